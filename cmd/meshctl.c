@@ -1,0 +1,60 @@
+/* meshctl: the command line people type.  Dispatches to one handler per verb. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd/meshctl.h"
+#include "common/common.h"
+#include "mesh_version.h"
+
+static int run_version(int argc, char **argv);
+
+/* One line per verb; later issues add theirs. */
+static const struct meshctl_verb verbs[] = {
+	{ "version", run_version, "show the version" },
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: meshctl [--help|--version] VERB [ARGS]...\n"
+		"Control a Mesh node and the tailnet: identity-based SSH over WireGuard.\n"
+		"\n"
+		"Verbs:\n");
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		fprintf(out, "  %-12s %s\n", verbs[i].name, verbs[i].summary);
+	fprintf(out, "\nRun 'meshctl VERB --help' for a verb's options.\n");
+}
+
+static int run_version(int argc, char **argv)
+{
+	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		printf("Usage: meshctl version\nShow meshctl's version.\n");
+		return 0;
+	}
+	if (argc > 1) {
+		fprintf(stderr, "meshctl version: unexpected argument '%s'\n", argv[1]);
+		return 2;
+	}
+	printf("meshctl %s\n", MESH_VERSION);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	const char *verb = argv[1];
+	if (strcmp(verb, "--help") == 0 || strcmp(verb, "-h") == 0 || strcmp(verb, "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(verb, "--version") == 0 || strcmp(verb, "-V") == 0)
+		return run_version(1, argv + 1);
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		if (strcmp(verb, verbs[i].name) == 0)
+			return verbs[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "meshctl: unknown verb '%s'; run 'meshctl --help' for the list\n", verb);
+	return 2;
+}

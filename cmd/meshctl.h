@@ -1,0 +1,13 @@
+/* meshctl's verb table.  Each verb lives in its own file meshctl_<verb>.c and is listed
+ * once in meshctl.c's table; a handler gets argv starting at the verb's name and
+ * returns the process exit code (0 ok, 1 failure, 2 usage error). */
+#ifndef MESH_CMD_MESHCTL_H
+#define MESH_CMD_MESHCTL_H
+
+struct meshctl_verb {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+};
+
+#endif
