@@ -1,0 +1,249 @@
+/* control/policy internals shared between the module's files: the parsed policy model,
+ * the compiled form, and small helpers (growable arrays, a string hash map, address
+ * sets).  Nothing here leaves control/policy. */
+#ifndef MESH_CONTROL_POLICY_INTERNAL_H
+#define MESH_CONTROL_POLICY_INTERNAL_H
+
+#include <jansson.h>
+#include <stdarg.h>
+
+#include "control/policy/policy.h"
+
+enum { POL__MAX_DEPTH = 64 };
+
+/* ---- helpers ---- */
+
+/* Growable array: `T *v; size_t n, cap;` and pol__grow(&v, &cap, n + 1, sizeof(*v)). */
+int pol__grow(void *vp, size_t *cap, size_t need, size_t elem);
+
+#define POL__PUSH(v, n, cap, val)                                                                  \
+	({                                                                                         \
+		int push_rc_ = pol__grow(&(v), &(cap), (n) + 1, sizeof(*(v)));                     \
+		if (push_rc_ == 0)                                                                 \
+			(v)[(n)++] = (val);                                                        \
+		push_rc_;                                                                          \
+	})
+
+__attribute__((format(printf, 2, 3))) int pol__fail(struct pol_error *err, const char *fmt, ...);
+
+/* String -> int map (open addressing); keys are borrowed, not copied. */
+struct pol__strmap {
+	const char **keys;
+	int *vals;
+	size_t cap, n;
+};
+int pol__strmap_put(struct pol__strmap *m, const char *key, int val);
+int pol__strmap_get(const struct pol__strmap *m, const char *key); /* -1 if absent */
+void pol__strmap_free(struct pol__strmap *m);
+uint64_t pol__hash(const void *p, size_t n);
+
+/* Interval set of addresses for fast membership (v4 as 32-bit, v6 as two 64-bit halves). */
+struct pol__iv4 {
+	uint32_t lo, hi;
+};
+struct pol__iv6 {
+	unsigned __int128 lo, hi;
+};
+struct pol__addrset {
+	struct pol_prefix *prefixes; /* the public view */
+	size_t n_prefixes, cap_prefixes;
+	struct pol__iv4 *v4;
+	size_t n_v4;
+	struct pol__iv6 *v6;
+	size_t n_v6;
+};
+int pol__addrset_add(struct pol__addrset *s, const struct pol_prefix *p);
+int pol__addrset_finish(struct pol__addrset *s); /* sort + merge into intervals */
+bool pol__addrset_has(const struct pol__addrset *s, const struct pol_addr *a);
+void pol__addrset_free(struct pol__addrset *s);
+void pol__prefix_mask(struct pol_prefix *p);
+
+json_t *pol__hujson_load(const char *text, size_t len, struct pol_error *err);
+int pol__hujson_standardize(char *s, size_t len, struct pol_error *err);
+
+/* Parses a port list "*", "22", "80-443", "22,80,443" into ranges (malloc'd). */
+bool pol__ports_parse(const char *s, struct pol_port_range **out, size_t *n, struct pol_error *err,
+		      const char *ctx);
+
+/* ---- the parsed policy ---- */
+
+enum pol__alias_kind {
+	POL__A_ANY,	   /* "*" */
+	POL__A_USER,	   /* a login */
+	POL__A_GROUP,	   /* group:x */
+	POL__A_TAG,	   /* tag:x */
+	POL__A_HOST,	   /* a hosts entry */
+	POL__A_PREFIX,	   /* an IP or CIDR literal */
+	POL__A_MEMBER,	   /* autogroup:member */
+	POL__A_TAGGED,	   /* autogroup:tagged */
+	POL__A_SELF,	   /* autogroup:self */
+	POL__A_INTERNET,   /* autogroup:internet */
+	POL__A_DANGER_ALL, /* autogroup:danger-all */
+	POL__A_DOMAIN,	   /* user:*@domain */
+};
+
+struct pol__alias {
+	enum pol__alias_kind kind;
+	char *text;		  /* as written */
+	char *name;		  /* user login, group/tag/host name, domain */
+	struct pol_prefix prefix; /* HOST / PREFIX */
+};
+
+/* One (destination, protocols, ports) of a network rule. */
+struct pol__dst {
+	struct pol__alias alias;
+	uint8_t *protos; /* empty: any protocol */
+	size_t n_protos;
+	struct pol_port_range *ports;
+	size_t n_ports;
+	char *text; /* the dst as written ("tag:a:22") */
+};
+
+struct pol__netrule {
+	const char *section; /* "acls" / "grants" */
+	int index;
+	struct pol__alias *srcs;
+	size_t n_srcs;
+	struct pol__dst *dsts;
+	size_t n_dsts, cap_dsts;
+	bool has_via; /* via grants route through routers; no node-to-node access */
+};
+
+enum pol__user_kind {
+	POL__U_NAME,
+	POL__U_NONROOT,
+	POL__U_LOCALPART, /* localpart:*@domain */
+};
+
+struct pol__sshuser {
+	enum pol__user_kind kind;
+	char *name; /* NAME: the account; LOCALPART: the domain */
+};
+
+struct pol__sshrule {
+	int index;
+	enum pol_verdict action;
+	struct pol__alias *srcs;
+	size_t n_srcs;
+	struct pol__alias *dsts;
+	size_t n_dsts;
+	struct pol__sshuser *users;
+	size_t n_users;
+	int64_t check_period_s;
+	char **accept_env;
+	size_t n_accept_env;
+};
+
+struct pol__group {
+	char *name;
+	char **members;
+	size_t n_members;
+};
+
+struct pol__host {
+	char *name;
+	struct pol_prefix prefix;
+};
+
+struct pol__test {
+	struct pol__alias src;
+	uint8_t *protos;
+	size_t n_protos;
+	char **accept, **deny;
+	size_t n_accept, n_deny;
+};
+
+struct pol__sshtest {
+	struct pol__alias src;
+	struct pol__alias *dsts;
+	size_t n_dsts;
+	char **accept, **check, **deny;
+	size_t n_accept, n_check, n_deny;
+};
+
+struct pol_policy {
+	char *domain;
+	struct pol__group *groups;
+	size_t n_groups;
+	char **tags; /* tagOwners keys */
+	size_t n_tags;
+	struct pol__host *hosts;
+	size_t n_hosts;
+	struct pol__netrule *rules; /* acls then grants */
+	size_t n_rules;
+	bool has_rules; /* acls or grants present (absent both: allow all) */
+	bool has_ssh;
+	struct pol__sshrule *ssh;
+	size_t n_ssh;
+	struct pol__test *tests;
+	size_t n_tests;
+	struct pol__sshtest *sshtests;
+	size_t n_sshtests;
+	struct pol__strmap group_idx, tag_idx, host_idx;
+};
+
+/* parse.c helpers other files use */
+bool pol__alias_parse(const struct pol_policy *pol, const char *s, struct pol__alias *out,
+		      struct pol_error *err, const char *ctx);
+void pol__alias_clear(struct pol__alias *a);
+
+/* ---- the compiled form ---- */
+
+struct pol__cnode {
+	const char *name, *hostname, *owner; /* owner NULL when tagged */
+	int user;			     /* user index, -1 when tagged or unknown */
+	int *tags;			     /* tag indices into pol->tags */
+	size_t n_tags;
+	struct pol_addr *addrs;
+	size_t n_addrs;
+	struct pol_prefix *routes;
+	size_t n_routes;
+	const struct pol_filter_rule **filter;
+	size_t n_filter, cap_filter;
+	const struct pol_ssh_rule **ssh;
+	size_t n_ssh, cap_ssh;
+};
+
+struct pol__cfilter {
+	struct pol_filter_rule pub;
+	const struct pol__addrset *src; /* shared */
+	struct pol__addrset dst;
+	bool dst_any;
+};
+
+struct pol__cssh {
+	struct pol_ssh_rule pub;
+	const struct pol__addrset *src; /* shared */
+};
+
+struct pol_compiled {
+	const struct pol_policy *pol;
+	char **strings; /* owned copies of topology strings */
+	size_t n_strings, cap_strings;
+	char **users; /* logins */
+	size_t n_users;
+	struct pol__cnode *nodes;
+	size_t n_nodes;
+	struct pol__strmap node_idx, user_idx;
+	/* addr -> node: sorted array */
+	struct pol__addrnode {
+		struct pol_addr a;
+		int node;
+	} *by_addr;
+	size_t n_by_addr;
+	struct pol__addrset **sets; /* owned shared sets */
+	size_t n_sets, cap_sets;
+	struct pol__cfilter **filters;
+	size_t n_filters, cap_filters;
+	struct pol__cssh **sshs;
+	size_t n_sshs, cap_sshs;
+	bool allow_all; /* no acls/grants section */
+};
+
+int pol__node_by_addr(const struct pol_compiled *c, const struct pol_addr *a);
+/* Node indices an alias selects (src or dst), as a sorted, de-duplicated int list. */
+int pol__alias_nodes(const struct pol_compiled *c, const struct pol__alias *a, int **out,
+		     size_t *n);
+int pol__addr_cmp(const struct pol_addr *a, const struct pol_addr *b);
+
+#endif

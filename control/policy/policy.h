@@ -1,0 +1,225 @@
+/* control/policy: the Tailscale-format policy engine.
+ *
+ * One HuJSON policy file (JSON with comments and trailing commas) is parsed and validated
+ * into an opaque struct pol_policy; every refusal comes with a message naming the offending
+ * field and value (and line:column for syntax errors).  Compiled against a topology (users
+ * and nodes as plain structs) it yields, per node, a packet filter and a list of SSH rules,
+ * both plain C structs that callers may serialise or evaluate.  The `tests` and `sshTests`
+ * sections run against the compiled result.  jansson never leaves control/.
+ *
+ * Memory: everything reachable from a struct pol_compiled (rules, prefix lists, strings)
+ * lives as long as the compiled object; rules are shared between nodes, so treat them as
+ * read-only.  Functions return 0 or a negative errno; -EINVAL means "bad input" and fills
+ * the struct pol_error given. */
+#ifndef MESH_CONTROL_POLICY_H
+#define MESH_CONTROL_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct pol_policy;
+struct pol_compiled;
+
+enum { POL_ERR_MAX = 512, POL_USER_MAX = 64, POL_WHY_MAX = 320 };
+
+/* A refusal.  line/column (1-based, column in bytes) are set only for syntax errors. */
+struct pol_error {
+	int line;
+	int column;
+	char msg[POL_ERR_MAX];
+};
+
+/* An address: family 4 (bytes[0..3]) or 6 (bytes[0..15]). */
+struct pol_addr {
+	uint8_t family;
+	uint8_t bytes[16];
+};
+
+struct pol_prefix {
+	struct pol_addr addr;
+	uint8_t bits;
+};
+
+/* ---- topology: what compile resolves aliases against ---- */
+
+struct pol_user {
+	const char *login; /* "alice@example.com" */
+};
+
+struct pol_node {
+	const char *name;     /* unique name, used by explain and error messages */
+	const char *hostname; /* may be NULL (then name is used) */
+	const char *owner;    /* owner's login; a node with tags is not owned by a user */
+	const char *const *tags;
+	size_t n_tags;
+	const struct pol_addr *addrs; /* the node's own addresses (IPv4 and IPv6) */
+	size_t n_addrs;
+	const struct pol_prefix *routes; /* approved subnet routes (may be NULL) */
+	size_t n_routes;
+};
+
+struct pol_topology {
+	const struct pol_user *users;
+	size_t n_users;
+	const struct pol_node *nodes;
+	size_t n_nodes;
+};
+
+/* ---- compiled output ---- */
+
+enum pol_proto {
+	POL_PROTO_ICMP = 1,
+	POL_PROTO_IGMP = 2,
+	POL_PROTO_TCP = 6,
+	POL_PROTO_UDP = 17,
+	POL_PROTO_GRE = 47,
+	POL_PROTO_ESP = 50,
+	POL_PROTO_AH = 51,
+	POL_PROTO_ICMPV6 = 58,
+	POL_PROTO_SCTP = 132,
+};
+
+struct pol_port_range {
+	uint16_t first, last;
+};
+
+/* One packet-filter rule: a packet is accepted when its source is in srcs, its
+ * destination in dsts, its protocol in protos and (for TCP/UDP/SCTP) its destination port
+ * in ports.  ICMP matches on addresses only. */
+struct pol_filter_rule {
+	const struct pol_prefix *srcs;
+	size_t n_srcs;
+	const struct pol_prefix *dsts;
+	size_t n_dsts;
+	const struct pol_port_range *ports;
+	size_t n_ports;
+	const uint8_t *protos;
+	size_t n_protos;
+	const char *section; /* "acls" or "grants" */
+	int index;	     /* the rule's index within its section */
+};
+
+enum pol_verdict {
+	POL_REJECT = 0, /* filter: drop; ssh: refuse */
+	POL_ACCEPT = 1,
+	POL_CHECK = 2, /* ssh only: hold until the source's owner re-authenticates */
+};
+
+/* Requested user -> local user.  from "*" matches any name; to "=" means the requested
+ * name itself, "" means refused. */
+struct pol_ssh_usermap {
+	const char *from;
+	const char *to;
+};
+
+/* One SSH rule of a destination node, in evaluation order (check rules first). */
+struct pol_ssh_rule {
+	const struct pol_prefix *principals; /* source node addresses */
+	size_t n_principals;
+	const struct pol_ssh_usermap *users;
+	size_t n_users;
+	enum pol_verdict action; /* POL_ACCEPT or POL_CHECK */
+	bool allow_agent_forwarding;
+	bool allow_local_port_forwarding;
+	bool allow_remote_port_forwarding;
+	int64_t check_period_s; /* POL_CHECK: how long an approval lasts; 0 = every time */
+	const char *const *accept_env; /* glob patterns of accepted environment names */
+	size_t n_accept_env;
+	int index; /* the rule's index in the policy's ssh section */
+};
+
+/* A decision and why.  rule_index is -1 when no rule matched. */
+struct pol_decision {
+	enum pol_verdict verdict;
+	char local_user[POL_USER_MAX]; /* ssh accept/check: the account to log in as */
+	const char *section;	       /* "acls", "grants", "ssh", or NULL */
+	int rule_index;
+	char why[POL_WHY_MAX]; /* one human sentence */
+};
+
+/* ---- parse, compile, test ---- */
+
+/* Parses and validates HuJSON policy text.  tailnet_domain (e.g. "example.com", may be
+ * NULL = accept any) is the domain `user:*@domain` and `localpart:*@domain` may name.
+ * Returns 0 and a new policy in *out, -EINVAL with *err filled, or -ENOMEM. */
+int pol_parse(const char *text, size_t len, const char *tailnet_domain, struct pol_policy **out,
+	      struct pol_error *err);
+
+void pol_policy_free(struct pol_policy *pol);
+
+/* True when the policy document had an "ssh" section (no section: no SSH at all). */
+bool pol_policy_has_ssh(const struct pol_policy *pol);
+
+/* Resolves the policy against a topology and builds every node's filter and SSH rules.
+ * The topology is copied; it need not outlive the result.  Returns 0, -EINVAL (*err:
+ * e.g. a node naming an unknown tag) or -ENOMEM. */
+int pol_compile(const struct pol_policy *pol, const struct pol_topology *topo,
+		struct pol_compiled **out, struct pol_error *err);
+
+void pol_compiled_free(struct pol_compiled *c);
+
+/* Runs the policy's tests and sshTests against the compiled result.  Returns the number
+ * of failed assertions (>= 0) or -ENOMEM; when report is not NULL, *report is a new
+ * malloc'd string with one line per failure (empty when none; caller frees). */
+int pol_run_tests(const struct pol_compiled *c, char **report);
+
+/* Convenience for loading a policy the way the service does: parse, validate, compile,
+ * run the tests.  A failing test refuses the policy: -EINVAL, err->msg starts with
+ * "test(s) failed" followed by the failed assertions. */
+int pol_load(const char *text, size_t len, const char *tailnet_domain,
+	     const struct pol_topology *topo, struct pol_compiled **out, struct pol_error *err);
+
+/* ---- per-node results ---- */
+
+size_t pol_compiled_node_count(const struct pol_compiled *c);
+
+/* Finds a node by name, hostname or one of its addresses.  Returns 0 or -ENOENT. */
+int pol_compiled_find_node(const struct pol_compiled *c, const char *name_or_addr,
+			   size_t *index);
+
+/* The packet filter of node `node`: *rules points to n rule pointers (valid while c lives). */
+size_t pol_node_filter(const struct pol_compiled *c, size_t node,
+		       const struct pol_filter_rule *const **rules);
+
+/* The SSH rules of node `node`, check rules before accept rules.  n = 0 means no SSH. */
+size_t pol_node_ssh(const struct pol_compiled *c, size_t node,
+		    const struct pol_ssh_rule *const **rules);
+
+/* ---- evaluation ---- */
+
+/* Would dst's filter accept a packet src -> dst (proto, dst port)?  Unknown dst: reject. */
+int pol_filter_decide(const struct pol_compiled *c, const struct pol_addr *src,
+		      const struct pol_addr *dst, uint8_t proto, uint16_t port,
+		      struct pol_decision *out);
+
+/* SSH from node src_node to node dst_node as `user`: accept / check / reject, the local
+ * user and the deciding rule. */
+int pol_ssh_decide(const struct pol_compiled *c, size_t src_node, size_t dst_node,
+		   const char *user, struct pol_decision *out);
+
+/* The same evaluations over plain rule lists (as a node receives them in its netmap). */
+void pol_filter_rules_decide(const struct pol_filter_rule *const *rules, size_t n,
+			     const struct pol_addr *src, const struct pol_addr *dst, uint8_t proto,
+			     uint16_t port, struct pol_decision *out);
+void pol_ssh_rules_decide(const struct pol_ssh_rule *const *rules, size_t n,
+			  const struct pol_addr *src, const char *user, struct pol_decision *out);
+
+/* True when environment variable `name` may be passed under rule r (loader variables such
+ * as LD_* are never accepted). */
+bool pol_ssh_env_allowed(const struct pol_ssh_rule *r, const char *name);
+
+/* ---- addresses ---- */
+
+bool pol_addr_parse(const char *s, struct pol_addr *out);
+/* "100.64.0.1/32", "fd7a::/48"; a bare address is a full-length prefix. */
+bool pol_prefix_parse(const char *s, struct pol_prefix *out);
+bool pol_prefix_contains(const struct pol_prefix *p, const struct pol_addr *a);
+/* Writes the text form into buf (at least 64 bytes); returns buf. */
+char *pol_addr_format(const struct pol_addr *a, char *buf);
+char *pol_prefix_format(const struct pol_prefix *p, char *buf);
+
+/* Protocol by name ("tcp") or number ("6"); false when unknown. */
+bool pol_proto_parse(const char *s, uint8_t *out);
+
+#endif
