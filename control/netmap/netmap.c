@@ -1,0 +1,715 @@
+/* The netmap's JSON codec: plain structs <-> the JSON control sends on the map stream,
+ * and the fold of a delta into the previous full netmap.  Decoding is strict: a wrong
+ * type or a bad address is refused with the field's name, never guessed at. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/key.h"
+#include "control/netmap/netmap_json.h"
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	if (err && errlen) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+bool ctl_prefix_parse(const char *s, struct ctl_prefix *out)
+{
+	char buf[64];
+	size_t len = strlen(s);
+	if (len == 0 || len >= sizeof(buf))
+		return false;
+	memcpy(buf, s, len + 1);
+	char *slash = strchr(buf, '/');
+	long bits = -1;
+	if (slash) {
+		char *end;
+		*slash = '\0';
+		if (!slash[1] || slash[1] == '-' || slash[1] == '+')
+			return false;
+		bits = strtol(slash + 1, &end, 10);
+		if (*end)
+			return false;
+	}
+	memset(out, 0, sizeof(*out));
+	if (inet_pton(AF_INET, buf, out->addr) == 1) {
+		out->family = 4;
+		if (bits < 0)
+			bits = 32;
+		if (bits > 32)
+			return false;
+	} else if (inet_pton(AF_INET6, buf, out->addr) == 1) {
+		out->family = 6;
+		if (bits < 0)
+			bits = 128;
+		if (bits > 128)
+			return false;
+	} else {
+		return false;
+	}
+	out->bits = (uint8_t)bits;
+	return true;
+}
+
+void ctl_prefix_format(const struct ctl_prefix *p, char out[static 44])
+{
+	char a[INET6_ADDRSTRLEN];
+	inet_ntop(p->family == 4 ? AF_INET : AF_INET6, p->addr, a, sizeof(a));
+	size_t len = strnlen(a, 39);
+	memcpy(out, a, len);
+	snprintf(out + len, 5, "/%u", (unsigned)(p->bits % 200));
+}
+
+bool ctl_prefix_contains(const struct ctl_prefix *net, const struct ctl_prefix *addr)
+{
+	if (net->family != addr->family || addr->bits < net->bits)
+		return false;
+	unsigned full = net->bits / 8, rest = net->bits % 8;
+	if (memcmp(net->addr, addr->addr, full) != 0)
+		return false;
+	if (rest) {
+		uint8_t mask = (uint8_t)(0xff << (8 - rest));
+		if ((net->addr[full] & mask) != (addr->addr[full] & mask))
+			return false;
+	}
+	return true;
+}
+
+/* ---- encoding ---- */
+
+json_t *ctl__prefix_json(const struct ctl_prefix *p)
+{
+	char s[44];
+	ctl_prefix_format(p, s);
+	return json_string(s);
+}
+
+static json_t *prefixes_json(const struct ctl_prefix *p, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; a && i < n; i++)
+		json_array_append_new(a, ctl__prefix_json(&p[i]));
+	return a;
+}
+
+json_t *ctl__strv_json(char *const *v, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; a && i < n; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+json_t *ctl__node_json(const struct ctl_node *n)
+{
+	char key[KEY_BASE64_SIZE];
+	key_to_base64(key, n->node_key);
+	return json_pack("{s:I, s:s?, s:s?, s:o, s:s, s:I, s:o, s:o, s:o, s:o, s:b, s:I}",
+			 "id", (json_int_t)n->id, "name", n->name, "owner", n->owner, "tags",
+			 ctl__strv_json(n->tags, n->n_tags), "node_key", key, "key_expiry",
+			 (json_int_t)n->key_expiry, "addresses", prefixes_json(n->addrs, n->n_addrs),
+			 "allowed_ips", prefixes_json(n->allowed_ips, n->n_allowed_ips),
+			 "endpoints", ctl__strv_json(n->endpoints, n->n_endpoints),
+			 "ssh_host_keys", ctl__strv_json(n->ssh_host_keys, n->n_ssh_host_keys),
+			 "online", (int)n->online, "last_seen", (json_int_t)n->last_seen);
+}
+
+json_t *ctl__filter_json(const struct ctl_filter_rule *rules, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; a && i < n; i++) {
+		const struct ctl_filter_rule *r = &rules[i];
+		json_t *dsts = json_array();
+		for (size_t d = 0; dsts && d < r->n_dsts; d++)
+			json_array_append_new(dsts, json_pack("{s:o, s:i, s:i}", "net",
+							      ctl__prefix_json(&r->dsts[d].net),
+							      "lo", r->dsts[d].port_lo, "hi",
+							      r->dsts[d].port_hi));
+		json_array_append_new(a, json_pack("{s:o, s:o, s:I}", "srcs",
+						   prefixes_json(r->srcs, r->n_srcs), "dsts", dsts,
+						   "protos", (json_int_t)r->protos));
+	}
+	return a;
+}
+
+static const char *const ssh_action_names[] = {
+	[CTL_SSH_ACCEPT] = "accept",
+	[CTL_SSH_CHECK] = "check",
+	[CTL_SSH_REJECT] = "reject",
+};
+
+json_t *ctl__ssh_json(const struct ctl_ssh_rule *rules, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; a && i < n; i++) {
+		const struct ctl_ssh_rule *r = &rules[i];
+		json_t *users = json_array();
+		for (size_t u = 0; users && u < r->n_users; u++)
+			json_array_append_new(users, json_pack("[s, s]", r->users[u].from,
+							       r->users[u].to));
+		json_array_append_new(
+			a, json_pack("{s:o, s:o, s:s, s:I, s:b, s:b, s:b, s:o, s:s?}", "principals",
+				     prefixes_json(r->principals, r->n_principals), "users", users,
+				     "action", ssh_action_names[r->action], "check_period",
+				     (json_int_t)r->check_period_s, "agent", (int)r->allow_agent,
+				     "local_fwd", (int)r->allow_local_fwd, "remote_fwd",
+				     (int)r->allow_remote_fwd, "accept_env",
+				     ctl__strv_json(r->accept_env, r->n_accept_env), "message",
+				     r->message));
+	}
+	return a;
+}
+
+/* ---- freeing ---- */
+
+void ctl__strv_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+void ctl__node_clear(struct ctl_node *n)
+{
+	free(n->name);
+	free(n->owner);
+	ctl__strv_free(n->tags, n->n_tags);
+	free(n->allowed_ips);
+	ctl__strv_free(n->endpoints, n->n_endpoints);
+	ctl__strv_free(n->ssh_host_keys, n->n_ssh_host_keys);
+	memset(n, 0, sizeof(*n));
+}
+
+void ctl__filter_free(struct ctl_filter_rule *rules, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(rules[i].srcs);
+		free(rules[i].dsts);
+	}
+	free(rules);
+}
+
+void ctl__ssh_free(struct ctl_ssh_rule *rules, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct ctl_ssh_rule *r = &rules[i];
+		free(r->principals);
+		for (size_t u = 0; u < r->n_users; u++) {
+			free(r->users[u].from);
+			free(r->users[u].to);
+		}
+		free(r->users);
+		ctl__strv_free(r->accept_env, r->n_accept_env);
+		free(r->message);
+	}
+	free(rules);
+}
+
+void ctl_netmap_free(struct ctl_netmap *nm)
+{
+	if (!nm)
+		return;
+	free(nm->domain);
+	ctl__node_clear(&nm->self);
+	for (size_t i = 0; i < nm->n_peers; i++)
+		ctl__node_clear(&nm->peers[i]);
+	free(nm->peers);
+	ctl__filter_free(nm->filter, nm->n_filter);
+	ctl__ssh_free(nm->ssh, nm->n_ssh);
+	free(nm);
+}
+
+/* ---- decoding ---- */
+
+int ctl__prefix_from_json(json_t *j, struct ctl_prefix *p, const char *field, char *err,
+			  size_t errlen)
+{
+	if (!json_is_string(j))
+		return fail(err, errlen, "%s: expected an address string", field);
+	if (!ctl_prefix_parse(json_string_value(j), p))
+		return fail(err, errlen, "%s: '%s' is not an IP address or prefix", field,
+			    json_string_value(j));
+	return 0;
+}
+
+static int prefixes_from_json(json_t *obj, const char *key, struct ctl_prefix **out, size_t *n,
+			      size_t max, char *err, size_t errlen)
+{
+	json_t *a = json_object_get(obj, key);
+	*n = 0;
+	if (!a || json_is_null(a))
+		return 0;
+	if (!json_is_array(a))
+		return fail(err, errlen, "%s: expected an array", key);
+	size_t len = json_array_size(a);
+	if (max && len > max)
+		return fail(err, errlen, "%s: at most %zu entries", key, max);
+	struct ctl_prefix *p = calloc(len ? len : 1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	for (size_t i = 0; i < len; i++) {
+		int rc = ctl__prefix_from_json(json_array_get(a, i), &p[i], key, err, errlen);
+		if (rc) {
+			free(p);
+			return rc;
+		}
+	}
+	*out = p;
+	*n = len;
+	return 0;
+}
+
+int ctl__strv_from_json(json_t *obj, const char *key, char ***v, size_t *n, char *err,
+			size_t errlen)
+{
+	json_t *a = json_object_get(obj, key);
+	*v = NULL;
+	*n = 0;
+	if (!a || json_is_null(a))
+		return 0;
+	if (!json_is_array(a))
+		return fail(err, errlen, "%s: expected an array of strings", key);
+	size_t len = json_array_size(a);
+	char **s = calloc(len ? len : 1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	for (size_t i = 0; i < len; i++) {
+		json_t *e = json_array_get(a, i);
+		if (!json_is_string(e)) {
+			ctl__strv_free(s, i);
+			return fail(err, errlen, "%s[%zu]: expected a string", key, i);
+		}
+		s[i] = strdup(json_string_value(e));
+		if (!s[i]) {
+			ctl__strv_free(s, i);
+			return -ENOMEM;
+		}
+	}
+	*v = s;
+	*n = len;
+	return 0;
+}
+
+static int int_member(json_t *obj, const char *key, bool required, int64_t lo, int64_t hi,
+		      int64_t *out, char *err, size_t errlen)
+{
+	json_t *j = json_object_get(obj, key);
+	if (!j) {
+		*out = 0;
+		return required ? fail(err, errlen, "%s: missing", key) : 0;
+	}
+	if (!json_is_integer(j))
+		return fail(err, errlen, "%s: expected an integer", key);
+	json_int_t v = json_integer_value(j);
+	if (v < lo || v > hi)
+		return fail(err, errlen, "%s: %lld is out of range", key, (long long)v);
+	*out = v;
+	return 0;
+}
+
+static int str_member(json_t *obj, const char *key, bool required, char **out, char *err,
+		      size_t errlen)
+{
+	json_t *j = json_object_get(obj, key);
+	*out = NULL;
+	if (!j || json_is_null(j))
+		return required ? fail(err, errlen, "%s: missing", key) : 0;
+	if (!json_is_string(j))
+		return fail(err, errlen, "%s: expected a string", key);
+	*out = strdup(json_string_value(j));
+	return *out ? 0 : -ENOMEM;
+}
+
+int ctl__node_from_json(json_t *j, struct ctl_node *n, char *err, size_t errlen)
+{
+	int64_t v;
+	int rc;
+	memset(n, 0, sizeof(*n));
+	if (!json_is_object(j))
+		return fail(err, errlen, "node: expected an object");
+	if ((rc = int_member(j, "id", true, 1, INT64_MAX, &v, err, errlen)))
+		return rc;
+	n->id = (uint64_t)v;
+	json_t *k = json_object_get(j, "node_key");
+	struct key_error kerr;
+	if (!json_is_string(k))
+		return fail(err, errlen, "node_key: missing");
+	if (!key_from_base64(n->node_key, json_string_value(k), &kerr))
+		return fail(err, errlen, "node_key: %s", kerr.message);
+	struct ctl_prefix *addrs = NULL;
+	if ((rc = str_member(j, "name", false, &n->name, err, errlen)) ||
+	    (rc = str_member(j, "owner", false, &n->owner, err, errlen)) ||
+	    (rc = ctl__strv_from_json(j, "tags", &n->tags, &n->n_tags, err, errlen)) ||
+	    (rc = int_member(j, "key_expiry", false, 0, INT64_MAX, &n->key_expiry, err, errlen)) ||
+	    (rc = int_member(j, "last_seen", false, 0, INT64_MAX, &n->last_seen, err, errlen)) ||
+	    (rc = prefixes_from_json(j, "addresses", &addrs, &n->n_addrs, CTL_MAX_NODE_ADDRS, err,
+				     errlen)) ||
+	    (rc = prefixes_from_json(j, "allowed_ips", &n->allowed_ips, &n->n_allowed_ips, 0, err,
+				     errlen)) ||
+	    (rc = ctl__strv_from_json(j, "endpoints", &n->endpoints, &n->n_endpoints, err,
+				      errlen)) ||
+	    (rc = ctl__strv_from_json(j, "ssh_host_keys", &n->ssh_host_keys,
+				      &n->n_ssh_host_keys, err, errlen))) {
+		free(addrs);
+		ctl__node_clear(n);
+		return rc;
+	}
+	if (addrs)
+		memcpy(n->addrs, addrs, n->n_addrs * sizeof(*addrs));
+	free(addrs);
+	n->online = json_is_true(json_object_get(j, "online"));
+	return 0;
+}
+
+static int filter_from_json(json_t *a, struct ctl_filter_rule **out, size_t *n, char *err,
+			    size_t errlen)
+{
+	*out = NULL;
+	*n = 0;
+	if (!a || json_is_null(a))
+		return 0;
+	if (!json_is_array(a))
+		return fail(err, errlen, "filter: expected an array");
+	size_t len = json_array_size(a);
+	struct ctl_filter_rule *r = calloc(len ? len : 1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	int rc = 0;
+	size_t i;
+	for (i = 0; i < len && !rc; i++) {
+		json_t *e = json_array_get(a, i);
+		int64_t protos;
+		if (!json_is_object(e)) {
+			rc = fail(err, errlen, "filter[%zu]: expected an object", i);
+			break;
+		}
+		rc = prefixes_from_json(e, "srcs", &r[i].srcs, &r[i].n_srcs, 0, err, errlen);
+		if (!rc)
+			rc = int_member(e, "protos", false, 0, UINT32_MAX, &protos, err, errlen);
+		if (rc)
+			break;
+		r[i].protos = (uint32_t)protos;
+		json_t *dsts = json_object_get(e, "dsts");
+		if (!json_is_array(dsts)) {
+			rc = fail(err, errlen, "filter[%zu].dsts: expected an array", i);
+			break;
+		}
+		size_t nd = json_array_size(dsts);
+		r[i].dsts = calloc(nd ? nd : 1, sizeof(*r[i].dsts));
+		if (!r[i].dsts) {
+			rc = -ENOMEM;
+			break;
+		}
+		r[i].n_dsts = nd;
+		for (size_t d = 0; d < nd && !rc; d++) {
+			json_t *dj = json_array_get(dsts, d);
+			int64_t lo, hi;
+			if (!json_is_object(dj)) {
+				rc = fail(err, errlen, "filter[%zu].dsts[%zu]: expected an object", i,
+					  d);
+				break;
+			}
+			rc = ctl__prefix_from_json(json_object_get(dj, "net"), &r[i].dsts[d].net,
+						   "dsts.net", err, errlen);
+			if (!rc)
+				rc = int_member(dj, "lo", true, 0, 65535, &lo, err, errlen);
+			if (!rc)
+				rc = int_member(dj, "hi", true, lo, 65535, &hi, err, errlen);
+			if (!rc) {
+				r[i].dsts[d].port_lo = (uint16_t)lo;
+				r[i].dsts[d].port_hi = (uint16_t)hi;
+			}
+		}
+	}
+	if (rc) {
+		ctl__filter_free(r, len);
+		return rc;
+	}
+	*out = r;
+	*n = len;
+	return 0;
+}
+
+static int ssh_from_json(json_t *a, struct ctl_ssh_rule **out, size_t *n, char *err, size_t errlen)
+{
+	*out = NULL;
+	*n = 0;
+	if (!a || json_is_null(a))
+		return 0;
+	if (!json_is_array(a))
+		return fail(err, errlen, "ssh: expected an array");
+	size_t len = json_array_size(a);
+	struct ctl_ssh_rule *r = calloc(len ? len : 1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	int rc = 0;
+	for (size_t i = 0; i < len && !rc; i++) {
+		json_t *e = json_array_get(a, i);
+		int64_t period;
+		if (!json_is_object(e)) {
+			rc = fail(err, errlen, "ssh[%zu]: expected an object", i);
+			break;
+		}
+		const char *act = json_string_value(json_object_get(e, "action"));
+		if (act && strcmp(act, "accept") == 0)
+			r[i].action = CTL_SSH_ACCEPT;
+		else if (act && strcmp(act, "check") == 0)
+			r[i].action = CTL_SSH_CHECK;
+		else if (act && strcmp(act, "reject") == 0)
+			r[i].action = CTL_SSH_REJECT;
+		else {
+			rc = fail(err, errlen, "ssh[%zu].action: expected accept, check or reject",
+				  i);
+			break;
+		}
+		rc = prefixes_from_json(e, "principals", &r[i].principals, &r[i].n_principals, 0,
+					err, errlen);
+		if (!rc)
+			rc = int_member(e, "check_period", false, 0, UINT32_MAX, &period, err,
+					errlen);
+		if (!rc)
+			rc = ctl__strv_from_json(e, "accept_env", &r[i].accept_env,
+						 &r[i].n_accept_env, err, errlen);
+		if (!rc)
+			rc = str_member(e, "message", false, &r[i].message, err, errlen);
+		if (rc)
+			break;
+		r[i].check_period_s = (uint32_t)period;
+		r[i].allow_agent = json_is_true(json_object_get(e, "agent"));
+		r[i].allow_local_fwd = json_is_true(json_object_get(e, "local_fwd"));
+		r[i].allow_remote_fwd = json_is_true(json_object_get(e, "remote_fwd"));
+		json_t *users = json_object_get(e, "users");
+		if (!json_is_array(users)) {
+			rc = fail(err, errlen, "ssh[%zu].users: expected an array", i);
+			break;
+		}
+		size_t nu = json_array_size(users);
+		r[i].users = calloc(nu ? nu : 1, sizeof(*r[i].users));
+		if (!r[i].users) {
+			rc = -ENOMEM;
+			break;
+		}
+		for (size_t u = 0; u < nu; u++) {
+			json_t *pair = json_array_get(users, u);
+			const char *from = json_string_value(json_array_get(pair, 0));
+			const char *to = json_string_value(json_array_get(pair, 1));
+			if (json_array_size(pair) != 2 || !from || !to) {
+				rc = fail(err, errlen, "ssh[%zu].users[%zu]: expected [from, to]", i,
+					  u);
+				break;
+			}
+			r[i].users[u].from = strdup(from);
+			r[i].users[u].to = strdup(to);
+			r[i].n_users = u + 1;
+			if (!r[i].users[u].from || !r[i].users[u].to) {
+				rc = -ENOMEM;
+				break;
+			}
+		}
+	}
+	if (rc) {
+		ctl__ssh_free(r, len);
+		return rc;
+	}
+	*out = r;
+	*n = len;
+	return 0;
+}
+
+static int netmap_from_json(json_t *j, struct ctl_netmap **out, char *err, size_t errlen)
+{
+	if (!json_is_object(j))
+		return fail(err, errlen, "netmap: expected an object");
+	struct ctl_netmap *nm = calloc(1, sizeof(*nm));
+	if (!nm)
+		return -ENOMEM;
+	int64_t version;
+	int rc = int_member(j, "version", true, 0, INT64_MAX, &version, err, errlen);
+	if (!rc)
+		rc = str_member(j, "domain", false, &nm->domain, err, errlen);
+	if (!rc)
+		rc = ctl__node_from_json(json_object_get(j, "self"), &nm->self, err, errlen);
+	nm->version = (uint64_t)version;
+	json_t *peers = json_object_get(j, "peers");
+	if (!rc && !json_is_array(peers))
+		rc = fail(err, errlen, "peers: expected an array");
+	if (!rc) {
+		size_t np = json_array_size(peers);
+		nm->peers = calloc(np ? np : 1, sizeof(*nm->peers));
+		if (!nm->peers)
+			rc = -ENOMEM;
+		for (size_t i = 0; !rc && i < np; i++) {
+			rc = ctl__node_from_json(json_array_get(peers, i), &nm->peers[i], err,
+						 errlen);
+			if (!rc)
+				nm->n_peers = i + 1;
+		}
+	}
+	if (!rc)
+		rc = filter_from_json(json_object_get(j, "filter"), &nm->filter, &nm->n_filter, err,
+				      errlen);
+	if (!rc)
+		rc = ssh_from_json(json_object_get(j, "ssh"), &nm->ssh, &nm->n_ssh, err, errlen);
+	if (rc) {
+		ctl_netmap_free(nm);
+		return rc;
+	}
+	*out = nm;
+	return 0;
+}
+
+int ctl_netmap_parse(const char *json, size_t len, struct ctl_netmap **out, char *err,
+		     size_t errlen)
+{
+	json_error_t jerr;
+	json_t *j = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!j)
+		return fail(err, errlen, "netmap JSON, line %d column %d: %s", jerr.line,
+			    jerr.column, jerr.text);
+	int rc = netmap_from_json(j, out, err, errlen);
+	json_decref(j);
+	return rc;
+}
+
+static json_int_t node_id(json_t *n)
+{
+	return json_integer_value(json_object_get(n, "id"));
+}
+
+/* peers_changed replaces or adds peers by id; peers_removed drops ids; self, filter, ssh
+ * and domain replace the previous values when present. */
+static int apply_delta(json_t *nm, json_t *msg, char *err, size_t errlen)
+{
+	json_t *peers = json_object_get(nm, "peers");
+	json_t *changed = json_object_get(msg, "peers_changed");
+	json_t *removed = json_object_get(msg, "peers_removed");
+	if (!json_is_array(peers))
+		return fail(err, errlen, "previous netmap has no peers array");
+	if ((changed && !json_is_array(changed)) || (removed && !json_is_array(removed)))
+		return fail(err, errlen, "delta: peers_changed and peers_removed must be arrays");
+	size_t i;
+	json_t *v;
+	json_array_foreach(removed, i, v) {
+		if (!json_is_integer(v))
+			return fail(err, errlen, "delta: peers_removed[%zu] is not an id", i);
+		for (size_t p = 0; p < json_array_size(peers); p++)
+			if (node_id(json_array_get(peers, p)) == json_integer_value(v)) {
+				json_array_remove(peers, p);
+				break;
+			}
+	}
+	json_array_foreach(changed, i, v) {
+		struct ctl_node check;
+		int rc = ctl__node_from_json(v, &check, err, errlen);
+		if (rc)
+			return rc;
+		ctl__node_clear(&check);
+		size_t p;
+		for (p = 0; p < json_array_size(peers); p++)
+			if (node_id(json_array_get(peers, p)) == node_id(v))
+				break;
+		if (p < json_array_size(peers))
+			json_array_set(peers, p, v);
+		else
+			json_array_append(peers, v);
+	}
+	static const char *const whole[] = { "self", "filter", "ssh", "domain" };
+	for (i = 0; i < sizeof(whole) / sizeof(whole[0]); i++) {
+		json_t *w = json_object_get(msg, whole[i]);
+		if (w)
+			json_object_set(nm, whole[i], w);
+	}
+	return 0;
+}
+
+int ctl_netmap_apply(char **json, const char *msg, size_t len, char *err, size_t errlen)
+{
+	json_error_t jerr;
+	json_t *m = json_loadb(msg, len, JSON_REJECT_DUPLICATES, &jerr), *nm = NULL;
+	int rc = 0;
+	if (!m)
+		return fail(err, errlen, "map message JSON, line %d column %d: %s", jerr.line,
+			    jerr.column, jerr.text);
+	const char *type = json_string_value(json_object_get(m, "type"));
+	json_t *ver = json_object_get(m, "version");
+	if (!type || !json_is_integer(ver)) {
+		rc = fail(err, errlen, "map message: missing type or version");
+		goto out;
+	}
+	if (strcmp(type, "keepalive") == 0)
+		goto out;
+	if (strcmp(type, "full") == 0) {
+		nm = json_incref(json_object_get(m, "netmap"));
+	} else if (strcmp(type, "delta") == 0) {
+		if (!*json) {
+			fail(err, errlen, "delta before any full netmap");
+			rc = -ESTALE;
+			goto out;
+		}
+		nm = json_loads(*json, 0, &jerr);
+		if (!nm) {
+			rc = fail(err, errlen, "previous netmap is not JSON");
+			goto out;
+		}
+		json_t *base = json_object_get(m, "base");
+		if (!json_is_integer(base) ||
+		    json_integer_value(base) != json_integer_value(json_object_get(nm, "version"))) {
+			fail(err, errlen, "delta is based on another version");
+			rc = -ESTALE;
+			goto out;
+		}
+		rc = apply_delta(nm, m, err, errlen);
+		if (rc)
+			goto out;
+		json_object_set(nm, "version", ver);
+	} else {
+		rc = fail(err, errlen, "map message: unknown type '%s'", type);
+		goto out;
+	}
+	struct ctl_netmap *check;
+	rc = netmap_from_json(nm, &check, err, errlen);
+	if (rc)
+		goto out;
+	ctl_netmap_free(check);
+	char *text = json_dumps(nm, JSON_COMPACT);
+	if (!text) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	free(*json);
+	*json = text;
+out:
+	json_decref(nm);
+	json_decref(m);
+	return rc;
+}
+
+const struct ctl_node *ctl_netmap_peer_by_id(const struct ctl_netmap *nm, uint64_t id)
+{
+	for (size_t i = 0; i < nm->n_peers; i++)
+		if (nm->peers[i].id == id)
+			return &nm->peers[i];
+	return NULL;
+}
+
+const struct ctl_node *ctl_netmap_peer_by_addr(const struct ctl_netmap *nm,
+					       const struct ctl_prefix *addr)
+{
+	for (size_t i = 0; i < nm->n_peers; i++)
+		for (size_t a = 0; a < nm->peers[i].n_addrs; a++)
+			if (ctl_prefix_contains(&nm->peers[i].addrs[a], addr))
+				return &nm->peers[i];
+	return NULL;
+}

@@ -1,0 +1,32 @@
+/* control-internal: the netmap's JSON forms, shared by the server (which encodes) and the
+ * client (which decodes).  jansson types appear here and never outside control/. */
+#ifndef MESH_CONTROL_NETMAP_JSON_H
+#define MESH_CONTROL_NETMAP_JSON_H
+
+#include <jansson.h>
+
+#include "control/netmap/netmap.h"
+
+/* Encoders return a new reference (NULL on out-of-memory). */
+json_t *ctl__prefix_json(const struct ctl_prefix *p);
+json_t *ctl__node_json(const struct ctl_node *n);
+json_t *ctl__filter_json(const struct ctl_filter_rule *rules, size_t n);
+json_t *ctl__ssh_json(const struct ctl_ssh_rule *rules, size_t n);
+
+/* Free the members of one node / rule arrays (not the struct itself). */
+void ctl__node_clear(struct ctl_node *n);
+void ctl__filter_free(struct ctl_filter_rule *rules, size_t n);
+void ctl__ssh_free(struct ctl_ssh_rule *rules, size_t n);
+
+/* Decoders: 0 or -EINVAL with a message naming the field in err. */
+int ctl__node_from_json(json_t *j, struct ctl_node *n, char *err, size_t errlen);
+int ctl__prefix_from_json(json_t *j, struct ctl_prefix *p, const char *field, char *err,
+			  size_t errlen);
+
+/* Read a string array member into a malloc'd char ** (NULL/0 when absent). */
+int ctl__strv_from_json(json_t *obj, const char *key, char ***v, size_t *n, char *err,
+			size_t errlen);
+void ctl__strv_free(char **v, size_t n);
+json_t *ctl__strv_json(char *const *v, size_t n);
+
+#endif

@@ -1,0 +1,50 @@
+/* control/server/ident.h: users and auth keys on top of the store.
+ *
+ * Passwords are Argon2id hashes (libsodium crypto_pwhash_str, interactive limits).  An auth
+ * key reads "mskey-<12 hex prefix>-<32 base32 secret>"; the store keeps the prefix (to find
+ * the row) and a BLAKE2b hash of the whole key, so the key itself is shown exactly once. */
+#ifndef MESH_CONTROL_IDENT_H
+#define MESH_CONTROL_IDENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "control/server/store.h"
+
+enum {
+	CTL_PWHASH_SIZE = 128,
+	CTL_AUTHKEY_TEXT_SIZE = 6 + CTL_AUTHKEY_PREFIX_LEN + 1 + 32 + 1,
+	CTL_PASSWORD_MIN = 8,
+};
+
+/* A login is "local@domain": lowercase letters, digits and . _ + - ; true when valid, or
+ * false with *why naming what is wrong. */
+bool ctl_login_valid(const char *login, const char **why);
+
+/* Argon2id; 0 or -ENOMEM (libsodium could not allocate the memory cost). */
+int ctl_password_hash(const char *password, char out[static CTL_PWHASH_SIZE]);
+bool ctl_password_verify(const char *hash, const char *password);
+
+/* Add a user; -EEXIST for a taken login, -EINVAL (with *why) for a bad login or a
+ * password shorter than CTL_PASSWORD_MIN. */
+int ctl_user_create(struct ctl_store *s, const char *login, const char *password, int64_t *id,
+		    const char **why);
+
+/* Check a login and password; the same -EACCES for an unknown login or a wrong password
+ * (after the same Argon2id work, so timing does not tell them apart). */
+int ctl_user_authenticate(struct ctl_store *s, const char *login, const char *password,
+			  struct ctl_user *u);
+
+/* Create an auth key for user_id; its text (shown once) goes to key_out.  tags is a
+ * comma-separated list or "".  expires is unix seconds (0 = never). */
+int ctl_authkey_create(struct ctl_store *s, int64_t user_id, bool reusable, bool ephemeral,
+		       const char *tags, int64_t expires, char key_out[static CTL_AUTHKEY_TEXT_SIZE],
+		       struct ctl_authkey *rec);
+
+/* Find and check an auth key at time now: -EKEYREJECTED unknown or malformed,
+ * -EKEYEXPIRED expired, -EKEYREVOKED revoked or a single-use key already used.
+ * *why is a sentence the CLI can show as is. */
+int ctl_authkey_check(struct ctl_store *s, const char *key, int64_t now, struct ctl_authkey *k,
+		      const char **why);
+
+#endif

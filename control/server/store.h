@@ -1,0 +1,117 @@
+/* control/server/store.h: meshcontrol's durable state behind a small interface.
+ *
+ * Every operation is atomic: it runs in one transaction and either happens entirely or not
+ * at all.  The only backend today is SQLite (store_sqlite.c, WAL, versioned migrations);
+ * the operations are coarse on purpose (register = consume the key + create the node) so a
+ * PostgreSQL backend for several control replicas is one more ops table, not a rewrite.
+ * Not thread-safe: the server serializes calls under its own lock. */
+#ifndef MESH_CONTROL_STORE_H
+#define MESH_CONTROL_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+	CTL_LOGIN_MAX = 128,
+	CTL_HOSTNAME_MAX = 64,
+	CTL_TAGS_MAX = 512, /* comma-separated "tag:a,tag:b" */
+	CTL_AUTHKEY_PREFIX_LEN = 12,
+	CTL_AUTHKEY_HASH_LEN = 32,
+};
+
+struct ctl_user {
+	int64_t id;
+	char login[CTL_LOGIN_MAX];
+	int64_t created;
+};
+
+struct ctl_authkey {
+	int64_t id;
+	char prefix[CTL_AUTHKEY_PREFIX_LEN + 1];
+	uint8_t hash[CTL_AUTHKEY_HASH_LEN];
+	int64_t user_id;
+	bool reusable, ephemeral, revoked;
+	char tags[CTL_TAGS_MAX];
+	int64_t expires; /* unix seconds; 0 = never */
+	int64_t created;
+	int64_t uses;
+};
+
+struct ctl_node_rec {
+	int64_t id;
+	uint8_t machine_key[32];
+	uint8_t node_key[32];
+	int64_t key_expiry; /* unix seconds; 0 = never */
+	char hostname[CTL_HOSTNAME_MAX];
+	int64_t user_id; /* 0 for a tagged node */
+	char tags[CTL_TAGS_MAX];
+	uint32_t ipv4;	    /* host order, inside 100.64.0.0/10 */
+	uint8_t ipv6[16];   /* inside the tailnet's ULA /48 */
+	bool ephemeral;
+	char *endpoints;     /* JSON array text, malloc'd, may be NULL */
+	char *ssh_host_keys; /* JSON array text, malloc'd, may be NULL */
+	int64_t created, last_seen;
+};
+
+struct ctl_approval {
+	int64_t src_node, dst_node, user_id;
+	int64_t approved_at; /* unix seconds */
+};
+
+struct ctl_store;
+
+typedef int (*ctl_user_cb)(void *ctx, const struct ctl_user *u);
+typedef int (*ctl_authkey_cb)(void *ctx, const struct ctl_authkey *k);
+typedef int (*ctl_node_cb)(void *ctx, const struct ctl_node_rec *n);
+
+struct ctl_store_ops {
+	void (*close)(struct ctl_store *s);
+	/* meta: small named values (the tailnet's ULA prefix, the admin token hash). */
+	int (*meta_get)(struct ctl_store *s, const char *key, char *out, size_t outlen);
+	int (*meta_set)(struct ctl_store *s, const char *key, const char *value);
+	/* users: -EEXIST on a duplicate login, -ENOENT when absent. */
+	int (*user_add)(struct ctl_store *s, const char *login, const char *pwhash, int64_t *id);
+	int (*user_get)(struct ctl_store *s, const char *login, struct ctl_user *u, char *pwhash,
+			size_t pwlen);
+	int (*user_by_id)(struct ctl_store *s, int64_t id, struct ctl_user *u);
+	int (*user_list)(struct ctl_store *s, ctl_user_cb cb, void *ctx);
+	/* Removes the user's nodes, keys and approvals too; ids of removed nodes go to cb. */
+	int (*user_remove)(struct ctl_store *s, const char *login, ctl_node_cb cb, void *ctx);
+	/* auth keys */
+	int (*authkey_add)(struct ctl_store *s, struct ctl_authkey *k);
+	int (*authkey_get)(struct ctl_store *s, const char *prefix, struct ctl_authkey *k);
+	int (*authkey_list)(struct ctl_store *s, ctl_authkey_cb cb, void *ctx);
+	int (*authkey_revoke)(struct ctl_store *s, const char *prefix);
+	/* Create (or, for a known machine key, update) a node and count one use of the auth
+	 * key authkey_id (0 = interactive).  A single-use key already used gives -EKEYREVOKED,
+	 * and nothing is written.  Fills n->id, ipv4, ipv6, created. */
+	int (*node_register)(struct ctl_store *s, struct ctl_node_rec *n, int64_t authkey_id);
+	int (*node_by_machine)(struct ctl_store *s, const uint8_t mkey[static 32],
+			       struct ctl_node_rec *n);
+	/* Endpoints, host keys, hostname and last_seen of an existing node. */
+	int (*node_update)(struct ctl_store *s, const struct ctl_node_rec *n);
+	int (*node_set_expiry)(struct ctl_store *s, int64_t id, int64_t key_expiry);
+	int (*node_list)(struct ctl_store *s, ctl_node_cb cb, void *ctx);
+	int (*node_remove)(struct ctl_store *s, int64_t id);
+	/* policy: the current text (malloc'd, NULL when none was ever set) */
+	int (*policy_get)(struct ctl_store *s, char **text);
+	int (*policy_set)(struct ctl_store *s, const char *text);
+	/* check-mode approvals, one row per (src, dst), newest wins */
+	int (*approval_put)(struct ctl_store *s, const struct ctl_approval *a);
+	int (*approval_get)(struct ctl_store *s, int64_t src, int64_t dst, struct ctl_approval *a);
+};
+
+struct ctl_store {
+	const struct ctl_store_ops *ops;
+};
+
+/* Open (creating and migrating) the SQLite store at path.  err gets a message on failure. */
+int ctl_store_open_sqlite(const char *path, struct ctl_store **out, char *err, size_t errlen);
+
+/* The schema version this build migrates to. */
+int ctl_store_schema_version(void);
+
+void ctl_node_rec_clear(struct ctl_node_rec *n);
+
+#endif

@@ -1,0 +1,121 @@
+/* The netmap codec: encode, parse, deltas (changed, removed, whole sections), stale
+ * deltas, and precise errors for bad fields. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "control/netmap/netmap_json.h"
+
+static json_t *node(uint64_t id, const char *name, const char *addr)
+{
+	struct ctl_node n;
+	memset(&n, 0, sizeof(n));
+	n.id = id;
+	n.name = (char *)name;
+	memset(n.node_key, (int)id, 32);
+	ctl_prefix_parse(addr, &n.addrs[0]);
+	n.n_addrs = 1;
+	n.online = true;
+	return ctl__node_json(&n);
+}
+
+static char *full(void)
+{
+	struct ctl_ssh_usermap um = { "*", "=" };
+	struct ctl_prefix p;
+	ctl_prefix_parse("100.64.0.2/32", &p);
+	struct ctl_ssh_rule r = { .principals = &p, .n_principals = 1, .users = &um, .n_users = 1,
+				  .action = CTL_SSH_CHECK, .check_period_s = 3600 };
+	struct ctl_filter_dst d = { .net = p, .port_lo = 22, .port_hi = 22 };
+	struct ctl_filter_rule f = { .srcs = &p, .n_srcs = 1, .dsts = &d, .n_dsts = 1,
+				     .protos = CTL_PROTO_TCP };
+	json_t *nm = json_pack("{s:i, s:s, s:o, s:[o, o], s:o, s:o}", "version", 5, "domain",
+			       "mesh.internal", "self", node(1, "laptop", "100.64.0.1"), "peers",
+			       node(2, "server", "100.64.0.2"), node(3, "db", "100.64.0.3"),
+			       "filter", ctl__filter_json(&f, 1), "ssh", ctl__ssh_json(&r, 1));
+	json_t *msg = json_pack("{s:s, s:i, s:o}", "type", "full", "version", 5, "netmap", nm);
+	char *s = json_dumps(msg, JSON_COMPACT);
+	json_decref(msg);
+	return s;
+}
+
+int main(void)
+{
+	char err[256] = "", *cur = NULL, *msg = full();
+	struct ctl_netmap *nm;
+	CHECK_INT(ctl_netmap_apply(&cur, msg, strlen(msg), err, sizeof(err)), 0);
+	free(msg);
+	CHECK_INT(ctl_netmap_parse(cur, strlen(cur), &nm, err, sizeof(err)), 0);
+	CHECK_INT(nm->version, 5);
+	CHECK_STR(nm->self.name, "laptop");
+	CHECK_INT(nm->n_peers, 2);
+	CHECK_INT(nm->n_ssh, 1);
+	CHECK_INT(nm->ssh[0].action, CTL_SSH_CHECK);
+	CHECK_INT(nm->ssh[0].check_period_s, 3600);
+	CHECK_STR(nm->ssh[0].users[0].to, "=");
+	CHECK_INT(nm->filter[0].dsts[0].port_lo, 22);
+	struct ctl_prefix a;
+	CHECK(ctl_prefix_parse("100.64.0.3", &a));
+	CHECK(ctl_netmap_peer_by_addr(nm, &a) != NULL);
+	CHECK_INT(ctl_netmap_peer_by_addr(nm, &a)->id, 3);
+	ctl_netmap_free(nm);
+
+	/* a delta: peer 3 removed, peer 2 renamed, peer 4 added, filter emptied */
+	json_t *d = json_pack("{s:s, s:i, s:i, s:[i], s:[o, o], s:[]}", "type", "delta",
+			      "version", 6, "base", 5, "peers_removed", 3, "peers_changed",
+			      node(2, "server2", "100.64.0.2"), node(4, "new", "100.64.0.4"),
+			      "filter");
+	char *ds = json_dumps(d, JSON_COMPACT);
+	CHECK_INT(ctl_netmap_apply(&cur, ds, strlen(ds), err, sizeof(err)), 0);
+	CHECK_INT(ctl_netmap_parse(cur, strlen(cur), &nm, err, sizeof(err)), 0);
+	CHECK_INT(nm->version, 6);
+	CHECK_INT(nm->n_peers, 2);
+	CHECK_STR(ctl_netmap_peer_by_id(nm, 2)->name, "server2");
+	CHECK(ctl_netmap_peer_by_id(nm, 3) == NULL);
+	CHECK(ctl_netmap_peer_by_id(nm, 4) != NULL);
+	CHECK_INT(nm->n_filter, 0);
+	CHECK_INT(nm->n_ssh, 1);
+	ctl_netmap_free(nm);
+	/* the same delta again is based on version 5, not 6 */
+	CHECK_INT(ctl_netmap_apply(&cur, ds, strlen(ds), err, sizeof(err)), -ESTALE);
+	CHECK_STR(err, "delta is based on another version");
+	free(ds);
+	json_decref(d);
+
+	/* keepalive changes nothing; errors name the field */
+	const char *ka = "{\"type\":\"keepalive\",\"version\":6}";
+	CHECK_INT(ctl_netmap_apply(&cur, ka, strlen(ka), err, sizeof(err)), 0);
+	const char *bad = "{\"type\":\"delta\",\"version\":7,\"base\":6,"
+			  "\"peers_changed\":[{\"id\":9,\"node_key\":\"abc\"}]}";
+	CHECK_INT(ctl_netmap_apply(&cur, bad, strlen(bad), err, sizeof(err)), -EINVAL);
+	CHECK(strncmp(err, "node_key: ", 10) == 0);
+	const char *bad2 = "{\"type\":\"delta\",\"version\":7,\"base\":6,\"self\":{\"id\":1,"
+			   "\"node_key\":\"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=\","
+			   "\"addresses\":[\"300.1.1.1\"]}}";
+	CHECK_INT(ctl_netmap_apply(&cur, bad2, strlen(bad2), err, sizeof(err)), -EINVAL);
+	CHECK_STR(err, "addresses: '300.1.1.1' is not an IP address or prefix");
+	CHECK_INT(ctl_netmap_apply(&cur, "{", 1, err, sizeof(err)), -EINVAL);
+	CHECK_INT(ctl_netmap_parse(cur, strlen(cur), &nm, err, sizeof(err)), 0);
+	CHECK_INT(nm->version, 6);
+	ctl_netmap_free(nm);
+	free(cur);
+
+	/* prefixes */
+	struct ctl_prefix p, q;
+	char s[44];
+	CHECK(ctl_prefix_parse("fd7a:115c:a1e0::/48", &p));
+	CHECK(ctl_prefix_parse("fd7a:115c:a1e0::5", &q));
+	CHECK(ctl_prefix_contains(&p, &q));
+	ctl_prefix_format(&q, s);
+	CHECK_STR(s, "fd7a:115c:a1e0::5/128");
+	CHECK(ctl_prefix_parse("100.64.0.0/10", &p));
+	CHECK(ctl_prefix_parse("100.127.255.255", &q));
+	CHECK(ctl_prefix_contains(&p, &q));
+	CHECK(ctl_prefix_parse("100.128.0.0", &q));
+	CHECK(!ctl_prefix_contains(&p, &q));
+	CHECK(!ctl_prefix_parse("100.64.0.0/33", &p));
+	CHECK(!ctl_prefix_parse("100.64.0.0/", &p));
+	CHECK(!ctl_prefix_parse("", &p));
+	return check_finish();
+}

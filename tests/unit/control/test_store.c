@@ -1,0 +1,151 @@
+/* The SQLite store and identity layer: migrations, users (Argon2id), auth keys (single-use,
+ * reusable, expired, revoked), registration atomicity and address allocation, approvals,
+ * policy, and that all of it survives reopening the database. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "control/server/ident.h"
+#include "control/server/store.h"
+
+static int count_nodes(void *ctx, const struct ctl_node_rec *n)
+{
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static struct ctl_node_rec mknode(uint8_t seed)
+{
+	struct ctl_node_rec n;
+	memset(&n, 0, sizeof(n));
+	memset(n.machine_key, seed, 32);
+	memset(n.node_key, seed + 100, 32);
+	snprintf(n.hostname, sizeof(n.hostname), "host%u", seed);
+	return n;
+}
+
+int main(void)
+{
+	char dir[] = "/tmp/ctl-store-XXXXXX", path[256], err[256] = "";
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/state.db", dir);
+	struct ctl_store *s;
+	CHECK_INT(ctl_store_open_sqlite(path, &s, err, sizeof(err)), 0);
+
+	const char *why = NULL;
+	int64_t alice, bob;
+	CHECK_INT(ctl_user_create(s, "alice@example.com", "correct horse", &alice, &why), 0);
+	CHECK_INT(ctl_user_create(s, "alice@example.com", "another pw", &bob, &why), -EEXIST);
+	CHECK_STR(why, "a user with this login already exists");
+	CHECK_INT(ctl_user_create(s, "Bob", "password1", &bob, &why), -EINVAL);
+	CHECK_STR(why, "login must look like name@domain");
+	CHECK_INT(ctl_user_create(s, "bob@example.com", "short", &bob, &why), -EINVAL);
+	CHECK_STR(why, "password must be at least 8 characters");
+	CHECK_INT(ctl_user_create(s, "bob@example.com", "password1", &bob, &why), 0);
+
+	struct ctl_user u;
+	CHECK_INT(ctl_user_authenticate(s, "alice@example.com", "correct horse", &u), 0);
+	CHECK_INT(u.id, alice);
+	CHECK_INT(ctl_user_authenticate(s, "alice@example.com", "wrong horse", &u), -EACCES);
+	CHECK_INT(ctl_user_authenticate(s, "nobody@example.com", "correct horse", &u), -EACCES);
+	char hash[CTL_PWHASH_SIZE];
+	CHECK_INT(ctl_password_hash("x", hash), 0);
+	CHECK(strncmp(hash, "$argon2id$", 10) == 0);
+
+	/* single-use key: first registration works, the second is refused, nothing written */
+	char key[CTL_AUTHKEY_TEXT_SIZE];
+	struct ctl_authkey k, k2;
+	CHECK_INT(ctl_authkey_create(s, alice, false, false, "", 0, key, &k), 0);
+	CHECK_INT(strlen(key), CTL_AUTHKEY_TEXT_SIZE - 1);
+	CHECK_INT(ctl_authkey_check(s, key, 1000, &k2, &why), 0);
+	struct ctl_node_rec n1 = mknode(1), n2 = mknode(2);
+	n1.user_id = alice;
+	CHECK_INT(s->ops->node_register(s, &n1, k2.id), 0);
+	CHECK_INT(n1.ipv4, 0x64400001);
+	CHECK_INT(n1.ipv6[0], 0xfd);
+	CHECK_INT(n1.ipv6[15], 1);
+	CHECK_INT(ctl_authkey_check(s, key, 1000, &k2, &why), -EKEYREVOKED);
+	CHECK_STR(why, "auth key was single-use and has already been used");
+	n2.user_id = alice;
+	CHECK_INT(s->ops->node_register(s, &n2, k2.id), -EKEYREVOKED);
+	int count = 0;
+	CHECK_INT(s->ops->node_list(s, count_nodes, &count), 0);
+	CHECK_INT(count, 1);
+
+	/* a wrong secret with a right prefix, a malformed key, an expired and a revoked key */
+	char bad[CTL_AUTHKEY_TEXT_SIZE];
+	memcpy(bad, key, sizeof(bad));
+	bad[CTL_AUTHKEY_TEXT_SIZE - 2] = bad[CTL_AUTHKEY_TEXT_SIZE - 2] == 'a' ? 'b' : 'a';
+	CHECK_INT(ctl_authkey_check(s, bad, 1000, &k2, &why), -EKEYREJECTED);
+	CHECK_STR(why, "auth key is not valid");
+	CHECK_INT(ctl_authkey_check(s, "tskey-123", 1000, &k2, &why), -EKEYREJECTED);
+	CHECK_STR(why, "auth key is malformed (expected mskey-<prefix>-<secret>)");
+	CHECK_INT(ctl_authkey_create(s, alice, true, true, "tag:server", 2000, key, &k), 0);
+	CHECK_INT(ctl_authkey_check(s, key, 1999, &k2, &why), 0);
+	CHECK(k2.reusable && k2.ephemeral);
+	CHECK_STR(k2.tags, "tag:server");
+	CHECK_INT(ctl_authkey_check(s, key, 2000, &k2, &why), -EKEYEXPIRED);
+	CHECK_STR(why, "auth key has expired");
+	CHECK_INT(ctl_authkey_create(s, bob, true, false, "", 0, key, &k), 0);
+	CHECK_INT(s->ops->node_register(s, &n2, k.id), 0);
+	CHECK_INT(n2.ipv4, 0x64400002);
+	n2.user_id = bob;
+	CHECK_INT(s->ops->node_register(s, &n2, k.id), 0); /* reusable; same machine: update */
+	CHECK_INT(n2.ipv4, 0x64400002);
+	CHECK_INT(s->ops->authkey_revoke(s, k.prefix), 0);
+	CHECK_INT(ctl_authkey_check(s, key, 1000, &k2, &why), -EKEYREVOKED);
+	CHECK_STR(why, "auth key has been revoked");
+	CHECK_INT(s->ops->authkey_revoke(s, "nope"), -ENOENT);
+
+	/* endpoints, approvals, policy */
+	n1.endpoints = strdup("[\"192.0.2.1:41641\"]");
+	n1.last_seen = 1234;
+	CHECK_INT(s->ops->node_update(s, &n1), 0);
+	ctl_node_rec_clear(&n1);
+	struct ctl_approval a = { .src_node = n1.id, .dst_node = n2.id, .user_id = alice,
+				  .approved_at = 5000 };
+	CHECK_INT(s->ops->approval_put(s, &a), 0);
+	char *pol = NULL;
+	CHECK_INT(s->ops->policy_get(s, &pol), 0);
+	CHECK(pol == NULL);
+	CHECK_INT(s->ops->policy_set(s, "{\"acls\": []}"), 0);
+	s->ops->close(s);
+
+	/* reopen: everything is still there, the schema is not migrated twice */
+	CHECK_INT(ctl_store_open_sqlite(path, &s, err, sizeof(err)), 0);
+	struct ctl_node_rec got;
+	CHECK_INT(s->ops->node_by_machine(s, n1.machine_key, &got), 0);
+	CHECK_STR(got.endpoints, "[\"192.0.2.1:41641\"]");
+	CHECK_INT(got.last_seen, 1234);
+	CHECK_STR(got.hostname, "host1");
+	ctl_node_rec_clear(&got);
+	struct ctl_approval b;
+	CHECK_INT(s->ops->approval_get(s, n1.id, n2.id, &b), 0);
+	CHECK_INT(b.approved_at, 5000);
+	CHECK_INT(s->ops->approval_get(s, n2.id, n1.id, &b), -ENOENT);
+	CHECK_INT(s->ops->policy_get(s, &pol), 0);
+	CHECK_STR(pol, "{\"acls\": []}");
+	free(pol);
+	/* removing a user removes their nodes and approvals */
+	count = 0;
+	CHECK_INT(s->ops->user_remove(s, "alice@example.com", count_nodes, &count), 0);
+	CHECK_INT(count, 1);
+	CHECK_INT(s->ops->approval_get(s, n1.id, n2.id, &b), -ENOENT);
+	CHECK_INT(s->ops->node_by_machine(s, n1.machine_key, &got), -ENOENT);
+	CHECK_INT(s->ops->user_remove(s, "alice@example.com", NULL, NULL), -ENOENT);
+	s->ops->close(s);
+
+	/* a database from a newer meshcontrol is refused with a message */
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd), "sqlite3 %s 'PRAGMA user_version = 99' 2>/dev/null", path);
+	if (system(cmd) == 0) {
+		CHECK_INT(ctl_store_open_sqlite(path, &s, err, sizeof(err)), -EPROTO);
+		CHECK(strstr(err, "schema version 99") != NULL);
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	CHECK_INT(system(cmd), 0);
+	return check_finish();
+}

@@ -1,0 +1,84 @@
+/* The node protocol envelope: round trips, every refusal with its message, the replay
+ * cache's window and its growth. */
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "control/netmap/wire.h"
+
+int main(void)
+{
+	CHECK(sodium_init() >= 0);
+	uint8_t spub[32], spriv[32], mpub[32], mpriv[32], opub[32], opriv[32];
+	crypto_box_keypair(spub, spriv);
+	crypto_box_keypair(mpub, mpriv);
+	crypto_box_keypair(opub, opriv);
+	const char *json = "{\"since\":0}", *why = NULL;
+	uint8_t *body, nonce[24], got_m[32], got_n[24];
+	size_t len, plen;
+	char *plain;
+	uint64_t ts;
+	CHECK_INT(ctl_wire_seal_request(spub, mpub, mpriv, 1700000000000ull, json, strlen(json),
+					&body, &len, nonce), 0);
+	CHECK(ctl_wire_open_request(spriv, body, len, got_m, got_n, &ts, &plain, &plen, &why));
+	CHECK_STR(plain, json);
+	CHECK_INT(plen, strlen(json));
+	CHECK_MEM(got_m, mpub, 32);
+	CHECK_MEM(got_n, nonce, 24);
+	CHECK_INT(ts, 1700000000000ull);
+	free(plain);
+
+	/* sealed to another server key: does not authenticate */
+	CHECK(!ctl_wire_open_request(opriv, body, len, got_m, got_n, &ts, &plain, &plen, &why));
+	CHECK_STR(why, "request does not authenticate with its machine key");
+	/* a claimed machine key that is not the sender's */
+	memcpy(body + 4, opub, 32);
+	CHECK(!ctl_wire_open_request(spriv, body, len, got_m, got_n, &ts, &plain, &plen, &why));
+	memcpy(body + 4, mpub, 32);
+	body[len - 1] ^= 1;
+	CHECK(!ctl_wire_open_request(spriv, body, len, got_m, got_n, &ts, &plain, &plen, &why));
+	CHECK(!ctl_wire_open_request(spriv, body, 70, got_m, got_n, &ts, &plain, &plen, &why));
+	CHECK_STR(why, "request envelope is truncated");
+	body[0] = 'X';
+	CHECK(!ctl_wire_open_request(spriv, body, len, got_m, got_n, &ts, &plain, &plen, &why));
+	CHECK_STR(why, "request body does not start with the MSH1 envelope magic");
+	free(body);
+
+	/* responses answer exactly one request and only from the pinned server key */
+	uint8_t other_nonce[24] = { 1 };
+	CHECK_INT(ctl_wire_seal_response(mpub, spriv, nonce, "{\"ok\":1}", 8, &body, &len), 0);
+	CHECK(ctl_wire_open_response(spub, mpriv, nonce, body, len, &plain, &plen, &why));
+	CHECK_STR(plain, "{\"ok\":1}");
+	free(plain);
+	CHECK(!ctl_wire_open_response(spub, mpriv, other_nonce, body, len, &plain, &plen, &why));
+	CHECK_STR(why, "response answers a different request");
+	CHECK(!ctl_wire_open_response(opub, mpriv, nonce, body, len, &plain, &plen, &why));
+	CHECK_STR(why, "response does not authenticate with the pinned server key");
+	CHECK(!ctl_wire_open_response(spub, mpriv, nonce, body, 40, &plain, &plen, &why));
+	CHECK_STR(why, "response is truncated");
+	free(body);
+
+	/* replay cache: fresh once, refused twice, window edges, growth past its start size */
+	struct ctl_replay *r;
+	CHECK_INT(ctl_replay_new(&r), 0);
+	uint64_t now = 10000000;
+	CHECK(ctl_replay_check(r, nonce, now, now, &why));
+	CHECK(!ctl_replay_check(r, nonce, now, now, &why));
+	CHECK_STR(why, "request nonce was already used (replay)");
+	CHECK(!ctl_replay_check(r, other_nonce, now - CTL_WIRE_MAX_SKEW_MS - 1, now, &why));
+	CHECK_STR(why, "request timestamp is more than 120 s away from the server's clock");
+	CHECK(!ctl_replay_check(r, other_nonce, now + CTL_WIRE_MAX_SKEW_MS + 1, now, &why));
+	CHECK(ctl_replay_check(r, other_nonce, now - CTL_WIRE_MAX_SKEW_MS, now, &why));
+	uint8_t many[24];
+	int fresh = 0;
+	for (int i = 0; i < 5000; i++) {
+		randombytes_buf(many, sizeof(many));
+		fresh += ctl_replay_check(r, many, now, now, &why);
+	}
+	CHECK_INT(fresh, 5000);
+	CHECK(!ctl_replay_check(r, many, now, now, &why));
+	CHECK(!ctl_replay_check(r, nonce, now, now, &why));
+	ctl_replay_free(r);
+	return check_finish();
+}
