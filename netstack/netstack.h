@@ -1,5 +1,152 @@
-/* netstack/: TUN device, lwIP glue, inbound dispatch, packet filter, TCP interception (ns_listen), userspace-mode forwarding and dialing. The only module that includes lwIP. */
+/* netstack/: the node's packet plane between WireGuard and the host.
+ *
+ * Decrypted inbound packets enter through ns_input().  One table-driven dispatch decides
+ * each packet's path: the packet filter (installed from outside; allow-all until set)
+ * may drop it; a packet for one of our addresses whose (protocol, port) is registered for
+ * interception terminates in the embedded lwIP stack and reaches an in-process handler as
+ * one end of an AF_UNIX socketpair; everything else is written to the TUN device (TUN
+ * mode) or, in userspace mode (no TUN), is served by lwIP (TCP proxied to 127.0.0.1:port,
+ * ICMP echo answered) or dropped.  Outbound packets (TUN reads and lwIP output) all go to
+ * the send callback given at creation (wg routes and encrypts them).
+ *
+ * lwIP is a process-wide singleton: at most one struct ns exists at a time, and every
+ * call below must be made on the loop thread.  The module does not depend on wg/. */
 #ifndef MESH_NETSTACK_H
 #define MESH_NETSTACK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+struct ns;
+
+enum ns_mode {
+	NS_MODE_TUN,	   /* non-intercepted traffic goes to a TUN device */
+	NS_MODE_USERSPACE, /* no TUN: lwIP serves our address, the rest is dropped */
+};
+
+/* An address with a prefix length; family is AF_INET or AF_INET6 (0 = unset). */
+struct ns_prefix {
+	int family;
+	uint8_t addr[16];
+	uint8_t bits;
+};
+
+enum { NS_MAX_ROUTES = 16, NS_DEFAULT_MTU = 1280 };
+
+struct ns_config {
+	enum ns_mode mode;
+	/* TUN mode: interface name ("mesh0"); ignored when tun_fd >= 0. */
+	const char *tun_name;
+	/* TUN mode: an already open packet fd to use as the TUN (tests: one end of an
+	 * AF_UNIX SOCK_DGRAM pair); no netlink setup is done then.  -1 opens /dev/net/tun. */
+	int tun_fd;
+	uint32_t mtu; /* 0 = NS_DEFAULT_MTU */
+	/* Our tailnet addresses (host addresses; bits is the prefix set on the TUN). */
+	struct ns_prefix addr4, addr6;
+	/* Extra routes pointed at the TUN (e.g. 100.64.0.0/10 and the tailnet ULA /48). */
+	struct ns_prefix routes[NS_MAX_ROUTES];
+	unsigned n_routes;
+	/* Limits for bridged TCP connections (0 = defaults: 1024 conns, 64 MiB). */
+	unsigned max_conns;
+	size_t max_buffered;
+	/* Every outbound IP packet; returns 0 or -errno (counted, the packet is lost). */
+	int (*send)(void *ctx, const uint8_t *pkt, size_t len);
+	void *send_ctx;
+};
+
+/* What the packet filter and the accept callback see of a packet / connection.
+ * Addresses are in network byte order (4 or 16 bytes used by family). */
+struct ns_packet_info {
+	int family; /* AF_INET or AF_INET6 */
+	uint8_t proto;
+	uint8_t src[16], dst[16];
+	uint16_t sport, dport; /* TCP/UDP ports; ICMP: type and code */
+	uint8_t tcp_flags;
+	size_t len;
+};
+
+/* Returns true to let the packet through. */
+typedef bool ns_filter_fn(void *ctx, const struct ns_packet_info *pi);
+
+/* The paths a packet can take, and why one was dropped. */
+enum ns_path {
+	NS_PATH_INTERCEPT, /* own address, registered (proto, port): lwIP -> handler */
+	NS_PATH_LOCAL,	   /* userspace mode, own address: lwIP (forward, ICMP echo) */
+	NS_PATH_TUN,	   /* written to the TUN device */
+	NS_PATH_DROP,
+	NS_PATH_MAX,
+};
+
+enum ns_drop {
+	NS_DROP_NONE,
+	NS_DROP_MALFORMED,  /* not a parseable IPv4/IPv6 packet */
+	NS_DROP_FILTERED,   /* the packet filter said no */
+	NS_DROP_NOT_OURS,   /* userspace mode: destination is not one of our addresses */
+	NS_DROP_NO_HANDLER, /* userspace mode: our address, but nothing serves that proto */
+	NS_DROP_TUN_WRITE,  /* the TUN write failed (full or down) */
+	NS_DROP_NOMEM,	    /* no pbuf for the packet */
+	NS_DROP_MAX,
+};
+
+struct ns_counters {
+	uint64_t in_packets, in_bytes;
+	uint64_t path[NS_PATH_MAX];   /* inbound packets per path */
+	uint64_t drop[NS_DROP_MAX];   /* inbound drops per reason */
+	uint64_t out_lwip, out_tun;   /* outbound packets from lwIP / read from the TUN */
+	uint64_t out_send_errors;     /* send callback failures */
+	uint64_t conns_accepted;      /* bridged connections (listen, forward, dial, socks) */
+	uint64_t conns_active;
+	uint64_t conns_refused_limit; /* reset because max_conns was reached */
+	uint64_t conns_reset_in;      /* reset by the remote peer */
+	uint64_t conns_reset_out;     /* we sent RST (local side aborted) */
+	uint64_t forward_refused;     /* userspace mode: nothing listened on 127.0.0.1:port */
+	uint64_t buffered, buffered_max; /* bytes held between lwIP and local fds */
+};
+
+/* Creates the netstack on loop (opens and configures the TUN in TUN mode). */
+int ns_new(uv_loop_t *loop, const struct ns_config *cfg, struct ns **out);
+/* Aborts every connection, closes the TUN and handles; memory is released by the close
+ * callbacks, so run the loop afterwards.  ns may be NULL. */
+void ns_free(struct ns *ns);
+
+/* One decrypted inbound IP packet (copied; the caller keeps pkt). */
+void ns_input(struct ns *ns, const uint8_t *pkt, size_t len);
+
+/* Installs (or with fn NULL removes) the inbound packet filter. */
+void ns_set_filter(struct ns *ns, ns_filter_fn *fn, void *ctx);
+
+/* A new intercepted connection: fd is our caller's end of a connected AF_UNIX stream
+ * socketpair (non-blocking, close-on-exec); the callee owns it.  info describes the TCP
+ * connection (src = remote peer). */
+typedef void ns_accept_fn(void *ctx, int fd, const struct ns_packet_info *info);
+
+/* Intercepts TCP port on our addresses (both families) and hands each accepted
+ * connection to cb.  -EADDRINUSE if the port is already intercepted. */
+int ns_listen(struct ns *ns, uint16_t port, ns_accept_fn *cb, void *ctx);
+/* Stops intercepting port; established connections stay. */
+int ns_unlisten(struct ns *ns, uint16_t port);
+
+/* Result of ns_dial: fd >= 0 (our end of a socketpair, caller owns it) or -errno. */
+typedef void ns_dial_fn(void *ctx, int fd_or_err);
+
+/* Opens a TCP connection through lwIP to addr (AF_INET/AF_INET6, network order) port.
+ * cb runs exactly once, later, unless this returns an error. */
+int ns_dial(struct ns *ns, int family, const uint8_t *addr, uint16_t port, ns_dial_fn *cb,
+	    void *ctx);
+
+/* Starts a SOCKS5 listener (RFC 1928, CONNECT, no authentication) on 127.0.0.1:port
+ * (0 = any port); the bound port is stored in *bound.  Connections go out via ns_dial. */
+int ns_socks5_start(struct ns *ns, uint16_t port, uint16_t *bound);
+
+/* Copies the counters. */
+void ns_get_counters(const struct ns *ns, struct ns_counters *out);
+const char *ns_path_name(enum ns_path path);
+const char *ns_drop_name(enum ns_drop reason);
+
+/* The TUN interface name in TUN mode ("" otherwise). */
+const char *ns_tun_name(const struct ns *ns);
 
 #endif

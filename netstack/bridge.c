@@ -1,0 +1,777 @@
+/* The bridge between an lwIP TCP connection and a local stream fd: the caller's end of
+ * an AF_UNIX socketpair (ns_listen, ns_dial), a kernel TCP socket to 127.0.0.1:port
+ * (userspace-mode forwarding) or a SOCKS5 client.
+ *
+ * Backpressure both ways: bytes lwIP delivered are queued (their pbufs, no copy) and
+ * tcp_recved() only once they were written to the fd, so a slow reader closes the
+ * remote's window and the queue never exceeds one window; the fd is read only while
+ * tcp_sndbuf() has room.  A FIN either way becomes a half-close on the other side
+ * (shutdown(SHUT_WR) / tcp_shutdown(tx)); an RST from the remote shuts the fd down (and
+ * resets a kernel TCP peer with SO_LINGER 0); a local error or a write to a closed fd
+ * aborts the lwIP connection with an RST.  Connections and total queued bytes are capped. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "netstack/internal.h"
+
+#include "lwip/pbuf.h"
+#include "lwip/tcp.h"
+
+#include "common/log.h"
+
+enum { MAX_IOV = 64, MAX_FORWARD_LISTENERS = 1024 };
+
+struct ns__rx {
+	struct ns__rx *next;
+	struct pbuf *p;
+};
+
+struct ns__conn {
+	struct ns *ns;
+	struct ns__conn *prev, *next;
+	enum ns__conn_kind kind;
+	struct tcp_pcb *pcb;
+	int fd;
+	bool fd_is_tcp;
+	uv_poll_t poll;
+	bool poll_init, started, connecting;
+	int events;
+	/* remote -> fd */
+	struct ns__rx *rx_head, *rx_tail;
+	size_t rx_bytes;
+	bool rx_fin, fd_wr_shut;
+	/* fd -> remote */
+	uint8_t *stash;
+	size_t stash_len;
+	bool fd_eof, tx_blocked;
+	uint16_t dial_port;
+	/* dial */
+	ns__dial_ready_fn *ready;
+	void *ready_ctx;
+	ns_dial_fn *dial_cb;
+	void *dial_ctx;
+};
+
+struct ns__listener {
+	struct ns__listener *next;
+	struct ns *ns;
+	struct tcp_pcb *pcb;
+	uint16_t port;
+	bool forward;
+	ns_accept_fn *cb;
+	void *ctx;
+};
+
+static struct log_ratelimit bridge_rl = LOG_RATELIMIT_INIT(5000, 5);
+
+static void conn_update(struct ns__conn *c);
+static int conn_flush_rx(struct ns__conn *c);
+static int conn_pump_tx(struct ns__conn *c);
+
+/* ---- lifetime ---- */
+
+static void port_ref(struct ns *ns, uint16_t port)
+{
+	if (ns->tcp_ports[port] < UINT8_MAX)
+		ns->tcp_ports[port]++;
+}
+
+static void port_unref(struct ns *ns, uint16_t port)
+{
+	if (ns->tcp_ports[port] > 0)
+		ns->tcp_ports[port]--;
+}
+
+static void rx_drop_all(struct ns__conn *c)
+{
+	while (c->rx_head) {
+		struct ns__rx *r = c->rx_head;
+		c->rx_head = r->next;
+		pbuf_free(r->p);
+		free(r);
+	}
+	c->rx_tail = NULL;
+	c->ns->ctr.buffered -= c->rx_bytes;
+	c->rx_bytes = 0;
+}
+
+static void unhook(struct tcp_pcb *pcb)
+{
+	tcp_arg(pcb, NULL);
+	tcp_recv(pcb, NULL);
+	tcp_sent(pcb, NULL);
+	tcp_err(pcb, NULL);
+}
+
+static void on_conn_closed(uv_handle_t *h)
+{
+	struct ns__conn *c = h->data;
+	struct ns *ns = c->ns;
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c);
+	ns__handle_closed(ns);
+}
+
+/* Ends the bridge: detaches from the pcb (reset=true aborts it with an RST, else closes
+ * it gracefully), closes the fd.  Returns ERR_ABRT when the pcb was aborted. */
+static err_t conn_end(struct ns__conn *c, bool reset)
+{
+	struct ns *ns = c->ns;
+	err_t ret = ERR_OK;
+	if (c->pcb) {
+		struct tcp_pcb *pcb = c->pcb;
+		c->pcb = NULL;
+		unhook(pcb);
+		if (!reset && tcp_close(pcb) != ERR_OK)
+			reset = true;
+		if (reset) {
+			tcp_abort(pcb);
+			ns->ctr.conns_reset_out++;
+			ret = ERR_ABRT;
+		}
+	}
+	if (c->dial_port) {
+		port_unref(ns, c->dial_port);
+		c->dial_port = 0;
+	}
+	rx_drop_all(c);
+	free(c->stash);
+	c->stash = NULL;
+	if (c->prev)
+		c->prev->next = c->next;
+	else if (ns->conns == c)
+		ns->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+	ns->ctr.conns_active--;
+	if (c->fd >= 0 && c->fd_is_tcp && reset) {
+		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+		setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	}
+	if (c->fd >= 0 && !c->fd_is_tcp)
+		shutdown(c->fd, SHUT_RDWR);
+	if (c->poll_init) {
+		ns->closing++;
+		uv_close((uv_handle_t *)&c->poll, on_conn_closed);
+	} else {
+		if (c->fd >= 0)
+			close(c->fd);
+		free(c);
+	}
+	return ret;
+}
+
+/* Both directions finished: the remote's FIN reached the fd and the fd's EOF was sent. */
+static err_t conn_maybe_done(struct ns__conn *c)
+{
+	if (c->fd_wr_shut && c->fd_eof && c->stash_len == 0)
+		return conn_end(c, false);
+	return ERR_OK;
+}
+
+/* ---- lwIP callbacks ---- */
+
+static void on_tcp_err(void *arg, err_t err)
+{
+	struct ns__conn *c = arg;
+	if (!c)
+		return;
+	c->pcb = NULL; /* lwIP already freed it */
+	c->ns->ctr.conns_reset_in++;
+	if (c->kind == NS__CONN_DIAL && !c->started && c->dial_cb) {
+		ns_dial_fn *cb = c->dial_cb;
+		c->dial_cb = NULL;
+		cb(c->dial_ctx, err == ERR_RST ? -ECONNREFUSED : -ETIMEDOUT);
+	} else if (c->ready && !c->started) {
+		ns__dial_ready_fn *ready = c->ready;
+		c->ready = NULL;
+		ready(c->ready_ctx, err == ERR_RST ? -ECONNREFUSED : -ETIMEDOUT);
+	}
+	conn_end(c, true);
+}
+
+static err_t on_tcp_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
+{
+	struct ns__conn *c = arg;
+	struct ns *ns = c->ns;
+	if (!p) {
+		c->rx_fin = true;
+	} else {
+		if (ns->ctr.buffered + p->tot_len > ns->max_buffered)
+			return ERR_MEM; /* lwIP keeps it and offers it again later */
+		struct ns__rx *r = malloc(sizeof(*r));
+		if (!r)
+			return ERR_MEM;
+		r->next = NULL;
+		r->p = p;
+		if (c->rx_tail)
+			c->rx_tail->next = r;
+		else
+			c->rx_head = r;
+		c->rx_tail = r;
+		c->rx_bytes += p->tot_len;
+		ns->ctr.buffered += p->tot_len;
+		if (ns->ctr.buffered > ns->ctr.buffered_max)
+			ns->ctr.buffered_max = ns->ctr.buffered;
+	}
+	if (!c->started || c->connecting)
+		return ERR_OK;
+	if (conn_flush_rx(c) < 0)
+		return conn_end(c, true);
+	if (conn_maybe_done(c) == ERR_ABRT)
+		return ERR_ABRT;
+	if (c->pcb)
+		conn_update(c);
+	return ERR_OK;
+}
+
+static err_t on_tcp_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
+{
+	struct ns__conn *c = arg;
+	if (c->tx_blocked && c->started && !c->connecting) {
+		c->tx_blocked = false;
+		if (conn_pump_tx(c) < 0)
+			return conn_end(c, true);
+		conn_update(c);
+	}
+	return ERR_OK;
+}
+
+/* ---- fd side ---- */
+
+/* Writes queued remote bytes to the fd; returns -1 when the fd is gone (reset). */
+static int conn_flush_rx(struct ns__conn *c)
+{
+	while (c->rx_head) {
+		struct iovec iov[MAX_IOV];
+		int n = 0;
+		for (struct ns__rx *r = c->rx_head; r && n < MAX_IOV; r = r->next)
+			for (struct pbuf *q = r->p; q && n < MAX_IOV; q = q->next)
+				if (q->len)
+					iov[n++] = (struct iovec){ q->payload, q->len };
+		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)n };
+		ssize_t w = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				return 0;
+			log_debug_rl(&bridge_rl, "netstack", "bridge write: %s", strerror(errno));
+			return -1;
+		}
+		size_t left = (size_t)w;
+		c->rx_bytes -= left;
+		c->ns->ctr.buffered -= left;
+		while (left) {
+			struct ns__rx *r = c->rx_head;
+			if (left >= r->p->tot_len) {
+				left -= r->p->tot_len;
+				c->rx_head = r->next;
+				pbuf_free(r->p);
+				free(r);
+			} else {
+				r->p = pbuf_free_header(r->p, (u16_t)left);
+				left = 0;
+			}
+		}
+		if (!c->rx_head)
+			c->rx_tail = NULL;
+		for (size_t done = (size_t)w; done && c->pcb;) {
+			u16_t chunk = done > 0xffff ? 0xffff : (u16_t)done;
+			tcp_recved(c->pcb, chunk);
+			done -= chunk;
+		}
+	}
+	if (c->rx_fin && !c->fd_wr_shut) {
+		shutdown(c->fd, SHUT_WR);
+		c->fd_wr_shut = true;
+	}
+	return 0;
+}
+
+/* Hands bytes to lwIP, at most what tcp_sndbuf() allows; 0 or -1 on a fatal error. */
+static int push(struct ns__conn *c, const uint8_t *d, size_t n, size_t *taken)
+{
+	*taken = 0;
+	while (*taken < n && c->pcb) {
+		size_t room = tcp_sndbuf(c->pcb);
+		if (room == 0 || tcp_sndqueuelen(c->pcb) >= TCP_SND_QUEUELEN - 8)
+			break;
+		size_t k = n - *taken;
+		if (k > room)
+			k = room;
+		if (k > 0xffff)
+			k = 0xffff;
+		err_t e = tcp_write(c->pcb, d + *taken, (u16_t)k, TCP_WRITE_FLAG_COPY);
+		if (e == ERR_MEM)
+			break;
+		if (e != ERR_OK)
+			return -1;
+		*taken += k;
+	}
+	return 0;
+}
+
+static int conn_pump_tx(struct ns__conn *c)
+{
+	struct ns *ns = c->ns;
+	size_t taken;
+	if (c->stash_len) {
+		if (push(c, c->stash, c->stash_len, &taken) < 0)
+			return -1;
+		memmove(c->stash, c->stash + taken, c->stash_len - taken);
+		c->stash_len -= taken;
+		if (c->stash_len) {
+			c->tx_blocked = true;
+			tcp_output(c->pcb);
+			return 0;
+		}
+	}
+	while (!c->fd_eof && c->pcb) {
+		size_t room = tcp_sndbuf(c->pcb);
+		if (room == 0 || tcp_sndqueuelen(c->pcb) >= TCP_SND_QUEUELEN - 8) {
+			c->tx_blocked = true;
+			break;
+		}
+		if (room > sizeof(ns->iobuf))
+			room = sizeof(ns->iobuf);
+		ssize_t n = recv(c->fd, ns->iobuf, room, MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				break;
+			return -1;
+		}
+		if (n == 0) {
+			c->fd_eof = true;
+			tcp_shutdown(c->pcb, 0, 1);
+			break;
+		}
+		if (push(c, ns->iobuf, (size_t)n, &taken) < 0)
+			return -1;
+		if (taken < (size_t)n) {
+			c->stash = malloc((size_t)n - taken);
+			if (!c->stash)
+				return -1;
+			memcpy(c->stash, ns->iobuf + taken, (size_t)n - taken);
+			c->stash_len = (size_t)n - taken;
+			c->tx_blocked = true;
+			break;
+		}
+	}
+	if (c->pcb)
+		tcp_output(c->pcb);
+	return 0;
+}
+
+static void on_poll(uv_poll_t *h, int status, int events);
+
+static void conn_update(struct ns__conn *c)
+{
+	if (!c->poll_init || !c->started)
+		return;
+	int want = 0;
+	if (c->connecting)
+		want = UV_WRITABLE;
+	else {
+		if (c->rx_head)
+			want |= UV_WRITABLE;
+		if (!c->fd_eof && !c->tx_blocked)
+			want |= UV_READABLE;
+	}
+	if (want == c->events)
+		return;
+	c->events = want;
+	if (want)
+		uv_poll_start(&c->poll, want, on_poll);
+	else
+		uv_poll_stop(&c->poll);
+}
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+	struct ns__conn *c = h->data;
+	struct ns *ns = c->ns;
+	if (c->connecting) {
+		int soerr = 0;
+		socklen_t sl = sizeof(soerr);
+		if (status < 0 || getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0 || soerr) {
+			ns->ctr.forward_refused++;
+			conn_end(c, true);
+			ns__kick(ns);
+			return;
+		}
+		c->connecting = false;
+		events = UV_READABLE | UV_WRITABLE;
+	}
+	if ((events & UV_WRITABLE) || status < 0) {
+		if (conn_flush_rx(c) < 0) {
+			conn_end(c, true);
+			ns__kick(ns);
+			return;
+		}
+	}
+	if ((events & UV_READABLE) || status < 0) {
+		if (conn_pump_tx(c) < 0) {
+			conn_end(c, true);
+			ns__kick(ns);
+			return;
+		}
+	}
+	if (conn_maybe_done(c) == ERR_OK && c->pcb)
+		conn_update(c);
+	ns__kick(ns);
+}
+
+/* ---- creating bridges ---- */
+
+static struct ns__conn *conn_new(struct ns *ns, struct tcp_pcb *pcb, int fd,
+				 enum ns__conn_kind kind)
+{
+	struct ns__conn *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->ns = ns;
+	c->kind = kind;
+	c->pcb = pcb;
+	c->fd = fd;
+	c->next = ns->conns;
+	if (ns->conns)
+		ns->conns->prev = c;
+	ns->conns = c;
+	ns->ctr.conns_active++;
+	tcp_arg(pcb, c);
+	tcp_recv(pcb, on_tcp_recv);
+	tcp_sent(pcb, on_tcp_sent);
+	tcp_err(pcb, on_tcp_err);
+	return c;
+}
+
+/* Starts moving bytes once c->fd is set.  Returns ERR_ABRT when the pcb was aborted
+ * (c is gone then). */
+static err_t conn_start(struct ns__conn *c)
+{
+	int r = uv_poll_init_socket(c->ns->loop, &c->poll, c->fd);
+	if (r < 0) {
+		log_warn_rl(&bridge_rl, "netstack", "bridge: poll fd %d: %s", c->fd, uv_strerror(r));
+		return conn_end(c, true);
+	}
+	c->poll.data = c;
+	c->poll_init = true;
+	c->started = true;
+	if (!c->connecting) {
+		if (conn_flush_rx(c) < 0 || conn_pump_tx(c) < 0)
+			return conn_end(c, true);
+		if (conn_maybe_done(c) != ERR_OK || !c->pcb)
+			return ERR_ABRT;
+	}
+	conn_update(c);
+	return ERR_OK;
+}
+
+static void fill_info(const struct tcp_pcb *pcb, struct ns_packet_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	uint8_t tmp[16];
+	int fam;
+	ns__from_ip_addr(&pcb->remote_ip, &info->family, info->src);
+	ns__from_ip_addr(&pcb->local_ip, &fam, tmp);
+	memcpy(info->dst, tmp, 16);
+	info->proto = IPPROTO_TCP;
+	info->sport = pcb->remote_port;
+	info->dport = pcb->local_port;
+}
+
+/* Userspace mode: a TCP connection to 127.0.0.1:port for an accepted pcb. */
+static int forward_connect(struct ns__conn *c, uint16_t port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	c->fd = fd;
+	c->fd_is_tcp = true;
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 && errno != EINPROGRESS)
+		return -errno;
+	c->connecting = true;
+	return 0;
+}
+
+static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
+{
+	struct ns__listener *l = arg;
+	struct ns *ns = l->ns;
+	if (err != ERR_OK || !pcb)
+		return ERR_VAL;
+	if (ns->ctr.conns_active >= ns->max_conns) {
+		ns->ctr.conns_refused_limit++;
+		log_warn_rl(&bridge_rl, "netstack", "port %u: %u connections, resetting a new one",
+			    l->port, ns->max_conns);
+		tcp_abort(pcb);
+		return ERR_ABRT;
+	}
+	tcp_nagle_disable(pcb);
+	struct ns_packet_info info;
+	fill_info(pcb, &info);
+	if (l->forward) {
+		struct ns__conn *c = conn_new(ns, pcb, -1, NS__CONN_FORWARD);
+		if (!c) {
+			tcp_abort(pcb);
+			return ERR_ABRT;
+		}
+		ns->ctr.conns_accepted++;
+		if (forward_connect(c, l->port) < 0) {
+			ns->ctr.forward_refused++;
+			return conn_end(c, true);
+		}
+		return conn_start(c);
+	}
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0) {
+		log_warn_rl(&bridge_rl, "netstack", "port %u: socketpair: %s", l->port,
+			    strerror(errno));
+		tcp_abort(pcb);
+		return ERR_ABRT;
+	}
+	struct ns__conn *c = conn_new(ns, pcb, sv[0], NS__CONN_INTERCEPT);
+	if (!c) {
+		close(sv[0]);
+		close(sv[1]);
+		tcp_abort(pcb);
+		return ERR_ABRT;
+	}
+	ns->ctr.conns_accepted++;
+	if (conn_start(c) != ERR_OK) {
+		close(sv[1]);
+		return ERR_ABRT;
+	}
+	l->cb(l->ctx, sv[1], &info);
+	return ERR_OK;
+}
+
+static struct ns__listener *find_listener(const struct ns *ns, uint16_t port)
+{
+	for (struct ns__listener *l = ns->listeners; l; l = l->next)
+		if (l->port == port)
+			return l;
+	return NULL;
+}
+
+bool ns__has_listener(const struct ns *ns, uint16_t port)
+{
+	return find_listener(ns, port) != NULL;
+}
+
+static int listener_add(struct ns *ns, uint16_t port, bool forward, ns_accept_fn *cb, void *ctx)
+{
+	struct ns__listener *l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	struct tcp_pcb *pcb = tcp_new_ip_type(IPADDR_TYPE_ANY);
+	if (!pcb) {
+		free(l);
+		return -ENOMEM;
+	}
+	if (tcp_bind(pcb, IP_ANY_TYPE, port) != ERR_OK) {
+		tcp_close(pcb);
+		free(l);
+		return -EADDRINUSE;
+	}
+	struct tcp_pcb *lpcb = tcp_listen_with_backlog(pcb, TCP_DEFAULT_LISTEN_BACKLOG);
+	if (!lpcb) {
+		tcp_close(pcb);
+		free(l);
+		return -ENOMEM;
+	}
+	l->ns = ns;
+	l->pcb = lpcb;
+	l->port = port;
+	l->forward = forward;
+	l->cb = cb;
+	l->ctx = ctx;
+	tcp_arg(lpcb, l);
+	tcp_accept(lpcb, on_accept);
+	l->next = ns->listeners;
+	ns->listeners = l;
+	return 0;
+}
+
+int ns_listen(struct ns *ns, uint16_t port, ns_accept_fn *cb, void *ctx)
+{
+	if (!cb || port == 0)
+		return -EINVAL;
+	struct ns__listener *l = find_listener(ns, port);
+	if (l && !l->forward)
+		return -EADDRINUSE;
+	if (l)
+		ns_unlisten(ns, port); /* an on-demand forward listener yields to interception */
+	int r = listener_add(ns, port, false, cb, ctx);
+	if (r == 0)
+		port_ref(ns, port);
+	return r;
+}
+
+int ns__listen_forward(struct ns *ns, uint16_t port)
+{
+	unsigned n = 0;
+	for (struct ns__listener *l = ns->listeners; l; l = l->next)
+		n += l->forward;
+	if (n >= MAX_FORWARD_LISTENERS)
+		return -ENOSPC;
+	return listener_add(ns, port, true, NULL, NULL);
+}
+
+int ns_unlisten(struct ns *ns, uint16_t port)
+{
+	for (struct ns__listener **pp = &ns->listeners; *pp; pp = &(*pp)->next) {
+		struct ns__listener *l = *pp;
+		if (l->port != port)
+			continue;
+		*pp = l->next;
+		if (!l->forward)
+			port_unref(ns, port);
+		tcp_arg(l->pcb, NULL);
+		tcp_accept(l->pcb, NULL);
+		tcp_close(l->pcb);
+		free(l);
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/* ---- dialing ---- */
+
+static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
+{
+	struct ns__conn *c = arg;
+	struct ns *ns = c->ns;
+	ns->ctr.conns_accepted++;
+	if (c->dial_cb) {
+		int sv[2];
+		ns_dial_fn *cb = c->dial_cb;
+		c->dial_cb = NULL;
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0) {
+			int r = -errno;
+			cb(c->dial_ctx, r);
+			return conn_end(c, true);
+		}
+		c->fd = sv[0];
+		void *dial_ctx = c->dial_ctx;
+		if (conn_start(c) != ERR_OK) {
+			close(sv[1]);
+			cb(dial_ctx, -ECONNRESET);
+			return ERR_ABRT;
+		}
+		cb(dial_ctx, sv[1]);
+		return ERR_OK;
+	}
+	ns__dial_ready_fn *ready = c->ready;
+	c->ready = NULL;
+	int fd = ready(c->ready_ctx, 0);
+	if (fd < 0)
+		return conn_end(c, true);
+	c->fd = fd;
+	c->fd_is_tcp = true;
+	return conn_start(c);
+}
+
+static struct ns__conn *dial_start(struct ns *ns, int family, const uint8_t *addr, uint16_t port,
+				   int *err)
+{
+	if (family != AF_INET && family != AF_INET6) {
+		*err = -EAFNOSUPPORT;
+		return NULL;
+	}
+	const struct ns_prefix *own = family == AF_INET ? &ns->cfg.addr4 : &ns->cfg.addr6;
+	if (own->family != family) {
+		*err = -EADDRNOTAVAIL; /* no tailnet address of that family */
+		return NULL;
+	}
+	if (ns->ctr.conns_active >= ns->max_conns) {
+		ns->ctr.conns_refused_limit++;
+		*err = -EMFILE;
+		return NULL;
+	}
+	ip_addr_t local, remote;
+	ns__to_ip_addr(family, own->addr, &local);
+	ns__to_ip_addr(family, addr, &remote);
+	struct tcp_pcb *pcb = tcp_new_ip_type(family == AF_INET ? IPADDR_TYPE_V4 : IPADDR_TYPE_V6);
+	if (!pcb) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	if (tcp_bind(pcb, &local, 0) != ERR_OK) {
+		tcp_close(pcb);
+		*err = -EADDRINUSE;
+		return NULL;
+	}
+	tcp_nagle_disable(pcb);
+	struct ns__conn *c = conn_new(ns, pcb, -1, NS__CONN_DIAL);
+	if (!c) {
+		tcp_close(pcb);
+		*err = -ENOMEM;
+		return NULL;
+	}
+	c->dial_port = pcb->local_port;
+	port_ref(ns, c->dial_port); /* replies reach lwIP in TUN mode too */
+	if (tcp_connect(pcb, &remote, port, on_connected) != ERR_OK) {
+		conn_end(c, true);
+		*err = -ENOMEM;
+		return NULL;
+	}
+	ns__kick(ns);
+	return c;
+}
+
+int ns_dial(struct ns *ns, int family, const uint8_t *addr, uint16_t port, ns_dial_fn *cb,
+	    void *ctx)
+{
+	int err = 0;
+	if (!cb)
+		return -EINVAL;
+	struct ns__conn *c = dial_start(ns, family, addr, port, &err);
+	if (!c)
+		return err;
+	c->dial_cb = cb;
+	c->dial_ctx = ctx;
+	return 0;
+}
+
+int ns__dial_fd(struct ns *ns, int family, const uint8_t *addr, uint16_t port,
+		ns__dial_ready_fn *ready, void *ctx)
+{
+	int err = 0;
+	struct ns__conn *c = dial_start(ns, family, addr, port, &err);
+	if (!c)
+		return err;
+	c->ready = ready;
+	c->ready_ctx = ctx;
+	return 0;
+}
+
+/* ---- teardown ---- */
+
+void ns__bridge_free_all(struct ns *ns)
+{
+	while (ns->conns) {
+		struct ns__conn *c = ns->conns;
+		if (c->ready && !c->started) {
+			ns__dial_ready_fn *ready = c->ready;
+			c->ready = NULL;
+			ready(c->ready_ctx, -ECANCELED);
+		}
+		if (c->dial_cb) {
+			ns_dial_fn *cb = c->dial_cb;
+			c->dial_cb = NULL;
+			cb(c->dial_ctx, -ECANCELED);
+		}
+		conn_end(c, true);
+	}
+	while (ns->listeners)
+		ns_unlisten(ns, ns->listeners->port);
+}

@@ -1,0 +1,361 @@
+/* The netstack object: lwIP set up as one point-to-point netif on the libuv loop, its
+ * timers driven by a uv_timer re-armed from sys_timeouts_sleeptime() (so an idle daemon
+ * sleeps), ns_input() carrying each packet down the path dispatch.c picked, and the
+ * lwIP output side handing every packet to the send callback. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "netstack/internal.h"
+
+#include "lwip/init.h"
+#include "lwip/ip.h"
+#include "lwip/ip4.h"
+#include "lwip/ip6.h"
+#include "lwip/pbuf.h"
+#include "lwip/timeouts.h"
+
+#include "common/log.h"
+#include "common/now.h"
+
+enum { TCP_SYN_ = 0x02, TCP_ACK_ = 0x10 };
+
+static struct ns *ns_current; /* lwIP is a process-wide singleton */
+static bool lwip_ready;
+static struct log_ratelimit send_rl = LOG_RATELIMIT_INIT(5000, 5);
+
+void ns__to_ip_addr(int family, const uint8_t *addr, ip_addr_t *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (family == AF_INET) {
+		IP_SET_TYPE(out, IPADDR_TYPE_V4);
+		memcpy(&ip_2_ip4(out)->addr, addr, 4);
+	} else {
+		IP_SET_TYPE(out, IPADDR_TYPE_V6);
+		memcpy(ip_2_ip6(out)->addr, addr, 16);
+	}
+}
+
+void ns__from_ip_addr(const ip_addr_t *a, int *family, uint8_t addr[16])
+{
+	memset(addr, 0, 16);
+	if (IP_IS_V6(a)) {
+		*family = AF_INET6;
+		memcpy(addr, ip_2_ip6(a)->addr, 16);
+	} else {
+		*family = AF_INET;
+		memcpy(addr, &ip_2_ip4(a)->addr, 4);
+	}
+}
+
+bool ns__is_own(const struct ns *ns, int family, const uint8_t *addr)
+{
+	if (family == AF_INET)
+		return ns->cfg.addr4.family == AF_INET && memcmp(ns->cfg.addr4.addr, addr, 4) == 0;
+	return ns->cfg.addr6.family == AF_INET6 && memcmp(ns->cfg.addr6.addr, addr, 16) == 0;
+}
+
+/* ---- timers ---- */
+
+static void on_timer(uv_timer_t *t)
+{
+	struct ns *ns = ns__container_of(t, struct ns, timer);
+	ns->timer_due_ms = 0;
+	sys_check_timeouts();
+	ns__kick(ns);
+}
+
+void ns__kick(struct ns *ns)
+{
+	if (ns->freeing)
+		return;
+	u32_t sleep = sys_timeouts_sleeptime();
+	if (sleep == SYS_TIMEOUTS_SLEEPTIME_INFINITE) {
+		if (ns->timer_due_ms) {
+			uv_timer_stop(&ns->timer);
+			ns->timer_due_ms = 0;
+		}
+		return;
+	}
+	uint64_t due = now_mono_ms() + sleep;
+	if (ns->timer_due_ms && ns->timer_due_ms <= due)
+		return;
+	uv_update_time(ns->loop);
+	uv_timer_start(&ns->timer, on_timer, sleep, 0);
+	ns->timer_due_ms = due;
+}
+
+/* ---- lwIP output ---- */
+
+static err_t nif_output_pbuf(struct netif *nif, struct pbuf *p)
+{
+	struct ns *ns = nif->state;
+	uint16_t n = pbuf_copy_partial(p, ns->iobuf, p->tot_len, 0);
+	ns->ctr.out_lwip++;
+	int r = ns->cfg.send(ns->cfg.send_ctx, ns->iobuf, n);
+	if (r < 0) {
+		ns->ctr.out_send_errors++;
+		log_warn_rl(&send_rl, "netstack", "send of a %u-byte lwIP packet failed: %s", n,
+			    strerror(-r));
+	}
+	return ERR_OK; /* a lost packet is TCP's problem, not a reason to fail the pcb */
+}
+
+static err_t nif_output4(struct netif *nif, struct pbuf *p, const ip4_addr_t *dst)
+{
+	return nif_output_pbuf(nif, p);
+}
+
+static err_t nif_output6(struct netif *nif, struct pbuf *p, const ip6_addr_t *dst)
+{
+	return nif_output_pbuf(nif, p);
+}
+
+static err_t nif_init(struct netif *nif)
+{
+	struct ns *ns = nif->state;
+	nif->mtu = (u16_t)ns->cfg.mtu;
+	nif->mtu6 = (u16_t)ns->cfg.mtu;
+	nif->output = nif_output4;
+	nif->output_ip6 = nif_output6;
+	nif->name[0] = 'm';
+	nif->name[1] = 's';
+	return ERR_OK;
+}
+
+static int setup_netif(struct ns *ns)
+{
+	ip4_addr_t addr, mask, gw;
+	ip4_addr_set_zero(&addr);
+	ip4_addr_set_zero(&mask);
+	ip4_addr_set_zero(&gw);
+	if (ns->cfg.addr4.family == AF_INET) {
+		memcpy(&addr.addr, ns->cfg.addr4.addr, 4);
+		mask.addr = htonl(0xffffffffu); /* host route; netif_default carries the rest */
+	}
+	if (!netif_add(&ns->nif, &addr, &mask, &gw, ns, nif_init, ip_input))
+		return -ENOMEM;
+	ns->nif_added = true;
+	if (ns->cfg.addr6.family == AF_INET6) {
+		ip6_addr_t a6;
+		memcpy(a6.addr, ns->cfg.addr6.addr, 16);
+		ip6_addr_clear_zone(&a6);
+		netif_ip6_addr_set(&ns->nif, 0, &a6);
+		netif_ip6_addr_set_state(&ns->nif, 0, IP6_ADDR_PREFERRED);
+	}
+	netif_set_default(&ns->nif);
+	netif_set_up(&ns->nif);
+	netif_set_link_up(&ns->nif);
+	return 0;
+}
+
+/* ---- lifecycle ---- */
+
+static int check_config(const struct ns_config *cfg)
+{
+	if (!cfg->send) {
+		log_err("netstack", "config: no send callback");
+		return -EINVAL;
+	}
+	if (cfg->mode != NS_MODE_TUN && cfg->mode != NS_MODE_USERSPACE) {
+		log_err("netstack", "config: unknown mode %d", (int)cfg->mode);
+		return -EINVAL;
+	}
+	if (cfg->mtu && (cfg->mtu < 1280 || cfg->mtu > 65535)) {
+		log_err("netstack", "config: MTU %u outside 1280..65535", cfg->mtu);
+		return -EINVAL;
+	}
+	if (cfg->addr4.family != 0 && cfg->addr4.family != AF_INET) {
+		log_err("netstack", "config: addr4 is not an IPv4 address");
+		return -EINVAL;
+	}
+	if (cfg->addr6.family != 0 && cfg->addr6.family != AF_INET6) {
+		log_err("netstack", "config: addr6 is not an IPv6 address");
+		return -EINVAL;
+	}
+	if (cfg->addr4.family == 0 && cfg->addr6.family == 0) {
+		log_err("netstack", "config: no tailnet address");
+		return -EINVAL;
+	}
+	if (cfg->n_routes > NS_MAX_ROUTES) {
+		log_err("netstack", "config: %u routes, at most %d", cfg->n_routes, NS_MAX_ROUTES);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int ns_new(uv_loop_t *loop, const struct ns_config *cfg, struct ns **out)
+{
+	int r = check_config(cfg);
+	if (r < 0)
+		return r;
+	if (ns_current) {
+		log_err("netstack", "a netstack already exists in this process (lwIP is global)");
+		return -EBUSY;
+	}
+	struct ns *ns = calloc(1, sizeof(*ns));
+	if (!ns)
+		return -ENOMEM;
+	ns->loop = loop;
+	ns->cfg = *cfg;
+	ns->cfg.tun_name = NULL; /* not kept: the caller's string */
+	if (!ns->cfg.mtu)
+		ns->cfg.mtu = NS_DEFAULT_MTU;
+	ns->max_conns = cfg->max_conns ? cfg->max_conns : 1024;
+	ns->max_buffered = cfg->max_buffered ? cfg->max_buffered : 64u << 20;
+	ns->tun_fd = -1;
+	if (cfg->mode == NS_MODE_TUN && cfg->tun_name)
+		snprintf(ns->tun_name, sizeof(ns->tun_name), "%s", cfg->tun_name);
+	if (!lwip_ready) {
+		lwip_init();
+		lwip_ready = true;
+	}
+	uv_timer_init(loop, &ns->timer);
+	r = setup_netif(ns);
+	if (r == 0 && cfg->mode == NS_MODE_TUN) {
+		ns->tun_fd = cfg->tun_fd;
+		r = ns__tun_open(ns);
+	}
+	ns_current = ns;
+	if (r < 0) {
+		ns_free(ns);
+		return r;
+	}
+	ns__kick(ns);
+	*out = ns;
+	return 0;
+}
+
+static void on_close(uv_handle_t *h)
+{
+	struct ns *ns = h->data;
+	ns__handle_closed(ns);
+}
+
+void ns__handle_closed(struct ns *ns)
+{
+	if (--ns->closing == 0 && ns->freeing)
+		free(ns);
+}
+
+void ns_free(struct ns *ns)
+{
+	if (!ns)
+		return;
+	ns->closing++; /* held until the end of this function */
+	ns__bridge_free_all(ns);
+	ns__socks_free_all(ns);
+	ns__tun_close(ns);
+	if (ns->nif_added)
+		netif_remove(&ns->nif);
+	ns->freeing = true;
+	ns->timer.data = ns;
+	ns->closing++;
+	uv_close((uv_handle_t *)&ns->timer, on_close);
+	if (ns_current == ns)
+		ns_current = NULL;
+	ns__handle_closed(ns);
+}
+
+/* ---- input ---- */
+
+void ns_set_filter(struct ns *ns, ns_filter_fn *fn, void *ctx)
+{
+	ns->filter = fn;
+	ns->filter_ctx = ctx;
+}
+
+static void to_lwip(struct ns *ns, const uint8_t *pkt, size_t len)
+{
+	struct pbuf *p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_RAM);
+	if (!p) {
+		ns->ctr.drop[NS_DROP_NOMEM]++;
+		return;
+	}
+	memcpy(p->payload, pkt, len);
+	if (ns->nif.input(p, &ns->nif) != ERR_OK)
+		pbuf_free(p);
+	ns__kick(ns);
+}
+
+void ns_input(struct ns *ns, const uint8_t *pkt, size_t len)
+{
+	struct ns_packet_info pi;
+	struct ns__facts f = { .mode = ns->cfg.mode };
+	enum ns_drop drop = NS_DROP_NONE;
+
+	ns->ctr.in_packets++;
+	ns->ctr.in_bytes += len;
+	f.parsed = len <= 0xffff && ns__parse(pkt, len, &pi, &f.fragment) == 0;
+	if (f.parsed) {
+		len = pi.len; /* trailing bytes past the IP length are not forwarded */
+		f.proto = pi.proto;
+		f.allowed = !ns->filter || ns->filter(ns->filter_ctx, &pi);
+		f.own_dst = ns__is_own(ns, pi.family, pi.dst);
+		f.intercepted = pi.proto == IPPROTO_TCP && !f.fragment && ns->tcp_ports[pi.dport];
+		f.echo_request = ns__is_echo_request(&pi);
+	}
+	enum ns_path path = ns__classify(&f, &drop);
+	ns->ctr.path[path]++;
+	switch (path) {
+	case NS_PATH_INTERCEPT:
+		to_lwip(ns, pkt, len);
+		break;
+	case NS_PATH_LOCAL:
+		/* A SYN for a port nobody listens on yet: listen, so lwIP accepts and the
+		 * connection is proxied to 127.0.0.1:port. */
+		if (pi.proto == IPPROTO_TCP && (pi.tcp_flags & (TCP_SYN_ | TCP_ACK_)) == TCP_SYN_ &&
+		    !ns__has_listener(ns, pi.dport))
+			ns__listen_forward(ns, pi.dport);
+		to_lwip(ns, pkt, len);
+		break;
+	case NS_PATH_TUN:
+		if (ns__tun_write(ns, pkt, len) < 0)
+			ns->ctr.drop[NS_DROP_TUN_WRITE]++;
+		break;
+	case NS_PATH_DROP:
+	case NS_PATH_MAX:
+		ns->ctr.drop[drop]++;
+		break;
+	}
+}
+
+/* ---- counters ---- */
+
+void ns_get_counters(const struct ns *ns, struct ns_counters *out)
+{
+	*out = ns->ctr;
+}
+
+const char *ns_path_name(enum ns_path path)
+{
+	static const char *const names[NS_PATH_MAX] = {
+		[NS_PATH_INTERCEPT] = "intercept",
+		[NS_PATH_LOCAL] = "local",
+		[NS_PATH_TUN] = "tun",
+		[NS_PATH_DROP] = "drop",
+	};
+	return (unsigned)path < NS_PATH_MAX ? names[path] : "unknown";
+}
+
+const char *ns_drop_name(enum ns_drop reason)
+{
+	static const char *const names[NS_DROP_MAX] = {
+		[NS_DROP_NONE] = "none",
+		[NS_DROP_MALFORMED] = "malformed",
+		[NS_DROP_FILTERED] = "filtered",
+		[NS_DROP_NOT_OURS] = "not_ours",
+		[NS_DROP_NO_HANDLER] = "no_handler",
+		[NS_DROP_TUN_WRITE] = "tun_write",
+		[NS_DROP_NOMEM] = "nomem",
+	};
+	return (unsigned)reason < NS_DROP_MAX ? names[reason] : "unknown";
+}
+
+const char *ns_tun_name(const struct ns *ns)
+{
+	return ns->tun_fd >= 0 ? ns->tun_name : "";
+}

@@ -1,0 +1,194 @@
+/* Inbound dispatch: parse just enough of a decrypted IP packet to decide its path, then
+ * look the facts up in one first-match table.  The table is the whole policy of where a
+ * packet goes; core.c only gathers the facts (filter verdict, own address, registered
+ * port) and carries the packet out. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "netstack/internal.h"
+
+enum {
+	IPPROTO_ICMP_ = 1,
+	IPPROTO_TCP_ = 6,
+	IPPROTO_UDP_ = 17,
+	IPPROTO_ICMPV6_ = 58,
+	ICMP_ECHO_REQUEST = 8,
+	ICMPV6_ECHO_REQUEST = 128,
+	EXT_HOPOPTS = 0,
+	EXT_ROUTING = 43,
+	EXT_FRAGMENT = 44,
+	EXT_DSTOPTS = 60,
+	EXT_MAX = 8,
+};
+
+static uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/* Fills ports / ICMP type from the transport header at l4 (n bytes available). */
+static int parse_l4(struct ns_packet_info *pi, const uint8_t *l4, size_t n)
+{
+	switch (pi->proto) {
+	case IPPROTO_TCP_:
+		if (n < 20 || (size_t)(l4[12] >> 4) * 4 < 20 || (size_t)(l4[12] >> 4) * 4 > n)
+			return -EINVAL;
+		pi->sport = get16(l4);
+		pi->dport = get16(l4 + 2);
+		pi->tcp_flags = l4[13];
+		return 0;
+	case IPPROTO_UDP_:
+		if (n < 8)
+			return -EINVAL;
+		pi->sport = get16(l4);
+		pi->dport = get16(l4 + 2);
+		return 0;
+	case IPPROTO_ICMP_:
+	case IPPROTO_ICMPV6_:
+		if (n < 4)
+			return -EINVAL;
+		pi->sport = l4[0]; /* type */
+		pi->dport = l4[1]; /* code */
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+static int parse4(const uint8_t *pkt, size_t len, struct ns_packet_info *pi, bool *fragment)
+{
+	if (len < 20)
+		return -EINVAL;
+	size_t ihl = (size_t)(pkt[0] & 15) * 4, total = get16(pkt + 2);
+	if (ihl < 20 || total < ihl || total > len)
+		return -EINVAL;
+	pi->family = AF_INET;
+	pi->proto = pkt[9];
+	pi->len = total;
+	memcpy(pi->src, pkt + 12, 4);
+	memcpy(pi->dst, pkt + 16, 4);
+	uint16_t frag = get16(pkt + 6);
+	if (frag & 0x3fff) { /* MF set or a non-zero offset: no ports to look at */
+		*fragment = true;
+		return 0;
+	}
+	return parse_l4(pi, pkt + ihl, total - ihl);
+}
+
+static int parse6(const uint8_t *pkt, size_t len, struct ns_packet_info *pi, bool *fragment)
+{
+	if (len < 40)
+		return -EINVAL;
+	size_t total = 40 + (size_t)get16(pkt + 4);
+	if (total > len)
+		return -EINVAL;
+	pi->family = AF_INET6;
+	pi->len = total;
+	memcpy(pi->src, pkt + 8, 16);
+	memcpy(pi->dst, pkt + 24, 16);
+	uint8_t next = pkt[6];
+	size_t off = 40;
+	for (int i = 0; i < EXT_MAX; i++) {
+		if (next == EXT_FRAGMENT) {
+			pi->proto = next;
+			*fragment = true;
+			return 0;
+		}
+		if (next != EXT_HOPOPTS && next != EXT_ROUTING && next != EXT_DSTOPTS)
+			break;
+		if (off + 8 > total)
+			return -EINVAL;
+		size_t ext = ((size_t)pkt[off + 1] + 1) * 8;
+		if (off + ext > total)
+			return -EINVAL;
+		next = pkt[off];
+		off += ext;
+	}
+	if (next == EXT_HOPOPTS || next == EXT_ROUTING || next == EXT_DSTOPTS)
+		return -EINVAL; /* more extension headers than we walk */
+	pi->proto = next;
+	return parse_l4(pi, pkt + off, total - off);
+}
+
+int ns__parse(const uint8_t *pkt, size_t len, struct ns_packet_info *pi, bool *fragment)
+{
+	memset(pi, 0, sizeof(*pi));
+	*fragment = false;
+	if (len == 0)
+		return -EINVAL;
+	switch (pkt[0] >> 4) {
+	case 4:
+		return parse4(pkt, len, pi, fragment);
+	case 6:
+		return parse6(pkt, len, pi, fragment);
+	default:
+		return -EINVAL;
+	}
+}
+
+/* ---- the table ---- */
+
+enum tri { ANY = 0, YES, NO };
+enum kind { K_ANY = 0, K_TCP, K_ECHO };
+
+struct rule {
+	uint8_t own;	     /* destination is one of our addresses */
+	uint8_t intercepted; /* (proto, port) registered with lwIP */
+	uint8_t userspace;   /* mode */
+	uint8_t kind;	     /* what the packet is */
+	enum ns_path path;
+	enum ns_drop drop;
+};
+
+/* First match wins.  Parse failures and filter drops are decided before the table. */
+static const struct rule rules[] = {
+	{ YES, YES, ANY, K_ANY, NS_PATH_INTERCEPT, NS_DROP_NONE },
+	{ YES, NO, NO, K_ANY, NS_PATH_TUN, NS_DROP_NONE },
+	{ YES, NO, YES, K_TCP, NS_PATH_LOCAL, NS_DROP_NONE },
+	{ YES, NO, YES, K_ECHO, NS_PATH_LOCAL, NS_DROP_NONE },
+	{ YES, NO, YES, K_ANY, NS_PATH_DROP, NS_DROP_NO_HANDLER },
+	{ NO, ANY, NO, K_ANY, NS_PATH_TUN, NS_DROP_NONE },
+	{ NO, ANY, YES, K_ANY, NS_PATH_DROP, NS_DROP_NOT_OURS },
+};
+
+static bool tri_ok(uint8_t want, bool have)
+{
+	return want == ANY || (want == YES) == have;
+}
+
+enum ns_path ns__classify(const struct ns__facts *f, enum ns_drop *drop)
+{
+	if (!f->parsed) {
+		*drop = NS_DROP_MALFORMED;
+		return NS_PATH_DROP;
+	}
+	if (!f->allowed) {
+		*drop = NS_DROP_FILTERED;
+		return NS_PATH_DROP;
+	}
+	bool tcp = f->proto == IPPROTO_TCP_ && !f->fragment;
+	bool echo = f->echo_request && !f->fragment;
+	bool userspace = f->mode == NS_MODE_USERSPACE;
+	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+		const struct rule *r = &rules[i];
+		if (!tri_ok(r->own, f->own_dst) || !tri_ok(r->intercepted, f->intercepted) ||
+		    !tri_ok(r->userspace, userspace))
+			continue;
+		if ((r->kind == K_TCP && !tcp) || (r->kind == K_ECHO && !echo))
+			continue;
+		*drop = r->drop;
+		return r->path;
+	}
+	*drop = NS_DROP_NO_HANDLER;
+	return NS_PATH_DROP;
+}
+
+bool ns__is_echo_request(const struct ns_packet_info *pi)
+{
+	return (pi->family == AF_INET && pi->proto == IPPROTO_ICMP_ &&
+		pi->sport == ICMP_ECHO_REQUEST) ||
+	       (pi->family == AF_INET6 && pi->proto == IPPROTO_ICMPV6_ &&
+		pi->sport == ICMPV6_ECHO_REQUEST);
+}

@@ -1,0 +1,94 @@
+/* netstack/ private declarations shared by its files (core, dispatch, bridge, tun,
+ * socks5).  Only netstack/ and its tests include this header; it is where lwIP types
+ * meet ours. */
+#ifndef MESH_NETSTACK_INTERNAL_H
+#define MESH_NETSTACK_INTERNAL_H
+
+#include <net/if.h>
+
+#include "netstack/netstack.h"
+
+/* <uv.h> pulls in <netinet/tcp.h>, whose TCP_MSS socket option would clash with lwIP's
+ * TCP_MSS setting; lwIP's meaning wins in this module. */
+#undef TCP_MSS
+
+#include "lwip/ip_addr.h"
+#include "lwip/netif.h"
+#include "lwip/tcp.h"
+
+#define ns__container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+enum { NS__IOBUF = 65536 };
+
+struct ns__conn;
+struct ns__listener;
+struct ns__socks;
+
+struct ns {
+	uv_loop_t *loop;
+	struct ns_config cfg;
+	struct netif nif;
+	bool nif_added;
+	uv_timer_t timer;
+	uint64_t timer_due_ms; /* 0 = not armed */
+	/* TUN */
+	int tun_fd;
+	bool tun_polling;
+	uv_poll_t tun_poll;
+	char tun_name[IFNAMSIZ];
+	/* dispatch */
+	ns_filter_fn *filter;
+	void *filter_ctx;
+	uint8_t tcp_ports[65536]; /* how many lwIP users (listen, dial) per local TCP port */
+	/* connections */
+	struct ns__listener *listeners;
+	struct ns__conn *conns;
+	struct ns__socks *socks;
+	struct ns_counters ctr;
+	unsigned max_conns;
+	size_t max_buffered;
+	/* teardown: handles still closing; the last close callback frees ns */
+	unsigned closing;
+	bool freeing;
+	uint8_t iobuf[NS__IOBUF];
+};
+
+/* dispatch.c: parse a packet, and the table that picks its path. */
+int ns__parse(const uint8_t *pkt, size_t len, struct ns_packet_info *pi, bool *fragment);
+
+struct ns__facts {
+	enum ns_mode mode;
+	bool parsed, allowed, own_dst, intercepted, fragment;
+	uint8_t proto;
+	bool echo_request;
+};
+enum ns_path ns__classify(const struct ns__facts *f, enum ns_drop *drop);
+bool ns__is_echo_request(const struct ns_packet_info *pi);
+
+/* core.c */
+void ns__kick(struct ns *ns); /* re-arms the lwIP timer after any call into lwIP */
+void ns__handle_closed(struct ns *ns);
+bool ns__is_own(const struct ns *ns, int family, const uint8_t *addr);
+void ns__to_ip_addr(int family, const uint8_t *addr, ip_addr_t *out);
+void ns__from_ip_addr(const ip_addr_t *a, int *family, uint8_t addr[16]);
+
+/* bridge.c: lwIP pcb <-> stream fd. */
+enum ns__conn_kind { NS__CONN_INTERCEPT, NS__CONN_FORWARD, NS__CONN_DIAL };
+/* A dial for an fd the caller holds (SOCKS5): err < 0 reports failure; err == 0 asks
+ * for the fd to bridge (>= 0, the bridge owns it then) or -1 to give up. */
+typedef int ns__dial_ready_fn(void *ctx, int err);
+int ns__listen_forward(struct ns *ns, uint16_t port);
+bool ns__has_listener(const struct ns *ns, uint16_t port);
+int ns__dial_fd(struct ns *ns, int family, const uint8_t *addr, uint16_t port,
+		ns__dial_ready_fn *ready, void *ctx);
+void ns__bridge_free_all(struct ns *ns);
+
+/* tun.c */
+int ns__tun_open(struct ns *ns);
+int ns__tun_write(struct ns *ns, const uint8_t *pkt, size_t len);
+void ns__tun_close(struct ns *ns);
+
+/* socks5.c */
+void ns__socks_free_all(struct ns *ns);
+
+#endif

@@ -1,0 +1,306 @@
+/* A SOCKS5 listener on loopback (RFC 1928: CONNECT only, method "no authentication").
+ * Each client's greeting and request are read on its own poll handle; the destination
+ * is dialed through lwIP, and once connected the client's socket itself becomes the
+ * local end of the bridge (a dup of it, so our poll handle can close independently).
+ * Domain names are accepted only when they are IP literals: there is no resolver here. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "netstack/internal.h"
+
+enum {
+	SOCKS_VER = 5,
+	SOCKS_CMD_CONNECT = 1,
+	SOCKS_ATYP_IPV4 = 1,
+	SOCKS_ATYP_DOMAIN = 3,
+	SOCKS_ATYP_IPV6 = 4,
+	REP_OK = 0,
+	REP_FAILURE = 1,
+	REP_HOST_UNREACHABLE = 4,
+	REP_REFUSED = 5,
+	REP_CMD_UNSUPPORTED = 7,
+	REP_ATYP_UNSUPPORTED = 8,
+	MAX_CLIENTS = 256,
+};
+
+enum client_state { ST_GREETING, ST_REQUEST, ST_DIALING, ST_CLOSING };
+
+struct ns__socks_client {
+	struct ns__socks_client *prev, *next;
+	struct ns__socks *socks;
+	int fd;
+	uv_poll_t poll;
+	enum client_state state;
+	uint8_t buf[262 + 8];
+	size_t len;
+};
+
+struct ns__socks {
+	struct ns *ns;
+	int fd;
+	uv_poll_t poll;
+	uint16_t port;
+	struct ns__socks_client *clients;
+	unsigned n_clients;
+};
+
+static struct log_ratelimit socks_rl = LOG_RATELIMIT_INIT(5000, 5);
+
+static void on_client_closed(uv_handle_t *h)
+{
+	struct ns__socks_client *cl = h->data;
+	struct ns *ns = cl->socks->ns;
+	if (cl->fd >= 0)
+		close(cl->fd);
+	free(cl);
+	ns__handle_closed(ns);
+}
+
+static void client_close(struct ns__socks_client *cl)
+{
+	struct ns__socks *s = cl->socks;
+	if (cl->state == ST_CLOSING)
+		return;
+	cl->state = ST_CLOSING;
+	if (cl->prev)
+		cl->prev->next = cl->next;
+	else
+		s->clients = cl->next;
+	if (cl->next)
+		cl->next->prev = cl->prev;
+	s->n_clients--;
+	s->ns->closing++;
+	uv_close((uv_handle_t *)&cl->poll, on_client_closed);
+}
+
+static void reply(struct ns__socks_client *cl, uint8_t rep)
+{
+	uint8_t r[10] = { SOCKS_VER, rep, 0, SOCKS_ATYP_IPV4 };
+	(void)send(cl->fd, r, sizeof(r), MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+static int on_dial_ready(void *ctx, int err)
+{
+	struct ns__socks_client *cl = ctx;
+	if (err < 0) {
+		reply(cl, err == -ECONNREFUSED ? REP_REFUSED : REP_HOST_UNREACHABLE);
+		client_close(cl);
+		return -1;
+	}
+	reply(cl, REP_OK);
+	int fd = dup(cl->fd);
+	client_close(cl);
+	return fd < 0 ? -1 : fd;
+}
+
+/* Parses the request in cl->buf: 0 when complete (dials), 1 when more bytes are needed,
+ * -1 when the client was answered with an error and closed. */
+static int handle_request(struct ns__socks_client *cl)
+{
+	const uint8_t *b = cl->buf;
+	if (cl->len < 5)
+		return 1;
+	if (b[0] != SOCKS_VER) {
+		client_close(cl);
+		return -1;
+	}
+	size_t need;
+	int family = 0;
+	uint8_t addr[16] = { 0 };
+	switch (b[3]) {
+	case SOCKS_ATYP_IPV4:
+		need = 4 + 4 + 2;
+		family = AF_INET;
+		break;
+	case SOCKS_ATYP_IPV6:
+		need = 4 + 16 + 2;
+		family = AF_INET6;
+		break;
+	case SOCKS_ATYP_DOMAIN:
+		need = 5 + (size_t)b[4] + 2;
+		break;
+	default:
+		reply(cl, REP_ATYP_UNSUPPORTED);
+		client_close(cl);
+		return -1;
+	}
+	if (cl->len < need)
+		return 1;
+	if (b[1] != SOCKS_CMD_CONNECT) {
+		reply(cl, REP_CMD_UNSUPPORTED);
+		client_close(cl);
+		return -1;
+	}
+	if (b[3] == SOCKS_ATYP_DOMAIN) {
+		char name[256];
+		memcpy(name, b + 5, b[4]);
+		name[b[4]] = 0;
+		if (inet_pton(AF_INET, name, addr) == 1)
+			family = AF_INET;
+		else if (inet_pton(AF_INET6, name, addr) == 1)
+			family = AF_INET6;
+		else {
+			log_debug_rl(&socks_rl, "socks5", "no resolver for name '%s'", name);
+			reply(cl, REP_HOST_UNREACHABLE);
+			client_close(cl);
+			return -1;
+		}
+	} else {
+		memcpy(addr, b + 4, family == AF_INET ? 4 : 16);
+	}
+	uint16_t port = (uint16_t)(b[need - 2] << 8 | b[need - 1]);
+	cl->state = ST_DIALING;
+	uv_poll_stop(&cl->poll);
+	int r = ns__dial_fd(cl->socks->ns, family, addr, port, on_dial_ready, cl);
+	if (r < 0) {
+		reply(cl, r == -EADDRNOTAVAIL || r == -EAFNOSUPPORT ? REP_ATYP_UNSUPPORTED
+								     : REP_FAILURE);
+		client_close(cl);
+		return -1;
+	}
+	return 0;
+}
+
+static void on_client_readable(uv_poll_t *h, int status, int events)
+{
+	struct ns__socks_client *cl = h->data;
+	if (status < 0) {
+		client_close(cl);
+		return;
+	}
+	ssize_t n = recv(cl->fd, cl->buf + cl->len, sizeof(cl->buf) - cl->len, MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		client_close(cl);
+		return;
+	}
+	cl->len += (size_t)n;
+	if (cl->state == ST_GREETING) {
+		if (cl->len < 2)
+			return;
+		if (cl->buf[0] != SOCKS_VER) {
+			client_close(cl);
+			return;
+		}
+		size_t need = 2 + (size_t)cl->buf[1];
+		if (cl->len < need)
+			return;
+		bool noauth = memchr(cl->buf + 2, 0, cl->buf[1]) != NULL;
+		uint8_t r[2] = { SOCKS_VER, noauth ? 0 : 0xff };
+		(void)send(cl->fd, r, sizeof(r), MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (!noauth) {
+			client_close(cl);
+			return;
+		}
+		memmove(cl->buf, cl->buf + need, cl->len - need);
+		cl->len -= need;
+		cl->state = ST_REQUEST;
+	}
+	if (cl->state == ST_REQUEST) {
+		handle_request(cl);
+		ns__kick(cl->socks->ns);
+		return;
+	}
+	if (cl->len == sizeof(cl->buf))
+		client_close(cl);
+}
+
+static void on_listen_readable(uv_poll_t *h, int status, int events)
+{
+	struct ns__socks *s = h->data;
+	for (;;) {
+		int fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			return;
+		struct ns__socks_client *cl = s->n_clients < MAX_CLIENTS ? calloc(1, sizeof(*cl))
+									  : NULL;
+		if (!cl) {
+			log_warn_rl(&socks_rl, "socks5", "127.0.0.1:%u: too many clients", s->port);
+			close(fd);
+			continue;
+		}
+		cl->socks = s;
+		cl->fd = fd;
+		if (uv_poll_init_socket(s->ns->loop, &cl->poll, fd) < 0) {
+			close(fd);
+			free(cl);
+			continue;
+		}
+		cl->poll.data = cl;
+		cl->next = s->clients;
+		if (s->clients)
+			s->clients->prev = cl;
+		s->clients = cl;
+		s->n_clients++;
+		uv_poll_start(&cl->poll, UV_READABLE, on_client_readable);
+	}
+}
+
+int ns_socks5_start(struct ns *ns, uint16_t port, uint16_t *bound)
+{
+	if (ns->socks)
+		return -EALREADY;
+	struct ns__socks *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->ns = ns;
+	s->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s->fd < 0)
+		goto fail;
+	int one = 1;
+	setsockopt(s->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t sl = sizeof(sin);
+	if (bind(s->fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(s->fd, 128) < 0 ||
+	    getsockname(s->fd, (struct sockaddr *)&sin, &sl) < 0)
+		goto fail;
+	s->port = ntohs(sin.sin_port);
+	int r = uv_poll_init_socket(ns->loop, &s->poll, s->fd);
+	if (r < 0) {
+		errno = -r;
+		goto fail;
+	}
+	s->poll.data = s;
+	uv_poll_start(&s->poll, UV_READABLE, on_listen_readable);
+	ns->socks = s;
+	if (bound)
+		*bound = s->port;
+	log_info("socks5", "listening on 127.0.0.1:%u", s->port);
+	return 0;
+fail:;
+	int err = -errno;
+	log_err("socks5", "listen on 127.0.0.1:%u: %s", port, strerror(errno));
+	if (s->fd >= 0)
+		close(s->fd);
+	free(s);
+	return err;
+}
+
+static void on_listener_closed(uv_handle_t *h)
+{
+	struct ns__socks *s = h->data;
+	struct ns *ns = s->ns;
+	close(s->fd);
+	free(s);
+	ns__handle_closed(ns);
+}
+
+void ns__socks_free_all(struct ns *ns)
+{
+	struct ns__socks *s = ns->socks;
+	if (!s)
+		return;
+	while (s->clients)
+		client_close(s->clients);
+	ns->socks = NULL;
+	ns->closing++;
+	uv_close((uv_handle_t *)&s->poll, on_listener_closed);
+}

@@ -1,0 +1,359 @@
+/* Dispatch: the decision table itself (every combination of facts against a naive
+ * restatement of the rules), then real packets through ns_input() in TUN mode (the TUN is
+ * an AF_UNIX datagram pair) and in userspace mode, for IPv4 and their IPv6 twins: own
+ * tcp/22 -> lwIP (a SYN-ACK comes back), own tcp/80 -> TUN (bytes identical), another
+ * address -> TUN, filtered -> dropped and counted, malformed -> dropped; userspace mode:
+ * own tcp -> lwIP proxied to 127.0.0.1 (data both ways; RST when nothing listens), ICMP
+ * echo answered, UDP -> no handler, another address -> not ours.  Packets read from the
+ * TUN go to the send callback. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "common.h"
+#include "netstack/internal.h"
+
+/* ---- the table against a naive reference ---- */
+
+static enum ns_path reference(const struct ns__facts *f, enum ns_drop *drop)
+{
+	*drop = NS_DROP_NONE;
+	if (!f->parsed)
+		return *drop = NS_DROP_MALFORMED, NS_PATH_DROP;
+	if (!f->allowed)
+		return *drop = NS_DROP_FILTERED, NS_PATH_DROP;
+	bool tcp = f->proto == IPPROTO_TCP && !f->fragment;
+	if (f->own_dst && f->intercepted)
+		return NS_PATH_INTERCEPT;
+	if (f->mode == NS_MODE_TUN)
+		return NS_PATH_TUN;
+	if (!f->own_dst)
+		return *drop = NS_DROP_NOT_OURS, NS_PATH_DROP;
+	if (tcp || (f->echo_request && !f->fragment))
+		return NS_PATH_LOCAL;
+	return *drop = NS_DROP_NO_HANDLER, NS_PATH_DROP;
+}
+
+static void test_table(void)
+{
+	int cases = 0;
+	for (unsigned bits = 0; bits < 1u << 9; bits++) {
+		struct ns__facts f = {
+			.mode = (bits & 1) ? NS_MODE_USERSPACE : NS_MODE_TUN,
+			.parsed = bits & 2,
+			.allowed = bits & 4,
+			.own_dst = bits & 8,
+			.intercepted = bits & 16,
+			.fragment = bits & 32,
+			.proto = (bits & 64) ? IPPROTO_TCP : IPPROTO_UDP,
+			.echo_request = bits & 128,
+		};
+		if (bits & 256)
+			f.proto = IPPROTO_ICMP;
+		enum ns_drop d1, d2;
+		enum ns_path p1 = ns__classify(&f, &d1), p2 = reference(&f, &d2);
+		CHECK_INT(p1, p2);
+		CHECK_INT(d1, d2);
+		cases++;
+	}
+	CHECK_INT(cases, 512);
+}
+
+/* ---- fixtures ---- */
+
+static int accepted;
+static void on_accept(void *ctx, int fd, const struct ns_packet_info *info)
+{
+	accepted++;
+	close(fd);
+}
+
+static int filter_calls;
+static struct ns_packet_info last_filtered;
+static bool deny_port_23(void *ctx, const struct ns_packet_info *pi)
+{
+	filter_calls++;
+	last_filtered = *pi;
+	return !(pi->proto == IPPROTO_TCP && pi->dport == 23);
+}
+
+static const uint8_t *addr_of(int family, const uint8_t *a4, const uint8_t *a6)
+{
+	return family == AF_INET ? a4 : a6;
+}
+
+/* Reads one datagram from the fake TUN; returns its length or 0. */
+static size_t tun_read(int fd, uint8_t *buf, size_t cap)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	if (poll(&pfd, 1, 100) != 1)
+		return 0;
+	ssize_t n = recv(fd, buf, cap, MSG_DONTWAIT);
+	return n > 0 ? (size_t)n : 0;
+}
+
+static void test_tun_mode(uv_loop_t *loop, int family)
+{
+	int sv[2];
+	CHECK_INT(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv), 0);
+	struct ns_config cfg;
+	base_config(&cfg, NS_MODE_TUN, sv[0]);
+	struct ns *ns = NULL;
+	outq_init();
+	CHECK_INT(ns_new(loop, &cfg, &ns), 0);
+	CHECK_INT(ns_listen(ns, 22, on_accept, NULL), 0);
+	CHECK_INT(ns_listen(ns, 22, on_accept, NULL), -EADDRINUSE);
+	struct ns_counters c;
+	uint8_t pkt[256], got[2048];
+
+	/* own address, tcp/22: lwIP answers with a SYN-ACK and the handler gets it */
+	struct peer p;
+	accepted = 0;
+	peer_setup(&p, family, 40001, 22, NULL);
+	peer_connect(ns, &p);
+	CHECK(p.got_synack);
+	CHECK_INT(p.bad_csum, 0);
+	CHECK_INT(accepted, 1);
+	ns_get_counters(ns, &c);
+	CHECK_INT(c.path[NS_PATH_INTERCEPT], 2);
+	CHECK_INT(tun_read(sv[1], got, sizeof(got)), 0); /* nothing reached the TUN */
+
+	/* own address, tcp/80: to the TUN, byte for byte */
+	peer_setup(&p, family, 40002, 80, NULL);
+	size_t n = peer_build(&p, pkt, p.iss, 0, PEER_SYN, NULL, 0, true);
+	ns_input(ns, pkt, n);
+	CHECK_INT(tun_read(sv[1], got, sizeof(got)), n);
+	CHECK_MEM(got, pkt, n);
+
+	/* another address, tcp/22: to the TUN too */
+	peer_setup(&p, family, 40003, 22, addr_of(family, other4, other6));
+	n = peer_build(&p, pkt, p.iss, 0, PEER_SYN, NULL, 0, true);
+	ns_input(ns, pkt, n);
+	CHECK_INT(tun_read(sv[1], got, sizeof(got)), n);
+	CHECK_MEM(got, pkt, n);
+
+	/* ICMP echo to our address: the kernel answers it in TUN mode */
+	peer_setup(&p, family, 0, 0, NULL);
+	n = peer_build_echo(&p, pkt, 7, 1);
+	ns_input(ns, pkt, n);
+	CHECK_INT(tun_read(sv[1], got, sizeof(got)), n);
+	ns_get_counters(ns, &c);
+	CHECK_INT(c.path[NS_PATH_TUN], 3);
+
+	/* trailing bytes past the IP length are cut off */
+	peer_setup(&p, family, 40004, 80, NULL);
+	n = peer_build(&p, pkt, p.iss, 0, PEER_SYN, NULL, 0, true);
+	memset(pkt + n, 0xee, 5);
+	ns_input(ns, pkt, n + 5);
+	CHECK_INT(tun_read(sv[1], got, sizeof(got)), n);
+
+	/* the filter: port 23 is denied, everything else allowed */
+	ns_set_filter(ns, deny_port_23, NULL);
+	filter_calls = 0;
+	peer_setup(&p, family, 40005, 23, NULL);
+	n = peer_build(&p, pkt, p.iss, 0, PEER_SYN, NULL, 0, true);
+	ns_input(ns, pkt, n);
+	CHECK_INT(tun_read(sv[1], got, sizeof(got)), 0);
+	CHECK_INT(filter_calls, 1);
+	CHECK_INT(last_filtered.family, family);
+	CHECK_INT(last_filtered.proto, IPPROTO_TCP);
+	CHECK_INT(last_filtered.sport, 40005);
+	CHECK_INT(last_filtered.dport, 23);
+	CHECK_INT(last_filtered.tcp_flags, PEER_SYN);
+	CHECK_MEM(last_filtered.src, p.addr, family == AF_INET ? 4 : 16);
+	CHECK_MEM(last_filtered.dst, p.their_addr, family == AF_INET ? 4 : 16);
+	/* ... while allowed packets still reach interception */
+	ns_set_filter(ns, deny_port_23, NULL);
+	peer_setup(&p, family, 40006, 22, NULL);
+	p.their_port = 22;
+	n = peer_build(&p, pkt, p.iss, 0, PEER_SYN, NULL, 0, true);
+	ns_input(ns, pkt, n);
+	outq_deliver(&p);
+	CHECK(p.got_synack); /* allowed: port 22 */
+	ns_set_filter(ns, NULL, NULL);
+	ns_get_counters(ns, &c);
+	CHECK_INT(c.drop[NS_DROP_FILTERED], 1);
+
+	/* malformed: truncated header, bad version, length beyond the buffer */
+	ns_input(ns, pkt, 10);
+	uint8_t bad[40] = { 0x50 };
+	ns_input(ns, bad, sizeof(bad));
+	n = peer_build(&p, pkt, p.iss, 0, PEER_SYN, NULL, 0, true);
+	ns_input(ns, pkt, n - 1);
+	ns_get_counters(ns, &c);
+	CHECK_INT(c.drop[NS_DROP_MALFORMED], 3);
+	CHECK_INT(c.path[NS_PATH_DROP], 4);
+
+	/* the other direction: a packet read from the TUN goes to the send callback */
+	outq_init();
+	CHECK_INT(send(sv[1], pkt, n, 0), (ssize_t)n);
+	spin(loop, 3);
+	ns_get_counters(ns, &c);
+	CHECK_INT(c.out_tun, 1);
+	bool found = false; /* (lwIP may have sent a FIN for the closed handler too) */
+	for (size_t i = 0; i < outq->tail; i++)
+		found |= outq->len[i] == n && memcmp(outq->pkt[i], pkt, n) == 0;
+	CHECK(found);
+	CHECK(strcmp(ns_tun_name(ns), "") != 0);
+
+	ns_free(ns);
+	uv_run(loop, UV_RUN_DEFAULT);
+	close(sv[1]);
+}
+
+static int kernel_listener(uint16_t *port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t sl = sizeof(sin);
+	CHECK_INT(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	CHECK_INT(listen(fd, 4), 0);
+	getsockname(fd, (struct sockaddr *)&sin, &sl);
+	*port = ntohs(sin.sin_port);
+	return fd;
+}
+
+/* A free loopback port: bound then closed, so nothing listens there. */
+static uint16_t closed_port(void)
+{
+	uint16_t port;
+	close(kernel_listener(&port));
+	return port;
+}
+
+static void test_userspace_mode(uv_loop_t *loop, int family)
+{
+	struct ns_config cfg;
+	base_config(&cfg, NS_MODE_USERSPACE, -1);
+	struct ns *ns = NULL;
+	outq_init();
+	CHECK_INT(ns_new(loop, &cfg, &ns), 0);
+	CHECK_STR(ns_tun_name(ns), "");
+	CHECK_INT(ns_listen(ns, 22, on_accept, NULL), 0);
+	struct ns_counters c;
+	uint8_t pkt[256];
+	struct peer p;
+
+	/* own tcp/22: intercepted */
+	accepted = 0;
+	peer_setup(&p, family, 41001, 22, NULL);
+	peer_connect(ns, &p);
+	CHECK(p.got_synack);
+	CHECK_INT(accepted, 1);
+
+	/* own tcp/P: proxied to a kernel listener on 127.0.0.1:P, data both ways */
+	uint16_t port;
+	int lfd = kernel_listener(&port);
+	peer_setup(&p, family, 41002, port, NULL);
+	peer_connect(ns, &p);
+	CHECK(p.got_synack);
+	ns_input(ns, pkt,
+		 peer_build(&p, pkt, p.snd_nxt, p.rcv_nxt, PEER_ACK | PEER_PSH,
+			    (const uint8_t *)"hello", 5, false));
+	p.snd_nxt += 5;
+	struct pollfd pfd = { .fd = lfd, .events = POLLIN };
+	for (int i = 0; i < 100 && poll(&pfd, 1, 0) == 0; i++)
+		spin(loop, 1), usleep(1000);
+	int afd = accept(lfd, NULL, NULL);
+	CHECK(afd >= 0);
+	char rb[16] = { 0 };
+	for (int i = 0; i < 200; i++) {
+		spin(loop, 1);
+		if (recv(afd, rb, sizeof(rb), MSG_DONTWAIT) == 5)
+			break;
+		usleep(1000);
+	}
+	CHECK_STR(rb, "hello");
+	CHECK_INT(send(afd, "world", 5, 0), 5);
+	size_t before = p.received;
+	for (int i = 0; i < 200 && p.received == before; i++) {
+		spin(loop, 1);
+		outq_deliver(&p);
+		usleep(1000);
+	}
+	CHECK_INT(p.received - before, 5);
+	close(afd);
+	close(lfd);
+
+	/* own tcp to a port nothing listens on: handshake, then an RST */
+	uint16_t dead = closed_port();
+	peer_setup(&p, family, 41003, dead, NULL);
+	peer_connect(ns, &p);
+	for (int i = 0; i < 200 && !p.got_rst; i++) {
+		spin(loop, 1);
+		outq_deliver(&p);
+		usleep(1000);
+	}
+	CHECK(p.got_rst);
+	ns_get_counters(ns, &c);
+	CHECK_INT(c.forward_refused, 1);
+
+	/* ICMP echo: answered by lwIP */
+	outq_init();
+	peer_setup(&p, family, 0, 0, NULL);
+	ns_input(ns, pkt, peer_build_echo(&p, pkt, 9, 3));
+	CHECK_INT(outq->tail, 1);
+	if (outq->tail == 1) {
+		const uint8_t *r = outq->pkt[0];
+		size_t hl = family == AF_INET ? 20 : 40;
+		CHECK_INT(r[hl], family == AF_INET ? 0 : 129); /* echo reply */
+		CHECK(peer_csum_ok(r, outq->len[0]));
+		CHECK_MEM(r + hl + 8, "pingpong", 8);
+	}
+
+	/* UDP to our address: nothing serves it */
+	ns_input(ns, pkt, peer_build_udp(&p, pkt, 53, (const uint8_t *)"q", 1));
+	/* anything to another address */
+	peer_setup(&p, family, 41004, 80, addr_of(family, other4, other6));
+	ns_input(ns, pkt, peer_build(&p, pkt, p.iss, 0, PEER_SYN, NULL, 0, true));
+	ns_get_counters(ns, &c);
+	CHECK_INT(c.drop[NS_DROP_NO_HANDLER], 1);
+	CHECK_INT(c.drop[NS_DROP_NOT_OURS], 1);
+	CHECK_INT(c.path[NS_PATH_TUN], 0);
+	CHECK(c.path[NS_PATH_LOCAL] >= 6);
+
+	ns_free(ns);
+	uv_run(loop, UV_RUN_DEFAULT);
+}
+
+static void test_config_errors(uv_loop_t *loop)
+{
+	struct ns_config cfg;
+	struct ns *ns = NULL;
+	base_config(&cfg, NS_MODE_USERSPACE, -1);
+	cfg.send = NULL;
+	CHECK_INT(ns_new(loop, &cfg, &ns), -EINVAL);
+	base_config(&cfg, NS_MODE_USERSPACE, -1);
+	cfg.mtu = 500;
+	CHECK_INT(ns_new(loop, &cfg, &ns), -EINVAL);
+	base_config(&cfg, NS_MODE_USERSPACE, -1);
+	cfg.addr4.family = 0;
+	cfg.addr6.family = 0;
+	CHECK_INT(ns_new(loop, &cfg, &ns), -EINVAL);
+	base_config(&cfg, NS_MODE_USERSPACE, -1);
+	CHECK_INT(ns_new(loop, &cfg, &ns), 0);
+	struct ns *second = NULL;
+	CHECK_INT(ns_new(loop, &cfg, &second), -EBUSY);
+	ns_free(ns);
+	uv_run(loop, UV_RUN_DEFAULT);
+	CHECK_STR(ns_drop_name(NS_DROP_FILTERED), "filtered");
+	CHECK_STR(ns_path_name(NS_PATH_INTERCEPT), "intercept");
+}
+
+int main(void)
+{
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	test_table();
+	test_config_errors(&loop);
+	test_tun_mode(&loop, AF_INET);
+	test_tun_mode(&loop, AF_INET6);
+	test_userspace_mode(&loop, AF_INET);
+	test_userspace_mode(&loop, AF_INET6);
+	CHECK_INT(uv_loop_close(&loop), 0);
+	outq_free();
+	return check_finish();
+}
