@@ -1,5 +1,101 @@
-/* sshd/: embedded SSH server on libssh: host keys, authorization hook, sessions, forwarding, agent, login child. The only module that includes libssh. */
+/* sshd/: the embedded SSH server.  A libssh server driven by a libuv loop: connections
+ * arrive as file descriptors (a socketpair end from netstack/, or a TCP socket in tests)
+ * together with the peer's address; an authorization hook supplied by the embedder decides
+ * who may log in as which local Unix user.  No secret is ever checked: auth methods
+ * "none", "password" and "publickey" all receive the hook's decision, their contents are
+ * ignored.  Sessions run as real Unix logins (PAM service "meshd", utmp/wtmp for PTYs,
+ * initgroups/setgid/setuid, checked).  The only module that includes libssh. */
 #ifndef MESH_SSHD_H
 #define MESH_SSHD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct uv_loop_s;
+struct sshd_server;
+struct sshd_check;
+
+enum sshd_action {
+	SSHD_REJECT = 0, /* banner with `message`, then disconnect */
+	SSHD_ACCEPT = 1, /* log in as `local_user` */
+	SSHD_CHECK = 2,	 /* banner with the URL in `message`; hold until sshd_check_resolve() */
+};
+
+/* Decision flags: what an accepted session may do besides a shell/exec/sftp. */
+enum {
+	SSHD_ALLOW_AGENT = 1 << 0,	/* auth-agent-req@openssh.com (ssh -A) */
+	SSHD_ALLOW_LOCAL_FWD = 1 << 1,	/* direct-tcpip (ssh -L) */
+	SSHD_ALLOW_REMOTE_FWD = 1 << 2, /* tcpip-forward (ssh -R) */
+	SSHD_ALLOW_ROOT = 1 << 3,	/* local_user may resolve to uid 0 */
+};
+
+enum {
+	SSHD_NAME_MAX = 64,
+	SSHD_ENV_PATTERNS_MAX = 256,
+	SSHD_MESSAGE_MAX = 512,
+};
+
+struct sshd_decision {
+	enum sshd_action action;
+	char local_user[SSHD_NAME_MAX];		  /* accept: NSS name (or a number: a uid) */
+	unsigned flags;				  /* SSHD_ALLOW_* */
+	char accept_env[SSHD_ENV_PATTERNS_MAX];	  /* accept: comma-separated globs ("LC_*,FOO") */
+	uint32_t max_duration_s;		  /* accept: session lifetime limit, 0 = none */
+	char message[SSHD_MESSAGE_MAX];		  /* reject: the reason; check: the URL */
+};
+
+struct sshd_hooks {
+	/* Decide for `user` connecting from `peer`.  Fill *out synchronously.  `check` is a
+	 * handle for SSHD_CHECK answers (NULL during sshd_revalidate(), where a CHECK answer
+	 * keeps the session): keep it and call sshd_check_resolve() later. */
+	void (*authorize)(void *ctx, const struct sockaddr *peer, const char *user,
+			  struct sshd_check *check, struct sshd_decision *out);
+	/* The connection behind a pending check went away; `check` is invalid afterwards. */
+	void (*check_cancel)(void *ctx, struct sshd_check *check);
+	void *ctx;
+};
+
+struct sshd_config {
+	const char *state_dir;	      /* host keys live here (created 0700, keys 0600) */
+	const char *pam_service;      /* default "meshd" */
+	unsigned max_connections;     /* default 1024; more are closed at once */
+	unsigned preauth_timeout_ms;  /* default 30000: key exchange + auth must finish */
+	unsigned keepalive_ms;	      /* default 0 (off): idle connections are probed */
+	const char *sftp_server;      /* default /usr/lib/openssh/sftp-server */
+};
+
+/* Create a server on `loop`; loads or generates the Ed25519 and ECDSA P-256 host keys in
+ * cfg->state_dir.  Returns 0 or -errno. */
+int sshd_server_new(struct uv_loop_s *loop, const struct sshd_config *cfg,
+		    const struct sshd_hooks *hooks, struct sshd_server **out);
+
+/* Close every connection (children get SIGHUP), stop all handles; `done` runs once the
+ * memory is gone (a later loop iteration).  Children still alive are not waited for. */
+void sshd_server_close(struct sshd_server *srv, void (*done)(void *arg), void *arg);
+
+/* Serve one connection.  Takes ownership of `fd` (closed on every path, also on error).
+ * Returns 0 or -errno (-EMFILE past max_connections). */
+int sshd_accept_fd(struct sshd_server *srv, int fd, const struct sockaddr *peer,
+		   socklen_t peer_len);
+
+/* Answer a pending SSHD_CHECK with SSHD_ACCEPT or SSHD_REJECT (copied). */
+void sshd_check_resolve(struct sshd_check *check, const struct sshd_decision *final);
+
+/* Re-ask the hook for every authenticated connection; close those whose answer is no
+ * longer accept, or whose local user changed, with "Access revoked." (children get
+ * SIGHUP).  Returns how many were closed. */
+unsigned sshd_revalidate(struct sshd_server *srv);
+
+/* Host keys: count, and for each its OpenSSH public line ("ssh-ed25519 AAAA…") and
+ * SHA256 fingerprint ("SHA256:…").  Pointers stay valid for the server's lifetime. */
+size_t sshd_host_key_count(const struct sshd_server *srv);
+int sshd_host_key(const struct sshd_server *srv, size_t i, const char **public_line,
+		  const char **fingerprint);
+
+/* Live connections and session processes (tests, status). */
+unsigned sshd_connection_count(const struct sshd_server *srv);
+unsigned sshd_child_count(const struct sshd_server *srv);
 
 #endif

@@ -1,0 +1,199 @@
+/* Internal to sshd/: the connection and channel structures shared by server.c (libssh on
+ * the loop, auth, lifetime), session.c (session channels and their I/O), forward.c
+ * (direct-tcpip, tcpip-forward, agent), child.c (the login child) and env.c. */
+#ifndef MESH_SSHD_INT_H
+#define MESH_SSHD_INT_H
+
+#include <libssh/callbacks.h>
+#include <libssh/libssh.h>
+#include <libssh/server.h>
+#include <netinet/in.h>
+#include <sys/types.h>
+#include <uv.h>
+
+#include "sshd/sshd.h"
+
+struct sshd__node {
+	struct sshd__node *prev, *next;
+};
+
+static inline void sshd__list_init(struct sshd__node *h)
+{
+	h->prev = h->next = h;
+}
+static inline void sshd__list_add(struct sshd__node *h, struct sshd__node *n)
+{
+	n->next = h;
+	n->prev = h->prev;
+	h->prev->next = n;
+	h->prev = n;
+}
+static inline void sshd__list_del(struct sshd__node *n)
+{
+	n->prev->next = n->next;
+	n->next->prev = n->prev;
+	n->prev = n->next = n;
+}
+
+#define sshd__container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+
+enum { SSHD__HOSTKEYS_MAX = 3 };
+
+struct sshd__hostkey {
+	char *public_line;
+	char *fingerprint;
+};
+
+struct sshd_server {
+	uv_loop_t *loop;
+	struct sshd_hooks hooks;
+	char *state_dir, *pam_service, *sftp_server;
+	unsigned max_connections, preauth_timeout_ms, keepalive_ms;
+	ssh_bind bind;
+	struct sshd__hostkey keys[SSHD__HOSTKEYS_MAX];
+	size_t nkeys;
+	struct sshd__node conns;
+	struct sshd__node children;
+	unsigned nconns, nchildren;
+	uv_signal_t sigchld;
+	bool closing;
+	void (*close_done)(void *);
+	void *close_arg;
+};
+
+struct sshd__user {
+	char name[SSHD_NAME_MAX];
+	uid_t uid;
+	gid_t gid;
+	char home[256];
+	char shell[128];
+};
+
+struct sshd_check {
+	struct sshd_conn *conn;
+};
+
+enum sshd__conn_state {
+	SSHD__CONN_AUTH,  /* key exchange and authentication */
+	SSHD__CONN_HELD,  /* check mode: waiting for sshd_check_resolve() */
+	SSHD__CONN_READY, /* authenticated */
+	SSHD__CONN_DYING,
+};
+
+struct sshd_conn {
+	struct sshd__node node;
+	struct sshd_server *srv;
+	ssh_session session;
+	ssh_event event;
+	uv_poll_t poll;
+	uv_timer_t timer;
+	int handles; /* open uv handles; freed at zero */
+	int fd;
+	int poll_events;
+	enum sshd__conn_state state;
+	struct sockaddr_storage peer;
+	socklen_t peer_len;
+	char peer_host[INET6_ADDRSTRLEN];
+	int peer_port;
+	char local_host[INET6_ADDRSTRLEN];
+	int local_port;
+	char subject[80]; /* for logs: "sshd: 127.0.0.1:5555" */
+	char req_user[SSHD_NAME_MAX];
+	bool have_decision;
+	struct sshd_decision decision;
+	struct sshd__user user;
+	struct sshd_check check;
+	bool check_pending;
+	ssh_message held; /* the auth request a check holds */
+	uint64_t deadline_ms; /* session duration limit (0 = none) */
+	int in_dopoll;
+	bool want_close;
+	char close_reason[128];
+	struct sshd__node chans;   /* struct sshd__chan (session channels) */
+	struct sshd__node fwds;	   /* struct sshd__fwd (tcpip channels, listeners, agent) */
+	char *agent_dir;	   /* ssh -A: directory holding the agent socket */
+};
+
+enum { SSHD__IOBUF = 65536 };
+
+struct sshd__io {
+	uv_poll_t poll;
+	int fd;
+	int events;
+	bool open;
+	bool done; /* output stream: EOF seen; input stream: closed */
+};
+
+struct sshd__chan {
+	struct sshd__node node;
+	struct sshd_conn *conn;
+	ssh_channel channel;
+	struct ssh_channel_callbacks_struct cb;
+	int handles;
+	bool started; /* exec/shell/subsystem ran */
+	bool pty;
+	char term[64];
+	struct winsize_s {
+		unsigned cols, rows, xpix, ypix;
+	} ws;
+	char **env; /* client-sent, already filtered */
+	size_t nenv;
+	bool agent; /* auth-agent-req accepted */
+	pid_t pid;
+	struct sshd__io in, out, err; /* pty: out is the master, in shares its fd */
+	char inbuf[SSHD__IOBUF];
+	size_t inlen, inoff;
+	bool in_backlog; /* libssh holds unread client data */
+	bool in_eof;	 /* client sent EOF */
+	bool remote_closed;
+	bool exited;
+	int status;
+	bool finished; /* EOF/exit-status/close sent */
+	bool detached; /* libssh channel released */
+};
+
+/* server.c */
+void sshd__conn_update(struct sshd_conn *conn);
+void sshd__conn_close(struct sshd_conn *conn, const char *reason);
+int sshd__child_track(struct sshd_server *srv, pid_t pid, struct sshd__chan *chan);
+void sshd__child_forget_chan(struct sshd_server *srv, struct sshd__chan *chan);
+int sshd__user_lookup(const char *name, struct sshd__user *out);
+
+/* session.c */
+struct sshd__chan *sshd__chan_open(struct sshd_conn *conn);
+int sshd__chan_request(struct sshd__chan *chan, ssh_message msg);
+void sshd__chan_pump(struct sshd__chan *chan);
+void sshd__chan_exited(struct sshd__chan *chan, int status);
+void sshd__chan_kill(struct sshd__chan *chan, int sig);
+void sshd__chan_abort(struct sshd__chan *chan, const char *message);
+void sshd__chan_release(struct sshd__chan *chan);
+
+/* forward.c */
+int sshd__fwd_direct(struct sshd_conn *conn, ssh_message msg);
+int sshd__fwd_global(struct sshd_conn *conn, ssh_message msg);
+void sshd__fwd_pump(struct sshd_conn *conn);
+void sshd__fwd_close_all(struct sshd_conn *conn);
+int sshd__agent_start(struct sshd_conn *conn, char *path, size_t size);
+
+/* child.c: the login child, described by everything it needs after fork */
+struct sshd__spawn {
+	const struct sshd__user *user;
+	const char *pam_service;
+	const char *command; /* NULL: interactive login shell */
+	bool pty;
+	const char *term;
+	int stdin_fd, stdout_fd, stderr_fd; /* pty: all the slave */
+	const char *tty_name;		   /* pty: "/dev/pts/N" */
+	char *const *client_env;
+	size_t nclient_env;
+	const char *peer_host, *local_host;
+	int peer_port, local_port;
+	const char *agent_sock;
+};
+pid_t sshd__spawn(const struct sshd__spawn *sp, int *err);
+
+/* env.c */
+bool sshd__env_name_ok(const char *name);
+bool sshd__env_accepted(const char *name, const char *patterns);
+
+#endif
