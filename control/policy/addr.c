@@ -273,8 +273,10 @@ int pol__addrset_finish(struct pol__addrset *s)
 			s->v6[n6++] = (struct pol__iv6){ v, v | span };
 		}
 	}
-	qsort(s->v4, n4, sizeof(*s->v4), iv4_cmp);
-	qsort(s->v6, n6, sizeof(*s->v6), iv6_cmp);
+	if (n4)
+		qsort(s->v4, n4, sizeof(*s->v4), iv4_cmp);
+	if (n6)
+		qsort(s->v6, n6, sizeof(*s->v6), iv6_cmp);
 	size_t m = 0;
 	for (size_t i = 0; i < n4; i++) {
 		if (m && (s->v4[m - 1].hi == 0xffffffffu || s->v4[i].lo <= s->v4[m - 1].hi + 1)) {

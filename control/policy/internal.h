@@ -218,6 +218,7 @@ struct pol__cssh {
 
 struct pol_compiled {
 	const struct pol_policy *pol;
+	struct pol_policy *owned_pol; /* pol_load: freed with the compiled result */
 	char **strings; /* owned copies of topology strings */
 	size_t n_strings, cap_strings;
 	char **users; /* logins */
@@ -237,11 +238,14 @@ struct pol_compiled {
 	size_t n_filters, cap_filters;
 	struct pol__cssh **sshs;
 	size_t n_sshs, cap_sshs;
+	void **maps; /* owned user maps */
+	size_t n_maps;
 	bool allow_all; /* no acls/grants section */
 };
 
 int pol__node_by_addr(const struct pol_compiled *c, const struct pol_addr *a);
 /* Node indices an alias selects (src or dst), as a sorted, de-duplicated int list. */
+bool pol__node_matches(const struct pol_compiled *c, size_t node, const struct pol__alias *a);
 int pol__alias_nodes(const struct pol_compiled *c, const struct pol__alias *a, int **out,
 		     size_t *n);
 int pol__addr_cmp(const struct pol_addr *a, const struct pol_addr *b);

@@ -152,7 +152,7 @@ void pol_policy_free(struct pol_policy *pol);
 bool pol_policy_has_ssh(const struct pol_policy *pol);
 
 /* Resolves the policy against a topology and builds every node's filter and SSH rules.
- * The topology is copied; it need not outlive the result.  Returns 0, -EINVAL (*err:
+ * The topology is copied; the policy must outlive the result.  Returns 0, -EINVAL (*err:
  * e.g. a node naming an unknown tag) or -ENOMEM. */
 int pol_compile(const struct pol_policy *pol, const struct pol_topology *topo,
 		struct pol_compiled **out, struct pol_error *err);
@@ -166,7 +166,7 @@ int pol_run_tests(const struct pol_compiled *c, char **report);
 
 /* Convenience for loading a policy the way the service does: parse, validate, compile,
  * run the tests.  A failing test refuses the policy: -EINVAL, err->msg starts with
- * "test(s) failed" followed by the failed assertions. */
+ * "test(s) failed" followed by the failed assertions.  The result owns its policy. */
 int pol_load(const char *text, size_t len, const char *tailnet_domain,
 	     const struct pol_topology *topo, struct pol_compiled **out, struct pol_error *err);
 

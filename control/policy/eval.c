@@ -1,0 +1,638 @@
+/* Evaluation: packet-filter and SSH decisions with the rule that decided and a sentence
+ * saying why, over the compiled form (address sets: binary searches) or over plain rule
+ * lists as a node receives them.  Also runs the policy's `tests` and `sshTests`, and
+ * pol_load, which strings parse, compile and tests together the way the service does. */
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "control/policy/internal.h"
+
+static bool proto_port_ok(const struct pol_filter_rule *r, uint8_t proto, uint16_t port)
+{
+	bool pok = r->n_protos == 0;
+	for (size_t i = 0; i < r->n_protos && !pok; i++)
+		pok = r->protos[i] == proto;
+	if (!pok)
+		return false;
+	if (proto != POL_PROTO_TCP && proto != POL_PROTO_UDP && proto != POL_PROTO_SCTP)
+		return true; /* ICMP and others match on addresses only */
+	for (size_t i = 0; i < r->n_ports; i++)
+		if (port >= r->ports[i].first && port <= r->ports[i].last)
+			return true;
+	return false;
+}
+
+static const char *proto_name(uint8_t p, char *buf)
+{
+	switch (p) {
+	case POL_PROTO_TCP:
+		return "tcp";
+	case POL_PROTO_UDP:
+		return "udp";
+	case POL_PROTO_ICMP:
+		return "icmp";
+	case POL_PROTO_ICMPV6:
+		return "icmpv6";
+	default:
+		sprintf(buf, "proto %u", p);
+		return buf;
+	}
+}
+
+static void decision_init(struct pol_decision *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->verdict = POL_REJECT;
+	out->rule_index = -1;
+}
+
+static void filter_accepted(struct pol_decision *out, const struct pol_filter_rule *r,
+			    uint8_t proto, uint16_t port)
+{
+	char pb[16];
+	out->verdict = POL_ACCEPT;
+	out->section = r->section;
+	out->rule_index = r->index;
+	snprintf(out->why, sizeof(out->why),
+		 "accepted by %s[%d]: its sources include the source address and it allows %s "
+		 "port %u to this destination",
+		 r->section, r->index, proto_name(proto, pb), port);
+}
+
+static void filter_dropped(struct pol_decision *out, uint8_t proto, uint16_t port, size_t n)
+{
+	char pb[16];
+	snprintf(out->why, sizeof(out->why),
+		 "dropped: none of the %zu rule(s) of the destination allows this source to reach "
+		 "%s port %u",
+		 n, proto_name(proto, pb), port);
+}
+
+static bool prefixes_have(const struct pol_prefix *p, size_t n, const struct pol_addr *a)
+{
+	for (size_t i = 0; i < n; i++)
+		if (pol_prefix_contains(&p[i], a))
+			return true;
+	return false;
+}
+
+void pol_filter_rules_decide(const struct pol_filter_rule *const *rules, size_t n,
+			     const struct pol_addr *src, const struct pol_addr *dst, uint8_t proto,
+			     uint16_t port, struct pol_decision *out)
+{
+	decision_init(out);
+	for (size_t i = 0; i < n; i++) {
+		const struct pol_filter_rule *r = rules[i];
+		if (!proto_port_ok(r, proto, port) || !prefixes_have(r->srcs, r->n_srcs, src) ||
+		    !prefixes_have(r->dsts, r->n_dsts, dst))
+			continue;
+		filter_accepted(out, r, proto, port);
+		return;
+	}
+	filter_dropped(out, proto, port, n);
+}
+
+static bool cfilter_match(const struct pol__cfilter *f, const struct pol_addr *src,
+			  const struct pol_addr *dst, uint8_t proto, uint16_t port)
+{
+	return proto_port_ok(&f->pub, proto, port) && pol__addrset_has(f->src, src) &&
+	       pol__addrset_has(&f->dst, dst);
+}
+
+int pol_filter_decide(const struct pol_compiled *c, const struct pol_addr *src,
+		      const struct pol_addr *dst, uint8_t proto, uint16_t port,
+		      struct pol_decision *out)
+{
+	decision_init(out);
+	if (c->allow_all) {
+		out->verdict = POL_ACCEPT;
+		snprintf(out->why, sizeof(out->why),
+			 "accepted: the policy has no acls or grants, which allows everything");
+		return 0;
+	}
+	int node = pol__node_by_addr(c, dst);
+	if (node < 0) {
+		char b[64];
+		snprintf(out->why, sizeof(out->why), "dropped: no node has address %s",
+			 pol_addr_format(dst, b));
+		return -ENOENT;
+	}
+	const struct pol__cnode *nd = &c->nodes[node];
+	for (size_t i = 0; i < nd->n_filter; i++) {
+		const struct pol__cfilter *f = (const struct pol__cfilter *)nd->filter[i];
+		if (cfilter_match(f, src, dst, proto, port)) {
+			filter_accepted(out, &f->pub, proto, port);
+			return 0;
+		}
+	}
+	filter_dropped(out, proto, port, nd->n_filter);
+	return 0;
+}
+
+/* Any rule of the whole policy, whatever node: for tests, whose destinations need not be
+ * nodes. */
+static bool filter_global(const struct pol_compiled *c, const struct pol_addr *src,
+			  const struct pol_addr *dst, uint8_t proto, uint16_t port)
+{
+	if (c->allow_all)
+		return true;
+	for (size_t i = 0; i < c->n_filters; i++)
+		if (cfilter_match(c->filters[i], src, dst, proto, port))
+			return true;
+	return false;
+}
+
+/* ---- ssh ---- */
+
+/* The local user rule r gives `user`, or NULL when the rule refuses it. */
+static const char *map_user(const struct pol_ssh_rule *r, const char *user)
+{
+	const char *star = NULL;
+	for (size_t i = 0; i < r->n_users; i++) {
+		if (strcmp(r->users[i].from, user) == 0)
+			return r->users[i].to[0] ? (strcmp(r->users[i].to, "=") == 0 ? user
+										 : r->users[i].to)
+						 : NULL;
+		if (strcmp(r->users[i].from, "*") == 0)
+			star = r->users[i].to;
+	}
+	if (!star || !star[0])
+		return NULL;
+	return strcmp(star, "=") == 0 ? user : star;
+}
+
+static void ssh_decided(struct pol_decision *out, const struct pol_ssh_rule *r, const char *local,
+			const char *user)
+{
+	out->verdict = r->action;
+	out->section = "ssh";
+	out->rule_index = r->index;
+	snprintf(out->local_user, sizeof(out->local_user), "%s", local);
+	if (r->action == POL_CHECK)
+		snprintf(out->why, sizeof(out->why),
+			 "check by ssh[%d]: the source is among its principals and it maps \"%s\" "
+			 "to local user \"%s\"; the source's owner must re-authenticate (period %llds)",
+			 r->index, user, local, (long long)r->check_period_s);
+	else
+		snprintf(out->why, sizeof(out->why),
+			 "accepted by ssh[%d]: the source is among its principals and it maps \"%s\" "
+			 "to local user \"%s\"",
+			 r->index, user, local);
+}
+
+static void ssh_refused(struct pol_decision *out, bool node_ok, int first_rule, const char *user,
+			size_t n)
+{
+	if (!n)
+		snprintf(out->why, sizeof(out->why),
+			 "rejected: the destination has no SSH rules (no ssh rule selects it as dst)");
+	else if (!node_ok)
+		snprintf(out->why, sizeof(out->why),
+			 "rejected: the source node is not a principal of any of the destination's %zu "
+			 "SSH rule(s)",
+			 n);
+	else
+		snprintf(out->why, sizeof(out->why),
+			 "rejected: the source node may connect (ssh[%d] lists it) but no rule allows "
+			 "user \"%s\"",
+			 first_rule, user);
+}
+
+void pol_ssh_rules_decide(const struct pol_ssh_rule *const *rules, size_t n,
+			  const struct pol_addr *src, const char *user, struct pol_decision *out)
+{
+	bool node_ok = false;
+	int first = -1;
+	decision_init(out);
+	for (size_t i = 0; i < n; i++) {
+		const struct pol_ssh_rule *r = rules[i];
+		if (!prefixes_have(r->principals, r->n_principals, src))
+			continue;
+		if (!node_ok)
+			first = r->index;
+		node_ok = true;
+		const char *local = map_user(r, user);
+		if (local) {
+			ssh_decided(out, r, local, user);
+			return;
+		}
+	}
+	ssh_refused(out, node_ok, first, user, n);
+}
+
+static bool cnode_in(const struct pol__addrset *s, const struct pol__cnode *nd)
+{
+	for (size_t k = 0; k < nd->n_addrs; k++)
+		if (pol__addrset_has(s, &nd->addrs[k]))
+			return true;
+	return false;
+}
+
+int pol_ssh_decide(const struct pol_compiled *c, size_t src_node, size_t dst_node,
+		   const char *user, struct pol_decision *out)
+{
+	decision_init(out);
+	if (src_node >= c->n_nodes || dst_node >= c->n_nodes)
+		return -ENOENT;
+	const struct pol__cnode *s = &c->nodes[src_node], *d = &c->nodes[dst_node];
+	bool node_ok = false;
+	int first = -1;
+	if (!user || !*user) {
+		snprintf(out->why, sizeof(out->why), "rejected: no user requested");
+		return 0;
+	}
+	for (size_t i = 0; i < d->n_ssh; i++) {
+		const struct pol__cssh *r = (const struct pol__cssh *)d->ssh[i];
+		if (!cnode_in(r->src, s))
+			continue;
+		if (!node_ok)
+			first = r->pub.index;
+		node_ok = true;
+		const char *local = map_user(&r->pub, user);
+		if (local) {
+			ssh_decided(out, &r->pub, local, user);
+			return 0;
+		}
+	}
+	ssh_refused(out, node_ok, first, user, d->n_ssh);
+	return 0;
+}
+
+bool pol_ssh_env_allowed(const struct pol_ssh_rule *r, const char *name)
+{
+	static const char *const never[] = { "LD_*", "DYLD_*", "LOCPATH", "GCONV_PATH",
+					     "MALLOC_*", "NLSPATH", "HOSTALIASES", "RES_OPTIONS",
+					     "LOCALDOMAIN", "TMPDIR", "BASH_ENV", "ENV", "IFS" };
+	if (!name || !*name)
+		return false;
+	for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++)
+		if (fnmatch(never[i], name, 0) == 0)
+			return false;
+	for (size_t i = 0; i < r->n_accept_env; i++)
+		if (fnmatch(r->accept_env[i], name, 0) == 0)
+			return true;
+	return false;
+}
+
+/* ---- tests ---- */
+
+struct report {
+	char *buf;
+	size_t len, cap;
+	int failures;
+	int rc;
+};
+
+__attribute__((format(printf, 2, 3))) static void report_fail(struct report *rep,
+							       const char *fmt, ...)
+{
+	char line[600];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(line))
+		n = sizeof(line) - 1;
+	rep->failures++;
+	if (pol__grow(&rep->buf, &rep->cap, rep->len + (size_t)n + 2, 1)) {
+		rep->rc = -ENOMEM;
+		return;
+	}
+	memcpy(rep->buf + rep->len, line, (size_t)n);
+	rep->len += (size_t)n;
+	rep->buf[rep->len++] = '\n';
+	rep->buf[rep->len] = '\0';
+}
+
+/* Addresses of a test's principal: nodes an identity alias selects, or an IP. */
+static int principal_addrs(const struct pol_compiled *c, const struct pol__alias *a,
+			   struct pol_addr **out, size_t *n)
+{
+	struct pol_addr *v = NULL;
+	size_t nv = 0, cap = 0;
+	*out = NULL;
+	*n = 0;
+	if (a->kind == POL__A_PREFIX || a->kind == POL__A_HOST) {
+		if (a->prefix.bits != (a->prefix.addr.family == 4 ? 32 : 128))
+			return 0;
+		if (POL__PUSH(v, nv, cap, a->prefix.addr))
+			return -ENOMEM;
+		*out = v;
+		*n = nv;
+		return 0;
+	}
+	if (a->kind == POL__A_SELF || a->kind == POL__A_INTERNET || a->kind == POL__A_ANY ||
+	    a->kind == POL__A_DANGER_ALL)
+		return 0;
+	int *nodes;
+	size_t nn;
+	int rc = pol__alias_nodes(c, a, &nodes, &nn);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < nn && !rc; i++)
+		for (size_t k = 0; k < c->nodes[nodes[i]].n_addrs && !rc; k++)
+			rc = POL__PUSH(v, nv, cap, c->nodes[nodes[i]].addrs[k]);
+	free(nodes);
+	if (rc) {
+		free(v);
+		return rc;
+	}
+	*out = v;
+	*n = nv;
+	return 0;
+}
+
+static void run_test_entry(const struct pol_compiled *c, struct report *rep, size_t ti,
+			   const struct pol__test *t, const struct pol_addr *src, size_t n_src,
+			   const char *entry, bool want)
+{
+	const char *colon = strrchr(entry, ':');
+	struct pol_error err;
+	char host[256];
+	long port = -1;
+	if (!colon || (size_t)(colon - entry) >= sizeof(host)) {
+		report_fail(rep, "tests[%zu]: address \"%s\": want host:port", ti, entry);
+		return;
+	}
+	memcpy(host, entry, (size_t)(colon - entry));
+	host[colon - entry] = '\0';
+	char *end;
+	if (colon[1] >= '0' && colon[1] <= '9')
+		port = strtol(colon + 1, &end, 10);
+	if (port < 1 || port > 65535 || *end) {
+		report_fail(rep,
+			    "tests[%zu]: address \"%s\": port \"%s\" must be one number in "
+			    "1-65535",
+			    ti, entry, colon + 1);
+		return;
+	}
+	struct pol__alias a;
+	if (!pol__alias_parse(c->pol, host, &a, &err, "")) {
+		report_fail(rep, "tests[%zu]: address \"%s\": %s", ti, entry, err.msg);
+		return;
+	}
+	struct pol_addr *dst;
+	size_t n_dst;
+	int rc = principal_addrs(c, &a, &dst, &n_dst);
+	pol__alias_clear(&a);
+	if (rc) {
+		rep->rc = rc;
+		return;
+	}
+	if (!n_dst) {
+		report_fail(rep, "tests[%zu]: address \"%s\": does not resolve to an address", ti,
+			    entry);
+		return;
+	}
+	uint8_t proto = t->n_protos ? t->protos[0] : POL_PROTO_TCP;
+	bool ok = true;
+	for (size_t s = 0; s < n_src && ok; s++)
+		for (size_t d = 0; d < n_dst && ok; d++) {
+			if (src[s].family != dst[d].family)
+				continue;
+			if (filter_global(c, &src[s], &dst[d], proto, (uint16_t)port) != want)
+				ok = false;
+		}
+	free(dst);
+	if (!ok)
+		report_fail(rep, "tests[%zu]: src \"%s\": address \"%s\": want %s, got %s", ti,
+			    t->src.text, entry, want ? "Accept" : "Drop", want ? "Drop" : "Accept");
+}
+
+static void run_tests(const struct pol_compiled *c, struct report *rep)
+{
+	const struct pol_policy *pol = c->pol;
+	for (size_t i = 0; i < pol->n_tests && !rep->rc; i++) {
+		const struct pol__test *t = &pol->tests[i];
+		struct pol__alias a;
+		struct pol_error err;
+		if (!t->src.text || !t->src.text[0]) {
+			report_fail(rep, "tests[%zu]: src must be specified", i);
+			continue;
+		}
+		if (!t->n_accept && !t->n_deny) {
+			report_fail(rep, "tests[%zu]: src \"%s\": needs accept or deny", i,
+				    t->src.text);
+			continue;
+		}
+		if (!pol__alias_parse(pol, t->src.text, &a, &err, "")) {
+			report_fail(rep, "tests[%zu]: src \"%s\": %s", i, t->src.text, err.msg);
+			continue;
+		}
+		struct pol_addr *src;
+		size_t n_src;
+		int rc = principal_addrs(c, &a, &src, &n_src);
+		pol__alias_clear(&a);
+		if (rc) {
+			rep->rc = rc;
+			break;
+		}
+		if (!n_src) {
+			report_fail(rep, "tests[%zu]: src \"%s\": matches no node", i, t->src.text);
+			continue;
+		}
+		for (size_t k = 0; k < t->n_accept; k++)
+			run_test_entry(c, rep, i, t, src, n_src, t->accept[k], true);
+		for (size_t k = 0; k < t->n_deny; k++)
+			run_test_entry(c, rep, i, t, src, n_src, t->deny[k], false);
+		free(src);
+	}
+}
+
+/* Nodes of an sshTests src/dst: an identity alias or one node's address. */
+static int test_nodes(const struct pol_compiled *c, const char *s, int **out, size_t *n,
+		      struct pol_error *err)
+{
+	struct pol_addr ad;
+	*out = NULL;
+	*n = 0;
+	if (pol_addr_parse(s, &ad)) {
+		/* The service resolves only IPv4 literals to nodes here. */
+		int nd = ad.family == 4 ? pol__node_by_addr(c, &ad) : -1;
+		if (nd < 0)
+			return 0;
+		*out = malloc(sizeof(int));
+		if (!*out)
+			return -ENOMEM;
+		**out = nd;
+		*n = 1;
+		return 0;
+	}
+	struct pol__alias a;
+	if (!pol__alias_parse(c->pol, s, &a, err, ""))
+		return -EINVAL;
+	int rc = 0;
+	if (a.kind != POL__A_PREFIX && a.kind != POL__A_HOST && a.kind != POL__A_ANY &&
+	    a.kind != POL__A_SELF && a.kind != POL__A_INTERNET)
+		rc = pol__alias_nodes(c, &a, out, n);
+	pol__alias_clear(&a);
+	return rc;
+}
+
+static void sshtest_users(const struct pol_compiled *c, struct report *rep, size_t ti,
+			  const struct pol__sshtest *t, const int *src, size_t n_src,
+			  const int *dst, size_t n_dst, char **users, size_t n_users,
+			  const char *kind)
+{
+	for (size_t u = 0; u < n_users; u++) {
+		const char *user = users[u];
+		bool ok = true;
+		const char *got = "";
+		if (!user[0]) {
+			report_fail(rep, "sshTests[%zu]: %s user \"\" is not valid", ti, kind);
+			continue;
+		}
+		for (size_t s = 0; s < n_src && ok; s++)
+			for (size_t d = 0; d < n_dst && ok; d++) {
+				struct pol_decision dec;
+				if (src[s] == dst[d])
+					continue;
+				pol_ssh_decide(c, (size_t)src[s], (size_t)dst[d], user, &dec);
+				if (strcmp(kind, "accept") == 0)
+					ok = dec.verdict != POL_REJECT;
+				else if (strcmp(kind, "check") == 0)
+					ok = dec.verdict == POL_CHECK;
+				else
+					ok = dec.verdict == POL_REJECT;
+				got = dec.verdict == POL_ACCEPT ? "accept"
+				      : dec.verdict == POL_CHECK ? "check"
+								 : "reject";
+				if (!ok)
+					report_fail(rep,
+						    "sshTests[%zu]: src \"%s\" to %s as \"%s\": want %s, "
+						    "got %s",
+						    ti, t->src.text, c->nodes[dst[d]].name, user, kind,
+						    got);
+			}
+	}
+}
+
+static void run_sshtests(const struct pol_compiled *c, struct report *rep)
+{
+	const struct pol_policy *pol = c->pol;
+	for (size_t i = 0; i < pol->n_sshtests && !rep->rc; i++) {
+		const struct pol__sshtest *t = &pol->sshtests[i];
+		struct pol_error err;
+		int *src = NULL, *dst = NULL;
+		size_t n_src = 0, n_dst = 0;
+		if (!t->src.text[0]) {
+			report_fail(rep, "sshTests[%zu]: src must be specified", i);
+			continue;
+		}
+		int rc = test_nodes(c, t->src.text, &src, &n_src, &err);
+		if (rc == -EINVAL) {
+			report_fail(rep, "sshTests[%zu]: src \"%s\": %s", i, t->src.text, err.msg);
+			continue;
+		}
+		if (rc) {
+			rep->rc = rc;
+			break;
+		}
+		if (!n_src) {
+			report_fail(rep, "sshTests[%zu]: src \"%s\" matches no node", i, t->src.text);
+			free(src);
+			continue;
+		}
+		for (size_t d = 0; d < t->n_dsts; d++) {
+			int *dn = NULL;
+			size_t nd = 0;
+			rc = test_nodes(c, t->dsts[d].text, &dn, &nd, &err);
+			if (rc == -EINVAL) {
+				report_fail(rep, "sshTests[%zu]: dst \"%s\": %s", i, t->dsts[d].text,
+					    err.msg);
+				continue;
+			}
+			if (rc) {
+				rep->rc = rc;
+				break;
+			}
+			if (!nd) {
+				report_fail(rep, "sshTests[%zu]: dst \"%s\" matches no node", i,
+					    t->dsts[d].text);
+				continue;
+			}
+			int *nv = realloc(dst, (n_dst + nd) * sizeof(int));
+			if (!nv) {
+				free(dn);
+				rep->rc = -ENOMEM;
+				break;
+			}
+			dst = nv;
+			memcpy(dst + n_dst, dn, nd * sizeof(int));
+			n_dst += nd;
+			free(dn);
+		}
+		if (!t->n_accept && !t->n_check && !t->n_deny)
+			report_fail(rep, "sshTests[%zu]: needs accept, check or deny", i);
+		sshtest_users(c, rep, i, t, src, n_src, dst, n_dst, t->accept, t->n_accept,
+			      "accept");
+		sshtest_users(c, rep, i, t, src, n_src, dst, n_dst, t->check, t->n_check, "check");
+		sshtest_users(c, rep, i, t, src, n_src, dst, n_dst, t->deny, t->n_deny, "deny");
+		free(src);
+		free(dst);
+	}
+}
+
+int pol_run_tests(const struct pol_compiled *c, char **report)
+{
+	struct report rep = { 0 };
+	run_tests(c, &rep);
+	run_sshtests(c, &rep);
+	if (rep.rc) {
+		free(rep.buf);
+		return rep.rc;
+	}
+	if (report) {
+		*report = rep.buf ? rep.buf : strdup("");
+		if (!*report)
+			return -ENOMEM;
+	} else {
+		free(rep.buf);
+	}
+	return rep.failures;
+}
+
+int pol_load(const char *text, size_t len, const char *tailnet_domain,
+	     const struct pol_topology *topo, struct pol_compiled **out, struct pol_error *err)
+{
+	struct pol_policy *pol;
+	struct pol_compiled *c;
+	*out = NULL;
+	int rc = pol_parse(text, len, tailnet_domain, &pol, err);
+	if (rc)
+		return rc;
+	rc = pol_compile(pol, topo, &c, err);
+	if (rc) {
+		pol_policy_free(pol);
+		return rc;
+	}
+	char *report;
+	int failed = pol_run_tests(c, &report);
+	if (failed < 0) {
+		pol_compiled_free(c);
+		pol_policy_free(pol);
+		return failed;
+	}
+	if (failed > 0) {
+		size_t n = strlen(report);
+		while (n && report[n - 1] == '\n')
+			report[--n] = '\0';
+		for (char *p = report; *p; p++)
+			if (*p == '\n')
+				*p = ';';
+		pol__fail(err, "test(s) failed: %s", report);
+		free(report);
+		pol_compiled_free(c);
+		pol_policy_free(pol);
+		return -EINVAL;
+	}
+	free(report);
+	c->owned_pol = pol;
+	*out = c;
+	return 0;
+}
