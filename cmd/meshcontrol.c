@@ -1,21 +1,341 @@
-/* meshcontrol: the control server (identity, policy, netmaps, check-mode web login). */
+/* meshcontrol: the control server (identity, policy, netmaps, check-mode web login).
+ *
+ * `meshcontrol serve` runs the server; the other commands work on the state directory
+ * directly (users, auth keys, the server key, the admin token) so a tailnet can be set up
+ * before the server first starts. */
+#include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "common/common.h"
+#include "control/server/ident.h"
+#include "control/server/server.h"
+#include "control/server/store.h"
 #include "mesh_version.h"
+
+static const char *state_dir = "/var/lib/meshcontrol";
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: meshcontrol [OPTION]... [COMMAND]\n"
+		"Usage: meshcontrol [OPTION]... COMMAND [ARG]...\n"
 		"The Mesh control server: users, nodes, auth keys, policy, netmaps and\n"
 		"check-mode web login, with its state in SQLite.\n"
 		"\n"
+		"Commands:\n"
+		"  serve [--listen ADDR] [--port N] [--public-url URL] [--port-file FILE]\n"
+		"        [--keepalive-ms N]         run the server (default 127.0.0.1:8080)\n"
+		"  user add LOGIN                   add a user; the password is read from stdin\n"
+		"  user list                        list users\n"
+		"  user remove LOGIN                remove a user with their nodes and keys\n"
+		"  authkey create --user LOGIN [--reusable] [--ephemeral] [--tags T,T]\n"
+		"        [--expiry SECONDS]         create an auth key and print it (shown once)\n"
+		"  authkey list                     list auth keys (prefixes only)\n"
+		"  authkey revoke PREFIX            revoke an auth key\n"
+		"  key                              print the server's public key\n"
+		"  admin-token                      make a new admin API token and print it\n"
+		"\n"
 		"Options:\n"
+		"  -s, --state DIR  state directory (default /var/lib/meshcontrol, or\n"
+		"                   $MESHCONTROL_STATE)\n"
+		"  -v, --verbose    log debug messages\n"
 		"  -h, --help       show this help and exit\n"
 		"  -V, --version    show the version and exit\n");
+}
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	stop_requested = sig;
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "public-url", required_argument, NULL, 'u' },
+		{ "port-file", required_argument, NULL, 'f' },
+		{ "keepalive-ms", required_argument, NULL, 'k' },
+		{ 0 },
+	};
+	struct ctl_server_config cfg = { .state_dir = state_dir, .port = 8080 };
+	const char *port_file = NULL;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		char *end;
+		long v;
+		switch (c) {
+		case 'l':
+			cfg.listen = optarg;
+			break;
+		case 'p':
+			v = strtol(optarg, &end, 10);
+			if (*end || v < 0 || v > 65535) {
+				fprintf(stderr, "meshcontrol: --port: '%s' is not a port\n", optarg);
+				return 2;
+			}
+			cfg.port = (uint16_t)v;
+			break;
+		case 'u':
+			cfg.public_url = optarg;
+			break;
+		case 'f':
+			port_file = optarg;
+			break;
+		case 'k':
+			v = strtol(optarg, &end, 10);
+			if (*end || v < 100 || v > 600000) {
+				fprintf(stderr, "meshcontrol: --keepalive-ms: '%s' is not 100..600000\n",
+					optarg);
+				return 2;
+			}
+			cfg.keepalive_ms = (uint32_t)v;
+			break;
+		default:
+			return 2;
+		}
+	}
+	char err[512] = "";
+	struct ctl_server *srv;
+	if (ctl_server_new(&cfg, &srv, err, sizeof(err)) != 0 ||
+	    ctl_server_start(srv, err, sizeof(err)) != 0) {
+		log_err("meshcontrol", "%s", err);
+		return 1;
+	}
+	char key[45];
+	ctl_state_server_key(state_dir, key, err, sizeof(err));
+	log_info("meshcontrol", "listening on %s port %u; server key %s", cfg.listen ?: "127.0.0.1",
+		 ctl_server_port(srv), key);
+	if (port_file) {
+		FILE *f = fopen(port_file, "w");
+		if (!f || fprintf(f, "%u\n", ctl_server_port(srv)) < 0 || fclose(f) != 0) {
+			log_err("meshcontrol", "%s: %s", port_file, strerror(errno));
+			ctl_server_free(srv);
+			return 1;
+		}
+	}
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	while (!stop_requested)
+		pause();
+	log_info("meshcontrol", "stopping (signal %d)", (int)stop_requested);
+	ctl_server_free(srv);
+	return 0;
+}
+
+static int open_store(struct ctl_store **s)
+{
+	char err[512];
+	if (ctl_state_open(state_dir, s, err, sizeof(err)) != 0) {
+		fprintf(stderr, "meshcontrol: %s\n", err);
+		return 1;
+	}
+	return 0;
+}
+
+static int print_user(void *ctx, const struct ctl_user *u)
+{
+	char when[32];
+	time_t t = (time_t)u->created;
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M", gmtime(&t));
+	printf("%-6lld %-40s %s\n", (long long)u->id, u->login, when);
+	return 0;
+}
+
+static int cmd_user(int argc, char **argv)
+{
+	struct ctl_store *s;
+	int rc = 1;
+	if (argc < 2) {
+		fprintf(stderr, "meshcontrol: user: expected add, list or remove\n");
+		return 2;
+	}
+	if (strcmp(argv[1], "add") == 0 && argc == 3) {
+		char pw[256];
+		if (isatty(0))
+			fprintf(stderr, "Password for %s: ", argv[2]);
+		if (!fgets(pw, sizeof(pw), stdin)) {
+			fprintf(stderr, "meshcontrol: user add: no password on stdin\n");
+			return 1;
+		}
+		pw[strcspn(pw, "\r\n")] = '\0';
+		if (open_store(&s))
+			return 1;
+		const char *why = "";
+		int64_t id;
+		int err = ctl_user_create(s, argv[2], pw, &id, &why);
+		memset(pw, 0, sizeof(pw));
+		if (err == -EINVAL || err == -EEXIST)
+			fprintf(stderr, "meshcontrol: user add: %s\n", why);
+		else if (err)
+			fprintf(stderr, "meshcontrol: user add: %s\n", strerror(-err));
+		else
+			printf("added user %s (id %lld)\n", argv[2], (long long)id);
+		rc = err ? 1 : 0;
+	} else if (strcmp(argv[1], "list") == 0 && argc == 2) {
+		if (open_store(&s))
+			return 1;
+		rc = s->ops->user_list(s, print_user, NULL) ? 1 : 0;
+	} else if (strcmp(argv[1], "remove") == 0 && argc == 3) {
+		if (open_store(&s))
+			return 1;
+		int err = s->ops->user_remove(s, argv[2], NULL, NULL);
+		if (err == -ENOENT)
+			fprintf(stderr, "meshcontrol: user remove: no user '%s'\n", argv[2]);
+		else if (err)
+			fprintf(stderr, "meshcontrol: user remove: %s\n", strerror(-err));
+		else
+			printf("removed user %s\n", argv[2]);
+		rc = err ? 1 : 0;
+	} else {
+		fprintf(stderr, "meshcontrol: user: expected 'add LOGIN', 'list' or 'remove LOGIN'\n");
+		return 2;
+	}
+	s->ops->close(s);
+	return rc;
+}
+
+static int print_key(void *ctx, const struct ctl_authkey *k)
+{
+	printf("%-13s user %-4lld %-9s %-9s uses %-4lld %s%s\n", k->prefix, (long long)k->user_id,
+	       k->reusable ? "reusable" : "single", k->ephemeral ? "ephemeral" : "-",
+	       (long long)k->uses, k->revoked ? "revoked " : "", k->tags);
+	return 0;
+}
+
+static int cmd_authkey(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "user", required_argument, NULL, 'u' },
+		{ "reusable", no_argument, NULL, 'r' },
+		{ "ephemeral", no_argument, NULL, 'e' },
+		{ "tags", required_argument, NULL, 't' },
+		{ "expiry", required_argument, NULL, 'x' },
+		{ 0 },
+	};
+	struct ctl_store *s;
+	if (argc < 2) {
+		fprintf(stderr, "meshcontrol: authkey: expected create, list or revoke\n");
+		return 2;
+	}
+	if (strcmp(argv[1], "list") == 0 && argc == 2) {
+		if (open_store(&s))
+			return 1;
+		int rc = s->ops->authkey_list(s, print_key, NULL);
+		s->ops->close(s);
+		return rc ? 1 : 0;
+	}
+	if (strcmp(argv[1], "revoke") == 0 && argc == 3) {
+		if (open_store(&s))
+			return 1;
+		int rc = s->ops->authkey_revoke(s, argv[2]);
+		s->ops->close(s);
+		if (rc == -ENOENT)
+			fprintf(stderr, "meshcontrol: authkey revoke: no key with prefix '%s'\n",
+				argv[2]);
+		else if (rc)
+			fprintf(stderr, "meshcontrol: authkey revoke: %s\n", strerror(-rc));
+		return rc ? 1 : 0;
+	}
+	if (strcmp(argv[1], "create") != 0) {
+		fprintf(stderr, "meshcontrol: authkey: unknown command '%s'\n", argv[1]);
+		return 2;
+	}
+	const char *user = NULL, *tags = "";
+	bool reusable = false, ephemeral = false;
+	long long expiry = 90 * 86400;
+	int c;
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		char *end;
+		switch (c) {
+		case 'u':
+			user = optarg;
+			break;
+		case 'r':
+			reusable = true;
+			break;
+		case 'e':
+			ephemeral = true;
+			break;
+		case 't':
+			tags = optarg;
+			break;
+		case 'x':
+			expiry = strtoll(optarg, &end, 10);
+			if (*end || expiry <= 0) {
+				fprintf(stderr, "meshcontrol: --expiry: '%s' is not a number of "
+						"seconds\n", optarg);
+				return 2;
+			}
+			break;
+		default:
+			return 2;
+		}
+	}
+	if (!user) {
+		fprintf(stderr, "meshcontrol: authkey create: --user LOGIN is required\n");
+		return 2;
+	}
+	if (open_store(&s))
+		return 1;
+	struct ctl_user u;
+	char key[CTL_AUTHKEY_TEXT_SIZE];
+	struct ctl_authkey k;
+	int rc = s->ops->user_get(s, user, &u, NULL, 0);
+	if (rc) {
+		fprintf(stderr, "meshcontrol: authkey create: no user '%s'\n", user);
+	} else {
+		rc = ctl_authkey_create(s, u.id, reusable, ephemeral, tags,
+					(int64_t)time(NULL) + expiry, key, &k);
+		if (rc)
+			fprintf(stderr, "meshcontrol: authkey create: %s\n", strerror(-rc));
+		else
+			printf("%s\n", key);
+	}
+	s->ops->close(s);
+	return rc ? 1 : 0;
+}
+
+static int cmd_key(void)
+{
+	char key[45], err[512];
+	struct ctl_store *s;
+	if (open_store(&s))
+		return 1;
+	s->ops->close(s);
+	if (ctl_state_server_key(state_dir, key, err, sizeof(err)) != 0) {
+		fprintf(stderr, "meshcontrol: %s\n", err);
+		return 1;
+	}
+	printf("%s\n", key);
+	return 0;
+}
+
+static int cmd_admin_token(void)
+{
+	char tok[65], err[512];
+	struct ctl_store *s;
+	if (open_store(&s))
+		return 1;
+	int rc = ctl_state_admin_token(state_dir, s, tok, err, sizeof(err));
+	s->ops->close(s);
+	if (rc) {
+		fprintf(stderr, "meshcontrol: %s\n", err);
+		return 1;
+	}
+	printf("%s\n", tok);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -23,10 +343,14 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "state", required_argument, NULL, 's' },
+		{ "verbose", no_argument, NULL, 'v' },
 		{ 0 },
 	};
+	if (getenv("MESHCONTROL_STATE"))
+		state_dir = getenv("MESHCONTROL_STATE");
 	int c;
-	while ((c = getopt_long(argc, argv, "+hV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+hVs:v", opts, NULL)) != -1) {
 		switch (c) {
 		case 'h':
 			usage(stdout);
@@ -34,15 +358,35 @@ int main(int argc, char **argv)
 		case 'V':
 			printf("meshcontrol %s\n", MESH_VERSION);
 			return 0;
+		case 's':
+			state_dir = optarg;
+			break;
+		case 'v':
+			log_set_level(LOG_LEVEL_DEBUG);
+			break;
 		default:
 			fprintf(stderr, "Try 'meshcontrol --help' for more information.\n");
 			return 2;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "meshcontrol: unknown command '%s'\n", argv[optind]);
+	if (optind >= argc) {
+		usage(stderr);
 		return 2;
 	}
-	log_err("meshcontrol", "the server is not built yet (see issue [control])");
-	return 1;
+	const char *cmd = argv[optind];
+	int sub_argc = argc - optind;
+	char **sub_argv = argv + optind;
+	if (strcmp(cmd, "serve") == 0)
+		return cmd_serve(sub_argc, sub_argv);
+	if (strcmp(cmd, "user") == 0)
+		return cmd_user(sub_argc, sub_argv);
+	if (strcmp(cmd, "authkey") == 0)
+		return cmd_authkey(sub_argc, sub_argv);
+	if (strcmp(cmd, "key") == 0 && sub_argc == 1)
+		return cmd_key();
+	if (strcmp(cmd, "admin-token") == 0 && sub_argc == 1)
+		return cmd_admin_token();
+	fprintf(stderr, "meshcontrol: unknown command '%s'\nTry 'meshcontrol --help' for more "
+			"information.\n", cmd);
+	return 2;
 }

@@ -1,0 +1,318 @@
+/* The admin API under /api/v1/ (bearer token checked by http.c): users, auth keys, nodes
+ * and the policy.  Bodies are JSON objects (the policy is its own HuJSON text); a bad
+ * field is refused with 400 and a message naming it, and a change reaches the maps
+ * before the answer is sent. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/key.h"
+#include "common/log.h"
+#include "control/server/ident.h"
+#include "control/server/srv.h"
+
+static enum MHD_Result bad(struct srv_req *r, const char *msg)
+{
+	return srv_reply_error(r->conn, MHD_HTTP_BAD_REQUEST, "%s", msg);
+}
+
+static json_t *body_object(struct srv_req *r, char *err, size_t errlen)
+{
+	json_error_t jerr;
+	if (!r->body || !r->len) {
+		snprintf(err, errlen, "request body is empty (expected a JSON object)");
+		return NULL;
+	}
+	json_t *j = json_loadb(r->body, r->len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!j) {
+		snprintf(err, errlen, "request JSON, line %d column %d: %s", jerr.line, jerr.column,
+			 jerr.text);
+		return NULL;
+	}
+	if (!json_is_object(j)) {
+		json_decref(j);
+		snprintf(err, errlen, "request body must be a JSON object");
+		return NULL;
+	}
+	return j;
+}
+
+static int user_json(void *ctx, const struct ctl_user *u)
+{
+	json_array_append_new(ctx, json_pack("{s:I, s:s, s:I}", "id", (json_int_t)u->id, "login",
+					     u->login, "created", (json_int_t)u->created));
+	return 0;
+}
+
+static int authkey_json(void *ctx, const struct ctl_authkey *k)
+{
+	json_array_append_new(ctx, json_pack("{s:s, s:I, s:b, s:b, s:b, s:s, s:I, s:I, s:I}",
+					     "prefix", k->prefix, "user_id",
+					     (json_int_t)k->user_id, "reusable", k->reusable,
+					     "ephemeral", k->ephemeral, "revoked", k->revoked,
+					     "tags", k->tags, "expires", (json_int_t)k->expires,
+					     "created", (json_int_t)k->created, "uses",
+					     (json_int_t)k->uses));
+	return 0;
+}
+
+struct id_list {
+	int64_t *ids;
+	size_t n;
+};
+
+static int collect_node(void *ctx, const struct ctl_node_rec *n)
+{
+	struct id_list *l = ctx;
+	int64_t *ids = realloc(l->ids, (l->n + 1) * sizeof(*ids));
+	if (!ids)
+		return -ENOMEM;
+	l->ids = ids;
+	l->ids[l->n++] = n->id;
+	return 0;
+}
+
+static enum MHD_Result users(struct srv_req *r, const char *method, const char *rest)
+{
+	struct ctl_server *srv = r->srv;
+	char err[256];
+	if (!*rest && strcmp(method, "GET") == 0) {
+		json_t *a = json_array();
+		srv->store->ops->user_list(srv->store, user_json, a);
+		return srv_reply_json(r->conn, MHD_HTTP_OK, json_pack("{s:o}", "users", a));
+	}
+	if (!*rest && strcmp(method, "POST") == 0) {
+		json_t *j = body_object(r, err, sizeof(err));
+		if (!j)
+			return bad(r, err);
+		const char *login = json_string_value(json_object_get(j, "login"));
+		const char *pw = json_string_value(json_object_get(j, "password"));
+		const char *why = NULL;
+		int64_t id;
+		enum MHD_Result res;
+		if (!login)
+			res = bad(r, "login: missing (a string like alice@example.com)");
+		else if (!pw)
+			res = bad(r, "password: missing");
+		else {
+			int rc = ctl_user_create(srv->store, login, pw, &id, &why);
+			if (rc == -EEXIST)
+				res = srv_reply_error(r->conn, MHD_HTTP_CONFLICT, "%s", why);
+			else if (rc == -EINVAL)
+				res = bad(r, why);
+			else if (rc)
+				res = srv_reply_error(r->conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+						      "cannot add the user: %s", strerror(-rc));
+			else
+				res = srv_reply_json(r->conn, MHD_HTTP_CREATED,
+						     json_pack("{s:I, s:s}", "id", (json_int_t)id,
+							       "login", login));
+		}
+		json_decref(j);
+		return res;
+	}
+	if (*rest == '/' && strcmp(method, "DELETE") == 0) {
+		struct id_list l = { 0 };
+		int rc = srv->store->ops->user_remove(srv->store, rest + 1, collect_node, &l);
+		if (rc == -ENOENT) {
+			free(l.ids);
+			return srv_reply_error(r->conn, MHD_HTTP_NOT_FOUND, "no user '%s'",
+					       rest + 1);
+		}
+		for (size_t i = 0; !rc && i < l.n; i++)
+			srv_node_remove(srv, l.ids[i]);
+		free(l.ids);
+		if (rc)
+			return srv_reply_error(r->conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+					       "cannot remove the user: %s", strerror(-rc));
+		srv_map_rebuild(srv, err, sizeof(err));
+		return srv_reply_json(r->conn, MHD_HTTP_OK, json_pack("{s:b}", "removed", 1));
+	}
+	return srv_reply_error(r->conn, MHD_HTTP_NOT_FOUND, "no such admin endpoint");
+}
+
+static enum MHD_Result authkeys(struct srv_req *r, const char *method, const char *rest)
+{
+	struct ctl_server *srv = r->srv;
+	char err[256];
+	if (!*rest && strcmp(method, "GET") == 0) {
+		json_t *a = json_array();
+		srv->store->ops->authkey_list(srv->store, authkey_json, a);
+		return srv_reply_json(r->conn, MHD_HTTP_OK, json_pack("{s:o}", "authkeys", a));
+	}
+	if (*rest == '/' && strcmp(method, "DELETE") == 0) {
+		int rc = srv->store->ops->authkey_revoke(srv->store, rest + 1);
+		if (rc == -ENOENT)
+			return srv_reply_error(r->conn, MHD_HTTP_NOT_FOUND,
+					       "no auth key with prefix '%s'", rest + 1);
+		if (rc)
+			return srv_reply_error(r->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s",
+					       strerror(-rc));
+		return srv_reply_json(r->conn, MHD_HTTP_OK, json_pack("{s:b}", "revoked", 1));
+	}
+	if (*rest || strcmp(method, "POST") != 0)
+		return srv_reply_error(r->conn, MHD_HTTP_NOT_FOUND, "no such admin endpoint");
+	json_t *j = body_object(r, err, sizeof(err));
+	if (!j)
+		return bad(r, err);
+	enum MHD_Result res;
+	const char *login = json_string_value(json_object_get(j, "user"));
+	json_t *tags = json_object_get(j, "tags"), *expiry = json_object_get(j, "expiry");
+	json_t *reusable = json_object_get(j, "reusable"), *eph = json_object_get(j, "ephemeral");
+	char tagbuf[CTL_TAGS_MAX] = "";
+	struct ctl_user u;
+	size_t i;
+	json_t *v;
+	if (!login) {
+		res = bad(r, "user: missing (the login that owns the key)");
+		goto out;
+	}
+	if ((reusable && !json_is_boolean(reusable)) || (eph && !json_is_boolean(eph))) {
+		res = bad(r, "reusable and ephemeral must be true or false");
+		goto out;
+	}
+	if (expiry && (!json_is_integer(expiry) || json_integer_value(expiry) <= 0)) {
+		res = bad(r, "expiry: expected a positive number of seconds");
+		goto out;
+	}
+	if (tags && !json_is_array(tags)) {
+		res = bad(r, "tags: expected an array like [\"tag:server\"]");
+		goto out;
+	}
+	json_array_foreach(tags, i, v) {
+		const char *t = json_string_value(v);
+		if (!t || strncmp(t, "tag:", 4) != 0 || !t[4] || strchr(t, ',') ||
+		    strlen(tagbuf) + strlen(t) + 2 > sizeof(tagbuf)) {
+			snprintf(err, sizeof(err), "tags[%zu]: expected \"tag:<name>\"", i);
+			res = bad(r, err);
+			goto out;
+		}
+		if (tagbuf[0])
+			strcat(tagbuf, ",");
+		strcat(tagbuf, t);
+	}
+	if (srv->store->ops->user_get(srv->store, login, &u, NULL, 0) != 0) {
+		snprintf(err, sizeof(err), "user: no user '%s'", login);
+		res = bad(r, err);
+		goto out;
+	}
+	char key[CTL_AUTHKEY_TEXT_SIZE];
+	struct ctl_authkey k;
+	int64_t exp = srv_now_s() + (expiry ? json_integer_value(expiry) : 90 * 86400);
+	int rc = ctl_authkey_create(srv->store, u.id, json_is_true(reusable), json_is_true(eph),
+				    tagbuf, exp, key, &k);
+	if (rc) {
+		res = srv_reply_error(r->conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+				      "cannot create the key: %s", strerror(-rc));
+		goto out;
+	}
+	res = srv_reply_json(r->conn, MHD_HTTP_CREATED,
+			     json_pack("{s:s, s:s, s:I}", "key", key, "prefix", k.prefix, "expires",
+				       (json_int_t)exp));
+out:
+	json_decref(j);
+	return res;
+}
+
+static enum MHD_Result nodes(struct srv_req *r, const char *method, const char *rest)
+{
+	struct ctl_server *srv = r->srv;
+	char err[256];
+	if (!*rest && strcmp(method, "GET") == 0) {
+		json_t *a = json_array();
+		for (size_t i = 0; i < srv->n_nodes; i++) {
+			json_t *n = json_loads(srv->nodes[i]->peer_json, 0, NULL);
+			if (n)
+				json_array_append_new(a, n);
+		}
+		return srv_reply_json(r->conn, MHD_HTTP_OK, json_pack("{s:o}", "nodes", a));
+	}
+	char *end;
+	long long id = *rest == '/' ? strtoll(rest + 1, &end, 10) : 0;
+	if (id <= 0)
+		return srv_reply_error(r->conn, MHD_HTTP_NOT_FOUND, "no such admin endpoint");
+	struct srv_node *n = srv_node_by_id(srv, id);
+	if (!n)
+		return srv_reply_error(r->conn, MHD_HTTP_NOT_FOUND, "no node %lld", id);
+	if (!*end && strcmp(method, "DELETE") == 0) {
+		int rc = srv_node_remove(srv, id);
+		if (rc)
+			return srv_reply_error(r->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s",
+					       strerror(-rc));
+		log_info("meshcontrol", "node %lld removed by the admin API", id);
+		return srv_reply_json(r->conn, MHD_HTTP_OK, json_pack("{s:b}", "removed", 1));
+	}
+	if (strcmp(end, "/expire") == 0 && strcmp(method, "POST") == 0) {
+		n->rec.key_expiry = srv_now_s();
+		int rc = srv->store->ops->node_set_expiry(srv->store, id, n->rec.key_expiry);
+		if (!rc)
+			rc = srv_map_rebuild(srv, err, sizeof(err));
+		if (rc)
+			return srv_reply_error(r->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s",
+					       strerror(-rc));
+		return srv_reply_json(r->conn, MHD_HTTP_OK, json_pack("{s:b}", "expired", 1));
+	}
+	return srv_reply_error(r->conn, MHD_HTTP_NOT_FOUND, "no such admin endpoint");
+}
+
+static enum MHD_Result policy(struct srv_req *r, const char *method, const char *rest)
+{
+	struct ctl_server *srv = r->srv;
+	char err[600] = "";
+	if (!*rest && strcmp(method, "GET") == 0)
+		return srv_reply_json(r->conn, MHD_HTTP_OK,
+				      json_pack("{s:s?}", "policy", srv->policy_text));
+	bool check = strcmp(rest, "/check") == 0;
+	if ((!check && *rest) || (strcmp(method, "POST") != 0 && strcmp(method, "PUT") != 0))
+		return srv_reply_error(r->conn, MHD_HTTP_NOT_FOUND, "no such admin endpoint");
+	if (!r->body || !r->len)
+		return bad(r, "request body is empty (expected the policy file)");
+	if (strlen(r->body) != r->len)
+		return bad(r, "policy contains a NUL byte");
+	int rc = srv_policy_check(srv, r->body, err, sizeof(err));
+	if (rc == -EINVAL || rc == -ENOTSUP)
+		return srv_reply_error(r->conn, MHD_HTTP_BAD_REQUEST, "policy: %s", err);
+	if (rc)
+		return srv_reply_error(r->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", err);
+	if (check)
+		return srv_reply_json(r->conn, MHD_HTTP_OK, json_pack("{s:b}", "valid", 1));
+	rc = srv->store->ops->policy_set(srv->store, r->body);
+	if (rc)
+		return srv_reply_error(r->conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+				       "cannot store the policy: %s", strerror(-rc));
+	char *text = strdup(r->body);
+	if (!text)
+		return MHD_NO;
+	free(srv->policy_text);
+	srv->policy_text = text;
+	rc = srv_map_rebuild(srv, err, sizeof(err));
+	if (rc)
+		return srv_reply_error(r->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", err);
+	log_info("meshcontrol", "policy updated (%zu bytes); map version %llu", r->len,
+		 (unsigned long long)srv->map_version);
+	return srv_reply_json(r->conn, MHD_HTTP_OK,
+			      json_pack("{s:b, s:I}", "updated", 1, "version",
+					(json_int_t)srv->map_version));
+}
+
+enum MHD_Result srv_admin_api(struct srv_req *r, const char *method, const char *path)
+{
+	static const struct {
+		const char *name;
+		enum MHD_Result (*fn)(struct srv_req *, const char *, const char *);
+	} table[] = {
+		{ "users", users },
+		{ "authkeys", authkeys },
+		{ "nodes", nodes },
+		{ "policy", policy },
+	};
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+		size_t len = strlen(table[i].name);
+		if (strncmp(path, table[i].name, len) == 0 &&
+		    (path[len] == '\0' || path[len] == '/'))
+			return table[i].fn(r, method, path + len);
+	}
+	return srv_reply_error(r->conn, MHD_HTTP_NOT_FOUND, "no admin endpoint '/api/v1/%s'",
+			       path);
+}

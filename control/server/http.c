@@ -1,0 +1,508 @@
+/* meshcontrol's HTTP front: the libmicrohttpd daemon (epoll, a few worker threads), body
+ * collection with a size cap, routing to the node API, the admin API and the web pages,
+ * the wait list of suspended (held) requests, the timer thread that answers them on
+ * deadline, and the state directory (database, server key, admin token). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "common/key.h"
+#include "common/log.h"
+#include "control/server/srv.h"
+
+enum {
+	SRV_MAX_ADMIN_BODY = 1 << 20,
+	SRV_TICK_MS = 100,
+};
+
+uint64_t srv_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int64_t srv_now_s(void)
+{
+	return (int64_t)time(NULL);
+}
+
+void srv_random_hex(char *out, size_t bytes)
+{
+	uint8_t b[64];
+	randombytes_buf(b, bytes);
+	sodium_bin2hex(out, 2 * bytes + 1, b, bytes);
+}
+
+enum MHD_Result srv_reply(struct MHD_Connection *c, unsigned status, const char *ctype,
+			  char *body, size_t len)
+{
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer_with_free_callback(len, body, free);
+	if (!resp) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, "Content-Type", ctype);
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	enum MHD_Result rc = MHD_queue_response(c, status, resp);
+	MHD_destroy_response(resp);
+	return rc;
+}
+
+enum MHD_Result srv_reply_json(struct MHD_Connection *c, unsigned status, json_t *j)
+{
+	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (!s)
+		return MHD_NO;
+	size_t len = strlen(s);
+	return srv_reply(c, status, "application/json", s, len);
+}
+
+enum MHD_Result srv_reply_error(struct MHD_Connection *c, unsigned status, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return srv_reply_json(c, status, json_pack("{s:s}", "error", msg));
+}
+
+static void wait_unlink(struct srv_req *r)
+{
+	if (!r->prev)
+		return;
+	r->prev->next = r->next;
+	r->next->prev = r->prev;
+	r->prev = r->next = NULL;
+}
+
+void srv_suspend(struct srv_req *r, enum srv_wait wait, uint64_t deadline_ms)
+{
+	struct ctl_server *srv = r->srv;
+	r->wait = wait;
+	r->deadline_ms = deadline_ms;
+	r->suspended = true;
+	r->next = &srv->waiting;
+	r->prev = srv->waiting.prev;
+	srv->waiting.prev->next = r;
+	srv->waiting.prev = r;
+	MHD_suspend_connection(r->conn);
+}
+
+static void resume(struct srv_req *r)
+{
+	wait_unlink(r);
+	r->suspended = false;
+	MHD_resume_connection(r->conn);
+}
+
+void srv_wake(struct ctl_server *srv, enum srv_wait wait, const char *token)
+{
+	struct srv_req *r = srv->waiting.next, *next;
+	for (; r != &srv->waiting; r = next) {
+		next = r->next;
+		if (r->wait == wait && (!token || strcmp(token, r->token) == 0))
+			resume(r);
+	}
+}
+
+static void *timer_main(void *arg)
+{
+	struct ctl_server *srv = arg;
+	pthread_mutex_lock(&srv->lock);
+	while (!srv->stopping) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += SRV_TICK_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&srv->timer_cond, &srv->lock, &ts);
+		if (srv->stopping)
+			break;
+		uint64_t now = srv_now_ms();
+		struct srv_req *r = srv->waiting.next, *next;
+		for (; r != &srv->waiting; r = next) {
+			next = r->next;
+			if (r->deadline_ms <= now)
+				resume(r);
+		}
+		srv_timer_tick(srv);
+	}
+	pthread_mutex_unlock(&srv->lock);
+	return NULL;
+}
+
+static bool admin_authorized(struct ctl_server *srv, struct MHD_Connection *c)
+{
+	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+	uint8_t hash[32];
+	if (!h || strncmp(h, "Bearer ", 7) != 0)
+		return false;
+	crypto_generichash(hash, sizeof(hash), (const uint8_t *)h + 7, strlen(h + 7), NULL, 0);
+	return sodium_memcmp(hash, srv->admin_hash, sizeof(hash)) == 0;
+}
+
+static enum MHD_Result route(struct srv_req *r, const char *url, const char *method)
+{
+	struct ctl_server *srv = r->srv;
+	if (r->too_big)
+		return srv_reply_error(r->conn, MHD_HTTP_BAD_REQUEST,
+				       "request body is larger than %d bytes",
+				       strncmp(url, "/machine/", 9) == 0 ? CTL_WIRE_MAX_BODY
+									 : SRV_MAX_ADMIN_BODY);
+	if (strcmp(url, "/key") == 0) {
+		char key[KEY_BASE64_SIZE];
+		key_to_base64(key, srv->server_pub);
+		return srv_reply_json(r->conn, MHD_HTTP_OK,
+				      json_pack("{s:s, s:i}", "server_key", key, "version", 1));
+	}
+	if (strncmp(url, "/machine/", 9) == 0) {
+		if (strcmp(method, "POST") != 0)
+			return srv_reply_error(r->conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+					       "the node API takes POST");
+		return srv_node_api(r, url + 9);
+	}
+	if (strncmp(url, "/api/v1/", 8) == 0) {
+		if (!admin_authorized(srv, r->conn))
+			return srv_reply_error(r->conn, MHD_HTTP_UNAUTHORIZED,
+					       "missing or wrong admin token (Authorization: "
+					       "Bearer <token>)");
+		return srv_admin_api(r, method, url + 8);
+	}
+	return srv_web(r, method, url);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *version, const char *upload,
+				  size_t *upload_size, void **con_cls)
+{
+	struct ctl_server *srv = cls;
+	struct srv_req *r = *con_cls;
+	if (!r) {
+		r = calloc(1, sizeof(*r));
+		if (!r)
+			return MHD_NO;
+		r->srv = srv;
+		r->conn = c;
+		*con_cls = r;
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		size_t max = strncmp(url, "/machine/", 9) == 0 ? CTL_WIRE_MAX_BODY
+							       : SRV_MAX_ADMIN_BODY;
+		if (!r->too_big && r->len + *upload_size > max) {
+			r->too_big = true;
+			free(r->body);
+			r->body = NULL;
+			r->len = r->cap = 0;
+		}
+		if (!r->too_big) {
+			if (r->len + *upload_size + 1 > r->cap) {
+				size_t cap = (r->len + *upload_size + 1) * 2;
+				char *b = realloc(r->body, cap);
+				if (!b)
+					return MHD_NO;
+				r->body = b;
+				r->cap = cap;
+			}
+			memcpy(r->body + r->len, upload, *upload_size);
+			r->len += *upload_size;
+			r->body[r->len] = '\0';
+		}
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	pthread_mutex_lock(&srv->lock);
+	enum MHD_Result rc = route(r, url, method);
+	pthread_mutex_unlock(&srv->lock);
+	return rc;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct ctl_server *srv = cls;
+	struct srv_req *r = *con_cls;
+	if (!r)
+		return;
+	pthread_mutex_lock(&srv->lock);
+	wait_unlink(r);
+	pthread_mutex_unlock(&srv->lock);
+	json_decref(r->msg);
+	free(r->body);
+	free(r);
+	*con_cls = NULL;
+}
+
+/* ---- state directory ---- */
+
+static int write_secret_file(const char *path, const void *data, size_t len, char *err,
+			     size_t errlen)
+{
+	char tmp[4096];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, data, len) != (ssize_t)len || fsync(fd) != 0) {
+		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -EIO;
+	}
+	close(fd);
+	if (rename(tmp, path) != 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -EIO;
+	}
+	return 0;
+}
+
+static int load_server_key(const char *dir, uint8_t pub[static 32], uint8_t priv[static 32],
+			   char *err, size_t errlen)
+{
+	char path[4096], text[KEY_BASE64_SIZE + 2];
+	struct key_error kerr;
+	snprintf(path, sizeof(path), "%s/server.key", dir);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		crypto_box_keypair(pub, priv);
+		char b64[KEY_BASE64_SIZE];
+		key_to_base64(b64, priv);
+		b64[KEY_BASE64_LEN] = '\n';
+		int rc = write_secret_file(path, b64, KEY_BASE64_LEN + 1, err, errlen);
+		sodium_memzero(b64, sizeof(b64));
+		return rc;
+	}
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -EIO;
+	}
+	ssize_t n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (n < KEY_BASE64_LEN) {
+		snprintf(err, errlen, "%s: truncated server key", path);
+		return -EINVAL;
+	}
+	text[KEY_BASE64_LEN] = '\0';
+	if (!key_from_base64(priv, text, &kerr)) {
+		snprintf(err, errlen, "%s: %s", path, kerr.message);
+		return -EINVAL;
+	}
+	sodium_memzero(text, sizeof(text));
+	crypto_scalarmult_base(pub, priv);
+	return 0;
+}
+
+int ctl_state_open(const char *state_dir, struct ctl_store **store, char *err, size_t errlen)
+{
+	char path[4096];
+	if (sodium_init() < 0) {
+		snprintf(err, errlen, "libsodium failed to initialize");
+		return -EIO;
+	}
+	if (mkdir(state_dir, 0700) != 0 && errno != EEXIST) {
+		snprintf(err, errlen, "%s: %s", state_dir, strerror(errno));
+		return -errno;
+	}
+	snprintf(path, sizeof(path), "%s/state.db", state_dir);
+	mode_t old = umask(077);
+	int rc = ctl_store_open_sqlite(path, store, err, errlen);
+	umask(old);
+	return rc;
+}
+
+int ctl_state_server_key(const char *state_dir, char out[static 45], char *err, size_t errlen)
+{
+	uint8_t pub[32], priv[32];
+	int rc = load_server_key(state_dir, pub, priv, err, errlen);
+	sodium_memzero(priv, sizeof(priv));
+	if (!rc)
+		key_to_base64(out, pub);
+	return rc;
+}
+
+int ctl_state_admin_token(const char *state_dir, struct ctl_store *s, char out[static 65],
+			  char *err, size_t errlen)
+{
+	char path[4096], line[66], hash_hex[65];
+	uint8_t hash[32];
+	srv_random_hex(out, 32);
+	crypto_generichash(hash, sizeof(hash), (const uint8_t *)out, strlen(out), NULL, 0);
+	sodium_bin2hex(hash_hex, sizeof(hash_hex), hash, sizeof(hash));
+	snprintf(path, sizeof(path), "%s/admin-token", state_dir);
+	snprintf(line, sizeof(line), "%s\n", out);
+	int rc = s->ops->meta_set(s, "admin_token_hash", hash_hex);
+	if (rc) {
+		snprintf(err, errlen, "cannot store the admin token: %s", strerror(-rc));
+		return rc;
+	}
+	return write_secret_file(path, line, strlen(line), err, errlen);
+}
+
+/* ---- lifecycle ---- */
+
+int ctl_server_new(const struct ctl_server_config *cfg, struct ctl_server **out, char *err,
+		   size_t errlen)
+{
+	struct ctl_server *srv = calloc(1, sizeof(*srv));
+	if (!srv)
+		return -ENOMEM;
+	srv->cfg = *cfg;
+	srv->waiting.next = srv->waiting.prev = &srv->waiting;
+	pthread_mutex_init(&srv->lock, NULL);
+	pthread_cond_init(&srv->timer_cond, NULL);
+	srv->state_dir = strdup(cfg->state_dir);
+	srv->domain = strdup(cfg->domain ? cfg->domain : "mesh.internal");
+	if (!srv->cfg.keepalive_ms)
+		srv->cfg.keepalive_ms = 25000;
+	if (!srv->cfg.key_lifetime_s)
+		srv->cfg.key_lifetime_s = 180 * 86400;
+	if (!srv->cfg.threads)
+		srv->cfg.threads = 4;
+	if (!srv->cfg.listen)
+		srv->cfg.listen = "127.0.0.1";
+	srv->map_version = srv_now_ms() * 1000;
+	int rc = -ENOMEM;
+	if (!srv->state_dir || !srv->domain || ctl_replay_new(&srv->replay))
+		goto fail;
+	rc = ctl_state_open(cfg->state_dir, &srv->store, err, errlen);
+	if (!rc)
+		rc = load_server_key(cfg->state_dir, srv->server_pub, srv->server_priv, err,
+				     errlen);
+	if (rc)
+		goto fail;
+	char hash_hex[65], token[65];
+	if (srv->store->ops->meta_get(srv->store, "admin_token_hash", hash_hex,
+				      sizeof(hash_hex)) != 0) {
+		rc = ctl_state_admin_token(cfg->state_dir, srv->store, token, err, errlen);
+		sodium_memzero(token, sizeof(token));
+		if (rc)
+			goto fail;
+		srv->store->ops->meta_get(srv->store, "admin_token_hash", hash_hex,
+					  sizeof(hash_hex));
+	}
+	sodium_hex2bin(srv->admin_hash, 32, hash_hex, strlen(hash_hex), NULL, NULL, NULL);
+	rc = srv->store->ops->policy_get(srv->store, &srv->policy_text);
+	if (!rc)
+		rc = srv_nodes_load(srv);
+	if (rc) {
+		snprintf(err, errlen, "cannot load state: %s", strerror(-rc));
+		goto fail;
+	}
+	rc = srv_map_rebuild(srv, err, errlen);
+	if (rc)
+		goto fail;
+	*out = srv;
+	return 0;
+fail:
+	ctl_server_free(srv);
+	return rc;
+}
+
+int ctl_server_start(struct ctl_server *srv, char *err, size_t errlen)
+{
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in in;
+		struct sockaddr_in6 in6;
+	} addr;
+	memset(&addr, 0, sizeof(addr));
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
+			 MHD_USE_ERROR_LOG;
+	if (inet_pton(AF_INET, srv->cfg.listen, &addr.in.sin_addr) == 1) {
+		addr.in.sin_family = AF_INET;
+		addr.in.sin_port = htons(srv->cfg.port);
+	} else if (inet_pton(AF_INET6, srv->cfg.listen, &addr.in6.sin6_addr) == 1) {
+		addr.in6.sin6_family = AF_INET6;
+		addr.in6.sin6_port = htons(srv->cfg.port);
+		flags |= MHD_USE_IPv6;
+	} else {
+		snprintf(err, errlen, "listen address '%s' is not an IP address", srv->cfg.listen);
+		return -EINVAL;
+	}
+	srv->mhd = MHD_start_daemon(
+		flags, srv->cfg.port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, &addr.sa,
+		MHD_OPTION_THREAD_POOL_SIZE, srv->cfg.threads, MHD_OPTION_NOTIFY_COMPLETED,
+		on_completed, srv, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)60000, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+		(size_t)16384, MHD_OPTION_END);
+	if (!srv->mhd) {
+		snprintf(err, errlen, "cannot listen on %s port %u: %s", srv->cfg.listen,
+			 srv->cfg.port, strerror(errno ? errno : EADDRINUSE));
+		return -EADDRINUSE;
+	}
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_BIND_PORT);
+	srv->port = info ? info->port : srv->cfg.port;
+	if (srv->cfg.public_url) {
+		srv->public_url = strdup(srv->cfg.public_url);
+	} else {
+		char url[128];
+		bool v6 = strchr(srv->cfg.listen, ':') != NULL;
+		snprintf(url, sizeof(url), "http://%s%s%s:%u", v6 ? "[" : "", srv->cfg.listen,
+			 v6 ? "]" : "", srv->port);
+		srv->public_url = strdup(url);
+	}
+	if (!srv->public_url)
+		return -ENOMEM;
+	size_t len = strlen(srv->public_url);
+	while (len && srv->public_url[len - 1] == '/')
+		srv->public_url[--len] = '\0';
+	if (pthread_create(&srv->timer, NULL, timer_main, srv) != 0) {
+		snprintf(err, errlen, "cannot start the timer thread");
+		return -EAGAIN;
+	}
+	srv->timer_running = true;
+	return 0;
+}
+
+uint16_t ctl_server_port(const struct ctl_server *srv)
+{
+	return srv->port;
+}
+
+void ctl_server_free(struct ctl_server *srv)
+{
+	if (!srv)
+		return;
+	pthread_mutex_lock(&srv->lock);
+	srv->stopping = true;
+	pthread_cond_signal(&srv->timer_cond);
+	/* Answer every held request so the daemon can close its connections. */
+	while (srv->waiting.next != &srv->waiting)
+		resume(srv->waiting.next);
+	pthread_mutex_unlock(&srv->lock);
+	if (srv->timer_running)
+		pthread_join(srv->timer, NULL);
+	if (srv->mhd)
+		MHD_stop_daemon(srv->mhd);
+	srv_nodes_free(srv);
+	if (srv->store)
+		srv->store->ops->close(srv->store);
+	ctl_replay_free(srv->replay);
+	for (size_t i = 0; i < srv->n_logins; i++)
+		free(srv->logins[i].request);
+	free(srv->logins);
+	free(srv->holds);
+	free(srv->sessions);
+	free(srv->policy_text);
+	free(srv->state_dir);
+	free(srv->public_url);
+	free(srv->domain);
+	sodium_memzero(srv->server_priv, sizeof(srv->server_priv));
+	pthread_cond_destroy(&srv->timer_cond);
+	pthread_mutex_destroy(&srv->lock);
+	free(srv);
+}

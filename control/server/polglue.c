@@ -1,0 +1,323 @@
+/* The seam to the policy engine: the server's nodes become a pol_topology, the policy is
+ * loaded (parsed, validated, compiled, tests run), and each node gets its filter and SSH
+ * rules as netmap JSON plus its visible peers.  Visibility is symmetric: a node sees the
+ * peers whose addresses its filter or SSH rules admit, and the peers that admit it. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "control/netmap/netmap_json.h"
+#include "control/policy/policy.h"
+#include "control/server/polglue.h"
+#include "control/server/srv.h"
+
+struct topo_buf {
+	struct pol_user *users;
+	size_t n_users;
+	struct pol_node *nodes;
+	struct pol_addr *addrs; /* 2 per node */
+	char ***tags;
+	size_t *n_tags;
+	size_t n;
+};
+
+static int add_user(void *ctx, const struct ctl_user *u)
+{
+	struct topo_buf *t = ctx;
+	struct pol_user *arr = realloc(t->users, (t->n_users + 1) * sizeof(*arr));
+	if (!arr)
+		return -ENOMEM;
+	t->users = arr;
+	arr[t->n_users].login = strdup(u->login);
+	if (!arr[t->n_users].login)
+		return -ENOMEM;
+	t->n_users++;
+	return 0;
+}
+
+static void topo_free(struct topo_buf *t)
+{
+	for (size_t i = 0; i < t->n_users; i++)
+		free((char *)t->users[i].login);
+	free(t->users);
+	for (size_t i = 0; i < t->n; i++) {
+		for (size_t k = 0; t->tags && k < t->n_tags[i]; k++)
+			free(t->tags[i][k]);
+		if (t->tags)
+			free(t->tags[i]);
+	}
+	free(t->tags);
+	free(t->n_tags);
+	free(t->nodes);
+	free(t->addrs);
+}
+
+static void split(const char *s, char ***v, size_t *n)
+{
+	*v = NULL;
+	*n = 0;
+	if (!s || !*s)
+		return;
+	size_t count = 1;
+	for (const char *p = s; *p; p++)
+		count += *p == ',';
+	*v = calloc(count, sizeof(**v));
+	for (size_t i = 0; *v && i < count; i++) {
+		const char *e = strchr(s, ',');
+		size_t len = e ? (size_t)(e - s) : strlen(s);
+		(*v)[i] = strndup(s, len);
+		*n = i + 1;
+		s += len + (e ? 1 : 0);
+	}
+}
+
+static int topo_build(struct ctl_server *srv, struct topo_buf *t)
+{
+	memset(t, 0, sizeof(*t));
+	int rc = srv->store->ops->user_list(srv->store, add_user, t);
+	if (rc)
+		return rc;
+	t->n = srv->n_nodes;
+	size_t n = t->n ? t->n : 1;
+	t->nodes = calloc(n, sizeof(*t->nodes));
+	t->addrs = calloc(2 * n, sizeof(*t->addrs));
+	t->tags = calloc(n, sizeof(*t->tags));
+	t->n_tags = calloc(n, sizeof(*t->n_tags));
+	if (!t->nodes || !t->addrs || !t->tags || !t->n_tags)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->n; i++) {
+		const struct srv_node *sn = srv->nodes[i];
+		struct pol_node *pn = &t->nodes[i];
+		struct pol_addr *a = &t->addrs[2 * i];
+		a[0].family = 4;
+		for (int k = 0; k < 4; k++)
+			a[0].bytes[k] = (uint8_t)(sn->rec.ipv4 >> (24 - 8 * k));
+		a[1].family = 6;
+		memcpy(a[1].bytes, sn->rec.ipv6, 16);
+		split(sn->rec.tags, &t->tags[i], &t->n_tags[i]);
+		pn->name = sn->rec.hostname;
+		pn->hostname = sn->rec.hostname;
+		pn->owner = sn->owner[0] ? sn->owner : NULL;
+		pn->tags = (const char *const *)t->tags[i];
+		pn->n_tags = t->n_tags[i];
+		pn->addrs = a;
+		pn->n_addrs = 2;
+	}
+	return 0;
+}
+
+static void prefix_conv(const struct pol_prefix *in, struct ctl_prefix *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->family = in->addr.family;
+	out->bits = in->bits;
+	memcpy(out->addr, in->addr.bytes, 16);
+}
+
+static uint32_t protos_conv(const uint8_t *p, size_t n)
+{
+	uint32_t bits = 0;
+	if (n == 0)
+		return CTL_PROTO_DEFAULT;
+	for (size_t i = 0; i < n; i++) {
+		switch (p[i]) {
+		case POL_PROTO_TCP:
+			bits |= CTL_PROTO_TCP;
+			break;
+		case POL_PROTO_UDP:
+			bits |= CTL_PROTO_UDP;
+			break;
+		case POL_PROTO_ICMP:
+			bits |= CTL_PROTO_ICMP;
+			break;
+		case POL_PROTO_ICMPV6:
+			bits |= CTL_PROTO_ICMPV6;
+			break;
+		case POL_PROTO_SCTP:
+			bits |= CTL_PROTO_SCTP;
+			break;
+		}
+	}
+	return bits;
+}
+
+static char *filter_text(const struct pol_filter_rule *const *rules, size_t n)
+{
+	struct ctl_filter_rule *out = calloc(n ? n : 1, sizeof(*out));
+	char *s = NULL;
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		const struct pol_filter_rule *r = rules[i];
+		size_t np = r->n_ports ? r->n_ports : 1;
+		out[i].srcs = calloc(r->n_srcs ? r->n_srcs : 1, sizeof(*out[i].srcs));
+		out[i].dsts = calloc(r->n_dsts ? r->n_dsts * np : 1, sizeof(*out[i].dsts));
+		if (!out[i].srcs || !out[i].dsts)
+			goto out;
+		for (size_t k = 0; k < r->n_srcs; k++)
+			prefix_conv(&r->srcs[k], &out[i].srcs[k]);
+		out[i].n_srcs = r->n_srcs;
+		for (size_t d = 0; d < r->n_dsts; d++)
+			for (size_t p = 0; p < np; p++) {
+				struct ctl_filter_dst *fd = &out[i].dsts[d * np + p];
+				prefix_conv(&r->dsts[d], &fd->net);
+				fd->port_lo = r->n_ports ? r->ports[p].first : 0;
+				fd->port_hi = r->n_ports ? r->ports[p].last : 65535;
+			}
+		out[i].n_dsts = r->n_dsts * np;
+		out[i].protos = protos_conv(r->protos, r->n_protos);
+	}
+	json_t *j = ctl__filter_json(out, n);
+	s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+out:
+	ctl__filter_free(out, n);
+	return s;
+}
+
+static char *ssh_text(const struct pol_ssh_rule *const *rules, size_t n)
+{
+	struct ctl_ssh_rule *out = calloc(n ? n : 1, sizeof(*out));
+	char *s = NULL;
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		const struct pol_ssh_rule *r = rules[i];
+		struct ctl_ssh_rule *o = &out[i];
+		o->principals = calloc(r->n_principals ? r->n_principals : 1,
+				       sizeof(*o->principals));
+		o->users = calloc(r->n_users ? r->n_users : 1, sizeof(*o->users));
+		o->accept_env = calloc(r->n_accept_env ? r->n_accept_env : 1,
+				       sizeof(*o->accept_env));
+		if (!o->principals || !o->users || !o->accept_env)
+			goto out;
+		for (size_t k = 0; k < r->n_principals; k++)
+			prefix_conv(&r->principals[k], &o->principals[k]);
+		o->n_principals = r->n_principals;
+		for (size_t k = 0; k < r->n_users; k++) {
+			o->users[k].from = strdup(r->users[k].from);
+			o->users[k].to = strdup(r->users[k].to);
+			o->n_users = k + 1;
+			if (!o->users[k].from || !o->users[k].to)
+				goto out;
+		}
+		for (size_t k = 0; k < r->n_accept_env; k++) {
+			o->accept_env[k] = strdup(r->accept_env[k]);
+			o->n_accept_env = k + 1;
+			if (!o->accept_env[k])
+				goto out;
+		}
+		o->action = r->action == POL_CHECK ? CTL_SSH_CHECK : CTL_SSH_ACCEPT;
+		o->check_period_s = (uint32_t)r->check_period_s;
+		o->allow_agent = r->allow_agent_forwarding;
+		o->allow_local_fwd = r->allow_local_port_forwarding;
+		o->allow_remote_fwd = r->allow_remote_port_forwarding;
+	}
+	json_t *j = ctl__ssh_json(out, n);
+	s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+out:
+	ctl__ssh_free(out, n);
+	return s;
+}
+
+/* Mark j as admitted by a rule of node i when one of j's addresses is in the prefixes. */
+static void admit(const struct topo_buf *t, uint8_t *vis, size_t i, const struct pol_prefix *p,
+		  size_t np)
+{
+	for (size_t j = 0; j < t->n; j++) {
+		if (j == i || vis[i * t->n + j])
+			continue;
+		for (size_t k = 0; k < np; k++)
+			if (pol_prefix_contains(&p[k], &t->addrs[2 * j]) ||
+			    pol_prefix_contains(&p[k], &t->addrs[2 * j + 1])) {
+				vis[i * t->n + j] = vis[j * t->n + i] = 1;
+				break;
+			}
+	}
+}
+
+int polglue_apply(struct ctl_server *srv, const char *text, bool commit, char *err,
+		  size_t errlen)
+{
+	struct topo_buf t;
+	struct pol_compiled *c = NULL;
+	struct pol_error perr;
+	uint8_t *vis = NULL;
+	memset(&perr, 0, sizeof(perr));
+	int rc = topo_build(srv, &t);
+	if (rc)
+		goto out;
+	struct pol_topology topo = { .users = t.users, .n_users = t.n_users, .nodes = t.nodes,
+				     .n_nodes = t.n };
+	rc = pol_load(text, strlen(text), NULL, &topo, &c, &perr);
+	if (rc == -EINVAL) {
+		if (perr.line)
+			snprintf(err, errlen, "line %d column %d: %s", perr.line, perr.column,
+				 perr.msg);
+		else
+			snprintf(err, errlen, "%s", perr.msg);
+	}
+	if (rc || !commit)
+		goto out;
+	vis = calloc(t.n ? t.n * t.n : 1, 1);
+	if (!vis) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	int64_t now = srv_now_s();
+	for (size_t i = 0; i < t.n; i++) {
+		struct srv_node *n = srv->nodes[i];
+		const struct pol_filter_rule *const *fr;
+		const struct pol_ssh_rule *const *sr;
+		size_t nf = pol_node_filter(c, i, &fr), ns = pol_node_ssh(c, i, &sr);
+		char *f = filter_text(fr, nf), *s = ssh_text(sr, ns);
+		if (!f || !s) {
+			free(f);
+			free(s);
+			rc = -ENOMEM;
+			goto out;
+		}
+		free(n->filter_json);
+		free(n->ssh_json);
+		n->filter_json = f;
+		n->ssh_json = s;
+		for (size_t k = 0; k < nf; k++)
+			admit(&t, vis, i, fr[k]->srcs, fr[k]->n_srcs);
+		for (size_t k = 0; k < ns; k++)
+			admit(&t, vis, i, sr[k]->principals, sr[k]->n_principals);
+	}
+	for (size_t i = 0; i < t.n; i++) {
+		struct srv_node *n = srv->nodes[i];
+		bool expired_i = n->rec.key_expiry && n->rec.key_expiry <= now;
+		free(n->vis);
+		n->vis = calloc(t.n ? t.n : 1, sizeof(*n->vis));
+		n->n_vis = 0;
+		if (!n->vis) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		for (size_t j = 0; j < t.n && !expired_i; j++) {
+			const struct srv_node *p = srv->nodes[j];
+			if (vis[i * t.n + j] && !(p->rec.key_expiry && p->rec.key_expiry <= now))
+				n->vis[n->n_vis++] = j;
+		}
+	}
+	pol_compiled_free(srv->compiled);
+	srv->compiled = c;
+	c = NULL;
+out:
+	if (rc == -ENOMEM)
+		snprintf(err, errlen, "out of memory");
+	pol_compiled_free(c);
+	free(vis);
+	topo_free(&t);
+	return rc;
+}
+
+void polglue_free(struct ctl_server *srv)
+{
+	pol_compiled_free(srv->compiled);
+	srv->compiled = NULL;
+}

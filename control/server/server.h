@@ -1,0 +1,47 @@
+/* control/server: meshcontrol, the control server.
+ *
+ * One process serves three things over HTTP (libmicrohttpd): the node API (register, map
+ * stream, check-mode holds, logout; every message sealed with the node protocol envelope),
+ * the admin API (JSON, bearer token), and plain-HTML web pages (login, device approval,
+ * check-mode approval).  State lives in a store (SQLite in the state directory); the
+ * server key, the admin token and the database sit in that directory with mode 0600. */
+#ifndef MESH_CONTROL_SERVER_H
+#define MESH_CONTROL_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct ctl_server;
+struct ctl_store;
+
+struct ctl_server_config {
+	const char *state_dir;	/* holds state.db, server.key, admin-token */
+	const char *listen;	/* "127.0.0.1" (default), "0.0.0.0", "::" */
+	uint16_t port;		/* 0 = pick one (see ctl_server_port) */
+	const char *public_url; /* base of the URLs shown to people; NULL = http://listen:port */
+	const char *domain;	/* tailnet DNS suffix, default "mesh.internal" */
+	uint32_t keepalive_ms;	/* map stream keep-alive; 0 = 25 s */
+	uint32_t key_lifetime_s; /* node key expiry after registration; 0 = 180 days */
+	unsigned threads;	/* HTTP worker threads; 0 = 4 */
+};
+
+/* Open the state directory (creating it, the store, the server key and the admin token
+ * when missing).  err receives a sentence on failure. */
+int ctl_state_open(const char *state_dir, struct ctl_store **store, char *err, size_t errlen);
+
+/* Create the server (opens state), then start serving on its own threads. */
+int ctl_server_new(const struct ctl_server_config *cfg, struct ctl_server **out, char *err,
+		   size_t errlen);
+int ctl_server_start(struct ctl_server *srv, char *err, size_t errlen);
+uint16_t ctl_server_port(const struct ctl_server *srv);
+/* Stop serving (held requests are answered), then free. */
+void ctl_server_free(struct ctl_server *srv);
+
+/* The server's public key in base64 (for the join command and `meshcontrol key`). */
+int ctl_state_server_key(const char *state_dir, char out[static 45], char *err, size_t errlen);
+
+/* Rotate the admin token: writes state_dir/admin-token (0600) and stores its hash. */
+int ctl_state_admin_token(const char *state_dir, struct ctl_store *s, char out[static 65],
+			  char *err, size_t errlen);
+
+#endif

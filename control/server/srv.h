@@ -1,0 +1,155 @@
+/* control/server internal: the server's shared state and the helpers its request handlers
+ * use.  One mutex (srv->lock) guards everything here; every handler runs under it, and so
+ * does the timer thread.  Held requests are libmicrohttpd connections suspended on a wait
+ * list and resumed when what they wait for happens or their deadline passes. */
+#ifndef MESH_CONTROL_SRV_H
+#define MESH_CONTROL_SRV_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "control/netmap/wire.h"
+#include "control/server/server.h"
+#include "control/server/store.h"
+
+struct pol_compiled;
+
+enum srv_wait {
+	SRV_WAIT_NONE,
+	SRV_WAIT_MAP,	   /* a map poll: any map change for its node */
+	SRV_WAIT_REGISTER, /* interactive registration: its login request decided */
+	SRV_WAIT_HOLD,	   /* check-mode hold: its hold decided */
+};
+
+struct srv_node {
+	struct ctl_node_rec rec;
+	char owner[CTL_LOGIN_MAX]; /* "" for a tagged node */
+	uint64_t peer_version;	   /* bumped whenever peer_json changes */
+	char *peer_json;	   /* this node as others see it */
+	bool online;
+	size_t *vis; /* indexes (into srv->nodes) of the peers it sees, ascending id */
+	size_t n_vis;
+	char *filter_json, *ssh_json; /* its compiled packet filter and SSH rules */
+	/* what the node was last sent */
+	uint64_t sent_version;
+	uint64_t *sent_ids, *sent_vers;
+	size_t n_sent;
+	char *sent_filter, *sent_ssh, *sent_self;
+};
+
+struct srv_login_req { /* an interactive registration waiting for a person */
+	char token[33];
+	uint8_t machine_key[32];
+	char *request; /* the register JSON the node sent */
+	int64_t created;
+	int state; /* 0 pending, 1 approved, -1 rejected */
+	int64_t user_id;
+	int64_t node_id;
+};
+
+struct srv_hold { /* a check-mode hold */
+	char id[33];
+	int64_t src, dst;
+	char local_user[64];
+	int64_t check_period_s;
+	int64_t created;
+	int state; /* 0 pending, 1 approved, -1 rejected */
+};
+
+struct srv_session {
+	char id[65];
+	char csrf[33];
+	int64_t user_id;
+	char login[CTL_LOGIN_MAX];
+	int64_t expires;
+};
+
+struct srv_req {
+	struct ctl_server *srv;
+	struct MHD_Connection *conn;
+	char *body;
+	size_t len, cap;
+	bool too_big;
+	/* node API */
+	uint8_t machine_key[32], nonce[CTL_WIRE_NONCE_LEN];
+	json_t *msg;
+	/* held */
+	enum srv_wait wait;
+	bool suspended;
+	uint64_t deadline_ms;
+	int64_t node_id;
+	char token[33];
+	struct srv_req *prev, *next;
+};
+
+struct ctl_server {
+	struct ctl_server_config cfg;
+	char *state_dir, *public_url, *domain;
+	struct ctl_store *store;
+	uint8_t server_pub[32], server_priv[32];
+	uint8_t admin_hash[32];
+	struct MHD_Daemon *mhd;
+	uint16_t port;
+	pthread_mutex_t lock;
+	pthread_t timer;
+	bool timer_running, stopping;
+	pthread_cond_t timer_cond;
+	struct ctl_replay *replay;
+
+	struct srv_node **nodes; /* ascending id */
+	size_t n_nodes;
+	uint64_t map_version;
+	bool online_dirty;
+	int64_t next_expiry; /* earliest future node key expiry, 0 = none */
+	char *policy_text;
+	struct pol_compiled *compiled;
+
+	struct srv_login_req *logins;
+	size_t n_logins;
+	struct srv_hold *holds;
+	size_t n_holds;
+	struct srv_session *sessions;
+	size_t n_sessions;
+
+	struct srv_req waiting; /* list head of suspended requests */
+};
+
+/* http.c */
+enum MHD_Result srv_reply(struct MHD_Connection *c, unsigned status, const char *ctype,
+			  char *body, size_t len); /* takes ownership of body */
+enum MHD_Result srv_reply_json(struct MHD_Connection *c, unsigned status, json_t *j); /* steals */
+enum MHD_Result srv_reply_error(struct MHD_Connection *c, unsigned status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void srv_suspend(struct srv_req *r, enum srv_wait wait, uint64_t deadline_ms);
+/* Resume held requests waiting for `wait` (and, when token is not NULL, that token). */
+void srv_wake(struct ctl_server *srv, enum srv_wait wait, const char *token);
+uint64_t srv_now_ms(void);
+int64_t srv_now_s(void);
+void srv_random_hex(char *out, size_t bytes); /* out holds 2*bytes+1 */
+
+/* node.c: the node API and the map */
+enum MHD_Result srv_node_api(struct srv_req *r, const char *path);
+int srv_nodes_load(struct ctl_server *srv);
+void srv_nodes_free(struct ctl_server *srv);
+/* Recompute filters, SSH rules and visibility after a policy or topology change. */
+int srv_map_rebuild(struct ctl_server *srv, char *err, size_t errlen);
+/* Check policy text against the current topology; 0 or -EINVAL with err. */
+int srv_policy_check(struct ctl_server *srv, const char *text, char *err, size_t errlen);
+int srv_node_remove(struct ctl_server *srv, int64_t id);
+struct srv_node *srv_node_by_id(struct ctl_server *srv, int64_t id);
+int srv_register_finish(struct ctl_server *srv, struct srv_login_req *lr, int64_t user_id);
+void srv_timer_tick(struct ctl_server *srv);
+/* The node API request decoder (also the fuzz target's entry). */
+int srv_node_decode(const uint8_t server_priv[static 32], struct ctl_replay *replay,
+		    const uint8_t *body, size_t len, uint8_t machine_key[static 32],
+		    uint8_t nonce[static CTL_WIRE_NONCE_LEN], json_t **msg, bool *authed,
+		    const char **why);
+
+/* admin.c, web.c */
+enum MHD_Result srv_admin_api(struct srv_req *r, const char *method, const char *path);
+enum MHD_Result srv_web(struct srv_req *r, const char *method, const char *path);
+
+#endif

@@ -1,0 +1,396 @@
+/* The web pages people use: log in, approve a new device (interactive registration), and
+ * approve a check-mode SSH login.  Plain HTML forms and a little CSS, no JavaScript, sized
+ * for a phone.  Sessions are an HttpOnly SameSite cookie; every form carries the session's
+ * CSRF token.  Check approvals are written to the store before the held request is
+ * released, so they survive a restart. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "common/log.h"
+#include "control/server/ident.h"
+#include "control/server/srv.h"
+
+enum { SESSION_TTL_S = 3600, MAX_SESSIONS = 4096 };
+
+static const char page_head[] =
+	"<!doctype html><html lang=en><head><meta charset=utf-8>"
+	"<meta name=viewport content=\"width=device-width, initial-scale=1\">"
+	"<title>%s</title><style>"
+	"body{font-family:system-ui,sans-serif;max-width:28rem;margin:2rem auto;padding:0 1rem;"
+	"color:#1b1b1b;background:#fafafa}"
+	"h1{font-size:1.4rem}.box{background:#fff;border:1px solid #ddd;border-radius:8px;"
+	"padding:1rem 1.2rem}label{display:block;margin:.6rem 0 .2rem}"
+	"input[type=text],input[type=password]{width:100%%;box-sizing:border-box;padding:.5rem;"
+	"font-size:1rem}button{font-size:1rem;padding:.5rem 1rem;margin:.8rem .4rem 0 0;"
+	"border-radius:6px;border:1px solid #888;background:#eee}"
+	"button.ok{background:#1a7f37;color:#fff;border-color:#1a7f37}"
+	".err{color:#b00020;font-weight:600}.ok-msg{color:#1a7f37;font-weight:600}"
+	"dt{font-weight:600}dd{margin:0 0 .5rem 0}</style></head><body><h1>%s</h1>"
+	"<div class=box>";
+
+static void html_escape(char *out, size_t outlen, const char *in)
+{
+	size_t o = 0;
+	for (; *in && o + 7 < outlen; in++) {
+		const char *rep = NULL;
+		switch (*in) {
+		case '<':
+			rep = "&lt;";
+			break;
+		case '>':
+			rep = "&gt;";
+			break;
+		case '&':
+			rep = "&amp;";
+			break;
+		case '"':
+			rep = "&quot;";
+			break;
+		case '\'':
+			rep = "&#39;";
+			break;
+		}
+		if (rep) {
+			memcpy(out + o, rep, strlen(rep));
+			o += strlen(rep);
+		} else {
+			out[o++] = *in;
+		}
+	}
+	out[o] = '\0';
+}
+
+static enum MHD_Result page(struct srv_req *r, unsigned status, const char *title,
+			    const char *cookie, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+static enum MHD_Result page(struct srv_req *r, unsigned status, const char *title,
+			    const char *cookie, const char *fmt, ...)
+{
+	char *body = NULL, *all = NULL;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vasprintf(&body, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return MHD_NO;
+	char head[2048];
+	snprintf(head, sizeof(head), page_head, title, title);
+	n = asprintf(&all, "%s%s</div></body></html>\n", head, body);
+	free(body);
+	if (n < 0)
+		return MHD_NO;
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer_with_free_callback((size_t)n, all, free);
+	if (!resp) {
+		free(all);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, "Content-Type", "text/html; charset=utf-8");
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+	MHD_add_response_header(resp, "Content-Security-Policy",
+				"default-src 'none'; style-src 'unsafe-inline'; form-action 'self'");
+	if (cookie)
+		MHD_add_response_header(resp, "Set-Cookie", cookie);
+	enum MHD_Result rc = MHD_queue_response(r->conn, status, resp);
+	MHD_destroy_response(resp);
+	return rc;
+}
+
+static enum MHD_Result redirect(struct srv_req *r, const char *to, const char *cookie)
+{
+	struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, "Location", to);
+	if (cookie)
+		MHD_add_response_header(resp, "Set-Cookie", cookie);
+	enum MHD_Result rc = MHD_queue_response(r->conn, MHD_HTTP_SEE_OTHER, resp);
+	MHD_destroy_response(resp);
+	return rc;
+}
+
+/* Value of `key` in an application/x-www-form-urlencoded body, decoded into out. */
+static bool form_get(const char *body, const char *key, char *out, size_t outlen)
+{
+	size_t klen = strlen(key);
+	for (const char *p = body; p && *p; p = strchr(p, '&'), p = p ? p + 1 : NULL) {
+		if (strncmp(p, key, klen) != 0 || p[klen] != '=')
+			continue;
+		const char *v = p + klen + 1;
+		size_t o = 0;
+		for (; *v && *v != '&' && o + 1 < outlen; v++) {
+			if (*v == '+') {
+				out[o++] = ' ';
+			} else if (*v == '%' && isxdigit((unsigned char)v[1]) &&
+				   isxdigit((unsigned char)v[2])) {
+				char hex[3] = { v[1], v[2], 0 };
+				out[o++] = (char)strtol(hex, NULL, 16);
+				v += 2;
+			} else {
+				out[o++] = *v;
+			}
+		}
+		out[o] = '\0';
+		return true;
+	}
+	out[0] = '\0';
+	return false;
+}
+
+static struct srv_session *session_of(struct srv_req *r)
+{
+	struct ctl_server *srv = r->srv;
+	const char *id = MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, "mesh_session");
+	int64_t now = srv_now_s();
+	if (!id)
+		return NULL;
+	for (size_t i = 0; i < srv->n_sessions; i++) {
+		struct srv_session *s = &srv->sessions[i];
+		if (s->expires > now && strlen(id) == 64 && sodium_memcmp(s->id, id, 64) == 0)
+			return s;
+	}
+	return NULL;
+}
+
+static struct srv_session *session_new(struct ctl_server *srv, const struct ctl_user *u)
+{
+	int64_t now = srv_now_s();
+	for (size_t i = 0; i < srv->n_sessions;)
+		if (srv->sessions[i].expires <= now)
+			srv->sessions[i] = srv->sessions[--srv->n_sessions];
+		else
+			i++;
+	if (srv->n_sessions >= MAX_SESSIONS)
+		return NULL;
+	struct srv_session *arr = realloc(srv->sessions, (srv->n_sessions + 1) * sizeof(*arr));
+	if (!arr)
+		return NULL;
+	srv->sessions = arr;
+	struct srv_session *s = &arr[srv->n_sessions++];
+	srv_random_hex(s->id, 32);
+	srv_random_hex(s->csrf, 16);
+	s->user_id = u->id;
+	snprintf(s->login, sizeof(s->login), "%s", u->login);
+	s->expires = now + SESSION_TTL_S;
+	return s;
+}
+
+static bool safe_next(const char *next)
+{
+	return (strncmp(next, "/register/", 10) == 0 || strncmp(next, "/check/", 7) == 0) &&
+	       strspn(next + 1, "abcdefghijklmnopqrstuvwxyz0123456789/") == strlen(next + 1);
+}
+
+static enum MHD_Result login_form(struct srv_req *r, unsigned status, const char *next,
+				  const char *error)
+{
+	char en[256], ee[256];
+	html_escape(en, sizeof(en), next);
+	html_escape(ee, sizeof(ee), error ? error : "");
+	return page(r, status, "Log in to Mesh", NULL,
+		    "%s%s%s<form method=post action=/login>"
+		    "<input type=hidden name=next value=\"%s\">"
+		    "<label for=login>Login</label>"
+		    "<input type=text id=login name=login autocomplete=username "
+		    "placeholder=alice@example.com>"
+		    "<label for=password>Password</label>"
+		    "<input type=password id=password name=password "
+		    "autocomplete=current-password>"
+		    "<button class=ok type=submit>Log in</button></form>",
+		    error ? "<p class=err id=error>" : "", ee, error ? "</p>" : "", en);
+}
+
+static enum MHD_Result do_login(struct srv_req *r)
+{
+	struct ctl_server *srv = r->srv;
+	char login[CTL_LOGIN_MAX], pw[256], next[128];
+	const char *body = r->body ? r->body : "";
+	form_get(body, "next", next, sizeof(next));
+	if (!safe_next(next))
+		snprintf(next, sizeof(next), "/");
+	if (!form_get(body, "login", login, sizeof(login)) ||
+	    !form_get(body, "password", pw, sizeof(pw)))
+		return login_form(r, MHD_HTTP_BAD_REQUEST, next,
+				  "Enter your login and your password.");
+	struct ctl_user u;
+	/* Argon2id takes a while: do it without holding the server lock. */
+	pthread_mutex_unlock(&srv->lock);
+	int rc = ctl_user_authenticate(srv->store, login, pw, &u);
+	pthread_mutex_lock(&srv->lock);
+	sodium_memzero(pw, sizeof(pw));
+	if (rc) {
+		log_info("meshcontrol", "web login refused for '%s'", login);
+		return login_form(r, MHD_HTTP_UNAUTHORIZED, next, "Wrong login or password.");
+	}
+	struct srv_session *s = session_new(srv, &u);
+	if (!s)
+		return page(r, MHD_HTTP_SERVICE_UNAVAILABLE, "Busy", NULL,
+			    "<p class=err>Too many sessions; try again later.</p>");
+	char cookie[160];
+	snprintf(cookie, sizeof(cookie),
+		 "mesh_session=%s; Path=/; HttpOnly; SameSite=Lax; Max-Age=%d", s->id,
+		 SESSION_TTL_S);
+	return redirect(r, next, cookie);
+}
+
+static enum MHD_Result need_login(struct srv_req *r, const char *path)
+{
+	char to[160];
+	snprintf(to, sizeof(to), "/login?next=%s", path);
+	return redirect(r, to, NULL);
+}
+
+static bool csrf_ok(struct srv_req *r, const struct srv_session *s)
+{
+	char tok[64];
+	form_get(r->body ? r->body : "", "csrf", tok, sizeof(tok));
+	return strlen(tok) == 32 && sodium_memcmp(tok, s->csrf, 32) == 0;
+}
+
+static enum MHD_Result device_page(struct srv_req *r, const char *method, const char *token)
+{
+	struct ctl_server *srv = r->srv;
+	struct srv_session *s = session_of(r);
+	char path[64], host[128], who[256], action[16];
+	snprintf(path, sizeof(path), "/register/%.40s", token);
+	struct srv_login_req *lr = NULL;
+	for (size_t i = 0; i < srv->n_logins; i++)
+		if (strcmp(srv->logins[i].token, token) == 0)
+			lr = &srv->logins[i];
+	if (!lr)
+		return page(r, MHD_HTTP_NOT_FOUND, "Unknown device", NULL,
+			    "<p class=err>This login link is unknown or has expired. Run "
+			    "<code>meshctl up</code> again for a new one.</p>");
+	if (!s)
+		return need_login(r, path);
+	json_t *req = json_loads(lr->request, 0, NULL);
+	html_escape(host, sizeof(host), json_string_value(json_object_get(req, "hostname")) ?: "?");
+	json_decref(req);
+	html_escape(who, sizeof(who), s->login);
+	if (strcmp(method, "POST") == 0 && lr->state == 0) {
+		if (!csrf_ok(r, s))
+			return page(r, MHD_HTTP_FORBIDDEN, "Refused", NULL,
+				    "<p class=err>The form has expired; reload the page.</p>");
+		form_get(r->body ? r->body : "", "action", action, sizeof(action));
+		if (strcmp(action, "approve") == 0) {
+			if (srv_register_finish(srv, lr, s->user_id) != 0)
+				return page(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "Error", NULL,
+					    "<p class=err>The device could not be added.</p>");
+		} else {
+			lr->state = -1;
+			srv_wake(srv, SRV_WAIT_REGISTER, lr->token);
+		}
+	}
+	if (lr->state > 0)
+		return page(r, MHD_HTTP_OK, "Device approved", NULL,
+			    "<p class=ok-msg id=result>%s is now in your tailnet.</p>"
+			    "<p>You can close this page.</p>",
+			    host);
+	if (lr->state < 0)
+		return page(r, MHD_HTTP_OK, "Device rejected", NULL,
+			    "<p class=err id=result>%s was not added.</p>", host);
+	return page(r, MHD_HTTP_OK, "Approve a new device", NULL,
+		    "<p>Logged in as <b>%s</b>.</p><dl><dt>Device</dt><dd id=device>%s</dd></dl>"
+		    "<p>Add this device to your tailnet? It will be owned by you.</p>"
+		    "<form method=post action=\"%s\"><input type=hidden name=csrf value=%s>"
+		    "<button class=ok name=action value=approve>Approve</button>"
+		    "<button name=action value=reject>Reject</button></form>",
+		    who, host, path, s->csrf);
+}
+
+static enum MHD_Result check_page(struct srv_req *r, const char *method, const char *id)
+{
+	struct ctl_server *srv = r->srv;
+	struct srv_session *s = session_of(r);
+	char path[64], action[16], src_h[128], dst_h[128], user[160];
+	snprintf(path, sizeof(path), "/check/%.40s", id);
+	struct srv_hold *h = NULL;
+	for (size_t i = 0; i < srv->n_holds; i++)
+		if (strcmp(srv->holds[i].id, id) == 0)
+			h = &srv->holds[i];
+	struct srv_node *src = h ? srv_node_by_id(srv, h->src) : NULL;
+	struct srv_node *dst = h ? srv_node_by_id(srv, h->dst) : NULL;
+	if (!h || !src || !dst)
+		return page(r, MHD_HTTP_NOT_FOUND, "Unknown request", NULL,
+			    "<p class=err>This check link is unknown or has expired; connect "
+			    "again for a new one.</p>");
+	if (!s)
+		return need_login(r, path);
+	if (src->rec.user_id != s->user_id || !src->owner[0])
+		return page(r, MHD_HTTP_FORBIDDEN, "Not yours", NULL,
+			    "<p class=err id=error>Only the owner of the connecting device can "
+			    "approve this login.</p>");
+	html_escape(src_h, sizeof(src_h), src->rec.hostname);
+	html_escape(dst_h, sizeof(dst_h), dst->rec.hostname);
+	html_escape(user, sizeof(user), h->local_user);
+	if (strcmp(method, "POST") == 0 && h->state == 0) {
+		if (!csrf_ok(r, s))
+			return page(r, MHD_HTTP_FORBIDDEN, "Refused", NULL,
+				    "<p class=err>The form has expired; reload the page.</p>");
+		form_get(r->body ? r->body : "", "action", action, sizeof(action));
+		if (strcmp(action, "approve") == 0) {
+			struct ctl_approval a = { .src_node = h->src, .dst_node = h->dst,
+						  .user_id = s->user_id,
+						  .approved_at = srv_now_s() };
+			int rc = srv->store->ops->approval_put(srv->store, &a);
+			if (rc)
+				return page(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "Error", NULL,
+					    "<p class=err>The approval could not be saved.</p>");
+			h->state = 1;
+			log_info("meshcontrol", "check approved by %s: %s -> %s as %s", s->login,
+				 src->rec.hostname, dst->rec.hostname, h->local_user);
+		} else {
+			h->state = -1;
+		}
+		srv_wake(srv, SRV_WAIT_HOLD, h->id);
+	}
+	if (h->state > 0)
+		return page(r, MHD_HTTP_OK, "Login approved", NULL,
+			    "<p class=ok-msg id=result>SSH from %s to %s as %s is approved.</p>"
+			    "<p>You can close this page.</p>",
+			    src_h, dst_h, user);
+	if (h->state < 0)
+		return page(r, MHD_HTTP_OK, "Login rejected", NULL,
+			    "<p class=err id=result>SSH from %s to %s as %s was rejected.</p>",
+			    src_h, dst_h, user);
+	return page(r, MHD_HTTP_OK, "Approve an SSH login", NULL,
+		    "<p>Logged in as <b>%s</b>.</p><dl><dt>From</dt><dd id=src>%s</dd>"
+		    "<dt>To</dt><dd id=dst>%s</dd><dt>As user</dt><dd id=user>%s</dd></dl>"
+		    "<form method=post action=\"%s\"><input type=hidden name=csrf value=%s>"
+		    "<button class=ok name=action value=approve>Approve</button>"
+		    "<button name=action value=reject>Reject</button></form>",
+		    s->login, src_h, dst_h, user, path, s->csrf);
+}
+
+enum MHD_Result srv_web(struct srv_req *r, const char *method, const char *path)
+{
+	if (strcmp(path, "/login") == 0) {
+		if (strcmp(method, "POST") == 0)
+			return do_login(r);
+		const char *next = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND,
+							       "next");
+		return login_form(r, MHD_HTTP_OK, next && safe_next(next) ? next : "/", NULL);
+	}
+	if (strncmp(path, "/register/", 10) == 0)
+		return device_page(r, method, path + 10);
+	if (strncmp(path, "/check/", 7) == 0)
+		return check_page(r, method, path + 7);
+	if (strcmp(path, "/") == 0) {
+		struct srv_session *s = session_of(r);
+		char who[256];
+		html_escape(who, sizeof(who), s ? s->login : "");
+		return page(r, MHD_HTTP_OK, "Mesh control", NULL,
+			    s ? "<p>Logged in as <b>%s</b>.</p>"
+			      : "<p>%s<a href=/login>Log in</a> to approve devices and SSH "
+				"logins.</p>",
+			    who);
+	}
+	return page(r, MHD_HTTP_NOT_FOUND, "Not found", NULL, "<p>There is no page here.</p>");
+}
