@@ -1,0 +1,198 @@
+/* Compile and evaluate on a small tailnet: SSH decisions (check before accept, nonroot,
+ * localpart, autogroup:self, tagged sources), the explanation sentences, acceptEnv, the
+ * plain-rule evaluators a node uses, and tests/sshTests through pol_load. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "check.h"
+#include "control/policy/policy.h"
+
+static struct pol_user users[] = { { "alice@example.com" }, { "bob@example.com" },
+				   { "carol@other.org" } };
+static struct pol_addr addrs[4][2];
+static const char *server_tags[] = { "tag:server" };
+static struct pol_node nodes[] = {
+	{ .name = "alice-laptop", .owner = "alice@example.com" },
+	{ .name = "bob-laptop", .owner = "bob@example.com" },
+	{ .name = "web", .tags = server_tags, .n_tags = 1 },
+	{ .name = "carol-pc", .owner = "carol@other.org" },
+};
+static struct pol_topology topo = { users, 3, nodes, 4 };
+
+static void setup(void)
+{
+	const char *v4[] = { "100.64.0.1", "100.64.0.2", "100.64.0.3", "100.64.0.4" };
+	const char *v6[] = { "fd7a::1", "fd7a::2", "fd7a::3", "fd7a::4" };
+	for (int i = 0; i < 4; i++) {
+		pol_addr_parse(v4[i], &addrs[i][0]);
+		pol_addr_parse(v6[i], &addrs[i][1]);
+		nodes[i].addrs = addrs[i];
+		nodes[i].n_addrs = 2;
+	}
+}
+
+static const char *policy_text =
+	"{\n"
+	"  // people and machines\n"
+	"  \"groups\": {\"group:dev\": [\"alice@example.com\", \"bob@example.com\"]},\n"
+	"  \"tagOwners\": {\"tag:server\": [\"group:dev\"]},\n"
+	"  \"acls\": [\n"
+	"    {\"action\": \"accept\", \"src\": [\"group:dev\"], \"dst\": [\"tag:server:22,443\"]},\n"
+	"    {\"action\": \"accept\", \"src\": [\"autogroup:member\"], \"dst\": [\"autogroup:self:*\"]},\n"
+	"  ],\n"
+	"  \"ssh\": [\n"
+	"    {\"action\": \"accept\", \"src\": [\"group:dev\"], \"dst\": [\"tag:server\"],\n"
+	"     \"users\": [\"autogroup:nonroot\", \"localpart:*@example.com\"], \"acceptEnv\": [\"GIT_*\"]},\n"
+	"    {\"action\": \"check\", \"src\": [\"alice@example.com\"], \"dst\": [\"tag:server\"],\n"
+	"     \"users\": [\"root\"], \"checkPeriod\": \"1h\"},\n"
+	"    {\"action\": \"accept\", \"src\": [\"autogroup:member\"], \"dst\": [\"autogroup:self\"],\n"
+	"     \"users\": [\"root\"]},\n"
+	"  ],\n"
+	"}\n";
+
+static const char *verdict(enum pol_verdict v)
+{
+	return v == POL_ACCEPT ? "accept" : v == POL_CHECK ? "check" : "reject";
+}
+
+static void test_ssh(struct pol_compiled *c)
+{
+	struct pol_decision d;
+	/* alice -> web as root: the check rule comes first although it is second in the file. */
+	CHECK_INT(pol_ssh_decide(c, 0, 2, "root", &d), 0);
+	CHECK_STR(verdict(d.verdict), "check");
+	CHECK_STR(d.local_user, "root");
+	CHECK_INT(d.rule_index, 1);
+	CHECK_STR(d.why, "check by ssh[1]: the source is among its principals and it maps \"root\" "
+			 "to local user \"root\"; the source's owner must re-authenticate (period 3600s)");
+	/* bob -> web as root: nonroot refuses root; no check rule for bob. */
+	pol_ssh_decide(c, 1, 2, "root", &d);
+	CHECK_STR(verdict(d.verdict), "reject");
+	CHECK_STR(d.why, "rejected: the source node may connect (ssh[0] lists it) but no rule "
+			 "allows user \"root\"");
+	pol_ssh_decide(c, 1, 2, "deploy", &d);
+	CHECK_STR(verdict(d.verdict), "accept");
+	CHECK_STR(d.local_user, "deploy");
+	CHECK_INT(d.rule_index, 0);
+	/* "0" is not "root" by name; sshd refuses uid 0 for nonroot itself. */
+	pol_ssh_decide(c, 1, 2, "0", &d);
+	CHECK_STR(verdict(d.verdict), "accept");
+	/* carol is not in group:dev. */
+	pol_ssh_decide(c, 3, 2, "carol", &d);
+	CHECK_STR(verdict(d.verdict), "reject");
+	CHECK_STR(d.why, "rejected: the source node is not a principal of any of the "
+			 "destination's 4 SSH rule(s)");
+	/* One user may not reach another's device; a tagged node has no rules into people. */
+	pol_ssh_decide(c, 0, 1, "root", &d);
+	CHECK_STR(verdict(d.verdict), "reject");
+	pol_ssh_decide(c, 2, 0, "root", &d);
+	CHECK_STR(verdict(d.verdict), "reject");
+	CHECK_STR(d.why, "rejected: the source node is not a principal of any of the "
+			 "destination's 1 SSH rule(s)");
+
+	/* The same through the plain rules a node receives. */
+	const struct pol_ssh_rule *const *rules;
+	size_t n = pol_node_ssh(c, 2, &rules);
+	CHECK_INT(n, 4); /* check; nonroot; localpart for alice, for bob */
+	CHECK_INT(rules[0]->action, POL_CHECK);
+	CHECK_INT(rules[0]->check_period_s, 3600);
+	pol_ssh_rules_decide(rules, n, &addrs[0][0], "root", &d);
+	CHECK_STR(verdict(d.verdict), "check");
+	pol_ssh_rules_decide(rules, n, &addrs[1][1], "bob", &d);
+	CHECK_STR(verdict(d.verdict), "accept");
+	CHECK_STR(d.local_user, "bob");
+	CHECK(pol_ssh_env_allowed(rules[1], "GIT_EDITOR"));
+	CHECK(!pol_ssh_env_allowed(rules[1], "LD_PRELOAD"));
+	CHECK(!pol_ssh_env_allowed(rules[1], "PATH"));
+}
+
+static void test_filter(struct pol_compiled *c)
+{
+	struct pol_decision d;
+	CHECK_INT(pol_filter_decide(c, &addrs[0][0], &addrs[2][0], POL_PROTO_TCP, 443, &d), 0);
+	CHECK_STR(verdict(d.verdict), "accept");
+	CHECK_STR(d.section, "acls");
+	CHECK_INT(d.rule_index, 0);
+	pol_filter_decide(c, &addrs[0][0], &addrs[2][0], POL_PROTO_TCP, 80, &d);
+	CHECK_STR(verdict(d.verdict), "reject");
+	CHECK_STR(d.why, "dropped: none of the 1 rule(s) of the destination allows this source "
+			 "to reach tcp port 80");
+	/* ICMP matches on addresses only. */
+	pol_filter_decide(c, &addrs[1][1], &addrs[2][1], POL_PROTO_ICMPV6, 0, &d);
+	CHECK_STR(verdict(d.verdict), "accept");
+	pol_filter_decide(c, &addrs[3][0], &addrs[2][0], POL_PROTO_TCP, 22, &d);
+	CHECK_STR(verdict(d.verdict), "reject");
+	/* autogroup:self: own devices only. */
+	pol_filter_decide(c, &addrs[0][0], &addrs[0][0], POL_PROTO_UDP, 53, &d);
+	CHECK_STR(verdict(d.verdict), "accept");
+	pol_filter_decide(c, &addrs[0][0], &addrs[1][0], POL_PROTO_UDP, 53, &d);
+	CHECK_STR(verdict(d.verdict), "reject");
+	struct pol_addr nowhere;
+	pol_addr_parse("192.0.2.1", &nowhere);
+	CHECK_INT(pol_filter_decide(c, &addrs[0][0], &nowhere, POL_PROTO_TCP, 22, &d), -ENOENT);
+	CHECK_STR(d.why, "dropped: no node has address 192.0.2.1");
+
+	size_t idx;
+	CHECK_INT(pol_compiled_find_node(c, "web", &idx), 0);
+	CHECK_INT(idx, 2);
+	CHECK_INT(pol_compiled_find_node(c, "fd7a::2", &idx), 0);
+	CHECK_INT(idx, 1);
+	CHECK_INT(pol_compiled_find_node(c, "nope", &idx), -ENOENT);
+}
+
+static void test_load(void)
+{
+	struct pol_compiled *c;
+	struct pol_error err;
+	const char *good = "{\"tagOwners\": {\"tag:server\": []},"
+			   "\"acls\": [{\"action\": \"accept\", \"src\": [\"alice@example.com\"], "
+			   "\"dst\": [\"tag:server:22\"]}],"
+			   "\"ssh\": [{\"action\": \"accept\", \"src\": [\"alice@example.com\"], "
+			   "\"dst\": [\"tag:server\"], \"users\": [\"root\"]}],"
+			   "\"tests\": [{\"src\": \"alice@example.com\", \"accept\": [\"tag:server:22\"], "
+			   "\"deny\": [\"tag:server:80\"]}],"
+			   "\"sshTests\": [{\"src\": \"alice@example.com\", \"dst\": [\"tag:server\"], "
+			   "\"accept\": [\"root\"], \"deny\": [\"admin\"]}]}";
+	CHECK_INT(pol_load(good, strlen(good), "example.com", &topo, &c, &err), 0);
+	pol_compiled_free(c);
+
+	const char *bad = "{\"tagOwners\": {\"tag:server\": []},"
+			  "\"acls\": [{\"action\": \"accept\", \"src\": [\"alice@example.com\"], "
+			  "\"dst\": [\"tag:server:22\"]}],"
+			  "\"tests\": [{\"src\": \"alice@example.com\", \"accept\": [\"tag:server:443\", "
+			  "\"tag:server:22\"]}, {\"src\": \"bob@example.com\", \"deny\": [\"web:1-2\"]}],"
+			  "\"sshTests\": [{\"src\": \"alice@example.com\", \"dst\": [\"tag:server\"], "
+			  "\"check\": [\"root\"]}]}";
+	CHECK_INT(pol_load(bad, strlen(bad), "example.com", &topo, &c, &err), -EINVAL);
+	CHECK_STR(err.msg,
+		  "test(s) failed: tests[0]: src \"alice@example.com\": address \"tag:server:443\": "
+		  "want Accept, got Drop;tests[1]: address \"web:1-2\": port \"1-2\" must be one "
+		  "number in 1-65535;sshTests[0]: src \"alice@example.com\" to web as \"root\": "
+		  "want check, got reject");
+
+	/* No acls/grants at all: allow everything, no SSH. */
+	const char *empty = "{}";
+	CHECK_INT(pol_load(empty, 2, NULL, &topo, &c, &err), 0);
+	struct pol_decision d;
+	pol_filter_decide(c, &addrs[3][0], &addrs[0][0], POL_PROTO_TCP, 1, &d);
+	CHECK_INT(d.verdict, POL_ACCEPT);
+	pol_ssh_decide(c, 0, 2, "root", &d);
+	CHECK_INT(d.verdict, POL_REJECT);
+	pol_compiled_free(c);
+}
+
+int main(void)
+{
+	setup();
+	struct pol_policy *p;
+	struct pol_compiled *c;
+	struct pol_error err;
+	CHECK_INT(pol_parse(policy_text, strlen(policy_text), "example.com", &p, &err), 0);
+	CHECK_INT(pol_compile(p, &topo, &c, &err), 0);
+	test_ssh(c);
+	test_filter(c);
+	pol_compiled_free(c);
+	pol_policy_free(p);
+	test_load();
+	return check_finish();
+}
