@@ -1,0 +1,346 @@
+/* Outbound: route an IP packet by destination through AllowedIPs, encrypt it with the
+ * peer's current keypair (padded to 16 bytes) straight into a slot of the socket's
+ * sendmmsg() batch, or stage it and start a handshake when no keypair may be used.
+ * Handshake initiations are rate-limited to one per REKEY_TIMEOUT per peer; keys are kept
+ * fresh by starting a new handshake after REKEY_AFTER_TIME or REKEY_AFTER_MESSAGES. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/key.h"
+#include "common/now.h"
+#include "wg/crypto.h"
+#include "wg/internal.h"
+
+static struct wg__udp *udp_for(struct wg_device *dev, int family)
+{
+	struct wg__udp *u = family == AF_INET ? &dev->udp4 : &dev->udp6;
+	return u->active ? u : NULL;
+}
+
+static void txq_flush(struct wg__udp *u)
+{
+	struct wg__txq *q = u->txq;
+	unsigned int done = 0;
+
+	while (done < q->count) {
+		int n = sendmmsg(u->fd, q->msgs + done, q->count - done, 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			/* EAGAIN or a routing error: UDP, the datagram is lost. */
+			done++;
+			continue;
+		}
+		done += (unsigned int)n;
+	}
+	q->count = 0;
+}
+
+void wg__flush(struct wg_device *dev)
+{
+	if (dev->udp4.active && dev->udp4.txq->count)
+		txq_flush(&dev->udp4);
+	if (dev->udp6.active && dev->udp6.txq->count)
+		txq_flush(&dev->udp6);
+}
+
+/* A free slot of the batch toward addr, or NULL without a socket of that family. */
+static uint8_t *txq_slot(struct wg_device *dev, const struct sockaddr *addr, unsigned int *slot)
+{
+	struct wg__udp *u = udp_for(dev, addr->sa_family);
+	struct wg__txq *q;
+	socklen_t alen = addr->sa_family == AF_INET ? sizeof(struct sockaddr_in)
+						    : sizeof(struct sockaddr_in6);
+	if (!u)
+		return NULL;
+	q = u->txq;
+	if (q->count == WG_TXQ_LEN)
+		txq_flush(u);
+	*slot = q->count;
+	memcpy(&q->addr[*slot], addr, alen);
+	q->msgs[*slot].msg_hdr = (struct msghdr){ .msg_name = &q->addr[*slot],
+						  .msg_namelen = alen,
+						  .msg_iov = &q->iov[*slot],
+						  .msg_iovlen = 1 };
+	q->iov[*slot].iov_base = q->buf[*slot];
+	return q->buf[*slot];
+}
+
+static void txq_commit(struct wg_device *dev, int family, unsigned int slot, size_t len)
+{
+	struct wg__txq *q = udp_for(dev, family)->txq;
+	q->iov[slot].iov_len = len;
+	q->count = slot + 1;
+	dev->stats.tx_packets++;
+}
+
+void wg__send_raw(struct wg_device *dev, const struct sockaddr *addr, const uint8_t *buf,
+		  size_t len)
+{
+	unsigned int slot;
+	uint8_t *dst;
+	if (len > WG_SLOT_SIZE)
+		return;
+	dst = txq_slot(dev, addr, &slot);
+	if (!dst)
+		return;
+	memcpy(dst, buf, len);
+	txq_commit(dev, addr->sa_family, slot, len);
+}
+
+static size_t padded_len(const struct wg_device *dev, size_t len)
+{
+	size_t padded = (len + MESSAGE_PADDING_MULTIPLE - 1) & ~(size_t)(MESSAGE_PADDING_MULTIPLE - 1);
+	size_t mtu = dev->mtu;
+	if (len > mtu)
+		return len;
+	return padded < mtu ? padded : mtu;
+}
+
+/* Encrypts one packet (len may be 0: keepalive) with kp toward the peer's endpoint. */
+static void encrypt_and_queue(struct wg__peer *p, struct wg__keypair *kp, const uint8_t *pkt,
+			      size_t len)
+{
+	struct wg_device *dev = p->dev;
+	size_t plen = padded_len(dev, len), total = MESSAGE_DATA_HEADER_LEN + plen + NOISE_AUTHTAG_LEN;
+	const struct sockaddr *addr = (const struct sockaddr *)&p->endpoint;
+	uint64_t counter = kp->send_counter++;
+	unsigned int slot = 0;
+	uint8_t *dst, *heap = NULL;
+
+	if (total > WG_SLOT_SIZE) {
+		heap = malloc(total);
+		dst = heap;
+	} else {
+		dst = txq_slot(dev, addr, &slot);
+	}
+	if (!dst) {
+		free(heap);
+		return;
+	}
+	struct message_data *m = (struct message_data *)dst;
+	uint8_t *payload = dst + MESSAGE_DATA_HEADER_LEN;
+	dst[0] = MESSAGE_DATA;
+	dst[1] = dst[2] = dst[3] = 0;
+	memcpy(&m->key_idx, &kp->remote_index, 4);
+	m->counter = htole64(counter);
+	if (len)
+		memcpy(payload, pkt, len);
+	memset(payload + len, 0, plen - len);
+	wg__aead_encrypt(payload, payload, plen, NULL, 0, counter, kp->send_key);
+
+	p->tx_bytes += total;
+	if (heap) {
+		struct wg__udp *u = udp_for(dev, addr->sa_family);
+		if (u)
+			sendto(u->fd, heap, total, 0, addr, addr->sa_family == AF_INET
+								 ? sizeof(struct sockaddr_in)
+								 : sizeof(struct sockaddr_in6));
+		dev->stats.tx_packets++;
+		free(heap);
+	} else {
+		txq_commit(dev, addr->sa_family, slot, total);
+	}
+}
+
+static void keep_key_fresh(struct wg__peer *p, struct wg__keypair *kp, uint64_t now)
+{
+	if (kp->send_counter > REKEY_AFTER_MESSAGES ||
+	    (kp->i_am_initiator && now - kp->birth_ns > (uint64_t)REKEY_AFTER_TIME * NS_PER_SEC))
+		wg__send_handshake_initiation(p, false);
+}
+
+static void stage(struct wg__peer *p, const uint8_t *pkt, size_t len)
+{
+	struct wg__staged *s = &p->staged;
+	uint8_t *copy = malloc(len ? len : 1);
+	unsigned int tail;
+
+	if (!copy) {
+		p->dev->stats.drop_queue_full++;
+		return;
+	}
+	if (len)
+		memcpy(copy, pkt, len);
+	if (s->count == MAX_STAGED_PACKETS) {
+		/* drop the oldest */
+		free(s->buf[s->head]);
+		s->head = (s->head + 1) % MAX_STAGED_PACKETS;
+		s->count--;
+		p->dev->stats.drop_queue_full++;
+	}
+	tail = (s->head + s->count) % MAX_STAGED_PACKETS;
+	s->buf[tail] = copy;
+	s->len[tail] = (uint16_t)len;
+	s->count++;
+}
+
+/* Sends everything staged if the current keypair allows, else starts a handshake. */
+void wg__send_staged(struct wg__peer *p)
+{
+	struct wg_device *dev = p->dev;
+	struct wg__staged *s = &p->staged;
+	uint64_t now = wg__now(dev);
+	struct wg__keypair *kp = p->kp_cur;
+	bool data = false;
+
+	if (!p->has_endpoint || !wg__keypair_usable(dev, kp, now, true)) {
+		wg__send_handshake_initiation(p, false);
+		return;
+	}
+	if (!s->count)
+		return;
+	while (s->count) {
+		unsigned int h = s->head;
+		if (s->len[h])
+			data = true;
+		encrypt_and_queue(p, kp, s->buf[h], s->len[h]);
+		free(s->buf[h]);
+		s->buf[h] = NULL;
+		s->head = (h + 1) % MAX_STAGED_PACKETS;
+		s->count--;
+	}
+	if (data)
+		wg__timers_data_sent(&p->timers, now);
+	wg__timers_any_authenticated_packet_traversal(&p->timers, now);
+	wg__timers_any_authenticated_packet_sent(&p->timers);
+	keep_key_fresh(p, kp, now);
+	wg__peer_timers_update(p);
+}
+
+void wg__send_keepalive(struct wg__peer *p)
+{
+	if (!p->staged.count)
+		stage(p, NULL, 0);
+	wg__send_staged(p);
+}
+
+void wg__send_handshake_initiation(struct wg__peer *p, bool is_retry)
+{
+	struct wg_device *dev = p->dev;
+	struct message_handshake_initiation msg;
+	uint8_t ts[NOISE_TIMESTAMP_LEN];
+	uint64_t now = wg__now(dev);
+
+	if (!is_retry)
+		p->timers.handshake_attempts = 0;
+	if (p->has_sent_handshake &&
+	    now - p->last_sent_handshake_ns < (uint64_t)REKEY_TIMEOUT * NS_PER_SEC)
+		return;
+	if (!dev->id.has_identity || !p->has_endpoint)
+		return;
+	p->last_sent_handshake_ns = now;
+	p->has_sent_handshake = true;
+
+	wg__index_remove(&dev->idx, &p->hs.entry);
+	wg__index_insert(&dev->idx, &p->hs.entry);
+	wg__tai64n(ts, now_wall_ns());
+	if (!wg__noise_handshake_create_initiation(&msg, &p->hs, &dev->id, NULL, ts)) {
+		log_debug(dev->name, "%s: cannot create an initiation (peer key of low order?)",
+			  p->log_name);
+		goto out;
+	}
+	wg__cookie_add_macs(&p->cookie, (uint8_t *)&msg, sizeof(msg), now);
+	log_debug(dev->name, "%s: sending handshake initiation", p->log_name);
+	wg__send_raw(dev, (const struct sockaddr *)&p->endpoint, (const uint8_t *)&msg, sizeof(msg));
+	p->tx_bytes += sizeof(msg);
+	wg__timers_any_authenticated_packet_traversal(&p->timers, now);
+	wg__timers_any_authenticated_packet_sent(&p->timers);
+	wg__timers_handshake_initiated(&p->timers, now);
+	wg__peer_timers_update(p);
+out:
+	key_wipe(&msg, sizeof(msg));
+}
+
+void wg__send_handshake_response(struct wg__peer *p)
+{
+	struct wg_device *dev = p->dev;
+	struct message_handshake_response msg;
+	uint64_t now = wg__now(dev);
+	struct wg__keypair *kp;
+
+	p->last_sent_handshake_ns = now;
+	p->has_sent_handshake = true;
+	wg__index_remove(&dev->idx, &p->hs.entry);
+	wg__index_insert(&dev->idx, &p->hs.entry);
+	if (!wg__noise_handshake_create_response(&msg, &p->hs, &dev->id, NULL))
+		goto out;
+	kp = malloc(sizeof(*kp));
+	if (!kp)
+		goto out;
+	wg__index_remove(&dev->idx, &p->hs.entry);
+	if (!wg__noise_handshake_begin_session(&p->hs, kp, now)) {
+		free(kp);
+		goto out;
+	}
+	wg__peer_install_keypair(p, kp);
+	wg__timers_session_derived(&p->timers, now);
+	wg__cookie_add_macs(&p->cookie, (uint8_t *)&msg, sizeof(msg), now);
+	wg__send_raw(dev, (const struct sockaddr *)&p->endpoint, (const uint8_t *)&msg, sizeof(msg));
+	p->tx_bytes += sizeof(msg);
+	wg__timers_any_authenticated_packet_traversal(&p->timers, now);
+	wg__timers_any_authenticated_packet_sent(&p->timers);
+	wg__peer_timers_update(p);
+out:
+	key_wipe(&msg, sizeof(msg));
+}
+
+static const uint8_t *packet_dst(const uint8_t *pkt, size_t len, int *family)
+{
+	if (len >= 20 && (pkt[0] >> 4) == 4) {
+		*family = AF_INET;
+		return pkt + 16;
+	}
+	if (len >= 40 && (pkt[0] >> 4) == 6) {
+		*family = AF_INET6;
+		return pkt + 24;
+	}
+	return NULL;
+}
+
+int wg_device_send(struct wg_device *dev, const uint8_t *pkt, size_t len)
+{
+	int family;
+	const uint8_t *dst = packet_dst(pkt, len, &family);
+	struct wg__peer *p;
+	struct wg__keypair *kp;
+	uint64_t now;
+
+	if (!dst || len > MESSAGE_MAX_INNER) {
+		dev->stats.drop_inner++;
+		return -EINVAL;
+	}
+	p = wg__aip_lookup(&dev->aip, family, dst);
+	if (!p) {
+		dev->stats.drop_no_route++;
+		return -ENETUNREACH;
+	}
+	if (!p->has_endpoint) {
+		dev->stats.drop_no_endpoint++;
+		return -EDESTADDRREQ;
+	}
+	now = wg__now(dev);
+	kp = p->kp_cur;
+	if (p->staged.count || !wg__keypair_usable(dev, kp, now, true)) {
+		stage(p, pkt, len);
+		wg__send_staged(p);
+		return 0;
+	}
+	encrypt_and_queue(p, kp, pkt, len);
+	wg__timers_data_sent(&p->timers, now);
+	wg__timers_any_authenticated_packet_traversal(&p->timers, now);
+	wg__timers_any_authenticated_packet_sent(&p->timers);
+	keep_key_fresh(p, kp, now);
+	wg__peer_timers_update(p);
+	return 0;
+}
+
+size_t wg_device_send_batch(struct wg_device *dev, const struct iovec *pkts, size_t n)
+{
+	size_t ok = 0;
+	for (size_t i = 0; i < n; i++)
+		if (wg_device_send(dev, pkts[i].iov_base, pkts[i].iov_len) == 0)
+			ok++;
+	return ok;
+}
