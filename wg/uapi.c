@@ -404,8 +404,16 @@ int wg_device_uapi_request(struct wg_device *dev, const char *req, size_t len, c
 	} else if (!strncmp(copy, "set=1\n", 6)) {
 		struct uapi_set s = { 0 };
 		const char *bad = NULL;
-		if (memchr(req, '\0', len) || !parse_set(copy + 6, &s, &bad)) {
-			log_warn(dev->name, "uapi: line unrecognized: '%.120s'", bad ? bad : "");
+		if (memchr(req, '\0', len)) {
+			log_warn(dev->name, "uapi: request contains a NUL byte");
+			errnum = EINVAL;
+		} else if (!parse_set(copy + 6, &s, &bad)) {
+			/* never echo a secret, even a malformed one */
+			if (!strncmp(bad, "private_key=", 12) || !strncmp(bad, "preshared_key=", 14))
+				log_warn(dev->name, "uapi: %.*s: not 64 hex digits",
+					 (int)strcspn(bad, "="), bad);
+			else
+				log_warn(dev->name, "uapi: line unrecognized: '%.120s'", bad);
 			errnum = EINVAL;
 		} else {
 			int err = apply_set(dev, &s);
@@ -413,7 +421,8 @@ int wg_device_uapi_request(struct wg_device *dev, const char *req, size_t len, c
 		}
 		set_free(&s);
 	} else {
-		log_warn(dev->name, "uapi: unknown operation: '%.40s'", copy);
+		log_warn(dev->name, "uapi: unknown operation: '%.*s'", (int)strcspn(copy, "\n"),
+			 copy);
 		errnum = EINVAL;
 	}
 	key_wipe(copy, len + 1);
