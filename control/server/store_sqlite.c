@@ -679,7 +679,6 @@ static int migrate(sqlite3 *db, char *err, size_t errlen)
 			uint8_t p[6] = { 0xfd };
 			char hex[13], ins[128];
 			randombytes_buf(p + 1, 5);
-			p[5] = 0; /* the /48 ends at byte 6; keep the subnet id zero */
 			sodium_bin2hex(hex, sizeof(hex), p, sizeof(p));
 			snprintf(ins, sizeof(ins),
 				 "INSERT INTO meta (key, value) VALUES ('ula48', '%s')", hex);

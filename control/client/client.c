@@ -1,0 +1,976 @@
+/* The control client: libcurl multi driven by libuv (uv_poll per socket, one uv_timer for
+ * curl's timeouts), the connect -> register -> map-stream state machine with backoff and
+ * jitter, the netmap cache, check-mode holds and logout.  See client.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <sodium.h>
+
+#include "common/key.h"
+#include "common/log.h"
+#include "control/client/client.h"
+#include "control/netmap/wire.h"
+
+#define ctl__container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+
+enum {
+	BACKOFF_MIN_MS = 500,
+	BACKOFF_MAX_MS = 30000,
+	MAP_TIMEOUT_MS = 120000,
+	REQ_TIMEOUT_MS = 60000,
+};
+
+enum req_kind {
+	REQ_KEY,
+	REQ_REGISTER,
+	REQ_MAP,
+	REQ_HOLD,
+	REQ_LOGOUT,
+};
+
+struct creq;
+
+struct ctl_client {
+	struct ctl_client_config cfg;
+	char *url, *state_dir, *hostname, *auth_key;
+	char **endpoints, **host_keys;
+	size_t n_endpoints, n_host_keys;
+	uint8_t machine_pub[32], machine_priv[32], node_pub[32], node_priv[32];
+	uint8_t server_pub[32];
+	bool pinned, registered, stopped, refused;
+	char followup[64];
+	CURLM *multi;
+	uv_timer_t curl_timer, retry_timer;
+	int open_handles;
+	unsigned backoff_ms;
+	char *netmap_json; /* the current full netmap */
+	uint64_t netmap_version;
+	int64_t netmap_time;
+	struct creq *map_req;
+	struct creq *reqs; /* every request in flight */
+	struct sockctx *socks; /* every socket curl asked us to watch */
+};
+
+struct creq {
+	struct ctl_client *c;
+	enum req_kind kind;
+	CURL *easy;
+	struct curl_slist *headers;
+	uint8_t nonce[CTL_WIRE_NONCE_LEN];
+	uint8_t *body;
+	size_t body_len;
+	char *resp;
+	size_t resp_len;
+	bool too_big;
+	/* hold / logout */
+	ctl_hold_cb hold_cb;
+	void (*logout_cb)(void *ctx, int status);
+	void *cb_ctx;
+	char hold_src[64], hold_user[64], hold_id[64];
+	uint32_t hold_period;
+	bool hold_pending_told;
+	struct creq *next;
+};
+
+struct sockctx {
+	uv_poll_t poll;
+	curl_socket_t fd;
+	struct ctl_client *c;
+	struct sockctx *next;
+};
+
+static void event(struct ctl_client *c, enum ctl_client_event ev, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void event(struct ctl_client *c, enum ctl_client_event ev, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (c->cfg.on_event)
+		c->cfg.on_event(c->cfg.ctx, ev, msg);
+}
+
+/* ---- files ---- */
+
+static int path_of(const struct ctl_client *c, const char *name, char *out, size_t len)
+{
+	int n = snprintf(out, len, "%s/%s", c->state_dir, name);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static int write_atomic(const char *path, const void *data, size_t len)
+{
+	char tmp[4096];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	const uint8_t *p = data;
+	size_t off = 0;
+	while (off < len) {
+		ssize_t n = write(fd, p + off, len - off);
+		if (n < 0) {
+			int e = -errno;
+			close(fd);
+			unlink(tmp);
+			return e;
+		}
+		off += (size_t)n;
+	}
+	if (fsync(fd) != 0 || close(fd) != 0) {
+		unlink(tmp);
+		return -EIO;
+	}
+	if (rename(tmp, path) != 0)
+		return -errno;
+	return 0;
+}
+
+static char *read_file(const char *path, size_t max, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	char *buf = malloc(max + 1);
+	size_t off = 0;
+	ssize_t n;
+	while (buf && off < max && (n = read(fd, buf + off, max - off)) > 0)
+		off += (size_t)n;
+	close(fd);
+	if (buf) {
+		buf[off] = '\0';
+		if (len)
+			*len = off;
+	}
+	return buf;
+}
+
+static int load_key(struct ctl_client *c, const char *name, uint8_t pub[32], uint8_t priv[32],
+		    char *err, size_t errlen)
+{
+	char path[4096], b64[KEY_BASE64_SIZE];
+	struct key_error kerr;
+	path_of(c, name, path, sizeof(path));
+	char *text = read_file(path, 128, NULL);
+	if (text) {
+		text[strcspn(text, "\r\n")] = '\0';
+		bool ok = key_from_base64(priv, text, &kerr);
+		sodium_memzero(text, strlen(text));
+		free(text);
+		if (!ok) {
+			snprintf(err, errlen, "%s: %s", path, kerr.message);
+			return -EINVAL;
+		}
+	} else {
+		crypto_box_keypair(pub, priv);
+		key_to_base64(b64, priv);
+		b64[KEY_BASE64_LEN] = '\n';
+		int rc = write_atomic(path, b64, KEY_BASE64_LEN + 1);
+		sodium_memzero(b64, sizeof(b64));
+		if (rc) {
+			snprintf(err, errlen, "%s: %s", path, strerror(-rc));
+			return rc;
+		}
+	}
+	crypto_scalarmult_base(pub, priv);
+	return 0;
+}
+
+static void save_netmap(struct ctl_client *c)
+{
+	char path[4096];
+	path_of(c, "netmap.json", path, sizeof(path));
+	int rc = write_atomic(path, c->netmap_json, strlen(c->netmap_json));
+	if (rc)
+		log_warn("control", "cannot cache the netmap in %s: %s", path, strerror(-rc));
+}
+
+static void deliver(struct ctl_client *c, bool from_cache)
+{
+	struct ctl_netmap *nm;
+	char err[256];
+	if (ctl_netmap_parse(c->netmap_json, strlen(c->netmap_json), &nm, err, sizeof(err)) != 0) {
+		log_warn("control", "netmap: %s", err);
+		return;
+	}
+	c->netmap_version = nm->version;
+	if (c->cfg.on_netmap)
+		c->cfg.on_netmap(c->cfg.ctx, nm, from_cache);
+	ctl_netmap_free(nm);
+}
+
+/* ---- curl on the loop ---- */
+
+static void handle_closed(uv_handle_t *h)
+{
+	struct ctl_client *c = h->data;
+	if (h->type == UV_POLL)
+		free(ctl__container_of((uv_poll_t *)h, struct sockctx, poll));
+	if (--c->open_handles == 0 && c->stopped) {
+		free(c);
+	}
+}
+
+static void check_done(struct ctl_client *c);
+
+static void on_poll(uv_poll_t *p, int status, int events)
+{
+	struct sockctx *s = ctl__container_of(p, struct sockctx, poll);
+	struct ctl_client *c = s->c;
+	int flags = 0, running;
+	if (status < 0)
+		flags = CURL_CSELECT_ERR;
+	if (events & UV_READABLE)
+		flags |= CURL_CSELECT_IN;
+	if (events & UV_WRITABLE)
+		flags |= CURL_CSELECT_OUT;
+	curl_multi_socket_action(c->multi, s->fd, flags, &running);
+	check_done(c);
+}
+
+static void sock_close(struct ctl_client *c, struct sockctx *s)
+{
+	for (struct sockctx **pp = &c->socks; *pp; pp = &(*pp)->next)
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	uv_poll_stop(&s->poll);
+	uv_close((uv_handle_t *)&s->poll, handle_closed);
+}
+
+static int on_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+	struct ctl_client *c = userp;
+	struct sockctx *s = socketp;
+	if (what == CURL_POLL_REMOVE) {
+		if (s) {
+			sock_close(c, s);
+			curl_multi_assign(c->multi, fd, NULL);
+		}
+		return 0;
+	}
+	if (!s) {
+		s = calloc(1, sizeof(*s));
+		if (!s)
+			return -1;
+		s->fd = fd;
+		s->c = c;
+		if (uv_poll_init_socket(c->cfg.loop, &s->poll, fd) != 0) {
+			free(s);
+			return -1;
+		}
+		s->poll.data = c;
+		s->next = c->socks;
+		c->socks = s;
+		c->open_handles++;
+		curl_multi_assign(c->multi, fd, s);
+	}
+	int ev = (what & CURL_POLL_IN ? UV_READABLE : 0) | (what & CURL_POLL_OUT ? UV_WRITABLE : 0);
+	uv_poll_start(&s->poll, ev, on_poll);
+	return 0;
+}
+
+static void on_curl_timer(uv_timer_t *t)
+{
+	struct ctl_client *c = t->data;
+	int running;
+	curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	check_done(c);
+}
+
+static int on_timer_change(CURLM *m, long timeout_ms, void *userp)
+{
+	struct ctl_client *c = userp;
+	if (timeout_ms < 0)
+		uv_timer_stop(&c->curl_timer);
+	else
+		uv_timer_start(&c->curl_timer, on_curl_timer, (uint64_t)timeout_ms, 0);
+	return 0;
+}
+
+static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct creq *r = userdata;
+	size_t n = size * nmemb;
+	if (r->resp_len + n > CTL_WIRE_MAX_BODY) {
+		r->too_big = true;
+		return 0;
+	}
+	char *p = realloc(r->resp, r->resp_len + n + 1);
+	if (!p)
+		return 0;
+	memcpy(p + r->resp_len, ptr, n);
+	r->resp = p;
+	r->resp_len += n;
+	p[r->resp_len] = '\0';
+	return n;
+}
+
+static void req_free(struct creq *r)
+{
+	struct ctl_client *c = r->c;
+	for (struct creq **pp = &c->reqs; *pp; pp = &(*pp)->next)
+		if (*pp == r) {
+			*pp = r->next;
+			break;
+		}
+	if (c->map_req == r)
+		c->map_req = NULL;
+	if (r->easy) {
+		curl_multi_remove_handle(c->multi, r->easy);
+		curl_easy_cleanup(r->easy);
+	}
+	curl_slist_free_all(r->headers);
+	free(r->body);
+	free(r->resp);
+	free(r);
+}
+
+/* Start a request: GET /key when json is NULL, otherwise a sealed POST. */
+static int req_start(struct ctl_client *c, struct creq *r, const char *path, const char *json,
+		     long timeout_ms)
+{
+	char url[1024];
+	snprintf(url, sizeof(url), "%s%s", c->url, path);
+	r->c = c;
+	r->easy = curl_easy_init();
+	if (!r->easy)
+		return -ENOMEM;
+	if (json) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		uint64_t now_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+		int rc = ctl_wire_seal_request(c->server_pub, c->machine_pub, c->machine_priv,
+					       now_ms, json, strlen(json), &r->body, &r->body_len,
+					       r->nonce);
+		if (rc)
+			return rc;
+		r->headers = curl_slist_append(NULL, "Content-Type: application/octet-stream");
+		curl_easy_setopt(r->easy, CURLOPT_POST, 1L);
+		curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, r->body);
+		curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE, (long)r->body_len);
+		curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
+	}
+	curl_easy_setopt(r->easy, CURLOPT_URL, url);
+	curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r);
+	curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+	curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(r->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(r->easy, CURLOPT_TCP_KEEPALIVE, 1L);
+	r->next = c->reqs;
+	c->reqs = r;
+	if (curl_multi_add_handle(c->multi, r->easy) != CURLM_OK)
+		return -EIO;
+	return 0;
+}
+
+/* ---- the state machine ---- */
+
+static void connect_start(struct ctl_client *c);
+static void map_poll(struct ctl_client *c);
+
+static void on_retry(uv_timer_t *t)
+{
+	connect_start(t->data);
+}
+
+static void retry_later(struct ctl_client *c, const char *why)
+{
+	if (c->stopped)
+		return;
+	/* jitter: 75 % to 125 % of the backoff, so many nodes do not come back in step */
+	unsigned ms = c->backoff_ms * 3 / 4 + randombytes_uniform(c->backoff_ms / 2 + 1);
+	event(c, CTL_CLIENT_UNREACHABLE, "%s; retrying in %u ms", why, ms);
+	c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
+	uv_timer_start(&c->retry_timer, on_retry, ms, 0);
+}
+
+static char *opened(struct creq *r, long status, const char **why)
+{
+	char *plain;
+	size_t plen;
+	if (!r->resp || !ctl_wire_open_response(r->c->server_pub, r->c->machine_priv, r->nonce,
+						(const uint8_t *)r->resp, r->resp_len, &plain,
+						&plen, why))
+		return NULL;
+	return plain;
+}
+
+static json_t *response_json(struct creq *r, long status, char *errbuf, size_t errlen)
+{
+	const char *why = "empty response";
+	char *plain = opened(r, status, &why);
+	if (!plain) {
+		/* Refusals before authentication are plain JSON {"error": ...}. */
+		json_t *j = r->resp ? json_loads(r->resp, 0, NULL) : NULL;
+		const char *e = json_string_value(json_object_get(j, "error"));
+		snprintf(errbuf, errlen, "HTTP %ld: %s", status, e ? e : why);
+		json_decref(j);
+		return NULL;
+	}
+	json_t *j = json_loads(plain, 0, NULL);
+	free(plain);
+	if (!json_is_object(j)) {
+		json_decref(j);
+		snprintf(errbuf, errlen, "HTTP %ld: response is not a JSON object", status);
+		return NULL;
+	}
+	return j;
+}
+
+static int pin_key(struct ctl_client *c, const uint8_t key[32])
+{
+	char path[4096], b64[KEY_BASE64_SIZE + 1];
+	path_of(c, "server.pub", path, sizeof(path));
+	key_to_base64(b64, key);
+	b64[KEY_BASE64_LEN] = '\n';
+	b64[KEY_BASE64_LEN + 1] = '\0';
+	memcpy(c->server_pub, key, 32);
+	c->pinned = true;
+	return write_atomic(path, b64, KEY_BASE64_LEN + 1);
+}
+
+static void register_send(struct ctl_client *c)
+{
+	char nk[KEY_BASE64_SIZE];
+	key_to_base64(nk, c->node_pub);
+	json_t *j = json_pack("{s:s, s:s}", "node_key", nk, "hostname", c->hostname);
+	if (c->followup[0]) {
+		json_object_set_new(j, "followup", json_string(c->followup));
+		json_object_set_new(j, "wait", json_true());
+	} else if (c->auth_key) {
+		json_object_set_new(j, "auth_key", json_string(c->auth_key));
+	}
+	char *s = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	struct creq *r = calloc(1, sizeof(*r));
+	if (!s || !r || req_start(c, r, "/machine/register", s, REQ_TIMEOUT_MS) != 0) {
+		free(s);
+		if (r)
+			req_free(r);
+		retry_later(c, "cannot start the registration request");
+		return;
+	}
+	free(s);
+	r->kind = REQ_REGISTER;
+}
+
+static void on_key(struct ctl_client *c, struct creq *r, long status)
+{
+	json_t *j = r->resp ? json_loads(r->resp, 0, NULL) : NULL;
+	const char *k = json_string_value(json_object_get(j, "server_key"));
+	uint8_t key[32];
+	struct key_error kerr;
+	if (status != 200 || !k || !key_from_base64(key, k, &kerr)) {
+		json_decref(j);
+		retry_later(c, "control did not answer with its key");
+		return;
+	}
+	json_decref(j);
+	if (c->pinned && sodium_memcmp(key, c->server_pub, 32) != 0) {
+		char want[KEY_FINGERPRINT_SIZE], got[KEY_FINGERPRINT_SIZE];
+		key_fingerprint(want, c->server_pub);
+		key_fingerprint(got, key);
+		c->refused = true;
+		event(c, CTL_CLIENT_KEY_MISMATCH,
+		      "control at %s presents server key %s, not the pinned %s; refusing it", c->url,
+		      got, want);
+		return;
+	}
+	if (!c->pinned && pin_key(c, key) != 0)
+		log_warn("control", "cannot save the pinned server key");
+	if (c->registered)
+		map_poll(c);
+	else
+		register_send(c);
+}
+
+static void mark_registered(struct ctl_client *c, bool yes)
+{
+	char path[4096];
+	path_of(c, "registered", path, sizeof(path));
+	c->registered = yes;
+	if (yes)
+		write_atomic(path, "1\n", 2);
+	else
+		unlink(path);
+}
+
+static void on_register(struct ctl_client *c, struct creq *r, long status)
+{
+	char err[512];
+	json_t *j = response_json(r, status, err, sizeof(err));
+	if (!j) {
+		if (status >= 500 || status == 0)
+			retry_later(c, err);
+		else {
+			c->refused = true;
+			event(c, CTL_CLIENT_REFUSED, "%s", err);
+		}
+		return;
+	}
+	const char *e = json_string_value(json_object_get(j, "error"));
+	if (e) {
+		c->refused = status != 410;
+		c->followup[0] = '\0';
+		event(c, CTL_CLIENT_REFUSED, "%s", e);
+		if (!c->refused)
+			retry_later(c, e);
+	} else if (json_is_true(json_object_get(j, "registered"))) {
+		json_t *node = json_object_get(j, "node");
+		c->followup[0] = '\0';
+		c->backoff_ms = BACKOFF_MIN_MS;
+		mark_registered(c, true);
+		event(c, CTL_CLIENT_REGISTERED, "%s",
+		      json_string_value(json_object_get(node, "name")) ?: "");
+		map_poll(c);
+	} else {
+		const char *url = json_string_value(json_object_get(j, "auth_url"));
+		const char *fu = json_string_value(json_object_get(j, "followup"));
+		if (!url || !fu || strlen(fu) >= sizeof(c->followup)) {
+			retry_later(c, "registration answer has neither a node nor a login URL");
+		} else {
+			if (strcmp(fu, c->followup) != 0)
+				event(c, CTL_CLIENT_NEEDS_LOGIN, "%s", url);
+			snprintf(c->followup, sizeof(c->followup), "%s", fu);
+			register_send(c);
+		}
+	}
+	json_decref(j);
+}
+
+static void map_poll(struct ctl_client *c)
+{
+	if (c->stopped || c->map_req)
+		return;
+	json_t *j = json_pack("{s:I, s:b}", "since", (json_int_t)c->netmap_version, "wait", 1);
+	json_t *eps = json_array(), *hks = json_array();
+	for (size_t i = 0; i < c->n_endpoints; i++)
+		json_array_append_new(eps, json_string(c->endpoints[i]));
+	for (size_t i = 0; i < c->n_host_keys; i++)
+		json_array_append_new(hks, json_string(c->host_keys[i]));
+	json_object_set_new(j, "endpoints", eps);
+	json_object_set_new(j, "ssh_host_keys", hks);
+	char *s = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	struct creq *r = calloc(1, sizeof(*r));
+	if (!s || !r || req_start(c, r, "/machine/map", s, MAP_TIMEOUT_MS) != 0) {
+		free(s);
+		if (r)
+			req_free(r);
+		retry_later(c, "cannot start the map request");
+		return;
+	}
+	free(s);
+	r->kind = REQ_MAP;
+	c->map_req = r;
+}
+
+static void on_map(struct ctl_client *c, struct creq *r, long status)
+{
+	char err[512];
+	if (status == 401) {
+		/* control forgot this machine (removed, or a new database): register again */
+		log_warn("control", "control no longer knows this machine; registering again");
+		mark_registered(c, false);
+		c->netmap_version = 0;
+		if (!c->auth_key) {
+			connect_start(c);
+			return;
+		}
+		register_send(c);
+		return;
+	}
+	char *plain = NULL;
+	const char *why = "no response";
+	if (status == 200)
+		plain = opened(r, status, &why);
+	if (!plain) {
+		json_t *j = response_json(r, status, err, sizeof(err));
+		json_decref(j);
+		retry_later(c, status ? err : "control is unreachable");
+		return;
+	}
+	int rc = ctl_netmap_apply(&c->netmap_json, plain, strlen(plain), err, sizeof(err));
+	json_t *m = json_loads(plain, 0, NULL);
+	bool keepalive = json_is_string(json_object_get(m, "type")) &&
+			 strcmp(json_string_value(json_object_get(m, "type")), "keepalive") == 0;
+	json_decref(m);
+	free(plain);
+	if (rc == -ESTALE) {
+		c->netmap_version = 0; /* ask for a full map */
+		map_poll(c);
+		return;
+	}
+	if (rc) {
+		log_warn("control", "map message refused: %s", err);
+		retry_later(c, err);
+		return;
+	}
+	if (c->backoff_ms != BACKOFF_MIN_MS || !c->netmap_time)
+		event(c, CTL_CLIENT_CONNECTED, "%s", c->url);
+	c->backoff_ms = BACKOFF_MIN_MS;
+	if (!keepalive) {
+		c->netmap_time = (int64_t)time(NULL);
+		save_netmap(c);
+		deliver(c, false);
+	}
+	map_poll(c);
+}
+
+static void hold_send(struct ctl_client *c, struct creq *old);
+
+static void on_hold(struct ctl_client *c, struct creq *r, long status)
+{
+	char err[512];
+	json_t *j = response_json(r, status, err, sizeof(err));
+	const char *d = json_string_value(json_object_get(j, "decision"));
+	if (!j || !d) {
+		const char *e = json_string_value(json_object_get(j, "error"));
+		r->hold_cb(r->cb_ctx, CTL_HOLD_ERROR, e ? e : err);
+	} else if (strcmp(d, "accept") == 0) {
+		r->hold_cb(r->cb_ctx, CTL_HOLD_ACCEPT, "approved");
+	} else if (strcmp(d, "reject") == 0) {
+		r->hold_cb(r->cb_ctx, CTL_HOLD_REJECT,
+			   json_string_value(json_object_get(j, "reason")) ?: "rejected");
+	} else {
+		const char *url = json_string_value(json_object_get(j, "url"));
+		const char *id = json_string_value(json_object_get(j, "hold_id"));
+		if (!r->hold_pending_told)
+			r->hold_cb(r->cb_ctx, CTL_HOLD_PENDING, url ? url : "");
+		snprintf(r->hold_id, sizeof(r->hold_id), "%s", id ? id : "");
+		r->hold_pending_told = true;
+		hold_send(c, r);
+	}
+	json_decref(j);
+}
+
+static void hold_send(struct ctl_client *c, struct creq *old)
+{
+	json_t *j = old->hold_id[0]
+			    ? json_pack("{s:s, s:b}", "hold_id", old->hold_id, "wait", 1)
+			    : json_pack("{s:s, s:s, s:i, s:b}", "src", old->hold_src, "user",
+					old->hold_user, "check_period", (int)old->hold_period,
+					"wait", 0);
+	char *s = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	struct creq *r = calloc(1, sizeof(*r));
+	if (!s || !r) {
+		free(s);
+		free(r);
+		old->hold_cb(old->cb_ctx, CTL_HOLD_ERROR, "out of memory");
+		return;
+	}
+	r->kind = REQ_HOLD;
+	r->hold_cb = old->hold_cb;
+	r->cb_ctx = old->cb_ctx;
+	r->hold_period = old->hold_period;
+	r->hold_pending_told = old->hold_pending_told;
+	memcpy(r->hold_src, old->hold_src, sizeof(r->hold_src));
+	memcpy(r->hold_user, old->hold_user, sizeof(r->hold_user));
+	memcpy(r->hold_id, old->hold_id, sizeof(r->hold_id));
+	if (req_start(c, r, "/machine/hold", s, MAP_TIMEOUT_MS) != 0) {
+		r->hold_cb(r->cb_ctx, CTL_HOLD_ERROR, "cannot reach control");
+		req_free(r);
+	}
+	free(s);
+}
+
+static void on_logout(struct ctl_client *c, struct creq *r, long status)
+{
+	char err[512];
+	json_t *j = response_json(r, status, err, sizeof(err));
+	bool ok = j && json_is_true(json_object_get(j, "logged_out"));
+	json_decref(j);
+	if (ok) {
+		char path[4096];
+		mark_registered(c, false);
+		path_of(c, "netmap.json", path, sizeof(path));
+		unlink(path);
+		event(c, CTL_CLIENT_LOGGED_OUT, "logged out");
+	}
+	if (r->logout_cb)
+		r->logout_cb(r->cb_ctx, ok ? 0 : -EIO);
+}
+
+static void check_done(struct ctl_client *c)
+{
+	CURLMsg *msg;
+	int pending;
+	while ((msg = curl_multi_info_read(c->multi, &pending))) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		struct creq *r;
+		long status = 0;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+		if (msg->data.result == CURLE_OK)
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
+		if (c->map_req == r)
+			c->map_req = NULL;
+		if (!c->stopped) {
+			switch (r->kind) {
+			case REQ_KEY:
+				on_key(c, r, status);
+				break;
+			case REQ_REGISTER:
+				on_register(c, r, status);
+				break;
+			case REQ_MAP:
+				on_map(c, r, status);
+				break;
+			case REQ_HOLD:
+				on_hold(c, r, status);
+				break;
+			case REQ_LOGOUT:
+				on_logout(c, r, status);
+				break;
+			}
+		}
+		req_free(r);
+	}
+}
+
+static void connect_start(struct ctl_client *c)
+{
+	if (c->stopped || c->refused)
+		return;
+	struct creq *r = calloc(1, sizeof(*r));
+	if (!r || req_start(c, r, "/key", NULL, REQ_TIMEOUT_MS) != 0) {
+		if (r)
+			req_free(r);
+		retry_later(c, "cannot start a request");
+		return;
+	}
+	r->kind = REQ_KEY;
+}
+
+/* ---- public ---- */
+
+static char **strv_dup(const char *const *v, size_t n)
+{
+	char **out = calloc(n ? n : 1, sizeof(*out));
+	for (size_t i = 0; out && i < n; i++)
+		out[i] = strdup(v[i]);
+	return out;
+}
+
+static void strv_free(char **v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+int ctl_client_new(const struct ctl_client_config *cfg, struct ctl_client **out, char *err,
+		   size_t errlen)
+{
+	static bool curl_ready;
+	if (!curl_ready) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 || sodium_init() < 0) {
+			snprintf(err, errlen, "cannot initialize libcurl or libsodium");
+			return -EIO;
+		}
+		curl_ready = true;
+	}
+	struct ctl_client *c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->cfg = *cfg;
+	c->url = strdup(cfg->server_url);
+	c->state_dir = strdup(cfg->state_dir);
+	c->hostname = strdup(cfg->hostname ? cfg->hostname : "node");
+	c->auth_key = cfg->auth_key ? strdup(cfg->auth_key) : NULL;
+	c->endpoints = strv_dup(cfg->endpoints, cfg->n_endpoints);
+	c->n_endpoints = cfg->n_endpoints;
+	c->host_keys = strv_dup(cfg->ssh_host_keys, cfg->n_ssh_host_keys);
+	c->n_host_keys = cfg->n_ssh_host_keys;
+	c->backoff_ms = BACKOFF_MIN_MS;
+	c->cfg.server_url = c->cfg.state_dir = c->cfg.hostname = c->cfg.auth_key = NULL;
+	c->cfg.endpoints = c->cfg.ssh_host_keys = NULL;
+	int rc = -ENOMEM;
+	if (!c->url || !c->state_dir || !c->hostname || !c->endpoints || !c->host_keys)
+		goto fail;
+	size_t ul = strlen(c->url);
+	while (ul && c->url[ul - 1] == '/')
+		c->url[--ul] = '\0';
+	if (mkdir(c->state_dir, 0700) != 0 && errno != EEXIST) {
+		rc = -errno;
+		snprintf(err, errlen, "%s: %s", c->state_dir, strerror(errno));
+		goto fail;
+	}
+	rc = load_key(c, "machine.key", c->machine_pub, c->machine_priv, err, errlen);
+	if (!rc)
+		rc = load_key(c, "node.key", c->node_pub, c->node_priv, err, errlen);
+	if (rc)
+		goto fail;
+	char path[4096];
+	struct key_error kerr;
+	path_of(c, "server.pub", path, sizeof(path));
+	char *pinned = read_file(path, 128, NULL);
+	uint8_t given[32];
+	if (cfg->server_key && !key_from_base64(given, cfg->server_key, &kerr)) {
+		free(pinned);
+		snprintf(err, errlen, "server key: %s", kerr.message);
+		rc = -EINVAL;
+		goto fail;
+	}
+	if (pinned) {
+		pinned[strcspn(pinned, "\r\n")] = '\0';
+		bool ok = key_from_base64(c->server_pub, pinned, &kerr);
+		free(pinned);
+		if (!ok) {
+			snprintf(err, errlen, "%s: %s", path, kerr.message);
+			rc = -EINVAL;
+			goto fail;
+		}
+		c->pinned = true;
+		if (cfg->server_key && sodium_memcmp(given, c->server_pub, 32) != 0) {
+			snprintf(err, errlen, "the server key given differs from the one pinned in "
+					      "%s; refusing it", path);
+			rc = -EKEYREJECTED;
+			goto fail;
+		}
+	} else if (cfg->server_key && pin_key(c, given) != 0) {
+		snprintf(err, errlen, "%s: cannot save the server key", path);
+		rc = -EIO;
+		goto fail;
+	}
+	path_of(c, "registered", path, sizeof(path));
+	c->registered = access(path, F_OK) == 0;
+	c->multi = curl_multi_init();
+	if (!c->multi)
+		goto fail;
+	curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+	curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_timer_change);
+	curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+	uv_timer_init(cfg->loop, &c->curl_timer);
+	uv_timer_init(cfg->loop, &c->retry_timer);
+	c->curl_timer.data = c->retry_timer.data = c;
+	c->open_handles = 2;
+	*out = c;
+	return 0;
+fail:
+	if (c->multi)
+		curl_multi_cleanup(c->multi);
+	sodium_memzero(c->machine_priv, 32);
+	sodium_memzero(c->node_priv, 32);
+	free(c->url);
+	free(c->state_dir);
+	free(c->hostname);
+	free(c->auth_key);
+	strv_free(c->endpoints, c->n_endpoints);
+	strv_free(c->host_keys, c->n_host_keys);
+	free(c);
+	return rc;
+}
+
+int ctl_client_start(struct ctl_client *c)
+{
+	char path[4096];
+	size_t len;
+	path_of(c, "netmap.json", path, sizeof(path));
+	char *cached = read_file(path, CTL_WIRE_MAX_BODY, &len);
+	if (cached && c->registered) {
+		struct stat st;
+		c->netmap_json = cached;
+		c->netmap_time = stat(path, &st) == 0 ? (int64_t)st.st_mtime : (int64_t)time(NULL);
+		deliver(c, true);
+	} else {
+		free(cached);
+	}
+	connect_start(c);
+	return 0;
+}
+
+void ctl_client_free(struct ctl_client *c)
+{
+	if (!c)
+		return;
+	c->stopped = true;
+	while (c->reqs)
+		req_free(c->reqs);
+	curl_multi_cleanup(c->multi);
+	c->multi = NULL;
+	while (c->socks)
+		sock_close(c, c->socks);
+	sodium_memzero(c->machine_priv, 32);
+	sodium_memzero(c->node_priv, 32);
+	free(c->url);
+	free(c->state_dir);
+	free(c->hostname);
+	free(c->auth_key);
+	free(c->netmap_json);
+	strv_free(c->endpoints, c->n_endpoints);
+	strv_free(c->host_keys, c->n_host_keys);
+	uv_close((uv_handle_t *)&c->curl_timer, handle_closed);
+	uv_close((uv_handle_t *)&c->retry_timer, handle_closed);
+}
+
+int ctl_client_set_endpoints(struct ctl_client *c, const char *const *eps, size_t n)
+{
+	char **v = strv_dup(eps, n);
+	if (!v)
+		return -ENOMEM;
+	strv_free(c->endpoints, c->n_endpoints);
+	c->endpoints = v;
+	c->n_endpoints = n;
+	return 0;
+}
+
+int ctl_client_hold(struct ctl_client *c, const char *src, const char *user,
+		    uint32_t check_period_s, ctl_hold_cb cb, void *ctx)
+{
+	struct creq tmpl;
+	if (!c->pinned || strlen(src) >= sizeof(tmpl.hold_src) ||
+	    strlen(user) >= sizeof(tmpl.hold_user))
+		return -EINVAL;
+	memset(&tmpl, 0, sizeof(tmpl));
+	tmpl.hold_cb = cb;
+	tmpl.cb_ctx = ctx;
+	tmpl.hold_period = check_period_s;
+	snprintf(tmpl.hold_src, sizeof(tmpl.hold_src), "%s", src);
+	snprintf(tmpl.hold_user, sizeof(tmpl.hold_user), "%s", user);
+	hold_send(c, &tmpl);
+	return 0;
+}
+
+int ctl_client_logout(struct ctl_client *c, void (*cb)(void *ctx, int status), void *ctx)
+{
+	if (!c->pinned)
+		return -ENOTCONN;
+	struct creq *r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->kind = REQ_LOGOUT;
+	r->logout_cb = cb;
+	r->cb_ctx = ctx;
+	if (req_start(c, r, "/machine/logout", "{}", REQ_TIMEOUT_MS) != 0) {
+		req_free(r);
+		return -EIO;
+	}
+	return 0;
+}
+
+int64_t ctl_client_netmap_age(const struct ctl_client *c)
+{
+	if (!c->netmap_json)
+		return -1;
+	return (int64_t)time(NULL) - c->netmap_time;
+}

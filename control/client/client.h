@@ -1,0 +1,83 @@
+/* control/client: the control client linked into meshd.
+ *
+ * It runs on the caller's libuv loop and talks to meshcontrol with libcurl's multi
+ * interface: pin the server key (from the join command, or on first contact), register
+ * (auth key, or an interactive login URL it hands back and then waits on), then hold a map
+ * stream open: the first answer is a full netmap, later ones deltas, with keep-alives in
+ * between.  Every netmap is written to state_dir/netmap.json (0600, atomically) and handed
+ * to on_netmap; at start the cached one is handed over first, so a node keeps working while
+ * control is unreachable.  Failures are retried with exponential backoff and jitter.
+ *
+ * State directory: machine.key and node.key (private keys, 0600), server.pub (the pinned
+ * server key), netmap.json.  Keys are never logged. */
+#ifndef MESH_CONTROL_CLIENT_H
+#define MESH_CONTROL_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "control/netmap/netmap.h"
+
+struct ctl_client;
+
+enum ctl_client_event {
+	CTL_CLIENT_NEEDS_LOGIN,	 /* msg is the URL a person must open */
+	CTL_CLIENT_REGISTERED,	 /* msg is the node's name */
+	CTL_CLIENT_CONNECTED,	 /* the map stream answered */
+	CTL_CLIENT_UNREACHABLE,	 /* msg says why; retrying with backoff */
+	CTL_CLIENT_REFUSED,	 /* msg is control's refusal (bad auth key, ...); not retried */
+	CTL_CLIENT_KEY_MISMATCH, /* the server key differs from the pinned one; not retried */
+	CTL_CLIENT_LOGGED_OUT,
+};
+
+struct ctl_client_config {
+	uv_loop_t *loop;
+	const char *server_url; /* "http://127.0.0.1:8080" */
+	const char *state_dir;
+	const char *server_key; /* base64; pins the key before first contact (may be NULL) */
+	const char *auth_key;	/* may be NULL: interactive login */
+	const char *hostname;
+	const char *const *endpoints; /* "addr:port" reported to peers */
+	size_t n_endpoints;
+	const char *const *ssh_host_keys;
+	size_t n_ssh_host_keys;
+	/* A new netmap (valid only during the call); from_cache for the one read at start. */
+	void (*on_netmap)(void *ctx, const struct ctl_netmap *nm, bool from_cache);
+	void (*on_event)(void *ctx, enum ctl_client_event ev, const char *msg);
+	void *ctx;
+};
+
+/* Create (copies cfg; loads or creates the keys).  err gets a sentence on failure. */
+int ctl_client_new(const struct ctl_client_config *cfg, struct ctl_client **out, char *err,
+		   size_t errlen);
+/* Hand over the cached netmap (if any), then connect.  Must be on the loop thread. */
+int ctl_client_start(struct ctl_client *c);
+/* Stop and free; the memory goes once every handle has closed on the loop. */
+void ctl_client_free(struct ctl_client *c);
+
+/* Report new endpoints (replaces the list); sent with the next map request. */
+int ctl_client_set_endpoints(struct ctl_client *c, const char *const *eps, size_t n);
+
+enum ctl_hold_result {
+	CTL_HOLD_ACCEPT,
+	CTL_HOLD_REJECT,
+	CTL_HOLD_PENDING, /* msg is the URL the source's owner must open; more calls follow */
+	CTL_HOLD_ERROR,
+};
+typedef void (*ctl_hold_cb)(void *ctx, enum ctl_hold_result res, const char *msg);
+
+/* Check mode: ask control whether src (an address) may log in as user here.  cb runs with
+ * PENDING (once, with the URL) and then exactly once with the final answer. */
+int ctl_client_hold(struct ctl_client *c, const char *src, const char *user,
+		    uint32_t check_period_s, ctl_hold_cb cb, void *ctx);
+
+/* Log out (an ephemeral node is removed); cb gets 0 or -errno. */
+int ctl_client_logout(struct ctl_client *c, void (*cb)(void *ctx, int status), void *ctx);
+
+/* Seconds since the netmap in use was received (or cached); -1 when there is none. */
+int64_t ctl_client_netmap_age(const struct ctl_client *c);
+
+#endif
