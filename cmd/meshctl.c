@@ -11,6 +11,7 @@ static int run_version(int argc, char **argv);
 /* One line per verb; later issues add theirs. */
 static const struct meshctl_verb verbs[] = {
 	{ "version", run_version, "show the version" },
+	{ "policy", meshctl_policy, "check a policy file offline; explain a decision" },
 };
 
 static void usage(FILE *out)

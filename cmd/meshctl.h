@@ -10,4 +10,6 @@ struct meshctl_verb {
 	const char *summary;
 };
 
+int meshctl_policy(int argc, char **argv);
+
 #endif

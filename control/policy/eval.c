@@ -171,11 +171,22 @@ static void ssh_decided(struct pol_decision *out, const struct pol_ssh_rule *r, 
 	out->section = "ssh";
 	out->rule_index = r->index;
 	snprintf(out->local_user, sizeof(out->local_user), "%s", local);
-	if (r->action == POL_CHECK)
+	if (r->action == POL_CHECK) {
+		char period[32];
+		long long p = (long long)r->check_period_s;
+		if (p == 0)
+			snprintf(period, sizeof(period), "at every connection");
+		else if (p % 3600 == 0)
+			snprintf(period, sizeof(period), "every %lldh", p / 3600);
+		else if (p % 60 == 0)
+			snprintf(period, sizeof(period), "every %lldm", p / 60);
+		else
+			snprintf(period, sizeof(period), "every %llds", p);
 		snprintf(out->why, sizeof(out->why),
 			 "check by ssh[%d]: the source is among its principals and it maps \"%s\" "
-			 "to local user \"%s\"; the source's owner must re-authenticate (period %llds)",
-			 r->index, user, local, (long long)r->check_period_s);
+			 "to local user \"%s\"; the source's owner must re-authenticate %s",
+			 r->index, user, local, period);
+	}
 	else
 		snprintf(out->why, sizeof(out->why),
 			 "accepted by ssh[%d]: the source is among its principals and it maps \"%s\" "

@@ -107,6 +107,7 @@ struct pol__netrule {
 	struct pol__dst *dsts;
 	size_t n_dsts, cap_dsts;
 	bool has_via; /* via grants route through routers; no node-to-node access */
+	char *source; /* the rule as compact JSON, for explain */
 };
 
 enum pol__user_kind {
@@ -132,6 +133,7 @@ struct pol__sshrule {
 	int64_t check_period_s;
 	char **accept_env;
 	size_t n_accept_env;
+	char *source;
 };
 
 struct pol__group {

@@ -701,10 +701,12 @@ static int parse_netrules(struct pol_policy *pol, json_t *acls, json_t *grants,
 		bool acl = i < na;
 		r->section = acl ? "acls" : "grants";
 		r->index = (int)(acl ? i : i - na);
-		int rc = acl ? parse_acl(pol, r, json_array_get(acls, i), i, err)
-			     : parse_grant(pol, r, json_array_get(grants, i - na), i - na, err);
+		json_t *rj = acl ? json_array_get(acls, i) : json_array_get(grants, i - na);
+		int rc = acl ? parse_acl(pol, r, rj, i, err) : parse_grant(pol, r, rj, i - na, err);
 		if (rc)
 			return rc;
+		if (!(r->source = json_dumps(rj, JSON_COMPACT)))
+			return -ENOMEM;
 	}
 	return 0;
 }
@@ -949,9 +951,12 @@ static int parse_ssh(struct pol_policy *pol, json_t *j, struct pol_error *err)
 	if (!pol->ssh)
 		return -ENOMEM;
 	for (size_t i = 0; i < json_array_size(j); i++) {
-		int rc = parse_ssh_rule(pol, &pol->ssh[pol->n_ssh++], json_array_get(j, i), i, err);
+		struct pol__sshrule *r = &pol->ssh[pol->n_ssh++];
+		int rc = parse_ssh_rule(pol, r, json_array_get(j, i), i, err);
 		if (rc)
 			return rc;
+		if (!(r->source = json_dumps(json_array_get(j, i), JSON_COMPACT)))
+			return -ENOMEM;
 	}
 	return 0;
 }
@@ -1159,6 +1164,28 @@ bool pol_policy_has_ssh(const struct pol_policy *pol)
 	return pol->has_ssh;
 }
 
+const char *pol_policy_rule_text(const struct pol_policy *pol, const char *section, int index)
+{
+	if (!section || index < 0)
+		return NULL;
+	if (strcmp(section, "ssh") == 0)
+		return (size_t)index < pol->n_ssh ? pol->ssh[index].source : NULL;
+	for (size_t i = 0; i < pol->n_rules; i++)
+		if (strcmp(pol->rules[i].section, section) == 0 && pol->rules[i].index == index)
+			return pol->rules[i].source;
+	return NULL;
+}
+
+void pol_policy_summary(const struct pol_policy *pol, char *buf, size_t len)
+{
+	size_t acls = 0;
+	for (size_t i = 0; i < pol->n_rules; i++)
+		acls += strcmp(pol->rules[i].section, "acls") == 0;
+	snprintf(buf, len, "%zu acls, %zu grants, %zu ssh rules, %zu tests, %zu sshTests%s", acls,
+		 pol->n_rules - acls, pol->n_ssh, pol->n_tests, pol->n_sshtests,
+		 pol->has_rules ? "" : " (no acls or grants: all traffic allowed)");
+}
+
 static void alias_array_free(struct pol__alias *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -1189,6 +1216,7 @@ void pol_policy_free(struct pol_policy *pol)
 			free(r->dsts[d].text);
 		}
 		free(r->dsts);
+		free(r->source);
 	}
 	free(pol->rules);
 	for (size_t i = 0; i < pol->n_ssh; i++) {
@@ -1199,6 +1227,7 @@ void pol_policy_free(struct pol_policy *pol)
 			free(r->users[u].name);
 		free(r->users);
 		strv_free(r->accept_env, r->n_accept_env);
+		free(r->source);
 	}
 	free(pol->ssh);
 	for (size_t i = 0; i < pol->n_tests; i++) {

@@ -151,6 +151,12 @@ void pol_policy_free(struct pol_policy *pol);
 /* True when the policy document had an "ssh" section (no section: no SSH at all). */
 bool pol_policy_has_ssh(const struct pol_policy *pol);
 
+/* The rule `section` ("acls", "grants", "ssh") [index] as compact JSON, or NULL. */
+const char *pol_policy_rule_text(const struct pol_policy *pol, const char *section, int index);
+
+/* One line summarising the policy ("2 acls, 1 grants, 3 ssh rules, 1 tests, 0 sshTests"). */
+void pol_policy_summary(const struct pol_policy *pol, char *buf, size_t len);
+
 /* Resolves the policy against a topology and builds every node's filter and SSH rules.
  * The topology is copied; the policy must outlive the result.  Returns 0, -EINVAL (*err:
  * e.g. a node naming an unknown tag) or -ENOMEM. */
@@ -208,6 +214,25 @@ void pol_ssh_rules_decide(const struct pol_ssh_rule *const *rules, size_t n,
 /* True when environment variable `name` may be passed under rule r (loader variables such
  * as LD_* are never accepted). */
 bool pol_ssh_env_allowed(const struct pol_ssh_rule *r, const char *name);
+
+/* ---- topology files (for meshctl and tests) ---- */
+
+struct pol_topology_doc;
+
+/* Reads a topology from JSON/HuJSON:
+ *   {"tailnet_owner": "alice@example.com",
+ *    "users": [{"name": "alice", "email": "alice@example.com"}],
+ *    "nodes": {"laptop": {"user": "alice", "ipv4": "100.64.0.1", "ipv6": "fd7a::1"},
+ *              "web": {"tags": ["tag:server"], "ipv4": "100.64.0.2",
+ *                      "approved_routes": ["10.0.0.0/24"]}}}
+ * A conformance case (the same under "topology") is accepted too.  Returns 0, -EINVAL
+ * (*err names the bad field) or -ENOMEM. */
+int pol_topology_parse(const char *text, size_t len, struct pol_topology_doc **out,
+		       struct pol_error *err);
+const struct pol_topology *pol_topology_doc_get(const struct pol_topology_doc *doc);
+/* The tailnet's domain (from tailnet_owner, else the first user's login), or NULL. */
+const char *pol_topology_doc_domain(const struct pol_topology_doc *doc);
+void pol_topology_doc_free(struct pol_topology_doc *doc);
 
 /* ---- addresses ---- */
 

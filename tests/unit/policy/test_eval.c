@@ -64,7 +64,7 @@ static void test_ssh(struct pol_compiled *c)
 	CHECK_STR(d.local_user, "root");
 	CHECK_INT(d.rule_index, 1);
 	CHECK_STR(d.why, "check by ssh[1]: the source is among its principals and it maps \"root\" "
-			 "to local user \"root\"; the source's owner must re-authenticate (period 3600s)");
+			 "to local user \"root\"; the source's owner must re-authenticate every 1h");
 	/* bob -> web as root: nonroot refuses root; no check rule for bob. */
 	pol_ssh_decide(c, 1, 2, "root", &d);
 	CHECK_STR(verdict(d.verdict), "reject");
