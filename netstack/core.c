@@ -16,6 +16,7 @@
 #include "lwip/ip4.h"
 #include "lwip/ip6.h"
 #include "lwip/pbuf.h"
+#include "lwip/priv/tcp_priv.h"
 #include "lwip/timeouts.h"
 
 #include "common/log.h"
@@ -249,6 +250,12 @@ void ns_free(struct ns *ns)
 	ns__bridge_free_all(ns);
 	ns__socks_free_all(ns);
 	ns__tun_close(ns);
+	/* Connections we already let go of (closing, TIME_WAIT) still hold their ports in
+	 * lwIP's global lists; a later netstack in this process must start clean. */
+	while (tcp_active_pcbs)
+		tcp_abort(tcp_active_pcbs);
+	while (tcp_tw_pcbs)
+		tcp_abort(tcp_tw_pcbs);
 	if (ns->nif_added)
 		netif_remove(&ns->nif);
 	ns->freeing = true;
