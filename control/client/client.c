@@ -586,15 +586,13 @@ static void on_map(struct ctl_client *c, struct creq *r, long status)
 {
 	char err[512];
 	if (status == 401) {
-		/* control forgot this machine (removed, or a new database): register again */
-		log_warn("control", "control no longer knows this machine; registering again");
+		/* control forgot this machine: removed from the tailnet, or a new database.  The
+		 * auth key was for joining once; a person has to log this node in again. */
 		mark_registered(c, false);
 		c->netmap_version = 0;
-		if (!c->auth_key) {
-			connect_start(c);
-			return;
-		}
-		register_send(c);
+		c->refused = true;
+		event(c, CTL_CLIENT_REFUSED,
+		      "this node is no longer in the tailnet (removed?); log in again");
 		return;
 	}
 	char *plain = NULL;
