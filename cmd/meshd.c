@@ -1,12 +1,31 @@
 /* meshd: the node daemon.  Wires wg/ (userspace WireGuard), netstack/ (lwIP, TUN,
- * interception), sshd/ (embedded SSH server) and the control client together. */
+ * interception) and sshd/ (embedded SSH server) through cmd/daemon/node.c, fed by
+ * netmaps.  Until the control client is wired in, the netmap comes from a file
+ * (--netmap), re-read on SIGHUP. */
+#include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <uv.h>
 
+#include "cmd/daemon/node.h"
 #include "common/common.h"
+#include "control/netmap/netmap.h"
 #include "mesh_version.h"
+
+static const char *const subject = "meshd";
+
+struct meshd {
+	uv_loop_t *loop;
+	struct meshd_node *node;
+	const char *netmap_path;
+	uv_signal_t sig_term, sig_int, sig_hup;
+	bool stopping;
+	int exit_code;
+};
 
 static void usage(FILE *out)
 {
@@ -16,19 +35,117 @@ static void usage(FILE *out)
 		"SSH on this node's tailnet address, and the control-plane client.\n"
 		"\n"
 		"Options:\n"
-		"  -h, --help       show this help and exit\n"
-		"  -V, --version    show the version and exit\n");
+		"      --state-dir=DIR    keys and SSH host keys (default /var/lib/meshd)\n"
+		"      --tun=NAME         TUN interface name (default mesh0), or 'userspace' to run\n"
+		"                         without a TUN device (SSH and inbound forwarding to\n"
+		"                         127.0.0.1 still work; outbound through --socks5-port)\n"
+		"      --port=N           WireGuard UDP port (default 41641; 0 = any)\n"
+		"      --netmap=FILE      take the netmap from FILE (JSON) instead of control;\n"
+		"                         SIGHUP re-reads it\n"
+		"      --no-ssh           do not serve SSH on the tailnet address\n"
+		"      --socks5-port=N    userspace mode: SOCKS5 proxy on 127.0.0.1:N\n"
+		"      --uapi-dir=DIR     where the `wg` tool finds us (default /var/run/wireguard)\n"
+		"      --log-level=LEVEL  err, warn, info (default) or debug\n"
+		"      --print-public-key print this node's WireGuard public key and exit\n"
+		"  -h, --help             show this help and exit\n"
+		"  -V, --version          show the version and exit\n");
+}
+
+static int load_netmap(struct meshd *d)
+{
+	FILE *f = fopen(d->netmap_path, "re");
+	if (!f) {
+		log_err(subject, "netmap %s: %s", d->netmap_path, strerror(errno));
+		return -errno;
+	}
+	size_t cap = 1 << 16, len = 0;
+	char *buf = malloc(cap);
+	size_t n;
+	while (buf && (n = fread(buf + len, 1, cap - len, f)) > 0) {
+		len += n;
+		if (len == cap) {
+			char *nb = cap < (64u << 20) ? realloc(buf, cap *= 2) : NULL;
+			if (!nb) {
+				free(buf);
+				buf = NULL;
+			} else {
+				buf = nb;
+			}
+		}
+	}
+	fclose(f);
+	if (!buf) {
+		log_err(subject, "netmap %s: too large or out of memory", d->netmap_path);
+		return -ENOMEM;
+	}
+	struct ctl_netmap *nm;
+	char err[256];
+	int rc = ctl_netmap_parse(buf, len, &nm, err, sizeof(err));
+	free(buf);
+	if (rc) {
+		log_err(subject, "netmap %s: %s", d->netmap_path, err);
+		return rc;
+	}
+	return meshd_node_apply_netmap(d->node, nm);
+}
+
+static void on_closed(void *arg)
+{
+	struct meshd *d = arg;
+	d->node = NULL;
+	uv_close((uv_handle_t *)&d->sig_term, NULL);
+	uv_close((uv_handle_t *)&d->sig_int, NULL);
+	uv_close((uv_handle_t *)&d->sig_hup, NULL);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	struct meshd *d = h->data;
+	if (signum == SIGHUP) {
+		if (d->netmap_path) {
+			log_info(subject, "SIGHUP: re-reading %s", d->netmap_path);
+			load_netmap(d);
+		}
+		return;
+	}
+	if (d->stopping)
+		return;
+	d->stopping = true;
+	log_info(subject, "%s: shutting down", strsignal(signum));
+	meshd_node_close(d->node, on_closed, d);
 }
 
 int main(int argc, char **argv)
 {
+	enum { OPT_STATE = 256, OPT_TUN, OPT_PORT, OPT_NETMAP, OPT_NO_SSH, OPT_SOCKS, OPT_UAPI,
+	       OPT_LOG, OPT_PUB, OPT_TIME_SCALE };
 	static const struct option opts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "state-dir", required_argument, NULL, OPT_STATE },
+		{ "tun", required_argument, NULL, OPT_TUN },
+		{ "port", required_argument, NULL, OPT_PORT },
+		{ "netmap", required_argument, NULL, OPT_NETMAP },
+		{ "no-ssh", no_argument, NULL, OPT_NO_SSH },
+		{ "socks5-port", required_argument, NULL, OPT_SOCKS },
+		{ "uapi-dir", required_argument, NULL, OPT_UAPI },
+		{ "log-level", required_argument, NULL, OPT_LOG },
+		{ "print-public-key", no_argument, NULL, OPT_PUB },
+		{ "test-time-scale", required_argument, NULL, OPT_TIME_SCALE },
 		{ 0 },
 	};
+	struct meshd_node_config cfg = {
+		.state_dir = "/var/lib/meshd",
+		.tun = "mesh0",
+		.listen_port = 41641,
+		.ssh = true,
+	};
+	struct meshd d = { 0 };
+	bool print_pub = false;
 	int c;
 	while ((c = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
+		char *end;
+		unsigned long v;
 		switch (c) {
 		case 'h':
 			usage(stdout);
@@ -36,6 +153,58 @@ int main(int argc, char **argv)
 		case 'V':
 			printf("meshd %s\n", MESH_VERSION);
 			return 0;
+		case OPT_STATE:
+			cfg.state_dir = optarg;
+			break;
+		case OPT_TUN:
+			if (!*optarg || strlen(optarg) > 15) {
+				fprintf(stderr, "meshd: --tun: '%s' is not an interface name (1-15 "
+						"characters) or 'userspace'\n", optarg);
+				return 2;
+			}
+			cfg.tun = optarg;
+			break;
+		case OPT_PORT:
+		case OPT_SOCKS:
+		case OPT_TIME_SCALE:
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || *end || !*optarg || v > 65535) {
+				fprintf(stderr, "meshd: %s: '%s' is not a number from 0 to 65535\n",
+					c == OPT_PORT ? "--port" : c == OPT_SOCKS ? "--socks5-port"
+										  : "--test-time-scale",
+					optarg);
+				return 2;
+			}
+			if (c == OPT_PORT)
+				cfg.listen_port = (uint16_t)v;
+			else if (c == OPT_SOCKS)
+				cfg.socks5_port = (uint16_t)v;
+			else
+				cfg.wg_time_scale = (unsigned)v;
+			break;
+		case OPT_NETMAP:
+			d.netmap_path = optarg;
+			break;
+		case OPT_NO_SSH:
+			cfg.ssh = false;
+			break;
+		case OPT_UAPI:
+			cfg.uapi_dir = optarg;
+			break;
+		case OPT_LOG: {
+			enum log_level lv;
+			if (!log_level_parse(optarg, &lv)) {
+				fprintf(stderr, "meshd: --log-level: '%s' is not err, warn, info or "
+						"debug\n", optarg);
+				return 2;
+			}
+			log_set_level(lv);
+			break;
+		}
+		case OPT_PUB:
+			print_pub = true;
+			break;
 		default:
 			fprintf(stderr, "Try 'meshd --help' for more information.\n");
 			return 2;
@@ -45,6 +214,49 @@ int main(int argc, char **argv)
 		fprintf(stderr, "meshd: unexpected argument '%s'\n", argv[optind]);
 		return 2;
 	}
-	log_err("meshd", "the daemon is not built yet (see issue [meshd])");
-	return 1;
+	if (!d.netmap_path && !print_pub) {
+		fprintf(stderr, "meshd: no netmap source: give --netmap=FILE (the control client "
+				"is not wired in yet)\n");
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+
+	d.loop = uv_default_loop();
+	if (print_pub) {
+		cfg.ssh = false;
+		cfg.listen_port = 0;
+		cfg.uapi_dir = "/nonexistent";
+	}
+	int err = meshd_node_new(d.loop, &cfg, &d.node);
+	if (err) {
+		log_err(subject, "cannot start: %s", strerror(-err));
+		return 1;
+	}
+	if (print_pub) {
+		char b64[KEY_BASE64_SIZE];
+		key_to_base64(b64, meshd_node_public_key(d.node));
+		printf("%s\n", b64);
+		meshd_node_close(d.node, NULL, NULL);
+		uv_run(d.loop, UV_RUN_DEFAULT);
+		uv_loop_close(d.loop);
+		return 0;
+	}
+	uv_signal_init(d.loop, &d.sig_term);
+	uv_signal_init(d.loop, &d.sig_int);
+	uv_signal_init(d.loop, &d.sig_hup);
+	d.sig_term.data = d.sig_int.data = d.sig_hup.data = &d;
+	uv_signal_start(&d.sig_term, on_signal, SIGTERM);
+	uv_signal_start(&d.sig_int, on_signal, SIGINT);
+	uv_signal_start(&d.sig_hup, on_signal, SIGHUP);
+
+	if (load_netmap(&d) != 0) {
+		d.exit_code = 1;
+		d.stopping = true;
+		meshd_node_close(d.node, on_closed, &d);
+	} else {
+		log_info(subject, "running (%s)", cfg.tun);
+	}
+	uv_run(d.loop, UV_RUN_DEFAULT);
+	uv_loop_close(d.loop);
+	return d.exit_code;
 }
