@@ -21,14 +21,14 @@ struct sq_store {
 static const char *const migrations[] = {
 	/* 1: the initial schema */
 	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-	"CREATE TABLE users (id INTEGER PRIMARY KEY, login TEXT NOT NULL UNIQUE,"
+	"CREATE TABLE users (id INTEGER PRIMARY KEY AUTOINCREMENT, login TEXT NOT NULL UNIQUE,"
 	"  pwhash TEXT NOT NULL, created INTEGER NOT NULL);"
 	"CREATE TABLE authkeys (id INTEGER PRIMARY KEY, prefix TEXT NOT NULL UNIQUE,"
 	"  hash BLOB NOT NULL, user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
 	"  reusable INTEGER NOT NULL, ephemeral INTEGER NOT NULL, tags TEXT NOT NULL,"
 	"  expires INTEGER NOT NULL, created INTEGER NOT NULL, uses INTEGER NOT NULL DEFAULT 0,"
 	"  revoked INTEGER NOT NULL DEFAULT 0);"
-	"CREATE TABLE nodes (id INTEGER PRIMARY KEY, machine_key BLOB NOT NULL UNIQUE,"
+	"CREATE TABLE nodes (id INTEGER PRIMARY KEY AUTOINCREMENT, machine_key BLOB NOT NULL UNIQUE,"
 	"  node_key BLOB NOT NULL, key_expiry INTEGER NOT NULL, hostname TEXT NOT NULL,"
 	"  user_id INTEGER REFERENCES users(id) ON DELETE CASCADE, tags TEXT NOT NULL,"
 	"  ipv4 INTEGER NOT NULL UNIQUE, ipv6 BLOB NOT NULL UNIQUE, ephemeral INTEGER NOT NULL,"
@@ -406,20 +406,19 @@ static int sq_node_by_machine(struct ctl_store *s, const uint8_t mkey[static 32]
 	return rc == 1 ? 0 : -ENOENT;
 }
 
-/* Next free address: one more than the highest allocated, in the same transaction. */
-static int next_host(sqlite3 *db, int64_t *host)
+/* Next address: a counter in meta, so an address (like a node id) is never handed out
+ * twice, even after its node was removed. */
+static int next_host(struct ctl_store *s, int64_t *host)
 {
-	sqlite3_stmt *st = prep(db, "SELECT COALESCE(MAX(ipv4), 0) FROM nodes");
-	if (!st)
-		return -EIO;
-	int rc = sqlite3_step(st) == SQLITE_ROW ? 0 : -EIO;
-	int64_t max = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	const int64_t base = 0x64400000; /* 100.64.0.0 */
-	*host = max < base ? 1 : max - base + 1;
-	if (*host >= (1 << 22) - 1)
+	char v[32];
+	int rc = sq_meta_get(s, "next_host", v, sizeof(v));
+	*host = rc == 0 ? strtoll(v, NULL, 10) : 1;
+	if (rc && rc != -ENOENT)
+		return rc;
+	if (*host < 1 || *host >= (1 << 22) - 1)
 		return -ENOSPC;
-	return rc;
+	snprintf(v, sizeof(v), "%lld", (long long)*host + 1);
+	return sq_meta_set(s, "next_host", v);
 }
 
 static int sq_node_register(struct ctl_store *s, struct ctl_node_rec *n, int64_t authkey_id)
@@ -473,7 +472,7 @@ static int sq_node_register(struct ctl_store *s, struct ctl_node_rec *n, int64_t
 	int64_t host;
 	rc = sq_meta_get(s, "ula48", ula, sizeof(ula));
 	if (!rc)
-		rc = next_host(db, &host);
+		rc = next_host(s, &host);
 	if (rc)
 		goto out;
 	uint8_t prefix[6];

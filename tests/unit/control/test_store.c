@@ -136,6 +136,15 @@ int main(void)
 	CHECK_INT(s->ops->approval_get(s, n1.id, n2.id, &b), -ENOENT);
 	CHECK_INT(s->ops->node_by_machine(s, n1.machine_key, &got), -ENOENT);
 	CHECK_INT(s->ops->user_remove(s, "alice@example.com", NULL, NULL), -ENOENT);
+	/* ids and addresses of removed nodes are never handed out again */
+	struct ctl_node_rec n3 = mknode(3), n4 = mknode(4);
+	n3.user_id = n4.user_id = bob;
+	CHECK_INT(s->ops->node_register(s, &n3, 0), 0);
+	CHECK_INT(s->ops->node_remove(s, n3.id), 0);
+	CHECK_INT(s->ops->node_register(s, &n4, 0), 0);
+	CHECK(n4.id > n3.id);
+	CHECK(n4.ipv4 > n3.ipv4);
+	CHECK(memcmp(n4.ipv6, n3.ipv6, 16) != 0);
 	s->ops->close(s);
 
 	/* a database from a newer meshcontrol is refused with a message */
