@@ -9,7 +9,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-enum { RANDOM_INPUTS = 20000, MAX_INPUT = 4096 };
+enum { FUZZ_RANDOM_INPUTS = 20000, FUZZ_MAX_INPUT = 4096 };
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
@@ -62,21 +62,21 @@ int main(int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++)
 		load_dir(argv[i]);
-	uint8_t *buf = malloc(MAX_INPUT);
+	uint8_t *buf = malloc(FUZZ_MAX_INPUT);
 	if (!buf)
 		return 1;
-	for (int i = 0; i < RANDOM_INPUTS; i++) {
+	for (int i = 0; i < FUZZ_RANDOM_INPUTS; i++) {
 		size_t n;
 		if (corpus_len && (i & 1)) {
 			struct blob *b = &corpus[rng() % corpus_len];
-			n = b->size < MAX_INPUT ? b->size : MAX_INPUT;
+			n = b->size < FUZZ_MAX_INPUT ? b->size : FUZZ_MAX_INPUT;
 			memcpy(buf, b->data, n);
 			for (int flips = 1 + (int)(rng() % 4); flips > 0 && n; flips--)
 				buf[rng() % n] ^= (uint8_t)(1u << (rng() % 8));
 			if (n && rng() % 4 == 0)
 				n = rng() % n; /* truncate */
 		} else {
-			n = rng() % MAX_INPUT;
+			n = rng() % FUZZ_MAX_INPUT;
 			for (size_t k = 0; k < n; k++)
 				buf[k] = (uint8_t)rng();
 		}
@@ -89,6 +89,6 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < corpus_len; i++)
 		free(corpus[i].data);
 	free(corpus);
-	printf("%zu corpus inputs, %d generated inputs: no crash\n", corpus_len, RANDOM_INPUTS);
+	printf("%zu corpus inputs, %d generated inputs: no crash\n", corpus_len, FUZZ_RANDOM_INPUTS);
 	return 0;
 }
