@@ -206,7 +206,8 @@ int ns__tun_open(struct ns *ns)
 		return r;
 	ns->tun_polling = true;
 	uv_poll_start(&ns->tun_poll, UV_READABLE, on_tun_readable);
-	log_info("netstack", "%s: up, MTU %u", ns->tun_name, ns->cfg.mtu);
+	if (configure_it)
+		log_info("netstack", "%s: up, MTU %u", ns->tun_name, ns->cfg.mtu);
 	return 0;
 }
 
