@@ -236,8 +236,11 @@ static int new_set(struct ctx *x, struct pol__addrset **out)
 	return 0;
 }
 
+enum { SRC_ALL = -1, SRC_PEOPLE = -2 };
+
 /* The address set of a list of source aliases, shared by every rule with the same list.
- * restrict_user >= 0 keeps only that user's own (untagged) nodes. */
+ * restrict_user >= 0 keeps only that user's own (untagged) nodes; SRC_PEOPLE keeps only
+ * user-owned nodes (check rules: a tagged node has nobody to re-authenticate). */
 static int src_set(struct ctx *x, const struct pol__alias *srcs, size_t n, int restrict_user,
 		   const struct pol__addrset **out)
 {
@@ -269,7 +272,7 @@ static int src_set(struct ctx *x, const struct pol__alias *srcs, size_t n, int r
 					break;
 				}
 	}
-	for (size_t i = 0; i < n && !rc && restrict_user < 0; i++) {
+	for (size_t i = 0; i < n && !rc && restrict_user == SRC_ALL; i++) {
 		const struct pol__alias *a = &srcs[i];
 		if (a->kind == POL__A_ANY || a->kind == POL__A_DANGER_ALL)
 			rc = add_all(s);
@@ -278,6 +281,15 @@ static int src_set(struct ctx *x, const struct pol__alias *srcs, size_t n, int r
 		else
 			rc = alias_nodes(x, a, &nodes);
 	}
+	if (restrict_user == SRC_PEOPLE) {
+		for (size_t i = 0; i < n && !rc; i++)
+			rc = alias_nodes(x, &srcs[i], &nodes);
+		size_t m = 0;
+		for (size_t i = 0; i < nodes.n; i++)
+			if (x->c->nodes[nodes.v[i]].user >= 0)
+				nodes.v[m++] = nodes.v[i];
+		nodes.n = m;
+	}
 	if (!rc) {
 		uniq(x, &nodes);
 		rc = nodes_addrs(x, &nodes, s);
@@ -285,12 +297,10 @@ static int src_set(struct ctx *x, const struct pol__alias *srcs, size_t n, int r
 	free(nodes.v);
 	if (!rc)
 		rc = pol__addrset_finish(s);
-	if (!rc)
-		rc = POL__PUSH(x->set_keys, x->n_set_keys, x->cap_set_keys, key);
-	if (!rc)
-		rc = pol__strmap_put(&x->set_cache, key, (int)x->c->n_sets - 1);
-	else
+	if (rc || (rc = POL__PUSH(x->set_keys, x->n_set_keys, x->cap_set_keys, key)))
 		free(key);
+	else
+		rc = pol__strmap_put(&x->set_cache, key, (int)x->c->n_sets - 1);
 	if (!rc)
 		*out = s;
 	return rc;
@@ -419,7 +429,7 @@ static int compile_filters(struct ctx *x)
 		if (r->has_via)
 			continue; /* routes through routers, not node-to-node access */
 		const struct pol__addrset *src;
-		int rc = src_set(x, r->srcs, r->n_srcs, -1, &src);
+		int rc = src_set(x, r->srcs, r->n_srcs, SRC_ALL, &src);
 		for (size_t d = 0; d < r->n_dsts && !rc; d++)
 			rc = compile_dst(x, r, &r->dsts[d], src);
 		if (rc)
@@ -579,7 +589,8 @@ static int compile_ssh_rule(struct ctx *x, const struct pol__sshrule *r, struct 
 		if (!shared_done && n_gmap) {
 			const struct pol__addrset *all_src;
 			shared_done = true;
-			rc = src_set(x, r->srcs, r->n_srcs, -1, &all_src);
+			rc = src_set(x, r->srcs, r->n_srcs,
+				     r->action == POL_CHECK ? SRC_PEOPLE : SRC_ALL, &all_src);
 			if (!rc && all_src->n_prefixes)
 				rc = new_cssh(x, r, all_src, &shared);
 			if (!rc && shared) {

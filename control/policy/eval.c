@@ -62,13 +62,67 @@ static void filter_accepted(struct pol_decision *out, const struct pol_filter_ru
 		 r->section, r->index, proto_name(proto, pb), port);
 }
 
-static void filter_dropped(struct pol_decision *out, uint8_t proto, uint16_t port, size_t n)
+/* Near misses of a drop, for the explanation. */
+struct miss {
+	const struct pol_filter_rule *port; /* admits source and destination, not this port */
+	const struct pol_filter_rule *src;  /* allows this port here, not from this source */
+};
+
+static void miss_note(struct miss *m, const struct pol_filter_rule *r, bool src_ok, bool dst_ok,
+		      bool pp_ok)
+{
+	if (src_ok && dst_ok && !pp_ok && !m->port)
+		m->port = r;
+	else if (!src_ok && dst_ok && pp_ok && !m->src)
+		m->src = r;
+}
+
+/* "tcp/udp ports 22, 80-90" or "any protocol". */
+static void describe_allowed(const struct pol_filter_rule *r, char *buf, size_t len)
 {
 	char pb[16];
-	snprintf(out->why, sizeof(out->why),
-		 "dropped: none of the %zu rule(s) of the destination allows this source to reach "
-		 "%s port %u",
-		 n, proto_name(proto, pb), port);
+	size_t n = 0;
+	if (!r->n_protos) {
+		snprintf(buf, len, "any protocol");
+		return;
+	}
+	for (size_t i = 0; i < r->n_protos && n < len; i++)
+		n += (size_t)snprintf(buf + n, len - n, "%s%s", i ? "/" : "",
+				      proto_name(r->protos[i], pb));
+	bool several = r->n_ports > 1 || (r->n_ports && r->ports[0].first != r->ports[0].last);
+	for (size_t i = 0; i < r->n_ports && n < len; i++) {
+		const struct pol_port_range *pr = &r->ports[i];
+		const char *lead = i ? "," : several ? " ports" : " port";
+		if (pr->first == 0 && pr->last == 65535)
+			n += (size_t)snprintf(buf + n, len - n, "%s", i ? ", all ports" : " all ports");
+		else if (pr->first == pr->last)
+			n += (size_t)snprintf(buf + n, len - n, "%s %u", lead, pr->first);
+		else
+			n += (size_t)snprintf(buf + n, len - n, "%s %u-%u", lead, pr->first, pr->last);
+	}
+}
+
+static void filter_dropped(struct pol_decision *out, uint8_t proto, uint16_t port, size_t n,
+			   const struct miss *m)
+{
+	char pb[16], allowed[160];
+	if (m->port) {
+		describe_allowed(m->port, allowed, sizeof(allowed));
+		snprintf(out->why, sizeof(out->why),
+			 "dropped: %s[%d] admits this source to this destination, but only for %s, "
+			 "not %s port %u",
+			 m->port->section, m->port->index, allowed, proto_name(proto, pb), port);
+	} else if (m->src) {
+		snprintf(out->why, sizeof(out->why),
+			 "dropped: %s[%d] allows %s port %u to this destination, but not from this "
+			 "source",
+			 m->src->section, m->src->index, proto_name(proto, pb), port);
+	} else {
+		snprintf(out->why, sizeof(out->why),
+			 "dropped: none of the %zu rule(s) of the destination allows this source to "
+			 "reach %s port %u",
+			 n, proto_name(proto, pb), port);
+	}
 }
 
 static bool prefixes_have(const struct pol_prefix *p, size_t n, const struct pol_addr *a)
@@ -83,16 +137,20 @@ void pol_filter_rules_decide(const struct pol_filter_rule *const *rules, size_t 
 			     const struct pol_addr *src, const struct pol_addr *dst, uint8_t proto,
 			     uint16_t port, struct pol_decision *out)
 {
+	struct miss m = { 0 };
 	decision_init(out);
 	for (size_t i = 0; i < n; i++) {
 		const struct pol_filter_rule *r = rules[i];
-		if (!proto_port_ok(r, proto, port) || !prefixes_have(r->srcs, r->n_srcs, src) ||
-		    !prefixes_have(r->dsts, r->n_dsts, dst))
-			continue;
-		filter_accepted(out, r, proto, port);
-		return;
+		bool pp = proto_port_ok(r, proto, port);
+		bool s = prefixes_have(r->srcs, r->n_srcs, src);
+		bool d = prefixes_have(r->dsts, r->n_dsts, dst);
+		if (pp && s && d) {
+			filter_accepted(out, r, proto, port);
+			return;
+		}
+		miss_note(&m, r, s, d, pp);
 	}
-	filter_dropped(out, proto, port, n);
+	filter_dropped(out, proto, port, n, &m);
 }
 
 static bool cfilter_match(const struct pol__cfilter *f, const struct pol_addr *src,
@@ -121,6 +179,7 @@ int pol_filter_decide(const struct pol_compiled *c, const struct pol_addr *src,
 		return -ENOENT;
 	}
 	const struct pol__cnode *nd = &c->nodes[node];
+	struct miss m = { 0 };
 	for (size_t i = 0; i < nd->n_filter; i++) {
 		const struct pol__cfilter *f = (const struct pol__cfilter *)nd->filter[i];
 		if (cfilter_match(f, src, dst, proto, port)) {
@@ -128,7 +187,13 @@ int pol_filter_decide(const struct pol_compiled *c, const struct pol_addr *src,
 			return 0;
 		}
 	}
-	filter_dropped(out, proto, port, nd->n_filter);
+	/* Only on a drop: the slower look for the nearest miss. */
+	for (size_t i = 0; i < nd->n_filter && !(m.port && m.src); i++) {
+		const struct pol__cfilter *f = (const struct pol__cfilter *)nd->filter[i];
+		miss_note(&m, &f->pub, pol__addrset_has(f->src, src), pol__addrset_has(&f->dst, dst),
+			  proto_port_ok(&f->pub, proto, port));
+	}
+	filter_dropped(out, proto, port, nd->n_filter, &m);
 	return 0;
 }
 
@@ -194,9 +259,34 @@ static void ssh_decided(struct pol_decision *out, const struct pol_ssh_rule *r, 
 			 r->index, user, local);
 }
 
-static void ssh_refused(struct pol_decision *out, bool node_ok, int first_rule, const char *user,
-			size_t n)
+/* "root, deploy", "any user except root", ... from a rule's user map. */
+static void describe_users(const struct pol_ssh_rule *r, char *buf, size_t len)
 {
+	size_t n = 0;
+	bool any = false;
+	buf[0] = '\0';
+	for (size_t i = 0; i < r->n_users; i++)
+		if (strcmp(r->users[i].from, "*") == 0 && r->users[i].to[0])
+			any = true;
+	if (any)
+		n += (size_t)snprintf(buf, len, "any user");
+	for (size_t i = 0; i < r->n_users && n < len; i++) {
+		const struct pol_ssh_usermap *u = &r->users[i];
+		if (strcmp(u->from, "*") == 0)
+			continue;
+		if (any && !u->to[0])
+			n += (size_t)snprintf(buf + n, len - n, " except %s", u->from);
+		else if (!any && u->to[0])
+			n += (size_t)snprintf(buf + n, len - n, "%s%s", n ? ", " : "", u->from);
+	}
+	if (!buf[0])
+		snprintf(buf, len, "nobody");
+}
+
+static void ssh_refused(struct pol_decision *out, bool node_ok, const struct pol_ssh_rule *first,
+			const char *user, size_t n)
+{
+	char users[160];
 	if (!n)
 		snprintf(out->why, sizeof(out->why),
 			 "rejected: the destination has no SSH rules (no ssh rule selects it as dst)");
@@ -205,25 +295,27 @@ static void ssh_refused(struct pol_decision *out, bool node_ok, int first_rule, 
 			 "rejected: the source node is not a principal of any of the destination's %zu "
 			 "SSH rule(s)",
 			 n);
-	else
+	else {
+		describe_users(first, users, sizeof(users));
 		snprintf(out->why, sizeof(out->why),
 			 "rejected: the source node may connect (ssh[%d] lists it) but no rule allows "
-			 "user \"%s\"",
-			 first_rule, user);
+			 "user \"%s\" (ssh[%d] allows %s)",
+			 first->index, user, first->index, users);
+	}
 }
 
 void pol_ssh_rules_decide(const struct pol_ssh_rule *const *rules, size_t n,
 			  const struct pol_addr *src, const char *user, struct pol_decision *out)
 {
 	bool node_ok = false;
-	int first = -1;
+	const struct pol_ssh_rule *first = NULL;
 	decision_init(out);
 	for (size_t i = 0; i < n; i++) {
 		const struct pol_ssh_rule *r = rules[i];
 		if (!prefixes_have(r->principals, r->n_principals, src))
 			continue;
 		if (!node_ok)
-			first = r->index;
+			first = r;
 		node_ok = true;
 		const char *local = map_user(r, user);
 		if (local) {
@@ -250,7 +342,7 @@ int pol_ssh_decide(const struct pol_compiled *c, size_t src_node, size_t dst_nod
 		return -ENOENT;
 	const struct pol__cnode *s = &c->nodes[src_node], *d = &c->nodes[dst_node];
 	bool node_ok = false;
-	int first = -1;
+	const struct pol_ssh_rule *first = NULL;
 	if (!user || !*user) {
 		snprintf(out->why, sizeof(out->why), "rejected: no user requested");
 		return 0;
@@ -260,7 +352,7 @@ int pol_ssh_decide(const struct pol_compiled *c, size_t src_node, size_t dst_nod
 		if (!cnode_in(r->src, s))
 			continue;
 		if (!node_ok)
-			first = r->pub.index;
+			first = &r->pub;
 		node_ok = true;
 		const char *local = map_user(&r->pub, user);
 		if (local) {

@@ -86,7 +86,9 @@ struct pol_port_range {
 
 /* One packet-filter rule: a packet is accepted when its source is in srcs, its
  * destination in dsts, its protocol in protos and (for TCP/UDP/SCTP) its destination port
- * in ports.  ICMP matches on addresses only. */
+ * in ports.  ICMP matches on addresses only.  n_protos == 0 means any protocol (a grant's
+ * "ip": ["*"]).  Destinations that are not node-to-node (autogroup:internet, `via`
+ * grants) do not appear in node filters yet. */
 struct pol_filter_rule {
 	const struct pol_prefix *srcs;
 	size_t n_srcs;
@@ -113,7 +115,8 @@ struct pol_ssh_usermap {
 	const char *to;
 };
 
-/* One SSH rule of a destination node, in evaluation order (check rules first). */
+/* One SSH rule of a destination node, in evaluation order (check rules first).  Check
+ * rules never list tagged nodes as principals: nobody can re-authenticate for them. */
 struct pol_ssh_rule {
 	const struct pol_prefix *principals; /* source node addresses */
 	size_t n_principals;

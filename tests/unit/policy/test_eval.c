@@ -69,7 +69,7 @@ static void test_ssh(struct pol_compiled *c)
 	pol_ssh_decide(c, 1, 2, "root", &d);
 	CHECK_STR(verdict(d.verdict), "reject");
 	CHECK_STR(d.why, "rejected: the source node may connect (ssh[0] lists it) but no rule "
-			 "allows user \"root\"");
+			 "allows user \"root\" (ssh[0] allows any user except root)");
 	pol_ssh_decide(c, 1, 2, "deploy", &d);
 	CHECK_STR(verdict(d.verdict), "accept");
 	CHECK_STR(d.local_user, "deploy");
@@ -115,13 +115,18 @@ static void test_filter(struct pol_compiled *c)
 	CHECK_INT(d.rule_index, 0);
 	pol_filter_decide(c, &addrs[0][0], &addrs[2][0], POL_PROTO_TCP, 80, &d);
 	CHECK_STR(verdict(d.verdict), "reject");
-	CHECK_STR(d.why, "dropped: none of the 1 rule(s) of the destination allows this source "
-			 "to reach tcp port 80");
+	CHECK_STR(d.why, "dropped: acls[0] admits this source to this destination, but only for "
+			 "tcp/udp/icmp/icmpv6 ports 22, 443, not tcp port 80");
 	/* ICMP matches on addresses only. */
 	pol_filter_decide(c, &addrs[1][1], &addrs[2][1], POL_PROTO_ICMPV6, 0, &d);
 	CHECK_STR(verdict(d.verdict), "accept");
 	pol_filter_decide(c, &addrs[3][0], &addrs[2][0], POL_PROTO_TCP, 22, &d);
 	CHECK_STR(verdict(d.verdict), "reject");
+	CHECK_STR(d.why, "dropped: acls[0] allows tcp port 22 to this destination, but not from "
+			 "this source");
+	pol_filter_decide(c, &addrs[0][0], &addrs[1][0], POL_PROTO_TCP, 22, &d);
+	CHECK_STR(d.why, "dropped: acls[1] allows tcp port 22 to this destination, but not from "
+			 "this source");
 	/* autogroup:self: own devices only. */
 	pol_filter_decide(c, &addrs[0][0], &addrs[0][0], POL_PROTO_UDP, 53, &d);
 	CHECK_STR(verdict(d.verdict), "accept");
@@ -181,6 +186,34 @@ static void test_load(void)
 	pol_compiled_free(c);
 }
 
+/* A tagged node has nobody to re-authenticate: check rules never admit it, later accept
+ * rules still may. */
+static void test_tagged_check(void)
+{
+	static const char *prod[] = { "tag:prod" };
+	static struct pol_addr a[2];
+	struct pol_node n2[] = { nodes[2], { .name = "ci", .tags = prod, .n_tags = 1 } };
+	struct pol_topology t2 = { users, 3, n2, 2 };
+	pol_addr_parse("100.64.0.9", &a[0]);
+	n2[1].addrs = a;
+	n2[1].n_addrs = 1;
+	const char *text = "{\"tagOwners\": {\"tag:server\": [], \"tag:prod\": []}, \"ssh\": ["
+			   "{\"action\": \"check\", \"src\": [\"autogroup:tagged\"], \"dst\": "
+			   "[\"tag:server\"], \"users\": [\"root\"]},"
+			   "{\"action\": \"accept\", \"src\": [\"tag:prod\"], \"dst\": "
+			   "[\"tag:server\"], \"users\": [\"deploy\"]}]}";
+	struct pol_compiled *c;
+	struct pol_error err;
+	struct pol_decision d;
+	CHECK_INT(pol_load(text, strlen(text), NULL, &t2, &c, &err), 0);
+	pol_ssh_decide(c, 1, 0, "root", &d);
+	CHECK_STR(verdict(d.verdict), "reject");
+	pol_ssh_decide(c, 1, 0, "deploy", &d);
+	CHECK_STR(verdict(d.verdict), "accept");
+	CHECK_INT(d.rule_index, 1);
+	pol_compiled_free(c);
+}
+
 int main(void)
 {
 	setup();
@@ -194,5 +227,6 @@ int main(void)
 	pol_compiled_free(c);
 	pol_policy_free(p);
 	test_load();
+	test_tagged_check();
 	return check_finish();
 }

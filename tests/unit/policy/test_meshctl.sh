@@ -35,7 +35,7 @@ expect explain-check 0 'ssh alice-laptop (100.64.0.1) -> web (100.64.0.3) as "ro
   why:    check by ssh[0]: the source is among its principals and it maps "root" to local user "root"; the source'"'"'s owner must re-authenticate every 12h' \
 	"$meshctl" policy explain "$p" --topology "$t" --src alice-laptop --dst web --user root
 expect explain-user-refused 1 'ssh bob-laptop (100.64.0.2) -> web (100.64.0.3) as "root": reject
-  why:    rejected: the source node may connect (ssh[1] lists it) but no rule allows user "root"' \
+  why:    rejected: the source node may connect (ssh[1] lists it) but no rule allows user "root" (ssh[1] allows any user except root)' \
 	"$meshctl" policy explain "$p" --topology "$t" --src bob-laptop --dst web --user root
 expect explain-node-refused 1 'ssh web (100.64.0.3) -> bob-laptop (100.64.0.2) as "bob": reject
   why:    rejected: the destination has no SSH rules (no ssh rule selects it as dst)' \
@@ -45,7 +45,7 @@ expect explain-port-accept 0 'packet bob-laptop (100.64.0.2) -> web (100.64.0.3)
   why:    accepted by acls[0]: its sources include the source address and it allows tcp port 443 to this destination' \
 	"$meshctl" policy explain "$p" --topology "$t" --src bob-laptop --dst web --port 443/tcp
 expect explain-port-drop 1 'packet bob-laptop (100.64.0.2) -> web (100.64.0.3) 80/tcp: drop
-  why:    dropped: none of the 1 rule(s) of the destination allows this source to reach tcp port 80' \
+  why:    dropped: acls[0] admits this source to this destination, but only for tcp/udp/icmp/icmpv6 ports 22, 443, not tcp port 80' \
 	"$meshctl" policy explain "$p" --topology "$t" --src bob-laptop --dst web --port 80/tcp
 expect explain-bad-port 2 "meshctl policy explain: --port 'http': want PORT/PROTO such as 443/tcp, 53/udp or icmp" \
 	"$meshctl" policy explain "$p" --topology "$t" --src bob-laptop --dst web --port http
