@@ -39,7 +39,7 @@ bool ctl_wire_peek_request(const uint8_t *body, size_t len, const uint8_t **mach
 			   const char **why);
 
 /* Open a request sealed to server_priv.  On success *plain (malloc'd, NUL-terminated,
- * without the timestamp) and *ts_ms are set.  Returns false with *why when the body is
+ * without the timestamp; it may hold NUL bytes, use *plainlen) and *ts_ms are set.  Returns false with *why when the body is
  * malformed or does not authenticate. */
 bool ctl_wire_open_request(const uint8_t server_priv[static 32], const uint8_t *body, size_t len,
 			   uint8_t machine_pub[static 32], uint8_t nonce[static CTL_WIRE_NONCE_LEN],
