@@ -7,6 +7,8 @@
                                   "bytes=N seconds=S mbit=M" (the server's answer must
                                   report N bytes when it is our sink handler)
   wait HOST PORT TIMEOUT          wait until a TCP connect succeeds
+  serve-sink ADDR PORT            kernel-socket twin of ns-node's sink handler: for each
+                                  connection read to EOF, answer "bytes=N\n", close
 Exit 0 on success, 1 on failure (with the reason on stderr)."""
 import socket
 import sys
@@ -82,12 +84,33 @@ def wait(host, port, timeout):
     return 1
 
 
+def serve_sink(addr, port):
+    fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    ls = socket.socket(fam, socket.SOCK_STREAM)
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind((addr, port))
+    ls.listen(8)
+    buf = bytearray(1 << 20)
+    while True:
+        c, _ = ls.accept()
+        n = 0
+        while True:
+            k = c.recv_into(buf)
+            if not k:
+                break
+            n += k
+        c.sendall(b"bytes=%d\n" % n)
+        c.close()
+
+
 def main(argv):
     try:
         if argv[1] == "banner":
             return banner(argv[2], int(argv[3]), float(argv[4]) if len(argv) > 4 else 10.0)
         if argv[1] == "sink":
             return sink(argv[2], int(argv[3]), int(argv[4]))
+        if argv[1] == "serve-sink":
+            return serve_sink(argv[2], int(argv[3]))
         if argv[1] == "wait":
             return wait(argv[2], int(argv[3]), float(argv[4]))
     except (OSError, IndexError, ValueError) as e:
