@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -105,6 +106,11 @@ static int cmd_serve(int argc, char **argv)
 	}
 	char err[512] = "";
 	struct ctl_server *srv;
+	struct rlimit rl; /* every node holds a map stream open: one descriptor each */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	if (ctl_server_new(&cfg, &srv, err, sizeof(err)) != 0 ||
 	    ctl_server_start(srv, err, sizeof(err)) != 0) {
 		log_err("meshcontrol", "%s", err);

@@ -21,7 +21,7 @@
 
 enum {
 	SRV_MAX_ADMIN_BODY = 1 << 20,
-	SRV_TICK_MS = 100,
+	SRV_TICK_MS = 50,
 };
 
 uint64_t srv_now_ms(void)

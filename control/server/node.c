@@ -220,6 +220,13 @@ static int insert_node(struct ctl_server *srv, const struct ctl_node_rec *rec)
 	n->rec = *rec;
 	n->rec.endpoints = rec->endpoints ? strdup(rec->endpoints) : NULL;
 	n->rec.ssh_host_keys = rec->ssh_host_keys ? strdup(rec->ssh_host_keys) : NULL;
+	/* nothing allowed and nobody visible until the next rebuild says otherwise */
+	n->filter_json = strdup("[]");
+	n->ssh_json = strdup("[]");
+	if (!n->filter_json || !n->ssh_json) {
+		node_free(n);
+		return -ENOMEM;
+	}
 	node_owner(srv, n);
 	size_t pos = srv->n_nodes;
 	while (pos > 0 && srv->nodes[pos - 1]->rec.id > rec->id)
@@ -290,6 +297,7 @@ int srv_map_rebuild(struct ctl_server *srv, char *err, size_t errlen)
 	if (rc)
 		return rc;
 	update_next_expiry(srv);
+	srv->dirty = false;
 	srv->map_version++;
 	srv_wake(srv, SRV_WAIT_MAP, NULL);
 	return 0;
@@ -336,10 +344,13 @@ void srv_timer_tick(struct ctl_server *srv)
 			changed = true;
 		}
 	}
-	if (srv->next_expiry && srv->next_expiry <= now) {
+	if (srv->dirty || (srv->next_expiry && srv->next_expiry <= now)) {
 		char err[256];
-		if (srv_map_rebuild(srv, err, sizeof(err)))
-			log_err("meshcontrol", "rebuilding maps after a key expiry: %s", err);
+		if (srv_map_rebuild(srv, err, sizeof(err))) {
+			log_err("meshcontrol", "rebuilding the maps: %s", err);
+			srv->dirty = false; /* retried on the next change, not every tick */
+			srv_wake(srv, SRV_WAIT_MAP, NULL);
+		}
 		return;
 	}
 	if (changed) {
@@ -631,6 +642,12 @@ static enum MHD_Result api_map(struct srv_req *r)
 	}
 	uint64_t s = since ? (uint64_t)json_integer_value(since) : 0;
 	char *msg;
+	if (srv->dirty && !srv->stopping && r->wait == SRV_WAIT_NONE) {
+		/* a registration is not in the maps yet: answer after the next rebuild */
+		r->node_id = n->rec.id;
+		srv_suspend(r, SRV_WAIT_MAP, srv_now_ms() + srv->cfg.keepalive_ms);
+		return MHD_YES;
+	}
 	if (s == 0 || s != n->sent_version) {
 		msg = map_full(srv, n);
 	} else {
@@ -745,8 +762,8 @@ static int do_register(struct ctl_server *srv, const uint8_t mkey[32], json_t *r
 		rc = insert_node(srv, &rec);
 		n = srv_node_by_id(srv, rec.id);
 	}
-	if (!rc)
-		rc = srv_map_rebuild(srv, err, errlen);
+	/* Registrations come in bursts: the maps are rebuilt once on the next tick. */
+	srv->dirty = true;
 	*out = n;
 	return rc;
 }

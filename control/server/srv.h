@@ -102,7 +102,7 @@ struct ctl_server {
 	struct srv_node **nodes; /* ascending id */
 	size_t n_nodes;
 	uint64_t map_version;
-	bool online_dirty;
+	bool dirty; /* the topology changed: rebuild on the next tick (batches registrations) */
 	int64_t next_expiry; /* earliest future node key expiry, 0 = none */
 	char *policy_text;
 	struct pol_compiled *compiled;
