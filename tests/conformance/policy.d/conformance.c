@@ -272,7 +272,8 @@ int main(int argc, char **argv)
 		names[n++] = strdup(e->d_name);
 	}
 	closedir(d);
-	qsort(names, n, sizeof(*names), name_cmp);
+	if (n)
+		qsort(names, n, sizeof(*names), name_cmp);
 	int passed = 0, failed = 0;
 	for (size_t i = 0; i < n; i++) {
 		char path[4096], why[1024] = "";
@@ -317,8 +318,10 @@ int main(int argc, char **argv)
 		printf("%-12s %7d %7d %7.1f%% %7.0f%%%s\n", cats[c].name, cats[c].passed,
 		       cats[c].failed, 100 * rate, 100 * cats[c].target, low ? "  BELOW TARGET" : "");
 	}
-	if (n == 0)
+	if (n == 0) {
 		printf("corpus folder %s holds no cases\n", dir);
+		failed = 1;
+	}
 	printf("conformance: %d passed, %d failed\n", passed, failed);
 	return below ? 1 : 0;
 }
