@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cmd/meshctl.h"
+#include "cmd/meshctl_client.h"
 #include "common/common.h"
 #include "mesh_version.h"
 
@@ -10,6 +11,11 @@ static int run_version(int argc, char **argv);
 
 /* One line per verb; later issues add theirs. */
 static const struct meshctl_verb verbs[] = {
+	{ "status", meshctl_status, "this node and its peers (--json for everything)" },
+	{ "ip", meshctl_ip, "tailnet addresses of this node or a peer" },
+	{ "whois", meshctl_whois, "which node and owner stand behind an address" },
+	{ "ssh", meshctl_ssh, "log in to a node with the system ssh, host keys from the netmap" },
+	{ "nc", meshctl_nc, "connect stdin/stdout to a port on a node (ssh ProxyCommand)" },
 	{ "version", run_version, "show the version" },
 	{ "policy", meshctl_policy, "check a policy file offline; explain a decision" },
 };
@@ -17,13 +23,16 @@ static const struct meshctl_verb verbs[] = {
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: meshctl [--help|--version] VERB [ARGS]...\n"
+		"Usage: meshctl [--help|--version] [--socket=PATH] VERB [ARGS]...\n"
 		"Control a Mesh node and the tailnet: identity-based SSH over WireGuard.\n"
 		"\n"
 		"Verbs:\n");
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
 		fprintf(out, "  %-12s %s\n", verbs[i].name, verbs[i].summary);
-	fprintf(out, "\nRun 'meshctl VERB --help' for a verb's options.\n");
+	fprintf(out, "\nOptions:\n"
+		     "  --socket=PATH  meshd's local API socket (default /run/meshd/meshd.sock,\n"
+		     "                 or $MESHD_SOCKET)\n"
+		     "\nRun 'meshctl VERB --help' for a verb's options.\n");
 }
 
 static int run_version(int argc, char **argv)
@@ -42,6 +51,20 @@ static int run_version(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	while (argc >= 2 && strncmp(argv[1], "--socket", 8) == 0) {
+		if (argv[1][8] == '=') {
+			meshctl_set_socket(argv[1] + 9);
+			argv++;
+			argc--;
+		} else if (argv[1][8] == '\0' && argc >= 3) {
+			meshctl_set_socket(argv[2]);
+			argv += 2;
+			argc -= 2;
+		} else {
+			fprintf(stderr, "meshctl: --socket needs a path\n");
+			return 2;
+		}
+	}
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

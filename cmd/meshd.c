@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "cmd/daemon/api.h"
 #include "cmd/daemon/node.h"
 #include "common/common.h"
 #include "control/netmap/netmap.h"
@@ -21,6 +22,7 @@ static const char *const subject = "meshd";
 struct meshd {
 	uv_loop_t *loop;
 	struct meshd_node *node;
+	struct meshd_api *api;
 	const char *netmap_path;
 	uv_signal_t sig_term, sig_int, sig_hup;
 	bool stopping;
@@ -45,6 +47,8 @@ static void usage(FILE *out)
 		"      --no-ssh           do not serve SSH on the tailnet address\n"
 		"      --socks5-port=N    userspace mode: SOCKS5 proxy on 127.0.0.1:N\n"
 		"      --uapi-dir=DIR     where the `wg` tool finds us (default /var/run/wireguard)\n"
+		"      --socket=PATH      local API socket for meshctl (default /run/meshd/meshd.sock)\n"
+		"      --operator-group=G members of group G may change state through meshctl\n"
 		"      --log-level=LEVEL  err, warn, info (default) or debug\n"
 		"      --print-public-key print this node's WireGuard public key and exit\n"
 		"  -h, --help             show this help and exit\n"
@@ -93,6 +97,8 @@ static void on_closed(void *arg)
 {
 	struct meshd *d = arg;
 	d->node = NULL;
+	meshd_api_close(d->api);
+	d->api = NULL;
 	uv_close((uv_handle_t *)&d->sig_term, NULL);
 	uv_close((uv_handle_t *)&d->sig_int, NULL);
 	uv_close((uv_handle_t *)&d->sig_hup, NULL);
@@ -118,7 +124,7 @@ static void on_signal(uv_signal_t *h, int signum)
 int main(int argc, char **argv)
 {
 	enum { OPT_STATE = 256, OPT_TUN, OPT_PORT, OPT_NETMAP, OPT_NO_SSH, OPT_SOCKS, OPT_UAPI,
-	       OPT_LOG, OPT_PUB, OPT_TIME_SCALE };
+	       OPT_LOG, OPT_PUB, OPT_TIME_SCALE, OPT_SOCKET, OPT_OPERATOR };
 	static const struct option opts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -132,6 +138,8 @@ int main(int argc, char **argv)
 		{ "log-level", required_argument, NULL, OPT_LOG },
 		{ "print-public-key", no_argument, NULL, OPT_PUB },
 		{ "test-time-scale", required_argument, NULL, OPT_TIME_SCALE },
+		{ "socket", required_argument, NULL, OPT_SOCKET },
+		{ "operator-group", required_argument, NULL, OPT_OPERATOR },
 		{ 0 },
 	};
 	struct meshd_node_config cfg = {
@@ -141,6 +149,7 @@ int main(int argc, char **argv)
 		.ssh = true,
 	};
 	struct meshd d = { 0 };
+	const char *socket_path = "/run/meshd/meshd.sock", *operator_group = NULL;
 	bool print_pub = false;
 	int c;
 	while ((c = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
@@ -202,6 +211,12 @@ int main(int argc, char **argv)
 			log_set_level(lv);
 			break;
 		}
+		case OPT_SOCKET:
+			socket_path = optarg;
+			break;
+		case OPT_OPERATOR:
+			operator_group = optarg;
+			break;
 		case OPT_PUB:
 			print_pub = true;
 			break;
@@ -249,7 +264,8 @@ int main(int argc, char **argv)
 	uv_signal_start(&d.sig_int, on_signal, SIGINT);
 	uv_signal_start(&d.sig_hup, on_signal, SIGHUP);
 
-	if (load_netmap(&d) != 0) {
+	err = meshd_api_start(d.loop, socket_path, operator_group, d.node, NULL, &d.api);
+	if (err || load_netmap(&d) != 0) {
 		d.exit_code = 1;
 		d.stopping = true;
 		meshd_node_close(d.node, on_closed, &d);

@@ -1,0 +1,466 @@
+/* The local API server on libuv: accept, read one line (bounded), check credentials,
+ * answer, close.  A dial answer passes the connected socket with SCM_RIGHTS. */
+#include "cmd/daemon/api.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmd/daemon/node.h"
+#include "common/common.h"
+
+static const char *const subject = "localapi";
+
+struct meshd_api {
+	uv_loop_t *loop;
+	uv_pipe_t server;
+	char *path;
+	char *operator_group;
+	struct meshd_node *node;
+	struct meshd_api_hooks hooks;
+	unsigned conns;
+};
+
+struct api_conn {
+	uv_pipe_t pipe;
+	struct meshd_api *api;
+	struct ucred cred;
+	char *buf;
+	size_t len;
+	bool handled;
+};
+
+enum { MAX_CONNS = 64 };
+
+static void conn_closed(uv_handle_t *h)
+{
+	struct api_conn *c = h->data;
+	c->api->conns--;
+	free(c->buf);
+	free(c);
+}
+
+static void conn_close(struct api_conn *c)
+{
+	if (!uv_is_closing((uv_handle_t *)&c->pipe))
+		uv_close((uv_handle_t *)&c->pipe, conn_closed);
+}
+
+static void after_write(uv_write_t *w, int status)
+{
+	struct api_conn *c = w->data;
+	free(w);
+	conn_close(c);
+}
+
+/* Sends the line (taking ownership) and closes the connection afterwards. */
+static void reply(struct api_conn *c, char *line)
+{
+	if (!line)
+		line = ctl_lapi_reply_error("meshd is out of memory");
+	if (!line) {
+		conn_close(c);
+		return;
+	}
+	uv_write_t *w = malloc(sizeof(*w) + strlen(line));
+	if (!w) {
+		free(line);
+		conn_close(c);
+		return;
+	}
+	size_t n = strlen(line);
+	char *copy = (char *)(w + 1);
+	memcpy(copy, line, n);
+	free(line);
+	uv_buf_t b = uv_buf_init(copy, (unsigned)n);
+	w->data = c;
+	if (uv_write(w, (uv_stream_t *)&c->pipe, &b, 1, after_write) != 0) {
+		free(w);
+		conn_close(c);
+	}
+}
+
+static bool is_operator(const struct meshd_api *api, const struct ucred *cred)
+{
+	if (cred->uid == 0)
+		return true;
+	if (!api->operator_group)
+		return false;
+	struct group *g = getgrnam(api->operator_group);
+	if (!g)
+		return false;
+	if (cred->gid == g->gr_gid)
+		return true;
+	struct passwd *pw = getpwuid(cred->uid);
+	if (!pw)
+		return false;
+	gid_t groups[256];
+	int n = 256;
+	if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) < 0)
+		return false;
+	for (int i = 0; i < n; i++)
+		if (groups[i] == g->gr_gid)
+			return true;
+	return false;
+}
+
+/* ---- status ---- */
+
+static void fill_node(struct ctl_lapi_node *out, const struct ctl_node *n, const char *domain)
+{
+	out->name = n->name ? strdup(n->name) : NULL;
+	out->owner = n->owner ? strdup(n->owner) : NULL;
+	if (n->name && domain) {
+		size_t len = strlen(n->name) + strlen(domain) + 2;
+		out->dns_name = malloc(len);
+		if (out->dns_name)
+			snprintf(out->dns_name, len, "%s.%s", n->name, domain);
+	}
+	if (n->n_tags && (out->tags = calloc(n->n_tags, sizeof(char *)))) {
+		for (size_t i = 0; i < n->n_tags; i++)
+			if ((out->tags[out->n_tags] = strdup(n->tags[i])))
+				out->n_tags++;
+	}
+	if (n->n_ssh_host_keys && (out->ssh_host_keys = calloc(n->n_ssh_host_keys, sizeof(char *)))) {
+		for (size_t i = 0; i < n->n_ssh_host_keys; i++)
+			if ((out->ssh_host_keys[out->n_ssh_host_keys] = strdup(n->ssh_host_keys[i])))
+				out->n_ssh_host_keys++;
+	}
+	memcpy(out->addrs, n->addrs, sizeof(out->addrs));
+	out->n_addrs = n->n_addrs;
+	out->online = n->online;
+}
+
+void meshd_api_build_status(struct meshd_node *node, struct ctl_lapi_status *st)
+{
+	memset(st, 0, sizeof(*st));
+	const struct ctl_netmap *nm = meshd_node_netmap(node);
+	st->state = strdup(nm ? "Running" : "NeedsLogin");
+	st->tun = strdup(meshd_node_tun(node));
+	st->ssh = meshd_node_ssh(node);
+	st->listen_port = meshd_node_listen_port(node);
+	char b64[KEY_BASE64_SIZE];
+	key_to_base64(b64, meshd_node_public_key(node));
+	st->public_key = strdup(b64);
+	if (!nm)
+		return;
+	st->domain = nm->domain ? strdup(nm->domain) : NULL;
+	fill_node(&st->self, &nm->self, nm->domain);
+	st->peers = calloc(nm->n_peers ? nm->n_peers : 1, sizeof(*st->peers));
+	if (!st->peers)
+		return;
+	for (size_t i = 0; i < nm->n_peers; i++) {
+		struct ctl_lapi_node *p = &st->peers[st->n_peers++];
+		fill_node(p, &nm->peers[i], nm->domain);
+		struct meshd_peer_stats ps;
+		if (meshd_node_peer_stats(node, nm->peers[i].node_key, &ps) == 0) {
+			p->rx_bytes = ps.rx_bytes;
+			p->tx_bytes = ps.tx_bytes;
+			p->last_handshake = ps.last_handshake;
+			if (ps.endpoint[0])
+				p->endpoint = strdup(ps.endpoint);
+		}
+	}
+}
+
+/* ---- requests ---- */
+
+/* Finds the address of a peer by address text, name or DNS name. */
+static bool resolve_host(const struct ctl_netmap *nm, const char *host, int *family,
+			 uint8_t addr[16])
+{
+	struct ctl_prefix p;
+	if (ctl_prefix_parse(host, &p)) {
+		*family = p.family == 4 ? AF_INET : AF_INET6;
+		memcpy(addr, p.addr, 16);
+		return true;
+	}
+	for (size_t i = 0; nm && i < nm->n_peers; i++) {
+		const struct ctl_node *n = &nm->peers[i];
+		size_t nl = n->name ? strlen(n->name) : 0;
+		if (!nl || strncmp(host, n->name, nl) != 0)
+			continue;
+		if (host[nl] != '\0' &&
+		    !(host[nl] == '.' && nm->domain && strcmp(host + nl + 1, nm->domain) == 0))
+			continue;
+		for (size_t a = 0; a < n->n_addrs; a++) {
+			if (n->addrs[a].family == 4) {
+				*family = AF_INET;
+				memcpy(addr, n->addrs[a].addr, 16);
+				return true;
+			}
+		}
+		if (n->n_addrs) {
+			*family = AF_INET6;
+			memcpy(addr, n->addrs[0].addr, 16);
+			return true;
+		}
+	}
+	return false;
+}
+
+static void send_fd_reply(struct api_conn *c, int fd)
+{
+	char *line = ctl_lapi_reply_ok(NULL);
+	int sock = -1;
+	uv_fileno((uv_handle_t *)&c->pipe, &sock);
+	if (line && sock >= 0) {
+		struct iovec iov = { .iov_base = line, .iov_len = strlen(line) };
+		union {
+			char buf[CMSG_SPACE(sizeof(int))];
+			struct cmsghdr align;
+		} u;
+		memset(&u, 0, sizeof(u));
+		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+				      .msg_controllen = sizeof(u.buf) };
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+		if (sendmsg(sock, &msg, MSG_NOSIGNAL) < 0)
+			log_debug(subject, "dial answer not delivered: %s", strerror(errno));
+	}
+	free(line);
+	close(fd);
+	conn_close(c);
+}
+
+static void on_dialed(void *ctx, int fd_or_err)
+{
+	struct api_conn *c = ctx;
+	if (fd_or_err < 0) {
+		reply(c, ctl_lapi_reply_error("cannot connect: %s", strerror(-fd_or_err)));
+		return;
+	}
+	send_fd_reply(c, fd_or_err);
+}
+
+static void handle(struct api_conn *c)
+{
+	struct meshd_api *api = c->api;
+	struct ctl_lapi_request req;
+	char err[256];
+	if (ctl_lapi_request_parse(c->buf, c->len, &req, err, sizeof(err)) != 0) {
+		reply(c, ctl_lapi_reply_error("bad request: %s", err));
+		return;
+	}
+	log_debug(subject, "pid %d uid %u: %s", (int)c->cred.pid, (unsigned)c->cred.uid,
+		  ctl_lapi_cmd_name(req.cmd));
+	const struct ctl_netmap *nm = meshd_node_netmap(api->node);
+	switch (req.cmd) {
+	case CTL_LAPI_STATUS: {
+		struct ctl_lapi_status st;
+		meshd_api_build_status(api->node, &st);
+		if (api->hooks.fill_status)
+			api->hooks.fill_status(api->hooks.ctx, &st);
+		reply(c, ctl_lapi_status_format(&st));
+		ctl_lapi_status_clear(&st);
+		break;
+	}
+	case CTL_LAPI_WHOIS: {
+		struct ctl_prefix p;
+		const struct ctl_node *n = NULL;
+		if (!ctl_prefix_parse(req.host, &p)) {
+			reply(c, ctl_lapi_reply_error("'%s' is not an IP address", req.host));
+			break;
+		}
+		if (nm && nm->self.n_addrs) {
+			for (size_t i = 0; i < nm->self.n_addrs && !n; i++)
+				if (ctl_prefix_contains(&nm->self.addrs[i], &p))
+					n = &nm->self;
+		}
+		if (!n && nm)
+			n = ctl_netmap_peer_by_addr(nm, &p);
+		if (!n) {
+			reply(c, ctl_lapi_reply_error("no node in the tailnet has address %s",
+						      req.host));
+			break;
+		}
+		struct ctl_lapi_node ln = { 0 };
+		fill_node(&ln, n, nm->domain);
+		reply(c, ctl_lapi_node_format(&ln));
+		ctl_lapi_node_clear(&ln);
+		break;
+	}
+	case CTL_LAPI_DIAL: {
+		int family;
+		uint8_t addr[16];
+		if (!resolve_host(nm, req.host, &family, addr)) {
+			reply(c, ctl_lapi_reply_error("unknown host '%s': no such node in the "
+						      "tailnet", req.host));
+			break;
+		}
+		if (!meshd_node_userspace(api->node)) {
+			reply(c, ctl_lapi_reply_error("dial is only needed in userspace mode; "
+						      "connect through the TUN device"));
+			break;
+		}
+		int e = meshd_node_dial(api->node, family, addr, req.port, on_dialed, c);
+		if (e)
+			reply(c, ctl_lapi_reply_error("cannot connect to %s port %u: %s", req.host,
+						      req.port, strerror(-e)));
+		break;
+	}
+	case CTL_LAPI_UP:
+	case CTL_LAPI_DOWN:
+	case CTL_LAPI_LOGOUT:
+		if (!is_operator(api, &c->cred)) {
+			reply(c, ctl_lapi_reply_error(
+					 "permission denied: '%s' needs root or membership in the "
+					 "operator group%s%s",
+					 ctl_lapi_cmd_name(req.cmd), api->operator_group ? " " : "",
+					 api->operator_group ? api->operator_group : ""));
+			break;
+		}
+		if (api->hooks.change)
+			reply(c, api->hooks.change(api->hooks.ctx, &req));
+		else
+			reply(c, ctl_lapi_reply_error("'%s' is not available: this meshd takes "
+						      "its netmap from a file",
+						      ctl_lapi_cmd_name(req.cmd)));
+		break;
+	}
+	ctl_lapi_request_clear(&req);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	static char scratch[4096];
+	(void)h;
+	(void)suggested;
+	*buf = uv_buf_init(scratch, sizeof(scratch));
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+	struct api_conn *c = s->data;
+	if (n < 0) {
+		conn_close(c);
+		return;
+	}
+	if (n == 0 || c->handled)
+		return;
+	if (c->len + (size_t)n > CTL_LAPI_MAX_LINE) {
+		c->handled = true;
+		uv_read_stop(s);
+		reply(c, ctl_lapi_reply_error("request longer than %d bytes", CTL_LAPI_MAX_LINE));
+		return;
+	}
+	char *nb = realloc(c->buf, c->len + (size_t)n + 1);
+	if (!nb) {
+		conn_close(c);
+		return;
+	}
+	c->buf = nb;
+	memcpy(c->buf + c->len, buf->base, (size_t)n);
+	c->len += (size_t)n;
+	c->buf[c->len] = '\0';
+	char *nl = memchr(c->buf, '\n', c->len);
+	if (!nl)
+		return;
+	c->len = (size_t)(nl - c->buf);
+	c->handled = true;
+	uv_read_stop(s);
+	handle(c);
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+	struct meshd_api *api = server->data;
+	if (status < 0)
+		return;
+	struct api_conn *c = calloc(1, sizeof(*c));
+	if (!c)
+		return;
+	c->api = api;
+	uv_pipe_init(api->loop, &c->pipe, 0);
+	c->pipe.data = c;
+	api->conns++;
+	if (uv_accept(server, (uv_stream_t *)&c->pipe) != 0) {
+		conn_close(c);
+		return;
+	}
+	int fd = -1;
+	socklen_t len = sizeof(c->cred);
+	if (uv_fileno((uv_handle_t *)&c->pipe, &fd) != 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->cred, &len) != 0) {
+		conn_close(c);
+		return;
+	}
+	if (api->conns > MAX_CONNS) {
+		c->handled = true;
+		reply(c, ctl_lapi_reply_error("too many local API connections"));
+		return;
+	}
+	uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+}
+
+static void server_closed(uv_handle_t *h)
+{
+	struct meshd_api *api = h->data;
+	free(api->path);
+	free(api->operator_group);
+	free(api);
+}
+
+int meshd_api_start(uv_loop_t *loop, const char *path, const char *operator_group,
+		    struct meshd_node *node, const struct meshd_api_hooks *hooks,
+		    struct meshd_api **out)
+{
+	struct meshd_api *api = calloc(1, sizeof(*api));
+	if (!api)
+		return -ENOMEM;
+	api->loop = loop;
+	api->node = node;
+	if (hooks)
+		api->hooks = *hooks;
+	api->path = strdup(path);
+	api->operator_group = operator_group ? strdup(operator_group) : NULL;
+	if (!api->path || (operator_group && !api->operator_group)) {
+		free(api->path);
+		free(api->operator_group);
+		free(api);
+		return -ENOMEM;
+	}
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+			log_warn(subject, "%s: %s", dir, strerror(errno));
+	}
+	unlink(path);
+	uv_pipe_init(loop, &api->server, 0);
+	api->server.data = api;
+	int err = uv_pipe_bind(&api->server, path);
+	if (!err) {
+		chmod(path, 0666);
+		err = uv_listen((uv_stream_t *)&api->server, 16, on_connection);
+	}
+	if (err) {
+		log_err(subject, "%s: %s", path, uv_strerror(err));
+		uv_close((uv_handle_t *)&api->server, server_closed);
+		*out = NULL;
+		return err;
+	}
+	*out = api;
+	return 0;
+}
+
+void meshd_api_close(struct meshd_api *api)
+{
+	if (!api)
+		return;
+	unlink(api->path);
+	uv_close((uv_handle_t *)&api->server, server_closed);
+}

@@ -1,0 +1,610 @@
+/* Wiring of wg/, netstack/ and sshd/ for one node.  Nothing here parses packets or
+ * speaks a protocol: it moves packets between the modules' callbacks and turns netmaps
+ * into their configuration. */
+#include "cmd/daemon/node.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cmd/daemon/rules.h"
+#include "common/common.h"
+#include "netstack/netstack.h"
+#include "sshd/sshd.h"
+#include "wg/wg.h"
+
+struct meshd_node {
+	uv_loop_t *loop;
+	struct meshd_node_config cfg;
+	char *state_dir, *tun;
+	char name[32];
+	uint8_t private_key[KEY_LEN], public_key[KEY_LEN];
+	struct wg_device *wg;
+	struct ns *ns;
+	struct sshd_server *sshd;
+	struct ctl_netmap *nm;
+	/* Keys of the peers configured in wg, to remove the ones a new netmap drops. */
+	uint8_t (*peer_keys)[KEY_LEN];
+	size_t n_peer_keys;
+	unsigned pending_closes;
+	void (*done)(void *arg);
+	void *done_arg;
+};
+
+static const char *const subject = "meshd";
+
+/* ---- node key ---- */
+
+static int write_key_file(const char *path, const uint8_t key[static KEY_LEN])
+{
+	char b64[KEY_BASE64_SIZE + 1];
+	key_to_base64(b64, key);
+	b64[KEY_BASE64_LEN] = '\n';
+	char tmp[4096];
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	ssize_t w = write(fd, b64, KEY_BASE64_LEN + 1);
+	int err = w == KEY_BASE64_LEN + 1 ? 0 : (w < 0 ? -errno : -EIO);
+	if (!err && fsync(fd) < 0)
+		err = -errno;
+	close(fd);
+	key_wipe(b64, sizeof(b64));
+	if (!err && rename(tmp, path) < 0)
+		err = -errno;
+	if (err)
+		unlink(tmp);
+	return err;
+}
+
+static int load_or_create_key(struct meshd_node *node)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/node.key", node->state_dir);
+	FILE *f = fopen(path, "re");
+	if (f) {
+		char line[128] = "";
+		bool got = fgets(line, sizeof(line), f) != NULL;
+		fclose(f);
+		line[strcspn(line, "\r\n")] = '\0';
+		struct key_error kerr;
+		bool ok = got && key_from_base64(node->private_key, line, &kerr);
+		key_wipe(line, sizeof(line));
+		if (!ok) {
+			log_err(subject, "%s: not a valid key: %s", path,
+				got ? kerr.message : "empty file");
+			return -EINVAL;
+		}
+	} else if (errno == ENOENT) {
+		randombytes_buf(node->private_key, KEY_LEN);
+		node->private_key[0] &= 248;
+		node->private_key[31] = (node->private_key[31] & 127) | 64;
+		int err = write_key_file(path, node->private_key);
+		if (err) {
+			log_err(subject, "%s: cannot write the node key: %s", path, strerror(-err));
+			return err;
+		}
+		log_info(subject, "created a new node key in %s", path);
+	} else {
+		int err = -errno;
+		log_err(subject, "%s: %s", path, strerror(errno));
+		return err;
+	}
+	if (crypto_scalarmult_curve25519_base(node->public_key, node->private_key) != 0)
+		return -EINVAL;
+	return 0;
+}
+
+/* ---- packets between the modules ---- */
+
+static void on_wg_packet(void *ctx, const uint8_t *pkt, size_t len)
+{
+	struct meshd_node *node = ctx;
+	if (node->ns)
+		ns_input(node->ns, pkt, len);
+}
+
+static int on_ns_send(void *ctx, const uint8_t *pkt, size_t len)
+{
+	struct meshd_node *node = ctx;
+	return wg_device_send(node->wg, pkt, len);
+}
+
+static bool on_filter(void *ctx, const struct ns_packet_info *pi)
+{
+	struct meshd_node *node = ctx;
+	bool icmp_reply = (pi->family == AF_INET && pi->proto == IPPROTO_ICMP && pi->sport == 0) ||
+			  (pi->family == AF_INET6 && pi->proto == IPPROTO_ICMPV6 &&
+			   pi->sport == 129);
+	struct meshd_pkt p = {
+		.family = pi->family,
+		.proto = pi->proto,
+		.src = pi->src,
+		.dst = pi->dst,
+		.dport = pi->dport,
+		.tcp_syn_only = (pi->tcp_flags & 0x02) && !(pi->tcp_flags & 0x10),
+		.icmp_echo_reply = icmp_reply,
+	};
+	return meshd_filter_allows(node->nm, &p);
+}
+
+/* ---- SSH ---- */
+
+static bool sockaddr_to_prefix(const struct sockaddr *sa, struct ctl_prefix *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)sa;
+		out->family = 4;
+		out->bits = 32;
+		memcpy(out->addr, &in->sin_addr, 4);
+		return true;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+			out->family = 4;
+			out->bits = 32;
+			memcpy(out->addr, in6->sin6_addr.s6_addr + 12, 4);
+			return true;
+		}
+		out->family = 6;
+		out->bits = 128;
+		memcpy(out->addr, &in6->sin6_addr, 16);
+		return true;
+	}
+	return false;
+}
+
+static void on_ssh_authorize(void *ctx, const struct sockaddr *peer, const char *user,
+			     struct sshd_check *check, struct sshd_decision *out)
+{
+	struct meshd_node *node = ctx;
+	struct ctl_prefix src;
+	memset(out, 0, sizeof(*out));
+	out->action = SSHD_REJECT;
+	if (!sockaddr_to_prefix(peer, &src)) {
+		snprintf(out->message, sizeof(out->message),
+			 "policy does not permit you to SSH to this node");
+		return;
+	}
+	struct meshd_ssh_verdict v;
+	meshd_ssh_decide(node->nm, &src, user, &v);
+	switch (v.action) {
+	case MESHD_SSH_REJECT:
+		snprintf(out->message, sizeof(out->message), "%s", v.message);
+		return;
+	case MESHD_SSH_CHECK:
+		if (!check) {
+			/* Re-validation of a session that passed its check: keep it. */
+			out->action = SSHD_CHECK;
+			return;
+		}
+		snprintf(out->message, sizeof(out->message),
+			 "policy requires a check-mode login for user \"%s\", but this node has no "
+			 "connection to the control server",
+			 user);
+		return;
+	case MESHD_SSH_ACCEPT:
+		break;
+	}
+	out->action = SSHD_ACCEPT;
+	snprintf(out->local_user, sizeof(out->local_user), "%s", v.local_user);
+	out->flags = (v.allow_agent ? SSHD_ALLOW_AGENT : 0) |
+		     (v.allow_local_fwd ? SSHD_ALLOW_LOCAL_FWD : 0) |
+		     (v.allow_remote_fwd ? SSHD_ALLOW_REMOTE_FWD : 0) |
+		     (v.allow_root ? SSHD_ALLOW_ROOT : 0);
+	snprintf(out->accept_env, sizeof(out->accept_env), "%s", v.accept_env);
+}
+
+static void on_ssh_check_cancel(void *ctx, struct sshd_check *check)
+{
+}
+
+static void on_ssh_accept(void *ctx, int fd, const struct ns_packet_info *info)
+{
+	struct meshd_node *node = ctx;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	memset(&ss, 0, sizeof(ss));
+	if (info->family == AF_INET) {
+		struct sockaddr_in *in = (void *)&ss;
+		in->sin_family = AF_INET;
+		in->sin_port = htons(info->sport);
+		memcpy(&in->sin_addr, info->src, 4);
+		len = sizeof(*in);
+	} else {
+		struct sockaddr_in6 *in6 = (void *)&ss;
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(info->sport);
+		memcpy(&in6->sin6_addr, info->src, 16);
+		len = sizeof(*in6);
+	}
+	if (!node->sshd) {
+		close(fd);
+		return;
+	}
+	int err = sshd_accept_fd(node->sshd, fd, (struct sockaddr *)&ss, len);
+	if (err)
+		log_warn(subject, "ssh: connection refused: %s", strerror(-err));
+}
+
+/* ---- netmap -> configuration ---- */
+
+static void prefix_to_ns(const struct ctl_prefix *p, struct ns_prefix *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->family = p->family == 4 ? AF_INET : AF_INET6;
+	memcpy(out->addr, p->addr, p->family == 4 ? 4 : 16);
+	out->bits = p->bits;
+}
+
+static int start_netstack(struct meshd_node *node, const struct ctl_netmap *nm)
+{
+	struct ns_config nc = {
+		.mode = strcmp(node->tun, "userspace") == 0 ? NS_MODE_USERSPACE : NS_MODE_TUN,
+		.tun_name = node->tun,
+		.tun_fd = -1,
+		.send = on_ns_send,
+		.send_ctx = node,
+	};
+	for (size_t i = 0; i < nm->self.n_addrs; i++) {
+		const struct ctl_prefix *a = &nm->self.addrs[i];
+		if (a->family == 4 && !nc.addr4.family) {
+			prefix_to_ns(a, &nc.addr4);
+			nc.addr4.bits = 32;
+			/* The whole tailnet range goes to the TUN. */
+			struct ns_prefix *r = &nc.routes[nc.n_routes++];
+			*r = (struct ns_prefix){ .family = AF_INET, .addr = { 100, 64 }, .bits = 10 };
+		} else if (a->family == 6 && !nc.addr6.family) {
+			prefix_to_ns(a, &nc.addr6);
+			nc.addr6.bits = 128;
+			struct ns_prefix *r = &nc.routes[nc.n_routes++];
+			prefix_to_ns(a, r);
+			memset(r->addr + 6, 0, 10);
+			r->bits = 48;
+		}
+	}
+	if (!nc.addr4.family && !nc.addr6.family) {
+		log_err(subject, "netmap gives this node no address");
+		return -EINVAL;
+	}
+	int err = ns_new(node->loop, &nc, &node->ns);
+	if (err) {
+		log_err(subject, "netstack (%s): %s", node->tun, strerror(-err));
+		return err;
+	}
+	ns_set_filter(node->ns, on_filter, node);
+	if (node->cfg.ssh) {
+		err = ns_listen(node->ns, 22, on_ssh_accept, node);
+		if (err) {
+			log_err(subject, "cannot intercept port 22: %s", strerror(-err));
+			return err;
+		}
+	}
+	if (nc.mode == NS_MODE_USERSPACE && node->cfg.socks5_port) {
+		uint16_t bound = 0;
+		err = ns_socks5_start(node->ns, node->cfg.socks5_port, &bound);
+		if (err) {
+			log_err(subject, "SOCKS5 on 127.0.0.1:%u: %s", node->cfg.socks5_port,
+				strerror(-err));
+			return err;
+		}
+		log_info(subject, "SOCKS5 proxy on 127.0.0.1:%u", bound);
+	}
+	return 0;
+}
+
+static bool parse_endpoint(const char *s, struct sockaddr_storage *out)
+{
+	char host[64];
+	const char *colon;
+	memset(out, 0, sizeof(*out));
+	if (s[0] == '[') {
+		const char *end = strchr(s, ']');
+		if (!end || end[1] != ':' || (size_t)(end - s - 1) >= sizeof(host))
+			return false;
+		memcpy(host, s + 1, (size_t)(end - s - 1));
+		host[end - s - 1] = '\0';
+		colon = end + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon || (size_t)(colon - s) >= sizeof(host))
+			return false;
+		memcpy(host, s, (size_t)(colon - s));
+		host[colon - s] = '\0';
+	}
+	char *end;
+	unsigned long port = strtoul(colon + 1, &end, 10);
+	if (*end || port == 0 || port > 65535)
+		return false;
+	struct sockaddr_in *in = (void *)out;
+	struct sockaddr_in6 *in6 = (void *)out;
+	if (inet_pton(AF_INET, host, &in->sin_addr) == 1) {
+		in->sin_family = AF_INET;
+		in->sin_port = htons((uint16_t)port);
+		return true;
+	}
+	if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		return true;
+	}
+	return false;
+}
+
+static int sync_peers(struct meshd_node *node, const struct ctl_netmap *nm)
+{
+	uint8_t (*keys)[KEY_LEN] = calloc(nm->n_peers ? nm->n_peers : 1, KEY_LEN);
+	if (!keys)
+		return -ENOMEM;
+	size_t n_keys = 0;
+	for (size_t i = 0; i < nm->n_peers; i++) {
+		const struct ctl_node *p = &nm->peers[i];
+		const struct ctl_prefix *src = p->n_allowed_ips ? p->allowed_ips : p->addrs;
+		size_t n = p->n_allowed_ips ? p->n_allowed_ips : p->n_addrs;
+		struct wg_allowed_ip *aips = calloc(n ? n : 1, sizeof(*aips));
+		if (!aips) {
+			free(keys);
+			return -ENOMEM;
+		}
+		for (size_t a = 0; a < n; a++) {
+			aips[a].family = src[a].family == 4 ? AF_INET : AF_INET6;
+			memcpy(aips[a].addr, src[a].addr, 16);
+			aips[a].cidr = src[a].bits;
+		}
+		struct wg_peer_config pc = {
+			.persistent_keepalive = 0,
+			.replace_allowed_ips = true,
+			.allowed_ips = aips,
+			.n_allowed_ips = n,
+		};
+		memcpy(pc.public_key, p->node_key, KEY_LEN);
+		for (size_t e = 0; e < p->n_endpoints && !pc.set_endpoint; e++)
+			pc.set_endpoint = parse_endpoint(p->endpoints[e], &pc.endpoint);
+		int err = wg_device_peer_set(node->wg, &pc);
+		free(aips);
+		if (err) {
+			log_warn(subject, "peer %s: cannot configure: %s", p->name ? p->name : "?",
+				 strerror(-err));
+			continue;
+		}
+		memcpy(keys[n_keys++], p->node_key, KEY_LEN);
+	}
+	for (size_t i = 0; i < node->n_peer_keys; i++) {
+		bool keep = false;
+		for (size_t k = 0; k < n_keys && !keep; k++)
+			keep = key_equal(node->peer_keys[i], keys[k]);
+		if (!keep)
+			wg_device_peer_remove(node->wg, node->peer_keys[i]);
+	}
+	free(node->peer_keys);
+	node->peer_keys = keys;
+	node->n_peer_keys = n_keys;
+	return 0;
+}
+
+int meshd_node_apply_netmap(struct meshd_node *node, struct ctl_netmap *nm)
+{
+	if (!key_equal(nm->self.node_key, node->public_key)) {
+		char have[KEY_FINGERPRINT_SIZE], want[KEY_FINGERPRINT_SIZE];
+		key_fingerprint(have, node->public_key);
+		key_fingerprint(want, nm->self.node_key);
+		log_err(subject, "netmap is for node key %s, but ours is %s; ignored", want, have);
+		ctl_netmap_free(nm);
+		return -EINVAL;
+	}
+	int err = 0;
+	if (!node->ns)
+		err = start_netstack(node, nm);
+	if (!err)
+		err = sync_peers(node, nm);
+	if (err) {
+		ctl_netmap_free(nm);
+		return err;
+	}
+	struct ctl_netmap *old = node->nm;
+	node->nm = nm;
+	if (old)
+		ctl_netmap_free(old);
+	if (node->sshd) {
+		unsigned closed = sshd_revalidate(node->sshd);
+		if (closed)
+			log_info(subject, "netmap %llu: closed %u SSH session(s) no longer allowed",
+				 (unsigned long long)nm->version, closed);
+	}
+	log_info(subject, "netmap %llu applied: %zu peer(s), %zu filter rule(s), %zu SSH rule(s)",
+		 (unsigned long long)nm->version, nm->n_peers, nm->n_filter, nm->n_ssh);
+	return 0;
+}
+
+const struct ctl_netmap *meshd_node_netmap(const struct meshd_node *node)
+{
+	return node->nm;
+}
+
+const uint8_t *meshd_node_public_key(const struct meshd_node *node)
+{
+	return node->public_key;
+}
+
+int meshd_node_peer_stats(struct meshd_node *node, const uint8_t key[static 32],
+			  struct meshd_peer_stats *out)
+{
+	struct wg_peer_status st;
+	memset(out, 0, sizeof(*out));
+	int err = wg_device_peer_status(node->wg, key, &st);
+	if (err)
+		return err;
+	out->rx_bytes = st.rx_bytes;
+	out->tx_bytes = st.tx_bytes;
+	out->last_handshake = (int64_t)(st.last_handshake_wall_ns / 1000000000u);
+	if (st.has_endpoint) {
+		char host[INET6_ADDRSTRLEN] = "";
+		if (st.endpoint.ss_family == AF_INET) {
+			const struct sockaddr_in *in = (const void *)&st.endpoint;
+			inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+			snprintf(out->endpoint, sizeof(out->endpoint), "%s:%u", host,
+				 ntohs(in->sin_port));
+		} else if (st.endpoint.ss_family == AF_INET6) {
+			const struct sockaddr_in6 *in6 = (const void *)&st.endpoint;
+			inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+			snprintf(out->endpoint, sizeof(out->endpoint), "[%s]:%u", host,
+				 ntohs(in6->sin6_port));
+		}
+	}
+	return 0;
+}
+
+const char *meshd_node_tun(const struct meshd_node *node)
+{
+	return node->tun;
+}
+
+bool meshd_node_userspace(const struct meshd_node *node)
+{
+	return strcmp(node->tun, "userspace") == 0;
+}
+
+bool meshd_node_ssh(const struct meshd_node *node)
+{
+	return node->cfg.ssh;
+}
+
+uint16_t meshd_node_listen_port(const struct meshd_node *node)
+{
+	return wg_device_listen_port(node->wg);
+}
+
+int meshd_node_dial(struct meshd_node *node, int family, const uint8_t *addr, uint16_t port,
+		    void (*cb)(void *ctx, int fd_or_err), void *ctx)
+{
+	if (!node->ns)
+		return -ENETDOWN;
+	return ns_dial(node->ns, family, addr, port, cb, ctx);
+}
+
+int meshd_node_new(uv_loop_t *loop, const struct meshd_node_config *cfg,
+		   struct meshd_node **out)
+{
+	if (sodium_init() < 0)
+		return -EIO;
+	struct meshd_node *node = calloc(1, sizeof(*node));
+	if (!node)
+		return -ENOMEM;
+	node->loop = loop;
+	node->cfg = *cfg;
+	node->state_dir = strdup(cfg->state_dir);
+	node->tun = strdup(cfg->tun);
+	if (!node->state_dir || !node->tun) {
+		free(node->state_dir);
+		free(node->tun);
+		free(node);
+		return -ENOMEM;
+	}
+	snprintf(node->name, sizeof(node->name), "%s", cfg->tun);
+	int err = 0;
+	if (mkdir(node->state_dir, 0700) < 0 && errno != EEXIST) {
+		err = -errno;
+		log_err(subject, "state directory %s: %s", node->state_dir, strerror(errno));
+		goto fail;
+	}
+	err = load_or_create_key(node);
+	if (err)
+		goto fail;
+
+	struct wg_device_config wc = {
+		.name = node->name,
+		.private_key = node->private_key,
+		.listen_port = cfg->listen_port,
+		.time_scale = cfg->wg_time_scale,
+	};
+	static const struct wg_device_ops wg_ops = { .recv = on_wg_packet };
+	err = wg_device_new(loop, &wc, &wg_ops, node, &node->wg);
+	if (err) {
+		log_err(subject, "WireGuard on UDP port %u: %s", cfg->listen_port, strerror(-err));
+		goto fail;
+	}
+	const char *dir = cfg->uapi_dir ? cfg->uapi_dir : "/var/run/wireguard";
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+		log_warn(subject, "%s: %s; `wg show` will not see this node", dir, strerror(errno));
+	} else {
+		char path[4096];
+		snprintf(path, sizeof(path), "%s/%s.sock", dir, node->name);
+		err = wg_device_uapi_start(node->wg, path);
+		if (err)
+			log_warn(subject, "%s: %s; `wg show` will not see this node", path,
+				 strerror(-err));
+		err = 0;
+	}
+
+	if (cfg->ssh) {
+		struct sshd_config sc = { .state_dir = node->state_dir };
+		struct sshd_hooks hooks = {
+			.authorize = on_ssh_authorize,
+			.check_cancel = on_ssh_check_cancel,
+			.ctx = node,
+		};
+		err = sshd_server_new(loop, &sc, &hooks, &node->sshd);
+		if (err) {
+			log_err(subject, "SSH server: %s", strerror(-err));
+			goto fail;
+		}
+	}
+	*out = node;
+	return 0;
+fail:
+	if (node->wg)
+		wg_device_free(node->wg);
+	key_wipe(node->private_key, KEY_LEN);
+	free(node->state_dir);
+	free(node->tun);
+	free(node);
+	return err;
+}
+
+static void finish_close(void *arg)
+{
+	struct meshd_node *node = arg;
+	if (--node->pending_closes > 0)
+		return;
+	void (*done)(void *) = node->done;
+	void *done_arg = node->done_arg;
+	if (node->nm)
+		ctl_netmap_free(node->nm);
+	free(node->peer_keys);
+	free(node->state_dir);
+	free(node->tun);
+	key_wipe(node->private_key, KEY_LEN);
+	free(node);
+	if (done)
+		done(done_arg);
+}
+
+void meshd_node_close(struct meshd_node *node, void (*done)(void *arg), void *arg)
+{
+	node->done = done;
+	node->done_arg = arg;
+	node->pending_closes = 1;
+	if (node->sshd) {
+		node->pending_closes++;
+		sshd_server_close(node->sshd, finish_close, node);
+		node->sshd = NULL;
+	}
+	if (node->ns) {
+		ns_free(node->ns);
+		node->ns = NULL;
+	}
+	wg_device_free(node->wg);
+	node->wg = NULL;
+	finish_close(node);
+}

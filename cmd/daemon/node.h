@@ -1,0 +1,69 @@
+/* The data plane of one node: a WireGuard device, the netstack (TUN or userspace), and
+ * the embedded SSH server, wired together and driven by netmaps.
+ *
+ *   UDP -> wg (decrypt) -> ns_input -> filter -> lwIP :22 -> sshd_accept_fd
+ *                                            \-> TUN / userspace forward
+ *   TUN read / lwIP output -> wg_device_send (route by AllowedIPs, encrypt) -> UDP
+ *
+ * The netstack is created with the first netmap (it needs our addresses); later netmaps
+ * update WireGuard peers, the packet filter and the SSH rules in place, and every change
+ * re-validates live SSH sessions. */
+#ifndef MESH_CMD_DAEMON_NODE_H
+#define MESH_CMD_DAEMON_NODE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "control/netmap/netmap.h"
+
+struct meshd_node;
+
+struct meshd_node_config {
+	const char *state_dir;	 /* node.key and SSH host keys live here */
+	const char *tun;	 /* TUN interface name, or "userspace" */
+	uint16_t listen_port;	 /* WireGuard UDP port; 0 = any */
+	bool ssh;		 /* serve SSH on port 22 of our tailnet addresses */
+	const char *uapi_dir;	 /* the `wg` tool's socket dir; NULL = /var/run/wireguard */
+	uint16_t socks5_port;	 /* userspace mode: SOCKS5 on 127.0.0.1 (0 = off) */
+	unsigned wg_time_scale;	 /* tests only: WireGuard timers run this much faster */
+};
+
+/* Loads or creates the node key (state_dir/node.key, 0600) and starts WireGuard. */
+int meshd_node_new(uv_loop_t *loop, const struct meshd_node_config *cfg,
+		   struct meshd_node **out);
+
+/* Applies a full netmap; takes ownership of nm (also on error).  Returns 0 or -errno. */
+int meshd_node_apply_netmap(struct meshd_node *node, struct ctl_netmap *nm);
+
+/* The current netmap (NULL before the first); owned by the node. */
+const struct ctl_netmap *meshd_node_netmap(const struct meshd_node *node);
+
+/* Our WireGuard public key (32 bytes). */
+const uint8_t *meshd_node_public_key(const struct meshd_node *node);
+
+struct meshd_peer_stats {
+	uint64_t rx_bytes, tx_bytes;
+	int64_t last_handshake; /* unix seconds, 0 = never */
+	char endpoint[64];	/* "" when unknown */
+};
+
+/* WireGuard counters of the peer with this node key; -ENOENT when not configured. */
+int meshd_node_peer_stats(struct meshd_node *node, const uint8_t key[static 32],
+			  struct meshd_peer_stats *out);
+
+const char *meshd_node_tun(const struct meshd_node *node); /* name or "userspace" */
+bool meshd_node_userspace(const struct meshd_node *node);
+bool meshd_node_ssh(const struct meshd_node *node);
+uint16_t meshd_node_listen_port(const struct meshd_node *node);
+
+/* Userspace mode: a TCP connection through the embedded stack; cb gets a connected
+ * socket (ours to keep) or -errno, exactly once, unless this returns an error. */
+int meshd_node_dial(struct meshd_node *node, int family, const uint8_t *addr, uint16_t port,
+		    void (*cb)(void *ctx, int fd_or_err), void *ctx);
+
+/* Closes SSH sessions ("daemon shutting down"), the netstack and WireGuard; `done` runs
+ * once every handle is closed. */
+void meshd_node_close(struct meshd_node *node, void (*done)(void *arg), void *arg);
+
+#endif

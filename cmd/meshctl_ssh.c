@@ -1,0 +1,152 @@
+/* meshctl ssh: the system ssh, pointed at a tailnet node with its host keys from the
+ * netmap (no trust-on-first-use prompt) and meshctl nc as the transport, so it works in
+ * userspace mode too. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cmd/meshctl.h"
+#include "cmd/meshctl_client.h"
+
+/* ~/.config/mesh/known_hosts (or $XDG_CONFIG_HOME/mesh/known_hosts). */
+static int known_hosts_path(char *out, size_t len)
+{
+	const char *xdg = getenv("XDG_CONFIG_HOME");
+	const char *home = getenv("HOME");
+	char dir[PATH_MAX];
+	if (xdg && *xdg)
+		snprintf(dir, sizeof(dir), "%s/mesh", xdg);
+	else if (home && *home)
+		snprintf(dir, sizeof(dir), "%s/.config/mesh", home);
+	else
+		return -ENOENT;
+	char parent[PATH_MAX];
+	snprintf(parent, sizeof(parent), "%s", dir);
+	char *slash = strrchr(parent, '/');
+	if (slash) {
+		*slash = '\0';
+		mkdir(parent, 0700);
+	}
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	if ((size_t)snprintf(out, len, "%s/known_hosts", dir) >= len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* Rewrites the file with one line per peer host key, atomically. */
+static int write_known_hosts(const char *path, const struct ctl_lapi_status *st)
+{
+	char tmp[PATH_MAX + 8];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	FILE *f = fopen(tmp, "we");
+	if (!f)
+		return -errno;
+	fchmod(fileno(f), 0600);
+	fprintf(f, "# written by meshctl ssh from the tailnet's netmap; rewritten on every run\n");
+	for (size_t i = 0; i < st->n_peers; i++) {
+		const struct ctl_lapi_node *n = &st->peers[i];
+		for (size_t k = 0; k < n->n_ssh_host_keys; k++) {
+			fprintf(f, "%s", n->name ? n->name : "");
+			if (n->dns_name)
+				fprintf(f, ",%s", n->dns_name);
+			for (size_t a = 0; a < n->n_addrs; a++) {
+				char buf[64];
+				meshctl_node_addr(n, n->addrs[a].family == 4 ? AF_INET : AF_INET6, buf,
+						  sizeof(buf));
+				if (buf[0])
+					fprintf(f, ",%s", buf);
+			}
+			fprintf(f, " %s\n", n->ssh_host_keys[k]);
+		}
+	}
+	int err = ferror(f) ? -EIO : 0;
+	if (fclose(f) != 0 && !err)
+		err = -errno;
+	if (!err && rename(tmp, path) < 0)
+		err = -errno;
+	if (err)
+		unlink(tmp);
+	return err;
+}
+
+int meshctl_ssh(int argc, char **argv)
+{
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		FILE *out = argc < 2 ? stderr : stdout;
+		fprintf(out,
+			"Usage: meshctl ssh [USER@]HOST [COMMAND...]\n"
+			"Log in to tailnet node HOST as the local user USER with the system ssh.\n"
+			"Host keys come from the netmap (written to ~/.config/mesh/known_hosts) and\n"
+			"strict host key checking is on; the connection goes through 'meshctl nc',\n"
+			"so it also works when meshd runs without a TUN device.  The tailnet policy\n"
+			"decides whether you may log in; no SSH key is needed.\n");
+		return argc < 2 ? 2 : 0;
+	}
+	const char *target = argv[1];
+	const char *at = strrchr(target, '@');
+	const char *host = at ? at + 1 : target;
+	struct ctl_lapi_status st;
+	if (meshctl_get_status(&st, NULL))
+		return 1;
+	const struct ctl_lapi_node *n = meshctl_find_node(&st, host);
+	if (!n) {
+		fprintf(stderr, "meshctl ssh: unknown host '%s': no such node in the tailnet\n",
+			host);
+		ctl_lapi_status_clear(&st);
+		return 1;
+	}
+	if (!n->n_ssh_host_keys)
+		fprintf(stderr, "meshctl ssh: warning: %s has published no SSH host key; is "
+				"meshd running there with SSH enabled?\n", host);
+	char kh[PATH_MAX];
+	int err = known_hosts_path(kh, sizeof(kh));
+	if (!err)
+		err = write_known_hosts(kh, &st);
+	ctl_lapi_status_clear(&st);
+	if (err) {
+		fprintf(stderr, "meshctl ssh: cannot write known_hosts: %s\n", strerror(-err));
+		return 1;
+	}
+	char self[PATH_MAX];
+	ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (sl <= 0) {
+		fprintf(stderr, "meshctl ssh: cannot find my own path: %s\n", strerror(errno));
+		return 1;
+	}
+	self[sl] = '\0';
+	char proxy[PATH_MAX * 2 + 64], khopt[PATH_MAX + 32];
+	snprintf(proxy, sizeof(proxy), "ProxyCommand='%s' --socket='%s' nc %%h %%p", self,
+		 meshctl_socket());
+	snprintf(khopt, sizeof(khopt), "UserKnownHostsFile=%s", kh);
+
+	char **args = calloc((size_t)argc + 16, sizeof(char *));
+	if (!args)
+		return 1;
+	int a = 0;
+	args[a++] = "ssh";
+	args[a++] = "-o";
+	args[a++] = khopt;
+	args[a++] = "-o";
+	args[a++] = "StrictHostKeyChecking=yes";
+	args[a++] = "-o";
+	args[a++] = "GlobalKnownHostsFile=/dev/null";
+	args[a++] = "-o";
+	args[a++] = proxy;
+	args[a++] = (char *)target;
+	for (int i = 2; i < argc; i++)
+		args[a++] = argv[i];
+	args[a] = NULL;
+	fflush(stdout);
+	execvp("ssh", args);
+	fprintf(stderr, "meshctl ssh: cannot run ssh: %s (install openssh-client)\n",
+		strerror(errno));
+	free(args);
+	return 1;
+}

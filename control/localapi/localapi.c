@@ -1,0 +1,401 @@
+/* JSON codec for the local API.  Every decoder checks types and names the offending
+ * member in its error; every encoder emits one line terminated by '\n'. */
+#include "control/localapi/localapi.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "control/netmap/netmap_json.h"
+
+static const char *const cmd_names[] = {
+	[CTL_LAPI_STATUS] = "status", [CTL_LAPI_WHOIS] = "whois", [CTL_LAPI_DIAL] = "dial",
+	[CTL_LAPI_UP] = "up",	      [CTL_LAPI_DOWN] = "down",	  [CTL_LAPI_LOGOUT] = "logout",
+};
+
+const char *ctl_lapi_cmd_name(enum ctl_lapi_cmd cmd)
+{
+	return (unsigned)cmd < sizeof(cmd_names) / sizeof(cmd_names[0]) ? cmd_names[cmd] : "?";
+}
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	if (err && errlen) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+static char *dump_line(json_t *j)
+{
+	if (!j)
+		return NULL;
+	char *s = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	if (!s)
+		return NULL;
+	size_t n = strlen(s);
+	char *line = realloc(s, n + 2);
+	if (!line) {
+		free(s);
+		return NULL;
+	}
+	line[n] = '\n';
+	line[n + 1] = '\0';
+	return line;
+}
+
+static json_t *load(const char *text, size_t len, char *err, size_t errlen)
+{
+	json_error_t je;
+	json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+	if (!j) {
+		fail(err, errlen, "malformed JSON at line %d column %d: %s", je.line, je.column,
+		     je.text);
+		return NULL;
+	}
+	if (!json_is_object(j)) {
+		json_decref(j);
+		fail(err, errlen, "expected a JSON object");
+		return NULL;
+	}
+	return j;
+}
+
+/* Optional string member: *out stays NULL when absent. */
+static int opt_str(json_t *o, const char *key, char **out, char *err, size_t errlen)
+{
+	json_t *v = json_object_get(o, key);
+	*out = NULL;
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_string(v))
+		return fail(err, errlen, "\"%s\" must be a string", key);
+	*out = strdup(json_string_value(v));
+	return *out ? 0 : -ENOMEM;
+}
+
+static int opt_int(json_t *o, const char *key, long long lo, long long hi, long long *out,
+		   char *err, size_t errlen)
+{
+	json_t *v = json_object_get(o, key);
+	if (!v)
+		return 0;
+	if (!json_is_integer(v))
+		return fail(err, errlen, "\"%s\" must be an integer", key);
+	long long x = json_integer_value(v);
+	if (x < lo || x > hi)
+		return fail(err, errlen, "\"%s\" is %lld, outside %lld..%lld", key, x, lo, hi);
+	*out = x;
+	return 0;
+}
+
+/* ---- requests ---- */
+
+int ctl_lapi_request_parse(const char *text, size_t len, struct ctl_lapi_request *out, char *err,
+			   size_t errlen)
+{
+	memset(out, 0, sizeof(*out));
+	json_t *j = load(text, len, err, errlen);
+	if (!j)
+		return -EINVAL;
+	int rc = 0;
+	const char *cmd = json_string_value(json_object_get(j, "cmd"));
+	size_t i;
+	for (i = 0; cmd && i < sizeof(cmd_names) / sizeof(cmd_names[0]); i++)
+		if (strcmp(cmd, cmd_names[i]) == 0)
+			break;
+	if (!cmd) {
+		rc = fail(err, errlen, "\"cmd\" is missing or not a string");
+		goto out;
+	}
+	if (i == sizeof(cmd_names) / sizeof(cmd_names[0])) {
+		rc = fail(err, errlen, "unknown \"cmd\" \"%s\"", cmd);
+		goto out;
+	}
+	out->cmd = (enum ctl_lapi_cmd)i;
+	long long port = 0;
+	if ((rc = opt_str(j, "host", &out->host, err, errlen)) ||
+	    (rc = opt_int(j, "port", 0, 65535, &port, err, errlen)) ||
+	    (rc = opt_str(j, "login_server", &out->login_server, err, errlen)) ||
+	    (rc = opt_str(j, "authkey", &out->authkey, err, errlen)) ||
+	    (rc = opt_str(j, "hostname", &out->hostname, err, errlen)) ||
+	    (rc = ctl__strv_from_json(j, "tags", &out->tags, &out->n_tags, err, errlen)))
+		goto out;
+	out->port = (uint16_t)port;
+	json_t *ssh = json_object_get(j, "ssh");
+	if (ssh && !json_is_boolean(ssh)) {
+		rc = fail(err, errlen, "\"ssh\" must be true or false");
+		goto out;
+	}
+	out->ssh = json_is_true(ssh);
+	if ((out->cmd == CTL_LAPI_WHOIS || out->cmd == CTL_LAPI_DIAL) && !out->host)
+		rc = fail(err, errlen, "\"%s\" needs \"host\"", cmd);
+	else if (out->cmd == CTL_LAPI_DIAL && out->port == 0)
+		rc = fail(err, errlen, "\"dial\" needs \"port\" from 1 to 65535");
+out:
+	json_decref(j);
+	if (rc)
+		ctl_lapi_request_clear(out);
+	return rc;
+}
+
+char *ctl_lapi_request_format(const struct ctl_lapi_request *r)
+{
+	json_t *j = json_pack("{s:s}", "cmd", ctl_lapi_cmd_name(r->cmd));
+	if (!j)
+		return NULL;
+	if (r->host)
+		json_object_set_new(j, "host", json_string(r->host));
+	if (r->port)
+		json_object_set_new(j, "port", json_integer(r->port));
+	if (r->login_server)
+		json_object_set_new(j, "login_server", json_string(r->login_server));
+	if (r->authkey)
+		json_object_set_new(j, "authkey", json_string(r->authkey));
+	if (r->hostname)
+		json_object_set_new(j, "hostname", json_string(r->hostname));
+	if (r->n_tags)
+		json_object_set_new(j, "tags", ctl__strv_json(r->tags, r->n_tags));
+	if (r->cmd == CTL_LAPI_UP)
+		json_object_set_new(j, "ssh", json_boolean(r->ssh));
+	return dump_line(j);
+}
+
+void ctl_lapi_request_clear(struct ctl_lapi_request *r)
+{
+	free(r->host);
+	free(r->login_server);
+	if (r->authkey) {
+		explicit_bzero(r->authkey, strlen(r->authkey));
+		free(r->authkey);
+	}
+	free(r->hostname);
+	ctl__strv_free(r->tags, r->n_tags);
+	memset(r, 0, sizeof(*r));
+}
+
+/* ---- nodes and status ---- */
+
+static json_t *node_json(const struct ctl_lapi_node *n)
+{
+	json_t *addrs = json_array();
+	for (size_t i = 0; addrs && i < n->n_addrs; i++)
+		json_array_append_new(addrs, ctl__prefix_json(&n->addrs[i]));
+	return json_pack("{s:s?, s:s?, s:s?, s:o, s:o, s:s?, s:b, s:I, s:I, s:I, s:o}", "name",
+			 n->name, "owner", n->owner, "dns_name", n->dns_name, "tags",
+			 ctl__strv_json(n->tags, n->n_tags), "addresses", addrs, "endpoint",
+			 n->endpoint, "online", (int)n->online, "last_handshake",
+			 (json_int_t)n->last_handshake, "rx_bytes", (json_int_t)n->rx_bytes,
+			 "tx_bytes", (json_int_t)n->tx_bytes, "ssh_host_keys",
+			 ctl__strv_json(n->ssh_host_keys, n->n_ssh_host_keys));
+}
+
+static int node_from_json(json_t *j, struct ctl_lapi_node *n, char *err, size_t errlen)
+{
+	memset(n, 0, sizeof(*n));
+	if (!json_is_object(j))
+		return fail(err, errlen, "node must be an object");
+	long long hs = 0, rx = 0, tx = 0;
+	int rc;
+	if ((rc = opt_str(j, "name", &n->name, err, errlen)) ||
+	    (rc = opt_str(j, "owner", &n->owner, err, errlen)) ||
+	    (rc = opt_str(j, "dns_name", &n->dns_name, err, errlen)) ||
+	    (rc = opt_str(j, "endpoint", &n->endpoint, err, errlen)) ||
+	    (rc = ctl__strv_from_json(j, "tags", &n->tags, &n->n_tags, err, errlen)) ||
+	    (rc = ctl__strv_from_json(j, "ssh_host_keys", &n->ssh_host_keys, &n->n_ssh_host_keys,
+				      err, errlen)) ||
+	    (rc = opt_int(j, "last_handshake", 0, INT64_MAX, &hs, err, errlen)) ||
+	    (rc = opt_int(j, "rx_bytes", 0, INT64_MAX, &rx, err, errlen)) ||
+	    (rc = opt_int(j, "tx_bytes", 0, INT64_MAX, &tx, err, errlen)))
+		goto bad;
+	n->last_handshake = hs;
+	n->rx_bytes = (uint64_t)rx;
+	n->tx_bytes = (uint64_t)tx;
+	n->online = json_is_true(json_object_get(j, "online"));
+	json_t *addrs = json_object_get(j, "addresses");
+	if (addrs && !json_is_array(addrs)) {
+		rc = fail(err, errlen, "\"addresses\" must be an array");
+		goto bad;
+	}
+	for (size_t i = 0; addrs && i < json_array_size(addrs) && i < CTL_MAX_NODE_ADDRS; i++) {
+		rc = ctl__prefix_from_json(json_array_get(addrs, i), &n->addrs[i], "addresses",
+					   err, errlen);
+		if (rc)
+			goto bad;
+		n->n_addrs++;
+	}
+	return 0;
+bad:
+	ctl_lapi_node_clear(n);
+	return rc;
+}
+
+void ctl_lapi_node_clear(struct ctl_lapi_node *n)
+{
+	free(n->name);
+	free(n->owner);
+	free(n->dns_name);
+	free(n->endpoint);
+	ctl__strv_free(n->tags, n->n_tags);
+	ctl__strv_free(n->ssh_host_keys, n->n_ssh_host_keys);
+	memset(n, 0, sizeof(*n));
+}
+
+char *ctl_lapi_node_format(const struct ctl_lapi_node *n)
+{
+	return dump_line(json_pack("{s:b, s:o}", "ok", 1, "node", node_json(n)));
+}
+
+int ctl_lapi_node_parse(const char *text, size_t len, struct ctl_lapi_node *out, char *err,
+			size_t errlen)
+{
+	memset(out, 0, sizeof(*out));
+	json_t *j = load(text, len, err, errlen);
+	if (!j)
+		return -EINVAL;
+	int rc = node_from_json(json_object_get(j, "node"), out, err, errlen);
+	json_decref(j);
+	return rc;
+}
+
+char *ctl_lapi_status_format(const struct ctl_lapi_status *st)
+{
+	json_t *peers = json_array();
+	for (size_t i = 0; peers && i < st->n_peers; i++)
+		json_array_append_new(peers, node_json(&st->peers[i]));
+	json_t *s = json_pack("{s:s?, s:s?, s:b, s:s?, s:b, s:I, s:s?, s:s?, s:i, s:s?, s:o, s:o}",
+			      "state", st->state, "tun", st->tun, "ssh", (int)st->ssh,
+			      "control_url", st->control_url, "control_connected",
+			      (int)st->control_connected, "netmap_time", (json_int_t)st->netmap_time,
+			      "domain", st->domain, "public_key", st->public_key, "listen_port",
+			      (int)st->listen_port, "auth_url", st->auth_url, "self",
+			      node_json(&st->self), "peers", peers);
+	return dump_line(s ? json_pack("{s:b, s:o}", "ok", 1, "status", s) : NULL);
+}
+
+int ctl_lapi_status_parse(const char *text, size_t len, struct ctl_lapi_status *out, char *err,
+			  size_t errlen)
+{
+	memset(out, 0, sizeof(*out));
+	json_t *j = load(text, len, err, errlen);
+	if (!j)
+		return -EINVAL;
+	json_t *s = json_object_get(j, "status");
+	int rc = 0;
+	long long t = 0, port = 0;
+	if (!json_is_object(s)) {
+		rc = fail(err, errlen, "\"status\" is missing");
+		goto out;
+	}
+	if ((rc = opt_str(s, "state", &out->state, err, errlen)) ||
+	    (rc = opt_str(s, "tun", &out->tun, err, errlen)) ||
+	    (rc = opt_str(s, "control_url", &out->control_url, err, errlen)) ||
+	    (rc = opt_str(s, "domain", &out->domain, err, errlen)) ||
+	    (rc = opt_str(s, "public_key", &out->public_key, err, errlen)) ||
+	    (rc = opt_str(s, "auth_url", &out->auth_url, err, errlen)) ||
+	    (rc = opt_int(s, "netmap_time", 0, INT64_MAX, &t, err, errlen)) ||
+	    (rc = opt_int(s, "listen_port", 0, 65535, &port, err, errlen)))
+		goto out;
+	out->netmap_time = t;
+	out->listen_port = (uint16_t)port;
+	out->ssh = json_is_true(json_object_get(s, "ssh"));
+	out->control_connected = json_is_true(json_object_get(s, "control_connected"));
+	json_t *self = json_object_get(s, "self");
+	if (self && (rc = node_from_json(self, &out->self, err, errlen)))
+		goto out;
+	json_t *peers = json_object_get(s, "peers");
+	if (peers && !json_is_array(peers)) {
+		rc = fail(err, errlen, "\"peers\" must be an array");
+		goto out;
+	}
+	size_t n = json_array_size(peers);
+	if (n) {
+		out->peers = calloc(n, sizeof(*out->peers));
+		if (!out->peers) {
+			rc = -ENOMEM;
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		rc = node_from_json(json_array_get(peers, i), &out->peers[i], err, errlen);
+		if (rc)
+			goto out;
+		out->n_peers++;
+	}
+out:
+	json_decref(j);
+	if (rc)
+		ctl_lapi_status_clear(out);
+	return rc;
+}
+
+void ctl_lapi_status_clear(struct ctl_lapi_status *st)
+{
+	free(st->state);
+	free(st->tun);
+	free(st->control_url);
+	free(st->domain);
+	free(st->public_key);
+	free(st->auth_url);
+	ctl_lapi_node_clear(&st->self);
+	for (size_t i = 0; i < st->n_peers; i++)
+		ctl_lapi_node_clear(&st->peers[i]);
+	free(st->peers);
+	memset(st, 0, sizeof(*st));
+}
+
+/* ---- generic replies ---- */
+
+char *ctl_lapi_reply_ok(const char *message)
+{
+	return dump_line(message ? json_pack("{s:b, s:s}", "ok", 1, "message", message)
+				 : json_pack("{s:b}", "ok", 1));
+}
+
+char *ctl_lapi_reply_error(const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return dump_line(json_pack("{s:b, s:s}", "ok", 0, "error", msg));
+}
+
+int ctl_lapi_reply_parse(const char *text, size_t len, bool *ok, char *msg, size_t msglen)
+{
+	char err[256];
+	json_t *j = load(text, len, err, sizeof(err));
+	if (!j)
+		return fail(msg, msglen, "meshd sent a malformed answer: %s", err);
+	json_t *okj = json_object_get(j, "ok");
+	if (!json_is_boolean(okj)) {
+		json_decref(j);
+		return fail(msg, msglen, "meshd sent an answer without \"ok\"");
+	}
+	*ok = json_is_true(okj);
+	const char *m = json_string_value(json_object_get(j, *ok ? "message" : "error"));
+	if (msg && msglen)
+		snprintf(msg, msglen, "%s", m ? m : "");
+	json_decref(j);
+	return 0;
+}
+
+char *ctl_lapi_pretty(const char *text, size_t len, const char *member)
+{
+	json_t *j = load(text, len, NULL, 0);
+	if (!j)
+		return NULL;
+	json_t *m = member ? json_object_get(j, member) : j;
+	char *s = m ? json_dumps(m, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(j);
+	return s;
+}

@@ -1,0 +1,98 @@
+/* control/localapi: the messages between meshctl and meshd on meshd's local Unix socket,
+ * as plain C structs; the JSON stays in here.
+ *
+ * One request per connection: the client writes one JSON object and a newline; meshd
+ * answers with one JSON object and a newline: {"ok":true,...} or {"ok":false,"error":"..."}.
+ * A "dial" answer also carries the connected socket as SCM_RIGHTS ancillary data. */
+#ifndef MESH_CONTROL_LOCALAPI_H
+#define MESH_CONTROL_LOCALAPI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "control/netmap/netmap.h"
+
+enum { CTL_LAPI_MAX_LINE = 1 << 20 };
+
+enum ctl_lapi_cmd {
+	CTL_LAPI_STATUS, /* anyone */
+	CTL_LAPI_WHOIS,	 /* anyone: host = an address */
+	CTL_LAPI_DIAL,	 /* anyone: host = address or peer name, port */
+	CTL_LAPI_UP,	 /* root or operator */
+	CTL_LAPI_DOWN,	 /* root or operator */
+	CTL_LAPI_LOGOUT, /* root or operator */
+};
+
+struct ctl_lapi_request {
+	enum ctl_lapi_cmd cmd;
+	char *host;
+	uint16_t port;
+	/* up */
+	char *login_server, *authkey, *hostname;
+	char **tags;
+	size_t n_tags;
+	bool ssh;
+};
+
+/* Parse one request line; -EINVAL with a message naming the field on bad input. */
+int ctl_lapi_request_parse(const char *text, size_t len, struct ctl_lapi_request *out, char *err,
+			   size_t errlen);
+/* One line of JSON ending in '\n' (malloc'd), or NULL when out of memory. */
+char *ctl_lapi_request_format(const struct ctl_lapi_request *r);
+void ctl_lapi_request_clear(struct ctl_lapi_request *r);
+const char *ctl_lapi_cmd_name(enum ctl_lapi_cmd cmd);
+
+/* One node as `meshctl status` shows it. */
+struct ctl_lapi_node {
+	char *name, *owner, *dns_name;
+	char **tags;
+	size_t n_tags;
+	struct ctl_prefix addrs[CTL_MAX_NODE_ADDRS];
+	size_t n_addrs;
+	char *endpoint;
+	bool online;
+	int64_t last_handshake; /* unix seconds, 0 = never */
+	uint64_t rx_bytes, tx_bytes;
+	char **ssh_host_keys;
+	size_t n_ssh_host_keys;
+};
+
+struct ctl_lapi_status {
+	char *state;	   /* "Running", "NeedsLogin", "Stopped", "Starting" */
+	char *tun;	   /* interface name or "userspace" */
+	bool ssh;	   /* serving SSH */
+	char *control_url; /* NULL: netmap from a file */
+	bool control_connected;
+	int64_t netmap_time; /* unix seconds when the current netmap arrived, 0 = none */
+	char *domain;
+	char *public_key; /* base64 WireGuard public key */
+	uint16_t listen_port;
+	char *auth_url;	  /* interactive login in progress */
+	struct ctl_lapi_node self;
+	struct ctl_lapi_node *peers;
+	size_t n_peers;
+};
+
+char *ctl_lapi_status_format(const struct ctl_lapi_status *st); /* {"ok":true,"status":{..}}\n */
+int ctl_lapi_status_parse(const char *text, size_t len, struct ctl_lapi_status *out, char *err,
+			  size_t errlen);
+void ctl_lapi_status_clear(struct ctl_lapi_status *st);
+
+/* whois answer: {"ok":true,"node":{...}}\n */
+char *ctl_lapi_node_format(const struct ctl_lapi_node *n);
+int ctl_lapi_node_parse(const char *text, size_t len, struct ctl_lapi_node *out, char *err,
+			size_t errlen);
+void ctl_lapi_node_clear(struct ctl_lapi_node *n);
+
+/* {"ok":true}\n, {"ok":true,"message":"..."}\n and {"ok":false,"error":"..."}\n */
+char *ctl_lapi_reply_ok(const char *message);
+char *ctl_lapi_reply_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Reads ok and error/message of any reply; -EINVAL when the text is not a reply. */
+int ctl_lapi_reply_parse(const char *text, size_t len, bool *ok, char *msg, size_t msglen);
+
+/* Pretty-printed JSON of any reply's payload (its "status" or "node" member, or the
+ * whole object), for --json output; malloc'd, NULL on bad input. */
+char *ctl_lapi_pretty(const char *text, size_t len, const char *member);
+
+#endif
