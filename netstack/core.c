@@ -65,6 +65,7 @@ static void on_timer(uv_timer_t *t)
 {
 	struct ns *ns = ns__container_of(t, struct ns, timer);
 	ns->timer_due_ms = 0;
+	ns->ctr.timer_wakeups++;
 	sys_check_timeouts();
 	ns__kick(ns);
 }

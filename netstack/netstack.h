@@ -104,6 +104,7 @@ struct ns_counters {
 	uint64_t conns_reset_out;     /* we sent RST (local side aborted) */
 	uint64_t forward_refused;     /* userspace mode: nothing listened on 127.0.0.1:port */
 	uint64_t buffered, buffered_max; /* bytes held between lwIP and local fds */
+	uint64_t timer_wakeups;       /* lwIP timer runs (an idle netstack sleeps) */
 };
 
 /* Creates the netstack on loop (opens and configures the TUN in TUN mode). */

@@ -28,7 +28,7 @@ struct outq {
 
 static struct outq *outq;
 
-static int outq_send(void *ctx, const uint8_t *pkt, size_t len)
+static inline int outq_send(void *ctx, const uint8_t *pkt, size_t len)
 {
 	(void)ctx;
 	if (outq->tail - outq->head == OUTQ || len > OUTQ_PKT) {
@@ -41,21 +41,21 @@ static int outq_send(void *ctx, const uint8_t *pkt, size_t len)
 	return 0;
 }
 
-static void outq_init(void)
+static inline void outq_init(void)
 {
 	if (!outq)
 		outq = calloc(1, sizeof(*outq));
 	outq->head = outq->tail = outq->dropped = 0;
 }
 
-static void outq_free(void)
+static inline void outq_free(void)
 {
 	free(outq);
 	outq = NULL;
 }
 
 /* Hands every queued packet to the peer. */
-static void outq_deliver(struct peer *p)
+static inline void outq_deliver(struct peer *p)
 {
 	while (outq->head != outq->tail) {
 		size_t i = outq->head++ % OUTQ;
@@ -63,7 +63,7 @@ static void outq_deliver(struct peer *p)
 	}
 }
 
-static void peer_setup(struct peer *p, int family, uint16_t port, uint16_t their_port,
+static inline void peer_setup(struct peer *p, int family, uint16_t port, uint16_t their_port,
 		       const uint8_t *their_addr)
 {
 	memset(p, 0, sizeof(*p));
@@ -85,7 +85,7 @@ static void peer_setup(struct peer *p, int family, uint16_t port, uint16_t their
 	p->their_wscale = -1;
 }
 
-static void base_config(struct ns_config *cfg, enum ns_mode mode, int tun_fd)
+static inline void base_config(struct ns_config *cfg, enum ns_mode mode, int tun_fd)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->mode = mode;
@@ -100,7 +100,7 @@ static void base_config(struct ns_config *cfg, enum ns_mode mode, int tun_fd)
 }
 
 /* Sends the peer's SYN and the ACK that completes the handshake (if a SYN-ACK came). */
-static void peer_connect(struct ns *ns, struct peer *p)
+static inline void peer_connect(struct ns *ns, struct peer *p)
 {
 	uint8_t pkt[128];
 	ns_input(ns, pkt, peer_build(p, pkt, p->iss, 0, PEER_SYN, NULL, 0, true));
@@ -111,7 +111,7 @@ static void peer_connect(struct ns *ns, struct peer *p)
 					     false));
 }
 
-static void spin(uv_loop_t *loop, int n)
+static inline void spin(uv_loop_t *loop, int n)
 {
 	for (int i = 0; i < n; i++)
 		uv_run(loop, UV_RUN_NOWAIT);

@@ -164,6 +164,8 @@ void peer_receive(struct peer *p, const uint8_t *pkt, size_t len)
 	if (family != p->family || proto != 6 || memcmp(dst, p->addr, family == AF_INET ? 4 : 16))
 		return;
 	const uint8_t *t = pkt + hl;
+	if (p->their_port == 0 && (t[13] & PEER_SYN) && get16(t + 2) == p->port)
+		p->their_port = get16(t);
 	if (get16(t) != p->their_port || get16(t + 2) != p->port) {
 		p->stray++;
 		return;
@@ -178,8 +180,9 @@ void peer_receive(struct peer *p, const uint8_t *pkt, size_t len)
 		p->got_rst = true;
 		return;
 	}
-	if ((flags & PEER_SYN) && (flags & PEER_ACK)) {
-		p->got_synack = true;
+	if (flags & PEER_SYN) {
+		p->got_synack = flags & PEER_ACK;
+		p->got_syn = !(flags & PEER_ACK);
 		p->their_wscale = 0;
 		for (size_t i = 20; i < thl;) {
 			if (t[i] == 0)
@@ -193,7 +196,8 @@ void peer_receive(struct peer *p, const uint8_t *pkt, size_t len)
 			i += t[i + 1] ? t[i + 1] : 1;
 		}
 		p->rcv_nxt = seq + 1;
-		p->snd_una = ack;
+		if (flags & PEER_ACK)
+			p->snd_una = ack;
 		p->snd_wnd = wnd;
 		p->established = true;
 		p->min_wnd_seen = wnd;

@@ -21,13 +21,13 @@ enum {
 struct peer {
 	int family; /* AF_INET or AF_INET6 */
 	uint8_t addr[16], their_addr[16];
-	uint16_t port, their_port;
+	uint16_t port, their_port; /* their_port 0: learnt from the first SYN (dialing) */
 	uint16_t mss;
 	uint32_t iss, snd_nxt, snd_una, rcv_nxt;
 	uint32_t snd_wnd;  /* their window, scaled */
 	int their_wscale;  /* -1 until the SYN-ACK */
 	uint32_t rcv_wnd;  /* what we advertise (bytes; scaled by PEER_WSCALE on the wire) */
-	bool established, got_fin, got_rst, got_synack;
+	bool established, got_fin, got_rst, got_synack, got_syn;
 	int bad_csum, out_of_order, stray;
 	size_t received;   /* payload bytes accepted in order */
 	uint32_t min_wnd_seen;
