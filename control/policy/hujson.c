@@ -177,3 +177,12 @@ json_t *pol__hujson_load(const char *text, size_t len, struct pol_error *err)
 	}
 	return root;
 }
+
+json_t *pol__hujson_begin(const char *text, size_t len, struct pol_error **errp,
+			  struct pol_error *scratch)
+{
+	if (!*errp)
+		*errp = scratch;
+	memset(*errp, 0, sizeof(**errp));
+	return pol__hujson_load(text, len, *errp);
+}

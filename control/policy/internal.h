@@ -59,6 +59,9 @@ void pol__addrset_free(struct pol__addrset *s);
 void pol__prefix_mask(struct pol_prefix *p);
 
 json_t *pol__hujson_load(const char *text, size_t len, struct pol_error *err);
+/* Entry points' common start: *errp defaults to scratch, is cleared, then the text read. */
+json_t *pol__hujson_begin(const char *text, size_t len, struct pol_error **errp,
+			  struct pol_error *scratch);
 int pol__hujson_standardize(char *s, size_t len, struct pol_error *err);
 
 /* Parses a port list "*", "22", "80-443", "22,80,443" into ranges (malloc'd). */

@@ -1130,11 +1130,8 @@ int pol_parse(const char *text, size_t len, const char *tailnet_domain, struct p
 	      struct pol_error *err)
 {
 	struct pol_error scratch;
-	if (!err)
-		err = &scratch;
-	memset(err, 0, sizeof(*err));
 	*out = NULL;
-	json_t *root = pol__hujson_load(text, len, err);
+	json_t *root = pol__hujson_begin(text, len, &err, &scratch);
 	if (!root)
 		return strcmp(err->msg, "out of memory") == 0 ? -ENOMEM : -EINVAL;
 	struct pol_policy *pol = calloc(1, sizeof(*pol));

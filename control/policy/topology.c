@@ -85,11 +85,8 @@ int pol_topology_parse(const char *text, size_t len, struct pol_topology_doc **o
 		       struct pol_error *err)
 {
 	struct pol_error scratch;
-	if (!err)
-		err = &scratch;
-	memset(err, 0, sizeof(*err));
 	*out = NULL;
-	json_t *root = pol__hujson_load(text, len, err);
+	json_t *root = pol__hujson_begin(text, len, &err, &scratch);
 	if (!root)
 		return -EINVAL;
 	json_t *t = json_object_get(root, "topology") ? json_object_get(root, "topology") : root;

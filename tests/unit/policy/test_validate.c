@@ -125,8 +125,46 @@ static const struct {
 		   "line 3, column 27: '}' expected near '\"src\"'" },
 };
 
+static const struct {
+	const char *topo;
+	const char *msg;
+} topos[] = {
+	{ "{\"users\": [], \"nodes\": {}}", NULL },
+	{ "{\"users\": {}}", "topology: needs \"users\" (a list) and \"nodes\" (an object)" },
+	{ "{\"users\": [{\"name\": \"a\"}], \"nodes\": {}}", "topology: users[0]: needs \"email\"" },
+	{ "{\"users\": [], \"nodes\": {\"n\": {\"user\": \"x\", \"ipv4\": \"100.64.0.1\"}}}",
+	  "topology: nodes[\"n\"]: user \"x\" is not in users" },
+	{ "{\"users\": [], \"nodes\": {\"n\": {\"tags\": [\"tag:a\"]}}}",
+	  "topology: nodes[\"n\"]: needs ipv4 or ipv6" },
+	{ "{\"users\": [], \"nodes\": {\"n\": {\"tags\": [\"tag:a\"], \"ipv4\": \"fd7a::1\"}}}",
+	  "topology: nodes[\"n\"].ipv4: not an IPv4 address" },
+	{ "{\"users\": [], \"nodes\": {\"n\": {\"ipv4\": \"100.64.0.1\"}}}",
+	  "topology: nodes[\"n\"]: needs a user or tags" },
+	{ "{\"users\": [], \"nodes\": {\"n\": {\"tags\": [\"tag:a\"], \"ipv4\": \"100.64.0.1\", "
+	  "\"approved_routes\": [\"10.0.0.0/33\"]}}}",
+	  "topology: nodes[\"n\"].approved_routes[0]: not a CIDR" },
+};
+
+static void test_topologies(void)
+{
+	for (size_t i = 0; i < sizeof(topos) / sizeof(topos[0]); i++) {
+		struct pol_topology_doc *d = NULL;
+		struct pol_error err;
+		int rc = pol_topology_parse(topos[i].topo, strlen(topos[i].topo), &d, &err);
+		if (!topos[i].msg) {
+			CHECK_INT(rc, 0);
+		} else {
+			CHECK_INT(rc, -EINVAL);
+			if (rc)
+				CHECK_STR(err.msg, topos[i].msg);
+		}
+		pol_topology_doc_free(d);
+	}
+}
+
 int main(void)
 {
+	test_topologies();
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct pol_policy *p = NULL;
 		struct pol_error err;
