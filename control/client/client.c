@@ -51,7 +51,8 @@ struct ctl_client {
 	char followup[64];
 	CURLM *multi;
 	uv_timer_t curl_timer, retry_timer;
-	int open_handles;
+	int open_handles; /* uv handles and cache writes still to finish before free */
+	bool cache_busy, cache_again;
 	unsigned backoff_ms;
 	char *netmap_json; /* the current full netmap */
 	uint64_t netmap_version;
@@ -188,13 +189,68 @@ static int load_key(struct ctl_client *c, const char *name, uint8_t pub[32], uin
 	return 0;
 }
 
+/* The cache is written on libuv's thread pool so a slow disk (fsync) never stalls the
+ * loop meshd's data plane runs on.  One write at a time; a newer netmap arriving meanwhile
+ * is written when the current write is done, so the file never goes back in time. */
+struct cache_write {
+	uv_work_t work;
+	struct ctl_client *c;
+	char path[4096];
+	char *json;
+	int rc;
+};
+
+static void cache_write_work(uv_work_t *w)
+{
+	struct cache_write *cw = ctl__container_of(w, struct cache_write, work);
+	cw->rc = write_atomic(cw->path, cw->json, strlen(cw->json));
+}
+
+static void save_netmap(struct ctl_client *c);
+
+static void cache_write_done(uv_work_t *w, int status)
+{
+	struct cache_write *cw = ctl__container_of(w, struct cache_write, work);
+	struct ctl_client *c = cw->c;
+	if (cw->rc)
+		log_warn("control", "cannot cache the netmap in %s: %s", cw->path,
+			 strerror(-cw->rc));
+	free(cw->json);
+	free(cw);
+	c->cache_busy = false;
+	if (c->stopped) {
+		if (--c->open_handles == 0)
+			free(c);
+		return;
+	}
+	c->open_handles--;
+	if (c->cache_again) {
+		c->cache_again = false;
+		save_netmap(c);
+	}
+}
+
 static void save_netmap(struct ctl_client *c)
 {
-	char path[4096];
-	path_of(c, "netmap.json", path, sizeof(path));
-	int rc = write_atomic(path, c->netmap_json, strlen(c->netmap_json));
-	if (rc)
-		log_warn("control", "cannot cache the netmap in %s: %s", path, strerror(-rc));
+	if (c->cache_busy) {
+		c->cache_again = true;
+		return;
+	}
+	struct cache_write *cw = calloc(1, sizeof(*cw));
+	if (!cw || !(cw->json = strdup(c->netmap_json))) {
+		free(cw);
+		log_warn("control", "out of memory caching the netmap");
+		return;
+	}
+	cw->c = c;
+	path_of(c, "netmap.json", cw->path, sizeof(cw->path));
+	if (uv_queue_work(c->cfg.loop, &cw->work, cache_write_work, cache_write_done) != 0) {
+		free(cw->json);
+		free(cw);
+		return;
+	}
+	c->cache_busy = true;
+	c->open_handles++;
 }
 
 static void deliver(struct ctl_client *c, bool from_cache)
@@ -626,8 +682,8 @@ static void on_map(struct ctl_client *c, struct creq *r, long status)
 	c->backoff_ms = BACKOFF_MIN_MS;
 	if (!keepalive) {
 		c->netmap_time = (int64_t)time(NULL);
-		save_netmap(c);
 		deliver(c, false);
+		save_netmap(c);
 	}
 	map_poll(c);
 }
