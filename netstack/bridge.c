@@ -525,6 +525,12 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 			return ERR_ABRT;
 		}
 		ns->ctr.conns_accepted++;
+		int fd = ns__forward_take_fd(ns, pcb);
+		if (fd >= 0) {
+			c->fd = fd;
+			c->fd_is_tcp = true;
+			return conn_start(c);
+		}
 		if (forward_connect(c, l->port) < 0) {
 			ns->ctr.forward_refused++;
 			return conn_end(c, true);

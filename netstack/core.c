@@ -248,6 +248,7 @@ void ns_free(struct ns *ns)
 	if (!ns)
 		return;
 	ns->closing++; /* held until the end of this function */
+	ns__forward_free_all(ns);
 	ns__bridge_free_all(ns);
 	ns__socks_free_all(ns);
 	ns__tun_close(ns);
@@ -276,7 +277,7 @@ void ns_set_filter(struct ns *ns, ns_filter_fn *fn, void *ctx)
 	ns->filter_ctx = ctx;
 }
 
-static void to_lwip(struct ns *ns, const uint8_t *pkt, size_t len)
+void ns__to_lwip(struct ns *ns, const uint8_t *pkt, size_t len)
 {
 	struct pbuf *p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_RAM);
 	if (!p) {
@@ -310,15 +311,14 @@ void ns_input(struct ns *ns, const uint8_t *pkt, size_t len)
 	ns->ctr.path[path]++;
 	switch (path) {
 	case NS_PATH_INTERCEPT:
-		to_lwip(ns, pkt, len);
+		ns__to_lwip(ns, pkt, len);
 		break;
 	case NS_PATH_LOCAL:
-		/* A SYN for a port nobody listens on yet: listen, so lwIP accepts and the
-		 * connection is proxied to 127.0.0.1:port. */
-		if (pi.proto == IPPROTO_TCP && (pi.tcp_flags & (TCP_SYN_ | TCP_ACK_)) == TCP_SYN_ &&
-		    !ns__has_listener(ns, pi.dport))
-			ns__listen_forward(ns, pi.dport);
-		to_lwip(ns, pkt, len);
+		/* A new TCP connection waits for the local service to answer (forward.c). */
+		if (pi.proto == IPPROTO_TCP && (pi.tcp_flags & (TCP_SYN_ | TCP_ACK_)) == TCP_SYN_)
+			ns__forward_syn(ns, &pi, pkt, len);
+		else
+			ns__to_lwip(ns, pkt, len);
 		break;
 	case NS_PATH_TUN:
 		if (ns__tun_write(ns, pkt, len) < 0)

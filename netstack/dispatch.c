@@ -38,6 +38,7 @@ static int parse_l4(struct ns_packet_info *pi, const uint8_t *l4, size_t n)
 		pi->sport = get16(l4);
 		pi->dport = get16(l4 + 2);
 		pi->tcp_flags = l4[13];
+		pi->tcp_seq = (uint32_t)get16(l4 + 4) << 16 | get16(l4 + 6);
 		return 0;
 	case IPPROTO_UDP_:
 		if (n < 8)

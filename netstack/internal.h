@@ -23,6 +23,7 @@ enum { NS__IOBUF = 65536 };
 struct ns__conn;
 struct ns__listener;
 struct ns__socks;
+struct ns__probe;
 
 struct ns {
 	uv_loop_t *loop;
@@ -44,6 +45,8 @@ struct ns {
 	struct ns__listener *listeners;
 	struct ns__conn *conns;
 	struct ns__socks *socks;
+	struct ns__probe *probes; /* userspace mode: SYNs held while 127.0.0.1 is tried */
+	unsigned n_probes;
 	struct ns_counters ctr;
 	unsigned max_conns;
 	size_t max_buffered;
@@ -67,6 +70,7 @@ bool ns__is_echo_request(const struct ns_packet_info *pi);
 
 /* core.c */
 void ns__kick(struct ns *ns); /* re-arms the lwIP timer after any call into lwIP */
+void ns__to_lwip(struct ns *ns, const uint8_t *pkt, size_t len);
 void ns__handle_closed(struct ns *ns);
 bool ns__is_own(const struct ns *ns, int family, const uint8_t *addr);
 void ns__to_ip_addr(int family, const uint8_t *addr, ip_addr_t *out);
@@ -82,6 +86,12 @@ bool ns__has_listener(const struct ns *ns, uint16_t port);
 int ns__dial_fd(struct ns *ns, int family, const uint8_t *addr, uint16_t port,
 		ns__dial_ready_fn *ready, void *ctx);
 void ns__bridge_free_all(struct ns *ns);
+
+/* forward.c: userspace mode, TCP to 127.0.0.1:port. */
+void ns__forward_syn(struct ns *ns, const struct ns_packet_info *pi, const uint8_t *pkt,
+		     size_t len);
+int ns__forward_take_fd(struct ns *ns, const struct tcp_pcb *pcb);
+void ns__forward_free_all(struct ns *ns);
 
 /* tun.c */
 int ns__tun_open(struct ns *ns);

@@ -65,6 +65,7 @@ struct ns_packet_info {
 	uint8_t src[16], dst[16];
 	uint16_t sport, dport; /* TCP/UDP ports; ICMP: type and code */
 	uint8_t tcp_flags;
+	uint32_t tcp_seq;
 	size_t len;
 };
 

@@ -7,6 +7,7 @@
                                   "bytes=N seconds=S mbit=M" (the server's answer must
                                   report N bytes when it is our sink handler)
   wait HOST PORT TIMEOUT          wait until a TCP connect succeeds
+  refused HOST PORT               succeed only if the connect is refused (RST to the SYN)
   serve-sink ADDR PORT            kernel-socket twin of ns-node's sink handler: for each
                                   connection read to EOF, answer "bytes=N\n", close
 Exit 0 on success, 1 on failure (with the reason on stderr)."""
@@ -103,6 +104,18 @@ def serve_sink(addr, port):
         c.close()
 
 
+def refused(host, port):
+    try:
+        connect(host, port, 10.0).close()
+    except ConnectionRefusedError:
+        return 0
+    except OSError as e:
+        print("connect to %s:%d: %s (want: refused)" % (host, port, e), file=sys.stderr)
+        return 1
+    print("connect to %s:%d succeeded (want: refused)" % (host, port), file=sys.stderr)
+    return 1
+
+
 def main(argv):
     try:
         if argv[1] == "banner":
@@ -111,6 +124,8 @@ def main(argv):
             return sink(argv[2], int(argv[3]), int(argv[4]))
         if argv[1] == "serve-sink":
             return serve_sink(argv[2], int(argv[3]))
+        if argv[1] == "refused":
+            return refused(argv[2], int(argv[3]))
         if argv[1] == "wait":
             return wait(argv[2], int(argv[3]), float(argv[4]))
     except (OSError, IndexError, ValueError) as e:

@@ -117,4 +117,22 @@ static inline void spin(uv_loop_t *loop, int n)
 		uv_run(loop, UV_RUN_NOWAIT);
 }
 
+/* peer_connect for answers that take a loop turn (userspace-mode forwarding holds the SYN
+ * until 127.0.0.1:port answers): runs the loop until a SYN-ACK or RST, then ACKs. */
+static inline void peer_connect_loop(uv_loop_t *loop, struct ns *ns, struct peer *p)
+{
+	uint8_t pkt[128];
+	ns_input(ns, pkt, peer_build(p, pkt, p->iss, 0, PEER_SYN, NULL, 0, true));
+	p->snd_nxt = p->iss + 1;
+	for (int i = 0; i < 2000 && !p->got_synack && !p->got_rst; i++) {
+		spin(loop, 1);
+		outq_deliver(p);
+		if (i > 10)
+			usleep(500);
+	}
+	if (p->got_synack)
+		ns_input(ns, pkt, peer_build(p, pkt, p->snd_nxt, p->rcv_nxt, PEER_ACK, NULL, 0,
+					     false));
+}
+
 #endif
