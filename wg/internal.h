@@ -322,6 +322,7 @@ struct wg_device {
 	struct wg__uapi_conn *uapi_conns;
 	unsigned int open_handles;
 	bool freeing;
+	bool tx_disabled; /* fuzzing: datagrams are built but never leave */
 	struct mmsghdr rx_msgs[WG_RXQ_LEN];
 	struct iovec rx_iov[WG_RXQ_LEN];
 	struct sockaddr_storage rx_addr[WG_RXQ_LEN];

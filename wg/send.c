@@ -23,6 +23,8 @@ static void txq_flush(struct wg__udp *u)
 	struct wg__txq *q = u->txq;
 	unsigned int done = 0;
 
+	if (u->dev->tx_disabled)
+		done = q->count;
 	while (done < q->count) {
 		int n = sendmmsg(u->fd, q->msgs + done, q->count - done, 0);
 		if (n < 0) {
@@ -133,7 +135,7 @@ static void encrypt_and_queue(struct wg__peer *p, struct wg__keypair *kp, const 
 	p->tx_bytes += total;
 	if (heap) {
 		struct wg__udp *u = udp_for(dev, addr->sa_family);
-		if (u)
+		if (u && !dev->tx_disabled)
 			sendto(u->fd, heap, total, 0, addr, addr->sa_family == AF_INET
 								 ? sizeof(struct sockaddr_in)
 								 : sizeof(struct sockaddr_in6));

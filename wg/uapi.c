@@ -381,11 +381,22 @@ static void do_get(struct wg_device *dev, struct strbuf *sb)
 	}
 }
 
+/* A log-safe rendering of untrusted text: printable ASCII only, truncated. */
+static const char *printable(char *out, size_t outlen, const char *in, size_t inlen)
+{
+	size_t n = 0;
+	for (; n < inlen && n + 1 < outlen; n++)
+		out[n] = (in[n] >= 0x20 && in[n] < 0x7f) ? in[n] : '?';
+	out[n] = '\0';
+	return out;
+}
+
 int wg_device_uapi_request(struct wg_device *dev, const char *req, size_t len, char **reply,
 			   size_t *reply_len)
 {
 	struct strbuf sb = { 0 };
 	int errnum = 0;
+	char shown[128];
 	char *copy = malloc(len + 1);
 
 	*reply = NULL;
@@ -413,7 +424,8 @@ int wg_device_uapi_request(struct wg_device *dev, const char *req, size_t len, c
 				log_warn(dev->name, "uapi: %.*s: not 64 hex digits",
 					 (int)strcspn(bad, "="), bad);
 			else
-				log_warn(dev->name, "uapi: line unrecognized: '%.120s'", bad);
+				log_warn(dev->name, "uapi: line unrecognized: '%s'",
+					 printable(shown, sizeof(shown), bad, strlen(bad)));
 			errnum = EINVAL;
 		} else {
 			int err = apply_set(dev, &s);
@@ -421,8 +433,8 @@ int wg_device_uapi_request(struct wg_device *dev, const char *req, size_t len, c
 		}
 		set_free(&s);
 	} else {
-		log_warn(dev->name, "uapi: unknown operation: '%.*s'", (int)strcspn(copy, "\n"),
-			 copy);
+		log_warn(dev->name, "uapi: unknown operation: '%s'",
+			 printable(shown, sizeof(shown), copy, strcspn(copy, "\n")));
 		errnum = EINVAL;
 	}
 	key_wipe(copy, len + 1);
