@@ -212,20 +212,28 @@ static bool filter_global(const struct pol_compiled *c, const struct pol_addr *s
 
 /* ---- ssh ---- */
 
-/* The local user rule r gives `user`, or NULL when the rule refuses it. */
-static const char *map_user(const struct pol_ssh_rule *r, const char *user)
+/* The local user rule r gives `user`, or NULL when the rule refuses it.  *uid0 is set when
+ * the wildcard admitted it while refusing root by name (autogroup:nonroot). */
+static const char *map_user(const struct pol_ssh_rule *r, const char *user, bool *uid0)
 {
 	const char *star = NULL;
+	bool root_refused = false;
+	*uid0 = false;
 	for (size_t i = 0; i < r->n_users; i++) {
-		if (strcmp(r->users[i].from, user) == 0)
-			return r->users[i].to[0] ? (strcmp(r->users[i].to, "=") == 0 ? user
-										 : r->users[i].to)
-						 : NULL;
-		if (strcmp(r->users[i].from, "*") == 0)
-			star = r->users[i].to;
+		const struct pol_ssh_usermap *m = &r->users[i];
+		if (strcmp(m->from, user) == 0) {
+			if (!m->to[0])
+				return NULL;
+			return strcmp(m->to, "=") == 0 ? user : m->to;
+		}
+		if (strcmp(m->from, "*") == 0)
+			star = m->to;
+		else if (strcmp(m->from, "root") == 0 && !m->to[0])
+			root_refused = true;
 	}
 	if (!star || !star[0])
 		return NULL;
+	*uid0 = root_refused;
 	return strcmp(star, "=") == 0 ? user : star;
 }
 
@@ -317,9 +325,11 @@ void pol_ssh_rules_decide(const struct pol_ssh_rule *const *rules, size_t n,
 		if (!node_ok)
 			first = r;
 		node_ok = true;
-		const char *local = map_user(r, user);
+		bool uid0;
+		const char *local = map_user(r, user, &uid0);
 		if (local) {
 			ssh_decided(out, r, local, user);
+			out->refuse_uid0 = uid0;
 			return;
 		}
 	}
@@ -354,9 +364,11 @@ int pol_ssh_decide(const struct pol_compiled *c, size_t src_node, size_t dst_nod
 		if (!node_ok)
 			first = &r->pub;
 		node_ok = true;
-		const char *local = map_user(&r->pub, user);
+		bool uid0;
+		const char *local = map_user(&r->pub, user, &uid0);
 		if (local) {
 			ssh_decided(out, &r->pub, local, user);
+			out->refuse_uid0 = uid0;
 			return 0;
 		}
 	}

@@ -139,6 +139,9 @@ struct pol_decision {
 	const char *section;	       /* "acls", "grants", "ssh", or NULL */
 	int rule_index;
 	char why[POL_WHY_MAX]; /* one human sentence */
+	/* ssh: admitted by a wildcard that excludes root (autogroup:nonroot); the caller must
+	 * also refuse any account whose uid is 0 ("ssh 0@host", aliases of root). */
+	bool refuse_uid0;
 };
 
 /* ---- parse, compile, test ---- */

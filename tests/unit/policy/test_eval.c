@@ -74,9 +74,13 @@ static void test_ssh(struct pol_compiled *c)
 	CHECK_STR(verdict(d.verdict), "accept");
 	CHECK_STR(d.local_user, "deploy");
 	CHECK_INT(d.rule_index, 0);
-	/* "0" is not "root" by name; sshd refuses uid 0 for nonroot itself. */
+	CHECK(d.refuse_uid0);
+	/* "0" is not "root" by name; the caller refuses uid 0 as refuse_uid0 says. */
 	pol_ssh_decide(c, 1, 2, "0", &d);
 	CHECK_STR(verdict(d.verdict), "accept");
+	CHECK(d.refuse_uid0);
+	pol_ssh_decide(c, 0, 2, "root", &d);
+	CHECK(!d.refuse_uid0);
 	/* carol is not in group:dev. */
 	pol_ssh_decide(c, 3, 2, "carol", &d);
 	CHECK_STR(verdict(d.verdict), "reject");
