@@ -4,6 +4,7 @@
  * (tag -> nodes, user -> nodes, group -> users), address sets are shared between rules
  * with the same sources, and each rule is pushed only onto the nodes its destinations
  * select, so the work is proportional to the output rather than nodes x rules. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,9 +56,16 @@ static const char *login_domain(const char *login)
 
 /* ---- alias -> nodes ---- */
 
+/* Logins compare without regard to case, as e-mail addresses do in practice. */
 static int user_index(const struct pol_compiled *c, const char *login)
 {
-	return pol__strmap_get(&c->user_idx, login);
+	char buf[256];
+	size_t n = login ? strlen(login) : 0;
+	if (!login || n >= sizeof(buf))
+		return -1;
+	for (size_t i = 0; i <= n; i++)
+		buf[i] = (char)tolower((unsigned char)login[i]);
+	return pol__strmap_get(&c->user_idx, buf);
 }
 
 /* Appends the nodes an alias selects to out (may repeat; callers de-duplicate with mark). */
@@ -717,9 +725,17 @@ static int load_topology(struct ctx *x, const struct pol_topology *t, struct pol
 		if (!c->users[i])
 			return -ENOMEM;
 		c->n_users++;
-		if (pol__strmap_get(&c->user_idx, c->users[i]) >= 0)
+		if (strlen(c->users[i]) >= 256)
+			return pol__fail(err, "topology: user login \"%.40s...\" is too long",
+					 c->users[i]);
+		if (user_index(c, c->users[i]) >= 0)
 			return pol__fail(err, "topology: user \"%s\" listed twice", c->users[i]);
-		if (pol__strmap_put(&c->user_idx, c->users[i], (int)i))
+		char *key = (char *)keep(c, c->users[i]);
+		if (!key)
+			return -ENOMEM;
+		for (char *p = key; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+		if (pol__strmap_put(&c->user_idx, key, (int)i))
 			return -ENOMEM;
 	}
 	size_t n_addr = 0;

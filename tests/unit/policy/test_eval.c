@@ -180,6 +180,15 @@ static void test_load(void)
 		  "want check, got reject");
 
 	/* No acls/grants at all: allow everything, no SSH. */
+	/* Logins match without regard to case. */
+	const char *mixed = "{\"tagOwners\": {\"tag:server\": []}, \"acls\": [{\"action\": "
+			    "\"accept\", \"src\": [\"Alice@Example.COM\"], \"dst\": [\"tag:server:22\"]}]}";
+	CHECK_INT(pol_load(mixed, strlen(mixed), NULL, &topo, &c, &err), 0);
+	struct pol_decision dm;
+	pol_filter_decide(c, &addrs[0][0], &addrs[2][0], POL_PROTO_TCP, 22, &dm);
+	CHECK_INT(dm.verdict, POL_ACCEPT);
+	pol_compiled_free(c);
+
 	const char *empty = "{}";
 	CHECK_INT(pol_load(empty, 2, NULL, &topo, &c, &err), 0);
 	struct pol_decision d;
