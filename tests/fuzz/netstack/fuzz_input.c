@@ -4,8 +4,11 @@
  * Input: one flags byte, then packets as [2-byte big-endian length][bytes].  Flags: bit 0
  * userspace mode (else TUN mode, the TUN being a datagram socketpair), bit 1 repairs the
  * IPv4 header and TCP/UDP/ICMP checksums so packets get past lwIP's checks, bit 2 points
- * the destination at our own address, bit 3 installs a filter that drops odd ports. */
+ * the destination at our own address, bit 3 makes the filter drop odd ports too.  The
+ * filter always keeps userspace-mode TCP to ports 22 (intercepted) and 1 (nothing listens
+ * on 127.0.0.1:1: the refusal path), so fuzzing never talks to real local services. */
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -34,9 +37,15 @@ static void on_accept(void *ctx, int fd, const struct ns_packet_info *info)
 	close(fd);
 }
 
-static bool drop_odd(void *ctx, const struct ns_packet_info *pi)
+static uint8_t cur_flags;
+
+static bool fuzz_filter(void *ctx, const struct ns_packet_info *pi)
 {
-	return (pi->dport & 1) == 0;
+	if ((cur_flags & 8) && (pi->dport & 1))
+		return false;
+	if (cur_mode == NS_MODE_USERSPACE && pi->proto == IPPROTO_TCP)
+		return pi->dport == 22 || pi->dport == 1;
+	return true;
 }
 
 static void setup(int mode)
@@ -149,7 +158,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	uint8_t flags = data[0];
 	setup(flags & 1 ? NS_MODE_USERSPACE : NS_MODE_TUN);
-	ns_set_filter(ns, flags & 8 ? drop_odd : NULL, NULL);
+	cur_flags = flags;
+	ns_set_filter(ns, fuzz_filter, NULL);
 	size_t off = 1;
 	while (off + 2 <= size) {
 		size_t len = (size_t)(data[off] << 8 | data[off + 1]);
