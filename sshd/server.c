@@ -387,6 +387,16 @@ static void handle_auth(struct sshd_conn *conn, ssh_message msg)
 	apply_decision(conn, msg);
 }
 
+void sshd_check_banner(struct sshd_check *check, const char *text)
+{
+	struct sshd_conn *conn = check->conn;
+
+	if (!conn->check_pending)
+		return;
+	banner(conn, text);
+	conn_process(conn);
+}
+
 void sshd_check_resolve(struct sshd_check *check, const struct sshd_decision *final)
 {
 	struct sshd_conn *conn = check->conn;

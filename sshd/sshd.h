@@ -80,6 +80,10 @@ void sshd_server_close(struct sshd_server *srv, void (*done)(void *arg), void *a
 int sshd_accept_fd(struct sshd_server *srv, int fd, const struct sockaddr *peer,
 		   socklen_t peer_len);
 
+/* Send one more banner line to the client of a pending SSHD_CHECK (the login URL, once the
+ * embedder has it); ignored when the check is no longer pending. */
+void sshd_check_banner(struct sshd_check *check, const char *text);
+
 /* Answer a pending SSHD_CHECK with SSHD_ACCEPT or SSHD_REJECT (copied). */
 void sshd_check_resolve(struct sshd_check *check, const struct sshd_decision *final);
 
