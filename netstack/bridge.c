@@ -11,6 +11,7 @@
  * aborts the lwIP connection with an RST.  Connections and total queued bytes are capped. */
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -48,7 +49,7 @@ struct ns__conn {
 	/* fd -> remote */
 	uint8_t *stash;
 	size_t stash_len;
-	bool fd_eof, tx_blocked;
+	bool fd_eof, fd_closed, tx_blocked;
 	uint16_t dial_port;
 	/* dial */
 	ns__dial_ready_fn *ready;
@@ -168,11 +169,18 @@ static err_t conn_end(struct ns__conn *c, bool reset)
 	return ret;
 }
 
-/* Both directions finished: the remote's FIN reached the fd and the fd's EOF was sent. */
+/* Ends the bridge once both directions are finished (the remote's FIN reached the fd
+ * and the fd's EOF was sent), or once the local side closed its end completely: like a
+ * kernel socket's close(), that is a FIN, or an RST when data it never read was pending
+ * (lwIP then answers later data with RST and times out FIN_WAIT_2 by itself). */
 static err_t conn_maybe_done(struct ns__conn *c)
 {
-	if (c->fd_wr_shut && c->fd_eof && c->stash_len == 0)
+	if (!c->fd_eof || c->stash_len)
+		return ERR_OK;
+	if (c->fd_wr_shut)
 		return conn_end(c, false);
+	if (c->fd_closed)
+		return conn_end(c, c->rx_head != NULL);
 	return ERR_OK;
 }
 
@@ -239,7 +247,10 @@ static err_t on_tcp_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
 		c->tx_blocked = false;
 		if (conn_pump_tx(c) < 0)
 			return conn_end(c, true);
-		conn_update(c);
+		if (conn_maybe_done(c) == ERR_ABRT)
+			return ERR_ABRT;
+		if (c->pcb)
+			conn_update(c);
 	}
 	return ERR_OK;
 }
@@ -348,6 +359,11 @@ static int conn_pump_tx(struct ns__conn *c)
 		}
 		if (n == 0) {
 			c->fd_eof = true;
+			/* AF_UNIX reports POLLHUP only when the other end is closed, not merely
+			 * shut down for writing. */
+			struct pollfd pfd = { .fd = c->fd, .events = POLLOUT };
+			c->fd_closed = !c->fd_is_tcp && poll(&pfd, 1, 0) == 1 &&
+				       (pfd.revents & POLLHUP);
 			tcp_shutdown(c->pcb, 0, 1);
 			break;
 		}

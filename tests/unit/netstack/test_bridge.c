@@ -368,7 +368,8 @@ static void test_reset(uv_loop_t *loop, int family)
 	CHECK_INT(c.conns_active, 0);
 	end_ns(loop, ns);
 
-	/* The handler closes; data that arrives afterwards is answered with RST. */
+	/* The handler closes; data that arrives afterwards is answered with RST (by lwIP:
+	 * the bridge already closed the pcb as close() does). */
 	ns = make_ns(loop, 0);
 	xfer_init(&x, ns, loop, family, 0, 0);
 	close(handler_fd);
@@ -380,6 +381,22 @@ static void test_reset(uv_loop_t *loop, int family)
 	for (int i = 0; i < 500 && !x.p.got_rst; i++)
 		xfer_step(&x);
 	CHECK(x.p.got_rst);
+	ns_get_counters(ns, &c);
+	CHECK_INT(c.conns_active, 0);
+	end_ns(loop, ns);
+
+	/* The handler closes with data it never read: RST at once, as close() does. */
+	ns = make_ns(loop, 0);
+	xfer_init(&x, ns, loop, family, 5000, 0);
+	x.handler_reads = false;
+	for (int i = 0; i < 100 && x.in_sent < 5000; i++)
+		xfer_step(&x);
+	close(handler_fd);
+	handler_fd = -1;
+	for (int i = 0; i < 100 && !x.p.got_rst; i++)
+		xfer_step(&x);
+	CHECK(x.p.got_rst);
+	CHECK(!x.p.got_fin);
 	ns_get_counters(ns, &c);
 	CHECK_INT(c.conns_reset_out, 1);
 	CHECK_INT(c.conns_active, 0);
