@@ -115,6 +115,9 @@ int ctl_netmap_parse(const char *json, size_t len, struct ctl_netmap **out, char
 		     size_t errlen);
 void ctl_netmap_free(struct ctl_netmap *nm);
 
+/* Deep copy (for a holder that outlives the callback that lent nm). */
+int ctl_netmap_dup(const struct ctl_netmap *nm, struct ctl_netmap **out);
+
 /* Fold one map-stream message ("full", "delta" or "keepalive") into *json, the text of
  * the previous full netmap (NULL before the first).  Replaces *json (malloc'd) on
  * success; a delta whose base is not the previous version is refused with -ESTALE. */

@@ -1,0 +1,134 @@
+/* Deep copy of a netmap, for holders that outlive the callback that lent it. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "control/netmap/netmap.h"
+
+static bool dup_str(char **dst, const char *src)
+{
+	*dst = NULL;
+	if (!src)
+		return true;
+	*dst = strdup(src);
+	return *dst != NULL;
+}
+
+static bool dup_strv(char ***dst, size_t *n_dst, char *const *src, size_t n)
+{
+	*dst = NULL;
+	*n_dst = 0;
+	if (!n)
+		return true;
+	*dst = calloc(n, sizeof(char *));
+	if (!*dst)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (!dup_str(&(*dst)[i], src[i]))
+			return false;
+		(*n_dst)++;
+	}
+	return true;
+}
+
+static bool dup_array(void **dst, const void *src, size_t n, size_t size)
+{
+	*dst = NULL;
+	if (!n)
+		return true;
+	*dst = malloc(n * size);
+	if (!*dst)
+		return false;
+	memcpy(*dst, src, n * size);
+	return true;
+}
+
+static bool dup_node(struct ctl_node *d, const struct ctl_node *s)
+{
+	*d = *s;
+	d->name = d->owner = NULL;
+	d->tags = d->endpoints = d->ssh_host_keys = NULL;
+	d->n_tags = d->n_endpoints = d->n_ssh_host_keys = 0;
+	d->allowed_ips = NULL;
+	d->n_allowed_ips = 0;
+	if (!dup_str(&d->name, s->name) || !dup_str(&d->owner, s->owner) ||
+	    !dup_strv(&d->tags, &d->n_tags, s->tags, s->n_tags) ||
+	    !dup_strv(&d->endpoints, &d->n_endpoints, s->endpoints, s->n_endpoints) ||
+	    !dup_strv(&d->ssh_host_keys, &d->n_ssh_host_keys, s->ssh_host_keys,
+		      s->n_ssh_host_keys) ||
+	    !dup_array((void **)&d->allowed_ips, s->allowed_ips, s->n_allowed_ips,
+		       sizeof(*s->allowed_ips)))
+		return false;
+	d->n_allowed_ips = s->n_allowed_ips;
+	return true;
+}
+
+int ctl_netmap_dup(const struct ctl_netmap *src, struct ctl_netmap **out)
+{
+	struct ctl_netmap *nm = calloc(1, sizeof(*nm));
+	if (!nm)
+		return -ENOMEM;
+	nm->version = src->version;
+	bool ok = dup_str(&nm->domain, src->domain) && dup_node(&nm->self, &src->self);
+	if (ok && src->n_peers) {
+		nm->peers = calloc(src->n_peers, sizeof(*nm->peers));
+		ok = nm->peers != NULL;
+		for (size_t i = 0; ok && i < src->n_peers; i++) {
+			ok = dup_node(&nm->peers[i], &src->peers[i]);
+			nm->n_peers++;
+		}
+	}
+	if (ok && src->n_filter) {
+		nm->filter = calloc(src->n_filter, sizeof(*nm->filter));
+		ok = nm->filter != NULL;
+		for (size_t i = 0; ok && i < src->n_filter; i++) {
+			const struct ctl_filter_rule *s = &src->filter[i];
+			struct ctl_filter_rule *d = &nm->filter[i];
+			nm->n_filter++;
+			d->protos = s->protos;
+			ok = dup_array((void **)&d->srcs, s->srcs, s->n_srcs, sizeof(*s->srcs)) &&
+			     dup_array((void **)&d->dsts, s->dsts, s->n_dsts, sizeof(*s->dsts));
+			if (ok) {
+				d->n_srcs = s->n_srcs;
+				d->n_dsts = s->n_dsts;
+			}
+		}
+	}
+	if (ok && src->n_ssh) {
+		nm->ssh = calloc(src->n_ssh, sizeof(*nm->ssh));
+		ok = nm->ssh != NULL;
+		for (size_t i = 0; ok && i < src->n_ssh; i++) {
+			const struct ctl_ssh_rule *s = &src->ssh[i];
+			struct ctl_ssh_rule *d = &nm->ssh[i];
+			nm->n_ssh++;
+			d->action = s->action;
+			d->check_period_s = s->check_period_s;
+			d->allow_agent = s->allow_agent;
+			d->allow_local_fwd = s->allow_local_fwd;
+			d->allow_remote_fwd = s->allow_remote_fwd;
+			ok = dup_array((void **)&d->principals, s->principals, s->n_principals,
+				       sizeof(*s->principals)) &&
+			     dup_strv(&d->accept_env, &d->n_accept_env, s->accept_env,
+				      s->n_accept_env) &&
+			     dup_str(&d->message, s->message);
+			if (!ok)
+				break;
+			d->n_principals = s->n_principals;
+			if (s->n_users) {
+				d->users = calloc(s->n_users, sizeof(*d->users));
+				ok = d->users != NULL;
+				for (size_t u = 0; ok && u < s->n_users; u++) {
+					ok = dup_str(&d->users[u].from, s->users[u].from) &&
+					     dup_str(&d->users[u].to, s->users[u].to);
+					d->n_users++;
+				}
+			}
+		}
+	}
+	if (!ok) {
+		ctl_netmap_free(nm);
+		return -ENOMEM;
+	}
+	*out = nm;
+	return 0;
+}
