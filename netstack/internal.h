@@ -37,6 +37,8 @@ struct ns {
 	bool tun_polling;
 	uv_poll_t tun_poll;
 	char tun_name[IFNAMSIZ];
+	uint8_t *tun_batch; /* with send_batch: TUN_READ_BATCH slots of tun_slot bytes */
+	size_t tun_slot;
 	/* dispatch */
 	ns_filter_fn *filter;
 	void *filter_ctx;

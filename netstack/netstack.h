@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include <uv.h>
 
@@ -54,6 +55,9 @@ struct ns_config {
 	size_t max_buffered;
 	/* Every outbound IP packet; returns 0 or -errno (counted, the packet is lost). */
 	int (*send)(void *ctx, const uint8_t *pkt, size_t len);
+	/* Optional: packets read from the TUN in one wakeup, handed over at once (wg's
+	 * wg_device_send_batch: one sendmmsg); returns how many were accepted. */
+	size_t (*send_batch)(void *ctx, const struct iovec *pkts, size_t n);
 	void *send_ctx;
 };
 

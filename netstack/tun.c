@@ -10,7 +10,9 @@
 #include <linux/rtnetlink.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -147,24 +149,47 @@ static int configure(struct ns *ns)
 
 /* ---- the device on the loop ---- */
 
+/* Hands the packets read so far to send_batch (one call, e.g. one sendmmsg in wg). */
+static void flush_batch(struct ns *ns, struct iovec *iov, size_t n)
+{
+	if (n == 0)
+		return;
+	size_t taken = ns->cfg.send_batch(ns->cfg.send_ctx, iov, n);
+	if (taken < n)
+		ns->ctr.out_send_errors += n - taken;
+}
+
 static void on_tun_readable(uv_poll_t *h, int status, int events)
 {
 	struct ns *ns = ns__container_of(h, struct ns, tun_poll);
+	struct iovec iov[TUN_READ_BATCH];
+	size_t queued = 0, slot = ns->tun_slot;
 	for (int i = 0; i < TUN_READ_BATCH; i++) {
-		ssize_t n = read(ns->tun_fd, ns->iobuf, sizeof(ns->iobuf));
+		uint8_t *buf = ns->tun_batch ? ns->tun_batch + queued * slot : ns->iobuf;
+		size_t cap = ns->tun_batch ? slot : sizeof(ns->iobuf);
+		ssize_t n = read(ns->tun_fd, buf, cap);
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EINTR)
 				log_warn_rl(&tun_rl, "netstack", "%s: read: %s", ns->tun_name,
 					    strerror(errno));
-			return;
+			break;
 		}
 		if (n == 0)
-			return;
+			break;
 		ns->ctr.out_tun++;
-		int r = ns->cfg.send(ns->cfg.send_ctx, ns->iobuf, (size_t)n);
-		if (r < 0)
+		if ((size_t)n == cap) { /* maybe truncated: larger than the MTU allows */
+			ns->ctr.out_send_errors++;
+			continue;
+		}
+		if (ns->tun_batch) {
+			iov[queued++] = (struct iovec){ buf, (size_t)n };
+			continue;
+		}
+		if (ns->cfg.send(ns->cfg.send_ctx, buf, (size_t)n) < 0)
 			ns->ctr.out_send_errors++;
 	}
+	if (ns->tun_batch)
+		flush_batch(ns, iov, queued);
 }
 
 int ns__tun_open(struct ns *ns)
@@ -201,6 +226,12 @@ int ns__tun_open(struct ns *ns)
 		if (r < 0)
 			return r;
 	}
+	if (ns->cfg.send_batch) {
+		ns->tun_slot = ns->cfg.mtu + 256;
+		ns->tun_batch = malloc(TUN_READ_BATCH * ns->tun_slot);
+		if (!ns->tun_batch)
+			return -ENOMEM;
+	}
 	int r = uv_poll_init(ns->loop, &ns->tun_poll, ns->tun_fd);
 	if (r < 0)
 		return r;
@@ -228,6 +259,8 @@ int ns__tun_write(struct ns *ns, const uint8_t *pkt, size_t len)
 static void on_tun_closed(uv_handle_t *h)
 {
 	struct ns *ns = ns__container_of(h, struct ns, tun_poll);
+	free(ns->tun_batch);
+	ns->tun_batch = NULL;
 	close(ns->tun_fd);
 	ns->tun_fd = -1;
 	ns__handle_closed(ns);
@@ -240,6 +273,8 @@ void ns__tun_close(struct ns *ns)
 		ns->closing++;
 		uv_close((uv_handle_t *)&ns->tun_poll, on_tun_closed);
 	} else if (ns->tun_fd >= 0) {
+		free(ns->tun_batch);
+		ns->tun_batch = NULL;
 		close(ns->tun_fd);
 		ns->tun_fd = -1;
 	}

@@ -128,6 +128,12 @@ static int on_ns_send(void *ctx, const uint8_t *pkt, size_t len)
 	return wg_device_send(node->dev, pkt, len);
 }
 
+static size_t on_ns_send_batch(void *ctx, const struct iovec *pkts, size_t n)
+{
+	struct node *node = ctx;
+	return wg_device_send_batch(node->dev, pkts, n);
+}
+
 static void on_signal(uv_signal_t *s, int signum)
 {
 	struct node *node = s->data;
@@ -251,6 +257,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	cfg.send = on_ns_send;
+	cfg.send_batch = on_ns_send_batch;
 	cfg.send_ctx = &node;
 	r = ns_new(node.loop, &cfg, &node.ns);
 	if (r < 0) {

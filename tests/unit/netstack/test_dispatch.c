@@ -203,6 +203,48 @@ static void test_tun_mode(uv_loop_t *loop, int family)
 	close(sv[1]);
 }
 
+static int batch_calls;
+static size_t batch_pkts;
+static size_t count_batch(void *ctx, const struct iovec *pkts, size_t n)
+{
+	batch_calls++;
+	batch_pkts += n;
+	return n;
+}
+
+/* With send_batch, packets read from the TUN in one wakeup go out in one call. */
+static void test_tun_batch(uv_loop_t *loop)
+{
+	int sv[2];
+	CHECK_INT(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv), 0);
+	struct ns_config cfg;
+	base_config(&cfg, NS_MODE_TUN, sv[0]);
+	cfg.send_batch = count_batch;
+	struct ns *ns = NULL;
+	outq_init();
+	CHECK_INT(ns_new(loop, &cfg, &ns), 0);
+	struct peer p;
+	peer_setup(&p, AF_INET, 40010, 80, NULL);
+	uint8_t pkt[256], big[1600] = { 0x45 };
+	size_t n = peer_build(&p, pkt, p.iss, 0, PEER_SYN, NULL, 0, true);
+	for (int i = 0; i < 5; i++)
+		CHECK_INT(send(sv[1], pkt, n, 0), (ssize_t)n);
+	CHECK_INT(send(sv[1], big, sizeof(big), 0), (ssize_t)sizeof(big)); /* > MTU + slack */
+	batch_calls = 0;
+	batch_pkts = 0;
+	spin(loop, 3);
+	CHECK_INT(batch_calls, 1);
+	CHECK_INT(batch_pkts, 5);
+	struct ns_counters c;
+	ns_get_counters(ns, &c);
+	CHECK_INT(c.out_tun, 6);
+	CHECK_INT(c.out_send_errors, 1);
+	CHECK_INT(outq->tail, 0); /* nothing through the single-packet callback */
+	ns_free(ns);
+	uv_run(loop, UV_RUN_DEFAULT);
+	close(sv[1]);
+}
+
 static int kernel_listener(uint16_t *port)
 {
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -347,6 +389,7 @@ int main(void)
 	test_config_errors(&loop);
 	test_tun_mode(&loop, AF_INET);
 	test_tun_mode(&loop, AF_INET6);
+	test_tun_batch(&loop);
 	test_userspace_mode(&loop, AF_INET);
 	test_userspace_mode(&loop, AF_INET6);
 	CHECK_INT(uv_loop_close(&loop), 0);
