@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/udp.h>
 #include <unistd.h>
 
 #include "common/key.h"
@@ -74,6 +75,24 @@ uint64_t wg__now(const struct wg_device *dev)
 
 /* ---- UDP ---- */
 
+/* With UDP GRO the kernel may hand over several datagrams of one flow glued together;
+ * the control message says the size of each (the last may be shorter). */
+static void receive_coalesced(struct wg_device *dev, struct msghdr *mh, uint8_t *buf, size_t len,
+			      const struct sockaddr *src)
+{
+	size_t seg = len;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+			int v;
+			memcpy(&v, CMSG_DATA(c), sizeof(v));
+			if (v > 0)
+				seg = (size_t)v;
+		}
+	}
+	for (size_t off = 0; off < len && !dev->freeing; off += seg)
+		wg__receive(dev, buf + off, len - off < seg ? len - off : seg, src);
+}
+
 static void on_readable(uv_poll_t *h, int status, int events)
 {
 	struct wg__udp_handle *hh = wg__container_of(h, struct wg__udp_handle, poll);
@@ -84,12 +103,14 @@ static void on_readable(uv_poll_t *h, int status, int events)
 		return;
 	for (int round = 0; round < RX_BATCHES_PER_WAKEUP && !dev->freeing; round++) {
 		for (int i = 0; i < WG_RXQ_LEN; i++) {
-			dev->rx_iov[i] = (struct iovec){ dev->rx_buf[i], WG_SLOT_SIZE };
+			dev->rx_iov[i] = (struct iovec){ dev->rx_buf[i], WG_RX_SLOT };
 			dev->rx_msgs[i].msg_hdr = (struct msghdr){
 				.msg_name = &dev->rx_addr[i],
 				.msg_namelen = sizeof(dev->rx_addr[i]),
 				.msg_iov = &dev->rx_iov[i],
 				.msg_iovlen = 1,
+				.msg_control = dev->rx_ctl[i].buf,
+				.msg_controllen = sizeof(dev->rx_ctl[i].buf),
 			};
 		}
 		int n = recvmmsg(u->fd, dev->rx_msgs, WG_RXQ_LEN, MSG_DONTWAIT, NULL);
@@ -98,11 +119,11 @@ static void on_readable(uv_poll_t *h, int status, int events)
 		for (int i = 0; i < n && !dev->freeing; i++) {
 			struct msghdr *mh = &dev->rx_msgs[i].msg_hdr;
 			if (mh->msg_flags & MSG_TRUNC) {
-				wg__drop(dev, drop_size, "datagram larger than %d bytes", WG_SLOT_SIZE);
+				wg__drop(dev, drop_size, "datagram larger than %d bytes", WG_RX_SLOT);
 				continue;
 			}
-			wg__receive(dev, dev->rx_buf[i], dev->rx_msgs[i].msg_len,
-				    (const struct sockaddr *)&dev->rx_addr[i]);
+			receive_coalesced(dev, mh, dev->rx_buf[i], dev->rx_msgs[i].msg_len,
+					  (const struct sockaddr *)&dev->rx_addr[i]);
 		}
 		if (n < WG_RXQ_LEN)
 			break;
@@ -134,6 +155,7 @@ static int udp_open(struct wg_device *dev, struct wg__udp *u, int family, uint16
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
 	if (dev->fwmark)
 		setsockopt(fd, SOL_SOCKET, SO_MARK, &dev->fwmark, sizeof(dev->fwmark));
+	setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one)); /* best effort */
 	if (family == AF_INET) {
 		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
 		s4->sin_family = AF_INET;
@@ -307,7 +329,7 @@ int wg_device_new(uv_loop_t *loop, const struct wg_device_config *cfg,
 	dev->rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(1000, 10);
 	dev->udp4.txq = calloc(1, sizeof(struct wg__txq));
 	dev->udp6.txq = calloc(1, sizeof(struct wg__txq));
-	dev->rx_buf = calloc(WG_RXQ_LEN, WG_SLOT_SIZE);
+	dev->rx_buf = calloc(WG_RXQ_LEN, WG_RX_SLOT);
 	dev->ratelimit = calloc(WG_RATELIMIT_SLOTS, sizeof(*dev->ratelimit));
 	dev->udp4.fd = dev->udp6.fd = -1;
 	if (!dev->udp4.txq || !dev->udp6.txq || !dev->rx_buf || !dev->ratelimit) {

@@ -254,8 +254,11 @@ struct wg__peer {
 
 enum {
 	WG_TXQ_LEN = 64,
-	WG_RXQ_LEN = 64,
+	WG_RXQ_LEN = 32,
+	WG_RX_SLOT = 65536, /* a UDP GRO batch of coalesced datagrams */
 	WG_SLOT_SIZE = 2048,
+	WG_GSO_MAX_SEGS = 64,
+	WG_GSO_MAX_BYTES = 65000,
 	WG_DEFAULT_MTU = 1420,
 	WG_RATELIMIT_SLOTS = 4096,
 };
@@ -266,6 +269,12 @@ struct wg__txq {
 	struct iovec iov[WG_TXQ_LEN];
 	struct sockaddr_storage addr[WG_TXQ_LEN];
 	uint8_t buf[WG_TXQ_LEN][WG_SLOT_SIZE];
+	/* UDP GSO: runs of equal-sized datagrams to one address leave as one message */
+	struct mmsghdr out[WG_TXQ_LEN];
+	union {
+		char buf[CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr align;
+	} ctl[WG_TXQ_LEN];
 };
 
 /* A socket's poll handle lives on the heap so the socket can be replaced (listen-port
@@ -323,10 +332,15 @@ struct wg_device {
 	unsigned int open_handles;
 	bool freeing;
 	bool tx_disabled; /* fuzzing: datagrams are built but never leave */
+	bool gso_off; /* the kernel refused UDP_SEGMENT once */
 	struct mmsghdr rx_msgs[WG_RXQ_LEN];
 	struct iovec rx_iov[WG_RXQ_LEN];
 	struct sockaddr_storage rx_addr[WG_RXQ_LEN];
-	uint8_t (*rx_buf)[WG_SLOT_SIZE];
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} rx_ctl[WG_RXQ_LEN];
+	uint8_t (*rx_buf)[WG_RX_SLOT];
 };
 
 /* Scaled monotonic clock of the device (see wg_device_config.time_scale). */
