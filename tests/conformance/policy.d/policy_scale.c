@@ -6,6 +6,7 @@
  *
  * Usage: policy-scale [NODES] [RULES] */
 #include <malloc.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,6 +103,7 @@ int main(int argc, char **argv)
 		addrs[2 * i + 1].family = 6;
 		addrs[2 * i + 1].bytes[0] = 0xfd;
 		addrs[2 * i + 1].bytes[1] = 0x7a;
+		addrs[2 * i + 1].bytes[13] = (uint8_t)(i >> 16);
 		addrs[2 * i + 1].bytes[14] = (uint8_t)(i >> 8);
 		addrs[2 * i + 1].bytes[15] = (uint8_t)i;
 		nodes[i].addrs = &addrs[2 * i];
@@ -203,6 +205,27 @@ int main(int argc, char **argv)
 		if (rep < 2)
 			pol_compiled_free(c);
 	}
+	/* Growth: the same policy for the first tenth, quarter and half of the nodes. */
+	static const int parts[] = { 10, 4, 2 };
+	double part_t[3];
+	for (int k = 0; k < 3; k++) {
+		struct pol_topology sub = topo;
+		struct pol_compiled *sc;
+		sub.n_nodes = (size_t)(n_nodes / parts[k]);
+		part_t[k] = 1e9;
+		for (int rep = 0; rep < 2; rep++) {
+			t0 = now_s();
+			if (pol_compile(pol, &sub, &sc, &err)) {
+				fprintf(stderr, "policy-scale: compile failed: %s\n", err.msg);
+				return 1;
+			}
+			double t = now_s() - t0;
+			pol_compiled_free(sc);
+			if (t < part_t[k])
+				part_t[k] = t;
+		}
+	}
+
 	size_t filt = 0, ssh = 0;
 	for (int i = 0; i < n_nodes; i++) {
 		const struct pol_filter_rule *const *fr;
@@ -245,6 +268,13 @@ int main(int argc, char **argv)
 	printf("%-34s %14s\n", "measure", "value");
 	printf("%-34s %11.1f ms\n", "parse + validate", t_parse * 1e3);
 	printf("%-34s %11.1f ms\n", "compile all nodes (best of 3)", best * 1e3);
+	for (int k = 0; k < 3; k++) {
+		char label[64];
+		snprintf(label, sizeof(label), "  compile %d nodes", n_nodes / parts[k]);
+		printf("%-34s %11.1f ms\n", label, part_t[k] * 1e3);
+	}
+	printf("%-34s %14.2f\n", "  growth exponent (1 = linear)",
+	       log(best / part_t[0]) / log((double)n_nodes / (n_nodes / parts[0])));
 	printf("%-34s %11.1f MiB\n", "compiled form, heap", (double)mem / (1 << 20));
 	printf("%-34s %14zu\n", "filter rules over all nodes", filt);
 	printf("%-34s %14zu\n", "ssh rules over all nodes", ssh);
