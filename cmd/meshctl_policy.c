@@ -16,23 +16,25 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"Usage: meshctl policy check FILE [--topology FILE]\n"
-		"       meshctl policy explain FILE --topology FILE --src NODE --dst NODE\n"
-		"                              [--user USER | --port PORT/PROTO]\n"
-		"Check a Tailscale-format policy file (HuJSON) offline, or explain a decision.\n"
-		"\n"
-		"  check      validate FILE; with --topology also compile it for those nodes and\n"
-		"             run its tests and sshTests (one line per failed assertion)\n"
-		"  explain    the rule that decides SSH from --src to --dst as --user, or a packet\n"
-		"             to --port (e.g. 443/tcp, 53/udp, icmp); or why no rule matched\n"
-		"\n"
-		"  --topology FILE  users and nodes as JSON: {\"tailnet_owner\": LOGIN,\n"
-		"                   \"users\": [{\"name\", \"email\"}], \"nodes\": {NAME: {\"user\" or\n"
-		"                   \"tags\", \"ipv4\", \"ipv6\", \"approved_routes\"}}}\n"
-		"  --src, --dst     node name, hostname or address\n"
-		"\n"
-		"Exit status: 0 ok / accepted, 1 refused policy, failed tests or denied, 2 usage.\n");
+	fprintf(
+	    out,
+	    "Usage: meshctl policy check FILE [--topology FILE]\n"
+	    "       meshctl policy explain FILE --topology FILE --src NODE --dst NODE\n"
+	    "                              [--user USER | --port PORT/PROTO]\n"
+	    "Check a Tailscale-format policy file (HuJSON) offline, or explain a decision.\n"
+	    "\n"
+	    "  check      validate FILE; with --topology also compile it for those nodes and\n"
+	    "             run its tests and sshTests (one line per failed assertion)\n"
+	    "  explain    the rule that decides SSH from --src to --dst as --user, or a packet\n"
+	    "             to --port (e.g. 443/tcp, 53/udp, icmp); or why no rule matched\n"
+	    "\n"
+	    "  --topology FILE  users and nodes as JSON: {\"tailnet_owner\": LOGIN,\n"
+	    "                   \"users\": [{\"name\", \"email\"}], \"nodes\": {NAME: {\"user\" "
+	    "or\n"
+	    "                   \"tags\", \"ipv4\", \"ipv6\", \"approved_routes\"}}}\n"
+	    "  --src, --dst     node name, hostname or address\n"
+	    "\n"
+	    "Exit status: 0 ok / accepted, 1 refused policy, failed tests or denied, 2 usage.\n");
 }
 
 static char *slurp(const char *path, size_t *len)
@@ -88,7 +90,8 @@ static int parse_opts(int argc, char **argv, struct opts *o, const char *verb)
 			slot = &o->port;
 		if (slot) {
 			if (i + 1 >= argc) {
-				fprintf(stderr, "meshctl policy %s: %s needs a value\n", verb, argv[i]);
+				fprintf(stderr, "meshctl policy %s: %s needs a value\n", verb,
+					argv[i]);
 				return 2;
 			}
 			*slot = argv[++i];
@@ -98,7 +101,8 @@ static int parse_opts(int argc, char **argv, struct opts *o, const char *verb)
 		} else if (!o->file) {
 			o->file = argv[i];
 		} else {
-			fprintf(stderr, "meshctl policy %s: unexpected argument '%s'\n", verb, argv[i]);
+			fprintf(stderr, "meshctl policy %s: unexpected argument '%s'\n", verb,
+				argv[i]);
 			return 2;
 		}
 	}
@@ -123,7 +127,8 @@ static int load(const struct opts *o, struct pol_policy **pol, struct pol_topolo
 		int rc = pol_topology_parse(text, len, topo, &err);
 		free(text);
 		if (rc) {
-			fprintf(stderr, "%s: %s\n", o->topology, rc == -ENOMEM ? "out of memory" : err.msg);
+			fprintf(stderr, "%s: %s\n", o->topology,
+				rc == -ENOMEM ? "out of memory" : err.msg);
 			return 1;
 		}
 	}
@@ -165,7 +170,8 @@ static int run_check(int argc, char **argv)
 	if (rc)
 		return rc;
 	if (o.src || o.dst || o.user || o.port) {
-		fprintf(stderr, "meshctl policy check: --src/--dst/--user/--port belong to explain\n");
+		fprintf(stderr,
+			"meshctl policy check: --src/--dst/--user/--port belong to explain\n");
 		return 2;
 	}
 	if ((rc = load(&o, &pol, &topo)))
@@ -266,8 +272,10 @@ static int run_explain(int argc, char **argv)
 	uint8_t proto = 0;
 	uint16_t port = 0;
 	if (o.port && !parse_port(o.port, &proto, &port)) {
-		fprintf(stderr, "meshctl policy explain: --port '%s': want PORT/PROTO such as "
-				"443/tcp, 53/udp or icmp\n", o.port);
+		fprintf(stderr,
+			"meshctl policy explain: --port '%s': want PORT/PROTO such as "
+			"443/tcp, 53/udp or icmp\n",
+			o.port);
 		return 2;
 	}
 	if ((rc = load(&o, &pol, &topo)))
@@ -292,7 +300,8 @@ static int run_explain(int argc, char **argv)
 		pol_ssh_decide(c, si, di, o.user, &d);
 		printf("ssh %s (%s) -> %s (%s) as \"%s\": %s\n", sn->name,
 		       pol_addr_format(pick_addr(sn, 0), sa), dn->name,
-		       pol_addr_format(pick_addr(dn, 0), da), o.user, verdict_name(d.verdict, true));
+		       pol_addr_format(pick_addr(dn, 0), da), o.user,
+		       verdict_name(d.verdict, true));
 		if (d.verdict != POL_REJECT)
 			printf("  login:  %s\n", d.local_user);
 	} else {
@@ -303,17 +312,18 @@ static int run_explain(int argc, char **argv)
 			dst = pick_addr(dn, 6);
 		}
 		if (!s || !dst) {
-			fprintf(stderr, "%s: %s and %s share no address family\n", o.topology, sn->name,
-				dn->name);
+			fprintf(stderr, "%s: %s and %s share no address family\n", o.topology,
+				sn->name, dn->name);
 			rc = 1;
 			goto out;
 		}
 		pol_filter_decide(c, s, dst, proto, port, &d);
 		char pb[32];
 		if (proto == POL_PROTO_TCP || proto == POL_PROTO_UDP || proto == POL_PROTO_SCTP)
-			snprintf(pb, sizeof(pb), "%u/%s", port, proto == POL_PROTO_TCP ? "tcp"
-							       : proto == POL_PROTO_UDP ? "udp"
-											: "sctp");
+			snprintf(pb, sizeof(pb), "%u/%s", port,
+				 proto == POL_PROTO_TCP	  ? "tcp"
+				 : proto == POL_PROTO_UDP ? "udp"
+							  : "sctp");
 		else
 			snprintf(pb, sizeof(pb), "proto %u", proto);
 		printf("packet %s (%s) -> %s (%s) %s: %s\n", sn->name, pol_addr_format(s, sa),

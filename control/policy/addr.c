@@ -140,7 +140,7 @@ void pol__prefix_mask(struct pol_prefix *p)
 {
 	int total = p->addr.family == 4 ? 32 : 128;
 	for (int bit = p->bits; bit < total; bit++)
-		p->addr.bytes[bit / 8] &= (uint8_t)~(0x80 >> (bit % 8));
+		p->addr.bytes[bit / 8] &= (uint8_t) ~(0x80 >> (bit % 8));
 }
 
 bool pol_prefix_parse(const char *s, struct pol_prefix *out)
@@ -258,19 +258,20 @@ int pol__addrset_finish(struct pol__addrset *s)
 	for (size_t i = 0; i < s->n_prefixes; i++) {
 		const struct pol_prefix *p = &s->prefixes[i];
 		if (p->addr.family == 4) {
-			uint32_t v = (uint32_t)p->addr.bytes[0] << 24 | (uint32_t)p->addr.bytes[1] << 16 |
+			uint32_t v = (uint32_t)p->addr.bytes[0] << 24 |
+				     (uint32_t)p->addr.bytes[1] << 16 |
 				     (uint32_t)p->addr.bytes[2] << 8 | p->addr.bytes[3];
 			uint32_t span = p->bits == 0 ? 0xffffffffu : ((1u << (32 - p->bits)) - 1);
 			if (p->bits == 32)
 				span = 0;
-			s->v4[n4++] = (struct pol__iv4){ v, v | span };
+			s->v4[n4++] = (struct pol__iv4){v, v | span};
 		} else {
 			unsigned __int128 v = be128(p->addr.bytes);
-			unsigned __int128 span = p->bits == 0 ? ~(unsigned __int128)0
-					       : p->bits == 128
-						       ? 0
-						       : (((unsigned __int128)1 << (128 - p->bits)) - 1);
-			s->v6[n6++] = (struct pol__iv6){ v, v | span };
+			unsigned __int128 span =
+			    p->bits == 0     ? ~(unsigned __int128)0
+			    : p->bits == 128 ? 0
+					     : (((unsigned __int128)1 << (128 - p->bits)) - 1);
+			s->v6[n6++] = (struct pol__iv6){v, v | span};
 		}
 	}
 	if (n4)
@@ -363,7 +364,7 @@ bool pol__ports_parse(const char *s, struct pol_port_range **out, size_t *n, str
 		v = malloc(sizeof(*v));
 		if (!v)
 			return pol__fail(err, "out of memory"), false;
-		v[0] = (struct pol_port_range){ 0, 65535 };
+		v[0] = (struct pol_port_range){0, 65535};
 		*out = v;
 		*n = 1;
 		return true;
@@ -387,7 +388,8 @@ bool pol__ports_parse(const char *s, struct pol_port_range **out, size_t *n, str
 		if (dash) {
 			if (!port_num(dash + 1, strlen(dash + 1), &last)) {
 				free(v);
-				pol__fail(err, "%sport range \"%s\": invalid last integer", ctx, item);
+				pol__fail(err, "%sport range \"%s\": invalid last integer", ctx,
+					  item);
 				return false;
 			}
 		} else {
@@ -395,21 +397,26 @@ bool pol__ports_parse(const char *s, struct pol_port_range **out, size_t *n, str
 		}
 		if (first == 0) {
 			free(v);
-			pol__fail(err, "%sport range \"%s\": first port must be >0, or use '*' for wildcard",
-				  ctx, item);
+			pol__fail(
+			    err,
+			    "%sport range \"%s\": first port must be >0, or use '*' for wildcard",
+			    ctx, item);
 			return false;
 		}
 		if (first > 65535 || last > 65535) {
 			free(v);
-			pol__fail(err, "%sport range \"%s\": port out of range (1-65535)", ctx, item);
+			pol__fail(err, "%sport range \"%s\": port out of range (1-65535)", ctx,
+				  item);
 			return false;
 		}
 		if (last < first) {
 			free(v);
-			pol__fail(err, "%sport range \"%s\": last port is before first port", ctx, item);
+			pol__fail(err, "%sport range \"%s\": last port is before first port", ctx,
+				  item);
 			return false;
 		}
-		if (POL__PUSH(v, nv, cap, ((struct pol_port_range){ (uint16_t)first, (uint16_t)last }))) {
+		if (POL__PUSH(v, nv, cap,
+			      ((struct pol_port_range){(uint16_t)first, (uint16_t)last}))) {
 			free(v);
 			pol__fail(err, "out of memory");
 			return false;
@@ -427,10 +434,10 @@ static const struct {
 	const char *name;
 	uint8_t num;
 } protos[] = {
-	{ "icmp", POL_PROTO_ICMP }, { "igmp", POL_PROTO_IGMP },	    { "tcp", POL_PROTO_TCP },
-	{ "udp", POL_PROTO_UDP },   { "gre", POL_PROTO_GRE },	    { "esp", POL_PROTO_ESP },
-	{ "ah", POL_PROTO_AH },	    { "ipv6-icmp", POL_PROTO_ICMPV6 }, { "icmpv6", POL_PROTO_ICMPV6 },
-	{ "sctp", POL_PROTO_SCTP },
+    {"icmp", POL_PROTO_ICMP}, {"igmp", POL_PROTO_IGMP},	       {"tcp", POL_PROTO_TCP},
+    {"udp", POL_PROTO_UDP},   {"gre", POL_PROTO_GRE},	       {"esp", POL_PROTO_ESP},
+    {"ah", POL_PROTO_AH},     {"ipv6-icmp", POL_PROTO_ICMPV6}, {"icmpv6", POL_PROTO_ICMPV6},
+    {"sctp", POL_PROTO_SCTP},
 };
 
 bool pol_proto_parse(const char *s, uint8_t *out)

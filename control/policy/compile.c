@@ -178,11 +178,10 @@ bool pol__node_matches(const struct pol_compiled *c, size_t node, const struct p
 	return false;
 }
 
-int pol__alias_nodes(const struct pol_compiled *c, const struct pol__alias *a, int **out,
-		     size_t *n)
+int pol__alias_nodes(const struct pol_compiled *c, const struct pol__alias *a, int **out, size_t *n)
 {
 	/* Slow path for tests and explain: linear over nodes, no indexes needed. */
-	struct ivec v = { 0 };
+	struct ivec v = {0};
 	int rc = 0;
 	for (size_t i = 0; i < c->n_nodes && !rc; i++)
 		if (pol__node_matches(c, i, a))
@@ -215,8 +214,8 @@ static int nodes_addrs(struct ctx *x, const struct ivec *nodes, struct pol__addr
 	for (size_t i = 0; i < nodes->n; i++) {
 		const struct pol__cnode *nd = &x->c->nodes[nodes->v[i]];
 		for (size_t k = 0; k < nd->n_addrs; k++) {
-			struct pol_prefix p = { .addr = nd->addrs[k],
-						.bits = nd->addrs[k].family == 4 ? 32 : 128 };
+			struct pol_prefix p = {.addr = nd->addrs[k],
+					       .bits = nd->addrs[k].family == 4 ? 32 : 128};
 			int rc = pol__addrset_add(s, &p);
 			if (rc)
 				return rc;
@@ -227,8 +226,8 @@ static int nodes_addrs(struct ctx *x, const struct ivec *nodes, struct pol__addr
 
 static int add_all(struct pol__addrset *s)
 {
-	struct pol_prefix p4 = { .addr = { .family = 4 }, .bits = 0 };
-	struct pol_prefix p6 = { .addr = { .family = 6 }, .bits = 0 };
+	struct pol_prefix p4 = {.addr = {.family = 4}, .bits = 0};
+	struct pol_prefix p6 = {.addr = {.family = 6}, .bits = 0};
 	int rc = pol__addrset_add(s, &p4);
 	return rc ? rc : pol__addrset_add(s, &p6);
 }
@@ -268,7 +267,7 @@ static int src_set(struct ctx *x, const struct pol__alias *srcs, size_t n, int r
 		return 0;
 	}
 	struct pol__addrset *s;
-	struct ivec nodes = { 0 };
+	struct ivec nodes = {0};
 	int rc = new_set(x, &s);
 	if (!rc && restrict_user >= 0) {
 		/* Only the user's own devices, those some source alias covers. */
@@ -336,7 +335,7 @@ static int new_cfilter(struct ctx *x, const struct pol__netrule *r, const struct
 	f->pub.n_srcs = src->n_prefixes;
 	f->pub.ports = d->ports;
 	f->pub.n_ports = d->n_ports;
-	static const uint8_t any_protos[] = { 0 };
+	static const uint8_t any_protos[] = {0};
 	f->pub.protos = d->n_protos ? d->protos : any_protos;
 	f->pub.n_protos = d->n_protos ? d->n_protos : 0;
 	f->pub.section = r->section;
@@ -358,7 +357,7 @@ static int compile_dst(struct ctx *x, const struct pol__netrule *r, const struct
 {
 	struct pol_compiled *c = x->c;
 	struct pol__cfilter *f;
-	struct ivec nodes = { 0 };
+	struct ivec nodes = {0};
 	int rc = 0;
 
 	if (d->alias.kind == POL__A_INTERNET)
@@ -499,8 +498,8 @@ static int usermap_general(struct pol_compiled *c, const struct pol__sshrule *r,
 	}
 	if (nonroot) {
 		if (!root)
-			m[k++] = (struct pol_ssh_usermap){ "root", "" };
-		m[k++] = (struct pol_ssh_usermap){ "*", "=" };
+			m[k++] = (struct pol_ssh_usermap){"root", ""};
+		m[k++] = (struct pol_ssh_usermap){"*", "="};
 	}
 	(void)c;
 	*out = m;
@@ -514,8 +513,8 @@ struct owned {
 };
 
 /* The localpart rule for source user u (NULL when u's domain matches no localpart user). */
-static int localpart_rule(struct ctx *x, const struct pol__sshrule *r, int u,
-			  struct owned *maps, struct pol__cssh **out)
+static int localpart_rule(struct ctx *x, const struct pol__sshrule *r, int u, struct owned *maps,
+			  struct pol__cssh **out)
 {
 	struct pol_compiled *c = x->c;
 	*out = NULL;
@@ -551,7 +550,7 @@ static int localpart_rule(struct ctx *x, const struct pol__sshrule *r, int u,
 static int compile_ssh_rule(struct ctx *x, const struct pol__sshrule *r, struct owned *maps)
 {
 	struct pol_compiled *c = x->c;
-	struct ivec dst = { 0 };
+	struct ivec dst = {0};
 	struct pol__cssh **lp_rules = NULL; /* per source user, built on first use */
 	bool *lp_done = NULL;
 	int rc = 0;
@@ -780,9 +779,11 @@ static int load_topology(struct ctx *x, const struct pol_topology *t, struct pol
 				return -ENOMEM;
 			nd->user = user_index(c, in->owner);
 			if (nd->user < 0)
-				return pol__fail(err, "topology: node \"%s\" is owned by unknown user \"%s\"",
-						 nd->name, in->owner);
-			if (ivec_push(&x->user_nodes[nd->user], (int)i) || ivec_push(&x->member, (int)i))
+				return pol__fail(
+				    err, "topology: node \"%s\" is owned by unknown user \"%s\"",
+				    nd->name, in->owner);
+			if (ivec_push(&x->user_nodes[nd->user], (int)i) ||
+			    ivec_push(&x->member, (int)i))
 				return -ENOMEM;
 		} else if (ivec_push(&x->tagged, (int)i)) {
 			return -ENOMEM;
@@ -791,7 +792,7 @@ static int load_topology(struct ctx *x, const struct pol_topology *t, struct pol
 			return -ENOMEM;
 		for (size_t k = 0; k < in->n_addrs; k++) {
 			nd->addrs[nd->n_addrs++] = in->addrs[k];
-			c->by_addr[c->n_by_addr++] = (struct pol__addrnode){ in->addrs[k], (int)i };
+			c->by_addr[c->n_by_addr++] = (struct pol__addrnode){in->addrs[k], (int)i};
 		}
 		for (size_t k = 0; k < in->n_routes; k++)
 			nd->routes[nd->n_routes++] = in->routes[k];
@@ -834,8 +835,8 @@ int pol_compile(const struct pol_policy *pol, const struct pol_topology *topo,
 		return -ENOMEM;
 	c->pol = pol;
 	c->allow_all = !pol->has_rules;
-	struct ctx x = { .c = c, .pol = pol };
-	struct owned maps = { 0 };
+	struct ctx x = {.c = c, .pol = pol};
+	struct owned maps = {0};
 	int rc = load_topology(&x, topo, err);
 	if (!rc)
 		rc = compile_filters(&x);
@@ -926,7 +927,8 @@ size_t pol_node_filter(const struct pol_compiled *c, size_t node,
 	return c->nodes[node].n_filter;
 }
 
-size_t pol_node_ssh(const struct pol_compiled *c, size_t node, const struct pol_ssh_rule *const **rules)
+size_t pol_node_ssh(const struct pol_compiled *c, size_t node,
+		    const struct pol_ssh_rule *const **rules)
 {
 	if (node >= c->n_nodes) {
 		*rules = NULL;

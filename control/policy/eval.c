@@ -94,11 +94,13 @@ static void describe_allowed(const struct pol_filter_rule *r, char *buf, size_t 
 		const struct pol_port_range *pr = &r->ports[i];
 		const char *lead = i ? "," : several ? " ports" : " port";
 		if (pr->first == 0 && pr->last == 65535)
-			n += (size_t)snprintf(buf + n, len - n, "%s", i ? ", all ports" : " all ports");
+			n += (size_t)snprintf(buf + n, len - n, "%s",
+					      i ? ", all ports" : " all ports");
 		else if (pr->first == pr->last)
 			n += (size_t)snprintf(buf + n, len - n, "%s %u", lead, pr->first);
 		else
-			n += (size_t)snprintf(buf + n, len - n, "%s %u-%u", lead, pr->first, pr->last);
+			n += (size_t)snprintf(buf + n, len - n, "%s %u-%u", lead, pr->first,
+					      pr->last);
 	}
 }
 
@@ -118,10 +120,11 @@ static void filter_dropped(struct pol_decision *out, uint8_t proto, uint16_t por
 			 "source",
 			 m->src->section, m->src->index, proto_name(proto, pb), port);
 	} else {
-		snprintf(out->why, sizeof(out->why),
-			 "dropped: none of the %zu rule(s) of the destination allows this source to "
-			 "reach %s port %u",
-			 n, proto_name(proto, pb), port);
+		snprintf(
+		    out->why, sizeof(out->why),
+		    "dropped: none of the %zu rule(s) of the destination allows this source to "
+		    "reach %s port %u",
+		    n, proto_name(proto, pb), port);
 	}
 }
 
@@ -137,7 +140,7 @@ void pol_filter_rules_decide(const struct pol_filter_rule *const *rules, size_t 
 			     const struct pol_addr *src, const struct pol_addr *dst, uint8_t proto,
 			     uint16_t port, struct pol_decision *out)
 {
-	struct miss m = { 0 };
+	struct miss m = {0};
 	decision_init(out);
 	for (size_t i = 0; i < n; i++) {
 		const struct pol_filter_rule *r = rules[i];
@@ -179,7 +182,7 @@ int pol_filter_decide(const struct pol_compiled *c, const struct pol_addr *src,
 		return -ENOENT;
 	}
 	const struct pol__cnode *nd = &c->nodes[node];
-	struct miss m = { 0 };
+	struct miss m = {0};
 	for (size_t i = 0; i < nd->n_filter; i++) {
 		const struct pol__cfilter *f = (const struct pol__cfilter *)nd->filter[i];
 		if (cfilter_match(f, src, dst, proto, port)) {
@@ -190,8 +193,8 @@ int pol_filter_decide(const struct pol_compiled *c, const struct pol_addr *src,
 	/* Only on a drop: the slower look for the nearest miss. */
 	for (size_t i = 0; i < nd->n_filter && !(m.port && m.src); i++) {
 		const struct pol__cfilter *f = (const struct pol__cfilter *)nd->filter[i];
-		miss_note(&m, &f->pub, pol__addrset_has(f->src, src), pol__addrset_has(&f->dst, dst),
-			  proto_port_ok(&f->pub, proto, port));
+		miss_note(&m, &f->pub, pol__addrset_has(f->src, src),
+			  pol__addrset_has(&f->dst, dst), proto_port_ok(&f->pub, proto, port));
 	}
 	filter_dropped(out, proto, port, nd->n_filter, &m);
 	return 0;
@@ -259,12 +262,12 @@ static void ssh_decided(struct pol_decision *out, const struct pol_ssh_rule *r, 
 			 "check by ssh[%d]: the source is among its principals and it maps \"%s\" "
 			 "to local user \"%s\"; the source's owner must re-authenticate %s",
 			 r->index, user, local, period);
-	}
-	else
-		snprintf(out->why, sizeof(out->why),
-			 "accepted by ssh[%d]: the source is among its principals and it maps \"%s\" "
-			 "to local user \"%s\"",
-			 r->index, user, local);
+	} else
+		snprintf(
+		    out->why, sizeof(out->why),
+		    "accepted by ssh[%d]: the source is among its principals and it maps \"%s\" "
+		    "to local user \"%s\"",
+		    r->index, user, local);
 }
 
 /* "root, deploy", "any user except root", ... from a rule's user map. */
@@ -296,19 +299,22 @@ static void ssh_refused(struct pol_decision *out, bool node_ok, const struct pol
 {
 	char users[160];
 	if (!n)
-		snprintf(out->why, sizeof(out->why),
-			 "rejected: the destination has no SSH rules (no ssh rule selects it as dst)");
+		snprintf(
+		    out->why, sizeof(out->why),
+		    "rejected: the destination has no SSH rules (no ssh rule selects it as dst)");
 	else if (!node_ok)
-		snprintf(out->why, sizeof(out->why),
-			 "rejected: the source node is not a principal of any of the destination's %zu "
-			 "SSH rule(s)",
-			 n);
+		snprintf(
+		    out->why, sizeof(out->why),
+		    "rejected: the source node is not a principal of any of the destination's %zu "
+		    "SSH rule(s)",
+		    n);
 	else {
 		describe_users(first, users, sizeof(users));
-		snprintf(out->why, sizeof(out->why),
-			 "rejected: the source node may connect (ssh[%d] lists it) but no rule allows "
-			 "user \"%s\" (ssh[%d] allows %s)",
-			 first->index, user, first->index, users);
+		snprintf(
+		    out->why, sizeof(out->why),
+		    "rejected: the source node may connect (ssh[%d] lists it) but no rule allows "
+		    "user \"%s\" (ssh[%d] allows %s)",
+		    first->index, user, first->index, users);
 	}
 }
 
@@ -344,8 +350,8 @@ static bool cnode_in(const struct pol__addrset *s, const struct pol__cnode *nd)
 	return false;
 }
 
-int pol_ssh_decide(const struct pol_compiled *c, size_t src_node, size_t dst_node,
-		   const char *user, struct pol_decision *out)
+int pol_ssh_decide(const struct pol_compiled *c, size_t src_node, size_t dst_node, const char *user,
+		   struct pol_decision *out)
 {
 	decision_init(out);
 	if (src_node >= c->n_nodes || dst_node >= c->n_nodes)
@@ -378,9 +384,11 @@ int pol_ssh_decide(const struct pol_compiled *c, size_t src_node, size_t dst_nod
 
 bool pol_ssh_env_allowed(const struct pol_ssh_rule *r, const char *name)
 {
-	static const char *const never[] = { "LD_*", "DYLD_*", "LOCPATH", "GCONV_PATH",
-					     "MALLOC_*", "NLSPATH", "HOSTALIASES", "RES_OPTIONS",
-					     "LOCALDOMAIN", "TMPDIR", "BASH_ENV", "ENV", "IFS" };
+	static const char *const never[] = {
+	    "LD_*",	"DYLD_*",      "LOCPATH",     "GCONV_PATH",  "MALLOC_*",
+	    "NLSPATH",	"HOSTALIASES", "RES_OPTIONS", "LOCALDOMAIN", "TMPDIR",
+	    "BASH_ENV", "ENV",	       "IFS",
+	};
 	if (!name || !*name)
 		return false;
 	for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++)
@@ -401,8 +409,8 @@ struct report {
 	int rc;
 };
 
-__attribute__((format(printf, 2, 3))) static void report_fail(struct report *rep,
-							       const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void report_fail(struct report *rep, const char *fmt,
+							      ...)
 {
 	char line[600];
 	va_list ap;
@@ -614,15 +622,16 @@ static void sshtest_users(const struct pol_compiled *c, struct report *rep, size
 					ok = dec.verdict == POL_CHECK;
 				else
 					ok = dec.verdict == POL_REJECT;
-				got = dec.verdict == POL_ACCEPT ? "accept"
+				got = dec.verdict == POL_ACCEPT	 ? "accept"
 				      : dec.verdict == POL_CHECK ? "check"
 								 : "reject";
 				if (!ok)
-					report_fail(rep,
-						    "sshTests[%zu]: src \"%s\" to %s as \"%s\": want %s, "
-						    "got %s",
-						    ti, t->src.text, c->nodes[dst[d]].name, user, kind,
-						    got);
+					report_fail(
+					    rep,
+					    "sshTests[%zu]: src \"%s\" to %s as \"%s\": want %s, "
+					    "got %s",
+					    ti, t->src.text, c->nodes[dst[d]].name, user, kind,
+					    got);
 			}
 	}
 }
@@ -649,7 +658,8 @@ static void run_sshtests(const struct pol_compiled *c, struct report *rep)
 			break;
 		}
 		if (!n_src) {
-			report_fail(rep, "sshTests[%zu]: src \"%s\" matches no node", i, t->src.text);
+			report_fail(rep, "sshTests[%zu]: src \"%s\" matches no node", i,
+				    t->src.text);
 			free(src);
 			continue;
 		}
@@ -658,8 +668,8 @@ static void run_sshtests(const struct pol_compiled *c, struct report *rep)
 			size_t nd = 0;
 			rc = test_nodes(c, t->dsts[d].text, &dn, &nd, &err);
 			if (rc == -EINVAL) {
-				report_fail(rep, "sshTests[%zu]: dst \"%s\": %s", i, t->dsts[d].text,
-					    err.msg);
+				report_fail(rep, "sshTests[%zu]: dst \"%s\": %s", i,
+					    t->dsts[d].text, err.msg);
 				continue;
 			}
 			if (rc) {
@@ -695,7 +705,7 @@ static void run_sshtests(const struct pol_compiled *c, struct report *rep)
 
 int pol_run_tests(const struct pol_compiled *c, char **report)
 {
-	struct report rep = { 0 };
+	struct report rep = {0};
 	run_tests(c, &rep);
 	run_sshtests(c, &rep);
 	if (rep.rc) {

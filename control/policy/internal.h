@@ -16,12 +16,12 @@ enum { POL__MAX_DEPTH = 64 };
 /* Growable array: `T *v; size_t n, cap;` and pol__grow(&v, &cap, n + 1, sizeof(*v)). */
 int pol__grow(void *vp, size_t *cap, size_t need, size_t elem);
 
-#define POL__PUSH(v, n, cap, val)                                                                  \
-	({                                                                                         \
-		int push_rc_ = pol__grow(&(v), &(cap), (n) + 1, sizeof(*(v)));                     \
-		if (push_rc_ == 0)                                                                 \
-			(v)[(n)++] = (val);                                                        \
-		push_rc_;                                                                          \
+#define POL__PUSH(v, n, cap, val)                                              \
+	({                                                                     \
+		int push_rc_ = pol__grow(&(v), &(cap), (n) + 1, sizeof(*(v))); \
+		if (push_rc_ == 0)                                             \
+			(v)[(n)++] = (val);                                    \
+		push_rc_;                                                      \
 	})
 
 __attribute__((format(printf, 2, 3))) int pol__fail(struct pol_error *err, const char *fmt, ...);
@@ -224,7 +224,7 @@ struct pol__cssh {
 struct pol_compiled {
 	const struct pol_policy *pol;
 	struct pol_policy *owned_pol; /* pol_load: freed with the compiled result */
-	char **strings; /* owned copies of topology strings */
+	char **strings;		      /* owned copies of topology strings */
 	size_t n_strings, cap_strings;
 	char **users; /* logins */
 	size_t n_users;
@@ -235,7 +235,7 @@ struct pol_compiled {
 	struct pol__addrnode {
 		struct pol_addr a;
 		int node;
-	} *by_addr;
+	} * by_addr;
 	size_t n_by_addr;
 	struct pol__addrset **sets; /* owned shared sets */
 	size_t n_sets, cap_sets;

@@ -12,10 +12,26 @@
 #include "control/policy/internal.h"
 
 static const char *const known_sections[] = {
-	"acls",	     "grants",	"ssh",	       "groups",	 "tagOwners",  "hosts",
-	"tests",     "sshTests", "autoApprovers", "nodeAttrs",	 "derpMap",    "disableIPv4",
-	"randomizeClientPort", "postures", "defaultSrcPosture", "ipsets", "OneCGNATRoute",
-	"attrConfig", "warnOnUnknownAttrs", "extraDNSRecords",
+    "acls",
+    "grants",
+    "ssh",
+    "groups",
+    "tagOwners",
+    "hosts",
+    "tests",
+    "sshTests",
+    "autoApprovers",
+    "nodeAttrs",
+    "derpMap",
+    "disableIPv4",
+    "randomizeClientPort",
+    "postures",
+    "defaultSrcPosture",
+    "ipsets",
+    "OneCGNATRoute",
+    "attrConfig",
+    "warnOnUnknownAttrs",
+    "extraDNSRecords",
 };
 
 /* Copies s trimmed of leading/trailing ASCII white space. */
@@ -105,12 +121,12 @@ bool pol__alias_parse(const struct pol_policy *pol, const char *s, struct pol__a
 			const char *n;
 			enum pol__alias_kind k;
 		} ag[] = {
-			{ "autogroup:member", POL__A_MEMBER },
-			{ "autogroup:members", POL__A_MEMBER },
-			{ "autogroup:tagged", POL__A_TAGGED },
-			{ "autogroup:self", POL__A_SELF },
-			{ "autogroup:internet", POL__A_INTERNET },
-			{ "autogroup:danger-all", POL__A_DANGER_ALL },
+		    {"autogroup:member", POL__A_MEMBER},
+		    {"autogroup:members", POL__A_MEMBER},
+		    {"autogroup:tagged", POL__A_TAGGED},
+		    {"autogroup:self", POL__A_SELF},
+		    {"autogroup:internet", POL__A_INTERNET},
+		    {"autogroup:danger-all", POL__A_DANGER_ALL},
 		};
 		for (size_t i = 0; i < sizeof(ag) / sizeof(ag[0]); i++)
 			if (strcmp(s, ag[i].n) == 0) {
@@ -142,10 +158,12 @@ bool pol__alias_parse(const struct pol_policy *pol, const char *s, struct pol__a
 		const char *d = s + strlen("user:*@");
 		if (!*d || !domain_ok(pol, d)) {
 			pol__alias_clear(out);
-			return pol__fail(err,
-					 "%s%s is not associated with this Tailnet and cannot be used in "
-					 "user:*@<domain> expressions",
-					 ctx, d), false;
+			return pol__fail(
+				   err,
+				   "%s%s is not associated with this Tailnet and cannot be used in "
+				   "user:*@<domain> expressions",
+				   ctx, d),
+			       false;
 		}
 		out->kind = POL__A_DOMAIN;
 		out->name = strdup(d);
@@ -177,11 +195,11 @@ bool pol__alias_parse(const struct pol_policy *pol, const char *s, struct pol__a
 
 static int group_cmp(const void *a, const void *b)
 {
-	return strcmp((*(struct pol__group *const *)a)->name, (*(struct pol__group *const *)b)->name);
+	return strcmp((*(struct pol__group *const *)a)->name,
+		      (*(struct pol__group *const *)b)->name);
 }
 
-static int check_members(struct pol_policy *pol, struct pol__group **sorted,
-			 struct pol_error *err);
+static int check_members(struct pol_policy *pol, struct pol__group **sorted, struct pol_error *err);
 
 static int parse_groups(struct pol_policy *pol, json_t *j, struct pol_error *err)
 {
@@ -194,11 +212,13 @@ static int parse_groups(struct pol_policy *pol, json_t *j, struct pol_error *err
 		return -ENOMEM;
 	const char *k;
 	json_t *v;
-	json_object_foreach(j, k, v) {
+	json_object_foreach(j, k, v)
+	{
 		struct pol__group *g = &pol->groups[pol->n_groups];
 		char ctx[300];
 		if (!starts(k, "group:") || !k[6])
-			return pol__fail(err, "groups[\"%s\"]: group names must start with 'group:'", k);
+			return pol__fail(err,
+					 "groups[\"%s\"]: group names must start with 'group:'", k);
 		snprintf(ctx, sizeof(ctx), "groups[\"%s\"]", k);
 		g->name = strdup(k);
 		if (!g->name)
@@ -226,8 +246,7 @@ static int parse_groups(struct pol_policy *pol, json_t *j, struct pol_error *err
 	return rc;
 }
 
-static int check_members(struct pol_policy *pol, struct pol__group **sorted,
-			 struct pol_error *err)
+static int check_members(struct pol_policy *pol, struct pol__group **sorted, struct pol_error *err)
 {
 	/* Checked in reverse name order, which is the order the reference service reports
 	 * nested groups in. */
@@ -241,10 +260,11 @@ static int check_members(struct pol_policy *pol, struct pol__group **sorted,
 						 "recursive",
 						 g->name, mem);
 			if (starts(mem, "tag:") || starts(mem, "autogroup:") || !strchr(mem, '@'))
-				return pol__fail(err,
-						 "groups[\"%s\"]: \"%s\": group members must be users "
-						 "(logins such as alice@example.com)",
-						 g->name, mem);
+				return pol__fail(
+				    err,
+				    "groups[\"%s\"]: \"%s\": group members must be users "
+				    "(logins such as alice@example.com)",
+				    g->name, mem);
 		}
 	}
 	return 0;
@@ -261,16 +281,19 @@ static int parse_tag_owners(struct pol_policy *pol, json_t *j, struct pol_error 
 		return -ENOMEM;
 	const char *k;
 	json_t *v;
-	json_object_foreach(j, k, v) {
+	json_object_foreach(j, k, v)
+	{
 		if (!starts(k, "tag:"))
-			return pol__fail(err, "tagOwners[\"%s\"]: tag names must start with 'tag:'", k);
+			return pol__fail(err, "tagOwners[\"%s\"]: tag names must start with 'tag:'",
+					 k);
 		if (!ascii_letter(k[4]))
 			return pol__fail(err,
 					 "tagOwners[\"%s\"]: tag names must start with a letter, "
 					 "after 'tag:'",
 					 k);
 		for (const char *p = k + 4; *p; p++)
-			if (!(ascii_letter(*p) || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_'))
+			if (!(ascii_letter(*p) || (*p >= '0' && *p <= '9') || *p == '-' ||
+			      *p == '_'))
 				return pol__fail(err,
 						 "tagOwners[\"%s\"]: tag names may contain only "
 						 "letters, numbers, '-' and '_'",
@@ -288,17 +311,22 @@ static int parse_tag_owners(struct pol_policy *pol, json_t *j, struct pol_error 
 			return rc;
 	}
 	/* Owners: users, groups, other tags, autogroup:admin/member. */
-	json_object_foreach(j, k, v) {
+	json_object_foreach(j, k, v)
+	{
 		size_t i;
 		json_t *o;
-		json_array_foreach(v, i, o) {
+		json_array_foreach(v, i, o)
+		{
 			if (!json_is_string(o))
-				return pol__fail(err, "tagOwners[\"%s\"][%zu]: must be a string", k, i);
+				return pol__fail(err, "tagOwners[\"%s\"][%zu]: must be a string", k,
+						 i);
 			const char *s = json_string_value(o);
 			if (starts(s, "group:") && pol__strmap_get(&pol->group_idx, s) < 0)
-				return pol__fail(err, "tagOwners[\"%s\"]: group \"%s\" not found", k, s);
+				return pol__fail(err, "tagOwners[\"%s\"]: group \"%s\" not found",
+						 k, s);
 			if (starts(s, "tag:") && pol__strmap_get(&pol->tag_idx, s) < 0)
-				return pol__fail(err, "tagOwners[\"%s\"]: tag \"%s\" not found", k, s);
+				return pol__fail(err, "tagOwners[\"%s\"]: tag \"%s\" not found", k,
+						 s);
 		}
 	}
 	return 0;
@@ -315,15 +343,16 @@ static int parse_hosts(struct pol_policy *pol, json_t *j, struct pol_error *err)
 		return -ENOMEM;
 	const char *k;
 	json_t *v;
-	json_object_foreach(j, k, v) {
+	json_object_foreach(j, k, v)
+	{
 		struct pol__host *h = &pol->hosts[pol->n_hosts];
 		if (!json_is_string(v))
 			return pol__fail(err, "hosts[\"%s\"]: must be an IP address or CIDR", k);
 		if (!*k || strchr(k, '@') || strchr(k, ':') || strcmp(k, "*") == 0)
 			return pol__fail(err, "hosts[\"%s\"]: invalid host name", k);
 		if (!pol_prefix_parse(json_string_value(v), &h->prefix))
-			return pol__fail(err, "hosts[\"%s\"]: \"%s\" is not an IP address or CIDR", k,
-					 json_string_value(v));
+			return pol__fail(err, "hosts[\"%s\"]: \"%s\" is not an IP address or CIDR",
+					 k, json_string_value(v));
 		h->name = strdup(k);
 		if (!h->name)
 			return -ENOMEM;
@@ -339,14 +368,14 @@ static int parse_hosts(struct pol_policy *pol, json_t *j, struct pol_error *err)
 
 /* ---- acls and grants ---- */
 
-static const uint8_t default_protos[] = { POL_PROTO_TCP, POL_PROTO_UDP, POL_PROTO_ICMP,
-					  POL_PROTO_ICMPV6 };
+static const uint8_t default_protos[] = {POL_PROTO_TCP, POL_PROTO_UDP, POL_PROTO_ICMP,
+					 POL_PROTO_ICMPV6};
 
 static int rule_add_dst(struct pol__netrule *r, const struct pol__alias *a, const char *text,
 			const uint8_t *protos, size_t n_protos, struct pol_port_range *ports,
 			size_t n_ports)
 {
-	struct pol__dst d = { .alias = *a };
+	struct pol__dst d = {.alias = *a};
 	d.text = strdup(text);
 	d.alias.text = a->text ? strdup(a->text) : NULL;
 	d.alias.name = a->name ? strdup(a->name) : NULL;
@@ -434,7 +463,8 @@ static int parse_acl(struct pol_policy *pol, struct pol__netrule *r, json_t *j, 
 	free(a);
 	const char *k;
 	json_t *v;
-	json_object_foreach(j, k, v) {
+	json_object_foreach(j, k, v)
+	{
 		if (strcmp(k, "action") && strcmp(k, "src") && strcmp(k, "dst") &&
 		    strcmp(k, "proto") && strcmp(k, "users") && strcmp(k, "srcPosture") &&
 		    strcmp(k, "ports"))
@@ -457,8 +487,8 @@ static int parse_acl(struct pol_policy *pol, struct pol__netrule *r, json_t *j, 
 		else
 			return pol__fail(err, "acls[%zu]: proto must be a string", idx);
 		if (!pol_proto_parse(buf, &proto_one))
-			return pol__fail(err, "acls[%zu]: proto=\"%s\" is not a known protocol", idx,
-					 buf);
+			return pol__fail(err, "acls[%zu]: proto=\"%s\" is not a known protocol",
+					 idx, buf);
 		protos = &proto_one;
 		n_protos = 1;
 	}
@@ -565,7 +595,8 @@ static int check_app(json_t *app, size_t idx, struct pol_error *err)
 		return pol__fail(err, "grants[%zu].app: must be an object", idx);
 	const char *k;
 	json_t *v;
-	json_object_foreach(app, k, v) {
+	json_object_foreach(app, k, v)
+	{
 		const char *slash = strchr(k, '/');
 		if (!slash || slash == k || !slash[1] || strstr(k, "://"))
 			return pol__fail(err,
@@ -574,9 +605,9 @@ static int check_app(json_t *app, size_t idx, struct pol_error *err)
 					 idx, k);
 		size_t dl = (size_t)(slash - k);
 		static const char *const known[] = {
-			"tailscale.com/cap/drive", "tailscale.com/cap/kubernetes",
-			"tailscale.com/cap/relay", "tailscale.com/cap/webui",
-			"tailscale.com/cap/tsidp",
+		    "tailscale.com/cap/drive", "tailscale.com/cap/kubernetes",
+		    "tailscale.com/cap/relay", "tailscale.com/cap/webui",
+		    "tailscale.com/cap/tsidp",
 		};
 		bool ts = (dl == 13 && strncmp(k, "tailscale.com", 13) == 0) ||
 			  (dl > 14 && strncmp(k + dl - 14, ".tailscale.com", 14) == 0);
@@ -585,10 +616,11 @@ static int check_app(json_t *app, size_t idx, struct pol_error *err)
 			for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
 				found |= strcmp(k, known[i]) == 0;
 			if (!found)
-				return pol__fail(err,
-						 "grants[%zu].app \"%s\": capability name must not be "
-						 "in the tailscale.com domain",
-						 idx, k);
+				return pol__fail(
+				    err,
+				    "grants[%zu].app \"%s\": capability name must not be "
+				    "in the tailscale.com domain",
+				    idx, k);
 		}
 		if (!json_is_array(v))
 			return pol__fail(err, "grants[%zu].app \"%s\": must be a list of objects",
@@ -604,7 +636,8 @@ static int parse_grant(struct pol_policy *pol, struct pol__netrule *r, json_t *j
 		return pol__fail(err, "grants[%zu]: must be an object", idx);
 	const char *k;
 	json_t *v;
-	json_object_foreach(j, k, v) {
+	json_object_foreach(j, k, v)
+	{
 		if (strcmp(k, "src") && strcmp(k, "dst") && strcmp(k, "ip") && strcmp(k, "app") &&
 		    strcmp(k, "via") && strcmp(k, "srcPosture"))
 			return pol__fail(err, "grants[%zu]: unknown field \"%s\"", idx, k);
@@ -661,10 +694,11 @@ static int parse_grant(struct pol_policy *pol, struct pol__netrule *r, json_t *j
 			rc = pol__fail(err, "%scannot use autogroup:danger-all as a dst", ctx);
 		} else if ((al.kind == POL__A_PREFIX || al.kind == POL__A_HOST) &&
 			   al.prefix.bits == 0) {
-			rc = pol__fail(err,
-				       "grants[%zu]: dst \"%s\": to allow all IP addresses, use \"*\" "
-				       "or \"autogroup:internet\"",
-				       idx, dsts[d]);
+			rc = pol__fail(
+			    err,
+			    "grants[%zu]: dst \"%s\": to allow all IP addresses, use \"*\" "
+			    "or \"autogroup:internet\"",
+			    idx, dsts[d]);
 		} else if (al.kind == POL__A_INTERNET && has_app) {
 			rc = pol__fail(err, "%scannot use app grants with autogroup:internet", ctx);
 		}
@@ -719,8 +753,8 @@ static bool go_duration(const char *s, double *out)
 	static const struct {
 		const char *u;
 		double mult;
-	} units[] = { { "ns", 1e-9 }, { "us", 1e-6 }, { "µs", 1e-6 }, { "ms", 1e-3 },
-		      { "s", 1 },     { "m", 60 },    { "h", 3600 } };
+	} units[] = {{"ns", 1e-9}, {"us", 1e-6}, {"µs", 1e-6}, {"ms", 1e-3},
+		     {"s", 1},	   {"m", 60},	 {"h", 3600}};
 	double total = 0;
 	bool neg = false;
 	if (*s == '-' || *s == '+')
@@ -797,11 +831,12 @@ static int parse_ssh_users(struct pol_policy *pol, struct pol__sshrule *r, json_
 			const char *d = v[i] + strlen("localpart:*@");
 			/* "localpart:*@" (no domain) is accepted and matches nobody. */
 			if ((*d && !domain_ok(pol, d)) || strchr(d, '*')) {
-				rc = pol__fail(err,
-					       "ssh[%zu]: users \"%s\": %s is not associated with this "
-					       "Tailnet and cannot be used in user:*@<domain> "
-					       "expressions",
-					       idx, v[i], d);
+				rc = pol__fail(
+				    err,
+				    "ssh[%zu]: users \"%s\": %s is not associated with this "
+				    "Tailnet and cannot be used in user:*@<domain> "
+				    "expressions",
+				    idx, v[i], d);
 				break;
 			}
 			u->kind = POL__U_LOCALPART;
@@ -829,7 +864,8 @@ static int parse_ssh_rule(struct pol_policy *pol, struct pol__sshrule *r, json_t
 	r->index = (int)idx;
 	const char *k;
 	json_t *v;
-	json_object_foreach(j, k, v) {
+	json_object_foreach(j, k, v)
+	{
 		if (strcmp(k, "action") && strcmp(k, "src") && strcmp(k, "dst") &&
 		    strcmp(k, "users") && strcmp(k, "checkPeriod") && strcmp(k, "acceptEnv") &&
 		    strcmp(k, "srcPosture") && strcmp(k, "message") && strcmp(k, "recorder") &&
@@ -912,8 +948,8 @@ static int parse_ssh_rule(struct pol_policy *pol, struct pol__sshrule *r, json_t
 		if (strcmp(s, "always") == 0) {
 			r->check_period_s = 0;
 		} else if (!go_duration(s, &secs)) {
-			rc = pol__fail(err, "ssh[%zu]: checkPeriod: time: invalid duration \"%s\"", idx,
-				       s);
+			rc = pol__fail(err, "ssh[%zu]: checkPeriod: time: invalid duration \"%s\"",
+				       idx, s);
 		} else if (secs <= 0) {
 			char d[48];
 			go_duration_format(secs, d, sizeof(d));
@@ -987,8 +1023,8 @@ static int parse_tests(struct pol_policy *pol, json_t *j, struct pol_error *err)
 		if (pj && json_is_string(pj)) {
 			uint8_t p;
 			if (!pol_proto_parse(json_string_value(pj), &p))
-				return pol__fail(err, "tests[%zu]: proto \"%s\" is not a protocol", i,
-						 json_string_value(pj));
+				return pol__fail(err, "tests[%zu]: proto \"%s\" is not a protocol",
+						 i, json_string_value(pj));
 			x->protos = malloc(1);
 			if (!x->protos)
 				return -ENOMEM;
@@ -1072,7 +1108,8 @@ static int parse_root(struct pol_policy *pol, json_t *root, struct pol_error *er
 {
 	const char *k;
 	json_t *v;
-	json_object_foreach(root, k, v) {
+	json_object_foreach(root, k, v)
+	{
 		bool known = false;
 		for (size_t i = 0; i < sizeof(known_sections) / sizeof(known_sections[0]); i++)
 			known |= strcmp(k, known_sections[i]) == 0;
@@ -1089,8 +1126,8 @@ static int parse_root(struct pol_policy *pol, json_t *root, struct pol_error *er
 	if ((rc = parse_groups(pol, json_object_get(root, "groups"), err)) ||
 	    (rc = parse_tag_owners(pol, json_object_get(root, "tagOwners"), err)) ||
 	    (rc = parse_hosts(pol, json_object_get(root, "hosts"), err)) ||
-	    (rc = parse_netrules(pol, json_object_get(root, "acls"), json_object_get(root, "grants"),
-				 err)) ||
+	    (rc = parse_netrules(pol, json_object_get(root, "acls"),
+				 json_object_get(root, "grants"), err)) ||
 	    (rc = parse_ssh(pol, json_object_get(root, "ssh"), err)) ||
 	    (rc = parse_tests(pol, json_object_get(root, "tests"), err)) ||
 	    (rc = parse_sshtests(pol, json_object_get(root, "sshTests"), err)))
@@ -1098,17 +1135,21 @@ static int parse_root(struct pol_policy *pol, json_t *root, struct pol_error *er
 	/* autoApprovers may only name defined tags and groups. */
 	if (aa && json_is_object(aa)) {
 		json_t *sec;
-		json_object_foreach(aa, k, sec) {
+		json_object_foreach(aa, k, sec)
+		{
 			if (!json_is_object(sec))
 				continue;
 			const char *r;
 			json_t *owners;
-			json_object_foreach(sec, r, owners) {
+			json_object_foreach(sec, r, owners)
+			{
 				size_t i;
 				json_t *o;
-				json_array_foreach(owners, i, o) {
+				json_array_foreach(owners, i, o)
+				{
 					const char *s = json_string_value(o);
-					if (s && starts(s, "tag:") && pol__strmap_get(&pol->tag_idx, s) < 0)
+					if (s && starts(s, "tag:") &&
+					    pol__strmap_get(&pol->tag_idx, s) < 0)
 						return pol__fail(err,
 								 "autoApprovers.%s[\"%s\"]: tag "
 								 "\"%s\" not found",

@@ -126,7 +126,8 @@ struct pol_ssh_rule {
 	bool allow_agent_forwarding;
 	bool allow_local_port_forwarding;
 	bool allow_remote_port_forwarding;
-	int64_t check_period_s; /* POL_CHECK: how long an approval lasts; 0 = every time */
+	/* POL_CHECK: how long an approval lasts; 0 = every connection */
+	int64_t check_period_s;
 	const char *const *accept_env; /* glob patterns of accepted environment names */
 	size_t n_accept_env;
 	int index; /* the rule's index in the policy's ssh section */
@@ -187,8 +188,7 @@ int pol_load(const char *text, size_t len, const char *tailnet_domain,
 size_t pol_compiled_node_count(const struct pol_compiled *c);
 
 /* Finds a node by name, hostname or one of its addresses.  Returns 0 or -ENOENT. */
-int pol_compiled_find_node(const struct pol_compiled *c, const char *name_or_addr,
-			   size_t *index);
+int pol_compiled_find_node(const struct pol_compiled *c, const char *name_or_addr, size_t *index);
 
 /* The packet filter of node `node`: *rules points to n rule pointers (valid while c lives). */
 size_t pol_node_filter(const struct pol_compiled *c, size_t node,
@@ -207,8 +207,8 @@ int pol_filter_decide(const struct pol_compiled *c, const struct pol_addr *src,
 
 /* SSH from node src_node to node dst_node as `user`: accept / check / reject, the local
  * user and the deciding rule. */
-int pol_ssh_decide(const struct pol_compiled *c, size_t src_node, size_t dst_node,
-		   const char *user, struct pol_decision *out);
+int pol_ssh_decide(const struct pol_compiled *c, size_t src_node, size_t dst_node, const char *user,
+		   struct pol_decision *out);
 
 /* The same evaluations over plain rule lists (as a node receives them in its netmap). */
 void pol_filter_rules_decide(const struct pol_filter_rule *const *rules, size_t n,

@@ -14,7 +14,7 @@ struct pol_topology_doc {
 	json_t *root; /* strings point into it */
 	struct pol_user *users;
 	struct pol_node *nodes;
-	struct pol_addr *addrs;	    /* 2 per node */
+	struct pol_addr *addrs;	   /* 2 per node */
 	const char **tags;	   /* all nodes' tags, back to back */
 	struct pol_prefix *routes; /* all nodes' routes, back to back */
 	char *domain;
@@ -32,7 +32,8 @@ static int node_parse(struct pol_topology_doc *d, size_t i, const char *name, js
 	nd->tags = &d->tags[*tag_at];
 	size_t k;
 	json_t *v;
-	json_array_foreach(tags, k, v) {
+	json_array_foreach(tags, k, v)
+	{
 		if (!json_is_string(v))
 			return pol__fail(err, "topology: nodes[\"%s\"].tags[%zu]: must be a string",
 					 name, k);
@@ -41,26 +42,28 @@ static int node_parse(struct pol_topology_doc *d, size_t i, const char *name, js
 	}
 	const char *user = json_string_value(json_object_get(n, "user"));
 	if (user) {
-		json_array_foreach(users, k, v) {
+		json_array_foreach(users, k, v)
+		{
 			const char *un = json_string_value(json_object_get(v, "name"));
 			const char *em = json_string_value(json_object_get(v, "email"));
 			if ((un && strcmp(un, user) == 0) || (em && strcmp(em, user) == 0))
 				nd->owner = em;
 		}
 		if (!nd->owner)
-			return pol__fail(err, "topology: nodes[\"%s\"]: user \"%s\" is not in users",
+			return pol__fail(err,
+					 "topology: nodes[\"%s\"]: user \"%s\" is not in users",
 					 name, user);
 	}
 	if (!nd->owner && !nd->n_tags)
 		return pol__fail(err, "topology: nodes[\"%s\"]: needs a user or tags", name);
 	nd->addrs = &d->addrs[2 * i];
-	static const char *const fam[] = { "ipv4", "ipv6" };
+	static const char *const fam[] = {"ipv4", "ipv6"};
 	for (int f = 0; f < 2; f++) {
 		json_t *a = json_object_get(n, fam[f]);
 		if (!a || json_is_null(a))
 			continue;
-		if (!json_is_string(a) || !pol_addr_parse(json_string_value(a),
-							  &d->addrs[2 * i + nd->n_addrs]) ||
+		if (!json_is_string(a) ||
+		    !pol_addr_parse(json_string_value(a), &d->addrs[2 * i + nd->n_addrs]) ||
 		    d->addrs[2 * i + nd->n_addrs].family != (f ? 6 : 4))
 			return pol__fail(err, "topology: nodes[\"%s\"].%s: not an IPv%c address",
 					 name, fam[f], f ? '6' : '4');
@@ -69,9 +72,10 @@ static int node_parse(struct pol_topology_doc *d, size_t i, const char *name, js
 	if (!nd->n_addrs)
 		return pol__fail(err, "topology: nodes[\"%s\"]: needs ipv4 or ipv6", name);
 	nd->routes = &d->routes[*route_at];
-	json_array_foreach(json_object_get(n, "approved_routes"), k, v) {
-		if (!json_is_string(v) || !pol_prefix_parse(json_string_value(v),
-							    &d->routes[*route_at]))
+	json_array_foreach(json_object_get(n, "approved_routes"), k, v)
+	{
+		if (!json_is_string(v) ||
+		    !pol_prefix_parse(json_string_value(v), &d->routes[*route_at]))
 			return pol__fail(err,
 					 "topology: nodes[\"%s\"].approved_routes[%zu]: not a CIDR",
 					 name, k);
@@ -93,12 +97,14 @@ int pol_topology_parse(const char *text, size_t len, struct pol_topology_doc **o
 	json_t *users = json_object_get(t, "users"), *nodes = json_object_get(t, "nodes");
 	if (!json_is_array(users) || !json_is_object(nodes)) {
 		json_decref(root);
-		return pol__fail(err, "topology: needs \"users\" (a list) and \"nodes\" (an object)");
+		return pol__fail(err,
+				 "topology: needs \"users\" (a list) and \"nodes\" (an object)");
 	}
 	size_t nu = json_array_size(users), nn = json_object_size(nodes), ntags = 0, nroutes = 0;
 	const char *name;
 	json_t *n;
-	json_object_foreach(nodes, name, n) {
+	json_object_foreach(nodes, name, n)
+	{
 		ntags += json_array_size(json_object_get(n, "tags"));
 		nroutes += json_array_size(json_object_get(n, "approved_routes"));
 	}
@@ -120,7 +126,8 @@ int pol_topology_parse(const char *text, size_t len, struct pol_topology_doc **o
 	}
 	size_t i;
 	json_t *u;
-	json_array_foreach(users, i, u) {
+	json_array_foreach(users, i, u)
+	{
 		const char *em = json_string_value(json_object_get(u, "email"));
 		if (!em)
 			em = json_string_value(json_object_get(u, "login"));
@@ -132,14 +139,15 @@ int pol_topology_parse(const char *text, size_t len, struct pol_topology_doc **o
 	}
 	size_t tag_at = 0, route_at = 0;
 	i = 0;
-	json_object_foreach(nodes, name, n) {
+	json_object_foreach(nodes, name, n)
+	{
 		int rc = node_parse(d, i++, name, n, users, &tag_at, &route_at, err);
 		if (rc) {
 			pol_topology_doc_free(d);
 			return rc;
 		}
 	}
-	d->topo = (struct pol_topology){ d->users, nu, d->nodes, nn };
+	d->topo = (struct pol_topology){d->users, nu, d->nodes, nn};
 	const char *owner = json_string_value(json_object_get(root, "tailnet_owner"));
 	if (!owner)
 		owner = json_string_value(json_object_get(t, "tailnet_owner"));

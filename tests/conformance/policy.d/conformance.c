@@ -22,8 +22,8 @@ struct category {
 };
 
 static struct category cats[] = {
-	{ "ssh", 1.0, 0, 0 },	 { "sshtest", 1.0, 0, 0 },    { "acl", 0.95, 0, 0 },
-	{ "grant", 0.95, 0, 0 }, { "policytest", 0.95, 0, 0 },
+    {"ssh", 1.0, 0, 0},	   {"sshtest", 1.0, 0, 0},     {"acl", 0.95, 0, 0},
+    {"grant", 0.95, 0, 0}, {"policytest", 0.95, 0, 0},
 };
 
 static bool verbose;
@@ -62,13 +62,15 @@ static bool topo_build(json_t *j, struct topo *t, char *why, size_t whylen)
 		return false;
 	}
 	for (size_t i = 0; i < nu; i++) {
-		const char *e = json_string_value(json_object_get(json_array_get(users, i), "email"));
+		const char *e =
+		    json_string_value(json_object_get(json_array_get(users, i), "email"));
 		t->users[t->t.n_users++].login = e ? e : "";
 	}
 	const char *name;
 	json_t *n;
 	size_t i = 0;
-	json_object_foreach(nodes, name, n) {
+	json_object_foreach(nodes, name, n)
+	{
 		struct pol_node *nd = &t->nodes[i];
 		nd->name = name;
 		nd->hostname = json_string_value(json_object_get(n, "hostname"));
@@ -159,8 +161,10 @@ static bool run_case(json_t *cs, char *why, size_t whylen)
 			snprintf(why, whylen, "accepted a policy the service refused with: %s",
 				 json_string_value(expect));
 		else if ((missing = unnamed(json_string_value(expect), err.msg)))
-			snprintf(why, whylen, "refused, but the message does not name %s: want \"%s\", "
-				 "got \"%s\"", missing, json_string_value(expect), err.msg);
+			snprintf(why, whylen,
+				 "refused, but the message does not name %s: want \"%s\", "
+				 "got \"%s\"",
+				 missing, json_string_value(expect), err.msg);
 		else {
 			ok = true;
 			if (verbose)
@@ -176,7 +180,8 @@ static bool run_case(json_t *cs, char *why, size_t whylen)
 	}
 	size_t i;
 	json_t *row;
-	json_array_foreach(json_object_get(cs, "filter"), i, row) {
+	json_array_foreach(json_object_get(cs, "filter"), i, row)
+	{
 		const char *s = json_string_value(json_array_get(row, 0));
 		const char *d = json_string_value(json_array_get(row, 1));
 		const char *ps = json_string_value(json_array_get(row, 2));
@@ -193,13 +198,14 @@ static bool run_case(json_t *cs, char *why, size_t whylen)
 		struct pol_decision dec;
 		pol_filter_decide(c, &sn->addrs[0], &dn->addrs[0], proto, (uint16_t)port, &dec);
 		if ((dec.verdict == POL_ACCEPT) != want) {
-			snprintf(why, whylen, "filter [%s, %s, %s, %d]: want %s, got %s (%s)", s, d, ps,
-				 port, want ? "allowed" : "dropped",
+			snprintf(why, whylen, "filter [%s, %s, %s, %d]: want %s, got %s (%s)", s, d,
+				 ps, port, want ? "allowed" : "dropped",
 				 dec.verdict == POL_ACCEPT ? "allowed" : "dropped", dec.why);
 			goto out;
 		}
 	}
-	json_array_foreach(json_object_get(cs, "ssh"), i, row) {
+	json_array_foreach(json_object_get(cs, "ssh"), i, row)
+	{
 		const char *s = json_string_value(json_array_get(row, 0));
 		const char *d = json_string_value(json_array_get(row, 1));
 		const char *u = json_string_value(json_array_get(row, 2));
@@ -213,13 +219,13 @@ static bool run_case(json_t *cs, char *why, size_t whylen)
 		}
 		struct pol_decision dec;
 		pol_ssh_decide(c, si, di, u, &dec);
-		const char *got = dec.verdict == POL_ACCEPT ? "accept"
+		const char *got = dec.verdict == POL_ACCEPT  ? "accept"
 				  : dec.verdict == POL_CHECK ? "check"
 							     : "reject";
 		const char *glu = dec.verdict == POL_REJECT ? "" : dec.local_user;
 		if (strcmp(got, act) != 0 || strcmp(glu, lu ? lu : "") != 0) {
-			snprintf(why, whylen, "ssh [%s, %s, %s]: want %s/%s, got %s/%s (%s)", s, d, u,
-				 act, lu ? lu : "", got, glu, dec.why);
+			snprintf(why, whylen, "ssh [%s, %s, %s]: want %s/%s, got %s/%s (%s)", s, d,
+				 u, act, lu ? lu : "", got, glu, dec.why);
 			goto out;
 		}
 	}
@@ -316,7 +322,8 @@ int main(int argc, char **argv)
 		bool low = rate + 1e-9 < cats[c].target;
 		below |= low && !only;
 		printf("%-12s %7d %7d %7.1f%% %7.0f%%%s\n", cats[c].name, cats[c].passed,
-		       cats[c].failed, 100 * rate, 100 * cats[c].target, low ? "  BELOW TARGET" : "");
+		       cats[c].failed, 100 * rate, 100 * cats[c].target,
+		       low ? "  BELOW TARGET" : "");
 	}
 	if (n == 0) {
 		printf("corpus folder %s holds no cases\n", dir);

@@ -115,10 +115,10 @@ int main(int argc, char **argv)
 			nodes[i].n_tags = 1;
 		}
 	}
-	struct pol_topology topo = { users, (size_t)n_users, nodes, (size_t)n_nodes };
+	struct pol_topology topo = {users, (size_t)n_users, nodes, (size_t)n_nodes};
 
 	/* ---- policy: groups, tags, acls and grants to tags/groups/users, ssh ---- */
-	struct buf b = { 0 };
+	struct buf b = {0};
 	out(&b, "{\n\"groups\": {");
 	for (int g = 0; g < n_groups; g++) {
 		out(&b, "%s\"group:g%d\": [", g ? ",\n" : "", g);
@@ -134,7 +134,7 @@ int main(int argc, char **argv)
 	int n_ssh = n_rules / 10, n_net = n_rules - n_ssh;
 	int n_acls = n_net * 3 / 4;
 	for (int r = 0; r < n_acls; r++) {
-		const char *src[4] = { "group:g", "tag:t", "user", "autogroup:member" };
+		const char *src[4] = {"group:g", "tag:t", "user", "autogroup:member"};
 		int sk = (int)(rng() % 4);
 		char s[64];
 		if (sk == 0)
@@ -147,35 +147,43 @@ int main(int argc, char **argv)
 			strcpy(s, src[3]);
 		int port = 1 + (int)(rng() % 10000);
 		if (r == 0)
-			out(&b, "{\"action\": \"accept\", \"src\": [\"autogroup:member\"], \"dst\": "
-				"[\"autogroup:self:*\"]},\n");
+			out(&b,
+			    "{\"action\": \"accept\", \"src\": [\"autogroup:member\"], \"dst\": "
+			    "[\"autogroup:self:*\"]},\n");
 		else if (r == 1)
 			out(&b, "{\"action\": \"accept\", \"src\": [\"*\"], \"dst\": [\"db:5432\", "
 				"\"lan:*\"]},\n");
 		else
-			out(&b, "{\"action\": \"accept\", \"src\": [\"%s\"], \"dst\": [\"tag:t%d:%d\", "
-				"\"group:g%d:%d-%d\"]},\n",
-			    s, (int)(rng() % (uint64_t)n_tags), port, (int)(rng() % (uint64_t)n_groups),
-			    port, port + 100);
+			out(&b,
+			    "{\"action\": \"accept\", \"src\": [\"%s\"], \"dst\": [\"tag:t%d:%d\", "
+			    "\"group:g%d:%d-%d\"]},\n",
+			    s, (int)(rng() % (uint64_t)n_tags), port,
+			    (int)(rng() % (uint64_t)n_groups), port, port + 100);
 	}
 	out(&b, "],\n\"grants\": [\n");
 	for (int r = n_acls; r < n_net; r++)
-		out(&b, "{\"src\": [\"group:g%d\"], \"dst\": [\"tag:t%d\"], \"ip\": [\"tcp:%d\", "
-			"\"udp:53\"]},\n",
+		out(&b,
+		    "{\"src\": [\"group:g%d\"], \"dst\": [\"tag:t%d\"], \"ip\": [\"tcp:%d\", "
+		    "\"udp:53\"]},\n",
 		    (int)(rng() % (uint64_t)n_groups), (int)(rng() % (uint64_t)n_tags),
 		    1 + (int)(rng() % 60000));
 	out(&b, "],\n\"ssh\": [\n");
 	for (int r = 0; r < n_ssh; r++) {
 		if (r == 0)
-			out(&b, "{\"action\": \"check\", \"src\": [\"autogroup:member\"], \"dst\": "
-				"[\"autogroup:self\"], \"users\": [\"autogroup:nonroot\", \"root\"], "
-				"\"checkPeriod\": \"12h\"},\n");
+			out(&b,
+			    "{\"action\": \"check\", \"src\": [\"autogroup:member\"], \"dst\": "
+			    "[\"autogroup:self\"], \"users\": [\"autogroup:nonroot\", \"root\"], "
+			    "\"checkPeriod\": \"12h\"},\n");
 		else
-			out(&b, "{\"action\": \"%s\", \"src\": [\"group:g%d\"], \"dst\": [\"tag:t%d\"], "
-				"\"users\": [\"%s\"]},\n",
+			out(&b,
+			    "{\"action\": \"%s\", \"src\": [\"group:g%d\"], \"dst\": "
+			    "[\"tag:t%d\"], "
+			    "\"users\": [\"%s\"]},\n",
 			    r % 5 ? "accept" : "check", (int)(rng() % (uint64_t)n_groups),
 			    (int)(rng() % (uint64_t)n_tags),
-			    r % 3 ? "autogroup:nonroot" : r % 3 == 1 ? "root" : "localpart:*@example.com");
+			    r % 3	 ? "autogroup:nonroot"
+			    : r % 3 == 1 ? "root"
+					 : "localpart:*@example.com");
 	}
 	out(&b, "]\n}\n");
 
@@ -206,7 +214,7 @@ int main(int argc, char **argv)
 			pol_compiled_free(c);
 	}
 	/* Growth: the same policy for the first tenth, quarter and half of the nodes. */
-	static const int parts[] = { 10, 4, 2 };
+	static const int parts[] = {10, 4, 2};
 	double part_t[3];
 	for (int k = 0; k < 3; k++) {
 		struct pol_topology sub = topo;
@@ -237,7 +245,7 @@ int main(int argc, char **argv)
 	/* ---- decisions ---- */
 	enum { N = 200000 };
 	double *lat = malloc(N * sizeof(double));
-	static const char *const who[] = { "root", "deploy", "user7", "ubuntu" };
+	static const char *const who[] = {"root", "deploy", "user7", "ubuntu"};
 	int acc = 0;
 	for (int i = 0; i < N; i++) {
 		size_t s = rng() % (uint64_t)n_nodes, d = rng() % (uint64_t)n_nodes;
@@ -262,9 +270,10 @@ int main(int argc, char **argv)
 	qsort(lat, N, sizeof(double), dcmp);
 	double f50 = lat[N / 2], f99 = lat[N * 99 / 100];
 
-	printf("policy-scale: %d nodes, %d users, %d rules (%d acls, %d grants, %d ssh), policy %zu "
-	       "bytes\n\n",
-	       n_nodes, n_users, n_rules, n_acls, n_net - n_acls, n_ssh, b.n);
+	printf(
+	    "policy-scale: %d nodes, %d users, %d rules (%d acls, %d grants, %d ssh), policy %zu "
+	    "bytes\n\n",
+	    n_nodes, n_users, n_rules, n_acls, n_net - n_acls, n_ssh, b.n);
 	printf("%-34s %14s\n", "measure", "value");
 	printf("%-34s %11.1f ms\n", "parse + validate", t_parse * 1e3);
 	printf("%-34s %11.1f ms\n", "compile all nodes (best of 3)", best * 1e3);

@@ -7,22 +7,21 @@
 #include "check.h"
 #include "control/policy/policy.h"
 
-static struct pol_user users[] = { { "alice@example.com" }, { "bob@example.com" },
-				   { "carol@other.org" } };
+static struct pol_user users[] = {{"alice@example.com"}, {"bob@example.com"}, {"carol@other.org"}};
 static struct pol_addr addrs[4][2];
-static const char *server_tags[] = { "tag:server" };
+static const char *server_tags[] = {"tag:server"};
 static struct pol_node nodes[] = {
-	{ .name = "alice-laptop", .owner = "alice@example.com" },
-	{ .name = "bob-laptop", .owner = "bob@example.com" },
-	{ .name = "web", .tags = server_tags, .n_tags = 1 },
-	{ .name = "carol-pc", .owner = "carol@other.org" },
+    {.name = "alice-laptop", .owner = "alice@example.com"},
+    {.name = "bob-laptop", .owner = "bob@example.com"},
+    {.name = "web", .tags = server_tags, .n_tags = 1},
+    {.name = "carol-pc", .owner = "carol@other.org"},
 };
-static struct pol_topology topo = { users, 3, nodes, 4 };
+static struct pol_topology topo = {users, 3, nodes, 4};
 
 static void setup(void)
 {
-	const char *v4[] = { "100.64.0.1", "100.64.0.2", "100.64.0.3", "100.64.0.4" };
-	const char *v6[] = { "fd7a::1", "fd7a::2", "fd7a::3", "fd7a::4" };
+	const char *v4[] = {"100.64.0.1", "100.64.0.2", "100.64.0.3", "100.64.0.4"};
+	const char *v6[] = {"fd7a::1", "fd7a::2", "fd7a::3", "fd7a::4"};
 	for (int i = 0; i < 4; i++) {
 		pol_addr_parse(v4[i], &addrs[i][0]);
 		pol_addr_parse(v6[i], &addrs[i][1]);
@@ -32,23 +31,25 @@ static void setup(void)
 }
 
 static const char *policy_text =
-	"{\n"
-	"  // people and machines\n"
-	"  \"groups\": {\"group:dev\": [\"alice@example.com\", \"bob@example.com\"]},\n"
-	"  \"tagOwners\": {\"tag:server\": [\"group:dev\"]},\n"
-	"  \"acls\": [\n"
-	"    {\"action\": \"accept\", \"src\": [\"group:dev\"], \"dst\": [\"tag:server:22,443\"]},\n"
-	"    {\"action\": \"accept\", \"src\": [\"autogroup:member\"], \"dst\": [\"autogroup:self:*\"]},\n"
-	"  ],\n"
-	"  \"ssh\": [\n"
-	"    {\"action\": \"accept\", \"src\": [\"group:dev\"], \"dst\": [\"tag:server\"],\n"
-	"     \"users\": [\"autogroup:nonroot\", \"localpart:*@example.com\"], \"acceptEnv\": [\"GIT_*\"]},\n"
-	"    {\"action\": \"check\", \"src\": [\"alice@example.com\"], \"dst\": [\"tag:server\"],\n"
-	"     \"users\": [\"root\"], \"checkPeriod\": \"1h\"},\n"
-	"    {\"action\": \"accept\", \"src\": [\"autogroup:member\"], \"dst\": [\"autogroup:self\"],\n"
-	"     \"users\": [\"root\"]},\n"
-	"  ],\n"
-	"}\n";
+    "{\n"
+    "  // people and machines\n"
+    "  \"groups\": {\"group:dev\": [\"alice@example.com\", \"bob@example.com\"]},\n"
+    "  \"tagOwners\": {\"tag:server\": [\"group:dev\"]},\n"
+    "  \"acls\": [\n"
+    "    {\"action\": \"accept\", \"src\": [\"group:dev\"], \"dst\": [\"tag:server:22,443\"]},\n"
+    "    {\"action\": \"accept\", \"src\": [\"autogroup:member\"], \"dst\": "
+    "[\"autogroup:self:*\"]},\n"
+    "  ],\n"
+    "  \"ssh\": [\n"
+    "    {\"action\": \"accept\", \"src\": [\"group:dev\"], \"dst\": [\"tag:server\"],\n"
+    "     \"users\": [\"autogroup:nonroot\", \"localpart:*@example.com\"], \"acceptEnv\": "
+    "[\"GIT_*\"]},\n"
+    "    {\"action\": \"check\", \"src\": [\"alice@example.com\"], \"dst\": [\"tag:server\"],\n"
+    "     \"users\": [\"root\"], \"checkPeriod\": \"1h\"},\n"
+    "    {\"action\": \"accept\", \"src\": [\"autogroup:member\"], \"dst\": [\"autogroup:self\"],\n"
+    "     \"users\": [\"root\"]},\n"
+    "  ],\n"
+    "}\n";
 
 static const char *verdict(enum pol_verdict v)
 {
@@ -63,8 +64,9 @@ static void test_ssh(struct pol_compiled *c)
 	CHECK_STR(verdict(d.verdict), "check");
 	CHECK_STR(d.local_user, "root");
 	CHECK_INT(d.rule_index, 1);
-	CHECK_STR(d.why, "check by ssh[1]: the source is among its principals and it maps \"root\" "
-			 "to local user \"root\"; the source's owner must re-authenticate every 1h");
+	CHECK_STR(d.why,
+		  "check by ssh[1]: the source is among its principals and it maps \"root\" "
+		  "to local user \"root\"; the source's owner must re-authenticate every 1h");
 	/* bob -> web as root: nonroot refuses root; no check rule for bob. */
 	pol_ssh_decide(c, 1, 2, "root", &d);
 	CHECK_STR(verdict(d.verdict), "reject");
@@ -153,36 +155,40 @@ static void test_load(void)
 {
 	struct pol_compiled *c;
 	struct pol_error err;
-	const char *good = "{\"tagOwners\": {\"tag:server\": []},"
-			   "\"acls\": [{\"action\": \"accept\", \"src\": [\"alice@example.com\"], "
-			   "\"dst\": [\"tag:server:22\"]}],"
-			   "\"ssh\": [{\"action\": \"accept\", \"src\": [\"alice@example.com\"], "
-			   "\"dst\": [\"tag:server\"], \"users\": [\"root\"]}],"
-			   "\"tests\": [{\"src\": \"alice@example.com\", \"accept\": [\"tag:server:22\"], "
-			   "\"deny\": [\"tag:server:80\"]}],"
-			   "\"sshTests\": [{\"src\": \"alice@example.com\", \"dst\": [\"tag:server\"], "
-			   "\"accept\": [\"root\"], \"deny\": [\"admin\"]}]}";
+	const char *good =
+	    "{\"tagOwners\": {\"tag:server\": []},"
+	    "\"acls\": [{\"action\": \"accept\", \"src\": [\"alice@example.com\"], "
+	    "\"dst\": [\"tag:server:22\"]}],"
+	    "\"ssh\": [{\"action\": \"accept\", \"src\": [\"alice@example.com\"], "
+	    "\"dst\": [\"tag:server\"], \"users\": [\"root\"]}],"
+	    "\"tests\": [{\"src\": \"alice@example.com\", \"accept\": [\"tag:server:22\"], "
+	    "\"deny\": [\"tag:server:80\"]}],"
+	    "\"sshTests\": [{\"src\": \"alice@example.com\", \"dst\": [\"tag:server\"], "
+	    "\"accept\": [\"root\"], \"deny\": [\"admin\"]}]}";
 	CHECK_INT(pol_load(good, strlen(good), "example.com", &topo, &c, &err), 0);
 	pol_compiled_free(c);
 
-	const char *bad = "{\"tagOwners\": {\"tag:server\": []},"
-			  "\"acls\": [{\"action\": \"accept\", \"src\": [\"alice@example.com\"], "
-			  "\"dst\": [\"tag:server:22\"]}],"
-			  "\"tests\": [{\"src\": \"alice@example.com\", \"accept\": [\"tag:server:443\", "
-			  "\"tag:server:22\"]}, {\"src\": \"bob@example.com\", \"deny\": [\"web:1-2\"]}],"
-			  "\"sshTests\": [{\"src\": \"alice@example.com\", \"dst\": [\"tag:server\"], "
-			  "\"check\": [\"root\"]}]}";
+	const char *bad =
+	    "{\"tagOwners\": {\"tag:server\": []},"
+	    "\"acls\": [{\"action\": \"accept\", \"src\": [\"alice@example.com\"], "
+	    "\"dst\": [\"tag:server:22\"]}],"
+	    "\"tests\": [{\"src\": \"alice@example.com\", \"accept\": [\"tag:server:443\", "
+	    "\"tag:server:22\"]}, {\"src\": \"bob@example.com\", \"deny\": [\"web:1-2\"]}],"
+	    "\"sshTests\": [{\"src\": \"alice@example.com\", \"dst\": [\"tag:server\"], "
+	    "\"check\": [\"root\"]}]}";
 	CHECK_INT(pol_load(bad, strlen(bad), "example.com", &topo, &c, &err), -EINVAL);
-	CHECK_STR(err.msg,
-		  "test(s) failed: tests[0]: src \"alice@example.com\": address \"tag:server:443\": "
-		  "want Accept, got Drop;tests[1]: address \"web:1-2\": port \"1-2\" must be one "
-		  "number in 1-65535;sshTests[0]: src \"alice@example.com\" to web as \"root\": "
-		  "want check, got reject");
+	CHECK_STR(
+	    err.msg,
+	    "test(s) failed: tests[0]: src \"alice@example.com\": address \"tag:server:443\": "
+	    "want Accept, got Drop;tests[1]: address \"web:1-2\": port \"1-2\" must be one "
+	    "number in 1-65535;sshTests[0]: src \"alice@example.com\" to web as \"root\": "
+	    "want check, got reject");
 
 	/* No acls/grants at all: allow everything, no SSH. */
 	/* Logins match without regard to case. */
-	const char *mixed = "{\"tagOwners\": {\"tag:server\": []}, \"acls\": [{\"action\": "
-			    "\"accept\", \"src\": [\"Alice@Example.COM\"], \"dst\": [\"tag:server:22\"]}]}";
+	const char *mixed =
+	    "{\"tagOwners\": {\"tag:server\": []}, \"acls\": [{\"action\": "
+	    "\"accept\", \"src\": [\"Alice@Example.COM\"], \"dst\": [\"tag:server:22\"]}]}";
 	CHECK_INT(pol_load(mixed, strlen(mixed), NULL, &topo, &c, &err), 0);
 	struct pol_decision dm;
 	pol_filter_decide(c, &addrs[0][0], &addrs[2][0], POL_PROTO_TCP, 22, &dm);
@@ -203,10 +209,10 @@ static void test_load(void)
  * rules still may. */
 static void test_tagged_check(void)
 {
-	static const char *prod[] = { "tag:prod" };
+	static const char *prod[] = {"tag:prod"};
 	static struct pol_addr a[2];
-	struct pol_node n2[] = { nodes[2], { .name = "ci", .tags = prod, .n_tags = 1 } };
-	struct pol_topology t2 = { users, 3, n2, 2 };
+	struct pol_node n2[] = {nodes[2], {.name = "ci", .tags = prod, .n_tags = 1}};
+	struct pol_topology t2 = {users, 3, n2, 2};
 	pol_addr_parse("100.64.0.9", &a[0]);
 	n2[1].addrs = a;
 	n2[1].n_addrs = 1;

@@ -32,8 +32,8 @@ static void test_comments_in_strings(void)
 static void test_trailing_commas(void)
 {
 	struct pol_error err;
-	json_t *j = load("{\"a\": [1, [2, 3,], {\"x\": [4,],},], \"b\": {\"c\": 1, /* c */ },}",
-			 &err);
+	json_t *j =
+	    load("{\"a\": [1, [2, 3,], {\"x\": [4,],},], \"b\": {\"c\": 1, /* c */ },}", &err);
 	CHECK(j != NULL);
 	json_t *a = json_object_get(j, "a");
 	CHECK_INT(json_array_size(a), 3);

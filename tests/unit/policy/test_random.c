@@ -55,35 +55,66 @@ static void ip4(int node, char *buf)
 static void alias_text(const struct alias *a, char *buf)
 {
 	switch (a->k) {
-	case K_ANY: strcpy(buf, "*"); break;
-	case K_USER: sprintf(buf, "u%d@example.com", a->v); break;
-	case K_GROUP: sprintf(buf, "group:g%d", a->v); break;
-	case K_TAG: sprintf(buf, "tag:t%d", a->v); break;
-	case K_MEMBER: strcpy(buf, "autogroup:member"); break;
-	case K_TAGGED: strcpy(buf, "autogroup:tagged"); break;
-	case K_HOST: strcpy(buf, "box"); break;
-	case K_IP: ip4(a->v, buf); break;
-	case K_CIDR: sprintf(buf, "100.64.%d.0/22", a->v / 16 * 4); break;
-	case K_SELF: strcpy(buf, "autogroup:self"); break;
+	case K_ANY:
+		strcpy(buf, "*");
+		break;
+	case K_USER:
+		sprintf(buf, "u%d@example.com", a->v);
+		break;
+	case K_GROUP:
+		sprintf(buf, "group:g%d", a->v);
+		break;
+	case K_TAG:
+		sprintf(buf, "tag:t%d", a->v);
+		break;
+	case K_MEMBER:
+		strcpy(buf, "autogroup:member");
+		break;
+	case K_TAGGED:
+		strcpy(buf, "autogroup:tagged");
+		break;
+	case K_HOST:
+		strcpy(buf, "box");
+		break;
+	case K_IP:
+		ip4(a->v, buf);
+		break;
+	case K_CIDR:
+		sprintf(buf, "100.64.%d.0/22", a->v / 16 * 4);
+		break;
+	case K_SELF:
+		strcpy(buf, "autogroup:self");
+		break;
 	}
 }
 
 static struct alias random_alias(bool for_self_rule)
 {
 	struct alias a;
-	static const enum kind people[] = { K_USER, K_GROUP, K_MEMBER };
+	static const enum kind people[] = {K_USER, K_GROUP, K_MEMBER};
 	if (for_self_rule) {
 		a.k = people[rnd(3)];
 	} else {
 		a.k = (enum kind)rnd(9);
 	}
 	switch (a.k) {
-	case K_USER: a.v = (int)rnd((unsigned)w.nusers); break;
-	case K_GROUP: a.v = (int)rnd(2); break;
-	case K_TAG: a.v = (int)rnd((unsigned)w.ntags); break;
-	case K_IP: a.v = (int)rnd((unsigned)w.nnodes); break;
-	case K_CIDR: a.v = (int)rnd((unsigned)w.nnodes); break;
-	default: a.v = 0;
+	case K_USER:
+		a.v = (int)rnd((unsigned)w.nusers);
+		break;
+	case K_GROUP:
+		a.v = (int)rnd(2);
+		break;
+	case K_TAG:
+		a.v = (int)rnd((unsigned)w.ntags);
+		break;
+	case K_IP:
+		a.v = (int)rnd((unsigned)w.nnodes);
+		break;
+	case K_CIDR:
+		a.v = (int)rnd((unsigned)w.nnodes);
+		break;
+	default:
+		a.v = 0;
 	}
 	return a;
 }
@@ -100,16 +131,24 @@ static bool naive_match(const struct alias *a, int node)
 {
 	int o = w.owner[node];
 	switch (a->k) {
-	case K_ANY: return true;
-	case K_USER: return o == a->v;
-	case K_GROUP: return o >= 0 && w.group[a->v][o];
-	case K_TAG: return o < 0 && (w.tags[node][0] == a->v || w.tags[node][1] == a->v);
-	case K_MEMBER: return o >= 0;
-	case K_TAGGED: return o < 0;
+	case K_ANY:
+		return true;
+	case K_USER:
+		return o == a->v;
+	case K_GROUP:
+		return o >= 0 && w.group[a->v][o];
+	case K_TAG:
+		return o < 0 && (w.tags[node][0] == a->v || w.tags[node][1] == a->v);
+	case K_MEMBER:
+		return o >= 0;
+	case K_TAGGED:
+		return o < 0;
 	case K_HOST:
 	case K_IP:
-	case K_CIDR: return in_prefix(node, a);
-	case K_SELF: return false;
+	case K_CIDR:
+		return in_prefix(node, a);
+	case K_SELF:
+		return false;
 	}
 	return false;
 }
@@ -125,9 +164,8 @@ static bool naive_allowed(int s, int d, int proto, int port)
 			continue;
 		for (int i = 0; i < ru->ndst; i++) {
 			const struct dstent *de = &ru->dst[i];
-			bool dok = de->a.k == K_SELF
-					   ? (w.owner[d] >= 0 && w.owner[d] == w.owner[s])
-					   : naive_match(&de->a, d);
+			bool dok = de->a.k == K_SELF ? (w.owner[d] >= 0 && w.owner[d] == w.owner[s])
+						     : naive_match(&de->a, d);
 			if (!dok)
 				continue;
 			bool pok = de->proto == -1 || de->proto == proto ||
@@ -169,7 +207,8 @@ static size_t gen_policy(char *buf, size_t cap)
 			const struct rule *ru = &w.rules[r];
 			if (ru->grant != grant)
 				continue;
-			OUT("%s{%s\"src\": [", first ? "" : ", ", grant ? "" : "\"action\": \"accept\", ");
+			OUT("%s{%s\"src\": [", first ? "" : ", ",
+			    grant ? "" : "\"action\": \"accept\", ");
 			first = false;
 			for (int i = 0; i < ru->nsrc; i++) {
 				char t[64];
@@ -249,7 +288,8 @@ static void gen_world(void)
 			hi = 65535;
 		}
 		for (int i = 0; i < ru->ndst; i++) {
-			ru->dst[i].a = self && i == 0 ? (struct alias){ K_SELF, 0 } : random_alias(false);
+			ru->dst[i].a =
+			    self && i == 0 ? (struct alias){K_SELF, 0} : random_alias(false);
 			ru->dst[i].proto = proto;
 			ru->dst[i].lo = lo;
 			ru->dst[i].hi = hi;
@@ -295,7 +335,7 @@ static void one_world(int iter)
 			nodes[i].tags = tagp[i];
 		}
 	}
-	struct pol_topology topo = { users, (size_t)w.nusers, nodes, (size_t)w.nnodes };
+	struct pol_topology topo = {users, (size_t)w.nusers, nodes, (size_t)w.nnodes};
 	struct pol_policy *p;
 	struct pol_compiled *c;
 	struct pol_error err;
@@ -306,27 +346,30 @@ static void one_world(int iter)
 		return;
 	}
 	CHECK_INT(pol_compile(p, &topo, &c, &err), 0);
-	static const int protos[] = { 6, 17, 1 };
+	static const int protos[] = {6, 17, 1};
 	int mismatches = 0;
 	for (int s = 0; s < w.nnodes; s++)
 		for (int d = 0; d < w.nnodes; d++)
 			for (int pi = 0; pi < 3; pi++) {
 				int port = pi == 2 ? 0 : 1 + (int)rnd(900);
 				struct pol_decision got, plain;
-				pol_filter_decide(c, &addrs[s][0], &addrs[d][0], (uint8_t)protos[pi],
-						  (uint16_t)port, &got);
+				pol_filter_decide(c, &addrs[s][0], &addrs[d][0],
+						  (uint8_t)protos[pi], (uint16_t)port, &got);
 				bool want = naive_allowed(s, d, protos[pi], port);
 				const struct pol_filter_rule *const *rules;
 				size_t n = pol_node_filter(c, (size_t)d, &rules);
 				pol_filter_rules_decide(rules, n, &addrs[s][0], &addrs[d][0],
-							(uint8_t)protos[pi], (uint16_t)port, &plain);
-				if ((got.verdict == POL_ACCEPT) != want || plain.verdict != got.verdict) {
+							(uint8_t)protos[pi], (uint16_t)port,
+							&plain);
+				if ((got.verdict == POL_ACCEPT) != want ||
+				    plain.verdict != got.verdict) {
 					if (mismatches++ < 3)
 						fprintf(stderr,
-							"world %d: n%d -> n%d proto %d port %d: naive %d, "
+							"world %d: n%d -> n%d proto %d port %d: "
+							"naive %d, "
 							"compiled %d, plain %d\n%s\n",
-							iter, s, d, protos[pi], port, want, got.verdict,
-							plain.verdict, text);
+							iter, s, d, protos[pi], port, want,
+							got.verdict, plain.verdict, text);
 				}
 			}
 	CHECK_INT(mismatches, 0);
