@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <arpa/inet.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -44,6 +45,17 @@ struct meshwg {
 	uint64_t tun_write_errors, tun_bad_gso;
 	uint8_t *rx_bufs;
 	uint8_t seg[SEG_MAX][SEG_BUF];
+	uv_check_t gro_flush;
+	struct gro {
+		size_t len;	 /* bytes of IP packet in pkt, 0 when no run is open */
+		size_t ip_len, hdr; /* IP header, IP + TCP header */
+		size_t gso_size; /* payload bytes of each segment */
+		uint32_t next_seq;
+		unsigned int segs;
+		bool closed; /* a short or PSH segment ended the run */
+		struct virtio_net_hdr vh;
+		uint8_t pkt[65535];
+	} gro;
 };
 
 static int tun_open(const char *name, char out_name[IFNAMSIZ])
@@ -64,26 +76,32 @@ static int tun_open(const char *name, char out_name[IFNAMSIZ])
 	return fd;
 }
 
-static void on_decrypted(void *ctx, const uint8_t *pkt, size_t len)
-{
-	struct meshwg *m = ctx;
-	struct virtio_net_hdr vh = { 0 }; /* no offload on the way in */
-	struct iovec iov[2] = { { &vh, sizeof(vh) }, { (void *)pkt, len } };
-	if (writev(m->tun_fd, iov, 2) < 0)
-		m->tun_write_errors++;
-}
-
-/* Ones-complement sum of len bytes (network order pairs) added to sum. */
+/* Ones-complement sum of len bytes (network order pairs) added to sum.  Summed as 32-bit
+ * native words into 64 bits: the ones-complement sum commutes with byte swapping, so the
+ * result is swapped back once at the end (little-endian hosts). */
 static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t len)
 {
-	uint64_t s = sum;
-	while (len >= 2) {
-		s += (uint32_t)(p[0] << 8 | p[1]);
+	uint64_t s = 0;
+	uint32_t w;
+	uint16_t h;
+
+	while (len >= 4) {
+		memcpy(&w, p, 4);
+		s += w;
+		p += 4;
+		len -= 4;
+	}
+	if (len >= 2) {
+		memcpy(&h, p, 2);
+		s += h;
 		p += 2;
 		len -= 2;
 	}
 	if (len)
-		s += (uint32_t)p[0] << 8;
+		s += *p; /* the odd byte is the high half of a big-endian pair */
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	s = ntohs((uint16_t)s) + (uint64_t)sum;
 	while (s >> 16)
 		s = (s & 0xffff) + (s >> 16);
 	return (uint32_t)s;
@@ -172,6 +190,142 @@ static size_t tso_split(struct meshwg *m, const struct virtio_net_hdr *vh, uint8
 	return n;
 }
 
+static void tun_write(struct meshwg *m, const struct virtio_net_hdr *vh, const uint8_t *pkt,
+		      size_t len)
+{
+	struct iovec iov[2] = { { (void *)vh, sizeof(*vh) }, { (void *)pkt, len } };
+	if (writev(m->tun_fd, iov, 2) < 0)
+		m->tun_write_errors++;
+}
+
+/* Writes the open run: a single segment as it came, several as one TCP super-packet the
+ * kernel takes whole (checksum left partial: the data was authenticated by the AEAD). */
+static void gro_flush(struct meshwg *m)
+{
+	struct gro *g = &m->gro;
+	struct virtio_net_hdr vh = { 0 };
+
+	if (!g->len)
+		return;
+	if (g->segs > 1) {
+		bool v6 = (g->pkt[0] >> 4) == 6;
+		uint8_t pseudo[4];
+		uint32_t sum;
+		if (v6) {
+			put16(g->pkt + 4, (uint16_t)(g->len - 40));
+			sum = csum_add(0, g->pkt + 8, 32);
+		} else {
+			put16(g->pkt + 2, (uint16_t)g->len);
+			put16(g->pkt + 10, 0);
+			put16(g->pkt + 10, csum_fold(csum_add(0, g->pkt, g->ip_len)));
+			sum = csum_add(0, g->pkt + 12, 8);
+		}
+		put16(pseudo, 6);
+		put16(pseudo + 2, (uint16_t)(g->len - g->ip_len));
+		sum = csum_add(sum, pseudo, 4);
+		put16(g->pkt + g->ip_len + 16, (uint16_t)sum);
+		vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+		vh.gso_type = v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
+		vh.hdr_len = (uint16_t)g->hdr;
+		vh.gso_size = (uint16_t)g->gso_size;
+		vh.csum_start = (uint16_t)g->ip_len;
+		vh.csum_offset = 16;
+	}
+	tun_write(m, &vh, g->pkt, g->len);
+	g->len = 0;
+}
+
+/* TCP segment facts: 0 when pkt is not a plain TCP segment with payload. */
+static size_t tcp_headers(const uint8_t *pkt, size_t len, size_t *ip_len)
+{
+	size_t il, tl;
+	if ((pkt[0] >> 4) == 4 && len >= 40) {
+		il = 20;
+		/* no IP options, TCP, not a fragment */
+		if ((pkt[0] & 15) != 5 || pkt[9] != 6 || (pkt[6] & 0x3f) || pkt[7])
+			return 0;
+	} else if ((pkt[0] >> 4) == 6 && len >= 60) {
+		il = 40;
+		if (pkt[6] != 6)
+			return 0;
+	} else {
+		return 0;
+	}
+	tl = (size_t)(pkt[il + 12] >> 4) * 4;
+	if (tl < 20 || il + tl >= len)
+		return 0;
+	if ((pkt[il + 13] & ~0x08) != 0x10) /* ACK, optionally PSH; nothing else */
+		return 0;
+	*ip_len = il;
+	return il + tl;
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Same flow, same headers except sequence number, flags and checksum, next in sequence. */
+static bool gro_fits(const struct gro *g, const uint8_t *pkt, size_t len, size_t hdr,
+		     size_t ip_len)
+{
+	size_t payload = len - hdr;
+	const uint8_t *a = g->pkt, *b = pkt;
+	if (!g->len || g->closed || hdr != g->hdr || ip_len != g->ip_len ||
+	    payload > g->gso_size || g->len + payload > sizeof(g->pkt))
+		return false;
+	if (ip_len == 20) {
+		if (a[1] != b[1] || a[6] != b[6] || a[8] != b[8] || memcmp(a + 12, b + 12, 8))
+			return false;
+	} else if (memcmp(a, b, 4) || a[7] != b[7] || memcmp(a + 8, b + 8, 32)) {
+		return false;
+	}
+	a += ip_len;
+	b += ip_len;
+	return !memcmp(a, b, 4) && !memcmp(a + 8, b + 8, 5) && !memcmp(a + 14, b + 14, 2) &&
+	       !memcmp(a + 18, b + 18, hdr - ip_len - 18) && get32(b + 4) == g->next_seq;
+}
+
+static void on_decrypted(void *ctx, const uint8_t *pkt, size_t len)
+{
+	struct meshwg *m = ctx;
+	struct gro *g = &m->gro;
+	size_t ip_len = 0, hdr = tcp_headers(pkt, len, &ip_len);
+	bool psh;
+
+	if (hdr && gro_fits(g, pkt, len, hdr, ip_len)) {
+		size_t payload = len - hdr;
+		memcpy(g->pkt + g->len, pkt + hdr, payload);
+		g->len += payload;
+		g->segs++;
+		g->next_seq += (uint32_t)payload;
+		psh = pkt[ip_len + 13] & 0x08;
+		if (psh)
+			g->pkt[ip_len + 13] |= 0x08;
+		g->closed = payload < g->gso_size || psh;
+		return;
+	}
+	gro_flush(m);
+	if (!hdr || (pkt[ip_len + 13] & 0x08)) {
+		struct virtio_net_hdr vh = { 0 };
+		tun_write(m, &vh, pkt, len);
+		return;
+	}
+	memcpy(g->pkt, pkt, len);
+	g->len = len;
+	g->ip_len = ip_len;
+	g->hdr = hdr;
+	g->gso_size = len - hdr;
+	g->next_seq = get32(pkt + ip_len + 4) + (uint32_t)g->gso_size;
+	g->segs = 1;
+	g->closed = false;
+}
+
+static void on_gro_check(uv_check_t *h)
+{
+	gro_flush(h->data);
+}
+
 static void on_tun_readable(uv_poll_t *h, int status, int events)
 {
 	struct meshwg *m = h->data;
@@ -230,6 +384,7 @@ static void on_signal(uv_signal_t *s, int signum)
 	m->dev = NULL;
 	uv_poll_stop(&m->tun_poll);
 	uv_close((uv_handle_t *)&m->tun_poll, NULL);
+	uv_close((uv_handle_t *)&m->gro_flush, NULL);
 	uv_close((uv_handle_t *)&m->sigint, NULL);
 	uv_close((uv_handle_t *)&m->sigterm, NULL);
 }
@@ -308,6 +463,10 @@ int main(int argc, char **argv)
 		goto fail;
 	}
 
+	uv_check_init(m.loop, &m.gro_flush);
+	m.gro_flush.data = &m;
+	uv_check_start(&m.gro_flush, on_gro_check);
+	uv_unref((uv_handle_t *)&m.gro_flush);
 	uv_poll_init(m.loop, &m.tun_poll, m.tun_fd);
 	m.tun_poll.data = &m;
 	uv_poll_start(&m.tun_poll, UV_READABLE, on_tun_readable);
