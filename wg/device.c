@@ -229,37 +229,62 @@ static uint16_t bound_port(int fd)
 
 /* Binds both families to one port; with port 0 retries a few random picks until the IPv6
  * socket gets the port the IPv4 one got.  IPv6 is optional (a host without it). */
-static int udp_bind_all(struct wg_device *dev, uint16_t port)
+/* Binds both families to one port into u4/u6; with port 0 retries a few random picks until
+ * the IPv6 socket gets the port the IPv4 one got.  IPv6 is optional (a host without it). */
+static int udp_bind_all(struct wg_device *dev, uint16_t port, struct wg__udp *u4,
+			struct wg__udp *u6, uint16_t *bound)
 {
 	int err = 0;
 	for (int attempt = 0; attempt < 16; attempt++) {
-		err = udp_open(dev, &dev->udp4, AF_INET, port);
+		err = udp_open(dev, u4, AF_INET, port);
 		if (err)
 			return err;
-		uint16_t got = bound_port(dev->udp4.fd);
-		err = udp_open(dev, &dev->udp6, AF_INET6, got);
+		uint16_t got = bound_port(u4->fd);
+		err = udp_open(dev, u6, AF_INET6, got);
 		if (!err || err == -EAFNOSUPPORT || (err == -EADDRNOTAVAIL && port)) {
-			dev->port = got;
+			*bound = got;
 			return 0;
 		}
-		udp_close(&dev->udp4);
+		udp_close(u4);
 		if (port)
 			return err;
 	}
 	return err;
 }
 
+/* Moves a freshly opened socket into the device's slot (the txq stays). */
+static void udp_adopt(struct wg__udp *slot, struct wg__udp *fresh)
+{
+	slot->h = fresh->h;
+	slot->fd = fresh->fd;
+	slot->family = fresh->family;
+	slot->active = fresh->active;
+	if (slot->h)
+		slot->h->udp = slot;
+}
+
+/* The new sockets are bound before the old ones close, so a port that is taken leaves the
+ * device as it was. */
 int wg_device_set_listen_port(struct wg_device *dev, uint16_t port)
 {
+	struct wg__udp n4 = { .fd = -1, .txq = dev->udp4.txq }, n6 = { .fd = -1, .txq = dev->udp6.txq };
+	uint16_t bound = 0;
 	int err;
+
 	if (dev->port == port && port)
 		return 0;
+	err = udp_bind_all(dev, port, &n4, &n6, &bound);
+	if (err) {
+		log_err(dev->name, "cannot bind UDP port %u: %s", port, strerror(-err));
+		return err;
+	}
+	wg__flush(dev);
 	udp_close(&dev->udp4);
 	udp_close(&dev->udp6);
-	err = udp_bind_all(dev, port);
-	if (err)
-		log_err(dev->name, "cannot bind UDP port %u: %s", port, strerror(-err));
-	return err;
+	udp_adopt(&dev->udp4, &n4);
+	udp_adopt(&dev->udp6, &n6);
+	dev->port = bound;
+	return 0;
 }
 
 uint16_t wg_device_listen_port(const struct wg_device *dev)
@@ -343,7 +368,7 @@ int wg_device_new(uv_loop_t *loop, const struct wg_device_config *cfg,
 	uv_unref((uv_handle_t *)&dev->flush);
 	dev->open_handles++;
 
-	err = udp_bind_all(dev, cfg->listen_port);
+	err = udp_bind_all(dev, cfg->listen_port, &dev->udp4, &dev->udp6, &dev->port);
 	if (err) {
 		log_err(dev->name, "cannot bind UDP port %u: %s", cfg->listen_port, strerror(-err));
 		wg_device_free(dev);

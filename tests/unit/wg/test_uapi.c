@@ -5,6 +5,7 @@
  * over the Unix socket, with a plain socket client against the device on the loop. */
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -177,6 +178,27 @@ int main(void)
 	free(r);
 	r = req("set=1\nprivate_key=" PRIV "\n\n");
 	free(r);
+
+	/* 5: a listen port that is taken: EADDRINUSE, old sockets kept; port 0 rebinds */
+	int busy = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sin);
+	CHECK_INT(bind(busy, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	getsockname(busy, (struct sockaddr *)&sin, &sl);
+	uint16_t old_port = wg_device_listen_port(dev);
+	snprintf(line, sizeof(line), "set=1\nlisten_port=%u\n\n", ntohs(sin.sin_port));
+	r = req(line);
+	CHECK_STR(r, "errno=98\n\n");
+	free(r);
+	CHECK_INT(wg_device_listen_port(dev), old_port);
+	CHECK(dev->udp4.active && dev->udp4.fd >= 0);
+	close(busy);
+	r = req("set=1\nlisten_port=0\n\n");
+	CHECK_STR(r, "errno=0\n\n");
+	free(r);
+	CHECK(wg_device_listen_port(dev) != old_port && wg_device_listen_port(dev) != 0);
+	CHECK(dev->udp4.active && dev->udp4.h->udp == &dev->udp4);
+	uv_run(&loop, UV_RUN_NOWAIT); /* the old sockets' close callbacks */
 
 	socket_roundtrip();
 	CHECK_INT(uv_loop_close(&loop), 0);
