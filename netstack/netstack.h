@@ -42,7 +42,8 @@ struct ns_config {
 	/* TUN mode: interface name ("mesh0"); ignored when tun_fd >= 0. */
 	const char *tun_name;
 	/* TUN mode: an already open packet fd to use as the TUN (tests: one end of an
-	 * AF_UNIX SOCK_DGRAM pair); no netlink setup is done then.  -1 opens /dev/net/tun. */
+	 * AF_UNIX SOCK_DGRAM pair); no netlink setup is done then, and the netstack owns and
+	 * closes it.  -1 opens /dev/net/tun. */
 	int tun_fd;
 	uint32_t mtu; /* 0 = NS_DEFAULT_MTU */
 	/* Our tailnet addresses (host addresses; bits is the prefix set on the TUN). */
