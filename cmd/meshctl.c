@@ -11,6 +11,9 @@ static int run_version(int argc, char **argv);
 
 /* One line per verb; later issues add theirs. */
 static const struct meshctl_verb verbs[] = {
+	{ "up", meshctl_up, "connect to the tailnet (auth key or interactive login)" },
+	{ "down", meshctl_down, "disconnect from the tailnet, stay logged in" },
+	{ "logout", meshctl_logout, "leave the tailnet for good" },
 	{ "status", meshctl_status, "this node and its peers (--json for everything)" },
 	{ "ip", meshctl_ip, "tailnet addresses of this node or a peer" },
 	{ "whois", meshctl_whois, "which node and owner stand behind an address" },

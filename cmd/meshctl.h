@@ -16,5 +16,8 @@ int meshctl_ip(int argc, char **argv);
 int meshctl_whois(int argc, char **argv);
 int meshctl_nc(int argc, char **argv);
 int meshctl_ssh(int argc, char **argv);
+int meshctl_up(int argc, char **argv);
+int meshctl_down(int argc, char **argv);
+int meshctl_logout(int argc, char **argv);
 
 #endif

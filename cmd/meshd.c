@@ -1,7 +1,8 @@
 /* meshd: the node daemon.  Wires wg/ (userspace WireGuard), netstack/ (lwIP, TUN,
  * interception) and sshd/ (embedded SSH server) through cmd/daemon/node.c, fed by
- * netmaps.  Until the control client is wired in, the netmap comes from a file
- * (--netmap), re-read on SIGHUP. */
+ * netmaps from meshcontrol (cmd/daemon/link.c) or, for tests and for running without
+ * control, from a file (--netmap, re-read on SIGHUP).  meshctl talks to it over the local
+ * API (cmd/daemon/api.c). */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -12,6 +13,7 @@
 #include <uv.h>
 
 #include "cmd/daemon/api.h"
+#include "cmd/daemon/link.h"
 #include "cmd/daemon/node.h"
 #include "common/common.h"
 #include "control/netmap/netmap.h"
@@ -23,6 +25,7 @@ struct meshd {
 	uv_loop_t *loop;
 	struct meshd_node *node;
 	struct meshd_api *api;
+	struct meshd_link *link;
 	const char *netmap_path;
 	uv_signal_t sig_term, sig_int, sig_hup;
 	bool stopping;
@@ -42,6 +45,9 @@ static void usage(FILE *out)
 		"                         without a TUN device (SSH and inbound forwarding to\n"
 		"                         127.0.0.1 still work; outbound through --socks5-port)\n"
 		"      --port=N           WireGuard UDP port (default 41641; 0 = any)\n"
+		"      --login-server=URL the control server (like 'meshctl up --login-server')\n"
+		"      --authkey=KEY      join with this auth key (used once, never stored)\n"
+		"      --hostname=NAME    the name to register (default: the system's)\n"
 		"      --netmap=FILE      take the netmap from FILE (JSON) instead of control;\n"
 		"                         SIGHUP re-reads it\n"
 		"      --no-ssh           do not serve SSH on the tailnet address\n"
@@ -118,13 +124,15 @@ static void on_signal(uv_signal_t *h, int signum)
 		return;
 	d->stopping = true;
 	log_info(subject, "%s: shutting down", strsignal(signum));
+	meshd_link_free(d->link);
+	d->link = NULL;
 	meshd_node_close(d->node, on_closed, d);
 }
 
 int main(int argc, char **argv)
 {
 	enum { OPT_STATE = 256, OPT_TUN, OPT_PORT, OPT_NETMAP, OPT_NO_SSH, OPT_SOCKS, OPT_UAPI,
-	       OPT_LOG, OPT_PUB, OPT_TIME_SCALE, OPT_SOCKET, OPT_OPERATOR };
+	       OPT_LOG, OPT_PUB, OPT_TIME_SCALE, OPT_SOCKET, OPT_OPERATOR, OPT_LOGIN, OPT_AUTHKEY, OPT_HOSTNAME };
 	static const struct option opts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -140,6 +148,9 @@ int main(int argc, char **argv)
 		{ "test-time-scale", required_argument, NULL, OPT_TIME_SCALE },
 		{ "socket", required_argument, NULL, OPT_SOCKET },
 		{ "operator-group", required_argument, NULL, OPT_OPERATOR },
+		{ "login-server", required_argument, NULL, OPT_LOGIN },
+		{ "authkey", required_argument, NULL, OPT_AUTHKEY },
+		{ "hostname", required_argument, NULL, OPT_HOSTNAME },
 		{ 0 },
 	};
 	struct meshd_node_config cfg = {
@@ -150,6 +161,7 @@ int main(int argc, char **argv)
 	};
 	struct meshd d = { 0 };
 	const char *socket_path = "/run/meshd/meshd.sock", *operator_group = NULL;
+	const char *login_server = NULL, *authkey = NULL, *hostname = NULL;
 	bool print_pub = false;
 	int c;
 	while ((c = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
@@ -217,6 +229,15 @@ int main(int argc, char **argv)
 		case OPT_OPERATOR:
 			operator_group = optarg;
 			break;
+		case OPT_LOGIN:
+			login_server = optarg;
+			break;
+		case OPT_AUTHKEY:
+			authkey = optarg;
+			break;
+		case OPT_HOSTNAME:
+			hostname = optarg;
+			break;
 		case OPT_PUB:
 			print_pub = true;
 			break;
@@ -229,9 +250,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "meshd: unexpected argument '%s'\n", argv[optind]);
 		return 2;
 	}
-	if (!d.netmap_path && !print_pub) {
-		fprintf(stderr, "meshd: no netmap source: give --netmap=FILE (the control client "
-				"is not wired in yet)\n");
+	if (d.netmap_path && (login_server || authkey)) {
+		fprintf(stderr, "meshd: --netmap and --login-server/--authkey exclude each other\n");
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
@@ -264,13 +284,27 @@ int main(int argc, char **argv)
 	uv_signal_start(&d.sig_int, on_signal, SIGINT);
 	uv_signal_start(&d.sig_hup, on_signal, SIGHUP);
 
-	err = meshd_api_start(d.loop, socket_path, operator_group, d.node, NULL, &d.api);
-	if (err || load_netmap(&d) != 0) {
+	if (!d.netmap_path) {
+		err = meshd_link_new(d.loop, cfg.state_dir, d.node, login_server, authkey, hostname,
+				     &d.link);
+	}
+	struct meshd_api_hooks hooks = {
+		.fill_status = meshd_link_fill_status,
+		.change = meshd_link_change,
+		.ctx = d.link,
+	};
+	if (!err)
+		err = meshd_api_start(d.loop, socket_path, operator_group, d.node,
+				      d.link ? &hooks : NULL, &d.api);
+	if (err || (d.netmap_path && load_netmap(&d) != 0)) {
 		d.exit_code = 1;
 		d.stopping = true;
+		meshd_link_free(d.link);
+		d.link = NULL;
 		meshd_node_close(d.node, on_closed, &d);
 	} else {
-		log_info(subject, "running (%s)", cfg.tun);
+		log_info(subject, "running (%s)%s", cfg.tun,
+			 d.netmap_path ? ", netmap from file" : "");
 	}
 	uv_run(d.loop, UV_RUN_DEFAULT);
 	uv_loop_close(d.loop);

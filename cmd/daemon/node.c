@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cmd/daemon/rules.h"
+#include "control/client/client.h"
 #include "common/common.h"
 #include "netstack/netstack.h"
 #include "sshd/sshd.h"
@@ -30,12 +31,24 @@ struct meshd_node {
 	struct ns *ns;
 	struct sshd_server *sshd;
 	struct ctl_netmap *nm;
+	struct ctl_client *control;
+	bool ssh_on;	   /* port 22 is intercepted */
+	struct hold *holds; /* check-mode holds waiting on control */
 	/* Keys of the peers configured in wg, to remove the ones a new netmap drops. */
 	uint8_t (*peer_keys)[KEY_LEN];
 	size_t n_peer_keys;
 	unsigned pending_closes;
 	void (*done)(void *arg);
 	void *done_arg;
+};
+
+/* A check-mode login waiting for control's answer. */
+struct hold {
+	struct hold *next;
+	struct meshd_node *node;
+	struct sshd_check *check; /* NULL once the connection went away */
+	struct sshd_decision accept;
+	char user[64];
 };
 
 static const char *const subject = "meshd";
@@ -139,6 +152,10 @@ static bool on_filter(void *ctx, const struct ns_packet_info *pi)
 
 /* ---- SSH ---- */
 
+static void start_hold(struct meshd_node *node, const struct ctl_prefix *src, const char *user,
+		       struct sshd_check *check, const struct meshd_ssh_verdict *v,
+		       struct sshd_decision *out);
+
 static bool sockaddr_to_prefix(const struct sockaddr *sa, struct ctl_prefix *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -189,10 +206,7 @@ static void on_ssh_authorize(void *ctx, const struct sockaddr *peer, const char 
 			out->action = SSHD_CHECK;
 			return;
 		}
-		snprintf(out->message, sizeof(out->message),
-			 "policy requires a check-mode login for user \"%s\", but this node has no "
-			 "connection to the control server",
-			 user);
+		start_hold(node, &src, user, check, &v, out);
 		return;
 	case MESHD_SSH_ACCEPT:
 		break;
@@ -208,6 +222,10 @@ static void on_ssh_authorize(void *ctx, const struct sockaddr *peer, const char 
 
 static void on_ssh_check_cancel(void *ctx, struct sshd_check *check)
 {
+	struct meshd_node *node = ctx;
+	for (struct hold *h = node->holds; h; h = h->next)
+		if (h->check == check)
+			h->check = NULL; /* the answer, when it comes, is dropped */
 }
 
 static void on_ssh_accept(void *ctx, int fd, const struct ns_packet_info *info)
@@ -236,6 +254,101 @@ static void on_ssh_accept(void *ctx, int fd, const struct ns_packet_info *info)
 	int err = sshd_accept_fd(node->sshd, fd, (struct sockaddr *)&ss, len);
 	if (err)
 		log_warn(subject, "ssh: connection refused: %s", strerror(-err));
+}
+
+/* ---- check mode: a held login waits for control ---- */
+
+static void hold_unlink(struct hold *h)
+{
+	for (struct hold **pp = &h->node->holds; *pp; pp = &(*pp)->next) {
+		if (*pp == h) {
+			*pp = h->next;
+			break;
+		}
+	}
+}
+
+static void on_hold_answer(void *ctx, enum ctl_hold_result res, const char *msg)
+{
+	struct hold *h = ctx;
+	if (res == CTL_HOLD_PENDING) {
+		if (h->check) {
+			char line[SSHD_MESSAGE_MAX];
+			snprintf(line, sizeof(line),
+				 "# Mesh check-mode login: to approve this login as \"%s\", visit:\n"
+				 "#   %s",
+				 h->user, msg ? msg : "(no URL)");
+			sshd_check_banner(h->check, line);
+		}
+		return;
+	}
+	hold_unlink(h);
+	if (h->check) {
+		struct sshd_decision d = h->accept;
+		if (res != CTL_HOLD_ACCEPT) {
+			memset(&d, 0, sizeof(d));
+			d.action = SSHD_REJECT;
+			snprintf(d.message, sizeof(d.message), "%s",
+				 res == CTL_HOLD_REJECT ? "check-mode login was rejected"
+							: "check-mode login failed: control error");
+			if (msg && *msg)
+				snprintf(d.message + strlen(d.message),
+					 sizeof(d.message) - strlen(d.message), ": %s", msg);
+		}
+		sshd_check_resolve(h->check, &d);
+	}
+	free(h);
+}
+
+/* Fills *out with CHECK and asks control; the answer resolves the check later. */
+static void start_hold(struct meshd_node *node, const struct ctl_prefix *src, const char *user,
+		       struct sshd_check *check, const struct meshd_ssh_verdict *v,
+		       struct sshd_decision *out)
+{
+	if (!node->control) {
+		snprintf(out->message, sizeof(out->message),
+			 "policy requires a check-mode login for user \"%s\", but this node has no "
+			 "connection to the control server",
+			 user);
+		return;
+	}
+	struct hold *h = calloc(1, sizeof(*h));
+	if (!h) {
+		snprintf(out->message, sizeof(out->message), "meshd: out of memory");
+		return;
+	}
+	h->node = node;
+	h->check = check;
+	snprintf(h->user, sizeof(h->user), "%s", user);
+	h->accept.action = SSHD_ACCEPT;
+	snprintf(h->accept.local_user, sizeof(h->accept.local_user), "%s", v->local_user);
+	h->accept.flags = (v->allow_agent ? SSHD_ALLOW_AGENT : 0) |
+			  (v->allow_local_fwd ? SSHD_ALLOW_LOCAL_FWD : 0) |
+			  (v->allow_remote_fwd ? SSHD_ALLOW_REMOTE_FWD : 0) |
+			  (v->allow_root ? SSHD_ALLOW_ROOT : 0);
+	snprintf(h->accept.accept_env, sizeof(h->accept.accept_env), "%s", v->accept_env);
+	char addr[64];
+	struct ctl_prefix host = *src;
+	ctl_prefix_format(&host, addr);
+	char *slash = strchr(addr, '/');
+	if (slash)
+		*slash = '\0';
+	h->next = node->holds;
+	node->holds = h;
+	int err = ctl_client_hold(node->control, addr, user, v->check_period_s, on_hold_answer, h);
+	if (err) {
+		hold_unlink(h);
+		free(h);
+		snprintf(out->message, sizeof(out->message),
+			 "check-mode login for \"%s\" cannot reach the control server: %s", user,
+			 strerror(-err));
+		return;
+	}
+	out->action = SSHD_CHECK;
+	snprintf(out->message, sizeof(out->message),
+		 "# Mesh: policy requires a check-mode login as \"%s\"; asking the control "
+		 "server...",
+		 user);
 }
 
 /* ---- netmap -> configuration ---- */
@@ -284,7 +397,7 @@ static int start_netstack(struct meshd_node *node, const struct ctl_netmap *nm)
 		return err;
 	}
 	ns_set_filter(node->ns, on_filter, node);
-	if (node->cfg.ssh) {
+	if (node->ssh_on) {
 		err = ns_listen(node->ns, 22, on_ssh_accept, node);
 		if (err) {
 			log_err(subject, "cannot intercept port 22: %s", strerror(-err));
@@ -477,7 +590,75 @@ bool meshd_node_userspace(const struct meshd_node *node)
 
 bool meshd_node_ssh(const struct meshd_node *node)
 {
-	return node->cfg.ssh;
+	return node->ssh_on;
+}
+
+int meshd_node_set_ssh(struct meshd_node *node, bool on)
+{
+	if (on == node->ssh_on)
+		return 0;
+	if (!node->sshd)
+		return -ENOTSUP;
+	node->ssh_on = on;
+	if (!node->ns)
+		return 0;
+	int err = on ? ns_listen(node->ns, 22, on_ssh_accept, node) : ns_unlisten(node->ns, 22);
+	if (err)
+		node->ssh_on = !on;
+	else
+		log_info(subject, "SSH on the tailnet address: %s", on ? "on" : "off");
+	return err;
+}
+
+/* Holds die with the client that carries them: answer them now. */
+static void flush_holds(struct meshd_node *node, const char *why)
+{
+	while (node->holds) {
+		struct hold *h = node->holds;
+		node->holds = h->next;
+		if (h->check) {
+			struct sshd_decision d = { .action = SSHD_REJECT };
+			snprintf(d.message, sizeof(d.message), "check-mode login abandoned: %s", why);
+			sshd_check_resolve(h->check, &d);
+		}
+		free(h);
+	}
+}
+
+void meshd_node_set_control(struct meshd_node *node, struct ctl_client *client)
+{
+	if (client != node->control)
+		flush_holds(node, "the control connection was replaced");
+	node->control = client;
+}
+
+size_t meshd_node_host_keys(const struct meshd_node *node, const char **lines, size_t max)
+{
+	size_t n = 0;
+	if (!node->sshd)
+		return 0;
+	for (size_t i = 0; i < sshd_host_key_count(node->sshd) && n < max; i++) {
+		const char *line, *fp;
+		if (sshd_host_key(node->sshd, i, &line, &fp) == 0)
+			lines[n++] = line;
+	}
+	return n;
+}
+
+void meshd_node_clear_netmap(struct meshd_node *node)
+{
+	if (node->wg)
+		wg_device_peer_remove_all(node->wg);
+	free(node->peer_keys);
+	node->peer_keys = NULL;
+	node->n_peer_keys = 0;
+	if (node->nm) {
+		ctl_netmap_free(node->nm);
+		node->nm = NULL;
+	}
+	if (node->sshd)
+		sshd_revalidate(node->sshd);
+	log_info(subject, "netmap cleared: no peers, no SSH");
 }
 
 uint16_t meshd_node_listen_port(const struct meshd_node *node)
@@ -547,6 +728,7 @@ int meshd_node_new(uv_loop_t *loop, const struct meshd_node_config *cfg,
 		err = 0;
 	}
 
+	node->ssh_on = cfg->ssh;
 	if (cfg->ssh) {
 		struct sshd_config sc = { .state_dir = node->state_dir };
 		struct sshd_hooks hooks = {
@@ -595,6 +777,8 @@ void meshd_node_close(struct meshd_node *node, void (*done)(void *arg), void *ar
 	node->done = done;
 	node->done_arg = arg;
 	node->pending_closes = 1;
+	flush_holds(node, "meshd is shutting down");
+	node->control = NULL;
 	if (node->sshd) {
 		node->pending_closes++;
 		sshd_server_close(node->sshd, finish_close, node);

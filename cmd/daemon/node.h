@@ -17,13 +17,15 @@
 
 #include "control/netmap/netmap.h"
 
+struct ctl_client;
+
 struct meshd_node;
 
 struct meshd_node_config {
 	const char *state_dir;	 /* node.key and SSH host keys live here */
 	const char *tun;	 /* TUN interface name, or "userspace" */
 	uint16_t listen_port;	 /* WireGuard UDP port; 0 = any */
-	bool ssh;		 /* serve SSH on port 22 of our tailnet addresses */
+	bool ssh;		 /* serve SSH on port 22 of our tailnet addresses (at start) */
 	const char *uapi_dir;	 /* the `wg` tool's socket dir; NULL = /var/run/wireguard */
 	uint16_t socks5_port;	 /* userspace mode: SOCKS5 on 127.0.0.1 (0 = off) */
 	unsigned wg_time_scale;	 /* tests only: WireGuard timers run this much faster */
@@ -35,6 +37,20 @@ int meshd_node_new(uv_loop_t *loop, const struct meshd_node_config *cfg,
 
 /* Applies a full netmap; takes ownership of nm (also on error).  Returns 0 or -errno. */
 int meshd_node_apply_netmap(struct meshd_node *node, struct ctl_netmap *nm);
+
+/* Forgets the netmap: every WireGuard peer is removed, the filter drops everything new
+ * and SSH refuses everyone (meshctl down, logout). */
+void meshd_node_clear_netmap(struct meshd_node *node);
+
+/* Starts or stops intercepting port 22 (meshctl up --ssh). */
+int meshd_node_set_ssh(struct meshd_node *node, bool on);
+
+/* The control client used for check-mode holds (NULL: check rules are refused). */
+void meshd_node_set_control(struct meshd_node *node, struct ctl_client *client);
+
+/* The SSH server's public host key lines ("ssh-ed25519 AAAA…"); pointers stay valid for
+ * the node's lifetime.  Returns the count (at most max). */
+size_t meshd_node_host_keys(const struct meshd_node *node, const char **lines, size_t max);
 
 /* The current netmap (NULL before the first); owned by the node. */
 const struct ctl_netmap *meshd_node_netmap(const struct meshd_node *node);

@@ -271,12 +271,12 @@ char *ctl_lapi_status_format(const struct ctl_lapi_status *st)
 	json_t *peers = json_array();
 	for (size_t i = 0; peers && i < st->n_peers; i++)
 		json_array_append_new(peers, node_json(&st->peers[i]));
-	json_t *s = json_pack("{s:s?, s:s?, s:b, s:s?, s:b, s:I, s:s?, s:s?, s:i, s:s?, s:o, s:o}",
+	json_t *s = json_pack("{s:s?, s:s?, s:b, s:s?, s:b, s:I, s:s?, s:s?, s:i, s:s?, s:s?, s:o, s:o}",
 			      "state", st->state, "tun", st->tun, "ssh", (int)st->ssh,
 			      "control_url", st->control_url, "control_connected",
 			      (int)st->control_connected, "netmap_time", (json_int_t)st->netmap_time,
 			      "domain", st->domain, "public_key", st->public_key, "listen_port",
-			      (int)st->listen_port, "auth_url", st->auth_url, "self",
+			      (int)st->listen_port, "auth_url", st->auth_url, "error", st->error, "self",
 			      node_json(&st->self), "peers", peers);
 	return dump_line(s ? json_pack("{s:b, s:o}", "ok", 1, "status", s) : NULL);
 }
@@ -301,6 +301,7 @@ int ctl_lapi_status_parse(const char *text, size_t len, struct ctl_lapi_status *
 	    (rc = opt_str(s, "domain", &out->domain, err, errlen)) ||
 	    (rc = opt_str(s, "public_key", &out->public_key, err, errlen)) ||
 	    (rc = opt_str(s, "auth_url", &out->auth_url, err, errlen)) ||
+	    (rc = opt_str(s, "error", &out->error, err, errlen)) ||
 	    (rc = opt_int(s, "netmap_time", 0, INT64_MAX, &t, err, errlen)) ||
 	    (rc = opt_int(s, "listen_port", 0, 65535, &port, err, errlen)))
 		goto out;
@@ -345,6 +346,7 @@ void ctl_lapi_status_clear(struct ctl_lapi_status *st)
 	free(st->domain);
 	free(st->public_key);
 	free(st->auth_url);
+	free(st->error);
 	ctl_lapi_node_clear(&st->self);
 	for (size_t i = 0; i < st->n_peers; i++)
 		ctl_lapi_node_clear(&st->peers[i]);

@@ -69,6 +69,7 @@ struct ctl_lapi_status {
 	char *public_key; /* base64 WireGuard public key */
 	uint16_t listen_port;
 	char *auth_url;	  /* interactive login in progress */
+	char *error;	  /* the last control error a person should see (refused key, ...) */
 	struct ctl_lapi_node self;
 	struct ctl_lapi_node *peers;
 	size_t n_peers;

@@ -1,0 +1,411 @@
+/* The control link.  Preferences (login server, hostname, SSH on/off, wanted up) live in
+ * state_dir/prefs as key=value lines, rewritten atomically; the auth key is used once and
+ * never stored. */
+#include "cmd/daemon/link.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmd/daemon/node.h"
+#include "common/common.h"
+#include "control/client/client.h"
+
+static const char *const subject = "control-link";
+
+enum link_state { LINK_STOPPED, LINK_STARTING, LINK_NEEDS_LOGIN, LINK_RUNNING };
+
+struct meshd_link {
+	uv_loop_t *loop;
+	struct meshd_node *node;
+	char *state_dir;
+	/* prefs */
+	char login_server[512];
+	char hostname[256];
+	bool ssh, wanted;
+	/* runtime */
+	struct ctl_client *client;
+	enum link_state state;
+	bool connected;
+	char auth_url[512];
+	char error[512];
+};
+
+/* ---- prefs ---- */
+
+static void prefs_path(const struct meshd_link *l, char *out, size_t len)
+{
+	snprintf(out, len, "%s/prefs", l->state_dir);
+}
+
+static void prefs_load(struct meshd_link *l)
+{
+	char path[4096], line[1024];
+	prefs_path(l, path, sizeof(path));
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return;
+	unsigned n = 0;
+	while (fgets(line, sizeof(line), f)) {
+		n++;
+		line[strcspn(line, "\r\n")] = '\0';
+		if (!line[0] || line[0] == '#')
+			continue;
+		char *eq = strchr(line, '=');
+		if (!eq) {
+			log_warn(subject, "%s:%u: ignored (no '='): '%s'", path, n, line);
+			continue;
+		}
+		*eq = '\0';
+		const char *v = eq + 1;
+		if (strcmp(line, "login_server") == 0)
+			snprintf(l->login_server, sizeof(l->login_server), "%s", v);
+		else if (strcmp(line, "hostname") == 0)
+			snprintf(l->hostname, sizeof(l->hostname), "%s", v);
+		else if (strcmp(line, "ssh") == 0)
+			l->ssh = strcmp(v, "1") == 0;
+		else if (strcmp(line, "wanted") == 0)
+			l->wanted = strcmp(v, "1") == 0;
+		else
+			log_warn(subject, "%s:%u: unknown key '%s' ignored", path, n, line);
+	}
+	fclose(f);
+}
+
+static int prefs_save(const struct meshd_link *l)
+{
+	char path[4096], tmp[4200];
+	prefs_path(l, path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	FILE *f = fopen(tmp, "we");
+	if (!f)
+		return -errno;
+	fprintf(f, "# meshd preferences (meshctl up / down / logout rewrite this file)\n"
+		   "login_server=%s\nhostname=%s\nssh=%d\nwanted=%d\n",
+		l->login_server, l->hostname, l->ssh, l->wanted);
+	int err = 0;
+	if (fflush(f) != 0 || fsync(fileno(f)) != 0)
+		err = -errno;
+	if (fclose(f) != 0 && !err)
+		err = -errno;
+	if (!err && rename(tmp, path) != 0)
+		err = -errno;
+	if (err) {
+		unlink(tmp);
+		log_err(subject, "%s: %s", path, strerror(-err));
+	}
+	return err;
+}
+
+/* ---- the client ---- */
+
+static void on_netmap(void *ctx, const struct ctl_netmap *nm, bool from_cache)
+{
+	struct meshd_link *l = ctx;
+	struct ctl_netmap *copy;
+	if (ctl_netmap_dup(nm, &copy) != 0) {
+		log_err(subject, "out of memory copying netmap %llu", (unsigned long long)nm->version);
+		return;
+	}
+	if (meshd_node_apply_netmap(l->node, copy) == 0 && !from_cache) {
+		l->state = LINK_RUNNING;
+		l->auth_url[0] = '\0';
+		l->error[0] = '\0';
+	} else if (from_cache && l->state != LINK_RUNNING) {
+		log_info(subject, "started from the cached netmap %llu",
+			 (unsigned long long)nm->version);
+	}
+}
+
+static void on_event(void *ctx, enum ctl_client_event ev, const char *msg)
+{
+	struct meshd_link *l = ctx;
+	switch (ev) {
+	case CTL_CLIENT_NEEDS_LOGIN:
+		l->state = LINK_NEEDS_LOGIN;
+		snprintf(l->auth_url, sizeof(l->auth_url), "%s", msg);
+		log_info(subject, "to log this node in, visit %s", msg);
+		break;
+	case CTL_CLIENT_REGISTERED:
+		l->auth_url[0] = '\0';
+		l->error[0] = '\0';
+		log_info(subject, "registered as %s", msg);
+		break;
+	case CTL_CLIENT_CONNECTED:
+		l->connected = true;
+		l->error[0] = '\0';
+		break;
+	case CTL_CLIENT_UNREACHABLE:
+		l->connected = false;
+		log_warn(subject, "%s", msg);
+		break;
+	case CTL_CLIENT_REFUSED:
+	case CTL_CLIENT_KEY_MISMATCH:
+		l->connected = false;
+		snprintf(l->error, sizeof(l->error), "%s", msg);
+		log_err(subject, "%s", msg);
+		if (l->state != LINK_RUNNING)
+			l->state = LINK_STOPPED;
+		break;
+	case CTL_CLIENT_LOGGED_OUT:
+		l->connected = false;
+		break;
+	}
+}
+
+/* Our UDP endpoints: every non-loopback, non-tailnet address with the WireGuard port. */
+static size_t collect_endpoints(struct meshd_link *l, char eps[][64], size_t max)
+{
+	struct ifaddrs *ifa, *i;
+	size_t n = 0;
+	uint16_t port = meshd_node_listen_port(l->node);
+	if (getifaddrs(&ifa) != 0)
+		return 0;
+	for (i = ifa; i && n < max; i = i->ifa_next) {
+		if (!i->ifa_addr || (i->ifa_flags & IFF_LOOPBACK) || !(i->ifa_flags & IFF_UP))
+			continue;
+		char host[INET6_ADDRSTRLEN];
+		if (i->ifa_addr->sa_family == AF_INET) {
+			const struct sockaddr_in *in = (const void *)i->ifa_addr;
+			const uint8_t *b = (const uint8_t *)&in->sin_addr;
+			if (b[0] == 100 && (b[1] & 0xc0) == 64)
+				continue; /* a tailnet address */
+			inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+			snprintf(eps[n++], 64, "%s:%u", host, port);
+		} else if (i->ifa_addr->sa_family == AF_INET6) {
+			const struct sockaddr_in6 *in6 = (const void *)i->ifa_addr;
+			if (IN6_IS_ADDR_LINKLOCAL(&in6->sin6_addr) ||
+			    (in6->sin6_addr.s6_addr[0] & 0xfe) == 0xfc)
+				continue;
+			inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+			snprintf(eps[n++], 64, "[%s]:%u", host, port);
+		}
+	}
+	freeifaddrs(ifa);
+	return n;
+}
+
+static void stop_client(struct meshd_link *l)
+{
+	if (!l->client)
+		return;
+	meshd_node_set_control(l->node, NULL);
+	ctl_client_free(l->client);
+	l->client = NULL;
+	l->connected = false;
+}
+
+static int start_client(struct meshd_link *l, const char *authkey, char *err, size_t errlen)
+{
+	stop_client(l);
+	char eps[16][64];
+	const char *ep_ptrs[16];
+	size_t n_eps = collect_endpoints(l, eps, 16);
+	for (size_t i = 0; i < n_eps; i++)
+		ep_ptrs[i] = eps[i];
+	const char *hks[8];
+	size_t n_hks = meshd_node_host_keys(l->node, hks, 8);
+	char host[256];
+	if (l->hostname[0])
+		snprintf(host, sizeof(host), "%s", l->hostname);
+	else if (gethostname(host, sizeof(host)) != 0)
+		snprintf(host, sizeof(host), "node");
+	struct ctl_client_config cc = {
+		.loop = l->loop,
+		.server_url = l->login_server,
+		.state_dir = l->state_dir,
+		.auth_key = authkey,
+		.hostname = host,
+		.endpoints = ep_ptrs,
+		.n_endpoints = n_eps,
+		.ssh_host_keys = hks,
+		.n_ssh_host_keys = n_hks,
+		.on_netmap = on_netmap,
+		.on_event = on_event,
+		.ctx = l,
+	};
+	int rc = ctl_client_new(&cc, &l->client, err, errlen);
+	if (rc)
+		return rc;
+	l->state = LINK_STARTING;
+	l->error[0] = '\0';
+	l->auth_url[0] = '\0';
+	rc = ctl_client_start(l->client);
+	if (rc) {
+		snprintf(err, errlen, "cannot start the control client: %s", strerror(-rc));
+		ctl_client_free(l->client);
+		l->client = NULL;
+		return rc;
+	}
+	meshd_node_set_control(l->node, l->client);
+	return 0;
+}
+
+static char *do_up(struct meshd_link *l, const struct ctl_lapi_request *req)
+{
+	if (req->n_tags)
+		return ctl_lapi_reply_error("--advertise-tags is not supported yet: join with a "
+					    "tagged auth key instead");
+	const char *server = req->login_server ? req->login_server : l->login_server;
+	if (!server[0])
+		return ctl_lapi_reply_error("no control server known: give --login-server=URL");
+	if (strncmp(server, "http://", 7) != 0 && strncmp(server, "https://", 8) != 0)
+		return ctl_lapi_reply_error("--login-server must be an http:// or https:// URL, not "
+					    "'%s'", server);
+	bool server_changed = strcmp(server, l->login_server) != 0;
+	snprintf(l->login_server, sizeof(l->login_server), "%s", server);
+	if (req->hostname)
+		snprintf(l->hostname, sizeof(l->hostname), "%s", req->hostname);
+	l->ssh = req->ssh;
+	l->wanted = true;
+	if (prefs_save(l) != 0)
+		return ctl_lapi_reply_error("cannot save preferences in %s", l->state_dir);
+	int rc = meshd_node_set_ssh(l->node, l->ssh);
+	if (rc)
+		return ctl_lapi_reply_error("cannot %s SSH: %s", l->ssh ? "enable" : "disable",
+					    strerror(-rc));
+	if (l->client && !server_changed && !req->authkey && l->state == LINK_RUNNING)
+		return ctl_lapi_reply_ok("already up");
+	char err[512];
+	rc = start_client(l, req->authkey, err, sizeof(err));
+	if (rc)
+		return ctl_lapi_reply_error("%s", err);
+	return ctl_lapi_reply_ok("starting");
+}
+
+static char *do_down(struct meshd_link *l)
+{
+	stop_client(l);
+	meshd_node_clear_netmap(l->node);
+	l->wanted = false;
+	l->state = LINK_STOPPED;
+	prefs_save(l);
+	return ctl_lapi_reply_ok("stopped: no peers, SSH refuses everyone until 'meshctl up'");
+}
+
+static void on_logged_out(void *ctx, int status)
+{
+	struct meshd_link *l = ctx;
+	if (status)
+		log_warn(subject, "logout: control did not confirm: %s", strerror(-status));
+	stop_client(l);
+}
+
+static char *do_logout(struct meshd_link *l)
+{
+	if (!l->client)
+		return ctl_lapi_reply_error("not logged in");
+	int rc = ctl_client_logout(l->client, on_logged_out, l);
+	meshd_node_clear_netmap(l->node);
+	l->wanted = false;
+	l->state = LINK_STOPPED;
+	l->login_server[0] = '\0';
+	prefs_save(l);
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/netmap.json", l->state_dir);
+	unlink(path);
+	if (rc)
+		return ctl_lapi_reply_error("logout request failed: %s", strerror(-rc));
+	return ctl_lapi_reply_ok("logged out");
+}
+
+char *meshd_link_change(void *ctx, const struct ctl_lapi_request *req)
+{
+	struct meshd_link *l = ctx;
+	switch (req->cmd) {
+	case CTL_LAPI_UP:
+		return do_up(l, req);
+	case CTL_LAPI_DOWN:
+		return do_down(l);
+	case CTL_LAPI_LOGOUT:
+		return do_logout(l);
+	default:
+		return ctl_lapi_reply_error("'%s' is not a state change", ctl_lapi_cmd_name(req->cmd));
+	}
+}
+
+void meshd_link_fill_status(void *ctx, struct ctl_lapi_status *st)
+{
+	struct meshd_link *l = ctx;
+	static const char *const names[] = { "Stopped", "Starting", "NeedsLogin", "Running" };
+	const char *state = names[l->state];
+	if (l->state == LINK_STARTING && meshd_node_netmap(l->node))
+		state = "Running"; /* from the cache while control is unreachable */
+	free(st->state);
+	st->state = strdup(state);
+	if (l->login_server[0])
+		st->control_url = strdup(l->login_server);
+	st->control_connected = l->connected;
+	if (l->client) {
+		int64_t age = ctl_client_netmap_age(l->client);
+		if (age >= 0)
+			st->netmap_time = (int64_t)time(NULL) - age;
+	}
+	if (l->auth_url[0])
+		st->auth_url = strdup(l->auth_url);
+	if (l->error[0])
+		st->error = strdup(l->error);
+}
+
+int meshd_link_new(uv_loop_t *loop, const char *state_dir, struct meshd_node *node,
+		   const char *login_server, const char *authkey, const char *hostname,
+		   struct meshd_link **out)
+{
+	struct meshd_link *l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	l->loop = loop;
+	l->node = node;
+	l->state_dir = strdup(state_dir);
+	if (!l->state_dir) {
+		free(l);
+		return -ENOMEM;
+	}
+	l->ssh = meshd_node_ssh(node);
+	prefs_load(l);
+	*out = l;
+	if (login_server || authkey) {
+		struct ctl_lapi_request req = { .cmd = CTL_LAPI_UP,
+						.login_server = (char *)login_server,
+						.authkey = (char *)authkey,
+						.hostname = (char *)hostname,
+						.ssh = meshd_node_ssh(node) };
+		char *r = do_up(l, &req);
+		bool ok = false;
+		char msg[512] = "";
+		if (r)
+			ctl_lapi_reply_parse(r, strlen(r), &ok, msg, sizeof(msg));
+		free(r);
+		if (!ok) {
+			log_err(subject, "%s", msg);
+			meshd_link_free(l);
+			*out = NULL;
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (l->wanted && l->login_server[0]) {
+		meshd_node_set_ssh(node, l->ssh);
+		char err[512];
+		int rc = start_client(l, NULL, err, sizeof(err));
+		if (rc)
+			log_err(subject, "%s", err);
+	}
+	return 0;
+}
+
+void meshd_link_free(struct meshd_link *l)
+{
+	if (!l)
+		return;
+	stop_client(l);
+	free(l->state_dir);
+	free(l);
+}

@@ -1,0 +1,205 @@
+/* meshctl up / down / logout: join the tailnet (auth key or interactive login), leave it
+ * for now, or leave it for good.  The daemon does the work; up waits until the node is
+ * running, printing the login URL when a person has to act. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmd/meshctl.h"
+#include "cmd/meshctl_client.h"
+
+static void up_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: meshctl up [--login-server=URL] [--authkey=KEY] [--ssh] [--hostname=NAME]\n"
+		"                  [--advertise-tags=TAGS] [--timeout=SECONDS]\n"
+		"Connect this node to the tailnet.  Without --authkey, prints a URL where a\n"
+		"person logs in and approves the device, and waits.\n"
+		"  --login-server=URL     the meshcontrol server (remembered)\n"
+		"  --authkey=KEY          join with an auth key ('file:PATH' reads it from a file)\n"
+		"  --ssh                  serve SSH on this node's tailnet address\n"
+		"  --hostname=NAME        the name to register (default: the system's)\n"
+		"  --advertise-tags=TAGS  comma-separated tags (use a tagged auth key for now)\n"
+		"  --timeout=SECONDS      give up after this long (default 60 with --authkey,\n"
+		"                         forever for an interactive login)\n");
+}
+
+static char *read_key_file(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		fprintf(stderr, "meshctl up: --authkey file %s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	char buf[512];
+	char *r = fgets(buf, sizeof(buf), f) ? strdup(buf) : NULL;
+	fclose(f);
+	if (r)
+		r[strcspn(r, "\r\n")] = '\0';
+	else
+		fprintf(stderr, "meshctl up: --authkey file %s is empty\n", path);
+	return r;
+}
+
+int meshctl_up(int argc, char **argv)
+{
+	enum { O_LOGIN = 256, O_AUTH, O_SSH, O_HOST, O_TAGS, O_TIMEOUT };
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "login-server", required_argument, NULL, O_LOGIN },
+		{ "authkey", required_argument, NULL, O_AUTH },
+		{ "ssh", no_argument, NULL, O_SSH },
+		{ "hostname", required_argument, NULL, O_HOST },
+		{ "advertise-tags", required_argument, NULL, O_TAGS },
+		{ "timeout", required_argument, NULL, O_TIMEOUT },
+		{ 0 },
+	};
+	struct ctl_lapi_request req = { .cmd = CTL_LAPI_UP };
+	char *tags_arg = NULL, *key = NULL;
+	long timeout = -1;
+	int c, rc = 1;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		char *end;
+		switch (c) {
+		case 'h':
+			up_usage(stdout);
+			return 0;
+		case O_LOGIN:
+			req.login_server = optarg;
+			break;
+		case O_AUTH:
+			free(key);
+			key = strncmp(optarg, "file:", 5) == 0 ? read_key_file(optarg + 5)
+							      : strdup(optarg);
+			if (!key)
+				return 1;
+			break;
+		case O_SSH:
+			req.ssh = true;
+			break;
+		case O_HOST:
+			req.hostname = optarg;
+			break;
+		case O_TAGS:
+			tags_arg = optarg;
+			break;
+		case O_TIMEOUT:
+			errno = 0;
+			timeout = strtol(optarg, &end, 10);
+			if (errno || *end || !*optarg || timeout < 0) {
+				fprintf(stderr, "meshctl up: --timeout: '%s' is not a number of "
+						"seconds\n", optarg);
+				free(key);
+				return 2;
+			}
+			break;
+		default:
+			up_usage(stderr);
+			free(key);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "meshctl up: unexpected argument '%s'\n", argv[optind]);
+		free(key);
+		return 2;
+	}
+	char *tagv[32];
+	if (tags_arg) {
+		char *save = NULL;
+		for (char *t = strtok_r(tags_arg, ",", &save); t && req.n_tags < 32;
+		     t = strtok_r(NULL, ",", &save))
+			tagv[req.n_tags++] = t;
+		req.tags = tagv;
+	}
+	req.authkey = key;
+	if (timeout < 0)
+		timeout = key ? 60 : 0;
+	char *line = meshctl_call(&req, NULL);
+	if (key) {
+		explicit_bzero(key, strlen(key));
+		free(key);
+	}
+	if (!line)
+		return 1;
+	free(line);
+
+	/* Wait for the outcome. */
+	time_t start = time(NULL);
+	bool url_shown = false;
+	for (;;) {
+		struct ctl_lapi_status st;
+		if (meshctl_get_status(&st, NULL))
+			return 1;
+		if (st.state && strcmp(st.state, "Running") == 0 && st.self.name &&
+		    st.control_connected) {
+			char addr[64];
+			meshctl_node_addr(&st.self, 0, addr, sizeof(addr));
+			printf("Connected as %s (%s)%s\n", st.self.name, addr,
+			       st.ssh ? "; SSH on" : "");
+			rc = 0;
+		} else if (st.error && (!st.state || strcmp(st.state, "Running") != 0)) {
+			fprintf(stderr, "meshctl up: %s\n", st.error);
+			rc = 1;
+		} else if (st.auth_url && !url_shown) {
+			printf("\nTo authenticate, visit:\n\n\t%s\n\n", st.auth_url);
+			fflush(stdout);
+			url_shown = true;
+			rc = -1;
+		} else {
+			rc = -1;
+		}
+		ctl_lapi_status_clear(&st);
+		if (rc >= 0)
+			return rc;
+		if (timeout && time(NULL) - start >= timeout) {
+			fprintf(stderr, "meshctl up: not connected after %ld s; 'meshctl status' "
+					"shows where it stands\n", timeout);
+			return 1;
+		}
+		usleep(200 * 1000);
+	}
+}
+
+static int simple_change(int argc, char **argv, enum ctl_lapi_cmd cmd, const char *help)
+{
+	if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		printf("%s", help);
+		return 0;
+	}
+	if (argc != 1) {
+		fprintf(stderr, "meshctl %s: unexpected argument '%s'\n", argv[0], argv[1]);
+		return 2;
+	}
+	struct ctl_lapi_request req = { .cmd = cmd };
+	char *line = meshctl_call(&req, NULL);
+	if (!line)
+		return 1;
+	bool ok;
+	char msg[512];
+	if (ctl_lapi_reply_parse(line, strlen(line), &ok, msg, sizeof(msg)) == 0 && msg[0])
+		printf("%s\n", msg);
+	free(line);
+	return 0;
+}
+
+int meshctl_down(int argc, char **argv)
+{
+	return simple_change(argc, argv, CTL_LAPI_DOWN,
+			     "Usage: meshctl down\n"
+			     "Disconnect from the tailnet (stay logged in): every peer is dropped\n"
+			     "and SSH refuses everyone until 'meshctl up'.\n");
+}
+
+int meshctl_logout(int argc, char **argv)
+{
+	return simple_change(argc, argv, CTL_LAPI_LOGOUT,
+			     "Usage: meshctl logout\n"
+			     "Leave the tailnet for good: control forgets this node (an ephemeral one\n"
+			     "is removed) and the cached netmap is deleted.\n");
+}
