@@ -466,8 +466,7 @@ static int parse_acl(struct pol_policy *pol, struct pol__netrule *r, json_t *j, 
 	json_object_foreach(j, k, v)
 	{
 		if (strcmp(k, "action") && strcmp(k, "src") && strcmp(k, "dst") &&
-		    strcmp(k, "proto") && strcmp(k, "users") && strcmp(k, "srcPosture") &&
-		    strcmp(k, "ports"))
+		    strcmp(k, "proto") && strcmp(k, "srcPosture"))
 			return pol__fail(err, "acls[%zu]: unknown field \"%s\"", idx, k);
 	}
 	int rc = parse_srcs(pol, r, json_object_get(j, "src"), err, "acls", idx);
@@ -1104,10 +1103,94 @@ static int parse_sshtests(struct pol_policy *pol, json_t *j, struct pol_error *e
 	return 0;
 }
 
+/* Field names compare without regard to case, as Go's encoding/json (the reference
+ * service) does: rename keys to their canonical spelling before anything reads them. */
+static int canon_keys(json_t *obj, const char *const *names, size_t n, struct pol_error *err,
+		      const char *ctx)
+{
+	const char *k;
+	json_t *v;
+	void *tmp;
+	if (!json_is_object(obj))
+		return 0;
+	json_object_foreach_safe(obj, tmp, k, v)
+	{
+		for (size_t i = 0; i < n; i++) {
+			if (strcasecmp(k, names[i]) != 0 || strcmp(k, names[i]) == 0)
+				continue;
+			if (json_object_get(obj, names[i]))
+				return pol__fail(err, "%s: \"%s\" and \"%s\" both given", ctx, k,
+						 names[i]);
+			if (json_object_set(obj, names[i], v) || json_object_del(obj, k))
+				return -ENOMEM;
+			break;
+		}
+	}
+	return 0;
+}
+
+static const char *const acl_fields[] = {"action", "src", "dst", "proto", "users", "ports",
+					 "srcPosture"};
+static const char *const grant_fields[] = {"src", "dst", "ip", "app", "via", "srcPosture"};
+static const char *const ssh_fields[] = {"action",     "src",	  "dst",     "users",
+					 "checkPeriod", "acceptEnv", "srcPosture", "message",
+					 "recorder",	"enforceRecorder"};
+static const char *const test_fields[] = {"src", "proto", "accept", "deny"};
+static const char *const sshtest_fields[] = {"src", "dst", "accept", "check", "deny"};
+
+#define NAMES(a) a, sizeof(a) / sizeof(a[0])
+
+/* Canonical key spelling everywhere a rule is read, and the legacy ACL form
+ * {"Action", "Users", "Ports"} as src/dst. */
+static int canon_policy(json_t *root, struct pol_error *err)
+{
+	static const struct {
+		const char *section;
+		const char *const *names;
+		size_t n;
+	} secs[] = {
+		{"acls", NAMES(acl_fields)},	 {"grants", NAMES(grant_fields)},
+		{"ssh", NAMES(ssh_fields)},	 {"tests", NAMES(test_fields)},
+		{"sshTests", NAMES(sshtest_fields)},
+	};
+	int rc = canon_keys(root, NAMES(known_sections), err, "policy");
+	for (size_t s = 0; s < sizeof(secs) / sizeof(secs[0]) && !rc; s++) {
+		json_t *arr = json_object_get(root, secs[s].section), *e;
+		size_t i;
+		char ctx[48];
+		json_array_foreach(arr, i, e)
+		{
+			snprintf(ctx, sizeof(ctx), "%s[%zu]", secs[s].section, i);
+			if ((rc = canon_keys(e, secs[s].names, secs[s].n, err, ctx)))
+				break;
+			if (s != 0 || !json_is_object(e))
+				continue;
+			static const char *const legacy[][2] = {{"users", "src"}, {"ports", "dst"}};
+			for (int l = 0; l < 2 && !rc; l++) {
+				json_t *old = json_object_get(e, legacy[l][0]);
+				if (!old)
+					continue;
+				if (json_object_get(e, legacy[l][1]))
+					rc = pol__fail(err, "%s: give \"%s\" or \"%s\", not both", ctx,
+						       legacy[l][1], legacy[l][0]);
+				else if (json_object_set(e, legacy[l][1], old) ||
+					 json_object_del(e, legacy[l][0]))
+					rc = -ENOMEM;
+			}
+			if (rc)
+				break;
+		}
+	}
+	return rc;
+}
+
 static int parse_root(struct pol_policy *pol, json_t *root, struct pol_error *err)
 {
 	const char *k;
 	json_t *v;
+	int rc = canon_policy(root, err);
+	if (rc)
+		return rc;
 	json_object_foreach(root, k, v)
 	{
 		bool known = false;
@@ -1122,7 +1205,6 @@ static int parse_root(struct pol_policy *pol, json_t *root, struct pol_error *er
 	json_t *na = json_object_get(root, "nodeAttrs");
 	if (na && !json_is_null(na) && !json_is_array(na))
 		return pol__fail(err, "nodeAttrs: must be a list");
-	int rc;
 	if ((rc = parse_groups(pol, json_object_get(root, "groups"), err)) ||
 	    (rc = parse_tag_owners(pol, json_object_get(root, "tagOwners"), err)) ||
 	    (rc = parse_hosts(pol, json_object_get(root, "hosts"), err)) ||

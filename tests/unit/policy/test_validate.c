@@ -202,6 +202,17 @@ static const struct {
     /* 54 */
     {"{\n\"acls\": [\n  {\"action\": \"accept\" \"src\": []}\n]}",
      "line 3, column 27: '}' expected near '\"src\"'"},
+    /* 55: field names compare without regard to case; the legacy Users/Ports form */
+    {"{\"ACLs\": [{\"Action\": \"accept\", \"Users\": [\"*\"], \"Ports\": [\"*:22\"]}]}", NULL},
+    /* 56 */
+    {"{\"acls\": [{\"action\": \"accept\", \"src\": [\"*\"], \"users\": [\"*\"], \"dst\": [\"*:*\"]}]}",
+     "acls[0]: give \"src\" or \"users\", not both"},
+    /* 57 */
+    {"{\"Acls\": [], \"acls\": []}", "policy: \"Acls\" and \"acls\" both given"},
+    /* 58 */
+    {"{\"ssh\": [{\"Action\": \"accept\", \"SRC\": [\"*\"], \"dst\": [\"autogroup:self\"], "
+     "\"users\": [\"x\"]}]}",
+     NULL},
 };
 
 static const struct {
