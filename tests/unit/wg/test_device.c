@@ -178,6 +178,12 @@ static void bad_input(struct side *a, struct side *b)
 	memset(buf, 0, 64);
 	buf[0] = 3;
 	EXPECT_DROP(dev, drop_cookie, wg__receive(dev, buf, 64, src));
+	/* 7b: cookie reply for a live index, bit-flipped (does not decrypt) */
+	memset(buf, 0, 64);
+	buf[0] = 3;
+	memcpy(buf + 4, &b->dev->peers_head->kp_cur->entry.index, 4);
+	buf[40] ^= 0x20;
+	EXPECT_DROP(dev, drop_cookie, wg__receive(dev, buf, 64, src));
 	/* 8: data for an unknown index */
 	memset(buf, 0, 64);
 	buf[0] = 4;
