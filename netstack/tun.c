@@ -169,9 +169,12 @@ static void on_tun_readable(uv_poll_t *h, int status, int events)
 		size_t cap = ns->tun_batch ? slot : sizeof(ns->iobuf);
 		ssize_t n = read(ns->tun_fd, buf, cap);
 		if (n < 0) {
-			if (errno != EAGAIN && errno != EINTR)
-				log_warn_rl(&tun_rl, "netstack", "%s: read: %s", ns->tun_name,
-					    strerror(errno));
+			if (errno != EAGAIN && errno != EINTR) {
+				/* e.g. the device was deleted: stop, rather than spin on it */
+				log_err("netstack", "%s: read: %s; no longer reading the TUN",
+					ns->tun_name, strerror(errno));
+				uv_poll_stop(&ns->tun_poll);
+			}
 			break;
 		}
 		if (n == 0)

@@ -8,10 +8,13 @@
                                   report N bytes when it is our sink handler)
   wait HOST PORT TIMEOUT          wait until a TCP connect succeeds
   refused HOST PORT               succeed only if the connect is refused (RST to the SYN)
+  ping HOST                       ICMP echo (raw socket, IPv4) until a reply, at most 5 s
   serve-sink ADDR PORT            kernel-socket twin of ns-node's sink handler: for each
                                   connection read to EOF, answer "bytes=N\n", close
 Exit 0 on success, 1 on failure (with the reason on stderr)."""
+import os
 import socket
+import struct
 import sys
 import time
 
@@ -116,6 +119,40 @@ def refused(host, port):
     return 1
 
 
+def csum(b):
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+def ping(host):
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    s.settimeout(0.5)
+    ident = os.getpid() & 0xFFFF
+    end = time.monotonic() + 5
+    seq = 0
+    while time.monotonic() < end:
+        seq += 1
+        body = struct.pack("!BBHHH", 8, 0, 0, ident, seq) + b"netstack"
+        body = body[:2] + struct.pack("!H", csum(body)) + body[4:]
+        s.sendto(body, (host, 0))
+        try:
+            while True:
+                data, addr = s.recvfrom(2048)
+                ihl = (data[0] & 15) * 4
+                t, _, _, i, q = struct.unpack("!BBHHH", data[ihl:ihl + 8])
+                if addr[0] == host and t == 0 and i == ident and data[ihl + 8:] == b"netstack":
+                    print("echo reply from %s seq %d" % (host, q))
+                    return 0
+        except socket.timeout:
+            pass
+    print("no echo reply from %s" % host, file=sys.stderr)
+    return 1
+
+
 def main(argv):
     try:
         if argv[1] == "banner":
@@ -124,6 +161,8 @@ def main(argv):
             return sink(argv[2], int(argv[3]), int(argv[4]))
         if argv[1] == "serve-sink":
             return serve_sink(argv[2], int(argv[3]))
+        if argv[1] == "ping":
+            return ping(argv[2])
         if argv[1] == "refused":
             return refused(argv[2], int(argv[3]))
         if argv[1] == "wait":
