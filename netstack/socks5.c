@@ -27,6 +27,7 @@ enum {
 	REP_CMD_UNSUPPORTED = 7,
 	REP_ATYP_UNSUPPORTED = 8,
 	MAX_CLIENTS = 256,
+	HANDSHAKE_TIMEOUT_MS = 10000, /* greeting + request must arrive within this */
 };
 
 enum client_state { ST_GREETING, ST_REQUEST, ST_DIALING, ST_CLOSING };
@@ -37,6 +38,7 @@ struct ns__socks_client {
 	int fd;
 	uv_poll_t poll;
 	enum client_state state;
+	uint64_t since_ms;
 	uint8_t buf[262 + 8];
 	size_t len;
 };
@@ -45,6 +47,8 @@ struct ns__socks {
 	struct ns *ns;
 	int fd;
 	uv_poll_t poll;
+	uv_timer_t sweep; /* runs only while clients are in their handshake */
+	unsigned open_handles;
 	uint16_t port;
 	struct ns__socks_client *clients;
 	unsigned n_clients;
@@ -52,6 +56,24 @@ struct ns__socks {
 
 static struct log_ratelimit socks_rl = LOG_RATELIMIT_INIT(5000, 5);
 
+static void client_close(struct ns__socks_client *cl);
+
+/* Closes clients that stalled in their handshake; stops when none is left. */
+static void on_sweep(uv_timer_t *t)
+{
+	struct ns__socks *s = ns__container_of(t, struct ns__socks, sweep);
+	uint64_t now = uv_now(s->ns->loop);
+	for (struct ns__socks_client *cl = s->clients, *next; cl; cl = next) {
+		next = cl->next;
+		if ((cl->state == ST_GREETING || cl->state == ST_REQUEST) &&
+		    now - cl->since_ms >= HANDSHAKE_TIMEOUT_MS) {
+			log_debug_rl(&socks_rl, "socks5", "client handshake timed out");
+			client_close(cl);
+		}
+	}
+	if (!s->clients)
+		uv_timer_stop(t);
+}
 static void on_client_closed(uv_handle_t *h)
 {
 	struct ns__socks_client *cl = h->data;
@@ -234,6 +256,10 @@ static void on_listen_readable(uv_poll_t *h, int status, int events)
 			continue;
 		}
 		cl->poll.data = cl;
+		cl->since_ms = uv_now(s->ns->loop);
+		if (!uv_is_active((uv_handle_t *)&s->sweep))
+			uv_timer_start(&s->sweep, on_sweep, HANDSHAKE_TIMEOUT_MS / 10,
+				       HANDSHAKE_TIMEOUT_MS / 10);
 		cl->next = s->clients;
 		if (s->clients)
 			s->clients->prev = cl;
@@ -269,6 +295,9 @@ int ns_socks5_start(struct ns *ns, uint16_t port, uint16_t *bound)
 		goto fail;
 	}
 	s->poll.data = s;
+	uv_timer_init(ns->loop, &s->sweep);
+	s->sweep.data = s;
+	s->open_handles = 2;
 	uv_poll_start(&s->poll, UV_READABLE, on_listen_readable);
 	ns->socks = s;
 	if (bound)
@@ -288,8 +317,10 @@ static void on_listener_closed(uv_handle_t *h)
 {
 	struct ns__socks *s = h->data;
 	struct ns *ns = s->ns;
-	close(s->fd);
-	free(s);
+	if (--s->open_handles == 0) {
+		close(s->fd);
+		free(s);
+	}
 	ns__handle_closed(ns);
 }
 
@@ -301,6 +332,7 @@ void ns__socks_free_all(struct ns *ns)
 	while (s->clients)
 		client_close(s->clients);
 	ns->socks = NULL;
-	ns->closing++;
+	ns->closing += 2;
 	uv_close((uv_handle_t *)&s->poll, on_listener_closed);
+	uv_close((uv_handle_t *)&s->sweep, on_listener_closed);
 }

@@ -6,6 +6,7 @@
  *  - the SOCKS5 listener (RFC 1928): bound to 127.0.0.1 only; CONNECT to an IPv4 address
  *    and to an IP-literal domain name relays data; errors answer with the RFC's codes:
  *    no acceptable method 0xFF, BIND 0x07, a name we cannot resolve 0x04, refused 0x05;
+ *    a client that never finishes its handshake is closed after 10 s;
  *  - an idle netstack sleeps: at most a couple of timer wakeups in 1.5 s. */
 #include <errno.h>
 #include <netinet/in.h>
@@ -128,6 +129,10 @@ static void test_dial(uv_loop_t *loop, enum ns_mode mode, int family)
 	end_ns(loop, ns);
 	if (tun_other >= 0)
 		close(tun_other);
+}
+
+static void on_wait(uv_timer_t *t)
+{
 }
 
 /* ---- SOCKS5 ---- */
@@ -271,14 +276,22 @@ static void test_socks5(uv_loop_t *loop)
 	CHECK_INT(b[1], 5);
 	close(fd);
 
+	/* a client that says nothing is closed after the handshake timeout */
+	fd = socks_connect(port);
+	uv_timer_t t;
+	uv_timer_init(loop, &t);
+	uv_timer_start(&t, on_wait, 12500, 0); /* 10 s + one 1 s sweep + slack */
+	while (uv_is_active((uv_handle_t *)&t))
+		uv_run(loop, UV_RUN_ONCE);
+	uv_close((uv_handle_t *)&t, NULL);
+	ssize_t r = recv(fd, b, sizeof(b), MSG_DONTWAIT);
+	CHECK_INT(r, 0);
+	close(fd);
+
 	end_ns(loop, ns);
 }
 
 /* ---- idle ---- */
-
-static void on_wait(uv_timer_t *t)
-{
-}
 
 static void test_idle(uv_loop_t *loop)
 {
