@@ -19,6 +19,7 @@
 #include "common/key.h"
 #include "common/log.h"
 #include "control/client/client.h"
+#include "control/netmap/netmap_json.h"
 #include "control/netmap/wire.h"
 
 #define ctl__container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
@@ -54,7 +55,7 @@ struct ctl_client {
 	int open_handles; /* uv handles and cache writes still to finish before free */
 	bool cache_busy, cache_again;
 	unsigned backoff_ms;
-	char *netmap_json; /* the current full netmap */
+	json_t *netmap; /* the current full netmap, as JSON (kept parsed: deltas are cheap) */
 	uint64_t netmap_version;
 	int64_t netmap_time;
 	struct creq *map_req;
@@ -80,6 +81,7 @@ struct creq {
 	char hold_src[64], hold_user[64], hold_id[64];
 	uint32_t hold_period;
 	bool hold_pending_told;
+	CURLcode curl_result;
 	struct creq *next;
 };
 
@@ -237,7 +239,7 @@ static void save_netmap(struct ctl_client *c)
 		return;
 	}
 	struct cache_write *cw = calloc(1, sizeof(*cw));
-	if (!cw || !(cw->json = strdup(c->netmap_json))) {
+	if (!cw || !(cw->json = json_dumps(c->netmap, JSON_COMPACT))) {
 		free(cw);
 		log_warn("control", "out of memory caching the netmap");
 		return;
@@ -257,7 +259,7 @@ static void deliver(struct ctl_client *c, bool from_cache)
 {
 	struct ctl_netmap *nm;
 	char err[256];
-	if (ctl_netmap_parse(c->netmap_json, strlen(c->netmap_json), &nm, err, sizeof(err)) != 0) {
+	if (ctl__netmap_from_json(c->netmap, &nm, err, sizeof(err)) != 0) {
 		log_warn("control", "netmap: %s", err);
 		return;
 	}
@@ -471,7 +473,12 @@ static char *opened(struct creq *r, long status, const char **why)
 static json_t *response_json(struct creq *r, long status, char *errbuf, size_t errlen)
 {
 	const char *why = "empty response";
-	char *plain = opened(r, status, &why);
+	char *plain = status ? opened(r, status, &why) : NULL;
+	if (!status) {
+		snprintf(errbuf, errlen, "control is unreachable (%s)",
+			 curl_easy_strerror(r->curl_result));
+		return NULL;
+	}
 	if (!plain) {
 		/* Refusals before authentication are plain JSON {"error": ...}. */
 		json_t *j = r->resp ? json_loads(r->resp, 0, NULL) : NULL;
@@ -535,7 +542,10 @@ static void on_key(struct ctl_client *c, struct creq *r, long status)
 	struct key_error kerr;
 	if (status != 200 || !k || !key_from_base64(key, k, &kerr)) {
 		json_decref(j);
-		retry_later(c, "control did not answer with its key");
+		if (!status)
+			retry_later(c, curl_easy_strerror(r->curl_result));
+		else
+			retry_later(c, "control did not answer with its key");
 		return;
 	}
 	json_decref(j);
@@ -573,7 +583,9 @@ static void on_register(struct ctl_client *c, struct creq *r, long status)
 	char err[512];
 	json_t *j = response_json(r, status, err, sizeof(err));
 	if (!j) {
-		if (status >= 500 || status == 0)
+		/* 401 here is a late or replayed request (libcurl resends a POST when a reused
+		 * connection died); a fresh one gets a fresh nonce */
+		if (status >= 500 || status == 0 || status == 401)
 			retry_later(c, err);
 		else {
 			c->refused = true;
@@ -641,9 +653,10 @@ static void map_poll(struct ctl_client *c)
 static void on_map(struct ctl_client *c, struct creq *r, long status)
 {
 	char err[512];
-	if (status == 401) {
+	if (status == 401 && r->resp && strstr(r->resp, "\"machine key is not registered\"")) {
 		/* control forgot this machine: removed from the tailnet, or a new database.  The
-		 * auth key was for joining once; a person has to log this node in again. */
+		 * auth key was for joining once; a person has to log this node in again.  (Other
+		 * 401s - a replayed or late request - are retried with a fresh nonce.) */
 		mark_registered(c, false);
 		c->netmap_version = 0;
 		c->refused = true;
@@ -658,15 +671,20 @@ static void on_map(struct ctl_client *c, struct creq *r, long status)
 	if (!plain) {
 		json_t *j = response_json(r, status, err, sizeof(err));
 		json_decref(j);
-		retry_later(c, status ? err : "control is unreachable");
+		if (!status)
+			snprintf(err, sizeof(err), "control is unreachable (%s)",
+				 curl_easy_strerror(r->curl_result));
+		retry_later(c, err);
 		return;
 	}
-	int rc = ctl_netmap_apply(&c->netmap_json, plain, strlen(plain), err, sizeof(err));
-	json_t *m = json_loads(plain, 0, NULL);
-	bool keepalive = json_is_string(json_object_get(m, "type")) &&
-			 strcmp(json_string_value(json_object_get(m, "type")), "keepalive") == 0;
-	json_decref(m);
+	json_error_t jerr;
+	json_t *m = json_loads(plain, 0, &jerr);
+	bool keepalive = false;
 	free(plain);
+	int rc = m ? ctl__netmap_fold(&c->netmap, m, &keepalive, err, sizeof(err)) : -EINVAL;
+	if (!m)
+		snprintf(err, sizeof(err), "map message JSON: %s", jerr.text);
+	json_decref(m);
 	if (rc == -ESTALE) {
 		c->netmap_version = 0; /* ask for a full map */
 		map_poll(c);
@@ -773,6 +791,7 @@ static void check_done(struct ctl_client *c)
 		struct creq *r;
 		long status = 0;
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+		r->curl_result = msg->data.result;
 		if (msg->data.result == CURLE_OK)
 			curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
 		if (c->map_req == r)
@@ -941,13 +960,20 @@ int ctl_client_start(struct ctl_client *c)
 	size_t len;
 	path_of(c, "netmap.json", path, sizeof(path));
 	char *cached = read_file(path, CTL_WIRE_MAX_BODY, &len);
-	if (cached && c->registered) {
+	json_t *j = cached && c->registered ? json_loadb(cached, len, 0, NULL) : NULL;
+	struct ctl_netmap *check;
+	char err[256];
+	free(cached);
+	if (j && ctl__netmap_from_json(j, &check, err, sizeof(err)) == 0) {
 		struct stat st;
-		c->netmap_json = cached;
+		ctl_netmap_free(check);
+		c->netmap = j;
 		c->netmap_time = stat(path, &st) == 0 ? (int64_t)st.st_mtime : (int64_t)time(NULL);
 		deliver(c, true);
 	} else {
-		free(cached);
+		if (j)
+			log_warn("control", "ignoring the cached netmap %s: %s", path, err);
+		json_decref(j);
 	}
 	connect_start(c);
 	return 0;
@@ -970,7 +996,7 @@ void ctl_client_free(struct ctl_client *c)
 	free(c->state_dir);
 	free(c->hostname);
 	free(c->auth_key);
-	free(c->netmap_json);
+	json_decref(c->netmap);
 	strv_free(c->endpoints, c->n_endpoints);
 	strv_free(c->host_keys, c->n_host_keys);
 	uv_close((uv_handle_t *)&c->curl_timer, handle_closed);
@@ -1024,7 +1050,7 @@ int ctl_client_logout(struct ctl_client *c, void (*cb)(void *ctx, int status), v
 
 int64_t ctl_client_netmap_age(const struct ctl_client *c)
 {
-	if (!c->netmap_json)
+	if (!c->netmap)
 		return -1;
 	return (int64_t)time(NULL) - c->netmap_time;
 }

@@ -583,48 +583,104 @@ int ctl_netmap_parse(const char *json, size_t len, struct ctl_netmap **out, char
 	return rc;
 }
 
-static json_int_t node_id(json_t *n)
+int ctl__netmap_from_json(json_t *j, struct ctl_netmap **out, char *err, size_t errlen)
 {
-	return json_integer_value(json_object_get(n, "id"));
+	return netmap_from_json(j, out, err, errlen);
 }
 
-/* peers_changed replaces or adds peers by id; peers_removed drops ids; self, filter, ssh
- * and domain replace the previous values when present. */
-static int apply_delta(json_t *nm, json_t *msg, char *err, size_t errlen)
+static int id_cmp(const void *a, const void *b)
 {
-	json_t *peers = json_object_get(nm, "peers");
+	json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "id"));
+	json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b, "id"));
+	return x < y ? -1 : x > y;
+}
+
+/* Check every part of a delta before anything is changed, so a bad delta leaves the
+ * netmap as it was. */
+static int delta_check(json_t *msg, char *err, size_t errlen)
+{
 	json_t *changed = json_object_get(msg, "peers_changed");
 	json_t *removed = json_object_get(msg, "peers_removed");
-	if (!json_is_array(peers))
-		return fail(err, errlen, "previous netmap has no peers array");
-	if ((changed && !json_is_array(changed)) || (removed && !json_is_array(removed)))
-		return fail(err, errlen, "delta: peers_changed and peers_removed must be arrays");
 	size_t i;
 	json_t *v;
+	if ((changed && !json_is_array(changed)) || (removed && !json_is_array(removed)))
+		return fail(err, errlen, "delta: peers_changed and peers_removed must be arrays");
 	json_array_foreach(removed, i, v) {
 		if (!json_is_integer(v))
 			return fail(err, errlen, "delta: peers_removed[%zu] is not an id", i);
-		for (size_t p = 0; p < json_array_size(peers); p++)
-			if (node_id(json_array_get(peers, p)) == json_integer_value(v)) {
-				json_array_remove(peers, p);
-				break;
-			}
 	}
+	struct ctl_node n;
+	int rc;
 	json_array_foreach(changed, i, v) {
-		struct ctl_node check;
-		int rc = ctl__node_from_json(v, &check, err, errlen);
-		if (rc)
+		if ((rc = ctl__node_from_json(v, &n, err, errlen)))
 			return rc;
-		ctl__node_clear(&check);
-		size_t p;
-		for (p = 0; p < json_array_size(peers); p++)
-			if (node_id(json_array_get(peers, p)) == node_id(v))
-				break;
-		if (p < json_array_size(peers))
-			json_array_set(peers, p, v);
-		else
-			json_array_append(peers, v);
+		ctl__node_clear(&n);
 	}
+	if ((v = json_object_get(msg, "self"))) {
+		if ((rc = ctl__node_from_json(v, &n, err, errlen)))
+			return rc;
+		ctl__node_clear(&n);
+	}
+	struct ctl_filter_rule *f;
+	struct ctl_ssh_rule *r;
+	size_t nr;
+	if ((rc = filter_from_json(json_object_get(msg, "filter"), &f, &nr, err, errlen)))
+		return rc;
+	ctl__filter_free(f, nr);
+	if ((rc = ssh_from_json(json_object_get(msg, "ssh"), &r, &nr, err, errlen)))
+		return rc;
+	ctl__ssh_free(r, nr);
+	json_t *d = json_object_get(msg, "domain");
+	if (d && !json_is_string(d))
+		return fail(err, errlen, "domain: expected a string");
+	return 0;
+}
+
+/* peers_changed replaces or adds peers by id; peers_removed drops ids; self, filter, ssh
+ * and domain replace the previous values when present.  Peers are indexed by id in a hash
+ * table, so a delta costs O(peers), not O(peers x changes). */
+static int apply_delta(json_t *nm, json_t *msg, char *err, size_t errlen)
+{
+	json_t *peers = json_object_get(nm, "peers");
+	if (!json_is_array(peers))
+		return fail(err, errlen, "previous netmap has no peers array");
+	int rc = delta_check(msg, err, errlen);
+	if (rc)
+		return rc;
+	json_t *byid = json_object(), *v;
+	size_t i;
+	char key[24];
+	if (!byid)
+		return -ENOMEM;
+	json_array_foreach(peers, i, v) {
+		snprintf(key, sizeof(key), "%lld", (long long)json_integer_value(json_object_get(v, "id")));
+		json_object_set(byid, key, v);
+	}
+	json_array_foreach(json_object_get(msg, "peers_removed"), i, v) {
+		snprintf(key, sizeof(key), "%lld", (long long)json_integer_value(v));
+		json_object_del(byid, key);
+	}
+	json_array_foreach(json_object_get(msg, "peers_changed"), i, v) {
+		snprintf(key, sizeof(key), "%lld", (long long)json_integer_value(json_object_get(v, "id")));
+		json_object_set(byid, key, v);
+	}
+	size_t n = json_object_size(byid), k = 0;
+	json_t **arr = calloc(n ? n : 1, sizeof(*arr)), *out = json_array();
+	const char *name;
+	if (!arr || !out) {
+		free(arr);
+		json_decref(out);
+		json_decref(byid);
+		return -ENOMEM;
+	}
+	json_object_foreach(byid, name, v)
+		arr[k++] = v;
+	qsort(arr, n, sizeof(*arr), id_cmp);
+	for (k = 0; k < n; k++)
+		json_array_append(out, arr[k]);
+	free(arr);
+	json_decref(byid);
+	json_object_set_new(nm, "peers", out);
 	static const char *const whole[] = { "self", "filter", "ssh", "domain" };
 	for (i = 0; i < sizeof(whole) / sizeof(whole[0]); i++) {
 		json_t *w = json_object_get(msg, whole[i]);
@@ -634,55 +690,62 @@ static int apply_delta(json_t *nm, json_t *msg, char *err, size_t errlen)
 	return 0;
 }
 
+int ctl__netmap_fold(json_t **nm, json_t *m, bool *keepalive, char *err, size_t errlen)
+{
+	const char *type = json_string_value(json_object_get(m, "type"));
+	json_t *ver = json_object_get(m, "version");
+	*keepalive = false;
+	if (!type || !json_is_integer(ver))
+		return fail(err, errlen, "map message: missing type or version");
+	if (strcmp(type, "keepalive") == 0) {
+		*keepalive = true;
+		return 0;
+	}
+	if (strcmp(type, "full") == 0) {
+		json_t *full = json_object_get(m, "netmap");
+		struct ctl_netmap *check;
+		int rc = netmap_from_json(full, &check, err, errlen);
+		if (rc)
+			return rc;
+		ctl_netmap_free(check);
+		json_decref(*nm);
+		*nm = json_incref(full);
+		return 0;
+	}
+	if (strcmp(type, "delta") != 0)
+		return fail(err, errlen, "map message: unknown type '%s'", type);
+	if (!*nm) {
+		fail(err, errlen, "delta before any full netmap");
+		return -ESTALE;
+	}
+	json_t *base = json_object_get(m, "base");
+	if (!json_is_integer(base) ||
+	    json_integer_value(base) != json_integer_value(json_object_get(*nm, "version"))) {
+		fail(err, errlen, "delta is based on another version");
+		return -ESTALE;
+	}
+	int rc = apply_delta(*nm, m, err, errlen);
+	if (!rc)
+		json_object_set(*nm, "version", ver);
+	return rc;
+}
+
 int ctl_netmap_apply(char **json, const char *msg, size_t len, char *err, size_t errlen)
 {
 	json_error_t jerr;
 	json_t *m = json_loadb(msg, len, JSON_REJECT_DUPLICATES, &jerr), *nm = NULL;
+	bool keepalive;
 	int rc = 0;
 	if (!m)
 		return fail(err, errlen, "map message JSON, line %d column %d: %s", jerr.line,
 			    jerr.column, jerr.text);
-	const char *type = json_string_value(json_object_get(m, "type"));
-	json_t *ver = json_object_get(m, "version");
-	if (!type || !json_is_integer(ver)) {
-		rc = fail(err, errlen, "map message: missing type or version");
+	if (*json && !(nm = json_loads(*json, 0, &jerr))) {
+		rc = fail(err, errlen, "previous netmap is not JSON");
 		goto out;
 	}
-	if (strcmp(type, "keepalive") == 0)
+	rc = ctl__netmap_fold(&nm, m, &keepalive, err, errlen);
+	if (rc || keepalive)
 		goto out;
-	if (strcmp(type, "full") == 0) {
-		nm = json_incref(json_object_get(m, "netmap"));
-	} else if (strcmp(type, "delta") == 0) {
-		if (!*json) {
-			fail(err, errlen, "delta before any full netmap");
-			rc = -ESTALE;
-			goto out;
-		}
-		nm = json_loads(*json, 0, &jerr);
-		if (!nm) {
-			rc = fail(err, errlen, "previous netmap is not JSON");
-			goto out;
-		}
-		json_t *base = json_object_get(m, "base");
-		if (!json_is_integer(base) ||
-		    json_integer_value(base) != json_integer_value(json_object_get(nm, "version"))) {
-			fail(err, errlen, "delta is based on another version");
-			rc = -ESTALE;
-			goto out;
-		}
-		rc = apply_delta(nm, m, err, errlen);
-		if (rc)
-			goto out;
-		json_object_set(nm, "version", ver);
-	} else {
-		rc = fail(err, errlen, "map message: unknown type '%s'", type);
-		goto out;
-	}
-	struct ctl_netmap *check;
-	rc = netmap_from_json(nm, &check, err, errlen);
-	if (rc)
-		goto out;
-	ctl_netmap_free(check);
 	char *text = json_dumps(nm, JSON_COMPACT);
 	if (!text) {
 		rc = -ENOMEM;

@@ -23,6 +23,14 @@ int ctl__node_from_json(json_t *j, struct ctl_node *n, char *err, size_t errlen)
 int ctl__prefix_from_json(json_t *j, struct ctl_prefix *p, const char *field, char *err,
 			  size_t errlen);
 
+/* Decode a full netmap object. */
+int ctl__netmap_from_json(json_t *j, struct ctl_netmap **out, char *err, size_t errlen);
+
+/* Fold one map message into *nm (a full netmap object, NULL before the first; replaced
+ * or changed in place).  A refused message leaves *nm as it was; -ESTALE when a delta is
+ * not based on *nm's version.  *keepalive tells a keep-alive apart. */
+int ctl__netmap_fold(json_t **nm, json_t *msg, bool *keepalive, char *err, size_t errlen);
+
 /* Read a string array member into a malloc'd char ** (NULL/0 when absent). */
 int ctl__strv_from_json(json_t *obj, const char *key, char ***v, size_t *n, char *err,
 			size_t errlen);
