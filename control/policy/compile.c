@@ -352,6 +352,17 @@ static int finish_cfilter(struct pol__cfilter *f)
 	return rc;
 }
 
+static bool route_overlaps(const struct pol__cnode *nd, const struct pol_prefix *p)
+{
+	for (size_t k = 0; k < nd->n_routes; k++) {
+		const struct pol_prefix *rt = &nd->routes[k];
+		if (rt->addr.family == p->addr.family &&
+		    (pol_prefix_contains(rt, &p->addr) || pol_prefix_contains(p, &rt->addr)))
+			return true;
+	}
+	return false;
+}
+
 static int compile_dst(struct ctx *x, const struct pol__netrule *r, const struct pol__dst *d,
 		       const struct pol__addrset *src)
 {
@@ -401,16 +412,8 @@ static int compile_dst(struct ctx *x, const struct pol__netrule *r, const struct
 		if (!rc)
 			rc = alias_nodes(x, &d->alias, &nodes);
 		for (size_t i = 0; i < c->n_nodes && !rc; i++)
-			for (size_t k = 0; k < c->nodes[i].n_routes; k++) {
-				const struct pol_prefix *rt = &c->nodes[i].routes[k];
-				const struct pol_prefix *p = &d->alias.prefix;
-				if (rt->addr.family == p->addr.family &&
-				    (pol_prefix_contains(rt, &p->addr) ||
-				     pol_prefix_contains(p, &rt->addr))) {
-					rc = ivec_push(&nodes, (int)i);
-					break;
-				}
-			}
+			if (route_overlaps(&c->nodes[i], &d->alias.prefix))
+				rc = ivec_push(&nodes, (int)i);
 	} else {
 		rc = alias_nodes(x, &d->alias, &nodes);
 		if (!rc) {
@@ -428,17 +431,48 @@ static int compile_dst(struct ctx *x, const struct pol__netrule *r, const struct
 	return rc;
 }
 
+/* A via grant: its subnet destinations reach only through the routers carrying one of
+ * the via tags, so only those routers' filters get the rule. */
+static int compile_via_dst(struct ctx *x, const struct pol__netrule *r, const struct pol__dst *d,
+			   const struct pol__addrset *src)
+{
+	struct pol_compiled *c = x->c;
+	struct pol__cfilter *f = NULL;
+	int rc = 0;
+	if (d->alias.kind != POL__A_PREFIX && d->alias.kind != POL__A_HOST)
+		return 0; /* autogroup:internet and friends: exit traffic, not modelled yet */
+	for (size_t v = 0; v < r->n_via && !rc; v++) {
+		if (r->via[v] < 0)
+			continue;
+		const struct ivec *routers = &x->tag_nodes[r->via[v]];
+		for (size_t i = 0; i < routers->n && !rc; i++) {
+			struct pol__cnode *nd = &c->nodes[routers->v[i]];
+			if (!route_overlaps(nd, &d->alias.prefix))
+				continue;
+			if (!f) {
+				rc = new_cfilter(x, r, d, src, &f);
+				if (!rc)
+					rc = pol__addrset_add(&f->dst, &d->alias.prefix);
+				if (!rc)
+					rc = finish_cfilter(f);
+			}
+			if (!rc)
+				rc = node_push_filter(nd, &f->pub);
+		}
+	}
+	return rc;
+}
+
 static int compile_filters(struct ctx *x)
 {
 	const struct pol_policy *pol = x->pol;
 	for (size_t i = 0; i < pol->n_rules; i++) {
 		const struct pol__netrule *r = &pol->rules[i];
-		if (r->has_via)
-			continue; /* routes through routers, not node-to-node access */
 		const struct pol__addrset *src;
 		int rc = src_set(x, r->srcs, r->n_srcs, SRC_ALL, &src);
 		for (size_t d = 0; d < r->n_dsts && !rc; d++)
-			rc = compile_dst(x, r, &r->dsts[d], src);
+			rc = r->has_via ? compile_via_dst(x, r, &r->dsts[d], src)
+					: compile_dst(x, r, &r->dsts[d], src);
 		if (rc)
 			return rc;
 	}

@@ -110,6 +110,8 @@ struct pol__netrule {
 	struct pol__dst *dsts;
 	size_t n_dsts, cap_dsts;
 	bool has_via; /* via grants route through routers; no node-to-node access */
+	int *via;     /* tag indices of the routers a via grant names */
+	size_t n_via;
 	char *source; /* the rule as compact JSON, for explain */
 };
 

@@ -674,6 +674,12 @@ static int parse_grant(struct pol_policy *pol, struct pol__netrule *r, json_t *j
 		}
 	}
 	r->has_via = n_via > 0;
+	if (n_via && !(r->via = calloc(n_via, sizeof(*r->via)))) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n_via; i++)
+		r->via[r->n_via++] = pol__strmap_get(&pol->tag_idx, via[i]);
 	if (!json_object_get(j, "dst")) {
 		rc = pol__fail(err, "grants[%zu]: dst must be specified", idx);
 		goto out;
@@ -1129,12 +1135,12 @@ static int canon_keys(json_t *obj, const char *const *names, size_t n, struct po
 	return 0;
 }
 
-static const char *const acl_fields[] = {"action", "src", "dst", "proto", "users", "ports",
-					 "srcPosture"};
+static const char *const acl_fields[] = {"action", "src",   "dst",	 "proto",
+					 "users",  "ports", "srcPosture"};
 static const char *const grant_fields[] = {"src", "dst", "ip", "app", "via", "srcPosture"};
-static const char *const ssh_fields[] = {"action",     "src",	  "dst",     "users",
-					 "checkPeriod", "acceptEnv", "srcPosture", "message",
-					 "recorder",	"enforceRecorder"};
+static const char *const ssh_fields[] = {
+    "action",	 "src",	       "dst",	  "users",    "checkPeriod",
+    "acceptEnv", "srcPosture", "message", "recorder", "enforceRecorder"};
 static const char *const test_fields[] = {"src", "proto", "accept", "deny"};
 static const char *const sshtest_fields[] = {"src", "dst", "accept", "check", "deny"};
 
@@ -1149,9 +1155,9 @@ static int canon_policy(json_t *root, struct pol_error *err)
 		const char *const *names;
 		size_t n;
 	} secs[] = {
-		{"acls", NAMES(acl_fields)},	 {"grants", NAMES(grant_fields)},
-		{"ssh", NAMES(ssh_fields)},	 {"tests", NAMES(test_fields)},
-		{"sshTests", NAMES(sshtest_fields)},
+	    {"acls", NAMES(acl_fields)},	 {"grants", NAMES(grant_fields)},
+	    {"ssh", NAMES(ssh_fields)},		 {"tests", NAMES(test_fields)},
+	    {"sshTests", NAMES(sshtest_fields)},
 	};
 	int rc = canon_keys(root, NAMES(known_sections), err, "policy");
 	for (size_t s = 0; s < sizeof(secs) / sizeof(secs[0]) && !rc; s++) {
@@ -1171,8 +1177,8 @@ static int canon_policy(json_t *root, struct pol_error *err)
 				if (!old)
 					continue;
 				if (json_object_get(e, legacy[l][1]))
-					rc = pol__fail(err, "%s: give \"%s\" or \"%s\", not both", ctx,
-						       legacy[l][1], legacy[l][0]);
+					rc = pol__fail(err, "%s: give \"%s\" or \"%s\", not both",
+						       ctx, legacy[l][1], legacy[l][0]);
 				else if (json_object_set(e, legacy[l][1], old) ||
 					 json_object_del(e, legacy[l][0]))
 					rc = -ENOMEM;
@@ -1336,6 +1342,7 @@ void pol_policy_free(struct pol_policy *pol)
 			free(r->dsts[d].text);
 		}
 		free(r->dsts);
+		free(r->via);
 		free(r->source);
 	}
 	free(pol->rules);

@@ -87,8 +87,9 @@ struct pol_port_range {
 /* One packet-filter rule: a packet is accepted when its source is in srcs, its
  * destination in dsts, its protocol in protos and (for TCP/UDP/SCTP) its destination port
  * in ports.  ICMP matches on addresses only.  n_protos == 0 means any protocol (a grant's
- * "ip": ["*"]).  Destinations that are not node-to-node (autogroup:internet, `via`
- * grants) do not appear in node filters yet. */
+ * "ip": ["*"]).  Subnet destinations land on the routers whose approved routes overlap
+ * them (for a `via` grant, only routers carrying a via tag); autogroup:internet (exit
+ * traffic) does not appear in node filters yet. */
 struct pol_filter_rule {
 	const struct pol_prefix *srcs;
 	size_t n_srcs;

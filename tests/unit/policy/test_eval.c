@@ -233,6 +233,60 @@ static void test_tagged_check(void)
 	pol_compiled_free(c);
 }
 
+/* Subnet routes: a grant to a subnet lands on every router of it; a via grant only on
+ * the routers carrying a via tag. */
+static void test_routes(void)
+{
+	static const char *rt1[] = {"tag:router"}, *rt2[] = {"tag:other"};
+	static struct pol_addr a[2];
+	static struct pol_prefix route;
+	pol_addr_parse("100.64.0.21", &a[0]);
+	pol_addr_parse("100.64.0.22", &a[1]);
+	pol_prefix_parse("10.33.0.0/16", &route);
+	struct pol_node n3[] = {
+	    nodes[0],
+	    {.name = "r1",
+	     .tags = rt1,
+	     .n_tags = 1,
+	     .addrs = &a[0],
+	     .n_addrs = 1,
+	     .routes = &route,
+	     .n_routes = 1},
+	    {.name = "r2",
+	     .tags = rt2,
+	     .n_tags = 1,
+	     .addrs = &a[1],
+	     .n_addrs = 1,
+	     .routes = &route,
+	     .n_routes = 1},
+	};
+	struct pol_topology t3 = {users, 3, n3, 3};
+	const char *text = "{\"tagOwners\": {\"tag:router\": [], \"tag:other\": []}, \"grants\": ["
+			   "{\"src\": [\"alice@example.com\"], \"dst\": [\"10.33.1.0/24\"], "
+			   "\"ip\": [\"tcp:443\"], \"via\": [\"tag:router\"]},"
+			   "{\"src\": [\"alice@example.com\"], \"dst\": [\"10.33.0.0/16\"], "
+			   "\"ip\": [\"tcp:22\"]}]}";
+	struct pol_compiled *c;
+	struct pol_error err;
+	struct pol_decision d;
+	struct pol_addr inside;
+	pol_addr_parse("10.33.1.9", &inside);
+	CHECK_INT(pol_load(text, strlen(text), NULL, &t3, &c, &err), 0);
+	const struct pol_filter_rule *const *rules;
+	size_t n = pol_node_filter(c, 1, &rules);
+	CHECK_INT(n, 2);
+	pol_filter_rules_decide(rules, n, &addrs[0][0], &inside, POL_PROTO_TCP, 443, &d);
+	CHECK_STR(verdict(d.verdict), "accept");
+	CHECK_INT(d.rule_index, 0);
+	n = pol_node_filter(c, 2, &rules);
+	CHECK_INT(n, 1);
+	pol_filter_rules_decide(rules, n, &addrs[0][0], &inside, POL_PROTO_TCP, 443, &d);
+	CHECK_STR(verdict(d.verdict), "reject");
+	pol_filter_rules_decide(rules, n, &addrs[0][0], &inside, POL_PROTO_TCP, 22, &d);
+	CHECK_STR(verdict(d.verdict), "accept");
+	pol_compiled_free(c);
+}
+
 int main(void)
 {
 	setup();
@@ -247,5 +301,6 @@ int main(void)
 	pol_policy_free(p);
 	test_load();
 	test_tagged_check();
+	test_routes();
 	return check_finish();
 }
