@@ -255,6 +255,50 @@ static void print_rule(const struct pol_policy *pol, const struct pol_decision *
 	printf("  rule:   %s[%d] %s\n", d->section, d->rule_index, text ? text : "");
 }
 
+static bool node_in(const struct pol_prefix *p, size_t n, const struct pol_node *nd)
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < nd->n_addrs; k++)
+			if (pol_prefix_contains(&p[i], &nd->addrs[k]))
+				return true;
+	return false;
+}
+
+/* Without --user or --port: every rule of dst that admits src, packets and SSH. */
+static int summarize(const struct pol_compiled *c, const struct pol_topology *t, size_t si,
+		     size_t di)
+{
+	const struct pol_node *sn = &t->nodes[si], *dn = &t->nodes[di];
+	const struct pol_filter_rule *const *fr;
+	const struct pol_ssh_rule *const *sr;
+	size_t nf = pol_node_filter(c, di, &fr), ns = pol_node_ssh(c, di, &sr), shown = 0;
+	char sa[64], da[64], what[200];
+	printf("access %s (%s) -> %s (%s):\n", sn->name, pol_addr_format(pick_addr(sn, 0), sa),
+	       dn->name, pol_addr_format(pick_addr(dn, 0), da));
+	for (size_t i = 0; i < nf; i++) {
+		if (!node_in(fr[i]->srcs, fr[i]->n_srcs, sn) ||
+		    !node_in(fr[i]->dsts, fr[i]->n_dsts, dn))
+			continue;
+		pol_filter_rule_describe(fr[i], what, sizeof(what));
+		printf("  packets: %s[%d] allows %s\n", fr[i]->section, fr[i]->index, what);
+		shown++;
+	}
+	if (!shown)
+		printf("  packets: none of the destination's %zu rule(s) admits this source\n", nf);
+	shown = 0;
+	for (size_t i = 0; i < ns; i++) {
+		if (!node_in(sr[i]->principals, sr[i]->n_principals, sn))
+			continue;
+		pol_ssh_rule_describe_users(sr[i], what, sizeof(what));
+		printf("  ssh:     ssh[%d] %s as %s\n", sr[i]->index,
+		       sr[i]->action == POL_CHECK ? "check" : "accept", what);
+		shown++;
+	}
+	if (!shown)
+		printf("  ssh:     no rule admits this source\n");
+	return 0;
+}
+
 static int run_explain(int argc, char **argv)
 {
 	struct opts o;
@@ -264,9 +308,10 @@ static int run_explain(int argc, char **argv)
 	int rc = parse_opts(argc, argv, &o, "explain");
 	if (rc)
 		return rc;
-	if (!o.topology || !o.src || !o.dst || (!o.user == !o.port)) {
-		fprintf(stderr, "meshctl policy explain: needs --topology, --src, --dst and one of "
-				"--user or --port\n");
+	if (!o.topology || !o.src || !o.dst || (o.user && o.port)) {
+		fprintf(stderr,
+			"meshctl policy explain: needs --topology, --src, --dst and at most "
+			"one of --user or --port\n");
 		return 2;
 	}
 	uint8_t proto = 0;
@@ -296,6 +341,10 @@ static int run_explain(int argc, char **argv)
 	struct pol_decision d;
 	char sa[64], da[64];
 	const struct pol_node *sn = &t->nodes[si], *dn = &t->nodes[di];
+	if (!o.user && !o.port) {
+		rc = summarize(c, t, si, di);
+		goto out;
+	}
 	if (o.user) {
 		pol_ssh_decide(c, si, di, o.user, &d);
 		printf("ssh %s (%s) -> %s (%s) as \"%s\": %s\n", sn->name,

@@ -78,7 +78,7 @@ static void miss_note(struct miss *m, const struct pol_filter_rule *r, bool src_
 }
 
 /* "tcp/udp ports 22, 80-90" or "any protocol". */
-static void describe_allowed(const struct pol_filter_rule *r, char *buf, size_t len)
+void pol_filter_rule_describe(const struct pol_filter_rule *r, char *buf, size_t len)
 {
 	char pb[16];
 	size_t n = 0;
@@ -109,7 +109,7 @@ static void filter_dropped(struct pol_decision *out, uint8_t proto, uint16_t por
 {
 	char pb[16], allowed[160];
 	if (m->port) {
-		describe_allowed(m->port, allowed, sizeof(allowed));
+		pol_filter_rule_describe(m->port, allowed, sizeof(allowed));
 		snprintf(out->why, sizeof(out->why),
 			 "dropped: %s[%d] admits this source to this destination, but only for %s, "
 			 "not %s port %u",
@@ -271,7 +271,7 @@ static void ssh_decided(struct pol_decision *out, const struct pol_ssh_rule *r, 
 }
 
 /* "root, deploy", "any user except root", ... from a rule's user map. */
-static void describe_users(const struct pol_ssh_rule *r, char *buf, size_t len)
+void pol_ssh_rule_describe_users(const struct pol_ssh_rule *r, char *buf, size_t len)
 {
 	size_t n = 0;
 	bool any = false;
@@ -309,7 +309,7 @@ static void ssh_refused(struct pol_decision *out, bool node_ok, const struct pol
 		    "SSH rule(s)",
 		    n);
 	else {
-		describe_users(first, users, sizeof(users));
+		pol_ssh_rule_describe_users(first, users, sizeof(users));
 		snprintf(
 		    out->why, sizeof(out->why),
 		    "rejected: the source node may connect (ssh[%d] lists it) but no rule allows "

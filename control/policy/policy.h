@@ -218,6 +218,12 @@ void pol_filter_rules_decide(const struct pol_filter_rule *const *rules, size_t 
 void pol_ssh_rules_decide(const struct pol_ssh_rule *const *rules, size_t n,
 			  const struct pol_addr *src, const char *user, struct pol_decision *out);
 
+/* Human summaries for explanations: what a filter rule allows ("tcp/udp ports 22, 443",
+ * "any protocol") and which users an SSH rule admits ("root, deploy", "any user except
+ * root", "alice" for a localpart rule). */
+void pol_filter_rule_describe(const struct pol_filter_rule *r, char *buf, size_t len);
+void pol_ssh_rule_describe_users(const struct pol_ssh_rule *r, char *buf, size_t len);
+
 /* True when environment variable `name` may be passed under rule r (loader variables such
  * as LD_* are never accepted). */
 bool pol_ssh_env_allowed(const struct pol_ssh_rule *r, const char *name);

@@ -62,8 +62,17 @@ expect check-syntax 1 "$tmp/syntax.hujson: line 3, column 27: '}' expected near 
 printf '{"ssh": [{"action": "deny", "src": ["*"], "dst": ["autogroup:self"], "users": ["root"]}]}' > "$tmp/deny.hujson"
 expect check-invalid 1 "$tmp/deny.hujson: ssh[0]: \"deny\" is not a valid action" \
 	"$meshctl" policy check "$tmp/deny.hujson"
-expect usage 2 "meshctl policy explain: needs --topology, --src, --dst and one of --user or --port" \
+expect usage 2 "meshctl policy explain: needs --topology, --src, --dst and at most one of --user or --port" \
 	"$meshctl" policy explain "$p" --topology "$t" --src web
+expect explain-summary 0 'access alice-laptop (100.64.0.1) -> web (100.64.0.3):
+  packets: acls[0] allows tcp/udp/icmp/icmpv6 ports 22, 443
+  ssh:     ssh[0] check as root
+  ssh:     ssh[1] accept as any user except root' \
+	"$meshctl" policy explain "$p" --topology "$t" --src alice-laptop --dst web
+expect explain-summary-none 0 'access web (100.64.0.3) -> alice-laptop (100.64.0.1):
+  packets: none of the destination'"'"'s 0 rule(s) admits this source
+  ssh:     no rule admits this source' \
+	"$meshctl" policy explain "$p" --topology "$t" --src web --dst alice-laptop
 "$meshctl" policy --help | grep -q '^Usage: meshctl policy check FILE' || { echo "FAIL help"; fail=1; }
 "$meshctl" --help | grep -q '^  policy ' || { echo "FAIL verb listed"; fail=1; }
 exit $fail
