@@ -355,7 +355,8 @@ static void on_tun_readable(uv_poll_t *h, int status, int events)
 		if ((vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
 		    (size_t)vh.csum_start + vh.csum_offset + 2 <= len) {
 			/* the field holds the pseudo-header sum; complete it over the rest */
-			uint16_t c = csum_fold(csum_add(0, pkt + vh.csum_start, len - vh.csum_start));
+			uint16_t c = csum_fold(
+				csum_add(0, pkt + vh.csum_start, len - vh.csum_start));
 			put16(pkt + vh.csum_start + vh.csum_offset, c);
 		}
 		wg_device_send(m->dev, pkt, len);
@@ -408,14 +409,16 @@ int main(int argc, char **argv)
 			char *end;
 			long v = strtol(argv[++i], &end, 10);
 			if (*end || v < 1 || v > 1000) {
-				fprintf(stderr, "meshwg: --time-scale: '%s' is not 1..1000\n", argv[i]);
+				fprintf(stderr, "meshwg: --time-scale: '%s' is not 1..1000\n",
+					argv[i]);
 				return 2;
 			}
 			cfg.time_scale = (unsigned int)v;
 		} else if (!strcmp(argv[i], "--log-level") && i + 1 < argc) {
 			enum log_level lvl;
 			if (!log_level_parse(argv[++i], &lvl)) {
-				fprintf(stderr, "meshwg: --log-level: unknown level '%s'\n", argv[i]);
+				fprintf(stderr, "meshwg: --log-level: unknown level '%s'\n",
+					argv[i]);
 				return 2;
 			}
 			log_set_level(lvl);
@@ -458,7 +461,8 @@ int main(int argc, char **argv)
 	snprintf(sock, sizeof(sock), "/var/run/wireguard/%s.sock", m.ifname);
 	err = wg_device_uapi_start(m.dev, sock);
 	if (err) {
-		fprintf(stderr, "meshwg: %s: cannot serve %s: %s\n", m.ifname, sock, uv_strerror(err));
+		fprintf(stderr, "meshwg: %s: cannot serve %s: %s\n", m.ifname, sock,
+			uv_strerror(err));
 		wg_device_free(m.dev);
 		goto fail;
 	}

@@ -82,7 +82,8 @@ int wg__aip_insert(struct wg__allowedips *t, int family, const uint8_t *addr, ui
 	slot = family == AF_INET ? &t->root4 : &t->root6;
 
 	while ((node = *slot)) {
-		unsigned int common = common_bits(node->key, key, node->cidr < cidr ? node->cidr : cidr);
+		unsigned int limit = node->cidr < cidr ? node->cidr : cidr;
+		unsigned int common = common_bits(node->key, key, limit);
 		if (common < node->cidr) {
 			nn = node_new(key, cidr, peer);
 			if (!nn)

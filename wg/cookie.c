@@ -79,8 +79,8 @@ void wg__cookie_add_macs(struct wg__cookie_maker *m, uint8_t *msg, size_t len, u
 	memcpy(m->last_mac1_sent, macs->mac1, COOKIE_LEN);
 	m->have_sent_mac1 = true;
 
-	if (m->cookie_valid &&
-	    now_ns - m->cookie_birth_ns < (COOKIE_SECRET_MAX_AGE - COOKIE_SECRET_LATENCY) * NS_PER_SEC)
+	const uint64_t max_age = (COOKIE_SECRET_MAX_AGE - COOKIE_SECRET_LATENCY) * NS_PER_SEC;
+	if (m->cookie_valid && now_ns - m->cookie_birth_ns < max_age)
 		compute_mac2(macs->mac2, msg, len, m->cookie);
 	else
 		memset(macs->mac2, 0, COOKIE_LEN);

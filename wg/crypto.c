@@ -104,7 +104,8 @@ static void make_nonce(uint8_t nonce[12], uint64_t counter)
 }
 
 void wg__aead_encrypt_nonce(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
-			    size_t adlen, const uint8_t nonce[static 12], const uint8_t key[static 32])
+			    size_t adlen, const uint8_t nonce[static 12],
+			    const uint8_t key[static 32])
 {
 	crypto_aead_chacha20poly1305_ietf_encrypt(dst, NULL, src, len, ad, adlen, NULL, nonce, key);
 }

@@ -28,7 +28,8 @@ void wg__aead_encrypt(uint8_t *dst, const uint8_t *src, size_t len, const uint8_
 		      size_t adlen, uint64_t counter, const uint8_t key[static 32]);
 /* The same with a caller-built 96-bit nonce (test vectors use other nonce prefixes). */
 void wg__aead_encrypt_nonce(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
-			    size_t adlen, const uint8_t nonce[static 12], const uint8_t key[static 32]);
+			    size_t adlen, const uint8_t nonce[static 12],
+			    const uint8_t key[static 32]);
 /* dst holds len-16; false when len < 16 or the tag does not verify. */
 bool wg__aead_decrypt(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
 		      size_t adlen, uint64_t counter, const uint8_t key[static 32]);

@@ -119,7 +119,8 @@ static void on_readable(uv_poll_t *h, int status, int events)
 		for (int i = 0; i < n && !dev->freeing; i++) {
 			struct msghdr *mh = &dev->rx_msgs[i].msg_hdr;
 			if (mh->msg_flags & MSG_TRUNC) {
-				wg__drop(dev, drop_size, "datagram larger than %d bytes", WG_RX_SLOT);
+				wg__drop(dev, drop_size, "datagram larger than %d bytes",
+					 WG_RX_SLOT);
 				continue;
 			}
 			receive_coalesced(dev, mh, dev->rx_buf[i], dev->rx_msgs[i].msg_len,
@@ -267,7 +268,8 @@ static void udp_adopt(struct wg__udp *slot, struct wg__udp *fresh)
  * device as it was. */
 int wg_device_set_listen_port(struct wg_device *dev, uint16_t port)
 {
-	struct wg__udp n4 = { .fd = -1, .txq = dev->udp4.txq }, n6 = { .fd = -1, .txq = dev->udp6.txq };
+	struct wg__udp n4 = { .fd = -1, .txq = dev->udp4.txq };
+	struct wg__udp n6 = { .fd = -1, .txq = dev->udp6.txq };
 	uint16_t bound = 0;
 	int err;
 

@@ -89,7 +89,8 @@ static bool check_macs(struct wg_device *dev, const uint8_t *buf, size_t len,
 	}
 	if (load && st != COOKIE_VALID_MAC_WITH_COOKIE) {
 		struct message_handshake_cookie reply;
-		wg__cookie_create_reply(&dev->checker, &reply, buf, len, sender_index_raw, src, now);
+		wg__cookie_create_reply(&dev->checker, &reply, buf, len, sender_index_raw, src,
+					now);
 		wg__send_raw(dev, src, (const uint8_t *)&reply, sizeof(reply));
 		dev->stats.cookie_replies_sent++;
 		wg__drop(dev, drop_mac2, "under load: handshake without a valid mac2, cookie sent");
@@ -233,12 +234,14 @@ static void receive_data(struct wg_device *dev, uint8_t *buf, size_t len,
 	}
 	e = wg__index_lookup(&dev->idx, get_le32(&m->key_idx), WG_INDEX_KEYPAIR);
 	if (!e) {
-		wg__drop(dev, drop_no_keypair, "data for unknown index %08x", get_le32(&m->key_idx));
+		wg__drop(dev, drop_no_keypair, "data for unknown index %08x",
+			 get_le32(&m->key_idx));
 		return;
 	}
 	kp = e->keypair;
 	p = e->peer;
-	if (!wg__keypair_usable(dev, kp, now, false) || kp->replay.counter >= REJECT_AFTER_MESSAGES) {
+	if (!wg__keypair_usable(dev, kp, now, false) ||
+	    kp->replay.counter >= REJECT_AFTER_MESSAGES) {
 		wg__drop(dev, drop_expired, "%s: data on an expired keypair", p->log_name);
 		return;
 	}

@@ -160,7 +160,8 @@ void wg__send_raw(struct wg_device *dev, const struct sockaddr *addr, const uint
 
 static size_t padded_len(const struct wg_device *dev, size_t len)
 {
-	size_t padded = (len + MESSAGE_PADDING_MULTIPLE - 1) & ~(size_t)(MESSAGE_PADDING_MULTIPLE - 1);
+	const size_t m = MESSAGE_PADDING_MULTIPLE;
+	size_t padded = (len + m - 1) & ~(m - 1);
 	size_t mtu = dev->mtu;
 	if (len > mtu)
 		return len;
@@ -172,7 +173,8 @@ static void encrypt_and_queue(struct wg__peer *p, struct wg__keypair *kp, const 
 			      size_t len)
 {
 	struct wg_device *dev = p->dev;
-	size_t plen = padded_len(dev, len), total = MESSAGE_DATA_HEADER_LEN + plen + NOISE_AUTHTAG_LEN;
+	size_t plen = padded_len(dev, len);
+	size_t total = MESSAGE_DATA_HEADER_LEN + plen + NOISE_AUTHTAG_LEN;
 	const struct sockaddr *addr = (const struct sockaddr *)&p->endpoint;
 	uint64_t counter = kp->send_counter++;
 	unsigned int slot = 0;
@@ -312,7 +314,8 @@ void wg__send_handshake_initiation(struct wg__peer *p, bool is_retry)
 	}
 	wg__cookie_add_macs(&p->cookie, (uint8_t *)&msg, sizeof(msg), now);
 	log_debug(dev->name, "%s: sending handshake initiation", p->log_name);
-	wg__send_raw(dev, (const struct sockaddr *)&p->endpoint, (const uint8_t *)&msg, sizeof(msg));
+	wg__send_raw(dev, (const struct sockaddr *)&p->endpoint, (const uint8_t *)&msg,
+		     sizeof(msg));
 	p->tx_bytes += sizeof(msg);
 	wg__timers_any_authenticated_packet_traversal(&p->timers, now);
 	wg__timers_any_authenticated_packet_sent(&p->timers);
@@ -346,7 +349,8 @@ void wg__send_handshake_response(struct wg__peer *p)
 	wg__peer_install_keypair(p, kp);
 	wg__timers_session_derived(&p->timers, now);
 	wg__cookie_add_macs(&p->cookie, (uint8_t *)&msg, sizeof(msg), now);
-	wg__send_raw(dev, (const struct sockaddr *)&p->endpoint, (const uint8_t *)&msg, sizeof(msg));
+	wg__send_raw(dev, (const struct sockaddr *)&p->endpoint, (const uint8_t *)&msg,
+		     sizeof(msg));
 	p->tx_bytes += sizeof(msg);
 	wg__timers_any_authenticated_packet_traversal(&p->timers, now);
 	wg__timers_any_authenticated_packet_sent(&p->timers);

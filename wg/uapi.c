@@ -45,7 +45,8 @@ struct strbuf {
 	bool oom;
 };
 
-static void sb_printf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(struct strbuf *sb, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 static void sb_printf(struct strbuf *sb, const char *fmt, ...)
 {
 	va_list ap;
@@ -132,7 +133,8 @@ static bool parse_endpoint(const char *v, struct sockaddr_storage *ss)
 			scope = (uint32_t)z;
 		}
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-		if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1 || !parse_u64(port_s, 65535, &port))
+		if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1 ||
+		    !parse_u64(port_s, 65535, &port))
 			return false;
 		s6->sin6_family = AF_INET6;
 		s6->sin6_port = htons((uint16_t)port);
@@ -420,7 +422,8 @@ int wg_device_uapi_request(struct wg_device *dev, const char *req, size_t len, c
 			errnum = EINVAL;
 		} else if (!parse_set(copy + 6, &s, &bad)) {
 			/* never echo a secret, even a malformed one */
-			if (!strncmp(bad, "private_key=", 12) || !strncmp(bad, "preshared_key=", 14))
+			if (!strncmp(bad, "private_key=", 12) ||
+			    !strncmp(bad, "preshared_key=", 14))
 				log_warn(dev->name, "uapi: %.*s: not 64 hex digits",
 					 (int)strcspn(bad, "="), bad);
 			else

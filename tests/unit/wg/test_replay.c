@@ -86,7 +86,7 @@ int main(void)
 		if (rand() % 4 == 0 && top + 200 < sizeof(seen))
 			c = top + (uint64_t)(rand() % 200);
 		else
-			c = top > 9000 ? top - 9000 + (uint64_t)(rand() % 9000) : (uint64_t)(rand() % 9000);
+			c = (top > 9000 ? top - 9000 : 0) + (uint64_t)(rand() % 9000);
 		if (c >= sizeof(seen))
 			continue;
 		bool want = !seen[c] && (!any || c + COUNTER_WINDOW_SIZE >= top);

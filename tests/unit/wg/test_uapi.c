@@ -170,7 +170,8 @@ int main(void)
 	free(r);
 
 	/* 4: private key all zero removes it */
-	r = req("set=1\nprivate_key=0000000000000000000000000000000000000000000000000000000000000000\n\n");
+	r = req("set=1\nprivate_key="
+		"0000000000000000000000000000000000000000000000000000000000000000\n\n");
 	CHECK_STR(r, "errno=0\n\n");
 	free(r);
 	r = req("get=1\n\n");
