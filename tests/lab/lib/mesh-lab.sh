@@ -1,0 +1,210 @@
+# Shell library for whole-system lab tests and the demo (sourced, not run).
+#
+#   lab_init NAME            temp dir, counters, cleanup trap; call first (as root, after
+#                            lab_enter_mount_ns when test users are needed)
+#   lab_users NAME:UID ...   private passwd/group/shadow/pam.d copies with these users,
+#                            bind-mounted in this process's mount namespace
+#   lab_lan NODE...          one namespace per node on a private bridge, 10.231.0.N/24
+#   lab_control_start        meshcontrol in the first node's namespace (sets CTL_URL)
+#   lab_meshd NODE ARGS...   meshd in NODE's namespace (socket $LAB/NODE.sock)
+#   lab_ctl NODE ARGS...     meshctl against NODE's meshd, inside NODE's namespace
+#   ok / bad / expect_*      assertions that count; lab_finish prints and exits
+#
+# Everything a test makes carries the id $LAB_ID (namespaces, interfaces, files), and the
+# cleanup trap kills what was started (by pid), deletes the namespaces and the temp dir.
+# Only the namespaces' own addresses and loopback are ever targets.
+
+lab_enter_mount_ns() { # re-executes the calling script in a private mount namespace
+	if [ -z "${MESH_LAB_MOUNTNS:-}" ]; then
+		exec env MESH_LAB_MOUNTNS=1 unshare --mount --propagation private "$0" "$@"
+	fi
+}
+
+lab_init() {
+	LAB_NAME=$1
+	LAB_TOP=$(pwd)
+	LAB_BUILD=${MESH_BUILD:-build}
+	case $LAB_BUILD in /*) ;; *) LAB_BUILD=$LAB_TOP/$LAB_BUILD ;; esac
+	for b in meshd meshctl meshcontrol; do
+		[ -x "$LAB_BUILD/cmd/$b" ] || { echo "missing $LAB_BUILD/cmd/$b (build first)"; exit 1; }
+	done
+	LAB_ID=$(($$ % 100000))
+	LAB=$(mktemp -d "/tmp/mesh-$LAB_NAME.XXXXXX")
+	chmod 755 "$LAB"
+	LAB_PIDS=()
+	LAB_NS=()
+	LAB_PASS=0
+	LAB_FAIL=0
+	trap lab_cleanup EXIT
+	trap 'exit 130' INT TERM
+}
+
+lab_cleanup() {
+	local p n
+	for p in "${LAB_PIDS[@]}"; do kill "$p" 2> /dev/null; done
+	for p in "${LAB_PIDS[@]}"; do
+		for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2> /dev/null || break; sleep 0.1; done
+		kill -9 "$p" 2> /dev/null
+	done
+	for n in "${LAB_NS[@]}"; do
+		# anything still running in the namespace goes with it
+		for p in $(ip netns pids "$n" 2> /dev/null); do kill -9 "$p" 2> /dev/null; done
+		ip netns del "$n" 2> /dev/null
+	done
+	if [ "${LAB_KEEP:-0}" = 1 ]; then echo "kept $LAB"; else rm -rf "$LAB"; fi
+}
+
+ok() { LAB_PASS=$((LAB_PASS + 1)); echo "ok   $*"; }
+bad() { LAB_FAIL=$((LAB_FAIL + 1)); echo "FAIL $*"; }
+expect_eq() { if [ "$2" == "$3" ]; then ok "$1"; else bad "$1: got '$2', want '$3'"; fi; }
+expect_has() { # name text needle
+	if grep -qF -- "$3" <<< "$2"; then ok "$1"; else bad "$1: '$3' not in: $(head -c 800 <<< "$2")"; fi
+}
+expect_not_has() {
+	if grep -qF -- "$3" <<< "$2"; then bad "$1: unexpected '$3' in: $(head -c 800 <<< "$2")"; else ok "$1"; fi
+}
+lab_finish() {
+	echo "$LAB_NAME: $LAB_PASS passed, $LAB_FAIL failed"
+	[ "$LAB_FAIL" = 0 ]
+	exit $?
+}
+
+# wait_until SECONDS COMMAND...: polls every 0.1 s; 0 when COMMAND succeeded in time
+wait_until() {
+	local t=$1 i
+	shift
+	for ((i = 0; i < t * 10; i++)); do
+		"$@" > /dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+lab_users() {
+	mkdir -p "$LAB/etc" "$LAB/home"
+	for f in passwd group shadow; do cp -a /etc/$f "$LAB/etc/$f"; done
+	local spec name uid
+	for spec in "$@"; do
+		name=${spec%%:*}
+		uid=${spec#*:}
+		echo "$name:x:$uid:$uid::$LAB/home/$name:/bin/bash" >> "$LAB/etc/passwd"
+		echo "$name:x:$uid:" >> "$LAB/etc/group"
+		echo "$name:*:19000:0:99999:7:::" >> "$LAB/etc/shadow"
+		mkdir -p "$LAB/home/$name/.ssh"
+		: > "$LAB/home/$name/.ssh/authorized_keys"
+		chmod 700 "$LAB/home/$name/.ssh"
+		chown -R "$uid:$uid" "$LAB/home/$name"
+		chmod 750 "$LAB/home/$name"
+	done
+	for f in passwd group shadow; do mount --bind "$LAB/etc/$f" /etc/$f; done
+	cp -a /etc/pam.d "$LAB/pam.d"
+	cp "$LAB_TOP/sshd/pam.d/meshd" "$LAB/pam.d/meshd"
+	mount --bind "$LAB/pam.d" /etc/pam.d
+	for f in /var/log/wtmp /var/log/lastlog; do
+		if [ -f $f ]; then
+			: > "$LAB/$(basename $f)"
+			mount --bind "$LAB/$(basename $f)" $f
+		fi
+	done
+}
+
+# lab_lan NODE...: namespace "<node><id>" per node (names kept under 15 characters),
+# all on one bridge; node i gets 10.231.0.i.  Sets NS_<node> and IP_<node>.
+lab_lan() {
+	local sw="msw$LAB_ID" i=1 n ns
+	ip netns add "$sw" || return 1
+	LAB_NS+=("$sw")
+	ip -n "$sw" link add br0 type bridge
+	ip -n "$sw" link set br0 up
+	for n in "$@"; do
+		ns="m${n:0:5}$LAB_ID"
+		ip netns add "$ns" || return 1
+		LAB_NS+=("$ns")
+		ip link add "e$i" netns "$ns" type veth peer name "p$i" netns "$sw"
+		ip -n "$sw" link set "p$i" master br0 up
+		ip -n "$ns" addr add "10.231.0.$i/24" dev "e$i"
+		ip -n "$ns" link set "e$i" up
+		ip -n "$ns" link set lo up
+		eval "NS_${n//-/_}=$ns"
+		eval "IP_${n//-/_}=10.231.0.$i"
+		i=$((i + 1))
+	done
+}
+
+lab_ns() { local v="NS_${1//-/_}"; echo "${!v}"; }
+lab_ip() { local v="IP_${1//-/_}"; echo "${!v}"; }
+
+# lab_bg NODE LOGNAME COMMAND...: runs COMMAND in NODE's namespace in the background.
+lab_bg() {
+	local ns
+	ns=$(lab_ns "$1")
+	local log=$LAB/$2.log
+	shift 2
+	ip netns exec "$ns" "$@" >> "$log" 2>&1 &
+	LAB_PIDS+=($!)
+	LAB_LAST_PID=$!
+}
+
+# lab_control_start NODE: meshcontrol on NODE's address, port 8080; admin token in CTL_TOKEN.
+lab_control_start() {
+	CTL_NODE=$1
+	CTL_STATE=$LAB/control
+	CTL_URL="http://$(lab_ip "$1"):8080"
+	lab_bg "$1" meshcontrol "$LAB_BUILD/cmd/meshcontrol" ${LAB_DEBUG:+-v} -s "$CTL_STATE" serve \
+		--listen "$(lab_ip "$1")" --port 8080 --public-url "$CTL_URL" --keepalive-ms 2000
+	CTL_PID=$LAB_LAST_PID
+	wait_until 10 ip netns exec "$(lab_ns "$1")" curl -s -o /dev/null "$CTL_URL/" || return 1
+	wait_until 10 test -s "$CTL_STATE/admin-token" || return 1
+	CTL_TOKEN=$(cat "$CTL_STATE/admin-token")
+}
+
+lab_control_stop() {
+	kill "$CTL_PID" 2> /dev/null
+	wait "$CTL_PID" 2> /dev/null
+}
+
+# lab_admin METHOD PATH [curl args]: admin API from the control namespace; prints the body,
+# returns 0 on a 2xx status.
+lab_admin() {
+	local m=$1 p=$2 code
+	shift 2
+	code=$(ip netns exec "$(lab_ns "$CTL_NODE")" curl -s -o "$LAB/admin.body" -w '%{http_code}' \
+		-X "$m" -H "Authorization: Bearer $CTL_TOKEN" "$CTL_URL/api/v1/$p" "$@")
+	cat "$LAB/admin.body"
+	[ "${code:0:1}" = 2 ]
+}
+
+# lab_node_id NAME: the control's id of the node with that name
+lab_node_id() {
+	lab_admin GET nodes | python3 -c '
+import json, sys
+for n in json.load(sys.stdin)["nodes"]:
+    if n.get("name") == sys.argv[1]:
+        print(n["id"])' "$1"
+}
+
+# lab_meshd NODE ARGS...: meshd in NODE's namespace with its own state, socket and TUN
+# name "m<node><id>"; extra ARGS are passed through.
+lab_meshd() {
+	local n=$1
+	shift
+	local tun="t${n:0:4}$LAB_ID"
+	eval "TUN_${n//-/_}=$tun"
+	lab_bg "$n" "meshd-$n" "$LAB_BUILD/cmd/meshd" --state-dir "$LAB/state-$n" \
+		--socket "$LAB/$n.sock" --tun "$tun" ${LAB_DEBUG:+--log-level=debug} "$@"
+	eval "PID_${n//-/_}=$LAB_LAST_PID"
+	wait_until 10 test -S "$LAB/$n.sock"
+}
+
+lab_tun() { local v="TUN_${1//-/_}"; echo "${!v}"; }
+
+# lab_ctl NODE ARGS...: meshctl for NODE's daemon, run in NODE's namespace with HOME in
+# the lab dir (meshctl ssh writes ~/.config/mesh/known_hosts there), killed after
+# $LAB_CTL_TIMEOUT seconds (default 60).
+lab_ctl() {
+	local n=$1
+	shift
+	mkdir -p "$LAB/home-$n"
+	HOME=$LAB/home-$n timeout "${LAB_CTL_TIMEOUT:-60}" ip netns exec "$(lab_ns "$n")" \
+		"$LAB_BUILD/cmd/meshctl" --socket "$LAB/$n.sock" "$@"
+}
