@@ -534,6 +534,10 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 	tcp_nagle_disable(pcb);
 	struct ns_packet_info info;
 	fill_info(pcb, &info);
+	if (l->forward && ns->cfg.mode != NS_MODE_USERSPACE) {
+		tcp_abort(pcb); /* a handshake that began before ns_unlisten() */
+		return ERR_ABRT;
+	}
 	if (l->forward) {
 		struct ns__conn *c = conn_new(ns, pcb, -1, NS__CONN_FORWARD);
 		if (!c) {
@@ -623,6 +627,10 @@ static int listener_add(struct ns *ns, uint16_t port, bool forward, ns_accept_fn
 	return 0;
 }
 
+/* A listener, once made, stays for the life of the netstack and only changes role
+ * between intercepting and forwarding: lwIP refuses to bind a port that live connections
+ * still use, so closing and re-binding (SSH toggled off and on while sessions run) would
+ * fail. */
 int ns_listen(struct ns *ns, uint16_t port, ns_accept_fn *cb, void *ctx)
 {
 	if (!cb || port == 0)
@@ -630,12 +638,17 @@ int ns_listen(struct ns *ns, uint16_t port, ns_accept_fn *cb, void *ctx)
 	struct ns__listener *l = find_listener(ns, port);
 	if (l && !l->forward)
 		return -EADDRINUSE;
-	if (l)
-		ns_unlisten(ns, port); /* an on-demand forward listener yields to interception */
-	int r = listener_add(ns, port, false, cb, ctx);
-	if (r == 0)
-		port_ref(ns, port);
-	return r;
+	if (l) {
+		l->forward = false;
+		l->cb = cb;
+		l->ctx = ctx;
+	} else {
+		int r = listener_add(ns, port, false, cb, ctx);
+		if (r < 0)
+			return r;
+	}
+	port_ref(ns, port);
+	return 0;
 }
 
 int ns__listen_forward(struct ns *ns, uint16_t port)
@@ -650,20 +663,26 @@ int ns__listen_forward(struct ns *ns, uint16_t port)
 
 int ns_unlisten(struct ns *ns, uint16_t port)
 {
-	for (struct ns__listener **pp = &ns->listeners; *pp; pp = &(*pp)->next) {
-		struct ns__listener *l = *pp;
-		if (l->port != port)
-			continue;
-		*pp = l->next;
-		if (!l->forward)
-			port_unref(ns, port);
+	struct ns__listener *l = find_listener(ns, port);
+	if (!l || l->forward)
+		return -ENOENT;
+	l->forward = true; /* userspace mode: the port is now proxied to 127.0.0.1 */
+	l->cb = NULL;
+	l->ctx = NULL;
+	port_unref(ns, port);
+	return 0;
+}
+
+static void listeners_free(struct ns *ns)
+{
+	while (ns->listeners) {
+		struct ns__listener *l = ns->listeners;
+		ns->listeners = l->next;
 		tcp_arg(l->pcb, NULL);
 		tcp_accept(l->pcb, NULL);
 		tcp_close(l->pcb);
 		free(l);
-		return 0;
 	}
-	return -ENOENT;
 }
 
 /* ---- dialing ---- */
@@ -794,6 +813,5 @@ void ns__bridge_free_all(struct ns *ns)
 		}
 		conn_end(c, true);
 	}
-	while (ns->listeners)
-		ns_unlisten(ns, ns->listeners->port);
+	listeners_free(ns);
 }

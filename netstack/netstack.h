@@ -133,7 +133,8 @@ typedef void ns_accept_fn(void *ctx, int fd, const struct ns_packet_info *info);
 /* Intercepts TCP port on our addresses (both families) and hands each accepted
  * connection to cb.  -EADDRINUSE if the port is already intercepted. */
 int ns_listen(struct ns *ns, uint16_t port, ns_accept_fn *cb, void *ctx);
-/* Stops intercepting port; established connections stay. */
+/* Stops intercepting port (userspace mode: it is proxied to 127.0.0.1 again);
+ * established connections stay.  -ENOENT when port is not intercepted. */
 int ns_unlisten(struct ns *ns, uint16_t port);
 
 /* Result of ns_dial: fd >= 0 (our end of a socketpair, caller owns it) or -errno. */

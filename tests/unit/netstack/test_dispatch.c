@@ -353,6 +353,21 @@ static void test_userspace_mode(uv_loop_t *loop, int family)
 	CHECK_INT(c.path[NS_PATH_TUN], 0);
 	CHECK_INT(c.path[NS_PATH_LOCAL], 5); /* SYN, ACK, data; refused SYN; echo */
 
+	/* interception takes over a port that was being forwarded, and gives it back */
+	CHECK_INT(ns_listen(ns, port, on_accept, NULL), 0);
+	accepted = 0;
+	peer_setup(&p, family, 41005, port, NULL);
+	peer_connect(ns, &p);
+	CHECK(p.got_synack);
+	CHECK_INT(accepted, 1);
+	CHECK_INT(ns_unlisten(ns, port), 0);
+	CHECK_INT(ns_unlisten(ns, port), -ENOENT);
+	/* and again while the intercepted connection is still open (lwIP cannot re-bind a
+	 * port live connections use, so the listener is kept, not closed) */
+	CHECK_INT(ns_listen(ns, port, on_accept, NULL), 0);
+	CHECK_INT(ns_unlisten(ns, port), 0);
+	CHECK_INT(ns_listen(ns, 0, on_accept, NULL), -EINVAL);
+
 	ns_free(ns);
 	uv_run(loop, UV_RUN_DEFAULT);
 }
