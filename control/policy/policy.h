@@ -9,8 +9,9 @@
  *
  * Memory: everything reachable from a struct pol_compiled (rules, prefix lists, strings)
  * lives as long as the compiled object; rules are shared between nodes, so treat them as
- * read-only.  Functions return 0 or a negative errno; -EINVAL means "bad input" and fills
- * the struct pol_error given. */
+ * read-only.  A compiled policy is never modified after pol_compile, so decisions may run
+ * on several threads at once.  Functions return 0 or a negative errno; -EINVAL means "bad
+ * input" and fills the struct pol_error given. */
 #ifndef MESH_CONTROL_POLICY_H
 #define MESH_CONTROL_POLICY_H
 
