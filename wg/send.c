@@ -196,10 +196,15 @@ static void encrypt_and_queue(struct wg__peer *p, struct wg__keypair *kp, const 
 	dst[1] = dst[2] = dst[3] = 0;
 	memcpy(&m->key_idx, &kp->remote_index, 4);
 	m->counter = htole64(counter);
-	if (len)
-		memcpy(payload, pkt, len);
-	memset(payload + len, 0, plen - len);
-	wg__aead_encrypt(payload, payload, plen, NULL, 0, counter, kp->send_key);
+	if (plen == len) {
+		/* no padding (a full-MTU packet): encrypt straight from the caller's buffer */
+		wg__aead_encrypt(payload, pkt, len, NULL, 0, counter, kp->send_key);
+	} else {
+		if (len)
+			memcpy(payload, pkt, len);
+		memset(payload + len, 0, plen - len);
+		wg__aead_encrypt(payload, payload, plen, NULL, 0, counter, kp->send_key);
+	}
 
 	p->tx_bytes += total;
 	if (heap) {
