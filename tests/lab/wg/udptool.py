@@ -74,6 +74,8 @@ def main(argv):
                 except OSError:
                     pass
                 sent += 1
+            if sent == min(burst, count):
+                print("flood: started", flush=True)
             time.sleep(pause)
         print("flood: sent %d" % sent)
         return 0
