@@ -1,33 +1,515 @@
-/* Port and agent forwarding: direct-tcpip (ssh -L), tcpip-forward (ssh -R) and
- * auth-agent@openssh.com (ssh -A), each only when the decision's flags allow it. */
+/* Port and agent forwarding, each only when the decision's flags allow it:
+ *  - direct-tcpip (ssh -L): we connect to the requested host and port and bridge;
+ *  - tcpip-forward (ssh -R): we listen on loopback (never on other addresses: the
+ *    GatewayPorts=no rule) and open a forwarded-tcpip channel per accepted connection;
+ *  - auth-agent@openssh.com (ssh -A): a 0600 Unix socket owned by the user in a 0700
+ *    directory; each connection to it opens an agent channel back to the client.
+ *
+ * A bridge moves bytes between one channel and one socket with the same flow control as
+ * sessions (session.c): socket reads only while the client's window is open, client data
+ * taken from libssh only as far as our buffer has room.  Channels we open ourselves are
+ * opened non-blocking: ssh_channel_open_*() is called again from the pump until it stops
+ * answering SSH_AGAIN. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "sshd/sshd_int.h"
 
-int sshd__fwd_direct(struct sshd_conn *conn, ssh_message msg)
+enum fwd_kind {
+	FWD_BRIDGE,
+	FWD_TCP_LISTEN,
+	FWD_AGENT_LISTEN,
+};
+
+struct sshd__fwd {
+	struct sshd__node node;
+	struct sshd_conn *conn;
+	enum fwd_kind kind;
+	uv_poll_t poll;
+	int fd;
+	int events;
+	bool readable; /* the socket said so and we have not seen EAGAIN since */
+	bool dead;
+	/* bridge */
+	ssh_channel channel;
+	struct ssh_channel_callbacks_struct cb;
+	bool agent;	 /* opening an agent channel (else forwarded-tcpip) */
+	bool opening;	 /* our channel open is in flight */
+	bool connecting; /* our TCP connect is in flight */
+	bool fd_eof, eof_sent, shut_wr;
+	bool in_backlog, in_eof, remote_closed;
+	char inbuf[SSHD__IOBUF];
+	size_t inlen, inoff;
+	/* listener (tcpip-forward: the address and port the client asked for) */
+	char addr[128];
+	int port;
+	char orig_host[INET6_ADDRSTRLEN];
+	int orig_port;
+	char sock_path[160];
+};
+
+static void fwd_closed(uv_handle_t *h)
 {
-	if (!(conn->decision.flags & SSHD_ALLOW_LOCAL_FWD))
-		log_info(conn->subject, "local port forwarding refused by policy");
-	return 1;
+	free(h->data);
 }
 
-int sshd__fwd_global(struct sshd_conn *conn, ssh_message msg)
+static void fwd_free(struct sshd__fwd *f)
 {
-	if (!(conn->decision.flags & SSHD_ALLOW_REMOTE_FWD))
-		log_info(conn->subject, "remote port forwarding refused by policy");
-	return 1;
+	if (f->dead)
+		return;
+	f->dead = true;
+	sshd__list_del(&f->node);
+	if (f->channel) {
+		ssh_remove_channel_callbacks(f->channel, &f->cb);
+		ssh_channel_free(f->channel);
+		f->channel = NULL;
+	}
+	uv_poll_stop(&f->poll);
+	if (f->fd >= 0)
+		close(f->fd);
+	if (f->kind == FWD_AGENT_LISTEN && f->sock_path[0]) {
+		char *slash;
+		unlink(f->sock_path);
+		slash = strrchr(f->sock_path, '/');
+		if (slash) {
+			*slash = '\0';
+			rmdir(f->sock_path);
+		}
+	}
+	uv_close((uv_handle_t *)&f->poll, fwd_closed);
+}
+
+static void fwd_pump(struct sshd__fwd *f);
+
+static void on_fwd_io(uv_poll_t *h, int status, int events)
+{
+	struct sshd__fwd *f = h->data;
+	struct sshd_conn *conn = f->conn;
+
+	if (f->dead)
+		return;
+	if (f->connecting && (events & UV_WRITABLE)) {
+		int err = 0;
+		socklen_t len = sizeof(err);
+		getsockopt(f->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+		f->connecting = false;
+		if (err) {
+			log_info(conn->subject, "forward: connect failed: %s", strerror(err));
+			if (f->channel)
+				ssh_channel_close(f->channel);
+			fwd_free(f);
+			sshd__conn_update(conn);
+			return;
+		}
+	}
+	if (events & UV_READABLE)
+		f->readable = true;
+	fwd_pump(f);
+	sshd__conn_update(conn);
+}
+
+static void fwd_want(struct sshd__fwd *f, int events)
+{
+	if (f->events == events)
+		return;
+	f->events = events;
+	if (events)
+		uv_poll_start(&f->poll, events, on_fwd_io);
+	else
+		uv_poll_stop(&f->poll);
+}
+
+static struct sshd__fwd *fwd_new(struct sshd_conn *conn, enum fwd_kind kind, int fd)
+{
+	struct sshd__fwd *f = calloc(1, sizeof(*f));
+
+	if (!f) {
+		close(fd);
+		return NULL;
+	}
+	f->conn = conn;
+	f->kind = kind;
+	f->fd = fd;
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	uv_poll_init(conn->srv->loop, &f->poll, fd);
+	f->poll.data = f;
+	sshd__list_add(&conn->fwds, &f->node);
+	return f;
+}
+
+/* ---- channel callbacks: record only ---- */
+
+static int fcb_data(ssh_session s, ssh_channel c, void *data, uint32_t len, int is_stderr,
+		    void *user)
+{
+	struct sshd__fwd *f = user;
+	size_t room, n;
+
+	if (f->dead || f->shut_wr)
+		return (int)len;
+	if (f->inoff > 0 && f->inoff == f->inlen)
+		f->inoff = f->inlen = 0;
+	room = sizeof(f->inbuf) - f->inlen;
+	n = len < room ? len : room;
+	memcpy(f->inbuf + f->inlen, data, n);
+	f->inlen += n;
+	if (n < len)
+		f->in_backlog = true;
+	return (int)n;
+}
+
+static void fcb_eof(ssh_session s, ssh_channel c, void *user)
+{
+	((struct sshd__fwd *)user)->in_eof = true;
+}
+
+static void fcb_close(ssh_session s, ssh_channel c, void *user)
+{
+	struct sshd__fwd *f = user;
+
+	f->in_eof = true;
+	f->remote_closed = true;
+}
+
+static void bridge_callbacks(struct sshd__fwd *f)
+{
+	f->cb.userdata = f;
+	f->cb.channel_data_function = fcb_data;
+	f->cb.channel_eof_function = fcb_eof;
+	f->cb.channel_close_function = fcb_close;
+	ssh_callbacks_init(&f->cb);
+	ssh_set_channel_callbacks(f->channel, &f->cb);
+}
+
+/* ---- the bridge pump ---- */
+
+static void fwd_pump(struct sshd__fwd *f)
+{
+	struct sshd_conn *conn = f->conn;
+	bool blocked;
+	int want = 0, rounds;
+
+	if (f->dead || f->kind != FWD_BRIDGE)
+		return;
+	log_debug(conn->subject, "fwd pump: connecting %d in %zu/%zu backlog %d eof %d readable %d events %d",
+		  f->connecting, f->inoff, f->inlen, f->in_backlog, f->in_eof, f->readable, f->events);
+	if (f->opening) {
+		int rc = f->agent ? ssh_channel_open_auth_agent(f->channel)
+				  : ssh_channel_open_reverse_forward(f->channel, f->addr, f->port,
+								     f->orig_host, f->orig_port);
+		if (rc == SSH_AGAIN)
+			return;
+		f->opening = false;
+		if (rc != SSH_OK) {
+			log_info(conn->subject, "forward: the client refused the channel");
+			fwd_free(f);
+			return;
+		}
+		bridge_callbacks(f);
+	}
+	if (f->remote_closed) {
+		fwd_free(f);
+		return;
+	}
+	if (f->connecting) {
+		fwd_want(f, UV_WRITABLE);
+		return;
+	}
+	/* client -> socket */
+	while (!f->shut_wr) {
+		if (f->inoff < f->inlen) {
+			ssize_t n = write(f->fd, f->inbuf + f->inoff, f->inlen - f->inoff);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0 && errno == EAGAIN) {
+				want |= UV_WRITABLE;
+				break;
+			}
+			if (n < 0) {
+				f->inoff = f->inlen = 0;
+				f->in_backlog = false;
+				f->shut_wr = true;
+				break;
+			}
+			f->inoff += (size_t)n;
+			continue;
+		}
+		f->inoff = f->inlen = 0;
+		if (f->in_backlog) {
+			int avail = ssh_channel_poll(f->channel, 0), n;
+			if (avail <= 0) {
+				f->in_backlog = false;
+				continue;
+			}
+			if ((size_t)avail > sizeof(f->inbuf))
+				avail = sizeof(f->inbuf);
+			n = ssh_channel_read_nonblocking(f->channel, f->inbuf, (uint32_t)avail, 0);
+			if (n <= 0 || n < avail)
+				f->in_backlog = false;
+			if (n > 0)
+				f->inlen = (size_t)n;
+			continue;
+		}
+		if (f->in_eof) {
+			shutdown(f->fd, SHUT_WR);
+			f->shut_wr = true;
+		}
+		break;
+	}
+	/* socket -> client */
+	for (rounds = 0; !f->fd_eof && f->readable && rounds < 8; rounds++) {
+		char buf[SSHD__IOBUF];
+		uint32_t win = ssh_channel_window_size(f->channel);
+		size_t cap = win < sizeof(buf) ? win : sizeof(buf);
+		ssize_t n;
+
+		if (cap == 0 || (ssh_get_poll_flags(conn->session) & SSH_WRITE_PENDING))
+			break;
+		n = read(f->fd, buf, cap);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			f->readable = false;
+			break;
+		}
+		if (n <= 0) {
+			f->fd_eof = true;
+			break;
+		}
+		if (ssh_channel_write(f->channel, buf, (uint32_t)n) < 0) {
+			fwd_free(f);
+			return;
+		}
+	}
+	if (f->fd_eof && !f->eof_sent) {
+		ssh_channel_send_eof(f->channel);
+		f->eof_sent = true;
+	}
+	if (f->fd_eof && f->shut_wr) {
+		ssh_channel_close(f->channel);
+		fwd_free(f);
+		return;
+	}
+	blocked = ssh_channel_window_size(f->channel) == 0 ||
+		  (ssh_get_poll_flags(conn->session) & SSH_WRITE_PENDING);
+	if (!f->fd_eof && !blocked)
+		want |= UV_READABLE;
+	fwd_want(f, want);
 }
 
 void sshd__fwd_pump(struct sshd_conn *conn)
 {
+	struct sshd__node *n, *next;
+
+	for (n = conn->fwds.next; n != &conn->fwds; n = next) {
+		next = n->next;
+		fwd_pump(sshd__container_of(n, struct sshd__fwd, node));
+	}
 }
 
 void sshd__fwd_close_all(struct sshd_conn *conn)
 {
+	while (conn->fwds.next != &conn->fwds)
+		fwd_free(sshd__container_of(conn->fwds.next, struct sshd__fwd, node));
 }
+
+/* ---- direct-tcpip (ssh -L) ---- */
+
+int sshd__fwd_direct(struct sshd_conn *conn, ssh_message msg)
+{
+	const char *host = ssh_message_channel_request_open_destination(msg);
+	int port = ssh_message_channel_request_open_destination_port(msg);
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL;
+	char service[16];
+	struct sshd__fwd *f;
+	int fd, rc;
+
+	if (!(conn->decision.flags & SSHD_ALLOW_LOCAL_FWD)) {
+		log_info(conn->subject, "local port forwarding to %s:%d refused by policy",
+			 host ? host : "?", port);
+		return 1;
+	}
+	if (!host || port <= 0 || port > 65535)
+		return 1;
+	snprintf(service, sizeof(service), "%d", port);
+	/* numeric and loopback names resolve without the network; others may block briefly */
+	if (getaddrinfo(host, service, &hints, &ai) != 0 || !ai)
+		return 1;
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		freeaddrinfo(ai);
+		return 1;
+	}
+	rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
+	freeaddrinfo(ai);
+	if (rc < 0 && errno != EINPROGRESS) {
+		log_info(conn->subject, "forward to %s:%d: %s", host, port, strerror(errno));
+		close(fd);
+		return 1;
+	}
+	f = fwd_new(conn, FWD_BRIDGE, fd);
+	if (!f)
+		return 1;
+	f->connecting = rc < 0;
+	f->channel = ssh_message_channel_request_open_reply_accept(msg);
+	if (!f->channel) {
+		fwd_free(f);
+		return 0;
+	}
+	bridge_callbacks(f);
+	log_info(conn->subject, "forwarding to %s:%d", host, port);
+	fwd_pump(f);
+	return 0;
+}
+
+/* ---- tcpip-forward (ssh -R) ---- */
+
+static void on_accept(uv_poll_t *h, int status, int events)
+{
+	struct sshd__fwd *l = h->data, *f;
+	struct sshd_conn *conn = l->conn;
+
+	for (;;) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		int fd = accept4(l->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			break;
+		f = fwd_new(conn, FWD_BRIDGE, fd);
+		if (!f)
+			continue;
+		f->channel = ssh_channel_new(conn->session);
+		if (!f->channel) {
+			fwd_free(f);
+			continue;
+		}
+		f->opening = true;
+		snprintf(f->addr, sizeof(f->addr), "%s", l->addr);
+		f->port = l->port;
+		f->agent = l->kind == FWD_AGENT_LISTEN;
+		if (ss.ss_family == AF_INET) {
+			struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+			inet_ntop(AF_INET, &in->sin_addr, f->orig_host, sizeof(f->orig_host));
+			f->orig_port = ntohs(in->sin_port);
+		} else {
+			snprintf(f->orig_host, sizeof(f->orig_host), "127.0.0.1");
+		}
+		fwd_pump(f);
+	}
+	sshd__conn_update(conn);
+}
+
+static struct sshd__fwd *listener_find(struct sshd_conn *conn, const char *addr, int port)
+{
+	struct sshd__node *n;
+
+	for (n = conn->fwds.next; n != &conn->fwds; n = n->next) {
+		struct sshd__fwd *f = sshd__container_of(n, struct sshd__fwd, node);
+		if (f->kind == FWD_TCP_LISTEN && f->port == port && strcmp(f->addr, addr) == 0)
+			return f;
+	}
+	return NULL;
+}
+
+int sshd__fwd_global(struct sshd_conn *conn, ssh_message msg)
+{
+	const char *addr = ssh_message_global_request_address(msg);
+	int port = ssh_message_global_request_port(msg), fd, one = 1;
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sin);
+	struct sshd__fwd *l;
+
+	switch (ssh_message_subtype(msg)) {
+	case SSH_GLOBAL_REQUEST_TCPIP_FORWARD:
+		break;
+	case SSH_GLOBAL_REQUEST_CANCEL_TCPIP_FORWARD:
+		l = listener_find(conn, addr ? addr : "", port);
+		if (!l)
+			return 1;
+		fwd_free(l);
+		ssh_message_global_request_reply_success(msg, 0);
+		return 0;
+	default:
+		return 1;
+	}
+	if (!(conn->decision.flags & SSHD_ALLOW_REMOTE_FWD)) {
+		log_info(conn->subject, "remote port forwarding refused by policy");
+		return 1;
+	}
+	if (port < 0 || port > 65535 || (port > 0 && port < 1024 && conn->user.uid != 0))
+		return 1;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons((uint16_t)port);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(fd, 64) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sin, &len) < 0) {
+		log_info(conn->subject, "remote forward on port %d: %s", port, strerror(errno));
+		close(fd);
+		return 1;
+	}
+	l = fwd_new(conn, FWD_TCP_LISTEN, fd);
+	if (!l)
+		return 1;
+	snprintf(l->addr, sizeof(l->addr), "%s", addr ? addr : "");
+	l->port = port ? port : ntohs(sin.sin_port);
+	uv_poll_start(&l->poll, UV_READABLE, on_accept);
+	log_info(conn->subject, "remote forward listening on 127.0.0.1:%d", ntohs(sin.sin_port));
+	ssh_message_global_request_reply_success(msg, (uint16_t)ntohs(sin.sin_port));
+	return 0;
+}
+
+/* ---- agent (ssh -A) ---- */
 
 int sshd__agent_start(struct sshd_conn *conn, char *path, size_t size)
 {
-	return -ENOTSUP;
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sshd__node *n;
+	struct sshd__fwd *l;
+	char dir[] = "/tmp/meshd-agent-XXXXXX";
+	int fd;
+
+	for (n = conn->fwds.next; n != &conn->fwds; n = n->next) {
+		l = sshd__container_of(n, struct sshd__fwd, node);
+		if (l->kind == FWD_AGENT_LISTEN) {
+			snprintf(path, size, "%s", l->sock_path);
+			return 0;
+		}
+	}
+	if (!mkdtemp(dir))
+		return -errno;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/agent.sock", dir);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
+	    chmod(sun.sun_path, 0600) < 0 ||
+	    chown(sun.sun_path, conn->user.uid, conn->user.gid) < 0 ||
+	    chown(dir, conn->user.uid, conn->user.gid) < 0 || listen(fd, 16) < 0) {
+		int e = -errno;
+		if (fd >= 0)
+			close(fd);
+		unlink(sun.sun_path);
+		rmdir(dir);
+		return e;
+	}
+	l = fwd_new(conn, FWD_AGENT_LISTEN, fd);
+	if (!l)
+		return -ENOMEM;
+	snprintf(l->sock_path, sizeof(l->sock_path), "%s", sun.sun_path);
+	uv_poll_start(&l->poll, UV_READABLE, on_accept);
+	snprintf(path, size, "%s", sun.sun_path);
+	return 0;
 }

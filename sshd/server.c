@@ -519,6 +519,14 @@ static void on_poll(uv_poll_t *h, int status, int events)
 	conn_process(conn);
 }
 
+/* End every session of the connection with a message on its stderr. */
+static void abort_all(struct sshd_conn *conn, const char *message)
+{
+	while (conn->chans.next != &conn->chans)
+		sshd__chan_abort(sshd__container_of(conn->chans.next, struct sshd__chan, node),
+				 message);
+}
+
 static void on_timer(uv_timer_t *t)
 {
 	struct sshd_conn *conn = t->data;
@@ -527,10 +535,7 @@ static void on_timer(uv_timer_t *t)
 	if (conn->state == SSHD__CONN_AUTH) {
 		sshd__conn_close(conn, "authentication timed out");
 	} else if (conn->deadline_ms && now >= conn->deadline_ms) {
-		struct sshd__node *n;
-		for (n = conn->chans.next; n != &conn->chans; n = n->next)
-			sshd__chan_abort(sshd__container_of(n, struct sshd__chan, node),
-					 "meshd: session time limit reached");
+		abort_all(conn, "meshd: session time limit reached");
 		sshd__conn_close(conn, "session time limit reached");
 	} else if (conn->srv->keepalive_ms && conn->state == SSHD__CONN_READY) {
 		ssh_send_keepalive(conn->session);
@@ -655,7 +660,7 @@ int sshd_accept_fd(struct sshd_server *srv, int fd, const struct sockaddr *peer,
 	srv->nconns++;
 	conn->state = SSHD__CONN_AUTH;
 	conn_timer_arm(conn);
-	log_debug(conn->subject, "connection accepted");
+	log_info(conn->subject, "connection accepted");
 	sshd__conn_update(conn);
 	return 0;
 }
@@ -683,9 +688,7 @@ unsigned sshd_revalidate(struct sshd_server *srv)
 			u.uid == conn->user.uid && strcmp(u.name, conn->user.name) == 0);
 		if (keep)
 			continue;
-		for (struct sshd__node *c = conn->chans.next; c != &conn->chans; c = c->next)
-			sshd__chan_abort(sshd__container_of(c, struct sshd__chan, node),
-					 "Access revoked.");
+		abort_all(conn, "Access revoked.");
 		sshd__conn_close(conn, "Access revoked.");
 		conn_process(conn);
 		closed++;

@@ -469,6 +469,7 @@ static void finish(struct sshd__chan *chan)
 	if (chan->finished || chan->detached)
 		return;
 	chan->finished = true;
+	log_debug(chan->conn->subject, "session finished, status 0x%x", st);
 	ssh_channel_send_eof(chan->channel);
 	if (WIFSIGNALED(st))
 		ssh_channel_request_send_exit_signal(chan->channel, sig_name(WTERMSIG(st)),
@@ -534,6 +535,7 @@ static void on_io(uv_poll_t *h, int status, int events)
 
 void sshd__chan_exited(struct sshd__chan *chan, int status)
 {
+	log_debug(chan->conn->subject, "pid %d exited, status 0x%x", (int)chan->pid, status);
 	chan->exited = true;
 	chan->status = status;
 	chan->pid = 0;
