@@ -68,8 +68,15 @@ void ctl_prefix_format(const struct ctl_prefix *p, char out[static 44])
 	char a[INET6_ADDRSTRLEN];
 	inet_ntop(p->family == 4 ? AF_INET : AF_INET6, p->addr, a, sizeof(a));
 	size_t len = strnlen(a, 39);
+	unsigned bits = p->bits > 128 ? 128 : p->bits;
 	memcpy(out, a, len);
-	snprintf(out + len, 5, "/%u", (unsigned)(p->bits % 200));
+	out[len++] = '/';
+	if (bits >= 100)
+		out[len++] = (char)('0' + bits / 100);
+	if (bits >= 10)
+		out[len++] = (char)('0' + bits / 10 % 10);
+	out[len++] = (char)('0' + bits % 10);
+	out[len] = '\0';
 }
 
 bool ctl_prefix_contains(const struct ctl_prefix *net, const struct ctl_prefix *addr)

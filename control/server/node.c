@@ -288,6 +288,14 @@ static void update_next_expiry(struct ctl_server *srv)
 	}
 }
 
+void srv_map_published(struct ctl_server *srv)
+{
+	update_next_expiry(srv);
+	srv->dirty = false;
+	srv->map_version++;
+	srv_wake(srv, SRV_WAIT_MAP, NULL);
+}
+
 int srv_map_rebuild(struct ctl_server *srv, char *err, size_t errlen)
 {
 	int rc = srv->policy_text ? polglue_apply(srv, srv->policy_text, true, err, errlen)
@@ -296,10 +304,7 @@ int srv_map_rebuild(struct ctl_server *srv, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 	if (rc)
 		return rc;
-	update_next_expiry(srv);
-	srv->dirty = false;
-	srv->map_version++;
-	srv_wake(srv, SRV_WAIT_MAP, NULL);
+	srv_map_published(srv);
 	return 0;
 }
 

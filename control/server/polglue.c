@@ -222,19 +222,49 @@ out:
 	return s;
 }
 
-/* Mark j as admitted by a rule of node i when one of j's addresses is in the prefixes. */
-static void admit(const struct topo_buf *t, uint8_t *vis, size_t i, const struct pol_prefix *p,
-		  size_t np)
+/* Every node address in one sorted array, so the nodes inside a prefix are a contiguous
+ * run found by binary search: visibility costs O(prefixes x log nodes + matches), not
+ * O(prefixes x nodes). */
+struct addr_ix {
+	struct pol_addr a;
+	size_t node;
+};
+
+static int addr_cmp(const struct pol_addr *x, const struct pol_addr *y)
 {
-	for (size_t j = 0; j < t->n; j++) {
-		if (j == i || vis[i * t->n + j])
-			continue;
-		for (size_t k = 0; k < np; k++)
-			if (pol_prefix_contains(&p[k], &t->addrs[2 * j]) ||
-			    pol_prefix_contains(&p[k], &t->addrs[2 * j + 1])) {
+	if (x->family != y->family)
+		return x->family < y->family ? -1 : 1;
+	return memcmp(x->bytes, y->bytes, x->family == 4 ? 4 : 16);
+}
+
+static int ix_cmp(const void *a, const void *b)
+{
+	return addr_cmp(&((const struct addr_ix *)a)->a, &((const struct addr_ix *)b)->a);
+}
+
+/* Mark every node with an address in p as admitted by node i (and i by it). */
+static void admit(const struct topo_buf *t, const struct addr_ix *ix, size_t n_ix, uint8_t *vis,
+		  size_t i, const struct pol_prefix *p, size_t np)
+{
+	for (size_t k = 0; k < np; k++) {
+		struct pol_addr lo = p[k].addr;
+		size_t len = lo.family == 4 ? 4 : 16, bits = p[k].bits;
+		for (size_t b = bits; b < len * 8; b++)
+			lo.bytes[b / 8] &= (uint8_t)~(0x80 >> (b % 8));
+		size_t a = 0, z = n_ix;
+		while (a < z) { /* first entry >= lo */
+			size_t mid = (a + z) / 2;
+			struct addr_ix probe = { .a = lo };
+			if (ix_cmp(&ix[mid], &probe) < 0)
+				a = mid + 1;
+			else
+				z = mid;
+		}
+		for (; a < n_ix && pol_prefix_contains(&p[k], &ix[a].a); a++) {
+			size_t j = ix[a].node;
+			if (j != i)
 				vis[i * t->n + j] = vis[j * t->n + i] = 1;
-				break;
-			}
+		}
 	}
 }
 
@@ -245,6 +275,7 @@ int polglue_apply(struct ctl_server *srv, const char *text, bool commit, char *e
 	struct pol_compiled *c = NULL;
 	struct pol_error perr;
 	uint8_t *vis = NULL;
+	struct addr_ix *ix = NULL;
 	memset(&perr, 0, sizeof(perr));
 	int rc = topo_build(srv, &t);
 	if (rc)
@@ -262,10 +293,16 @@ int polglue_apply(struct ctl_server *srv, const char *text, bool commit, char *e
 	if (rc || !commit)
 		goto out;
 	vis = calloc(t.n ? t.n * t.n : 1, 1);
-	if (!vis) {
+	ix = calloc(2 * t.n + 1, sizeof(*ix));
+	if (!vis || !ix) {
 		rc = -ENOMEM;
 		goto out;
 	}
+	for (size_t i = 0; i < 2 * t.n; i++) {
+		ix[i].a = t.addrs[i];
+		ix[i].node = i / 2;
+	}
+	qsort(ix, 2 * t.n, sizeof(*ix), ix_cmp);
 	int64_t now = srv_now_s();
 	for (size_t i = 0; i < t.n; i++) {
 		struct srv_node *n = srv->nodes[i];
@@ -284,9 +321,9 @@ int polglue_apply(struct ctl_server *srv, const char *text, bool commit, char *e
 		n->filter_json = f;
 		n->ssh_json = s;
 		for (size_t k = 0; k < nf; k++)
-			admit(&t, vis, i, fr[k]->srcs, fr[k]->n_srcs);
+			admit(&t, ix, 2 * t.n, vis, i, fr[k]->srcs, fr[k]->n_srcs);
 		for (size_t k = 0; k < ns; k++)
-			admit(&t, vis, i, sr[k]->principals, sr[k]->n_principals);
+			admit(&t, ix, 2 * t.n, vis, i, sr[k]->principals, sr[k]->n_principals);
 	}
 	for (size_t i = 0; i < t.n; i++) {
 		struct srv_node *n = srv->nodes[i];
@@ -312,6 +349,7 @@ out:
 		snprintf(err, errlen, "out of memory");
 	pol_compiled_free(c);
 	free(vis);
+	free(ix);
 	topo_free(&t);
 	return rc;
 }

@@ -136,6 +136,8 @@ int srv_nodes_load(struct ctl_server *srv);
 void srv_nodes_free(struct ctl_server *srv);
 /* Recompute filters, SSH rules and visibility after a policy or topology change. */
 int srv_map_rebuild(struct ctl_server *srv, char *err, size_t errlen);
+/* After the per-node results changed: bump the version and wake every held map poll. */
+void srv_map_published(struct ctl_server *srv);
 /* Check policy text against the current topology; 0 or -EINVAL with err. */
 int srv_policy_check(struct ctl_server *srv, const char *text, char *err, size_t errlen);
 int srv_node_remove(struct ctl_server *srv, int64_t id);
