@@ -127,7 +127,9 @@ int wg_device_new(uv_loop_t *loop, const struct wg_device_config *cfg,
 void wg_device_free(struct wg_device *dev);
 
 /* Routes by destination through AllowedIPs, encrypts and sends (or stages the packet and
- * starts a handshake).  -ENETUNREACH without a route, -EINVAL for a non-IP packet. */
+ * starts a handshake).  -ENETUNREACH without a route, -EDESTADDRREQ when that peer has no
+ * endpoint yet, -EINVAL for a non-IP packet.  The packet is copied; datagrams leave at the
+ * end of the current loop iteration (or when a batch fills). */
 int wg_device_send(struct wg_device *dev, const uint8_t *ip_packet, size_t len);
 /* Same for n packets at once; returns how many were accepted.  Datagrams go out in one
  * sendmmsg() per batch. */
@@ -135,7 +137,8 @@ size_t wg_device_send_batch(struct wg_device *dev, const struct iovec *pkts, siz
 
 /* NULL removes the key (and all sessions).  Keys are copied. */
 int wg_device_set_private_key(struct wg_device *dev, const uint8_t *key);
-/* Rebinds the UDP sockets; 0 picks a free port. */
+/* Rebinds the UDP sockets; 0 picks a free port.  When the port is taken (-EADDRINUSE) the
+ * old sockets stay in place. */
 int wg_device_set_listen_port(struct wg_device *dev, uint16_t port);
 uint16_t wg_device_listen_port(const struct wg_device *dev);
 int wg_device_set_fwmark(struct wg_device *dev, uint32_t fwmark);
