@@ -100,7 +100,19 @@ int ns__tun_open(struct ns *ns);
 int ns__tun_write(struct ns *ns, const uint8_t *pkt, size_t len);
 void ns__tun_close(struct ns *ns);
 
-/* socks5.c */
+/* socks5.c: the RFC 1928 parsers (pure, fuzzed) and the listener's teardown. */
+enum { NS__SOCKS_DROP = 256 }; /* not SOCKS5 at all: close without a reply */
+struct ns__socks_request {
+	int family;
+	uint8_t addr[16];
+	uint16_t port;
+};
+/* 0: complete (*used bytes; *noauth: method 0 offered), 1: need more, -1: not SOCKS5. */
+int ns__socks_parse_greeting(const uint8_t *b, size_t n, size_t *used, bool *noauth);
+/* 0: a CONNECT request (*req, *used bytes), 1: need more, -REP (the RFC 1928 reply code
+ * to send) or -NS__SOCKS_DROP. */
+int ns__socks_parse_request(const uint8_t *b, size_t n, struct ns__socks_request *req,
+			    size_t *used);
 void ns__socks_free_all(struct ns *ns);
 
 #endif

@@ -121,65 +121,83 @@ static int on_dial_ready(void *ctx, int err)
 	return fd < 0 ? -1 : fd;
 }
 
-/* Parses the request in cl->buf: 0 when complete (dials), 1 when more bytes are needed,
- * -1 when the client was answered with an error and closed. */
-static int handle_request(struct ns__socks_client *cl)
+int ns__socks_parse_greeting(const uint8_t *b, size_t n, size_t *used, bool *noauth)
 {
-	const uint8_t *b = cl->buf;
-	if (cl->len < 5)
+	if (n < 2)
 		return 1;
-	if (b[0] != SOCKS_VER) {
-		client_close(cl);
+	if (b[0] != SOCKS_VER)
 		return -1;
-	}
+	*used = 2 + (size_t)b[1];
+	if (n < *used)
+		return 1;
+	*noauth = memchr(b + 2, 0, b[1]) != NULL;
+	return 0;
+}
+
+int ns__socks_parse_request(const uint8_t *b, size_t n, struct ns__socks_request *req,
+			    size_t *used)
+{
+	memset(req, 0, sizeof(*req));
+	if (n < 5)
+		return 1;
+	if (b[0] != SOCKS_VER)
+		return -NS__SOCKS_DROP;
 	size_t need;
-	int family = 0;
-	uint8_t addr[16] = { 0 };
 	switch (b[3]) {
 	case SOCKS_ATYP_IPV4:
 		need = 4 + 4 + 2;
-		family = AF_INET;
 		break;
 	case SOCKS_ATYP_IPV6:
 		need = 4 + 16 + 2;
-		family = AF_INET6;
 		break;
 	case SOCKS_ATYP_DOMAIN:
 		need = 5 + (size_t)b[4] + 2;
 		break;
 	default:
-		reply(cl, REP_ATYP_UNSUPPORTED);
-		client_close(cl);
-		return -1;
+		return -REP_ATYP_UNSUPPORTED;
 	}
-	if (cl->len < need)
+	if (n < need)
 		return 1;
-	if (b[1] != SOCKS_CMD_CONNECT) {
-		reply(cl, REP_CMD_UNSUPPORTED);
-		client_close(cl);
-		return -1;
-	}
+	*used = need;
+	if (b[1] != SOCKS_CMD_CONNECT)
+		return -REP_CMD_UNSUPPORTED;
 	if (b[3] == SOCKS_ATYP_DOMAIN) {
 		char name[256];
 		memcpy(name, b + 5, b[4]);
 		name[b[4]] = 0;
-		if (inet_pton(AF_INET, name, addr) == 1)
-			family = AF_INET;
-		else if (inet_pton(AF_INET6, name, addr) == 1)
-			family = AF_INET6;
-		else {
-			log_debug_rl(&socks_rl, "socks5", "no resolver for name '%s'", name);
-			reply(cl, REP_HOST_UNREACHABLE);
-			client_close(cl);
-			return -1;
-		}
+		if (inet_pton(AF_INET, name, req->addr) == 1)
+			req->family = AF_INET;
+		else if (inet_pton(AF_INET6, name, req->addr) == 1)
+			req->family = AF_INET6;
+		else
+			return -REP_HOST_UNREACHABLE; /* no resolver here */
 	} else {
-		memcpy(addr, b + 4, family == AF_INET ? 4 : 16);
+		req->family = b[3] == SOCKS_ATYP_IPV4 ? AF_INET : AF_INET6;
+		memcpy(req->addr, b + 4, req->family == AF_INET ? 4 : 16);
 	}
-	uint16_t port = (uint16_t)(b[need - 2] << 8 | b[need - 1]);
+	req->port = (uint16_t)(b[need - 2] << 8 | b[need - 1]);
+	return 0;
+}
+
+/* Acts on the request in cl->buf: 0 when dialing, 1 when more bytes are needed, -1 when
+ * the client was answered with an error and closed. */
+static int handle_request(struct ns__socks_client *cl)
+{
+	struct ns__socks_request req;
+	size_t used = 0;
+	int r = ns__socks_parse_request(cl->buf, cl->len, &req, &used);
+	if (r == 1)
+		return 1;
+	if (r < 0) {
+		if (r != -NS__SOCKS_DROP)
+			reply(cl, (uint8_t)-r);
+		log_debug_rl(&socks_rl, "socks5", "request refused with code %d", -r);
+		client_close(cl);
+		return -1;
+	}
 	cl->state = ST_DIALING;
 	uv_poll_stop(&cl->poll);
-	int r = ns__dial_fd(cl->socks->ns, family, addr, port, on_dial_ready, cl);
+	r = ns__dial_fd(cl->socks->ns, req.family, req.addr, req.port, on_dial_ready, cl);
 	if (r < 0) {
 		reply(cl, r == -EADDRNOTAVAIL || r == -EAFNOSUPPORT ? REP_ATYP_UNSUPPORTED
 								     : REP_FAILURE);
@@ -205,16 +223,15 @@ static void on_client_readable(uv_poll_t *h, int status, int events)
 	}
 	cl->len += (size_t)n;
 	if (cl->state == ST_GREETING) {
-		if (cl->len < 2)
+		size_t need = 0;
+		bool noauth = false;
+		int g = ns__socks_parse_greeting(cl->buf, cl->len, &need, &noauth);
+		if (g == 1)
 			return;
-		if (cl->buf[0] != SOCKS_VER) {
+		if (g < 0) {
 			client_close(cl);
 			return;
 		}
-		size_t need = 2 + (size_t)cl->buf[1];
-		if (cl->len < need)
-			return;
-		bool noauth = memchr(cl->buf + 2, 0, cl->buf[1]) != NULL;
 		uint8_t r[2] = { SOCKS_VER, noauth ? 0 : 0xff };
 		(void)send(cl->fd, r, sizeof(r), MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (!noauth) {
