@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "cmd/daemon/api.h"
+#include "cmd/daemon/config.h"
 #include "cmd/daemon/link.h"
 #include "cmd/daemon/node.h"
 #include "common/common.h"
@@ -27,6 +28,7 @@ struct meshd {
 	struct meshd_api *api;
 	struct meshd_link *link;
 	const char *netmap_path;
+	const char *config_path;
 	uv_signal_t sig_term, sig_int, sig_hup;
 	bool stopping;
 	int exit_code;
@@ -56,6 +58,9 @@ static void usage(FILE *out)
 		"      --socket=PATH      local API socket for meshctl (default /run/meshd/meshd.sock)\n"
 		"      --operator-group=G members of group G may change state through meshctl\n"
 		"      --log-level=LEVEL  err, warn, info (default) or debug\n"
+		"      --config=FILE      settings as 'name = value' lines (long option names);\n"
+		"                         default /etc/meshd.conf if it exists; flags override\n"
+		"                         it; SIGHUP re-reads its log-level\n"
 		"      --print-public-key print this node's WireGuard public key and exit\n"
 		"  -h, --help             show this help and exit\n"
 		"  -V, --version          show the version and exit\n");
@@ -110,10 +115,44 @@ static void on_closed(void *arg)
 	uv_close((uv_handle_t *)&d->sig_hup, NULL);
 }
 
+static int config_argc, config_orig_argc;
+static char **config_argv;
+
+static void free_config_argv(void)
+{
+	meshd_config_argv_free(config_argc, config_argv, config_orig_argc);
+}
+
+/* SIGHUP: the log level follows the file; everything else needs a restart. */
+static void reload_config(struct meshd *d)
+{
+	char *argv0 = "meshd";
+	int n;
+	char **v;
+	if (!meshd_config_argv(d->config_path, false, 1, &argv0, &n, &v)) {
+		log_warn(subject, "SIGHUP: %s not reloaded (see the error above)", d->config_path);
+		return;
+	}
+	for (int i = 1; i < n; i++) {
+		if (strncmp(v[i], "--log-level=", 12) == 0) {
+			enum log_level lv;
+			if (log_level_parse(v[i] + 12, &lv)) {
+				log_set_level(lv);
+				log_info(subject, "SIGHUP: log level %s", v[i] + 12);
+			} else {
+				log_warn(subject, "SIGHUP: %s: bad log-level '%s' ignored",
+					 d->config_path, v[i] + 12);
+			}
+		}
+	}
+	meshd_config_argv_free(n, v, 1);
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
 	struct meshd *d = h->data;
 	if (signum == SIGHUP) {
+		reload_config(d);
 		if (d->netmap_path) {
 			log_info(subject, "SIGHUP: re-reading %s", d->netmap_path);
 			load_netmap(d);
@@ -132,7 +171,8 @@ static void on_signal(uv_signal_t *h, int signum)
 int main(int argc, char **argv)
 {
 	enum { OPT_STATE = 256, OPT_TUN, OPT_PORT, OPT_NETMAP, OPT_NO_SSH, OPT_SOCKS, OPT_UAPI,
-	       OPT_LOG, OPT_PUB, OPT_TIME_SCALE, OPT_SOCKET, OPT_OPERATOR, OPT_LOGIN, OPT_AUTHKEY, OPT_HOSTNAME };
+	       OPT_LOG, OPT_PUB, OPT_TIME_SCALE, OPT_SOCKET, OPT_OPERATOR, OPT_LOGIN, OPT_AUTHKEY, OPT_HOSTNAME,
+	       OPT_CONFIG };
 	static const struct option opts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -151,6 +191,7 @@ int main(int argc, char **argv)
 		{ "login-server", required_argument, NULL, OPT_LOGIN },
 		{ "authkey", required_argument, NULL, OPT_AUTHKEY },
 		{ "hostname", required_argument, NULL, OPT_HOSTNAME },
+		{ "config", required_argument, NULL, OPT_CONFIG },
 		{ 0 },
 	};
 	struct meshd_node_config cfg = {
@@ -160,6 +201,24 @@ int main(int argc, char **argv)
 		.ssh = true,
 	};
 	struct meshd d = { 0 };
+	const char *config_path = "/etc/meshd.conf";
+	bool config_required = false;
+	for (int i = 1; i < argc; i++) {
+		if (strncmp(argv[i], "--config=", 9) == 0) {
+			config_path = argv[i] + 9;
+			config_required = true;
+		} else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+			config_path = argv[++i];
+			config_required = true;
+		}
+	}
+	config_orig_argc = argc;
+	if (!meshd_config_argv(config_path, config_required, argc, argv, &argc, &argv))
+		return 2;
+	config_argc = argc;
+	config_argv = argv;
+	atexit(free_config_argv);
+	d.config_path = config_path;
 	const char *socket_path = "/run/meshd/meshd.sock", *operator_group = NULL;
 	const char *login_server = NULL, *authkey = NULL, *hostname = NULL;
 	bool print_pub = false;
@@ -238,6 +297,8 @@ int main(int argc, char **argv)
 		case OPT_HOSTNAME:
 			hostname = optarg;
 			break;
+		case OPT_CONFIG:
+			break; /* read before parsing */
 		case OPT_PUB:
 			print_pub = true;
 			break;
