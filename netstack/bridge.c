@@ -25,48 +25,7 @@
 
 #include "common/log.h"
 
-enum { MAX_IOV = 64, MAX_FORWARD_LISTENERS = 1024 };
-
-struct ns__rx {
-	struct ns__rx *next;
-	struct pbuf *p;
-};
-
-struct ns__conn {
-	struct ns *ns;
-	struct ns__conn *prev, *next;
-	enum ns__conn_kind kind;
-	struct tcp_pcb *pcb;
-	int fd;
-	bool fd_is_tcp;
-	uv_poll_t poll;
-	bool poll_init, started, connecting;
-	int events;
-	/* remote -> fd */
-	struct ns__rx *rx_head, *rx_tail;
-	size_t rx_bytes;
-	bool rx_fin, fd_wr_shut;
-	/* fd -> remote */
-	uint8_t *stash;
-	size_t stash_len;
-	bool fd_eof, fd_closed, tx_blocked;
-	uint16_t dial_port;
-	/* dial */
-	ns__dial_ready_fn *ready;
-	void *ready_ctx;
-	ns_dial_fn *dial_cb;
-	void *dial_ctx;
-};
-
-struct ns__listener {
-	struct ns__listener *next;
-	struct ns *ns;
-	struct tcp_pcb *pcb;
-	uint16_t port;
-	bool forward;
-	ns_accept_fn *cb;
-	void *ctx;
-};
+enum { MAX_IOV = 64 };
 
 static struct log_ratelimit bridge_rl = LOG_RATELIMIT_INIT(5000, 5);
 
@@ -76,13 +35,13 @@ static int conn_pump_tx(struct ns__conn *c);
 
 /* ---- lifetime ---- */
 
-static void port_ref(struct ns *ns, uint16_t port)
+void ns__port_ref(struct ns *ns, uint16_t port)
 {
 	if (ns->tcp_ports[port] < UINT8_MAX)
 		ns->tcp_ports[port]++;
 }
 
-static void port_unref(struct ns *ns, uint16_t port)
+void ns__port_unref(struct ns *ns, uint16_t port)
 {
 	if (ns->tcp_ports[port] > 0)
 		ns->tcp_ports[port]--;
@@ -121,7 +80,7 @@ static void on_conn_closed(uv_handle_t *h)
 
 /* Ends the bridge: detaches from the pcb (reset=true aborts it with an RST, else closes
  * it gracefully), closes the fd.  Returns ERR_ABRT when the pcb was aborted. */
-static err_t conn_end(struct ns__conn *c, bool reset)
+err_t ns__conn_end(struct ns__conn *c, bool reset)
 {
 	struct ns *ns = c->ns;
 	err_t ret = ERR_OK;
@@ -138,7 +97,7 @@ static err_t conn_end(struct ns__conn *c, bool reset)
 		}
 	}
 	if (c->dial_port) {
-		port_unref(ns, c->dial_port);
+		ns__port_unref(ns, c->dial_port);
 		c->dial_port = 0;
 	}
 	rx_drop_all(c);
@@ -178,9 +137,9 @@ static err_t conn_maybe_done(struct ns__conn *c)
 	if (!c->fd_eof || c->stash_len)
 		return ERR_OK;
 	if (c->fd_wr_shut)
-		return conn_end(c, false);
+		return ns__conn_end(c, false);
 	if (c->fd_closed)
-		return conn_end(c, c->rx_head != NULL);
+		return ns__conn_end(c, c->rx_head != NULL);
 	return ERR_OK;
 }
 
@@ -202,7 +161,7 @@ static void on_tcp_err(void *arg, err_t err)
 		c->ready = NULL;
 		ready(c->ready_ctx, err == ERR_RST ? -ECONNREFUSED : -ETIMEDOUT);
 	}
-	conn_end(c, true);
+	ns__conn_end(c, true);
 }
 
 static err_t on_tcp_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
@@ -232,7 +191,7 @@ static err_t on_tcp_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t e
 	if (!c->started || c->connecting)
 		return ERR_OK;
 	if (conn_flush_rx(c) < 0)
-		return conn_end(c, true);
+		return ns__conn_end(c, true);
 	if (conn_maybe_done(c) == ERR_ABRT)
 		return ERR_ABRT;
 	if (c->pcb)
@@ -246,7 +205,7 @@ static err_t on_tcp_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
 	if (c->tx_blocked && c->started && !c->connecting) {
 		c->tx_blocked = false;
 		if (conn_pump_tx(c) < 0)
-			return conn_end(c, true);
+			return ns__conn_end(c, true);
 		if (conn_maybe_done(c) == ERR_ABRT)
 			return ERR_ABRT;
 		if (c->pcb)
@@ -417,7 +376,7 @@ static void on_poll(uv_poll_t *h, int status, int events)
 		socklen_t sl = sizeof(soerr);
 		if (status < 0 || getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0 || soerr) {
 			ns->ctr.forward_refused++;
-			conn_end(c, true);
+			ns__conn_end(c, true);
 			ns__kick(ns);
 			return;
 		}
@@ -426,14 +385,14 @@ static void on_poll(uv_poll_t *h, int status, int events)
 	}
 	if ((events & UV_WRITABLE) || status < 0) {
 		if (conn_flush_rx(c) < 0) {
-			conn_end(c, true);
+			ns__conn_end(c, true);
 			ns__kick(ns);
 			return;
 		}
 	}
 	if ((events & UV_READABLE) || status < 0) {
 		if (conn_pump_tx(c) < 0) {
-			conn_end(c, true);
+			ns__conn_end(c, true);
 			ns__kick(ns);
 			return;
 		}
@@ -445,8 +404,8 @@ static void on_poll(uv_poll_t *h, int status, int events)
 
 /* ---- creating bridges ---- */
 
-static struct ns__conn *conn_new(struct ns *ns, struct tcp_pcb *pcb, int fd,
-				 enum ns__conn_kind kind)
+struct ns__conn *ns__conn_new(struct ns *ns, struct tcp_pcb *pcb, int fd,
+			      enum ns__conn_kind kind)
 {
 	struct ns__conn *c = calloc(1, sizeof(*c));
 	if (!c)
@@ -469,349 +428,22 @@ static struct ns__conn *conn_new(struct ns *ns, struct tcp_pcb *pcb, int fd,
 
 /* Starts moving bytes once c->fd is set.  Returns ERR_ABRT when the pcb was aborted
  * (c is gone then). */
-static err_t conn_start(struct ns__conn *c)
+err_t ns__conn_start(struct ns__conn *c)
 {
 	int r = uv_poll_init_socket(c->ns->loop, &c->poll, c->fd);
 	if (r < 0) {
 		log_warn_rl(&bridge_rl, "netstack", "bridge: poll fd %d: %s", c->fd, uv_strerror(r));
-		return conn_end(c, true);
+		return ns__conn_end(c, true);
 	}
 	c->poll.data = c;
 	c->poll_init = true;
 	c->started = true;
 	if (!c->connecting) {
 		if (conn_flush_rx(c) < 0 || conn_pump_tx(c) < 0)
-			return conn_end(c, true);
+			return ns__conn_end(c, true);
 		if (conn_maybe_done(c) != ERR_OK || !c->pcb)
 			return ERR_ABRT;
 	}
 	conn_update(c);
 	return ERR_OK;
-}
-
-static void fill_info(const struct tcp_pcb *pcb, struct ns_packet_info *info)
-{
-	memset(info, 0, sizeof(*info));
-	uint8_t tmp[16];
-	int fam;
-	ns__from_ip_addr(&pcb->remote_ip, &info->family, info->src);
-	ns__from_ip_addr(&pcb->local_ip, &fam, tmp);
-	memcpy(info->dst, tmp, 16);
-	info->proto = IPPROTO_TCP;
-	info->sport = pcb->remote_port;
-	info->dport = pcb->local_port;
-}
-
-/* Userspace mode: a TCP connection to 127.0.0.1:port for an accepted pcb. */
-static int forward_connect(struct ns__conn *c, uint16_t port)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	c->fd = fd;
-	c->fd_is_tcp = true;
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 && errno != EINPROGRESS)
-		return -errno;
-	c->connecting = true;
-	return 0;
-}
-
-static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
-{
-	struct ns__listener *l = arg;
-	struct ns *ns = l->ns;
-	if (err != ERR_OK || !pcb)
-		return ERR_VAL;
-	if (ns->ctr.conns_active >= ns->max_conns) {
-		ns->ctr.conns_refused_limit++;
-		log_warn_rl(&bridge_rl, "netstack", "port %u: %u connections, resetting a new one",
-			    l->port, ns->max_conns);
-		tcp_abort(pcb);
-		return ERR_ABRT;
-	}
-	tcp_nagle_disable(pcb);
-	struct ns_packet_info info;
-	fill_info(pcb, &info);
-	if (l->forward && ns->cfg.mode != NS_MODE_USERSPACE) {
-		tcp_abort(pcb); /* a handshake that began before ns_unlisten() */
-		return ERR_ABRT;
-	}
-	if (l->forward) {
-		struct ns__conn *c = conn_new(ns, pcb, -1, NS__CONN_FORWARD);
-		if (!c) {
-			tcp_abort(pcb);
-			return ERR_ABRT;
-		}
-		ns->ctr.conns_accepted++;
-		int fd = ns__forward_take_fd(ns, pcb);
-		if (fd >= 0) {
-			c->fd = fd;
-			c->fd_is_tcp = true;
-			return conn_start(c);
-		}
-		if (forward_connect(c, l->port) < 0) {
-			ns->ctr.forward_refused++;
-			return conn_end(c, true);
-		}
-		return conn_start(c);
-	}
-	int sv[2];
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0) {
-		log_warn_rl(&bridge_rl, "netstack", "port %u: socketpair: %s", l->port,
-			    strerror(errno));
-		tcp_abort(pcb);
-		return ERR_ABRT;
-	}
-	struct ns__conn *c = conn_new(ns, pcb, sv[0], NS__CONN_INTERCEPT);
-	if (!c) {
-		close(sv[0]);
-		close(sv[1]);
-		tcp_abort(pcb);
-		return ERR_ABRT;
-	}
-	ns->ctr.conns_accepted++;
-	if (conn_start(c) != ERR_OK) {
-		close(sv[1]);
-		return ERR_ABRT;
-	}
-	l->cb(l->ctx, sv[1], &info);
-	return ERR_OK;
-}
-
-static struct ns__listener *find_listener(const struct ns *ns, uint16_t port)
-{
-	for (struct ns__listener *l = ns->listeners; l; l = l->next)
-		if (l->port == port)
-			return l;
-	return NULL;
-}
-
-bool ns__has_listener(const struct ns *ns, uint16_t port)
-{
-	return find_listener(ns, port) != NULL;
-}
-
-static int listener_add(struct ns *ns, uint16_t port, bool forward, ns_accept_fn *cb, void *ctx)
-{
-	struct ns__listener *l = calloc(1, sizeof(*l));
-	if (!l)
-		return -ENOMEM;
-	struct tcp_pcb *pcb = tcp_new_ip_type(IPADDR_TYPE_ANY);
-	if (!pcb) {
-		free(l);
-		return -ENOMEM;
-	}
-	if (tcp_bind(pcb, IP_ANY_TYPE, port) != ERR_OK) {
-		tcp_close(pcb);
-		free(l);
-		return -EADDRINUSE;
-	}
-	struct tcp_pcb *lpcb = tcp_listen_with_backlog(pcb, TCP_DEFAULT_LISTEN_BACKLOG);
-	if (!lpcb) {
-		tcp_close(pcb);
-		free(l);
-		return -ENOMEM;
-	}
-	l->ns = ns;
-	l->pcb = lpcb;
-	l->port = port;
-	l->forward = forward;
-	l->cb = cb;
-	l->ctx = ctx;
-	tcp_arg(lpcb, l);
-	tcp_accept(lpcb, on_accept);
-	l->next = ns->listeners;
-	ns->listeners = l;
-	return 0;
-}
-
-/* A listener, once made, stays for the life of the netstack and only changes role
- * between intercepting and forwarding: lwIP refuses to bind a port that live connections
- * still use, so closing and re-binding (SSH toggled off and on while sessions run) would
- * fail. */
-int ns_listen(struct ns *ns, uint16_t port, ns_accept_fn *cb, void *ctx)
-{
-	if (!cb || port == 0)
-		return -EINVAL;
-	struct ns__listener *l = find_listener(ns, port);
-	if (l && !l->forward)
-		return -EADDRINUSE;
-	if (l) {
-		l->forward = false;
-		l->cb = cb;
-		l->ctx = ctx;
-	} else {
-		int r = listener_add(ns, port, false, cb, ctx);
-		if (r < 0)
-			return r;
-	}
-	port_ref(ns, port);
-	return 0;
-}
-
-int ns__listen_forward(struct ns *ns, uint16_t port)
-{
-	unsigned n = 0;
-	for (struct ns__listener *l = ns->listeners; l; l = l->next)
-		n += l->forward;
-	if (n >= MAX_FORWARD_LISTENERS)
-		return -ENOSPC;
-	return listener_add(ns, port, true, NULL, NULL);
-}
-
-int ns_unlisten(struct ns *ns, uint16_t port)
-{
-	struct ns__listener *l = find_listener(ns, port);
-	if (!l || l->forward)
-		return -ENOENT;
-	l->forward = true; /* userspace mode: the port is now proxied to 127.0.0.1 */
-	l->cb = NULL;
-	l->ctx = NULL;
-	port_unref(ns, port);
-	return 0;
-}
-
-static void listeners_free(struct ns *ns)
-{
-	while (ns->listeners) {
-		struct ns__listener *l = ns->listeners;
-		ns->listeners = l->next;
-		tcp_arg(l->pcb, NULL);
-		tcp_accept(l->pcb, NULL);
-		tcp_close(l->pcb);
-		free(l);
-	}
-}
-
-/* ---- dialing ---- */
-
-static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
-{
-	struct ns__conn *c = arg;
-	struct ns *ns = c->ns;
-	ns->ctr.conns_accepted++;
-	if (c->dial_cb) {
-		int sv[2];
-		ns_dial_fn *cb = c->dial_cb;
-		c->dial_cb = NULL;
-		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0) {
-			int r = -errno;
-			cb(c->dial_ctx, r);
-			return conn_end(c, true);
-		}
-		c->fd = sv[0];
-		void *dial_ctx = c->dial_ctx;
-		if (conn_start(c) != ERR_OK) {
-			close(sv[1]);
-			cb(dial_ctx, -ECONNRESET);
-			return ERR_ABRT;
-		}
-		cb(dial_ctx, sv[1]);
-		return ERR_OK;
-	}
-	ns__dial_ready_fn *ready = c->ready;
-	c->ready = NULL;
-	int fd = ready(c->ready_ctx, 0);
-	if (fd < 0)
-		return conn_end(c, true);
-	c->fd = fd;
-	c->fd_is_tcp = true;
-	return conn_start(c);
-}
-
-static struct ns__conn *dial_start(struct ns *ns, int family, const uint8_t *addr, uint16_t port,
-				   int *err)
-{
-	if (family != AF_INET && family != AF_INET6) {
-		*err = -EAFNOSUPPORT;
-		return NULL;
-	}
-	const struct ns_prefix *own = family == AF_INET ? &ns->cfg.addr4 : &ns->cfg.addr6;
-	if (own->family != family) {
-		*err = -EADDRNOTAVAIL; /* no tailnet address of that family */
-		return NULL;
-	}
-	if (ns->ctr.conns_active >= ns->max_conns) {
-		ns->ctr.conns_refused_limit++;
-		*err = -EMFILE;
-		return NULL;
-	}
-	ip_addr_t local, remote;
-	ns__to_ip_addr(family, own->addr, &local);
-	ns__to_ip_addr(family, addr, &remote);
-	struct tcp_pcb *pcb = tcp_new_ip_type(family == AF_INET ? IPADDR_TYPE_V4 : IPADDR_TYPE_V6);
-	if (!pcb) {
-		*err = -ENOMEM;
-		return NULL;
-	}
-	if (tcp_bind(pcb, &local, 0) != ERR_OK) {
-		tcp_close(pcb);
-		*err = -EADDRINUSE;
-		return NULL;
-	}
-	tcp_nagle_disable(pcb);
-	struct ns__conn *c = conn_new(ns, pcb, -1, NS__CONN_DIAL);
-	if (!c) {
-		tcp_close(pcb);
-		*err = -ENOMEM;
-		return NULL;
-	}
-	c->dial_port = pcb->local_port;
-	port_ref(ns, c->dial_port); /* replies reach lwIP in TUN mode too */
-	if (tcp_connect(pcb, &remote, port, on_connected) != ERR_OK) {
-		conn_end(c, true);
-		*err = -ENOMEM;
-		return NULL;
-	}
-	ns__kick(ns);
-	return c;
-}
-
-int ns_dial(struct ns *ns, int family, const uint8_t *addr, uint16_t port, ns_dial_fn *cb,
-	    void *ctx)
-{
-	int err = 0;
-	if (!cb)
-		return -EINVAL;
-	struct ns__conn *c = dial_start(ns, family, addr, port, &err);
-	if (!c)
-		return err;
-	c->dial_cb = cb;
-	c->dial_ctx = ctx;
-	return 0;
-}
-
-int ns__dial_fd(struct ns *ns, int family, const uint8_t *addr, uint16_t port,
-		ns__dial_ready_fn *ready, void *ctx)
-{
-	int err = 0;
-	struct ns__conn *c = dial_start(ns, family, addr, port, &err);
-	if (!c)
-		return err;
-	c->ready = ready;
-	c->ready_ctx = ctx;
-	return 0;
-}
-
-/* ---- teardown ---- */
-
-void ns__bridge_free_all(struct ns *ns)
-{
-	while (ns->conns) {
-		struct ns__conn *c = ns->conns;
-		if (c->ready && !c->started) {
-			ns__dial_ready_fn *ready = c->ready;
-			c->ready = NULL;
-			ready(c->ready_ctx, -ECANCELED);
-		}
-		if (c->dial_cb) {
-			ns_dial_fn *cb = c->dial_cb;
-			c->dial_cb = NULL;
-			cb(c->dial_ctx, -ECANCELED);
-		}
-		conn_end(c, true);
-	}
-	listeners_free(ns);
 }

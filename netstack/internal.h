@@ -83,6 +83,59 @@ enum ns__conn_kind { NS__CONN_INTERCEPT, NS__CONN_FORWARD, NS__CONN_DIAL };
 /* A dial for an fd the caller holds (SOCKS5): err < 0 reports failure; err == 0 asks
  * for the fd to bridge (>= 0, the bridge owns it then) or -1 to give up. */
 typedef int ns__dial_ready_fn(void *ctx, int err);
+
+struct ns__rx {
+	struct ns__rx *next;
+	struct pbuf *p;
+};
+
+struct ns__conn {
+	struct ns *ns;
+	struct ns__conn *prev, *next;
+	enum ns__conn_kind kind;
+	struct tcp_pcb *pcb;
+	int fd;
+	bool fd_is_tcp;
+	uv_poll_t poll;
+	bool poll_init, started, connecting;
+	int events;
+	/* remote -> fd */
+	struct ns__rx *rx_head, *rx_tail;
+	size_t rx_bytes;
+	bool rx_fin, fd_wr_shut;
+	/* fd -> remote */
+	uint8_t *stash;
+	size_t stash_len;
+	bool fd_eof, fd_closed, tx_blocked;
+	uint16_t dial_port;
+	/* dial */
+	ns__dial_ready_fn *ready;
+	void *ready_ctx;
+	ns_dial_fn *dial_cb;
+	void *dial_ctx;
+};
+
+struct ns__listener {
+	struct ns__listener *next;
+	struct ns *ns;
+	struct tcp_pcb *pcb;
+	uint16_t port;
+	bool forward;
+	ns_accept_fn *cb;
+	void *ctx;
+};
+
+/* Attaches a bridge to pcb (callbacks hooked; fd may still be -1). */
+struct ns__conn *ns__conn_new(struct ns *ns, struct tcp_pcb *pcb, int fd,
+			      enum ns__conn_kind kind);
+/* Starts moving bytes once c->fd is set; ERR_ABRT when the pcb was aborted (c is gone). */
+err_t ns__conn_start(struct ns__conn *c);
+/* Ends the bridge (reset: RST, else a graceful close); ERR_ABRT when it aborted the pcb. */
+err_t ns__conn_end(struct ns__conn *c, bool reset);
+void ns__port_ref(struct ns *ns, uint16_t port);
+void ns__port_unref(struct ns *ns, uint16_t port);
+
+/* listen.c: listeners (intercept / forward) and dials. */
 int ns__listen_forward(struct ns *ns, uint16_t port);
 bool ns__has_listener(const struct ns *ns, uint16_t port);
 int ns__dial_fd(struct ns *ns, int family, const uint8_t *addr, uint16_t port,
