@@ -17,6 +17,7 @@ static const struct meshctl_verb verbs[] = {
 	{ "status", meshctl_status, "this node and its peers (--json for everything)" },
 	{ "ip", meshctl_ip, "tailnet addresses of this node or a peer" },
 	{ "whois", meshctl_whois, "which node and owner stand behind an address" },
+	{ "ping", meshctl_ping, "round trips to a peer over the tunnel, and the path taken" },
 	{ "ssh", meshctl_ssh, "log in to a node with the system ssh, host keys from the netmap" },
 	{ "nc", meshctl_nc, "connect stdin/stdout to a port on a node (ssh ProxyCommand)" },
 	{ "version", run_version, "show the version" },

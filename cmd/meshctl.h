@@ -17,6 +17,7 @@ int meshctl_whois(int argc, char **argv);
 int meshctl_nc(int argc, char **argv);
 int meshctl_ssh(int argc, char **argv);
 int meshctl_up(int argc, char **argv);
+int meshctl_ping(int argc, char **argv);
 int meshctl_down(int argc, char **argv);
 int meshctl_logout(int argc, char **argv);
 
