@@ -45,6 +45,20 @@ struct strbuf {
 	bool oom;
 };
 
+/* realloc() that wipes the old block: these buffers hold keys (hex) */
+static void *grow_wiped(void *old, size_t old_size, size_t new_size)
+{
+	void *p = malloc(new_size);
+	if (!p)
+		return NULL;
+	if (old) {
+		memcpy(p, old, old_size);
+		key_wipe(old, old_size);
+		free(old);
+	}
+	return p;
+}
+
 static void sb_printf(struct strbuf *sb, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 static void sb_printf(struct strbuf *sb, const char *fmt, ...)
@@ -67,7 +81,7 @@ static void sb_printf(struct strbuf *sb, const char *fmt, ...)
 			return;
 		}
 		size_t cap = (sb->cap + (size_t)n + 1) * 2;
-		char *np = realloc(sb->p, cap);
+		char *np = grow_wiped(sb->p, sb->cap, cap);
 		if (!np) {
 			sb->oom = true;
 			return;
@@ -195,7 +209,7 @@ static bool grow(void **arr, size_t *cap, size_t n, size_t elem)
 	if (n < *cap)
 		return true;
 	size_t ncap = *cap ? *cap * 2 : 8;
-	void *na = realloc(*arr, ncap * elem);
+	void *na = grow_wiped(*arr, *cap * elem, ncap * elem);
 	if (!na)
 		return false;
 	*arr = na;
