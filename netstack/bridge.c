@@ -188,8 +188,8 @@ static err_t on_tcp_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t e
 		if (ns->ctr.buffered > ns->ctr.buffered_max)
 			ns->ctr.buffered_max = ns->ctr.buffered;
 	}
-	if (!c->started || c->connecting)
-		return ERR_OK;
+	if (!c->started || c->connecting || c->wr_blocked)
+		return ERR_OK; /* queued; the poll callback writes when the fd has room */
 	if (conn_flush_rx(c) < 0)
 		return ns__conn_end(c, true);
 	if (conn_maybe_done(c) == ERR_ABRT)
@@ -229,6 +229,8 @@ static int conn_flush_rx(struct ns__conn *c)
 		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)n };
 		ssize_t w = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (w < 0) {
+			if (errno == EAGAIN)
+				c->wr_blocked = true;
 			if (errno == EAGAIN || errno == EINTR)
 				return 0;
 			log_debug_rl(&bridge_rl, "netstack", "bridge write: %s", strerror(errno));
@@ -384,6 +386,7 @@ static void on_poll(uv_poll_t *h, int status, int events)
 		events = UV_READABLE | UV_WRITABLE;
 	}
 	if ((events & UV_WRITABLE) || status < 0) {
+		c->wr_blocked = false;
 		if (conn_flush_rx(c) < 0) {
 			ns__conn_end(c, true);
 			ns__kick(ns);

@@ -103,6 +103,7 @@ struct ns__conn {
 	struct ns__rx *rx_head, *rx_tail;
 	size_t rx_bytes;
 	bool rx_fin, fd_wr_shut;
+	bool wr_blocked; /* the fd said EAGAIN: wait for POLLOUT before writing again */
 	/* fd -> remote */
 	uint8_t *stash;
 	size_t stash_len;
