@@ -116,7 +116,7 @@ static void on_fwd_io(uv_poll_t *h, int status, int events)
 	if (events & UV_READABLE)
 		f->readable = true;
 	fwd_pump(f);
-	sshd__conn_update(conn);
+	sshd__conn_process(conn);
 }
 
 static void fwd_want(struct sshd__fwd *f, int events)
@@ -408,7 +408,7 @@ static void on_accept(uv_poll_t *h, int status, int events)
 		}
 		fwd_pump(f);
 	}
-	sshd__conn_update(conn);
+	sshd__conn_process(conn);
 }
 
 static struct sshd__fwd *listener_find(struct sshd_conn *conn, const char *addr, int port)

@@ -28,7 +28,6 @@
 #define SUBJ "sshd"
 
 static void conn_timer_arm(struct sshd_conn *conn);
-static void conn_process(struct sshd_conn *conn);
 static void on_poll(uv_poll_t *h, int status, int events);
 
 /* ---- host keys ---- */
@@ -157,7 +156,7 @@ static void on_sigchld(uv_signal_t *h, int sig)
 			struct sshd_conn *conn = c->chan->conn;
 			sshd__chan_exited(c->chan, status);
 			if (conn)
-				conn_process(conn);
+				sshd__conn_process(conn);
 		}
 		free(c);
 	}
@@ -394,7 +393,7 @@ void sshd_check_banner(struct sshd_check *check, const char *text)
 	if (!conn->check_pending)
 		return;
 	banner(conn, text);
-	conn_process(conn);
+	sshd__conn_process(conn);
 }
 
 void sshd_check_resolve(struct sshd_check *check, const struct sshd_decision *final)
@@ -412,7 +411,7 @@ void sshd_check_resolve(struct sshd_check *check, const struct sshd_decision *fi
 		conn->decision.action = SSHD_REJECT;
 	if (msg)
 		apply_decision(conn, msg);
-	conn_process(conn);
+	sshd__conn_process(conn);
 }
 
 static struct sshd__chan *chan_of(struct sshd_conn *conn, ssh_channel channel)
@@ -479,8 +478,8 @@ static void handle_msg(struct sshd_conn *conn, ssh_message msg)
 	ssh_message_free(msg);
 }
 
-/* After any activity: pop queued requests, move channel data, retire, close. */
-static void conn_process(struct sshd_conn *conn)
+/* After any activity (socket, child, timer, hook): pop queued requests, move channel data, retire, close. */
+void sshd__conn_process(struct sshd_conn *conn)
 {
 	struct sshd__node *n, *next;
 	ssh_message msg;
@@ -516,7 +515,7 @@ static void on_poll(uv_poll_t *h, int status, int events)
 	conn->in_dopoll++;
 	ssh_event_dopoll(conn->event, 0);
 	conn->in_dopoll--;
-	conn_process(conn);
+	sshd__conn_process(conn);
 }
 
 /* End every session of the connection with a message on its stderr. */
@@ -540,7 +539,7 @@ static void on_timer(uv_timer_t *t)
 	} else if (conn->srv->keepalive_ms && conn->state == SSHD__CONN_READY) {
 		ssh_send_keepalive(conn->session);
 	}
-	conn_process(conn);
+	sshd__conn_process(conn);
 	if (conn->state != SSHD__CONN_DYING)
 		conn_timer_arm(conn);
 }
@@ -690,7 +689,7 @@ unsigned sshd_revalidate(struct sshd_server *srv)
 			continue;
 		abort_all(conn, "Access revoked.");
 		sshd__conn_close(conn, "Access revoked.");
-		conn_process(conn);
+		sshd__conn_process(conn);
 		closed++;
 	}
 	return closed;

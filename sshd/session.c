@@ -529,8 +529,7 @@ static void on_io(uv_poll_t *h, int status, int events)
 		chan->out.done = true;
 	if (status < 0 && h == &chan->err.poll)
 		chan->err.done = true;
-	sshd__chan_pump(chan);
-	sshd__conn_update(conn);
+	sshd__conn_process(conn); /* libssh may have met the peer's EOF meanwhile */
 }
 
 void sshd__chan_exited(struct sshd__chan *chan, int status)

@@ -154,6 +154,7 @@ struct sshd__chan {
 
 /* server.c */
 void sshd__conn_update(struct sshd_conn *conn);
+void sshd__conn_process(struct sshd_conn *conn);
 void sshd__conn_close(struct sshd_conn *conn, const char *reason);
 int sshd__child_track(struct sshd_server *srv, pid_t pid, struct sshd__chan *chan);
 void sshd__child_forget_chan(struct sshd_server *srv, struct sshd__chan *chan);
