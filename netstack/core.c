@@ -338,6 +338,34 @@ void ns_get_counters(const struct ns *ns, struct ns_counters *out)
 	*out = ns->ctr;
 }
 
+void ns_counters_foreach(const struct ns_counters *c,
+			 void (*cb)(void *ctx, const char *name, uint64_t value), void *ctx)
+{
+	char name[48];
+	cb(ctx, "in.packets", c->in_packets);
+	cb(ctx, "in.bytes", c->in_bytes);
+	for (int i = 0; i < NS_PATH_MAX; i++) {
+		snprintf(name, sizeof(name), "path.%s", ns_path_name((enum ns_path)i));
+		cb(ctx, name, c->path[i]);
+	}
+	for (int i = NS_DROP_NONE + 1; i < NS_DROP_MAX; i++) {
+		snprintf(name, sizeof(name), "drop.%s", ns_drop_name((enum ns_drop)i));
+		cb(ctx, name, c->drop[i]);
+	}
+	cb(ctx, "out.lwip", c->out_lwip);
+	cb(ctx, "out.tun", c->out_tun);
+	cb(ctx, "out.send_errors", c->out_send_errors);
+	cb(ctx, "conns.accepted", c->conns_accepted);
+	cb(ctx, "conns.active", c->conns_active);
+	cb(ctx, "conns.refused_limit", c->conns_refused_limit);
+	cb(ctx, "conns.reset_in", c->conns_reset_in);
+	cb(ctx, "conns.reset_out", c->conns_reset_out);
+	cb(ctx, "forward.refused", c->forward_refused);
+	cb(ctx, "buffered.bytes", c->buffered);
+	cb(ctx, "buffered.max", c->buffered_max);
+	cb(ctx, "timer.wakeups", c->timer_wakeups);
+}
+
 const char *ns_path_name(enum ns_path path)
 {
 	static const char *const names[NS_PATH_MAX] = {

@@ -151,6 +151,10 @@ int ns_socks5_start(struct ns *ns, uint16_t port, uint16_t *bound);
 
 /* Copies the counters. */
 void ns_get_counters(const struct ns *ns, struct ns_counters *out);
+/* Calls cb for every counter with a stable dotted name ("in.packets", "path.intercept",
+ * "drop.filtered", "conns.active", ...), for status output such as JSON. */
+void ns_counters_foreach(const struct ns_counters *c,
+			 void (*cb)(void *ctx, const char *name, uint64_t value), void *ctx);
 const char *ns_path_name(enum ns_path path);
 const char *ns_drop_name(enum ns_drop reason);
 

@@ -372,6 +372,34 @@ static void test_userspace_mode(uv_loop_t *loop, int family)
 	uv_run(loop, UV_RUN_DEFAULT);
 }
 
+struct names {
+	char seen[64][48];
+	int n;
+	uint64_t filtered;
+};
+
+static void collect_name(void *ctx, const char *name, uint64_t value)
+{
+	struct names *nm = ctx;
+	for (int i = 0; i < nm->n; i++)
+		CHECK(strcmp(nm->seen[i], name) != 0); /* every name once */
+	if (nm->n < 64)
+		snprintf(nm->seen[nm->n++], sizeof(nm->seen[0]), "%s", name);
+	if (strcmp(name, "drop.filtered") == 0)
+		nm->filtered = value;
+}
+
+static void test_counter_names(void)
+{
+	struct ns_counters c = { 0 };
+	c.drop[NS_DROP_FILTERED] = 7;
+	struct names nm = { .n = 0 };
+	ns_counters_foreach(&c, collect_name, &nm);
+	CHECK_INT(nm.n, 2 + NS_PATH_MAX + (NS_DROP_MAX - 1) + 12);
+	CHECK_INT(nm.filtered, 7);
+	CHECK_STR(nm.seen[2], "path.intercept");
+}
+
 static void test_config_errors(uv_loop_t *loop)
 {
 	struct ns_config cfg;
@@ -401,6 +429,7 @@ int main(void)
 	uv_loop_t loop;
 	uv_loop_init(&loop);
 	test_table();
+	test_counter_names();
 	test_config_errors(&loop);
 	test_tun_mode(&loop, AF_INET);
 	test_tun_mode(&loop, AF_INET6);
