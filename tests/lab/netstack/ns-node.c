@@ -134,20 +134,19 @@ static size_t on_ns_send_batch(void *ctx, const struct iovec *pkts, size_t n)
 	return wg_device_send_batch(node->dev, pkts, n);
 }
 
+static void log_counter(void *ctx, const char *name, uint64_t value)
+{
+	if (value)
+		log_info("ns-node", "counter %s %llu", name, (unsigned long long)value);
+}
+
 static void on_signal(uv_signal_t *s, int signum)
 {
 	struct node *node = s->data;
 	log_info("ns-node", "signal %d: stopping", signum);
 	struct ns_counters c;
 	ns_get_counters(node->ns, &c);
-	log_info("ns-node",
-		 "counters: in %llu intercept %llu local %llu tun %llu drop %llu out_lwip %llu "
-		 "out_tun %llu conns %llu reset_in %llu reset_out %llu",
-		 (unsigned long long)c.in_packets, (unsigned long long)c.path[NS_PATH_INTERCEPT],
-		 (unsigned long long)c.path[NS_PATH_LOCAL], (unsigned long long)c.path[NS_PATH_TUN],
-		 (unsigned long long)c.path[NS_PATH_DROP], (unsigned long long)c.out_lwip,
-		 (unsigned long long)c.out_tun, (unsigned long long)c.conns_accepted,
-		 (unsigned long long)c.conns_reset_in, (unsigned long long)c.conns_reset_out);
+	ns_counters_foreach(&c, log_counter, NULL);
 	ns_free(node->ns);
 	node->ns = NULL;
 	wg_device_free(node->dev);
