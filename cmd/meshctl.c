@@ -20,6 +20,9 @@ static const struct meshctl_verb verbs[] = {
 	{ "ping", meshctl_ping, "round trips to a peer over the tunnel, and the path taken" },
 	{ "ssh", meshctl_ssh, "log in to a node with the system ssh, host keys from the netmap" },
 	{ "nc", meshctl_nc, "connect stdin/stdout to a port on a node (ssh ProxyCommand)" },
+	{ "user", meshctl_user, "admin: add, list or remove users (meshcontrol)" },
+	{ "authkey", meshctl_authkey, "admin: create, list or revoke auth keys (meshcontrol)" },
+	{ "node", meshctl_node, "admin: list, remove or expire nodes (meshcontrol)" },
 	{ "version", run_version, "show the version" },
 	{ "policy", meshctl_policy, "check a policy file offline; explain a decision" },
 };

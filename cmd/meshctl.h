@@ -18,6 +18,11 @@ int meshctl_nc(int argc, char **argv);
 int meshctl_ssh(int argc, char **argv);
 int meshctl_up(int argc, char **argv);
 int meshctl_ping(int argc, char **argv);
+int meshctl_user(int argc, char **argv);
+int meshctl_authkey(int argc, char **argv);
+int meshctl_node(int argc, char **argv);
+/* policy get/set (argv[1] is "get" or "set") */
+int meshctl_policy_admin(int argc, char **argv);
 int meshctl_down(int argc, char **argv);
 int meshctl_logout(int argc, char **argv);
 

@@ -21,7 +21,11 @@ static void usage(FILE *out)
 	    "Usage: meshctl policy check FILE [--topology FILE]\n"
 	    "       meshctl policy explain FILE --topology FILE --src NODE --dst NODE\n"
 	    "                              [--user USER | --port PORT/PROTO]\n"
-	    "Check a Tailscale-format policy file (HuJSON) offline, or explain a decision.\n"
+	    "       meshctl policy get                (the policy meshcontrol enforces)\n"
+	    "       meshctl policy set FILE           (validated and tested by meshcontrol)\n"
+	    "Check a Tailscale-format policy file (HuJSON) offline, or explain a decision;\n"
+	    "get and set talk to meshcontrol (--server=URL, --token-file=FILE, or\n"
+	    "$MESH_SERVER and $MESH_ADMIN_TOKEN).\n"
 	    "\n"
 	    "  check      validate FILE; with --topology also compile it for those nodes and\n"
 	    "             run its tests and sshTests (one line per failed assertion)\n"
@@ -403,6 +407,9 @@ int meshctl_policy(int argc, char **argv)
 		return run_check(argc - 2, argv + 2);
 	if (strcmp(argv[1], "explain") == 0)
 		return run_explain(argc - 2, argv + 2);
-	fprintf(stderr, "meshctl policy: unknown command '%s' (check or explain)\n", argv[1]);
+	if (strcmp(argv[1], "get") == 0 || strcmp(argv[1], "set") == 0)
+		return meshctl_policy_admin(argc, argv);
+	fprintf(stderr, "meshctl policy: unknown command '%s' (check, explain, get or set)\n",
+		argv[1]);
 	return 2;
 }

@@ -1,0 +1,243 @@
+/* Admin API client: one blocking libcurl request per call (meshctl is a one-shot tool). */
+#include "control/admin/admin.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	struct ctl_admin_reply *r = ud;
+	size_t n = size * nmemb;
+	if (r->len + n > (64u << 20))
+		return 0;
+	char *b = realloc(r->body, r->len + n + 1);
+	if (!b)
+		return 0;
+	r->body = b;
+	memcpy(r->body + r->len, ptr, n);
+	r->len += n;
+	r->body[r->len] = '\0';
+	return n;
+}
+
+int ctl_admin_call(const char *server, const char *token, const char *method, const char *path,
+		   const char *body, size_t body_len, struct ctl_admin_reply *reply)
+{
+	memset(reply, 0, sizeof(*reply));
+	CURL *c = curl_easy_init();
+	if (!c) {
+		snprintf(reply->error, sizeof(reply->error), "cannot start an HTTP client");
+		return -ENOMEM;
+	}
+	size_t n = strlen(server);
+	while (n && server[n - 1] == '/')
+		n--;
+	char url[2048], auth[600];
+	snprintf(url, sizeof(url), "%.*s/api/v1/%s", (int)n, server, path);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+	struct curl_slist *h = curl_slist_append(NULL, auth);
+	h = curl_slist_append(h, "Content-Type: application/json");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, reply);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	if (body) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)body_len);
+	}
+	CURLcode rc = curl_easy_perform(c);
+	int err = 0;
+	if (rc != CURLE_OK) {
+		snprintf(reply->error, sizeof(reply->error), "cannot reach meshcontrol at %.*s: %s",
+			 (int)n, server, curl_easy_strerror(rc));
+		err = -EHOSTUNREACH;
+	} else {
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &reply->status);
+		if (reply->status < 200 || reply->status > 299) {
+			char *e = reply->body ? ctl_admin_string(reply->body, "error") : NULL;
+			snprintf(reply->error, sizeof(reply->error), "meshcontrol: %s (HTTP %ld)",
+				 e ? e : "request refused", reply->status);
+			free(e);
+		}
+	}
+	if (!reply->body)
+		reply->body = calloc(1, 1);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	return err;
+}
+
+void ctl_admin_reply_clear(struct ctl_admin_reply *reply)
+{
+	free(reply->body);
+	memset(reply, 0, sizeof(*reply));
+}
+
+char *ctl_admin_string(const char *json, const char *member)
+{
+	json_t *j = json_loads(json, 0, NULL);
+	const char *s = json_string_value(json_object_get(j, member));
+	char *r = s ? strdup(s) : NULL;
+	json_decref(j);
+	return r;
+}
+
+static const char *when(json_int_t t, char *buf, size_t len)
+{
+	if (t <= 0)
+		return "-";
+	time_t tt = (time_t)t;
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	strftime(buf, len, "%Y-%m-%d %H:%MZ", &tm);
+	return buf;
+}
+
+/* Appends a formatted row to a growing buffer. */
+static void add(char **out, size_t *len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void add(char **out, size_t *len, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *line = NULL;
+	int n = vasprintf(&line, fmt, ap);
+	va_end(ap);
+	if (n < 0 || !*out)
+		return;
+	char *b = realloc(*out, *len + (size_t)n + 1);
+	if (!b) {
+		free(line);
+		return;
+	}
+	memcpy(b + *len, line, (size_t)n + 1);
+	*len += (size_t)n;
+	*out = b;
+	free(line);
+}
+
+char *ctl_admin_table(const char *kind, const char *json)
+{
+	json_t *j = json_loads(json, 0, NULL);
+	json_t *a = json_object_get(j, kind);
+	if (!json_is_array(a)) {
+		json_decref(j);
+		return NULL;
+	}
+	size_t len = 0, i;
+	char *out = calloc(1, 1);
+	json_t *e;
+	char t1[32], t2[32];
+	if (strcmp(kind, "users") == 0) {
+		add(&out, &len, "%-6s %-32s %s\n", "ID", "LOGIN", "CREATED");
+		json_array_foreach(a, i, e)
+			add(&out, &len, "%-6lld %-32s %s\n",
+			    (long long)json_integer_value(json_object_get(e, "id")),
+			    json_string_value(json_object_get(e, "login")) ?: "?",
+			    when(json_integer_value(json_object_get(e, "created")), t1, sizeof(t1)));
+	} else if (strcmp(kind, "authkeys") == 0) {
+		add(&out, &len, "%-14s %-5s %-9s %-9s %-7s %-5s %-20s %s\n", "PREFIX", "USER",
+		    "REUSABLE", "EPHEMERAL", "REVOKED", "USES", "EXPIRES", "TAGS");
+		json_array_foreach(a, i, e)
+			add(&out, &len, "%-14s %-5lld %-9s %-9s %-7s %-5lld %-20s %s\n",
+			    json_string_value(json_object_get(e, "prefix")) ?: "?",
+			    (long long)json_integer_value(json_object_get(e, "user_id")),
+			    json_is_true(json_object_get(e, "reusable")) ? "yes" : "no",
+			    json_is_true(json_object_get(e, "ephemeral")) ? "yes" : "no",
+			    json_is_true(json_object_get(e, "revoked")) ? "yes" : "no",
+			    (long long)json_integer_value(json_object_get(e, "uses")),
+			    when(json_integer_value(json_object_get(e, "expires")), t1, sizeof(t1)),
+			    json_string_value(json_object_get(e, "tags")) ?: "");
+	} else if (strcmp(kind, "nodes") == 0) {
+		add(&out, &len, "%-6s %-20s %-28s %-16s %-8s %s\n", "ID", "NAME", "OWNER/TAGS",
+		    "ADDRESS", "ONLINE", "LAST SEEN");
+		json_array_foreach(a, i, e) {
+			char who[256] = "";
+			json_t *tags = json_object_get(e, "tags");
+			if (json_array_size(tags)) {
+				size_t k, o = 0;
+				json_t *t;
+				json_array_foreach(tags, k, t)
+					o += (size_t)snprintf(who + o, o < sizeof(who) ? sizeof(who) - o : 0,
+							      "%s%s", k ? "," : "",
+							      json_string_value(t) ?: "");
+			} else {
+				snprintf(who, sizeof(who), "%s",
+					 json_string_value(json_object_get(e, "owner")) ?: "-");
+			}
+			const char *addr = json_string_value(json_array_get(json_object_get(e, "addresses"), 0));
+			char a4[64];
+			snprintf(a4, sizeof(a4), "%s", addr ? addr : "-");
+			char *slash = strchr(a4, '/');
+			if (slash)
+				*slash = '\0';
+			add(&out, &len, "%-6lld %-20s %-28s %-16s %-8s %s\n",
+			    (long long)json_integer_value(json_object_get(e, "id")),
+			    json_string_value(json_object_get(e, "name")) ?: "?", who, a4,
+			    json_is_true(json_object_get(e, "online")) ? "yes" : "no",
+			    when(json_integer_value(json_object_get(e, "last_seen")), t2, sizeof(t2)));
+		}
+	}
+	json_decref(j);
+	return out;
+}
+
+long long ctl_admin_node_id(const char *json, const char *name)
+{
+	json_t *j = json_loads(json, 0, NULL);
+	json_t *a = json_object_get(j, "nodes"), *e;
+	size_t i;
+	long long id = -1;
+	char *end;
+	long long want = strtoll(name, &end, 10);
+	bool numeric = *name && !*end;
+	json_array_foreach(a, i, e) {
+		long long nid = (long long)json_integer_value(json_object_get(e, "id"));
+		const char *nm = json_string_value(json_object_get(e, "name"));
+		if ((nm && strcmp(nm, name) == 0) || (numeric && nid == want)) {
+			id = nid;
+			break;
+		}
+	}
+	json_decref(j);
+	return id;
+}
+
+char *ctl_admin_user_body(const char *login, const char *password)
+{
+	json_t *j = json_pack("{s:s, s:s}", "login", login, "password", password);
+	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	return s;
+}
+
+char *ctl_admin_authkey_body(const char *user, int reusable, int ephemeral, const char *tags_csv,
+			     long long expiry_s)
+{
+	json_t *j = json_pack("{s:s, s:b, s:b}", "user", user, "reusable", reusable, "ephemeral",
+			      ephemeral);
+	if (!j)
+		return NULL;
+	if (tags_csv && *tags_csv) {
+		json_t *tags = json_array();
+		char *copy = strdup(tags_csv), *save = NULL;
+		for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t; t = strtok_r(NULL, ",", &save))
+			json_array_append_new(tags, json_string(t));
+		free(copy);
+		json_object_set_new(j, "tags", tags);
+	}
+	if (expiry_s > 0)
+		json_object_set_new(j, "expiry", json_integer(expiry_s));
+	char *s = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	return s;
+}

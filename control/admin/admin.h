@@ -1,0 +1,33 @@
+/* control/admin: meshctl's client for meshcontrol's admin API (users, auth keys, nodes,
+ * policy).  HTTP with libcurl; the JSON answers are turned into text for people here, so
+ * jansson stays inside control/. */
+#ifndef MESH_CONTROL_ADMIN_H
+#define MESH_CONTROL_ADMIN_H
+
+#include <stddef.h>
+
+struct ctl_admin_reply {
+	long status;   /* HTTP status, 0 when no answer */
+	char *body;    /* the answer (malloc'd, NUL-terminated) */
+	size_t len;
+	char error[512]; /* a sentence for people when status is not 2xx */
+};
+
+/* method path (under /api/v1/) with an optional body; 0 when an answer (of any status)
+ * arrived, -errno with reply->error set when none did. */
+int ctl_admin_call(const char *server, const char *token, const char *method, const char *path,
+		   const char *body, size_t body_len, struct ctl_admin_reply *reply);
+void ctl_admin_reply_clear(struct ctl_admin_reply *reply);
+
+/* Text for people: the "users", "authkeys" or "nodes" list as a table; NULL on bad JSON. */
+char *ctl_admin_table(const char *kind, const char *json);
+/* A top-level string member of a JSON answer (malloc'd) or NULL. */
+char *ctl_admin_string(const char *json, const char *member);
+/* The id of the node called name (or whose id is name) in a "nodes" answer; -1 if none. */
+long long ctl_admin_node_id(const char *json, const char *name);
+/* JSON bodies for requests (malloc'd). */
+char *ctl_admin_user_body(const char *login, const char *password);
+char *ctl_admin_authkey_body(const char *user, int reusable, int ephemeral, const char *tags_csv,
+			     long long expiry_s);
+
+#endif
