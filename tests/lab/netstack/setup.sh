@@ -32,8 +32,19 @@ failures=0
 t_start=$(date +%s)
 
 cleanup() {
+	local p ns
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	# Whatever still runs inside our own namespaces was started by this test.
+	for ns in "$nsS" "$nsP"; do
+		for p in $(ip netns pids "$ns" 2>/dev/null); do kill "$p" 2>/dev/null; done
+	done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+	for ns in "$nsS" "$nsP"; do
+		for ((i = 0; i < 30; i++)); do
+			[ -z "$(ip netns pids "$ns" 2>/dev/null)" ] && break
+			sleep 0.1
+		done
+	done
 	ip netns del "$nsS" 2>/dev/null
 	ip netns del "$nsP" 2>/dev/null
 	rm -f "/var/run/wireguard/$ifS.sock" "/var/run/wireguard/$ifP.sock"
@@ -44,6 +55,14 @@ trap 'exit 1' INT TERM
 
 S() { ip netns exec "$nsS" "$@"; }
 P() { ip netns exec "$nsP" "$@"; }
+# bg NS CMD...: runs CMD in namespace NS in the background, remembered for cleanup (no
+# subshell in between, so the pid is the command's own).
+bg() {
+	local ns=$1
+	shift
+	ip netns exec "$ns" "$@" &
+	pids+=($!)
+}
 log() { echo "$name: $*"; }
 fail() {
 	log "FAIL: $*"
@@ -74,8 +93,7 @@ ns_setup() {
 	(umask 077 && wg genkey >"$tmp/s.key" && wg genkey >"$tmp/p.key")
 	pubS=$(wg pubkey <"$tmp/s.key")
 	pubP=$(wg pubkey <"$tmp/p.key")
-	P env LOG_LEVEL=error wireguard-go -f "$ifP" >"$tmp/wggo.log" 2>&1 &
-	pids+=($!)
+	LOG_LEVEL=error bg "$nsP" wireguard-go -f "$ifP" >"$tmp/wggo.log" 2>&1
 	wait_until 50 test -S "/var/run/wireguard/$ifP.sock" || { log "wireguard-go did not start"; exit 1; }
 	P ip addr add 100.64.0.2/32 dev "$ifP"
 	P ip addr add fd7a:115c:a1e0::2/128 dev "$ifP"
