@@ -142,38 +142,112 @@ static uint32_t protos_conv(const uint8_t *p, size_t n)
 	return bits;
 }
 
-static char *filter_text(const struct pol_filter_rule *const *rules, size_t n)
+/* Rules are shared between nodes and list every destination they admit; a node's own
+ * filter needs only the destinations holding one of its addresses (without this, each of N
+ * nodes would carry all N destinations: N^2 entries). */
+static bool dst_is_mine(const struct pol_prefix *dst, const struct pol_addr *mine, size_t n_mine)
 {
-	struct ctl_filter_rule *out = calloc(n ? n : 1, sizeof(*out));
-	char *s = NULL;
-	if (!out)
+	for (size_t i = 0; i < n_mine; i++)
+		if (pol_prefix_contains(dst, &mine[i]))
+			return true;
+	return false;
+}
+
+/* The JSON of a rule's source list, cached by the list's address for one compile: rules
+ * are shared between nodes, so N nodes behind one rule encode its sources once, not N
+ * times. */
+struct src_cache {
+	const void *key[4096];
+	char *text[4096];
+};
+
+static const char *srcs_text(struct src_cache *sc, const struct pol_prefix *p, size_t n)
+{
+	size_t h = ((uintptr_t)p >> 4) & 4095, i = h;
+	if (!n || !p)
+		return "[]";
+	do {
+		if (sc->key[i] == p)
+			return sc->text[i];
+		if (!sc->key[i])
+			break;
+		i = (i + 1) & 4095;
+	} while (i != h);
+	char *buf = NULL, a[44];
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	if (!f)
 		return NULL;
+	fputc('[', f);
+	for (size_t k = 0; k < n; k++) {
+		struct ctl_prefix cp;
+		prefix_conv(&p[k], &cp);
+		ctl_prefix_format(&cp, a);
+		fprintf(f, "%s\"%s\"", k ? "," : "", a);
+	}
+	fputc(']', f);
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	if (!sc->key[i]) {
+		sc->key[i] = p;
+		sc->text[i] = buf;
+	} else {
+		free(sc->text[h]); /* full: replace the slot of the hash */
+		sc->key[h] = p;
+		sc->text[h] = buf;
+		i = h;
+	}
+	return buf;
+}
+
+static void src_cache_clear(struct src_cache *sc)
+{
+	for (size_t i = 0; i < 4096; i++)
+		free(sc->text[i]);
+	free(sc);
+}
+
+/* A node's filter as netmap JSON (the same shape ctl__filter_json makes). */
+static char *filter_text(struct src_cache *sc, const struct pol_filter_rule *const *rules,
+			 size_t n, const struct pol_addr *mine, size_t n_mine)
+{
+	char *buf = NULL, a[44];
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	if (!f)
+		return NULL;
+	bool ok = true;
+	fputc('[', f);
 	for (size_t i = 0; i < n; i++) {
 		const struct pol_filter_rule *r = rules[i];
-		size_t np = r->n_ports ? r->n_ports : 1;
-		out[i].srcs = calloc(r->n_srcs ? r->n_srcs : 1, sizeof(*out[i].srcs));
-		out[i].dsts = calloc(r->n_dsts ? r->n_dsts * np : 1, sizeof(*out[i].dsts));
-		if (!out[i].srcs || !out[i].dsts)
-			goto out;
-		for (size_t k = 0; k < r->n_srcs; k++)
-			prefix_conv(&r->srcs[k], &out[i].srcs[k]);
-		out[i].n_srcs = r->n_srcs;
-		for (size_t d = 0; d < r->n_dsts; d++)
-			for (size_t p = 0; p < np; p++) {
-				struct ctl_filter_dst *fd = &out[i].dsts[d * np + p];
-				prefix_conv(&r->dsts[d], &fd->net);
-				fd->port_lo = r->n_ports ? r->ports[p].first : 0;
-				fd->port_hi = r->n_ports ? r->ports[p].last : 65535;
-			}
-		out[i].n_dsts = r->n_dsts * np;
-		out[i].protos = protos_conv(r->protos, r->n_protos);
+		const char *srcs = srcs_text(sc, r->srcs, r->n_srcs);
+		if (!srcs) {
+			ok = false;
+			break;
+		}
+		fprintf(f, "%s{\"srcs\":%s,\"dsts\":[", i ? "," : "", srcs);
+		size_t np = r->n_ports ? r->n_ports : 1, nd = 0;
+		for (size_t d = 0; d < r->n_dsts; d++) {
+			if (!dst_is_mine(&r->dsts[d], mine, n_mine))
+				continue;
+			struct ctl_prefix cp;
+			prefix_conv(&r->dsts[d], &cp);
+			ctl_prefix_format(&cp, a);
+			for (size_t p = 0; p < np; p++)
+				fprintf(f, "%s{\"net\":\"%s\",\"lo\":%u,\"hi\":%u}", nd++ ? "," : "",
+					a, r->n_ports ? r->ports[p].first : 0,
+					r->n_ports ? r->ports[p].last : 65535);
+		}
+		fprintf(f, "],\"protos\":%u}", protos_conv(r->protos, r->n_protos));
 	}
-	json_t *j = ctl__filter_json(out, n);
-	s = j ? json_dumps(j, JSON_COMPACT) : NULL;
-	json_decref(j);
-out:
-	ctl__filter_free(out, n);
-	return s;
+	fputc(']', f);
+	if (fclose(f) != 0 || !ok) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
 }
 
 static char *ssh_text(const struct pol_ssh_rule *const *rules, size_t n)
@@ -276,13 +350,16 @@ int polglue_apply(struct ctl_server *srv, const char *text, bool commit, char *e
 	struct pol_error perr;
 	uint8_t *vis = NULL;
 	struct addr_ix *ix = NULL;
+	struct src_cache *sc = NULL;
 	memset(&perr, 0, sizeof(perr));
 	int rc = topo_build(srv, &t);
 	if (rc)
 		goto out;
 	struct pol_topology topo = { .users = t.users, .n_users = t.n_users, .nodes = t.nodes,
 				     .n_nodes = t.n };
+	uint64_t t0 = srv_now_ms();
 	rc = pol_load(text, strlen(text), NULL, &topo, &c, &perr);
+	srv->engine_ms = srv_now_ms() - t0;
 	if (rc == -EINVAL) {
 		if (perr.line)
 			snprintf(err, errlen, "line %d column %d: %s", perr.line, perr.column,
@@ -294,7 +371,8 @@ int polglue_apply(struct ctl_server *srv, const char *text, bool commit, char *e
 		goto out;
 	vis = calloc(t.n ? t.n * t.n : 1, 1);
 	ix = calloc(2 * t.n + 1, sizeof(*ix));
-	if (!vis || !ix) {
+	sc = calloc(1, sizeof(*sc));
+	if (!vis || !ix || !sc) {
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -309,7 +387,7 @@ int polglue_apply(struct ctl_server *srv, const char *text, bool commit, char *e
 		const struct pol_filter_rule *const *fr;
 		const struct pol_ssh_rule *const *sr;
 		size_t nf = pol_node_filter(c, i, &fr), ns = pol_node_ssh(c, i, &sr);
-		char *f = filter_text(fr, nf), *s = ssh_text(sr, ns);
+		char *f = filter_text(sc, fr, nf, &t.addrs[2 * i], 2), *s = ssh_text(sr, ns);
 		if (!f || !s) {
 			free(f);
 			free(s);
@@ -350,6 +428,8 @@ out:
 	pol_compiled_free(c);
 	free(vis);
 	free(ix);
+	if (sc)
+		src_cache_clear(sc);
 	topo_free(&t);
 	return rc;
 }

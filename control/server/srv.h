@@ -106,6 +106,7 @@ struct ctl_server {
 	int64_t next_expiry; /* earliest future node key expiry, 0 = none */
 	char *policy_text;
 	struct pol_compiled *compiled;
+	uint64_t engine_ms; /* the policy engine's share of the last compile */
 
 	struct srv_login_req *logins;
 	size_t n_logins;
