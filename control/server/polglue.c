@@ -156,9 +156,25 @@ static bool dst_is_mine(const struct pol_prefix *dst, const struct pol_addr *min
 /* The JSON of a rule's source list, cached by the list's address for one compile: rules
  * are shared between nodes, so N nodes behind one rule encode its sources once, not N
  * times. */
+static int addr_cmp(const struct pol_addr *x, const struct pol_addr *y)
+{
+	if (x->family != y->family)
+		return x->family < y->family ? -1 : 1;
+	return memcmp(x->bytes, y->bytes, x->family == 4 ? 4 : 16);
+}
+
+struct dst_index {
+	struct pol_addr *hosts; /* full-length destinations, sorted */
+	size_t n_hosts;
+	const struct pol_prefix **wide; /* the others */
+	size_t n_wide;
+};
+
 struct src_cache {
 	const void *key[4096];
 	char *text[4096];
+	const void *dkey[1024];
+	struct dst_index dix[1024];
 };
 
 static const char *srcs_text(struct src_cache *sc, const struct pol_prefix *p, size_t n)
@@ -206,14 +222,69 @@ static void src_cache_clear(struct src_cache *sc)
 {
 	for (size_t i = 0; i < 4096; i++)
 		free(sc->text[i]);
+	for (size_t i = 0; i < 1024; i++) {
+		free(sc->dix[i].hosts);
+		free(sc->dix[i].wide);
+	}
 	free(sc);
+}
+
+static int paddr_cmp(const void *a, const void *b)
+{
+	return addr_cmp(a, b);
+}
+
+/* A rule's destinations indexed for "which of them hold this address", cached like its
+ * sources; NULL when the cache is full or memory is short (the caller scans instead). */
+static const struct dst_index *dst_index_of(struct src_cache *sc, const struct pol_prefix *d,
+					    size_t n)
+{
+	size_t h = ((uintptr_t)d >> 4) & 1023, i = h;
+	while (sc->dkey[i] && sc->dkey[i] != d) {
+		i = (i + 1) & 1023;
+		if (i == h)
+			return NULL;
+	}
+	struct dst_index *x = &sc->dix[i];
+	if (sc->dkey[i])
+		return x;
+	x->hosts = calloc(n ? n : 1, sizeof(*x->hosts));
+	x->wide = calloc(n ? n : 1, sizeof(*x->wide));
+	if (!x->hosts || !x->wide) {
+		free(x->hosts);
+		free(x->wide);
+		x->hosts = NULL;
+		x->wide = NULL;
+		return NULL;
+	}
+	for (size_t k = 0; k < n; k++) {
+		if (d[k].bits == (d[k].addr.family == 4 ? 32 : 128))
+			x->hosts[x->n_hosts++] = d[k].addr;
+		else
+			x->wide[x->n_wide++] = &d[k];
+	}
+	qsort(x->hosts, x->n_hosts, sizeof(*x->hosts), paddr_cmp);
+	sc->dkey[i] = d;
+	return x;
+}
+
+static void emit_dst(FILE *f, const struct pol_prefix *dst, const struct pol_filter_rule *r,
+		     size_t *nd)
+{
+	struct ctl_prefix cp;
+	char a[44];
+	prefix_conv(dst, &cp);
+	ctl_prefix_format(&cp, a);
+	for (size_t p = 0; p < (r->n_ports ? r->n_ports : 1); p++)
+		fprintf(f, "%s{\"net\":\"%s\",\"lo\":%u,\"hi\":%u}", (*nd)++ ? "," : "", a,
+			r->n_ports ? r->ports[p].first : 0, r->n_ports ? r->ports[p].last : 65535);
 }
 
 /* A node's filter as netmap JSON (the same shape ctl__filter_json makes). */
 static char *filter_text(struct src_cache *sc, const struct pol_filter_rule *const *rules,
 			 size_t n, const struct pol_addr *mine, size_t n_mine)
 {
-	char *buf = NULL, a[44];
+	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
 	if (!f)
@@ -228,17 +299,25 @@ static char *filter_text(struct src_cache *sc, const struct pol_filter_rule *con
 			break;
 		}
 		fprintf(f, "%s{\"srcs\":%s,\"dsts\":[", i ? "," : "", srcs);
-		size_t np = r->n_ports ? r->n_ports : 1, nd = 0;
-		for (size_t d = 0; d < r->n_dsts; d++) {
-			if (!dst_is_mine(&r->dsts[d], mine, n_mine))
-				continue;
-			struct ctl_prefix cp;
-			prefix_conv(&r->dsts[d], &cp);
-			ctl_prefix_format(&cp, a);
-			for (size_t p = 0; p < np; p++)
-				fprintf(f, "%s{\"net\":\"%s\",\"lo\":%u,\"hi\":%u}", nd++ ? "," : "",
-					a, r->n_ports ? r->ports[p].first : 0,
-					r->n_ports ? r->ports[p].last : 65535);
+		size_t nd = 0;
+		const struct dst_index *x = dst_index_of(sc, r->dsts, r->n_dsts);
+		if (x) {
+			/* full-length destinations that are mine, by binary search; then the
+			 * wider ones that hold one of my addresses */
+			for (size_t m = 0; m < n_mine; m++) {
+				struct pol_prefix hp = { .addr = mine[m],
+							 .bits = mine[m].family == 4 ? 32 : 128 };
+				if (bsearch(&mine[m], x->hosts, x->n_hosts, sizeof(*x->hosts),
+					    paddr_cmp))
+					emit_dst(f, &hp, r, &nd);
+			}
+			for (size_t w = 0; w < x->n_wide; w++)
+				if (dst_is_mine(x->wide[w], mine, n_mine))
+					emit_dst(f, x->wide[w], r, &nd);
+		} else {
+			for (size_t d = 0; d < r->n_dsts; d++)
+				if (dst_is_mine(&r->dsts[d], mine, n_mine))
+					emit_dst(f, &r->dsts[d], r, &nd);
 		}
 		fprintf(f, "],\"protos\":%u}", protos_conv(r->protos, r->n_protos));
 	}
@@ -303,13 +382,6 @@ struct addr_ix {
 	struct pol_addr a;
 	size_t node;
 };
-
-static int addr_cmp(const struct pol_addr *x, const struct pol_addr *y)
-{
-	if (x->family != y->family)
-		return x->family < y->family ? -1 : 1;
-	return memcmp(x->bytes, y->bytes, x->family == 4 ? 4 : 16);
-}
 
 static int ix_cmp(const void *a, const void *b)
 {
