@@ -1,11 +1,12 @@
 /* meshwg: our wg/ device bound to a plain TUN interface, driven exactly like wireguard-go:
  *
- *	meshwg [--time-scale N] [--log-level LEVEL] IFACE
+ *	meshwg [--time-scale N] [--crypto-workers 0|1] [--log-level LEVEL] IFACE
  *
  * creates the TUN device IFACE (IFF_TUN | IFF_NO_PI), serves the UAPI socket at
  * /var/run/wireguard/IFACE.sock so `wg show/set/setconf IFACE` work unchanged, and runs in
  * the foreground until SIGINT or SIGTERM.  The interface is configured with ip(8) as
  * usual.  --time-scale is test-only: protocol timers run N times faster.
+ * --crypto-workers 1 (the default) splits each batch's crypto with a worker thread.
  *
  * The TUN code is local to this program (netstack/ owns the real TUN module).  It asks the
  * kernel for TCP segmentation offload (IFF_VNET_HDR + TUN_F_TSO4/6): one read returns up to
@@ -392,13 +393,14 @@ static void on_signal(uv_signal_t *s, int signum)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: meshwg [--time-scale N] [--log-level err|warn|info|debug] IFACE\n");
+	fprintf(f, "usage: meshwg [--time-scale N] [--crypto-workers 0|1] "
+		   "[--log-level err|warn|info|debug] IFACE\n");
 }
 
 int main(int argc, char **argv)
 {
 	static struct meshwg m = { .tun_fd = -1 };
-	struct wg_device_config cfg = { 0 };
+	struct wg_device_config cfg = { .crypto_workers = 1 };
 	struct wg_device_ops ops = { .recv = on_decrypted };
 	const char *iface = NULL;
 	char sock[128];
@@ -414,6 +416,14 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			cfg.time_scale = (unsigned int)v;
+		} else if (!strcmp(argv[i], "--crypto-workers") && i + 1 < argc) {
+			const char *v = argv[++i];
+			if (strcmp(v, "0") && strcmp(v, "1")) {
+				fprintf(stderr, "meshwg: --crypto-workers: '%s' is not 0 or 1\n",
+					v);
+				return 2;
+			}
+			cfg.crypto_workers = (unsigned int)(v[0] - '0');
 		} else if (!strcmp(argv[i], "--log-level") && i + 1 < argc) {
 			enum log_level lvl;
 			if (!log_level_parse(argv[++i], &lvl)) {

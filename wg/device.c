@@ -76,9 +76,10 @@ uint64_t wg__now(const struct wg_device *dev)
 /* ---- UDP ---- */
 
 /* With UDP GRO the kernel may hand over several datagrams of one flow glued together;
- * the control message says the size of each (the last may be shorter). */
-static void receive_coalesced(struct wg_device *dev, struct msghdr *mh, uint8_t *buf, size_t len,
-			      const struct sockaddr *src)
+ * the control message says the size of each (the last may be shorter).  Each becomes an
+ * item of the batch; returns the new item count. */
+static size_t split_coalesced(struct wg_device *dev, struct msghdr *mh, uint8_t *buf, size_t len,
+			      const struct sockaddr *src, size_t n)
 {
 	size_t seg = len;
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
@@ -89,8 +90,16 @@ static void receive_coalesced(struct wg_device *dev, struct msghdr *mh, uint8_t 
 				seg = (size_t)v;
 		}
 	}
-	for (size_t off = 0; off < len && !dev->freeing; off += seg)
-		wg__receive(dev, buf + off, len - off < seg ? len - off : seg, src);
+	for (size_t off = 0; off < len; off += seg) {
+		if (n == WG_RX_ITEMS) {
+			wg__receive_batch(dev, dev->rx_items, n);
+			n = 0;
+		}
+		dev->rx_items[n++] = (struct wg__rx_item){
+			.buf = buf + off, .len = len - off < seg ? len - off : seg, .src = src
+		};
+	}
+	return n;
 }
 
 static void on_readable(uv_poll_t *h, int status, int events)
@@ -116,16 +125,18 @@ static void on_readable(uv_poll_t *h, int status, int events)
 		int n = recvmmsg(u->fd, dev->rx_msgs, WG_RXQ_LEN, MSG_DONTWAIT, NULL);
 		if (n <= 0)
 			break;
-		for (int i = 0; i < n && !dev->freeing; i++) {
+		size_t items = 0;
+		for (int i = 0; i < n; i++) {
 			struct msghdr *mh = &dev->rx_msgs[i].msg_hdr;
 			if (mh->msg_flags & MSG_TRUNC) {
 				wg__drop(dev, drop_size, "datagram larger than %d bytes",
 					 WG_RX_SLOT);
 				continue;
 			}
-			receive_coalesced(dev, mh, dev->rx_buf[i], dev->rx_msgs[i].msg_len,
-					  (const struct sockaddr *)&dev->rx_addr[i]);
+			items = split_coalesced(dev, mh, dev->rx_buf[i], dev->rx_msgs[i].msg_len,
+						(const struct sockaddr *)&dev->rx_addr[i], items);
 		}
+		wg__receive_batch(dev, dev->rx_items, items);
 		if (n < WG_RXQ_LEN)
 			break;
 	}
@@ -211,6 +222,13 @@ static void udp_close(struct wg__udp *u)
 	if (!u->active)
 		return;
 	u->active = false;
+	for (unsigned int i = 0; i < u->txq->count; i++) {
+		if (u->txq->job[i].pending) {
+			key_wipe(u->txq->job[i].key, sizeof(u->txq->job[i].key));
+			u->txq->job[i].pending = false;
+		}
+	}
+	u->txq->pending = 0;
 	u->txq->count = 0;
 	u->fd = -1;
 	uv_poll_stop(&u->h->poll);
@@ -318,6 +336,7 @@ static void device_release(struct wg_device *dev)
 	free(dev->udp6.txq);
 	free(dev->rx_buf);
 	free(dev->ratelimit);
+	free(dev->rx_items);
 	free(dev->uapi_path);
 	key_wipe(dev, sizeof(*dev));
 	free(dev);
@@ -358,12 +377,19 @@ int wg_device_new(uv_loop_t *loop, const struct wg_device_config *cfg,
 	dev->udp6.txq = calloc(1, sizeof(struct wg__txq));
 	dev->rx_buf = calloc(WG_RXQ_LEN, WG_RX_SLOT);
 	dev->ratelimit = calloc(WG_RATELIMIT_SLOTS, sizeof(*dev->ratelimit));
+	dev->rx_items = calloc(WG_RX_ITEMS, sizeof(*dev->rx_items));
 	dev->udp4.fd = dev->udp6.fd = -1;
-	if (!dev->udp4.txq || !dev->udp6.txq || !dev->rx_buf || !dev->ratelimit) {
+	if (!dev->udp4.txq || !dev->udp6.txq || !dev->rx_buf || !dev->ratelimit ||
+	    !dev->rx_items) {
 		device_release(dev);
 		return -ENOMEM;
 	}
 	wg_device_set_private_key(dev, cfg->private_key);
+	if (cfg->crypto_workers) {
+		err = wg__pool_start(&dev->pool);
+		if (err)
+			log_warn(dev->name, "no crypto worker thread: %s", strerror(-err));
+	}
 
 	uv_prepare_init(loop, &dev->flush);
 	uv_prepare_start(&dev->flush, on_prepare);
@@ -389,6 +415,8 @@ void wg_device_free(struct wg_device *dev)
 	wg__noise_identity_clear(&dev->id);
 	key_wipe(&dev->checker, sizeof(dev->checker));
 	wg__uapi_close(dev);
+	wg__flush(dev);
+	wg__pool_stop(&dev->pool);
 	udp_close(&dev->udp4);
 	udp_close(&dev->udp6);
 	uv_close((uv_handle_t *)&dev->flush, flush_closed);

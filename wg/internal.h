@@ -6,6 +6,7 @@
 #define MESH_WG_INTERNAL_H
 
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -259,6 +260,7 @@ enum {
 	WG_SLOT_SIZE = 2048,
 	WG_GSO_MAX_SEGS = 64,
 	WG_GSO_MAX_BYTES = 65000,
+	WG_RX_ITEMS = 2048, /* datagrams of one recvmmsg batch decrypted together */
 	WG_DEFAULT_MTU = 1420,
 	WG_RATELIMIT_SLOTS = 4096,
 };
@@ -269,6 +271,14 @@ struct wg__txq {
 	struct iovec iov[WG_TXQ_LEN];
 	struct sockaddr_storage addr[WG_TXQ_LEN];
 	uint8_t buf[WG_TXQ_LEN][WG_SLOT_SIZE];
+	/* encryption deferred to the flush when the device has a crypto worker */
+	struct wg__tx_job {
+		uint8_t key[NOISE_SYMMETRIC_KEY_LEN];
+		uint64_t counter;
+		uint16_t plen;
+		bool pending;
+	} job[WG_TXQ_LEN];
+	unsigned int pending;
 	/* UDP GSO: runs of equal-sized datagrams to one address leave as one message */
 	struct mmsghdr out[WG_TXQ_LEN];
 	union {
@@ -303,6 +313,33 @@ struct wg__ratelimit_slot {
 
 struct wg__uapi_conn;
 
+/* pool.c: fork-join over a batch, half on a worker thread (when started) */
+struct wg__pool {
+	bool started, stop;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv_work, cv_done;
+	void (*fn)(void *ctx, size_t i);
+	void *ctx;
+	size_t end;
+	uint64_t gen, done_gen;
+};
+int wg__pool_start(struct wg__pool *p);
+void wg__pool_stop(struct wg__pool *p);
+/* Calls fn(ctx, i) for i in [0, n); returns when all are done. */
+void wg__pool_run(struct wg__pool *p, void (*fn)(void *ctx, size_t i), void *ctx, size_t n);
+
+/* One received datagram of a batch; data messages are decrypted in parallel first. */
+struct wg__rx_item {
+	uint8_t *buf;
+	size_t len;
+	const struct sockaddr *src;
+	struct wg__keypair *kp; /* the keypair the job decrypted with */
+	uint8_t key[NOISE_SYMMETRIC_KEY_LEN];
+	uint64_t counter;
+	bool job, ok;
+};
+
 struct wg_device {
 	uv_loop_t *loop;
 	char name[32];
@@ -333,6 +370,8 @@ struct wg_device {
 	bool freeing;
 	bool tx_disabled; /* fuzzing: datagrams are built but never leave */
 	bool gso_off; /* the kernel refused UDP_SEGMENT once */
+	struct wg__pool pool;
+	struct wg__rx_item *rx_items;
 	struct mmsghdr rx_msgs[WG_RXQ_LEN];
 	struct iovec rx_iov[WG_RXQ_LEN];
 	struct sockaddr_storage rx_addr[WG_RXQ_LEN];
@@ -370,6 +409,9 @@ void wg__flush(struct wg_device *dev);
 
 /* receive.c */
 void wg__receive(struct wg_device *dev, uint8_t *buf, size_t len, const struct sockaddr *src);
+/* The batch form: decrypts the data messages of items[0..n) in parallel, then handles each
+ * in order exactly as wg__receive() would. */
+void wg__receive_batch(struct wg_device *dev, struct wg__rx_item *items, size_t n);
 
 /* uapi.c */
 void wg__uapi_close(struct wg_device *dev);

@@ -216,7 +216,7 @@ static size_t inner_len(const uint8_t *pkt, size_t plain_len, int *family, const
 }
 
 static void receive_data(struct wg_device *dev, uint8_t *buf, size_t len,
-			 const struct sockaddr *src, uint64_t now)
+			 const struct sockaddr *src, uint64_t now, const struct wg__rx_item *pre)
 {
 	const struct message_data *m = (const void *)buf;
 	struct wg__index_entry *e;
@@ -247,8 +247,20 @@ static void receive_data(struct wg_device *dev, uint8_t *buf, size_t len,
 	}
 	counter = le64toh(m->counter);
 	plain_len = len - MESSAGE_DATA_HEADER_LEN - NOISE_AUTHTAG_LEN;
-	if (!wg__aead_decrypt(plain, plain, len - MESSAGE_DATA_HEADER_LEN, NULL, 0, counter,
-			      kp->recv_key)) {
+	if (pre && pre->job) {
+		/* decrypted already; valid only if the index still names that keypair */
+		if (pre->kp != kp || !key_equal(pre->key, kp->recv_key)) {
+			wg__drop(dev, drop_expired, "%s: keypair replaced during the batch",
+				 p->log_name);
+			return;
+		}
+		if (!pre->ok) {
+			wg__drop(dev, drop_decrypt, "%s: data that does not decrypt",
+				 p->log_name);
+			return;
+		}
+	} else if (!wg__aead_decrypt(plain, plain, len - MESSAGE_DATA_HEADER_LEN, NULL, 0,
+				     counter, kp->recv_key)) {
 		wg__drop(dev, drop_decrypt, "%s: data that does not decrypt", p->log_name);
 		return;
 	}
@@ -298,9 +310,9 @@ out:
 	wg__peer_timers_update(p);
 }
 
-void wg__receive(struct wg_device *dev, uint8_t *buf, size_t len, const struct sockaddr *src)
+static void receive_one(struct wg_device *dev, uint8_t *buf, size_t len,
+			const struct sockaddr *src, uint64_t now, const struct wg__rx_item *pre)
 {
-	uint64_t now;
 	uint32_t type;
 
 	if (len < 4) {
@@ -308,10 +320,9 @@ void wg__receive(struct wg_device *dev, uint8_t *buf, size_t len, const struct s
 		return;
 	}
 	type = get_le32(buf);
-	now = wg__now(dev);
 	switch (type) {
 	case MESSAGE_DATA:
-		receive_data(dev, buf, len, src, now);
+		receive_data(dev, buf, len, src, now, pre);
 		break;
 	case MESSAGE_HANDSHAKE_INITIATION:
 		receive_initiation(dev, buf, len, src, now);
@@ -325,4 +336,57 @@ void wg__receive(struct wg_device *dev, uint8_t *buf, size_t len, const struct s
 	default:
 		wg__drop(dev, drop_type, "unknown message type %08x", type);
 	}
+}
+
+void wg__receive(struct wg_device *dev, uint8_t *buf, size_t len, const struct sockaddr *src)
+{
+	receive_one(dev, buf, len, src, wg__now(dev), NULL);
+}
+
+static void decrypt_job(void *ctx, size_t i)
+{
+	struct wg__rx_item *it = (struct wg__rx_item *)ctx + i;
+	const struct message_data *m = (const void *)it->buf;
+
+	if (!it->job)
+		return;
+	it->ok = wg__aead_decrypt(it->buf + MESSAGE_DATA_HEADER_LEN,
+				  it->buf + MESSAGE_DATA_HEADER_LEN,
+				  it->len - MESSAGE_DATA_HEADER_LEN, NULL, 0, le64toh(m->counter),
+				  it->key);
+	(void)m;
+}
+
+void wg__receive_batch(struct wg_device *dev, struct wg__rx_item *items, size_t n)
+{
+	uint64_t now = wg__now(dev);
+	size_t jobs = 0;
+
+	if (dev->pool.started) {
+		/* pick out the data messages that will be decrypted with a known keypair */
+		for (size_t i = 0; i < n; i++) {
+			struct wg__rx_item *it = &items[i];
+			const struct message_data *m = (const void *)it->buf;
+			struct wg__index_entry *e;
+			it->job = false;
+			if (it->len < MESSAGE_MINIMUM_LENGTH || get_le32(it->buf) != MESSAGE_DATA)
+				continue;
+			e = wg__index_lookup(&dev->idx, get_le32(&m->key_idx), WG_INDEX_KEYPAIR);
+			if (!e || !wg__keypair_usable(dev, e->keypair, now, false))
+				continue;
+			it->kp = e->keypair;
+			memcpy(it->key, e->keypair->recv_key, sizeof(it->key));
+			it->job = true;
+			jobs++;
+		}
+		if (jobs)
+			wg__pool_run(&dev->pool, decrypt_job, items, n);
+	}
+	for (size_t i = 0; i < n && !dev->freeing; i++)
+		receive_one(dev, items[i].buf, items[i].len, items[i].src, now,
+			    jobs ? &items[i] : NULL);
+	if (jobs)
+		for (size_t i = 0; i < n; i++)
+			if (items[i].job)
+				key_wipe(items[i].key, sizeof(items[i].key));
 }

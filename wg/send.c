@@ -72,11 +72,28 @@ static unsigned int gso_group(struct wg__txq *q)
 	return nmsg;
 }
 
+static void encrypt_job(void *ctx, size_t i)
+{
+	struct wg__txq *q = ctx;
+	struct wg__tx_job *job = &q->job[i];
+	uint8_t *payload = q->buf[i] + MESSAGE_DATA_HEADER_LEN;
+
+	if (!job->pending)
+		return;
+	wg__aead_encrypt(payload, payload, job->plen, NULL, 0, job->counter, job->key);
+	key_wipe(job->key, sizeof(job->key));
+	job->pending = false;
+}
+
 static void txq_flush(struct wg__udp *u)
 {
 	struct wg__txq *q = u->txq;
 	struct wg_device *dev = u->dev;
 
+	if (q->pending) {
+		wg__pool_run(&dev->pool, encrypt_job, q, q->count);
+		q->pending = 0;
+	}
 	if (dev->tx_disabled || !q->count) {
 		q->count = 0;
 		return;
@@ -196,7 +213,18 @@ static void encrypt_and_queue(struct wg__peer *p, struct wg__keypair *kp, const 
 	dst[1] = dst[2] = dst[3] = 0;
 	memcpy(&m->key_idx, &kp->remote_index, 4);
 	m->counter = htole64(counter);
-	if (plen == len) {
+	if (dev->pool.started && !heap) {
+		/* encrypted at the flush, in parallel with the rest of the batch */
+		struct wg__tx_job *job = &udp_for(dev, addr->sa_family)->txq->job[slot];
+		if (len)
+			memcpy(payload, pkt, len);
+		memset(payload + len, 0, plen - len);
+		memcpy(job->key, kp->send_key, sizeof(job->key));
+		job->counter = counter;
+		job->plen = (uint16_t)plen;
+		job->pending = true;
+		udp_for(dev, addr->sa_family)->txq->pending++;
+	} else if (plen == len) {
 		/* no padding (a full-MTU packet): encrypt straight from the caller's buffer */
 		wg__aead_encrypt(payload, pkt, len, NULL, 0, counter, kp->send_key);
 	} else {

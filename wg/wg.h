@@ -64,6 +64,9 @@ struct wg_device_config {
 	/* Test-only: protocol timers run `time_scale` times faster than real time
 	 * (REKEY_AFTER_TIME 120 s becomes 120/time_scale s).  0 or 1: real time. */
 	unsigned int time_scale;
+	/* Extra threads for encryption/decryption of batches (0 or 1): the loop thread and
+	 * the worker each take half of a batch; only crypto on copied keys leaves the loop. */
+	unsigned int crypto_workers;
 };
 
 struct wg_allowed_ip {

@@ -76,10 +76,13 @@ static size_t ipv4_packet(uint8_t *buf, const char *src, const char *dst, size_t
 	return len;
 }
 
+static unsigned int workers; /* run once without and once with a crypto worker thread */
+
 static void make_side(struct side *s, const char *name)
 {
 	struct wg_device_ops ops = { .recv = on_recv };
-	struct wg_device_config cfg = { .name = name, .private_key = s->priv };
+	struct wg_device_config cfg = { .name = name, .private_key = s->priv,
+					.crypto_workers = workers };
 	wg__gen_privkey(s->priv);
 	wg__pubkey(s->pub, s->priv);
 	CHECK_INT(wg_device_new(&loop, &cfg, &ops, s, &s->dev), 0);
@@ -275,7 +278,7 @@ static void walk_cb(uv_handle_t *h, void *arg)
 	fprintf(stderr, "left: %s handle\n", uv_handle_type_name(h->type));
 }
 
-int main(void)
+static void run_all(void)
 {
 	struct side a = { 0 }, b = { 0 };
 	uint8_t pkt[1500];
@@ -348,5 +351,13 @@ int main(void)
 		;
 	uv_walk(&loop, walk_cb, NULL);
 	CHECK_INT(uv_loop_close(&loop), 0);
+}
+
+int main(void)
+{
+	for (workers = 0; workers <= 1; workers++) {
+		fprintf(stderr, "crypto workers: %u\n", workers);
+		run_all();
+	}
 	return check_finish();
 }
