@@ -681,6 +681,9 @@ static void on_map(struct ctl_client *c, struct creq *r, long status)
 	json_t *m = json_loads(plain, 0, &jerr);
 	bool keepalive = false;
 	free(plain);
+	if (m && c->cfg.on_contact && json_is_string(json_object_get(m, "type")))
+		c->cfg.on_contact(c->cfg.ctx, json_string_value(json_object_get(m, "type")),
+				  (uint64_t)json_integer_value(json_object_get(m, "version")));
 	int rc = m ? ctl__netmap_fold(&c->netmap, m, &keepalive, err, sizeof(err)) : -EINVAL;
 	if (!m)
 		snprintf(err, sizeof(err), "map message JSON: %s", jerr.text);

@@ -47,6 +47,9 @@ struct ctl_client_config {
 	/* A new netmap (valid only during the call); from_cache for the one read at start. */
 	void (*on_netmap)(void *ctx, const struct ctl_netmap *nm, bool from_cache);
 	void (*on_event)(void *ctx, enum ctl_client_event ev, const char *msg);
+	/* Optional: a map message ("full", "delta", "keepalive") with this version arrived,
+	 * before it is applied (for "last heard from control" and for measurements). */
+	void (*on_contact)(void *ctx, const char *type, uint64_t version);
 	void *ctx;
 };
 

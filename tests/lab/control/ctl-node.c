@@ -6,6 +6,7 @@
  *         logged-out> <message>
  *   netmap <idx> <version> peers=<n> cache=<0|1> t=<unix ms>
  *   hold <accept|reject|pending|error> <message>
+ *   recv <idx> <version> <type> t=<unix ms>     (with --stamps: a map message arrived)
  *
  * so a shell script can wait for exactly what a user would see. */
 #include <getopt.h>
@@ -31,7 +32,7 @@ static struct {
 	uv_loop_t *loop;
 	const char *hold_src, *hold_user;
 	unsigned hold_period;
-	bool exit_after_netmap, exit_on_refuse, do_logout, hold_started, quiet;
+	bool exit_after_netmap, exit_on_refuse, do_logout, hold_started, quiet, stamps;
 	int rc;
 	struct inst *insts;
 	int count;
@@ -103,6 +104,14 @@ static void on_event(void *ctx, enum ctl_client_event ev, const char *msg)
 		finish(3);
 }
 
+static void on_contact(void *ctx, const char *type, uint64_t version)
+{
+	struct inst *in = ctx;
+	if (g.stamps && strcmp(type, "keepalive") != 0)
+		printf("recv %d %llu %s t=%llu\n", in->idx, (unsigned long long)version, type,
+		       (unsigned long long)wall_ms());
+}
+
 static void on_timeout(uv_timer_t *t)
 {
 	printf("timeout\n");
@@ -119,7 +128,7 @@ static void usage(void)
 	fprintf(stderr,
 		"Usage: ctl-node --server URL --state DIR [--authkey K] [--hostname H]\n"
 		"       [--server-key K] [--endpoint ADDR:PORT]... [--count N] [--timeout S]\n"
-		"       [--exit-after-netmap] [--exit-on-refuse] [--logout] [--quiet]\n"
+		"       [--exit-after-netmap] [--exit-on-refuse] [--logout] [--quiet] [--stamps]\n"
 		"       [--hold SRC USER PERIOD_S]\n");
 }
 
@@ -138,6 +147,7 @@ int main(int argc, char **argv)
 		{ "exit-on-refuse", no_argument, NULL, 'r' },
 		{ "logout", no_argument, NULL, 'l' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "stamps", no_argument, NULL, 'm' },
 		{ "hold", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -163,6 +173,7 @@ int main(int argc, char **argv)
 		case 'r': g.exit_on_refuse = true; break;
 		case 'l': g.do_logout = true; break;
 		case 'q': g.quiet = true; break;
+		case 'm': g.stamps = true; break;
 		case 'h':
 			if (optind + 3 > argc) {
 				usage();
@@ -207,7 +218,7 @@ int main(int argc, char **argv)
 			.loop = g.loop, .server_url = server, .state_dir = dir,
 			.server_key = server_key, .auth_key = authkey, .hostname = name,
 			.endpoints = eps, .n_endpoints = n_eps, .on_netmap = on_netmap,
-			.on_event = on_event, .ctx = &g.insts[i],
+			.on_event = on_event, .on_contact = on_contact, .ctx = &g.insts[i],
 		};
 		g.insts[i].idx = i;
 		if (ctl_client_new(&cfg, &g.insts[i].c, err, sizeof(err)) != 0) {
