@@ -37,6 +37,19 @@ struct meshd_node {
 	/* Keys of the peers configured in wg, to remove the ones a new netmap drops. */
 	uint8_t (*peer_keys)[KEY_LEN];
 	size_t n_peer_keys;
+	/* Peers a netmap dropped stay in WireGuard a moment longer, so the sessions closed
+	 * because of it can still tell their clients ("Access revoked.", FIN). */
+	struct lingering {
+		uint8_t key[KEY_LEN];
+		uint64_t deadline_ms;
+	} *lingering;
+	size_t n_lingering;
+	uv_timer_t linger_timer;
+	bool linger_timer_init;
+	/* After an address change the old TUN goes away in a close callback; the new
+	 * netstack starts from this timer, retried while the kernel still has the old one. */
+	uv_timer_t restart_timer;
+	unsigned restart_tries;
 	unsigned pending_closes;
 	void (*done)(void *arg);
 	void *done_arg;
@@ -52,6 +65,8 @@ struct hold {
 };
 
 static const char *const subject = "meshd";
+
+enum { PEER_LINGER_MS = 1500 };
 
 /* ---- node key ---- */
 
@@ -130,6 +145,12 @@ static int on_ns_send(void *ctx, const uint8_t *pkt, size_t len)
 {
 	struct meshd_node *node = ctx;
 	return wg_device_send(node->wg, pkt, len);
+}
+
+static size_t on_ns_send_batch(void *ctx, const struct iovec *pkts, size_t n)
+{
+	struct meshd_node *node = ctx;
+	return wg_device_send_batch(node->wg, pkts, n);
 }
 
 static bool on_filter(void *ctx, const struct ns_packet_info *pi)
@@ -368,6 +389,7 @@ static int start_netstack(struct meshd_node *node, const struct ctl_netmap *nm)
 		.tun_name = node->tun,
 		.tun_fd = -1,
 		.send = on_ns_send,
+		.send_batch = on_ns_send_batch,
 		.send_ctx = node,
 	};
 	for (size_t i = 0; i < nm->self.n_addrs; i++) {
@@ -455,6 +477,52 @@ static bool parse_endpoint(const char *s, struct sockaddr_storage *out)
 	return false;
 }
 
+static void on_linger_timer(uv_timer_t *t)
+{
+	struct meshd_node *node = t->data;
+	uint64_t now = uv_now(node->loop), next = 0;
+	size_t kept = 0;
+	for (size_t i = 0; i < node->n_lingering; i++) {
+		struct lingering *l = &node->lingering[i];
+		if (l->deadline_ms <= now) {
+			wg_device_peer_remove(node->wg, l->key);
+			continue;
+		}
+		if (!next || l->deadline_ms < next)
+			next = l->deadline_ms;
+		node->lingering[kept++] = *l;
+	}
+	node->n_lingering = kept;
+	if (next)
+		uv_timer_start(&node->linger_timer, on_linger_timer, next - now, 0);
+}
+
+/* Removes the peer after PEER_LINGER_MS (or at once when out of memory). */
+static void linger_remove(struct meshd_node *node, const uint8_t key[static KEY_LEN])
+{
+	struct lingering *l = realloc(node->lingering, (node->n_lingering + 1) * sizeof(*l));
+	if (!l) {
+		wg_device_peer_remove(node->wg, key);
+		return;
+	}
+	node->lingering = l;
+	memcpy(l[node->n_lingering].key, key, KEY_LEN);
+	l[node->n_lingering++].deadline_ms = uv_now(node->loop) + PEER_LINGER_MS;
+	if (!uv_is_active((uv_handle_t *)&node->linger_timer))
+		uv_timer_start(&node->linger_timer, on_linger_timer, PEER_LINGER_MS, 0);
+}
+
+/* A peer that comes back before its removal is not removed. */
+static void linger_cancel(struct meshd_node *node, const uint8_t key[static KEY_LEN])
+{
+	for (size_t i = 0; i < node->n_lingering; i++) {
+		if (key_equal(node->lingering[i].key, key)) {
+			node->lingering[i] = node->lingering[--node->n_lingering];
+			return;
+		}
+	}
+}
+
 static int sync_peers(struct meshd_node *node, const struct ctl_netmap *nm)
 {
 	uint8_t (*keys)[KEY_LEN] = calloc(nm->n_peers ? nm->n_peers : 1, KEY_LEN);
@@ -492,18 +560,43 @@ static int sync_peers(struct meshd_node *node, const struct ctl_netmap *nm)
 			continue;
 		}
 		memcpy(keys[n_keys++], p->node_key, KEY_LEN);
+		linger_cancel(node, p->node_key);
 	}
 	for (size_t i = 0; i < node->n_peer_keys; i++) {
 		bool keep = false;
 		for (size_t k = 0; k < n_keys && !keep; k++)
 			keep = key_equal(node->peer_keys[i], keys[k]);
 		if (!keep)
-			wg_device_peer_remove(node->wg, node->peer_keys[i]);
+			linger_remove(node, node->peer_keys[i]);
 	}
 	free(node->peer_keys);
 	node->peer_keys = keys;
 	node->n_peer_keys = n_keys;
 	return 0;
+}
+
+static void on_restart_timer(uv_timer_t *t)
+{
+	struct meshd_node *node = t->data;
+	if (node->ns || !node->nm)
+		return;
+	int err = start_netstack(node, node->nm);
+	if (err == -EBUSY && ++node->restart_tries < 100)
+		uv_timer_start(&node->restart_timer, on_restart_timer, 20, 0);
+	else if (err)
+		log_err(subject, "the netstack did not come back after the address change: %s",
+			strerror(-err));
+}
+
+static bool same_addresses(const struct ctl_node *a, const struct ctl_node *b)
+{
+	if (a->n_addrs != b->n_addrs)
+		return false;
+	for (size_t i = 0; i < a->n_addrs; i++)
+		if (a->addrs[i].family != b->addrs[i].family ||
+		    memcmp(a->addrs[i].addr, b->addrs[i].addr, 16) != 0)
+			return false;
+	return true;
 }
 
 int meshd_node_apply_netmap(struct meshd_node *node, struct ctl_netmap *nm)
@@ -517,8 +610,20 @@ int meshd_node_apply_netmap(struct meshd_node *node, struct ctl_netmap *nm)
 		return -EINVAL;
 	}
 	int err = 0;
-	if (!node->ns)
+	bool restart = false;
+	if (node->ns && node->nm && !same_addresses(&node->nm->self, &nm->self)) {
+		log_warn(subject, "this node's tailnet address changed: restarting the netstack "
+				  "(open connections end)");
+		ns_free(node->ns);
+		node->ns = NULL;
+		restart = true;
+	}
+	if (restart || uv_is_active((uv_handle_t *)&node->restart_timer)) {
+		node->restart_tries = 0;
+		uv_timer_start(&node->restart_timer, on_restart_timer, 20, 0);
+	} else if (!node->ns) {
 		err = start_netstack(node, nm);
+	}
 	if (!err)
 		err = sync_peers(node, nm);
 	if (err) {
@@ -674,6 +779,11 @@ int meshd_node_dial(struct meshd_node *node, int family, const uint8_t *addr, ui
 	return ns_dial(node->ns, family, addr, port, cb, ctx);
 }
 
+static void free_on_close(uv_handle_t *h)
+{
+	free(h->data);
+}
+
 int meshd_node_new(uv_loop_t *loop, const struct meshd_node_config *cfg,
 		   struct meshd_node **out)
 {
@@ -702,6 +812,11 @@ int meshd_node_new(uv_loop_t *loop, const struct meshd_node_config *cfg,
 	err = load_or_create_key(node);
 	if (err)
 		goto fail;
+	uv_timer_init(loop, &node->linger_timer);
+	node->linger_timer.data = node;
+	uv_timer_init(loop, &node->restart_timer);
+	node->restart_timer.data = node;
+	node->linger_timer_init = true;
 
 	struct wg_device_config wc = {
 		.name = node->name,
@@ -750,7 +865,12 @@ fail:
 	key_wipe(node->private_key, KEY_LEN);
 	free(node->state_dir);
 	free(node->tun);
-	free(node);
+	if (node->linger_timer_init) {
+		uv_close((uv_handle_t *)&node->restart_timer, NULL);
+		uv_close((uv_handle_t *)&node->linger_timer, free_on_close);
+	} else {
+		free(node);
+	}
 	return err;
 }
 
@@ -764,12 +884,18 @@ static void finish_close(void *arg)
 	if (node->nm)
 		ctl_netmap_free(node->nm);
 	free(node->peer_keys);
+	free(node->lingering);
 	free(node->state_dir);
 	free(node->tun);
 	key_wipe(node->private_key, KEY_LEN);
 	free(node);
 	if (done)
 		done(done_arg);
+}
+
+static void timer_closed(uv_handle_t *h)
+{
+	finish_close(h->data);
 }
 
 void meshd_node_close(struct meshd_node *node, void (*done)(void *arg), void *arg)
@@ -790,5 +916,8 @@ void meshd_node_close(struct meshd_node *node, void (*done)(void *arg), void *ar
 	}
 	wg_device_free(node->wg);
 	node->wg = NULL;
+	node->pending_closes += 2;
+	uv_close((uv_handle_t *)&node->linger_timer, timer_closed);
+	uv_close((uv_handle_t *)&node->restart_timer, timer_closed);
 	finish_close(node);
 }
