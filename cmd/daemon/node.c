@@ -823,6 +823,7 @@ int meshd_node_new(uv_loop_t *loop, const struct meshd_node_config *cfg,
 		.private_key = node->private_key,
 		.listen_port = cfg->listen_port,
 		.time_scale = cfg->wg_time_scale,
+		.crypto_workers = 1, /* a second core for ChaCha20-Poly1305 on bulk transfers */
 	};
 	static const struct wg_device_ops wg_ops = { .recv = on_wg_packet };
 	err = wg_device_new(loop, &wc, &wg_ops, node, &node->wg);
