@@ -381,15 +381,21 @@ void srv_timer_tick(struct ctl_server *srv)
 
 /* ---- replies ---- */
 
+/* Always a handler's last step: sealing (up to a full netmap) and queueing run without the
+ * server lock, so the workers answering a wave of map polls encrypt in parallel.  Only
+ * per-request data and the immutable server key are used. */
 static enum MHD_Result reply_sealed(struct srv_req *r, unsigned status, const char *json,
 				    size_t len)
 {
 	uint8_t *body;
 	size_t blen;
+	pthread_mutex_unlock(&r->srv->lock);
+	enum MHD_Result rc = MHD_NO;
 	if (ctl_wire_seal_response(r->machine_key, r->srv->server_priv, r->nonce, json, len, &body,
-				   &blen) != 0)
-		return MHD_NO;
-	return srv_reply(r->conn, status, "application/octet-stream", (char *)body, blen);
+				   &blen) == 0)
+		rc = srv_reply(r->conn, status, "application/octet-stream", (char *)body, blen);
+	pthread_mutex_lock(&r->srv->lock);
+	return rc;
 }
 
 static enum MHD_Result reply_sealed_json(struct srv_req *r, unsigned status, json_t *j)
