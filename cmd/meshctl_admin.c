@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cmd/meshctl.h"
+#include "common/file.h"
 #include "control/admin/admin.h"
 
 struct admin_opts {
@@ -309,31 +310,13 @@ int meshctl_policy_admin(int argc, char **argv)
 		free(text);
 		return 0;
 	}
-	FILE *f = fopen(o.args[1], "re");
-	if (!f) {
-		fprintf(stderr, "meshctl policy set: %s: %s\n", o.args[1], strerror(errno));
+	char *buf;
+	int rc = file_read_all(o.args[1], 16u << 20, &buf, NULL);
+	if (rc) {
+		fprintf(stderr, "meshctl policy set: %s: %s\n", o.args[1],
+			rc == -EFBIG ? "larger than 16 MiB" : strerror(-rc));
 		return 1;
 	}
-	size_t cap = 1 << 16, len = 0, n;
-	char *buf = malloc(cap + 1);
-	while (buf && (n = fread(buf + len, 1, cap - len, f)) > 0) {
-		len += n;
-		if (len == cap) {
-			char *nb = cap < (16u << 20) ? realloc(buf, (cap *= 2) + 1) : NULL;
-			if (!nb) {
-				free(buf);
-				buf = NULL;
-			} else {
-				buf = nb;
-			}
-		}
-	}
-	fclose(f);
-	if (!buf) {
-		fprintf(stderr, "meshctl policy set: %s is too large\n", o.args[1]);
-		return 1;
-	}
-	buf[len] = '\0';
 	char *b = admin_do(&o, "PUT", "policy", buf);
 	free(buf);
 	if (!b)

@@ -13,6 +13,7 @@
 
 #include "cmd/meshctl.h"
 #include "cmd/meshctl_client.h"
+#include "common/file.h"
 
 /* ~/.config/mesh/known_hosts (or $XDG_CONFIG_HOME/mesh/known_hosts). */
 static int known_hosts_path(char *out, size_t len)
@@ -43,12 +44,11 @@ static int known_hosts_path(char *out, size_t len)
 /* Rewrites the file with one line per peer host key, atomically. */
 static int write_known_hosts(const char *path, const struct ctl_lapi_status *st)
 {
-	char tmp[PATH_MAX + 8];
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	FILE *f = fopen(tmp, "we");
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
 	if (!f)
-		return -errno;
-	fchmod(fileno(f), 0600);
+		return -ENOMEM;
 	fprintf(f, "# written by meshctl ssh from the tailnet's netmap; rewritten on every run\n");
 	for (size_t i = 0; i < st->n_peers; i++) {
 		const struct ctl_lapi_node *n = &st->peers[i];
@@ -66,13 +66,8 @@ static int write_known_hosts(const char *path, const struct ctl_lapi_status *st)
 			fprintf(f, " %s\n", n->ssh_host_keys[k]);
 		}
 	}
-	int err = ferror(f) ? -EIO : 0;
-	if (fclose(f) != 0 && !err)
-		err = -errno;
-	if (!err && rename(tmp, path) < 0)
-		err = -errno;
-	if (err)
-		unlink(tmp);
+	int err = fclose(f) == 0 ? file_write_atomic(path, text, len, 0600) : -ENOMEM;
+	free(text);
 	return err;
 }
 

@@ -68,34 +68,16 @@ static void usage(FILE *out)
 
 static int load_netmap(struct meshd *d)
 {
-	FILE *f = fopen(d->netmap_path, "re");
-	if (!f) {
-		log_err(subject, "netmap %s: %s", d->netmap_path, strerror(errno));
-		return -errno;
-	}
-	size_t cap = 1 << 16, len = 0;
-	char *buf = malloc(cap);
-	size_t n;
-	while (buf && (n = fread(buf + len, 1, cap - len, f)) > 0) {
-		len += n;
-		if (len == cap) {
-			char *nb = cap < (64u << 20) ? realloc(buf, cap *= 2) : NULL;
-			if (!nb) {
-				free(buf);
-				buf = NULL;
-			} else {
-				buf = nb;
-			}
-		}
-	}
-	fclose(f);
-	if (!buf) {
-		log_err(subject, "netmap %s: too large or out of memory", d->netmap_path);
-		return -ENOMEM;
+	char *buf;
+	size_t len;
+	int rc = file_read_all(d->netmap_path, 64u << 20, &buf, &len);
+	if (rc) {
+		log_err(subject, "netmap %s: %s", d->netmap_path, strerror(-rc));
+		return rc;
 	}
 	struct ctl_netmap *nm;
 	char err[256];
-	int rc = ctl_netmap_parse(buf, len, &nm, err, sizeof(err));
+	rc = ctl_netmap_parse(buf, len, &nm, err, sizeof(err));
 	free(buf);
 	if (rc) {
 		log_err(subject, "netmap %s: %s", d->netmap_path, err);

@@ -1,10 +1,12 @@
 /* common/: the few helpers every module shares.
  *   log.h  levelled, subject-first, rate-limited logging
  *   key.h  32-byte keys as base64/hex, constant time, precise decode errors
- *   now.h  monotonic, boot-time and wall clocks */
+ *   now.h  monotonic, boot-time and wall clocks
+ *   file.h whole-file read with a limit, atomic replace */
 #ifndef MESH_COMMON_H
 #define MESH_COMMON_H
 
+#include "common/file.h"
 #include "common/key.h"
 #include "common/log.h"
 #include "common/now.h"

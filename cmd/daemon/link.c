@@ -81,26 +81,15 @@ static void prefs_load(struct meshd_link *l)
 
 static int prefs_save(const struct meshd_link *l)
 {
-	char path[4096], tmp[4200];
+	char path[4096], text[2048];
 	prefs_path(l, path, sizeof(path));
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	FILE *f = fopen(tmp, "we");
-	if (!f)
-		return -errno;
-	fprintf(f, "# meshd preferences (meshctl up / down / logout rewrite this file)\n"
-		   "login_server=%s\nhostname=%s\nssh=%d\nwanted=%d\n",
-		l->login_server, l->hostname, l->ssh, l->wanted);
-	int err = 0;
-	if (fflush(f) != 0 || fsync(fileno(f)) != 0)
-		err = -errno;
-	if (fclose(f) != 0 && !err)
-		err = -errno;
-	if (!err && rename(tmp, path) != 0)
-		err = -errno;
-	if (err) {
-		unlink(tmp);
+	int n = snprintf(text, sizeof(text),
+			 "# meshd preferences (meshctl up / down / logout rewrite this file)\n"
+			 "login_server=%s\nhostname=%s\nssh=%d\nwanted=%d\n",
+			 l->login_server, l->hostname, l->ssh, l->wanted);
+	int err = file_write_atomic(path, text, (size_t)n, 0600);
+	if (err)
 		log_err(subject, "%s: %s", path, strerror(-err));
-	}
 	return err;
 }
 

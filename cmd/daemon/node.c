@@ -75,22 +75,8 @@ static int write_key_file(const char *path, const uint8_t key[static KEY_LEN])
 	char b64[KEY_BASE64_SIZE + 1];
 	key_to_base64(b64, key);
 	b64[KEY_BASE64_LEN] = '\n';
-	char tmp[4096];
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	ssize_t w = write(fd, b64, KEY_BASE64_LEN + 1);
-	int err = w == KEY_BASE64_LEN + 1 ? 0 : (w < 0 ? -errno : -EIO);
-	if (!err && fsync(fd) < 0)
-		err = -errno;
-	close(fd);
+	int err = file_write_atomic(path, b64, KEY_BASE64_LEN + 1, 0600);
 	key_wipe(b64, sizeof(b64));
-	if (!err && rename(tmp, path) < 0)
-		err = -errno;
-	if (err)
-		unlink(tmp);
 	return err;
 }
 
