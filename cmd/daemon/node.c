@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pwd.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -189,6 +190,29 @@ static bool sockaddr_to_prefix(const struct sockaddr *sa, struct ctl_prefix *out
 	return false;
 }
 
+/* Without root, meshd can start sessions only as the user it runs as. */
+static bool local_user_possible(const char *local_user, struct sshd_decision *out)
+{
+	uid_t me = geteuid();
+	if (me == 0)
+		return true;
+	char buf[4096];
+	struct passwd pw, *found = NULL;
+	struct passwd self, *self_found = NULL;
+	char sbuf[4096];
+	getpwnam_r(local_user, &pw, buf, sizeof(buf), &found);
+	if (found && found->pw_uid == me)
+		return true;
+	getpwuid_r(me, &self, sbuf, sizeof(sbuf), &self_found);
+	snprintf(out->message, sizeof(out->message),
+		 "meshd on this node runs without root (as \"%s\") and can only log you in as "
+		 "\"%s\", not as \"%s\"",
+		 self_found ? self_found->pw_name : "?", self_found ? self_found->pw_name : "?",
+		 local_user);
+	out->action = SSHD_REJECT;
+	return false;
+}
+
 static void on_ssh_authorize(void *ctx, const struct sockaddr *peer, const char *user,
 			     struct sshd_check *check, struct sshd_decision *out)
 {
@@ -218,6 +242,8 @@ static void on_ssh_authorize(void *ctx, const struct sockaddr *peer, const char 
 	case MESHD_SSH_ACCEPT:
 		break;
 	}
+	if (!local_user_possible(v.local_user, out))
+		return;
 	out->action = SSHD_ACCEPT;
 	snprintf(out->local_user, sizeof(out->local_user), "%s", v.local_user);
 	out->flags = (v.allow_agent ? SSHD_ALLOW_AGENT : 0) |
@@ -831,6 +857,12 @@ int meshd_node_new(uv_loop_t *loop, const struct meshd_node_config *cfg,
 	}
 
 	node->ssh_on = cfg->ssh;
+	if (cfg->ssh && geteuid() != 0) {
+		struct passwd *pw = getpwuid(geteuid());
+		log_warn(subject, "running without root: SSH logins only as \"%s\" (uid %u); other "
+				  "users are refused with a banner that says so",
+			 pw ? pw->pw_name : "?", (unsigned)geteuid());
+	}
 	if (cfg->ssh) {
 		struct sshd_config sc = { .state_dir = node->state_dir };
 		struct sshd_hooks hooks = {
