@@ -2,6 +2,9 @@
  * netmap (no trust-on-first-use prompt) and meshctl nc as the transport, so it works in
  * userspace mode too. */
 #include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <sys/wait.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -71,6 +74,83 @@ static int write_known_hosts(const char *path, const struct ctl_lapi_status *st)
 	return err;
 }
 
+static bool have_xdg_open(void)
+{
+	const char *path = getenv("PATH");
+	char *copy = path ? strdup(path) : NULL, *save = NULL;
+	bool found = false;
+	for (char *d = copy ? strtok_r(copy, ":", &save) : NULL; d && !found;
+	     d = strtok_r(NULL, ":", &save)) {
+		char p[PATH_MAX];
+		snprintf(p, sizeof(p), "%s/xdg-open", d);
+		found = access(p, X_OK) == 0;
+	}
+	free(copy);
+	return found;
+}
+
+/* With a display: runs ssh with its stderr passed through us, and opens the first
+ * check-mode login URL of the banner in the browser (xdg-open), as well as showing it. */
+static int run_ssh_opening_urls(char **args)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		fprintf(stderr, "meshctl ssh: pipe: %s\n", strerror(errno));
+		return 1;
+	}
+	pid_t ssh = fork();
+	if (ssh < 0) {
+		fprintf(stderr, "meshctl ssh: fork: %s\n", strerror(errno));
+		return 1;
+	}
+	if (ssh == 0) {
+		dup2(p[1], 2);
+		execvp("ssh", args);
+		fprintf(stderr, "meshctl ssh: cannot run ssh: %s\n", strerror(errno));
+		_exit(255);
+	}
+	close(p[1]);
+	signal(SIGINT, SIG_IGN); /* the terminal's ^C goes to ssh, which decides */
+	FILE *in = fdopen(p[0], "r");
+	char line[4096];
+	bool opened = false;
+	while (in && fgets(line, sizeof(line), in)) {
+		fputs(line, stderr);
+		fflush(stderr);
+		char *u = strstr(line, "http");
+		if (!opened && u && strstr(u, "/check/")) {
+			u[strcspn(u, " \t\r\n")] = '\0';
+			opened = true;
+			/* Double fork: the browser launcher is never ours to wait for. */
+			pid_t b = fork();
+			if (b == 0) {
+				if (fork() == 0) {
+					int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+					dup2(null, 0);
+					dup2(null, 1);
+					dup2(null, 2);
+					execlp("xdg-open", "xdg-open", u, (char *)NULL);
+				}
+				_exit(0);
+			}
+			if (b > 0) {
+				fprintf(stderr, "# opened the login page in your browser\n");
+				int st;
+				while (waitpid(b, &st, 0) < 0 && errno == EINTR) {
+				}
+			}
+		}
+	}
+	if (in)
+		fclose(in);
+	int status;
+	while (waitpid(ssh, &status, 0) < 0 && errno == EINTR) {
+	}
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
 int meshctl_ssh(int argc, char **argv)
 {
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -81,7 +161,9 @@ int meshctl_ssh(int argc, char **argv)
 			"Host keys come from the netmap (written to ~/.config/mesh/known_hosts) and\n"
 			"strict host key checking is on; the connection goes through 'meshctl nc',\n"
 			"so it also works when meshd runs without a TUN device.  The tailnet policy\n"
-			"decides whether you may log in; no SSH key is needed.\n");
+			"decides whether you may log in; no SSH key is needed.  When a check-mode\n"
+			"login is needed and a display is available, the login page opens in your\n"
+			"browser (xdg-open); otherwise its URL is printed.\n");
 		return argc < 2 ? 2 : 0;
 	}
 	const char *target = argv[1];
@@ -139,6 +221,11 @@ int meshctl_ssh(int argc, char **argv)
 		args[a++] = argv[i];
 	args[a] = NULL;
 	fflush(stdout);
+	if ((getenv("DISPLAY") || getenv("WAYLAND_DISPLAY")) && have_xdg_open()) {
+		int rc = run_ssh_opening_urls(args);
+		free(args);
+		return rc;
+	}
 	execvp("ssh", args);
 	fprintf(stderr, "meshctl ssh: cannot run ssh: %s (install openssh-client)\n",
 		strerror(errno));
