@@ -48,9 +48,10 @@ struct sshd__fwd {
 	bool opening;	 /* our channel open is in flight */
 	bool connecting; /* our TCP connect is in flight */
 	bool fd_eof, eof_sent, shut_wr;
-	bool in_backlog, in_eof, remote_closed;
-	char inbuf[SSHD__IOBUF];
-	size_t inlen, inoff;
+	bool in_eof, remote_closed;
+	struct sshd__inq inq;
+	char *pend; /* socket data libssh did not take yet (key re-exchange) */
+	size_t plen, poff;
 	/* listener (tcpip-forward: the address and port the client asked for) */
 	char addr[128];
 	int port;
@@ -61,7 +62,11 @@ struct sshd__fwd {
 
 static void fwd_closed(uv_handle_t *h)
 {
-	free(h->data);
+	struct sshd__fwd *f = h->data;
+
+	sshd__inq_free(&f->inq);
+	free(f->pend);
+	free(f);
 }
 
 static void fwd_free(struct sshd__fwd *f)
@@ -155,19 +160,10 @@ static int fcb_data(ssh_session s, ssh_channel c, void *data, uint32_t len, int 
 		    void *user)
 {
 	struct sshd__fwd *f = user;
-	size_t room, n;
 
 	if (f->dead || f->shut_wr)
 		return (int)len;
-	if (f->inoff > 0 && f->inoff == f->inlen)
-		f->inoff = f->inlen = 0;
-	room = sizeof(f->inbuf) - f->inlen;
-	n = len < room ? len : room;
-	memcpy(f->inbuf + f->inlen, data, n);
-	f->inlen += n;
-	if (n < len)
-		f->in_backlog = true;
-	return (int)n;
+	return sshd__inq_take(&f->inq, data, len);
 }
 
 static void fcb_eof(ssh_session s, ssh_channel c, void *user)
@@ -203,8 +199,6 @@ static void fwd_pump(struct sshd__fwd *f)
 
 	if (f->dead || f->kind != FWD_BRIDGE)
 		return;
-	log_debug(conn->subject, "fwd pump: connecting %d in %zu/%zu backlog %d eof %d readable %d events %d",
-		  f->connecting, f->inoff, f->inlen, f->in_backlog, f->in_eof, f->readable, f->events);
 	if (f->opening) {
 		int rc = f->agent ? ssh_channel_open_auth_agent(f->channel)
 				  : ssh_channel_open_reverse_forward(f->channel, f->addr, f->port,
@@ -229,51 +223,50 @@ static void fwd_pump(struct sshd__fwd *f)
 	}
 	/* client -> socket */
 	while (!f->shut_wr) {
-		if (f->inoff < f->inlen) {
-			ssize_t n = write(f->fd, f->inbuf + f->inoff, f->inlen - f->inoff);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0 && errno == EAGAIN) {
-				want |= UV_WRITABLE;
-				break;
-			}
-			if (n < 0) {
-				f->inoff = f->inlen = 0;
-				f->in_backlog = false;
-				f->shut_wr = true;
-				break;
-			}
-			f->inoff += (size_t)n;
-			continue;
+		int rc = sshd__inq_flush(&f->inq, f->fd);
+		if (rc == -EAGAIN) {
+			want |= UV_WRITABLE;
+			break;
 		}
-		f->inoff = f->inlen = 0;
-		if (f->in_backlog) {
-			int avail = ssh_channel_poll(f->channel, 0), n;
-			if (avail <= 0) {
-				f->in_backlog = false;
-				continue;
-			}
-			if ((size_t)avail > sizeof(f->inbuf))
-				avail = sizeof(f->inbuf);
-			n = ssh_channel_read_nonblocking(f->channel, f->inbuf, (uint32_t)avail, 0);
-			if (n <= 0 || n < avail)
-				f->in_backlog = false;
-			if (n > 0)
-				f->inlen = (size_t)n;
-			continue;
+		if (rc < 0) {
+			sshd__inq_drop(&f->inq);
+			f->shut_wr = true;
+			break;
 		}
-		if (f->in_eof) {
+		if (sshd__inq_pull(&f->inq, f->channel))
+			continue;
+		if (f->in_eof && sshd__inq_empty(&f->inq)) {
 			shutdown(f->fd, SHUT_WR);
 			f->shut_wr = true;
 		}
 		break;
 	}
-	/* socket -> client */
-	for (rounds = 0; !f->fd_eof && f->readable && rounds < 8; rounds++) {
+	/* socket -> client: first what libssh declined last time */
+	while (f->pend && ssh_channel_window_size(f->channel) > 0) {
+		size_t k = f->plen - f->poff;
+		int w;
+		if (k > ssh_channel_window_size(f->channel))
+			k = ssh_channel_window_size(f->channel);
+		w = ssh_channel_write(f->channel, f->pend + f->poff, (uint32_t)k);
+		if (w < 0) {
+			fwd_free(f);
+			return;
+		}
+		f->poff += (size_t)w;
+		if (f->poff == f->plen) {
+			free(f->pend);
+			f->pend = NULL;
+			f->plen = f->poff = 0;
+		} else if ((size_t)w < k) {
+			break;
+		}
+	}
+	for (rounds = 0; !f->pend && !f->fd_eof && f->readable && rounds < 8; rounds++) {
 		char buf[SSHD__IOBUF];
 		uint32_t win = ssh_channel_window_size(f->channel);
 		size_t cap = win < sizeof(buf) ? win : sizeof(buf);
 		ssize_t n;
+		int w;
 
 		if (cap == 0 || (ssh_get_poll_flags(conn->session) & SSH_WRITE_PENDING))
 			break;
@@ -288,23 +281,35 @@ static void fwd_pump(struct sshd__fwd *f)
 			f->fd_eof = true;
 			break;
 		}
-		if (ssh_channel_write(f->channel, buf, (uint32_t)n) < 0) {
+		w = ssh_channel_write(f->channel, buf, (uint32_t)n);
+		if (w < 0) {
 			fwd_free(f);
 			return;
 		}
+		if (w < n) {
+			f->pend = malloc((size_t)(n - w));
+			if (!f->pend) {
+				fwd_free(f);
+				return;
+			}
+			memcpy(f->pend, buf + w, (size_t)(n - w));
+			f->plen = (size_t)(n - w);
+			f->poff = 0;
+			break;
+		}
 	}
-	if (f->fd_eof && !f->eof_sent) {
+	if (f->fd_eof && !f->eof_sent && !f->pend) {
 		ssh_channel_send_eof(f->channel);
 		f->eof_sent = true;
 	}
-	if (f->fd_eof && f->shut_wr) {
+	if (f->fd_eof && f->shut_wr && !f->pend) {
 		ssh_channel_close(f->channel);
 		fwd_free(f);
 		return;
 	}
 	blocked = ssh_channel_window_size(f->channel) == 0 ||
 		  (ssh_get_poll_flags(conn->session) & SSH_WRITE_PENDING);
-	if (!f->fd_eof && !blocked)
+	if (!f->fd_eof && !blocked && !f->pend)
 		want |= UV_READABLE;
 	fwd_want(f, want);
 }

@@ -58,6 +58,9 @@ static void chan_free_if_done(struct sshd__chan *chan)
 
 	if (!chan->detached || chan->handles > 0)
 		return;
+	sshd__inq_free(&chan->inq);
+	free(chan->out.pend);
+	free(chan->err.pend);
 	for (i = 0; i < chan->nenv; i++)
 		free(chan->env[i]);
 	free(chan->env);
@@ -122,23 +125,14 @@ static int cb_data(ssh_session s, ssh_channel c, void *data, uint32_t len, int i
 		   void *user)
 {
 	struct sshd__chan *chan = user;
-	size_t room, n;
 
 	if (chan->detached || (chan->started && chan->in.done && !chan->pty))
 		return (int)len; /* nobody reads it any more */
 	if (!chan->started) {
-		chan->in_backlog = true;
+		chan->inq.backlog = true;
 		return 0;
 	}
-	if (chan->inoff > 0 && chan->inoff == chan->inlen)
-		chan->inoff = chan->inlen = 0;
-	room = sizeof(chan->inbuf) - chan->inlen;
-	n = len < room ? len : room;
-	memcpy(chan->inbuf + chan->inlen, data, n);
-	chan->inlen += n;
-	if (n < len)
-		chan->in_backlog = true;
-	return (int)n;
+	return sshd__inq_take(&chan->inq, data, len);
 }
 
 static void cb_eof(ssh_session s, ssh_channel c, void *user)
@@ -375,11 +369,62 @@ static bool output_blocked(struct sshd__chan *chan)
 	       ssh_channel_window_size(chan->channel) == 0;
 }
 
+static int chan_write(struct sshd__chan *chan, bool is_err, const char *p, size_t n)
+{
+	return is_err ? ssh_channel_write_stderr(chan->channel, p, (uint32_t)n)
+		      : ssh_channel_write(chan->channel, p, (uint32_t)n);
+}
+
+/* libssh takes less than offered while a key re-exchange runs: keep the rest. */
+static bool stash(struct sshd__io *io, const char *p, size_t n)
+{
+	io->pend = malloc(n);
+	if (!io->pend)
+		return false;
+	memcpy(io->pend, p, n);
+	io->plen = n;
+	io->poff = 0;
+	return true;
+}
+
+/* Hand the stashed output to libssh; true once nothing is left. */
+static bool flush_pending(struct sshd__chan *chan, struct sshd__io *io, bool is_err)
+{
+	while (io->pend) {
+		uint32_t win = ssh_channel_window_size(chan->channel);
+		size_t k = io->plen - io->poff;
+		int w;
+
+		if (win == 0)
+			return false;
+		if (k > win)
+			k = win;
+		w = chan_write(chan, is_err, io->pend + io->poff, k);
+		if (w < 0) {
+			io->done = true;
+			w = (int)(io->plen - io->poff);
+		}
+		io->poff += (size_t)w;
+		chan->bytes_out += (uint64_t)w;
+		if (io->poff == io->plen) {
+			free(io->pend);
+			io->pend = NULL;
+			io->plen = io->poff = 0;
+			return true;
+		}
+		if ((size_t)w < k)
+			return false;
+	}
+	return true;
+}
+
 static void read_output(struct sshd__chan *chan, struct sshd__io *io, bool is_err)
 {
 	char buf[SSHD__IOBUF];
 	int rounds;
 
+	if (!flush_pending(chan, io, is_err))
+		return;
 	for (rounds = 0; io->open && !io->done && rounds < 8; rounds++) {
 		uint32_t win = ssh_channel_window_size(chan->channel);
 		size_t want = win < sizeof(buf) ? win : sizeof(buf);
@@ -400,10 +445,15 @@ static void read_output(struct sshd__chan *chan, struct sshd__io *io, bool is_er
 			io->done = true; /* EOF, or EIO: the pty's last holder went away */
 			return;
 		}
-		w = is_err ? ssh_channel_write_stderr(chan->channel, buf, (uint32_t)n)
-			   : ssh_channel_write(chan->channel, buf, (uint32_t)n);
+		w = chan_write(chan, is_err, buf, (size_t)n);
 		if (w < 0) {
 			io->done = true;
+			return;
+		}
+		chan->bytes_out += (uint64_t)w;
+		if (w < n) {
+			if (!stash(io, buf + w, (size_t)(n - w)))
+				io->done = true;
 			return;
 		}
 		if (ssh_get_poll_flags(chan->conn->session) & SSH_WRITE_PENDING)
@@ -415,50 +465,23 @@ static void write_input(struct sshd__chan *chan)
 {
 	struct sshd__io *io = chan->pty ? &chan->out : &chan->in;
 
-	while (io->open && !(io == &chan->in && io->done)) {
-		if (chan->inoff < chan->inlen) {
-			ssize_t n = write(io->fd, chan->inbuf + chan->inoff,
-					  chan->inlen - chan->inoff);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0 && errno == EAGAIN)
-				return;
-			if (n < 0) {
-				/* the child stopped reading: drop what remains */
-				chan->inoff = chan->inlen = 0;
-				chan->in_backlog = false;
-				if (!chan->pty)
-					io_close(chan, &chan->in);
-				return;
-			}
-			chan->inoff += (size_t)n;
-			continue;
+	if (!io->open || (io == &chan->in && io->done))
+		return;
+	for (;;) {
+		int rc = sshd__inq_flush(&chan->inq, io->fd);
+		if (rc == -EAGAIN)
+			return;
+		if (rc < 0) {
+			/* the child stopped reading: drop what remains */
+			sshd__inq_drop(&chan->inq);
+			if (!chan->pty)
+				io_close(chan, &chan->in);
+			return;
 		}
-		chan->inoff = chan->inlen = 0;
-		if (chan->in_backlog && !chan->detached) {
-			int avail = ssh_channel_poll(chan->channel, 0);
-			int n;
-			if (avail <= 0) {
-				chan->in_backlog = false;
-				continue;
-			}
-			if ((size_t)avail > sizeof(chan->inbuf))
-				avail = sizeof(chan->inbuf);
-			n = ssh_channel_read_nonblocking(chan->channel, chan->inbuf, (uint32_t)avail,
-							 0);
-			if (n <= 0) {
-				chan->in_backlog = false;
-				continue;
-			}
-			chan->inlen = (size_t)n;
-			if (n < avail)
-				chan->in_backlog = false;
-			continue;
-		}
-		break;
+		if (chan->detached || !sshd__inq_pull(&chan->inq, chan->channel))
+			break;
 	}
-	if (chan->in_eof && !chan->in_backlog && chan->inoff == chan->inlen && !chan->pty &&
-	    chan->in.open)
+	if (chan->in_eof && sshd__inq_empty(&chan->inq) && !chan->pty && chan->in.open)
 		io_close(chan, &chan->in);
 }
 
@@ -469,7 +492,8 @@ static void finish(struct sshd__chan *chan)
 	if (chan->finished || chan->detached)
 		return;
 	chan->finished = true;
-	log_debug(chan->conn->subject, "session finished, status 0x%x", st);
+	log_debug(chan->conn->subject, "session finished, status 0x%x, %llu bytes in, %llu out", st,
+		  (unsigned long long)chan->inq.total, (unsigned long long)chan->bytes_out);
 	ssh_channel_send_eof(chan->channel);
 	if (WIFSIGNALED(st))
 		ssh_channel_request_send_exit_signal(chan->channel, sig_name(WTERMSIG(st)),
@@ -496,22 +520,27 @@ void sshd__chan_pump(struct sshd__chan *chan)
 	if (!chan->started)
 		return;
 	write_input(chan);
+	if (!output_blocked(chan)) {
+		flush_pending(chan, &chan->out, false);
+		flush_pending(chan, &chan->err, true);
+	}
 	if (chan->exited && !output_blocked(chan)) {
 		read_output(chan, &chan->out, false);
 		read_output(chan, &chan->err, true);
 	}
-	if (chan->exited && chan->out.done && chan->err.done) {
+	if (chan->exited && chan->out.done && chan->err.done && !chan->out.pend &&
+	    !chan->err.pend) {
 		finish(chan);
 		return;
 	}
 	blocked = output_blocked(chan);
-	ev_out = (!chan->out.done && !blocked) ? UV_READABLE : 0;
-	if (chan->pty && chan->inoff < chan->inlen)
+	ev_out = (!chan->out.done && !blocked && !chan->out.pend) ? UV_READABLE : 0;
+	if (chan->pty && chan->inq.off < chan->inq.len)
 		ev_out |= UV_WRITABLE;
 	io_want(&chan->out, ev_out);
-	io_want(&chan->err, (!chan->err.done && !blocked) ? UV_READABLE : 0);
+	io_want(&chan->err, (!chan->err.done && !blocked && !chan->err.pend) ? UV_READABLE : 0);
 	if (!chan->pty)
-		io_want(&chan->in, chan->inoff < chan->inlen ? UV_WRITABLE : 0);
+		io_want(&chan->in, chan->inq.off < chan->inq.len ? UV_WRITABLE : 0);
 }
 
 static void on_io(uv_poll_t *h, int status, int events)

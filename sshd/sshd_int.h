@@ -114,7 +114,21 @@ struct sshd_conn {
 	char *agent_dir;	   /* ssh -A: directory holding the agent socket */
 };
 
-enum { SSHD__IOBUF = 65536 };
+enum { SSHD__IOBUF = 65536, SSHD__INQ_CAP = 2 << 20 };
+
+/* inq.c: client data on its way to a descriptor, with back-pressure */
+struct sshd__inq {
+	char *buf;
+	size_t len, off;
+	bool backlog; /* libssh holds data we have not taken */
+	uint64_t total;
+};
+int sshd__inq_take(struct sshd__inq *q, const void *data, size_t len);
+bool sshd__inq_pull(struct sshd__inq *q, ssh_channel channel);
+int sshd__inq_flush(struct sshd__inq *q, int fd);
+bool sshd__inq_empty(const struct sshd__inq *q);
+void sshd__inq_drop(struct sshd__inq *q);
+void sshd__inq_free(struct sshd__inq *q);
 
 struct sshd__io {
 	uv_poll_t poll;
@@ -122,6 +136,8 @@ struct sshd__io {
 	int events;
 	bool open;
 	bool done; /* output stream: EOF seen; input stream: closed */
+	char *pend; /* output read but not yet taken by libssh (window, rekey) */
+	size_t plen, poff;
 };
 
 struct sshd__chan {
@@ -141,10 +157,9 @@ struct sshd__chan {
 	bool agent; /* auth-agent-req accepted */
 	pid_t pid;
 	struct sshd__io in, out, err; /* pty: out is the master, in shares its fd */
-	char inbuf[SSHD__IOBUF];
-	size_t inlen, inoff;
-	bool in_backlog; /* libssh holds unread client data */
+	struct sshd__inq inq; /* client data for the child */
 	bool in_eof;	 /* client sent EOF */
+	uint64_t bytes_out; /* to the client */
 	bool remote_closed;
 	bool exited;
 	int status;

@@ -1,0 +1,105 @@
+/* The queue of client data on its way to a local descriptor (a session's stdin, a
+ * forwarded socket), with back-pressure that libssh 0.10 honours.
+ *
+ * libssh re-opens the client's window on every ssh_channel_read*() call, however much it
+ * still buffers, and grows its buffer until a 256 MiB cap silently drops packets.  So
+ * data is taken only in whole: the data callback consumes everything libssh holds or
+ * nothing, and a backlog is pulled only when all of it fits.  libssh then holds at most
+ * one window (about 1.25 MB) and we at most SSHD__INQ_CAP; the buffer is allocated on
+ * first use, so sessions that receive nothing cost nothing. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sshd/sshd_int.h"
+
+static bool inq_room(struct sshd__inq *q, size_t len)
+{
+	if (!q->buf) {
+		q->buf = malloc(SSHD__INQ_CAP);
+		if (!q->buf)
+			return false;
+	}
+	if (q->off == q->len)
+		q->off = q->len = 0;
+	if (SSHD__INQ_CAP - q->len >= len)
+		return true;
+	if (SSHD__INQ_CAP - (q->len - q->off) < len)
+		return false;
+	memmove(q->buf, q->buf + q->off, q->len - q->off);
+	q->len -= q->off;
+	q->off = 0;
+	return true;
+}
+
+/* From the data callback: take all of `len` or nothing (then a backlog is noted). */
+int sshd__inq_take(struct sshd__inq *q, const void *data, size_t len)
+{
+	if (!inq_room(q, len)) {
+		q->backlog = true;
+		return 0;
+	}
+	memcpy(q->buf + q->len, data, len);
+	q->len += len;
+	return (int)len;
+}
+
+/* Pull what libssh still holds once it all fits; false when nothing could be pulled. */
+bool sshd__inq_pull(struct sshd__inq *q, ssh_channel channel)
+{
+	size_t before = q->len - q->off;
+	int avail, n;
+
+	if (!q->backlog)
+		return false;
+	avail = ssh_channel_poll(channel, 0); /* may run the data callback itself */
+	if (q->len - q->off != before)
+		return true;
+	if (avail <= 0) {
+		q->backlog = false;
+		return false;
+	}
+	if (!inq_room(q, (size_t)avail))
+		return false;
+	n = ssh_channel_read_nonblocking(channel, q->buf + q->len, (uint32_t)avail, 0);
+	if (n > 0)
+		q->len += (size_t)n;
+	if (n <= 0 || n == avail)
+		q->backlog = false;
+	return n > 0;
+}
+
+/* Write queued bytes to fd: 0 when drained, -EAGAIN when fd is full, other -errno. */
+int sshd__inq_flush(struct sshd__inq *q, int fd)
+{
+	while (q->off < q->len) {
+		ssize_t n = write(fd, q->buf + q->off, q->len - q->off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		q->off += (size_t)n;
+		q->total += (uint64_t)n;
+	}
+	q->off = q->len = 0;
+	return 0;
+}
+
+bool sshd__inq_empty(const struct sshd__inq *q)
+{
+	return q->off == q->len && !q->backlog;
+}
+
+void sshd__inq_drop(struct sshd__inq *q)
+{
+	q->off = q->len = 0;
+	q->backlog = false;
+}
+
+void sshd__inq_free(struct sshd__inq *q)
+{
+	free(q->buf);
+	q->buf = NULL;
+	q->off = q->len = 0;
+}
