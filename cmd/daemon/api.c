@@ -27,11 +27,14 @@ struct meshd_api {
 	struct meshd_node *node;
 	struct meshd_api_hooks hooks;
 	unsigned conns;
+	struct api_conn *conn_list; /* every open connection, closed with the server */
+	bool closing, server_closed;
 };
 
 struct api_conn {
 	uv_pipe_t pipe;
 	struct meshd_api *api;
+	struct api_conn *next;
 	struct ucred cred;
 	char *buf;
 	size_t len;
@@ -40,12 +43,29 @@ struct api_conn {
 
 enum { MAX_CONNS = 64 };
 
+static void api_free_if_done(struct meshd_api *api)
+{
+	if (!api->closing || !api->server_closed || api->conns)
+		return;
+	free(api->path);
+	free(api->operator_group);
+	free(api);
+}
+
 static void conn_closed(uv_handle_t *h)
 {
 	struct api_conn *c = h->data;
-	c->api->conns--;
+	struct meshd_api *api = c->api;
+	for (struct api_conn **pp = &api->conn_list; *pp; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	}
+	api->conns--;
 	free(c->buf);
 	free(c);
+	api_free_if_done(api);
 }
 
 static void conn_close(struct api_conn *c)
@@ -385,6 +405,8 @@ static void on_connection(uv_stream_t *server, int status)
 	uv_pipe_init(api->loop, &c->pipe, 0);
 	c->pipe.data = c;
 	api->conns++;
+	c->next = api->conn_list;
+	api->conn_list = c;
 	if (uv_accept(server, (uv_stream_t *)&c->pipe) != 0) {
 		conn_close(c);
 		return;
@@ -407,9 +429,9 @@ static void on_connection(uv_stream_t *server, int status)
 static void server_closed(uv_handle_t *h)
 {
 	struct meshd_api *api = h->data;
-	free(api->path);
-	free(api->operator_group);
-	free(api);
+	api->closing = true;
+	api->server_closed = true;
+	api_free_if_done(api);
 }
 
 int meshd_api_start(uv_loop_t *loop, const char *path, const char *operator_group,
@@ -461,6 +483,9 @@ void meshd_api_close(struct meshd_api *api)
 {
 	if (!api)
 		return;
+	api->closing = true;
 	unlink(api->path);
+	for (struct api_conn *c = api->conn_list; c; c = c->next)
+		conn_close(c); /* a dial in flight answers into a closing pipe: dropped */
 	uv_close((uv_handle_t *)&api->server, server_closed);
 }
