@@ -304,8 +304,14 @@ static int cmd_authkey(int argc, char **argv)
 	char key[CTL_AUTHKEY_TEXT_SIZE];
 	struct ctl_authkey k;
 	int rc = s->ops->user_get(s, user, &u, NULL, 0);
+	char *policy = NULL, why[512];
 	if (rc) {
 		fprintf(stderr, "meshcontrol: authkey create: no user '%s'\n", user);
+	} else if ((rc = s->ops->policy_get(s, &policy)) < 0 && rc != -ENOENT) {
+		fprintf(stderr, "meshcontrol: authkey create: cannot read the policy: %s\n",
+			strerror(-rc));
+	} else if ((rc = ctl_authkey_check_tags(policy, user, tags, why, sizeof(why))) != 0) {
+		fprintf(stderr, "meshcontrol: authkey create: %s\n", why);
 	} else {
 		rc = ctl_authkey_create(s, u.id, reusable, ephemeral, tags,
 					(int64_t)time(NULL) + expiry, key, &k);
@@ -314,6 +320,7 @@ static int cmd_authkey(int argc, char **argv)
 		else
 			printf("%s\n", key);
 	}
+	free(policy);
 	s->ops->close(s);
 	return rc ? 1 : 0;
 }

@@ -174,6 +174,8 @@ struct pol_policy {
 	size_t n_groups;
 	char **tags; /* tagOwners keys */
 	size_t n_tags;
+	char ***tag_owners; /* tag_owners[i]: the owners of tags[i] */
+	size_t *n_tag_owners;
 	struct pol__host *hosts;
 	size_t n_hosts;
 	struct pol__netrule *rules; /* acls then grants */

@@ -329,7 +329,49 @@ static int parse_tag_owners(struct pol_policy *pol, json_t *j, struct pol_error 
 						 s);
 		}
 	}
+	/* Keep the owners for pol_tag_owned_by(). */
+	pol->tag_owners = calloc(pol->n_tags + 1, sizeof(*pol->tag_owners));
+	pol->n_tag_owners = calloc(pol->n_tags + 1, sizeof(*pol->n_tag_owners));
+	if (!pol->tag_owners || !pol->n_tag_owners)
+		return -ENOMEM;
+	json_object_foreach(j, k, v)
+	{
+		int t = pol__strmap_get(&pol->tag_idx, k);
+		size_t i, n = json_array_size(v);
+		json_t *o;
+		if (t < 0 || !n)
+			continue;
+		pol->tag_owners[t] = calloc(n, sizeof(char *));
+		if (!pol->tag_owners[t])
+			return -ENOMEM;
+		json_array_foreach(v, i, o)
+		{
+			pol->tag_owners[t][i] = strdup(json_string_value(o));
+			if (!pol->tag_owners[t][i])
+				return -ENOMEM;
+			pol->n_tag_owners[t]++;
+		}
+	}
 	return 0;
+}
+
+bool pol_tag_owned_by(const struct pol_policy *pol, const char *tag, const char *login)
+{
+	int t = pol__strmap_get(&pol->tag_idx, tag);
+	if (t < 0 || !pol->tag_owners)
+		return false;
+	for (size_t i = 0; i < pol->n_tag_owners[t]; i++) {
+		const char *o = pol->tag_owners[t][i];
+		if (strcmp(o, login) == 0 || strcmp(o, "autogroup:member") == 0)
+			return true;
+		if (starts(o, "group:")) {
+			int g = pol__strmap_get(&pol->group_idx, o);
+			for (size_t m = 0; g >= 0 && m < pol->groups[g].n_members; m++)
+				if (strcmp(pol->groups[g].members[m], login) == 0)
+					return true;
+		}
+	}
+	return false;
 }
 
 static int parse_hosts(struct pol_policy *pol, json_t *j, struct pol_error *err)
@@ -1328,6 +1370,10 @@ void pol_policy_free(struct pol_policy *pol)
 		strv_free(pol->groups[i].members, pol->groups[i].n_members);
 	}
 	free(pol->groups);
+	for (size_t i = 0; pol->tag_owners && i < pol->n_tags; i++)
+		strv_free(pol->tag_owners[i], pol->n_tag_owners[i]);
+	free(pol->tag_owners);
+	free(pol->n_tag_owners);
 	strv_free(pol->tags, pol->n_tags);
 	for (size_t i = 0; i < pol->n_hosts; i++)
 		free(pol->hosts[i].name);

@@ -157,6 +157,10 @@ int pol_parse(const char *text, size_t len, const char *tailnet_domain, struct p
 
 void pol_policy_free(struct pol_policy *pol);
 
+/* True when tagOwners lets the user `login` apply `tag`: listed by login, through a
+ * group, or by autogroup:member.  False for an undefined tag. */
+bool pol_tag_owned_by(const struct pol_policy *pol, const char *tag, const char *login);
+
 /* True when the policy document had an "ssh" section (no section: no SSH at all). */
 bool pol_policy_has_ssh(const struct pol_policy *pol);
 

@@ -198,6 +198,10 @@ static enum MHD_Result authkeys(struct srv_req *r, const char *method, const cha
 		res = bad(r, err);
 		goto out;
 	}
+	if (ctl_authkey_check_tags(srv->policy_text, login, tagbuf, err, sizeof(err)) != 0) {
+		res = srv_reply_error(r->conn, MHD_HTTP_FORBIDDEN, "%s", err);
+		goto out;
+	}
 	char key[CTL_AUTHKEY_TEXT_SIZE];
 	struct ctl_authkey k;
 	int64_t exp = srv_now_s() + (expiry ? json_integer_value(expiry) : 90 * 86400);

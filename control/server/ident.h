@@ -35,6 +35,12 @@ int ctl_user_create(struct ctl_store *s, const char *login, const char *password
 int ctl_user_authenticate(struct ctl_store *s, const char *login, const char *password,
 			  struct ctl_user *u);
 
+/* Checks that the user `login` owns every tag of the comma-separated list per the
+ * tagOwners of policy_text (NULL: no policy, so nobody owns any tag).  0, or -EPERM /
+ * -EINVAL with a sentence naming the tag in err. */
+int ctl_authkey_check_tags(const char *policy_text, const char *login, const char *tags_csv,
+			   char *err, size_t errlen);
+
 /* Create an auth key for user_id; its text (shown once) goes to key_out.  tags is a
  * comma-separated list or "".  expires is unix seconds (0 = never). */
 int ctl_authkey_create(struct ctl_store *s, int64_t user_id, bool reusable, bool ephemeral,
