@@ -1,11 +1,13 @@
 /* Whole-file helpers. */
 #include "common/file.h"
+#include "common/key.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -85,4 +87,49 @@ int file_write_atomic(const char *path, const void *data, size_t len, mode_t mod
 	if (err)
 		unlink(tmp);
 	return err;
+}
+
+int file_key_load_or_create(const char *path, uint8_t key[static 32], bool *created, char *err,
+			    size_t errlen)
+{
+	char *text;
+	size_t len;
+	*created = false;
+	int rc = file_read_all(path, 128, &text, &len);
+	if (rc == 0) {
+		struct key_error kerr;
+		text[strcspn(text, "\r\n")] = '\0';
+		bool ok = key_from_base64(key, text, &kerr);
+		key_wipe(text, len);
+		free(text);
+		if (!ok) {
+			snprintf(err, errlen, "%s: not a valid key: %s", path, kerr.message);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (rc != -ENOENT) {
+		snprintf(err, errlen, "%s: %s", path,
+			 rc == -EFBIG ? "too long to be a key file" : strerror(-rc));
+		return rc;
+	}
+	if (getrandom(key, KEY_LEN, 0) != KEY_LEN) {
+		rc = -errno;
+		snprintf(err, errlen, "%s: no randomness for a new key: %s", path, strerror(errno));
+		return rc;
+	}
+	key[0] &= 248;
+	key[31] = (uint8_t)((key[31] & 127) | 64);
+	char b64[KEY_BASE64_SIZE];
+	key_to_base64(b64, key);
+	b64[KEY_BASE64_LEN] = '\n';
+	rc = file_write_atomic(path, b64, KEY_BASE64_LEN + 1, 0600);
+	key_wipe(b64, sizeof(b64));
+	if (rc) {
+		key_wipe(key, KEY_LEN);
+		snprintf(err, errlen, "%s: cannot write a new key: %s", path, strerror(-rc));
+		return rc;
+	}
+	*created = true;
+	return 0;
 }

@@ -4,7 +4,9 @@
 #ifndef MESH_COMMON_FILE_H
 #define MESH_COMMON_FILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* Reads all of path (at most max bytes) into a NUL-terminated malloc'd buffer.
@@ -14,5 +16,12 @@ int file_read_all(const char *path, size_t max, char **out, size_t *len);
 /* Writes len bytes to path.tmp with the given mode, fsyncs and renames it over path.
  * Nothing is left behind on failure.  0 or -errno. */
 int file_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
+
+/* Loads a 32-byte private key kept as one base64 line in path, or, only when the file
+ * does not exist, creates one (random, X25519-clamped, written 0600 atomically).
+ * 0 (*created says which), or -errno / -EINVAL with a sentence naming the file in err.
+ * An unreadable or malformed key file is an error, never silently replaced. */
+int file_key_load_or_create(const char *path, uint8_t key[static 32], bool *created, char *err,
+			    size_t errlen);
 
 #endif

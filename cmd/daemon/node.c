@@ -73,49 +73,18 @@ enum { PEER_LINGER_MS = 1500 };
 
 /* ---- node key ---- */
 
-static int write_key_file(const char *path, const uint8_t key[static KEY_LEN])
-{
-	char b64[KEY_BASE64_SIZE + 1];
-	key_to_base64(b64, key);
-	b64[KEY_BASE64_LEN] = '\n';
-	int err = file_write_atomic(path, b64, KEY_BASE64_LEN + 1, 0600);
-	key_wipe(b64, sizeof(b64));
-	return err;
-}
-
 static int load_or_create_key(struct meshd_node *node)
 {
-	char path[4096];
+	char path[4096], err[512];
+	bool created;
 	snprintf(path, sizeof(path), "%s/node.key", node->state_dir);
-	FILE *f = fopen(path, "re");
-	if (f) {
-		char line[128] = "";
-		bool got = fgets(line, sizeof(line), f) != NULL;
-		fclose(f);
-		line[strcspn(line, "\r\n")] = '\0';
-		struct key_error kerr;
-		bool ok = got && key_from_base64(node->private_key, line, &kerr);
-		key_wipe(line, sizeof(line));
-		if (!ok) {
-			log_err(subject, "%s: not a valid key: %s", path,
-				got ? kerr.message : "empty file");
-			return -EINVAL;
-		}
-	} else if (errno == ENOENT) {
-		randombytes_buf(node->private_key, KEY_LEN);
-		node->private_key[0] &= 248;
-		node->private_key[31] = (node->private_key[31] & 127) | 64;
-		int err = write_key_file(path, node->private_key);
-		if (err) {
-			log_err(subject, "%s: cannot write the node key: %s", path, strerror(-err));
-			return err;
-		}
-		log_info(subject, "created a new node key in %s", path);
-	} else {
-		int err = -errno;
-		log_err(subject, "%s: %s", path, strerror(errno));
-		return err;
+	int rc = file_key_load_or_create(path, node->private_key, &created, err, sizeof(err));
+	if (rc) {
+		log_err(subject, "%s", err);
+		return rc;
 	}
+	if (created)
+		log_info(subject, "created a new node key in %s", path);
 	if (crypto_scalarmult_curve25519_base(node->public_key, node->private_key) != 0)
 		return -EINVAL;
 	return 0;

@@ -16,6 +16,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "common/file.h"
 #include "common/key.h"
 #include "common/log.h"
 #include "control/client/client.h"
@@ -113,80 +114,22 @@ static int path_of(const struct ctl_client *c, const char *name, char *out, size
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-static int write_atomic(const char *path, const void *data, size_t len)
-{
-	char tmp[4096];
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	const uint8_t *p = data;
-	size_t off = 0;
-	while (off < len) {
-		ssize_t n = write(fd, p + off, len - off);
-		if (n < 0) {
-			int e = -errno;
-			close(fd);
-			unlink(tmp);
-			return e;
-		}
-		off += (size_t)n;
-	}
-	if (fsync(fd) != 0 || close(fd) != 0) {
-		unlink(tmp);
-		return -EIO;
-	}
-	if (rename(tmp, path) != 0)
-		return -errno;
-	return 0;
-}
-
+/* NULL when missing, unreadable or larger than max. */
 static char *read_file(const char *path, size_t max, size_t *len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return NULL;
-	char *buf = malloc(max + 1);
-	size_t off = 0;
-	ssize_t n;
-	while (buf && off < max && (n = read(fd, buf + off, max - off)) > 0)
-		off += (size_t)n;
-	close(fd);
-	if (buf) {
-		buf[off] = '\0';
-		if (len)
-			*len = off;
-	}
-	return buf;
+	char *buf;
+	return file_read_all(path, max, &buf, len) == 0 ? buf : NULL;
 }
 
 static int load_key(struct ctl_client *c, const char *name, uint8_t pub[32], uint8_t priv[32],
 		    char *err, size_t errlen)
 {
-	char path[4096], b64[KEY_BASE64_SIZE];
-	struct key_error kerr;
+	char path[4096];
+	bool created;
 	path_of(c, name, path, sizeof(path));
-	char *text = read_file(path, 128, NULL);
-	if (text) {
-		text[strcspn(text, "\r\n")] = '\0';
-		bool ok = key_from_base64(priv, text, &kerr);
-		sodium_memzero(text, strlen(text));
-		free(text);
-		if (!ok) {
-			snprintf(err, errlen, "%s: %s", path, kerr.message);
-			return -EINVAL;
-		}
-	} else {
-		crypto_box_keypair(pub, priv);
-		key_to_base64(b64, priv);
-		b64[KEY_BASE64_LEN] = '\n';
-		int rc = write_atomic(path, b64, KEY_BASE64_LEN + 1);
-		sodium_memzero(b64, sizeof(b64));
-		if (rc) {
-			snprintf(err, errlen, "%s: %s", path, strerror(-rc));
-			return rc;
-		}
-	}
+	int rc = file_key_load_or_create(path, priv, &created, err, errlen);
+	if (rc)
+		return rc;
 	crypto_scalarmult_base(pub, priv);
 	return 0;
 }
@@ -205,7 +148,7 @@ struct cache_write {
 static void cache_write_work(uv_work_t *w)
 {
 	struct cache_write *cw = ctl__container_of(w, struct cache_write, work);
-	cw->rc = write_atomic(cw->path, cw->json, strlen(cw->json));
+	cw->rc = file_write_atomic(cw->path, cw->json, strlen(cw->json), 0600);
 }
 
 static void save_netmap(struct ctl_client *c);
@@ -506,7 +449,7 @@ static int pin_key(struct ctl_client *c, const uint8_t key[32])
 	b64[KEY_BASE64_LEN + 1] = '\0';
 	memcpy(c->server_pub, key, 32);
 	c->pinned = true;
-	return write_atomic(path, b64, KEY_BASE64_LEN + 1);
+	return file_write_atomic(path, b64, KEY_BASE64_LEN + 1, 0600);
 }
 
 static void register_send(struct ctl_client *c)
@@ -573,7 +516,7 @@ static void mark_registered(struct ctl_client *c, bool yes)
 	path_of(c, "registered", path, sizeof(path));
 	c->registered = yes;
 	if (yes)
-		write_atomic(path, "1\n", 2);
+		file_write_atomic(path, "1\n", 2, 0600);
 	else
 		unlink(path);
 }

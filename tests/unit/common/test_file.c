@@ -1,6 +1,7 @@
 /* file_read_all and file_write_atomic: contents, limits, modes, and nothing left behind
  * on failure. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -51,6 +52,36 @@ int main(void)
 	snprintf(bad, sizeof(bad), "%s/missing/f", dir);
 	CHECK_INT(file_write_atomic(bad, "x", 1, 0600), -ENOENT);
 	CHECK_INT(file_read_all(dir, 10, &buf, &len), -EISDIR);
+
+	/* Key files: created once (0600, clamped), then loaded; bad ones are errors, never
+	 * replaced. */
+	char kpath[256], msg[512];
+	uint8_t k1[32], k2[32];
+	bool created;
+	snprintf(kpath, sizeof(kpath), "%s/node.key", dir);
+	CHECK_INT(file_key_load_or_create(kpath, k1, &created, msg, sizeof(msg)), 0);
+	CHECK(created);
+	CHECK_INT(k1[0] & 7, 0);
+	CHECK_INT(k1[31] & 0xc0, 0x40);
+	CHECK_INT(stat(kpath, &st), 0);
+	CHECK_INT(st.st_mode & 0777, 0600);
+	CHECK_INT(file_key_load_or_create(kpath, k2, &created, msg, sizeof(msg)), 0);
+	CHECK(!created);
+	CHECK_MEM(k1, k2, 32);
+	CHECK_INT(file_write_atomic(kpath, "not a key\n", 10, 0600), 0);
+	CHECK_INT(file_key_load_or_create(kpath, k2, &created, msg, sizeof(msg)), -EINVAL);
+	char want[600];
+	snprintf(want, sizeof(want),
+		 "%s: not a valid key: key is 9 characters long; a base64 key is exactly 44", kpath);
+	CHECK_STR(msg, want);
+	CHECK_INT(file_read_all(kpath, 100, &buf, &len), 0); /* untouched */
+	CHECK_STR(buf, "not a key\n");
+	free(buf);
+	unlink(kpath);
+	CHECK_INT(mkdir(kpath, 0700), 0); /* unreadable as a file: an error, not a new key */
+	CHECK_INT(file_key_load_or_create(kpath, k2, &created, msg, sizeof(msg)), -EISDIR);
+	CHECK(!created);
+	rmdir(kpath);
 
 	unlink(path);
 	CHECK_INT(rmdir(dir), 0); /* empty: nothing was left behind */
