@@ -140,8 +140,8 @@ static bool on_filter(void *ctx, const struct ns_packet_info *pi)
 /* ---- SSH ---- */
 
 static void start_hold(struct meshd_node *node, const struct ctl_prefix *src, const char *user,
-		       struct sshd_check *check, const struct meshd_ssh_verdict *v,
-		       struct sshd_decision *out);
+		       struct sshd_check *check, uint32_t check_period_s,
+		       const struct sshd_decision *accept, struct sshd_decision *out);
 
 static bool sockaddr_to_prefix(const struct sockaddr *sa, struct ctl_prefix *out)
 {
@@ -206,30 +206,29 @@ static void on_ssh_authorize(void *ctx, const struct sockaddr *peer, const char 
 	}
 	struct meshd_ssh_verdict v;
 	meshd_ssh_decide(node->nm, &src, user, &v);
-	switch (v.action) {
-	case MESHD_SSH_REJECT:
+	if (v.action == MESHD_SSH_REJECT) {
 		snprintf(out->message, sizeof(out->message), "%s", v.message);
 		return;
-	case MESHD_SSH_CHECK:
-		if (!check) {
-			/* Re-validation of a session that passed its check: keep it. */
-			out->action = SSHD_CHECK;
-			return;
-		}
-		start_hold(node, &src, user, check, &v, out);
-		return;
-	case MESHD_SSH_ACCEPT:
-		break;
 	}
+	if (v.action == MESHD_SSH_CHECK && !check) {
+		/* Re-validation of a session that passed its check: keep it. */
+		out->action = SSHD_CHECK;
+		return;
+	}
+	/* What an accept (now, or once the check is approved) looks like. */
+	struct sshd_decision accept = { .action = SSHD_ACCEPT };
 	if (!local_user_possible(v.local_user, out))
 		return;
-	out->action = SSHD_ACCEPT;
-	snprintf(out->local_user, sizeof(out->local_user), "%s", v.local_user);
-	out->flags = (v.allow_agent ? SSHD_ALLOW_AGENT : 0) |
-		     (v.allow_local_fwd ? SSHD_ALLOW_LOCAL_FWD : 0) |
-		     (v.allow_remote_fwd ? SSHD_ALLOW_REMOTE_FWD : 0) |
-		     (v.allow_root ? SSHD_ALLOW_ROOT : 0);
-	snprintf(out->accept_env, sizeof(out->accept_env), "%s", v.accept_env);
+	snprintf(accept.local_user, sizeof(accept.local_user), "%s", v.local_user);
+	accept.flags = (v.allow_agent ? SSHD_ALLOW_AGENT : 0) |
+		       (v.allow_local_fwd ? SSHD_ALLOW_LOCAL_FWD : 0) |
+		       (v.allow_remote_fwd ? SSHD_ALLOW_REMOTE_FWD : 0) |
+		       (v.allow_root ? SSHD_ALLOW_ROOT : 0);
+	snprintf(accept.accept_env, sizeof(accept.accept_env), "%s", v.accept_env);
+	if (v.action == MESHD_SSH_CHECK)
+		start_hold(node, &src, user, check, v.check_period_s, &accept, out);
+	else
+		*out = accept;
 }
 
 static void on_ssh_check_cancel(void *ctx, struct sshd_check *check)
@@ -314,8 +313,8 @@ static void on_hold_answer(void *ctx, enum ctl_hold_result res, const char *msg)
 
 /* Fills *out with CHECK and asks control; the answer resolves the check later. */
 static void start_hold(struct meshd_node *node, const struct ctl_prefix *src, const char *user,
-		       struct sshd_check *check, const struct meshd_ssh_verdict *v,
-		       struct sshd_decision *out)
+		       struct sshd_check *check, uint32_t check_period_s,
+		       const struct sshd_decision *accept, struct sshd_decision *out)
 {
 	if (!node->control) {
 		snprintf(out->message, sizeof(out->message),
@@ -332,13 +331,7 @@ static void start_hold(struct meshd_node *node, const struct ctl_prefix *src, co
 	h->node = node;
 	h->check = check;
 	snprintf(h->user, sizeof(h->user), "%s", user);
-	h->accept.action = SSHD_ACCEPT;
-	snprintf(h->accept.local_user, sizeof(h->accept.local_user), "%s", v->local_user);
-	h->accept.flags = (v->allow_agent ? SSHD_ALLOW_AGENT : 0) |
-			  (v->allow_local_fwd ? SSHD_ALLOW_LOCAL_FWD : 0) |
-			  (v->allow_remote_fwd ? SSHD_ALLOW_REMOTE_FWD : 0) |
-			  (v->allow_root ? SSHD_ALLOW_ROOT : 0);
-	snprintf(h->accept.accept_env, sizeof(h->accept.accept_env), "%s", v->accept_env);
+	h->accept = *accept;
 	char addr[64];
 	struct ctl_prefix host = *src;
 	ctl_prefix_format(&host, addr);
@@ -347,7 +340,7 @@ static void start_hold(struct meshd_node *node, const struct ctl_prefix *src, co
 		*slash = '\0';
 	h->next = node->holds;
 	node->holds = h;
-	int err = ctl_client_hold(node->control, addr, user, v->check_period_s, on_hold_answer, h);
+	int err = ctl_client_hold(node->control, addr, user, check_period_s, on_hold_answer, h);
 	if (err) {
 		hold_unlink(h);
 		free(h);
