@@ -21,18 +21,6 @@ const char *ctl_lapi_cmd_name(enum ctl_lapi_cmd cmd)
 	return (unsigned)cmd < sizeof(cmd_names) / sizeof(cmd_names[0]) ? cmd_names[cmd] : "?";
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
-
 static char *dump_line(json_t *j)
 {
 	if (!j)
@@ -57,13 +45,13 @@ static json_t *load(const char *text, size_t len, char *err, size_t errlen)
 	json_error_t je;
 	json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
 	if (!j) {
-		fail(err, errlen, "malformed JSON at line %d column %d: %s", je.line, je.column,
+		ctl__fail(err, errlen, "malformed JSON at line %d column %d: %s", je.line, je.column,
 		     je.text);
 		return NULL;
 	}
 	if (!json_is_object(j)) {
 		json_decref(j);
-		fail(err, errlen, "expected a JSON object");
+		ctl__fail(err, errlen, "expected a JSON object");
 		return NULL;
 	}
 	return j;
@@ -77,7 +65,7 @@ static int opt_str(json_t *o, const char *key, char **out, char *err, size_t err
 	if (!v || json_is_null(v))
 		return 0;
 	if (!json_is_string(v))
-		return fail(err, errlen, "\"%s\" must be a string", key);
+		return ctl__fail(err, errlen, "\"%s\" must be a string", key);
 	*out = strdup(json_string_value(v));
 	return *out ? 0 : -ENOMEM;
 }
@@ -89,10 +77,10 @@ static int opt_int(json_t *o, const char *key, long long lo, long long hi, long 
 	if (!v)
 		return 0;
 	if (!json_is_integer(v))
-		return fail(err, errlen, "\"%s\" must be an integer", key);
+		return ctl__fail(err, errlen, "\"%s\" must be an integer", key);
 	long long x = json_integer_value(v);
 	if (x < lo || x > hi)
-		return fail(err, errlen, "\"%s\" is %lld, outside %lld..%lld", key, x, lo, hi);
+		return ctl__fail(err, errlen, "\"%s\" is %lld, outside %lld..%lld", key, x, lo, hi);
 	*out = x;
 	return 0;
 }
@@ -113,11 +101,11 @@ int ctl_lapi_request_parse(const char *text, size_t len, struct ctl_lapi_request
 		if (strcmp(cmd, cmd_names[i]) == 0)
 			break;
 	if (!cmd) {
-		rc = fail(err, errlen, "\"cmd\" is missing or not a string");
+		rc = ctl__fail(err, errlen, "\"cmd\" is missing or not a string");
 		goto out;
 	}
 	if (i == sizeof(cmd_names) / sizeof(cmd_names[0])) {
-		rc = fail(err, errlen, "unknown \"cmd\" \"%s\"", cmd);
+		rc = ctl__fail(err, errlen, "unknown \"cmd\" \"%s\"", cmd);
 		goto out;
 	}
 	out->cmd = (enum ctl_lapi_cmd)i;
@@ -132,14 +120,14 @@ int ctl_lapi_request_parse(const char *text, size_t len, struct ctl_lapi_request
 	out->port = (uint16_t)port;
 	json_t *ssh = json_object_get(j, "ssh");
 	if (ssh && !json_is_boolean(ssh)) {
-		rc = fail(err, errlen, "\"ssh\" must be true or false");
+		rc = ctl__fail(err, errlen, "\"ssh\" must be true or false");
 		goto out;
 	}
 	out->ssh = json_is_true(ssh);
 	if ((out->cmd == CTL_LAPI_WHOIS || out->cmd == CTL_LAPI_DIAL) && !out->host)
-		rc = fail(err, errlen, "\"%s\" needs \"host\"", cmd);
+		rc = ctl__fail(err, errlen, "\"%s\" needs \"host\"", cmd);
 	else if (out->cmd == CTL_LAPI_DIAL && out->port == 0)
-		rc = fail(err, errlen, "\"dial\" needs \"port\" from 1 to 65535");
+		rc = ctl__fail(err, errlen, "\"dial\" needs \"port\" from 1 to 65535");
 out:
 	json_decref(j);
 	if (rc)
@@ -202,7 +190,7 @@ static int node_from_json(json_t *j, struct ctl_lapi_node *n, char *err, size_t 
 {
 	memset(n, 0, sizeof(*n));
 	if (!json_is_object(j))
-		return fail(err, errlen, "node must be an object");
+		return ctl__fail(err, errlen, "node must be an object");
 	long long hs = 0, rx = 0, tx = 0;
 	int rc;
 	if ((rc = opt_str(j, "name", &n->name, err, errlen)) ||
@@ -222,7 +210,7 @@ static int node_from_json(json_t *j, struct ctl_lapi_node *n, char *err, size_t 
 	n->online = json_is_true(json_object_get(j, "online"));
 	json_t *addrs = json_object_get(j, "addresses");
 	if (addrs && !json_is_array(addrs)) {
-		rc = fail(err, errlen, "\"addresses\" must be an array");
+		rc = ctl__fail(err, errlen, "\"addresses\" must be an array");
 		goto bad;
 	}
 	for (size_t i = 0; addrs && i < json_array_size(addrs) && i < CTL_MAX_NODE_ADDRS; i++) {
@@ -292,7 +280,7 @@ int ctl_lapi_status_parse(const char *text, size_t len, struct ctl_lapi_status *
 	int rc = 0;
 	long long t = 0, port = 0;
 	if (!json_is_object(s)) {
-		rc = fail(err, errlen, "\"status\" is missing");
+		rc = ctl__fail(err, errlen, "\"status\" is missing");
 		goto out;
 	}
 	if ((rc = opt_str(s, "state", &out->state, err, errlen)) ||
@@ -314,7 +302,7 @@ int ctl_lapi_status_parse(const char *text, size_t len, struct ctl_lapi_status *
 		goto out;
 	json_t *peers = json_object_get(s, "peers");
 	if (peers && !json_is_array(peers)) {
-		rc = fail(err, errlen, "\"peers\" must be an array");
+		rc = ctl__fail(err, errlen, "\"peers\" must be an array");
 		goto out;
 	}
 	size_t n = json_array_size(peers);
@@ -377,11 +365,11 @@ int ctl_lapi_reply_parse(const char *text, size_t len, bool *ok, char *msg, size
 	char err[256];
 	json_t *j = load(text, len, err, sizeof(err));
 	if (!j)
-		return fail(msg, msglen, "meshd sent a malformed answer: %s", err);
+		return ctl__fail(msg, msglen, "meshd sent a malformed answer: %s", err);
 	json_t *okj = json_object_get(j, "ok");
 	if (!json_is_boolean(okj)) {
 		json_decref(j);
-		return fail(msg, msglen, "meshd sent an answer without \"ok\"");
+		return ctl__fail(msg, msglen, "meshd sent an answer without \"ok\"");
 	}
 	*ok = json_is_true(okj);
 	const char *m = json_string_value(json_object_get(j, *ok ? "message" : "error"));

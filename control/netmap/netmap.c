@@ -11,10 +11,7 @@
 #include "common/key.h"
 #include "control/netmap/netmap_json.h"
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
+int ctl__fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	if (err && errlen) {
 		va_list ap;
@@ -244,9 +241,9 @@ int ctl__prefix_from_json(json_t *j, struct ctl_prefix *p, const char *field, ch
 			  size_t errlen)
 {
 	if (!json_is_string(j))
-		return fail(err, errlen, "%s: expected an address string", field);
+		return ctl__fail(err, errlen, "%s: expected an address string", field);
 	if (!ctl_prefix_parse(json_string_value(j), p))
-		return fail(err, errlen, "%s: '%s' is not an IP address or prefix", field,
+		return ctl__fail(err, errlen, "%s: '%s' is not an IP address or prefix", field,
 			    json_string_value(j));
 	return 0;
 }
@@ -259,10 +256,10 @@ static int prefixes_from_json(json_t *obj, const char *key, struct ctl_prefix **
 	if (!a || json_is_null(a))
 		return 0;
 	if (!json_is_array(a))
-		return fail(err, errlen, "%s: expected an array", key);
+		return ctl__fail(err, errlen, "%s: expected an array", key);
 	size_t len = json_array_size(a);
 	if (max && len > max)
-		return fail(err, errlen, "%s: at most %zu entries", key, max);
+		return ctl__fail(err, errlen, "%s: at most %zu entries", key, max);
 	struct ctl_prefix *p = calloc(len ? len : 1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
@@ -287,7 +284,7 @@ int ctl__strv_from_json(json_t *obj, const char *key, char ***v, size_t *n, char
 	if (!a || json_is_null(a))
 		return 0;
 	if (!json_is_array(a))
-		return fail(err, errlen, "%s: expected an array of strings", key);
+		return ctl__fail(err, errlen, "%s: expected an array of strings", key);
 	size_t len = json_array_size(a);
 	char **s = calloc(len ? len : 1, sizeof(*s));
 	if (!s)
@@ -296,7 +293,7 @@ int ctl__strv_from_json(json_t *obj, const char *key, char ***v, size_t *n, char
 		json_t *e = json_array_get(a, i);
 		if (!json_is_string(e)) {
 			ctl__strv_free(s, i);
-			return fail(err, errlen, "%s[%zu]: expected a string", key, i);
+			return ctl__fail(err, errlen, "%s[%zu]: expected a string", key, i);
 		}
 		s[i] = strdup(json_string_value(e));
 		if (!s[i]) {
@@ -315,13 +312,13 @@ static int int_member(json_t *obj, const char *key, bool required, int64_t lo, i
 	json_t *j = json_object_get(obj, key);
 	if (!j) {
 		*out = 0;
-		return required ? fail(err, errlen, "%s: missing", key) : 0;
+		return required ? ctl__fail(err, errlen, "%s: missing", key) : 0;
 	}
 	if (!json_is_integer(j))
-		return fail(err, errlen, "%s: expected an integer", key);
+		return ctl__fail(err, errlen, "%s: expected an integer", key);
 	json_int_t v = json_integer_value(j);
 	if (v < lo || v > hi)
-		return fail(err, errlen, "%s: %lld is out of range", key, (long long)v);
+		return ctl__fail(err, errlen, "%s: %lld is out of range", key, (long long)v);
 	*out = v;
 	return 0;
 }
@@ -332,9 +329,9 @@ static int str_member(json_t *obj, const char *key, bool required, char **out, c
 	json_t *j = json_object_get(obj, key);
 	*out = NULL;
 	if (!j || json_is_null(j))
-		return required ? fail(err, errlen, "%s: missing", key) : 0;
+		return required ? ctl__fail(err, errlen, "%s: missing", key) : 0;
 	if (!json_is_string(j))
-		return fail(err, errlen, "%s: expected a string", key);
+		return ctl__fail(err, errlen, "%s: expected a string", key);
 	*out = strdup(json_string_value(j));
 	return *out ? 0 : -ENOMEM;
 }
@@ -345,16 +342,16 @@ int ctl__node_from_json(json_t *j, struct ctl_node *n, char *err, size_t errlen)
 	int rc;
 	memset(n, 0, sizeof(*n));
 	if (!json_is_object(j))
-		return fail(err, errlen, "node: expected an object");
+		return ctl__fail(err, errlen, "node: expected an object");
 	if ((rc = int_member(j, "id", true, 1, INT64_MAX, &v, err, errlen)))
 		return rc;
 	n->id = (uint64_t)v;
 	json_t *k = json_object_get(j, "node_key");
 	struct key_error kerr;
 	if (!json_is_string(k))
-		return fail(err, errlen, "node_key: missing");
+		return ctl__fail(err, errlen, "node_key: missing");
 	if (!key_from_base64(n->node_key, json_string_value(k), &kerr))
-		return fail(err, errlen, "node_key: %s", kerr.message);
+		return ctl__fail(err, errlen, "node_key: %s", kerr.message);
 	struct ctl_prefix *addrs = NULL;
 	if ((rc = str_member(j, "name", false, &n->name, err, errlen)) ||
 	    (rc = str_member(j, "owner", false, &n->owner, err, errlen)) ||
@@ -388,7 +385,7 @@ static int filter_from_json(json_t *a, struct ctl_filter_rule **out, size_t *n, 
 	if (!a || json_is_null(a))
 		return 0;
 	if (!json_is_array(a))
-		return fail(err, errlen, "filter: expected an array");
+		return ctl__fail(err, errlen, "filter: expected an array");
 	size_t len = json_array_size(a);
 	struct ctl_filter_rule *r = calloc(len ? len : 1, sizeof(*r));
 	if (!r)
@@ -399,7 +396,7 @@ static int filter_from_json(json_t *a, struct ctl_filter_rule **out, size_t *n, 
 		json_t *e = json_array_get(a, i);
 		int64_t protos;
 		if (!json_is_object(e)) {
-			rc = fail(err, errlen, "filter[%zu]: expected an object", i);
+			rc = ctl__fail(err, errlen, "filter[%zu]: expected an object", i);
 			break;
 		}
 		rc = prefixes_from_json(e, "srcs", &r[i].srcs, &r[i].n_srcs, 0, err, errlen);
@@ -410,7 +407,7 @@ static int filter_from_json(json_t *a, struct ctl_filter_rule **out, size_t *n, 
 		r[i].protos = (uint32_t)protos;
 		json_t *dsts = json_object_get(e, "dsts");
 		if (!json_is_array(dsts)) {
-			rc = fail(err, errlen, "filter[%zu].dsts: expected an array", i);
+			rc = ctl__fail(err, errlen, "filter[%zu].dsts: expected an array", i);
 			break;
 		}
 		size_t nd = json_array_size(dsts);
@@ -424,7 +421,7 @@ static int filter_from_json(json_t *a, struct ctl_filter_rule **out, size_t *n, 
 			json_t *dj = json_array_get(dsts, d);
 			int64_t lo, hi;
 			if (!json_is_object(dj)) {
-				rc = fail(err, errlen, "filter[%zu].dsts[%zu]: expected an object", i,
+				rc = ctl__fail(err, errlen, "filter[%zu].dsts[%zu]: expected an object", i,
 					  d);
 				break;
 			}
@@ -456,7 +453,7 @@ static int ssh_from_json(json_t *a, struct ctl_ssh_rule **out, size_t *n, char *
 	if (!a || json_is_null(a))
 		return 0;
 	if (!json_is_array(a))
-		return fail(err, errlen, "ssh: expected an array");
+		return ctl__fail(err, errlen, "ssh: expected an array");
 	size_t len = json_array_size(a);
 	struct ctl_ssh_rule *r = calloc(len ? len : 1, sizeof(*r));
 	if (!r)
@@ -466,7 +463,7 @@ static int ssh_from_json(json_t *a, struct ctl_ssh_rule **out, size_t *n, char *
 		json_t *e = json_array_get(a, i);
 		int64_t period;
 		if (!json_is_object(e)) {
-			rc = fail(err, errlen, "ssh[%zu]: expected an object", i);
+			rc = ctl__fail(err, errlen, "ssh[%zu]: expected an object", i);
 			break;
 		}
 		const char *act = json_string_value(json_object_get(e, "action"));
@@ -477,7 +474,7 @@ static int ssh_from_json(json_t *a, struct ctl_ssh_rule **out, size_t *n, char *
 		else if (act && strcmp(act, "reject") == 0)
 			r[i].action = CTL_SSH_REJECT;
 		else {
-			rc = fail(err, errlen, "ssh[%zu].action: expected accept, check or reject",
+			rc = ctl__fail(err, errlen, "ssh[%zu].action: expected accept, check or reject",
 				  i);
 			break;
 		}
@@ -499,7 +496,7 @@ static int ssh_from_json(json_t *a, struct ctl_ssh_rule **out, size_t *n, char *
 		r[i].allow_remote_fwd = json_is_true(json_object_get(e, "remote_fwd"));
 		json_t *users = json_object_get(e, "users");
 		if (!json_is_array(users)) {
-			rc = fail(err, errlen, "ssh[%zu].users: expected an array", i);
+			rc = ctl__fail(err, errlen, "ssh[%zu].users: expected an array", i);
 			break;
 		}
 		size_t nu = json_array_size(users);
@@ -513,7 +510,7 @@ static int ssh_from_json(json_t *a, struct ctl_ssh_rule **out, size_t *n, char *
 			const char *from = json_string_value(json_array_get(pair, 0));
 			const char *to = json_string_value(json_array_get(pair, 1));
 			if (json_array_size(pair) != 2 || !from || !to) {
-				rc = fail(err, errlen, "ssh[%zu].users[%zu]: expected [from, to]", i,
+				rc = ctl__fail(err, errlen, "ssh[%zu].users[%zu]: expected [from, to]", i,
 					  u);
 				break;
 			}
@@ -538,7 +535,7 @@ static int ssh_from_json(json_t *a, struct ctl_ssh_rule **out, size_t *n, char *
 static int netmap_from_json(json_t *j, struct ctl_netmap **out, char *err, size_t errlen)
 {
 	if (!json_is_object(j))
-		return fail(err, errlen, "netmap: expected an object");
+		return ctl__fail(err, errlen, "netmap: expected an object");
 	struct ctl_netmap *nm = calloc(1, sizeof(*nm));
 	if (!nm)
 		return -ENOMEM;
@@ -551,7 +548,7 @@ static int netmap_from_json(json_t *j, struct ctl_netmap **out, char *err, size_
 	nm->version = (uint64_t)version;
 	json_t *peers = json_object_get(j, "peers");
 	if (!rc && !json_is_array(peers))
-		rc = fail(err, errlen, "peers: expected an array");
+		rc = ctl__fail(err, errlen, "peers: expected an array");
 	if (!rc) {
 		size_t np = json_array_size(peers);
 		nm->peers = calloc(np ? np : 1, sizeof(*nm->peers));
@@ -583,7 +580,7 @@ int ctl_netmap_parse(const char *json, size_t len, struct ctl_netmap **out, char
 	json_error_t jerr;
 	json_t *j = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!j)
-		return fail(err, errlen, "netmap JSON, line %d column %d: %s", jerr.line,
+		return ctl__fail(err, errlen, "netmap JSON, line %d column %d: %s", jerr.line,
 			    jerr.column, jerr.text);
 	int rc = netmap_from_json(j, out, err, errlen);
 	json_decref(j);
@@ -611,10 +608,10 @@ static int delta_check(json_t *msg, char *err, size_t errlen)
 	size_t i;
 	json_t *v;
 	if ((changed && !json_is_array(changed)) || (removed && !json_is_array(removed)))
-		return fail(err, errlen, "delta: peers_changed and peers_removed must be arrays");
+		return ctl__fail(err, errlen, "delta: peers_changed and peers_removed must be arrays");
 	json_array_foreach(removed, i, v) {
 		if (!json_is_integer(v))
-			return fail(err, errlen, "delta: peers_removed[%zu] is not an id", i);
+			return ctl__fail(err, errlen, "delta: peers_removed[%zu] is not an id", i);
 	}
 	struct ctl_node n;
 	int rc;
@@ -639,7 +636,7 @@ static int delta_check(json_t *msg, char *err, size_t errlen)
 	ctl__ssh_free(r, nr);
 	json_t *d = json_object_get(msg, "domain");
 	if (d && !json_is_string(d))
-		return fail(err, errlen, "domain: expected a string");
+		return ctl__fail(err, errlen, "domain: expected a string");
 	return 0;
 }
 
@@ -650,7 +647,7 @@ static int apply_delta(json_t *nm, json_t *msg, char *err, size_t errlen)
 {
 	json_t *peers = json_object_get(nm, "peers");
 	if (!json_is_array(peers))
-		return fail(err, errlen, "previous netmap has no peers array");
+		return ctl__fail(err, errlen, "previous netmap has no peers array");
 	int rc = delta_check(msg, err, errlen);
 	if (rc)
 		return rc;
@@ -703,7 +700,7 @@ int ctl__netmap_fold(json_t **nm, json_t *m, bool *keepalive, char *err, size_t 
 	json_t *ver = json_object_get(m, "version");
 	*keepalive = false;
 	if (!type || !json_is_integer(ver))
-		return fail(err, errlen, "map message: missing type or version");
+		return ctl__fail(err, errlen, "map message: missing type or version");
 	if (strcmp(type, "keepalive") == 0) {
 		*keepalive = true;
 		return 0;
@@ -720,15 +717,15 @@ int ctl__netmap_fold(json_t **nm, json_t *m, bool *keepalive, char *err, size_t 
 		return 0;
 	}
 	if (strcmp(type, "delta") != 0)
-		return fail(err, errlen, "map message: unknown type '%s'", type);
+		return ctl__fail(err, errlen, "map message: unknown type '%s'", type);
 	if (!*nm) {
-		fail(err, errlen, "delta before any full netmap");
+		ctl__fail(err, errlen, "delta before any full netmap");
 		return -ESTALE;
 	}
 	json_t *base = json_object_get(m, "base");
 	if (!json_is_integer(base) ||
 	    json_integer_value(base) != json_integer_value(json_object_get(*nm, "version"))) {
-		fail(err, errlen, "delta is based on another version");
+		ctl__fail(err, errlen, "delta is based on another version");
 		return -ESTALE;
 	}
 	int rc = apply_delta(*nm, m, err, errlen);
@@ -744,10 +741,10 @@ int ctl_netmap_apply(char **json, const char *msg, size_t len, char *err, size_t
 	bool keepalive;
 	int rc = 0;
 	if (!m)
-		return fail(err, errlen, "map message JSON, line %d column %d: %s", jerr.line,
+		return ctl__fail(err, errlen, "map message JSON, line %d column %d: %s", jerr.line,
 			    jerr.column, jerr.text);
 	if (*json && !(nm = json_loads(*json, 0, &jerr))) {
-		rc = fail(err, errlen, "previous netmap is not JSON");
+		rc = ctl__fail(err, errlen, "previous netmap is not JSON");
 		goto out;
 	}
 	rc = ctl__netmap_fold(&nm, m, &keepalive, err, errlen);

@@ -7,6 +7,9 @@
 
 #include "control/netmap/netmap.h"
 
+/* Writes the message into err (when given) and returns -EINVAL: the decoders' one way out. */
+int ctl__fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Encoders return a new reference (NULL on out-of-memory). */
 json_t *ctl__prefix_json(const struct ctl_prefix *p);
 json_t *ctl__node_json(const struct ctl_node *n);
