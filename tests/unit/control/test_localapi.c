@@ -1,0 +1,112 @@
+/* The local API codec (meshctl <-> meshd): every request round-trips; each kind of bad
+ * request from a local client is refused with the exact message; replies and status
+ * documents decode what was encoded. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include "check.h"
+#include "control/localapi/localapi.h"
+
+static const struct {
+	int n;
+	const char *in;
+	const char *msg;
+} bad[] = {
+	{ 1, "", "malformed JSON at line 1 column 0: '[' or '{' expected near end of file" },
+	{ 2, "[1]", "expected a JSON object" },
+	{ 3, "{}", "\"cmd\" is missing or not a string" },
+	{ 4, "{\"cmd\": 7}", "\"cmd\" is missing or not a string" },
+	{ 5, "{\"cmd\": \"reboot\"}", "unknown \"cmd\" \"reboot\"" },
+	{ 6, "{\"cmd\": \"whois\"}", "\"whois\" needs \"host\"" },
+	{ 7, "{\"cmd\": \"dial\", \"host\": \"a\"}", "\"dial\" needs \"port\" from 1 to 65535" },
+	{ 8, "{\"cmd\": \"dial\", \"host\": \"a\", \"port\": 70000}",
+	  "\"port\" is 70000, outside 0..65535" },
+	{ 9, "{\"cmd\": \"dial\", \"host\": 5, \"port\": 22}", "\"host\" must be a string" },
+	{ 10, "{\"cmd\": \"up\", \"ssh\": \"yes\"}", "\"ssh\" must be true or false" },
+	{ 11, "{\"cmd\": \"up\", \"tags\": \"tag:x\"}", NULL /* names "tags"; wording from netmap */ },
+	{ 12, "{\"cmd\": \"status\", \"cmd\": \"up\"}", NULL /* duplicate key */ },
+};
+
+int main(void)
+{
+	struct ctl_lapi_request r;
+	char err[256];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		int rc = ctl_lapi_request_parse(bad[i].in, strlen(bad[i].in), &r, err, sizeof(err));
+		if (rc != -EINVAL)
+			fprintf(stderr, "bad %d: accepted\n", bad[i].n);
+		CHECK_INT(rc, -EINVAL);
+		if (bad[i].msg)
+			CHECK_STR(err, bad[i].msg);
+		else
+			CHECK(err[0] != '\0');
+		if (bad[i].n == 11)
+			CHECK(strstr(err, "tags") != NULL);
+	}
+
+	/* Round trip of a full "up". */
+	char *tags[] = { "tag:server", "tag:ci" };
+	struct ctl_lapi_request up = { .cmd = CTL_LAPI_UP, .login_server = "http://ctl:8080",
+				       .authkey = "mskey-abc", .hostname = "box", .tags = tags,
+				       .n_tags = 2, .ssh = true };
+	char *line = ctl_lapi_request_format(&up);
+	CHECK(line && line[strlen(line) - 1] == '\n');
+	CHECK_INT(ctl_lapi_request_parse(line, strlen(line), &r, err, sizeof(err)), 0);
+	CHECK_INT(r.cmd, CTL_LAPI_UP);
+	CHECK_STR(r.login_server, "http://ctl:8080");
+	CHECK_STR(r.authkey, "mskey-abc");
+	CHECK_STR(r.hostname, "box");
+	CHECK_INT(r.n_tags, 2);
+	CHECK_STR(r.tags[1], "tag:ci");
+	CHECK(r.ssh);
+	ctl_lapi_request_clear(&r);
+	free(line);
+
+	/* Replies. */
+	bool ok;
+	char msg[128];
+	line = ctl_lapi_reply_error("cannot connect to %s port %u: %s", "h", 22u, "refused");
+	CHECK_INT(ctl_lapi_reply_parse(line, strlen(line), &ok, msg, sizeof(msg)), 0);
+	CHECK(!ok);
+	CHECK_STR(msg, "cannot connect to h port 22: refused");
+	free(line);
+	CHECK_INT(ctl_lapi_reply_parse("{\"x\":1}", 7, &ok, msg, sizeof(msg)), -EINVAL);
+	CHECK_STR(msg, "meshd sent an answer without \"ok\"");
+
+	/* Status round trip. */
+	struct ctl_lapi_status st = { 0 }, back;
+	st.state = "Running";
+	st.tun = "mesh0";
+	st.ssh = true;
+	st.control_url = "http://ctl:8080";
+	st.netmap_time = 1700000000;
+	st.listen_port = 41641;
+	st.self.name = "laptop";
+	st.self.n_addrs = 1;
+	ctl_prefix_parse("100.64.0.2", &st.self.addrs[0]);
+	struct ctl_lapi_node peer = { .name = "srv", .online = true, .rx_bytes = 5, .tx_bytes = 7,
+				      .endpoint = "10.0.0.2:41641" };
+	st.peers = &peer;
+	st.n_peers = 1;
+	line = ctl_lapi_status_format(&st);
+	CHECK_INT(ctl_lapi_status_parse(line, strlen(line), &back, err, sizeof(err)), 0);
+	CHECK_STR(back.state, "Running");
+	CHECK(back.ssh && !back.control_connected);
+	CHECK_INT(back.listen_port, 41641);
+	CHECK_INT(back.netmap_time, 1700000000);
+	CHECK_STR(back.self.name, "laptop");
+	CHECK_INT(back.self.n_addrs, 1);
+	CHECK_INT(back.n_peers, 1);
+	CHECK_STR(back.peers[0].endpoint, "10.0.0.2:41641");
+	CHECK_INT(back.peers[0].tx_bytes, 7);
+	ctl_lapi_status_clear(&back);
+	free(line);
+	CHECK_INT(ctl_lapi_status_parse("{\"ok\":true,\"status\":{\"peers\":3}}", 32, &back, err,
+					sizeof(err)),
+		  -EINVAL);
+	CHECK_STR(err, "\"peers\" must be an array");
+	return check_finish();
+}
