@@ -30,6 +30,10 @@ enum {
 	BACKOFF_MAX_MS = 30000,
 	MAP_TIMEOUT_MS = 120000,
 	REQ_TIMEOUT_MS = 60000,
+	/* The cache is written this long after the first change it has not got yet: a burst
+	 * of deltas (peers coming online) costs one write, and applying a delta never waits
+	 * behind serializing the whole netmap. */
+	CACHE_DELAY_MS = 1000,
 };
 
 enum req_kind {
@@ -49,14 +53,15 @@ struct ctl_client {
 	size_t n_endpoints, n_host_keys;
 	uint8_t machine_pub[32], machine_priv[32], node_pub[32], node_priv[32];
 	uint8_t server_pub[32];
-	bool pinned, registered, stopped, refused;
+	bool pinned, registered, stopped, refused, logged_out;
 	char followup[64];
 	CURLM *multi;
-	uv_timer_t curl_timer, retry_timer;
+	uv_timer_t curl_timer, retry_timer, cache_timer;
 	int open_handles; /* uv handles and cache writes still to finish before free */
-	bool cache_busy, cache_again;
+	bool cache_busy, cache_again, cache_due;
 	unsigned backoff_ms;
-	json_t *netmap; /* the current full netmap, as JSON (kept parsed: deltas are cheap) */
+	json_t *netmap; /* the current full netmap as JSON, for the cache */
+	struct ctl_netmap *nm; /* the same, decoded (deltas decode only what they carry) */
 	uint64_t netmap_version;
 	int64_t netmap_time;
 	struct creq *map_req;
@@ -151,7 +156,7 @@ static void cache_write_work(uv_work_t *w)
 	cw->rc = file_write_atomic(cw->path, cw->json, strlen(cw->json), 0600);
 }
 
-static void save_netmap(struct ctl_client *c);
+static void write_netmap(struct ctl_client *c);
 
 static void cache_write_done(uv_work_t *w, int status)
 {
@@ -160,6 +165,8 @@ static void cache_write_done(uv_work_t *w, int status)
 	if (cw->rc)
 		log_warn("control", "cannot cache the netmap in %s: %s", cw->path,
 			 strerror(-cw->rc));
+	else if (c->logged_out)
+		unlink(cw->path); /* the logout came while this write was under way */
 	free(cw->json);
 	free(cw);
 	c->cache_busy = false;
@@ -171,12 +178,15 @@ static void cache_write_done(uv_work_t *w, int status)
 	c->open_handles--;
 	if (c->cache_again) {
 		c->cache_again = false;
-		save_netmap(c);
+		write_netmap(c);
 	}
 }
 
-static void save_netmap(struct ctl_client *c)
+static void write_netmap(struct ctl_client *c)
 {
+	c->cache_due = false;
+	if (!c->netmap || c->logged_out)
+		return;
 	if (c->cache_busy) {
 		c->cache_again = true;
 		return;
@@ -198,18 +208,42 @@ static void save_netmap(struct ctl_client *c)
 	c->open_handles++;
 }
 
+static void on_cache_timer(uv_timer_t *t)
+{
+	write_netmap(t->data);
+}
+
+/* The netmap changed: write the cache within CACHE_DELAY_MS. */
+static void save_netmap(struct ctl_client *c)
+{
+	if (c->cache_due)
+		return;
+	c->cache_due = true;
+	uv_timer_start(&c->cache_timer, on_cache_timer, CACHE_DELAY_MS, 0);
+}
+
+/* On free: a change still waiting for its write is written now, on the caller's thread. */
+static void flush_netmap(struct ctl_client *c)
+{
+	char path[4096];
+	char *json;
+	if (!c->cache_due || !c->netmap || c->logged_out)
+		return;
+	c->cache_due = false;
+	path_of(c, "netmap.json", path, sizeof(path));
+	if (!(json = json_dumps(c->netmap, JSON_COMPACT)))
+		return;
+	int rc = file_write_atomic(path, json, strlen(json), 0600);
+	if (rc)
+		log_warn("control", "cannot cache the netmap in %s: %s", path, strerror(-rc));
+	free(json);
+}
+
 static void deliver(struct ctl_client *c, bool from_cache)
 {
-	struct ctl_netmap *nm;
-	char err[256];
-	if (ctl__netmap_from_json(c->netmap, &nm, err, sizeof(err)) != 0) {
-		log_warn("control", "netmap: %s", err);
-		return;
-	}
-	c->netmap_version = nm->version;
+	c->netmap_version = c->nm->version;
 	if (c->cfg.on_netmap)
-		c->cfg.on_netmap(c->cfg.ctx, nm, from_cache);
-	ctl_netmap_free(nm);
+		c->cfg.on_netmap(c->cfg.ctx, c->nm, from_cache);
 }
 
 /* ---- curl on the loop ---- */
@@ -627,7 +661,8 @@ static void on_map(struct ctl_client *c, struct creq *r, long status)
 	if (m && c->cfg.on_contact && json_is_string(json_object_get(m, "type")))
 		c->cfg.on_contact(c->cfg.ctx, json_string_value(json_object_get(m, "type")),
 				  (uint64_t)json_integer_value(json_object_get(m, "version")));
-	int rc = m ? ctl__netmap_fold(&c->netmap, m, &keepalive, err, sizeof(err)) : -EINVAL;
+	int rc = m ? ctl__netmap_fold_both(&c->netmap, &c->nm, m, &keepalive, err, sizeof(err))
+		   : -EINVAL;
 	if (!m)
 		snprintf(err, sizeof(err), "map message JSON: %s", jerr.text);
 	json_decref(m);
@@ -881,8 +916,9 @@ int ctl_client_new(const struct ctl_client_config *cfg, struct ctl_client **out,
 	curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
 	uv_timer_init(cfg->loop, &c->curl_timer);
 	uv_timer_init(cfg->loop, &c->retry_timer);
-	c->curl_timer.data = c->retry_timer.data = c;
-	c->open_handles = 2;
+	uv_timer_init(cfg->loop, &c->cache_timer);
+	c->curl_timer.data = c->retry_timer.data = c->cache_timer.data = c;
+	c->open_handles = 3;
 	*out = c;
 	return 0;
 fail:
@@ -907,12 +943,12 @@ int ctl_client_start(struct ctl_client *c)
 	path_of(c, "netmap.json", path, sizeof(path));
 	char *cached = read_file(path, CTL_WIRE_MAX_BODY, &len);
 	json_t *j = cached && c->registered ? json_loadb(cached, len, 0, NULL) : NULL;
-	struct ctl_netmap *check;
+	struct ctl_netmap *nm;
 	char err[256];
 	free(cached);
-	if (j && ctl__netmap_from_json(j, &check, err, sizeof(err)) == 0) {
+	if (j && ctl__netmap_from_json(j, &nm, err, sizeof(err)) == 0) {
 		struct stat st;
-		ctl_netmap_free(check);
+		c->nm = nm;
 		c->netmap = j;
 		c->netmap_time = stat(path, &st) == 0 ? (int64_t)st.st_mtime : (int64_t)time(NULL);
 		deliver(c, true);
@@ -929,6 +965,7 @@ void ctl_client_free(struct ctl_client *c)
 {
 	if (!c)
 		return;
+	flush_netmap(c);
 	c->stopped = true;
 	while (c->reqs)
 		req_free(c->reqs);
@@ -943,10 +980,12 @@ void ctl_client_free(struct ctl_client *c)
 	free(c->hostname);
 	free(c->auth_key);
 	json_decref(c->netmap);
+	ctl_netmap_free(c->nm);
 	strv_free(c->endpoints, c->n_endpoints);
 	strv_free(c->host_keys, c->n_host_keys);
 	uv_close((uv_handle_t *)&c->curl_timer, handle_closed);
 	uv_close((uv_handle_t *)&c->retry_timer, handle_closed);
+	uv_close((uv_handle_t *)&c->cache_timer, handle_closed);
 }
 
 int ctl_client_set_endpoints(struct ctl_client *c, const char *const *eps, size_t n)
@@ -984,6 +1023,8 @@ int ctl_client_logout(struct ctl_client *c, void (*cb)(void *ctx, int status), v
 	struct creq *r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
+	c->logged_out = true; /* no more cache writes, whatever control answers */
+	uv_timer_stop(&c->cache_timer);
 	r->kind = REQ_LOGOUT;
 	r->logout_cb = cb;
 	r->cb_ctx = ctx;

@@ -1,5 +1,5 @@
 /* The netmap's JSON codec: plain structs <-> the JSON control sends on the map stream,
- * and the fold of a delta into the previous full netmap.  Decoding is strict: a wrong
+ * (the fold of deltas is in delta.c).  Decoding is strict: a wrong
  * type or a bad address is refused with the field's name, never guessed at. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -377,8 +377,8 @@ int ctl__node_from_json(json_t *j, struct ctl_node *n, char *err, size_t errlen)
 	return 0;
 }
 
-static int filter_from_json(json_t *a, struct ctl_filter_rule **out, size_t *n, char *err,
-			    size_t errlen)
+int ctl__filter_from_json(json_t *a, struct ctl_filter_rule **out, size_t *n, char *err,
+			  size_t errlen)
 {
 	*out = NULL;
 	*n = 0;
@@ -394,7 +394,7 @@ static int filter_from_json(json_t *a, struct ctl_filter_rule **out, size_t *n, 
 	size_t i;
 	for (i = 0; i < len && !rc; i++) {
 		json_t *e = json_array_get(a, i);
-		int64_t protos;
+		int64_t protos = 0;
 		if (!json_is_object(e)) {
 			rc = ctl__fail(err, errlen, "filter[%zu]: expected an object", i);
 			break;
@@ -446,7 +446,7 @@ static int filter_from_json(json_t *a, struct ctl_filter_rule **out, size_t *n, 
 	return 0;
 }
 
-static int ssh_from_json(json_t *a, struct ctl_ssh_rule **out, size_t *n, char *err, size_t errlen)
+int ctl__ssh_from_json(json_t *a, struct ctl_ssh_rule **out, size_t *n, char *err, size_t errlen)
 {
 	*out = NULL;
 	*n = 0;
@@ -461,7 +461,7 @@ static int ssh_from_json(json_t *a, struct ctl_ssh_rule **out, size_t *n, char *
 	int rc = 0;
 	for (size_t i = 0; i < len && !rc; i++) {
 		json_t *e = json_array_get(a, i);
-		int64_t period;
+		int64_t period = 0;
 		if (!json_is_object(e)) {
 			rc = ctl__fail(err, errlen, "ssh[%zu]: expected an object", i);
 			break;
@@ -562,10 +562,10 @@ static int netmap_from_json(json_t *j, struct ctl_netmap **out, char *err, size_
 		}
 	}
 	if (!rc)
-		rc = filter_from_json(json_object_get(j, "filter"), &nm->filter, &nm->n_filter, err,
+		rc = ctl__filter_from_json(json_object_get(j, "filter"), &nm->filter, &nm->n_filter, err,
 				      errlen);
 	if (!rc)
-		rc = ssh_from_json(json_object_get(j, "ssh"), &nm->ssh, &nm->n_ssh, err, errlen);
+		rc = ctl__ssh_from_json(json_object_get(j, "ssh"), &nm->ssh, &nm->n_ssh, err, errlen);
 	if (rc) {
 		ctl_netmap_free(nm);
 		return rc;
@@ -590,177 +590,6 @@ int ctl_netmap_parse(const char *json, size_t len, struct ctl_netmap **out, char
 int ctl__netmap_from_json(json_t *j, struct ctl_netmap **out, char *err, size_t errlen)
 {
 	return netmap_from_json(j, out, err, errlen);
-}
-
-static int id_cmp(const void *a, const void *b)
-{
-	json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "id"));
-	json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b, "id"));
-	return x < y ? -1 : x > y;
-}
-
-/* Check every part of a delta before anything is changed, so a bad delta leaves the
- * netmap as it was. */
-static int delta_check(json_t *msg, char *err, size_t errlen)
-{
-	json_t *changed = json_object_get(msg, "peers_changed");
-	json_t *removed = json_object_get(msg, "peers_removed");
-	size_t i;
-	json_t *v;
-	if ((changed && !json_is_array(changed)) || (removed && !json_is_array(removed)))
-		return ctl__fail(err, errlen, "delta: peers_changed and peers_removed must be arrays");
-	json_array_foreach(removed, i, v) {
-		if (!json_is_integer(v))
-			return ctl__fail(err, errlen, "delta: peers_removed[%zu] is not an id", i);
-	}
-	struct ctl_node n;
-	int rc;
-	json_array_foreach(changed, i, v) {
-		if ((rc = ctl__node_from_json(v, &n, err, errlen)))
-			return rc;
-		ctl__node_clear(&n);
-	}
-	if ((v = json_object_get(msg, "self"))) {
-		if ((rc = ctl__node_from_json(v, &n, err, errlen)))
-			return rc;
-		ctl__node_clear(&n);
-	}
-	struct ctl_filter_rule *f;
-	struct ctl_ssh_rule *r;
-	size_t nr;
-	if ((rc = filter_from_json(json_object_get(msg, "filter"), &f, &nr, err, errlen)))
-		return rc;
-	ctl__filter_free(f, nr);
-	if ((rc = ssh_from_json(json_object_get(msg, "ssh"), &r, &nr, err, errlen)))
-		return rc;
-	ctl__ssh_free(r, nr);
-	json_t *d = json_object_get(msg, "domain");
-	if (d && !json_is_string(d))
-		return ctl__fail(err, errlen, "domain: expected a string");
-	return 0;
-}
-
-/* peers_changed replaces or adds peers by id; peers_removed drops ids; self, filter, ssh
- * and domain replace the previous values when present.  Peers are indexed by id in a hash
- * table, so a delta costs O(peers), not O(peers x changes). */
-static int apply_delta(json_t *nm, json_t *msg, char *err, size_t errlen)
-{
-	json_t *peers = json_object_get(nm, "peers");
-	if (!json_is_array(peers))
-		return ctl__fail(err, errlen, "previous netmap has no peers array");
-	int rc = delta_check(msg, err, errlen);
-	if (rc)
-		return rc;
-	json_t *byid = json_object(), *v;
-	size_t i;
-	char key[24];
-	if (!byid)
-		return -ENOMEM;
-	json_array_foreach(peers, i, v) {
-		snprintf(key, sizeof(key), "%lld", (long long)json_integer_value(json_object_get(v, "id")));
-		json_object_set(byid, key, v);
-	}
-	json_array_foreach(json_object_get(msg, "peers_removed"), i, v) {
-		snprintf(key, sizeof(key), "%lld", (long long)json_integer_value(v));
-		json_object_del(byid, key);
-	}
-	json_array_foreach(json_object_get(msg, "peers_changed"), i, v) {
-		snprintf(key, sizeof(key), "%lld", (long long)json_integer_value(json_object_get(v, "id")));
-		json_object_set(byid, key, v);
-	}
-	size_t n = json_object_size(byid), k = 0;
-	json_t **arr = calloc(n ? n : 1, sizeof(*arr)), *out = json_array();
-	const char *name;
-	if (!arr || !out) {
-		free(arr);
-		json_decref(out);
-		json_decref(byid);
-		return -ENOMEM;
-	}
-	json_object_foreach(byid, name, v)
-		arr[k++] = v;
-	qsort(arr, n, sizeof(*arr), id_cmp);
-	for (k = 0; k < n; k++)
-		json_array_append(out, arr[k]);
-	free(arr);
-	json_decref(byid);
-	json_object_set_new(nm, "peers", out);
-	static const char *const whole[] = { "self", "filter", "ssh", "domain" };
-	for (i = 0; i < sizeof(whole) / sizeof(whole[0]); i++) {
-		json_t *w = json_object_get(msg, whole[i]);
-		if (w)
-			json_object_set(nm, whole[i], w);
-	}
-	return 0;
-}
-
-int ctl__netmap_fold(json_t **nm, json_t *m, bool *keepalive, char *err, size_t errlen)
-{
-	const char *type = json_string_value(json_object_get(m, "type"));
-	json_t *ver = json_object_get(m, "version");
-	*keepalive = false;
-	if (!type || !json_is_integer(ver))
-		return ctl__fail(err, errlen, "map message: missing type or version");
-	if (strcmp(type, "keepalive") == 0) {
-		*keepalive = true;
-		return 0;
-	}
-	if (strcmp(type, "full") == 0) {
-		json_t *full = json_object_get(m, "netmap");
-		struct ctl_netmap *check;
-		int rc = netmap_from_json(full, &check, err, errlen);
-		if (rc)
-			return rc;
-		ctl_netmap_free(check);
-		json_decref(*nm);
-		*nm = json_incref(full);
-		return 0;
-	}
-	if (strcmp(type, "delta") != 0)
-		return ctl__fail(err, errlen, "map message: unknown type '%s'", type);
-	if (!*nm) {
-		ctl__fail(err, errlen, "delta before any full netmap");
-		return -ESTALE;
-	}
-	json_t *base = json_object_get(m, "base");
-	if (!json_is_integer(base) ||
-	    json_integer_value(base) != json_integer_value(json_object_get(*nm, "version"))) {
-		ctl__fail(err, errlen, "delta is based on another version");
-		return -ESTALE;
-	}
-	int rc = apply_delta(*nm, m, err, errlen);
-	if (!rc)
-		json_object_set(*nm, "version", ver);
-	return rc;
-}
-
-int ctl_netmap_apply(char **json, const char *msg, size_t len, char *err, size_t errlen)
-{
-	json_error_t jerr;
-	json_t *m = json_loadb(msg, len, JSON_REJECT_DUPLICATES, &jerr), *nm = NULL;
-	bool keepalive;
-	int rc = 0;
-	if (!m)
-		return ctl__fail(err, errlen, "map message JSON, line %d column %d: %s", jerr.line,
-			    jerr.column, jerr.text);
-	if (*json && !(nm = json_loads(*json, 0, &jerr))) {
-		rc = ctl__fail(err, errlen, "previous netmap is not JSON");
-		goto out;
-	}
-	rc = ctl__netmap_fold(&nm, m, &keepalive, err, errlen);
-	if (rc || keepalive)
-		goto out;
-	char *text = json_dumps(nm, JSON_COMPACT);
-	if (!text) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	free(*json);
-	*json = text;
-out:
-	json_decref(nm);
-	json_decref(m);
-	return rc;
 }
 
 const struct ctl_node *ctl_netmap_peer_by_id(const struct ctl_netmap *nm, uint64_t id)

@@ -26,6 +26,11 @@ int ctl__node_from_json(json_t *j, struct ctl_node *n, char *err, size_t errlen)
 int ctl__prefix_from_json(json_t *j, struct ctl_prefix *p, const char *field, char *err,
 			  size_t errlen);
 
+/* Rule lists (absent or null = none). */
+int ctl__filter_from_json(json_t *a, struct ctl_filter_rule **out, size_t *n, char *err,
+			  size_t errlen);
+int ctl__ssh_from_json(json_t *a, struct ctl_ssh_rule **out, size_t *n, char *err, size_t errlen);
+
 /* Decode a full netmap object. */
 int ctl__netmap_from_json(json_t *j, struct ctl_netmap **out, char *err, size_t errlen);
 
@@ -33,6 +38,12 @@ int ctl__netmap_from_json(json_t *j, struct ctl_netmap **out, char *err, size_t 
  * or changed in place).  A refused message leaves *nm as it was; -ESTALE when a delta is
  * not based on *nm's version.  *keepalive tells a keep-alive apart. */
 int ctl__netmap_fold(json_t **nm, json_t *msg, bool *keepalive, char *err, size_t errlen);
+
+/* The same fold kept in both forms: *json (the full netmap object) and *nm (its decoded
+ * struct), both NULL before the first message.  Only the parts the message carries are
+ * decoded.  A refused message changes neither. (delta.c) */
+int ctl__netmap_fold_both(json_t **json, struct ctl_netmap **nm, json_t *msg, bool *keepalive,
+			  char *err, size_t errlen);
 
 /* Read a string array member into a malloc'd char ** (NULL/0 when absent). */
 int ctl__strv_from_json(json_t *obj, const char *key, char ***v, size_t *n, char *err,

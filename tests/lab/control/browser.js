@@ -103,7 +103,10 @@ async function shot(page, name) {
 		await shot(page, '4-device-approved');
 		await waitLine(phone, /^event 0 registered phone$/m, 10000);
 		await waitLine(phone, /^netmap 0 \d+ peers=\d+ cache=0/m, 10000);
+		// the client writes its cache within a second, and at the latest when it stops
+		const exited = new Promise((resolve) => phone.p.once('exit', resolve));
 		phone.p.kill();
+		await exited;
 		const nm = JSON.parse(fs.readFileSync(path.join(work, 'phone', 'netmap.json')));
 		if (nm.self.owner !== 'alice@example.com') fail('phone owner ' + nm.self.owner);
 		console.log('ok: interactive device login: the waiting node registered as alice\'s phone');
