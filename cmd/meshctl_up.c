@@ -23,7 +23,9 @@ static void up_usage(FILE *out)
 		"  --authkey=KEY          join with an auth key ('file:PATH' reads it from a file)\n"
 		"  --ssh                  serve SSH on this node's tailnet address\n"
 		"  --hostname=NAME        the name to register (default: the system's)\n"
-		"  --advertise-tags=TAGS  comma-separated tags (use a tagged auth key for now)\n"
+		"  --advertise-tags=TAGS  tags for this node, comma-separated (tag:web,tag:db);\n"
+		"                         the login or auth key's user must own them in the\n"
+		"                         policy's tagOwners; '' removes them (remembered)\n"
 		"  --timeout=SECONDS      give up after this long (default 60 with --authkey,\n"
 		"                         forever for an interactive login)\n");
 }
@@ -112,10 +114,23 @@ int meshctl_up(int argc, char **argv)
 	char *tagv[32];
 	if (tags_arg) {
 		char *save = NULL;
-		for (char *t = strtok_r(tags_arg, ",", &save); t && req.n_tags < 32;
-		     t = strtok_r(NULL, ",", &save))
+		for (char *t = strtok_r(tags_arg, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+			if (strncmp(t, "tag:", 4) != 0 || !t[4]) {
+				fprintf(stderr, "meshctl up: --advertise-tags: '%s' is not a tag (tags "
+						"look like tag:NAME)\n", t);
+				free(key);
+				return 2;
+			}
+			if (req.n_tags == sizeof(tagv) / sizeof(tagv[0])) {
+				fprintf(stderr, "meshctl up: --advertise-tags: at most %zu tags\n",
+					sizeof(tagv) / sizeof(tagv[0]));
+				free(key);
+				return 2;
+			}
 			tagv[req.n_tags++] = t;
+		}
 		req.tags = tagv;
+		req.tags_given = true;
 	}
 	req.authkey = key;
 	if (timeout < 0)

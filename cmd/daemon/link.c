@@ -29,7 +29,8 @@ struct meshd_link {
 	/* prefs */
 	char login_server[512];
 	char hostname[256];
-	bool ssh, wanted;
+	char tags[512]; /* advertised tags, comma-separated; meaningful when tags_set */
+	bool ssh, wanted, tags_set;
 	/* runtime */
 	struct ctl_client *client;
 	enum link_state state;
@@ -73,6 +74,10 @@ static void prefs_load(struct meshd_link *l)
 			l->ssh = strcmp(v, "1") == 0;
 		else if (strcmp(line, "wanted") == 0)
 			l->wanted = strcmp(v, "1") == 0;
+		else if (strcmp(line, "advertise_tags") == 0) {
+			snprintf(l->tags, sizeof(l->tags), "%s", v);
+			l->tags_set = true;
+		}
 		else
 			log_warn(subject, "%s:%u: unknown key '%s' ignored", path, n, line);
 	}
@@ -85,8 +90,10 @@ static int prefs_save(const struct meshd_link *l)
 	prefs_path(l, path, sizeof(path));
 	int n = snprintf(text, sizeof(text),
 			 "# meshd preferences (meshctl up / down / logout rewrite this file)\n"
-			 "login_server=%s\nhostname=%s\nssh=%d\nwanted=%d\n",
-			 l->login_server, l->hostname, l->ssh, l->wanted);
+			 "login_server=%s\nhostname=%s\nssh=%d\nwanted=%d\n%s%s%s",
+			 l->login_server, l->hostname, l->ssh, l->wanted,
+			 l->tags_set ? "advertise_tags=" : "", l->tags_set ? l->tags : "",
+			 l->tags_set ? "\n" : "");
 	int err = file_write_atomic(path, text, (size_t)n, 0600);
 	if (err)
 		log_err(subject, "%s: %s", path, strerror(-err));
@@ -212,6 +219,7 @@ static int start_client(struct meshd_link *l, const char *authkey, char *err, si
 		.state_dir = l->state_dir,
 		.auth_key = authkey,
 		.hostname = host,
+		.advertise_tags = l->tags_set ? l->tags : NULL,
 		.endpoints = ep_ptrs,
 		.n_endpoints = n_eps,
 		.ssh_host_keys = hks,
@@ -239,9 +247,18 @@ static int start_client(struct meshd_link *l, const char *authkey, char *err, si
 
 static char *do_up(struct meshd_link *l, const struct ctl_lapi_request *req)
 {
-	if (req->n_tags)
-		return ctl_lapi_reply_error("--advertise-tags is not supported yet: join with a "
-					    "tagged auth key instead");
+	char tags[sizeof(l->tags)] = "";
+	for (size_t i = 0; i < req->n_tags; i++) {
+		const char *t = req->tags[i];
+		if (strncmp(t, "tag:", 4) != 0 || !t[4] || strchr(t, ','))
+			return ctl_lapi_reply_error("'%s' is not a tag (tags look like tag:NAME)", t);
+		if (strlen(tags) + strlen(t) + 2 > sizeof(tags))
+			return ctl_lapi_reply_error("too many tags");
+		if (tags[0])
+			strcat(tags, ",");
+		strcat(tags, t);
+	}
+	bool tags_changed = req->tags_given && (!l->tags_set || strcmp(tags, l->tags) != 0);
 	const char *server = req->login_server ? req->login_server : l->login_server;
 	if (!server[0])
 		return ctl_lapi_reply_error("no control server known: give --login-server=URL");
@@ -252,6 +269,10 @@ static char *do_up(struct meshd_link *l, const struct ctl_lapi_request *req)
 	snprintf(l->login_server, sizeof(l->login_server), "%s", server);
 	if (req->hostname)
 		snprintf(l->hostname, sizeof(l->hostname), "%s", req->hostname);
+	if (req->tags_given) {
+		snprintf(l->tags, sizeof(l->tags), "%s", tags);
+		l->tags_set = true;
+	}
 	l->ssh = req->ssh;
 	l->wanted = true;
 	if (prefs_save(l) != 0)
@@ -260,7 +281,8 @@ static char *do_up(struct meshd_link *l, const struct ctl_lapi_request *req)
 	if (rc)
 		return ctl_lapi_reply_error("cannot %s SSH: %s", l->ssh ? "enable" : "disable",
 					    strerror(-rc));
-	if (l->client && !server_changed && !req->authkey && l->state == LINK_RUNNING)
+	if (l->client && !server_changed && !req->authkey && !tags_changed &&
+	    l->state == LINK_RUNNING)
 		return ctl_lapi_reply_ok("already up");
 	char err[512];
 	rc = start_client(l, req->authkey, err, sizeof(err));
@@ -296,6 +318,8 @@ static char *do_logout(struct meshd_link *l)
 	l->wanted = false;
 	l->state = LINK_STOPPED;
 	l->login_server[0] = '\0';
+	l->tags[0] = '\0';
+	l->tags_set = false;
 	prefs_save(l);
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/netmap.json", l->state_dir);

@@ -48,7 +48,7 @@ struct creq;
 
 struct ctl_client {
 	struct ctl_client_config cfg;
-	char *url, *state_dir, *hostname, *auth_key;
+	char *url, *state_dir, *hostname, *auth_key, *tags;
 	char **endpoints, **host_keys;
 	size_t n_endpoints, n_host_keys;
 	uint8_t machine_pub[32], machine_priv[32], node_pub[32], node_priv[32];
@@ -491,6 +491,15 @@ static void register_send(struct ctl_client *c)
 	char nk[KEY_BASE64_SIZE];
 	key_to_base64(nk, c->node_pub);
 	json_t *j = json_pack("{s:s, s:s}", "node_key", nk, "hostname", c->hostname);
+	if (c->tags) {
+		json_t *a = json_array();
+		char *copy = strdup(c->tags), *save = NULL;
+		for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t;
+		     t = strtok_r(NULL, ",", &save))
+			json_array_append_new(a, json_string(t));
+		free(copy);
+		json_object_set_new(j, "tags", a);
+	}
 	if (c->followup[0]) {
 		json_object_set_new(j, "followup", json_string(c->followup));
 		json_object_set_new(j, "wait", json_true());
@@ -538,7 +547,9 @@ static void on_key(struct ctl_client *c, struct creq *r, long status)
 	}
 	if (!c->pinned && pin_key(c, key) != 0)
 		log_warn("control", "cannot save the pinned server key");
-	if (c->registered)
+	/* A registered node registers again only to ask for tags (control answers at once
+	 * when they are the node's tags already; an auth key given is then not even looked at). */
+	if (c->registered && !c->tags)
 		map_poll(c);
 	else
 		register_send(c);
@@ -581,6 +592,11 @@ static void on_register(struct ctl_client *c, struct creq *r, long status)
 		json_t *node = json_object_get(j, "node");
 		c->followup[0] = '\0';
 		c->backoff_ms = BACKOFF_MIN_MS;
+		if (c->auth_key) { /* used: a reconnect must not present it again */
+			sodium_memzero(c->auth_key, strlen(c->auth_key));
+			free(c->auth_key);
+			c->auth_key = NULL;
+		}
 		mark_registered(c, true);
 		event(c, CTL_CLIENT_REGISTERED, "%s",
 		      json_string_value(json_object_get(node, "name")) ?: "");
@@ -850,15 +866,18 @@ int ctl_client_new(const struct ctl_client_config *cfg, struct ctl_client **out,
 	c->state_dir = strdup(cfg->state_dir);
 	c->hostname = strdup(cfg->hostname ? cfg->hostname : "node");
 	c->auth_key = cfg->auth_key ? strdup(cfg->auth_key) : NULL;
+	c->tags = cfg->advertise_tags ? strdup(cfg->advertise_tags) : NULL;
 	c->endpoints = strv_dup(cfg->endpoints, cfg->n_endpoints);
 	c->n_endpoints = cfg->n_endpoints;
 	c->host_keys = strv_dup(cfg->ssh_host_keys, cfg->n_ssh_host_keys);
 	c->n_host_keys = cfg->n_ssh_host_keys;
 	c->backoff_ms = BACKOFF_MIN_MS;
 	c->cfg.server_url = c->cfg.state_dir = c->cfg.hostname = c->cfg.auth_key = NULL;
+	c->cfg.advertise_tags = NULL;
 	c->cfg.endpoints = c->cfg.ssh_host_keys = NULL;
 	int rc = -ENOMEM;
-	if (!c->url || !c->state_dir || !c->hostname || !c->endpoints || !c->host_keys)
+	if (!c->url || !c->state_dir || !c->hostname || !c->endpoints || !c->host_keys ||
+	    (cfg->advertise_tags && !c->tags))
 		goto fail;
 	size_t ul = strlen(c->url);
 	while (ul && c->url[ul - 1] == '/')
@@ -930,6 +949,7 @@ fail:
 	free(c->state_dir);
 	free(c->hostname);
 	free(c->auth_key);
+	free(c->tags);
 	strv_free(c->endpoints, c->n_endpoints);
 	strv_free(c->host_keys, c->n_host_keys);
 	free(c);
@@ -979,6 +999,7 @@ void ctl_client_free(struct ctl_client *c)
 	free(c->state_dir);
 	free(c->hostname);
 	free(c->auth_key);
+	free(c->tags);
 	json_decref(c->netmap);
 	ctl_netmap_free(c->nm);
 	strv_free(c->endpoints, c->n_endpoints);

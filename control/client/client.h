@@ -40,6 +40,10 @@ struct ctl_client_config {
 	const char *server_key; /* base64; pins the key before first contact (may be NULL) */
 	const char *auth_key;	/* may be NULL: interactive login */
 	const char *hostname;
+	/* Comma-separated tags the node asks for ("" = none); NULL leaves its tags as they
+	 * are.  Tags other than the node's current ones take a login or an auth key whose
+	 * user owns them (tagOwners). */
+	const char *advertise_tags;
 	const char *const *endpoints; /* "addr:port" reported to peers */
 	size_t n_endpoints;
 	const char *const *ssh_host_keys;

@@ -118,6 +118,7 @@ int ctl_lapi_request_parse(const char *text, size_t len, struct ctl_lapi_request
 	    (rc = ctl__strv_from_json(j, "tags", &out->tags, &out->n_tags, err, errlen)))
 		goto out;
 	out->port = (uint16_t)port;
+	out->tags_given = json_object_get(j, "tags") != NULL;
 	json_t *ssh = json_object_get(j, "ssh");
 	if (ssh && !json_is_boolean(ssh)) {
 		rc = ctl__fail(err, errlen, "\"ssh\" must be true or false");
@@ -150,7 +151,7 @@ char *ctl_lapi_request_format(const struct ctl_lapi_request *r)
 		json_object_set_new(j, "authkey", json_string(r->authkey));
 	if (r->hostname)
 		json_object_set_new(j, "hostname", json_string(r->hostname));
-	if (r->n_tags)
+	if (r->tags_given || r->n_tags)
 		json_object_set_new(j, "tags", ctl__strv_json(r->tags, r->n_tags));
 	if (r->cmd == CTL_LAPI_UP)
 		json_object_set_new(j, "ssh", json_boolean(r->ssh));

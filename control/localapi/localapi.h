@@ -32,6 +32,7 @@ struct ctl_lapi_request {
 	char *login_server, *authkey, *hostname;
 	char **tags;
 	size_t n_tags;
+	bool tags_given; /* tags were given (maybe none): the node's wanted tags change */
 	bool ssh;
 };
 

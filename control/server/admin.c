@@ -12,6 +12,7 @@
 #include "control/server/ident.h"
 #include "control/server/polglue.h"
 #include "control/server/srv.h"
+#include "control/server/tags.h"
 
 static enum MHD_Result bad(struct srv_req *r, const char *msg)
 {
@@ -163,8 +164,6 @@ static enum MHD_Result authkeys(struct srv_req *r, const char *method, const cha
 	json_t *reusable = json_object_get(j, "reusable"), *eph = json_object_get(j, "ephemeral");
 	char tagbuf[CTL_TAGS_MAX] = "";
 	struct ctl_user u;
-	size_t i;
-	json_t *v;
 	if (!login) {
 		res = bad(r, "user: missing (the login that owns the key)");
 		goto out;
@@ -177,21 +176,9 @@ static enum MHD_Result authkeys(struct srv_req *r, const char *method, const cha
 		res = bad(r, "expiry: expected a positive number of seconds");
 		goto out;
 	}
-	if (tags && !json_is_array(tags)) {
-		res = bad(r, "tags: expected an array like [\"tag:server\"]");
+	if (tags && ctl_tags_from_json(tags, tagbuf, sizeof(tagbuf), err, sizeof(err)) != 0) {
+		res = bad(r, err);
 		goto out;
-	}
-	json_array_foreach(tags, i, v) {
-		const char *t = json_string_value(v);
-		if (!t || strncmp(t, "tag:", 4) != 0 || !t[4] || strchr(t, ',') ||
-		    strlen(tagbuf) + strlen(t) + 2 > sizeof(tagbuf)) {
-			snprintf(err, sizeof(err), "tags[%zu]: expected \"tag:<name>\"", i);
-			res = bad(r, err);
-			goto out;
-		}
-		if (tagbuf[0])
-			strcat(tagbuf, ",");
-		strcat(tagbuf, t);
 	}
 	if (srv->store->ops->user_get(srv->store, login, &u, NULL, 0) != 0) {
 		snprintf(err, sizeof(err), "user: no user '%s'", login);

@@ -20,6 +20,7 @@
 #include "control/server/ident.h"
 #include "control/server/polglue.h"
 #include "control/server/srv.h"
+#include "control/server/tags.h"
 
 enum {
 	SRV_HOLD_WAIT_MS = 25000,
@@ -779,14 +780,30 @@ static int do_register(struct ctl_server *srv, const uint8_t mkey[32], json_t *r
 	return rc;
 }
 
-int srv_register_finish(struct ctl_server *srv, struct srv_login_req *lr, int64_t user_id)
+int srv_register_finish(struct ctl_server *srv, struct srv_login_req *lr, int64_t user_id,
+			 const char *login, char *err, size_t errlen)
 {
 	json_t *req = json_loads(lr->request, 0, NULL);
 	struct srv_node *n = NULL;
-	char err[256];
-	int rc = req ? do_register(srv, lr->machine_key, req, user_id, "", false, 0, &n, err,
-				   sizeof(err))
-		     : -ENOMEM;
+	char asked[CTL_TAGS_MAX] = "", tags[CTL_TAGS_MAX];
+	json_t *tj = json_object_get(req, "tags");
+	int rc = req ? 0 : -ENOMEM;
+	if (!rc && tj)
+		rc = ctl_tags_from_json(tj, asked, sizeof(asked), err, errlen);
+	if (!rc)
+		rc = ctl_tags_grant(srv->policy_text, login, "", asked, tags, sizeof(tags), err,
+				    errlen);
+	if (rc == -EPERM) {
+		/* the person approving does not own the tags the node asked for */
+		lr->state = -1;
+		snprintf(lr->reason, sizeof(lr->reason), "%s", err);
+		srv_wake(srv, SRV_WAIT_REGISTER, lr->token);
+		json_decref(req);
+		return rc;
+	}
+	if (!rc)
+		rc = do_register(srv, lr->machine_key, req, user_id, tags, false, 0, &n, err,
+				 errlen);
 	json_decref(req);
 	if (rc) {
 		log_err("meshcontrol", "interactive registration: %s", err);
@@ -819,7 +836,8 @@ static enum MHD_Result register_interactive(struct srv_req *r)
 					    "followup: unknown or expired login request");
 		if (lr->state < 0)
 			return sealed_error(r, MHD_HTTP_FORBIDDEN,
-					    "the device was rejected on the login page");
+					    "the device was rejected on the login page%s%s",
+					    lr->reason[0] ? ": " : "", lr->reason);
 		if (lr->state > 0) {
 			struct srv_node *n = srv_node_by_id(srv, lr->node_id);
 			if (!n)
@@ -873,11 +891,17 @@ static enum MHD_Result api_register(struct srv_req *r)
 				    "hostname: expected 1 to 51 letters, digits and dashes");
 	if (json_object_get(m, "auth_key") && !authkey)
 		return sealed_error(r, MHD_HTTP_BAD_REQUEST, "auth_key: expected a string");
+	char err[256], asked[CTL_TAGS_MAX] = "", cur[CTL_TAGS_MAX] = "";
+	json_t *tj = json_object_get(m, "tags");
+	if (tj && ctl_tags_from_json(tj, asked, sizeof(asked), err, sizeof(err)) != 0)
+		return sealed_error(r, MHD_HTTP_BAD_REQUEST, "%s", err);
 	struct srv_node *known = node_by_machine(srv, r->machine_key), *n = NULL;
-	char err[256];
+	/* Asking for other tags than the node has takes a login or an auth key again. */
+	bool same_tags = !tj || (known && ctl_tags_canonical(known->rec.tags, cur, sizeof(cur)) == 0 &&
+				 strcmp(cur, asked) == 0);
 	/* Key rotation: a known machine presenting its current node key may replace it. */
 	const char *old = json_string_value(json_object_get(m, "old_node_key"));
-	if (known && !authkey && old) {
+	if (known && !authkey && old && same_tags) {
 		uint8_t ok[32];
 		if (!key_from_base64(ok, old, &kerr))
 			return sealed_error(r, MHD_HTTP_BAD_REQUEST, "old_node_key: %s",
@@ -897,8 +921,9 @@ static enum MHD_Result api_register(struct srv_req *r)
 			return sealed_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", strerror(-rc));
 		return reply_sealed_json(r, MHD_HTTP_OK, registered_json(srv, known));
 	}
-	/* A registered machine asking again with the same node key: already done. */
-	if (known && !authkey && sodium_memcmp(nk, known->rec.node_key, 32) == 0 &&
+	/* A registered machine asking again with the same node key and tags: already done
+	 * (an auth key it also sent is not needed, so not checked). */
+	if (known && same_tags && sodium_memcmp(nk, known->rec.node_key, 32) == 0 &&
 	    !node_expired(known, srv_now_s()))
 		return reply_sealed_json(r, MHD_HTTP_OK, registered_json(srv, known));
 	if (!authkey)
@@ -908,7 +933,16 @@ static enum MHD_Result api_register(struct srv_req *r)
 	int rc = ctl_authkey_check(srv->store, authkey, srv_now_s(), &k, &why);
 	if (rc)
 		return sealed_error(r, MHD_HTTP_FORBIDDEN, "%s", why);
-	rc = do_register(srv, r->machine_key, m, k.user_id, k.tags, k.ephemeral, k.id, &n, err,
+	struct ctl_user u;
+	char tags[CTL_TAGS_MAX];
+	if (asked[0] && srv->store->ops->user_by_id(srv->store, k.user_id, &u) != 0)
+		return sealed_error(r, MHD_HTTP_FORBIDDEN, "tags: the auth key's user is gone");
+	rc = ctl_tags_grant(srv->policy_text, asked[0] ? u.login : "", k.tags, asked, tags,
+			    sizeof(tags), err, sizeof(err));
+	if (rc)
+		return sealed_error(r, rc == -EPERM ? MHD_HTTP_FORBIDDEN : MHD_HTTP_BAD_REQUEST,
+				    "%s", err);
+	rc = do_register(srv, r->machine_key, m, k.user_id, tags, k.ephemeral, k.id, &n, err,
 			 sizeof(err));
 	if (rc == -EKEYREVOKED)
 		return sealed_error(r, MHD_HTTP_FORBIDDEN, "%s", err);

@@ -46,6 +46,7 @@ struct srv_login_req { /* an interactive registration waiting for a person */
 	char *request; /* the register JSON the node sent */
 	int64_t created;
 	int state; /* 0 pending, 1 approved, -1 rejected */
+	char reason[256]; /* why it was rejected, when not by the person's choice */
 	int64_t user_id;
 	int64_t node_id;
 };
@@ -143,7 +144,10 @@ void srv_map_published(struct ctl_server *srv);
 int srv_policy_check(struct ctl_server *srv, const char *text, char *err, size_t errlen);
 int srv_node_remove(struct ctl_server *srv, int64_t id);
 struct srv_node *srv_node_by_id(struct ctl_server *srv, int64_t id);
-int srv_register_finish(struct ctl_server *srv, struct srv_login_req *lr, int64_t user_id);
+/* The person logged in as login (user_id) approved lr: register the node.  -EPERM (lr
+ * rejected, err says why) when the node asked for tags that person does not own. */
+int srv_register_finish(struct ctl_server *srv, struct srv_login_req *lr, int64_t user_id,
+			const char *login, char *err, size_t errlen);
 void srv_timer_tick(struct ctl_server *srv);
 /* The node API request decoder (also the fuzz target's entry). */
 int srv_node_decode(const uint8_t server_priv[static 32], struct ctl_replay *replay,

@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "control/server/ident.h"
 #include "control/server/srv.h"
+#include "control/server/tags.h"
 
 enum { SESSION_TTL_S = 3600, MAX_SESSIONS = 4096 };
 
@@ -258,7 +259,8 @@ static enum MHD_Result device_page(struct srv_req *r, const char *method, const 
 {
 	struct ctl_server *srv = r->srv;
 	struct srv_session *s = session_of(r);
-	char path[64], host[128], who[256], action[16];
+	char path[64], host[128], who[256], action[16], tags[CTL_TAGS_MAX] = "";
+	char tags_h[CTL_TAGS_MAX * 2], err[512], err_h[1024];
 	snprintf(path, sizeof(path), "/register/%.40s", token);
 	struct srv_login_req *lr = NULL;
 	for (size_t i = 0; i < srv->n_logins; i++)
@@ -272,7 +274,11 @@ static enum MHD_Result device_page(struct srv_req *r, const char *method, const 
 		return need_login(r, path);
 	json_t *req = json_loads(lr->request, 0, NULL);
 	html_escape(host, sizeof(host), json_string_value(json_object_get(req, "hostname")) ?: "?");
+	if (json_object_get(req, "tags") &&
+	    ctl_tags_from_json(json_object_get(req, "tags"), tags, sizeof(tags), err, sizeof(err)))
+		snprintf(tags, sizeof(tags), "?");
 	json_decref(req);
+	html_escape(tags_h, sizeof(tags_h), tags);
 	html_escape(who, sizeof(who), s->login);
 	if (strcmp(method, "POST") == 0 && lr->state == 0) {
 		if (!csrf_ok(r, s))
@@ -280,9 +286,16 @@ static enum MHD_Result device_page(struct srv_req *r, const char *method, const 
 				    "<p class=err>The form has expired; reload the page.</p>");
 		form_get(r->body ? r->body : "", "action", action, sizeof(action));
 		if (strcmp(action, "approve") == 0) {
-			if (srv_register_finish(srv, lr, s->user_id) != 0)
+			int rc = srv_register_finish(srv, lr, s->user_id, s->login, err, sizeof(err));
+			html_escape(err_h, sizeof(err_h), err);
+			if (rc == -EPERM)
+				return page(r, MHD_HTTP_FORBIDDEN, "Not your tags", NULL,
+					    "<p class=err id=error>%s was not added: %s</p>", host,
+					    err_h);
+			if (rc)
 				return page(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "Error", NULL,
-					    "<p class=err>The device could not be added.</p>");
+					    "<p class=err id=error>The device could not be added: "
+					    "%s</p>", err_h);
 		} else {
 			lr->state = -1;
 			srv_wake(srv, SRV_WAIT_REGISTER, lr->token);
@@ -293,16 +306,24 @@ static enum MHD_Result device_page(struct srv_req *r, const char *method, const 
 			    "<p class=ok-msg id=result>%s is now in your tailnet.</p>"
 			    "<p>You can close this page.</p>",
 			    host);
-	if (lr->state < 0)
+	if (lr->state < 0) {
+		html_escape(err_h, sizeof(err_h), lr->reason);
 		return page(r, MHD_HTTP_OK, "Device rejected", NULL,
-			    "<p class=err id=result>%s was not added.</p>", host);
+			    "<p class=err id=result>%s was not added%s%s.</p>", host,
+			    lr->reason[0] ? ": " : "", err_h);
+	}
 	return page(r, MHD_HTTP_OK, "Approve a new device", NULL,
-		    "<p>Logged in as <b>%s</b>.</p><dl><dt>Device</dt><dd id=device>%s</dd></dl>"
-		    "<p>Add this device to your tailnet? It will be owned by you.</p>"
+		    "<p>Logged in as <b>%s</b>.</p><dl><dt>Device</dt><dd id=device>%s</dd>%s%s%s"
+		    "</dl><p>Add this device to your tailnet? %s</p>"
 		    "<form method=post action=\"%s\"><input type=hidden name=csrf value=%s>"
 		    "<button class=ok name=action value=approve>Approve</button>"
 		    "<button name=action value=reject>Reject</button></form>",
-		    who, host, path, s->csrf);
+		    who, host, tags[0] ? "<dt>Tags</dt><dd id=tags>" : "", tags_h,
+		    tags[0] ? "</dd>" : "",
+		    tags[0] ? "It will be a tagged device: its tags, not you, decide what it may "
+			      "reach, and you must own each tag."
+			    : "It will be owned by you.",
+		    path, s->csrf);
 }
 
 static enum MHD_Result check_page(struct srv_req *r, const char *method, const char *id)

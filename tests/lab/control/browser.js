@@ -7,6 +7,8 @@
 //    the right one, approves the device, and the node's waiting registration completes.
 // 2. Check mode: the tagged server asks control to hold an SSH login from alice's laptop;
 //    alice approves it on the check page and the held request is released with accept.
+// 3. A device asking for tag:server: bob (not an owner) approving it is refused with the
+//    reason, which the node gets too; alice (an owner) approves it and it is tagged.
 'use strict';
 const { chromium } = require('playwright-core');
 const { spawn } = require('child_process');
@@ -144,6 +146,41 @@ async function shot(page, name) {
 		await shot(page2, '7-not-your-device');
 		hold2.p.kill();
 		console.log('ok: another user cannot approve the check');
+
+		// ---- 3. a device asking for tags: only an owner of the tags may approve it ----
+		const kiosk = await nodeUntil(['--state', path.join(work, 'kiosk'), '--hostname', 'kiosk',
+			'--tags', 'tag:server', '--timeout', '60'], /^event 0 needs-login (\S+)$/, 15000);
+		await page2.goto(kiosk.m[1]); // bob is logged in on page2
+		const tags = (await page2.textContent('#tags')).trim();
+		if (tags !== 'tag:server') fail('device page shows tags ' + tags);
+		await shot(page2, '8-approve-tagged-device');
+		await page2.click('button[value=approve]');
+		const e3 = (await page2.textContent('#error')).trim();
+		const why = "tags: bob@example.com does not own tag:server in the policy's tagOwners";
+		if (e3 !== 'kiosk was not added: ' + why) fail('bob approving tag:server: ' + e3);
+		await shot(page2, '9-not-your-tags');
+		await waitLine(kiosk, new RegExp('^event 0 refused the device was rejected on the login page: ' +
+			why.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') + '$', 'm'), 10000);
+		kiosk.p.kill();
+		console.log('ok: a device asking for tag:server is refused when bob (not an owner) approves it');
+		const kiosk2 = await nodeUntil(['--state', path.join(work, 'kiosk2'), '--hostname', 'kiosk2',
+			'--tags', 'tag:server', '--timeout', '60'], /^event 0 needs-login (\S+)$/, 15000);
+		await browser.clearCookies();
+		await page2.goto(kiosk2.m[1]);
+		await page2.fill('#login', 'alice@example.com');
+		await page2.fill('#password', 'password-alice');
+		await page2.click('button[type=submit]');
+		await page2.click('button[value=approve]');
+		const r3 = (await page2.textContent('#result')).trim();
+		if (!r3.includes('kiosk2 is now in your tailnet')) fail('alice approving tag:server: ' + r3);
+		await waitLine(kiosk2, /^netmap 0 \d+ peers=\d+ cache=0/m, 10000);
+		const exited2 = new Promise((resolve) => kiosk2.p.once('exit', resolve));
+		kiosk2.p.kill();
+		await exited2;
+		const k2 = JSON.parse(fs.readFileSync(path.join(work, 'kiosk2', 'netmap.json'))).self;
+		if (k2.owner !== null || JSON.stringify(k2.tags) !== '["tag:server"]')
+			fail('kiosk2 self ' + JSON.stringify(k2));
+		console.log('ok: alice (an owner of tag:server) approves it and the device is tagged tag:server');
 	} finally {
 		await browser.close();
 	}

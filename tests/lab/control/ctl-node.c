@@ -129,7 +129,7 @@ static void usage(void)
 		"Usage: ctl-node --server URL --state DIR [--authkey K] [--hostname H]\n"
 		"       [--server-key K] [--endpoint ADDR:PORT]... [--count N] [--timeout S]\n"
 		"       [--exit-after-netmap] [--exit-on-refuse] [--logout] [--quiet] [--stamps]\n"
-		"       [--hold SRC USER PERIOD_S]\n");
+		"       [--hold SRC USER PERIOD_S] [--tags tag:a,tag:b]\n");
 }
 
 int main(int argc, char **argv)
@@ -149,10 +149,11 @@ int main(int argc, char **argv)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "stamps", no_argument, NULL, 'm' },
 		{ "hold", no_argument, NULL, 'h' },
+		{ "tags", required_argument, NULL, 'g' },
 		{ 0 },
 	};
 	const char *server = NULL, *state = NULL, *authkey = NULL, *hostname = "node",
-		   *server_key = NULL;
+		   *server_key = NULL, *tags = NULL;
 	const char *eps[16];
 	size_t n_eps = 0;
 	int count = 1, timeout_s = 60, c;
@@ -174,6 +175,7 @@ int main(int argc, char **argv)
 		case 'l': g.do_logout = true; break;
 		case 'q': g.quiet = true; break;
 		case 'm': g.stamps = true; break;
+		case 'g': tags = optarg; break;
 		case 'h':
 			if (optind + 3 > argc) {
 				usage();
@@ -217,6 +219,7 @@ int main(int argc, char **argv)
 		struct ctl_client_config cfg = {
 			.loop = g.loop, .server_url = server, .state_dir = dir,
 			.server_key = server_key, .auth_key = authkey, .hostname = name,
+			.advertise_tags = tags,
 			.endpoints = eps, .n_endpoints = n_eps, .on_netmap = on_netmap,
 			.on_event = on_event, .on_contact = on_contact, .ctx = &g.insts[i],
 		};
