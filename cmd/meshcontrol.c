@@ -30,7 +30,10 @@ static void usage(FILE *out)
 		"\n"
 		"Commands:\n"
 		"  serve [--listen ADDR] [--port N] [--public-url URL] [--port-file FILE]\n"
-		"        [--keepalive-ms N]         run the server (default 127.0.0.1:8080)\n"
+		"        [--keepalive-ms N] [--key-lifetime SECONDS]\n"
+		"                                   run the server (default 127.0.0.1:8080); user\n"
+		"                                   nodes' keys expire after --key-lifetime\n"
+		"                                   (default 180 days) and must log in again\n"
 		"  user add LOGIN                   add a user; the password is read from stdin\n"
 		"  user list                        list users\n"
 		"  user remove LOGIN                remove a user with their nodes and keys\n"
@@ -69,6 +72,7 @@ static int cmd_serve(int argc, char **argv)
 		{ "public-url", required_argument, NULL, 'u' },
 		{ "port-file", required_argument, NULL, 'f' },
 		{ "keepalive-ms", required_argument, NULL, 'k' },
+		{ "key-lifetime", required_argument, NULL, 'e' },
 		{ 0 },
 	};
 	struct ctl_server_config cfg = { .state_dir = state_dir, .port = 8080 };
@@ -104,6 +108,15 @@ static int cmd_serve(int argc, char **argv)
 				return 2;
 			}
 			cfg.keepalive_ms = (uint32_t)v;
+			break;
+		case 'e':
+			v = strtol(optarg, &end, 10);
+			if (*end || v < 1 || v > 10L * 365 * 86400) {
+				fprintf(stderr, "meshcontrol: --key-lifetime: '%s' is not 1..%ld seconds\n",
+					optarg, 10L * 365 * 86400);
+				return 2;
+			}
+			cfg.key_lifetime_s = (uint32_t)v;
 			break;
 		default:
 			return 2;

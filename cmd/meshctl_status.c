@@ -95,6 +95,10 @@ int meshctl_status(int argc, char **argv)
 		ctl_lapi_status_clear(&st);
 		return 1;
 	}
+	if (st.error)
+		printf("# %s\n", st.error);
+	if (st.auth_url)
+		printf("# to log in, visit %s\n", st.auth_url);
 	meshctl_node_addr(&st.self, 0, addr, sizeof(addr));
 	who(&st.self, w, sizeof(w));
 	printf("%-16s %-20s %-24s %s, SSH %s, %s\n", addr, st.self.name, w, "self",

@@ -153,7 +153,17 @@ static void on_event(void *ctx, enum ctl_client_event ev, const char *msg)
 	case CTL_CLIENT_LOGGED_OUT:
 		l->connected = false;
 		break;
+	case CTL_CLIENT_KEY_EXPIRED:
+		snprintf(l->error, sizeof(l->error), "%s", msg);
+		log_warn(subject, "%s", msg);
+		break;
 	}
+}
+
+static void on_node_key(void *ctx, const uint8_t priv[32])
+{
+	struct meshd_link *l = ctx;
+	meshd_node_set_node_key(l->node, priv);
 }
 
 /* Our UDP endpoints: every non-loopback, non-tailnet address with the WireGuard port. */
@@ -226,6 +236,7 @@ static int start_client(struct meshd_link *l, const char *authkey, char *err, si
 		.n_ssh_host_keys = n_hks,
 		.on_netmap = on_netmap,
 		.on_event = on_event,
+		.on_node_key = on_node_key,
 		.ctx = l,
 	};
 	int rc = ctl_client_new(&cc, &l->client, err, errlen);

@@ -714,6 +714,24 @@ static void flush_holds(struct meshd_node *node, const char *why)
 	}
 }
 
+int meshd_node_set_node_key(struct meshd_node *node, const uint8_t priv[static 32])
+{
+	uint8_t pub[KEY_LEN];
+	char fp[KEY_FINGERPRINT_SIZE];
+	if (crypto_scalarmult_curve25519_base(pub, priv) != 0)
+		return -EINVAL;
+	int rc = wg_device_set_private_key(node->wg, priv);
+	if (rc) {
+		log_err(subject, "WireGuard refused the new node key: %s", strerror(-rc));
+		return rc;
+	}
+	memcpy(node->private_key, priv, KEY_LEN);
+	memcpy(node->public_key, pub, KEY_LEN);
+	key_fingerprint(fp, pub);
+	log_info(subject, "WireGuard now uses node key %s", fp);
+	return 0;
+}
+
 void meshd_node_set_control(struct meshd_node *node, struct ctl_client *client)
 {
 	if (client != node->control)

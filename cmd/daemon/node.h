@@ -45,6 +45,10 @@ void meshd_node_clear_netmap(struct meshd_node *node);
 /* Starts or stops intercepting port 22 (meshctl up --ssh). */
 int meshd_node_set_ssh(struct meshd_node *node, bool on);
 
+/* The node key changed (control confirmed a rotation or a re-login): WireGuard takes the new
+ * private key (sessions start over); netmaps for the old public key are ignored from now. */
+int meshd_node_set_node_key(struct meshd_node *node, const uint8_t priv[static 32]);
+
 /* The control client used for check-mode holds (NULL: check rules are refused). */
 void meshd_node_set_control(struct meshd_node *node, struct ctl_client *client);
 

@@ -34,6 +34,9 @@ enum {
 	 * of deltas (peers coming online) costs one write, and applying a delta never waits
 	 * behind serializing the whole netmap. */
 	CACHE_DELAY_MS = 1000,
+	/* After a re-login that left the key expired by our clock (skew with control's), wait
+	 * this long before trying again. */
+	RELOGIN_RETRY_S = 60,
 };
 
 enum req_kind {
@@ -52,11 +55,15 @@ struct ctl_client {
 	char **endpoints, **host_keys;
 	size_t n_endpoints, n_host_keys;
 	uint8_t machine_pub[32], machine_priv[32], node_pub[32], node_priv[32];
+	uint8_t next_pub[32], next_priv[32]; /* node.key.next: the key being rotated to */
+	bool have_next, rotating, relogin;
+	bool streaming; /* the map stream answered and no retry is pending */
+	int64_t relogin_at;
 	uint8_t server_pub[32];
 	bool pinned, registered, stopped, refused, logged_out;
 	char followup[64];
 	CURLM *multi;
-	uv_timer_t curl_timer, retry_timer, cache_timer;
+	uv_timer_t curl_timer, retry_timer, cache_timer, expiry_timer;
 	int open_handles; /* uv handles and cache writes still to finish before free */
 	bool cache_busy, cache_again, cache_due;
 	unsigned backoff_ms;
@@ -239,11 +246,16 @@ static void flush_netmap(struct ctl_client *c)
 	free(json);
 }
 
+static void check_expiry(struct ctl_client *c);
+static void node_key_seen(struct ctl_client *c, const uint8_t key[32]);
+
 static void deliver(struct ctl_client *c, bool from_cache)
 {
+	node_key_seen(c, c->nm->self.node_key);
 	c->netmap_version = c->nm->version;
 	if (c->cfg.on_netmap)
 		c->cfg.on_netmap(c->cfg.ctx, c->nm, from_cache);
+	check_expiry(c);
 }
 
 /* ---- curl on the loop ---- */
@@ -419,6 +431,89 @@ static int req_start(struct ctl_client *c, struct creq *r, const char *path, con
 
 static void connect_start(struct ctl_client *c);
 static void map_poll(struct ctl_client *c);
+static void register_send(struct ctl_client *c);
+
+/* ---- the node key: rotation and expiry ----
+ * A new node key is written to node.key.next before control hears of it, and renamed over
+ * node.key once control confirms it (in its answer, or in a netmap whose self carries it),
+ * so a crash in between loses nothing: the next start finds node.key.next and finishes. */
+
+static int next_key_prepare(struct ctl_client *c)
+{
+	char err[512];
+	if (c->have_next)
+		return 0;
+	int rc = load_key(c, "node.key.next", c->next_pub, c->next_priv, err, sizeof(err));
+	if (rc) {
+		log_err("control", "new node key: %s", err);
+		return rc;
+	}
+	c->have_next = true;
+	return 0;
+}
+
+static void sync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+}
+
+/* Control knows this node by key: when it is the one being rotated to, make it ours. */
+static void node_key_seen(struct ctl_client *c, const uint8_t key[32])
+{
+	char from[4096], to[4096], fp[KEY_FINGERPRINT_SIZE];
+	if (!c->have_next || sodium_memcmp(key, c->next_pub, 32) != 0)
+		return;
+	path_of(c, "node.key.next", from, sizeof(from));
+	path_of(c, "node.key", to, sizeof(to));
+	if (rename(from, to) != 0)
+		/* node.key.next stays: the next start finds it confirmed and renames it then */
+		log_err("control", "cannot rename %s to %s: %s", from, to, strerror(errno));
+	else
+		sync_dir(c->state_dir);
+	memcpy(c->node_pub, c->next_pub, 32);
+	memcpy(c->node_priv, c->next_priv, 32);
+	sodium_memzero(c->next_priv, 32);
+	c->have_next = c->rotating = c->relogin = false;
+	key_fingerprint(fp, c->node_pub);
+	log_info("control", "the node key is now %s", fp);
+	if (c->cfg.on_node_key)
+		c->cfg.on_node_key(c->cfg.ctx, c->node_priv);
+}
+
+static void check_expiry(struct ctl_client *c);
+
+static void on_expiry_timer(uv_timer_t *t)
+{
+	check_expiry(t->data);
+}
+
+/* Arm a timer for the node key's expiry; once it has passed, log in again with a new key
+ * (control hands out a login URL, or takes the auth key given to `up`). */
+static void check_expiry(struct ctl_client *c)
+{
+	int64_t exp = c->nm ? c->nm->self.key_expiry : 0, now = (int64_t)time(NULL);
+	uv_timer_stop(&c->expiry_timer);
+	if (!exp || c->relogin || c->stopped || c->logged_out || c->refused)
+		return;
+	if (exp > now || now - c->relogin_at < RELOGIN_RETRY_S) {
+		int64_t at = exp > now ? exp : c->relogin_at + RELOGIN_RETRY_S;
+		uv_timer_start(&c->expiry_timer, on_expiry_timer, (uint64_t)(at - now) * 1000 + 500,
+			       0);
+		return;
+	}
+	if (next_key_prepare(c) != 0)
+		return;
+	c->relogin = true;
+	c->relogin_at = now;
+	event(c, CTL_CLIENT_KEY_EXPIRED, "the node key expired; log in again to stay in the "
+					"tailnet");
+	if (c->streaming) /* otherwise the next connect registers */
+		register_send(c);
+}
 
 static void on_retry(uv_timer_t *t)
 {
@@ -429,6 +524,7 @@ static void retry_later(struct ctl_client *c, const char *why)
 {
 	if (c->stopped)
 		return;
+	c->streaming = false;
 	/* jitter: 75 % to 125 % of the backoff, so many nodes do not come back in step */
 	unsigned ms = c->backoff_ms * 3 / 4 + randombytes_uniform(c->backoff_ms / 2 + 1);
 	event(c, CTL_CLIENT_UNREACHABLE, "%s; retrying in %u ms", why, ms);
@@ -488,9 +584,13 @@ static int pin_key(struct ctl_client *c, const uint8_t key[32])
 
 static void register_send(struct ctl_client *c)
 {
-	char nk[KEY_BASE64_SIZE];
-	key_to_base64(nk, c->node_pub);
+	char nk[KEY_BASE64_SIZE], old[KEY_BASE64_SIZE];
+	key_to_base64(nk, c->have_next && (c->rotating || c->relogin) ? c->next_pub : c->node_pub);
 	json_t *j = json_pack("{s:s, s:s}", "node_key", nk, "hostname", c->hostname);
+	if (c->have_next && (c->rotating || c->relogin)) {
+		key_to_base64(old, c->node_pub);
+		json_object_set_new(j, "old_node_key", json_string(old));
+	}
 	if (c->tags) {
 		json_t *a = json_array();
 		char *copy = strdup(c->tags), *save = NULL;
@@ -548,8 +648,9 @@ static void on_key(struct ctl_client *c, struct creq *r, long status)
 	if (!c->pinned && pin_key(c, key) != 0)
 		log_warn("control", "cannot save the pinned server key");
 	/* A registered node registers again only to ask for tags (control answers at once
-	 * when they are the node's tags already; an auth key given is then not even looked at). */
-	if (c->registered && !c->tags)
+	 * when they are the node's tags already; an auth key given is then not even looked at)
+	 * or to change its node key. */
+	if (c->registered && !c->tags && !c->relogin && !c->rotating)
 		map_poll(c);
 	else
 		register_send(c);
@@ -570,6 +671,15 @@ static void on_register(struct ctl_client *c, struct creq *r, long status)
 {
 	char err[512];
 	json_t *j = response_json(r, status, err, sizeof(err));
+	if (c->rotating && !c->relogin && c->registered && status && status != 401 &&
+	    status < 500 && (!j || json_object_get(j, "error"))) {
+		/* a refused rotation leaves the node as it was */
+		const char *e = json_string_value(json_object_get(j, "error"));
+		log_warn("control", "node key rotation refused: %s", e ? e : err);
+		c->rotating = false;
+		json_decref(j);
+		return;
+	}
 	if (!j) {
 		/* 401 here is a late or replayed request (libcurl resends a POST when a reused
 		 * connection died); a fresh one gets a fresh nonce */
@@ -590,6 +700,17 @@ static void on_register(struct ctl_client *c, struct creq *r, long status)
 			retry_later(c, e);
 	} else if (json_is_true(json_object_get(j, "registered"))) {
 		json_t *node = json_object_get(j, "node");
+		const char *key = json_string_value(json_object_get(node, "node_key"));
+		uint8_t k[32];
+		struct key_error kerr;
+		bool had_next = c->have_next;
+		if (key && key_from_base64(k, key, &kerr))
+			node_key_seen(c, k);
+		/* a netmap for the new key may have come first, and been ignored by the node */
+		if (had_next && !c->have_next && c->nm &&
+		    sodium_memcmp(c->nm->self.node_key, c->node_pub, 32) == 0)
+			deliver(c, false);
+		c->rotating = c->relogin = false; /* done, or control kept the old key */
 		c->followup[0] = '\0';
 		c->backoff_ms = BACKOFF_MIN_MS;
 		if (c->auth_key) { /* used: a reconnect must not present it again */
@@ -695,6 +816,7 @@ static void on_map(struct ctl_client *c, struct creq *r, long status)
 	if (c->backoff_ms != BACKOFF_MIN_MS || !c->netmap_time)
 		event(c, CTL_CLIENT_CONNECTED, "%s", c->url);
 	c->backoff_ms = BACKOFF_MIN_MS;
+	c->streaming = true;
 	if (!keepalive) {
 		c->netmap_time = (int64_t)time(NULL);
 		deliver(c, false);
@@ -890,9 +1012,14 @@ int ctl_client_new(const struct ctl_client_config *cfg, struct ctl_client **out,
 	rc = load_key(c, "machine.key", c->machine_pub, c->machine_priv, err, errlen);
 	if (!rc)
 		rc = load_key(c, "node.key", c->node_pub, c->node_priv, err, errlen);
+	char path[4096];
+	path_of(c, "node.key.next", path, sizeof(path));
+	if (!rc && access(path, F_OK) == 0) { /* a rotation a crash interrupted */
+		rc = load_key(c, "node.key.next", c->next_pub, c->next_priv, err, errlen);
+		c->have_next = rc == 0;
+	}
 	if (rc)
 		goto fail;
-	char path[4096];
 	struct key_error kerr;
 	path_of(c, "server.pub", path, sizeof(path));
 	char *pinned = read_file(path, 128, NULL);
@@ -936,8 +1063,10 @@ int ctl_client_new(const struct ctl_client_config *cfg, struct ctl_client **out,
 	uv_timer_init(cfg->loop, &c->curl_timer);
 	uv_timer_init(cfg->loop, &c->retry_timer);
 	uv_timer_init(cfg->loop, &c->cache_timer);
+	uv_timer_init(cfg->loop, &c->expiry_timer);
 	c->curl_timer.data = c->retry_timer.data = c->cache_timer.data = c;
-	c->open_handles = 3;
+	c->expiry_timer.data = c;
+	c->open_handles = 4;
 	*out = c;
 	return 0;
 fail:
@@ -995,6 +1124,7 @@ void ctl_client_free(struct ctl_client *c)
 		sock_close(c, c->socks);
 	sodium_memzero(c->machine_priv, 32);
 	sodium_memzero(c->node_priv, 32);
+	sodium_memzero(c->next_priv, 32);
 	free(c->url);
 	free(c->state_dir);
 	free(c->hostname);
@@ -1007,6 +1137,7 @@ void ctl_client_free(struct ctl_client *c)
 	uv_close((uv_handle_t *)&c->curl_timer, handle_closed);
 	uv_close((uv_handle_t *)&c->retry_timer, handle_closed);
 	uv_close((uv_handle_t *)&c->cache_timer, handle_closed);
+	uv_close((uv_handle_t *)&c->expiry_timer, handle_closed);
 }
 
 int ctl_client_set_endpoints(struct ctl_client *c, const char *const *eps, size_t n)
@@ -1053,6 +1184,20 @@ int ctl_client_logout(struct ctl_client *c, void (*cb)(void *ctx, int status), v
 		req_free(r);
 		return -EIO;
 	}
+	return 0;
+}
+
+int ctl_client_rotate_key(struct ctl_client *c)
+{
+	if (!c->registered || !c->pinned)
+		return -ENOTCONN;
+	if (c->rotating || c->relogin)
+		return -EBUSY;
+	int rc = next_key_prepare(c);
+	if (rc)
+		return rc;
+	c->rotating = true;
+	register_send(c);
 	return 0;
 }
 

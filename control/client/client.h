@@ -8,8 +8,9 @@
  * to on_netmap; at start the cached one is handed over first, so a node keeps working while
  * control is unreachable.  Failures are retried with exponential backoff and jitter.
  *
- * State directory: machine.key and node.key (private keys, 0600), server.pub (the pinned
- * server key), netmap.json.  Keys are never logged. */
+ * State directory: machine.key and node.key (private keys, 0600), node.key.next (a key
+ * being rotated to, until control confirms it), server.pub (the pinned server key),
+ * netmap.json.  Keys are never logged. */
 #ifndef MESH_CONTROL_CLIENT_H
 #define MESH_CONTROL_CLIENT_H
 
@@ -31,6 +32,7 @@ enum ctl_client_event {
 	CTL_CLIENT_REFUSED,	 /* msg is control's refusal (bad auth key, ...); not retried */
 	CTL_CLIENT_KEY_MISMATCH, /* the server key differs from the pinned one; not retried */
 	CTL_CLIENT_LOGGED_OUT,
+	CTL_CLIENT_KEY_EXPIRED,	 /* the node key expired: logging in again (NEEDS_LOGIN follows) */
 };
 
 struct ctl_client_config {
@@ -51,6 +53,9 @@ struct ctl_client_config {
 	/* A new netmap (valid only during the call); from_cache for the one read at start. */
 	void (*on_netmap)(void *ctx, const struct ctl_netmap *nm, bool from_cache);
 	void (*on_event)(void *ctx, enum ctl_client_event ev, const char *msg);
+	/* The node key changed (rotation or a re-login); priv is the new private key, valid
+	 * during the call.  The netmap that follows carries the new public key. */
+	void (*on_node_key)(void *ctx, const uint8_t priv[32]);
 	/* Optional: a map message ("full", "delta", "keepalive") with this version arrived,
 	 * before it is applied (for "last heard from control" and for measurements). */
 	void (*on_contact)(void *ctx, const char *type, uint64_t version);
@@ -83,6 +88,13 @@ int ctl_client_hold(struct ctl_client *c, const char *src, const char *user,
 
 /* Log out (an ephemeral node is removed); cb gets 0 or -errno. */
 int ctl_client_logout(struct ctl_client *c, void (*cb)(void *ctx, int status), void *ctx);
+
+/* Rotate the node key: a new one goes to state_dir/node.key.next, control is told (old and
+ * new key), and on its confirmation it replaces node.key and on_node_key runs.  The key's
+ * expiry stays as it is (only a login or an auth key extends it; when it passes, the client
+ * logs in again by itself with a new key).  -ENOTCONN before registration, -EBUSY while a
+ * rotation or re-login is under way; a refusal by control is logged and changes nothing. */
+int ctl_client_rotate_key(struct ctl_client *c);
 
 /* Seconds since the netmap in use was received (or cached); -1 when there is none. */
 int64_t ctl_client_netmap_age(const struct ctl_client *c);

@@ -236,10 +236,7 @@ static enum MHD_Result nodes(struct srv_req *r, const char *method, const char *
 		return srv_reply_json(r->conn, MHD_HTTP_OK, json_pack("{s:b}", "removed", 1));
 	}
 	if (strcmp(end, "/expire") == 0 && strcmp(method, "POST") == 0) {
-		n->rec.key_expiry = srv_now_s();
-		int rc = srv->store->ops->node_set_expiry(srv->store, id, n->rec.key_expiry);
-		if (!rc)
-			rc = srv_map_rebuild(srv, err, sizeof(err));
+		int rc = srv_node_expire(srv, n, err, sizeof(err));
 		if (rc)
 			return srv_reply_error(r->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s",
 					       strerror(-rc));

@@ -635,6 +635,17 @@ static enum MHD_Result map_report(struct srv_req *r, struct srv_node *n, const c
 	return MHD_YES;
 }
 
+int srv_node_expire(struct ctl_server *srv, struct srv_node *n, char *err, size_t errlen)
+{
+	n->rec.key_expiry = srv_now_s();
+	int rc = srv->store->ops->node_set_expiry(srv->store, n->rec.id, n->rec.key_expiry);
+	if (!rc)
+		rc = node_render(srv, n); /* its self (and what peers see) carries the expiry */
+	if (!rc)
+		rc = srv_map_rebuild(srv, err, errlen);
+	return rc;
+}
+
 static enum MHD_Result api_map(struct srv_req *r)
 {
 	struct ctl_server *srv = r->srv;
@@ -896,22 +907,26 @@ static enum MHD_Result api_register(struct srv_req *r)
 	if (tj && ctl_tags_from_json(tj, asked, sizeof(asked), err, sizeof(err)) != 0)
 		return sealed_error(r, MHD_HTTP_BAD_REQUEST, "%s", err);
 	struct srv_node *known = node_by_machine(srv, r->machine_key), *n = NULL;
+	/* Peers tell nodes apart by node key: one in use by another machine is refused. */
+	for (size_t i = 0; i < srv->n_nodes; i++)
+		if (srv->nodes[i] != known && sodium_memcmp(srv->nodes[i]->rec.node_key, nk, 32) == 0)
+			return sealed_error(r, MHD_HTTP_CONFLICT,
+					    "node_key: another node already uses this key");
 	/* Asking for other tags than the node has takes a login or an auth key again. */
 	bool same_tags = !tj || (known && ctl_tags_canonical(known->rec.tags, cur, sizeof(cur)) == 0 &&
 				 strcmp(cur, asked) == 0);
-	/* Key rotation: a known machine presenting its current node key may replace it. */
+	/* Key rotation: a known machine presenting its current node key may replace it.  The
+	 * expiry stays: only a login or an auth key extends it, so once the key has expired
+	 * the request goes on below to a login (or the auth key it carries). */
 	const char *old = json_string_value(json_object_get(m, "old_node_key"));
-	if (known && !authkey && old && same_tags) {
-		uint8_t ok[32];
-		if (!key_from_base64(ok, old, &kerr))
-			return sealed_error(r, MHD_HTTP_BAD_REQUEST, "old_node_key: %s",
-					    kerr.message);
-		if (sodium_memcmp(ok, known->rec.node_key, 32) != 0 ||
-		    node_expired(known, srv_now_s()))
+	uint8_t ok[32];
+	if (old && !key_from_base64(ok, old, &kerr))
+		return sealed_error(r, MHD_HTTP_BAD_REQUEST, "old_node_key: %s", kerr.message);
+	if (known && !authkey && old && same_tags && !node_expired(known, srv_now_s())) {
+		if (sodium_memcmp(ok, known->rec.node_key, 32) != 0)
 			return sealed_error(r, MHD_HTTP_FORBIDDEN,
 					    "old_node_key is not this node's current key");
 		memcpy(known->rec.node_key, nk, 32);
-		known->rec.key_expiry = srv_now_s() + srv->cfg.key_lifetime_s;
 		int rc = srv->store->ops->node_register(srv->store, &known->rec, 0);
 		if (!rc)
 			rc = node_render(srv, known);
@@ -1074,12 +1089,7 @@ static enum MHD_Result api_logout(struct srv_req *r)
 	if (removed) {
 		rc = srv_node_remove(srv, id);
 	} else {
-		n->rec.key_expiry = srv_now_s();
-		rc = srv->store->ops->node_set_expiry(srv->store, id, n->rec.key_expiry);
-		if (!rc)
-			rc = node_render(srv, n);
-		if (!rc)
-			rc = srv_map_rebuild(srv, err, sizeof(err));
+		rc = srv_node_expire(srv, n, err, sizeof(err));
 	}
 	if (rc)
 		return sealed_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "logout: %s", strerror(-rc));

@@ -143,6 +143,8 @@ void srv_map_published(struct ctl_server *srv);
 /* Check policy text against the current topology; 0 or -EINVAL with err. */
 int srv_policy_check(struct ctl_server *srv, const char *text, char *err, size_t errlen);
 int srv_node_remove(struct ctl_server *srv, int64_t id);
+/* Expire the node's key now: it loses its peers and is told (its self carries the expiry). */
+int srv_node_expire(struct ctl_server *srv, struct srv_node *n, char *err, size_t errlen);
 struct srv_node *srv_node_by_id(struct ctl_server *srv, int64_t id);
 /* The person logged in as login (user_id) approved lr: register the node.  -EPERM (lr
  * rejected, err says why) when the node asked for tags that person does not own. */

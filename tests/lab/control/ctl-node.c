@@ -18,8 +18,10 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include <sodium.h>
 #include <uv.h>
 
+#include "common/key.h"
 #include "control/client/client.h"
 
 struct inst {
@@ -32,7 +34,7 @@ static struct {
 	uv_loop_t *loop;
 	const char *hold_src, *hold_user;
 	unsigned hold_period;
-	bool exit_after_netmap, exit_on_refuse, do_logout, hold_started, quiet, stamps;
+	bool exit_after_netmap, exit_on_refuse, do_logout, hold_started, quiet, stamps, rotate;
 	int rc;
 	struct inst *insts;
 	int count;
@@ -44,7 +46,7 @@ static const char *const event_names[] = {
 	[CTL_CLIENT_NEEDS_LOGIN] = "needs-login",   [CTL_CLIENT_REGISTERED] = "registered",
 	[CTL_CLIENT_CONNECTED] = "connected",	    [CTL_CLIENT_UNREACHABLE] = "unreachable",
 	[CTL_CLIENT_REFUSED] = "refused",	    [CTL_CLIENT_KEY_MISMATCH] = "key-mismatch",
-	[CTL_CLIENT_LOGGED_OUT] = "logged-out",
+	[CTL_CLIENT_LOGGED_OUT] = "logged-out",	    [CTL_CLIENT_KEY_EXPIRED] = "key-expired",
 };
 
 static uint64_t wall_ms(void)
@@ -90,9 +92,23 @@ static void on_netmap(void *ctx, const struct ctl_netmap *nm, bool from_cache)
 	} else if (g.do_logout && in->netmaps == 1) {
 		if (ctl_client_logout(in->c, on_logout, NULL))
 			finish(2);
+	} else if (g.rotate && in->netmaps == 1) {
+		int rc = ctl_client_rotate_key(in->c);
+		printf("rotate %d %s\n", in->idx, rc ? strerror(-rc) : "started");
 	} else if (g.exit_after_netmap && !g.hold_src && !g.do_logout) {
 		finish(0);
 	}
+}
+
+/* The new public key (never the private one) and the netmap's view of it follow. */
+static void on_node_key(void *ctx, const uint8_t priv[32])
+{
+	struct inst *in = ctx;
+	uint8_t pub[32];
+	char b64[KEY_BASE64_SIZE];
+	crypto_scalarmult_base(pub, priv);
+	key_to_base64(b64, pub);
+	printf("node-key %d %s\n", in->idx, b64);
 }
 
 static void on_event(void *ctx, enum ctl_client_event ev, const char *msg)
@@ -129,7 +145,7 @@ static void usage(void)
 		"Usage: ctl-node --server URL --state DIR [--authkey K] [--hostname H]\n"
 		"       [--server-key K] [--endpoint ADDR:PORT]... [--count N] [--timeout S]\n"
 		"       [--exit-after-netmap] [--exit-on-refuse] [--logout] [--quiet] [--stamps]\n"
-		"       [--hold SRC USER PERIOD_S] [--tags tag:a,tag:b]\n");
+		"       [--hold SRC USER PERIOD_S] [--tags tag:a,tag:b] [--rotate]\n");
 }
 
 int main(int argc, char **argv)
@@ -150,6 +166,7 @@ int main(int argc, char **argv)
 		{ "stamps", no_argument, NULL, 'm' },
 		{ "hold", no_argument, NULL, 'h' },
 		{ "tags", required_argument, NULL, 'g' },
+		{ "rotate", no_argument, NULL, 'o' },
 		{ 0 },
 	};
 	const char *server = NULL, *state = NULL, *authkey = NULL, *hostname = "node",
@@ -176,6 +193,7 @@ int main(int argc, char **argv)
 		case 'q': g.quiet = true; break;
 		case 'm': g.stamps = true; break;
 		case 'g': tags = optarg; break;
+		case 'o': g.rotate = true; break;
 		case 'h':
 			if (optind + 3 > argc) {
 				usage();
@@ -221,7 +239,8 @@ int main(int argc, char **argv)
 			.server_key = server_key, .auth_key = authkey, .hostname = name,
 			.advertise_tags = tags,
 			.endpoints = eps, .n_endpoints = n_eps, .on_netmap = on_netmap,
-			.on_event = on_event, .on_contact = on_contact, .ctx = &g.insts[i],
+			.on_event = on_event, .on_contact = on_contact, .on_node_key = on_node_key,
+			.ctx = &g.insts[i],
 		};
 		g.insts[i].idx = i;
 		if (ctl_client_new(&cfg, &g.insts[i].c, err, sizeof(err)) != 0) {
