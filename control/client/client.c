@@ -57,7 +57,7 @@ struct ctl_client {
 	uint8_t machine_pub[32], machine_priv[32], node_pub[32], node_priv[32];
 	uint8_t next_pub[32], next_priv[32]; /* node.key.next: the key being rotated to */
 	bool have_next, rotating, relogin;
-	bool streaming; /* the map stream answered and no retry is pending */
+	bool key_pending; /* GET /key in flight: its answer registers or streams */
 	int64_t relogin_at;
 	uint8_t server_pub[32];
 	bool pinned, registered, stopped, refused, logged_out;
@@ -66,12 +66,13 @@ struct ctl_client {
 	uv_timer_t curl_timer, retry_timer, cache_timer, expiry_timer;
 	int open_handles; /* uv handles and cache writes still to finish before free */
 	bool cache_busy, cache_again, cache_due;
+	char *cache_last; /* at free, with a write still running: the netmap to write after it */
 	unsigned backoff_ms;
 	json_t *netmap; /* the current full netmap as JSON, for the cache */
 	struct ctl_netmap *nm; /* the same, decoded (deltas decode only what they carry) */
 	uint64_t netmap_version;
 	int64_t netmap_time;
-	struct creq *map_req;
+	struct creq *map_req, *reg_req; /* at most one of each in flight */
 	struct creq *reqs; /* every request in flight */
 	struct sockctx *socks; /* every socket curl asked us to watch */
 };
@@ -174,14 +175,24 @@ static void cache_write_done(uv_work_t *w, int status)
 			 strerror(-cw->rc));
 	else if (c->logged_out)
 		unlink(cw->path); /* the logout came while this write was under way */
-	free(cw->json);
-	free(cw);
 	c->cache_busy = false;
 	if (c->stopped) {
+		if (c->cache_last) {
+			int rc = file_write_atomic(cw->path, c->cache_last, strlen(c->cache_last), 0600);
+			if (rc)
+				log_warn("control", "cannot cache the netmap in %s: %s", cw->path,
+					 strerror(-rc));
+			free(c->cache_last);
+			c->cache_last = NULL;
+		}
+		free(cw->json);
+		free(cw);
 		if (--c->open_handles == 0)
 			free(c);
 		return;
 	}
+	free(cw->json);
+	free(cw);
 	c->open_handles--;
 	if (c->cache_again) {
 		c->cache_again = false;
@@ -229,17 +240,22 @@ static void save_netmap(struct ctl_client *c)
 	uv_timer_start(&c->cache_timer, on_cache_timer, CACHE_DELAY_MS, 0);
 }
 
-/* On free: a change still waiting for its write is written now, on the caller's thread. */
+/* On free: a change still waiting for its write is written now, on the caller's thread, or
+ * right after the write under way (two writers would share the temporary file). */
 static void flush_netmap(struct ctl_client *c)
 {
 	char path[4096];
 	char *json;
-	if (!c->cache_due || !c->netmap || c->logged_out)
+	if (!(c->cache_due || c->cache_again) || !c->netmap || c->logged_out)
 		return;
-	c->cache_due = false;
-	path_of(c, "netmap.json", path, sizeof(path));
+	c->cache_due = c->cache_again = false;
 	if (!(json = json_dumps(c->netmap, JSON_COMPACT)))
 		return;
+	if (c->cache_busy) {
+		c->cache_last = json;
+		return;
+	}
+	path_of(c, "netmap.json", path, sizeof(path));
 	int rc = file_write_atomic(path, json, strlen(json), 0600);
 	if (rc)
 		log_warn("control", "cannot cache the netmap in %s: %s", path, strerror(-rc));
@@ -251,6 +267,8 @@ static void node_key_seen(struct ctl_client *c, const uint8_t key[32]);
 
 static void deliver(struct ctl_client *c, bool from_cache)
 {
+	if (c->logged_out)
+		return; /* the node forgets its netmap on logout; a late delta must not undo it */
 	node_key_seen(c, c->nm->self.node_key);
 	c->netmap_version = c->nm->version;
 	if (c->cfg.on_netmap)
@@ -376,6 +394,8 @@ static void req_free(struct creq *r)
 		}
 	if (c->map_req == r)
 		c->map_req = NULL;
+	if (c->reg_req == r)
+		c->reg_req = NULL;
 	if (r->easy) {
 		curl_multi_remove_handle(c->multi, r->easy);
 		curl_easy_cleanup(r->easy);
@@ -452,6 +472,18 @@ static int next_key_prepare(struct ctl_client *c)
 	return 0;
 }
 
+/* Control refused the new key (or the change): forget it, the next try makes another. */
+static void next_key_discard(struct ctl_client *c)
+{
+	char path[4096];
+	if (!c->have_next)
+		return;
+	path_of(c, "node.key.next", path, sizeof(path));
+	unlink(path);
+	sodium_memzero(c->next_priv, 32);
+	c->have_next = false;
+}
+
 static void sync_dir(const char *dir)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -511,7 +543,8 @@ static void check_expiry(struct ctl_client *c)
 	c->relogin_at = now;
 	event(c, CTL_CLIENT_KEY_EXPIRED, "the node key expired; log in again to stay in the "
 					"tailnet");
-	if (c->streaming) /* otherwise the next connect registers */
+	/* unless a connect is under way (its answer registers) */
+	if (c->pinned && !c->key_pending && !uv_is_active((uv_handle_t *)&c->retry_timer))
 		register_send(c);
 }
 
@@ -524,7 +557,6 @@ static void retry_later(struct ctl_client *c, const char *why)
 {
 	if (c->stopped)
 		return;
-	c->streaming = false;
 	/* jitter: 75 % to 125 % of the backoff, so many nodes do not come back in step */
 	unsigned ms = c->backoff_ms * 3 / 4 + randombytes_uniform(c->backoff_ms / 2 + 1);
 	event(c, CTL_CLIENT_UNREACHABLE, "%s; retrying in %u ms", why, ms);
@@ -584,6 +616,8 @@ static int pin_key(struct ctl_client *c, const uint8_t key[32])
 
 static void register_send(struct ctl_client *c)
 {
+	if (c->reg_req || c->stopped)
+		return; /* one at a time: the one in flight carries the current wishes */
 	char nk[KEY_BASE64_SIZE], old[KEY_BASE64_SIZE];
 	key_to_base64(nk, c->have_next && (c->rotating || c->relogin) ? c->next_pub : c->node_pub);
 	json_t *j = json_pack("{s:s, s:s}", "node_key", nk, "hostname", c->hostname);
@@ -591,6 +625,8 @@ static void register_send(struct ctl_client *c)
 		key_to_base64(old, c->node_pub);
 		json_object_set_new(j, "old_node_key", json_string(old));
 	}
+	if (c->relogin) /* control keeps the current key while it has not expired */
+		json_object_set_new(j, "expired", json_true());
 	if (c->tags) {
 		json_t *a = json_array();
 		char *copy = strdup(c->tags), *save = NULL;
@@ -603,7 +639,7 @@ static void register_send(struct ctl_client *c)
 	if (c->followup[0]) {
 		json_object_set_new(j, "followup", json_string(c->followup));
 		json_object_set_new(j, "wait", json_true());
-	} else if (c->auth_key) {
+	} else if (c->auth_key && !(c->rotating && !c->relogin)) {
 		json_object_set_new(j, "auth_key", json_string(c->auth_key));
 	}
 	char *s = json_dumps(j, JSON_COMPACT);
@@ -618,10 +654,21 @@ static void register_send(struct ctl_client *c)
 	}
 	free(s);
 	r->kind = REQ_REGISTER;
+	c->reg_req = r;
+}
+
+static void forget_auth_key(struct ctl_client *c)
+{
+	if (c->auth_key) {
+		sodium_memzero(c->auth_key, strlen(c->auth_key));
+		free(c->auth_key);
+		c->auth_key = NULL;
+	}
 }
 
 static void on_key(struct ctl_client *c, struct creq *r, long status)
 {
+	c->key_pending = false;
 	json_t *j = r->resp ? json_loads(r->resp, 0, NULL) : NULL;
 	const char *k = json_string_value(json_object_get(j, "server_key"));
 	uint8_t key[32];
@@ -647,13 +694,15 @@ static void on_key(struct ctl_client *c, struct creq *r, long status)
 	}
 	if (!c->pinned && pin_key(c, key) != 0)
 		log_warn("control", "cannot save the pinned server key");
-	/* A registered node registers again only to ask for tags (control answers at once
-	 * when they are the node's tags already; an auth key given is then not even looked at)
-	 * or to change its node key. */
-	if (c->registered && !c->tags && !c->relogin && !c->rotating)
+	/* A registered node streams at once, and registers again only to ask for tags
+	 * (control answers at once when it has them already) or to change its node key; an
+	 * auth key given to it is not needed then, and not kept. */
+	if (c->registered)
 		map_poll(c);
-	else
+	if (!c->registered || c->tags || c->relogin || c->rotating)
 		register_send(c);
+	if (c->registered && !c->relogin)
+		forget_auth_key(c);
 }
 
 static void mark_registered(struct ctl_client *c, bool yes)
@@ -671,12 +720,18 @@ static void on_register(struct ctl_client *c, struct creq *r, long status)
 {
 	char err[512];
 	json_t *j = response_json(r, status, err, sizeof(err));
-	if (c->rotating && !c->relogin && c->registered && status && status != 401 &&
-	    status < 500 && (!j || json_object_get(j, "error"))) {
-		/* a refused rotation leaves the node as it was */
+	/* A definite refusal of a new key: forget it (an unanswered request may have reached
+	 * control, so then the key stays for the next try, or for a netmap that confirms it). */
+	bool refused = status >= 400 && status < 500 && status != 401;
+	if (refused && c->have_next && (c->rotating || c->relogin))
+		next_key_discard(c);
+	if (c->rotating && !c->relogin && (!j || json_object_get(j, "error"))) {
+		/* a failed rotation leaves the node as it was, connected */
 		const char *e = json_string_value(json_object_get(j, "error"));
-		log_warn("control", "node key rotation refused: %s", e ? e : err);
+		log_warn("control", "node key rotation %s: %s", refused ? "refused" : "failed",
+			 e ? e : err);
 		c->rotating = false;
+		c->followup[0] = '\0';
 		json_decref(j);
 		return;
 	}
@@ -713,11 +768,7 @@ static void on_register(struct ctl_client *c, struct creq *r, long status)
 		c->rotating = c->relogin = false; /* done, or control kept the old key */
 		c->followup[0] = '\0';
 		c->backoff_ms = BACKOFF_MIN_MS;
-		if (c->auth_key) { /* used: a reconnect must not present it again */
-			sodium_memzero(c->auth_key, strlen(c->auth_key));
-			free(c->auth_key);
-			c->auth_key = NULL;
-		}
+		forget_auth_key(c); /* used: a reconnect must not present it again */
 		mark_registered(c, true);
 		event(c, CTL_CLIENT_REGISTERED, "%s",
 		      json_string_value(json_object_get(node, "name")) ?: "");
@@ -816,7 +867,6 @@ static void on_map(struct ctl_client *c, struct creq *r, long status)
 	if (c->backoff_ms != BACKOFF_MIN_MS || !c->netmap_time)
 		event(c, CTL_CLIENT_CONNECTED, "%s", c->url);
 	c->backoff_ms = BACKOFF_MIN_MS;
-	c->streaming = true;
 	if (!keepalive) {
 		c->netmap_time = (int64_t)time(NULL);
 		deliver(c, false);
@@ -915,6 +965,8 @@ static void check_done(struct ctl_client *c)
 			curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
 		if (c->map_req == r)
 			c->map_req = NULL;
+		if (c->reg_req == r)
+			c->reg_req = NULL;
 		if (!c->stopped) {
 			switch (r->kind) {
 			case REQ_KEY:
@@ -934,6 +986,8 @@ static void check_done(struct ctl_client *c)
 				break;
 			}
 		}
+		if (c->stopped)
+			return; /* a callback freed the client, and with it r and the multi handle */
 		req_free(r);
 	}
 }
@@ -950,6 +1004,7 @@ static void connect_start(struct ctl_client *c)
 		return;
 	}
 	r->kind = REQ_KEY;
+	c->key_pending = true;
 }
 
 /* ---- public ---- */

@@ -798,14 +798,19 @@ int srv_register_finish(struct ctl_server *srv, struct srv_login_req *lr, int64_
 	struct srv_node *n = NULL;
 	char asked[CTL_TAGS_MAX] = "", tags[CTL_TAGS_MAX];
 	json_t *tj = json_object_get(req, "tags");
+	struct srv_node *known = node_by_machine(srv, lr->machine_key);
 	int rc = req ? 0 : -ENOMEM;
+	err[0] = '\0';
 	if (!rc && tj)
 		rc = ctl_tags_from_json(tj, asked, sizeof(asked), err, errlen);
+	else if (!rc && known) /* a known node logging in again keeps its tags */
+		snprintf(asked, sizeof(asked), "%s", known->rec.tags);
 	if (!rc)
 		rc = ctl_tags_grant(srv->policy_text, login, "", asked, tags, sizeof(tags), err,
 				    errlen);
-	if (rc == -EPERM) {
-		/* the person approving does not own the tags the node asked for */
+	if (rc && rc != -ENOMEM) {
+		/* the person approving does not own the tags the node asks for (or they are
+		 * not valid): the node is told why */
 		lr->state = -1;
 		snprintf(lr->reason, sizeof(lr->reason), "%s", err);
 		srv_wake(srv, SRV_WAIT_REGISTER, lr->token);
@@ -902,7 +907,7 @@ static enum MHD_Result api_register(struct srv_req *r)
 				    "hostname: expected 1 to 51 letters, digits and dashes");
 	if (json_object_get(m, "auth_key") && !authkey)
 		return sealed_error(r, MHD_HTTP_BAD_REQUEST, "auth_key: expected a string");
-	char err[256], asked[CTL_TAGS_MAX] = "", cur[CTL_TAGS_MAX] = "";
+	char err[256], asked[CTL_TAGS_MAX] = "";
 	json_t *tj = json_object_get(m, "tags");
 	if (tj && ctl_tags_from_json(tj, asked, sizeof(asked), err, sizeof(err)) != 0)
 		return sealed_error(r, MHD_HTTP_BAD_REQUEST, "%s", err);
@@ -912,9 +917,9 @@ static enum MHD_Result api_register(struct srv_req *r)
 		if (srv->nodes[i] != known && sodium_memcmp(srv->nodes[i]->rec.node_key, nk, 32) == 0)
 			return sealed_error(r, MHD_HTTP_CONFLICT,
 					    "node_key: another node already uses this key");
-	/* Asking for other tags than the node has takes a login or an auth key again. */
-	bool same_tags = !tj || (known && ctl_tags_canonical(known->rec.tags, cur, sizeof(cur)) == 0 &&
-				 strcmp(cur, asked) == 0);
+	/* Asking for tags the node does not have takes a login or an auth key again (tags it
+	 * has from its auth key need not be asked for; dropping tags takes a new login). */
+	bool same_tags = !tj || (known && ctl_tags_subset(asked, known->rec.tags));
 	/* Key rotation: a known machine presenting its current node key may replace it.  The
 	 * expiry stays: only a login or an auth key extends it, so once the key has expired
 	 * the request goes on below to a login (or the auth key it carries). */
@@ -922,14 +927,21 @@ static enum MHD_Result api_register(struct srv_req *r)
 	uint8_t ok[32];
 	if (old && !key_from_base64(ok, old, &kerr))
 		return sealed_error(r, MHD_HTTP_BAD_REQUEST, "old_node_key: %s", kerr.message);
-	if (known && !authkey && old && same_tags && !node_expired(known, srv_now_s())) {
+	bool live = known && !node_expired(known, srv_now_s());
+	/* A node that believes its key expired while it has not (clocks differ): nothing to do. */
+	if (live && same_tags && json_is_true(json_object_get(m, "expired")))
+		return reply_sealed_json(r, MHD_HTTP_OK, registered_json(srv, known));
+	if (live && !authkey && old && same_tags) {
 		if (sodium_memcmp(ok, known->rec.node_key, 32) != 0)
 			return sealed_error(r, MHD_HTTP_FORBIDDEN,
 					    "old_node_key is not this node's current key");
-		memcpy(known->rec.node_key, nk, 32);
-		int rc = srv->store->ops->node_register(srv->store, &known->rec, 0);
-		if (!rc)
+		struct ctl_node_rec rec = known->rec; /* memory changes once the store has it */
+		memcpy(rec.node_key, nk, 32);
+		int rc = srv->store->ops->node_register(srv->store, &rec, 0);
+		if (!rc) {
+			memcpy(known->rec.node_key, nk, 32);
 			rc = node_render(srv, known);
+		}
 		if (!rc)
 			rc = srv_map_rebuild(srv, err, sizeof(err));
 		if (rc)
@@ -938,8 +950,7 @@ static enum MHD_Result api_register(struct srv_req *r)
 	}
 	/* A registered machine asking again with the same node key and tags: already done
 	 * (an auth key it also sent is not needed, so not checked). */
-	if (known && same_tags && sodium_memcmp(nk, known->rec.node_key, 32) == 0 &&
-	    !node_expired(known, srv_now_s()))
+	if (live && same_tags && sodium_memcmp(nk, known->rec.node_key, 32) == 0)
 		return reply_sealed_json(r, MHD_HTTP_OK, registered_json(srv, known));
 	if (!authkey)
 		return register_interactive(r);

@@ -106,7 +106,7 @@ int ctl_tags_grant(const char *policy_text, const char *login, const char *key_t
 {
 	const char *v[2 * TAGS_LIST_MAX], *kv[TAGS_LIST_MAX];
 	char *kcopy = strdup(key_tags ? key_tags : ""), *acopy = strdup(asked ? asked : "");
-	char extra[CTL_TAGS_MAX] = "";
+	char extra[2 * CTL_TAGS_MAX] = "";
 	int rc = kcopy && acopy ? 0 : -ENOMEM;
 	int nk = rc ? 0 : split(kcopy, kv, TAGS_LIST_MAX);
 	int na = rc || nk < 0 ? 0 : split(acopy, v + nk, TAGS_LIST_MAX);
@@ -117,11 +117,15 @@ int ctl_tags_grant(const char *policy_text, const char *login, const char *key_t
 		bool carried = false;
 		for (int k = 0; k < nk && !carried; k++)
 			carried = strcmp(kv[k], v[nk + i]) == 0;
-		if (!carried && strlen(extra) + strlen(v[nk + i]) + 2 < sizeof(extra)) {
-			if (extra[0])
-				strcat(extra, ",");
-			strcat(extra, v[nk + i]);
+		if (carried)
+			continue;
+		if (strlen(extra) + 1 + strlen(v[nk + i]) + 1 > sizeof(extra)) {
+			rc = -E2BIG; /* never grant a tag that was not checked */
+			break;
 		}
+		if (extra[0])
+			strcat(extra, ",");
+		strcat(extra, v[nk + i]);
 	}
 	if (!rc && extra[0])
 		rc = ctl_authkey_check_tags(policy_text, login, extra, err, errlen);
@@ -137,6 +141,24 @@ int ctl_tags_grant(const char *policy_text, const char *login, const char *key_t
 	free(kcopy);
 	free(acopy);
 	return rc;
+}
+
+bool ctl_tags_subset(const char *a, const char *b)
+{
+	const char *v[TAGS_LIST_MAX], *w[TAGS_LIST_MAX];
+	char *ac = strdup(a ? a : ""), *bc = strdup(b ? b : "");
+	int na = ac ? split(ac, v, TAGS_LIST_MAX) : -ENOMEM;
+	int nb = bc ? split(bc, w, TAGS_LIST_MAX) : -ENOMEM;
+	bool all = na >= 0 && nb >= 0;
+	for (int i = 0; all && i < na; i++) {
+		bool found = false;
+		for (int k = 0; k < nb && !found; k++)
+			found = strcmp(v[i], w[k]) == 0;
+		all = found;
+	}
+	free(ac);
+	free(bc);
+	return all;
 }
 
 int ctl_authkey_check_tags(const char *policy_text, const char *login, const char *tags_csv,

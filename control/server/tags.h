@@ -4,6 +4,7 @@
 #ifndef MESH_CONTROL_SERVER_TAGS_H
 #define MESH_CONTROL_SERVER_TAGS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -14,6 +15,9 @@ int ctl_tags_from_json(json_t *arr, char *out, size_t outlen, char *err, size_t 
 
 /* Any comma-separated list -> the list form (sorted, no repeats); -E2BIG when too long. */
 int ctl_tags_canonical(const char *csv, char *out, size_t outlen);
+
+/* Every tag of list a is in list b (both comma-separated; "" is a subset of anything). */
+bool ctl_tags_subset(const char *a, const char *b);
 
 /* The tags a node registered by `login` ends up with: key_tags (an auth key's; "" for an
  * interactive login) plus asked (the node's request); each asked-for tag the key does not

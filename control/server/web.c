@@ -260,7 +260,7 @@ static enum MHD_Result device_page(struct srv_req *r, const char *method, const 
 	struct ctl_server *srv = r->srv;
 	struct srv_session *s = session_of(r);
 	char path[64], host[128], who[256], action[16], tags[CTL_TAGS_MAX] = "";
-	char tags_h[CTL_TAGS_MAX * 2], err[512], err_h[1024];
+	char tags_h[CTL_TAGS_MAX * 2], err[512] = "", err_h[1024];
 	snprintf(path, sizeof(path), "/register/%.40s", token);
 	struct srv_login_req *lr = NULL;
 	for (size_t i = 0; i < srv->n_logins; i++)

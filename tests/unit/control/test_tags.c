@@ -51,6 +51,14 @@ int main(void)
 	CHECK_INT(ctl_tags_canonical("", out, sizeof(out)), 0);
 	CHECK_STR(out, "");
 
+	CHECK(ctl_tags_subset("", ""));
+	CHECK(ctl_tags_subset("", "tag:a"));
+	CHECK(ctl_tags_subset("tag:b", "tag:a,tag:b"));
+	CHECK(ctl_tags_subset("tag:b,tag:a", "tag:a,tag:b,tag:c"));
+	CHECK(!ctl_tags_subset("tag:a", ""));
+	CHECK(!ctl_tags_subset("tag:a,tag:d", "tag:a,tag:b"));
+	CHECK(!ctl_tags_subset("tag:ab", "tag:a,tag:b"));
+
 	/* a login asking for tags it owns (through a group, by name, as a member) */
 	grant("alice@example.com", "", "tag:web", 0, "tag:web");
 	grant("alice@example.com", "", "tag:ci,tag:web", 0, "tag:ci,tag:web");
