@@ -93,7 +93,7 @@ int ctl_client_logout(struct ctl_client *c, void (*cb)(void *ctx, int status), v
  * new key), and on its confirmation it replaces node.key and on_node_key runs.  The key's
  * expiry stays as it is (only a login or an auth key extends it; when it passes, the client
  * logs in again by itself with a new key).  -ENOTCONN before registration, -EBUSY while a
- * rotation or re-login is under way; a refusal by control is logged and changes nothing. */
+ * registration, rotation or login is under way; a refusal by control is logged and changes nothing. */
 int ctl_client_rotate_key(struct ctl_client *c);
 
 /* Seconds since the netmap in use was received (or cached); -1 when there is none. */

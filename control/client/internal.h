@@ -1,0 +1,138 @@
+/* control/client internals: the client's state and the functions its files share.
+ *   client.c     the connect -> register -> map-stream state machine, holds, logout, the API
+ *   transport.c  libcurl multi driven by libuv (uv_poll per socket, one timer for curl)
+ *   cache.c      the netmap cache on disk (written off the loop, at most once a second)
+ *   nodekey.c    node key rotation (node.key.next) and re-login when the key expires
+ * Nothing here is for use outside control/client. */
+#ifndef MESH_CONTROL_CLIENT_INTERNAL_H
+#define MESH_CONTROL_CLIENT_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <uv.h>
+
+#include "control/client/client.h"
+#include "control/netmap/wire.h"
+
+#define ctl__container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+
+enum {
+	BACKOFF_MIN_MS = 500,
+	BACKOFF_MAX_MS = 30000,
+	MAP_TIMEOUT_MS = 120000,
+	REQ_TIMEOUT_MS = 60000,
+	/* The cache is written this long after the first change it has not got yet: a burst
+	 * of deltas (peers coming online) costs one write, and applying a delta never waits
+	 * behind serializing the whole netmap. */
+	CACHE_DELAY_MS = 1000,
+	/* After a re-login that left the key expired by our clock (skew with control's), wait
+	 * this long before trying again. */
+	RELOGIN_RETRY_S = 60,
+};
+
+enum req_kind {
+	REQ_KEY,
+	REQ_REGISTER,
+	REQ_MAP,
+	REQ_HOLD,
+	REQ_LOGOUT,
+};
+
+struct creq;
+
+struct ctl_client {
+	struct ctl_client_config cfg;
+	char *url, *state_dir, *hostname, *auth_key, *tags;
+	char **endpoints, **host_keys;
+	size_t n_endpoints, n_host_keys;
+	uint8_t machine_pub[32], machine_priv[32], node_pub[32], node_priv[32];
+	uint8_t next_pub[32], next_priv[32]; /* node.key.next: the key being rotated to */
+	bool have_next, rotating, relogin;
+	bool key_pending; /* GET /key in flight: its answer registers or streams */
+	int64_t relogin_at;
+	uint8_t server_pub[32];
+	bool pinned, registered, stopped, refused, logged_out;
+	char followup[64];
+	CURLM *multi;
+	uv_timer_t curl_timer, retry_timer, cache_timer, expiry_timer;
+	int open_handles; /* uv handles and cache writes still to finish before free */
+	bool cache_busy, cache_again, cache_due;
+	char *cache_last; /* at free, with a write still running: the netmap to write after it */
+	unsigned backoff_ms;
+	json_t *netmap; /* the current full netmap as JSON, for the cache */
+	struct ctl_netmap *nm; /* the same, decoded (deltas decode only what they carry) */
+	uint64_t netmap_version;
+	int64_t netmap_time;
+	struct creq *map_req, *reg_req; /* at most one of each in flight */
+	struct creq *reqs; /* every request in flight */
+	struct sockctx *socks; /* every socket curl asked us to watch */
+};
+
+struct creq {
+	struct ctl_client *c;
+	enum req_kind kind;
+	CURL *easy;
+	struct curl_slist *headers;
+	uint8_t nonce[CTL_WIRE_NONCE_LEN];
+	uint8_t *body;
+	size_t body_len;
+	char *resp;
+	size_t resp_len;
+	bool too_big;
+	/* hold / logout */
+	ctl_hold_cb hold_cb;
+	void (*logout_cb)(void *ctx, int status);
+	void *cb_ctx;
+	char hold_src[64], hold_user[64], hold_id[64];
+	uint32_t hold_period;
+	bool hold_pending_told;
+	CURLcode curl_result;
+	struct creq *next;
+};
+
+struct sockctx {
+	uv_poll_t poll;
+	curl_socket_t fd;
+	struct ctl_client *c;
+	struct sockctx *next;
+};
+
+/* client.c */
+void cli_event(struct ctl_client *c, enum ctl_client_event ev, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+int cli_path_of(const struct ctl_client *c, const char *name, char *out, size_t len);
+int cli_load_key(struct ctl_client *c, const char *name, uint8_t pub[32], uint8_t priv[32],
+		 char *err, size_t errlen);
+/* Hand the current netmap to the caller (after checking it for a new key and expiry). */
+void cli_deliver(struct ctl_client *c, bool from_cache);
+/* Send a registration (one at a time) carrying the client's current wishes. */
+void cli_register_send(struct ctl_client *c);
+void cli_request_done(struct ctl_client *c, struct creq *r, long status);
+
+/* transport.c */
+int cli_transport_init(struct ctl_client *c);
+void cli_transport_stop(struct ctl_client *c); /* every request and socket goes */
+/* Start a request: GET when json is NULL, otherwise a sealed POST. */
+int cli_req_start(struct ctl_client *c, struct creq *r, const char *path, const char *json,
+		  long timeout_ms);
+void cli_req_free(struct creq *r);
+void cli_sock_close(struct ctl_client *c, struct sockctx *s);
+/* uv_close callback for the client's handles: frees the client after the last one. */
+void cli_handle_closed(uv_handle_t *h);
+
+/* cache.c */
+void cli_cache_save(struct ctl_client *c);  /* the netmap changed: written within a second */
+void cli_cache_flush(struct ctl_client *c); /* at free: a pending change is written now */
+
+/* nodekey.c */
+int cli_next_key_prepare(struct ctl_client *c); /* load or create node.key.next */
+void cli_next_key_discard(struct ctl_client *c);
+/* Control knows this node by key: when it is the one being rotated to, make it ours. */
+void cli_node_key_seen(struct ctl_client *c, const uint8_t key[32]);
+/* Arm the expiry timer, or start a re-login when the key has expired. */
+void cli_check_expiry(struct ctl_client *c);
+
+#endif
