@@ -277,7 +277,8 @@ static char *do_up(struct meshd_link *l, const struct ctl_lapi_request *req)
 		return ctl_lapi_reply_error("--login-server must be an http:// or https:// URL, not "
 					    "'%s'", server);
 	bool server_changed = strcmp(server, l->login_server) != 0;
-	snprintf(l->login_server, sizeof(l->login_server), "%s", server);
+	if (server_changed) /* server may point at l->login_server itself */
+		snprintf(l->login_server, sizeof(l->login_server), "%s", server);
 	if (req->hostname)
 		snprintf(l->hostname, sizeof(l->hostname), "%s", req->hostname);
 	if (req->tags_given) {

@@ -87,6 +87,7 @@ static void retry_later(struct ctl_client *c, const char *why)
 {
 	if (c->stopped)
 		return;
+	c->connected = false;
 	/* jitter: 75 % to 125 % of the backoff, so many nodes do not come back in step */
 	unsigned ms = c->backoff_ms * 3 / 4 + randombytes_uniform(c->backoff_ms / 2 + 1);
 	cli_event(c, CTL_CLIENT_UNREACHABLE, "%s; retrying in %u ms", why, ms);
@@ -394,8 +395,9 @@ static void on_map(struct ctl_client *c, struct creq *r, long status)
 		retry_later(c, err);
 		return;
 	}
-	if (c->backoff_ms != BACKOFF_MIN_MS || !c->netmap_time)
+	if (!c->connected) /* also when the answer is a keep-alive for the cached netmap */
 		cli_event(c, CTL_CLIENT_CONNECTED, "%s", c->url);
+	c->connected = true;
 	c->backoff_ms = BACKOFF_MIN_MS;
 	if (!keepalive) {
 		c->netmap_time = (int64_t)time(NULL);

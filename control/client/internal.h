@@ -55,6 +55,7 @@ struct ctl_client {
 	int64_t relogin_at;
 	uint8_t server_pub[32];
 	bool pinned, registered, stopped, refused, logged_out;
+	bool connected; /* the map stream answered since the last failure (CONNECTED told) */
 	char followup[64];
 	CURLM *multi;
 	uv_timer_t curl_timer, retry_timer, cache_timer, expiry_timer;

@@ -93,8 +93,10 @@ static void on_netmap(void *ctx, const struct ctl_netmap *nm, bool from_cache)
 		if (ctl_client_logout(in->c, on_logout, NULL))
 			finish(2);
 	} else if (g.rotate && in->netmaps == 1) {
+		char old[KEY_BASE64_SIZE];
+		key_to_base64(old, nm->self.node_key);
 		int rc = ctl_client_rotate_key(in->c);
-		printf("rotate %d %s\n", in->idx, rc ? strerror(-rc) : "started");
+		printf("rotate %d %s from %s\n", in->idx, rc ? strerror(-rc) : "started", old);
 	} else if (g.exit_after_netmap && !g.hold_src && !g.do_logout) {
 		finish(0);
 	}
