@@ -47,6 +47,8 @@ struct ns {
 	struct ns__listener *listeners;
 	struct ns__conn *conns;
 	struct ns__socks *socks;
+	ns_resolve_fn *resolve; /* SOCKS5 names that are not IP literals */
+	void *resolve_ctx;
 	struct ns__probe *probes; /* userspace mode: SYNs held while 127.0.0.1 is tried */
 	unsigned n_probes;
 	struct ns_counters ctr;
@@ -157,9 +159,10 @@ void ns__tun_close(struct ns *ns);
 /* socks5.c: the RFC 1928 parsers (pure, fuzzed) and the listener's teardown. */
 enum { NS__SOCKS_DROP = 256 }; /* not SOCKS5 at all: close without a reply */
 struct ns__socks_request {
-	int family;
+	int family; /* 0: a name to resolve (name) */
 	uint8_t addr[16];
 	uint16_t port;
+	char name[256];
 };
 /* 0: complete (*used bytes; *noauth: method 0 offered), 1: need more, -1: not SOCKS5. */
 int ns__socks_parse_greeting(const uint8_t *b, size_t n, size_t *used, bool *noauth);

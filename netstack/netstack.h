@@ -149,6 +149,13 @@ int ns_dial(struct ns *ns, int family, const uint8_t *addr, uint16_t port, ns_di
  * (0 = any port); the bound port is stored in *bound.  Connections go out via ns_dial. */
 int ns_socks5_start(struct ns *ns, uint16_t port, uint16_t *bound);
 
+/* Resolves a name a SOCKS5 client asks for (curl --socks5-hostname): 0 with *family
+ * (AF_INET or AF_INET6) and addr (network order) filled, or -ENOENT.  Runs on the loop
+ * and must not block: a lookup in what the caller already knows (peer names). */
+typedef int ns_resolve_fn(void *ctx, const char *name, int *family, uint8_t addr[16]);
+/* Without a resolver, only IP literals are accepted as names (others: host unreachable). */
+void ns_socks5_set_resolver(struct ns *ns, ns_resolve_fn *fn, void *ctx);
+
 /* Copies the counters. */
 void ns_get_counters(const struct ns *ns, struct ns_counters *out);
 /* Calls cb for every counter with a stable dotted name ("in.packets", "path.intercept",

@@ -2,7 +2,8 @@
  * Each client's greeting and request are read on its own poll handle; the destination
  * is dialed through lwIP, and once connected the client's socket itself becomes the
  * local end of the bridge (a dup of it, so our poll handle can close independently).
- * Domain names are accepted only when they are IP literals: there is no resolver here. */
+ * Domain names are IP literals or go to the resolver the caller set (peer names); others
+ * are answered "host unreachable". */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -169,8 +170,10 @@ int ns__socks_parse_request(const uint8_t *b, size_t n, struct ns__socks_request
 			req->family = AF_INET;
 		else if (inet_pton(AF_INET6, name, req->addr) == 1)
 			req->family = AF_INET6;
+		else if (name[0] && strlen(name) == b[4]) /* no NUL inside */
+			memcpy(req->name, name, (size_t)b[4] + 1); /* family 0: to resolve */
 		else
-			return -REP_HOST_UNREACHABLE; /* no resolver here */
+			return -REP_HOST_UNREACHABLE;
 	} else {
 		req->family = b[3] == SOCKS_ATYP_IPV4 ? AF_INET : AF_INET6;
 		memcpy(req->addr, b + 4, req->family == AF_INET ? 4 : 16);
@@ -194,6 +197,17 @@ static int handle_request(struct ns__socks_client *cl)
 		log_debug_rl(&socks_rl, "socks5", "request refused with code %d", -r);
 		client_close(cl);
 		return -1;
+	}
+	if (req.family == 0) {
+		struct ns *ns = cl->socks->ns;
+		if (!ns->resolve || ns->resolve(ns->resolve_ctx, req.name, &req.family, req.addr) != 0 ||
+		    (req.family != AF_INET && req.family != AF_INET6)) {
+			reply(cl, REP_HOST_UNREACHABLE);
+			log_debug_rl(&socks_rl, "socks5", "a name the resolver does not know (%zu bytes)",
+				     strlen(req.name));
+			client_close(cl);
+			return -1;
+		}
 	}
 	cl->state = ST_DIALING;
 	uv_poll_stop(&cl->poll);
@@ -284,6 +298,12 @@ static void on_listen_readable(uv_poll_t *h, int status, int events)
 		s->n_clients++;
 		uv_poll_start(&cl->poll, UV_READABLE, on_client_readable);
 	}
+}
+
+void ns_socks5_set_resolver(struct ns *ns, ns_resolve_fn *fn, void *ctx)
+{
+	ns->resolve = fn;
+	ns->resolve_ctx = ctx;
 }
 
 int ns_socks5_start(struct ns *ns, uint16_t port, uint16_t *bound)

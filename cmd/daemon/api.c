@@ -194,39 +194,6 @@ void meshd_api_build_status(struct meshd_node *node, struct ctl_lapi_status *st)
 /* ---- requests ---- */
 
 /* Finds the address of a peer by address text, name or DNS name. */
-static bool resolve_host(const struct ctl_netmap *nm, const char *host, int *family,
-			 uint8_t addr[16])
-{
-	struct ctl_prefix p;
-	if (ctl_prefix_parse(host, &p)) {
-		*family = p.family == 4 ? AF_INET : AF_INET6;
-		memcpy(addr, p.addr, 16);
-		return true;
-	}
-	for (size_t i = 0; nm && i < nm->n_peers; i++) {
-		const struct ctl_node *n = &nm->peers[i];
-		size_t nl = n->name ? strlen(n->name) : 0;
-		if (!nl || strncmp(host, n->name, nl) != 0)
-			continue;
-		if (host[nl] != '\0' &&
-		    !(host[nl] == '.' && nm->domain && strcmp(host + nl + 1, nm->domain) == 0))
-			continue;
-		for (size_t a = 0; a < n->n_addrs; a++) {
-			if (n->addrs[a].family == 4) {
-				*family = AF_INET;
-				memcpy(addr, n->addrs[a].addr, 16);
-				return true;
-			}
-		}
-		if (n->n_addrs) {
-			*family = AF_INET6;
-			memcpy(addr, n->addrs[0].addr, 16);
-			return true;
-		}
-	}
-	return false;
-}
-
 static void send_fd_reply(struct api_conn *c, int fd)
 {
 	char *line = ctl_lapi_reply_ok(NULL);
@@ -314,7 +281,7 @@ static void handle(struct api_conn *c)
 	case CTL_LAPI_DIAL: {
 		int family;
 		uint8_t addr[16];
-		if (!resolve_host(nm, req.host, &family, addr)) {
+		if (!meshd_node_resolve(api->node, req.host, &family, addr)) {
 			reply(c, ctl_lapi_reply_error("unknown host '%s': no such node in the "
 						      "tailnet", req.host));
 			break;

@@ -366,6 +366,46 @@ static void prefix_to_ns(const struct ctl_prefix *p, struct ns_prefix *out)
 	out->bits = p->bits;
 }
 
+bool meshd_node_resolve(const struct meshd_node *node, const char *host, int *family,
+			uint8_t addr[16])
+{
+	const struct ctl_netmap *nm = node->nm;
+	struct ctl_prefix p;
+	if (ctl_prefix_parse(host, &p)) {
+		*family = p.family == 4 ? AF_INET : AF_INET6;
+		memcpy(addr, p.addr, 16);
+		return true;
+	}
+	for (size_t i = 0; nm && i < nm->n_peers; i++) {
+		const struct ctl_node *n = &nm->peers[i];
+		size_t nl = n->name ? strlen(n->name) : 0;
+		if (!nl || strncmp(host, n->name, nl) != 0)
+			continue;
+		if (host[nl] != '\0' &&
+		    !(host[nl] == '.' && nm->domain && strcmp(host + nl + 1, nm->domain) == 0))
+			continue;
+		for (size_t a = 0; a < n->n_addrs; a++) {
+			if (n->addrs[a].family == 4) {
+				*family = AF_INET;
+				memcpy(addr, n->addrs[a].addr, 16);
+				return true;
+			}
+		}
+		if (n->n_addrs) {
+			*family = AF_INET6;
+			memcpy(addr, n->addrs[0].addr, 16);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* SOCKS5 names (userspace mode): a peer's name, as meshd_node_resolve. */
+static int socks_resolve(void *ctx, const char *name, int *family, uint8_t addr[16])
+{
+	return meshd_node_resolve(ctx, name, family, addr) ? 0 : -ENOENT;
+}
+
 static int start_netstack(struct meshd_node *node, const struct ctl_netmap *nm)
 {
 	struct ns_config nc = {
@@ -418,7 +458,8 @@ static int start_netstack(struct meshd_node *node, const struct ctl_netmap *nm)
 				strerror(-err));
 			return err;
 		}
-		log_info(subject, "SOCKS5 proxy on 127.0.0.1:%u", bound);
+		ns_socks5_set_resolver(node->ns, socks_resolve, node);
+		log_info(subject, "SOCKS5 proxy on 127.0.0.1:%u (peer names resolve)", bound);
 	}
 	return 0;
 }

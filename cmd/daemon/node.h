@@ -45,6 +45,11 @@ void meshd_node_clear_netmap(struct meshd_node *node);
 /* Starts or stops intercepting port 22 (meshctl up --ssh). */
 int meshd_node_set_ssh(struct meshd_node *node, bool on);
 
+/* A peer's name ("my-server" or "my-server.<domain>") or an IP literal -> an address
+ * (the peer's IPv4 one when it has one); false when no peer has that name. */
+bool meshd_node_resolve(const struct meshd_node *node, const char *host, int *family,
+			uint8_t addr[16]);
+
 /* The node key changed (control confirmed a rotation or a re-login): WireGuard takes the new
  * private key (sessions start over); netmaps for the old public key are ignored from now. */
 int meshd_node_set_node_key(struct meshd_node *node, const uint8_t priv[static 32]);

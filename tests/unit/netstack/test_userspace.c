@@ -173,6 +173,16 @@ static bool closed_by_server(uv_loop_t *loop, struct peer *p, int fd)
 	return false;
 }
 
+/* The SOCKS5 resolver: "peer" (and "peer.mesh.internal") is 100.64.0.2. */
+static int resolve_peer(void *ctx, const char *name, int *family, uint8_t addr[16])
+{
+	if (strcmp(name, "peer") != 0 && strcmp(name, "peer.mesh.internal") != 0)
+		return -ENOENT;
+	*family = AF_INET;
+	memcpy(addr, peer4, 4);
+	return 0;
+}
+
 static void test_socks5(uv_loop_t *loop)
 {
 	struct ns *ns = make_ns(loop, NS_MODE_USERSPACE, NULL);
@@ -190,8 +200,11 @@ static void test_socks5(uv_loop_t *loop)
 	CHECK(bind(probe, (struct sockaddr *)&any, sizeof(any)) < 0 && errno == EADDRINUSE);
 	close(probe);
 
-	/* CONNECT 100.64.0.2:8082, twice: by IPv4 address and by IP-literal name */
-	for (int round = 0; round < 2; round++) {
+	/* CONNECT 100.64.0.2:8082.., by IPv4 address, by IP-literal name, and (with a resolver)
+	 * by a peer's name */
+	for (int round = 0; round < 3; round++) {
+		if (round == 2)
+			ns_socks5_set_resolver(ns, resolve_peer, NULL);
 		peer_setup(&p, AF_INET, (uint16_t)(8082 + round), 0, NULL);
 		p.on_data = collect;
 		got_len = 0;
@@ -205,11 +218,16 @@ static void test_socks5(uv_loop_t *loop)
 			req[3] = 1;
 			memcpy(req + 4, peer4, 4);
 			rl = 8;
-		} else {
+		} else if (round == 1) {
 			req[3] = 3;
 			req[4] = 10;
 			memcpy(req + 5, "100.64.0.2", 10);
 			rl = 15;
+		} else {
+			req[3] = 3;
+			req[4] = 18;
+			memcpy(req + 5, "peer.mesh.internal", 18);
+			rl = 23;
 		}
 		req[rl] = (uint8_t)(p.port >> 8);
 		req[rl + 1] = (uint8_t)p.port;
@@ -247,7 +265,9 @@ static void test_socks5(uv_loop_t *loop)
 		uint8_t rep;
 	} bad[] = {
 		{ { 5, 2, 0, 1, 100, 64, 0, 2, 0, 80 }, 10, 7 },		/* BIND */
-		{ { 5, 1, 0, 3, 7, 'b', 'a', 'd', 'h', 'o', 's', 't', 0, 80 }, 14, 4 }, /* name */
+		{ { 5, 1, 0, 3, 7, 'b', 'a', 'd', 'h', 'o', 's', 't', 0, 80 }, 14, 4 }, /* unknown name */
+		{ { 5, 1, 0, 3, 4, 'p', 0, 'e', 'r', 0, 80 }, 11, 4 }, /* a NUL inside the name */
+		{ { 5, 1, 0, 3, 0, 0, 80 }, 7, 4 },				/* an empty name */
 		{ { 5, 1, 0, 9, 1, 2, 3, 4, 0, 80 }, 10, 8 },			/* address type */
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
