@@ -182,7 +182,10 @@ static void become_user(const struct sshd__spawn *sp, pam_handle_t *pamh)
 		say(sp->stderr_fd, "cannot set the controlling terminal: ", strerror(errno));
 		_exit(254);
 	}
-	if (initgroups(sp->user->name, gid) < 0 || setgid(gid) < 0 || setuid(uid) < 0) {
+	/* Without root we already are the user (meshd refuses anyone else): nothing to drop. */
+	bool already = geteuid() != 0 && geteuid() == uid && getegid() == gid;
+	if (!already &&
+	    (initgroups(sp->user->name, gid) < 0 || setgid(gid) < 0 || setuid(uid) < 0)) {
 		say(2, "cannot switch to the user: ", strerror(errno));
 		_exit(254);
 	}
@@ -202,7 +205,7 @@ static void become_user(const struct sshd__spawn *sp, pam_handle_t *pamh)
 			     : "/usr/local/bin:/usr/bin:/bin:/usr/games");
 	snprintf(shell_base, sizeof(shell_base), "%s/%s", _PATH_MAILDIR, sp->user->name);
 	n = env_add(env, n, ENV_MAX, "MAIL", shell_base);
-	pam_env = pam_getenvlist(pamh);
+	pam_env = pamh ? pam_getenvlist(pamh) : NULL;
 	for (i = 0; pam_env && pam_env[i]; i++)
 		n = env_add_kv(env, n, ENV_MAX, pam_env[i]);
 	for (i = 0; i < (int)sp->nclient_env; i++)
@@ -254,27 +257,32 @@ static void monitor(const struct sshd__spawn *sp)
 	size_t i;
 	pid_t pid;
 
+	/* PAM and the login records need root (shadow, loginuid, limits, utmp).  Without it
+	 * meshd logs in only its own user, who is running processes already: no PAM then. */
+	bool as_root = geteuid() == 0;
 	pc.appdata_ptr = &errfd;
-	rc = pam_start(sp->pam_service, sp->user->name, &pc, &pamh);
+	rc = as_root ? pam_start(sp->pam_service, sp->user->name, &pc, &pamh) : PAM_SUCCESS;
 	if (rc != PAM_SUCCESS) {
 		say(errfd, "PAM start failed", NULL);
 		_exit(254);
 	}
-	pam_set_item(pamh, PAM_RHOST, sp->peer_host);
-	pam_set_item(pamh, PAM_TTY, sp->pty ? sp->tty_name : "ssh");
-	rc = pam_acct_mgmt(pamh, 0);
-	if (rc != PAM_SUCCESS) {
-		say(errfd, "account not permitted: ", pam_strerror(pamh, rc));
-		pam_end(pamh, rc);
-		_exit(254);
-	}
-	rc = pam_setcred(pamh, PAM_ESTABLISH_CRED);
-	if (rc == PAM_SUCCESS)
-		rc = pam_open_session(pamh, 0);
-	if (rc != PAM_SUCCESS) {
-		say(errfd, "PAM session failed: ", pam_strerror(pamh, rc));
-		pam_end(pamh, rc);
-		_exit(254);
+	if (pamh) {
+		pam_set_item(pamh, PAM_RHOST, sp->peer_host);
+		pam_set_item(pamh, PAM_TTY, sp->pty ? sp->tty_name : "ssh");
+		rc = pam_acct_mgmt(pamh, 0);
+		if (rc != PAM_SUCCESS) {
+			say(errfd, "account not permitted: ", pam_strerror(pamh, rc));
+			pam_end(pamh, rc);
+			_exit(254);
+		}
+		rc = pam_setcred(pamh, PAM_ESTABLISH_CRED);
+		if (rc == PAM_SUCCESS)
+			rc = pam_open_session(pamh, 0);
+		if (rc != PAM_SUCCESS) {
+			say(errfd, "PAM session failed: ", pam_strerror(pamh, rc));
+			pam_end(pamh, rc);
+			_exit(254);
+		}
 	}
 
 	sigfillset(&all);
@@ -300,15 +308,17 @@ static void monitor(const struct sshd__spawn *sp)
 	close(1);
 	close(2);
 
-	if (sp->pty)
+	if (sp->pty && as_root)
 		login_record(sp, pid, true);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
 	}
-	if (sp->pty)
+	if (sp->pty && as_root)
 		login_record(sp, pid, false);
-	pam_close_session(pamh, 0);
-	pam_setcred(pamh, PAM_DELETE_CRED);
-	pam_end(pamh, PAM_SUCCESS);
+	if (pamh) {
+		pam_close_session(pamh, 0);
+		pam_setcred(pamh, PAM_DELETE_CRED);
+		pam_end(pamh, PAM_SUCCESS);
+	}
 
 	if (WIFSIGNALED(status)) {
 		struct rlimit no_core = { 0, 0 };
