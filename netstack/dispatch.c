@@ -28,12 +28,34 @@ static uint16_t get16(const uint8_t *p)
 	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
+/* TCP options must be well formed: every option but EOL and NOP has a length byte inside
+ * the header and a length that stays inside it.  lwIP 2.1.3's tcp_parseopt reads the length
+ * byte of an option that ends the header one byte past it (found by fuzz-netstack-input),
+ * so such segments never reach lwIP; no real TCP sends them. */
+static bool tcp_options_ok(const uint8_t *opt, size_t n)
+{
+	size_t i = 0;
+	while (i < n) {
+		if (opt[i] == 0) /* end of options */
+			return true;
+		if (opt[i] == 1) { /* no-op */
+			i++;
+			continue;
+		}
+		if (i + 1 >= n || opt[i + 1] < 2 || i + opt[i + 1] > n)
+			return false;
+		i += opt[i + 1];
+	}
+	return true;
+}
+
 /* Fills ports / ICMP type from the transport header at l4 (n bytes available). */
 static int parse_l4(struct ns_packet_info *pi, const uint8_t *l4, size_t n)
 {
 	switch (pi->proto) {
 	case IPPROTO_TCP_:
-		if (n < 20 || (size_t)(l4[12] >> 4) * 4 < 20 || (size_t)(l4[12] >> 4) * 4 > n)
+		if (n < 20 || (size_t)(l4[12] >> 4) * 4 < 20 || (size_t)(l4[12] >> 4) * 4 > n ||
+		    !tcp_options_ok(l4 + 20, (size_t)(l4[12] >> 4) * 4 - 20))
 			return -EINVAL;
 		pi->sport = get16(l4);
 		pi->dport = get16(l4 + 2);

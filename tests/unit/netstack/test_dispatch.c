@@ -182,9 +182,26 @@ static void test_tun_mode(uv_loop_t *loop, int family)
 	ns_input(ns, bad, sizeof(bad));
 	n = peer_build(&p, pkt, p.iss, 0, PEER_SYN, NULL, 0, true);
 	ns_input(ns, pkt, n - 1);
+	/* TCP options whose length byte or body would run past the header (lwIP would read
+	 * past it), or a length below 2: malformed.  The 4 bytes after the MSS option: */
+	static const uint8_t bad_opts[][4] = { { 1, 1, 1, 0x17 }, { 3, 5, 1, 1 }, { 8, 1, 1, 1 } };
+	size_t hl = family == AF_INET ? 20 : 40;
+	for (size_t i = 0; i < sizeof(bad_opts) / sizeof(bad_opts[0]); i++) {
+		n = peer_build(&p, pkt, p.iss, 0, PEER_SYN, NULL, 0, true);
+		memcpy(pkt + hl + 20 + 4, bad_opts[i], 4);
+		ns_input(ns, pkt, n);
+	}
 	ns_get_counters(ns, &c);
-	CHECK_INT(c.drop[NS_DROP_MALFORMED], 3);
-	CHECK_INT(c.path[NS_PATH_DROP], 4);
+	CHECK_INT(c.drop[NS_DROP_MALFORMED], 3 + 3);
+	CHECK_INT(c.path[NS_PATH_DROP], 4 + 3);
+	/* ... while EOL padding after the last option is fine */
+	static const uint8_t eol[4] = { 1, 1, 1, 0 };
+	struct ns_packet_info pi;
+	bool frag;
+	n = peer_build(&p, pkt, p.iss, 0, PEER_SYN, NULL, 0, true);
+	memcpy(pkt + hl + 20 + 4, eol, 4);
+	CHECK_INT(ns__parse(pkt, n, &pi, &frag), 0);
+	n = peer_build(&p, pkt, p.iss, 0, PEER_SYN, NULL, 0, true);
 
 	/* the other direction: a packet read from the TUN goes to the send callback */
 	outq_init();
