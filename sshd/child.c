@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -182,10 +183,20 @@ static void become_user(const struct sshd__spawn *sp, pam_handle_t *pamh)
 		say(sp->stderr_fd, "cannot set the controlling terminal: ", strerror(errno));
 		_exit(254);
 	}
-	/* Without root we already are the user (meshd refuses anyone else): nothing to drop. */
-	bool already = geteuid() != 0 && geteuid() == uid && getegid() == gid;
-	if (!already &&
-	    (initgroups(sp->user->name, gid) < 0 || setgid(gid) < 0 || setuid(uid) < 0)) {
+	/* Without root we already are the user (meshd refuses anyone else): nothing to drop,
+	 * but capabilities meshd was given (systemd AmbientCapabilities) must not pass on to
+	 * the login's programs. */
+	if (geteuid() != 0) {
+		if (geteuid() != uid || getegid() != gid) {
+			say(2, "meshd runs without root and with other user or group ids than this "
+			       "user's", NULL);
+			_exit(254);
+		}
+		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) {
+			say(2, "cannot clear ambient capabilities: ", strerror(errno));
+			_exit(254);
+		}
+	} else if (initgroups(sp->user->name, gid) < 0 || setgid(gid) < 0 || setuid(uid) < 0) {
 		say(2, "cannot switch to the user: ", strerror(errno));
 		_exit(254);
 	}

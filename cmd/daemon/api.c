@@ -301,10 +301,13 @@ static void handle(struct api_conn *c)
 	case CTL_LAPI_DOWN:
 	case CTL_LAPI_LOGOUT:
 		if (!is_operator(api, &c->cred)) {
+			struct passwd *me = geteuid() ? getpwuid(geteuid()) : NULL;
 			reply(c, ctl_lapi_reply_error(
-					 "permission denied: '%s' needs root or membership in the "
-					 "operator group%s%s",
-					 ctl_lapi_cmd_name(req.cmd), api->operator_group ? " " : "",
+					 "permission denied: '%s' needs root%s%s%s or membership in "
+					 "the operator group%s%s",
+					 ctl_lapi_cmd_name(req.cmd), me ? ", the user meshd runs as (" : "",
+					 me ? me->pw_name : "", me ? ")," : "",
+					 api->operator_group ? " " : "",
 					 api->operator_group ? api->operator_group : ""));
 			break;
 		}

@@ -273,6 +273,9 @@ static char *do_up(struct meshd_link *l, const struct ctl_lapi_request *req)
 	const char *server = req->login_server ? req->login_server : l->login_server;
 	if (!server[0])
 		return ctl_lapi_reply_error("no control server known: give --login-server=URL");
+	if (strlen(server) >= sizeof(l->login_server))
+		return ctl_lapi_reply_error("--login-server is longer than %zu characters",
+					    sizeof(l->login_server) - 1);
 	if (strncmp(server, "http://", 7) != 0 && strncmp(server, "https://", 8) != 0)
 		return ctl_lapi_reply_error("--login-server must be an http:// or https:// URL, not "
 					    "'%s'", server);

@@ -376,13 +376,21 @@ bool meshd_node_resolve(const struct meshd_node *node, const char *host, int *fa
 		memcpy(addr, p.addr, 16);
 		return true;
 	}
+	/* names as DNS has them: any case, and an absolute name's trailing dot */
+	char want[256];
+	size_t wl = strlen(host);
+	if (wl >= sizeof(want))
+		return false;
+	memcpy(want, host, wl + 1);
+	if (wl && want[wl - 1] == '.')
+		want[--wl] = '\0';
 	for (size_t i = 0; nm && i < nm->n_peers; i++) {
 		const struct ctl_node *n = &nm->peers[i];
 		size_t nl = n->name ? strlen(n->name) : 0;
-		if (!nl || strncmp(host, n->name, nl) != 0)
+		if (!nl || strncasecmp(want, n->name, nl) != 0)
 			continue;
-		if (host[nl] != '\0' &&
-		    !(host[nl] == '.' && nm->domain && strcmp(host + nl + 1, nm->domain) == 0))
+		if (want[nl] != '\0' && !(want[nl] == '.' && nm->domain &&
+					   strcasecmp(want + nl + 1, nm->domain) == 0))
 			continue;
 		for (size_t a = 0; a < n->n_addrs; a++) {
 			if (n->addrs[a].family == 4) {

@@ -620,8 +620,10 @@ int ctl_client_new(const struct ctl_client_config *cfg, struct ctl_client **out,
 	}
 	cli_path_of(c, "registered", path, sizeof(path));
 	c->registered = access(path, F_OK) == 0;
-	if (cli_transport_init(c) != 0)
+	if ((rc = cli_transport_init(c)) != 0) {
+		snprintf(err, errlen, "cannot set up libcurl: %s", strerror(-rc));
 		goto fail;
+	}
 	uv_timer_init(cfg->loop, &c->retry_timer);
 	uv_timer_init(cfg->loop, &c->cache_timer);
 	uv_timer_init(cfg->loop, &c->expiry_timer);
