@@ -151,16 +151,18 @@ int meshctl_up(int argc, char **argv)
 		struct ctl_lapi_status st;
 		if (meshctl_get_status(&st, NULL))
 			return 1;
-		if (st.state && strcmp(st.state, "Running") == 0 && st.self.name &&
-		    st.control_connected) {
+		bool needs_login = st.state && strcmp(st.state, "NeedsLogin") == 0;
+		if (st.error && !needs_login) {
+			/* (errors start empty with this 'up': a refusal, or tags control refused) */
+			fprintf(stderr, "meshctl up: %s\n", st.error);
+			rc = 1;
+		} else if (st.state && strcmp(st.state, "Running") == 0 && st.self.name &&
+			   st.control_connected) {
 			char addr[64];
 			meshctl_node_addr(&st.self, 0, addr, sizeof(addr));
 			printf("Connected as %s (%s)%s\n", st.self.name, addr,
 			       st.ssh ? "; SSH on" : "");
 			rc = 0;
-		} else if (st.error && (!st.state || strcmp(st.state, "Running") != 0)) {
-			fprintf(stderr, "meshctl up: %s\n", st.error);
-			rc = 1;
 		} else if (st.auth_url && !url_shown) {
 			printf("\nTo authenticate, visit:\n\n\t%s\n\n", st.auth_url);
 			fflush(stdout);

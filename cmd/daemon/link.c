@@ -37,6 +37,7 @@ struct meshd_link {
 	bool connected;
 	char auth_url[512];
 	char error[512];
+	char tags_error[512]; /* control refused the tags asked for; kept until the next 'up' */
 };
 
 /* ---- prefs ---- */
@@ -111,9 +112,11 @@ static void on_netmap(void *ctx, const struct ctl_netmap *nm, bool from_cache)
 		return;
 	}
 	if (meshd_node_apply_netmap(l->node, copy) == 0 && !from_cache) {
-		l->state = LINK_RUNNING;
-		l->auth_url[0] = '\0';
-		l->error[0] = '\0';
+		if (l->state != LINK_NEEDS_LOGIN) { /* a pending login keeps its URL and reason */
+			l->state = LINK_RUNNING;
+			l->auth_url[0] = '\0';
+			l->error[0] = '\0';
+		}
 	} else if (from_cache && l->state != LINK_RUNNING) {
 		log_info(subject, "started from the cached netmap %llu",
 			 (unsigned long long)nm->version);
@@ -132,6 +135,8 @@ static void on_event(void *ctx, enum ctl_client_event ev, const char *msg)
 	case CTL_CLIENT_REGISTERED:
 		l->auth_url[0] = '\0';
 		l->error[0] = '\0';
+		if (l->state == LINK_NEEDS_LOGIN)
+			l->state = LINK_STARTING; /* the next netmap makes it Running */
 		log_info(subject, "registered as %s", msg);
 		break;
 	case CTL_CLIENT_CONNECTED:
@@ -154,8 +159,13 @@ static void on_event(void *ctx, enum ctl_client_event ev, const char *msg)
 		l->connected = false;
 		break;
 	case CTL_CLIENT_KEY_EXPIRED:
+		l->state = LINK_NEEDS_LOGIN;
 		snprintf(l->error, sizeof(l->error), "%s", msg);
 		log_warn(subject, "%s", msg);
+		break;
+	case CTL_CLIENT_TAGS_REFUSED:
+		snprintf(l->tags_error, sizeof(l->tags_error), "%s", msg);
+		log_err(subject, "%s; the node keeps the tags it has", msg);
 		break;
 	}
 }
@@ -244,6 +254,7 @@ static int start_client(struct meshd_link *l, const char *authkey, char *err, si
 		return rc;
 	l->state = LINK_STARTING;
 	l->error[0] = '\0';
+	l->tags_error[0] = '\0';
 	l->auth_url[0] = '\0';
 	rc = ctl_client_start(l->client);
 	if (rc) {
@@ -378,8 +389,8 @@ void meshd_link_fill_status(void *ctx, struct ctl_lapi_status *st)
 	}
 	if (l->auth_url[0])
 		st->auth_url = strdup(l->auth_url);
-	if (l->error[0])
-		st->error = strdup(l->error);
+	if (l->error[0] || l->tags_error[0])
+		st->error = strdup(l->error[0] ? l->error : l->tags_error);
 }
 
 int meshd_link_new(uv_loop_t *loop, const char *state_dir, struct meshd_node *node,

@@ -278,7 +278,15 @@ static void on_register(struct ctl_client *c, struct creq *r, long status)
 		return;
 	}
 	const char *e = json_string_value(json_object_get(j, "error"));
-	if (e) {
+	if (e && c->registered && !c->relogin && !c->rotating && c->tags && status != 410) {
+		/* a registered node asked for tags and was refused: it stays as it was, and does
+		 * not ask again (a later 'up' may) */
+		free(c->tags);
+		c->tags = NULL;
+		c->followup[0] = '\0';
+		forget_auth_key(c);
+		cli_event(c, CTL_CLIENT_TAGS_REFUSED, "%s", e);
+	} else if (e) {
 		c->refused = status != 410;
 		c->followup[0] = '\0';
 		cli_event(c, CTL_CLIENT_REFUSED, "%s", e);
