@@ -4,9 +4,9 @@
  * interface: pin the server key (from the join command, or on first contact), register
  * (auth key, or an interactive login URL it hands back and then waits on), then hold a map
  * stream open: the first answer is a full netmap, later ones deltas, with keep-alives in
- * between.  Every netmap is written to state_dir/netmap.json (0600, atomically) and handed
- * to on_netmap; at start the cached one is handed over first, so a node keeps working while
- * control is unreachable.  Failures are retried with exponential backoff and jitter.
+ * between.  Every netmap is handed to on_netmap and written to state_dir/netmap.json (0600,
+ * atomically, within a second); at start the cached one is handed over first, so a node
+ * keeps working while control is unreachable.  Failures are retried with exponential backoff and jitter.
  *
  * State directory: machine.key and node.key (private keys, 0600), node.key.next (a key
  * being rotated to, until control confirms it), server.pub (the pinned server key),
