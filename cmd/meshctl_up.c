@@ -16,7 +16,7 @@ static void up_usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: meshctl up [--login-server=URL] [--authkey=KEY] [--ssh] [--hostname=NAME]\n"
-		"                  [--advertise-tags=TAGS] [--timeout=SECONDS]\n"
+		"                  [--advertise-tags=TAGS] [--force-reauth] [--timeout=SECONDS]\n"
 		"Connect this node to the tailnet.  Without --authkey, prints a URL where a\n"
 		"person logs in and approves the device, and waits.\n"
 		"  --login-server=URL     the meshcontrol server (remembered)\n"
@@ -26,6 +26,8 @@ static void up_usage(FILE *out)
 		"  --advertise-tags=TAGS  tags for this node, comma-separated (tag:web,tag:db);\n"
 		"                         the login or auth key's user must own them in the\n"
 		"                         policy's tagOwners; '' removes them (remembered)\n"
+		"  --force-reauth         log in again now (a URL, or --authkey), with a new node\n"
+		"                         key and a new key expiry\n"
 		"  --timeout=SECONDS      give up after this long (default 60 with --authkey,\n"
 		"                         forever for an interactive login)\n");
 }
@@ -49,7 +51,7 @@ static char *read_key_file(const char *path)
 
 int meshctl_up(int argc, char **argv)
 {
-	enum { O_LOGIN = 256, O_AUTH, O_SSH, O_HOST, O_TAGS, O_TIMEOUT };
+	enum { O_LOGIN = 256, O_AUTH, O_SSH, O_HOST, O_TAGS, O_TIMEOUT, O_REAUTH };
 	static const struct option opts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "login-server", required_argument, NULL, O_LOGIN },
@@ -58,6 +60,7 @@ int meshctl_up(int argc, char **argv)
 		{ "hostname", required_argument, NULL, O_HOST },
 		{ "advertise-tags", required_argument, NULL, O_TAGS },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
+		{ "force-reauth", no_argument, NULL, O_REAUTH },
 		{ 0 },
 	};
 	struct ctl_lapi_request req = { .cmd = CTL_LAPI_UP };
@@ -83,6 +86,9 @@ int meshctl_up(int argc, char **argv)
 			break;
 		case O_SSH:
 			req.ssh = true;
+			break;
+		case O_REAUTH:
+			req.force_reauth = true;
 			break;
 		case O_HOST:
 			req.hostname = optarg;

@@ -38,6 +38,7 @@ struct meshd_link {
 	char auth_url[512];
 	char error[512];
 	char tags_error[512]; /* control refused the tags asked for; kept until the next 'up' */
+	bool reauth_pending;  /* 'up --force-reauth' until control has registered the node */
 };
 
 /* ---- prefs ---- */
@@ -135,6 +136,7 @@ static void on_event(void *ctx, enum ctl_client_event ev, const char *msg)
 	case CTL_CLIENT_REGISTERED:
 		l->auth_url[0] = '\0';
 		l->error[0] = '\0';
+		l->reauth_pending = false;
 		if (l->state == LINK_NEEDS_LOGIN)
 			l->state = LINK_STARTING; /* the next netmap makes it Running */
 		log_info(subject, "registered as %s", msg);
@@ -150,6 +152,7 @@ static void on_event(void *ctx, enum ctl_client_event ev, const char *msg)
 	case CTL_CLIENT_REFUSED:
 	case CTL_CLIENT_KEY_MISMATCH:
 		l->connected = false;
+		l->reauth_pending = false;
 		snprintf(l->error, sizeof(l->error), "%s", msg);
 		log_err(subject, "%s", msg);
 		if (l->state != LINK_RUNNING)
@@ -216,9 +219,11 @@ static void stop_client(struct meshd_link *l)
 	ctl_client_free(l->client);
 	l->client = NULL;
 	l->connected = false;
+	l->reauth_pending = false;
 }
 
-static int start_client(struct meshd_link *l, const char *authkey, char *err, size_t errlen)
+static int start_client(struct meshd_link *l, const char *authkey, bool reauth, char *err,
+			size_t errlen)
 {
 	stop_client(l);
 	char eps[16][64];
@@ -240,6 +245,7 @@ static int start_client(struct meshd_link *l, const char *authkey, char *err, si
 		.auth_key = authkey,
 		.hostname = host,
 		.advertise_tags = l->tags_set ? l->tags : NULL,
+		.force_reauth = reauth,
 		.endpoints = ep_ptrs,
 		.n_endpoints = n_eps,
 		.ssh_host_keys = hks,
@@ -308,10 +314,11 @@ static char *do_up(struct meshd_link *l, const struct ctl_lapi_request *req)
 		return ctl_lapi_reply_error("cannot %s SSH: %s", l->ssh ? "enable" : "disable",
 					    strerror(-rc));
 	if (l->client && !server_changed && !req->authkey && !tags_changed &&
-	    l->state == LINK_RUNNING)
+	    !req->force_reauth && l->state == LINK_RUNNING)
 		return ctl_lapi_reply_ok("already up");
 	char err[512];
-	rc = start_client(l, req->authkey, err, sizeof(err));
+	rc = start_client(l, req->authkey, req->force_reauth, err, sizeof(err));
+	l->reauth_pending = rc == 0 && req->force_reauth;
 	if (rc)
 		return ctl_lapi_reply_error("%s", err);
 	return ctl_lapi_reply_ok("starting");
@@ -377,6 +384,8 @@ void meshd_link_fill_status(void *ctx, struct ctl_lapi_status *st)
 	const char *state = names[l->state];
 	if (l->state == LINK_STARTING && meshd_node_netmap(l->node))
 		state = "Running"; /* from the cache while control is unreachable */
+	if (l->reauth_pending && l->state != LINK_NEEDS_LOGIN)
+		state = "Starting"; /* not done until control has registered the node again */
 	free(st->state);
 	st->state = strdup(state);
 	if (l->login_server[0])
@@ -433,7 +442,7 @@ int meshd_link_new(uv_loop_t *loop, const char *state_dir, struct meshd_node *no
 	if (l->wanted && l->login_server[0]) {
 		meshd_node_set_ssh(node, l->ssh);
 		char err[512];
-		int rc = start_client(l, NULL, err, sizeof(err));
+		int rc = start_client(l, NULL, false, err, sizeof(err));
 		if (rc)
 			log_err(subject, "%s", err);
 	}

@@ -156,7 +156,9 @@ void cli_register_send(struct ctl_client *c)
 		key_to_base64(old, c->node_pub);
 		json_object_set_new(j, "old_node_key", json_string(old));
 	}
-	if (c->relogin) /* control keeps the current key while it has not expired */
+	if (c->reauth) /* a new login even though the key is valid */
+		json_object_set_new(j, "reauth", json_true());
+	else if (c->relogin) /* control keeps the current key while it has not expired */
 		json_object_set_new(j, "expired", json_true());
 	if (c->tags) {
 		json_t *a = json_array();
@@ -304,7 +306,7 @@ static void on_register(struct ctl_client *c, struct creq *r, long status)
 		if (had_next && !c->have_next && c->nm &&
 		    sodium_memcmp(c->nm->self.node_key, c->node_pub, 32) == 0)
 			cli_deliver(c, false);
-		c->rotating = c->relogin = false; /* done, or control kept the old key */
+		c->rotating = c->relogin = c->reauth = false; /* done, or control kept the old key */
 		c->followup[0] = '\0';
 		c->backoff_ms = BACKOFF_MIN_MS;
 		forget_auth_key(c); /* used: a reconnect must not present it again */
@@ -628,6 +630,13 @@ int ctl_client_new(const struct ctl_client_config *cfg, struct ctl_client **out,
 	}
 	cli_path_of(c, "registered", path, sizeof(path));
 	c->registered = access(path, F_OK) == 0;
+	if (cfg->force_reauth && c->registered) {
+		if ((rc = cli_next_key_prepare(c)) != 0) {
+			snprintf(err, errlen, "cannot make a new node key in %s", c->state_dir);
+			goto fail;
+		}
+		c->relogin = c->reauth = true;
+	}
 	if ((rc = cli_transport_init(c)) != 0) {
 		snprintf(err, errlen, "cannot set up libcurl: %s", strerror(-rc));
 		goto fail;
@@ -644,6 +653,7 @@ fail:
 		curl_multi_cleanup(c->multi);
 	sodium_memzero(c->machine_priv, 32);
 	sodium_memzero(c->node_priv, 32);
+	sodium_memzero(c->next_priv, 32);
 	free(c->url);
 	free(c->state_dir);
 	free(c->hostname);

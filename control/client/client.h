@@ -48,6 +48,8 @@ struct ctl_client_config {
 	 * are.  Tags other than the node's current ones take a login or an auth key whose
 	 * user owns them (tagOwners). */
 	const char *advertise_tags;
+	/* A registered node logs in again now (URL, or auth_key), with a new node key. */
+	bool force_reauth;
 	const char *const *endpoints; /* "addr:port" reported to peers */
 	size_t n_endpoints;
 	const char *const *ssh_host_keys;

@@ -50,7 +50,7 @@ struct ctl_client {
 	size_t n_endpoints, n_host_keys;
 	uint8_t machine_pub[32], machine_priv[32], node_pub[32], node_priv[32];
 	uint8_t next_pub[32], next_priv[32]; /* node.key.next: the key being rotated to */
-	bool have_next, rotating, relogin;
+	bool have_next, rotating, relogin, reauth; /* reauth: a login asked for, not expiry */
 	bool key_pending; /* GET /key in flight: its answer registers or streams */
 	int64_t relogin_at;
 	uint8_t server_pub[32];

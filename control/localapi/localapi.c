@@ -125,6 +125,12 @@ int ctl_lapi_request_parse(const char *text, size_t len, struct ctl_lapi_request
 		goto out;
 	}
 	out->ssh = json_is_true(ssh);
+	json_t *fr = json_object_get(j, "force_reauth");
+	if (fr && !json_is_boolean(fr)) {
+		rc = ctl__fail(err, errlen, "\"force_reauth\" must be true or false");
+		goto out;
+	}
+	out->force_reauth = json_is_true(fr);
 	if ((out->cmd == CTL_LAPI_WHOIS || out->cmd == CTL_LAPI_DIAL) && !out->host)
 		rc = ctl__fail(err, errlen, "\"%s\" needs \"host\"", cmd);
 	else if (out->cmd == CTL_LAPI_DIAL && out->port == 0)
@@ -155,6 +161,8 @@ char *ctl_lapi_request_format(const struct ctl_lapi_request *r)
 		json_object_set_new(j, "tags", ctl__strv_json(r->tags, r->n_tags));
 	if (r->cmd == CTL_LAPI_UP)
 		json_object_set_new(j, "ssh", json_boolean(r->ssh));
+	if (r->force_reauth)
+		json_object_set_new(j, "force_reauth", json_true());
 	return dump_line(j);
 }
 

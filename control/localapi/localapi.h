@@ -34,6 +34,7 @@ struct ctl_lapi_request {
 	size_t n_tags;
 	bool tags_given; /* tags were given (maybe none): the node's wanted tags change */
 	bool ssh;
+	bool force_reauth; /* log in again now, with a new node key */
 };
 
 /* Parse one request line; -EINVAL with a message naming the field on bad input. */

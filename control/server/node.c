@@ -927,7 +927,10 @@ static enum MHD_Result api_register(struct srv_req *r)
 	uint8_t ok[32];
 	if (old && !key_from_base64(ok, old, &kerr))
 		return sealed_error(r, MHD_HTTP_BAD_REQUEST, "old_node_key: %s", kerr.message);
-	bool live = known && !node_expired(known, srv_now_s());
+	/* "reauth": the node wants a new login although its key is valid (meshctl up
+	 * --force-reauth): none of the shortcuts below, straight to the auth key or a login. */
+	bool live = known && !node_expired(known, srv_now_s()) &&
+		    !json_is_true(json_object_get(m, "reauth"));
 	/* A node that believes its key expired while it has not (clocks differ): nothing to do. */
 	if (live && same_tags && json_is_true(json_object_get(m, "expired")))
 		return reply_sealed_json(r, MHD_HTTP_OK, registered_json(srv, known));
