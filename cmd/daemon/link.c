@@ -37,7 +37,7 @@ struct meshd_link {
 	bool connected;
 	char auth_url[512];
 	char error[512];
-	char tags_error[512]; /* control refused the tags asked for; kept until the next 'up' */
+	char change_error[512]; /* control refused tags or a re-login; kept until the next 'up' */
 	bool reauth_pending;  /* 'up --force-reauth' until control has registered the node */
 };
 
@@ -166,9 +166,14 @@ static void on_event(void *ctx, enum ctl_client_event ev, const char *msg)
 		snprintf(l->error, sizeof(l->error), "%s", msg);
 		log_warn(subject, "%s", msg);
 		break;
-	case CTL_CLIENT_TAGS_REFUSED:
-		snprintf(l->tags_error, sizeof(l->tags_error), "%s", msg);
-		log_err(subject, "%s; the node keeps the tags it has", msg);
+	case CTL_CLIENT_CHANGE_REFUSED:
+		snprintf(l->change_error, sizeof(l->change_error), "%s", msg);
+		l->reauth_pending = false;
+		if (l->state == LINK_NEEDS_LOGIN) { /* the login was refused; the key still works */
+			l->state = LINK_RUNNING;
+			l->auth_url[0] = '\0';
+		}
+		log_err(subject, "%s; the node stays as it was", msg);
 		break;
 	}
 }
@@ -260,7 +265,7 @@ static int start_client(struct meshd_link *l, const char *authkey, bool reauth, 
 		return rc;
 	l->state = LINK_STARTING;
 	l->error[0] = '\0';
-	l->tags_error[0] = '\0';
+	l->change_error[0] = '\0';
 	l->auth_url[0] = '\0';
 	rc = ctl_client_start(l->client);
 	if (rc) {
@@ -398,8 +403,8 @@ void meshd_link_fill_status(void *ctx, struct ctl_lapi_status *st)
 	}
 	if (l->auth_url[0])
 		st->auth_url = strdup(l->auth_url);
-	if (l->error[0] || l->tags_error[0])
-		st->error = strdup(l->error[0] ? l->error : l->tags_error);
+	if (l->error[0] || l->change_error[0])
+		st->error = strdup(l->error[0] ? l->error : l->change_error);
 }
 
 int meshd_link_new(uv_loop_t *loop, const char *state_dir, struct meshd_node *node,

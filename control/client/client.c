@@ -280,14 +280,17 @@ static void on_register(struct ctl_client *c, struct creq *r, long status)
 		return;
 	}
 	const char *e = json_string_value(json_object_get(j, "error"));
-	if (e && c->registered && !c->relogin && !c->rotating && c->tags && status != 410) {
-		/* a registered node asked for tags and was refused: it stays as it was, and does
-		 * not ask again (a later 'up' may) */
+	bool tags_asked = c->registered && !c->relogin && !c->rotating && c->tags;
+	bool reauth_asked = c->registered && c->reauth;
+	if (e && status != 410 && (tags_asked || reauth_asked)) {
+		/* a registered node asked for tags or a new login (its key still valid) and was
+		 * refused: it stays as it was, and does not ask again (a later 'up' may) */
 		free(c->tags);
 		c->tags = NULL;
+		c->relogin = c->reauth = false;
 		c->followup[0] = '\0';
 		forget_auth_key(c);
-		cli_event(c, CTL_CLIENT_TAGS_REFUSED, "%s", e);
+		cli_event(c, CTL_CLIENT_CHANGE_REFUSED, "%s", e);
 	} else if (e) {
 		c->refused = status != 410;
 		c->followup[0] = '\0';

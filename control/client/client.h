@@ -33,8 +33,8 @@ enum ctl_client_event {
 	CTL_CLIENT_KEY_MISMATCH, /* the server key differs from the pinned one; not retried */
 	CTL_CLIENT_LOGGED_OUT,
 	CTL_CLIENT_KEY_EXPIRED,	 /* the node key expired: logging in again (NEEDS_LOGIN follows) */
-	CTL_CLIENT_TAGS_REFUSED, /* msg: why control refused the tags a registered node asked
-				  * for; the node stays as it was, connected */
+	CTL_CLIENT_CHANGE_REFUSED, /* msg: why control refused a change a registered node asked
+				    * for (tags, a re-login); it stays as it was, connected */
 };
 
 struct ctl_client_config {

@@ -47,7 +47,7 @@ static const char *const event_names[] = {
 	[CTL_CLIENT_CONNECTED] = "connected",	    [CTL_CLIENT_UNREACHABLE] = "unreachable",
 	[CTL_CLIENT_REFUSED] = "refused",	    [CTL_CLIENT_KEY_MISMATCH] = "key-mismatch",
 	[CTL_CLIENT_LOGGED_OUT] = "logged-out",	    [CTL_CLIENT_KEY_EXPIRED] = "key-expired",
-	[CTL_CLIENT_TAGS_REFUSED] = "tags-refused",
+	[CTL_CLIENT_CHANGE_REFUSED] = "change-refused",
 };
 
 static uint64_t wall_ms(void)
