@@ -78,6 +78,24 @@ void cli_deliver(struct ctl_client *c, bool from_cache)
 static void connect_start(struct ctl_client *c);
 static void map_poll(struct ctl_client *c);
 
+/* Start a sealed POST of j (taken over) to path; NULL when it could not start. */
+static struct creq *post_json(struct ctl_client *c, const char *path, json_t *j,
+			      enum req_kind kind, long timeout_ms)
+{
+	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	struct creq *r = s ? calloc(1, sizeof(*r)) : NULL;
+	json_decref(j);
+	if (r) {
+		r->kind = kind;
+		if (cli_req_start(c, r, path, s, timeout_ms) != 0) {
+			cli_req_free(r);
+			r = NULL;
+		}
+	}
+	free(s);
+	return r;
+}
+
 static void on_retry(uv_timer_t *t)
 {
 	connect_start(t->data);
@@ -175,18 +193,11 @@ void cli_register_send(struct ctl_client *c)
 	} else if (c->auth_key && !(c->rotating && !c->relogin)) {
 		json_object_set_new(j, "auth_key", json_string(c->auth_key));
 	}
-	char *s = json_dumps(j, JSON_COMPACT);
-	json_decref(j);
-	struct creq *r = calloc(1, sizeof(*r));
-	if (!s || !r || cli_req_start(c, r, "/machine/register", s, REQ_TIMEOUT_MS) != 0) {
-		free(s);
-		if (r)
-			cli_req_free(r);
+	struct creq *r = post_json(c, "/machine/register", j, REQ_REGISTER, REQ_TIMEOUT_MS);
+	if (!r) {
 		retry_later(c, "cannot start the registration request");
 		return;
 	}
-	free(s);
-	r->kind = REQ_REGISTER;
 	c->reg_req = r;
 }
 
@@ -344,18 +355,11 @@ static void map_poll(struct ctl_client *c)
 		json_array_append_new(hks, json_string(c->host_keys[i]));
 	json_object_set_new(j, "endpoints", eps);
 	json_object_set_new(j, "ssh_host_keys", hks);
-	char *s = json_dumps(j, JSON_COMPACT);
-	json_decref(j);
-	struct creq *r = calloc(1, sizeof(*r));
-	if (!s || !r || cli_req_start(c, r, "/machine/map", s, MAP_TIMEOUT_MS) != 0) {
-		free(s);
-		if (r)
-			cli_req_free(r);
+	struct creq *r = post_json(c, "/machine/map", j, REQ_MAP, MAP_TIMEOUT_MS);
+	if (!r) {
 		retry_later(c, "cannot start the map request");
 		return;
 	}
-	free(s);
-	r->kind = REQ_MAP;
 	c->map_req = r;
 }
 
@@ -454,16 +458,11 @@ static void hold_send(struct ctl_client *c, struct creq *old)
 			    : json_pack("{s:s, s:s, s:i, s:b}", "src", old->hold_src, "user",
 					old->hold_user, "check_period", (int)old->hold_period,
 					"wait", 0);
-	char *s = json_dumps(j, JSON_COMPACT);
-	json_decref(j);
-	struct creq *r = calloc(1, sizeof(*r));
-	if (!s || !r) {
-		free(s);
-		free(r);
-		old->hold_cb(old->cb_ctx, CTL_HOLD_ERROR, "out of memory");
+	struct creq *r = post_json(c, "/machine/hold", j, REQ_HOLD, MAP_TIMEOUT_MS);
+	if (!r) {
+		old->hold_cb(old->cb_ctx, CTL_HOLD_ERROR, "cannot reach control");
 		return;
 	}
-	r->kind = REQ_HOLD;
 	r->hold_cb = old->hold_cb;
 	r->cb_ctx = old->cb_ctx;
 	r->hold_period = old->hold_period;
@@ -471,11 +470,6 @@ static void hold_send(struct ctl_client *c, struct creq *old)
 	memcpy(r->hold_src, old->hold_src, sizeof(r->hold_src));
 	memcpy(r->hold_user, old->hold_user, sizeof(r->hold_user));
 	memcpy(r->hold_id, old->hold_id, sizeof(r->hold_id));
-	if (cli_req_start(c, r, "/machine/hold", s, MAP_TIMEOUT_MS) != 0) {
-		r->hold_cb(r->cb_ctx, CTL_HOLD_ERROR, "cannot reach control");
-		cli_req_free(r);
-	}
-	free(s);
 }
 
 static void on_logout(struct ctl_client *c, struct creq *r, long status)
