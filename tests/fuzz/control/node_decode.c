@@ -1,7 +1,9 @@
 /* Fuzz target for the node API request decoder (meshcontrol's srv_node_decode): the raw
  * bytes as a request body (envelope checks, authentication), the same bytes sealed by a
  * genuine machine key (so the JSON stage is reached), and the bytes as a map-stream
- * message folded into a netmap by the client (ctl_netmap_apply + ctl_netmap_parse). */
+ * message folded into a netmap by the client (ctl_netmap_apply + ctl_netmap_parse, and the
+ * two-form fold the client uses, whose struct must match its JSON), and a register
+ * request's "tags" (ctl_tags_from_json). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +11,9 @@
 #include <sodium.h>
 
 #include "control/netmap/netmap.h"
+#include "control/netmap/netmap_json.h"
 #include "control/server/srv.h"
+#include "control/server/tags.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -67,5 +71,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ctl_netmap_free(parsed);
 	}
 	free(nm);
+
+	/* 4. the same, folded into both forms: the struct must be what the JSON decodes to */
+	json_t *m = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, NULL);
+	json_t *jnm = json_loads(base_netmap, 0, NULL);
+	struct ctl_netmap *snm = NULL, *check = NULL;
+	bool ka;
+	if (m && jnm && ctl__netmap_from_json(jnm, &snm, err, sizeof(err)) == 0 &&
+	    ctl__netmap_fold_both(&jnm, &snm, m, &ka, err, sizeof(err)) == 0) {
+		if (ctl__netmap_from_json(jnm, &check, err, sizeof(err)) != 0 ||
+		    check->version != snm->version || check->n_peers != snm->n_peers ||
+		    check->n_filter != snm->n_filter || check->n_ssh != snm->n_ssh)
+			abort();
+		for (size_t i = 0; i < snm->n_peers; i++)
+			if (check->peers[i].id != snm->peers[i].id ||
+			    memcmp(check->peers[i].node_key, snm->peers[i].node_key, 32) != 0)
+				abort();
+	}
+	ctl_netmap_free(check);
+	ctl_netmap_free(snm);
+	json_decref(jnm);
+
+	/* 5. a register request's "tags" */
+	char tags[CTL_TAGS_MAX];
+	json_t *t = json_object_get(m, "tags");
+	if (t && ctl_tags_from_json(t, tags, sizeof(tags), err, sizeof(err)) == 0 &&
+	    strlen(tags) >= sizeof(tags))
+		abort();
+	json_decref(m);
 	return 0;
 }

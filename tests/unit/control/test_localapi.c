@@ -26,6 +26,7 @@ static const struct {
 	{ 10, "{\"cmd\": \"up\", \"ssh\": \"yes\"}", "\"ssh\" must be true or false" },
 	{ 11, "{\"cmd\": \"up\", \"tags\": \"tag:x\"}", NULL /* names "tags"; wording from netmap */ },
 	{ 12, "{\"cmd\": \"status\", \"cmd\": \"up\"}", NULL /* duplicate key */ },
+	{ 13, "{\"cmd\": \"up\", \"force_reauth\": 1}", "\"force_reauth\" must be true or false" },
 };
 
 int main(void)
@@ -51,7 +52,8 @@ int main(void)
 	char *tags[] = { "tag:server", "tag:ci" };
 	struct ctl_lapi_request up = { .cmd = CTL_LAPI_UP, .login_server = "http://ctl:8080",
 				       .authkey = "mskey-abc", .hostname = "box", .tags = tags,
-				       .n_tags = 2, .ssh = true };
+				       .n_tags = 2, .tags_given = true, .ssh = true,
+				       .force_reauth = true };
 	char *line = ctl_lapi_request_format(&up);
 	CHECK(line && line[strlen(line) - 1] == '\n');
 	CHECK_INT(ctl_lapi_request_parse(line, strlen(line), &r, err, sizeof(err)), 0);
@@ -62,6 +64,17 @@ int main(void)
 	CHECK_INT(r.n_tags, 2);
 	CHECK_STR(r.tags[1], "tag:ci");
 	CHECK(r.ssh);
+	CHECK(r.tags_given);
+	CHECK(r.force_reauth);
+	ctl_lapi_request_clear(&r);
+	free(line);
+	/* "tags": [] (asking for none) is not the same as no "tags" at all */
+	struct ctl_lapi_request none = { .cmd = CTL_LAPI_UP, .tags_given = true };
+	line = ctl_lapi_request_format(&none);
+	CHECK_INT(ctl_lapi_request_parse(line, strlen(line), &r, err, sizeof(err)), 0);
+	CHECK(r.tags_given);
+	CHECK_INT(r.n_tags, 0);
+	CHECK(!r.force_reauth);
 	ctl_lapi_request_clear(&r);
 	free(line);
 
