@@ -92,11 +92,20 @@ void ns__kick(struct ns *ns)
 
 /* ---- lwIP output ---- */
 
+void ns__note_outbound(struct ns *ns, const uint8_t *pkt, size_t len)
+{
+	struct ns_packet_info pi;
+	bool fragment;
+	if (ns__parse(pkt, len, &pi, &fragment) == 0 && !fragment)
+		ns__ct_outbound(&ns->ct, &pi, uv_now(ns->loop));
+}
+
 static err_t nif_output_pbuf(struct netif *nif, struct pbuf *p)
 {
 	struct ns *ns = nif->state;
 	uint16_t n = pbuf_copy_partial(p, ns->iobuf, p->tot_len, 0);
 	ns->ctr.out_lwip++;
+	ns__note_outbound(ns, ns->iobuf, n);
 	int r = ns->cfg.send(ns->cfg.send_ctx, ns->iobuf, n);
 	if (r < 0) {
 		ns->ctr.out_send_errors++;
@@ -209,6 +218,7 @@ int ns_new(uv_loop_t *loop, const struct ns_config *cfg, struct ns **out)
 	ns->max_conns = cfg->max_conns ? cfg->max_conns : 1024;
 	ns->max_buffered = cfg->max_buffered ? cfg->max_buffered : 64u << 20;
 	ns->tun_fd = -1;
+	ns__ct_init(&ns->ct);
 	if (cfg->mode == NS_MODE_TUN && cfg->tun_name)
 		snprintf(ns->tun_name, sizeof(ns->tun_name), "%s", cfg->tun_name);
 	if (!lwip_ready) {
@@ -299,12 +309,20 @@ void ns_input(struct ns *ns, const uint8_t *pkt, size_t len)
 	ns->ctr.in_packets++;
 	ns->ctr.in_bytes += len;
 	f.parsed = len <= 0xffff && ns__parse(pkt, len, &pi, &f.fragment) == 0;
-	if (f.parsed) {
+	if (f.parsed && !f.fragment) {
 		len = pi.len; /* trailing bytes past the IP length are not forwarded */
 		f.proto = pi.proto;
-		f.allowed = !ns->filter || ns->filter(ns->filter_ctx, &pi);
 		f.own_dst = ns__is_own(ns, pi.family, pi.dst);
-		f.intercepted = pi.proto == IPPROTO_TCP && !f.fragment && ns->tcp_ports[pi.dport];
+		f.tcp_new = pi.proto == IPPROTO_TCP &&
+			    (pi.tcp_flags & (TCP_SYN_ | TCP_ACK_)) == TCP_SYN_;
+		if (f.own_dst)
+			f.tracked = ns__ct_inbound(&ns->ct, &pi, uv_now(ns->loop));
+		/* The filter is asked only about what may pass on its word (ns__classify). */
+		if (f.tracked)
+			f.allowed = true;
+		else if (f.own_dst && (pi.proto != IPPROTO_TCP || f.tcp_new))
+			f.allowed = !ns->filter || ns->filter(ns->filter_ctx, &pi);
+		f.intercepted = pi.proto == IPPROTO_TCP && ns->tcp_ports[pi.dport];
 		f.echo_request = ns__is_echo_request(&pi);
 	}
 	enum ns_path path = ns__classify(&f, &drop);
@@ -336,6 +354,7 @@ void ns_input(struct ns *ns, const uint8_t *pkt, size_t len)
 void ns_get_counters(const struct ns *ns, struct ns_counters *out)
 {
 	*out = ns->ctr;
+	out->ct_evicted = ns->ct.evicted;
 }
 
 void ns_counters_foreach(const struct ns_counters *c,
@@ -364,6 +383,7 @@ void ns_counters_foreach(const struct ns_counters *c,
 	cb(ctx, "buffered.bytes", c->buffered);
 	cb(ctx, "buffered.max", c->buffered_max);
 	cb(ctx, "timer.wakeups", c->timer_wakeups);
+	cb(ctx, "conntrack.evicted", c->ct_evicted);
 }
 
 const char *ns_path_name(enum ns_path path)
@@ -385,6 +405,8 @@ const char *ns_drop_name(enum ns_drop reason)
 		[NS_DROP_FILTERED] = "filtered",
 		[NS_DROP_NOT_OURS] = "not_ours",
 		[NS_DROP_NO_HANDLER] = "no_handler",
+		[NS_DROP_FRAGMENT] = "fragment",
+		[NS_DROP_NO_STATE] = "no_state",
 		[NS_DROP_TUN_WRITE] = "tun_write",
 		[NS_DROP_NOMEM] = "nomem",
 	};

@@ -157,7 +157,6 @@ enum tri { ANY = 0, YES, NO };
 enum kind { K_ANY = 0, K_TCP, K_ECHO };
 
 struct rule {
-	uint8_t own;	     /* destination is one of our addresses */
 	uint8_t intercepted; /* (proto, port) registered with lwIP */
 	uint8_t userspace;   /* mode */
 	uint8_t kind;	     /* what the packet is */
@@ -165,15 +164,13 @@ struct rule {
 	enum ns_drop drop;
 };
 
-/* First match wins.  Parse failures and filter drops are decided before the table. */
+/* First match wins, for packets that passed the checks in ns__classify. */
 static const struct rule rules[] = {
-	{ YES, YES, ANY, K_ANY, NS_PATH_INTERCEPT, NS_DROP_NONE },
-	{ YES, NO, NO, K_ANY, NS_PATH_TUN, NS_DROP_NONE },
-	{ YES, NO, YES, K_TCP, NS_PATH_LOCAL, NS_DROP_NONE },
-	{ YES, NO, YES, K_ECHO, NS_PATH_LOCAL, NS_DROP_NONE },
-	{ YES, NO, YES, K_ANY, NS_PATH_DROP, NS_DROP_NO_HANDLER },
-	{ NO, ANY, NO, K_ANY, NS_PATH_TUN, NS_DROP_NONE },
-	{ NO, ANY, YES, K_ANY, NS_PATH_DROP, NS_DROP_NOT_OURS },
+	{ YES, ANY, K_ANY, NS_PATH_INTERCEPT, NS_DROP_NONE },
+	{ NO, NO, K_ANY, NS_PATH_TUN, NS_DROP_NONE },
+	{ NO, YES, K_TCP, NS_PATH_LOCAL, NS_DROP_NONE },
+	{ NO, YES, K_ECHO, NS_PATH_LOCAL, NS_DROP_NONE },
+	{ NO, YES, K_ANY, NS_PATH_DROP, NS_DROP_NO_HANDLER },
 };
 
 static bool tri_ok(uint8_t want, bool have)
@@ -181,25 +178,38 @@ static bool tri_ok(uint8_t want, bool have)
 	return want == ANY || (want == YES) == have;
 }
 
+/* The checks before the table, in order; the first that fails names the drop:
+ *  - a fragment never passes: its first piece may hide the ports (or carry ports the
+ *    second overwrites), and the kernel behind the TUN would reassemble what we never
+ *    examined.  Tailnet peers send at most the tunnel MTU, so TCP never fragments;
+ *  - only our own addresses are reachable from peers (no subnet routes yet): anything
+ *    else would reach the node's LAN side through the TUN;
+ *  - TCP passes unasked only inside a connection we opened or accepted, and otherwise
+ *    only as a bare SYN, which the filter then judges ("not a SYN" is not a reply);
+ *  - the filter (or the connection tracking) must have said yes. */
 enum ns_path ns__classify(const struct ns__facts *f, enum ns_drop *drop)
 {
-	if (!f->parsed) {
+	if (!f->parsed)
 		*drop = NS_DROP_MALFORMED;
-		return NS_PATH_DROP;
-	}
-	if (!f->allowed) {
+	else if (f->fragment)
+		*drop = NS_DROP_FRAGMENT;
+	else if (!f->own_dst)
+		*drop = NS_DROP_NOT_OURS;
+	else if (f->proto == IPPROTO_TCP_ && !f->tcp_new && !f->tracked)
+		*drop = NS_DROP_NO_STATE;
+	else if (!f->allowed)
 		*drop = NS_DROP_FILTERED;
+	else
+		*drop = NS_DROP_NONE;
+	if (*drop != NS_DROP_NONE)
 		return NS_PATH_DROP;
-	}
-	bool tcp = f->proto == IPPROTO_TCP_ && !f->fragment;
-	bool echo = f->echo_request && !f->fragment;
+	bool tcp = f->proto == IPPROTO_TCP_;
 	bool userspace = f->mode == NS_MODE_USERSPACE;
 	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
 		const struct rule *r = &rules[i];
-		if (!tri_ok(r->own, f->own_dst) || !tri_ok(r->intercepted, f->intercepted) ||
-		    !tri_ok(r->userspace, userspace))
+		if (!tri_ok(r->intercepted, f->intercepted) || !tri_ok(r->userspace, userspace))
 			continue;
-		if ((r->kind == K_TCP && !tcp) || (r->kind == K_ECHO && !echo))
+		if ((r->kind == K_TCP && !tcp) || (r->kind == K_ECHO && !f->echo_request))
 			continue;
 		*drop = r->drop;
 		return r->path;

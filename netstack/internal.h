@@ -25,6 +25,51 @@ struct ns__listener;
 struct ns__socks;
 struct ns__probe;
 
+/* conntrack.c: TCP connections and UDP flows this node opened or accepted. */
+enum ns__ct_state {
+	NS__CT_FREE,
+	NS__CT_UDP,
+	NS__CT_SYN_SENT,    /* we sent a SYN */
+	NS__CT_SYN_RECV,    /* we answered a SYN with SYN|ACK */
+	NS__CT_ESTABLISHED, /* both sides spoke */
+	NS__CT_FIN,	    /* a FIN went one way or the other */
+	NS__CT_CLOSE,	    /* a RST */
+	NS__CT_STATE_MAX,
+};
+
+enum {
+	NS__CT_SLOTS = 8192,
+	NS__CT_PROBE = 8,
+	/* Linux conntrack's defaults (nf_conntrack_tcp_timeout_*, udp_timeout_stream). */
+	NS__CT_SYN_SENT_MS = 120 * 1000,
+	NS__CT_SYN_RECV_MS = 60 * 1000,
+	NS__CT_FIN_MS = 120 * 1000,
+	NS__CT_CLOSE_MS = 10 * 1000,
+	NS__CT_UDP_MS = 120 * 1000,
+};
+#define NS__CT_ESTABLISHED_MS (5ull * 24 * 3600 * 1000)
+
+struct ns__ct_entry {
+	uint8_t state; /* enum ns__ct_state */
+	uint8_t family, proto;
+	uint16_t lport, rport;
+	uint8_t local[16], remote[16];
+	uint64_t last_ms;
+};
+
+struct ns__ct {
+	struct ns__ct_entry slot[NS__CT_SLOTS];
+	uint32_t seed;
+	uint64_t evicted; /* live entries replaced because a key's slots were full */
+};
+
+void ns__ct_init(struct ns__ct *ct);
+/* Notes a parsed outbound packet (TCP and UDP; anything else is ignored). */
+void ns__ct_outbound(struct ns__ct *ct, const struct ns_packet_info *pi, uint64_t now_ms);
+/* True when a parsed inbound packet belongs to a tracked connection or flow (a bare SYN
+ * never does); moves its TCP state and keeps it alive. */
+bool ns__ct_inbound(struct ns__ct *ct, const struct ns_packet_info *pi, uint64_t now_ms);
+
 struct ns {
 	uv_loop_t *loop;
 	struct ns_config cfg;
@@ -42,6 +87,7 @@ struct ns {
 	/* dispatch */
 	ns_filter_fn *filter;
 	void *filter_ctx;
+	struct ns__ct ct;
 	uint8_t tcp_ports[65536]; /* how many lwIP users (listen, dial) per local TCP port */
 	/* connections */
 	struct ns__listener *listeners;
@@ -65,7 +111,11 @@ int ns__parse(const uint8_t *pkt, size_t len, struct ns_packet_info *pi, bool *f
 
 struct ns__facts {
 	enum ns_mode mode;
-	bool parsed, allowed, own_dst, intercepted, fragment;
+	bool parsed, fragment, own_dst;
+	bool tracked; /* belongs to a connection or flow we opened or accepted */
+	bool tcp_new; /* TCP with SYN set and ACK clear: a new connection */
+	bool allowed; /* tracked, or the filter said yes */
+	bool intercepted;
 	uint8_t proto;
 	bool echo_request;
 };
@@ -74,6 +124,7 @@ bool ns__is_echo_request(const struct ns_packet_info *pi);
 
 /* core.c */
 void ns__kick(struct ns *ns); /* re-arms the lwIP timer after any call into lwIP */
+void ns__note_outbound(struct ns *ns, const uint8_t *pkt, size_t len);
 void ns__to_lwip(struct ns *ns, const uint8_t *pkt, size_t len);
 void ns__handle_closed(struct ns *ns);
 bool ns__is_own(const struct ns *ns, int family, const uint8_t *addr);

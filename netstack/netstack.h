@@ -1,12 +1,13 @@
 /* netstack/: the node's packet plane between WireGuard and the host.
  *
  * Decrypted inbound packets enter through ns_input().  One table-driven dispatch decides
- * each packet's path: the packet filter (installed from outside; allow-all until set)
- * may drop it; a packet for one of our addresses whose (protocol, port) is registered for
- * interception terminates in the embedded lwIP stack and reaches an in-process handler as
- * one end of an AF_UNIX socketpair; everything else is written to the TUN device (TUN
- * mode) or, in userspace mode (no TUN), is served by lwIP (TCP proxied to 127.0.0.1:port,
- * ICMP echo answered) or dropped.  Outbound packets (TUN reads and lwIP output) all go to
+ * each packet's path: fragments, packets for other addresses, and TCP that neither opens
+ * nor continues a tracked connection are dropped; the packet filter (installed from
+ * outside; allow-all until set) may drop the rest; a packet whose (protocol, port) is
+ * registered for interception terminates in the embedded lwIP stack and reaches an
+ * in-process handler as one end of an AF_UNIX socketpair; everything else is written to
+ * the TUN device (TUN mode) or, in userspace mode (no TUN), is served by lwIP (TCP proxied
+ * to 127.0.0.1:port, ICMP echo answered) or dropped.  Outbound packets (TUN reads and lwIP output) all go to
  * the send callback given at creation (wg routes and encrypts them).
  *
  * lwIP is a process-wide singleton: at most one struct ns exists at a time, and every
@@ -74,7 +75,9 @@ struct ns_packet_info {
 	size_t len;
 };
 
-/* Returns true to let the packet through. */
+/* Returns true to let the packet through.  The filter sees only packets for one of our
+ * addresses that are not fragments and not part of a tracked connection (see ns_input):
+ * for TCP that is only ever a bare SYN. */
 typedef bool ns_filter_fn(void *ctx, const struct ns_packet_info *pi);
 
 /* The paths a packet can take, and why one was dropped. */
@@ -90,7 +93,9 @@ enum ns_drop {
 	NS_DROP_NONE,
 	NS_DROP_MALFORMED,  /* not a parseable IPv4/IPv6 packet */
 	NS_DROP_FILTERED,   /* the packet filter said no */
-	NS_DROP_NOT_OURS,   /* userspace mode: destination is not one of our addresses */
+	NS_DROP_NOT_OURS,   /* destination is not one of our addresses */
+	NS_DROP_FRAGMENT,   /* an IP fragment: never reassembled, never passed */
+	NS_DROP_NO_STATE,   /* TCP that neither opens a connection nor belongs to a tracked one */
 	NS_DROP_NO_HANDLER, /* userspace mode: our address, but nothing serves that proto */
 	NS_DROP_TUN_WRITE,  /* the TUN write failed (full or down) */
 	NS_DROP_NOMEM,	    /* no pbuf for the packet */
@@ -111,6 +116,7 @@ struct ns_counters {
 	uint64_t forward_refused;     /* userspace mode: nothing listened on 127.0.0.1:port */
 	uint64_t buffered, buffered_max; /* bytes held between lwIP and local fds */
 	uint64_t timer_wakeups;       /* lwIP timer runs (an idle netstack sleeps) */
+	uint64_t ct_evicted;          /* tracked connections pushed out of the full table */
 };
 
 /* Creates the netstack on loop (opens and configures the TUN in TUN mode). */
@@ -119,7 +125,13 @@ int ns_new(uv_loop_t *loop, const struct ns_config *cfg, struct ns **out);
  * callbacks, so run the loop afterwards.  ns may be NULL. */
 void ns_free(struct ns *ns);
 
-/* One decrypted inbound IP packet (copied; the caller keeps pkt). */
+/* One decrypted inbound IP packet (copied; the caller keeps pkt).  Before any path is
+ * chosen: fragments are dropped (IPv4 and IPv6: a fragment's ports cannot be trusted, and
+ * nothing behind us may reassemble one we did not examine); so is anything whose
+ * destination is not one of our addresses (no subnet routes yet).  TCP and UDP that belong
+ * to a connection or flow this node opened or accepted (its own outbound packets are
+ * tracked, a bounded table with TCP's timeouts) pass without the filter; other TCP passes
+ * only as a bare SYN the filter allows. */
 void ns_input(struct ns *ns, const uint8_t *pkt, size_t len);
 
 /* Installs (or with fn NULL removes) the inbound packet filter. */

@@ -184,6 +184,7 @@ static void on_tun_readable(uv_poll_t *h, int status, int events)
 			ns->ctr.out_send_errors++;
 			continue;
 		}
+		ns__note_outbound(ns, buf, (size_t)n);
 		if (ns->tun_batch) {
 			iov[queued++] = (struct iovec){ buf, (size_t)n };
 			continue;

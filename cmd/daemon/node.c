@@ -15,7 +15,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cmd/daemon/flows.h"
 #include "cmd/daemon/rules.h"
 #include "control/client/client.h"
 #include "common/common.h"
@@ -34,7 +33,6 @@ struct meshd_node {
 	struct sshd_server *sshd;
 	struct ctl_netmap *nm;
 	struct ctl_client *control;
-	struct meshd_flows *flows; /* outbound UDP, so replies pass the filter */
 	bool ssh_on;	   /* port 22 is intercepted */
 	struct hold *holds; /* check-mode holds waiting on control */
 	/* Keys of the peers configured in wg, to remove the ones a new netmap drops. */
@@ -102,16 +100,12 @@ static void on_wg_packet(void *ctx, const uint8_t *pkt, size_t len)
 static int on_ns_send(void *ctx, const uint8_t *pkt, size_t len)
 {
 	struct meshd_node *node = ctx;
-	meshd_flows_note_outbound(node->flows, pkt, len, uv_now(node->loop));
 	return wg_device_send(node->wg, pkt, len);
 }
 
 static size_t on_ns_send_batch(void *ctx, const struct iovec *pkts, size_t n)
 {
 	struct meshd_node *node = ctx;
-	uint64_t now = uv_now(node->loop);
-	for (size_t i = 0; i < n; i++)
-		meshd_flows_note_outbound(node->flows, pkts[i].iov_base, pkts[i].iov_len, now);
 	return wg_device_send_batch(node->wg, pkts, n);
 }
 
@@ -127,13 +121,8 @@ static bool on_filter(void *ctx, const struct ns_packet_info *pi)
 		.src = pi->src,
 		.dst = pi->dst,
 		.dport = pi->dport,
-		.tcp_syn_only = (pi->tcp_flags & 0x02) && !(pi->tcp_flags & 0x10),
 		.icmp_echo_reply = icmp_reply,
 	};
-	if (pi->proto == IPPROTO_UDP &&
-	    meshd_flows_is_reply(node->flows, pi->family, pi->src, pi->sport, pi->dst, pi->dport,
-				 uv_now(node->loop)))
-		return true;
 	return meshd_filter_allows(node->nm, &p);
 }
 
@@ -847,11 +836,9 @@ int meshd_node_new(uv_loop_t *loop, const struct meshd_node_config *cfg,
 	node->cfg = *cfg;
 	node->state_dir = strdup(cfg->state_dir);
 	node->tun = strdup(cfg->tun);
-	node->flows = calloc(1, sizeof(*node->flows));
-	if (!node->state_dir || !node->tun || !node->flows) {
+	if (!node->state_dir || !node->tun) {
 		free(node->state_dir);
 		free(node->tun);
-		free(node->flows);
 		free(node);
 		return -ENOMEM;
 	}
@@ -925,7 +912,6 @@ fail:
 	key_wipe(node->private_key, KEY_LEN);
 	free(node->state_dir);
 	free(node->tun);
-	free(node->flows);
 	if (node->linger_timer_init) {
 		uv_close((uv_handle_t *)&node->restart_timer, NULL);
 		uv_close((uv_handle_t *)&node->linger_timer, free_on_close);
@@ -946,7 +932,6 @@ static void finish_close(void *arg)
 		ctl_netmap_free(node->nm);
 	free(node->peer_keys);
 	free(node->lingering);
-	free(node->flows);
 	free(node->state_dir);
 	free(node->tun);
 	key_wipe(node->private_key, KEY_LEN);

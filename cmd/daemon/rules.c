@@ -116,8 +116,6 @@ static uint32_t proto_bit(int family, uint8_t proto)
 
 bool meshd_filter_allows(const struct ctl_netmap *nm, const struct meshd_pkt *p)
 {
-	if (p->proto == IPPROTO_TCP && !p->tcp_syn_only)
-		return true;
 	if (p->icmp_echo_reply)
 		return true;
 	if (!nm)

@@ -42,12 +42,12 @@ struct meshd_pkt {
 	uint8_t proto;
 	const uint8_t *src, *dst;
 	uint16_t dport;
-	bool tcp_syn_only; /* TCP with SYN set and ACK clear: a new connection */
 	bool icmp_echo_reply;
 };
 
-/* True when a rule of the netmap lets the packet in.  Replies to connections we opened
- * pass: TCP segments other than a bare SYN, and ICMP echo replies. */
+/* True when a rule of the netmap lets the packet in; ICMP echo replies pass.  The netstack
+ * asks only about what is not part of a connection this node opened or accepted (for TCP,
+ * only bare SYNs): answers to our own traffic are its business (netstack/conntrack.c). */
 bool meshd_filter_allows(const struct ctl_netmap *nm, const struct meshd_pkt *p);
 
 #endif

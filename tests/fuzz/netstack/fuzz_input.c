@@ -1,10 +1,13 @@
-/* Fuzz target for the netstack's inbound path: parse, filter, dispatch table, lwIP input,
- * the bridge behind ns_listen() and userspace-mode forwarding.
+/* Fuzz target for the netstack's inbound path: parse, connection tracking, filter,
+ * dispatch table, lwIP input, the bridge behind ns_listen() and userspace-mode forwarding.
  *
- * Input: one flags byte, then packets as [2-byte big-endian length][bytes].  Flags: bit 0
- * userspace mode (else TUN mode, the TUN being a datagram socketpair), bit 1 repairs the
- * IPv4 header and TCP/UDP/ICMP checksums so packets get past lwIP's checks, bit 2 points
- * the destination at our own address, bit 3 makes the filter drop odd ports too.  The
+ * Input: one flags byte, then packets as [2-byte big-endian length][bytes].  A length
+ * with its top bit set marks a packet this node sends (noted by the connection tracking,
+ * as TUN reads are; lengths are then 15 bits).  Flags: bit 0 userspace mode (else TUN
+ * mode, the TUN being a datagram socketpair), bit 1 repairs the IPv4 header and
+ * TCP/UDP/ICMP checksums so packets get past lwIP's checks, bit 2 points the destination
+ * (of an outbound packet: the source) at our own address, bit 3 makes the filter drop odd
+ * ports too, bit 4 keeps IPv4 fragment fields through the repair.  The
  * filter always keeps userspace-mode TCP to ports 22 (intercepted) and 1 (nothing listens
  * on 127.0.0.1:1: the refusal path), so fuzzing never talks to real local services. */
 #include <arpa/inet.h>
@@ -98,7 +101,7 @@ static uint16_t fold(uint32_t sum)
 }
 
 /* Makes lengths and checksums consistent so the packet is judged on its contents. */
-static void repair(uint8_t *p, size_t len, bool to_own)
+static void repair(uint8_t *p, size_t len, bool to_own, bool outbound, bool keep_frag)
 {
 	if (len >= 20 && p[0] >> 4 == 4) {
 		size_t ihl = (size_t)(p[0] & 15) * 4;
@@ -107,9 +110,11 @@ static void repair(uint8_t *p, size_t len, bool to_own)
 		p[2] = (uint8_t)(len >> 8);
 		p[3] = (uint8_t)len;
 		if (to_own)
-			memcpy(p + 16, own4, 4);
-		p[6] &= 0x40; /* no fragments */
-		p[7] = 0;
+			memcpy(p + (outbound ? 12 : 16), own4, 4);
+		if (!keep_frag) {
+			p[6] &= 0x40; /* no fragments */
+			p[7] = 0;
+		}
 		p[10] = p[11] = 0;
 		uint16_t c = fold(sum16(p, ihl, 0));
 		p[10] = (uint8_t)(c >> 8);
@@ -138,7 +143,7 @@ static void repair(uint8_t *p, size_t len, bool to_own)
 		p[4] = (uint8_t)(n >> 8);
 		p[5] = (uint8_t)n;
 		if (to_own)
-			memcpy(p + 24, own6, 16);
+			memcpy(p + (outbound ? 8 : 24), own6, 16);
 		uint8_t *l4 = p + 40;
 		uint32_t ps = sum16(p + 8, 32, 0) + p[6] + (uint32_t)n;
 		size_t off = p[6] == 6 ? 16 : p[6] == 17 ? 6 : p[6] == 58 ? 2 : 0;
@@ -162,15 +167,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ns_set_filter(ns, fuzz_filter, NULL);
 	size_t off = 1;
 	while (off + 2 <= size) {
-		size_t len = (size_t)(data[off] << 8 | data[off + 1]);
+		bool outbound = data[off] & 0x80;
+		size_t len = (size_t)((data[off] & 0x7f) << 8 | data[off + 1]);
 		off += 2;
 		if (len > size - off)
 			len = size - off;
 		memcpy(pkt, data + off, len);
 		off += len;
 		if (flags & 2)
-			repair(pkt, len, flags & 4);
-		ns_input(ns, pkt, len);
+			repair(pkt, len, flags & 4, outbound, flags & 16);
+		if (outbound)
+			ns__note_outbound(ns, pkt, len);
+		else
+			ns_input(ns, pkt, len);
 		/* also the parser alone, on the raw bytes */
 		struct ns_packet_info pi;
 		bool frag;

@@ -22,16 +22,20 @@ static enum ns_path reference(const struct ns__facts *f, enum ns_drop *drop)
 	*drop = NS_DROP_NONE;
 	if (!f->parsed)
 		return *drop = NS_DROP_MALFORMED, NS_PATH_DROP;
+	if (f->fragment) /* finding 1: fragments never pass */
+		return *drop = NS_DROP_FRAGMENT, NS_PATH_DROP;
+	if (!f->own_dst) /* finding 3: only our own addresses */
+		return *drop = NS_DROP_NOT_OURS, NS_PATH_DROP;
+	bool tcp = f->proto == IPPROTO_TCP;
+	if (tcp && !f->tcp_new && !f->tracked) /* finding 2: not a SYN is not a reply */
+		return *drop = NS_DROP_NO_STATE, NS_PATH_DROP;
 	if (!f->allowed)
 		return *drop = NS_DROP_FILTERED, NS_PATH_DROP;
-	bool tcp = f->proto == IPPROTO_TCP && !f->fragment;
-	if (f->own_dst && f->intercepted)
+	if (f->intercepted)
 		return NS_PATH_INTERCEPT;
 	if (f->mode == NS_MODE_TUN)
 		return NS_PATH_TUN;
-	if (!f->own_dst)
-		return *drop = NS_DROP_NOT_OURS, NS_PATH_DROP;
-	if (tcp || (f->echo_request && !f->fragment))
+	if (tcp || f->echo_request)
 		return NS_PATH_LOCAL;
 	return *drop = NS_DROP_NO_HANDLER, NS_PATH_DROP;
 }
@@ -39,7 +43,7 @@ static enum ns_path reference(const struct ns__facts *f, enum ns_drop *drop)
 static void test_table(void)
 {
 	int cases = 0;
-	for (unsigned bits = 0; bits < 1u << 9; bits++) {
+	for (unsigned bits = 0; bits < 1u << 11; bits++) {
 		struct ns__facts f = {
 			.mode = (bits & 1) ? NS_MODE_USERSPACE : NS_MODE_TUN,
 			.parsed = bits & 2,
@@ -49,6 +53,8 @@ static void test_table(void)
 			.fragment = bits & 32,
 			.proto = (bits & 64) ? IPPROTO_TCP : IPPROTO_UDP,
 			.echo_request = bits & 128,
+			.tracked = bits & 512,
+			.tcp_new = bits & 1024,
 		};
 		if (bits & 256)
 			f.proto = IPPROTO_ICMP;
@@ -58,7 +64,7 @@ static void test_table(void)
 		CHECK_INT(d1, d2);
 		cases++;
 	}
-	CHECK_INT(cases, 512);
+	CHECK_INT(cases, 2048);
 }
 
 /* ---- fixtures ---- */
@@ -94,15 +100,22 @@ static size_t tun_read(int fd, uint8_t *buf, size_t cap)
 	return n > 0 ? (size_t)n : 0;
 }
 
-static void test_tun_mode(uv_loop_t *loop, int family)
+/* A TUN-mode netstack whose TUN is sv[0] of a datagram pair (the test reads sv[1]). */
+static struct ns *tun_netstack(uv_loop_t *loop, int sv[2])
 {
-	int sv[2];
 	CHECK_INT(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv), 0);
 	struct ns_config cfg;
 	base_config(&cfg, NS_MODE_TUN, sv[0]);
 	struct ns *ns = NULL;
 	outq_init();
 	CHECK_INT(ns_new(loop, &cfg, &ns), 0);
+	return ns;
+}
+
+static void test_tun_mode(uv_loop_t *loop, int family)
+{
+	int sv[2];
+	struct ns *ns = tun_netstack(loop, sv);
 	CHECK_INT(ns_listen(ns, 22, on_accept, NULL), 0);
 	CHECK_INT(ns_listen(ns, 22, on_accept, NULL), -EADDRINUSE);
 	struct ns_counters c;
@@ -127,12 +140,13 @@ static void test_tun_mode(uv_loop_t *loop, int family)
 	CHECK_INT(tun_read(sv[1], got, sizeof(got)), n);
 	CHECK_MEM(got, pkt, n);
 
-	/* another address, tcp/22: to the TUN too */
+	/* finding 3: another address (the node's LAN side, say) is not reachable */
 	peer_setup(&p, family, 40003, 22, addr_of(family, other4, other6));
 	n = peer_build(&p, pkt, p.iss, 0, PEER_SYN, NULL, 0, true);
 	ns_input(ns, pkt, n);
-	CHECK_INT(tun_read(sv[1], got, sizeof(got)), n);
-	CHECK_MEM(got, pkt, n);
+	CHECK_INT(tun_read(sv[1], got, sizeof(got)), 0);
+	ns_get_counters(ns, &c);
+	CHECK_INT(c.drop[NS_DROP_NOT_OURS], 1);
 
 	/* ICMP echo to our address: the kernel answers it in TUN mode */
 	peer_setup(&p, family, 0, 0, NULL);
@@ -140,7 +154,7 @@ static void test_tun_mode(uv_loop_t *loop, int family)
 	ns_input(ns, pkt, n);
 	CHECK_INT(tun_read(sv[1], got, sizeof(got)), n);
 	ns_get_counters(ns, &c);
-	CHECK_INT(c.path[NS_PATH_TUN], 3);
+	CHECK_INT(c.path[NS_PATH_TUN], 2);
 
 	/* trailing bytes past the IP length are cut off */
 	peer_setup(&p, family, 40004, 80, NULL);
@@ -193,7 +207,7 @@ static void test_tun_mode(uv_loop_t *loop, int family)
 	}
 	ns_get_counters(ns, &c);
 	CHECK_INT(c.drop[NS_DROP_MALFORMED], 3 + 3);
-	CHECK_INT(c.path[NS_PATH_DROP], 4 + 3);
+	CHECK_INT(c.path[NS_PATH_DROP], 5 + 3);
 	/* ... while EOL padding after the last option is fine */
 	static const uint8_t eol[4] = { 1, 1, 1, 0 };
 	struct ns_packet_info pi;
@@ -214,6 +228,134 @@ static void test_tun_mode(uv_loop_t *loop, int family)
 		found |= outq->len[i] == n && memcmp(outq->pkt[i], pkt, n) == 0;
 	CHECK(found);
 	CHECK(strcmp(ns_tun_name(ns), "") != 0);
+
+	ns_free(ns);
+	uv_run(loop, UV_RUN_DEFAULT);
+	close(sv[1]);
+}
+
+/* ---- the audit's packet-filter findings, as packets in TUN mode ---- */
+
+static bool allow_22_only(void *ctx, const struct ns_packet_info *pi)
+{
+	filter_calls++;
+	return pi->dport == 22;
+}
+
+/* Splits a TCP packet after the first 8 bytes of its TCP header into two fragments (the
+ * ports in the first, the flags in the second); returns the two lengths. */
+static void split(int family, const uint8_t *pkt, size_t n, uint8_t *f1, size_t *n1,
+		  uint8_t *f2, size_t *n2)
+{
+	if (family == AF_INET) {
+		memcpy(f1, pkt, 28);
+		f1[2] = 0, f1[3] = 28, f1[6] = 0x20, f1[7] = 0; /* MF, offset 0 */
+		memcpy(f2, pkt, 20);
+		memcpy(f2 + 20, pkt + 28, n - 28);
+		f2[2] = (uint8_t)((n - 8) >> 8), f2[3] = (uint8_t)(n - 8);
+		f2[6] = 0, f2[7] = 1; /* offset 8 bytes, last */
+		*n1 = 28, *n2 = n - 8;
+		return;
+	}
+	uint8_t fh[8] = { IPPROTO_TCP, 0, 0, 1 /* M */, 0, 0, 0x12, 0x34 };
+	memcpy(f1, pkt, 40);
+	f1[6] = 44;
+	memcpy(f1 + 40, fh, 8);
+	memcpy(f1 + 48, pkt + 40, 8);
+	f1[4] = 0, f1[5] = 16;
+	memcpy(f2, f1, 48);
+	f2[40 + 2] = 0, f2[40 + 3] = 8; /* offset 1 (8 bytes), last */
+	memcpy(f2 + 48, pkt + 48, n - 48);
+	f2[4] = (uint8_t)((n - 40) >> 8), f2[5] = (uint8_t)(n - 40);
+	*n1 = 56, *n2 = n;
+}
+
+/* As if the kernel behind the TUN sent it: the peer's packet with the ends swapped. */
+static void from_kernel(uv_loop_t *loop, int tun, int family, uint8_t *pkt, size_t n)
+{
+	size_t off = family == AF_INET ? 12 : 8, alen = family == AF_INET ? 4 : 16;
+	size_t l4 = family == AF_INET ? 20 : 40;
+	uint8_t t[16];
+	memcpy(t, pkt + off, alen);
+	memcpy(pkt + off, pkt + off + alen, alen);
+	memcpy(pkt + off + alen, t, alen);
+	memcpy(t, pkt + l4, 2);
+	memcpy(pkt + l4, pkt + l4 + 2, 2);
+	memcpy(pkt + l4 + 2, t, 2);
+	CHECK_INT(send(tun, pkt, n, 0), (ssize_t)n);
+	spin(loop, 3);
+}
+
+static void test_tun_state(uv_loop_t *loop, int family)
+{
+	int sv[2];
+	struct ns *ns = tun_netstack(loop, sv);
+	ns_set_filter(ns, allow_22_only, NULL);
+	filter_calls = 0;
+	struct ns_counters c;
+	struct peer p;
+	uint8_t pkt[256], f1[256], f2[256], got[2048];
+	size_t n, n1, n2;
+
+	/* finding 1: a SYN to :8080 in two fragments (the ports alone in the first) */
+	peer_setup(&p, family, 40100, 8080, NULL);
+	n = peer_build(&p, pkt, p.iss, 0, PEER_SYN, NULL, 0, true);
+	split(family, pkt, n, f1, &n1, f2, &n2);
+	ns_input(ns, f1, n1);
+	ns_input(ns, f2, n2);
+	/* ... and a SYN to :22, which the policy allows, in fragments too */
+	peer_setup(&p, family, 40101, 22, NULL);
+	n = peer_build(&p, pkt, p.iss, 0, PEER_SYN, NULL, 0, true);
+	split(family, pkt, n, f1, &n1, f2, &n2);
+	ns_input(ns, f2, n2);
+	ns_input(ns, f1, n1);
+	CHECK_INT(tun_read(sv[1], got, sizeof(got)), 0);
+	ns_get_counters(ns, &c);
+	CHECK_INT(c.drop[NS_DROP_FRAGMENT], 4);
+
+	/* finding 2: not a SYN is not a reply: ACK, SYN|ACK, FIN, RST, data to :8080 */
+	static const uint8_t flags[] = { PEER_ACK, PEER_SYN | PEER_ACK, PEER_FIN | PEER_ACK,
+					 PEER_RST, PEER_PSH | PEER_ACK };
+	peer_setup(&p, family, 40102, 8080, NULL);
+	for (size_t i = 0; i < sizeof(flags); i++) {
+		n = peer_build(&p, pkt, p.iss, 1, flags[i], (const uint8_t *)"x", 1, false);
+		ns_input(ns, pkt, n);
+	}
+	CHECK_INT(tun_read(sv[1], got, sizeof(got)), 0);
+	ns_get_counters(ns, &c);
+	CHECK_INT(c.drop[NS_DROP_NO_STATE], 5);
+	CHECK_INT(filter_calls, 0); /* none of it was the filter's to judge */
+
+	/* ... while the answer to a connection the kernel opened passes, without the filter */
+	peer_setup(&p, family, 8080, 45000, NULL);
+	n = peer_build(&p, pkt, p.iss, 0, PEER_SYN, NULL, 0, true);
+	from_kernel(loop, sv[1], family, pkt, n); /* our SYN to the peer's :8080 */
+	n = peer_build(&p, pkt, p.iss, 1, PEER_SYN | PEER_ACK, NULL, 0, true);
+	ns_input(ns, pkt, n);
+	CHECK_INT(tun_read(sv[1], got, sizeof(got)), n);
+	n = peer_build(&p, pkt, p.iss + 1, 1, PEER_ACK, (const uint8_t *)"data", 4, false);
+	ns_input(ns, pkt, n);
+	CHECK_INT(tun_read(sv[1], got, sizeof(got)), n);
+	/* ... but not on another port of ours */
+	peer_setup(&p, family, 8080, 45001, NULL);
+	n = peer_build(&p, pkt, p.iss, 1, PEER_SYN | PEER_ACK, NULL, 0, true);
+	ns_input(ns, pkt, n);
+	CHECK_INT(tun_read(sv[1], got, sizeof(got)), 0);
+	CHECK_INT(filter_calls, 0);
+
+	/* UDP: the answer to our datagram passes; an unasked datagram asks the filter */
+	peer_setup(&p, family, 53, 0, NULL);
+	n = peer_build_udp(&p, pkt, 46000, (const uint8_t *)"q", 1);
+	from_kernel(loop, sv[1], family, pkt, n);
+	n = peer_build_udp(&p, pkt, 46000, (const uint8_t *)"a", 1);
+	ns_input(ns, pkt, n);
+	CHECK_INT(tun_read(sv[1], got, sizeof(got)), n);
+	n = peer_build_udp(&p, pkt, 46001, (const uint8_t *)"a", 1);
+	ns_input(ns, pkt, n);
+	CHECK_INT(tun_read(sv[1], got, sizeof(got)), 0);
+	CHECK_INT(filter_calls, 1);
+	ns_get_counters(ns, &c);
+	CHECK_INT(c.drop[NS_DROP_FILTERED], 1);
 
 	ns_free(ns);
 	uv_run(loop, UV_RUN_DEFAULT);
@@ -412,7 +554,7 @@ static void test_counter_names(void)
 	c.drop[NS_DROP_FILTERED] = 7;
 	struct names nm = { .n = 0 };
 	ns_counters_foreach(&c, collect_name, &nm);
-	CHECK_INT(nm.n, 2 + NS_PATH_MAX + (NS_DROP_MAX - 1) + 12);
+	CHECK_INT(nm.n, 2 + NS_PATH_MAX + (NS_DROP_MAX - 1) + 13);
 	CHECK_INT(nm.filtered, 7);
 	CHECK_STR(nm.seen[2], "path.intercept");
 }
@@ -451,6 +593,8 @@ int main(void)
 	test_tun_mode(&loop, AF_INET);
 	test_tun_mode(&loop, AF_INET6);
 	test_tun_batch(&loop);
+	test_tun_state(&loop, AF_INET);
+	test_tun_state(&loop, AF_INET6);
 	test_userspace_mode(&loop, AF_INET);
 	test_userspace_mode(&loop, AF_INET6);
 	CHECK_INT(uv_loop_close(&loop), 0);
