@@ -70,7 +70,7 @@ void wg__index_remove(struct wg__index_table *t, struct wg__index_entry *e)
 uint64_t wg__now(const struct wg_device *dev)
 {
 	/* CLOCK_BOOTTIME: key lifetimes keep counting across suspend. */
-	return now_boot_ns() * dev->scale;
+	return now_boot_ns() * dev->scale + dev->clock_skew_ns;
 }
 
 /* ---- UDP ---- */

@@ -350,6 +350,7 @@ struct wg_device {
 	uint16_t port;
 	uint32_t fwmark;
 	unsigned int scale;
+	uint64_t clock_skew_ns; /* tests only: added to the clock (fake-clock rekey test) */
 	unsigned int mtu;
 	struct wg__udp udp4, udp6;
 	uv_prepare_t flush;

@@ -208,6 +208,20 @@ static void bad_input(struct side *a, struct side *b)
 	int before = b->received;
 	EXPECT_DROP(dev, drop_allowed_ips, wg__receive(dev, buf, len, src));
 	CHECK_INT(b->received, before);
+	/* 11b: inner source inside ANOTHER peer's AllowedIPs (cross-peer spoofing) */
+	uint8_t other_priv[32];
+	struct wg_allowed_ip oa = { .family = AF_INET, .cidr = 32 };
+	struct wg_peer_config other = { .persistent_keepalive = -1, .allowed_ips = &oa,
+					.n_allowed_ips = 1 };
+	inet_pton(AF_INET, "10.0.0.3", oa.addr);
+	wg__gen_privkey(other_priv);
+	wg__pubkey(other.public_key, other_priv);
+	CHECK_INT(wg_device_peer_set(dev, &other), 0);
+	n = ipv4_packet(inner, "10.0.0.3", "10.0.0.2", 40);
+	len = forge_data(a, buf, 1010, inner, n);
+	EXPECT_DROP(dev, drop_allowed_ips, wg__receive(dev, buf, len, src));
+	CHECK_INT(b->received, before);
+	CHECK_INT(wg_device_peer_remove(dev, other.public_key), 0);
 	/* 12: inner packet that is not IP, or whose length field lies */
 	memset(inner, 0x11, 48);
 	len = forge_data(a, buf, 1003, inner, 48);
@@ -278,6 +292,42 @@ static void walk_cb(uv_handle_t *h, void *arg)
 	fprintf(stderr, "left: %s handle\n", uv_handle_type_name(h->type));
 }
 
+/* Moves a device's clock so that it reads `at` now. */
+static void clock_to(struct wg_device *dev, uint64_t at)
+{
+	dev->clock_skew_ns = 0;
+	dev->clock_skew_ns = at - wg__now(dev);
+}
+
+/* The initiator starts a new handshake on its first send after REKEY_AFTER_TIME, while
+ * data flows, and not a second earlier; the responder never does on time alone. */
+static void rekey_on_time(struct side *a, struct side *b)
+{
+	struct wg__peer *pa = a->dev->peers_head, *pb = b->dev->peers_head;
+	uint8_t pkt[200];
+	size_t n = ipv4_packet(pkt, "10.0.0.1", "10.0.0.2", 40);
+	CHECK(pa->kp_cur && pa->kp_cur->i_am_initiator);
+	uint64_t birth = pa->kp_cur->birth_ns, sent = pa->last_sent_handshake_ns;
+	bool b_sent = pb->has_sent_handshake;
+
+	clock_to(a->dev, birth + (uint64_t)(REKEY_AFTER_TIME - 1) * NS_PER_SEC);
+	CHECK_INT(wg_device_send(a->dev, pkt, n), 0);
+	CHECK_INT(pa->last_sent_handshake_ns, sent); /* 119 s: no new handshake yet */
+
+	clock_to(b->dev, pb->kp_cur->birth_ns + (uint64_t)(REKEY_AFTER_TIME + 1) * NS_PER_SEC);
+	n = ipv4_packet(pkt, "10.0.0.2", "10.0.0.1", 40);
+	CHECK_INT(wg_device_send(b->dev, pkt, n), 0);
+	CHECK_INT(pb->has_sent_handshake, b_sent); /* the responder waits */
+
+	uint64_t at = birth + (uint64_t)(REKEY_AFTER_TIME + 1) * NS_PER_SEC;
+	clock_to(a->dev, at);
+	n = ipv4_packet(pkt, "10.0.0.1", "10.0.0.2", 40);
+	CHECK_INT(wg_device_send(a->dev, pkt, n), 0);
+	CHECK(pa->last_sent_handshake_ns >= at); /* 121 s: the data send started one */
+	settle();
+	a->dev->clock_skew_ns = b->dev->clock_skew_ns = 0;
+}
+
 static void run_all(void)
 {
 	struct side a = { 0 }, b = { 0 };
@@ -337,6 +387,7 @@ static void run_all(void)
 
 	bad_input(&a, &b);
 	cookies();
+	rekey_on_time(&a, &b);
 
 	/* 6: removing the peer drops its route */
 	CHECK_INT(wg_device_peer_remove(a.dev, b.pub), 0);
