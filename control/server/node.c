@@ -248,6 +248,11 @@ int srv_nodes_load(struct ctl_server *srv)
 	return srv->store->ops->node_list(srv->store, load_one, srv);
 }
 
+static void login_forget(struct ctl_server *srv, size_t i)
+{
+	srv->logins[i] = srv->logins[--srv->n_logins];
+}
+
 static bool node_expired(const struct srv_node *n, int64_t now)
 {
 	return n->rec.key_expiry && n->rec.key_expiry <= now;
@@ -366,8 +371,7 @@ void srv_timer_tick(struct ctl_server *srv)
 	/* forget decided or stale login requests and holds */
 	for (size_t i = 0; i < srv->n_logins;) {
 		if (srv->logins[i].created + SRV_LOGIN_TTL_S < now) {
-			free(srv->logins[i].request);
-			srv->logins[i] = srv->logins[--srv->n_logins];
+			login_forget(srv, i);
 		} else {
 			i++;
 		}
@@ -739,22 +743,16 @@ static bool hostname_valid(const char *h)
 	return h[0] != '-';
 }
 
-/* Store a node for machine key + request and bring it into every map. */
-static int do_register(struct ctl_server *srv, const uint8_t mkey[32], json_t *req,
-		       int64_t user_id, const char *tags, bool ephemeral, int64_t authkey_id,
-		       struct srv_node **out, char *err, size_t errlen)
+/* Store a node for machine key + what it asked for and bring it into every map. */
+static int do_register(struct ctl_server *srv, const uint8_t mkey[32], const uint8_t nkey[32],
+		       const char *hostname, int64_t user_id, const char *tags, bool ephemeral,
+		       int64_t authkey_id, struct srv_node **out, char *err, size_t errlen)
 {
 	struct ctl_node_rec rec;
-	struct key_error kerr;
 	memset(&rec, 0, sizeof(rec));
 	memcpy(rec.machine_key, mkey, 32);
-	if (!key_from_base64(rec.node_key, json_string_value(json_object_get(req, "node_key")) ?: "",
-			     &kerr)) {
-		snprintf(err, errlen, "node_key: %s", kerr.message);
-		return -EINVAL;
-	}
-	snprintf(rec.hostname, sizeof(rec.hostname), "%s",
-		 json_string_value(json_object_get(req, "hostname")));
+	memcpy(rec.node_key, nkey, 32);
+	snprintf(rec.hostname, sizeof(rec.hostname), "%s", hostname);
 	rec.user_id = tags[0] ? 0 : user_id;
 	if (tags[0])
 		rec.user_id = user_id; /* the key's creator stays accountable */
@@ -792,35 +790,29 @@ static int do_register(struct ctl_server *srv, const uint8_t mkey[32], json_t *r
 }
 
 int srv_register_finish(struct ctl_server *srv, struct srv_login_req *lr, int64_t user_id,
-			 const char *login, char *err, size_t errlen)
+			const char *login, char *err, size_t errlen)
 {
-	json_t *req = json_loads(lr->request, 0, NULL);
 	struct srv_node *n = NULL;
 	char asked[CTL_TAGS_MAX] = "", tags[CTL_TAGS_MAX];
-	json_t *tj = json_object_get(req, "tags");
 	struct srv_node *known = node_by_machine(srv, lr->machine_key);
-	int rc = req ? 0 : -ENOMEM;
+	int rc = 0;
 	err[0] = '\0';
-	if (!rc && tj)
-		rc = ctl_tags_from_json(tj, asked, sizeof(asked), err, errlen);
-	else if (!rc && known) /* a known node logging in again keeps its tags */
+	if (lr->has_tags)
+		snprintf(asked, sizeof(asked), "%s", lr->tags);
+	else if (known) /* a known node logging in again keeps its tags */
 		snprintf(asked, sizeof(asked), "%s", known->rec.tags);
-	if (!rc)
-		rc = ctl_tags_grant(srv->policy_text, login, "", asked, tags, sizeof(tags), err,
-				    errlen);
+	rc = ctl_tags_grant(srv->policy_text, login, "", asked, tags, sizeof(tags), err, errlen);
 	if (rc && rc != -ENOMEM) {
 		/* the person approving does not own the tags the node asks for (or they are
 		 * not valid): the node is told why */
 		lr->state = -1;
 		snprintf(lr->reason, sizeof(lr->reason), "%s", err);
 		srv_wake(srv, SRV_WAIT_REGISTER, lr->token);
-		json_decref(req);
 		return rc;
 	}
 	if (!rc)
-		rc = do_register(srv, lr->machine_key, req, user_id, tags, false, 0, &n, err,
-				 errlen);
-	json_decref(req);
+		rc = do_register(srv, lr->machine_key, lr->node_key, lr->hostname, user_id, tags,
+				 false, 0, &n, err, errlen);
 	if (rc) {
 		log_err("meshcontrol", "interactive registration: %s", err);
 		return rc;
@@ -840,7 +832,60 @@ static struct srv_login_req *login_by_token(struct ctl_server *srv, const char *
 	return NULL;
 }
 
-static enum MHD_Result register_interactive(struct srv_req *r)
+/* A new interactive registration, unless the caps say no (then a sealed 429 in *res).  A
+ * machine has one at a time: asking again replaces its pending one. */
+static struct srv_login_req *login_new(struct srv_req *r, const uint8_t nkey[32],
+				       const char *hostname, const char *tags, bool has_tags,
+				       enum MHD_Result *res)
+{
+	struct ctl_server *srv = r->srv;
+	char src[SRV_SOURCE_MAX];
+	size_t from_src = 0;
+	srv_source(r->conn, src);
+	for (size_t i = 0; i < srv->n_logins;) {
+		struct srv_login_req *lr = &srv->logins[i];
+		if (lr->state == 0 && memcmp(lr->machine_key, r->machine_key, 32) == 0) {
+			login_forget(srv, i);
+			continue;
+		}
+		from_src += strcmp(lr->source, src) == 0;
+		i++;
+	}
+	if (from_src >= SRV_LOGINS_PER_SOURCE) {
+		*res = sealed_error(r, MHD_HTTP_TOO_MANY_REQUESTS,
+				    "too many logins waiting for approval from %s (at most %d); "
+				    "approve or let them expire (1 hour) first",
+				    src, SRV_LOGINS_PER_SOURCE);
+		return NULL;
+	}
+	if (srv->n_logins >= SRV_LOGINS_MAX) {
+		*res = sealed_error(r, MHD_HTTP_TOO_MANY_REQUESTS,
+				    "too many logins waiting for approval on this server (at most "
+				    "%d); try again later",
+				    SRV_LOGINS_MAX);
+		return NULL;
+	}
+	struct srv_login_req *arr = realloc(srv->logins, (srv->n_logins + 1) * sizeof(*arr));
+	if (!arr) {
+		*res = MHD_NO;
+		return NULL;
+	}
+	srv->logins = arr;
+	struct srv_login_req *lr = &arr[srv->n_logins++];
+	memset(lr, 0, sizeof(*lr));
+	srv_random_hex(lr->token, 16);
+	memcpy(lr->machine_key, r->machine_key, 32);
+	memcpy(lr->node_key, nkey, 32);
+	snprintf(lr->hostname, sizeof(lr->hostname), "%s", hostname);
+	snprintf(lr->tags, sizeof(lr->tags), "%s", tags);
+	lr->has_tags = has_tags;
+	snprintf(lr->source, sizeof(lr->source), "%s", src);
+	lr->created = srv_now_s();
+	return lr;
+}
+
+static enum MHD_Result register_interactive(struct srv_req *r, const uint8_t nkey[32],
+					    const char *hostname, const char *tags, bool has_tags)
 {
 	struct ctl_server *srv = r->srv;
 	const char *followup = json_string_value(json_object_get(r->msg, "followup"));
@@ -867,20 +912,10 @@ static enum MHD_Result register_interactive(struct srv_req *r)
 			return MHD_YES;
 		}
 	} else {
-		struct srv_login_req *arr =
-			realloc(srv->logins, (srv->n_logins + 1) * sizeof(*arr));
-		if (!arr)
-			return MHD_NO;
-		srv->logins = arr;
-		lr = &arr[srv->n_logins];
-		memset(lr, 0, sizeof(*lr));
-		srv_random_hex(lr->token, 16);
-		memcpy(lr->machine_key, r->machine_key, 32);
-		lr->request = json_dumps(r->msg, JSON_COMPACT);
-		lr->created = srv_now_s();
-		if (!lr->request)
-			return MHD_NO;
-		srv->n_logins++;
+		enum MHD_Result res;
+		lr = login_new(r, nkey, hostname, tags, has_tags, &res);
+		if (!lr)
+			return res;
 	}
 	char url[512];
 	snprintf(url, sizeof(url), "%s/register/%s", srv->public_url, lr->token);
@@ -956,7 +991,7 @@ static enum MHD_Result api_register(struct srv_req *r)
 	if (live && same_tags && sodium_memcmp(nk, known->rec.node_key, 32) == 0)
 		return reply_sealed_json(r, MHD_HTTP_OK, registered_json(srv, known));
 	if (!authkey)
-		return register_interactive(r);
+		return register_interactive(r, nk, hostname, asked, tj != NULL);
 	struct ctl_authkey k;
 	const char *why = NULL;
 	int rc = ctl_authkey_check(srv->store, authkey, srv_now_s(), &k, &why);
@@ -971,8 +1006,8 @@ static enum MHD_Result api_register(struct srv_req *r)
 	if (rc)
 		return sealed_error(r, rc == -EPERM ? MHD_HTTP_FORBIDDEN : MHD_HTTP_BAD_REQUEST,
 				    "%s", err);
-	rc = do_register(srv, r->machine_key, m, k.user_id, tags, k.ephemeral, k.id, &n, err,
-			 sizeof(err));
+	rc = do_register(srv, r->machine_key, nk, hostname, k.user_id, tags, k.ephemeral, k.id, &n,
+			 err, sizeof(err));
 	if (rc == -EKEYREVOKED)
 		return sealed_error(r, MHD_HTTP_FORBIDDEN, "%s", err);
 	if (rc)
@@ -1165,6 +1200,7 @@ enum MHD_Result srv_node_api(struct srv_req *r, const char *path)
 		int status = srv_node_decode(srv->server_priv, srv->replay,
 					     (const uint8_t *)r->body, r->len, r->machine_key,
 					     r->nonce, &r->msg, &authed, &why);
+		srv_body_release(r); /* a held request keeps only what it decoded */
 		if (status && authed)
 			return sealed_error(r, (unsigned)status, "%s", why);
 		if (status)

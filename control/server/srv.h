@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -40,10 +41,23 @@ struct srv_node {
 	char *sent_filter, *sent_ssh, *sent_self;
 };
 
+enum {
+	SRV_SOURCE_MAX = 64, /* "203.0.113.7", "2001:db8:1:2::/64" */
+	/* Interactive registrations waiting for a person: anyone with a fresh machine key can
+	 * start one, so they are capped, in all and per source address. */
+	SRV_LOGINS_MAX = 1024,
+	SRV_LOGINS_PER_SOURCE = 32,
+};
+
 struct srv_login_req { /* an interactive registration waiting for a person */
 	char token[33];
 	uint8_t machine_key[32];
-	char *request; /* the register JSON the node sent */
+	/* what the node asked for, validated when it asked; nothing else of it is kept */
+	uint8_t node_key[32];
+	char hostname[CTL_HOSTNAME_MAX];
+	char tags[CTL_TAGS_MAX];
+	bool has_tags; /* it named its tags ("" = none); otherwise a known node keeps its own */
+	char source[SRV_SOURCE_MAX]; /* where it came from (see srv_source) */
 	int64_t created;
 	int state; /* 0 pending, 1 approved, -1 rejected */
 	char reason[256]; /* why it was rejected, when not by the person's choice */
@@ -73,7 +87,13 @@ struct srv_req {
 	struct MHD_Connection *conn;
 	char *body;
 	size_t len, cap;
-	bool too_big;
+	size_t max;	 /* this route's body limit, fixed before any of the body is read */
+	size_t budgeted; /* bytes of body counted in srv->body_bytes */
+	/* Refused before its body was read (or while it was): the rest of the body is
+	 * dropped unread, then the refusal is the answer. */
+	enum srv_refusal { SRV_REFUSE_NONE, SRV_REFUSE_TOKEN, SRV_REFUSE_SIZE, SRV_REFUSE_BUSY } refusal;
+	size_t dropped;
+	bool answered; /* the refusal went out from the headers alone */
 	/* node API */
 	uint8_t machine_key[32], nonce[CTL_WIRE_NONCE_LEN];
 	json_t *msg;
@@ -117,6 +137,9 @@ struct ctl_server {
 	size_t n_sessions;
 
 	struct srv_req waiting; /* list head of suspended requests */
+	/* Request bodies being received, over all connections (not under srv->lock): bounded
+	 * by SRV_BODY_BUDGET before anyone is authenticated. */
+	_Atomic size_t body_bytes;
 };
 
 /* http.c */
@@ -125,9 +148,14 @@ enum MHD_Result srv_reply(struct MHD_Connection *c, unsigned status, const char 
 enum MHD_Result srv_reply_json(struct MHD_Connection *c, unsigned status, json_t *j); /* steals */
 enum MHD_Result srv_reply_error(struct MHD_Connection *c, unsigned status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* The body was decoded: free it now (a held request may wait a long time). */
+void srv_body_release(struct srv_req *r);
 void srv_suspend(struct srv_req *r, enum srv_wait wait, uint64_t deadline_ms);
 /* Resume held requests waiting for `wait` (and, when token is not NULL, that token). */
 void srv_wake(struct ctl_server *srv, enum srv_wait wait, const char *token);
+/* The address a request came from, as the key of per-source limits: an IPv4 address, or
+ * the /64 of an IPv6 one (one host usually holds a whole /64). */
+void srv_source(struct MHD_Connection *c, char out[static SRV_SOURCE_MAX]);
 uint64_t srv_now_ms(void);
 int64_t srv_now_s(void);
 void srv_random_hex(char *out, size_t bytes); /* out holds 2*bytes+1 */

@@ -272,12 +272,8 @@ static enum MHD_Result device_page(struct srv_req *r, const char *method, const 
 			    "<code>meshctl up</code> again for a new one.</p>");
 	if (!s)
 		return need_login(r, path);
-	json_t *req = json_loads(lr->request, 0, NULL);
-	html_escape(host, sizeof(host), json_string_value(json_object_get(req, "hostname")) ?: "?");
-	if (json_object_get(req, "tags") &&
-	    ctl_tags_from_json(json_object_get(req, "tags"), tags, sizeof(tags), err, sizeof(err)))
-		snprintf(tags, sizeof(tags), "?");
-	json_decref(req);
+	html_escape(host, sizeof(host), lr->hostname);
+	snprintf(tags, sizeof(tags), "%s", lr->has_tags ? lr->tags : "");
 	html_escape(tags_h, sizeof(tags_h), tags);
 	html_escape(who, sizeof(who), s->login);
 	if (strcmp(method, "POST") == 0 && lr->state == 0) {
