@@ -17,6 +17,7 @@
 #include "common/key.h"
 #include "common/log.h"
 #include "control/netmap/netmap_json.h"
+#include "control/policy/policy.h"
 #include "control/server/ident.h"
 #include "control/server/polglue.h"
 #include "control/server/srv.h"
@@ -300,6 +301,8 @@ void srv_map_published(struct ctl_server *srv)
 	srv->dirty = false;
 	srv->map_version++;
 	srv_wake(srv, SRV_WAIT_MAP, NULL);
+	/* held logins are decided again against what changed (a rule removed rejects them) */
+	srv_wake(srv, SRV_WAIT_HOLD, NULL);
 }
 
 int srv_map_rebuild(struct ctl_server *srv, char *err, size_t errlen)
@@ -1045,16 +1048,84 @@ static struct srv_node *node_by_addr(struct ctl_server *srv, const char *addr)
 	return NULL;
 }
 
+static bool node_index(struct ctl_server *srv, const struct srv_node *n, size_t *index)
+{
+	char a[16];
+	snprintf(a, sizeof(a), "%u.%u.%u.%u", n->rec.ipv4 >> 24, (n->rec.ipv4 >> 16) & 255,
+		 (n->rec.ipv4 >> 8) & 255, n->rec.ipv4 & 255);
+	return pol_compiled_find_node(srv->compiled, a, index) == 0;
+}
+
+int srv_ssh_verdict(struct ctl_server *srv, int64_t src, int64_t dst, const char *user, char *why,
+		    size_t whylen)
+{
+	struct srv_node *s = srv_node_by_id(srv, src), *d = srv_node_by_id(srv, dst);
+	int64_t now = srv_now_s();
+	struct pol_decision dec;
+	size_t si, di;
+	if (!s || !d) {
+		snprintf(why, whylen, "the %s node is no longer in the tailnet",
+			 s ? "destination" : "source");
+		return POL_REJECT;
+	}
+	if (node_expired(s, now) || node_expired(d, now)) {
+		snprintf(why, whylen, "the %s node's key has expired",
+			 node_expired(s, now) ? "source" : "destination");
+		return POL_REJECT;
+	}
+	if (!srv->compiled) {
+		snprintf(why, whylen, "there is no policy, so no SSH");
+		return POL_REJECT;
+	}
+	if (!node_index(srv, s, &si) || !node_index(srv, d, &di) ||
+	    pol_ssh_decide(srv->compiled, si, di, user, &dec) != 0) {
+		snprintf(why, whylen, "the policy does not know the %s node yet",
+			 node_index(srv, s, &si) ? "destination" : "source");
+		return POL_REJECT;
+	}
+	snprintf(why, whylen, "%s", dec.why);
+	return dec.verdict;
+}
+
+static enum MHD_Result hold_reject(struct srv_req *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static enum MHD_Result hold_reject(struct srv_req *r, const char *fmt, ...)
+{
+	char reason[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	return reply_sealed_json(r, MHD_HTTP_OK,
+				 json_pack("{s:s, s:s}", "decision", "reject", "reason", reason));
+}
+
+/* The answer to a hold, decided now: the policy first (a rule removed while the login
+ * waited rejects it, whatever was approved), then the person's approval. */
 static enum MHD_Result hold_answer(struct srv_req *r, struct srv_hold *h)
 {
-	char url[512];
-	if (h->state > 0)
-		return reply_sealed_json(r, MHD_HTTP_OK, json_pack("{s:s}", "decision", "accept"));
+	struct ctl_server *srv = r->srv;
+	char url[512], why[POL_WHY_MAX];
+	int v = srv_ssh_verdict(srv, h->src, h->dst, h->local_user, why, sizeof(why));
+	if (v == POL_REJECT && h->state >= 0) {
+		h->state = -1;
+		snprintf(h->reason, sizeof(h->reason), "the policy no longer allows this login: %s",
+			 why);
+	}
 	if (h->state < 0)
-		return reply_sealed_json(r, MHD_HTTP_OK,
-					 json_pack("{s:s, s:s}", "decision", "reject", "reason",
-						   "the login was rejected on the check page"));
-	snprintf(url, sizeof(url), "%s/check/%s", r->srv->public_url, h->id);
+		return hold_reject(r, "%s", h->reason[0] ? h->reason
+							   : "the login was rejected on the check page");
+	if (h->state > 0 || v == POL_ACCEPT)
+		return reply_sealed_json(r, MHD_HTTP_OK, json_pack("{s:s}", "decision", "accept"));
+	bool wait = json_is_true(json_object_get(r->msg, "wait"));
+	uint64_t now = srv_now_ms();
+	if (wait && !srv->stopping && (r->wait == SRV_WAIT_NONE || now < r->deadline_ms)) {
+		snprintf(r->token, sizeof(r->token), "%s", h->id);
+		srv_suspend(r, SRV_WAIT_HOLD,
+			    r->wait == SRV_WAIT_NONE ? now + SRV_HOLD_WAIT_MS : r->deadline_ms);
+		return MHD_YES;
+	}
+	snprintf(url, sizeof(url), "%s/check/%s", srv->public_url, h->id);
 	return reply_sealed_json(r, MHD_HTTP_OK,
 				 json_pack("{s:s, s:s, s:s}", "decision", "pending", "url", url,
 					   "hold_id", h->id));
@@ -1067,7 +1138,6 @@ static enum MHD_Result api_hold(struct srv_req *r)
 	if (!dst)
 		return srv_reply_error(r->conn, MHD_HTTP_UNAUTHORIZED,
 				       "machine key is not registered");
-	bool wait = json_is_true(json_object_get(r->msg, "wait"));
 	const char *hid = json_string_value(json_object_get(r->msg, "hold_id"));
 	struct srv_hold *h;
 	if (hid) {
@@ -1075,52 +1145,46 @@ static enum MHD_Result api_hold(struct srv_req *r)
 		if (!h || h->dst != dst->rec.id)
 			return sealed_error(r, MHD_HTTP_BAD_REQUEST,
 					    "hold_id: unknown or expired hold");
-	} else {
-		const char *src_addr = json_string_value(json_object_get(r->msg, "src"));
-		const char *user = json_string_value(json_object_get(r->msg, "user"));
-		json_t *period = json_object_get(r->msg, "check_period");
-		if (!src_addr || !user || !*user || strlen(user) >= sizeof(h->local_user))
-			return sealed_error(r, MHD_HTTP_BAD_REQUEST,
-					    "hold needs src (an address) and user (1-63 chars)");
-		if (period && (!json_is_integer(period) || json_integer_value(period) < 0 ||
-			       json_integer_value(period) > 168 * 3600))
-			return sealed_error(r, MHD_HTTP_BAD_REQUEST,
-					    "check_period: expected 0 to 604800 seconds");
-		struct srv_node *src = node_by_addr(srv, src_addr);
-		if (!src)
-			return reply_sealed_json(r, MHD_HTTP_OK,
-						 json_pack("{s:s, s:s}", "decision", "reject",
-							   "reason", "unknown source address"));
-		if (src->rec.tags[0] || !src->owner[0])
-			return reply_sealed_json(r, MHD_HTTP_OK,
-						 json_pack("{s:s, s:s}", "decision", "reject",
-							   "reason",
-							   "tagged sources cannot use check mode"));
-		int64_t p = period ? json_integer_value(period) : 12 * 3600;
-		struct ctl_approval a;
-		if (p > 0 &&
-		    srv->store->ops->approval_get(srv->store, src->rec.id, dst->rec.id, &a) == 0 &&
-		    a.approved_at + p > srv_now_s())
-			return reply_sealed_json(r, MHD_HTTP_OK,
-						 json_pack("{s:s}", "decision", "accept"));
-		struct srv_hold *arr = realloc(srv->holds, (srv->n_holds + 1) * sizeof(*arr));
-		if (!arr)
-			return MHD_NO;
-		srv->holds = arr;
-		h = &arr[srv->n_holds++];
-		memset(h, 0, sizeof(*h));
-		srv_random_hex(h->id, 16);
-		h->src = src->rec.id;
-		h->dst = dst->rec.id;
-		snprintf(h->local_user, sizeof(h->local_user), "%s", user);
-		h->check_period_s = p;
-		h->created = srv_now_s();
+		return hold_answer(r, h);
 	}
-	if (h->state == 0 && wait && r->wait == SRV_WAIT_NONE && !srv->stopping) {
-		snprintf(r->token, sizeof(r->token), "%s", h->id);
-		srv_suspend(r, SRV_WAIT_HOLD, srv_now_ms() + SRV_HOLD_WAIT_MS);
-		return MHD_YES;
-	}
+	const char *src_addr = json_string_value(json_object_get(r->msg, "src"));
+	const char *user = json_string_value(json_object_get(r->msg, "user"));
+	json_t *period = json_object_get(r->msg, "check_period");
+	if (!src_addr || !user || !*user || strlen(user) >= sizeof(h->local_user))
+		return sealed_error(r, MHD_HTTP_BAD_REQUEST,
+				    "hold needs src (an address) and user (1-63 chars)");
+	if (period && (!json_is_integer(period) || json_integer_value(period) < 0 ||
+		       json_integer_value(period) > 168 * 3600))
+		return sealed_error(r, MHD_HTTP_BAD_REQUEST,
+				    "check_period: expected 0 to 604800 seconds");
+	struct srv_node *src = node_by_addr(srv, src_addr);
+	if (!src)
+		return hold_reject(r, "unknown source address");
+	if (src->rec.tags[0] || !src->owner[0])
+		return hold_reject(r, "tagged sources cannot use check mode");
+	char why[POL_WHY_MAX];
+	int v = srv_ssh_verdict(srv, src->rec.id, dst->rec.id, user, why, sizeof(why));
+	if (v == POL_REJECT)
+		return hold_reject(r, "the policy does not allow this login: %s", why);
+	if (v == POL_ACCEPT)
+		return reply_sealed_json(r, MHD_HTTP_OK, json_pack("{s:s}", "decision", "accept"));
+	int64_t p = period ? json_integer_value(period) : 12 * 3600;
+	struct ctl_approval a;
+	if (p > 0 && srv->store->ops->approval_get(srv->store, src->rec.id, dst->rec.id, &a) == 0 &&
+	    a.approved_at + p > srv_now_s())
+		return reply_sealed_json(r, MHD_HTTP_OK, json_pack("{s:s}", "decision", "accept"));
+	struct srv_hold *arr = realloc(srv->holds, (srv->n_holds + 1) * sizeof(*arr));
+	if (!arr)
+		return MHD_NO;
+	srv->holds = arr;
+	h = &arr[srv->n_holds++];
+	memset(h, 0, sizeof(*h));
+	srv_random_hex(h->id, 16);
+	h->src = src->rec.id;
+	h->dst = dst->rec.id;
+	snprintf(h->local_user, sizeof(h->local_user), "%s", user);
+	h->check_period_s = p;
+	h->created = srv_now_s();
 	return hold_answer(r, h);
 }
 

@@ -68,10 +68,11 @@ struct srv_login_req { /* an interactive registration waiting for a person */
 struct srv_hold { /* a check-mode hold */
 	char id[33];
 	int64_t src, dst;
-	char local_user[64];
+	char local_user[64]; /* the user the SSH client asked for */
 	int64_t check_period_s;
 	int64_t created;
 	int state; /* 0 pending, 1 approved, -1 rejected */
+	char reason[400]; /* why it was rejected, when not by the person's choice */
 };
 
 struct srv_session {
@@ -179,6 +180,12 @@ struct srv_node *srv_node_by_id(struct ctl_server *srv, int64_t id);
 int srv_register_finish(struct ctl_server *srv, struct srv_login_req *lr, int64_t user_id,
 			const char *login, char *err, size_t errlen);
 void srv_timer_tick(struct ctl_server *srv);
+/* The policy's decision now on an SSH login from node src to node dst as user, from the
+ * compiled policy the maps are made of (pol_ssh_decide): POL_ACCEPT, POL_CHECK, or
+ * POL_REJECT with a sentence in why.  A hold's approval never widens it: a hold answers
+ * accept only while this says check (or accept). */
+int srv_ssh_verdict(struct ctl_server *srv, int64_t src, int64_t dst, const char *user, char *why,
+		    size_t whylen);
 /* The node API request decoder (also the fuzz target's entry). */
 int srv_node_decode(const uint8_t server_priv[static 32], struct ctl_replay *replay,
 		    const uint8_t *body, size_t len, uint8_t machine_key[static 32],

@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "common/log.h"
+#include "control/policy/policy.h"
 #include "control/server/ident.h"
 #include "control/server/srv.h"
 #include "control/server/tags.h"
@@ -352,7 +353,16 @@ static enum MHD_Result check_page(struct srv_req *r, const char *method, const c
 			return page(r, MHD_HTTP_FORBIDDEN, "Refused", NULL,
 				    "<p class=err>The form has expired; reload the page.</p>");
 		form_get(r->body ? r->body : "", "action", action, sizeof(action));
-		if (strcmp(action, "approve") == 0) {
+		char why[POL_WHY_MAX];
+		if (strcmp(action, "approve") == 0 &&
+		    srv_ssh_verdict(srv, h->src, h->dst, h->local_user, why, sizeof(why)) ==
+			    POL_REJECT) {
+			/* the rule went away while the login waited: approving cannot bring it
+			 * back */
+			h->state = -1;
+			snprintf(h->reason, sizeof(h->reason),
+				 "the policy no longer allows this login: %s", why);
+		} else if (strcmp(action, "approve") == 0) {
 			struct ctl_approval a = { .src_node = h->src, .dst_node = h->dst,
 						  .user_id = s->user_id,
 						  .approved_at = srv_now_s() };
@@ -373,10 +383,13 @@ static enum MHD_Result check_page(struct srv_req *r, const char *method, const c
 			    "<p class=ok-msg id=result>SSH from %s to %s as %s is approved.</p>"
 			    "<p>You can close this page.</p>",
 			    src_h, dst_h, user);
-	if (h->state < 0)
+	if (h->state < 0) {
+		char reason_h[sizeof(h->reason) * 6];
+		html_escape(reason_h, sizeof(reason_h), h->reason);
 		return page(r, MHD_HTTP_OK, "Login rejected", NULL,
-			    "<p class=err id=result>SSH from %s to %s as %s was rejected.</p>",
-			    src_h, dst_h, user);
+			    "<p class=err id=result>SSH from %s to %s as %s was rejected%s%s.</p>",
+			    src_h, dst_h, user, h->reason[0] ? ": " : "", reason_h);
+	}
 	return page(r, MHD_HTTP_OK, "Approve an SSH login", NULL,
 		    "<p>Logged in as <b>%s</b>.</p><dl><dt>From</dt><dd id=src>%s</dd>"
 		    "<dt>To</dt><dd id=dst>%s</dd><dt>As user</dt><dd id=user>%s</dd></dl>"

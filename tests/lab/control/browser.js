@@ -134,7 +134,7 @@ async function shot(page, name) {
 
 		// bob may not approve alice's logins
 		const hold2 = await nodeUntil(['--state', path.join(work, 'server'), '--hostname', 'server',
-			'--timeout', '60', '--hold', src, 'admin', '0'], /^hold pending (\S+)$/, 15000);
+			'--timeout', '60', '--hold', src, 'root', '0'], /^hold pending (\S+)$/, 15000);
 		await browser.clearCookies();
 		const page2 = await browser.newPage();
 		await page2.goto(hold2.m[1]);
