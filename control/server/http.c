@@ -505,7 +505,14 @@ int ctl_server_new(const struct ctl_server_config *cfg, struct ctl_server **out,
 		srv->cfg.listen = "127.0.0.1";
 	srv->map_version = srv_now_ms() * 1000;
 	int rc = -ENOMEM;
-	if (!srv->state_dir || !srv->domain || ctl_replay_new(&srv->replay))
+	if (sodium_init() < 0)
+		goto fail;
+	randombytes_buf(srv->csrf_key, sizeof(srv->csrf_key));
+	if (!srv->state_dir || !srv->domain || ctl_replay_new(&srv->replay) ||
+	    srv_throttle_init(&srv->fails_account, SRV_THROTTLE_ACCOUNT, SRV_THROTTLE_WINDOW_S,
+			      SRV_THROTTLE_KEYS) ||
+	    srv_throttle_init(&srv->fails_source, SRV_THROTTLE_SOURCE, SRV_THROTTLE_WINDOW_S,
+			      SRV_THROTTLE_KEYS))
 		goto fail;
 	rc = ctl_state_open(cfg->state_dir, &srv->store, err, errlen);
 	if (!rc)
@@ -624,6 +631,9 @@ void ctl_server_free(struct ctl_server *srv)
 	free(srv->logins);
 	free(srv->holds);
 	free(srv->sessions);
+	srv_throttle_uninit(&srv->fails_account);
+	srv_throttle_uninit(&srv->fails_source);
+	sodium_memzero(srv->csrf_key, sizeof(srv->csrf_key));
 	free(srv->policy_text);
 	free(srv->state_dir);
 	free(srv->public_url);

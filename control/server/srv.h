@@ -75,6 +75,27 @@ struct srv_hold { /* a check-mode hold */
 	char reason[400]; /* why it was rejected, when not by the person's choice */
 };
 
+/* Failed attempts per key in fixed windows (throttle.c). */
+struct srv_throttle_entry {
+	char key[CTL_LOGIN_MAX];
+	int count;
+	int64_t since; /* the window's start */
+};
+
+struct srv_throttle {
+	struct srv_throttle_entry *e;
+	size_t n, cap;
+	int limit;
+	int64_t window_s;
+};
+
+enum {
+	SRV_THROTTLE_WINDOW_S = 900, /* 15 minutes */
+	SRV_THROTTLE_ACCOUNT = 5,    /* failed passwords per account per window */
+	SRV_THROTTLE_SOURCE = 20,    /* ... and per source address */
+	SRV_THROTTLE_KEYS = 4096,
+};
+
 struct srv_session {
 	char id[65];
 	char csrf[33];
@@ -136,6 +157,8 @@ struct ctl_server {
 	size_t n_holds;
 	struct srv_session *sessions;
 	size_t n_sessions;
+	struct srv_throttle fails_account, fails_source; /* web passwords */
+	uint8_t csrf_key[32]; /* binds the login form's token to its pre-session cookie */
 
 	struct srv_req waiting; /* list head of suspended requests */
 	/* Request bodies being received, over all connections (not under srv->lock): bounded
@@ -192,8 +215,20 @@ int srv_node_decode(const uint8_t server_priv[static 32], struct ctl_replay *rep
 		    uint8_t nonce[static CTL_WIRE_NONCE_LEN], json_t **msg, bool *authed,
 		    const char **why);
 
+/* throttle.c */
+int srv_throttle_init(struct srv_throttle *t, int limit, int64_t window_s, size_t cap);
+void srv_throttle_uninit(struct srv_throttle *t);
+/* Count an attempt for key at now: 0; -EAGAIN when key has used up its attempts in this
+ * window, -ENOSPC when the table is full of live windows (*retry_at: when to try again). */
+int srv_throttle_take(struct srv_throttle *t, const char *key, int64_t now, int64_t *retry_at);
+/* The attempt succeeded: give it back (all: forget the key's failures too). */
+void srv_throttle_give_back(struct srv_throttle *t, const char *key, bool all, int64_t now);
+
 /* admin.c, web.c */
 enum MHD_Result srv_admin_api(struct srv_req *r, const char *method, const char *path);
 enum MHD_Result srv_web(struct srv_req *r, const char *method, const char *path);
+/* The value of key in an application/x-www-form-urlencoded body, decoded into out (cut to
+ * outlen); false, with out empty, when the body has no such field. */
+bool srv_form_get(const char *body, const char *key, char *out, size_t outlen);
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -68,11 +69,17 @@ static void html_escape(char *out, size_t outlen, const char *in)
 	out[o] = '\0';
 }
 
+/* Headers some pages add (NULL: none). */
+struct page_extra {
+	const char *cookie;
+	int64_t retry_after_s; /* 0 = none */
+};
+
 static enum MHD_Result page(struct srv_req *r, unsigned status, const char *title,
-			    const char *cookie, const char *fmt, ...)
+			    const struct page_extra *x, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
 static enum MHD_Result page(struct srv_req *r, unsigned status, const char *title,
-			    const char *cookie, const char *fmt, ...)
+			    const struct page_extra *x, const char *fmt, ...)
 {
 	char *body = NULL, *all = NULL;
 	va_list ap;
@@ -98,8 +105,13 @@ static enum MHD_Result page(struct srv_req *r, unsigned status, const char *titl
 	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
 	MHD_add_response_header(resp, "Content-Security-Policy",
 				"default-src 'none'; style-src 'unsafe-inline'; form-action 'self'");
-	if (cookie)
-		MHD_add_response_header(resp, "Set-Cookie", cookie);
+	if (x && x->cookie)
+		MHD_add_response_header(resp, "Set-Cookie", x->cookie);
+	if (x && x->retry_after_s > 0) {
+		char ra[24];
+		snprintf(ra, sizeof(ra), "%lld", (long long)x->retry_after_s);
+		MHD_add_response_header(resp, "Retry-After", ra);
+	}
 	enum MHD_Result rc = MHD_queue_response(r->conn, status, resp);
 	MHD_destroy_response(resp);
 	return rc;
@@ -118,8 +130,7 @@ static enum MHD_Result redirect(struct srv_req *r, const char *to, const char *c
 	return rc;
 }
 
-/* Value of `key` in an application/x-www-form-urlencoded body, decoded into out. */
-static bool form_get(const char *body, const char *key, char *out, size_t outlen)
+bool srv_form_get(const char *body, const char *key, char *out, size_t outlen)
 {
 	size_t klen = strlen(key);
 	for (const char *p = body; p && *p; p = strchr(p, '&'), p = p ? p + 1 : NULL) {
@@ -190,14 +201,112 @@ static bool safe_next(const char *next)
 	       strspn(next + 1, "abcdefghijklmnopqrstuvwxyz0123456789/") == strlen(next + 1);
 }
 
+/* ---- passwords: rate limited, the same for every form ---- */
+
+static enum MHD_Result too_many(struct srv_req *r, const char *title, bool account,
+				const char *who, int64_t retry_at)
+{
+	char when[32], who_h[CTL_LOGIN_MAX * 6];
+	int64_t now = srv_now_s(), wait = retry_at > now ? retry_at - now : 1;
+	time_t t = (time_t)retry_at;
+	struct tm tm;
+	strftime(when, sizeof(when), "%H:%M:%S UTC", gmtime_r(&t, &tm));
+	html_escape(who_h, sizeof(who_h), who);
+	struct page_extra x = { .retry_after_s = wait };
+	return page(r, MHD_HTTP_TOO_MANY_REQUESTS, title, &x,
+		    "<p class=err id=error>Too many failed attempts %s %s. Try again at %s (in "
+		    "%lld min).</p>",
+		    account ? "for" : "from", who_h, when, (long long)(wait + 59) / 60);
+}
+
+/* Check login's password the way every form does: at most SRV_THROTTLE_ACCOUNT failures per
+ * account and SRV_THROTTLE_SOURCE per source address in a window, counted before Argon2id
+ * runs (without the server lock).  0 (u filled), -EACCES, or a 429 page already in *res. */
+static int password_check(struct srv_req *r, const char *login, const char *pw,
+			  struct ctl_user *u, const char *title, enum MHD_Result *res)
+{
+	struct ctl_server *srv = r->srv;
+	char src[SRV_SOURCE_MAX];
+	int64_t now = srv_now_s(), retry_at;
+	srv_source(r->conn, src);
+	if (srv_throttle_take(&srv->fails_source, src, now, &retry_at) != 0) {
+		*res = too_many(r, title, false, src, retry_at);
+		return -EAGAIN;
+	}
+	if (srv_throttle_take(&srv->fails_account, login, now, &retry_at) != 0) {
+		srv_throttle_give_back(&srv->fails_source, src, false, now);
+		*res = too_many(r, title, true, login, retry_at);
+		return -EAGAIN;
+	}
+	/* Argon2id takes a while: do it without holding the server lock. */
+	pthread_mutex_unlock(&srv->lock);
+	int rc = ctl_user_authenticate(srv->store, login, pw, u);
+	pthread_mutex_lock(&srv->lock);
+	if (rc) {
+		log_info("meshcontrol", "web password refused for '%s' from %s", login, src);
+		return -EACCES;
+	}
+	now = srv_now_s();
+	srv_throttle_give_back(&srv->fails_source, src, false, now);
+	srv_throttle_give_back(&srv->fails_account, login, true, now);
+	return 0;
+}
+
+/* ---- the login form: its token is bound to a pre-session cookie (login CSRF) ---- */
+
+enum { PRE_HEX = 32, LOGIN_FORM_TTL_S = 3600 };
+
+static void login_token(struct ctl_server *srv, const char *pre, char out[static PRE_HEX + 1])
+{
+	uint8_t mac[PRE_HEX / 2];
+	crypto_generichash_state st;
+	crypto_generichash_init(&st, srv->csrf_key, sizeof(srv->csrf_key), sizeof(mac));
+	crypto_generichash_update(&st, (const uint8_t *)"login-form|", 11);
+	crypto_generichash_update(&st, (const uint8_t *)pre, PRE_HEX);
+	crypto_generichash_final(&st, mac, sizeof(mac));
+	sodium_bin2hex(out, PRE_HEX + 1, mac, sizeof(mac));
+}
+
+/* The pre-session cookie, when it looks like one of ours (PRE_HEX lowercase hex). */
+static const char *pre_cookie(struct srv_req *r)
+{
+	const char *c = MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, "mesh_login");
+	if (!c || strlen(c) != PRE_HEX || strspn(c, "0123456789abcdef") != PRE_HEX)
+		return NULL;
+	return c;
+}
+
+/* The form's csrf field against the token of its pre-session cookie, in constant time. */
+static bool login_csrf_ok(struct srv_req *r)
+{
+	const char *pre = pre_cookie(r);
+	char tok[64], want[PRE_HEX + 1];
+	srv_form_get(r->body ? r->body : "", "csrf", tok, sizeof(tok));
+	if (!pre || strlen(tok) != PRE_HEX)
+		return false;
+	login_token(r->srv, pre, want);
+	return sodium_memcmp(tok, want, PRE_HEX) == 0;
+}
+
 static enum MHD_Result login_form(struct srv_req *r, unsigned status, const char *next,
 				  const char *error)
 {
-	char en[256], ee[256];
+	char en[256], ee[256], pre[PRE_HEX + 1], tok[PRE_HEX + 1], cookie[128];
+	const char *have = pre_cookie(r);
+	if (have && status != MHD_HTTP_FORBIDDEN)
+		snprintf(pre, sizeof(pre), "%s", have);
+	else
+		srv_random_hex(pre, PRE_HEX / 2);
+	login_token(r->srv, pre, tok);
+	snprintf(cookie, sizeof(cookie),
+		 "mesh_login=%s; Path=/login; HttpOnly; SameSite=Strict; Max-Age=%d", pre,
+		 LOGIN_FORM_TTL_S);
+	struct page_extra x = { .cookie = cookie };
 	html_escape(en, sizeof(en), next);
 	html_escape(ee, sizeof(ee), error ? error : "");
-	return page(r, status, "Log in to Mesh", NULL,
+	return page(r, status, "Log in to Mesh", &x,
 		    "%s%s%s<form method=post action=/login>"
+		    "<input type=hidden name=csrf value=%s>"
 		    "<input type=hidden name=next value=\"%s\">"
 		    "<label for=login>Login</label>"
 		    "<input type=text id=login name=login autocomplete=username "
@@ -206,7 +315,7 @@ static enum MHD_Result login_form(struct srv_req *r, unsigned status, const char
 		    "<input type=password id=password name=password "
 		    "autocomplete=current-password>"
 		    "<button class=ok type=submit>Log in</button></form>",
-		    error ? "<p class=err id=error>" : "", ee, error ? "</p>" : "", en);
+		    error ? "<p class=err id=error>" : "", ee, error ? "</p>" : "", tok, en);
 }
 
 static enum MHD_Result do_login(struct srv_req *r)
@@ -214,23 +323,25 @@ static enum MHD_Result do_login(struct srv_req *r)
 	struct ctl_server *srv = r->srv;
 	char login[CTL_LOGIN_MAX], pw[256], next[128];
 	const char *body = r->body ? r->body : "";
-	form_get(body, "next", next, sizeof(next));
+	srv_form_get(body, "next", next, sizeof(next));
 	if (!safe_next(next))
 		snprintf(next, sizeof(next), "/");
-	if (!form_get(body, "login", login, sizeof(login)) ||
-	    !form_get(body, "password", pw, sizeof(pw)))
+	if (!login_csrf_ok(r))
+		return login_form(r, MHD_HTTP_FORBIDDEN, next,
+				  "This login form has expired or did not come from this site; "
+				  "enter your login and password again.");
+	if (!srv_form_get(body, "login", login, sizeof(login)) ||
+	    !srv_form_get(body, "password", pw, sizeof(pw)))
 		return login_form(r, MHD_HTTP_BAD_REQUEST, next,
 				  "Enter your login and your password.");
 	struct ctl_user u;
-	/* Argon2id takes a while: do it without holding the server lock. */
-	pthread_mutex_unlock(&srv->lock);
-	int rc = ctl_user_authenticate(srv->store, login, pw, &u);
-	pthread_mutex_lock(&srv->lock);
+	enum MHD_Result res;
+	int rc = password_check(r, login, pw, &u, "Log in to Mesh", &res);
 	sodium_memzero(pw, sizeof(pw));
-	if (rc) {
-		log_info("meshcontrol", "web login refused for '%s'", login);
+	if (rc == -EAGAIN)
+		return res;
+	if (rc)
 		return login_form(r, MHD_HTTP_UNAUTHORIZED, next, "Wrong login or password.");
-	}
 	struct srv_session *s = session_new(srv, &u);
 	if (!s)
 		return page(r, MHD_HTTP_SERVICE_UNAVAILABLE, "Busy", NULL,
@@ -252,7 +363,7 @@ static enum MHD_Result need_login(struct srv_req *r, const char *path)
 static bool csrf_ok(struct srv_req *r, const struct srv_session *s)
 {
 	char tok[64];
-	form_get(r->body ? r->body : "", "csrf", tok, sizeof(tok));
+	srv_form_get(r->body ? r->body : "", "csrf", tok, sizeof(tok));
 	return strlen(tok) == 32 && sodium_memcmp(tok, s->csrf, 32) == 0;
 }
 
@@ -281,7 +392,7 @@ static enum MHD_Result device_page(struct srv_req *r, const char *method, const 
 		if (!csrf_ok(r, s))
 			return page(r, MHD_HTTP_FORBIDDEN, "Refused", NULL,
 				    "<p class=err>The form has expired; reload the page.</p>");
-		form_get(r->body ? r->body : "", "action", action, sizeof(action));
+		srv_form_get(r->body ? r->body : "", "action", action, sizeof(action));
 		if (strcmp(action, "approve") == 0) {
 			int rc = srv_register_finish(srv, lr, s->user_id, s->login, err, sizeof(err));
 			html_escape(err_h, sizeof(err_h), err);
@@ -352,7 +463,7 @@ static enum MHD_Result check_page(struct srv_req *r, const char *method, const c
 		if (!csrf_ok(r, s))
 			return page(r, MHD_HTTP_FORBIDDEN, "Refused", NULL,
 				    "<p class=err>The form has expired; reload the page.</p>");
-		form_get(r->body ? r->body : "", "action", action, sizeof(action));
+		srv_form_get(r->body ? r->body : "", "action", action, sizeof(action));
 		char why[POL_WHY_MAX];
 		if (strcmp(action, "approve") == 0 &&
 		    srv_ssh_verdict(srv, h->src, h->dst, h->local_user, why, sizeof(why)) ==
