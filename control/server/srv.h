@@ -73,6 +73,9 @@ struct srv_hold { /* a check-mode hold */
 	int64_t created;
 	int state; /* 0 pending, 1 approved, -1 rejected */
 	char reason[400]; /* why it was rejected, when not by the person's choice */
+	/* approved: who, and when they authenticated for this hold (check_fresh_auth) */
+	char approver[CTL_LOGIN_MAX];
+	int64_t auth_at;
 };
 
 /* Failed attempts per key in fixed windows (throttle.c). */

@@ -434,16 +434,115 @@ static enum MHD_Result device_page(struct srv_req *r, const char *method, const 
 		    path, s->csrf);
 }
 
+static struct srv_hold *hold_find(struct ctl_server *srv, const char *id)
+{
+	for (size_t i = 0; i < srv->n_holds; i++)
+		if (strcmp(srv->holds[i].id, id) == 0)
+			return &srv->holds[i];
+	return NULL;
+}
+
+static void utc_time(char out[static 32], int64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	strftime(out, 32, "%Y-%m-%d %H:%M:%S UTC", gmtime_r(&tt, &tm));
+}
+
+/* Fresh authentication of the person approving hold hold_id, now: the password of login,
+ * typed on this hold's page (rate limited like every password).  The one place that says
+ * "login authenticated for hold X at time T" (an identity provider's login with max_age=0
+ * takes its place later).  0 with *at, -EACCES, or -EAGAIN with the 429 page in *res. */
+static int check_fresh_auth(struct srv_req *r, const char *login, const char *hold_id,
+			    const char *password, int64_t *at, enum MHD_Result *res)
+{
+	struct ctl_user u;
+	int rc = password_check(r, login, password, &u, "Approve an SSH login", res);
+	if (rc)
+		return rc;
+	*at = srv_now_s();
+	log_info("meshcontrol", "%s authenticated to approve check %.8s", login, hold_id);
+	return 0;
+}
+
+struct check_view {
+	char path[64], src[128], dst[128], user[160], login[CTL_LOGIN_MAX * 6];
+};
+
+static enum MHD_Result check_form(struct srv_req *r, unsigned status, const struct check_view *v,
+				  const struct srv_hold *h, const char *csrf, const char *error)
+{
+	char asked[40];
+	utc_time(asked, h->created);
+	return page(r, status, "Approve an SSH login", NULL,
+		    "<p>Logged in as <b>%s</b>.</p><dl><dt>From</dt><dd id=src>%s</dd>"
+		    "<dt>To</dt><dd id=dst>%s</dd><dt>As user</dt><dd id=user>%s</dd>"
+		    "<dt>Asked at</dt><dd id=asked>%s</dd></dl>%s%s%s"
+		    "<form method=post action=\"%s\"><input type=hidden name=csrf value=%s>"
+		    "<label for=reauth>Your password, to approve this login</label>"
+		    "<input type=password id=reauth name=password autocomplete=current-password>"
+		    "<button class=ok name=action value=approve>Approve</button>"
+		    "<button name=action value=reject>Reject</button></form>",
+		    v->login, v->src, v->dst, v->user, asked, error ? "<p class=err id=error>" : "",
+		    error ? error : "", error ? "</p>" : "", v->path, csrf);
+}
+
+/* Approve h as the session's user: a fresh authentication for it, then the policy as it is
+ * now (a rule removed while the login waited cannot be approved back), then the store. */
+static enum MHD_Result check_approve(struct srv_req *r, const struct check_view *v,
+				     struct srv_hold *h, struct srv_session *s)
+{
+	struct ctl_server *srv = r->srv;
+	char pw[256], id[sizeof(h->id)], login[CTL_LOGIN_MAX], why[POL_WHY_MAX];
+	int64_t user_id = s->user_id, at;
+	enum MHD_Result res;
+	if (!srv_form_get(r->body ? r->body : "", "password", pw, sizeof(pw)) || !pw[0])
+		return check_form(r, MHD_HTTP_UNAUTHORIZED, v, h, s->csrf,
+				  "Enter your password to approve this login.");
+	snprintf(id, sizeof(id), "%s", h->id);
+	snprintf(login, sizeof(login), "%s", s->login);
+	int rc = check_fresh_auth(r, login, id, pw, &at, &res);
+	sodium_memzero(pw, sizeof(pw));
+	if (rc == -EAGAIN)
+		return res;
+	/* the lock was let go for the password: find both again */
+	h = hold_find(srv, id);
+	s = session_of(r);
+	if (!h || !s)
+		return page(r, MHD_HTTP_NOT_FOUND, "Unknown request", NULL,
+			    "<p class=err>This check link has expired; connect again for a new "
+			    "one.</p>");
+	if (rc)
+		return check_form(r, MHD_HTTP_UNAUTHORIZED, v, h, s->csrf, "Wrong password.");
+	if (h->state != 0)
+		return MHD_YES; /* decided meanwhile: the caller shows how */
+	if (srv_ssh_verdict(srv, h->src, h->dst, h->local_user, why, sizeof(why)) == POL_REJECT) {
+		h->state = -1;
+		snprintf(h->reason, sizeof(h->reason), "the policy no longer allows this login: %s",
+			 why);
+		return MHD_YES;
+	}
+	struct ctl_approval a = { .src_node = h->src, .dst_node = h->dst, .user_id = user_id,
+				  .approved_at = srv_now_s(), .auth_at = at };
+	if (srv->store->ops->approval_put(srv->store, &a) != 0)
+		return page(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "Error", NULL,
+			    "<p class=err>The approval could not be saved.</p>");
+	h->state = 1;
+	h->auth_at = at;
+	snprintf(h->approver, sizeof(h->approver), "%s", login);
+	log_info("meshcontrol", "check approved by %s (password entered for it): %s -> %s as %s",
+		 login, v->src, v->dst, h->local_user);
+	return MHD_YES;
+}
+
 static enum MHD_Result check_page(struct srv_req *r, const char *method, const char *id)
 {
 	struct ctl_server *srv = r->srv;
 	struct srv_session *s = session_of(r);
-	char path[64], action[16], src_h[128], dst_h[128], user[160];
-	snprintf(path, sizeof(path), "/check/%.40s", id);
-	struct srv_hold *h = NULL;
-	for (size_t i = 0; i < srv->n_holds; i++)
-		if (strcmp(srv->holds[i].id, id) == 0)
-			h = &srv->holds[i];
+	struct check_view v;
+	char action[16];
+	snprintf(v.path, sizeof(v.path), "/check/%.40s", id);
+	struct srv_hold *h = hold_find(srv, id);
 	struct srv_node *src = h ? srv_node_by_id(srv, h->src) : NULL;
 	struct srv_node *dst = h ? srv_node_by_id(srv, h->dst) : NULL;
 	if (!h || !src || !dst)
@@ -451,63 +550,50 @@ static enum MHD_Result check_page(struct srv_req *r, const char *method, const c
 			    "<p class=err>This check link is unknown or has expired; connect "
 			    "again for a new one.</p>");
 	if (!s)
-		return need_login(r, path);
+		return need_login(r, v.path);
 	if (src->rec.user_id != s->user_id || !src->owner[0])
 		return page(r, MHD_HTTP_FORBIDDEN, "Not yours", NULL,
 			    "<p class=err id=error>Only the owner of the connecting device can "
 			    "approve this login.</p>");
-	html_escape(src_h, sizeof(src_h), src->rec.hostname);
-	html_escape(dst_h, sizeof(dst_h), dst->rec.hostname);
-	html_escape(user, sizeof(user), h->local_user);
+	html_escape(v.src, sizeof(v.src), src->rec.hostname);
+	html_escape(v.dst, sizeof(v.dst), dst->rec.hostname);
+	html_escape(v.user, sizeof(v.user), h->local_user);
+	html_escape(v.login, sizeof(v.login), s->login);
 	if (strcmp(method, "POST") == 0 && h->state == 0) {
 		if (!csrf_ok(r, s))
 			return page(r, MHD_HTTP_FORBIDDEN, "Refused", NULL,
 				    "<p class=err>The form has expired; reload the page.</p>");
 		srv_form_get(r->body ? r->body : "", "action", action, sizeof(action));
-		char why[POL_WHY_MAX];
-		if (strcmp(action, "approve") == 0 &&
-		    srv_ssh_verdict(srv, h->src, h->dst, h->local_user, why, sizeof(why)) ==
-			    POL_REJECT) {
-			/* the rule went away while the login waited: approving cannot bring it
-			 * back */
-			h->state = -1;
-			snprintf(h->reason, sizeof(h->reason),
-				 "the policy no longer allows this login: %s", why);
-		} else if (strcmp(action, "approve") == 0) {
-			struct ctl_approval a = { .src_node = h->src, .dst_node = h->dst,
-						  .user_id = s->user_id,
-						  .approved_at = srv_now_s() };
-			int rc = srv->store->ops->approval_put(srv->store, &a);
-			if (rc)
-				return page(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "Error", NULL,
-					    "<p class=err>The approval could not be saved.</p>");
-			h->state = 1;
-			log_info("meshcontrol", "check approved by %s: %s -> %s as %s", s->login,
-				 src->rec.hostname, dst->rec.hostname, h->local_user);
+		if (strcmp(action, "approve") == 0) {
+			char hid[sizeof(h->id)];
+			snprintf(hid, sizeof(hid), "%s", h->id);
+			enum MHD_Result res = check_approve(r, &v, h, s);
+			h = hold_find(srv, hid);
+			if (res != MHD_YES || !h || h->state == 0)
+				return res; /* a page (the form again, 429, an error) went out */
 		} else {
 			h->state = -1;
 		}
 		srv_wake(srv, SRV_WAIT_HOLD, h->id);
 	}
-	if (h->state > 0)
+	if (h->state > 0) {
+		char when[40], who[CTL_LOGIN_MAX * 6];
+		utc_time(when, h->auth_at);
+		html_escape(who, sizeof(who), h->approver);
 		return page(r, MHD_HTTP_OK, "Login approved", NULL,
 			    "<p class=ok-msg id=result>SSH from %s to %s as %s is approved.</p>"
+			    "<p id=auth>%s entered their password for this login at %s.</p>"
 			    "<p>You can close this page.</p>",
-			    src_h, dst_h, user);
+			    v.src, v.dst, v.user, who, when);
+	}
 	if (h->state < 0) {
 		char reason_h[sizeof(h->reason) * 6];
 		html_escape(reason_h, sizeof(reason_h), h->reason);
 		return page(r, MHD_HTTP_OK, "Login rejected", NULL,
 			    "<p class=err id=result>SSH from %s to %s as %s was rejected%s%s.</p>",
-			    src_h, dst_h, user, h->reason[0] ? ": " : "", reason_h);
+			    v.src, v.dst, v.user, h->reason[0] ? ": " : "", reason_h);
 	}
-	return page(r, MHD_HTTP_OK, "Approve an SSH login", NULL,
-		    "<p>Logged in as <b>%s</b>.</p><dl><dt>From</dt><dd id=src>%s</dd>"
-		    "<dt>To</dt><dd id=dst>%s</dd><dt>As user</dt><dd id=user>%s</dd></dl>"
-		    "<form method=post action=\"%s\"><input type=hidden name=csrf value=%s>"
-		    "<button class=ok name=action value=approve>Approve</button>"
-		    "<button name=action value=reject>Reject</button></form>",
-		    s->login, src_h, dst_h, user, path, s->csrf);
+	return check_form(r, MHD_HTTP_OK, &v, h, s->csrf, NULL);
 }
 
 enum MHD_Result srv_web(struct srv_req *r, const char *method, const char *path)
