@@ -27,6 +27,13 @@ enum {
 	SRV_HOLD_WAIT_MS = 25000,
 	SRV_LOGIN_TTL_S = 3600,
 	SRV_LAST_SEEN_WRITE_S = 60,
+	/* Check-mode holds: any registered node can ask for them, so they are capped per node
+	 * asking, per source device and in all; a pending hold nobody has asked about for a
+	 * while (its SSH client left without a cancel) is dropped. */
+	SRV_HOLDS_PER_NODE = 32,
+	SRV_HOLDS_PER_SOURCE = 16,
+	SRV_HOLDS_MAX = 4096,
+	SRV_HOLD_IDLE_S = 90, /* > SRV_HOLD_WAIT_MS: a client waiting asks again before */
 };
 
 /* ---- a growable string ---- */
@@ -342,6 +349,15 @@ int srv_node_remove(struct ctl_server *srv, int64_t id)
 	return rc;
 }
 
+/* Some request is held waiting for h's answer. */
+static bool hold_waited(struct ctl_server *srv, const struct srv_hold *h)
+{
+	for (struct srv_req *r = srv->waiting.next; r != &srv->waiting; r = r->next)
+		if (r->wait == SRV_WAIT_HOLD && strcmp(r->token, h->id) == 0)
+			return true;
+	return false;
+}
+
 void srv_timer_tick(struct ctl_server *srv)
 {
 	uint64_t now_ms = srv_now_ms();
@@ -380,7 +396,9 @@ void srv_timer_tick(struct ctl_server *srv)
 		}
 	}
 	for (size_t i = 0; i < srv->n_holds;) {
-		if (srv->holds[i].created + SRV_LOGIN_TTL_S < now)
+		const struct srv_hold *h = &srv->holds[i];
+		if (h->created + SRV_LOGIN_TTL_S < now ||
+		    (h->state == 0 && h->last_asked + SRV_HOLD_IDLE_S < now && !hold_waited(srv, h)))
 			srv->holds[i] = srv->holds[--srv->n_holds];
 		else
 			i++;
@@ -1131,6 +1149,37 @@ static enum MHD_Result hold_answer(struct srv_req *r, struct srv_hold *h)
 					   "hold_id", h->id));
 }
 
+/* Room for one more hold from src to dst, or a sealed 429 in *res saying which cap. */
+static bool hold_room(struct srv_req *r, const struct srv_node *src, const struct srv_node *dst,
+		      enum MHD_Result *res)
+{
+	struct ctl_server *srv = r->srv;
+	size_t to_dst = 0, from_src = 0;
+	for (size_t i = 0; i < srv->n_holds; i++) {
+		const struct srv_hold *h = &srv->holds[i];
+		to_dst += h->state == 0 && h->dst == dst->rec.id;
+		from_src += h->state == 0 && h->src == src->rec.id;
+	}
+	if (from_src >= SRV_HOLDS_PER_SOURCE)
+		*res = sealed_error(r, MHD_HTTP_TOO_MANY_REQUESTS,
+				    "too many check-mode logins from %s waiting for approval (at "
+				    "most %d); approve or reject them first",
+				    src->rec.hostname, SRV_HOLDS_PER_SOURCE);
+	else if (to_dst >= SRV_HOLDS_PER_NODE)
+		*res = sealed_error(r, MHD_HTTP_TOO_MANY_REQUESTS,
+				    "too many check-mode logins to %s waiting for approval (at most "
+				    "%d); approve or reject them first",
+				    dst->rec.hostname, SRV_HOLDS_PER_NODE);
+	else if (srv->n_holds >= SRV_HOLDS_MAX)
+		*res = sealed_error(r, MHD_HTTP_TOO_MANY_REQUESTS,
+				    "too many check-mode logins on this server (at most %d); try "
+				    "again later",
+				    SRV_HOLDS_MAX);
+	else
+		return true;
+	return false;
+}
+
 static enum MHD_Result api_hold(struct srv_req *r)
 {
 	struct ctl_server *srv = r->srv;
@@ -1145,6 +1194,16 @@ static enum MHD_Result api_hold(struct srv_req *r)
 		if (!h || h->dst != dst->rec.id)
 			return sealed_error(r, MHD_HTTP_BAD_REQUEST,
 					    "hold_id: unknown or expired hold");
+		if (json_is_true(json_object_get(r->msg, "cancel"))) {
+			/* the SSH client went away: nobody waits for this hold any more */
+			char id[sizeof(h->id)];
+			snprintf(id, sizeof(id), "%s", h->id);
+			srv->holds[h - srv->holds] = srv->holds[--srv->n_holds];
+			srv_wake(srv, SRV_WAIT_HOLD, id);
+			return reply_sealed_json(r, MHD_HTTP_OK,
+						 json_pack("{s:s}", "decision", "cancelled"));
+		}
+		h->last_asked = srv_now_s();
 		return hold_answer(r, h);
 	}
 	const char *src_addr = json_string_value(json_object_get(r->msg, "src"));
@@ -1173,6 +1232,9 @@ static enum MHD_Result api_hold(struct srv_req *r)
 	if (p > 0 && srv->store->ops->approval_get(srv->store, src->rec.id, dst->rec.id, &a) == 0 &&
 	    a.approved_at + p > srv_now_s())
 		return reply_sealed_json(r, MHD_HTTP_OK, json_pack("{s:s}", "decision", "accept"));
+	enum MHD_Result res;
+	if (!hold_room(r, src, dst, &res))
+		return res;
 	struct srv_hold *arr = realloc(srv->holds, (srv->n_holds + 1) * sizeof(*arr));
 	if (!arr)
 		return MHD_NO;
@@ -1184,7 +1246,7 @@ static enum MHD_Result api_hold(struct srv_req *r)
 	h->dst = dst->rec.id;
 	snprintf(h->local_user, sizeof(h->local_user), "%s", user);
 	h->check_period_s = p;
-	h->created = srv_now_s();
+	h->created = h->last_asked = srv_now_s();
 	return hold_answer(r, h);
 }
 

@@ -71,6 +71,7 @@ struct srv_hold { /* a check-mode hold */
 	char local_user[64]; /* the user the SSH client asked for */
 	int64_t check_period_s;
 	int64_t created;
+	int64_t last_asked; /* when its node last asked about it (forgotten when nobody does) */
 	int state; /* 0 pending, 1 approved, -1 rejected */
 	char reason[400]; /* why it was rejected, when not by the person's choice */
 	/* approved: who, and when they authenticated for this hold (check_fresh_auth) */
