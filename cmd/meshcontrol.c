@@ -296,10 +296,13 @@ static int cmd_authkey(int argc, char **argv)
 			tags = optarg;
 			break;
 		case 'x':
+			errno = 0;
 			expiry = strtoll(optarg, &end, 10);
-			if (*end || expiry <= 0) {
+			if (errno || *end || end == optarg || expiry <= 0 ||
+			    expiry > CTL_AUTHKEY_EXPIRY_MAX) {
 				fprintf(stderr, "meshcontrol: --expiry: '%s' is not a number of "
-						"seconds\n", optarg);
+						"seconds from 1 to %d (10 years)\n",
+					optarg, CTL_AUTHKEY_EXPIRY_MAX);
 				return 2;
 			}
 			break;

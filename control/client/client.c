@@ -426,12 +426,26 @@ static void on_map(struct ctl_client *c, struct creq *r, long status)
 
 static void hold_send(struct ctl_client *c, struct creq *old);
 
+static void hold_cancel_send(struct ctl_client *c, const char *hold_id)
+{
+	struct creq *r = post_json(c, "/machine/hold",
+				   json_pack("{s:s, s:b}", "hold_id", hold_id, "cancel", 1), REQ_HOLD,
+				   REQ_TIMEOUT_MS);
+	if (r)
+		r->hold_cancel = true; /* its answer goes nowhere */
+}
+
 static void on_hold(struct ctl_client *c, struct creq *r, long status)
 {
 	char err[512];
 	json_t *j = response_json(r, status, err, sizeof(err));
 	const char *d = json_string_value(json_object_get(j, "decision"));
-	if (!j || !d) {
+	if (!r->hold_cb) {
+		/* cancelled while this request was out: control forgets the hold */
+		const char *id = json_string_value(json_object_get(j, "hold_id"));
+		if (!r->hold_cancel && d && strcmp(d, "pending") == 0 && id)
+			hold_cancel_send(c, id);
+	} else if (!j || !d) {
 		const char *e = json_string_value(json_object_get(j, "error"));
 		r->hold_cb(r->cb_ctx, CTL_HOLD_ERROR, e ? e : err);
 	} else if (strcmp(d, "accept") == 0) {
@@ -442,11 +456,14 @@ static void on_hold(struct ctl_client *c, struct creq *r, long status)
 	} else {
 		const char *url = json_string_value(json_object_get(j, "url"));
 		const char *id = json_string_value(json_object_get(j, "hold_id"));
+		snprintf(r->hold_id, sizeof(r->hold_id), "%s", id ? id : "");
 		if (!r->hold_pending_told)
 			r->hold_cb(r->cb_ctx, CTL_HOLD_PENDING, url ? url : "");
-		snprintf(r->hold_id, sizeof(r->hold_id), "%s", id ? id : "");
 		r->hold_pending_told = true;
-		hold_send(c, r);
+		if (!r->hold_cb && r->hold_id[0]) /* cancelled from the callback */
+			hold_cancel_send(c, r->hold_id);
+		else if (r->hold_cb)
+			hold_send(c, r);
 	}
 	json_decref(j);
 }
@@ -738,6 +755,18 @@ int ctl_client_hold(struct ctl_client *c, const char *src, const char *user,
 	snprintf(tmpl.hold_user, sizeof(tmpl.hold_user), "%s", user);
 	hold_send(c, &tmpl);
 	return 0;
+}
+
+void ctl_client_hold_cancel(struct ctl_client *c, void *ctx)
+{
+	for (struct creq *r = c->reqs; r; r = r->next) {
+		if (r->kind != REQ_HOLD || r->hold_cancel || !r->hold_cb || r->cb_ctx != ctx)
+			continue;
+		r->hold_cb = NULL;
+		if (r->hold_id[0])
+			hold_cancel_send(c, r->hold_id);
+		/* else: its answer brings the id, and on_hold cancels then */
+	}
 }
 
 int ctl_client_logout(struct ctl_client *c, void (*cb)(void *ctx, int status), void *ctx)

@@ -90,6 +90,11 @@ typedef void (*ctl_hold_cb)(void *ctx, enum ctl_hold_result res, const char *msg
 int ctl_client_hold(struct ctl_client *c, const char *src, const char *user,
 		    uint32_t check_period_s, ctl_hold_cb cb, void *ctx);
 
+/* The login behind the holds started with ctx went away (its SSH connection closed): cb is
+ * not called for them again, and control is told to forget them (so they stop counting
+ * against its caps on pending holds). */
+void ctl_client_hold_cancel(struct ctl_client *c, void *ctx);
+
 /* Log out (an ephemeral node is removed); cb gets 0 or -errno. */
 int ctl_client_logout(struct ctl_client *c, void (*cb)(void *ctx, int status), void *ctx);
 

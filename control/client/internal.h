@@ -90,6 +90,7 @@ struct creq {
 	char hold_src[64], hold_user[64], hold_id[64];
 	uint32_t hold_period;
 	bool hold_pending_told;
+	bool hold_cancel; /* a cancel of hold_id: nobody waits for its answer */
 	CURLcode curl_result;
 	struct creq *next;
 };

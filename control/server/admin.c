@@ -172,8 +172,12 @@ static enum MHD_Result authkeys(struct srv_req *r, const char *method, const cha
 		res = bad(r, "reusable and ephemeral must be true or false");
 		goto out;
 	}
-	if (expiry && (!json_is_integer(expiry) || json_integer_value(expiry) <= 0)) {
-		res = bad(r, "expiry: expected a positive number of seconds");
+	if (expiry && (!json_is_integer(expiry) || json_integer_value(expiry) <= 0 ||
+		       json_integer_value(expiry) > CTL_AUTHKEY_EXPIRY_MAX)) {
+		/* bounded: now + expiry must not overflow, and a key for ever is "never" */
+		snprintf(err, sizeof(err), "expiry: expected 1 to %d seconds (10 years)",
+			 CTL_AUTHKEY_EXPIRY_MAX);
+		res = bad(r, err);
 		goto out;
 	}
 	if (tags && ctl_tags_from_json(tags, tagbuf, sizeof(tagbuf), err, sizeof(err)) != 0) {

@@ -1,14 +1,17 @@
 /* meshcontrol's HTTP front: the libmicrohttpd daemon (epoll, a few worker threads), body
- * collection with a size cap, routing to the node API, the admin API and the web pages,
+ * collection with a size cap per route (checked, with the admin token, from the headers
+ * before any of the body is read), routing to the node API, the admin API and the web pages,
  * the wait list of suspended (held) requests, the timer thread that answers them on
  * deadline, and the state directory (database, server key, admin token). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,8 +22,18 @@
 #include "common/log.h"
 #include "control/server/srv.h"
 
+/* Body limits, per route: what its largest legitimate request needs.  Nobody is
+ * authenticated while a body arrives, so these (and the budget over all connections) are
+ * what an anonymous client can make the server hold. */
 enum {
-	SRV_MAX_ADMIN_BODY = 1 << 20,
+	SRV_BODY_SMALL = 4 << 10,     /* hold, logout, unknown node API paths */
+	SRV_BODY_WEB = 8 << 10,	      /* the web forms */
+	SRV_BODY_REGISTER = 16 << 10, /* keys, a hostname, at most 512 bytes of tags */
+	SRV_BODY_MAP = 64 << 10,      /* 16 endpoints, 8 SSH host keys of 1 KiB */
+	SRV_BODY_ADMIN = 64 << 10,    /* admin API objects (after the token was checked) */
+	SRV_BODY_POLICY = 1 << 20,    /* a policy file */
+	SRV_BODY_BUDGET = 64 << 20,   /* every body being received at once */
+	SRV_BODY_DROP_MAX = 8 << 20,  /* what a refused request may send before it is cut off */
 	SRV_TICK_MS = 50,
 };
 
@@ -41,6 +54,29 @@ void srv_random_hex(char *out, size_t bytes)
 	uint8_t b[64];
 	randombytes_buf(b, bytes);
 	sodium_bin2hex(out, 2 * bytes + 1, b, bytes);
+}
+
+void srv_source(struct MHD_Connection *c, char out[static SRV_SOURCE_MAX])
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+	char a[INET6_ADDRSTRLEN];
+	snprintf(out, SRV_SOURCE_MAX, "?");
+	if (sa && sa->sa_family == AF_INET) {
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, a, sizeof(a));
+		snprintf(out, SRV_SOURCE_MAX, "%s", a);
+	} else if (sa && sa->sa_family == AF_INET6) {
+		struct in6_addr net = ((const struct sockaddr_in6 *)sa)->sin6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(&net)) {
+			inet_ntop(AF_INET, net.s6_addr + 12, a, sizeof(a));
+			snprintf(out, SRV_SOURCE_MAX, "%s", a);
+			return;
+		}
+		memset(net.s6_addr + 8, 0, 8);
+		inet_ntop(AF_INET6, &net, a, sizeof(a));
+		snprintf(out, SRV_SOURCE_MAX, "%s/64", a);
+	}
 }
 
 enum MHD_Result srv_reply(struct MHD_Connection *c, unsigned status, const char *ctype,
@@ -156,14 +192,74 @@ static bool admin_authorized(struct ctl_server *srv, struct MHD_Connection *c)
 	return sodium_memcmp(hash, srv->admin_hash, sizeof(hash)) == 0;
 }
 
+static size_t body_limit(const char *url)
+{
+	if (strcmp(url, "/machine/register") == 0)
+		return SRV_BODY_REGISTER;
+	if (strcmp(url, "/machine/map") == 0)
+		return SRV_BODY_MAP;
+	if (strncmp(url, "/machine/", 9) == 0)
+		return SRV_BODY_SMALL;
+	if (strcmp(url, "/api/v1/policy") == 0 || strcmp(url, "/api/v1/policy/check") == 0)
+		return SRV_BODY_POLICY;
+	if (strncmp(url, "/api/v1/", 8) == 0)
+		return SRV_BODY_ADMIN;
+	return SRV_BODY_WEB;
+}
+
+static enum MHD_Result refuse(struct srv_req *r)
+{
+	switch (r->refusal) {
+	case SRV_REFUSE_TOKEN:
+		return srv_reply_error(r->conn, MHD_HTTP_UNAUTHORIZED,
+				       "missing or wrong admin token (Authorization: Bearer "
+				       "<token>)");
+	case SRV_REFUSE_BUSY:
+		return srv_reply_error(r->conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+				       "the server is receiving too many requests at once; try "
+				       "again in a few seconds");
+	default:
+		return srv_reply_error(r->conn, MHD_HTTP_CONTENT_TOO_LARGE,
+				       "request body is larger than %zu bytes", r->max);
+	}
+}
+
+/* Before any of the body is read: an admin request without the token, or a body over the
+ * route's limit, is refused.  The answer goes out at once when the client waits for it
+ * (Expect: 100-continue) or would send more than we care to drop; otherwise the body is
+ * read and dropped first, so the client is not reset while it still sends. */
+static enum MHD_Result headers_check(struct srv_req *r, const char *url)
+{
+	const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+						     MHD_HTTP_HEADER_CONTENT_LENGTH);
+	const char *expect = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+							 MHD_HTTP_HEADER_EXPECT);
+	unsigned long long len = 0;
+	r->max = body_limit(url);
+	if (cl) {
+		char *end;
+		errno = 0;
+		len = strtoull(cl, &end, 10);
+		if (errno || *end || end == cl)
+			len = ULLONG_MAX;
+	}
+	if (strncmp(url, "/api/v1/", 8) == 0 && !admin_authorized(r->srv, r->conn))
+		r->refusal = SRV_REFUSE_TOKEN;
+	else if (len > r->max)
+		r->refusal = SRV_REFUSE_SIZE;
+	if (r->refusal && ((expect && strcasecmp(expect, "100-continue") == 0) ||
+			   len > SRV_BODY_DROP_MAX)) {
+		r->answered = true;
+		return refuse(r);
+	}
+	return MHD_YES;
+}
+
 static enum MHD_Result route(struct srv_req *r, const char *url, const char *method)
 {
 	struct ctl_server *srv = r->srv;
-	if (r->too_big)
-		return srv_reply_error(r->conn, MHD_HTTP_BAD_REQUEST,
-				       "request body is larger than %d bytes",
-				       strncmp(url, "/machine/", 9) == 0 ? CTL_WIRE_MAX_BODY
-									 : SRV_MAX_ADMIN_BODY);
+	if (r->refusal)
+		return refuse(r);
 	if (strcmp(url, "/key") == 0) {
 		char key[KEY_BASE64_SIZE];
 		key_to_base64(key, srv->server_pub);
@@ -176,14 +272,51 @@ static enum MHD_Result route(struct srv_req *r, const char *url, const char *met
 					       "the node API takes POST");
 		return srv_node_api(r, url + 9);
 	}
-	if (strncmp(url, "/api/v1/", 8) == 0) {
-		if (!admin_authorized(srv, r->conn))
-			return srv_reply_error(r->conn, MHD_HTTP_UNAUTHORIZED,
-					       "missing or wrong admin token (Authorization: "
-					       "Bearer <token>)");
-		return srv_admin_api(r, method, url + 8);
-	}
+	if (strncmp(url, "/api/v1/", 8) == 0)
+		return srv_admin_api(r, method, url + 8); /* the token was checked first */
 	return srv_web(r, method, url);
+}
+
+/* Room for want bytes of body, counted against the budget of all bodies being received;
+ * -ENOBUFS when that is spent. */
+static int body_grow(struct srv_req *r, size_t want)
+{
+	if (want <= r->cap)
+		return 0;
+	size_t cap = want * 2 > r->max + 1 ? r->max + 1 : want * 2;
+	size_t more = cap - r->budgeted;
+	if (atomic_fetch_add(&r->srv->body_bytes, more) + more > SRV_BODY_BUDGET) {
+		atomic_fetch_sub(&r->srv->body_bytes, more);
+		return -ENOBUFS;
+	}
+	r->budgeted += more;
+	char *b = realloc(r->body, cap);
+	if (!b)
+		return -ENOMEM;
+	r->body = b;
+	r->cap = cap;
+	return 0;
+}
+
+static void body_free(struct srv_req *r)
+{
+	free(r->body);
+	r->body = NULL;
+	r->len = r->cap = 0;
+	atomic_fetch_sub(&r->srv->body_bytes, r->budgeted);
+	r->budgeted = 0;
+}
+
+/* Refused while its body arrives: what came is freed, the rest will be dropped. */
+static void body_refuse(struct srv_req *r, enum srv_refusal why)
+{
+	r->refusal = why;
+	body_free(r);
+}
+
+void srv_body_release(struct srv_req *r)
+{
+	body_free(r);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -199,26 +332,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		r->srv = srv;
 		r->conn = c;
 		*con_cls = r;
+		return headers_check(r, url);
+	}
+	if (r->answered) { /* refused from its headers: the body goes unread */
+		*upload_size = 0;
 		return MHD_YES;
 	}
 	if (*upload_size) {
-		size_t max = strncmp(url, "/machine/", 9) == 0 ? CTL_WIRE_MAX_BODY
-							       : SRV_MAX_ADMIN_BODY;
-		if (!r->too_big && r->len + *upload_size > max) {
-			r->too_big = true;
-			free(r->body);
-			r->body = NULL;
-			r->len = r->cap = 0;
-		}
-		if (!r->too_big) {
-			if (r->len + *upload_size + 1 > r->cap) {
-				size_t cap = (r->len + *upload_size + 1) * 2;
-				char *b = realloc(r->body, cap);
-				if (!b)
-					return MHD_NO;
-				r->body = b;
-				r->cap = cap;
-			}
+		if (!r->refusal && r->len + *upload_size > r->max)
+			body_refuse(r, SRV_REFUSE_SIZE);
+		if (!r->refusal && body_grow(r, r->len + *upload_size + 1) != 0)
+			body_refuse(r, SRV_REFUSE_BUSY);
+		if (r->refusal) {
+			r->dropped += *upload_size;
+			if (r->dropped > SRV_BODY_DROP_MAX)
+				return MHD_NO; /* an endless body: close the connection */
+		} else {
 			memcpy(r->body + r->len, upload, *upload_size);
 			r->len += *upload_size;
 			r->body[r->len] = '\0';
@@ -243,7 +372,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	wait_unlink(r);
 	pthread_mutex_unlock(&srv->lock);
 	json_decref(r->msg);
-	free(r->body);
+	body_free(r);
 	free(r);
 	*con_cls = NULL;
 }
@@ -376,7 +505,14 @@ int ctl_server_new(const struct ctl_server_config *cfg, struct ctl_server **out,
 		srv->cfg.listen = "127.0.0.1";
 	srv->map_version = srv_now_ms() * 1000;
 	int rc = -ENOMEM;
-	if (!srv->state_dir || !srv->domain || ctl_replay_new(&srv->replay))
+	if (sodium_init() < 0)
+		goto fail;
+	randombytes_buf(srv->csrf_key, sizeof(srv->csrf_key));
+	if (!srv->state_dir || !srv->domain || ctl_replay_new(&srv->replay) ||
+	    srv_throttle_init(&srv->fails_account, SRV_THROTTLE_ACCOUNT, SRV_THROTTLE_WINDOW_S,
+			      SRV_THROTTLE_KEYS) ||
+	    srv_throttle_init(&srv->fails_source, SRV_THROTTLE_SOURCE, SRV_THROTTLE_WINDOW_S,
+			      SRV_THROTTLE_KEYS))
 		goto fail;
 	rc = ctl_state_open(cfg->state_dir, &srv->store, err, errlen);
 	if (!rc)
@@ -492,11 +628,12 @@ void ctl_server_free(struct ctl_server *srv)
 	if (srv->store)
 		srv->store->ops->close(srv->store);
 	ctl_replay_free(srv->replay);
-	for (size_t i = 0; i < srv->n_logins; i++)
-		free(srv->logins[i].request);
 	free(srv->logins);
 	free(srv->holds);
 	free(srv->sessions);
+	srv_throttle_uninit(&srv->fails_account);
+	srv_throttle_uninit(&srv->fails_source);
+	sodium_memzero(srv->csrf_key, sizeof(srv->csrf_key));
 	free(srv->policy_text);
 	free(srv->state_dir);
 	free(srv->public_url);

@@ -15,6 +15,7 @@ enum {
 	CTL_PWHASH_SIZE = 128,
 	CTL_AUTHKEY_TEXT_SIZE = 6 + CTL_AUTHKEY_PREFIX_LEN + 1 + 32 + 1,
 	CTL_PASSWORD_MIN = 8,
+	CTL_AUTHKEY_EXPIRY_MAX = 10 * 365 * 86400, /* seconds from now: 10 years at most */
 };
 
 /* A login is "local@domain": lowercase letters, digits and . _ + - ; true when valid, or

@@ -17,6 +17,7 @@
 #include "common/key.h"
 #include "common/log.h"
 #include "control/netmap/netmap_json.h"
+#include "control/policy/policy.h"
 #include "control/server/ident.h"
 #include "control/server/polglue.h"
 #include "control/server/srv.h"
@@ -26,6 +27,13 @@ enum {
 	SRV_HOLD_WAIT_MS = 25000,
 	SRV_LOGIN_TTL_S = 3600,
 	SRV_LAST_SEEN_WRITE_S = 60,
+	/* Check-mode holds: any registered node can ask for them, so they are capped per node
+	 * asking, per source device and in all; a pending hold nobody has asked about for a
+	 * while (its SSH client left without a cancel) is dropped. */
+	SRV_HOLDS_PER_NODE = 32,
+	SRV_HOLDS_PER_SOURCE = 16,
+	SRV_HOLDS_MAX = 4096,
+	SRV_HOLD_IDLE_S = 90, /* > SRV_HOLD_WAIT_MS: a client waiting asks again before */
 };
 
 /* ---- a growable string ---- */
@@ -248,6 +256,11 @@ int srv_nodes_load(struct ctl_server *srv)
 	return srv->store->ops->node_list(srv->store, load_one, srv);
 }
 
+static void login_forget(struct ctl_server *srv, size_t i)
+{
+	srv->logins[i] = srv->logins[--srv->n_logins];
+}
+
 static bool node_expired(const struct srv_node *n, int64_t now)
 {
 	return n->rec.key_expiry && n->rec.key_expiry <= now;
@@ -295,6 +308,8 @@ void srv_map_published(struct ctl_server *srv)
 	srv->dirty = false;
 	srv->map_version++;
 	srv_wake(srv, SRV_WAIT_MAP, NULL);
+	/* held logins are decided again against what changed (a rule removed rejects them) */
+	srv_wake(srv, SRV_WAIT_HOLD, NULL);
 }
 
 int srv_map_rebuild(struct ctl_server *srv, char *err, size_t errlen)
@@ -334,6 +349,15 @@ int srv_node_remove(struct ctl_server *srv, int64_t id)
 	return rc;
 }
 
+/* Some request is held waiting for h's answer. */
+static bool hold_waited(struct ctl_server *srv, const struct srv_hold *h)
+{
+	for (struct srv_req *r = srv->waiting.next; r != &srv->waiting; r = r->next)
+		if (r->wait == SRV_WAIT_HOLD && strcmp(r->token, h->id) == 0)
+			return true;
+	return false;
+}
+
 void srv_timer_tick(struct ctl_server *srv)
 {
 	uint64_t now_ms = srv_now_ms();
@@ -366,14 +390,15 @@ void srv_timer_tick(struct ctl_server *srv)
 	/* forget decided or stale login requests and holds */
 	for (size_t i = 0; i < srv->n_logins;) {
 		if (srv->logins[i].created + SRV_LOGIN_TTL_S < now) {
-			free(srv->logins[i].request);
-			srv->logins[i] = srv->logins[--srv->n_logins];
+			login_forget(srv, i);
 		} else {
 			i++;
 		}
 	}
 	for (size_t i = 0; i < srv->n_holds;) {
-		if (srv->holds[i].created + SRV_LOGIN_TTL_S < now)
+		const struct srv_hold *h = &srv->holds[i];
+		if (h->created + SRV_LOGIN_TTL_S < now ||
+		    (h->state == 0 && h->last_asked + SRV_HOLD_IDLE_S < now && !hold_waited(srv, h)))
 			srv->holds[i] = srv->holds[--srv->n_holds];
 		else
 			i++;
@@ -739,22 +764,16 @@ static bool hostname_valid(const char *h)
 	return h[0] != '-';
 }
 
-/* Store a node for machine key + request and bring it into every map. */
-static int do_register(struct ctl_server *srv, const uint8_t mkey[32], json_t *req,
-		       int64_t user_id, const char *tags, bool ephemeral, int64_t authkey_id,
-		       struct srv_node **out, char *err, size_t errlen)
+/* Store a node for machine key + what it asked for and bring it into every map. */
+static int do_register(struct ctl_server *srv, const uint8_t mkey[32], const uint8_t nkey[32],
+		       const char *hostname, int64_t user_id, const char *tags, bool ephemeral,
+		       int64_t authkey_id, struct srv_node **out, char *err, size_t errlen)
 {
 	struct ctl_node_rec rec;
-	struct key_error kerr;
 	memset(&rec, 0, sizeof(rec));
 	memcpy(rec.machine_key, mkey, 32);
-	if (!key_from_base64(rec.node_key, json_string_value(json_object_get(req, "node_key")) ?: "",
-			     &kerr)) {
-		snprintf(err, errlen, "node_key: %s", kerr.message);
-		return -EINVAL;
-	}
-	snprintf(rec.hostname, sizeof(rec.hostname), "%s",
-		 json_string_value(json_object_get(req, "hostname")));
+	memcpy(rec.node_key, nkey, 32);
+	snprintf(rec.hostname, sizeof(rec.hostname), "%s", hostname);
 	rec.user_id = tags[0] ? 0 : user_id;
 	if (tags[0])
 		rec.user_id = user_id; /* the key's creator stays accountable */
@@ -792,35 +811,29 @@ static int do_register(struct ctl_server *srv, const uint8_t mkey[32], json_t *r
 }
 
 int srv_register_finish(struct ctl_server *srv, struct srv_login_req *lr, int64_t user_id,
-			 const char *login, char *err, size_t errlen)
+			const char *login, char *err, size_t errlen)
 {
-	json_t *req = json_loads(lr->request, 0, NULL);
 	struct srv_node *n = NULL;
 	char asked[CTL_TAGS_MAX] = "", tags[CTL_TAGS_MAX];
-	json_t *tj = json_object_get(req, "tags");
 	struct srv_node *known = node_by_machine(srv, lr->machine_key);
-	int rc = req ? 0 : -ENOMEM;
+	int rc = 0;
 	err[0] = '\0';
-	if (!rc && tj)
-		rc = ctl_tags_from_json(tj, asked, sizeof(asked), err, errlen);
-	else if (!rc && known) /* a known node logging in again keeps its tags */
+	if (lr->has_tags)
+		snprintf(asked, sizeof(asked), "%s", lr->tags);
+	else if (known) /* a known node logging in again keeps its tags */
 		snprintf(asked, sizeof(asked), "%s", known->rec.tags);
-	if (!rc)
-		rc = ctl_tags_grant(srv->policy_text, login, "", asked, tags, sizeof(tags), err,
-				    errlen);
+	rc = ctl_tags_grant(srv->policy_text, login, "", asked, tags, sizeof(tags), err, errlen);
 	if (rc && rc != -ENOMEM) {
 		/* the person approving does not own the tags the node asks for (or they are
 		 * not valid): the node is told why */
 		lr->state = -1;
 		snprintf(lr->reason, sizeof(lr->reason), "%s", err);
 		srv_wake(srv, SRV_WAIT_REGISTER, lr->token);
-		json_decref(req);
 		return rc;
 	}
 	if (!rc)
-		rc = do_register(srv, lr->machine_key, req, user_id, tags, false, 0, &n, err,
-				 errlen);
-	json_decref(req);
+		rc = do_register(srv, lr->machine_key, lr->node_key, lr->hostname, user_id, tags,
+				 false, 0, &n, err, errlen);
 	if (rc) {
 		log_err("meshcontrol", "interactive registration: %s", err);
 		return rc;
@@ -840,7 +853,60 @@ static struct srv_login_req *login_by_token(struct ctl_server *srv, const char *
 	return NULL;
 }
 
-static enum MHD_Result register_interactive(struct srv_req *r)
+/* A new interactive registration, unless the caps say no (then a sealed 429 in *res).  A
+ * machine has one at a time: asking again replaces its pending one. */
+static struct srv_login_req *login_new(struct srv_req *r, const uint8_t nkey[32],
+				       const char *hostname, const char *tags, bool has_tags,
+				       enum MHD_Result *res)
+{
+	struct ctl_server *srv = r->srv;
+	char src[SRV_SOURCE_MAX];
+	size_t from_src = 0;
+	srv_source(r->conn, src);
+	for (size_t i = 0; i < srv->n_logins;) {
+		struct srv_login_req *lr = &srv->logins[i];
+		if (lr->state == 0 && memcmp(lr->machine_key, r->machine_key, 32) == 0) {
+			login_forget(srv, i);
+			continue;
+		}
+		from_src += strcmp(lr->source, src) == 0;
+		i++;
+	}
+	if (from_src >= SRV_LOGINS_PER_SOURCE) {
+		*res = sealed_error(r, MHD_HTTP_TOO_MANY_REQUESTS,
+				    "too many logins waiting for approval from %s (at most %d); "
+				    "approve or let them expire (1 hour) first",
+				    src, SRV_LOGINS_PER_SOURCE);
+		return NULL;
+	}
+	if (srv->n_logins >= SRV_LOGINS_MAX) {
+		*res = sealed_error(r, MHD_HTTP_TOO_MANY_REQUESTS,
+				    "too many logins waiting for approval on this server (at most "
+				    "%d); try again later",
+				    SRV_LOGINS_MAX);
+		return NULL;
+	}
+	struct srv_login_req *arr = realloc(srv->logins, (srv->n_logins + 1) * sizeof(*arr));
+	if (!arr) {
+		*res = MHD_NO;
+		return NULL;
+	}
+	srv->logins = arr;
+	struct srv_login_req *lr = &arr[srv->n_logins++];
+	memset(lr, 0, sizeof(*lr));
+	srv_random_hex(lr->token, 16);
+	memcpy(lr->machine_key, r->machine_key, 32);
+	memcpy(lr->node_key, nkey, 32);
+	snprintf(lr->hostname, sizeof(lr->hostname), "%s", hostname);
+	snprintf(lr->tags, sizeof(lr->tags), "%s", tags);
+	lr->has_tags = has_tags;
+	snprintf(lr->source, sizeof(lr->source), "%s", src);
+	lr->created = srv_now_s();
+	return lr;
+}
+
+static enum MHD_Result register_interactive(struct srv_req *r, const uint8_t nkey[32],
+					    const char *hostname, const char *tags, bool has_tags)
 {
 	struct ctl_server *srv = r->srv;
 	const char *followup = json_string_value(json_object_get(r->msg, "followup"));
@@ -867,20 +933,10 @@ static enum MHD_Result register_interactive(struct srv_req *r)
 			return MHD_YES;
 		}
 	} else {
-		struct srv_login_req *arr =
-			realloc(srv->logins, (srv->n_logins + 1) * sizeof(*arr));
-		if (!arr)
-			return MHD_NO;
-		srv->logins = arr;
-		lr = &arr[srv->n_logins];
-		memset(lr, 0, sizeof(*lr));
-		srv_random_hex(lr->token, 16);
-		memcpy(lr->machine_key, r->machine_key, 32);
-		lr->request = json_dumps(r->msg, JSON_COMPACT);
-		lr->created = srv_now_s();
-		if (!lr->request)
-			return MHD_NO;
-		srv->n_logins++;
+		enum MHD_Result res;
+		lr = login_new(r, nkey, hostname, tags, has_tags, &res);
+		if (!lr)
+			return res;
 	}
 	char url[512];
 	snprintf(url, sizeof(url), "%s/register/%s", srv->public_url, lr->token);
@@ -956,7 +1012,7 @@ static enum MHD_Result api_register(struct srv_req *r)
 	if (live && same_tags && sodium_memcmp(nk, known->rec.node_key, 32) == 0)
 		return reply_sealed_json(r, MHD_HTTP_OK, registered_json(srv, known));
 	if (!authkey)
-		return register_interactive(r);
+		return register_interactive(r, nk, hostname, asked, tj != NULL);
 	struct ctl_authkey k;
 	const char *why = NULL;
 	int rc = ctl_authkey_check(srv->store, authkey, srv_now_s(), &k, &why);
@@ -971,8 +1027,8 @@ static enum MHD_Result api_register(struct srv_req *r)
 	if (rc)
 		return sealed_error(r, rc == -EPERM ? MHD_HTTP_FORBIDDEN : MHD_HTTP_BAD_REQUEST,
 				    "%s", err);
-	rc = do_register(srv, r->machine_key, m, k.user_id, tags, k.ephemeral, k.id, &n, err,
-			 sizeof(err));
+	rc = do_register(srv, r->machine_key, nk, hostname, k.user_id, tags, k.ephemeral, k.id, &n,
+			 err, sizeof(err));
 	if (rc == -EKEYREVOKED)
 		return sealed_error(r, MHD_HTTP_FORBIDDEN, "%s", err);
 	if (rc)
@@ -1010,19 +1066,118 @@ static struct srv_node *node_by_addr(struct ctl_server *srv, const char *addr)
 	return NULL;
 }
 
+static bool node_index(struct ctl_server *srv, const struct srv_node *n, size_t *index)
+{
+	char a[16];
+	snprintf(a, sizeof(a), "%u.%u.%u.%u", n->rec.ipv4 >> 24, (n->rec.ipv4 >> 16) & 255,
+		 (n->rec.ipv4 >> 8) & 255, n->rec.ipv4 & 255);
+	return pol_compiled_find_node(srv->compiled, a, index) == 0;
+}
+
+int srv_ssh_verdict(struct ctl_server *srv, int64_t src, int64_t dst, const char *user, char *why,
+		    size_t whylen)
+{
+	struct srv_node *s = srv_node_by_id(srv, src), *d = srv_node_by_id(srv, dst);
+	int64_t now = srv_now_s();
+	struct pol_decision dec;
+	size_t si, di;
+	if (!s || !d) {
+		snprintf(why, whylen, "the %s node is no longer in the tailnet",
+			 s ? "destination" : "source");
+		return POL_REJECT;
+	}
+	if (node_expired(s, now) || node_expired(d, now)) {
+		snprintf(why, whylen, "the %s node's key has expired",
+			 node_expired(s, now) ? "source" : "destination");
+		return POL_REJECT;
+	}
+	if (!srv->compiled) {
+		snprintf(why, whylen, "there is no policy, so no SSH");
+		return POL_REJECT;
+	}
+	if (!node_index(srv, s, &si) || !node_index(srv, d, &di) ||
+	    pol_ssh_decide(srv->compiled, si, di, user, &dec) != 0) {
+		snprintf(why, whylen, "the policy does not know the %s node yet",
+			 node_index(srv, s, &si) ? "destination" : "source");
+		return POL_REJECT;
+	}
+	snprintf(why, whylen, "%s", dec.why);
+	return dec.verdict;
+}
+
+static enum MHD_Result hold_reject(struct srv_req *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static enum MHD_Result hold_reject(struct srv_req *r, const char *fmt, ...)
+{
+	char reason[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	return reply_sealed_json(r, MHD_HTTP_OK,
+				 json_pack("{s:s, s:s}", "decision", "reject", "reason", reason));
+}
+
+/* The answer to a hold, decided now: the policy first (a rule removed while the login
+ * waited rejects it, whatever was approved), then the person's approval. */
 static enum MHD_Result hold_answer(struct srv_req *r, struct srv_hold *h)
 {
-	char url[512];
-	if (h->state > 0)
-		return reply_sealed_json(r, MHD_HTTP_OK, json_pack("{s:s}", "decision", "accept"));
+	struct ctl_server *srv = r->srv;
+	char url[512], why[POL_WHY_MAX];
+	int v = srv_ssh_verdict(srv, h->src, h->dst, h->local_user, why, sizeof(why));
+	if (v == POL_REJECT && h->state >= 0) {
+		h->state = -1;
+		snprintf(h->reason, sizeof(h->reason), "the policy no longer allows this login: %s",
+			 why);
+	}
 	if (h->state < 0)
-		return reply_sealed_json(r, MHD_HTTP_OK,
-					 json_pack("{s:s, s:s}", "decision", "reject", "reason",
-						   "the login was rejected on the check page"));
-	snprintf(url, sizeof(url), "%s/check/%s", r->srv->public_url, h->id);
+		return hold_reject(r, "%s", h->reason[0] ? h->reason
+							   : "the login was rejected on the check page");
+	if (h->state > 0 || v == POL_ACCEPT)
+		return reply_sealed_json(r, MHD_HTTP_OK, json_pack("{s:s}", "decision", "accept"));
+	bool wait = json_is_true(json_object_get(r->msg, "wait"));
+	uint64_t now = srv_now_ms();
+	if (wait && !srv->stopping && (r->wait == SRV_WAIT_NONE || now < r->deadline_ms)) {
+		snprintf(r->token, sizeof(r->token), "%s", h->id);
+		srv_suspend(r, SRV_WAIT_HOLD,
+			    r->wait == SRV_WAIT_NONE ? now + SRV_HOLD_WAIT_MS : r->deadline_ms);
+		return MHD_YES;
+	}
+	snprintf(url, sizeof(url), "%s/check/%s", srv->public_url, h->id);
 	return reply_sealed_json(r, MHD_HTTP_OK,
 				 json_pack("{s:s, s:s, s:s}", "decision", "pending", "url", url,
 					   "hold_id", h->id));
+}
+
+/* Room for one more hold from src to dst, or a sealed 429 in *res saying which cap. */
+static bool hold_room(struct srv_req *r, const struct srv_node *src, const struct srv_node *dst,
+		      enum MHD_Result *res)
+{
+	struct ctl_server *srv = r->srv;
+	size_t to_dst = 0, from_src = 0;
+	for (size_t i = 0; i < srv->n_holds; i++) {
+		const struct srv_hold *h = &srv->holds[i];
+		to_dst += h->state == 0 && h->dst == dst->rec.id;
+		from_src += h->state == 0 && h->src == src->rec.id;
+	}
+	if (from_src >= SRV_HOLDS_PER_SOURCE)
+		*res = sealed_error(r, MHD_HTTP_TOO_MANY_REQUESTS,
+				    "too many check-mode logins from %s waiting for approval (at "
+				    "most %d); approve or reject them first",
+				    src->rec.hostname, SRV_HOLDS_PER_SOURCE);
+	else if (to_dst >= SRV_HOLDS_PER_NODE)
+		*res = sealed_error(r, MHD_HTTP_TOO_MANY_REQUESTS,
+				    "too many check-mode logins to %s waiting for approval (at most "
+				    "%d); approve or reject them first",
+				    dst->rec.hostname, SRV_HOLDS_PER_NODE);
+	else if (srv->n_holds >= SRV_HOLDS_MAX)
+		*res = sealed_error(r, MHD_HTTP_TOO_MANY_REQUESTS,
+				    "too many check-mode logins on this server (at most %d); try "
+				    "again later",
+				    SRV_HOLDS_MAX);
+	else
+		return true;
+	return false;
 }
 
 static enum MHD_Result api_hold(struct srv_req *r)
@@ -1032,7 +1187,6 @@ static enum MHD_Result api_hold(struct srv_req *r)
 	if (!dst)
 		return srv_reply_error(r->conn, MHD_HTTP_UNAUTHORIZED,
 				       "machine key is not registered");
-	bool wait = json_is_true(json_object_get(r->msg, "wait"));
 	const char *hid = json_string_value(json_object_get(r->msg, "hold_id"));
 	struct srv_hold *h;
 	if (hid) {
@@ -1040,52 +1194,59 @@ static enum MHD_Result api_hold(struct srv_req *r)
 		if (!h || h->dst != dst->rec.id)
 			return sealed_error(r, MHD_HTTP_BAD_REQUEST,
 					    "hold_id: unknown or expired hold");
-	} else {
-		const char *src_addr = json_string_value(json_object_get(r->msg, "src"));
-		const char *user = json_string_value(json_object_get(r->msg, "user"));
-		json_t *period = json_object_get(r->msg, "check_period");
-		if (!src_addr || !user || !*user || strlen(user) >= sizeof(h->local_user))
-			return sealed_error(r, MHD_HTTP_BAD_REQUEST,
-					    "hold needs src (an address) and user (1-63 chars)");
-		if (period && (!json_is_integer(period) || json_integer_value(period) < 0 ||
-			       json_integer_value(period) > 168 * 3600))
-			return sealed_error(r, MHD_HTTP_BAD_REQUEST,
-					    "check_period: expected 0 to 604800 seconds");
-		struct srv_node *src = node_by_addr(srv, src_addr);
-		if (!src)
+		if (json_is_true(json_object_get(r->msg, "cancel"))) {
+			/* the SSH client went away: nobody waits for this hold any more */
+			char id[sizeof(h->id)];
+			snprintf(id, sizeof(id), "%s", h->id);
+			srv->holds[h - srv->holds] = srv->holds[--srv->n_holds];
+			srv_wake(srv, SRV_WAIT_HOLD, id);
 			return reply_sealed_json(r, MHD_HTTP_OK,
-						 json_pack("{s:s, s:s}", "decision", "reject",
-							   "reason", "unknown source address"));
-		if (src->rec.tags[0] || !src->owner[0])
-			return reply_sealed_json(r, MHD_HTTP_OK,
-						 json_pack("{s:s, s:s}", "decision", "reject",
-							   "reason",
-							   "tagged sources cannot use check mode"));
-		int64_t p = period ? json_integer_value(period) : 12 * 3600;
-		struct ctl_approval a;
-		if (p > 0 &&
-		    srv->store->ops->approval_get(srv->store, src->rec.id, dst->rec.id, &a) == 0 &&
-		    a.approved_at + p > srv_now_s())
-			return reply_sealed_json(r, MHD_HTTP_OK,
-						 json_pack("{s:s}", "decision", "accept"));
-		struct srv_hold *arr = realloc(srv->holds, (srv->n_holds + 1) * sizeof(*arr));
-		if (!arr)
-			return MHD_NO;
-		srv->holds = arr;
-		h = &arr[srv->n_holds++];
-		memset(h, 0, sizeof(*h));
-		srv_random_hex(h->id, 16);
-		h->src = src->rec.id;
-		h->dst = dst->rec.id;
-		snprintf(h->local_user, sizeof(h->local_user), "%s", user);
-		h->check_period_s = p;
-		h->created = srv_now_s();
+						 json_pack("{s:s}", "decision", "cancelled"));
+		}
+		h->last_asked = srv_now_s();
+		return hold_answer(r, h);
 	}
-	if (h->state == 0 && wait && r->wait == SRV_WAIT_NONE && !srv->stopping) {
-		snprintf(r->token, sizeof(r->token), "%s", h->id);
-		srv_suspend(r, SRV_WAIT_HOLD, srv_now_ms() + SRV_HOLD_WAIT_MS);
-		return MHD_YES;
-	}
+	const char *src_addr = json_string_value(json_object_get(r->msg, "src"));
+	const char *user = json_string_value(json_object_get(r->msg, "user"));
+	json_t *period = json_object_get(r->msg, "check_period");
+	if (!src_addr || !user || !*user || strlen(user) >= sizeof(h->local_user))
+		return sealed_error(r, MHD_HTTP_BAD_REQUEST,
+				    "hold needs src (an address) and user (1-63 chars)");
+	if (period && (!json_is_integer(period) || json_integer_value(period) < 0 ||
+		       json_integer_value(period) > 168 * 3600))
+		return sealed_error(r, MHD_HTTP_BAD_REQUEST,
+				    "check_period: expected 0 to 604800 seconds");
+	struct srv_node *src = node_by_addr(srv, src_addr);
+	if (!src)
+		return hold_reject(r, "unknown source address");
+	if (src->rec.tags[0] || !src->owner[0])
+		return hold_reject(r, "tagged sources cannot use check mode");
+	char why[POL_WHY_MAX];
+	int v = srv_ssh_verdict(srv, src->rec.id, dst->rec.id, user, why, sizeof(why));
+	if (v == POL_REJECT)
+		return hold_reject(r, "the policy does not allow this login: %s", why);
+	if (v == POL_ACCEPT)
+		return reply_sealed_json(r, MHD_HTTP_OK, json_pack("{s:s}", "decision", "accept"));
+	int64_t p = period ? json_integer_value(period) : 12 * 3600;
+	struct ctl_approval a;
+	if (p > 0 && srv->store->ops->approval_get(srv->store, src->rec.id, dst->rec.id, &a) == 0 &&
+	    a.approved_at + p > srv_now_s())
+		return reply_sealed_json(r, MHD_HTTP_OK, json_pack("{s:s}", "decision", "accept"));
+	enum MHD_Result res;
+	if (!hold_room(r, src, dst, &res))
+		return res;
+	struct srv_hold *arr = realloc(srv->holds, (srv->n_holds + 1) * sizeof(*arr));
+	if (!arr)
+		return MHD_NO;
+	srv->holds = arr;
+	h = &arr[srv->n_holds++];
+	memset(h, 0, sizeof(*h));
+	srv_random_hex(h->id, 16);
+	h->src = src->rec.id;
+	h->dst = dst->rec.id;
+	snprintf(h->local_user, sizeof(h->local_user), "%s", user);
+	h->check_period_s = p;
+	h->created = h->last_asked = srv_now_s();
 	return hold_answer(r, h);
 }
 
@@ -1165,6 +1326,7 @@ enum MHD_Result srv_node_api(struct srv_req *r, const char *path)
 		int status = srv_node_decode(srv->server_priv, srv->replay,
 					     (const uint8_t *)r->body, r->len, r->machine_key,
 					     r->nonce, &r->msg, &authed, &why);
+		srv_body_release(r); /* a held request keeps only what it decoded */
 		if (status && authed)
 			return sealed_error(r, (unsigned)status, "%s", why);
 		if (status)

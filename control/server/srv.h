@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -40,10 +41,23 @@ struct srv_node {
 	char *sent_filter, *sent_ssh, *sent_self;
 };
 
+enum {
+	SRV_SOURCE_MAX = 64, /* "203.0.113.7", "2001:db8:1:2::/64" */
+	/* Interactive registrations waiting for a person: anyone with a fresh machine key can
+	 * start one, so they are capped, in all and per source address. */
+	SRV_LOGINS_MAX = 1024,
+	SRV_LOGINS_PER_SOURCE = 32,
+};
+
 struct srv_login_req { /* an interactive registration waiting for a person */
 	char token[33];
 	uint8_t machine_key[32];
-	char *request; /* the register JSON the node sent */
+	/* what the node asked for, validated when it asked; nothing else of it is kept */
+	uint8_t node_key[32];
+	char hostname[CTL_HOSTNAME_MAX];
+	char tags[CTL_TAGS_MAX];
+	bool has_tags; /* it named its tags ("" = none); otherwise a known node keeps its own */
+	char source[SRV_SOURCE_MAX]; /* where it came from (see srv_source) */
 	int64_t created;
 	int state; /* 0 pending, 1 approved, -1 rejected */
 	char reason[256]; /* why it was rejected, when not by the person's choice */
@@ -54,10 +68,36 @@ struct srv_login_req { /* an interactive registration waiting for a person */
 struct srv_hold { /* a check-mode hold */
 	char id[33];
 	int64_t src, dst;
-	char local_user[64];
+	char local_user[64]; /* the user the SSH client asked for */
 	int64_t check_period_s;
 	int64_t created;
+	int64_t last_asked; /* when its node last asked about it (forgotten when nobody does) */
 	int state; /* 0 pending, 1 approved, -1 rejected */
+	char reason[400]; /* why it was rejected, when not by the person's choice */
+	/* approved: who, and when they authenticated for this hold (check_fresh_auth) */
+	char approver[CTL_LOGIN_MAX];
+	int64_t auth_at;
+};
+
+/* Failed attempts per key in fixed windows (throttle.c). */
+struct srv_throttle_entry {
+	char key[CTL_LOGIN_MAX];
+	int count;
+	int64_t since; /* the window's start */
+};
+
+struct srv_throttle {
+	struct srv_throttle_entry *e;
+	size_t n, cap;
+	int limit;
+	int64_t window_s;
+};
+
+enum {
+	SRV_THROTTLE_WINDOW_S = 900, /* 15 minutes */
+	SRV_THROTTLE_ACCOUNT = 5,    /* failed passwords per account per window */
+	SRV_THROTTLE_SOURCE = 20,    /* ... and per source address */
+	SRV_THROTTLE_KEYS = 4096,
 };
 
 struct srv_session {
@@ -73,7 +113,13 @@ struct srv_req {
 	struct MHD_Connection *conn;
 	char *body;
 	size_t len, cap;
-	bool too_big;
+	size_t max;	 /* this route's body limit, fixed before any of the body is read */
+	size_t budgeted; /* bytes of body counted in srv->body_bytes */
+	/* Refused before its body was read (or while it was): the rest of the body is
+	 * dropped unread, then the refusal is the answer. */
+	enum srv_refusal { SRV_REFUSE_NONE, SRV_REFUSE_TOKEN, SRV_REFUSE_SIZE, SRV_REFUSE_BUSY } refusal;
+	size_t dropped;
+	bool answered; /* the refusal went out from the headers alone */
 	/* node API */
 	uint8_t machine_key[32], nonce[CTL_WIRE_NONCE_LEN];
 	json_t *msg;
@@ -115,8 +161,13 @@ struct ctl_server {
 	size_t n_holds;
 	struct srv_session *sessions;
 	size_t n_sessions;
+	struct srv_throttle fails_account, fails_source; /* web passwords */
+	uint8_t csrf_key[32]; /* binds the login form's token to its pre-session cookie */
 
 	struct srv_req waiting; /* list head of suspended requests */
+	/* Request bodies being received, over all connections (not under srv->lock): bounded
+	 * by SRV_BODY_BUDGET before anyone is authenticated. */
+	_Atomic size_t body_bytes;
 };
 
 /* http.c */
@@ -125,9 +176,14 @@ enum MHD_Result srv_reply(struct MHD_Connection *c, unsigned status, const char 
 enum MHD_Result srv_reply_json(struct MHD_Connection *c, unsigned status, json_t *j); /* steals */
 enum MHD_Result srv_reply_error(struct MHD_Connection *c, unsigned status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* The body was decoded: free it now (a held request may wait a long time). */
+void srv_body_release(struct srv_req *r);
 void srv_suspend(struct srv_req *r, enum srv_wait wait, uint64_t deadline_ms);
 /* Resume held requests waiting for `wait` (and, when token is not NULL, that token). */
 void srv_wake(struct ctl_server *srv, enum srv_wait wait, const char *token);
+/* The address a request came from, as the key of per-source limits: an IPv4 address, or
+ * the /64 of an IPv6 one (one host usually holds a whole /64). */
+void srv_source(struct MHD_Connection *c, char out[static SRV_SOURCE_MAX]);
 uint64_t srv_now_ms(void);
 int64_t srv_now_s(void);
 void srv_random_hex(char *out, size_t bytes); /* out holds 2*bytes+1 */
@@ -151,14 +207,32 @@ struct srv_node *srv_node_by_id(struct ctl_server *srv, int64_t id);
 int srv_register_finish(struct ctl_server *srv, struct srv_login_req *lr, int64_t user_id,
 			const char *login, char *err, size_t errlen);
 void srv_timer_tick(struct ctl_server *srv);
+/* The policy's decision now on an SSH login from node src to node dst as user, from the
+ * compiled policy the maps are made of (pol_ssh_decide): POL_ACCEPT, POL_CHECK, or
+ * POL_REJECT with a sentence in why.  A hold's approval never widens it: a hold answers
+ * accept only while this says check (or accept). */
+int srv_ssh_verdict(struct ctl_server *srv, int64_t src, int64_t dst, const char *user, char *why,
+		    size_t whylen);
 /* The node API request decoder (also the fuzz target's entry). */
 int srv_node_decode(const uint8_t server_priv[static 32], struct ctl_replay *replay,
 		    const uint8_t *body, size_t len, uint8_t machine_key[static 32],
 		    uint8_t nonce[static CTL_WIRE_NONCE_LEN], json_t **msg, bool *authed,
 		    const char **why);
 
+/* throttle.c */
+int srv_throttle_init(struct srv_throttle *t, int limit, int64_t window_s, size_t cap);
+void srv_throttle_uninit(struct srv_throttle *t);
+/* Count an attempt for key at now: 0; -EAGAIN when key has used up its attempts in this
+ * window, -ENOSPC when the table is full of live windows (*retry_at: when to try again). */
+int srv_throttle_take(struct srv_throttle *t, const char *key, int64_t now, int64_t *retry_at);
+/* The attempt succeeded: give it back (all: forget the key's failures too). */
+void srv_throttle_give_back(struct srv_throttle *t, const char *key, bool all, int64_t now);
+
 /* admin.c, web.c */
 enum MHD_Result srv_admin_api(struct srv_req *r, const char *method, const char *path);
 enum MHD_Result srv_web(struct srv_req *r, const char *method, const char *path);
+/* The value of key in an application/x-www-form-urlencoded body, decoded into out (cut to
+ * outlen); false, with out empty, when the body has no such field. */
+bool srv_form_get(const char *body, const char *key, char *out, size_t outlen);
 
 #endif

@@ -57,6 +57,7 @@ struct ctl_node_rec {
 struct ctl_approval {
 	int64_t src_node, dst_node, user_id;
 	int64_t approved_at; /* unix seconds */
+	int64_t auth_at;     /* when user_id authenticated afresh for it; 0 = before schema 2 */
 };
 
 struct ctl_store;

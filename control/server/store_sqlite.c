@@ -38,6 +38,8 @@ static const char *const migrations[] = {
 	"  dst_node INTEGER NOT NULL REFERENCES nodes(id) ON DELETE CASCADE,"
 	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
 	"  approved_at INTEGER NOT NULL, PRIMARY KEY (src_node, dst_node));",
+	/* 2: when the approver authenticated for the approval (a check is a fresh login) */
+	"ALTER TABLE approvals ADD COLUMN auth_at INTEGER NOT NULL DEFAULT 0;",
 };
 
 enum { N_MIGRATIONS = sizeof(migrations) / sizeof(migrations[0]) };
@@ -595,19 +597,20 @@ static int sq_approval_put(struct ctl_store *s, const struct ctl_approval *a)
 {
 	sqlite3 *db = sq(s)->db;
 	sqlite3_stmt *st = prep(db, "INSERT OR REPLACE INTO approvals (src_node, dst_node, "
-				    "user_id, approved_at) VALUES (?,?,?,?)");
+				    "user_id, approved_at, auth_at) VALUES (?,?,?,?,?)");
 	if (!st)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, a->src_node);
 	sqlite3_bind_int64(st, 2, a->dst_node);
 	sqlite3_bind_int64(st, 3, a->user_id);
 	sqlite3_bind_int64(st, 4, a->approved_at);
+	sqlite3_bind_int64(st, 5, a->auth_at);
 	return step_done(db, st);
 }
 
 static int sq_approval_get(struct ctl_store *s, int64_t src, int64_t dst, struct ctl_approval *a)
 {
-	sqlite3_stmt *st = prep(sq(s)->db, "SELECT user_id, approved_at FROM approvals "
+	sqlite3_stmt *st = prep(sq(s)->db, "SELECT user_id, approved_at, auth_at FROM approvals "
 					   "WHERE src_node = ? AND dst_node = ?");
 	if (!st)
 		return -EIO;
@@ -619,6 +622,7 @@ static int sq_approval_get(struct ctl_store *s, int64_t src, int64_t dst, struct
 		a->dst_node = dst;
 		a->user_id = sqlite3_column_int64(st, 0);
 		a->approved_at = sqlite3_column_int64(st, 1);
+		a->auth_at = sqlite3_column_int64(st, 2);
 	}
 	sqlite3_finalize(st);
 	return rc;

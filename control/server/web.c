@@ -9,10 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
 #include "common/log.h"
+#include "control/policy/policy.h"
 #include "control/server/ident.h"
 #include "control/server/srv.h"
 #include "control/server/tags.h"
@@ -67,11 +69,17 @@ static void html_escape(char *out, size_t outlen, const char *in)
 	out[o] = '\0';
 }
 
+/* Headers some pages add (NULL: none). */
+struct page_extra {
+	const char *cookie;
+	int64_t retry_after_s; /* 0 = none */
+};
+
 static enum MHD_Result page(struct srv_req *r, unsigned status, const char *title,
-			    const char *cookie, const char *fmt, ...)
+			    const struct page_extra *x, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
 static enum MHD_Result page(struct srv_req *r, unsigned status, const char *title,
-			    const char *cookie, const char *fmt, ...)
+			    const struct page_extra *x, const char *fmt, ...)
 {
 	char *body = NULL, *all = NULL;
 	va_list ap;
@@ -97,8 +105,13 @@ static enum MHD_Result page(struct srv_req *r, unsigned status, const char *titl
 	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
 	MHD_add_response_header(resp, "Content-Security-Policy",
 				"default-src 'none'; style-src 'unsafe-inline'; form-action 'self'");
-	if (cookie)
-		MHD_add_response_header(resp, "Set-Cookie", cookie);
+	if (x && x->cookie)
+		MHD_add_response_header(resp, "Set-Cookie", x->cookie);
+	if (x && x->retry_after_s > 0) {
+		char ra[24];
+		snprintf(ra, sizeof(ra), "%lld", (long long)x->retry_after_s);
+		MHD_add_response_header(resp, "Retry-After", ra);
+	}
 	enum MHD_Result rc = MHD_queue_response(r->conn, status, resp);
 	MHD_destroy_response(resp);
 	return rc;
@@ -117,8 +130,7 @@ static enum MHD_Result redirect(struct srv_req *r, const char *to, const char *c
 	return rc;
 }
 
-/* Value of `key` in an application/x-www-form-urlencoded body, decoded into out. */
-static bool form_get(const char *body, const char *key, char *out, size_t outlen)
+bool srv_form_get(const char *body, const char *key, char *out, size_t outlen)
 {
 	size_t klen = strlen(key);
 	for (const char *p = body; p && *p; p = strchr(p, '&'), p = p ? p + 1 : NULL) {
@@ -189,14 +201,112 @@ static bool safe_next(const char *next)
 	       strspn(next + 1, "abcdefghijklmnopqrstuvwxyz0123456789/") == strlen(next + 1);
 }
 
+/* ---- passwords: rate limited, the same for every form ---- */
+
+static enum MHD_Result too_many(struct srv_req *r, const char *title, bool account,
+				const char *who, int64_t retry_at)
+{
+	char when[32], who_h[CTL_LOGIN_MAX * 6];
+	int64_t now = srv_now_s(), wait = retry_at > now ? retry_at - now : 1;
+	time_t t = (time_t)retry_at;
+	struct tm tm;
+	strftime(when, sizeof(when), "%H:%M:%S UTC", gmtime_r(&t, &tm));
+	html_escape(who_h, sizeof(who_h), who);
+	struct page_extra x = { .retry_after_s = wait };
+	return page(r, MHD_HTTP_TOO_MANY_REQUESTS, title, &x,
+		    "<p class=err id=error>Too many failed attempts %s %s. Try again at %s (in "
+		    "%lld min).</p>",
+		    account ? "for" : "from", who_h, when, (long long)(wait + 59) / 60);
+}
+
+/* Check login's password the way every form does: at most SRV_THROTTLE_ACCOUNT failures per
+ * account and SRV_THROTTLE_SOURCE per source address in a window, counted before Argon2id
+ * runs (without the server lock).  0 (u filled), -EACCES, or a 429 page already in *res. */
+static int password_check(struct srv_req *r, const char *login, const char *pw,
+			  struct ctl_user *u, const char *title, enum MHD_Result *res)
+{
+	struct ctl_server *srv = r->srv;
+	char src[SRV_SOURCE_MAX];
+	int64_t now = srv_now_s(), retry_at;
+	srv_source(r->conn, src);
+	if (srv_throttle_take(&srv->fails_source, src, now, &retry_at) != 0) {
+		*res = too_many(r, title, false, src, retry_at);
+		return -EAGAIN;
+	}
+	if (srv_throttle_take(&srv->fails_account, login, now, &retry_at) != 0) {
+		srv_throttle_give_back(&srv->fails_source, src, false, now);
+		*res = too_many(r, title, true, login, retry_at);
+		return -EAGAIN;
+	}
+	/* Argon2id takes a while: do it without holding the server lock. */
+	pthread_mutex_unlock(&srv->lock);
+	int rc = ctl_user_authenticate(srv->store, login, pw, u);
+	pthread_mutex_lock(&srv->lock);
+	if (rc) {
+		log_info("meshcontrol", "web password refused for '%s' from %s", login, src);
+		return -EACCES;
+	}
+	now = srv_now_s();
+	srv_throttle_give_back(&srv->fails_source, src, false, now);
+	srv_throttle_give_back(&srv->fails_account, login, true, now);
+	return 0;
+}
+
+/* ---- the login form: its token is bound to a pre-session cookie (login CSRF) ---- */
+
+enum { PRE_HEX = 32, LOGIN_FORM_TTL_S = 3600 };
+
+static void login_token(struct ctl_server *srv, const char *pre, char out[static PRE_HEX + 1])
+{
+	uint8_t mac[PRE_HEX / 2];
+	crypto_generichash_state st;
+	crypto_generichash_init(&st, srv->csrf_key, sizeof(srv->csrf_key), sizeof(mac));
+	crypto_generichash_update(&st, (const uint8_t *)"login-form|", 11);
+	crypto_generichash_update(&st, (const uint8_t *)pre, PRE_HEX);
+	crypto_generichash_final(&st, mac, sizeof(mac));
+	sodium_bin2hex(out, PRE_HEX + 1, mac, sizeof(mac));
+}
+
+/* The pre-session cookie, when it looks like one of ours (PRE_HEX lowercase hex). */
+static const char *pre_cookie(struct srv_req *r)
+{
+	const char *c = MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, "mesh_login");
+	if (!c || strlen(c) != PRE_HEX || strspn(c, "0123456789abcdef") != PRE_HEX)
+		return NULL;
+	return c;
+}
+
+/* The form's csrf field against the token of its pre-session cookie, in constant time. */
+static bool login_csrf_ok(struct srv_req *r)
+{
+	const char *pre = pre_cookie(r);
+	char tok[64], want[PRE_HEX + 1];
+	srv_form_get(r->body ? r->body : "", "csrf", tok, sizeof(tok));
+	if (!pre || strlen(tok) != PRE_HEX)
+		return false;
+	login_token(r->srv, pre, want);
+	return sodium_memcmp(tok, want, PRE_HEX) == 0;
+}
+
 static enum MHD_Result login_form(struct srv_req *r, unsigned status, const char *next,
 				  const char *error)
 {
-	char en[256], ee[256];
+	char en[256], ee[256], pre[PRE_HEX + 1], tok[PRE_HEX + 1], cookie[128];
+	const char *have = pre_cookie(r);
+	if (have && status != MHD_HTTP_FORBIDDEN)
+		snprintf(pre, sizeof(pre), "%s", have);
+	else
+		srv_random_hex(pre, PRE_HEX / 2);
+	login_token(r->srv, pre, tok);
+	snprintf(cookie, sizeof(cookie),
+		 "mesh_login=%s; Path=/login; HttpOnly; SameSite=Strict; Max-Age=%d", pre,
+		 LOGIN_FORM_TTL_S);
+	struct page_extra x = { .cookie = cookie };
 	html_escape(en, sizeof(en), next);
 	html_escape(ee, sizeof(ee), error ? error : "");
-	return page(r, status, "Log in to Mesh", NULL,
+	return page(r, status, "Log in to Mesh", &x,
 		    "%s%s%s<form method=post action=/login>"
+		    "<input type=hidden name=csrf value=%s>"
 		    "<input type=hidden name=next value=\"%s\">"
 		    "<label for=login>Login</label>"
 		    "<input type=text id=login name=login autocomplete=username "
@@ -205,7 +315,7 @@ static enum MHD_Result login_form(struct srv_req *r, unsigned status, const char
 		    "<input type=password id=password name=password "
 		    "autocomplete=current-password>"
 		    "<button class=ok type=submit>Log in</button></form>",
-		    error ? "<p class=err id=error>" : "", ee, error ? "</p>" : "", en);
+		    error ? "<p class=err id=error>" : "", ee, error ? "</p>" : "", tok, en);
 }
 
 static enum MHD_Result do_login(struct srv_req *r)
@@ -213,23 +323,25 @@ static enum MHD_Result do_login(struct srv_req *r)
 	struct ctl_server *srv = r->srv;
 	char login[CTL_LOGIN_MAX], pw[256], next[128];
 	const char *body = r->body ? r->body : "";
-	form_get(body, "next", next, sizeof(next));
+	srv_form_get(body, "next", next, sizeof(next));
 	if (!safe_next(next))
 		snprintf(next, sizeof(next), "/");
-	if (!form_get(body, "login", login, sizeof(login)) ||
-	    !form_get(body, "password", pw, sizeof(pw)))
+	if (!login_csrf_ok(r))
+		return login_form(r, MHD_HTTP_FORBIDDEN, next,
+				  "This login form has expired or did not come from this site; "
+				  "enter your login and password again.");
+	if (!srv_form_get(body, "login", login, sizeof(login)) ||
+	    !srv_form_get(body, "password", pw, sizeof(pw)))
 		return login_form(r, MHD_HTTP_BAD_REQUEST, next,
 				  "Enter your login and your password.");
 	struct ctl_user u;
-	/* Argon2id takes a while: do it without holding the server lock. */
-	pthread_mutex_unlock(&srv->lock);
-	int rc = ctl_user_authenticate(srv->store, login, pw, &u);
-	pthread_mutex_lock(&srv->lock);
+	enum MHD_Result res;
+	int rc = password_check(r, login, pw, &u, "Log in to Mesh", &res);
 	sodium_memzero(pw, sizeof(pw));
-	if (rc) {
-		log_info("meshcontrol", "web login refused for '%s'", login);
+	if (rc == -EAGAIN)
+		return res;
+	if (rc)
 		return login_form(r, MHD_HTTP_UNAUTHORIZED, next, "Wrong login or password.");
-	}
 	struct srv_session *s = session_new(srv, &u);
 	if (!s)
 		return page(r, MHD_HTTP_SERVICE_UNAVAILABLE, "Busy", NULL,
@@ -251,7 +363,7 @@ static enum MHD_Result need_login(struct srv_req *r, const char *path)
 static bool csrf_ok(struct srv_req *r, const struct srv_session *s)
 {
 	char tok[64];
-	form_get(r->body ? r->body : "", "csrf", tok, sizeof(tok));
+	srv_form_get(r->body ? r->body : "", "csrf", tok, sizeof(tok));
 	return strlen(tok) == 32 && sodium_memcmp(tok, s->csrf, 32) == 0;
 }
 
@@ -272,19 +384,15 @@ static enum MHD_Result device_page(struct srv_req *r, const char *method, const 
 			    "<code>meshctl up</code> again for a new one.</p>");
 	if (!s)
 		return need_login(r, path);
-	json_t *req = json_loads(lr->request, 0, NULL);
-	html_escape(host, sizeof(host), json_string_value(json_object_get(req, "hostname")) ?: "?");
-	if (json_object_get(req, "tags") &&
-	    ctl_tags_from_json(json_object_get(req, "tags"), tags, sizeof(tags), err, sizeof(err)))
-		snprintf(tags, sizeof(tags), "?");
-	json_decref(req);
+	html_escape(host, sizeof(host), lr->hostname);
+	snprintf(tags, sizeof(tags), "%s", lr->has_tags ? lr->tags : "");
 	html_escape(tags_h, sizeof(tags_h), tags);
 	html_escape(who, sizeof(who), s->login);
 	if (strcmp(method, "POST") == 0 && lr->state == 0) {
 		if (!csrf_ok(r, s))
 			return page(r, MHD_HTTP_FORBIDDEN, "Refused", NULL,
 				    "<p class=err>The form has expired; reload the page.</p>");
-		form_get(r->body ? r->body : "", "action", action, sizeof(action));
+		srv_form_get(r->body ? r->body : "", "action", action, sizeof(action));
 		if (strcmp(action, "approve") == 0) {
 			int rc = srv_register_finish(srv, lr, s->user_id, s->login, err, sizeof(err));
 			html_escape(err_h, sizeof(err_h), err);
@@ -326,16 +434,115 @@ static enum MHD_Result device_page(struct srv_req *r, const char *method, const 
 		    path, s->csrf);
 }
 
+static struct srv_hold *hold_find(struct ctl_server *srv, const char *id)
+{
+	for (size_t i = 0; i < srv->n_holds; i++)
+		if (strcmp(srv->holds[i].id, id) == 0)
+			return &srv->holds[i];
+	return NULL;
+}
+
+static void utc_time(char out[static 32], int64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	strftime(out, 32, "%Y-%m-%d %H:%M:%S UTC", gmtime_r(&tt, &tm));
+}
+
+/* Fresh authentication of the person approving hold hold_id, now: the password of login,
+ * typed on this hold's page (rate limited like every password).  The one place that says
+ * "login authenticated for hold X at time T" (an identity provider's login with max_age=0
+ * takes its place later).  0 with *at, -EACCES, or -EAGAIN with the 429 page in *res. */
+static int check_fresh_auth(struct srv_req *r, const char *login, const char *hold_id,
+			    const char *password, int64_t *at, enum MHD_Result *res)
+{
+	struct ctl_user u;
+	int rc = password_check(r, login, password, &u, "Approve an SSH login", res);
+	if (rc)
+		return rc;
+	*at = srv_now_s();
+	log_info("meshcontrol", "%s authenticated to approve check %.8s", login, hold_id);
+	return 0;
+}
+
+struct check_view {
+	char path[64], src[128], dst[128], user[160], login[CTL_LOGIN_MAX * 6];
+};
+
+static enum MHD_Result check_form(struct srv_req *r, unsigned status, const struct check_view *v,
+				  const struct srv_hold *h, const char *csrf, const char *error)
+{
+	char asked[40];
+	utc_time(asked, h->created);
+	return page(r, status, "Approve an SSH login", NULL,
+		    "<p>Logged in as <b>%s</b>.</p><dl><dt>From</dt><dd id=src>%s</dd>"
+		    "<dt>To</dt><dd id=dst>%s</dd><dt>As user</dt><dd id=user>%s</dd>"
+		    "<dt>Asked at</dt><dd id=asked>%s</dd></dl>%s%s%s"
+		    "<form method=post action=\"%s\"><input type=hidden name=csrf value=%s>"
+		    "<label for=reauth>Your password, to approve this login</label>"
+		    "<input type=password id=reauth name=password autocomplete=current-password>"
+		    "<button class=ok name=action value=approve>Approve</button>"
+		    "<button name=action value=reject>Reject</button></form>",
+		    v->login, v->src, v->dst, v->user, asked, error ? "<p class=err id=error>" : "",
+		    error ? error : "", error ? "</p>" : "", v->path, csrf);
+}
+
+/* Approve h as the session's user: a fresh authentication for it, then the policy as it is
+ * now (a rule removed while the login waited cannot be approved back), then the store. */
+static enum MHD_Result check_approve(struct srv_req *r, const struct check_view *v,
+				     struct srv_hold *h, struct srv_session *s)
+{
+	struct ctl_server *srv = r->srv;
+	char pw[256], id[sizeof(h->id)], login[CTL_LOGIN_MAX], why[POL_WHY_MAX];
+	int64_t user_id = s->user_id, at;
+	enum MHD_Result res;
+	if (!srv_form_get(r->body ? r->body : "", "password", pw, sizeof(pw)) || !pw[0])
+		return check_form(r, MHD_HTTP_UNAUTHORIZED, v, h, s->csrf,
+				  "Enter your password to approve this login.");
+	snprintf(id, sizeof(id), "%s", h->id);
+	snprintf(login, sizeof(login), "%s", s->login);
+	int rc = check_fresh_auth(r, login, id, pw, &at, &res);
+	sodium_memzero(pw, sizeof(pw));
+	if (rc == -EAGAIN)
+		return res;
+	/* the lock was let go for the password: find both again */
+	h = hold_find(srv, id);
+	s = session_of(r);
+	if (!h || !s)
+		return page(r, MHD_HTTP_NOT_FOUND, "Unknown request", NULL,
+			    "<p class=err>This check link has expired; connect again for a new "
+			    "one.</p>");
+	if (rc)
+		return check_form(r, MHD_HTTP_UNAUTHORIZED, v, h, s->csrf, "Wrong password.");
+	if (h->state != 0)
+		return MHD_YES; /* decided meanwhile: the caller shows how */
+	if (srv_ssh_verdict(srv, h->src, h->dst, h->local_user, why, sizeof(why)) == POL_REJECT) {
+		h->state = -1;
+		snprintf(h->reason, sizeof(h->reason), "the policy no longer allows this login: %s",
+			 why);
+		return MHD_YES;
+	}
+	struct ctl_approval a = { .src_node = h->src, .dst_node = h->dst, .user_id = user_id,
+				  .approved_at = srv_now_s(), .auth_at = at };
+	if (srv->store->ops->approval_put(srv->store, &a) != 0)
+		return page(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "Error", NULL,
+			    "<p class=err>The approval could not be saved.</p>");
+	h->state = 1;
+	h->auth_at = at;
+	snprintf(h->approver, sizeof(h->approver), "%s", login);
+	log_info("meshcontrol", "check approved by %s (password entered for it): %s -> %s as %s",
+		 login, v->src, v->dst, h->local_user);
+	return MHD_YES;
+}
+
 static enum MHD_Result check_page(struct srv_req *r, const char *method, const char *id)
 {
 	struct ctl_server *srv = r->srv;
 	struct srv_session *s = session_of(r);
-	char path[64], action[16], src_h[128], dst_h[128], user[160];
-	snprintf(path, sizeof(path), "/check/%.40s", id);
-	struct srv_hold *h = NULL;
-	for (size_t i = 0; i < srv->n_holds; i++)
-		if (strcmp(srv->holds[i].id, id) == 0)
-			h = &srv->holds[i];
+	struct check_view v;
+	char action[16];
+	snprintf(v.path, sizeof(v.path), "/check/%.40s", id);
+	struct srv_hold *h = hold_find(srv, id);
 	struct srv_node *src = h ? srv_node_by_id(srv, h->src) : NULL;
 	struct srv_node *dst = h ? srv_node_by_id(srv, h->dst) : NULL;
 	if (!h || !src || !dst)
@@ -343,51 +550,50 @@ static enum MHD_Result check_page(struct srv_req *r, const char *method, const c
 			    "<p class=err>This check link is unknown or has expired; connect "
 			    "again for a new one.</p>");
 	if (!s)
-		return need_login(r, path);
+		return need_login(r, v.path);
 	if (src->rec.user_id != s->user_id || !src->owner[0])
 		return page(r, MHD_HTTP_FORBIDDEN, "Not yours", NULL,
 			    "<p class=err id=error>Only the owner of the connecting device can "
 			    "approve this login.</p>");
-	html_escape(src_h, sizeof(src_h), src->rec.hostname);
-	html_escape(dst_h, sizeof(dst_h), dst->rec.hostname);
-	html_escape(user, sizeof(user), h->local_user);
+	html_escape(v.src, sizeof(v.src), src->rec.hostname);
+	html_escape(v.dst, sizeof(v.dst), dst->rec.hostname);
+	html_escape(v.user, sizeof(v.user), h->local_user);
+	html_escape(v.login, sizeof(v.login), s->login);
 	if (strcmp(method, "POST") == 0 && h->state == 0) {
 		if (!csrf_ok(r, s))
 			return page(r, MHD_HTTP_FORBIDDEN, "Refused", NULL,
 				    "<p class=err>The form has expired; reload the page.</p>");
-		form_get(r->body ? r->body : "", "action", action, sizeof(action));
+		srv_form_get(r->body ? r->body : "", "action", action, sizeof(action));
 		if (strcmp(action, "approve") == 0) {
-			struct ctl_approval a = { .src_node = h->src, .dst_node = h->dst,
-						  .user_id = s->user_id,
-						  .approved_at = srv_now_s() };
-			int rc = srv->store->ops->approval_put(srv->store, &a);
-			if (rc)
-				return page(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "Error", NULL,
-					    "<p class=err>The approval could not be saved.</p>");
-			h->state = 1;
-			log_info("meshcontrol", "check approved by %s: %s -> %s as %s", s->login,
-				 src->rec.hostname, dst->rec.hostname, h->local_user);
+			char hid[sizeof(h->id)];
+			snprintf(hid, sizeof(hid), "%s", h->id);
+			enum MHD_Result res = check_approve(r, &v, h, s);
+			h = hold_find(srv, hid);
+			if (res != MHD_YES || !h || h->state == 0)
+				return res; /* a page (the form again, 429, an error) went out */
 		} else {
 			h->state = -1;
 		}
 		srv_wake(srv, SRV_WAIT_HOLD, h->id);
 	}
-	if (h->state > 0)
+	if (h->state > 0) {
+		char when[40], who[CTL_LOGIN_MAX * 6];
+		utc_time(when, h->auth_at);
+		html_escape(who, sizeof(who), h->approver);
 		return page(r, MHD_HTTP_OK, "Login approved", NULL,
 			    "<p class=ok-msg id=result>SSH from %s to %s as %s is approved.</p>"
+			    "<p id=auth>%s entered their password for this login at %s.</p>"
 			    "<p>You can close this page.</p>",
-			    src_h, dst_h, user);
-	if (h->state < 0)
+			    v.src, v.dst, v.user, who, when);
+	}
+	if (h->state < 0) {
+		char reason_h[sizeof(h->reason) * 6];
+		html_escape(reason_h, sizeof(reason_h), h->reason);
 		return page(r, MHD_HTTP_OK, "Login rejected", NULL,
-			    "<p class=err id=result>SSH from %s to %s as %s was rejected.</p>",
-			    src_h, dst_h, user);
-	return page(r, MHD_HTTP_OK, "Approve an SSH login", NULL,
-		    "<p>Logged in as <b>%s</b>.</p><dl><dt>From</dt><dd id=src>%s</dd>"
-		    "<dt>To</dt><dd id=dst>%s</dd><dt>As user</dt><dd id=user>%s</dd></dl>"
-		    "<form method=post action=\"%s\"><input type=hidden name=csrf value=%s>"
-		    "<button class=ok name=action value=approve>Approve</button>"
-		    "<button name=action value=reject>Reject</button></form>",
-		    s->login, src_h, dst_h, user, path, s->csrf);
+			    "<p class=err id=result>SSH from %s to %s as %s was rejected%s%s.</p>",
+			    v.src, v.dst, v.user, h->reason[0] ? ": " : "", reason_h);
+	}
+	return check_form(r, MHD_HTTP_OK, &v, h, s->csrf, NULL);
 }
 
 enum MHD_Result srv_web(struct srv_req *r, const char *method, const char *path)

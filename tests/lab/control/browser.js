@@ -6,7 +6,8 @@
 //    gets the login page, types a wrong password (refused with a visible message), then
 //    the right one, approves the device, and the node's waiting registration completes.
 // 2. Check mode: the tagged server asks control to hold an SSH login from alice's laptop;
-//    alice approves it on the check page and the held request is released with accept.
+//    alice approves it on the check page, entering her password again (refused without
+//    it), the page shows when she did, and the held request is released with accept.
 // 3. A device asking for tag:server: bob (not an owner) approving it is refused with the
 //    reason, which the node gets too; alice (an owner) approves it and it is tagged.
 'use strict';
@@ -125,16 +126,24 @@ async function shot(page, name) {
 		const user = (await page.textContent('#user')).trim();
 		if (from !== 'laptop' || user !== 'root') fail(`check page shows ${from} / ${user}`);
 		await shot(page, '5-approve-check');
+		// a check is a fresh login: approving without the password is refused
+		await page.click('button[value=approve]');
+		const nopw = (await page.textContent('#error')).trim();
+		if (nopw !== 'Enter your password to approve this login.') fail('approve without password: ' + nopw);
+		await page.fill('#reauth', 'password-alice');
 		await page.click('button[value=approve]');
 		const cres = (await page.textContent('#result')).trim();
 		if (!cres.includes('is approved')) fail('check result: ' + cres);
+		const auth = (await page.textContent('#auth')).trim();
+		if (!/^alice@example\.com entered their password for this login at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\.$/.test(auth))
+			fail('check page, time of the authentication: ' + auth);
 		await shot(page, '6-check-approved');
 		await waitLine(hold, /^hold accept /m, 10000);
 		console.log('ok: check-mode approval released the held request');
 
 		// bob may not approve alice's logins
 		const hold2 = await nodeUntil(['--state', path.join(work, 'server'), '--hostname', 'server',
-			'--timeout', '60', '--hold', src, 'admin', '0'], /^hold pending (\S+)$/, 15000);
+			'--timeout', '60', '--hold', src, 'root', '0'], /^hold pending (\S+)$/, 15000);
 		await browser.clearCookies();
 		const page2 = await browser.newPage();
 		await page2.goto(hold2.m[1]);

@@ -6,6 +6,7 @@
  *         logged-out> <message>
  *   netmap <idx> <version> peers=<n> cache=<0|1> t=<unix ms>
  *   hold <accept|reject|pending|error> <message>
+ *   hold cancelled                              (--hold-cancel: cancelled once pending)
  *   recv <idx> <version> <type> t=<unix ms>     (with --stamps: a map message arrived)
  *
  * so a shell script can wait for exactly what a user would see. */
@@ -35,6 +36,8 @@ static struct {
 	const char *hold_src, *hold_user;
 	unsigned hold_period;
 	bool exit_after_netmap, exit_on_refuse, do_logout, hold_started, quiet, stamps, rotate;
+	bool hold_cancel; /* cancel the hold once it is pending (the SSH client went away) */
+	uv_timer_t linger;
 	int rc;
 	struct inst *insts;
 	int count;
@@ -63,12 +66,24 @@ static void finish(int rc)
 	uv_stop(g.loop);
 }
 
+static void on_linger(uv_timer_t *t)
+{
+	finish(0);
+}
+
 static void on_hold(void *ctx, enum ctl_hold_result res, const char *msg)
 {
 	static const char *const names[] = { "accept", "reject", "pending", "error" };
 	printf("hold %s %s\n", names[res], msg);
-	if (res != CTL_HOLD_PENDING)
+	if (res == CTL_HOLD_PENDING && g.hold_cancel) {
+		ctl_client_hold_cancel(g.insts[0].c, NULL);
+		printf("hold cancelled\n");
+		/* long enough for the cancel to reach control, and for a stray answer */
+		uv_timer_init(g.loop, &g.linger);
+		uv_timer_start(&g.linger, on_linger, 1500, 0);
+	} else if (res != CTL_HOLD_PENDING) {
 		finish(res == CTL_HOLD_ACCEPT ? 0 : 1);
+	}
 }
 
 static void on_logout(void *ctx, int status)
@@ -148,7 +163,7 @@ static void usage(void)
 		"Usage: ctl-node --server URL --state DIR [--authkey K] [--hostname H]\n"
 		"       [--server-key K] [--endpoint ADDR:PORT]... [--count N] [--timeout S]\n"
 		"       [--exit-after-netmap] [--exit-on-refuse] [--logout] [--quiet] [--stamps]\n"
-		"       [--hold SRC USER PERIOD_S] [--tags tag:a,tag:b] [--rotate]\n");
+		"       [--hold SRC USER PERIOD_S [--hold-cancel]] [--tags tag:a,tag:b] [--rotate]\n");
 }
 
 int main(int argc, char **argv)
@@ -168,6 +183,7 @@ int main(int argc, char **argv)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "stamps", no_argument, NULL, 'm' },
 		{ "hold", no_argument, NULL, 'h' },
+		{ "hold-cancel", no_argument, NULL, 'C' },
 		{ "tags", required_argument, NULL, 'g' },
 		{ "rotate", no_argument, NULL, 'o' },
 		{ 0 },
@@ -197,6 +213,7 @@ int main(int argc, char **argv)
 		case 'm': g.stamps = true; break;
 		case 'g': tags = optarg; break;
 		case 'o': g.rotate = true; break;
+		case 'C': g.hold_cancel = true; break;
 		case 'h':
 			if (optind + 3 > argc) {
 				usage();

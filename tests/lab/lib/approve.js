@@ -1,6 +1,7 @@
 // Approves a check-mode SSH login the way a person would: headless Chromium (Debian's
 // /usr/bin/chromium through playwright-core) opens the URL from the SSH banner, logs in
-// as the device's owner when asked, clicks "approve", and saves screenshots.
+// as the device's owner when asked, enters the password again on the check page (a check is a
+// fresh login), clicks "approve", and saves screenshots.
 //   node approve.js URL LOGIN PASSWORD SCREENSHOT_DIR
 // Exits 0 once the page says the login is approved.
 'use strict';
@@ -35,6 +36,9 @@ if (!url || !login || !password || !shots) {
 			await page.fill('#password', password);
 			await page.click('button[type=submit]');
 		}
+		// a check is a fresh login: the password again, for this login
+		if (await page.$('#reauth'))
+			await page.fill('#reauth', password);
 		await page.screenshot({ path: path.join(shots, 'check-2-approve.png'), fullPage: true });
 		await page.click('button[value=approve]');
 		const text = await page.textContent('body');

@@ -106,7 +106,7 @@ int main(void)
 	CHECK_INT(s->ops->node_update(s, &n1), 0);
 	ctl_node_rec_clear(&n1);
 	struct ctl_approval a = { .src_node = n1.id, .dst_node = n2.id, .user_id = alice,
-				  .approved_at = 5000 };
+				  .approved_at = 5000, .auth_at = 4990 };
 	CHECK_INT(s->ops->approval_put(s, &a), 0);
 	char *pol = NULL;
 	CHECK_INT(s->ops->policy_get(s, &pol), 0);
@@ -125,6 +125,8 @@ int main(void)
 	struct ctl_approval b;
 	CHECK_INT(s->ops->approval_get(s, n1.id, n2.id, &b), 0);
 	CHECK_INT(b.approved_at, 5000);
+	CHECK_INT(b.auth_at, 4990); /* when the approver authenticated for it (schema 2) */
+	CHECK_INT(ctl_store_schema_version(), 2);
 	CHECK_INT(s->ops->approval_get(s, n2.id, n1.id, &b), -ENOENT);
 	CHECK_INT(s->ops->policy_get(s, &pol), 0);
 	CHECK_STR(pol, "{\"acls\": []}");
