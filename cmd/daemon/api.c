@@ -4,8 +4,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <grp.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cmd/daemon/access.h"
 #include "cmd/daemon/node.h"
 #include "common/common.h"
 
@@ -108,28 +107,16 @@ static void reply(struct api_conn *c, char *line)
 	}
 }
 
-static bool is_operator(const struct meshd_api *api, const struct ucred *cred)
+static bool may_act(const struct meshd_api *api, const struct ucred *cred)
 {
-	if (cred->uid == 0 || cred->uid == geteuid()) /* root, or whoever runs this meshd */
-		return true;
-	if (!api->operator_group)
-		return false;
-	struct group *g = getgrnam(api->operator_group);
-	if (!g)
-		return false;
-	if (cred->gid == g->gr_gid)
-		return true;
-	struct passwd *pw = getpwuid(cred->uid);
-	if (!pw)
-		return false;
-	gid_t groups[256];
-	int n = 256;
-	if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) < 0)
-		return false;
-	for (int i = 0; i < n; i++)
-		if (groups[i] == g->gr_gid)
-			return true;
-	return false;
+	return meshd_access_may_act(api->operator_group, cred->uid, cred->gid);
+}
+
+static void reply_denied(struct api_conn *c, enum ctl_lapi_cmd cmd)
+{
+	char msg[256];
+	meshd_access_denied(msg, sizeof(msg), ctl_lapi_cmd_name(cmd), c->api->operator_group);
+	reply(c, ctl_lapi_reply_error("%s", msg));
 }
 
 /* ---- status ---- */
@@ -279,6 +266,11 @@ static void handle(struct api_conn *c)
 		break;
 	}
 	case CTL_LAPI_DIAL: {
+		/* A dial is a connection with this node's identity: not for every local user. */
+		if (!may_act(api, &c->cred)) {
+			reply_denied(c, req.cmd);
+			break;
+		}
 		int family;
 		uint8_t addr[16];
 		if (!meshd_node_resolve(api->node, req.host, &family, addr)) {
@@ -300,15 +292,8 @@ static void handle(struct api_conn *c)
 	case CTL_LAPI_UP:
 	case CTL_LAPI_DOWN:
 	case CTL_LAPI_LOGOUT:
-		if (!is_operator(api, &c->cred)) {
-			struct passwd *me = geteuid() ? getpwuid(geteuid()) : NULL;
-			reply(c, ctl_lapi_reply_error(
-					 "permission denied: '%s' needs root%s%s%s or membership in "
-					 "the operator group%s%s",
-					 ctl_lapi_cmd_name(req.cmd), me ? ", the user meshd runs as (" : "",
-					 me ? me->pw_name : "", me ? ")," : "",
-					 api->operator_group ? " " : "",
-					 api->operator_group ? api->operator_group : ""));
+		if (!may_act(api, &c->cred)) {
+			reply_denied(c, req.cmd);
 			break;
 		}
 		if (api->hooks.change)
