@@ -1,5 +1,11 @@
 /* The local API server on libuv: accept, read one line (bounded), check credentials,
- * answer, close.  A dial answer passes the connected socket with SCM_RIGHTS. */
+ * answer, close.  A dial answer passes the connected socket with SCM_RIGHTS.
+ *
+ * Anyone on the machine may connect, so what a connection holds is bounded by who made
+ * it: users other than root and meshd's own get at most MAX_PER_UID connections each and
+ * MAX_CONNS - RESERVED_CONNS together, so the last RESERVED_CONNS slots are always free
+ * for root and meshd's user; a request must arrive within REQUEST_TIMEOUT_MS and its
+ * answer be read within WRITE_TIMEOUT_MS, so an idle connection does not hold its slot. */
 #include "cmd/daemon/api.h"
 
 #include <arpa/inet.h>
@@ -17,6 +23,7 @@
 #include "common/common.h"
 
 static const char *const subject = "localapi";
+static struct log_ratelimit refusal_rl = LOG_RATELIMIT_INIT(5000, 5);
 
 struct meshd_api {
 	uv_loop_t *loop;
@@ -32,15 +39,26 @@ struct meshd_api {
 
 struct api_conn {
 	uv_pipe_t pipe;
+	uv_timer_t timer; /* the request's, then the answer's deadline */
+	unsigned open_handles;
 	struct meshd_api *api;
 	struct api_conn *next;
 	struct ucred cred;
 	char *buf;
 	size_t len;
 	bool handled;
+	bool privileged; /* root or meshd's own user */
+	bool refused;	 /* only here to deliver its refusal; holds no slot */
 };
 
-enum { MAX_CONNS = 64 };
+enum {
+	MAX_CONNS = 64,		   /* connections holding a slot */
+	RESERVED_CONNS = 16,	   /* of those, only for root and meshd's own user */
+	MAX_PER_UID = 8,	   /* per unprivileged uid */
+	MAX_REFUSING = 64,	   /* refusals being written; beyond, closed without one */
+	REQUEST_TIMEOUT_MS = 5000, /* from accept to the request's newline */
+	WRITE_TIMEOUT_MS = 10000,  /* for the client to read the answer */
+};
 
 static void api_free_if_done(struct meshd_api *api)
 {
@@ -55,6 +73,8 @@ static void conn_closed(uv_handle_t *h)
 {
 	struct api_conn *c = h->data;
 	struct meshd_api *api = c->api;
+	if (--c->open_handles)
+		return;
 	for (struct api_conn **pp = &api->conn_list; *pp; pp = &(*pp)->next) {
 		if (*pp == c) {
 			*pp = c->next;
@@ -69,8 +89,18 @@ static void conn_closed(uv_handle_t *h)
 
 static void conn_close(struct api_conn *c)
 {
-	if (!uv_is_closing((uv_handle_t *)&c->pipe))
+	if (!uv_is_closing((uv_handle_t *)&c->pipe)) {
 		uv_close((uv_handle_t *)&c->pipe, conn_closed);
+		uv_close((uv_handle_t *)&c->timer, conn_closed);
+	}
+}
+
+static void on_write_timeout(uv_timer_t *t)
+{
+	struct api_conn *c = t->data;
+	log_debug(subject, "uid %u did not read its answer within %d s", (unsigned)c->cred.uid,
+		  WRITE_TIMEOUT_MS / 1000);
+	conn_close(c);
 }
 
 static void after_write(uv_write_t *w, int status)
@@ -101,6 +131,7 @@ static void reply(struct api_conn *c, char *line)
 	free(line);
 	uv_buf_t b = uv_buf_init(copy, (unsigned)n);
 	w->data = c;
+	uv_timer_start(&c->timer, on_write_timeout, WRITE_TIMEOUT_MS, 0);
 	if (uv_write(w, (uv_stream_t *)&c->pipe, &b, 1, after_write) != 0) {
 		free(w);
 		conn_close(c);
@@ -345,7 +376,49 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	c->len = (size_t)(nl - c->buf);
 	c->handled = true;
 	uv_read_stop(s);
+	uv_timer_stop(&c->timer); /* a dial takes as long as lwIP's connect; then reply() */
 	handle(c);
+}
+
+static void on_request_timeout(uv_timer_t *t)
+{
+	struct api_conn *c = t->data;
+	c->handled = true;
+	uv_read_stop((uv_stream_t *)&c->pipe);
+	reply(c, ctl_lapi_reply_error("no request within %d s", REQUEST_TIMEOUT_MS / 1000));
+}
+
+/* NULL when c may hold a slot, else why not. */
+static const char *over_limit(const struct meshd_api *api, const struct api_conn *c,
+			      char *buf, size_t len)
+{
+	unsigned held = 0, unprivileged = 0, same_uid = 0;
+	for (const struct api_conn *o = api->conn_list; o; o = o->next) {
+		if (o == c || o->refused)
+			continue;
+		held++;
+		if (!o->privileged) {
+			unprivileged++;
+			same_uid += o->cred.uid == c->cred.uid;
+		}
+	}
+	if (held >= MAX_CONNS) {
+		snprintf(buf, len, "too many local API connections (%d)", MAX_CONNS);
+		return buf;
+	}
+	if (c->privileged)
+		return NULL;
+	if (same_uid >= MAX_PER_UID) {
+		snprintf(buf, len, "too many local API connections from uid %u (at most %d at once)",
+			 (unsigned)c->cred.uid, MAX_PER_UID);
+		return buf;
+	}
+	if (unprivileged >= MAX_CONNS - RESERVED_CONNS) {
+		snprintf(buf, len, "local API busy: users other than root and the user meshd runs "
+				   "as hold all their %d connections", MAX_CONNS - RESERVED_CONNS);
+		return buf;
+	}
+	return NULL;
 }
 
 static void on_connection(uv_stream_t *server, int status)
@@ -358,7 +431,9 @@ static void on_connection(uv_stream_t *server, int status)
 		return;
 	c->api = api;
 	uv_pipe_init(api->loop, &c->pipe, 0);
-	c->pipe.data = c;
+	uv_timer_init(api->loop, &c->timer);
+	c->pipe.data = c->timer.data = c;
+	c->open_handles = 2;
 	api->conns++;
 	c->next = api->conn_list;
 	api->conn_list = c;
@@ -373,11 +448,20 @@ static void on_connection(uv_stream_t *server, int status)
 		conn_close(c);
 		return;
 	}
-	if (api->conns > MAX_CONNS) {
-		c->handled = true;
-		reply(c, ctl_lapi_reply_error("too many local API connections"));
+	c->privileged = c->cred.uid == 0 || c->cred.uid == geteuid();
+	char why[160];
+	if (over_limit(api, c, why, sizeof(why))) {
+		c->refused = c->handled = true;
+		if (api->conns > MAX_CONNS + MAX_REFUSING) {
+			conn_close(c);
+			return;
+		}
+		log_warn_rl(&refusal_rl, subject, "uid %u (pid %d) refused: %s", (unsigned)c->cred.uid,
+			 (int)c->cred.pid, why);
+		reply(c, ctl_lapi_reply_error("%s", why));
 		return;
 	}
+	uv_timer_start(&c->timer, on_request_timeout, REQUEST_TIMEOUT_MS, 0);
 	uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
 }
 
