@@ -48,7 +48,8 @@ static void usage(FILE *out)
 		"                         127.0.0.1 still work; outbound through --socks5-socket)\n"
 		"      --port=N           WireGuard UDP port (default 41641; 0 = any)\n"
 		"      --login-server=URL the control server (like 'meshctl up --login-server')\n"
-		"      --authkey=KEY      join with this auth key (used once, never stored)\n"
+		"      --authkey=KEY      join with this auth key (used once, never stored);\n"
+		"                         file:PATH reads it from PATH, so it stays out of ps\n"
 		"      --hostname=NAME    the name to register (default: the system's)\n"
 		"      --netmap=FILE      take the netmap from FILE (JSON) instead of control;\n"
 		"                         SIGHUP re-reads it\n"
@@ -68,6 +69,38 @@ static void usage(FILE *out)
 		"      --print-public-key print this node's WireGuard public key and exit\n"
 		"  -h, --help             show this help and exit\n"
 		"  -V, --version          show the version and exit\n");
+}
+
+static char *authkey; /* ours: wiped and freed once the link has it, or at exit */
+
+static void forget_authkey(void)
+{
+	if (authkey) {
+		explicit_bzero(authkey, strlen(authkey));
+		free(authkey);
+		authkey = NULL;
+	}
+}
+
+/* --authkey file:PATH: the key is the file's first line (what 'meshctl up' also takes). */
+static char *read_authkey_file(const char *path)
+{
+	char *buf;
+	size_t len;
+	int rc = file_read_all(path, 4096, &buf, &len);
+	if (rc) {
+		fprintf(stderr, "meshd: --authkey file %s: %s\n", path,
+			rc == -EFBIG ? "larger than 4096 bytes, not a key" : strerror(-rc));
+		return NULL;
+	}
+	size_t line = strcspn(buf, "\r\n");
+	explicit_bzero(buf + line, len - line); /* whatever followed the key goes too */
+	if (!*buf) {
+		fprintf(stderr, "meshd: --authkey file %s: the first line is empty\n", path);
+		free(buf);
+		return NULL;
+	}
+	return buf;
 }
 
 static int load_netmap(struct meshd *d)
@@ -207,7 +240,8 @@ int main(int argc, char **argv)
 	atexit(free_config_argv);
 	d.config_path = config_path;
 	const char *socket_path = "/run/meshd/meshd.sock", *operator_group = NULL;
-	const char *login_server = NULL, *authkey = NULL, *hostname = NULL;
+	const char *login_server = NULL, *hostname = NULL;
+	atexit(forget_authkey);
 	bool print_pub = false;
 	int c;
 	while ((c = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
@@ -287,7 +321,11 @@ int main(int argc, char **argv)
 			login_server = optarg;
 			break;
 		case OPT_AUTHKEY:
-			authkey = optarg;
+			free(authkey);
+			authkey = strncmp(optarg, "file:", 5) == 0 ? read_authkey_file(optarg + 5)
+								      : strdup(optarg);
+			if (!authkey)
+				return 2;
 			break;
 		case OPT_HOSTNAME:
 			hostname = optarg;
@@ -344,6 +382,7 @@ int main(int argc, char **argv)
 		err = meshd_link_new(d.loop, cfg.state_dir, d.node, login_server, authkey, hostname,
 				     &d.link);
 	}
+	forget_authkey();
 	struct meshd_api_hooks hooks = {
 		.fill_status = meshd_link_fill_status,
 		.change = meshd_link_change,
