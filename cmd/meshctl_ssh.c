@@ -17,6 +17,7 @@
 #include "cmd/meshctl.h"
 #include "cmd/meshctl_client.h"
 #include "common/file.h"
+#include "control/netmap/hostkey.h"
 
 /* ~/.config/mesh/known_hosts (or $XDG_CONFIG_HOME/mesh/known_hosts). */
 static int known_hosts_path(char *out, size_t len)
@@ -44,7 +45,20 @@ static int known_hosts_path(char *out, size_t len)
 	return 0;
 }
 
-/* Rewrites the file with one line per peer host key, atomically. */
+/* A name that is safe as a known_hosts host pattern: letters, digits, '-' and '.'. */
+static bool known_hosts_name(const char *s)
+{
+	if (!s || !*s)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '-' || *s == '.'))
+			return false;
+	return true;
+}
+
+/* Rewrites the file with one line per valid peer host key, atomically; the others are
+ * skipped with a warning naming their node. */
 static int write_known_hosts(const char *path, const struct ctl_lapi_status *st)
 {
 	char *text = NULL;
@@ -55,8 +69,21 @@ static int write_known_hosts(const char *path, const struct ctl_lapi_status *st)
 	fprintf(f, "# written by meshctl ssh from the tailnet's netmap; rewritten on every run\n");
 	for (size_t i = 0; i < st->n_peers; i++) {
 		const struct ctl_lapi_node *n = &st->peers[i];
+		if (!known_hosts_name(n->name) || (n->dns_name && !known_hosts_name(n->dns_name))) {
+			fprintf(stderr, "meshctl ssh: warning: skipping the host keys of a node whose "
+					"name is not a host name\n");
+			continue;
+		}
 		for (size_t k = 0; k < n->n_ssh_host_keys; k++) {
-			fprintf(f, "%s", n->name ? n->name : "");
+			char err[256];
+			/* Control checks them too; this is what stands between a node (or a
+			 * control that let one through) and lines for other hosts. */
+			if (!ctl_ssh_host_key_valid(n->ssh_host_keys[k], err, sizeof(err))) {
+				fprintf(stderr, "meshctl ssh: warning: skipping a host key of %s: %s\n",
+					n->name, err);
+				continue;
+			}
+			fprintf(f, "%s", n->name);
 			if (n->dns_name)
 				fprintf(f, ",%s", n->dns_name);
 			for (size_t a = 0; a < n->n_addrs; a++) {

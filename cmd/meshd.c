@@ -45,16 +45,20 @@ static void usage(FILE *out)
 		"      --state-dir=DIR    keys and SSH host keys (default /var/lib/meshd)\n"
 		"      --tun=NAME         TUN interface name (default mesh0), or 'userspace' to run\n"
 		"                         without a TUN device (SSH and inbound forwarding to\n"
-		"                         127.0.0.1 still work; outbound through --socks5-port)\n"
+		"                         127.0.0.1 still work; outbound through --socks5-socket)\n"
 		"      --port=N           WireGuard UDP port (default 41641; 0 = any)\n"
 		"      --login-server=URL the control server (like 'meshctl up --login-server')\n"
-		"      --authkey=KEY      join with this auth key (used once, never stored)\n"
+		"      --authkey=KEY      join with this auth key (used once, never stored);\n"
+		"                         file:PATH reads it from PATH, so it stays out of ps\n"
 		"      --hostname=NAME    the name to register (default: the system's)\n"
 		"      --netmap=FILE      take the netmap from FILE (JSON) instead of control;\n"
 		"                         SIGHUP re-reads it\n"
 		"      --no-ssh           do not serve SSH on the tailnet address\n"
-		"      --socks5-port=N    userspace mode: SOCKS5 proxy on 127.0.0.1:N; peer names\n"
-		"                         resolve (curl --socks5-hostname, ssh -o ProxyCommand)\n"
+		"      --socks5-socket=PATH\n"
+		"                         userspace mode: SOCKS5 proxy on the Unix socket PATH\n"
+		"                         (0600; 0660 for --operator-group) for root, the user meshd\n"
+		"                         runs as and the operator group; peer names resolve\n"
+		"                         (curl -x socks5h://localhost/PATH http://my-server/)\n"
 		"      --uapi-dir=DIR     where the `wg` tool finds us (default /var/run/wireguard)\n"
 		"      --socket=PATH      local API socket for meshctl (default /run/meshd/meshd.sock)\n"
 		"      --operator-group=G members of group G may change state through meshctl\n"
@@ -65,6 +69,38 @@ static void usage(FILE *out)
 		"      --print-public-key print this node's WireGuard public key and exit\n"
 		"  -h, --help             show this help and exit\n"
 		"  -V, --version          show the version and exit\n");
+}
+
+static char *authkey; /* ours: wiped and freed once the link has it, or at exit */
+
+static void forget_authkey(void)
+{
+	if (authkey) {
+		explicit_bzero(authkey, strlen(authkey));
+		free(authkey);
+		authkey = NULL;
+	}
+}
+
+/* --authkey file:PATH: the key is the file's first line (what 'meshctl up' also takes). */
+static char *read_authkey_file(const char *path)
+{
+	char *buf;
+	size_t len;
+	int rc = file_read_all(path, 4096, &buf, &len);
+	if (rc) {
+		fprintf(stderr, "meshd: --authkey file %s: %s\n", path,
+			rc == -EFBIG ? "larger than 4096 bytes, not a key" : strerror(-rc));
+		return NULL;
+	}
+	size_t line = strcspn(buf, "\r\n");
+	explicit_bzero(buf + line, len - line); /* whatever followed the key goes too */
+	if (!*buf) {
+		fprintf(stderr, "meshd: --authkey file %s: the first line is empty\n", path);
+		free(buf);
+		return NULL;
+	}
+	return buf;
 }
 
 static int load_netmap(struct meshd *d)
@@ -155,7 +191,7 @@ int main(int argc, char **argv)
 {
 	enum { OPT_STATE = 256, OPT_TUN, OPT_PORT, OPT_NETMAP, OPT_NO_SSH, OPT_SOCKS, OPT_UAPI,
 	       OPT_LOG, OPT_PUB, OPT_TIME_SCALE, OPT_SOCKET, OPT_OPERATOR, OPT_LOGIN, OPT_AUTHKEY, OPT_HOSTNAME,
-	       OPT_CONFIG };
+	       OPT_CONFIG, OPT_SOCKS_PORT };
 	static const struct option opts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -164,7 +200,8 @@ int main(int argc, char **argv)
 		{ "port", required_argument, NULL, OPT_PORT },
 		{ "netmap", required_argument, NULL, OPT_NETMAP },
 		{ "no-ssh", no_argument, NULL, OPT_NO_SSH },
-		{ "socks5-port", required_argument, NULL, OPT_SOCKS },
+		{ "socks5-socket", required_argument, NULL, OPT_SOCKS },
+		{ "socks5-port", required_argument, NULL, OPT_SOCKS_PORT },
 		{ "uapi-dir", required_argument, NULL, OPT_UAPI },
 		{ "log-level", required_argument, NULL, OPT_LOG },
 		{ "print-public-key", no_argument, NULL, OPT_PUB },
@@ -203,7 +240,8 @@ int main(int argc, char **argv)
 	atexit(free_config_argv);
 	d.config_path = config_path;
 	const char *socket_path = "/run/meshd/meshd.sock", *operator_group = NULL;
-	const char *login_server = NULL, *authkey = NULL, *hostname = NULL;
+	const char *login_server = NULL, *hostname = NULL;
+	atexit(forget_authkey);
 	bool print_pub = false;
 	int c;
 	while ((c = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
@@ -227,22 +265,30 @@ int main(int argc, char **argv)
 			}
 			cfg.tun = optarg;
 			break;
-		case OPT_PORT:
 		case OPT_SOCKS:
+			if (!*optarg) {
+				fprintf(stderr, "meshd: --socks5-socket: empty path\n");
+				return 2;
+			}
+			cfg.socks5_path = optarg;
+			break;
+		case OPT_SOCKS_PORT:
+			fprintf(stderr, "meshd: --socks5-port=%s: SOCKS5 is served on a Unix socket now "
+					"(--socks5-socket=PATH): on a TCP port every local user could act "
+					"as this node\n", optarg);
+			return 2;
+		case OPT_PORT:
 		case OPT_TIME_SCALE:
 			errno = 0;
 			v = strtoul(optarg, &end, 10);
 			if (errno || *end || !*optarg || v > 65535) {
 				fprintf(stderr, "meshd: %s: '%s' is not a number from 0 to 65535\n",
-					c == OPT_PORT ? "--port" : c == OPT_SOCKS ? "--socks5-port"
-										  : "--test-time-scale",
+					c == OPT_PORT ? "--port" : "--test-time-scale",
 					optarg);
 				return 2;
 			}
 			if (c == OPT_PORT)
 				cfg.listen_port = (uint16_t)v;
-			else if (c == OPT_SOCKS)
-				cfg.socks5_port = (uint16_t)v;
 			else
 				cfg.wg_time_scale = (unsigned)v;
 			break;
@@ -269,13 +315,17 @@ int main(int argc, char **argv)
 			socket_path = optarg;
 			break;
 		case OPT_OPERATOR:
-			operator_group = optarg;
+			operator_group = cfg.operator_group = optarg;
 			break;
 		case OPT_LOGIN:
 			login_server = optarg;
 			break;
 		case OPT_AUTHKEY:
-			authkey = optarg;
+			free(authkey);
+			authkey = strncmp(optarg, "file:", 5) == 0 ? read_authkey_file(optarg + 5)
+								      : strdup(optarg);
+			if (!authkey)
+				return 2;
 			break;
 		case OPT_HOSTNAME:
 			hostname = optarg;
@@ -332,6 +382,7 @@ int main(int argc, char **argv)
 		err = meshd_link_new(d.loop, cfg.state_dir, d.node, login_server, authkey, hostname,
 				     &d.link);
 	}
+	forget_authkey();
 	struct meshd_api_hooks hooks = {
 		.fill_status = meshd_link_fill_status,
 		.change = meshd_link_change,

@@ -1,5 +1,11 @@
 /* Logging sink.  One write(2) per line so lines from several processes (meshd and its
- * session children) never interleave mid-line. */
+ * session children) never interleave mid-line.
+ *
+ * Much of what is logged came from outside (an SSH user name before authentication, a
+ * host name, a path), so the whole formatted message is escaped here, where no call site
+ * can forget it: control characters, DEL, C1 controls and bytes that are not UTF-8 become
+ * \n, \r, \t or \xNN, and a backslash becomes \\.  A message is always exactly one line
+ * and cannot forge another, nor move a terminal's cursor. */
 #include "common/log.h"
 
 #include <errno.h>
@@ -61,6 +67,72 @@ static enum log_style style_now(void)
 	return (enum log_style)s;
 }
 
+/* The length of the UTF-8 sequence at s (at most n bytes) if it is a valid one of a
+ * printable character, else 0. */
+static size_t utf8_printable(const unsigned char *s, size_t n)
+{
+	size_t len;
+	uint32_t cp;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		len = 2;
+		cp = s[0] & 0x1fu;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		len = 3;
+		cp = s[0] & 0x0fu;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		len = 4;
+		cp = s[0] & 0x07u;
+	} else {
+		return 0;
+	}
+	if (n < len)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3fu);
+	}
+	static const uint32_t min[] = { 0, 0, 0x80, 0x800, 0x10000 };
+	if (cp < min[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0; /* overlong, out of range, or a surrogate */
+	if (cp <= 0x9f)
+		return 0; /* C1 control */
+	return len;
+}
+
+size_t log_escape(char *out, size_t size, const char *in, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)in;
+	size_t o = 0, i = 0;
+	if (size == 0)
+		return 0;
+	while (i < len) {
+		char esc[5];
+		const char *piece = (const char *)s + i;
+		size_t plen = 1, take = 1;
+		if (s[i] == '\\' || s[i] == '\n' || s[i] == '\r' || s[i] == '\t') {
+			esc[0] = '\\';
+			esc[1] = s[i] == '\n' ? 'n' : s[i] == '\r' ? 'r' : s[i] == '\t' ? 't' : '\\';
+			piece = esc;
+			plen = 2;
+		} else if (s[i] >= 0x80 && (take = utf8_printable(s + i, len - i)) > 0) {
+			plen = take;
+		} else if (s[i] < 0x20 || s[i] >= 0x7f) {
+			snprintf(esc, sizeof(esc), "\\x%02x", s[i]);
+			piece = esc;
+			plen = 4;
+			take = 1;
+		}
+		if (o + plen > size - 1)
+			break;
+		memcpy(out + o, piece, plen);
+		o += plen;
+		i += take;
+	}
+	out[o] = '\0';
+	return i;
+}
+
 void log_vmsg(enum log_level level, const char *subject, const char *fmt, va_list ap)
 {
 	if (!log_enabled(level))
@@ -83,17 +155,24 @@ void log_vmsg(enum log_level level, const char *subject, const char *fmt, va_lis
 		n += (size_t)snprintf(line + n, sizeof(line) - n, ".%03uZ %-5s ",
 				      (unsigned)(ns / 1000000u % 1000u), level_names[level]);
 	}
+	char msg[sizeof(line)];
+	size_t m = 0;
 	if (subject && *subject)
-		n += (size_t)snprintf(line + n, sizeof(line) - n, "%s: ", subject);
-	if (n < sizeof(line)) {
-		int m = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
-		if (m > 0)
-			n += (size_t)m;
+		m = (size_t)snprintf(msg, sizeof(msg), "%s: ", subject);
+	if (m < sizeof(msg)) {
+		int k = vsnprintf(msg + m, sizeof(msg) - m, fmt, ap);
+		if (k > 0)
+			m += (size_t)k;
 	}
-	if (n > sizeof(line) - 2) {
-		/* Truncated: mark it so a reader knows. */
-		n = sizeof(line) - 2;
-		memcpy(line + n - 3, "...", 3);
+	bool truncated = m >= sizeof(msg);
+	if (truncated)
+		m = sizeof(msg) - 1;
+	/* Room is kept for "..." and the newline, so a cut never splits an escape. */
+	size_t used = log_escape(line + n, sizeof(line) - 4 - n, msg, m);
+	n += strlen(line + n);
+	if (truncated || used < m) {
+		memcpy(line + n, "...", 3); /* cut short: mark it so a reader knows */
+		n += 3;
 	}
 	line[n++] = '\n';
 

@@ -8,6 +8,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum log_level {
@@ -39,7 +40,13 @@ static inline bool log_enabled(enum log_level level)
 	return level <= log_get_level();
 }
 
-/* Writes one line "<subject>: <message>" atomically (a single write(2)). */
+/* Copies in[0..len) to out (size bytes, always NUL-terminated) with control characters,
+ * DEL, C1 controls and bytes that are not UTF-8 escaped (\n \r \t \xNN; '\' as "\\");
+ * returns how many bytes of in fit.  Every log line goes through it. */
+size_t log_escape(char *out, size_t size, const char *in, size_t len);
+
+/* Writes one line "<subject>: <message>" atomically (a single write(2)), escaped with
+ * log_escape(). */
 void log_msg(enum log_level level, const char *subject, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void log_vmsg(enum log_level level, const char *subject, const char *fmt, va_list ap)

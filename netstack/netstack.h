@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 #include <uv.h>
@@ -157,9 +158,17 @@ typedef void ns_dial_fn(void *ctx, int fd_or_err);
 int ns_dial(struct ns *ns, int family, const uint8_t *addr, uint16_t port, ns_dial_fn *cb,
 	    void *ctx);
 
-/* Starts a SOCKS5 listener (RFC 1928, CONNECT, no authentication) on 127.0.0.1:port
- * (0 = any port); the bound port is stored in *bound.  Connections go out via ns_dial. */
-int ns_socks5_start(struct ns *ns, uint16_t port, uint16_t *bound);
+/* Decides from a SOCKS5 client's kernel credentials (SO_PEERCRED) whether it may act as
+ * this node; runs on the loop when the client connects, before any of its bytes are read. */
+typedef bool ns_socks5_allow_fn(void *ctx, uid_t uid, gid_t gid);
+
+/* Starts a SOCKS5 listener (RFC 1928, CONNECT, no authentication method) on the Unix socket
+ * path: a stale socket there is replaced (any other file is refused: -EEXIST), the file is
+ * 0600, or 0660 owned by group unless group is (gid_t)-1, before it listens, and a client
+ * that allow refuses is closed at once (logged).  Connections go out via ns_dial; the file
+ * is removed when the netstack closes. */
+int ns_socks5_start(struct ns *ns, const char *path, gid_t group, ns_socks5_allow_fn *allow,
+		    void *ctx);
 
 /* Resolves a name a SOCKS5 client asks for (curl --socks5-hostname): 0 with *family
  * (AF_INET or AF_INET6) and addr (network order) filled, or -ENOENT.  Runs on the loop

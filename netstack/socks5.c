@@ -1,4 +1,8 @@
-/* A SOCKS5 listener on loopback (RFC 1928: CONNECT only, method "no authentication").
+/* A SOCKS5 listener on a Unix socket (RFC 1928: CONNECT only, method "no authentication").
+ * Whoever connects acts as this node on the tailnet, so who may connect is decided by the
+ * kernel: the socket file is 0600 (or 0660 for one group) and every client's SO_PEERCRED
+ * goes through the owner's allow callback before a byte of it is read.  A TCP port on
+ * loopback could not do that: every local user reaches it and none can be told apart.
  * Each client's greeting and request are read on its own poll handle; the destination
  * is dialed through lwIP, and once connected the client's socket itself becomes the
  * local end of the bridge (a dup of it, so our poll handle can close independently).
@@ -10,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -50,7 +56,9 @@ struct ns__socks {
 	uv_poll_t poll;
 	uv_timer_t sweep; /* runs only while clients are in their handshake */
 	unsigned open_handles;
-	uint16_t port;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	ns_socks5_allow_fn *allow;
+	void *allow_ctx;
 	struct ns__socks_client *clients;
 	unsigned n_clients;
 };
@@ -272,10 +280,21 @@ static void on_listen_readable(uv_poll_t *h, int status, int events)
 		int fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			return;
+		struct ucred cred;
+		socklen_t cl_len = sizeof(cred);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl_len) != 0 ||
+		    !s->allow(s->allow_ctx, cred.uid, cred.gid)) {
+			/* Closed before it can hold a client slot: refused users cannot crowd
+			 * out the allowed ones. */
+			log_warn_rl(&socks_rl, "socks5", "%s: refused uid %u (pid %d): not allowed to "
+				    "act as this node", s->path, (unsigned)cred.uid, (int)cred.pid);
+			close(fd);
+			continue;
+		}
 		struct ns__socks_client *cl = s->n_clients < MAX_CLIENTS ? calloc(1, sizeof(*cl))
 									  : NULL;
 		if (!cl) {
-			log_warn_rl(&socks_rl, "socks5", "127.0.0.1:%u: too many clients", s->port);
+			log_warn_rl(&socks_rl, "socks5", "%s: too many clients", s->path);
 			close(fd);
 			continue;
 		}
@@ -306,29 +325,61 @@ void ns_socks5_set_resolver(struct ns *ns, ns_resolve_fn *fn, void *ctx)
 	ns->resolve_ctx = ctx;
 }
 
-int ns_socks5_start(struct ns *ns, uint16_t port, uint16_t *bound)
+/* Replaces a stale socket at path; anything else there is left alone and refused. */
+static int remove_stale(const char *path)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode))
+		return -EEXIST;
+	return unlink(path) < 0 ? -errno : 0;
+}
+
+int ns_socks5_start(struct ns *ns, const char *path, gid_t group, ns_socks5_allow_fn *allow,
+		    void *ctx)
 {
 	if (ns->socks)
 		return -EALREADY;
+	if (!allow)
+		return -EINVAL;
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		log_err("socks5", "%s: path longer than %zu bytes", path, sizeof(sun.sun_path) - 1);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sun.sun_path, path);
 	struct ns__socks *s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	s->ns = ns;
-	s->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (s->fd < 0)
+	s->allow = allow;
+	s->allow_ctx = ctx;
+	strcpy(s->path, path);
+	const char *what = "replace";
+	int err = remove_stale(path);
+	if (err) {
+		s->fd = -1;
 		goto fail;
-	int one = 1;
-	setsockopt(s->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	socklen_t sl = sizeof(sin);
-	if (bind(s->fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(s->fd, 128) < 0 ||
-	    getsockname(s->fd, (struct sockaddr *)&sin, &sl) < 0)
-		goto fail;
-	s->port = ntohs(sin.sin_port);
-	int r = uv_poll_init_socket(ns->loop, &s->poll, s->fd);
-	if (r < 0) {
-		errno = -r;
+	}
+	s->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	what = "bind";
+	if (s->fd < 0 || bind(s->fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+		goto fail_errno;
+	/* Narrowed before listen(): until then a connect() is refused, so there is no moment
+	 * in which the umask's mode lets anyone in. */
+	what = "set the mode of";
+	if (chmod(path, group == (gid_t)-1 ? 0600 : 0660) < 0)
+		goto fail_unlink;
+	what = "give the group access to";
+	if (group != (gid_t)-1 && chown(path, (uid_t)-1, group) < 0)
+		goto fail_unlink;
+	what = "listen on";
+	if (listen(s->fd, 128) < 0)
+		goto fail_unlink;
+	err = uv_poll_init_socket(ns->loop, &s->poll, s->fd);
+	if (err < 0) {
+		unlink(path);
 		goto fail;
 	}
 	s->poll.data = s;
@@ -337,13 +388,16 @@ int ns_socks5_start(struct ns *ns, uint16_t port, uint16_t *bound)
 	s->open_handles = 2;
 	uv_poll_start(&s->poll, UV_READABLE, on_listen_readable);
 	ns->socks = s;
-	if (bound)
-		*bound = s->port;
-	log_info("socks5", "listening on 127.0.0.1:%u", s->port);
+	log_info("socks5", "listening on %s", path);
 	return 0;
-fail:;
-	int err = -errno;
-	log_err("socks5", "listen on 127.0.0.1:%u: %s", port, strerror(errno));
+fail_unlink:
+	err = -errno;
+	unlink(path);
+	goto fail;
+fail_errno:
+	err = -errno;
+fail:
+	log_err("socks5", "cannot %s %s: %s", what, path, strerror(-err));
 	if (s->fd >= 0)
 		close(s->fd);
 	free(s);
@@ -355,6 +409,7 @@ static void on_listener_closed(uv_handle_t *h)
 	struct ns__socks *s = h->data;
 	struct ns *ns = s->ns;
 	if (--s->open_handles == 0) {
+		unlink(s->path);
 		close(s->fd);
 		free(s);
 	}

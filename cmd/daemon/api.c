@@ -1,11 +1,15 @@
 /* The local API server on libuv: accept, read one line (bounded), check credentials,
- * answer, close.  A dial answer passes the connected socket with SCM_RIGHTS. */
+ * answer, close.  A dial answer passes the connected socket with SCM_RIGHTS.
+ *
+ * Anyone on the machine may connect, so what a connection holds is bounded by who made
+ * it: users other than root and meshd's own get at most MAX_PER_UID connections each and
+ * MAX_CONNS - RESERVED_CONNS together, so the last RESERVED_CONNS slots are always free
+ * for root and meshd's user; a request must arrive within REQUEST_TIMEOUT_MS and its
+ * answer be read within WRITE_TIMEOUT_MS, so an idle connection does not hold its slot. */
 #include "cmd/daemon/api.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <grp.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,10 +18,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cmd/daemon/access.h"
 #include "cmd/daemon/node.h"
 #include "common/common.h"
 
 static const char *const subject = "localapi";
+static struct log_ratelimit refusal_rl = LOG_RATELIMIT_INIT(5000, 5);
 
 struct meshd_api {
 	uv_loop_t *loop;
@@ -33,15 +39,26 @@ struct meshd_api {
 
 struct api_conn {
 	uv_pipe_t pipe;
+	uv_timer_t timer; /* the request's, then the answer's deadline */
+	unsigned open_handles;
 	struct meshd_api *api;
 	struct api_conn *next;
 	struct ucred cred;
 	char *buf;
 	size_t len;
 	bool handled;
+	bool privileged; /* root or meshd's own user */
+	bool refused;	 /* only here to deliver its refusal; holds no slot */
 };
 
-enum { MAX_CONNS = 64 };
+enum {
+	MAX_CONNS = 64,		   /* connections holding a slot */
+	RESERVED_CONNS = 16,	   /* of those, only for root and meshd's own user */
+	MAX_PER_UID = 8,	   /* per unprivileged uid */
+	MAX_REFUSING = 64,	   /* refusals being written; beyond, closed without one */
+	REQUEST_TIMEOUT_MS = 5000, /* from accept to the request's newline */
+	WRITE_TIMEOUT_MS = 10000,  /* for the client to read the answer */
+};
 
 static void api_free_if_done(struct meshd_api *api)
 {
@@ -56,6 +73,8 @@ static void conn_closed(uv_handle_t *h)
 {
 	struct api_conn *c = h->data;
 	struct meshd_api *api = c->api;
+	if (--c->open_handles)
+		return;
 	for (struct api_conn **pp = &api->conn_list; *pp; pp = &(*pp)->next) {
 		if (*pp == c) {
 			*pp = c->next;
@@ -70,8 +89,18 @@ static void conn_closed(uv_handle_t *h)
 
 static void conn_close(struct api_conn *c)
 {
-	if (!uv_is_closing((uv_handle_t *)&c->pipe))
+	if (!uv_is_closing((uv_handle_t *)&c->pipe)) {
 		uv_close((uv_handle_t *)&c->pipe, conn_closed);
+		uv_close((uv_handle_t *)&c->timer, conn_closed);
+	}
+}
+
+static void on_write_timeout(uv_timer_t *t)
+{
+	struct api_conn *c = t->data;
+	log_debug(subject, "uid %u did not read its answer within %d s", (unsigned)c->cred.uid,
+		  WRITE_TIMEOUT_MS / 1000);
+	conn_close(c);
 }
 
 static void after_write(uv_write_t *w, int status)
@@ -102,34 +131,23 @@ static void reply(struct api_conn *c, char *line)
 	free(line);
 	uv_buf_t b = uv_buf_init(copy, (unsigned)n);
 	w->data = c;
+	uv_timer_start(&c->timer, on_write_timeout, WRITE_TIMEOUT_MS, 0);
 	if (uv_write(w, (uv_stream_t *)&c->pipe, &b, 1, after_write) != 0) {
 		free(w);
 		conn_close(c);
 	}
 }
 
-static bool is_operator(const struct meshd_api *api, const struct ucred *cred)
+static bool may_act(const struct meshd_api *api, const struct ucred *cred)
 {
-	if (cred->uid == 0 || cred->uid == geteuid()) /* root, or whoever runs this meshd */
-		return true;
-	if (!api->operator_group)
-		return false;
-	struct group *g = getgrnam(api->operator_group);
-	if (!g)
-		return false;
-	if (cred->gid == g->gr_gid)
-		return true;
-	struct passwd *pw = getpwuid(cred->uid);
-	if (!pw)
-		return false;
-	gid_t groups[256];
-	int n = 256;
-	if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) < 0)
-		return false;
-	for (int i = 0; i < n; i++)
-		if (groups[i] == g->gr_gid)
-			return true;
-	return false;
+	return meshd_access_may_act(api->operator_group, cred->uid, cred->gid);
+}
+
+static void reply_denied(struct api_conn *c, enum ctl_lapi_cmd cmd)
+{
+	char msg[256];
+	meshd_access_denied(msg, sizeof(msg), ctl_lapi_cmd_name(cmd), c->api->operator_group);
+	reply(c, ctl_lapi_reply_error("%s", msg));
 }
 
 /* ---- status ---- */
@@ -279,6 +297,11 @@ static void handle(struct api_conn *c)
 		break;
 	}
 	case CTL_LAPI_DIAL: {
+		/* A dial is a connection with this node's identity: not for every local user. */
+		if (!may_act(api, &c->cred)) {
+			reply_denied(c, req.cmd);
+			break;
+		}
 		int family;
 		uint8_t addr[16];
 		if (!meshd_node_resolve(api->node, req.host, &family, addr)) {
@@ -300,15 +323,8 @@ static void handle(struct api_conn *c)
 	case CTL_LAPI_UP:
 	case CTL_LAPI_DOWN:
 	case CTL_LAPI_LOGOUT:
-		if (!is_operator(api, &c->cred)) {
-			struct passwd *me = geteuid() ? getpwuid(geteuid()) : NULL;
-			reply(c, ctl_lapi_reply_error(
-					 "permission denied: '%s' needs root%s%s%s or membership in "
-					 "the operator group%s%s",
-					 ctl_lapi_cmd_name(req.cmd), me ? ", the user meshd runs as (" : "",
-					 me ? me->pw_name : "", me ? ")," : "",
-					 api->operator_group ? " " : "",
-					 api->operator_group ? api->operator_group : ""));
+		if (!may_act(api, &c->cred)) {
+			reply_denied(c, req.cmd);
 			break;
 		}
 		if (api->hooks.change)
@@ -360,7 +376,49 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	c->len = (size_t)(nl - c->buf);
 	c->handled = true;
 	uv_read_stop(s);
+	uv_timer_stop(&c->timer); /* a dial takes as long as lwIP's connect; then reply() */
 	handle(c);
+}
+
+static void on_request_timeout(uv_timer_t *t)
+{
+	struct api_conn *c = t->data;
+	c->handled = true;
+	uv_read_stop((uv_stream_t *)&c->pipe);
+	reply(c, ctl_lapi_reply_error("no request within %d s", REQUEST_TIMEOUT_MS / 1000));
+}
+
+/* NULL when c may hold a slot, else why not. */
+static const char *over_limit(const struct meshd_api *api, const struct api_conn *c,
+			      char *buf, size_t len)
+{
+	unsigned held = 0, unprivileged = 0, same_uid = 0;
+	for (const struct api_conn *o = api->conn_list; o; o = o->next) {
+		if (o == c || o->refused)
+			continue;
+		held++;
+		if (!o->privileged) {
+			unprivileged++;
+			same_uid += o->cred.uid == c->cred.uid;
+		}
+	}
+	if (held >= MAX_CONNS) {
+		snprintf(buf, len, "too many local API connections (%d)", MAX_CONNS);
+		return buf;
+	}
+	if (c->privileged)
+		return NULL;
+	if (same_uid >= MAX_PER_UID) {
+		snprintf(buf, len, "too many local API connections from uid %u (at most %d at once)",
+			 (unsigned)c->cred.uid, MAX_PER_UID);
+		return buf;
+	}
+	if (unprivileged >= MAX_CONNS - RESERVED_CONNS) {
+		snprintf(buf, len, "local API busy: users other than root and the user meshd runs "
+				   "as hold all their %d connections", MAX_CONNS - RESERVED_CONNS);
+		return buf;
+	}
+	return NULL;
 }
 
 static void on_connection(uv_stream_t *server, int status)
@@ -373,7 +431,9 @@ static void on_connection(uv_stream_t *server, int status)
 		return;
 	c->api = api;
 	uv_pipe_init(api->loop, &c->pipe, 0);
-	c->pipe.data = c;
+	uv_timer_init(api->loop, &c->timer);
+	c->pipe.data = c->timer.data = c;
+	c->open_handles = 2;
 	api->conns++;
 	c->next = api->conn_list;
 	api->conn_list = c;
@@ -388,11 +448,20 @@ static void on_connection(uv_stream_t *server, int status)
 		conn_close(c);
 		return;
 	}
-	if (api->conns > MAX_CONNS) {
-		c->handled = true;
-		reply(c, ctl_lapi_reply_error("too many local API connections"));
+	c->privileged = c->cred.uid == 0 || c->cred.uid == geteuid();
+	char why[160];
+	if (over_limit(api, c, why, sizeof(why))) {
+		c->refused = c->handled = true;
+		if (api->conns > MAX_CONNS + MAX_REFUSING) {
+			conn_close(c);
+			return;
+		}
+		log_warn_rl(&refusal_rl, subject, "uid %u (pid %d) refused: %s", (unsigned)c->cred.uid,
+			 (int)c->cred.pid, why);
+		reply(c, ctl_lapi_reply_error("%s", why));
 		return;
 	}
+	uv_timer_start(&c->timer, on_request_timeout, REQUEST_TIMEOUT_MS, 0);
 	uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
 }
 

@@ -1,7 +1,8 @@
 /* meshd's local API: a Unix stream socket (default /run/meshd/meshd.sock) where meshctl
  * sends one JSON request per connection (control/localapi codec).  The peer's
- * credentials (SO_PEERCRED) decide what it may do: anyone may read status, look up an
- * address or dial; only root or a member of the operator group may change state. */
+ * credentials (SO_PEERCRED) decide what it may do: anyone may read status or look up an
+ * address; dialing and changing state are for those meshd_access_may_act() allows (root,
+ * meshd's own user, the operator group). */
 #ifndef MESH_CMD_DAEMON_API_H
 #define MESH_CMD_DAEMON_API_H
 

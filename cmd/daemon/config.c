@@ -66,9 +66,17 @@ bool meshd_config_argv(const char *path, bool required, int argc, char **argv, i
 			ok = false;
 			break;
 		}
-		if (strcmp(name, "config") == 0 || strcmp(name, "authkey") == 0) {
-			fprintf(stderr, "meshd: %s:%u: '%s' cannot be set in the file\n", path, lineno,
-				name);
+		if (strcmp(name, "config") == 0) {
+			fprintf(stderr, "meshd: %s:%u: 'config' cannot be set in the file\n", path,
+				lineno);
+			ok = false;
+			break;
+		}
+		/* A key in a config file would sit beside every other setting; a path to
+		 * where it is kept (0600, its own file) is fine. */
+		if (strcmp(name, "authkey") == 0 && (!value || strncmp(value, "file:", 5) != 0)) {
+			fprintf(stderr, "meshd: %s:%u: 'authkey' can only be 'file:PATH' in the file\n",
+				path, lineno);
 			ok = false;
 			break;
 		}

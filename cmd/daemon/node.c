@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cmd/daemon/access.h"
 #include "cmd/daemon/rules.h"
 #include "control/client/client.h"
 #include "common/common.h"
@@ -447,16 +448,12 @@ static int start_netstack(struct meshd_node *node, const struct ctl_netmap *nm)
 			return err;
 		}
 	}
-	if (nc.mode == NS_MODE_USERSPACE && node->cfg.socks5_port) {
-		uint16_t bound = 0;
-		err = ns_socks5_start(node->ns, node->cfg.socks5_port, &bound);
-		if (err) {
-			log_err(subject, "SOCKS5 on 127.0.0.1:%u: %s", node->cfg.socks5_port,
-				strerror(-err));
+	if (nc.mode == NS_MODE_USERSPACE && node->cfg.socks5_path) {
+		err = meshd_access_socks5_start(node->ns, node->cfg.socks5_path,
+						node->cfg.operator_group);
+		if (err)
 			return err;
-		}
 		ns_socks5_set_resolver(node->ns, socks_resolve, node);
-		log_info(subject, "SOCKS5 proxy on 127.0.0.1:%u (peer names resolve)", bound);
 	}
 	return 0;
 }

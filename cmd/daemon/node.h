@@ -27,7 +27,8 @@ struct meshd_node_config {
 	uint16_t listen_port;	 /* WireGuard UDP port; 0 = any */
 	bool ssh;		 /* serve SSH on port 22 of our tailnet addresses (at start) */
 	const char *uapi_dir;	 /* the `wg` tool's socket dir; NULL = /var/run/wireguard */
-	uint16_t socks5_port;	 /* userspace mode: SOCKS5 on 127.0.0.1 (0 = off) */
+	const char *socks5_path; /* userspace mode: SOCKS5 on this Unix socket (NULL = off) */
+	const char *operator_group; /* may use SOCKS5 besides root and meshd's user (or NULL) */
 	unsigned wg_time_scale;	 /* tests only: WireGuard timers run this much faster */
 };
 

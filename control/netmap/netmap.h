@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "control/netmap/hostkey.h"
+
 enum {
 	CTL_KEY_LEN = 32,
 	CTL_MAX_NODE_ADDRS = 2, /* one IPv4 in 100.64.0.0/10, one IPv6 in the tailnet's ULA /48 */

@@ -620,8 +620,10 @@ static enum MHD_Result map_report(struct srv_req *r, struct srv_node *n, const c
 		}
 	}
 	json_array_foreach(hk, i, v) {
-		if (!json_is_string(v) || i >= 8 || json_string_length(v) > 1024) {
-			*bad = "ssh_host_keys: at most 8 OpenSSH public key lines";
+		if (!json_is_string(v) || i >= 8 || /* no NUL in it either: "\u0000" */
+		    json_string_length(v) != strlen(json_string_value(v)) ||
+		    !ctl_ssh_host_key_valid(json_string_value(v), NULL, 0)) {
+			*bad = "ssh_host_keys: at most 8 lines 'TYPE BASE64' of known SSH key types";
 			return MHD_NO;
 		}
 	}

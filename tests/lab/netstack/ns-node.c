@@ -4,10 +4,11 @@
  * configures it, and registers test handlers through ns_listen():
  *   --banner-port P   writes "MESH-NETSTACK-HANDLER <port>\n", then echoes what it reads
  *   --sink-port P     reads and discards; on EOF writes "bytes=<n>\n" and closes
- * Modes: --tun NAME (TUN mode) or --userspace (no TUN; --socks PORT starts SOCKS5).
+ * Modes: --tun NAME (TUN mode) or --userspace (no TUN; --socks PATH starts SOCKS5 on that
+ * Unix socket, for our own uid).
  *
  *   ns-node --name wgX --listen-port 51820 --addr4 100.64.0.1 --addr6 fd7a::1
- *           [--route 100.64.0.0/10 ...] (--tun NAME | --userspace [--socks 1080])
+ *           [--route 100.64.0.0/10 ...] (--tun NAME | --userspace [--socks PATH])
  *           [--banner-port 22] [--sink-port 9000]
  * Prints "ready" on stdout once everything is up; SIGTERM/SIGINT stop it cleanly. */
 #include <arpa/inet.h>
@@ -154,6 +155,13 @@ static void on_signal(uv_signal_t *s, int signum)
 	uv_close((uv_handle_t *)&node->sigint, NULL);
 }
 
+static bool socks_allow_self(void *ctx, uid_t uid, gid_t gid)
+{
+	(void)ctx;
+	(void)gid;
+	return uid == geteuid();
+}
+
 static bool parse_prefix(const char *arg, struct ns_prefix *p, int default_bits4,
 			 int default_bits6)
 {
@@ -189,8 +197,8 @@ int main(int argc, char **argv)
 	struct node node = { 0 };
 	struct ns_config cfg = { .mode = NS_MODE_TUN, .tun_fd = -1 };
 	const char *name = "nsnode";
-	uint16_t listen_port = 51820, socks_port = 0;
-	bool socks = false;
+	uint16_t listen_port = 51820;
+	const char *socks = NULL;
 	int o;
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
@@ -221,8 +229,7 @@ int main(int argc, char **argv)
 			cfg.mode = NS_MODE_USERSPACE;
 			break;
 		case 's':
-			socks = true;
-			socks_port = (uint16_t)atoi(optarg);
+			socks = optarg;
 			break;
 		case 'b':
 			node.banner_port = (uint16_t)atoi(optarg);
@@ -272,8 +279,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (socks) {
-		uint16_t bound = 0;
-		r = ns_socks5_start(node.ns, socks_port, &bound);
+		r = ns_socks5_start(node.ns, socks, (gid_t)-1, socks_allow_self, NULL);
 		if (r < 0) {
 			fprintf(stderr, "ns-node: socks5: %s\n", strerror(-r));
 			return 1;

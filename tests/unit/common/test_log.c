@@ -1,5 +1,8 @@
-/* Logging: line format, level filtering, journald style and the rate limiter. */
+/* Logging: line format, level filtering, journald style, the rate limiter, and the escaping
+ * of everything a message carries (finding 15: a pre-auth SSH user name must not forge a
+ * line). */
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -35,6 +38,47 @@ int main(void)
 	/* "2026-11-22T10:00:00.123Z err   control: boom\n" */
 	CHECK(strlen(out) == strlen("2026-11-22T10:00:00.123Z err   control: boom\n"));
 	CHECK(strstr(out, "Z err   control: boom\n") != NULL);
+
+	/* Whatever a %s brings is escaped: it stays one line and cannot forge another. */
+	log_set_style(LOG_STYLE_JOURNAL);
+	log_warn("sshd", "user \"%s\" refused", "root\n<3>sshd: user \"alice\" accepted");
+	CHECK_STR(capture_reset(fds),
+		  "<4>sshd: user \"root\\n<3>sshd: user \"alice\" accepted\" refused\n");
+	static const struct {
+		const char *in;
+		size_t len;
+		const char *out;
+	} esc[] = {
+		/* 1 */ { "plain text", 10, "plain text" },
+		/* 2 */ { "a\r\tb", 4, "a\\r\\tb" },
+		/* 3 */ { "back\\slash", 10, "back\\\\slash" },
+		/* 4 */ { "\x1b[2J\x7f", 5, "\\x1b[2J\\x7f" },	   /* terminal escape, DEL */
+		/* 5 */ { "nul\0byte", 8, "nul\\x00byte" },
+		/* 6 */ { "Jos\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x91", 14,
+			  "Jos\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x91" },	   /* UTF-8 stays */
+		/* 7 */ { "c1 \xc2\x9b", 5, "c1 \\xc2\\x9b" },	   /* C1 CSI */
+		/* 8 */ { "bad \xff\xc3", 6, "bad \\xff\\xc3" },	   /* not UTF-8, cut */
+		/* 9 */ { "over \xc0\xaf", 7, "over \\xc0\\xaf" },	   /* overlong '/' */
+		/* 10 */ { "sur \xed\xa0\x80", 7, "sur \\xed\\xa0\\x80" }, /* surrogate */
+	};
+	for (size_t i = 0; i < sizeof(esc) / sizeof(esc[0]); i++) {
+		char o[128];
+		CHECK_INT(log_escape(o, sizeof(o), esc[i].in, esc[i].len), esc[i].len);
+		CHECK_STR(o, esc[i].out);
+	}
+	/* an escape that does not fit is left out whole; the count says how far it got */
+	char small[5];
+	CHECK_INT(log_escape(small, sizeof(small), "abc\ndef", 7), 3);
+	CHECK_STR(small, "abc");
+	/* a long line is cut, marked, and still ends in exactly one newline */
+	char big[3000];
+	memset(big, '\n', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	log_warn("x", "%s", big);
+	capture_reset(fds);
+	CHECK(strlen(out) < 2048);
+	CHECK(strchr(out, '\n') == out + strlen(out) - 1);
+	CHECK(strstr(out, "\\n\\n...\n") != NULL);
 
 	enum log_level lv;
 	CHECK(log_level_parse("debug", &lv) && lv == LOG_LEVEL_DEBUG);

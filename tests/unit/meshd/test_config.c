@@ -59,8 +59,17 @@ int main(void)
 	CHECK_STR(msg, want);
 	msg = run("authkey = secret\n", &argc, &argv, &ok);
 	CHECK(!ok);
-	snprintf(want, sizeof(want), "meshd: %s:1: 'authkey' cannot be set in the file", path);
+	snprintf(want, sizeof(want), "meshd: %s:1: 'authkey' can only be 'file:PATH' in the file",
+		 path);
 	CHECK_STR(msg, want);
+	msg = run("authkey = file:/etc/meshd/authkey\n", &argc, &argv, &ok);
+	CHECK(ok);
+	CHECK_STR(msg, "");
+	CHECK_INT(argc, 3);
+	if (ok && argc == 3) {
+		CHECK_STR(argv[1], "--authkey=file:/etc/meshd/authkey");
+		meshd_config_argv_free(argc, argv, 2);
+	}
 	msg = run("= value\n", &argc, &argv, &ok);
 	CHECK(!ok);
 	snprintf(want, sizeof(want), "meshd: %s:1: '' is not a setting name", path);

@@ -3,7 +3,9 @@
  *    the SYN goes out through the send callback, the peer's SYN-ACK is dispatched to lwIP
  *    (in TUN mode because the dial registered its port), data flows both ways over the
  *    returned socketpair end; a peer RST reports -ECONNREFUSED;
- *  - the SOCKS5 listener (RFC 1928): bound to 127.0.0.1 only; CONNECT to an IPv4 address
+ *  - the SOCKS5 listener (RFC 1928) on a Unix socket: mode 0600 (0660 with a group), a
+ *    client the allow callback refuses (it sees our uid) is closed before anything is
+ *    read, a stale socket is replaced but no other file; CONNECT to an IPv4 address
  *    and to an IP-literal domain name relays data; errors answer with the RFC's codes:
  *    no acceptable method 0xFF, BIND 0x07, a name we cannot resolve 0x04, refused 0x05;
  *    a client that never finishes its handshake is closed after 10 s;
@@ -11,6 +13,8 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -137,12 +141,24 @@ static void on_wait(uv_timer_t *t)
 
 /* ---- SOCKS5 ---- */
 
-static int socks_connect(uint16_t port)
+static char socks_path[108];
+static bool socks_refuse;
+static uid_t socks_seen_uid = (uid_t)-1;
+
+static bool socks_allow(void *ctx, uid_t uid, gid_t gid)
 {
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	CHECK_INT(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	(void)ctx;
+	(void)gid;
+	socks_seen_uid = uid;
+	return !socks_refuse;
+}
+
+static int socks_connect(void)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", socks_path);
+	CHECK_INT(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
 	return fd;
 }
 
@@ -185,20 +201,47 @@ static int resolve_peer(void *ctx, const char *name, int *family, uint8_t addr[1
 
 static void test_socks5(uv_loop_t *loop)
 {
+	char dir[] = "/tmp/mesh-socks5.XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(socks_path, sizeof(socks_path), "%s/socks5.sock", dir);
 	struct ns *ns = make_ns(loop, NS_MODE_USERSPACE, NULL);
-	uint16_t port = 0;
-	CHECK_INT(ns_socks5_start(ns, 0, &port), 0);
-	CHECK(port != 0);
-	CHECK_INT(ns_socks5_start(ns, 0, &port), -EALREADY);
 	struct peer p;
 	uint8_t b[64];
 
-	/* bound to loopback only */
-	int probe = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in any = { .sin_family = AF_INET, .sin_port = htons(port) };
-	any.sin_addr.s_addr = htonl(INADDR_ANY);
-	CHECK(bind(probe, (struct sockaddr *)&any, sizeof(any)) < 0 && errno == EADDRINUSE);
-	close(probe);
+	/* a file that is not a socket is never replaced */
+	FILE *f = fopen(socks_path, "w");
+	CHECK(f != NULL);
+	fclose(f);
+	CHECK_INT(ns_socks5_start(ns, socks_path, (gid_t)-1, socks_allow, NULL), -EEXIST);
+	CHECK_INT(unlink(socks_path), 0);
+	/* a stale socket is; the new one is 0600 whatever the umask */
+	int stale = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", socks_path);
+	CHECK_INT(bind(stale, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	close(stale);
+	mode_t old_umask = umask(0);
+	CHECK_INT(ns_socks5_start(ns, socks_path, (gid_t)-1, socks_allow, NULL), 0);
+	umask(old_umask);
+	CHECK_INT(ns_socks5_start(ns, socks_path, (gid_t)-1, socks_allow, NULL), -EALREADY);
+	struct stat st;
+	CHECK_INT(stat(socks_path, &st), 0);
+	CHECK_INT(st.st_mode & 07777, 0600);
+
+	/* a client the allow callback refuses is closed without an answer to its greeting */
+	socks_refuse = true;
+	int rfd = socks_connect();
+	CHECK_INT(send(rfd, "\x05\x01\x00", 3, 0), 3);
+	peer_setup(&p, AF_INET, 8999, 0, NULL);
+	ssize_t rr = -1;
+	for (int i = 0; i < 500 && rr < 0; i++) {
+		pump(loop, &p, 1);
+		rr = recv(rfd, b, sizeof(b), MSG_DONTWAIT);
+	}
+	CHECK_INT(rr, 0); /* end of stream, not a method selection */
+	CHECK_INT(socks_seen_uid, geteuid());
+	close(rfd);
+	socks_refuse = false;
 
 	/* CONNECT 100.64.0.2:8082.., by IPv4 address, by IP-literal name, and (with a resolver)
 	 * by a peer's name */
@@ -208,7 +251,7 @@ static void test_socks5(uv_loop_t *loop)
 		peer_setup(&p, AF_INET, (uint16_t)(8082 + round), 0, NULL);
 		p.on_data = collect;
 		got_len = 0;
-		int fd = socks_connect(port);
+		int fd = socks_connect();
 		CHECK_INT(send(fd, "\x05\x01\x00", 3, 0), 3);
 		CHECK_INT(socks_read(loop, &p, fd, b, 2), 2);
 		CHECK_MEM(b, "\x05\x00", 2);
@@ -251,7 +294,7 @@ static void test_socks5(uv_loop_t *loop)
 
 	/* no acceptable method: 0xFF, then closed */
 	peer_setup(&p, AF_INET, 9000, 0, NULL);
-	int fd = socks_connect(port);
+	int fd = socks_connect();
 	CHECK_INT(send(fd, "\x05\x01\x02", 3, 0), 3);
 	CHECK_INT(socks_read(loop, &p, fd, b, 2), 2);
 	CHECK_MEM(b, "\x05\xff", 2);
@@ -271,7 +314,7 @@ static void test_socks5(uv_loop_t *loop)
 		{ { 5, 1, 0, 9, 1, 2, 3, 4, 0, 80 }, 10, 8 },			/* address type */
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		fd = socks_connect(port);
+		fd = socks_connect();
 		CHECK_INT(send(fd, "\x05\x01\x00", 3, 0), 3);
 		CHECK_INT(socks_read(loop, &p, fd, b, 2), 2);
 		CHECK_INT(send(fd, bad[i].req, bad[i].len, 0), (ssize_t)bad[i].len);
@@ -283,7 +326,7 @@ static void test_socks5(uv_loop_t *loop)
 
 	/* refused by the destination: 0x05 */
 	peer_setup(&p, AF_INET, 9001, 0, NULL);
-	fd = socks_connect(port);
+	fd = socks_connect();
 	CHECK_INT(send(fd, "\x05\x01\x00", 3, 0), 3);
 	CHECK_INT(socks_read(loop, &p, fd, b, 2), 2);
 	uint8_t req[10] = { 5, 1, 0, 1, 100, 64, 0, 2, 9001 >> 8, 9001 & 255 };
@@ -297,7 +340,7 @@ static void test_socks5(uv_loop_t *loop)
 	close(fd);
 
 	/* a client that says nothing is closed after the handshake timeout */
-	fd = socks_connect(port);
+	fd = socks_connect();
 	uv_timer_t t;
 	uv_timer_init(loop, &t);
 	uv_timer_start(&t, on_wait, 12500, 0); /* 10 s + one 1 s sweep + slack */
@@ -309,6 +352,8 @@ static void test_socks5(uv_loop_t *loop)
 	close(fd);
 
 	end_ns(loop, ns);
+	CHECK(access(socks_path, F_OK) < 0 && errno == ENOENT); /* removed with the netstack */
+	rmdir(dir);
 }
 
 /* ---- idle ---- */
