@@ -66,8 +66,55 @@ static int conv(int n, const struct pam_message **msg, struct pam_response **res
 
 static void forward_signal(int sig)
 {
-	if (user_pid > 0)
-		kill((pid_t)user_pid, sig);
+	if (user_pid <= 0)
+		return;
+	kill((pid_t)user_pid, sig);
+	/* the user's process leads its own process group: without a cgroup, a hangup or
+	 * termination (revocation) reaches at least the rest of that group */
+	if (sig == SIGHUP || sig == SIGTERM)
+		kill(-(pid_t)user_pid, sig);
+}
+
+/* This process's cgroup v2 path ("0::/x/y" in /proc/self/cgroup), "" when unknown. */
+static void own_cgroup(char *out, size_t size)
+{
+	char buf[1024], *p;
+	ssize_t n;
+	int fd = open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC);
+
+	out[0] = '\0';
+	if (fd < 0)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	p = strstr(buf, "0::");
+	if (p && (p == buf || p[-1] == '\n')) {
+		size_t len;
+		p += 3;
+		len = strcspn(p, "\n");
+		if (len < size) {
+			memcpy(out, p, len);
+			out[len] = '\0';
+		}
+	}
+}
+
+/* Move this process (still root) into the session's cgroup; false with the reason told. */
+static bool enter_cgroup(const char *procs)
+{
+	int fd = open(procs, O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0 || write(fd, "0", 1) != 1) {
+		say(2, "cannot enter the session's cgroup: ", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	close(fd);
+	return true;
 }
 
 static void login_record(const struct sshd__spawn *sp, pid_t pid, bool login)
@@ -177,6 +224,8 @@ static void become_user(const struct sshd__spawn *sp, pam_handle_t *pamh)
 	uid_t uid = sp->user->uid;
 	gid_t gid = sp->user->gid;
 
+	if (sp->cgroup && !enter_cgroup(sp->cgroup))
+		_exit(254);
 	if (setsid() < 0)
 		_exit(254);
 	if (sp->pty && ioctl(sp->stdin_fd, TIOCSCTTY, 0) < 0) {
@@ -256,7 +305,7 @@ static void become_user(const struct sshd__spawn *sp, pam_handle_t *pamh)
 	_exit(254);
 }
 
-static void monitor(const struct sshd__spawn *sp)
+static void monitor(struct sshd__spawn *sp)
 {
 	static const int fwd[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM,
 				   SIGPIPE, SIGCONT, SIGWINCH };
@@ -267,11 +316,13 @@ static void monitor(const struct sshd__spawn *sp)
 	sigset_t all;
 	size_t i;
 	pid_t pid;
+	char cg_before[256], cg_after[256];
 
 	/* PAM and the login records need root (shadow, loginuid, limits, utmp).  Without it
 	 * meshd logs in only its own user, who is running processes already: no PAM then. */
 	bool as_root = geteuid() == 0;
 	pc.appdata_ptr = &errfd;
+	own_cgroup(cg_before, sizeof(cg_before));
 	rc = as_root ? pam_start(sp->pam_service, sp->user->name, &pc, &pamh) : PAM_SUCCESS;
 	if (rc != PAM_SUCCESS) {
 		say(errfd, "PAM start failed", NULL);
@@ -295,6 +346,11 @@ static void monitor(const struct sshd__spawn *sp)
 			_exit(254);
 		}
 	}
+	/* pam_systemd put us into a logind scope: the session lives there (meshd ends it
+	 * through that scope), not in the cgroup meshd made */
+	own_cgroup(cg_after, sizeof(cg_after));
+	if (strcmp(cg_before, cg_after) != 0)
+		sp->cgroup = NULL;
 
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, NULL);

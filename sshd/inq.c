@@ -5,8 +5,10 @@
  * still buffers, and grows its buffer until a 256 MiB cap silently drops packets.  So
  * data is taken only in whole: the data callback consumes everything libssh holds or
  * nothing, and a backlog is pulled only when all of it fits.  libssh then holds at most
- * one window (about 1.25 MB) and we at most SSHD__INQ_CAP; the buffer is allocated on
- * first use, so sessions that receive nothing cost nothing. */
+ * one window (about 1.25 MB) and we at most SSHD__INQ_CAP.  The buffer exists only while
+ * it holds data and is charged to the connection's budget meanwhile: idle channels cost
+ * nothing, and a connection with many busy channels stalls (data stays in libssh, whose
+ * window toward the client stays shut) instead of growing past its budget. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,9 +19,13 @@
 static bool inq_room(struct sshd__inq *q, size_t len)
 {
 	if (!q->buf) {
+		if (q->budget && q->budget->max - q->budget->used < SSHD__INQ_CAP)
+			return false;
 		q->buf = malloc(SSHD__INQ_CAP);
 		if (!q->buf)
 			return false;
+		if (q->budget)
+			q->budget->used += SSHD__INQ_CAP;
 	}
 	if (q->off == q->len)
 		q->off = q->len = 0;
@@ -82,7 +88,7 @@ int sshd__inq_flush(struct sshd__inq *q, int fd)
 		q->off += (size_t)n;
 		q->total += (uint64_t)n;
 	}
-	q->off = q->len = 0;
+	sshd__inq_free(q); /* drained: give the budget back */
 	return 0;
 }
 
@@ -93,12 +99,16 @@ bool sshd__inq_empty(const struct sshd__inq *q)
 
 void sshd__inq_drop(struct sshd__inq *q)
 {
-	q->off = q->len = 0;
+	sshd__inq_free(q);
 	q->backlog = false;
 }
 
+/* Also when the channel is released: the budget belongs to a connection that may be freed
+ * before the channel's memory is. */
 void sshd__inq_free(struct sshd__inq *q)
 {
+	if (q->buf && q->budget)
+		q->budget->used -= SSHD__INQ_CAP;
 	free(q->buf);
 	q->buf = NULL;
 	q->off = q->len = 0;

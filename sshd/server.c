@@ -110,9 +110,11 @@ struct child {
 	struct sshd__node node;
 	pid_t pid;
 	struct sshd__chan *chan;
+	struct sshd__cg *cg; /* the session's cgroup: removable once this child is gone */
 };
 
-int sshd__child_track(struct sshd_server *srv, pid_t pid, struct sshd__chan *chan)
+int sshd__child_track(struct sshd_server *srv, pid_t pid, struct sshd__chan *chan,
+		      struct sshd__cg *cg)
 {
 	struct child *c = calloc(1, sizeof(*c));
 
@@ -120,6 +122,7 @@ int sshd__child_track(struct sshd_server *srv, pid_t pid, struct sshd__chan *cha
 		return -ENOMEM;
 	c->pid = pid;
 	c->chan = chan;
+	c->cg = cg;
 	sshd__list_add(&srv->children, &c->node);
 	srv->nchildren++;
 	return 0;
@@ -152,6 +155,8 @@ static void on_sigchld(uv_signal_t *h, int sig)
 			continue;
 		sshd__list_del(&c->node);
 		srv->nchildren--;
+		if (c->cg)
+			c->cg->live = false;
 		if (r > 0 && c->chan) {
 			struct sshd_conn *conn = c->chan->conn;
 			sshd__chan_exited(c->chan, status);
@@ -160,6 +165,7 @@ static void on_sigchld(uv_signal_t *h, int sig)
 		}
 		free(c);
 	}
+	sshd__cg_sweep(srv, false);
 }
 
 /* ---- users ---- */
@@ -414,6 +420,34 @@ void sshd_check_resolve(struct sshd_check *check, const struct sshd_decision *fi
 	sshd__conn_process(conn);
 }
 
+bool sshd__conn_room(struct sshd_conn *conn, char *why, size_t size)
+{
+	struct sshd_server *srv = conn->srv;
+
+	if (conn->nchan >= srv->max_channels) {
+		snprintf(why, size, "meshd: channel refused: this connection has %u channels open "
+				    "(limit %u)",
+			 conn->nchan, srv->max_channels);
+		return false;
+	}
+	if (conn->budget.max - conn->budget.used < SSHD__INQ_CAP) {
+		snprintf(why, size, "meshd: channel refused: this connection buffers %zu KiB of "
+				    "client data (limit %zu KiB)",
+			 conn->budget.used / 1024, conn->budget.max / 1024);
+		return false;
+	}
+	return true;
+}
+
+/* libssh 0.10 can refuse a channel only with "administratively prohibited" and no text,
+ * so the reason travels as an SSH debug message just before (ssh -v shows "Remote: …"). */
+void sshd__refuse_open(struct sshd_conn *conn, ssh_message msg, const char *why)
+{
+	log_info(conn->subject, "%s", why);
+	ssh_send_debug(conn->session, why, 1);
+	ssh_message_reply_default(msg);
+}
+
 static struct sshd__chan *chan_of(struct sshd_conn *conn, ssh_channel channel)
 {
 	struct sshd__node *n;
@@ -442,7 +476,14 @@ static void handle_msg(struct sshd_conn *conn, ssh_message msg)
 		if (conn->state != SSHD__CONN_READY)
 			break;
 		if (ssh_message_subtype(msg) == SSH_CHANNEL_SESSION) {
-			struct sshd__chan *chan = sshd__chan_open(conn);
+			struct sshd__chan *chan;
+			char why[SSHD__WHY_MAX];
+			if (!sshd__conn_room(conn, why, sizeof(why))) {
+				sshd__refuse_open(conn, msg, why);
+				rc = 0;
+				break;
+			}
+			chan = sshd__chan_open(conn);
 			if (!chan)
 				break;
 			chan->channel = ssh_message_channel_request_open_reply_accept(msg);
@@ -455,6 +496,8 @@ static void handle_msg(struct sshd_conn *conn, ssh_message msg)
 			rc = 0;
 		} else if (ssh_message_subtype(msg) == SSH_CHANNEL_DIRECT_TCPIP) {
 			rc = sshd__fwd_direct(conn, msg);
+			if (rc == 2)
+				return; /* kept until the connect is done */
 		}
 		break;
 	case SSH_REQUEST_CHANNEL: {
@@ -607,6 +650,8 @@ int sshd_accept_fd(struct sshd_server *srv, int fd, const struct sockaddr *peer,
 	conn->check.conn = conn;
 	sshd__list_init(&conn->chans);
 	sshd__list_init(&conn->fwds);
+	sshd__list_init(&conn->dials);
+	conn->budget.max = srv->max_conn_buffer;
 	memcpy(&conn->peer, peer, peer_len);
 	conn->peer_len = peer_len;
 	addr_text(peer, conn->peer_host, sizeof(conn->peer_host), &conn->peer_port);
@@ -664,6 +709,41 @@ int sshd_accept_fd(struct sshd_server *srv, int fd, const struct sockaddr *peer,
 	return 0;
 }
 
+/* Does the hook's new answer still cover this live session?  The same local user exactly
+ * (name and uid, as NSS says now), root only when still permitted, and every forwarding
+ * or agent the session uses still allowed.  A check answer counts as an accept: the
+ * session passed its check.  Fills `why` (for the log) when it does not. */
+static bool still_allowed(struct sshd_conn *conn, const struct sshd_decision *d, char *why,
+			  size_t size)
+{
+	struct sshd__user u;
+	unsigned lost;
+
+	if (d->action != SSHD_ACCEPT && d->action != SSHD_CHECK) {
+		snprintf(why, size, "no longer allowed");
+		return false;
+	}
+	if (sshd__user_lookup(d->local_user, &u) < 0 || u.uid != conn->user.uid ||
+	    strcmp(u.name, conn->user.name) != 0) {
+		snprintf(why, size, "local user is now \"%s\", not %s (uid %u)", d->local_user,
+			 conn->user.name, (unsigned)conn->user.uid);
+		return false;
+	}
+	if (conn->user.uid == 0 && !(d->flags & SSHD_ALLOW_ROOT)) {
+		snprintf(why, size, "root logins are no longer permitted");
+		return false;
+	}
+	lost = sshd__fwd_in_use(conn) & ~d->flags;
+	if (lost) {
+		snprintf(why, size, "%s%s%sno longer permitted",
+			 lost & SSHD_ALLOW_AGENT ? "agent forwarding " : "",
+			 lost & SSHD_ALLOW_LOCAL_FWD ? "local port forwarding " : "",
+			 lost & SSHD_ALLOW_REMOTE_FWD ? "remote port forwarding " : "");
+		return false;
+	}
+	return true;
+}
+
 unsigned sshd_revalidate(struct sshd_server *srv)
 {
 	struct sshd__node *n, *next;
@@ -672,8 +752,7 @@ unsigned sshd_revalidate(struct sshd_server *srv)
 	for (n = srv->conns.next; n != &srv->conns; n = next) {
 		struct sshd_conn *conn = sshd__container_of(n, struct sshd_conn, node);
 		struct sshd_decision d;
-		struct sshd__user u;
-		bool keep;
+		char why[SSHD_NAME_MAX * 2 + 96];
 
 		next = n->next;
 		if (conn->state != SSHD__CONN_READY)
@@ -682,11 +761,13 @@ unsigned sshd_revalidate(struct sshd_server *srv)
 		srv->hooks.authorize(srv->hooks.ctx, (struct sockaddr *)&conn->peer,
 				     conn->req_user, NULL, &d);
 		d.local_user[sizeof(d.local_user) - 1] = '\0';
-		keep = d.action == SSHD_CHECK ||
-		       (d.action == SSHD_ACCEPT && sshd__user_lookup(d.local_user, &u) == 0 &&
-			u.uid == conn->user.uid && strcmp(u.name, conn->user.name) == 0);
-		if (keep)
+		d.accept_env[sizeof(d.accept_env) - 1] = '\0';
+		if (still_allowed(conn, &d, why, sizeof(why))) {
+			/* what the session has not used yet follows the new policy */
+			conn->decision.flags = d.flags;
 			continue;
+		}
+		log_info(conn->subject, "revalidation: %s: %s", conn->req_user, why);
 		abort_all(conn, "Access revoked.");
 		sshd__conn_close(conn, "Access revoked.");
 		sshd__conn_process(conn);
@@ -724,8 +805,11 @@ int sshd_server_new(struct uv_loop_s *loop, const struct sshd_config *cfg,
 	srv->max_connections = cfg->max_connections ? cfg->max_connections : 1024;
 	srv->preauth_timeout_ms = cfg->preauth_timeout_ms ? cfg->preauth_timeout_ms : 30000;
 	srv->keepalive_ms = cfg->keepalive_ms;
+	srv->max_channels = cfg->max_channels ? cfg->max_channels : 32;
+	srv->max_conn_buffer = cfg->max_conn_buffer ? cfg->max_conn_buffer : 16u << 20;
 	sshd__list_init(&srv->conns);
 	sshd__list_init(&srv->children);
+	sshd__list_init(&srv->cgroups);
 	srv->bind = ssh_bind_new();
 	if (!srv->state_dir || !srv->pam_service || !srv->sftp_server || !srv->bind) {
 		rc = -ENOMEM;
@@ -740,6 +824,7 @@ int sshd_server_new(struct uv_loop_s *loop, const struct sshd_config *cfg,
 		goto fail;
 	uv_signal_init(loop, &srv->sigchld);
 	uv_signal_start(&srv->sigchld, on_sigchld, SIGCHLD);
+	sshd__cg_init(srv);
 	*out = srv;
 	return 0;
 fail:
@@ -765,6 +850,7 @@ static void server_closed(uv_handle_t *h)
 		next = n->next;
 		free(sshd__container_of(n, struct child, node));
 	}
+	sshd__cg_sweep(srv, true);
 	for (size_t i = 0; i < srv->nkeys; i++) {
 		free(srv->keys[i].public_line);
 		free(srv->keys[i].fingerprint);

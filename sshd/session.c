@@ -181,7 +181,9 @@ struct sshd__chan *sshd__chan_open(struct sshd_conn *conn)
 	if (conn->decision.flags & SSHD_ALLOW_AGENT)
 		chan->cb.channel_auth_agent_req_function = cb_agent;
 	ssh_callbacks_init(&chan->cb);
+	chan->inq.budget = &conn->budget;
 	sshd__list_add(&conn->chans, &chan->node);
+	conn->nchan++;
 	return chan;
 }
 
@@ -191,7 +193,7 @@ static int chan_start(struct sshd__chan *chan, const char *command)
 {
 	struct sshd_conn *conn = chan->conn;
 	struct sshd__spawn sp;
-	char tty[64] = "", agent[256] = "";
+	char tty[64] = "", agent[256] = "", procs[sizeof(chan->cg->path) + 16];
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 }, master = -1, slave = -1;
 	int e = 0;
 	pid_t pid;
@@ -232,12 +234,25 @@ static int chan_start(struct sshd__chan *chan, const char *command)
 	sp.peer_port = conn->peer_port;
 	sp.local_host = conn->local_host;
 	sp.local_port = conn->local_port;
+	if (conn->srv->cg_ok) {
+		/* no silent fallback: a session that cannot get its cgroup does not start */
+		chan->cg = sshd__cg_new(conn->srv);
+		if (!chan->cg) {
+			e = -EIO;
+			goto fail;
+		}
+		snprintf(procs, sizeof(procs), "%s/cgroup.procs", chan->cg->path);
+		sp.cgroup = procs;
+	}
 	pid = sshd__spawn(&sp, &e);
-	if (pid < 0)
+	if (pid < 0) {
+		if (chan->cg)
+			chan->cg->live = false;
 		goto fail;
+	}
 	chan->pid = pid;
 	chan->started = true;
-	if (sshd__child_track(conn->srv, pid, chan) < 0)
+	if (sshd__child_track(conn->srv, pid, chan, chan->cg) < 0)
 		log_warn(conn->subject, "out of memory tracking pid %d", (int)pid);
 	if (chan->pty) {
 		close(slave);
@@ -252,9 +267,11 @@ static int chan_start(struct sshd__chan *chan, const char *command)
 		io_open(chan, &chan->out, out[0]);
 		io_open(chan, &chan->err, err[0]);
 	}
-	log_info(conn->subject, "%s %s%s%s as %s, pid %d", chan->pty ? "pty" : "no-pty",
-		 command ? "exec \"" : "shell", command ? command : "", command ? "\"" : "",
-		 conn->user.name, (int)pid);
+	/* what a user runs is their business: the command line only at debug level */
+	log_info(conn->subject, "%s %s as %s, pid %d", chan->pty ? "pty" : "no-pty",
+		 command ? "exec" : "shell", conn->user.name, (int)pid);
+	if (command)
+		log_debug(conn->subject, "pid %d runs \"%s\"", (int)pid, command);
 	return 0;
 fail:
 	for (int i = 0; i < 2; i++) {
@@ -279,8 +296,6 @@ static void env_store(struct sshd__chan *chan, const char *name, const char *val
 	size_t len;
 	char *kv;
 
-	if (chan->nenv >= 64 || strlen(value) > 4096)
-		return;
 	len = strlen(name) + strlen(value) + 2;
 	kv = malloc(len);
 	env = realloc(chan->env, (chan->nenv + 1) * sizeof(*env));
@@ -295,43 +310,59 @@ static void env_store(struct sshd__chan *chan, const char *name, const char *val
 	chan->env[chan->nenv++] = kv;
 }
 
+static void winsize_apply(struct sshd__chan *chan)
+{
+	struct winsize ws = { .ws_row = (unsigned short)chan->ws.rows,
+			      .ws_col = (unsigned short)chan->ws.cols,
+			      .ws_xpixel = (unsigned short)chan->ws.xpix,
+			      .ws_ypixel = (unsigned short)chan->ws.ypix };
+
+	if (chan->pty && chan->out.open)
+		ioctl(chan->out.fd, TIOCSWINSZ, &ws);
+}
+
 /* Returns 0 when answered, 1 for the default (failure) reply. */
 int sshd__chan_request(struct sshd__chan *chan, ssh_message msg)
 {
 	struct sshd_conn *conn = chan->conn;
+	char why[SSHD__WHY_MAX];
+	struct sshd__pty pty;
 	const char *s;
 
 	switch (ssh_message_subtype(msg)) {
 	case SSH_CHANNEL_REQUEST_PTY:
 		if (chan->started || chan->pty)
 			return 1;
+		if (!sshd__req_pty(ssh_message_channel_request_pty_term(msg),
+				   ssh_message_channel_request_pty_width(msg),
+				   ssh_message_channel_request_pty_height(msg),
+				   ssh_message_channel_request_pty_pxwidth(msg),
+				   ssh_message_channel_request_pty_pxheight(msg), &pty, why,
+				   sizeof(why))) {
+			log_info(conn->subject, "%s", why);
+			return 1;
+		}
 		chan->pty = true;
-		s = ssh_message_channel_request_pty_term(msg);
-		snprintf(chan->term, sizeof(chan->term), "%s", s ? s : "");
-		chan->ws.cols = (unsigned)ssh_message_channel_request_pty_width(msg);
-		chan->ws.rows = (unsigned)ssh_message_channel_request_pty_height(msg);
-		chan->ws.xpix = (unsigned)ssh_message_channel_request_pty_pxwidth(msg);
-		chan->ws.ypix = (unsigned)ssh_message_channel_request_pty_pxheight(msg);
+		snprintf(chan->term, sizeof(chan->term), "%s", pty.term);
+		chan->ws = pty.ws;
 		break;
 	case SSH_CHANNEL_REQUEST_WINDOW_CHANGE:
-		chan->ws.cols = (unsigned)ssh_message_channel_request_pty_width(msg);
-		chan->ws.rows = (unsigned)ssh_message_channel_request_pty_height(msg);
-		chan->ws.xpix = (unsigned)ssh_message_channel_request_pty_pxwidth(msg);
-		chan->ws.ypix = (unsigned)ssh_message_channel_request_pty_pxheight(msg);
-		if (chan->pty && chan->out.open) {
-			struct winsize ws = { .ws_row = (unsigned short)chan->ws.rows,
-					      .ws_col = (unsigned short)chan->ws.cols,
-					      .ws_xpixel = (unsigned short)chan->ws.xpix,
-					      .ws_ypixel = (unsigned short)chan->ws.ypix };
-			ioctl(chan->out.fd, TIOCSWINSZ, &ws);
+		if (!sshd__req_winsize(ssh_message_channel_request_pty_width(msg),
+				       ssh_message_channel_request_pty_height(msg),
+				       ssh_message_channel_request_pty_pxwidth(msg),
+				       ssh_message_channel_request_pty_pxheight(msg), &chan->ws, why,
+				       sizeof(why))) {
+			log_debug(conn->subject, "%s", why);
+			return 1;
 		}
+		winsize_apply(chan);
 		break;
 	case SSH_CHANNEL_REQUEST_ENV: {
 		const char *name = ssh_message_channel_request_env_name(msg);
 		const char *value = ssh_message_channel_request_env_value(msg);
-		if (chan->started || !name || !value ||
-		    !sshd__env_accepted(name, conn->decision.accept_env)) {
-			log_debug(conn->subject, "env %s refused", name ? name : "(null)");
+		if (chan->started || !sshd__req_env(name, value, conn->decision.accept_env,
+						    chan->nenv, why, sizeof(why))) {
+			log_debug(conn->subject, "%s", chan->started ? "env after start" : why);
 			return 1;
 		}
 		env_store(chan, name, value);
@@ -339,7 +370,11 @@ int sshd__chan_request(struct sshd__chan *chan, ssh_message msg)
 	}
 	case SSH_CHANNEL_REQUEST_EXEC:
 		s = ssh_message_channel_request_command(msg);
-		if (!s || chan_start(chan, s) < 0)
+		if (!sshd__req_exec(s, why, sizeof(why))) {
+			log_info(conn->subject, "%s", why);
+			return 1;
+		}
+		if (chan_start(chan, s) < 0)
 			return 1;
 		break;
 	case SSH_CHANNEL_REQUEST_SHELL:
@@ -348,7 +383,11 @@ int sshd__chan_request(struct sshd__chan *chan, ssh_message msg)
 		break;
 	case SSH_CHANNEL_REQUEST_SUBSYSTEM:
 		s = ssh_message_channel_request_subsystem(msg);
-		if (!s || strcmp(s, "sftp") != 0 || chan_start(chan, conn->srv->sftp_server) < 0)
+		if (!sshd__req_subsystem(s, why, sizeof(why))) {
+			log_info(conn->subject, "%s", why);
+			return 1;
+		}
+		if (chan_start(chan, conn->srv->sftp_server) < 0)
 			return 1;
 		break;
 	case SSH_CHANNEL_REQUEST_X11:
@@ -587,6 +626,13 @@ void sshd__chan_abort(struct sshd__chan *chan, const char *message)
 	if (n > 0 && ssh_channel_window_size(chan->channel) >= (uint32_t)n)
 		ssh_channel_write_stderr(chan->channel, line, (uint32_t)n);
 	sshd__chan_kill(chan, SIGHUP);
+	/* SIGHUP reaches the shell; what it started with setsid or nohup only its cgroup */
+	if (chan->cg)
+		sshd__cg_kill(chan->conn->srv, chan->cg, chan->exited ? 0 : chan->pid);
+	else if (chan->started)
+		log_warn(chan->conn->subject, "no cgroup for this session: only its process group "
+					      "got SIGHUP; processes started with setsid or nohup "
+					      "keep running");
 	chan->finished = true;
 	ssh_channel_send_eof(chan->channel);
 	ssh_channel_request_send_exit_status(chan->channel, 255);
@@ -603,6 +649,10 @@ void sshd__chan_release(struct sshd__chan *chan)
 		return;
 	chan->detached = true;
 	sshd__list_del(&chan->node);
+	conn->nchan--;
+	sshd__inq_free(&chan->inq);
+	chan->inq.budget = NULL;
+	chan->cg = NULL; /* the child record keeps it until the monitor is reaped */
 	sshd__child_forget_chan(conn->srv, chan);
 	if (chan->channel) {
 		ssh_remove_channel_callbacks(chan->channel, &chan->cb);

@@ -48,8 +48,9 @@ struct sshd_decision {
 
 struct sshd_hooks {
 	/* Decide for `user` connecting from `peer`.  Fill *out synchronously.  `check` is a
-	 * handle for SSHD_CHECK answers (NULL during sshd_revalidate(), where a CHECK answer
-	 * keeps the session): keep it and call sshd_check_resolve() later. */
+	 * handle for SSHD_CHECK answers: keep it and call sshd_check_resolve() later.  It is
+	 * NULL during sshd_revalidate(), where a CHECK answer counts as an accept and must
+	 * carry the same fields (local_user, flags) as one. */
 	void (*authorize)(void *ctx, const struct sockaddr *peer, const char *user,
 			  struct sshd_check *check, struct sshd_decision *out);
 	/* The connection behind a pending check went away; `check` is invalid afterwards. */
@@ -64,6 +65,11 @@ struct sshd_config {
 	unsigned preauth_timeout_ms;  /* default 30000: key exchange + auth must finish */
 	unsigned keepalive_ms;	      /* default 0 (off): idle connections are probed */
 	const char *sftp_server;      /* default /usr/lib/openssh/sftp-server */
+	unsigned max_channels;	      /* default 32 per connection: sessions, forwarded
+				       * connections, listeners; more are refused */
+	size_t max_conn_buffer;	      /* default 16 MiB per connection: client data buffered
+				       * toward local descriptors; a full budget stalls the
+				       * client (its window stays shut) and refuses new channels */
 };
 
 /* Create a server on `loop`; loads or generates the Ed25519 and ECDSA P-256 host keys in
@@ -87,9 +93,11 @@ void sshd_check_banner(struct sshd_check *check, const char *text);
 /* Answer a pending SSHD_CHECK with SSHD_ACCEPT or SSHD_REJECT (copied). */
 void sshd_check_resolve(struct sshd_check *check, const struct sshd_decision *final);
 
-/* Re-ask the hook for every authenticated connection; close those whose answer is no
- * longer accept, or whose local user changed, with "Access revoked." (children get
- * SIGHUP).  Returns how many were closed. */
+/* Re-ask the hook for every authenticated connection; close with "Access revoked." those
+ * whose answer is no longer accept (or check), whose local user changed (name or uid),
+ * that are root logins no longer permitted, or that use agent or port forwarding the new
+ * answer does not allow.  A closed session's whole cgroup is killed.  Returns how many
+ * were closed. */
 unsigned sshd_revalidate(struct sshd_server *srv);
 
 /* Host keys: count, and for each its OpenSSH public line ("ssh-ed25519 AAAA…") and

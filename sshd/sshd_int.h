@@ -44,11 +44,32 @@ struct sshd__hostkey {
 	char *fingerprint;
 };
 
+/* Per-connection bytes of client data we buffer toward local descriptors (struct sshd__inq
+ * buffers are charged here while they hold data). */
+struct sshd__budget {
+	size_t used, max;
+};
+
+/* A session's cgroup (cgroup.c): made before the login child runs, removed once empty. */
+struct sshd__cg {
+	struct sshd__node node;
+	bool live; /* its login child may still move into it */
+	char path[448];
+};
+
 struct sshd_server {
 	uv_loop_t *loop;
 	struct sshd_hooks hooks;
 	char *state_dir, *pam_service, *sftp_server;
 	unsigned max_connections, preauth_timeout_ms, keepalive_ms;
+	unsigned max_channels;
+	size_t max_conn_buffer;
+	unsigned nresolving; /* direct-tcpip names being resolved (libuv's thread pool) */
+	/* cgroup.c: cg_base is "<cgroup2 mount><meshd's cgroup>" when sessions get cgroups */
+	bool cg_ok;
+	char cg_mount[128], cg_self[256], cg_base[384];
+	unsigned cg_seq;
+	struct sshd__node cgroups;
 	ssh_bind bind;
 	struct sshd__hostkey keys[SSHD__HOSTKEYS_MAX];
 	size_t nkeys;
@@ -111,6 +132,9 @@ struct sshd_conn {
 	char close_reason[128];
 	struct sshd__node chans;   /* struct sshd__chan (session channels) */
 	struct sshd__node fwds;	   /* struct sshd__fwd (tcpip channels, listeners, agent) */
+	struct sshd__node dials;   /* struct sshd__dial (direct-tcpip being connected) */
+	unsigned nchan;		   /* sessions, bridges, listeners and dials: max_channels */
+	struct sshd__budget budget;
 	char *agent_dir;	   /* ssh -A: directory holding the agent socket */
 };
 
@@ -118,10 +142,11 @@ enum { SSHD__IOBUF = 65536, SSHD__INQ_CAP = 2 << 20 };
 
 /* inq.c: client data on its way to a descriptor, with back-pressure */
 struct sshd__inq {
-	char *buf;
+	char *buf; /* SSHD__INQ_CAP bytes while it holds data, else NULL */
 	size_t len, off;
 	bool backlog; /* libssh holds data we have not taken */
 	uint64_t total;
+	struct sshd__budget *budget; /* the connection's; NULL: unlimited (tests) */
 };
 int sshd__inq_take(struct sshd__inq *q, const void *data, size_t len);
 bool sshd__inq_pull(struct sshd__inq *q, ssh_channel channel);
@@ -140,6 +165,15 @@ struct sshd__io {
 	size_t plen, poff;
 };
 
+struct sshd__winsize {
+	unsigned cols, rows, xpix, ypix;
+};
+
+struct sshd__pty {
+	char term[64];
+	struct sshd__winsize ws;
+};
+
 struct sshd__chan {
 	struct sshd__node node;
 	struct sshd_conn *conn;
@@ -149,9 +183,8 @@ struct sshd__chan {
 	bool started; /* exec/shell/subsystem ran */
 	bool pty;
 	char term[64];
-	struct winsize_s {
-		unsigned cols, rows, xpix, ypix;
-	} ws;
+	struct sshd__winsize ws;
+	struct sshd__cg *cg; /* NULL: no cgroups on this system (process group only) */
 	char **env; /* client-sent, already filtered */
 	size_t nenv;
 	bool agent; /* auth-agent-req accepted */
@@ -171,7 +204,10 @@ struct sshd__chan {
 void sshd__conn_update(struct sshd_conn *conn);
 void sshd__conn_process(struct sshd_conn *conn);
 void sshd__conn_close(struct sshd_conn *conn, const char *reason);
-int sshd__child_track(struct sshd_server *srv, pid_t pid, struct sshd__chan *chan);
+int sshd__child_track(struct sshd_server *srv, pid_t pid, struct sshd__chan *chan,
+		      struct sshd__cg *cg);
+bool sshd__conn_room(struct sshd_conn *conn, char *why, size_t size);
+void sshd__refuse_open(struct sshd_conn *conn, ssh_message msg, const char *why);
 void sshd__child_forget_chan(struct sshd_server *srv, struct sshd__chan *chan);
 int sshd__user_lookup(const char *name, struct sshd__user *out);
 
@@ -189,6 +225,7 @@ int sshd__fwd_direct(struct sshd_conn *conn, ssh_message msg);
 int sshd__fwd_global(struct sshd_conn *conn, ssh_message msg);
 void sshd__fwd_pump(struct sshd_conn *conn);
 void sshd__fwd_close_all(struct sshd_conn *conn);
+unsigned sshd__fwd_in_use(const struct sshd_conn *conn);
 int sshd__agent_start(struct sshd_conn *conn, char *path, size_t size);
 
 /* child.c: the login child, described by everything it needs after fork */
@@ -205,8 +242,36 @@ struct sshd__spawn {
 	const char *peer_host, *local_host;
 	int peer_port, local_port;
 	const char *agent_sock;
+	const char *cgroup; /* "<dir>/cgroup.procs" the user's process enters; NULL: none */
 };
 pid_t sshd__spawn(const struct sshd__spawn *sp, int *err);
+
+/* cgroup.c */
+void sshd__cg_init(struct sshd_server *srv);
+struct sshd__cg *sshd__cg_new(struct sshd_server *srv);
+void sshd__cg_kill(struct sshd_server *srv, struct sshd__cg *cg, pid_t monitor);
+void sshd__cg_sweep(struct sshd_server *srv, bool all);
+
+/* req.c: decisions on post-auth requests from plain values; false fills `why` */
+enum {
+	SSHD__ENV_MAX = 64,
+	SSHD__ENV_VALUE_MAX = 4096,
+	SSHD__COMMAND_MAX = 256 * 1024,
+	SSHD__HOST_MAX = 255,
+	SSHD__FWD_ADDR_MAX = 128,
+	SSHD__WHY_MAX = 200,
+};
+bool sshd__req_pty(const char *term, long cols, long rows, long xpix, long ypix,
+		   struct sshd__pty *out, char *why, size_t size);
+bool sshd__req_winsize(long cols, long rows, long xpix, long ypix, struct sshd__winsize *out,
+		       char *why, size_t size);
+bool sshd__req_env(const char *name, const char *value, const char *patterns, size_t nenv,
+		   char *why, size_t size);
+bool sshd__req_exec(const char *command, char *why, size_t size);
+bool sshd__req_subsystem(const char *name, char *why, size_t size);
+bool sshd__req_direct(const char *host, long port, unsigned flags, char *why, size_t size);
+bool sshd__req_tcpip_forward(const char *addr, long port, unsigned flags, bool root, char *why,
+			     size_t size);
 
 /* env.c */
 bool sshd__env_name_ok(const char *name);

@@ -200,11 +200,6 @@ static void on_ssh_authorize(void *ctx, const struct sockaddr *peer, const char 
 		snprintf(out->message, sizeof(out->message), "%s", v.message);
 		return;
 	}
-	if (v.action == MESHD_SSH_CHECK && !check) {
-		/* Re-validation of a session that passed its check: keep it. */
-		out->action = SSHD_CHECK;
-		return;
-	}
 	/* What an accept (now, or once the check is approved) looks like. */
 	struct sshd_decision accept = { .action = SSHD_ACCEPT };
 	if (!local_user_possible(v.local_user, out))
@@ -215,10 +210,16 @@ static void on_ssh_authorize(void *ctx, const struct sockaddr *peer, const char 
 		       (v.allow_remote_fwd ? SSHD_ALLOW_REMOTE_FWD : 0) |
 		       (v.allow_root ? SSHD_ALLOW_ROOT : 0);
 	snprintf(accept.accept_env, sizeof(accept.accept_env), "%s", v.accept_env);
-	if (v.action == MESHD_SSH_CHECK)
-		start_hold(node, &src, user, check, v.check_period_s, &accept, out);
-	else
+	if (v.action == MESHD_SSH_CHECK && !check) {
+		/* Revalidation of a session that passed its check: no new hold, but the full
+		 * answer, so sshd compares the local user and the permissions. */
 		*out = accept;
+		out->action = SSHD_CHECK;
+	} else if (v.action == MESHD_SSH_CHECK) {
+		start_hold(node, &src, user, check, v.check_period_s, &accept, out);
+	} else {
+		*out = accept;
+	}
 }
 
 static void on_ssh_check_cancel(void *ctx, struct sshd_check *check)

@@ -3,6 +3,7 @@
  *
  *   sshd-test-server --listen 127.0.0.1:PORT --state DIR --table FILE
  *                    [--control FIFO] [--known-hosts FILE] [--preauth-ms N] [--max-conns N]
+ *                    [--max-channels N]
  *
  * Table: one rule per line, first match wins, '#' comments:
  *   USER-GLOB ACTION [from=IP] [local=NAME] [flags=agent,lfwd,rfwd,root] [env=GLOBS]
@@ -255,13 +256,15 @@ int main(int argc, char **argv)
 			cfg.preauth_timeout_ms = (unsigned)atoi(argv[i + 1]);
 		else if (strcmp(argv[i], "--max-conns") == 0)
 			cfg.max_connections = (unsigned)atoi(argv[i + 1]);
+		else if (strcmp(argv[i], "--max-channels") == 0)
+			cfg.max_channels = (unsigned)atoi(argv[i + 1]);
 		else
 			break;
 	}
 	if (i != argc || !listen_at || !state || !table_path) {
 		fprintf(stderr, "usage: %s --listen IP:PORT --state DIR --table FILE "
 				"[--control FIFO] [--known-hosts FILE] [--preauth-ms N] "
-				"[--max-conns N]\n",
+				"[--max-conns N] [--max-channels N]\n",
 			argv[0]);
 		return 2;
 	}

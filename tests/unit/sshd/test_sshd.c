@@ -1,6 +1,8 @@
-/* sshd/ unit tests: the environment filter (numbered table), host keys generated once
- * with mode 0600 and reused with the same fingerprints, and a connection fed garbage
- * through sshd_accept_fd() that must close cleanly with no handle left behind. */
+/* sshd/ unit tests: the environment filter (numbered table), the post-auth request
+ * decisions with their exact refusals (numbered table), the per-connection buffer budget,
+ * host keys generated once with mode 0600 and reused with the same fingerprints, and a
+ * connection fed garbage through sshd_accept_fd() that must close cleanly with no handle
+ * left behind. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -35,6 +37,122 @@ static const struct {
 	/* 17 */ { "EDITOR", "GIT_* EDITOR", true },
 	/* 18 */ { "SSH_AUTH_SOCK", "*", false },
 };
+
+/* Each post-auth request decision: accepted, or refused with exactly this line. */
+enum req_kind { R_PTY, R_WINSIZE, R_ENV, R_EXEC, R_SUBSYS, R_DIRECT, R_TCPIP };
+static const struct {
+	enum req_kind kind;
+	const char *a, *b;
+	long n1, n2;
+	unsigned flags;
+	const char *why; /* NULL: accepted */
+} req_cases[] = {
+	/* 1 */ { R_PTY, "xterm-256color", NULL, 80, 24, 0, NULL },
+	/* 2 */ { R_PTY, "xterm\x1b[31m", NULL, 80, 24, 0,
+		  "pty-req: terminal name 'xterm?[31m' has a bad character" },
+	/* 3 */ { R_PTY, "a-terminal-name-that-is-far-too-long-for-the-sixty-four-byte-buffer!", NULL,
+		  80, 24, 0,
+		  "pty-req: terminal name 'a-terminal-name-that-is-far-too-long-for-the-sixty-four-byte-buf...' "
+		  "is longer than 63 bytes" },
+	/* 4 */ { R_PTY, "xterm", NULL, 70000, 24, 0,
+		  "window size 70000x24 (0x0 pixels) is out of range" },
+	/* 5 */ { R_WINSIZE, NULL, NULL, -1, 24, 0, "window size -1x24 (0x0 pixels) is out of range" },
+	/* 6 */ { R_WINSIZE, NULL, NULL, 65535, 65535, 0, NULL },
+	/* 7 */ { R_ENV, "LANG", "C.UTF-8", 0, 0, 0, NULL },
+	/* 8 */ { R_ENV, "LD_PRELOAD", "/x.so", 0, 0, 0,
+		  "env: 'LD_PRELOAD' refused by the acceptEnv patterns" },
+	/* 9 */ { R_ENV, "LANG", "C", 64, 0, 0, "env: 'LANG' refused: already 64 variables" },
+	/* 10 */ { R_ENV, NULL, "x", 0, 0, 0, "env: request without a name or value" },
+	/* 11 */ { R_EXEC, "id", NULL, 0, 0, 0, NULL },
+	/* 12 */ { R_EXEC, NULL, NULL, 0, 0, 0, "exec: request without a command" },
+	/* 13 */ { R_SUBSYS, "sftp", NULL, 0, 0, 0, NULL },
+	/* 14 */ { R_SUBSYS, "netconf\n", NULL, 0, 0, 0,
+		   "subsystem 'netconf?' is not offered (only sftp)" },
+	/* 15 */ { R_DIRECT, "127.0.0.1", NULL, 8080, 0, SSHD_ALLOW_LOCAL_FWD, NULL },
+	/* 16 */ { R_DIRECT, "db.internal", NULL, 5432, 0, 0,
+		   "local port forwarding to db.internal:5432 refused by policy" },
+	/* 17 */ { R_DIRECT, "-oProxyCommand=x", NULL, 22, 0, SSHD_ALLOW_LOCAL_FWD,
+		   "direct-tcpip: bad host name '-oProxyCommand=x'" },
+	/* 18 */ { R_DIRECT, "host name", NULL, 22, 0, SSHD_ALLOW_LOCAL_FWD,
+		   "direct-tcpip: bad host name 'host name'" },
+	/* 19 */ { R_DIRECT, "", NULL, 22, 0, SSHD_ALLOW_LOCAL_FWD, "direct-tcpip: bad host name ''" },
+	/* 20 */ { R_DIRECT, "::1", NULL, 0, 0, SSHD_ALLOW_LOCAL_FWD,
+		   "direct-tcpip: bad port 0 for '::1'" },
+	/* 21 */ { R_TCPIP, "localhost", NULL, 8080, 0, SSHD_ALLOW_REMOTE_FWD, NULL },
+	/* 22 */ { R_TCPIP, "localhost", NULL, 8080, 0, 0,
+		   "remote port forwarding on localhost:8080 refused by policy" },
+	/* 23 */ { R_TCPIP, "", NULL, 80, 0, SSHD_ALLOW_REMOTE_FWD,
+		   "tcpip-forward: port 80 is privileged and the user is not root" },
+	/* 24 */ { R_TCPIP, "", NULL, 70000, 0, SSHD_ALLOW_REMOTE_FWD, "tcpip-forward: bad port 70000" },
+};
+
+static void test_requests(void)
+{
+	for (size_t i = 0; i < sizeof(req_cases) / sizeof(req_cases[0]); i++) {
+		char why[SSHD__WHY_MAX] = "";
+		struct sshd__pty pty;
+		struct sshd__winsize ws;
+		bool ok = false;
+
+		switch (req_cases[i].kind) {
+		case R_PTY:
+			ok = sshd__req_pty(req_cases[i].a, req_cases[i].n1, req_cases[i].n2, 0, 0, &pty,
+					   why, sizeof(why));
+			break;
+		case R_WINSIZE:
+			ok = sshd__req_winsize(req_cases[i].n1, req_cases[i].n2, 0, 0, &ws, why,
+					       sizeof(why));
+			break;
+		case R_ENV:
+			ok = sshd__req_env(req_cases[i].a, req_cases[i].b, "", (size_t)req_cases[i].n1,
+					   why, sizeof(why));
+			break;
+		case R_EXEC:
+			ok = sshd__req_exec(req_cases[i].a, why, sizeof(why));
+			break;
+		case R_SUBSYS:
+			ok = sshd__req_subsystem(req_cases[i].a, why, sizeof(why));
+			break;
+		case R_DIRECT:
+			ok = sshd__req_direct(req_cases[i].a, req_cases[i].n1, req_cases[i].flags, why,
+					      sizeof(why));
+			break;
+		case R_TCPIP:
+			ok = sshd__req_tcpip_forward(req_cases[i].a, req_cases[i].n1,
+						     req_cases[i].flags, false, why, sizeof(why));
+			break;
+		}
+		if (ok != !req_cases[i].why)
+			fprintf(stderr, "request case %zu: %s\n", i + 1, why);
+		CHECK_INT(ok, !req_cases[i].why);
+		if (req_cases[i].why)
+			CHECK_STR(why, req_cases[i].why);
+	}
+}
+
+/* A connection's budget: a second buffer past it is not taken (back-pressure), and a
+ * drained queue gives its share back. */
+static void test_budget(void)
+{
+	struct sshd__budget budget = { .used = 0, .max = SSHD__INQ_CAP + SSHD__INQ_CAP / 2 };
+	struct sshd__inq a = { .budget = &budget }, b = { .budget = &budget };
+	int sv[2];
+
+	CHECK_INT(sshd__inq_take(&a, "x", 1), 1);
+	CHECK_INT(budget.used, SSHD__INQ_CAP);
+	CHECK_INT(sshd__inq_take(&b, "y", 1), 0);
+	CHECK(b.backlog);
+	CHECK_INT(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	CHECK_INT(sshd__inq_flush(&a, sv[0]), 0);
+	CHECK_INT(budget.used, 0);
+	CHECK(a.buf == NULL);
+	CHECK_INT(sshd__inq_take(&b, "y", 1), 1);
+	CHECK_INT(budget.used, SSHD__INQ_CAP);
+	sshd__inq_free(&b);
+	CHECK_INT(budget.used, 0);
+	close(sv[0]);
+	close(sv[1]);
+}
 
 static void authorize(void *ctx, const struct sockaddr *peer, const char *user,
 		      struct sshd_check *check, struct sshd_decision *out)
@@ -115,6 +233,8 @@ int main(void)
 	char dir[] = "/tmp/sshd-unit-XXXXXX", state[64], cmd[128];
 
 	test_env();
+	test_requests();
+	test_budget();
 	if (!mkdtemp(dir))
 		return 1;
 	snprintf(state, sizeof(state), "%s/state", dir);
