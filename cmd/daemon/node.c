@@ -63,6 +63,7 @@ struct hold {
 	struct meshd_node *node;
 	struct sshd_check *check; /* NULL once the connection went away */
 	struct sshd_decision accept;
+	struct ctl_prefix src;
 	char user[64];
 };
 
@@ -222,12 +223,24 @@ static void on_ssh_authorize(void *ctx, const struct sockaddr *peer, const char 
 	}
 }
 
+static void hold_unlink(struct hold *h);
+
 static void on_ssh_check_cancel(void *ctx, struct sshd_check *check)
 {
 	struct meshd_node *node = ctx;
-	for (struct hold *h = node->holds; h; h = h->next)
-		if (h->check == check)
-			h->check = NULL; /* the answer, when it comes, is dropped */
+	struct hold *h = node->holds;
+	while (h && h->check != check)
+		h = h->next;
+	if (!h)
+		return;
+	if (node->control) {
+		/* Control forgets it (it stops counting against its caps); no answer comes. */
+		ctl_client_hold_cancel(node->control, h);
+		hold_unlink(h);
+		free(h);
+	} else {
+		h->check = NULL; /* the answer, when it comes, is dropped */
+	}
 }
 
 static void on_ssh_accept(void *ctx, int fd, const struct ns_packet_info *info)
@@ -270,6 +283,28 @@ static void hold_unlink(struct hold *h)
 	}
 }
 
+/* An approval only ever narrows what the policy allows when it arrives: the netmap may
+ * have changed while the login waited (audit finding 6).  The same local user must still
+ * be allowed, by a check or accept rule; permissions are those both grant. */
+static void narrow_to_policy(const struct hold *h, struct sshd_decision *d,
+			     enum ctl_hold_result *res, const char **msg)
+{
+	struct meshd_ssh_verdict v;
+	meshd_ssh_decide(h->node->nm, &h->src, h->user, &v);
+	if (v.action == MESHD_SSH_REJECT || strcmp(v.local_user, d->local_user) != 0) {
+		*res = CTL_HOLD_REJECT;
+		*msg = "the policy no longer allows this login";
+		return;
+	}
+	unsigned now = (v.allow_agent ? SSHD_ALLOW_AGENT : 0) |
+		       (v.allow_local_fwd ? SSHD_ALLOW_LOCAL_FWD : 0) |
+		       (v.allow_remote_fwd ? SSHD_ALLOW_REMOTE_FWD : 0) |
+		       (v.allow_root ? SSHD_ALLOW_ROOT : 0);
+	d->flags &= now;
+	if (strcmp(v.accept_env, d->accept_env) != 0)
+		d->accept_env[0] = '\0';
+}
+
 static void on_hold_answer(void *ctx, enum ctl_hold_result res, const char *msg)
 {
 	struct hold *h = ctx;
@@ -287,6 +322,8 @@ static void on_hold_answer(void *ctx, enum ctl_hold_result res, const char *msg)
 	hold_unlink(h);
 	if (h->check) {
 		struct sshd_decision d = h->accept;
+		if (res == CTL_HOLD_ACCEPT)
+			narrow_to_policy(h, &d, &res, &msg);
 		if (res != CTL_HOLD_ACCEPT) {
 			memset(&d, 0, sizeof(d));
 			d.action = SSHD_REJECT;
@@ -322,6 +359,7 @@ static void start_hold(struct meshd_node *node, const struct ctl_prefix *src, co
 	h->node = node;
 	h->check = check;
 	snprintf(h->user, sizeof(h->user), "%s", user);
+	h->src = *src;
 	h->accept = *accept;
 	char addr[64];
 	struct ctl_prefix host = *src;
