@@ -51,6 +51,23 @@ static void who(const struct ctl_lapi_node *n, char *out, size_t len)
 	}
 }
 
+/* One line with every nonzero drop counter: what the filter and the stateful table refused
+ * (fragments, TCP without state, packets for addresses that are not ours). */
+static void print_drops(const struct ctl_lapi_status *st)
+{
+	bool any = false;
+	for (size_t i = 0; i < st->n_counters; i++) {
+		const struct ctl_lapi_counter *c = &st->counters[i];
+		if (strncmp(c->name, "drop.", 5) != 0 || c->value == 0)
+			continue;
+		printf("%s %s %llu", any ? "," : "# inbound packets dropped:", c->name + 5,
+		       (unsigned long long)c->value);
+		any = true;
+	}
+	if (any)
+		printf("\n");
+}
+
 int meshctl_status(int argc, char **argv)
 {
 	bool json = false;
@@ -61,7 +78,8 @@ int meshctl_status(int argc, char **argv)
 			printf("Usage: meshctl status [--json]\n"
 			       "Show this node and its peers: addresses, owner or tags, whether they\n"
 			       "are online, the latest WireGuard handshake, bytes received and sent,\n"
-			       "and whether this node serves SSH.\n"
+			       "and whether this node serves SSH; then the inbound packets the\n"
+			       "filter dropped, by reason (fragment, no_state, not_ours, ...).\n"
 			       "  --json   the full status as JSON\n");
 			return 0;
 		} else {
@@ -115,6 +133,7 @@ int meshctl_status(int argc, char **argv)
 		       p->name ? p->name : "?", w, p->online ? "online" : "offline", hs, rx, tx,
 		       p->endpoint ? ", direct " : "", p->endpoint ? p->endpoint : "");
 	}
+	print_drops(&st);
 	ctl_lapi_status_clear(&st);
 	return 0;
 }

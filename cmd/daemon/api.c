@@ -177,6 +177,16 @@ static void fill_node(struct ctl_lapi_node *out, const struct ctl_node *n, const
 	out->online = n->online;
 }
 
+static void add_counter(void *ctx, const char *name, uint64_t value)
+{
+	struct ctl_lapi_status *st = ctx;
+	if (st->n_counters == CTL_LAPI_MAX_COUNTERS || strlen(name) >= CTL_LAPI_COUNTER_NAME)
+		return; /* the netstack has fewer, shorter names; the test of meshctl status shows it */
+	struct ctl_lapi_counter *c = &st->counters[st->n_counters++];
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	c->value = value;
+}
+
 void meshd_api_build_status(struct meshd_node *node, struct ctl_lapi_status *st)
 {
 	memset(st, 0, sizeof(*st));
@@ -188,6 +198,8 @@ void meshd_api_build_status(struct meshd_node *node, struct ctl_lapi_status *st)
 	char b64[KEY_BASE64_SIZE];
 	key_to_base64(b64, meshd_node_public_key(node));
 	st->public_key = strdup(b64);
+	if ((st->counters = calloc(CTL_LAPI_MAX_COUNTERS, sizeof(*st->counters))))
+		meshd_node_counters(node, add_counter, st);
 	if (!nm)
 		return;
 	st->domain = nm->domain ? strdup(nm->domain) : NULL;

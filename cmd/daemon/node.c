@@ -741,6 +741,16 @@ int meshd_node_peer_stats(struct meshd_node *node, const uint8_t key[static 32],
 	return 0;
 }
 
+void meshd_node_counters(const struct meshd_node *node,
+			 void (*cb)(void *ctx, const char *name, uint64_t value), void *ctx)
+{
+	if (!node->ns)
+		return;
+	struct ns_counters c;
+	ns_get_counters(node->ns, &c);
+	ns_counters_foreach(&c, cb, ctx);
+}
+
 const char *meshd_node_tun(const struct meshd_node *node)
 {
 	return node->tun;

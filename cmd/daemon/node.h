@@ -78,6 +78,10 @@ struct meshd_peer_stats {
 int meshd_node_peer_stats(struct meshd_node *node, const uint8_t key[static 32],
 			  struct meshd_peer_stats *out);
 
+/* Calls cb for every netstack counter (see ns_counters_foreach); nothing before start. */
+void meshd_node_counters(const struct meshd_node *node,
+			 void (*cb)(void *ctx, const char *name, uint64_t value), void *ctx);
+
 const char *meshd_node_tun(const struct meshd_node *node); /* name or "userspace" */
 bool meshd_node_userspace(const struct meshd_node *node);
 bool meshd_node_ssh(const struct meshd_node *node);

@@ -268,14 +268,51 @@ char *ctl_lapi_status_format(const struct ctl_lapi_status *st)
 	json_t *peers = json_array();
 	for (size_t i = 0; peers && i < st->n_peers; i++)
 		json_array_append_new(peers, node_json(&st->peers[i]));
-	json_t *s = json_pack("{s:s?, s:s?, s:b, s:s?, s:b, s:I, s:s?, s:s?, s:i, s:s?, s:s?, s:o, s:o}",
+	json_t *counters = json_object();
+	for (size_t i = 0; counters && i < st->n_counters; i++)
+		json_object_set_new(counters, st->counters[i].name,
+				    json_integer((json_int_t)(st->counters[i].value & INT64_MAX)));
+	json_t *s = json_pack("{s:s?, s:s?, s:b, s:s?, s:b, s:I, s:s?, s:s?, s:i, s:s?, s:s?, s:o, s:o, s:o}",
 			      "state", st->state, "tun", st->tun, "ssh", (int)st->ssh,
 			      "control_url", st->control_url, "control_connected",
 			      (int)st->control_connected, "netmap_time", (json_int_t)st->netmap_time,
 			      "domain", st->domain, "public_key", st->public_key, "listen_port",
 			      (int)st->listen_port, "auth_url", st->auth_url, "error", st->error, "self",
-			      node_json(&st->self), "peers", peers);
+			      node_json(&st->self), "peers", peers, "counters", counters);
 	return dump_line(s ? json_pack("{s:b, s:o}", "ok", 1, "status", s) : NULL);
+}
+
+/* The "counters" object: at most CTL_LAPI_MAX_COUNTERS names of bounded length, each a
+ * non-negative integer.  Absent is fine (an older meshd). */
+static int counters_from_json(json_t *o, struct ctl_lapi_status *out, char *err, size_t errlen)
+{
+	if (!o)
+		return 0;
+	if (!json_is_object(o))
+		return ctl__fail(err, errlen, "\"counters\" must be an object");
+	size_t n = json_object_size(o);
+	if (n > CTL_LAPI_MAX_COUNTERS)
+		return ctl__fail(err, errlen, "\"counters\" has %zu entries (at most %d)", n,
+				 CTL_LAPI_MAX_COUNTERS);
+	if (n && !(out->counters = calloc(n, sizeof(*out->counters))))
+		return -ENOMEM;
+	const char *name;
+	json_t *v;
+	json_object_foreach(o, name, v) {
+		size_t len = strlen(name);
+		if (len == 0 || len >= CTL_LAPI_COUNTER_NAME ||
+		    strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789._") != len)
+			return ctl__fail(err, errlen,
+					 "counter names are 1 to %d characters of a-z, 0-9, '.' and '_'",
+					 CTL_LAPI_COUNTER_NAME - 1);
+		if (!json_is_integer(v) || json_integer_value(v) < 0)
+			return ctl__fail(err, errlen, "counter \"%s\" must be a non-negative integer",
+					 name);
+		struct ctl_lapi_counter *c = &out->counters[out->n_counters++];
+		memcpy(c->name, name, len + 1);
+		c->value = (uint64_t)json_integer_value(v);
+	}
+	return 0;
 }
 
 int ctl_lapi_status_parse(const char *text, size_t len, struct ctl_lapi_status *out, char *err,
@@ -328,6 +365,7 @@ int ctl_lapi_status_parse(const char *text, size_t len, struct ctl_lapi_status *
 			goto out;
 		out->n_peers++;
 	}
+	rc = counters_from_json(json_object_get(s, "counters"), out, err, errlen);
 out:
 	json_decref(j);
 	if (rc)
@@ -348,6 +386,7 @@ void ctl_lapi_status_clear(struct ctl_lapi_status *st)
 	for (size_t i = 0; i < st->n_peers; i++)
 		ctl_lapi_node_clear(&st->peers[i]);
 	free(st->peers);
+	free(st->counters);
 	memset(st, 0, sizeof(*st));
 }
 

@@ -45,6 +45,9 @@ char *ctl_lapi_request_format(const struct ctl_lapi_request *r);
 void ctl_lapi_request_clear(struct ctl_lapi_request *r);
 const char *ctl_lapi_cmd_name(enum ctl_lapi_cmd cmd);
 
+#define CTL_LAPI_COUNTER_NAME 32 /* longest counter name + 1 */
+#define CTL_LAPI_MAX_COUNTERS 64  /* more in a reply is an error, not a truncation */
+
 /* One node as `meshctl status` shows it. */
 struct ctl_lapi_node {
 	char *name, *owner, *dns_name;
@@ -58,6 +61,12 @@ struct ctl_lapi_node {
 	uint64_t rx_bytes, tx_bytes;
 	char **ssh_host_keys;
 	size_t n_ssh_host_keys;
+};
+
+/* One named counter of the data plane ("drop.fragment", "conns.active", ...). */
+struct ctl_lapi_counter {
+	char name[CTL_LAPI_COUNTER_NAME];
+	uint64_t value;
 };
 
 struct ctl_lapi_status {
@@ -75,6 +84,8 @@ struct ctl_lapi_status {
 	struct ctl_lapi_node self;
 	struct ctl_lapi_node *peers;
 	size_t n_peers;
+	struct ctl_lapi_counter *counters; /* the netstack's, in its order */
+	size_t n_counters;
 };
 
 char *ctl_lapi_status_format(const struct ctl_lapi_status *st); /* {"ok":true,"status":{..}}\n */

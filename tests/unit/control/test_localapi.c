@@ -104,6 +104,9 @@ int main(void)
 				      .endpoint = "10.0.0.2:41641" };
 	st.peers = &peer;
 	st.n_peers = 1;
+	struct ctl_lapi_counter ctr[2] = { { "drop.fragment", 3 }, { "conns.active", 0 } };
+	st.counters = ctr;
+	st.n_counters = 2;
 	line = ctl_lapi_status_format(&st);
 	CHECK_INT(ctl_lapi_status_parse(line, strlen(line), &back, err, sizeof(err)), 0);
 	CHECK_STR(back.state, "Running");
@@ -115,8 +118,43 @@ int main(void)
 	CHECK_INT(back.n_peers, 1);
 	CHECK_STR(back.peers[0].endpoint, "10.0.0.2:41641");
 	CHECK_INT(back.peers[0].tx_bytes, 7);
+	CHECK_INT(back.n_counters, 2);
+	CHECK_STR(back.counters[0].name, "drop.fragment");
+	CHECK_INT(back.counters[0].value, 3);
+	CHECK_STR(back.counters[1].name, "conns.active");
 	ctl_lapi_status_clear(&back);
 	free(line);
+
+	/* Counters are bounded in number, name and value: meshctl prints them. */
+	static const struct {
+		const char *json, *err;
+	} bad_counters[] = {
+		{ "{\"ok\":true,\"status\":{\"counters\":[1]}}", "\"counters\" must be an object" },
+		{ "{\"ok\":true,\"status\":{\"counters\":{\"drop.x\":-1}}}",
+		  "counter \"drop.x\" must be a non-negative integer" },
+		{ "{\"ok\":true,\"status\":{\"counters\":{\"drop.x\":\"1\"}}}",
+		  "counter \"drop.x\" must be a non-negative integer" },
+		{ "{\"ok\":true,\"status\":{\"counters\":{\"\\u001b[2J\":1}}}",
+		  "counter names are 1 to 31 characters of a-z, 0-9, '.' and '_'" },
+		{ "{\"ok\":true,\"status\":{\"counters\":{\"\":1}}}",
+		  "counter names are 1 to 31 characters of a-z, 0-9, '.' and '_'" },
+		{ "{\"ok\":true,\"status\":{\"counters\":{\"abcdefghijabcdefghijabcdefghijab\":1}}}",
+		  "counter names are 1 to 31 characters of a-z, 0-9, '.' and '_'" },
+	};
+	for (size_t i = 0; i < sizeof(bad_counters) / sizeof(bad_counters[0]); i++) {
+		CHECK_INT(ctl_lapi_status_parse(bad_counters[i].json, strlen(bad_counters[i].json),
+						&back, err, sizeof(err)),
+			  -EINVAL);
+		CHECK_STR(err, bad_counters[i].err);
+		CHECK(back.counters == NULL && back.n_counters == 0);
+	}
+	char many[4096];
+	size_t o = (size_t)snprintf(many, sizeof(many), "{\"ok\":true,\"status\":{\"counters\":{");
+	for (int i = 0; i < CTL_LAPI_MAX_COUNTERS + 1; i++)
+		o += (size_t)snprintf(many + o, sizeof(many) - o, "%s\"c%d\":1", i ? "," : "", i);
+	snprintf(many + o, sizeof(many) - o, "}}}");
+	CHECK_INT(ctl_lapi_status_parse(many, strlen(many), &back, err, sizeof(err)), -EINVAL);
+	CHECK_STR(err, "\"counters\" has 65 entries (at most 64)");
 	CHECK_INT(ctl_lapi_status_parse("{\"ok\":true,\"status\":{\"peers\":3}}", 32, &back, err,
 					sizeof(err)),
 		  -EINVAL);
