@@ -49,6 +49,8 @@ struct api_conn {
 	bool handled;
 	bool privileged; /* root or meshd's own user */
 	bool refused;	 /* only here to deliver its refusal; holds no slot */
+	bool dialing;	 /* the netstack holds c until on_dialed runs */
+	bool orphan;	 /* closed while dialing: on_dialed frees it */
 };
 
 enum {
@@ -75,6 +77,10 @@ static void conn_closed(uv_handle_t *h)
 	struct meshd_api *api = c->api;
 	if (--c->open_handles)
 		return;
+	if (c->dialing) {
+		c->orphan = true; /* still counted, so the API outlives the dial */
+		return;
+	}
 	for (struct api_conn **pp = &api->conn_list; *pp; pp = &(*pp)->next) {
 		if (*pp == c) {
 			*pp = c->next;
@@ -254,6 +260,14 @@ static void send_fd_reply(struct api_conn *c, int fd)
 static void on_dialed(void *ctx, int fd_or_err)
 {
 	struct api_conn *c = ctx;
+	c->dialing = false;
+	if (c->orphan) { /* the client or the API went away during the dial */
+		if (fd_or_err >= 0)
+			close(fd_or_err);
+		c->open_handles = 1;
+		conn_closed((uv_handle_t *)&c->pipe);
+		return;
+	}
 	if (fd_or_err < 0) {
 		reply(c, ctl_lapi_reply_error("cannot connect: %s", strerror(-fd_or_err)));
 		return;
@@ -326,7 +340,10 @@ static void handle(struct api_conn *c)
 						      "connect through the TUN device"));
 			break;
 		}
+		c->dialing = true;
 		int e = meshd_node_dial(api->node, family, addr, req.port, on_dialed, c);
+		if (e)
+			c->dialing = false;
 		if (e)
 			reply(c, ctl_lapi_reply_error("cannot connect to %s port %u: %s", req.host,
 						      req.port, strerror(-e)));
