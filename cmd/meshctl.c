@@ -9,7 +9,7 @@
 
 static int run_version(int argc, char **argv);
 
-/* One line per verb; later issues add theirs. */
+/* One line per verb. */
 static const struct meshctl_verb verbs[] = {
 	{ "up", meshctl_up, "connect to the tailnet (auth key or interactive login)" },
 	{ "down", meshctl_down, "disconnect from the tailnet, stay logged in" },
