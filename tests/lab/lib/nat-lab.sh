@@ -1,0 +1,160 @@
+# Shell library for NAT labs (sourced after mesh-lab.sh and lab_init): an "internet" of
+# namespaces with a TURN relay (Debian's coturn) and NAT boxes of each kind in front of
+# hosts, all built with nftables in namespaces this lab makes (names carry $LAB_ID, the
+# cleanup trap of mesh-lab.sh deletes them).
+#
+#   nat_internet                  the internet switch (198.18.0.0/24, RFC 2544 benchmark
+#                                 space: never routed anywhere else)
+#   nat_relay NAME                coturn's host on the internet: 198.18.0.10 and .11 (two
+#                                 addresses, so RFC 5780 behaviour discovery works)
+#   nat_public NAME               a host with a public address on the internet
+#   nat_box NAME KIND             a NAT router: KIND easy (endpoint-independent mapping:
+#                                 masquerade), hard (endpoint-dependent: masquerade
+#                                 fully-random), tcp443 (only TCP to port 443 leaves);
+#                                 each drops what arrives unsolicited on its WAN side
+#   nat_host NAME BOX             a host on BOX's LAN, default route through BOX
+#   nat_relay_start NAME          coturn on the relay, REST secret in $LAB/turn-secret,
+#                                 UDP/TCP 3478 and TLS 443 (self-signed cert in $LAB),
+#                                 relaying only between its own relay addresses
+#
+# Namespaces: NS_<name> (lab_ns), WAN/LAN address: IP_<name> (lab_ip).  Inside a box the
+# interfaces are "wan" and "lan".
+
+NAT_NET=198.18.0
+NAT_RELAY_IPS="$NAT_NET.10 $NAT_NET.11"
+
+_nat_ns_new() { # _nat_ns_new NAME: a namespace with lo up; sets NS_<name>
+	local ns="n${1:0:6}$LAB_ID"
+	ip netns add "$ns" || return 1
+	LAB_NS+=("$ns")
+	ip -n "$ns" link set lo up
+	eval "NS_${1//-/_}=$ns"
+}
+
+_nat_wan() { # _nat_wan NAME ADDR...: NAME's "wan" on the internet switch
+	local n=$1 ns port
+	shift
+	ns=$(lab_ns "$n")
+	NAT_PORTS=$((${NAT_PORTS:-0} + 1))
+	port=w$NAT_PORTS
+	ip link add wan netns "$ns" type veth peer name "$port" netns "$NAT_SW" || return 1
+	ip -n "$NAT_SW" link set "$port" master br0 up
+	local a
+	for a in "$@"; do ip -n "$ns" addr add "$a/24" dev wan; done
+	ip -n "$ns" link set wan up
+	eval "IP_${n//-/_}=$1"
+}
+
+nat_internet() {
+	NAT_SW="nsw$LAB_ID"
+	ip netns add "$NAT_SW" || return 1
+	LAB_NS+=("$NAT_SW")
+	ip -n "$NAT_SW" link add br0 type bridge
+	ip -n "$NAT_SW" link set br0 up
+	NAT_NEXT_PUBLIC=30
+	NAT_NEXT_LAN=1
+}
+
+nat_relay() {
+	_nat_ns_new "$1" && _nat_wan "$1" $NAT_RELAY_IPS
+	NAT_RELAY=$1
+}
+
+nat_public() {
+	_nat_ns_new "$1" && _nat_wan "$1" "$NAT_NET.$NAT_NEXT_PUBLIC"
+	NAT_NEXT_PUBLIC=$((NAT_NEXT_PUBLIC + 1))
+}
+
+nat_box() { # nat_box NAME KIND
+	local n=$1 kind=$2 ns masq through
+	_nat_ns_new "$n" && _nat_wan "$n" "$NAT_NET.$NAT_NEXT_PUBLIC" || return 1
+	NAT_NEXT_PUBLIC=$((NAT_NEXT_PUBLIC + 1))
+	ns=$(lab_ns "$n")
+	local k=$NAT_NEXT_LAN
+	NAT_NEXT_LAN=$((k + 1))
+	eval "NAT_LAN_${n//-/_}=10.$k.0"
+	eval "NAT_HOSTS_${n//-/_}=1"
+	ip -n "$ns" link add lan type bridge
+	ip -n "$ns" addr add "10.$k.0.1/24" dev lan
+	ip -n "$ns" link set lan up
+	ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1
+	case $kind in
+	easy) masq=masquerade through='iifname "wan" drop' ;;
+	hard) masq='masquerade fully-random' through='iifname "wan" drop' ;;
+	tcp443) masq=masquerade through='oifname "wan" tcp dport 443 accept
+		drop' ;;
+	*) echo "nat_box: unknown kind '$kind' (easy, hard, tcp443)" >&2; return 1 ;;
+	esac
+	# Unsolicited packets to the box itself are dropped too: otherwise a punch packet
+	# that reaches the box makes Linux remap the port, which real routers do not do.
+	ip netns exec "$ns" nft -f - << NFT
+table ip natlab {
+	chain post {
+		type nat hook postrouting priority 100;
+		oifname "wan" $masq
+	}
+	chain inbound {
+		type filter hook input priority 0;
+		iifname "wan" ct state established,related accept
+		iifname "wan" drop
+	}
+	chain through {
+		type filter hook forward priority 0;
+		ct state established,related accept
+		$through
+	}
+}
+NFT
+}
+
+nat_host() { # nat_host NAME BOX
+	local n=$1 box=$2 ns bns lan i
+	_nat_ns_new "$n" || return 1
+	ns=$(lab_ns "$n")
+	bns=$(lab_ns "$box")
+	local v="NAT_LAN_${box//-/_}" c="NAT_HOSTS_${box//-/_}"
+	lan=${!v}
+	i=$((${!c} + 1))
+	eval "NAT_HOSTS_${box//-/_}=$i"
+	ip link add eth0 netns "$ns" type veth peer name "h$i" netns "$bns" || return 1
+	ip -n "$bns" link set "h$i" master lan up
+	ip -n "$ns" addr add "$lan.$i/24" dev eth0
+	ip -n "$ns" link set eth0 up
+	ip -n "$ns" route add default via "$lan.1"
+	eval "IP_${n//-/_}=$lan.$i"
+}
+
+nat_relay_start() { # nat_relay_start NAME
+	local n=$1 a listen=""
+	head -c 24 /dev/urandom | base64 > "$LAB/turn-secret"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+		-subj "/CN=relay.lab" -addext "subjectAltName=IP:${NAT_RELAY_IPS%% *}" \
+		-keyout "$LAB/turn.key" -out "$LAB/turn.crt" 2> /dev/null || return 1
+	for a in $NAT_RELAY_IPS; do listen+="listening-ip=$a"$'\n'"relay-ip=$a"$'\n'; done
+	# The secret stays out of argv (ps shows argv to every local user).
+	(umask 077 && cat > "$LAB/turnserver.conf") << CONF
+$listen
+listening-port=3478
+tls-listening-port=443
+alt-tls-listening-port=5349
+cert=$LAB/turn.crt
+pkey=$LAB/turn.key
+realm=mesh.lab
+use-auth-secret
+static-auth-secret=$(cat "$LAB/turn-secret")
+fingerprint
+no-cli
+no-dtls
+no-multicast-peers
+no-tcp-relay
+denied-peer-ip=0.0.0.0-255.255.255.255
+denied-peer-ip=::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff
+$(for a in $NAT_RELAY_IPS; do echo "allowed-peer-ip=$a"; done)
+pidfile=$LAB/turnserver.pid
+log-file=stdout
+simple-log
+CONF
+	lab_bg "$n" turnserver turnserver -c "$LAB/turnserver.conf"
+	NAT_RELAY_PID=$LAB_LAST_PID
+	wait_until 10 bash -c "ip netns exec $(lab_ns "$n") ss -Hltn 'sport = :443' | grep -q ."
+}
