@@ -1,0 +1,171 @@
+/* stun-probe: drives nat/stun.c against a real STUN/TURN server over UDP.
+ *   stun-probe binding HOST PORT              prints "mapped ADDR PORT"
+ *   stun-probe allocate HOST PORT USER PASS   Allocate (401, then with credentials);
+ *                                             prints "relayed ADDR PORT", "mapped ...",
+ *                                             "lifetime N", or "error CODE REASON"
+ * Every answer is parsed and checked (transaction id, MESSAGE-INTEGRITY, FINGERPRINT)
+ * before anything is printed; a malformed one is reported and the probe fails. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "nat/stun.h"
+
+static int sock = -1;
+static struct sockaddr_in server;
+
+static void die(const char *what)
+{
+	fprintf(stderr, "stun-probe: %s\n", what);
+	exit(1);
+}
+
+/* Sends (buf, n) and waits up to 3 s, retrying twice, for an answer with our txid. */
+static size_t exchange(const uint8_t *buf, size_t n, const uint8_t *txid, uint8_t *in,
+		       struct nat_stun_msg *m)
+{
+	char err[160];
+	for (int attempt = 0; attempt < 3; attempt++) {
+		if (sendto(sock, buf, n, 0, (struct sockaddr *)&server, sizeof(server)) < 0)
+			die(strerror(errno));
+		struct pollfd p = { .fd = sock, .events = POLLIN };
+		while (poll(&p, 1, 1000) == 1) {
+			ssize_t r = recv(sock, in, NAT_STUN_MAX_LEN, 0);
+			if (r < 0)
+				die(strerror(errno));
+			if (nat_stun_parse(in, (size_t)r, m, err, sizeof(err)) != 0) {
+				fprintf(stderr, "stun-probe: dropped: %s\n", err);
+				continue;
+			}
+			if (memcmp(m->txid, txid, NAT_STUN_TXID) != 0)
+				continue; /* not our transaction */
+			if (nat_stun_check_fingerprint(m) == -EBADMSG)
+				die("answer with a wrong FINGERPRINT");
+			return (size_t)r;
+		}
+	}
+	die("no answer");
+	return 0;
+}
+
+static void print_addr(const char *label, const struct nat_stun_msg *m, uint16_t type)
+{
+	struct sockaddr_storage ss;
+	char err[160], text[INET6_ADDRSTRLEN];
+	int rc = nat_stun_get_addr(m, type, &ss, err, sizeof(err));
+	if (rc == -ENOENT)
+		return;
+	if (rc)
+		die(err);
+	if (ss.ss_family == AF_INET) {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+		inet_ntop(AF_INET, &a->sin_addr, text, sizeof(text));
+		printf("%s %s %u\n", label, text, ntohs(a->sin_port));
+	} else {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+		inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof(text));
+		printf("%s %s %u\n", label, text, ntohs(a->sin6_port));
+	}
+}
+
+static char *attr_str(const struct nat_stun_msg *m, uint16_t type)
+{
+	const struct nat_stun_attr *a = nat_stun_find(m, type);
+	if (!a)
+		return NULL;
+	char *s = malloc((size_t)a->len + 1);
+	if (!s)
+		die("out of memory");
+	memcpy(s, a->val, a->len);
+	s[a->len] = '\0';
+	return s;
+}
+
+static int allocate(const char *user, const char *pass)
+{
+	uint8_t out[NAT_STUN_MAX_LEN], in[NAT_STUN_MAX_LEN], txid[NAT_STUN_TXID];
+	struct nat_stun_builder b;
+	struct nat_stun_msg m;
+	int code;
+	char reason[128];
+	const uint32_t udp = 17u << 24; /* REQUESTED-TRANSPORT: UDP */
+
+	getrandom(txid, sizeof(txid), 0);
+	nat_stun_build_begin(&b, out, sizeof(out), NAT_TURN_ALLOCATE, NAT_STUN_REQUEST, txid);
+	nat_stun_add_u32(&b, NAT_TURN_REQUESTED_TRANSPORT, udp);
+	int n = nat_stun_build_end(&b, NULL, 0, true);
+	exchange(out, (size_t)n, txid, in, &m);
+	if (m.cls != NAT_STUN_ERROR || nat_stun_get_error(&m, &code, reason, sizeof(reason)) ||
+	    code != 401)
+		die("the first Allocate was not answered with 401");
+	char *realm = attr_str(&m, NAT_STUN_REALM), *nonce = attr_str(&m, NAT_STUN_NONCE);
+	if (!realm || !nonce)
+		die("401 without REALM or NONCE");
+
+	uint8_t key[NAT_STUN_LT_KEY];
+	nat_stun_long_term_key(user, realm, pass, key);
+	getrandom(txid, sizeof(txid), 0);
+	nat_stun_build_begin(&b, out, sizeof(out), NAT_TURN_ALLOCATE, NAT_STUN_REQUEST, txid);
+	nat_stun_add_u32(&b, NAT_TURN_REQUESTED_TRANSPORT, udp);
+	nat_stun_add(&b, NAT_STUN_USERNAME, user, strlen(user));
+	nat_stun_add(&b, NAT_STUN_REALM, realm, strlen(realm));
+	nat_stun_add(&b, NAT_STUN_NONCE, nonce, strlen(nonce));
+	n = nat_stun_build_end(&b, key, sizeof(key), true);
+	if (n < 0)
+		die("request does not fit");
+	exchange(out, (size_t)n, txid, in, &m);
+	free(realm);
+	free(nonce);
+	if (m.cls == NAT_STUN_ERROR) {
+		if (nat_stun_get_error(&m, &code, reason, sizeof(reason)))
+			die("error answer without a valid ERROR-CODE");
+		printf("error %d %s\n", code, reason);
+		return 2;
+	}
+	if (nat_stun_check_integrity(&m, key, sizeof(key)) != 0)
+		die("success answer without a valid MESSAGE-INTEGRITY");
+	print_addr("relayed", &m, NAT_TURN_XOR_RELAYED_ADDRESS);
+	print_addr("mapped", &m, NAT_STUN_XOR_MAPPED_ADDRESS);
+	const struct nat_stun_attr *lt = nat_stun_find(&m, NAT_TURN_LIFETIME);
+	if (lt && lt->len == 4)
+		printf("lifetime %u\n", (unsigned)(lt->val[0] << 24 | lt->val[1] << 16 |
+						   lt->val[2] << 8 | lt->val[3]));
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 4 || (strcmp(argv[1], "allocate") == 0 && argc != 6)) {
+		fprintf(stderr, "usage: stun-probe binding HOST PORT | allocate HOST PORT USER PASS\n");
+		return 2;
+	}
+	server.sin_family = AF_INET;
+	server.sin_port = htons((uint16_t)atoi(argv[3]));
+	if (inet_pton(AF_INET, argv[2], &server.sin_addr) != 1)
+		die("HOST must be an IPv4 address");
+	sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (sock < 0)
+		die(strerror(errno));
+	if (strcmp(argv[1], "allocate") == 0)
+		return allocate(argv[4], argv[5]);
+	if (strcmp(argv[1], "binding") != 0)
+		die("unknown command");
+	uint8_t out[NAT_STUN_MAX_LEN], in[NAT_STUN_MAX_LEN], txid[NAT_STUN_TXID];
+	struct nat_stun_builder b;
+	struct nat_stun_msg m;
+	getrandom(txid, sizeof(txid), 0);
+	nat_stun_build_begin(&b, out, sizeof(out), NAT_STUN_BINDING, NAT_STUN_REQUEST, txid);
+	int n = nat_stun_build_end(&b, NULL, 0, true);
+	exchange(out, (size_t)n, txid, in, &m);
+	if (m.cls != NAT_STUN_SUCCESS)
+		die("Binding not answered with success");
+	print_addr("mapped", &m, NAT_STUN_XOR_MAPPED_ADDRESS);
+	return 0;
+}
