@@ -1,0 +1,96 @@
+/* A TURN client (RFC 8656) for one allocation on one relay, without I/O: the caller hands
+ * it datagrams from the relay and the time, and it asks for datagrams to be sent through a
+ * callback.  So the same code runs on meshd's loop, in unit tests with a scripted relay,
+ * and in the lab against coturn.
+ *
+ * Life of an allocation: Allocate without credentials -> 401 with REALM and NONCE ->
+ * Allocate with the long-term key (438 Stale Nonce: once more with the new nonce) ->
+ * allocated (relayed and mapped addresses, lifetime).  Refresh before the lifetime ends;
+ * 437 Allocation Mismatch (the NAT gave us a new port) or a lost allocation starts over.
+ * Each peer gets a channel (ChannelBind also installs the permission for its IP); the
+ * binding is renewed every 4 minutes, inside both the permission's 300 s and the channel's
+ * 600 s at the relay.  Requests are retransmitted
+ * over UDP (RTO 500 ms doubling, 7 sends, RFC 8489 6.2.1). */
+#ifndef MESH_NAT_TURN_H
+#define MESH_NAT_TURN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "nat/stun.h"
+
+enum nat_turn_state {
+	NAT_TURN_IDLE,
+	NAT_TURN_ALLOCATING,
+	NAT_TURN_ALLOCATED,
+	NAT_TURN_FAILED, /* refused (an error other than 401/437/438) or no answer: see why */
+};
+
+enum {
+	NAT_TURN_MAX_PEERS = 16,       /* permissions/channels one allocation keeps */
+	NAT_TURN_CHANNEL_FIRST = 0x4000,
+	NAT_TURN_CHANNEL_HEADER = 4,   /* ChannelData: channel number, length */
+};
+
+/* Sends one datagram to the relay. */
+typedef void nat_turn_send_fn(void *ctx, const uint8_t *buf, size_t len);
+
+struct nat_turn_peer {
+	struct sockaddr_storage addr;
+	uint16_t channel; /* NAT_TURN_CHANNEL_FIRST + index */
+	bool bound;
+	uint64_t bind_at_ms; /* when the binding (or its renewal) is due */
+};
+
+struct nat_turn_txn {
+	bool active;
+	uint16_t method;
+	int peer; /* CreatePermission/ChannelBind: index into peers, else -1 */
+	uint8_t txid[NAT_STUN_TXID];
+	uint8_t buf[512];
+	size_t len;
+	unsigned sends;
+	uint64_t next_ms, rto_ms;
+};
+
+struct nat_turn {
+	enum nat_turn_state state;
+	char why[160]; /* NAT_TURN_FAILED: what the relay said or that it did not answer */
+	char username[128], password[128], realm[128], nonce[256];
+	uint8_t key[NAT_STUN_LT_KEY];
+	bool have_key;
+	struct sockaddr_storage relayed, mapped;
+	uint32_t lifetime_s;
+	uint64_t refresh_at_ms;
+	struct nat_turn_txn txn[8]; /* allocate/refresh + peer requests in flight */
+	unsigned stale_retries;	    /* 438s in a row */
+	struct nat_turn_peer peers[NAT_TURN_MAX_PEERS];
+	size_t n_peers;
+	nat_turn_send_fn *send;
+	void *ctx;
+};
+
+/* Sets up (no I/O yet).  -EINVAL when the username or password does not fit. */
+int nat_turn_init(struct nat_turn *t, const char *username, const char *password,
+		  nat_turn_send_fn *send, void *ctx);
+/* Starts (or restarts) the allocation. */
+void nat_turn_start(struct nat_turn *t, uint64_t now_ms);
+/* A datagram from the relay.  Returns 1 when it was a STUN answer or indication for us
+ * (handled), 0 when it is not STUN/ChannelData (the caller's), -EBADMSG when malformed. For
+ * data from a peer (Data indication or ChannelData) *peer and (*data, *len) are set and 2
+ * is returned. */
+int nat_turn_input(struct nat_turn *t, const uint8_t *buf, size_t len, uint64_t now_ms,
+		   struct sockaddr_storage *peer, const uint8_t **data, size_t *data_len);
+/* Retransmissions and refreshes due by now; returns the next time to call, ms. */
+uint64_t nat_turn_timer(struct nat_turn *t, uint64_t now_ms);
+/* Keeps a channel (and so a permission) for this peer address, bound once allocated.
+ * -ENOSPC beyond NAT_TURN_MAX_PEERS. */
+int nat_turn_add_peer(struct nat_turn *t, const struct sockaddr *peer, uint64_t now_ms);
+/* Frames data for peer into out as ChannelData (no padding: UDP); the length, or -ENOENT
+ * (unknown peer), -EAGAIN (channel not bound yet), -ENOSPC. */
+int nat_turn_wrap(struct nat_turn *t, const struct sockaddr *peer, const uint8_t *data,
+		  size_t len, uint8_t *out, size_t cap);
+
+#endif
