@@ -465,6 +465,16 @@ static int parse_srcs(struct pol_policy *pol, struct pol__netrule *r, json_t *sr
 			return -EINVAL;
 		}
 		r->n_srcs++;
+		/* Both select destinations only: autogroup:self means "the source's own
+		 * devices" and autogroup:internet "all public IP addresses"
+		 * (https://tailscale.com/kb/1396/targets), so as a source either would
+		 * silently match nothing. */
+		enum pol__alias_kind k = r->srcs[i].kind;
+		if (k == POL__A_SELF || k == POL__A_INTERNET) {
+			pol__fail(err, "%s[%zu]: %s cannot be used as a src", sec, idx, v[i]);
+			strv_free(v, n);
+			return -EINVAL;
+		}
 	}
 	strv_free(v, n);
 	return 0;
@@ -686,10 +696,6 @@ static int parse_grant(struct pol_policy *pol, struct pol__netrule *r, json_t *j
 	int rc = parse_srcs(pol, r, json_object_get(j, "src"), err, "grants", idx);
 	if (rc)
 		return rc;
-	for (size_t i = 0; i < r->n_srcs; i++)
-		if (r->srcs[i].kind == POL__A_SELF)
-			return pol__fail(err, "grants[%zu]: autogroup:self cannot be used as a src",
-					 idx);
 	char **ips = NULL, **dsts = NULL, **via = NULL;
 	size_t n_ips = 0, n_dsts = 0, n_via = 0;
 	json_t *app = json_object_get(j, "app");
@@ -794,14 +800,26 @@ static int parse_netrules(struct pol_policy *pol, json_t *acls, json_t *grants,
 
 /* ---- ssh ---- */
 
-/* Go's time.ParseDuration for the units a checkPeriod uses; seconds out. */
-static bool go_duration(const char *s, double *out)
+/* Go's time.ParseDuration, which the service uses for checkPeriod
+ * (https://pkg.go.dev/time#ParseDuration: "A duration string is a possibly signed sequence
+ * of decimal numbers, each with optional fraction and a unit suffix, such as "300ms",
+ * "-1.5h" or "2h45m". Valid time units are "ns", "us" (or "µs"), "ms", "s", "m", "h".").
+ * Digits and '.' only, so no exponents or hex that strtod would take.  Nanoseconds out;
+ * false with Go's own message in msg. */
+static bool go_duration(const char *orig, int64_t *out, char *msg, size_t msglen)
 {
 	static const struct {
 		const char *u;
-		double mult;
-	} units[] = {{"ns", 1e-9}, {"us", 1e-6}, {"µs", 1e-6}, {"ms", 1e-3},
-		     {"s", 1},	   {"m", 60},	 {"h", 3600}};
+		int64_t ns;
+	} units[] = {{"ns", 1},
+		     {"us", 1000},
+		     {"\xc2\xb5s", 1000} /* U+00B5 */,
+		     {"\xce\xbcs", 1000} /* U+03BC */,
+		     {"ms", 1000000},
+		     {"s", 1000000000},
+		     {"m", 60LL * 1000000000},
+		     {"h", 3600LL * 1000000000}};
+	const char *s = orig;
 	double total = 0;
 	bool neg = false;
 	if (*s == '-' || *s == '+')
@@ -811,44 +829,88 @@ static bool go_duration(const char *s, double *out)
 		return true;
 	}
 	if (!*s)
-		return false;
+		goto invalid;
 	while (*s) {
+		double v = 0, scale = 1;
+		bool digits = false;
 		if (!((*s >= '0' && *s <= '9') || *s == '.'))
+			goto invalid;
+		for (; *s >= '0' && *s <= '9'; s++, digits = true)
+			v = v * 10 + (*s - '0');
+		if (*s == '.')
+			for (s++; *s >= '0' && *s <= '9'; s++, digits = true)
+				v += (*s - '0') * (scale /= 10);
+		if (!digits)
+			goto invalid;
+		size_t ul = 0;
+		while (s[ul] && s[ul] != '.' && !(s[ul] >= '0' && s[ul] <= '9'))
+			ul++;
+		if (!ul) {
+			snprintf(msg, msglen, "time: missing unit in duration \"%s\"", orig);
 			return false;
-		char *end;
-		double v = strtod(s, &end);
-		if (end == s)
-			return false;
-		s = end;
-		size_t best = 0;
-		double mult = 0;
-		for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-			size_t l = strlen(units[i].u);
-			if (strncmp(s, units[i].u, l) == 0 && l > best) {
-				best = l;
-				mult = units[i].mult;
-			}
 		}
-		if (!best)
+		size_t u = 0;
+		while (u < sizeof(units) / sizeof(units[0]) &&
+		       !(strlen(units[u].u) == ul && strncmp(s, units[u].u, ul) == 0))
+			u++;
+		if (u == sizeof(units) / sizeof(units[0])) {
+			snprintf(msg, msglen, "time: unknown unit \"%.*s\" in duration \"%s\"",
+				 (int)ul, s, orig);
 			return false;
-		s += best;
-		total += v * mult;
+		}
+		total += v * (double)units[u].ns;
+		if (total > 9223372036854775807.0)
+			goto invalid;
+		s += ul;
 	}
-	*out = neg ? -total : total;
+	*out = (int64_t)(neg ? -total : total);
 	return true;
+invalid:
+	snprintf(msg, msglen, "time: invalid duration \"%s\"", orig);
+	return false;
 }
 
-static void go_duration_format(double secs, char *buf, size_t n)
+/* Go's Duration.String: "1h30m0s", "-1.5s", "500ms", "0s" (for the messages that echo a
+ * parsed duration back, as the service does). */
+static void go_duration_format(int64_t ns, char *buf, size_t n)
 {
-	bool neg = secs < 0;
-	long long t = (long long)(neg ? -secs : secs);
-	long long h = t / 3600, m = (t % 3600) / 60, sec = t % 60;
+	static const char *const small[] = {"ns", "\xc2\xb5s", "ms"};
+	bool neg = ns < 0;
+	uint64_t u = neg ? (uint64_t)0 - (uint64_t)ns : (uint64_t)ns;
+	const char *sign = neg ? "-" : "";
+	if (u == 0) {
+		snprintf(buf, n, "0s");
+		return;
+	}
+	if (u < 1000000000ULL) {
+		int k = u < 1000ULL ? 0 : u < 1000000ULL ? 1 : 2;
+		uint64_t div = k == 0 ? 1 : k == 1 ? 1000 : 1000000;
+		char frac[16] = "";
+		if (u % div) {
+			snprintf(frac, sizeof(frac), ".%0*llu", k == 1 ? 3 : 6,
+				 (unsigned long long)(u % div));
+			for (size_t l = strlen(frac); frac[l - 1] == '0'; l--)
+				frac[l - 1] = '\0';
+		}
+		snprintf(buf, n, "%s%llu%s%s", sign, (unsigned long long)(u / div), frac, small[k]);
+		return;
+	}
+	uint64_t secs = u / 1000000000ULL, sub = u % 1000000000ULL;
+	char frac[16] = "";
+	if (sub) {
+		snprintf(frac, sizeof(frac), ".%09llu", (unsigned long long)sub);
+		for (size_t l = strlen(frac); frac[l - 1] == '0'; l--)
+			frac[l - 1] = '\0';
+	}
+	uint64_t h = secs / 3600, m = secs / 60 % 60, sec = secs % 60;
 	if (h)
-		snprintf(buf, n, "%s%lldh%lldm%llds", neg ? "-" : "", h, m, sec);
+		snprintf(buf, n, "%s%lluh%llum%llu%ss", sign, (unsigned long long)h,
+			 (unsigned long long)m, (unsigned long long)sec, frac);
 	else if (m)
-		snprintf(buf, n, "%s%lldm%llds", neg ? "-" : "", m, sec);
+		snprintf(buf, n, "%s%llum%llu%ss", sign, (unsigned long long)m,
+			 (unsigned long long)sec, frac);
 	else
-		snprintf(buf, n, "%s%llds", neg ? "-" : "", sec);
+		snprintf(buf, n, "%s%llu%ss", sign, (unsigned long long)sec, frac);
 }
 
 static int parse_ssh_users(struct pol_policy *pol, struct pol__sshrule *r, json_t *uj, size_t idx,
@@ -989,24 +1051,26 @@ static int parse_ssh_rule(struct pol_policy *pol, struct pol__sshrule *r, json_t
 		if (!json_is_string(cp))
 			return pol__fail(err, "ssh[%zu]: checkPeriod must be a string", idx);
 		char *s = trimdup(json_string_value(cp));
-		double secs;
+		char why[POL_ERR_MAX / 2];
+		int64_t ns;
 		if (!s)
 			return -ENOMEM;
 		if (strcmp(s, "always") == 0) {
 			r->check_period_s = 0;
-		} else if (!go_duration(s, &secs)) {
-			rc = pol__fail(err, "ssh[%zu]: checkPeriod: time: invalid duration \"%s\"",
-				       idx, s);
-		} else if (secs <= 0) {
+		} else if (!go_duration(s, &ns, why, sizeof(why))) {
+			rc = pol__fail(err, "ssh[%zu]: checkPeriod: %s", idx, why);
+		} else if (ns <= 0) {
 			char d[48];
-			go_duration_format(secs, d, sizeof(d));
+			go_duration_format(ns, d, sizeof(d));
 			rc = pol__fail(err, "ssh[%zu]: checkPeriod %s must be a positive duration",
 				       idx, d);
-		} else if (secs > 168 * 3600) {
+		} else if (ns > 168LL * 3600 * 1000000000) {
 			rc = pol__fail(err, "ssh[%zu]: checkPeriod \"%s\" is longer than 168h", idx,
 				       s);
 		} else {
-			r->check_period_s = (int64_t)secs;
+			/* Whole seconds, rounded up: a positive period never becomes 0, which
+			 * means "every connection". */
+			r->check_period_s = (ns + 999999999) / 1000000000;
 		}
 		free(s);
 		if (rc)
@@ -1118,9 +1182,14 @@ static int parse_sshtests(struct pol_policy *pol, json_t *j, struct pol_error *e
 		for (size_t d = 0; x->dsts && d < n && !rc; d++) {
 			struct pol_prefix p;
 			const char *s = dsts[d];
+			/* A hosts entry stands for its prefix, so one naming a range is refused
+			 * like the range written out. */
+			int h = pol__strmap_get(&pol->host_idx, s);
+			bool range = h >= 0 ? pol->hosts[h].prefix.bits !=
+						  (pol->hosts[h].prefix.addr.family == 4 ? 32 : 128)
+					    : strchr(s, '/') && pol_prefix_parse(s, &p);
 			if (strcmp(s, "autogroup:internet") == 0 || strcmp(s, "*") == 0 ||
-			    strcmp(s, "autogroup:danger-all") == 0 ||
-			    (strchr(s, '/') && pol_prefix_parse(s, &p))) {
+			    strcmp(s, "autogroup:danger-all") == 0 || range) {
 				rc = pol__fail(err,
 					       "sshTests[%zu]: SSH tests dst contains disallowed "
 					       "element \"%s\"",
