@@ -1,0 +1,201 @@
+/* The TURN client against a scripted relay made with the STUN builder: the 401 dance
+ * (credentials only after the challenge, the long-term key), a forged success answer
+ * (wrong MESSAGE-INTEGRITY) ignored and the request retransmitted, 438 with a new nonce,
+ * Refresh a minute before the lifetime ends, 437 on Refresh starting over, a ChannelBind
+ * per peer and ChannelData both ways, a channel we never bound refused, an error naming
+ * the relay's reason, and no answer at all ending in "no answer" after 7 sends. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+
+#include "check.h"
+#include "nat/turn.h"
+
+static uint8_t sent[8][600];
+static size_t sent_len[8];
+static int n_sent;
+
+static void on_send(void *ctx, const uint8_t *buf, size_t len)
+{
+	(void)ctx;
+	if (n_sent < 8 && len <= sizeof(sent[0])) {
+		memcpy(sent[n_sent], buf, len);
+		sent_len[n_sent] = len;
+	}
+	n_sent++;
+}
+
+static struct nat_stun_msg last; /* the last request, parsed */
+
+static void take_last(void)
+{
+	char err[160];
+	CHECK(n_sent > 0);
+	CHECK_INT(nat_stun_parse(sent[n_sent - 1], sent_len[n_sent - 1], &last, err, sizeof(err)),
+		  0);
+}
+
+static const char user[] = "1900000000:node-a", pass[] = "c2VjcmV0";
+static uint8_t key[NAT_STUN_LT_KEY];
+
+/* The relay's answer to `last`: class, error code (0 = none), with or without the seal. */
+static size_t answer(uint8_t *out, enum nat_stun_class cls, int code, const char *nonce,
+		     bool seal, uint32_t lifetime)
+{
+	struct nat_stun_builder b;
+	nat_stun_build_begin(&b, out, 512, last.method, cls, last.txid);
+	if (code) {
+		uint8_t ec[4 + 16] = { 0, 0, (uint8_t)(code / 100), (uint8_t)(code % 100) };
+		memcpy(ec + 4, "Relay says no", 13);
+		nat_stun_add(&b, NAT_STUN_ERROR_CODE, ec, 4 + 13);
+		nat_stun_add(&b, NAT_STUN_REALM, "mesh.lab", 8);
+	}
+	if (nonce)
+		nat_stun_add(&b, NAT_STUN_NONCE, nonce, strlen(nonce));
+	if (cls == NAT_STUN_SUCCESS && last.method == NAT_TURN_ALLOCATE) {
+		struct sockaddr_in r = { .sin_family = AF_INET, .sin_port = htons(50000) };
+		struct sockaddr_in m = { .sin_family = AF_INET, .sin_port = htons(41641) };
+		inet_pton(AF_INET, "198.18.0.10", &r.sin_addr);
+		inet_pton(AF_INET, "198.18.0.20", &m.sin_addr);
+		nat_stun_add_xaddr(&b, NAT_TURN_XOR_RELAYED_ADDRESS, (struct sockaddr *)&r);
+		nat_stun_add_xaddr(&b, NAT_STUN_XOR_MAPPED_ADDRESS, (struct sockaddr *)&m);
+	}
+	if (lifetime)
+		nat_stun_add_u32(&b, NAT_TURN_LIFETIME, lifetime);
+	int n = nat_stun_build_end(&b, seal ? key : NULL, sizeof(key), true);
+	CHECK(n > 0);
+	return (size_t)n;
+}
+
+static int feed(struct nat_turn *t, const uint8_t *buf, size_t len, uint64_t now)
+{
+	struct sockaddr_storage peer;
+	const uint8_t *data;
+	size_t dlen;
+	return nat_turn_input(t, buf, len, now, &peer, &data, &dlen);
+}
+
+static void allocate(struct nat_turn *t, uint64_t now)
+{
+	uint8_t buf[512];
+	n_sent = 0;
+	nat_turn_start(t, now);
+	take_last();
+	CHECK_INT(last.method, NAT_TURN_ALLOCATE);
+	CHECK(nat_stun_find(&last, NAT_STUN_USERNAME) == NULL); /* no credentials unasked */
+	CHECK_INT(feed(t, buf, answer(buf, NAT_STUN_ERROR, 401, "n1", false, 0), now), 1);
+	take_last();
+	const struct nat_stun_attr *u = nat_stun_find(&last, NAT_STUN_USERNAME);
+	CHECK(u && u->len == strlen(user) && memcmp(u->val, user, u->len) == 0);
+	CHECK_INT(nat_stun_check_integrity(&last, key, sizeof(key)), 0);
+	CHECK_INT(feed(t, buf, answer(buf, NAT_STUN_SUCCESS, 0, NULL, true, 600), now), 1);
+}
+
+int main(void)
+{
+	struct nat_turn t;
+	uint8_t buf[512];
+	char text[INET_ADDRSTRLEN];
+	nat_stun_long_term_key(user, "mesh.lab", pass, key);
+	CHECK_INT(nat_turn_init(&t, user, pass, on_send, NULL), 0);
+
+	/* 401, then a forged success (no seal), then 438 with a new nonce, then success. */
+	n_sent = 0;
+	nat_turn_start(&t, 1000);
+	take_last();
+	CHECK_INT(feed(&t, buf, answer(buf, NAT_STUN_ERROR, 401, "n1", false, 0), 1000), 1);
+	take_last();
+	int before = n_sent;
+	CHECK_INT(feed(&t, buf, answer(buf, NAT_STUN_SUCCESS, 0, NULL, false, 600), 1010),
+		  -EBADMSG);
+	CHECK_INT(t.state, NAT_TURN_ALLOCATING);
+	nat_turn_timer(&t, 1600); /* RTO 500 ms: the same request again */
+	CHECK_INT(n_sent, before + 1);
+	CHECK(sent_len[n_sent - 1] == sent_len[n_sent - 2] &&
+	      memcmp(sent[n_sent - 1], sent[n_sent - 2], sent_len[n_sent - 1]) == 0);
+	CHECK_INT(feed(&t, buf, answer(buf, NAT_STUN_ERROR, 438, "n2", false, 0), 1700), 1);
+	take_last();
+	const struct nat_stun_attr *nn = nat_stun_find(&last, NAT_STUN_NONCE);
+	CHECK(nn && nn->len == 2 && memcmp(nn->val, "n2", 2) == 0);
+	CHECK_INT(feed(&t, buf, answer(buf, NAT_STUN_SUCCESS, 0, NULL, true, 600), 1800), 1);
+	CHECK_INT(t.state, NAT_TURN_ALLOCATED);
+	CHECK_STR(inet_ntop(AF_INET, &((struct sockaddr_in *)&t.relayed)->sin_addr, text,
+			    sizeof(text)),
+		  "198.18.0.10");
+	CHECK_INT(ntohs(((struct sockaddr_in *)&t.mapped)->sin_port), 41641);
+	CHECK_INT(t.refresh_at_ms, 1800 + 540 * 1000);
+
+	/* A peer: ChannelBind at once, then ChannelData both ways. */
+	struct sockaddr_in peer = { .sin_family = AF_INET, .sin_port = htons(50001) };
+	inet_pton(AF_INET, "198.18.0.11", &peer.sin_addr);
+	n_sent = 0;
+	CHECK_INT(nat_turn_wrap(&t, (struct sockaddr *)&peer, (const uint8_t *)"x", 1, buf,
+				sizeof(buf)),
+		  -ENOENT);
+	CHECK_INT(nat_turn_add_peer(&t, (struct sockaddr *)&peer, 2000), 0);
+	take_last();
+	CHECK_INT(last.method, NAT_TURN_CHANNEL_BIND);
+	CHECK_INT(nat_turn_wrap(&t, (struct sockaddr *)&peer, (const uint8_t *)"x", 1, buf,
+				sizeof(buf)),
+		  -EAGAIN);
+	CHECK_INT(feed(&t, buf, answer(buf, NAT_STUN_SUCCESS, 0, NULL, true, 0), 2010), 1);
+	int n = nat_turn_wrap(&t, (struct sockaddr *)&peer, (const uint8_t *)"hello", 5, buf,
+			      sizeof(buf));
+	CHECK_INT(n, 9);
+	CHECK(buf[0] == 0x40 && buf[1] == 0x00 && buf[3] == 5);
+	struct sockaddr_storage from;
+	const uint8_t *data;
+	size_t dlen;
+	CHECK_INT(nat_turn_input(&t, buf, (size_t)n, 2020, &from, &data, &dlen), 2);
+	CHECK(dlen == 5 && memcmp(data, "hello", 5) == 0);
+	CHECK_INT(ntohs(((struct sockaddr_in *)&from)->sin_port), 50001);
+	buf[1] = 0x07; /* a channel we never bound */
+	CHECK_INT(nat_turn_input(&t, buf, (size_t)n, 2020, &from, &data, &dlen), -EBADMSG);
+	buf[1] = 0x00;
+	buf[3] = 200; /* longer than the datagram */
+	CHECK_INT(nat_turn_input(&t, buf, (size_t)n, 2020, &from, &data, &dlen), -EBADMSG);
+	CHECK_INT(nat_turn_input(&t, (const uint8_t *)"\x01\x00\x00\x00", 4, 2020, &from, &data,
+				 &dlen),
+		  0); /* not ours: the caller's (WireGuard) */
+
+	/* Renewal at 4 minutes; Refresh at lifetime - 60 s; 437 on Refresh starts over. */
+	n_sent = 0;
+	nat_turn_timer(&t, 2010 + 240 * 1000);
+	take_last();
+	CHECK_INT(last.method, NAT_TURN_CHANNEL_BIND);
+	n_sent = 0;
+	nat_turn_timer(&t, 1800 + 540 * 1000);
+	CHECK(n_sent >= 1);
+	take_last();
+	CHECK_INT(last.method, NAT_TURN_REFRESH);
+	CHECK_INT(feed(&t, buf, answer(buf, NAT_STUN_ERROR, 437, NULL, false, 0), 542000), 1);
+	take_last();
+	CHECK_INT(last.method, NAT_TURN_ALLOCATE);
+	CHECK_INT(t.state, NAT_TURN_ALLOCATING);
+	CHECK_INT(feed(&t, buf, answer(buf, NAT_STUN_SUCCESS, 0, NULL, true, 600), 542010), 1);
+	CHECK_INT(t.state, NAT_TURN_ALLOCATED);
+	take_last(); /* the peer's channel is bound again on the new allocation */
+	CHECK_INT(last.method, NAT_TURN_CHANNEL_BIND);
+
+	/* A fresh client: the challenge first; then a refusal names the relay's reason. */
+	CHECK_INT(nat_turn_init(&t, user, pass, on_send, NULL), 0);
+	allocate(&t, 600000);
+	CHECK_INT(t.state, NAT_TURN_ALLOCATED);
+	n_sent = 0;
+	nat_turn_start(&t, 700000);
+	take_last();
+	CHECK_INT(feed(&t, buf, answer(buf, NAT_STUN_ERROR, 486, NULL, false, 0), 700010), 1);
+	CHECK_INT(t.state, NAT_TURN_FAILED);
+	CHECK_STR(t.why, "the relay refused Allocate: 486 Relay says no");
+
+	/* Silence: 7 sends (RTO 0.5, 1, 2, ... s), then "no answer". */
+	n_sent = 0;
+	nat_turn_start(&t, 800000);
+	uint64_t now = 800000;
+	for (int i = 0; i < 10 && t.state == NAT_TURN_ALLOCATING; i++)
+		now = nat_turn_timer(&t, now);
+	CHECK_INT(n_sent, 7);
+	CHECK_INT(t.state, NAT_TURN_FAILED);
+	CHECK_STR(t.why, "no answer from the relay after 7 tries");
+	return check_finish();
+}
