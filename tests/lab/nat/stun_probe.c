@@ -3,6 +3,11 @@
  *   stun-probe allocate HOST PORT USER PASS   Allocate (401, then with credentials);
  *                                             prints "relayed ADDR PORT", "mapped ...",
  *                                             "lifetime N", or "error CODE REASON"
+ *   stun-probe relay HOST PORT USER PASS MINE THEIRS MSG
+ *                                             nat/turn.c's client: allocates, writes its
+ *                                             relayed address to MINE, reads the other's
+ *                                             from THEIRS, binds a channel and sends MSG
+ *                                             until the other's arrives; prints "got ..."
  * Every answer is parsed and checked (transaction id, MESSAGE-INTEGRITY, FINGERPRINT)
  * before anything is printed; a malformed one is reported and the probe fails. */
 #include <arpa/inet.h>
@@ -17,6 +22,8 @@
 #include <unistd.h>
 
 #include "nat/stun.h"
+#include "nat/turn.h"
+#include <time.h>
 
 static int sock = -1;
 static struct sockaddr_in server;
@@ -140,10 +147,102 @@ static int allocate(const char *user, const char *pass)
 	return 0;
 }
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void turn_send(void *ctx, const uint8_t *buf, size_t len)
+{
+	(void)ctx;
+	sendto(sock, buf, len, 0, (struct sockaddr *)&server, sizeof(server));
+}
+
+static int relay(char **a)
+{
+	struct nat_turn t;
+	if (nat_turn_init(&t, a[0], a[1], turn_send, NULL))
+		die("username or password too long");
+	const char *mine = a[2], *theirs = a[3], *msg = a[4];
+	uint64_t start = now_ms(), next_send = 0;
+	nat_turn_start(&t, start);
+	bool wrote = false, have_peer = false;
+	struct sockaddr_in peer = { .sin_family = AF_INET };
+	int got = 0;
+	uint64_t done_at = 0;
+	while (now_ms() - start < 20000) {
+		uint64_t now = now_ms();
+		uint64_t due = nat_turn_timer(&t, now);
+		if (t.state == NAT_TURN_FAILED) {
+			printf("failed: %s\n", t.why);
+			return 1;
+		}
+		if (t.state == NAT_TURN_ALLOCATED && !wrote) {
+			char text[INET_ADDRSTRLEN];
+			struct sockaddr_in *r = (struct sockaddr_in *)&t.relayed;
+			inet_ntop(AF_INET, &r->sin_addr, text, sizeof(text));
+			FILE *f = fopen(mine, "w");
+			if (!f)
+				die("cannot write MINE");
+			fprintf(f, "%s %u\n", text, ntohs(r->sin_port));
+			fclose(f);
+			printf("relayed %s %u\n", text, ntohs(r->sin_port));
+			wrote = true;
+		}
+		if (wrote && !have_peer) {
+			FILE *f = fopen(theirs, "r");
+			char text[64];
+			unsigned port;
+			if (f && fscanf(f, "%63s %u", text, &port) == 2 &&
+			    inet_pton(AF_INET, text, &peer.sin_addr) == 1) {
+				peer.sin_port = htons((uint16_t)port);
+				have_peer = nat_turn_add_peer(&t, (struct sockaddr *)&peer, now) == 0;
+			}
+			if (f)
+				fclose(f);
+		}
+		if (have_peer && now >= next_send) {
+			uint8_t out[600];
+			int n = nat_turn_wrap(&t, (struct sockaddr *)&peer, (const uint8_t *)msg,
+					      strlen(msg), out, sizeof(out));
+			if (n > 0)
+				turn_send(NULL, out, (size_t)n);
+			next_send = now + 200;
+		}
+		if (got && now >= done_at)
+			return 0;
+		int wait = 100;
+		if (due != UINT64_MAX && due > now && due - now < (uint64_t)wait)
+			wait = (int)(due - now);
+		struct pollfd p = { .fd = sock, .events = POLLIN };
+		if (poll(&p, 1, wait) != 1)
+			continue;
+		uint8_t in[NAT_STUN_MAX_LEN];
+		ssize_t r = recv(sock, in, sizeof(in), 0);
+		if (r <= 0)
+			continue;
+		struct sockaddr_storage from;
+		const uint8_t *d;
+		size_t dlen;
+		if (nat_turn_input(&t, in, (size_t)r, now_ms(), &from, &d, &dlen) == 2 && !got) {
+			printf("got %.*s\n", (int)dlen, (const char *)d);
+			fflush(stdout);
+			got = 1;
+			done_at = now_ms() + 1500; /* keep sending so the other side hears us */
+		}
+	}
+	printf("failed: nothing from the peer within 20 s (state %d)\n", t.state);
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
-	if (argc < 4 || (strcmp(argv[1], "allocate") == 0 && argc != 6)) {
-		fprintf(stderr, "usage: stun-probe binding HOST PORT | allocate HOST PORT USER PASS\n");
+	if (argc < 4 || (strcmp(argv[1], "allocate") == 0 && argc != 6) ||
+	    (strcmp(argv[1], "relay") == 0 && argc != 9)) {
+		fprintf(stderr, "usage: stun-probe binding HOST PORT | allocate HOST PORT USER PASS"
+				" | relay HOST PORT USER PASS MINE THEIRS MSG\n");
 		return 2;
 	}
 	server.sin_family = AF_INET;
@@ -155,6 +254,8 @@ int main(int argc, char **argv)
 		die(strerror(errno));
 	if (strcmp(argv[1], "allocate") == 0)
 		return allocate(argv[4], argv[5]);
+	if (strcmp(argv[1], "relay") == 0)
+		return relay(argv + 4);
 	if (strcmp(argv[1], "binding") != 0)
 		die("unknown command");
 	uint8_t out[NAT_STUN_MAX_LEN], in[NAT_STUN_MAX_LEN], txid[NAT_STUN_TXID];
