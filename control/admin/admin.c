@@ -70,15 +70,9 @@ int ctl_admin_call(const struct ctl_admin_server *srv, const char *method, const
 	}
 	CURLcode rc = curl_easy_perform(c);
 	int err = 0;
-	if (rc == CURLE_SSL_CACERT_BADFILE) {
-		snprintf(reply->error, sizeof(reply->error), "cannot use the CA file for %.*s: %s",
-			 (int)n, server, curl_err[0] ? curl_err : curl_easy_strerror(rc));
-		err = -EINVAL;
-	} else if (rc == CURLE_PEER_FAILED_VERIFICATION) {
-		snprintf(reply->error, sizeof(reply->error),
-			 "cannot verify meshcontrol at %.*s: %s (is --ca-file the CA that signed "
-			 "its certificate?)", (int)n, server,
-			 curl_err[0] ? curl_err : curl_easy_strerror(rc));
+	char where[2048];
+	snprintf(where, sizeof(where), "%.*s", (int)n, server);
+	if (ctl_url_tls_failure(rc, where, curl_err, reply->error, sizeof(reply->error))) {
 		err = -EPERM;
 	} else if (rc != CURLE_OK) {
 		snprintf(reply->error, sizeof(reply->error), "cannot reach meshcontrol at %.*s: %s",

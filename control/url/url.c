@@ -75,3 +75,17 @@ void ctl_url_curl_setup(void *e, const char *ca_file, char *errbuf)
 	if (ca_file)
 		curl_easy_setopt(e, CURLOPT_CAINFO, ca_file);
 }
+
+bool ctl_url_tls_failure(int code, const char *url, const char *errbuf, char *msg,
+			 size_t msglen)
+{
+	const char *why = errbuf && errbuf[0] ? errbuf : curl_easy_strerror((CURLcode)code);
+	if (code == CURLE_SSL_CACERT_BADFILE)
+		snprintf(msg, msglen, "cannot use the CA file for control at %s: %s", url, why);
+	else if (code == CURLE_PEER_FAILED_VERIFICATION)
+		snprintf(msg, msglen, "cannot verify control at %s: %s (is --ca-file the CA that "
+			 "signed its certificate?)", url, why);
+	else
+		return false;
+	return true;
+}
