@@ -31,9 +31,13 @@ static void usage(FILE *out)
 		"Commands:\n"
 		"  serve [--listen ADDR] [--port N] [--public-url URL] [--port-file FILE]\n"
 		"        [--keepalive-ms N] [--key-lifetime SECONDS]\n"
+		"        [--tls-cert FILE --tls-key FILE] [--insecure-http]\n"
 		"                                   run the server (default 127.0.0.1:8080); user\n"
 		"                                   nodes' keys expire after --key-lifetime\n"
-		"                                   (default 180 days) and must log in again\n"
+		"                                   (default 180 days) and must log in again.\n"
+		"                                   HTTPS with --tls-cert (PEM chain) and\n"
+		"                                   --tls-key (PEM, mode 0600); plain HTTP only\n"
+		"                                   on loopback, or anywhere with --insecure-http\n"
 		"  user add LOGIN                   add a user; the password is read from stdin\n"
 		"  user list                        list users\n"
 		"  user remove LOGIN                remove a user with their nodes and keys\n"
@@ -73,6 +77,9 @@ static int cmd_serve(int argc, char **argv)
 		{ "port-file", required_argument, NULL, 'f' },
 		{ "keepalive-ms", required_argument, NULL, 'k' },
 		{ "key-lifetime", required_argument, NULL, 'e' },
+		{ "tls-cert", required_argument, NULL, 'c' },
+		{ "tls-key", required_argument, NULL, 'K' },
+		{ "insecure-http", no_argument, NULL, 'I' },
 		{ 0 },
 	};
 	struct ctl_server_config cfg = { .state_dir = state_dir, .port = 8080 };
@@ -118,6 +125,15 @@ static int cmd_serve(int argc, char **argv)
 			}
 			cfg.key_lifetime_s = (uint32_t)v;
 			break;
+		case 'c':
+			cfg.tls_cert = optarg;
+			break;
+		case 'K':
+			cfg.tls_key = optarg;
+			break;
+		case 'I':
+			cfg.insecure_http = true;
+			break;
 		default:
 			return 2;
 		}
@@ -129,15 +145,20 @@ static int cmd_serve(int argc, char **argv)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	if (ctl_server_new(&cfg, &srv, err, sizeof(err)) != 0 ||
-	    ctl_server_start(srv, err, sizeof(err)) != 0) {
+	if (ctl_server_new(&cfg, &srv, err, sizeof(err)) != 0) {
 		log_err("meshcontrol", "%s", err);
+		return 1;
+	}
+	if (ctl_server_start(srv, err, sizeof(err)) != 0) {
+		log_err("meshcontrol", "%s", err);
+		ctl_server_free(srv);
 		return 1;
 	}
 	char key[45];
 	ctl_state_server_key(state_dir, key, err, sizeof(err));
-	log_info("meshcontrol", "listening on %s port %u; server key %s", cfg.listen ?: "127.0.0.1",
-		 ctl_server_port(srv), key);
+	log_info("meshcontrol", "listening on %s port %u (%s); server key %s",
+		 cfg.listen ?: "127.0.0.1", ctl_server_port(srv), cfg.tls_cert ? "HTTPS" : "HTTP",
+		 key);
 	if (port_file) {
 		FILE *f = fopen(port_file, "w");
 		if (!f || fprintf(f, "%u\n", ctl_server_port(srv)) < 0 || fclose(f) != 0) {

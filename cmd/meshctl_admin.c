@@ -1,6 +1,8 @@
 /* meshctl user / authkey / node: administer the tailnet through meshcontrol's admin API.
  * The server comes from --server=URL or $MESH_SERVER; the admin token from
- * --token-file=FILE or $MESH_ADMIN_TOKEN (meshcontrol prints one with `admin-token`). */
+ * --token-file=FILE or $MESH_ADMIN_TOKEN (meshcontrol prints one with `admin-token`);
+ * a private CA from --ca-file=FILE or $MESH_CA_FILE.  https:// is always verified; http://
+ * goes only to loopback unless --insecure-http is given. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -12,7 +14,8 @@
 #include "control/admin/admin.h"
 
 struct admin_opts {
-	const char *server;
+	const char *server, *ca_file;
+	bool insecure_http;
 	char token[512];
 	char *args[32]; /* the remaining arguments */
 	int n;
@@ -21,19 +24,28 @@ struct admin_opts {
 static const char admin_help[] =
 	"Admin options (every admin verb):\n"
 	"  --server=URL        meshcontrol's URL (default $MESH_SERVER)\n"
-	"  --token-file=FILE   file with the admin token (default $MESH_ADMIN_TOKEN)\n";
+	"  --token-file=FILE   file with the admin token (default $MESH_ADMIN_TOKEN)\n"
+	"  --ca-file=FILE      trust the CA in FILE for meshcontrol's certificate (default\n"
+	"                      $MESH_CA_FILE, else the system's CAs)\n"
+	"  --insecure-http     allow an http:// URL to a host that is not loopback (the\n"
+	"                      token then crosses the network unencrypted)\n";
 
 /* Splits admin options from the rest; false after printing a usage error. */
 static bool admin_parse(int argc, char **argv, struct admin_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->server = getenv("MESH_SERVER");
+	o->ca_file = getenv("MESH_CA_FILE");
 	const char *tok = getenv("MESH_ADMIN_TOKEN");
 	if (tok)
 		snprintf(o->token, sizeof(o->token), "%s", tok);
 	for (int i = 1; i < argc; i++) {
 		if (strncmp(argv[i], "--server=", 9) == 0) {
 			o->server = argv[i] + 9;
+		} else if (strncmp(argv[i], "--ca-file=", 10) == 0) {
+			o->ca_file = argv[i] + 10;
+		} else if (strcmp(argv[i], "--insecure-http") == 0) {
+			o->insecure_http = true;
 		} else if (strncmp(argv[i], "--token-file=", 13) == 0) {
 			FILE *f = fopen(argv[i] + 13, "re");
 			if (!f || !fgets(o->token, sizeof(o->token), f)) {
@@ -72,7 +84,12 @@ static char *admin_do(const struct admin_opts *o, const char *method, const char
 		      const char *body)
 {
 	struct ctl_admin_reply r;
-	int rc = ctl_admin_call(o->server, o->token, method, path, body, body ? strlen(body) : 0, &r);
+	struct ctl_admin_server srv = { .url = o->server, .token = o->token,
+					.ca_file = o->ca_file && *o->ca_file ? o->ca_file : NULL,
+					.insecure_http = o->insecure_http };
+	int rc = ctl_admin_call(&srv, method, path, body, body ? strlen(body) : 0, &r);
+	if (r.warning[0])
+		fprintf(stderr, "meshctl: warning: %s\n", r.warning);
 	if (rc || r.status < 200 || r.status > 299) {
 		fprintf(stderr, "meshctl: %s\n", r.error);
 		ctl_admin_reply_clear(&r);

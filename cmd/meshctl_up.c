@@ -3,6 +3,7 @@
  * running, printing the login URL when a person has to act. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,11 +16,18 @@
 static void up_usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: meshctl up [--login-server=URL] [--authkey=KEY] [--ssh] [--hostname=NAME]\n"
+		"Usage: meshctl up [--login-server=URL] [--ca-file=FILE] [--insecure-http]\n"
+		"                  [--authkey=KEY] [--ssh] [--hostname=NAME]\n"
 		"                  [--advertise-tags=TAGS] [--force-reauth] [--timeout=SECONDS]\n"
 		"Connect this node to the tailnet.  Without --authkey, prints a URL where a\n"
 		"person logs in and approves the device, and waits.\n"
-		"  --login-server=URL     the meshcontrol server (remembered)\n"
+		"  --login-server=URL     the meshcontrol server (remembered, with the two options\n"
+		"                         below: a URL given alone forgets them); https:// is\n"
+		"                         verified, http:// only goes to loopback\n"
+		"  --ca-file=FILE         trust the CA in FILE (PEM) for meshcontrol's certificate\n"
+		"                         (default: the system's CAs)\n"
+		"  --insecure-http        allow an http:// login server that is not loopback: no\n"
+		"                         TLS then protects the first fetch of control's key\n"
 		"  --authkey=KEY          join with an auth key ('file:PATH' reads it from a file)\n"
 		"  --ssh                  serve SSH on this node's tailnet address\n"
 		"  --hostname=NAME        the name to register (default: the system's)\n"
@@ -51,7 +59,7 @@ static char *read_key_file(const char *path)
 
 int meshctl_up(int argc, char **argv)
 {
-	enum { O_LOGIN = 256, O_AUTH, O_SSH, O_HOST, O_TAGS, O_TIMEOUT, O_REAUTH };
+	enum { O_LOGIN = 256, O_AUTH, O_SSH, O_HOST, O_TAGS, O_TIMEOUT, O_REAUTH, O_CA, O_INSECURE };
 	static const struct option opts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "login-server", required_argument, NULL, O_LOGIN },
@@ -61,10 +69,12 @@ int meshctl_up(int argc, char **argv)
 		{ "advertise-tags", required_argument, NULL, O_TAGS },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "force-reauth", no_argument, NULL, O_REAUTH },
+		{ "ca-file", required_argument, NULL, O_CA },
+		{ "insecure-http", no_argument, NULL, O_INSECURE },
 		{ 0 },
 	};
 	struct ctl_lapi_request req = { .cmd = CTL_LAPI_UP };
-	char *tags_arg = NULL, *key = NULL;
+	char *tags_arg = NULL, *key = NULL, ca_path[PATH_MAX];
 	long timeout = -1;
 	int c, rc = 1;
 	optind = 1;
@@ -89,6 +99,18 @@ int meshctl_up(int argc, char **argv)
 			break;
 		case O_REAUTH:
 			req.force_reauth = true;
+			break;
+		case O_CA: /* meshd reads it, from its own directory: the absolute path */
+			req.ca_file = realpath(optarg, ca_path);
+			if (!req.ca_file) {
+				fprintf(stderr, "meshctl up: --ca-file %s: %s\n", optarg,
+					strerror(errno));
+				free(key);
+				return 2;
+			}
+			break;
+		case O_INSECURE:
+			req.insecure_http = true;
 			break;
 		case O_HOST:
 			req.hostname = optarg;

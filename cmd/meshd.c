@@ -47,7 +47,13 @@ static void usage(FILE *out)
 		"                         without a TUN device (SSH and inbound forwarding to\n"
 		"                         127.0.0.1 still work; outbound through --socks5-socket)\n"
 		"      --port=N           WireGuard UDP port (default 41641; 0 = any)\n"
-		"      --login-server=URL the control server (like 'meshctl up --login-server')\n"
+		"      --login-server=URL the control server (like 'meshctl up --login-server');\n"
+		"                         https:// is verified, http:// only goes to loopback\n"
+		"      --ca-file=FILE     trust the CA in FILE (PEM) for control's certificate\n"
+		"                         (default: the system's CAs)\n"
+		"      --insecure-http    allow an http:// login server that is not loopback\n"
+		"                         (logged as a warning: no TLS protects the first fetch of\n"
+		"                         control's key, nor anything else)\n"
 		"      --authkey=KEY      join with this auth key (used once, never stored);\n"
 		"                         file:PATH reads it from PATH, so it stays out of ps\n"
 		"      --hostname=NAME    the name to register (default: the system's)\n"
@@ -191,6 +197,7 @@ int main(int argc, char **argv)
 {
 	enum { OPT_STATE = 256, OPT_TUN, OPT_PORT, OPT_NETMAP, OPT_NO_SSH, OPT_SOCKS, OPT_UAPI,
 	       OPT_LOG, OPT_PUB, OPT_TIME_SCALE, OPT_SOCKET, OPT_OPERATOR, OPT_LOGIN, OPT_AUTHKEY, OPT_HOSTNAME,
+	       OPT_CA_FILE, OPT_INSECURE_HTTP,
 	       OPT_CONFIG, OPT_SOCKS_PORT };
 	static const struct option opts[] = {
 		{ "help", no_argument, NULL, 'h' },
@@ -209,6 +216,8 @@ int main(int argc, char **argv)
 		{ "socket", required_argument, NULL, OPT_SOCKET },
 		{ "operator-group", required_argument, NULL, OPT_OPERATOR },
 		{ "login-server", required_argument, NULL, OPT_LOGIN },
+		{ "ca-file", required_argument, NULL, OPT_CA_FILE },
+		{ "insecure-http", no_argument, NULL, OPT_INSECURE_HTTP },
 		{ "authkey", required_argument, NULL, OPT_AUTHKEY },
 		{ "hostname", required_argument, NULL, OPT_HOSTNAME },
 		{ "config", required_argument, NULL, OPT_CONFIG },
@@ -241,6 +250,9 @@ int main(int argc, char **argv)
 	d.config_path = config_path;
 	const char *socket_path = "/run/meshd/meshd.sock", *operator_group = NULL;
 	const char *login_server = NULL, *hostname = NULL;
+	const char *ca_arg = NULL;
+	char *ca_file = NULL;
+	bool insecure_http = false;
 	atexit(forget_authkey);
 	bool print_pub = false;
 	int c;
@@ -320,6 +332,12 @@ int main(int argc, char **argv)
 		case OPT_LOGIN:
 			login_server = optarg;
 			break;
+		case OPT_CA_FILE:
+			ca_arg = optarg;
+			break;
+		case OPT_INSECURE_HTTP:
+			insecure_http = true;
+			break;
 		case OPT_AUTHKEY:
 			free(authkey);
 			authkey = strncmp(optarg, "file:", 5) == 0 ? read_authkey_file(optarg + 5)
@@ -344,8 +362,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "meshd: unexpected argument '%s'\n", argv[optind]);
 		return 2;
 	}
-	if (d.netmap_path && (login_server || authkey)) {
-		fprintf(stderr, "meshd: --netmap and --login-server/--authkey exclude each other\n");
+	if (d.netmap_path && (login_server || authkey || ca_arg || insecure_http)) {
+		fprintf(stderr, "meshd: --netmap and --login-server/--authkey/--ca-file/"
+				"--insecure-http exclude each other\n");
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
@@ -378,11 +397,21 @@ int main(int argc, char **argv)
 	uv_signal_start(&d.sig_int, on_signal, SIGINT);
 	uv_signal_start(&d.sig_hup, on_signal, SIGHUP);
 
-	if (!d.netmap_path) {
-		err = meshd_link_new(d.loop, cfg.state_dir, d.node, login_server, authkey, hostname,
-				     &d.link);
+	/* --ca-file is remembered: absolute, so it means the same file wherever meshd runs */
+	if (!d.netmap_path && ca_arg && !(ca_file = realpath(ca_arg, NULL))) {
+		log_err(subject, "--ca-file %s: %s", ca_arg, strerror(errno));
+		err = -ENOENT;
+	} else if (!d.netmap_path) {
+		struct ctl_lapi_request up = { .login_server = (char *)login_server,
+					       .authkey = authkey,
+					       .hostname = (char *)hostname,
+					       .ca_file = ca_file,
+					       .insecure_http = insecure_http };
+		bool any = login_server || authkey || ca_arg || insecure_http;
+		err = meshd_link_new(d.loop, cfg.state_dir, d.node, any ? &up : NULL, &d.link);
 	}
 	forget_authkey();
+	free(ca_file);
 	struct meshd_api_hooks hooks = {
 		.fill_status = meshd_link_fill_status,
 		.change = meshd_link_change,

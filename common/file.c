@@ -11,11 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int file_read_all(const char *path, size_t max, char **out, size_t *len)
+/* Reads the rest of fd (at most max bytes) into a NUL-terminated malloc'd buffer; closes fd. */
+static int read_fd(int fd, size_t max, char **out, size_t *len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
 	size_t cap = max < 4096 ? max : 4096, n = 0;
 	char *buf = malloc(cap + 1);
 	int err = buf ? 0 : -ENOMEM;
@@ -55,6 +53,42 @@ int file_read_all(const char *path, size_t max, char **out, size_t *len)
 	if (len)
 		*len = n;
 	return 0;
+}
+
+int file_read_all(const char *path, size_t max, char **out, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	return read_fd(fd, max, out, len);
+}
+
+int file_read_secret(const char *path, size_t max, char **out, size_t *len, char *err,
+		     size_t errlen)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		int rc = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	/* The mode of what was opened (a symlink's target), so a swap after a check cannot
+	 * slip an open file past it. */
+	if (st.st_mode & 077) {
+		close(fd);
+		snprintf(err, errlen, "%s is open to other users (mode %04o): a private key must "
+			 "be readable by its owner only (chmod 600 %s)", path,
+			 (unsigned)(st.st_mode & 07777), path);
+		return -EACCES;
+	}
+	int rc = read_fd(fd, max, out, len);
+	if (rc)
+		snprintf(err, errlen, "%s: %s", path,
+			 rc == -EFBIG ? "larger than a key file can be" : strerror(-rc));
+	return rc;
 }
 
 int file_write_atomic(const char *path, const void *data, size_t len, mode_t mode)

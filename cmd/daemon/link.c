@@ -1,6 +1,6 @@
-/* The control link.  Preferences (login server, hostname, SSH on/off, wanted up) live in
- * state_dir/prefs as key=value lines, rewritten atomically; the auth key is used once and
- * never stored. */
+/* The control link.  Preferences (login server with its CA file and --insecure-http,
+ * hostname, SSH on/off, wanted up) live in state_dir/prefs as key=value lines, rewritten
+ * atomically; the auth key is used once and never stored. */
 #include "cmd/daemon/link.h"
 
 #include <arpa/inet.h>
@@ -17,6 +17,7 @@
 #include "cmd/daemon/node.h"
 #include "common/common.h"
 #include "control/client/client.h"
+#include "control/url/url.h"
 
 static const char *const subject = "control-link";
 
@@ -28,6 +29,8 @@ struct meshd_link {
 	char *state_dir;
 	/* prefs */
 	char login_server[512];
+	char ca_file[512]; /* "" = the system's CAs */
+	bool insecure_http;
 	char hostname[256];
 	char tags[512]; /* advertised tags, comma-separated; meaningful when tags_set */
 	bool ssh, wanted, tags_set;
@@ -70,6 +73,10 @@ static void prefs_load(struct meshd_link *l)
 		const char *v = eq + 1;
 		if (strcmp(line, "login_server") == 0)
 			snprintf(l->login_server, sizeof(l->login_server), "%s", v);
+		else if (strcmp(line, "ca_file") == 0)
+			snprintf(l->ca_file, sizeof(l->ca_file), "%s", v);
+		else if (strcmp(line, "insecure_http") == 0)
+			l->insecure_http = strcmp(v, "1") == 0;
 		else if (strcmp(line, "hostname") == 0)
 			snprintf(l->hostname, sizeof(l->hostname), "%s", v);
 		else if (strcmp(line, "ssh") == 0)
@@ -88,12 +95,13 @@ static void prefs_load(struct meshd_link *l)
 
 static int prefs_save(const struct meshd_link *l)
 {
-	char path[4096], text[2048];
+	char path[4096], text[3072];
 	prefs_path(l, path, sizeof(path));
 	int n = snprintf(text, sizeof(text),
 			 "# meshd preferences (meshctl up / down / logout rewrite this file)\n"
-			 "login_server=%s\nhostname=%s\nssh=%d\nwanted=%d\n%s%s%s",
-			 l->login_server, l->hostname, l->ssh, l->wanted,
+			 "login_server=%s\nca_file=%s\ninsecure_http=%d\nhostname=%s\nssh=%d\n"
+			 "wanted=%d\n%s%s%s",
+			 l->login_server, l->ca_file, l->insecure_http, l->hostname, l->ssh, l->wanted,
 			 l->tags_set ? "advertise_tags=" : "", l->tags_set ? l->tags : "",
 			 l->tags_set ? "\n" : "");
 	int err = file_write_atomic(path, text, (size_t)n, 0600);
@@ -148,6 +156,11 @@ static void on_event(void *ctx, enum ctl_client_event ev, const char *msg)
 	case CTL_CLIENT_UNREACHABLE:
 		l->connected = false;
 		log_warn(subject, "%s", msg);
+		break;
+	case CTL_CLIENT_UNTRUSTED: /* shown (meshctl up stops on it) until control is reached */
+		l->connected = false;
+		snprintf(l->error, sizeof(l->error), "%s", msg);
+		log_err(subject, "%s", msg);
 		break;
 	case CTL_CLIENT_REFUSED:
 	case CTL_CLIENT_KEY_MISMATCH:
@@ -246,6 +259,8 @@ static int start_client(struct meshd_link *l, const char *authkey, bool reauth, 
 	struct ctl_client_config cc = {
 		.loop = l->loop,
 		.server_url = l->login_server,
+		.ca_file = l->ca_file[0] ? l->ca_file : NULL,
+		.insecure_http = l->insecure_http,
 		.state_dir = l->state_dir,
 		.auth_key = authkey,
 		.hostname = host,
@@ -298,12 +313,30 @@ static char *do_up(struct meshd_link *l, const struct ctl_lapi_request *req)
 	if (strlen(server) >= sizeof(l->login_server))
 		return ctl_lapi_reply_error("--login-server is longer than %zu characters",
 					    sizeof(l->login_server) - 1);
-	if (strncmp(server, "http://", 7) != 0 && strncmp(server, "https://", 8) != 0)
-		return ctl_lapi_reply_error("--login-server must be an http:// or https:// URL, not "
-					    "'%s'", server);
-	bool server_changed = strcmp(server, l->login_server) != 0;
-	if (server_changed) /* server may point at l->login_server itself */
-		snprintf(l->login_server, sizeof(l->login_server), "%s", server);
+	/* A request naming the server says how to reach it (its CA, --insecure-http); one
+	 * without keeps what was remembered, unless it gives a CA file. */
+	const char *ca = req->login_server ? (req->ca_file ? req->ca_file : "")
+					   : (req->ca_file ? req->ca_file : l->ca_file);
+	bool insecure = req->login_server ? req->insecure_http
+					  : (req->insecure_http || l->insecure_http);
+	if (strlen(ca) >= sizeof(l->ca_file))
+		return ctl_lapi_reply_error("--ca-file is longer than %zu characters",
+					    sizeof(l->ca_file) - 1);
+	if (ca[0] && ca[0] != '/')
+		return ctl_lapi_reply_error("--ca-file must be an absolute path, not '%s'", ca);
+	char why[512];
+	if (ctl_url_check(server, insecure, why, sizeof(why)) < 0)
+		return ctl_lapi_reply_error("--login-server: %s", why);
+	bool server_changed = strcmp(server, l->login_server) != 0 ||
+			      strcmp(ca, l->ca_file) != 0 || insecure != l->insecure_http;
+	if (server_changed) { /* server and ca may point at l's own fields */
+		char keep_server[sizeof(l->login_server)], keep_ca[sizeof(l->ca_file)];
+		snprintf(keep_server, sizeof(keep_server), "%s", server);
+		snprintf(keep_ca, sizeof(keep_ca), "%s", ca);
+		memcpy(l->login_server, keep_server, sizeof(keep_server));
+		memcpy(l->ca_file, keep_ca, sizeof(keep_ca));
+		l->insecure_http = insecure;
+	}
 	if (req->hostname)
 		snprintf(l->hostname, sizeof(l->hostname), "%s", req->hostname);
 	if (req->tags_given) {
@@ -356,6 +389,8 @@ static char *do_logout(struct meshd_link *l)
 	l->wanted = false;
 	l->state = LINK_STOPPED;
 	l->login_server[0] = '\0';
+	l->ca_file[0] = '\0';
+	l->insecure_http = false;
 	l->tags[0] = '\0';
 	l->tags_set = false;
 	prefs_save(l);
@@ -408,8 +443,7 @@ void meshd_link_fill_status(void *ctx, struct ctl_lapi_status *st)
 }
 
 int meshd_link_new(uv_loop_t *loop, const char *state_dir, struct meshd_node *node,
-		   const char *login_server, const char *authkey, const char *hostname,
-		   struct meshd_link **out)
+		   const struct ctl_lapi_request *up, struct meshd_link **out)
 {
 	struct meshd_link *l = calloc(1, sizeof(*l));
 	if (!l)
@@ -424,12 +458,10 @@ int meshd_link_new(uv_loop_t *loop, const char *state_dir, struct meshd_node *no
 	l->ssh = meshd_node_ssh(node);
 	prefs_load(l);
 	*out = l;
-	if (login_server || authkey) {
-		struct ctl_lapi_request req = { .cmd = CTL_LAPI_UP,
-						.login_server = (char *)login_server,
-						.authkey = (char *)authkey,
-						.hostname = (char *)hostname,
-						.ssh = meshd_node_ssh(node) };
+	if (up) {
+		struct ctl_lapi_request req = *up;
+		req.cmd = CTL_LAPI_UP;
+		req.ssh = meshd_node_ssh(node);
 		char *r = do_up(l, &req);
 		bool ok = false;
 		char msg[512] = "";

@@ -12,10 +12,10 @@ struct meshd_link;
 struct meshd_node;
 
 /* Reads state_dir/prefs; when the node was up before, reconnects (from the cached netmap
- * first).  login_server/authkey/hostname (may be NULL) act like an initial `meshctl up`. */
+ * first).  up (may be NULL: login server, CA file, --insecure-http, auth key, hostname)
+ * acts like an initial `meshctl up`; -EINVAL, logged, when it is refused. */
 int meshd_link_new(uv_loop_t *loop, const char *state_dir, struct meshd_node *node,
-		   const char *login_server, const char *authkey, const char *hostname,
-		   struct meshd_link **out);
+		   const struct ctl_lapi_request *up, struct meshd_link **out);
 void meshd_link_free(struct meshd_link *link);
 
 /* Local API hooks. */

@@ -1,5 +1,6 @@
 /* Admin API client: one blocking libcurl request per call (meshctl is a one-shot tool). */
 #include "control/admin/admin.h"
+#include "control/url/url.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -27,10 +28,21 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
-int ctl_admin_call(const char *server, const char *token, const char *method, const char *path,
+int ctl_admin_call(const struct ctl_admin_server *srv, const char *method, const char *path,
 		   const char *body, size_t body_len, struct ctl_admin_reply *reply)
 {
+	const char *server = srv->url;
 	memset(reply, 0, sizeof(*reply));
+	int checked = ctl_url_check(server, srv->insecure_http, reply->error,
+				    sizeof(reply->error));
+	if (checked < 0) {
+		reply->body = calloc(1, 1);
+		return checked;
+	}
+	if (checked == CTL_URL_INSECURE) {
+		memcpy(reply->warning, reply->error, sizeof(reply->warning));
+		reply->error[0] = '\0';
+	}
 	CURL *c = curl_easy_init();
 	if (!c) {
 		snprintf(reply->error, sizeof(reply->error), "cannot start an HTTP client");
@@ -39,11 +51,12 @@ int ctl_admin_call(const char *server, const char *token, const char *method, co
 	size_t n = strlen(server);
 	while (n && server[n - 1] == '/')
 		n--;
-	char url[2048], auth[600];
+	char url[2048], auth[600], curl_err[CURL_ERROR_SIZE];
 	snprintf(url, sizeof(url), "%.*s/api/v1/%s", (int)n, server, path);
-	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", srv->token);
 	struct curl_slist *h = curl_slist_append(NULL, auth);
 	h = curl_slist_append(h, "Content-Type: application/json");
+	ctl_url_curl_setup(c, srv->ca_file, curl_err);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
@@ -57,9 +70,13 @@ int ctl_admin_call(const char *server, const char *token, const char *method, co
 	}
 	CURLcode rc = curl_easy_perform(c);
 	int err = 0;
-	if (rc != CURLE_OK) {
+	char where[2048];
+	snprintf(where, sizeof(where), "%.*s", (int)n, server);
+	if (ctl_url_tls_failure(rc, where, curl_err, reply->error, sizeof(reply->error))) {
+		err = -EPERM;
+	} else if (rc != CURLE_OK) {
 		snprintf(reply->error, sizeof(reply->error), "cannot reach meshcontrol at %.*s: %s",
-			 (int)n, server, curl_easy_strerror(rc));
+			 (int)n, server, curl_err[0] ? curl_err : curl_easy_strerror(rc));
 		err = -EHOSTUNREACH;
 	} else {
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &reply->status);

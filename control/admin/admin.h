@@ -4,18 +4,29 @@
 #ifndef MESH_CONTROL_ADMIN_H
 #define MESH_CONTROL_ADMIN_H
 
+#include <stdbool.h>
 #include <stddef.h>
+
+/* Where meshcontrol is and how to trust it (see control/url/url.h for the rules). */
+struct ctl_admin_server {
+	const char *url;
+	const char *token;
+	const char *ca_file; /* NULL: the system's CAs */
+	bool insecure_http;  /* allow http:// to a host that is not loopback */
+};
 
 struct ctl_admin_reply {
 	long status;   /* HTTP status, 0 when no answer */
 	char *body;    /* the answer (malloc'd, NUL-terminated) */
 	size_t len;
 	char error[512]; /* a sentence for people when status is not 2xx */
+	char warning[512]; /* when not empty: tell people (plain HTTP by --insecure-http) */
 };
 
 /* method path (under /api/v1/) with an optional body; 0 when an answer (of any status)
- * arrived, -errno with reply->error set when none did. */
-int ctl_admin_call(const char *server, const char *token, const char *method, const char *path,
+ * arrived, -errno with reply->error set when none did (also -EINVAL for a URL the rules
+ * refuse, before anything is sent: the token never goes out over plain HTTP unasked). */
+int ctl_admin_call(const struct ctl_admin_server *srv, const char *method, const char *path,
 		   const char *body, size_t body_len, struct ctl_admin_reply *reply);
 void ctl_admin_reply_clear(struct ctl_admin_reply *reply);
 

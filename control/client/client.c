@@ -22,6 +22,7 @@
 #include "control/client/internal.h"
 #include "control/netmap/netmap_json.h"
 #include "control/netmap/wire.h"
+#include "control/url/url.h"
 
 void cli_event(struct ctl_client *c, enum ctl_client_event ev, const char *fmt, ...)
 {
@@ -130,7 +131,7 @@ static json_t *response_json(struct creq *r, long status, char *errbuf, size_t e
 	char *plain = status ? opened(r, status, &why) : NULL;
 	if (!status) {
 		snprintf(errbuf, errlen, "control is unreachable (%s)",
-			 curl_easy_strerror(r->curl_result));
+			 cli_req_error(r));
 		return NULL;
 	}
 	if (!plain) {
@@ -220,7 +221,7 @@ static void on_key(struct ctl_client *c, struct creq *r, long status)
 	if (status != 200 || !k || !key_from_base64(key, k, &kerr)) {
 		json_decref(j);
 		if (!status)
-			retry_later(c, curl_easy_strerror(r->curl_result));
+			retry_later(c, cli_req_error(r));
 		else
 			retry_later(c, "control did not answer with its key");
 		return;
@@ -386,7 +387,7 @@ static void on_map(struct ctl_client *c, struct creq *r, long status)
 		json_decref(j);
 		if (!status)
 			snprintf(err, sizeof(err), "control is unreachable (%s)",
-				 curl_easy_strerror(r->curl_result));
+				 cli_req_error(r));
 		retry_later(c, err);
 		return;
 	}
@@ -576,6 +577,7 @@ int ctl_client_new(const struct ctl_client_config *cfg, struct ctl_client **out,
 		return -ENOMEM;
 	c->cfg = *cfg;
 	c->url = strdup(cfg->server_url);
+	c->ca_file = cfg->ca_file ? strdup(cfg->ca_file) : NULL;
 	c->state_dir = strdup(cfg->state_dir);
 	c->hostname = strdup(cfg->hostname ? cfg->hostname : "node");
 	c->auth_key = cfg->auth_key ? strdup(cfg->auth_key) : NULL;
@@ -586,12 +588,18 @@ int ctl_client_new(const struct ctl_client_config *cfg, struct ctl_client **out,
 	c->n_host_keys = cfg->n_ssh_host_keys;
 	c->backoff_ms = BACKOFF_MIN_MS;
 	c->cfg.server_url = c->cfg.state_dir = c->cfg.hostname = c->cfg.auth_key = NULL;
+	c->cfg.ca_file = NULL;
 	c->cfg.advertise_tags = NULL;
 	c->cfg.endpoints = c->cfg.ssh_host_keys = NULL;
 	int rc = -ENOMEM;
 	if (!c->url || !c->state_dir || !c->hostname || !c->endpoints || !c->host_keys ||
-	    (cfg->advertise_tags && !c->tags))
+	    (cfg->advertise_tags && !c->tags) || (cfg->ca_file && !c->ca_file))
 		goto fail;
+	rc = ctl_url_check(c->url, cfg->insecure_http, err, errlen);
+	if (rc < 0)
+		goto fail;
+	if (rc == CTL_URL_INSECURE)
+		log_warn("control", "%s", err);
 	size_t ul = strlen(c->url);
 	while (ul && c->url[ul - 1] == '/')
 		c->url[--ul] = '\0';
@@ -669,6 +677,7 @@ fail:
 	sodium_memzero(c->node_priv, 32);
 	sodium_memzero(c->next_priv, 32);
 	free(c->url);
+	free(c->ca_file);
 	free(c->state_dir);
 	free(c->hostname);
 	free(c->auth_key);
@@ -715,6 +724,7 @@ void ctl_client_free(struct ctl_client *c)
 	sodium_memzero(c->node_priv, 32);
 	sodium_memzero(c->next_priv, 32);
 	free(c->url);
+	free(c->ca_file);
 	free(c->state_dir);
 	free(c->hostname);
 	free(c->auth_key);

@@ -1,7 +1,8 @@
 /* control/client: the control client linked into meshd.
  *
  * It runs on the caller's libuv loop and talks to meshcontrol with libcurl's multi
- * interface: pin the server key (from the join command, or on first contact), register
+ * interface, over verified HTTPS (or HTTP on loopback): pin the server key (from the join
+ * command, or on first contact, which TLS protects), register
  * (auth key, or an interactive login URL it hands back and then waits on), then hold a map
  * stream open: the first answer is a full netmap, later ones deltas, with keep-alives in
  * between.  Every netmap is handed to on_netmap and written to state_dir/netmap.json (0600,
@@ -35,11 +36,16 @@ enum ctl_client_event {
 	CTL_CLIENT_KEY_EXPIRED,	 /* the node key expired: logging in again (NEEDS_LOGIN follows) */
 	CTL_CLIENT_CHANGE_REFUSED, /* msg: why control refused a change a registered node asked
 				    * for (tags, a re-login); it stays as it was, connected */
+	CTL_CLIENT_UNTRUSTED, /* msg: control's certificate (or the CA file) failed; retrying */
 };
 
 struct ctl_client_config {
 	uv_loop_t *loop;
-	const char *server_url; /* "http://127.0.0.1:8080" */
+	/* "https://ctl.example.com"; http:// only to a loopback host unless insecure_http
+	 * (see control/url/url.h) */
+	const char *server_url;
+	const char *ca_file; /* PEM CAs trusted for control's certificate; NULL: the system's */
+	bool insecure_http;
 	const char *state_dir;
 	const char *server_key; /* base64; pins the key before first contact (may be NULL) */
 	const char *auth_key;	/* may be NULL: interactive login */
@@ -66,7 +72,9 @@ struct ctl_client_config {
 	void *ctx;
 };
 
-/* Create (copies cfg; loads or creates the keys).  err gets a sentence on failure. */
+/* Create (copies cfg; loads or creates the keys).  err gets a sentence on failure, also
+ * for a server URL the rules refuse; plain HTTP allowed by insecure_http is logged as a
+ * warning. */
 int ctl_client_new(const struct ctl_client_config *cfg, struct ctl_client **out, char *err,
 		   size_t errlen);
 /* Hand over the cached netmap (if any), then connect.  Must be on the loop thread. */

@@ -45,7 +45,7 @@ struct creq;
 
 struct ctl_client {
 	struct ctl_client_config cfg;
-	char *url, *state_dir, *hostname, *auth_key, *tags;
+	char *url, *state_dir, *hostname, *auth_key, *tags, *ca_file;
 	char **endpoints, **host_keys;
 	size_t n_endpoints, n_host_keys;
 	uint8_t machine_pub[32], machine_priv[32], node_pub[32], node_priv[32];
@@ -92,6 +92,7 @@ struct creq {
 	bool hold_pending_told;
 	bool hold_cancel; /* a cancel of hold_id: nobody waits for its answer */
 	CURLcode curl_result;
+	char curl_err[CURL_ERROR_SIZE]; /* curl's own words on a failure ("" when none) */
 	struct creq *next;
 };
 
@@ -121,6 +122,8 @@ void cli_transport_stop(struct ctl_client *c); /* every request and socket goes 
 int cli_req_start(struct ctl_client *c, struct creq *r, const char *path, const char *json,
 		  long timeout_ms);
 void cli_req_free(struct creq *r);
+/* Why a request got no answer: curl's own words when it had any. */
+const char *cli_req_error(const struct creq *r);
 void cli_sock_close(struct ctl_client *c, struct sockctx *s);
 /* uv_close callback for the client's handles: frees the client after the last one. */
 void cli_handle_closed(uv_handle_t *h);

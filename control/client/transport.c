@@ -22,6 +22,7 @@
 #include "control/client/internal.h"
 #include "control/netmap/netmap_json.h"
 #include "control/netmap/wire.h"
+#include "control/url/url.h"
 
 void cli_handle_closed(uv_handle_t *h)
 {
@@ -129,6 +130,11 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
+const char *cli_req_error(const struct creq *r)
+{
+	return r->curl_err[0] ? r->curl_err : curl_easy_strerror(r->curl_result);
+}
+
 void cli_req_free(struct creq *r)
 {
 	struct ctl_client *c = r->c;
@@ -176,6 +182,7 @@ int cli_req_start(struct ctl_client *c, struct creq *r, const char *path, const 
 		curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE, (long)r->body_len);
 		curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
 	}
+	ctl_url_curl_setup(r->easy, c->ca_file, r->curl_err);
 	curl_easy_setopt(r->easy, CURLOPT_URL, url);
 	curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
@@ -183,7 +190,6 @@ int cli_req_start(struct ctl_client *c, struct creq *r, const char *path, const 
 	curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
 	curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(r->easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(r->easy, CURLOPT_TCP_KEEPALIVE, 1L);
 	r->next = c->reqs;
 	c->reqs = r;
@@ -208,6 +214,10 @@ static void check_done(struct ctl_client *c)
 			c->map_req = NULL;
 		if (c->reg_req == r)
 			c->reg_req = NULL;
+		char why[600];
+		if (!c->stopped && ctl_url_tls_failure(r->curl_result, c->url, r->curl_err, why,
+						       sizeof(why)))
+			cli_event(c, CTL_CLIENT_UNTRUSTED, "%s", why); /* then retried as usual */
 		if (!c->stopped)
 			cli_request_done(c, r, status);
 		if (c->stopped)

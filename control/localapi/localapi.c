@@ -70,6 +70,15 @@ static int opt_str(json_t *o, const char *key, char **out, char *err, size_t err
 	return *out ? 0 : -ENOMEM;
 }
 
+static int opt_bool(json_t *o, const char *key, bool *out, char *err, size_t errlen)
+{
+	json_t *v = json_object_get(o, key);
+	if (v && !json_is_boolean(v))
+		return ctl__fail(err, errlen, "\"%s\" must be true or false", key);
+	*out = json_is_true(v);
+	return 0;
+}
+
 static int opt_int(json_t *o, const char *key, long long lo, long long hi, long long *out,
 		   char *err, size_t errlen)
 {
@@ -115,22 +124,14 @@ int ctl_lapi_request_parse(const char *text, size_t len, struct ctl_lapi_request
 	    (rc = opt_str(j, "login_server", &out->login_server, err, errlen)) ||
 	    (rc = opt_str(j, "authkey", &out->authkey, err, errlen)) ||
 	    (rc = opt_str(j, "hostname", &out->hostname, err, errlen)) ||
-	    (rc = ctl__strv_from_json(j, "tags", &out->tags, &out->n_tags, err, errlen)))
+	    (rc = opt_str(j, "ca_file", &out->ca_file, err, errlen)) ||
+	    (rc = ctl__strv_from_json(j, "tags", &out->tags, &out->n_tags, err, errlen)) ||
+	    (rc = opt_bool(j, "ssh", &out->ssh, err, errlen)) ||
+	    (rc = opt_bool(j, "force_reauth", &out->force_reauth, err, errlen)) ||
+	    (rc = opt_bool(j, "insecure_http", &out->insecure_http, err, errlen)))
 		goto out;
 	out->port = (uint16_t)port;
 	out->tags_given = json_object_get(j, "tags") != NULL;
-	json_t *ssh = json_object_get(j, "ssh");
-	if (ssh && !json_is_boolean(ssh)) {
-		rc = ctl__fail(err, errlen, "\"ssh\" must be true or false");
-		goto out;
-	}
-	out->ssh = json_is_true(ssh);
-	json_t *fr = json_object_get(j, "force_reauth");
-	if (fr && !json_is_boolean(fr)) {
-		rc = ctl__fail(err, errlen, "\"force_reauth\" must be true or false");
-		goto out;
-	}
-	out->force_reauth = json_is_true(fr);
 	if ((out->cmd == CTL_LAPI_WHOIS || out->cmd == CTL_LAPI_DIAL) && !out->host)
 		rc = ctl__fail(err, errlen, "\"%s\" needs \"host\"", cmd);
 	else if (out->cmd == CTL_LAPI_DIAL && out->port == 0)
@@ -163,6 +164,10 @@ char *ctl_lapi_request_format(const struct ctl_lapi_request *r)
 		json_object_set_new(j, "ssh", json_boolean(r->ssh));
 	if (r->force_reauth)
 		json_object_set_new(j, "force_reauth", json_true());
+	if (r->ca_file)
+		json_object_set_new(j, "ca_file", json_string(r->ca_file));
+	if (r->insecure_http)
+		json_object_set_new(j, "insecure_http", json_true());
 	return dump_line(j);
 }
 
@@ -170,6 +175,7 @@ void ctl_lapi_request_clear(struct ctl_lapi_request *r)
 {
 	free(r->host);
 	free(r->login_server);
+	free(r->ca_file);
 	if (r->authkey) {
 		explicit_bzero(r->authkey, strlen(r->authkey));
 		free(r->authkey);

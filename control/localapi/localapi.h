@@ -35,6 +35,8 @@ struct ctl_lapi_request {
 	bool tags_given; /* tags were given (maybe none): the node's wanted tags change */
 	bool ssh;
 	bool force_reauth; /* log in again now, with a new node key */
+	char *ca_file;	    /* absolute path of a PEM CA bundle trusted for control's HTTPS */
+	bool insecure_http; /* allow http:// to control on a host that is not loopback */
 };
 
 /* Parse one request line; -EINVAL with a message naming the field on bad input. */

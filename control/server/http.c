@@ -1,4 +1,5 @@
-/* meshcontrol's HTTP front: the libmicrohttpd daemon (epoll, a few worker threads), body
+/* meshcontrol's HTTP front: the libmicrohttpd daemon (epoll, a few worker threads; HTTPS with
+ * GnuTLS, or plain HTTP on loopback), body
  * collection with a size cap per route (checked, with the admin token, from the headers
  * before any of the body is read), routing to the node API, the admin API and the web pages,
  * the wait list of suspended (held) requests, the timer thread that answers them on
@@ -18,9 +19,11 @@
 
 #include <sodium.h>
 
+#include "common/file.h"
 #include "common/key.h"
 #include "common/log.h"
 #include "control/server/srv.h"
+#include "control/url/url.h"
 
 /* Body limits, per route: what its largest legitimate request needs.  Nobody is
  * authenticated while a body arrives, so these (and the budget over all connections) are
@@ -548,6 +551,57 @@ fail:
 	return rc;
 }
 
+enum { SRV_TLS_FILE_MAX = 1 << 20 }; /* a certificate chain or key in PEM */
+
+/* What to serve with: the certificate and key when given (the key refused when others may
+ * read it), otherwise plain HTTP only on loopback or when insecure_http says so.  The
+ * public URL must be https:// when we serve HTTPS. */
+static int transport_check(struct ctl_server *srv, char *err, size_t errlen)
+{
+	const struct ctl_server_config *cfg = &srv->cfg;
+	if (!cfg->tls_cert != !cfg->tls_key) {
+		snprintf(err, errlen, "--tls-cert and --tls-key go together (the certificate and "
+			 "its private key)");
+		return -EINVAL;
+	}
+	if (!cfg->tls_cert) {
+		if (ctl_url_host_is_loopback(cfg->listen))
+			return 0;
+		if (!cfg->insecure_http) {
+			snprintf(err, errlen, "refusing to serve plain HTTP on %s, which is not "
+				 "loopback: give --tls-cert and --tls-key, or --insecure-http to send "
+				 "passwords, cookies and the admin token unencrypted", cfg->listen);
+			return -EINVAL;
+		}
+		log_warn("meshcontrol", "--insecure-http: serving plain HTTP on %s: web passwords, "
+			 "session cookies and the admin token cross the network unencrypted",
+			 cfg->listen);
+		return 0;
+	}
+	if (cfg->public_url && strncmp(cfg->public_url, "https://", 8) != 0) {
+		snprintf(err, errlen, "--public-url '%s' is not https://, but the server serves "
+			 "HTTPS (--tls-cert)", cfg->public_url);
+		return -EINVAL;
+	}
+	if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+		snprintf(err, errlen, "this libmicrohttpd was built without TLS; --tls-cert cannot "
+			 "be served");
+		return -ENOTSUP;
+	}
+	int rc = file_read_all(cfg->tls_cert, SRV_TLS_FILE_MAX, &srv->tls_cert, NULL);
+	if (rc) {
+		snprintf(err, errlen, "--tls-cert %s: %s", cfg->tls_cert,
+			 rc == -EFBIG ? "larger than a certificate chain can be" : strerror(-rc));
+		return rc;
+	}
+	char why[512];
+	rc = file_read_secret(cfg->tls_key, SRV_TLS_FILE_MAX, &srv->tls_key, &srv->tls_key_len,
+			      why, sizeof(why));
+	if (rc)
+		snprintf(err, errlen, "--tls-key: %s", why);
+	return rc;
+}
+
 int ctl_server_start(struct ctl_server *srv, char *err, size_t errlen)
 {
 	union {
@@ -569,12 +623,32 @@ int ctl_server_start(struct ctl_server *srv, char *err, size_t errlen)
 		snprintf(err, errlen, "listen address '%s' is not an IP address", srv->cfg.listen);
 		return -EINVAL;
 	}
+	int rc = transport_check(srv, err, errlen);
+	if (rc)
+		return rc;
+	/* The certificate and key options come last: without TLS they are not given at all. */
+	struct MHD_OptionItem tls[] = {
+		{ MHD_OPTION_HTTPS_MEM_CERT, 0, srv->tls_cert },
+		{ MHD_OPTION_HTTPS_MEM_KEY, 0, srv->tls_key },
+		{ MHD_OPTION_END, 0, NULL },
+	};
+	if (srv->tls_cert)
+		flags |= MHD_USE_TLS;
+	else
+		tls[0].option = MHD_OPTION_END;
+	errno = 0;
 	srv->mhd = MHD_start_daemon(
 		flags, srv->cfg.port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, &addr.sa,
 		MHD_OPTION_THREAD_POOL_SIZE, srv->cfg.threads, MHD_OPTION_NOTIFY_COMPLETED,
 		on_completed, srv, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)60000, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-		(size_t)16384, MHD_OPTION_END);
+		(size_t)16384, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
+	if (!srv->mhd && srv->tls_cert) {
+		snprintf(err, errlen, "cannot serve HTTPS on %s port %u: the certificate (%s) or "
+			 "key (%s) is not PEM, or they do not match (libmicrohttpd said why above)",
+			 srv->cfg.listen, srv->cfg.port, srv->cfg.tls_cert, srv->cfg.tls_key);
+		return -EINVAL;
+	}
 	if (!srv->mhd) {
 		snprintf(err, errlen, "cannot listen on %s port %u: %s", srv->cfg.listen,
 			 srv->cfg.port, strerror(errno ? errno : EADDRINUSE));
@@ -587,8 +661,8 @@ int ctl_server_start(struct ctl_server *srv, char *err, size_t errlen)
 	} else {
 		char url[128];
 		bool v6 = strchr(srv->cfg.listen, ':') != NULL;
-		snprintf(url, sizeof(url), "http://%s%s%s:%u", v6 ? "[" : "", srv->cfg.listen,
-			 v6 ? "]" : "", srv->port);
+		snprintf(url, sizeof(url), "%s://%s%s%s:%u", srv->tls_cert ? "https" : "http",
+			 v6 ? "[" : "", srv->cfg.listen, v6 ? "]" : "", srv->port);
 		srv->public_url = strdup(url);
 	}
 	if (!srv->public_url)
@@ -638,6 +712,10 @@ void ctl_server_free(struct ctl_server *srv)
 	free(srv->state_dir);
 	free(srv->public_url);
 	free(srv->domain);
+	free(srv->tls_cert);
+	if (srv->tls_key)
+		sodium_memzero(srv->tls_key, srv->tls_key_len);
+	free(srv->tls_key);
 	sodium_memzero(srv->server_priv, sizeof(srv->server_priv));
 	pthread_cond_destroy(&srv->timer_cond);
 	pthread_mutex_destroy(&srv->lock);

@@ -1,9 +1,9 @@
 /* control/server: meshcontrol, the control server.
  *
- * One process serves three things over HTTP (libmicrohttpd): the node API (register, map
- * stream, check-mode holds, logout; every message sealed with the node protocol envelope),
- * the admin API (JSON, bearer token), and plain-HTML web pages (login, device approval,
- * check-mode approval).  State lives in a store (SQLite in the state directory); the
+ * One process serves three things over HTTPS, or plain HTTP on loopback (libmicrohttpd
+ * with GnuTLS): the node API (register, map stream, check-mode holds, logout; every message
+ * sealed with the node protocol envelope), the admin API (JSON, bearer token), and
+ * plain-HTML web pages (login, device approval, check-mode approval).  State lives in a store (SQLite in the state directory); the
  * server key, the admin token and the database sit in that directory with mode 0600. */
 #ifndef MESH_CONTROL_SERVER_H
 #define MESH_CONTROL_SERVER_H
@@ -18,7 +18,12 @@ struct ctl_server_config {
 	const char *state_dir;	/* holds state.db, server.key, admin-token */
 	const char *listen;	/* "127.0.0.1" (default), "0.0.0.0", "::" */
 	uint16_t port;		/* 0 = pick one (see ctl_server_port) */
-	const char *public_url; /* base of the URLs shown to people; NULL = http://listen:port */
+	const char *public_url; /* base of the URLs shown to people; NULL = http(s)://listen:port */
+	/* HTTPS: PEM files of the certificate (chain) and its private key (mode 0600 or
+	 * tighter); both or neither.  Without them the server listens only on loopback unless
+	 * insecure_http says to serve plain HTTP on the network anyway (logged as a warning). */
+	const char *tls_cert, *tls_key;
+	bool insecure_http;
 	const char *domain;	/* tailnet DNS suffix, default "mesh.internal" */
 	uint32_t keepalive_ms;	/* map stream keep-alive; 0 = 25 s */
 	uint32_t key_lifetime_s; /* node key expiry after registration; 0 = 180 days */
@@ -29,7 +34,10 @@ struct ctl_server_config {
  * when missing).  err receives a sentence on failure. */
 int ctl_state_open(const char *state_dir, struct ctl_store **store, char *err, size_t errlen);
 
-/* Create the server (opens state), then start serving on its own threads. */
+/* Create the server (opens state), then start serving on its own threads.  Start refuses
+ * (err says why and how to fix it) a TLS key others may read, half a certificate/key pair,
+ * an http:// public URL with TLS, and plain HTTP on a non-loopback address without
+ * insecure_http. */
 int ctl_server_new(const struct ctl_server_config *cfg, struct ctl_server **out, char *err,
 		   size_t errlen);
 int ctl_server_start(struct ctl_server *srv, char *err, size_t errlen);

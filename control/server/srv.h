@@ -140,6 +140,8 @@ struct ctl_server {
 	uint8_t admin_hash[32];
 	struct MHD_Daemon *mhd;
 	uint16_t port;
+	char *tls_cert, *tls_key; /* PEM, kept while the daemon runs; the key wiped at free */
+	size_t tls_key_len;
 	pthread_mutex_t lock;
 	pthread_t timer;
 	bool timer_running, stopping;

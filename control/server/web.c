@@ -1,8 +1,8 @@
 /* The web pages people use: log in, approve a new device (interactive registration), and
  * approve a check-mode SSH login.  Plain HTML forms and a little CSS, no JavaScript, sized
- * for a phone.  Sessions are an HttpOnly SameSite cookie; every form carries the session's
- * CSRF token.  Check approvals are written to the store before the held request is
- * released, so they survive a restart. */
+ * for a phone.  Sessions are an HttpOnly SameSite cookie (Secure over HTTPS); every form
+ * carries the session's CSRF token.  Check approvals are written to the store before the
+ * held request is released, so they survive a restart. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -288,10 +288,17 @@ static bool login_csrf_ok(struct srv_req *r)
 	return sodium_memcmp(tok, want, PRE_HEX) == 0;
 }
 
+/* "; Secure" when people reach us over HTTPS (served by us, or by a proxy in front: the
+ * public URL says which), so a browser never sends the cookie over plain HTTP. */
+static const char *cookie_secure(const struct ctl_server *srv)
+{
+	return strncmp(srv->public_url, "https://", 8) == 0 ? "; Secure" : "";
+}
+
 static enum MHD_Result login_form(struct srv_req *r, unsigned status, const char *next,
 				  const char *error)
 {
-	char en[256], ee[256], pre[PRE_HEX + 1], tok[PRE_HEX + 1], cookie[128];
+	char en[256], ee[256], pre[PRE_HEX + 1], tok[PRE_HEX + 1], cookie[192];
 	const char *have = pre_cookie(r);
 	if (have && status != MHD_HTTP_FORBIDDEN)
 		snprintf(pre, sizeof(pre), "%s", have);
@@ -299,8 +306,8 @@ static enum MHD_Result login_form(struct srv_req *r, unsigned status, const char
 		srv_random_hex(pre, PRE_HEX / 2);
 	login_token(r->srv, pre, tok);
 	snprintf(cookie, sizeof(cookie),
-		 "mesh_login=%s; Path=/login; HttpOnly; SameSite=Strict; Max-Age=%d", pre,
-		 LOGIN_FORM_TTL_S);
+		 "mesh_login=%s; Path=/login; HttpOnly; SameSite=Strict; Max-Age=%d%s", pre,
+		 LOGIN_FORM_TTL_S, cookie_secure(r->srv));
 	struct page_extra x = { .cookie = cookie };
 	html_escape(en, sizeof(en), next);
 	html_escape(ee, sizeof(ee), error ? error : "");
@@ -346,10 +353,10 @@ static enum MHD_Result do_login(struct srv_req *r)
 	if (!s)
 		return page(r, MHD_HTTP_SERVICE_UNAVAILABLE, "Busy", NULL,
 			    "<p class=err>Too many sessions; try again later.</p>");
-	char cookie[160];
+	char cookie[192];
 	snprintf(cookie, sizeof(cookie),
-		 "mesh_session=%s; Path=/; HttpOnly; SameSite=Lax; Max-Age=%d", s->id,
-		 SESSION_TTL_S);
+		 "mesh_session=%s; Path=/; HttpOnly; SameSite=Lax; Max-Age=%d%s", s->id,
+		 SESSION_TTL_S, cookie_secure(srv));
 	return redirect(r, next, cookie);
 }
 

@@ -3,7 +3,8 @@
  * instances in one process, and prints one line per thing that happens:
  *
  *   event <idx> <needs-login|registered|connected|unreachable|refused|key-mismatch|
- *         logged-out> <message>
+ *         logged-out|key-expired|change-refused|untrusted> <message>
+ *   error <idx> <message>                       (the client refused its configuration)
  *   netmap <idx> <version> peers=<n> cache=<0|1> t=<unix ms>
  *   hold <accept|reject|pending|error> <message>
  *   hold cancelled                              (--hold-cancel: cancelled once pending)
@@ -50,7 +51,7 @@ static const char *const event_names[] = {
 	[CTL_CLIENT_CONNECTED] = "connected",	    [CTL_CLIENT_UNREACHABLE] = "unreachable",
 	[CTL_CLIENT_REFUSED] = "refused",	    [CTL_CLIENT_KEY_MISMATCH] = "key-mismatch",
 	[CTL_CLIENT_LOGGED_OUT] = "logged-out",	    [CTL_CLIENT_KEY_EXPIRED] = "key-expired",
-	[CTL_CLIENT_CHANGE_REFUSED] = "change-refused",
+	[CTL_CLIENT_CHANGE_REFUSED] = "change-refused", [CTL_CLIENT_UNTRUSTED] = "untrusted",
 };
 
 static uint64_t wall_ms(void)
@@ -163,7 +164,8 @@ static void usage(void)
 		"Usage: ctl-node --server URL --state DIR [--authkey K] [--hostname H]\n"
 		"       [--server-key K] [--endpoint ADDR:PORT]... [--count N] [--timeout S]\n"
 		"       [--exit-after-netmap] [--exit-on-refuse] [--logout] [--quiet] [--stamps]\n"
-		"       [--hold SRC USER PERIOD_S [--hold-cancel]] [--tags tag:a,tag:b] [--rotate]\n");
+		"       [--hold SRC USER PERIOD_S [--hold-cancel]] [--tags tag:a,tag:b] [--rotate]\n"
+		"       [--ca-file FILE] [--insecure-http]\n");
 }
 
 int main(int argc, char **argv)
@@ -186,10 +188,13 @@ int main(int argc, char **argv)
 		{ "hold-cancel", no_argument, NULL, 'C' },
 		{ "tags", required_argument, NULL, 'g' },
 		{ "rotate", no_argument, NULL, 'o' },
+		{ "ca-file", required_argument, NULL, 'A' },
+		{ "insecure-http", no_argument, NULL, 'I' },
 		{ 0 },
 	};
 	const char *server = NULL, *state = NULL, *authkey = NULL, *hostname = "node",
-		   *server_key = NULL, *tags = NULL;
+		   *server_key = NULL, *tags = NULL, *ca_file = NULL;
+	bool insecure_http = false;
 	const char *eps[16];
 	size_t n_eps = 0;
 	int count = 1, timeout_s = 60, c;
@@ -214,6 +219,8 @@ int main(int argc, char **argv)
 		case 'g': tags = optarg; break;
 		case 'o': g.rotate = true; break;
 		case 'C': g.hold_cancel = true; break;
+		case 'A': ca_file = optarg; break;
+		case 'I': insecure_http = true; break;
 		case 'h':
 			if (optind + 3 > argc) {
 				usage();
@@ -256,6 +263,7 @@ int main(int argc, char **argv)
 		}
 		struct ctl_client_config cfg = {
 			.loop = g.loop, .server_url = server, .state_dir = dir,
+			.ca_file = ca_file, .insecure_http = insecure_http,
 			.server_key = server_key, .auth_key = authkey, .hostname = name,
 			.advertise_tags = tags,
 			.endpoints = eps, .n_endpoints = n_eps, .on_netmap = on_netmap,

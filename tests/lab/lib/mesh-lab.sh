@@ -5,7 +5,13 @@
 #   lab_users NAME:UID ...   private passwd/group/shadow/pam.d copies with these users,
 #                            bind-mounted in this process's mount namespace
 #   lab_lan NODE...          one namespace per node on a private bridge, 10.231.0.N/24
-#   lab_control_start        meshcontrol in the first node's namespace (sets CTL_URL)
+#   lab_tls_cert NAME HOST.. a server certificate for HOSTs (IPs or names) from the lab's own
+#                            CA: $LAB/tls/NAME.pem and NAME.key (0600); the CA is
+#                            $LAB/tls/ca.pem (made on first use; its key stays in $LAB/tls)
+#   lab_tls_spki NAME        base64 SHA-256 of that certificate's public key (what Chromium's
+#                            --ignore-certificate-errors-spki-list pins)
+#   lab_control_start        meshcontrol over HTTPS in the first node's namespace (sets
+#                            CTL_URL, CTL_CA; exports MESH_CA_FILE for meshctl's admin verbs)
 #   lab_meshd NODE ARGS...   meshd in NODE's namespace (socket $LAB/NODE.sock)
 #   lab_ctl NODE ARGS...     meshctl against NODE's meshd, inside NODE's namespace
 #   ok / bad / expect_*      assertions that count; lab_finish prints and exits
@@ -145,15 +151,54 @@ lab_bg() {
 	LAB_LAST_PID=$!
 }
 
-# lab_control_start NODE: meshcontrol on NODE's address, port 8080; admin token in CTL_TOKEN.
+# lab_tls_cert NAME HOST...: an ECDSA P-256 certificate for the HOSTs (an IP address or a
+# DNS name each, as subjectAltName), signed by the lab's CA, valid for two days.
+lab_tls_cert() {
+	local name=$1 san="" h
+	shift
+	mkdir -p "$LAB/tls"
+	chmod 700 "$LAB/tls"
+	if [ ! -s "$LAB/tls/ca.pem" ]; then
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+			-subj "/CN=Mesh lab $LAB_ID CA" -keyout "$LAB/tls/ca.key" -out "$LAB/tls/ca.pem" \
+			-addext basicConstraints=critical,CA:TRUE \
+			-addext keyUsage=critical,keyCertSign,cRLSign 2> "$LAB/tls/openssl.log" || return 1
+	fi
+	for h in "$@"; do
+		if [[ $h =~ ^[0-9.]+$ || $h == *:* ]]; then san+=",IP:$h"; else san+=",DNS:$h"; fi
+	done
+	(umask 077 && openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-subj "/CN=$1" -keyout "$LAB/tls/$name.key" -out "$LAB/tls/$name.csr") \
+		2>> "$LAB/tls/openssl.log" || return 1
+	printf 'subjectAltName=%s\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n' \
+		"${san#,}" > "$LAB/tls/$name.ext"
+	openssl x509 -req -in "$LAB/tls/$name.csr" -CA "$LAB/tls/ca.pem" -CAkey "$LAB/tls/ca.key" \
+		-CAcreateserial -days 2 -extfile "$LAB/tls/$name.ext" -out "$LAB/tls/$name.pem" \
+		2>> "$LAB/tls/openssl.log" || return 1
+	chmod 644 "$LAB/tls/ca.pem" "$LAB/tls/$name.pem"
+	chmod 711 "$LAB/tls" # others may read the certificates (by name), never the keys
+}
+
+lab_tls_spki() {
+	openssl x509 -in "$LAB/tls/$1.pem" -noout -pubkey | openssl pkey -pubin -outform der |
+		openssl dgst -sha256 -binary | base64
+}
+
+# lab_control_start NODE: meshcontrol over HTTPS on NODE's address, port 8080, with a
+# certificate from the lab's CA (CTL_CA); admin token in CTL_TOKEN.
 lab_control_start() {
 	CTL_NODE=$1
 	CTL_STATE=$LAB/control
-	CTL_URL="http://$(lab_ip "$1"):8080"
+	CTL_URL="https://$(lab_ip "$1"):8080"
+	CTL_CA=$LAB/tls/ca.pem
+	export MESH_CA_FILE=$CTL_CA
+	[ -s "$LAB/tls/control.pem" ] || lab_tls_cert control "$(lab_ip "$1")" || return 1
 	lab_bg "$1" meshcontrol "$LAB_BUILD/cmd/meshcontrol" ${LAB_DEBUG:+-v} -s "$CTL_STATE" serve \
-		--listen "$(lab_ip "$1")" --port 8080 --public-url "$CTL_URL" --keepalive-ms 2000
+		--listen "$(lab_ip "$1")" --port 8080 --public-url "$CTL_URL" --keepalive-ms 2000 \
+		--tls-cert "$LAB/tls/control.pem" --tls-key "$LAB/tls/control.key"
 	CTL_PID=$LAB_LAST_PID
-	wait_until 10 ip netns exec "$(lab_ns "$1")" curl -s -o /dev/null "$CTL_URL/" || return 1
+	wait_until 10 ip netns exec "$(lab_ns "$1")" curl -s --cacert "$CTL_CA" -o /dev/null \
+		"$CTL_URL/" || return 1
 	wait_until 10 test -s "$CTL_STATE/admin-token" || return 1
 	CTL_TOKEN=$(cat "$CTL_STATE/admin-token")
 }
@@ -168,8 +213,8 @@ lab_control_stop() {
 lab_admin() {
 	local m=$1 p=$2 code
 	shift 2
-	code=$(ip netns exec "$(lab_ns "$CTL_NODE")" curl -s -o "$LAB/admin.body" -w '%{http_code}' \
-		-X "$m" -H "Authorization: Bearer $CTL_TOKEN" "$CTL_URL/api/v1/$p" "$@")
+	code=$(ip netns exec "$(lab_ns "$CTL_NODE")" curl -s --cacert "$CTL_CA" -o "$LAB/admin.body" \
+		-w '%{http_code}' -X "$m" -H "Authorization: Bearer $CTL_TOKEN" "$CTL_URL/api/v1/$p" "$@")
 	cat "$LAB/admin.body"
 	[ "${code:0:1}" = 2 ]
 }

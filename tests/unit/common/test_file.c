@@ -1,5 +1,5 @@
 /* file_read_all and file_write_atomic: contents, limits, modes, and nothing left behind
- * on failure. */
+ * on failure; file_read_secret refuses a key other users may read, with its exact words. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -70,7 +70,7 @@ int main(void)
 	CHECK_MEM(k1, k2, 32);
 	CHECK_INT(file_write_atomic(kpath, "not a key\n", 10, 0600), 0);
 	CHECK_INT(file_key_load_or_create(kpath, k2, &created, msg, sizeof(msg)), -EINVAL);
-	char want[600];
+	char want[1400];
 	snprintf(want, sizeof(want),
 		 "%s: not a valid key: key is 9 characters long; a base64 key is exactly 44", kpath);
 	CHECK_STR(msg, want);
@@ -82,6 +82,52 @@ int main(void)
 	CHECK_INT(file_key_load_or_create(kpath, k2, &created, msg, sizeof(msg)), -EISDIR);
 	CHECK(!created);
 	rmdir(kpath);
+
+	/* Secret files (TLS keys): a numbered table of modes, each read through a symlink too
+	 * (the mode that counts is the target's). */
+	static const struct {
+		mode_t mode;
+		int want;
+	} modes[] = {
+		/* 0 */ { 0600, 0 },	    /* 1 */ { 0400, 0 },	    /* 2 */ { 0644, -EACCES },
+		/* 3 */ { 0640, -EACCES }, /* 4 */ { 0604, -EACCES }, /* 5 */ { 0620, -EACCES },
+		/* 6 */ { 0602, -EACCES }, /* 7 */ { 0610, -EACCES }, /* 8 */ { 0700, 0 },
+	};
+	char link[256];
+	snprintf(link, sizeof(link), "%s/key.link", dir);
+	CHECK_INT(symlink(kpath, link), 0);
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		CHECK_INT(file_write_atomic(kpath, "secret\n", 7, modes[i].mode), 0);
+		for (int via_link = 0; via_link < 2; via_link++) {
+			const char *p = via_link ? link : kpath;
+			buf = NULL;
+			msg[0] = '\0';
+			int rc = file_read_secret(p, 100, &buf, &len, msg, sizeof(msg));
+			if (rc != modes[i].want)
+				fprintf(stderr, "mode case %zu (%s)\n", i, p);
+			CHECK_INT(rc, modes[i].want);
+			if (rc == 0) {
+				CHECK_STR(buf, "secret\n");
+				CHECK_INT(len, 7);
+			} else {
+				CHECK(buf == NULL);
+				snprintf(want, sizeof(want), "%s is open to other users (mode %04o): a "
+					 "private key must be readable by its owner only (chmod 600 %s)",
+					 p, (unsigned)modes[i].mode, p);
+				CHECK_STR(msg, want);
+			}
+			free(buf);
+		}
+	}
+	chmod(kpath, 0600);
+	CHECK_INT(file_read_secret(kpath, 3, &buf, &len, msg, sizeof(msg)), -EFBIG);
+	snprintf(want, sizeof(want), "%s: larger than a key file can be", kpath);
+	CHECK_STR(msg, want);
+	unlink(kpath);
+	CHECK_INT(file_read_secret(link, 100, &buf, &len, msg, sizeof(msg)), -ENOENT);
+	snprintf(want, sizeof(want), "%s: No such file or directory", link);
+	CHECK_STR(msg, want);
+	unlink(link);
 
 	unlink(path);
 	CHECK_INT(rmdir(dir), 0); /* empty: nothing was left behind */

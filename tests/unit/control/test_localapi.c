@@ -27,6 +27,9 @@ static const struct {
 	{ 11, "{\"cmd\": \"up\", \"tags\": \"tag:x\"}", NULL /* names "tags"; wording from netmap */ },
 	{ 12, "{\"cmd\": \"status\", \"cmd\": \"up\"}", NULL /* duplicate key */ },
 	{ 13, "{\"cmd\": \"up\", \"force_reauth\": 1}", "\"force_reauth\" must be true or false" },
+	{ 14, "{\"cmd\": \"up\", \"ca_file\": 1}", "\"ca_file\" must be a string" },
+	{ 15, "{\"cmd\": \"up\", \"insecure_http\": \"yes\"}",
+	  "\"insecure_http\" must be true or false" },
 };
 
 int main(void)
@@ -53,7 +56,8 @@ int main(void)
 	struct ctl_lapi_request up = { .cmd = CTL_LAPI_UP, .login_server = "http://ctl:8080",
 				       .authkey = "mskey-abc", .hostname = "box", .tags = tags,
 				       .n_tags = 2, .tags_given = true, .ssh = true,
-				       .force_reauth = true };
+				       .force_reauth = true, .ca_file = "/etc/mesh/ca.pem",
+				       .insecure_http = true };
 	char *line = ctl_lapi_request_format(&up);
 	CHECK(line && line[strlen(line) - 1] == '\n');
 	CHECK_INT(ctl_lapi_request_parse(line, strlen(line), &r, err, sizeof(err)), 0);
@@ -66,6 +70,8 @@ int main(void)
 	CHECK(r.ssh);
 	CHECK(r.tags_given);
 	CHECK(r.force_reauth);
+	CHECK_STR(r.ca_file, "/etc/mesh/ca.pem");
+	CHECK(r.insecure_http);
 	ctl_lapi_request_clear(&r);
 	free(line);
 	/* "tags": [] (asking for none) is not the same as no "tags" at all */
@@ -75,6 +81,8 @@ int main(void)
 	CHECK(r.tags_given);
 	CHECK_INT(r.n_tags, 0);
 	CHECK(!r.force_reauth);
+	CHECK(!r.ca_file);
+	CHECK(!r.insecure_http);
 	ctl_lapi_request_clear(&r);
 	free(line);
 
