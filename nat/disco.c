@@ -5,16 +5,16 @@
  *   call-me-maybe: n x (address (16) | port (2)), 0 < n <= NAT_DISCO_MAX_CANDIDATES
  * Lengths are exact: anything longer or shorter is refused. */
 #include "nat/disco.h"
+#include "nat/internal.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <sodium.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-static const uint8_t magic[NAT_DISCO_MAGIC_LEN] = { 0xF0, 'm', 'e', 's', 'h', 0x01 };
+static const uint8_t magic[NAT_DISCO_MAGIC_LEN] = {0xF0, 'm', 'e', 's', 'h', 0x01};
 
 enum {
 	VERSION = 1,
@@ -24,19 +24,6 @@ enum {
 	NONCE = crypto_box_NONCEBYTES,
 	MAX_PLAIN = 2 + NAT_DISCO_MAX_CANDIDATES * ADDR_LEN,
 };
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -EBADMSG;
-}
 
 bool nat_disco_looks_like(const uint8_t *p, size_t n)
 {
@@ -69,7 +56,7 @@ static int put_addr(uint8_t *p, const struct sockaddr_storage *ss)
 
 static void get_addr(const uint8_t *p, struct sockaddr_storage *ss)
 {
-	static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 	memset(ss, 0, sizeof(*ss));
 	if (memcmp(p, v4mapped, 12) == 0) {
 		struct sockaddr_in *in = (struct sockaddr_in *)ss;
@@ -132,44 +119,48 @@ int nat_disco_open(const uint8_t *p, size_t n, const uint8_t sender_pub[NAT_DISC
 {
 	memset(m, 0, sizeof(*m));
 	if (!nat_disco_looks_like(p, n))
-		return fail(err, errlen, "not a discovery message");
+		return nat__fail(err, errlen, "not a discovery message");
 	if (n < NAT_DISCO_HEADER + crypto_box_MACBYTES + 2)
-		return fail(err, errlen, "%zu bytes: too short for a discovery message", n);
+		return nat__fail(err, errlen, "%zu bytes: too short for a discovery message", n);
 	if (n > NAT_DISCO_MAX)
-		return fail(err, errlen, "%zu bytes: longer than %d", n, NAT_DISCO_MAX);
+		return nat__fail(err, errlen, "%zu bytes: longer than %d", n, NAT_DISCO_MAX);
 	if (sodium_memcmp(p + NAT_DISCO_MAGIC_LEN, sender_pub, NAT_DISCO_KEY) != 0)
-		return fail(err, errlen, "sent with another discovery key");
+		return nat__fail(err, errlen, "sent with another discovery key");
 	size_t len = n - NAT_DISCO_HEADER - crypto_box_MACBYTES;
 	uint8_t plain[NAT_DISCO_MAX];
 	if (crypto_box_open_easy(plain, p + NAT_DISCO_HEADER, n - NAT_DISCO_HEADER,
 				 p + NAT_DISCO_MAGIC_LEN + NAT_DISCO_KEY, sender_pub, my_priv) != 0)
-		return fail(err, errlen, "does not open with our key: forged or not for us");
+		return nat__fail(err, errlen, "does not open with our key: forged or not for us");
 	if (plain[1] != VERSION)
-		return fail(err, errlen, "version %u (we speak %d)", plain[1], VERSION);
+		return nat__fail(err, errlen, "version %u (we speak %d)", plain[1], VERSION);
 	m->type = (enum nat_disco_type)plain[0];
 	switch (plain[0]) {
 	case NAT_DISCO_PING:
 		if (len != PING_LEN)
-			return fail(err, errlen, "ping of %zu bytes (must be %d)", len, PING_LEN);
+			return nat__fail(err, errlen, "ping of %zu bytes (must be %d)", len,
+					 PING_LEN);
 		memcpy(m->txid, plain + 2, NAT_DISCO_TXID);
 		memcpy(m->node_key, plain + 2 + NAT_DISCO_TXID, 32);
 		return 0;
 	case NAT_DISCO_PONG:
 		if (len != PONG_LEN)
-			return fail(err, errlen, "pong of %zu bytes (must be %d)", len, PONG_LEN);
+			return nat__fail(err, errlen, "pong of %zu bytes (must be %d)", len,
+					 PONG_LEN);
 		memcpy(m->txid, plain + 2, NAT_DISCO_TXID);
 		get_addr(plain + 2 + NAT_DISCO_TXID, &m->src);
 		return 0;
 	case NAT_DISCO_CALL_ME_MAYBE:
-		if (len <= 2 || (len - 2) % ADDR_LEN || (len - 2) / ADDR_LEN > NAT_DISCO_MAX_CANDIDATES)
-			return fail(err, errlen,
-				    "call-me-maybe of %zu bytes (1 to %d candidates of %d bytes)", len,
-				    NAT_DISCO_MAX_CANDIDATES, ADDR_LEN);
+		if (len <= 2 || (len - 2) % ADDR_LEN ||
+		    (len - 2) / ADDR_LEN > NAT_DISCO_MAX_CANDIDATES)
+			return nat__fail(
+			    err, errlen,
+			    "call-me-maybe of %zu bytes (1 to %d candidates of %d bytes)", len,
+			    NAT_DISCO_MAX_CANDIDATES, ADDR_LEN);
 		m->n_cand = (len - 2) / ADDR_LEN;
 		for (size_t i = 0; i < m->n_cand; i++)
 			get_addr(plain + 2 + i * ADDR_LEN, &m->cand[i]);
 		return 0;
 	default:
-		return fail(err, errlen, "unknown discovery message type %u", plain[0]);
+		return nat__fail(err, errlen, "unknown discovery message type %u", plain[0]);
 	}
 }

@@ -33,9 +33,9 @@ enum nat_disco_type {
 
 struct nat_disco_msg {
 	enum nat_disco_type type;
-	uint8_t txid[NAT_DISCO_TXID];	   /* ping, pong */
-	uint8_t node_key[32];		   /* ping: the sender's WireGuard public key */
-	struct sockaddr_storage src;	   /* pong: where the ping came from */
+	uint8_t txid[NAT_DISCO_TXID]; /* ping, pong */
+	uint8_t node_key[32];	      /* ping: the sender's WireGuard public key */
+	struct sockaddr_storage src;  /* pong: where the ping came from */
 	struct sockaddr_storage cand[NAT_DISCO_MAX_CANDIDATES]; /* call-me-maybe */
 	size_t n_cand;
 };

@@ -1,6 +1,7 @@
 /* STUN parsing and building: RFC 8489 section 5 (header), 14 (attributes, padding,
  * MESSAGE-INTEGRITY, FINGERPRINT); TURN's attributes are the same TLVs. */
 #include "nat/stun.h"
+#include "nat/internal.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -16,9 +17,7 @@
 
 enum { FINGERPRINT_XOR = 0x5354554e };
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
+int nat__fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	if (err && errlen) {
 		va_list ap;
@@ -70,19 +69,20 @@ int nat_stun_parse(const uint8_t *p, size_t n, struct nat_stun_msg *m, char *err
 {
 	memset(m, 0, sizeof(*m));
 	if (n < NAT_STUN_HEADER)
-		return fail(err, errlen, "%zu bytes: shorter than a STUN header", n);
+		return nat__fail(err, errlen, "%zu bytes: shorter than a STUN header", n);
 	if (n > NAT_STUN_MAX_LEN)
-		return fail(err, errlen, "%zu bytes: longer than %d", n, NAT_STUN_MAX_LEN);
+		return nat__fail(err, errlen, "%zu bytes: longer than %d", n, NAT_STUN_MAX_LEN);
 	if (p[0] & 0xC0)
-		return fail(err, errlen, "not STUN: the first two bits are not zero");
+		return nat__fail(err, errlen, "not STUN: the first two bits are not zero");
 	if (get32(p + 4) != NAT_STUN_MAGIC)
-		return fail(err, errlen, "not STUN: no magic cookie");
+		return nat__fail(err, errlen, "not STUN: no magic cookie");
 	size_t body = get16(p + 2);
 	if (body & 3)
-		return fail(err, errlen, "message length %zu is not a multiple of 4", body);
+		return nat__fail(err, errlen, "message length %zu is not a multiple of 4", body);
 	if (body + NAT_STUN_HEADER != n)
-		return fail(err, errlen, "message length %zu does not match the %zu bytes received",
-			    body, n - NAT_STUN_HEADER);
+		return nat__fail(err, errlen,
+				 "message length %zu does not match the %zu bytes received", body,
+				 n - NAT_STUN_HEADER);
 	uint16_t t = get16(p);
 	m->cls = (enum nat_stun_class)((t >> 4 & 1) | (t >> 7 & 2));
 	m->method = (uint16_t)((t & 0x000F) | (t >> 1 & 0x0070) | (t >> 2 & 0x0F80));
@@ -92,31 +92,36 @@ int nat_stun_parse(const uint8_t *p, size_t n, struct nat_stun_msg *m, char *err
 	size_t off = NAT_STUN_HEADER;
 	while (off < n) {
 		if (m->fingerprint_at)
-			return fail(err, errlen, "attribute after FINGERPRINT");
+			return nat__fail(err, errlen, "attribute after FINGERPRINT");
 		if (n - off < 4)
-			return fail(err, errlen, "truncated attribute header at offset %zu", off);
+			return nat__fail(err, errlen, "truncated attribute header at offset %zu",
+					 off);
 		uint16_t type = get16(p + off), len = get16(p + off + 2);
 		size_t padded = ((size_t)len + 3) & ~(size_t)3;
 		if (padded > n - off - 4)
-			return fail(err, errlen,
-				    "attribute 0x%04x at offset %zu: length %u runs past the end",
-				    type, off, len);
+			return nat__fail(
+			    err, errlen,
+			    "attribute 0x%04x at offset %zu: length %u runs past the end", type,
+			    off, len);
 		if (type == NAT_STUN_FINGERPRINT) {
 			if (len != 4)
-				return fail(err, errlen, "FINGERPRINT of %u bytes (must be 4)", len);
+				return nat__fail(err, errlen, "FINGERPRINT of %u bytes (must be 4)",
+						 len);
 			m->fingerprint_at = off;
 		} else if (m->integrity_at) {
 			off += 4 + padded; /* after MESSAGE-INTEGRITY: ignored (RFC 8489 14.5) */
 			continue;
 		} else if (type == NAT_STUN_MESSAGE_INTEGRITY) {
 			if (len != NAT_STUN_HMAC)
-				return fail(err, errlen, "MESSAGE-INTEGRITY of %u bytes (must be %d)",
-					    len, NAT_STUN_HMAC);
+				return nat__fail(err, errlen,
+						 "MESSAGE-INTEGRITY of %u bytes (must be %d)", len,
+						 NAT_STUN_HMAC);
 			m->integrity_at = off;
 		}
 		if (m->n_attrs == NAT_STUN_MAX_ATTRS)
-			return fail(err, errlen, "more than %d attributes", NAT_STUN_MAX_ATTRS);
-		m->attrs[m->n_attrs++] = (struct nat_stun_attr){ type, len, p + off + 4 };
+			return nat__fail(err, errlen, "more than %d attributes",
+					 NAT_STUN_MAX_ATTRS);
+		m->attrs[m->n_attrs++] = (struct nat_stun_attr){type, len, p + off + 4};
 		off += 4 + padded;
 	}
 	return 0;
@@ -142,36 +147,37 @@ int nat_stun_get_addr(const struct nat_stun_msg *m, uint16_t type, struct sockad
 	put32(mask, NAT_STUN_MAGIC);
 	memcpy(mask + 4, m->txid, NAT_STUN_TXID);
 	if (a->len < 4)
-		return fail(err, errlen, "address attribute 0x%04x of %u bytes", type, a->len);
-	uint16_t port = get16(a->val + 2) ^ (xor ? (uint16_t)(NAT_STUN_MAGIC >> 16) : 0);
+		return nat__fail(err, errlen, "address attribute 0x%04x of %u bytes", type, a->len);
+	uint16_t port = get16(a->val + 2) ^ (xor? (uint16_t)(NAT_STUN_MAGIC >> 16) : 0);
 	switch (a->val[1]) {
 	case 0x01: {
 		if (a->len != 8)
-			return fail(err, errlen, "IPv4 address attribute 0x%04x of %u bytes (must be 8)",
-				    type, a->len);
+			return nat__fail(err, errlen,
+					 "IPv4 address attribute 0x%04x of %u bytes (must be 8)",
+					 type, a->len);
 		struct sockaddr_in *in = (struct sockaddr_in *)out;
 		in->sin_family = AF_INET;
 		in->sin_port = htons(port);
 		uint8_t *d = (uint8_t *)&in->sin_addr;
 		for (int i = 0; i < 4; i++)
-			d[i] = a->val[4 + i] ^ (xor ? mask[i] : 0);
+			d[i] = a->val[4 + i] ^ (xor? mask[i] : 0);
 		return 0;
 	}
 	case 0x02: {
 		if (a->len != 20)
-			return fail(err, errlen,
-				    "IPv6 address attribute 0x%04x of %u bytes (must be 20)", type,
-				    a->len);
+			return nat__fail(err, errlen,
+					 "IPv6 address attribute 0x%04x of %u bytes (must be 20)",
+					 type, a->len);
 		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)out;
 		in6->sin6_family = AF_INET6;
 		in6->sin6_port = htons(port);
 		for (int i = 0; i < 16; i++)
-			in6->sin6_addr.s6_addr[i] = a->val[4 + i] ^ (xor ? mask[i] : 0);
+			in6->sin6_addr.s6_addr[i] = a->val[4 + i] ^ (xor? mask[i] : 0);
 		return 0;
 	}
 	default:
-		return fail(err, errlen, "address attribute 0x%04x: unknown family %u", type,
-			    a->val[1]);
+		return nat__fail(err, errlen, "address attribute 0x%04x: unknown family %u", type,
+				 a->val[1]);
 	}
 }
 
@@ -228,8 +234,8 @@ int nat_stun_check_fingerprint(const struct nat_stun_msg *m)
 		return -ENOENT;
 	/* FINGERPRINT is last, so the header's length already covers it. */
 	return fingerprint(m->raw, m->fingerprint_at) == get32(m->raw + m->fingerprint_at + 4)
-		       ? 0
-		       : -EBADMSG;
+		   ? 0
+		   : -EBADMSG;
 }
 
 void nat_stun_long_term_key(const char *username, const char *realm, const char *password,

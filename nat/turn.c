@@ -77,7 +77,8 @@ static void txn_send_new(struct nat_turn *t, struct nat_turn_txn *x, uint64_t no
 	case NAT_TURN_CHANNEL_BIND: {
 		const struct nat_turn_peer *p = &t->peers[x->peer];
 		nat_stun_add_u32(&b, NAT_TURN_CHANNEL_NUMBER, (uint32_t)p->channel << 16);
-		nat_stun_add_xaddr(&b, NAT_TURN_XOR_PEER_ADDRESS, (const struct sockaddr *)&p->addr);
+		nat_stun_add_xaddr(&b, NAT_TURN_XOR_PEER_ADDRESS,
+				   (const struct sockaddr *)&p->addr);
 		break;
 	}
 	}
@@ -99,8 +100,7 @@ static void txn_send_new(struct nat_turn *t, struct nat_turn_txn *x, uint64_t no
 	t->send(t->ctx, x->buf, x->len);
 }
 
-static struct nat_turn_txn *txn_start(struct nat_turn *t, uint16_t method, int peer,
-				      uint64_t now)
+static struct nat_turn_txn *txn_start(struct nat_turn *t, uint16_t method, int peer, uint64_t now)
 {
 	for (size_t i = 0; i < sizeof(t->txn) / sizeof(t->txn[0]); i++) {
 		struct nat_turn_txn *x = &t->txn[i];
@@ -328,7 +328,8 @@ int nat_turn_add_peer(struct nat_turn *t, const struct sockaddr *peer, uint64_t 
 	struct nat_turn_peer *p = &t->peers[t->n_peers];
 	memset(p, 0, sizeof(*p));
 	memcpy(&p->addr, peer,
-	       peer->sa_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
+	       peer->sa_family == AF_INET ? sizeof(struct sockaddr_in)
+					  : sizeof(struct sockaddr_in6));
 	p->channel = (uint16_t)(NAT_TURN_CHANNEL_FIRST + t->n_peers);
 	p->bind_at_ms = now_ms;
 	t->n_peers++;
@@ -337,8 +338,8 @@ int nat_turn_add_peer(struct nat_turn *t, const struct sockaddr *peer, uint64_t 
 	return 0;
 }
 
-int nat_turn_wrap(struct nat_turn *t, const struct sockaddr *peer, const uint8_t *data,
-		  size_t len, uint8_t *out, size_t cap)
+int nat_turn_wrap(struct nat_turn *t, const struct sockaddr *peer, const uint8_t *data, size_t len,
+		  uint8_t *out, size_t cap)
 {
 	for (size_t i = 0; i < t->n_peers; i++) {
 		const struct nat_turn_peer *p = &t->peers[i];

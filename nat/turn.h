@@ -29,9 +29,9 @@ enum nat_turn_state {
 };
 
 enum {
-	NAT_TURN_MAX_PEERS = 16,       /* permissions/channels one allocation keeps */
+	NAT_TURN_MAX_PEERS = 16, /* permissions/channels one allocation keeps */
 	NAT_TURN_CHANNEL_FIRST = 0x4000,
-	NAT_TURN_CHANNEL_HEADER = 4,   /* ChannelData: channel number, length */
+	NAT_TURN_CHANNEL_HEADER = 4, /* ChannelData: channel number, length */
 };
 
 /* Sends one datagram to the relay. */
@@ -90,7 +90,7 @@ uint64_t nat_turn_timer(struct nat_turn *t, uint64_t now_ms);
 int nat_turn_add_peer(struct nat_turn *t, const struct sockaddr *peer, uint64_t now_ms);
 /* Frames data for peer into out as ChannelData (no padding: UDP); the length, or -ENOENT
  * (unknown peer), -EAGAIN (channel not bound yet), -ENOSPC. */
-int nat_turn_wrap(struct nat_turn *t, const struct sockaddr *peer, const uint8_t *data,
-		  size_t len, uint8_t *out, size_t cap);
+int nat_turn_wrap(struct nat_turn *t, const struct sockaddr *peer, const uint8_t *data, size_t len,
+		  uint8_t *out, size_t cap);
 
 #endif

@@ -42,7 +42,7 @@ static size_t exchange(const uint8_t *buf, size_t n, const uint8_t *txid, uint8_
 	for (int attempt = 0; attempt < 3; attempt++) {
 		if (sendto(sock, buf, n, 0, (struct sockaddr *)&server, sizeof(server)) < 0)
 			die(strerror(errno));
-		struct pollfd p = { .fd = sock, .events = POLLIN };
+		struct pollfd p = {.fd = sock, .events = POLLIN};
 		while (poll(&p, 1, 1000) == 1) {
 			ssize_t r = recv(sock, in, NAT_STUN_MAX_LEN, 0);
 			if (r < 0)
@@ -169,7 +169,7 @@ static int relay(char **a)
 	uint64_t start = now_ms(), next_send = 0;
 	nat_turn_start(&t, start);
 	bool wrote = false, have_peer = false;
-	struct sockaddr_in peer = { .sin_family = AF_INET };
+	struct sockaddr_in peer = {.sin_family = AF_INET};
 	int got = 0;
 	uint64_t done_at = 0;
 	while (now_ms() - start < 20000) {
@@ -198,7 +198,8 @@ static int relay(char **a)
 			if (f && fscanf(f, "%63s %u", text, &port) == 2 &&
 			    inet_pton(AF_INET, text, &peer.sin_addr) == 1) {
 				peer.sin_port = htons((uint16_t)port);
-				have_peer = nat_turn_add_peer(&t, (struct sockaddr *)&peer, now) == 0;
+				have_peer =
+				    nat_turn_add_peer(&t, (struct sockaddr *)&peer, now) == 0;
 			}
 			if (f)
 				fclose(f);
@@ -216,7 +217,7 @@ static int relay(char **a)
 		int wait = 100;
 		if (due != UINT64_MAX && due > now && due - now < (uint64_t)wait)
 			wait = (int)(due - now);
-		struct pollfd p = { .fd = sock, .events = POLLIN };
+		struct pollfd p = {.fd = sock, .events = POLLIN};
 		if (poll(&p, 1, wait) != 1)
 			continue;
 		uint8_t in[NAT_STUN_MAX_LEN];

@@ -39,13 +39,13 @@ static const char user[] = "1900000000:node-a", pass[] = "c2VjcmV0";
 static uint8_t key[NAT_STUN_LT_KEY];
 
 /* The relay's answer to `last`: class, error code (0 = none), with or without the seal. */
-static size_t answer(uint8_t *out, enum nat_stun_class cls, int code, const char *nonce,
-		     bool seal, uint32_t lifetime)
+static size_t answer(uint8_t *out, enum nat_stun_class cls, int code, const char *nonce, bool seal,
+		     uint32_t lifetime)
 {
 	struct nat_stun_builder b;
 	nat_stun_build_begin(&b, out, 512, last.method, cls, last.txid);
 	if (code) {
-		uint8_t ec[4 + 16] = { 0, 0, (uint8_t)(code / 100), (uint8_t)(code % 100) };
+		uint8_t ec[4 + 16] = {0, 0, (uint8_t)(code / 100), (uint8_t)(code % 100)};
 		memcpy(ec + 4, "Relay says no", 13);
 		nat_stun_add(&b, NAT_STUN_ERROR_CODE, ec, 4 + 13);
 		nat_stun_add(&b, NAT_STUN_REALM, "mesh.lab", 8);
@@ -53,8 +53,8 @@ static size_t answer(uint8_t *out, enum nat_stun_class cls, int code, const char
 	if (nonce)
 		nat_stun_add(&b, NAT_STUN_NONCE, nonce, strlen(nonce));
 	if (cls == NAT_STUN_SUCCESS && last.method == NAT_TURN_ALLOCATE) {
-		struct sockaddr_in r = { .sin_family = AF_INET, .sin_port = htons(50000) };
-		struct sockaddr_in m = { .sin_family = AF_INET, .sin_port = htons(41641) };
+		struct sockaddr_in r = {.sin_family = AF_INET, .sin_port = htons(50000)};
+		struct sockaddr_in m = {.sin_family = AF_INET, .sin_port = htons(41641)};
 		inet_pton(AF_INET, "198.18.0.10", &r.sin_addr);
 		inet_pton(AF_INET, "198.18.0.20", &m.sin_addr);
 		nat_stun_add_xaddr(&b, NAT_TURN_XOR_RELAYED_ADDRESS, (struct sockaddr *)&r);
@@ -119,25 +119,25 @@ int main(void)
 	CHECK(nn && nn->len == 2 && memcmp(nn->val, "n2", 2) == 0);
 	CHECK_INT(feed(&t, buf, answer(buf, NAT_STUN_SUCCESS, 0, NULL, true, 600), 1800), 1);
 	CHECK_INT(t.state, NAT_TURN_ALLOCATED);
-	CHECK_STR(inet_ntop(AF_INET, &((struct sockaddr_in *)&t.relayed)->sin_addr, text,
-			    sizeof(text)),
-		  "198.18.0.10");
+	CHECK_STR(
+	    inet_ntop(AF_INET, &((struct sockaddr_in *)&t.relayed)->sin_addr, text, sizeof(text)),
+	    "198.18.0.10");
 	CHECK_INT(ntohs(((struct sockaddr_in *)&t.mapped)->sin_port), 41641);
 	CHECK_INT(t.refresh_at_ms, 1800 + 540 * 1000);
 
 	/* A peer: ChannelBind at once, then ChannelData both ways. */
-	struct sockaddr_in peer = { .sin_family = AF_INET, .sin_port = htons(50001) };
+	struct sockaddr_in peer = {.sin_family = AF_INET, .sin_port = htons(50001)};
 	inet_pton(AF_INET, "198.18.0.11", &peer.sin_addr);
 	n_sent = 0;
-	CHECK_INT(nat_turn_wrap(&t, (struct sockaddr *)&peer, (const uint8_t *)"x", 1, buf,
-				sizeof(buf)),
-		  -ENOENT);
+	CHECK_INT(
+	    nat_turn_wrap(&t, (struct sockaddr *)&peer, (const uint8_t *)"x", 1, buf, sizeof(buf)),
+	    -ENOENT);
 	CHECK_INT(nat_turn_add_peer(&t, (struct sockaddr *)&peer, 2000), 0);
 	take_last();
 	CHECK_INT(last.method, NAT_TURN_CHANNEL_BIND);
-	CHECK_INT(nat_turn_wrap(&t, (struct sockaddr *)&peer, (const uint8_t *)"x", 1, buf,
-				sizeof(buf)),
-		  -EAGAIN);
+	CHECK_INT(
+	    nat_turn_wrap(&t, (struct sockaddr *)&peer, (const uint8_t *)"x", 1, buf, sizeof(buf)),
+	    -EAGAIN);
 	CHECK_INT(feed(&t, buf, answer(buf, NAT_STUN_SUCCESS, 0, NULL, true, 0), 2010), 1);
 	int n = nat_turn_wrap(&t, (struct sockaddr *)&peer, (const uint8_t *)"hello", 5, buf,
 			      sizeof(buf));
@@ -154,9 +154,9 @@ int main(void)
 	buf[1] = 0x00;
 	buf[3] = 200; /* longer than the datagram */
 	CHECK_INT(nat_turn_input(&t, buf, (size_t)n, 2020, &from, &data, &dlen), -EBADMSG);
-	CHECK_INT(nat_turn_input(&t, (const uint8_t *)"\x01\x00\x00\x00", 4, 2020, &from, &data,
-				 &dlen),
-		  0); /* not ours: the caller's (WireGuard) */
+	CHECK_INT(
+	    nat_turn_input(&t, (const uint8_t *)"\x01\x00\x00\x00", 4, 2020, &from, &data, &dlen),
+	    0); /* not ours: the caller's (WireGuard) */
 
 	/* Renewal at 4 minutes; Refresh at lifetime - 60 s; 437 on Refresh starts over. */
 	n_sent = 0;
