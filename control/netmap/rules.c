@@ -10,8 +10,9 @@
  *            "check_period":3600,"agent":true,"local_fwd":false,"remote_fwd":false,
  *            "accept_env":["LANG"],"index":1}
  *
- * ctl__filter_json is the one encoder of this shape; control/server/polglue.c has a fast
- * path for whole tailnets that tests/unit/control/test_polglue.c proves byte-equal to it. */
+ * ctl__filter_json is the one encoder of this shape; control/server/polglue.c keeps a fast
+ * path for whole tailnets that must write the same bytes (polglue_filter_json_general is
+ * the reference; a test holding them equal is still to be written). */
 #include <errno.h>
 #include <limits.h>
 #include <stdalign.h>

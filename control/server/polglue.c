@@ -248,7 +248,7 @@ static void emit_tail(FILE *f, const struct pol_filter_rule *r)
 }
 
 /* A node's filter as netmap JSON: byte for byte what polglue_filter_json_general makes
- * (the test control-polglue holds them equal), through caches that make a whole tailnet
+ * (no test holds them equal yet: see the issue), through caches that make a whole tailnet
  * cost O(rules x (log dsts + wide dsts)) per node instead of O(rules x dsts). */
 static char *filter_text(struct src_cache *sc, const struct pol_filter_rule *const *rules,
 			 size_t n, const struct pol_addr *mine, size_t n_mine)
@@ -302,6 +302,11 @@ static char *json_text(json_t *j)
 	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	return s;
+}
+
+char *polglue_ssh_json(const struct pol_ssh_rule *const *rules, size_t n)
+{
+	return json_text(ctl__ssh_json(rules, n));
 }
 
 static bool is_host(const struct pol_prefix *p)
@@ -434,7 +439,7 @@ int polglue_apply(struct ctl_server *srv, const char *text, bool commit, char *e
 		char *f = filter_text(sc, fr, nf, &t.addrs[2 * i], 2);
 		if (!f) /* the caches were full: the general encoder, same bytes */
 			f = polglue_filter_json_general(fr, nf, &t.addrs[2 * i], 2);
-		char *s = json_text(ctl__ssh_json(sr, ns));
+		char *s = polglue_ssh_json(sr, ns);
 		if (!f || !s) {
 			free(f);
 			free(s);
