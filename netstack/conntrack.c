@@ -32,6 +32,7 @@ enum {
 static const uint64_t timeout_ms[NS__CT_STATE_MAX] = {
 	[NS__CT_FREE] = 0,
 	[NS__CT_UDP] = NS__CT_UDP_MS,
+	[NS__CT_ICMP] = NS__CT_ICMP_MS,
 	[NS__CT_SYN_SENT] = NS__CT_SYN_SENT_MS,
 	[NS__CT_SYN_RECV] = NS__CT_SYN_RECV_MS,
 	[NS__CT_ESTABLISHED] = NS__CT_ESTABLISHED_MS,
@@ -173,11 +174,23 @@ static enum ns__ct_state tcp_in(enum ns__ct_state s, uint8_t flags)
 	return s;
 }
 
+/* An echo request's entry is keyed by its identifier (as lport); the reply carries it back.
+ * Only a request makes one: our echo replies answer what the filter let in. */
+static struct key echo_key(const struct ns_packet_info *pi, bool outbound)
+{
+	struct key k = { pi->family, pi->proto, outbound ? pi->src : pi->dst,
+			 outbound ? pi->dst : pi->src, pi->icmp_id, 0 };
+	return k;
+}
+
 void ns__ct_outbound(struct ns__ct *ct, const struct ns_packet_info *pi, uint64_t now_ms)
 {
-	if (pi->proto != IPPROTO_TCP && pi->proto != IPPROTO_UDP)
+	bool echo = ns__is_echo_request(pi);
+	if (pi->proto != IPPROTO_TCP && pi->proto != IPPROTO_UDP && !echo)
 		return;
-	struct key k = { pi->family, pi->proto, pi->src, pi->dst, pi->sport, pi->dport };
+	struct key k = echo ? echo_key(pi, true)
+			    : (struct key){ pi->family, pi->proto, pi->src, pi->dst, pi->sport,
+					    pi->dport };
 	uint32_t h = hash(ct, &k);
 	struct ns__ct_entry *e = find(ct, &k, h, now_ms);
 	if (!e) {
@@ -187,17 +200,22 @@ void ns__ct_outbound(struct ns__ct *ct, const struct ns_packet_info *pi, uint64_
 		e = place(ct, &k, h, now_ms);
 		fill(e, &k);
 	}
-	e->state = pi->proto == IPPROTO_UDP ? NS__CT_UDP : tcp_out(e->state, pi->tcp_flags);
+	e->state = echo			     ? NS__CT_ICMP
+		   : pi->proto == IPPROTO_UDP ? NS__CT_UDP
+					      : tcp_out(e->state, pi->tcp_flags);
 	e->last_ms = now_ms;
 }
 
 bool ns__ct_inbound(struct ns__ct *ct, const struct ns_packet_info *pi, uint64_t now_ms)
 {
-	if (pi->proto != IPPROTO_TCP && pi->proto != IPPROTO_UDP)
+	bool echo = ns__is_echo_reply(pi);
+	if (pi->proto != IPPROTO_TCP && pi->proto != IPPROTO_UDP && !echo)
 		return false;
-	if (pi->proto == IPPROTO_TCP && (pi->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN)
+	if (ns__tcp_bare_syn(pi))
 		return false; /* a new connection always asks the policy */
-	struct key k = { pi->family, pi->proto, pi->dst, pi->src, pi->dport, pi->sport };
+	struct key k = echo ? echo_key(pi, false)
+			    : (struct key){ pi->family, pi->proto, pi->dst, pi->src, pi->dport,
+					    pi->sport };
 	struct ns__ct_entry *e = find(ct, &k, hash(ct, &k), now_ms);
 	if (!e)
 		return false;

@@ -281,12 +281,6 @@ void ns_free(struct ns *ns)
 
 /* ---- input ---- */
 
-void ns_set_filter(struct ns *ns, ns_filter_fn *fn, void *ctx)
-{
-	ns->filter = fn;
-	ns->filter_ctx = ctx;
-}
-
 void ns__to_lwip(struct ns *ns, const uint8_t *pkt, size_t len)
 {
 	struct pbuf *p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_RAM);
@@ -313,15 +307,16 @@ void ns_input(struct ns *ns, const uint8_t *pkt, size_t len)
 		len = pi.len; /* trailing bytes past the IP length are not forwarded */
 		f.proto = pi.proto;
 		f.own_dst = ns__is_own(ns, pi.family, pi.dst);
-		f.tcp_new = pi.proto == IPPROTO_TCP &&
-			    (pi.tcp_flags & (TCP_SYN_ | TCP_ACK_)) == TCP_SYN_;
+		f.tcp_new = ns__tcp_bare_syn(&pi);
 		if (f.own_dst)
 			f.tracked = ns__ct_inbound(&ns->ct, &pi, uv_now(ns->loop));
 		/* The filter is asked only about what may pass on its word (ns__classify). */
 		if (f.tracked)
 			f.allowed = true;
-		else if (f.own_dst && (pi.proto != IPPROTO_TCP || f.tcp_new))
-			f.allowed = !ns->filter || ns->filter(ns->filter_ctx, &pi);
+		else if (ns__filter_judges(&f)) {
+			ns->ctr.filter_asked++;
+			f.allowed = ns__filter_check(ns, &pi);
+		}
 		f.intercepted = pi.proto == IPPROTO_TCP && ns->tcp_ports[pi.dport];
 		f.echo_request = ns__is_echo_request(&pi);
 	}
@@ -333,7 +328,7 @@ void ns_input(struct ns *ns, const uint8_t *pkt, size_t len)
 		break;
 	case NS_PATH_LOCAL:
 		/* A new TCP connection waits for the local service to answer (forward.c). */
-		if (pi.proto == IPPROTO_TCP && (pi.tcp_flags & (TCP_SYN_ | TCP_ACK_)) == TCP_SYN_)
+		if (ns__tcp_bare_syn(&pi))
 			ns__forward_syn(ns, &pi, pkt, len);
 		else
 			ns__to_lwip(ns, pkt, len);
@@ -384,6 +379,7 @@ void ns_counters_foreach(const struct ns_counters *c,
 	cb(ctx, "buffered.max", c->buffered_max);
 	cb(ctx, "timer.wakeups", c->timer_wakeups);
 	cb(ctx, "conntrack.evicted", c->ct_evicted);
+	cb(ctx, "filter.asked", c->filter_asked);
 }
 
 const char *ns_path_name(enum ns_path path)

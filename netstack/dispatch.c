@@ -14,8 +14,13 @@ enum {
 	IPPROTO_TCP_ = 6,
 	IPPROTO_UDP_ = 17,
 	IPPROTO_ICMPV6_ = 58,
+	IPPROTO_SCTP_ = 132,
+	ICMP_ECHO_REPLY = 0,
 	ICMP_ECHO_REQUEST = 8,
 	ICMPV6_ECHO_REQUEST = 128,
+	ICMPV6_ECHO_REPLY = 129,
+	TCP_SYN_ = 0x02,
+	TCP_ACK_ = 0x10,
 	EXT_HOPOPTS = 0,
 	EXT_ROUTING = 43,
 	EXT_FRAGMENT = 44,
@@ -68,12 +73,23 @@ static int parse_l4(struct ns_packet_info *pi, const uint8_t *l4, size_t n)
 		pi->sport = get16(l4);
 		pi->dport = get16(l4 + 2);
 		return 0;
+	case IPPROTO_SCTP_:
+		if (n < 12) /* the common header: ports, verification tag, checksum */
+			return -EINVAL;
+		pi->sport = get16(l4);
+		pi->dport = get16(l4 + 2);
+		return 0;
 	case IPPROTO_ICMP_:
 	case IPPROTO_ICMPV6_:
 		if (n < 4)
 			return -EINVAL;
 		pi->sport = l4[0]; /* type */
 		pi->dport = l4[1]; /* code */
+		if (ns__is_echo_request(pi) || ns__is_echo_reply(pi)) {
+			if (n < 8)
+				return -EINVAL;
+			pi->icmp_id = get16(l4 + 4);
+		}
 		return 0;
 	default:
 		return 0;
@@ -178,6 +194,23 @@ static bool tri_ok(uint8_t want, bool have)
 	return want == ANY || (want == YES) == have;
 }
 
+/* TCP that neither opens a connection nor belongs to one we track: never the filter's to
+ * judge ("not a SYN" is not a reply). */
+static bool tcp_without_state(const struct ns__facts *f)
+{
+	return f->proto == IPPROTO_TCP_ && !f->tcp_new && !f->tracked;
+}
+
+bool ns__filter_judges(const struct ns__facts *f)
+{
+	return f->parsed && !f->fragment && f->own_dst && !f->tracked && !tcp_without_state(f);
+}
+
+bool ns__tcp_bare_syn(const struct ns_packet_info *pi)
+{
+	return pi->proto == IPPROTO_TCP_ && (pi->tcp_flags & (TCP_SYN_ | TCP_ACK_)) == TCP_SYN_;
+}
+
 /* The checks before the table, in order; the first that fails names the drop:
  *  - a fragment never passes: its first piece may hide the ports (or carry ports the
  *    second overwrites), and the kernel behind the TUN would reassemble what we never
@@ -195,7 +228,7 @@ enum ns_path ns__classify(const struct ns__facts *f, enum ns_drop *drop)
 		*drop = NS_DROP_FRAGMENT;
 	else if (!f->own_dst)
 		*drop = NS_DROP_NOT_OURS;
-	else if (f->proto == IPPROTO_TCP_ && !f->tcp_new && !f->tracked)
+	else if (tcp_without_state(f))
 		*drop = NS_DROP_NO_STATE;
 	else if (!f->allowed)
 		*drop = NS_DROP_FILTERED;
@@ -224,4 +257,12 @@ bool ns__is_echo_request(const struct ns_packet_info *pi)
 		pi->sport == ICMP_ECHO_REQUEST) ||
 	       (pi->family == AF_INET6 && pi->proto == IPPROTO_ICMPV6_ &&
 		pi->sport == ICMPV6_ECHO_REQUEST);
+}
+
+bool ns__is_echo_reply(const struct ns_packet_info *pi)
+{
+	return (pi->family == AF_INET && pi->proto == IPPROTO_ICMP_ &&
+		pi->sport == ICMP_ECHO_REPLY) ||
+	       (pi->family == AF_INET6 && pi->proto == IPPROTO_ICMPV6_ &&
+		pi->sport == ICMPV6_ECHO_REPLY);
 }

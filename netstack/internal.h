@@ -29,6 +29,7 @@ struct ns__probe;
 enum ns__ct_state {
 	NS__CT_FREE,
 	NS__CT_UDP,
+	NS__CT_ICMP,	    /* we sent an ICMP echo request (lport: its identifier) */
 	NS__CT_SYN_SENT,    /* we sent a SYN */
 	NS__CT_SYN_RECV,    /* we answered a SYN with SYN|ACK */
 	NS__CT_ESTABLISHED, /* both sides spoke */
@@ -46,6 +47,7 @@ enum {
 	NS__CT_FIN_MS = 120 * 1000,
 	NS__CT_CLOSE_MS = 10 * 1000,
 	NS__CT_UDP_MS = 120 * 1000,
+	NS__CT_ICMP_MS = 30 * 1000, /* nf_conntrack_icmp_timeout */
 };
 #define NS__CT_ESTABLISHED_MS (5ull * 24 * 3600 * 1000)
 
@@ -64,10 +66,12 @@ struct ns__ct {
 };
 
 void ns__ct_init(struct ns__ct *ct);
-/* Notes a parsed outbound packet (TCP and UDP; anything else is ignored). */
+/* Notes a parsed outbound packet (TCP, UDP and ICMP echo requests; anything else is
+ * ignored). */
 void ns__ct_outbound(struct ns__ct *ct, const struct ns_packet_info *pi, uint64_t now_ms);
 /* True when a parsed inbound packet belongs to a tracked connection or flow (a bare SYN
- * never does); moves its TCP state and keeps it alive. */
+ * never does), or is the echo reply to an echo request we sent; moves its TCP state and
+ * keeps it alive. */
 bool ns__ct_inbound(struct ns__ct *ct, const struct ns_packet_info *pi, uint64_t now_ms);
 
 struct ns {
@@ -85,8 +89,9 @@ struct ns {
 	uint8_t *tun_batch; /* with send_batch: TUN_READ_BATCH slots of tun_slot bytes */
 	size_t tun_slot;
 	/* dispatch */
-	ns_filter_fn *filter;
-	void *filter_ctx;
+	const struct pol_filter_rule *const *rules; /* filter.c; borrowed */
+	size_t n_rules;
+	bool rules_set;
 	struct ns__ct ct;
 	uint8_t tcp_ports[65536]; /* how many lwIP users (listen, dial) per local TCP port */
 	/* connections */
@@ -120,6 +125,16 @@ struct ns__facts {
 	bool echo_request;
 };
 enum ns_path ns__classify(const struct ns__facts *f, enum ns_drop *drop);
+/* Whether the facts leave the packet to the filter's word: ours, whole, untracked, and for
+ * TCP a bare SYN (ns__classify drops other untracked TCP without asking). */
+bool ns__filter_judges(const struct ns__facts *f);
+/* TCP with SYN set and ACK clear: the start of a new connection. */
+bool ns__tcp_bare_syn(const struct ns_packet_info *pi);
+/* ICMP (v4 or v6) echo reply. */
+bool ns__is_echo_reply(const struct ns_packet_info *pi);
+
+/* filter.c: the installed rules' verdict (everything passes before ns_set_rules). */
+bool ns__filter_check(const struct ns *ns, const struct ns_packet_info *pi);
 bool ns__is_echo_request(const struct ns_packet_info *pi);
 
 /* core.c */

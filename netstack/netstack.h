@@ -70,16 +70,22 @@ struct ns_packet_info {
 	int family; /* AF_INET or AF_INET6 */
 	uint8_t proto;
 	uint8_t src[16], dst[16];
-	uint16_t sport, dport; /* TCP/UDP ports; ICMP: type and code */
+	uint16_t sport, dport; /* TCP/UDP/SCTP ports; ICMP: type and code */
+	uint16_t icmp_id;      /* ICMP echo request/reply: the identifier */
 	uint8_t tcp_flags;
 	uint32_t tcp_seq;
 	size_t len;
 };
 
-/* Returns true to let the packet through.  The filter sees only packets for one of our
- * addresses that are not fragments and not part of a tracked connection (see ns_input):
- * for TCP that is only ever a bare SYN. */
-typedef bool ns_filter_fn(void *ctx, const struct ns_packet_info *pi);
+struct pol_filter_rule;
+
+/* The node's packet filter: true when one of the compiled policy rules admits the packet
+ * (pol_filter_rules_match, the evaluator `policy explain` and the policy's tests use, over
+ * the rules of the netmap).  Pure; ns_input asks it only about packets that are for one of
+ * our addresses, not fragments and not part of a tracked connection or flow (for TCP: only
+ * bare SYNs). */
+bool ns_filter_allows(const struct pol_filter_rule *const *rules, size_t n,
+		      const struct ns_packet_info *pi);
 
 /* The paths a packet can take, and why one was dropped. */
 enum ns_path {
@@ -118,6 +124,7 @@ struct ns_counters {
 	uint64_t buffered, buffered_max; /* bytes held between lwIP and local fds */
 	uint64_t timer_wakeups;       /* lwIP timer runs (an idle netstack sleeps) */
 	uint64_t ct_evicted;          /* tracked connections pushed out of the full table */
+	uint64_t filter_asked;        /* packets the filter judged (untracked, whole, ours) */
 };
 
 /* Creates the netstack on loop (opens and configures the TUN in TUN mode). */
@@ -131,12 +138,15 @@ void ns_free(struct ns *ns);
  * nothing behind us may reassemble one we did not examine); so is anything whose
  * destination is not one of our addresses (no subnet routes yet).  TCP and UDP that belong
  * to a connection or flow this node opened or accepted (its own outbound packets are
- * tracked, a bounded table with TCP's timeouts) pass without the filter; other TCP passes
- * only as a bare SYN the filter allows. */
+ * tracked, a bounded table with TCP's timeouts), and ICMP echo replies to echo requests
+ * this node sent, pass without the filter; other TCP passes only as a bare SYN the filter
+ * allows, everything else only as the filter allows. */
 void ns_input(struct ns *ns, const uint8_t *pkt, size_t len);
 
-/* Installs (or with fn NULL removes) the inbound packet filter. */
-void ns_set_filter(struct ns *ns, ns_filter_fn *fn, void *ctx);
+/* Installs the inbound packet filter: this node's compiled rules (borrowed: they must stay
+ * valid until the next call or ns_free).  Until the first call every packet the checks
+ * above let through passes (tests of the plumbing); meshd installs its rules at once. */
+void ns_set_rules(struct ns *ns, const struct pol_filter_rule *const *rules, size_t n);
 
 /* A new intercepted connection: fd is our caller's end of a connected AF_UNIX stream
  * socketpair (non-blocking, close-on-exec); the callee owns it.  info describes the TCP

@@ -16,8 +16,8 @@
 #include <unistd.h>
 
 #include "cmd/daemon/access.h"
-#include "cmd/daemon/rules.h"
 #include "control/client/client.h"
+#include "control/policy/policy.h"
 #include "common/common.h"
 #include "netstack/netstack.h"
 #include "sshd/sshd.h"
@@ -111,23 +111,6 @@ static size_t on_ns_send_batch(void *ctx, const struct iovec *pkts, size_t n)
 	return wg_device_send_batch(node->wg, pkts, n);
 }
 
-static bool on_filter(void *ctx, const struct ns_packet_info *pi)
-{
-	struct meshd_node *node = ctx;
-	bool icmp_reply = (pi->family == AF_INET && pi->proto == IPPROTO_ICMP && pi->sport == 0) ||
-			  (pi->family == AF_INET6 && pi->proto == IPPROTO_ICMPV6 &&
-			   pi->sport == 129);
-	struct meshd_pkt p = {
-		.family = pi->family,
-		.proto = pi->proto,
-		.src = pi->src,
-		.dst = pi->dst,
-		.dport = pi->dport,
-		.icmp_echo_reply = icmp_reply,
-	};
-	return meshd_filter_allows(node->nm, &p);
-}
-
 /* ---- SSH ---- */
 
 static void start_hold(struct meshd_node *node, const struct ctl_prefix *src, const char *user,
@@ -158,6 +141,47 @@ static bool sockaddr_to_prefix(const struct sockaddr *sa, struct ctl_prefix *out
 		return true;
 	}
 	return false;
+}
+
+enum pol_verdict meshd_ssh_decide(const struct ctl_netmap *nm, const struct ctl_prefix *src,
+				  const char *user, struct sshd_decision *accept,
+				  uint32_t *check_period_s, char *message, size_t msglen)
+{
+	struct pol_decision d;
+	struct pol_addr a = { .family = src->family };
+	memcpy(a.bytes, src->addr, src->family == 4 ? 4 : 16);
+	pol_ssh_rules_decide(nm ? (const struct pol_ssh_rule *const *)nm->ssh : NULL,
+			     nm ? nm->n_ssh : 0, &a, user, &d);
+	memset(accept, 0, sizeof(*accept));
+	if (d.verdict == POL_REJECT) {
+		if (d.src_allowed)
+			snprintf(message, msglen, "policy does not permit you to SSH as user \"%s\"",
+				 user);
+		else
+			snprintf(message, msglen, "policy does not permit you to SSH to this node");
+		return POL_REJECT;
+	}
+	const struct pol_ssh_rule *r = d.ssh_rule;
+	accept->action = SSHD_ACCEPT;
+	snprintf(accept->local_user, sizeof(accept->local_user), "%s", d.local_user);
+	accept->flags = (r->allow_agent_forwarding ? SSHD_ALLOW_AGENT : 0) |
+			(r->allow_local_port_forwarding ? SSHD_ALLOW_LOCAL_FWD : 0) |
+			(r->allow_remote_port_forwarding ? SSHD_ALLOW_REMOTE_FWD : 0) |
+			(d.refuse_uid0 ? 0 : SSHD_ALLOW_ROOT);
+	size_t o = 0;
+	for (size_t i = 0; i < r->n_accept_env; i++) {
+		size_t room = sizeof(accept->accept_env) - o;
+		int w = snprintf(accept->accept_env + o, room, "%s%s", o ? "," : "",
+				 r->accept_env[i]);
+		if (w < 0 || (size_t)w >= room) {
+			accept->accept_env[o] = '\0'; /* too many patterns: keep the ones that fit */
+			break;
+		}
+		o += (size_t)w;
+	}
+	*check_period_s = r->check_period_s > UINT32_MAX ? UINT32_MAX
+							  : (uint32_t)r->check_period_s;
+	return d.verdict;
 }
 
 /* Without root, meshd can start sessions only as the user it runs as. */
@@ -195,29 +219,22 @@ static void on_ssh_authorize(void *ctx, const struct sockaddr *peer, const char 
 			 "policy does not permit you to SSH to this node");
 		return;
 	}
-	struct meshd_ssh_verdict v;
-	meshd_ssh_decide(node->nm, &src, user, &v);
-	if (v.action == MESHD_SSH_REJECT) {
-		snprintf(out->message, sizeof(out->message), "%s", v.message);
-		return;
-	}
 	/* What an accept (now, or once the check is approved) looks like. */
-	struct sshd_decision accept = { .action = SSHD_ACCEPT };
-	if (!local_user_possible(v.local_user, out))
+	struct sshd_decision accept;
+	uint32_t period = 0;
+	enum pol_verdict v = meshd_ssh_decide(node->nm, &src, user, &accept, &period,
+					      out->message, sizeof(out->message));
+	if (v == POL_REJECT)
 		return;
-	snprintf(accept.local_user, sizeof(accept.local_user), "%s", v.local_user);
-	accept.flags = (v.allow_agent ? SSHD_ALLOW_AGENT : 0) |
-		       (v.allow_local_fwd ? SSHD_ALLOW_LOCAL_FWD : 0) |
-		       (v.allow_remote_fwd ? SSHD_ALLOW_REMOTE_FWD : 0) |
-		       (v.allow_root ? SSHD_ALLOW_ROOT : 0);
-	snprintf(accept.accept_env, sizeof(accept.accept_env), "%s", v.accept_env);
-	if (v.action == MESHD_SSH_CHECK && !check) {
+	if (!local_user_possible(accept.local_user, out))
+		return;
+	if (v == POL_CHECK && !check) {
 		/* Revalidation of a session that passed its check: no new hold, but the full
 		 * answer, so sshd compares the local user and the permissions. */
 		*out = accept;
 		out->action = SSHD_CHECK;
-	} else if (v.action == MESHD_SSH_CHECK) {
-		start_hold(node, &src, user, check, v.check_period_s, &accept, out);
+	} else if (v == POL_CHECK) {
+		start_hold(node, &src, user, check, period, &accept, out);
 	} else {
 		*out = accept;
 	}
@@ -289,19 +306,18 @@ static void hold_unlink(struct hold *h)
 static void narrow_to_policy(const struct hold *h, struct sshd_decision *d,
 			     enum ctl_hold_result *res, const char **msg)
 {
-	struct meshd_ssh_verdict v;
-	meshd_ssh_decide(h->node->nm, &h->src, h->user, &v);
-	if (v.action == MESHD_SSH_REJECT || strcmp(v.local_user, d->local_user) != 0) {
+	struct sshd_decision now;
+	uint32_t period;
+	char why[SSHD_MESSAGE_MAX];
+	if (meshd_ssh_decide(h->node->nm, &h->src, h->user, &now, &period, why, sizeof(why)) ==
+		    POL_REJECT ||
+	    strcmp(now.local_user, d->local_user) != 0) {
 		*res = CTL_HOLD_REJECT;
 		*msg = "the policy no longer allows this login";
 		return;
 	}
-	unsigned now = (v.allow_agent ? SSHD_ALLOW_AGENT : 0) |
-		       (v.allow_local_fwd ? SSHD_ALLOW_LOCAL_FWD : 0) |
-		       (v.allow_remote_fwd ? SSHD_ALLOW_REMOTE_FWD : 0) |
-		       (v.allow_root ? SSHD_ALLOW_ROOT : 0);
-	d->flags &= now;
-	if (strcmp(v.accept_env, d->accept_env) != 0)
+	d->flags &= now.flags;
+	if (strcmp(now.accept_env, d->accept_env) != 0)
 		d->accept_env[0] = '\0';
 }
 
@@ -479,7 +495,7 @@ static int start_netstack(struct meshd_node *node, const struct ctl_netmap *nm)
 		log_err(subject, "netstack (%s): %s", node->tun, strerror(-err));
 		return err;
 	}
-	ns_set_filter(node->ns, on_filter, node);
+	ns_set_rules(node->ns, (const struct pol_filter_rule *const *)nm->filter, nm->n_filter);
 	if (node->ssh_on) {
 		err = ns_listen(node->ns, 22, on_ssh_accept, node);
 		if (err) {
@@ -690,6 +706,9 @@ int meshd_node_apply_netmap(struct meshd_node *node, struct ctl_netmap *nm)
 	}
 	struct ctl_netmap *old = node->nm;
 	node->nm = nm;
+	if (node->ns) /* before the old rules go: the filter borrows them */
+		ns_set_rules(node->ns, (const struct pol_filter_rule *const *)nm->filter,
+			     nm->n_filter);
 	if (old)
 		ctl_netmap_free(old);
 	if (node->sshd) {

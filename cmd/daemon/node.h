@@ -16,6 +16,7 @@
 #include <uv.h>
 
 #include "control/netmap/netmap.h"
+#include "sshd/sshd.h"
 
 struct ctl_client;
 
@@ -95,5 +96,14 @@ int meshd_node_dial(struct meshd_node *node, int family, const uint8_t *addr, ui
 /* Closes SSH sessions ("daemon shutting down"), the netstack and WireGuard; `done` runs
  * once every handle is closed. */
 void meshd_node_close(struct meshd_node *node, void (*done)(void *arg), void *arg);
+
+/* The SSH decision for src as user on this node: the policy engine's pol_ssh_rules_decide
+ * over the netmap's compiled rules (the code sshTests and `policy explain` run; nm may be
+ * NULL: no rules), turned into what sshd needs: *accept for an accept or check verdict
+ * (SSHD_ALLOW_ROOT unless autogroup:nonroot admitted the name), *check_period_s for a
+ * check, the banner in message for a reject. */
+enum pol_verdict meshd_ssh_decide(const struct ctl_netmap *nm, const struct ctl_prefix *src,
+				  const char *user, struct sshd_decision *accept,
+				  uint32_t *check_period_s, char *message, size_t msglen);
 
 #endif

@@ -20,9 +20,9 @@ struct delta {
 	uint64_t *removed; /* sorted */
 	size_t n_removed;
 	struct ctl_node self;
-	struct ctl_filter_rule *filter;
+	struct pol_filter_rule **filter;
 	size_t n_filter;
-	struct ctl_ssh_rule *ssh;
+	struct pol_ssh_rule **ssh;
 	size_t n_ssh;
 	char *domain;
 	bool has_self, has_filter, has_ssh, has_domain;

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "control/netmap/netmap.h"
+#include "control/netmap/netmap_json.h"
 
 static bool dup_str(char **dst, const char *src)
 {
@@ -78,53 +78,8 @@ int ctl_netmap_dup(const struct ctl_netmap *src, struct ctl_netmap **out)
 			nm->n_peers++;
 		}
 	}
-	if (ok && src->n_filter) {
-		nm->filter = calloc(src->n_filter, sizeof(*nm->filter));
-		ok = nm->filter != NULL;
-		for (size_t i = 0; ok && i < src->n_filter; i++) {
-			const struct ctl_filter_rule *s = &src->filter[i];
-			struct ctl_filter_rule *d = &nm->filter[i];
-			nm->n_filter++;
-			d->protos = s->protos;
-			ok = dup_array((void **)&d->srcs, s->srcs, s->n_srcs, sizeof(*s->srcs)) &&
-			     dup_array((void **)&d->dsts, s->dsts, s->n_dsts, sizeof(*s->dsts));
-			if (ok) {
-				d->n_srcs = s->n_srcs;
-				d->n_dsts = s->n_dsts;
-			}
-		}
-	}
-	if (ok && src->n_ssh) {
-		nm->ssh = calloc(src->n_ssh, sizeof(*nm->ssh));
-		ok = nm->ssh != NULL;
-		for (size_t i = 0; ok && i < src->n_ssh; i++) {
-			const struct ctl_ssh_rule *s = &src->ssh[i];
-			struct ctl_ssh_rule *d = &nm->ssh[i];
-			nm->n_ssh++;
-			d->action = s->action;
-			d->check_period_s = s->check_period_s;
-			d->allow_agent = s->allow_agent;
-			d->allow_local_fwd = s->allow_local_fwd;
-			d->allow_remote_fwd = s->allow_remote_fwd;
-			ok = dup_array((void **)&d->principals, s->principals, s->n_principals,
-				       sizeof(*s->principals)) &&
-			     dup_strv(&d->accept_env, &d->n_accept_env, s->accept_env,
-				      s->n_accept_env) &&
-			     dup_str(&d->message, s->message);
-			if (!ok)
-				break;
-			d->n_principals = s->n_principals;
-			if (s->n_users) {
-				d->users = calloc(s->n_users, sizeof(*d->users));
-				ok = d->users != NULL;
-				for (size_t u = 0; ok && u < s->n_users; u++) {
-					ok = dup_str(&d->users[u].from, s->users[u].from) &&
-					     dup_str(&d->users[u].to, s->users[u].to);
-					d->n_users++;
-				}
-			}
-		}
-	}
+	if (ok)
+		ok = ctl__rules_dup(src, nm) == 0;
 	if (!ok) {
 		ctl_netmap_free(nm);
 		return -ENOMEM;

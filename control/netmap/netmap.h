@@ -2,7 +2,8 @@
  * envelope both ends of the node protocol use.
  *
  * A netmap is one node's view of the tailnet: itself, the peers it may reach or that may
- * reach it, its inbound packet filter and its SSH rules.  On the wire it is JSON (the codec
+ * reach it, its inbound packet filter and its SSH rules (the policy engine's compiled
+ * per-node rules, one type on both sides).  On the wire it is JSON (the codec
  * lives in netmap.c; jansson never leaves control/); meshd only ever sees these structs.
  * The map stream sends a full netmap first and deltas afterwards; ctl_netmap_apply()
  * folds a delta into the JSON text of the previous netmap, so the cache on disk is always
@@ -15,6 +16,7 @@
 #include <stdint.h>
 
 #include "control/netmap/hostkey.h"
+#include "control/policy/policy.h"
 
 enum {
 	CTL_KEY_LEN = 32,
@@ -48,66 +50,20 @@ struct ctl_node {
 	int64_t last_seen; /* unix seconds; 0 = never */
 };
 
-enum ctl_proto_bits {
-	CTL_PROTO_TCP = 1u << 0,
-	CTL_PROTO_UDP = 1u << 1,
-	CTL_PROTO_ICMP = 1u << 2,
-	CTL_PROTO_ICMPV6 = 1u << 3,
-	CTL_PROTO_SCTP = 1u << 4,
-	CTL_PROTO_DEFAULT = CTL_PROTO_TCP | CTL_PROTO_UDP | CTL_PROTO_ICMP | CTL_PROTO_ICMPV6,
-};
-
-struct ctl_filter_dst {
-	struct ctl_prefix net;
-	uint16_t port_lo, port_hi;
-};
-
-/* Inbound: a packet from one of srcs to one of dsts with a protocol in protos passes. */
-struct ctl_filter_rule {
-	struct ctl_prefix *srcs;
-	size_t n_srcs;
-	struct ctl_filter_dst *dsts;
-	size_t n_dsts;
-	uint32_t protos; /* enum ctl_proto_bits */
-};
-
-enum ctl_ssh_action {
-	CTL_SSH_ACCEPT,
-	CTL_SSH_CHECK,
-	CTL_SSH_REJECT,
-};
-
-/* Requested user -> local user: "*" matches any requested name; to "=" keeps the name,
- * to "" refuses it. */
-struct ctl_ssh_usermap {
-	char *from;
-	char *to;
-};
-
-/* One SSH rule on this (destination) node; the first rule whose principals hold the
- * source address and whose user map gives a non-empty local user decides. */
-struct ctl_ssh_rule {
-	struct ctl_prefix *principals;
-	size_t n_principals;
-	struct ctl_ssh_usermap *users;
-	size_t n_users;
-	enum ctl_ssh_action action;
-	uint32_t check_period_s; /* check rules: 0 = every connection */
-	bool allow_agent, allow_local_fwd, allow_remote_fwd;
-	char **accept_env;
-	size_t n_accept_env;
-	char *message; /* reject banner, may be NULL */
-};
-
 struct ctl_netmap {
 	uint64_t version; /* control's map version this netmap corresponds to */
 	char *domain;	  /* DNS suffix of the tailnet ("mesh.internal") */
 	struct ctl_node self;
 	struct ctl_node *peers;
 	size_t n_peers;
-	struct ctl_filter_rule *filter;
+	/* This node's inbound packet filter and SSH rules in the policy engine's own types,
+	 * exactly as pol_node_filter/pol_node_ssh compiled them (a filter rule keeps only
+	 * the destinations holding one of this node's addresses), so the node decides with
+	 * pol_filter_rules_match and pol_ssh_rules_decide, the code `policy explain`, tests
+	 * and sshTests use.  Each rule is one allocation. */
+	struct pol_filter_rule **filter;
 	size_t n_filter;
-	struct ctl_ssh_rule *ssh;
+	struct pol_ssh_rule **ssh;
 	size_t n_ssh;
 };
 

@@ -13,13 +13,20 @@ int ctl__fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((for
 /* Encoders return a new reference (NULL on out-of-memory). */
 json_t *ctl__prefix_json(const struct ctl_prefix *p);
 json_t *ctl__node_json(const struct ctl_node *n);
-json_t *ctl__filter_json(const struct ctl_filter_rule *rules, size_t n);
-json_t *ctl__ssh_json(const struct ctl_ssh_rule *rules, size_t n);
+/* The one encoder of a node's filter and SSH rules (rules.c). */
+json_t *ctl__filter_json(const struct pol_filter_rule *const *rules, size_t n);
+json_t *ctl__ssh_json(const struct pol_ssh_rule *const *rules, size_t n);
 
 /* Free the members of one node / rule arrays (not the struct itself). */
 void ctl__node_clear(struct ctl_node *n);
-void ctl__filter_free(struct ctl_filter_rule *rules, size_t n);
-void ctl__ssh_free(struct ctl_ssh_rule *rules, size_t n);
+void ctl__filter_free(struct pol_filter_rule **rules, size_t n);
+void ctl__ssh_free(struct pol_ssh_rule **rules, size_t n);
+/* One rule as a single allocation (freed with free()); NULL when memory is short. */
+struct pol_filter_rule *ctl__filter_rule_pack(const struct pol_filter_rule *r);
+struct pol_ssh_rule *ctl__ssh_rule_pack(const struct pol_ssh_rule *r);
+/* Copies src's filter and SSH rules into dst (whose lists are empty); on -ENOMEM dst holds
+ * what was copied, for ctl_netmap_free. */
+int ctl__rules_dup(const struct ctl_netmap *src, struct ctl_netmap *dst);
 
 /* Decoders: 0 or -EINVAL with a message naming the field in err. */
 int ctl__node_from_json(json_t *j, struct ctl_node *n, char *err, size_t errlen);
@@ -27,9 +34,10 @@ int ctl__prefix_from_json(json_t *j, struct ctl_prefix *p, const char *field, ch
 			  size_t errlen);
 
 /* Rule lists (absent or null = none). */
-int ctl__filter_from_json(json_t *a, struct ctl_filter_rule **out, size_t *n, char *err,
+int ctl__filter_from_json(json_t *a, struct pol_filter_rule ***out, size_t *n, char *err,
 			  size_t errlen);
-int ctl__ssh_from_json(json_t *a, struct ctl_ssh_rule **out, size_t *n, char *err, size_t errlen);
+int ctl__ssh_from_json(json_t *a, struct pol_ssh_rule ***out, size_t *n, char *err,
+		       size_t errlen);
 
 /* Decode a full netmap object. */
 int ctl__netmap_from_json(json_t *j, struct ctl_netmap **out, char *err, size_t errlen);

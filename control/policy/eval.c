@@ -136,23 +136,35 @@ static bool prefixes_have(const struct pol_prefix *p, size_t n, const struct pol
 	return false;
 }
 
+int pol_filter_rules_match(const struct pol_filter_rule *const *rules, size_t n,
+			   const struct pol_addr *src, const struct pol_addr *dst, uint8_t proto,
+			   uint16_t port)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct pol_filter_rule *r = rules[i];
+		if (proto_port_ok(r, proto, port) && prefixes_have(r->srcs, r->n_srcs, src) &&
+		    prefixes_have(r->dsts, r->n_dsts, dst))
+			return (int)i;
+	}
+	return -1;
+}
+
 void pol_filter_rules_decide(const struct pol_filter_rule *const *rules, size_t n,
 			     const struct pol_addr *src, const struct pol_addr *dst, uint8_t proto,
 			     uint16_t port, struct pol_decision *out)
 {
 	struct miss m = {0};
 	decision_init(out);
-	for (size_t i = 0; i < n; i++) {
-		const struct pol_filter_rule *r = rules[i];
-		bool pp = proto_port_ok(r, proto, port);
-		bool s = prefixes_have(r->srcs, r->n_srcs, src);
-		bool d = prefixes_have(r->dsts, r->n_dsts, dst);
-		if (pp && s && d) {
-			filter_accepted(out, r, proto, port);
-			return;
-		}
-		miss_note(&m, r, s, d, pp);
+	int i = pol_filter_rules_match(rules, n, src, dst, proto, port);
+	if (i >= 0) {
+		filter_accepted(out, rules[i], proto, port);
+		return;
 	}
+	/* Only on a drop: the look for the nearest miss. */
+	for (size_t k = 0; k < n && !(m.port && m.src); k++)
+		miss_note(&m, rules[k], prefixes_have(rules[k]->srcs, rules[k]->n_srcs, src),
+			  prefixes_have(rules[k]->dsts, rules[k]->n_dsts, dst),
+			  proto_port_ok(rules[k], proto, port));
 	filter_dropped(out, proto, port, n, &m);
 }
 
@@ -216,11 +228,22 @@ static bool filter_global(const struct pol_compiled *c, const struct pol_addr *s
 /* ---- ssh ---- */
 
 /* The local user rule r gives `user`, or NULL when the rule refuses it.  *uid0 is set when
- * the wildcard admitted it while refusing root by name (autogroup:nonroot). */
+ * the wildcard (autogroup:nonroot, "any user other than root") admitted it: whether or not
+ * the rule also names root, a name the wildcard admits must not be root under another
+ * name ("0"), so the account's uid decides (the node refuses uid 0). */
+static const char *map_user_any(const struct pol_ssh_rule *r, const char *user, bool *uid0);
+
+/* map_user_any, but a local name that would not fit a decision is no match: truncated, it
+ * could name another account. */
 static const char *map_user(const struct pol_ssh_rule *r, const char *user, bool *uid0)
 {
+	const char *local = map_user_any(r, user, uid0);
+	return local && strlen(local) < POL_USER_MAX ? local : NULL;
+}
+
+static const char *map_user_any(const struct pol_ssh_rule *r, const char *user, bool *uid0)
+{
 	const char *star = NULL;
-	bool root_refused = false;
 	*uid0 = false;
 	for (size_t i = 0; i < r->n_users; i++) {
 		const struct pol_ssh_usermap *m = &r->users[i];
@@ -229,14 +252,12 @@ static const char *map_user(const struct pol_ssh_rule *r, const char *user, bool
 				return NULL;
 			return strcmp(m->to, "=") == 0 ? user : m->to;
 		}
-		if (strcmp(m->from, "*") == 0)
+		if (strcmp(m->from, "*") == 0 && !star)
 			star = m->to;
-		else if (strcmp(m->from, "root") == 0 && !m->to[0])
-			root_refused = true;
 	}
 	if (!star || !star[0])
 		return NULL;
-	*uid0 = root_refused;
+	*uid0 = true;
 	return strcmp(star, "=") == 0 ? user : star;
 }
 
@@ -244,6 +265,8 @@ static void ssh_decided(struct pol_decision *out, const struct pol_ssh_rule *r, 
 			const char *user)
 {
 	out->verdict = r->action;
+	out->ssh_rule = r;
+	out->src_allowed = true;
 	out->section = "ssh";
 	out->rule_index = r->index;
 	snprintf(out->local_user, sizeof(out->local_user), "%s", local);
@@ -298,6 +321,7 @@ static void ssh_refused(struct pol_decision *out, bool node_ok, const struct pol
 			const char *user, size_t n)
 {
 	char users[160];
+	out->src_allowed = node_ok;
 	if (!n)
 		snprintf(
 		    out->why, sizeof(out->why),
@@ -318,12 +342,31 @@ static void ssh_refused(struct pol_decision *out, bool node_ok, const struct pol
 	}
 }
 
+/* A requested user every rule list refuses: none, or one whose name would not fit the
+ * decision's local_user (truncated, it could name another account). */
+static bool user_refused(const char *user, struct pol_decision *out)
+{
+	if (!user || !*user) {
+		snprintf(out->why, sizeof(out->why), "rejected: no user requested");
+		return true;
+	}
+	if (strlen(user) >= POL_USER_MAX) {
+		snprintf(out->why, sizeof(out->why),
+			 "rejected: the requested user name is longer than %d bytes",
+			 POL_USER_MAX - 1);
+		return true;
+	}
+	return false;
+}
+
 void pol_ssh_rules_decide(const struct pol_ssh_rule *const *rules, size_t n,
 			  const struct pol_addr *src, const char *user, struct pol_decision *out)
 {
 	bool node_ok = false;
 	const struct pol_ssh_rule *first = NULL;
 	decision_init(out);
+	if (user_refused(user, out))
+		return;
 	for (size_t i = 0; i < n; i++) {
 		const struct pol_ssh_rule *r = rules[i];
 		if (!prefixes_have(r->principals, r->n_principals, src))
@@ -359,10 +402,8 @@ int pol_ssh_decide(const struct pol_compiled *c, size_t src_node, size_t dst_nod
 	const struct pol__cnode *s = &c->nodes[src_node], *d = &c->nodes[dst_node];
 	bool node_ok = false;
 	const struct pol_ssh_rule *first = NULL;
-	if (!user || !*user) {
-		snprintf(out->why, sizeof(out->why), "rejected: no user requested");
+	if (user_refused(user, out))
 		return 0;
-	}
 	for (size_t i = 0; i < d->n_ssh; i++) {
 		const struct pol__cssh *r = (const struct pol__cssh *)d->ssh[i];
 		if (!cnode_in(r->src, s))

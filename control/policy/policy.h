@@ -142,9 +142,17 @@ struct pol_decision {
 	const char *section;	       /* "acls", "grants", "ssh", or NULL */
 	int rule_index;
 	char why[POL_WHY_MAX]; /* one human sentence */
-	/* ssh: admitted by a wildcard that excludes root (autogroup:nonroot); the caller must
-	 * also refuse any account whose uid is 0 ("ssh 0@host", aliases of root). */
+	/* ssh: admitted through autogroup:nonroot (the "*" entry of the user map), not by
+	 * name.  autogroup:nonroot is "any user other than root", and only the name "root"
+	 * names root, so whatever it admits ("0", an alias of root) must not turn out to be
+	 * uid 0: the caller refuses such an account.  A rule that also lists "root" admits
+	 * "root" by name, never "0" as root. */
 	bool refuse_uid0;
+	/* ssh: the source is a principal of one of the rules (a refusal is about the user) */
+	bool src_allowed;
+	/* ssh accept/check: the deciding rule (its forwarding flags, acceptEnv, checkPeriod),
+	 * valid as long as the rules decided over */
+	const struct pol_ssh_rule *ssh_rule;
 };
 
 /* ---- parse, compile, test ---- */
@@ -216,7 +224,13 @@ int pol_filter_decide(const struct pol_compiled *c, const struct pol_addr *src,
 int pol_ssh_decide(const struct pol_compiled *c, size_t src_node, size_t dst_node, const char *user,
 		   struct pol_decision *out);
 
-/* The same evaluations over plain rule lists (as a node receives them in its netmap). */
+/* The same evaluations over plain rule lists (as a node receives them in its netmap).
+ * pol_filter_rules_match is the whole decision without the explanation: the index of the
+ * first rule admitting the packet or -1, allocation and formatting free, for the packet
+ * path; pol_filter_rules_decide is built on it. */
+int pol_filter_rules_match(const struct pol_filter_rule *const *rules, size_t n,
+			   const struct pol_addr *src, const struct pol_addr *dst, uint8_t proto,
+			   uint16_t port);
 void pol_filter_rules_decide(const struct pol_filter_rule *const *rules, size_t n,
 			     const struct pol_addr *src, const struct pol_addr *dst, uint8_t proto,
 			     uint16_t port, struct pol_decision *out);

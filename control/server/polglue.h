@@ -16,4 +16,17 @@ int polglue_apply(struct ctl_server *srv, const char *text, bool commit, char *e
 		  size_t errlen);
 void polglue_free(struct ctl_server *srv);
 
+struct pol_filter_rule;
+struct pol_addr;
+/* The general form of a node's filter JSON: each rule keeps the destinations holding one of
+ * mine (the node's own host addresses in mine's order, then wider prefixes in the rule's
+ * order), encoded by ctl__filter_json.  polglue_apply's fast path must equal it byte for
+ * byte.  A new malloc'd string, NULL when memory is short. */
+/* A node's SSH rules as netmap JSON (ctl__ssh_json); a new string, NULL on -ENOMEM. */
+struct pol_ssh_rule;
+char *polglue_ssh_json(const struct pol_ssh_rule *const *rules, size_t n);
+
+char *polglue_filter_json_general(const struct pol_filter_rule *const *rules, size_t n,
+				  const struct pol_addr *mine, size_t n_mine);
+
 #endif

@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "control/policy/policy.h"
 #include "netstack/internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -40,16 +41,28 @@ static void on_accept(void *ctx, int fd, const struct ns_packet_info *info)
 	close(fd);
 }
 
-static uint8_t cur_flags;
 
-static bool fuzz_filter(void *ctx, const struct ns_packet_info *pi)
-{
-	if ((cur_flags & 8) && (pi->dport & 1))
-		return false;
-	if (cur_mode == NS_MODE_USERSPACE && pi->proto == IPPROTO_TCP)
-		return pi->dport == 22 || pi->dport == 1;
-	return true;
-}
+
+/* The filter as compiled rules: TCP only to ports 1 and 22 when flag 8 is set or in
+ * userspace mode (there a SYN would be forwarded to 127.0.0.1:port); otherwise anything. */
+static const struct pol_prefix any_net[] = { { .addr = { .family = 4 } },
+					     { .addr = { .family = 6 } } };
+static const struct pol_port_range all_ports[] = { { 0, 65535 } };
+static const struct pol_port_range ports_1_22[] = { { 1, 1 }, { 22, 22 } };
+static const uint8_t tcp[] = { IPPROTO_TCP }, not_tcp[] = { IPPROTO_UDP, IPPROTO_ICMP,
+								IPPROTO_ICMPV6, IPPROTO_SCTP };
+static const struct pol_filter_rule tcp_1_22 = { .srcs = any_net, .n_srcs = 2, .dsts = any_net,
+						 .n_dsts = 2, .ports = ports_1_22, .n_ports = 2,
+						 .protos = tcp, .n_protos = 1 };
+static const struct pol_filter_rule rest = { .srcs = any_net, .n_srcs = 2, .dsts = any_net,
+					     .n_dsts = 2, .ports = all_ports, .n_ports = 1,
+					     .protos = not_tcp, .n_protos = 4 };
+static const struct pol_filter_rule everything = { .srcs = any_net, .n_srcs = 2,
+						   .dsts = any_net, .n_dsts = 2,
+						   .ports = all_ports, .n_ports = 1 };
+static const struct pol_filter_rule *const strict[] = { &tcp_1_22 };
+static const struct pol_filter_rule *const userspace_rules[] = { &tcp_1_22, &rest };
+static const struct pol_filter_rule *const open_rules[] = { &everything };
 
 static void setup(int mode)
 {
@@ -163,8 +176,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	uint8_t flags = data[0];
 	setup(flags & 1 ? NS_MODE_USERSPACE : NS_MODE_TUN);
-	cur_flags = flags;
-	ns_set_filter(ns, fuzz_filter, NULL);
+
+	if (flags & 8)
+		ns_set_rules(ns, strict, 1);
+	else if (cur_mode == NS_MODE_USERSPACE)
+		ns_set_rules(ns, userspace_rules, 2);
+	else
+		ns_set_rules(ns, open_rules, 1);
 	size_t off = 1;
 	while (off + 2 <= size) {
 		bool outbound = data[off] & 0x80;

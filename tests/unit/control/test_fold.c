@@ -41,26 +41,31 @@ static json_t *node(uint64_t id, unsigned gen)
 
 static json_t *filter(unsigned gen)
 {
-	struct ctl_prefix p;
+	struct pol_prefix p;
 	char a[32];
 	snprintf(a, sizeof(a), "100.64.0.%u/32", gen % 250 + 1);
-	ctl_prefix_parse(a, &p);
-	struct ctl_filter_dst d = { .net = p, .port_lo = (uint16_t)gen, .port_hi = (uint16_t)gen };
-	struct ctl_filter_rule f[2] = { { .srcs = &p, .n_srcs = 1, .dsts = &d, .n_dsts = 1,
-					  .protos = CTL_PROTO_TCP },
-					{ .srcs = &p, .n_srcs = 1, .dsts = &d, .n_dsts = 1,
-					  .protos = CTL_PROTO_UDP } };
-	return ctl__filter_json(f, gen % 3);
+	pol_prefix_parse(a, &p);
+	struct pol_port_range pr = { (uint16_t)gen, (uint16_t)gen };
+	uint8_t tcp = POL_PROTO_TCP, udp = POL_PROTO_UDP;
+	struct pol_filter_rule f[2] = { { .srcs = &p, .n_srcs = 1, .dsts = &p, .n_dsts = 1,
+					  .ports = &pr, .n_ports = 1, .protos = &tcp,
+					  .n_protos = 1, .section = "acls" },
+					{ .srcs = &p, .n_srcs = 1, .dsts = &p, .n_dsts = 1,
+					  .ports = &pr, .n_ports = 1, .protos = &udp,
+					  .n_protos = 1, .section = "grants", .index = 1 } };
+	const struct pol_filter_rule *fp[2] = { &f[0], &f[1] };
+	return ctl__filter_json(fp, gen % 3);
 }
 
 static json_t *ssh(unsigned gen)
 {
-	struct ctl_ssh_usermap um = { "*", "=" };
-	struct ctl_prefix p;
-	ctl_prefix_parse("100.64.0.9/32", &p);
-	struct ctl_ssh_rule r = { .principals = &p, .n_principals = 1, .users = &um, .n_users = 1,
-				  .action = CTL_SSH_CHECK, .check_period_s = gen };
-	return ctl__ssh_json(&r, gen % 2);
+	struct pol_ssh_usermap um = { "*", "=" };
+	struct pol_prefix p;
+	pol_prefix_parse("100.64.0.9/32", &p);
+	struct pol_ssh_rule r = { .principals = &p, .n_principals = 1, .users = &um, .n_users = 1,
+				  .action = POL_CHECK, .check_period_s = gen };
+	const struct pol_ssh_rule *rp = &r;
+	return ctl__ssh_json(&rp, gen % 2);
 }
 
 /* The struct, encoded back to JSON, for comparison. */
@@ -71,8 +76,10 @@ static json_t *encode(const struct ctl_netmap *nm)
 		json_array_append_new(peers, ctl__node_json(&nm->peers[i]));
 	return json_pack("{s:I, s:s?, s:o, s:o, s:o, s:o}", "version", (json_int_t)nm->version,
 			 "domain", nm->domain, "self", ctl__node_json(&nm->self), "peers", peers,
-			 "filter", ctl__filter_json(nm->filter, nm->n_filter), "ssh",
-			 ctl__ssh_json(nm->ssh, nm->n_ssh));
+			 "filter",
+			 ctl__filter_json((const struct pol_filter_rule *const *)nm->filter,
+					  nm->n_filter),
+			 "ssh", ctl__ssh_json((const struct pol_ssh_rule *const *)nm->ssh, nm->n_ssh));
 }
 
 static bool same(json_t *json, const struct ctl_netmap *nm)

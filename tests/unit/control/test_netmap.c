@@ -1,6 +1,7 @@
 /* The netmap codec: encode, parse, deltas (changed, removed, whole sections), stale
  * deltas, and precise errors for bad fields. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,18 +23,22 @@ static json_t *node(uint64_t id, const char *name, const char *addr)
 
 static char *full(void)
 {
-	struct ctl_ssh_usermap um = { "*", "=" };
-	struct ctl_prefix p;
-	ctl_prefix_parse("100.64.0.2/32", &p);
-	struct ctl_ssh_rule r = { .principals = &p, .n_principals = 1, .users = &um, .n_users = 1,
-				  .action = CTL_SSH_CHECK, .check_period_s = 3600 };
-	struct ctl_filter_dst d = { .net = p, .port_lo = 22, .port_hi = 22 };
-	struct ctl_filter_rule f = { .srcs = &p, .n_srcs = 1, .dsts = &d, .n_dsts = 1,
-				     .protos = CTL_PROTO_TCP };
+	struct pol_ssh_usermap um = { "*", "=" };
+	struct pol_prefix p;
+	pol_prefix_parse("100.64.0.2/32", &p);
+	struct pol_ssh_rule r = { .principals = &p, .n_principals = 1, .users = &um, .n_users = 1,
+				  .action = POL_CHECK, .check_period_s = 3600 };
+	struct pol_port_range pr = { 22, 22 };
+	uint8_t tcp = POL_PROTO_TCP;
+	struct pol_filter_rule f = { .srcs = &p, .n_srcs = 1, .dsts = &p, .n_dsts = 1,
+				     .ports = &pr, .n_ports = 1, .protos = &tcp, .n_protos = 1,
+				     .section = "acls" };
+	const struct pol_filter_rule *fp = &f;
+	const struct pol_ssh_rule *rp = &r;
 	json_t *nm = json_pack("{s:i, s:s, s:o, s:[o, o], s:o, s:o}", "version", 5, "domain",
 			       "mesh.internal", "self", node(1, "laptop", "100.64.0.1"), "peers",
 			       node(2, "server", "100.64.0.2"), node(3, "db", "100.64.0.3"),
-			       "filter", ctl__filter_json(&f, 1), "ssh", ctl__ssh_json(&r, 1));
+			       "filter", ctl__filter_json(&fp, 1), "ssh", ctl__ssh_json(&rp, 1));
 	json_t *msg = json_pack("{s:s, s:i, s:o}", "type", "full", "version", 5, "netmap", nm);
 	char *s = json_dumps(msg, JSON_COMPACT);
 	json_decref(msg);
@@ -51,10 +56,12 @@ int main(void)
 	CHECK_STR(nm->self.name, "laptop");
 	CHECK_INT(nm->n_peers, 2);
 	CHECK_INT(nm->n_ssh, 1);
-	CHECK_INT(nm->ssh[0].action, CTL_SSH_CHECK);
-	CHECK_INT(nm->ssh[0].check_period_s, 3600);
-	CHECK_STR(nm->ssh[0].users[0].to, "=");
-	CHECK_INT(nm->filter[0].dsts[0].port_lo, 22);
+	CHECK_INT(nm->ssh[0]->action, POL_CHECK);
+	CHECK_INT(nm->ssh[0]->check_period_s, 3600);
+	CHECK_STR(nm->ssh[0]->users[0].to, "=");
+	CHECK_INT(nm->filter[0]->ports[0].first, 22);
+	CHECK_INT(nm->filter[0]->protos[0], POL_PROTO_TCP);
+	CHECK_STR(nm->filter[0]->section, "acls");
 	struct ctl_prefix a;
 	CHECK(ctl_prefix_parse("100.64.0.3", &a));
 	CHECK(ctl_netmap_peer_by_addr(nm, &a) != NULL);
@@ -96,6 +103,33 @@ int main(void)
 	CHECK_INT(ctl_netmap_apply(&cur, bad2, strlen(bad2), err, sizeof(err)), -EINVAL);
 	CHECK_STR(err, "addresses: '300.1.1.1' is not an IP address or prefix");
 	CHECK_INT(ctl_netmap_apply(&cur, "{", 1, err, sizeof(err)), -EINVAL);
+
+	/* compiled rules: an early bad field ends the rule before any list is read */
+	static const struct {
+		const char *section, *rule, *err;
+	} rules[] = {
+		{ "ssh", "{\"action\":\"check\",\"check_period\":\"1h\",\"users\":[[\"*\",\"=\"]]}",
+		  "ssh[0].check_period: expected an integer" },
+		{ "ssh", "{\"action\":\"accept\",\"index\":-1}", "ssh[0].index: -1 is out of range" },
+		{ "ssh", "{\"action\":\"deny\",\"index\":0}", "ssh[0].action: expected accept or check" },
+		{ "ssh", "{\"action\":\"accept\",\"index\":0,\"users\":[[\"*\"]]}",
+		  "ssh[0].users[0]: expected [from, to]" },
+		{ "filter", "{\"section\":\"acls\",\"ports\":[[22,22]]}", "filter[0].index: missing" },
+		{ "filter", "{\"section\":\"acls\",\"index\":0,\"ports\":[[22,70000]]}",
+		  "filter[0].ports[0]: expected [first, last] in 0-65535" },
+		{ "filter", "{\"section\":\"acls\",\"index\":0,\"protos\":[256]}",
+		  "filter[0].protos[0]: expected a protocol number 0-255" },
+		{ "filter", "{\"section\":\"acls\",\"index\":0,\"srcs\":[\"100.64.0.1/40\"]}",
+		  "filter[0].srcs[0]: '100.64.0.1/40' is not an IP address or prefix" },
+	};
+	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+		char dm[512];
+		snprintf(dm, sizeof(dm), "{\"type\":\"delta\",\"version\":7,\"base\":6,\"%s\":[%s]}",
+			 rules[i].section, rules[i].rule);
+		err[0] = 0;
+		CHECK_INT(ctl_netmap_apply(&cur, dm, strlen(dm), err, sizeof(err)), -EINVAL);
+		CHECK_STR(err, rules[i].err);
+	}
 	CHECK_INT(ctl_netmap_parse(cur, strlen(cur), &nm, err, sizeof(err)), 0);
 	CHECK_INT(nm->version, 6);
 	ctl_netmap_free(nm);

@@ -16,11 +16,11 @@ static const char json[] =
 	"\"addresses\":[\"100.64.0.2/32\"],\"allowed_ips\":[\"100.64.0.2/32\"],"
 	"\"endpoints\":[\"10.0.0.2:41641\"],\"ssh_host_keys\":[\"ssh-ed25519 AAAA\"],"
 	"\"online\":true,\"last_seen\":5}],"
-	"\"filter\":[{\"srcs\":[\"100.64.0.0/10\"],\"dsts\":[{\"net\":\"100.64.0.1/32\",\"lo\":22,"
-	"\"hi\":22}],\"protos\":1}],"
+	"\"filter\":[{\"srcs\":[\"100.64.0.0/10\"],\"dsts\":[\"100.64.0.1/32\"],"
+	"\"ports\":[[22,22]],\"protos\":[6],\"section\":\"acls\",\"index\":3}],"
 	"\"ssh\":[{\"principals\":[\"100.64.0.2/32\"],\"users\":[[\"*\",\"=\"],[\"root\",\"\"]],"
 	"\"action\":\"check\",\"check_period\":3600,\"agent\":true,\"local_fwd\":false,"
-	"\"remote_fwd\":true,\"accept_env\":[\"LANG\"],\"message\":null}]}";
+	"\"remote_fwd\":true,\"accept_env\":[\"LANG\"],\"index\":2}]}";
 
 int main(void)
 {
@@ -50,16 +50,21 @@ int main(void)
 	CHECK_INT(cp->peers[0].n_allowed_ips, 1);
 	CHECK_INT(cp->peers[0].node_key[0], 0xff);
 	CHECK_INT(cp->n_filter, 1);
-	CHECK_INT(cp->filter[0].dsts[0].port_lo, 22);
-	CHECK_INT(cp->filter[0].n_srcs, 1);
+	CHECK_INT(cp->filter[0]->ports[0].first, 22);
+	CHECK_INT(cp->filter[0]->n_srcs, 1);
+	CHECK_INT(cp->filter[0]->protos[0], 6);
+	CHECK_STR(cp->filter[0]->section, "acls");
+	CHECK_INT(cp->filter[0]->index, 3);
 	CHECK_INT(cp->n_ssh, 1);
-	CHECK_INT(cp->ssh[0].action, CTL_SSH_CHECK);
-	CHECK_INT(cp->ssh[0].check_period_s, 3600);
-	CHECK(cp->ssh[0].allow_agent && !cp->ssh[0].allow_local_fwd && cp->ssh[0].allow_remote_fwd);
-	CHECK_INT(cp->ssh[0].n_users, 2);
-	CHECK_STR(cp->ssh[0].users[1].from, "root");
-	CHECK_STR(cp->ssh[0].users[1].to, "");
-	CHECK_STR(cp->ssh[0].accept_env[0], "LANG");
+	CHECK_INT(cp->ssh[0]->action, POL_CHECK);
+	CHECK_INT(cp->ssh[0]->check_period_s, 3600);
+	CHECK(cp->ssh[0]->allow_agent_forwarding && !cp->ssh[0]->allow_local_port_forwarding &&
+	      cp->ssh[0]->allow_remote_port_forwarding);
+	CHECK_INT(cp->ssh[0]->n_users, 2);
+	CHECK_STR(cp->ssh[0]->users[1].from, "root");
+	CHECK_STR(cp->ssh[0]->users[1].to, "");
+	CHECK_STR(cp->ssh[0]->accept_env[0], "LANG");
+	CHECK_INT(cp->ssh[0]->index, 2);
 	ctl_netmap_free(cp);
 	return check_finish();
 }
