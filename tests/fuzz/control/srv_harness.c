@@ -324,8 +324,12 @@ void fz_http(struct ctl_server *srv, const char *head, const char *body, size_t 
 	c.addr.sin_addr.s_addr = htonl(0xcb007109); /* 203.0.113.9 */
 	char method[16] = "", url[1024] = "";
 	size_t line = strcspn(head, "\n");
-	if (sscanf(head, "%15s %1023s", method, url) != 2 || line >= 1100)
-		return;
+	size_t ml = strcspn(head, " \n");
+	if (ml == 0 || ml >= sizeof(method) || head[ml] != ' ' || line - ml - 1 >= sizeof(url) ||
+	    line == ml + 1)
+		return; /* not "METHOD URL" */
+	memcpy(method, head, ml);
+	memcpy(url, head + ml + 1, line - ml - 1);
 	char *q = strchr(url, '?');
 	for (const char *h = head + line; *h;) {
 		h++;
