@@ -17,6 +17,7 @@
 
 #include "cmd/daemon/access.h"
 #include "control/client/client.h"
+#include "control/netmap/endpoint.h"
 #include "control/policy/policy.h"
 #include "common/common.h"
 #include "netstack/netstack.h"
@@ -515,40 +516,22 @@ static int start_netstack(struct meshd_node *node, const struct ctl_netmap *nm)
 
 static bool parse_endpoint(const char *s, struct sockaddr_storage *out)
 {
-	char host[64];
-	const char *colon;
-	memset(out, 0, sizeof(*out));
-	if (s[0] == '[') {
-		const char *end = strchr(s, ']');
-		if (!end || end[1] != ':' || (size_t)(end - s - 1) >= sizeof(host))
-			return false;
-		memcpy(host, s + 1, (size_t)(end - s - 1));
-		host[end - s - 1] = '\0';
-		colon = end + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (!colon || (size_t)(colon - s) >= sizeof(host))
-			return false;
-		memcpy(host, s, (size_t)(colon - s));
-		host[colon - s] = '\0';
-	}
-	char *end;
-	unsigned long port = strtoul(colon + 1, &end, 10);
-	if (*end || port == 0 || port > 65535)
-		return false;
+	struct ctl_endpoint e;
 	struct sockaddr_in *in = (void *)out;
 	struct sockaddr_in6 *in6 = (void *)out;
-	if (inet_pton(AF_INET, host, &in->sin_addr) == 1) {
+	memset(out, 0, sizeof(*out));
+	if (!ctl_endpoint_parse(s, &e, NULL, 0))
+		return false;
+	if (e.family == 4) {
 		in->sin_family = AF_INET;
-		in->sin_port = htons((uint16_t)port);
-		return true;
-	}
-	if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in->sin_port = htons(e.port);
+		memcpy(&in->sin_addr, e.addr, 4);
+	} else {
 		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons((uint16_t)port);
-		return true;
+		in6->sin6_port = htons(e.port);
+		memcpy(&in6->sin6_addr, e.addr, 16);
 	}
-	return false;
+	return true;
 }
 
 static void on_linger_timer(uv_timer_t *t)

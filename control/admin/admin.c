@@ -80,12 +80,9 @@ int ctl_admin_call(const struct ctl_admin_server *srv, const char *method, const
 		err = -EHOSTUNREACH;
 	} else {
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &reply->status);
-		if (reply->status < 200 || reply->status > 299) {
-			char *e = reply->body ? ctl_admin_string(reply->body, "error") : NULL;
-			snprintf(reply->error, sizeof(reply->error), "meshcontrol: %s (HTTP %ld)",
-				 e ? e : "request refused", reply->status);
-			free(e);
-		}
+		if (reply->status < 200 || reply->status > 299)
+			ctl_admin_error_text(reply->body, reply->status, reply->error,
+					     sizeof(reply->error));
 	}
 	if (!reply->body)
 		reply->body = calloc(1, 1);
@@ -107,6 +104,24 @@ char *ctl_admin_string(const char *json, const char *member)
 	char *r = s ? strdup(s) : NULL;
 	json_decref(j);
 	return r;
+}
+
+/* What the answer says goes to a terminal: control characters in it (ESC, CR, ...) become
+ * '?', so an answer cannot drive the terminal or forge lines. */
+static char *printable(char *s)
+{
+	for (char *p = s; p && *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	return s;
+}
+
+void ctl_admin_error_text(const char *body, long status, char *out, size_t outlen)
+{
+	char *e = body ? ctl_admin_string(body, "error") : NULL;
+	snprintf(out, outlen, "meshcontrol: %s (HTTP %ld)", e ? e : "request refused", status);
+	printable(out);
+	free(e);
 }
 
 static const char *when(json_int_t t, char *buf, size_t len)
@@ -131,6 +146,11 @@ static void add(char **out, size_t *len, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0 || !*out)
 		return;
+	if (n > 0 && line[n - 1] == '\n') { /* every row ends with one; nothing else may */
+		line[n - 1] = '\0';
+		printable(line);
+		line[n - 1] = '\n';
+	}
 	char *b = realloc(*out, *len + (size_t)n + 1);
 	if (!b) {
 		free(line);

@@ -30,8 +30,12 @@ int ctl_admin_call(const struct ctl_admin_server *srv, const char *method, const
 		   const char *body, size_t body_len, struct ctl_admin_reply *reply);
 void ctl_admin_reply_clear(struct ctl_admin_reply *reply);
 
-/* Text for people: the "users", "authkeys" or "nodes" list as a table; NULL on bad JSON. */
+/* Text for people: the "users", "authkeys" or "nodes" list as a table, one row a line and no
+ * other control characters; NULL on bad JSON. */
 char *ctl_admin_table(const char *kind, const char *json);
+/* The sentence for a refused request: control's "error" (control characters as '?') and the
+ * HTTP status. */
+void ctl_admin_error_text(const char *body, long status, char *out, size_t outlen);
 /* A top-level string member of a JSON answer (malloc'd) or NULL. */
 char *ctl_admin_string(const char *json, const char *member);
 /* The id of the node called name (or whose id is name) in a "nodes" answer; -1 if none. */

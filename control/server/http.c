@@ -115,7 +115,13 @@ enum MHD_Result srv_reply_error(struct MHD_Connection *c, unsigned status, const
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	return srv_reply_json(c, status, json_pack("{s:s}", "error", msg));
+	/* The message may quote a client's bytes (a URL, a login) that are not UTF-8, which
+	 * JSON cannot carry: they become '?' rather than the refusal going unanswered. */
+	json_t *j = json_pack("{s:s}", "error", msg);
+	for (char *p = msg; !j && *p; p++)
+		if ((unsigned char)*p >= 0x80)
+			*p = '?';
+	return srv_reply_json(c, status, j ? j : json_pack("{s:s}", "error", msg));
 }
 
 static void wait_unlink(struct srv_req *r)
@@ -378,6 +384,21 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	body_free(r);
 	free(r);
 	*con_cls = NULL;
+}
+
+/* The request handler libmicrohttpd calls, for driving a request without a socket (the
+ * fuzz target): the first call sees the headers, then each piece of body, then an empty
+ * one to answer; srv_http_completed ends it. */
+enum MHD_Result srv_http_request(struct ctl_server *srv, struct MHD_Connection *c, const char *url,
+				 const char *method, const char *upload, size_t *upload_size,
+				 void **con_cls)
+{
+	return on_request(srv, c, url, method, "HTTP/1.1", upload, upload_size, con_cls);
+}
+
+void srv_http_completed(struct ctl_server *srv, struct MHD_Connection *c, void **con_cls)
+{
+	on_completed(srv, c, con_cls, MHD_REQUEST_TERMINATED_COMPLETED_OK);
 }
 
 /* ---- state directory ---- */

@@ -16,6 +16,7 @@
 
 #include "common/key.h"
 #include "common/log.h"
+#include "control/netmap/endpoint.h"
 #include "control/netmap/netmap_json.h"
 #include "control/policy/policy.h"
 #include "control/server/ident.h"
@@ -599,23 +600,9 @@ static enum MHD_Result map_report(struct srv_req *r, struct srv_node *n, const c
 		return MHD_NO;
 	}
 	json_array_foreach(ep, i, v) {
-		struct ctl_prefix p;
-		const char *s = json_string_value(v);
-		char host[64];
-		const char *colon = s ? strrchr(s, ':') : NULL;
-		size_t hl = colon ? (size_t)(colon - s) : 0;
-		if (hl > 2 && s[0] == '[' && s[hl - 1] == ']') {
-			s++;
-			hl -= 2;
-		}
-		if (!colon || hl == 0 || hl >= sizeof(host) || i >= 16) {
-			*bad = "endpoints: each must be addr:port (at most 16)";
-			return MHD_NO;
-		}
-		memcpy(host, s, hl);
-		host[hl] = '\0';
-		if (!ctl_prefix_parse(host, &p) || atoi(colon + 1) <= 0 || atoi(colon + 1) > 65535) {
-			*bad = "endpoints: each must be addr:port (at most 16)";
+		struct ctl_endpoint e;
+		if (i >= 16 || !ctl_endpoint_parse(json_string_value(v), &e, NULL, 0)) {
+			*bad = "endpoints: each must be addr:port or [addr]:port (at most 16)";
 			return MHD_NO;
 		}
 	}

@@ -190,6 +190,12 @@ uint64_t srv_now_ms(void);
 int64_t srv_now_s(void);
 void srv_random_hex(char *out, size_t bytes); /* out holds 2*bytes+1 */
 
+/* libmicrohttpd's request callbacks, for driving requests without a socket (fuzz target). */
+enum MHD_Result srv_http_request(struct ctl_server *srv, struct MHD_Connection *c, const char *url,
+				 const char *method, const char *upload, size_t *upload_size,
+				 void **con_cls);
+void srv_http_completed(struct ctl_server *srv, struct MHD_Connection *c, void **con_cls);
+
 /* node.c: the node API and the map */
 enum MHD_Result srv_node_api(struct srv_req *r, const char *path);
 int srv_nodes_load(struct ctl_server *srv);

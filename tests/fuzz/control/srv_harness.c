@@ -1,0 +1,487 @@
+/* See srv_harness.h.  The libmicrohttpd functions below replace the library's for the
+ * handlers linked into the fuzz target (the target never starts a daemon), so a request is
+ * its bytes and nothing else; crypto_pwhash_str_alg is replaced by Argon2id at its minimum
+ * cost, so that adding a user is not 100 ms per input (verification reads the cost from the
+ * hash, so it is as fast). */
+#include "tests/fuzz/control/srv_harness.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "common/key.h"
+#include "control/server/ident.h"
+
+uint8_t fz_machine_pub[FZ_NODES][32], fz_machine_priv[FZ_NODES][32];
+
+static const char policy[] =
+	"{\"groups\": {\"group:admins\": [\"alice@example.com\"]},"
+	" \"tagOwners\": {\"tag:server\": [\"group:admins\"]},"
+	" \"acls\": [{\"action\": \"accept\", \"src\": [\"*\"], \"dst\": [\"*:*\"]}],"
+	" \"ssh\": [{\"action\": \"check\", \"src\": [\"group:admins\"], \"dst\": [\"tag:server\"],"
+	" \"users\": [\"root\", \"autogroup:nonroot\"]}]}";
+
+/* ---- libmicrohttpd, as far as the handlers use it ---- */
+
+struct MHD_Connection {
+	char *hdr_name[FZ_HEADERS_MAX], *hdr_value[FZ_HEADERS_MAX];
+	int hdr_kind[FZ_HEADERS_MAX];
+	size_t n_hdr;
+	union MHD_ConnectionInfo info;
+	struct sockaddr_in addr;
+	struct fz_reply *reply;
+};
+
+struct MHD_Response {
+	void *body;
+	size_t len;
+	MHD_ContentReaderFreeCallback free_cb;
+};
+
+const char *MHD_lookup_connection_value(struct MHD_Connection *c, enum MHD_ValueKind kind,
+					const char *key)
+{
+	for (size_t i = 0; i < c->n_hdr; i++) {
+		if (c->hdr_kind[i] != (int)kind)
+			continue;
+		if (kind == MHD_HEADER_KIND ? strcasecmp(c->hdr_name[i], key) == 0
+					    : strcmp(c->hdr_name[i], key) == 0)
+			return c->hdr_value[i];
+	}
+	return NULL;
+}
+
+const union MHD_ConnectionInfo *MHD_get_connection_info(struct MHD_Connection *c,
+							enum MHD_ConnectionInfoType type, ...)
+{
+	if (type != MHD_CONNECTION_INFO_CLIENT_ADDRESS)
+		return NULL;
+	c->info.client_addr = (struct sockaddr *)&c->addr;
+	return &c->info;
+}
+
+struct MHD_Response *MHD_create_response_from_buffer_with_free_callback(
+	size_t size, void *buffer, MHD_ContentReaderFreeCallback crfc)
+{
+	struct MHD_Response *r = calloc(1, sizeof(*r));
+	if (!r)
+		abort();
+	r->body = buffer;
+	r->len = size;
+	r->free_cb = crfc;
+	return r;
+}
+
+struct MHD_Response *MHD_create_response_from_buffer(size_t size, void *buffer,
+						     enum MHD_ResponseMemoryMode mode)
+{
+	void *copy = malloc(size + 1);
+	if (!copy)
+		abort();
+	memcpy(copy, buffer, size);
+	if (mode == MHD_RESPMEM_MUST_FREE)
+		free(buffer);
+	return MHD_create_response_from_buffer_with_free_callback(size, copy, free);
+}
+
+enum MHD_Result MHD_add_response_header(struct MHD_Response *r, const char *h, const char *v)
+{
+	(void)r;
+	/* a header value with a line break would split the answer */
+	if (strpbrk(h, "\r\n:") || strpbrk(v, "\r\n"))
+		abort();
+	return MHD_YES;
+}
+
+enum MHD_Result MHD_queue_response(struct MHD_Connection *c, unsigned int status,
+				   struct MHD_Response *r)
+{
+	struct fz_reply *out = c->reply;
+	out->queued++;
+	if (out->queued > 1 || status < 100 || status > 599)
+		abort();
+	out->status = status;
+	out->body = malloc(r->len + 1);
+	if (!out->body)
+		abort();
+	memcpy(out->body, r->body, r->len);
+	out->body[r->len] = '\0';
+	out->len = r->len;
+	return MHD_YES;
+}
+
+void MHD_destroy_response(struct MHD_Response *r)
+{
+	if (r->free_cb)
+		r->free_cb(r->body);
+	free(r);
+}
+
+void MHD_suspend_connection(struct MHD_Connection *c)
+{
+	c->reply->suspended = true;
+}
+
+void MHD_resume_connection(struct MHD_Connection *c)
+{
+	c->reply->suspended = false;
+}
+
+int crypto_pwhash_str_alg(char out[crypto_pwhash_STRBYTES], const char *const passwd,
+			  unsigned long long passwdlen, unsigned long long opslimit,
+			  size_t memlimit, int alg)
+{
+	(void)opslimit;
+	(void)memlimit;
+	(void)alg;
+	return crypto_pwhash_argon2id_str(out, passwd, passwdlen,
+					  crypto_pwhash_argon2id_OPSLIMIT_MIN,
+					  crypto_pwhash_argon2id_MEMLIMIT_MIN);
+}
+
+/* ---- the prepared state ---- */
+
+static char template_dir[256], work_dir[300];
+
+static void copy_file(const char *from_dir, const char *to_dir, const char *name)
+{
+	char a[512], b[512];
+	snprintf(a, sizeof(a), "%s/%s", from_dir, name);
+	snprintf(b, sizeof(b), "%s/%s", to_dir, name);
+	FILE *in = fopen(a, "rb"), *out = fopen(b, "wb");
+	if (!in || !out)
+		abort();
+	char buf[65536];
+	size_t n;
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		if (fwrite(buf, 1, n, out) != n)
+			abort();
+	fclose(in);
+	if (fclose(out) != 0)
+		abort();
+	chmod(b, 0600);
+}
+
+static void prepare(void)
+{
+	const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+	snprintf(template_dir, sizeof(template_dir), "%s/mesh-fuzz-srv-XXXXXX", base);
+	if (!mkdtemp(template_dir))
+		abort();
+	snprintf(work_dir, sizeof(work_dir), "%s/w", template_dir);
+	char tdir[300], err[256], hex[65];
+	snprintf(tdir, sizeof(tdir), "%s/t", template_dir);
+	struct ctl_store *s;
+	if (ctl_state_open(tdir, &s, err, sizeof(err)) != 0)
+		abort();
+	uint8_t hash[32];
+	crypto_generichash(hash, 32, (const uint8_t *)FZ_ADMIN_TOKEN, strlen(FZ_ADMIN_TOKEN), NULL,
+			   0);
+	sodium_bin2hex(hex, sizeof(hex), hash, 32);
+	int64_t alice, bob;
+	const char *why;
+	if (s->ops->meta_set(s, "admin_token_hash", hex) ||
+	    ctl_user_create(s, "alice@example.com", "password1", &alice, &why) ||
+	    ctl_user_create(s, "bob@example.com", "password2", &bob, &why) ||
+	    s->ops->policy_set(s, policy))
+		abort();
+	for (int i = 0; i < FZ_NODES; i++) {
+		uint8_t seed[32] = { (uint8_t)(0x40 + i) };
+		crypto_box_seed_keypair(fz_machine_pub[i], fz_machine_priv[i], seed);
+		struct ctl_node_rec n = { 0 };
+		memcpy(n.machine_key, fz_machine_pub[i], 32);
+		memset(n.node_key, 0x10 + i, 32);
+		snprintf(n.hostname, sizeof(n.hostname), i ? "server" : "laptop");
+		n.user_id = i ? 0 : alice;
+		snprintf(n.tags, sizeof(n.tags), i ? "tag:server" : "");
+		n.key_expiry = (int64_t)time(NULL) + 86400;
+		if (s->ops->node_register(s, &n, 0))
+			abort();
+	}
+	s->ops->close(s);
+	/* a known server key, so the harness can check what is sealed with it */
+	char b64[KEY_BASE64_SIZE + 1], path[400];
+	uint8_t priv[32];
+	memset(priv, 0x55, 32);
+	key_to_base64(b64, priv);
+	b64[KEY_BASE64_LEN] = '\n';
+	snprintf(path, sizeof(path), "%s/server.key", tdir);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0 || write(fd, b64, KEY_BASE64_LEN + 1) != KEY_BASE64_LEN + 1)
+		abort();
+	close(fd);
+	snprintf(template_dir + strlen(template_dir), sizeof(template_dir) - strlen(template_dir),
+		 "/t");
+	if (mkdir(work_dir, 0700) != 0)
+		abort();
+}
+
+struct ctl_server *fz_srv_open(void)
+{
+	if (!template_dir[0])
+		prepare();
+	copy_file(template_dir, work_dir, "state.db");
+	copy_file(template_dir, work_dir, "server.key");
+	char path[400];
+	snprintf(path, sizeof(path), "%s/state.db-wal", work_dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/state.db-shm", work_dir);
+	unlink(path);
+	struct ctl_server_config cfg = { .state_dir = work_dir };
+	struct ctl_server *srv;
+	char err[256];
+	if (ctl_server_new(&cfg, &srv, err, sizeof(err)) != 0) {
+		fprintf(stderr, "fuzz harness: %s\n", err);
+		abort();
+	}
+	srv->public_url = strdup("http://ctl.test");
+	srv->sessions = calloc(1, sizeof(*srv->sessions));
+	srv->logins = calloc(1, sizeof(*srv->logins));
+	srv->holds = calloc(1, sizeof(*srv->holds));
+	if (!srv->public_url || !srv->sessions || !srv->logins || !srv->holds)
+		abort();
+	struct srv_session *se = &srv->sessions[srv->n_sessions++];
+	snprintf(se->id, sizeof(se->id), "%s", FZ_SESSION);
+	snprintf(se->csrf, sizeof(se->csrf), "%s", FZ_CSRF);
+	snprintf(se->login, sizeof(se->login), "alice@example.com");
+	se->user_id = 1;
+	se->expires = srv_now_s() + 3600;
+	struct srv_login_req *lr = &srv->logins[srv->n_logins++];
+	snprintf(lr->token, sizeof(lr->token), "%s", FZ_LOGIN_TOKEN);
+	memset(lr->machine_key, 0x77, 32);
+	memset(lr->node_key, 0x78, 32);
+	snprintf(lr->hostname, sizeof(lr->hostname), "newbox");
+	snprintf(lr->source, sizeof(lr->source), "203.0.113.9");
+	lr->created = srv_now_s();
+	struct srv_hold *h = &srv->holds[srv->n_holds++];
+	snprintf(h->id, sizeof(h->id), "%s", FZ_HOLD_ID);
+	h->src = 1;
+	h->dst = 2;
+	snprintf(h->local_user, sizeof(h->local_user), "root");
+	h->check_period_s = 3600;
+	h->created = h->last_asked = srv_now_s();
+	return srv;
+}
+
+void fz_srv_close(struct ctl_server *srv)
+{
+	ctl_server_free(srv);
+}
+
+/* ---- requests ---- */
+
+static void conn_add(struct MHD_Connection *c, int kind, const char *name, size_t nlen,
+		     const char *value, size_t vlen)
+{
+	if (c->n_hdr >= FZ_HEADERS_MAX)
+		return;
+	c->hdr_kind[c->n_hdr] = kind;
+	c->hdr_name[c->n_hdr] = strndup(name, nlen);
+	c->hdr_value[c->n_hdr] = strndup(value, vlen);
+	if (!c->hdr_name[c->n_hdr] || !c->hdr_value[c->n_hdr])
+		abort();
+	c->n_hdr++;
+}
+
+static void conn_clear(struct MHD_Connection *c)
+{
+	for (size_t i = 0; i < c->n_hdr; i++) {
+		free(c->hdr_name[i]);
+		free(c->hdr_value[i]);
+	}
+}
+
+/* "a=b; c=d" into cookies; "x=1&y=2" into arguments (no decoding: the names are ours) */
+static void split_pairs(struct MHD_Connection *c, int kind, const char *s, const char *sep)
+{
+	while (*s) {
+		s += strspn(s, " ");
+		size_t n = strcspn(s, sep);
+		const char *eq = memchr(s, '=', n);
+		if (eq)
+			conn_add(c, kind, s, (size_t)(eq - s), eq + 1, n - (size_t)(eq - s) - 1);
+		s += n;
+		if (*s)
+			s++;
+	}
+}
+
+void fz_http(struct ctl_server *srv, const char *head, const char *body, size_t len,
+	     struct fz_reply *out)
+{
+	memset(out, 0, sizeof(*out));
+	struct MHD_Connection c = { .reply = out };
+	c.addr.sin_family = AF_INET;
+	c.addr.sin_addr.s_addr = htonl(0xcb007109); /* 203.0.113.9 */
+	char method[16] = "", url[1024] = "";
+	size_t line = strcspn(head, "\n");
+	size_t ml = strcspn(head, " \n");
+	if (ml == 0 || ml >= sizeof(method) || head[ml] != ' ' || line - ml - 1 >= sizeof(url) ||
+	    line == ml + 1)
+		return; /* not "METHOD URL" */
+	memcpy(method, head, ml);
+	memcpy(url, head + ml + 1, line - ml - 1);
+	char *q = strchr(url, '?');
+	for (const char *h = head + line; *h;) {
+		h++;
+		size_t n = strcspn(h, "\n");
+		const char *colon = memchr(h, ':', n);
+		if (colon) {
+			const char *v = colon + 1 + (colon[1] == ' ');
+			size_t vlen = n - (size_t)(v - h);
+			if ((size_t)(colon - h) == 6 && strncasecmp(h, "Cookie", 6) == 0) {
+				char *cookies = strndup(v, vlen);
+				split_pairs(&c, MHD_COOKIE_KIND, cookies, ";");
+				free(cookies);
+			} else {
+				conn_add(&c, MHD_HEADER_KIND, h, (size_t)(colon - h), v, vlen);
+			}
+		}
+		h += n;
+	}
+	if (q) {
+		*q = '\0';
+		split_pairs(&c, MHD_GET_ARGUMENT_KIND, q + 1, "&");
+	}
+	void *cls = NULL;
+	size_t zero = 0;
+	enum MHD_Result rc = srv_http_request(srv, &c, url, method, NULL, &zero, &cls);
+	/* the body in two pieces, as it may arrive */
+	for (size_t off = 0, piece = len / 2 + 1; rc == MHD_YES && off < len && !out->queued;) {
+		size_t n = len - off < piece ? len - off : piece, left = n;
+		rc = srv_http_request(srv, &c, url, method, body + off, &left, &cls);
+		if (left)
+			abort(); /* the handler must take (or drop) every byte it is given */
+		off += n;
+	}
+	if (rc == MHD_YES && !out->queued)
+		rc = srv_http_request(srv, &c, url, method, NULL, &zero, &cls);
+	if (out->suspended) { /* a held request: wake it as its deadline would */
+		pthread_mutex_lock(&srv->lock);
+		srv_wake(srv, SRV_WAIT_MAP, NULL);
+		srv_wake(srv, SRV_WAIT_REGISTER, NULL);
+		srv_wake(srv, SRV_WAIT_HOLD, NULL);
+		pthread_mutex_unlock(&srv->lock);
+		struct srv_req *r = cls;
+		r->deadline_ms = 0;
+		srv->stopping = true; /* answer now instead of holding again */
+		rc = srv_http_request(srv, &c, url, method, NULL, &zero, &cls);
+		srv->stopping = false;
+	}
+	srv_http_completed(srv, &c, &cls);
+	conn_clear(&c);
+}
+
+void fz_node(struct ctl_server *srv, int node, const char *path, const char *msg, size_t len,
+	     struct fz_reply *out)
+{
+	memset(out, 0, sizeof(*out));
+	struct MHD_Connection c = { .reply = out };
+	c.addr.sin_family = AF_INET;
+	c.addr.sin_addr.s_addr = htonl(0xcb007109);
+	json_t *m = json_loadb(msg, len, JSON_REJECT_DUPLICATES, NULL);
+	if (!json_is_object(m)) {
+		json_decref(m);
+		return;
+	}
+	struct srv_req *r = calloc(1, sizeof(*r));
+	if (!r)
+		abort();
+	r->srv = srv;
+	r->conn = &c;
+	r->msg = m;
+	uint8_t other_priv[32];
+	if (node >= 0)
+		memcpy(r->machine_key, fz_machine_pub[node], 32);
+	else
+		crypto_box_keypair(r->machine_key, other_priv);
+	randombytes_buf(r->nonce, sizeof(r->nonce));
+	pthread_mutex_lock(&srv->lock);
+	srv_node_api(r, path);
+	if (out->suspended) {
+		srv->stopping = true;
+		r->deadline_ms = 0;
+		srv_wake(srv, SRV_WAIT_MAP, NULL);
+		srv_wake(srv, SRV_WAIT_REGISTER, NULL);
+		srv_wake(srv, SRV_WAIT_HOLD, NULL);
+		srv_node_api(r, path);
+		srv->stopping = false;
+	}
+	pthread_mutex_unlock(&srv->lock);
+	uint8_t nonce[CTL_WIRE_NONCE_LEN];
+	memcpy(nonce, r->nonce, sizeof(nonce));
+	void *cls = r;
+	srv_http_completed(srv, &c, &cls);
+	/* open a sealed answer as the node would */
+	json_t *plain_reply = out->body ? json_loads(out->body, 0, NULL) : NULL;
+	if (out->body && !plain_reply && node >= 0) {
+		char *plain;
+		size_t plen;
+		const char *why;
+		if (!ctl_wire_open_response(srv->server_pub, fz_machine_priv[node], nonce,
+					    (const uint8_t *)out->body, out->len, &plain, &plen,
+					    &why))
+			abort(); /* sealed to the node that asked, so it must open */
+		free(out->body);
+		out->body = plain;
+		out->len = plen;
+	}
+	json_decref(plain_reply);
+	conn_clear(&c);
+}
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ ((const uint8_t *)p)[i]) * 0x100000001b3ull;
+	return h;
+}
+
+static int census_user(void *ctx, const struct ctl_user *u)
+{
+	struct fz_census *c = ctx;
+	c->users++;
+	c->users_hash = fnv(c->users_hash, u->login, strlen(u->login));
+	return 0;
+}
+
+static int census_key(void *ctx, const struct ctl_authkey *k)
+{
+	(void)k;
+	((struct fz_census *)ctx)->authkeys++;
+	return 0;
+}
+
+static int census_node(void *ctx, const struct ctl_node_rec *n)
+{
+	struct fz_census *c = ctx;
+	c->nodes++;
+	c->nodes_hash = fnv(c->nodes_hash, n->node_key, 32);
+	c->nodes_hash = fnv(c->nodes_hash, n->tags, strlen(n->tags));
+	c->nodes_hash = fnv(c->nodes_hash, &n->user_id, sizeof(n->user_id));
+	return 0;
+}
+
+void fz_census(struct ctl_server *srv, struct fz_census *c)
+{
+	struct ctl_store *s = srv->store;
+	char *p = NULL;
+	memset(c, 0, sizeof(*c));
+	c->policy_hash = c->users_hash = c->nodes_hash = 0xcbf29ce484222325ull;
+	s->ops->user_list(s, census_user, c);
+	s->ops->authkey_list(s, census_key, c);
+	s->ops->node_list(s, census_node, c);
+	s->ops->policy_get(s, &p);
+	if (p)
+		c->policy_hash = fnv(c->policy_hash, p, strlen(p));
+	free(p);
+}

@@ -1,0 +1,55 @@
+/* Fuzz harness for meshcontrol's request handlers without a socket: a fresh server per input
+ * (a copy of a prepared state directory: users, a policy, two registered nodes), a web
+ * session, a pending login and a check-mode hold with known ids, and a stand-in for the
+ * few libmicrohttpd calls the handlers make (headers, cookies, the answer). */
+#ifndef MESH_TESTS_FUZZ_SRV_HARNESS_H
+#define MESH_TESTS_FUZZ_SRV_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "control/server/srv.h"
+
+#define FZ_ADMIN_TOKEN "fuzz-admin-token"
+#define FZ_SESSION "5e5510115e5510115e5510115e5510115e5510115e5510115e5510115e551011"
+#define FZ_CSRF "c5rfc5rfc5rfc5rfc5rfc5rfc5rfc5rf"
+#define FZ_LOGIN_TOKEN "10910910910910910910910910910910"
+#define FZ_HOLD_ID "401d401d401d401d401d401d401d401d"
+
+enum { FZ_NODES = 2, FZ_HEADERS_MAX = 16 };
+
+/* Machine keys of the prepared nodes (node i+1 has machine key fz_machine_pub[i]). */
+extern uint8_t fz_machine_pub[FZ_NODES][32], fz_machine_priv[FZ_NODES][32];
+
+struct fz_reply {
+	unsigned status; /* 0: no answer queued (held, or MHD_NO) */
+	int queued;	 /* answers queued: at most one per request */
+	char *body;
+	size_t len;
+	bool suspended;
+};
+
+/* A fresh server from the prepared state; aborts when it cannot be made. */
+struct ctl_server *fz_srv_open(void);
+void fz_srv_close(struct ctl_server *srv);
+
+/* One HTTP request through srv_http_request: head is "METHOD URL\nName: value\n..."
+ * (Cookie: a=b; c=d gives cookies).  The answer goes to out (free out->body). */
+void fz_http(struct ctl_server *srv, const char *head, const char *body, size_t len,
+	     struct fz_reply *out);
+
+/* The node API after decoding: msg (JSON text) from prepared node `node` (0 or 1; -1 for an
+ * unknown machine key) to path ("register", "map", "hold", "logout").  Returns the opened
+ * answer (malloc'd JSON text) in out->body, or the plain one when it was not sealed. */
+void fz_node(struct ctl_server *srv, int node, const char *path, const char *msg, size_t len,
+	     struct fz_reply *out);
+
+/* A count of what the store holds, to compare before and after a request. */
+struct fz_census {
+	size_t users, authkeys, nodes;
+	uint64_t policy_hash, users_hash, nodes_hash;
+};
+void fz_census(struct ctl_server *srv, struct fz_census *c);
+
+#endif
