@@ -239,6 +239,25 @@ lab_in() {
 	ip netns exec "$ns" "$@"
 }
 
+# lab_enter_mount_net_ns: lab_enter_mount_ns with a network namespace of its own as well
+# (loopback only, up), for a lab whose programs all meet on loopback: no other process on the
+# machine shares that loopback, so fixed ports cannot collide and nothing outside connects.
+lab_enter_mount_net_ns() {
+	if [ -z "${MESH_LAB_MOUNTNS:-}" ]; then
+		exec env MESH_LAB_MOUNTNS=1 unshare --mount --net --propagation private "$0" "$@"
+	fi
+	ip link set lo up
+}
+
+# lab_bg_here LOGNAME COMMAND...: lab_bg in the test's own namespace
+lab_bg_here() {
+	local log=$LAB/$1.log
+	shift
+	"$@" >> "$log" 2>&1 &
+	LAB_PIDS+=($!)
+	LAB_LAST_PID=$!
+}
+
 # lab_reap PID: waits for a process lab_bg started and returns its exit status; it leaves
 # LAB_PIDS, so that the cleanup never signals a pid the system may have given to another.
 lab_reap() {
