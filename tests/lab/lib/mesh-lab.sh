@@ -253,3 +253,87 @@ lab_ctl() {
 	HOME=$LAB/home-$n timeout "${LAB_CTL_TIMEOUT:-60}" ip netns exec "$(lab_ns "$n")" \
 		"$LAB_BUILD/cmd/meshctl" --socket "$LAB/$n.sock" "$@"
 }
+
+# ---- for labs without meshd ----
+
+# lab_pair NODE_A NODE_B: two namespaces joined by one veth pair, loopback and link up, no
+# addresses (the lab picks them).  Sets NS_<node> and DEV_<node> (its end of the veth).
+lab_pair() {
+	local n ns
+	for n in "$1" "$2"; do
+		ns="m${n:0:5}$LAB_ID"
+		ip netns add "$ns" || return 1
+		LAB_NS+=("$ns")
+		eval "NS_${n//-/_}=$ns"
+		eval "DEV_${n//-/_}=v${n:0:5}$LAB_ID"
+		ip -n "$ns" link set lo up
+	done
+	ip link add "$(lab_dev "$1")" netns "$(lab_ns "$1")" type veth \
+		peer name "$(lab_dev "$2")" netns "$(lab_ns "$2")" || return 1
+	ip -n "$(lab_ns "$1")" link set "$(lab_dev "$1")" up
+	ip -n "$(lab_ns "$2")" link set "$(lab_dev "$2")" up
+}
+
+lab_dev() { local v="DEV_${1//-/_}"; echo "${!v}"; }
+
+# lab_in NODE COMMAND...: COMMAND in NODE's namespace, in the foreground
+lab_in() {
+	local ns
+	ns=$(lab_ns "$1")
+	shift
+	ip netns exec "$ns" "$@"
+}
+
+# lab_enter_mount_net_ns: lab_enter_mount_ns with a network namespace of its own as well
+# (loopback only, up), for a lab whose programs all meet on loopback: no other process on the
+# machine shares that loopback, so fixed ports cannot collide and nothing outside connects.
+lab_enter_mount_net_ns() {
+	if [ -z "${MESH_LAB_MOUNTNS:-}" ]; then
+		exec env MESH_LAB_MOUNTNS=1 unshare --mount --net --propagation private "$0" "$@"
+	fi
+	ip link set lo up
+}
+
+# lab_bg_here LOGNAME COMMAND...: lab_bg in the test's own namespace
+lab_bg_here() {
+	local log=$LAB/$1.log
+	shift
+	"$@" >> "$log" 2>&1 &
+	LAB_PIDS+=($!)
+	LAB_LAST_PID=$!
+}
+
+# lab_reap PID: waits for a process lab_bg started and returns its exit status; it leaves
+# LAB_PIDS, so that the cleanup never signals a pid the system may have given to another.
+lab_reap() {
+	local rc i
+	wait "$1"
+	rc=$?
+	for i in "${!LAB_PIDS[@]}"; do [ "${LAB_PIDS[i]}" = "$1" ] && unset "LAB_PIDS[i]"; done
+	return $rc
+}
+
+# lab_stop PID: SIGTERM to a process lab_bg started, then lab_reap
+lab_stop() {
+	kill -TERM "$1" 2> /dev/null
+	lab_reap "$1"
+}
+
+# expect_ok NAME COMMAND...: ok when COMMAND succeeds (its output is dropped)
+expect_ok() {
+	local name=$1
+	shift
+	if "$@" > /dev/null 2>&1; then ok "$name"; else bad "$name"; fi
+}
+
+# lab_on_exit COMMAND...: also run COMMAND when the test exits, before lab_cleanup, for what
+# a lab makes outside $LAB and its namespaces (a daemon's socket in /run, a tmux server).
+lab_on_exit() {
+	LAB_ON_EXIT+=("$(printf '%q ' "$@")")
+	trap 'lab__on_exit; lab_cleanup' EXIT
+}
+
+lab__on_exit() {
+	local c
+	for c in "${LAB_ON_EXIT[@]}"; do eval "$c"; done
+}
