@@ -86,23 +86,16 @@ char *meshctl_call(const struct ctl_lapi_request *req, int *fd_out)
 	}
 	free(line);
 
-	size_t cap = 4096, len = 0;
-	char *buf = malloc(cap);
-	while (buf) {
-		if (len + 1 >= cap) {
-			char *nb = cap < CTL_LAPI_MAX_LINE * 4u ? realloc(buf, cap *= 2) : NULL;
-			if (!nb) {
-				free(buf);
-				buf = NULL;
-				break;
-			}
-			buf = nb;
-		}
+	struct ctl_lapi_line ans = { .max = CTL_LAPI_MAX_REPLY };
+	const char *why = NULL;
+	int rc = 0;
+	while (rc == 0) {
+		char chunk[65536];
 		union {
 			char b[CMSG_SPACE(sizeof(int))];
 			struct cmsghdr align;
 		} u;
-		struct iovec iov = { .iov_base = buf + len, .iov_len = cap - len - 1 };
+		struct iovec iov = { .iov_base = chunk, .iov_len = sizeof(chunk) };
 		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b,
 				      .msg_controllen = sizeof(u.b) };
 		ssize_t r = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
@@ -110,8 +103,7 @@ char *meshctl_call(const struct ctl_lapi_request *req, int *fd_out)
 			continue;
 		if (r < 0) {
 			fprintf(stderr, "meshctl: reading from meshd: %s\n", strerror(errno));
-			free(buf);
-			buf = NULL;
+			why = "";
 			break;
 		}
 		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
@@ -124,25 +116,30 @@ char *meshctl_call(const struct ctl_lapi_request *req, int *fd_out)
 					close(passed);
 			}
 		}
-		if (r == 0)
+		if (r == 0) {
+			why = ans.len ? "meshd closed the connection in the middle of its answer"
+				      : "meshd closed the connection without an answer";
 			break;
-		len += (size_t)r;
-		buf[len] = '\0';
-		if (memchr(buf, '\n', len))
-			break;
+		}
+		rc = ctl_lapi_line_feed(&ans, chunk, (size_t)r);
+		if (rc == -EMSGSIZE)
+			why = "meshd's answer is longer than 4 MiB";
+		else if (rc < 0)
+			why = "out of memory";
 	}
 	close(fd);
-	if (!buf) {
-		if (fd_out && *fd_out >= 0)
+	if (why) {
+		if (*why)
+			fprintf(stderr, "meshctl: %s\n", why);
+		ctl_lapi_line_clear(&ans);
+		if (fd_out && *fd_out >= 0) {
 			close(*fd_out);
+			*fd_out = -1;
+		}
 		return NULL;
 	}
-	buf[len] = '\0';
-	if (len == 0) {
-		fprintf(stderr, "meshctl: meshd closed the connection without an answer\n");
-		free(buf);
-		return NULL;
-	}
+	char *buf = ans.buf;
+	size_t len = ans.len;
 	bool ok;
 	char msg[1024];
 	if (ctl_lapi_reply_parse(buf, len, &ok, msg, sizeof(msg)) != 0 || !ok) {

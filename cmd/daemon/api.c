@@ -44,8 +44,7 @@ struct api_conn {
 	struct meshd_api *api;
 	struct api_conn *next;
 	struct ucred cred;
-	char *buf;
-	size_t len;
+	struct ctl_lapi_line req; /* the request line as it arrives */
 	bool handled;
 	bool privileged; /* root or meshd's own user */
 	bool refused;	 /* only here to deliver its refusal; holds no slot */
@@ -88,7 +87,7 @@ static void conn_closed(uv_handle_t *h)
 		}
 	}
 	api->conns--;
-	free(c->buf);
+	ctl_lapi_line_clear(&c->req);
 	free(c);
 	api_free_if_done(api);
 }
@@ -280,7 +279,7 @@ static void handle(struct api_conn *c)
 	struct meshd_api *api = c->api;
 	struct ctl_lapi_request req;
 	char err[256];
-	if (ctl_lapi_request_parse(c->buf, c->len, &req, err, sizeof(err)) != 0) {
+	if (ctl_lapi_request_parse(c->req.buf, c->req.len, &req, err, sizeof(err)) != 0) {
 		reply(c, ctl_lapi_reply_error("bad request: %s", err));
 		return;
 	}
@@ -384,25 +383,19 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	}
 	if (n == 0 || c->handled)
 		return;
-	if (c->len + (size_t)n > CTL_LAPI_MAX_LINE) {
+	int rc = ctl_lapi_line_feed(&c->req, buf->base, (size_t)n);
+	if (rc == -EMSGSIZE) {
 		c->handled = true;
 		uv_read_stop(s);
 		reply(c, ctl_lapi_reply_error("request longer than %d bytes", CTL_LAPI_MAX_LINE));
 		return;
 	}
-	char *nb = realloc(c->buf, c->len + (size_t)n + 1);
-	if (!nb) {
+	if (rc < 0) {
 		conn_close(c);
 		return;
 	}
-	c->buf = nb;
-	memcpy(c->buf + c->len, buf->base, (size_t)n);
-	c->len += (size_t)n;
-	c->buf[c->len] = '\0';
-	char *nl = memchr(c->buf, '\n', c->len);
-	if (!nl)
+	if (rc == 0)
 		return;
-	c->len = (size_t)(nl - c->buf);
 	c->handled = true;
 	uv_read_stop(s);
 	uv_timer_stop(&c->timer); /* a dial takes as long as lwIP's connect; then reply() */
@@ -462,6 +455,7 @@ static void on_connection(uv_stream_t *server, int status)
 	uv_pipe_init(api->loop, &c->pipe, 0);
 	uv_timer_init(api->loop, &c->timer);
 	c->pipe.data = c->timer.data = c;
+	c->req.max = CTL_LAPI_MAX_LINE;
 	c->open_handles = 2;
 	api->conns++;
 	c->next = api->conn_list;

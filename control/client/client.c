@@ -31,6 +31,11 @@ void cli_event(struct ctl_client *c, enum ctl_client_event ev, const char *fmt, 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* the words are often control's, or whoever answered in its place before any key was
+	 * checked: they must not drive a terminal when meshctl shows them */
+	for (char *p = msg; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	if (c->cfg.on_event)
 		c->cfg.on_event(c->cfg.ctx, ev, msg);
 }

@@ -62,6 +62,7 @@ struct ctl_client_config {
 	size_t n_ssh_host_keys;
 	/* A new netmap (valid only during the call); from_cache for the one read at start. */
 	void (*on_netmap)(void *ctx, const struct ctl_netmap *nm, bool from_cache);
+	/* msg has no control characters (each is shown as '?'): it may quote control */
 	void (*on_event)(void *ctx, enum ctl_client_event ev, const char *msg);
 	/* The node key changed (rotation or a re-login); priv is the new private key, valid
 	 * during the call.  The netmap that follows carries the new public key. */

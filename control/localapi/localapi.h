@@ -13,7 +13,23 @@
 
 #include "control/netmap/netmap.h"
 
-enum { CTL_LAPI_MAX_LINE = 1 << 20 };
+/* Longest request (meshctl -> meshd) and longest answer (a status with every peer),
+ * newline not counted. */
+enum { CTL_LAPI_MAX_LINE = 1 << 20, CTL_LAPI_MAX_REPLY = 4 << 20 };
+
+/* One line read from a stream in pieces.  Set max, zero the rest; free with _clear. */
+struct ctl_lapi_line {
+	char *buf;  /* the bytes so far, NUL-terminated; once done, the line without '\n' */
+	size_t len; /* bytes in buf */
+	size_t max; /* more than this before the newline is an error */
+	bool done;
+};
+
+/* Appends n bytes: 1 when the line is complete (later calls ignore their bytes), 0 when
+ * more are needed, -EMSGSIZE when the line would pass max bytes, -ENOMEM. */
+int ctl_lapi_line_feed(struct ctl_lapi_line *l, const char *p, size_t n);
+/* Frees the buffer; the line is empty again with the same max. */
+void ctl_lapi_line_clear(struct ctl_lapi_line *l);
 
 enum ctl_lapi_cmd {
 	CTL_LAPI_STATUS, /* anyone */

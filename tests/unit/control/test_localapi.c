@@ -32,8 +32,40 @@ static const struct {
 	  "\"insecure_http\" must be true or false" },
 };
 
+/* The framing both ends use: a line in pieces, exactly max bytes, one byte more, what
+ * follows the newline, and an empty line. */
+static void line_framing(void)
+{
+	struct ctl_lapi_line l = { .max = 4 };
+	CHECK_INT(ctl_lapi_line_feed(&l, "ab", 2), 0);
+	CHECK_INT(ctl_lapi_line_feed(&l, "c\nxyz", 5), 1);
+	CHECK_STR(l.buf, "abc");
+	CHECK_INT(l.len, 3);
+	CHECK_INT(ctl_lapi_line_feed(&l, "more\n", 5), 1);
+	CHECK_STR(l.buf, "abc");
+	ctl_lapi_line_clear(&l);
+	CHECK_INT(l.max, 4);
+	CHECK_INT(ctl_lapi_line_feed(&l, "abcd", 4), 0);
+	CHECK_INT(ctl_lapi_line_feed(&l, "\n", 1), 1);
+	CHECK_STR(l.buf, "abcd");
+	ctl_lapi_line_clear(&l);
+	CHECK_INT(ctl_lapi_line_feed(&l, "abcd", 4), 0);
+	CHECK_INT(ctl_lapi_line_feed(&l, "e", 1), -EMSGSIZE);
+	ctl_lapi_line_clear(&l);
+	CHECK_INT(ctl_lapi_line_feed(&l, "abcde\n", 6), -EMSGSIZE);
+	ctl_lapi_line_clear(&l);
+	CHECK_INT(ctl_lapi_line_feed(&l, "\nabc", 4), 1);
+	CHECK_STR(l.buf, "");
+	CHECK_INT(l.len, 0);
+	ctl_lapi_line_clear(&l);
+	CHECK_INT(ctl_lapi_line_feed(&l, "a\0b\n", 4), 1);
+	CHECK_INT(l.len, 3);
+	ctl_lapi_line_clear(&l);
+}
+
 int main(void)
 {
+	line_framing();
 	struct ctl_lapi_request r;
 	char err[256];
 
