@@ -210,13 +210,10 @@ static int run_check(int argc, char **argv)
 	return rc;
 }
 
-static const char *verdict_name(enum pol_verdict v, bool ssh)
+/* A filter's reject is a drop. */
+static const char *shown_verdict(enum verdict v, bool ssh)
 {
-	if (v == POL_ACCEPT)
-		return "accept";
-	if (v == POL_CHECK)
-		return "check";
-	return ssh ? "reject" : "drop";
+	return v == VERDICT_REJECT && !ssh ? "drop" : verdict_name(v);
 }
 
 /* "443/tcp", "53/udp", "icmp", "22" (tcp). */
@@ -296,7 +293,7 @@ static int summarize(const struct pol_compiled *c, const struct pol_topology *t,
 			continue;
 		pol_ssh_rule_describe_users(sr[i], what, sizeof(what));
 		printf("  ssh:     ssh[%d] %s as %s\n", sr[i]->index,
-		       sr[i]->action == POL_CHECK ? "check" : "accept", what);
+		       verdict_name(sr[i]->action), what);
 		shown++;
 	}
 	if (!shown)
@@ -355,8 +352,8 @@ static int run_explain(int argc, char **argv)
 		printf("ssh %s (%s) -> %s (%s) as \"%s\": %s\n", sn->name,
 		       pol_addr_format(pick_addr(sn, 0), sa), dn->name,
 		       pol_addr_format(pick_addr(dn, 0), da), o.user,
-		       verdict_name(d.verdict, true));
-		if (d.verdict != POL_REJECT)
+		       shown_verdict(d.verdict, true));
+		if (d.verdict != VERDICT_REJECT)
 			printf("  login:  %s\n", d.local_user);
 	} else {
 		int fam = proto == POL_PROTO_ICMPV6 ? 6 : 4;
@@ -381,11 +378,11 @@ static int run_explain(int argc, char **argv)
 		else
 			snprintf(pb, sizeof(pb), "proto %u", proto);
 		printf("packet %s (%s) -> %s (%s) %s: %s\n", sn->name, pol_addr_format(s, sa),
-		       dn->name, pol_addr_format(dst, da), pb, verdict_name(d.verdict, false));
+		       dn->name, pol_addr_format(dst, da), pb, shown_verdict(d.verdict, false));
 	}
 	print_rule(pol, &d);
 	printf("  why:    %s\n", d.why);
-	rc = d.verdict == POL_REJECT ? 1 : 0;
+	rc = d.verdict == VERDICT_REJECT ? 1 : 0;
 out:
 	pol_compiled_free(c);
 	pol_policy_free(pol);

@@ -2,7 +2,8 @@
  *   log.h  levelled, subject-first, rate-limited logging
  *   key.h  32-byte keys as base64/hex, constant time, precise decode errors
  *   now.h  monotonic, boot-time and wall clocks
- *   file.h whole-file read with a limit, atomic replace */
+ *   file.h whole-file read with a limit, atomic replace
+ *   verdict.h  reject / accept / check: the one decision vocabulary */
 #ifndef MESH_COMMON_H
 #define MESH_COMMON_H
 
@@ -10,5 +11,6 @@
 #include "common/key.h"
 #include "common/log.h"
 #include "common/now.h"
+#include "common/verdict.h"
 
 #endif

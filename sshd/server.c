@@ -337,10 +337,10 @@ static void accept_auth(struct sshd_conn *conn, ssh_message msg)
 static void apply_decision(struct sshd_conn *conn, ssh_message msg)
 {
 	switch (conn->decision.action) {
-	case SSHD_ACCEPT:
+	case VERDICT_ACCEPT:
 		accept_auth(conn, msg);
 		break;
-	case SSHD_CHECK:
+	case VERDICT_CHECK:
 		log_info(conn->subject, "holding %s for a check: %s", conn->req_user,
 			 conn->decision.message);
 		banner(conn, conn->decision.message);
@@ -413,8 +413,8 @@ void sshd_check_resolve(struct sshd_check *check, const struct sshd_decision *fi
 	conn->decision = *final;
 	conn->state = SSHD__CONN_AUTH;
 	msg = held_msg(conn, NULL);
-	if (conn->decision.action == SSHD_CHECK)
-		conn->decision.action = SSHD_REJECT;
+	if (conn->decision.action == VERDICT_CHECK)
+		conn->decision.action = VERDICT_REJECT;
 	if (msg)
 		apply_decision(conn, msg);
 	sshd__conn_process(conn);
@@ -719,7 +719,7 @@ static bool still_allowed(struct sshd_conn *conn, const struct sshd_decision *d,
 	struct sshd__user u;
 	unsigned lost;
 
-	if (d->action != SSHD_ACCEPT && d->action != SSHD_CHECK) {
+	if (d->action != VERDICT_ACCEPT && d->action != VERDICT_CHECK) {
 		snprintf(why, size, "no longer allowed");
 		return false;
 	}

@@ -13,15 +13,12 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "common/verdict.h"
+
 struct uv_loop_s;
 struct sshd_server;
 struct sshd_check;
 
-enum sshd_action {
-	SSHD_REJECT = 0, /* banner with `message`, then disconnect */
-	SSHD_ACCEPT = 1, /* log in as `local_user` */
-	SSHD_CHECK = 2,	 /* banner with the URL in `message`; hold until sshd_check_resolve() */
-};
 
 /* Decision flags: what an accepted session may do besides a shell/exec/sftp. */
 enum {
@@ -38,7 +35,10 @@ enum {
 };
 
 struct sshd_decision {
-	enum sshd_action action;
+	/* VERDICT_REJECT: banner with `message`, then disconnect; VERDICT_ACCEPT: log in as
+	 * `local_user`; VERDICT_CHECK: banner with the URL in `message`, hold until
+	 * sshd_check_resolve() */
+	enum verdict action;
 	char local_user[SSHD_NAME_MAX];		  /* accept: NSS name (or a number: a uid) */
 	unsigned flags;				  /* SSHD_ALLOW_* */
 	char accept_env[SSHD_ENV_PATTERNS_MAX];	  /* accept: comma-separated globs ("LC_*,FOO") */
@@ -48,7 +48,7 @@ struct sshd_decision {
 
 struct sshd_hooks {
 	/* Decide for `user` connecting from `peer`.  Fill *out synchronously.  `check` is a
-	 * handle for SSHD_CHECK answers: keep it and call sshd_check_resolve() later.  It is
+	 * handle for VERDICT_CHECK answers: keep it and call sshd_check_resolve() later.  It is
 	 * NULL during sshd_revalidate(), where a CHECK answer counts as an accept and must
 	 * carry the same fields (local_user, flags) as one. */
 	void (*authorize)(void *ctx, const struct sockaddr *peer, const char *user,
@@ -86,11 +86,11 @@ void sshd_server_close(struct sshd_server *srv, void (*done)(void *arg), void *a
 int sshd_accept_fd(struct sshd_server *srv, int fd, const struct sockaddr *peer,
 		   socklen_t peer_len);
 
-/* Send one more banner line to the client of a pending SSHD_CHECK (the login URL, once the
+/* Send one more banner line to the client of a pending VERDICT_CHECK (the login URL, once the
  * embedder has it); ignored when the check is no longer pending. */
 void sshd_check_banner(struct sshd_check *check, const char *text);
 
-/* Answer a pending SSHD_CHECK with SSHD_ACCEPT or SSHD_REJECT (copied). */
+/* Answer a pending VERDICT_CHECK with VERDICT_ACCEPT or VERDICT_REJECT (copied). */
 void sshd_check_resolve(struct sshd_check *check, const struct sshd_decision *final);
 
 /* Re-ask the hook for every authenticated connection; close with "Access revoked." those

@@ -144,7 +144,7 @@ static bool sockaddr_to_prefix(const struct sockaddr *sa, struct ctl_prefix *out
 	return false;
 }
 
-enum pol_verdict meshd_ssh_decide(const struct ctl_netmap *nm, const struct ctl_prefix *src,
+enum verdict meshd_ssh_decide(const struct ctl_netmap *nm, const struct ctl_prefix *src,
 				  const char *user, struct sshd_decision *accept,
 				  uint32_t *check_period_s, char *message, size_t msglen)
 {
@@ -154,16 +154,16 @@ enum pol_verdict meshd_ssh_decide(const struct ctl_netmap *nm, const struct ctl_
 	pol_ssh_rules_decide(nm ? (const struct pol_ssh_rule *const *)nm->ssh : NULL,
 			     nm ? nm->n_ssh : 0, &a, user, &d);
 	memset(accept, 0, sizeof(*accept));
-	if (d.verdict == POL_REJECT) {
+	if (d.verdict == VERDICT_REJECT) {
 		if (d.src_allowed)
 			snprintf(message, msglen, "policy does not permit you to SSH as user \"%s\"",
 				 user);
 		else
 			snprintf(message, msglen, "policy does not permit you to SSH to this node");
-		return POL_REJECT;
+		return VERDICT_REJECT;
 	}
 	const struct pol_ssh_rule *r = d.ssh_rule;
-	accept->action = SSHD_ACCEPT;
+	accept->action = VERDICT_ACCEPT;
 	snprintf(accept->local_user, sizeof(accept->local_user), "%s", d.local_user);
 	accept->flags = (r->allow_agent_forwarding ? SSHD_ALLOW_AGENT : 0) |
 			(r->allow_local_port_forwarding ? SSHD_ALLOW_LOCAL_FWD : 0) |
@@ -204,7 +204,7 @@ static bool local_user_possible(const char *local_user, struct sshd_decision *ou
 		 "\"%s\", not as \"%s\"",
 		 self_found ? self_found->pw_name : "?", self_found ? self_found->pw_name : "?",
 		 local_user);
-	out->action = SSHD_REJECT;
+	out->action = VERDICT_REJECT;
 	return false;
 }
 
@@ -214,7 +214,7 @@ static void on_ssh_authorize(void *ctx, const struct sockaddr *peer, const char 
 	struct meshd_node *node = ctx;
 	struct ctl_prefix src;
 	memset(out, 0, sizeof(*out));
-	out->action = SSHD_REJECT;
+	out->action = VERDICT_REJECT;
 	if (!sockaddr_to_prefix(peer, &src)) {
 		snprintf(out->message, sizeof(out->message),
 			 "policy does not permit you to SSH to this node");
@@ -223,18 +223,18 @@ static void on_ssh_authorize(void *ctx, const struct sockaddr *peer, const char 
 	/* What an accept (now, or once the check is approved) looks like. */
 	struct sshd_decision accept;
 	uint32_t period = 0;
-	enum pol_verdict v = meshd_ssh_decide(node->nm, &src, user, &accept, &period,
+	enum verdict v = meshd_ssh_decide(node->nm, &src, user, &accept, &period,
 					      out->message, sizeof(out->message));
-	if (v == POL_REJECT)
+	if (v == VERDICT_REJECT)
 		return;
 	if (!local_user_possible(accept.local_user, out))
 		return;
-	if (v == POL_CHECK && !check) {
+	if (v == VERDICT_CHECK && !check) {
 		/* Revalidation of a session that passed its check: no new hold, but the full
 		 * answer, so sshd compares the local user and the permissions. */
 		*out = accept;
-		out->action = SSHD_CHECK;
-	} else if (v == POL_CHECK) {
+		out->action = VERDICT_CHECK;
+	} else if (v == VERDICT_CHECK) {
 		start_hold(node, &src, user, check, period, &accept, out);
 	} else {
 		*out = accept;
@@ -304,16 +304,16 @@ static void hold_unlink(struct hold *h)
 /* An approval only ever narrows what the policy allows when it arrives: the netmap may
  * have changed while the login waited (audit finding 6).  The same local user must still
  * be allowed, by a check or accept rule; permissions are those both grant. */
-static void narrow_to_policy(const struct hold *h, struct sshd_decision *d,
-			     enum ctl_hold_result *res, const char **msg)
+static void narrow_to_policy(const struct hold *h, struct sshd_decision *d, enum verdict *v,
+			     const char **msg)
 {
 	struct sshd_decision now;
 	uint32_t period;
 	char why[SSHD_MESSAGE_MAX];
 	if (meshd_ssh_decide(h->node->nm, &h->src, h->user, &now, &period, why, sizeof(why)) ==
-		    POL_REJECT ||
+		    VERDICT_REJECT ||
 	    strcmp(now.local_user, d->local_user) != 0) {
-		*res = CTL_HOLD_REJECT;
+		*v = VERDICT_REJECT;
 		*msg = "the policy no longer allows this login";
 		return;
 	}
@@ -322,10 +322,10 @@ static void narrow_to_policy(const struct hold *h, struct sshd_decision *d,
 		d->accept_env[0] = '\0';
 }
 
-static void on_hold_answer(void *ctx, enum ctl_hold_result res, const char *msg)
+static void on_hold_answer(void *ctx, enum ctl_hold_state st, enum verdict v, const char *msg)
 {
 	struct hold *h = ctx;
-	if (res == CTL_HOLD_PENDING) {
+	if (st == CTL_HOLD_PENDING) {
 		if (h->check) {
 			char line[SSHD_MESSAGE_MAX];
 			snprintf(line, sizeof(line),
@@ -339,13 +339,15 @@ static void on_hold_answer(void *ctx, enum ctl_hold_result res, const char *msg)
 	hold_unlink(h);
 	if (h->check) {
 		struct sshd_decision d = h->accept;
-		if (res == CTL_HOLD_ACCEPT)
-			narrow_to_policy(h, &d, &res, &msg);
-		if (res != CTL_HOLD_ACCEPT) {
+		if (st != CTL_HOLD_DECIDED)
+			v = VERDICT_REJECT;
+		else if (v == VERDICT_ACCEPT)
+			narrow_to_policy(h, &d, &v, &msg);
+		if (v != VERDICT_ACCEPT) {
 			memset(&d, 0, sizeof(d));
-			d.action = SSHD_REJECT;
+			d.action = VERDICT_REJECT;
 			snprintf(d.message, sizeof(d.message), "%s",
-				 res == CTL_HOLD_REJECT ? "check-mode login was rejected"
+				 st == CTL_HOLD_DECIDED ? "check-mode login was rejected"
 							: "check-mode login failed: control error");
 			if (msg && *msg)
 				snprintf(d.message + strlen(d.message),
@@ -395,7 +397,7 @@ static void start_hold(struct meshd_node *node, const struct ctl_prefix *src, co
 			 strerror(-err));
 		return;
 	}
-	out->action = SSHD_CHECK;
+	out->action = VERDICT_CHECK;
 	snprintf(out->message, sizeof(out->message),
 		 "# Mesh: policy requires a check-mode login as \"%s\"; asking the control "
 		 "server...",
@@ -792,7 +794,7 @@ static void flush_holds(struct meshd_node *node, const char *why)
 		struct hold *h = node->holds;
 		node->holds = h->next;
 		if (h->check) {
-			struct sshd_decision d = { .action = SSHD_REJECT };
+			struct sshd_decision d = { .action = VERDICT_REJECT };
 			snprintf(d.message, sizeof(d.message), "check-mode login abandoned: %s", why);
 			sshd_check_resolve(h->check, &d);
 		}

@@ -453,18 +453,18 @@ static void on_hold(struct ctl_client *c, struct creq *r, long status)
 			hold_cancel_send(c, id);
 	} else if (!j || !d) {
 		const char *e = json_string_value(json_object_get(j, "error"));
-		r->hold_cb(r->cb_ctx, CTL_HOLD_ERROR, e ? e : err);
+		r->hold_cb(r->cb_ctx, CTL_HOLD_FAILED, VERDICT_REJECT, e ? e : err);
 	} else if (strcmp(d, "accept") == 0) {
-		r->hold_cb(r->cb_ctx, CTL_HOLD_ACCEPT, "approved");
+		r->hold_cb(r->cb_ctx, CTL_HOLD_DECIDED, VERDICT_ACCEPT, "approved");
 	} else if (strcmp(d, "reject") == 0) {
-		r->hold_cb(r->cb_ctx, CTL_HOLD_REJECT,
+		r->hold_cb(r->cb_ctx, CTL_HOLD_DECIDED, VERDICT_REJECT,
 			   json_string_value(json_object_get(j, "reason")) ?: "rejected");
 	} else {
 		const char *url = json_string_value(json_object_get(j, "url"));
 		const char *id = json_string_value(json_object_get(j, "hold_id"));
 		snprintf(r->hold_id, sizeof(r->hold_id), "%s", id ? id : "");
 		if (!r->hold_pending_told)
-			r->hold_cb(r->cb_ctx, CTL_HOLD_PENDING, url ? url : "");
+			r->hold_cb(r->cb_ctx, CTL_HOLD_PENDING, VERDICT_REJECT, url ? url : "");
 		r->hold_pending_told = true;
 		if (!r->hold_cb && r->hold_id[0]) /* cancelled from the callback */
 			hold_cancel_send(c, r->hold_id);
@@ -483,7 +483,7 @@ static void hold_send(struct ctl_client *c, struct creq *old)
 					"wait", 0);
 	struct creq *r = post_json(c, "/machine/hold", j, REQ_HOLD, MAP_TIMEOUT_MS);
 	if (!r) {
-		old->hold_cb(old->cb_ctx, CTL_HOLD_ERROR, "cannot reach control");
+		old->hold_cb(old->cb_ctx, CTL_HOLD_FAILED, VERDICT_REJECT, "cannot reach control");
 		return;
 	}
 	r->hold_cb = old->hold_cb;

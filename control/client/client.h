@@ -21,6 +21,7 @@
 
 #include <uv.h>
 
+#include "common/verdict.h"
 #include "control/netmap/netmap.h"
 
 struct ctl_client;
@@ -86,13 +87,13 @@ void ctl_client_free(struct ctl_client *c);
 /* Report new endpoints (replaces the list); sent with the next map request. */
 int ctl_client_set_endpoints(struct ctl_client *c, const char *const *eps, size_t n);
 
-enum ctl_hold_result {
-	CTL_HOLD_ACCEPT,
-	CTL_HOLD_REJECT,
+enum ctl_hold_state {
 	CTL_HOLD_PENDING, /* msg is the URL the source's owner must open; more calls follow */
-	CTL_HOLD_ERROR,
+	CTL_HOLD_DECIDED, /* control's verdict: VERDICT_ACCEPT, or VERDICT_REJECT with a reason */
+	CTL_HOLD_FAILED,  /* no decision (control unreachable or refused the request): msg */
 };
-typedef void (*ctl_hold_cb)(void *ctx, enum ctl_hold_result res, const char *msg);
+/* v is meaningful when st is CTL_HOLD_DECIDED (VERDICT_REJECT otherwise). */
+typedef void (*ctl_hold_cb)(void *ctx, enum ctl_hold_state st, enum verdict v, const char *msg);
 
 /* Check mode: ask control whether src (an address) may log in as user here.  cb runs with
  * PENDING (once, with the URL) and then exactly once with the final answer. */

@@ -137,7 +137,7 @@ json_t *ctl__ssh_json(const struct pol_ssh_rule *const *rules, size_t n)
 		json_array_append_new(
 			a, json_pack("{s:o, s:o, s:s, s:I, s:b, s:b, s:b, s:o, s:i}", "principals",
 				     prefixes_json(r->principals, r->n_principals), "users", users,
-				     "action", r->action == POL_CHECK ? "check" : "accept",
+				     "action", verdict_name(r->action),
 				     "check_period", (json_int_t)r->check_period_s, "agent",
 				     (int)r->allow_agent_forwarding, "local_fwd",
 				     (int)r->allow_local_port_forwarding, "remote_fwd",
@@ -235,8 +235,10 @@ static int filter_rule_from(json_t *e, size_t i, struct pol_filter_rule *r,
 	if (!json_is_object(e))
 		return ctl__fail(err, errlen, "filter[%zu]: expected an object", i);
 	const char *section = json_string_value(json_object_get(e, "section"));
-	if (!section || (strcmp(section, "acls") != 0 && strcmp(section, "grants") != 0))
-		return ctl__fail(err, errlen, "filter[%zu].section: expected \"acls\" or \"grants\"",
+	if (!section || (strcmp(section, "acls") != 0 && strcmp(section, "grants") != 0 &&
+			 strcmp(section, "default") != 0))
+		return ctl__fail(err, errlen,
+				 "filter[%zu].section: expected \"acls\", \"grants\" or \"default\"",
 				 i);
 	int rc = int_in(e, "index", "filter", i, true, 0, INT_MAX, &index, err, errlen);
 	if (!rc)
@@ -331,9 +333,9 @@ static int ssh_rule_from(json_t *e, size_t i, struct pol_ssh_rule *r, char err[]
 		return ctl__fail(err, errlen, "ssh[%zu]: expected an object", i);
 	const char *act = json_string_value(json_object_get(e, "action"));
 	if (act && strcmp(act, "accept") == 0)
-		r->action = POL_ACCEPT;
+		r->action = VERDICT_ACCEPT;
 	else if (act && strcmp(act, "check") == 0)
-		r->action = POL_CHECK;
+		r->action = VERDICT_CHECK;
 	else
 		return ctl__fail(err, errlen, "ssh[%zu].action: expected accept or check", i);
 	int rc = int_in(e, "check_period", "ssh", i, false, 0, INT32_MAX, &period, err, errlen);

@@ -501,7 +501,7 @@ static int new_cssh(struct ctx *x, const struct pol__sshrule *r, const struct po
 	s->pub.allow_agent_forwarding = true;
 	s->pub.allow_local_port_forwarding = true;
 	s->pub.allow_remote_port_forwarding = true;
-	s->pub.check_period_s = r->action == POL_CHECK ? r->check_period_s : 0;
+	s->pub.check_period_s = r->action == VERDICT_CHECK ? r->check_period_s : 0;
 	s->pub.accept_env = (const char *const *)r->accept_env;
 	s->pub.n_accept_env = r->n_accept_env;
 	s->pub.index = r->index;
@@ -631,7 +631,7 @@ static int compile_ssh_rule(struct ctx *x, const struct pol__sshrule *r, struct 
 			const struct pol__addrset *all_src;
 			shared_done = true;
 			rc = src_set(x, r->srcs, r->n_srcs,
-				     r->action == POL_CHECK ? SRC_PEOPLE : SRC_ALL, &all_src);
+				     r->action == VERDICT_CHECK ? SRC_PEOPLE : SRC_ALL, &all_src);
 			if (!rc && all_src->n_prefixes)
 				rc = new_cssh(x, r, all_src, &shared);
 			if (!rc && shared) {
@@ -707,7 +707,7 @@ static int compile_ssh(struct ctx *x, struct owned *maps)
 	for (int pass = 0; pass < 2; pass++)
 		for (size_t i = 0; i < x->pol->n_ssh; i++) {
 			const struct pol__sshrule *r = &x->pol->ssh[i];
-			if ((pass == 0) != (r->action == POL_CHECK))
+			if ((pass == 0) != (r->action == VERDICT_CHECK))
 				continue;
 			int rc = compile_ssh_rule(x, r, maps);
 			if (rc)

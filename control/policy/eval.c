@@ -10,6 +10,17 @@
 
 #include "control/policy/internal.h"
 
+static const struct pol_prefix everywhere[] = {
+	{ .addr = { .family = 4 }, .bits = 0 },
+	{ .addr = { .family = 6 }, .bits = 0 },
+};
+static const struct pol_port_range every_port = { 0, 65535 };
+
+const struct pol_filter_rule pol_filter_allow_all = {
+	.srcs = everywhere, .n_srcs = 2, .dsts = everywhere, .n_dsts = 2,
+	.ports = &every_port, .n_ports = 1, .n_protos = 0, .section = "default", .index = 0,
+};
+
 static bool proto_port_ok(const struct pol_filter_rule *r, uint8_t proto, uint16_t port)
 {
 	bool pok = r->n_protos == 0;
@@ -45,7 +56,7 @@ static const char *proto_name(uint8_t p, char *buf)
 static void decision_init(struct pol_decision *out)
 {
 	memset(out, 0, sizeof(*out));
-	out->verdict = POL_REJECT;
+	out->verdict = VERDICT_REJECT;
 	out->rule_index = -1;
 }
 
@@ -53,9 +64,14 @@ static void filter_accepted(struct pol_decision *out, const struct pol_filter_ru
 			    uint8_t proto, uint16_t port)
 {
 	char pb[16];
-	out->verdict = POL_ACCEPT;
+	out->verdict = VERDICT_ACCEPT;
 	out->section = r->section;
 	out->rule_index = r->index;
+	if (r == &pol_filter_allow_all || strcmp(r->section, "default") == 0) {
+		snprintf(out->why, sizeof(out->why),
+			 "accepted: the policy has no acls or grants, which allows everything");
+		return;
+	}
 	snprintf(out->why, sizeof(out->why),
 		 "accepted by %s[%d]: its sources include the source address and it allows %s "
 		 "port %u to this destination",
@@ -181,7 +197,7 @@ int pol_filter_decide(const struct pol_compiled *c, const struct pol_addr *src,
 {
 	decision_init(out);
 	if (c->allow_all) {
-		out->verdict = POL_ACCEPT;
+		out->verdict = VERDICT_ACCEPT;
 		snprintf(out->why, sizeof(out->why),
 			 "accepted: the policy has no acls or grants, which allows everything");
 		return 0;
@@ -270,7 +286,7 @@ static void ssh_decided(struct pol_decision *out, const struct pol_ssh_rule *r, 
 	out->section = "ssh";
 	out->rule_index = r->index;
 	snprintf(out->local_user, sizeof(out->local_user), "%s", local);
-	if (r->action == POL_CHECK) {
+	if (r->action == VERDICT_CHECK) {
 		char period[32];
 		long long p = (long long)r->check_period_s;
 		if (p == 0)
@@ -675,13 +691,13 @@ static void sshtest_users(const struct pol_compiled *c, struct report *rep, size
 					continue;
 				pol_ssh_decide(c, (size_t)src[s], (size_t)dst[d], user, &dec);
 				if (strcmp(kind, "accept") == 0)
-					ok = dec.verdict != POL_REJECT;
+					ok = dec.verdict != VERDICT_REJECT;
 				else if (strcmp(kind, "check") == 0)
-					ok = dec.verdict == POL_CHECK;
+					ok = dec.verdict == VERDICT_CHECK;
 				else
-					ok = dec.verdict == POL_REJECT;
-				got = dec.verdict == POL_ACCEPT	 ? "accept"
-				      : dec.verdict == POL_CHECK ? "check"
+					ok = dec.verdict == VERDICT_REJECT;
+				got = dec.verdict == VERDICT_ACCEPT	 ? "accept"
+				      : dec.verdict == VERDICT_CHECK ? "check"
 								 : "reject";
 				if (!ok)
 					report_fail(

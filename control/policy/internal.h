@@ -128,7 +128,7 @@ struct pol__sshuser {
 
 struct pol__sshrule {
 	int index;
-	enum pol_verdict action;
+	enum verdict action;
 	struct pol__alias *srcs;
 	size_t n_srcs;
 	struct pol__alias *dsts;

@@ -989,9 +989,9 @@ static int parse_ssh_rule(struct pol_policy *pol, struct pol__sshrule *r, json_t
 	if (!a || !*a)
 		rc = pol__fail(err, "ssh[%zu]: action must be specified", idx);
 	else if (strcmp(a, "accept") == 0)
-		r->action = POL_ACCEPT;
+		r->action = VERDICT_ACCEPT;
 	else if (strcmp(a, "check") == 0)
-		r->action = POL_CHECK;
+		r->action = VERDICT_CHECK;
 	else
 		rc = pol__fail(err, "ssh[%zu]: \"%s\" is not a valid action", idx, a);
 	free(a);

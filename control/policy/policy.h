@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/verdict.h"
+
 struct pol_policy;
 struct pol_compiled;
 
@@ -100,15 +102,16 @@ struct pol_filter_rule {
 	size_t n_ports;
 	const uint8_t *protos;
 	size_t n_protos;
-	const char *section; /* "acls" or "grants" */
+	const char *section; /* "acls", "grants", or "default" (pol_filter_allow_all) */
 	int index;	     /* the rule's index within its section */
 };
 
-enum pol_verdict {
-	POL_REJECT = 0, /* filter: drop; ssh: refuse */
-	POL_ACCEPT = 1,
-	POL_CHECK = 2, /* ssh only: hold until the source's owner re-authenticates */
-};
+/* A policy without acls or grants allows everything (Tailscale's default policy): the one
+ * rule each node's filter holds then, section "default", from anywhere to anything. */
+extern const struct pol_filter_rule pol_filter_allow_all;
+
+/* Decisions are common/verdict.h's: VERDICT_REJECT (filter: drop), VERDICT_ACCEPT,
+ * VERDICT_CHECK (ssh only). */
 
 /* Requested user -> local user.  from "*" matches any name; to "=" means the requested
  * name itself, "" means refused. */
@@ -124,11 +127,11 @@ struct pol_ssh_rule {
 	size_t n_principals;
 	const struct pol_ssh_usermap *users;
 	size_t n_users;
-	enum pol_verdict action; /* POL_ACCEPT or POL_CHECK */
+	enum verdict action; /* VERDICT_ACCEPT or VERDICT_CHECK */
 	bool allow_agent_forwarding;
 	bool allow_local_port_forwarding;
 	bool allow_remote_port_forwarding;
-	/* POL_CHECK: how long an approval lasts; 0 = every connection */
+	/* VERDICT_CHECK: how long an approval lasts; 0 = every connection */
 	int64_t check_period_s;
 	const char *const *accept_env; /* glob patterns of accepted environment names */
 	size_t n_accept_env;
@@ -137,7 +140,7 @@ struct pol_ssh_rule {
 
 /* A decision and why.  rule_index is -1 when no rule matched. */
 struct pol_decision {
-	enum pol_verdict verdict;
+	enum verdict verdict;
 	char local_user[POL_USER_MAX]; /* ssh accept/check: the account to log in as */
 	const char *section;	       /* "acls", "grants", "ssh", or NULL */
 	int rule_index;

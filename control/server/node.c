@@ -270,11 +270,15 @@ static bool node_expired(const struct srv_node *n, int64_t now)
 /* With no policy: every node may reach every other on any port, and there is no SSH. */
 static int rebuild_open(struct ctl_server *srv)
 {
-	static const char allow_all[] =
-		"[{\"srcs\":[\"0.0.0.0/0\",\"::/0\"],\"dsts\":[{\"net\":\"0.0.0.0/0\",\"lo\":0,"
-		"\"hi\":65535},{\"net\":\"::/0\",\"lo\":0,\"hi\":65535}],\"protos\":15}]";
+	const struct pol_filter_rule *open_rule = &pol_filter_allow_all;
+	json_t *fj = ctl__filter_json(&open_rule, 1);
+	char *allow_all = fj ? json_dumps(fj, JSON_COMPACT) : NULL;
+	json_decref(fj);
+	if (!allow_all)
+		return -ENOMEM;
 	int64_t now = srv_now_s();
-	for (size_t i = 0; i < srv->n_nodes; i++) {
+	int rc = 0;
+	for (size_t i = 0; i < srv->n_nodes && !rc; i++) {
 		struct srv_node *n = srv->nodes[i];
 		free(n->filter_json);
 		free(n->ssh_json);
@@ -283,13 +287,16 @@ static int rebuild_open(struct ctl_server *srv)
 		n->ssh_json = strdup("[]");
 		n->vis = calloc(srv->n_nodes ? srv->n_nodes : 1, sizeof(*n->vis));
 		n->n_vis = 0;
-		if (!n->filter_json || !n->ssh_json || !n->vis)
-			return -ENOMEM;
+		if (!n->filter_json || !n->ssh_json || !n->vis) {
+			rc = -ENOMEM;
+			break;
+		}
 		for (size_t j = 0; j < srv->n_nodes && !node_expired(n, now); j++)
 			if (j != i && !node_expired(srv->nodes[j], now))
 				n->vis[n->n_vis++] = j;
 	}
-	return 0;
+	free(allow_all);
+	return rc;
 }
 
 static void update_next_expiry(struct ctl_server *srv)
@@ -1073,22 +1080,22 @@ int srv_ssh_verdict(struct ctl_server *srv, int64_t src, int64_t dst, const char
 	if (!s || !d) {
 		snprintf(why, whylen, "the %s node is no longer in the tailnet",
 			 s ? "destination" : "source");
-		return POL_REJECT;
+		return VERDICT_REJECT;
 	}
 	if (node_expired(s, now) || node_expired(d, now)) {
 		snprintf(why, whylen, "the %s node's key has expired",
 			 node_expired(s, now) ? "source" : "destination");
-		return POL_REJECT;
+		return VERDICT_REJECT;
 	}
 	if (!srv->compiled) {
 		snprintf(why, whylen, "there is no policy, so no SSH");
-		return POL_REJECT;
+		return VERDICT_REJECT;
 	}
 	if (!node_index(srv, s, &si) || !node_index(srv, d, &di) ||
 	    pol_ssh_decide(srv->compiled, si, di, user, &dec) != 0) {
 		snprintf(why, whylen, "the policy does not know the %s node yet",
 			 node_index(srv, s, &si) ? "destination" : "source");
-		return POL_REJECT;
+		return VERDICT_REJECT;
 	}
 	snprintf(why, whylen, "%s", dec.why);
 	return dec.verdict;
@@ -1114,7 +1121,7 @@ static enum MHD_Result hold_answer(struct srv_req *r, struct srv_hold *h)
 	struct ctl_server *srv = r->srv;
 	char url[512], why[POL_WHY_MAX];
 	int v = srv_ssh_verdict(srv, h->src, h->dst, h->local_user, why, sizeof(why));
-	if (v == POL_REJECT && h->state >= 0) {
+	if (v == VERDICT_REJECT && h->state >= 0) {
 		h->state = -1;
 		snprintf(h->reason, sizeof(h->reason), "the policy no longer allows this login: %s",
 			 why);
@@ -1122,7 +1129,7 @@ static enum MHD_Result hold_answer(struct srv_req *r, struct srv_hold *h)
 	if (h->state < 0)
 		return hold_reject(r, "%s", h->reason[0] ? h->reason
 							   : "the login was rejected on the check page");
-	if (h->state > 0 || v == POL_ACCEPT)
+	if (h->state > 0 || v == VERDICT_ACCEPT)
 		return reply_sealed_json(r, MHD_HTTP_OK, json_pack("{s:s}", "decision", "accept"));
 	bool wait = json_is_true(json_object_get(r->msg, "wait"));
 	uint64_t now = srv_now_ms();
@@ -1212,9 +1219,9 @@ static enum MHD_Result api_hold(struct srv_req *r)
 		return hold_reject(r, "tagged sources cannot use check mode");
 	char why[POL_WHY_MAX];
 	int v = srv_ssh_verdict(srv, src->rec.id, dst->rec.id, user, why, sizeof(why));
-	if (v == POL_REJECT)
+	if (v == VERDICT_REJECT)
 		return hold_reject(r, "the policy does not allow this login: %s", why);
-	if (v == POL_ACCEPT)
+	if (v == VERDICT_ACCEPT)
 		return reply_sealed_json(r, MHD_HTTP_OK, json_pack("{s:s}", "decision", "accept"));
 	int64_t p = period ? json_integer_value(period) : 12 * 3600;
 	struct ctl_approval a;

@@ -216,8 +216,8 @@ int srv_register_finish(struct ctl_server *srv, struct srv_login_req *lr, int64_
 			const char *login, char *err, size_t errlen);
 void srv_timer_tick(struct ctl_server *srv);
 /* The policy's decision now on an SSH login from node src to node dst as user, from the
- * compiled policy the maps are made of (pol_ssh_decide): POL_ACCEPT, POL_CHECK, or
- * POL_REJECT with a sentence in why.  A hold's approval never widens it: a hold answers
+ * compiled policy the maps are made of (pol_ssh_decide): VERDICT_ACCEPT, VERDICT_CHECK, or
+ * VERDICT_REJECT with a sentence in why.  A hold's approval never widens it: a hold answers
  * accept only while this says check (or accept). */
 int srv_ssh_verdict(struct ctl_server *srv, int64_t src, int64_t dst, const char *user, char *why,
 		    size_t whylen);

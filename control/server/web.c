@@ -523,7 +523,7 @@ static enum MHD_Result check_approve(struct srv_req *r, const struct check_view 
 		return check_form(r, MHD_HTTP_UNAUTHORIZED, v, h, s->csrf, "Wrong password.");
 	if (h->state != 0)
 		return MHD_YES; /* decided meanwhile: the caller shows how */
-	if (srv_ssh_verdict(srv, h->src, h->dst, h->local_user, why, sizeof(why)) == POL_REJECT) {
+	if (srv_ssh_verdict(srv, h->src, h->dst, h->local_user, why, sizeof(why)) == VERDICT_REJECT) {
 		h->state = -1;
 		snprintf(h->reason, sizeof(h->reason), "the policy no longer allows this login: %s",
 			 why);

@@ -197,10 +197,10 @@ static bool run_case(json_t *cs, char *why, size_t whylen)
 		const struct pol_node *sn = &t.nodes[si], *dn = &t.nodes[di];
 		struct pol_decision dec;
 		pol_filter_decide(c, &sn->addrs[0], &dn->addrs[0], proto, (uint16_t)port, &dec);
-		if ((dec.verdict == POL_ACCEPT) != want) {
+		if ((dec.verdict == VERDICT_ACCEPT) != want) {
 			snprintf(why, whylen, "filter [%s, %s, %s, %d]: want %s, got %s (%s)", s, d,
 				 ps, port, want ? "allowed" : "dropped",
-				 dec.verdict == POL_ACCEPT ? "allowed" : "dropped", dec.why);
+				 dec.verdict == VERDICT_ACCEPT ? "allowed" : "dropped", dec.why);
 			goto out;
 		}
 	}
@@ -219,10 +219,10 @@ static bool run_case(json_t *cs, char *why, size_t whylen)
 		}
 		struct pol_decision dec;
 		pol_ssh_decide(c, si, di, u, &dec);
-		const char *got = dec.verdict == POL_ACCEPT  ? "accept"
-				  : dec.verdict == POL_CHECK ? "check"
+		const char *got = dec.verdict == VERDICT_ACCEPT  ? "accept"
+				  : dec.verdict == VERDICT_CHECK ? "check"
 							     : "reject";
-		const char *glu = dec.verdict == POL_REJECT ? "" : dec.local_user;
+		const char *glu = dec.verdict == VERDICT_REJECT ? "" : dec.local_user;
 		if (strcmp(got, act) != 0 || strcmp(glu, lu ? lu : "") != 0) {
 			snprintf(why, whylen, "ssh [%s, %s, %s]: want %s/%s, got %s/%s (%s)", s, d,
 				 u, act, lu ? lu : "", got, glu, dec.why);

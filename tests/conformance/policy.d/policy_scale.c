@@ -253,7 +253,7 @@ int main(int argc, char **argv)
 		double a = now_s();
 		pol_ssh_decide(c, s, d, who[i & 3], &dec);
 		lat[i] = now_s() - a;
-		acc += dec.verdict != POL_REJECT;
+		acc += dec.verdict != VERDICT_REJECT;
 	}
 	qsort(lat, N, sizeof(double), dcmp);
 	double ssh50 = lat[N / 2], ssh99 = lat[N * 99 / 100];
@@ -265,7 +265,7 @@ int main(int argc, char **argv)
 		pol_filter_decide(c, &addrs[2 * s], &addrs[2 * d], POL_PROTO_TCP,
 				  (uint16_t)(1 + rng() % 10000), &dec);
 		lat[i] = now_s() - a;
-		facc += dec.verdict == POL_ACCEPT;
+		facc += dec.verdict == VERDICT_ACCEPT;
 	}
 	qsort(lat, N, sizeof(double), dcmp);
 	double f50 = lat[N / 2], f99 = lat[N * 99 / 100];

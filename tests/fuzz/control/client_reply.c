@@ -39,11 +39,12 @@ static void on_netmap(void *ctx, const struct ctl_netmap *nm, bool from_cache)
 		fprintf(stderr, "netmap v%llu%s\n", (unsigned long long)nm->version, from_cache ? " (cache)" : "");
 }
 
-static void on_hold(void *ctx, enum ctl_hold_result res, const char *msg)
+static void on_hold(void *ctx, enum ctl_hold_state st, enum verdict v, const char *msg)
 {
 	(void)ctx;
-	(void)res;
 	(void)msg;
+	if (st != CTL_HOLD_DECIDED && v != VERDICT_REJECT)
+		abort(); /* only control's decision may carry an accept */
 }
 
 static const long statuses[] = { 200, 401, 403, 404, 409, 410, 500, 0 };

@@ -22,7 +22,7 @@ static struct sshd_server *srv;
 static void authorize(void *ctx, const struct sockaddr *peer, const char *user,
 		      struct sshd_check *check, struct sshd_decision *out)
 {
-	out->action = SSHD_REJECT;
+	out->action = VERDICT_REJECT;
 	snprintf(out->message, sizeof(out->message), "fuzz");
 }
 

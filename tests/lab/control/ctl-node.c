@@ -72,18 +72,20 @@ static void on_linger(uv_timer_t *t)
 	finish(0);
 }
 
-static void on_hold(void *ctx, enum ctl_hold_result res, const char *msg)
+static void on_hold(void *ctx, enum ctl_hold_state st, enum verdict v, const char *msg)
 {
-	static const char *const names[] = { "accept", "reject", "pending", "error" };
-	printf("hold %s %s\n", names[res], msg);
-	if (res == CTL_HOLD_PENDING && g.hold_cancel) {
+	const char *what = st == CTL_HOLD_PENDING ? "pending"
+			   : st == CTL_HOLD_FAILED ? "error"
+						   : verdict_name(v);
+	printf("hold %s %s\n", what, msg);
+	if (st == CTL_HOLD_PENDING && g.hold_cancel) {
 		ctl_client_hold_cancel(g.insts[0].c, NULL);
 		printf("hold cancelled\n");
 		/* long enough for the cancel to reach control, and for a stray answer */
 		uv_timer_init(g.loop, &g.linger);
 		uv_timer_start(&g.linger, on_linger, 1500, 0);
-	} else if (res != CTL_HOLD_PENDING) {
-		finish(res == CTL_HOLD_ACCEPT ? 0 : 1);
+	} else if (st != CTL_HOLD_PENDING) {
+		finish(st == CTL_HOLD_DECIDED && v == VERDICT_ACCEPT ? 0 : 1);
 	}
 }
 

@@ -77,11 +77,11 @@ static int load_table(void)
 			return -1;
 		}
 		if (strcmp(tok, "accept") == 0)
-			r->d.action = SSHD_ACCEPT;
+			r->d.action = VERDICT_ACCEPT;
 		else if (strcmp(tok, "check") == 0)
-			r->d.action = SSHD_CHECK;
+			r->d.action = VERDICT_CHECK;
 		else if (strcmp(tok, "reject") == 0)
-			r->d.action = SSHD_REJECT;
+			r->d.action = VERDICT_REJECT;
 		else {
 			fprintf(stderr, "table: unknown action '%s'\n", tok);
 			fclose(f);
@@ -137,7 +137,7 @@ static void authorize(void *ctx, const struct sockaddr *peer, const char *user,
 		*out = r->d;
 		if (r->same_user)
 			snprintf(out->local_user, sizeof(out->local_user), "%s", user);
-		if (out->action == SSHD_CHECK && check && nheld < 256) {
+		if (out->action == VERDICT_CHECK && check && nheld < 256) {
 			held[nheld] = check;
 			held_d[nheld] = *out;
 			nheld++;
@@ -146,7 +146,7 @@ static void authorize(void *ctx, const struct sockaddr *peer, const char *user,
 		}
 		return;
 	}
-	out->action = SSHD_REJECT;
+	out->action = VERDICT_REJECT;
 	snprintf(out->message, sizeof(out->message),
 		 "policy does not permit you to SSH to this node");
 }
@@ -175,9 +175,9 @@ static void control(const char *cmd)
 		while (nheld > 0) {
 			struct sshd_decision d = held_d[--nheld];
 			if (cmd[2] == 'l') {
-				d.action = SSHD_ACCEPT;
+				d.action = VERDICT_ACCEPT;
 			} else {
-				d.action = SSHD_REJECT;
+				d.action = VERDICT_REJECT;
 				snprintf(d.message, sizeof(d.message),
 					 "check failed: the owner did not approve this login");
 			}

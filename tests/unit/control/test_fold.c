@@ -63,7 +63,7 @@ static json_t *ssh(unsigned gen)
 	struct pol_prefix p;
 	pol_prefix_parse("100.64.0.9/32", &p);
 	struct pol_ssh_rule r = { .principals = &p, .n_principals = 1, .users = &um, .n_users = 1,
-				  .action = POL_CHECK, .check_period_s = gen };
+				  .action = VERDICT_CHECK, .check_period_s = gen };
 	const struct pol_ssh_rule *rp = &r;
 	return ctl__ssh_json(&rp, gen % 2);
 }

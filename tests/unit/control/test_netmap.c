@@ -27,7 +27,7 @@ static char *full(void)
 	struct pol_prefix p;
 	pol_prefix_parse("100.64.0.2/32", &p);
 	struct pol_ssh_rule r = { .principals = &p, .n_principals = 1, .users = &um, .n_users = 1,
-				  .action = POL_CHECK, .check_period_s = 3600 };
+				  .action = VERDICT_CHECK, .check_period_s = 3600 };
 	struct pol_port_range pr = { 22, 22 };
 	uint8_t tcp = POL_PROTO_TCP;
 	struct pol_filter_rule f = { .srcs = &p, .n_srcs = 1, .dsts = &p, .n_dsts = 1,
@@ -56,7 +56,7 @@ int main(void)
 	CHECK_STR(nm->self.name, "laptop");
 	CHECK_INT(nm->n_peers, 2);
 	CHECK_INT(nm->n_ssh, 1);
-	CHECK_INT(nm->ssh[0]->action, POL_CHECK);
+	CHECK_INT(nm->ssh[0]->action, VERDICT_CHECK);
 	CHECK_INT(nm->ssh[0]->check_period_s, 3600);
 	CHECK_STR(nm->ssh[0]->users[0].to, "=");
 	CHECK_INT(nm->filter[0]->ports[0].first, 22);
@@ -133,6 +133,29 @@ int main(void)
 	CHECK_INT(ctl_netmap_parse(cur, strlen(cur), &nm, err, sizeof(err)), 0);
 	CHECK_INT(nm->version, 6);
 	ctl_netmap_free(nm);
+
+	/* with no policy, control sends the engine's allow-all rule; a node must take it */
+	{
+		const struct pol_filter_rule *open_rule = &pol_filter_allow_all;
+		json_t *fj = ctl__filter_json(&open_rule, 1);
+		char *ft = json_dumps(fj, JSON_COMPACT), dm[1024];
+		json_decref(fj);
+		snprintf(dm, sizeof(dm),
+			 "{\"type\":\"delta\",\"version\":7,\"base\":6,\"filter\":%s}", ft);
+		free(ft);
+		CHECK_INT(ctl_netmap_apply(&cur, dm, strlen(dm), err, sizeof(err)), 0);
+		CHECK_INT(ctl_netmap_parse(cur, strlen(cur), &nm, err, sizeof(err)), 0);
+		CHECK_INT(nm->n_filter, 1);
+		CHECK_STR(nm->filter[0]->section, "default");
+		CHECK_INT(nm->filter[0]->n_protos, 0);
+		CHECK_INT(nm->filter[0]->ports[0].last, 65535);
+		struct pol_addr sa = { .family = 4, .bytes = { 100, 64, 0, 9 } };
+		struct pol_addr da = { .family = 4, .bytes = { 100, 64, 0, 1 } };
+		CHECK_INT(pol_filter_rules_match((const struct pol_filter_rule *const *)nm->filter,
+						 nm->n_filter, &sa, &da, POL_PROTO_TCP, 8080),
+			  0);
+		ctl_netmap_free(nm);
+	}
 	free(cur);
 
 	/* prefixes */

@@ -28,7 +28,7 @@
 enum { MAX_SSH = 3 };
 
 struct ssh_view {
-	enum pol_verdict verdict;
+	enum verdict verdict;
 	char user[64];
 	bool root_ok;
 };
@@ -37,7 +37,7 @@ static void ssh_view_of(const struct pol_decision *d, struct ssh_view *v)
 {
 	memset(v, 0, sizeof(*v));
 	v->verdict = d->verdict;
-	if (d->verdict != POL_REJECT) {
+	if (d->verdict != VERDICT_REJECT) {
 		snprintf(v->user, sizeof(v->user), "%s", d->local_user);
 		v->root_ok = !d->refuse_uid0;
 	}
@@ -86,7 +86,7 @@ static struct ssh_view node_ssh(const struct ctl_netmap *nm, const struct pol_ad
 	struct ssh_view v = { 0 };
 	memcpy(p.addr, src->bytes, 16);
 	v.verdict = meshd_ssh_decide(nm, &p, user, &acc, &period, msg, sizeof(msg));
-	if (v.verdict != POL_REJECT) {
+	if (v.verdict != VERDICT_REJECT) {
 		snprintf(v.user, sizeof(v.user), "%s", acc.local_user);
 		v.root_ok = acc.flags & SSHD_ALLOW_ROOT;
 	}
@@ -112,7 +112,7 @@ struct row {
 	int n;
 	const char *ssh_users; /* the rule's users, JSON */
 	const char *user;      /* requested */
-	enum pol_verdict want;
+	enum verdict want;
 	const char *want_user;
 	bool want_root_ok;
 };
@@ -120,12 +120,12 @@ struct row {
 static const struct row rows[] = {
 	/* autogroup:nonroot is "any user other than root"; "0" is not "root" by name, so the
 	 * wildcard admits it, and what it admits must not be uid 0, root listed or not */
-	{ 1, "[\"root\", \"autogroup:nonroot\"]", "0", POL_ACCEPT, "0", false },
-	{ 2, "[\"root\", \"autogroup:nonroot\"]", "root", POL_ACCEPT, "root", true },
-	{ 3, "[\"autogroup:nonroot\"]", "0", POL_ACCEPT, "0", false },
-	{ 4, "[\"autogroup:nonroot\"]", "root", POL_REJECT, "", false },
-	{ 5, "[\"0\"]", "0", POL_ACCEPT, "0", true }, /* named: the account's business */
-	{ 6, "[\"deploy\"]", "0", POL_REJECT, "", false },
+	{ 1, "[\"root\", \"autogroup:nonroot\"]", "0", VERDICT_ACCEPT, "0", false },
+	{ 2, "[\"root\", \"autogroup:nonroot\"]", "root", VERDICT_ACCEPT, "root", true },
+	{ 3, "[\"autogroup:nonroot\"]", "0", VERDICT_ACCEPT, "0", false },
+	{ 4, "[\"autogroup:nonroot\"]", "root", VERDICT_REJECT, "", false },
+	{ 5, "[\"0\"]", "0", VERDICT_ACCEPT, "0", true }, /* named: the account's business */
+	{ 6, "[\"deploy\"]", "0", VERDICT_REJECT, "", false },
 };
 
 static void test_rows(void)
@@ -301,8 +301,8 @@ static void one_world(int iter, int *parsed)
 				bool naive = fam == 0 && protos[pi] != 132 && protos[pi] != 47 &&
 							 protos[pi] != 58
 						     ? naive_allowed(s, d, protos[pi], port)
-						     : e.verdict == POL_ACCEPT;
-				if (e.verdict != cp.verdict || (e.verdict == POL_ACCEPT) != node ||
+						     : e.verdict == VERDICT_ACCEPT;
+				if (e.verdict != cp.verdict || (e.verdict == VERDICT_ACCEPT) != node ||
 				    node != naive) {
 					char what[200];
 					snprintf(what, sizeof(what),

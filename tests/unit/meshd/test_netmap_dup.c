@@ -56,7 +56,7 @@ int main(void)
 	CHECK_STR(cp->filter[0]->section, "acls");
 	CHECK_INT(cp->filter[0]->index, 3);
 	CHECK_INT(cp->n_ssh, 1);
-	CHECK_INT(cp->ssh[0]->action, POL_CHECK);
+	CHECK_INT(cp->ssh[0]->action, VERDICT_CHECK);
 	CHECK_INT(cp->ssh[0]->check_period_s, 3600);
 	CHECK(cp->ssh[0]->allow_agent_forwarding && !cp->ssh[0]->allow_local_port_forwarding &&
 	      cp->ssh[0]->allow_remote_port_forwarding);

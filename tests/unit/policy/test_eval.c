@@ -51,17 +51,12 @@ static const char *policy_text =
     "  ],\n"
     "}\n";
 
-static const char *verdict(enum pol_verdict v)
-{
-	return v == POL_ACCEPT ? "accept" : v == POL_CHECK ? "check" : "reject";
-}
-
 static void test_ssh(struct pol_compiled *c)
 {
 	struct pol_decision d;
 	/* alice -> web as root: the check rule comes first although it is second in the file. */
 	CHECK_INT(pol_ssh_decide(c, 0, 2, "root", &d), 0);
-	CHECK_STR(verdict(d.verdict), "check");
+	CHECK_STR(verdict_name(d.verdict), "check");
 	CHECK_STR(d.local_user, "root");
 	CHECK_INT(d.rule_index, 1);
 	CHECK_STR(d.why,
@@ -69,30 +64,30 @@ static void test_ssh(struct pol_compiled *c)
 		  "to local user \"root\"; the source's owner must re-authenticate every 1h");
 	/* bob -> web as root: nonroot refuses root; no check rule for bob. */
 	pol_ssh_decide(c, 1, 2, "root", &d);
-	CHECK_STR(verdict(d.verdict), "reject");
+	CHECK_STR(verdict_name(d.verdict), "reject");
 	CHECK_STR(d.why, "rejected: the source node may connect (ssh[0] lists it) but no rule "
 			 "allows user \"root\" (ssh[0] allows any user except root)");
 	pol_ssh_decide(c, 1, 2, "deploy", &d);
-	CHECK_STR(verdict(d.verdict), "accept");
+	CHECK_STR(verdict_name(d.verdict), "accept");
 	CHECK_STR(d.local_user, "deploy");
 	CHECK_INT(d.rule_index, 0);
 	CHECK(d.refuse_uid0);
 	/* "0" is not "root" by name; the caller refuses uid 0 as refuse_uid0 says. */
 	pol_ssh_decide(c, 1, 2, "0", &d);
-	CHECK_STR(verdict(d.verdict), "accept");
+	CHECK_STR(verdict_name(d.verdict), "accept");
 	CHECK(d.refuse_uid0);
 	pol_ssh_decide(c, 0, 2, "root", &d);
 	CHECK(!d.refuse_uid0);
 	/* carol is not in group:dev. */
 	pol_ssh_decide(c, 3, 2, "carol", &d);
-	CHECK_STR(verdict(d.verdict), "reject");
+	CHECK_STR(verdict_name(d.verdict), "reject");
 	CHECK_STR(d.why, "rejected: the source node is not a principal of any of the "
 			 "destination's 4 SSH rule(s)");
 	/* One user may not reach another's device; a tagged node has no rules into people. */
 	pol_ssh_decide(c, 0, 1, "root", &d);
-	CHECK_STR(verdict(d.verdict), "reject");
+	CHECK_STR(verdict_name(d.verdict), "reject");
 	pol_ssh_decide(c, 2, 0, "root", &d);
-	CHECK_STR(verdict(d.verdict), "reject");
+	CHECK_STR(verdict_name(d.verdict), "reject");
 	CHECK_STR(d.why, "rejected: the source node is not a principal of any of the "
 			 "destination's 1 SSH rule(s)");
 
@@ -100,12 +95,12 @@ static void test_ssh(struct pol_compiled *c)
 	const struct pol_ssh_rule *const *rules;
 	size_t n = pol_node_ssh(c, 2, &rules);
 	CHECK_INT(n, 4); /* check; nonroot; localpart for alice, for bob */
-	CHECK_INT(rules[0]->action, POL_CHECK);
+	CHECK_INT(rules[0]->action, VERDICT_CHECK);
 	CHECK_INT(rules[0]->check_period_s, 3600);
 	pol_ssh_rules_decide(rules, n, &addrs[0][0], "root", &d);
-	CHECK_STR(verdict(d.verdict), "check");
+	CHECK_STR(verdict_name(d.verdict), "check");
 	pol_ssh_rules_decide(rules, n, &addrs[1][1], "bob", &d);
-	CHECK_STR(verdict(d.verdict), "accept");
+	CHECK_STR(verdict_name(d.verdict), "accept");
 	CHECK_STR(d.local_user, "bob");
 	CHECK(pol_ssh_env_allowed(rules[1], "GIT_EDITOR"));
 	CHECK(!pol_ssh_env_allowed(rules[1], "LD_PRELOAD"));
@@ -116,18 +111,18 @@ static void test_filter(struct pol_compiled *c)
 {
 	struct pol_decision d;
 	CHECK_INT(pol_filter_decide(c, &addrs[0][0], &addrs[2][0], POL_PROTO_TCP, 443, &d), 0);
-	CHECK_STR(verdict(d.verdict), "accept");
+	CHECK_STR(verdict_name(d.verdict), "accept");
 	CHECK_STR(d.section, "acls");
 	CHECK_INT(d.rule_index, 0);
 	pol_filter_decide(c, &addrs[0][0], &addrs[2][0], POL_PROTO_TCP, 80, &d);
-	CHECK_STR(verdict(d.verdict), "reject");
+	CHECK_STR(verdict_name(d.verdict), "reject");
 	CHECK_STR(d.why, "dropped: acls[0] admits this source to this destination, but only for "
 			 "tcp/udp/icmp/icmpv6 ports 22, 443, not tcp port 80");
 	/* ICMP matches on addresses only. */
 	pol_filter_decide(c, &addrs[1][1], &addrs[2][1], POL_PROTO_ICMPV6, 0, &d);
-	CHECK_STR(verdict(d.verdict), "accept");
+	CHECK_STR(verdict_name(d.verdict), "accept");
 	pol_filter_decide(c, &addrs[3][0], &addrs[2][0], POL_PROTO_TCP, 22, &d);
-	CHECK_STR(verdict(d.verdict), "reject");
+	CHECK_STR(verdict_name(d.verdict), "reject");
 	CHECK_STR(d.why, "dropped: acls[0] allows tcp port 22 to this destination, but not from "
 			 "this source");
 	pol_filter_decide(c, &addrs[0][0], &addrs[1][0], POL_PROTO_TCP, 22, &d);
@@ -135,9 +130,9 @@ static void test_filter(struct pol_compiled *c)
 			 "this source");
 	/* autogroup:self: own devices only. */
 	pol_filter_decide(c, &addrs[0][0], &addrs[0][0], POL_PROTO_UDP, 53, &d);
-	CHECK_STR(verdict(d.verdict), "accept");
+	CHECK_STR(verdict_name(d.verdict), "accept");
 	pol_filter_decide(c, &addrs[0][0], &addrs[1][0], POL_PROTO_UDP, 53, &d);
-	CHECK_STR(verdict(d.verdict), "reject");
+	CHECK_STR(verdict_name(d.verdict), "reject");
 	struct pol_addr nowhere;
 	pol_addr_parse("192.0.2.1", &nowhere);
 	CHECK_INT(pol_filter_decide(c, &addrs[0][0], &nowhere, POL_PROTO_TCP, 22, &d), -ENOENT);
@@ -192,16 +187,16 @@ static void test_load(void)
 	CHECK_INT(pol_load(mixed, strlen(mixed), NULL, &topo, &c, &err), 0);
 	struct pol_decision dm;
 	pol_filter_decide(c, &addrs[0][0], &addrs[2][0], POL_PROTO_TCP, 22, &dm);
-	CHECK_INT(dm.verdict, POL_ACCEPT);
+	CHECK_INT(dm.verdict, VERDICT_ACCEPT);
 	pol_compiled_free(c);
 
 	const char *empty = "{}";
 	CHECK_INT(pol_load(empty, 2, NULL, &topo, &c, &err), 0);
 	struct pol_decision d;
 	pol_filter_decide(c, &addrs[3][0], &addrs[0][0], POL_PROTO_TCP, 1, &d);
-	CHECK_INT(d.verdict, POL_ACCEPT);
+	CHECK_INT(d.verdict, VERDICT_ACCEPT);
 	pol_ssh_decide(c, 0, 2, "root", &d);
-	CHECK_INT(d.verdict, POL_REJECT);
+	CHECK_INT(d.verdict, VERDICT_REJECT);
 	pol_compiled_free(c);
 }
 
@@ -226,9 +221,9 @@ static void test_tagged_check(void)
 	struct pol_decision d;
 	CHECK_INT(pol_load(text, strlen(text), NULL, &t2, &c, &err), 0);
 	pol_ssh_decide(c, 1, 0, "root", &d);
-	CHECK_STR(verdict(d.verdict), "reject");
+	CHECK_STR(verdict_name(d.verdict), "reject");
 	pol_ssh_decide(c, 1, 0, "deploy", &d);
-	CHECK_STR(verdict(d.verdict), "accept");
+	CHECK_STR(verdict_name(d.verdict), "accept");
 	CHECK_INT(d.rule_index, 1);
 	pol_compiled_free(c);
 }
@@ -276,14 +271,14 @@ static void test_routes(void)
 	size_t n = pol_node_filter(c, 1, &rules);
 	CHECK_INT(n, 2);
 	pol_filter_rules_decide(rules, n, &addrs[0][0], &inside, POL_PROTO_TCP, 443, &d);
-	CHECK_STR(verdict(d.verdict), "accept");
+	CHECK_STR(verdict_name(d.verdict), "accept");
 	CHECK_INT(d.rule_index, 0);
 	n = pol_node_filter(c, 2, &rules);
 	CHECK_INT(n, 1);
 	pol_filter_rules_decide(rules, n, &addrs[0][0], &inside, POL_PROTO_TCP, 443, &d);
-	CHECK_STR(verdict(d.verdict), "reject");
+	CHECK_STR(verdict_name(d.verdict), "reject");
 	pol_filter_rules_decide(rules, n, &addrs[0][0], &inside, POL_PROTO_TCP, 22, &d);
-	CHECK_STR(verdict(d.verdict), "accept");
+	CHECK_STR(verdict_name(d.verdict), "accept");
 	pol_compiled_free(c);
 }
 

@@ -43,7 +43,7 @@ static void one_world(int iter)
 				pol_filter_rules_decide(rules, n, &addrs[s][0], &addrs[d][0],
 							(uint8_t)protos[pi], (uint16_t)port,
 							&plain);
-				if ((got.verdict == POL_ACCEPT) != want ||
+				if ((got.verdict == VERDICT_ACCEPT) != want ||
 				    plain.verdict != got.verdict) {
 					if (mismatches++ < 3)
 						fprintf(stderr,

@@ -157,7 +157,7 @@ static void test_budget(void)
 static void authorize(void *ctx, const struct sockaddr *peer, const char *user,
 		      struct sshd_check *check, struct sshd_decision *out)
 {
-	out->action = SSHD_REJECT;
+	out->action = VERDICT_REJECT;
 }
 
 static void test_env(void)
