@@ -24,6 +24,7 @@ enum {
 	NONCE = crypto_box_NONCEBYTES,
 	MAX_PLAIN = 2 + NAT_DISCO_MAX_CANDIDATES * ADDR_LEN,
 };
+_Static_assert(NAT_DISCO_MIN == NAT_DISCO_HEADER + crypto_box_MACBYTES + 2, "disco.h's minimum");
 
 bool nat_disco_looks_like(const uint8_t *p, size_t n)
 {
@@ -120,7 +121,7 @@ int nat_disco_open(const uint8_t *p, size_t n, const uint8_t sender_pub[NAT_DISC
 	memset(m, 0, sizeof(*m));
 	if (!nat_disco_looks_like(p, n))
 		return nat__fail(err, errlen, "not a discovery message");
-	if (n < NAT_DISCO_HEADER + crypto_box_MACBYTES + 2)
+	if (n < NAT_DISCO_MIN)
 		return nat__fail(err, errlen, "%zu bytes: too short for a discovery message", n);
 	if (n > NAT_DISCO_MAX)
 		return nat__fail(err, errlen, "%zu bytes: longer than %d", n, NAT_DISCO_MAX);

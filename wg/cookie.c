@@ -45,10 +45,12 @@ static void compute_mac2(uint8_t out[static COOKIE_LEN], const uint8_t *msg, siz
 	wg__blake2s(out, COOKIE_LEN, msg, len - COOKIE_LEN, cookie, COOKIE_LEN);
 }
 
-/* cookie = MAC(secret, source IP || source port) */
+/* cookie = MAC(secret, source IP || source port), or MAC(secret, path) for a datagram that
+ * came on a path (a relay's peers share its address: each gets its own cookie) */
 static void make_cookie(struct wg__cookie_checker *c, uint8_t cookie[static COOKIE_LEN],
-			const struct sockaddr *src, uint64_t now_ns)
+			const struct wg__path *from, uint64_t now_ns)
 {
+	const struct sockaddr *src = from->sa;
 	uint8_t buf[18];
 	size_t n = 0;
 
@@ -57,7 +59,10 @@ static void make_cookie(struct wg__cookie_checker *c, uint8_t cookie[static COOK
 		c->secret_birth_ns = now_ns;
 		c->secret_set = true;
 	}
-	if (src->sa_family == AF_INET) {
+	if (from->id) {
+		memcpy(buf, &from->id, 8);
+		n = 8;
+	} else if (src->sa_family == AF_INET) {
 		const struct sockaddr_in *s4 = (const struct sockaddr_in *)src;
 		memcpy(buf, &s4->sin_addr, 4);
 		memcpy(buf + 4, &s4->sin_port, 2);
@@ -87,7 +92,7 @@ void wg__cookie_add_macs(struct wg__cookie_maker *m, uint8_t *msg, size_t len, u
 }
 
 enum wg__cookie_mac_state wg__cookie_validate(struct wg__cookie_checker *c, const uint8_t *msg,
-					      size_t len, const struct sockaddr *src,
+					      size_t len, const struct wg__path *src,
 					      bool check_cookie, uint64_t now_ns)
 {
 	const struct message_macs *macs = (const struct message_macs *)(msg + len - sizeof(*macs));
@@ -112,7 +117,7 @@ out:
 
 void wg__cookie_create_reply(struct wg__cookie_checker *c, struct message_handshake_cookie *dst,
 			     const uint8_t *msg, size_t len, uint32_t index,
-			     const struct sockaddr *src, uint64_t now_ns)
+			     const struct wg__path *src, uint64_t now_ns)
 {
 	const struct message_macs *macs = (const struct message_macs *)(msg + len - sizeof(*macs));
 	uint8_t cookie[COOKIE_LEN];

@@ -25,6 +25,13 @@
 
 struct wg__peer;
 
+/* One end of a datagram: the socket and a socket address (id 0), or a path of the
+ * embedder's (id != 0, see wg_device_ops.route). */
+struct wg__path {
+	uint64_t id;
+	const struct sockaddr *sa; /* id 0 only */
+};
+
 /* ---- replay.c ---- */
 struct wg__replay {
 	uint64_t counter; /* highest accepted counter + 1 */
@@ -166,12 +173,13 @@ void wg__cookie_checker_init(struct wg__cookie_checker *c, const uint8_t *our_pu
 void wg__cookie_maker_init(struct wg__cookie_maker *m, const uint8_t remote_public[static 32]);
 /* msg/len: a whole handshake message whose last 32 bytes are struct message_macs. */
 void wg__cookie_add_macs(struct wg__cookie_maker *m, uint8_t *msg, size_t len, uint64_t now_ns);
+/* Cookies are bound to the source: its IP and port, or the path it came on. */
 enum wg__cookie_mac_state wg__cookie_validate(struct wg__cookie_checker *c, const uint8_t *msg,
-					      size_t len, const struct sockaddr *src,
+					      size_t len, const struct wg__path *src,
 					      bool check_cookie, uint64_t now_ns);
 void wg__cookie_create_reply(struct wg__cookie_checker *c, struct message_handshake_cookie *dst,
 			     const uint8_t *msg, size_t len, uint32_t index,
-			     const struct sockaddr *src, uint64_t now_ns);
+			     const struct wg__path *src, uint64_t now_ns);
 bool wg__cookie_consume_reply(struct wg__cookie_maker *m,
 			      const struct message_handshake_cookie *src, uint64_t now_ns);
 
@@ -244,6 +252,7 @@ struct wg__peer {
 	uint64_t timer_armed_at;
 	bool has_endpoint;
 	struct sockaddr_storage endpoint;
+	uint64_t path; /* non-zero: datagrams go by ops.route instead of to the endpoint */
 	uint64_t rx_bytes, tx_bytes;
 	uint64_t last_handshake_wall_ns;
 	uint64_t last_sent_handshake_ns;
@@ -263,6 +272,9 @@ enum {
 	WG_RX_ITEMS = 2048, /* datagrams of one recvmmsg batch decrypted together */
 	WG_DEFAULT_MTU = 1420,
 	WG_RATELIMIT_SLOTS = 4096,
+	/* where a datagram starts in its txq slot: WG_HEADROOM for ops.route's prefix,
+	 * rounded to 16 so the payload keeps the alignment it had without headroom */
+	WG_TX_OFFSET = (WG_HEADROOM + 15) & ~15,
 };
 
 struct wg__txq {
@@ -270,7 +282,8 @@ struct wg__txq {
 	struct mmsghdr msgs[WG_TXQ_LEN];
 	struct iovec iov[WG_TXQ_LEN];
 	struct sockaddr_storage addr[WG_TXQ_LEN];
-	uint8_t buf[WG_TXQ_LEN][WG_SLOT_SIZE];
+	/* a datagram of up to WG_SLOT_SIZE at WG_TX_OFFSET, its prefix right before it */
+	uint8_t buf[WG_TXQ_LEN][WG_TX_OFFSET + WG_SLOT_SIZE];
 	/* encryption deferred to the flush when the device has a crypto worker */
 	struct wg__tx_job {
 		uint8_t key[NOISE_SYMMETRIC_KEY_LEN];
@@ -306,7 +319,7 @@ struct wg__udp {
 };
 
 struct wg__ratelimit_slot {
-	uint8_t addr[8];
+	uint8_t key[9]; /* kind (4, 6: address, 'p': path) and 8 bytes */
 	uint64_t last_ns;
 	uint64_t tokens_ns; /* token bucket in units of time */
 };
@@ -333,7 +346,7 @@ void wg__pool_run(struct wg__pool *p, void (*fn)(void *ctx, size_t i), void *ctx
 struct wg__rx_item {
 	uint8_t *buf;
 	size_t len;
-	const struct sockaddr *src;
+	const struct sockaddr *src; /* the socket's: path 0 */
 	struct wg__keypair *kp; /* the keypair the job decrypted with */
 	uint8_t key[NOISE_SYMMETRIC_KEY_LEN];
 	uint64_t counter;
@@ -392,6 +405,10 @@ struct wg__peer *wg__peer_lookup(struct wg_device *dev, const uint8_t pub[static
 void wg__peer_keypairs_clear(struct wg__peer *p);
 void wg__peer_timers_update(struct wg__peer *p);
 void wg__peer_set_endpoint(struct wg__peer *p, const struct sockaddr *sa);
+/* Has a path or an endpoint: something to send to. */
+bool wg__peer_reachable(const struct wg__peer *p);
+/* An authenticated packet from p came from `from`: roams, or reports to ops.roam. */
+void wg__peer_seen(struct wg__peer *p, const struct wg__path *from);
 void wg__peer_destroy(struct wg__peer *p);
 void wg__peer_install_keypair(struct wg__peer *p, struct wg__keypair *kp);
 void wg__peer_confirm_next_keypair(struct wg__peer *p);
@@ -403,13 +420,23 @@ void wg__send_handshake_initiation(struct wg__peer *p, bool is_retry);
 void wg__send_handshake_response(struct wg__peer *p);
 void wg__send_keepalive(struct wg__peer *p);
 void wg__send_staged(struct wg__peer *p);
-/* Queues one datagram (copied) toward addr on the right socket. */
-void wg__send_raw(struct wg_device *dev, const struct sockaddr *addr, const uint8_t *buf,
+/* Queues one datagram (copied) on a path (id 0: to the socket address); false when it
+ * cannot leave (no socket of that family, ops.route refused, too long). */
+bool wg__send_raw(struct wg_device *dev, const struct wg__path *to, const uint8_t *buf,
 		  size_t len);
+/* The peer's path: its own, or its endpoint. */
+struct wg__path wg__peer_path(const struct wg__peer *p);
 void wg__flush(struct wg_device *dev);
 
 /* receive.c */
+/* Exactly WireGuard: type 1-4, three zero bytes, the type's length (data: at least 32). */
+bool wg__is_message(const uint8_t *buf, size_t len);
 void wg__receive(struct wg_device *dev, uint8_t *buf, size_t len, const struct sockaddr *src);
+/* The same for a datagram that came on a path (wg_device_inject). */
+void wg__receive_path(struct wg_device *dev, uint8_t *buf, size_t len, uint64_t path);
+/* Takes a token from the handshake bucket of the source (address, or path); false when
+ * it is empty. */
+bool wg__ratelimit_allow(struct wg_device *dev, const struct wg__path *from, uint64_t now);
 /* The batch form: decrypts the data messages of items[0..n) in parallel, then handles each
  * in order exactly as wg__receive() would. */
 void wg__receive_batch(struct wg_device *dev, struct wg__rx_item *items, size_t n);

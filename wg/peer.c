@@ -184,6 +184,48 @@ void wg__peer_set_endpoint(struct wg__peer *p, const struct sockaddr *sa)
 	p->has_endpoint = true;
 }
 
+bool wg__peer_reachable(const struct wg__peer *p)
+{
+	return p->path || p->has_endpoint;
+}
+
+static bool same_sockaddr(const struct sockaddr_storage *a, const struct sockaddr *b)
+{
+	socklen_t len = b->sa_family == AF_INET ? sizeof(struct sockaddr_in)
+						: sizeof(struct sockaddr_in6);
+	return memcmp(a, b, len) == 0;
+}
+
+/* Built-in roaming follows every authenticated packet to where it came from.  With
+ * ops.roam the embedder decides instead (a new source is only a candidate until it
+ * answers a discovery ping), so a packet replayed or relayed from elsewhere cannot move
+ * the peer; only a peer with nowhere to send takes the source, or it could not answer. */
+void wg__peer_seen(struct wg__peer *p, const struct wg__path *from)
+{
+	struct wg_device *dev = p->dev;
+	bool reachable = wg__peer_reachable(p);
+
+	if (from->id ? p->path == from->id
+		     : !p->path && p->has_endpoint && same_sockaddr(&p->endpoint, from->sa))
+		return;
+	if (!dev->ops.roam || !reachable) {
+		if (from->id)
+			p->path = from->id;
+		else {
+			p->path = 0;
+			wg__peer_set_endpoint(p, from->sa);
+		}
+	}
+	if (dev->ops.roam) {
+		struct wg_source src = { .path = from->id };
+		if (!from->id)
+			memcpy(&src.addr, from->sa,
+			       from->sa->sa_family == AF_INET ? sizeof(struct sockaddr_in)
+							      : sizeof(struct sockaddr_in6));
+		dev->ops.roam(dev->ctx, p->hs.remote_static, &src);
+	}
+}
+
 static void peer_closed(uv_handle_t *h)
 {
 	struct wg__peer *p = wg__container_of((uv_timer_t *)h, struct wg__peer, timer);
@@ -269,6 +311,8 @@ int wg_device_peer_set(struct wg_device *dev, const struct wg_peer_config *pc)
 	}
 	if (pc->set_endpoint && !endpoint_valid(&pc->endpoint))
 		return -EINVAL;
+	if (pc->set_path && pc->path && !dev->ops.route)
+		return -EOPNOTSUPP; /* no way to send on it */
 	if (pc->persistent_keepalive > 65535)
 		return -EINVAL;
 	if (dev->id.has_identity && key_equal(pc->public_key, dev->id.static_public))
@@ -284,6 +328,8 @@ int wg_device_peer_set(struct wg_device *dev, const struct wg_peer_config *pc)
 		memcpy(p->hs.preshared_key, pc->preshared_key, 32);
 	if (pc->set_endpoint)
 		wg__peer_set_endpoint(p, (const struct sockaddr *)&pc->endpoint);
+	if (pc->set_path)
+		p->path = pc->path;
 	if (pc->replace_allowed_ips)
 		wg__aip_remove_peer(&dev->aip, p);
 	for (size_t i = 0; i < pc->n_allowed_ips; i++) {
@@ -297,7 +343,7 @@ int wg_device_peer_set(struct wg_device *dev, const struct wg_peer_config *pc)
 		p->timers.persistent_keepalive_interval = (uint16_t)pc->persistent_keepalive;
 		if (!pc->persistent_keepalive)
 			p->timers.persistent_keepalive = 0;
-		else if (was_off && p->has_endpoint)
+		else if (was_off && wg__peer_reachable(p))
 			wg__send_keepalive(p); /* as the kernel: start right away */
 	}
 	wg__peer_timers_update(p);
@@ -325,6 +371,7 @@ static void fill_status(const struct wg__peer *p, struct wg_peer_status *st)
 	memcpy(st->public_key, p->hs.remote_static, 32);
 	st->has_endpoint = p->has_endpoint;
 	st->endpoint = p->endpoint;
+	st->path = p->path;
 	st->rx_bytes = p->rx_bytes;
 	st->tx_bytes = p->tx_bytes;
 	st->last_handshake_wall_ns = p->last_handshake_wall_ns;

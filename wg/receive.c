@@ -1,12 +1,16 @@
 /* Inbound datagrams: classify by type and exact length, check mac1 before any DH, under
  * load demand mac2 (answering with a cookie reply) and rate-limit initiations per source,
  * run the handshake, or decrypt data with the keypair named by the receiver index, check
- * the replay window, confirm a responder's next keypair, roam the endpoint, and hand the
- * inner packet up only if its source is inside the sender's AllowedIPs.
+ * the replay window, confirm a responder's next keypair, roam the endpoint (or report the
+ * new source to ops.roam), and hand the inner packet up only if its source is inside the
+ * sender's AllowedIPs.  A source is the socket's address, or the embedder's path for a
+ * datagram it injected; datagrams on the socket that are not exactly WireGuard go to
+ * ops.other when it is set.
  *
  * Nothing is ever sent back for a bad datagram: each is dropped through a label that
  * counts the reason (wg_device_stats) and logs at debug, rate-limited. */
 #include <endian.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,26 +41,33 @@ static bool under_load(struct wg_device *dev, uint64_t now)
 	return now < dev->under_load_until;
 }
 
-/* Token bucket per source address (IPv4 /32, IPv6 /64): INITIATIONS_PER_SECOND with a
- * burst of INITIATIONS_BURSTABLE.  The table is a fixed hash; a collision just shares a
- * bucket, which can only make the limit stricter. */
-static bool ratelimit_allow(struct wg_device *dev, const struct sockaddr *src, uint64_t now)
+/* Token bucket per source (IPv4 /32, IPv6 /64, or the path a datagram came on: the
+ * embedder's path names relay and peer, so two peers behind one relay address do not share
+ * a bucket): INITIATIONS_PER_SECOND with a burst of INITIATIONS_BURSTABLE.  The table is a
+ * fixed hash; a collision just shares a bucket, which can only make the limit stricter. */
+bool wg__ratelimit_allow(struct wg_device *dev, const struct wg__path *from, uint64_t now)
 {
-	uint8_t key[8] = { 0 };
+	uint8_t key[9] = { 0 };
 	const uint64_t cost = NS_PER_SEC / INITIATIONS_PER_SECOND;
 	const uint64_t burst = cost * INITIATIONS_BURSTABLE;
 	uint32_t h = 2166136261u;
 	struct wg__ratelimit_slot *s;
 
-	if (src->sa_family == AF_INET)
-		memcpy(key, &((const struct sockaddr_in *)src)->sin_addr, 4);
-	else
-		memcpy(key, &((const struct sockaddr_in6 *)src)->sin6_addr, 8);
-	for (int i = 0; i < 8; i++)
+	if (from->id) {
+		key[0] = 'p';
+		memcpy(key + 1, &from->id, 8);
+	} else if (from->sa->sa_family == AF_INET) {
+		key[0] = 4;
+		memcpy(key + 1, &((const struct sockaddr_in *)from->sa)->sin_addr, 4);
+	} else {
+		key[0] = 6;
+		memcpy(key + 1, &((const struct sockaddr_in6 *)from->sa)->sin6_addr, 8);
+	}
+	for (size_t i = 0; i < sizeof(key); i++)
 		h = (h ^ key[i]) * 16777619u;
 	s = &dev->ratelimit[h % WG_RATELIMIT_SLOTS];
-	if (s->last_ns == 0 || memcmp(s->addr, key, 8) != 0) {
-		memcpy(s->addr, key, 8);
+	if (s->last_ns == 0 || memcmp(s->key, key, sizeof(key)) != 0) {
+		memcpy(s->key, key, sizeof(key));
 		s->tokens_ns = burst;
 		s->last_ns = now;
 	}
@@ -78,7 +89,7 @@ static struct wg__handshake *lookup_handshake(void *ctx, const uint8_t pub[stati
 
 /* mac1, and under load mac2 + cookie reply + rate limit.  True when processing goes on. */
 static bool check_macs(struct wg_device *dev, const uint8_t *buf, size_t len,
-		       const struct sockaddr *src, uint32_t sender_index_raw, uint64_t now)
+		       const struct wg__path *src, uint32_t sender_index_raw, uint64_t now)
 {
 	bool load = under_load(dev, now);
 	enum wg__cookie_mac_state st = wg__cookie_validate(&dev->checker, buf, len, src, load, now);
@@ -91,12 +102,12 @@ static bool check_macs(struct wg_device *dev, const uint8_t *buf, size_t len,
 		struct message_handshake_cookie reply;
 		wg__cookie_create_reply(&dev->checker, &reply, buf, len, sender_index_raw, src,
 					now);
-		wg__send_raw(dev, src, (const uint8_t *)&reply, sizeof(reply));
-		dev->stats.cookie_replies_sent++;
+		if (wg__send_raw(dev, src, (const uint8_t *)&reply, sizeof(reply)))
+			dev->stats.cookie_replies_sent++;
 		wg__drop(dev, drop_mac2, "under load: handshake without a valid mac2, cookie sent");
 		return false;
 	}
-	if (!ratelimit_allow(dev, src, now)) {
+	if (!wg__ratelimit_allow(dev, src, now)) {
 		wg__drop(dev, drop_ratelimit, "handshake over the per-source rate");
 		return false;
 	}
@@ -104,7 +115,7 @@ static bool check_macs(struct wg_device *dev, const uint8_t *buf, size_t len,
 }
 
 static void receive_initiation(struct wg_device *dev, const uint8_t *buf, size_t len,
-			       const struct sockaddr *src, uint64_t now)
+			       const struct wg__path *src, uint64_t now)
 {
 	const struct message_handshake_initiation *m = (const void *)buf;
 	struct wg__handshake *hs;
@@ -122,7 +133,7 @@ static void receive_initiation(struct wg_device *dev, const uint8_t *buf, size_t
 		return;
 	}
 	p = wg__container_of(hs, struct wg__peer, hs);
-	wg__peer_set_endpoint(p, src);
+	wg__peer_seen(p, src);
 	p->rx_bytes += len;
 	log_debug(dev->name, "%s: received handshake initiation", p->log_name);
 	wg__timers_any_authenticated_packet_received(&p->timers);
@@ -131,7 +142,7 @@ static void receive_initiation(struct wg_device *dev, const uint8_t *buf, size_t
 }
 
 static void receive_response(struct wg_device *dev, const uint8_t *buf, size_t len,
-			     const struct sockaddr *src, uint64_t now)
+			     const struct wg__path *src, uint64_t now)
 {
 	const struct message_handshake_response *m = (const void *)buf;
 	struct wg__index_entry *e;
@@ -159,7 +170,7 @@ static void receive_response(struct wg_device *dev, const uint8_t *buf, size_t l
 		return;
 	}
 	wg__peer_install_keypair(p, kp);
-	wg__peer_set_endpoint(p, src);
+	wg__peer_seen(p, src);
 	p->rx_bytes += len;
 	p->last_handshake_wall_ns = now_wall_ns();
 	p->sent_lastminute_handshake = false;
@@ -216,7 +227,7 @@ static size_t inner_len(const uint8_t *pkt, size_t plain_len, int *family, const
 }
 
 static void receive_data(struct wg_device *dev, uint8_t *buf, size_t len,
-			 const struct sockaddr *src, uint64_t now, const struct wg__rx_item *pre)
+			 const struct wg__path *src, uint64_t now, const struct wg__rx_item *pre)
 {
 	const struct message_data *m = (const void *)buf;
 	struct wg__index_entry *e;
@@ -278,7 +289,7 @@ static void receive_data(struct wg_device *dev, uint8_t *buf, size_t len,
 		wg__timers_handshake_complete(&p->timers);
 		wg__send_staged(p);
 	}
-	wg__peer_set_endpoint(p, src);
+	wg__peer_seen(p, src);
 	p->rx_bytes += len;
 	wg__timers_any_authenticated_packet_received(&p->timers);
 	wg__timers_any_authenticated_packet_traversal(&p->timers, now);
@@ -310,11 +321,34 @@ out:
 	wg__peer_timers_update(p);
 }
 
+bool wg__is_message(const uint8_t *buf, size_t len)
+{
+	if (len < 4 || buf[1] | buf[2] | buf[3])
+		return false;
+	switch (buf[0]) {
+	case MESSAGE_HANDSHAKE_INITIATION:
+		return len == MESSAGE_INITIATION_LEN;
+	case MESSAGE_HANDSHAKE_RESPONSE:
+		return len == MESSAGE_RESPONSE_LEN;
+	case MESSAGE_HANDSHAKE_COOKIE:
+		return len == MESSAGE_COOKIE_LEN;
+	case MESSAGE_DATA:
+		return len >= MESSAGE_MINIMUM_LENGTH;
+	}
+	return false;
+}
+
 static void receive_one(struct wg_device *dev, uint8_t *buf, size_t len,
-			const struct sockaddr *src, uint64_t now, const struct wg__rx_item *pre)
+			const struct wg__path *src, uint64_t now, const struct wg__rx_item *pre)
 {
 	uint32_t type;
 
+	if (dev->ops.other && !src->id && !wg__is_message(buf, len)) {
+		/* the embedder's (STUN, TURN, discovery) on the shared socket */
+		dev->stats.rx_other++;
+		dev->ops.other(dev->ctx, buf, len, src->sa);
+		return;
+	}
 	if (len < 4) {
 		wg__drop(dev, drop_short, "datagram of %zu bytes", len);
 		return;
@@ -340,7 +374,24 @@ static void receive_one(struct wg_device *dev, uint8_t *buf, size_t len,
 
 void wg__receive(struct wg_device *dev, uint8_t *buf, size_t len, const struct sockaddr *src)
 {
-	receive_one(dev, buf, len, src, wg__now(dev), NULL);
+	struct wg__path from = { .sa = src };
+	receive_one(dev, buf, len, &from, wg__now(dev), NULL);
+}
+
+void wg__receive_path(struct wg_device *dev, uint8_t *buf, size_t len, uint64_t path)
+{
+	struct wg__path from = { .id = path };
+	receive_one(dev, buf, len, &from, wg__now(dev), NULL);
+}
+
+int wg_device_inject(struct wg_device *dev, uint64_t path, uint8_t *buf, size_t len)
+{
+	if (!path)
+		return -EINVAL;
+	if (!dev->ops.route)
+		return -EOPNOTSUPP; /* nothing could answer on that path */
+	wg__receive_path(dev, buf, len, path);
+	return 0;
 }
 
 static void decrypt_job(void *ctx, size_t i)
@@ -382,9 +433,10 @@ void wg__receive_batch(struct wg_device *dev, struct wg__rx_item *items, size_t 
 		if (jobs)
 			wg__pool_run(&dev->pool, decrypt_job, items, n);
 	}
-	for (size_t i = 0; i < n && !dev->freeing; i++)
-		receive_one(dev, items[i].buf, items[i].len, items[i].src, now,
-			    jobs ? &items[i] : NULL);
+	for (size_t i = 0; i < n && !dev->freeing; i++) {
+		struct wg__path from = { .sa = items[i].src };
+		receive_one(dev, items[i].buf, items[i].len, &from, now, jobs ? &items[i] : NULL);
+	}
 	if (jobs)
 		for (size_t i = 0; i < n; i++)
 			if (items[i].job)

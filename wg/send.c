@@ -76,7 +76,7 @@ static void encrypt_job(void *ctx, size_t i)
 {
 	struct wg__txq *q = ctx;
 	struct wg__tx_job *job = &q->job[i];
-	uint8_t *payload = q->buf[i] + MESSAGE_DATA_HEADER_LEN;
+	uint8_t *payload = q->buf[i] + WG_TX_OFFSET + MESSAGE_DATA_HEADER_LEN;
 
 	if (!job->pending)
 		return;
@@ -131,13 +131,38 @@ void wg__flush(struct wg_device *dev)
 		txq_flush(&dev->udp6);
 }
 
-/* A free slot of the batch toward addr, or NULL without a socket of that family. */
-static uint8_t *txq_slot(struct wg_device *dev, const struct sockaddr *addr, unsigned int *slot)
+/* Where one datagram of len bytes on a path leaves for, and what goes in front of it:
+ * a path of the embedder's asks ops.route (into *r); the socket's is its address as is.
+ * NULL (counted) when the hook refuses or answers what cannot be sent. */
+static const struct sockaddr *resolve(struct wg_device *dev, const struct wg__path *to, size_t len,
+				      struct wg_route *r)
+{
+	if (!to->id) {
+		r->prefix_len = 0;
+		return to->sa;
+	}
+	r->to.ss_family = AF_UNSPEC;
+	r->prefix_len = 0;
+	if (!dev->ops.route || dev->ops.route(dev->ctx, to->id, len, r) < 0 ||
+	    (r->to.ss_family != AF_INET && r->to.ss_family != AF_INET6) ||
+	    r->prefix_len > WG_HEADROOM) {
+		wg__drop(dev, drop_no_path, "no route for path %llx", (unsigned long long)to->id);
+		return NULL;
+	}
+	return (const struct sockaddr *)&r->to;
+}
+
+/* A free slot of the batch toward addr with the route's prefix in place before it; the
+ * datagram goes at the pointer returned.  NULL without a socket of that family. */
+static uint8_t *txq_slot(struct wg_device *dev, const struct sockaddr *addr,
+			 const struct wg_route *r, unsigned int *slot)
 {
 	struct wg__udp *u = udp_for(dev, addr->sa_family);
 	struct wg__txq *q;
 	socklen_t alen = addr->sa_family == AF_INET ? sizeof(struct sockaddr_in)
 						    : sizeof(struct sockaddr_in6);
+	uint8_t *dgram;
+
 	if (!u)
 		return NULL;
 	q = u->txq;
@@ -149,30 +174,63 @@ static uint8_t *txq_slot(struct wg_device *dev, const struct sockaddr *addr, uns
 						  .msg_namelen = alen,
 						  .msg_iov = &q->iov[*slot],
 						  .msg_iovlen = 1 };
-	q->iov[*slot].iov_base = q->buf[*slot];
-	return q->buf[*slot];
+	dgram = q->buf[*slot] + WG_TX_OFFSET;
+	if (r->prefix_len)
+		memcpy(dgram - r->prefix_len, r->prefix, r->prefix_len);
+	q->iov[*slot].iov_base = dgram - r->prefix_len;
+	q->iov[*slot].iov_len = r->prefix_len; /* the datagram's length is added at commit */
+	return dgram;
 }
 
 static void txq_commit(struct wg_device *dev, int family, unsigned int slot, size_t len)
 {
 	struct wg__txq *q = udp_for(dev, family)->txq;
-	q->iov[slot].iov_len = len;
+	q->iov[slot].iov_len += len;
 	q->count = slot + 1;
 	dev->stats.tx_packets++;
 }
 
-void wg__send_raw(struct wg_device *dev, const struct sockaddr *addr, const uint8_t *buf,
+bool wg__send_raw(struct wg_device *dev, const struct wg__path *to, const uint8_t *buf,
 		  size_t len)
 {
+	struct wg_route r;
+	const struct sockaddr *addr;
 	unsigned int slot;
 	uint8_t *dst;
+
 	if (len > WG_SLOT_SIZE)
-		return;
-	dst = txq_slot(dev, addr, &slot);
+		return false;
+	addr = resolve(dev, to, len, &r);
+	if (!addr)
+		return false;
+	dst = txq_slot(dev, addr, &r, &slot);
 	if (!dst)
-		return;
+		return false;
 	memcpy(dst, buf, len);
 	txq_commit(dev, addr->sa_family, slot, len);
+	return true;
+}
+
+int wg_device_send_datagram(struct wg_device *dev, const struct sockaddr *to, const uint8_t *buf,
+			    size_t len)
+{
+	struct wg__path path = { .sa = to };
+
+	if (to->sa_family != AF_INET && to->sa_family != AF_INET6)
+		return -EAFNOSUPPORT;
+	if (len > WG_SLOT_SIZE)
+		return -EMSGSIZE;
+	if (!wg__send_raw(dev, &path, buf, len))
+		return -EAFNOSUPPORT;
+	/* the embedder's datagram, not WireGuard's */
+	dev->stats.tx_packets--;
+	dev->stats.tx_other++;
+	return 0;
+}
+
+struct wg__path wg__peer_path(const struct wg__peer *p)
+{
+	return (struct wg__path){ .id = p->path, .sa = (const struct sockaddr *)&p->endpoint };
 }
 
 static size_t padded_len(const struct wg_device *dev, size_t len)
@@ -185,28 +243,35 @@ static size_t padded_len(const struct wg_device *dev, size_t len)
 	return padded < mtu ? padded : mtu;
 }
 
-/* Encrypts one packet (len may be 0: keepalive) with kp toward the peer's endpoint. */
+/* Encrypts one packet (len may be 0: keepalive) with kp toward the peer's path. */
 static void encrypt_and_queue(struct wg__peer *p, struct wg__keypair *kp, const uint8_t *pkt,
 			      size_t len)
 {
 	struct wg_device *dev = p->dev;
 	size_t plen = padded_len(dev, len);
 	size_t total = MESSAGE_DATA_HEADER_LEN + plen + NOISE_AUTHTAG_LEN;
-	const struct sockaddr *addr = (const struct sockaddr *)&p->endpoint;
-	uint64_t counter = kp->send_counter++;
+	struct wg__path path = wg__peer_path(p);
+	struct wg_route r;
+	const struct sockaddr *addr = resolve(dev, &path, total, &r);
+	uint64_t counter;
 	unsigned int slot = 0;
 	uint8_t *dst, *heap = NULL;
 
+	if (!addr)
+		return;
 	if (total > WG_SLOT_SIZE) {
-		heap = malloc(total);
-		dst = heap;
+		heap = malloc(WG_HEADROOM + total);
+		dst = heap ? heap + WG_HEADROOM : NULL;
+		if (dst)
+			memcpy(dst - r.prefix_len, r.prefix, r.prefix_len);
 	} else {
-		dst = txq_slot(dev, addr, &slot);
+		dst = txq_slot(dev, addr, &r, &slot);
 	}
 	if (!dst) {
 		free(heap);
 		return;
 	}
+	counter = kp->send_counter++;
 	struct message_data *m = (struct message_data *)dst;
 	uint8_t *payload = dst + MESSAGE_DATA_HEADER_LEN;
 	dst[0] = MESSAGE_DATA;
@@ -238,9 +303,9 @@ static void encrypt_and_queue(struct wg__peer *p, struct wg__keypair *kp, const 
 	if (heap) {
 		struct wg__udp *u = udp_for(dev, addr->sa_family);
 		if (u && !dev->tx_disabled)
-			sendto(u->fd, heap, total, 0, addr, addr->sa_family == AF_INET
-								 ? sizeof(struct sockaddr_in)
-								 : sizeof(struct sockaddr_in6));
+			sendto(u->fd, dst - r.prefix_len, r.prefix_len + total, 0, addr,
+			       addr->sa_family == AF_INET ? sizeof(struct sockaddr_in)
+							  : sizeof(struct sockaddr_in6));
 		dev->stats.tx_packets++;
 		free(heap);
 	} else {
@@ -289,7 +354,7 @@ void wg__send_staged(struct wg__peer *p)
 	struct wg__keypair *kp = p->kp_cur;
 	bool data = false;
 
-	if (!p->has_endpoint || !wg__keypair_usable(dev, kp, now, true)) {
+	if (!wg__peer_reachable(p) || !wg__keypair_usable(dev, kp, now, true)) {
 		wg__send_handshake_initiation(p, false);
 		return;
 	}
@@ -326,13 +391,14 @@ void wg__send_handshake_initiation(struct wg__peer *p, bool is_retry)
 	struct message_handshake_initiation msg;
 	uint8_t ts[NOISE_TIMESTAMP_LEN];
 	uint64_t now = wg__now(dev);
+	struct wg__path path;
 
 	if (!is_retry)
 		p->timers.handshake_attempts = 0;
 	if (p->has_sent_handshake &&
 	    now - p->last_sent_handshake_ns < (uint64_t)REKEY_TIMEOUT * NS_PER_SEC)
 		return;
-	if (!dev->id.has_identity || !p->has_endpoint)
+	if (!dev->id.has_identity || !wg__peer_reachable(p))
 		return;
 	p->last_sent_handshake_ns = now;
 	p->has_sent_handshake = true;
@@ -347,8 +413,8 @@ void wg__send_handshake_initiation(struct wg__peer *p, bool is_retry)
 	}
 	wg__cookie_add_macs(&p->cookie, (uint8_t *)&msg, sizeof(msg), now);
 	log_debug(dev->name, "%s: sending handshake initiation", p->log_name);
-	wg__send_raw(dev, (const struct sockaddr *)&p->endpoint, (const uint8_t *)&msg,
-		     sizeof(msg));
+	path = wg__peer_path(p);
+	wg__send_raw(dev, &path, (const uint8_t *)&msg, sizeof(msg));
 	p->tx_bytes += sizeof(msg);
 	wg__timers_any_authenticated_packet_traversal(&p->timers, now);
 	wg__timers_any_authenticated_packet_sent(&p->timers);
@@ -364,6 +430,7 @@ void wg__send_handshake_response(struct wg__peer *p)
 	struct message_handshake_response msg;
 	uint64_t now = wg__now(dev);
 	struct wg__keypair *kp;
+	struct wg__path path;
 
 	p->last_sent_handshake_ns = now;
 	p->has_sent_handshake = true;
@@ -382,8 +449,8 @@ void wg__send_handshake_response(struct wg__peer *p)
 	wg__peer_install_keypair(p, kp);
 	wg__timers_session_derived(&p->timers, now);
 	wg__cookie_add_macs(&p->cookie, (uint8_t *)&msg, sizeof(msg), now);
-	wg__send_raw(dev, (const struct sockaddr *)&p->endpoint, (const uint8_t *)&msg,
-		     sizeof(msg));
+	path = wg__peer_path(p);
+	wg__send_raw(dev, &path, (const uint8_t *)&msg, sizeof(msg));
 	p->tx_bytes += sizeof(msg);
 	wg__timers_any_authenticated_packet_traversal(&p->timers, now);
 	wg__timers_any_authenticated_packet_sent(&p->timers);
@@ -422,7 +489,7 @@ int wg_device_send(struct wg_device *dev, const uint8_t *pkt, size_t len)
 		dev->stats.drop_no_route++;
 		return -ENETUNREACH;
 	}
-	if (!p->has_endpoint) {
+	if (!wg__peer_reachable(p)) {
 		dev->stats.drop_no_endpoint++;
 		return -EDESTADDRREQ;
 	}

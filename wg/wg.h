@@ -33,7 +33,33 @@
  *			       // keep running the loop until uv_run() returns
  *
  * All int-returning functions return 0 or a negative errno value.  Secrets handed in are
- * copied; the caller wipes its own copy. */
+ * copied; the caller wipes its own copy.
+ *
+ * Paths (for an embedder that does NAT traversal; wg/ itself knows nothing of NATs):
+ * the UDP socket is shared, so datagrams that are not WireGuard go to ops->other (STUN,
+ * TURN ChannelData, discovery) and wg_device_send_datagram() sends the embedder's own
+ * from the same socket.  A peer may be given a path (a non-zero
+ * handle of the embedder's, e.g. "TURN relay R, peer's relayed address X") instead of
+ * its endpoint: each of its datagrams then asks ops->route where to go and what to put
+ * in front (a ChannelData header, in WG_HEADROOM bytes reserved before every datagram, so
+ * no copy).  WireGuard unwrapped from a relay comes back in through wg_device_inject()
+ * with that path.  With ops->roam set, an authenticated packet from somewhere other than
+ * the peer's path or endpoint is reported, not followed (built-in roaming is off).
+ *
+ *	static int route(void *ctx, uint64_t path, size_t len, struct wg_route *r)
+ *	{
+ *		struct relay_peer *rp = lookup(ctx, path);
+ *		r->to = rp->relay_addr;
+ *		put_channeldata_header(r->prefix, rp->channel, len);
+ *		r->prefix_len = 4;
+ *		return 0;
+ *	}
+ *
+ * MTU: a relayed datagram is WG_HEADROOM bytes longer than a direct one.  The default
+ * inner MTU of 1420 leaves a 1500-byte outer packet exactly full over IPv6 (1420 + 32 +
+ * 8 + 40), so a peer reached through a relay over IPv6 needs an inner MTU of 1416 (over
+ * IPv4 to the relay 1420 still fits: 1420 + 32 + 4 + 8 + 20 = 1484); the embedder sets the
+ * tunnel's MTU, wg/ pads to at most its own and never fragments. */
 #ifndef MESH_WG_WG_H
 #define MESH_WG_WG_H
 
@@ -47,13 +73,45 @@
 
 enum {
 	WG_KEY_LEN = 32,
+	WG_HEADROOM = 4, /* bytes ops->route may put in front of a datagram (TURN ChannelData) */
 };
 
 struct wg_device; /* opaque */
 
+/* Where an authenticated packet came from: the device's socket (path 0, from addr) or a
+ * path of the embedder's (wg_device_inject). */
+struct wg_source {
+	uint64_t path;
+	struct sockaddr_storage addr; /* path 0 only */
+};
+
+/* ops->route's answer for one datagram: the socket address it leaves for and up to
+ * WG_HEADROOM bytes that go in front of it. */
+struct wg_route {
+	struct sockaddr_storage to; /* AF_INET or AF_INET6 */
+	uint8_t prefix[WG_HEADROOM];
+	size_t prefix_len;
+};
+
+/* Callbacks; all but recv are optional and NULL leaves today's behaviour. */
 struct wg_device_ops {
 	/* A decrypted IP packet, AllowedIPs-checked; the buffer is valid only during the call. */
 	void (*recv)(void *ctx, const uint8_t *ip_packet, size_t len);
+	/* A datagram on the socket that is not WireGuard (not type 1-4 with three zero bytes
+	 * and its type's exact length; nat_classify() agrees), with its source.  The buffer is
+	 * the device's: valid during the call, and it may be changed (unwrapped, decrypted in
+	 * place by wg_device_inject).  NULL: such datagrams are dropped and counted. */
+	void (*other)(void *ctx, uint8_t *buf, size_t len, const struct sockaddr *src);
+	/* Where a datagram of len bytes on a path goes; fills *r.  A negative errno drops the
+	 * datagram (counted in drop_no_path).  Needed for paths and wg_device_inject(). */
+	int (*route)(void *ctx, uint64_t path, size_t len, struct wg_route *r);
+	/* An authenticated packet from the peer arrived from `from`, which is neither its path
+	 * nor (without a path) its endpoint: a candidate, for the embedder to confirm before
+	 * it moves the peer (wg_device_peer_set).  Called for every such packet.  When set,
+	 * wg/ does not roam by itself, except that a peer with neither path nor endpoint
+	 * takes the first source it hears from (it could not answer otherwise).  The call may
+	 * change the peer's path or endpoint but must not remove peers. */
+	void (*roam)(void *ctx, const uint8_t public_key[WG_KEY_LEN], const struct wg_source *from);
 };
 
 struct wg_device_config {
@@ -83,6 +141,8 @@ struct wg_peer_config {
 	uint8_t preshared_key[WG_KEY_LEN]; /* all zero: none */
 	bool set_endpoint;		   /* false: unchanged */
 	struct sockaddr_storage endpoint;  /* AF_INET or AF_INET6 */
+	bool set_path;			   /* false: unchanged */
+	uint64_t path; /* non-zero: datagrams go by ops->route, not to the endpoint; 0: none */
 	int persistent_keepalive;	   /* seconds; 0 off; -1 unchanged */
 	bool replace_allowed_ips;	   /* drop the current list before adding */
 	const struct wg_allowed_ip *allowed_ips;
@@ -93,7 +153,8 @@ struct wg_peer_status {
 	uint8_t public_key[WG_KEY_LEN];
 	bool has_endpoint;
 	struct sockaddr_storage endpoint;
-	uint64_t rx_bytes, tx_bytes;	 /* UDP payload bytes, as `wg show transfer` */
+	uint64_t path;			 /* 0: none, the endpoint is used */
+	uint64_t rx_bytes, tx_bytes;	 /* WireGuard bytes (no prefix), as `wg show transfer` */
 	uint64_t last_handshake_wall_ns; /* 0: never */
 	uint16_t persistent_keepalive;
 	size_t n_allowed_ips;
@@ -102,6 +163,8 @@ struct wg_peer_status {
 /* Drop counters, one per reason (what the wire never gets an answer about). */
 struct wg_device_stats {
 	uint64_t rx_packets, tx_packets;
+	uint64_t rx_other;	      /* not WireGuard, handed to ops->other */
+	uint64_t tx_other;	      /* the embedder's, from wg_device_send_datagram() */
 	uint64_t drop_short;	      /* shorter than its message type requires */
 	uint64_t drop_type;	      /* unknown type or reserved bytes non-zero */
 	uint64_t drop_size;	      /* handshake message of the wrong length */
@@ -117,7 +180,8 @@ struct wg_device_stats {
 	uint64_t drop_allowed_ips;    /* inner source outside the peer's AllowedIPs */
 	uint64_t drop_inner;	      /* inner packet not IPv4/IPv6 or bad length */
 	uint64_t drop_no_route;	      /* outbound: no peer for the destination */
-	uint64_t drop_no_endpoint;    /* outbound: peer has no endpoint yet */
+	uint64_t drop_no_endpoint;    /* outbound: peer has neither endpoint nor path yet */
+	uint64_t drop_no_path;	      /* outbound: ops->route refused or answered nonsense */
 	uint64_t drop_queue_full;     /* outbound: staged queue full during handshake */
 	uint64_t cookie_replies_sent; /* answers to initiations/responses under load */
 	uint64_t handshakes_completed;
@@ -138,6 +202,18 @@ int wg_device_send(struct wg_device *dev, const uint8_t *ip_packet, size_t len);
  * sendmmsg() per batch. */
 size_t wg_device_send_batch(struct wg_device *dev, const struct iovec *pkts, size_t n);
 
+/* A WireGuard datagram that arrived on a path of the embedder's (unwrapped from TURN
+ * ChannelData, say), handled as if it came from the socket with `path` as its source:
+ * handshake rate limits and cookies are per path, replies go by ops->route.  buf is
+ * decrypted in place.  -EINVAL for path 0, -EOPNOTSUPP without ops->route; a bad datagram
+ * is dropped and counted as any other. */
+int wg_device_inject(struct wg_device *dev, uint64_t path, uint8_t *buf, size_t len);
+/* Sends the embedder's own datagram (STUN, TURN, discovery) from the device's socket, so
+ * it leaves through the same NAT mapping as WireGuard.  The buffer is copied.
+ * -EAFNOSUPPORT without a socket of that family, -EMSGSIZE beyond 2048 bytes. */
+int wg_device_send_datagram(struct wg_device *dev, const struct sockaddr *to, const uint8_t *buf,
+			    size_t len);
+
 /* NULL removes the key (and all sessions).  Keys are copied. */
 int wg_device_set_private_key(struct wg_device *dev, const uint8_t *key);
 /* Rebinds the UDP sockets; 0 picks a free port.  When the port is taken (-EADDRINUSE) the
@@ -146,7 +222,8 @@ int wg_device_set_listen_port(struct wg_device *dev, uint16_t port);
 uint16_t wg_device_listen_port(const struct wg_device *dev);
 int wg_device_set_fwmark(struct wg_device *dev, uint32_t fwmark);
 
-/* Adds the peer or updates an existing one. -EINVAL for a bad allowed IP or endpoint. */
+/* Adds the peer or updates an existing one. -EINVAL for a bad allowed IP or endpoint,
+ * -EOPNOTSUPP for a path without ops->route. */
 int wg_device_peer_set(struct wg_device *dev, const struct wg_peer_config *pc);
 /* -ENOENT when no such peer. */
 int wg_device_peer_remove(struct wg_device *dev, const uint8_t public_key[static WG_KEY_LEN]);

@@ -4,15 +4,10 @@
  * is fed to the receive path and must land in its own drop counter without an answer; the
  * cookie/mac2 exchange is checked at the function level; finally the loop must close with
  * no handle left (uv_loop_close() == 0). */
-#include <arpa/inet.h>
-#include <endian.h>
 #include <stdlib.h>
-#include <string.h>
 
-#include "check.h"
 #include "common/key.h"
-#include "wg/crypto.h"
-#include "wg/internal.h"
+#include "pair.h"
 
 struct side {
 	struct wg_device *dev;
@@ -22,10 +17,6 @@ struct side {
 	uint8_t last[2048];
 };
 
-static uv_loop_t loop;
-static uv_timer_t guard;
-static bool timed_out;
-
 static void on_recv(void *ctx, const uint8_t *pkt, size_t len)
 {
 	struct side *s = ctx;
@@ -33,47 +24,6 @@ static void on_recv(void *ctx, const uint8_t *pkt, size_t len)
 	s->last_len = len;
 	memcpy(s->last, pkt, len < sizeof(s->last) ? len : sizeof(s->last));
 	uv_stop(&loop);
-}
-
-static void on_guard(uv_timer_t *t)
-{
-	timed_out = true;
-	uv_stop(&loop);
-}
-
-/* Runs the loop until a packet arrives somewhere or 5 s pass. */
-static void run(void)
-{
-	timed_out = false;
-	uv_timer_start(&guard, on_guard, 5000, 0);
-	uv_run(&loop, UV_RUN_DEFAULT);
-	uv_timer_stop(&guard);
-}
-
-/* Lets pending datagrams be delivered (a few loop iterations). */
-static void settle(void)
-{
-	for (int i = 0; i < 20; i++) {
-		uv_timer_start(&guard, on_guard, 5, 0);
-		uv_run(&loop, UV_RUN_ONCE);
-	}
-	uv_timer_stop(&guard);
-}
-
-static size_t ipv4_packet(uint8_t *buf, const char *src, const char *dst, size_t payload)
-{
-	size_t len = 20 + payload;
-	memset(buf, 0, len);
-	buf[0] = 0x45;
-	buf[2] = (uint8_t)(len >> 8);
-	buf[3] = (uint8_t)len;
-	buf[8] = 64;
-	buf[9] = 17;
-	inet_pton(AF_INET, src, buf + 12);
-	inet_pton(AF_INET, dst, buf + 16);
-	for (size_t i = 0; i < payload; i++)
-		buf[20 + i] = (uint8_t)i;
-	return len;
 }
 
 static unsigned int workers; /* run once without and once with a crypto worker thread */
@@ -114,14 +64,7 @@ static struct sockaddr_in loopback_from(struct side *s)
 static size_t forge_data(struct side *a, uint8_t *out, uint64_t counter, const uint8_t *inner,
 			 size_t len)
 {
-	struct wg__keypair *kp = a->dev->peers_head->kp_cur;
-	struct message_data *m = (struct message_data *)out;
-	memset(out, 0, 16);
-	out[0] = MESSAGE_DATA;
-	memcpy(&m->key_idx, &kp->remote_index, 4);
-	m->counter = htole64(counter);
-	wg__aead_encrypt(out + 16, inner, len, NULL, 0, counter, kp->send_key);
-	return 16 + len + 16;
+	return forge_with(a->dev->peers_head->kp_cur, out, counter, inner, len);
 }
 
 #define EXPECT_DROP(dev, field, stmt)                                                              \
@@ -253,16 +196,18 @@ static void cookies(void)
 	wg__cookie_maker_init(&maker, pub);
 	inet_pton(AF_INET, "192.0.2.1", &from.sin_addr);
 	inet_pton(AF_INET, "192.0.2.2", &other.sin_addr);
+	struct wg__path from_path = { .sa = (struct sockaddr *)&from };
+	struct wg__path other_path = { .sa = (struct sockaddr *)&other };
 
 	memset(&msg, 0x42, sizeof(msg));
 	wg__cookie_add_macs(&maker, (uint8_t *)&msg, sizeof(msg), 0);
 	/* 1: no cookie yet */
 	CHECK_INT(wg__cookie_validate(&checker, (uint8_t *)&msg, sizeof(msg),
-				      (struct sockaddr *)&from, true, 0),
+				      &from_path, true, 0),
 		  COOKIE_VALID_MAC_BUT_NO_COOKIE);
 	/* 2: a reply whose nonce was altered is refused */
 	wg__cookie_create_reply(&checker, &reply, (uint8_t *)&msg, sizeof(msg), msg.sender_index,
-				(struct sockaddr *)&from, 0);
+				&from_path, 0);
 	reply.nonce[0] ^= 1;
 	CHECK(!wg__cookie_consume_reply(&maker, &reply, 0));
 	reply.nonce[0] ^= 1;
@@ -271,25 +216,20 @@ static void cookies(void)
 	CHECK(!wg__cookie_consume_reply(&maker, &reply, 0)); /* only once per mac1 sent */
 	wg__cookie_add_macs(&maker, (uint8_t *)&msg, sizeof(msg), NS_PER_SEC);
 	CHECK_INT(wg__cookie_validate(&checker, (uint8_t *)&msg, sizeof(msg),
-				      (struct sockaddr *)&from, true, NS_PER_SEC),
+				      &from_path, true, NS_PER_SEC),
 		  COOKIE_VALID_MAC_WITH_COOKIE);
 	/* 4: the cookie is bound to the source address */
 	CHECK_INT(wg__cookie_validate(&checker, (uint8_t *)&msg, sizeof(msg),
-				      (struct sockaddr *)&other, true, NS_PER_SEC),
+				      &other_path, true, NS_PER_SEC),
 		  COOKIE_VALID_MAC_BUT_NO_COOKIE);
 	/* 5: after the secret rotates (2 minutes) the old cookie is no longer valid */
 	CHECK_INT(wg__cookie_validate(&checker, (uint8_t *)&msg, sizeof(msg),
-				      (struct sockaddr *)&from, true, 200 * NS_PER_SEC),
+				      &from_path, true, 200 * NS_PER_SEC),
 		  COOKIE_VALID_MAC_BUT_NO_COOKIE);
 	/* 6: the maker stops using a cookie older than 115 s */
 	wg__cookie_add_macs(&maker, (uint8_t *)&msg, sizeof(msg), 116 * NS_PER_SEC);
 	uint8_t zero[16] = { 0 };
 	CHECK_MEM(msg.macs.mac2, zero, 16);
-}
-
-static void walk_cb(uv_handle_t *h, void *arg)
-{
-	fprintf(stderr, "left: %s handle\n", uv_handle_type_name(h->type));
 }
 
 /* Moves a device's clock so that it reads `at` now. */
@@ -397,11 +337,7 @@ static void run_all(void)
 
 	wg_device_free(a.dev);
 	wg_device_free(b.dev);
-	uv_close((uv_handle_t *)&guard, NULL);
-	while (uv_run(&loop, UV_RUN_DEFAULT)) /* an earlier uv_stop() may end the first pass */
-		;
-	uv_walk(&loop, walk_cb, NULL);
-	CHECK_INT(uv_loop_close(&loop), 0);
+	loop_finish();
 }
 
 int main(void)
