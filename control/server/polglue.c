@@ -248,7 +248,7 @@ static void emit_tail(FILE *f, const struct pol_filter_rule *r)
 }
 
 /* A node's filter as netmap JSON: byte for byte what polglue_filter_json_general makes
- * (no test holds them equal yet: see the issue), through caches that make a whole tailnet
+ * (unit test meshd-differential holds them equal), through caches that make a whole tailnet
  * cost O(rules x (log dsts + wide dsts)) per node instead of O(rules x dsts). */
 static char *filter_text(struct src_cache *sc, const struct pol_filter_rule *const *rules,
 			 size_t n, const struct pol_addr *mine, size_t n_mine)
@@ -352,6 +352,34 @@ out:
 	return out;
 }
 
+int polglue_filter_json_nodes(const struct pol_compiled *c, size_t n, const struct pol_addr *addrs,
+			      size_t n_per, char **out, size_t *n_fast)
+{
+	struct src_cache *sc = calloc(1, sizeof(*sc));
+	size_t fast = 0, i = 0;
+	for (; sc && i < n; i++) {
+		const struct pol_filter_rule *const *fr;
+		size_t nf = pol_node_filter(c, i, &fr);
+		out[i] = filter_text(sc, fr, nf, &addrs[n_per * i], n_per);
+		if (out[i])
+			fast++;
+		else /* the caches were full: the general encoder, same bytes */
+			out[i] = polglue_filter_json_general(fr, nf, &addrs[n_per * i], n_per);
+		if (!out[i])
+			break;
+	}
+	if (sc)
+		src_cache_clear(sc);
+	if (n_fast)
+		*n_fast = fast;
+	if (i == n)
+		return 0;
+	while (i--)
+		free(out[i]);
+	memset(out, 0, n * sizeof(*out));
+	return -ENOMEM;
+}
+
 /* Every node address in one sorted array, so the nodes inside a prefix are a contiguous
  * run found by binary search: visibility costs O(prefixes x log nodes + matches), not
  * O(prefixes x nodes). */
@@ -399,7 +427,7 @@ int polglue_apply(struct ctl_server *srv, const char *text, bool commit, char *e
 	struct pol_error perr;
 	uint8_t *vis = NULL;
 	struct addr_ix *ix = NULL;
-	struct src_cache *sc = NULL;
+	char **filters = NULL; /* each node's, until handed to it */
 	memset(&perr, 0, sizeof(perr));
 	int rc = topo_build(srv, &t);
 	if (rc)
@@ -420,8 +448,9 @@ int polglue_apply(struct ctl_server *srv, const char *text, bool commit, char *e
 		goto out;
 	vis = calloc(t.n ? t.n * t.n : 1, 1);
 	ix = calloc(2 * t.n + 1, sizeof(*ix));
-	sc = calloc(1, sizeof(*sc));
-	if (!vis || !ix || !sc) {
+	filters = calloc(t.n ? t.n : 1, sizeof(*filters));
+	if (!vis || !ix || !filters ||
+	    polglue_filter_json_nodes(c, t.n, t.addrs, 2, filters, NULL) != 0) {
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -436,10 +465,8 @@ int polglue_apply(struct ctl_server *srv, const char *text, bool commit, char *e
 		const struct pol_filter_rule *const *fr;
 		const struct pol_ssh_rule *const *sr;
 		size_t nf = pol_node_filter(c, i, &fr), ns = pol_node_ssh(c, i, &sr);
-		char *f = filter_text(sc, fr, nf, &t.addrs[2 * i], 2);
-		if (!f) /* the caches were full: the general encoder, same bytes */
-			f = polglue_filter_json_general(fr, nf, &t.addrs[2 * i], 2);
-		char *s = polglue_ssh_json(sr, ns);
+		char *f = filters[i], *s = polglue_ssh_json(sr, ns);
+		filters[i] = NULL;
 		if (!f || !s) {
 			free(f);
 			free(s);
@@ -480,8 +507,9 @@ out:
 	pol_compiled_free(c);
 	free(vis);
 	free(ix);
-	if (sc)
-		src_cache_clear(sc);
+	for (size_t i = 0; filters && i < t.n; i++)
+		free(filters[i]);
+	free(filters);
 	topo_free(&t);
 	return rc;
 }

@@ -29,4 +29,12 @@ char *polglue_ssh_json(const struct pol_ssh_rule *const *rules, size_t n);
 char *polglue_filter_json_general(const struct pol_filter_rule *const *rules, size_t n,
 				  const struct pol_addr *mine, size_t n_mine);
 
+struct pol_compiled;
+/* Every node's filter JSON the fast way, as polglue_apply sends them: out[i] for node i of
+ * c, whose own addresses are addrs[n_per * i ...]; *n_fast (if given) counts the nodes the
+ * fast path encoded (the others, when its caches are full, get the general encoder's).  0,
+ * or -ENOMEM with out[0..n) NULL. */
+int polglue_filter_json_nodes(const struct pol_compiled *c, size_t n, const struct pol_addr *addrs,
+			      size_t n_per, char **out, size_t *n_fast);
+
 #endif

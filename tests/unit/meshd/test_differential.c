@@ -49,14 +49,16 @@ static bool ssh_same(const struct ssh_view *a, const struct ssh_view *b)
 	       a->root_ok == b->root_ok;
 }
 
-/* The netmap node `self` gets, as meshd parses it. */
+/* The netmap node `self` gets, as meshd parses it; f is its filter JSON (control's fast
+ * path, or the general encoder's when NULL). */
 static struct ctl_netmap *node_netmap(const struct pol_compiled *c, size_t self,
-				      const struct pol_addr *mine, size_t n_mine)
+				      const struct pol_addr *mine, size_t n_mine, const char *fast)
 {
 	const struct pol_filter_rule *const *fr;
 	const struct pol_ssh_rule *const *sr;
 	size_t nf = pol_node_filter(c, self, &fr), ns = pol_node_ssh(c, self, &sr);
-	char *f = polglue_filter_json_general(fr, nf, mine, n_mine), *s = polglue_ssh_json(sr, ns);
+	char *f = fast ? strdup(fast) : polglue_filter_json_general(fr, nf, mine, n_mine);
+	char *s = polglue_ssh_json(sr, ns);
 	char a[64], *text = NULL, err[256] = "";
 	CHECK(f && s);
 	int n = asprintf(&text,
@@ -168,7 +170,7 @@ static void test_rows(void)
 		size_t ns = pol_node_ssh(c, 1, &sr);
 		pol_ssh_rules_decide(sr, ns, &a[0][0], r->user, &d);
 		ssh_view_of(&d, &compiled);
-		struct ctl_netmap *nm = node_netmap(c, 1, a[1], 2);
+		struct ctl_netmap *nm = node_netmap(c, 1, a[1], 2, NULL);
 		struct ssh_view node = node_ssh(nm, &a[0][0], r->user);
 		bool ok = ssh_same(&explain, &want) && ssh_same(&compiled, &want) &&
 			  ssh_same(&node, &want);
@@ -259,11 +261,25 @@ static void one_world(int iter, int *parsed)
 	(*parsed)++;
 	static const char *const sshusers[] = { "root", "0", "u0", "deploy", "nobody" };
 	static const uint8_t protos[] = { 6, 17, 1, 58, 132, 47 };
+	/* what control sends is its fast path's bytes: they must be the general encoder's */
+	char *fast[MAX_NODES] = { 0 };
+	size_t n_fast = 0;
+	CHECK_INT(polglue_filter_json_nodes(c, (size_t)w.nnodes, &addrs[0][0], 2, fast, &n_fast), 0);
+	CHECK_INT(n_fast, w.nnodes);
 	for (int d = 0; d < w.nnodes; d++) {
-		struct ctl_netmap *nm = node_netmap(c, (size_t)d, addrs[d], 2);
 		const struct pol_filter_rule *const *fr;
 		const struct pol_ssh_rule *const *sr;
 		size_t nf = pol_node_filter(c, (size_t)d, &fr), ns = pol_node_ssh(c, (size_t)d, &sr);
+		char *general = polglue_filter_json_general(fr, nf, addrs[d], 2);
+		if (!general || !fast[d] || strcmp(general, fast[d]) != 0) {
+			char what[200];
+			snprintf(what, sizeof(what), "filter JSON of n%d: fast path and general "
+				 "encoder differ", d);
+			report(iter, what, text);
+		}
+		free(general);
+		struct ctl_netmap *nm = node_netmap(c, (size_t)d, addrs[d], 2, fast[d]);
+		free(fast[d]);
 		for (int s = 0; s < w.nnodes && nm; s++) {
 			for (size_t u = 0; u < sizeof(sshusers) / sizeof(sshusers[0]); u++) {
 				struct pol_decision dec;
