@@ -47,16 +47,17 @@ static bool admin_parse(int argc, char **argv, struct admin_opts *o)
 		} else if (strcmp(argv[i], "--insecure-http") == 0) {
 			o->insecure_http = true;
 		} else if (strncmp(argv[i], "--token-file=", 13) == 0) {
-			FILE *f = fopen(argv[i] + 13, "re");
-			if (!f || !fgets(o->token, sizeof(o->token), f)) {
-				fprintf(stderr, "meshctl %s: --token-file %s: %s\n", argv[0],
-					argv[i] + 13, f ? "empty file" : strerror(errno));
-				if (f)
-					fclose(f);
+			char err[512];
+			char *tok_line = file_read_secret_line(argv[i] + 13, err, sizeof(err));
+			if (!tok_line || strlen(tok_line) >= sizeof(o->token)) {
+				fprintf(stderr, "meshctl %s: --token-file %s\n", argv[0],
+					tok_line ? "holds a line too long to be a token" : err);
+				free(tok_line);
 				return false;
 			}
-			fclose(f);
-			o->token[strcspn(o->token, "\r\n")] = '\0';
+			snprintf(o->token, sizeof(o->token), "%s", tok_line);
+			explicit_bzero(tok_line, strlen(tok_line));
+			free(tok_line);
 		} else if (o->n < 32) {
 			o->args[o->n++] = argv[i];
 		}

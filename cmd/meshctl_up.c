@@ -12,6 +12,7 @@
 
 #include "cmd/meshctl.h"
 #include "cmd/meshctl_client.h"
+#include "common/file.h"
 
 static void up_usage(FILE *out)
 {
@@ -42,19 +43,11 @@ static void up_usage(FILE *out)
 
 static char *read_key_file(const char *path)
 {
-	FILE *f = fopen(path, "re");
-	if (!f) {
-		fprintf(stderr, "meshctl up: --authkey file %s: %s\n", path, strerror(errno));
-		return NULL;
-	}
-	char buf[512];
-	char *r = fgets(buf, sizeof(buf), f) ? strdup(buf) : NULL;
-	fclose(f);
-	if (r)
-		r[strcspn(r, "\r\n")] = '\0';
-	else
-		fprintf(stderr, "meshctl up: --authkey file %s is empty\n", path);
-	return r;
+	char err[512];
+	char *key = file_read_secret_line(path, err, sizeof(err));
+	if (!key)
+		fprintf(stderr, "meshctl up: --authkey file %s\n", err);
+	return key;
 }
 
 int meshctl_up(int argc, char **argv)

@@ -88,25 +88,15 @@ static void forget_authkey(void)
 	}
 }
 
-/* --authkey file:PATH: the key is the file's first line (what 'meshctl up' also takes). */
+/* --authkey file:PATH: the key is the file's first line (what 'meshctl up' also takes),
+ * in a file only its owner may read. */
 static char *read_authkey_file(const char *path)
 {
-	char *buf;
-	size_t len;
-	int rc = file_read_all(path, 4096, &buf, &len);
-	if (rc) {
-		fprintf(stderr, "meshd: --authkey file %s: %s\n", path,
-			rc == -EFBIG ? "larger than 4096 bytes, not a key" : strerror(-rc));
-		return NULL;
-	}
-	size_t line = strcspn(buf, "\r\n");
-	explicit_bzero(buf + line, len - line); /* whatever followed the key goes too */
-	if (!*buf) {
-		fprintf(stderr, "meshd: --authkey file %s: the first line is empty\n", path);
-		free(buf);
-		return NULL;
-	}
-	return buf;
+	char err[512];
+	char *key = file_read_secret_line(path, err, sizeof(err));
+	if (!key)
+		fprintf(stderr, "meshd: --authkey file %s\n", err);
+	return key;
 }
 
 static int load_netmap(struct meshd *d)

@@ -79,8 +79,8 @@ int file_read_secret(const char *path, size_t max, char **out, size_t *len, char
 	 * slip an open file past it. */
 	if (st.st_mode & 077) {
 		close(fd);
-		snprintf(err, errlen, "%s is open to other users (mode %04o): a private key must "
-			 "be readable by its owner only (chmod 600 %s)", path,
+		snprintf(err, errlen, "%s is open to other users (mode %04o): a secret must be "
+			 "readable by its owner only (chmod 600 %s)", path,
 			 (unsigned)(st.st_mode & 07777), path);
 		return -EACCES;
 	}
@@ -89,6 +89,22 @@ int file_read_secret(const char *path, size_t max, char **out, size_t *len, char
 		snprintf(err, errlen, "%s: %s", path,
 			 rc == -EFBIG ? "larger than a key file can be" : strerror(-rc));
 	return rc;
+}
+
+char *file_read_secret_line(const char *path, char *err, size_t errlen)
+{
+	char *buf;
+	size_t len;
+	if (file_read_secret(path, FILE_SECRET_LINE_MAX, &buf, &len, err, errlen) != 0)
+		return NULL;
+	size_t line = strcspn(buf, "\r\n");
+	explicit_bzero(buf + line, len - line); /* whatever followed the secret goes too */
+	if (!*buf) {
+		snprintf(err, errlen, "%s: the first line is empty", path);
+		free(buf);
+		return NULL;
+	}
+	return buf;
 }
 
 int file_write_atomic(const char *path, const void *data, size_t len, mode_t mode)

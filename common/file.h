@@ -13,11 +13,19 @@
  * 0, -errno from open/read, or -EFBIG when the file is larger than max. */
 int file_read_all(const char *path, size_t max, char **out, size_t *len);
 
-/* Like file_read_all, for a private key: refuses (-EACCES) a file that users other than
+/* Like file_read_all, for a private key or another secret: refuses (-EACCES) a file that users other than
  * its owner may read or write (any of mode 077), as OpenSSH does.  err gets a sentence
  * naming the file (its mode and the fix, when that is why) on every failure. */
 int file_read_secret(const char *path, size_t max, char **out, size_t *len, char *err,
 		     size_t errlen);
+
+enum { FILE_SECRET_LINE_MAX = 4096 };
+
+/* A secret kept as the first line of a file (an auth key, an admin token): read with
+ * file_read_secret's checks, at most FILE_SECRET_LINE_MAX bytes; the line without its end
+ * (malloc'd; the rest of the buffer wiped), or NULL with a sentence naming the file in err
+ * (also for an empty first line). */
+char *file_read_secret_line(const char *path, char *err, size_t errlen);
 
 /* Writes len bytes to path.tmp with the given mode, fsyncs and renames it over path.
  * Nothing is left behind on failure.  0 or -errno. */

@@ -403,60 +403,17 @@ void srv_http_completed(struct ctl_server *srv, struct MHD_Connection *c, void *
 
 /* ---- state directory ---- */
 
-static int write_secret_file(const char *path, const void *data, size_t len, char *err,
-			     size_t errlen)
-{
-	char tmp[4096];
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, data, len) != (ssize_t)len || fsync(fd) != 0) {
-		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -EIO;
-	}
-	close(fd);
-	if (rename(tmp, path) != 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -EIO;
-	}
-	return 0;
-}
-
+/* control's key: server.key in the state directory, made on first use (common/file.c). */
 static int load_server_key(const char *dir, uint8_t pub[static 32], uint8_t priv[static 32],
 			   char *err, size_t errlen)
 {
-	char path[4096], text[KEY_BASE64_SIZE + 2];
-	struct key_error kerr;
+	char path[4096];
+	bool created;
 	snprintf(path, sizeof(path), "%s/server.key", dir);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT) {
-		crypto_box_keypair(pub, priv);
-		char b64[KEY_BASE64_SIZE];
-		key_to_base64(b64, priv);
-		b64[KEY_BASE64_LEN] = '\n';
-		int rc = write_secret_file(path, b64, KEY_BASE64_LEN + 1, err, errlen);
-		sodium_memzero(b64, sizeof(b64));
-		return rc;
-	}
-	if (fd < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -EIO;
-	}
-	ssize_t n = read(fd, text, sizeof(text) - 1);
-	close(fd);
-	if (n < KEY_BASE64_LEN) {
-		snprintf(err, errlen, "%s: truncated server key", path);
-		return -EINVAL;
-	}
-	text[KEY_BASE64_LEN] = '\0';
-	if (!key_from_base64(priv, text, &kerr)) {
-		snprintf(err, errlen, "%s: %s", path, kerr.message);
-		return -EINVAL;
-	}
-	sodium_memzero(text, sizeof(text));
-	crypto_scalarmult_base(pub, priv);
-	return 0;
+	int rc = file_key_load_or_create(path, priv, &created, err, errlen);
+	if (!rc)
+		crypto_scalarmult_base(pub, priv);
+	return rc;
 }
 
 int ctl_state_open(const char *state_dir, struct ctl_store **store, char *err, size_t errlen)
@@ -502,7 +459,11 @@ int ctl_state_admin_token(const char *state_dir, struct ctl_store *s, char out[s
 		snprintf(err, errlen, "cannot store the admin token: %s", strerror(-rc));
 		return rc;
 	}
-	return write_secret_file(path, line, strlen(line), err, errlen);
+	rc = file_write_atomic(path, line, strlen(line), 0600);
+	sodium_memzero(line, sizeof(line));
+	if (rc)
+		snprintf(err, errlen, "%s: %s", path, strerror(-rc));
+	return rc;
 }
 
 /* ---- lifecycle ---- */

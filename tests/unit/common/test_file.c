@@ -112,7 +112,7 @@ int main(void)
 			} else {
 				CHECK(buf == NULL);
 				snprintf(want, sizeof(want), "%s is open to other users (mode %04o): a "
-					 "private key must be readable by its owner only (chmod 600 %s)",
+					 "secret must be readable by its owner only (chmod 600 %s)",
 					 p, (unsigned)modes[i].mode, p);
 				CHECK_STR(msg, want);
 			}
@@ -128,6 +128,26 @@ int main(void)
 	snprintf(want, sizeof(want), "%s: No such file or directory", link);
 	CHECK_STR(msg, want);
 	unlink(link);
+
+	/* a secret on one line (an auth key, an admin token): the first line, the rest gone */
+	CHECK_INT(file_write_atomic(kpath, "mskey-abc\r\nsecond line\n", 22, 0600), 0);
+	char *line = file_read_secret_line(kpath, msg, sizeof(msg));
+	CHECK_STR(line, "mskey-abc");
+	CHECK_STR(line + strlen(line) + 1, ""); /* what followed was wiped */
+	free(line);
+	CHECK_INT(file_write_atomic(kpath, "\nmskey-abc\n", 11, 0600), 0);
+	CHECK(file_read_secret_line(kpath, msg, sizeof(msg)) == NULL);
+	snprintf(want, sizeof(want), "%s: the first line is empty", kpath);
+	CHECK_STR(msg, want);
+	CHECK_INT(file_write_atomic(kpath, "mskey-abc\n", 10, 0644), 0);
+	CHECK(file_read_secret_line(kpath, msg, sizeof(msg)) == NULL);
+	snprintf(want, sizeof(want), "%s is open to other users (mode 0644): a secret must be "
+		 "readable by its owner only (chmod 600 %s)", kpath, kpath);
+	CHECK_STR(msg, want);
+	unlink(kpath);
+	CHECK(file_read_secret_line(kpath, msg, sizeof(msg)) == NULL);
+	snprintf(want, sizeof(want), "%s: No such file or directory", kpath);
+	CHECK_STR(msg, want);
 
 	unlink(path);
 	CHECK_INT(rmdir(dir), 0); /* empty: nothing was left behind */
