@@ -63,7 +63,7 @@ bool ns__is_own(const struct ns *ns, int family, const uint8_t *addr)
 
 static void on_timer(uv_timer_t *t)
 {
-	struct ns *ns = ns__container_of(t, struct ns, timer);
+	struct ns *ns = container_of(t, struct ns, timer);
 	ns->timer_due_ms = 0;
 	ns->ctr.timer_wakeups++;
 	sys_check_timeouts();

@@ -6,6 +6,7 @@
 
 #include <net/if.h>
 
+#include "common/container.h"
 #include "netstack/netstack.h"
 
 /* <uv.h> pulls in <netinet/tcp.h>, whose TCP_MSS socket option would clash with lwIP's
@@ -15,8 +16,6 @@
 #include "lwip/ip_addr.h"
 #include "lwip/netif.h"
 #include "lwip/tcp.h"
-
-#define ns__container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
 enum { NS__IOBUF = 65536 };
 

@@ -70,7 +70,7 @@ static void client_close(struct ns__socks_client *cl);
 /* Closes clients that stalled in their handshake; stops when none is left. */
 static void on_sweep(uv_timer_t *t)
 {
-	struct ns__socks *s = ns__container_of(t, struct ns__socks, sweep);
+	struct ns__socks *s = container_of(t, struct ns__socks, sweep);
 	uint64_t now = uv_now(s->ns->loop);
 	for (struct ns__socks_client *cl = s->clients, *next; cl; cl = next) {
 		next = cl->next;

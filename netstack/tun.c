@@ -161,7 +161,7 @@ static void flush_batch(struct ns *ns, struct iovec *iov, size_t n)
 
 static void on_tun_readable(uv_poll_t *h, int status, int events)
 {
-	struct ns *ns = ns__container_of(h, struct ns, tun_poll);
+	struct ns *ns = container_of(h, struct ns, tun_poll);
 	struct iovec iov[TUN_READ_BATCH];
 	size_t queued = 0, slot = ns->tun_slot;
 	for (int i = 0; i < TUN_READ_BATCH; i++) {
@@ -262,7 +262,7 @@ int ns__tun_write(struct ns *ns, const uint8_t *pkt, size_t len)
 
 static void on_tun_closed(uv_handle_t *h)
 {
-	struct ns *ns = ns__container_of(h, struct ns, tun_poll);
+	struct ns *ns = container_of(h, struct ns, tun_poll);
 	free(ns->tun_batch);
 	ns->tun_batch = NULL;
 	close(ns->tun_fd);

@@ -230,7 +230,7 @@ void sshd__cg_sweep(struct sshd_server *srv, bool all)
 	struct sshd__node *n, *next;
 
 	for (n = srv->cgroups.next; n != &srv->cgroups; n = next) {
-		struct sshd__cg *cg = sshd__container_of(n, struct sshd__cg, node);
+		struct sshd__cg *cg = container_of(n, struct sshd__cg, node);
 
 		next = n->next;
 		if (cg->live && !all)

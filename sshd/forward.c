@@ -337,7 +337,7 @@ void sshd__fwd_pump(struct sshd_conn *conn)
 
 	for (n = conn->fwds.next; n != &conn->fwds; n = next) {
 		next = n->next;
-		fwd_pump(sshd__container_of(n, struct sshd__fwd, node));
+		fwd_pump(container_of(n, struct sshd__fwd, node));
 	}
 }
 
@@ -582,7 +582,7 @@ static void dial_spawn(struct sshd__dial *d, struct addrinfo *ai)
 
 static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *ai)
 {
-	struct sshd__dial *d = sshd__container_of(req, struct sshd__dial, gai);
+	struct sshd__dial *d = container_of(req, struct sshd__dial, gai);
 	struct sshd_conn *conn = d->conn;
 	char why[SSHD__WHY_MAX + SSHD__HOST_MAX];
 
@@ -654,9 +654,9 @@ int sshd__fwd_direct(struct sshd_conn *conn, ssh_message msg)
 void sshd__fwd_close_all(struct sshd_conn *conn)
 {
 	while (conn->dials.next != &conn->dials)
-		dial_end(sshd__container_of(conn->dials.next, struct sshd__dial, node), NULL);
+		dial_end(container_of(conn->dials.next, struct sshd__dial, node), NULL);
 	while (conn->fwds.next != &conn->fwds)
-		fwd_free(sshd__container_of(conn->fwds.next, struct sshd__fwd, node));
+		fwd_free(container_of(conn->fwds.next, struct sshd__fwd, node));
 }
 
 unsigned sshd__fwd_in_use(const struct sshd_conn *conn)
@@ -667,7 +667,7 @@ unsigned sshd__fwd_in_use(const struct sshd_conn *conn)
 	if (conn->dials.next != &conn->dials)
 		used |= SSHD_ALLOW_LOCAL_FWD;
 	for (n = conn->fwds.next; n != &conn->fwds; n = n->next) {
-		const struct sshd__fwd *f = sshd__container_of(n, struct sshd__fwd, node);
+		const struct sshd__fwd *f = container_of(n, struct sshd__fwd, node);
 		if (f->kind == FWD_AGENT_LISTEN || (f->kind == FWD_BRIDGE && f->agent))
 			used |= SSHD_ALLOW_AGENT;
 		else if (f->kind == FWD_BRIDGE && f->direct)
@@ -676,7 +676,7 @@ unsigned sshd__fwd_in_use(const struct sshd_conn *conn)
 			used |= SSHD_ALLOW_REMOTE_FWD;
 	}
 	for (n = conn->chans.next; n != &conn->chans; n = n->next)
-		if (sshd__container_of(n, struct sshd__chan, node)->agent)
+		if (container_of(n, struct sshd__chan, node)->agent)
 			used |= SSHD_ALLOW_AGENT;
 	return used;
 }
@@ -729,7 +729,7 @@ static struct sshd__fwd *listener_find(struct sshd_conn *conn, const char *addr,
 	struct sshd__node *n;
 
 	for (n = conn->fwds.next; n != &conn->fwds; n = n->next) {
-		struct sshd__fwd *f = sshd__container_of(n, struct sshd__fwd, node);
+		struct sshd__fwd *f = container_of(n, struct sshd__fwd, node);
 		if (f->kind == FWD_TCP_LISTEN && f->port == port && strcmp(f->addr, addr) == 0)
 			return f;
 	}
@@ -798,7 +798,7 @@ int sshd__agent_start(struct sshd_conn *conn, char *path, size_t size)
 	int fd;
 
 	for (n = conn->fwds.next; n != &conn->fwds; n = n->next) {
-		l = sshd__container_of(n, struct sshd__fwd, node);
+		l = container_of(n, struct sshd__fwd, node);
 		if (l->kind == FWD_AGENT_LISTEN) {
 			snprintf(path, size, "%s", l->sock_path);
 			return 0;

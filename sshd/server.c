@@ -133,7 +133,7 @@ void sshd__child_forget_chan(struct sshd_server *srv, struct sshd__chan *chan)
 	struct sshd__node *n;
 
 	for (n = srv->children.next; n != &srv->children; n = n->next) {
-		struct child *c = sshd__container_of(n, struct child, node);
+		struct child *c = container_of(n, struct child, node);
 		if (c->chan == chan)
 			c->chan = NULL;
 	}
@@ -141,11 +141,11 @@ void sshd__child_forget_chan(struct sshd_server *srv, struct sshd__chan *chan)
 
 static void on_sigchld(uv_signal_t *h, int sig)
 {
-	struct sshd_server *srv = sshd__container_of(h, struct sshd_server, sigchld);
+	struct sshd_server *srv = container_of(h, struct sshd_server, sigchld);
 	struct sshd__node *n, *next;
 
 	for (n = srv->children.next; n != &srv->children; n = next) {
-		struct child *c = sshd__container_of(n, struct child, node);
+		struct child *c = container_of(n, struct child, node);
 		int status;
 		pid_t r;
 
@@ -251,7 +251,7 @@ static void conn_destroy(struct sshd_conn *conn)
 	uv_poll_stop(&conn->poll);
 	uv_timer_stop(&conn->timer);
 	for (n = conn->chans.next; n != &conn->chans; n = next) {
-		struct sshd__chan *chan = sshd__container_of(n, struct sshd__chan, node);
+		struct sshd__chan *chan = container_of(n, struct sshd__chan, node);
 		next = n->next;
 		sshd__chan_kill(chan, SIGHUP);
 		sshd__chan_release(chan);
@@ -453,7 +453,7 @@ static struct sshd__chan *chan_of(struct sshd_conn *conn, ssh_channel channel)
 	struct sshd__node *n;
 
 	for (n = conn->chans.next; n != &conn->chans; n = n->next) {
-		struct sshd__chan *chan = sshd__container_of(n, struct sshd__chan, node);
+		struct sshd__chan *chan = container_of(n, struct sshd__chan, node);
 		if (chan->channel == channel)
 			return chan;
 	}
@@ -534,7 +534,7 @@ void sshd__conn_process(struct sshd_conn *conn)
 		handle_msg(conn, msg);
 	for (n = conn->chans.next; n != &conn->chans; n = next) {
 		next = n->next;
-		sshd__chan_pump(sshd__container_of(n, struct sshd__chan, node));
+		sshd__chan_pump(container_of(n, struct sshd__chan, node));
 	}
 	sshd__fwd_pump(conn);
 	status = ssh_get_status(conn->session);
@@ -565,7 +565,7 @@ static void on_poll(uv_poll_t *h, int status, int events)
 static void abort_all(struct sshd_conn *conn, const char *message)
 {
 	while (conn->chans.next != &conn->chans)
-		sshd__chan_abort(sshd__container_of(conn->chans.next, struct sshd__chan, node),
+		sshd__chan_abort(container_of(conn->chans.next, struct sshd__chan, node),
 				 message);
 }
 
@@ -750,7 +750,7 @@ unsigned sshd_revalidate(struct sshd_server *srv)
 	unsigned closed = 0;
 
 	for (n = srv->conns.next; n != &srv->conns; n = next) {
-		struct sshd_conn *conn = sshd__container_of(n, struct sshd_conn, node);
+		struct sshd_conn *conn = container_of(n, struct sshd_conn, node);
 		struct sshd_decision d;
 		char why[SSHD_NAME_MAX * 2 + 96];
 
@@ -843,12 +843,12 @@ fail:
 
 static void server_closed(uv_handle_t *h)
 {
-	struct sshd_server *srv = sshd__container_of(h, struct sshd_server, sigchld);
+	struct sshd_server *srv = container_of(h, struct sshd_server, sigchld);
 	struct sshd__node *n, *next;
 
 	for (n = srv->children.next; n != &srv->children; n = next) {
 		next = n->next;
-		free(sshd__container_of(n, struct child, node));
+		free(container_of(n, struct child, node));
 	}
 	sshd__cg_sweep(srv, true);
 	for (size_t i = 0; i < srv->nkeys; i++) {
@@ -873,9 +873,9 @@ void sshd_server_close(struct sshd_server *srv, void (*done)(void *arg), void *a
 	srv->close_arg = arg;
 	for (n = srv->conns.next; n != &srv->conns; n = next) {
 		next = n->next;
-		sshd__conn_close(sshd__container_of(n, struct sshd_conn, node),
+		sshd__conn_close(container_of(n, struct sshd_conn, node),
 				 "server shutting down");
-		conn_destroy(sshd__container_of(n, struct sshd_conn, node));
+		conn_destroy(container_of(n, struct sshd_conn, node));
 	}
 	uv_close((uv_handle_t *)&srv->sigchld, server_closed);
 }

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 #include <uv.h>
 
+#include "common/container.h"
 #include "sshd/sshd.h"
 
 struct sshd__node {
@@ -34,8 +35,6 @@ static inline void sshd__list_del(struct sshd__node *n)
 	n->next->prev = n->prev;
 	n->prev = n->next = n;
 }
-
-#define sshd__container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 enum { SSHD__HOSTKEYS_MAX = 3 };
 

@@ -104,7 +104,7 @@ static size_t split_coalesced(struct wg_device *dev, struct msghdr *mh, uint8_t 
 
 static void on_readable(uv_poll_t *h, int status, int events)
 {
-	struct wg__udp_handle *hh = wg__container_of(h, struct wg__udp_handle, poll);
+	struct wg__udp_handle *hh = container_of(h, struct wg__udp_handle, poll);
 	struct wg__udp *u = hh->udp;
 	struct wg_device *dev = hh->dev;
 
@@ -146,7 +146,7 @@ static void on_readable(uv_poll_t *h, int status, int events)
 
 static void on_prepare(uv_prepare_t *h)
 {
-	wg__flush(wg__container_of(h, struct wg_device, flush));
+	wg__flush(container_of(h, struct wg_device, flush));
 }
 
 static int udp_open(struct wg_device *dev, struct wg__udp *u, int family, uint16_t port)
@@ -210,7 +210,7 @@ static int udp_open(struct wg_device *dev, struct wg__udp *u, int family, uint16
 
 static void udp_closed(uv_handle_t *h)
 {
-	struct wg__udp_handle *hh = wg__container_of((uv_poll_t *)h, struct wg__udp_handle, poll);
+	struct wg__udp_handle *hh = container_of((uv_poll_t *)h, struct wg__udp_handle, poll);
 	struct wg_device *dev = hh->dev;
 	close(hh->fd);
 	free(hh);
@@ -350,7 +350,7 @@ void wg__handle_closed(struct wg_device *dev)
 
 static void flush_closed(uv_handle_t *h)
 {
-	wg__handle_closed(wg__container_of((uv_prepare_t *)h, struct wg_device, flush));
+	wg__handle_closed(container_of((uv_prepare_t *)h, struct wg_device, flush));
 }
 
 int wg_device_new(uv_loop_t *loop, const struct wg_device_config *cfg,

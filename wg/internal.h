@@ -14,11 +14,10 @@
 
 #include <uv.h>
 
+#include "common/container.h"
 #include "common/log.h"
 #include "wg/messages.h"
 #include "wg/wg.h"
-
-#define wg__container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 #define NS_PER_SEC 1000000000ULL
 #define NS_PER_MS 1000000ULL

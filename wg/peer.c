@@ -92,7 +92,7 @@ bool wg__keypair_usable(const struct wg_device *dev, const struct wg__keypair *k
 
 static struct wg__peer *peer_of_timers(struct wg__timers *t)
 {
-	return wg__container_of(t, struct wg__peer, timers);
+	return container_of(t, struct wg__peer, timers);
 }
 
 static void act_send_initiation(struct wg__timers *t, bool is_retry)
@@ -145,7 +145,7 @@ static const struct wg__timer_actions peer_timer_actions = {
 
 static void on_peer_timer(uv_timer_t *h)
 {
-	struct wg__peer *p = wg__container_of(h, struct wg__peer, timer);
+	struct wg__peer *p = container_of(h, struct wg__peer, timer);
 	p->timer_armed_at = 0;
 	wg__timers_expire(&p->timers, wg__now(p->dev));
 	wg__peer_timers_update(p);
@@ -228,7 +228,7 @@ void wg__peer_seen(struct wg__peer *p, const struct wg__path *from)
 
 static void peer_closed(uv_handle_t *h)
 {
-	struct wg__peer *p = wg__container_of((uv_timer_t *)h, struct wg__peer, timer);
+	struct wg__peer *p = container_of((uv_timer_t *)h, struct wg__peer, timer);
 	struct wg_device *dev = p->dev;
 	key_wipe(p, sizeof(*p));
 	free(p);

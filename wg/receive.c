@@ -132,7 +132,7 @@ static void receive_initiation(struct wg_device *dev, const uint8_t *buf, size_t
 		wg__drop(dev, drop_handshake, "invalid or replayed initiation");
 		return;
 	}
-	p = wg__container_of(hs, struct wg__peer, hs);
+	p = container_of(hs, struct wg__peer, hs);
 	wg__peer_seen(p, src);
 	p->rx_bytes += len;
 	log_debug(dev->name, "%s: received handshake initiation", p->log_name);

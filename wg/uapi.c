@@ -486,7 +486,7 @@ struct uapi_write {
 
 static void conn_closed(uv_handle_t *h)
 {
-	struct wg__uapi_conn *c = wg__container_of((uv_pipe_t *)h, struct wg__uapi_conn, pipe);
+	struct wg__uapi_conn *c = container_of((uv_pipe_t *)h, struct wg__uapi_conn, pipe);
 	struct wg_device *dev = c->dev;
 	if (c->buf)
 		key_wipe(c->buf, c->cap);
@@ -511,7 +511,7 @@ static void conn_close(struct wg__uapi_conn *c)
 
 static void on_written(uv_write_t *req, int status)
 {
-	struct uapi_write *w = wg__container_of(req, struct uapi_write, req);
+	struct uapi_write *w = container_of(req, struct uapi_write, req);
 	key_wipe(w->data, w->len);
 	free(w->data);
 	free(w);
@@ -519,7 +519,7 @@ static void on_written(uv_write_t *req, int status)
 
 static void conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-	struct wg__uapi_conn *c = wg__container_of((uv_pipe_t *)h, struct wg__uapi_conn, pipe);
+	struct wg__uapi_conn *c = container_of((uv_pipe_t *)h, struct wg__uapi_conn, pipe);
 	if (c->cap - c->len < 4096 && c->cap < UAPI_MAX_REQUEST) {
 		size_t cap = c->cap ? c->cap * 2 : 8192;
 		char *nb = malloc(cap);
@@ -539,7 +539,7 @@ static void conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 
 static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
-	struct wg__uapi_conn *c = wg__container_of((uv_pipe_t *)s, struct wg__uapi_conn, pipe);
+	struct wg__uapi_conn *c = container_of((uv_pipe_t *)s, struct wg__uapi_conn, pipe);
 	char *end;
 
 	if (nread < 0 || (nread == 0 && buf->len == 0 && c->len >= UAPI_MAX_REQUEST)) {
@@ -576,7 +576,7 @@ static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 
 static void on_connection(uv_stream_t *server, int status)
 {
-	struct wg_device *dev = wg__container_of((uv_pipe_t *)server, struct wg_device, uapi);
+	struct wg_device *dev = container_of((uv_pipe_t *)server, struct wg_device, uapi);
 	struct wg__uapi_conn *c;
 
 	if (status < 0)
@@ -600,7 +600,7 @@ static void on_connection(uv_stream_t *server, int status)
 
 static void uapi_server_closed(uv_handle_t *h)
 {
-	wg__handle_closed(wg__container_of((uv_pipe_t *)h, struct wg_device, uapi));
+	wg__handle_closed(container_of((uv_pipe_t *)h, struct wg_device, uapi));
 }
 
 int wg_device_uapi_start(struct wg_device *dev, const char *path)

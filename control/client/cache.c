@@ -35,7 +35,7 @@ struct cache_write {
 
 static void cache_write_work(uv_work_t *w)
 {
-	struct cache_write *cw = ctl__container_of(w, struct cache_write, work);
+	struct cache_write *cw = container_of(w, struct cache_write, work);
 	cw->rc = file_write_atomic(cw->path, cw->json, strlen(cw->json), 0600);
 }
 
@@ -43,7 +43,7 @@ static void write_netmap(struct ctl_client *c);
 
 static void cache_write_done(uv_work_t *w, int status)
 {
-	struct cache_write *cw = ctl__container_of(w, struct cache_write, work);
+	struct cache_write *cw = container_of(w, struct cache_write, work);
 	struct ctl_client *c = cw->c;
 	if (cw->rc)
 		log_warn("control", "cannot cache the netmap in %s: %s", cw->path,

@@ -14,10 +14,9 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "common/container.h"
 #include "control/client/client.h"
 #include "control/netmap/wire.h"
-
-#define ctl__container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 enum {
 	BACKOFF_MIN_MS = 500,

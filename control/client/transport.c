@@ -28,7 +28,7 @@ void cli_handle_closed(uv_handle_t *h)
 {
 	struct ctl_client *c = h->data;
 	if (h->type == UV_POLL)
-		free(ctl__container_of((uv_poll_t *)h, struct sockctx, poll));
+		free(container_of((uv_poll_t *)h, struct sockctx, poll));
 	if (--c->open_handles == 0 && c->stopped) {
 		free(c);
 	}
@@ -38,7 +38,7 @@ static void check_done(struct ctl_client *c);
 
 static void on_poll(uv_poll_t *p, int status, int events)
 {
-	struct sockctx *s = ctl__container_of(p, struct sockctx, poll);
+	struct sockctx *s = container_of(p, struct sockctx, poll);
 	struct ctl_client *c = s->c;
 	int flags = 0, running;
 	if (status < 0)
