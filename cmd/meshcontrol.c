@@ -32,12 +32,22 @@ static void usage(FILE *out)
 		"  serve [--listen ADDR] [--port N] [--public-url URL] [--port-file FILE]\n"
 		"        [--keepalive-ms N] [--key-lifetime SECONDS]\n"
 		"        [--tls-cert FILE --tls-key FILE] [--insecure-http]\n"
+		"        [--relay URI[,URI]... --relay-secret-file FILE] [--relay-ttl SECONDS]\n"
 		"                                   run the server (default 127.0.0.1:8080); user\n"
 		"                                   nodes' keys expire after --key-lifetime\n"
 		"                                   (default 180 days) and must log in again.\n"
 		"                                   HTTPS with --tls-cert (PEM chain) and\n"
 		"                                   --tls-key (PEM, mode 0600); plain HTTP only\n"
-		"                                   on loopback, or anywhere with --insecure-http\n"
+		"                                   on loopback, or anywhere with\n"
+		"                                   --insecure-http.\n"
+		"                                   --relay: up to 8 TURN relays (coturn with\n"
+		"                                   use-auth-secret), RFC 7065 URIs\n"
+		"                                   turn:HOST:PORT[?transport=tcp] or\n"
+		"                                   turns:HOST:PORT; --relay-secret-file: its\n"
+		"                                   static-auth-secret (one line, mode 0600).\n"
+		"                                   Each node gets its own credentials, valid\n"
+		"                                   --relay-ttl (default 86400) and renewed at\n"
+		"                                   half of it\n"
 		"  user add LOGIN                   add a user; the password is read from stdin\n"
 		"  user list                        list users\n"
 		"  user remove LOGIN                remove a user with their nodes and keys\n"
@@ -80,9 +90,14 @@ static int cmd_serve(int argc, char **argv)
 		{ "tls-cert", required_argument, NULL, 'c' },
 		{ "tls-key", required_argument, NULL, 'K' },
 		{ "insecure-http", no_argument, NULL, 'I' },
+		{ "relay", required_argument, NULL, 'r' },
+		{ "relay-secret-file", required_argument, NULL, 'S' },
+		{ "relay-ttl", required_argument, NULL, 't' },
 		{ 0 },
 	};
 	struct ctl_server_config cfg = { .state_dir = state_dir, .port = 8080 };
+	struct ctl_relay_url relays[CTL_RELAYS_MAX];
+	char why[512];
 	const char *port_file = NULL;
 	int c;
 	optind = 1;
@@ -134,9 +149,35 @@ static int cmd_serve(int argc, char **argv)
 		case 'I':
 			cfg.insecure_http = true;
 			break;
+		case 'r':
+			if (!ctl_relay_list_parse(optarg, relays, &cfg.n_relays, why,
+						  sizeof(why))) {
+				fprintf(stderr, "meshcontrol: --relay: %s\n", why);
+				return 2;
+			}
+			cfg.relays = relays;
+			break;
+		case 'S':
+			cfg.relay_secret_file = optarg;
+			break;
+		case 't':
+			v = strtol(optarg, &end, 10);
+			if (*end || end == optarg || v < 10 || v > 7L * 86400) {
+				fprintf(stderr,
+					"meshcontrol: --relay-ttl: '%s' is not 10..%ld seconds\n",
+					optarg, 7L * 86400);
+				return 2;
+			}
+			cfg.relay_ttl_s = (uint32_t)v;
+			break;
 		default:
 			return 2;
 		}
+	}
+	if (!cfg.n_relays != !cfg.relay_secret_file) {
+		fprintf(stderr, "meshcontrol: --relay and --relay-secret-file go together (the "
+			"relays and the static-auth-secret they share with meshcontrol)\n");
+		return 2;
 	}
 	char err[512] = "";
 	struct ctl_server *srv;

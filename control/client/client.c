@@ -173,9 +173,11 @@ void cli_register_send(struct ctl_client *c)
 {
 	if (c->reg_req || c->stopped)
 		return; /* one at a time: the one in flight carries the current wishes */
-	char nk[KEY_BASE64_SIZE], old[KEY_BASE64_SIZE];
+	char nk[KEY_BASE64_SIZE], old[KEY_BASE64_SIZE], dk[KEY_BASE64_SIZE];
 	key_to_base64(nk, c->have_next && (c->rotating || c->relogin) ? c->next_pub : c->node_pub);
-	json_t *j = json_pack("{s:s, s:s}", "node_key", nk, "hostname", c->hostname);
+	key_to_base64(dk, c->disco_pub);
+	json_t *j = json_pack("{s:s, s:s, s:s}", "node_key", nk, "hostname", c->hostname,
+			      "disco_key", dk);
 	if (c->have_next && (c->rotating || c->relogin)) {
 		key_to_base64(old, c->node_pub);
 		json_object_set_new(j, "old_node_key", json_string(old));
@@ -353,7 +355,10 @@ static void map_poll(struct ctl_client *c)
 {
 	if (c->stopped || c->map_req)
 		return;
-	json_t *j = json_pack("{s:I, s:b}", "since", (json_int_t)c->netmap_version, "wait", 1);
+	char dk[KEY_BASE64_SIZE];
+	key_to_base64(dk, c->disco_pub);
+	json_t *j = json_pack("{s:I, s:b, s:s}", "since", (json_int_t)c->netmap_version, "wait", 1,
+			      "disco_key", dk);
 	json_t *eps = json_array(), *hks = json_array();
 	for (size_t i = 0; i < c->n_endpoints; i++)
 		json_array_append_new(eps, json_string(c->endpoints[i]));
@@ -616,6 +621,9 @@ int ctl_client_new(const struct ctl_client_config *cfg, struct ctl_client **out,
 	rc = cli_load_key(c, "machine.key", c->machine_pub, c->machine_priv, err, errlen);
 	if (!rc)
 		rc = cli_load_key(c, "node.key", c->node_pub, c->node_priv, err, errlen);
+	/* a crypto_box key pair is an X25519 one: the public half is the scalar times the base */
+	if (!rc)
+		rc = cli_load_key(c, "disco.key", c->disco_pub, c->disco_priv, err, errlen);
 	char path[4096];
 	cli_path_of(c, "node.key.next", path, sizeof(path));
 	if (!rc && access(path, F_OK) == 0) { /* a rotation a crash interrupted */
@@ -679,6 +687,7 @@ fail:
 	if (c->multi)
 		curl_multi_cleanup(c->multi);
 	sodium_memzero(c->machine_priv, 32);
+	sodium_memzero(c->disco_priv, 32);
 	sodium_memzero(c->node_priv, 32);
 	sodium_memzero(c->next_priv, 32);
 	free(c->url);
@@ -726,6 +735,7 @@ void ctl_client_free(struct ctl_client *c)
 	c->stopped = true;
 	cli_transport_stop(c);
 	sodium_memzero(c->machine_priv, 32);
+	sodium_memzero(c->disco_priv, 32);
 	sodium_memzero(c->node_priv, 32);
 	sodium_memzero(c->next_priv, 32);
 	free(c->url);
@@ -801,6 +811,13 @@ int ctl_client_logout(struct ctl_client *c, void (*cb)(void *ctx, int status), v
 		return -EIO;
 	}
 	return 0;
+}
+
+void ctl_client_disco_key(const struct ctl_client *c, uint8_t pub[static 32],
+			  uint8_t priv[static 32])
+{
+	memcpy(pub, c->disco_pub, 32);
+	memcpy(priv, c->disco_priv, 32);
 }
 
 int64_t ctl_client_netmap_age(const struct ctl_client *c)

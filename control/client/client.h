@@ -10,8 +10,10 @@
  * keeps working while control is unreachable.  Failures are retried with exponential backoff and jitter.
  *
  * State directory: machine.key and node.key (private keys, 0600), node.key.next (a key
- * being rotated to, until control confirms it), server.pub (the pinned server key),
- * netmap.json.  Keys are never logged. */
+ * being rotated to, until control confirms it), disco.key (0600: the crypto_box key of
+ * discovery messages, whose public half goes to control with every register and map
+ * request and reaches peers in their netmaps), server.pub (the pinned server key),
+ * netmap.json (0600: it holds this node's relay credentials).  Keys are never logged. */
 #ifndef MESH_CONTROL_CLIENT_H
 #define MESH_CONTROL_CLIENT_H
 
@@ -114,6 +116,11 @@ int ctl_client_logout(struct ctl_client *c, void (*cb)(void *ctx, int status), v
  * logs in again by itself with a new key).  -ENOTCONN before registration, -EBUSY while a
  * registration, rotation or login is under way; a refusal by control is logged and changes nothing. */
 int ctl_client_rotate_key(struct ctl_client *c);
+
+/* The discovery key pair (disco.key): for sealing and opening discovery messages
+ * (nat/disco.h).  The private half is a secret: keep it no longer than needed. */
+void ctl_client_disco_key(const struct ctl_client *c, uint8_t pub[static 32],
+			  uint8_t priv[static 32]);
 
 /* Seconds since the netmap in use was received (or cached); -1 when there is none. */
 int64_t ctl_client_netmap_age(const struct ctl_client *c);

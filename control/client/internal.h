@@ -49,6 +49,7 @@ struct ctl_client {
 	size_t n_endpoints, n_host_keys;
 	uint8_t machine_pub[32], machine_priv[32], node_pub[32], node_priv[32];
 	uint8_t next_pub[32], next_priv[32]; /* node.key.next: the key being rotated to */
+	uint8_t disco_pub[32], disco_priv[32]; /* disco.key: discovery messages (crypto_box) */
 	bool have_next, rotating, relogin, reauth; /* reauth: a login asked for, not expiry */
 	bool key_pending; /* GET /key in flight: its answer registers or streams */
 	int64_t relogin_at;

@@ -25,7 +25,9 @@ struct delta {
 	struct pol_ssh_rule **ssh;
 	size_t n_ssh;
 	char *domain;
-	bool has_self, has_filter, has_ssh, has_domain;
+	struct ctl_relay relays[CTL_RELAYS_MAX];
+	size_t n_relays;
+	bool has_self, has_filter, has_ssh, has_domain, has_relays;
 	struct ctl_node *peers; /* room for the new peer list, taken before anything changes */
 };
 
@@ -40,6 +42,7 @@ static void delta_free(struct delta *d)
 	ctl__ssh_free(d->ssh, d->n_ssh);
 	free(d->domain);
 	free(d->peers);
+	ctl__relays_wipe(d->relays, CTL_RELAYS_MAX);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -107,6 +110,11 @@ static int delta_decode(json_t *msg, struct delta *d, char *err, size_t errlen)
 			return -ENOMEM;
 		d->has_domain = true;
 	}
+	if ((v = json_object_get(msg, "relays"))) {
+		if ((rc = ctl__relays_from_json(v, d->relays, &d->n_relays, err, errlen)))
+			return rc;
+		d->has_relays = true;
+	}
 	return 0;
 }
 
@@ -166,6 +174,10 @@ static void delta_commit_struct(struct ctl_netmap *nm, struct delta *d, uint64_t
 		nm->domain = d->domain;
 		d->domain = NULL;
 	}
+	if (d->has_relays) {
+		memcpy(nm->relays, d->relays, sizeof(nm->relays));
+		nm->n_relays = d->n_relays;
+	}
 	nm->version = version;
 }
 
@@ -176,8 +188,8 @@ static int json_id_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* peers_changed replaces or adds peers by id; peers_removed drops ids; self, filter, ssh
- * and domain replace the previous values when present.  Peers are indexed by id in a hash
+/* peers_changed replaces or adds peers by id; peers_removed drops ids; self, filter, ssh,
+ * domain and relays replace the previous values when present.  Peers are indexed by id in a hash
  * table, so a delta costs O(peers), not O(peers x changes); a delta that changes no peer
  * leaves the peer list alone.  msg has been decoded (checked) already. */
 static int delta_apply_json(json_t *nm, json_t *msg, char *err, size_t errlen)
@@ -225,7 +237,7 @@ static int delta_apply_json(json_t *nm, json_t *msg, char *err, size_t errlen)
 		json_decref(byid);
 		json_object_set_new(nm, "peers", out);
 	}
-	static const char *const whole[] = { "self", "filter", "ssh", "domain" };
+	static const char *const whole[] = { "self", "filter", "ssh", "domain", "relays" };
 	for (size_t i = 0; i < sizeof(whole) / sizeof(whole[0]); i++) {
 		json_t *w = json_object_get(msg, whole[i]);
 		if (w)

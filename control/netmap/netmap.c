@@ -118,9 +118,9 @@ json_t *ctl__strv_json(char *const *v, size_t n)
 
 json_t *ctl__node_json(const struct ctl_node *n)
 {
-	char key[KEY_BASE64_SIZE];
+	char key[KEY_BASE64_SIZE], disco[KEY_BASE64_SIZE];
 	key_to_base64(key, n->node_key);
-	return json_pack("{s:I, s:s?, s:s?, s:o, s:s, s:I, s:o, s:o, s:o, s:o, s:b, s:I}",
+	json_t *j = json_pack("{s:I, s:s?, s:s?, s:o, s:s, s:I, s:o, s:o, s:o, s:o, s:b, s:I}",
 			 "id", (json_int_t)n->id, "name", n->name, "owner", n->owner, "tags",
 			 ctl__strv_json(n->tags, n->n_tags), "node_key", key, "key_expiry",
 			 (json_int_t)n->key_expiry, "addresses", prefixes_json(n->addrs, n->n_addrs),
@@ -128,6 +128,11 @@ json_t *ctl__node_json(const struct ctl_node *n)
 			 "endpoints", ctl__strv_json(n->endpoints, n->n_endpoints),
 			 "ssh_host_keys", ctl__strv_json(n->ssh_host_keys, n->n_ssh_host_keys),
 			 "online", (int)n->online, "last_seen", (json_int_t)n->last_seen);
+	if (j && n->has_disco_key) {
+		key_to_base64(disco, n->disco_key);
+		json_object_set_new(j, "disco_key", json_string(disco));
+	}
+	return j;
 }
 
 /* ---- freeing ---- */
@@ -161,6 +166,7 @@ void ctl_netmap_free(struct ctl_netmap *nm)
 	free(nm->peers);
 	ctl__filter_free(nm->filter, nm->n_filter);
 	ctl__ssh_free(nm->ssh, nm->n_ssh);
+	ctl__relays_wipe(nm->relays, CTL_RELAYS_MAX);
 	free(nm);
 }
 
@@ -281,6 +287,13 @@ int ctl__node_from_json(json_t *j, struct ctl_node *n, char *err, size_t errlen)
 		return ctl__fail(err, errlen, "node_key: missing");
 	if (!key_from_base64(n->node_key, json_string_value(k), &kerr))
 		return ctl__fail(err, errlen, "node_key: %s", kerr.message);
+	if ((k = json_object_get(j, "disco_key")) && !json_is_null(k)) {
+		if (!json_is_string(k))
+			return ctl__fail(err, errlen, "disco_key: expected a base64 key");
+		if (!key_from_base64(n->disco_key, json_string_value(k), &kerr))
+			return ctl__fail(err, errlen, "disco_key: %s", kerr.message);
+		n->has_disco_key = true;
+	}
 	struct ctl_prefix *addrs = NULL;
 	if ((rc = str_member(j, "name", false, &n->name, err, errlen)) ||
 	    (rc = str_member(j, "owner", false, &n->owner, err, errlen)) ||
@@ -340,6 +353,9 @@ static int netmap_from_json(json_t *j, struct ctl_netmap **out, char *err, size_
 				      errlen);
 	if (!rc)
 		rc = ctl__ssh_from_json(json_object_get(j, "ssh"), &nm->ssh, &nm->n_ssh, err, errlen);
+	if (!rc)
+		rc = ctl__relays_from_json(json_object_get(j, "relays"), nm->relays, &nm->n_relays,
+					   err, errlen);
 	if (rc) {
 		ctl_netmap_free(nm);
 		return rc;

@@ -7,7 +7,8 @@
  * lives in netmap.c; jansson never leaves control/); meshd only ever sees these structs.
  * The map stream sends a full netmap first and deltas afterwards; ctl_netmap_apply()
  * folds a delta into the JSON text of the previous netmap, so the cache on disk is always
- * a full netmap. */
+ * a full netmap.  Only a node's own netmap carries relays with its TURN credentials
+ * (relay.h); a peer is described by what every node may know of it. */
 #ifndef MESH_CONTROL_NETMAP_H
 #define MESH_CONTROL_NETMAP_H
 
@@ -16,6 +17,7 @@
 #include <stdint.h>
 
 #include "control/netmap/hostkey.h"
+#include "control/netmap/relay.h"
 #include "control/policy/policy.h"
 
 enum {
@@ -37,6 +39,10 @@ struct ctl_node {
 	char **tags;
 	size_t n_tags;
 	uint8_t node_key[CTL_KEY_LEN]; /* WireGuard public key */
+	/* crypto_box public key of its discovery messages (nat/disco.h), not the WireGuard
+	 * key; absent (false) for a node that never sent one */
+	uint8_t disco_key[CTL_KEY_LEN];
+	bool has_disco_key;
 	int64_t key_expiry;	       /* unix seconds; 0 = never */
 	struct ctl_prefix addrs[CTL_MAX_NODE_ADDRS];
 	size_t n_addrs;
@@ -65,6 +71,10 @@ struct ctl_netmap {
 	size_t n_filter;
 	struct pol_ssh_rule **ssh;
 	size_t n_ssh;
+	/* The TURN relays this node may use, with credentials minted for it alone (secrets:
+	 * wiped by ctl_netmap_free). */
+	struct ctl_relay relays[CTL_RELAYS_MAX];
+	size_t n_relays;
 };
 
 /* Decode the JSON text of a full netmap; on failure returns -EINVAL and writes why into

@@ -53,6 +53,13 @@ int ctl__netmap_fold(json_t **nm, json_t *msg, bool *keepalive, char *err, size_
 int ctl__netmap_fold_both(json_t **json, struct ctl_netmap **nm, json_t *msg, bool *keepalive,
 			  char *err, size_t errlen);
 
+/* The "relays" list (relay.c): absent or null = none; at most CTL_RELAYS_MAX.  A refused
+ * list leaves out wiped. */
+json_t *ctl__relays_json(const struct ctl_relay *r, size_t n);
+int ctl__relays_from_json(json_t *a, struct ctl_relay out[static CTL_RELAYS_MAX], size_t *n,
+			  char *err, size_t errlen);
+void ctl__relays_wipe(struct ctl_relay *r, size_t n);
+
 /* Read a string array member into a malloc'd char ** (NULL/0 when absent). */
 int ctl__strv_from_json(json_t *obj, const char *key, char ***v, size_t *n, char *err,
 			size_t errlen);

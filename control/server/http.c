@@ -499,7 +499,9 @@ int ctl_server_new(const struct ctl_server_config *cfg, struct ctl_server **out,
 	    srv_throttle_init(&srv->fails_source, SRV_THROTTLE_SOURCE, SRV_THROTTLE_WINDOW_S,
 			      SRV_THROTTLE_KEYS))
 		goto fail;
-	rc = ctl_state_open(cfg->state_dir, &srv->store, err, errlen);
+	rc = srv_relay_config(srv, err, errlen);
+	if (!rc)
+		rc = ctl_state_open(cfg->state_dir, &srv->store, err, errlen);
 	if (!rc)
 		rc = load_server_key(cfg->state_dir, srv->server_pub, srv->server_priv, err,
 				     errlen);
@@ -699,6 +701,7 @@ void ctl_server_free(struct ctl_server *srv)
 		sodium_memzero(srv->tls_key, srv->tls_key_len);
 	free(srv->tls_key);
 	sodium_memzero(srv->server_priv, sizeof(srv->server_priv));
+	sodium_memzero(srv->relay_secret, sizeof(srv->relay_secret));
 	pthread_cond_destroy(&srv->timer_cond);
 	pthread_mutex_destroy(&srv->lock);
 	free(srv);

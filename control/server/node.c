@@ -5,7 +5,9 @@
  * is not that version, otherwise with the difference, and holds the request when there is
  * none until a change or the keep-alive deadline.  A peer's JSON is built once when it
  * changes and shared by every viewer; a policy or topology change recompiles (polglue.c)
- * and every held poll computes its own delta by comparing versions and strings. */
+ * and every held poll computes its own delta by comparing versions and strings.  A node's
+ * relays with its TURN credentials (relay.c) are its own, like its filter: they travel
+ * beside "self", never in the JSON its peers get. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -105,6 +107,14 @@ static struct srv_node *node_by_machine(struct ctl_server *srv, const uint8_t mk
 	return NULL;
 }
 
+/* Free a string that may hold credentials. */
+static void secret_free(char *s)
+{
+	if (s)
+		sodium_memzero(s, strlen(s));
+	free(s);
+}
+
 static void node_free(struct srv_node *n)
 {
 	if (!n)
@@ -119,6 +129,8 @@ static void node_free(struct srv_node *n)
 	free(n->sent_filter);
 	free(n->sent_ssh);
 	free(n->sent_self);
+	secret_free(n->relays_json);
+	secret_free(n->sent_relays);
 	free(n);
 }
 
@@ -175,6 +187,8 @@ static int node_render(struct ctl_server *srv, struct srv_node *n)
 	v.owner = n->owner[0] ? n->owner : NULL;
 	split_tags(n->rec.tags, &v.tags, &v.n_tags);
 	memcpy(v.node_key, n->rec.node_key, 32);
+	memcpy(v.disco_key, n->rec.disco_key, 32);
+	v.has_disco_key = n->rec.has_disco_key;
 	v.key_expiry = n->rec.key_expiry;
 	v.addrs[0].family = 4;
 	v.addrs[0].bits = 32;
@@ -244,6 +258,7 @@ static int insert_node(struct ctl_server *srv, const struct ctl_node_rec *rec)
 	memmove(&srv->nodes[pos + 1], &srv->nodes[pos], (srv->n_nodes - pos) * sizeof(*arr));
 	srv->nodes[pos] = n;
 	srv->n_nodes++;
+	srv_relay_refresh(srv, n, srv_now_s());
 	return node_render(srv, n);
 }
 
@@ -381,6 +396,8 @@ void srv_timer_tick(struct ctl_server *srv)
 			node_render(srv, n);
 			changed = true;
 		}
+		/* credentials with less than half their lifetime left, or a key that expired */
+		changed |= srv_relay_refresh(srv, n, now);
 	}
 	if (srv->dirty || (srv->next_expiry && srv->next_expiry <= now)) {
 		char err[256];
@@ -457,6 +474,8 @@ static enum MHD_Result sealed_error(struct srv_req *r, unsigned status, const ch
 
 /* ---- the map ---- */
 
+static const char *relays_of(const struct srv_node *n);
+
 static void sent_record(struct srv_node *n, uint64_t version, struct ctl_server *srv)
 {
 	free(n->sent_ids);
@@ -475,10 +494,17 @@ static void sent_record(struct srv_node *n, uint64_t version, struct ctl_server 
 	free(n->sent_filter);
 	free(n->sent_ssh);
 	free(n->sent_self);
+	secret_free(n->sent_relays);
 	n->sent_filter = strdup(n->filter_json);
 	n->sent_ssh = strdup(n->ssh_json);
 	n->sent_self = strdup(n->peer_json);
+	n->sent_relays = strdup(relays_of(n));
 	n->sent_version = version;
+}
+
+static const char *relays_of(const struct srv_node *n)
+{
+	return n->relays_json ? n->relays_json : "[]";
 }
 
 static char *map_full(struct ctl_server *srv, struct srv_node *n)
@@ -504,9 +530,11 @@ static char *map_full(struct ctl_server *srv, struct srv_node *n)
 	sb_str(&b, n->filter_json);
 	sb_str(&b, ",\"ssh\":");
 	sb_str(&b, n->ssh_json);
+	sb_str(&b, ",\"relays\":");
+	sb_str(&b, relays_of(n));
 	sb_str(&b, "}}");
 	if (b.oom) {
-		free(b.s);
+		secret_free(b.s);
 		return NULL;
 	}
 	sent_record(n, v, srv);
@@ -541,7 +569,8 @@ static char *map_delta(struct ctl_server *srv, struct srv_node *n, bool *empty)
 	bool filter = strcmp(n->filter_json, n->sent_filter) != 0;
 	bool ssh = strcmp(n->ssh_json, n->sent_ssh) != 0;
 	bool self = strcmp(n->peer_json, n->sent_self) != 0;
-	*empty = !nch && !nrm && !filter && !ssh && !self;
+	bool relays = !n->sent_relays || strcmp(relays_of(n), n->sent_relays) != 0;
+	*empty = !nch && !nrm && !filter && !ssh && !self && !relays;
 	if (*empty || ch.oom || rm.oom) {
 		free(ch.s);
 		free(rm.s);
@@ -573,11 +602,15 @@ static char *map_delta(struct ctl_server *srv, struct srv_node *n, bool *empty)
 		sb_str(&b, ",\"self\":");
 		sb_str(&b, n->peer_json);
 	}
+	if (relays) {
+		sb_str(&b, ",\"relays\":");
+		sb_str(&b, relays_of(n));
+	}
 	sb_str(&b, "}");
 	free(ch.s);
 	free(rm.s);
 	if (b.oom) {
-		free(b.s);
+		secret_free(b.s);
 		return NULL;
 	}
 	sent_record(n, v, srv);
@@ -592,6 +625,91 @@ static char *array_text(json_t *a)
 static bool text_differs(const char *a, const char *b)
 {
 	return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
+}
+
+/* The discovery key a request carries ("disco_key"): 1 with it in key, 0 when absent,
+ * -EINVAL with the reason in why. */
+static int disco_from_msg(json_t *m, uint8_t key[32], char *why, size_t len)
+{
+	json_t *j = json_object_get(m, "disco_key");
+	struct key_error kerr;
+	if (!j)
+		return 0;
+	if (!json_is_string(j)) {
+		snprintf(why, len, "disco_key: expected a base64 key");
+		return -EINVAL;
+	}
+	if (!key_from_base64(key, json_string_value(j), &kerr)) {
+		snprintf(why, len, "disco_key: %s", kerr.message);
+		return -EINVAL;
+	}
+	if (key_is_zero(key)) { /* a low-order point: crypto_box refuses it */
+		snprintf(why, len, "disco_key: the all-zero key is not a public key");
+		return -EINVAL;
+	}
+	return 1;
+}
+
+/* Another node than self uses this discovery key.  Peers find a discovery message's node
+ * by its sender key, so two nodes must never share one. */
+static bool disco_taken(struct ctl_server *srv, const struct srv_node *self, const uint8_t key[32])
+{
+	for (size_t i = 0; i < srv->n_nodes; i++)
+		if (srv->nodes[i] != self && srv->nodes[i]->rec.has_disco_key &&
+		    sodium_memcmp(srv->nodes[i]->rec.disco_key, key, 32) == 0)
+			return true;
+	return false;
+}
+
+/* n uses discovery key k from now on: stored, and in what its peers see of it (a change in
+ * their maps).  1 when it changed, 0 when n had it already, -EEXIST when another node uses
+ * it, or the store's error. */
+static int disco_set(struct ctl_server *srv, struct srv_node *n, const uint8_t k[32])
+{
+	if (n->rec.has_disco_key && sodium_memcmp(n->rec.disco_key, k, 32) == 0)
+		return 0;
+	if (disco_taken(srv, n, k))
+		return -EEXIST;
+	struct ctl_node_rec rec = n->rec; /* memory changes once the store has it */
+	memcpy(rec.disco_key, k, 32);
+	rec.has_disco_key = true;
+	int rc = srv->store->ops->node_update(srv->store, &rec);
+	if (rc)
+		return rc;
+	memcpy(n->rec.disco_key, k, 32);
+	n->rec.has_disco_key = true;
+	node_render(srv, n);
+	return 1;
+}
+
+/* The discovery key a known node's request carries, taken (its peers are woken for it);
+ * false with the refusal in *res. */
+static bool disco_report(struct srv_req *r, struct srv_node *n, enum MHD_Result *res)
+{
+	uint8_t k[32];
+	char why[192];
+	int rc = disco_from_msg(r->msg, k, why, sizeof(why));
+	if (rc < 0) {
+		*res = sealed_error(r, MHD_HTTP_BAD_REQUEST, "%s", why);
+		return false;
+	}
+	if (rc > 0)
+		rc = disco_set(r->srv, n, k);
+	if (rc == -EEXIST) {
+		*res = sealed_error(r, MHD_HTTP_CONFLICT,
+				    "disco_key: another node already uses this key");
+		return false;
+	}
+	if (rc < 0) {
+		*res = sealed_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "disco_key: %s",
+				    strerror(-rc));
+		return false;
+	}
+	if (rc > 0) {
+		r->srv->map_version++;
+		srv_wake(r->srv, SRV_WAIT_MAP, NULL);
+	}
+	return true;
 }
 
 /* Endpoints and SSH host keys the node reports; they reach its peers as a change. */
@@ -663,6 +781,8 @@ int srv_node_expire(struct ctl_server *srv, struct srv_node *n, char *err, size_
 	if (!rc)
 		rc = node_render(srv, n); /* its self (and what peers see) carries the expiry */
 	if (!rc)
+		srv_relay_refresh(srv, n, srv_now_s()); /* and its relay credentials go */
+	if (!rc)
 		rc = srv_map_rebuild(srv, err, errlen);
 	return rc;
 }
@@ -679,6 +799,9 @@ static enum MHD_Result api_map(struct srv_req *r)
 		return sealed_error(r, MHD_HTTP_BAD_REQUEST, "since: expected an integer");
 	if (!r->wait) {
 		const char *bad = NULL;
+		enum MHD_Result res;
+		if (!disco_report(r, n, &res))
+			return res;
 		if (map_report(r, n, &bad) != MHD_YES)
 			return sealed_error(r, MHD_HTTP_BAD_REQUEST, "%s", bad);
 	} else {
@@ -717,7 +840,7 @@ static enum MHD_Result api_map(struct srv_req *r)
 	if (!msg)
 		return MHD_NO;
 	enum MHD_Result rc = reply_sealed(r, MHD_HTTP_OK, msg, strlen(msg));
-	free(msg);
+	secret_free(msg); /* a map may carry the node's relay credentials */
 	return rc;
 }
 
@@ -762,13 +885,22 @@ static bool hostname_valid(const char *h)
 
 /* Store a node for machine key + what it asked for and bring it into every map. */
 static int do_register(struct ctl_server *srv, const uint8_t mkey[32], const uint8_t nkey[32],
-		       const char *hostname, int64_t user_id, const char *tags, bool ephemeral,
-		       int64_t authkey_id, struct srv_node **out, char *err, size_t errlen)
+		       const uint8_t *disco, const char *hostname, int64_t user_id,
+		       const char *tags, bool ephemeral, int64_t authkey_id, struct srv_node **out,
+		       char *err, size_t errlen)
 {
 	struct ctl_node_rec rec;
 	memset(&rec, 0, sizeof(rec));
 	memcpy(rec.machine_key, mkey, 32);
 	memcpy(rec.node_key, nkey, 32);
+	if (disco && disco_taken(srv, node_by_machine(srv, mkey), disco)) {
+		snprintf(err, errlen, "disco_key: another node already uses this key");
+		return -EEXIST;
+	}
+	if (disco) {
+		memcpy(rec.disco_key, disco, 32);
+		rec.has_disco_key = true;
+	}
 	snprintf(rec.hostname, sizeof(rec.hostname), "%s", hostname);
 	rec.user_id = tags[0] ? 0 : user_id;
 	if (tags[0])
@@ -795,6 +927,7 @@ static int do_register(struct ctl_server *srv, const uint8_t mkey[32], const uin
 		n->rec.ssh_host_keys = keep.ssh_host_keys;
 		n->rec.last_seen = keep.last_seen;
 		node_owner(srv, n);
+		srv_relay_refresh(srv, n, srv_now_s()); /* a key valid again gets credentials */
 		rc = node_render(srv, n);
 	} else {
 		rc = insert_node(srv, &rec);
@@ -828,8 +961,9 @@ int srv_register_finish(struct ctl_server *srv, struct srv_login_req *lr, int64_
 		return rc;
 	}
 	if (!rc)
-		rc = do_register(srv, lr->machine_key, lr->node_key, lr->hostname, user_id, tags,
-				 false, 0, &n, err, errlen);
+		rc = do_register(srv, lr->machine_key, lr->node_key,
+				 lr->has_disco_key ? lr->disco_key : NULL, lr->hostname, user_id,
+				 tags, false, 0, &n, err, errlen);
 	if (rc) {
 		log_err("meshcontrol", "interactive registration: %s", err);
 		return rc;
@@ -897,6 +1031,8 @@ static struct srv_login_req *login_new(struct srv_req *r, const uint8_t nkey[32]
 	snprintf(lr->tags, sizeof(lr->tags), "%s", tags);
 	lr->has_tags = has_tags;
 	snprintf(lr->source, sizeof(lr->source), "%s", src);
+	char why[192];
+	lr->has_disco_key = disco_from_msg(r->msg, lr->disco_key, why, sizeof(why)) > 0;
 	lr->created = srv_now_s();
 	return lr;
 }
@@ -963,7 +1099,18 @@ static enum MHD_Result api_register(struct srv_req *r)
 	json_t *tj = json_object_get(m, "tags");
 	if (tj && ctl_tags_from_json(tj, asked, sizeof(asked), err, sizeof(err)) != 0)
 		return sealed_error(r, MHD_HTTP_BAD_REQUEST, "%s", err);
+	uint8_t dk[32];
+	int dk_given = disco_from_msg(m, dk, err, sizeof(err));
+	if (dk_given < 0)
+		return sealed_error(r, MHD_HTTP_BAD_REQUEST, "%s", err);
 	struct srv_node *known = node_by_machine(srv, r->machine_key), *n = NULL;
+	enum MHD_Result dres;
+	/* the machine is this node's: its discovery key is taken whatever else it asks */
+	if (known && !disco_report(r, known, &dres))
+		return dres;
+	if (!known && dk_given > 0 && disco_taken(srv, NULL, dk))
+		return sealed_error(r, MHD_HTTP_CONFLICT,
+				    "disco_key: another node already uses this key");
 	/* Peers tell nodes apart by node key: one in use by another machine is refused. */
 	for (size_t i = 0; i < srv->n_nodes; i++)
 		if (srv->nodes[i] != known && sodium_memcmp(srv->nodes[i]->rec.node_key, nk, 32) == 0)
@@ -1023,10 +1170,12 @@ static enum MHD_Result api_register(struct srv_req *r)
 	if (rc)
 		return sealed_error(r, rc == -EPERM ? MHD_HTTP_FORBIDDEN : MHD_HTTP_BAD_REQUEST,
 				    "%s", err);
-	rc = do_register(srv, r->machine_key, nk, hostname, k.user_id, tags, k.ephemeral, k.id, &n,
-			 err, sizeof(err));
+	rc = do_register(srv, r->machine_key, nk, dk_given > 0 ? dk : NULL, hostname, k.user_id,
+			 tags, k.ephemeral, k.id, &n, err, sizeof(err));
 	if (rc == -EKEYREVOKED)
 		return sealed_error(r, MHD_HTTP_FORBIDDEN, "%s", err);
+	if (rc == -EEXIST)
+		return sealed_error(r, MHD_HTTP_CONFLICT, "%s", err);
 	if (rc)
 		return sealed_error(r, rc == -EINVAL ? MHD_HTTP_BAD_REQUEST
 						     : MHD_HTTP_INTERNAL_SERVER_ERROR,

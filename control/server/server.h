@@ -9,7 +9,10 @@
 #define MESH_CONTROL_SERVER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include "control/netmap/relay.h"
 
 struct ctl_server;
 struct ctl_store;
@@ -28,13 +31,23 @@ struct ctl_server_config {
 	uint32_t keepalive_ms;	/* map stream keep-alive; 0 = 25 s */
 	uint32_t key_lifetime_s; /* node key expiry after registration; 0 = 180 days */
 	unsigned threads;	/* HTTP worker threads; 0 = 4 */
+	/* TURN relays (coturn with use-auth-secret) and the file holding their shared secret
+	 * (one line, at most 256 bytes, mode 0600 or tighter); both or neither.  Each node's
+	 * own netmap gets credentials for every relay, valid relay_ttl_s (0 = 24 h) and
+	 * minted again when less than half of that is left. */
+	const struct ctl_relay_url *relays;
+	size_t n_relays;
+	const char *relay_secret_file;
+	uint32_t relay_ttl_s;
 };
 
 /* Open the state directory (creating it, the store, the server key and the admin token
  * when missing).  err receives a sentence on failure. */
 int ctl_state_open(const char *state_dir, struct ctl_store **store, char *err, size_t errlen);
 
-/* Create the server (opens state), then start serving on its own threads.  Start refuses
+/* Create the server (opens state, reads the relay secret), then start serving on its own
+ * threads.  New refuses relays without a secret file or the other way round, and a secret
+ * file others may read, that is empty, or longer than 256 bytes.  Start refuses
  * (err says why and how to fix it) a TLS key others may read, half a certificate/key pair,
  * an http:// public URL with TLS, and plain HTTP on a non-loopback address without
  * insecure_http. */

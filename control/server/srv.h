@@ -34,11 +34,14 @@ struct srv_node {
 	size_t *vis; /* indexes (into srv->nodes) of the peers it sees, ascending id */
 	size_t n_vis;
 	char *filter_json, *ssh_json; /* its compiled packet filter and SSH rules */
+	/* its relays with credentials for it alone (relay.c); never in peer_json */
+	char *relays_json;
+	int64_t relays_minted, relays_expire; /* 0: none minted (no relays, or key expired) */
 	/* what the node was last sent */
 	uint64_t sent_version;
 	uint64_t *sent_ids, *sent_vers;
 	size_t n_sent;
-	char *sent_filter, *sent_ssh, *sent_self;
+	char *sent_filter, *sent_ssh, *sent_self, *sent_relays;
 };
 
 enum {
@@ -47,6 +50,11 @@ enum {
 	 * start one, so they are capped, in all and per source address. */
 	SRV_LOGINS_MAX = 1024,
 	SRV_LOGINS_PER_SOURCE = 32,
+	SRV_RELAY_SECRET_MAX = 256,
+	/* TURN credentials last a day: long enough that a node cut off from control keeps a
+	 * relay for at least half of it (they are minted again with half left), short enough
+	 * that a removed node's credentials (the relay cannot be told) die within a day. */
+	SRV_RELAY_TTL_S = 24 * 3600,
 };
 
 struct srv_login_req { /* an interactive registration waiting for a person */
@@ -57,6 +65,8 @@ struct srv_login_req { /* an interactive registration waiting for a person */
 	char hostname[CTL_HOSTNAME_MAX];
 	char tags[CTL_TAGS_MAX];
 	bool has_tags; /* it named its tags ("" = none); otherwise a known node keeps its own */
+	uint8_t disco_key[32]; /* its discovery key, when has_disco_key */
+	bool has_disco_key;
 	char source[SRV_SOURCE_MAX]; /* where it came from (see srv_source) */
 	int64_t created;
 	int state; /* 0 pending, 1 approved, -1 rejected */
@@ -166,6 +176,12 @@ struct ctl_server {
 	struct srv_throttle fails_account, fails_source; /* web passwords */
 	uint8_t csrf_key[32]; /* binds the login form's token to its pre-session cookie */
 
+	/* TURN relays and their shared secret (wiped at free) */
+	struct ctl_relay_url relays[CTL_RELAYS_MAX];
+	size_t n_relays;
+	uint8_t relay_secret[SRV_RELAY_SECRET_MAX];
+	size_t relay_secret_len;
+
 	struct srv_req waiting; /* list head of suspended requests */
 	/* Request bodies being received, over all connections (not under srv->lock): bounded
 	 * by SRV_BODY_BUDGET before anyone is authenticated. */
@@ -226,6 +242,14 @@ int srv_node_decode(const uint8_t server_priv[static 32], struct ctl_replay *rep
 		    const uint8_t *body, size_t len, uint8_t machine_key[static 32],
 		    uint8_t nonce[static CTL_WIRE_NONCE_LEN], json_t **msg, bool *authed,
 		    const char **why);
+
+/* relay.c */
+/* Check the relay options and read the secret (err names the option). */
+int srv_relay_config(struct ctl_server *srv, char *err, size_t errlen);
+/* Bring n's relays_json up to date at now: credentials minted when none are held or less
+ * than half their lifetime is left, none for a node whose key has expired.  True when it
+ * changed (the node's map then carries it as a delta). */
+bool srv_relay_refresh(struct ctl_server *srv, struct srv_node *n, int64_t now);
 
 /* throttle.c */
 int srv_throttle_init(struct srv_throttle *t, int limit, int64_t window_s, size_t cap);

@@ -52,6 +52,8 @@ struct ctl_node_rec {
 	char *endpoints;     /* JSON array text, malloc'd, may be NULL */
 	char *ssh_host_keys; /* JSON array text, malloc'd, may be NULL */
 	int64_t created, last_seen;
+	uint8_t disco_key[32]; /* discovery public key (crypto_box), when has_disco_key */
+	bool has_disco_key;
 };
 
 struct ctl_approval {
@@ -86,11 +88,13 @@ struct ctl_store_ops {
 	int (*authkey_revoke)(struct ctl_store *s, const char *prefix);
 	/* Create (or, for a known machine key, update) a node and count one use of the auth
 	 * key authkey_id (0 = interactive).  A single-use key already used gives -EKEYREVOKED,
-	 * and nothing is written.  Fills n->id, ipv4, ipv6, created. */
+	 * and nothing is written.  Fills n->id, ipv4, ipv6, created.  A known node keeps its
+	 * discovery key when n has none. */
 	int (*node_register)(struct ctl_store *s, struct ctl_node_rec *n, int64_t authkey_id);
 	int (*node_by_machine)(struct ctl_store *s, const uint8_t mkey[static 32],
 			       struct ctl_node_rec *n);
-	/* Endpoints, host keys, hostname and last_seen of an existing node. */
+	/* Endpoints, host keys, hostname, last_seen and the discovery key (kept when the
+	 * record has none) of an existing node. */
 	int (*node_update)(struct ctl_store *s, const struct ctl_node_rec *n);
 	int (*node_set_expiry)(struct ctl_store *s, int64_t id, int64_t key_expiry);
 	int (*node_list)(struct ctl_store *s, ctl_node_cb cb, void *ctx);

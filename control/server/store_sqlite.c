@@ -40,6 +40,8 @@ static const char *const migrations[] = {
 	"  approved_at INTEGER NOT NULL, PRIMARY KEY (src_node, dst_node));",
 	/* 2: when the approver authenticated for the approval (a check is a fresh login) */
 	"ALTER TABLE approvals ADD COLUMN auth_at INTEGER NOT NULL DEFAULT 0;",
+	/* 3: each node's discovery key (NULL until the node sends one) */
+	"ALTER TABLE nodes ADD COLUMN disco_key BLOB;",
 };
 
 enum { N_MIGRATIONS = sizeof(migrations) / sizeof(migrations[0]) };
@@ -215,7 +217,7 @@ static int sq_user_list(struct ctl_store *s, ctl_user_cb cb, void *ctx)
 
 static const char node_cols[] = "id, machine_key, node_key, key_expiry, hostname, user_id, tags, "
 				"ipv4, ipv6, ephemeral, endpoints, ssh_host_keys, created, "
-				"last_seen";
+				"last_seen, disco_key";
 
 static char *dup_text(const unsigned char *t)
 {
@@ -248,6 +250,17 @@ static void node_row(sqlite3_stmt *st, struct ctl_node_rec *n)
 	n->ssh_host_keys = dup_text(sqlite3_column_text(st, 11));
 	n->created = sqlite3_column_int64(st, 12);
 	n->last_seen = sqlite3_column_int64(st, 13);
+	n->has_disco_key = sqlite3_column_bytes(st, 14) == 32;
+	blob32(st, 14, n->disco_key, 32);
+}
+
+/* The discovery key as a parameter: NULL when the record has none. */
+static void bind_disco(sqlite3_stmt *st, int col, const struct ctl_node_rec *n)
+{
+	if (n->has_disco_key)
+		sqlite3_bind_blob(st, col, n->disco_key, 32, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, col);
 }
 
 void ctl_node_rec_clear(struct ctl_node_rec *n)
@@ -448,7 +461,8 @@ static int sq_node_register(struct ctl_store *s, struct ctl_node_rec *n, int64_t
 	if (sq_node_by_machine(s, n->machine_key, &old) == 0) {
 		ctl_node_rec_clear(&old);
 		st = prep(db, "UPDATE nodes SET node_key = ?, key_expiry = ?, hostname = ?, "
-			      "user_id = ?, tags = ?, ephemeral = ? WHERE id = ?");
+			      "user_id = ?, tags = ?, ephemeral = ?, "
+			      "disco_key = COALESCE(?, disco_key) WHERE id = ?");
 		if (!st) {
 			rc = -EIO;
 			goto out;
@@ -462,7 +476,12 @@ static int sq_node_register(struct ctl_store *s, struct ctl_node_rec *n, int64_t
 			sqlite3_bind_null(st, 4);
 		sqlite3_bind_text(st, 5, n->tags, -1, SQLITE_STATIC);
 		sqlite3_bind_int(st, 6, n->ephemeral);
-		sqlite3_bind_int64(st, 7, old.id);
+		bind_disco(st, 7, n);
+		sqlite3_bind_int64(st, 8, old.id);
+		if (!n->has_disco_key && old.has_disco_key) {
+			memcpy(n->disco_key, old.disco_key, 32);
+			n->has_disco_key = true;
+		}
 		n->id = old.id;
 		n->ipv4 = old.ipv4;
 		memcpy(n->ipv6, old.ipv6, 16);
@@ -489,8 +508,8 @@ static int sq_node_register(struct ctl_store *s, struct ctl_node_rec *n, int64_t
 		n->ipv6[12 + i] = (uint8_t)(host >> (24 - 8 * i));
 	n->created = now_s();
 	st = prep(db, "INSERT INTO nodes (machine_key, node_key, key_expiry, hostname, user_id, "
-		      "tags, ipv4, ipv6, ephemeral, created, last_seen) "
-		      "VALUES (?,?,?,?,?,?,?,?,?,?,?)");
+		      "tags, ipv4, ipv6, ephemeral, created, last_seen, disco_key) "
+		      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
 	if (!st) {
 		rc = -EIO;
 		goto out;
@@ -509,6 +528,7 @@ static int sq_node_register(struct ctl_store *s, struct ctl_node_rec *n, int64_t
 	sqlite3_bind_int(st, 9, n->ephemeral);
 	sqlite3_bind_int64(st, 10, n->created);
 	sqlite3_bind_int64(st, 11, n->created);
+	bind_disco(st, 12, n);
 	rc = step_done(db, st);
 	if (!rc)
 		n->id = sqlite3_last_insert_rowid(db);
@@ -520,14 +540,16 @@ static int sq_node_update(struct ctl_store *s, const struct ctl_node_rec *n)
 {
 	sqlite3 *db = sq(s)->db;
 	sqlite3_stmt *st = prep(db, "UPDATE nodes SET endpoints = ?, ssh_host_keys = ?, "
-				    "hostname = ?, last_seen = ? WHERE id = ?");
+				    "hostname = ?, last_seen = ?, "
+				    "disco_key = COALESCE(?, disco_key) WHERE id = ?");
 	if (!st)
 		return -EIO;
 	sqlite3_bind_text(st, 1, n->endpoints, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, n->ssh_host_keys, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, n->hostname, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, n->last_seen);
-	sqlite3_bind_int64(st, 5, n->id);
+	bind_disco(st, 5, n);
+	sqlite3_bind_int64(st, 6, n->id);
 	int rc = step_done(db, st);
 	if (!rc && sqlite3_changes(db) == 0)
 		rc = -ENOENT;

@@ -4,20 +4,38 @@
  * Checks that answers to a node are sealed to it, an unknown machine changes nothing (and
  * gets 401 from map and logout), what is stored of a node's reports is what meshd may use
  * (at most 16 endpoints addr:port, 8 valid host keys), and no request without an auth key or
- * a person changes a node's tags. */
+ * a person changes a node's tags; no two nodes share a discovery key (nor is one all zero);
+ * an answer to a node holds relay credentials only its own (username "<expiry>:<its id>",
+ * password the TURN REST one), and none inside a node entry. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/key.h"
 #include "control/netmap/hostkey.h"
 #include "control/netmap/endpoint.h"
+#include "nat/rest.h"
 #include "tests/fuzz/control/srv_harness.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+struct disco_seen {
+	uint8_t keys[FZ_NODES + 1][32];
+	size_t n;
+};
+
 static int check_node(void *ctx, const struct ctl_node_rec *n)
 {
-	(void)ctx;
+	struct disco_seen *seen = ctx;
+	if (n->has_disco_key) {
+		if (key_is_zero(n->disco_key))
+			abort();
+		for (size_t i = 0; i < seen->n; i++)
+			if (memcmp(seen->keys[i], n->disco_key, 32) == 0)
+				abort();
+		if (seen->n <= FZ_NODES)
+			memcpy(seen->keys[seen->n++], n->disco_key, 32);
+	}
 	if (strcmp(n->tags, n->id == 2 ? "tag:server" : "") != 0 || n->id > FZ_NODES)
 		abort();
 	json_t *ep = n->endpoints ? json_loads(n->endpoints, 0, NULL) : NULL;
@@ -39,6 +57,46 @@ static int check_node(void *ctx, const struct ctl_node_rec *n)
 	return 0;
 }
 
+/* Every "relays" list in an answer to node id: its own credentials; no node entry (self,
+ * peers, peers_changed, a registration's node) holds relays or a password. */
+static void check_relays(json_t *j, int64_t id, bool in_node)
+{
+	const char *k;
+	json_t *v;
+	size_t i;
+	if (json_is_array(j)) {
+		json_array_foreach(j, i, v)
+			check_relays(v, id, in_node);
+		return;
+	}
+	if (!json_is_object(j))
+		return;
+	json_object_foreach(j, k, v) {
+		bool node_part = in_node || strcmp(k, "self") == 0 || strcmp(k, "peers") == 0 ||
+				 strcmp(k, "peers_changed") == 0 || strcmp(k, "node") == 0;
+		if (in_node && (strcmp(k, "relays") == 0 || strcmp(k, "password") == 0))
+			abort();
+		if (strcmp(k, "relays") == 0) {
+			json_t *e;
+			json_array_foreach(v, i, e) {
+				const char *u = json_string_value(json_object_get(e, "username"));
+				const char *p = json_string_value(json_object_get(e, "password"));
+				char want[NAT_TURN_REST_PASSWORD_SIZE], tail[32];
+				snprintf(tail, sizeof(tail), ":%lld", (long long)id);
+				if (!u || !p || strlen(u) < strlen(tail) ||
+				    strcmp(u + strlen(u) - strlen(tail), tail) != 0)
+					abort();
+				nat_turn_rest_password((const uint8_t *)FZ_RELAY_SECRET,
+						       strlen(FZ_RELAY_SECRET), u, want);
+				if (strcmp(p, want) != 0)
+					abort();
+			}
+			continue;
+		}
+		check_relays(v, id, node_part);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const uint8_t *nl = memchr(data, '\n', size);
@@ -58,7 +116,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (node < 0 && (memcmp(&before, &after, sizeof(before)) != 0 ||
 			 (known_only && rep.queued && rep.status != 401)))
 		abort();
-	srv->store->ops->node_list(srv->store, check_node, NULL);
+	struct disco_seen seen = { .n = 0 };
+	srv->store->ops->node_list(srv->store, check_node, &seen);
+	if (node >= 0 && rep.body) {
+		json_t *j = json_loadb(rep.body, rep.len, 0, NULL);
+		check_relays(j, node + 1, false);
+		json_decref(j);
+	}
 	free(rep.body);
 	fz_srv_close(srv);
 	return 0;

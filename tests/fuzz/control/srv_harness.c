@@ -150,7 +150,7 @@ int crypto_pwhash_str_alg(char out[crypto_pwhash_STRBYTES], const char *const pa
 
 /* ---- the prepared state ---- */
 
-static char template_dir[256], work_dir[300];
+static char template_dir[256], work_dir[300], relay_secret_file[300];
 
 static void copy_file(const char *from_dir, const char *to_dir, const char *name)
 {
@@ -178,6 +178,12 @@ static void prepare(void)
 	if (!mkdtemp(template_dir))
 		abort();
 	snprintf(work_dir, sizeof(work_dir), "%s/w", template_dir);
+	snprintf(relay_secret_file, sizeof(relay_secret_file), "%s/relay-secret", template_dir);
+	int sfd = open(relay_secret_file, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (sfd < 0 || write(sfd, FZ_RELAY_SECRET "\n", sizeof(FZ_RELAY_SECRET)) !=
+				(ssize_t)sizeof(FZ_RELAY_SECRET))
+		abort();
+	close(sfd);
 	char tdir[300], err[256], hex[65];
 	snprintf(tdir, sizeof(tdir), "%s/t", template_dir);
 	struct ctl_store *s;
@@ -204,6 +210,9 @@ static void prepare(void)
 		n.user_id = i ? 0 : alice;
 		snprintf(n.tags, sizeof(n.tags), i ? "tag:server" : "");
 		n.key_expiry = (int64_t)time(NULL) + 86400;
+		/* the server has a discovery key ("IiIi...": 32 x 0x22), the laptop none yet */
+		memset(n.disco_key, 0x22, 32);
+		n.has_disco_key = i == 1;
 		if (s->ops->node_register(s, &n, 0))
 			abort();
 	}
@@ -236,7 +245,11 @@ struct ctl_server *fz_srv_open(void)
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/state.db-shm", work_dir);
 	unlink(path);
-	struct ctl_server_config cfg = { .state_dir = work_dir };
+	static struct ctl_relay_url relay;
+	if (!relay.port && !ctl_relay_url_parse(FZ_RELAY, &relay, NULL, 0))
+		abort();
+	struct ctl_server_config cfg = { .state_dir = work_dir, .relays = &relay, .n_relays = 1,
+					 .relay_secret_file = relay_secret_file };
 	struct ctl_server *srv;
 	char err[256];
 	if (ctl_server_new(&cfg, &srv, err, sizeof(err)) != 0) {

@@ -1,5 +1,6 @@
 /* Fuzz harness for meshcontrol's request handlers without a socket: a fresh server per input
- * (a copy of a prepared state directory: users, a policy, two registered nodes), a web
+ * (a copy of a prepared state directory: users, a policy, two registered nodes; a TURN relay
+ * and its secret, so every node's map carries credentials), a web
  * session, a pending login and a check-mode hold with known ids, and a stand-in for the
  * few libmicrohttpd calls the handlers make (headers, cookies, the answer). */
 #ifndef MESH_TESTS_FUZZ_SRV_HARNESS_H
@@ -16,6 +17,8 @@
 #define FZ_CSRF "c5rfc5rfc5rfc5rfc5rfc5rfc5rfc5rf"
 #define FZ_LOGIN_TOKEN "10910910910910910910910910910910"
 #define FZ_HOLD_ID "401d401d401d401d401d401d401d401d"
+#define FZ_RELAY "turn:198.51.100.1:3478"
+#define FZ_RELAY_SECRET "fuzz-relay-secret"
 
 enum { FZ_NODES = 2, FZ_HEADERS_MAX = 16 };
 

@@ -184,20 +184,23 @@ lab_tls_spki() {
 		openssl dgst -sha256 -binary | base64
 }
 
-# lab_control_start NODE: meshcontrol over HTTPS on NODE's address, port 8080, with a
-# certificate from the lab's CA (CTL_CA); admin token in CTL_TOKEN.
+# lab_control_start NODE [SERVE_ARGS...]: meshcontrol over HTTPS on NODE's address, port
+# 8080, with a certificate from the lab's CA (CTL_CA); admin token in CTL_TOKEN.  Further
+# arguments go to `meshcontrol serve`.
 lab_control_start() {
-	CTL_NODE=$1
+	local n=$1
+	shift
+	CTL_NODE=$n
 	CTL_STATE=$LAB/control
-	CTL_URL="https://$(lab_ip "$1"):8080"
+	CTL_URL="https://$(lab_ip "$n"):8080"
 	CTL_CA=$LAB/tls/ca.pem
 	export MESH_CA_FILE=$CTL_CA
-	[ -s "$LAB/tls/control.pem" ] || lab_tls_cert control "$(lab_ip "$1")" || return 1
-	lab_bg "$1" meshcontrol "$LAB_BUILD/cmd/meshcontrol" ${LAB_DEBUG:+-v} -s "$CTL_STATE" serve \
-		--listen "$(lab_ip "$1")" --port 8080 --public-url "$CTL_URL" --keepalive-ms 2000 \
-		--tls-cert "$LAB/tls/control.pem" --tls-key "$LAB/tls/control.key"
+	[ -s "$LAB/tls/control.pem" ] || lab_tls_cert control "$(lab_ip "$n")" || return 1
+	lab_bg "$n" meshcontrol "$LAB_BUILD/cmd/meshcontrol" ${LAB_DEBUG:+-v} -s "$CTL_STATE" serve \
+		--listen "$(lab_ip "$n")" --port 8080 --public-url "$CTL_URL" --keepalive-ms 2000 \
+		--tls-cert "$LAB/tls/control.pem" --tls-key "$LAB/tls/control.key" "$@"
 	CTL_PID=$LAB_LAST_PID
-	wait_until 10 ip netns exec "$(lab_ns "$1")" curl -s --cacert "$CTL_CA" -o /dev/null \
+	wait_until 10 ip netns exec "$(lab_ns "$n")" curl -s --cacert "$CTL_CA" -o /dev/null \
 		"$CTL_URL/" || return 1
 	wait_until 10 test -s "$CTL_STATE/admin-token" || return 1
 	CTL_TOKEN=$(cat "$CTL_STATE/admin-token")

@@ -1,5 +1,6 @@
 /* The netmap codec: encode, parse, deltas (changed, removed, whole sections), stale
- * deltas, and precise errors for bad fields. */
+ * deltas, and precise errors for bad fields; a node's relays with its TURN credentials and
+ * each node's discovery key (full netmaps, deltas in both folds, every bad field). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,185 @@ static char *full(void)
 	char *s = json_dumps(msg, JSON_COMPACT);
 	json_decref(msg);
 	return s;
+}
+
+static const char relay_full[] =
+	"{\"type\":\"full\",\"version\":1,\"netmap\":{\"version\":1,\"self\":{\"id\":1,"
+	"\"node_key\":\"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=\","
+	"\"disco_key\":\"ERERERERERERERERERERERERERERERERERERERERERE=\"},"
+	"\"peers\":[{\"id\":2,\"node_key\":\"AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=\","
+	"\"disco_key\":\"IiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiI=\"},"
+	"{\"id\":3,\"node_key\":\"AwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwM=\"}],"
+	"\"relays\":[{\"url\":\"turn:198.18.0.10:3478?transport=udp\",\"username\":"
+	"\"1700086400:1\",\"password\":\"PPWz7PpRwxKwGzZCJzS+CZ2BJhk=\",\"expires\":1700086400},"
+	"{\"url\":\"turns:[2001:db8::1]:443?transport=tcp\",\"username\":\"1700086400:1\","
+	"\"password\":\"PPWz7PpRwxKwGzZCJzS+CZ2BJhk=\",\"expires\":1700086400}]}}";
+
+/* Folds msg into both forms of the netmap relay_full makes (the client's way). */
+static int fold_both(const char *msg, struct ctl_netmap **nm, json_t **j, char *err, size_t len)
+{
+	json_t *m = json_loads(msg, 0, NULL);
+	bool ka;
+	int rc = m ? ctl__netmap_fold_both(j, nm, m, &ka, err, len) : -EINVAL;
+	json_decref(m);
+	return rc;
+}
+
+static void relays_and_disco(void)
+{
+	char err[512] = "", *cur = NULL;
+	struct ctl_netmap *nm = NULL;
+	json_t *j = NULL;
+	CHECK_INT(ctl_netmap_apply(&cur, relay_full, strlen(relay_full), err, sizeof(err)), 0);
+	CHECK_INT(ctl_netmap_parse(cur, strlen(cur), &nm, err, sizeof(err)), 0);
+	CHECK_INT(nm->n_relays, 2);
+	CHECK_INT(nm->relays[0].url.transport, CTL_RELAY_UDP);
+	CHECK_STR(nm->relays[0].url.host, "198.18.0.10");
+	CHECK_INT(nm->relays[0].url.port, 3478);
+	CHECK_STR(nm->relays[0].username, "1700086400:1");
+	CHECK_STR(nm->relays[0].password, "PPWz7PpRwxKwGzZCJzS+CZ2BJhk=");
+	CHECK_INT(nm->relays[0].expires, 1700086400);
+	CHECK_INT(nm->relays[1].url.transport, CTL_RELAY_TLS);
+	CHECK_STR(nm->relays[1].url.host, "2001:db8::1");
+	CHECK(nm->self.has_disco_key && nm->self.disco_key[0] == 0x11);
+	CHECK(nm->peers[0].has_disco_key && nm->peers[0].disco_key[31] == 0x22);
+	CHECK(!nm->peers[1].has_disco_key); /* a node that never sent one */
+	/* a copy holds them too */
+	struct ctl_netmap *copy;
+	CHECK_INT(ctl_netmap_dup(nm, &copy), 0);
+	CHECK_INT(copy->n_relays, 2);
+	CHECK_STR(copy->relays[1].password, "PPWz7PpRwxKwGzZCJzS+CZ2BJhk=");
+	ctl_netmap_free(copy);
+	/* the disco key goes back out as it came */
+	json_t *pj = ctl__node_json(&nm->peers[0]);
+	CHECK_STR(json_string_value(json_object_get(pj, "disco_key")),
+		  "IiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiI=");
+	json_decref(pj);
+	pj = ctl__node_json(&nm->peers[1]);
+	CHECK(json_object_get(pj, "disco_key") == NULL);
+	json_decref(pj);
+	ctl_netmap_free(nm);
+	nm = NULL;
+
+	/* a delta with new credentials replaces the list, in the JSON fold and in both forms */
+	const char *renew = "{\"type\":\"delta\",\"version\":2,\"base\":1,\"relays\":[{\"url\":"
+			    "\"turn:198.18.0.10:3478?transport=udp\",\"username\":\"1700129600:1\","
+			    "\"password\":\"YkTmZFGhyGlduXMc4sT9XeJcz4c=\","
+			    "\"expires\":1700129600}]}";
+	CHECK_INT(ctl_netmap_apply(&cur, renew, strlen(renew), err, sizeof(err)), 0);
+	CHECK_INT(ctl_netmap_parse(cur, strlen(cur), &nm, err, sizeof(err)), 0);
+	CHECK_INT(nm->n_relays, 1);
+	CHECK_STR(nm->relays[0].username, "1700129600:1");
+	ctl_netmap_free(nm);
+	nm = NULL;
+	CHECK_INT(fold_both(relay_full, &nm, &j, err, sizeof(err)), 0);
+	CHECK_INT(fold_both(renew, &nm, &j, err, sizeof(err)), 0);
+	CHECK_INT(nm->n_relays, 1);
+	CHECK_INT(nm->relays[0].expires, 1700129600);
+	CHECK_STR(nm->relays[0].password, "YkTmZFGhyGlduXMc4sT9XeJcz4c=");
+	/* a key expired: no relays any more */
+	const char *none = "{\"type\":\"delta\",\"version\":3,\"base\":2,\"relays\":[]}";
+	CHECK_INT(fold_both(none, &nm, &j, err, sizeof(err)), 0);
+	CHECK_INT(nm->n_relays, 0);
+	CHECK_INT(nm->relays[0].password[0], 0); /* wiped, not only forgotten */
+
+	/* every bad field of a relay, and of a discovery key: the exact sentence, and neither
+	 * form changes */
+	static const struct {
+		const char *part, *err;
+	} bad[] = {
+		/* 1 */ { "\"relays\":{}", "relays: expected an array" },
+		/* 2 */ { "\"relays\":[1]", "relays[0]: expected an object" },
+		/* 3 */ { "\"relays\":[{\"username\":\"u\",\"password\":\"p\",\"expires\":1}]",
+			  "relays[0].url: expected a string" },
+		/* 4 */ { "\"relays\":[{\"url\":\"http://r\",\"username\":\"u\",\"password\":"
+			  "\"p\",\"expires\":1}]",
+			  "relays[0].url: 'http://r': expected a TURN URI, turn:HOST:PORT or "
+			  "turns:HOST:PORT (RFC 7065)" },
+		/* 5 */ { "\"relays\":[{\"url\":\"turn:r\",\"password\":\"p\",\"expires\":1}]",
+			  "relays[0].username: expected 1 to 127 printable ASCII characters" },
+		/* 6 */ { "\"relays\":[{\"url\":\"turn:r\",\"username\":\"\",\"password\":\"p\","
+			  "\"expires\":1}]",
+			  "relays[0].username: expected 1 to 127 printable ASCII characters" },
+		/* 7 */ { "\"relays\":[{\"url\":\"turn:r\",\"username\":\"a b\",\"password\":"
+			  "\"p\",\"expires\":1}]",
+			  "relays[0].username: expected 1 to 127 printable ASCII characters" },
+		/* 8 */ { "\"relays\":[{\"url\":\"turn:r\",\"username\":\"u\\u00e9\",\"password\":"
+			  "\"p\",\"expires\":1}]",
+			  "relays[0].username: expected 1 to 127 printable ASCII characters" },
+		/* 9 a password is never quoted */
+		{ "\"relays\":[{\"url\":\"turn:r\",\"username\":\"u\",\"password\":\"se cret\","
+		  "\"expires\":1}]",
+		  "relays[0].password: expected 1 to 127 printable ASCII characters" },
+		/* 10 */ { "\"relays\":[{\"url\":\"turn:r\",\"username\":\"u\",\"password\":7,"
+			   "\"expires\":1}]",
+			   "relays[0].password: expected 1 to 127 printable ASCII characters" },
+		/* 11 */ { "\"relays\":[{\"url\":\"turn:r\",\"username\":\"u\",\"password\":"
+			   "\"p\"}]",
+			   "relays[0].expires: expected a unix time in seconds" },
+		/* 12 */ { "\"relays\":[{\"url\":\"turn:r\",\"username\":\"u\",\"password\":"
+			   "\"p\",\"expires\":0}]",
+			   "relays[0].expires: expected a unix time in seconds" },
+		/* 13 */ { "\"relays\":[{\"url\":\"turn:r\",\"username\":\"u\",\"password\":"
+			   "\"p\",\"expires\":\"1\"}]",
+			   "relays[0].expires: expected a unix time in seconds" },
+		/* 14 the second one is bad */
+		{ "\"relays\":[{\"url\":\"turn:r\",\"username\":\"u\",\"password\":\"p\","
+		  "\"expires\":1},{\"url\":\"turn:r:0\",\"username\":\"u\",\"password\":\"p\","
+		  "\"expires\":1}]",
+		  "relays[1].url: 'turn:r:0': port '0' is not 1-65535" },
+		/* 15 */ { "\"relays\":[{},{},{},{},{},{},{},{},{}]",
+			   "relays: at most 8 entries, got 9" },
+		/* 16 */ { "\"self\":{\"id\":1,\"node_key\":"
+			   "\"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=\","
+			   "\"disco_key\":\"AQEB\"}",
+			   "disco_key: key is 4 characters long; a base64 key is exactly 44" },
+		/* 17 */ { "\"peers_changed\":[{\"id\":4,\"node_key\":"
+			   "\"BAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQ=\",\"disco_key\":7}]",
+			   "disco_key: expected a base64 key" },
+		/* 18 */ { "\"peers_changed\":[{\"id\":4,\"node_key\":"
+			   "\"BAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQ=\",\"disco_key\":"
+			   "\"BAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBA*=\"}]",
+			   "disco_key: invalid base64 character '*' at position 43" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char msg[1024];
+		snprintf(msg, sizeof(msg), "{\"type\":\"delta\",\"version\":9,\"base\":3,%s}",
+			 bad[i].part);
+		char *before = strdup(cur);
+		err[0] = '\0';
+		/* the JSON-only fold (its netmap is at version 2) */
+		if (strncmp(bad[i].part, "\"relays\"", 8) == 0) {
+			char m2[1024];
+			snprintf(m2, sizeof(m2), "{\"type\":\"delta\",\"version\":9,\"base\":2,%s}",
+				 bad[i].part);
+			CHECK_INT(ctl_netmap_apply(&cur, m2, strlen(m2), err, sizeof(err)),
+				  -EINVAL);
+			CHECK_STR(cur, before);
+			if (strcmp(err, bad[i].err) != 0)
+				fprintf(stderr, "bad %zu (apply):\n", i + 1);
+			CHECK_STR(err, bad[i].err);
+		}
+		err[0] = '\0';
+		CHECK_INT(fold_both(msg, &nm, &j, err, sizeof(err)), -EINVAL);
+		if (strcmp(err, bad[i].err) != 0)
+			fprintf(stderr, "bad %zu (both):\n", i + 1);
+		CHECK_STR(err, bad[i].err);
+		CHECK_INT(nm->version, 3);
+		free(before);
+	}
+	/* and in a full netmap */
+	char *full_bad = strdup(relay_full), *none_yet = NULL;
+	memcpy(strstr(full_bad, "1700086400}]"), "-700086400", 10);
+	err[0] = '\0';
+	CHECK_INT(ctl_netmap_apply(&none_yet, full_bad, strlen(full_bad), err, sizeof(err)),
+		  -EINVAL);
+	CHECK_STR(err, "relays[1].expires: expected a unix time in seconds");
+	CHECK(none_yet == NULL);
+	free(full_bad);
+	ctl_netmap_free(nm);
+	json_decref(j);
+	free(cur);
 }
 
 int main(void)
@@ -157,6 +337,8 @@ int main(void)
 		ctl_netmap_free(nm);
 	}
 	free(cur);
+
+	relays_and_disco();
 
 	/* prefixes */
 	struct ctl_prefix p, q;

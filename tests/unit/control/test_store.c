@@ -1,6 +1,7 @@
 /* The SQLite store and identity layer: migrations, users (Argon2id), auth keys (single-use,
  * reusable, expired, revoked), registration atomicity and address allocation, approvals,
- * policy, and that all of it survives reopening the database. */
+ * policy, discovery keys (schema 3: kept when a registration or update carries none), and
+ * that all of it survives reopening the database, or migrating one of schema 2. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,6 +104,10 @@ int main(void)
 	/* endpoints, approvals, policy */
 	n1.endpoints = strdup("[\"192.0.2.1:41641\"]");
 	n1.last_seen = 1234;
+	memset(n1.disco_key, 0xd1, 32);
+	n1.has_disco_key = true;
+	CHECK_INT(s->ops->node_update(s, &n1), 0);
+	n1.has_disco_key = false; /* an update without one keeps it */
 	CHECK_INT(s->ops->node_update(s, &n1), 0);
 	ctl_node_rec_clear(&n1);
 	struct ctl_approval a = { .src_node = n1.id, .dst_node = n2.id, .user_id = alice,
@@ -121,12 +126,29 @@ int main(void)
 	CHECK_STR(got.endpoints, "[\"192.0.2.1:41641\"]");
 	CHECK_INT(got.last_seen, 1234);
 	CHECK_STR(got.hostname, "host1");
+	CHECK(got.has_disco_key);
+	CHECK_INT(got.disco_key[31], 0xd1);
+	ctl_node_rec_clear(&got);
+	/* a registration of the known machine without a discovery key keeps it (and says so) */
+	struct ctl_node_rec again = mknode(1);
+	again.user_id = alice;
+	CHECK_INT(s->ops->node_register(s, &again, 0), 0);
+	CHECK(again.has_disco_key);
+	CHECK_INT(again.disco_key[0], 0xd1);
+	CHECK_INT(s->ops->node_by_machine(s, n1.machine_key, &got), 0);
+	CHECK(got.has_disco_key);
+	ctl_node_rec_clear(&got);
+	/* ... and one with a new key replaces it */
+	memset(again.disco_key, 0xd2, 32);
+	CHECK_INT(s->ops->node_register(s, &again, 0), 0);
+	CHECK_INT(s->ops->node_by_machine(s, n1.machine_key, &got), 0);
+	CHECK_INT(got.disco_key[5], 0xd2);
 	ctl_node_rec_clear(&got);
 	struct ctl_approval b;
 	CHECK_INT(s->ops->approval_get(s, n1.id, n2.id, &b), 0);
 	CHECK_INT(b.approved_at, 5000);
 	CHECK_INT(b.auth_at, 4990); /* when the approver authenticated for it (schema 2) */
-	CHECK_INT(ctl_store_schema_version(), 2);
+	CHECK_INT(ctl_store_schema_version(), 3);
 	CHECK_INT(s->ops->approval_get(s, n2.id, n1.id, &b), -ENOENT);
 	CHECK_INT(s->ops->policy_get(s, &pol), 0);
 	CHECK_STR(pol, "{\"acls\": []}");
@@ -149,8 +171,25 @@ int main(void)
 	CHECK(memcmp(n4.ipv6, n3.ipv6, 16) != 0);
 	s->ops->close(s);
 
-	/* a database from a newer meshcontrol is refused with a message */
+	/* a database of schema 2 (before discovery keys) migrates: its nodes have none, and can
+	 * be given one */
 	char cmd[512];
+	snprintf(cmd, sizeof(cmd), "sqlite3 %s 'ALTER TABLE nodes DROP COLUMN disco_key; "
+		 "PRAGMA user_version = 2' 2>/dev/null", path);
+	CHECK_INT(system(cmd), 0);
+	CHECK_INT(ctl_store_open_sqlite(path, &s, err, sizeof(err)), 0);
+	CHECK_INT(s->ops->node_by_machine(s, n4.machine_key, &got), 0);
+	CHECK(!got.has_disco_key);
+	memset(got.disco_key, 0xd4, 32);
+	got.has_disco_key = true;
+	CHECK_INT(s->ops->node_update(s, &got), 0);
+	ctl_node_rec_clear(&got);
+	CHECK_INT(s->ops->node_by_machine(s, n4.machine_key, &got), 0);
+	CHECK(got.has_disco_key && got.disco_key[0] == 0xd4);
+	ctl_node_rec_clear(&got);
+	s->ops->close(s);
+
+	/* a database from a newer meshcontrol is refused with a message */
 	snprintf(cmd, sizeof(cmd), "sqlite3 %s 'PRAGMA user_version = 99' 2>/dev/null", path);
 	if (system(cmd) == 0) {
 		CHECK_INT(ctl_store_open_sqlite(path, &s, err, sizeof(err)), -EPROTO);
