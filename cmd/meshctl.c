@@ -18,6 +18,7 @@ static const struct meshctl_verb verbs[] = {
 	{ "ip", meshctl_ip, "tailnet addresses of this node or a peer" },
 	{ "whois", meshctl_whois, "which node and owner stand behind an address" },
 	{ "ping", meshctl_ping, "round trips to a peer over the tunnel, and the path taken" },
+	{ "netcheck", meshctl_netcheck, "this machine's NAT as the relays see it, and their latency" },
 	{ "ssh", meshctl_ssh, "log in to a node with the system ssh, host keys from the netmap" },
 	{ "nc", meshctl_nc, "connect stdin/stdout to a port on a node (ssh ProxyCommand)" },
 	{ "user", meshctl_user, "admin: add, list or remove users (meshcontrol)" },

@@ -18,6 +18,7 @@ int meshctl_nc(int argc, char **argv);
 int meshctl_ssh(int argc, char **argv);
 int meshctl_up(int argc, char **argv);
 int meshctl_ping(int argc, char **argv);
+int meshctl_netcheck(int argc, char **argv);
 int meshctl_user(int argc, char **argv);
 int meshctl_authkey(int argc, char **argv);
 int meshctl_node(int argc, char **argv);

@@ -79,7 +79,8 @@ int meshctl_status(int argc, char **argv)
 			       "Show this node and its peers: addresses, owner or tags, whether they\n"
 			       "are online, the latest WireGuard handshake, bytes received and sent,\n"
 			       "and whether this node serves SSH; then the inbound packets the\n"
-			       "filter dropped, by reason (fragment, no_state, not_ours, ...).\n"
+			       "filter dropped, by reason (fragment, no_state, not_ours, ...), and\n"
+			       "the relays control gave this node ('meshctl netcheck' probes them).\n"
 			       "  --json   the full status as JSON\n");
 			return 0;
 		} else {
@@ -134,6 +135,18 @@ int meshctl_status(int argc, char **argv)
 		       p->endpoint ? ", direct " : "", p->endpoint ? p->endpoint : "");
 	}
 	print_drops(&st);
+	for (size_t i = 0; i < st.n_relays; i++) {
+		char url[CTL_RELAY_URL_MAX];
+		long long left = (long long)(st.relays[i].expires - (int64_t)time(NULL));
+		ctl_relay_url_format(&st.relays[i].url, url);
+		if (left > 0)
+			printf("%s %s (credentials for %lldh%02lldm more)", i ? "," : "# relays:",
+			       url, left / 3600, left % 3600 / 60);
+		else
+			printf("%s %s (credentials expired)", i ? "," : "# relays:", url);
+	}
+	if (st.n_relays)
+		printf("\n");
 	ctl_lapi_status_clear(&st);
 	return 0;
 }

@@ -209,6 +209,9 @@ void meshd_api_build_status(struct meshd_node *node, struct ctl_lapi_status *st)
 		return;
 	st->domain = nm->domain ? strdup(nm->domain) : NULL;
 	fill_node(&st->self, &nm->self, nm->domain);
+	for (size_t i = 0; i < nm->n_relays && i < CTL_RELAYS_MAX; i++) /* not the credentials */
+		st->relays[st->n_relays++] = (struct ctl_lapi_relay){ nm->relays[i].url,
+								      nm->relays[i].expires };
 	st->peers = calloc(nm->n_peers ? nm->n_peers : 1, sizeof(*st->peers));
 	if (!st->peers)
 		return;

@@ -278,13 +278,21 @@ char *ctl_lapi_status_format(const struct ctl_lapi_status *st)
 	for (size_t i = 0; counters && i < st->n_counters; i++)
 		json_object_set_new(counters, st->counters[i].name,
 				    json_integer((json_int_t)(st->counters[i].value & INT64_MAX)));
-	json_t *s = json_pack("{s:s?, s:s?, s:b, s:s?, s:b, s:I, s:s?, s:s?, s:i, s:s?, s:s?, s:o, s:o, s:o}",
+	json_t *relays = json_array();
+	for (size_t i = 0; relays && i < st->n_relays; i++) {
+		char url[CTL_RELAY_URL_MAX];
+		ctl_relay_url_format(&st->relays[i].url, url);
+		json_array_append_new(relays, json_pack("{s:s, s:I}", "url", url, "expires",
+							(json_int_t)st->relays[i].expires));
+	}
+	json_t *s = json_pack("{s:s?, s:s?, s:b, s:s?, s:b, s:I, s:s?, s:s?, s:i, s:s?, s:s?, s:o, s:o, s:o, s:o}",
 			      "state", st->state, "tun", st->tun, "ssh", (int)st->ssh,
 			      "control_url", st->control_url, "control_connected",
 			      (int)st->control_connected, "netmap_time", (json_int_t)st->netmap_time,
 			      "domain", st->domain, "public_key", st->public_key, "listen_port",
 			      (int)st->listen_port, "auth_url", st->auth_url, "error", st->error, "self",
-			      node_json(&st->self), "peers", peers, "counters", counters);
+			      node_json(&st->self), "peers", peers, "counters", counters, "relays",
+			      relays);
 	return dump_line(s ? json_pack("{s:b, s:o}", "ok", 1, "status", s) : NULL);
 }
 
@@ -317,6 +325,32 @@ static int counters_from_json(json_t *o, struct ctl_lapi_status *out, char *err,
 		struct ctl_lapi_counter *c = &out->counters[out->n_counters++];
 		memcpy(c->name, name, len + 1);
 		c->value = (uint64_t)json_integer_value(v);
+	}
+	return 0;
+}
+
+/* The "relays" array: at most CTL_RELAYS_MAX, each a TURN URI the one parser takes and an
+ * expiry. */
+static int relays_from_json(json_t *a, struct ctl_lapi_status *out, char *err, size_t errlen)
+{
+	if (!a)
+		return 0;
+	if (!json_is_array(a) || json_array_size(a) > CTL_RELAYS_MAX)
+		return ctl__fail(err, errlen, "\"relays\" must be an array of at most %d",
+				 CTL_RELAYS_MAX);
+	for (size_t i = 0; i < json_array_size(a); i++) {
+		json_t *r = json_array_get(a, i), *e = json_object_get(r, "expires");
+		const char *url = json_string_value(json_object_get(r, "url"));
+		char why[400];
+		if (!url)
+			return ctl__fail(err, errlen, "relays[%zu].url must be a string", i);
+		if (!ctl_relay_url_parse(url, &out->relays[i].url, why, sizeof(why)))
+			return ctl__fail(err, errlen, "relays[%zu].url: %s", i, why);
+		if (!json_is_integer(e) || json_integer_value(e) < 0)
+			return ctl__fail(err, errlen,
+					 "relays[%zu].expires must be a non-negative integer", i);
+		out->relays[i].expires = json_integer_value(e);
+		out->n_relays++;
 	}
 	return 0;
 }
@@ -372,6 +406,8 @@ int ctl_lapi_status_parse(const char *text, size_t len, struct ctl_lapi_status *
 		out->n_peers++;
 	}
 	rc = counters_from_json(json_object_get(s, "counters"), out, err, errlen);
+	if (!rc)
+		rc = relays_from_json(json_object_get(s, "relays"), out, err, errlen);
 out:
 	json_decref(j);
 	if (rc)

@@ -87,6 +87,13 @@ struct ctl_lapi_counter {
 	uint64_t value;
 };
 
+/* A relay this node may use: where, and until when its credentials hold (never the
+ * credentials themselves: the local API is for anyone on the machine). */
+struct ctl_lapi_relay {
+	struct ctl_relay_url url;
+	int64_t expires; /* unix seconds */
+};
+
 struct ctl_lapi_status {
 	char *state;	   /* "Running", "NeedsLogin", "Stopped", "Starting" */
 	char *tun;	   /* interface name or "userspace" */
@@ -104,6 +111,8 @@ struct ctl_lapi_status {
 	size_t n_peers;
 	struct ctl_lapi_counter *counters; /* the netstack's, in its order */
 	size_t n_counters;
+	struct ctl_lapi_relay relays[CTL_RELAYS_MAX];
+	size_t n_relays;
 };
 
 char *ctl_lapi_status_format(const struct ctl_lapi_status *st); /* {"ok":true,"status":{..}}\n */

@@ -147,7 +147,12 @@ int main(void)
 	struct ctl_lapi_counter ctr[2] = { { "drop.fragment", 3 }, { "conns.active", 0 } };
 	st.counters = ctr;
 	st.n_counters = 2;
+	CHECK(ctl_relay_url_parse("turn:198.18.0.10", &st.relays[0].url, NULL, 0));
+	st.relays[0].expires = 1700086400;
+	CHECK(ctl_relay_url_parse("turns:relay.example.com", &st.relays[1].url, NULL, 0));
+	st.n_relays = 2;
 	line = ctl_lapi_status_format(&st);
+	CHECK(strstr(line, "\"url\":\"turn:198.18.0.10:3478?transport=udp\"") != NULL);
 	CHECK_INT(ctl_lapi_status_parse(line, strlen(line), &back, err, sizeof(err)), 0);
 	CHECK_STR(back.state, "Running");
 	CHECK(back.ssh && !back.control_connected);
@@ -162,8 +167,35 @@ int main(void)
 	CHECK_STR(back.counters[0].name, "drop.fragment");
 	CHECK_INT(back.counters[0].value, 3);
 	CHECK_STR(back.counters[1].name, "conns.active");
+	CHECK_INT(back.n_relays, 2);
+	CHECK_STR(back.relays[0].url.host, "198.18.0.10");
+	CHECK_INT(back.relays[0].expires, 1700086400);
+	CHECK_INT(back.relays[1].url.transport, CTL_RELAY_TLS);
+	CHECK_INT(back.relays[1].url.port, 5349);
 	ctl_lapi_status_clear(&back);
 	free(line);
+
+	/* Relays: the one TURN URI parser, bounded, an expiry each (never credentials). */
+	static const struct {
+		const char *json, *err;
+	} bad_relays[] = {
+		{ "{\"ok\":true,\"status\":{\"relays\":{}}}", "\"relays\" must be an array of at most 8" },
+		{ "{\"ok\":true,\"status\":{\"relays\":[1,1,1,1,1,1,1,1,1]}}",
+		  "\"relays\" must be an array of at most 8" },
+		{ "{\"ok\":true,\"status\":{\"relays\":[{\"expires\":1}]}}",
+		  "relays[0].url must be a string" },
+		{ "{\"ok\":true,\"status\":{\"relays\":[{\"url\":\"stun:r\",\"expires\":1}]}}",
+		  "relays[0].url: 'stun:r': expected a TURN URI, turn:HOST:PORT or turns:HOST:PORT (RFC 7065)" },
+		{ "{\"ok\":true,\"status\":{\"relays\":[{\"url\":\"turn:r\",\"expires\":-1}]}}",
+		  "relays[0].expires must be a non-negative integer" },
+	};
+	for (size_t i = 0; i < sizeof(bad_relays) / sizeof(bad_relays[0]); i++) {
+		CHECK_INT(ctl_lapi_status_parse(bad_relays[i].json, strlen(bad_relays[i].json),
+						&back, err, sizeof(err)),
+			  -EINVAL);
+		CHECK_STR(err, bad_relays[i].err);
+		CHECK_INT(back.n_relays, 0);
+	}
 
 	/* Counters are bounded in number, name and value: meshctl prints them. */
 	static const struct {
