@@ -340,3 +340,15 @@ lab__on_exit() {
 	local c
 	for c in "${LAB_ON_EXIT[@]}"; do eval "$c"; done
 }
+
+# expect_match NAME TEXT REGEX: ok when a line of TEXT matches the extended REGEX
+expect_match() {
+	if grep -qE -- "$3" <<< "$2"; then ok "$1"; else bad "$1: /$3/ not in: $(head -c 800 <<< "$2")"; fi
+}
+
+# expect_fails NAME COMMAND...: ok when COMMAND fails (its output is dropped), e.g. a refusal
+expect_fails() {
+	local name=$1
+	shift
+	if "$@" > /dev/null 2>&1; then bad "$name: it succeeded"; else ok "$name"; fi
+}
