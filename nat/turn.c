@@ -2,6 +2,7 @@
  * success answers to authenticated requests must carry a valid MESSAGE-INTEGRITY, or they
  * are dropped as forged (the request is retransmitted as if nothing came). */
 #include "nat/turn.h"
+#include "nat/internal.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -19,19 +20,6 @@ enum {
 	MAX_STALE = 3,
 	PROTO_UDP = 17,
 };
-
-static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr *b)
-{
-	if (a->ss_family != b->sa_family)
-		return false;
-	if (b->sa_family == AF_INET) {
-		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
-		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
-	}
-	const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
-	return x->sin6_port == y->sin6_port &&
-	       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
-}
 
 int nat_turn_init(struct nat_turn *t, const char *username, const char *password,
 		  nat_turn_send_fn *send, void *ctx)
@@ -321,7 +309,7 @@ int nat_turn_add_peer(struct nat_turn *t, const struct sockaddr *peer, uint64_t 
 	if (peer->sa_family != AF_INET && peer->sa_family != AF_INET6)
 		return -EAFNOSUPPORT;
 	for (size_t i = 0; i < t->n_peers; i++)
-		if (same_addr(&t->peers[i].addr, peer))
+		if (nat__same_addr(&t->peers[i].addr, peer))
 			return 0;
 	if (t->n_peers == NAT_TURN_MAX_PEERS)
 		return -ENOSPC;
@@ -343,7 +331,7 @@ int nat_turn_wrap(struct nat_turn *t, const struct sockaddr *peer, const uint8_t
 {
 	for (size_t i = 0; i < t->n_peers; i++) {
 		const struct nat_turn_peer *p = &t->peers[i];
-		if (!same_addr(&p->addr, peer))
+		if (!nat__same_addr(&p->addr, peer))
 			continue;
 		if (!p->bound)
 			return -EAGAIN;
