@@ -221,8 +221,10 @@ static int add(struct nat_path *p, const struct sockaddr *sa, enum nat_path_cand
 	if (known >= 0) {
 		struct nat_path_cand *c = &p->cand[known];
 		c->seen_ms = now;
-		if (type < c->type)
+		if (type < c->type) {
 			c->type = type;
+			p->decide = true; /* a LAN candidate now: it may win a tie */
+		}
 		*at = (size_t)known;
 		return 0;
 	}
@@ -339,12 +341,28 @@ int nat_path_on_call_me_maybe(struct nat_path *p, const struct sockaddr_storage 
 	return taken;
 }
 
-/* a is better than b by enough to take its place (see RTT_MARGIN in path.h). */
+static uint64_t margin(uint64_t rtt)
+{
+	return max64(NAT_PATH_RTT_MARGIN_MS, rtt * NAT_PATH_RTT_MARGIN_PCT / 100);
+}
+
+/* a comes before b in the one order that names the best candidate, whatever the current
+ * path: RTT, a LAN candidate's counted a margin lower (it wins ties), then the type. */
+static bool ahead(const struct nat_path_cand *a, const struct nat_path_cand *b)
+{
+	uint64_t ka = a->rtt_ms, kb = b->rtt_ms;
+	if (a->type == NAT_PATH_CAND_LOCAL)
+		ka -= min64(ka, margin(ka));
+	if (b->type == NAT_PATH_CAND_LOCAL)
+		kb -= min64(kb, margin(kb));
+	return ka < kb || (ka == kb && a->type < b->type);
+}
+
+/* a is better than the current path b by enough to take its place (RTT_MARGIN in path.h). */
 static bool better(const struct nat_path_cand *a, const struct nat_path_cand *b)
 {
 	uint64_t hi = max64(a->rtt_ms, b->rtt_ms), lo = min64(a->rtt_ms, b->rtt_ms);
-	uint64_t margin = max64(NAT_PATH_RTT_MARGIN_MS, hi * NAT_PATH_RTT_MARGIN_PCT / 100);
-	if (hi - lo <= margin)
+	if (hi - lo <= margin(hi))
 		return a->type == NAT_PATH_CAND_LOCAL && b->type != NAT_PATH_CAND_LOCAL;
 	return a->rtt_ms < b->rtt_ms;
 }
@@ -363,12 +381,17 @@ static void emit_changed(struct nat_path *p, nat_path_emit_fn *emit, void *ctx)
  * a direct path was just lost (re-probe at once). */
 static bool decide(struct nat_path *p, uint64_t now, nat_path_emit_fn *emit, void *ctx)
 {
+	/* The best first, then whether it beats the current path: so the answer is the same
+	 * when asked again with nothing new (the tie rule alone is not transitive: which
+	 * candidate came first would decide, and the path would move on a tick that has no
+	 * news). */
 	int best = -1;
-	if (p->kind == NAT_PATH_DIRECT && proven(&p->cand[p->active], now))
-		best = p->active; /* the incumbent keeps ties */
 	for (size_t i = 0; i < p->n_cand; i++)
-		if (proven(&p->cand[i], now) && (best < 0 || better(&p->cand[i], &p->cand[best])))
+		if (proven(&p->cand[i], now) && (best < 0 || ahead(&p->cand[i], &p->cand[best])))
 			best = (int)i;
+	if (best >= 0 && p->kind == NAT_PATH_DIRECT && proven(&p->cand[p->active], now) &&
+	    !better(&p->cand[best], &p->cand[p->active]))
+		best = p->active; /* the incumbent keeps ties */
 	if (best >= 0) {
 		if (!is_active(p, (size_t)best)) {
 			p->kind = NAT_PATH_DIRECT;

@@ -19,8 +19,9 @@
  *  - no direct path trusted: WireGuard goes by the relay when there is one (else nowhere:
  *    NAT_PATH_NONE), and every candidate is pinged, each at most every PING_SPACING, with a
  *    call-me-maybe through the relay so the peer punches towards us at the same time;
- *  - a pong proves its candidate: the best proven one becomes the path (lowest RTT; within
- *    RTT_MARGIN a LAN candidate beats the others, and the current path keeps its place);
+ *  - a pong proves its candidate: the best proven one (lowest RTT, a LAN candidate's counted
+ *    RTT_MARGIN lower) becomes the path when it beats the current one by more than
+ *    RTT_MARGIN, or is on the LAN against one that is not, within it;
  *  - while traffic flows the direct path is pinged every HEARTBEAT and trusted until its
  *    last pong + TRUST; then the relay takes over at once and all candidates are pinged;
  *  - with a direct path, all candidates are pinged again every UPGRADE for a better one;

@@ -285,6 +285,41 @@ static void best_rtt(void)
 	pong_moves(&p, 13, tr, &r, 20);
 	pong_moves(&p, 13, tl, &l, 21);
 
+	/* 13b: the same tie with a candidate only later known to be on the LAN (the netmap
+	 * names an address a call-me-maybe brought): it wins at once. */
+	two(&p, &r, NAT_PATH_CAND_REFLEXIVE, &r2, NAT_PATH_CAND_CALLED, 0, tr, tr2);
+	pong_moves(&p, 13, tr, &r, 20);
+	CHECK_INT(nat_path_on_pong(&p, tr2, SA(r2), 21), 0);
+	CHECK_INT(tick(&p, 21), 0);
+	CHECK_INT(nat_path_add_candidate(&p, SA(r2), NAT_PATH_CAND_LOCAL, 30), 0);
+	CHECK_INT(nat_path_next_deadline(&p), 30);
+	CHECK_INT(tick(&p, 30), 1);
+	want_changed(13, 0, NAT_PATH_DIRECT, &r2);
+
+	/* 13c: the path from I (LAN, 20 ms) goes straight to the best, Z (LAN, 1 ms): not by
+	 * way of Y (reflexive, 0 ms: beats X, LAN 3 ms, which beats I; Z ties with Y and wins),
+	 * which a tick with no news would then leave for Z. */
+	struct sockaddr_storage i0 = ap("192.168.1.30", 41641), x = ap("192.168.1.31", 41641),
+				z = ap("192.168.1.32", 41641), y = ap("203.0.113.40", 41641);
+	start(&p);
+	nat_path_on_traffic(&p, 0);
+	nat_path_add_candidate(&p, SA(i0), NAT_PATH_CAND_LOCAL, 0);
+	CHECK_INT(tick(&p, 0), 1);
+	pong_moves(&p, 13, txid(0), &i0, 20);
+	nat_path_add_candidate(&p, SA(x), NAT_PATH_CAND_LOCAL, 100);
+	nat_path_add_candidate(&p, SA(z), NAT_PATH_CAND_LOCAL, 100);
+	nat_path_add_candidate(&p, SA(y), NAT_PATH_CAND_REFLEXIVE, 100);
+	CHECK_INT(tick(&p, 100), 3);
+	memcpy(tr, txid(0), sizeof(tr));
+	memcpy(tl, txid(1), sizeof(tl));
+	memcpy(tr2, txid(2), sizeof(tr2));
+	CHECK_INT(nat_path_on_pong(&p, tr2, SA(y), 100), 0);
+	CHECK_INT(nat_path_on_pong(&p, tl, SA(z), 101), 0);
+	CHECK_INT(nat_path_on_pong(&p, tr, SA(x), 103), 0);
+	CHECK_INT(tick(&p, 103), 1);
+	want_changed(13, 0, NAT_PATH_DIRECT, &z);
+	CHECK_INT(tick(&p, 104), 0);
+
 	/* 14: two of a kind inside the margin (30 ms, then 28 ms: margin 3): the incumbent
 	 * keeps its place; outside it, the faster one wins, found by the upgrade round 60 s
 	 * after the last probe (r2's, at 5 ms). */
