@@ -489,10 +489,12 @@ uint64_t nat_path_next_deadline(const struct nat_path *p)
 	if (p->decide)
 		return p->now_ms;
 	uint64_t d = NAT_PATH_NO_DEADLINE;
-	if (p->kind == NAT_PATH_DIRECT)
-		d = later(p->cand[p->active].pong_ms, NAT_PATH_TRUST_MS);
 	uint64_t g = gate(p), busy = busy_until(p);
 	for (size_t i = 0; i < p->n_cand; i++) {
+		/* The end of any candidate's trust may change the choice, not only the path's:
+		 * the best that did not beat the path may go, and the next may beat it. */
+		if (proven(&p->cand[i], p->now_ms))
+			d = min64(d, later(p->cand[i].pong_ms, NAT_PATH_TRUST_MS));
 		uint64_t t = max64(g, cand_due(p, i));
 		if (p->cand[i].punch)
 			t = g;

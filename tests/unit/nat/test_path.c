@@ -247,6 +247,16 @@ static void two(struct nat_path *p, const struct sockaddr_storage *x, enum nat_p
 	memcpy(idy, txid(0), NAT_DISCO_TXID);
 }
 
+/* A fresh busy peer whose path is the LAN candidate a, proven with this RTT. */
+static void lan_path(struct nat_path *p, const struct sockaddr_storage *a, uint64_t rtt)
+{
+	start(p);
+	nat_path_on_traffic(p, 0);
+	nat_path_add_candidate(p, SA(*a), NAT_PATH_CAND_LOCAL, 0);
+	CHECK_INT(tick(p, 0), 1);
+	pong_moves(p, 13, txid(0), a, rtt);
+}
+
 static void best_rtt(void)
 {
 	struct nat_path p;
@@ -301,11 +311,7 @@ static void best_rtt(void)
 	 * which a tick with no news would then leave for Z. */
 	struct sockaddr_storage i0 = ap("192.168.1.30", 41641), x = ap("192.168.1.31", 41641),
 				z = ap("192.168.1.32", 41641), y = ap("203.0.113.40", 41641);
-	start(&p);
-	nat_path_on_traffic(&p, 0);
-	nat_path_add_candidate(&p, SA(i0), NAT_PATH_CAND_LOCAL, 0);
-	CHECK_INT(tick(&p, 0), 1);
-	pong_moves(&p, 13, txid(0), &i0, 20);
+	lan_path(&p, &i0, 20);
 	nat_path_add_candidate(&p, SA(x), NAT_PATH_CAND_LOCAL, 100);
 	nat_path_add_candidate(&p, SA(z), NAT_PATH_CAND_LOCAL, 100);
 	nat_path_add_candidate(&p, SA(y), NAT_PATH_CAND_REFLEXIVE, 100);
@@ -319,6 +325,31 @@ static void best_rtt(void)
 	CHECK_INT(tick(&p, 103), 1);
 	want_changed(13, 0, NAT_PATH_DIRECT, &z);
 	CHECK_INT(tick(&p, 104), 0);
+
+	/* 13d: the path P (LAN, 3 ms) keeps its place against the best, B (LAN, 1 ms: a tie);
+	 * C (LAN, 0 ms) ranks after B.  When B's trust ends, exactly then, C is the best and
+	 * beats P by more than the margin: the path moves there. */
+	struct sockaddr_storage pp = ap("192.168.1.40", 41641), bb = ap("192.168.1.41", 41641),
+				cc = ap("192.168.1.42", 41641);
+	lan_path(&p, &pp, 3);
+	nat_path_add_candidate(&p, SA(bb), NAT_PATH_CAND_LOCAL, 10);
+	CHECK_INT(tick(&p, 10), 1);
+	CHECK_INT(nat_path_on_pong(&p, txid(0), SA(bb), 11), 0);
+	CHECK_INT(tick(&p, 11), 0);
+	nat_path_add_candidate(&p, SA(cc), NAT_PATH_CAND_LOCAL, 1000);
+	CHECK_INT(tick(&p, 1000), 1);
+	CHECK_INT(nat_path_on_pong(&p, txid(0), SA(cc), 1000), 0);
+	CHECK_INT(tick(&p, 1000), 0);
+	for (uint64_t t = 3000; t <= 6000; t += 3000) {
+		CHECK_INT(tick(&p, t), 1); /* heartbeat */
+		want_ping(13, 0, &pp);
+		CHECK_INT(nat_path_on_pong(&p, txid(0), SA(pp), t + 3), 0);
+		CHECK_INT(tick(&p, t + 3), 0);
+	}
+	CHECK_INT(nat_path_next_deadline(&p), 11 + NAT_PATH_TRUST_MS);
+	CHECK_INT(tick(&p, 11 + NAT_PATH_TRUST_MS), 2);
+	want_changed(13, 0, NAT_PATH_DIRECT, &cc);
+	want_ping(13, 1, &cc); /* its heartbeat: its last ping is 5.5 s old */
 
 	/* 14: two of a kind inside the margin (30 ms, then 28 ms: margin 3): the incumbent
 	 * keeps its place; outside it, the faster one wins, found by the upgrade round 60 s
