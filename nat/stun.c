@@ -357,7 +357,9 @@ bool nat_sockaddr_equal(const struct sockaddr_storage *a, const struct sockaddr 
 		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
 		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
 	}
+	if (b->sa_family != AF_INET6)
+		return false;
 	const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
-	return b->sa_family == AF_INET6 && x->sin6_port == y->sin6_port &&
+	return x->sin6_port == y->sin6_port && x->sin6_scope_id == y->sin6_scope_id &&
 	       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
 }

@@ -112,7 +112,8 @@ int nat_stun_check_fingerprint(const struct nat_stun_msg *m);
 void nat_stun_long_term_key(const char *username, const char *realm, const char *password,
 			    uint8_t key[NAT_STUN_LT_KEY]);
 
-/* True when a and b are the same IPv4 or IPv6 address and port (a relay, a mapping). */
+/* True when a and b are the same IPv4 or IPv6 address and port (and scope, for link-local
+ * IPv6): a relay, a mapping, a path; false for any other family. */
 bool nat_sockaddr_equal(const struct sockaddr_storage *a, const struct sockaddr *b);
 
 /* Building a message into a caller's buffer.  Errors stick: nat_stun_build_end() reports

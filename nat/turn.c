@@ -2,6 +2,7 @@
  * success answers to authenticated requests must carry a valid MESSAGE-INTEGRITY, or they
  * are dropped as forged (the request is retransmitted as if nothing came). */
 #include "nat/turn.h"
+#include "nat/internal.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
