@@ -9,6 +9,7 @@
 
 #include "common/key.h"
 #include "common/log.h"
+#include "common/now.h"
 #include "control/server/ident.h"
 #include "control/server/polglue.h"
 #include "control/server/srv.h"
@@ -122,13 +123,12 @@ static enum MHD_Result users(struct srv_req *r, const char *method, const char *
 			return srv_reply_error(r->conn, MHD_HTTP_NOT_FOUND, "no user '%s'",
 					       rest + 1);
 		}
-		for (size_t i = 0; !rc && i < l.n; i++)
-			srv_node_remove(srv, l.ids[i]);
+		if (!rc)
+			rc = srv_nodes_remove(srv, l.ids, l.n);
 		free(l.ids);
 		if (rc)
 			return srv_reply_error(r->conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
 					       "cannot remove the user: %s", strerror(-rc));
-		srv_map_rebuild(srv, err, sizeof(err));
 		return srv_reply_json(r->conn, MHD_HTTP_OK, json_pack("{s:b}", "removed", 1));
 	}
 	return srv_reply_error(r->conn, MHD_HTTP_NOT_FOUND, "no such admin endpoint");
@@ -265,10 +265,10 @@ static enum MHD_Result policy(struct srv_req *r, const char *method, const char 
 		return bad(r, "policy contains a NUL byte");
 	/* Checking compiles once; setting compiles once, in place (a refused policy changes
 	 * nothing), then stores; a store failure puts the previous policy back. */
-	uint64_t t0 = srv_now_ms();
+	uint64_t t0 = now_mono_ms();
 	int rc = check ? srv_policy_check(srv, r->body, err, sizeof(err))
 		       : polglue_apply(srv, r->body, true, err, sizeof(err));
-	uint64_t t1 = srv_now_ms();
+	uint64_t t1 = now_mono_ms();
 	if (rc == -EINVAL || rc == -ENOTSUP)
 		return srv_reply_error(r->conn, MHD_HTTP_BAD_REQUEST, "policy: %s", err);
 	if (rc)
@@ -283,7 +283,7 @@ static enum MHD_Result policy(struct srv_req *r, const char *method, const char 
 		return srv_reply_error(r->conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
 				       "cannot store the policy: %s", strerror(-rc));
 	}
-	uint64_t t2 = srv_now_ms();
+	uint64_t t2 = now_mono_ms();
 	free(srv->policy_text);
 	srv->policy_text = text;
 	srv_map_published(srv);
@@ -292,7 +292,7 @@ static enum MHD_Result policy(struct srv_req *r, const char *method, const char 
 		 "ms), stored in %llu ms, %llu ms to wake the streams; map version %llu",
 		 r->len, srv->n_nodes, (unsigned long long)(t1 - t0),
 		 (unsigned long long)srv->engine_ms, (unsigned long long)(t2 - t1),
-		 (unsigned long long)(srv_now_ms() - t2), (unsigned long long)srv->map_version);
+		 (unsigned long long)(now_mono_ms() - t2), (unsigned long long)srv->map_version);
 	return srv_reply_json(r->conn, MHD_HTTP_OK,
 			      json_pack("{s:b, s:I}", "updated", 1, "version",
 					(json_int_t)srv->map_version));

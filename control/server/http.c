@@ -22,6 +22,7 @@
 #include "common/file.h"
 #include "common/key.h"
 #include "common/log.h"
+#include "common/now.h"
 #include "control/server/srv.h"
 #include "control/url/url.h"
 
@@ -40,7 +41,7 @@ enum {
 	SRV_TICK_MS = 50,
 };
 
-uint64_t srv_now_ms(void)
+uint64_t srv_wall_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -168,8 +169,8 @@ static void *timer_main(void *arg)
 	struct ctl_server *srv = arg;
 	pthread_mutex_lock(&srv->lock);
 	while (!srv->stopping) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
+		struct timespec ts; /* timer_cond waits on CLOCK_MONOTONIC */
+		clock_gettime(CLOCK_MONOTONIC, &ts);
 		ts.tv_nsec += SRV_TICK_MS * 1000000L;
 		if (ts.tv_nsec >= 1000000000L) {
 			ts.tv_sec++;
@@ -178,7 +179,7 @@ static void *timer_main(void *arg)
 		pthread_cond_timedwait(&srv->timer_cond, &srv->lock, &ts);
 		if (srv->stopping)
 			break;
-		uint64_t now = srv_now_ms();
+		uint64_t now = now_mono_ms();
 		struct srv_req *r = srv->waiting.next, *next;
 		for (; r != &srv->waiting; r = next) {
 			next = r->next;
@@ -477,7 +478,13 @@ int ctl_server_new(const struct ctl_server_config *cfg, struct ctl_server **out,
 	srv->cfg = *cfg;
 	srv->waiting.next = srv->waiting.prev = &srv->waiting;
 	pthread_mutex_init(&srv->lock, NULL);
-	pthread_cond_init(&srv->timer_cond, NULL);
+	/* deadlines are on the monotonic clock: setting the wall clock back must not hold a
+	 * request (or a login) for as long as it went back */
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&srv->timer_cond, &ca);
+	pthread_condattr_destroy(&ca);
 	srv->state_dir = strdup(cfg->state_dir);
 	srv->domain = strdup(cfg->domain ? cfg->domain : "mesh.internal");
 	if (!srv->cfg.keepalive_ms)
@@ -488,7 +495,7 @@ int ctl_server_new(const struct ctl_server_config *cfg, struct ctl_server **out,
 		srv->cfg.threads = 4;
 	if (!srv->cfg.listen)
 		srv->cfg.listen = "127.0.0.1";
-	srv->map_version = srv_now_ms() * 1000;
+	srv->map_version = srv_wall_ms() * 1000;
 	int rc = -ENOMEM;
 	if (sodium_init() < 0)
 		goto fail;

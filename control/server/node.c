@@ -18,6 +18,7 @@
 
 #include "common/key.h"
 #include "common/log.h"
+#include "common/now.h"
 #include "control/netmap/endpoint.h"
 #include "control/netmap/netmap_json.h"
 #include "control/policy/policy.h"
@@ -352,7 +353,8 @@ int srv_policy_check(struct ctl_server *srv, const char *text, char *err, size_t
 	return polglue_apply(srv, text, false, err, errlen);
 }
 
-int srv_node_remove(struct ctl_server *srv, int64_t id)
+/* Takes node id out of the store and of memory, without publishing a map. */
+static int node_drop(struct ctl_server *srv, int64_t id)
 {
 	size_t i;
 	for (i = 0; i < srv->n_nodes && srv->nodes[i]->rec.id != id; i++)
@@ -365,11 +367,29 @@ int srv_node_remove(struct ctl_server *srv, int64_t id)
 	node_free(srv->nodes[i]);
 	memmove(&srv->nodes[i], &srv->nodes[i + 1], (srv->n_nodes - i - 1) * sizeof(*srv->nodes));
 	srv->n_nodes--;
+	return 0;
+}
+
+int srv_nodes_remove(struct ctl_server *srv, const int64_t *ids, size_t n)
+{
+	/* All first, then one map: a user's nodes leave together, so no map is ever built
+	 * with some of them and without their owner (the topology would be refused). */
+	int first = 0;
+	for (size_t i = 0; i < n; i++) {
+		int rc = node_drop(srv, ids[i]);
+		if (rc && !first)
+			first = rc;
+	}
 	char err[256];
-	rc = srv_map_rebuild(srv, err, sizeof(err));
+	int rc = srv_map_rebuild(srv, err, sizeof(err));
 	if (rc)
-		log_err("meshcontrol", "after removing node %lld: %s", (long long)id, err);
-	return rc;
+		log_err("meshcontrol", "after removing %zu node(s): %s", n, err);
+	return first ? first : rc;
+}
+
+int srv_node_remove(struct ctl_server *srv, int64_t id)
+{
+	return srv_nodes_remove(srv, &id, 1);
 }
 
 /* Some request is held waiting for h's answer. */
@@ -383,7 +403,7 @@ static bool hold_waited(struct ctl_server *srv, const struct srv_hold *h)
 
 void srv_timer_tick(struct ctl_server *srv)
 {
-	uint64_t now_ms = srv_now_ms();
+	uint64_t now_ms = srv_wall_ms();
 	int64_t now = (int64_t)(now_ms / 1000);
 	bool changed = false;
 	for (size_t i = 0; i < srv->n_nodes; i++) {
@@ -812,7 +832,7 @@ static enum MHD_Result api_map(struct srv_req *r)
 	if (srv->dirty && !srv->stopping && r->wait == SRV_WAIT_NONE) {
 		/* a registration is not in the maps yet: answer after the next rebuild */
 		r->node_id = n->rec.id;
-		srv_suspend(r, SRV_WAIT_MAP, srv_now_ms() + srv->cfg.keepalive_ms);
+		srv_suspend(r, SRV_WAIT_MAP, now_mono_ms() + srv->cfg.keepalive_ms);
 		return MHD_YES;
 	}
 	if (s == 0 || s != n->sent_version) {
@@ -822,7 +842,7 @@ static enum MHD_Result api_map(struct srv_req *r)
 		msg = map_delta(srv, n, &empty);
 		if (!msg && empty) {
 			bool wait = json_is_true(json_object_get(r->msg, "wait"));
-			uint64_t now = srv_now_ms();
+			uint64_t now = now_mono_ms();
 			if (wait && !srv->stopping &&
 			    (r->wait == SRV_WAIT_NONE || now < r->deadline_ms)) {
 				r->node_id = n->rec.id;
@@ -1061,7 +1081,7 @@ static enum MHD_Result register_interactive(struct srv_req *r, const uint8_t nke
 		if (r->wait == SRV_WAIT_NONE && !srv->stopping &&
 		    json_is_true(json_object_get(r->msg, "wait"))) {
 			snprintf(r->token, sizeof(r->token), "%s", lr->token);
-			srv_suspend(r, SRV_WAIT_REGISTER, srv_now_ms() + SRV_HOLD_WAIT_MS);
+			srv_suspend(r, SRV_WAIT_REGISTER, now_mono_ms() + SRV_HOLD_WAIT_MS);
 			return MHD_YES;
 		}
 	} else {
@@ -1281,7 +1301,7 @@ static enum MHD_Result hold_answer(struct srv_req *r, struct srv_hold *h)
 	if (h->state > 0 || v == VERDICT_ACCEPT)
 		return reply_sealed_json(r, MHD_HTTP_OK, json_pack("{s:s}", "decision", "accept"));
 	bool wait = json_is_true(json_object_get(r->msg, "wait"));
-	uint64_t now = srv_now_ms();
+	uint64_t now = now_mono_ms();
 	if (wait && !srv->stopping && (r->wait == SRV_WAIT_NONE || now < r->deadline_ms)) {
 		snprintf(r->token, sizeof(r->token), "%s", h->id);
 		srv_suspend(r, SRV_WAIT_HOLD,
@@ -1440,7 +1460,7 @@ int srv_node_decode(const uint8_t server_priv[static 32], struct ctl_replay *rep
 	if (!ctl_wire_open_request(server_priv, body, len, machine_key, nonce, &ts, &plain, &plen,
 				   why))
 		return MHD_HTTP_UNAUTHORIZED;
-	if (replay && !ctl_replay_check(replay, nonce, ts, srv_now_ms(), why)) {
+	if (replay && !ctl_replay_check(replay, nonce, ts, srv_wall_ms(), why)) {
 		free(plain);
 		return MHD_HTTP_UNAUTHORIZED;
 	}

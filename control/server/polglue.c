@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/now.h"
 #include "control/netmap/netmap_json.h"
 #include "control/policy/policy.h"
 #include "control/server/polglue.h"
@@ -434,9 +435,9 @@ int polglue_apply(struct ctl_server *srv, const char *text, bool commit, char *e
 		goto out;
 	struct pol_topology topo = { .users = t.users, .n_users = t.n_users, .nodes = t.nodes,
 				     .n_nodes = t.n };
-	uint64_t t0 = srv_now_ms();
+	uint64_t t0 = now_mono_ms();
 	rc = pol_load(text, strlen(text), NULL, &topo, &c, &perr);
-	srv->engine_ms = srv_now_ms() - t0;
+	srv->engine_ms = now_mono_ms() - t0;
 	if (rc == -EINVAL) {
 		if (perr.line)
 			snprintf(err, errlen, "line %d column %d: %s", perr.line, perr.column,

@@ -136,7 +136,7 @@ struct srv_req {
 	/* held */
 	enum srv_wait wait;
 	bool suspended;
-	uint64_t deadline_ms;
+	uint64_t deadline_ms; /* now_mono_ms() */
 	int64_t node_id;
 	char token[33];
 	struct srv_req *prev, *next;
@@ -202,7 +202,9 @@ void srv_wake(struct ctl_server *srv, enum srv_wait wait, const char *token);
 /* The address a request came from, as the key of per-source limits: an IPv4 address, or
  * the /64 of an IPv6 one (one host usually holds a whole /64). */
 void srv_source(struct MHD_Connection *c, char out[static SRV_SOURCE_MAX]);
-uint64_t srv_now_ms(void);
+/* Wall clock, for what is compared with timestamps stored or sent (last_seen, a request's
+ * time, expiries).  Deadlines and intervals use common/now.h's now_mono_ms(). */
+uint64_t srv_wall_ms(void);
 int64_t srv_now_s(void);
 void srv_random_hex(char *out, size_t bytes); /* out holds 2*bytes+1 */
 
@@ -222,6 +224,9 @@ int srv_map_rebuild(struct ctl_server *srv, char *err, size_t errlen);
 void srv_map_published(struct ctl_server *srv);
 /* Check policy text against the current topology; 0 or -EINVAL with err. */
 int srv_policy_check(struct ctl_server *srv, const char *text, char *err, size_t errlen);
+/* Removes nodes from the store and memory, then publishes one map without them; the first
+ * error (-ENOENT for an unknown id), every node that could be removed is. */
+int srv_nodes_remove(struct ctl_server *srv, const int64_t *ids, size_t n);
 int srv_node_remove(struct ctl_server *srv, int64_t id);
 /* Expire the node's key now: it loses its peers and is told (its self carries the expiry). */
 int srv_node_expire(struct ctl_server *srv, struct srv_node *n, char *err, size_t errlen);
