@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 #include <stdarg.h>
+#include <string.h>
 
 #include "control/policy/policy.h"
 
@@ -191,10 +192,37 @@ struct pol_policy {
 	struct pol__strmap group_idx, tag_idx, host_idx;
 };
 
-/* parse.c helpers other files use */
+/* ---- parsing (parse.c and a file per section) ---- */
+
+/* parse_alias.c: one alias as written ("tag:a", "group:b", "10.0.0.0/8", ...), checked
+ * against the groups, tags and hosts already read; false with ctx + a message in err. */
 bool pol__alias_parse(const struct pol_policy *pol, const char *s, struct pol__alias *out,
 		      struct pol_error *err, const char *ctx);
 void pol__alias_clear(struct pol__alias *a);
+/* A copy of s without surrounding ASCII white space (NULL when out of memory). */
+char *pol__trimdup(const char *s);
+/* An optional list of strings, each trimmed; missing or null: empty.  0 or negative errno. */
+int pol__strv_get(json_t *arr, char ***out, size_t *n, struct pol_error *err, const char *ctx);
+void pol__strv_free(char **v, size_t n);
+/* Whether a user:*@domain or localpart:*@domain names this tailnet's domain (exact case). */
+bool pol__domain_ok(const struct pol_policy *pol, const char *domain);
+
+static inline bool pol__starts(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* The section parsers, called in this order by parse.c; each fills its part of pol and
+ * returns 0 or negative errno with the reference service's message in err; a missing
+ * section is empty. */
+int pol__parse_groups(struct pol_policy *pol, json_t *j, struct pol_error *err);
+int pol__parse_tag_owners(struct pol_policy *pol, json_t *j, struct pol_error *err);
+int pol__parse_hosts(struct pol_policy *pol, json_t *j, struct pol_error *err);
+int pol__parse_netrules(struct pol_policy *pol, json_t *acls, json_t *grants,
+			struct pol_error *err);
+int pol__parse_ssh(struct pol_policy *pol, json_t *j, struct pol_error *err);
+int pol__parse_tests(struct pol_policy *pol, json_t *j, struct pol_error *err);
+int pol__parse_sshtests(struct pol_policy *pol, json_t *j, struct pol_error *err);
 
 /* ---- the compiled form ---- */
 
