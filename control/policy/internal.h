@@ -287,4 +287,58 @@ int pol__alias_nodes(const struct pol_compiled *c, const struct pol__alias *a, i
 		     size_t *n);
 int pol__addr_cmp(const struct pol_addr *a, const struct pol_addr *b);
 
+/* ---- compiling (compile.c, compile_select.c, compile_filter.c, compile_ssh.c) ---- */
+
+struct pol__ivec {
+	int *v;
+	size_t n, cap;
+};
+
+/* One compilation's indexes and scratch, built by compile.c from the topology. */
+struct pol__cctx {
+	struct pol_compiled *c;
+	const struct pol_policy *pol;
+	struct pol__ivec *tag_nodes;  /* per tag index */
+	struct pol__ivec *user_nodes; /* per user index: untagged nodes owned */
+	struct pol__ivec member, tagged, all;
+	struct pol__strmap set_cache; /* key -> index in c->sets */
+	char **set_keys;
+	size_t n_set_keys, cap_set_keys;
+	int *mark;     /* per node scratch */
+	uint8_t *flag; /* per node scratch, left all zero */
+	int mark_gen;
+};
+
+/* Allocations the compiled result frees (the SSH user maps). */
+struct pol__owned {
+	void **v;
+	size_t n, cap;
+};
+
+int pol__ivec_push(struct pol__ivec *v, int x);
+/* A copy of s that lives as long as c (NULL for NULL, or when out of memory). */
+const char *pol__keep(struct pol_compiled *c, const char *s);
+/* What follows a login's last '@' ("" without one). */
+const char *pol__login_domain(const char *login);
+/* The index of a login in c->users, compared without regard to case; -1 if absent. */
+int pol__user_index(const struct pol_compiled *c, const char *login);
+/* Appends the nodes an alias selects to out (may repeat: pol__uniq after). */
+int pol__alias_nodes_add(struct pol__cctx *x, const struct pol__alias *a, struct pol__ivec *out);
+/* De-duplicates v in place, keeping the first of each. */
+void pol__uniq(struct pol__cctx *x, struct pol__ivec *v);
+/* Adds every address of the nodes to s (as /32 and /128 prefixes). */
+int pol__nodes_addrs(struct pol__cctx *x, const struct pol__ivec *nodes, struct pol__addrset *s);
+/* Adds 0.0.0.0/0 and ::/0. */
+int pol__addrset_add_all(struct pol__addrset *s);
+
+enum { POL__SRC_ALL = -1, POL__SRC_PEOPLE = -2 };
+/* The shared address set of a source list: all its nodes and prefixes (POL__SRC_ALL), only
+ * user-owned nodes (POL__SRC_PEOPLE), or only the devices of user index restrict_user. */
+int pol__src_set(struct pol__cctx *x, const struct pol__alias *srcs, size_t n, int restrict_user,
+		 const struct pol__addrset **out);
+
+/* The parts pol_compile runs in order; 0 or negative errno. */
+int pol__compile_filters(struct pol__cctx *x);
+int pol__compile_ssh(struct pol__cctx *x, struct pol__owned *maps);
+
 #endif
