@@ -287,6 +287,16 @@ int pol__alias_nodes(const struct pol_compiled *c, const struct pol__alias *a, i
 		     size_t *n);
 int pol__addr_cmp(const struct pol_addr *a, const struct pol_addr *b);
 
+/* ---- evaluating (eval_filter.c, eval_ssh.c, eval_tests.c) ---- */
+
+/* A decision's start: reject, no rule. */
+void pol__decision_init(struct pol_decision *out);
+bool pol__prefixes_have(const struct pol_prefix *p, size_t n, const struct pol_addr *a);
+/* Whether any filter rule of the whole policy, whatever its node, admits the packet: for
+ * tests, whose destinations need not be nodes. */
+bool pol__filter_global(const struct pol_compiled *c, const struct pol_addr *src,
+			const struct pol_addr *dst, uint8_t proto, uint16_t port);
+
 /* ---- compiling (compile.c, compile_select.c, compile_filter.c, compile_ssh.c) ---- */
 
 struct pol__ivec {

@@ -1,6 +1,6 @@
 /* The tests and sshTests sections: only their shape is checked here (and sshTests' dst
  * against the elements the service disallows); the aliases are read when the tests run
- * (eval.c), so a malformed entry is a failed test, as in the reference service. */
+ * (eval_tests.c), so a malformed entry is a failed test, as in the reference service. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
