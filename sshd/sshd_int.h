@@ -1,5 +1,6 @@
-/* Internal to sshd/: the connection and channel structures shared by server.c (libssh on
- * the loop, auth, lifetime), session.c (session channels and their I/O), forward.c
+/* Internal to sshd/: the connection and channel structures shared by server.c (the server,
+ * host keys, children), conn.c (libssh on the loop, lifetime), auth.c (authentication,
+ * checks, revalidation), session.c (session channels and their I/O), forward.c
  * (direct-tcpip, tcpip-forward, agent), child.c (the login child) and env.c. */
 #ifndef MESH_SSHD_INT_H
 #define MESH_SSHD_INT_H
@@ -199,15 +200,30 @@ struct sshd__chan {
 	bool detached; /* libssh channel released */
 };
 
-/* server.c */
+/* server.c: session children, reaped by pid */
+int sshd__child_track(struct sshd_server *srv, pid_t pid, struct sshd__chan *chan,
+		      struct sshd__cg *cg);
+void sshd__child_forget_chan(struct sshd_server *srv, struct sshd__chan *chan);
+
+/* conn.c */
 void sshd__conn_update(struct sshd_conn *conn);
 void sshd__conn_process(struct sshd_conn *conn);
 void sshd__conn_close(struct sshd_conn *conn, const char *reason);
-int sshd__child_track(struct sshd_server *srv, pid_t pid, struct sshd__chan *chan,
-		      struct sshd__cg *cg);
+/* Tears the connection down now (not from inside libssh). */
+void sshd__conn_destroy(struct sshd_conn *conn);
+/* Arms the timer for what the connection's state waits on next (auth, deadline, keepalive). */
+void sshd__conn_timer_arm(struct sshd_conn *conn);
+/* Ends every session of the connection with a message on its stderr. */
+void sshd__conn_abort_all(struct sshd_conn *conn, const char *message);
 bool sshd__conn_room(struct sshd_conn *conn, char *why, size_t size);
 void sshd__refuse_open(struct sshd_conn *conn, ssh_message msg, const char *why);
-void sshd__child_forget_chan(struct sshd_server *srv, struct sshd__chan *chan);
+
+/* auth.c */
+/* An SSH_REQUEST_AUTH message: asks the hook (once per requested user), then accepts, holds
+ * for a check or refuses with a banner.  Takes msg. */
+void sshd__auth_handle(struct sshd_conn *conn, ssh_message msg);
+/* Swaps the auth request held during a check; returns the one held before. */
+ssh_message sshd__held_msg(struct sshd_conn *conn, ssh_message set);
 int sshd__user_lookup(const char *name, struct sshd__user *out);
 
 /* session.c */
