@@ -19,11 +19,9 @@ static int node_push_filter(struct pol__cnode *nd, const struct pol_filter_rule 
 static int new_cfilter(struct pol__cctx *x, const struct pol__netrule *r, const struct pol__dst *d,
 		       const struct pol__addrset *src, struct pol__cfilter **out)
 {
-	struct pol__cfilter *f = calloc(1, sizeof(*f));
-	if (!f || POL__PUSH(x->c->filters, x->c->n_filters, x->c->cap_filters, f)) {
-		free(f);
+	struct pol__cfilter *f = POL__NEW(x->c->filters, x->c->n_filters, x->c->cap_filters);
+	if (!f)
 		return -ENOMEM;
-	}
 	f->src = src;
 	f->pub.srcs = src->prefixes;
 	f->pub.n_srcs = src->n_prefixes;

@@ -200,11 +200,9 @@ int pol__addrset_add_all(struct pol__addrset *s)
 
 static int new_set(struct pol__cctx *x, struct pol__addrset **out)
 {
-	struct pol__addrset *s = calloc(1, sizeof(*s));
-	if (!s || POL__PUSH(x->c->sets, x->c->n_sets, x->c->cap_sets, s)) {
-		free(s);
+	struct pol__addrset *s = POL__NEW(x->c->sets, x->c->n_sets, x->c->cap_sets);
+	if (!s)
 		return -ENOMEM;
-	}
 	*out = s;
 	return 0;
 }

@@ -17,11 +17,9 @@ static int node_push_ssh(struct pol__cnode *nd, const struct pol_ssh_rule *r)
 static int new_cssh(struct pol__cctx *x, const struct pol__sshrule *r,
 		    const struct pol__addrset *src, struct pol__cssh **out)
 {
-	struct pol__cssh *s = calloc(1, sizeof(*s));
-	if (!s || POL__PUSH(x->c->sshs, x->c->n_sshs, x->c->cap_sshs, s)) {
-		free(s);
+	struct pol__cssh *s = POL__NEW(x->c->sshs, x->c->n_sshs, x->c->cap_sshs);
+	if (!s)
 		return -ENOMEM;
-	}
 	s->src = src;
 	s->pub.principals = src->prefixes;
 	s->pub.n_principals = src->n_prefixes;

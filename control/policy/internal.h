@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "control/policy/policy.h"
@@ -23,6 +24,18 @@ int pol__grow(void *vp, size_t *cap, size_t need, size_t elem);
 		if (push_rc_ == 0)                                             \
 			(v)[(n)++] = (val);                                    \
 		push_rc_;                                                      \
+	})
+
+/* A new zeroed element kept in the growable array of pointers v, which owns it; NULL when out
+ * of memory. */
+#define POL__NEW(v, n, cap)                                                    \
+	({                                                                     \
+		__typeof__(*(v)) new_ = calloc(1, sizeof(*new_));              \
+		if (new_ && POL__PUSH(v, n, cap, new_)) {                      \
+			free(new_);                                            \
+			new_ = NULL;                                           \
+		}                                                              \
+		new_;                                                          \
 	})
 
 __attribute__((format(printf, 2, 3))) int pol__fail(struct pol_error *err, const char *fmt, ...);
@@ -211,6 +224,13 @@ static inline bool pol__starts(const char *s, const char *prefix)
 {
 	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
+
+/* parse.c: the array a section's entries are read into (*arrp, as for pol__grow): one zeroed
+ * element of elem bytes per entry and a spare.  1 when made; 0 for a missing or null section
+ * (nothing to read); -EINVAL with `must` in err when j is not an object (object) or a list;
+ * -ENOMEM. */
+int pol__section_new(json_t *j, bool object, const char *must, void *arrp, size_t elem,
+		     struct pol_error *err);
 
 /* The section parsers, called in this order by parse.c; each fills its part of pol and
  * returns 0 or negative errno with the reference service's message in err; a missing

@@ -116,6 +116,19 @@ static int canon_policy(json_t *root, struct pol_error *err)
 	return rc;
 }
 
+int pol__section_new(json_t *j, bool object, const char *must, void *arrp, size_t elem,
+		      struct pol_error *err)
+{
+	void **arr = arrp;
+
+	if (!j || json_is_null(j))
+		return 0;
+	if (object ? !json_is_object(j) : !json_is_array(j))
+		return pol__fail(err, "%s", must);
+	*arr = calloc((object ? json_object_size(j) : json_array_size(j)) + 1, elem);
+	return *arr ? 1 : -ENOMEM;
+}
+
 static int parse_root(struct pol_policy *pol, json_t *root, struct pol_error *err)
 {
 	const char *k;

@@ -23,13 +23,10 @@ static int check_members(struct pol_policy *pol, struct pol__group **sorted, str
 
 int pol__parse_groups(struct pol_policy *pol, json_t *j, struct pol_error *err)
 {
-	if (!j || json_is_null(j))
-		return 0;
-	if (!json_is_object(j))
-		return pol__fail(err, "groups: must be an object");
-	pol->groups = calloc(json_object_size(j) + 1, sizeof(*pol->groups));
-	if (!pol->groups)
-		return -ENOMEM;
+	int sec = pol__section_new(j, true, "groups: must be an object", &pol->groups, sizeof(*pol->groups),
+				   err);
+	if (sec <= 0)
+		return sec;
 	const char *k;
 	json_t *v;
 	json_object_foreach(j, k, v)
@@ -93,13 +90,10 @@ static int check_members(struct pol_policy *pol, struct pol__group **sorted, str
 
 int pol__parse_tag_owners(struct pol_policy *pol, json_t *j, struct pol_error *err)
 {
-	if (!j || json_is_null(j))
-		return 0;
-	if (!json_is_object(j))
-		return pol__fail(err, "tagOwners: must be an object");
-	pol->tags = calloc(json_object_size(j) + 1, sizeof(*pol->tags));
-	if (!pol->tags)
-		return -ENOMEM;
+	int sec = pol__section_new(j, true, "tagOwners: must be an object", &pol->tags, sizeof(*pol->tags),
+				   err);
+	if (sec <= 0)
+		return sec;
 	const char *k;
 	json_t *v;
 	json_object_foreach(j, k, v)
@@ -197,13 +191,10 @@ bool pol_tag_owned_by(const struct pol_policy *pol, const char *tag, const char 
 
 int pol__parse_hosts(struct pol_policy *pol, json_t *j, struct pol_error *err)
 {
-	if (!j || json_is_null(j))
-		return 0;
-	if (!json_is_object(j))
-		return pol__fail(err, "hosts: must be an object");
-	pol->hosts = calloc(json_object_size(j) + 1, sizeof(*pol->hosts));
-	if (!pol->hosts)
-		return -ENOMEM;
+	int sec = pol__section_new(j, true, "hosts: must be an object", &pol->hosts, sizeof(*pol->hosts),
+				   err);
+	if (sec <= 0)
+		return sec;
 	const char *k;
 	json_t *v;
 	json_object_foreach(j, k, v)

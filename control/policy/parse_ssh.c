@@ -299,13 +299,10 @@ int pol__parse_ssh(struct pol_policy *pol, json_t *j, struct pol_error *err)
 	if (!j)
 		return 0;
 	pol->has_ssh = true;
-	if (json_is_null(j))
-		return 0;
-	if (!json_is_array(j))
-		return pol__fail(err, "ssh: must be a list of rules");
-	pol->ssh = calloc(json_array_size(j) + 1, sizeof(*pol->ssh));
-	if (!pol->ssh)
-		return -ENOMEM;
+	int sec = pol__section_new(j, false, "ssh: must be a list of rules", &pol->ssh,
+				   sizeof(*pol->ssh), err);
+	if (sec <= 0)
+		return sec;
 	for (size_t i = 0; i < json_array_size(j); i++) {
 		struct pol__sshrule *r = &pol->ssh[pol->n_ssh++];
 		int rc = parse_ssh_rule(pol, r, json_array_get(j, i), i, err);

@@ -8,26 +8,31 @@
 
 #include "control/policy/internal.h"
 
+/* An entry's common start: an object whose src, when given, is a string; *src is it trimmed,
+ * or "" when absent (the runner reports that). */
+static int entry_src(json_t *t, const char *sec, size_t i, char **src, struct pol_error *err)
+{
+	if (!json_is_object(t))
+		return pol__fail(err, "%s[%zu]: must be an object", sec, i);
+	json_t *s = json_object_get(t, "src");
+	if (s && !json_is_string(s))
+		return pol__fail(err, "%s[%zu]: src must be a string", sec, i);
+	*src = pol__trimdup(s ? json_string_value(s) : "");
+	return *src ? 0 : -ENOMEM;
+}
+
 int pol__parse_tests(struct pol_policy *pol, json_t *j, struct pol_error *err)
 {
-	if (!j || json_is_null(j))
-		return 0;
-	if (!json_is_array(j))
-		return pol__fail(err, "tests: must be a list");
-	pol->tests = calloc(json_array_size(j) + 1, sizeof(*pol->tests));
-	if (!pol->tests)
-		return -ENOMEM;
+	int sec = pol__section_new(j, false, "tests: must be a list", &pol->tests, sizeof(*pol->tests),
+				   err);
+	if (sec <= 0)
+		return sec;
 	for (size_t i = 0; i < json_array_size(j); i++) {
 		json_t *t = json_array_get(j, i);
 		struct pol__test *x = &pol->tests[pol->n_tests++];
-		if (!json_is_object(t))
-			return pol__fail(err, "tests[%zu]: must be an object", i);
-		json_t *src = json_object_get(t, "src");
-		if (src && !json_is_string(src))
-			return pol__fail(err, "tests[%zu]: src must be a string", i);
-		x->src.text = pol__trimdup(src ? json_string_value(src) : "");
-		if (!x->src.text)
-			return -ENOMEM;
+		int rc = entry_src(t, "tests", i, &x->src.text, err);
+		if (rc)
+			return rc;
 		json_t *pj = json_object_get(t, "proto");
 		if (pj && json_is_string(pj)) {
 			uint8_t p;
@@ -40,8 +45,8 @@ int pol__parse_tests(struct pol_policy *pol, json_t *j, struct pol_error *err)
 			x->protos[0] = p;
 			x->n_protos = 1;
 		}
-		int rc = pol__strv_get(json_object_get(t, "accept"), &x->accept, &x->n_accept, err,
-				       "tests accept");
+		rc = pol__strv_get(json_object_get(t, "accept"), &x->accept, &x->n_accept, err,
+				   "tests accept");
 		if (!rc)
 			rc = pol__strv_get(json_object_get(t, "deny"), &x->deny, &x->n_deny, err,
 					   "tests deny");
@@ -53,27 +58,19 @@ int pol__parse_tests(struct pol_policy *pol, json_t *j, struct pol_error *err)
 
 int pol__parse_sshtests(struct pol_policy *pol, json_t *j, struct pol_error *err)
 {
-	if (!j || json_is_null(j))
-		return 0;
-	if (!json_is_array(j))
-		return pol__fail(err, "sshTests: must be a list");
-	pol->sshtests = calloc(json_array_size(j) + 1, sizeof(*pol->sshtests));
-	if (!pol->sshtests)
-		return -ENOMEM;
+	int sec = pol__section_new(j, false, "sshTests: must be a list", &pol->sshtests, sizeof(*pol->sshtests),
+				   err);
+	if (sec <= 0)
+		return sec;
 	for (size_t i = 0; i < json_array_size(j); i++) {
 		json_t *t = json_array_get(j, i);
 		struct pol__sshtest *x = &pol->sshtests[pol->n_sshtests++];
-		if (!json_is_object(t))
-			return pol__fail(err, "sshTests[%zu]: must be an object", i);
-		json_t *src = json_object_get(t, "src");
-		if (src && !json_is_string(src))
-			return pol__fail(err, "sshTests[%zu]: src must be a string", i);
-		x->src.text = pol__trimdup(src ? json_string_value(src) : "");
-		if (!x->src.text)
-			return -ENOMEM;
+		int rc = entry_src(t, "sshTests", i, &x->src.text, err);
+		if (rc)
+			return rc;
 		char **dsts;
 		size_t n;
-		int rc = pol__strv_get(json_object_get(t, "dst"), &dsts, &n, err, "sshTests dst");
+		rc = pol__strv_get(json_object_get(t, "dst"), &dsts, &n, err, "sshTests dst");
 		if (rc)
 			return rc;
 		x->dsts = calloc(n + 1, sizeof(*x->dsts));
