@@ -1,6 +1,8 @@
-/* Internal to sshd/: the connection and channel structures shared by server.c (libssh on
- * the loop, auth, lifetime), session.c (session channels and their I/O), forward.c
- * (direct-tcpip, tcpip-forward, agent), child.c (the login child) and env.c. */
+/* Internal to sshd/: the connection and channel structures shared by server.c (the server,
+ * host keys, children), conn.c (libssh on the loop, lifetime), auth.c (authentication,
+ * checks, revalidation), session.c (session channels and their I/O), forward.c (the
+ * bridge), dial.c (direct-tcpip), listen.c (tcpip-forward, agent), child.c (the login
+ * child) and env.c. */
 #ifndef MESH_SSHD_INT_H
 #define MESH_SSHD_INT_H
 
@@ -199,15 +201,30 @@ struct sshd__chan {
 	bool detached; /* libssh channel released */
 };
 
-/* server.c */
+/* server.c: session children, reaped by pid */
+int sshd__child_track(struct sshd_server *srv, pid_t pid, struct sshd__chan *chan,
+		      struct sshd__cg *cg);
+void sshd__child_forget_chan(struct sshd_server *srv, struct sshd__chan *chan);
+
+/* conn.c */
 void sshd__conn_update(struct sshd_conn *conn);
 void sshd__conn_process(struct sshd_conn *conn);
 void sshd__conn_close(struct sshd_conn *conn, const char *reason);
-int sshd__child_track(struct sshd_server *srv, pid_t pid, struct sshd__chan *chan,
-		      struct sshd__cg *cg);
+/* Tears the connection down now (not from inside libssh). */
+void sshd__conn_destroy(struct sshd_conn *conn);
+/* Arms the timer for what the connection's state waits on next (auth, deadline, keepalive). */
+void sshd__conn_timer_arm(struct sshd_conn *conn);
+/* Ends every session of the connection with a message on its stderr. */
+void sshd__conn_abort_all(struct sshd_conn *conn, const char *message);
 bool sshd__conn_room(struct sshd_conn *conn, char *why, size_t size);
 void sshd__refuse_open(struct sshd_conn *conn, ssh_message msg, const char *why);
-void sshd__child_forget_chan(struct sshd_server *srv, struct sshd__chan *chan);
+
+/* auth.c */
+/* An SSH_REQUEST_AUTH message: asks the hook (once per requested user), then accepts, holds
+ * for a check or refuses with a banner.  Takes msg. */
+void sshd__auth_handle(struct sshd_conn *conn, ssh_message msg);
+/* Swaps the auth request held during a check; returns the one held before. */
+ssh_message sshd__held_msg(struct sshd_conn *conn, ssh_message set);
 int sshd__user_lookup(const char *name, struct sshd__user *out);
 
 /* session.c */
@@ -219,12 +236,61 @@ void sshd__chan_kill(struct sshd__chan *chan, int sig);
 void sshd__chan_abort(struct sshd__chan *chan, const char *message);
 void sshd__chan_release(struct sshd__chan *chan);
 
-/* forward.c */
-int sshd__fwd_direct(struct sshd_conn *conn, ssh_message msg);
-int sshd__fwd_global(struct sshd_conn *conn, ssh_message msg);
+/* forward.c: the bridge between a channel and a socket, and what all forwarding shares */
+enum sshd__fwd_kind {
+	SSHD__FWD_BRIDGE,
+	SSHD__FWD_TCP_LISTEN,
+	SSHD__FWD_AGENT_LISTEN,
+};
+
+struct sshd__fwd {
+	struct sshd__node node;
+	struct sshd_conn *conn;
+	enum sshd__fwd_kind kind;
+	uv_poll_t poll;
+	int fd;
+	int events;
+	bool readable; /* the socket said so and we have not seen EAGAIN since */
+	bool dead;
+	/* bridge */
+	ssh_channel channel;
+	struct ssh_channel_callbacks_struct cb;
+	bool agent;	 /* opening an agent channel (else forwarded-tcpip) */
+	bool opening;	 /* our channel open is in flight */
+	bool connecting; /* our TCP connect is in flight */
+	bool direct;	 /* direct-tcpip (ssh -L), else forwarded-tcpip or agent */
+	bool fd_eof, eof_sent, shut_wr;
+	bool in_eof, remote_closed;
+	struct sshd__inq inq;
+	char *pend; /* socket data libssh did not take yet (key re-exchange) */
+	size_t plen, poff;
+	/* listener (tcpip-forward: the address and port the client asked for) */
+	char addr[128];
+	int port;
+	char orig_host[INET6_ADDRSTRLEN];
+	int orig_port;
+	char sock_path[160];
+};
+
+/* Takes fd (closed on failure); the bridge or listener is on conn's list, counted as a
+ * channel. */
+struct sshd__fwd *sshd__fwd_new(struct sshd_conn *conn, enum sshd__fwd_kind kind, int fd);
+void sshd__fwd_free(struct sshd__fwd *f);
+/* Hooks the bridge's channel callbacks to f->channel. */
+void sshd__fwd_bridge_callbacks(struct sshd__fwd *f);
+/* Moves one bridge's data both ways as far as windows and buffers allow. */
+void sshd__fwd_pump_one(struct sshd__fwd *f);
 void sshd__fwd_pump(struct sshd_conn *conn);
 void sshd__fwd_close_all(struct sshd_conn *conn);
 unsigned sshd__fwd_in_use(const struct sshd_conn *conn);
+
+/* dial.c: direct-tcpip (ssh -L) */
+int sshd__fwd_direct(struct sshd_conn *conn, ssh_message msg);
+/* Ends every dial of the connection (its channel opens refused silently). */
+void sshd__dial_end_all(struct sshd_conn *conn);
+
+/* listen.c: tcpip-forward (ssh -R) and the agent socket (ssh -A) */
+int sshd__fwd_global(struct sshd_conn *conn, ssh_message msg);
 int sshd__agent_start(struct sshd_conn *conn, char *path, size_t size);
 
 /* child.c: the login child, described by everything it needs after fork */

@@ -6,6 +6,8 @@
 
 #include <jansson.h>
 #include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "control/policy/policy.h"
 
@@ -22,6 +24,18 @@ int pol__grow(void *vp, size_t *cap, size_t need, size_t elem);
 		if (push_rc_ == 0)                                             \
 			(v)[(n)++] = (val);                                    \
 		push_rc_;                                                      \
+	})
+
+/* A new zeroed element kept in the growable array of pointers v, which owns it; NULL when out
+ * of memory. */
+#define POL__NEW(v, n, cap)                                                    \
+	({                                                                     \
+		__typeof__(*(v)) new_ = calloc(1, sizeof(*new_));              \
+		if (new_ && POL__PUSH(v, n, cap, new_)) {                      \
+			free(new_);                                            \
+			new_ = NULL;                                           \
+		}                                                              \
+		new_;                                                          \
 	})
 
 __attribute__((format(printf, 2, 3))) int pol__fail(struct pol_error *err, const char *fmt, ...);
@@ -191,10 +205,44 @@ struct pol_policy {
 	struct pol__strmap group_idx, tag_idx, host_idx;
 };
 
-/* parse.c helpers other files use */
+/* ---- parsing (parse.c and a file per section) ---- */
+
+/* parse_alias.c: one alias as written ("tag:a", "group:b", "10.0.0.0/8", ...), checked
+ * against the groups, tags and hosts already read; false with ctx + a message in err. */
 bool pol__alias_parse(const struct pol_policy *pol, const char *s, struct pol__alias *out,
 		      struct pol_error *err, const char *ctx);
 void pol__alias_clear(struct pol__alias *a);
+/* A copy of s without surrounding ASCII white space (NULL when out of memory). */
+char *pol__trimdup(const char *s);
+/* An optional list of strings, each trimmed; missing or null: empty.  0 or negative errno. */
+int pol__strv_get(json_t *arr, char ***out, size_t *n, struct pol_error *err, const char *ctx);
+void pol__strv_free(char **v, size_t n);
+/* Whether a user:*@domain or localpart:*@domain names this tailnet's domain (exact case). */
+bool pol__domain_ok(const struct pol_policy *pol, const char *domain);
+
+static inline bool pol__starts(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* parse.c: the array a section's entries are read into (*arrp, as for pol__grow): one zeroed
+ * element of elem bytes per entry and a spare.  1 when made; 0 for a missing or null section
+ * (nothing to read); -EINVAL with `must` in err when j is not an object (object) or a list;
+ * -ENOMEM. */
+int pol__section_new(json_t *j, bool object, const char *must, void *arrp, size_t elem,
+		     struct pol_error *err);
+
+/* The section parsers, called in this order by parse.c; each fills its part of pol and
+ * returns 0 or negative errno with the reference service's message in err; a missing
+ * section is empty. */
+int pol__parse_groups(struct pol_policy *pol, json_t *j, struct pol_error *err);
+int pol__parse_tag_owners(struct pol_policy *pol, json_t *j, struct pol_error *err);
+int pol__parse_hosts(struct pol_policy *pol, json_t *j, struct pol_error *err);
+int pol__parse_netrules(struct pol_policy *pol, json_t *acls, json_t *grants,
+			struct pol_error *err);
+int pol__parse_ssh(struct pol_policy *pol, json_t *j, struct pol_error *err);
+int pol__parse_tests(struct pol_policy *pol, json_t *j, struct pol_error *err);
+int pol__parse_sshtests(struct pol_policy *pol, json_t *j, struct pol_error *err);
 
 /* ---- the compiled form ---- */
 
@@ -258,5 +306,69 @@ bool pol__node_matches(const struct pol_compiled *c, size_t node, const struct p
 int pol__alias_nodes(const struct pol_compiled *c, const struct pol__alias *a, int **out,
 		     size_t *n);
 int pol__addr_cmp(const struct pol_addr *a, const struct pol_addr *b);
+
+/* ---- evaluating (eval_filter.c, eval_ssh.c, eval_tests.c) ---- */
+
+/* A decision's start: reject, no rule. */
+void pol__decision_init(struct pol_decision *out);
+bool pol__prefixes_have(const struct pol_prefix *p, size_t n, const struct pol_addr *a);
+/* Whether any filter rule of the whole policy, whatever its node, admits the packet: for
+ * tests, whose destinations need not be nodes. */
+bool pol__filter_global(const struct pol_compiled *c, const struct pol_addr *src,
+			const struct pol_addr *dst, uint8_t proto, uint16_t port);
+
+/* ---- compiling (compile.c, compile_select.c, compile_filter.c, compile_ssh.c) ---- */
+
+struct pol__ivec {
+	int *v;
+	size_t n, cap;
+};
+
+/* One compilation's indexes and scratch, built by compile.c from the topology. */
+struct pol__cctx {
+	struct pol_compiled *c;
+	const struct pol_policy *pol;
+	struct pol__ivec *tag_nodes;  /* per tag index */
+	struct pol__ivec *user_nodes; /* per user index: untagged nodes owned */
+	struct pol__ivec member, tagged, all;
+	struct pol__strmap set_cache; /* key -> index in c->sets */
+	char **set_keys;
+	size_t n_set_keys, cap_set_keys;
+	int *mark;     /* per node scratch */
+	uint8_t *flag; /* per node scratch, left all zero */
+	int mark_gen;
+};
+
+/* Allocations the compiled result frees (the SSH user maps). */
+struct pol__owned {
+	void **v;
+	size_t n, cap;
+};
+
+int pol__ivec_push(struct pol__ivec *v, int x);
+/* A copy of s that lives as long as c (NULL for NULL, or when out of memory). */
+const char *pol__keep(struct pol_compiled *c, const char *s);
+/* What follows a login's last '@' ("" without one). */
+const char *pol__login_domain(const char *login);
+/* The index of a login in c->users, compared without regard to case; -1 if absent. */
+int pol__user_index(const struct pol_compiled *c, const char *login);
+/* Appends the nodes an alias selects to out (may repeat: pol__uniq after). */
+int pol__alias_nodes_add(struct pol__cctx *x, const struct pol__alias *a, struct pol__ivec *out);
+/* De-duplicates v in place, keeping the first of each. */
+void pol__uniq(struct pol__cctx *x, struct pol__ivec *v);
+/* Adds every address of the nodes to s (as /32 and /128 prefixes). */
+int pol__nodes_addrs(struct pol__cctx *x, const struct pol__ivec *nodes, struct pol__addrset *s);
+/* Adds 0.0.0.0/0 and ::/0. */
+int pol__addrset_add_all(struct pol__addrset *s);
+
+enum { POL__SRC_ALL = -1, POL__SRC_PEOPLE = -2 };
+/* The shared address set of a source list: all its nodes and prefixes (POL__SRC_ALL), only
+ * user-owned nodes (POL__SRC_PEOPLE), or only the devices of user index restrict_user. */
+int pol__src_set(struct pol__cctx *x, const struct pol__alias *srcs, size_t n, int restrict_user,
+		 const struct pol__addrset **out);
+
+/* The parts pol_compile runs in order; 0 or negative errno. */
+int pol__compile_filters(struct pol__cctx *x);
+int pol__compile_ssh(struct pol__cctx *x, struct pol__owned *maps);
 
 #endif

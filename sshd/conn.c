@@ -1,0 +1,385 @@
+/* A connection: a libssh session driven by the libuv loop, its requests dispatched, its
+ * lifetime (pre-auth timeout, session duration, keepalives) and its teardown.
+ *
+ * libssh runs non-blocking.  Each connection has one ssh_event holding its socket; a
+ * uv_poll_t on the same fd calls ssh_event_dopoll(event, 0) when the socket is readable
+ * (or writable while libssh has output queued, ssh_get_poll_flags()).  Requests are not
+ * handled inside libssh callbacks: they queue up as ssh_message objects that we pop after
+ * each poll, which lets a check-mode auth request be held (and answered later, auth.c)
+ * without stalling the loop.  Channel data, EOF and close arrive through channel callbacks
+ * (session.c, forward.c) that only record state; the pump after each poll acts on it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <arpa/inet.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/now.h"
+#include "sshd/sshd_int.h"
+#define SUBJ "sshd"
+
+static void on_poll(uv_poll_t *h, int status, int events);
+
+static void conn_handle_closed(uv_handle_t *h)
+{
+	struct sshd_conn *conn = h->data;
+
+	if (--conn->handles > 0)
+		return;
+	if (conn->event) {
+		ssh_event_free(conn->event);
+	}
+	ssh_free(conn->session);
+	free(conn);
+}
+
+/* Tear the connection down now (not from inside libssh). */
+void sshd__conn_destroy(struct sshd_conn *conn)
+{
+	struct sshd_server *srv = conn->srv;
+	struct sshd__node *n, *next;
+
+	if (conn->state == SSHD__CONN_DYING)
+		return;
+	conn->state = SSHD__CONN_DYING;
+	if (conn->check_pending) {
+		conn->check_pending = false;
+		if (srv->hooks.check_cancel)
+			srv->hooks.check_cancel(srv->hooks.ctx, &conn->check);
+	}
+	if (conn->held)
+		ssh_message_free(sshd__held_msg(conn, NULL));
+	uv_poll_stop(&conn->poll);
+	uv_timer_stop(&conn->timer);
+	for (n = conn->chans.next; n != &conn->chans; n = next) {
+		struct sshd__chan *chan = container_of(n, struct sshd__chan, node);
+		next = n->next;
+		sshd__chan_kill(chan, SIGHUP);
+		sshd__chan_release(chan);
+	}
+	sshd__fwd_close_all(conn);
+	if (conn->close_reason[0])
+		ssh_session_set_disconnect_message(conn->session, conn->close_reason);
+	ssh_disconnect(conn->session);
+	sshd__list_del(&conn->node);
+	srv->nconns--;
+	log_info(conn->subject, "closed%s%s", conn->close_reason[0] ? ": " : "",
+		 conn->close_reason);
+	uv_close((uv_handle_t *)&conn->poll, conn_handle_closed);
+	uv_close((uv_handle_t *)&conn->timer, conn_handle_closed);
+}
+
+void sshd__conn_close(struct sshd_conn *conn, const char *reason)
+{
+	if (reason && !conn->close_reason[0])
+		snprintf(conn->close_reason, sizeof(conn->close_reason), "%s", reason);
+	conn->want_close = true;
+}
+
+void sshd__conn_update(struct sshd_conn *conn)
+{
+	int want = UV_READABLE;
+
+	if (conn->state == SSHD__CONN_DYING)
+		return;
+	if (ssh_get_poll_flags(conn->session) & SSH_WRITE_PENDING)
+		want |= UV_WRITABLE;
+	if (want != conn->poll_events) {
+		conn->poll_events = want;
+		uv_poll_start(&conn->poll, want, on_poll);
+	}
+}
+
+bool sshd__conn_room(struct sshd_conn *conn, char *why, size_t size)
+{
+	struct sshd_server *srv = conn->srv;
+
+	if (conn->nchan >= srv->max_channels) {
+		snprintf(why, size, "meshd: channel refused: this connection has %u channels open "
+				    "(limit %u)",
+			 conn->nchan, srv->max_channels);
+		return false;
+	}
+	if (conn->budget.max - conn->budget.used < SSHD__INQ_CAP) {
+		snprintf(why, size, "meshd: channel refused: this connection buffers %zu KiB of "
+				    "client data (limit %zu KiB)",
+			 conn->budget.used / 1024, conn->budget.max / 1024);
+		return false;
+	}
+	return true;
+}
+
+/* libssh 0.10 can refuse a channel only with "administratively prohibited" and no text,
+ * so the reason travels as an SSH debug message just before (ssh -v shows "Remote: …"). */
+void sshd__refuse_open(struct sshd_conn *conn, ssh_message msg, const char *why)
+{
+	log_info(conn->subject, "%s", why);
+	ssh_send_debug(conn->session, why, 1);
+	ssh_message_reply_default(msg);
+}
+
+static struct sshd__chan *chan_of(struct sshd_conn *conn, ssh_channel channel)
+{
+	struct sshd__node *n;
+
+	for (n = conn->chans.next; n != &conn->chans; n = n->next) {
+		struct sshd__chan *chan = container_of(n, struct sshd__chan, node);
+		if (chan->channel == channel)
+			return chan;
+	}
+	return NULL;
+}
+
+static void handle_msg(struct sshd_conn *conn, ssh_message msg)
+{
+	int type = ssh_message_type(msg), rc = 1;
+
+	switch (type) {
+	case SSH_REQUEST_SERVICE:
+		ssh_message_service_reply_success(msg);
+		rc = 0;
+		break;
+	case SSH_REQUEST_AUTH:
+		sshd__auth_handle(conn, msg);
+		return;
+	case SSH_REQUEST_CHANNEL_OPEN:
+		if (conn->state != SSHD__CONN_READY)
+			break;
+		if (ssh_message_subtype(msg) == SSH_CHANNEL_SESSION) {
+			struct sshd__chan *chan;
+			char why[SSHD__WHY_MAX];
+			if (!sshd__conn_room(conn, why, sizeof(why))) {
+				sshd__refuse_open(conn, msg, why);
+				rc = 0;
+				break;
+			}
+			chan = sshd__chan_open(conn);
+			if (!chan)
+				break;
+			chan->channel = ssh_message_channel_request_open_reply_accept(msg);
+			if (!chan->channel) {
+				sshd__chan_release(chan);
+				rc = 0;
+				break;
+			}
+			ssh_set_channel_callbacks(chan->channel, &chan->cb);
+			rc = 0;
+		} else if (ssh_message_subtype(msg) == SSH_CHANNEL_DIRECT_TCPIP) {
+			rc = sshd__fwd_direct(conn, msg);
+			if (rc == 2)
+				return; /* kept until the connect is done */
+		}
+		break;
+	case SSH_REQUEST_CHANNEL: {
+		struct sshd__chan *chan;
+		if (conn->state != SSHD__CONN_READY)
+			break;
+		chan = chan_of(conn, ssh_message_channel_request_channel(msg));
+		if (chan)
+			rc = sshd__chan_request(chan, msg);
+		break;
+	}
+	case SSH_REQUEST_GLOBAL:
+		if (conn->state == SSHD__CONN_READY)
+			rc = sshd__fwd_global(conn, msg);
+		break;
+	default:
+		break;
+	}
+	if (rc)
+		ssh_message_reply_default(msg);
+	ssh_message_free(msg);
+}
+
+/* After any activity (socket, child, timer, hook): pop queued requests, move channel data,
+ * retire, close. */
+void sshd__conn_process(struct sshd_conn *conn)
+{
+	struct sshd__node *n, *next;
+	ssh_message msg;
+	int status;
+
+	if (conn->state == SSHD__CONN_DYING)
+		return;
+	while (!conn->want_close && (msg = ssh_message_get(conn->session)) != NULL)
+		handle_msg(conn, msg);
+	for (n = conn->chans.next; n != &conn->chans; n = next) {
+		next = n->next;
+		sshd__chan_pump(container_of(n, struct sshd__chan, node));
+	}
+	sshd__fwd_pump(conn);
+	status = ssh_get_status(conn->session);
+	if ((status & (SSH_CLOSED | SSH_CLOSED_ERROR)) || !ssh_is_connected(conn->session)) {
+		if (!conn->close_reason[0])
+			snprintf(conn->close_reason, sizeof(conn->close_reason), "%s",
+				 "client disconnected");
+		conn->want_close = true;
+	}
+	if (conn->want_close) {
+		sshd__conn_destroy(conn);
+		return;
+	}
+	sshd__conn_update(conn);
+}
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+	struct sshd_conn *conn = h->data;
+
+	conn->in_dopoll++;
+	ssh_event_dopoll(conn->event, 0);
+	conn->in_dopoll--;
+	sshd__conn_process(conn);
+}
+
+/* End every session of the connection with a message on its stderr. */
+void sshd__conn_abort_all(struct sshd_conn *conn, const char *message)
+{
+	while (conn->chans.next != &conn->chans)
+		sshd__chan_abort(container_of(conn->chans.next, struct sshd__chan, node),
+				 message);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+	struct sshd_conn *conn = t->data;
+	uint64_t now = now_mono_ms();
+
+	if (conn->state == SSHD__CONN_AUTH) {
+		sshd__conn_close(conn, "authentication timed out");
+	} else if (conn->deadline_ms && now >= conn->deadline_ms) {
+		sshd__conn_abort_all(conn, "meshd: session time limit reached");
+		sshd__conn_close(conn, "session time limit reached");
+	} else if (conn->srv->keepalive_ms && conn->state == SSHD__CONN_READY) {
+		ssh_send_keepalive(conn->session);
+	}
+	sshd__conn_process(conn);
+	if (conn->state != SSHD__CONN_DYING)
+		sshd__conn_timer_arm(conn);
+}
+
+void sshd__conn_timer_arm(struct sshd_conn *conn)
+{
+	uint64_t now = now_mono_ms(), wait = 0;
+
+	if (conn->state == SSHD__CONN_AUTH) {
+		wait = conn->srv->preauth_timeout_ms;
+	} else if (conn->state == SSHD__CONN_READY) {
+		if (conn->deadline_ms)
+			wait = conn->deadline_ms > now ? conn->deadline_ms - now : 1;
+		if (conn->srv->keepalive_ms && (!wait || wait > conn->srv->keepalive_ms))
+			wait = conn->srv->keepalive_ms;
+	}
+	if (wait)
+		uv_timer_start(&conn->timer, on_timer, wait, 0);
+	else
+		uv_timer_stop(&conn->timer);
+}
+
+static void addr_text(const struct sockaddr *sa, char *host, size_t size, int *port)
+{
+	host[0] = '\0';
+	*port = 0;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+		inet_ntop(AF_INET, &in->sin_addr, host, (socklen_t)size);
+		*port = ntohs(in->sin_port);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, (socklen_t)size);
+		*port = ntohs(in6->sin6_port);
+	}
+	if (!host[0])
+		snprintf(host, size, "0.0.0.0");
+}
+
+int sshd_accept_fd(struct sshd_server *srv, int fd, const struct sockaddr *peer,
+		   socklen_t peer_len)
+{
+	struct sockaddr_storage local;
+	socklen_t local_len = sizeof(local);
+	struct sshd_conn *conn;
+	int rc;
+
+	if (srv->closing || peer_len > sizeof(conn->peer)) {
+		close(fd);
+		return -EINVAL;
+	}
+	if (srv->nconns >= srv->max_connections) {
+		log_warn(SUBJ, "connection limit (%u) reached, refusing a connection",
+			 srv->max_connections);
+		close(fd);
+		return -EMFILE;
+	}
+	conn = calloc(1, sizeof(*conn));
+	if (!conn) {
+		close(fd);
+		return -ENOMEM;
+	}
+	conn->srv = srv;
+	conn->fd = fd;
+	conn->check.conn = conn;
+	sshd__list_init(&conn->chans);
+	sshd__list_init(&conn->fwds);
+	sshd__list_init(&conn->dials);
+	conn->budget.max = srv->max_conn_buffer;
+	memcpy(&conn->peer, peer, peer_len);
+	conn->peer_len = peer_len;
+	addr_text(peer, conn->peer_host, sizeof(conn->peer_host), &conn->peer_port);
+	memset(&local, 0, sizeof(local));
+	if (getsockname(fd, (struct sockaddr *)&local, &local_len) < 0)
+		local.ss_family = AF_UNSPEC;
+	addr_text((struct sockaddr *)&local, conn->local_host, sizeof(conn->local_host),
+		  &conn->local_port);
+	if (!conn->local_port)
+		conn->local_port = 22;
+	snprintf(conn->subject, sizeof(conn->subject), "sshd: %s:%d", conn->peer_host,
+		 conn->peer_port);
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+
+	conn->session = ssh_new();
+	if (!conn->session) {
+		close(fd);
+		free(conn);
+		return -ENOMEM;
+	}
+	if (ssh_bind_accept_fd(srv->bind, conn->session, fd) != SSH_OK) {
+		log_warn(SUBJ, "cannot start a session: %s", ssh_get_error(srv->bind));
+		ssh_free(conn->session); /* closes fd once libssh owns it */
+		free(conn);
+		return -EIO;
+	}
+	ssh_set_blocking(conn->session, 0);
+	ssh_set_auth_methods(conn->session, SSH_AUTH_METHOD_NONE | SSH_AUTH_METHOD_PASSWORD |
+						    SSH_AUTH_METHOD_PUBLICKEY);
+	rc = ssh_handle_key_exchange(conn->session);
+	conn->event = ssh_event_new();
+	if ((rc != SSH_OK && rc != SSH_AGAIN) || !conn->event ||
+	    ssh_event_add_session(conn->event, conn->session) != SSH_OK) {
+		log_warn(SUBJ, "key exchange could not start: %s", ssh_get_error(conn->session));
+		if (conn->event)
+			ssh_event_free(conn->event);
+		ssh_free(conn->session);
+		free(conn);
+		return -EIO;
+	}
+	uv_poll_init(srv->loop, &conn->poll, fd);
+	uv_timer_init(srv->loop, &conn->timer);
+	conn->poll.data = conn;
+	conn->timer.data = conn;
+	conn->handles = 2;
+	conn->poll_events = UV_READABLE;
+	uv_poll_start(&conn->poll, UV_READABLE, on_poll);
+	sshd__list_add(&srv->conns, &conn->node);
+	srv->nconns++;
+	conn->state = SSHD__CONN_AUTH;
+	sshd__conn_timer_arm(conn);
+	log_info(conn->subject, "connection accepted");
+	sshd__conn_update(conn);
+	return 0;
+}
