@@ -59,4 +59,13 @@ static inline int check_finish(void)
 	return check_failures ? 1 : 0;
 }
 
+/* A reproducible pseudo-random number below n (xorshift64; *state must not start at 0). */
+static inline unsigned check_rand(unsigned long long *state, unsigned n)
+{
+	*state ^= *state << 13;
+	*state ^= *state >> 7;
+	*state ^= *state << 17;
+	return (unsigned)(*state % n);
+}
+
 #endif

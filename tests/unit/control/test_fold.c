@@ -12,10 +12,7 @@
 static unsigned long long rng = 88172645463325252ull;
 static unsigned rnd(unsigned n)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (unsigned)(rng % n);
+	return check_rand(&rng, n);
 }
 
 static json_t *node(uint64_t id, unsigned gen)
