@@ -213,6 +213,16 @@ static const struct {
     {"{\"ssh\": [{\"Action\": \"accept\", \"SRC\": [\"*\"], \"dst\": [\"autogroup:self\"], "
      "\"users\": [\"x\"]}]}",
      NULL},
+    /* 59-65: a section of the wrong JSON type is refused by name; null is no section */
+    {"{\"groups\": []}", "groups: must be an object"},
+    {"{\"tagOwners\": [\"tag:a\"]}", "tagOwners: must be an object"},
+    {"{\"hosts\": \"db\"}", "hosts: must be an object"},
+    {"{\"ssh\": {}}", "ssh: must be a list of rules"},
+    {"{\"tests\": {\"src\": \"*\"}}", "tests: must be a list"},
+    {"{\"sshTests\": 3}", "sshTests: must be a list"},
+    {"{\"groups\": null, \"tagOwners\": null, \"hosts\": null, \"ssh\": null, "
+     "\"tests\": null, \"sshTests\": null}",
+     NULL},
 };
 
 static const struct {
