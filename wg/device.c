@@ -377,6 +377,7 @@ int wg_device_new(uv_loop_t *loop, const struct wg_device_config *cfg,
 	dev->udp6.txq = calloc(1, sizeof(struct wg__txq));
 	dev->rx_buf = calloc(WG_RXQ_LEN, WG_RX_SLOT);
 	dev->ratelimit = calloc(WG_RATELIMIT_SLOTS, sizeof(*dev->ratelimit));
+	wg__random(dev->ratelimit_key, sizeof(dev->ratelimit_key));
 	dev->rx_items = calloc(WG_RX_ITEMS, sizeof(*dev->rx_items));
 	dev->udp4.fd = dev->udp6.fd = -1;
 	if (!dev->udp4.txq || !dev->udp6.txq || !dev->rx_buf || !dev->ratelimit ||

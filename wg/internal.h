@@ -318,8 +318,7 @@ struct wg__udp {
 };
 
 struct wg__ratelimit_slot {
-	uint8_t key[9]; /* kind (4, 6: address, 'p': path) and 8 bytes */
-	uint64_t last_ns;
+	uint64_t last_ns; /* shared by the sources that hash here (receive.c) */
 	uint64_t tokens_ns; /* token bucket in units of time */
 };
 
@@ -375,6 +374,7 @@ struct wg_device {
 	struct log_ratelimit rl;
 	uint64_t load_window_start, load_count, under_load_until;
 	struct wg__ratelimit_slot *ratelimit;
+	uint8_t ratelimit_key[16]; /* SipHash key of the slot index (random per device) */
 	uv_pipe_t uapi;
 	bool uapi_active;
 	char *uapi_path;
@@ -436,6 +436,8 @@ void wg__receive_path(struct wg_device *dev, uint8_t *buf, size_t len, uint64_t 
 /* Takes a token from the handshake bucket of the source (address, or path); false when
  * it is empty. */
 bool wg__ratelimit_allow(struct wg_device *dev, const struct wg__path *from, uint64_t now);
+/* The slot of the rate-limit table a source uses (tests: to find two that share one). */
+size_t wg__ratelimit_slot_of(const struct wg_device *dev, const struct wg__path *from);
 /* The batch form: decrypts the data messages of items[0..n) in parallel, then handles each
  * in order exactly as wg__receive() would. */
 void wg__receive_batch(struct wg_device *dev, struct wg__rx_item *items, size_t n);

@@ -14,9 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "common/key.h"
 #include "common/now.h"
 #include "wg/crypto.h"
+
 #include "wg/internal.h"
 
 enum { LOAD_THRESHOLD_PER_SEC = 128 };
@@ -41,18 +44,12 @@ static bool under_load(struct wg_device *dev, uint64_t now)
 	return now < dev->under_load_until;
 }
 
-/* Token bucket per source (IPv4 /32, IPv6 /64, or the path a datagram came on: the
- * embedder's path names relay and peer, so two peers behind one relay address do not share
- * a bucket): INITIATIONS_PER_SECOND with a burst of INITIATIONS_BURSTABLE.  The table is a
- * fixed hash; a collision just shares a bucket, which can only make the limit stricter. */
-bool wg__ratelimit_allow(struct wg_device *dev, const struct wg__path *from, uint64_t now)
+/* The key of a source in the rate-limit table: kind (4, 6: address, 'p': path) and 8 bytes —
+ * an IPv4 /32, an IPv6 /64, or the path a datagram came on (the embedder's path names relay
+ * and peer, so two peers behind one relay address do not share a bucket). */
+static void ratelimit_key(const struct wg__path *from, uint8_t key[static 9])
 {
-	uint8_t key[9] = { 0 };
-	const uint64_t cost = NS_PER_SEC / INITIATIONS_PER_SECOND;
-	const uint64_t burst = cost * INITIATIONS_BURSTABLE;
-	uint32_t h = 2166136261u;
-	struct wg__ratelimit_slot *s;
-
+	memset(key, 0, 9);
 	if (from->id) {
 		key[0] = 'p';
 		memcpy(key + 1, &from->id, 8);
@@ -63,15 +60,36 @@ bool wg__ratelimit_allow(struct wg_device *dev, const struct wg__path *from, uin
 		key[0] = 6;
 		memcpy(key + 1, &((const struct sockaddr_in6 *)from->sa)->sin6_addr, 8);
 	}
-	for (size_t i = 0; i < sizeof(key); i++)
-		h = (h ^ key[i]) * 16777619u;
-	s = &dev->ratelimit[h % WG_RATELIMIT_SLOTS];
-	if (s->last_ns == 0 || memcmp(s->key, key, sizeof(key)) != 0) {
-		memcpy(s->key, key, sizeof(key));
+}
+
+size_t wg__ratelimit_slot_of(const struct wg_device *dev, const struct wg__path *from)
+{
+	uint8_t key[9], h[crypto_shorthash_BYTES];
+	uint64_t v;
+	ratelimit_key(from, key);
+	crypto_shorthash(h, key, sizeof(key), dev->ratelimit_key);
+	memcpy(&v, h, sizeof(v));
+	return (size_t)(v % WG_RATELIMIT_SLOTS);
+}
+
+/* Token bucket per source: INITIATIONS_PER_SECOND with a burst of INITIATIONS_BURSTABLE.
+ * The table is fixed, indexed by SipHash under a random key per device, so nobody can pick
+ * sources that collide with a given one.  Two sources that do collide share the bucket: a new
+ * one takes the slot over with the tokens it has (a slot idle long enough is full anyway),
+ * never with a fresh burst — else two colliding sources taking turns would each find a full
+ * bucket and never be limited. */
+bool wg__ratelimit_allow(struct wg_device *dev, const struct wg__path *from, uint64_t now)
+{
+	const uint64_t cost = NS_PER_SEC / INITIATIONS_PER_SECOND;
+	const uint64_t burst = cost * INITIATIONS_BURSTABLE;
+	struct wg__ratelimit_slot *s = &dev->ratelimit[wg__ratelimit_slot_of(dev, from)];
+
+	if (s->last_ns == 0) {
 		s->tokens_ns = burst;
 		s->last_ns = now;
 	}
-	s->tokens_ns += now - s->last_ns;
+	if (now > s->last_ns)
+		s->tokens_ns += now - s->last_ns;
 	if (s->tokens_ns > burst)
 		s->tokens_ns = burst;
 	s->last_ns = now;

@@ -310,8 +310,9 @@ static void junk_initiation(struct side *to, uint8_t *buf)
 	wg__cookie_add_macs(&maker, buf, MESSAGE_INITIATION_LEN, 0);
 }
 
-/* 4: the rate limit and cookies per path. */
-static void per_path(struct side *b)
+/* 4: the rate limit and cookies per path; colliding sources share a bucket; the table is
+ * keyed per device (other: another device). */
+static void per_path(struct side *b, const struct wg_device *other)
 {
 	struct wg_device *dev = b->dev;
 	struct sockaddr_storage p1, p2;
@@ -334,6 +335,23 @@ static void per_path(struct side *b)
 	CHECK(!wg__ratelimit_allow(dev, &s2, now));
 	/* one cost later the bucket has a token again */
 	CHECK(wg__ratelimit_allow(dev, &r1, now + NS_PER_SEC / INITIATIONS_PER_SECOND));
+	/* two sources that land in one slot share its bucket: taking turns gives neither a
+	 * fresh burst (a reset per turn would be no limit at all) */
+	struct wg__path c1 = { .id = 0x3000 }, c2 = { .id = 0x3001 };
+	while (wg__ratelimit_slot_of(dev, &c2) != wg__ratelimit_slot_of(dev, &c1))
+		c2.id++;
+	now += 100 * NS_PER_SEC;
+	int passed = 0;
+	for (int i = 0; i < 4 * INITIATIONS_BURSTABLE; i++)
+		passed += wg__ratelimit_allow(dev, i % 2 ? &c2 : &c1, now);
+	CHECK_INT(passed, INITIATIONS_BURSTABLE);
+	/* the slot index is keyed per device: another device puts these sources elsewhere */
+	int same = 0;
+	for (uint64_t id = 1; id <= 64; id++) {
+		struct wg__path q = { .id = id };
+		same += wg__ratelimit_slot_of(dev, &q) == wg__ratelimit_slot_of(other, &q);
+	}
+	CHECK(same < 64);
 
 	/* through wg_device_inject: path 0x2001 runs dry, 0x2002 still passes */
 	uint64_t rl = dev->stats.drop_ratelimit, hs = dev->stats.drop_handshake;
@@ -445,7 +463,7 @@ int main(void)
 	b.other.n = 0;
 	relayed(&a, &b);
 	roaming(&a, &b);
-	per_path(&b);
+	per_path(&b, a.dev);
 	calls(&a, &plain);
 
 	wg_device_free(a.dev);
