@@ -78,6 +78,8 @@ int meshctl_status(int argc, char **argv)
 			printf("Usage: meshctl status [--json]\n"
 			       "Show this node and its peers: addresses, owner or tags, whether they\n"
 			       "are online, the latest WireGuard handshake, bytes received and sent,\n"
+			       "the path to each (direct ADDR:PORT, relay TURN-URI (udp), or none)\n"
+			       "with the last discovery pong's round trip,\n"
 			       "and whether this node serves SSH; then the inbound packets the\n"
 			       "filter dropped, by reason (fragment, no_state, not_ours, ...), and\n"
 			       "the relays control gave this node ('meshctl netcheck' probes them).\n"
@@ -130,9 +132,17 @@ int meshctl_status(int argc, char **argv)
 		human_ago(p->last_handshake, hs, sizeof(hs));
 		human_bytes(p->rx_bytes, rx, sizeof(rx));
 		human_bytes(p->tx_bytes, tx, sizeof(tx));
-		printf("%-16s %-20s %-24s %s, handshake %s, rx %s, tx %s%s%s\n", addr,
-		       p->name ? p->name : "?", w, p->online ? "online" : "offline", hs, rx, tx,
-		       p->endpoint ? ", direct " : "", p->endpoint ? p->endpoint : "");
+		char rtt[32] = "";
+		if (p->rtt_ms >= 0)
+			snprintf(rtt, sizeof(rtt), ", pong %lld ms", (long long)p->rtt_ms);
+		if (p->path) /* how WireGuard reaches it: direct, through a relay, or not at all */
+			printf("%-16s %-20s %-24s %s, handshake %s, rx %s, tx %s, path %s%s\n", addr,
+			       p->name ? p->name : "?", w, p->online ? "online" : "offline", hs, rx,
+			       tx, p->path, rtt);
+		else /* an older meshd */
+			printf("%-16s %-20s %-24s %s, handshake %s, rx %s, tx %s%s%s\n", addr,
+			       p->name ? p->name : "?", w, p->online ? "online" : "offline", hs, rx,
+			       tx, p->endpoint ? ", direct " : "", p->endpoint ? p->endpoint : "");
 	}
 	print_drops(&st);
 	for (size_t i = 0; i < st.n_relays; i++) {

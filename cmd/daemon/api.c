@@ -225,6 +225,8 @@ void meshd_api_build_status(struct meshd_node *node, struct ctl_lapi_status *st)
 			p->last_handshake = ps.last_handshake;
 			if (ps.endpoint[0])
 				p->endpoint = strdup(ps.endpoint);
+			p->path = strdup(ps.path);
+			p->rtt_ms = ps.rtt_ms;
 		}
 	}
 }

@@ -197,8 +197,10 @@ static void on_node_key(void *ctx, const uint8_t priv[32])
 	meshd_node_set_node_key(l->node, priv);
 }
 
-/* Our UDP endpoints: every non-loopback, non-tailnet address with the WireGuard port. */
-static size_t collect_endpoints(struct meshd_link *l, char eps[][64], size_t max)
+/* Our UDP endpoints, typed: every non-loopback, non-tailnet address with the WireGuard port
+ * (local), then what reachability found (reflexive behind an easy NAT, our relayed
+ * address). */
+static size_t collect_endpoints(struct meshd_link *l, char eps[][CTL_ENDPOINT_MAX], size_t max)
 {
 	struct ifaddrs *ifa, *i;
 	size_t n = 0;
@@ -215,18 +217,32 @@ static size_t collect_endpoints(struct meshd_link *l, char eps[][64], size_t max
 			if (b[0] == 100 && (b[1] & 0xc0) == 64)
 				continue; /* a tailnet address */
 			inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-			snprintf(eps[n++], 64, "%s:%u", host, port);
+			snprintf(eps[n++], CTL_ENDPOINT_MAX, "local %s:%u", host, port);
 		} else if (i->ifa_addr->sa_family == AF_INET6) {
 			const struct sockaddr_in6 *in6 = (const void *)i->ifa_addr;
 			if (IN6_IS_ADDR_LINKLOCAL(&in6->sin6_addr) ||
 			    (in6->sin6_addr.s6_addr[0] & 0xfe) == 0xfc)
 				continue;
 			inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-			snprintf(eps[n++], 64, "[%s]:%u", host, port);
+			snprintf(eps[n++], CTL_ENDPOINT_MAX, "local [%s]:%u", host, port);
 		}
 	}
 	freeifaddrs(ifa);
-	return n;
+	return n + meshd_reach_endpoints(meshd_node_reach(l->node), eps + n, max - n);
+}
+
+/* Reachability found a new reflexive or relayed address: control hears of it with the
+ * next map request (the map stream asks again after every keep-alive). */
+static void on_reach_endpoints(void *ctx)
+{
+	struct meshd_link *l = ctx;
+	char eps[16][CTL_ENDPOINT_MAX];
+	const char *ptrs[16];
+	size_t n = collect_endpoints(l, eps, 16);
+	for (size_t i = 0; i < n; i++)
+		ptrs[i] = eps[i];
+	if (l->client && ctl_client_set_endpoints(l->client, ptrs, n) != 0)
+		log_warn(subject, "out of memory for our endpoints");
 }
 
 static void stop_client(struct meshd_link *l)
@@ -244,7 +260,7 @@ static int start_client(struct meshd_link *l, const char *authkey, bool reauth, 
 			size_t errlen)
 {
 	stop_client(l);
-	char eps[16][64];
+	char eps[16][CTL_ENDPOINT_MAX];
 	const char *ep_ptrs[16];
 	size_t n_eps = collect_endpoints(l, eps, 16);
 	for (size_t i = 0; i < n_eps; i++)
@@ -456,6 +472,7 @@ int meshd_link_new(uv_loop_t *loop, const char *state_dir, struct meshd_node *no
 		return -ENOMEM;
 	}
 	l->ssh = meshd_node_ssh(node);
+	meshd_reach_on_endpoints(meshd_node_reach(node), on_reach_endpoints, l);
 	prefs_load(l);
 	*out = l;
 	if (up) {
@@ -490,6 +507,7 @@ void meshd_link_free(struct meshd_link *l)
 {
 	if (!l)
 		return;
+	meshd_reach_on_endpoints(meshd_node_reach(l->node), NULL, NULL);
 	stop_client(l);
 	free(l->state_dir);
 	free(l);

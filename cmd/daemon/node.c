@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cmd/daemon/access.h"
+#include "cmd/daemon/reach.h"
 #include "control/client/client.h"
 #include "control/netmap/endpoint.h"
 #include "control/policy/policy.h"
@@ -31,6 +32,7 @@ struct meshd_node {
 	char name[32];
 	uint8_t private_key[KEY_LEN], public_key[KEY_LEN];
 	struct wg_device *wg;
+	struct meshd_reach *reach; /* peers' paths: direct, relayed (nat/ on wg's hooks) */
 	struct ns *ns;
 	struct sshd_server *sshd;
 	struct ctl_netmap *nm;
@@ -98,6 +100,27 @@ static void on_wg_packet(void *ctx, const uint8_t *pkt, size_t len)
 	struct meshd_node *node = ctx;
 	if (node->ns)
 		ns_input(node->ns, pkt, len);
+}
+
+/* wg's hooks for what is not WireGuard, and for where a peer's datagrams go. */
+static void on_wg_other(void *ctx, uint8_t *buf, size_t len, const struct sockaddr *src)
+{
+	struct meshd_node *node = ctx;
+	if (node->reach)
+		meshd_reach_on_other(node->reach, buf, len, src);
+}
+
+static int on_wg_route(void *ctx, uint64_t path, size_t len, struct wg_route *r)
+{
+	struct meshd_node *node = ctx;
+	return node->reach ? meshd_reach_route(node->reach, path, len, r) : -ENETUNREACH;
+}
+
+static void on_wg_roam(void *ctx, const uint8_t key[WG_KEY_LEN], const struct wg_source *from)
+{
+	struct meshd_node *node = ctx;
+	if (node->reach)
+		meshd_reach_on_roam(node->reach, key, from);
 }
 
 static int on_ns_send(void *ctx, const uint8_t *pkt, size_t len)
@@ -516,26 +539,6 @@ static int start_netstack(struct meshd_node *node, const struct ctl_netmap *nm)
 	return 0;
 }
 
-static bool parse_endpoint(const char *s, struct sockaddr_storage *out)
-{
-	struct ctl_endpoint e;
-	struct sockaddr_in *in = (void *)out;
-	struct sockaddr_in6 *in6 = (void *)out;
-	memset(out, 0, sizeof(*out));
-	if (!ctl_endpoint_parse(s, &e, NULL, 0))
-		return false;
-	if (e.family == 4) {
-		in->sin_family = AF_INET;
-		in->sin_port = htons(e.port);
-		memcpy(&in->sin_addr, e.addr, 4);
-	} else {
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons(e.port);
-		memcpy(&in6->sin6_addr, e.addr, 16);
-	}
-	return true;
-}
-
 static void on_linger_timer(uv_timer_t *t)
 {
 	struct meshd_node *node = t->data;
@@ -545,6 +548,7 @@ static void on_linger_timer(uv_timer_t *t)
 		struct lingering *l = &node->lingering[i];
 		if (l->deadline_ms <= now) {
 			wg_device_peer_remove(node->wg, l->key);
+			meshd_reach_remove_peer(node->reach, l->key);
 			continue;
 		}
 		if (!next || l->deadline_ms < next)
@@ -562,6 +566,7 @@ static void linger_remove(struct meshd_node *node, const uint8_t key[static KEY_
 	struct lingering *l = realloc(node->lingering, (node->n_lingering + 1) * sizeof(*l));
 	if (!l) {
 		wg_device_peer_remove(node->wg, key);
+		meshd_reach_remove_peer(node->reach, key);
 		return;
 	}
 	node->lingering = l;
@@ -588,6 +593,7 @@ static int sync_peers(struct meshd_node *node, const struct ctl_netmap *nm)
 	if (!keys)
 		return -ENOMEM;
 	size_t n_keys = 0;
+	meshd_reach_apply_netmap(node->reach, nm);
 	for (size_t i = 0; i < nm->n_peers; i++) {
 		const struct ctl_node *p = &nm->peers[i];
 		const struct ctl_prefix *src = p->n_allowed_ips ? p->allowed_ips : p->addrs;
@@ -609,8 +615,9 @@ static int sync_peers(struct meshd_node *node, const struct ctl_netmap *nm)
 			.n_allowed_ips = n,
 		};
 		memcpy(pc.public_key, p->node_key, KEY_LEN);
-		for (size_t e = 0; e < p->n_endpoints && !pc.set_endpoint; e++)
-			pc.set_endpoint = parse_endpoint(p->endpoints[e], &pc.endpoint);
+		/* Where its datagrams go is the path manager's, asked per datagram (ops.route). */
+		pc.path = meshd_reach_peer_handle(node->reach, p->node_key);
+		pc.set_path = pc.path != 0;
 		int err = wg_device_peer_set(node->wg, &pc);
 		free(aips);
 		if (err) {
@@ -728,6 +735,10 @@ int meshd_node_peer_stats(struct meshd_node *node, const uint8_t key[static 32],
 	out->rx_bytes = st.rx_bytes;
 	out->tx_bytes = st.tx_bytes;
 	out->last_handshake = (int64_t)(st.last_handshake_wall_ns / 1000000000u);
+	if (meshd_reach_peer_path(node->reach, key, out->path, &out->rtt_ms) != 0) {
+		snprintf(out->path, sizeof(out->path), "none");
+		out->rtt_ms = -1;
+	}
 	if (st.has_endpoint) {
 		char host[INET6_ADDRSTRLEN] = "";
 		if (st.endpoint.ss_family == AF_INET) {
@@ -745,9 +756,15 @@ int meshd_node_peer_stats(struct meshd_node *node, const uint8_t key[static 32],
 	return 0;
 }
 
+struct meshd_reach *meshd_node_reach(struct meshd_node *node)
+{
+	return node->reach;
+}
+
 void meshd_node_counters(const struct meshd_node *node,
 			 void (*cb)(void *ctx, const char *name, uint64_t value), void *ctx)
 {
+	meshd_reach_counters(node->reach, cb, ctx);
 	if (!node->ns)
 		return;
 	struct ns_counters c;
@@ -815,6 +832,7 @@ int meshd_node_set_node_key(struct meshd_node *node, const uint8_t priv[static 3
 	}
 	memcpy(node->private_key, priv, KEY_LEN);
 	memcpy(node->public_key, pub, KEY_LEN);
+	meshd_reach_set_node_key(node->reach, pub);
 	key_fingerprint(fp, pub);
 	log_info(subject, "WireGuard now uses node key %s", fp);
 	return 0;
@@ -825,6 +843,12 @@ void meshd_node_set_control(struct meshd_node *node, struct ctl_client *client)
 	if (client != node->control)
 		flush_holds(node, "the control connection was replaced");
 	node->control = client;
+	if (client) { /* discovery messages are sealed with the key control publishes */
+		uint8_t pub[KEY_LEN], priv[KEY_LEN];
+		ctl_client_disco_key(client, pub, priv);
+		meshd_reach_set_disco_key(node->reach, pub, priv);
+		key_wipe(priv, KEY_LEN);
+	}
 }
 
 size_t meshd_node_host_keys(const struct meshd_node *node, const char **lines, size_t max)
@@ -844,6 +868,7 @@ void meshd_node_clear_netmap(struct meshd_node *node)
 {
 	if (node->wg)
 		wg_device_peer_remove_all(node->wg);
+	meshd_reach_remove_all(node->reach);
 	free(node->peer_keys);
 	node->peer_keys = NULL;
 	node->n_peer_keys = 0;
@@ -915,12 +940,21 @@ int meshd_node_new(uv_loop_t *loop, const struct meshd_node_config *cfg,
 		.time_scale = cfg->wg_time_scale,
 		.crypto_workers = 1, /* a second core for ChaCha20-Poly1305 on bulk transfers */
 	};
-	static const struct wg_device_ops wg_ops = { .recv = on_wg_packet };
+	static const struct wg_device_ops wg_ops = {
+		.recv = on_wg_packet,
+		.other = on_wg_other,
+		.route = on_wg_route,
+		.roam = on_wg_roam,
+	};
 	err = wg_device_new(loop, &wc, &wg_ops, node, &node->wg);
 	if (err) {
 		log_err(subject, "WireGuard on UDP port %u: %s", cfg->listen_port, strerror(-err));
 		goto fail;
 	}
+	err = meshd_reach_new(loop, node->wg, &node->reach);
+	if (err)
+		goto fail;
+	meshd_reach_set_node_key(node->reach, node->public_key);
 	const char *dir = cfg->uapi_dir ? cfg->uapi_dir : "/var/run/wireguard";
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
 		log_warn(subject, "%s: %s; `wg show` will not see this node", dir, strerror(errno));
@@ -959,6 +993,8 @@ int meshd_node_new(uv_loop_t *loop, const struct meshd_node_config *cfg,
 fail:
 	if (node->wg)
 		wg_device_free(node->wg);
+	if (node->reach)
+		meshd_reach_close(node->reach, NULL, NULL);
 	key_wipe(node->private_key, KEY_LEN);
 	free(node->state_dir);
 	free(node->tun);
@@ -1013,6 +1049,9 @@ void meshd_node_close(struct meshd_node *node, void (*done)(void *arg), void *ar
 	}
 	wg_device_free(node->wg);
 	node->wg = NULL;
+	node->pending_closes++;
+	meshd_reach_close(node->reach, finish_close, node); /* after wg: it calls into it */
+	node->reach = NULL;
 	node->pending_closes += 2;
 	uv_close((uv_handle_t *)&node->linger_timer, timer_closed);
 	uv_close((uv_handle_t *)&node->restart_timer, timer_closed);

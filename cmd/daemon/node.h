@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "cmd/daemon/reach.h"
 #include "control/netmap/netmap.h"
 #include "sshd/sshd.h"
 
@@ -73,13 +74,19 @@ struct meshd_peer_stats {
 	uint64_t rx_bytes, tx_bytes;
 	int64_t last_handshake; /* unix seconds, 0 = never */
 	char endpoint[64];	/* "" when unknown */
+	char path[MESHD_REACH_PATH_TEXT]; /* "direct ADDR:PORT", "relay turn:..." or "none" */
+	int64_t rtt_ms;			  /* the last pong's round trip; -1: none */
 };
 
 /* WireGuard counters of the peer with this node key; -ENOENT when not configured. */
 int meshd_node_peer_stats(struct meshd_node *node, const uint8_t key[static 32],
 			  struct meshd_peer_stats *out);
 
-/* Calls cb for every netstack counter (see ns_counters_foreach); nothing before start. */
+/* Its reachability: our endpoints for control (meshd_reach_endpoints). */
+struct meshd_reach *meshd_node_reach(struct meshd_node *node);
+
+/* Calls cb for every reachability counter ("nat.*") and netstack counter (see
+ * ns_counters_foreach; none before the netstack starts). */
 void meshd_node_counters(const struct meshd_node *node,
 			 void (*cb)(void *ctx, const char *name, uint64_t value), void *ctx);
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "control/netmap/endpoint.h"
 #include "control/netmap/netmap_json.h"
 
 static const char *const cmd_names[] = {
@@ -187,18 +188,74 @@ void ctl_lapi_request_clear(struct ctl_lapi_request *r)
 
 /* ---- nodes and status ---- */
 
+/* Errors meshctl prints quote what came in: no terminal controls in them. */
+static void printable(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
+/* A peer's path as meshd says it: "none", "direct " and an untyped endpoint, or "relay ",
+ * a TURN URI and its transport in parentheses; what meshctl prints, so nothing else. */
+static int path_check(const char *s, char *err, size_t errlen)
+{
+	char why[400], uri[CTL_RELAY_URL_MAX];
+	struct ctl_endpoint e;
+	struct ctl_relay_url u;
+	static const char *const proto[] = { "udp", "tcp", "tls" };
+	char shown[81];
+	snprintf(shown, sizeof(shown), "%s", s);
+	printable(shown);
+	why[0] = '\0';
+	if (strcmp(s, "none") == 0)
+		return 0;
+	if (strncmp(s, "direct ", 7) == 0) {
+		if (strchr(s + 7, ' ') || !ctl_endpoint_parse(s + 7, &e, why, sizeof(why))) {
+			printable(why);
+			return ctl__fail(err, errlen, "\"path\" '%s': %s", shown,
+					 strchr(s + 7, ' ') ? "expected direct ADDR:PORT" : why);
+		}
+		return 0;
+	}
+	const char *open = strrchr(s, '(');
+	if (strncmp(s, "relay ", 6) == 0 && open && open > s + 6 && open[-1] == ' ' &&
+	    (size_t)(open - 1 - (s + 6)) < sizeof(uri)) {
+		memcpy(uri, s + 6, (size_t)(open - 1 - (s + 6)));
+		uri[open - 1 - (s + 6)] = '\0';
+		if (!ctl_relay_url_parse(uri, &u, why, sizeof(why))) {
+			printable(why);
+			return ctl__fail(err, errlen, "\"path\" '%s': %s", shown, why);
+		}
+		for (size_t i = 0; i < 3; i++)
+			if (strlen(open) == strlen(proto[i]) + 2 &&
+			    strncmp(open + 1, proto[i], strlen(proto[i])) == 0 &&
+			    open[strlen(proto[i]) + 1] == ')')
+				return 0;
+		return ctl__fail(err, errlen, "\"path\" '%s': the transport is (udp), (tcp) or "
+				 "(tls)", shown);
+	}
+	return ctl__fail(err, errlen, "\"path\" '%s': expected none, direct ADDR:PORT or "
+			 "relay TURN-URI (udp|tcp|tls)", shown);
+}
+
 static json_t *node_json(const struct ctl_lapi_node *n)
 {
 	json_t *addrs = json_array();
 	for (size_t i = 0; addrs && i < n->n_addrs; i++)
 		json_array_append_new(addrs, ctl__prefix_json(&n->addrs[i]));
-	return json_pack("{s:s?, s:s?, s:s?, s:o, s:o, s:s?, s:b, s:I, s:I, s:I, s:o}", "name",
+	json_t *j = json_pack("{s:s?, s:s?, s:s?, s:o, s:o, s:s?, s:b, s:I, s:I, s:I, s:o}", "name",
 			 n->name, "owner", n->owner, "dns_name", n->dns_name, "tags",
 			 ctl__strv_json(n->tags, n->n_tags), "addresses", addrs, "endpoint",
 			 n->endpoint, "online", (int)n->online, "last_handshake",
 			 (json_int_t)n->last_handshake, "rx_bytes", (json_int_t)n->rx_bytes,
 			 "tx_bytes", (json_int_t)n->tx_bytes, "ssh_host_keys",
 			 ctl__strv_json(n->ssh_host_keys, n->n_ssh_host_keys));
+	if (j && n->path)
+		json_object_set_new(j, "path", json_string(n->path));
+	if (j && n->path && n->rtt_ms >= 0)
+		json_object_set_new(j, "rtt_ms", json_integer((json_int_t)n->rtt_ms));
+	return j;
 }
 
 static int node_from_json(json_t *j, struct ctl_lapi_node *n, char *err, size_t errlen)
@@ -206,7 +263,7 @@ static int node_from_json(json_t *j, struct ctl_lapi_node *n, char *err, size_t 
 	memset(n, 0, sizeof(*n));
 	if (!json_is_object(j))
 		return ctl__fail(err, errlen, "node must be an object");
-	long long hs = 0, rx = 0, tx = 0;
+	long long hs = 0, rx = 0, tx = 0, rtt = -1;
 	int rc;
 	if ((rc = opt_str(j, "name", &n->name, err, errlen)) ||
 	    (rc = opt_str(j, "owner", &n->owner, err, errlen)) ||
@@ -217,8 +274,12 @@ static int node_from_json(json_t *j, struct ctl_lapi_node *n, char *err, size_t 
 				      err, errlen)) ||
 	    (rc = opt_int(j, "last_handshake", 0, INT64_MAX, &hs, err, errlen)) ||
 	    (rc = opt_int(j, "rx_bytes", 0, INT64_MAX, &rx, err, errlen)) ||
-	    (rc = opt_int(j, "tx_bytes", 0, INT64_MAX, &tx, err, errlen)))
+	    (rc = opt_int(j, "tx_bytes", 0, INT64_MAX, &tx, err, errlen)) ||
+	    (rc = opt_str(j, "path", &n->path, err, errlen)) ||
+	    (rc = opt_int(j, "rtt_ms", 0, 60000, &rtt, err, errlen)) ||
+	    (n->path && (rc = path_check(n->path, err, errlen))))
 		goto bad;
+	n->rtt_ms = rtt;
 	n->last_handshake = hs;
 	n->rx_bytes = (uint64_t)rx;
 	n->tx_bytes = (uint64_t)tx;
@@ -247,6 +308,7 @@ void ctl_lapi_node_clear(struct ctl_lapi_node *n)
 	free(n->owner);
 	free(n->dns_name);
 	free(n->endpoint);
+	free(n->path);
 	ctl__strv_free(n->tags, n->n_tags);
 	ctl__strv_free(n->ssh_host_keys, n->n_ssh_host_keys);
 	memset(n, 0, sizeof(*n));

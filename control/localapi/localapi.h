@@ -74,6 +74,10 @@ struct ctl_lapi_node {
 	struct ctl_prefix addrs[CTL_MAX_NODE_ADDRS];
 	size_t n_addrs;
 	char *endpoint;
+	/* How WireGuard reaches the peer: "direct ADDR:PORT", "relay TURN-URI (udp|tcp|tls)"
+	 * or "none" (NULL: not said, an older meshd); the last pong's round trip, -1: none. */
+	char *path;
+	int64_t rtt_ms;
 	bool online;
 	int64_t last_handshake; /* unix seconds, 0 = never */
 	uint64_t rx_bytes, tx_bytes;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/key.h"
+#include "control/netmap/endpoint.h"
 #include "control/netmap/netmap_json.h"
 
 int ctl__fail(char *err, size_t errlen, const char *fmt, ...)
@@ -315,6 +316,16 @@ int ctl__node_from_json(json_t *j, struct ctl_node *n, char *err, size_t errlen)
 	if (addrs)
 		memcpy(n->addrs, addrs, n->n_addrs * sizeof(*addrs));
 	free(addrs);
+	/* Endpoints are path candidates (and relayed addresses): the parser meshd uses on
+	 * them decides here, so a netmap never holds one meshd would read differently. */
+	for (size_t i = 0; i < n->n_endpoints; i++) {
+		struct ctl_endpoint e;
+		char why[160];
+		if (!ctl_endpoint_parse(n->endpoints[i], &e, why, sizeof(why))) {
+			ctl__node_clear(n);
+			return ctl__fail(err, errlen, "endpoints[%zu]: %s", i, why);
+		}
+	}
 	n->online = json_is_true(json_object_get(j, "online"));
 	return 0;
 }

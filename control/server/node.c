@@ -747,7 +747,8 @@ static enum MHD_Result map_report(struct srv_req *r, struct srv_node *n, const c
 	json_array_foreach(ep, i, v) {
 		struct ctl_endpoint e;
 		if (i >= 16 || !ctl_endpoint_parse(json_string_value(v), &e, NULL, 0)) {
-			*bad = "endpoints: each must be addr:port or [addr]:port (at most 16)";
+			*bad = "endpoints: each must be addr:port or [addr]:port, typed or not "
+			       "('local', 'reflexive' or 'relay', a space, the address) (at most 16)";
 			return MHD_NO;
 		}
 	}

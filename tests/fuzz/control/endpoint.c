@@ -1,5 +1,5 @@
 /* Fuzz target for ctl_endpoint_parse (a node's endpoint report at control, a peer's endpoint
- * in meshd): an accepted text is printed back exactly as meshd prints endpoints, and the
+ * in meshd): an accepted text is printed back (typed) as meshd reports endpoints, and the
  * error of a refused one is one line of printable text. */
 #include <arpa/inet.h>
 #include <stdint.h>
@@ -20,10 +20,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s[size] = '\0';
 	struct ctl_endpoint e;
 	if (ctl_endpoint_parse(s, &e, err, sizeof(err))) {
-		char host[INET6_ADDRSTRLEN], again[CTL_ENDPOINT_MAX + 8];
+		char again[CTL_ENDPOINT_MAX];
 		struct ctl_endpoint e2;
-		inet_ntop(e.family == 4 ? AF_INET : AF_INET6, e.addr, host, sizeof(host));
-		snprintf(again, sizeof(again), e.family == 4 ? "%s:%u" : "[%s]:%u", host, e.port);
+		ctl_endpoint_format(&e, again);
 		if (e.port == 0 || (e.family != 4 && e.family != 6) || strchr(s, '/') ||
 		    !ctl_endpoint_parse(again, &e2, NULL, 0) || memcmp(&e, &e2, sizeof(e)) != 0)
 			abort();

@@ -1,5 +1,6 @@
 /* Fuzz target: meshd's local API decoders (what any local user can send to meshd, and
- * what meshctl reads back).  Never crash; a decoded request re-encodes and decodes again. */
+ * what meshctl reads back).  Never crash; a decoded request or status re-encodes and decodes
+ * again. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,8 +25,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ctl_lapi_request_clear(&r);
 	}
 	struct ctl_lapi_status st;
-	if (ctl_lapi_status_parse(text, size, &st, err, sizeof(err)) == 0)
+	if (ctl_lapi_status_parse(text, size, &st, err, sizeof(err)) == 0) {
+		/* what meshctl accepts (peers' paths among it), meshd can say again */
+		char *line = ctl_lapi_status_format(&st);
+		struct ctl_lapi_status again;
+		if (line && ctl_lapi_status_parse(line, strlen(line), &again, err, sizeof(err)) != 0)
+			abort();
+		if (line)
+			ctl_lapi_status_clear(&again);
+		free(line);
 		ctl_lapi_status_clear(&st);
+	}
 	struct ctl_lapi_node n;
 	if (ctl_lapi_node_parse(text, size, &n, err, sizeof(err)) == 0)
 		ctl_lapi_node_clear(&n);

@@ -11,23 +11,37 @@ static const struct {
 	const char *text;
 	const char *err; /* NULL: valid */
 	unsigned family, port;
+	enum ctl_endpoint_type type; /* valid ones; untyped text is local */
 } table[] = {
-	/* 1 */ { "203.0.113.7:41641", NULL, 4, 41641 },
-	/* 2 */ { "[2001:db8::1]:51820", NULL, 6, 51820 },
-	/* 3 */ { "1.2.3.4:65535", NULL, 4, 65535 },
-	/* 4 */ { "1.2.3.4:80x", "endpoint '1.2.3.4:80x': port must be 1 to 65535", 0, 0 },
-	/* 5 */ { "10.0.0.0/8:1", "endpoint '10.0.0.0/8:1': not an IPv4 address", 0, 0 },
-	/* 6 */ { "::1:80", "endpoint '::1:80': an IPv6 address goes in brackets: [addr]:port", 0, 0 },
-	/* 7 */ { "[1.2.3.4]:80", "endpoint '[1.2.3.4]:80': not an IPv6 address in brackets", 0, 0 },
-	/* 8 */ { "1.2.3.4:0", "endpoint '1.2.3.4:0': port must be 1 to 65535", 0, 0 },
-	/* 9 */ { "1.2.3.4:65536", "endpoint '1.2.3.4:65536': port must be 1 to 65535", 0, 0 },
-	/* 10 */ { "1.2.3.4:+80", "endpoint '1.2.3.4:+80': port must be 1 to 65535", 0, 0 },
-	/* 11 */ { "1.2.3.4", "endpoint '1.2.3.4': expected addr:port", 0, 0 },
-	/* 12 */ { "[::1:80", "endpoint '[::1:80': expected [IPv6]:port", 0, 0 },
-	/* 13 */ { "1.2.3.4:000080", "endpoint '1.2.3.4:000080': port must be 1 to 65535", 0, 0 },
+	/* 1 */ { "203.0.113.7:41641", NULL, 4, 41641, CTL_ENDPOINT_LOCAL },
+	/* 2 */ { "[2001:db8::1]:51820", NULL, 6, 51820, CTL_ENDPOINT_LOCAL },
+	/* 3 */ { "1.2.3.4:65535", NULL, 4, 65535, CTL_ENDPOINT_LOCAL },
+	/* 4 */ { "1.2.3.4:80x", "endpoint '1.2.3.4:80x': port must be 1 to 65535", 0, 0, 0 },
+	/* 5 */ { "10.0.0.0/8:1", "endpoint '10.0.0.0/8:1': not an IPv4 address", 0, 0, 0 },
+	/* 6 */ { "::1:80", "endpoint '::1:80': an IPv6 address goes in brackets: [addr]:port", 0, 0, 0 },
+	/* 7 */ { "[1.2.3.4]:80", "endpoint '[1.2.3.4]:80': not an IPv6 address in brackets", 0, 0, 0 },
+	/* 8 */ { "1.2.3.4:0", "endpoint '1.2.3.4:0': port must be 1 to 65535", 0, 0, 0 },
+	/* 9 */ { "1.2.3.4:65536", "endpoint '1.2.3.4:65536': port must be 1 to 65535", 0, 0, 0 },
+	/* 10 */ { "1.2.3.4:+80", "endpoint '1.2.3.4:+80': port must be 1 to 65535", 0, 0, 0 },
+	/* 11 */ { "1.2.3.4", "endpoint '1.2.3.4': expected addr:port", 0, 0, 0 },
+	/* 12 */ { "[::1:80", "endpoint '[::1:80': expected [IPv6]:port", 0, 0, 0 },
+	/* 13 */ { "1.2.3.4:000080", "endpoint '1.2.3.4:000080': port must be 1 to 65535", 0, 0, 0 },
 	/* 14 */ { "[fe80::1%eth0]:80", "endpoint '[fe80::1%eth0]:80': not an IPv6 address in "
-				      "brackets", 0, 0 },
-	/* 15 */ { "", "endpoint '': expected addr:port", 0, 0 },
+				      "brackets", 0, 0, 0 },
+	/* 15 */ { "", "endpoint '': expected addr:port", 0, 0, 0 },
+	/* 16 */ { "local 10.1.0.2:41641", NULL, 4, 41641, CTL_ENDPOINT_LOCAL },
+	/* 17 */ { "reflexive 198.18.0.30:41641", NULL, 4, 41641, CTL_ENDPOINT_REFLEXIVE },
+	/* 18 */ { "relay [2001:db8::7]:49152", NULL, 6, 49152, CTL_ENDPOINT_RELAY },
+	/* 19 */ { "stun 1.2.3.4:80", "endpoint 'stun 1.2.3.4:80': unknown type 'stun' (local, "
+				   "reflexive or relay)", 0, 0, 0 },
+	/* 20 */ { "relay  1.2.3.4:80", "endpoint 'relay  1.2.3.4:80': not an IPv4 address", 0, 0, 0 },
+	/* 21 */ { " 1.2.3.4:80", "endpoint ' 1.2.3.4:80': unknown type '' (local, reflexive or "
+			       "relay)", 0, 0, 0 },
+	/* 22 */ { "relay", "endpoint 'relay': expected addr:port", 0, 0, 0 },
+	/* 23 */ { "Relay 1.2.3.4:80", "endpoint 'Relay 1.2.3.4:80': unknown type 'Relay' (local, "
+				    "reflexive or relay)", 0, 0, 0 },
+	/* 24 */ { "relay 1.2.3.4:80 ", "endpoint 'relay 1.2.3.4:80 ': port must be 1 to 65535", 0,
+		   0, 0 },
 };
 
 int main(void)
@@ -40,6 +54,12 @@ int main(void)
 			CHECK(ok);
 			CHECK_INT(e.family, table[i].family);
 			CHECK_INT(e.port, table[i].port);
+			CHECK_INT(e.type, table[i].type);
+			char again[CTL_ENDPOINT_MAX];
+			struct ctl_endpoint e2;
+			ctl_endpoint_format(&e, again);
+			CHECK(ctl_endpoint_parse(again, &e2, NULL, 0));
+			CHECK(memcmp(&e, &e2, sizeof(e)) == 0);
 		} else {
 			CHECK(!ok);
 			if (strcmp(err, table[i].err) != 0)

@@ -140,10 +140,13 @@ int main(void)
 	st.self.name = "laptop";
 	st.self.n_addrs = 1;
 	ctl_prefix_parse("100.64.0.2", &st.self.addrs[0]);
-	struct ctl_lapi_node peer = { .name = "srv", .online = true, .rx_bytes = 5, .tx_bytes = 7,
-				      .endpoint = "10.0.0.2:41641" };
-	st.peers = &peer;
-	st.n_peers = 1;
+	struct ctl_lapi_node peers[2] = {
+		{ .name = "srv", .online = true, .rx_bytes = 5, .tx_bytes = 7,
+		  .endpoint = "10.0.0.2:41641", .path = "direct 10.0.0.2:41641", .rtt_ms = 3 },
+		{ .name = "nas", .path = "relay turn:198.18.0.10:3478 (udp)", .rtt_ms = -1 },
+	};
+	st.peers = peers;
+	st.n_peers = 2;
 	struct ctl_lapi_counter ctr[2] = { { "drop.fragment", 3 }, { "conns.active", 0 } };
 	st.counters = ctr;
 	st.n_counters = 2;
@@ -160,8 +163,13 @@ int main(void)
 	CHECK_INT(back.netmap_time, 1700000000);
 	CHECK_STR(back.self.name, "laptop");
 	CHECK_INT(back.self.n_addrs, 1);
-	CHECK_INT(back.n_peers, 1);
+	CHECK_INT(back.n_peers, 2);
 	CHECK_STR(back.peers[0].endpoint, "10.0.0.2:41641");
+	CHECK_STR(back.peers[0].path, "direct 10.0.0.2:41641");
+	CHECK_INT(back.peers[0].rtt_ms, 3);
+	CHECK_STR(back.peers[1].path, "relay turn:198.18.0.10:3478 (udp)");
+	CHECK_INT(back.peers[1].rtt_ms, -1);
+	CHECK(back.self.path == NULL && back.self.rtt_ms == -1);
 	CHECK_INT(back.peers[0].tx_bytes, 7);
 	CHECK_INT(back.n_counters, 2);
 	CHECK_STR(back.counters[0].name, "drop.fragment");
@@ -195,6 +203,62 @@ int main(void)
 			  -EINVAL);
 		CHECK_STR(err, bad_relays[i].err);
 		CHECK_INT(back.n_relays, 0);
+	}
+
+	/* A peer's path: one of the three forms meshctl prints, each part checked by the
+	 * parser that made it; the round trip bounded. */
+	static const struct {
+		const char *path, *err; /* err NULL: good */
+	} paths[] = {
+		/* 1 */ { "none", NULL },
+		/* 2 */ { "direct [2001:db8::5]:41641", NULL },
+		/* 3 */ { "relay turns:relay.example.com:443?transport=tcp (tls)", NULL },
+		/* 4 */ { "direct", "\"path\" 'direct': expected none, direct ADDR:PORT or relay "
+				  "TURN-URI (udp|tcp|tls)" },
+		/* 5 */ { "direct 10.0.0.5", "\"path\" 'direct 10.0.0.5': endpoint '10.0.0.5': "
+					   "expected addr:port" },
+		/* 6 */ { "direct relay 10.0.0.5:1", "\"path\" 'direct relay 10.0.0.5:1': expected "
+						    "direct ADDR:PORT" },
+		/* 7 */ { "relay turn:r:3478 (quic)", "\"path\" 'relay turn:r:3478 (quic)': the "
+						     "transport is (udp), (tcp) or (tls)" },
+		/* 8 */ { "relay stun:r (udp)", "\"path\" 'relay stun:r (udp)': 'stun:r': expected "
+					       "a TURN URI, turn:HOST:PORT or turns:HOST:PORT (RFC 7065)" },
+		/* 9 */ { "relay turn:r:3478", "\"path\" 'relay turn:r:3478': expected none, direct "
+					      "ADDR:PORT or relay TURN-URI (udp|tcp|tls)" },
+		/* 10 */ { "relay turn:r:3478 (udp) ", "\"path\" 'relay turn:r:3478 (udp) ': the "
+						       "transport is (udp), (tcp) or (tls)" },
+		/* 11 */ { "\\u001b[2J", "\"path\" '?[2J': expected none, direct ADDR:PORT or "
+				      "relay TURN-URI (udp|tcp|tls)" },
+	};
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		char js[512];
+		snprintf(js, sizeof(js), "{\"ok\":true,\"status\":{\"peers\":[{\"path\":\"%s\"}]}}",
+			 paths[i].path);
+		int rc = ctl_lapi_status_parse(js, strlen(js), &back, err, sizeof(err));
+		if (paths[i].err && strcmp(err, paths[i].err) != 0)
+			fprintf(stderr, "path %zu: got \"%s\"\n", i + 1, err);
+		CHECK_INT(rc, paths[i].err ? -EINVAL : 0);
+		if (paths[i].err)
+			CHECK_STR(err, paths[i].err);
+		ctl_lapi_status_clear(&back);
+	}
+	static const char *const bad_rtt[] = {
+		"{\"ok\":true,\"status\":{\"peers\":[{\"path\":\"none\",\"rtt_ms\":-1}]}}",
+		"{\"ok\":true,\"status\":{\"peers\":[{\"path\":\"none\",\"rtt_ms\":60001}]}}",
+		"{\"ok\":true,\"status\":{\"peers\":[{\"path\":\"none\",\"rtt_ms\":\"3\"}]}}",
+		"{\"ok\":true,\"status\":{\"peers\":[{\"path\":7}]}}",
+	};
+	static const char *const bad_rtt_err[] = {
+		"\"rtt_ms\" is -1, outside 0..60000",
+		"\"rtt_ms\" is 60001, outside 0..60000",
+		"\"rtt_ms\" must be an integer",
+		"\"path\" must be a string",
+	};
+	for (size_t i = 0; i < sizeof(bad_rtt) / sizeof(bad_rtt[0]); i++) {
+		CHECK_INT(ctl_lapi_status_parse(bad_rtt[i], strlen(bad_rtt[i]), &back, err,
+						sizeof(err)),
+			  -EINVAL);
+		CHECK_STR(err, bad_rtt_err[i]);
 	}
 
 	/* Counters are bounded in number, name and value: meshctl prints them. */

@@ -184,6 +184,16 @@ static void relays_and_disco(void)
 			   "\"BAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQ=\",\"disco_key\":"
 			   "\"BAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBA*=\"}]",
 			   "disco_key: invalid base64 character '*' at position 43" },
+		/* 19 typed candidates: an unknown type */
+		{ "\"peers_changed\":[{\"id\":4,\"node_key\":"
+		  "\"BAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQ=\",\"endpoints\":"
+		  "[\"local 10.1.0.2:41641\",\"turn 198.18.0.10:49152\"]}]",
+		  "endpoints[1]: endpoint 'turn 198.18.0.10:49152': unknown type 'turn' (local, "
+		  "reflexive or relay)" },
+		/* 20 and an untyped one meshd cannot read */
+		{ "\"peers_changed\":[{\"id\":4,\"node_key\":"
+		  "\"BAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQ=\",\"endpoints\":[\"::1:80\"]}]",
+		  "endpoints[0]: endpoint '::1:80': an IPv6 address goes in brackets: [addr]:port" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char msg[1024];

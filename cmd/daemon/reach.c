@@ -1,0 +1,983 @@
+/* Reachability on meshd's loop (see reach.h): what arrives on the shared socket, the TURN
+ * allocation, the STUN probes of our mapping, and one nat_path per peer.  Decisions are
+ * nat/'s (the path manager, the TURN client); this file carries them out and keeps every
+ * input from outside bounded: datagrams that fit no class, STUN answers to nothing we
+ * asked, ChannelData on a channel we did not bind and discovery from a key no peer has are
+ * counted and dropped; discovery from a peer's key is opened at most DISCO_RATE times a
+ * second per peer (each costs an X25519). */
+#include "cmd/daemon/reach.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/common.h"
+#include "nat/classify.h"
+#include "nat/disco.h"
+#include "nat/path.h"
+#include "nat/stun.h"
+#include "nat/turn.h"
+
+static const char *const subject = "reach";
+
+enum {
+	PROBE_EVERY_MS = 60000, /* a NAT's mapping behaviour changes when the network does */
+	PROBE_SENDS = 3,
+	PROBE_RTO_MS = 700,
+	RETRY_MIN_MS = 1000, /* the allocation failed: again after 1 s, doubling to 60 s */
+	RETRY_MAX_MS = 60000,
+	DISCO_RATE = 20, /* opens per second per peer: 18 pings in 5 s, pongs, call-me-maybes */
+	KEEPALIVE_LEN = 32,
+};
+
+struct rpeer {
+	struct meshd_reach *r;
+	uint8_t key[KEY_LEN], disco[KEY_LEN];
+	bool has_disco;
+	char name[64];
+	uint64_t handle; /* WireGuard's path handle, and the path manager's relay handle */
+	struct nat_path path;
+	struct sockaddr_storage relayed; /* its relayed address (netmap); family 0: none */
+	struct sockaddr_storage first;	 /* its first netmap candidate */
+	struct sockaddr_storage last_direct;
+	enum nat_path_kind kind; /* what the path manager's last CHANGED said */
+	struct sockaddr_storage direct;
+	int64_t rtt_ms;
+	unsigned disco_tokens;
+	uint64_t disco_refill_ms;
+};
+
+struct probe {
+	struct sockaddr_storage to;
+	uint8_t txid[NAT_STUN_TXID];
+	unsigned sends;
+	uint64_t next_ms;
+	bool answered;
+	struct sockaddr_storage seen;
+};
+
+struct meshd_reach {
+	uv_loop_t *loop;
+	struct wg_device *wg;
+	uint8_t disco_pub[KEY_LEN], disco_priv[KEY_LEN], node_pub[KEY_LEN];
+	bool have_disco;
+	struct rpeer **peers;
+	size_t n_peers;
+	uint64_t next_handle;
+	/* our own candidates, for call-me-maybes */
+	struct sockaddr_storage own[NAT_DISCO_MAX_CANDIDATES];
+	size_t n_own;
+	uv_timer_t path_timer, relay_timer;
+	/* the TURN allocation */
+	bool relay_on;
+	struct ctl_relay relay; /* with our credentials: wiped when replaced */
+	struct sockaddr_storage relay_addr;
+	struct nat_turn turn;
+	unsigned failures;
+	uint64_t retry_at; /* 0: no retry pending */
+	struct sockaddr_storage logged_relayed;
+	char relay_warned[CTL_RELAY_URL_MAX];
+	/* STUN probes of our mapping */
+	struct probe probes[CTL_RELAYS_MAX];
+	size_t n_probes;
+	uint64_t probe_round_ms;
+	bool eim;
+	struct sockaddr_storage reflexive;
+	/* what we publish */
+	char eps[2][CTL_ENDPOINT_MAX];
+	size_t n_eps;
+	void (*on_endpoints)(void *ctx);
+	void *ep_ctx;
+	struct {
+		uint64_t drop_unknown, drop_stun, drop_channel, drop_disco_peer, drop_disco_bad,
+		    drop_disco_rate, pings, pongs;
+	} stats;
+	struct log_ratelimit rl;
+	unsigned pending_closes;
+	void (*done)(void *arg);
+	void *done_arg;
+};
+
+/* ---- addresses ---- */
+
+static void addr_text(const struct sockaddr_storage *a, char *out, size_t len)
+{
+	char h[INET6_ADDRSTRLEN] = "?";
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *v4 = (const void *)a;
+		inet_ntop(AF_INET, &v4->sin_addr, h, sizeof(h));
+		snprintf(out, len, "%s:%u", h, ntohs(v4->sin_port));
+	} else if (a->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *v6 = (const void *)a;
+		inet_ntop(AF_INET6, &v6->sin6_addr, h, sizeof(h));
+		snprintf(out, len, "[%s]:%u", h, ntohs(v6->sin6_port));
+	} else {
+		snprintf(out, len, "none");
+	}
+}
+
+static void endpoint_to_sockaddr(const struct ctl_endpoint *e, struct sockaddr_storage *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (e->family == 4) {
+		struct sockaddr_in *in = (void *)out;
+		in->sin_family = AF_INET;
+		in->sin_port = htons(e->port);
+		memcpy(&in->sin_addr, e->addr, 4);
+	} else {
+		struct sockaddr_in6 *in6 = (void *)out;
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(e->port);
+		memcpy(&in6->sin6_addr, e->addr, 16);
+	}
+}
+
+static bool same(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	return nat_sockaddr_equal(a, (const struct sockaddr *)b);
+}
+
+static void send_to(struct meshd_reach *r, const struct sockaddr_storage *to, const uint8_t *buf,
+		    size_t len)
+{
+	int err = wg_device_send_datagram(r->wg, (const struct sockaddr *)to, buf, len);
+	if (err)
+		log_debug_rl(&r->rl, subject, "send: %s", strerror(-err));
+}
+
+/* ---- peers ---- */
+
+static struct rpeer *peer_by_key(const struct meshd_reach *r, const uint8_t key[KEY_LEN])
+{
+	for (size_t i = 0; i < r->n_peers; i++)
+		if (key_equal(r->peers[i]->key, key))
+			return r->peers[i];
+	return NULL;
+}
+
+static struct rpeer *peer_by_handle(const struct meshd_reach *r, uint64_t h)
+{
+	for (size_t i = 0; i < r->n_peers; i++)
+		if (r->peers[i]->handle == h)
+			return r->peers[i];
+	return NULL;
+}
+
+static struct rpeer *peer_by_relayed(const struct meshd_reach *r, const struct sockaddr_storage *a)
+{
+	for (size_t i = 0; i < r->n_peers; i++)
+		if (r->peers[i]->relayed.ss_family && same(&r->peers[i]->relayed, a))
+			return r->peers[i];
+	return NULL;
+}
+
+static struct rpeer *peer_by_disco(const struct meshd_reach *r, const uint8_t *disco)
+{
+	for (size_t i = 0; i < r->n_peers; i++)
+		if (r->peers[i]->has_disco && key_equal(r->peers[i]->disco, disco))
+			return r->peers[i];
+	return NULL;
+}
+
+/* ---- the path timer: one for all peers ---- */
+
+static void on_path_timer(uv_timer_t *t);
+
+static void arm_paths(struct meshd_reach *r)
+{
+	uint64_t now = uv_now(r->loop), next = NAT_PATH_NO_DEADLINE;
+	for (size_t i = 0; i < r->n_peers; i++) {
+		uint64_t d = nat_path_next_deadline(&r->peers[i]->path);
+		if (d < next)
+			next = d;
+	}
+	if (next == NAT_PATH_NO_DEADLINE)
+		uv_timer_stop(&r->path_timer);
+	else
+		uv_timer_start(&r->path_timer, on_path_timer, next > now ? next - now : 0, 0);
+}
+
+/* Something was reported: tick on the next loop iteration (never inside wg's callbacks,
+ * which the actions call back into). */
+static void tick_soon(struct meshd_reach *r)
+{
+	uv_timer_start(&r->path_timer, on_path_timer, 0, 0);
+}
+
+/* Sends a sealed discovery message to the peer through our relay (ChannelData). */
+static void relay_send(struct meshd_reach *r, struct rpeer *p, const uint8_t *buf, size_t len)
+{
+	uint8_t out[NAT_DISCO_MAX + NAT_TURN_CHANNEL_HEADER];
+	if (!r->relay_on || r->turn.state != NAT_TURN_ALLOCATED || !p->relayed.ss_family)
+		return;
+	int n = nat_turn_wrap(&r->turn, (const struct sockaddr *)&p->relayed, buf, len, out,
+			      sizeof(out));
+	if (n > 0)
+		send_to(r, &r->relay_addr, out, (size_t)n);
+}
+
+static void on_path_action(void *ctx, const struct nat_path_action *a)
+{
+	struct rpeer *p = ctx;
+	struct meshd_reach *r = p->r;
+	struct nat_disco_msg m;
+	uint8_t buf[NAT_DISCO_MAX];
+	char at[80];
+	int n;
+	memset(&m, 0, sizeof(m));
+	switch (a->type) {
+	case NAT_PATH_SEND_PING:
+		if (!r->have_disco || !p->has_disco)
+			return;
+		m.type = NAT_DISCO_PING;
+		memcpy(m.txid, a->txid, NAT_DISCO_TXID);
+		memcpy(m.node_key, r->node_pub, KEY_LEN);
+		n = nat_disco_seal(&m, r->disco_pub, r->disco_priv, p->disco, buf, sizeof(buf));
+		if (n > 0)
+			send_to(r, &a->addr, buf, (size_t)n);
+		return;
+	case NAT_PATH_SEND_CALL_ME_MAYBE:
+		if (!r->have_disco || !p->has_disco)
+			return;
+		m.type = NAT_DISCO_CALL_ME_MAYBE;
+		m.n_cand = r->n_own;
+		memcpy(m.cand, r->own, r->n_own * sizeof(r->own[0]));
+		n = nat_disco_seal(&m, r->disco_pub, r->disco_priv, p->disco, buf, sizeof(buf));
+		if (n > 0)
+			relay_send(r, p, buf, (size_t)n);
+		return;
+	case NAT_PATH_CHANGED:
+		p->kind = a->kind;
+		if (a->kind == NAT_PATH_DIRECT) {
+			p->direct = a->addr;
+			p->last_direct = a->addr;
+		}
+		addr_text(&a->addr, at, sizeof(at));
+		if (a->kind == NAT_PATH_DIRECT)
+			log_info(subject, "peer %s: path direct %s (round trip %lld ms)", p->name,
+				 at, (long long)p->rtt_ms);
+		else
+			log_info(subject, "peer %s: path %s", p->name, nat_path_kind_name(a->kind));
+		return;
+	}
+}
+
+static void on_path_timer(uv_timer_t *t)
+{
+	struct meshd_reach *r = t->data;
+	uint64_t now = uv_now(r->loop);
+	for (size_t i = 0; i < r->n_peers; i++) {
+		struct rpeer *p = r->peers[i];
+		if (nat_path_next_deadline(&p->path) <= now || p->path.decide)
+			nat_path_tick(&p->path, now, on_path_action, p);
+	}
+	arm_paths(r);
+}
+
+/* ---- what we publish ---- */
+
+static void publish(struct meshd_reach *r)
+{
+	char eps[2][CTL_ENDPOINT_MAX];
+	size_t n = 0;
+	struct ctl_endpoint e;
+	if (r->eim && r->reflexive.ss_family) {
+		char a[54]; /* "[" 45 "]:65535": and "reflexive " fits CTL_ENDPOINT_MAX */
+		addr_text(&r->reflexive, a, sizeof(a));
+		snprintf(eps[n++], CTL_ENDPOINT_MAX, "reflexive %s", a);
+	}
+	if (r->relay_on && r->turn.state == NAT_TURN_ALLOCATED) {
+		char a[54];
+		addr_text(&r->turn.relayed, a, sizeof(a));
+		snprintf(eps[n++], CTL_ENDPOINT_MAX, "relay %s", a);
+	}
+	for (size_t i = 0; i < n; i++) /* what we say must parse where it arrives */
+		if (!ctl_endpoint_parse(eps[i], &e, NULL, 0))
+			return;
+	if (n == r->n_eps && memcmp(eps, r->eps, n * sizeof(eps[0])) == 0)
+		return;
+	memcpy(r->eps, eps, sizeof(eps));
+	r->n_eps = n;
+	if (r->on_endpoints)
+		r->on_endpoints(r->ep_ctx);
+}
+
+/* ---- the TURN allocation ---- */
+
+static void on_relay_timer(uv_timer_t *t);
+
+static void turn_send(void *ctx, const uint8_t *buf, size_t len)
+{
+	struct meshd_reach *r = ctx;
+	send_to(r, &r->relay_addr, buf, len);
+}
+
+/* After anything the TURN client did: failures start the backoff, and each peer's relay
+ * handle follows its channel. */
+static void relay_check(struct meshd_reach *r)
+{
+	uint64_t now = uv_now(r->loop);
+	bool ready = r->relay_on && r->turn.state == NAT_TURN_ALLOCATED;
+	if (r->relay_on && r->turn.state == NAT_TURN_FAILED && !r->retry_at) {
+		uint64_t wait = RETRY_MIN_MS << (r->failures < 6 ? r->failures : 6);
+		if (wait > RETRY_MAX_MS)
+			wait = RETRY_MAX_MS;
+		r->failures++;
+		r->retry_at = now + wait;
+		log_warn(subject, "relay %s: %s; trying again in %llu s", r->relay.url.host,
+			 r->turn.why, (unsigned long long)(wait / 1000));
+	}
+	if (ready)
+		r->failures = 0;
+	if (ready && !same(&r->logged_relayed, &r->turn.relayed)) {
+		char a[80];
+		addr_text(&r->turn.relayed, a, sizeof(a));
+		log_info(subject, "relay %s: allocated, our relayed address is %s",
+			 r->relay.url.host, a);
+		r->logged_relayed = r->turn.relayed;
+	}
+	for (size_t i = 0; i < r->n_peers; i++) {
+		struct rpeer *p = r->peers[i];
+		uint64_t h = 0;
+		for (size_t k = 0; ready && p->relayed.ss_family && k < r->turn.n_peers; k++)
+			if (r->turn.peers[k].bound && same(&r->turn.peers[k].addr, &p->relayed))
+				h = p->handle;
+		if (h != p->path.relay) {
+			nat_path_set_relay(&p->path, h, now);
+			tick_soon(r);
+		}
+	}
+	publish(r);
+}
+
+static void arm_relay(struct meshd_reach *r, uint64_t turn_next)
+{
+	uint64_t now = uv_now(r->loop), next = turn_next;
+	if (r->retry_at && r->retry_at < next)
+		next = r->retry_at;
+	for (size_t i = 0; i < r->n_probes; i++) {
+		const struct probe *pr = &r->probes[i];
+		if (!pr->answered && pr->sends < PROBE_SENDS && pr->next_ms < next)
+			next = pr->next_ms;
+	}
+	if (r->n_probes && r->probe_round_ms + PROBE_EVERY_MS < next)
+		next = r->probe_round_ms + PROBE_EVERY_MS;
+	if (next == UINT64_MAX)
+		uv_timer_stop(&r->relay_timer);
+	else
+		uv_timer_start(&r->relay_timer, on_relay_timer, next > now ? next - now : 0, 0);
+}
+
+static void relay_stop(struct meshd_reach *r)
+{
+	if (!r->relay_on)
+		return;
+	sodium_memzero(&r->turn, sizeof(r->turn)); /* holds the password and its key */
+	sodium_memzero(&r->relay, sizeof(r->relay));
+	r->relay_on = false;
+	r->retry_at = 0;
+	r->failures = 0;
+}
+
+/* Our allocation on relay (its credentials are ours); the peers' relayed addresses get
+ * channels. */
+static void relay_start(struct meshd_reach *r, const struct ctl_relay *relay)
+{
+	struct ctl_endpoint e;
+	char text[CTL_ENDPOINT_MAX + 8], url[CTL_RELAY_URL_MAX];
+	relay_stop(r);
+	ctl_relay_url_format(&relay->url, url);
+	snprintf(text, sizeof(text), strchr(relay->url.host, ':') ? "[%s]:%u" : "%s:%u",
+		 relay->url.host, relay->url.port);
+	if (!ctl_endpoint_parse(text, &e, NULL, 0)) {
+		if (strcmp(r->relay_warned, url) != 0)
+			log_warn(subject,
+				 "relay %s: its host is not an IP address; meshd reaches "
+				 "relays by address only (peers will not be relayed)",
+				 url);
+		snprintf(r->relay_warned, sizeof(r->relay_warned), "%s", url);
+		return;
+	}
+	endpoint_to_sockaddr(&e, &r->relay_addr);
+	if (nat_turn_init(&r->turn, relay->username, relay->password, turn_send, r) != 0) {
+		log_warn(subject, "relay %s: credentials too long; not used", url);
+		sodium_memzero(&r->turn, sizeof(r->turn));
+		return;
+	}
+	r->relay = *relay;
+	r->relay_on = true;
+	uint64_t now = uv_now(r->loop);
+	for (size_t i = 0; i < r->n_peers; i++)
+		if (r->peers[i]->relayed.ss_family)
+			nat_turn_add_peer(&r->turn, (const struct sockaddr *)&r->peers[i]->relayed,
+					  now);
+	nat_turn_start(&r->turn, now);
+	log_info(subject, "relay %s: allocating (user %s)", url, relay->username);
+}
+
+/* ---- STUN probes of our mapping ---- */
+
+static void probe_round(struct meshd_reach *r, uint64_t now)
+{
+	r->probe_round_ms = now;
+	for (size_t i = 0; i < r->n_probes; i++) {
+		struct probe *pr = &r->probes[i];
+		randombytes_buf(pr->txid, sizeof(pr->txid));
+		pr->sends = 0;
+		pr->next_ms = now;
+		pr->answered = false;
+	}
+}
+
+static void probe_send(struct meshd_reach *r, uint64_t now)
+{
+	for (size_t i = 0; i < r->n_probes; i++) {
+		struct probe *pr = &r->probes[i];
+		if (pr->answered || pr->sends >= PROBE_SENDS || pr->next_ms > now)
+			continue;
+		uint8_t buf[64];
+		struct nat_stun_builder b;
+		nat_stun_build_begin(&b, buf, sizeof(buf), NAT_STUN_BINDING, NAT_STUN_REQUEST,
+				     pr->txid);
+		int n = nat_stun_build_end(&b, NULL, 0, true);
+		if (n > 0)
+			send_to(r, &pr->to, buf, (size_t)n);
+		pr->sends++;
+		pr->next_ms = now + PROBE_RTO_MS;
+	}
+}
+
+/* The mapping is endpoint-independent when at least two relay addresses answered and all
+ * saw the same address and port; only then is the reflexive address worth publishing. */
+static void probe_judge(struct meshd_reach *r)
+{
+	const struct sockaddr_storage *first = NULL;
+	size_t answered = 0;
+	bool same_all = true;
+	for (size_t i = 0; i < r->n_probes; i++) {
+		if (!r->probes[i].answered)
+			continue;
+		answered++;
+		if (!first)
+			first = &r->probes[i].seen;
+		else if (!same(first, &r->probes[i].seen))
+			same_all = false;
+	}
+	bool eim = answered >= 2 && same_all;
+	if (eim != r->eim || (eim && !same(&r->reflexive, first))) {
+		char a[80];
+		addr_text(first ? first : &r->reflexive, a, sizeof(a));
+		if (eim)
+			log_info(subject, "mapping endpoint-independent: publishing %s", a);
+		else if (answered >= 2)
+			log_info(subject,
+				 "mapping varies by destination (a hard NAT): %s is not "
+				 "published",
+				 a);
+		r->eim = eim;
+		if (eim)
+			r->reflexive = *first;
+		publish(r);
+	}
+}
+
+static bool probe_answer(struct meshd_reach *r, const uint8_t *buf, size_t len,
+			 const struct sockaddr *src)
+{
+	for (size_t i = 0; i < r->n_probes; i++) {
+		struct probe *pr = &r->probes[i];
+		if (memcmp(buf + 8, pr->txid, NAT_STUN_TXID) != 0 ||
+		    !nat_sockaddr_equal(&pr->to, src))
+			continue;
+		struct nat_stun_msg m;
+		char err[160];
+		if (nat_stun_parse(buf, len, &m, err, sizeof(err)) != 0 ||
+		    m.method != NAT_STUN_BINDING || m.cls != NAT_STUN_SUCCESS ||
+		    nat_stun_check_fingerprint(&m) == -EBADMSG)
+			return false;
+		if (nat_stun_get_addr(&m, NAT_STUN_XOR_MAPPED_ADDRESS, &pr->seen, err,
+				      sizeof(err)) != 0 &&
+		    nat_stun_get_addr(&m, NAT_STUN_MAPPED_ADDRESS, &pr->seen, err, sizeof(err)) !=
+			0)
+			return false;
+		pr->answered = true;
+		bool all = true; /* judged once the round is over: not on half of it */
+		for (size_t k = 0; k < r->n_probes; k++)
+			all = all && r->probes[k].answered;
+		if (all)
+			probe_judge(r);
+		return true;
+	}
+	return false;
+}
+
+static void on_relay_timer(uv_timer_t *t)
+{
+	struct meshd_reach *r = t->data;
+	uint64_t now = uv_now(r->loop), next = UINT64_MAX;
+	if (r->n_probes && now >= r->probe_round_ms + PROBE_EVERY_MS)
+		probe_round(r, now);
+	probe_send(r, now);
+	bool round_over = true;
+	for (size_t i = 0; i < r->n_probes; i++)
+		if (!r->probes[i].answered &&
+		    (r->probes[i].sends < PROBE_SENDS || r->probes[i].next_ms > now))
+			round_over = false;
+	if (round_over)
+		probe_judge(r);
+	if (r->relay_on && r->retry_at && now >= r->retry_at) {
+		r->retry_at = 0;
+		nat_turn_start(&r->turn, now);
+	}
+	if (r->relay_on && r->turn.state != NAT_TURN_FAILED)
+		next = nat_turn_timer(&r->turn, now);
+	relay_check(r);
+	arm_relay(r, next);
+}
+
+/* ---- discovery ---- */
+
+static bool disco_allowed(struct rpeer *p, uint64_t now)
+{
+	if (now - p->disco_refill_ms >= 1000) {
+		p->disco_refill_ms = now;
+		p->disco_tokens = DISCO_RATE;
+	}
+	if (!p->disco_tokens)
+		return false;
+	p->disco_tokens--;
+	return true;
+}
+
+/* A discovery message from `from` (a socket address, or the peer's relayed address when
+ * it came through our relay). */
+static void disco_input(struct meshd_reach *r, const uint8_t *buf, size_t len,
+			const struct sockaddr_storage *from, bool via_relay)
+{
+	const uint8_t *sender = nat_disco_sender(buf, len);
+	struct rpeer *p = sender && r->have_disco ? peer_by_disco(r, sender) : NULL;
+	uint64_t now = uv_now(r->loop);
+	char err[160], at[80];
+	if (!p) {
+		r->stats.drop_disco_peer++;
+		return;
+	}
+	if (!disco_allowed(p, now)) {
+		r->stats.drop_disco_rate++;
+		return;
+	}
+	struct nat_disco_msg m;
+	if (nat_disco_open(buf, len, p->disco, r->disco_priv, &m, err, sizeof(err)) != 0 ||
+	    (m.type == NAT_DISCO_PING && !key_equal(m.node_key, p->key))) {
+		r->stats.drop_disco_bad++;
+		addr_text(from, at, sizeof(at));
+		log_debug_rl(&r->rl, subject, "peer %s: discovery from %s dropped: %s", p->name, at,
+			     err);
+		return;
+	}
+	if (m.type == NAT_DISCO_PING) {
+		struct nat_disco_msg pong = {.type = NAT_DISCO_PONG, .src = *from};
+		uint8_t out[NAT_DISCO_MAX];
+		memcpy(pong.txid, m.txid, NAT_DISCO_TXID);
+		int n =
+		    nat_disco_seal(&pong, r->disco_pub, r->disco_priv, p->disco, out, sizeof(out));
+		r->stats.pings++;
+		if (n > 0 && via_relay)
+			relay_send(r, p, out, (size_t)n);
+		else if (n > 0)
+			send_to(r, from, out, (size_t)n);
+		if (!via_relay &&
+		    nat_path_on_ping(&p->path, (const struct sockaddr *)from, now) >= 0)
+			tick_soon(r);
+	} else if (m.type == NAT_DISCO_PONG && !via_relay) {
+		r->stats.pongs++;
+		if (nat_path_on_pong(&p->path, m.txid, (const struct sockaddr *)from, now) == 0) {
+			for (size_t i = 0; i < p->path.n_cand; i++)
+				if (same(&p->path.cand[i].addr, from))
+					p->rtt_ms = p->path.cand[i].rtt_ms;
+			tick_soon(r);
+		}
+	} else if (m.type == NAT_DISCO_CALL_ME_MAYBE) {
+		if (nat_path_on_call_me_maybe(&p->path, m.cand, m.n_cand, now) >= 0)
+			tick_soon(r);
+	}
+}
+
+/* ---- wg's hooks ---- */
+
+static void channel_input(struct meshd_reach *r, uint8_t *buf, size_t len)
+{
+	struct sockaddr_storage from;
+	const uint8_t *data;
+	size_t n;
+	uint64_t now = uv_now(r->loop);
+	int rc = nat_turn_input(&r->turn, buf, len, now, &from, &data, &n);
+	if (rc != 2) {
+		if (rc < 0)
+			r->stats.drop_channel++;
+		relay_check(r);
+		arm_relay(r, r->turn.state == NAT_TURN_FAILED ? UINT64_MAX
+							      : nat_turn_timer(&r->turn, now));
+		return;
+	}
+	struct rpeer *p = peer_by_relayed(r, &from);
+	switch (nat_classify(data, n)) {
+	case NAT_CLASS_WIREGUARD:
+		if (!p) {
+			r->stats.drop_channel++;
+			return;
+		}
+		if (n != KEEPALIVE_LEN && nat_path_on_traffic(&p->path, now))
+			tick_soon(r);
+		wg_device_inject(r->wg, p->handle, (uint8_t *)data, n);
+		return;
+	case NAT_CLASS_DISCO:
+		disco_input(r, data, n, &from, true);
+		return;
+	default:
+		r->stats.drop_channel++;
+		return;
+	}
+}
+
+void meshd_reach_on_other(struct meshd_reach *r, uint8_t *buf, size_t len,
+			  const struct sockaddr *src)
+{
+	struct sockaddr_storage from;
+	char why[200];
+	memset(&from, 0, sizeof(from));
+	memcpy(&from, src,
+	       src->sa_family == AF_INET ? sizeof(struct sockaddr_in)
+					 : sizeof(struct sockaddr_in6));
+	bool from_relay = r->relay_on && same(&r->relay_addr, &from);
+	switch (nat_classify_why(buf, len, why, sizeof(why))) {
+	case NAT_CLASS_STUN:
+		if (probe_answer(r, buf, len, src))
+			return;
+		if (from_relay) {
+			channel_input(r, buf, len);
+			return;
+		}
+		r->stats.drop_stun++;
+		return;
+	case NAT_CLASS_CHANNELDATA:
+		if (from_relay) {
+			channel_input(r, buf, len);
+			return;
+		}
+		r->stats.drop_channel++;
+		return;
+	case NAT_CLASS_DISCO:
+		disco_input(r, buf, len, &from, false);
+		return;
+	default:
+		r->stats.drop_unknown++;
+		log_debug_rl(&r->rl, subject, "dropped a datagram of %zu bytes: %s", len, why);
+		return;
+	}
+}
+
+int meshd_reach_route(struct meshd_reach *r, uint64_t path, size_t len, struct wg_route *out)
+{
+	struct rpeer *p = peer_by_handle(r, path);
+	if (!p)
+		return -ENOENT;
+	/* Data, not keepalives: a keepalive must not keep the peer's pings going. */
+	if (len != KEEPALIVE_LEN && nat_path_on_traffic(&p->path, uv_now(r->loop)))
+		tick_soon(r);
+	if (p->kind == NAT_PATH_DIRECT) {
+		out->to = p->direct;
+		return 0;
+	}
+	if (p->kind == NAT_PATH_RELAY && r->relay_on && r->turn.state == NAT_TURN_ALLOCATED) {
+		for (size_t k = 0; k < r->turn.n_peers; k++) {
+			const struct nat_turn_peer *tp = &r->turn.peers[k];
+			if (!tp->bound || !same(&tp->addr, &p->relayed) || len > 0xFFFF)
+				continue;
+			out->to = r->relay_addr;
+			out->prefix[0] = (uint8_t)(tp->channel >> 8);
+			out->prefix[1] = (uint8_t)tp->channel;
+			out->prefix[2] = (uint8_t)(len >> 8);
+			out->prefix[3] = (uint8_t)len;
+			out->prefix_len = NAT_TURN_CHANNEL_HEADER;
+			return 0;
+		}
+	}
+	/* No path proven and no relay: the last direct path, else the first candidate the
+	 * netmap gave (what meshd did before paths), so nodes without relays still start
+	 * a handshake at once; the pings meanwhile decide. */
+	if (p->last_direct.ss_family) {
+		out->to = p->last_direct;
+		return 0;
+	}
+	if (p->first.ss_family) {
+		out->to = p->first;
+		return 0;
+	}
+	return -ENETUNREACH;
+}
+
+void meshd_reach_on_roam(struct meshd_reach *r, const uint8_t key[static 32],
+			 const struct wg_source *from)
+{
+	struct rpeer *p = peer_by_key(r, key);
+	if (!p || from->path)
+		return;
+	if (nat_path_on_roam(&p->path, (const struct sockaddr *)&from->addr, uv_now(r->loop)) == 1)
+		tick_soon(r);
+}
+
+/* ---- netmaps ---- */
+
+static struct rpeer *peer_add(struct meshd_reach *r, const uint8_t key[KEY_LEN])
+{
+	struct rpeer **v = realloc(r->peers, (r->n_peers + 1) * sizeof(*v));
+	if (!v)
+		return NULL;
+	r->peers = v;
+	struct rpeer *p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	struct nat_path_config cfg = {0};
+	p->r = r;
+	memcpy(p->key, key, KEY_LEN);
+	p->handle = ++r->next_handle;
+	p->rtt_ms = -1;
+	nat_path_init(&p->path, &cfg);
+	r->peers[r->n_peers++] = p;
+	return p;
+}
+
+static void peer_update(struct meshd_reach *r, struct rpeer *p, const struct ctl_node *n,
+			uint64_t now)
+{
+	struct sockaddr_storage relayed, a;
+	memset(&relayed, 0, sizeof(relayed));
+	snprintf(p->name, sizeof(p->name), "%s", n->name ? n->name : "?");
+	p->has_disco = n->has_disco_key;
+	memcpy(p->disco, n->disco_key, KEY_LEN);
+	memset(&p->first, 0, sizeof(p->first));
+	for (size_t i = 0; i < n->n_endpoints; i++) {
+		struct ctl_endpoint e;
+		if (!ctl_endpoint_parse(n->endpoints[i], &e, NULL, 0))
+			continue;
+		endpoint_to_sockaddr(&e, &a);
+		if (e.type == CTL_ENDPOINT_RELAY) {
+			if (!relayed.ss_family)
+				relayed = a;
+			continue;
+		}
+		if (!p->first.ss_family)
+			p->first = a;
+		nat_path_add_candidate(&p->path, (const struct sockaddr *)&a,
+				       e.type == CTL_ENDPOINT_LOCAL ? NAT_PATH_CAND_LOCAL
+								    : NAT_PATH_CAND_REFLEXIVE,
+				       now);
+	}
+	if (!same(&relayed, &p->relayed) || relayed.ss_family != p->relayed.ss_family) {
+		p->relayed = relayed;
+		if (relayed.ss_family && r->relay_on &&
+		    nat_turn_add_peer(&r->turn, (const struct sockaddr *)&relayed, now) ==
+			-ENOSPC) {
+			/* every channel taken (peers came and went): a fresh allocation */
+			struct ctl_relay keep = r->relay;
+			relay_start(r, &keep);
+			sodium_memzero(&keep, sizeof(keep));
+		}
+	}
+}
+
+/* The relays and our own endpoints from our netmap. */
+static void apply_self(struct meshd_reach *r, const struct ctl_netmap *nm, uint64_t now)
+{
+	r->n_own = 0;
+	for (size_t i = 0; i < nm->self.n_endpoints && r->n_own < NAT_DISCO_MAX_CANDIDATES; i++) {
+		struct ctl_endpoint e;
+		if (ctl_endpoint_parse(nm->self.endpoints[i], &e, NULL, 0) &&
+		    e.type != CTL_ENDPOINT_RELAY)
+			endpoint_to_sockaddr(&e, &r->own[r->n_own++]);
+	}
+	struct probe probes[CTL_RELAYS_MAX];
+	size_t n = 0;
+	const struct ctl_relay *turn = NULL;
+	for (size_t i = 0; i < nm->n_relays; i++) {
+		const struct ctl_relay *rl = &nm->relays[i];
+		struct ctl_endpoint e;
+		char text[CTL_ENDPOINT_MAX + 8];
+		if (rl->url.transport != CTL_RELAY_UDP)
+			continue; /* TCP and TLS framing: not yet */
+		if (!turn)
+			turn = rl;
+		snprintf(text, sizeof(text), strchr(rl->url.host, ':') ? "[%s]:%u" : "%s:%u",
+			 rl->url.host, rl->url.port);
+		if (!ctl_endpoint_parse(text, &e, NULL, 0))
+			continue;
+		memset(&probes[n], 0, sizeof(probes[n]));
+		endpoint_to_sockaddr(&e, &probes[n++].to);
+	}
+	bool probes_changed = n != r->n_probes;
+	for (size_t i = 0; i < n && !probes_changed; i++)
+		probes_changed = !same(&probes[i].to, &r->probes[i].to);
+	if (probes_changed) {
+		memcpy(r->probes, probes, n * sizeof(probes[0]));
+		r->n_probes = n;
+		probe_round(r, now);
+	}
+	if (!turn) {
+		relay_stop(r);
+	} else if (!r->relay_on || memcmp(&turn->url, &r->relay.url, sizeof(turn->url)) != 0 ||
+		   strcmp(turn->username, r->relay.username) != 0 ||
+		   strcmp(turn->password, r->relay.password) != 0) {
+		relay_start(r, turn); /* new relay or new credentials */
+	}
+}
+
+void meshd_reach_apply_netmap(struct meshd_reach *r, const struct ctl_netmap *nm)
+{
+	uint64_t now = uv_now(r->loop);
+	apply_self(r, nm, now);
+	for (size_t i = 0; i < nm->n_peers; i++) {
+		struct rpeer *p = peer_by_key(r, nm->peers[i].node_key);
+		if (!p && !(p = peer_add(r, nm->peers[i].node_key))) {
+			log_err(subject, "out of memory for peer %s", nm->peers[i].name ?: "?");
+			continue;
+		}
+		peer_update(r, p, &nm->peers[i], now);
+	}
+	relay_check(r);
+	arm_relay(r, r->relay_on && r->turn.state != NAT_TURN_FAILED ? nat_turn_timer(&r->turn, now)
+								     : UINT64_MAX);
+	tick_soon(r);
+}
+
+uint64_t meshd_reach_peer_handle(const struct meshd_reach *r, const uint8_t key[static 32])
+{
+	const struct rpeer *p = peer_by_key(r, key);
+	return p ? p->handle : 0;
+}
+
+void meshd_reach_remove_peer(struct meshd_reach *r, const uint8_t key[static 32])
+{
+	for (size_t i = 0; i < r->n_peers; i++) {
+		if (key_equal(r->peers[i]->key, key)) {
+			free(r->peers[i]);
+			r->peers[i] = r->peers[--r->n_peers];
+			return;
+		}
+	}
+}
+
+void meshd_reach_remove_all(struct meshd_reach *r)
+{
+	for (size_t i = 0; i < r->n_peers; i++)
+		free(r->peers[i]);
+	r->n_peers = 0;
+}
+
+/* ---- the rest of the API ---- */
+
+void meshd_reach_set_disco_key(struct meshd_reach *r, const uint8_t pub[static 32],
+			       const uint8_t priv[static 32])
+{
+	memcpy(r->disco_pub, pub, KEY_LEN);
+	memcpy(r->disco_priv, priv, KEY_LEN);
+	r->have_disco = true;
+}
+
+void meshd_reach_set_node_key(struct meshd_reach *r, const uint8_t pub[static 32])
+{
+	memcpy(r->node_pub, pub, KEY_LEN);
+}
+
+void meshd_reach_on_endpoints(struct meshd_reach *r, void (*cb)(void *ctx), void *ctx)
+{
+	r->on_endpoints = cb;
+	r->ep_ctx = ctx;
+}
+
+size_t meshd_reach_endpoints(const struct meshd_reach *r, char out[][CTL_ENDPOINT_MAX], size_t max)
+{
+	size_t n = 0;
+	for (; n < r->n_eps && n < max; n++)
+		memcpy(out[n], r->eps[n], CTL_ENDPOINT_MAX);
+	return n;
+}
+
+int meshd_reach_peer_path(const struct meshd_reach *r, const uint8_t key[static 32],
+			  char text[static MESHD_REACH_PATH_TEXT], int64_t *rtt_ms)
+{
+	const struct rpeer *p = peer_by_key(r, key);
+	char a[80];
+	if (!p)
+		return -ENOENT;
+	*rtt_ms = p->rtt_ms;
+	if (p->kind == NAT_PATH_DIRECT) {
+		addr_text(&p->direct, a, sizeof(a));
+		snprintf(text, MESHD_REACH_PATH_TEXT, "direct %s", a);
+	} else if (p->kind == NAT_PATH_RELAY && r->relay_on) {
+		snprintf(text, MESHD_REACH_PATH_TEXT,
+			 strchr(r->relay.url.host, ':') ? "relay turn:[%s]:%u (udp)"
+							: "relay turn:%s:%u (udp)",
+			 r->relay.url.host, r->relay.url.port);
+	} else {
+		snprintf(text, MESHD_REACH_PATH_TEXT, "none");
+	}
+	return 0;
+}
+
+void meshd_reach_counters(const struct meshd_reach *r,
+			  void (*cb)(void *ctx, const char *name, uint64_t value), void *ctx)
+{
+	cb(ctx, "nat.drop_unknown", r->stats.drop_unknown);
+	cb(ctx, "nat.drop_stun", r->stats.drop_stun);
+	cb(ctx, "nat.drop_channel", r->stats.drop_channel);
+	cb(ctx, "nat.drop_disco_peer", r->stats.drop_disco_peer);
+	cb(ctx, "nat.drop_disco_bad", r->stats.drop_disco_bad);
+	cb(ctx, "nat.drop_disco_rate", r->stats.drop_disco_rate);
+	cb(ctx, "nat.pings", r->stats.pings);
+	cb(ctx, "nat.pongs", r->stats.pongs);
+}
+
+int meshd_reach_new(uv_loop_t *loop, struct wg_device *wg, struct meshd_reach **out)
+{
+	struct meshd_reach *r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->loop = loop;
+	r->wg = wg;
+	r->rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(1000, 5);
+	uv_timer_init(loop, &r->path_timer);
+	uv_timer_init(loop, &r->relay_timer);
+	r->path_timer.data = r->relay_timer.data = r;
+	*out = r;
+	return 0;
+}
+
+static void closed(uv_handle_t *h)
+{
+	struct meshd_reach *r = h->data;
+	if (--r->pending_closes)
+		return;
+	void (*done)(void *) = r->done;
+	void *arg = r->done_arg;
+	meshd_reach_remove_all(r);
+	free(r->peers);
+	relay_stop(r);
+	sodium_memzero(r, sizeof(*r));
+	free(r);
+	if (done)
+		done(arg);
+}
+
+void meshd_reach_close(struct meshd_reach *r, void (*done)(void *arg), void *arg)
+{
+	r->done = done;
+	r->done_arg = arg;
+	r->pending_closes = 2;
+	uv_close((uv_handle_t *)&r->path_timer, closed);
+	uv_close((uv_handle_t *)&r->relay_timer, closed);
+}

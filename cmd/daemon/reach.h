@@ -1,0 +1,88 @@
+/* How this node reaches its peers: nat/ wired to wg/'s hooks on meshd's loop.
+ *
+ * One WireGuard UDP socket carries everything (wg ops.other hands us what is not
+ * WireGuard): STUN Binding to the UDP relays in our netmap (our reflexive address, and
+ * whether the NAT maps endpoint-independently), one TURN allocation on the first UDP
+ * relay (a channel to each peer's relayed address: coturn relays only between its own
+ * relay addresses), and discovery pings, pongs and call-me-maybes sealed with our
+ * disco.key.  Each peer has a nat_path (nat/path.h) and a path handle that WireGuard
+ * sends on: ops.route asks the path manager per datagram, a direct address or the relay
+ * (ChannelData header in WG_HEADROOM).
+ *
+ *	meshd_reach_new(loop, wg, &r);             // before any netmap
+ *	meshd_reach_set_disco_key(r, pub, priv);   // from the control client
+ *	meshd_reach_apply_netmap(r, nm);           // peers, candidates, relays
+ *	pc.path = meshd_reach_peer_handle(r, key); // WireGuard peer config
+ *	// wg ops: other -> meshd_reach_on_other, route -> meshd_reach_route,
+ *	//         roam -> meshd_reach_on_roam
+ *
+ * What we publish (meshd_reach_endpoints, typed as control/netmap/endpoint.h): our
+ * reflexive address only from behind an endpoint-independent NAT (two relay addresses
+ * saw the same mapping), and our relayed address.
+ *
+ * MTU: a relayed datagram is 4 bytes longer (ChannelData).  The netstack's MTU is the same
+ * for every peer (1420 by default); over an IPv4 path to the relay that still fits 1500
+ * (1420 + 32 + 4 + 8 + 20 = 1484).  We do not lower it: relays on IPv6 would need 1416,
+ * and a too-long datagram is dropped by the kernel (EMSGSIZE), which TCP's MSS and PMTU
+ * probing ride out.  See README. */
+#ifndef MESH_CMD_DAEMON_REACH_H
+#define MESH_CMD_DAEMON_REACH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <uv.h>
+
+#include "control/netmap/endpoint.h"
+#include "control/netmap/netmap.h"
+#include "wg/wg.h"
+
+struct meshd_reach;
+
+enum { MESHD_REACH_PATH_TEXT = 400 }; /* "relay turn:HOST:PORT (udp)" with a long host */
+
+/* Creates the reachability of one node on wg's socket (no I/O until a netmap). */
+int meshd_reach_new(uv_loop_t *loop, struct wg_device *wg, struct meshd_reach **out);
+/* Stops timers; memory goes in the close callbacks, then done(arg). */
+void meshd_reach_close(struct meshd_reach *r, void (*done)(void *arg), void *arg);
+
+/* Our discovery key pair (disco.key) and WireGuard public key (pings carry it).  Copied;
+ * the caller wipes its own copy of priv. */
+void meshd_reach_set_disco_key(struct meshd_reach *r, const uint8_t pub[static 32],
+			       const uint8_t priv[static 32]);
+void meshd_reach_set_node_key(struct meshd_reach *r, const uint8_t pub[static 32]);
+
+/* Takes peers (candidates, relayed addresses, disco keys), our own endpoints and the
+ * relays from nm (borrowed during the call).  Peers missing from nm stay until
+ * meshd_reach_remove_peer (WireGuard lingers them a moment). */
+void meshd_reach_apply_netmap(struct meshd_reach *r, const struct ctl_netmap *nm);
+/* The peer's WireGuard path handle (never 0); 0 when it is not in a netmap we applied. */
+uint64_t meshd_reach_peer_handle(const struct meshd_reach *r, const uint8_t key[static 32]);
+void meshd_reach_remove_peer(struct meshd_reach *r, const uint8_t key[static 32]);
+void meshd_reach_remove_all(struct meshd_reach *r);
+
+/* wg's hooks (struct wg_device_ops), with the reach as ctx. */
+void meshd_reach_on_other(struct meshd_reach *r, uint8_t *buf, size_t len,
+			  const struct sockaddr *src);
+int meshd_reach_route(struct meshd_reach *r, uint64_t path, size_t len, struct wg_route *out);
+void meshd_reach_on_roam(struct meshd_reach *r, const uint8_t key[static 32],
+			 const struct wg_source *from);
+
+/* Called when what meshd_reach_endpoints returns changed (control should hear of it). */
+void meshd_reach_on_endpoints(struct meshd_reach *r, void (*cb)(void *ctx), void *ctx);
+/* Our reflexive (when the NAT is endpoint-independent) and relayed endpoints, typed
+ * texts; returns how many (at most max). */
+size_t meshd_reach_endpoints(const struct meshd_reach *r, char out[][CTL_ENDPOINT_MAX], size_t max);
+
+/* The peer's path for status: "direct 10.0.0.5:41641", "relay turn:HOST:3478 (udp)" or
+ * "none", and the round trip of the last pong from it (-1: none yet).  -ENOENT when the
+ * peer is unknown. */
+int meshd_reach_peer_path(const struct meshd_reach *r, const uint8_t key[static 32],
+			  char text[static MESHD_REACH_PATH_TEXT], int64_t *rtt_ms);
+
+/* Calls cb for every counter ("nat.drop_unknown", ...). */
+void meshd_reach_counters(const struct meshd_reach *r,
+			  void (*cb)(void *ctx, const char *name, uint64_t value), void *ctx);
+
+#endif
