@@ -3,6 +3,7 @@
  * are dropped as forged (the request is retransmitted as if nothing came). */
 #include "nat/turn.h"
 #include "nat/internal.h"
+#include "nat/stream.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -32,6 +33,17 @@ int nat_turn_init(struct nat_turn *t, const char *username, const char *password
 	t->send = send;
 	t->ctx = ctx;
 	return 0;
+}
+
+void nat_turn_set_transport(struct nat_turn *t, enum nat_turn_transport transport)
+{
+	t->transport = transport;
+}
+
+/* TCP and TLS: the transport retransmits, we must not (RFC 8489 6.2.2). */
+static bool over_stream(const struct nat_turn *t)
+{
+	return t->transport != NAT_TURN_UDP;
 }
 
 static void fail(struct nat_turn *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -83,7 +95,7 @@ static void txn_send_new(struct nat_turn *t, struct nat_turn_txn *x, uint64_t no
 	x->len = (size_t)n;
 	x->active = true;
 	x->sends = 1;
-	x->rto_ms = RTO_MS;
+	x->rto_ms = over_stream(t) ? NAT_TURN_STREAM_TIMEOUT_MS : RTO_MS;
 	x->next_ms = now + x->rto_ms;
 	t->send(t->ctx, x->buf, x->len);
 }
@@ -267,13 +279,18 @@ uint64_t nat_turn_timer(struct nat_turn *t, uint64_t now_ms)
 		if (!x->active)
 			continue;
 		if (x->next_ms <= now_ms) {
-			if (x->sends >= MAX_SENDS) {
+			if (x->sends >= MAX_SENDS || over_stream(t)) {
 				x->active = false;
 				if (x->method == NAT_TURN_CHANNEL_BIND) {
 					t->peers[x->peer].bind_at_ms = now_ms + RENEW_MS;
 					continue;
 				}
-				fail(t, "no answer from the relay after %d tries", MAX_SENDS);
+				if (over_stream(t))
+					fail(t, "no answer from the relay within %d.%d s",
+					     NAT_TURN_STREAM_TIMEOUT_MS / 1000,
+					     NAT_TURN_STREAM_TIMEOUT_MS % 1000 / 100);
+				else
+					fail(t, "no answer from the relay after %d tries", MAX_SENDS);
 				return UINT64_MAX;
 			}
 			x->sends++;
@@ -342,6 +359,8 @@ int nat_turn_wrap(struct nat_turn *t, const struct sockaddr *peer, const uint8_t
 		out[2] = (uint8_t)(len >> 8);
 		out[3] = (uint8_t)len;
 		memcpy(out + NAT_TURN_CHANNEL_HEADER, data, len);
+		if (over_stream(t))
+			return nat_stream_frame(out, len + NAT_TURN_CHANNEL_HEADER, cap);
 		return (int)(len + NAT_TURN_CHANNEL_HEADER);
 	}
 	return -ENOENT;

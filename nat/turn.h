@@ -10,7 +10,14 @@
  * Each peer gets a channel (ChannelBind also installs the permission for its IP); the
  * binding is renewed every 4 minutes, inside both the permission's 300 s and the channel's
  * 600 s at the relay.  Requests are retransmitted
- * over UDP (RTO 500 ms doubling, 7 sends, RFC 8489 6.2.1). */
+ * over UDP (RTO 500 ms doubling, 7 sends, RFC 8489 6.2.1).
+ *
+ * Over TCP or TLS (nat_turn_set_transport, for networks that let only TCP 443 out) the
+ * caller frames the stream with nat/stream.h and hands each whole message to
+ * nat_turn_input; requests are sent once (the transport is reliable) and fail after 39.5 s
+ * without an answer (RFC 8489 6.2.2), and ChannelData is padded to a multiple of 4 (RFC 8656
+ * 12.5).  The allocation lives as long as the connection: when it closes, the caller
+ * connects again and calls nat_turn_start. */
 #ifndef MESH_NAT_TURN_H
 #define MESH_NAT_TURN_H
 
@@ -28,7 +35,15 @@ enum nat_turn_state {
 	NAT_TURN_FAILED, /* refused (an error other than 401/437/438) or no answer: see why */
 };
 
+/* How the client reaches the relay; the relay reaches peers over UDP either way. */
+enum nat_turn_transport {
+	NAT_TURN_UDP = 0, /* what nat_turn_init sets */
+	NAT_TURN_TCP,
+	NAT_TURN_TLS,
+};
+
 enum {
+	NAT_TURN_STREAM_TIMEOUT_MS = 39500, /* one send over TCP/TLS, then this long (Ti) */
 	NAT_TURN_MAX_PEERS = 16, /* permissions/channels one allocation keeps */
 	NAT_TURN_CHANNEL_FIRST = 0x4000,
 	NAT_TURN_CHANNEL_HEADER = 4, /* ChannelData: channel number, length */
@@ -70,11 +85,15 @@ struct nat_turn {
 	size_t n_peers;
 	nat_turn_send_fn *send;
 	void *ctx;
+	enum nat_turn_transport transport;
 };
 
 /* Sets up (no I/O yet).  -EINVAL when the username or password does not fit. */
 int nat_turn_init(struct nat_turn *t, const char *username, const char *password,
 		  nat_turn_send_fn *send, void *ctx);
+/* Chooses the transport to the relay (after init, before start): one send per request and
+ * padded ChannelData over TCP and TLS, retransmission over UDP.  nat_turn_init sets UDP. */
+void nat_turn_set_transport(struct nat_turn *t, enum nat_turn_transport transport);
 /* Starts (or restarts) the allocation. */
 void nat_turn_start(struct nat_turn *t, uint64_t now_ms);
 /* A datagram from the relay.  Returns 1 when it was a STUN answer or indication for us
@@ -88,7 +107,8 @@ uint64_t nat_turn_timer(struct nat_turn *t, uint64_t now_ms);
 /* Keeps a channel (and so a permission) for this peer address, bound once allocated.
  * -ENOSPC beyond NAT_TURN_MAX_PEERS. */
 int nat_turn_add_peer(struct nat_turn *t, const struct sockaddr *peer, uint64_t now_ms);
-/* Frames data for peer into out as ChannelData (no padding: UDP); the length, or -ENOENT
+/* Frames data for peer into out as ChannelData (padded to a multiple of 4 over TCP and
+ * TLS, not over UDP); the length, or -ENOENT
  * (unknown peer), -EAGAIN (channel not bound yet), -ENOSPC. */
 int nat_turn_wrap(struct nat_turn *t, const struct sockaddr *peer, const uint8_t *data, size_t len,
 		  uint8_t *out, size_t cap);

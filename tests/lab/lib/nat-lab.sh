@@ -14,7 +14,8 @@
 #                                 each drops what arrives unsolicited on its WAN side
 #   nat_host NAME BOX             a host on BOX's LAN, default route through BOX
 #   nat_relay_start NAME          coturn on the relay, REST secret in $LAB/turn-secret,
-#                                 UDP/TCP 3478 and TLS 443 (self-signed cert in $LAB),
+#                                 UDP/TCP 3478 and TLS 443 (a certificate for its first
+#                                 address and relay.lab from the lab's CA, $NAT_RELAY_CA),
 #                                 relaying only between its own relay addresses
 #
 # Namespaces: NS_<name> (lab_ns), WAN/LAN address: IP_<name> (lab_ip).  Inside a box the
@@ -127,9 +128,8 @@ nat_host() { # nat_host NAME BOX
 nat_relay_start() { # nat_relay_start NAME
 	local n=$1 a listen=""
 	head -c 24 /dev/urandom | base64 > "$LAB/turn-secret"
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-		-subj "/CN=relay.lab" -addext "subjectAltName=IP:${NAT_RELAY_IPS%% *}" \
-		-keyout "$LAB/turn.key" -out "$LAB/turn.crt" 2> /dev/null || return 1
+	lab_tls_cert relay "${NAT_RELAY_IPS%% *}" relay.lab || return 1
+	NAT_RELAY_CA=$LAB/tls/ca.pem
 	for a in $NAT_RELAY_IPS; do listen+="listening-ip=$a"$'\n'"relay-ip=$a"$'\n'; done
 	# The secret stays out of argv (ps shows argv to every local user).
 	(umask 077 && cat > "$LAB/turnserver.conf") << CONF
@@ -137,8 +137,8 @@ $listen
 listening-port=3478
 tls-listening-port=443
 alt-tls-listening-port=5349
-cert=$LAB/turn.crt
-pkey=$LAB/turn.key
+cert=$LAB/tls/relay.pem
+pkey=$LAB/tls/relay.key
 realm=mesh.lab
 use-auth-secret
 static-auth-secret=$(cat "$LAB/turn-secret")

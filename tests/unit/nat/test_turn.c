@@ -3,7 +3,10 @@
  * (wrong MESSAGE-INTEGRITY) ignored and the request retransmitted, 438 with a new nonce,
  * Refresh a minute before the lifetime ends, 437 on Refresh starting over, a ChannelBind
  * per peer and ChannelData both ways, a channel we never bound refused, an error naming
- * the relay's reason, and no answer at all ending in "no answer" after 7 sends. */
+ * the relay's reason, and no answer at all ending in "no answer" after 7 sends.  Over TCP
+ * and TLS: one send per request (the 401 dance and renewals are new requests), 39.5 s of
+ * silence failing the allocation, an unanswered ChannelBind left to its renewal time, and
+ * ChannelData padded to a multiple of 4. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -197,5 +200,71 @@ int main(void)
 	CHECK_INT(n_sent, 7);
 	CHECK_INT(t.state, NAT_TURN_FAILED);
 	CHECK_STR(t.why, "no answer from the relay after 7 tries");
+
+	/* Over TCP: each request sent once, however long the relay takes; 39.5 s of silence
+	 * fails the allocation, with a sentence saying so. */
+	CHECK_INT(nat_turn_init(&t, user, pass, on_send, NULL), 0);
+	CHECK_INT(t.transport, NAT_TURN_UDP);
+	nat_turn_set_transport(&t, NAT_TURN_TCP);
+	n_sent = 0;
+	nat_turn_start(&t, 900000);
+	CHECK_INT(n_sent, 1);
+	CHECK_INT(nat_turn_timer(&t, 900000), 900000 + 39500);
+	for (now = 900000; now < 900000 + 39500; now += 250)
+		CHECK_INT(nat_turn_timer(&t, now), 900000 + 39500);
+	CHECK_INT(n_sent, 1);
+	CHECK_INT(t.state, NAT_TURN_ALLOCATING);
+	CHECK_INT(nat_turn_timer(&t, 900000 + 39500), UINT64_MAX);
+	CHECK_INT(n_sent, 1);
+	CHECK_INT(t.state, NAT_TURN_FAILED);
+	CHECK_STR(t.why, "no answer from the relay within 39.5 s");
+
+	/* Over TLS: the 401 dance is a new request (sent), a forged answer is dropped and
+	 * nothing is sent again; the real answer allocates. */
+	CHECK_INT(nat_turn_init(&t, user, pass, on_send, NULL), 0);
+	nat_turn_set_transport(&t, NAT_TURN_TLS);
+	n_sent = 0;
+	nat_turn_start(&t, 1000000);
+	take_last();
+	CHECK_INT(feed(&t, buf, answer(buf, NAT_STUN_ERROR, 401, "n1", false, 0), 1000010), 1);
+	CHECK_INT(n_sent, 2);
+	take_last();
+	CHECK_INT(feed(&t, buf, answer(buf, NAT_STUN_SUCCESS, 0, NULL, false, 600), 1000020),
+		  -EBADMSG);
+	nat_turn_timer(&t, 1000000 + 20000);
+	CHECK_INT(n_sent, 2);
+	CHECK_INT(feed(&t, buf, answer(buf, NAT_STUN_SUCCESS, 0, NULL, true, 600), 1020010), 1);
+	CHECK_INT(t.state, NAT_TURN_ALLOCATED);
+
+	/* A ChannelBind unanswered for 39.5 s is not sent again until its renewal time;
+	 * ChannelData is padded to a multiple of 4 with zeros. */
+	n_sent = 0;
+	CHECK_INT(nat_turn_add_peer(&t, (struct sockaddr *)&peer, 1030000), 0);
+	CHECK_INT(n_sent, 1);
+	take_last();
+	CHECK_INT(last.method, NAT_TURN_CHANNEL_BIND);
+	CHECK_INT(nat_turn_timer(&t, 1030000 + 39499), 1030000 + 39500);
+	CHECK_INT(n_sent, 1);
+	nat_turn_timer(&t, 1030000 + 39500);
+	CHECK_INT(n_sent, 1);
+	CHECK_INT(t.peers[0].bind_at_ms, 1030000 + 39500 + 240000);
+	CHECK_INT(t.state, NAT_TURN_ALLOCATED);
+	nat_turn_timer(&t, 1030000 + 39500 + 240000);
+	CHECK_INT(n_sent, 2);
+	take_last();
+	CHECK_INT(last.method, NAT_TURN_CHANNEL_BIND);
+	CHECK_INT(feed(&t, buf, answer(buf, NAT_STUN_SUCCESS, 0, NULL, true, 0), 1310000), 1);
+	memset(buf, 0xFF, sizeof(buf));
+	n = nat_turn_wrap(&t, (struct sockaddr *)&peer, (const uint8_t *)"hello", 5, buf,
+			  sizeof(buf));
+	CHECK_INT(n, 12);
+	CHECK(buf[0] == 0x40 && buf[1] == 0x00 && buf[2] == 0 && buf[3] == 5);
+	CHECK(buf[9] == 0 && buf[10] == 0 && buf[11] == 0);
+	CHECK_INT(nat_turn_wrap(&t, (struct sockaddr *)&peer, (const uint8_t *)"hello", 5, buf, 11),
+		  -ENOSPC);
+	CHECK_INT(nat_turn_wrap(&t, (struct sockaddr *)&peer, (const uint8_t *)"four", 4, buf, 8),
+		  8);
+	CHECK_INT(nat_turn_input(&t, buf, 8, 1310010, &from, &data, &dlen), 2);
+	CHECK(dlen == 4 && memcmp(data, "four", 4) == 0);
 	return check_finish();
 }
