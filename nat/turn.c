@@ -72,7 +72,7 @@ static void txn_send_new(struct nat_turn *t, struct nat_turn_txn *x, uint64_t no
 		nat_stun_add_u32(&b, NAT_TURN_REQUESTED_TRANSPORT, (uint32_t)PROTO_UDP << 24);
 		break;
 	case NAT_TURN_REFRESH:
-		nat_stun_add_u32(&b, NAT_TURN_LIFETIME, REFRESH_LIFETIME_S);
+		nat_stun_add_u32(&b, NAT_TURN_LIFETIME, x->release ? 0 : REFRESH_LIFETIME_S);
 		break;
 	case NAT_TURN_CHANNEL_BIND: {
 		const struct nat_turn_peer *p = &t->peers[x->peer];
@@ -108,6 +108,7 @@ static struct nat_turn_txn *txn_start(struct nat_turn *t, uint16_t method, int p
 			continue;
 		x->method = method;
 		x->peer = peer;
+		x->release = false;
 		txn_send_new(t, x, now);
 		return x;
 	}
@@ -131,7 +132,25 @@ void nat_turn_start(struct nat_turn *t, uint64_t now_ms)
 	t->state = NAT_TURN_ALLOCATING;
 	t->why[0] = '\0';
 	t->stale_retries = 0;
+	t->release_tried = false;
 	txn_start(t, NAT_TURN_ALLOCATE, -1, now_ms);
+}
+
+void nat_turn_release(struct nat_turn *t, uint64_t now_ms)
+{
+	if (t->state != NAT_TURN_ALLOCATED || !t->have_key)
+		return;
+	for (size_t i = 0; i < sizeof(t->txn) / sizeof(t->txn[0]); i++)
+		t->txn[i].active = false;
+	struct nat_turn_txn *x = &t->txn[0];
+	x->method = NAT_TURN_REFRESH;
+	x->peer = -1;
+	x->release = true;
+	txn_send_new(t, x, now_ms);
+	x->active = false; /* best effort: its answer (if any) is not waited for */
+	for (size_t i = 0; i < t->n_peers; i++)
+		t->peers[i].bound = false;
+	t->state = NAT_TURN_IDLE;
 }
 
 /* Copies a text attribute; false when absent or too long. */
@@ -183,6 +202,28 @@ static int on_answer(struct nat_turn *t, struct nat_turn_txn *x, const struct na
 			return 1;
 		}
 		x->active = false;
+		if (x->release) { /* the stale allocation is gone (437: already) or stays */
+			x->release = false;
+			if (code == 437) {
+				txn_start(t, NAT_TURN_ALLOCATE, -1, now);
+				return 1;
+			}
+			fail(t,
+			     "the relay keeps an allocation for this address (437 to Allocate) "
+			     "and would not end it: %d %s",
+			     code, reason);
+			return 1;
+		}
+		if (code == 437 && x->method == NAT_TURN_ALLOCATE && t->have_key &&
+		    !t->release_tried) {
+			/* An allocation for our address and port is still there (we restarted on
+			 * the same port): end it with our credentials, then allocate again, once. */
+			t->release_tried = true;
+			x->method = NAT_TURN_REFRESH;
+			x->release = true;
+			txn_send_new(t, x, now);
+			return 1;
+		}
 		if (code == 437 && x->method != NAT_TURN_ALLOCATE) {
 			nat_turn_start(t, now); /* the relay lost us (NAT remap): start over */
 			return 1;
@@ -216,6 +257,11 @@ static int on_answer(struct nat_turn *t, struct nat_turn_txn *x, const struct na
 		nat_turn_timer(t, now);
 		break;
 	case NAT_TURN_REFRESH:
+		if (x->release) { /* the stale allocation ended: ours now */
+			x->release = false;
+			txn_start(t, NAT_TURN_ALLOCATE, -1, now);
+			break;
+		}
 		on_allocated(t, m, now);
 		break;
 	case NAT_TURN_CHANNEL_BIND:

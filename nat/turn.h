@@ -63,6 +63,7 @@ struct nat_turn_txn {
 	bool active;
 	uint16_t method;
 	int peer; /* CreatePermission/ChannelBind: index into peers, else -1 */
+	bool release; /* a Refresh with lifetime 0: a stale allocation goes, then Allocate */
 	uint8_t txid[NAT_STUN_TXID];
 	uint8_t buf[512];
 	size_t len;
@@ -81,6 +82,7 @@ struct nat_turn {
 	uint64_t refresh_at_ms;
 	struct nat_turn_txn txn[8]; /* allocate/refresh + peer requests in flight */
 	unsigned stale_retries;	    /* 438s in a row */
+	bool release_tried;	    /* since start: a 437 to Allocate made us release once */
 	struct nat_turn_peer peers[NAT_TURN_MAX_PEERS];
 	size_t n_peers;
 	nat_turn_send_fn *send;
@@ -91,6 +93,11 @@ struct nat_turn {
 /* Sets up (no I/O yet).  -EINVAL when the username or password does not fit. */
 int nat_turn_init(struct nat_turn *t, const char *username, const char *password,
 		  nat_turn_send_fn *send, void *ctx);
+/* Ends the allocation at the relay (a Refresh with lifetime 0, sent once, its answer not
+ * awaited) and goes idle: for shutdown, so that the relay does not keep an allocation for
+ * this address until its lifetime ends — meanwhile an Allocate from the same address and
+ * port (meshd restarted on its port) gets 437.  Nothing is sent unless allocated. */
+void nat_turn_release(struct nat_turn *t, uint64_t now_ms);
 /* Chooses the transport to the relay (after init, before start): one send per request and
  * padded ChannelData over TCP and TLS, retransmission over UDP.  nat_turn_init sets UDP. */
 void nat_turn_set_transport(struct nat_turn *t, enum nat_turn_transport transport);

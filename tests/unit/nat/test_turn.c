@@ -266,5 +266,67 @@ int main(void)
 		  8);
 	CHECK_INT(nat_turn_input(&t, buf, 8, 1310010, &from, &data, &dlen), 2);
 	CHECK(dlen == 4 && memcmp(data, "four", 4) == 0);
+	/* Restarted on the same port: the relay still holds our old allocation and answers
+	 * the authenticated Allocate with 437; we end it (Refresh, lifetime 0, sealed with our
+	 * key) and allocate again — once: a second 437 is a failure that says why. */
+	CHECK_INT(nat_turn_init(&t, user, pass, on_send, NULL), 0);
+	n_sent = 0;
+	nat_turn_start(&t, 1000000);
+	take_last();
+	CHECK_INT(feed(&t, buf, answer(buf, NAT_STUN_ERROR, 401, "n1", false, 0), 1000000), 1);
+	take_last();
+	CHECK_INT(feed(&t, buf, answer(buf, NAT_STUN_ERROR, 437, NULL, false, 0), 1000010), 1);
+	take_last();
+	CHECK_INT(last.method, NAT_TURN_REFRESH);
+	const struct nat_stun_attr *lt = nat_stun_find(&last, NAT_TURN_LIFETIME);
+	CHECK(lt && lt->len == 4 && memcmp(lt->val, "\0\0\0\0", 4) == 0);
+	CHECK_INT(nat_stun_check_integrity(&last, key, sizeof(key)), 0);
+	CHECK_INT(t.state, NAT_TURN_ALLOCATING);
+	CHECK_INT(feed(&t, buf, answer(buf, NAT_STUN_SUCCESS, 0, NULL, true, 0), 1000020), 1);
+	take_last();
+	CHECK_INT(last.method, NAT_TURN_ALLOCATE);
+	CHECK_INT(feed(&t, buf, answer(buf, NAT_STUN_SUCCESS, 0, NULL, true, 600), 1000030), 1);
+	CHECK_INT(t.state, NAT_TURN_ALLOCATED);
+	/* ... and when it is still there after that: */
+	n_sent = 0;
+	nat_turn_start(&t, 1100000);
+	take_last();
+	CHECK_INT(feed(&t, buf, answer(buf, NAT_STUN_ERROR, 437, NULL, false, 0), 1100010), 1);
+	take_last();
+	CHECK_INT(last.method, NAT_TURN_REFRESH);
+	CHECK_INT(feed(&t, buf, answer(buf, NAT_STUN_ERROR, 437, NULL, false, 0), 1100020), 1);
+	take_last();
+	CHECK_INT(last.method, NAT_TURN_ALLOCATE);
+	CHECK_INT(feed(&t, buf, answer(buf, NAT_STUN_ERROR, 437, NULL, false, 0), 1100030), 1);
+	CHECK_INT(t.state, NAT_TURN_FAILED);
+	CHECK_STR(t.why, "the relay refused Allocate: 437 Relay says no");
+	/* ... or the relay will not end it (other credentials): */
+	n_sent = 0;
+	nat_turn_start(&t, 1200000);
+	take_last();
+	CHECK_INT(feed(&t, buf, answer(buf, NAT_STUN_ERROR, 437, NULL, false, 0), 1200010), 1);
+	take_last();
+	CHECK_INT(feed(&t, buf, answer(buf, NAT_STUN_ERROR, 441, NULL, false, 0), 1200020), 1);
+	CHECK_INT(t.state, NAT_TURN_FAILED);
+	CHECK_STR(t.why, "the relay keeps an allocation for this address (437 to Allocate) and "
+			 "would not end it: 441 Relay says no");
+
+	/* Shutdown: one Refresh with lifetime 0, sealed; idle at once; nothing before allocated. */
+	CHECK_INT(nat_turn_init(&t, user, pass, on_send, NULL), 0);
+	allocate(&t, 1300000);
+	n_sent = 0;
+	nat_turn_release(&t, 1300100);
+	CHECK_INT(n_sent, 1);
+	take_last();
+	CHECK_INT(last.method, NAT_TURN_REFRESH);
+	lt = nat_stun_find(&last, NAT_TURN_LIFETIME);
+	CHECK(lt && lt->len == 4 && memcmp(lt->val, "\0\0\0\0", 4) == 0);
+	CHECK_INT(nat_stun_check_integrity(&last, key, sizeof(key)), 0);
+	CHECK_INT(t.state, NAT_TURN_IDLE);
+	CHECK_INT(nat_turn_timer(&t, 1400000) > 1400000, 1); /* no retransmission */
+	CHECK_INT(n_sent, 1);
+	nat_turn_release(&t, 1400000);
+	CHECK_INT(n_sent, 1);
+
 	return check_finish();
 }
