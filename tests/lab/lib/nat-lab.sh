@@ -158,3 +158,60 @@ CONF
 	NAT_RELAY_PID=$LAB_LAST_PID
 	wait_until 10 bash -c "ip netns exec $(lab_ns "$n") ss -Hltn 'sport = :443' | grep -q ."
 }
+
+# ---- a tailnet on the fabric (for benchmarks and labs that need only the usual setup) ----
+
+# nat_tailnet CTL: coturn on the relay host (nat_relay_start), meshcontrol on CTL handing out
+# both relay addresses over UDP, a policy under which every node reaches every port of every
+# other and tag:n nodes log in to each other as vinay (lab_users vinay:UID first), and a
+# reusable auth key for tag:n in $LAB/authkey (0600, read by meshd through file:).
+nat_tailnet() {
+	local mc=$LAB_BUILD/cmd/meshcontrol r1=${NAT_RELAY_IPS%% *} r2=${NAT_RELAY_IPS##* } key
+	nat_relay_start "$NAT_RELAY" || {
+		echo "coturn did not start: $(tail -5 "$LAB/turnserver.log")" >&2
+		return 1
+	}
+	(umask 077 && cp "$LAB/turn-secret" "$LAB/relay-secret")
+	echo 'correct horse battery' | "$mc" -s "$LAB/control" user add alice@example.com > /dev/null
+	lab_control_start "$1" --relay "turn:$r1:3478,turn:$r2:3478" \
+		--relay-secret-file "$LAB/relay-secret" || {
+		echo "meshcontrol did not start: $(tail -5 "$LAB/meshcontrol.log")" >&2
+		return 1
+	}
+	printf '%s\n' '{"tagOwners": {"tag:n": ["alice@example.com"]},' \
+		' "acls": [{"action": "accept", "src": ["*"], "dst": ["*:*"]}],' \
+		' "ssh": [{"action": "accept", "src": ["tag:n"], "dst": ["tag:n"], "users": ["vinay"]}]}' \
+		> "$LAB/policy.hujson"
+	lab_admin PUT policy --data-binary @"$LAB/policy.hujson" > /dev/null || {
+		echo "policy set: $(cat "$LAB/admin.body")" >&2
+		return 1
+	}
+	key=$("$mc" -s "$LAB/control" authkey create --user alice@example.com --tags tag:n \
+		--reusable | tail -n 1) || return 1
+	(umask 077 && printf '%s\n' "$key" > "$LAB/authkey")
+}
+
+# nat_meshd NODE ARGS...: meshd on NODE joining the tailnet of nat_tailnet with its auth key, as
+# NODE, WireGuard on UDP $NAT_MESHD_PORT (default 41641), UAPI socket in its state dir; ARGS
+# say the mode (--tun=NAME or --tun=userspace) and anything else.  Sets PID_<node>; returns
+# once its socket is there.
+nat_meshd() {
+	local n=$1
+	shift
+	lab_bg "$n" "meshd-$n" "$LAB_BUILD/cmd/meshd" --state-dir "$LAB/state-$n" \
+		--socket "$LAB/$n.sock" --port="${NAT_MESHD_PORT:-41641}" --uapi-dir="$LAB/state-$n" \
+		--login-server "$CTL_URL" --ca-file "$CTL_CA" --authkey "file:$LAB/authkey" \
+		--hostname "$n" ${LAB_DEBUG:+--log-level=debug} "$@"
+	eval "PID_${n//-/_}=$LAB_LAST_PID"
+	wait_until 10 test -S "$LAB/$n.sock"
+}
+
+# nat_path NODE PEER: NODE's path to PEER as `meshctl status --json` gives it ('direct
+# ADDR:PORT', 'relay URI (udp)' or 'none'); nothing when PEER is not in its netmap.
+nat_path() {
+	lab_ctl "$1" status --json 2> /dev/null | python3 -c '
+import json, sys
+for p in json.load(sys.stdin).get("peers") or []:
+    if p.get("name") == sys.argv[1]:
+        print(p.get("path", ""))' "$2"
+}
