@@ -501,7 +501,7 @@ static enum MHD_Result check_approve(struct srv_req *r, const struct check_view 
 {
 	struct ctl_server *srv = r->srv;
 	char pw[256], id[sizeof(h->id)], login[CTL_LOGIN_MAX], why[POL_WHY_MAX];
-	int64_t user_id = s->user_id, at;
+	int64_t user_id = s->user_id, at = 0; /* set when check_fresh_auth returns 0 */
 	enum MHD_Result res;
 	if (!srv_form_get(r->body ? r->body : "", "password", pw, sizeof(pw)) || !pw[0])
 		return check_form(r, MHD_HTTP_UNAUTHORIZED, v, h, s->csrf,
