@@ -416,7 +416,11 @@ bool wg__keypair_usable(const struct wg_device *dev, const struct wg__keypair *k
 
 /* send.c */
 void wg__send_handshake_initiation(struct wg__peer *p, bool is_retry);
-void wg__send_handshake_response(struct wg__peer *p);
+/* Answers the peer's initiation on the way it came (to: its source address or path), not
+ * by the peer's path: a peer that came back from a new address (restarted, roamed) gets
+ * its answer at once instead of retrying in 5 s; the initiation was authenticated and is
+ * not a replay (Noise's timestamp), so this sends nowhere an attacker could choose. */
+void wg__send_handshake_response(struct wg__peer *p, const struct wg__path *to);
 void wg__send_keepalive(struct wg__peer *p);
 void wg__send_staged(struct wg__peer *p);
 /* Queues one datagram (copied) on a path (id 0: to the socket address); false when it

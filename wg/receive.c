@@ -156,7 +156,7 @@ static void receive_initiation(struct wg_device *dev, const uint8_t *buf, size_t
 	log_debug(dev->name, "%s: received handshake initiation", p->log_name);
 	wg__timers_any_authenticated_packet_received(&p->timers);
 	wg__timers_any_authenticated_packet_traversal(&p->timers, now);
-	wg__send_handshake_response(p);
+	wg__send_handshake_response(p, src);
 }
 
 static void receive_response(struct wg_device *dev, const uint8_t *buf, size_t len,

@@ -424,7 +424,7 @@ out:
 	key_wipe(&msg, sizeof(msg));
 }
 
-void wg__send_handshake_response(struct wg__peer *p)
+void wg__send_handshake_response(struct wg__peer *p, const struct wg__path *to)
 {
 	struct wg_device *dev = p->dev;
 	struct message_handshake_response msg;
@@ -449,7 +449,7 @@ void wg__send_handshake_response(struct wg__peer *p)
 	wg__peer_install_keypair(p, kp);
 	wg__timers_session_derived(&p->timers, now);
 	wg__cookie_add_macs(&p->cookie, (uint8_t *)&msg, sizeof(msg), now);
-	path = wg__peer_path(p);
+	path = to ? *to : wg__peer_path(p);
 	wg__send_raw(dev, &path, (const uint8_t *)&msg, sizeof(msg));
 	p->tx_bytes += sizeof(msg);
 	wg__timers_any_authenticated_packet_traversal(&p->timers, now);

@@ -7,6 +7,7 @@
  *  3. roaming: with ops.roam an authenticated packet from a new source is reported and
  *     the peer stays on its path; without it the peer follows (socket address or path);
  *     a peer with nowhere to send takes the first source;
+ *     an initiation from a new source is answered on that source;
  *  4. the handshake rate limit and cookies are per path: two peers behind one relay
  *     address do not share a bucket; a cookie reply to an injected initiation goes back on
  *     its path;
@@ -310,6 +311,28 @@ static void junk_initiation(struct side *to, uint8_t *buf)
 	wg__cookie_add_macs(&maker, buf, MESSAGE_INITIATION_LEN, 0);
 }
 
+/* 3b: an initiation from a new source is answered there at once (the peer restarted on
+ * another address), not on the path it had: no route asked, no ChannelData. */
+static void answer_on_source(struct side *a, struct side *b)
+{
+	struct wg__peer *pa = a->dev->peers_head; /* A's peer B */
+	struct sockaddr_storage to_b;
+	loopback(&to_b, a->port_to);
+	pa->path = 0;
+	wg__peer_set_endpoint(pa, (struct sockaddr *)&to_b);
+	const struct wg__keypair *before = pa->kp_cur;
+	int routes = b->routes, cd = a->channeldata, roams = b->roams;
+	pa->has_sent_handshake = false; /* REKEY_TIMEOUT since the last one, as if */
+	wg__send_handshake_initiation(pa, false);
+	settle();
+	CHECK(pa->kp_cur != before); /* the response arrived */
+	CHECK_INT(b->routes, routes);
+	CHECK_INT(a->channeldata, cd);
+	CHECK(b->roams > roams); /* still reported: the path manager decides the rest */
+	pa->has_endpoint = false;
+	pa->path = PATH_AB;
+}
+
 /* 4: the rate limit and cookies per path; colliding sources share a bucket; the table is
  * keyed per device (other: another device). */
 static void per_path(struct side *b, const struct wg_device *other)
@@ -464,6 +487,7 @@ int main(void)
 	relayed(&a, &b);
 	roaming(&a, &b);
 	per_path(&b, a.dev);
+	answer_on_source(&a, &b);
 	calls(&a, &plain);
 
 	wg_device_free(a.dev);
