@@ -72,8 +72,9 @@ struct sshd_config {
 				       * client (its window stays shut) and refuses new channels */
 };
 
-/* Create a server on `loop`; loads or generates the Ed25519 and ECDSA P-256 host keys in
- * cfg->state_dir.  Returns 0 or -errno. */
+/* Create a server on `loop`; loads or generates the Ed25519 host key in cfg->state_dir (the
+ * only one offered; an ECDSA key earlier versions made there is left alone and unused).
+ * Returns 0 or -errno. */
 int sshd_server_new(struct uv_loop_s *loop, const struct sshd_config *cfg,
 		    const struct sshd_hooks *hooks, struct sshd_server **out);
 

@@ -38,7 +38,7 @@ static inline void sshd__list_del(struct sshd__node *n)
 	n->prev = n->next = n;
 }
 
-enum { SSHD__HOSTKEYS_MAX = 3 };
+enum { SSHD__HOSTKEYS_MAX = 1 };
 
 struct sshd__hostkey {
 	char *public_line;
