@@ -130,7 +130,9 @@ struct sshd_conn {
 	uint64_t deadline_ms; /* session duration limit (0 = none) */
 	int in_dopoll;
 	bool want_close;
-	char close_reason[128];
+	char close_reason[512];
+	const char *end_phase; /* "kex", "auth", "session": libssh ended it, close_reason says
+				* why in its words; NULL: we did (close_reason is ours) */
 	struct sshd__node chans;   /* struct sshd__chan (session channels) */
 	struct sshd__node fwds;	   /* struct sshd__fwd (tcpip channels, listeners, agent) */
 	struct sshd__node dials;   /* struct sshd__dial (direct-tcpip being connected) */
