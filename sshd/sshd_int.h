@@ -40,6 +40,14 @@ static inline void sshd__list_del(struct sshd__node *n)
 
 enum { SSHD__HOSTKEYS_MAX = 1 };
 
+/* A user name ending in this ("alice+key") asks for a non-trivial login: "none" and
+ * "password" are refused, a public key is taken once its signature verifies (any key: the
+ * tailnet source is the identity).  For clients that refuse a server accepting "none"
+ * (dbclient -o DisableTrivialAuth=yes, plink -no-trivial-auth). */
+#define SSHD__KEY_SUFFIX "+key"
+/* Auth requests one connection may make; each may carry a signature libssh verifies. */
+enum { SSHD__AUTH_REQUESTS_MAX = 32 };
+
 struct sshd__hostkey {
 	char *public_line;
 	char *fingerprint;
@@ -120,7 +128,9 @@ struct sshd_conn {
 	char local_host[INET6_ADDRSTRLEN];
 	int local_port;
 	char subject[80]; /* for logs: "sshd: 127.0.0.1:5555" */
-	char req_user[SSHD_NAME_MAX];
+	char req_user[SSHD_NAME_MAX]; /* as asked, without the SSHD__KEY_SUFFIX */
+	bool key_required;	      /* the name carried the suffix: no "none", a signed key */
+	unsigned auth_requests;	      /* SSHD__AUTH_REQUESTS_MAX */
 	bool have_decision;
 	struct sshd_decision decision;
 	struct sshd__user user;
