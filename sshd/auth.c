@@ -138,11 +138,9 @@ static void apply_decision(struct sshd_conn *conn, ssh_message msg)
  * was there); true when the hook has not answered for exactly this yet. */
 static bool req_user_set(struct sshd_conn *conn, const char *user)
 {
-	size_t n = strlen(user), k = strlen(SSHD__KEY_SUFFIX);
-	bool key = n > k && strcmp(user + n - k, SSHD__KEY_SUFFIX) == 0;
+	size_t n;
+	bool key = sshd__req_user_key(user, &n);
 
-	if (key)
-		n -= k;
 	if (conn->have_decision && key == conn->key_required &&
 	    strncmp(user, conn->req_user, n) == 0 && conn->req_user[n] == '\0')
 		return false;

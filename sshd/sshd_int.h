@@ -347,6 +347,9 @@ bool sshd__req_env(const char *name, const char *value, const char *patterns, si
 bool sshd__req_exec(const char *command, char *why, size_t size);
 bool sshd__req_subsystem(const char *name, char *why, size_t size);
 bool sshd__req_direct(const char *host, long port, unsigned flags, char *why, size_t size);
+/* The length of `user` without SSHD__KEY_SUFFIX in *name_len; true when the suffix ends it
+ * ("+key" alone is a name). */
+bool sshd__req_user_key(const char *user, size_t *name_len);
 bool sshd__req_tcpip_forward(const char *addr, long port, unsigned flags, bool root, char *why,
 			     size_t size);
 

@@ -1,8 +1,9 @@
 /* sshd/ unit tests: the environment filter (numbered table), the post-auth request
- * decisions with their exact refusals (numbered table), the per-connection buffer budget,
- * host keys generated once with mode 0600 and reused with the same fingerprints, the
- * algorithm lists of the KEXINIT a client reads, exactly, and a connection fed garbage
- * through sshd_accept_fd() that must close cleanly with no handle left behind. */
+ * decisions with their exact refusals (numbered table), the "+key" user name suffix
+ * (numbered table), the per-connection buffer budget, host keys generated once with mode
+ * 0600 and reused with the same fingerprints, the algorithm lists of the KEXINIT a client
+ * reads, exactly, and a connection fed garbage through sshd_accept_fd() that must close
+ * cleanly with no handle left behind. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -127,6 +128,34 @@ static void test_requests(void)
 		CHECK_INT(ok, !req_cases[i].why);
 		if (req_cases[i].why)
 			CHECK_STR(why, req_cases[i].why);
+	}
+}
+
+/* The "+key" suffix of a requested user name: the name the hook decides for. */
+static const struct {
+	const char *user;
+	bool key;
+	size_t len;
+} user_key_cases[] = {
+	/* 1 */ { "alice", false, 5 },
+	/* 2 */ { "alice+key", true, 5 },
+	/* 3 */ { "+key", false, 4 },
+	/* 4 */ { "alice+keys", false, 10 },
+	/* 5 */ { "alice+key+key", true, 9 },
+	/* 6 */ { "a+key", true, 1 },
+	/* 7 */ { "alice+KEY", false, 9 },
+	/* 8 */ { "", false, 0 },
+};
+
+static void test_user_key(void)
+{
+	for (size_t i = 0; i < sizeof(user_key_cases) / sizeof(user_key_cases[0]); i++) {
+		size_t len = 99;
+		bool key = sshd__req_user_key(user_key_cases[i].user, &len);
+		if (key != user_key_cases[i].key || len != user_key_cases[i].len)
+			fprintf(stderr, "user name case %zu ('%s')\n", i + 1, user_key_cases[i].user);
+		CHECK_INT(key, user_key_cases[i].key);
+		CHECK_INT(len, user_key_cases[i].len);
 	}
 }
 
@@ -326,6 +355,7 @@ int main(void)
 
 	test_env();
 	test_requests();
+	test_user_key();
 	test_budget();
 	if (!mkdtemp(dir))
 		return 1;
