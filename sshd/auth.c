@@ -1,8 +1,8 @@
-/* Authentication is authorization: the embedder's hook decides from the peer's address and
- * the requested user (accept, check or reject), the local user is looked up through NSS, and
- * root only when the decision permits it.  A check holds the auth request, shows the hook's
- * banner and waits for sshd_check_resolve().  A name ending in SSHD__KEY_SUFFIX asks for a
- * verified key signature instead of "none" (clients that refuse trivial authentication).  When the hook's answers change,
+/* Authentication is authorization: the embedder's hook decides from the peer's address and the
+ * requested user (accept, check or reject), the local user is looked up through NSS, and root only
+ * when the decision permits it.  A check holds the auth request, shows the hook's banner and waits
+ * for sshd_check_resolve().  A name ending in SSHD__KEY_SUFFIX asks for a verified key signature
+ * instead of "none" (clients that refuse trivial authentication).  When the hook's answers change,
  * sshd_revalidate() closes the live sessions they no longer cover. */
 #include <errno.h>
 #include <pwd.h>
