@@ -1,7 +1,8 @@
-/* Authentication is authorization: the embedder's hook decides from the peer's address and
- * the requested user (accept, check or reject), the local user is looked up through NSS, and
- * root only when the decision permits it.  A check holds the auth request, shows the hook's
- * banner and waits for sshd_check_resolve().  When the hook's answers change,
+/* Authentication is authorization: the embedder's hook decides from the peer's address and the
+ * requested user (accept, check or reject), the local user is looked up through NSS, and root only
+ * when the decision permits it.  A check holds the auth request, shows the hook's banner and waits
+ * for sshd_check_resolve().  A name ending in SSHD__KEY_SUFFIX asks for a verified key signature
+ * instead of "none" (clients that refuse trivial authentication).  When the hook's answers change,
  * sshd_revalidate() closes the live sessions they no longer cover. */
 #include <errno.h>
 #include <pwd.h>
@@ -86,6 +87,11 @@ static void accept_auth(struct sshd_conn *conn, ssh_message msg)
 		refuse(conn, text);
 		return;
 	}
+	if (conn->key_required && ssh_message_subtype(msg) != SSH_AUTH_METHOD_PUBLICKEY) {
+		ssh_message_auth_set_methods(msg, SSH_AUTH_METHOD_PUBLICKEY);
+		ssh_message_reply_default(msg);
+		return;
+	}
 	if (ssh_message_subtype(msg) == SSH_AUTH_METHOD_PUBLICKEY &&
 	    ssh_message_auth_publickey_state(msg) == SSH_PUBLICKEY_STATE_NONE) {
 		ssh_message_auth_reply_pk_ok_simple(msg);
@@ -101,8 +107,9 @@ static void accept_auth(struct sshd_conn *conn, ssh_message msg)
 	if (conn->decision.max_duration_s)
 		conn->deadline_ms = now_mono_ms() + (uint64_t)conn->decision.max_duration_s * 1000;
 	sshd__conn_timer_arm(conn);
-	log_info(conn->subject, "accepted %s as local user %s (uid %u)", conn->req_user,
-		 conn->user.name, (unsigned)conn->user.uid);
+	log_info(conn->subject, "accepted %s as local user %s (uid %u)%s", conn->req_user,
+		 conn->user.name, (unsigned)conn->user.uid,
+		 conn->key_required ? " after a verified key signature" : "");
 }
 
 static void apply_decision(struct sshd_conn *conn, ssh_message msg)
@@ -127,6 +134,21 @@ static void apply_decision(struct sshd_conn *conn, ssh_message msg)
 	ssh_message_free(msg);
 }
 
+/* Records the user an auth request names, SSHD__KEY_SUFFIX taken off (key_required says it
+ * was there); true when the hook has not answered for exactly this yet. */
+static bool req_user_set(struct sshd_conn *conn, const char *user)
+{
+	size_t n;
+	bool key = sshd__req_user_key(user, &n);
+
+	if (conn->have_decision && key == conn->key_required &&
+	    strncmp(user, conn->req_user, n) == 0 && conn->req_user[n] == '\0')
+		return false;
+	snprintf(conn->req_user, sizeof(conn->req_user), "%.*s", (int)n, user);
+	conn->key_required = key;
+	return true;
+}
+
 void sshd__auth_handle(struct sshd_conn *conn, ssh_message msg)
 {
 	struct sshd_server *srv = conn->srv;
@@ -134,6 +156,11 @@ void sshd__auth_handle(struct sshd_conn *conn, ssh_message msg)
 	int method = ssh_message_subtype(msg);
 
 	if (conn->state != SSHD__CONN_AUTH || conn->want_close) {
+		ssh_message_free(msg);
+		return;
+	}
+	if (++conn->auth_requests > SSHD__AUTH_REQUESTS_MAX) {
+		refuse(conn, "meshd: too many authentication attempts");
 		ssh_message_free(msg);
 		return;
 	}
@@ -150,11 +177,10 @@ void sshd__auth_handle(struct sshd_conn *conn, ssh_message msg)
 		ssh_message_free(msg);
 		return;
 	}
-	if (!conn->have_decision || strcmp(user, conn->req_user) != 0) {
-		snprintf(conn->req_user, sizeof(conn->req_user), "%s", user);
+	if (req_user_set(conn, user)) {
 		memset(&conn->decision, 0, sizeof(conn->decision));
-		srv->hooks.authorize(srv->hooks.ctx, (struct sockaddr *)&conn->peer, user,
-				     &conn->check, &conn->decision);
+		srv->hooks.authorize(srv->hooks.ctx, (struct sockaddr *)&conn->peer,
+				     conn->req_user, &conn->check, &conn->decision);
 		conn->decision.local_user[sizeof(conn->decision.local_user) - 1] = '\0';
 		conn->decision.message[sizeof(conn->decision.message) - 1] = '\0';
 		conn->decision.accept_env[sizeof(conn->decision.accept_env) - 1] = '\0';

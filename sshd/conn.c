@@ -62,13 +62,16 @@ void sshd__conn_destroy(struct sshd_conn *conn)
 		sshd__chan_release(chan);
 	}
 	sshd__fwd_close_all(conn);
-	if (conn->close_reason[0])
+	if (conn->close_reason[0] && !conn->end_phase)
 		ssh_session_set_disconnect_message(conn->session, conn->close_reason);
 	ssh_disconnect(conn->session);
 	sshd__list_del(&conn->node);
 	srv->nconns--;
-	log_info(conn->subject, "closed%s%s", conn->close_reason[0] ? ": " : "",
-		 conn->close_reason);
+	if (conn->end_phase)
+		log_info(conn->subject, "closed in %s: %s", conn->end_phase, conn->close_reason);
+	else
+		log_info(conn->subject, "closed%s%s", conn->close_reason[0] ? ": " : "",
+			 conn->close_reason);
 	uv_close((uv_handle_t *)&conn->poll, conn_handle_closed);
 	uv_close((uv_handle_t *)&conn->timer, conn_handle_closed);
 }
@@ -195,6 +198,15 @@ static void handle_msg(struct sshd_conn *conn, ssh_message msg)
 	ssh_message_free(msg);
 }
 
+/* Where a connection was when libssh ended it: the first key exchange (no cipher in use
+ * yet), authentication (a held check too), or the session (a later key exchange included). */
+static const char *conn_phase(struct sshd_conn *conn)
+{
+	if (conn->state == SSHD__CONN_READY)
+		return "session";
+	return ssh_get_cipher_in(conn->session) ? "auth" : "kex";
+}
+
 /* After any activity (socket, child, timer, hook): pop queued requests, move channel data,
  * retire, close. */
 void sshd__conn_process(struct sshd_conn *conn)
@@ -214,9 +226,14 @@ void sshd__conn_process(struct sshd_conn *conn)
 	sshd__fwd_pump(conn);
 	status = ssh_get_status(conn->session);
 	if ((status & (SSH_CLOSED | SSH_CLOSED_ERROR)) || !ssh_is_connected(conn->session)) {
-		if (!conn->close_reason[0])
+		if (!conn->close_reason[0]) {
+			/* libssh's own words: the client's disconnect message, an EOF, or why
+			 * libssh gave up (no common algorithm, a packet it refused) */
+			const char *why = ssh_get_error(conn->session);
+			conn->end_phase = conn_phase(conn);
 			snprintf(conn->close_reason, sizeof(conn->close_reason), "%s",
-				 "client disconnected");
+				 why && why[0] ? why : "libssh gave no reason");
+		}
 		conn->want_close = true;
 	}
 	if (conn->want_close) {

@@ -4,7 +4,8 @@
  * the loop or the system, so a libFuzzer target (tests/fuzz/sshd/fuzz_requests.c) drives
  * them directly.  Every refusal fills `why` with one line that quotes the bad input
  * (shortened to SSHD__QUOTE_MAX characters, non-printable bytes as '?'): it is logged and
- * sent to the client as an SSH debug message. */
+ * sent to the client as an SSH debug message.  Also the one pre-auth reading of a plain
+ * value: the "+key" suffix of a requested user name. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -169,4 +170,13 @@ bool sshd__req_tcpip_forward(const char *addr, long port, unsigned flags, bool r
 			      "tcpip-forward: port %ld is privileged and the user is not root",
 			      port);
 	return true;
+}
+
+bool sshd__req_user_key(const char *user, size_t *name_len)
+{
+	size_t n = strlen(user), k = strlen(SSHD__KEY_SUFFIX);
+	bool key = n > k && strcmp(user + n - k, SSHD__KEY_SUFFIX) == 0;
+
+	*name_len = key ? n - k : n;
+	return key;
 }

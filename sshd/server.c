@@ -89,6 +89,50 @@ out:
 	return rc;
 }
 
+/* ---- algorithms ---- */
+
+/* What the server offers, best first.  Set explicitly: libssh 0.10's defaults add NIST-curve
+ * key exchanges, DH group exchange and non-ETM MACs, and end the cipher list in an empty
+ * name.  Key exchange is Curve25519 only (the libssh we link has no sntrup761x25519); no DH
+ * group exchange, so no client can ask for a group we would have to find (a request for one
+ * libssh cannot satisfy was left unanswered until the pre-auth timeout); libssh appends
+ * kex-strict-s-v00@openssh.com (Terrapin) itself on the first exchange.  One host key, Ed25519.
+ * MACs are encrypt-then-MAC, but for hmac-sha2-256 last: libssh2 1.10 (Debian 12's curl
+ * sftp:// and scp://) has neither ETM nor an AEAD cipher, and refusing it would leave curl
+ * with no common MAC.  Every client we test takes an AEAD cipher or an ETM MAC before it. */
+static const struct {
+	enum ssh_bind_options_e option;
+	const char *name, *list;
+} sshd_algorithms[] = {
+	{ SSH_BIND_OPTIONS_KEY_EXCHANGE, "key exchange",
+	  "curve25519-sha256,curve25519-sha256@libssh.org" },
+	{ SSH_BIND_OPTIONS_HOSTKEY_ALGORITHMS, "host key", "ssh-ed25519" },
+	{ SSH_BIND_OPTIONS_CIPHERS_C_S, "cipher",
+	  "chacha20-poly1305@openssh.com,aes256-gcm@openssh.com,aes128-gcm@openssh.com,"
+	  "aes256-ctr,aes128-ctr" },
+	{ SSH_BIND_OPTIONS_CIPHERS_S_C, "cipher",
+	  "chacha20-poly1305@openssh.com,aes256-gcm@openssh.com,aes128-gcm@openssh.com,"
+	  "aes256-ctr,aes128-ctr" },
+	{ SSH_BIND_OPTIONS_HMAC_C_S, "MAC",
+	  "hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com,hmac-sha2-256" },
+	{ SSH_BIND_OPTIONS_HMAC_S_C, "MAC",
+	  "hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com,hmac-sha2-256" },
+};
+
+static int algorithms_set(struct sshd_server *srv)
+{
+	for (size_t i = 0; i < sizeof(sshd_algorithms) / sizeof(sshd_algorithms[0]); i++) {
+		if (ssh_bind_options_set(srv->bind, sshd_algorithms[i].option,
+					 sshd_algorithms[i].list) != SSH_OK) {
+			log_err(SUBJ, "%s algorithms '%s' refused by libssh: %s",
+				sshd_algorithms[i].name, sshd_algorithms[i].list,
+				ssh_get_error(srv->bind));
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 /* ---- children ---- */
 
 struct child {
@@ -192,9 +236,9 @@ int sshd_server_new(struct uv_loop_s *loop, const struct sshd_config *cfg,
 	}
 	ssh_bind_options_set(srv->bind, SSH_BIND_OPTIONS_PROCESS_CONFIG, &no);
 	ssh_bind_options_set(srv->bind, SSH_BIND_OPTIONS_BANNER, "meshd");
-	rc = hostkey_load(srv, "ssh_host_ed25519_key", SSH_KEYTYPE_ED25519, 0);
+	rc = algorithms_set(srv);
 	if (rc == 0)
-		rc = hostkey_load(srv, "ssh_host_ecdsa_key", SSH_KEYTYPE_ECDSA_P256, 256);
+		rc = hostkey_load(srv, "ssh_host_ed25519_key", SSH_KEYTYPE_ED25519, 0);
 	if (rc < 0)
 		goto fail;
 	uv_signal_init(loop, &srv->sigchld);

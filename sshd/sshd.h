@@ -1,9 +1,10 @@
-/* sshd/: the embedded SSH server.  A libssh server driven by a libuv loop: connections
- * arrive as file descriptors (a socketpair end from netstack/, or a TCP socket in tests)
- * together with the peer's address; an authorization hook supplied by the embedder decides
- * who may log in as which local Unix user.  No secret is ever checked: auth methods
- * "none", "password" and "publickey" all receive the hook's decision, their contents are
- * ignored.  Sessions run as real Unix logins (PAM service "meshd", utmp/wtmp for PTYs,
+/* sshd/: the embedded SSH server.  A libssh server driven by a libuv loop: connections arrive as
+ * file descriptors (a socketpair end from netstack/, or a TCP socket in tests) together with the
+ * peer's address; an authorization hook supplied by the embedder decides who may log in as which
+ * local Unix user.  No secret is ever checked: auth methods "none", "password" and "publickey" all
+ * receive the hook's decision, their contents are ignored; only a user name ending in "+key" (for
+ * clients that refuse trivial logins) asks for a public key whose signature verifies, whatever the
+ * key.  Sessions run as real Unix logins (PAM service "meshd", utmp/wtmp for PTYs,
  * initgroups/setgid/setuid, checked).  The only module that includes libssh. */
 #ifndef MESH_SSHD_H
 #define MESH_SSHD_H
@@ -72,8 +73,9 @@ struct sshd_config {
 				       * client (its window stays shut) and refuses new channels */
 };
 
-/* Create a server on `loop`; loads or generates the Ed25519 and ECDSA P-256 host keys in
- * cfg->state_dir.  Returns 0 or -errno. */
+/* Create a server on `loop`; loads or generates the Ed25519 host key in cfg->state_dir (the
+ * only one offered; an ECDSA key earlier versions made there is left alone and unused).
+ * Returns 0 or -errno. */
 int sshd_server_new(struct uv_loop_s *loop, const struct sshd_config *cfg,
 		    const struct sshd_hooks *hooks, struct sshd_server **out);
 

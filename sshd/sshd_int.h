@@ -38,7 +38,15 @@ static inline void sshd__list_del(struct sshd__node *n)
 	n->prev = n->next = n;
 }
 
-enum { SSHD__HOSTKEYS_MAX = 3 };
+enum { SSHD__HOSTKEYS_MAX = 1 };
+
+/* A user name ending in this ("alice+key") asks for a non-trivial login: "none" and
+ * "password" are refused, a public key is taken once its signature verifies (any key: the
+ * tailnet source is the identity).  For clients that refuse a server accepting "none"
+ * (dbclient -o DisableTrivialAuth=yes, plink -no-trivial-auth). */
+#define SSHD__KEY_SUFFIX "+key"
+/* Auth requests one connection may make; each may carry a signature libssh verifies. */
+enum { SSHD__AUTH_REQUESTS_MAX = 32 };
 
 struct sshd__hostkey {
 	char *public_line;
@@ -120,7 +128,9 @@ struct sshd_conn {
 	char local_host[INET6_ADDRSTRLEN];
 	int local_port;
 	char subject[80]; /* for logs: "sshd: 127.0.0.1:5555" */
-	char req_user[SSHD_NAME_MAX];
+	char req_user[SSHD_NAME_MAX]; /* as asked, without the SSHD__KEY_SUFFIX */
+	bool key_required;	      /* the name carried the suffix: no "none", a signed key */
+	unsigned auth_requests;	      /* SSHD__AUTH_REQUESTS_MAX */
 	bool have_decision;
 	struct sshd_decision decision;
 	struct sshd__user user;
@@ -130,7 +140,9 @@ struct sshd_conn {
 	uint64_t deadline_ms; /* session duration limit (0 = none) */
 	int in_dopoll;
 	bool want_close;
-	char close_reason[128];
+	char close_reason[512];
+	const char *end_phase; /* "kex", "auth", "session": libssh ended it, close_reason says
+				* why in its words; NULL: we did (close_reason is ours) */
 	struct sshd__node chans;   /* struct sshd__chan (session channels) */
 	struct sshd__node fwds;	   /* struct sshd__fwd (tcpip channels, listeners, agent) */
 	struct sshd__node dials;   /* struct sshd__dial (direct-tcpip being connected) */
@@ -335,6 +347,9 @@ bool sshd__req_env(const char *name, const char *value, const char *patterns, si
 bool sshd__req_exec(const char *command, char *why, size_t size);
 bool sshd__req_subsystem(const char *name, char *why, size_t size);
 bool sshd__req_direct(const char *host, long port, unsigned flags, char *why, size_t size);
+/* The length of `user` without SSHD__KEY_SUFFIX in *name_len; true when the suffix ends it
+ * ("+key" alone is a name). */
+bool sshd__req_user_key(const char *user, size_t *name_len);
 bool sshd__req_tcpip_forward(const char *addr, long port, unsigned flags, bool root, char *why,
 			     size_t size);
 

@@ -1,8 +1,9 @@
 /* sshd/ unit tests: the environment filter (numbered table), the post-auth request
- * decisions with their exact refusals (numbered table), the per-connection buffer budget,
- * host keys generated once with mode 0600 and reused with the same fingerprints, and a
- * connection fed garbage through sshd_accept_fd() that must close cleanly with no handle
- * left behind. */
+ * decisions with their exact refusals (numbered table), the "+key" user name suffix
+ * (numbered table), the per-connection buffer budget, host keys generated once with mode
+ * 0600 and reused with the same fingerprints, the algorithm lists of the KEXINIT a client
+ * reads, exactly, and a connection fed garbage through sshd_accept_fd() that must close
+ * cleanly with no handle left behind. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -130,6 +131,34 @@ static void test_requests(void)
 	}
 }
 
+/* The "+key" suffix of a requested user name: the name the hook decides for. */
+static const struct {
+	const char *user;
+	bool key;
+	size_t len;
+} user_key_cases[] = {
+	/* 1 */ { "alice", false, 5 },
+	/* 2 */ { "alice+key", true, 5 },
+	/* 3 */ { "+key", false, 4 },
+	/* 4 */ { "alice+keys", false, 10 },
+	/* 5 */ { "alice+key+key", true, 9 },
+	/* 6 */ { "a+key", true, 1 },
+	/* 7 */ { "alice+KEY", false, 9 },
+	/* 8 */ { "", false, 0 },
+};
+
+static void test_user_key(void)
+{
+	for (size_t i = 0; i < sizeof(user_key_cases) / sizeof(user_key_cases[0]); i++) {
+		size_t len = 99;
+		bool key = sshd__req_user_key(user_key_cases[i].user, &len);
+		if (key != user_key_cases[i].key || len != user_key_cases[i].len)
+			fprintf(stderr, "user name case %zu ('%s')\n", i + 1, user_key_cases[i].user);
+		CHECK_INT(key, user_key_cases[i].key);
+		CHECK_INT(len, user_key_cases[i].len);
+	}
+}
+
 /* A connection's budget: a second buffer past it is not taken (back-pressure), and a
  * drained queue gives its share back. */
 static void test_budget(void)
@@ -176,6 +205,98 @@ static void on_closed(void *arg)
 	closed++;
 }
 
+/* The ten name-lists of the server's KEXINIT as a client reads them after its own
+ * identification line: key exchange, host key, cipher and MAC (each way), compression (each
+ * way), languages (each way). */
+static const char *const want_kexinit[10] = {
+	"curve25519-sha256,curve25519-sha256@libssh.org,kex-strict-s-v00@openssh.com",
+	"ssh-ed25519",
+	"chacha20-poly1305@openssh.com,aes256-gcm@openssh.com,aes128-gcm@openssh.com,"
+	"aes256-ctr,aes128-ctr",
+	"chacha20-poly1305@openssh.com,aes256-gcm@openssh.com,aes128-gcm@openssh.com,"
+	"aes256-ctr,aes128-ctr",
+	"hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com,hmac-sha2-256",
+	"hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com,hmac-sha2-256",
+	"none,zlib@openssh.com",
+	"none,zlib@openssh.com",
+	"",
+	"",
+};
+
+static uint32_t be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Splits "SSH-2.0-...\r\n" + one binary packet holding KEXINIT (RFC 4253 7.1) into its
+ * name-lists; false until all of it has arrived (or when it is not a KEXINIT). */
+static bool kexinit_parse(const unsigned char *buf, size_t len, char lists[10][512])
+{
+	const unsigned char *eol = memmem(buf, len, "\r\n", 2), *p, *end;
+	uint32_t plen;
+
+	if (!eol || (size_t)(buf + len - (eol + 2)) < 5)
+		return false;
+	p = eol + 2;
+	plen = be32(p);
+	if ((size_t)(buf + len - p) < 4 + (size_t)plen || plen < 1 + 1 + 16)
+		return false;
+	end = p + 4 + plen - p[4];
+	p += 5;
+	if (*p++ != 20)
+		return false;
+	p += 16; /* cookie */
+	for (int i = 0; i < 10; i++) {
+		uint32_t n;
+		if (end - p < 4)
+			return false;
+		n = be32(p);
+		p += 4;
+		if ((size_t)(end - p) < n || n >= 512)
+			return false;
+		memcpy(lists[i], p, n);
+		lists[i][n] = '\0';
+		p += n;
+	}
+	return true;
+}
+
+/* What a client sees: the advertised algorithm lists, exactly. */
+static void test_kexinit(uv_loop_t *loop, struct sshd_server *srv)
+{
+	struct sockaddr_in peer = { .sin_family = AF_INET };
+	unsigned char buf[8192];
+	char lists[10][512];
+	size_t len = 0;
+	bool got = false;
+	int sv[2];
+
+	CHECK_INT(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	CHECK_INT(sshd_accept_fd(srv, sv[0], (struct sockaddr *)&peer, sizeof(peer)), 0);
+	CHECK(write(sv[1], "SSH-2.0-unit\r\n", 14) == 14);
+	for (int i = 0; i < 2000 && !got; i++) {
+		ssize_t n;
+		uv_run(loop, UV_RUN_NOWAIT);
+		n = read(sv[1], buf + len, sizeof(buf) - len);
+		if (n > 0)
+			len += (size_t)n;
+		got = kexinit_parse(buf, len, lists);
+		if (!got)
+			usleep(1000);
+	}
+	CHECK(got);
+	CHECK(len > 14 && memcmp(buf, "SSH-2.0-meshd\r\n", 15) == 0);
+	for (int i = 0; got && i < 10; i++) {
+		if (strcmp(lists[i], want_kexinit[i]) != 0)
+			fprintf(stderr, "KEXINIT name-list %d differs\n", i);
+		CHECK_STR(lists[i], want_kexinit[i]);
+	}
+	close(sv[1]);
+	for (int i = 0; i < 100 && sshd_connection_count(srv) > 0; i++)
+		uv_run(loop, UV_RUN_ONCE);
+	CHECK_INT(sshd_connection_count(srv), 0);
+}
+
 static void test_server(const char *dir)
 {
 	struct sshd_hooks hooks = { authorize, NULL, NULL };
@@ -189,17 +310,17 @@ static void test_server(const char *dir)
 
 	uv_loop_init(&loop);
 	CHECK_INT(sshd_server_new(&loop, &cfg, &hooks, &srv), 0);
-	CHECK_INT(sshd_host_key_count(srv), 2);
+	CHECK_INT(sshd_host_key_count(srv), 1);
 	CHECK_INT(sshd_host_key(srv, 0, &line, &fp), 0);
 	CHECK(strncmp(line, "ssh-ed25519 AAAA", 16) == 0);
 	CHECK(strncmp(fp, "SHA256:", 7) == 0);
 	snprintf(fp1, sizeof(fp1), "%s", fp);
-	CHECK_INT(sshd_host_key(srv, 1, &line, &fp), 0);
-	CHECK(strncmp(line, "ecdsa-sha2-nistp256 AAAA", 24) == 0);
-	CHECK_INT(sshd_host_key(srv, 2, &line, &fp), -ENOENT);
+	CHECK_INT(sshd_host_key(srv, 1, &line, &fp), -ENOENT);
 	snprintf(path, sizeof(path), "%s/ssh_host_ed25519_key", dir);
 	CHECK_INT(stat(path, &st), 0);
 	CHECK_INT(st.st_mode & 0777, 0600);
+
+	test_kexinit(&loop, srv);
 
 	/* garbage through the fd path: the server must drop the connection */
 	CHECK_INT(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
@@ -234,6 +355,7 @@ int main(void)
 
 	test_env();
 	test_requests();
+	test_user_key();
 	test_budget();
 	if (!mkdtemp(dir))
 		return 1;
