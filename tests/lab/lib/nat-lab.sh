@@ -243,3 +243,15 @@ nat_relay_restart() {
 
 # nat_relay_line NODE: the "# relay:" line of NODE's `meshctl status` (its allocation)
 nat_relay_line() { lab_ctl "$1" status 2> /dev/null | grep '^# relay:'; }
+
+# nat_within SECONDS COMMAND...: as wait_until, but against the wall clock (wait_until counts
+# polls, and a poll that runs meshctl takes longer than its 0.1 s), for checks of how soon
+nat_within() {
+	local end=$((SECONDS + $1))
+	shift
+	while ((SECONDS < end)); do
+		"$@" > /dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
