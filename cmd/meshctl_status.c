@@ -68,6 +68,25 @@ static void print_drops(const struct ctl_lapi_status *st)
 		printf("\n");
 }
 
+/* The TURN allocation on the first UDP relay: "# relay: turn:HOST:3478 (udp) allocated
+ * ADDR:PORT", "... allocating" or "... failed: WHY, retry in Ns"; nothing without a relay. */
+static void print_alloc(const struct ctl_lapi_alloc *a)
+{
+	char url[CTL_RELAY_URL_MAX];
+	if (a->state == CTL_LAPI_ALLOC_NONE)
+		return;
+	ctl_relay_url_format(&a->relay, url);
+	printf("# relay: %s (udp) %s", url, ctl_lapi_alloc_state_name(a->state));
+	if (a->state == CTL_LAPI_ALLOC_ALLOCATED && a->allocations > 1)
+		printf(" %s (allocation %llu: earlier ones were lost or failed)", a->relayed,
+		       (unsigned long long)a->allocations);
+	else if (a->state == CTL_LAPI_ALLOC_ALLOCATED)
+		printf(" %s", a->relayed);
+	else if (a->state == CTL_LAPI_ALLOC_FAILED)
+		printf(": %s, retry in %llds", a->why, (long long)a->retry_s);
+	printf("\n");
+}
+
 int meshctl_status(int argc, char **argv)
 {
 	bool json = false;
@@ -82,7 +101,8 @@ int meshctl_status(int argc, char **argv)
 			       "with the last discovery pong's round trip,\n"
 			       "and whether this node serves SSH; then the inbound packets the\n"
 			       "filter dropped, by reason (fragment, no_state, not_ours, ...), and\n"
-			       "the relays control gave this node ('meshctl netcheck' probes them).\n"
+			       "the relays control gave this node ('meshctl netcheck' probes them)\n"
+			       "and the state of this node's allocation on the first one.\n"
 			       "  --json   the full status as JSON\n");
 			return 0;
 		} else {
@@ -157,6 +177,7 @@ int meshctl_status(int argc, char **argv)
 	}
 	if (st.n_relays)
 		printf("\n");
+	print_alloc(&st.alloc);
 	ctl_lapi_status_clear(&st);
 	return 0;
 }

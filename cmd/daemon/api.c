@@ -20,6 +20,7 @@
 
 #include "cmd/daemon/access.h"
 #include "cmd/daemon/node.h"
+#include "cmd/daemon/reach.h"
 #include "common/common.h"
 
 static const char *const subject = "localapi";
@@ -212,6 +213,7 @@ void meshd_api_build_status(struct meshd_node *node, struct ctl_lapi_status *st)
 	for (size_t i = 0; i < nm->n_relays && i < CTL_RELAYS_MAX; i++) /* not the credentials */
 		st->relays[st->n_relays++] = (struct ctl_lapi_relay){ nm->relays[i].url,
 								      nm->relays[i].expires };
+	meshd_reach_alloc_status(meshd_node_reach(node), &st->alloc);
 	st->peers = calloc(nm->n_peers ? nm->n_peers : 1, sizeof(*st->peers));
 	if (!st->peers)
 		return;

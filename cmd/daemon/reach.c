@@ -30,6 +30,11 @@ enum {
 	PROBE_RTO_MS = 700,
 	RETRY_MIN_MS = 1000, /* the allocation failed: again after 1 s, doubling to 60 s */
 	RETRY_MAX_MS = 60000,
+	/* A Refresh at least this often while allocated: the relay forgets us when it restarts
+	 * and our NAT may remap us (a short UDP timeout), and either shows only as the answer
+	 * to a request (437).  So a lost allocation is found within 15 s, not at the lifetime's
+	 * end (10 min); it also keeps the mapping to the relay open (ICE's 15 s keepalive). */
+	RELAY_CHECK_MS = 15000,
 	DISCO_RATE = 20, /* opens per second per peer: 18 pings in 5 s, pongs, call-me-maybes */
 	KEEPALIVE_LEN = 32,
 };
@@ -80,6 +85,8 @@ struct meshd_reach {
 	unsigned failures;
 	uint64_t retry_at; /* 0: no retry pending */
 	struct sockaddr_storage logged_relayed;
+	enum nat_turn_state turn_seen; /* what relay_check saw last */
+	uint64_t allocations;	       /* made on this relay, a fresh one after a loss too */
 	char relay_warned[CTL_RELAY_URL_MAX];
 	/* STUN probes of our mapping */
 	struct probe probes[CTL_RELAYS_MAX];
@@ -309,6 +316,7 @@ static void publish(struct meshd_reach *r)
 /* ---- the TURN allocation ---- */
 
 static void on_relay_timer(uv_timer_t *t);
+static void probe_round(struct meshd_reach *r, uint64_t now);
 
 static void turn_send(void *ctx, const uint8_t *buf, size_t len)
 {
@@ -333,6 +341,17 @@ static void relay_check(struct meshd_reach *r)
 	}
 	if (ready)
 		r->failures = 0;
+	if (r->relay_on && r->turn_seen == NAT_TURN_ALLOCATED && !ready) {
+		/* 437 to a Refresh or ChannelBind: our mapping may be new too, so probe it now */
+		log_warn(subject,
+			 "relay %s: allocation lost (the relay restarted or our NAT mapping "
+			 "changed); allocating afresh",
+			 r->relay.url.host);
+		probe_round(r, now);
+	}
+	if (ready && r->turn_seen != NAT_TURN_ALLOCATED)
+		r->allocations++;
+	r->turn_seen = r->relay_on ? r->turn.state : NAT_TURN_IDLE;
 	if (ready && !same(&r->logged_relayed, &r->turn.relayed)) {
 		char a[80];
 		addr_text(&r->turn.relayed, a, sizeof(a));
@@ -357,6 +376,12 @@ static void relay_check(struct meshd_reach *r)
 static void arm_relay(struct meshd_reach *r, uint64_t turn_next)
 {
 	uint64_t now = uv_now(r->loop), next = turn_next;
+	if (r->relay_on && r->turn.state == NAT_TURN_ALLOCATED) {
+		if (r->turn.refresh_at_ms > now + RELAY_CHECK_MS)
+			r->turn.refresh_at_ms = now + RELAY_CHECK_MS;
+		if (r->turn.refresh_at_ms > now && r->turn.refresh_at_ms < next)
+			next = r->turn.refresh_at_ms; /* not when due: its transaction is running */
+	}
 	if (r->retry_at && r->retry_at < next)
 		next = r->retry_at;
 	for (size_t i = 0; i < r->n_probes; i++) {
@@ -381,6 +406,8 @@ static void relay_stop(struct meshd_reach *r)
 	r->relay_on = false;
 	r->retry_at = 0;
 	r->failures = 0;
+	r->turn_seen = NAT_TURN_IDLE;
+	r->allocations = 0;
 }
 
 /* Our allocation on relay (its credentials are ours); the peers' relayed addresses get
@@ -927,6 +954,30 @@ int meshd_reach_peer_path(const struct meshd_reach *r, const uint8_t key[static 
 		snprintf(text, MESHD_REACH_PATH_TEXT, "none");
 	}
 	return 0;
+}
+
+void meshd_reach_alloc_status(const struct meshd_reach *r, struct ctl_lapi_alloc *out)
+{
+	uint64_t now = uv_now(r->loop);
+	memset(out, 0, sizeof(*out));
+	if (!r->relay_on)
+		return;
+	out->relay = r->relay.url;
+	out->allocations = r->allocations;
+	switch (r->turn.state) {
+	case NAT_TURN_ALLOCATED:
+		out->state = CTL_LAPI_ALLOC_ALLOCATED;
+		addr_text(&r->turn.relayed, out->relayed, sizeof(out->relayed));
+		break;
+	case NAT_TURN_FAILED:
+		out->state = CTL_LAPI_ALLOC_FAILED;
+		snprintf(out->why, sizeof(out->why), "%s", r->turn.why[0] ? r->turn.why : "?");
+		out->retry_s = r->retry_at > now ? (int64_t)((r->retry_at - now + 999) / 1000) : 0;
+		break;
+	default:
+		out->state = CTL_LAPI_ALLOC_ALLOCATING;
+		break;
+	}
 }
 
 void meshd_reach_counters(const struct meshd_reach *r,

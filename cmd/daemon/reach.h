@@ -34,6 +34,7 @@
 #include <sys/socket.h>
 #include <uv.h>
 
+#include "control/localapi/localapi.h"
 #include "control/netmap/endpoint.h"
 #include "control/netmap/netmap.h"
 #include "wg/wg.h"
@@ -80,6 +81,10 @@ size_t meshd_reach_endpoints(const struct meshd_reach *r, char out[][CTL_ENDPOIN
  * peer is unknown. */
 int meshd_reach_peer_path(const struct meshd_reach *r, const uint8_t key[static 32],
 			  char text[static MESHD_REACH_PATH_TEXT], int64_t *rtt_ms);
+
+/* Our TURN allocation for status: the relay, its state, our relayed address, how many
+ * allocations these credentials made, and after a failure why and when the next try is. */
+void meshd_reach_alloc_status(const struct meshd_reach *r, struct ctl_lapi_alloc *out);
 
 /* Calls cb for every counter ("nat.drop_unknown", ...). */
 void meshd_reach_counters(const struct meshd_reach *r,

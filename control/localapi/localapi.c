@@ -331,6 +331,100 @@ int ctl_lapi_node_parse(const char *text, size_t len, struct ctl_lapi_node *out,
 	return rc;
 }
 
+static const char *const alloc_names[] = {
+	[CTL_LAPI_ALLOC_NONE] = "none",
+	[CTL_LAPI_ALLOC_ALLOCATING] = "allocating",
+	[CTL_LAPI_ALLOC_ALLOCATED] = "allocated",
+	[CTL_LAPI_ALLOC_FAILED] = "failed",
+};
+
+const char *ctl_lapi_alloc_state_name(enum ctl_lapi_alloc_state s)
+{
+	return (unsigned)s < sizeof(alloc_names) / sizeof(alloc_names[0]) ? alloc_names[s] : "?";
+}
+
+/* NULL (left out) without a relay. */
+static json_t *alloc_json(const struct ctl_lapi_alloc *a)
+{
+	char url[CTL_RELAY_URL_MAX];
+	if (a->state == CTL_LAPI_ALLOC_NONE)
+		return NULL;
+	ctl_relay_url_format(&a->relay, url);
+	json_t *j = json_pack("{s:s, s:s, s:I}", "relay", url, "state",
+			      ctl_lapi_alloc_state_name(a->state), "allocations",
+			      (json_int_t)(a->allocations & INT64_MAX));
+	if (j && a->state == CTL_LAPI_ALLOC_ALLOCATED)
+		json_object_set_new(j, "relayed", json_string(a->relayed));
+	if (j && a->state == CTL_LAPI_ALLOC_FAILED) {
+		json_object_set_new(j, "why", json_string(a->why));
+		json_object_set_new(j, "retry_s", json_integer((json_int_t)a->retry_s));
+	}
+	return j;
+}
+
+/* The "allocation" object: absent is no relay.  Each member is checked by the parser
+ * that made it; the relay's reason text is kept without terminal controls. */
+static int alloc_from_json(json_t *o, struct ctl_lapi_alloc *a, char *err, size_t errlen)
+{
+	char why[400];
+	struct ctl_endpoint e;
+	long long n = 0, retry = 0;
+	int rc;
+	if (!o)
+		return 0;
+	if (!json_is_object(o))
+		return ctl__fail(err, errlen, "\"allocation\" must be an object");
+	const char *url = json_string_value(json_object_get(o, "relay"));
+	const char *state = json_string_value(json_object_get(o, "state"));
+	if (!url)
+		return ctl__fail(err, errlen, "allocation.relay must be a string");
+	if (!ctl_relay_url_parse(url, &a->relay, why, sizeof(why)))
+		return ctl__fail(err, errlen, "allocation.relay: %s", why);
+	size_t n_names = sizeof(alloc_names) / sizeof(alloc_names[0]);
+	for (size_t i = CTL_LAPI_ALLOC_ALLOCATING; state && i < n_names; i++)
+		if (strcmp(state, alloc_names[i]) == 0)
+			a->state = (enum ctl_lapi_alloc_state)i;
+	if (a->state == CTL_LAPI_ALLOC_NONE) {
+		snprintf(why, 41, "%s", state ? state : "");
+		printable(why);
+		return ctl__fail(err, errlen, "allocation.state '%s': expected allocating, "
+				 "allocated or failed", why);
+	}
+	if ((rc = opt_int(o, "allocations", 0, INT64_MAX, &n, err, errlen)))
+		return rc;
+	a->allocations = (uint64_t)n;
+	if (a->state == CTL_LAPI_ALLOC_ALLOCATED) {
+		const char *relayed = json_string_value(json_object_get(o, "relayed"));
+		char shown[41];
+		if (!relayed)
+			return ctl__fail(err, errlen, "allocation.relayed must be a string");
+		snprintf(shown, sizeof(shown), "%s", relayed);
+		printable(shown);
+		why[0] = '\0';
+		if (strlen(relayed) >= CTL_ENDPOINT_MAX || strchr(relayed, ' ') ||
+		    !ctl_endpoint_parse(relayed, &e, why, sizeof(why))) {
+			printable(why);
+			return ctl__fail(err, errlen, "allocation.relayed '%s': %s", shown,
+					 why[0] ? why : "expected ADDR:PORT");
+		}
+		snprintf(a->relayed, sizeof(a->relayed), "%s", relayed);
+	}
+	if (a->state == CTL_LAPI_ALLOC_FAILED) {
+		const char *w = json_string_value(json_object_get(o, "why"));
+		if (!w || !*w || strlen(w) >= CTL_LAPI_ALLOC_WHY)
+			return ctl__fail(err, errlen, "allocation.why must be a string of 1 to %d "
+					 "characters", CTL_LAPI_ALLOC_WHY - 1);
+		snprintf(a->why, sizeof(a->why), "%s", w);
+		printable(a->why);
+		if (!json_object_get(o, "retry_s"))
+			return ctl__fail(err, errlen, "allocation.retry_s is missing");
+		if ((rc = opt_int(o, "retry_s", 0, CTL_LAPI_ALLOC_RETRY_MAX, &retry, err, errlen)))
+			return rc;
+		a->retry_s = retry;
+	}
+	return 0;
+}
+
 char *ctl_lapi_status_format(const struct ctl_lapi_status *st)
 {
 	json_t *peers = json_array();
@@ -347,14 +441,15 @@ char *ctl_lapi_status_format(const struct ctl_lapi_status *st)
 		json_array_append_new(relays, json_pack("{s:s, s:I}", "url", url, "expires",
 							(json_int_t)st->relays[i].expires));
 	}
-	json_t *s = json_pack("{s:s?, s:s?, s:b, s:s?, s:b, s:I, s:s?, s:s?, s:i, s:s?, s:s?, s:o, s:o, s:o, s:o}",
+	json_t *alloc = alloc_json(&st->alloc);
+	json_t *s = json_pack("{s:s?, s:s?, s:b, s:s?, s:b, s:I, s:s?, s:s?, s:i, s:s?, s:s?, s:o, s:o, s:o, s:o, s:o*}",
 			      "state", st->state, "tun", st->tun, "ssh", (int)st->ssh,
 			      "control_url", st->control_url, "control_connected",
 			      (int)st->control_connected, "netmap_time", (json_int_t)st->netmap_time,
 			      "domain", st->domain, "public_key", st->public_key, "listen_port",
 			      (int)st->listen_port, "auth_url", st->auth_url, "error", st->error, "self",
 			      node_json(&st->self), "peers", peers, "counters", counters, "relays",
-			      relays);
+			      relays, "allocation", alloc);
 	return dump_line(s ? json_pack("{s:b, s:o}", "ok", 1, "status", s) : NULL);
 }
 
@@ -470,6 +565,8 @@ int ctl_lapi_status_parse(const char *text, size_t len, struct ctl_lapi_status *
 	rc = counters_from_json(json_object_get(s, "counters"), out, err, errlen);
 	if (!rc)
 		rc = relays_from_json(json_object_get(s, "relays"), out, err, errlen);
+	if (!rc)
+		rc = alloc_from_json(json_object_get(s, "allocation"), &out->alloc, err, errlen);
 out:
 	json_decref(j);
 	if (rc)

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "control/netmap/endpoint.h"
 #include "control/netmap/netmap.h"
 
 /* Longest request (meshctl -> meshd) and longest answer (a status with every peer),
@@ -98,6 +99,25 @@ struct ctl_lapi_relay {
 	int64_t expires; /* unix seconds */
 };
 
+/* The TURN allocation this node keeps on its first UDP relay, as `meshctl status` shows it. */
+enum ctl_lapi_alloc_state {
+	CTL_LAPI_ALLOC_NONE,	   /* no UDP relay in use: nothing else is set */
+	CTL_LAPI_ALLOC_ALLOCATING, /* asked for, no answer yet */
+	CTL_LAPI_ALLOC_ALLOCATED,  /* relayed is ours */
+	CTL_LAPI_ALLOC_FAILED,	   /* why; the next attempt in retry_s */
+};
+
+enum { CTL_LAPI_ALLOC_WHY = 160, CTL_LAPI_ALLOC_RETRY_MAX = 3600 };
+
+struct ctl_lapi_alloc {
+	enum ctl_lapi_alloc_state state;
+	struct ctl_relay_url relay;
+	char relayed[CTL_ENDPOINT_MAX]; /* ALLOCATED: ADDR:PORT (an untyped endpoint) */
+	uint64_t allocations;		/* made with these credentials: > 1 after a loss */
+	char why[CTL_LAPI_ALLOC_WHY];	/* FAILED: what the relay said, or that it did not answer */
+	int64_t retry_s;		/* FAILED: seconds to the next attempt */
+};
+
 struct ctl_lapi_status {
 	char *state;	   /* "Running", "NeedsLogin", "Stopped", "Starting" */
 	char *tun;	   /* interface name or "userspace" */
@@ -117,12 +137,16 @@ struct ctl_lapi_status {
 	size_t n_counters;
 	struct ctl_lapi_relay relays[CTL_RELAYS_MAX];
 	size_t n_relays;
+	struct ctl_lapi_alloc alloc;
 };
 
 char *ctl_lapi_status_format(const struct ctl_lapi_status *st); /* {"ok":true,"status":{..}}\n */
 int ctl_lapi_status_parse(const char *text, size_t len, struct ctl_lapi_status *out, char *err,
 			  size_t errlen);
 void ctl_lapi_status_clear(struct ctl_lapi_status *st);
+
+/* "allocating", "allocated", "failed" ("none" for NONE). */
+const char *ctl_lapi_alloc_state_name(enum ctl_lapi_alloc_state s);
 
 /* whois answer: {"ok":true,"node":{...}}\n */
 char *ctl_lapi_node_format(const struct ctl_lapi_node *n);

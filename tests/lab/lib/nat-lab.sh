@@ -215,3 +215,100 @@ for p in json.load(sys.stdin).get("peers") or []:
     if p.get("name") == sys.argv[1]:
         print(p.get("path", ""))' "$2"
 }
+
+# nat_move NAME BOX: host NAME leaves its LAN for BOX's (a laptop carried to another
+# network): its link is deleted and a new one made on BOX's LAN, with a new address there
+# and the default route through BOX.  Its processes and sockets stay.
+nat_move() {
+	local n=$1 box=$2 ns
+	ns=$(lab_ns "$n")
+	ip -n "$ns" link del eth0 || return 1
+	local v="NAT_LAN_${box//-/_}" c="NAT_HOSTS_${box//-/_}" lan i
+	lan=${!v}
+	i=$((${!c} + 1))
+	eval "NAT_HOSTS_${box//-/_}=$i"
+	ip link add eth0 netns "$ns" type veth peer name "h$i" netns "$(lab_ns "$box")" || return 1
+	ip -n "$(lab_ns "$box")" link set "h$i" master lan up
+	ip -n "$ns" addr add "$lan.$i/24" dev eth0
+	ip -n "$ns" link set eth0 up
+	ip -n "$ns" route add default via "$lan.1"
+	eval "IP_${n//-/_}=$lan.$i"
+}
+
+# nat_mesh CTL NODE...: meshcontrol on the public host CTL handing out both relay addresses
+# (coturn must be running), user alice@example.com, a policy where tag:n nodes reach each
+# other and may log in as vinay (lab_users vinay:3301 first), and meshd on each NODE
+# (userspace, port 41641, socket $LAB/NODE.sock, log $LAB/meshd-NODE.log) with one tag:n
+# key; 0 when every node sees all the others online.
+nat_mesh() {
+	local ctl=$1 mc=$LAB_BUILD/cmd/meshcontrol n key want
+	shift
+	(umask 077 && cp "$LAB/turn-secret" "$LAB/relay-secret")
+	echo 'correct horse battery' | "$mc" -s "$LAB/control" user add alice@example.com > /dev/null
+	lab_control_start "$ctl" --relay "turn:${NAT_RELAY_IPS%% *}:3478,turn:${NAT_RELAY_IPS##* }:3478" \
+		--relay-secret-file "$LAB/relay-secret" || return 1
+	cat > "$LAB/policy.hujson" << 'POL'
+{"tagOwners": {"tag:n": ["alice@example.com"]},
+ "acls": [{"action": "accept", "src": ["*"], "dst": ["*:*"]}],
+ "ssh": [{"action": "accept", "src": ["tag:n"], "dst": ["tag:n"], "users": ["vinay"]}]}
+POL
+	lab_admin PUT policy --data-binary @"$LAB/policy.hujson" > /dev/null || return 1
+	key=$("$mc" -s "$LAB/control" authkey create --user alice@example.com --tags tag:n --reusable | tail -n 1)
+	for n in "$@"; do
+		(umask 077 && printf '%s\n' "$key" > "$LAB/$n.authkey")
+		lab_bg "$n" "meshd-$n" "$LAB_BUILD/cmd/meshd" --state-dir "$LAB/state-$n" \
+			--socket "$LAB/$n.sock" --tun=userspace --port=41641 --uapi-dir="$LAB/state-$n" \
+			--login-server "$CTL_URL" --ca-file "$CTL_CA" --authkey "file:$LAB/$n.authkey" \
+			--hostname "$n" ${LAB_DEBUG:+--log-level=debug}
+	done
+	want=$(($# - 1))
+	for n in "$@"; do
+		wait_until 30 nat_online "$n" "$want" || return 1
+	done
+}
+nat_online() { [ "$(lab_ctl "$1" status 2> /dev/null | grep -c ' online')" = "$2" ]; }
+
+# nat_peer_line NODE PEER: PEER's line in NODE's `meshctl status` (name: second column)
+nat_peer_line() { lab_ctl "$1" status 2> /dev/null | awk -v p="$2" '$2 == p'; }
+# nat_path_is NODE PEER TEXT: NODE's path to PEER starts with TEXT
+nat_path_is() { nat_peer_line "$1" "$2" | grep -qF ", path $3"; }
+# nat_eps NODE: the endpoints control has for NODE, on one line
+nat_eps() {
+	lab_admin GET nodes | python3 -c '
+import json, sys
+for n in json.load(sys.stdin)["nodes"]:
+    if n.get("name") == sys.argv[1]:
+        print(" ".join(n.get("endpoints") or []))' "$1"
+}
+# nat_has_ep NODE REGEX: one of them matches
+nat_has_ep() { nat_eps "$1" | grep -qE "$2"; }
+# nat_ssh_ok FROM TO: a real SSH session over the tailnet as vinay on TO (counts ok/FAIL)
+nat_ssh_ok() {
+	local out
+	out=$(LAB_CTL_TIMEOUT=${NAT_SSH_TIMEOUT:-40} lab_ctl "$1" ssh vinay@"$2" 'echo over-$(hostname)-as-$(id -un)' 2>&1)
+	expect_has "SSH $1 -> $2 works" "$out" "-as-vinay"
+}
+
+# nat_relay_restart NAME: coturn stopped and started again with the same configuration
+# (it forgets every allocation, permission and channel)
+nat_relay_restart() {
+	lab_stop "$NAT_RELAY_PID"
+	lab_bg "$1" turnserver turnserver -c "$LAB/turnserver.conf"
+	NAT_RELAY_PID=$LAB_LAST_PID
+	wait_until 10 bash -c "ip netns exec $(lab_ns "$1") ss -Hlun 'sport = :3478' | grep -q ."
+}
+
+# nat_relay_line NODE: the "# relay:" line of NODE's `meshctl status` (its allocation)
+nat_relay_line() { lab_ctl "$1" status 2> /dev/null | grep '^# relay:'; }
+
+# nat_within SECONDS COMMAND...: as wait_until, but against the wall clock (wait_until counts
+# polls, and a poll that runs meshctl takes longer than its 0.1 s), for checks of how soon
+nat_within() {
+	local end=$((SECONDS + $1))
+	shift
+	while ((SECONDS < end)); do
+		"$@" > /dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}

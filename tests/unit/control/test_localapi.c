@@ -261,6 +261,96 @@ int main(void)
 		CHECK_STR(err, bad_rtt_err[i]);
 	}
 
+	/* The allocation on the first UDP relay: each form meshctl prints round-trips, and
+	 * every member is checked by the parser that made it. */
+	struct ctl_lapi_status ast = { 0 };
+	CHECK(ctl_relay_url_parse("turn:198.18.0.10:3478", &ast.alloc.relay, NULL, 0));
+	ast.alloc.state = CTL_LAPI_ALLOC_ALLOCATED;
+	ast.alloc.allocations = 2;
+	snprintf(ast.alloc.relayed, sizeof(ast.alloc.relayed), "198.18.0.10:49152");
+	line = ctl_lapi_status_format(&ast);
+	CHECK(strstr(line, "\"allocation\":{") != NULL);
+	CHECK_INT(ctl_lapi_status_parse(line, strlen(line), &back, err, sizeof(err)), 0);
+	CHECK_INT(back.alloc.state, CTL_LAPI_ALLOC_ALLOCATED);
+	CHECK_STR(back.alloc.relayed, "198.18.0.10:49152");
+	CHECK_INT(back.alloc.allocations, 2);
+	CHECK_STR(back.alloc.relay.host, "198.18.0.10");
+	ctl_lapi_status_clear(&back);
+	free(line);
+	ast.alloc.state = CTL_LAPI_ALLOC_FAILED;
+	snprintf(ast.alloc.why, sizeof(ast.alloc.why), "no answer from the relay after 7 tries");
+	ast.alloc.retry_s = 4;
+	line = ctl_lapi_status_format(&ast);
+	CHECK_INT(ctl_lapi_status_parse(line, strlen(line), &back, err, sizeof(err)), 0);
+	CHECK_INT(back.alloc.state, CTL_LAPI_ALLOC_FAILED);
+	CHECK_STR(back.alloc.why, "no answer from the relay after 7 tries");
+	CHECK_INT(back.alloc.retry_s, 4);
+	CHECK_STR(back.alloc.relayed, "");
+	ctl_lapi_status_clear(&back);
+	free(line);
+	ast.alloc.state = CTL_LAPI_ALLOC_NONE;
+	line = ctl_lapi_status_format(&ast);
+	CHECK(strstr(line, "allocation") == NULL);
+	CHECK_INT(ctl_lapi_status_parse(line, strlen(line), &back, err, sizeof(err)), 0);
+	CHECK_INT(back.alloc.state, CTL_LAPI_ALLOC_NONE);
+	ctl_lapi_status_clear(&back);
+	free(line);
+	static const struct {
+		const char *alloc, *err; /* err NULL: good */
+	} allocs[] = {
+		/* 1 */ { "{\"relay\":\"turn:r\",\"state\":\"allocating\"}", NULL },
+		/* 2 */ { "{\"relay\":\"turn:r\",\"state\":\"allocated\",\"relayed\":"
+			  "\"[2001:db8::1]:49152\"}", NULL },
+		/* 3 */ { "[]", "\"allocation\" must be an object" },
+		/* 4 */ { "{\"state\":\"allocating\"}", "allocation.relay must be a string" },
+		/* 5 */ { "{\"relay\":\"stun:r\",\"state\":\"allocating\"}",
+			  "allocation.relay: 'stun:r': expected a TURN URI, turn:HOST:PORT or "
+			  "turns:HOST:PORT (RFC 7065)" },
+		/* 6 */ { "{\"relay\":\"turn:r\",\"state\":\"none\"}",
+			  "allocation.state 'none': expected allocating, allocated or failed" },
+		/* 7 */ { "{\"relay\":\"turn:r\",\"state\":\"\\u001b[2J\"}",
+			  "allocation.state '?[2J': expected allocating, allocated or failed" },
+		/* 8 */ { "{\"relay\":\"turn:r\"}",
+			  "allocation.state '': expected allocating, allocated or failed" },
+		/* 9 */ { "{\"relay\":\"turn:r\",\"state\":\"allocated\"}",
+			  "allocation.relayed must be a string" },
+		/* 10 */ { "{\"relay\":\"turn:r\",\"state\":\"allocated\",\"relayed\":\"198.18.0.10\"}",
+			   "allocation.relayed '198.18.0.10': endpoint '198.18.0.10': expected "
+			   "addr:port" },
+		/* 11 */ { "{\"relay\":\"turn:r\",\"state\":\"allocated\",\"relayed\":"
+			   "\"relay 198.18.0.10:1\"}",
+			   "allocation.relayed 'relay 198.18.0.10:1': expected ADDR:PORT" },
+		/* 12 */ { "{\"relay\":\"turn:r\",\"state\":\"allocated\",\"relayed\":\"1.2.3.4:5\","
+			   "\"allocations\":-1}",
+			   "\"allocations\" is -1, outside 0..9223372036854775807" },
+		/* 13 */ { "{\"relay\":\"turn:r\",\"state\":\"failed\",\"retry_s\":1}",
+			   "allocation.why must be a string of 1 to 159 characters" },
+		/* 14 */ { "{\"relay\":\"turn:r\",\"state\":\"failed\",\"why\":\"x\"}",
+			   "allocation.retry_s is missing" },
+		/* 15 */ { "{\"relay\":\"turn:r\",\"state\":\"failed\",\"why\":\"x\",\"retry_s\":3601}",
+			   "\"retry_s\" is 3601, outside 0..3600" },
+		/* 16 */ { "{\"relay\":\"turn:r\",\"state\":\"failed\",\"why\":\"x\",\"retry_s\":\"1\"}",
+			   "\"retry_s\" must be an integer" },
+	};
+	for (size_t i = 0; i < sizeof(allocs) / sizeof(allocs[0]); i++) {
+		char js[600];
+		snprintf(js, sizeof(js), "{\"ok\":true,\"status\":{\"allocation\":%s}}",
+			 allocs[i].alloc);
+		int rc = ctl_lapi_status_parse(js, strlen(js), &back, err, sizeof(err));
+		if (allocs[i].err && strcmp(err, allocs[i].err) != 0)
+			fprintf(stderr, "allocation %zu: got \"%s\"\n", i + 1, err);
+		CHECK_INT(rc, allocs[i].err ? -EINVAL : 0);
+		if (allocs[i].err)
+			CHECK_STR(err, allocs[i].err);
+		ctl_lapi_status_clear(&back);
+	}
+	/* the relay's reason, printed by meshctl, loses its terminal controls */
+	const char *esc = "{\"ok\":true,\"status\":{\"allocation\":{\"relay\":\"turn:r\","
+			  "\"state\":\"failed\",\"why\":\"refused: 403 \\u001b[2J\",\"retry_s\":2}}}";
+	CHECK_INT(ctl_lapi_status_parse(esc, strlen(esc), &back, err, sizeof(err)), 0);
+	CHECK_STR(back.alloc.why, "refused: 403 ?[2J");
+	ctl_lapi_status_clear(&back);
+
 	/* Counters are bounded in number, name and value: meshctl prints them. */
 	static const struct {
 		const char *json, *err;
