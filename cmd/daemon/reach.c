@@ -397,10 +397,15 @@ static void arm_relay(struct meshd_reach *r, uint64_t turn_next)
 		uv_timer_start(&r->relay_timer, on_relay_timer, next > now ? next - now : 0, 0);
 }
 
-static void relay_stop(struct meshd_reach *r)
+/* Forgets the relay.  release: end our allocation at the relay first (new credentials,
+ * or no relay any more), so that allocating again from this socket is not met with 437
+ * until the old one expires; not when closing (wg/ is gone by then). */
+static void relay_stop(struct meshd_reach *r, bool release)
 {
 	if (!r->relay_on)
 		return;
+	if (release)
+		nat_turn_release(&r->turn, now_mono_ms());
 	sodium_memzero(&r->turn, sizeof(r->turn)); /* holds the password and its key */
 	sodium_memzero(&r->relay, sizeof(r->relay));
 	r->relay_on = false;
@@ -416,7 +421,7 @@ static void relay_start(struct meshd_reach *r, const struct ctl_relay *relay)
 {
 	struct ctl_endpoint e;
 	char text[CTL_ENDPOINT_MAX + 8], url[CTL_RELAY_URL_MAX];
-	relay_stop(r);
+	relay_stop(r, true);
 	ctl_relay_url_format(&relay->url, url);
 	snprintf(text, sizeof(text), strchr(relay->url.host, ':') ? "[%s]:%u" : "%s:%u",
 		 relay->url.host, relay->url.port);
@@ -855,7 +860,7 @@ static void apply_self(struct meshd_reach *r, const struct ctl_netmap *nm, uint6
 		probe_round(r, now);
 	}
 	if (!turn) {
-		relay_stop(r);
+		relay_stop(r, true);
 	} else if (!r->relay_on || memcmp(&turn->url, &r->relay.url, sizeof(turn->url)) != 0 ||
 		   strcmp(turn->username, r->relay.username) != 0 ||
 		   strcmp(turn->password, r->relay.password) != 0) {
@@ -1017,7 +1022,7 @@ static void closed(uv_handle_t *h)
 	void *arg = r->done_arg;
 	meshd_reach_remove_all(r);
 	free(r->peers);
-	relay_stop(r);
+	relay_stop(r, false);
 	sodium_memzero(r, sizeof(*r));
 	free(r);
 	if (done)

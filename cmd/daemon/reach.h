@@ -20,11 +20,10 @@
  * reflexive address only from behind an endpoint-independent NAT (two relay addresses
  * saw the same mapping), and our relayed address.
  *
- * MTU: a relayed datagram is 4 bytes longer (ChannelData).  The netstack's MTU is the same
- * for every peer (1420 by default); over an IPv4 path to the relay that still fits 1500
- * (1420 + 32 + 4 + 8 + 20 = 1484).  We do not lower it: relays on IPv6 would need 1416,
- * and a too-long datagram is dropped by the kernel (EMSGSIZE), which TCP's MSS and PMTU
- * probing ride out.  See README. */
+ * MTU: a relayed datagram is 4 bytes longer (ChannelData).  The tunnel's MTU is the
+ * netstack's 1280 for every peer, so a relayed packet is at most 1280 + 32 + 4 + 8 + 40 =
+ * 1364 bytes on the wire: it fits a 1500-byte path to the relay over IPv4 or IPv6, and no
+ * path needs an MTU of its own.  See README. */
 #ifndef MESH_CMD_DAEMON_REACH_H
 #define MESH_CMD_DAEMON_REACH_H
 
