@@ -40,22 +40,6 @@ static double now_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static void addr_text(const struct sockaddr_storage *a, char *out, size_t len)
-{
-	char h[INET6_ADDRSTRLEN] = "?";
-	uint16_t port = 0;
-	if (a->ss_family == AF_INET) {
-		const struct sockaddr_in *v4 = (const void *)a;
-		inet_ntop(AF_INET, &v4->sin_addr, h, sizeof(h));
-		port = ntohs(v4->sin_port);
-		snprintf(out, len, "%s:%u", h, port);
-	} else {
-		const struct sockaddr_in6 *v6 = (const void *)a;
-		inet_ntop(AF_INET6, &v6->sin6_addr, h, sizeof(h));
-		port = ntohs(v6->sin6_port);
-		snprintf(out, len, "[%s]:%u", h, port);
-	}
-}
 
 static bool resolve(struct probe *p)
 {
@@ -202,7 +186,7 @@ int meshctl_netcheck(int argc, char **argv)
 			printf("relay %s: %s\n", url, ps[i].why);
 			continue;
 		}
-		addr_text(&ps[i].seen, seen, sizeof(seen));
+		nat_sockaddr_format(&ps[i].seen, seen, sizeof(seen));
 		printf("relay %s: %.1f ms, sees this machine as %s\n", url, ps[i].rtt_ms, seen);
 		answered++;
 		bool new_dest = true;

@@ -363,3 +363,19 @@ bool nat_sockaddr_equal(const struct sockaddr_storage *a, const struct sockaddr 
 	return x->sin6_port == y->sin6_port && x->sin6_scope_id == y->sin6_scope_id &&
 	       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
 }
+
+void nat_sockaddr_format(const struct sockaddr_storage *a, char *out, size_t len)
+{
+	char h[INET6_ADDRSTRLEN] = "?";
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *v4 = (const void *)a;
+		inet_ntop(AF_INET, &v4->sin_addr, h, sizeof(h));
+		snprintf(out, len, "%s:%u", h, ntohs(v4->sin_port));
+	} else if (a->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *v6 = (const void *)a;
+		inet_ntop(AF_INET6, &v6->sin6_addr, h, sizeof(h));
+		snprintf(out, len, "[%s]:%u", h, ntohs(v6->sin6_port));
+	} else {
+		snprintf(out, len, "none");
+	}
+}

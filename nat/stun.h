@@ -115,6 +115,8 @@ void nat_stun_long_term_key(const char *username, const char *realm, const char 
 /* True when a and b are the same IPv4 or IPv6 address and port (and scope, for link-local
  * IPv6): a relay, a mapping, a path; false for any other family. */
 bool nat_sockaddr_equal(const struct sockaddr_storage *a, const struct sockaddr *b);
+/* "a.b.c.d:port" or "[v6]:port" ("none" for any other family), into out (len bytes). */
+void nat_sockaddr_format(const struct sockaddr_storage *a, char *out, size_t len);
 
 /* Building a message into a caller's buffer.  Errors stick: nat_stun_build_end() reports
  * -ENOSPC if anything did not fit. */

@@ -21,6 +21,7 @@
 #include "control/netmap/endpoint.h"
 #include "control/policy/policy.h"
 #include "common/common.h"
+#include "nat/stun.h"
 #include "netstack/netstack.h"
 #include "sshd/sshd.h"
 #include "wg/wg.h"
@@ -739,20 +740,8 @@ int meshd_node_peer_stats(struct meshd_node *node, const uint8_t key[static 32],
 		snprintf(out->path, sizeof(out->path), "none");
 		out->rtt_ms = -1;
 	}
-	if (st.has_endpoint) {
-		char host[INET6_ADDRSTRLEN] = "";
-		if (st.endpoint.ss_family == AF_INET) {
-			const struct sockaddr_in *in = (const void *)&st.endpoint;
-			inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-			snprintf(out->endpoint, sizeof(out->endpoint), "%s:%u", host,
-				 ntohs(in->sin_port));
-		} else if (st.endpoint.ss_family == AF_INET6) {
-			const struct sockaddr_in6 *in6 = (const void *)&st.endpoint;
-			inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-			snprintf(out->endpoint, sizeof(out->endpoint), "[%s]:%u", host,
-				 ntohs(in6->sin6_port));
-		}
-	}
+	if (st.has_endpoint)
+		nat_sockaddr_format(&st.endpoint, out->endpoint, sizeof(out->endpoint));
 	return 0;
 }
 

@@ -111,21 +111,6 @@ struct meshd_reach {
 
 /* ---- addresses ---- */
 
-static void addr_text(const struct sockaddr_storage *a, char *out, size_t len)
-{
-	char h[INET6_ADDRSTRLEN] = "?";
-	if (a->ss_family == AF_INET) {
-		const struct sockaddr_in *v4 = (const void *)a;
-		inet_ntop(AF_INET, &v4->sin_addr, h, sizeof(h));
-		snprintf(out, len, "%s:%u", h, ntohs(v4->sin_port));
-	} else if (a->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *v6 = (const void *)a;
-		inet_ntop(AF_INET6, &v6->sin6_addr, h, sizeof(h));
-		snprintf(out, len, "[%s]:%u", h, ntohs(v6->sin6_port));
-	} else {
-		snprintf(out, len, "none");
-	}
-}
 
 static void endpoint_to_sockaddr(const struct ctl_endpoint *e, struct sockaddr_storage *out)
 {
@@ -263,7 +248,7 @@ static void on_path_action(void *ctx, const struct nat_path_action *a)
 			p->direct = a->addr;
 			p->last_direct = a->addr;
 		}
-		addr_text(&a->addr, at, sizeof(at));
+		nat_sockaddr_format(&a->addr, at, sizeof(at));
 		if (a->kind == NAT_PATH_DIRECT)
 			log_info(subject, "peer %s: path direct %s (round trip %lld ms)", p->name,
 				 at, (long long)p->rtt_ms);
@@ -294,12 +279,12 @@ static void publish(struct meshd_reach *r)
 	struct ctl_endpoint e;
 	if (r->eim && r->reflexive.ss_family) {
 		char a[54]; /* "[" 45 "]:65535": and "reflexive " fits CTL_ENDPOINT_MAX */
-		addr_text(&r->reflexive, a, sizeof(a));
+		nat_sockaddr_format(&r->reflexive, a, sizeof(a));
 		snprintf(eps[n++], CTL_ENDPOINT_MAX, "reflexive %s", a);
 	}
 	if (r->relay_on && r->turn.state == NAT_TURN_ALLOCATED) {
 		char a[54];
-		addr_text(&r->turn.relayed, a, sizeof(a));
+		nat_sockaddr_format(&r->turn.relayed, a, sizeof(a));
 		snprintf(eps[n++], CTL_ENDPOINT_MAX, "relay %s", a);
 	}
 	for (size_t i = 0; i < n; i++) /* what we say must parse where it arrives */
@@ -354,7 +339,7 @@ static void relay_check(struct meshd_reach *r)
 	r->turn_seen = r->relay_on ? r->turn.state : NAT_TURN_IDLE;
 	if (ready && !same(&r->logged_relayed, &r->turn.relayed)) {
 		char a[80];
-		addr_text(&r->turn.relayed, a, sizeof(a));
+		nat_sockaddr_format(&r->turn.relayed, a, sizeof(a));
 		log_info(subject, "relay %s: allocated, our relayed address is %s",
 			 r->relay.url.host, a);
 		r->logged_relayed = r->turn.relayed;
@@ -502,7 +487,7 @@ static void probe_judge(struct meshd_reach *r)
 	bool eim = answered >= 2 && same_all;
 	if (eim != r->eim || (eim && !same(&r->reflexive, first))) {
 		char a[80];
-		addr_text(first ? first : &r->reflexive, a, sizeof(a));
+		nat_sockaddr_format(first ? first : &r->reflexive, a, sizeof(a));
 		if (eim)
 			log_info(subject, "mapping endpoint-independent: publishing %s", a);
 		else if (answered >= 2)
@@ -606,7 +591,7 @@ static void disco_input(struct meshd_reach *r, const uint8_t *buf, size_t len,
 	if (nat_disco_open(buf, len, p->disco, r->disco_priv, &m, err, sizeof(err)) != 0 ||
 	    (m.type == NAT_DISCO_PING && !key_equal(m.node_key, p->key))) {
 		r->stats.drop_disco_bad++;
-		addr_text(from, at, sizeof(at));
+		nat_sockaddr_format(from, at, sizeof(at));
 		log_debug_rl(&r->rl, subject, "peer %s: discovery from %s dropped: %s", p->name, at,
 			     err);
 		return;
@@ -948,7 +933,7 @@ int meshd_reach_peer_path(const struct meshd_reach *r, const uint8_t key[static 
 		return -ENOENT;
 	*rtt_ms = p->rtt_ms;
 	if (p->kind == NAT_PATH_DIRECT) {
-		addr_text(&p->direct, a, sizeof(a));
+		nat_sockaddr_format(&p->direct, a, sizeof(a));
 		snprintf(text, MESHD_REACH_PATH_TEXT, "direct %s", a);
 	} else if (p->kind == NAT_PATH_RELAY && r->relay_on) {
 		snprintf(text, MESHD_REACH_PATH_TEXT,
@@ -972,7 +957,7 @@ void meshd_reach_alloc_status(const struct meshd_reach *r, struct ctl_lapi_alloc
 	switch (r->turn.state) {
 	case NAT_TURN_ALLOCATED:
 		out->state = CTL_LAPI_ALLOC_ALLOCATED;
-		addr_text(&r->turn.relayed, out->relayed, sizeof(out->relayed));
+		nat_sockaddr_format(&r->turn.relayed, out->relayed, sizeof(out->relayed));
 		break;
 	case NAT_TURN_FAILED:
 		out->state = CTL_LAPI_ALLOC_FAILED;

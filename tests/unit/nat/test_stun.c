@@ -296,5 +296,33 @@ int main(void)
 	test_vectors();
 	test_build();
 	test_bad();
+	/* addresses as text (status, logs, netcheck) and compared (link-local scopes count) */
+	{
+		struct sockaddr_storage a4 = { 0 }, a6 = { 0 }, b6, none = { 0 };
+		struct sockaddr_in *v4 = (struct sockaddr_in *)&a4;
+		struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&a6;
+		char text[80];
+		v4->sin_family = AF_INET;
+		v4->sin_port = htons(3478);
+		inet_pton(AF_INET, "198.18.0.10", &v4->sin_addr);
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons(41641);
+		inet_pton(AF_INET6, "fe80::1", &v6->sin6_addr);
+		v6->sin6_scope_id = 2;
+		nat_sockaddr_format(&a4, text, sizeof(text));
+		CHECK_STR(text, "198.18.0.10:3478");
+		nat_sockaddr_format(&a6, text, sizeof(text));
+		CHECK_STR(text, "[fe80::1]:41641");
+		none.ss_family = AF_UNIX;
+		nat_sockaddr_format(&none, text, sizeof(text));
+		CHECK_STR(text, "none");
+		b6 = a6;
+		CHECK(nat_sockaddr_equal(&a6, (struct sockaddr *)&b6));
+		((struct sockaddr_in6 *)&b6)->sin6_scope_id = 3;
+		CHECK(!nat_sockaddr_equal(&a6, (struct sockaddr *)&b6));
+		CHECK(!nat_sockaddr_equal(&a4, (struct sockaddr *)&a6));
+		CHECK(!nat_sockaddr_equal(&none, (struct sockaddr *)&none));
+	}
+
 	return check_finish();
 }
