@@ -1,6 +1,8 @@
 /* meshctl ping: round trips to a peer over the tunnel.  With a TUN device: ICMP echo
  * (a ping socket, or a raw socket for root); in userspace mode: the time to open a TCP
- * connection to the peer's SSH port through meshd.  Every answer names the path. */
+ * connection to the peer's SSH port through meshd.  Every answer names the path WireGuard
+ * took for it (meshd's status, read again after each answer: a relayed path that becomes
+ * direct shows as it happens). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/icmp6.h>
@@ -91,6 +93,23 @@ static double icmp_echo(int fd, bool raw, int family, const struct sockaddr *to,
 	}
 }
 
+/* The peer's path as meshd's status says now: "direct ADDR:PORT", "relay URI (udp)",
+ * "none", or what an older meshd without paths knew. */
+static void peer_path(const char *host, char *out, size_t outlen)
+{
+	struct ctl_lapi_status st;
+	snprintf(out, outlen, "an unknown path (meshd's status did not answer)");
+	if (meshctl_get_status(&st, NULL))
+		return;
+	const struct ctl_lapi_node *n = meshctl_find_node(&st, host);
+	if (n && n->path)
+		snprintf(out, outlen, "%s", n->path);
+	else if (n)
+		snprintf(out, outlen, "%s%s", n->endpoint ? "direct " : "no endpoint yet",
+			 n->endpoint ? n->endpoint : "");
+	ctl_lapi_status_clear(&st);
+}
+
 int meshctl_ping(int argc, char **argv)
 {
 	int count = 4;
@@ -99,8 +118,9 @@ int meshctl_ping(int argc, char **argv)
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			printf("Usage: meshctl ping [-c COUNT] HOST\n"
 			       "Measure round trips to tailnet node HOST over the tunnel and show the\n"
-			       "path (the peer's direct endpoint).  ICMP echo through the TUN device;\n"
-			       "in userspace mode, the time to connect to HOST's port 22 instead.\n"
+			       "path each answer took (direct ADDR:PORT or the relay).  ICMP echo through\n"
+			       "the TUN device; in userspace mode, the time to connect to HOST's port 22\n"
+			       "instead.\n"
 			       "  -c COUNT   number of round trips (default 4, at most 1000)\n");
 			return 0;
 		} else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
@@ -135,10 +155,8 @@ int meshctl_ping(int argc, char **argv)
 		ctl_lapi_status_clear(&st);
 		return 1;
 	}
-	char addr[INET6_ADDRSTRLEN], path[96], name[128];
+	char addr[INET6_ADDRSTRLEN], path[512], name[128];
 	meshctl_node_addr(n, 0, addr, sizeof(addr));
-	snprintf(path, sizeof(path), "%s%s", n->endpoint ? "direct " : "no endpoint yet",
-		 n->endpoint ? n->endpoint : "");
 	snprintf(name, sizeof(name), "%s", n->name ? n->name : host);
 	bool userspace = st.tun && strcmp(st.tun, "userspace") == 0;
 	ctl_lapi_status_clear(&st);
@@ -153,6 +171,7 @@ int meshctl_ping(int argc, char **argv)
 			double ms = now_ms() - t0;
 			free(line);
 			if (line && fd >= 0) {
+				peer_path(host, path, sizeof(path));
 				printf("tcp connect to %s (%s) port 22 via %s in %.1f ms\n", name, addr,
 				       path, ms);
 				answered++;
@@ -192,6 +211,7 @@ int meshctl_ping(int argc, char **argv)
 			double ms = icmp_echo(fd, raw, family, (struct sockaddr *)&ss, len,
 					      (uint16_t)(i + 1), 2000);
 			if (ms >= 0) {
+				peer_path(host, path, sizeof(path));
 				printf("pong from %s (%s) via %s in %.1f ms\n", name, addr, path, ms);
 				answered++;
 			} else {

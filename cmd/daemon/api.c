@@ -183,14 +183,35 @@ static void fill_node(struct ctl_lapi_node *out, const struct ctl_node *n, const
 	out->online = n->online;
 }
 
+void meshd_api_add_counter(struct ctl_lapi_status *st, const char *name, uint64_t value)
+{
+	static const char unshown[] = "status.unshown";
+	struct ctl_lapi_counter *missing = NULL;
+	for (size_t i = 0; i < st->n_counters; i++)
+		if (strcmp(st->counters[i].name, unshown) == 0)
+			missing = &st->counters[i];
+	size_t len = strlen(name);
+	bool valid = len > 0 && len < CTL_LAPI_COUNTER_NAME &&
+		     strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789._") == len;
+	/* Until something is left out, one slot stays free to say so. */
+	size_t room = CTL_LAPI_MAX_COUNTERS - (missing ? 0 : 1);
+	if (valid && st->n_counters < room) {
+		struct ctl_lapi_counter *c = &st->counters[st->n_counters++];
+		snprintf(c->name, sizeof(c->name), "%s", name);
+		c->value = value;
+		return;
+	}
+	if (!missing) {
+		missing = &st->counters[st->n_counters++];
+		snprintf(missing->name, sizeof(missing->name), "%s", unshown);
+		missing->value = 0;
+	}
+	missing->value++;
+}
+
 static void add_counter(void *ctx, const char *name, uint64_t value)
 {
-	struct ctl_lapi_status *st = ctx;
-	if (st->n_counters == CTL_LAPI_MAX_COUNTERS || strlen(name) >= CTL_LAPI_COUNTER_NAME)
-		return; /* the netstack has fewer, shorter names; the test of meshctl status shows it */
-	struct ctl_lapi_counter *c = &st->counters[st->n_counters++];
-	snprintf(c->name, sizeof(c->name), "%s", name);
-	c->value = value;
+	meshd_api_add_counter(ctx, name, value);
 }
 
 void meshd_api_build_status(struct meshd_node *node, struct ctl_lapi_status *st)
