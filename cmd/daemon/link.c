@@ -231,8 +231,8 @@ static size_t collect_endpoints(struct meshd_link *l, char eps[][CTL_ENDPOINT_MA
 	return n + meshd_reach_endpoints(meshd_node_reach(l->node), eps + n, max - n);
 }
 
-/* Reachability found a new reflexive or relayed address: control hears of it with the
- * next map request (the map stream asks again after every keep-alive). */
+/* Reachability found a new reflexive or relayed address: control hears of it at once
+ * (the client asks again on a new connection when the list changed). */
 static void on_reach_endpoints(void *ctx)
 {
 	struct meshd_link *l = ctx;

@@ -756,12 +756,25 @@ void ctl_client_free(struct ctl_client *c)
 
 int ctl_client_set_endpoints(struct ctl_client *c, const char *const *eps, size_t n)
 {
+	bool changed = n != c->n_endpoints;
+	for (size_t i = 0; !changed && i < n; i++)
+		changed = strcmp(eps[i], c->endpoints[i]) != 0;
+	if (!changed)
+		return 0;
 	char **v = strv_dup(eps, n);
 	if (!v)
 		return -ENOMEM;
 	strv_free(c->endpoints, c->n_endpoints);
 	c->endpoints = v;
 	c->n_endpoints = n;
+	/* Peers need the new addresses now, not with the next long-poll (up to a keep-alive
+	 * away); and after a move the open one may sit on a connection that died with our
+	 * old address, silent until MAP_TIMEOUT_MS.  Ask again, on a new connection. */
+	if (c->map_req && !c->stopped) {
+		cli_req_free(c->map_req);
+		c->fresh_connect = true;
+		map_poll(c);
+	}
 	return 0;
 }
 

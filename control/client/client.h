@@ -86,7 +86,8 @@ int ctl_client_start(struct ctl_client *c);
 /* Stop and free; the memory goes once every handle has closed on the loop. */
 void ctl_client_free(struct ctl_client *c);
 
-/* Report new endpoints (replaces the list); sent with the next map request. */
+/* Report new endpoints (replaces the list).  A changed list is sent at once: the open map
+ * request is ended and asked again on a new connection. */
 int ctl_client_set_endpoints(struct ctl_client *c, const char *const *eps, size_t n);
 
 enum ctl_hold_state {

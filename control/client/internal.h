@@ -68,6 +68,9 @@ struct ctl_client {
 	uint64_t netmap_version;
 	int64_t netmap_time;
 	struct creq *map_req, *reg_req; /* at most one of each in flight */
+	/* The next request opens a new connection (the pooled one may have died with an
+	 * address this node no longer has). */
+	bool fresh_connect;
 	struct creq *reqs; /* every request in flight */
 	struct sockctx *socks; /* every socket curl asked us to watch */
 };

@@ -191,6 +191,10 @@ int cli_req_start(struct ctl_client *c, struct creq *r, const char *path, const 
 	curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
 	curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(r->easy, CURLOPT_TCP_KEEPALIVE, 1L);
+	if (c->fresh_connect) {
+		curl_easy_setopt(r->easy, CURLOPT_FRESH_CONNECT, 1L);
+		c->fresh_connect = false;
+	}
 	r->next = c->reqs;
 	c->reqs = r;
 	if (curl_multi_add_handle(c->multi, r->easy) != CURLM_OK)
