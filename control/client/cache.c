@@ -91,7 +91,7 @@ static void write_netmap(struct ctl_client *c)
 		return;
 	}
 	cw->c = c;
-	cli_path_of(c, "netmap.json", cw->path, sizeof(cw->path));
+	ctl__path_of(c, "netmap.json", cw->path, sizeof(cw->path));
 	if (uv_queue_work(c->cfg.loop, &cw->work, cache_write_work, cache_write_done) != 0) {
 		free(cw->json);
 		free(cw);
@@ -107,7 +107,7 @@ static void on_cache_timer(uv_timer_t *t)
 }
 
 /* The netmap changed: write the cache within CACHE_DELAY_MS. */
-void cli_cache_save(struct ctl_client *c)
+void ctl__cache_save(struct ctl_client *c)
 {
 	if (c->cache_due)
 		return;
@@ -117,7 +117,7 @@ void cli_cache_save(struct ctl_client *c)
 
 /* On free: a change still waiting for its write is written now, on the caller's thread, or
  * right after the write under way (two writers would share the temporary file). */
-void cli_cache_flush(struct ctl_client *c)
+void ctl__cache_flush(struct ctl_client *c)
 {
 	char path[4096];
 	char *json;
@@ -130,7 +130,7 @@ void cli_cache_flush(struct ctl_client *c)
 		c->cache_last = json;
 		return;
 	}
-	cli_path_of(c, "netmap.json", path, sizeof(path));
+	ctl__path_of(c, "netmap.json", path, sizeof(path));
 	int rc = file_write_atomic(path, json, strlen(json), 0600);
 	if (rc)
 		log_warn("control", "cannot cache the netmap in %s: %s", path, strerror(-rc));

@@ -24,7 +24,7 @@
 #include "control/netmap/wire.h"
 #include "control/url/url.h"
 
-void cli_event(struct ctl_client *c, enum ctl_client_event ev, const char *fmt, ...)
+void ctl__event(struct ctl_client *c, enum ctl_client_event ev, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -42,7 +42,7 @@ void cli_event(struct ctl_client *c, enum ctl_client_event ev, const char *fmt, 
 
 /* ---- files ---- */
 
-int cli_path_of(const struct ctl_client *c, const char *name, char *out, size_t len)
+int ctl__path_of(const struct ctl_client *c, const char *name, char *out, size_t len)
 {
 	int n = snprintf(out, len, "%s/%s", c->state_dir, name);
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
@@ -55,12 +55,12 @@ static char *read_file(const char *path, size_t max, size_t *len)
 	return file_read_all(path, max, &buf, len) == 0 ? buf : NULL;
 }
 
-int cli_load_key(struct ctl_client *c, const char *name, uint8_t pub[32], uint8_t priv[32],
+int ctl__load_key(struct ctl_client *c, const char *name, uint8_t pub[32], uint8_t priv[32],
 		 char *err, size_t errlen)
 {
 	char path[4096];
 	bool created;
-	cli_path_of(c, name, path, sizeof(path));
+	ctl__path_of(c, name, path, sizeof(path));
 	int rc = file_key_load_or_create(path, priv, &created, err, errlen);
 	if (rc)
 		return rc;
@@ -68,15 +68,15 @@ int cli_load_key(struct ctl_client *c, const char *name, uint8_t pub[32], uint8_
 	return 0;
 }
 
-void cli_deliver(struct ctl_client *c, bool from_cache)
+void ctl__deliver(struct ctl_client *c, bool from_cache)
 {
 	if (c->logged_out)
 		return; /* the node forgets its netmap on logout; a late delta must not undo it */
-	cli_node_key_seen(c, c->nm->self.node_key);
+	ctl__node_key_seen(c, c->nm->self.node_key);
 	c->netmap_version = c->nm->version;
 	if (c->cfg.on_netmap)
 		c->cfg.on_netmap(c->cfg.ctx, c->nm, from_cache);
-	cli_check_expiry(c);
+	ctl__check_expiry(c);
 }
 
 /* ---- the state machine ---- */
@@ -93,8 +93,8 @@ static struct creq *post_json(struct ctl_client *c, const char *path, json_t *j,
 	json_decref(j);
 	if (r) {
 		r->kind = kind;
-		if (cli_req_start(c, r, path, s, timeout_ms) != 0) {
-			cli_req_free(r);
+		if (ctl__req_start(c, r, path, s, timeout_ms) != 0) {
+			ctl__req_free(r);
 			r = NULL;
 		}
 	}
@@ -114,7 +114,7 @@ static void retry_later(struct ctl_client *c, const char *why)
 	c->connected = false;
 	/* jitter: 75 % to 125 % of the backoff, so many nodes do not come back in step */
 	unsigned ms = c->backoff_ms * 3 / 4 + randombytes_uniform(c->backoff_ms / 2 + 1);
-	cli_event(c, CTL_CLIENT_UNREACHABLE, "%s; retrying in %u ms", why, ms);
+	ctl__event(c, CTL_CLIENT_UNREACHABLE, "%s; retrying in %u ms", why, ms);
 	c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
 	uv_timer_start(&c->retry_timer, on_retry, ms, 0);
 }
@@ -136,7 +136,7 @@ static json_t *response_json(struct creq *r, long status, char *errbuf, size_t e
 	char *plain = status ? opened(r, status, &why) : NULL;
 	if (!status) {
 		snprintf(errbuf, errlen, "control is unreachable (%s)",
-			 cli_req_error(r));
+			 ctl__req_error(r));
 		return NULL;
 	}
 	if (!plain) {
@@ -160,7 +160,7 @@ static json_t *response_json(struct creq *r, long status, char *errbuf, size_t e
 static int pin_key(struct ctl_client *c, const uint8_t key[32])
 {
 	char path[4096], b64[KEY_BASE64_SIZE + 1];
-	cli_path_of(c, "server.pub", path, sizeof(path));
+	ctl__path_of(c, "server.pub", path, sizeof(path));
 	key_to_base64(b64, key);
 	b64[KEY_BASE64_LEN] = '\n';
 	b64[KEY_BASE64_LEN + 1] = '\0';
@@ -169,7 +169,7 @@ static int pin_key(struct ctl_client *c, const uint8_t key[32])
 	return file_write_atomic(path, b64, KEY_BASE64_LEN + 1, 0600);
 }
 
-void cli_register_send(struct ctl_client *c)
+void ctl__register_send(struct ctl_client *c)
 {
 	if (c->reg_req || c->stopped)
 		return; /* one at a time: the one in flight carries the current wishes */
@@ -228,7 +228,7 @@ static void on_key(struct ctl_client *c, struct creq *r, long status)
 	if (status != 200 || !k || !key_from_base64(key, k, &kerr)) {
 		json_decref(j);
 		if (!status)
-			retry_later(c, cli_req_error(r));
+			retry_later(c, ctl__req_error(r));
 		else
 			retry_later(c, "control did not answer with its key");
 		return;
@@ -239,7 +239,7 @@ static void on_key(struct ctl_client *c, struct creq *r, long status)
 		key_fingerprint(want, c->server_pub);
 		key_fingerprint(got, key);
 		c->refused = true;
-		cli_event(c, CTL_CLIENT_KEY_MISMATCH,
+		ctl__event(c, CTL_CLIENT_KEY_MISMATCH,
 		      "control at %s presents server key %s, not the pinned %s; refusing it", c->url,
 		      got, want);
 		return;
@@ -252,7 +252,7 @@ static void on_key(struct ctl_client *c, struct creq *r, long status)
 	if (c->registered)
 		map_poll(c);
 	if (!c->registered || c->tags || c->relogin || c->rotating)
-		cli_register_send(c);
+		ctl__register_send(c);
 	if (c->registered && !c->relogin)
 		forget_auth_key(c);
 }
@@ -260,7 +260,7 @@ static void on_key(struct ctl_client *c, struct creq *r, long status)
 static void mark_registered(struct ctl_client *c, bool yes)
 {
 	char path[4096];
-	cli_path_of(c, "registered", path, sizeof(path));
+	ctl__path_of(c, "registered", path, sizeof(path));
 	c->registered = yes;
 	if (yes)
 		file_write_atomic(path, "1\n", 2, 0600);
@@ -276,7 +276,7 @@ static void on_register(struct ctl_client *c, struct creq *r, long status)
 	 * control, so then the key stays for the next try, or for a netmap that confirms it). */
 	bool refused = status >= 400 && status < 500 && status != 401;
 	if (refused && c->have_next && (c->rotating || c->relogin))
-		cli_next_key_discard(c);
+		ctl__next_key_discard(c);
 	if (c->rotating && !c->relogin && (!j || json_object_get(j, "error"))) {
 		/* a failed rotation leaves the node as it was, connected */
 		const char *e = json_string_value(json_object_get(j, "error"));
@@ -294,7 +294,7 @@ static void on_register(struct ctl_client *c, struct creq *r, long status)
 			retry_later(c, err);
 		else {
 			c->refused = true;
-			cli_event(c, CTL_CLIENT_REFUSED, "%s", err);
+			ctl__event(c, CTL_CLIENT_REFUSED, "%s", err);
 		}
 		return;
 	}
@@ -309,11 +309,11 @@ static void on_register(struct ctl_client *c, struct creq *r, long status)
 		c->relogin = c->reauth = false;
 		c->followup[0] = '\0';
 		forget_auth_key(c);
-		cli_event(c, CTL_CLIENT_CHANGE_REFUSED, "%s", e);
+		ctl__event(c, CTL_CLIENT_CHANGE_REFUSED, "%s", e);
 	} else if (e) {
 		c->refused = status != 410;
 		c->followup[0] = '\0';
-		cli_event(c, CTL_CLIENT_REFUSED, "%s", e);
+		ctl__event(c, CTL_CLIENT_REFUSED, "%s", e);
 		if (!c->refused)
 			retry_later(c, e);
 	} else if (json_is_true(json_object_get(j, "registered"))) {
@@ -323,17 +323,17 @@ static void on_register(struct ctl_client *c, struct creq *r, long status)
 		struct key_error kerr;
 		bool had_next = c->have_next;
 		if (key && key_from_base64(k, key, &kerr))
-			cli_node_key_seen(c, k);
+			ctl__node_key_seen(c, k);
 		/* a netmap for the new key may have come first, and been ignored by the node */
 		if (had_next && !c->have_next && c->nm &&
 		    sodium_memcmp(c->nm->self.node_key, c->node_pub, 32) == 0)
-			cli_deliver(c, false);
+			ctl__deliver(c, false);
 		c->rotating = c->relogin = c->reauth = false; /* done, or control kept the old key */
 		c->followup[0] = '\0';
 		c->backoff_ms = BACKOFF_MIN_MS;
 		forget_auth_key(c); /* used: a reconnect must not present it again */
 		mark_registered(c, true);
-		cli_event(c, CTL_CLIENT_REGISTERED, "%s",
+		ctl__event(c, CTL_CLIENT_REGISTERED, "%s",
 		      json_string_value(json_object_get(node, "name")) ?: "");
 		map_poll(c);
 	} else {
@@ -343,9 +343,9 @@ static void on_register(struct ctl_client *c, struct creq *r, long status)
 			retry_later(c, "registration answer has neither a node nor a login URL");
 		} else {
 			if (strcmp(fu, c->followup) != 0)
-				cli_event(c, CTL_CLIENT_NEEDS_LOGIN, "%s", url);
+				ctl__event(c, CTL_CLIENT_NEEDS_LOGIN, "%s", url);
 			snprintf(c->followup, sizeof(c->followup), "%s", fu);
-			cli_register_send(c);
+			ctl__register_send(c);
 		}
 	}
 	json_decref(j);
@@ -384,7 +384,7 @@ static void on_map(struct ctl_client *c, struct creq *r, long status)
 		mark_registered(c, false);
 		c->netmap_version = 0;
 		c->refused = true;
-		cli_event(c, CTL_CLIENT_REFUSED,
+		ctl__event(c, CTL_CLIENT_REFUSED,
 		      "this node is no longer in the tailnet (removed?); log in again");
 		return;
 	}
@@ -397,7 +397,7 @@ static void on_map(struct ctl_client *c, struct creq *r, long status)
 		json_decref(j);
 		if (!status)
 			snprintf(err, sizeof(err), "control is unreachable (%s)",
-				 cli_req_error(r));
+				 ctl__req_error(r));
 		retry_later(c, err);
 		return;
 	}
@@ -424,13 +424,13 @@ static void on_map(struct ctl_client *c, struct creq *r, long status)
 		return;
 	}
 	if (!c->connected) /* also when the answer is a keep-alive for the cached netmap */
-		cli_event(c, CTL_CLIENT_CONNECTED, "%s", c->url);
+		ctl__event(c, CTL_CLIENT_CONNECTED, "%s", c->url);
 	c->connected = true;
 	c->backoff_ms = BACKOFF_MIN_MS;
 	if (!keepalive) {
 		c->netmap_time = (int64_t)time(NULL);
-		cli_deliver(c, false);
-		cli_cache_save(c);
+		ctl__deliver(c, false);
+		ctl__cache_save(c);
 	}
 	map_poll(c);
 }
@@ -509,16 +509,16 @@ static void on_logout(struct ctl_client *c, struct creq *r, long status)
 	if (ok) {
 		char path[4096];
 		mark_registered(c, false);
-		cli_path_of(c, "netmap.json", path, sizeof(path));
+		ctl__path_of(c, "netmap.json", path, sizeof(path));
 		unlink(path);
-		cli_event(c, CTL_CLIENT_LOGGED_OUT, "logged out");
+		ctl__event(c, CTL_CLIENT_LOGGED_OUT, "logged out");
 	}
 	if (r->logout_cb)
 		r->logout_cb(r->cb_ctx, ok ? 0 : -EIO);
 }
 
 /* The transport hands every finished request here (transport.c). */
-void cli_request_done(struct ctl_client *c, struct creq *r, long status)
+void ctl__request_done(struct ctl_client *c, struct creq *r, long status)
 {
 	switch (r->kind) {
 	case REQ_KEY:
@@ -544,9 +544,9 @@ static void connect_start(struct ctl_client *c)
 	if (c->stopped || c->refused)
 		return;
 	struct creq *r = calloc(1, sizeof(*r));
-	if (!r || cli_req_start(c, r, "/key", NULL, REQ_TIMEOUT_MS) != 0) {
+	if (!r || ctl__req_start(c, r, "/key", NULL, REQ_TIMEOUT_MS) != 0) {
 		if (r)
-			cli_req_free(r);
+			ctl__req_free(r);
 		retry_later(c, "cannot start a request");
 		return;
 	}
@@ -618,22 +618,22 @@ int ctl_client_new(const struct ctl_client_config *cfg, struct ctl_client **out,
 		snprintf(err, errlen, "%s: %s", c->state_dir, strerror(errno));
 		goto fail;
 	}
-	rc = cli_load_key(c, "machine.key", c->machine_pub, c->machine_priv, err, errlen);
+	rc = ctl__load_key(c, "machine.key", c->machine_pub, c->machine_priv, err, errlen);
 	if (!rc)
-		rc = cli_load_key(c, "node.key", c->node_pub, c->node_priv, err, errlen);
+		rc = ctl__load_key(c, "node.key", c->node_pub, c->node_priv, err, errlen);
 	/* a crypto_box key pair is an X25519 one: the public half is the scalar times the base */
 	if (!rc)
-		rc = cli_load_key(c, "disco.key", c->disco_pub, c->disco_priv, err, errlen);
+		rc = ctl__load_key(c, "disco.key", c->disco_pub, c->disco_priv, err, errlen);
 	char path[4096];
-	cli_path_of(c, "node.key.next", path, sizeof(path));
+	ctl__path_of(c, "node.key.next", path, sizeof(path));
 	if (!rc && access(path, F_OK) == 0) { /* a rotation a crash interrupted */
-		rc = cli_load_key(c, "node.key.next", c->next_pub, c->next_priv, err, errlen);
+		rc = ctl__load_key(c, "node.key.next", c->next_pub, c->next_priv, err, errlen);
 		c->have_next = rc == 0;
 	}
 	if (rc)
 		goto fail;
 	struct key_error kerr;
-	cli_path_of(c, "server.pub", path, sizeof(path));
+	ctl__path_of(c, "server.pub", path, sizeof(path));
 	char *pinned = read_file(path, 128, NULL);
 	uint8_t given[32];
 	if (cfg->server_key && !key_from_base64(given, cfg->server_key, &kerr)) {
@@ -663,16 +663,16 @@ int ctl_client_new(const struct ctl_client_config *cfg, struct ctl_client **out,
 		rc = -EIO;
 		goto fail;
 	}
-	cli_path_of(c, "registered", path, sizeof(path));
+	ctl__path_of(c, "registered", path, sizeof(path));
 	c->registered = access(path, F_OK) == 0;
 	if (cfg->force_reauth && c->registered) {
-		if ((rc = cli_next_key_prepare(c)) != 0) {
+		if ((rc = ctl__next_key_prepare(c)) != 0) {
 			snprintf(err, errlen, "cannot make a new node key in %s", c->state_dir);
 			goto fail;
 		}
 		c->relogin = c->reauth = true;
 	}
-	if ((rc = cli_transport_init(c)) != 0) {
+	if ((rc = ctl__transport_init(c)) != 0) {
 		snprintf(err, errlen, "cannot set up libcurl: %s", strerror(-rc));
 		goto fail;
 	}
@@ -706,7 +706,7 @@ int ctl_client_start(struct ctl_client *c)
 {
 	char path[4096];
 	size_t len;
-	cli_path_of(c, "netmap.json", path, sizeof(path));
+	ctl__path_of(c, "netmap.json", path, sizeof(path));
 	char *cached = read_file(path, CTL_WIRE_MAX_BODY, &len);
 	json_t *j = cached && c->registered ? json_loadb(cached, len, 0, NULL) : NULL;
 	struct ctl_netmap *nm;
@@ -717,7 +717,7 @@ int ctl_client_start(struct ctl_client *c)
 		c->nm = nm;
 		c->netmap = j;
 		c->netmap_time = stat(path, &st) == 0 ? (int64_t)st.st_mtime : (int64_t)time(NULL);
-		cli_deliver(c, true);
+		ctl__deliver(c, true);
 	} else {
 		if (j)
 			log_warn("control", "ignoring the cached netmap %s: %s", path, err);
@@ -731,9 +731,9 @@ void ctl_client_free(struct ctl_client *c)
 {
 	if (!c)
 		return;
-	cli_cache_flush(c);
+	ctl__cache_flush(c);
 	c->stopped = true;
-	cli_transport_stop(c);
+	ctl__transport_stop(c);
 	sodium_memzero(c->machine_priv, 32);
 	sodium_memzero(c->disco_priv, 32);
 	sodium_memzero(c->node_priv, 32);
@@ -748,10 +748,10 @@ void ctl_client_free(struct ctl_client *c)
 	ctl_netmap_free(c->nm);
 	strv_free(c->endpoints, c->n_endpoints);
 	strv_free(c->host_keys, c->n_host_keys);
-	uv_close((uv_handle_t *)&c->curl_timer, cli_handle_closed);
-	uv_close((uv_handle_t *)&c->retry_timer, cli_handle_closed);
-	uv_close((uv_handle_t *)&c->cache_timer, cli_handle_closed);
-	uv_close((uv_handle_t *)&c->expiry_timer, cli_handle_closed);
+	uv_close((uv_handle_t *)&c->curl_timer, ctl__handle_closed);
+	uv_close((uv_handle_t *)&c->retry_timer, ctl__handle_closed);
+	uv_close((uv_handle_t *)&c->cache_timer, ctl__handle_closed);
+	uv_close((uv_handle_t *)&c->expiry_timer, ctl__handle_closed);
 }
 
 int ctl_client_set_endpoints(struct ctl_client *c, const char *const *eps, size_t n)
@@ -771,7 +771,7 @@ int ctl_client_set_endpoints(struct ctl_client *c, const char *const *eps, size_
 	 * away); and after a move the open one may sit on a connection that died with our
 	 * old address, silent until MAP_TIMEOUT_MS.  Ask again, on a new connection. */
 	if (c->map_req && !c->stopped) {
-		cli_req_free(c->map_req);
+		ctl__req_free(c->map_req);
 		c->fresh_connect = true;
 		map_poll(c);
 	}
@@ -819,8 +819,8 @@ int ctl_client_logout(struct ctl_client *c, void (*cb)(void *ctx, int status), v
 	r->kind = REQ_LOGOUT;
 	r->logout_cb = cb;
 	r->cb_ctx = ctx;
-	if (cli_req_start(c, r, "/machine/logout", "{}", REQ_TIMEOUT_MS) != 0) {
-		cli_req_free(r);
+	if (ctl__req_start(c, r, "/machine/logout", "{}", REQ_TIMEOUT_MS) != 0) {
+		ctl__req_free(r);
 		return -EIO;
 	}
 	return 0;

@@ -107,40 +107,40 @@ struct sockctx {
 };
 
 /* client.c */
-void cli_event(struct ctl_client *c, enum ctl_client_event ev, const char *fmt, ...)
+void ctl__event(struct ctl_client *c, enum ctl_client_event ev, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-int cli_path_of(const struct ctl_client *c, const char *name, char *out, size_t len);
-int cli_load_key(struct ctl_client *c, const char *name, uint8_t pub[32], uint8_t priv[32],
+int ctl__path_of(const struct ctl_client *c, const char *name, char *out, size_t len);
+int ctl__load_key(struct ctl_client *c, const char *name, uint8_t pub[32], uint8_t priv[32],
 		 char *err, size_t errlen);
 /* Hand the current netmap to the caller (after checking it for a new key and expiry). */
-void cli_deliver(struct ctl_client *c, bool from_cache);
+void ctl__deliver(struct ctl_client *c, bool from_cache);
 /* Send a registration (one at a time) carrying the client's current wishes. */
-void cli_register_send(struct ctl_client *c);
-void cli_request_done(struct ctl_client *c, struct creq *r, long status);
+void ctl__register_send(struct ctl_client *c);
+void ctl__request_done(struct ctl_client *c, struct creq *r, long status);
 
 /* transport.c */
-int cli_transport_init(struct ctl_client *c);
-void cli_transport_stop(struct ctl_client *c); /* every request and socket goes */
+int ctl__transport_init(struct ctl_client *c);
+void ctl__transport_stop(struct ctl_client *c); /* every request and socket goes */
 /* Start a request: GET when json is NULL, otherwise a sealed POST. */
-int cli_req_start(struct ctl_client *c, struct creq *r, const char *path, const char *json,
+int ctl__req_start(struct ctl_client *c, struct creq *r, const char *path, const char *json,
 		  long timeout_ms);
-void cli_req_free(struct creq *r);
+void ctl__req_free(struct creq *r);
 /* Why a request got no answer: curl's own words when it had any. */
-const char *cli_req_error(const struct creq *r);
-void cli_sock_close(struct ctl_client *c, struct sockctx *s);
+const char *ctl__req_error(const struct creq *r);
+void ctl__sock_close(struct ctl_client *c, struct sockctx *s);
 /* uv_close callback for the client's handles: frees the client after the last one. */
-void cli_handle_closed(uv_handle_t *h);
+void ctl__handle_closed(uv_handle_t *h);
 
 /* cache.c */
-void cli_cache_save(struct ctl_client *c);  /* the netmap changed: written within a second */
-void cli_cache_flush(struct ctl_client *c); /* at free: a pending change is written now */
+void ctl__cache_save(struct ctl_client *c);  /* the netmap changed: written within a second */
+void ctl__cache_flush(struct ctl_client *c); /* at free: a pending change is written now */
 
 /* nodekey.c */
-int cli_next_key_prepare(struct ctl_client *c); /* load or create node.key.next */
-void cli_next_key_discard(struct ctl_client *c);
+int ctl__next_key_prepare(struct ctl_client *c); /* load or create node.key.next */
+void ctl__next_key_discard(struct ctl_client *c);
 /* Control knows this node by key: when it is the one being rotated to, make it ours. */
-void cli_node_key_seen(struct ctl_client *c, const uint8_t key[32]);
+void ctl__node_key_seen(struct ctl_client *c, const uint8_t key[32]);
 /* Arm the expiry timer, or start a re-login when the key has expired. */
-void cli_check_expiry(struct ctl_client *c);
+void ctl__check_expiry(struct ctl_client *c);
 
 #endif

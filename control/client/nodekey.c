@@ -24,12 +24,12 @@
 #include "control/netmap/netmap_json.h"
 #include "control/netmap/wire.h"
 
-int cli_next_key_prepare(struct ctl_client *c)
+int ctl__next_key_prepare(struct ctl_client *c)
 {
 	char err[512];
 	if (c->have_next)
 		return 0;
-	int rc = cli_load_key(c, "node.key.next", c->next_pub, c->next_priv, err, sizeof(err));
+	int rc = ctl__load_key(c, "node.key.next", c->next_pub, c->next_priv, err, sizeof(err));
 	if (rc) {
 		log_err("control", "new node key: %s", err);
 		return rc;
@@ -39,12 +39,12 @@ int cli_next_key_prepare(struct ctl_client *c)
 }
 
 /* Control refused the new key (or the change): forget it, the next try makes another. */
-void cli_next_key_discard(struct ctl_client *c)
+void ctl__next_key_discard(struct ctl_client *c)
 {
 	char path[4096];
 	if (!c->have_next)
 		return;
-	cli_path_of(c, "node.key.next", path, sizeof(path));
+	ctl__path_of(c, "node.key.next", path, sizeof(path));
 	unlink(path);
 	sodium_memzero(c->next_priv, 32);
 	c->have_next = false;
@@ -60,13 +60,13 @@ static void sync_dir(const char *dir)
 }
 
 /* Control knows this node by key: when it is the one being rotated to, make it ours. */
-void cli_node_key_seen(struct ctl_client *c, const uint8_t key[32])
+void ctl__node_key_seen(struct ctl_client *c, const uint8_t key[32])
 {
 	char from[4096], to[4096], fp[KEY_FINGERPRINT_SIZE];
 	if (!c->have_next || sodium_memcmp(key, c->next_pub, 32) != 0)
 		return;
-	cli_path_of(c, "node.key.next", from, sizeof(from));
-	cli_path_of(c, "node.key", to, sizeof(to));
+	ctl__path_of(c, "node.key.next", from, sizeof(from));
+	ctl__path_of(c, "node.key", to, sizeof(to));
 	if (rename(from, to) != 0)
 		/* node.key.next stays: the next start finds it confirmed and renames it then */
 		log_err("control", "cannot rename %s to %s: %s", from, to, strerror(errno));
@@ -84,12 +84,12 @@ void cli_node_key_seen(struct ctl_client *c, const uint8_t key[32])
 
 static void on_expiry_timer(uv_timer_t *t)
 {
-	cli_check_expiry(t->data);
+	ctl__check_expiry(t->data);
 }
 
 /* Arm a timer for the node key's expiry; once it has passed, log in again with a new key
  * (control hands out a login URL, or takes the auth key given to `up`). */
-void cli_check_expiry(struct ctl_client *c)
+void ctl__check_expiry(struct ctl_client *c)
 {
 	int64_t exp = c->nm ? c->nm->self.key_expiry : 0, now = (int64_t)time(NULL);
 	uv_timer_stop(&c->expiry_timer);
@@ -101,15 +101,15 @@ void cli_check_expiry(struct ctl_client *c)
 			       0);
 		return;
 	}
-	if (cli_next_key_prepare(c) != 0)
+	if (ctl__next_key_prepare(c) != 0)
 		return;
 	c->relogin = true;
 	c->relogin_at = now;
-	cli_event(c, CTL_CLIENT_KEY_EXPIRED, "the node key expired; log in again to stay in the "
+	ctl__event(c, CTL_CLIENT_KEY_EXPIRED, "the node key expired; log in again to stay in the "
 					"tailnet");
 	/* unless a connect is under way (its answer registers) */
 	if (c->pinned && !c->key_pending && !uv_is_active((uv_handle_t *)&c->retry_timer))
-		cli_register_send(c);
+		ctl__register_send(c);
 }
 
 int ctl_client_rotate_key(struct ctl_client *c)
@@ -118,10 +118,10 @@ int ctl_client_rotate_key(struct ctl_client *c)
 		return -ENOTCONN;
 	if (c->rotating || c->relogin || c->reg_req || c->followup[0])
 		return -EBUSY; /* a registration or a login is under way */
-	int rc = cli_next_key_prepare(c);
+	int rc = ctl__next_key_prepare(c);
 	if (rc)
 		return rc;
 	c->rotating = true;
-	cli_register_send(c);
+	ctl__register_send(c);
 	return 0;
 }

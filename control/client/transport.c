@@ -1,6 +1,6 @@
 /* libcurl's multi interface on the caller's libuv loop: a uv_poll per socket curl asks
  * us to watch, one uv_timer for curl's timeouts, and the request bookkeeping.  Finished
- * requests go to cli_request_done() (client.c). */
+ * requests go to ctl__request_done() (client.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -24,7 +24,7 @@
 #include "control/netmap/wire.h"
 #include "control/url/url.h"
 
-void cli_handle_closed(uv_handle_t *h)
+void ctl__handle_closed(uv_handle_t *h)
 {
 	struct ctl_client *c = h->data;
 	if (h->type == UV_POLL)
@@ -51,7 +51,7 @@ static void on_poll(uv_poll_t *p, int status, int events)
 	check_done(c);
 }
 
-void cli_sock_close(struct ctl_client *c, struct sockctx *s)
+void ctl__sock_close(struct ctl_client *c, struct sockctx *s)
 {
 	for (struct sockctx **pp = &c->socks; *pp; pp = &(*pp)->next)
 		if (*pp == s) {
@@ -59,7 +59,7 @@ void cli_sock_close(struct ctl_client *c, struct sockctx *s)
 			break;
 		}
 	uv_poll_stop(&s->poll);
-	uv_close((uv_handle_t *)&s->poll, cli_handle_closed);
+	uv_close((uv_handle_t *)&s->poll, ctl__handle_closed);
 }
 
 static int on_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *socketp)
@@ -68,7 +68,7 @@ static int on_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *soc
 	struct sockctx *s = socketp;
 	if (what == CURL_POLL_REMOVE) {
 		if (s) {
-			cli_sock_close(c, s);
+			ctl__sock_close(c, s);
 			curl_multi_assign(c->multi, fd, NULL);
 		}
 		return 0;
@@ -130,12 +130,12 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
-const char *cli_req_error(const struct creq *r)
+const char *ctl__req_error(const struct creq *r)
 {
 	return r->curl_err[0] ? r->curl_err : curl_easy_strerror(r->curl_result);
 }
 
-void cli_req_free(struct creq *r)
+void ctl__req_free(struct creq *r)
 {
 	struct ctl_client *c = r->c;
 	for (struct creq **pp = &c->reqs; *pp; pp = &(*pp)->next)
@@ -158,7 +158,7 @@ void cli_req_free(struct creq *r)
 }
 
 /* Start a request: GET /key when json is NULL, otherwise a sealed POST. */
-int cli_req_start(struct ctl_client *c, struct creq *r, const char *path, const char *json,
+int ctl__req_start(struct ctl_client *c, struct creq *r, const char *path, const char *json,
 		  long timeout_ms)
 {
 	char url[1024];
@@ -221,16 +221,16 @@ static void check_done(struct ctl_client *c)
 		char why[600];
 		if (!c->stopped && ctl_url_tls_failure(r->curl_result, c->url, r->curl_err, why,
 						       sizeof(why)))
-			cli_event(c, CTL_CLIENT_UNTRUSTED, "%s", why); /* then retried as usual */
+			ctl__event(c, CTL_CLIENT_UNTRUSTED, "%s", why); /* then retried as usual */
 		if (!c->stopped)
-			cli_request_done(c, r, status);
+			ctl__request_done(c, r, status);
 		if (c->stopped)
 			return; /* a callback freed the client, and with it r and the multi handle */
-		cli_req_free(r);
+		ctl__req_free(r);
 	}
 }
 
-int cli_transport_init(struct ctl_client *c)
+int ctl__transport_init(struct ctl_client *c)
 {
 	c->multi = curl_multi_init();
 	if (!c->multi)
@@ -244,12 +244,12 @@ int cli_transport_init(struct ctl_client *c)
 	return 0;
 }
 
-void cli_transport_stop(struct ctl_client *c)
+void ctl__transport_stop(struct ctl_client *c)
 {
 	while (c->reqs)
-		cli_req_free(c->reqs);
+		ctl__req_free(c->reqs);
 	curl_multi_cleanup(c->multi);
 	c->multi = NULL;
 	while (c->socks)
-		cli_sock_close(c, c->socks);
+		ctl__sock_close(c, c->socks);
 }

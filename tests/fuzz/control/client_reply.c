@@ -2,7 +2,7 @@
  * whoever answers in its place).  Each input builds a real client (ctl_client_new over a
  * scratch state directory, never connected: its requests are queued in libcurl and
  * dropped unsent) and hands the bytes to the client's own handlers as a finished request
- * (cli_request_done) of the kind the first byte picks - key, register, map, hold, logout -
+ * (ctl__request_done) of the kind the first byte picks - key, register, map, hold, logout -
  * either as they came (the unauthenticated refusal path) or sealed by the pinned server
  * key (the JSON handlers behind the seal), with the HTTP status the second byte picks; or
  * as the cached netmap file read at start (ctl_client_start).  No event the client tells
@@ -87,7 +87,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (kind == 5) {
 		/* the cached netmap: whatever is in the file at start */
 		char path[4096];
-		cli_path_of(c, "netmap.json", path, sizeof(path));
+		ctl__path_of(c, "netmap.json", path, sizeof(path));
 		file_write_atomic(path, (const char *)body, len, 0600);
 		c->registered = true;
 		ctl_client_start(c);
@@ -120,9 +120,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		r->resp[len] = '\0';
 		r->resp_len = len;
 		free(sealed);
-		cli_request_done(c, r, status);
+		ctl__request_done(c, r, status);
 		if (!c->stopped)
-			cli_req_free(r);
+			ctl__req_free(r);
 	}
 	ctl_client_free(c);
 	uv_run(&loop, UV_RUN_DEFAULT); /* the client's handles close, its cache write ends */
