@@ -430,11 +430,11 @@ static void start_hold(struct meshd_node *node, const struct ctl_prefix *src, co
 
 /* ---- netmap -> configuration ---- */
 
-static void prefix_to_ns(const struct ctl_prefix *p, struct ns_prefix *out)
+static void prefix_to_ns(const struct ctl_prefix *p, struct addr_prefix *out)
 {
 	memset(out, 0, sizeof(*out));
-	out->family = p->family == 4 ? AF_INET : AF_INET6;
-	memcpy(out->addr, p->addr, p->family == 4 ? 4 : 16);
+	out->ip.family = p->family == 4 ? AF_INET : AF_INET6;
+	memcpy(out->ip.bytes, p->addr, p->family == 4 ? 4 : 16);
 	out->bits = p->bits;
 }
 
@@ -498,22 +498,22 @@ static int start_netstack(struct meshd_node *node, const struct ctl_netmap *nm)
 	};
 	for (size_t i = 0; i < nm->self.n_addrs; i++) {
 		const struct ctl_prefix *a = &nm->self.addrs[i];
-		if (a->family == 4 && !nc.addr4.family) {
+		if (a->family == 4 && !nc.addr4.ip.family) {
 			prefix_to_ns(a, &nc.addr4);
 			nc.addr4.bits = 32;
 			/* The whole tailnet range goes to the TUN. */
-			struct ns_prefix *r = &nc.routes[nc.n_routes++];
-			*r = (struct ns_prefix){ .family = AF_INET, .addr = { 100, 64 }, .bits = 10 };
-		} else if (a->family == 6 && !nc.addr6.family) {
+			struct addr_prefix *r = &nc.routes[nc.n_routes++];
+			*r = (struct addr_prefix){ .ip = { AF_INET, { 100, 64 } }, .bits = 10 };
+		} else if (a->family == 6 && !nc.addr6.ip.family) {
 			prefix_to_ns(a, &nc.addr6);
 			nc.addr6.bits = 128;
-			struct ns_prefix *r = &nc.routes[nc.n_routes++];
+			struct addr_prefix *r = &nc.routes[nc.n_routes++];
 			prefix_to_ns(a, r);
-			memset(r->addr + 6, 0, 10);
+			memset(r->ip.bytes + 6, 0, 10);
 			r->bits = 48;
 		}
 	}
-	if (!nc.addr4.family && !nc.addr6.family) {
+	if (!nc.addr4.ip.family && !nc.addr6.ip.family) {
 		log_err(subject, "netmap gives this node no address");
 		return -EINVAL;
 	}
@@ -599,15 +599,15 @@ static int sync_peers(struct meshd_node *node, const struct ctl_netmap *nm)
 		const struct ctl_node *p = &nm->peers[i];
 		const struct ctl_prefix *src = p->n_allowed_ips ? p->allowed_ips : p->addrs;
 		size_t n = p->n_allowed_ips ? p->n_allowed_ips : p->n_addrs;
-		struct wg_allowed_ip *aips = calloc(n ? n : 1, sizeof(*aips));
+		struct addr_prefix *aips = calloc(n ? n : 1, sizeof(*aips));
 		if (!aips) {
 			free(keys);
 			return -ENOMEM;
 		}
 		for (size_t a = 0; a < n; a++) {
-			aips[a].family = src[a].family == 4 ? AF_INET : AF_INET6;
-			memcpy(aips[a].addr, src[a].addr, 16);
-			aips[a].cidr = src[a].bits;
+			aips[a].ip.family = src[a].family == 4 ? AF_INET : AF_INET6;
+			memcpy(aips[a].ip.bytes, src[a].addr, 16);
+			aips[a].bits = src[a].bits;
 		}
 		struct wg_peer_config pc = {
 			.persistent_keepalive = 0,

@@ -79,11 +79,11 @@ static void setup(int mode)
 		close(tun_peer);
 	tun_peer = -1;
 	struct ns_config cfg = { .mode = mode, .tun_fd = -1, .send = discard };
-	cfg.addr4.family = AF_INET;
-	memcpy(cfg.addr4.addr, own4, 4);
+	cfg.addr4.ip.family = AF_INET;
+	memcpy(cfg.addr4.ip.bytes, own4, 4);
 	cfg.addr4.bits = 32;
-	cfg.addr6.family = AF_INET6;
-	memcpy(cfg.addr6.addr, own6, 16);
+	cfg.addr6.ip.family = AF_INET6;
+	memcpy(cfg.addr6.ip.bytes, own6, 16);
 	cfg.addr6.bits = 128;
 	if (mode == NS_MODE_TUN) {
 		int sv[2];

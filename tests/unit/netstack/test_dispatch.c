@@ -619,8 +619,8 @@ static void test_config_errors(uv_loop_t *loop)
 	cfg.mtu = 500;
 	CHECK_INT(ns_new(loop, &cfg, &ns), -EINVAL);
 	base_config(&cfg, NS_MODE_USERSPACE, -1);
-	cfg.addr4.family = 0;
-	cfg.addr6.family = 0;
+	cfg.addr4.ip.family = 0;
+	cfg.addr6.ip.family = 0;
 	CHECK_INT(ns_new(loop, &cfg, &ns), -EINVAL);
 	base_config(&cfg, NS_MODE_USERSPACE, -1);
 	CHECK_INT(ns_new(loop, &cfg, &ns), 0);
