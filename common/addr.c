@@ -144,6 +144,14 @@ bool addr_prefix_parse(const char *s, struct addr_prefix *out, const char **why)
 	return true;
 }
 
+bool addr_net_parse(const char *s, struct addr_prefix *out, const char **why)
+{
+	if (!addr_prefix_parse(s, out, why))
+		return false;
+	addr_prefix_mask(out);
+	return true;
+}
+
 char *addr_prefix_format(const struct addr_prefix *p, char out[static ADDR_TEXT_MAX])
 {
 	char host[HOST_MAX];

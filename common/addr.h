@@ -78,6 +78,10 @@ void addr_ip_unmap(struct addr_ip *a);
  * length; not masked (a node's "100.64.0.1/10" keeps its host bits); false with why. */
 bool addr_prefix_parse(const char *s, struct addr_prefix *out, const char **why);
 
+/* As addr_prefix_parse, then masked: the network a prefix names ("10.1.2.3/8" is 10.0.0.0/8),
+ * as the policy reads its hosts, routes and rules. */
+bool addr_net_parse(const char *s, struct addr_prefix *out, const char **why);
+
 /* "ADDR/BITS" into out; returns out.  It parses back to p. */
 char *addr_prefix_format(const struct addr_prefix *p, char out[static ADDR_TEXT_MAX]);
 

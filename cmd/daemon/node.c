@@ -173,7 +173,7 @@ enum verdict meshd_ssh_decide(const struct ctl_netmap *nm, const struct ctl_pref
 				  uint32_t *check_period_s, char *message, size_t msglen)
 {
 	struct pol_decision d;
-	struct pol_addr a = { .family = src->family };
+	struct addr_ip a = { .family = src->family == 4 ? AF_INET : AF_INET6 };
 	memcpy(a.bytes, src->addr, src->family == 4 ? 4 : 16);
 	pol_ssh_rules_decide(nm ? (const struct pol_ssh_rule *const *)nm->ssh : NULL,
 			     nm ? nm->n_ssh : 0, &a, user, &d);

@@ -25,8 +25,8 @@ static json_t *node(uint64_t id, const char *name, const char *addr)
 static char *full(void)
 {
 	struct pol_ssh_usermap um = { "*", "=" };
-	struct pol_prefix p;
-	pol_prefix_parse("100.64.0.2/32", &p);
+	struct addr_prefix p;
+	addr_net_parse("100.64.0.2/32", &p, NULL);
 	struct pol_ssh_rule r = { .principals = &p, .n_principals = 1, .users = &um, .n_users = 1,
 				  .action = VERDICT_CHECK, .check_period_s = 3600 };
 	struct pol_port_range pr = { 22, 22 };
@@ -339,8 +339,8 @@ int main(void)
 		CHECK_STR(nm->filter[0]->section, "default");
 		CHECK_INT(nm->filter[0]->n_protos, 0);
 		CHECK_INT(nm->filter[0]->ports[0].last, 65535);
-		struct pol_addr sa = { .family = 4, .bytes = { 100, 64, 0, 9 } };
-		struct pol_addr da = { .family = 4, .bytes = { 100, 64, 0, 1 } };
+		struct addr_ip sa = { .family = AF_INET, .bytes = { 100, 64, 0, 9 } };
+		struct addr_ip da = { .family = AF_INET, .bytes = { 100, 64, 0, 1 } };
 		CHECK_INT(pol_filter_rules_match((const struct pol_filter_rule *const *)nm->filter,
 						 nm->n_filter, &sa, &da, POL_PROTO_TCP, 8080),
 			  0);
