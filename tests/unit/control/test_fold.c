@@ -27,7 +27,7 @@ static json_t *node(uint64_t id, unsigned gen)
 	n.id = id;
 	n.name = name;
 	memset(n.node_key, (int)(id + gen), 32);
-	ctl_prefix_parse(addr, &n.addrs[0]);
+	addr_prefix_parse(addr, &n.addrs[0], NULL);
 	n.n_addrs = 1;
 	n.endpoints = eps;
 	n.n_endpoints = gen % 2;

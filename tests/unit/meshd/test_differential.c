@@ -81,12 +81,11 @@ static struct ctl_netmap *node_netmap(const struct pol_compiled *c, size_t self,
 static struct ssh_view node_ssh(const struct ctl_netmap *nm, const struct addr_ip *src,
 				const char *user)
 {
-	struct ctl_prefix p = { .family = src->family == AF_INET ? 4 : 6, .bits = src->family == AF_INET ? 32 : 128 };
+	struct addr_prefix p = addr_host_prefix(src);
 	struct sshd_decision acc;
 	uint32_t period;
 	char msg[512];
 	struct ssh_view v = { 0 };
-	memcpy(p.addr, src->bytes, 16);
 	v.verdict = meshd_ssh_decide(nm, &p, user, &acc, &period, msg, sizeof(msg));
 	if (v.verdict != VERDICT_REJECT) {
 		snprintf(v.user, sizeof(v.user), "%s", acc.local_user);
