@@ -179,11 +179,11 @@ static bool node_matches(const struct ctl_lapi_node *n, const char *host)
 		return true;
 	if (n->dns_name && strcmp(n->dns_name, host) == 0)
 		return true;
-	struct ctl_prefix p;
-	if (!ctl_prefix_parse(host, &p))
+	struct addr_prefix p;
+	if (!addr_prefix_parse(host, &p, NULL))
 		return false;
 	for (size_t i = 0; i < n->n_addrs; i++)
-		if (ctl_prefix_contains(&n->addrs[i], &p))
+		if (addr_prefix_covers(&n->addrs[i], &p))
 			return true;
 	return false;
 }
@@ -203,14 +203,14 @@ void meshctl_node_addr(const struct ctl_lapi_node *n, int family, char *buf, siz
 	buf[0] = '\0';
 	for (int pass = 0; pass < 2 && !buf[0]; pass++) {
 		for (size_t i = 0; i < n->n_addrs; i++) {
-			int f = n->addrs[i].family == 4 ? AF_INET : AF_INET6;
+			int f = n->addrs[i].ip.family;
 			if (pass == 0 && family && f != family)
 				continue;
 			if (pass == 0 && !family && f != AF_INET)
 				continue;
 			if (pass == 1 && family)
 				break;
-			inet_ntop(f, n->addrs[i].addr, buf, (socklen_t)len);
+			inet_ntop(f, n->addrs[i].ip.bytes, buf, (socklen_t)len);
 			return;
 		}
 	}

@@ -47,11 +47,11 @@ int meshctl_ip(int argc, char **argv)
 	} else {
 		int printed = 0;
 		for (size_t i = 0; i < n->n_addrs; i++) {
-			int f = n->addrs[i].family == 4 ? AF_INET : AF_INET6;
+			int f = n->addrs[i].ip.family;
 			if (family && f != family)
 				continue;
-			char buf[INET6_ADDRSTRLEN];
-			inet_ntop(f, n->addrs[i].addr, buf, sizeof(buf));
+			char buf[ADDR_TEXT_MAX];
+			addr_ip_format(&n->addrs[i].ip, buf);
 			printf("%s\n", buf);
 			printed++;
 		}

@@ -241,7 +241,7 @@ static bool parse_port(const char *s, uint8_t *proto, uint16_t *port)
 	return true;
 }
 
-static const struct pol_addr *pick_addr(const struct pol_node *n, int family)
+static const struct addr_ip *pick_addr(const struct pol_node *n, int family)
 {
 	for (size_t i = 0; i < n->n_addrs; i++)
 		if (!family || n->addrs[i].family == family)
@@ -257,11 +257,11 @@ static void print_rule(const struct pol_policy *pol, const struct pol_decision *
 	printf("  rule:   %s[%d] %s\n", d->section, d->rule_index, text ? text : "");
 }
 
-static bool node_in(const struct pol_prefix *p, size_t n, const struct pol_node *nd)
+static bool node_in(const struct addr_prefix *p, size_t n, const struct pol_node *nd)
 {
 	for (size_t i = 0; i < n; i++)
 		for (size_t k = 0; k < nd->n_addrs; k++)
-			if (pol_prefix_contains(&p[i], &nd->addrs[k]))
+			if (addr_prefix_contains(&p[i], &nd->addrs[k]))
 				return true;
 	return false;
 }
@@ -274,9 +274,9 @@ static int summarize(const struct pol_compiled *c, const struct pol_topology *t,
 	const struct pol_filter_rule *const *fr;
 	const struct pol_ssh_rule *const *sr;
 	size_t nf = pol_node_filter(c, di, &fr), ns = pol_node_ssh(c, di, &sr), shown = 0;
-	char sa[64], da[64], what[200];
-	printf("access %s (%s) -> %s (%s):\n", sn->name, pol_addr_format(pick_addr(sn, 0), sa),
-	       dn->name, pol_addr_format(pick_addr(dn, 0), da));
+	char sa[ADDR_TEXT_MAX], da[ADDR_TEXT_MAX], what[200];
+	printf("access %s (%s) -> %s (%s):\n", sn->name, addr_ip_format(pick_addr(sn, 0), sa),
+	       dn->name, addr_ip_format(pick_addr(dn, 0), da));
 	for (size_t i = 0; i < nf; i++) {
 		if (!node_in(fr[i]->srcs, fr[i]->n_srcs, sn) ||
 		    !node_in(fr[i]->dsts, fr[i]->n_dsts, dn))
@@ -341,7 +341,7 @@ static int run_explain(int argc, char **argv)
 		goto out;
 	}
 	struct pol_decision d;
-	char sa[64], da[64];
+	char sa[ADDR_TEXT_MAX], da[ADDR_TEXT_MAX];
 	const struct pol_node *sn = &t->nodes[si], *dn = &t->nodes[di];
 	if (!o.user && !o.port) {
 		rc = summarize(c, t, si, di);
@@ -350,17 +350,17 @@ static int run_explain(int argc, char **argv)
 	if (o.user) {
 		pol_ssh_decide(c, si, di, o.user, &d);
 		printf("ssh %s (%s) -> %s (%s) as \"%s\": %s\n", sn->name,
-		       pol_addr_format(pick_addr(sn, 0), sa), dn->name,
-		       pol_addr_format(pick_addr(dn, 0), da), o.user,
+		       addr_ip_format(pick_addr(sn, 0), sa), dn->name,
+		       addr_ip_format(pick_addr(dn, 0), da), o.user,
 		       shown_verdict(d.verdict, true));
 		if (d.verdict != VERDICT_REJECT)
 			printf("  login:  %s\n", d.local_user);
 	} else {
-		int fam = proto == POL_PROTO_ICMPV6 ? 6 : 4;
-		const struct pol_addr *s = pick_addr(sn, fam), *dst = pick_addr(dn, fam);
+		int fam = proto == POL_PROTO_ICMPV6 ? AF_INET6 : AF_INET;
+		const struct addr_ip *s = pick_addr(sn, fam), *dst = pick_addr(dn, fam);
 		if (!s || !dst) {
-			s = pick_addr(sn, 6);
-			dst = pick_addr(dn, 6);
+			s = pick_addr(sn, AF_INET6);
+			dst = pick_addr(dn, AF_INET6);
 		}
 		if (!s || !dst) {
 			fprintf(stderr, "%s: %s and %s share no address family\n", o.topology,
@@ -377,8 +377,8 @@ static int run_explain(int argc, char **argv)
 							  : "sctp");
 		else
 			snprintf(pb, sizeof(pb), "proto %u", proto);
-		printf("packet %s (%s) -> %s (%s) %s: %s\n", sn->name, pol_addr_format(s, sa),
-		       dn->name, pol_addr_format(dst, da), pb, shown_verdict(d.verdict, false));
+		printf("packet %s (%s) -> %s (%s) %s: %s\n", sn->name, addr_ip_format(s, sa),
+		       dn->name, addr_ip_format(dst, da), pb, shown_verdict(d.verdict, false));
 	}
 	print_rule(pol, &d);
 	printf("  why:    %s\n", d.why);

@@ -88,8 +88,7 @@ static int write_known_hosts(const char *path, const struct ctl_lapi_status *st)
 				fprintf(f, ",%s", n->dns_name);
 			for (size_t a = 0; a < n->n_addrs; a++) {
 				char buf[64];
-				meshctl_node_addr(n, n->addrs[a].family == 4 ? AF_INET : AF_INET6, buf,
-						  sizeof(buf));
+				meshctl_node_addr(n, n->addrs[a].ip.family, buf, sizeof(buf));
 				if (buf[0])
 					fprintf(f, ",%s", buf);
 			}

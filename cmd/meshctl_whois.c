@@ -32,10 +32,8 @@ int meshctl_whois(int argc, char **argv)
 	free(line);
 	printf("Machine:\n  Name:      %s\n", n.dns_name ? n.dns_name : n.name ? n.name : "?");
 	for (size_t i = 0; i < n.n_addrs; i++) {
-		char buf[INET6_ADDRSTRLEN];
-		inet_ntop(n.addrs[i].family == 4 ? AF_INET : AF_INET6, n.addrs[i].addr, buf,
-			  sizeof(buf));
-		printf("  Address:   %s\n", buf);
+		char buf[ADDR_TEXT_MAX];
+		printf("  Address:   %s\n", addr_ip_format(&n.addrs[i].ip, buf));
 	}
 	if (n.n_tags) {
 		printf("  Tags:     ");

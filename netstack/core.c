@@ -55,8 +55,8 @@ void ns__from_ip_addr(const ip_addr_t *a, int *family, uint8_t addr[16])
 bool ns__is_own(const struct ns *ns, int family, const uint8_t *addr)
 {
 	if (family == AF_INET)
-		return ns->cfg.addr4.family == AF_INET && memcmp(ns->cfg.addr4.addr, addr, 4) == 0;
-	return ns->cfg.addr6.family == AF_INET6 && memcmp(ns->cfg.addr6.addr, addr, 16) == 0;
+		return ns->cfg.addr4.ip.family == AF_INET && memcmp(ns->cfg.addr4.ip.bytes, addr, 4) == 0;
+	return ns->cfg.addr6.ip.family == AF_INET6 && memcmp(ns->cfg.addr6.ip.bytes, addr, 16) == 0;
 }
 
 /* ---- timers ---- */
@@ -143,16 +143,16 @@ static int setup_netif(struct ns *ns)
 	ip4_addr_set_zero(&addr);
 	ip4_addr_set_zero(&mask);
 	ip4_addr_set_zero(&gw);
-	if (ns->cfg.addr4.family == AF_INET) {
-		memcpy(&addr.addr, ns->cfg.addr4.addr, 4);
+	if (ns->cfg.addr4.ip.family == AF_INET) {
+		memcpy(&addr.addr, ns->cfg.addr4.ip.bytes, 4);
 		mask.addr = htonl(0xffffffffu); /* host route; netif_default carries the rest */
 	}
 	if (!netif_add(&ns->nif, &addr, &mask, &gw, ns, nif_init, ip_input))
 		return -ENOMEM;
 	ns->nif_added = true;
-	if (ns->cfg.addr6.family == AF_INET6) {
+	if (ns->cfg.addr6.ip.family == AF_INET6) {
 		ip6_addr_t a6;
-		memcpy(a6.addr, ns->cfg.addr6.addr, 16);
+		memcpy(a6.addr, ns->cfg.addr6.ip.bytes, 16);
 		ip6_addr_clear_zone(&a6);
 		netif_ip6_addr_set(&ns->nif, 0, &a6);
 		netif_ip6_addr_set_state(&ns->nif, 0, IP6_ADDR_PREFERRED);
@@ -179,15 +179,15 @@ static int check_config(const struct ns_config *cfg)
 		log_err("netstack", "config: MTU %u outside 1280..65535", cfg->mtu);
 		return -EINVAL;
 	}
-	if (cfg->addr4.family != 0 && cfg->addr4.family != AF_INET) {
+	if (cfg->addr4.ip.family != 0 && cfg->addr4.ip.family != AF_INET) {
 		log_err("netstack", "config: addr4 is not an IPv4 address");
 		return -EINVAL;
 	}
-	if (cfg->addr6.family != 0 && cfg->addr6.family != AF_INET6) {
+	if (cfg->addr6.ip.family != 0 && cfg->addr6.ip.family != AF_INET6) {
 		log_err("netstack", "config: addr6 is not an IPv6 address");
 		return -EINVAL;
 	}
-	if (cfg->addr4.family == 0 && cfg->addr6.family == 0) {
+	if (cfg->addr4.ip.family == 0 && cfg->addr6.ip.family == 0) {
 		log_err("netstack", "config: no tailnet address");
 		return -EINVAL;
 	}

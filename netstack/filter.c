@@ -12,7 +12,7 @@
 bool ns_filter_allows(const struct pol_filter_rule *const *rules, size_t n,
 		      const struct ns_packet_info *pi)
 {
-	struct pol_addr src = { .family = pi->family == AF_INET ? 4 : 6 }, dst = src;
+	struct addr_ip src = { .family = (uint8_t)pi->family }, dst = src;
 	size_t alen = pi->family == AF_INET ? 4 : 16;
 	memcpy(src.bytes, pi->src, alen);
 	memcpy(dst.bytes, pi->dst, alen);

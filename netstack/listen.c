@@ -258,8 +258,8 @@ static struct ns__conn *dial_start(struct ns *ns, int family, const uint8_t *add
 		*err = -EAFNOSUPPORT;
 		return NULL;
 	}
-	const struct ns_prefix *own = family == AF_INET ? &ns->cfg.addr4 : &ns->cfg.addr6;
-	if (own->family != family) {
+	const struct addr_prefix *own = family == AF_INET ? &ns->cfg.addr4 : &ns->cfg.addr6;
+	if (own->ip.family != family) {
 		*err = -EADDRNOTAVAIL; /* no tailnet address of that family */
 		return NULL;
 	}
@@ -269,7 +269,7 @@ static struct ns__conn *dial_start(struct ns *ns, int family, const uint8_t *add
 		return NULL;
 	}
 	ip_addr_t local, remote;
-	ns__to_ip_addr(family, own->addr, &local);
+	ns__to_ip_addr(family, own->ip.bytes, &local);
 	ns__to_ip_addr(family, addr, &remote);
 	struct tcp_pcb *pcb = tcp_new_ip_type(family == AF_INET ? IPADDR_TYPE_V4 : IPADDR_TYPE_V6);
 	if (!pcb) {

@@ -23,18 +23,13 @@
 
 #include <uv.h>
 
+#include "common/addr.h"
+
 struct ns;
 
 enum ns_mode {
 	NS_MODE_TUN,	   /* non-intercepted traffic goes to a TUN device */
 	NS_MODE_USERSPACE, /* no TUN: lwIP serves our address, the rest is dropped */
-};
-
-/* An address with a prefix length; family is AF_INET or AF_INET6 (0 = unset). */
-struct ns_prefix {
-	int family;
-	uint8_t addr[16];
-	uint8_t bits;
 };
 
 enum { NS_MAX_ROUTES = 16, NS_DEFAULT_MTU = 1280 };
@@ -48,10 +43,11 @@ struct ns_config {
 	 * closes it.  -1 opens /dev/net/tun. */
 	int tun_fd;
 	uint32_t mtu; /* 0 = NS_DEFAULT_MTU */
-	/* Our tailnet addresses (host addresses; bits is the prefix set on the TUN). */
-	struct ns_prefix addr4, addr6;
+	/* Our tailnet addresses (host addresses; bits is the prefix set on the TUN); family 0
+	 * when there is none of that family. */
+	struct addr_prefix addr4, addr6;
 	/* Extra routes pointed at the TUN (e.g. 100.64.0.0/10 and the tailnet ULA /48). */
-	struct ns_prefix routes[NS_MAX_ROUTES];
+	struct addr_prefix routes[NS_MAX_ROUTES];
 	unsigned n_routes;
 	/* Limits for bridged TCP connections (0 = defaults: 1024 conns, 64 MiB). */
 	unsigned max_conns;

@@ -85,36 +85,36 @@ static int link_up(int fd, int ifindex, uint32_t mtu)
 	return nl_talk(fd, &req);
 }
 
-static int addr_add(int fd, int ifindex, const struct ns_prefix *p)
+static int addr_add(int fd, int ifindex, const struct addr_prefix *p)
 {
 	struct nlreq req = { 0 };
-	size_t alen = p->family == AF_INET ? 4 : 16;
+	size_t alen = addr_family_len(p->ip.family);
 	req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifaddrmsg));
 	req.nh.nlmsg_type = RTM_NEWADDR;
 	req.nh.nlmsg_flags = NLM_F_CREATE | NLM_F_REPLACE;
-	req.ifa.ifa_family = (uint8_t)p->family;
+	req.ifa.ifa_family = p->ip.family;
 	req.ifa.ifa_prefixlen = p->bits;
 	req.ifa.ifa_index = (uint32_t)ifindex;
-	req.ifa.ifa_flags = p->family == AF_INET6 ? IFA_F_NODAD : 0;
-	add_attr(&req, IFA_LOCAL, p->addr, alen);
-	add_attr(&req, IFA_ADDRESS, p->addr, alen);
+	req.ifa.ifa_flags = p->ip.family == AF_INET6 ? IFA_F_NODAD : 0;
+	add_attr(&req, IFA_LOCAL, p->ip.bytes, alen);
+	add_attr(&req, IFA_ADDRESS, p->ip.bytes, alen);
 	return nl_talk(fd, &req);
 }
 
-static int route_add(int fd, int ifindex, const struct ns_prefix *p)
+static int route_add(int fd, int ifindex, const struct addr_prefix *p)
 {
 	struct nlreq req = { 0 };
 	uint32_t oif = (uint32_t)ifindex;
 	req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg));
 	req.nh.nlmsg_type = RTM_NEWROUTE;
 	req.nh.nlmsg_flags = NLM_F_CREATE | NLM_F_REPLACE;
-	req.rtm.rtm_family = (uint8_t)p->family;
+	req.rtm.rtm_family = p->ip.family;
 	req.rtm.rtm_dst_len = p->bits;
 	req.rtm.rtm_table = RT_TABLE_MAIN;
 	req.rtm.rtm_protocol = RTPROT_STATIC;
 	req.rtm.rtm_scope = RT_SCOPE_LINK;
 	req.rtm.rtm_type = RTN_UNICAST;
-	add_attr(&req, RTA_DST, p->addr, p->family == AF_INET ? 4 : 16);
+	add_attr(&req, RTA_DST, p->ip.bytes, addr_family_len(p->ip.family));
 	add_attr(&req, RTA_OIF, &oif, sizeof(oif));
 	return nl_talk(fd, &req);
 }
@@ -129,11 +129,11 @@ static int configure(struct ns *ns)
 		return -errno;
 	const char *what = "bring up (MTU)";
 	int r = link_up(fd, ifindex, ns->cfg.mtu);
-	if (r == 0 && ns->cfg.addr4.family == AF_INET) {
+	if (r == 0 && ns->cfg.addr4.ip.family == AF_INET) {
 		what = "add IPv4 address";
 		r = addr_add(fd, ifindex, &ns->cfg.addr4);
 	}
-	if (r == 0 && ns->cfg.addr6.family == AF_INET6) {
+	if (r == 0 && ns->cfg.addr6.ip.family == AF_INET6) {
 		what = "add IPv6 address";
 		r = addr_add(fd, ifindex, &ns->cfg.addr6);
 	}

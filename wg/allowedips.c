@@ -166,7 +166,7 @@ void wg__aip_free(struct wg__allowedips *t)
 }
 
 static size_t walk(const struct wg__aip_node *n, int family, const struct wg__peer *peer,
-		   void (*cb)(void *ctx, const struct wg_allowed_ip *aip), void *ctx)
+		   void (*cb)(void *ctx, const struct addr_prefix *aip), void *ctx)
 {
 	size_t count = 0;
 	if (!n)
@@ -174,8 +174,8 @@ static size_t walk(const struct wg__aip_node *n, int family, const struct wg__pe
 	if (n->peer == peer) {
 		count++;
 		if (cb) {
-			struct wg_allowed_ip aip = { .family = family, .cidr = n->cidr };
-			store_addr(family, aip.addr, n->key);
+			struct addr_prefix aip = { .ip.family = (uint8_t)family, .bits = n->cidr };
+			store_addr(family, aip.ip.bytes, n->key);
 			cb(ctx, &aip);
 		}
 	}
@@ -185,7 +185,7 @@ static size_t walk(const struct wg__aip_node *n, int family, const struct wg__pe
 }
 
 size_t wg__aip_walk_peer(const struct wg__allowedips *t, const struct wg__peer *peer,
-			 void (*cb)(void *ctx, const struct wg_allowed_ip *aip), void *ctx)
+			 void (*cb)(void *ctx, const struct addr_prefix *aip), void *ctx)
 {
 	return walk(t->root4, AF_INET, peer, cb, ctx) + walk(t->root6, AF_INET6, peer, cb, ctx);
 }

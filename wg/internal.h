@@ -195,7 +195,7 @@ void wg__aip_remove_peer(struct wg__allowedips *t, struct wg__peer *peer);
 void wg__aip_free(struct wg__allowedips *t);
 /* Calls cb for each prefix of peer; returns how many. cb may be NULL. */
 size_t wg__aip_walk_peer(const struct wg__allowedips *t, const struct wg__peer *peer,
-			 void (*cb)(void *ctx, const struct wg_allowed_ip *aip), void *ctx);
+			 void (*cb)(void *ctx, const struct addr_prefix *aip), void *ctx);
 
 /* ---- timers.c: the state machine; callers report events, timers.c decides ---- */
 struct wg__timers;

@@ -304,9 +304,8 @@ int wg_device_peer_set(struct wg_device *dev, const struct wg_peer_config *pc)
 	int err;
 
 	for (size_t i = 0; i < pc->n_allowed_ips; i++) {
-		const struct wg_allowed_ip *a = &pc->allowed_ips[i];
-		if ((a->family != AF_INET && a->family != AF_INET6) ||
-		    a->cidr > (a->family == AF_INET ? 32 : 128))
+		const struct addr_prefix *a = &pc->allowed_ips[i];
+		if (!addr_family_len(a->ip.family) || a->bits > addr_family_bits(a->ip.family))
 			return -EINVAL;
 	}
 	if (pc->set_endpoint && !endpoint_valid(&pc->endpoint))
@@ -333,8 +332,8 @@ int wg_device_peer_set(struct wg_device *dev, const struct wg_peer_config *pc)
 	if (pc->replace_allowed_ips)
 		wg__aip_remove_peer(&dev->aip, p);
 	for (size_t i = 0; i < pc->n_allowed_ips; i++) {
-		const struct wg_allowed_ip *a = &pc->allowed_ips[i];
-		err = wg__aip_insert(&dev->aip, a->family, a->addr, a->cidr, p);
+		const struct addr_prefix *a = &pc->allowed_ips[i];
+		err = wg__aip_insert(&dev->aip, a->ip.family, a->ip.bytes, a->bits, p);
 		if (err)
 			return err;
 	}

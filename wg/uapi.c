@@ -22,7 +22,7 @@ enum { UAPI_MAX_REQUEST = 16 << 20 };
 
 struct uapi_peer {
 	struct wg_peer_config pc;
-	struct wg_allowed_ip *aips;
+	struct addr_prefix *aips;
 	size_t n_aips, cap_aips;
 	bool remove, update_only;
 };
@@ -119,82 +119,14 @@ static bool parse_bool_true(const char *v)
 	return strcmp(v, "true") == 0;
 }
 
+/* The endpoint and allowed_ip grammars are common/addr.h's, so `wg set` and the netmap
+ * read an address alike; a numeric IPv6 scope id is taken, as we print one. */
 static bool parse_endpoint(const char *v, struct sockaddr_storage *ss)
 {
-	char host[INET6_ADDRSTRLEN + 8];
-	const char *port_s;
-	uint64_t port;
-	size_t hl;
-
-	memset(ss, 0, sizeof(*ss));
-	if (v[0] == '[') {
-		const char *close = strchr(v, ']');
-		if (!close || close[1] != ':')
-			return false;
-		hl = (size_t)(close - v - 1);
-		if (hl == 0 || hl >= sizeof(host))
-			return false;
-		memcpy(host, v + 1, hl);
-		host[hl] = '\0';
-		port_s = close + 2;
-		char *pct = strchr(host, '%'); /* scope id: only numeric zones are honoured */
-		uint32_t scope = 0;
-		if (pct) {
-			uint64_t z;
-			*pct = '\0';
-			if (!parse_u64(pct + 1, UINT32_MAX, &z))
-				return false;
-			scope = (uint32_t)z;
-		}
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-		if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1 ||
-		    !parse_u64(port_s, 65535, &port))
-			return false;
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((uint16_t)port);
-		s6->sin6_scope_id = scope;
-		return true;
-	}
-	port_s = strrchr(v, ':');
-	if (!port_s)
+	struct addr_endpoint e;
+	if (!addr_endpoint_parse(v, &e, NULL))
 		return false;
-	hl = (size_t)(port_s - v);
-	if (hl == 0 || hl >= sizeof(host))
-		return false;
-	memcpy(host, v, hl);
-	host[hl] = '\0';
-	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-	if (inet_pton(AF_INET, host, &s4->sin_addr) != 1 || !parse_u64(port_s + 1, 65535, &port))
-		return false;
-	s4->sin_family = AF_INET;
-	s4->sin_port = htons((uint16_t)port);
-	return true;
-}
-
-static bool parse_prefix(const char *v, struct wg_allowed_ip *a)
-{
-	char host[INET6_ADDRSTRLEN + 1];
-	const char *slash = strchr(v, '/');
-	size_t hl = slash ? (size_t)(slash - v) : strlen(v);
-	uint64_t cidr;
-
-	if (hl == 0 || hl >= sizeof(host))
-		return false;
-	memcpy(host, v, hl);
-	host[hl] = '\0';
-	memset(a, 0, sizeof(*a));
-	if (inet_pton(AF_INET, host, a->addr) == 1)
-		a->family = AF_INET;
-	else if (inet_pton(AF_INET6, host, a->addr) == 1)
-		a->family = AF_INET6;
-	else
-		return false;
-	uint64_t max = a->family == AF_INET ? 32 : 128;
-	if (!slash)
-		cidr = max;
-	else if (!parse_u64(slash + 1, max, &cidr))
-		return false;
-	a->cidr = (uint8_t)cidr;
+	addr_endpoint_to_sockaddr(&e, ss);
 	return true;
 }
 
@@ -290,7 +222,7 @@ static bool parse_set(char *body, struct uapi_set *s, const char **bad)
 			if (!grow((void **)&peer->aips, &peer->cap_aips, peer->n_aips,
 				  sizeof(*peer->aips)))
 				goto restore;
-			if (!parse_prefix(v, &peer->aips[peer->n_aips]))
+			if (!addr_prefix_parse(v, &peer->aips[peer->n_aips], NULL))
 				goto restore;
 			peer->n_aips++;
 		} else if (!strcmp(k, "protocol_version")) {
@@ -341,27 +273,16 @@ static int apply_set(struct wg_device *dev, struct uapi_set *s)
 
 static void format_endpoint(struct strbuf *sb, const struct sockaddr_storage *ss)
 {
-	char host[INET6_ADDRSTRLEN];
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
-		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
-		sb_printf(sb, "endpoint=%s:%u\n", host, ntohs(s4->sin_port));
-	} else {
-		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
-		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
-		if (s6->sin6_scope_id)
-			sb_printf(sb, "endpoint=[%s%%%u]:%u\n", host, s6->sin6_scope_id,
-				  ntohs(s6->sin6_port));
-		else
-			sb_printf(sb, "endpoint=[%s]:%u\n", host, ntohs(s6->sin6_port));
-	}
+	struct addr_endpoint e;
+	char text[ADDR_TEXT_MAX];
+	if (addr_endpoint_from_sockaddr((const struct sockaddr *)ss, &e))
+		sb_printf(sb, "endpoint=%s\n", addr_endpoint_format(&e, text));
 }
 
-static void print_aip(void *ctx, const struct wg_allowed_ip *a)
+static void print_aip(void *ctx, const struct addr_prefix *a)
 {
-	char host[INET6_ADDRSTRLEN];
-	inet_ntop(a->family, a->addr, host, sizeof(host));
-	sb_printf(ctx, "allowed_ip=%s/%u\n", host, a->cidr);
+	char text[ADDR_TEXT_MAX];
+	sb_printf(ctx, "allowed_ip=%s\n", addr_prefix_format(a, text));
 }
 
 static void do_get(struct wg_device *dev, struct strbuf *sb)

@@ -18,8 +18,8 @@
  *	struct wg_device *dev;
  *	int err = wg_device_new(loop, &cfg, &ops, tun_ctx, &dev);
  *
- *	struct wg_allowed_ip aip = { .family = AF_INET, .cidr = 32 };
- *	inet_pton(AF_INET, "10.0.0.2", aip.addr);
+ *	struct addr_prefix aip;
+ *	addr_prefix_parse("10.0.0.2/32", &aip, NULL);  // common/addr.h
  *	struct wg_peer_config pc = { .allowed_ips = &aip, .n_allowed_ips = 1,
  *				     .persistent_keepalive = -1 };
  *	memcpy(pc.public_key, peer_pub, 32);
@@ -70,6 +70,8 @@
 #include <sys/uio.h>
 
 #include <uv.h>
+
+#include "common/addr.h"
 
 enum {
 	WG_KEY_LEN = 32,
@@ -127,12 +129,6 @@ struct wg_device_config {
 	unsigned int crypto_workers;
 };
 
-struct wg_allowed_ip {
-	int family; /* AF_INET or AF_INET6 */
-	uint8_t addr[16];
-	uint8_t cidr;
-};
-
 /* Peer settings for wg_device_peer_set(); fields that say "unchanged" keep the current
  * value of an existing peer. */
 struct wg_peer_config {
@@ -145,7 +141,7 @@ struct wg_peer_config {
 	uint64_t path; /* non-zero: datagrams go by ops->route, not to the endpoint; 0: none */
 	int persistent_keepalive;	   /* seconds; 0 off; -1 unchanged */
 	bool replace_allowed_ips;	   /* drop the current list before adding */
-	const struct wg_allowed_ip *allowed_ips;
+	const struct addr_prefix *allowed_ips; /* host bits are cleared as they go in */
 	size_t n_allowed_ips;
 };
 

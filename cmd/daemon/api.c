@@ -325,15 +325,15 @@ static void handle(struct api_conn *c)
 		break;
 	}
 	case CTL_LAPI_WHOIS: {
-		struct ctl_prefix p;
+		struct addr_prefix p;
 		const struct ctl_node *n = NULL;
-		if (!ctl_prefix_parse(req.host, &p)) {
+		if (!addr_prefix_parse(req.host, &p, NULL)) {
 			reply(c, ctl_lapi_reply_error("'%s' is not an IP address", req.host));
 			break;
 		}
 		if (nm && nm->self.n_addrs) {
 			for (size_t i = 0; i < nm->self.n_addrs && !n; i++)
-				if (ctl_prefix_contains(&nm->self.addrs[i], &p))
+				if (addr_prefix_covers(&nm->self.addrs[i], &p))
 					n = &nm->self;
 		}
 		if (!n && nm)

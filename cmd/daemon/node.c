@@ -67,7 +67,7 @@ struct hold {
 	struct meshd_node *node;
 	struct sshd_check *check; /* NULL once the connection went away */
 	struct sshd_decision accept;
-	struct ctl_prefix src;
+	struct addr_prefix src;
 	char user[64];
 };
 
@@ -138,45 +138,30 @@ static size_t on_ns_send_batch(void *ctx, const struct iovec *pkts, size_t n)
 
 /* ---- SSH ---- */
 
-static void start_hold(struct meshd_node *node, const struct ctl_prefix *src, const char *user,
+static void start_hold(struct meshd_node *node, const struct addr_prefix *src, const char *user,
 		       struct sshd_check *check, uint32_t check_period_s,
 		       const struct sshd_decision *accept, struct sshd_decision *out);
 
-static bool sockaddr_to_prefix(const struct sockaddr *sa, struct ctl_prefix *out)
+/* The host prefix of a connection's source (an IPv4-mapped IPv6 source as IPv4). */
+static bool sockaddr_to_prefix(const struct sockaddr *sa, struct addr_prefix *out)
 {
-	memset(out, 0, sizeof(*out));
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *in = (const void *)sa;
-		out->family = 4;
-		out->bits = 32;
-		memcpy(out->addr, &in->sin_addr, 4);
-		return true;
+	struct addr_endpoint e;
+	if (!addr_endpoint_from_sockaddr(sa, &e)) {
+		memset(out, 0, sizeof(*out));
+		return false;
 	}
-	if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const void *)sa;
-		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
-			out->family = 4;
-			out->bits = 32;
-			memcpy(out->addr, in6->sin6_addr.s6_addr + 12, 4);
-			return true;
-		}
-		out->family = 6;
-		out->bits = 128;
-		memcpy(out->addr, &in6->sin6_addr, 16);
-		return true;
-	}
-	return false;
+	addr_ip_unmap(&e.ip);
+	*out = addr_host_prefix(&e.ip);
+	return true;
 }
 
-enum verdict meshd_ssh_decide(const struct ctl_netmap *nm, const struct ctl_prefix *src,
+enum verdict meshd_ssh_decide(const struct ctl_netmap *nm, const struct addr_prefix *src,
 				  const char *user, struct sshd_decision *accept,
 				  uint32_t *check_period_s, char *message, size_t msglen)
 {
 	struct pol_decision d;
-	struct pol_addr a = { .family = src->family };
-	memcpy(a.bytes, src->addr, src->family == 4 ? 4 : 16);
 	pol_ssh_rules_decide(nm ? (const struct pol_ssh_rule *const *)nm->ssh : NULL,
-			     nm ? nm->n_ssh : 0, &a, user, &d);
+			     nm ? nm->n_ssh : 0, &src->ip, user, &d);
 	memset(accept, 0, sizeof(*accept));
 	if (d.verdict == VERDICT_REJECT) {
 		if (d.src_allowed)
@@ -236,7 +221,7 @@ static void on_ssh_authorize(void *ctx, const struct sockaddr *peer, const char 
 			     struct sshd_check *check, struct sshd_decision *out)
 {
 	struct meshd_node *node = ctx;
-	struct ctl_prefix src;
+	struct addr_prefix src;
 	memset(out, 0, sizeof(*out));
 	out->action = VERDICT_REJECT;
 	if (!sockaddr_to_prefix(peer, &src)) {
@@ -383,7 +368,7 @@ static void on_hold_answer(void *ctx, enum ctl_hold_state st, enum verdict v, co
 }
 
 /* Fills *out with CHECK and asks control; the answer resolves the check later. */
-static void start_hold(struct meshd_node *node, const struct ctl_prefix *src, const char *user,
+static void start_hold(struct meshd_node *node, const struct addr_prefix *src, const char *user,
 		       struct sshd_check *check, uint32_t check_period_s,
 		       const struct sshd_decision *accept, struct sshd_decision *out)
 {
@@ -404,12 +389,8 @@ static void start_hold(struct meshd_node *node, const struct ctl_prefix *src, co
 	snprintf(h->user, sizeof(h->user), "%s", user);
 	h->src = *src;
 	h->accept = *accept;
-	char addr[64];
-	struct ctl_prefix host = *src;
-	ctl_prefix_format(&host, addr);
-	char *slash = strchr(addr, '/');
-	if (slash)
-		*slash = '\0';
+	char addr[ADDR_TEXT_MAX];
+	addr_ip_format(&src->ip, addr);
 	h->next = node->holds;
 	node->holds = h;
 	int err = ctl_client_hold(node->control, addr, user, check_period_s, on_hold_answer, h);
@@ -430,22 +411,14 @@ static void start_hold(struct meshd_node *node, const struct ctl_prefix *src, co
 
 /* ---- netmap -> configuration ---- */
 
-static void prefix_to_ns(const struct ctl_prefix *p, struct ns_prefix *out)
-{
-	memset(out, 0, sizeof(*out));
-	out->family = p->family == 4 ? AF_INET : AF_INET6;
-	memcpy(out->addr, p->addr, p->family == 4 ? 4 : 16);
-	out->bits = p->bits;
-}
-
 bool meshd_node_resolve(const struct meshd_node *node, const char *host, int *family,
 			uint8_t addr[16])
 {
 	const struct ctl_netmap *nm = node->nm;
-	struct ctl_prefix p;
-	if (ctl_prefix_parse(host, &p)) {
-		*family = p.family == 4 ? AF_INET : AF_INET6;
-		memcpy(addr, p.addr, 16);
+	struct addr_prefix p;
+	if (addr_prefix_parse(host, &p, NULL)) {
+		*family = p.ip.family;
+		memcpy(addr, p.ip.bytes, 16);
 		return true;
 	}
 	/* names as DNS has them: any case, and an absolute name's trailing dot */
@@ -465,15 +438,15 @@ bool meshd_node_resolve(const struct meshd_node *node, const char *host, int *fa
 					   strcasecmp(want + nl + 1, nm->domain) == 0))
 			continue;
 		for (size_t a = 0; a < n->n_addrs; a++) {
-			if (n->addrs[a].family == 4) {
+			if (n->addrs[a].ip.family == AF_INET) {
 				*family = AF_INET;
-				memcpy(addr, n->addrs[a].addr, 16);
+				memcpy(addr, n->addrs[a].ip.bytes, 16);
 				return true;
 			}
 		}
 		if (n->n_addrs) {
 			*family = AF_INET6;
-			memcpy(addr, n->addrs[0].addr, 16);
+			memcpy(addr, n->addrs[0].ip.bytes, 16);
 			return true;
 		}
 	}
@@ -497,23 +470,23 @@ static int start_netstack(struct meshd_node *node, const struct ctl_netmap *nm)
 		.send_ctx = node,
 	};
 	for (size_t i = 0; i < nm->self.n_addrs; i++) {
-		const struct ctl_prefix *a = &nm->self.addrs[i];
-		if (a->family == 4 && !nc.addr4.family) {
-			prefix_to_ns(a, &nc.addr4);
+		const struct addr_prefix *a = &nm->self.addrs[i];
+		if (a->ip.family == AF_INET && !nc.addr4.ip.family) {
+			nc.addr4 = *a;
 			nc.addr4.bits = 32;
 			/* The whole tailnet range goes to the TUN. */
-			struct ns_prefix *r = &nc.routes[nc.n_routes++];
-			*r = (struct ns_prefix){ .family = AF_INET, .addr = { 100, 64 }, .bits = 10 };
-		} else if (a->family == 6 && !nc.addr6.family) {
-			prefix_to_ns(a, &nc.addr6);
+			struct addr_prefix *r = &nc.routes[nc.n_routes++];
+			*r = (struct addr_prefix){ .ip = { AF_INET, { 100, 64 } }, .bits = 10 };
+		} else if (a->ip.family == AF_INET6 && !nc.addr6.ip.family) {
+			nc.addr6 = *a;
 			nc.addr6.bits = 128;
-			struct ns_prefix *r = &nc.routes[nc.n_routes++];
-			prefix_to_ns(a, r);
-			memset(r->addr + 6, 0, 10);
+			struct addr_prefix *r = &nc.routes[nc.n_routes++];
+			*r = *a;
 			r->bits = 48;
+			addr_prefix_mask(r);
 		}
 	}
-	if (!nc.addr4.family && !nc.addr6.family) {
+	if (!nc.addr4.ip.family && !nc.addr6.ip.family) {
 		log_err(subject, "netmap gives this node no address");
 		return -EINVAL;
 	}
@@ -597,30 +570,17 @@ static int sync_peers(struct meshd_node *node, const struct ctl_netmap *nm)
 	meshd_reach_apply_netmap(node->reach, nm);
 	for (size_t i = 0; i < nm->n_peers; i++) {
 		const struct ctl_node *p = &nm->peers[i];
-		const struct ctl_prefix *src = p->n_allowed_ips ? p->allowed_ips : p->addrs;
-		size_t n = p->n_allowed_ips ? p->n_allowed_ips : p->n_addrs;
-		struct wg_allowed_ip *aips = calloc(n ? n : 1, sizeof(*aips));
-		if (!aips) {
-			free(keys);
-			return -ENOMEM;
-		}
-		for (size_t a = 0; a < n; a++) {
-			aips[a].family = src[a].family == 4 ? AF_INET : AF_INET6;
-			memcpy(aips[a].addr, src[a].addr, 16);
-			aips[a].cidr = src[a].bits;
-		}
 		struct wg_peer_config pc = {
 			.persistent_keepalive = 0,
 			.replace_allowed_ips = true,
-			.allowed_ips = aips,
-			.n_allowed_ips = n,
+			.allowed_ips = p->n_allowed_ips ? p->allowed_ips : p->addrs,
+			.n_allowed_ips = p->n_allowed_ips ? p->n_allowed_ips : p->n_addrs,
 		};
 		memcpy(pc.public_key, p->node_key, KEY_LEN);
 		/* Where its datagrams go is the path manager's, asked per datagram (ops.route). */
 		pc.path = meshd_reach_peer_handle(node->reach, p->node_key);
 		pc.set_path = pc.path != 0;
 		int err = wg_device_peer_set(node->wg, &pc);
-		free(aips);
 		if (err) {
 			log_warn(subject, "peer %s: cannot configure: %s", p->name ? p->name : "?",
 				 strerror(-err));
@@ -660,8 +620,7 @@ static bool same_addresses(const struct ctl_node *a, const struct ctl_node *b)
 	if (a->n_addrs != b->n_addrs)
 		return false;
 	for (size_t i = 0; i < a->n_addrs; i++)
-		if (a->addrs[i].family != b->addrs[i].family ||
-		    memcmp(a->addrs[i].addr, b->addrs[i].addr, 16) != 0)
+		if (!addr_ip_equal(&a->addrs[i].ip, &b->addrs[i].ip))
 			return false;
 	return true;
 }

@@ -109,7 +109,7 @@ void meshd_node_close(struct meshd_node *node, void (*done)(void *arg), void *ar
  * NULL: no rules), turned into what sshd needs: *accept for an accept or check verdict
  * (SSHD_ALLOW_ROOT unless autogroup:nonroot admitted the name), *check_period_s for a
  * check, the banner in message for a reject. */
-enum verdict meshd_ssh_decide(const struct ctl_netmap *nm, const struct ctl_prefix *src,
+enum verdict meshd_ssh_decide(const struct ctl_netmap *nm, const struct addr_prefix *src,
 				  const char *user, struct sshd_decision *accept,
 				  uint32_t *check_period_s, char *message, size_t msglen);
 

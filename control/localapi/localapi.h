@@ -72,7 +72,7 @@ struct ctl_lapi_node {
 	char *name, *owner, *dns_name;
 	char **tags;
 	size_t n_tags;
-	struct ctl_prefix addrs[CTL_MAX_NODE_ADDRS];
+	struct addr_prefix addrs[CTL_MAX_NODE_ADDRS];
 	size_t n_addrs;
 	char *endpoint;
 	/* How WireGuard reaches the peer: "direct ADDR:PORT", "relay TURN-URI (udp|tcp|tls)"

@@ -1,10 +1,12 @@
-/* The endpoint text parser (see endpoint.h).  Strict on purpose: a text two parsers could
- * read differently ("::1:80", "1.2.3.4:80x", "10.0.0.0/8:1") is refused by both. */
+/* The endpoint text parser (see endpoint.h): the type here, the address and port by
+ * common/addr.h's parser, so the netmap and `wg set` read an endpoint alike. */
 #include "control/netmap/endpoint.h"
 
-#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "common/addr.h"
 
 static bool fail(char *err, size_t errlen, const char *s, const char *why)
 {
@@ -22,9 +24,7 @@ const char *ctl_endpoint_type_name(enum ctl_endpoint_type t)
 
 bool ctl_endpoint_parse(const char *text, struct ctl_endpoint *out, char *err, size_t errlen)
 {
-	char host[CTL_ENDPOINT_MAX];
-	const char *colon, *s = text;
-	size_t hl;
+	const char *s = text;
 	memset(out, 0, sizeof(*out));
 	if (!text)
 		return fail(err, errlen, "", "not a string");
@@ -49,45 +49,25 @@ bool ctl_endpoint_parse(const char *text, struct ctl_endpoint *out, char *err, s
 		}
 		s = sp + 1;
 	}
-	if (s[0] == '[') {
-		const char *end = strchr(s, ']');
-		if (!end || end[1] != ':')
-			return fail(err, errlen, text, "expected [IPv6]:port");
-		hl = (size_t)(end - s - 1);
-		memcpy(host, s + 1, hl);
-		colon = end + 1;
-	} else {
-		colon = strchr(s, ':');
-		if (!colon)
-			return fail(err, errlen, text, "expected addr:port");
-		if (strchr(colon + 1, ':'))
-			return fail(err, errlen, text, "an IPv6 address goes in brackets: [addr]:port");
-		hl = (size_t)(colon - s);
-		memcpy(host, s, hl);
-	}
-	host[hl] = '\0';
-	const char *p = colon + 1;
-	size_t digits = strspn(p, "0123456789");
-	unsigned long port = 0;
-	for (size_t i = 0; i < digits && i < 6; i++)
-		port = port * 10 + (unsigned long)(p[i] - '0');
-	if (!digits || p[digits] || digits > 5 || port == 0 || port > 65535)
-		return fail(err, errlen, text, "port must be 1 to 65535");
-	if (s[0] == '[' && inet_pton(AF_INET6, host, out->addr) == 1)
-		out->family = 6;
-	else if (s[0] != '[' && inet_pton(AF_INET, host, out->addr) == 1)
-		out->family = 4;
-	else
-		return fail(err, errlen, text, s[0] == '[' ? "not an IPv6 address in brackets"
-						       : "not an IPv4 address");
-	out->port = (uint16_t)port;
+	/* A scope id names an interface of the host that chose it: nothing to a peer. */
+	if (strchr(s, '%'))
+		return fail(err, errlen, text, "no scope id in a netmap endpoint (it names an interface of one host)");
+	struct addr_endpoint e;
+	const char *why;
+	if (!addr_endpoint_parse(s, &e, &why))
+		return fail(err, errlen, text, why);
+	out->family = e.ip.family == AF_INET ? 4 : 6;
+	memcpy(out->addr, e.ip.bytes, sizeof(out->addr));
+	out->port = e.port;
 	return true;
 }
 
 void ctl_endpoint_format(const struct ctl_endpoint *e, char out[static CTL_ENDPOINT_MAX])
 {
-	char host[INET6_ADDRSTRLEN] = "?";
-	inet_ntop(e->family == 4 ? AF_INET : AF_INET6, e->addr, host, sizeof(host));
-	snprintf(out, CTL_ENDPOINT_MAX, e->family == 4 ? "%s %s:%u" : "%s [%s]:%u",
-		 ctl_endpoint_type_name(e->type), host, e->port);
+	struct addr_endpoint ae = { .ip.family = e->family == 4 ? AF_INET : AF_INET6,
+				    .port = e->port };
+	char text[ADDR_TEXT_MAX];
+	memcpy(ae.ip.bytes, e->addr, sizeof(ae.ip.bytes));
+	snprintf(out, CTL_ENDPOINT_MAX, "%s %s", ctl_endpoint_type_name(e->type),
+		 addr_endpoint_format(&ae, text));
 }

@@ -24,6 +24,9 @@ enum ctl_endpoint_type {
 	CTL_ENDPOINT_RELAY,
 };
 
+/* family stays 4 or 6 here, not common/addr.h's AF_INET/AF_INET6, only because
+ * cmd/daemon/reach.c reads it while another change is open there; embed a struct
+ * addr_endpoint when that lands. */
 struct ctl_endpoint {
 	enum ctl_endpoint_type type;
 	uint8_t family;	  /* 4 or 6 */
@@ -31,9 +34,9 @@ struct ctl_endpoint {
 	uint16_t port;	  /* 1 to 65535 */
 };
 
-/* An optional type and one space, then IPv4 bare or IPv6 in brackets, then ':' and a
- * decimal port 1-65535 (nothing else: no prefix length, no sign, no zone); false with a
- * sentence quoting s in err (may be NULL). */
+/* An optional type and one space, then common/addr.h's endpoint (IPv4 bare or IPv6 in
+ * brackets, ':', a decimal port 1-65535) without a scope id; false with a sentence quoting
+ * s in err (may be NULL). */
 bool ctl_endpoint_parse(const char *s, struct ctl_endpoint *out, char *err, size_t errlen);
 
 /* The typed text of e ("relay 198.18.0.10:49152"); it parses back to e. */

@@ -23,85 +23,16 @@ int ctl__fail(char *err, size_t errlen, const char *fmt, ...)
 	return -EINVAL;
 }
 
-bool ctl_prefix_parse(const char *s, struct ctl_prefix *out)
-{
-	char buf[64];
-	size_t len = strlen(s);
-	if (len == 0 || len >= sizeof(buf))
-		return false;
-	memcpy(buf, s, len + 1);
-	char *slash = strchr(buf, '/');
-	long bits = -1;
-	if (slash) {
-		char *end;
-		*slash = '\0';
-		if (!slash[1] || slash[1] == '-' || slash[1] == '+')
-			return false;
-		bits = strtol(slash + 1, &end, 10);
-		if (*end)
-			return false;
-	}
-	memset(out, 0, sizeof(*out));
-	if (inet_pton(AF_INET, buf, out->addr) == 1) {
-		out->family = 4;
-		if (bits < 0)
-			bits = 32;
-		if (bits > 32)
-			return false;
-	} else if (inet_pton(AF_INET6, buf, out->addr) == 1) {
-		out->family = 6;
-		if (bits < 0)
-			bits = 128;
-		if (bits > 128)
-			return false;
-	} else {
-		return false;
-	}
-	out->bits = (uint8_t)bits;
-	return true;
-}
-
-void ctl_prefix_format(const struct ctl_prefix *p, char out[static 44])
-{
-	char a[INET6_ADDRSTRLEN];
-	inet_ntop(p->family == 4 ? AF_INET : AF_INET6, p->addr, a, sizeof(a));
-	size_t len = strnlen(a, 39);
-	unsigned bits = p->bits > 128 ? 128 : p->bits;
-	memcpy(out, a, len);
-	out[len++] = '/';
-	if (bits >= 100)
-		out[len++] = (char)('0' + bits / 100);
-	if (bits >= 10)
-		out[len++] = (char)('0' + bits / 10 % 10);
-	out[len++] = (char)('0' + bits % 10);
-	out[len] = '\0';
-}
-
-bool ctl_prefix_contains(const struct ctl_prefix *net, const struct ctl_prefix *addr)
-{
-	if (net->family != addr->family || addr->bits < net->bits)
-		return false;
-	unsigned full = net->bits / 8, rest = net->bits % 8;
-	if (memcmp(net->addr, addr->addr, full) != 0)
-		return false;
-	if (rest) {
-		uint8_t mask = (uint8_t)(0xff << (8 - rest));
-		if ((net->addr[full] & mask) != (addr->addr[full] & mask))
-			return false;
-	}
-	return true;
-}
-
 /* ---- encoding ---- */
 
-json_t *ctl__prefix_json(const struct ctl_prefix *p)
+json_t *ctl__prefix_json(const struct addr_prefix *p)
 {
-	char s[44];
-	ctl_prefix_format(p, s);
+	char s[ADDR_TEXT_MAX];
+	addr_prefix_format(p, s);
 	return json_string(s);
 }
 
-static json_t *prefixes_json(const struct ctl_prefix *p, size_t n)
+static json_t *prefixes_json(const struct addr_prefix *p, size_t n)
 {
 	json_t *a = json_array();
 	for (size_t i = 0; a && i < n; i++)
@@ -173,18 +104,18 @@ void ctl_netmap_free(struct ctl_netmap *nm)
 
 /* ---- decoding ---- */
 
-int ctl__prefix_from_json(json_t *j, struct ctl_prefix *p, const char *field, char *err,
+int ctl__prefix_from_json(json_t *j, struct addr_prefix *p, const char *field, char *err,
 			  size_t errlen)
 {
 	if (!json_is_string(j))
 		return ctl__fail(err, errlen, "%s: expected an address string", field);
-	if (!ctl_prefix_parse(json_string_value(j), p))
+	if (!addr_prefix_parse(json_string_value(j), p, NULL))
 		return ctl__fail(err, errlen, "%s: '%s' is not an IP address or prefix", field,
 			    json_string_value(j));
 	return 0;
 }
 
-static int prefixes_from_json(json_t *obj, const char *key, struct ctl_prefix **out, size_t *n,
+static int prefixes_from_json(json_t *obj, const char *key, struct addr_prefix **out, size_t *n,
 			      size_t max, char *err, size_t errlen)
 {
 	json_t *a = json_object_get(obj, key);
@@ -196,7 +127,7 @@ static int prefixes_from_json(json_t *obj, const char *key, struct ctl_prefix **
 	size_t len = json_array_size(a);
 	if (max && len > max)
 		return ctl__fail(err, errlen, "%s: at most %zu entries", key, max);
-	struct ctl_prefix *p = calloc(len ? len : 1, sizeof(*p));
+	struct addr_prefix *p = calloc(len ? len : 1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
 	for (size_t i = 0; i < len; i++) {
@@ -295,7 +226,7 @@ int ctl__node_from_json(json_t *j, struct ctl_node *n, char *err, size_t errlen)
 			return ctl__fail(err, errlen, "disco_key: %s", kerr.message);
 		n->has_disco_key = true;
 	}
-	struct ctl_prefix *addrs = NULL;
+	struct addr_prefix *addrs = NULL;
 	if ((rc = str_member(j, "name", false, &n->name, err, errlen)) ||
 	    (rc = str_member(j, "owner", false, &n->owner, err, errlen)) ||
 	    (rc = ctl__strv_from_json(j, "tags", &n->tags, &n->n_tags, err, errlen)) ||
@@ -402,11 +333,11 @@ const struct ctl_node *ctl_netmap_peer_by_id(const struct ctl_netmap *nm, uint64
 }
 
 const struct ctl_node *ctl_netmap_peer_by_addr(const struct ctl_netmap *nm,
-					       const struct ctl_prefix *addr)
+					       const struct addr_prefix *addr)
 {
 	for (size_t i = 0; i < nm->n_peers; i++)
 		for (size_t a = 0; a < nm->peers[i].n_addrs; a++)
-			if (ctl_prefix_contains(&nm->peers[i].addrs[a], addr))
+			if (addr_prefix_covers(&nm->peers[i].addrs[a], addr))
 				return &nm->peers[i];
 	return NULL;
 }

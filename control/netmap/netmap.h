@@ -25,12 +25,6 @@ enum {
 	CTL_MAX_NODE_ADDRS = 2, /* one IPv4 in 100.64.0.0/10, one IPv6 in the tailnet's ULA /48 */
 };
 
-struct ctl_prefix {
-	uint8_t family; /* 4 or 6 */
-	uint8_t bits;
-	uint8_t addr[16]; /* IPv4 in the first 4 bytes */
-};
-
 /* A node as control describes it: used for the netmap's self and for each peer. */
 struct ctl_node {
 	uint64_t id;
@@ -44,9 +38,9 @@ struct ctl_node {
 	uint8_t disco_key[CTL_KEY_LEN];
 	bool has_disco_key;
 	int64_t key_expiry;	       /* unix seconds; 0 = never */
-	struct ctl_prefix addrs[CTL_MAX_NODE_ADDRS];
+	struct addr_prefix addrs[CTL_MAX_NODE_ADDRS];
 	size_t n_addrs;
-	struct ctl_prefix *allowed_ips;
+	struct addr_prefix *allowed_ips;
 	size_t n_allowed_ips;
 	char **endpoints; /* "addr:port" or "[addr]:port" */
 	size_t n_endpoints;
@@ -94,12 +88,6 @@ int ctl_netmap_apply(char **json, const char *msg, size_t len, char *err, size_t
 /* Find a peer by id or by address; NULL when absent. */
 const struct ctl_node *ctl_netmap_peer_by_id(const struct ctl_netmap *nm, uint64_t id);
 const struct ctl_node *ctl_netmap_peer_by_addr(const struct ctl_netmap *nm,
-					       const struct ctl_prefix *addr);
-
-/* Text forms: "100.64.0.1/32", "fd7a:115c:a1e0::1/128"; parse accepts a bare address
- * (full length).  Format needs 44 bytes. */
-bool ctl_prefix_parse(const char *s, struct ctl_prefix *out);
-void ctl_prefix_format(const struct ctl_prefix *p, char out[static 44]);
-bool ctl_prefix_contains(const struct ctl_prefix *net, const struct ctl_prefix *addr);
+					       const struct addr_prefix *addr);
 
 #endif

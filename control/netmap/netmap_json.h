@@ -11,7 +11,7 @@
 int ctl__fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Encoders return a new reference (NULL on out-of-memory). */
-json_t *ctl__prefix_json(const struct ctl_prefix *p);
+json_t *ctl__prefix_json(const struct addr_prefix *p);
 json_t *ctl__node_json(const struct ctl_node *n);
 /* The one encoder of a node's filter and SSH rules (rules.c). */
 json_t *ctl__filter_json(const struct pol_filter_rule *const *rules, size_t n);
@@ -30,7 +30,7 @@ int ctl__rules_dup(const struct ctl_netmap *src, struct ctl_netmap *dst);
 
 /* Decoders: 0 or -EINVAL with a message naming the field in err. */
 int ctl__node_from_json(json_t *j, struct ctl_node *n, char *err, size_t errlen);
-int ctl__prefix_from_json(json_t *j, struct ctl_prefix *p, const char *field, char *err,
+int ctl__prefix_from_json(json_t *j, struct addr_prefix *p, const char *field, char *err,
 			  size_t errlen);
 
 /* Rule lists (absent or null = none). */

@@ -49,8 +49,8 @@ struct pol_filter_rule *ctl__filter_rule_pack(const struct pol_filter_rule *r)
 		memcpy(b + o_protos, r->protos, r->n_protos);
 	strcpy(b + o_section, section);
 	p->ports = (const struct pol_port_range *)(b + o_ports);
-	p->srcs = (const struct pol_prefix *)(b + o_srcs);
-	p->dsts = (const struct pol_prefix *)(b + o_dsts);
+	p->srcs = (const struct addr_prefix *)(b + o_srcs);
+	p->dsts = (const struct addr_prefix *)(b + o_dsts);
 	p->protos = (const uint8_t *)(b + o_protos);
 	p->section = b + o_section;
 	return p;
@@ -88,18 +88,18 @@ struct pol_ssh_rule *ctl__ssh_rule_pack(const struct pol_ssh_rule *r)
 		memcpy(b + o_princ, r->principals, r->n_principals * sizeof(*r->principals));
 	p->users = users;
 	p->accept_env = env;
-	p->principals = (const struct pol_prefix *)(b + o_princ);
+	p->principals = (const struct addr_prefix *)(b + o_princ);
 	return p;
 }
 
 /* ---- encoding ---- */
 
-static json_t *prefixes_json(const struct pol_prefix *p, size_t n)
+static json_t *prefixes_json(const struct addr_prefix *p, size_t n)
 {
-	char s[64];
+	char s[ADDR_TEXT_MAX];
 	json_t *a = json_array();
 	for (size_t i = 0; a && i < n; i++)
-		json_array_append_new(a, json_string(pol_prefix_format(&p[i], s)));
+		json_array_append_new(a, json_string(addr_prefix_format(&p[i], s)));
 	return a;
 }
 
@@ -178,7 +178,7 @@ static int list_member(json_t *obj, const char *key, const char *ctx, size_t i, 
 }
 
 static int prefixes_from(json_t *obj, const char *key, const char *ctx, size_t i,
-			 struct pol_prefix **out, size_t *n, char *err, size_t errlen)
+			 struct addr_prefix **out, size_t *n, char *err, size_t errlen)
 {
 	json_t *a;
 	int rc = list_member(obj, key, ctx, i, &a, err, errlen);
@@ -187,12 +187,12 @@ static int prefixes_from(json_t *obj, const char *key, const char *ctx, size_t i
 	if (rc || !a)
 		return rc;
 	size_t len = json_array_size(a);
-	struct pol_prefix *p = calloc(len ? len : 1, sizeof(*p));
+	struct addr_prefix *p = calloc(len ? len : 1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
 	for (size_t k = 0; k < len; k++) {
 		const char *s = json_string_value(json_array_get(a, k));
-		if (!s || !pol_prefix_parse(s, &p[k])) {
+		if (!s || !addr_net_parse(s, &p[k], NULL)) {
 			free(p);
 			if (!s)
 				return ctl__fail(err, errlen, "%s[%zu].%s[%zu]: expected a string",
@@ -229,7 +229,7 @@ static int filter_rule_from(json_t *e, size_t i, struct pol_filter_rule *r,
 			    struct pol_port_range **ports, uint8_t **protos, char *err,
 			    size_t errlen)
 {
-	struct pol_prefix *srcs = NULL, *dsts = NULL;
+	struct addr_prefix *srcs = NULL, *dsts = NULL;
 	json_t *pa = NULL, *qa = NULL;
 	json_int_t index = 0;
 	if (!json_is_object(e))
@@ -326,7 +326,7 @@ int ctl__filter_from_json(json_t *a, struct pol_filter_rule ***out, size_t *n, c
 static int ssh_rule_from(json_t *e, size_t i, struct pol_ssh_rule *r, char err[], size_t errlen,
 			 struct pol_ssh_usermap **users, char ***env, size_t *n_env)
 {
-	struct pol_prefix *princ = NULL;
+	struct addr_prefix *princ = NULL;
 	json_int_t period = 0, index = 0;
 	json_t *ua = NULL;
 	if (!json_is_object(e))

@@ -116,107 +116,9 @@ void pol__strmap_free(struct pol__strmap *m)
 	memset(m, 0, sizeof(*m));
 }
 
-/* ---- addresses ---- */
-
-bool pol_addr_parse(const char *s, struct pol_addr *out)
-{
-	memset(out, 0, sizeof(*out));
-	if (!s)
-		return false;
-	if (strchr(s, ':')) {
-		if (inet_pton(AF_INET6, s, out->bytes) != 1)
-			return false;
-		out->family = 6;
-		return true;
-	}
-	/* inet_pton accepts only dotted quads with no leading zeros games: good. */
-	if (inet_pton(AF_INET, s, out->bytes) != 1)
-		return false;
-	out->family = 4;
-	return true;
-}
-
-void pol__prefix_mask(struct pol_prefix *p)
-{
-	int total = p->addr.family == 4 ? 32 : 128;
-	for (int bit = p->bits; bit < total; bit++)
-		p->addr.bytes[bit / 8] &= (uint8_t) ~(0x80 >> (bit % 8));
-}
-
-bool pol_prefix_parse(const char *s, struct pol_prefix *out)
-{
-	char buf[64];
-	const char *slash = strchr(s, '/');
-	memset(out, 0, sizeof(*out));
-	if (!slash) {
-		if (!pol_addr_parse(s, &out->addr))
-			return false;
-		out->bits = out->addr.family == 4 ? 32 : 128;
-		return true;
-	}
-	size_t n = (size_t)(slash - s);
-	if (n >= sizeof(buf))
-		return false;
-	memcpy(buf, s, n);
-	buf[n] = '\0';
-	if (!pol_addr_parse(buf, &out->addr))
-		return false;
-	const char *b = slash + 1;
-	if (!*b || strlen(b) > 3)
-		return false;
-	int bits = 0;
-	for (; *b; b++) {
-		if (*b < '0' || *b > '9')
-			return false;
-		bits = bits * 10 + (*b - '0');
-	}
-	if (bits > (out->addr.family == 4 ? 32 : 128))
-		return false;
-	out->bits = (uint8_t)bits;
-	pol__prefix_mask(out);
-	return true;
-}
-
-bool pol_prefix_contains(const struct pol_prefix *p, const struct pol_addr *a)
-{
-	if (p->addr.family != a->family)
-		return false;
-	int full = p->bits / 8, rest = p->bits % 8;
-	if (memcmp(p->addr.bytes, a->bytes, (size_t)full) != 0)
-		return false;
-	if (rest) {
-		uint8_t mask = (uint8_t)(0xff << (8 - rest));
-		if ((p->addr.bytes[full] & mask) != (a->bytes[full] & mask))
-			return false;
-	}
-	return true;
-}
-
-char *pol_addr_format(const struct pol_addr *a, char *buf)
-{
-	if (!inet_ntop(a->family == 4 ? AF_INET : AF_INET6, a->bytes, buf, 64))
-		strcpy(buf, "?");
-	return buf;
-}
-
-char *pol_prefix_format(const struct pol_prefix *p, char *buf)
-{
-	pol_addr_format(&p->addr, buf);
-	size_t n = strlen(buf);
-	snprintf(buf + n, 64 - n, "/%u", p->bits);
-	return buf;
-}
-
-int pol__addr_cmp(const struct pol_addr *a, const struct pol_addr *b)
-{
-	if (a->family != b->family)
-		return a->family < b->family ? -1 : 1;
-	return memcmp(a->bytes, b->bytes, a->family == 4 ? 4 : 16);
-}
-
 /* ---- address sets ---- */
 
-int pol__addrset_add(struct pol__addrset *s, const struct pol_prefix *p)
+int pol__addrset_add(struct pol__addrset *s, const struct addr_prefix *p)
 {
 	return POL__PUSH(s->prefixes, s->n_prefixes, s->cap_prefixes, *p);
 }
@@ -249,24 +151,24 @@ int pol__addrset_finish(struct pol__addrset *s)
 	s->v4 = NULL;
 	s->v6 = NULL;
 	for (size_t i = 0; i < s->n_prefixes; i++)
-		s->prefixes[i].addr.family == 4 ? n4++ : n6++;
+		s->prefixes[i].ip.family == AF_INET ? n4++ : n6++;
 	s->v4 = n4 ? malloc(n4 * sizeof(*s->v4)) : NULL;
 	s->v6 = n6 ? malloc(n6 * sizeof(*s->v6)) : NULL;
 	if ((n4 && !s->v4) || (n6 && !s->v6))
 		return -ENOMEM;
 	n4 = n6 = 0;
 	for (size_t i = 0; i < s->n_prefixes; i++) {
-		const struct pol_prefix *p = &s->prefixes[i];
-		if (p->addr.family == 4) {
-			uint32_t v = (uint32_t)p->addr.bytes[0] << 24 |
-				     (uint32_t)p->addr.bytes[1] << 16 |
-				     (uint32_t)p->addr.bytes[2] << 8 | p->addr.bytes[3];
+		const struct addr_prefix *p = &s->prefixes[i];
+		if (p->ip.family == AF_INET) {
+			uint32_t v = (uint32_t)p->ip.bytes[0] << 24 |
+				     (uint32_t)p->ip.bytes[1] << 16 |
+				     (uint32_t)p->ip.bytes[2] << 8 | p->ip.bytes[3];
 			uint32_t span = p->bits == 0 ? 0xffffffffu : ((1u << (32 - p->bits)) - 1);
 			if (p->bits == 32)
 				span = 0;
 			s->v4[n4++] = (struct pol__iv4){v, v | span};
 		} else {
-			unsigned __int128 v = be128(p->addr.bytes);
+			unsigned __int128 v = be128(p->ip.bytes);
 			unsigned __int128 span =
 			    p->bits == 0     ? ~(unsigned __int128)0
 			    : p->bits == 128 ? 0
@@ -302,9 +204,9 @@ int pol__addrset_finish(struct pol__addrset *s)
 	return 0;
 }
 
-bool pol__addrset_has(const struct pol__addrset *s, const struct pol_addr *a)
+bool pol__addrset_has(const struct pol__addrset *s, const struct addr_ip *a)
 {
-	if (a->family == 4) {
+	if (a->family == AF_INET) {
 		uint32_t v = (uint32_t)a->bytes[0] << 24 | (uint32_t)a->bytes[1] << 16 |
 			     (uint32_t)a->bytes[2] << 8 | a->bytes[3];
 		size_t lo = 0, hi = s->n_v4;

@@ -31,15 +31,15 @@ const char *pol__keep(struct pol_compiled *c, const char *s)
 static int addrnode_cmp(const void *a, const void *b)
 {
 	const struct pol__addrnode *x = a, *y = b;
-	return pol__addr_cmp(&x->a, &y->a);
+	return addr_ip_compare(&x->a, &y->a);
 }
 
-int pol__node_by_addr(const struct pol_compiled *c, const struct pol_addr *a)
+int pol__node_by_addr(const struct pol_compiled *c, const struct addr_ip *a)
 {
 	size_t lo = 0, hi = c->n_by_addr;
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
-		int cmp = pol__addr_cmp(&c->by_addr[mid].a, a);
+		int cmp = addr_ip_compare(&c->by_addr[mid].a, a);
 		if (cmp == 0)
 			return c->by_addr[mid].node;
 		if (cmp < 0)
@@ -247,8 +247,8 @@ int pol_compiled_find_node(const struct pol_compiled *c, const char *s, size_t *
 {
 	int i = pol__strmap_get(&c->node_idx, s);
 	if (i < 0) {
-		struct pol_addr a;
-		if (pol_addr_parse(s, &a))
+		struct addr_ip a;
+		if (addr_ip_parse(s, &a, NULL))
 			i = pol__node_by_addr(c, &a);
 	}
 	for (size_t k = 0; i < 0 && k < c->n_nodes; k++)

@@ -44,12 +44,12 @@ static int finish_cfilter(struct pol__cfilter *f)
 	return rc;
 }
 
-static bool route_overlaps(const struct pol__cnode *nd, const struct pol_prefix *p)
+static bool route_overlaps(const struct pol__cnode *nd, const struct addr_prefix *p)
 {
 	for (size_t k = 0; k < nd->n_routes; k++) {
-		const struct pol_prefix *rt = &nd->routes[k];
-		if (rt->addr.family == p->addr.family &&
-		    (pol_prefix_contains(rt, &p->addr) || pol_prefix_contains(p, &rt->addr)))
+		const struct addr_prefix *rt = &nd->routes[k];
+		if (rt->ip.family == p->ip.family &&
+		    (addr_prefix_contains(rt, &p->ip) || addr_prefix_contains(p, &rt->ip)))
 			return true;
 	}
 	return false;

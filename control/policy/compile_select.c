@@ -87,7 +87,7 @@ int pol__alias_nodes_add(struct pol__cctx *x, const struct pol__alias *a, struct
 		/* Nodes whose own address falls in the prefix. */
 		for (size_t i = 0; i < c->n_nodes && !rc; i++)
 			for (size_t k = 0; k < c->nodes[i].n_addrs; k++)
-				if (pol_prefix_contains(&a->prefix, &c->nodes[i].addrs[k])) {
+				if (addr_prefix_contains(&a->prefix, &c->nodes[i].addrs[k])) {
 					rc = pol__ivec_push(out, (int)i);
 					break;
 				}
@@ -135,7 +135,7 @@ bool pol__node_matches(const struct pol_compiled *c, size_t node, const struct p
 	case POL__A_HOST:
 	case POL__A_PREFIX:
 		for (size_t k = 0; k < nd->n_addrs; k++)
-			hit |= pol_prefix_contains(&a->prefix, &nd->addrs[k]);
+			hit |= addr_prefix_contains(&a->prefix, &nd->addrs[k]);
 		return hit;
 	case POL__A_SELF:
 	case POL__A_INTERNET:
@@ -180,8 +180,7 @@ int pol__nodes_addrs(struct pol__cctx *x, const struct pol__ivec *nodes, struct 
 	for (size_t i = 0; i < nodes->n; i++) {
 		const struct pol__cnode *nd = &x->c->nodes[nodes->v[i]];
 		for (size_t k = 0; k < nd->n_addrs; k++) {
-			struct pol_prefix p = {.addr = nd->addrs[k],
-					       .bits = nd->addrs[k].family == 4 ? 32 : 128};
+			struct addr_prefix p = addr_host_prefix(&nd->addrs[k]);
 			int rc = pol__addrset_add(s, &p);
 			if (rc)
 				return rc;
@@ -192,8 +191,8 @@ int pol__nodes_addrs(struct pol__cctx *x, const struct pol__ivec *nodes, struct 
 
 int pol__addrset_add_all(struct pol__addrset *s)
 {
-	struct pol_prefix p4 = {.addr = {.family = 4}, .bits = 0};
-	struct pol_prefix p6 = {.addr = {.family = 6}, .bits = 0};
+	struct addr_prefix p4 = {.ip = { .family = AF_INET}, .bits = 0};
+	struct addr_prefix p6 = {.ip = { .family = AF_INET6}, .bits = 0};
 	int rc = pol__addrset_add(s, &p4);
 	return rc ? rc : pol__addrset_add(s, &p6);
 }

@@ -10,9 +10,9 @@
 
 #include "control/policy/internal.h"
 
-static const struct pol_prefix everywhere[] = {
-	{ .addr = { .family = 4 }, .bits = 0 },
-	{ .addr = { .family = 6 }, .bits = 0 },
+static const struct addr_prefix everywhere[] = {
+	{ .ip = { .family = AF_INET }, .bits = 0 },
+	{ .ip = { .family = AF_INET6 }, .bits = 0 },
 };
 static const struct pol_port_range every_port = { 0, 65535 };
 
@@ -144,16 +144,16 @@ static void filter_dropped(struct pol_decision *out, uint8_t proto, uint16_t por
 	}
 }
 
-bool pol__prefixes_have(const struct pol_prefix *p, size_t n, const struct pol_addr *a)
+bool pol__prefixes_have(const struct addr_prefix *p, size_t n, const struct addr_ip *a)
 {
 	for (size_t i = 0; i < n; i++)
-		if (pol_prefix_contains(&p[i], a))
+		if (addr_prefix_contains(&p[i], a))
 			return true;
 	return false;
 }
 
 int pol_filter_rules_match(const struct pol_filter_rule *const *rules, size_t n,
-			   const struct pol_addr *src, const struct pol_addr *dst, uint8_t proto,
+			   const struct addr_ip *src, const struct addr_ip *dst, uint8_t proto,
 			   uint16_t port)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -166,7 +166,7 @@ int pol_filter_rules_match(const struct pol_filter_rule *const *rules, size_t n,
 }
 
 void pol_filter_rules_decide(const struct pol_filter_rule *const *rules, size_t n,
-			     const struct pol_addr *src, const struct pol_addr *dst, uint8_t proto,
+			     const struct addr_ip *src, const struct addr_ip *dst, uint8_t proto,
 			     uint16_t port, struct pol_decision *out)
 {
 	struct miss m = {0};
@@ -184,15 +184,15 @@ void pol_filter_rules_decide(const struct pol_filter_rule *const *rules, size_t 
 	filter_dropped(out, proto, port, n, &m);
 }
 
-static bool cfilter_match(const struct pol__cfilter *f, const struct pol_addr *src,
-			  const struct pol_addr *dst, uint8_t proto, uint16_t port)
+static bool cfilter_match(const struct pol__cfilter *f, const struct addr_ip *src,
+			  const struct addr_ip *dst, uint8_t proto, uint16_t port)
 {
 	return proto_port_ok(&f->pub, proto, port) && pol__addrset_has(f->src, src) &&
 	       pol__addrset_has(&f->dst, dst);
 }
 
-int pol_filter_decide(const struct pol_compiled *c, const struct pol_addr *src,
-		      const struct pol_addr *dst, uint8_t proto, uint16_t port,
+int pol_filter_decide(const struct pol_compiled *c, const struct addr_ip *src,
+		      const struct addr_ip *dst, uint8_t proto, uint16_t port,
 		      struct pol_decision *out)
 {
 	pol__decision_init(out);
@@ -204,9 +204,9 @@ int pol_filter_decide(const struct pol_compiled *c, const struct pol_addr *src,
 	}
 	int node = pol__node_by_addr(c, dst);
 	if (node < 0) {
-		char b[64];
+		char b[ADDR_TEXT_MAX];
 		snprintf(out->why, sizeof(out->why), "dropped: no node has address %s",
-			 pol_addr_format(dst, b));
+			 addr_ip_format(dst, b));
 		return -ENOENT;
 	}
 	const struct pol__cnode *nd = &c->nodes[node];
@@ -230,8 +230,8 @@ int pol_filter_decide(const struct pol_compiled *c, const struct pol_addr *src,
 
 /* Any rule of the whole policy, whatever node: for tests, whose destinations need not be
  * nodes. */
-bool pol__filter_global(const struct pol_compiled *c, const struct pol_addr *src,
-			const struct pol_addr *dst, uint8_t proto, uint16_t port)
+bool pol__filter_global(const struct pol_compiled *c, const struct addr_ip *src,
+			const struct addr_ip *dst, uint8_t proto, uint16_t port)
 {
 	if (c->allow_all)
 		return true;

@@ -144,7 +144,7 @@ static bool user_refused(const char *user, struct pol_decision *out)
 }
 
 void pol_ssh_rules_decide(const struct pol_ssh_rule *const *rules, size_t n,
-			  const struct pol_addr *src, const char *user, struct pol_decision *out)
+			  const struct addr_ip *src, const char *user, struct pol_decision *out)
 {
 	bool node_ok = false;
 	const struct pol_ssh_rule *first = NULL;

@@ -41,16 +41,16 @@ __attribute__((format(printf, 2, 3))) static void report_fail(struct report *rep
 
 /* Addresses of a test's principal: nodes an identity alias selects, or an IP. */
 static int principal_addrs(const struct pol_compiled *c, const struct pol__alias *a,
-			   struct pol_addr **out, size_t *n)
+			   struct addr_ip **out, size_t *n)
 {
-	struct pol_addr *v = NULL;
+	struct addr_ip *v = NULL;
 	size_t nv = 0, cap = 0;
 	*out = NULL;
 	*n = 0;
 	if (a->kind == POL__A_PREFIX || a->kind == POL__A_HOST) {
-		if (a->prefix.bits != (a->prefix.addr.family == 4 ? 32 : 128))
+		if (a->prefix.bits != (a->prefix.ip.family == AF_INET ? 32 : 128))
 			return 0;
-		if (POL__PUSH(v, nv, cap, a->prefix.addr))
+		if (POL__PUSH(v, nv, cap, a->prefix.ip))
 			return -ENOMEM;
 		*out = v;
 		*n = nv;
@@ -78,7 +78,7 @@ static int principal_addrs(const struct pol_compiled *c, const struct pol__alias
 }
 
 static void run_test_entry(const struct pol_compiled *c, struct report *rep, size_t ti,
-			   const struct pol__test *t, const struct pol_addr *src, size_t n_src,
+			   const struct pol__test *t, const struct addr_ip *src, size_t n_src,
 			   const char *entry, bool want)
 {
 	const char *colon = strrchr(entry, ':');
@@ -112,7 +112,7 @@ static void run_test_entry(const struct pol_compiled *c, struct report *rep, siz
 		report_fail(rep, "tests[%zu]: address \"%s\": %s", ti, entry, err.msg);
 		return;
 	}
-	struct pol_addr *dst;
+	struct addr_ip *dst;
 	size_t n_dst;
 	int rc = principal_addrs(c, &a, &dst, &n_dst);
 	pol__alias_clear(&a);
@@ -160,7 +160,7 @@ static void run_tests(const struct pol_compiled *c, struct report *rep)
 			report_fail(rep, "tests[%zu]: src \"%s\": %s", i, t->src.text, err.msg);
 			continue;
 		}
-		struct pol_addr *src;
+		struct addr_ip *src;
 		size_t n_src;
 		int rc = principal_addrs(c, &a, &src, &n_src);
 		pol__alias_clear(&a);
@@ -183,10 +183,10 @@ static void run_tests(const struct pol_compiled *c, struct report *rep)
 /* The node an sshTests address names.  Only IPv4 finds one: an IPv6 literal of a node
  * fails an accept assertion in the service's recorded behaviour (conformance case
  * sshtest-malformed-dst-bare-ipv6); no documentation says either way. */
-static int test_node_at(const struct pol_compiled *c, const struct pol_addr *ad, int **out,
+static int test_node_at(const struct pol_compiled *c, const struct addr_ip *ad, int **out,
 			size_t *n)
 {
-	int nd = ad->family == 4 ? pol__node_by_addr(c, ad) : -1;
+	int nd = ad->family == AF_INET ? pol__node_by_addr(c, ad) : -1;
 	if (nd < 0)
 		return 0;
 	*out = malloc(sizeof(int));
@@ -203,17 +203,17 @@ static int test_node_at(const struct pol_compiled *c, const struct pol_addr *ad,
 static int test_nodes(const struct pol_compiled *c, const char *s, int **out, size_t *n,
 		      struct pol_error *err)
 {
-	struct pol_addr ad;
+	struct addr_ip ad;
 	*out = NULL;
 	*n = 0;
-	if (pol_addr_parse(s, &ad))
+	if (addr_ip_parse(s, &ad, NULL))
 		return test_node_at(c, &ad, out, n);
 	struct pol__alias a;
 	if (!pol__alias_parse(c->pol, s, &a, err, ""))
 		return -EINVAL;
 	int rc = 0;
-	if (a.kind == POL__A_HOST && a.prefix.bits == (a.prefix.addr.family == 4 ? 32 : 128))
-		rc = test_node_at(c, &a.prefix.addr, out, n);
+	if (a.kind == POL__A_HOST && a.prefix.bits == (a.prefix.ip.family == AF_INET ? 32 : 128))
+		rc = test_node_at(c, &a.prefix.ip, out, n);
 	else if (a.kind != POL__A_PREFIX && a.kind != POL__A_HOST && a.kind != POL__A_ANY &&
 		 a.kind != POL__A_SELF && a.kind != POL__A_INTERNET)
 		rc = pol__alias_nodes(c, &a, out, n);

@@ -59,18 +59,17 @@ struct pol__iv6 {
 	unsigned __int128 lo, hi;
 };
 struct pol__addrset {
-	struct pol_prefix *prefixes; /* the public view */
+	struct addr_prefix *prefixes; /* the public view */
 	size_t n_prefixes, cap_prefixes;
 	struct pol__iv4 *v4;
 	size_t n_v4;
 	struct pol__iv6 *v6;
 	size_t n_v6;
 };
-int pol__addrset_add(struct pol__addrset *s, const struct pol_prefix *p);
+int pol__addrset_add(struct pol__addrset *s, const struct addr_prefix *p);
 int pol__addrset_finish(struct pol__addrset *s); /* sort + merge into intervals */
-bool pol__addrset_has(const struct pol__addrset *s, const struct pol_addr *a);
+bool pol__addrset_has(const struct pol__addrset *s, const struct addr_ip *a);
 void pol__addrset_free(struct pol__addrset *s);
-void pol__prefix_mask(struct pol_prefix *p);
 
 json_t *pol__hujson_load(const char *text, size_t len, struct pol_error *err);
 /* Entry points' common start: *errp defaults to scratch, is cleared, then the text read. */
@@ -103,7 +102,7 @@ struct pol__alias {
 	enum pol__alias_kind kind;
 	char *text;		  /* as written */
 	char *name;		  /* user login, group/tag/host name, domain */
-	struct pol_prefix prefix; /* HOST / PREFIX */
+	struct addr_prefix prefix; /* HOST / PREFIX */
 };
 
 /* One (destination, protocols, ports) of a network rule. */
@@ -163,7 +162,7 @@ struct pol__group {
 
 struct pol__host {
 	char *name;
-	struct pol_prefix prefix;
+	struct addr_prefix prefix;
 };
 
 struct pol__test {
@@ -251,9 +250,9 @@ struct pol__cnode {
 	int user;			     /* user index, -1 when tagged or unknown */
 	int *tags;			     /* tag indices into pol->tags */
 	size_t n_tags;
-	struct pol_addr *addrs;
+	struct addr_ip *addrs;
 	size_t n_addrs;
-	struct pol_prefix *routes;
+	struct addr_prefix *routes;
 	size_t n_routes;
 	const struct pol_filter_rule **filter;
 	size_t n_filter, cap_filter;
@@ -285,7 +284,7 @@ struct pol_compiled {
 	struct pol__strmap node_idx, user_idx;
 	/* addr -> node: sorted array */
 	struct pol__addrnode {
-		struct pol_addr a;
+		struct addr_ip a;
 		int node;
 	} * by_addr;
 	size_t n_by_addr;
@@ -300,22 +299,21 @@ struct pol_compiled {
 	bool allow_all; /* no acls/grants section */
 };
 
-int pol__node_by_addr(const struct pol_compiled *c, const struct pol_addr *a);
+int pol__node_by_addr(const struct pol_compiled *c, const struct addr_ip *a);
 /* Node indices an alias selects (src or dst), as a sorted, de-duplicated int list. */
 bool pol__node_matches(const struct pol_compiled *c, size_t node, const struct pol__alias *a);
 int pol__alias_nodes(const struct pol_compiled *c, const struct pol__alias *a, int **out,
 		     size_t *n);
-int pol__addr_cmp(const struct pol_addr *a, const struct pol_addr *b);
 
 /* ---- evaluating (eval_filter.c, eval_ssh.c, eval_tests.c) ---- */
 
 /* A decision's start: reject, no rule. */
 void pol__decision_init(struct pol_decision *out);
-bool pol__prefixes_have(const struct pol_prefix *p, size_t n, const struct pol_addr *a);
+bool pol__prefixes_have(const struct addr_prefix *p, size_t n, const struct addr_ip *a);
 /* Whether any filter rule of the whole policy, whatever its node, admits the packet: for
  * tests, whose destinations need not be nodes. */
-bool pol__filter_global(const struct pol_compiled *c, const struct pol_addr *src,
-			const struct pol_addr *dst, uint8_t proto, uint16_t port);
+bool pol__filter_global(const struct pol_compiled *c, const struct addr_ip *src,
+			const struct addr_ip *dst, uint8_t proto, uint16_t port);
 
 /* ---- compiling (compile.c, compile_select.c, compile_filter.c, compile_ssh.c) ---- */
 

@@ -149,7 +149,7 @@ bool pol__alias_parse(const struct pol_policy *pol, const char *s, struct pol__a
 		out->prefix = pol->hosts[h].prefix;
 		return out->name || (pol__fail(err, "out of memory"), false);
 	}
-	if (pol_prefix_parse(s, &out->prefix)) {
+	if (addr_net_parse(s, &out->prefix, NULL)) {
 		out->kind = POL__A_PREFIX;
 		return true;
 	}

@@ -204,7 +204,7 @@ int pol__parse_hosts(struct pol_policy *pol, json_t *j, struct pol_error *err)
 			return pol__fail(err, "hosts[\"%s\"]: must be an IP address or CIDR", k);
 		if (!*k || strchr(k, '@') || strchr(k, ':') || strcmp(k, "*") == 0)
 			return pol__fail(err, "hosts[\"%s\"]: invalid host name", k);
-		if (!pol_prefix_parse(json_string_value(v), &h->prefix))
+		if (!addr_net_parse(json_string_value(v), &h->prefix, NULL))
 			return pol__fail(err, "hosts[\"%s\"]: \"%s\" is not an IP address or CIDR",
 					 k, json_string_value(v));
 		h->name = strdup(k);

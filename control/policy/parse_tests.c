@@ -75,14 +75,14 @@ int pol__parse_sshtests(struct pol_policy *pol, json_t *j, struct pol_error *err
 			return rc;
 		x->dsts = calloc(n + 1, sizeof(*x->dsts));
 		for (size_t d = 0; x->dsts && d < n && !rc; d++) {
-			struct pol_prefix p;
+			struct addr_prefix p;
 			const char *s = dsts[d];
 			/* A hosts entry stands for its prefix, so one naming a range is refused
 			 * like the range written out. */
 			int h = pol__strmap_get(&pol->host_idx, s);
 			bool range = h >= 0 ? pol->hosts[h].prefix.bits !=
-						  (pol->hosts[h].prefix.addr.family == 4 ? 32 : 128)
-					    : strchr(s, '/') && pol_prefix_parse(s, &p);
+						  (pol->hosts[h].prefix.ip.family == AF_INET ? 32 : 128)
+					    : strchr(s, '/') && addr_net_parse(s, &p, NULL);
 			if (strcmp(s, "autogroup:internet") == 0 || strcmp(s, "*") == 0 ||
 			    strcmp(s, "autogroup:danger-all") == 0 || range) {
 				rc = pol__fail(err,

@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/addr.h"
 #include "common/verdict.h"
 
 struct pol_policy;
@@ -33,17 +34,6 @@ struct pol_error {
 	char msg[POL_ERR_MAX];
 };
 
-/* An address: family 4 (bytes[0..3]) or 6 (bytes[0..15]). */
-struct pol_addr {
-	uint8_t family;
-	uint8_t bytes[16];
-};
-
-struct pol_prefix {
-	struct pol_addr addr;
-	uint8_t bits;
-};
-
 /* ---- topology: what compile resolves aliases against ---- */
 
 struct pol_user {
@@ -56,9 +46,9 @@ struct pol_node {
 	const char *owner;    /* owner's login; a node with tags is not owned by a user */
 	const char *const *tags;
 	size_t n_tags;
-	const struct pol_addr *addrs; /* the node's own addresses (IPv4 and IPv6) */
+	const struct addr_ip *addrs; /* the node's own addresses (IPv4 and IPv6) */
 	size_t n_addrs;
-	const struct pol_prefix *routes; /* approved subnet routes (may be NULL) */
+	const struct addr_prefix *routes; /* approved subnet routes (may be NULL) */
 	size_t n_routes;
 };
 
@@ -94,9 +84,9 @@ struct pol_port_range {
  * them (for a `via` grant, only routers carrying a via tag); autogroup:internet (exit
  * traffic) does not appear in node filters yet. */
 struct pol_filter_rule {
-	const struct pol_prefix *srcs;
+	const struct addr_prefix *srcs;
 	size_t n_srcs;
-	const struct pol_prefix *dsts;
+	const struct addr_prefix *dsts;
 	size_t n_dsts;
 	const struct pol_port_range *ports;
 	size_t n_ports;
@@ -123,7 +113,7 @@ struct pol_ssh_usermap {
 /* One SSH rule of a destination node, in evaluation order (check rules first).  Check
  * rules never list tagged nodes as principals: nobody can re-authenticate for them. */
 struct pol_ssh_rule {
-	const struct pol_prefix *principals; /* source node addresses */
+	const struct addr_prefix *principals; /* source node addresses */
 	size_t n_principals;
 	const struct pol_ssh_usermap *users;
 	size_t n_users;
@@ -218,8 +208,8 @@ size_t pol_node_ssh(const struct pol_compiled *c, size_t node,
 /* ---- evaluation ---- */
 
 /* Would dst's filter accept a packet src -> dst (proto, dst port)?  Unknown dst: reject. */
-int pol_filter_decide(const struct pol_compiled *c, const struct pol_addr *src,
-		      const struct pol_addr *dst, uint8_t proto, uint16_t port,
+int pol_filter_decide(const struct pol_compiled *c, const struct addr_ip *src,
+		      const struct addr_ip *dst, uint8_t proto, uint16_t port,
 		      struct pol_decision *out);
 
 /* SSH from node src_node to node dst_node as `user`: accept / check / reject, the local
@@ -232,13 +222,13 @@ int pol_ssh_decide(const struct pol_compiled *c, size_t src_node, size_t dst_nod
  * first rule admitting the packet or -1, allocation and formatting free, for the packet
  * path; pol_filter_rules_decide is built on it. */
 int pol_filter_rules_match(const struct pol_filter_rule *const *rules, size_t n,
-			   const struct pol_addr *src, const struct pol_addr *dst, uint8_t proto,
+			   const struct addr_ip *src, const struct addr_ip *dst, uint8_t proto,
 			   uint16_t port);
 void pol_filter_rules_decide(const struct pol_filter_rule *const *rules, size_t n,
-			     const struct pol_addr *src, const struct pol_addr *dst, uint8_t proto,
+			     const struct addr_ip *src, const struct addr_ip *dst, uint8_t proto,
 			     uint16_t port, struct pol_decision *out);
 void pol_ssh_rules_decide(const struct pol_ssh_rule *const *rules, size_t n,
-			  const struct pol_addr *src, const char *user, struct pol_decision *out);
+			  const struct addr_ip *src, const char *user, struct pol_decision *out);
 
 /* Human summaries for explanations: what a filter rule allows ("tcp/udp ports 22, 443",
  * "any protocol") and which users an SSH rule admits ("root, deploy", "any user except
@@ -268,16 +258,6 @@ const struct pol_topology *pol_topology_doc_get(const struct pol_topology_doc *d
 /* The tailnet's domain (from tailnet_owner, else the first user's login), or NULL. */
 const char *pol_topology_doc_domain(const struct pol_topology_doc *doc);
 void pol_topology_doc_free(struct pol_topology_doc *doc);
-
-/* ---- addresses ---- */
-
-bool pol_addr_parse(const char *s, struct pol_addr *out);
-/* "100.64.0.1/32", "fd7a::/48"; a bare address is a full-length prefix. */
-bool pol_prefix_parse(const char *s, struct pol_prefix *out);
-bool pol_prefix_contains(const struct pol_prefix *p, const struct pol_addr *a);
-/* Writes the text form into buf (at least 64 bytes); returns buf. */
-char *pol_addr_format(const struct pol_addr *a, char *buf);
-char *pol_prefix_format(const struct pol_prefix *p, char *buf);
 
 /* Protocol by name ("tcp") or number ("6"); false when unknown. */
 bool pol_proto_parse(const char *s, uint8_t *out);

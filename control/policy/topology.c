@@ -14,9 +14,9 @@ struct pol_topology_doc {
 	json_t *root; /* strings point into it */
 	struct pol_user *users;
 	struct pol_node *nodes;
-	struct pol_addr *addrs;	   /* 2 per node */
+	struct addr_ip *addrs;	   /* 2 per node */
 	const char **tags;	   /* all nodes' tags, back to back */
-	struct pol_prefix *routes; /* all nodes' routes, back to back */
+	struct addr_prefix *routes; /* all nodes' routes, back to back */
 	char *domain;
 };
 
@@ -63,8 +63,8 @@ static int node_parse(struct pol_topology_doc *d, size_t i, const char *name, js
 		if (!a || json_is_null(a))
 			continue;
 		if (!json_is_string(a) ||
-		    !pol_addr_parse(json_string_value(a), &d->addrs[2 * i + nd->n_addrs]) ||
-		    d->addrs[2 * i + nd->n_addrs].family != (f ? 6 : 4))
+		    !addr_ip_parse(json_string_value(a), &d->addrs[2 * i + nd->n_addrs], NULL) ||
+		    d->addrs[2 * i + nd->n_addrs].family != (f ? AF_INET6 : AF_INET))
 			return pol__fail(err, "topology: nodes[\"%s\"].%s: not an IPv%c address",
 					 name, fam[f], f ? '6' : '4');
 		nd->n_addrs++;
@@ -75,7 +75,7 @@ static int node_parse(struct pol_topology_doc *d, size_t i, const char *name, js
 	json_array_foreach(json_object_get(n, "approved_routes"), k, v)
 	{
 		if (!json_is_string(v) ||
-		    !pol_prefix_parse(json_string_value(v), &d->routes[*route_at]))
+		    !addr_net_parse(json_string_value(v), &d->routes[*route_at], NULL))
 			return pol__fail(err,
 					 "topology: nodes[\"%s\"].approved_routes[%zu]: not a CIDR",
 					 name, k);

@@ -191,13 +191,13 @@ static int node_render(struct ctl_server *srv, struct srv_node *n)
 	memcpy(v.disco_key, n->rec.disco_key, 32);
 	v.has_disco_key = n->rec.has_disco_key;
 	v.key_expiry = n->rec.key_expiry;
-	v.addrs[0].family = 4;
+	v.addrs[0].ip.family = AF_INET;
 	v.addrs[0].bits = 32;
 	for (int i = 0; i < 4; i++)
-		v.addrs[0].addr[i] = (uint8_t)(n->rec.ipv4 >> (24 - 8 * i));
-	v.addrs[1].family = 6;
+		v.addrs[0].ip.bytes[i] = (uint8_t)(n->rec.ipv4 >> (24 - 8 * i));
+	v.addrs[1].ip.family = AF_INET6;
 	v.addrs[1].bits = 128;
-	memcpy(v.addrs[1].addr, n->rec.ipv6, 16);
+	memcpy(v.addrs[1].ip.bytes, n->rec.ipv6, 16);
 	v.n_addrs = 2;
 	v.allowed_ips = v.addrs;
 	v.n_allowed_ips = 2;
@@ -1218,15 +1218,15 @@ static struct srv_hold *hold_by_id(struct ctl_server *srv, const char *id)
 
 static struct srv_node *node_by_addr(struct ctl_server *srv, const char *addr)
 {
-	struct ctl_prefix p;
-	if (!ctl_prefix_parse(addr, &p))
+	struct addr_prefix p;
+	if (!addr_prefix_parse(addr, &p, NULL))
 		return NULL;
 	for (size_t i = 0; i < srv->n_nodes; i++) {
 		const struct ctl_node_rec *rec = &srv->nodes[i]->rec;
-		uint32_t v4 = (uint32_t)p.addr[0] << 24 | (uint32_t)p.addr[1] << 16 |
-			      (uint32_t)p.addr[2] << 8 | p.addr[3];
-		if ((p.family == 4 && v4 == rec->ipv4) ||
-		    (p.family == 6 && memcmp(p.addr, rec->ipv6, 16) == 0))
+		const uint8_t *b = p.ip.bytes;
+		uint32_t v4 = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+		if ((p.ip.family == AF_INET && v4 == rec->ipv4) ||
+		    (p.ip.family == AF_INET6 && memcmp(b, rec->ipv6, 16) == 0))
 			return srv->nodes[i];
 	}
 	return NULL;

@@ -17,7 +17,7 @@ struct topo_buf {
 	struct pol_user *users;
 	size_t n_users;
 	struct pol_node *nodes;
-	struct pol_addr *addrs; /* 2 per node */
+	struct addr_ip *addrs; /* 2 per node */
 	char ***tags;
 	size_t *n_tags;
 	size_t n;
@@ -90,11 +90,11 @@ static int topo_build(struct ctl_server *srv, struct topo_buf *t)
 	for (size_t i = 0; i < t->n; i++) {
 		const struct srv_node *sn = srv->nodes[i];
 		struct pol_node *pn = &t->nodes[i];
-		struct pol_addr *a = &t->addrs[2 * i];
-		a[0].family = 4;
+		struct addr_ip *a = &t->addrs[2 * i];
+		a[0].family = AF_INET;
 		for (int k = 0; k < 4; k++)
 			a[0].bytes[k] = (uint8_t)(sn->rec.ipv4 >> (24 - 8 * k));
-		a[1].family = 6;
+		a[1].family = AF_INET6;
 		memcpy(a[1].bytes, sn->rec.ipv6, 16);
 		split(sn->rec.tags, &t->tags[i], &t->n_tags[i]);
 		pn->name = sn->rec.hostname;
@@ -111,10 +111,10 @@ static int topo_build(struct ctl_server *srv, struct topo_buf *t)
 /* Rules are shared between nodes and list every destination they admit; a node's own
  * filter needs only the destinations holding one of its addresses (without this, each of N
  * nodes would carry all N destinations: N^2 entries). */
-static bool dst_is_mine(const struct pol_prefix *dst, const struct pol_addr *mine, size_t n_mine)
+static bool dst_is_mine(const struct addr_prefix *dst, const struct addr_ip *mine, size_t n_mine)
 {
 	for (size_t i = 0; i < n_mine; i++)
-		if (pol_prefix_contains(dst, &mine[i]))
+		if (addr_prefix_contains(dst, &mine[i]))
 			return true;
 	return false;
 }
@@ -122,17 +122,17 @@ static bool dst_is_mine(const struct pol_prefix *dst, const struct pol_addr *min
 /* The JSON of a rule's source list, cached by the list's address for one compile: rules
  * are shared between nodes, so N nodes behind one rule encode its sources once, not N
  * times. */
-static int addr_cmp(const struct pol_addr *x, const struct pol_addr *y)
+static int addr_cmp(const struct addr_ip *x, const struct addr_ip *y)
 {
 	if (x->family != y->family)
 		return x->family < y->family ? -1 : 1;
-	return memcmp(x->bytes, y->bytes, x->family == 4 ? 4 : 16);
+	return memcmp(x->bytes, y->bytes, x->family == AF_INET ? 4 : 16);
 }
 
 struct dst_index {
-	struct pol_addr *hosts; /* full-length destinations, sorted */
+	struct addr_ip *hosts; /* full-length destinations, sorted */
 	size_t n_hosts;
-	const struct pol_prefix **wide; /* the others */
+	const struct addr_prefix **wide; /* the others */
 	size_t n_wide;
 };
 
@@ -143,7 +143,7 @@ struct src_cache {
 	struct dst_index dix[1024];
 };
 
-static const char *srcs_text(struct src_cache *sc, const struct pol_prefix *p, size_t n)
+static const char *srcs_text(struct src_cache *sc, const struct addr_prefix *p, size_t n)
 {
 	size_t h = ((uintptr_t)p >> 4) & 4095, i = h;
 	if (!n || !p)
@@ -155,14 +155,14 @@ static const char *srcs_text(struct src_cache *sc, const struct pol_prefix *p, s
 			break;
 		i = (i + 1) & 4095;
 	} while (i != h);
-	char *buf = NULL, a[64];
+	char *buf = NULL, a[ADDR_TEXT_MAX];
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
 	if (!f)
 		return NULL;
 	fputc('[', f);
 	for (size_t k = 0; k < n; k++)
-		fprintf(f, "%s\"%s\"", k ? "," : "", pol_prefix_format(&p[k], a));
+		fprintf(f, "%s\"%s\"", k ? "," : "", addr_prefix_format(&p[k], a));
 	fputc(']', f);
 	if (fclose(f) != 0) {
 		free(buf);
@@ -198,7 +198,7 @@ static int paddr_cmp(const void *a, const void *b)
 
 /* A rule's destinations indexed for "which of them hold this address", cached like its
  * sources; NULL when the cache is full or memory is short (the caller scans instead). */
-static const struct dst_index *dst_index_of(struct src_cache *sc, const struct pol_prefix *d,
+static const struct dst_index *dst_index_of(struct src_cache *sc, const struct addr_prefix *d,
 					    size_t n)
 {
 	size_t h = ((uintptr_t)d >> 4) & 1023, i = h;
@@ -220,8 +220,8 @@ static const struct dst_index *dst_index_of(struct src_cache *sc, const struct p
 		return NULL;
 	}
 	for (size_t k = 0; k < n; k++) {
-		if (d[k].bits == (d[k].addr.family == 4 ? 32 : 128))
-			x->hosts[x->n_hosts++] = d[k].addr;
+		if (d[k].bits == (d[k].ip.family == AF_INET ? 32 : 128))
+			x->hosts[x->n_hosts++] = d[k].ip;
 		else
 			x->wide[x->n_wide++] = &d[k];
 	}
@@ -230,10 +230,10 @@ static const struct dst_index *dst_index_of(struct src_cache *sc, const struct p
 	return x;
 }
 
-static void emit_dst(FILE *f, const struct pol_prefix *dst, size_t *nd)
+static void emit_dst(FILE *f, const struct addr_prefix *dst, size_t *nd)
 {
-	char a[64];
-	fprintf(f, "%s\"%s\"", (*nd)++ ? "," : "", pol_prefix_format(dst, a));
+	char a[ADDR_TEXT_MAX];
+	fprintf(f, "%s\"%s\"", (*nd)++ ? "," : "", addr_prefix_format(dst, a));
 }
 
 /* The rest of a rule after its destinations, as ctl__filter_json writes it. */
@@ -252,7 +252,7 @@ static void emit_tail(FILE *f, const struct pol_filter_rule *r)
  * (unit test meshd-differential holds them equal), through caches that make a whole tailnet
  * cost O(rules x (log dsts + wide dsts)) per node instead of O(rules x dsts). */
 static char *filter_text(struct src_cache *sc, const struct pol_filter_rule *const *rules,
-			 size_t n, const struct pol_addr *mine, size_t n_mine)
+			 size_t n, const struct addr_ip *mine, size_t n_mine)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -275,8 +275,7 @@ static char *filter_text(struct src_cache *sc, const struct pol_filter_rule *con
 			/* full-length destinations that are mine, by binary search; then the
 			 * wider ones that hold one of my addresses */
 			for (size_t m = 0; m < n_mine; m++) {
-				struct pol_prefix hp = { .addr = mine[m],
-							 .bits = mine[m].family == 4 ? 32 : 128 };
+				struct addr_prefix hp = addr_host_prefix(&mine[m]);
 				if (bsearch(&mine[m], x->hosts, x->n_hosts, sizeof(*x->hosts),
 					    paddr_cmp))
 					emit_dst(f, &hp, &nd);
@@ -310,17 +309,17 @@ char *polglue_ssh_json(const struct pol_ssh_rule *const *rules, size_t n)
 	return json_text(ctl__ssh_json(rules, n));
 }
 
-static bool is_host(const struct pol_prefix *p)
+static bool is_host(const struct addr_prefix *p)
 {
-	return p->bits == (p->addr.family == 4 ? 32 : 128);
+	return p->bits == (p->ip.family == AF_INET ? 32 : 128);
 }
 
 char *polglue_filter_json_general(const struct pol_filter_rule *const *rules, size_t n,
-				  const struct pol_addr *mine, size_t n_mine)
+				  const struct addr_ip *mine, size_t n_mine)
 {
 	struct pol_filter_rule *mine_rules = calloc(n ? n : 1, sizeof(*mine_rules));
 	const struct pol_filter_rule **ptrs = calloc(n ? n : 1, sizeof(*ptrs));
-	struct pol_prefix *dsts = NULL;
+	struct addr_prefix *dsts = NULL;
 	size_t total = 0, used = 0;
 	for (size_t i = 0; i < n; i++)
 		total += rules[i]->n_dsts + n_mine;
@@ -335,7 +334,7 @@ char *polglue_filter_json_general(const struct pol_filter_rule *const *rules, si
 		/* this node's own host addresses first, in its order; then wider prefixes */
 		for (size_t m = 0; m < n_mine; m++)
 			for (size_t d = 0; d < r->n_dsts; d++)
-				if (is_host(&r->dsts[d]) && addr_cmp(&r->dsts[d].addr, &mine[m]) == 0) {
+				if (is_host(&r->dsts[d]) && addr_cmp(&r->dsts[d].ip, &mine[m]) == 0) {
 					dsts[used++] = r->dsts[d];
 					break;
 				}
@@ -353,7 +352,7 @@ out:
 	return out;
 }
 
-int polglue_filter_json_nodes(const struct pol_compiled *c, size_t n, const struct pol_addr *addrs,
+int polglue_filter_json_nodes(const struct pol_compiled *c, size_t n, const struct addr_ip *addrs,
 			      size_t n_per, char **out, size_t *n_fast)
 {
 	struct src_cache *sc = calloc(1, sizeof(*sc));
@@ -385,7 +384,7 @@ int polglue_filter_json_nodes(const struct pol_compiled *c, size_t n, const stru
  * run found by binary search: visibility costs O(prefixes x log nodes + matches), not
  * O(prefixes x nodes). */
 struct addr_ix {
-	struct pol_addr a;
+	struct addr_ip a;
 	size_t node;
 };
 
@@ -396,11 +395,11 @@ static int ix_cmp(const void *a, const void *b)
 
 /* Mark every node with an address in p as admitted by node i (and i by it). */
 static void admit(const struct topo_buf *t, const struct addr_ix *ix, size_t n_ix, uint8_t *vis,
-		  size_t i, const struct pol_prefix *p, size_t np)
+		  size_t i, const struct addr_prefix *p, size_t np)
 {
 	for (size_t k = 0; k < np; k++) {
-		struct pol_addr lo = p[k].addr;
-		size_t len = lo.family == 4 ? 4 : 16, bits = p[k].bits;
+		struct addr_ip lo = p[k].ip;
+		size_t len = lo.family == AF_INET ? 4 : 16, bits = p[k].bits;
 		for (size_t b = bits; b < len * 8; b++)
 			lo.bytes[b / 8] &= (uint8_t)~(0x80 >> (b % 8));
 		size_t a = 0, z = n_ix;
@@ -412,7 +411,7 @@ static void admit(const struct topo_buf *t, const struct addr_ix *ix, size_t n_i
 			else
 				z = mid;
 		}
-		for (; a < n_ix && pol_prefix_contains(&p[k], &ix[a].a); a++) {
+		for (; a < n_ix && addr_prefix_contains(&p[k], &ix[a].a); a++) {
 			size_t j = ix[a].node;
 			if (j != i)
 				vis[i * t->n + j] = vis[j * t->n + i] = 1;

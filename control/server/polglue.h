@@ -17,7 +17,7 @@ int polglue_apply(struct ctl_server *srv, const char *text, bool commit, char *e
 void polglue_free(struct ctl_server *srv);
 
 struct pol_filter_rule;
-struct pol_addr;
+struct addr_ip;
 /* The general form of a node's filter JSON: each rule keeps the destinations holding one of
  * mine (the node's own host addresses in mine's order, then wider prefixes in the rule's
  * order), encoded by ctl__filter_json.  polglue_apply's fast path must equal it byte for
@@ -27,14 +27,14 @@ struct pol_ssh_rule;
 char *polglue_ssh_json(const struct pol_ssh_rule *const *rules, size_t n);
 
 char *polglue_filter_json_general(const struct pol_filter_rule *const *rules, size_t n,
-				  const struct pol_addr *mine, size_t n_mine);
+				  const struct addr_ip *mine, size_t n_mine);
 
 struct pol_compiled;
 /* Every node's filter JSON the fast way, as polglue_apply sends them: out[i] for node i of
  * c, whose own addresses are addrs[n_per * i ...]; *n_fast (if given) counts the nodes the
  * fast path encoded (the others, when its caches are full, get the general encoder's).  0,
  * or -ENOMEM with out[0..n) NULL. */
-int polglue_filter_json_nodes(const struct pol_compiled *c, size_t n, const struct pol_addr *addrs,
+int polglue_filter_json_nodes(const struct pol_compiled *c, size_t n, const struct addr_ip *addrs,
 			      size_t n_per, char **out, size_t *n_fast);
 
 #endif

@@ -55,11 +55,11 @@ static int on_route(void *ctx, uint64_t path, size_t len, struct wg_route *r)
 static void peer(struct wg_device *d, const uint8_t pub[32], uint16_t port, const char *aip,
 		 int relayed)
 {
-	struct wg_allowed_ip al = { .family = AF_INET, .cidr = 32 };
+	struct addr_prefix al = { .ip.family = AF_INET, .bits = 32 };
 	struct wg_peer_config pc = { .persistent_keepalive = -1, .allowed_ips = &al,
 				     .n_allowed_ips = 1 };
 	struct sockaddr_in *sin = (struct sockaddr_in *)&pc.endpoint;
-	inet_pton(AF_INET, aip, al.addr);
+	inet_pton(AF_INET, aip, al.ip.bytes);
 	memcpy(pc.public_key, pub, 32);
 #ifdef WG_HOOKS
 	if (relayed) {

@@ -32,8 +32,8 @@ struct topo {
 	struct pol_topology t;
 	struct pol_user *users;
 	struct pol_node *nodes;
-	struct pol_addr *addrs;	   /* 2 per node */
-	struct pol_prefix *routes; /* up to 8 per node */
+	struct addr_ip *addrs;	   /* 2 per node */
+	struct addr_prefix *routes; /* up to 8 per node */
 	const char **tags;	   /* up to 8 per node */
 };
 
@@ -91,15 +91,15 @@ static bool topo_build(json_t *j, struct topo *t, char *why, size_t whylen)
 		nd->addrs = &t->addrs[2 * i];
 		const char *v4 = json_string_value(json_object_get(n, "ipv4"));
 		const char *v6 = json_string_value(json_object_get(n, "ipv6"));
-		if (v4 && pol_addr_parse(v4, &t->addrs[2 * i + nd->n_addrs]))
+		if (v4 && addr_ip_parse(v4, &t->addrs[2 * i + nd->n_addrs], NULL))
 			nd->n_addrs++;
-		if (v6 && pol_addr_parse(v6, &t->addrs[2 * i + nd->n_addrs]))
+		if (v6 && addr_ip_parse(v6, &t->addrs[2 * i + nd->n_addrs], NULL))
 			nd->n_addrs++;
 		nd->routes = &t->routes[8 * i];
 		json_t *rt = json_object_get(n, "approved_routes");
 		for (size_t k = 0; k < json_array_size(rt) && k < 8; k++)
-			if (pol_prefix_parse(json_string_value(json_array_get(rt, k)) ?: "",
-					     &t->routes[8 * i + nd->n_routes]))
+			if (addr_net_parse(json_string_value(json_array_get(rt, k)) ?: "",
+					   &t->routes[8 * i + nd->n_routes], NULL))
 				nd->n_routes++;
 		i++;
 	}

@@ -78,7 +78,7 @@ int main(int argc, char **argv)
 	/* ---- topology ---- */
 	struct pol_user *users = calloc((size_t)n_users, sizeof(*users));
 	struct pol_node *nodes = calloc((size_t)n_nodes, sizeof(*nodes));
-	struct pol_addr *addrs = calloc((size_t)n_nodes * 2, sizeof(*addrs));
+	struct addr_ip *addrs = calloc((size_t)n_nodes * 2, sizeof(*addrs));
 	char **tagnames = calloc((size_t)n_tags, sizeof(char *));
 	if (!users || !nodes || !addrs || !tagnames)
 		return 1;
@@ -95,12 +95,12 @@ int main(int argc, char **argv)
 		char *name = malloc(16);
 		sprintf(name, "n%d", i);
 		nodes[i].name = name;
-		addrs[2 * i].family = 4;
+		addrs[2 * i].family = AF_INET;
 		addrs[2 * i].bytes[0] = 100;
 		addrs[2 * i].bytes[1] = (uint8_t)(64 + (i >> 16));
 		addrs[2 * i].bytes[2] = (uint8_t)(i >> 8);
 		addrs[2 * i].bytes[3] = (uint8_t)i;
-		addrs[2 * i + 1].family = 6;
+		addrs[2 * i + 1].family = AF_INET6;
 		addrs[2 * i + 1].bytes[0] = 0xfd;
 		addrs[2 * i + 1].bytes[1] = 0x7a;
 		addrs[2 * i + 1].bytes[13] = (uint8_t)(i >> 16);

@@ -45,8 +45,8 @@ static void on_accept(void *ctx, int fd, const struct ns_packet_info *info)
 
 /* The filter as compiled rules: TCP only to ports 1 and 22 when flag 8 is set or in
  * userspace mode (there a SYN would be forwarded to 127.0.0.1:port); otherwise anything. */
-static const struct pol_prefix any_net[] = { { .addr = { .family = 4 } },
-					     { .addr = { .family = 6 } } };
+static const struct addr_prefix any_net[] = { { .ip = { .family = AF_INET } },
+					     { .ip = { .family = AF_INET6 } } };
 static const struct pol_port_range all_ports[] = { { 0, 65535 } };
 static const struct pol_port_range ports_1_22[] = { { 1, 1 }, { 22, 22 } };
 static const uint8_t tcp[] = { IPPROTO_TCP }, not_tcp[] = { IPPROTO_UDP, IPPROTO_ICMP,
@@ -79,11 +79,11 @@ static void setup(int mode)
 		close(tun_peer);
 	tun_peer = -1;
 	struct ns_config cfg = { .mode = mode, .tun_fd = -1, .send = discard };
-	cfg.addr4.family = AF_INET;
-	memcpy(cfg.addr4.addr, own4, 4);
+	cfg.addr4.ip.family = AF_INET;
+	memcpy(cfg.addr4.ip.bytes, own4, 4);
 	cfg.addr4.bits = 32;
-	cfg.addr6.family = AF_INET6;
-	memcpy(cfg.addr6.addr, own6, 16);
+	cfg.addr6.ip.family = AF_INET6;
+	memcpy(cfg.addr6.ip.bytes, own6, 16);
 	cfg.addr6.bits = 128;
 	if (mode == NS_MODE_TUN) {
 		int sv[2];

@@ -10,7 +10,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static struct pol_addr addrs[3][2];
+static struct addr_ip addrs[3][2];
 static const char *tags[] = {"tag:server", "tag:prod"};
 static struct pol_user users[] = {{"alice@example.com"}, {"bob@example.org"}};
 static struct pol_node nodes[] = {
@@ -28,8 +28,8 @@ static void setup(void)
 	if (done)
 		return;
 	for (int i = 0; i < 3; i++) {
-		pol_addr_parse(ip[i][0], &addrs[i][0]);
-		pol_addr_parse(ip[i][1], &addrs[i][1]);
+		addr_ip_parse(ip[i][0], &addrs[i][0], NULL);
+		addr_ip_parse(ip[i][1], &addrs[i][1], NULL);
 		nodes[i].addrs = addrs[i];
 		nodes[i].n_addrs = 2;
 	}

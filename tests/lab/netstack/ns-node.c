@@ -162,23 +162,11 @@ static bool socks_allow_self(void *ctx, uid_t uid, gid_t gid)
 	return uid == geteuid();
 }
 
-static bool parse_prefix(const char *arg, struct ns_prefix *p, int default_bits4,
-			 int default_bits6)
+static bool parse_prefix(const char *arg, struct addr_prefix *p)
 {
-	char buf[64];
-	snprintf(buf, sizeof(buf), "%s", arg);
-	char *slash = strchr(buf, '/');
-	if (slash)
-		*slash++ = 0;
-	memset(p, 0, sizeof(*p));
-	if (inet_pton(AF_INET, buf, p->addr) == 1) {
-		p->family = AF_INET;
-		p->bits = (uint8_t)(slash ? atoi(slash) : default_bits4);
-	} else if (inet_pton(AF_INET6, buf, p->addr) == 1) {
-		p->family = AF_INET6;
-		p->bits = (uint8_t)(slash ? atoi(slash) : default_bits6);
-	} else {
-		fprintf(stderr, "ns-node: not an address: '%s'\n", arg);
+	const char *why;
+	if (!addr_prefix_parse(arg, p, &why)) {
+		fprintf(stderr, "ns-node: '%s': %s\n", arg, why);
 		return false;
 	}
 	return true;
@@ -209,16 +197,16 @@ int main(int argc, char **argv)
 			listen_port = (uint16_t)atoi(optarg);
 			break;
 		case '4':
-			if (!parse_prefix(optarg, &cfg.addr4, 32, 128) || cfg.addr4.family != AF_INET)
+			if (!parse_prefix(optarg, &cfg.addr4) || cfg.addr4.ip.family != AF_INET)
 				return 2;
 			break;
 		case '6':
-			if (!parse_prefix(optarg, &cfg.addr6, 32, 128) || cfg.addr6.family != AF_INET6)
+			if (!parse_prefix(optarg, &cfg.addr6) || cfg.addr6.ip.family != AF_INET6)
 				return 2;
 			break;
 		case 'r':
 			if (cfg.n_routes == NS_MAX_ROUTES ||
-			    !parse_prefix(optarg, &cfg.routes[cfg.n_routes++], 32, 128))
+			    !parse_prefix(optarg, &cfg.routes[cfg.n_routes++]))
 				return 2;
 			break;
 		case 't':

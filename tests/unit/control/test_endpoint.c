@@ -26,8 +26,8 @@ static const struct {
 	/* 11 */ { "1.2.3.4", "endpoint '1.2.3.4': expected addr:port", 0, 0, 0 },
 	/* 12 */ { "[::1:80", "endpoint '[::1:80': expected [IPv6]:port", 0, 0, 0 },
 	/* 13 */ { "1.2.3.4:000080", "endpoint '1.2.3.4:000080': port must be 1 to 65535", 0, 0, 0 },
-	/* 14 */ { "[fe80::1%eth0]:80", "endpoint '[fe80::1%eth0]:80': not an IPv6 address in "
-				      "brackets", 0, 0, 0 },
+	/* 14 */ { "[fe80::1%eth0]:80", "endpoint '[fe80::1%eth0]:80': no scope id in a netmap "
+				      "endpoint (it names an interface of one host)", 0, 0, 0 },
 	/* 15 */ { "", "endpoint '': expected addr:port", 0, 0, 0 },
 	/* 16 */ { "local 10.1.0.2:41641", NULL, 4, 41641, CTL_ENDPOINT_LOCAL },
 	/* 17 */ { "reflexive 198.18.0.30:41641", NULL, 4, 41641, CTL_ENDPOINT_REFLEXIVE },
@@ -42,6 +42,10 @@ static const struct {
 				    "reflexive or relay)", 0, 0, 0 },
 	/* 24 */ { "relay 1.2.3.4:80 ", "endpoint 'relay 1.2.3.4:80 ': port must be 1 to 65535", 0,
 		   0, 0 },
+	/* 25: common/addr.h takes a numeric scope id (wg set does); the netmap does not */
+	{ "reflexive [fe80::1%2]:80", "endpoint 'reflexive [fe80::1%2]:80': no scope id in a "
+				      "netmap endpoint (it names an interface of one host)", 0, 0, 0 },
+	/* 26 */ { "[::1]:80", NULL, 6, 80, CTL_ENDPOINT_LOCAL },
 };
 
 int main(void)

@@ -27,7 +27,7 @@ static json_t *node(uint64_t id, unsigned gen)
 	n.id = id;
 	n.name = name;
 	memset(n.node_key, (int)(id + gen), 32);
-	ctl_prefix_parse(addr, &n.addrs[0]);
+	addr_prefix_parse(addr, &n.addrs[0], NULL);
 	n.n_addrs = 1;
 	n.endpoints = eps;
 	n.n_endpoints = gen % 2;
@@ -38,10 +38,10 @@ static json_t *node(uint64_t id, unsigned gen)
 
 static json_t *filter(unsigned gen)
 {
-	struct pol_prefix p;
+	struct addr_prefix p;
 	char a[32];
 	snprintf(a, sizeof(a), "100.64.0.%u/32", gen % 250 + 1);
-	pol_prefix_parse(a, &p);
+	addr_net_parse(a, &p, NULL);
 	struct pol_port_range pr = { (uint16_t)gen, (uint16_t)gen };
 	uint8_t tcp = POL_PROTO_TCP, udp = POL_PROTO_UDP;
 	struct pol_filter_rule f[2] = { { .srcs = &p, .n_srcs = 1, .dsts = &p, .n_dsts = 1,
@@ -57,8 +57,8 @@ static json_t *filter(unsigned gen)
 static json_t *ssh(unsigned gen)
 {
 	struct pol_ssh_usermap um = { "*", "=" };
-	struct pol_prefix p;
-	pol_prefix_parse("100.64.0.9/32", &p);
+	struct addr_prefix p;
+	addr_net_parse("100.64.0.9/32", &p, NULL);
 	struct pol_ssh_rule r = { .principals = &p, .n_principals = 1, .users = &um, .n_users = 1,
 				  .action = VERDICT_CHECK, .check_period_s = gen };
 	const struct pol_ssh_rule *rp = &r;

@@ -139,7 +139,7 @@ int main(void)
 	st.listen_port = 41641;
 	st.self.name = "laptop";
 	st.self.n_addrs = 1;
-	ctl_prefix_parse("100.64.0.2", &st.self.addrs[0]);
+	addr_prefix_parse("100.64.0.2", &st.self.addrs[0], NULL);
 	struct ctl_lapi_node peers[2] = {
 		{ .name = "srv", .online = true, .rx_bytes = 5, .tx_bytes = 7,
 		  .endpoint = "10.0.0.2:41641", .path = "direct 10.0.0.2:41641", .rtt_ms = 3 },

@@ -16,7 +16,7 @@ static json_t *node(uint64_t id, const char *name, const char *addr)
 	n.id = id;
 	n.name = (char *)name;
 	memset(n.node_key, (int)id, 32);
-	ctl_prefix_parse(addr, &n.addrs[0]);
+	addr_prefix_parse(addr, &n.addrs[0], NULL);
 	n.n_addrs = 1;
 	n.online = true;
 	return ctl__node_json(&n);
@@ -25,8 +25,8 @@ static json_t *node(uint64_t id, const char *name, const char *addr)
 static char *full(void)
 {
 	struct pol_ssh_usermap um = { "*", "=" };
-	struct pol_prefix p;
-	pol_prefix_parse("100.64.0.2/32", &p);
+	struct addr_prefix p;
+	addr_net_parse("100.64.0.2/32", &p, NULL);
 	struct pol_ssh_rule r = { .principals = &p, .n_principals = 1, .users = &um, .n_users = 1,
 				  .action = VERDICT_CHECK, .check_period_s = 3600 };
 	struct pol_port_range pr = { 22, 22 };
@@ -252,8 +252,8 @@ int main(void)
 	CHECK_INT(nm->filter[0]->ports[0].first, 22);
 	CHECK_INT(nm->filter[0]->protos[0], POL_PROTO_TCP);
 	CHECK_STR(nm->filter[0]->section, "acls");
-	struct ctl_prefix a;
-	CHECK(ctl_prefix_parse("100.64.0.3", &a));
+	struct addr_prefix a;
+	CHECK(addr_prefix_parse("100.64.0.3", &a, NULL));
 	CHECK(ctl_netmap_peer_by_addr(nm, &a) != NULL);
 	CHECK_INT(ctl_netmap_peer_by_addr(nm, &a)->id, 3);
 	ctl_netmap_free(nm);
@@ -339,8 +339,8 @@ int main(void)
 		CHECK_STR(nm->filter[0]->section, "default");
 		CHECK_INT(nm->filter[0]->n_protos, 0);
 		CHECK_INT(nm->filter[0]->ports[0].last, 65535);
-		struct pol_addr sa = { .family = 4, .bytes = { 100, 64, 0, 9 } };
-		struct pol_addr da = { .family = 4, .bytes = { 100, 64, 0, 1 } };
+		struct addr_ip sa = { .family = AF_INET, .bytes = { 100, 64, 0, 9 } };
+		struct addr_ip da = { .family = AF_INET, .bytes = { 100, 64, 0, 1 } };
 		CHECK_INT(pol_filter_rules_match((const struct pol_filter_rule *const *)nm->filter,
 						 nm->n_filter, &sa, &da, POL_PROTO_TCP, 8080),
 			  0);
@@ -351,20 +351,20 @@ int main(void)
 	relays_and_disco();
 
 	/* prefixes */
-	struct ctl_prefix p, q;
-	char s[44];
-	CHECK(ctl_prefix_parse("fd7a:115c:a1e0::/48", &p));
-	CHECK(ctl_prefix_parse("fd7a:115c:a1e0::5", &q));
-	CHECK(ctl_prefix_contains(&p, &q));
-	ctl_prefix_format(&q, s);
+	struct addr_prefix p, q;
+	char s[ADDR_TEXT_MAX];
+	CHECK(addr_prefix_parse("fd7a:115c:a1e0::/48", &p, NULL));
+	CHECK(addr_prefix_parse("fd7a:115c:a1e0::5", &q, NULL));
+	CHECK(addr_prefix_covers(&p, &q));
+	addr_prefix_format(&q, s);
 	CHECK_STR(s, "fd7a:115c:a1e0::5/128");
-	CHECK(ctl_prefix_parse("100.64.0.0/10", &p));
-	CHECK(ctl_prefix_parse("100.127.255.255", &q));
-	CHECK(ctl_prefix_contains(&p, &q));
-	CHECK(ctl_prefix_parse("100.128.0.0", &q));
-	CHECK(!ctl_prefix_contains(&p, &q));
-	CHECK(!ctl_prefix_parse("100.64.0.0/33", &p));
-	CHECK(!ctl_prefix_parse("100.64.0.0/", &p));
-	CHECK(!ctl_prefix_parse("", &p));
+	CHECK(addr_prefix_parse("100.64.0.0/10", &p, NULL));
+	CHECK(addr_prefix_parse("100.127.255.255", &q, NULL));
+	CHECK(addr_prefix_covers(&p, &q));
+	CHECK(addr_prefix_parse("100.128.0.0", &q, NULL));
+	CHECK(!addr_prefix_covers(&p, &q));
+	CHECK(!addr_prefix_parse("100.64.0.0/33", &p, NULL));
+	CHECK(!addr_prefix_parse("100.64.0.0/", &p, NULL));
+	CHECK(!addr_prefix_parse("", &p, NULL));
 	return check_finish();
 }

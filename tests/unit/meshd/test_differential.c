@@ -52,20 +52,20 @@ static bool ssh_same(const struct ssh_view *a, const struct ssh_view *b)
 /* The netmap node `self` gets, as meshd parses it; f is its filter JSON (control's fast
  * path, or the general encoder's when NULL). */
 static struct ctl_netmap *node_netmap(const struct pol_compiled *c, size_t self,
-				      const struct pol_addr *mine, size_t n_mine, const char *fast)
+				      const struct addr_ip *mine, size_t n_mine, const char *fast)
 {
 	const struct pol_filter_rule *const *fr;
 	const struct pol_ssh_rule *const *sr;
 	size_t nf = pol_node_filter(c, self, &fr), ns = pol_node_ssh(c, self, &sr);
 	char *f = fast ? strdup(fast) : polglue_filter_json_general(fr, nf, mine, n_mine);
 	char *s = polglue_ssh_json(sr, ns);
-	char a[64], *text = NULL, err[256] = "";
+	char a[ADDR_TEXT_MAX], *text = NULL, err[256] = "";
 	CHECK(f && s);
 	int n = asprintf(&text,
 			 "{\"version\":1,\"self\":{\"id\":1,\"node_key\":"
 			 "\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\",\"addresses\":[\"%s/%d\"]},"
 			 "\"peers\":[],\"filter\":%s,\"ssh\":%s}",
-			 pol_addr_format(&mine[0], a), mine[0].family == 4 ? 32 : 128, f, s);
+			 addr_ip_format(&mine[0], a), mine[0].family == AF_INET ? 32 : 128, f, s);
 	CHECK(n > 0);
 	struct ctl_netmap *nm = NULL;
 	int rc = ctl_netmap_parse(text, strlen(text), &nm, err, sizeof(err));
@@ -78,15 +78,14 @@ static struct ctl_netmap *node_netmap(const struct pol_compiled *c, size_t self,
 	return nm;
 }
 
-static struct ssh_view node_ssh(const struct ctl_netmap *nm, const struct pol_addr *src,
+static struct ssh_view node_ssh(const struct ctl_netmap *nm, const struct addr_ip *src,
 				const char *user)
 {
-	struct ctl_prefix p = { .family = src->family, .bits = src->family == 4 ? 32 : 128 };
+	struct addr_prefix p = addr_host_prefix(src);
 	struct sshd_decision acc;
 	uint32_t period;
 	char msg[512];
 	struct ssh_view v = { 0 };
-	memcpy(p.addr, src->bytes, 16);
 	v.verdict = meshd_ssh_decide(nm, &p, user, &acc, &period, msg, sizeof(msg));
 	if (v.verdict != VERDICT_REJECT) {
 		snprintf(v.user, sizeof(v.user), "%s", acc.local_user);
@@ -95,10 +94,10 @@ static struct ssh_view node_ssh(const struct ctl_netmap *nm, const struct pol_ad
 	return v;
 }
 
-static bool node_filter(const struct ctl_netmap *nm, const struct pol_addr *src,
-			const struct pol_addr *dst, uint8_t proto, uint16_t port)
+static bool node_filter(const struct ctl_netmap *nm, const struct addr_ip *src,
+			const struct addr_ip *dst, uint8_t proto, uint16_t port)
 {
-	struct ns_packet_info pi = { .family = src->family == 4 ? AF_INET : AF_INET6,
+	struct ns_packet_info pi = { .family = src->family == AF_INET ? AF_INET : AF_INET6,
 				     .proto = proto, .sport = 40000, .dport = port };
 	memcpy(pi.src, src->bytes, 16);
 	memcpy(pi.dst, dst->bytes, 16);
@@ -133,11 +132,11 @@ static const struct row rows[] = {
 static void test_rows(void)
 {
 	struct pol_user users[2] = { { row_topo_users[0] }, { row_topo_users[1] } };
-	struct pol_addr a[2][2];
-	pol_addr_parse("100.64.0.1", &a[0][0]);
-	pol_addr_parse("fd7a:115c:a1e0::1", &a[0][1]);
-	pol_addr_parse("100.64.0.2", &a[1][0]);
-	pol_addr_parse("fd7a:115c:a1e0::2", &a[1][1]);
+	struct addr_ip a[2][2];
+	addr_ip_parse("100.64.0.1", &a[0][0], NULL);
+	addr_ip_parse("fd7a:115c:a1e0::1", &a[0][1], NULL);
+	addr_ip_parse("100.64.0.2", &a[1][0], NULL);
+	addr_ip_parse("fd7a:115c:a1e0::2", &a[1][1], NULL);
 	const char *tags[] = { "tag:server" };
 	struct pol_node nodes[2] = {
 		{ .name = "laptop", .owner = "alice@example.com", .addrs = a[0], .n_addrs = 2 },
@@ -246,7 +245,7 @@ static void report(int iter, const char *what, const char *text)
 static void one_world(int iter, int *parsed)
 {
 	static char text[20000];
-	static struct pol_addr addrs[MAX_NODES][2];
+	static struct addr_ip addrs[MAX_NODES][2];
 
 	gen_world();
 	gen_policy(text, sizeof(text));
@@ -309,7 +308,7 @@ static void one_world(int iter, int *parsed)
 			for (size_t pi = 0; pi < sizeof(protos); pi++) {
 				int fam = protos[pi] == 58 ? 1 : protos[pi] == 1 ? 0 : (int)rnd(2);
 				uint16_t port = (uint16_t)(1 + rnd(900));
-				const struct pol_addr *sa = &addrs[s][fam], *da = &addrs[d][fam];
+				const struct addr_ip *sa = &addrs[s][fam], *da = &addrs[d][fam];
 				struct pol_decision e, cp;
 				pol_filter_decide(c, sa, da, protos[pi], port, &e);
 				pol_filter_rules_decide(fr, nf, sa, da, protos[pi], port, &cp);

@@ -90,11 +90,11 @@ static inline void base_config(struct ns_config *cfg, enum ns_mode mode, int tun
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->mode = mode;
 	cfg->tun_fd = tun_fd;
-	cfg->addr4.family = AF_INET;
-	memcpy(cfg->addr4.addr, own4, 4);
+	cfg->addr4.ip.family = AF_INET;
+	memcpy(cfg->addr4.ip.bytes, own4, 4);
 	cfg->addr4.bits = 32;
-	cfg->addr6.family = AF_INET6;
-	memcpy(cfg->addr6.addr, own6, 16);
+	cfg->addr6.ip.family = AF_INET6;
+	memcpy(cfg->addr6.ip.bytes, own6, 16);
 	cfg->addr6.bits = 128;
 	cfg->send = outq_send;
 }

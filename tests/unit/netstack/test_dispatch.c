@@ -79,8 +79,8 @@ static void on_accept(void *ctx, int fd, const struct ns_packet_info *info)
 
 /* Compiled policy rules as a netmap carries them: from anywhere to anywhere, the protocols
  * and port ranges given (protos empty: any protocol). */
-static const struct pol_prefix any_net[] = { { .addr = { .family = 4 } },
-					     { .addr = { .family = 6 } } };
+static const struct addr_prefix any_net[] = { { .ip = { .family = AF_INET } },
+					     { .ip = { .family = AF_INET6 } } };
 static const struct pol_port_range not_23[] = { { 0, 22 }, { 24, 65535 } };
 static const struct pol_port_range only_22[] = { { 22, 22 } };
 static const uint8_t tcp_only[] = { IPPROTO_TCP };
@@ -619,8 +619,8 @@ static void test_config_errors(uv_loop_t *loop)
 	cfg.mtu = 500;
 	CHECK_INT(ns_new(loop, &cfg, &ns), -EINVAL);
 	base_config(&cfg, NS_MODE_USERSPACE, -1);
-	cfg.addr4.family = 0;
-	cfg.addr6.family = 0;
+	cfg.addr4.ip.family = 0;
+	cfg.addr6.ip.family = 0;
 	CHECK_INT(ns_new(loop, &cfg, &ns), -EINVAL);
 	base_config(&cfg, NS_MODE_USERSPACE, -1);
 	CHECK_INT(ns_new(loop, &cfg, &ns), 0);

@@ -303,7 +303,7 @@ static void gen_world(void)
 /* The topology of the world w: users u<N>@example.com, nodes n<i> with the IPv4 address
  * ip4(i) and, when n_addrs is 2, the IPv6 address fd7a:115c:a1e0::<i+1>.  The strings live
  * in static buffers until the next call. */
-static struct pol_topology world_topology(int n_addrs, struct pol_addr (*addrs)[2])
+static struct pol_topology world_topology(int n_addrs, struct addr_ip (*addrs)[2])
 {
 	static char names[MAX_NODES][16], logins[MAX_USERS][32], tagnames[MAX_TAGS][16];
 	static const char *tagp[MAX_NODES][2];
@@ -321,9 +321,9 @@ static struct pol_topology world_topology(int n_addrs, struct pol_addr (*addrs)[
 		sprintf(names[i], "n%d", i);
 		nodes[i].name = names[i];
 		ip4(i, ip);
-		pol_addr_parse(ip, &addrs[i][0]);
+		addr_ip_parse(ip, &addrs[i][0], NULL);
 		sprintf(ip, "fd7a:115c:a1e0::%x", i + 1);
-		pol_addr_parse(ip, &addrs[i][1]);
+		addr_ip_parse(ip, &addrs[i][1], NULL);
 		nodes[i].addrs = addrs[i];
 		nodes[i].n_addrs = (size_t)n_addrs;
 		if (w.owner[i] >= 0) {

@@ -127,7 +127,7 @@ static const struct {
 
 /* tests and sshTests run against a tailnet: alice's laptop, bob's laptop, a tag:server. */
 static struct pol_user users[] = {{"alice@example.com"}, {"bob@example.com"}};
-static struct pol_addr addrs[3][2];
+static struct addr_ip addrs[3][2];
 static const char *server_tags[] = {"tag:server"};
 static struct pol_node nodes[] = {
     {.name = "alice-laptop", .owner = "alice@example.com"},
@@ -219,8 +219,8 @@ static void setup(void)
 		char v4[16], v6[16];
 		snprintf(v4, sizeof(v4), "100.64.0.%d", i + 1);
 		snprintf(v6, sizeof(v6), "fd7a::%d", i + 1);
-		pol_addr_parse(v4, &addrs[i][0]);
-		pol_addr_parse(v6, &addrs[i][1]);
+		addr_ip_parse(v4, &addrs[i][0], NULL);
+		addr_ip_parse(v6, &addrs[i][1], NULL);
 		nodes[i].addrs = addrs[i];
 		nodes[i].n_addrs = 2;
 	}

@@ -8,7 +8,7 @@
 #include "control/policy/policy.h"
 
 static struct pol_user users[] = {{"alice@example.com"}, {"bob@example.com"}, {"carol@other.org"}};
-static struct pol_addr addrs[4][2];
+static struct addr_ip addrs[4][2];
 static const char *server_tags[] = {"tag:server"};
 static struct pol_node nodes[] = {
     {.name = "alice-laptop", .owner = "alice@example.com"},
@@ -23,8 +23,8 @@ static void setup(void)
 	const char *v4[] = {"100.64.0.1", "100.64.0.2", "100.64.0.3", "100.64.0.4"};
 	const char *v6[] = {"fd7a::1", "fd7a::2", "fd7a::3", "fd7a::4"};
 	for (int i = 0; i < 4; i++) {
-		pol_addr_parse(v4[i], &addrs[i][0]);
-		pol_addr_parse(v6[i], &addrs[i][1]);
+		addr_ip_parse(v4[i], &addrs[i][0], NULL);
+		addr_ip_parse(v6[i], &addrs[i][1], NULL);
 		nodes[i].addrs = addrs[i];
 		nodes[i].n_addrs = 2;
 	}
@@ -133,8 +133,8 @@ static void test_filter(struct pol_compiled *c)
 	CHECK_STR(verdict_name(d.verdict), "accept");
 	pol_filter_decide(c, &addrs[0][0], &addrs[1][0], POL_PROTO_UDP, 53, &d);
 	CHECK_STR(verdict_name(d.verdict), "reject");
-	struct pol_addr nowhere;
-	pol_addr_parse("192.0.2.1", &nowhere);
+	struct addr_ip nowhere;
+	addr_ip_parse("192.0.2.1", &nowhere, NULL);
 	CHECK_INT(pol_filter_decide(c, &addrs[0][0], &nowhere, POL_PROTO_TCP, 22, &d), -ENOENT);
 	CHECK_STR(d.why, "dropped: no node has address 192.0.2.1");
 
@@ -205,10 +205,10 @@ static void test_load(void)
 static void test_tagged_check(void)
 {
 	static const char *prod[] = {"tag:prod"};
-	static struct pol_addr a[2];
+	static struct addr_ip a[2];
 	struct pol_node n2[] = {nodes[2], {.name = "ci", .tags = prod, .n_tags = 1}};
 	struct pol_topology t2 = {users, 3, n2, 2};
-	pol_addr_parse("100.64.0.9", &a[0]);
+	addr_ip_parse("100.64.0.9", &a[0], NULL);
 	n2[1].addrs = a;
 	n2[1].n_addrs = 1;
 	const char *text = "{\"tagOwners\": {\"tag:server\": [], \"tag:prod\": []}, \"ssh\": ["
@@ -233,11 +233,11 @@ static void test_tagged_check(void)
 static void test_routes(void)
 {
 	static const char *rt1[] = {"tag:router"}, *rt2[] = {"tag:other"};
-	static struct pol_addr a[2];
-	static struct pol_prefix route;
-	pol_addr_parse("100.64.0.21", &a[0]);
-	pol_addr_parse("100.64.0.22", &a[1]);
-	pol_prefix_parse("10.33.0.0/16", &route);
+	static struct addr_ip a[2];
+	static struct addr_prefix route;
+	addr_ip_parse("100.64.0.21", &a[0], NULL);
+	addr_ip_parse("100.64.0.22", &a[1], NULL);
+	addr_net_parse("10.33.0.0/16", &route, NULL);
 	struct pol_node n3[] = {
 	    nodes[0],
 	    {.name = "r1",
@@ -264,8 +264,8 @@ static void test_routes(void)
 	struct pol_compiled *c;
 	struct pol_error err;
 	struct pol_decision d;
-	struct pol_addr inside;
-	pol_addr_parse("10.33.1.9", &inside);
+	struct addr_ip inside;
+	addr_ip_parse("10.33.1.9", &inside, NULL);
 	CHECK_INT(pol_load(text, strlen(text), NULL, &t3, &c, &err), 0);
 	const struct pol_filter_rule *const *rules;
 	size_t n = pol_node_filter(c, 1, &rules);

@@ -13,7 +13,7 @@
 static void one_world(int iter)
 {
 	static char text[16384];
-	static struct pol_addr addrs[MAX_NODES][2];
+	static struct addr_ip addrs[MAX_NODES][2];
 
 	gen_world();
 	gen_policy(text, sizeof(text));

@@ -40,11 +40,11 @@ static void make_side(struct side *s, const char *name)
 
 static void add_peer(struct side *s, struct side *other, const char *aip)
 {
-	struct wg_allowed_ip a = { .family = AF_INET, .cidr = 32 };
+	struct addr_prefix a = { .ip.family = AF_INET, .bits = 32 };
 	struct wg_peer_config pc = { .persistent_keepalive = -1, .set_endpoint = true,
 				     .allowed_ips = &a, .n_allowed_ips = 1 };
 	struct sockaddr_in *sin = (struct sockaddr_in *)&pc.endpoint;
-	inet_pton(AF_INET, aip, a.addr);
+	inet_pton(AF_INET, aip, a.ip.bytes);
 	memcpy(pc.public_key, other->pub, 32);
 	sin->sin_family = AF_INET;
 	sin->sin_port = htons(wg_device_listen_port(other->dev));
@@ -153,10 +153,10 @@ static void bad_input(struct side *a, struct side *b)
 	CHECK_INT(b->received, before);
 	/* 11b: inner source inside ANOTHER peer's AllowedIPs (cross-peer spoofing) */
 	uint8_t other_priv[32];
-	struct wg_allowed_ip oa = { .family = AF_INET, .cidr = 32 };
+	struct addr_prefix oa = { .ip.family = AF_INET, .bits = 32 };
 	struct wg_peer_config other = { .persistent_keepalive = -1, .allowed_ips = &oa,
 					.n_allowed_ips = 1 };
-	inet_pton(AF_INET, "10.0.0.3", oa.addr);
+	inet_pton(AF_INET, "10.0.0.3", oa.ip.bytes);
 	wg__gen_privkey(other_priv);
 	wg__pubkey(other.public_key, other_priv);
 	CHECK_INT(wg_device_peer_set(dev, &other), 0);

@@ -118,10 +118,10 @@ static void make_side(struct side *s, const char *name, const struct wg_device_o
 
 static void add_peer(struct side *s, struct side *other, const char *aip, uint64_t path)
 {
-	struct wg_allowed_ip a = { .family = AF_INET, .cidr = 32 };
+	struct addr_prefix a = { .ip.family = AF_INET, .bits = 32 };
 	struct wg_peer_config pc = { .persistent_keepalive = -1, .set_path = true, .path = path,
 				     .allowed_ips = &a, .n_allowed_ips = 1 };
-	inet_pton(AF_INET, aip, a.addr);
+	inet_pton(AF_INET, aip, a.ip.bytes);
 	memcpy(pc.public_key, other->pub, 32);
 	CHECK_INT(wg_device_peer_set(s->dev, &pc), 0);
 }

@@ -55,7 +55,10 @@ static void bad_requests(void)
 		/* 13 */ "set=1\npublic_key=" PEER2 "\npersistent_keepalive_interval=-1\n\n",
 		/* 14 */ "set=1\npublic_key=" PEER2 "\nallowed_ip=1.2.3.4/8x\n\n",
 		/* 15 */ "set=1\npublic_key=" PEER2 "\nendpoint=1.2.3.4:99999\n\n",
-		/* 16: valid lines first, the bad one last: nothing applied */
+		/* 16 */ "set=1\npublic_key=" PEER2 "\nendpoint=[fe80::1%eth0]:51820\n\n",
+		/* 17 */ "set=1\npublic_key=" PEER2 "\nendpoint=1.2.3.4:0\n\n",
+		/* 18 */ "set=1\npublic_key=" PEER2 "\nendpoint=::1:51820\n\n",
+		/* 19: valid lines first, the bad one last: nothing applied */
 		"set=1\nlisten_port=1\npublic_key=" PEER2 "\nallowed_ip=10.5.0.0/16\nfoo=1\n\n",
 	};
 	char *before = req("get=1\n\n");
@@ -71,7 +74,7 @@ static void bad_requests(void)
 		CHECK_STR(after, before);
 		free(after);
 	}
-	/* 17: a NUL byte inside a request */
+	/* 20: a NUL byte inside a request */
 	char *reply;
 	size_t len;
 	static const char nul[] = "set=1\nfwmark=1\0\n\n";
@@ -153,6 +156,14 @@ int main(void)
 	free(r);
 
 	bad_requests();
+
+	/* 2b: a link-local endpoint keeps its numeric scope id, and prints as it was set */
+	r = req("set=1\npublic_key=" PEER2 "\nendpoint=[fe80::1%2]:51820\n\n");
+	CHECK_STR(r, "errno=0\n\n");
+	free(r);
+	r = req("get=1\n\n");
+	CHECK(contains(r, "endpoint=[fe80::1%2]:51820\n"));
+	free(r);
 
 	/* 3: update_only does not create; replace_allowed_ips replaces; remove removes */
 	r = req("set=1\npublic_key=" PRIV "\nupdate_only=true\nallowed_ip=10.9.0.0/16\n\n");
