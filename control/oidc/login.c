@@ -137,6 +137,9 @@ static int get_secret(json_t *r, const char *name, char *out, size_t max, char *
 	if (!json_is_string(v))
 		return ctl_oidc__fail(-EINVAL, err, errlen, "the token response's %s is not a "
 				      "string", name);
+	if (json_string_length(v) == 0)
+		return ctl_oidc__fail(-EINVAL, err, errlen, "the token response's %s is empty",
+				      name);
 	if (json_string_length(v) > max)
 		return ctl_oidc__fail(-EFBIG, err, errlen, "the token response's %s is %zu bytes, "
 				      "more than the %zu allowed", name, json_string_length(v), max);

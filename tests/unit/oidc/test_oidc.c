@@ -569,6 +569,10 @@ static void test_token_response(void)
 			 0, ""},
 		/* 9 */ {"<html>", -EINVAL,
 			 "the token response is not JSON: '[' or '{' expected near '<' at byte 1"},
+		/* 10 */ {"{\"id_token\":\"\",\"token_type\":\"Bearer\"}", -EINVAL,
+			  "the token response's id_token is empty"},
+		/* 11 */ {"{\"id_token\":\"a.b.c\",\"access_token\":\"\",\"token_type\":\"Bearer\"}",
+			  -EINVAL, "the token response's access_token is empty"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		err[0] = '\0';
