@@ -10,16 +10,6 @@
 /* The longest address text inet_pton could take, with its NUL. */
 enum { HOST_MAX = INET6_ADDRSTRLEN };
 
-size_t addr_family_len(int family)
-{
-	return family == AF_INET ? 4 : family == AF_INET6 ? 16 : 0;
-}
-
-unsigned addr_family_bits(int family)
-{
-	return (unsigned)addr_family_len(family) * 8;
-}
-
 struct addr_prefix addr_host_prefix(const struct addr_ip *a)
 {
 	return (struct addr_prefix){ .ip = *a, .bits = (uint8_t)addr_family_bits(a->family) };
@@ -164,21 +154,6 @@ void addr_prefix_mask(struct addr_prefix *p)
 	unsigned total = addr_family_bits(p->ip.family);
 	for (unsigned bit = p->bits; bit < total; bit++)
 		p->ip.bytes[bit / 8] &= (uint8_t) ~(0x80 >> (bit % 8));
-}
-
-bool addr_prefix_contains(const struct addr_prefix *p, const struct addr_ip *a)
-{
-	if (p->ip.family != a->family || p->bits > addr_family_bits(a->family))
-		return false;
-	unsigned full = p->bits / 8, rest = p->bits % 8;
-	if (memcmp(p->ip.bytes, a->bytes, full) != 0)
-		return false;
-	if (rest) {
-		uint8_t mask = (uint8_t)(0xff << (8 - rest));
-		if ((p->ip.bytes[full] & mask) != (a->bytes[full] & mask))
-			return false;
-	}
-	return true;
 }
 
 bool addr_prefix_covers(const struct addr_prefix *p, const struct addr_prefix *q)

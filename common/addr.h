@@ -28,6 +28,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/socket.h>
 
 /* Room for the text of any address, prefix or endpoint with its NUL
@@ -51,10 +52,16 @@ struct addr_endpoint {
 };
 
 /* 4 for AF_INET, 16 for AF_INET6, 0 for anything else. */
-size_t addr_family_len(int family);
+static inline size_t addr_family_len(int family)
+{
+	return family == AF_INET ? 4 : family == AF_INET6 ? 16 : 0;
+}
 
 /* 32 for AF_INET, 128 for AF_INET6, 0 for anything else. */
-unsigned addr_family_bits(int family);
+static inline unsigned addr_family_bits(int family)
+{
+	return (unsigned)addr_family_len(family) * 8;
+}
 
 /* The host prefix of a (all bits). */
 struct addr_prefix addr_host_prefix(const struct addr_ip *a);
@@ -88,8 +95,17 @@ char *addr_prefix_format(const struct addr_prefix *p, char out[static ADDR_TEXT_
 /* The canonical form: clears the bits past p->bits. */
 void addr_prefix_mask(struct addr_prefix *p);
 
-/* Whether a lies in p (same family, the first p->bits bits equal). */
-bool addr_prefix_contains(const struct addr_prefix *p, const struct addr_ip *a);
+/* Whether a lies in p (same family, the first p->bits bits equal).  Inline: the packet
+ * filter asks it for every rule's prefixes of every packet. */
+static inline bool addr_prefix_contains(const struct addr_prefix *p, const struct addr_ip *a)
+{
+	if (p->ip.family != a->family || p->bits > addr_family_bits(a->family))
+		return false;
+	unsigned full = p->bits / 8, rest = p->bits % 8;
+	if (memcmp(p->ip.bytes, a->bytes, full) != 0)
+		return false;
+	return !rest || ((p->ip.bytes[full] ^ a->bytes[full]) & (uint8_t)(0xff << (8 - rest))) == 0;
+}
 
 /* Whether all of q lies in p (q no shorter than p, and q's address in p). */
 bool addr_prefix_covers(const struct addr_prefix *p, const struct addr_prefix *q);
