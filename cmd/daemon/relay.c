@@ -1,0 +1,285 @@
+/* meshd's TURN allocation (see reach.h): one allocation on the first UDP relay of our
+ * netmap, driven by nat/turn.c on the relay timer.  Failures back off (1 s doubling to
+ * 60 s); while allocated a Refresh goes at least every RELAY_CHECK_MS, so a relay that
+ * forgot us (restarted) or a NAT that remapped us (437) is found within seconds; each
+ * peer's path manager is told when its channel is bound or lost; our relayed address is
+ * published.  What arrives from the relay (STUN answers, ChannelData) is handed to
+ * nat_turn_input, and what it unwraps from a peer to reach.c. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "cmd/daemon/reach_internal.h"
+
+static const char *const subject = "reach";
+
+static void on_relay_timer(uv_timer_t *t);
+
+/* Sends a sealed discovery message to the peer through our relay (ChannelData). */
+void meshd__relay_send(struct meshd_reach *r, struct rpeer *p, const uint8_t *buf, size_t len)
+{
+	uint8_t out[NAT_DISCO_MAX + NAT_TURN_CHANNEL_HEADER];
+	if (!r->relay_on || r->turn.state != NAT_TURN_ALLOCATED || !p->relayed.ss_family)
+		return;
+	int n = nat_turn_wrap(&r->turn, (const struct sockaddr *)&p->relayed, buf, len, out,
+			      sizeof(out));
+	if (n > 0)
+		meshd__send_to(r, &r->relay_addr, out, (size_t)n);
+}
+
+static void turn_send(void *ctx, const uint8_t *buf, size_t len)
+{
+	struct meshd_reach *r = ctx;
+	meshd__send_to(r, &r->relay_addr, buf, len);
+}
+
+/* After anything the TURN client did: failures start the backoff, and each peer's relay
+ * handle follows its channel. */
+static void relay_check(struct meshd_reach *r)
+{
+	uint64_t now = uv_now(r->loop);
+	bool ready = r->relay_on && r->turn.state == NAT_TURN_ALLOCATED;
+	if (r->relay_on && r->turn.state == NAT_TURN_FAILED && !r->retry_at) {
+		uint64_t wait = RETRY_MIN_MS << (r->failures < 6 ? r->failures : 6);
+		if (wait > RETRY_MAX_MS)
+			wait = RETRY_MAX_MS;
+		r->failures++;
+		r->retry_at = now + wait;
+		log_warn(subject, "relay %s: %s; trying again in %llu s", r->relay.url.host,
+			 r->turn.why, (unsigned long long)(wait / 1000));
+	}
+	if (ready)
+		r->failures = 0;
+	if (r->relay_on && r->turn_seen == NAT_TURN_ALLOCATED && !ready) {
+		/* 437 to a Refresh or ChannelBind: our mapping may be new too, so probe it now */
+		log_warn(subject,
+			 "relay %s: allocation lost (the relay restarted or our NAT mapping "
+			 "changed); allocating afresh",
+			 r->relay.url.host);
+		meshd__probe_round(r, now);
+	}
+	if (ready && r->turn_seen != NAT_TURN_ALLOCATED)
+		r->allocations++;
+	r->turn_seen = r->relay_on ? r->turn.state : NAT_TURN_IDLE;
+	if (ready && !meshd__same(&r->logged_relayed, &r->turn.relayed)) {
+		char a[80];
+		nat_sockaddr_format(&r->turn.relayed, a, sizeof(a));
+		log_info(subject, "relay %s: allocated, our relayed address is %s",
+			 r->relay.url.host, a);
+		r->logged_relayed = r->turn.relayed;
+	}
+	for (size_t i = 0; i < r->n_peers; i++) {
+		struct rpeer *p = r->peers[i];
+		uint64_t h = 0;
+		for (size_t k = 0; ready && p->relayed.ss_family && k < r->turn.n_peers; k++)
+			if (r->turn.peers[k].bound && meshd__same(&r->turn.peers[k].addr, &p->relayed))
+				h = p->handle;
+		if (h != p->path.relay) {
+			nat_path_set_relay(&p->path, h, now);
+			meshd__tick_soon(r);
+		}
+	}
+	meshd__publish(r);
+}
+
+static void arm_relay(struct meshd_reach *r, uint64_t turn_next)
+{
+	uint64_t now = uv_now(r->loop), next = turn_next;
+	if (r->relay_on && r->turn.state == NAT_TURN_ALLOCATED) {
+		if (r->turn.refresh_at_ms > now + RELAY_CHECK_MS)
+			r->turn.refresh_at_ms = now + RELAY_CHECK_MS;
+		if (r->turn.refresh_at_ms > now && r->turn.refresh_at_ms < next)
+			next = r->turn.refresh_at_ms; /* not when due: its transaction is running */
+	}
+	if (r->retry_at && r->retry_at < next)
+		next = r->retry_at;
+	uint64_t probes = meshd__probe_next(r);
+	if (probes < next)
+		next = probes;
+	if (next == UINT64_MAX)
+		uv_timer_stop(&r->relay_timer);
+	else
+		uv_timer_start(&r->relay_timer, on_relay_timer, next > now ? next - now : 0, 0);
+}
+
+/* Forgets the relay.  release: end our allocation at the relay first (new credentials,
+ * or no relay any more), so that allocating again from this socket is not met with 437
+ * until the old one expires; not when closing (wg/ is gone by then). */
+void meshd__relay_stop(struct meshd_reach *r, bool release)
+{
+	if (!r->relay_on)
+		return;
+	if (release)
+		nat_turn_release(&r->turn, now_mono_ms());
+	sodium_memzero(&r->turn, sizeof(r->turn)); /* holds the password and its key */
+	sodium_memzero(&r->relay, sizeof(r->relay));
+	r->relay_on = false;
+	r->retry_at = 0;
+	r->failures = 0;
+	r->turn_seen = NAT_TURN_IDLE;
+	r->allocations = 0;
+}
+
+/* Our allocation on relay (its credentials are ours); the peers' relayed addresses get
+ * channels. */
+static void relay_start(struct meshd_reach *r, const struct ctl_relay *relay)
+{
+	struct ctl_endpoint e;
+	char text[CTL_ENDPOINT_MAX + 8], url[CTL_RELAY_URL_MAX];
+	meshd__relay_stop(r, true);
+	ctl_relay_url_format(&relay->url, url);
+	snprintf(text, sizeof(text), strchr(relay->url.host, ':') ? "[%s]:%u" : "%s:%u",
+		 relay->url.host, relay->url.port);
+	if (!ctl_endpoint_parse(text, &e, NULL, 0)) {
+		if (strcmp(r->relay_warned, url) != 0)
+			log_warn(subject,
+				 "relay %s: its host is not an IP address; meshd reaches "
+				 "relays by address only (peers will not be relayed)",
+				 url);
+		snprintf(r->relay_warned, sizeof(r->relay_warned), "%s", url);
+		return;
+	}
+	meshd__endpoint_to_sockaddr(&e, &r->relay_addr);
+	if (nat_turn_init(&r->turn, relay->username, relay->password, turn_send, r) != 0) {
+		log_warn(subject, "relay %s: credentials too long; not used", url);
+		sodium_memzero(&r->turn, sizeof(r->turn));
+		return;
+	}
+	r->relay = *relay;
+	r->relay_on = true;
+	uint64_t now = uv_now(r->loop);
+	for (size_t i = 0; i < r->n_peers; i++)
+		if (r->peers[i]->relayed.ss_family)
+			nat_turn_add_peer(&r->turn, (const struct sockaddr *)&r->peers[i]->relayed,
+					  now);
+	nat_turn_start(&r->turn, now);
+	log_info(subject, "relay %s: allocating (user %s)", url, relay->username);
+}
+
+static void on_relay_timer(uv_timer_t *t)
+{
+	struct meshd_reach *r = t->data;
+	uint64_t now = uv_now(r->loop), next = UINT64_MAX;
+	meshd__probe_timer(r, now);
+	if (r->relay_on && r->retry_at && now >= r->retry_at) {
+		r->retry_at = 0;
+		nat_turn_start(&r->turn, now);
+	}
+	if (r->relay_on && r->turn.state != NAT_TURN_FAILED)
+		next = nat_turn_timer(&r->turn, now);
+	relay_check(r);
+	arm_relay(r, next);
+}
+
+void meshd__relay_input(struct meshd_reach *r, uint8_t *buf, size_t len)
+{
+	struct sockaddr_storage from;
+	const uint8_t *data;
+	size_t n;
+	uint64_t now = uv_now(r->loop);
+	int rc = nat_turn_input(&r->turn, buf, len, now, &from, &data, &n);
+	if (rc != 2) {
+		if (rc < 0)
+			r->stats.drop_channel++;
+		meshd__relay_kick(r);
+		return;
+	}
+	meshd__relay_data(r, &from, data, n);
+}
+
+void meshd_reach_alloc_status(const struct meshd_reach *r, struct ctl_lapi_alloc *out)
+{
+	uint64_t now = uv_now(r->loop);
+	memset(out, 0, sizeof(*out));
+	if (!r->relay_on)
+		return;
+	out->relay = r->relay.url;
+	out->allocations = r->allocations;
+	switch (r->turn.state) {
+	case NAT_TURN_ALLOCATED:
+		out->state = CTL_LAPI_ALLOC_ALLOCATED;
+		nat_sockaddr_format(&r->turn.relayed, out->relayed, sizeof(out->relayed));
+		break;
+	case NAT_TURN_FAILED:
+		out->state = CTL_LAPI_ALLOC_FAILED;
+		snprintf(out->why, sizeof(out->why), "%s", r->turn.why[0] ? r->turn.why : "?");
+		out->retry_s = r->retry_at > now ? (int64_t)((r->retry_at - now + 999) / 1000) : 0;
+		break;
+	default:
+		out->state = CTL_LAPI_ALLOC_ALLOCATING;
+		break;
+	}
+}
+
+void meshd__relay_apply(struct meshd_reach *r, const struct ctl_netmap *nm)
+{
+	const struct ctl_relay *turn = NULL;
+	for (size_t i = 0; i < nm->n_relays && !turn; i++)
+		if (nm->relays[i].url.transport == CTL_RELAY_UDP)
+			turn = &nm->relays[i]; /* TCP and TLS framing: not yet */
+	if (!turn) {
+		meshd__relay_stop(r, true);
+	} else if (!r->relay_on || memcmp(&turn->url, &r->relay.url, sizeof(turn->url)) != 0 ||
+		   strcmp(turn->username, r->relay.username) != 0 ||
+		   strcmp(turn->password, r->relay.password) != 0) {
+		relay_start(r, turn); /* new relay or new credentials */
+	}
+}
+
+void meshd__relay_add_peer(struct meshd_reach *r, const struct sockaddr_storage *relayed,
+			   uint64_t now)
+{
+	if (r->relay_on &&
+	    nat_turn_add_peer(&r->turn, (const struct sockaddr *)relayed, now) == -ENOSPC) {
+		/* every channel taken (peers came and went): a fresh allocation */
+		struct ctl_relay keep = r->relay;
+		relay_start(r, &keep);
+		sodium_memzero(&keep, sizeof(keep));
+	}
+}
+
+bool meshd__relay_from(const struct meshd_reach *r, const struct sockaddr_storage *from)
+{
+	return r->relay_on && meshd__same(&r->relay_addr, from);
+}
+
+int meshd__relay_route(struct meshd_reach *r, const struct rpeer *p, size_t len,
+		       struct wg_route *out)
+{
+	if (!r->relay_on || r->turn.state != NAT_TURN_ALLOCATED)
+		return -ENETUNREACH;
+	for (size_t k = 0; k < r->turn.n_peers; k++) {
+		const struct nat_turn_peer *tp = &r->turn.peers[k];
+		if (!tp->bound || !meshd__same(&tp->addr, &p->relayed) || len > 0xFFFF)
+			continue;
+		out->to = r->relay_addr;
+		out->prefix[0] = (uint8_t)(tp->channel >> 8);
+		out->prefix[1] = (uint8_t)tp->channel;
+		out->prefix[2] = (uint8_t)(len >> 8);
+		out->prefix[3] = (uint8_t)len;
+		out->prefix_len = NAT_TURN_CHANNEL_HEADER;
+		return 0;
+	}
+	return -ENETUNREACH;
+}
+
+bool meshd__relay_path_text(const struct meshd_reach *r, char text[static MESHD_REACH_PATH_TEXT])
+{
+	if (!r->relay_on)
+		return false;
+	snprintf(text, MESHD_REACH_PATH_TEXT,
+		 strchr(r->relay.url.host, ':') ? "relay turn:[%s]:%u (udp)"
+						: "relay turn:%s:%u (udp)",
+		 r->relay.url.host, r->relay.url.port);
+	return true;
+}
+
+void meshd__relay_kick(struct meshd_reach *r)
+{
+	relay_check(r);
+	arm_relay(r, r->relay_on && r->turn.state != NAT_TURN_FAILED
+			 ? nat_turn_timer(&r->turn, uv_now(r->loop))
+			 : UINT64_MAX);
+}
