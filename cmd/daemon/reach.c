@@ -632,6 +632,16 @@ void meshd_reach_set_node_key(struct meshd_reach *r, const uint8_t pub[static 32
 	memcpy(r->node_pub, pub, KEY_LEN);
 }
 
+int meshd_reach_set_relay_ca_file(struct meshd_reach *r, const char *path)
+{
+	char *copy = NULL;
+	if (path && !(copy = strdup(path)))
+		return -ENOMEM;
+	free(r->relay_ca_file);
+	r->relay_ca_file = copy;
+	return 0;
+}
+
 void meshd_reach_on_endpoints(struct meshd_reach *r, void (*cb)(void *ctx), void *ctx)
 {
 	r->on_endpoints = cb;
@@ -674,6 +684,7 @@ void meshd_reach_counters(const struct meshd_reach *r,
 	cb(ctx, "nat.drop_disco_rate", r->stats.drop_disco_rate);
 	cb(ctx, "nat.pings", r->stats.pings);
 	cb(ctx, "nat.pongs", r->stats.pongs);
+	cb(ctx, "nat.relay_queue_drop", r->stats.relay_queue_drop);
 }
 
 int meshd_reach_new(uv_loop_t *loop, struct wg_device *wg, struct meshd_reach **out)
@@ -701,6 +712,7 @@ static void closed(uv_handle_t *h)
 	meshd_reach_remove_all(r);
 	free(r->peers);
 	meshd__relay_stop(r, false);
+	free(r->relay_ca_file);
 	sodium_memzero(r, sizeof(*r));
 	free(r);
 	if (done)
@@ -711,6 +723,7 @@ void meshd_reach_close(struct meshd_reach *r, void (*done)(void *arg), void *arg
 {
 	r->done = done;
 	r->done_arg = arg;
+	meshd__stream_close(r);
 	r->pending_closes = 2;
 	uv_close((uv_handle_t *)&r->path_timer, closed);
 	uv_close((uv_handle_t *)&r->relay_timer, closed);

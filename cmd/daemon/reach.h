@@ -69,6 +69,10 @@ int meshd_reach_route(struct meshd_reach *r, uint64_t path, size_t len, struct w
 void meshd_reach_on_roam(struct meshd_reach *r, const uint8_t key[static 32],
 			 const struct wg_source *from);
 
+/* The CA file (PEM) a TLS relay's certificate must chain to (copied); NULL: the system's
+ * trust store.  Used from the next connection on. */
+int meshd_reach_set_relay_ca_file(struct meshd_reach *r, const char *path);
+
 /* Called when what meshd_reach_endpoints returns changed (control should hear of it). */
 void meshd_reach_on_endpoints(struct meshd_reach *r, void (*cb)(void *ctx), void *ctx);
 /* Our reflexive (when the NAT is endpoint-independent) and relayed endpoints, typed

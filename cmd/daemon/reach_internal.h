@@ -23,6 +23,9 @@ enum {
 	 * to a request (437).  So a lost allocation is found within 15 s, not at the lifetime's
 	 * end (10 min); it also keeps the mapping to the relay open (ICE's 15 s keepalive). */
 	RELAY_CHECK_MS = 15000,
+	/* TCP connected and, for TLS, the handshake done within this, or the connection is
+	 * given up (a relay that accepts and says nothing must not hold us) */
+	STREAM_CONNECT_MS = 10000,
 	DISCO_RATE = 20, /* opens per second per peer: 18 pings in 5 s, pongs, call-me-maybes */
 	KEEPALIVE_LEN = 32,
 };
@@ -76,6 +79,10 @@ struct meshd_reach {
 	enum nat_turn_state turn_seen; /* what relay_check saw last */
 	uint64_t allocations;	       /* made on this relay, a fresh one after a loss too */
 	char relay_warned[CTL_RELAY_URL_MAX];
+	/* over TCP or TLS (relay_stream.c) */
+	struct meshd_relay_conn *conn; /* NULL: none (UDP, or between attempts) */
+	uint64_t stream_deadline;      /* 0: none; else connected and TLS ready by then */
+	char *relay_ca_file;	       /* NULL: the system's trust store */
 	/* STUN probes of our mapping */
 	struct probe probes[CTL_RELAYS_MAX];
 	size_t n_probes;
@@ -89,7 +96,7 @@ struct meshd_reach {
 	void *ep_ctx;
 	struct {
 		uint64_t drop_unknown, drop_stun, drop_channel, drop_disco_peer, drop_disco_bad,
-		    drop_disco_rate, pings, pongs;
+		    drop_disco_rate, pings, pongs, relay_queue_drop;
 	} stats;
 	struct log_ratelimit rl;
 	unsigned pending_closes;
@@ -149,5 +156,32 @@ int meshd__relay_route(struct meshd_reach *r, const struct rpeer *p, size_t len,
 		       struct wg_route *out);
 /* The relay as a peer's path shows it: "relay turn:HOST:PORT (udp)"; false without one. */
 bool meshd__relay_path_text(const struct meshd_reach *r, char text[static MESHD_REACH_PATH_TEXT]);
+
+/* Whether the relay in use is reached over TCP or TLS (relay_stream.c), not UDP. */
+static inline bool meshd__relay_on_stream(const struct meshd_reach *r)
+{
+	return r->relay_on && r->relay.url.transport != CTL_RELAY_UDP;
+}
+/* The stream is connected (and TLS verified): nat_turn may start. */
+void meshd__relay_stream_ready(struct meshd_reach *r);
+/* The stream failed or closed (already closed and detached): why, a sentence. */
+void meshd__relay_stream_failed(struct meshd_reach *r, const char *why);
+
+/* ---- relay_stream.c ---- */
+
+/* Connects to r->relay (TCP, or TLS checked against r->relay_ca_file for its host); ready or
+ * failed is said later through the calls above.  A negative errno with a sentence in err
+ * when nothing could be started. */
+int meshd__stream_open(struct meshd_reach *r, char *err, size_t errlen);
+/* Closes the connection, if any (nothing is called back). */
+void meshd__stream_close(struct meshd_reach *r);
+/* A TURN message (control: ours, STUN) or ChannelData (padded) for the relay; false when
+ * dropped (not open, or over the send queue's bound: counted). */
+bool meshd__stream_write(struct meshd_reach *r, const uint8_t *buf, size_t len, bool control);
+/* Why a connection not ready by its deadline is given up: a sentence. */
+const char *meshd__stream_stalled(const struct meshd_reach *r);
+/* Where WireGuard sends a datagram for the stream (the shim on 127.0.0.1); false while
+ * the connection is not open. */
+bool meshd__stream_route(const struct meshd_reach *r, struct sockaddr_storage *to);
 
 #endif

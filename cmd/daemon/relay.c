@@ -1,5 +1,6 @@
-/* meshd's TURN allocation (see reach.h): one allocation on the first UDP relay of our
- * netmap, driven by nat/turn.c on the relay timer.  Failures back off (1 s doubling to
+/* meshd's TURN allocation (see reach.h): one allocation on one relay of our netmap, over
+ * UDP from WireGuard's socket or over TCP/TLS (relay_stream.c), driven by nat/turn.c on the
+ * relay timer.  Failures back off (1 s doubling to
  * 60 s); while allocated a Refresh goes at least every RELAY_CHECK_MS, so a relay that
  * forgot us (restarted) or a NAT that remapped us (437) is found within seconds; each
  * peer's path manager is told when its channel is bound or lost; our relayed address is
@@ -16,6 +17,22 @@
 static const char *const subject = "reach";
 
 static void on_relay_timer(uv_timer_t *t);
+static void stream_connect(struct meshd_reach *r, uint64_t now);
+
+static const char *const transport_names[] = {
+	[CTL_RELAY_UDP] = "udp",
+	[CTL_RELAY_TCP] = "tcp",
+	[CTL_RELAY_TLS] = "tls",
+};
+
+/* How logs and status name a relay: "turns:198.18.0.10:443 (tls)". */
+static void relay_name(const struct ctl_relay_url *u, char out[static CTL_RELAY_URL_MAX])
+{
+	bool v6 = strchr(u->host, ':') != NULL;
+	snprintf(out, CTL_RELAY_URL_MAX, "%s:%s%s%s:%u (%s)",
+		 u->transport == CTL_RELAY_TLS ? "turns" : "turn", v6 ? "[" : "", u->host,
+		 v6 ? "]" : "", u->port, transport_names[u->transport]);
+}
 
 /* Sends a sealed discovery message to the peer through our relay (ChannelData). */
 void meshd__relay_send(struct meshd_reach *r, struct rpeer *p, const uint8_t *buf, size_t len)
@@ -25,14 +42,19 @@ void meshd__relay_send(struct meshd_reach *r, struct rpeer *p, const uint8_t *bu
 		return;
 	int n = nat_turn_wrap(&r->turn, (const struct sockaddr *)&p->relayed, buf, len, out,
 			      sizeof(out));
-	if (n > 0)
+	if (n > 0 && meshd__relay_on_stream(r))
+		meshd__stream_write(r, out, (size_t)n, false);
+	else if (n > 0)
 		meshd__send_to(r, &r->relay_addr, out, (size_t)n);
 }
 
 static void turn_send(void *ctx, const uint8_t *buf, size_t len)
 {
 	struct meshd_reach *r = ctx;
-	meshd__send_to(r, &r->relay_addr, buf, len);
+	if (meshd__relay_on_stream(r))
+		meshd__stream_write(r, buf, len, true);
+	else
+		meshd__send_to(r, &r->relay_addr, buf, len);
 }
 
 /* After anything the TURN client did: failures start the backoff, and each peer's relay
@@ -41,14 +63,18 @@ static void relay_check(struct meshd_reach *r)
 {
 	uint64_t now = uv_now(r->loop);
 	bool ready = r->relay_on && r->turn.state == NAT_TURN_ALLOCATED;
+	char name[CTL_RELAY_URL_MAX];
+	relay_name(&r->relay.url, name);
+	if (r->turn.state == NAT_TURN_FAILED && r->conn)
+		meshd__stream_close(r); /* the allocation lives as long as its connection */
 	if (r->relay_on && r->turn.state == NAT_TURN_FAILED && !r->retry_at) {
 		uint64_t wait = RETRY_MIN_MS << (r->failures < 6 ? r->failures : 6);
 		if (wait > RETRY_MAX_MS)
 			wait = RETRY_MAX_MS;
 		r->failures++;
 		r->retry_at = now + wait;
-		log_warn(subject, "relay %s: %s; trying again in %llu s", r->relay.url.host,
-			 r->turn.why, (unsigned long long)(wait / 1000));
+		log_warn(subject, "relay %s: %s; trying again in %llu s", name, r->turn.why,
+			 (unsigned long long)(wait / 1000));
 	}
 	if (ready)
 		r->failures = 0;
@@ -57,7 +83,7 @@ static void relay_check(struct meshd_reach *r)
 		log_warn(subject,
 			 "relay %s: allocation lost (the relay restarted or our NAT mapping "
 			 "changed); allocating afresh",
-			 r->relay.url.host);
+			 name);
 		meshd__probe_round(r, now);
 	}
 	if (ready && r->turn_seen != NAT_TURN_ALLOCATED)
@@ -66,8 +92,7 @@ static void relay_check(struct meshd_reach *r)
 	if (ready && !meshd__same(&r->logged_relayed, &r->turn.relayed)) {
 		char a[80];
 		nat_sockaddr_format(&r->turn.relayed, a, sizeof(a));
-		log_info(subject, "relay %s: allocated, our relayed address is %s",
-			 r->relay.url.host, a);
+		log_info(subject, "relay %s: allocated, our relayed address is %s", name, a);
 		r->logged_relayed = r->turn.relayed;
 	}
 	for (size_t i = 0; i < r->n_peers; i++) {
@@ -95,6 +120,8 @@ static void arm_relay(struct meshd_reach *r, uint64_t turn_next)
 	}
 	if (r->retry_at && r->retry_at < next)
 		next = r->retry_at;
+	if (r->stream_deadline && r->stream_deadline < next)
+		next = r->stream_deadline;
 	uint64_t probes = meshd__probe_next(r);
 	if (probes < next)
 		next = probes;
@@ -113,6 +140,8 @@ void meshd__relay_stop(struct meshd_reach *r, bool release)
 		return;
 	if (release)
 		nat_turn_release(&r->turn, now_mono_ms());
+	meshd__stream_close(r);
+	r->stream_deadline = 0;
 	sodium_memzero(&r->turn, sizeof(r->turn)); /* holds the password and its key */
 	sodium_memzero(&r->relay, sizeof(r->relay));
 	r->relay_on = false;
@@ -154,8 +183,45 @@ static void relay_start(struct meshd_reach *r, const struct ctl_relay *relay)
 		if (r->peers[i]->relayed.ss_family)
 			nat_turn_add_peer(&r->turn, (const struct sockaddr *)&r->peers[i]->relayed,
 					  now);
-	nat_turn_start(&r->turn, now);
-	log_info(subject, "relay %s: allocating (user %s)", url, relay->username);
+	relay_name(&relay->url, url);
+	if (relay->url.transport == CTL_RELAY_UDP) {
+		nat_turn_start(&r->turn, now);
+		log_info(subject, "relay %s: allocating (user %s)", url, relay->username);
+		return;
+	}
+	nat_turn_set_transport(&r->turn,
+			       relay->url.transport == CTL_RELAY_TLS ? NAT_TURN_TLS : NAT_TURN_TCP);
+	log_info(subject, "relay %s: connecting (user %s)", url, relay->username);
+	stream_connect(r, now);
+}
+
+/* A connection to the stream relay; the allocation starts once it is ready. */
+static void stream_connect(struct meshd_reach *r, uint64_t now)
+{
+	char why[CTL_LAPI_ALLOC_WHY];
+	r->stream_deadline = now + STREAM_CONNECT_MS;
+	if (meshd__stream_open(r, why, sizeof(why)) != 0)
+		meshd__relay_stream_failed(r, why);
+}
+
+void meshd__relay_stream_ready(struct meshd_reach *r)
+{
+	char name[CTL_RELAY_URL_MAX];
+	relay_name(&r->relay.url, name);
+	log_info(subject, "relay %s: connected%s; allocating", name,
+		 r->relay.url.transport == CTL_RELAY_TLS ? ", its certificate verified" : "");
+	r->stream_deadline = 0;
+	nat_turn_start(&r->turn, uv_now(r->loop));
+	meshd__relay_kick(r);
+}
+
+void meshd__relay_stream_failed(struct meshd_reach *r, const char *why)
+{
+	r->stream_deadline = 0;
+	if (!meshd__relay_on_stream(r))
+		return;
+	nat_turn_fail(&r->turn, why);
+	meshd__relay_kick(r);
 }
 
 static void on_relay_timer(uv_timer_t *t)
@@ -163,9 +229,17 @@ static void on_relay_timer(uv_timer_t *t)
 	struct meshd_reach *r = t->data;
 	uint64_t now = uv_now(r->loop), next = UINT64_MAX;
 	meshd__probe_timer(r, now);
+	if (r->stream_deadline && now >= r->stream_deadline) {
+		const char *why = meshd__stream_stalled(r);
+		meshd__stream_close(r);
+		meshd__relay_stream_failed(r, why);
+	}
 	if (r->relay_on && r->retry_at && now >= r->retry_at) {
 		r->retry_at = 0;
-		nat_turn_start(&r->turn, now);
+		if (meshd__relay_on_stream(r))
+			stream_connect(r, now);
+		else
+			nat_turn_start(&r->turn, now);
 	}
 	if (r->relay_on && r->turn.state != NAT_TURN_FAILED)
 		next = nat_turn_timer(&r->turn, now);
@@ -218,7 +292,9 @@ void meshd__relay_apply(struct meshd_reach *r, const struct ctl_netmap *nm)
 	const struct ctl_relay *turn = NULL;
 	for (size_t i = 0; i < nm->n_relays && !turn; i++)
 		if (nm->relays[i].url.transport == CTL_RELAY_UDP)
-			turn = &nm->relays[i]; /* TCP and TLS framing: not yet */
+			turn = &nm->relays[i];
+	if (!turn && nm->n_relays)
+		turn = &nm->relays[0]; /* only TCP and TLS relays */
 	if (!turn) {
 		meshd__relay_stop(r, true);
 	} else if (!r->relay_on || memcmp(&turn->url, &r->relay.url, sizeof(turn->url)) != 0 ||
@@ -242,7 +318,7 @@ void meshd__relay_add_peer(struct meshd_reach *r, const struct sockaddr_storage 
 
 bool meshd__relay_from(const struct meshd_reach *r, const struct sockaddr_storage *from)
 {
-	return r->relay_on && meshd__same(&r->relay_addr, from);
+	return r->relay_on && !meshd__relay_on_stream(r) && meshd__same(&r->relay_addr, from);
 }
 
 int meshd__relay_route(struct meshd_reach *r, const struct rpeer *p, size_t len,
@@ -254,7 +330,10 @@ int meshd__relay_route(struct meshd_reach *r, const struct rpeer *p, size_t len,
 		const struct nat_turn_peer *tp = &r->turn.peers[k];
 		if (!tp->bound || !meshd__same(&tp->addr, &p->relayed) || len > 0xFFFF)
 			continue;
-		out->to = r->relay_addr;
+		if (!meshd__relay_on_stream(r))
+			out->to = r->relay_addr;
+		else if (!meshd__stream_route(r, &out->to))
+			return -ENETUNREACH;
 		out->prefix[0] = (uint8_t)(tp->channel >> 8);
 		out->prefix[1] = (uint8_t)tp->channel;
 		out->prefix[2] = (uint8_t)(len >> 8);
@@ -267,12 +346,11 @@ int meshd__relay_route(struct meshd_reach *r, const struct rpeer *p, size_t len,
 
 bool meshd__relay_path_text(const struct meshd_reach *r, char text[static MESHD_REACH_PATH_TEXT])
 {
+	char name[CTL_RELAY_URL_MAX];
 	if (!r->relay_on)
 		return false;
-	snprintf(text, MESHD_REACH_PATH_TEXT,
-		 strchr(r->relay.url.host, ':') ? "relay turn:[%s]:%u (udp)"
-						: "relay turn:%s:%u (udp)",
-		 r->relay.url.host, r->relay.url.port);
+	relay_name(&r->relay.url, name);
+	snprintf(text, MESHD_REACH_PATH_TEXT, "relay %s", name);
 	return true;
 }
 
