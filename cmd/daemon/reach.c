@@ -281,6 +281,7 @@ static bool probe_answer(struct meshd_reach *r, const uint8_t *buf, size_t len,
 			0)
 			return false;
 		pr->answered = true;
+		pr->heard_ms = uv_now(r->loop);
 		bool all = true; /* judged once the round is over: not on half of it */
 		for (size_t k = 0; k < r->n_probes; k++)
 			all = all && r->probes[k].answered;
@@ -288,6 +289,16 @@ static bool probe_answer(struct meshd_reach *r, const uint8_t *buf, size_t len,
 			probe_judge(r);
 		return true;
 	}
+	return false;
+}
+
+bool meshd__probe_heard(const struct meshd_reach *r, const struct sockaddr_storage *to,
+			uint64_t since)
+{
+	for (size_t i = 0; i < r->n_probes; i++)
+		if (r->probes[i].heard_ms && r->probes[i].heard_ms >= since &&
+		    meshd__same(&r->probes[i].to, to))
+			return true;
 	return false;
 }
 

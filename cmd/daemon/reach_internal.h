@@ -26,6 +26,9 @@ enum {
 	/* TCP connected and, for TLS, the handshake done within this, or the connection is
 	 * given up (a relay that accepts and says nothing must not hold us) */
 	STREAM_CONNECT_MS = 10000,
+	/* On a TCP/TLS relay because UDP went unanswered: back to UDP no sooner than this, and
+	 * only once a STUN probe over UDP to that relay was answered since (see reach.h) */
+	UDP_AGAIN_MS = 300000,
 	DISCO_RATE = 20, /* opens per second per peer: 18 pings in 5 s, pongs, call-me-maybes */
 	KEEPALIVE_LEN = 32,
 };
@@ -53,6 +56,7 @@ struct probe {
 	unsigned sends;
 	uint64_t next_ms;
 	bool answered;
+	uint64_t heard_ms; /* the last answer; 0: none */
 	struct sockaddr_storage seen;
 };
 
@@ -68,6 +72,11 @@ struct meshd_reach {
 	struct sockaddr_storage own[NAT_DISCO_MAX_CANDIDATES];
 	size_t n_own;
 	uv_timer_t path_timer, relay_timer;
+	/* the relays we may use, in the order tried: the first UDP relay, then the TCP and TLS
+	 * ones as the netmap lists them (with our credentials: wiped when replaced) */
+	struct ctl_relay choices[CTL_RELAYS_MAX];
+	size_t n_choices, cur; /* cur: the one in use (relay_on) */
+	uint64_t udp_again_at; /* on a stream relay since UDP went unanswered: when to look */
 	/* the TURN allocation (relay.c) */
 	bool relay_on;
 	struct ctl_relay relay; /* with our credentials: wiped when replaced */
@@ -124,6 +133,9 @@ void meshd__probe_round(struct meshd_reach *r, uint64_t now);
 void meshd__probe_timer(struct meshd_reach *r, uint64_t now);
 /* When the probes want the relay timer next (UINT64_MAX: never). */
 uint64_t meshd__probe_next(const struct meshd_reach *r);
+/* Whether a STUN probe to this address was answered at or after since (ms). */
+bool meshd__probe_heard(const struct meshd_reach *r, const struct sockaddr_storage *to,
+			uint64_t since);
 /* A datagram a peer sent to our relayed address (from is its relayed address), unwrapped:
  * WireGuard to wg/, discovery to the peer's path manager; anything else counted. */
 void meshd__relay_data(struct meshd_reach *r, const struct sockaddr_storage *from,
@@ -138,7 +150,7 @@ void meshd__relay_kick(struct meshd_reach *r);
 /* The relays of our netmap: starts, keeps or stops the allocation (new relay or new
  * credentials: allocates afresh). */
 void meshd__relay_apply(struct meshd_reach *r, const struct ctl_netmap *nm);
-/* Forgets the relay; release: end the allocation at the relay first. */
+/* Forgets the relays; release: end the allocation at the relay first. */
 void meshd__relay_stop(struct meshd_reach *r, bool release);
 /* A channel for this peer's relayed address (a fresh allocation when all are taken). */
 void meshd__relay_add_peer(struct meshd_reach *r, const struct sockaddr_storage *relayed,

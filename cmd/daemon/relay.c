@@ -18,6 +18,9 @@ static const char *const subject = "reach";
 
 static void on_relay_timer(uv_timer_t *t);
 static void stream_connect(struct meshd_reach *r, uint64_t now);
+static void relay_use(struct meshd_reach *r, size_t i);
+static void relay_end(struct meshd_reach *r, bool release);
+
 
 static const char *const transport_names[] = {
 	[CTL_RELAY_UDP] = "udp",
@@ -32,6 +35,37 @@ static void relay_name(const struct ctl_relay_url *u, char out[static CTL_RELAY_
 	snprintf(out, CTL_RELAY_URL_MAX, "%s:%s%s%s:%u (%s)",
 		 u->transport == CTL_RELAY_TLS ? "turns" : "turn", v6 ? "[" : "", u->host,
 		 v6 ? "]" : "", u->port, transport_names[u->transport]);
+}
+
+/* The first TCP or TLS relay among the choices; n_choices when none. */
+static size_t first_stream(const struct meshd_reach *r)
+{
+	size_t i = 0;
+	while (i < r->n_choices && r->choices[i].url.transport == CTL_RELAY_UDP)
+		i++;
+	return i;
+}
+
+/* A failed allocation moves on, without waiting, when another relay may do better: from
+ * UDP that got no answer at all (the network may pass only TCP) to the TCP/TLS relays,
+ * and from a TCP/TLS relay that never allocated to the next.  True when it moved. */
+static bool relay_move_on(struct meshd_reach *r, const char *name)
+{
+	size_t next = r->n_choices, s = first_stream(r);
+	char to[CTL_RELAY_URL_MAX];
+	if (r->relay.url.transport == CTL_RELAY_UDP && r->turn.unanswered && s < r->n_choices)
+		next = s;
+	else if (r->relay.url.transport != CTL_RELAY_UDP && !r->allocations &&
+		 r->cur + 1 < r->n_choices)
+		next = r->cur + 1;
+	if (next == r->n_choices)
+		return false;
+	relay_name(&r->choices[next].url, to);
+	log_warn(subject, "relay %s: %s; trying %s", name, r->turn.why, to);
+	if (r->relay.url.transport == CTL_RELAY_UDP)
+		r->udp_again_at = uv_now(r->loop) + UDP_AGAIN_MS;
+	relay_use(r, next);
+	return true;
 }
 
 /* Sends a sealed discovery message to the peer through our relay (ChannelData). */
@@ -67,6 +101,9 @@ static void relay_check(struct meshd_reach *r)
 	relay_name(&r->relay.url, name);
 	if (r->turn.state == NAT_TURN_FAILED && r->conn)
 		meshd__stream_close(r); /* the allocation lives as long as its connection */
+	if (r->relay_on && r->turn.state == NAT_TURN_FAILED && !r->retry_at &&
+	    relay_move_on(r, name))
+		return; /* relay_use checked the new one */
 	if (r->relay_on && r->turn.state == NAT_TURN_FAILED && !r->retry_at) {
 		uint64_t wait = RETRY_MIN_MS << (r->failures < 6 ? r->failures : 6);
 		if (wait > RETRY_MAX_MS)
@@ -122,6 +159,8 @@ static void arm_relay(struct meshd_reach *r, uint64_t turn_next)
 		next = r->retry_at;
 	if (r->stream_deadline && r->stream_deadline < next)
 		next = r->stream_deadline;
+	if (r->udp_again_at && r->udp_again_at < next)
+		next = r->udp_again_at;
 	uint64_t probes = meshd__probe_next(r);
 	if (probes < next)
 		next = probes;
@@ -131,10 +170,10 @@ static void arm_relay(struct meshd_reach *r, uint64_t turn_next)
 		uv_timer_start(&r->relay_timer, on_relay_timer, next > now ? next - now : 0, 0);
 }
 
-/* Forgets the relay.  release: end our allocation at the relay first (new credentials,
- * or no relay any more), so that allocating again from this socket is not met with 437
- * until the old one expires; not when closing (wg/ is gone by then). */
-void meshd__relay_stop(struct meshd_reach *r, bool release)
+/* Forgets the relay in use.  release: end our allocation at the relay first (new
+ * credentials, another relay, or none), so that allocating again from this socket is not
+ * met with 437 until the old one expires; not when closing (wg/ is gone by then). */
+static void relay_end(struct meshd_reach *r, bool release)
 {
 	if (!r->relay_on)
 		return;
@@ -151,17 +190,27 @@ void meshd__relay_stop(struct meshd_reach *r, bool release)
 	r->allocations = 0;
 }
 
+/* The relay's socket address; false when its host is not an IP address. */
+static bool relay_addr_of(const struct ctl_relay_url *u, struct sockaddr_storage *out)
+{
+	struct ctl_endpoint e;
+	char text[CTL_ENDPOINT_MAX + 8];
+	snprintf(text, sizeof(text), strchr(u->host, ':') ? "[%s]:%u" : "%s:%u", u->host,
+		 u->port);
+	if (!ctl_endpoint_parse(text, &e, NULL, 0))
+		return false;
+	meshd__endpoint_to_sockaddr(&e, out);
+	return true;
+}
+
 /* Our allocation on relay (its credentials are ours); the peers' relayed addresses get
  * channels. */
 static void relay_start(struct meshd_reach *r, const struct ctl_relay *relay)
 {
-	struct ctl_endpoint e;
-	char text[CTL_ENDPOINT_MAX + 8], url[CTL_RELAY_URL_MAX];
-	meshd__relay_stop(r, true);
+	char url[CTL_RELAY_URL_MAX];
+	relay_end(r, true);
 	ctl_relay_url_format(&relay->url, url);
-	snprintf(text, sizeof(text), strchr(relay->url.host, ':') ? "[%s]:%u" : "%s:%u",
-		 relay->url.host, relay->url.port);
-	if (!ctl_endpoint_parse(text, &e, NULL, 0)) {
+	if (!relay_addr_of(&relay->url, &r->relay_addr)) {
 		if (strcmp(r->relay_warned, url) != 0)
 			log_warn(subject,
 				 "relay %s: its host is not an IP address; meshd reaches "
@@ -170,7 +219,6 @@ static void relay_start(struct meshd_reach *r, const struct ctl_relay *relay)
 		snprintf(r->relay_warned, sizeof(r->relay_warned), "%s", url);
 		return;
 	}
-	meshd__endpoint_to_sockaddr(&e, &r->relay_addr);
 	if (nat_turn_init(&r->turn, relay->username, relay->password, turn_send, r) != 0) {
 		log_warn(subject, "relay %s: credentials too long; not used", url);
 		sodium_memzero(&r->turn, sizeof(r->turn));
@@ -229,6 +277,24 @@ static void on_relay_timer(uv_timer_t *t)
 	struct meshd_reach *r = t->data;
 	uint64_t now = uv_now(r->loop), next = UINT64_MAX;
 	meshd__probe_timer(r, now);
+	if (r->udp_again_at && now >= r->udp_again_at) {
+		/* UDP passes again when a STUN probe to its relay was answered lately */
+		r->udp_again_at = 0;
+		struct sockaddr_storage udp;
+		if (!meshd__relay_on_stream(r) || first_stream(r) == 0 ||
+		    !relay_addr_of(&r->choices[0].url, &udp)) {
+			/* nothing to go back to */
+		} else if (meshd__probe_heard(r, &udp, now - UDP_AGAIN_MS)) {
+			char from[CTL_RELAY_URL_MAX], to[CTL_RELAY_URL_MAX];
+			relay_name(&r->relay.url, from);
+			relay_name(&r->choices[0].url, to);
+			log_info(subject, "relay %s answers STUN over UDP again: back to it from %s",
+				 to, from);
+			relay_use(r, 0);
+		} else {
+			r->udp_again_at = now + UDP_AGAIN_MS;
+		}
+	}
 	if (r->stream_deadline && now >= r->stream_deadline) {
 		const char *why = meshd__stream_stalled(r);
 		meshd__stream_close(r);
@@ -287,21 +353,58 @@ void meshd_reach_alloc_status(const struct meshd_reach *r, struct ctl_lapi_alloc
 	}
 }
 
+static void relay_use(struct meshd_reach *r, size_t i)
+{
+	r->cur = i;
+	relay_start(r, &r->choices[i]);
+}
+
+static bool relay_same(const struct ctl_relay *a, const struct ctl_relay *b)
+{
+	return memcmp(&a->url, &b->url, sizeof(a->url)) == 0 &&
+	       strcmp(a->username, b->username) == 0 && strcmp(a->password, b->password) == 0;
+}
+
+void meshd__relay_stop(struct meshd_reach *r, bool release)
+{
+	relay_end(r, release);
+	sodium_memzero(r->choices, sizeof(r->choices));
+	r->n_choices = r->cur = 0;
+	r->udp_again_at = 0;
+}
+
 void meshd__relay_apply(struct meshd_reach *r, const struct ctl_netmap *nm)
 {
-	const struct ctl_relay *turn = NULL;
-	for (size_t i = 0; i < nm->n_relays && !turn; i++)
-		if (nm->relays[i].url.transport == CTL_RELAY_UDP)
-			turn = &nm->relays[i];
-	if (!turn && nm->n_relays)
-		turn = &nm->relays[0]; /* only TCP and TLS relays */
-	if (!turn) {
-		meshd__relay_stop(r, true);
-	} else if (!r->relay_on || memcmp(&turn->url, &r->relay.url, sizeof(turn->url)) != 0 ||
-		   strcmp(turn->username, r->relay.username) != 0 ||
-		   strcmp(turn->password, r->relay.password) != 0) {
-		relay_start(r, turn); /* new relay or new credentials */
+	struct ctl_relay choices[CTL_RELAYS_MAX];
+	size_t n = 0, keep = 0;
+	bool udp = false, changed;
+	for (size_t i = 0; i < nm->n_relays; i++) { /* the first UDP relay first */
+		if (nm->relays[i].url.transport == CTL_RELAY_UDP && !udp) {
+			choices[n++] = nm->relays[i];
+			udp = true;
+		}
 	}
+	for (size_t i = 0; i < nm->n_relays; i++)
+		if (nm->relays[i].url.transport != CTL_RELAY_UDP)
+			choices[n++] = nm->relays[i];
+	changed = n != r->n_choices || !r->relay_on;
+	for (size_t i = 0; i < n && !changed; i++)
+		changed = !relay_same(&choices[i], &r->choices[i]);
+	/* New credentials for the same relays keep the one in use: a node on TLS because UDP
+	 * is blocked does not wait for UDP again at every renewal. */
+	for (size_t i = 0; r->relay_on && i < n; i++)
+		if (memcmp(&choices[i].url, &r->relay.url, sizeof(r->relay.url)) == 0)
+			keep = i;
+	if (!n) {
+		meshd__relay_stop(r, true);
+	} else if (changed) {
+		if (!keep)
+			r->udp_again_at = 0;
+		memcpy(r->choices, choices, sizeof(choices));
+		r->n_choices = n;
+		relay_use(r, keep);
+	}
+	sodium_memzero(choices, sizeof(choices));
 }
 
 void meshd__relay_add_peer(struct meshd_reach *r, const struct sockaddr_storage *relayed,
@@ -310,9 +413,7 @@ void meshd__relay_add_peer(struct meshd_reach *r, const struct sockaddr_storage 
 	if (r->relay_on &&
 	    nat_turn_add_peer(&r->turn, (const struct sockaddr *)relayed, now) == -ENOSPC) {
 		/* every channel taken (peers came and went): a fresh allocation */
-		struct ctl_relay keep = r->relay;
-		relay_start(r, &keep);
-		sodium_memzero(&keep, sizeof(keep));
+		relay_use(r, r->cur);
 	}
 }
 
