@@ -68,15 +68,20 @@ static void print_drops(const struct ctl_lapi_status *st)
 		printf("\n");
 }
 
-/* The TURN allocation on the first UDP relay: "# relay: turn:HOST:3478 (udp) allocated
- * ADDR:PORT", "... allocating" or "... failed: WHY, retry in Ns"; nothing without a relay. */
+/* The TURN allocation: "# relay: turn:HOST:3478?transport=udp (udp) allocated ADDR:PORT"
+ * (or "turns:...:443?transport=tcp (tls)" when UDP did not pass), "... allocating" or
+ * "... failed: WHY, retry in Ns"; nothing without a relay. */
 static void print_alloc(const struct ctl_lapi_alloc *a)
 {
 	char url[CTL_RELAY_URL_MAX];
 	if (a->state == CTL_LAPI_ALLOC_NONE)
 		return;
 	ctl_relay_url_format(&a->relay, url);
-	printf("# relay: %s (udp) %s", url, ctl_lapi_alloc_state_name(a->state));
+	printf("# relay: %s (%s) %s", url,
+	       a->relay.transport == CTL_RELAY_TLS   ? "tls"
+	       : a->relay.transport == CTL_RELAY_TCP ? "tcp"
+						     : "udp",
+	       ctl_lapi_alloc_state_name(a->state));
 	if (a->state == CTL_LAPI_ALLOC_ALLOCATED && a->allocations > 1)
 		printf(" %s (allocation %llu: earlier ones were lost or failed)", a->relayed,
 		       (unsigned long long)a->allocations);
@@ -97,7 +102,7 @@ int meshctl_status(int argc, char **argv)
 			printf("Usage: meshctl status [--json]\n"
 			       "Show this node and its peers: addresses, owner or tags, whether they\n"
 			       "are online, the latest WireGuard handshake, bytes received and sent,\n"
-			       "the path to each (direct ADDR:PORT, relay TURN-URI (udp), or none)\n"
+			       "the path to each (direct ADDR:PORT, relay TURN-URI (udp|tcp|tls), or none)\n"
 			       "with the last discovery pong's round trip,\n"
 			       "and whether this node serves SSH; then the inbound packets the\n"
 			       "filter dropped, by reason (fragment, no_state, not_ours, ...), and\n"

@@ -51,6 +51,8 @@ static void usage(FILE *out)
 		"                         https:// is verified, http:// only goes to loopback\n"
 		"      --ca-file=FILE     trust the CA in FILE (PEM) for control's certificate\n"
 		"                         (default: the system's CAs)\n"
+		"      --relay-ca-file=FILE trust the CA in FILE (PEM) for TLS relays' certificates\n"
+		"                         (turns: relays; default: the system's CAs)\n"
 		"      --insecure-http    allow an http:// login server that is not loopback\n"
 		"                         (logged as a warning: no TLS protects the first fetch of\n"
 		"                         control's key, nor anything else)\n"
@@ -187,7 +189,7 @@ int main(int argc, char **argv)
 {
 	enum { OPT_STATE = 256, OPT_TUN, OPT_PORT, OPT_NETMAP, OPT_NO_SSH, OPT_SOCKS, OPT_UAPI,
 	       OPT_LOG, OPT_PUB, OPT_TIME_SCALE, OPT_SOCKET, OPT_OPERATOR, OPT_LOGIN, OPT_AUTHKEY, OPT_HOSTNAME,
-	       OPT_CA_FILE, OPT_INSECURE_HTTP,
+	       OPT_CA_FILE, OPT_RELAY_CA_FILE, OPT_INSECURE_HTTP,
 	       OPT_CONFIG, OPT_SOCKS_PORT };
 	static const struct option opts[] = {
 		{ "help", no_argument, NULL, 'h' },
@@ -207,6 +209,7 @@ int main(int argc, char **argv)
 		{ "operator-group", required_argument, NULL, OPT_OPERATOR },
 		{ "login-server", required_argument, NULL, OPT_LOGIN },
 		{ "ca-file", required_argument, NULL, OPT_CA_FILE },
+		{ "relay-ca-file", required_argument, NULL, OPT_RELAY_CA_FILE },
 		{ "insecure-http", no_argument, NULL, OPT_INSECURE_HTTP },
 		{ "authkey", required_argument, NULL, OPT_AUTHKEY },
 		{ "hostname", required_argument, NULL, OPT_HOSTNAME },
@@ -240,7 +243,7 @@ int main(int argc, char **argv)
 	d.config_path = config_path;
 	const char *socket_path = "/run/meshd/meshd.sock", *operator_group = NULL;
 	const char *login_server = NULL, *hostname = NULL;
-	const char *ca_arg = NULL;
+	const char *ca_arg = NULL, *relay_ca_arg = NULL;
 	char *ca_file = NULL;
 	bool insecure_http = false;
 	atexit(forget_authkey);
@@ -325,6 +328,9 @@ int main(int argc, char **argv)
 		case OPT_CA_FILE:
 			ca_arg = optarg;
 			break;
+		case OPT_RELAY_CA_FILE:
+			relay_ca_arg = optarg;
+			break;
 		case OPT_INSECURE_HTTP:
 			insecure_http = true;
 			break;
@@ -378,6 +384,26 @@ int main(int argc, char **argv)
 		uv_run(d.loop, UV_RUN_DEFAULT);
 		uv_loop_close(d.loop);
 		return 0;
+	}
+	/* --relay-ca-file: read now, so a wrong path is said at start, not at the first relay */
+	if (relay_ca_arg) {
+		char *path = realpath(relay_ca_arg, NULL);
+		FILE *f = path ? fopen(path, "r") : NULL;
+		if (!f) {
+			fprintf(stderr, "meshd: --relay-ca-file %s: %s\n", relay_ca_arg,
+				strerror(errno));
+			free(path);
+			meshd_node_close(d.node, NULL, NULL);
+			uv_run(d.loop, UV_RUN_DEFAULT);
+			return 2;
+		}
+		fclose(f);
+		err = meshd_reach_set_relay_ca_file(meshd_node_reach(d.node), path);
+		free(path);
+		if (err) {
+			log_err(subject, "cannot start: %s", strerror(-err));
+			return 1;
+		}
 	}
 	uv_signal_init(d.loop, &d.sig_term);
 	uv_signal_init(d.loop, &d.sig_int);

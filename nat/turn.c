@@ -54,6 +54,7 @@ static void fail(struct nat_turn *t, const char *fmt, ...)
 	vsnprintf(t->why, sizeof(t->why), fmt, ap);
 	va_end(ap);
 	t->state = NAT_TURN_FAILED;
+	t->unanswered = false;
 	for (size_t i = 0; i < sizeof(t->txn) / sizeof(t->txn[0]); i++)
 		t->txn[i].active = false;
 }
@@ -121,6 +122,13 @@ static bool txn_pending(const struct nat_turn *t, uint16_t method, int peer)
 		if (t->txn[i].active && t->txn[i].method == method && t->txn[i].peer == peer)
 			return true;
 	return false;
+}
+
+void nat_turn_fail(struct nat_turn *t, const char *why)
+{
+	fail(t, "%s", why);
+	for (size_t i = 0; i < t->n_peers; i++)
+		t->peers[i].bound = false;
 }
 
 void nat_turn_start(struct nat_turn *t, uint64_t now_ms)
@@ -337,6 +345,7 @@ uint64_t nat_turn_timer(struct nat_turn *t, uint64_t now_ms)
 					     NAT_TURN_STREAM_TIMEOUT_MS % 1000 / 100);
 				else
 					fail(t, "no answer from the relay after %d tries", MAX_SENDS);
+				t->unanswered = true;
 				return UINT64_MAX;
 			}
 			x->sends++;

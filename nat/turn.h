@@ -74,6 +74,8 @@ struct nat_turn_txn {
 struct nat_turn {
 	enum nat_turn_state state;
 	char why[160]; /* NAT_TURN_FAILED: what the relay said or that it did not answer */
+	bool unanswered; /* NAT_TURN_FAILED for want of an answer (the way may be blocked),
+			  * not refused: the caller may try another transport */
 	char username[128], password[128], realm[128], nonce[256];
 	uint8_t key[NAT_STUN_LT_KEY];
 	bool have_key;
@@ -101,6 +103,9 @@ void nat_turn_release(struct nat_turn *t, uint64_t now_ms);
 /* Chooses the transport to the relay (after init, before start): one send per request and
  * padded ChannelData over TCP and TLS, retransmission over UDP.  nat_turn_init sets UDP. */
 void nat_turn_set_transport(struct nat_turn *t, enum nat_turn_transport transport);
+/* The transport failed (over TCP/TLS: the connection closed or could not be made): the
+ * allocation is gone with it; FAILED with why.  Nothing is sent. */
+void nat_turn_fail(struct nat_turn *t, const char *why);
 /* Starts (or restarts) the allocation. */
 void nat_turn_start(struct nat_turn *t, uint64_t now_ms);
 /* A datagram from the relay.  Returns 1 when it was a STUN answer or indication for us

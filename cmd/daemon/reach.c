@@ -1,12 +1,11 @@
-/* Reachability on meshd's loop (see reach.h): what arrives on the shared socket, the TURN
- * allocation, the STUN probes of our mapping, and one nat_path per peer.  Decisions are
+/* Reachability on meshd's loop (see reach.h): what arrives on the shared socket, the STUN
+ * probes of our mapping, and one nat_path per peer (the TURN allocation is relay.c's).
+ * Decisions are
  * nat/'s (the path manager, the TURN client); this file carries them out and keeps every
  * input from outside bounded: datagrams that fit no class, STUN answers to nothing we
  * asked, ChannelData on a channel we did not bind and discovery from a key no peer has are
  * counted and dropped; discovery from a peer's key is opened at most DISCO_RATE times a
  * second per peer (each costs an X25519). */
-#include "cmd/daemon/reach.h"
-
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -15,104 +14,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/common.h"
+#include "cmd/daemon/reach_internal.h"
 #include "nat/classify.h"
-#include "nat/disco.h"
-#include "nat/path.h"
-#include "nat/stun.h"
-#include "nat/turn.h"
 
 static const char *const subject = "reach";
 
-enum {
-	PROBE_EVERY_MS = 60000, /* a NAT's mapping behaviour changes when the network does */
-	PROBE_SENDS = 3,
-	PROBE_RTO_MS = 700,
-	RETRY_MIN_MS = 1000, /* the allocation failed: again after 1 s, doubling to 60 s */
-	RETRY_MAX_MS = 60000,
-	/* A Refresh at least this often while allocated: the relay forgets us when it restarts
-	 * and our NAT may remap us (a short UDP timeout), and either shows only as the answer
-	 * to a request (437).  So a lost allocation is found within 15 s, not at the lifetime's
-	 * end (10 min); it also keeps the mapping to the relay open (ICE's 15 s keepalive). */
-	RELAY_CHECK_MS = 15000,
-	DISCO_RATE = 20, /* opens per second per peer: 18 pings in 5 s, pongs, call-me-maybes */
-	KEEPALIVE_LEN = 32,
-};
-
-struct rpeer {
-	struct meshd_reach *r;
-	uint8_t key[KEY_LEN], disco[KEY_LEN];
-	bool has_disco;
-	char name[64];
-	uint64_t handle; /* WireGuard's path handle, and the path manager's relay handle */
-	struct nat_path path;
-	struct sockaddr_storage relayed; /* its relayed address (netmap); family 0: none */
-	struct sockaddr_storage first;	 /* its first netmap candidate */
-	struct sockaddr_storage last_direct;
-	enum nat_path_kind kind; /* what the path manager's last CHANGED said */
-	struct sockaddr_storage direct;
-	int64_t rtt_ms;
-	unsigned disco_tokens;
-	uint64_t disco_refill_ms;
-};
-
-struct probe {
-	struct sockaddr_storage to;
-	uint8_t txid[NAT_STUN_TXID];
-	unsigned sends;
-	uint64_t next_ms;
-	bool answered;
-	struct sockaddr_storage seen;
-};
-
-struct meshd_reach {
-	uv_loop_t *loop;
-	struct wg_device *wg;
-	uint8_t disco_pub[KEY_LEN], disco_priv[KEY_LEN], node_pub[KEY_LEN];
-	bool have_disco;
-	struct rpeer **peers;
-	size_t n_peers;
-	uint64_t next_handle;
-	/* our own candidates, for call-me-maybes */
-	struct sockaddr_storage own[NAT_DISCO_MAX_CANDIDATES];
-	size_t n_own;
-	uv_timer_t path_timer, relay_timer;
-	/* the TURN allocation */
-	bool relay_on;
-	struct ctl_relay relay; /* with our credentials: wiped when replaced */
-	struct sockaddr_storage relay_addr;
-	struct nat_turn turn;
-	unsigned failures;
-	uint64_t retry_at; /* 0: no retry pending */
-	struct sockaddr_storage logged_relayed;
-	enum nat_turn_state turn_seen; /* what relay_check saw last */
-	uint64_t allocations;	       /* made on this relay, a fresh one after a loss too */
-	char relay_warned[CTL_RELAY_URL_MAX];
-	/* STUN probes of our mapping */
-	struct probe probes[CTL_RELAYS_MAX];
-	size_t n_probes;
-	uint64_t probe_round_ms;
-	bool eim;
-	struct sockaddr_storage reflexive;
-	/* what we publish */
-	char eps[2][CTL_ENDPOINT_MAX];
-	size_t n_eps;
-	void (*on_endpoints)(void *ctx);
-	void *ep_ctx;
-	struct {
-		uint64_t drop_unknown, drop_stun, drop_channel, drop_disco_peer, drop_disco_bad,
-		    drop_disco_rate, pings, pongs;
-	} stats;
-	struct log_ratelimit rl;
-	unsigned pending_closes;
-	void (*done)(void *arg);
-	void *done_arg;
-};
-
 /* ---- addresses ---- */
 
-
-static void endpoint_to_sockaddr(const struct ctl_endpoint *e, struct sockaddr_storage *out)
+void meshd__endpoint_to_sockaddr(const struct ctl_endpoint *e, struct sockaddr_storage *out)
 {
 	memset(out, 0, sizeof(*out));
 	if (e->family == 4) {
@@ -128,12 +37,12 @@ static void endpoint_to_sockaddr(const struct ctl_endpoint *e, struct sockaddr_s
 	}
 }
 
-static bool same(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+bool meshd__same(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 {
 	return nat_sockaddr_equal(a, (const struct sockaddr *)b);
 }
 
-static void send_to(struct meshd_reach *r, const struct sockaddr_storage *to, const uint8_t *buf,
+void meshd__send_to(struct meshd_reach *r, const struct sockaddr_storage *to, const uint8_t *buf,
 		    size_t len)
 {
 	int err = wg_device_send_datagram(r->wg, (const struct sockaddr *)to, buf, len);
@@ -162,7 +71,7 @@ static struct rpeer *peer_by_handle(const struct meshd_reach *r, uint64_t h)
 static struct rpeer *peer_by_relayed(const struct meshd_reach *r, const struct sockaddr_storage *a)
 {
 	for (size_t i = 0; i < r->n_peers; i++)
-		if (r->peers[i]->relayed.ss_family && same(&r->peers[i]->relayed, a))
+		if (r->peers[i]->relayed.ss_family && meshd__same(&r->peers[i]->relayed, a))
 			return r->peers[i];
 	return NULL;
 }
@@ -195,21 +104,9 @@ static void arm_paths(struct meshd_reach *r)
 
 /* Something was reported: tick on the next loop iteration (never inside wg's callbacks,
  * which the actions call back into). */
-static void tick_soon(struct meshd_reach *r)
+void meshd__tick_soon(struct meshd_reach *r)
 {
 	uv_timer_start(&r->path_timer, on_path_timer, 0, 0);
-}
-
-/* Sends a sealed discovery message to the peer through our relay (ChannelData). */
-static void relay_send(struct meshd_reach *r, struct rpeer *p, const uint8_t *buf, size_t len)
-{
-	uint8_t out[NAT_DISCO_MAX + NAT_TURN_CHANNEL_HEADER];
-	if (!r->relay_on || r->turn.state != NAT_TURN_ALLOCATED || !p->relayed.ss_family)
-		return;
-	int n = nat_turn_wrap(&r->turn, (const struct sockaddr *)&p->relayed, buf, len, out,
-			      sizeof(out));
-	if (n > 0)
-		send_to(r, &r->relay_addr, out, (size_t)n);
 }
 
 static void on_path_action(void *ctx, const struct nat_path_action *a)
@@ -230,7 +127,7 @@ static void on_path_action(void *ctx, const struct nat_path_action *a)
 		memcpy(m.node_key, r->node_pub, KEY_LEN);
 		n = nat_disco_seal(&m, r->disco_pub, r->disco_priv, p->disco, buf, sizeof(buf));
 		if (n > 0)
-			send_to(r, &a->addr, buf, (size_t)n);
+			meshd__send_to(r, &a->addr, buf, (size_t)n);
 		return;
 	case NAT_PATH_SEND_CALL_ME_MAYBE:
 		if (!r->have_disco || !p->has_disco)
@@ -240,7 +137,7 @@ static void on_path_action(void *ctx, const struct nat_path_action *a)
 		memcpy(m.cand, r->own, r->n_own * sizeof(r->own[0]));
 		n = nat_disco_seal(&m, r->disco_pub, r->disco_priv, p->disco, buf, sizeof(buf));
 		if (n > 0)
-			relay_send(r, p, buf, (size_t)n);
+			meshd__relay_send(r, p, buf, (size_t)n);
 		return;
 	case NAT_PATH_CHANGED:
 		p->kind = a->kind;
@@ -272,7 +169,7 @@ static void on_path_timer(uv_timer_t *t)
 
 /* ---- what we publish ---- */
 
-static void publish(struct meshd_reach *r)
+void meshd__publish(struct meshd_reach *r)
 {
 	char eps[2][CTL_ENDPOINT_MAX];
 	size_t n = 0;
@@ -298,147 +195,9 @@ static void publish(struct meshd_reach *r)
 		r->on_endpoints(r->ep_ctx);
 }
 
-/* ---- the TURN allocation ---- */
-
-static void on_relay_timer(uv_timer_t *t);
-static void probe_round(struct meshd_reach *r, uint64_t now);
-
-static void turn_send(void *ctx, const uint8_t *buf, size_t len)
-{
-	struct meshd_reach *r = ctx;
-	send_to(r, &r->relay_addr, buf, len);
-}
-
-/* After anything the TURN client did: failures start the backoff, and each peer's relay
- * handle follows its channel. */
-static void relay_check(struct meshd_reach *r)
-{
-	uint64_t now = uv_now(r->loop);
-	bool ready = r->relay_on && r->turn.state == NAT_TURN_ALLOCATED;
-	if (r->relay_on && r->turn.state == NAT_TURN_FAILED && !r->retry_at) {
-		uint64_t wait = RETRY_MIN_MS << (r->failures < 6 ? r->failures : 6);
-		if (wait > RETRY_MAX_MS)
-			wait = RETRY_MAX_MS;
-		r->failures++;
-		r->retry_at = now + wait;
-		log_warn(subject, "relay %s: %s; trying again in %llu s", r->relay.url.host,
-			 r->turn.why, (unsigned long long)(wait / 1000));
-	}
-	if (ready)
-		r->failures = 0;
-	if (r->relay_on && r->turn_seen == NAT_TURN_ALLOCATED && !ready) {
-		/* 437 to a Refresh or ChannelBind: our mapping may be new too, so probe it now */
-		log_warn(subject,
-			 "relay %s: allocation lost (the relay restarted or our NAT mapping "
-			 "changed); allocating afresh",
-			 r->relay.url.host);
-		probe_round(r, now);
-	}
-	if (ready && r->turn_seen != NAT_TURN_ALLOCATED)
-		r->allocations++;
-	r->turn_seen = r->relay_on ? r->turn.state : NAT_TURN_IDLE;
-	if (ready && !same(&r->logged_relayed, &r->turn.relayed)) {
-		char a[80];
-		nat_sockaddr_format(&r->turn.relayed, a, sizeof(a));
-		log_info(subject, "relay %s: allocated, our relayed address is %s",
-			 r->relay.url.host, a);
-		r->logged_relayed = r->turn.relayed;
-	}
-	for (size_t i = 0; i < r->n_peers; i++) {
-		struct rpeer *p = r->peers[i];
-		uint64_t h = 0;
-		for (size_t k = 0; ready && p->relayed.ss_family && k < r->turn.n_peers; k++)
-			if (r->turn.peers[k].bound && same(&r->turn.peers[k].addr, &p->relayed))
-				h = p->handle;
-		if (h != p->path.relay) {
-			nat_path_set_relay(&p->path, h, now);
-			tick_soon(r);
-		}
-	}
-	publish(r);
-}
-
-static void arm_relay(struct meshd_reach *r, uint64_t turn_next)
-{
-	uint64_t now = uv_now(r->loop), next = turn_next;
-	if (r->relay_on && r->turn.state == NAT_TURN_ALLOCATED) {
-		if (r->turn.refresh_at_ms > now + RELAY_CHECK_MS)
-			r->turn.refresh_at_ms = now + RELAY_CHECK_MS;
-		if (r->turn.refresh_at_ms > now && r->turn.refresh_at_ms < next)
-			next = r->turn.refresh_at_ms; /* not when due: its transaction is running */
-	}
-	if (r->retry_at && r->retry_at < next)
-		next = r->retry_at;
-	for (size_t i = 0; i < r->n_probes; i++) {
-		const struct probe *pr = &r->probes[i];
-		if (!pr->answered && pr->sends < PROBE_SENDS && pr->next_ms < next)
-			next = pr->next_ms;
-	}
-	if (r->n_probes && r->probe_round_ms + PROBE_EVERY_MS < next)
-		next = r->probe_round_ms + PROBE_EVERY_MS;
-	if (next == UINT64_MAX)
-		uv_timer_stop(&r->relay_timer);
-	else
-		uv_timer_start(&r->relay_timer, on_relay_timer, next > now ? next - now : 0, 0);
-}
-
-/* Forgets the relay.  release: end our allocation at the relay first (new credentials,
- * or no relay any more), so that allocating again from this socket is not met with 437
- * until the old one expires; not when closing (wg/ is gone by then). */
-static void relay_stop(struct meshd_reach *r, bool release)
-{
-	if (!r->relay_on)
-		return;
-	if (release)
-		nat_turn_release(&r->turn, now_mono_ms());
-	sodium_memzero(&r->turn, sizeof(r->turn)); /* holds the password and its key */
-	sodium_memzero(&r->relay, sizeof(r->relay));
-	r->relay_on = false;
-	r->retry_at = 0;
-	r->failures = 0;
-	r->turn_seen = NAT_TURN_IDLE;
-	r->allocations = 0;
-}
-
-/* Our allocation on relay (its credentials are ours); the peers' relayed addresses get
- * channels. */
-static void relay_start(struct meshd_reach *r, const struct ctl_relay *relay)
-{
-	struct ctl_endpoint e;
-	char text[CTL_ENDPOINT_MAX + 8], url[CTL_RELAY_URL_MAX];
-	relay_stop(r, true);
-	ctl_relay_url_format(&relay->url, url);
-	snprintf(text, sizeof(text), strchr(relay->url.host, ':') ? "[%s]:%u" : "%s:%u",
-		 relay->url.host, relay->url.port);
-	if (!ctl_endpoint_parse(text, &e, NULL, 0)) {
-		if (strcmp(r->relay_warned, url) != 0)
-			log_warn(subject,
-				 "relay %s: its host is not an IP address; meshd reaches "
-				 "relays by address only (peers will not be relayed)",
-				 url);
-		snprintf(r->relay_warned, sizeof(r->relay_warned), "%s", url);
-		return;
-	}
-	endpoint_to_sockaddr(&e, &r->relay_addr);
-	if (nat_turn_init(&r->turn, relay->username, relay->password, turn_send, r) != 0) {
-		log_warn(subject, "relay %s: credentials too long; not used", url);
-		sodium_memzero(&r->turn, sizeof(r->turn));
-		return;
-	}
-	r->relay = *relay;
-	r->relay_on = true;
-	uint64_t now = uv_now(r->loop);
-	for (size_t i = 0; i < r->n_peers; i++)
-		if (r->peers[i]->relayed.ss_family)
-			nat_turn_add_peer(&r->turn, (const struct sockaddr *)&r->peers[i]->relayed,
-					  now);
-	nat_turn_start(&r->turn, now);
-	log_info(subject, "relay %s: allocating (user %s)", url, relay->username);
-}
-
 /* ---- STUN probes of our mapping ---- */
 
-static void probe_round(struct meshd_reach *r, uint64_t now)
+void meshd__probe_round(struct meshd_reach *r, uint64_t now)
 {
 	r->probe_round_ms = now;
 	for (size_t i = 0; i < r->n_probes; i++) {
@@ -462,7 +221,7 @@ static void probe_send(struct meshd_reach *r, uint64_t now)
 				     pr->txid);
 		int n = nat_stun_build_end(&b, NULL, 0, true);
 		if (n > 0)
-			send_to(r, &pr->to, buf, (size_t)n);
+			meshd__send_to(r, &pr->to, buf, (size_t)n);
 		pr->sends++;
 		pr->next_ms = now + PROBE_RTO_MS;
 	}
@@ -481,11 +240,11 @@ static void probe_judge(struct meshd_reach *r)
 		answered++;
 		if (!first)
 			first = &r->probes[i].seen;
-		else if (!same(first, &r->probes[i].seen))
+		else if (!meshd__same(first, &r->probes[i].seen))
 			same_all = false;
 	}
 	bool eim = answered >= 2 && same_all;
-	if (eim != r->eim || (eim && !same(&r->reflexive, first))) {
+	if (eim != r->eim || (eim && !meshd__same(&r->reflexive, first))) {
 		char a[80];
 		nat_sockaddr_format(first ? first : &r->reflexive, a, sizeof(a));
 		if (eim)
@@ -498,7 +257,7 @@ static void probe_judge(struct meshd_reach *r)
 		r->eim = eim;
 		if (eim)
 			r->reflexive = *first;
-		publish(r);
+		meshd__publish(r);
 	}
 }
 
@@ -522,6 +281,7 @@ static bool probe_answer(struct meshd_reach *r, const uint8_t *buf, size_t len,
 			0)
 			return false;
 		pr->answered = true;
+		pr->heard_ms = uv_now(r->loop);
 		bool all = true; /* judged once the round is over: not on half of it */
 		for (size_t k = 0; k < r->n_probes; k++)
 			all = all && r->probes[k].answered;
@@ -532,12 +292,20 @@ static bool probe_answer(struct meshd_reach *r, const uint8_t *buf, size_t len,
 	return false;
 }
 
-static void on_relay_timer(uv_timer_t *t)
+bool meshd__probe_heard(const struct meshd_reach *r, const struct sockaddr_storage *to,
+			uint64_t since)
 {
-	struct meshd_reach *r = t->data;
-	uint64_t now = uv_now(r->loop), next = UINT64_MAX;
+	for (size_t i = 0; i < r->n_probes; i++)
+		if (r->probes[i].heard_ms && r->probes[i].heard_ms >= since &&
+		    meshd__same(&r->probes[i].to, to))
+			return true;
+	return false;
+}
+
+void meshd__probe_timer(struct meshd_reach *r, uint64_t now)
+{
 	if (r->n_probes && now >= r->probe_round_ms + PROBE_EVERY_MS)
-		probe_round(r, now);
+		meshd__probe_round(r, now);
 	probe_send(r, now);
 	bool round_over = true;
 	for (size_t i = 0; i < r->n_probes; i++)
@@ -546,14 +314,19 @@ static void on_relay_timer(uv_timer_t *t)
 			round_over = false;
 	if (round_over)
 		probe_judge(r);
-	if (r->relay_on && r->retry_at && now >= r->retry_at) {
-		r->retry_at = 0;
-		nat_turn_start(&r->turn, now);
+}
+
+uint64_t meshd__probe_next(const struct meshd_reach *r)
+{
+	uint64_t next = UINT64_MAX;
+	for (size_t i = 0; i < r->n_probes; i++) {
+		const struct probe *pr = &r->probes[i];
+		if (!pr->answered && pr->sends < PROBE_SENDS && pr->next_ms < next)
+			next = pr->next_ms;
 	}
-	if (r->relay_on && r->turn.state != NAT_TURN_FAILED)
-		next = nat_turn_timer(&r->turn, now);
-	relay_check(r);
-	arm_relay(r, next);
+	if (r->n_probes && r->probe_round_ms + PROBE_EVERY_MS < next)
+		next = r->probe_round_ms + PROBE_EVERY_MS;
+	return next;
 }
 
 /* ---- discovery ---- */
@@ -604,44 +377,33 @@ static void disco_input(struct meshd_reach *r, const uint8_t *buf, size_t len,
 		    nat_disco_seal(&pong, r->disco_pub, r->disco_priv, p->disco, out, sizeof(out));
 		r->stats.pings++;
 		if (n > 0 && via_relay)
-			relay_send(r, p, out, (size_t)n);
+			meshd__relay_send(r, p, out, (size_t)n);
 		else if (n > 0)
-			send_to(r, from, out, (size_t)n);
+			meshd__send_to(r, from, out, (size_t)n);
 		if (!via_relay &&
 		    nat_path_on_ping(&p->path, (const struct sockaddr *)from, now) >= 0)
-			tick_soon(r);
+			meshd__tick_soon(r);
 	} else if (m.type == NAT_DISCO_PONG && !via_relay) {
 		r->stats.pongs++;
 		if (nat_path_on_pong(&p->path, m.txid, (const struct sockaddr *)from, now) == 0) {
 			for (size_t i = 0; i < p->path.n_cand; i++)
-				if (same(&p->path.cand[i].addr, from))
+				if (meshd__same(&p->path.cand[i].addr, from))
 					p->rtt_ms = p->path.cand[i].rtt_ms;
-			tick_soon(r);
+			meshd__tick_soon(r);
 		}
 	} else if (m.type == NAT_DISCO_CALL_ME_MAYBE) {
 		if (nat_path_on_call_me_maybe(&p->path, m.cand, m.n_cand, now) >= 0)
-			tick_soon(r);
+			meshd__tick_soon(r);
 	}
 }
 
 /* ---- wg's hooks ---- */
 
-static void channel_input(struct meshd_reach *r, uint8_t *buf, size_t len)
+void meshd__relay_data(struct meshd_reach *r, const struct sockaddr_storage *from,
+		       const uint8_t *data, size_t n)
 {
-	struct sockaddr_storage from;
-	const uint8_t *data;
-	size_t n;
+	struct rpeer *p = peer_by_relayed(r, from);
 	uint64_t now = uv_now(r->loop);
-	int rc = nat_turn_input(&r->turn, buf, len, now, &from, &data, &n);
-	if (rc != 2) {
-		if (rc < 0)
-			r->stats.drop_channel++;
-		relay_check(r);
-		arm_relay(r, r->turn.state == NAT_TURN_FAILED ? UINT64_MAX
-							      : nat_turn_timer(&r->turn, now));
-		return;
-	}
-	struct rpeer *p = peer_by_relayed(r, &from);
 	switch (nat_classify(data, n)) {
 	case NAT_CLASS_WIREGUARD:
 		if (!p) {
@@ -649,11 +411,11 @@ static void channel_input(struct meshd_reach *r, uint8_t *buf, size_t len)
 			return;
 		}
 		if (n != KEEPALIVE_LEN && nat_path_on_traffic(&p->path, now))
-			tick_soon(r);
+			meshd__tick_soon(r);
 		wg_device_inject(r->wg, p->handle, (uint8_t *)data, n);
 		return;
 	case NAT_CLASS_DISCO:
-		disco_input(r, data, n, &from, true);
+		disco_input(r, data, n, from, true);
 		return;
 	default:
 		r->stats.drop_channel++;
@@ -670,20 +432,20 @@ void meshd_reach_on_other(struct meshd_reach *r, uint8_t *buf, size_t len,
 	memcpy(&from, src,
 	       src->sa_family == AF_INET ? sizeof(struct sockaddr_in)
 					 : sizeof(struct sockaddr_in6));
-	bool from_relay = r->relay_on && same(&r->relay_addr, &from);
+	bool from_relay = meshd__relay_from(r, &from);
 	switch (nat_classify_why(buf, len, why, sizeof(why))) {
 	case NAT_CLASS_STUN:
 		if (probe_answer(r, buf, len, src))
 			return;
 		if (from_relay) {
-			channel_input(r, buf, len);
+			meshd__relay_input(r, buf, len);
 			return;
 		}
 		r->stats.drop_stun++;
 		return;
 	case NAT_CLASS_CHANNELDATA:
 		if (from_relay) {
-			channel_input(r, buf, len);
+			meshd__relay_input(r, buf, len);
 			return;
 		}
 		r->stats.drop_channel++;
@@ -705,25 +467,13 @@ int meshd_reach_route(struct meshd_reach *r, uint64_t path, size_t len, struct w
 		return -ENOENT;
 	/* Data, not keepalives: a keepalive must not keep the peer's pings going. */
 	if (len != KEEPALIVE_LEN && nat_path_on_traffic(&p->path, uv_now(r->loop)))
-		tick_soon(r);
+		meshd__tick_soon(r);
 	if (p->kind == NAT_PATH_DIRECT) {
 		out->to = p->direct;
 		return 0;
 	}
-	if (p->kind == NAT_PATH_RELAY && r->relay_on && r->turn.state == NAT_TURN_ALLOCATED) {
-		for (size_t k = 0; k < r->turn.n_peers; k++) {
-			const struct nat_turn_peer *tp = &r->turn.peers[k];
-			if (!tp->bound || !same(&tp->addr, &p->relayed) || len > 0xFFFF)
-				continue;
-			out->to = r->relay_addr;
-			out->prefix[0] = (uint8_t)(tp->channel >> 8);
-			out->prefix[1] = (uint8_t)tp->channel;
-			out->prefix[2] = (uint8_t)(len >> 8);
-			out->prefix[3] = (uint8_t)len;
-			out->prefix_len = NAT_TURN_CHANNEL_HEADER;
-			return 0;
-		}
-	}
+	if (p->kind == NAT_PATH_RELAY && meshd__relay_route(r, p, len, out) == 0)
+		return 0;
 	/* No path proven and no relay: the last direct path, else the first candidate the
 	 * netmap gave (what meshd did before paths), so nodes without relays still start
 	 * a handshake at once; the pings meanwhile decide. */
@@ -745,7 +495,7 @@ void meshd_reach_on_roam(struct meshd_reach *r, const uint8_t key[static 32],
 	if (!p || from->path)
 		return;
 	if (nat_path_on_roam(&p->path, (const struct sockaddr *)&from->addr, uv_now(r->loop)) == 1)
-		tick_soon(r);
+		meshd__tick_soon(r);
 }
 
 /* ---- netmaps ---- */
@@ -782,7 +532,7 @@ static void peer_update(struct meshd_reach *r, struct rpeer *p, const struct ctl
 		struct ctl_endpoint e;
 		if (!ctl_endpoint_parse(n->endpoints[i], &e, NULL, 0))
 			continue;
-		endpoint_to_sockaddr(&e, &a);
+		meshd__endpoint_to_sockaddr(&e, &a);
 		if (e.type == CTL_ENDPOINT_RELAY) {
 			if (!relayed.ss_family)
 				relayed = a;
@@ -795,16 +545,10 @@ static void peer_update(struct meshd_reach *r, struct rpeer *p, const struct ctl
 								    : NAT_PATH_CAND_REFLEXIVE,
 				       now);
 	}
-	if (!same(&relayed, &p->relayed) || relayed.ss_family != p->relayed.ss_family) {
+	if (!meshd__same(&relayed, &p->relayed) || relayed.ss_family != p->relayed.ss_family) {
 		p->relayed = relayed;
-		if (relayed.ss_family && r->relay_on &&
-		    nat_turn_add_peer(&r->turn, (const struct sockaddr *)&relayed, now) ==
-			-ENOSPC) {
-			/* every channel taken (peers came and went): a fresh allocation */
-			struct ctl_relay keep = r->relay;
-			relay_start(r, &keep);
-			sodium_memzero(&keep, sizeof(keep));
-		}
+		if (relayed.ss_family)
+			meshd__relay_add_peer(r, &relayed, now);
 	}
 }
 
@@ -816,41 +560,32 @@ static void apply_self(struct meshd_reach *r, const struct ctl_netmap *nm, uint6
 		struct ctl_endpoint e;
 		if (ctl_endpoint_parse(nm->self.endpoints[i], &e, NULL, 0) &&
 		    e.type != CTL_ENDPOINT_RELAY)
-			endpoint_to_sockaddr(&e, &r->own[r->n_own++]);
+			meshd__endpoint_to_sockaddr(&e, &r->own[r->n_own++]);
 	}
 	struct probe probes[CTL_RELAYS_MAX];
 	size_t n = 0;
-	const struct ctl_relay *turn = NULL;
 	for (size_t i = 0; i < nm->n_relays; i++) {
 		const struct ctl_relay *rl = &nm->relays[i];
 		struct ctl_endpoint e;
 		char text[CTL_ENDPOINT_MAX + 8];
 		if (rl->url.transport != CTL_RELAY_UDP)
-			continue; /* TCP and TLS framing: not yet */
-		if (!turn)
-			turn = rl;
+			continue; /* STUN Binding over UDP only */
 		snprintf(text, sizeof(text), strchr(rl->url.host, ':') ? "[%s]:%u" : "%s:%u",
 			 rl->url.host, rl->url.port);
 		if (!ctl_endpoint_parse(text, &e, NULL, 0))
 			continue;
 		memset(&probes[n], 0, sizeof(probes[n]));
-		endpoint_to_sockaddr(&e, &probes[n++].to);
+		meshd__endpoint_to_sockaddr(&e, &probes[n++].to);
 	}
 	bool probes_changed = n != r->n_probes;
 	for (size_t i = 0; i < n && !probes_changed; i++)
-		probes_changed = !same(&probes[i].to, &r->probes[i].to);
+		probes_changed = !meshd__same(&probes[i].to, &r->probes[i].to);
 	if (probes_changed) {
 		memcpy(r->probes, probes, n * sizeof(probes[0]));
 		r->n_probes = n;
-		probe_round(r, now);
+		meshd__probe_round(r, now);
 	}
-	if (!turn) {
-		relay_stop(r, true);
-	} else if (!r->relay_on || memcmp(&turn->url, &r->relay.url, sizeof(turn->url)) != 0 ||
-		   strcmp(turn->username, r->relay.username) != 0 ||
-		   strcmp(turn->password, r->relay.password) != 0) {
-		relay_start(r, turn); /* new relay or new credentials */
-	}
+	meshd__relay_apply(r, nm);
 }
 
 void meshd_reach_apply_netmap(struct meshd_reach *r, const struct ctl_netmap *nm)
@@ -865,10 +600,8 @@ void meshd_reach_apply_netmap(struct meshd_reach *r, const struct ctl_netmap *nm
 		}
 		peer_update(r, p, &nm->peers[i], now);
 	}
-	relay_check(r);
-	arm_relay(r, r->relay_on && r->turn.state != NAT_TURN_FAILED ? nat_turn_timer(&r->turn, now)
-								     : UINT64_MAX);
-	tick_soon(r);
+	meshd__relay_kick(r);
+	meshd__tick_soon(r);
 }
 
 uint64_t meshd_reach_peer_handle(const struct meshd_reach *r, const uint8_t key[static 32])
@@ -910,6 +643,16 @@ void meshd_reach_set_node_key(struct meshd_reach *r, const uint8_t pub[static 32
 	memcpy(r->node_pub, pub, KEY_LEN);
 }
 
+int meshd_reach_set_relay_ca_file(struct meshd_reach *r, const char *path)
+{
+	char *copy = NULL;
+	if (path && !(copy = strdup(path)))
+		return -ENOMEM;
+	free(r->relay_ca_file);
+	r->relay_ca_file = copy;
+	return 0;
+}
+
 void meshd_reach_on_endpoints(struct meshd_reach *r, void (*cb)(void *ctx), void *ctx)
 {
 	r->on_endpoints = cb;
@@ -935,39 +678,10 @@ int meshd_reach_peer_path(const struct meshd_reach *r, const uint8_t key[static 
 	if (p->kind == NAT_PATH_DIRECT) {
 		nat_sockaddr_format(&p->direct, a, sizeof(a));
 		snprintf(text, MESHD_REACH_PATH_TEXT, "direct %s", a);
-	} else if (p->kind == NAT_PATH_RELAY && r->relay_on) {
-		snprintf(text, MESHD_REACH_PATH_TEXT,
-			 strchr(r->relay.url.host, ':') ? "relay turn:[%s]:%u (udp)"
-							: "relay turn:%s:%u (udp)",
-			 r->relay.url.host, r->relay.url.port);
-	} else {
+	} else if (p->kind != NAT_PATH_RELAY || !meshd__relay_path_text(r, text)) {
 		snprintf(text, MESHD_REACH_PATH_TEXT, "none");
 	}
 	return 0;
-}
-
-void meshd_reach_alloc_status(const struct meshd_reach *r, struct ctl_lapi_alloc *out)
-{
-	uint64_t now = uv_now(r->loop);
-	memset(out, 0, sizeof(*out));
-	if (!r->relay_on)
-		return;
-	out->relay = r->relay.url;
-	out->allocations = r->allocations;
-	switch (r->turn.state) {
-	case NAT_TURN_ALLOCATED:
-		out->state = CTL_LAPI_ALLOC_ALLOCATED;
-		nat_sockaddr_format(&r->turn.relayed, out->relayed, sizeof(out->relayed));
-		break;
-	case NAT_TURN_FAILED:
-		out->state = CTL_LAPI_ALLOC_FAILED;
-		snprintf(out->why, sizeof(out->why), "%s", r->turn.why[0] ? r->turn.why : "?");
-		out->retry_s = r->retry_at > now ? (int64_t)((r->retry_at - now + 999) / 1000) : 0;
-		break;
-	default:
-		out->state = CTL_LAPI_ALLOC_ALLOCATING;
-		break;
-	}
 }
 
 void meshd_reach_counters(const struct meshd_reach *r,
@@ -981,6 +695,7 @@ void meshd_reach_counters(const struct meshd_reach *r,
 	cb(ctx, "nat.drop_disco_rate", r->stats.drop_disco_rate);
 	cb(ctx, "nat.pings", r->stats.pings);
 	cb(ctx, "nat.pongs", r->stats.pongs);
+	cb(ctx, "nat.relay_queue_drop", r->stats.relay_queue_drop);
 }
 
 int meshd_reach_new(uv_loop_t *loop, struct wg_device *wg, struct meshd_reach **out)
@@ -1007,7 +722,8 @@ static void closed(uv_handle_t *h)
 	void *arg = r->done_arg;
 	meshd_reach_remove_all(r);
 	free(r->peers);
-	relay_stop(r, false);
+	meshd__relay_stop(r, false);
+	free(r->relay_ca_file);
 	sodium_memzero(r, sizeof(*r));
 	free(r);
 	if (done)
@@ -1018,6 +734,7 @@ void meshd_reach_close(struct meshd_reach *r, void (*done)(void *arg), void *arg
 {
 	r->done = done;
 	r->done_arg = arg;
+	meshd__stream_close(r);
 	r->pending_closes = 2;
 	uv_close((uv_handle_t *)&r->path_timer, closed);
 	uv_close((uv_handle_t *)&r->relay_timer, closed);

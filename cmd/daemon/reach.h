@@ -2,9 +2,9 @@
  *
  * One WireGuard UDP socket carries everything (wg ops.other hands us what is not
  * WireGuard): STUN Binding to the UDP relays in our netmap (our reflexive address, and
- * whether the NAT maps endpoint-independently), one TURN allocation on the first UDP
- * relay (a channel to each peer's relayed address: coturn relays only between its own
- * relay addresses), and discovery pings, pongs and call-me-maybes sealed with our
+ * whether the NAT maps endpoint-independently), one TURN allocation (a channel to each
+ * peer's relayed address: coturn relays only between its own relay addresses), and
+ * discovery pings, pongs and call-me-maybes sealed with our
  * disco.key.  Each peer has a nat_path (nat/path.h) and a path handle that WireGuard
  * sends on: ops.route asks the path manager per datagram, a direct address or the relay
  * (ChannelData header in WG_HEADROOM).
@@ -15,6 +15,19 @@
  *	pc.path = meshd_reach_peer_handle(r, key); // WireGuard peer config
  *	// wg ops: other -> meshd_reach_on_other, route -> meshd_reach_route,
  *	//         roam -> meshd_reach_on_roam
+ *
+ * Which relay (relay.c): UDP first, from WireGuard's socket (it is the faster path, and the
+ * one our reflexive address comes from).  When the first UDP relay does not answer at all
+ * (nat/turn's 7 tries, 39.5 s), the TCP and TLS relays of the netmap are tried in order
+ * (relay_stream.c: a network that lets only TCP 443 out), said in the log and in the
+ * allocation's status ("turns:HOST:443 ... (tls) allocated ADDR:PORT").  A TCP/TLS relay
+ * that never allocated gives way to the next at once; otherwise failures back off (1 s
+ * doubling to 60 s) on the same relay, with the reason (nat/tls's sentence for a refused
+ * certificate) in the status.  Back to UDP: every UDP_AGAIN_MS (5 minutes) while on a
+ * stream relay we look whether a STUN probe over UDP to the UDP relay was answered in that
+ * time (the probes of our mapping go every minute anyway); only then is UDP allocated
+ * again.  So a blocked UDP costs one 39.5 s wait, no more than one switch in 5 minutes,
+ * and never a switch without proof that UDP passes.  New credentials keep the relay in use.
  *
  * What we publish (meshd_reach_endpoints, typed as control/netmap/endpoint.h): our
  * reflexive address only from behind an endpoint-independent NAT (two relay addresses
@@ -68,6 +81,10 @@ void meshd_reach_on_other(struct meshd_reach *r, uint8_t *buf, size_t len,
 int meshd_reach_route(struct meshd_reach *r, uint64_t path, size_t len, struct wg_route *out);
 void meshd_reach_on_roam(struct meshd_reach *r, const uint8_t key[static 32],
 			 const struct wg_source *from);
+
+/* The CA file (PEM) a TLS relay's certificate must chain to (copied); NULL: the system's
+ * trust store.  Used from the next connection on. */
+int meshd_reach_set_relay_ca_file(struct meshd_reach *r, const char *path);
 
 /* Called when what meshd_reach_endpoints returns changed (control should hear of it). */
 void meshd_reach_on_endpoints(struct meshd_reach *r, void (*cb)(void *ctx), void *ctx);

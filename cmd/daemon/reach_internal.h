@@ -1,0 +1,199 @@
+/* Inside meshd's reachability (reach.h): the state reach.c (peers, paths, discovery, the
+ * STUN probes of our mapping) and relay.c (the TURN allocation) share, and the calls each
+ * makes into the other.  Not for anything outside cmd/daemon/reach*.c and relay*.c. */
+#ifndef MESH_CMD_DAEMON_REACH_INTERNAL_H
+#define MESH_CMD_DAEMON_REACH_INTERNAL_H
+
+#include "cmd/daemon/reach.h"
+
+#include "common/common.h"
+#include "nat/disco.h"
+#include "nat/path.h"
+#include "nat/stun.h"
+#include "nat/turn.h"
+
+enum {
+	PROBE_EVERY_MS = 60000, /* a NAT's mapping behaviour changes when the network does */
+	PROBE_SENDS = 3,
+	PROBE_RTO_MS = 700,
+	RETRY_MIN_MS = 1000, /* the allocation failed: again after 1 s, doubling to 60 s */
+	RETRY_MAX_MS = 60000,
+	/* A Refresh at least this often while allocated: the relay forgets us when it restarts
+	 * and our NAT may remap us (a short UDP timeout), and either shows only as the answer
+	 * to a request (437).  So a lost allocation is found within 15 s, not at the lifetime's
+	 * end (10 min); it also keeps the mapping to the relay open (ICE's 15 s keepalive). */
+	RELAY_CHECK_MS = 15000,
+	/* TCP connected and, for TLS, the handshake done within this, or the connection is
+	 * given up (a relay that accepts and says nothing must not hold us) */
+	STREAM_CONNECT_MS = 10000,
+	/* On a TCP/TLS relay because UDP went unanswered: back to UDP no sooner than this, and
+	 * only once a STUN probe over UDP to that relay was answered since (see reach.h) */
+	UDP_AGAIN_MS = 300000,
+	DISCO_RATE = 20, /* opens per second per peer: 18 pings in 5 s, pongs, call-me-maybes */
+	KEEPALIVE_LEN = 32,
+};
+
+struct rpeer {
+	struct meshd_reach *r;
+	uint8_t key[KEY_LEN], disco[KEY_LEN];
+	bool has_disco;
+	char name[64];
+	uint64_t handle; /* WireGuard's path handle, and the path manager's relay handle */
+	struct nat_path path;
+	struct sockaddr_storage relayed; /* its relayed address (netmap); family 0: none */
+	struct sockaddr_storage first;	 /* its first netmap candidate */
+	struct sockaddr_storage last_direct;
+	enum nat_path_kind kind; /* what the path manager's last CHANGED said */
+	struct sockaddr_storage direct;
+	int64_t rtt_ms;
+	unsigned disco_tokens;
+	uint64_t disco_refill_ms;
+};
+
+struct probe {
+	struct sockaddr_storage to;
+	uint8_t txid[NAT_STUN_TXID];
+	unsigned sends;
+	uint64_t next_ms;
+	bool answered;
+	uint64_t heard_ms; /* the last answer; 0: none */
+	struct sockaddr_storage seen;
+};
+
+struct meshd_reach {
+	uv_loop_t *loop;
+	struct wg_device *wg;
+	uint8_t disco_pub[KEY_LEN], disco_priv[KEY_LEN], node_pub[KEY_LEN];
+	bool have_disco;
+	struct rpeer **peers;
+	size_t n_peers;
+	uint64_t next_handle;
+	/* our own candidates, for call-me-maybes */
+	struct sockaddr_storage own[NAT_DISCO_MAX_CANDIDATES];
+	size_t n_own;
+	uv_timer_t path_timer, relay_timer;
+	/* the relays we may use, in the order tried: the first UDP relay, then the TCP and TLS
+	 * ones as the netmap lists them (with our credentials: wiped when replaced) */
+	struct ctl_relay choices[CTL_RELAYS_MAX];
+	size_t n_choices, cur; /* cur: the one in use (relay_on) */
+	uint64_t udp_again_at; /* on a stream relay since UDP went unanswered: when to look */
+	/* the TURN allocation (relay.c) */
+	bool relay_on;
+	struct ctl_relay relay; /* with our credentials: wiped when replaced */
+	struct sockaddr_storage relay_addr;
+	struct nat_turn turn;
+	unsigned failures;
+	uint64_t retry_at; /* 0: no retry pending */
+	struct sockaddr_storage logged_relayed;
+	enum nat_turn_state turn_seen; /* what relay_check saw last */
+	uint64_t allocations;	       /* made on this relay, a fresh one after a loss too */
+	char relay_warned[CTL_RELAY_URL_MAX];
+	/* over TCP or TLS (relay_stream.c) */
+	struct meshd_relay_conn *conn; /* NULL: none (UDP, or between attempts) */
+	uint64_t stream_deadline;      /* 0: none; else connected and TLS ready by then */
+	char *relay_ca_file;	       /* NULL: the system's trust store */
+	/* STUN probes of our mapping */
+	struct probe probes[CTL_RELAYS_MAX];
+	size_t n_probes;
+	uint64_t probe_round_ms;
+	bool eim;
+	struct sockaddr_storage reflexive;
+	/* what we publish */
+	char eps[2][CTL_ENDPOINT_MAX];
+	size_t n_eps;
+	void (*on_endpoints)(void *ctx);
+	void *ep_ctx;
+	struct {
+		uint64_t drop_unknown, drop_stun, drop_channel, drop_disco_peer, drop_disco_bad,
+		    drop_disco_rate, pings, pongs, relay_queue_drop;
+	} stats;
+	struct log_ratelimit rl;
+	unsigned pending_closes;
+	void (*done)(void *arg);
+	void *done_arg;
+};
+
+/* ---- reach.c ---- */
+
+/* The socket address of a netmap endpoint. */
+void meshd__endpoint_to_sockaddr(const struct ctl_endpoint *e, struct sockaddr_storage *out);
+/* Same address and port (and scope). */
+bool meshd__same(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
+/* Our own datagram from WireGuard's socket (a failure is logged, rate-limited). */
+void meshd__send_to(struct meshd_reach *r, const struct sockaddr_storage *to, const uint8_t *buf,
+		    size_t len);
+/* The path managers tick on the next loop iteration. */
+void meshd__tick_soon(struct meshd_reach *r);
+/* What we publish is worked out again; control hears of it when it changed. */
+void meshd__publish(struct meshd_reach *r);
+/* A new round of STUN probes of our mapping, sent from the relay timer. */
+void meshd__probe_round(struct meshd_reach *r, uint64_t now);
+/* The probes' part of the relay timer: a round when due, sends, the verdict once a round
+ * is over. */
+void meshd__probe_timer(struct meshd_reach *r, uint64_t now);
+/* When the probes want the relay timer next (UINT64_MAX: never). */
+uint64_t meshd__probe_next(const struct meshd_reach *r);
+/* Whether a STUN probe to this address was answered at or after since (ms). */
+bool meshd__probe_heard(const struct meshd_reach *r, const struct sockaddr_storage *to,
+			uint64_t since);
+/* A datagram a peer sent to our relayed address (from is its relayed address), unwrapped:
+ * WireGuard to wg/, discovery to the peer's path manager; anything else counted. */
+void meshd__relay_data(struct meshd_reach *r, const struct sockaddr_storage *from,
+		       const uint8_t *data, size_t n);
+
+/* ---- relay.c ---- */
+
+/* After anything changed (a netmap, an answer): failures start the backoff, each peer's
+ * relay handle follows its channel, what we publish follows the allocation, and the relay
+ * timer is armed for the allocation's and the probes' next deadlines. */
+void meshd__relay_kick(struct meshd_reach *r);
+/* The relays of our netmap: starts, keeps or stops the allocation (new relay or new
+ * credentials: allocates afresh). */
+void meshd__relay_apply(struct meshd_reach *r, const struct ctl_netmap *nm);
+/* Forgets the relays; release: end the allocation at the relay first. */
+void meshd__relay_stop(struct meshd_reach *r, bool release);
+/* A channel for this peer's relayed address (a fresh allocation when all are taken). */
+void meshd__relay_add_peer(struct meshd_reach *r, const struct sockaddr_storage *relayed,
+			   uint64_t now);
+/* A STUN message or ChannelData from our relay. */
+void meshd__relay_input(struct meshd_reach *r, uint8_t *buf, size_t len);
+/* Whether a datagram from this address is our relay's. */
+bool meshd__relay_from(const struct meshd_reach *r, const struct sockaddr_storage *from);
+/* A sealed discovery message to the peer through our relay (ChannelData); dropped while
+ * the peer has no bound channel. */
+void meshd__relay_send(struct meshd_reach *r, struct rpeer *p, const uint8_t *buf, size_t len);
+/* WireGuard's route for a datagram of len bytes to p through the relay: 0 with *out set,
+ * -ENETUNREACH while the peer's channel is not bound. */
+int meshd__relay_route(struct meshd_reach *r, const struct rpeer *p, size_t len,
+		       struct wg_route *out);
+/* The relay as a peer's path shows it: "relay turn:HOST:PORT (udp)"; false without one. */
+bool meshd__relay_path_text(const struct meshd_reach *r, char text[static MESHD_REACH_PATH_TEXT]);
+
+/* Whether the relay in use is reached over TCP or TLS (relay_stream.c), not UDP. */
+static inline bool meshd__relay_on_stream(const struct meshd_reach *r)
+{
+	return r->relay_on && r->relay.url.transport != CTL_RELAY_UDP;
+}
+/* The stream is connected (and TLS verified): nat_turn may start. */
+void meshd__relay_stream_ready(struct meshd_reach *r);
+/* The stream failed or closed (already closed and detached): why, a sentence. */
+void meshd__relay_stream_failed(struct meshd_reach *r, const char *why);
+
+/* ---- relay_stream.c ---- */
+
+/* Connects to r->relay (TCP, or TLS checked against r->relay_ca_file for its host); ready or
+ * failed is said later through the calls above.  A negative errno with a sentence in err
+ * when nothing could be started. */
+int meshd__stream_open(struct meshd_reach *r, char *err, size_t errlen);
+/* Closes the connection, if any (nothing is called back). */
+void meshd__stream_close(struct meshd_reach *r);
+/* A TURN message (control: ours, STUN) or ChannelData (padded) for the relay; false when
+ * dropped (not open, or over the send queue's bound: counted). */
+bool meshd__stream_write(struct meshd_reach *r, const uint8_t *buf, size_t len, bool control);
+/* Why a connection not ready by its deadline is given up: a sentence. */
+const char *meshd__stream_stalled(const struct meshd_reach *r);
+/* Where WireGuard sends a datagram for the stream (the shim on 127.0.0.1); false while
+ * the connection is not open. */
+bool meshd__stream_route(const struct meshd_reach *r, struct sockaddr_storage *to);
+
+#endif
