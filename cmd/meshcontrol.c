@@ -48,6 +48,15 @@ static void usage(FILE *out)
 		"                                   Each node gets its own credentials, valid\n"
 		"                                   --relay-ttl (default 86400) and renewed at\n"
 		"                                   half of it\n"
+		"        [--oidc-issuer URL --oidc-client-id ID --oidc-client-secret-file FILE]\n"
+		"        [--oidc-scopes 'openid email profile'] [--oidc-groups-claim groups]\n"
+		"        [--oidc-allowed-domains D,D] [--oidc-allowed-groups G,G]\n"
+		"        [--oidc-allowed-users EMAIL,EMAIL]\n"
+		"                                   people sign in with an OpenID provider (the\n"
+		"                                   redirect URI is PUBLIC-URL/oidc/callback;\n"
+		"                                   the secret file: one line, mode 0600); each\n"
+		"                                   allowed list given must let a person in.\n"
+		"                                   Local passwords stay, for administrators\n"
 		"  user add LOGIN                   add a user; the password is read from stdin\n"
 		"  user list                        list users\n"
 		"  user remove LOGIN                remove a user with their nodes and keys\n"
@@ -93,6 +102,14 @@ static int cmd_serve(int argc, char **argv)
 		{ "relay", required_argument, NULL, 'r' },
 		{ "relay-secret-file", required_argument, NULL, 'S' },
 		{ "relay-ttl", required_argument, NULL, 't' },
+		{ "oidc-issuer", required_argument, NULL, 'O' },
+		{ "oidc-client-id", required_argument, NULL, 'C' },
+		{ "oidc-client-secret-file", required_argument, NULL, 'X' },
+		{ "oidc-scopes", required_argument, NULL, 's' },
+		{ "oidc-groups-claim", required_argument, NULL, 'g' },
+		{ "oidc-allowed-domains", required_argument, NULL, 'D' },
+		{ "oidc-allowed-groups", required_argument, NULL, 'G' },
+		{ "oidc-allowed-users", required_argument, NULL, 'U' },
 		{ 0 },
 	};
 	struct ctl_server_config cfg = { .state_dir = state_dir, .port = 8080 };
@@ -170,9 +187,41 @@ static int cmd_serve(int argc, char **argv)
 			}
 			cfg.relay_ttl_s = (uint32_t)v;
 			break;
+		case 'O':
+			cfg.oidc.issuer = optarg;
+			break;
+		case 'C':
+			cfg.oidc.client_id = optarg;
+			break;
+		case 'X':
+			cfg.oidc.client_secret_file = optarg;
+			break;
+		case 's':
+			cfg.oidc.scopes = optarg;
+			break;
+		case 'g':
+			cfg.oidc.groups_claim = optarg;
+			break;
+		case 'D':
+			cfg.oidc.allowed_domains = optarg;
+			break;
+		case 'G':
+			cfg.oidc.allowed_groups = optarg;
+			break;
+		case 'U':
+			cfg.oidc.allowed_users = optarg;
+			break;
 		default:
 			return 2;
 		}
+	}
+	if (!cfg.oidc.issuer && (cfg.oidc.client_id || cfg.oidc.client_secret_file ||
+				 cfg.oidc.scopes || cfg.oidc.groups_claim ||
+				 cfg.oidc.allowed_domains || cfg.oidc.allowed_groups ||
+				 cfg.oidc.allowed_users)) {
+		fprintf(stderr, "meshcontrol: the --oidc-* options need --oidc-issuer (the "
+			"OpenID provider's URL)\n");
+		return 2;
 	}
 	if (!cfg.n_relays != !cfg.relay_secret_file) {
 		fprintf(stderr, "meshcontrol: --relay and --relay-secret-file go together (the "

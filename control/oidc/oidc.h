@@ -176,4 +176,11 @@ int ctl_oidc_token_response_parse(const char *body, size_t len, struct ctl_oidc_
 
 void ctl_oidc_tokens_wipe(struct ctl_oidc_tokens *t);
 
+enum { CTL_OIDC_QUOTE_BUF = 124 }; /* 120 characters, "..." and the NUL */
+
+/* Outside text (a callback's parameter, a provider's words) made safe to quote in a page or
+ * a log line: bytes outside printable ASCII become '?', past 120 characters it ends in
+ * "...".  Returns out. */
+const char *ctl_oidc_quote(const char *s, char out[static CTL_OIDC_QUOTE_BUF]);
+
 #endif

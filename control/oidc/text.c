@@ -36,6 +36,12 @@ const char *ctl_oidc__quote(const char *s, size_t n, char out[static CTL_OIDC__Q
 	return out;
 }
 
+const char *ctl_oidc_quote(const char *s, char out[static CTL_OIDC_QUOTE_BUF])
+{
+	_Static_assert((int)CTL_OIDC_QUOTE_BUF == (int)CTL_OIDC__QUOTE_BUF, "one quoting size");
+	return ctl_oidc__quote(s, strlen(s), out);
+}
+
 bool ctl_oidc__b64url_decode(const char *s, size_t n, unsigned char *out, size_t outlen,
 			     size_t *written)
 {

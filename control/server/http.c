@@ -24,6 +24,7 @@
 #include "common/log.h"
 #include "common/now.h"
 #include "control/server/srv.h"
+#include "control/server/sso.h"
 #include "control/url/url.h"
 
 /* Body limits, per route: what its largest legitimate request needs.  Nobody is
@@ -380,6 +381,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		return;
 	pthread_mutex_lock(&srv->lock);
 	wait_unlink(r);
+	if (r->sso_job) /* closed while its token exchange ran */
+		srv_sso_job_release(srv, r->sso_job);
 	pthread_mutex_unlock(&srv->lock);
 	json_decref(r->msg);
 	body_free(r);
@@ -469,6 +472,20 @@ int ctl_state_admin_token(const char *state_dir, struct ctl_store *s, char out[s
 
 /* ---- lifecycle ---- */
 
+/* --oidc-*: checked, the client secret read; the provider is reached once serving. */
+static int sso_config(struct ctl_server *srv, char *err, size_t errlen)
+{
+	struct srv_sso_config c;
+	int rc = srv_sso_config_load(&srv->cfg.oidc, &c, err, errlen);
+	if (rc)
+		return rc;
+	rc = srv_sso_new(srv, &c, &srv->sso);
+	srv_sso_config_free(&c);
+	if (rc)
+		snprintf(err, errlen, "out of memory");
+	return rc;
+}
+
 int ctl_server_new(const struct ctl_server_config *cfg, struct ctl_server **out, char *err,
 		   size_t errlen)
 {
@@ -507,6 +524,8 @@ int ctl_server_new(const struct ctl_server_config *cfg, struct ctl_server **out,
 			      SRV_THROTTLE_KEYS))
 		goto fail;
 	rc = srv_relay_config(srv, err, errlen);
+	if (!rc && cfg->oidc.issuer)
+		rc = sso_config(srv, err, errlen);
 	if (!rc)
 		rc = ctl_state_open(cfg->state_dir, &srv->store, err, errlen);
 	if (!rc)
@@ -666,7 +685,7 @@ int ctl_server_start(struct ctl_server *srv, char *err, size_t errlen)
 		return -EAGAIN;
 	}
 	srv->timer_running = true;
-	return 0;
+	return srv->sso ? srv_sso_start(srv, err, errlen) : 0;
 }
 
 uint16_t ctl_server_port(const struct ctl_server *srv)
@@ -689,6 +708,7 @@ void ctl_server_free(struct ctl_server *srv)
 		pthread_join(srv->timer, NULL);
 	if (srv->mhd)
 		MHD_stop_daemon(srv->mhd);
+	srv_sso_free(srv); /* after the daemon: no request points to a job any more */
 	srv_nodes_free(srv);
 	if (srv->store)
 		srv->store->ops->close(srv->store);

@@ -70,7 +70,8 @@ int ctl_user_authenticate(struct ctl_store *s, const char *login, const char *pa
 	/* A fixed hash to verify against for unknown logins so both paths cost the same. */
 	static char dummy[CTL_PWHASH_SIZE];
 	char hash[CTL_PWHASH_SIZE];
-	if (s->ops->user_get(s, login, u, hash, sizeof(hash)) != 0) {
+	/* A user made by a single sign-on has no password ("!"): the same work and refusal. */
+	if (s->ops->user_get(s, login, u, hash, sizeof(hash)) != 0 || hash[0] != '$') {
 		if (!dummy[0] && ctl_password_hash("not a password", dummy) != 0)
 			return -EACCES;
 		ctl_password_verify(dummy, password);

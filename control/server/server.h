@@ -17,6 +17,19 @@
 struct ctl_server;
 struct ctl_store;
 
+/* Single sign-on through an OpenID provider (meshcontrol serve --oidc-*); off when issuer is
+ * NULL.  Lists are comma-separated; NULL or "" allows everyone the provider vouches for. */
+struct ctl_server_oidc {
+	const char *issuer;		/* https://...; http:// only to loopback (labs) */
+	const char *client_id;
+	const char *client_secret_file; /* one line, mode 0600 or tighter */
+	const char *scopes;		/* space-separated, with openid; NULL: "openid email profile" */
+	const char *groups_claim;	/* NULL: "groups" */
+	const char *allowed_domains;	/* of the verified email */
+	const char *allowed_groups;	/* at least one of them */
+	const char *allowed_users;	/* verified emails */
+};
+
 struct ctl_server_config {
 	const char *state_dir;	/* holds state.db, server.key, admin-token */
 	const char *listen;	/* "127.0.0.1" (default), "0.0.0.0", "::" */
@@ -39,6 +52,7 @@ struct ctl_server_config {
 	size_t n_relays;
 	const char *relay_secret_file;
 	uint32_t relay_ttl_s;
+	struct ctl_server_oidc oidc;
 };
 
 /* Open the state directory (creating it, the store, the server key and the admin token

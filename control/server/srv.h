@@ -17,12 +17,15 @@
 #include "control/server/store.h"
 
 struct pol_compiled;
+struct srv_sso;
+struct srv_sso_job;
 
 enum srv_wait {
 	SRV_WAIT_NONE,
 	SRV_WAIT_MAP,	   /* a map poll: any map change for its node */
 	SRV_WAIT_REGISTER, /* interactive registration: its login request decided */
 	SRV_WAIT_HOLD,	   /* check-mode hold: its hold decided */
+	SRV_WAIT_SSO,	   /* an SSO callback: its token exchange done (sso_fetch.c) */
 };
 
 struct srv_node {
@@ -139,6 +142,7 @@ struct srv_req {
 	uint64_t deadline_ms; /* now_mono_ms() */
 	int64_t node_id;
 	char token[33];
+	struct srv_sso_job *sso_job; /* an SSO callback's exchange (sso_web.c) */
 	struct srv_req *prev, *next;
 };
 
@@ -181,6 +185,8 @@ struct ctl_server {
 	size_t n_relays;
 	uint8_t relay_secret[SRV_RELAY_SECRET_MAX];
 	size_t relay_secret_len;
+
+	struct srv_sso *sso; /* single sign-on (sso.h); NULL without --oidc-issuer */
 
 	struct srv_req waiting; /* list head of suspended requests */
 	/* Request bodies being received, over all connections (not under srv->lock): bounded
@@ -268,6 +274,24 @@ void srv_throttle_give_back(struct srv_throttle *t, const char *key, bool all, i
 /* admin.c, web.c */
 enum MHD_Result srv_admin_api(struct srv_req *r, const char *method, const char *path);
 enum MHD_Result srv_web(struct srv_req *r, const char *method, const char *path);
+/* web.c's page helpers, for the SSO pages (sso_web.c) */
+enum MHD_Result srv_page(struct srv_req *r, unsigned status, const char *title,
+			 const char *cookie, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+enum MHD_Result srv_redirect(struct srv_req *r, const char *to, const char *cookie);
+void srv_html_escape(char *out, size_t outlen, const char *in);
+/* Whether next is a page of ours a login may go back to (/register/..., /check/...). */
+bool srv_safe_next(const char *next);
+/* "; Secure" when people reach us over HTTPS, else "". */
+const char *srv_cookie_secure(const struct ctl_server *srv);
+/* A web session for u, its cookie set and the browser sent on to next (303); a 503 page
+ * when there are too many sessions. */
+enum MHD_Result srv_session_start(struct srv_req *r, const struct ctl_user *u, const char *next);
+/* sso_web.c: /oidc/start and /oidc/callback; the login page's SSO part (HTML, "" without
+ * SSO) into out. */
+enum MHD_Result srv_sso_web(struct srv_req *r, const char *method, const char *path);
+void srv_sso_login_html(struct srv_req *r, const char *next, char *out, size_t outlen);
+
 /* The value of key in an application/x-www-form-urlencoded body, decoded into out (cut to
  * outlen); false, with out empty, when the body has no such field. */
 bool srv_form_get(const char *body, const char *key, char *out, size_t outlen);

@@ -62,6 +62,15 @@ struct ctl_approval {
 	int64_t auth_at;     /* when user_id authenticated afresh for it; 0 = before schema 2 */
 };
 
+/* A person as an OpenID provider vouched for them at a login: (iss, sub) is who they are. */
+struct ctl_sso_login {
+	const char *iss, *sub;
+	const char *email;  /* verified, or "" */
+	const char *groups; /* the provider's groups claim as a JSON array of strings */
+	const char *login;  /* the login a first login creates (later ones keep theirs) */
+	int64_t now;
+};
+
 struct ctl_store;
 
 typedef int (*ctl_user_cb)(void *ctx, const struct ctl_user *u);
@@ -105,6 +114,14 @@ struct ctl_store_ops {
 	/* check-mode approvals, one row per (src, dst), newest wins */
 	int (*approval_put)(struct ctl_store *s, const struct ctl_approval *a);
 	int (*approval_get)(struct ctl_store *s, int64_t src, int64_t dst, struct ctl_approval *a);
+	/* single sign-on (schema 4): the user of (iss, sub) with its email and groups stored
+	 * anew, or a new user named in->login with no password (*created); -EEXIST when that
+	 * login is another user's (nothing is written). */
+	int (*sso_login)(struct ctl_store *s, const struct ctl_sso_login *in, struct ctl_user *u,
+			 bool *created);
+	/* The groups stored at the user's last SSO login (JSON text, malloc'd); -ENOENT for a
+	 * user who never logged in through the provider. */
+	int (*sso_groups)(struct ctl_store *s, int64_t user_id, char **groups);
 };
 
 struct ctl_store {

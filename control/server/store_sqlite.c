@@ -42,6 +42,12 @@ static const char *const migrations[] = {
 	"ALTER TABLE approvals ADD COLUMN auth_at INTEGER NOT NULL DEFAULT 0;",
 	/* 3: each node's discovery key (NULL until the node sends one) */
 	"ALTER TABLE nodes ADD COLUMN disco_key BLOB;",
+	/* 4: people who log in through an OpenID provider, by (iss, sub); their users have
+	 * the password hash "!" (never a valid one) */
+	"CREATE TABLE sso_identities (iss TEXT NOT NULL, sub TEXT NOT NULL,"
+	"  user_id INTEGER NOT NULL UNIQUE REFERENCES users(id) ON DELETE CASCADE,"
+	"  email TEXT NOT NULL, groups TEXT NOT NULL, updated INTEGER NOT NULL,"
+	"  PRIMARY KEY (iss, sub));",
 };
 
 enum { N_MIGRATIONS = sizeof(migrations) / sizeof(migrations[0]) };
@@ -650,6 +656,82 @@ static int sq_approval_get(struct ctl_store *s, int64_t src, int64_t dst, struct
 	return rc;
 }
 
+static int sso_user_of(sqlite3 *db, const struct ctl_sso_login *in, struct ctl_user *u)
+{
+	sqlite3_stmt *st = prep(db, "SELECT u.id, u.login, u.created FROM sso_identities i "
+				    "JOIN users u ON u.id = i.user_id WHERE i.iss = ? AND i.sub = ?");
+	if (!st)
+		return -EIO;
+	sqlite3_bind_text(st, 1, in->iss, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, in->sub, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st) == SQLITE_ROW ? 0 : -ENOENT;
+	if (!rc)
+		user_row(st, u);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sq_sso_login(struct ctl_store *s, const struct ctl_sso_login *in, struct ctl_user *u,
+			bool *created)
+{
+	sqlite3 *db = sq(s)->db;
+	sqlite3_stmt *st;
+	int rc = begin(db);
+	if (rc)
+		return rc;
+	*created = false;
+	rc = sso_user_of(db, in, u);
+	if (rc == -ENOENT) {
+		/* a first login: a user without a password, then its identity */
+		rc = sq_user_add(s, in->login, "!", &u->id);
+		st = rc ? NULL : prep(db, "INSERT INTO sso_identities (iss, sub, user_id, email, "
+					  "groups, updated) VALUES (?, ?, ?, ?, ?, ?)");
+		if (!rc && !st)
+			rc = -EIO;
+		if (!rc) {
+			sqlite3_bind_text(st, 1, in->iss, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 2, in->sub, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 3, u->id);
+			sqlite3_bind_text(st, 4, in->email, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 5, in->groups, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 6, in->now);
+			rc = step_done(db, st);
+		}
+		if (!rc)
+			rc = sso_user_of(db, in, u);
+		*created = !rc;
+	} else if (!rc) {
+		st = prep(db, "UPDATE sso_identities SET email = ?, groups = ?, updated = ? "
+			      "WHERE iss = ? AND sub = ?");
+		if (!st) {
+			rc = -EIO;
+		} else {
+			sqlite3_bind_text(st, 1, in->email, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 2, in->groups, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 3, in->now);
+			sqlite3_bind_text(st, 4, in->iss, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 5, in->sub, -1, SQLITE_STATIC);
+			rc = step_done(db, st);
+		}
+	}
+	return finish(db, rc);
+}
+
+static int sq_sso_groups(struct ctl_store *s, int64_t user_id, char **groups)
+{
+	sqlite3_stmt *st = prep(sq(s)->db, "SELECT groups FROM sso_identities WHERE user_id = ?");
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, user_id);
+	int rc = sqlite3_step(st) == SQLITE_ROW ? 0 : -ENOENT;
+	if (!rc) {
+		*groups = strdup((const char *)sqlite3_column_text(st, 0));
+		rc = *groups ? 0 : -ENOMEM;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
 static const struct ctl_store_ops sqlite_ops = {
 	.close = sq_close,
 	.meta_get = sq_meta_get,
@@ -673,6 +755,8 @@ static const struct ctl_store_ops sqlite_ops = {
 	.policy_set = sq_policy_set,
 	.approval_put = sq_approval_put,
 	.approval_get = sq_approval_get,
+	.sso_login = sq_sso_login,
+	.sso_groups = sq_sso_groups,
 };
 
 static int migrate(sqlite3 *db, char *err, size_t errlen)

@@ -37,7 +37,7 @@ static const char page_head[] =
 	"dt{font-weight:600}dd{margin:0 0 .5rem 0}</style></head><body><h1>%s</h1>"
 	"<div class=box>";
 
-static void html_escape(char *out, size_t outlen, const char *in)
+void srv_html_escape(char *out, size_t outlen, const char *in)
 {
 	size_t o = 0;
 	for (; *in && o + 7 < outlen; in++) {
@@ -75,17 +75,11 @@ struct page_extra {
 	int64_t retry_after_s; /* 0 = none */
 };
 
-static enum MHD_Result page(struct srv_req *r, unsigned status, const char *title,
-			    const struct page_extra *x, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
-static enum MHD_Result page(struct srv_req *r, unsigned status, const char *title,
-			    const struct page_extra *x, const char *fmt, ...)
+static enum MHD_Result vpage(struct srv_req *r, unsigned status, const char *title,
+			     const struct page_extra *x, const char *fmt, va_list ap)
 {
 	char *body = NULL, *all = NULL;
-	va_list ap;
-	va_start(ap, fmt);
 	int n = vasprintf(&body, fmt, ap);
-	va_end(ap);
 	if (n < 0)
 		return MHD_NO;
 	char head[2048];
@@ -117,7 +111,31 @@ static enum MHD_Result page(struct srv_req *r, unsigned status, const char *titl
 	return rc;
 }
 
-static enum MHD_Result redirect(struct srv_req *r, const char *to, const char *cookie)
+static enum MHD_Result page(struct srv_req *r, unsigned status, const char *title,
+			    const struct page_extra *x, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+static enum MHD_Result page(struct srv_req *r, unsigned status, const char *title,
+			    const struct page_extra *x, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	enum MHD_Result rc = vpage(r, status, title, x, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+enum MHD_Result srv_page(struct srv_req *r, unsigned status, const char *title,
+			 const char *cookie, const char *fmt, ...)
+{
+	struct page_extra x = { .cookie = cookie };
+	va_list ap;
+	va_start(ap, fmt);
+	enum MHD_Result rc = vpage(r, status, title, &x, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+enum MHD_Result srv_redirect(struct srv_req *r, const char *to, const char *cookie)
 {
 	struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
 	if (!resp)
@@ -195,7 +213,7 @@ static struct srv_session *session_new(struct ctl_server *srv, const struct ctl_
 	return s;
 }
 
-static bool safe_next(const char *next)
+bool srv_safe_next(const char *next)
 {
 	return (strncmp(next, "/register/", 10) == 0 || strncmp(next, "/check/", 7) == 0) &&
 	       strspn(next + 1, "abcdefghijklmnopqrstuvwxyz0123456789/") == strlen(next + 1);
@@ -211,7 +229,7 @@ static enum MHD_Result too_many(struct srv_req *r, const char *title, bool accou
 	time_t t = (time_t)retry_at;
 	struct tm tm;
 	strftime(when, sizeof(when), "%H:%M:%S UTC", gmtime_r(&t, &tm));
-	html_escape(who_h, sizeof(who_h), who);
+	srv_html_escape(who_h, sizeof(who_h), who);
 	struct page_extra x = { .retry_after_s = wait };
 	return page(r, MHD_HTTP_TOO_MANY_REQUESTS, title, &x,
 		    "<p class=err id=error>Too many failed attempts %s %s. Try again at %s (in "
@@ -290,7 +308,7 @@ static bool login_csrf_ok(struct srv_req *r)
 
 /* "; Secure" when people reach us over HTTPS (served by us, or by a proxy in front: the
  * public URL says which), so a browser never sends the cookie over plain HTTP. */
-static const char *cookie_secure(const struct ctl_server *srv)
+const char *srv_cookie_secure(const struct ctl_server *srv)
 {
 	return strncmp(srv->public_url, "https://", 8) == 0 ? "; Secure" : "";
 }
@@ -298,7 +316,7 @@ static const char *cookie_secure(const struct ctl_server *srv)
 static enum MHD_Result login_form(struct srv_req *r, unsigned status, const char *next,
 				  const char *error)
 {
-	char en[256], ee[256], pre[PRE_HEX + 1], tok[PRE_HEX + 1], cookie[192];
+	char en[256], ee[256], pre[PRE_HEX + 1], tok[PRE_HEX + 1], cookie[192], sso[2048];
 	const char *have = pre_cookie(r);
 	if (have && status != MHD_HTTP_FORBIDDEN)
 		snprintf(pre, sizeof(pre), "%s", have);
@@ -307,12 +325,13 @@ static enum MHD_Result login_form(struct srv_req *r, unsigned status, const char
 	login_token(r->srv, pre, tok);
 	snprintf(cookie, sizeof(cookie),
 		 "mesh_login=%s; Path=/login; HttpOnly; SameSite=Strict; Max-Age=%d%s", pre,
-		 LOGIN_FORM_TTL_S, cookie_secure(r->srv));
+		 LOGIN_FORM_TTL_S, srv_cookie_secure(r->srv));
 	struct page_extra x = { .cookie = cookie };
-	html_escape(en, sizeof(en), next);
-	html_escape(ee, sizeof(ee), error ? error : "");
+	srv_html_escape(en, sizeof(en), next);
+	srv_html_escape(ee, sizeof(ee), error ? error : "");
+	srv_sso_login_html(r, next, sso, sizeof(sso));
 	return page(r, status, "Log in to Mesh", &x,
-		    "%s%s%s<form method=post action=/login>"
+		    "%s%s%s%s<form method=post action=/login>"
 		    "<input type=hidden name=csrf value=%s>"
 		    "<input type=hidden name=next value=\"%s\">"
 		    "<label for=login>Login</label>"
@@ -322,16 +341,15 @@ static enum MHD_Result login_form(struct srv_req *r, unsigned status, const char
 		    "<input type=password id=password name=password "
 		    "autocomplete=current-password>"
 		    "<button class=ok type=submit>Log in</button></form>",
-		    error ? "<p class=err id=error>" : "", ee, error ? "</p>" : "", tok, en);
+		    error ? "<p class=err id=error>" : "", ee, error ? "</p>" : "", sso, tok, en);
 }
 
 static enum MHD_Result do_login(struct srv_req *r)
 {
-	struct ctl_server *srv = r->srv;
 	char login[CTL_LOGIN_MAX], pw[256], next[128];
 	const char *body = r->body ? r->body : "";
 	srv_form_get(body, "next", next, sizeof(next));
-	if (!safe_next(next))
+	if (!srv_safe_next(next))
 		snprintf(next, sizeof(next), "/");
 	if (!login_csrf_ok(r))
 		return login_form(r, MHD_HTTP_FORBIDDEN, next,
@@ -349,22 +367,27 @@ static enum MHD_Result do_login(struct srv_req *r)
 		return res;
 	if (rc)
 		return login_form(r, MHD_HTTP_UNAUTHORIZED, next, "Wrong login or password.");
-	struct srv_session *s = session_new(srv, &u);
+	return srv_session_start(r, &u, next);
+}
+
+enum MHD_Result srv_session_start(struct srv_req *r, const struct ctl_user *u, const char *next)
+{
+	struct srv_session *s = session_new(r->srv, u);
 	if (!s)
 		return page(r, MHD_HTTP_SERVICE_UNAVAILABLE, "Busy", NULL,
 			    "<p class=err>Too many sessions; try again later.</p>");
 	char cookie[192];
 	snprintf(cookie, sizeof(cookie),
 		 "mesh_session=%s; Path=/; HttpOnly; SameSite=Lax; Max-Age=%d%s", s->id,
-		 SESSION_TTL_S, cookie_secure(srv));
-	return redirect(r, next, cookie);
+		 SESSION_TTL_S, srv_cookie_secure(r->srv));
+	return srv_redirect(r, next, cookie);
 }
 
 static enum MHD_Result need_login(struct srv_req *r, const char *path)
 {
 	char to[160];
 	snprintf(to, sizeof(to), "/login?next=%s", path);
-	return redirect(r, to, NULL);
+	return srv_redirect(r, to, NULL);
 }
 
 static bool csrf_ok(struct srv_req *r, const struct srv_session *s)
@@ -391,10 +414,10 @@ static enum MHD_Result device_page(struct srv_req *r, const char *method, const 
 			    "<code>meshctl up</code> again for a new one.</p>");
 	if (!s)
 		return need_login(r, path);
-	html_escape(host, sizeof(host), lr->hostname);
+	srv_html_escape(host, sizeof(host), lr->hostname);
 	snprintf(tags, sizeof(tags), "%s", lr->has_tags ? lr->tags : "");
-	html_escape(tags_h, sizeof(tags_h), tags);
-	html_escape(who, sizeof(who), s->login);
+	srv_html_escape(tags_h, sizeof(tags_h), tags);
+	srv_html_escape(who, sizeof(who), s->login);
 	if (strcmp(method, "POST") == 0 && lr->state == 0) {
 		if (!csrf_ok(r, s))
 			return page(r, MHD_HTTP_FORBIDDEN, "Refused", NULL,
@@ -402,7 +425,7 @@ static enum MHD_Result device_page(struct srv_req *r, const char *method, const 
 		srv_form_get(r->body ? r->body : "", "action", action, sizeof(action));
 		if (strcmp(action, "approve") == 0) {
 			int rc = srv_register_finish(srv, lr, s->user_id, s->login, err, sizeof(err));
-			html_escape(err_h, sizeof(err_h), err);
+			srv_html_escape(err_h, sizeof(err_h), err);
 			if (rc == -EPERM)
 				return page(r, MHD_HTTP_FORBIDDEN, "Not your tags", NULL,
 					    "<p class=err id=error>%s was not added: %s</p>", host,
@@ -422,7 +445,7 @@ static enum MHD_Result device_page(struct srv_req *r, const char *method, const 
 			    "<p>You can close this page.</p>",
 			    host);
 	if (lr->state < 0) {
-		html_escape(err_h, sizeof(err_h), lr->reason);
+		srv_html_escape(err_h, sizeof(err_h), lr->reason);
 		return page(r, MHD_HTTP_OK, "Device rejected", NULL,
 			    "<p class=err id=result>%s was not added%s%s.</p>", host,
 			    lr->reason[0] ? ": " : "", err_h);
@@ -562,10 +585,10 @@ static enum MHD_Result check_page(struct srv_req *r, const char *method, const c
 		return page(r, MHD_HTTP_FORBIDDEN, "Not yours", NULL,
 			    "<p class=err id=error>Only the owner of the connecting device can "
 			    "approve this login.</p>");
-	html_escape(v.src, sizeof(v.src), src->rec.hostname);
-	html_escape(v.dst, sizeof(v.dst), dst->rec.hostname);
-	html_escape(v.user, sizeof(v.user), h->local_user);
-	html_escape(v.login, sizeof(v.login), s->login);
+	srv_html_escape(v.src, sizeof(v.src), src->rec.hostname);
+	srv_html_escape(v.dst, sizeof(v.dst), dst->rec.hostname);
+	srv_html_escape(v.user, sizeof(v.user), h->local_user);
+	srv_html_escape(v.login, sizeof(v.login), s->login);
 	if (strcmp(method, "POST") == 0 && h->state == 0) {
 		if (!csrf_ok(r, s))
 			return page(r, MHD_HTTP_FORBIDDEN, "Refused", NULL,
@@ -586,7 +609,7 @@ static enum MHD_Result check_page(struct srv_req *r, const char *method, const c
 	if (h->state > 0) {
 		char when[40], who[CTL_LOGIN_MAX * 6];
 		utc_time(when, h->auth_at);
-		html_escape(who, sizeof(who), h->approver);
+		srv_html_escape(who, sizeof(who), h->approver);
 		return page(r, MHD_HTTP_OK, "Login approved", NULL,
 			    "<p class=ok-msg id=result>SSH from %s to %s as %s is approved.</p>"
 			    "<p id=auth>%s entered their password for this login at %s.</p>"
@@ -595,7 +618,7 @@ static enum MHD_Result check_page(struct srv_req *r, const char *method, const c
 	}
 	if (h->state < 0) {
 		char reason_h[sizeof(h->reason) * 6];
-		html_escape(reason_h, sizeof(reason_h), h->reason);
+		srv_html_escape(reason_h, sizeof(reason_h), h->reason);
 		return page(r, MHD_HTTP_OK, "Login rejected", NULL,
 			    "<p class=err id=result>SSH from %s to %s as %s was rejected%s%s.</p>",
 			    v.src, v.dst, v.user, h->reason[0] ? ": " : "", reason_h);
@@ -610,8 +633,10 @@ enum MHD_Result srv_web(struct srv_req *r, const char *method, const char *path)
 			return do_login(r);
 		const char *next = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND,
 							       "next");
-		return login_form(r, MHD_HTTP_OK, next && safe_next(next) ? next : "/", NULL);
+		return login_form(r, MHD_HTTP_OK, next && srv_safe_next(next) ? next : "/", NULL);
 	}
+	if (strncmp(path, "/oidc/", 6) == 0)
+		return srv_sso_web(r, method, path);
 	if (strncmp(path, "/register/", 10) == 0)
 		return device_page(r, method, path + 10);
 	if (strncmp(path, "/check/", 7) == 0)
@@ -619,7 +644,7 @@ enum MHD_Result srv_web(struct srv_req *r, const char *method, const char *path)
 	if (strcmp(path, "/") == 0) {
 		struct srv_session *s = session_of(r);
 		char who[256];
-		html_escape(who, sizeof(who), s ? s->login : "");
+		srv_html_escape(who, sizeof(who), s ? s->login : "");
 		return page(r, MHD_HTTP_OK, "Mesh control", NULL,
 			    s ? "<p>Logged in as <b>%s</b>.</p>"
 			      : "<p>%s<a href=/login>Log in</a> to approve devices and SSH "

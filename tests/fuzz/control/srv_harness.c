@@ -20,6 +20,7 @@
 
 #include "common/key.h"
 #include "control/server/ident.h"
+#include "control/server/sso.h"
 
 uint8_t fz_machine_pub[FZ_NODES][32], fz_machine_priv[FZ_NODES][32];
 
@@ -58,6 +59,21 @@ const char *MHD_lookup_connection_value(struct MHD_Connection *c, enum MHD_Value
 			return c->hdr_value[i];
 	}
 	return NULL;
+}
+
+int MHD_get_connection_values(struct MHD_Connection *c, enum MHD_ValueKind kind,
+			      MHD_KeyValueIterator it, void *cls)
+{
+	int n = 0;
+	for (size_t i = 0; i < c->n_hdr; i++) {
+		if (!(c->hdr_kind[i] & (int)kind))
+			continue;
+		n++;
+		if (it && it(cls, (enum MHD_ValueKind)c->hdr_kind[i], c->hdr_name[i],
+			     c->hdr_value[i]) != MHD_YES)
+			break;
+	}
+	return n;
 }
 
 const union MHD_ConnectionInfo *MHD_get_connection_info(struct MHD_Connection *c,
@@ -150,7 +166,7 @@ int crypto_pwhash_str_alg(char out[crypto_pwhash_STRBYTES], const char *const pa
 
 /* ---- the prepared state ---- */
 
-static char template_dir[256], work_dir[300], relay_secret_file[300];
+static char template_dir[256], work_dir[300], relay_secret_file[300], sso_secret_file[300];
 
 static void copy_file(const char *from_dir, const char *to_dir, const char *name)
 {
@@ -182,6 +198,11 @@ static void prepare(void)
 	int sfd = open(relay_secret_file, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	if (sfd < 0 || write(sfd, FZ_RELAY_SECRET "\n", sizeof(FZ_RELAY_SECRET)) !=
 				(ssize_t)sizeof(FZ_RELAY_SECRET))
+		abort();
+	close(sfd);
+	snprintf(sso_secret_file, sizeof(sso_secret_file), "%s/sso-secret", template_dir);
+	sfd = open(sso_secret_file, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (sfd < 0 || write(sfd, "sso-secret\n", 11) != 11)
 		abort();
 	close(sfd);
 	char tdir[300], err[256], hex[65];
@@ -249,7 +270,9 @@ struct ctl_server *fz_srv_open(void)
 	if (!relay.port && !ctl_relay_url_parse(FZ_RELAY, &relay, NULL, 0))
 		abort();
 	struct ctl_server_config cfg = { .state_dir = work_dir, .relays = &relay, .n_relays = 1,
-					 .relay_secret_file = relay_secret_file };
+					 .relay_secret_file = relay_secret_file,
+					 .oidc = { .issuer = FZ_SSO_ISSUER, .client_id = "mesh",
+						   .client_secret_file = sso_secret_file } };
 	struct ctl_server *srv;
 	char err[256];
 	if (ctl_server_new(&cfg, &srv, err, sizeof(err)) != 0) {
@@ -282,6 +305,21 @@ struct ctl_server *fz_srv_open(void)
 	snprintf(h->local_user, sizeof(h->local_user), "root");
 	h->check_period_s = 3600;
 	h->created = h->last_asked = srv_now_s();
+	struct srv_sso *sso = srv->sso;
+	struct ctl_oidc_discovery *d = &sso->disco;
+	snprintf(d->issuer, sizeof(d->issuer), FZ_SSO_ISSUER);
+	snprintf(d->authorization_endpoint, sizeof(d->issuer), FZ_SSO_ISSUER "/auth");
+	snprintf(d->token_endpoint, sizeof(d->issuer), FZ_SSO_ISSUER "/token");
+	snprintf(d->jwks_uri, sizeof(d->issuer), FZ_SSO_ISSUER "/jwks");
+	d->algs = CTL_OIDC_RS256;
+	sso->have_disco = true;
+	sso->status[0] = '\0';
+	snprintf(sso->redirect_uri, sizeof(sso->redirect_uri), "http://ctl.test/oidc/callback");
+	struct srv_sso_pending p = { .state = FZ_SSO_STATE, .nonce = "n", .verifier = "v",
+				     .pre = FZ_SSO_PRE, .source = "203.0.113.9", .next = "/" };
+	int64_t retry;
+	if (srv_sso_table_add(&sso->pending, &p, srv_now_s(), &retry) != 0)
+		abort();
 	return srv;
 }
 
@@ -383,6 +421,7 @@ void fz_http(struct ctl_server *srv, const char *head, const char *body, size_t 
 		srv_wake(srv, SRV_WAIT_MAP, NULL);
 		srv_wake(srv, SRV_WAIT_REGISTER, NULL);
 		srv_wake(srv, SRV_WAIT_HOLD, NULL);
+		srv_wake(srv, SRV_WAIT_SSO, NULL);
 		pthread_mutex_unlock(&srv->lock);
 		struct srv_req *r = cls;
 		r->deadline_ms = 0;

@@ -1,7 +1,8 @@
 /* Fuzz harness for meshcontrol's request handlers without a socket: a fresh server per input
  * (a copy of a prepared state directory: users, a policy, two registered nodes; a TURN relay
  * and its secret, so every node's map carries credentials), a web
- * session, a pending login and a check-mode hold with known ids, and a stand-in for the
+ * session, a pending login and a check-mode hold with known ids, single sign-on with a
+ * pending sign-in, and a stand-in for the
  * few libmicrohttpd calls the handlers make (headers, cookies, the answer). */
 #ifndef MESH_TESTS_FUZZ_SRV_HARNESS_H
 #define MESH_TESTS_FUZZ_SRV_HARNESS_H
@@ -19,6 +20,11 @@
 #define FZ_HOLD_ID "401d401d401d401d401d401d401d401d"
 #define FZ_RELAY "turn:198.51.100.1:3478"
 #define FZ_RELAY_SECRET "fuzz-relay-secret"
+/* single sign-on: a provider already discovered (never reached: no thread runs) and one
+ * pending login of this state, bound to this pre-session cookie */
+#define FZ_SSO_ISSUER "https://idp.test"
+#define FZ_SSO_STATE "fuzzSTATEfuzzSTATEfuzzSTATEfuzzSTATEfuzzSTA"
+#define FZ_SSO_PRE "55055055055055055055055055055055"
 
 enum { FZ_NODES = 2, FZ_HEADERS_MAX = 16 };
 

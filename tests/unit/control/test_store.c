@@ -1,7 +1,8 @@
 /* The SQLite store and identity layer: migrations, users (Argon2id), auth keys (single-use,
  * reusable, expired, revoked), registration atomicity and address allocation, approvals,
- * policy, discovery keys (schema 3: kept when a registration or update carries none), and
- * that all of it survives reopening the database, or migrating one of schema 2. */
+ * policy, discovery keys (schema 3: kept when a registration or update carries none), people
+ * from an OpenID provider by (iss, sub) (schema 4), and that all of it survives reopening the
+ * database, or migrating one of schema 2. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,11 +149,48 @@ int main(void)
 	CHECK_INT(s->ops->approval_get(s, n1.id, n2.id, &b), 0);
 	CHECK_INT(b.approved_at, 5000);
 	CHECK_INT(b.auth_at, 4990); /* when the approver authenticated for it (schema 2) */
-	CHECK_INT(ctl_store_schema_version(), 3);
+	CHECK_INT(ctl_store_schema_version(), 4);
 	CHECK_INT(s->ops->approval_get(s, n2.id, n1.id, &b), -ENOENT);
 	CHECK_INT(s->ops->policy_get(s, &pol), 0);
 	CHECK_STR(pol, "{\"acls\": []}");
 	free(pol);
+	/* single sign-on: the first login makes a user without a password, later ones find it
+	 * by (iss, sub) whatever the email says, and store the groups anew */
+	struct ctl_sso_login in = { .iss = "https://idp.example.com", .sub = "c-1",
+				    .email = "carol@example.com", .groups = "[\"eng\"]",
+				    .login = "carol@example.com", .now = 100 };
+	bool created = false;
+	char *groups = NULL;
+	struct ctl_user carol, again_u;
+	CHECK_INT(s->ops->sso_login(s, &in, &carol, &created), 0);
+	CHECK(created);
+	CHECK_STR(carol.login, "carol@example.com");
+	in.email = "carol@other.example";
+	in.groups = "[]";
+	in.login = "carol@other.example";
+	CHECK_INT(s->ops->sso_login(s, &in, &again_u, &created), 0);
+	CHECK(!created);
+	CHECK_INT(again_u.id, carol.id);
+	CHECK_STR(again_u.login, "carol@example.com");
+	CHECK_INT(s->ops->sso_groups(s, carol.id, &groups), 0);
+	CHECK_STR(groups, "[]");
+	free(groups);
+	CHECK_INT(s->ops->sso_groups(s, bob, &groups), -ENOENT);
+	/* the same sub at another issuer is someone else; a login taken is refused, unwritten */
+	in.iss = "https://other-idp.example.com";
+	in.login = "bob@example.com";
+	CHECK_INT(s->ops->sso_login(s, &in, &again_u, &created), -EEXIST);
+	CHECK(!created);
+	in.login = "carol2@example.com";
+	CHECK_INT(s->ops->sso_login(s, &in, &again_u, &created), 0);
+	CHECK(created && again_u.id != carol.id);
+	/* removing the user forgets the identity: the next login is a new user */
+	CHECK_INT(s->ops->user_remove(s, "carol@example.com", NULL, NULL), 0);
+	CHECK_INT(s->ops->sso_groups(s, carol.id, &groups), -ENOENT);
+	in.iss = "https://idp.example.com";
+	in.login = "carol@example.com";
+	CHECK_INT(s->ops->sso_login(s, &in, &again_u, &created), 0);
+	CHECK(created && again_u.id != carol.id);
 	/* removing a user removes their nodes and approvals */
 	count = 0;
 	CHECK_INT(s->ops->user_remove(s, "alice@example.com", count_nodes, &count), 0);
@@ -175,7 +213,7 @@ int main(void)
 	 * be given one */
 	char cmd[512];
 	snprintf(cmd, sizeof(cmd), "sqlite3 %s 'ALTER TABLE nodes DROP COLUMN disco_key; "
-		 "PRAGMA user_version = 2' 2>/dev/null", path);
+		 "DROP TABLE sso_identities; PRAGMA user_version = 2' 2>/dev/null", path);
 	CHECK_INT(system(cmd), 0);
 	CHECK_INT(ctl_store_open_sqlite(path, &s, err, sizeof(err)), 0);
 	CHECK_INT(s->ops->node_by_machine(s, n4.machine_key, &got), 0);

@@ -1,0 +1,179 @@
+/* control/server internal: single sign-on through an OpenID provider (#17).
+ *
+ * control/oidc judges what the provider sends; this is meshcontrol's side of it:
+ *   sso_config.c   the --oidc-* options, checked with exact errors, and the client secret
+ *   sso_pending.c  the logins a browser started and has not finished (bounded: anyone on
+ *                  the network can start one), and the callback's query
+ *   sso_fetch.c    the provider's I/O on a thread of its own, never under srv->lock:
+ *                  discovery and JWKS (again on an unknown kid), the token exchange
+ *   sso_web.c      /oidc/start, /oidc/callback, and who the verified person is here
+ * Nothing secret (the client secret, codes, the PKCE verifier, tokens) is logged or shown. */
+#ifndef MESH_CONTROL_SERVER_SSO_H
+#define MESH_CONTROL_SERVER_SSO_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "control/oidc/oidc.h"
+
+struct ctl_server;
+struct ctl_server_oidc;
+
+enum {
+	SRV_SSO_PENDING_MAX = 1024,    /* logins started and not finished, in all */
+	SRV_SSO_PENDING_PER_SOURCE = 32, /* ... from one address (an IPv6 /64) */
+	SRV_SSO_PENDING_PER_BROWSER = 8, /* ... in one browser (tabs); the oldest makes room */
+	SRV_SSO_PENDING_TTL_S = 600,   /* a login must come back within 10 minutes */
+	SRV_SSO_PRE_HEX = 32,	       /* the browser's pre-session cookie, hex */
+	SRV_SSO_NEXT_MAX = 128,	       /* where the browser goes after the login */
+	SRV_SSO_CODE_MAX = 2048,       /* an authorization code, with the NUL */
+	SRV_SSO_ERROR_MAX = 256,       /* the callback's error and error_description */
+	SRV_SSO_LIST_MAX = 32,	       /* entries of an --oidc-allowed-* list */
+	SRV_SSO_SCOPES_MAX = 512,
+	SRV_SSO_CLAIM_MAX = 128,
+	SRV_SSO_SECRET_MAX = 512,
+	SRV_SSO_JOBS_MAX = 64,	       /* token exchanges waiting for the provider */
+	SRV_SSO_EXCHANGE_WAIT_MS = 30000, /* how long a callback waits for them */
+	SRV_SSO_RETRY_S = 30,	       /* discovery again after a failure, at most this often */
+	SRV_SSO_KICK_S = 5,	       /* ... or sooner when a person asks to log in */
+	SRV_SSO_ERR_MAX = 3072,	       /* a sentence naming URLs and curl's or oidc's words */
+};
+
+/* A login a browser started: the values that must come back, and what binds it. */
+struct srv_sso_pending {
+	char state[CTL_OIDC_RANDOM_LEN];
+	char nonce[CTL_OIDC_RANDOM_LEN];
+	char verifier[CTL_OIDC_RANDOM_LEN]; /* secret until the exchange */
+	char pre[SRV_SSO_PRE_HEX + 1];	    /* the browser's pre-session cookie */
+	char source[64];		    /* srv_source of the browser */
+	char next[SRV_SSO_NEXT_MAX];
+	int64_t created;
+};
+
+struct srv_sso_table {
+	struct srv_sso_pending *e; /* SRV_SSO_PENDING_MAX entries */
+	size_t n;
+};
+
+int srv_sso_table_init(struct srv_sso_table *t);
+/* Wipes the verifiers, then frees. */
+void srv_sso_table_uninit(struct srv_sso_table *t);
+
+/* Adds p (p->created is now) after forgetting expired entries: 0; -EAGAIN when p->source
+ * has SRV_SSO_PENDING_PER_SOURCE logins open, -ENOSPC when the table is full (*retry_at:
+ * when the oldest one that stands in the way expires).  A browser with
+ * SRV_SSO_PENDING_PER_BROWSER open loses its oldest. */
+int srv_sso_table_add(struct srv_sso_table *t, const struct srv_sso_pending *p, int64_t now,
+		      int64_t *retry_at);
+
+/* Takes the login of state, once: 0 with *out (removed); -ENOENT when no live login has
+ * that state (unknown, used or expired); -EPERM when it was started in another browser
+ * (pre differs or is NULL; the login stays for its own browser). */
+int srv_sso_table_take(struct srv_sso_table *t, const char *state, const char *pre, int64_t now,
+		       struct srv_sso_pending *out);
+
+/* The callback's query (RFC 6749 4.1.2, RFC 9207): parameters fed one by one as
+ * libmicrohttpd decoded them, then finished. */
+struct srv_sso_callback {
+	char state[CTL_OIDC_RANDOM_LEN];
+	char code[SRV_SSO_CODE_MAX];
+	char iss[CTL_OIDC_URL_MAX];
+	char error[SRV_SSO_ERROR_MAX];
+	char error_description[SRV_SSO_ERROR_MAX];
+	bool has_state, has_code, has_iss, has_error, has_error_description;
+};
+
+/* One parameter: state (43 base64url characters, as we make them), code (1 to 2047
+ * printable ASCII), iss (a URL's characters), error and error_description (printable
+ * ASCII, at most 255); others are ignored.  A parameter given twice is refused.  0, or
+ * -EINVAL with a sentence quoting it in err. */
+int srv_sso_callback_arg(struct srv_sso_callback *cb, const char *key, const char *value,
+			 char *err, size_t errlen);
+/* After the last parameter: state is required, and a code or an error.  0, or -EINVAL with
+ * a sentence in err. */
+int srv_sso_callback_finish(const struct srv_sso_callback *cb, char *err, size_t errlen);
+
+/* sso_config.c: the checked configuration (immutable while the server runs). */
+struct srv_sso_config {
+	char issuer[CTL_OIDC_URL_MAX];
+	char issuer_host[256];
+	char client_id[256];
+	char scopes[SRV_SSO_SCOPES_MAX];
+	char groups_claim[SRV_SSO_CLAIM_MAX];
+	bool loopback_http; /* the issuer is http:// on loopback (labs) */
+	char *secret;	    /* the client secret; wiped at free */
+	size_t n_domains, n_groups, n_users;
+	char domains[SRV_SSO_LIST_MAX][256];
+	char groups[SRV_SSO_LIST_MAX][CTL_OIDC_GROUP_MAX];
+	char users[SRV_SSO_LIST_MAX][CTL_OIDC_EMAIL_MAX];
+};
+
+/* Checks the options (err names the option and quotes the bad value) and reads the client
+ * secret (a file others may read is refused).  0, -EINVAL, or -errno of the file. */
+int srv_sso_config_load(const struct ctl_server_oidc *o, struct srv_sso_config *c, char *err,
+			size_t errlen);
+void srv_sso_config_free(struct srv_sso_config *c);
+
+/* Whether the verified person may use this tailnet under the --oidc-allowed-* lists (each
+ * given list must pass): true, or false with a sentence in why. */
+bool srv_sso_allowed(const struct srv_sso_config *c, const struct ctl_oidc_identity *id,
+		     char *why, size_t whylen);
+
+/* A callback's token exchange, done by the provider thread while its request waits
+ * (suspended, woken by token).  Owned by the list in struct srv_sso; freed by the request
+ * that reads its result, or, when that request went away (abandoned), by whoever is last. */
+struct srv_sso_job {
+	char token[33];
+	char code[SRV_SSO_CODE_MAX];
+	char verifier[CTL_OIDC_RANDOM_LEN], nonce[CTL_OIDC_RANDOM_LEN];
+	char next[SRV_SSO_NEXT_MAX];
+	enum { SRV_SSO_QUEUED, SRV_SSO_RUNNING, SRV_SSO_DONE } step;
+	bool abandoned;
+	int rc;
+	char err[SRV_SSO_ERR_MAX];
+	struct ctl_oidc_identity id;
+	struct srv_sso_job *next_job;
+};
+
+/* The server's SSO state (srv->sso; NULL without --oidc-issuer). */
+struct srv_sso {
+	struct srv_sso_config cfg;
+	char redirect_uri[CTL_OIDC_URL_MAX];
+	/* under srv->lock */
+	struct ctl_oidc_discovery disco;
+	bool have_disco;
+	char status[SRV_SSO_ERR_MAX]; /* why logins cannot start, "" when they can */
+	int64_t disco_tried;		     /* when discovery was last tried (wall clock) */
+	bool disco_wanted;		     /* someone wants to log in: try again soon */
+	struct srv_sso_table pending;
+	struct srv_sso_job *jobs;
+	size_t n_jobs;
+	bool stopping;
+	pthread_t thread;
+	bool running;
+	pthread_cond_t cond;
+	/* the provider thread's own */
+	struct ctl_oidc_jwks *keys;
+	int64_t keys_fetched;
+};
+
+/* The request's job is done with (read, or its connection closed): freed, or left to the
+ * provider thread to free.  Under srv->lock. */
+void srv_sso_job_release(struct ctl_server *srv, struct srv_sso_job *job);
+/* Someone wants to log in while discovery failed: try again (at most every SRV_SSO_KICK_S). */
+void srv_sso_kick(struct ctl_server *srv);
+/* Queues job (filled by the caller, not yet in the list): 0, or -EBUSY when
+ * SRV_SSO_JOBS_MAX exchanges wait already.  Under srv->lock. */
+int srv_sso_job_queue(struct ctl_server *srv, struct srv_sso_job *job);
+
+/* sso_fetch.c */
+/* Makes the state from the checked config (takes ownership of c's secret). */
+int srv_sso_new(struct ctl_server *srv, struct srv_sso_config *c, struct srv_sso **out);
+/* Starts the provider thread (after the public URL is known: the redirect URI). */
+int srv_sso_start(struct ctl_server *srv, char *err, size_t errlen);
+/* Stops the thread (the lock not held), then frees. */
+void srv_sso_free(struct ctl_server *srv);
+
+#endif

@@ -1,0 +1,321 @@
+/* The web side of single sign-on: the login page's "Sign in with <provider>", /oidc/start
+ * (a pending login bound to the browser's pre-session cookie, then the provider's
+ * authorization URL) and /oidc/callback (the state taken once and only by the browser that
+ * started it, iss checked (RFC 9207), the code exchanged on the provider thread while the
+ * request waits suspended, the person mapped to a user by (iss, sub), a session, and a 303
+ * so a reload never sends the code again).  Anyone on the network can reach both: what they
+ * fill is bounded (sso_pending.c), what they send is quoted, and nothing secret is logged. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "common/log.h"
+#include "common/now.h"
+#include "control/server/ident.h"
+#include "control/server/srv.h"
+#include "control/server/sso.h"
+
+static const char again[] = "<p><a href=/login>Sign in again</a>.</p>";
+
+void srv_sso_login_html(struct srv_req *r, const char *next, char *out, size_t outlen)
+{
+	struct srv_sso *s = r->srv->sso;
+	char host[sizeof(s->cfg.issuer_host) * 6], st[sizeof(s->status) * 6], nx[SRV_SSO_NEXT_MAX * 6];
+	out[0] = '\0';
+	if (!s)
+		return;
+	srv_sso_kick(r->srv);
+	srv_html_escape(host, sizeof(host), s->cfg.issuer_host);
+	srv_html_escape(st, sizeof(st), s->status);
+	srv_html_escape(nx, sizeof(nx), next);
+	snprintf(out, outlen,
+		 "%s%s%s<p><a id=sso href=\"/oidc/start?next=%s\" style=\"display:inline-block;"
+		 "padding:.5rem 1rem;border-radius:6px;background:#1a7f37;color:#fff;"
+		 "text-decoration:none\">Sign in with %s</a></p><p>Administrators: your local "
+		 "login and password.</p>",
+		 s->have_disco ? "" : "<p class=err id=idp-error>", s->have_disco ? "" : st,
+		 s->have_disco ? "" : "</p>", nx, host);
+}
+
+static enum MHD_Result fail_page(struct srv_req *r, unsigned status, const char *title,
+				 const char *what, const char *detail)
+{
+	char d[SRV_SSO_ERR_MAX * 6];
+	srv_html_escape(d, sizeof(d), detail);
+	return srv_page(r, status, title, NULL, "<p class=err id=error>%s%s%s</p>%s", what,
+			detail[0] ? ": " : "", d, again);
+}
+
+static void when_utc(char out[static 32], int64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	strftime(out, 32, "%H:%M:%S UTC", gmtime_r(&tt, &tm));
+}
+
+/* The browser's pre-session cookie for sign-ins, when it looks like one of ours. */
+static const char *pre_cookie(struct srv_req *r)
+{
+	const char *c = MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, "mesh_sso");
+	if (!c || strlen(c) != SRV_SSO_PRE_HEX || strspn(c, "0123456789abcdef") != SRV_SSO_PRE_HEX)
+		return NULL;
+	return c;
+}
+
+static enum MHD_Result start(struct srv_req *r)
+{
+	struct ctl_server *srv = r->srv;
+	struct srv_sso *s = srv->sso;
+	const char *next = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "next");
+	const char *have = pre_cookie(r);
+	struct srv_sso_pending p = { 0 };
+	struct ctl_oidc_login l;
+	char url[CTL_OIDC_AUTH_URL_MAX], err[CTL_OIDC_ERR_MAX], when[32], cookie[192];
+	char pre[SRV_SSO_PRE_HEX + 1];
+	int64_t now = srv_now_s(), retry_at = 0;
+	if (!s->have_disco) {
+		srv_sso_kick(srv);
+		return fail_page(r, MHD_HTTP_SERVICE_UNAVAILABLE, "Sign-in unavailable",
+				 "Signing in is not possible now", s->status);
+	}
+	snprintf(p.next, sizeof(p.next), "%s", next && srv_safe_next(next) ? next : "/");
+	if (have)
+		snprintf(pre, sizeof(pre), "%s", have);
+	else
+		srv_random_hex(pre, SRV_SSO_PRE_HEX / 2);
+	memcpy(p.pre, pre, sizeof(p.pre));
+	srv_source(r->conn, p.source);
+	ctl_oidc_login_new(&l);
+	memcpy(p.state, l.state, sizeof(p.state));
+	memcpy(p.nonce, l.nonce, sizeof(p.nonce));
+	memcpy(p.verifier, l.verifier, sizeof(p.verifier));
+	int rc = ctl_oidc_auth_url(&s->disco, s->cfg.client_id, s->redirect_uri, s->cfg.scopes, &l,
+				   false, url, sizeof(url), err, sizeof(err));
+	if (!rc)
+		rc = srv_sso_table_add(&s->pending, &p, now, &retry_at);
+	sodium_memzero(&l, sizeof(l));
+	sodium_memzero(&p, sizeof(p));
+	when_utc(when, retry_at);
+	if (rc == -EAGAIN)
+		return srv_page(r, MHD_HTTP_TOO_MANY_REQUESTS, "Too many sign-ins", NULL,
+				"<p class=err id=error>Too many sign-ins are in progress from your "
+				"address. Try again at %s.</p>", when);
+	if (rc == -ENOSPC)
+		return srv_page(r, MHD_HTTP_SERVICE_UNAVAILABLE, "Too many sign-ins", NULL,
+				"<p class=err id=error>Too many sign-ins are in progress. Try again "
+				"at %s.</p>", when);
+	if (rc)
+		return fail_page(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "Sign-in unavailable",
+				 "The provider's sign-in address cannot be made", err);
+	/* Lax, not Strict: the provider sends the browser back with a cross-site navigation */
+	snprintf(cookie, sizeof(cookie),
+		 "mesh_sso=%s; Path=/oidc; HttpOnly; SameSite=Lax; Max-Age=%d%s",
+		 pre, SRV_SSO_PENDING_TTL_S, srv_cookie_secure(srv));
+	return srv_redirect(r, url, cookie);
+}
+
+struct args_ctx {
+	struct srv_sso_callback *cb;
+	char *err;
+	size_t errlen;
+	int rc;
+};
+
+static enum MHD_Result on_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+			      const char *value)
+{
+	struct args_ctx *a = cls;
+	(void)kind;
+	if (!a->rc)
+		a->rc = srv_sso_callback_arg(a->cb, key, value ? value : "", a->err, a->errlen);
+	return a->rc ? MHD_NO : MHD_YES;
+}
+
+/* The login a first sign-in creates: the verified email, or sub@issuer-host. */
+static int login_for(const struct srv_sso *s, const struct ctl_oidc_identity *id,
+		     char out[static CTL_LOGIN_MAX], char *why, size_t whylen)
+{
+	const char *w = "it is longer than 127 characters";
+	char q[CTL_OIDC_QUOTE_BUF], l[CTL_OIDC_SUB_MAX + 256];
+	if (id->email[0])
+		snprintf(l, sizeof(l), "%s", id->email);
+	else
+		snprintf(l, sizeof(l), "%s@%.*s", id->sub, (int)strcspn(s->cfg.issuer_host, ":"),
+			 s->cfg.issuer_host);
+	for (char *c = l; *c; c++)
+		*c = (char)tolower((unsigned char)*c);
+	if (strlen(l) < CTL_LOGIN_MAX && ctl_login_valid(l, &w)) {
+		memcpy(out, l, strlen(l) + 1);
+		return 0;
+	}
+	snprintf(why, whylen, "the login \"%s\" made from %s is not one meshcontrol takes (%s)",
+		 ctl_oidc_quote(l, q), id->email[0] ? "your verified email" : "the provider's sub",
+		 w);
+	return -EINVAL;
+}
+
+static char *groups_json(const struct ctl_oidc_identity *id)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; a && i < id->ngroups; i++)
+		json_array_append_new(a, json_string(id->groups[i]));
+	char *s = a ? json_dumps(a, JSON_COMPACT) : NULL;
+	json_decref(a);
+	return s;
+}
+
+/* The exchange is done (or its time ran out): who the person is here, then a session. */
+static enum MHD_Result finish(struct srv_req *r)
+{
+	struct ctl_server *srv = r->srv;
+	struct srv_sso *s = srv->sso;
+	struct srv_sso_job *job = r->sso_job;
+	char why[SRV_SSO_ERR_MAX], login[CTL_LOGIN_MAX], next[SRV_SSO_NEXT_MAX];
+	r->sso_job = NULL;
+	if (job->step != SRV_SSO_DONE) {
+		srv_sso_job_release(srv, job);
+		snprintf(why, sizeof(why), "the identity provider at %s did not answer within %d s",
+			 s->cfg.issuer, SRV_SSO_EXCHANGE_WAIT_MS / 1000);
+		return fail_page(r, MHD_HTTP_GATEWAY_TIMEOUT, "Sign-in failed", "Sign-in failed",
+				 why);
+	}
+	int rc = job->rc;
+	struct ctl_oidc_identity *id = malloc(sizeof(*id));
+	if (id)
+		*id = job->id;
+	snprintf(next, sizeof(next), "%s", job->next);
+	char err[sizeof(job->err)];
+	snprintf(err, sizeof(err), "%s", job->err);
+	srv_sso_job_release(srv, job);
+	if (!id)
+		return MHD_NO;
+	enum MHD_Result res;
+	if (rc) {
+		log_info("meshcontrol", "oidc: a sign-in failed: %s", err);
+		res = fail_page(r, MHD_HTTP_FORBIDDEN, "Sign-in failed", "Sign-in failed", err);
+		goto out;
+	}
+	if (!srv_sso_allowed(&s->cfg, id, why, sizeof(why))) {
+		log_info("meshcontrol", "oidc: %s (sub %s, email '%s') refused: %s", id->iss,
+			 id->sub, id->email, why);
+		res = fail_page(r, MHD_HTTP_FORBIDDEN, "Not allowed",
+				"You may not use this tailnet", why);
+		goto out;
+	}
+	if (login_for(s, id, login, why, sizeof(why)) != 0) {
+		res = fail_page(r, MHD_HTTP_FORBIDDEN, "Sign-in failed", "Sign-in failed", why);
+		goto out;
+	}
+	char *groups = groups_json(id);
+	struct ctl_sso_login in = { .iss = id->iss, .sub = id->sub, .email = id->email,
+				    .groups = groups ? groups : "[]", .login = login,
+				    .now = srv_now_s() };
+	struct ctl_user u;
+	bool created = false;
+	rc = groups ? srv->store->ops->sso_login(srv->store, &in, &u, &created) : -ENOMEM;
+	free(groups);
+	if (rc == -EEXIST) {
+		snprintf(why, sizeof(why), "the login %s is already another user's here; an "
+			 "administrator can remove that user (meshcontrol user remove %s)", login,
+			 login);
+		res = fail_page(r, MHD_HTTP_CONFLICT, "Sign-in failed", "Sign-in failed", why);
+		goto out;
+	}
+	if (rc) {
+		snprintf(why, sizeof(why), "the user could not be stored: %s", strerror(-rc));
+		res = fail_page(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "Sign-in failed",
+				"Sign-in failed", why);
+		goto out;
+	}
+	log_info("meshcontrol", "oidc: %s signed in (%s, sub %s, %zu groups)%s", u.login, id->iss,
+		 id->sub, id->ngroups, created ? ": a new user" : "");
+	res = srv_session_start(r, &u, next);
+out:
+	free(id);
+	return res;
+}
+
+static enum MHD_Result callback(struct srv_req *r)
+{
+	struct ctl_server *srv = r->srv;
+	struct srv_sso *s = srv->sso;
+	struct srv_sso_callback cb = { 0 };
+	struct srv_sso_pending p;
+	char err[SRV_SSO_ERR_MAX], q1[CTL_OIDC_QUOTE_BUF], q2[CTL_OIDC_QUOTE_BUF];
+	struct args_ctx a = { .cb = &cb, .err = err, .errlen = sizeof(err) };
+	if (r->sso_job)
+		return finish(r);
+	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, on_arg, &a);
+	int rc = a.rc ? a.rc : srv_sso_callback_finish(&cb, err, sizeof(err));
+	if (rc)
+		return fail_page(r, MHD_HTTP_BAD_REQUEST, "Sign-in failed",
+				 "This sign-in cannot be finished", err);
+	rc = srv_sso_table_take(&s->pending, cb.state, pre_cookie(r), srv_now_s(), &p);
+	if (rc == -EPERM)
+		return fail_page(r, MHD_HTTP_FORBIDDEN, "Sign-in failed",
+				 "This sign-in was started in another browser", "");
+	if (rc)
+		return fail_page(r, MHD_HTTP_BAD_REQUEST, "Sign-in expired",
+				 "This sign-in link was already used or has expired (a sign-in "
+				 "link works once, within 10 minutes)", "");
+	if (cb.has_iss && strcmp(cb.iss, s->disco.issuer) != 0) {
+		sodium_memzero(&p, sizeof(p));
+		snprintf(err, sizeof(err), "the callback's iss \"%s\" is not the issuer \"%s\"",
+			 ctl_oidc_quote(cb.iss, q1), s->disco.issuer);
+		return fail_page(r, MHD_HTTP_BAD_REQUEST, "Sign-in failed",
+				 "This sign-in came back from another provider", err);
+	}
+	if (cb.has_error) {
+		sodium_memzero(&p, sizeof(p));
+		snprintf(err, sizeof(err), "%s%s%s%s", ctl_oidc_quote(cb.error, q1),
+			 cb.error_description[0] ? " (" : "",
+			 ctl_oidc_quote(cb.error_description, q2),
+			 cb.error_description[0] ? ")" : "");
+		log_info("meshcontrol", "oidc: the provider ended a sign-in: %s", err);
+		return fail_page(r, MHD_HTTP_FORBIDDEN, "Sign-in failed",
+				 "The identity provider did not sign you in", err);
+	}
+	struct srv_sso_job *job = calloc(1, sizeof(*job));
+	if (!job) {
+		sodium_memzero(&p, sizeof(p));
+		return MHD_NO;
+	}
+	srv_random_hex(job->token, 16);
+	memcpy(job->code, cb.code, sizeof(job->code));
+	memcpy(job->verifier, p.verifier, sizeof(job->verifier));
+	memcpy(job->nonce, p.nonce, sizeof(job->nonce));
+	memcpy(job->next, p.next, sizeof(job->next));
+	sodium_memzero(&p, sizeof(p));
+	sodium_memzero(&cb, sizeof(cb));
+	if (srv_sso_job_queue(srv, job) != 0) {
+		sodium_memzero(job, sizeof(*job));
+		free(job);
+		return srv_page(r, MHD_HTTP_SERVICE_UNAVAILABLE, "Busy", NULL,
+				"<p class=err id=error>Too many sign-ins are being finished at once; "
+				"try again in a few seconds.</p>%s", again);
+	}
+	r->sso_job = job;
+	snprintf(r->token, sizeof(r->token), "%s", job->token);
+	srv_suspend(r, SRV_WAIT_SSO, now_mono_ms() + SRV_SSO_EXCHANGE_WAIT_MS);
+	return MHD_YES;
+}
+
+enum MHD_Result srv_sso_web(struct srv_req *r, const char *method, const char *path)
+{
+	if (!r->srv->sso)
+		return srv_page(r, MHD_HTTP_NOT_FOUND, "Not found", NULL,
+				"<p>Single sign-on is not configured here.</p>");
+	if (strcmp(method, "GET") != 0)
+		return srv_page(r, MHD_HTTP_METHOD_NOT_ALLOWED, "Not allowed", NULL,
+				"<p>This page takes GET.</p>");
+	if (strcmp(path, "/oidc/start") == 0)
+		return start(r);
+	if (strcmp(path, "/oidc/callback") == 0)
+		return callback(r);
+	return srv_page(r, MHD_HTTP_NOT_FOUND, "Not found", NULL, "<p>There is no page here.</p>");
+}

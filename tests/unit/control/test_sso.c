@@ -1,0 +1,187 @@
+/* meshcontrol's single sign-on, the parts anyone on the network reaches: the table of
+ * pending logins (bounded in all, per source and per browser; expiry; a state taken once
+ * and only by its browser) and the callback's query parser, each refusal with its exact
+ * sentence. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "control/server/sso.h"
+
+static const char S43[] = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
+static struct srv_sso_pending mk(unsigned i, const char *pre, const char *source)
+{
+	struct srv_sso_pending p;
+	memset(&p, 0, sizeof(p));
+	snprintf(p.state, sizeof(p.state), "state%038u", i);
+	snprintf(p.verifier, sizeof(p.verifier), "verifier-%u", i);
+	snprintf(p.pre, sizeof(p.pre), "%s", pre);
+	snprintf(p.source, sizeof(p.source), "%s", source);
+	return p;
+}
+
+static void table_tests(void)
+{
+	struct srv_sso_table t;
+	struct srv_sso_pending p, out;
+	int64_t retry = 0, now = 1000;
+	char pre[40];
+	CHECK_INT(srv_sso_table_init(&t), 0);
+
+	/* 1. taken once, by its browser only */
+	p = mk(1, "0123456789abcdef0123456789abcdef", "192.0.2.1");
+	CHECK_INT(srv_sso_table_add(&t, &p, now, &retry), 0);
+	CHECK_INT(srv_sso_table_take(&t, p.state, "ffffffffffffffffffffffffffffffff", now, &out),
+		  -EPERM);
+	CHECK_INT(srv_sso_table_take(&t, p.state, NULL, now, &out), -EPERM);
+	CHECK_INT(srv_sso_table_take(&t, p.state, p.pre, now, &out), 0);
+	CHECK_STR(out.verifier, "verifier-1");
+	CHECK_INT(out.created, now);
+	CHECK_INT(srv_sso_table_take(&t, p.state, p.pre, now, &out), -ENOENT);
+	CHECK_INT(srv_sso_table_take(&t, "short", p.pre, now, &out), -ENOENT);
+
+	/* 2. expiry: the last second of its life, then gone */
+	CHECK_INT(srv_sso_table_add(&t, &p, now, &retry), 0);
+	CHECK_INT(srv_sso_table_take(&t, p.state, p.pre, now + SRV_SSO_PENDING_TTL_S, &out),
+		  -ENOENT);
+	CHECK_INT(t.n, 0);
+	CHECK_INT(srv_sso_table_add(&t, &p, now, &retry), 0);
+	CHECK_INT(srv_sso_table_take(&t, p.state, p.pre, now + SRV_SSO_PENDING_TTL_S - 1, &out),
+		  0);
+
+	/* 3. a browser's tabs: the ninth login pushes out its own oldest, not another's */
+	struct srv_sso_pending other = mk(100, "11111111111111111111111111111111", "192.0.2.1");
+	CHECK_INT(srv_sso_table_add(&t, &other, now, &retry), 0);
+	for (unsigned i = 0; i < SRV_SSO_PENDING_PER_BROWSER + 1; i++) {
+		p = mk(10 + i, "22222222222222222222222222222222", "192.0.2.1");
+		CHECK_INT(srv_sso_table_add(&t, &p, now + i, &retry), 0);
+	}
+	CHECK_INT(t.n, SRV_SSO_PENDING_PER_BROWSER + 1);
+	p = mk(10, "22222222222222222222222222222222", "");
+	CHECK_INT(srv_sso_table_take(&t, p.state, p.pre, now + 20, &out), -ENOENT);
+	p = mk(11, "22222222222222222222222222222222", "");
+	CHECK_INT(srv_sso_table_take(&t, p.state, p.pre, now + 20, &out), 0);
+	CHECK_INT(srv_sso_table_take(&t, other.state, other.pre, now + 20, &out), 0);
+	srv_sso_table_uninit(&t);
+
+	/* 4. per source: the 33rd from one address (many browsers) is refused with when */
+	CHECK_INT(srv_sso_table_init(&t), 0);
+	for (unsigned i = 0; i < SRV_SSO_PENDING_PER_SOURCE; i++) {
+		snprintf(pre, sizeof(pre), "%032x", i);
+		p = mk(i, pre, "198.51.100.7");
+		CHECK_INT(srv_sso_table_add(&t, &p, now + i, &retry), 0);
+	}
+	p = mk(999, "ffffffffffffffffffffffffffffffff", "198.51.100.7");
+	CHECK_INT(srv_sso_table_add(&t, &p, now + 40, &retry), -EAGAIN);
+	CHECK_INT(retry, now + SRV_SSO_PENDING_TTL_S);
+	p = mk(999, "ffffffffffffffffffffffffffffffff", "198.51.100.8");
+	CHECK_INT(srv_sso_table_add(&t, &p, now + 40, &retry), 0);
+	srv_sso_table_uninit(&t);
+
+	/* 5. in all: full is refused (nobody's login is pushed out), until the oldest expires */
+	CHECK_INT(srv_sso_table_init(&t), 0);
+	for (unsigned i = 0; i < SRV_SSO_PENDING_MAX; i++) {
+		char src[64];
+		snprintf(pre, sizeof(pre), "%032x", i);
+		snprintf(src, sizeof(src), "10.0.%u.%u", i / 30, i % 30);
+		p = mk(i, pre, src);
+		CHECK_INT(srv_sso_table_add(&t, &p, now + i / 100, &retry), 0);
+	}
+	p = mk(5000, "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee", "203.0.113.9");
+	CHECK_INT(srv_sso_table_add(&t, &p, now + 20, &retry), -ENOSPC);
+	CHECK_INT(retry, now + SRV_SSO_PENDING_TTL_S);
+	CHECK_INT(t.n, SRV_SSO_PENDING_MAX);
+	CHECK_INT(srv_sso_table_add(&t, &p, now + SRV_SSO_PENDING_TTL_S, &retry), 0);
+	CHECK_INT(t.n, SRV_SSO_PENDING_MAX - 100 + 1);
+	srv_sso_table_uninit(&t);
+}
+
+struct arg {
+	const char *key, *value;
+};
+
+/* Feeds args in order; 0, or the first error (its sentence in err). */
+static int parse(const struct arg *a, size_t n, struct srv_sso_callback *cb, char *err)
+{
+	memset(cb, 0, sizeof(*cb));
+	err[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		int rc = srv_sso_callback_arg(cb, a[i].key, a[i].value, err, 512);
+		if (rc)
+			return rc;
+	}
+	return srv_sso_callback_finish(cb, err, 512);
+}
+
+static void callback_tests(void)
+{
+	struct srv_sso_callback cb;
+	char err[512], long_code[SRV_SSO_CODE_MAX + 1];
+	memset(long_code, 'c', SRV_SSO_CODE_MAX);
+	long_code[SRV_SSO_CODE_MAX] = '\0';
+	static const struct {
+		struct arg a[4];
+		size_t n;
+		int rc;
+		const char *err;
+	} t[] = {
+		/* 1 */ { { { "code", "abc" }, { "state", S43 }, { "iss", "https://i.example" },
+			    { "session_state", "x" } }, 4, 0, "" },
+		/* 2 */ { { { "state", S43 }, { "error", "access_denied" },
+			    { "error_description", "the user said no" } }, 3, 0, "" },
+		/* 3 */ { { { "code", "abc" } }, 1, -EINVAL, "the callback has no state" },
+		/* 4 */ { { { "state", S43 } }, 1, -EINVAL,
+			  "the callback has neither a code nor an error" },
+		/* 5 */ { { { "state", S43 }, { "code", "a" }, { "error", "x" } }, 3, -EINVAL,
+			  "the callback has both a code and an error" },
+		/* 6 */ { { { "state", S43 }, { "state", S43 } }, 2, -EINVAL,
+			  "the callback has state twice" },
+		/* 7 */ { { { "state", "short" } }, 1, -EINVAL,
+			  "the callback's state \"short\" is not a state meshcontrol makes" },
+		/* 8 */ { { { "state", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=" } }, 1, -EINVAL,
+			  "the callback's state \"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\" is "
+			  "not a state meshcontrol makes" },
+		/* 9 */ { { { "code", "a\x1b[2Jb" } }, 1, -EINVAL,
+			  "the callback's code \"a?[2Jb\" is not 1 to 2047 printable ASCII "
+			  "characters" },
+		/* 10 */ { { { "code", "" } }, 1, -EINVAL,
+			   "the callback's code \"\" is not 1 to 2047 printable ASCII characters" },
+		/* 11 */ { { { "iss", "https://a b" } }, 1, -EINVAL,
+			   "the callback's iss \"https://a b\" is not a URL" },
+		/* 12 */ { { { "error", "a b" } }, 1, -EINVAL,
+			   "the callback's error \"a b\" is not at most 255 printable ASCII "
+			   "characters" },
+		/* 13 */ { { { "error_description", "line\nbreak" } }, 1, -EINVAL,
+			   "the callback's error_description \"line?break\" is not at most 255 "
+			   "printable ASCII characters" },
+		/* 14 */ { { { "state", S43 }, { "code", "x" }, { "code", "y" } }, 3, -EINVAL,
+			   "the callback has code twice" },
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		int rc = parse(t[i].a, t[i].n, &cb, err);
+		if (rc != t[i].rc || strcmp(err, t[i].err) != 0)
+			fprintf(stderr, "case %zu: rc %d err '%s'\n", i + 1, rc, err);
+		CHECK_INT(rc, t[i].rc);
+		CHECK_STR(err, t[i].err);
+	}
+	CHECK_INT(parse((struct arg[]){ { "state", S43 }, { "code", "abc" } }, 2, &cb, err), 0);
+	CHECK_STR(cb.code, "abc");
+	CHECK_STR(cb.state, S43);
+	CHECK(!cb.has_iss);
+	/* a code of 2048 characters: quoted cut, refused */
+	CHECK_INT(srv_sso_callback_arg(&cb, "code", long_code, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "...\" is not 1 to 2047 printable ASCII characters") != NULL);
+	long_code[SRV_SSO_CODE_MAX - 1] = '\0';
+	memset(&cb, 0, sizeof(cb));
+	CHECK_INT(srv_sso_callback_arg(&cb, "code", long_code, err, sizeof(err)), 0);
+}
+
+int main(void)
+{
+	table_tests();
+	callback_tests();
+	return check_finish();
+}
