@@ -173,7 +173,7 @@ nat_tailnet() {
 	}
 	(umask 077 && cp "$LAB/turn-secret" "$LAB/relay-secret")
 	echo 'correct horse battery' | "$mc" -s "$LAB/control" user add alice@example.com > /dev/null
-	lab_control_start "$1" --relay "turn:$r1:3478,turn:$r2:3478" \
+	lab_control_start "$1" --relay "turn:$r1:3478,turn:$r2:3478${NAT_MORE_RELAYS:+,$NAT_MORE_RELAYS}" \
 		--relay-secret-file "$LAB/relay-secret" || {
 		echo "meshcontrol did not start: $(tail -5 "$LAB/meshcontrol.log")" >&2
 		return 1
