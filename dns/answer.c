@@ -150,9 +150,9 @@ static int answer_name(const struct dns_view *v, const struct dns__name *n, cons
 	for (size_t i = 0; family && i < n->n_addrs; i++) {
 		if (n->addrs[i].family != family)
 			continue;
-		ldns_rdf *d = ldns_rdf_new_frm_data(family == AF_INET ? LDNS_RDF_TYPE_A :
-							LDNS_RDF_TYPE_AAAA,
-						    addr_family_len(family), n->addrs[i].bytes);
+		ldns_rdf *d =
+		    ldns_rdf_new_frm_data(family == AF_INET ? LDNS_RDF_TYPE_A : LDNS_RDF_TYPE_AAAA,
+					  addr_family_len(family), n->addrs[i].bytes);
 
 		if (!push(p, LDNS_SECTION_ANSWER, rr_new(ldns_rr_owner(question), type, v->ttl, d)))
 			goto nomem;
@@ -223,7 +223,8 @@ static bool reverse_addr(const char *name, struct addr_ip *ip)
 			for (; *s >= '0' && *s <= '9'; s++, digits++)
 				val = val * 10 + (unsigned)(*s - '0');
 			/* canonical decimal only: "01" would name the same address twice */
-			if (!digits || digits > 3 || val > 255 || (digits > 1 && s[-(int)digits] == '0'))
+			if (!digits || digits > 3 || val > 255 ||
+			    (digits > 1 && s[-(int)digits] == '0'))
 				return false;
 			if (*s++ != '.')
 				return false;

@@ -9,7 +9,8 @@
  *	if (dns_view_new(&vc, &view, err, sizeof(err)) < 0)
  *		log_err("dns", "%s", err);		// quotes the bad name
  *	dns_resolver_new(&rc, &res);			// limits, timeout, random ids
- *	dns_resolver_set_view(res, view);		// a new netmap: a new view, the old one freed
+ *	dns_resolver_set_view(res, view);		// a new netmap: a new view, the old one
+ *freed
  *
  *	struct dns_result r;
  *	dns_resolver_query(res, &client, bytes, len, DNS_UDP, now_ms, &r);
@@ -20,7 +21,8 @@
  *	}
  *	dns_result_clear(&r);
  *	// an upstream's datagram or TCP message:
- *	dns_resolver_upstream(res, &from, bytes, len, DNS_UDP, now_ms, &r);  // REPLY / FORWARD / DROP
+ *	dns_resolver_upstream(res, &from, bytes, len, DNS_UDP, now_ms, &r);  // REPLY / FORWARD /
+ *DROP
  *	// at dns_resolver_next_deadline(): SERVFAIL to the clients of expired queries
  *	dns_resolver_expire(res, now_ms, on_result, ctx);
  *
@@ -75,9 +77,9 @@ enum {
 	DNS_NAME_TEXT = DNS_NAME_MAX + 1,
 	/* View bounds: control's netmap is authenticated but still bounded here. */
 	DNS_VIEW_MAX_NAMES = 100000,
-	DNS_VIEW_MAX_ADDRS = 32,	/* per name */
+	DNS_VIEW_MAX_ADDRS = 32, /* per name */
 	DNS_VIEW_MAX_ROUTES = 256,
-	DNS_VIEW_MAX_UPSTREAMS = 8,	/* per route, and the host's */
+	DNS_VIEW_MAX_UPSTREAMS = 8, /* per route, and the host's */
 	DNS_VIEW_MAX_SEARCH = 8,
 	DNS_VIEW_MAX_PREFIXES = 8,
 	/* A query larger than this is dropped: real ones are well under 512 bytes, and an
@@ -118,7 +120,7 @@ struct dns_route {
 
 /* What the caller knows of the tailnet's DNS; copied by dns_view_new(). */
 struct dns_view_config {
-	const char *domain; /* the tailnet domain, e.g. "tail1234.mesh.example" */
+	const char *domain;	      /* the tailnet domain, e.g. "tail1234.mesh.example" */
 	const struct dns_host *hosts; /* peers (and this node): one label each */
 	size_t n_hosts;
 	const struct dns_host *records; /* extra records: full names */
@@ -175,24 +177,24 @@ void dns_result_clear(struct dns_result *r);
 typedef void dns_random_fn(void *ctx, uint8_t *buf, size_t len);
 
 struct dns_resolver_config {
-	unsigned max_inflight;	  /* forwarded queries waiting for an answer, in all */
-	unsigned max_per_client;  /* ... from one client address */
-	unsigned timeout_ms;	  /* after which the client gets SERVFAIL */
-	dns_random_fn *random;	  /* required */
+	unsigned max_inflight;	 /* forwarded queries waiting for an answer, in all */
+	unsigned max_per_client; /* ... from one client address */
+	unsigned timeout_ms;	 /* after which the client gets SERVFAIL */
+	dns_random_fn *random;	 /* required */
 	void *random_ctx;
 };
 
 /* What happened to queries, by reason (meshctl status shows them). */
 struct dns_counters {
-	uint64_t answered;	  /* from the view: A/AAAA/PTR/SOA, NODATA, NXDOMAIN */
-	uint64_t refused;	  /* REFUSED, NOTIMP, BADVERS */
+	uint64_t answered; /* from the view: A/AAAA/PTR/SOA, NODATA, NXDOMAIN */
+	uint64_t refused;  /* REFUSED, NOTIMP, BADVERS */
 	uint64_t formerr;
-	uint64_t dropped;	  /* not answered at all: short, a response, too big */
+	uint64_t dropped; /* not answered at all: short, a response, too big */
 	uint64_t forwarded;
-	uint64_t servfail;	  /* no upstream, table full, over the client's share, timeout */
+	uint64_t servfail; /* no upstream, table full, over the client's share, timeout */
 	uint64_t upstream_answers;
 	uint64_t upstream_refused; /* unknown id, wrong source or question, unparsable */
-	uint64_t tcp_retries;	  /* a truncated UDP answer asked again over TCP */
+	uint64_t tcp_retries;	   /* a truncated UDP answer asked again over TCP */
 	uint64_t timeouts;
 };
 
@@ -211,9 +213,8 @@ void dns_resolver_set_view(struct dns_resolver *r, struct dns_view *v);
 
 /* The bytes of a query from client, received over t: fills res (see the top of this file).
  * Returns 0, or -ENOMEM (res is DROP then). */
-int dns_resolver_query(struct dns_resolver *r, const struct addr_endpoint *client,
-		       const uint8_t *q, size_t len, enum dns_transport t, uint64_t now_ms,
-		       struct dns_result *res);
+int dns_resolver_query(struct dns_resolver *r, const struct addr_endpoint *client, const uint8_t *q,
+		       size_t len, enum dns_transport t, uint64_t now_ms, struct dns_result *res);
 
 /* The bytes of a message from the upstream from, received over t: REPLY to the client of
  * the matching query (the client's id back; TC and cut to the client's size when it does
@@ -227,8 +228,7 @@ typedef void dns_result_fn(void *ctx, struct dns_result *res);
 
 /* Ends the queries whose time is up at now_ms: each client gets a SERVFAIL handed to fn (fn
  * may keep nothing of res past its return: it is cleared after).  Returns how many. */
-size_t dns_resolver_expire(struct dns_resolver *r, uint64_t now_ms, dns_result_fn *fn,
-			   void *ctx);
+size_t dns_resolver_expire(struct dns_resolver *r, uint64_t now_ms, dns_result_fn *fn, void *ctx);
 
 /* When dns_resolver_expire() has something to do; UINT64_MAX when nothing is in flight. */
 uint64_t dns_resolver_next_deadline(const struct dns_resolver *r);

@@ -122,8 +122,8 @@ static struct flight *flight_find(struct dns_resolver *r, const struct addr_endp
 }
 
 /* A SERVFAIL to query p (this takes p) as a REPLY in res. */
-static int servfail(struct dns_resolver *r, ldns_pkt *p, enum dns_transport t,
-		    const char *why, struct dns_result *res)
+static int servfail(struct dns_resolver *r, ldns_pkt *p, enum dns_transport t, const char *why,
+		    struct dns_result *res)
 {
 	ldns_pkt *s = ldns_pkt_new();
 	int rc = -ENOMEM;
@@ -222,9 +222,8 @@ static int forward(struct dns_resolver *r, const struct addr_endpoint *client, c
 	return 0;
 }
 
-int dns_resolver_query(struct dns_resolver *r, const struct addr_endpoint *client,
-		       const uint8_t *q, size_t len, enum dns_transport t, uint64_t now_ms,
-		       struct dns_result *res)
+int dns_resolver_query(struct dns_resolver *r, const struct addr_endpoint *client, const uint8_t *q,
+		       size_t len, enum dns_transport t, uint64_t now_ms, struct dns_result *res)
 {
 	const struct addr_endpoint *up = NULL;
 	size_t n_up = 0;
@@ -297,8 +296,8 @@ int dns_resolver_upstream(struct dns_resolver *r, const struct addr_endpoint *fr
 		res->reason = "an upstream answer ldns cannot parse";
 		goto refuse;
 	}
-	const ldns_rr *aq = ldns_pkt_qdcount(a) == 1 ?
-				    ldns_rr_list_rr(ldns_pkt_question(a), 0) : NULL;
+	const ldns_rr *aq =
+	    ldns_pkt_qdcount(a) == 1 ? ldns_rr_list_rr(ldns_pkt_question(a), 0) : NULL;
 
 	if (!aq || ldns_rr_get_type(aq) != ldns_rr_get_type(f->question) ||
 	    ldns_rr_get_class(aq) != ldns_rr_get_class(f->question) ||
@@ -341,7 +340,7 @@ size_t dns_resolver_expire(struct dns_resolver *r, uint64_t now_ms, dns_result_f
 
 	for (unsigned i = 0; i < r->cfg.max_inflight; i++) {
 		struct flight *f = &r->f[i];
-		struct dns_result res = { 0 };
+		struct dns_result res = {0};
 		ldns_pkt *p = NULL;
 
 		if (!f->used || f->deadline > now_ms)

@@ -139,14 +139,14 @@ static int add_name(struct dns_view *v, const struct dns_host *h, bool peer,
 		return -EINVAL;
 	}
 	if (h->n_addrs == 0 || h->n_addrs > DNS_VIEW_MAX_ADDRS) {
-		snprintf(err, DNS_ERR_MAX, "dns name '%s': %zu addresses (1 to %d)", h->name, h->n_addrs,
-		     DNS_VIEW_MAX_ADDRS);
+		snprintf(err, DNS_ERR_MAX, "dns name '%s': %zu addresses (1 to %d)", h->name,
+			 h->n_addrs, DNS_VIEW_MAX_ADDRS);
 		return -EINVAL;
 	}
 	if (peer) {
 		if (strlen(canon) + 1 + strlen(v->domain) > DNS_NAME_MAX) {
-			snprintf(err, DNS_ERR_MAX, "dns name '%s': over 253 bytes under '%s'", h->name,
-			     v->domain);
+			snprintf(err, DNS_ERR_MAX, "dns name '%s': over 253 bytes under '%s'",
+				 h->name, v->domain);
 			return -EINVAL;
 		}
 		snprintf(full, sizeof(full), "%s.%s", canon, v->domain);
@@ -155,7 +155,8 @@ static int add_name(struct dns_view *v, const struct dns_host *h, bool peer,
 	}
 	for (size_t i = 0; i < h->n_addrs; i++) {
 		if (!addr_family_len(h->addrs[i].family)) {
-			snprintf(err, DNS_ERR_MAX, "dns name '%s': address %zu has no family", h->name, i);
+			snprintf(err, DNS_ERR_MAX, "dns name '%s': address %zu has no family",
+				 h->name, i);
 			return -EINVAL;
 		}
 	}
@@ -184,7 +185,7 @@ static int add_route(struct dns_view *v, const struct dns_route *r, char err[sta
 	}
 	if (r->n_upstreams == 0 || r->n_upstreams > DNS_VIEW_MAX_UPSTREAMS) {
 		snprintf(err, DNS_ERR_MAX, "dns route '%s': %zu resolvers (1 to %d)", r->suffix,
-		     r->n_upstreams, DNS_VIEW_MAX_UPSTREAMS);
+			 r->n_upstreams, DNS_VIEW_MAX_UPSTREAMS);
 		return -EINVAL;
 	}
 	o->suffix = strdup(canon);
@@ -216,21 +217,25 @@ static int view_fill(struct dns_view *v, const struct dns_view_config *cfg,
 	int rc;
 
 	if (!cfg->domain || !dns_name_canonical(cfg->domain, v->domain, &why)) {
-		snprintf(err, DNS_ERR_MAX, "dns domain '%s': %s", cfg->domain ? cfg->domain : "", why);
+		snprintf(err, DNS_ERR_MAX, "dns domain '%s': %s", cfg->domain ? cfg->domain : "",
+			 why);
 		return -EINVAL;
 	}
-	if (cfg->n_hosts > DNS_VIEW_MAX_NAMES || cfg->n_records > DNS_VIEW_MAX_NAMES - cfg->n_hosts) {
-		snprintf(err, DNS_ERR_MAX, "dns view: %zu names (at most %d)", cfg->n_hosts + cfg->n_records,
-		     DNS_VIEW_MAX_NAMES);
+	if (cfg->n_hosts > DNS_VIEW_MAX_NAMES ||
+	    cfg->n_records > DNS_VIEW_MAX_NAMES - cfg->n_hosts) {
+		snprintf(err, DNS_ERR_MAX, "dns view: %zu names (at most %d)",
+			 cfg->n_hosts + cfg->n_records, DNS_VIEW_MAX_NAMES);
 		return -EINVAL;
 	}
 	if (cfg->n_routes > DNS_VIEW_MAX_ROUTES || cfg->n_search > DNS_VIEW_MAX_SEARCH ||
 	    cfg->n_host_resolvers > DNS_VIEW_MAX_UPSTREAMS ||
 	    cfg->n_prefixes > DNS_VIEW_MAX_PREFIXES) {
-		snprintf(err, DNS_ERR_MAX, "dns view: %zu routes, %zu search domains, %zu resolvers, %zu "
-		     "prefixes (at most %d, %d, %d, %d)", cfg->n_routes, cfg->n_search,
-		     cfg->n_host_resolvers, cfg->n_prefixes, DNS_VIEW_MAX_ROUTES,
-		     DNS_VIEW_MAX_SEARCH, DNS_VIEW_MAX_UPSTREAMS, DNS_VIEW_MAX_PREFIXES);
+		snprintf(err, DNS_ERR_MAX,
+			 "dns view: %zu routes, %zu search domains, %zu resolvers, %zu "
+			 "prefixes (at most %d, %d, %d, %d)",
+			 cfg->n_routes, cfg->n_search, cfg->n_host_resolvers, cfg->n_prefixes,
+			 DNS_VIEW_MAX_ROUTES, DNS_VIEW_MAX_SEARCH, DNS_VIEW_MAX_UPSTREAMS,
+			 DNS_VIEW_MAX_PREFIXES);
 		return -EINVAL;
 	}
 	v->ttl = cfg->ttl ? cfg->ttl : DNS_TTL_DEFAULT;
@@ -254,7 +259,7 @@ static int view_fill(struct dns_view *v, const struct dns_view_config *cfg,
 
 		if (!cfg->search[i] || !dns_name_canonical(cfg->search[i], canon, &why)) {
 			snprintf(err, DNS_ERR_MAX, "dns search domain '%s': %s",
-			     cfg->search[i] ? cfg->search[i] : "", why);
+				 cfg->search[i] ? cfg->search[i] : "", why);
 			return -EINVAL;
 		}
 		if (!(v->search[v->n_search] = strdup(canon)))
@@ -268,14 +273,16 @@ static int view_fill(struct dns_view *v, const struct dns_view_config *cfg,
 	qsort(v->names, v->n_names, sizeof(*v->names), name_cmp);
 	for (size_t i = 1; i < v->n_names; i++) {
 		if (strcmp(v->names[i - 1].name, v->names[i].name) == 0) {
-			snprintf(err, DNS_ERR_MAX, "dns name '%s' is given twice", v->names[i].name);
+			snprintf(err, DNS_ERR_MAX, "dns name '%s' is given twice",
+				 v->names[i].name);
 			return -EINVAL;
 		}
 	}
 	qsort(v->routes, v->n_routes, sizeof(*v->routes), route_cmp);
 	for (size_t i = 1; i < v->n_routes; i++) {
 		if (strcmp(v->routes[i - 1].suffix, v->routes[i].suffix) == 0) {
-			snprintf(err, DNS_ERR_MAX, "dns route '%s' is given twice", v->routes[i].suffix);
+			snprintf(err, DNS_ERR_MAX, "dns route '%s' is given twice",
+				 v->routes[i].suffix);
 			return -EINVAL;
 		}
 	}
@@ -311,8 +318,7 @@ static int build_rev(struct dns_view *v)
 	return 0;
 }
 
-int dns_view_new(const struct dns_view_config *cfg, struct dns_view **out, char *err,
-		 size_t errlen)
+int dns_view_new(const struct dns_view_config *cfg, struct dns_view **out, char *err, size_t errlen)
 {
 	struct dns_view *v = calloc(1, sizeof(*v));
 	char why[DNS_ERR_MAX] = "dns view: out of memory";
@@ -339,7 +345,7 @@ const char *const *dns_view_search(const struct dns_view *v, size_t *n)
 
 const struct dns__name *dns__view_find(const struct dns_view *v, const char *name)
 {
-	struct dns__name key = { .name = (char *)name };
+	struct dns__name key = {.name = (char *)name};
 
 	return bsearch(&key, v->names, v->n_names, sizeof(*v->names), name_cmp);
 }
@@ -367,9 +373,9 @@ const struct addr_endpoint *dns__view_upstreams(const struct dns_view *v, const 
 {
 	/* from the whole name to its last label: the first match is the longest suffix */
 	for (const char *s = name; s && *s; s = strchr(s, '.'), s = s ? s + 1 : NULL) {
-		struct dns__route key = { .suffix = (char *)s };
+		struct dns__route key = {.suffix = (char *)s};
 		const struct dns__route *r =
-			bsearch(&key, v->routes, v->n_routes, sizeof(*v->routes), route_cmp);
+		    bsearch(&key, v->routes, v->n_routes, sizeof(*v->routes), route_cmp);
 
 		if (r) {
 			*n = r->n_up;
