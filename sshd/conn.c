@@ -243,12 +243,27 @@ void sshd__conn_process(struct sshd_conn *conn)
 	sshd__conn_update(conn);
 }
 
+/* libssh 0.10 reads at most 4 KiB from the socket per poll (MAX_BUF_SIZE), so a wakeup that
+ * polled once left the rest of a burst for another trip through the loop (epoll_wait, our
+ * pump, a write attempt to the child) per 4 KiB.  While a poll filled libssh's read, the
+ * socket likely holds more: poll again, up to SSHD__POLL_ROUNDS times (256 KiB), so one busy
+ * connection still yields to the others. */
+enum { SSHD__LIBSSH_READ = 4096, SSHD__POLL_ROUNDS = 64 };
+
 static void on_poll(uv_poll_t *h, int status, int events)
 {
 	struct sshd_conn *conn = h->data;
+	uint64_t before;
+	int rounds = 0;
 
 	conn->in_dopoll++;
-	ssh_event_dopoll(conn->event, 0);
+	do {
+		before = conn->sock_count.in_bytes;
+		if (ssh_event_dopoll(conn->event, 0) == SSH_ERROR)
+			break;
+	} while (++rounds < SSHD__POLL_ROUNDS &&
+		 conn->sock_count.in_bytes - before >= SSHD__LIBSSH_READ &&
+		 ssh_is_connected(conn->session));
 	conn->in_dopoll--;
 	sshd__conn_process(conn);
 }
@@ -372,6 +387,7 @@ int sshd_accept_fd(struct sshd_server *srv, int fd, const struct sockaddr *peer,
 		return -EIO;
 	}
 	ssh_set_blocking(conn->session, 0);
+	ssh_set_counters(conn->session, &conn->sock_count, NULL);
 	ssh_set_auth_methods(conn->session, SSH_AUTH_METHOD_NONE | SSH_AUTH_METHOD_PASSWORD |
 						    SSH_AUTH_METHOD_PUBLICKEY);
 	rc = ssh_handle_key_exchange(conn->session);

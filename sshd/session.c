@@ -218,6 +218,9 @@ static int chan_start(struct sshd__chan *chan, const char *command)
 			e = -errno;
 			goto fail;
 		}
+		/* bulk through `cat`: each pipe-full costs the child and us a wakeup */
+		fcntl(in[1], F_SETPIPE_SZ, SSHD__PIPE_SIZE);
+		fcntl(out[0], F_SETPIPE_SZ, SSHD__PIPE_SIZE);
 		sp.stdin_fd = in[0];
 		sp.stdout_fd = out[1];
 		sp.stderr_fd = err[1];
@@ -504,12 +507,14 @@ static void write_input(struct sshd__chan *chan)
 {
 	struct sshd__io *io = chan->pty ? &chan->out : &chan->in;
 
-	if (!io->open || (io == &chan->in && io->done))
+	if (!io->open || (io == &chan->in && io->done) || chan->in_full)
 		return;
 	for (;;) {
 		int rc = sshd__inq_flush(&chan->inq, io->fd);
-		if (rc == -EAGAIN)
+		if (rc == -EAGAIN) {
+			chan->in_full = true; /* until the poll says writable */
 			return;
+		}
 		if (rc < 0) {
 			/* the child stopped reading: drop what remains */
 			sshd__inq_drop(&chan->inq);
@@ -589,6 +594,10 @@ static void on_io(uv_poll_t *h, int status, int events)
 
 	if (chan->detached)
 		return;
+	/* writable, or an error that the next write reports */
+	if (h == (chan->pty ? &chan->out.poll : &chan->in.poll) &&
+	    (status < 0 || (events & UV_WRITABLE)))
+		chan->in_full = false;
 	if (h == &chan->out.poll && (events & UV_READABLE))
 		read_output(chan, &chan->out, false);
 	if (h == &chan->err.poll && (events & UV_READABLE))

@@ -148,10 +148,11 @@ struct sshd_conn {
 	struct sshd__node dials;   /* struct sshd__dial (direct-tcpip being connected) */
 	unsigned nchan;		   /* sessions, bridges, listeners and dials: max_channels */
 	struct sshd__budget budget;
+	struct ssh_counter_struct sock_count; /* libssh counts the socket's bytes here */
 	char *agent_dir;	   /* ssh -A: directory holding the agent socket */
 };
 
-enum { SSHD__IOBUF = 65536, SSHD__INQ_CAP = 2 << 20 };
+enum { SSHD__IOBUF = 65536, SSHD__INQ_CAP = 2 << 20, SSHD__PIPE_SIZE = 256 << 10 };
 
 /* inq.c: client data on its way to a descriptor, with back-pressure */
 struct sshd__inq {
@@ -204,6 +205,7 @@ struct sshd__chan {
 	pid_t pid;
 	struct sshd__io in, out, err; /* pty: out is the master, in shares its fd */
 	struct sshd__inq inq; /* client data for the child */
+	bool in_full;	 /* its descriptor said EAGAIN: no write until the poll says writable */
 	bool in_eof;	 /* client sent EOF */
 	uint64_t bytes_out; /* to the client */
 	bool remote_closed;
