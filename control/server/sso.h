@@ -23,9 +23,10 @@ struct ctl_server_oidc;
 
 enum {
 	SRV_SSO_PENDING_MAX = 1024,    /* logins started and not finished, in all */
-	SRV_SSO_PENDING_PER_SOURCE = 32, /* ... from one address (an IPv6 /64) */
+	SRV_SSO_PENDING_PER_SOURCE = 32, /* ... from one address (an IPv6 /48); its oldest goes */
 	SRV_SSO_PENDING_PER_BROWSER = 8, /* ... in one browser (tabs); the oldest makes room */
 	SRV_SSO_PENDING_TTL_S = 600,   /* a login must come back within 10 minutes */
+	SRV_SSO_SOURCE_MAX = 64,       /* srv_sso_source_key's "2001:db8:1::/48" */
 	SRV_SSO_PRE_HEX = 32,	       /* the browser's pre-session cookie, hex */
 	SRV_SSO_NEXT_MAX = 128,	       /* where the browser goes after the login */
 	SRV_SSO_CODE_MAX = 2048,       /* an authorization code, with the NUL */
@@ -47,7 +48,7 @@ struct srv_sso_pending {
 	char nonce[CTL_OIDC_RANDOM_LEN];
 	char verifier[CTL_OIDC_RANDOM_LEN]; /* secret until the exchange */
 	char pre[SRV_SSO_PRE_HEX + 1];	    /* the browser's pre-session cookie */
-	char source[64];		    /* srv_source of the browser */
+	char source[SRV_SSO_SOURCE_MAX];    /* srv_sso_source_key of the browser */
 	char next[SRV_SSO_NEXT_MAX];
 	int64_t created;
 };
@@ -61,12 +62,16 @@ int srv_sso_table_init(struct srv_sso_table *t);
 /* Wipes the verifiers, then frees. */
 void srv_sso_table_uninit(struct srv_sso_table *t);
 
-/* Adds p (p->created is now) after forgetting expired entries: 0; -EAGAIN when p->source
- * has SRV_SSO_PENDING_PER_SOURCE logins open, -ENOSPC when the table is full (*retry_at:
- * when the oldest one that stands in the way expires).  A browser with
- * SRV_SSO_PENDING_PER_BROWSER open loses its oldest. */
+/* Adds p (p->created is now) after forgetting expired entries; never refused, something
+ * makes room: the browser's oldest when it has SRV_SSO_PENDING_PER_BROWSER open, else the
+ * source's oldest when it has SRV_SSO_PENDING_PER_SOURCE, else, when the table is full,
+ * the oldest of the source with the most.  0. */
 int srv_sso_table_add(struct srv_sso_table *t, const struct srv_sso_pending *p, int64_t now,
 		      int64_t *retry_at);
+
+/* The table's name for a browser's address: srv_source's, with an IPv6 /64 widened to its
+ * /48 (what one site or customer usually has; a /64 each would give a /56 256 shares). */
+void srv_sso_source_key(const char *source, char out[static SRV_SSO_SOURCE_MAX]);
 
 /* Takes the login of state, once: 0 with *out (removed); -ENOENT when no live login has
  * that state (unknown, used or expired); -EPERM when it was started in another browser

@@ -4,6 +4,7 @@
  * a state is taken once (a replayed callback finds nothing) and only by the browser that
  * started it (its pre-session cookie), so a callback URL sent to someone else logs nobody
  * in (login CSRF). */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,44 +45,79 @@ static void expire(struct srv_sso_table *t, int64_t now)
 			i++;
 }
 
+/* The entry to push out of a full table: the oldest of the source with the most entries
+ * (on a tie, the source whose oldest is older), so one address, or the visitors of one page
+ * that makes their browsers start logins, pushes out its own and not everyone's. */
+static int by_source(const void *a, const void *b, void *cls)
+{
+	const struct srv_sso_pending *e = cls, *x = &e[*(const size_t *)a], *y = &e[*(const size_t *)b];
+	int c = strcmp(x->source, y->source);
+	return c ? c : (x->created > y->created) - (x->created < y->created);
+}
+
+static size_t busiest_oldest(const struct srv_sso_table *t)
+{
+	static size_t ix[SRV_SSO_PENDING_MAX]; /* under srv->lock, as the table is */
+	size_t best = 0, best_n = 0;
+	for (size_t i = 0; i < t->n; i++)
+		ix[i] = i;
+	qsort_r(ix, t->n, sizeof(ix[0]), by_source, t->e);
+	for (size_t i = 0, j; i < t->n; i = j) {
+		for (j = i; j < t->n && strcmp(t->e[ix[j]].source, t->e[ix[i]].source) == 0; j++)
+			;
+		if (j - i > best_n ||
+		    (j - i == best_n && t->e[ix[i]].created < t->e[ix[best]].created))
+			best = i, best_n = j - i;
+	}
+	return ix[best];
+}
+
 int srv_sso_table_add(struct srv_sso_table *t, const struct srv_sso_pending *p, int64_t now,
 		      int64_t *retry_at)
 {
-	size_t from_source = 0, in_browser = 0, oldest = 0;
-	int64_t source_oldest = INT64_MAX, all_oldest = INT64_MAX;
+	size_t from_source = 0, in_browser = 0, browser_oldest = 0, source_oldest = 0;
+	(void)retry_at;
 	expire(t, now);
 	for (size_t i = 0; i < t->n; i++) {
 		const struct srv_sso_pending *e = &t->e[i];
-		if (e->created < all_oldest)
-			all_oldest = e->created;
-		if (strcmp(e->source, p->source) == 0) {
-			from_source++;
-			if (e->created < source_oldest)
-				source_oldest = e->created;
-		}
+		if (strcmp(e->source, p->source) == 0 &&
+		    (!from_source++ || e->created < t->e[source_oldest].created))
+			source_oldest = i;
 		if (strcmp(e->pre, p->pre) == 0 &&
-		    (!in_browser++ || e->created < t->e[oldest].created))
-			oldest = i;
+		    (!in_browser++ || e->created < t->e[browser_oldest].created))
+			browser_oldest = i;
 	}
-	/* A browser with all its tabs' logins open loses its oldest: its own only, so one
-	 * browser cannot push out another's.  Counted before anything is dropped. */
-	bool make_room = in_browser >= SRV_SSO_PENDING_PER_BROWSER;
-	if (make_room && strcmp(t->e[oldest].source, p->source) == 0)
-		from_source--;
-	if (from_source >= SRV_SSO_PENDING_PER_SOURCE) {
-		*retry_at = source_oldest + SRV_SSO_PENDING_TTL_S;
-		return -EAGAIN;
-	}
-	if (t->n - make_room >= SRV_SSO_PENDING_MAX) {
-		*retry_at = all_oldest + SRV_SSO_PENDING_TTL_S;
-		return -ENOSPC;
-	}
-	if (make_room)
-		drop(t, oldest);
+	/* Nothing is refused: a browser with all its tabs' logins open loses its oldest, an
+	 * address with its share open loses its oldest (refusing would let a page that makes
+	 * its visitors' browsers start logins lock them out for 10 minutes), and a full table
+	 * loses the oldest of the busiest address. */
+	if (in_browser >= SRV_SSO_PENDING_PER_BROWSER)
+		drop(t, browser_oldest);
+	else if (from_source >= SRV_SSO_PENDING_PER_SOURCE)
+		drop(t, source_oldest);
+	else if (t->n >= SRV_SSO_PENDING_MAX)
+		drop(t, busiest_oldest(t));
 	t->e[t->n] = *p;
 	t->e[t->n].created = now;
 	t->n++;
 	return 0;
+}
+
+void srv_sso_source_key(const char *source, char out[static SRV_SSO_SOURCE_MAX])
+{
+	char a[INET6_ADDRSTRLEN];
+	struct in6_addr net;
+	size_t len = strcspn(source, "/");
+	snprintf(out, SRV_SSO_SOURCE_MAX, "%s", source);
+	if (len >= sizeof(a) || strcmp(source + len, "/64") != 0)
+		return;
+	memcpy(a, source, len);
+	a[len] = '\0';
+	if (inet_pton(AF_INET6, a, &net) != 1)
+		return;
+	memset(net.s6_addr + 6, 0, 10);
+	inet_ntop(AF_INET6, &net, a, sizeof(a));
+	snprintf(out, SRV_SSO_SOURCE_MAX, "%s/48", a);
 }
 
 int srv_sso_table_take(struct srv_sso_table *t, const char *state, const char *pre, int64_t now,

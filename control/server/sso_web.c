@@ -51,13 +51,6 @@ static enum MHD_Result fail_page(struct srv_req *r, unsigned status, const char 
 			detail[0] ? ": " : "", d, again);
 }
 
-static void when_utc(char out[static 32], int64_t t)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-	strftime(out, 32, "%H:%M:%S UTC", gmtime_r(&tt, &tm));
-}
-
 /* The browser's pre-session cookie for sign-ins, when it looks like one of ours. */
 static const char *pre_cookie(struct srv_req *r)
 {
@@ -75,8 +68,8 @@ static enum MHD_Result start(struct srv_req *r)
 	const char *have = pre_cookie(r);
 	struct srv_sso_pending p = { 0 };
 	struct ctl_oidc_login l;
-	char url[CTL_OIDC_AUTH_URL_MAX], err[CTL_OIDC_ERR_MAX], when[32], cookie[192];
-	char pre[SRV_SSO_PRE_HEX + 1];
+	char url[CTL_OIDC_AUTH_URL_MAX], err[CTL_OIDC_ERR_MAX], cookie[192];
+	char pre[SRV_SSO_PRE_HEX + 1], src[SRV_SOURCE_MAX];
 	int64_t now = srv_now_s(), retry_at = 0;
 	if (!s->have_disco) {
 		srv_sso_kick(srv);
@@ -89,7 +82,8 @@ static enum MHD_Result start(struct srv_req *r)
 	else
 		srv_random_hex(pre, SRV_SSO_PRE_HEX / 2);
 	memcpy(p.pre, pre, sizeof(p.pre));
-	srv_source(r->conn, p.source);
+	srv_source(r->conn, src);
+	srv_sso_source_key(src, p.source);
 	ctl_oidc_login_new(&l);
 	memcpy(p.state, l.state, sizeof(p.state));
 	memcpy(p.nonce, l.nonce, sizeof(p.nonce));
@@ -100,15 +94,7 @@ static enum MHD_Result start(struct srv_req *r)
 		rc = srv_sso_table_add(&s->pending, &p, now, &retry_at);
 	sodium_memzero(&l, sizeof(l));
 	sodium_memzero(&p, sizeof(p));
-	when_utc(when, retry_at);
-	if (rc == -EAGAIN)
-		return srv_page(r, MHD_HTTP_TOO_MANY_REQUESTS, "Too many sign-ins", NULL,
-				"<p class=err id=error>Too many sign-ins are in progress from your "
-				"address. Try again at %s.</p>", when);
-	if (rc == -ENOSPC)
-		return srv_page(r, MHD_HTTP_SERVICE_UNAVAILABLE, "Too many sign-ins", NULL,
-				"<p class=err id=error>Too many sign-ins are in progress. Try again "
-				"at %s.</p>", when);
+	(void)retry_at;
 	if (rc)
 		return fail_page(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "Sign-in unavailable",
 				 "The provider's sign-in address cannot be made", err);

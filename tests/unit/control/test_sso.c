@@ -23,6 +23,16 @@ static struct srv_sso_pending mk(unsigned i, const char *pre, const char *source
 	return p;
 }
 
+/* Takes the login mk(i, "%032x" of i, ...) made. */
+static int take_nth(struct srv_sso_table *t, unsigned i, int64_t now)
+{
+	struct srv_sso_pending p, out;
+	char pre[40];
+	snprintf(pre, sizeof(pre), "%032x", i);
+	p = mk(i, pre, "");
+	return srv_sso_table_take(t, p.state, p.pre, now, &out);
+}
+
 static void table_tests(void)
 {
 	struct srv_sso_table t;
@@ -67,36 +77,75 @@ static void table_tests(void)
 	CHECK_INT(srv_sso_table_take(&t, other.state, other.pre, now + 20, &out), 0);
 	srv_sso_table_uninit(&t);
 
-	/* 4. per source: the 33rd from one address (many browsers) is refused with when */
+	/* 4. per source: the 33rd from one address (many browsers) pushes out that address's
+	 * oldest, not another's: a page that makes its visitors' browsers start logins cannot
+	 * lock them out */
 	CHECK_INT(srv_sso_table_init(&t), 0);
-	for (unsigned i = 0; i < SRV_SSO_PENDING_PER_SOURCE; i++) {
+	other = mk(500, "11111111111111111111111111111111", "198.51.100.8");
+	CHECK_INT(srv_sso_table_add(&t, &other, now, &retry), 0);
+	for (unsigned i = 0; i < SRV_SSO_PENDING_PER_SOURCE + 1; i++) {
 		snprintf(pre, sizeof(pre), "%032x", i);
 		p = mk(i, pre, "198.51.100.7");
-		CHECK_INT(srv_sso_table_add(&t, &p, now + i, &retry), 0);
+		CHECK_INT(srv_sso_table_add(&t, &p, now + 1 + i, &retry), 0);
 	}
-	p = mk(999, "ffffffffffffffffffffffffffffffff", "198.51.100.7");
-	CHECK_INT(srv_sso_table_add(&t, &p, now + 40, &retry), -EAGAIN);
-	CHECK_INT(retry, now + SRV_SSO_PENDING_TTL_S);
-	p = mk(999, "ffffffffffffffffffffffffffffffff", "198.51.100.8");
-	CHECK_INT(srv_sso_table_add(&t, &p, now + 40, &retry), 0);
+	CHECK_INT(t.n, SRV_SSO_PENDING_PER_SOURCE + 1);
+	CHECK_INT(take_nth(&t, 0, now + 40), -ENOENT);
+	CHECK_INT(take_nth(&t, 1, now + 40), 0);
+	CHECK_INT(srv_sso_table_take(&t, other.state, other.pre, now + 40, &out), 0);
 	srv_sso_table_uninit(&t);
 
-	/* 5. in all: full is refused (nobody's login is pushed out), until the oldest expires */
+	/* 5. in all: a full table pushes out the oldest of the address with the most open, so
+	 * neither a busy address nor many addresses with a few each keep a newcomer out */
 	CHECK_INT(srv_sso_table_init(&t), 0);
 	for (unsigned i = 0; i < SRV_SSO_PENDING_MAX; i++) {
 		char src[64];
 		snprintf(pre, sizeof(pre), "%032x", i);
-		snprintf(src, sizeof(src), "10.0.%u.%u", i / 30, i % 30);
+		if (i < 1000)
+			snprintf(src, sizeof(src), "10.0.%u.%u", i / 20, i % 20); /* 20 each */
+		else
+			snprintf(src, sizeof(src), "10.9.9.9"); /* the busiest: 24 */
 		p = mk(i, pre, src);
-		CHECK_INT(srv_sso_table_add(&t, &p, now + i / 100, &retry), 0);
+		CHECK_INT(srv_sso_table_add(&t, &p, now + (i < 1000 ? 0 : 1 + i - 1000), &retry),
+			  0);
 	}
-	p = mk(5000, "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee", "203.0.113.9");
-	CHECK_INT(srv_sso_table_add(&t, &p, now + 20, &retry), -ENOSPC);
-	CHECK_INT(retry, now + SRV_SSO_PENDING_TTL_S);
 	CHECK_INT(t.n, SRV_SSO_PENDING_MAX);
-	CHECK_INT(srv_sso_table_add(&t, &p, now + SRV_SSO_PENDING_TTL_S, &retry), 0);
-	CHECK_INT(t.n, SRV_SSO_PENDING_MAX - 100 + 1);
+	struct srv_sso_pending late = mk(5000, "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee", "203.0.113.9");
+	CHECK_INT(srv_sso_table_add(&t, &late, now + 30, &retry), 0);
+	CHECK_INT(t.n, SRV_SSO_PENDING_MAX);
+	CHECK_INT(take_nth(&t, 1000, now + 30), -ENOENT);
+	/* older, but its address has fewer open */
+	CHECK_INT(take_nth(&t, 0, now + 30), 0);
+	CHECK_INT(srv_sso_table_take(&t, late.state, late.pre, now + 30, &out), 0);
+	/* filled again: the busiest still loses, its next oldest */
+	for (unsigned i = 0; i < 3; i++) {
+		snprintf(pre, sizeof(pre), "d%031x", i);
+		p = mk(6000 + i, pre, "203.0.113.10");
+		CHECK_INT(srv_sso_table_add(&t, &p, now + 31, &retry), 0);
+	}
+	CHECK_INT(t.n, SRV_SSO_PENDING_MAX);
+	CHECK_INT(take_nth(&t, 1001, now + 31), -ENOENT);
+	CHECK_INT(take_nth(&t, 1, now + 31), 0);
 	srv_sso_table_uninit(&t);
+}
+
+/* 6. the table's address: an IPv6 /64 widened to its /48; others as they are */
+static void source_key_tests(void)
+{
+	static const struct {
+		const char *in, *out;
+	} k[] = {
+		{ "2001:db8:1:2::/64", "2001:db8:1::/48" },
+		{ "2001:db8:1:ff00::/64", "2001:db8:1::/48" },
+		{ "2001:db8:2:2::/64", "2001:db8:2::/48" },
+		{ "203.0.113.7", "203.0.113.7" },
+		{ "?", "?" },
+		{ "not-an-address/64", "not-an-address/64" },
+	};
+	char out[SRV_SSO_SOURCE_MAX];
+	for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++) {
+		srv_sso_source_key(k[i].in, out);
+		CHECK_STR(out, k[i].out);
+	}
 }
 
 struct arg {
@@ -182,6 +231,7 @@ static void callback_tests(void)
 int main(void)
 {
 	table_tests();
+	source_key_tests();
 	callback_tests();
 	return check_finish();
 }
