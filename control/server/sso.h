@@ -25,6 +25,9 @@ enum {
 	SRV_SSO_PENDING_MAX = 1024,    /* logins started and not finished, in all */
 	SRV_SSO_PENDING_PER_SOURCE = 32, /* ... from one address (an IPv6 /48); its oldest goes */
 	SRV_SSO_PENDING_PER_BROWSER = 8, /* ... in one browser (tabs); the oldest makes room */
+	SRV_SSO_START_EVERY_S = 6,     /* one address starts a login this often ... */
+	SRV_SSO_START_BURST = 10,      /* ... after this many at once */
+	SRV_SSO_RATE_SOURCES = 1024,   /* addresses whose rate is remembered */
 	SRV_SSO_PENDING_TTL_S = 600,   /* a login must come back within 10 minutes */
 	SRV_SSO_SOURCE_MAX = 64,       /* srv_sso_source_key's "2001:db8:1::/48" */
 	SRV_SSO_PRE_HEX = 32,	       /* the browser's pre-session cookie, hex */
@@ -36,6 +39,7 @@ enum {
 	SRV_SSO_CLAIM_MAX = 128,
 	SRV_SSO_SECRET_MAX = 512,
 	SRV_SSO_JOBS_MAX = 64,	       /* token exchanges waiting for the provider */
+	SRV_SSO_JOBS_PER_SOURCE = 2,   /* ... for one address */
 	SRV_SSO_EXCHANGE_WAIT_MS = 30000, /* how long a callback waits for them */
 	SRV_SSO_RETRY_S = 30,	       /* discovery again after a failure, at most this often */
 	SRV_SSO_KICK_S = 5,	       /* ... or sooner when a person asks to log in */
@@ -53,19 +57,29 @@ struct srv_sso_pending {
 	int64_t created;
 };
 
+/* When an address may start its next login (GCRA: now + SRV_SSO_START_EVERY_S a start). */
+struct srv_sso_rate {
+	char source[SRV_SSO_SOURCE_MAX];
+	int64_t tat;
+};
+
 struct srv_sso_table {
 	struct srv_sso_pending *e; /* SRV_SSO_PENDING_MAX entries */
 	size_t n;
+	struct srv_sso_rate *rate; /* SRV_SSO_RATE_SOURCES entries */
+	size_t n_rate;
 };
 
 int srv_sso_table_init(struct srv_sso_table *t);
 /* Wipes the verifiers, then frees. */
 void srv_sso_table_uninit(struct srv_sso_table *t);
 
-/* Adds p (p->created is now) after forgetting expired entries; never refused, something
- * makes room: the browser's oldest when it has SRV_SSO_PENDING_PER_BROWSER open, else the
+/* Adds p (p->created is now) after forgetting expired entries: 0, or -EAGAIN when p->source
+ * started SRV_SSO_START_BURST logins at once or more than one every SRV_SSO_START_EVERY_S
+ * since (*retry_at: when it may again; a callback takes its login out of the table, so the
+ * count open alone does not bound how often).  Never refused for room, something makes it: the browser's oldest when it has SRV_SSO_PENDING_PER_BROWSER open, else the
  * source's oldest when it has SRV_SSO_PENDING_PER_SOURCE, else, when the table is full,
- * the oldest of the source with the most.  0. */
+ * the oldest of the source with the most. */
 int srv_sso_table_add(struct srv_sso_table *t, const struct srv_sso_pending *p, int64_t now,
 		      int64_t *retry_at);
 
@@ -131,6 +145,7 @@ bool srv_sso_allowed(const struct srv_sso_config *c, const struct ctl_oidc_ident
  * that reads its result, or, when that request went away (abandoned), by whoever is last. */
 struct srv_sso_job {
 	char token[33];
+	char source[SRV_SSO_SOURCE_MAX]; /* srv_sso_source_key of the browser */
 	char code[SRV_SSO_CODE_MAX];
 	char verifier[CTL_OIDC_RANDOM_LEN], nonce[CTL_OIDC_RANDOM_LEN];
 	char next[SRV_SSO_NEXT_MAX];
@@ -160,6 +175,7 @@ struct srv_sso {
 	bool running;
 	pthread_cond_t cond;
 	/* the provider thread's own */
+	void *token_curl; /* the token endpoint's handle, kept for its connection (keep-alive) */
 	struct ctl_oidc_jwks *keys;
 	int64_t keys_fetched;
 };
@@ -169,9 +185,10 @@ struct srv_sso {
 void srv_sso_job_release(struct ctl_server *srv, struct srv_sso_job *job);
 /* Someone wants to log in while discovery failed: try again (at most every SRV_SSO_KICK_S). */
 void srv_sso_kick(struct ctl_server *srv);
-/* Queues job (filled by the caller, not yet in the list): 0, or -EBUSY when
- * SRV_SSO_JOBS_MAX exchanges wait already.  Under srv->lock. */
-int srv_sso_job_queue(struct ctl_server *srv, struct srv_sso_job *job);
+/* Queues job (filled by the caller, not yet in the list): 0, -EAGAIN when job->source has
+ * SRV_SSO_JOBS_PER_SOURCE exchanges in the list (waiting, running, or done and not yet
+ * read), -EBUSY when SRV_SSO_JOBS_MAX do in all.  Under srv->lock. */
+int srv_sso_job_queue(struct srv_sso *s, struct srv_sso_job *job);
 
 /* sso_fetch.c */
 /* Makes the state from the checked config (takes ownership of c's secret). */

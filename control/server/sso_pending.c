@@ -16,9 +16,13 @@
 
 int srv_sso_table_init(struct srv_sso_table *t)
 {
-	t->n = 0;
+	t->n = t->n_rate = 0;
 	t->e = calloc(SRV_SSO_PENDING_MAX, sizeof(*t->e));
-	return t->e ? 0 : -ENOMEM;
+	t->rate = calloc(SRV_SSO_RATE_SOURCES, sizeof(*t->rate));
+	if (t->e && t->rate)
+		return 0;
+	srv_sso_table_uninit(t);
+	return -ENOMEM;
 }
 
 void srv_sso_table_uninit(struct srv_sso_table *t)
@@ -26,8 +30,38 @@ void srv_sso_table_uninit(struct srv_sso_table *t)
 	if (t->e)
 		sodium_memzero(t->e, SRV_SSO_PENDING_MAX * sizeof(*t->e));
 	free(t->e);
+	free(t->rate);
 	t->e = NULL;
-	t->n = 0;
+	t->rate = NULL;
+	t->n = t->n_rate = 0;
+}
+
+/* GCRA per address: 0 (the start counted), or -EAGAIN with when it may start again.  A full
+ * list forgets the address closest to having its whole burst back (an address at rest is
+ * forgotten first, as it has it all). */
+static int rate_take(struct srv_sso_table *t, const char *source, int64_t now,
+		     int64_t *retry_at)
+{
+	const int64_t slack = (SRV_SSO_START_BURST - 1) * SRV_SSO_START_EVERY_S;
+	struct srv_sso_rate *r = NULL, *least = NULL;
+	for (size_t i = 0; i < t->n_rate && !r; i++) {
+		if (strcmp(t->rate[i].source, source) == 0)
+			r = &t->rate[i];
+		else if (!least || t->rate[i].tat < least->tat)
+			least = &t->rate[i];
+	}
+	if (!r) {
+		r = t->n_rate < SRV_SSO_RATE_SOURCES ? &t->rate[t->n_rate++] : least;
+		snprintf(r->source, sizeof(r->source), "%s", source);
+		r->tat = now;
+	}
+	int64_t tat = r->tat > now ? r->tat : now;
+	if (tat - now > slack) {
+		*retry_at = tat - slack;
+		return -EAGAIN;
+	}
+	r->tat = tat + SRV_SSO_START_EVERY_S;
+	return 0;
 }
 
 static void drop(struct srv_sso_table *t, size_t i)
@@ -76,7 +110,8 @@ int srv_sso_table_add(struct srv_sso_table *t, const struct srv_sso_pending *p, 
 		      int64_t *retry_at)
 {
 	size_t from_source = 0, in_browser = 0, browser_oldest = 0, source_oldest = 0;
-	(void)retry_at;
+	if (rate_take(t, p->source, now, retry_at) != 0)
+		return -EAGAIN;
 	expire(t, now);
 	for (size_t i = 0; i < t->n; i++) {
 		const struct srv_sso_pending *e = &t->e[i];

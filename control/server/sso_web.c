@@ -51,6 +51,21 @@ static enum MHD_Result fail_page(struct srv_req *r, unsigned status, const char 
 			detail[0] ? ": " : "", d, again);
 }
 
+static void when_utc(char out[static 32], int64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	strftime(out, 32, "%H:%M:%S UTC", gmtime_r(&tt, &tm));
+}
+
+/* The browser's address as the SSO limits count it. */
+static void source_of(struct srv_req *r, char out[static SRV_SSO_SOURCE_MAX])
+{
+	char src[SRV_SOURCE_MAX];
+	srv_source(r->conn, src);
+	srv_sso_source_key(src, out);
+}
+
 /* The browser's pre-session cookie for sign-ins, when it looks like one of ours. */
 static const char *pre_cookie(struct srv_req *r)
 {
@@ -69,7 +84,7 @@ static enum MHD_Result start(struct srv_req *r)
 	struct srv_sso_pending p = { 0 };
 	struct ctl_oidc_login l;
 	char url[CTL_OIDC_AUTH_URL_MAX], err[CTL_OIDC_ERR_MAX], cookie[192];
-	char pre[SRV_SSO_PRE_HEX + 1], src[SRV_SOURCE_MAX];
+	char pre[SRV_SSO_PRE_HEX + 1], when[32];
 	int64_t now = srv_now_s(), retry_at = 0;
 	if (!s->have_disco) {
 		srv_sso_kick(srv);
@@ -82,8 +97,7 @@ static enum MHD_Result start(struct srv_req *r)
 	else
 		srv_random_hex(pre, SRV_SSO_PRE_HEX / 2);
 	memcpy(p.pre, pre, sizeof(p.pre));
-	srv_source(r->conn, src);
-	srv_sso_source_key(src, p.source);
+	source_of(r, p.source);
 	ctl_oidc_login_new(&l);
 	memcpy(p.state, l.state, sizeof(p.state));
 	memcpy(p.nonce, l.nonce, sizeof(p.nonce));
@@ -94,7 +108,11 @@ static enum MHD_Result start(struct srv_req *r)
 		rc = srv_sso_table_add(&s->pending, &p, now, &retry_at);
 	sodium_memzero(&l, sizeof(l));
 	sodium_memzero(&p, sizeof(p));
-	(void)retry_at;
+	when_utc(when, retry_at);
+	if (rc == -EAGAIN)
+		return srv_page(r, MHD_HTTP_TOO_MANY_REQUESTS, "Too many sign-ins", NULL,
+				"<p class=err id=error>Too many sign-ins were started from your "
+				"address. Try again at %s.</p>", when);
 	if (rc)
 		return fail_page(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "Sign-in unavailable",
 				 "The provider's sign-in address cannot be made", err);
@@ -272,18 +290,21 @@ static enum MHD_Result callback(struct srv_req *r)
 		return MHD_NO;
 	}
 	srv_random_hex(job->token, 16);
+	source_of(r, job->source);
 	memcpy(job->code, cb.code, sizeof(job->code));
 	memcpy(job->verifier, p.verifier, sizeof(job->verifier));
 	memcpy(job->nonce, p.nonce, sizeof(job->nonce));
 	memcpy(job->next, p.next, sizeof(job->next));
 	sodium_memzero(&p, sizeof(p));
 	sodium_memzero(&cb, sizeof(cb));
-	if (srv_sso_job_queue(srv, job) != 0) {
+	rc = srv_sso_job_queue(s, job);
+	if (rc) {
 		sodium_memzero(job, sizeof(*job));
 		free(job);
 		return srv_page(r, MHD_HTTP_SERVICE_UNAVAILABLE, "Busy", NULL,
-				"<p class=err id=error>Too many sign-ins are being finished at once; "
-				"try again in a few seconds.</p>%s", again);
+				"<p class=err id=error>Too many sign-ins %sare being finished at "
+				"once; try again in a few seconds.</p>%s",
+				rc == -EAGAIN ? "from your address " : "", again);
 	}
 	r->sso_job = job;
 	snprintf(r->token, sizeof(r->token), "%s", job->token);

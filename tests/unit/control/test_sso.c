@@ -37,6 +37,7 @@ static void table_tests(void)
 {
 	struct srv_sso_table t;
 	struct srv_sso_pending p, out;
+	const int64_t E = SRV_SSO_START_EVERY_S; /* one address's starts, as often as it may */
 	int64_t retry = 0, now = 1000;
 	char pre[40];
 	CHECK_INT(srv_sso_table_init(&t), 0);
@@ -67,14 +68,14 @@ static void table_tests(void)
 	CHECK_INT(srv_sso_table_add(&t, &other, now, &retry), 0);
 	for (unsigned i = 0; i < SRV_SSO_PENDING_PER_BROWSER + 1; i++) {
 		p = mk(10 + i, "22222222222222222222222222222222", "192.0.2.1");
-		CHECK_INT(srv_sso_table_add(&t, &p, now + i, &retry), 0);
+		CHECK_INT(srv_sso_table_add(&t, &p, now + E * i, &retry), 0);
 	}
 	CHECK_INT(t.n, SRV_SSO_PENDING_PER_BROWSER + 1);
 	p = mk(10, "22222222222222222222222222222222", "");
-	CHECK_INT(srv_sso_table_take(&t, p.state, p.pre, now + 20, &out), -ENOENT);
+	CHECK_INT(srv_sso_table_take(&t, p.state, p.pre, now + 100, &out), -ENOENT);
 	p = mk(11, "22222222222222222222222222222222", "");
-	CHECK_INT(srv_sso_table_take(&t, p.state, p.pre, now + 20, &out), 0);
-	CHECK_INT(srv_sso_table_take(&t, other.state, other.pre, now + 20, &out), 0);
+	CHECK_INT(srv_sso_table_take(&t, p.state, p.pre, now + 100, &out), 0);
+	CHECK_INT(srv_sso_table_take(&t, other.state, other.pre, now + 100, &out), 0);
 	srv_sso_table_uninit(&t);
 
 	/* 4. per source: the 33rd from one address (many browsers) pushes out that address's
@@ -86,12 +87,12 @@ static void table_tests(void)
 	for (unsigned i = 0; i < SRV_SSO_PENDING_PER_SOURCE + 1; i++) {
 		snprintf(pre, sizeof(pre), "%032x", i);
 		p = mk(i, pre, "198.51.100.7");
-		CHECK_INT(srv_sso_table_add(&t, &p, now + 1 + i, &retry), 0);
+		CHECK_INT(srv_sso_table_add(&t, &p, now + E * (1 + i), &retry), 0);
 	}
 	CHECK_INT(t.n, SRV_SSO_PENDING_PER_SOURCE + 1);
-	CHECK_INT(take_nth(&t, 0, now + 40), -ENOENT);
-	CHECK_INT(take_nth(&t, 1, now + 40), 0);
-	CHECK_INT(srv_sso_table_take(&t, other.state, other.pre, now + 40, &out), 0);
+	CHECK_INT(take_nth(&t, 0, now + 300), -ENOENT);
+	CHECK_INT(take_nth(&t, 1, now + 300), 0);
+	CHECK_INT(srv_sso_table_take(&t, other.state, other.pre, now + 300, &out), 0);
 	srv_sso_table_uninit(&t);
 
 	/* 5. in all: a full table pushes out the oldest of the address with the most open, so
@@ -101,31 +102,97 @@ static void table_tests(void)
 		char src[64];
 		snprintf(pre, sizeof(pre), "%032x", i);
 		if (i < 1000)
-			snprintf(src, sizeof(src), "10.0.%u.%u", i / 20, i % 20); /* 20 each */
+			snprintf(src, sizeof(src), "10.0.%u.%u", i / 250, i % 250); /* 1 each */
 		else
 			snprintf(src, sizeof(src), "10.9.9.9"); /* the busiest: 24 */
 		p = mk(i, pre, src);
-		CHECK_INT(srv_sso_table_add(&t, &p, now + (i < 1000 ? 0 : 1 + i - 1000), &retry),
+		CHECK_INT(srv_sso_table_add(&t, &p, now + (i < 1000 ? 0 : E * (1 + i - 1000)), &retry),
 			  0);
 	}
 	CHECK_INT(t.n, SRV_SSO_PENDING_MAX);
 	struct srv_sso_pending late = mk(5000, "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee", "203.0.113.9");
-	CHECK_INT(srv_sso_table_add(&t, &late, now + 30, &retry), 0);
+	CHECK_INT(srv_sso_table_add(&t, &late, now + 200, &retry), 0);
 	CHECK_INT(t.n, SRV_SSO_PENDING_MAX);
-	CHECK_INT(take_nth(&t, 1000, now + 30), -ENOENT);
+	CHECK_INT(take_nth(&t, 1000, now + 200), -ENOENT);
 	/* older, but its address has fewer open */
-	CHECK_INT(take_nth(&t, 0, now + 30), 0);
-	CHECK_INT(srv_sso_table_take(&t, late.state, late.pre, now + 30, &out), 0);
+	CHECK_INT(take_nth(&t, 0, now + 200), 0);
+	CHECK_INT(srv_sso_table_take(&t, late.state, late.pre, now + 200, &out), 0);
 	/* filled again: the busiest still loses, its next oldest */
 	for (unsigned i = 0; i < 3; i++) {
 		snprintf(pre, sizeof(pre), "d%031x", i);
 		p = mk(6000 + i, pre, "203.0.113.10");
-		CHECK_INT(srv_sso_table_add(&t, &p, now + 31, &retry), 0);
+		CHECK_INT(srv_sso_table_add(&t, &p, now + 201, &retry), 0);
 	}
 	CHECK_INT(t.n, SRV_SSO_PENDING_MAX);
-	CHECK_INT(take_nth(&t, 1001, now + 31), -ENOENT);
-	CHECK_INT(take_nth(&t, 1, now + 31), 0);
+	CHECK_INT(take_nth(&t, 1001, now + 201), -ENOENT);
+	CHECK_INT(take_nth(&t, 1, now + 201), 0);
 	srv_sso_table_uninit(&t);
+}
+
+/* 7. how often one address may start: 10 at once, then one every 6 s; others unaffected.
+ * A callback takes its login out, so without this the count open never bites. */
+static void rate_tests(void)
+{
+	struct srv_sso_table t;
+	struct srv_sso_pending p, out;
+	int64_t retry = 0, now = 5000;
+	char pre[40];
+	CHECK_INT(srv_sso_table_init(&t), 0);
+	for (unsigned i = 0; i < SRV_SSO_START_BURST; i++) {
+		snprintf(pre, sizeof(pre), "%032x", i);
+		p = mk(i, pre, "2001:db8:7::/48");
+		CHECK_INT(srv_sso_table_add(&t, &p, now, &retry), 0);
+		CHECK_INT(srv_sso_table_take(&t, p.state, p.pre, now, &out), 0);
+	}
+	CHECK_INT(t.n, 0);
+	p = mk(100, "ffffffffffffffffffffffffffffffff", "2001:db8:7::/48");
+	retry = 0;
+	CHECK_INT(srv_sso_table_add(&t, &p, now, &retry), -EAGAIN);
+	CHECK_INT(retry, now + SRV_SSO_START_EVERY_S);
+	CHECK_INT(srv_sso_table_add(&t, &p, now + SRV_SSO_START_EVERY_S - 1, &retry), -EAGAIN);
+	CHECK_INT(srv_sso_table_add(&t, &p, now + SRV_SSO_START_EVERY_S, &retry), 0);
+	CHECK_INT(srv_sso_table_add(&t, &p, now + SRV_SSO_START_EVERY_S, &retry), -EAGAIN);
+	CHECK_INT(retry, now + 2 * SRV_SSO_START_EVERY_S);
+	p = mk(101, "ffffffffffffffffffffffffffffffff", "2001:db8:8::/48");
+	CHECK_INT(srv_sso_table_add(&t, &p, now, &retry), 0);
+	/* at rest long enough, the whole burst is back */
+	for (unsigned i = 0; i < SRV_SSO_START_BURST; i++) {
+		p = mk(200 + i, "ffffffffffffffffffffffffffffffff", "2001:db8:7::/48");
+		CHECK_INT(srv_sso_table_add(&t, &p, now + 1000, &retry), 0);
+	}
+	CHECK_INT(srv_sso_table_add(&t, &p, now + 1000, &retry), -EAGAIN);
+	/* more addresses than it remembers: one at rest is forgotten, a busy one is not */
+	for (unsigned i = 0; i < SRV_SSO_RATE_SOURCES; i++) {
+		char src[64];
+		snprintf(src, sizeof(src), "10.1.%u.%u", i / 250, i % 250);
+		p = mk(300 + i, "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee", src);
+		CHECK_INT(srv_sso_table_add(&t, &p, now + 1000, &retry), 0);
+	}
+	p = mk(2000, "dddddddddddddddddddddddddddddddd", "2001:db8:7::/48");
+	CHECK_INT(srv_sso_table_add(&t, &p, now + 1000, &retry), -EAGAIN);
+	srv_sso_table_uninit(&t);
+}
+
+/* 8. token exchanges: 2 per address in the list, 64 in all */
+static void job_tests(void)
+{
+	struct srv_sso *s = calloc(1, sizeof(*s));
+	struct srv_sso_job j[SRV_SSO_JOBS_MAX + 2];
+	CHECK(s != NULL);
+	pthread_cond_init(&s->cond, NULL);
+	memset(j, 0, sizeof(j));
+	for (size_t i = 0; i < SRV_SSO_JOBS_MAX + 2; i++)
+		snprintf(j[i].source, sizeof(j[i].source), "198.51.100.%zu", i < 3 ? 1 : i);
+	CHECK_INT(srv_sso_job_queue(s, &j[0]), 0);
+	CHECK_INT(srv_sso_job_queue(s, &j[1]), 0);
+	j[1].step = SRV_SSO_DONE; /* done but not yet read still counts */
+	CHECK_INT(srv_sso_job_queue(s, &j[2]), -EAGAIN);
+	for (size_t i = 3; i < SRV_SSO_JOBS_MAX + 1; i++)
+		CHECK_INT(srv_sso_job_queue(s, &j[i]), 0);
+	CHECK_INT(s->n_jobs, SRV_SSO_JOBS_MAX);
+	CHECK_INT(srv_sso_job_queue(s, &j[SRV_SSO_JOBS_MAX + 1]), -EBUSY);
+	pthread_cond_destroy(&s->cond);
+	free(s);
 }
 
 /* 6. the table's address: an IPv6 /64 widened to its /48; others as they are */
@@ -232,6 +299,8 @@ int main(void)
 {
 	table_tests();
 	source_key_tests();
+	rate_tests();
+	job_tests();
 	callback_tests();
 	return check_finish();
 }
