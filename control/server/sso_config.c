@@ -117,6 +117,27 @@ static int scopes_check(const char *s, char *err, size_t errlen)
 	return 0;
 }
 
+/* Without a list every account the provider has (any Google account, say) would get a user
+ * and could approve devices: that must be said, not be what an option left out means. */
+static int who_check(const struct ctl_server_oidc *o, const struct srv_sso_config *c,
+		     char *err, size_t errlen)
+{
+	bool lists = c->n_domains || c->n_groups || c->n_users;
+	if (!lists && !o->allow_anyone) {
+		snprintf(err, errlen, "--oidc-issuer '%s' needs --oidc-allowed-domains, "
+			 "--oidc-allowed-groups or --oidc-allowed-users (who may sign in), or "
+			 "--oidc-allow-anyone to let in everyone the provider has an account for",
+			 c->issuer);
+		return -EINVAL;
+	}
+	if (lists && o->allow_anyone) {
+		snprintf(err, errlen, "--oidc-allow-anyone and --oidc-allowed-* contradict each "
+			 "other: give the lists, or --oidc-allow-anyone alone");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int secret_read(const char *path, struct srv_sso_config *c, char *err, size_t errlen)
 {
 	char why[512];
@@ -177,6 +198,8 @@ int srv_sso_config_load(const struct ctl_server_oidc *o, struct srv_sso_config *
 		rc = list_parse("oidc-allowed-users", o->allowed_users, email_ok,
 				"an email address", &c->users[0][0], sizeof(c->users[0]),
 				&c->n_users, err, errlen);
+	if (!rc)
+		rc = who_check(o, c, err, errlen);
 	if (!rc)
 		rc = secret_read(o->client_secret_file, c, err, errlen);
 	if (rc)

@@ -272,7 +272,8 @@ struct ctl_server *fz_srv_open(void)
 	struct ctl_server_config cfg = { .state_dir = work_dir, .relays = &relay, .n_relays = 1,
 					 .relay_secret_file = relay_secret_file,
 					 .oidc = { .issuer = FZ_SSO_ISSUER, .client_id = "mesh",
-						   .client_secret_file = sso_secret_file } };
+						   .client_secret_file = sso_secret_file,
+						   .allowed_domains = "example.com" } };
 	struct ctl_server *srv;
 	char err[256];
 	if (ctl_server_new(&cfg, &srv, err, sizeof(err)) != 0) {

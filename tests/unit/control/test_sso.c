@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
+#include "control/server/server.h"
 #include "control/server/sso.h"
 
 static const char S43[] = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
@@ -195,6 +197,40 @@ static void job_tests(void)
 	free(s);
 }
 
+/* 9. who may sign in must be said: a list, or --oidc-allow-anyone, not both */
+static void config_tests(void)
+{
+	char path[] = "/tmp/test-control-sso-XXXXXX", err[512];
+	int fd = mkstemp(path);
+	CHECK(fd >= 0);
+	CHECK(write(fd, "s3cret\n", 7) == 7);
+	close(fd);
+	struct srv_sso_config c;
+	struct ctl_server_oidc o = { .issuer = "https://idp.example.com", .client_id = "mesh",
+				     .client_secret_file = path };
+	err[0] = '\0';
+	CHECK_INT(srv_sso_config_load(&o, &c, err, sizeof(err)), -EINVAL);
+	CHECK_STR(err, "--oidc-issuer 'https://idp.example.com' needs --oidc-allowed-domains, "
+		       "--oidc-allowed-groups or --oidc-allowed-users (who may sign in), or "
+		       "--oidc-allow-anyone to let in everyone the provider has an account for");
+	CHECK(c.secret == NULL);
+	o.allowed_domains = ""; /* given empty is none */
+	CHECK_INT(srv_sso_config_load(&o, &c, err, sizeof(err)), -EINVAL);
+	o.allow_anyone = true;
+	CHECK_INT(srv_sso_config_load(&o, &c, err, sizeof(err)), 0);
+	CHECK_STR(c.secret, "s3cret");
+	srv_sso_config_free(&c);
+	o.allowed_groups = "eng";
+	CHECK_INT(srv_sso_config_load(&o, &c, err, sizeof(err)), -EINVAL);
+	CHECK_STR(err, "--oidc-allow-anyone and --oidc-allowed-* contradict each other: give "
+		       "the lists, or --oidc-allow-anyone alone");
+	o.allow_anyone = false;
+	CHECK_INT(srv_sso_config_load(&o, &c, err, sizeof(err)), 0);
+	CHECK_INT(c.n_groups, 1);
+	srv_sso_config_free(&c);
+	unlink(path);
+}
+
 /* 6. the table's address: an IPv6 /64 widened to its /48; others as they are */
 static void source_key_tests(void)
 {
@@ -301,6 +337,7 @@ int main(void)
 	source_key_tests();
 	rate_tests();
 	job_tests();
+	config_tests();
 	callback_tests();
 	return check_finish();
 }
