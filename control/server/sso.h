@@ -140,6 +140,13 @@ void srv_sso_config_free(struct srv_sso_config *c);
 bool srv_sso_allowed(const struct srv_sso_config *c, const struct ctl_oidc_identity *id,
 		     char *why, size_t whylen);
 
+/* The login a first sign-in creates: the verified email (lowercase), else a name made from
+ * sub at ISSUER-HOST.invalid, which no one can have as an email (sub kept as it is, or
+ * hashed when it has characters a login cannot).  0, or -EINVAL with a sentence quoting the
+ * login in why.  out: CTL_LOGIN_MAX (store.h). */
+int srv_sso_login_for(const struct srv_sso_config *c, const struct ctl_oidc_identity *id,
+		      char *out, char *why, size_t whylen);
+
 /* A callback's token exchange, done by the provider thread while its request waits
  * (suspended, woken by token).  Owned by the list in struct srv_sso; freed by the request
  * that reads its result, or, when that request went away (abandoned), by whoever is last. */

@@ -140,29 +140,6 @@ static enum MHD_Result on_arg(void *cls, enum MHD_ValueKind kind, const char *ke
 	return a->rc ? MHD_NO : MHD_YES;
 }
 
-/* The login a first sign-in creates: the verified email, or sub@issuer-host. */
-static int login_for(const struct srv_sso *s, const struct ctl_oidc_identity *id,
-		     char out[static CTL_LOGIN_MAX], char *why, size_t whylen)
-{
-	const char *w = "it is longer than 127 characters";
-	char q[CTL_OIDC_QUOTE_BUF], l[CTL_OIDC_SUB_MAX + 256];
-	if (id->email[0])
-		snprintf(l, sizeof(l), "%s", id->email);
-	else
-		snprintf(l, sizeof(l), "%s@%.*s", id->sub, (int)strcspn(s->cfg.issuer_host, ":"),
-			 s->cfg.issuer_host);
-	for (char *c = l; *c; c++)
-		*c = (char)tolower((unsigned char)*c);
-	if (strlen(l) < CTL_LOGIN_MAX && ctl_login_valid(l, &w)) {
-		memcpy(out, l, strlen(l) + 1);
-		return 0;
-	}
-	snprintf(why, whylen, "the login \"%s\" made from %s is not one meshcontrol takes (%s)",
-		 ctl_oidc_quote(l, q), id->email[0] ? "your verified email" : "the provider's sub",
-		 w);
-	return -EINVAL;
-}
-
 static char *groups_json(const struct ctl_oidc_identity *id)
 {
 	json_t *a = json_array();
@@ -211,7 +188,7 @@ static enum MHD_Result finish(struct srv_req *r)
 				"You may not use this tailnet", why);
 		goto out;
 	}
-	if (login_for(s, id, login, why, sizeof(why)) != 0) {
+	if (srv_sso_login_for(&s->cfg, id, login, why, sizeof(why)) != 0) {
 		res = fail_page(r, MHD_HTTP_FORBIDDEN, "Sign-in failed", "Sign-in failed", why);
 		goto out;
 	}

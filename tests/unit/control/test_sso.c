@@ -11,6 +11,7 @@
 #include "check.h"
 #include "control/server/server.h"
 #include "control/server/sso.h"
+#include "control/server/store.h"
 
 static const char S43[] = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 
@@ -231,6 +232,49 @@ static void config_tests(void)
 	unlink(path);
 }
 
+/* 10. the login a first sign-in makes: a verified email, or a sub at ISSUER-HOST.invalid
+ * (never someone's email), the sub's case kept apart */
+static void login_tests(void)
+{
+	static const struct {
+		const char *host, *sub, *email, *login, *why;
+	} k[] = {
+		{ "example.com", "x1", "Alice@Example.COM", "alice@example.com", NULL },
+		{ "example.com", "ceo", "", "ceo@example.com.invalid", NULL },
+		{ "127.0.0.1:9000", "ceo", "", "ceo@127.0.0.1.invalid", NULL },
+		{ "IdP.Example.com", "bob", "", "bob@idp.example.com.invalid", NULL },
+		{ "example.com", "Bob", "", "sub+7665a907c674f215bf0a67ce946a11d3@example.com.invalid",
+		  NULL },
+		{ "example.com", "bob+x", "",
+		  "sub+899035cd78637d33e2ebad1cb8b1e55f@example.com.invalid", NULL },
+		{ "example.com",
+		  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "",
+		  "sub+61d6ddb7c8281b18655debddfc5b5b76@example.com.invalid", NULL },
+		{ "example.com", "x1", "a'b@example.com", NULL,
+		  "the login \"a'b@example.com\" made from your verified email is not one "
+		  "meshcontrol takes (login may only contain lowercase letters, digits and . _ + - "
+		  "@)" },
+		{ "[::1]:9000", "ceo", "", NULL,
+		  "the login \"ceo@[::1].invalid\" made from the provider's sub is not one meshcontrol "
+		  "takes (login may only contain lowercase letters, digits and . _ + - @)" },
+	};
+	for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++) {
+		struct srv_sso_config c;
+		struct ctl_oidc_identity id;
+		char login[CTL_LOGIN_MAX] = "", why[512] = "";
+		memset(&c, 0, sizeof(c));
+		memset(&id, 0, sizeof(id));
+		snprintf(c.issuer_host, sizeof(c.issuer_host), "%s", k[i].host);
+		snprintf(id.sub, sizeof(id.sub), "%s", k[i].sub);
+		snprintf(id.email, sizeof(id.email), "%s", k[i].email);
+		int rc = srv_sso_login_for(&c, &id, login, why, sizeof(why));
+		if (rc != (k[i].login ? 0 : -EINVAL))
+			fprintf(stderr, "login case %zu: rc %d '%s' '%s'\n", i + 1, rc, login, why);
+		CHECK_INT(rc, k[i].login ? 0 : -EINVAL);
+		CHECK_STR(k[i].login ? login : why, k[i].login ? k[i].login : k[i].why);
+	}
+}
+
 /* 6. the table's address: an IPv6 /64 widened to its /48; others as they are */
 static void source_key_tests(void)
 {
@@ -338,6 +382,7 @@ int main(void)
 	rate_tests();
 	job_tests();
 	config_tests();
+	login_tests();
 	callback_tests();
 	return check_finish();
 }
