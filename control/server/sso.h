@@ -30,7 +30,8 @@ enum {
 	SRV_SSO_RATE_SOURCES = 1024,   /* addresses whose rate is remembered */
 	SRV_SSO_PENDING_TTL_S = 600,   /* a login must come back within 10 minutes */
 	SRV_SSO_SOURCE_MAX = 64,       /* srv_sso_source_key's "2001:db8:1::/48" */
-	SRV_SSO_PRE_HEX = 32,	       /* the browser's pre-session cookie, hex */
+	SRV_SSO_PRE_HEX = 32,	       /* the browser's pre-session id, hex */
+	SRV_SSO_COOKIE_HEX = 96,       /* ... in its cookie with its HMAC-SHA256, hex */
 	SRV_SSO_NEXT_MAX = 128,	       /* where the browser goes after the login */
 	SRV_SSO_CODE_MAX = 2048,       /* an authorization code, with the NUL */
 	SRV_SSO_ERROR_MAX = 256,       /* the callback's error and error_description */
@@ -92,6 +93,19 @@ void srv_sso_source_key(const char *source, char out[static SRV_SSO_SOURCE_MAX])
  * (pre differs or is NULL; the login stays for its own browser). */
 int srv_sso_table_take(struct srv_sso_table *t, const char *state, const char *pre, int64_t now,
 		       struct srv_sso_pending *out);
+
+/* The pre-session cookie's value for pre (SRV_SSO_PRE_HEX lowercase hex): pre and its
+ * HMAC-SHA256 under key, so only a value this server made is taken back. */
+void srv_sso_pre_sign(const uint8_t key[static 32], const char *pre,
+		      char cookie[static SRV_SSO_COOKIE_HEX + 1]);
+/* Whether cookie is one srv_sso_pre_sign made under key: true with its pre. */
+bool srv_sso_pre_check(const uint8_t key[static 32], const char *cookie,
+		       char pre[static SRV_SSO_PRE_HEX + 1]);
+/* The cookie's name: over HTTPS __Host-mesh_sso, which a sibling subdomain or plain HTTP
+ * cannot set (RFC 6265bis 4.1.3.2), else mesh_sso. */
+const char *srv_sso_cookie_name(bool https);
+/* The Set-Cookie value for cookie (from srv_sso_pre_sign) into out (at least 256). */
+void srv_sso_cookie_header(bool https, const char *cookie, char *out, size_t outlen);
 
 /* The callback's query (RFC 6749 4.1.2, RFC 9207): parameters fed one by one as
  * libmicrohttpd decoded them, then finished. */
@@ -168,6 +182,7 @@ struct srv_sso_job {
 struct srv_sso {
 	struct srv_sso_config cfg;
 	char redirect_uri[CTL_OIDC_URL_MAX];
+	uint8_t cookie_key[32]; /* signs pre-session cookies; new at each start */
 	/* under srv->lock */
 	struct ctl_oidc_discovery disco;
 	bool have_disco;

@@ -398,6 +398,7 @@ int srv_sso_new(struct ctl_server *srv, struct srv_sso_config *c, struct srv_sso
 		return -ENOMEM;
 	s->cfg = *c;
 	c->secret = NULL;
+	randombytes_buf(s->cookie_key, sizeof(s->cookie_key));
 	if (srv_sso_table_init(&s->pending)) {
 		srv_sso_config_free(&s->cfg);
 		free(s);
@@ -447,6 +448,7 @@ void srv_sso_free(struct ctl_server *srv)
 	srv_sso_table_uninit(&s->pending);
 	srv_sso_config_free(&s->cfg);
 	pthread_cond_destroy(&s->cond);
+	sodium_memzero(s->cookie_key, sizeof(s->cookie_key));
 	free(s);
 	srv->sso = NULL;
 }

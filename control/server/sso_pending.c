@@ -176,6 +176,47 @@ int srv_sso_table_take(struct srv_sso_table *t, const char *state, const char *p
 	return -ENOENT;
 }
 
+/* ---- the browser's pre-session cookie ---- */
+
+void srv_sso_pre_sign(const uint8_t key[static 32], const char *pre,
+		      char cookie[static SRV_SSO_COOKIE_HEX + 1])
+{
+	uint8_t tag[crypto_auth_hmacsha256_BYTES];
+	crypto_auth_hmacsha256(tag, (const uint8_t *)pre, SRV_SSO_PRE_HEX, key);
+	memcpy(cookie, pre, SRV_SSO_PRE_HEX);
+	sodium_bin2hex(cookie + SRV_SSO_PRE_HEX, SRV_SSO_COOKIE_HEX - SRV_SSO_PRE_HEX + 1, tag,
+		       sizeof(tag));
+}
+
+bool srv_sso_pre_check(const uint8_t key[static 32], const char *cookie,
+		       char pre[static SRV_SSO_PRE_HEX + 1])
+{
+	uint8_t tag[crypto_auth_hmacsha256_BYTES];
+	if (strlen(cookie) != SRV_SSO_COOKIE_HEX ||
+	    strspn(cookie, "0123456789abcdef") != SRV_SSO_COOKIE_HEX ||
+	    sodium_hex2bin(tag, sizeof(tag), cookie + SRV_SSO_PRE_HEX,
+			   SRV_SSO_COOKIE_HEX - SRV_SSO_PRE_HEX, NULL, NULL, NULL) != 0 ||
+	    crypto_auth_hmacsha256_verify(tag, (const uint8_t *)cookie, SRV_SSO_PRE_HEX, key) != 0)
+		return false;
+	memcpy(pre, cookie, SRV_SSO_PRE_HEX);
+	pre[SRV_SSO_PRE_HEX] = '\0';
+	return true;
+}
+
+const char *srv_sso_cookie_name(bool https)
+{
+	return https ? "__Host-mesh_sso" : "mesh_sso";
+}
+
+void srv_sso_cookie_header(bool https, const char *cookie, char *out, size_t outlen)
+{
+	/* Lax, not Strict: the provider sends the browser back with a cross-site navigation.
+	 * __Host- needs Secure, Path=/ and no Domain; plain HTTP keeps it to /oidc. */
+	snprintf(out, outlen, "%s=%s; Path=%s; HttpOnly; SameSite=Lax; Max-Age=%d%s",
+		 srv_sso_cookie_name(https), cookie, https ? "/" : "/oidc", SRV_SSO_PENDING_TTL_S,
+		 https ? "; Secure" : "");
+}
+
 /* ---- the callback's query ---- */
 
 static bool b64url(const char *s)

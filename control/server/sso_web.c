@@ -66,13 +66,35 @@ static void source_of(struct srv_req *r, char out[static SRV_SSO_SOURCE_MAX])
 	srv_sso_source_key(src, out);
 }
 
-/* The browser's pre-session cookie for sign-ins, when it looks like one of ours. */
-static const char *pre_cookie(struct srv_req *r)
+static bool https(const struct ctl_server *srv)
 {
-	const char *c = MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, "mesh_sso");
-	if (!c || strlen(c) != SRV_SSO_PRE_HEX || strspn(c, "0123456789abcdef") != SRV_SSO_PRE_HEX)
-		return NULL;
-	return c;
+	return srv_cookie_secure(srv)[0] != '\0';
+}
+
+struct cookie_find {
+	const char *name, *value;
+	int n;
+};
+
+static enum MHD_Result on_cookie(void *cls, enum MHD_ValueKind kind, const char *key,
+				 const char *value)
+{
+	struct cookie_find *f = cls;
+	(void)kind;
+	if (strcmp(key, f->name) == 0 && f->n++ == 0)
+		f->value = value;
+	return MHD_YES;
+}
+
+/* The browser's pre-session id for sign-ins, from a cookie this server signed.  A cookie
+ * sent twice is neither: the second was planted (a sibling subdomain or plain HTTP can set
+ * one with a longer Path, which the browser sends first) to sign the victim in as the
+ * attacker, and which one is ours cannot be told. */
+static bool pre_cookie(struct srv_req *r, char pre[static SRV_SSO_PRE_HEX + 1])
+{
+	struct cookie_find f = { .name = srv_sso_cookie_name(https(r->srv)) };
+	MHD_get_connection_values(r->conn, MHD_COOKIE_KIND, on_cookie, &f);
+	return f.n == 1 && f.value && srv_sso_pre_check(r->srv->sso->cookie_key, f.value, pre);
 }
 
 static enum MHD_Result start(struct srv_req *r)
@@ -80,10 +102,10 @@ static enum MHD_Result start(struct srv_req *r)
 	struct ctl_server *srv = r->srv;
 	struct srv_sso *s = srv->sso;
 	const char *next = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "next");
-	const char *have = pre_cookie(r);
 	struct srv_sso_pending p = { 0 };
 	struct ctl_oidc_login l;
-	char url[CTL_OIDC_AUTH_URL_MAX], err[CTL_OIDC_ERR_MAX], cookie[192];
+	char url[CTL_OIDC_AUTH_URL_MAX], err[CTL_OIDC_ERR_MAX], cookie[256];
+	char signed_pre[SRV_SSO_COOKIE_HEX + 1];
 	char pre[SRV_SSO_PRE_HEX + 1], when[32];
 	int64_t now = srv_now_s(), retry_at = 0;
 	if (!s->have_disco) {
@@ -92,9 +114,7 @@ static enum MHD_Result start(struct srv_req *r)
 				 "Signing in is not possible now", s->status);
 	}
 	snprintf(p.next, sizeof(p.next), "%s", next && srv_safe_next(next) ? next : "/");
-	if (have)
-		snprintf(pre, sizeof(pre), "%s", have);
-	else
+	if (!pre_cookie(r, pre))
 		srv_random_hex(pre, SRV_SSO_PRE_HEX / 2);
 	memcpy(p.pre, pre, sizeof(p.pre));
 	source_of(r, p.source);
@@ -116,10 +136,8 @@ static enum MHD_Result start(struct srv_req *r)
 	if (rc)
 		return fail_page(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "Sign-in unavailable",
 				 "The provider's sign-in address cannot be made", err);
-	/* Lax, not Strict: the provider sends the browser back with a cross-site navigation */
-	snprintf(cookie, sizeof(cookie),
-		 "mesh_sso=%s; Path=/oidc; HttpOnly; SameSite=Lax; Max-Age=%d%s",
-		 pre, SRV_SSO_PENDING_TTL_S, srv_cookie_secure(srv));
+	srv_sso_pre_sign(s->cookie_key, pre, signed_pre);
+	srv_sso_cookie_header(https(srv), signed_pre, cookie, sizeof(cookie));
 	return srv_redirect(r, url, cookie);
 }
 
@@ -228,6 +246,7 @@ static enum MHD_Result callback(struct srv_req *r)
 	struct srv_sso_callback cb = { 0 };
 	struct srv_sso_pending p;
 	char err[SRV_SSO_ERR_MAX], q1[CTL_OIDC_QUOTE_BUF], q2[CTL_OIDC_QUOTE_BUF];
+	char pre[SRV_SSO_PRE_HEX + 1];
 	struct args_ctx a = { .cb = &cb, .err = err, .errlen = sizeof(err) };
 	if (r->sso_job)
 		return finish(r);
@@ -236,7 +255,8 @@ static enum MHD_Result callback(struct srv_req *r)
 	if (rc)
 		return fail_page(r, MHD_HTTP_BAD_REQUEST, "Sign-in failed",
 				 "This sign-in cannot be finished", err);
-	rc = srv_sso_table_take(&s->pending, cb.state, pre_cookie(r), srv_now_s(), &p);
+	rc = srv_sso_table_take(&s->pending, cb.state, pre_cookie(r, pre) ? pre : NULL,
+				srv_now_s(), &p);
 	if (rc == -EPERM)
 		return fail_page(r, MHD_HTTP_FORBIDDEN, "Sign-in failed",
 				 "This sign-in was started in another browser", "");

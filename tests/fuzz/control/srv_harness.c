@@ -314,6 +314,7 @@ struct ctl_server *fz_srv_open(void)
 	snprintf(d->jwks_uri, sizeof(d->issuer), FZ_SSO_ISSUER "/jwks");
 	d->algs = CTL_OIDC_RS256;
 	sso->have_disco = true;
+	memset(sso->cookie_key, 0x5a, sizeof(sso->cookie_key));
 	sso->status[0] = '\0';
 	snprintf(sso->redirect_uri, sizeof(sso->redirect_uri), "http://ctl.test/oidc/callback");
 	struct srv_sso_pending p = { .state = FZ_SSO_STATE, .nonce = "n", .verifier = "v",

@@ -275,6 +275,30 @@ static void login_tests(void)
 	}
 }
 
+/* 11. the pre-session cookie: signed, checked, named and scoped by the scheme */
+static void cookie_tests(void)
+{
+	uint8_t key[32], other[32];
+	char cookie[SRV_SSO_COOKIE_HEX + 1], pre[SRV_SSO_PRE_HEX + 1], hdr[256];
+	memset(key, 0x5a, sizeof(key));
+	memset(other, 0x5b, sizeof(other));
+	srv_sso_pre_sign(key, "0123456789abcdef0123456789abcdef", cookie);
+	CHECK_INT(strlen(cookie), SRV_SSO_COOKIE_HEX);
+	CHECK(srv_sso_pre_check(key, cookie, pre));
+	CHECK_STR(pre, "0123456789abcdef0123456789abcdef");
+	CHECK(!srv_sso_pre_check(other, cookie, pre));
+	CHECK(!srv_sso_pre_check(key, "0123456789abcdef0123456789abcdef", pre));
+	cookie[SRV_SSO_COOKIE_HEX - 1] ^= 1;
+	CHECK(!srv_sso_pre_check(key, cookie, pre));
+	cookie[SRV_SSO_COOKIE_HEX - 1] ^= 1;
+	cookie[0] = 'A'; /* hex2bin would take it; only our lowercase is ours */
+	CHECK(!srv_sso_pre_check(key, cookie, pre));
+	srv_sso_cookie_header(true, "v", hdr, sizeof(hdr));
+	CHECK_STR(hdr, "__Host-mesh_sso=v; Path=/; HttpOnly; SameSite=Lax; Max-Age=600; Secure");
+	srv_sso_cookie_header(false, "v", hdr, sizeof(hdr));
+	CHECK_STR(hdr, "mesh_sso=v; Path=/oidc; HttpOnly; SameSite=Lax; Max-Age=600");
+}
+
 /* 6. the table's address: an IPv6 /64 widened to its /48; others as they are */
 static void source_key_tests(void)
 {
@@ -383,6 +407,7 @@ int main(void)
 	job_tests();
 	config_tests();
 	login_tests();
+	cookie_tests();
 	callback_tests();
 	return check_finish();
 }
