@@ -91,8 +91,7 @@ static int by_source(const void *a, const void *b, void *cls)
 
 static size_t busiest_oldest(const struct srv_sso_table *t)
 {
-	static size_t ix[SRV_SSO_PENDING_MAX]; /* under srv->lock, as the table is */
-	size_t best = 0, best_n = 0;
+	size_t ix[SRV_SSO_PENDING_MAX], best = 0, best_n = 0; /* 8 KiB */
 	for (size_t i = 0; i < t->n; i++)
 		ix[i] = i;
 	qsort_r(ix, t->n, sizeof(ix[0]), by_source, t->e);
