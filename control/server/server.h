@@ -18,7 +18,8 @@ struct ctl_server;
 struct ctl_store;
 
 /* Single sign-on through an OpenID provider (meshcontrol serve --oidc-*); off when issuer is
- * NULL.  Lists are comma-separated; NULL or "" allows everyone the provider vouches for. */
+ * NULL.  Lists are comma-separated, NULL or "" for none; at least one list, or allow_anyone
+ * (everyone the provider knows, said on purpose), is required. */
 struct ctl_server_oidc {
 	const char *issuer;		/* https://...; http:// only to loopback (labs) */
 	const char *client_id;
@@ -28,6 +29,7 @@ struct ctl_server_oidc {
 	const char *allowed_domains;	/* of the verified email */
 	const char *allowed_groups;	/* at least one of them */
 	const char *allowed_users;	/* verified emails */
+	bool allow_anyone;		/* --oidc-allow-anyone: no list, on purpose */
 };
 
 struct ctl_server_config {

@@ -23,10 +23,15 @@ struct ctl_server_oidc;
 
 enum {
 	SRV_SSO_PENDING_MAX = 1024,    /* logins started and not finished, in all */
-	SRV_SSO_PENDING_PER_SOURCE = 32, /* ... from one address (an IPv6 /64) */
+	SRV_SSO_PENDING_PER_SOURCE = 32, /* ... from one address (an IPv6 /48); its oldest goes */
 	SRV_SSO_PENDING_PER_BROWSER = 8, /* ... in one browser (tabs); the oldest makes room */
+	SRV_SSO_START_EVERY_S = 6,     /* one address starts a login this often ... */
+	SRV_SSO_START_BURST = 10,      /* ... after this many at once */
+	SRV_SSO_RATE_SOURCES = 1024,   /* addresses whose rate is remembered */
 	SRV_SSO_PENDING_TTL_S = 600,   /* a login must come back within 10 minutes */
-	SRV_SSO_PRE_HEX = 32,	       /* the browser's pre-session cookie, hex */
+	SRV_SSO_SOURCE_MAX = 64,       /* srv_sso_source_key's "2001:db8:1::/48" */
+	SRV_SSO_PRE_HEX = 32,	       /* the browser's pre-session id, hex */
+	SRV_SSO_COOKIE_HEX = 96,       /* ... in its cookie with its HMAC-SHA256, hex */
 	SRV_SSO_NEXT_MAX = 128,	       /* where the browser goes after the login */
 	SRV_SSO_CODE_MAX = 2048,       /* an authorization code, with the NUL */
 	SRV_SSO_ERROR_MAX = 256,       /* the callback's error and error_description */
@@ -35,6 +40,7 @@ enum {
 	SRV_SSO_CLAIM_MAX = 128,
 	SRV_SSO_SECRET_MAX = 512,
 	SRV_SSO_JOBS_MAX = 64,	       /* token exchanges waiting for the provider */
+	SRV_SSO_JOBS_PER_SOURCE = 2,   /* ... for one address */
 	SRV_SSO_EXCHANGE_WAIT_MS = 30000, /* how long a callback waits for them */
 	SRV_SSO_RETRY_S = 30,	       /* discovery again after a failure, at most this often */
 	SRV_SSO_KICK_S = 5,	       /* ... or sooner when a person asks to log in */
@@ -47,32 +53,59 @@ struct srv_sso_pending {
 	char nonce[CTL_OIDC_RANDOM_LEN];
 	char verifier[CTL_OIDC_RANDOM_LEN]; /* secret until the exchange */
 	char pre[SRV_SSO_PRE_HEX + 1];	    /* the browser's pre-session cookie */
-	char source[64];		    /* srv_source of the browser */
+	char source[SRV_SSO_SOURCE_MAX];    /* srv_sso_source_key of the browser */
 	char next[SRV_SSO_NEXT_MAX];
 	int64_t created;
+};
+
+/* When an address may start its next login (GCRA: now + SRV_SSO_START_EVERY_S a start). */
+struct srv_sso_rate {
+	char source[SRV_SSO_SOURCE_MAX];
+	int64_t tat;
 };
 
 struct srv_sso_table {
 	struct srv_sso_pending *e; /* SRV_SSO_PENDING_MAX entries */
 	size_t n;
+	struct srv_sso_rate *rate; /* SRV_SSO_RATE_SOURCES entries */
+	size_t n_rate;
 };
 
 int srv_sso_table_init(struct srv_sso_table *t);
 /* Wipes the verifiers, then frees. */
 void srv_sso_table_uninit(struct srv_sso_table *t);
 
-/* Adds p (p->created is now) after forgetting expired entries: 0; -EAGAIN when p->source
- * has SRV_SSO_PENDING_PER_SOURCE logins open, -ENOSPC when the table is full (*retry_at:
- * when the oldest one that stands in the way expires).  A browser with
- * SRV_SSO_PENDING_PER_BROWSER open loses its oldest. */
+/* Adds p (p->created is now) after forgetting expired entries: 0, or -EAGAIN when p->source
+ * started SRV_SSO_START_BURST logins at once or more than one every SRV_SSO_START_EVERY_S
+ * since (*retry_at: when it may again; a callback takes its login out of the table, so the
+ * count open alone does not bound how often).  Never refused for room, something makes it: the browser's oldest when it has SRV_SSO_PENDING_PER_BROWSER open, else the
+ * source's oldest when it has SRV_SSO_PENDING_PER_SOURCE, else, when the table is full,
+ * the oldest of the source with the most. */
 int srv_sso_table_add(struct srv_sso_table *t, const struct srv_sso_pending *p, int64_t now,
 		      int64_t *retry_at);
+
+/* The table's name for a browser's address: srv_source's, with an IPv6 /64 widened to its
+ * /48 (what one site or customer usually has; a /64 each would give a /56 256 shares). */
+void srv_sso_source_key(const char *source, char out[static SRV_SSO_SOURCE_MAX]);
 
 /* Takes the login of state, once: 0 with *out (removed); -ENOENT when no live login has
  * that state (unknown, used or expired); -EPERM when it was started in another browser
  * (pre differs or is NULL; the login stays for its own browser). */
 int srv_sso_table_take(struct srv_sso_table *t, const char *state, const char *pre, int64_t now,
 		       struct srv_sso_pending *out);
+
+/* The pre-session cookie's value for pre (SRV_SSO_PRE_HEX lowercase hex): pre and its
+ * HMAC-SHA256 under key, so only a value this server made is taken back. */
+void srv_sso_pre_sign(const uint8_t key[static 32], const char *pre,
+		      char cookie[static SRV_SSO_COOKIE_HEX + 1]);
+/* Whether cookie is one srv_sso_pre_sign made under key: true with its pre. */
+bool srv_sso_pre_check(const uint8_t key[static 32], const char *cookie,
+		       char pre[static SRV_SSO_PRE_HEX + 1]);
+/* The cookie's name: over HTTPS __Host-mesh_sso, which a sibling subdomain or plain HTTP
+ * cannot set (RFC 6265bis 4.1.3.2), else mesh_sso. */
+const char *srv_sso_cookie_name(bool https);
+/* The Set-Cookie value for cookie (from srv_sso_pre_sign) into out (at least 256). */
+void srv_sso_cookie_header(bool https, const char *cookie, char *out, size_t outlen);
 
 /* The callback's query (RFC 6749 4.1.2, RFC 9207): parameters fed one by one as
  * libmicrohttpd decoded them, then finished. */
@@ -121,11 +154,19 @@ void srv_sso_config_free(struct srv_sso_config *c);
 bool srv_sso_allowed(const struct srv_sso_config *c, const struct ctl_oidc_identity *id,
 		     char *why, size_t whylen);
 
+/* The login a first sign-in creates: the verified email (lowercase), else a name made from
+ * sub at ISSUER-HOST.invalid, which no one can have as an email (sub kept as it is, or
+ * hashed when it has characters a login cannot).  0, or -EINVAL with a sentence quoting the
+ * login in why.  out: CTL_LOGIN_MAX (store.h). */
+int srv_sso_login_for(const struct srv_sso_config *c, const struct ctl_oidc_identity *id,
+		      char *out, char *why, size_t whylen);
+
 /* A callback's token exchange, done by the provider thread while its request waits
  * (suspended, woken by token).  Owned by the list in struct srv_sso; freed by the request
  * that reads its result, or, when that request went away (abandoned), by whoever is last. */
 struct srv_sso_job {
 	char token[33];
+	char source[SRV_SSO_SOURCE_MAX]; /* srv_sso_source_key of the browser */
 	char code[SRV_SSO_CODE_MAX];
 	char verifier[CTL_OIDC_RANDOM_LEN], nonce[CTL_OIDC_RANDOM_LEN];
 	char next[SRV_SSO_NEXT_MAX];
@@ -141,6 +182,7 @@ struct srv_sso_job {
 struct srv_sso {
 	struct srv_sso_config cfg;
 	char redirect_uri[CTL_OIDC_URL_MAX];
+	uint8_t cookie_key[32]; /* signs pre-session cookies; new at each start */
 	/* under srv->lock */
 	struct ctl_oidc_discovery disco;
 	bool have_disco;
@@ -155,6 +197,7 @@ struct srv_sso {
 	bool running;
 	pthread_cond_t cond;
 	/* the provider thread's own */
+	void *token_curl; /* the token endpoint's handle, kept for its connection (keep-alive) */
 	struct ctl_oidc_jwks *keys;
 	int64_t keys_fetched;
 };
@@ -164,9 +207,10 @@ struct srv_sso {
 void srv_sso_job_release(struct ctl_server *srv, struct srv_sso_job *job);
 /* Someone wants to log in while discovery failed: try again (at most every SRV_SSO_KICK_S). */
 void srv_sso_kick(struct ctl_server *srv);
-/* Queues job (filled by the caller, not yet in the list): 0, or -EBUSY when
- * SRV_SSO_JOBS_MAX exchanges wait already.  Under srv->lock. */
-int srv_sso_job_queue(struct ctl_server *srv, struct srv_sso_job *job);
+/* Queues job (filled by the caller, not yet in the list): 0, -EAGAIN when job->source has
+ * SRV_SSO_JOBS_PER_SOURCE exchanges in the list (waiting, running, or done and not yet
+ * read), -EBUSY when SRV_SSO_JOBS_MAX do in all.  Under srv->lock. */
+int srv_sso_job_queue(struct srv_sso *s, struct srv_sso_job *job);
 
 /* sso_fetch.c */
 /* Makes the state from the checked config (takes ownership of c's secret). */

@@ -11,8 +11,10 @@
 #include <sodium.h>
 
 #include "common/file.h"
+#include "control/server/ident.h"
 #include "control/server/server.h"
 #include "control/server/sso.h"
+#include "control/server/store.h"
 
 static const char default_scopes[] = "openid email profile";
 
@@ -117,6 +119,27 @@ static int scopes_check(const char *s, char *err, size_t errlen)
 	return 0;
 }
 
+/* Without a list every account the provider has (any Google account, say) would get a user
+ * and could approve devices: that must be said, not be what an option left out means. */
+static int who_check(const struct ctl_server_oidc *o, const struct srv_sso_config *c,
+		     char *err, size_t errlen)
+{
+	bool lists = c->n_domains || c->n_groups || c->n_users;
+	if (!lists && !o->allow_anyone) {
+		snprintf(err, errlen, "--oidc-issuer '%s' needs --oidc-allowed-domains, "
+			 "--oidc-allowed-groups or --oidc-allowed-users (who may sign in), or "
+			 "--oidc-allow-anyone to let in everyone the provider has an account for",
+			 c->issuer);
+		return -EINVAL;
+	}
+	if (lists && o->allow_anyone) {
+		snprintf(err, errlen, "--oidc-allow-anyone and --oidc-allowed-* contradict each "
+			 "other: give the lists, or --oidc-allow-anyone alone");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int secret_read(const char *path, struct srv_sso_config *c, char *err, size_t errlen)
 {
 	char why[512];
@@ -178,6 +201,8 @@ int srv_sso_config_load(const struct ctl_server_oidc *o, struct srv_sso_config *
 				"an email address", &c->users[0][0], sizeof(c->users[0]),
 				&c->n_users, err, errlen);
 	if (!rc)
+		rc = who_check(o, c, err, errlen);
+	if (!rc)
 		rc = secret_read(o->client_secret_file, c, err, errlen);
 	if (rc)
 		srv_sso_config_free(c);
@@ -222,4 +247,49 @@ bool srv_sso_allowed(const struct srv_sso_config *c, const struct ctl_oidc_ident
 		return false;
 	}
 	return true;
+}
+
+/* A sub as a login's name part: as it is when it is all lowercase letters, digits and
+ * . _ - (most providers' subs are), else "sub+" and a hash of it (the provider's case kept
+ * apart: "Bob" and "bob" are two people).  The plain form has no '+', so the two cannot meet. */
+static void sub_name(const char *sub, char out[static 80])
+{
+	size_t len = strlen(sub);
+	if (len && len < 64 && strspn(sub, "abcdefghijklmnopqrstuvwxyz0123456789._-") == len) {
+		memcpy(out, sub, len + 1);
+		return;
+	}
+	unsigned char h[16];
+	crypto_generichash(h, sizeof(h), (const unsigned char *)sub, len, NULL, 0);
+	memcpy(out, "sub+", 4);
+	sodium_bin2hex(out + 4, 33, h, sizeof(h));
+}
+
+int srv_sso_login_for(const struct srv_sso_config *c, const struct ctl_oidc_identity *id,
+		      char *out, char *why, size_t whylen)
+{
+	const char *w = "it is longer than 127 characters";
+	char q[CTL_OIDC_QUOTE_BUF], l[CTL_OIDC_EMAIL_MAX + 512], name[80];
+	if (id->email[0]) {
+		snprintf(l, sizeof(l), "%s", id->email);
+		for (char *p = l; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+	} else {
+		/* .invalid (RFC 2606) is nobody's mail domain: an issuer at the company's own
+		 * domain cannot turn a self-chosen username "ceo" into ceo@company */
+		const char *h = c->issuer_host;
+		size_t n = h[0] == '[' ? strcspn(h, "]") + 1 : strcspn(h, ":"); /* no port */
+		sub_name(id->sub, name);
+		snprintf(l, sizeof(l), "%s@%.*s.invalid", name, (int)n, h);
+		for (char *p = strchr(l, '@'); *p; p++)
+			*p = (char)tolower((unsigned char)*p); /* the host: DNS ignores case */
+	}
+	if (strlen(l) < CTL_LOGIN_MAX && ctl_login_valid(l, &w)) {
+		memcpy(out, l, strlen(l) + 1);
+		return 0;
+	}
+	snprintf(why, whylen, "the login \"%s\" made from %s is not one meshcontrol takes (%s)",
+		 ctl_oidc_quote(l, q), id->email[0] ? "your verified email" : "the provider's sub",
+		 w);
+	return -EINVAL;
 }

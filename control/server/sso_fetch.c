@@ -56,14 +56,20 @@ static void body_wipe(struct body *b)
 	b->n = 0;
 }
 
-/* One request to the provider: GET, or POST of form with hdrs.  0 with the body and HTTP
- * status; -EIO with a sentence naming the provider (and curl's words) in err. */
-static int http_do(const struct srv_sso_config *c, const char *what, const char *url,
-		   const char *form, struct curl_slist *hdrs, struct body *b, long *status,
-		   char *err, size_t errlen)
+/* One request to the provider: GET, or POST of form with hdrs, on *keep (made at the first
+ * use, reset but kept, so its connection serves the next request) or on a handle of its
+ * own when keep is NULL.  0 with the body and HTTP status; -EIO with a sentence naming the
+ * provider (and curl's words) in err. */
+static int http_do(const struct srv_sso_config *c, void **keep, const char *what,
+		   const char *url, const char *form, struct curl_slist *hdrs, struct body *b,
+		   long *status, char *err, size_t errlen)
 {
 	char errbuf[CURL_ERROR_SIZE] = "";
-	CURL *e = curl_easy_init();
+	CURL *e = keep && *keep ? *keep : curl_easy_init();
+	if (keep && e)
+		curl_easy_reset(e); /* options go, the connection stays */
+	if (keep)
+		*keep = e;
 	if (!e) {
 		snprintf(err, errlen, "cannot make a request to the identity provider");
 		return -ENOMEM;
@@ -81,7 +87,15 @@ static int http_do(const struct srv_sso_config *c, const char *what, const char 
 		curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
 	CURLcode rc = curl_easy_perform(e);
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, status);
-	curl_easy_cleanup(e);
+	if (keep) {
+		/* nothing of this call's stays pointed at: hdrs (the secret) and form are wiped
+		 * by the caller, errbuf is on this stack */
+		curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, NULL);
+		curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL);
+	} else {
+		curl_easy_cleanup(e);
+	}
 	if (b->over) {
 		snprintf(err, errlen, "the identity provider's %s (%s) is larger than %zu bytes",
 			 what, url, b->max);
@@ -106,7 +120,7 @@ static int fetch_provider(const struct srv_sso_config *c, struct ctl_oidc_discov
 	snprintf(url, sizeof(url), "%.*s/.well-known/openid-configuration", (int)n, c->issuer);
 	struct body b = { .max = CTL_OIDC_DOC_MAX };
 	long status = 0;
-	int rc = http_do(c, "discovery document", url, NULL, NULL, &b, &status, err, errlen);
+	int rc = http_do(c, NULL, "discovery document", url, NULL, NULL, &b, &status, err, errlen);
 	if (!rc && status != 200) {
 		snprintf(err, errlen, "the identity provider at %s answered %s with HTTP %ld",
 			 c->issuer, url, status);
@@ -121,7 +135,7 @@ static int fetch_provider(const struct srv_sso_config *c, struct ctl_oidc_discov
 	if (rc)
 		return rc;
 	b = (struct body){ .max = CTL_OIDC_JWKS_MAX };
-	rc = http_do(c, "JWKS", d->jwks_uri, NULL, NULL, &b, &status, err, errlen);
+	rc = http_do(c, NULL, "JWKS", d->jwks_uri, NULL, NULL, &b, &status, err, errlen);
 	if (!rc && status != 200) {
 		snprintf(err, errlen, "the identity provider's JWKS at %s answered HTTP %ld",
 			 d->jwks_uri, status);
@@ -217,8 +231,8 @@ static int exchange(struct srv_sso *s, const struct ctl_oidc_discovery *d, struc
 		snprintf(job->err, sizeof(job->err), "out of memory");
 		goto out;
 	}
-	rc = http_do(&s->cfg, "token response", d->token_endpoint, form, hdrs, &b, &status,
-		     job->err, sizeof(job->err));
+	rc = http_do(&s->cfg, &s->token_curl, "token response", d->token_endpoint, form, hdrs,
+		     &b, &status, job->err, sizeof(job->err));
 	if (rc)
 		goto out;
 	rc = ctl_oidc_token_response_parse(b.p ? b.p : "", b.n, tok, why, sizeof(why));
@@ -289,9 +303,15 @@ void srv_sso_job_release(struct ctl_server *srv, struct srv_sso_job *job)
 		job_unlink(srv->sso, job);
 }
 
-int srv_sso_job_queue(struct ctl_server *srv, struct srv_sso_job *job)
+int srv_sso_job_queue(struct srv_sso *s, struct srv_sso_job *job)
 {
-	struct srv_sso *s = srv->sso;
+	size_t mine = 0;
+	for (const struct srv_sso_job *j = s->jobs; j; j = j->next_job)
+		mine += strcmp(j->source, job->source) == 0;
+	/* a callback takes its login out of the pending table, so only this bounds how much of
+	 * the provider thread one address can keep busy with junk codes */
+	if (mine >= SRV_SSO_JOBS_PER_SOURCE)
+		return -EAGAIN;
 	if (s->n_jobs >= SRV_SSO_JOBS_MAX)
 		return -EBUSY;
 	job->step = SRV_SSO_QUEUED;
@@ -378,6 +398,7 @@ int srv_sso_new(struct ctl_server *srv, struct srv_sso_config *c, struct srv_sso
 		return -ENOMEM;
 	s->cfg = *c;
 	c->secret = NULL;
+	randombytes_buf(s->cookie_key, sizeof(s->cookie_key));
 	if (srv_sso_table_init(&s->pending)) {
 		srv_sso_config_free(&s->cfg);
 		free(s);
@@ -422,10 +443,12 @@ void srv_sso_free(struct ctl_server *srv)
 		pthread_join(s->thread, NULL);
 	while (s->jobs)
 		job_unlink(s, s->jobs);
+	curl_easy_cleanup(s->token_curl);
 	ctl_oidc_jwks_free(s->keys);
 	srv_sso_table_uninit(&s->pending);
 	srv_sso_config_free(&s->cfg);
 	pthread_cond_destroy(&s->cond);
+	sodium_memzero(s->cookie_key, sizeof(s->cookie_key));
 	free(s);
 	srv->sso = NULL;
 }

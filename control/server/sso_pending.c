@@ -4,6 +4,7 @@
  * a state is taken once (a replayed callback finds nothing) and only by the browser that
  * started it (its pre-session cookie), so a callback URL sent to someone else logs nobody
  * in (login CSRF). */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,9 +16,13 @@
 
 int srv_sso_table_init(struct srv_sso_table *t)
 {
-	t->n = 0;
+	t->n = t->n_rate = 0;
 	t->e = calloc(SRV_SSO_PENDING_MAX, sizeof(*t->e));
-	return t->e ? 0 : -ENOMEM;
+	t->rate = calloc(SRV_SSO_RATE_SOURCES, sizeof(*t->rate));
+	if (t->e && t->rate)
+		return 0;
+	srv_sso_table_uninit(t);
+	return -ENOMEM;
 }
 
 void srv_sso_table_uninit(struct srv_sso_table *t)
@@ -25,8 +30,38 @@ void srv_sso_table_uninit(struct srv_sso_table *t)
 	if (t->e)
 		sodium_memzero(t->e, SRV_SSO_PENDING_MAX * sizeof(*t->e));
 	free(t->e);
+	free(t->rate);
 	t->e = NULL;
-	t->n = 0;
+	t->rate = NULL;
+	t->n = t->n_rate = 0;
+}
+
+/* GCRA per address: 0 (the start counted), or -EAGAIN with when it may start again.  A full
+ * list forgets the address closest to having its whole burst back (an address at rest is
+ * forgotten first, as it has it all). */
+static int rate_take(struct srv_sso_table *t, const char *source, int64_t now,
+		     int64_t *retry_at)
+{
+	const int64_t slack = (SRV_SSO_START_BURST - 1) * SRV_SSO_START_EVERY_S;
+	struct srv_sso_rate *r = NULL, *least = NULL;
+	for (size_t i = 0; i < t->n_rate && !r; i++) {
+		if (strcmp(t->rate[i].source, source) == 0)
+			r = &t->rate[i];
+		else if (!least || t->rate[i].tat < least->tat)
+			least = &t->rate[i];
+	}
+	if (!r) {
+		r = t->n_rate < SRV_SSO_RATE_SOURCES ? &t->rate[t->n_rate++] : least;
+		snprintf(r->source, sizeof(r->source), "%s", source);
+		r->tat = now;
+	}
+	int64_t tat = r->tat > now ? r->tat : now;
+	if (tat - now > slack) {
+		*retry_at = tat - slack;
+		return -EAGAIN;
+	}
+	r->tat = tat + SRV_SSO_START_EVERY_S;
+	return 0;
 }
 
 static void drop(struct srv_sso_table *t, size_t i)
@@ -44,44 +79,79 @@ static void expire(struct srv_sso_table *t, int64_t now)
 			i++;
 }
 
+/* The entry to push out of a full table: the oldest of the source with the most entries
+ * (on a tie, the source whose oldest is older), so one address, or the visitors of one page
+ * that makes their browsers start logins, pushes out its own and not everyone's. */
+static int by_source(const void *a, const void *b, void *cls)
+{
+	const struct srv_sso_pending *e = cls, *x = &e[*(const size_t *)a], *y = &e[*(const size_t *)b];
+	int c = strcmp(x->source, y->source);
+	return c ? c : (x->created > y->created) - (x->created < y->created);
+}
+
+static size_t busiest_oldest(const struct srv_sso_table *t)
+{
+	size_t ix[SRV_SSO_PENDING_MAX], best = 0, best_n = 0; /* 8 KiB */
+	for (size_t i = 0; i < t->n; i++)
+		ix[i] = i;
+	qsort_r(ix, t->n, sizeof(ix[0]), by_source, t->e);
+	for (size_t i = 0, j; i < t->n; i = j) {
+		for (j = i; j < t->n && strcmp(t->e[ix[j]].source, t->e[ix[i]].source) == 0; j++)
+			;
+		if (j - i > best_n ||
+		    (j - i == best_n && t->e[ix[i]].created < t->e[ix[best]].created))
+			best = i, best_n = j - i;
+	}
+	return ix[best];
+}
+
 int srv_sso_table_add(struct srv_sso_table *t, const struct srv_sso_pending *p, int64_t now,
 		      int64_t *retry_at)
 {
-	size_t from_source = 0, in_browser = 0, oldest = 0;
-	int64_t source_oldest = INT64_MAX, all_oldest = INT64_MAX;
+	size_t from_source = 0, in_browser = 0, browser_oldest = 0, source_oldest = 0;
+	if (rate_take(t, p->source, now, retry_at) != 0)
+		return -EAGAIN;
 	expire(t, now);
 	for (size_t i = 0; i < t->n; i++) {
 		const struct srv_sso_pending *e = &t->e[i];
-		if (e->created < all_oldest)
-			all_oldest = e->created;
-		if (strcmp(e->source, p->source) == 0) {
-			from_source++;
-			if (e->created < source_oldest)
-				source_oldest = e->created;
-		}
+		if (strcmp(e->source, p->source) == 0 &&
+		    (!from_source++ || e->created < t->e[source_oldest].created))
+			source_oldest = i;
 		if (strcmp(e->pre, p->pre) == 0 &&
-		    (!in_browser++ || e->created < t->e[oldest].created))
-			oldest = i;
+		    (!in_browser++ || e->created < t->e[browser_oldest].created))
+			browser_oldest = i;
 	}
-	/* A browser with all its tabs' logins open loses its oldest: its own only, so one
-	 * browser cannot push out another's.  Counted before anything is dropped. */
-	bool make_room = in_browser >= SRV_SSO_PENDING_PER_BROWSER;
-	if (make_room && strcmp(t->e[oldest].source, p->source) == 0)
-		from_source--;
-	if (from_source >= SRV_SSO_PENDING_PER_SOURCE) {
-		*retry_at = source_oldest + SRV_SSO_PENDING_TTL_S;
-		return -EAGAIN;
-	}
-	if (t->n - make_room >= SRV_SSO_PENDING_MAX) {
-		*retry_at = all_oldest + SRV_SSO_PENDING_TTL_S;
-		return -ENOSPC;
-	}
-	if (make_room)
-		drop(t, oldest);
+	/* Nothing is refused: a browser with all its tabs' logins open loses its oldest, an
+	 * address with its share open loses its oldest (refusing would let a page that makes
+	 * its visitors' browsers start logins lock them out for 10 minutes), and a full table
+	 * loses the oldest of the busiest address. */
+	if (in_browser >= SRV_SSO_PENDING_PER_BROWSER)
+		drop(t, browser_oldest);
+	else if (from_source >= SRV_SSO_PENDING_PER_SOURCE)
+		drop(t, source_oldest);
+	else if (t->n >= SRV_SSO_PENDING_MAX)
+		drop(t, busiest_oldest(t));
 	t->e[t->n] = *p;
 	t->e[t->n].created = now;
 	t->n++;
 	return 0;
+}
+
+void srv_sso_source_key(const char *source, char out[static SRV_SSO_SOURCE_MAX])
+{
+	char a[INET6_ADDRSTRLEN];
+	struct in6_addr net;
+	size_t len = strcspn(source, "/");
+	snprintf(out, SRV_SSO_SOURCE_MAX, "%s", source);
+	if (len >= sizeof(a) || strcmp(source + len, "/64") != 0)
+		return;
+	memcpy(a, source, len);
+	a[len] = '\0';
+	if (inet_pton(AF_INET6, a, &net) != 1)
+		return;
+	memset(net.s6_addr + 6, 0, 10);
+	inet_ntop(AF_INET6, &net, a, sizeof(a));
+	snprintf(out, SRV_SSO_SOURCE_MAX, "%s/48", a);
 }
 
 int srv_sso_table_take(struct srv_sso_table *t, const char *state, const char *pre, int64_t now,
@@ -103,6 +173,47 @@ int srv_sso_table_take(struct srv_sso_table *t, const char *state, const char *p
 		return 0;
 	}
 	return -ENOENT;
+}
+
+/* ---- the browser's pre-session cookie ---- */
+
+void srv_sso_pre_sign(const uint8_t key[static 32], const char *pre,
+		      char cookie[static SRV_SSO_COOKIE_HEX + 1])
+{
+	uint8_t tag[crypto_auth_hmacsha256_BYTES];
+	crypto_auth_hmacsha256(tag, (const uint8_t *)pre, SRV_SSO_PRE_HEX, key);
+	memcpy(cookie, pre, SRV_SSO_PRE_HEX);
+	sodium_bin2hex(cookie + SRV_SSO_PRE_HEX, SRV_SSO_COOKIE_HEX - SRV_SSO_PRE_HEX + 1, tag,
+		       sizeof(tag));
+}
+
+bool srv_sso_pre_check(const uint8_t key[static 32], const char *cookie,
+		       char pre[static SRV_SSO_PRE_HEX + 1])
+{
+	uint8_t tag[crypto_auth_hmacsha256_BYTES];
+	if (strlen(cookie) != SRV_SSO_COOKIE_HEX ||
+	    strspn(cookie, "0123456789abcdef") != SRV_SSO_COOKIE_HEX ||
+	    sodium_hex2bin(tag, sizeof(tag), cookie + SRV_SSO_PRE_HEX,
+			   SRV_SSO_COOKIE_HEX - SRV_SSO_PRE_HEX, NULL, NULL, NULL) != 0 ||
+	    crypto_auth_hmacsha256_verify(tag, (const uint8_t *)cookie, SRV_SSO_PRE_HEX, key) != 0)
+		return false;
+	memcpy(pre, cookie, SRV_SSO_PRE_HEX);
+	pre[SRV_SSO_PRE_HEX] = '\0';
+	return true;
+}
+
+const char *srv_sso_cookie_name(bool https)
+{
+	return https ? "__Host-mesh_sso" : "mesh_sso";
+}
+
+void srv_sso_cookie_header(bool https, const char *cookie, char *out, size_t outlen)
+{
+	/* Lax, not Strict: the provider sends the browser back with a cross-site navigation.
+	 * __Host- needs Secure, Path=/ and no Domain; plain HTTP keeps it to /oidc. */
+	snprintf(out, outlen, "%s=%s; Path=%s; HttpOnly; SameSite=Lax; Max-Age=%d%s",
+		 srv_sso_cookie_name(https), cookie, https ? "/" : "/oidc", SRV_SSO_PENDING_TTL_S,
+		 https ? "; Secure" : "");
 }
 
 /* ---- the callback's query ---- */

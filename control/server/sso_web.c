@@ -58,13 +58,43 @@ static void when_utc(char out[static 32], int64_t t)
 	strftime(out, 32, "%H:%M:%S UTC", gmtime_r(&tt, &tm));
 }
 
-/* The browser's pre-session cookie for sign-ins, when it looks like one of ours. */
-static const char *pre_cookie(struct srv_req *r)
+/* The browser's address as the SSO limits count it. */
+static void source_of(struct srv_req *r, char out[static SRV_SSO_SOURCE_MAX])
 {
-	const char *c = MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, "mesh_sso");
-	if (!c || strlen(c) != SRV_SSO_PRE_HEX || strspn(c, "0123456789abcdef") != SRV_SSO_PRE_HEX)
-		return NULL;
-	return c;
+	char src[SRV_SOURCE_MAX];
+	srv_source(r->conn, src);
+	srv_sso_source_key(src, out);
+}
+
+static bool https(const struct ctl_server *srv)
+{
+	return srv_cookie_secure(srv)[0] != '\0';
+}
+
+struct cookie_find {
+	const char *name, *value;
+	int n;
+};
+
+static enum MHD_Result on_cookie(void *cls, enum MHD_ValueKind kind, const char *key,
+				 const char *value)
+{
+	struct cookie_find *f = cls;
+	(void)kind;
+	if (strcmp(key, f->name) == 0 && f->n++ == 0)
+		f->value = value;
+	return MHD_YES;
+}
+
+/* The browser's pre-session id for sign-ins, from a cookie this server signed.  A cookie
+ * sent twice is neither: the second was planted (a sibling subdomain or plain HTTP can set
+ * one with a longer Path, which the browser sends first) to sign the victim in as the
+ * attacker, and which one is ours cannot be told. */
+static bool pre_cookie(struct srv_req *r, char pre[static SRV_SSO_PRE_HEX + 1])
+{
+	struct cookie_find f = { .name = srv_sso_cookie_name(https(r->srv)) };
+	MHD_get_connection_values(r->conn, MHD_COOKIE_KIND, on_cookie, &f);
+	return f.n == 1 && f.value && srv_sso_pre_check(r->srv->sso->cookie_key, f.value, pre);
 }
 
 static enum MHD_Result start(struct srv_req *r)
@@ -72,11 +102,11 @@ static enum MHD_Result start(struct srv_req *r)
 	struct ctl_server *srv = r->srv;
 	struct srv_sso *s = srv->sso;
 	const char *next = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "next");
-	const char *have = pre_cookie(r);
 	struct srv_sso_pending p = { 0 };
 	struct ctl_oidc_login l;
-	char url[CTL_OIDC_AUTH_URL_MAX], err[CTL_OIDC_ERR_MAX], when[32], cookie[192];
-	char pre[SRV_SSO_PRE_HEX + 1];
+	char url[CTL_OIDC_AUTH_URL_MAX], err[CTL_OIDC_ERR_MAX], cookie[256];
+	char signed_pre[SRV_SSO_COOKIE_HEX + 1];
+	char pre[SRV_SSO_PRE_HEX + 1], when[32];
 	int64_t now = srv_now_s(), retry_at = 0;
 	if (!s->have_disco) {
 		srv_sso_kick(srv);
@@ -84,12 +114,10 @@ static enum MHD_Result start(struct srv_req *r)
 				 "Signing in is not possible now", s->status);
 	}
 	snprintf(p.next, sizeof(p.next), "%s", next && srv_safe_next(next) ? next : "/");
-	if (have)
-		snprintf(pre, sizeof(pre), "%s", have);
-	else
+	if (!pre_cookie(r, pre))
 		srv_random_hex(pre, SRV_SSO_PRE_HEX / 2);
 	memcpy(p.pre, pre, sizeof(p.pre));
-	srv_source(r->conn, p.source);
+	source_of(r, p.source);
 	ctl_oidc_login_new(&l);
 	memcpy(p.state, l.state, sizeof(p.state));
 	memcpy(p.nonce, l.nonce, sizeof(p.nonce));
@@ -103,19 +131,13 @@ static enum MHD_Result start(struct srv_req *r)
 	when_utc(when, retry_at);
 	if (rc == -EAGAIN)
 		return srv_page(r, MHD_HTTP_TOO_MANY_REQUESTS, "Too many sign-ins", NULL,
-				"<p class=err id=error>Too many sign-ins are in progress from your "
+				"<p class=err id=error>Too many sign-ins were started from your "
 				"address. Try again at %s.</p>", when);
-	if (rc == -ENOSPC)
-		return srv_page(r, MHD_HTTP_SERVICE_UNAVAILABLE, "Too many sign-ins", NULL,
-				"<p class=err id=error>Too many sign-ins are in progress. Try again "
-				"at %s.</p>", when);
 	if (rc)
 		return fail_page(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "Sign-in unavailable",
 				 "The provider's sign-in address cannot be made", err);
-	/* Lax, not Strict: the provider sends the browser back with a cross-site navigation */
-	snprintf(cookie, sizeof(cookie),
-		 "mesh_sso=%s; Path=/oidc; HttpOnly; SameSite=Lax; Max-Age=%d%s",
-		 pre, SRV_SSO_PENDING_TTL_S, srv_cookie_secure(srv));
+	srv_sso_pre_sign(s->cookie_key, pre, signed_pre);
+	srv_sso_cookie_header(https(srv), signed_pre, cookie, sizeof(cookie));
 	return srv_redirect(r, url, cookie);
 }
 
@@ -134,29 +156,6 @@ static enum MHD_Result on_arg(void *cls, enum MHD_ValueKind kind, const char *ke
 	if (!a->rc)
 		a->rc = srv_sso_callback_arg(a->cb, key, value ? value : "", a->err, a->errlen);
 	return a->rc ? MHD_NO : MHD_YES;
-}
-
-/* The login a first sign-in creates: the verified email, or sub@issuer-host. */
-static int login_for(const struct srv_sso *s, const struct ctl_oidc_identity *id,
-		     char out[static CTL_LOGIN_MAX], char *why, size_t whylen)
-{
-	const char *w = "it is longer than 127 characters";
-	char q[CTL_OIDC_QUOTE_BUF], l[CTL_OIDC_SUB_MAX + 256];
-	if (id->email[0])
-		snprintf(l, sizeof(l), "%s", id->email);
-	else
-		snprintf(l, sizeof(l), "%s@%.*s", id->sub, (int)strcspn(s->cfg.issuer_host, ":"),
-			 s->cfg.issuer_host);
-	for (char *c = l; *c; c++)
-		*c = (char)tolower((unsigned char)*c);
-	if (strlen(l) < CTL_LOGIN_MAX && ctl_login_valid(l, &w)) {
-		memcpy(out, l, strlen(l) + 1);
-		return 0;
-	}
-	snprintf(why, whylen, "the login \"%s\" made from %s is not one meshcontrol takes (%s)",
-		 ctl_oidc_quote(l, q), id->email[0] ? "your verified email" : "the provider's sub",
-		 w);
-	return -EINVAL;
 }
 
 static char *groups_json(const struct ctl_oidc_identity *id)
@@ -207,7 +206,7 @@ static enum MHD_Result finish(struct srv_req *r)
 				"You may not use this tailnet", why);
 		goto out;
 	}
-	if (login_for(s, id, login, why, sizeof(why)) != 0) {
+	if (srv_sso_login_for(&s->cfg, id, login, why, sizeof(why)) != 0) {
 		res = fail_page(r, MHD_HTTP_FORBIDDEN, "Sign-in failed", "Sign-in failed", why);
 		goto out;
 	}
@@ -247,6 +246,7 @@ static enum MHD_Result callback(struct srv_req *r)
 	struct srv_sso_callback cb = { 0 };
 	struct srv_sso_pending p;
 	char err[SRV_SSO_ERR_MAX], q1[CTL_OIDC_QUOTE_BUF], q2[CTL_OIDC_QUOTE_BUF];
+	char pre[SRV_SSO_PRE_HEX + 1];
 	struct args_ctx a = { .cb = &cb, .err = err, .errlen = sizeof(err) };
 	if (r->sso_job)
 		return finish(r);
@@ -255,7 +255,8 @@ static enum MHD_Result callback(struct srv_req *r)
 	if (rc)
 		return fail_page(r, MHD_HTTP_BAD_REQUEST, "Sign-in failed",
 				 "This sign-in cannot be finished", err);
-	rc = srv_sso_table_take(&s->pending, cb.state, pre_cookie(r), srv_now_s(), &p);
+	rc = srv_sso_table_take(&s->pending, cb.state, pre_cookie(r, pre) ? pre : NULL,
+				srv_now_s(), &p);
 	if (rc == -EPERM)
 		return fail_page(r, MHD_HTTP_FORBIDDEN, "Sign-in failed",
 				 "This sign-in was started in another browser", "");
@@ -286,18 +287,21 @@ static enum MHD_Result callback(struct srv_req *r)
 		return MHD_NO;
 	}
 	srv_random_hex(job->token, 16);
+	source_of(r, job->source);
 	memcpy(job->code, cb.code, sizeof(job->code));
 	memcpy(job->verifier, p.verifier, sizeof(job->verifier));
 	memcpy(job->nonce, p.nonce, sizeof(job->nonce));
 	memcpy(job->next, p.next, sizeof(job->next));
 	sodium_memzero(&p, sizeof(p));
 	sodium_memzero(&cb, sizeof(cb));
-	if (srv_sso_job_queue(srv, job) != 0) {
+	rc = srv_sso_job_queue(s, job);
+	if (rc) {
 		sodium_memzero(job, sizeof(*job));
 		free(job);
 		return srv_page(r, MHD_HTTP_SERVICE_UNAVAILABLE, "Busy", NULL,
-				"<p class=err id=error>Too many sign-ins are being finished at once; "
-				"try again in a few seconds.</p>%s", again);
+				"<p class=err id=error>Too many sign-ins %sare being finished at "
+				"once; try again in a few seconds.</p>%s",
+				rc == -EAGAIN ? "from your address " : "", again);
 	}
 	r->sso_job = job;
 	snprintf(r->token, sizeof(r->token), "%s", job->token);

@@ -272,7 +272,8 @@ struct ctl_server *fz_srv_open(void)
 	struct ctl_server_config cfg = { .state_dir = work_dir, .relays = &relay, .n_relays = 1,
 					 .relay_secret_file = relay_secret_file,
 					 .oidc = { .issuer = FZ_SSO_ISSUER, .client_id = "mesh",
-						   .client_secret_file = sso_secret_file } };
+						   .client_secret_file = sso_secret_file,
+						   .allowed_domains = "example.com" } };
 	struct ctl_server *srv;
 	char err[256];
 	if (ctl_server_new(&cfg, &srv, err, sizeof(err)) != 0) {
@@ -313,6 +314,7 @@ struct ctl_server *fz_srv_open(void)
 	snprintf(d->jwks_uri, sizeof(d->issuer), FZ_SSO_ISSUER "/jwks");
 	d->algs = CTL_OIDC_RS256;
 	sso->have_disco = true;
+	memset(sso->cookie_key, 0x5a, sizeof(sso->cookie_key));
 	sso->status[0] = '\0';
 	snprintf(sso->redirect_uri, sizeof(sso->redirect_uri), "http://ctl.test/oidc/callback");
 	struct srv_sso_pending p = { .state = FZ_SSO_STATE, .nonce = "n", .verifier = "v",

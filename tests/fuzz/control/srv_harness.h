@@ -21,10 +21,12 @@
 #define FZ_RELAY "turn:198.51.100.1:3478"
 #define FZ_RELAY_SECRET "fuzz-relay-secret"
 /* single sign-on: a provider already discovered (never reached: no thread runs) and one
- * pending login of this state, bound to this pre-session cookie */
+ * pending login of this state, bound to this pre-session id */
 #define FZ_SSO_ISSUER "https://idp.test"
 #define FZ_SSO_STATE "fuzzSTATEfuzzSTATEfuzzSTATEfuzzSTATEfuzzSTA"
 #define FZ_SSO_PRE "55055055055055055055055055055055"
+/* the cookie for FZ_SSO_PRE under the harness's cookie key (all 0x5a) */
+#define FZ_SSO_COOKIE FZ_SSO_PRE "08e4b7903d6296e6d1256ca64f25c750a804d3518f453b6a6c621e0de68bae7f"
 
 enum { FZ_NODES = 2, FZ_HEADERS_MAX = 16 };
 

@@ -6,9 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
+#include "control/server/server.h"
 #include "control/server/sso.h"
+#include "control/server/store.h"
 
 static const char S43[] = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 
@@ -23,10 +26,21 @@ static struct srv_sso_pending mk(unsigned i, const char *pre, const char *source
 	return p;
 }
 
+/* Takes the login mk(i, "%032x" of i, ...) made. */
+static int take_nth(struct srv_sso_table *t, unsigned i, int64_t now)
+{
+	struct srv_sso_pending p, out;
+	char pre[40];
+	snprintf(pre, sizeof(pre), "%032x", i);
+	p = mk(i, pre, "");
+	return srv_sso_table_take(t, p.state, p.pre, now, &out);
+}
+
 static void table_tests(void)
 {
 	struct srv_sso_table t;
 	struct srv_sso_pending p, out;
+	const int64_t E = SRV_SSO_START_EVERY_S; /* one address's starts, as often as it may */
 	int64_t retry = 0, now = 1000;
 	char pre[40];
 	CHECK_INT(srv_sso_table_init(&t), 0);
@@ -57,46 +71,252 @@ static void table_tests(void)
 	CHECK_INT(srv_sso_table_add(&t, &other, now, &retry), 0);
 	for (unsigned i = 0; i < SRV_SSO_PENDING_PER_BROWSER + 1; i++) {
 		p = mk(10 + i, "22222222222222222222222222222222", "192.0.2.1");
-		CHECK_INT(srv_sso_table_add(&t, &p, now + i, &retry), 0);
+		CHECK_INT(srv_sso_table_add(&t, &p, now + E * i, &retry), 0);
 	}
 	CHECK_INT(t.n, SRV_SSO_PENDING_PER_BROWSER + 1);
 	p = mk(10, "22222222222222222222222222222222", "");
-	CHECK_INT(srv_sso_table_take(&t, p.state, p.pre, now + 20, &out), -ENOENT);
+	CHECK_INT(srv_sso_table_take(&t, p.state, p.pre, now + 100, &out), -ENOENT);
 	p = mk(11, "22222222222222222222222222222222", "");
-	CHECK_INT(srv_sso_table_take(&t, p.state, p.pre, now + 20, &out), 0);
-	CHECK_INT(srv_sso_table_take(&t, other.state, other.pre, now + 20, &out), 0);
+	CHECK_INT(srv_sso_table_take(&t, p.state, p.pre, now + 100, &out), 0);
+	CHECK_INT(srv_sso_table_take(&t, other.state, other.pre, now + 100, &out), 0);
 	srv_sso_table_uninit(&t);
 
-	/* 4. per source: the 33rd from one address (many browsers) is refused with when */
+	/* 4. per source: the 33rd from one address (many browsers) pushes out that address's
+	 * oldest, not another's: a page that makes its visitors' browsers start logins cannot
+	 * lock them out */
 	CHECK_INT(srv_sso_table_init(&t), 0);
-	for (unsigned i = 0; i < SRV_SSO_PENDING_PER_SOURCE; i++) {
+	other = mk(500, "11111111111111111111111111111111", "198.51.100.8");
+	CHECK_INT(srv_sso_table_add(&t, &other, now, &retry), 0);
+	for (unsigned i = 0; i < SRV_SSO_PENDING_PER_SOURCE + 1; i++) {
 		snprintf(pre, sizeof(pre), "%032x", i);
 		p = mk(i, pre, "198.51.100.7");
-		CHECK_INT(srv_sso_table_add(&t, &p, now + i, &retry), 0);
+		CHECK_INT(srv_sso_table_add(&t, &p, now + E * (1 + i), &retry), 0);
 	}
-	p = mk(999, "ffffffffffffffffffffffffffffffff", "198.51.100.7");
-	CHECK_INT(srv_sso_table_add(&t, &p, now + 40, &retry), -EAGAIN);
-	CHECK_INT(retry, now + SRV_SSO_PENDING_TTL_S);
-	p = mk(999, "ffffffffffffffffffffffffffffffff", "198.51.100.8");
-	CHECK_INT(srv_sso_table_add(&t, &p, now + 40, &retry), 0);
+	CHECK_INT(t.n, SRV_SSO_PENDING_PER_SOURCE + 1);
+	CHECK_INT(take_nth(&t, 0, now + 300), -ENOENT);
+	CHECK_INT(take_nth(&t, 1, now + 300), 0);
+	CHECK_INT(srv_sso_table_take(&t, other.state, other.pre, now + 300, &out), 0);
 	srv_sso_table_uninit(&t);
 
-	/* 5. in all: full is refused (nobody's login is pushed out), until the oldest expires */
+	/* 5. in all: a full table pushes out the oldest of the address with the most open, so
+	 * neither a busy address nor many addresses with a few each keep a newcomer out */
 	CHECK_INT(srv_sso_table_init(&t), 0);
 	for (unsigned i = 0; i < SRV_SSO_PENDING_MAX; i++) {
 		char src[64];
 		snprintf(pre, sizeof(pre), "%032x", i);
-		snprintf(src, sizeof(src), "10.0.%u.%u", i / 30, i % 30);
+		if (i < 1000)
+			snprintf(src, sizeof(src), "10.0.%u.%u", i / 250, i % 250); /* 1 each */
+		else
+			snprintf(src, sizeof(src), "10.9.9.9"); /* the busiest: 24 */
 		p = mk(i, pre, src);
-		CHECK_INT(srv_sso_table_add(&t, &p, now + i / 100, &retry), 0);
+		CHECK_INT(srv_sso_table_add(&t, &p, now + (i < 1000 ? 0 : E * (1 + i - 1000)), &retry),
+			  0);
 	}
-	p = mk(5000, "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee", "203.0.113.9");
-	CHECK_INT(srv_sso_table_add(&t, &p, now + 20, &retry), -ENOSPC);
-	CHECK_INT(retry, now + SRV_SSO_PENDING_TTL_S);
 	CHECK_INT(t.n, SRV_SSO_PENDING_MAX);
-	CHECK_INT(srv_sso_table_add(&t, &p, now + SRV_SSO_PENDING_TTL_S, &retry), 0);
-	CHECK_INT(t.n, SRV_SSO_PENDING_MAX - 100 + 1);
+	struct srv_sso_pending late = mk(5000, "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee", "203.0.113.9");
+	CHECK_INT(srv_sso_table_add(&t, &late, now + 200, &retry), 0);
+	CHECK_INT(t.n, SRV_SSO_PENDING_MAX);
+	CHECK_INT(take_nth(&t, 1000, now + 200), -ENOENT);
+	/* older, but its address has fewer open */
+	CHECK_INT(take_nth(&t, 0, now + 200), 0);
+	CHECK_INT(srv_sso_table_take(&t, late.state, late.pre, now + 200, &out), 0);
+	/* filled again: the busiest still loses, its next oldest */
+	for (unsigned i = 0; i < 3; i++) {
+		snprintf(pre, sizeof(pre), "d%031x", i);
+		p = mk(6000 + i, pre, "203.0.113.10");
+		CHECK_INT(srv_sso_table_add(&t, &p, now + 201, &retry), 0);
+	}
+	CHECK_INT(t.n, SRV_SSO_PENDING_MAX);
+	CHECK_INT(take_nth(&t, 1001, now + 201), -ENOENT);
+	CHECK_INT(take_nth(&t, 1, now + 201), 0);
 	srv_sso_table_uninit(&t);
+}
+
+/* 7. how often one address may start: 10 at once, then one every 6 s; others unaffected.
+ * A callback takes its login out, so without this the count open never bites. */
+static void rate_tests(void)
+{
+	struct srv_sso_table t;
+	struct srv_sso_pending p, out;
+	int64_t retry = 0, now = 5000;
+	char pre[40];
+	CHECK_INT(srv_sso_table_init(&t), 0);
+	for (unsigned i = 0; i < SRV_SSO_START_BURST; i++) {
+		snprintf(pre, sizeof(pre), "%032x", i);
+		p = mk(i, pre, "2001:db8:7::/48");
+		CHECK_INT(srv_sso_table_add(&t, &p, now, &retry), 0);
+		CHECK_INT(srv_sso_table_take(&t, p.state, p.pre, now, &out), 0);
+	}
+	CHECK_INT(t.n, 0);
+	p = mk(100, "ffffffffffffffffffffffffffffffff", "2001:db8:7::/48");
+	retry = 0;
+	CHECK_INT(srv_sso_table_add(&t, &p, now, &retry), -EAGAIN);
+	CHECK_INT(retry, now + SRV_SSO_START_EVERY_S);
+	CHECK_INT(srv_sso_table_add(&t, &p, now + SRV_SSO_START_EVERY_S - 1, &retry), -EAGAIN);
+	CHECK_INT(srv_sso_table_add(&t, &p, now + SRV_SSO_START_EVERY_S, &retry), 0);
+	CHECK_INT(srv_sso_table_add(&t, &p, now + SRV_SSO_START_EVERY_S, &retry), -EAGAIN);
+	CHECK_INT(retry, now + 2 * SRV_SSO_START_EVERY_S);
+	p = mk(101, "ffffffffffffffffffffffffffffffff", "2001:db8:8::/48");
+	CHECK_INT(srv_sso_table_add(&t, &p, now, &retry), 0);
+	/* at rest long enough, the whole burst is back */
+	for (unsigned i = 0; i < SRV_SSO_START_BURST; i++) {
+		p = mk(200 + i, "ffffffffffffffffffffffffffffffff", "2001:db8:7::/48");
+		CHECK_INT(srv_sso_table_add(&t, &p, now + 1000, &retry), 0);
+	}
+	CHECK_INT(srv_sso_table_add(&t, &p, now + 1000, &retry), -EAGAIN);
+	/* more addresses than it remembers: one at rest is forgotten, a busy one is not */
+	for (unsigned i = 0; i < SRV_SSO_RATE_SOURCES; i++) {
+		char src[64];
+		snprintf(src, sizeof(src), "10.1.%u.%u", i / 250, i % 250);
+		p = mk(300 + i, "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee", src);
+		CHECK_INT(srv_sso_table_add(&t, &p, now + 1000, &retry), 0);
+	}
+	p = mk(2000, "dddddddddddddddddddddddddddddddd", "2001:db8:7::/48");
+	CHECK_INT(srv_sso_table_add(&t, &p, now + 1000, &retry), -EAGAIN);
+	srv_sso_table_uninit(&t);
+}
+
+/* 8. token exchanges: 2 per address in the list, 64 in all */
+static void job_tests(void)
+{
+	struct srv_sso *s = calloc(1, sizeof(*s));
+	struct srv_sso_job j[SRV_SSO_JOBS_MAX + 2];
+	CHECK(s != NULL);
+	pthread_cond_init(&s->cond, NULL);
+	memset(j, 0, sizeof(j));
+	for (size_t i = 0; i < SRV_SSO_JOBS_MAX + 2; i++)
+		snprintf(j[i].source, sizeof(j[i].source), "198.51.100.%zu", i < 3 ? 1 : i);
+	CHECK_INT(srv_sso_job_queue(s, &j[0]), 0);
+	CHECK_INT(srv_sso_job_queue(s, &j[1]), 0);
+	j[1].step = SRV_SSO_DONE; /* done but not yet read still counts */
+	CHECK_INT(srv_sso_job_queue(s, &j[2]), -EAGAIN);
+	for (size_t i = 3; i < SRV_SSO_JOBS_MAX + 1; i++)
+		CHECK_INT(srv_sso_job_queue(s, &j[i]), 0);
+	CHECK_INT(s->n_jobs, SRV_SSO_JOBS_MAX);
+	CHECK_INT(srv_sso_job_queue(s, &j[SRV_SSO_JOBS_MAX + 1]), -EBUSY);
+	pthread_cond_destroy(&s->cond);
+	free(s);
+}
+
+/* 9. who may sign in must be said: a list, or --oidc-allow-anyone, not both */
+static void config_tests(void)
+{
+	char path[] = "/tmp/test-control-sso-XXXXXX", err[512];
+	int fd = mkstemp(path);
+	CHECK(fd >= 0);
+	CHECK(write(fd, "s3cret\n", 7) == 7);
+	close(fd);
+	struct srv_sso_config c;
+	struct ctl_server_oidc o = { .issuer = "https://idp.example.com", .client_id = "mesh",
+				     .client_secret_file = path };
+	err[0] = '\0';
+	CHECK_INT(srv_sso_config_load(&o, &c, err, sizeof(err)), -EINVAL);
+	CHECK_STR(err, "--oidc-issuer 'https://idp.example.com' needs --oidc-allowed-domains, "
+		       "--oidc-allowed-groups or --oidc-allowed-users (who may sign in), or "
+		       "--oidc-allow-anyone to let in everyone the provider has an account for");
+	CHECK(c.secret == NULL);
+	o.allowed_domains = ""; /* given empty is none */
+	CHECK_INT(srv_sso_config_load(&o, &c, err, sizeof(err)), -EINVAL);
+	o.allow_anyone = true;
+	CHECK_INT(srv_sso_config_load(&o, &c, err, sizeof(err)), 0);
+	CHECK_STR(c.secret, "s3cret");
+	srv_sso_config_free(&c);
+	o.allowed_groups = "eng";
+	CHECK_INT(srv_sso_config_load(&o, &c, err, sizeof(err)), -EINVAL);
+	CHECK_STR(err, "--oidc-allow-anyone and --oidc-allowed-* contradict each other: give "
+		       "the lists, or --oidc-allow-anyone alone");
+	o.allow_anyone = false;
+	CHECK_INT(srv_sso_config_load(&o, &c, err, sizeof(err)), 0);
+	CHECK_INT(c.n_groups, 1);
+	srv_sso_config_free(&c);
+	unlink(path);
+}
+
+/* 10. the login a first sign-in makes: a verified email, or a sub at ISSUER-HOST.invalid
+ * (never someone's email), the sub's case kept apart */
+static void login_tests(void)
+{
+	static const struct {
+		const char *host, *sub, *email, *login, *why;
+	} k[] = {
+		{ "example.com", "x1", "Alice@Example.COM", "alice@example.com", NULL },
+		{ "example.com", "ceo", "", "ceo@example.com.invalid", NULL },
+		{ "127.0.0.1:9000", "ceo", "", "ceo@127.0.0.1.invalid", NULL },
+		{ "IdP.Example.com", "bob", "", "bob@idp.example.com.invalid", NULL },
+		{ "example.com", "Bob", "", "sub+7665a907c674f215bf0a67ce946a11d3@example.com.invalid",
+		  NULL },
+		{ "example.com", "bob+x", "",
+		  "sub+899035cd78637d33e2ebad1cb8b1e55f@example.com.invalid", NULL },
+		{ "example.com",
+		  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "",
+		  "sub+61d6ddb7c8281b18655debddfc5b5b76@example.com.invalid", NULL },
+		{ "example.com", "x1", "a'b@example.com", NULL,
+		  "the login \"a'b@example.com\" made from your verified email is not one "
+		  "meshcontrol takes (login may only contain lowercase letters, digits and . _ + - "
+		  "@)" },
+		{ "[::1]:9000", "ceo", "", NULL,
+		  "the login \"ceo@[::1].invalid\" made from the provider's sub is not one meshcontrol "
+		  "takes (login may only contain lowercase letters, digits and . _ + - @)" },
+	};
+	for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++) {
+		struct srv_sso_config c;
+		struct ctl_oidc_identity id;
+		char login[CTL_LOGIN_MAX] = "", why[512] = "";
+		memset(&c, 0, sizeof(c));
+		memset(&id, 0, sizeof(id));
+		snprintf(c.issuer_host, sizeof(c.issuer_host), "%s", k[i].host);
+		snprintf(id.sub, sizeof(id.sub), "%s", k[i].sub);
+		snprintf(id.email, sizeof(id.email), "%s", k[i].email);
+		int rc = srv_sso_login_for(&c, &id, login, why, sizeof(why));
+		if (rc != (k[i].login ? 0 : -EINVAL))
+			fprintf(stderr, "login case %zu: rc %d '%s' '%s'\n", i + 1, rc, login, why);
+		CHECK_INT(rc, k[i].login ? 0 : -EINVAL);
+		CHECK_STR(k[i].login ? login : why, k[i].login ? k[i].login : k[i].why);
+	}
+}
+
+/* 11. the pre-session cookie: signed, checked, named and scoped by the scheme */
+static void cookie_tests(void)
+{
+	uint8_t key[32], other[32];
+	char cookie[SRV_SSO_COOKIE_HEX + 1], pre[SRV_SSO_PRE_HEX + 1], hdr[256];
+	memset(key, 0x5a, sizeof(key));
+	memset(other, 0x5b, sizeof(other));
+	srv_sso_pre_sign(key, "0123456789abcdef0123456789abcdef", cookie);
+	CHECK_INT(strlen(cookie), SRV_SSO_COOKIE_HEX);
+	CHECK(srv_sso_pre_check(key, cookie, pre));
+	CHECK_STR(pre, "0123456789abcdef0123456789abcdef");
+	CHECK(!srv_sso_pre_check(other, cookie, pre));
+	CHECK(!srv_sso_pre_check(key, "0123456789abcdef0123456789abcdef", pre));
+	cookie[SRV_SSO_COOKIE_HEX - 1] ^= 1;
+	CHECK(!srv_sso_pre_check(key, cookie, pre));
+	cookie[SRV_SSO_COOKIE_HEX - 1] ^= 1;
+	cookie[0] = 'A'; /* hex2bin would take it; only our lowercase is ours */
+	CHECK(!srv_sso_pre_check(key, cookie, pre));
+	srv_sso_cookie_header(true, "v", hdr, sizeof(hdr));
+	CHECK_STR(hdr, "__Host-mesh_sso=v; Path=/; HttpOnly; SameSite=Lax; Max-Age=600; Secure");
+	srv_sso_cookie_header(false, "v", hdr, sizeof(hdr));
+	CHECK_STR(hdr, "mesh_sso=v; Path=/oidc; HttpOnly; SameSite=Lax; Max-Age=600");
+}
+
+/* 6. the table's address: an IPv6 /64 widened to its /48; others as they are */
+static void source_key_tests(void)
+{
+	static const struct {
+		const char *in, *out;
+	} k[] = {
+		{ "2001:db8:1:2::/64", "2001:db8:1::/48" },
+		{ "2001:db8:1:ff00::/64", "2001:db8:1::/48" },
+		{ "2001:db8:2:2::/64", "2001:db8:2::/48" },
+		{ "203.0.113.7", "203.0.113.7" },
+		{ "?", "?" },
+		{ "not-an-address/64", "not-an-address/64" },
+	};
+	char out[SRV_SSO_SOURCE_MAX];
+	for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++) {
+		srv_sso_source_key(k[i].in, out);
+		CHECK_STR(out, k[i].out);
+	}
 }
 
 struct arg {
@@ -182,6 +402,12 @@ static void callback_tests(void)
 int main(void)
 {
 	table_tests();
+	source_key_tests();
+	rate_tests();
+	job_tests();
+	config_tests();
+	login_tests();
+	cookie_tests();
 	callback_tests();
 	return check_finish();
 }
