@@ -51,11 +51,13 @@ static void usage(FILE *out)
 		"        [--oidc-issuer URL --oidc-client-id ID --oidc-client-secret-file FILE]\n"
 		"        [--oidc-scopes 'openid email profile'] [--oidc-groups-claim groups]\n"
 		"        [--oidc-allowed-domains D,D] [--oidc-allowed-groups G,G]\n"
-		"        [--oidc-allowed-users EMAIL,EMAIL]\n"
+		"        [--oidc-allowed-users EMAIL,EMAIL] [--oidc-allow-anyone]\n"
 		"                                   people sign in with an OpenID provider (the\n"
 		"                                   redirect URI is PUBLIC-URL/oidc/callback;\n"
 		"                                   the secret file: one line, mode 0600); each\n"
-		"                                   allowed list given must let a person in.\n"
+		"                                   allowed list given must let a person in;\n"
+		"                                   one is needed, or --oidc-allow-anyone\n"
+		"                                   (everyone the provider has an account for).\n"
 		"                                   Local passwords stay, for administrators\n"
 		"  user add LOGIN                   add a user; the password is read from stdin\n"
 		"  user list                        list users\n"
@@ -110,6 +112,7 @@ static int cmd_serve(int argc, char **argv)
 		{ "oidc-allowed-domains", required_argument, NULL, 'D' },
 		{ "oidc-allowed-groups", required_argument, NULL, 'G' },
 		{ "oidc-allowed-users", required_argument, NULL, 'U' },
+		{ "oidc-allow-anyone", no_argument, NULL, 'A' },
 		{ 0 },
 	};
 	struct ctl_server_config cfg = { .state_dir = state_dir, .port = 8080 };
@@ -211,6 +214,9 @@ static int cmd_serve(int argc, char **argv)
 		case 'U':
 			cfg.oidc.allowed_users = optarg;
 			break;
+		case 'A':
+			cfg.oidc.allow_anyone = true;
+			break;
 		default:
 			return 2;
 		}
@@ -218,7 +224,7 @@ static int cmd_serve(int argc, char **argv)
 	if (!cfg.oidc.issuer && (cfg.oidc.client_id || cfg.oidc.client_secret_file ||
 				 cfg.oidc.scopes || cfg.oidc.groups_claim ||
 				 cfg.oidc.allowed_domains || cfg.oidc.allowed_groups ||
-				 cfg.oidc.allowed_users)) {
+				 cfg.oidc.allowed_users || cfg.oidc.allow_anyone)) {
 		fprintf(stderr, "meshcontrol: the --oidc-* options need --oidc-issuer (the "
 			"OpenID provider's URL)\n");
 		return 2;
