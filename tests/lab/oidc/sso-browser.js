@@ -6,11 +6,13 @@
 // fields, each after a tab; or "fail WHY"); every request the browser makes to /oidc/callback is recorded, so that the
 // lab can tell that a wrong password never reached meshcontrol.  MESH_CERT_SPKI pins
 // meshcontrol's certificate (the lab's CA), as in tests/lab/lib/approve.js.
-//   page SHOT URL                       open URL: status=, error= (#error), idp= (#idp-error),
-//                                       sso= (the "Sign in with" link's text)
+//   page SHOT URL                       open URL: status=, session= (1: its answer started a
+//                                       meshcontrol session), error= (#error), idp=
+//                                       (#idp-error), sso= (the "Sign in with" link's text)
 //   device SHOT URL NAME LOGIN PASSWORD a device login URL through "Sign in with ...", the
 //                                       provider's form when it asks (form=1 or 0), and
-//                                       approve: callback= (the URL the provider sent back)
+//                                       approve: callback= (the URL the provider sent back),
+//                                       session= (1: the callback's answer started a session)
 //   wrongpw SHOT URL LOGIN PASSWORD     "Sign in with ..." from URL, a wrong password at the
 //                                       provider: still= (1: still on its form), error=
 //   callbacks                           n= how many /oidc/callback requests so far
@@ -52,6 +54,14 @@ async function text(page, sel) {
 		if (new URL(rq.url()).pathname === '/oidc/callback')
 			callbacks.push(rq.url());
 	});
+	// whether a response starts a meshcontrol session (its Set-Cookie)
+	const session = async (r) => r &&
+		/(^|\n)mesh_session=/.test((await r.headerValue('set-cookie')) || '') ? 1 : 0;
+	const cbSessions = [];
+	page.on('response', (r) => {
+		if (new URL(r.url()).pathname === '/oidc/callback')
+			cbSessions.push(session(r));
+	});
 	const shot = (name) => page.screenshot({ path: path.join(shots, name + '.png'),
 		fullPage: true });
 
@@ -75,7 +85,8 @@ async function text(page, sel) {
 		async page(name, url) {
 			const r = await page.goto(url);
 			await shot(name);
-			return [`status=${r ? r.status() : 0}`, `sso=${await text(page, '#sso')}`,
+			return [`status=${r ? r.status() : 0}`, `session=${await session(r)}`,
+				`sso=${await text(page, '#sso')}`,
 				`idp=${await text(page, '#idp-error')}`, `error=${await text(page, '#error')}`];
 		},
 		async device(name, url, device, login, password) {
@@ -99,7 +110,8 @@ async function text(page, sel) {
 			await shot(name + '-3-approve');
 			await Promise.all([page.waitForNavigation(), page.click('button[value=approve]')]);
 			await shot(name + '-4-approved');
-			return [`form=${form}`, `callback=${callbacks[callbacks.length - 1]}`,
+			return [`form=${form}`, `session=${await cbSessions[cbSessions.length - 1]}`,
+				`callback=${callbacks[callbacks.length - 1]}`,
 				`result=${await text(page, '#result')}`];
 		},
 		async wrongpw(name, url, login, password) {
