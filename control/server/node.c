@@ -4,6 +4,7 @@
  * policy or topology change (polglue.c compiles), and the timer's tick (online state, relay
  * credentials, stale login requests and holds). */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 
 #include "common/key.h"
 #include "common/log.h"
+#include "common/strv.h"
 #include "control/netmap/netmap_json.h"
 #include "control/policy/policy.h"
 #include "control/server/polglue.h"
@@ -79,29 +81,6 @@ void srv_nodes_free(struct ctl_server *srv)
 	polglue_free(srv);
 }
 
-static void split_tags(const char *tags, char ***v, size_t *n)
-{
-	*v = NULL;
-	*n = 0;
-	if (!tags || !*tags)
-		return;
-	size_t count = 1;
-	for (const char *p = tags; *p; p++)
-		count += *p == ',';
-	char **out = calloc(count, sizeof(*out));
-	if (!out)
-		return;
-	const char *p = tags;
-	for (size_t i = 0; i < count; i++) {
-		const char *e = strchr(p, ',');
-		size_t len = e ? (size_t)(e - p) : strlen(p);
-		out[i] = strndup(p, len);
-		*n = i + 1;
-		p = e ? e + 1 : p + len;
-	}
-	*v = out;
-}
-
 static json_t *json_text_array(const char *text)
 {
 	json_t *j = text ? json_loads(text, 0, NULL) : NULL;
@@ -120,7 +99,10 @@ int srv_node_render(struct ctl_server *srv, struct srv_node *n)
 	v.id = (uint64_t)n->rec.id;
 	v.name = n->rec.hostname;
 	v.owner = n->owner[0] ? n->owner : NULL;
-	split_tags(n->rec.tags, &v.tags, &v.n_tags);
+	/* the stored list, at most CTL_TAGS_MAX bytes */
+	int rc = strv_split(n->rec.tags, ',', SIZE_MAX, &v.tags, &v.n_tags);
+	if (rc)
+		return rc;
 	memcpy(v.node_key, n->rec.node_key, 32);
 	memcpy(v.disco_key, n->rec.disco_key, 32);
 	v.has_disco_key = n->rec.has_disco_key;
@@ -138,7 +120,7 @@ int srv_node_render(struct ctl_server *srv, struct srv_node *n)
 	v.online = n->online;
 	v.last_seen = n->rec.last_seen;
 	json_t *j = ctl__node_json(&v);
-	ctl__strv_free(v.tags, v.n_tags);
+	strv_free(v.tags, v.n_tags);
 	if (!j)
 		return -ENOMEM;
 	json_object_set_new(j, "endpoints", json_text_array(n->rec.endpoints));
