@@ -153,13 +153,9 @@ static bool hold_room(struct srv_req *r, const struct srv_node *src, const struc
 	return false;
 }
 
-enum MHD_Result srv_api_hold(struct srv_req *r)
+enum MHD_Result srv_api_hold(struct srv_req *r, struct srv_node *dst)
 {
 	struct ctl_server *srv = r->srv;
-	struct srv_node *dst = srv_node_by_machine(srv, r->machine_key);
-	if (!dst)
-		return srv_reply_error(r->conn, MHD_HTTP_UNAUTHORIZED,
-				       "machine key is not registered");
 	const char *hid = json_string_value(json_object_get(r->msg, "hold_id"));
 	struct srv_hold *h;
 	if (hid) {

@@ -277,13 +277,9 @@ static enum MHD_Result map_report(struct srv_req *r, struct srv_node *n, const c
 	return MHD_YES;
 }
 
-enum MHD_Result srv_api_map(struct srv_req *r)
+enum MHD_Result srv_api_map(struct srv_req *r, struct srv_node *n)
 {
 	struct ctl_server *srv = r->srv;
-	struct srv_node *n = srv_node_by_machine(srv, r->machine_key);
-	if (!n)
-		return srv_reply_error(r->conn, MHD_HTTP_UNAUTHORIZED,
-				       "machine key is not registered");
 	json_t *since = json_object_get(r->msg, "since");
 	if (since && !json_is_integer(since))
 		return srv_sealed_error(r, MHD_HTTP_BAD_REQUEST, "since: expected an integer");

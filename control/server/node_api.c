@@ -108,11 +108,23 @@ enum MHD_Result srv_node_api(struct srv_req *r, const char *path)
 	}
 	if (strcmp(path, "register") == 0)
 		return srv_api_register(r);
-	if (strcmp(path, "map") == 0)
-		return srv_api_map(r);
-	if (strcmp(path, "hold") == 0)
-		return srv_api_hold(r);
-	if (strcmp(path, "logout") == 0)
-		return srv_api_logout(r);
+	static const struct {
+		const char *path;
+		enum MHD_Result (*handle)(struct srv_req *r, struct srv_node *n);
+	} as_node[] = {
+		{ "map", srv_api_map },
+		{ "hold", srv_api_hold },
+		{ "logout", srv_api_logout },
+	};
+	for (size_t i = 0; i < sizeof(as_node) / sizeof(as_node[0]); i++) {
+		if (strcmp(path, as_node[i].path) != 0)
+			continue;
+		/* the rest are a registered node's (looked up again when a held one resumes) */
+		struct srv_node *n = srv_node_by_machine(srv, r->machine_key);
+		if (!n)
+			return srv_reply_error(r->conn, MHD_HTTP_UNAUTHORIZED,
+					       "machine key is not registered");
+		return as_node[i].handle(r, n);
+	}
 	return srv_sealed_error(r, MHD_HTTP_NOT_FOUND, "unknown node API '%s'", path);
 }

@@ -357,13 +357,9 @@ enum MHD_Result srv_api_register(struct srv_req *r)
 	return srv_reply_sealed_json(r, MHD_HTTP_OK, registered_json(srv, n));
 }
 
-enum MHD_Result srv_api_logout(struct srv_req *r)
+enum MHD_Result srv_api_logout(struct srv_req *r, struct srv_node *n)
 {
 	struct ctl_server *srv = r->srv;
-	struct srv_node *n = srv_node_by_machine(srv, r->machine_key);
-	if (!n)
-		return srv_reply_error(r->conn, MHD_HTTP_UNAUTHORIZED,
-				       "machine key is not registered");
 	int64_t id = n->rec.id;
 	int rc;
 	char err[256];

@@ -284,11 +284,12 @@ enum MHD_Result srv_reply_sealed_json(struct srv_req *r, unsigned status, json_t
 enum MHD_Result srv_sealed_error(struct srv_req *r, unsigned status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* map.c, register.c, hold.c: the node API's requests (r->msg decoded and authenticated) */
-enum MHD_Result srv_api_map(struct srv_req *r);
+/* map.c, register.c, hold.c: the node API's requests (r->msg decoded and authenticated);
+ * all but register from n, the node registered for r's machine key. */
 enum MHD_Result srv_api_register(struct srv_req *r);
-enum MHD_Result srv_api_logout(struct srv_req *r);
-enum MHD_Result srv_api_hold(struct srv_req *r);
+enum MHD_Result srv_api_map(struct srv_req *r, struct srv_node *n);
+enum MHD_Result srv_api_hold(struct srv_req *r, struct srv_node *dst);
+enum MHD_Result srv_api_logout(struct srv_req *r, struct srv_node *n);
 /* The person logged in as login (user_id) approved lr: register the node.  -EPERM (lr
  * rejected, err says why) when the node asked for tags that person does not own. */
 int srv_register_finish(struct ctl_server *srv, struct srv_login_req *lr, int64_t user_id,
