@@ -13,6 +13,7 @@
 #include "cmd/meshctl.h"
 #include "cmd/meshctl_client.h"
 #include "common/file.h"
+#include "common/strv.h"
 
 static void up_usage(FILE *out)
 {
@@ -132,31 +133,33 @@ int meshctl_up(int argc, char **argv)
 		free(key);
 		return 2;
 	}
-	char *tagv[32];
 	if (tags_arg) {
-		char *save = NULL;
-		for (char *t = strtok_r(tags_arg, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		enum { UP_TAGS_MAX = 32 };
+		int trc = strv_split(tags_arg, ',', UP_TAGS_MAX, &req.tags, &req.n_tags);
+		if (trc == -E2BIG)
+			fprintf(stderr, "meshctl up: --advertise-tags: at most %d tags\n", UP_TAGS_MAX);
+		else if (trc)
+			fprintf(stderr, "meshctl up: --advertise-tags: %s\n", strerror(-trc));
+		for (size_t i = 0; !trc && i < req.n_tags; i++) {
+			const char *t = req.tags[i];
 			if (strncmp(t, "tag:", 4) != 0 || !t[4]) {
 				fprintf(stderr, "meshctl up: --advertise-tags: '%s' is not a tag (tags "
 						"look like tag:NAME)\n", t);
-				free(key);
-				return 2;
+				trc = -EINVAL;
 			}
-			if (req.n_tags == sizeof(tagv) / sizeof(tagv[0])) {
-				fprintf(stderr, "meshctl up: --advertise-tags: at most %zu tags\n",
-					sizeof(tagv) / sizeof(tagv[0]));
-				free(key);
-				return 2;
-			}
-			tagv[req.n_tags++] = t;
 		}
-		req.tags = tagv;
+		if (trc) {
+			strv_free(req.tags, req.n_tags);
+			free(key);
+			return 2;
+		}
 		req.tags_given = true;
 	}
 	req.authkey = key;
 	if (timeout < 0)
 		timeout = key ? 60 : 0;
 	char *line = meshctl_call(&req, NULL);
+	strv_free(req.tags, req.n_tags);
 	if (key) {
 		explicit_bzero(key, strlen(key));
 		free(key);

@@ -1,10 +1,12 @@
 /* Admin API client: one blocking libcurl request per call (meshctl is a one-shot tool). */
 #include "control/admin/admin.h"
+#include "common/strv.h"
 #include "control/url/url.h"
 
 #include <curl/curl.h>
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -265,11 +267,18 @@ char *ctl_admin_authkey_body(const char *user, int reusable, int ephemeral, cons
 	if (!j)
 		return NULL;
 	if (tags_csv && *tags_csv) {
+		/* as given (the server checks each tag and their number) */
+		char **v;
+		size_t n;
 		json_t *tags = json_array();
-		char *copy = strdup(tags_csv), *save = NULL;
-		for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t; t = strtok_r(NULL, ",", &save))
-			json_array_append_new(tags, json_string(t));
-		free(copy);
+		if (strv_split(tags_csv, ',', SIZE_MAX, &v, &n) != 0) {
+			json_decref(tags);
+			json_decref(j);
+			return NULL;
+		}
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(tags, json_string(v[i]));
+		strv_free(v, n);
 		json_object_set_new(j, "tags", tags);
 	}
 	if (expiry_s > 0)

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include "common/file.h"
 #include "common/key.h"
 #include "common/log.h"
+#include "common/strv.h"
 #include "control/client/internal.h"
 #include "control/netmap/netmap_json.h"
 #include "control/netmap/wire.h"
@@ -187,13 +189,19 @@ void ctl__register_send(struct ctl_client *c)
 	else if (c->relogin) /* control keeps the current key while it has not expired */
 		json_object_set_new(j, "expired", json_true());
 	if (c->tags) {
-		json_t *a = json_array();
-		char *copy = strdup(c->tags), *save = NULL;
-		for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t;
-		     t = strtok_r(NULL, ",", &save))
-			json_array_append_new(a, json_string(t));
-		free(copy);
-		json_object_set_new(j, "tags", a);
+		/* meshd's --advertise-tags as given: control checks each and their number */
+		char **v;
+		size_t n;
+		if (strv_split(c->tags, ',', SIZE_MAX, &v, &n) == 0) {
+			json_t *a = json_array();
+			for (size_t i = 0; i < n; i++)
+				json_array_append_new(a, json_string(v[i]));
+			strv_free(v, n);
+			json_object_set_new(j, "tags", a);
+		} else {
+			json_decref(j); /* out of memory: never a request without the tags */
+			j = NULL;
+		}
 	}
 	if (c->followup[0]) {
 		json_object_set_new(j, "followup", json_string(c->followup));
@@ -556,21 +564,6 @@ static void connect_start(struct ctl_client *c)
 
 /* ---- public ---- */
 
-static char **strv_dup(const char *const *v, size_t n)
-{
-	char **out = calloc(n ? n : 1, sizeof(*out));
-	for (size_t i = 0; out && i < n; i++)
-		out[i] = strdup(v[i]);
-	return out;
-}
-
-static void strv_free(char **v, size_t n)
-{
-	for (size_t i = 0; v && i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 int ctl_client_new(const struct ctl_client_config *cfg, struct ctl_client **out, char *err,
 		   size_t errlen)
 {
@@ -592,17 +585,17 @@ int ctl_client_new(const struct ctl_client_config *cfg, struct ctl_client **out,
 	c->hostname = strdup(cfg->hostname ? cfg->hostname : "node");
 	c->auth_key = cfg->auth_key ? strdup(cfg->auth_key) : NULL;
 	c->tags = cfg->advertise_tags ? strdup(cfg->advertise_tags) : NULL;
-	c->endpoints = strv_dup(cfg->endpoints, cfg->n_endpoints);
-	c->n_endpoints = cfg->n_endpoints;
-	c->host_keys = strv_dup(cfg->ssh_host_keys, cfg->n_ssh_host_keys);
-	c->n_host_keys = cfg->n_ssh_host_keys;
+	bool lists = strv_dup(cfg->endpoints, cfg->n_endpoints, &c->endpoints) == 0 &&
+		     strv_dup(cfg->ssh_host_keys, cfg->n_ssh_host_keys, &c->host_keys) == 0;
+	c->n_endpoints = c->endpoints ? cfg->n_endpoints : 0;
+	c->n_host_keys = c->host_keys ? cfg->n_ssh_host_keys : 0;
 	c->backoff_ms = BACKOFF_MIN_MS;
 	c->cfg.server_url = c->cfg.state_dir = c->cfg.hostname = c->cfg.auth_key = NULL;
 	c->cfg.ca_file = NULL;
 	c->cfg.advertise_tags = NULL;
 	c->cfg.endpoints = c->cfg.ssh_host_keys = NULL;
 	int rc = -ENOMEM;
-	if (!c->url || !c->state_dir || !c->hostname || !c->endpoints || !c->host_keys ||
+	if (!c->url || !c->state_dir || !c->hostname || !lists ||
 	    (cfg->advertise_tags && !c->tags) || (cfg->ca_file && !c->ca_file))
 		goto fail;
 	rc = ctl_url_check(c->url, cfg->insecure_http, err, errlen);
@@ -761,9 +754,10 @@ int ctl_client_set_endpoints(struct ctl_client *c, const char *const *eps, size_
 		changed = strcmp(eps[i], c->endpoints[i]) != 0;
 	if (!changed)
 		return 0;
-	char **v = strv_dup(eps, n);
-	if (!v)
-		return -ENOMEM;
+	char **v;
+	int rc = strv_dup(eps, n, &v);
+	if (rc)
+		return rc;
 	strv_free(c->endpoints, c->n_endpoints);
 	c->endpoints = v;
 	c->n_endpoints = n;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/strv.h"
 #include "control/netmap/endpoint.h"
 #include "control/netmap/netmap_json.h"
 
@@ -182,7 +183,7 @@ void ctl_lapi_request_clear(struct ctl_lapi_request *r)
 		free(r->authkey);
 	}
 	free(r->hostname);
-	ctl__strv_free(r->tags, r->n_tags);
+	strv_free(r->tags, r->n_tags);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -309,8 +310,8 @@ void ctl_lapi_node_clear(struct ctl_lapi_node *n)
 	free(n->dns_name);
 	free(n->endpoint);
 	free(n->path);
-	ctl__strv_free(n->tags, n->n_tags);
-	ctl__strv_free(n->ssh_host_keys, n->n_ssh_host_keys);
+	strv_free(n->tags, n->n_tags);
+	strv_free(n->ssh_host_keys, n->n_ssh_host_keys);
 	memset(n, 0, sizeof(*n));
 }
 

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/strv.h"
 #include "control/netmap/netmap_json.h"
 
 static bool dup_str(char **dst, const char *src)
@@ -16,18 +17,10 @@ static bool dup_str(char **dst, const char *src)
 
 static bool dup_strv(char ***dst, size_t *n_dst, char *const *src, size_t n)
 {
-	*dst = NULL;
 	*n_dst = 0;
-	if (!n)
-		return true;
-	*dst = calloc(n, sizeof(char *));
-	if (!*dst)
+	if (strv_dup((const char *const *)src, n, dst) != 0)
 		return false;
-	for (size_t i = 0; i < n; i++) {
-		if (!dup_str(&(*dst)[i], src[i]))
-			return false;
-		(*n_dst)++;
-	}
+	*n_dst = n;
 	return true;
 }
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/key.h"
+#include "common/strv.h"
 #include "control/netmap/endpoint.h"
 #include "control/netmap/netmap_json.h"
 
@@ -69,21 +70,14 @@ json_t *ctl__node_json(const struct ctl_node *n)
 
 /* ---- freeing ---- */
 
-void ctl__strv_free(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 void ctl__node_clear(struct ctl_node *n)
 {
 	free(n->name);
 	free(n->owner);
-	ctl__strv_free(n->tags, n->n_tags);
+	strv_free(n->tags, n->n_tags);
 	free(n->allowed_ips);
-	ctl__strv_free(n->endpoints, n->n_endpoints);
-	ctl__strv_free(n->ssh_host_keys, n->n_ssh_host_keys);
+	strv_free(n->endpoints, n->n_endpoints);
+	strv_free(n->ssh_host_keys, n->n_ssh_host_keys);
 	memset(n, 0, sizeof(*n));
 }
 
@@ -159,12 +153,12 @@ int ctl__strv_from_json(json_t *obj, const char *key, char ***v, size_t *n, char
 	for (size_t i = 0; i < len; i++) {
 		json_t *e = json_array_get(a, i);
 		if (!json_is_string(e)) {
-			ctl__strv_free(s, i);
+			strv_free(s, i);
 			return ctl__fail(err, errlen, "%s[%zu]: expected a string", key, i);
 		}
 		s[i] = strdup(json_string_value(e));
 		if (!s[i]) {
-			ctl__strv_free(s, i);
+			strv_free(s, i);
 			return -ENOMEM;
 		}
 	}

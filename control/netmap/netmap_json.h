@@ -63,7 +63,6 @@ void ctl__relays_wipe(struct ctl_relay *r, size_t n);
 /* Read a string array member into a malloc'd char ** (NULL/0 when absent). */
 int ctl__strv_from_json(json_t *obj, const char *key, char ***v, size_t *n, char *err,
 			size_t errlen);
-void ctl__strv_free(char **v, size_t n);
 json_t *ctl__strv_json(char *const *v, size_t n);
 
 #endif

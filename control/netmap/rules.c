@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/strv.h"
 #include "control/netmap/netmap_json.h"
 
 static size_t align_up(size_t n, size_t a)
@@ -399,7 +400,7 @@ int ctl__ssh_from_json(json_t *a, struct pol_ssh_rule ***out, size_t *n, char *e
 			rc = -ENOMEM;
 		free((void *)r.principals);
 		free(users);
-		ctl__strv_free(env, n_env);
+		strv_free(env, n_env);
 	}
 	if (rc) {
 		ctl__ssh_free(v, done);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/strv.h"
 #include "control/policy/policy.h"
 
 enum { POL__MAX_DEPTH = 64 };
@@ -215,7 +216,6 @@ void pol__alias_clear(struct pol__alias *a);
 char *pol__trimdup(const char *s);
 /* An optional list of strings, each trimmed; missing or null: empty.  0 or negative errno. */
 int pol__strv_get(json_t *arr, char ***out, size_t *n, struct pol_error *err, const char *ctx);
-void pol__strv_free(char **v, size_t n);
 /* Whether a user:*@domain or localpart:*@domain names this tailnet's domain (exact case). */
 bool pol__domain_ok(const struct pol_policy *pol, const char *domain);
 

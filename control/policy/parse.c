@@ -264,14 +264,14 @@ void pol_policy_free(struct pol_policy *pol)
 		return;
 	for (size_t i = 0; i < pol->n_groups; i++) {
 		free(pol->groups[i].name);
-		pol__strv_free(pol->groups[i].members, pol->groups[i].n_members);
+		strv_free(pol->groups[i].members, pol->groups[i].n_members);
 	}
 	free(pol->groups);
 	for (size_t i = 0; pol->tag_owners && i < pol->n_tags; i++)
-		pol__strv_free(pol->tag_owners[i], pol->n_tag_owners[i]);
+		strv_free(pol->tag_owners[i], pol->n_tag_owners[i]);
 	free(pol->tag_owners);
 	free(pol->n_tag_owners);
-	pol__strv_free(pol->tags, pol->n_tags);
+	strv_free(pol->tags, pol->n_tags);
 	for (size_t i = 0; i < pol->n_hosts; i++)
 		free(pol->hosts[i].name);
 	free(pol->hosts);
@@ -296,7 +296,7 @@ void pol_policy_free(struct pol_policy *pol)
 		for (size_t u = 0; u < r->n_users; u++)
 			free(r->users[u].name);
 		free(r->users);
-		pol__strv_free(r->accept_env, r->n_accept_env);
+		strv_free(r->accept_env, r->n_accept_env);
 		free(r->source);
 	}
 	free(pol->ssh);
@@ -304,17 +304,17 @@ void pol_policy_free(struct pol_policy *pol)
 		struct pol__test *t = &pol->tests[i];
 		pol__alias_clear(&t->src);
 		free(t->protos);
-		pol__strv_free(t->accept, t->n_accept);
-		pol__strv_free(t->deny, t->n_deny);
+		strv_free(t->accept, t->n_accept);
+		strv_free(t->deny, t->n_deny);
 	}
 	free(pol->tests);
 	for (size_t i = 0; i < pol->n_sshtests; i++) {
 		struct pol__sshtest *t = &pol->sshtests[i];
 		pol__alias_clear(&t->src);
 		alias_array_free(t->dsts, t->n_dsts);
-		pol__strv_free(t->accept, t->n_accept);
-		pol__strv_free(t->check, t->n_check);
-		pol__strv_free(t->deny, t->n_deny);
+		strv_free(t->accept, t->n_accept);
+		strv_free(t->check, t->n_check);
+		strv_free(t->deny, t->n_deny);
 	}
 	free(pol->sshtests);
 	pol__strmap_free(&pol->group_idx);

@@ -30,13 +30,6 @@ void pol__alias_clear(struct pol__alias *a)
 	memset(a, 0, sizeof(*a));
 }
 
-void pol__strv_free(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 /* Reads an optional array of strings (trimmed).  Missing or null: empty. */
 int pol__strv_get(json_t *arr, char ***out, size_t *n, struct pol_error *err, const char *ctx)
 {
@@ -53,12 +46,12 @@ int pol__strv_get(json_t *arr, char ***out, size_t *n, struct pol_error *err, co
 	for (size_t i = 0; i < cnt; i++) {
 		json_t *e = json_array_get(arr, i);
 		if (!json_is_string(e)) {
-			pol__strv_free(v, i);
+			strv_free(v, i);
 			return pol__fail(err, "%s[%zu]: must be a string", ctx, i);
 		}
 		v[i] = pol__trimdup(json_string_value(e));
 		if (!v[i]) {
-			pol__strv_free(v, i);
+			strv_free(v, i);
 			return pol__fail(err, "out of memory"), -ENOMEM;
 		}
 	}

@@ -54,12 +54,12 @@ static int parse_srcs(struct pol_policy *pol, struct pol__netrule *r, json_t *sr
 		return rc;
 	r->srcs = calloc(n + 1, sizeof(*r->srcs));
 	if (!r->srcs) {
-		pol__strv_free(v, n);
+		strv_free(v, n);
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (!pol__alias_parse(pol, v[i], &r->srcs[i], err, "src=")) {
-			pol__strv_free(v, n);
+			strv_free(v, n);
 			return -EINVAL;
 		}
 		r->n_srcs++;
@@ -70,11 +70,11 @@ static int parse_srcs(struct pol_policy *pol, struct pol__netrule *r, json_t *sr
 		enum pol__alias_kind k = r->srcs[i].kind;
 		if (k == POL__A_SELF || k == POL__A_INTERNET) {
 			pol__fail(err, "%s[%zu]: %s cannot be used as a src", sec, idx, v[i]);
-			pol__strv_free(v, n);
+			strv_free(v, n);
 			return -EINVAL;
 		}
 	}
-	pol__strv_free(v, n);
+	strv_free(v, n);
 	return 0;
 }
 
@@ -198,7 +198,7 @@ static int parse_acl(struct pol_policy *pol, struct pol__netrule *r, json_t *j, 
 		rc = rule_add_dst(r, &al, d, protos, n_protos, ports, n_ports);
 		pol__alias_clear(&al);
 	}
-	pol__strv_free(dsts, n_dsts);
+	strv_free(dsts, n_dsts);
 	if (!rc && has_self)
 		rc = check_self_srcs(r, true, err);
 	return rc;
@@ -303,7 +303,7 @@ static int parse_grant(struct pol_policy *pol, struct pol__netrule *r, json_t *j
 	if ((rc = pol__strv_get(json_object_get(j, "ip"), &ips, &n_ips, err, "ip")))
 		return rc;
 	if (!n_ips && !has_app) {
-		pol__strv_free(ips, n_ips);
+		strv_free(ips, n_ips);
 		return pol__fail(err, "grants[%zu]: ip and app can not both be empty", idx);
 	}
 	if ((rc = pol__strv_get(json_object_get(j, "via"), &via, &n_via, err, "via")))
@@ -362,9 +362,9 @@ static int parse_grant(struct pol_policy *pol, struct pol__netrule *r, json_t *j
 	if (!rc && has_self)
 		rc = check_self_srcs(r, false, err);
 out:
-	pol__strv_free(ips, n_ips);
-	pol__strv_free(dsts, n_dsts);
-	pol__strv_free(via, n_via);
+	strv_free(ips, n_ips);
+	strv_free(dsts, n_dsts);
+	strv_free(via, n_via);
 	return rc;
 }
 

@@ -134,7 +134,7 @@ static int parse_ssh_users(struct pol_policy *pol, struct pol__sshrule *r, json_
 		return rc;
 	r->users = calloc(n, sizeof(*r->users));
 	if (!r->users) {
-		pol__strv_free(v, n);
+		strv_free(v, n);
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < n && !rc; i++) {
@@ -170,7 +170,7 @@ static int parse_ssh_users(struct pol_policy *pol, struct pol__sshrule *r, json_
 		v[i] = NULL;
 		r->n_users++;
 	}
-	pol__strv_free(v, n);
+	strv_free(v, n);
 	return rc;
 }
 
@@ -224,7 +224,7 @@ static int parse_ssh_rule(struct pol_policy *pol, struct pol__sshrule *r, json_t
 		if (sk == POL__A_SELF || sk == POL__A_INTERNET || sk == POL__A_DANGER_ALL)
 			rc = pol__fail(err, "ssh[%zu]: invalid src \"%s\"", idx, srcs[i]);
 	}
-	pol__strv_free(srcs, n_srcs);
+	strv_free(srcs, n_srcs);
 	if (!r->srcs)
 		return -ENOMEM;
 	if (rc)
@@ -245,7 +245,7 @@ static int parse_ssh_rule(struct pol_policy *pol, struct pol__sshrule *r, json_t
 		    dk != POL__A_TAGGED && dk != POL__A_USER)
 			rc = pol__fail(err, "ssh[%zu]: invalid dst \"%s\"", idx, dsts[i]);
 	}
-	pol__strv_free(dsts, n_dsts);
+	strv_free(dsts, n_dsts);
 	if (!r->dsts)
 		return -ENOMEM;
 	if (rc)

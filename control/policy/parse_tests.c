@@ -96,7 +96,7 @@ int pol__parse_sshtests(struct pol_policy *pol, json_t *j, struct pol_error *err
 				rc = -ENOMEM;
 			x->n_dsts++;
 		}
-		pol__strv_free(dsts, n);
+		strv_free(dsts, n);
 		if (!x->dsts)
 			return -ENOMEM;
 		if (rc)

@@ -3,11 +3,13 @@
  * rules as netmap JSON plus its visible peers.  Visibility is symmetric: a node sees the
  * peers whose addresses its filter or SSH rules admit, and the peers that admit it. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/now.h"
+#include "common/strv.h"
 #include "control/netmap/netmap_json.h"
 #include "control/policy/policy.h"
 #include "control/server/polglue.h"
@@ -42,35 +44,12 @@ static void topo_free(struct topo_buf *t)
 	for (size_t i = 0; i < t->n_users; i++)
 		free((char *)t->users[i].login);
 	free(t->users);
-	for (size_t i = 0; i < t->n; i++) {
-		for (size_t k = 0; t->tags && k < t->n_tags[i]; k++)
-			free(t->tags[i][k]);
-		if (t->tags)
-			free(t->tags[i]);
-	}
+	for (size_t i = 0; t->tags && t->n_tags && i < t->n; i++)
+		strv_free(t->tags[i], t->n_tags[i]);
 	free(t->tags);
 	free(t->n_tags);
 	free(t->nodes);
 	free(t->addrs);
-}
-
-static void split(const char *s, char ***v, size_t *n)
-{
-	*v = NULL;
-	*n = 0;
-	if (!s || !*s)
-		return;
-	size_t count = 1;
-	for (const char *p = s; *p; p++)
-		count += *p == ',';
-	*v = calloc(count, sizeof(**v));
-	for (size_t i = 0; *v && i < count; i++) {
-		const char *e = strchr(s, ',');
-		size_t len = e ? (size_t)(e - s) : strlen(s);
-		(*v)[i] = strndup(s, len);
-		*n = i + 1;
-		s += len + (e ? 1 : 0);
-	}
 }
 
 static int topo_build(struct ctl_server *srv, struct topo_buf *t)
@@ -96,7 +75,10 @@ static int topo_build(struct ctl_server *srv, struct topo_buf *t)
 			a[0].bytes[k] = (uint8_t)(sn->rec.ipv4 >> (24 - 8 * k));
 		a[1].family = AF_INET6;
 		memcpy(a[1].bytes, sn->rec.ipv6, 16);
-		split(sn->rec.tags, &t->tags[i], &t->n_tags[i]);
+		/* the stored list, at most CTL_TAGS_MAX bytes */
+		rc = strv_split(sn->rec.tags, ',', SIZE_MAX, &t->tags[i], &t->n_tags[i]);
+		if (rc)
+			return rc;
 		pn->name = sn->rec.hostname;
 		pn->hostname = sn->rec.hostname;
 		pn->owner = sn->owner[0] ? sn->owner : NULL;

@@ -220,10 +220,39 @@ enum MHD_Result srv_http_request(struct ctl_server *srv, struct MHD_Connection *
 				 void **con_cls);
 void srv_http_completed(struct ctl_server *srv, struct MHD_Connection *c, void **con_cls);
 
-/* node.c: the node API and the map */
-enum MHD_Result srv_node_api(struct srv_req *r, const char *path);
+/* The node API's timings and caps (register.c, hold.c, map.c; the tick forgets by them). */
+enum {
+	SRV_HOLD_WAIT_MS = 25000,
+	SRV_LOGIN_TTL_S = 3600,
+	SRV_LAST_SEEN_WRITE_S = 60,
+	/* Check-mode holds: any registered node can ask for them, so they are capped per node
+	 * asking, per source device and in all; a pending hold nobody has asked about for a
+	 * while (its SSH client left without a cancel) is dropped. */
+	SRV_HOLDS_PER_NODE = 32,
+	SRV_HOLDS_PER_SOURCE = 16,
+	SRV_HOLDS_MAX = 4096,
+	SRV_HOLD_IDLE_S = 90, /* > SRV_HOLD_WAIT_MS: a client waiting asks again before */
+};
+
+/* node.c: the node registry */
 int srv_nodes_load(struct ctl_server *srv);
 void srv_nodes_free(struct ctl_server *srv);
+struct srv_node *srv_node_by_id(struct ctl_server *srv, int64_t id);
+/* The node registered for a machine key, or NULL. */
+struct srv_node *srv_node_by_machine(struct ctl_server *srv, const uint8_t mkey[32]);
+/* Adds a node read from or just written to the store (nothing allowed or visible until the
+ * next rebuild), with its owner, relays and JSON. */
+int srv_node_insert(struct ctl_server *srv, const struct ctl_node_rec *rec);
+/* Looks up the owner's login of a user's node (n->owner; "" for a tagged node).  Always 0. */
+int srv_node_owner(struct ctl_server *srv, struct srv_node *n);
+/* Rebuild the node's public JSON; bumps its version when the text changed. */
+int srv_node_render(struct ctl_server *srv, struct srv_node *n);
+/* The node's key has expired at now (a key of a tagged node never does). */
+bool srv_node_expired(const struct srv_node *n, int64_t now);
+/* Free a string that may hold credentials. */
+void srv_secret_free(char *s);
+/* Forget login request i (the last one takes its place). */
+void srv_login_forget(struct ctl_server *srv, size_t i);
 /* Recompute filters, SSH rules and visibility after a policy or topology change. */
 int srv_map_rebuild(struct ctl_server *srv, char *err, size_t errlen);
 /* After the per-node results changed: bump the version and wake every held map poll. */
@@ -236,23 +265,47 @@ int srv_nodes_remove(struct ctl_server *srv, const int64_t *ids, size_t n);
 int srv_node_remove(struct ctl_server *srv, int64_t id);
 /* Expire the node's key now: it loses its peers and is told (its self carries the expiry). */
 int srv_node_expire(struct ctl_server *srv, struct srv_node *n, char *err, size_t errlen);
-struct srv_node *srv_node_by_id(struct ctl_server *srv, int64_t id);
+void srv_timer_tick(struct ctl_server *srv);
+/* The discovery key a request carries ("disco_key"): 1 with it in key, 0 when absent,
+ * -EINVAL with the reason in why. */
+int srv_disco_from_msg(json_t *m, uint8_t key[32], char *why, size_t len);
+/* Another node than self (NULL: any node) uses this discovery key. */
+bool srv_disco_taken(struct ctl_server *srv, const struct srv_node *self, const uint8_t key[32]);
+/* The discovery key a known node's request carries, taken (its peers are woken for it);
+ * false with the refusal in *res. */
+bool srv_disco_report(struct srv_req *r, struct srv_node *n, enum MHD_Result *res);
+
+/* node_api.c: the node API's envelope */
+enum MHD_Result srv_node_api(struct srv_req *r, const char *path);
+/* The node API request decoder (also the fuzz target's entry). */
+int srv_node_decode(const uint8_t server_priv[static 32], struct ctl_replay *replay,
+		    const uint8_t *body, size_t len, uint8_t machine_key[static 32],
+		    uint8_t nonce[static CTL_WIRE_NONCE_LEN], json_t **msg, bool *authed,
+		    const char **why);
+/* Answer r sealed to its machine key: a handler's last step (it drops srv->lock meanwhile). */
+enum MHD_Result srv_reply_sealed(struct srv_req *r, unsigned status, const char *json,
+				 size_t len);
+enum MHD_Result srv_reply_sealed_json(struct srv_req *r, unsigned status, json_t *j); /* steals */
+/* A sealed {"error": message}. */
+enum MHD_Result srv_sealed_error(struct srv_req *r, unsigned status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* map.c, register.c, hold.c: the node API's requests (r->msg decoded and authenticated);
+ * all but register from n, the node registered for r's machine key. */
+enum MHD_Result srv_api_register(struct srv_req *r);
+enum MHD_Result srv_api_map(struct srv_req *r, struct srv_node *n);
+enum MHD_Result srv_api_hold(struct srv_req *r, struct srv_node *dst);
+enum MHD_Result srv_api_logout(struct srv_req *r, struct srv_node *n);
 /* The person logged in as login (user_id) approved lr: register the node.  -EPERM (lr
  * rejected, err says why) when the node asked for tags that person does not own. */
 int srv_register_finish(struct ctl_server *srv, struct srv_login_req *lr, int64_t user_id,
 			const char *login, char *err, size_t errlen);
-void srv_timer_tick(struct ctl_server *srv);
 /* The policy's decision now on an SSH login from node src to node dst as user, from the
  * compiled policy the maps are made of (pol_ssh_decide): VERDICT_ACCEPT, VERDICT_CHECK, or
  * VERDICT_REJECT with a sentence in why.  A hold's approval never widens it: a hold answers
  * accept only while this says check (or accept). */
 int srv_ssh_verdict(struct ctl_server *srv, int64_t src, int64_t dst, const char *user, char *why,
 		    size_t whylen);
-/* The node API request decoder (also the fuzz target's entry). */
-int srv_node_decode(const uint8_t server_priv[static 32], struct ctl_replay *replay,
-		    const uint8_t *body, size_t len, uint8_t machine_key[static 32],
-		    uint8_t nonce[static CTL_WIRE_NONCE_LEN], json_t **msg, bool *authed,
-		    const char **why);
 
 /* relay.c */
 /* Check the relay options and read the secret (err names the option). */

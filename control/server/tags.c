@@ -4,10 +4,12 @@
  * registration ("tags" in the request) only when the person or key registering it owns
  * them (tags the key already carries need no further check). */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/strv.h"
 #include "control/policy/policy.h"
 #include "control/server/ident.h"
 #include "control/server/tags.h"
@@ -35,7 +37,8 @@ static int str_cmp(const void *a, const void *b)
 static int join(const char **v, size_t n, char *out, size_t outlen)
 {
 	size_t used = 0;
-	qsort(v, n, sizeof(*v), str_cmp);
+	if (n) /* an empty list may be NULL */
+		qsort(v, n, sizeof(*v), str_cmp);
 	out[0] = '\0';
 	for (size_t i = 0; i < n; i++) {
 		if (i && strcmp(v[i], v[i - 1]) == 0)
@@ -46,19 +49,6 @@ static int join(const char **v, size_t n, char *out, size_t outlen)
 		used += (size_t)w;
 	}
 	return 0;
-}
-
-/* Split a list in place into v (at most max); the count, or -E2BIG. */
-static int split(char *csv, const char **v, size_t max)
-{
-	size_t n = 0;
-	char *save = NULL;
-	for (char *t = strtok_r(csv, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-		if (n == max)
-			return -E2BIG;
-		v[n++] = t;
-	}
-	return (int)n;
 }
 
 int ctl_tags_from_json(json_t *arr, char *out, size_t outlen, char *err, size_t errlen)
@@ -91,73 +81,71 @@ int ctl_tags_from_json(json_t *arr, char *out, size_t outlen, char *err, size_t 
 
 int ctl_tags_canonical(const char *csv, char *out, size_t outlen)
 {
-	const char *v[TAGS_LIST_MAX];
-	char *copy = strdup(csv ? csv : "");
-	if (!copy)
-		return -ENOMEM;
-	int n = split(copy, v, TAGS_LIST_MAX);
-	int rc = n < 0 ? n : join(v, (size_t)n, out, outlen);
-	free(copy);
+	char **v;
+	size_t n;
+	int rc = strv_split(csv, ',', TAGS_LIST_MAX, &v, &n);
+	if (!rc)
+		rc = join((const char **)v, n, out, outlen);
+	strv_free(v, n);
 	return rc;
 }
 
 int ctl_tags_grant(const char *policy_text, const char *login, const char *key_tags,
 		   const char *asked, char *out, size_t outlen, char *err, size_t errlen)
 {
-	const char *v[2 * TAGS_LIST_MAX], *kv[TAGS_LIST_MAX];
-	char *kcopy = strdup(key_tags ? key_tags : ""), *acopy = strdup(asked ? asked : "");
+	const char *v[2 * TAGS_LIST_MAX];
+	char **kv = NULL, **av = NULL;
 	char extra[2 * CTL_TAGS_MAX] = "";
-	int rc = kcopy && acopy ? 0 : -ENOMEM;
-	int nk = rc ? 0 : split(kcopy, kv, TAGS_LIST_MAX);
-	int na = rc || nk < 0 ? 0 : split(acopy, v + nk, TAGS_LIST_MAX);
-	if (!rc && (nk < 0 || na < 0))
-		rc = -E2BIG;
+	size_t nk = 0, na = 0;
+	int rc = strv_split(key_tags, ',', TAGS_LIST_MAX, &kv, &nk);
+	if (!rc)
+		rc = strv_split(asked, ',', TAGS_LIST_MAX, &av, &na);
 	/* the asked-for tags the key does not carry must be owned by login */
-	for (int i = 0; !rc && i < na; i++) {
+	for (size_t i = 0; !rc && i < na; i++) {
 		bool carried = false;
-		for (int k = 0; k < nk && !carried; k++)
-			carried = strcmp(kv[k], v[nk + i]) == 0;
+		for (size_t k = 0; k < nk && !carried; k++)
+			carried = strcmp(kv[k], av[i]) == 0;
 		if (carried)
 			continue;
-		if (strlen(extra) + 1 + strlen(v[nk + i]) + 1 > sizeof(extra)) {
+		if (strlen(extra) + 1 + strlen(av[i]) + 1 > sizeof(extra)) {
 			rc = -E2BIG; /* never grant a tag that was not checked */
 			break;
 		}
 		if (extra[0])
 			strcat(extra, ",");
-		strcat(extra, v[nk + i]);
+		strcat(extra, av[i]);
 	}
 	if (!rc && extra[0])
 		rc = ctl_authkey_check_tags(policy_text, login, extra, err, errlen);
 	if (!rc) {
-		memcpy(v, kv, (size_t)nk * sizeof(*v));
-		if (join(v, (size_t)(nk + na), out, outlen) != 0) {
+		for (size_t i = 0; i < nk + na; i++)
+			v[i] = i < nk ? kv[i] : av[i - nk];
+		if (join(v, nk + na, out, outlen) != 0) {
 			snprintf(err, errlen, "tags: the list is too long");
 			rc = -EINVAL;
 		}
 	} else if (rc == -E2BIG || rc == -ENOMEM) {
 		snprintf(err, errlen, "tags: %s", rc == -E2BIG ? "too many tags" : "out of memory");
 	}
-	free(kcopy);
-	free(acopy);
+	strv_free(kv, nk);
+	strv_free(av, na);
 	return rc;
 }
 
 bool ctl_tags_subset(const char *a, const char *b)
 {
-	const char *v[TAGS_LIST_MAX], *w[TAGS_LIST_MAX];
-	char *ac = strdup(a ? a : ""), *bc = strdup(b ? b : "");
-	int na = ac ? split(ac, v, TAGS_LIST_MAX) : -ENOMEM;
-	int nb = bc ? split(bc, w, TAGS_LIST_MAX) : -ENOMEM;
-	bool all = na >= 0 && nb >= 0;
-	for (int i = 0; all && i < na; i++) {
+	char **v = NULL, **w = NULL;
+	size_t na = 0, nb = 0;
+	bool all = strv_split(a, ',', TAGS_LIST_MAX, &v, &na) == 0 &&
+		   strv_split(b, ',', TAGS_LIST_MAX, &w, &nb) == 0;
+	for (size_t i = 0; all && i < na; i++) {
 		bool found = false;
-		for (int k = 0; k < nb && !found; k++)
+		for (size_t k = 0; k < nb && !found; k++)
 			found = strcmp(v[i], w[k]) == 0;
 		all = found;
 	}
-	free(ac);
-	free(bc);
+	strv_free(v, na);
+	strv_free(w, nb);
 	return all;
 }
 
@@ -178,17 +166,18 @@ int ctl_authkey_check_tags(const char *policy_text, const char *login, const cha
 		snprintf(err, errlen, "tags: the stored policy does not parse: %s", perr.msg);
 		return rc == -ENOMEM ? -ENOMEM : -EINVAL;
 	}
-	char *copy = strdup(tags_csv), *save = NULL;
-	rc = copy ? 0 : -ENOMEM;
-	for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t && !rc;
-	     t = strtok_r(NULL, ",", &save)) {
-		if (!pol_tag_owned_by(pol, t, login)) {
+	char **v;
+	size_t n;
+	/* no bound of its own: its callers' lists are (an admin's, or the checked part of one) */
+	rc = strv_split(tags_csv, ',', SIZE_MAX, &v, &n);
+	for (size_t i = 0; !rc && i < n; i++) {
+		if (!pol_tag_owned_by(pol, v[i], login)) {
 			snprintf(err, errlen, "tags: %s does not own %s in the policy's tagOwners", login,
-				 t);
+				 v[i]);
 			rc = -EPERM;
 		}
 	}
-	free(copy);
+	strv_free(v, n);
 	pol_policy_free(pol);
 	return rc;
 }

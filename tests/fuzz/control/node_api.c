@@ -1,4 +1,4 @@
-/* Fuzz target: the node API handlers after the envelope (control/server/node.c): "N PATH\n"
+/* Fuzz target: the node API handlers after the envelope (control/server/node_api.c): "N PATH\n"
  * then a JSON body, as prepared node N (0 a user's laptop, 1 a tagged server; '-' an unknown
  * machine key) sends to register, map (endpoint and host-key reports), hold or logout.
  * Checks that answers to a node are sealed to it, an unknown machine changes nothing (and

@@ -1,0 +1,331 @@
+/* The map a node polls for.  Each node keeps what it was last sent (peer ids with their
+ * versions, the filter, the SSH rules, its own entry); a map poll answers with a full netmap
+ * when the node's `since` is not that version, otherwise with the difference, and holds the
+ * request when there is none until a change or the keep-alive deadline.  Every held poll
+ * computes its own delta by comparing versions and strings.  A node's relays with its TURN
+ * credentials (relay.c) are its own, like its filter: they travel beside "self", never in the
+ * JSON its peers get.  A poll also reports the node's endpoints and SSH host keys. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/now.h"
+#include "control/netmap/endpoint.h"
+#include "control/netmap/hostkey.h"
+#include "control/server/srv.h"
+
+/* ---- a growable string ---- */
+
+struct sbuf {
+	char *s;
+	size_t len, cap;
+	bool oom;
+};
+
+static void sb_add(struct sbuf *b, const char *s, size_t n)
+{
+	if (b->oom)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = (b->len + n + 1) * 2;
+		char *p = realloc(b->s, cap);
+		if (!p) {
+			b->oom = true;
+			return;
+		}
+		b->s = p;
+		b->cap = cap;
+	}
+	memcpy(b->s + b->len, s, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+}
+
+static void sb_str(struct sbuf *b, const char *s)
+{
+	sb_add(b, s, strlen(s));
+}
+
+static void sb_fmt(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_fmt(struct sbuf *b, const char *fmt, ...)
+{
+	char tmp[256];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	sb_add(b, tmp, n < 0 ? 0 : (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+}
+
+/* ---- the map ---- */
+
+static const char *relays_of(const struct srv_node *n);
+
+static void sent_record(struct srv_node *n, uint64_t version, struct ctl_server *srv)
+{
+	free(n->sent_ids);
+	free(n->sent_vers);
+	n->sent_ids = calloc(n->n_vis ? n->n_vis : 1, sizeof(*n->sent_ids));
+	n->sent_vers = calloc(n->n_vis ? n->n_vis : 1, sizeof(*n->sent_vers));
+	n->n_sent = 0;
+	if (n->sent_ids && n->sent_vers) {
+		for (size_t i = 0; i < n->n_vis; i++) {
+			struct srv_node *p = srv->nodes[n->vis[i]];
+			n->sent_ids[i] = (uint64_t)p->rec.id;
+			n->sent_vers[i] = p->peer_version;
+		}
+		n->n_sent = n->n_vis;
+	}
+	free(n->sent_filter);
+	free(n->sent_ssh);
+	free(n->sent_self);
+	srv_secret_free(n->sent_relays);
+	n->sent_filter = strdup(n->filter_json);
+	n->sent_ssh = strdup(n->ssh_json);
+	n->sent_self = strdup(n->peer_json);
+	n->sent_relays = strdup(relays_of(n));
+	n->sent_version = version;
+}
+
+static const char *relays_of(const struct srv_node *n)
+{
+	return n->relays_json ? n->relays_json : "[]";
+}
+
+static char *map_full(struct ctl_server *srv, struct srv_node *n)
+{
+	struct sbuf b = { 0 };
+	uint64_t v = srv->map_version;
+	sb_fmt(&b, "{\"type\":\"full\",\"version\":%llu,\"netmap\":{\"version\":%llu,\"domain\":",
+	       (unsigned long long)v, (unsigned long long)v);
+	json_t *d = json_string(srv->domain);
+	char *ds = json_dumps(d, JSON_ENCODE_ANY);
+	json_decref(d);
+	sb_str(&b, ds ? ds : "\"\"");
+	free(ds);
+	sb_str(&b, ",\"self\":");
+	sb_str(&b, n->peer_json);
+	sb_str(&b, ",\"peers\":[");
+	for (size_t i = 0; i < n->n_vis; i++) {
+		if (i)
+			sb_str(&b, ",");
+		sb_str(&b, srv->nodes[n->vis[i]]->peer_json);
+	}
+	sb_str(&b, "],\"filter\":");
+	sb_str(&b, n->filter_json);
+	sb_str(&b, ",\"ssh\":");
+	sb_str(&b, n->ssh_json);
+	sb_str(&b, ",\"relays\":");
+	sb_str(&b, relays_of(n));
+	sb_str(&b, "}}");
+	if (b.oom) {
+		srv_secret_free(b.s);
+		return NULL;
+	}
+	sent_record(n, v, srv);
+	return b.s;
+}
+
+/* NULL with *empty set when nothing changed since what the node was sent. */
+static char *map_delta(struct ctl_server *srv, struct srv_node *n, bool *empty)
+{
+	struct sbuf ch = { 0 }, rm = { 0 };
+	size_t i = 0, j = 0, nch = 0, nrm = 0;
+	while (i < n->n_vis || j < n->n_sent) {
+		struct srv_node *p = i < n->n_vis ? srv->nodes[n->vis[i]] : NULL;
+		uint64_t pid = p ? (uint64_t)p->rec.id : UINT64_MAX;
+		uint64_t sid = j < n->n_sent ? n->sent_ids[j] : UINT64_MAX;
+		if (pid < sid) {
+			sb_str(&ch, nch++ ? "," : "");
+			sb_str(&ch, p->peer_json);
+			i++;
+		} else if (sid < pid) {
+			sb_fmt(&rm, "%s%llu", nrm++ ? "," : "", (unsigned long long)sid);
+			j++;
+		} else {
+			if (p->peer_version != n->sent_vers[j]) {
+				sb_str(&ch, nch++ ? "," : "");
+				sb_str(&ch, p->peer_json);
+			}
+			i++;
+			j++;
+		}
+	}
+	bool filter = strcmp(n->filter_json, n->sent_filter) != 0;
+	bool ssh = strcmp(n->ssh_json, n->sent_ssh) != 0;
+	bool self = strcmp(n->peer_json, n->sent_self) != 0;
+	bool relays = !n->sent_relays || strcmp(relays_of(n), n->sent_relays) != 0;
+	*empty = !nch && !nrm && !filter && !ssh && !self && !relays;
+	if (*empty || ch.oom || rm.oom) {
+		free(ch.s);
+		free(rm.s);
+		return NULL;
+	}
+	struct sbuf b = { 0 };
+	uint64_t v = srv->map_version;
+	sb_fmt(&b, "{\"type\":\"delta\",\"version\":%llu,\"base\":%llu", (unsigned long long)v,
+	       (unsigned long long)n->sent_version);
+	if (nch) {
+		sb_str(&b, ",\"peers_changed\":[");
+		sb_str(&b, ch.s);
+		sb_str(&b, "]");
+	}
+	if (nrm) {
+		sb_str(&b, ",\"peers_removed\":[");
+		sb_str(&b, rm.s);
+		sb_str(&b, "]");
+	}
+	if (filter) {
+		sb_str(&b, ",\"filter\":");
+		sb_str(&b, n->filter_json);
+	}
+	if (ssh) {
+		sb_str(&b, ",\"ssh\":");
+		sb_str(&b, n->ssh_json);
+	}
+	if (self) {
+		sb_str(&b, ",\"self\":");
+		sb_str(&b, n->peer_json);
+	}
+	if (relays) {
+		sb_str(&b, ",\"relays\":");
+		sb_str(&b, relays_of(n));
+	}
+	sb_str(&b, "}");
+	free(ch.s);
+	free(rm.s);
+	if (b.oom) {
+		srv_secret_free(b.s);
+		return NULL;
+	}
+	sent_record(n, v, srv);
+	return b.s;
+}
+
+static char *array_text(json_t *a)
+{
+	return json_is_array(a) ? json_dumps(a, JSON_COMPACT) : NULL;
+}
+
+static bool text_differs(const char *a, const char *b)
+{
+	return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
+}
+
+/* Endpoints and SSH host keys the node reports; they reach its peers as a change. */
+static enum MHD_Result map_report(struct srv_req *r, struct srv_node *n, const char **bad)
+{
+	struct ctl_server *srv = r->srv;
+	json_t *ep = json_object_get(r->msg, "endpoints");
+	json_t *hk = json_object_get(r->msg, "ssh_host_keys");
+	size_t i;
+	json_t *v;
+	if ((ep && !json_is_array(ep)) || (hk && !json_is_array(hk))) {
+		*bad = "endpoints and ssh_host_keys must be arrays of strings";
+		return MHD_NO;
+	}
+	json_array_foreach(ep, i, v) {
+		struct ctl_endpoint e;
+		if (i >= 16 || !ctl_endpoint_parse(json_string_value(v), &e, NULL, 0)) {
+			*bad = "endpoints: each must be addr:port or [addr]:port, typed or not "
+			       "('local', 'reflexive' or 'relay', a space, the address) (at most 16)";
+			return MHD_NO;
+		}
+	}
+	json_array_foreach(hk, i, v) {
+		if (!json_is_string(v) || i >= 8 || /* no NUL in it either: "\u0000" */
+		    json_string_length(v) != strlen(json_string_value(v)) ||
+		    !ctl_ssh_host_key_valid(json_string_value(v), NULL, 0)) {
+			*bad = "ssh_host_keys: at most 8 lines 'TYPE BASE64' of known SSH key types";
+			return MHD_NO;
+		}
+	}
+	char *eps = ep ? array_text(ep) : NULL, *hks = hk ? array_text(hk) : NULL;
+	bool changed = (ep && text_differs(eps, n->rec.endpoints)) ||
+		       (hk && text_differs(hks, n->rec.ssh_host_keys));
+	int64_t now = srv_now_s();
+	bool was_offline = !n->online;
+	if (changed || now - n->rec.last_seen >= SRV_LAST_SEEN_WRITE_S) {
+		if (ep) {
+			free(n->rec.endpoints);
+			n->rec.endpoints = eps;
+			eps = NULL;
+		}
+		if (hk) {
+			free(n->rec.ssh_host_keys);
+			n->rec.ssh_host_keys = hks;
+			hks = NULL;
+		}
+		n->rec.last_seen = now;
+		int rc = srv->store->ops->node_update(srv->store, &n->rec);
+		if (rc)
+			log_warn("meshcontrol", "node %lld: cannot store endpoints: %s",
+				 (long long)n->rec.id, strerror(-rc));
+	}
+	n->rec.last_seen = now;
+	free(eps);
+	free(hks);
+	if (was_offline)
+		n->online = true;
+	if (changed || was_offline) {
+		srv_node_render(srv, n);
+		srv->map_version++;
+		srv_wake(srv, SRV_WAIT_MAP, NULL);
+	}
+	return MHD_YES;
+}
+
+enum MHD_Result srv_api_map(struct srv_req *r, struct srv_node *n)
+{
+	struct ctl_server *srv = r->srv;
+	json_t *since = json_object_get(r->msg, "since");
+	if (since && !json_is_integer(since))
+		return srv_sealed_error(r, MHD_HTTP_BAD_REQUEST, "since: expected an integer");
+	if (!r->wait) {
+		const char *bad = NULL;
+		enum MHD_Result res;
+		if (!srv_disco_report(r, n, &res))
+			return res;
+		if (map_report(r, n, &bad) != MHD_YES)
+			return srv_sealed_error(r, MHD_HTTP_BAD_REQUEST, "%s", bad);
+	} else {
+		n->rec.last_seen = srv_now_s();
+	}
+	uint64_t s = since ? (uint64_t)json_integer_value(since) : 0;
+	char *msg;
+	if (srv->dirty && !srv->stopping && r->wait == SRV_WAIT_NONE) {
+		/* a registration is not in the maps yet: answer after the next rebuild */
+		r->node_id = n->rec.id;
+		srv_suspend(r, SRV_WAIT_MAP, now_mono_ms() + srv->cfg.keepalive_ms);
+		return MHD_YES;
+	}
+	if (s == 0 || s != n->sent_version) {
+		msg = map_full(srv, n);
+	} else {
+		bool empty;
+		msg = map_delta(srv, n, &empty);
+		if (!msg && empty) {
+			bool wait = json_is_true(json_object_get(r->msg, "wait"));
+			uint64_t now = now_mono_ms();
+			if (wait && !srv->stopping &&
+			    (r->wait == SRV_WAIT_NONE || now < r->deadline_ms)) {
+				r->node_id = n->rec.id;
+				srv_suspend(r, SRV_WAIT_MAP,
+					    r->wait == SRV_WAIT_NONE ? now + srv->cfg.keepalive_ms
+								     : r->deadline_ms);
+				return MHD_YES;
+			}
+			char ka[96];
+			int len = snprintf(ka, sizeof(ka), "{\"type\":\"keepalive\",\"version\":%llu}",
+					   (unsigned long long)n->sent_version);
+			return srv_reply_sealed(r, MHD_HTTP_OK, ka, (size_t)len);
+		}
+	}
+	if (!msg)
+		return MHD_NO;
+	enum MHD_Result rc = srv_reply_sealed(r, MHD_HTTP_OK, msg, strlen(msg));
+	srv_secret_free(msg); /* a map may carry the node's relay credentials */
+	return rc;
+}

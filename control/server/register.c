@@ -1,0 +1,379 @@
+/* Registration: with an auth key, or through an interactive login a person approves on the
+ * web page (the request waits here meanwhile; such logins are capped per source and in all);
+ * a known machine's key rotation and asking again, and logout. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "common/key.h"
+#include "common/log.h"
+#include "common/now.h"
+#include "control/server/ident.h"
+#include "control/server/srv.h"
+#include "control/server/tags.h"
+
+/* ---- registration ---- */
+
+static json_t *registered_json(struct ctl_server *srv, struct srv_node *n)
+{
+	json_t *self = json_loads(n->peer_json, 0, NULL);
+	char key[KEY_BASE64_SIZE];
+	key_to_base64(key, srv->server_pub);
+	return json_pack("{s:b, s:o, s:s}", "registered", 1, "node", self ? self : json_null(),
+			 "server_key", key);
+}
+
+static void unique_hostname(struct ctl_server *srv, struct ctl_node_rec *rec)
+{
+	for (size_t i = 0; i < srv->n_nodes; i++) {
+		const struct ctl_node_rec *o = &srv->nodes[i]->rec;
+		if (memcmp(o->machine_key, rec->machine_key, 32) != 0 &&
+		    strcmp(o->hostname, rec->hostname) == 0) {
+			char suffix[8];
+			size_t len = strnlen(rec->hostname, CTL_HOSTNAME_MAX - 12);
+			snprintf(suffix, sizeof(suffix), "-%u",
+				 (unsigned)randombytes_uniform(100000));
+			memcpy(rec->hostname + len, suffix, strlen(suffix) + 1);
+			i = (size_t)-1;
+		}
+	}
+}
+
+static bool hostname_valid(const char *h)
+{
+	size_t len = strlen(h);
+	if (len == 0 || len >= CTL_HOSTNAME_MAX - 12)
+		return false;
+	for (const char *p = h; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '-'))
+			return false;
+	return h[0] != '-';
+}
+
+/* Store a node for machine key + what it asked for and bring it into every map. */
+static int do_register(struct ctl_server *srv, const uint8_t mkey[32], const uint8_t nkey[32],
+		       const uint8_t *disco, const char *hostname, int64_t user_id,
+		       const char *tags, bool ephemeral, int64_t authkey_id, struct srv_node **out,
+		       char *err, size_t errlen)
+{
+	struct ctl_node_rec rec;
+	memset(&rec, 0, sizeof(rec));
+	memcpy(rec.machine_key, mkey, 32);
+	memcpy(rec.node_key, nkey, 32);
+	if (disco && srv_disco_taken(srv, srv_node_by_machine(srv, mkey), disco)) {
+		snprintf(err, errlen, "disco_key: another node already uses this key");
+		return -EEXIST;
+	}
+	if (disco) {
+		memcpy(rec.disco_key, disco, 32);
+		rec.has_disco_key = true;
+	}
+	snprintf(rec.hostname, sizeof(rec.hostname), "%s", hostname);
+	rec.user_id = tags[0] ? 0 : user_id;
+	if (tags[0])
+		rec.user_id = user_id; /* the key's creator stays accountable */
+	snprintf(rec.tags, sizeof(rec.tags), "%s", tags);
+	rec.ephemeral = ephemeral;
+	rec.key_expiry = tags[0] ? 0 : srv_now_s() + srv->cfg.key_lifetime_s;
+	unique_hostname(srv, &rec);
+	int rc = srv->store->ops->node_register(srv->store, &rec, authkey_id);
+	if (rc == -EKEYREVOKED) {
+		snprintf(err, errlen, "auth key was single-use and has already been used");
+		return rc;
+	}
+	if (rc) {
+		snprintf(err, errlen, "cannot store the node: %s", strerror(-rc));
+		return rc;
+	}
+	struct srv_node *n = srv_node_by_id(srv, rec.id);
+	if (n) {
+		ctl_node_rec_clear(&n->rec);
+		struct ctl_node_rec keep = n->rec;
+		n->rec = rec;
+		n->rec.endpoints = keep.endpoints;
+		n->rec.ssh_host_keys = keep.ssh_host_keys;
+		n->rec.last_seen = keep.last_seen;
+		srv_node_owner(srv, n);
+		srv_relay_refresh(srv, n, srv_now_s()); /* a key valid again gets credentials */
+		rc = srv_node_render(srv, n);
+	} else {
+		rc = srv_node_insert(srv, &rec);
+		n = srv_node_by_id(srv, rec.id);
+	}
+	/* Registrations come in bursts: the maps are rebuilt once on the next tick. */
+	srv->dirty = true;
+	*out = n;
+	return rc;
+}
+
+int srv_register_finish(struct ctl_server *srv, struct srv_login_req *lr, int64_t user_id,
+			const char *login, char *err, size_t errlen)
+{
+	struct srv_node *n = NULL;
+	char asked[CTL_TAGS_MAX] = "", tags[CTL_TAGS_MAX];
+	struct srv_node *known = srv_node_by_machine(srv, lr->machine_key);
+	int rc = 0;
+	err[0] = '\0';
+	if (lr->has_tags)
+		snprintf(asked, sizeof(asked), "%s", lr->tags);
+	else if (known) /* a known node logging in again keeps its tags */
+		snprintf(asked, sizeof(asked), "%s", known->rec.tags);
+	rc = ctl_tags_grant(srv->policy_text, login, "", asked, tags, sizeof(tags), err, errlen);
+	if (rc && rc != -ENOMEM) {
+		/* the person approving does not own the tags the node asks for (or they are
+		 * not valid): the node is told why */
+		lr->state = -1;
+		snprintf(lr->reason, sizeof(lr->reason), "%s", err);
+		srv_wake(srv, SRV_WAIT_REGISTER, lr->token);
+		return rc;
+	}
+	if (!rc)
+		rc = do_register(srv, lr->machine_key, lr->node_key,
+				 lr->has_disco_key ? lr->disco_key : NULL, lr->hostname, user_id,
+				 tags, false, 0, &n, err, errlen);
+	if (rc) {
+		log_err("meshcontrol", "interactive registration: %s", err);
+		return rc;
+	}
+	lr->state = 1;
+	lr->user_id = user_id;
+	lr->node_id = n ? n->rec.id : 0;
+	srv_wake(srv, SRV_WAIT_REGISTER, lr->token);
+	return 0;
+}
+
+static struct srv_login_req *login_by_token(struct ctl_server *srv, const char *token)
+{
+	for (size_t i = 0; i < srv->n_logins; i++)
+		if (strcmp(srv->logins[i].token, token) == 0)
+			return &srv->logins[i];
+	return NULL;
+}
+
+/* A new interactive registration, unless the caps say no (then a sealed 429 in *res).  A
+ * machine has one at a time: asking again replaces its pending one. */
+static struct srv_login_req *login_new(struct srv_req *r, const uint8_t nkey[32],
+				       const char *hostname, const char *tags, bool has_tags,
+				       enum MHD_Result *res)
+{
+	struct ctl_server *srv = r->srv;
+	char src[SRV_SOURCE_MAX];
+	size_t from_src = 0;
+	srv_source(r->conn, src);
+	for (size_t i = 0; i < srv->n_logins;) {
+		struct srv_login_req *lr = &srv->logins[i];
+		if (lr->state == 0 && memcmp(lr->machine_key, r->machine_key, 32) == 0) {
+			srv_login_forget(srv, i);
+			continue;
+		}
+		from_src += strcmp(lr->source, src) == 0;
+		i++;
+	}
+	if (from_src >= SRV_LOGINS_PER_SOURCE) {
+		*res = srv_sealed_error(r, MHD_HTTP_TOO_MANY_REQUESTS,
+					"too many logins waiting for approval from %s (at most "
+					"%d); approve or let them expire (1 hour) first",
+					src, SRV_LOGINS_PER_SOURCE);
+		return NULL;
+	}
+	if (srv->n_logins >= SRV_LOGINS_MAX) {
+		*res = srv_sealed_error(r, MHD_HTTP_TOO_MANY_REQUESTS,
+					"too many logins waiting for approval on this server (at "
+					"most %d); try again later",
+					SRV_LOGINS_MAX);
+		return NULL;
+	}
+	struct srv_login_req *arr = realloc(srv->logins, (srv->n_logins + 1) * sizeof(*arr));
+	if (!arr) {
+		*res = MHD_NO;
+		return NULL;
+	}
+	srv->logins = arr;
+	struct srv_login_req *lr = &arr[srv->n_logins++];
+	memset(lr, 0, sizeof(*lr));
+	srv_random_hex(lr->token, 16);
+	memcpy(lr->machine_key, r->machine_key, 32);
+	memcpy(lr->node_key, nkey, 32);
+	snprintf(lr->hostname, sizeof(lr->hostname), "%s", hostname);
+	snprintf(lr->tags, sizeof(lr->tags), "%s", tags);
+	lr->has_tags = has_tags;
+	snprintf(lr->source, sizeof(lr->source), "%s", src);
+	char why[192];
+	lr->has_disco_key = srv_disco_from_msg(r->msg, lr->disco_key, why, sizeof(why)) > 0;
+	lr->created = srv_now_s();
+	return lr;
+}
+
+static enum MHD_Result register_interactive(struct srv_req *r, const uint8_t nkey[32],
+					    const char *hostname, const char *tags, bool has_tags)
+{
+	struct ctl_server *srv = r->srv;
+	const char *followup = json_string_value(json_object_get(r->msg, "followup"));
+	struct srv_login_req *lr;
+	if (followup) {
+		lr = login_by_token(srv, followup);
+		if (!lr || memcmp(lr->machine_key, r->machine_key, 32) != 0)
+			return srv_sealed_error(r, MHD_HTTP_BAD_REQUEST,
+						"followup: unknown or expired login request");
+		if (lr->state < 0)
+			return srv_sealed_error(r, MHD_HTTP_FORBIDDEN,
+						"the device was rejected on the login page%s%s",
+						lr->reason[0] ? ": " : "", lr->reason);
+		if (lr->state > 0) {
+			struct srv_node *n = srv_node_by_id(srv, lr->node_id);
+			if (!n)
+				return srv_sealed_error(r, MHD_HTTP_GONE, "the node was removed");
+			return srv_reply_sealed_json(r, MHD_HTTP_OK, registered_json(srv, n));
+		}
+		if (r->wait == SRV_WAIT_NONE && !srv->stopping &&
+		    json_is_true(json_object_get(r->msg, "wait"))) {
+			snprintf(r->token, sizeof(r->token), "%s", lr->token);
+			srv_suspend(r, SRV_WAIT_REGISTER, now_mono_ms() + SRV_HOLD_WAIT_MS);
+			return MHD_YES;
+		}
+	} else {
+		enum MHD_Result res;
+		lr = login_new(r, nkey, hostname, tags, has_tags, &res);
+		if (!lr)
+			return res;
+	}
+	char url[512];
+	snprintf(url, sizeof(url), "%s/register/%s", srv->public_url, lr->token);
+	return srv_reply_sealed_json(r, MHD_HTTP_OK,
+				     json_pack("{s:b, s:s, s:s}", "registered", 0, "auth_url", url,
+					       "followup", lr->token));
+}
+
+enum MHD_Result srv_api_register(struct srv_req *r)
+{
+	struct ctl_server *srv = r->srv;
+	json_t *m = r->msg;
+	const char *hostname = json_string_value(json_object_get(m, "hostname"));
+	const char *nkey = json_string_value(json_object_get(m, "node_key"));
+	const char *authkey = json_string_value(json_object_get(m, "auth_key"));
+	uint8_t nk[32];
+	struct key_error kerr;
+	if (!nkey)
+		return srv_sealed_error(r, MHD_HTTP_BAD_REQUEST, "node_key: missing");
+	if (!key_from_base64(nk, nkey, &kerr))
+		return srv_sealed_error(r, MHD_HTTP_BAD_REQUEST, "node_key: %s", kerr.message);
+	if (!hostname || !hostname_valid(hostname))
+		return srv_sealed_error(r, MHD_HTTP_BAD_REQUEST,
+					"hostname: expected 1 to 51 letters, digits and dashes");
+	if (json_object_get(m, "auth_key") && !authkey)
+		return srv_sealed_error(r, MHD_HTTP_BAD_REQUEST, "auth_key: expected a string");
+	char err[256], asked[CTL_TAGS_MAX] = "";
+	json_t *tj = json_object_get(m, "tags");
+	if (tj && ctl_tags_from_json(tj, asked, sizeof(asked), err, sizeof(err)) != 0)
+		return srv_sealed_error(r, MHD_HTTP_BAD_REQUEST, "%s", err);
+	uint8_t dk[32];
+	int dk_given = srv_disco_from_msg(m, dk, err, sizeof(err));
+	if (dk_given < 0)
+		return srv_sealed_error(r, MHD_HTTP_BAD_REQUEST, "%s", err);
+	struct srv_node *known = srv_node_by_machine(srv, r->machine_key), *n = NULL;
+	enum MHD_Result dres;
+	/* the machine is this node's: its discovery key is taken whatever else it asks */
+	if (known && !srv_disco_report(r, known, &dres))
+		return dres;
+	if (!known && dk_given > 0 && srv_disco_taken(srv, NULL, dk))
+		return srv_sealed_error(r, MHD_HTTP_CONFLICT,
+					"disco_key: another node already uses this key");
+	/* Peers tell nodes apart by node key: one in use by another machine is refused. */
+	for (size_t i = 0; i < srv->n_nodes; i++)
+		if (srv->nodes[i] != known && sodium_memcmp(srv->nodes[i]->rec.node_key, nk, 32) == 0)
+			return srv_sealed_error(r, MHD_HTTP_CONFLICT,
+						"node_key: another node already uses this key");
+	/* Asking for tags the node does not have takes a login or an auth key again (tags it
+	 * has from its auth key need not be asked for; dropping tags takes a new login). */
+	bool same_tags = !tj || (known && ctl_tags_subset(asked, known->rec.tags));
+	/* Key rotation: a known machine presenting its current node key may replace it.  The
+	 * expiry stays: only a login or an auth key extends it, so once the key has expired
+	 * the request goes on below to a login (or the auth key it carries). */
+	const char *old = json_string_value(json_object_get(m, "old_node_key"));
+	uint8_t ok[32];
+	if (old && !key_from_base64(ok, old, &kerr))
+		return srv_sealed_error(r, MHD_HTTP_BAD_REQUEST, "old_node_key: %s", kerr.message);
+	/* "reauth": the node wants a new login although its key is valid (meshctl up
+	 * --force-reauth): none of the shortcuts below, straight to the auth key or a login. */
+	bool live = known && !srv_node_expired(known, srv_now_s()) &&
+		    !json_is_true(json_object_get(m, "reauth"));
+	/* A node that believes its key expired while it has not (clocks differ): nothing to do. */
+	if (live && same_tags && json_is_true(json_object_get(m, "expired")))
+		return srv_reply_sealed_json(r, MHD_HTTP_OK, registered_json(srv, known));
+	if (live && !authkey && old && same_tags) {
+		if (sodium_memcmp(ok, known->rec.node_key, 32) != 0)
+			return srv_sealed_error(r, MHD_HTTP_FORBIDDEN,
+						"old_node_key is not this node's current key");
+		struct ctl_node_rec rec = known->rec; /* memory changes once the store has it */
+		memcpy(rec.node_key, nk, 32);
+		int rc = srv->store->ops->node_register(srv->store, &rec, 0);
+		if (!rc) {
+			memcpy(known->rec.node_key, nk, 32);
+			rc = srv_node_render(srv, known);
+		}
+		if (!rc)
+			rc = srv_map_rebuild(srv, err, sizeof(err));
+		if (rc)
+			return srv_sealed_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s",
+						strerror(-rc));
+		return srv_reply_sealed_json(r, MHD_HTTP_OK, registered_json(srv, known));
+	}
+	/* A registered machine asking again with the same node key and tags: already done
+	 * (an auth key it also sent is not needed, so not checked). */
+	if (live && same_tags && sodium_memcmp(nk, known->rec.node_key, 32) == 0)
+		return srv_reply_sealed_json(r, MHD_HTTP_OK, registered_json(srv, known));
+	if (!authkey)
+		return register_interactive(r, nk, hostname, asked, tj != NULL);
+	struct ctl_authkey k;
+	const char *why = NULL;
+	int rc = ctl_authkey_check(srv->store, authkey, srv_now_s(), &k, &why);
+	if (rc)
+		return srv_sealed_error(r, MHD_HTTP_FORBIDDEN, "%s", why);
+	struct ctl_user u;
+	char tags[CTL_TAGS_MAX];
+	if (asked[0] && srv->store->ops->user_by_id(srv->store, k.user_id, &u) != 0)
+		return srv_sealed_error(r, MHD_HTTP_FORBIDDEN, "tags: the auth key's user is gone");
+	rc = ctl_tags_grant(srv->policy_text, asked[0] ? u.login : "", k.tags, asked, tags,
+			    sizeof(tags), err, sizeof(err));
+	if (rc)
+		return srv_sealed_error(r, rc == -EPERM ? MHD_HTTP_FORBIDDEN : MHD_HTTP_BAD_REQUEST,
+					"%s", err);
+	rc = do_register(srv, r->machine_key, nk, dk_given > 0 ? dk : NULL, hostname, k.user_id,
+			 tags, k.ephemeral, k.id, &n, err, sizeof(err));
+	if (rc == -EKEYREVOKED)
+		return srv_sealed_error(r, MHD_HTTP_FORBIDDEN, "%s", err);
+	if (rc == -EEXIST)
+		return srv_sealed_error(r, MHD_HTTP_CONFLICT, "%s", err);
+	if (rc)
+		return srv_sealed_error(r, rc == -EINVAL ? MHD_HTTP_BAD_REQUEST
+						     : MHD_HTTP_INTERNAL_SERVER_ERROR,
+				    "%s", err);
+	log_info("meshcontrol", "node %lld (%s) registered by auth key %s", (long long)n->rec.id,
+		 n->rec.hostname, k.prefix);
+	return srv_reply_sealed_json(r, MHD_HTTP_OK, registered_json(srv, n));
+}
+
+enum MHD_Result srv_api_logout(struct srv_req *r, struct srv_node *n)
+{
+	struct ctl_server *srv = r->srv;
+	int64_t id = n->rec.id;
+	int rc;
+	char err[256];
+	bool removed = n->rec.ephemeral;
+	if (removed) {
+		rc = srv_node_remove(srv, id);
+	} else {
+		rc = srv_node_expire(srv, n, err, sizeof(err));
+	}
+	if (rc)
+		return srv_sealed_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "logout: %s",
+					strerror(-rc));
+	log_info("meshcontrol", "node %lld logged out (%s)", (long long)id,
+		 removed ? "ephemeral, removed" : "key expired");
+	return srv_reply_sealed_json(r, MHD_HTTP_OK,
+				     json_pack("{s:b, s:b}", "logged_out", 1, "removed", removed));
+}
