@@ -388,6 +388,27 @@ int wg_device_peer_status(struct wg_device *dev, const uint8_t public_key[static
 	return 0;
 }
 
+int wg_device_peer_path_ready(struct wg_device *dev, const uint8_t public_key[static WG_KEY_LEN])
+{
+	struct wg__peer *p = wg__peer_lookup(dev, public_key);
+	if (!p)
+		return -ENOENT;
+	uint64_t now = wg__now(dev);
+	/* Only a handshake in flight: its retransmit is armed until a response (or give up). */
+	if (!p->timers.retransmit_handshake || !p->has_sent_handshake ||
+	    now - p->last_sent_handshake_ns < (uint64_t)WG_PATH_READY_SPACING_MS * 1000000u)
+		return 0;
+	uint64_t last = p->last_sent_handshake_ns;
+	p->has_sent_handshake = false; /* past the REKEY_TIMEOUT limit, this once */
+	wg__send_handshake_initiation(p, true);
+	if (!p->has_sent_handshake) { /* not sent (no identity, no way): as it was */
+		p->has_sent_handshake = true;
+		p->last_sent_handshake_ns = last;
+		return 0;
+	}
+	return 1;
+}
+
 void wg_device_foreach_peer(struct wg_device *dev,
 			    void (*cb)(void *ctx, const struct wg_peer_status *st), void *ctx)
 {

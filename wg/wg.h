@@ -224,6 +224,13 @@ int wg_device_peer_set(struct wg_device *dev, const struct wg_peer_config *pc);
 /* -ENOENT when no such peer. */
 int wg_device_peer_remove(struct wg_device *dev, const uint8_t public_key[static WG_KEY_LEN]);
 void wg_device_peer_remove_all(struct wg_device *dev);
+/* The embedder has a way to the peer that may work now where the last initiation's may
+ * not have (its relay allocated, a pong proved an address): a handshake still waiting for
+ * its response is sent again at once instead of at its retransmit timer (up to
+ * REKEY_TIMEOUT away), at most once per WG_PATH_READY_SPACING_MS.  Returns 1 when an
+ * initiation went out, 0 when none was due, -ENOENT when no such peer. */
+enum { WG_PATH_READY_SPACING_MS = 250 };
+int wg_device_peer_path_ready(struct wg_device *dev, const uint8_t public_key[static WG_KEY_LEN]);
 /* -ENOENT when no such peer. */
 int wg_device_peer_status(struct wg_device *dev, const uint8_t public_key[static WG_KEY_LEN],
 			  struct wg_peer_status *out);

@@ -151,6 +151,10 @@ static void on_path_action(void *ctx, const struct nat_path_action *a)
 				 at, (long long)p->rtt_ms);
 		else
 			log_info(subject, "peer %s: path %s", p->name, nat_path_kind_name(a->kind));
+		/* A handshake whose initiation found no way (no relay yet, or a NAT that drops
+		 * what it did not ask for) goes again now, not 5 s later. */
+		if (a->kind != NAT_PATH_NONE)
+			wg_device_peer_path_ready(r->wg, p->key);
 		return;
 	}
 }

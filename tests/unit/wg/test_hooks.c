@@ -11,7 +11,9 @@
  *  4. the handshake rate limit and cookies are per path: two peers behind one relay
  *     address do not share a bucket; a cookie reply to an injected initiation goes back on
  *     its path;
- *  5. wg_device_send_datagram() and the errors of the calls. */
+ *  5. wg_device_send_datagram() and the errors of the calls;
+ *  6. wg_device_peer_path_ready(): a handshake whose initiation found no way goes again as
+ *     soon as the embedder has one (relay allocated, pong), not at its retransmit timer. */
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -464,6 +466,46 @@ static void calls(struct side *a, struct side *plain)
 	CHECK_INT(st.path, 0);
 }
 
+/* Runs the loop until something calls uv_stop() (a packet arrived) or ms pass. */
+static void run_for(uint64_t ms)
+{
+	timed_out = false;
+	uv_timer_start(&guard, on_guard, ms, 0);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_timer_stop(&guard);
+}
+
+static void path_ready(const struct wg_device_ops *ops)
+{
+	struct side c = { .channel = 0x4003, .inject_as = PATH_AB, .refuse = true },
+		    d = { .channel = 0x4004, .inject_as = PATH_BA };
+	uint8_t pkt[200], nobody[32] = { 0 };
+	size_t n = ipv4_packet(pkt, "10.0.0.1", "10.0.0.2", 100);
+
+	make_side(&c, "wgC", ops);
+	make_side(&d, "wgD", ops);
+	c.port_to = wg_device_listen_port(d.dev);
+	d.port_to = wg_device_listen_port(c.dev);
+	add_peer(&c, &d, "10.0.0.2", PATH_AB);
+	add_peer(&d, &c, "10.0.0.1", PATH_BA);
+	CHECK_INT(wg_device_send(c.dev, pkt, n), 0);
+	settle();
+	CHECK(c.routes >= 1); /* the initiation asked its way and found none */
+	CHECK_INT(d.other.n, 0);
+	c.refuse = false;
+	CHECK_INT(wg_device_peer_path_ready(c.dev, d.pub), 0); /* within the spacing */
+	run_for(WG_PATH_READY_SPACING_MS + 50);
+	CHECK_INT(wg_device_peer_path_ready(c.dev, d.pub), 1);
+	run_for(2000); /* the retransmit timer is 5 s or more away */
+	CHECK(!timed_out);
+	CHECK_INT(d.in.n, 1); /* the staged packet, once the handshake completed */
+	CHECK_MEM(d.in.buf, pkt, n);
+	CHECK_INT(wg_device_peer_path_ready(c.dev, d.pub), 0); /* a session: nothing in flight */
+	CHECK_INT(wg_device_peer_path_ready(c.dev, nobody), -ENOENT);
+	wg_device_free(c.dev);
+	wg_device_free(d.dev);
+}
+
 int main(void)
 {
 	struct side a = { .channel = 0x4001, .inject_as = PATH_AB },
@@ -489,6 +531,7 @@ int main(void)
 	per_path(&b, a.dev);
 	answer_on_source(&a, &b);
 	calls(&a, &plain);
+	path_ready(&hooked);
 
 	wg_device_free(a.dev);
 	wg_device_free(b.dev);
