@@ -438,14 +438,14 @@ void meshd_reach_on_other(struct meshd_reach *r, uint8_t *buf, size_t len,
 		if (probe_answer(r, buf, len, src))
 			return;
 		if (from_relay) {
-			meshd__relay_input(r, buf, len);
+			meshd__relay_udp_input(r, buf, len);
 			return;
 		}
 		r->stats.drop_stun++;
 		return;
 	case NAT_CLASS_CHANNELDATA:
 		if (from_relay) {
-			meshd__relay_input(r, buf, len);
+			meshd__relay_udp_input(r, buf, len);
 			return;
 		}
 		r->stats.drop_channel++;

@@ -29,6 +29,13 @@ enum {
 	/* On a TCP/TLS relay because UDP went unanswered: back to UDP no sooner than this, and
 	 * only once a STUN probe over UDP to that relay was answered since (see reach.h) */
 	UDP_AGAIN_MS = 300000,
+	/* ... and after each failed return (UDP allocated in the background, the stream relay
+	 * kept meanwhile, and UDP's allocation did not come) the wait doubles, up to this */
+	UDP_AGAIN_MAX_MS = 3600000,
+	/* A return to UDP that has not allocated, and bound the peers' channels, within this is
+	 * given up (nat_turn's 7 tries take 39.5 s); allocated but not every channel bound by
+	 * then, UDP is taken anyway (a peer whose ChannelBind is refused must not hold us) */
+	UDP_TRY_MS = 45000,
 	DISCO_RATE = 20, /* opens per second per peer: 18 pings in 5 s, pongs, call-me-maybes */
 	KEEPALIVE_LEN = 32,
 };
@@ -77,6 +84,13 @@ struct meshd_reach {
 	struct ctl_relay choices[CTL_RELAYS_MAX];
 	size_t n_choices, cur; /* cur: the one in use (relay_on) */
 	uint64_t udp_again_at; /* on a stream relay since UDP went unanswered: when to look */
+	uint64_t udp_again_wait; /* UDP_AGAIN_MS, doubled after each failed return to UDP */
+	/* A return to UDP (make-before-break): choices[0] allocated over UDP while the stream
+	 * relay stays in use; taken over once allocated (relay.c udp_try_*) */
+	bool udp_trying;
+	struct nat_turn udp_try; /* holds choices[0]'s password and its key: wiped after */
+	struct sockaddr_storage udp_try_addr;
+	uint64_t udp_try_deadline;
 	/* the TURN allocation (relay.c) */
 	bool relay_on;
 	struct ctl_relay relay; /* with our credentials: wiped when replaced */
@@ -157,8 +171,13 @@ void meshd__relay_add_peer(struct meshd_reach *r, const struct sockaddr_storage 
 			   uint64_t now);
 /* A STUN message or ChannelData from our relay. */
 void meshd__relay_input(struct meshd_reach *r, uint8_t *buf, size_t len);
-/* Whether a datagram from this address is our relay's. */
+/* The same from WireGuard's socket, from an address meshd__relay_from took: to our UDP
+ * allocation, or to the return to UDP under way while on a stream relay. */
+void meshd__relay_udp_input(struct meshd_reach *r, uint8_t *buf, size_t len);
+/* Whether a datagram from this address is our UDP relay's (in use, or being returned to). */
 bool meshd__relay_from(const struct meshd_reach *r, const struct sockaddr_storage *from);
+/* How long to wait before the next return to UDP after one failed (wait: the last). */
+uint64_t meshd__udp_again_next(uint64_t wait);
 /* A sealed discovery message to the peer through our relay (ChannelData); dropped while
  * the peer has no bound channel. */
 void meshd__relay_send(struct meshd_reach *r, struct rpeer *p, const uint8_t *buf, size_t len);
