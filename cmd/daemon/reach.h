@@ -22,7 +22,9 @@
  * (relay_stream.c: a network that lets only TCP 443 out), said in the log and in the
  * allocation's status ("turns:HOST:443 ... (tls) allocated ADDR:PORT").  A TCP/TLS relay
  * that never allocated gives way to the next at once; otherwise failures back off (1 s
- * doubling to 60 s) on the same relay, with the reason (nat/tls's sentence for a refused
+ * doubling to 60 s; the doubling starts over only after an allocation lasted
+ * RELAY_STABLE_MS, 60 s, so a relay that cuts each allocation at once is not reconnected to
+ * every second) on the same relay, with the reason (nat/tls's sentence for a refused
  * certificate) in the status.  "No answer" means nothing at all was answered since the
  * allocation started: a Refresh of a working UDP allocation that times out (40 s of loss)
  * backs off on UDP; only the Allocate after it, unanswered too, moves to TCP/TLS.
@@ -39,7 +41,9 @@
  *
  * What we publish (meshd_reach_endpoints, typed as control/netmap/endpoint.h): our
  * reflexive address only from behind an endpoint-independent NAT (two relay addresses
- * saw the same mapping), and our relayed address.
+ * saw the same mapping), and our relayed address.  Control hears of a change at most
+ * PUBLISH_BURST (3) times at once, then once per PUBLISH_EVERY_MS (10 s), with the state of
+ * then: each publish is a new map request and a new netmap for every peer.
  *
  * MTU: a relayed datagram is 4 bytes longer (ChannelData).  The tunnel's MTU is the
  * netstack's 1280 for every peer, so a relayed packet is at most 1280 + 32 + 4 + 8 + 40 =

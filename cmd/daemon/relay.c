@@ -206,6 +206,11 @@ void meshd__relay_udp_input(struct meshd_reach *r, uint8_t *buf, size_t len)
 	meshd__relay_kick(r);
 }
 
+unsigned meshd__relay_failures(unsigned failures, uint64_t allocated_at, uint64_t now)
+{
+	return allocated_at && now >= allocated_at + RELAY_STABLE_MS ? 0 : failures;
+}
+
 /* After anything the TURN client did: failures start the backoff, and each peer's relay
  * handle follows its channel. */
 static void relay_check(struct meshd_reach *r)
@@ -228,8 +233,6 @@ static void relay_check(struct meshd_reach *r)
 		log_warn(subject, "relay %s: %s; trying again in %llu s", name, r->turn.why,
 			 (unsigned long long)(wait / 1000));
 	}
-	if (ready)
-		r->failures = 0;
 	if (r->relay_on && r->turn_seen == NAT_TURN_ALLOCATED && !ready) {
 		/* 437 to a Refresh or ChannelBind: our mapping may be new too, so probe it now */
 		log_warn(subject,
@@ -238,8 +241,11 @@ static void relay_check(struct meshd_reach *r)
 			 name);
 		meshd__probe_round(r, now);
 	}
-	if (ready && r->turn_seen != NAT_TURN_ALLOCATED)
+	if (ready && r->turn_seen != NAT_TURN_ALLOCATED) {
 		r->allocations++;
+		r->allocated_at = now;
+	}
+	r->failures = meshd__relay_failures(r->failures, ready ? r->allocated_at : 0, now);
 	r->turn_seen = r->relay_on ? r->turn.state : NAT_TURN_IDLE;
 	if (ready && !meshd__same(&r->logged_relayed, &r->turn.relayed)) {
 		char a[80];
@@ -304,6 +310,7 @@ static void relay_end(struct meshd_reach *r, bool release)
 	r->failures = 0;
 	r->turn_seen = NAT_TURN_IDLE;
 	r->allocations = 0;
+	r->allocated_at = 0;
 }
 
 /* The relay's socket address; false when its host is not an IP address. */
