@@ -143,7 +143,13 @@ int nat_stream_frame(uint8_t *buf, size_t len, size_t cap)
 	if (len >= NAT_STUN_HEADER && is_stun(buf[0]) && NAT_STUN_HEADER + be16(buf + 2) == len &&
 	    !(len & 3))
 		return (int)len;
-	if (len < KIND_HEADER || !is_channeldata(buf[0]) || KIND_HEADER + be16(buf + 2) != len)
+	return nat_stream_frame_data(buf, len, cap);
+}
+
+int nat_stream_frame_data(uint8_t *buf, size_t len, size_t cap)
+{
+	if (len < KIND_HEADER || !is_channeldata(buf[0]) || be16(buf) > NAT_STREAM_LAST_CHANNEL ||
+	    KIND_HEADER + be16(buf + 2) != len)
 		return -EINVAL;
 	size_t pad = pad4(len);
 	if (len + pad > cap)

@@ -64,5 +64,8 @@ int nat_stream_next(struct nat_stream *s, const uint8_t **p, size_t *n, const ui
  * Returns the length to send, or -ENOSPC when the padding does not fit, -EINVAL when buf
  * holds neither kind of message. */
 int nat_stream_frame(uint8_t *buf, size_t len, size_t cap);
+/* The same for ChannelData only, on one of nat_turn's channels (a datagram of WireGuard's for
+ * a peer): -EINVAL for a STUN message too, which only our TURN client may send on the stream. */
+int nat_stream_frame_data(uint8_t *buf, size_t len, size_t cap);
 
 #endif

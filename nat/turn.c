@@ -138,6 +138,7 @@ void nat_turn_start(struct nat_turn *t, uint64_t now_ms)
 	for (size_t i = 0; i < t->n_peers; i++)
 		t->peers[i].bound = false;
 	t->state = NAT_TURN_ALLOCATING;
+	t->answered = false;
 	t->why[0] = '\0';
 	t->stale_retries = 0;
 	t->release_tried = false;
@@ -194,6 +195,7 @@ static int on_answer(struct nat_turn *t, struct nat_turn_txn *x, const struct na
 		char reason[96];
 		if (nat_stun_get_error(m, &code, reason, sizeof(reason)) != 0)
 			return -EBADMSG;
+		t->answered = true; /* a refusal still proves the way passes */
 		if (code == 401 && !t->have_key && x->method == NAT_TURN_ALLOCATE) {
 			if (!attr_text(m, NAT_STUN_REALM, t->realm, sizeof(t->realm)) ||
 			    !attr_text(m, NAT_STUN_NONCE, t->nonce, sizeof(t->nonce)))
@@ -234,6 +236,7 @@ static int on_answer(struct nat_turn *t, struct nat_turn_txn *x, const struct na
 		}
 		if (code == 437 && x->method != NAT_TURN_ALLOCATE) {
 			nat_turn_start(t, now); /* the relay lost us (NAT remap): start over */
+			t->answered = true;	/* ... and it did answer */
 			return 1;
 		}
 		if (x->method == NAT_TURN_CHANNEL_BIND) {
@@ -248,6 +251,7 @@ static int on_answer(struct nat_turn *t, struct nat_turn_txn *x, const struct na
 	}
 	if (t->have_key && nat_stun_check_integrity(m, t->key, sizeof(t->key)) != 0)
 		return -EBADMSG; /* forged or corrupted: keep waiting */
+	t->answered = true;
 	t->stale_retries = 0;
 	x->active = false;
 	switch (x->method) {
@@ -345,7 +349,7 @@ uint64_t nat_turn_timer(struct nat_turn *t, uint64_t now_ms)
 					     NAT_TURN_STREAM_TIMEOUT_MS % 1000 / 100);
 				else
 					fail(t, "no answer from the relay after %d tries", MAX_SENDS);
-				t->unanswered = true;
+				t->unanswered = !t->answered;
 				return UINT64_MAX;
 			}
 			x->sends++;

@@ -74,8 +74,11 @@ struct nat_turn_txn {
 struct nat_turn {
 	enum nat_turn_state state;
 	char why[160]; /* NAT_TURN_FAILED: what the relay said or that it did not answer */
-	bool unanswered; /* NAT_TURN_FAILED for want of an answer (the way may be blocked),
-			  * not refused: the caller may try another transport */
+	bool unanswered; /* NAT_TURN_FAILED for want of an answer, and the relay answered
+			  * nothing since nat_turn_start (the way may be blocked): the caller may
+			  * try another transport.  Not when a Refresh of a working allocation
+			  * times out: a few seconds of loss are not proof of a blocked way */
+	bool answered;	 /* the relay answered something since nat_turn_start */
 	char username[128], password[128], realm[128], nonce[256];
 	uint8_t key[NAT_STUN_LT_KEY];
 	bool have_key;

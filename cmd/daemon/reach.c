@@ -173,6 +173,41 @@ static void on_path_timer(uv_timer_t *t)
 
 /* ---- what we publish ---- */
 
+bool meshd__publish_slot(uint64_t *tat, uint64_t now, uint64_t *at)
+{
+	uint64_t burst = (PUBLISH_BURST - 1) * (uint64_t)PUBLISH_EVERY_MS;
+	if (*tat > now + burst) {
+		*at = *tat - burst;
+		return false;
+	}
+	*tat = (*tat > now ? *tat : now) + PUBLISH_EVERY_MS;
+	return true;
+}
+
+static void on_publish_timer(uv_timer_t *t);
+
+/* Control hears of what we publish now, or when the rate limit lets it (what it reads then,
+ * meshd_reach_endpoints, is the state of then). */
+static void publish_tell(struct meshd_reach *r)
+{
+	uint64_t now = uv_now(r->loop), at;
+	if (!meshd__publish_slot(&r->publish_tat, now, &at)) {
+		r->publish_pending = true;
+		uv_timer_start(&r->publish_timer, on_publish_timer, at - now, 0);
+		return;
+	}
+	r->publish_pending = false;
+	if (r->on_endpoints)
+		r->on_endpoints(r->ep_ctx);
+}
+
+static void on_publish_timer(uv_timer_t *t)
+{
+	struct meshd_reach *r = t->data;
+	if (r->publish_pending)
+		publish_tell(r);
+}
+
 void meshd__publish(struct meshd_reach *r)
 {
 	char eps[2][CTL_ENDPOINT_MAX];
@@ -195,8 +230,8 @@ void meshd__publish(struct meshd_reach *r)
 		return;
 	memcpy(r->eps, eps, sizeof(eps));
 	r->n_eps = n;
-	if (r->on_endpoints)
-		r->on_endpoints(r->ep_ctx);
+	if (!r->publish_pending)
+		publish_tell(r);
 }
 
 /* ---- STUN probes of our mapping ---- */
@@ -442,14 +477,14 @@ void meshd_reach_on_other(struct meshd_reach *r, uint8_t *buf, size_t len,
 		if (probe_answer(r, buf, len, src))
 			return;
 		if (from_relay) {
-			meshd__relay_input(r, buf, len);
+			meshd__relay_udp_input(r, buf, len);
 			return;
 		}
 		r->stats.drop_stun++;
 		return;
 	case NAT_CLASS_CHANNELDATA:
 		if (from_relay) {
-			meshd__relay_input(r, buf, len);
+			meshd__relay_udp_input(r, buf, len);
 			return;
 		}
 		r->stats.drop_channel++;
@@ -712,7 +747,8 @@ int meshd_reach_new(uv_loop_t *loop, struct wg_device *wg, struct meshd_reach **
 	r->rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(1000, 5);
 	uv_timer_init(loop, &r->path_timer);
 	uv_timer_init(loop, &r->relay_timer);
-	r->path_timer.data = r->relay_timer.data = r;
+	uv_timer_init(loop, &r->publish_timer);
+	r->path_timer.data = r->relay_timer.data = r->publish_timer.data = r;
 	*out = r;
 	return 0;
 }
@@ -739,7 +775,8 @@ void meshd_reach_close(struct meshd_reach *r, void (*done)(void *arg), void *arg
 	r->done = done;
 	r->done_arg = arg;
 	meshd__stream_close(r);
-	r->pending_closes = 2;
+	r->pending_closes = 3;
 	uv_close((uv_handle_t *)&r->path_timer, closed);
 	uv_close((uv_handle_t *)&r->relay_timer, closed);
+	uv_close((uv_handle_t *)&r->publish_timer, closed);
 }

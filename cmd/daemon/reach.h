@@ -22,16 +22,28 @@
  * (relay_stream.c: a network that lets only TCP 443 out), said in the log and in the
  * allocation's status ("turns:HOST:443 ... (tls) allocated ADDR:PORT").  A TCP/TLS relay
  * that never allocated gives way to the next at once; otherwise failures back off (1 s
- * doubling to 60 s) on the same relay, with the reason (nat/tls's sentence for a refused
- * certificate) in the status.  Back to UDP: every UDP_AGAIN_MS (5 minutes) while on a
- * stream relay we look whether a STUN probe over UDP to the UDP relay was answered in that
- * time (the probes of our mapping go every minute anyway); only then is UDP allocated
- * again.  So a blocked UDP costs one 39.5 s wait, no more than one switch in 5 minutes,
- * and never a switch without proof that UDP passes.  New credentials keep the relay in use.
+ * doubling to 60 s; the doubling starts over only after an allocation lasted
+ * RELAY_STABLE_MS, 60 s, so a relay that cuts each allocation at once is not reconnected to
+ * every second) on the same relay, with the reason (nat/tls's sentence for a refused
+ * certificate) in the status.  "No answer" means nothing at all was answered since the
+ * allocation started: a Refresh of a working UDP allocation that times out (40 s of loss)
+ * backs off on UDP; only the Allocate after it, unanswered too, moves to TCP/TLS.
+ * Back to UDP, make-before-break: every UDP_AGAIN_MS (5 minutes) while on a stream relay we
+ * look whether a STUN probe over UDP to the UDP relay was answered in that time (the probes
+ * of our mapping go every minute anyway); only then is UDP allocated, in the background,
+ * while the stream relay stays in use; UDP is taken (and the stream's allocation ended)
+ * once allocated with the peers' channels bound (or allocated at UDP_TRY_MS, 45 s).  A
+ * return that does not allocate within UDP_TRY_MS doubles the wait before the next (5, 10,
+ * 20, 40 minutes, then every UDP_AGAIN_MAX_MS, an hour; a return that worked, or another
+ * relay list, starts over at 5).  So a blocked UDP costs one 39.5 s wait, and a UDP that
+ * answers STUN but not TURN (a firewall, or someone on the path) costs no relayed traffic
+ * and a shrinking number of background tries.  New credentials keep the relay in use.
  *
  * What we publish (meshd_reach_endpoints, typed as control/netmap/endpoint.h): our
  * reflexive address only from behind an endpoint-independent NAT (two relay addresses
- * saw the same mapping), and our relayed address.
+ * saw the same mapping), and our relayed address.  Control hears of a change at most
+ * PUBLISH_BURST (3) times at once, then once per PUBLISH_EVERY_MS (10 s), with the state of
+ * then: each publish is a new map request and a new netmap for every peer.
  *
  * MTU: a relayed datagram is 4 bytes longer (ChannelData).  The tunnel's MTU is the
  * netstack's 1280 for every peer, so a relayed packet is at most 1280 + 32 + 4 + 8 + 40 =

@@ -18,6 +18,15 @@ enum {
 	PROBE_RTO_MS = 700,
 	RETRY_MIN_MS = 1000, /* the allocation failed: again after 1 s, doubling to 60 s */
 	RETRY_MAX_MS = 60000,
+	/* ... and the doubling starts over only once an allocation lasted this long: a relay
+	 * (or someone on the path) that cuts each allocation as soon as it is made must not get
+	 * a new connection, allocation and publish every second */
+	RELAY_STABLE_MS = 60000,
+	/* What we publish reaches control at most PUBLISH_BURST times at once, then once per
+	 * PUBLISH_EVERY_MS, the latest state winning: each publish is a new map request and a
+	 * new netmap to every peer (a roam changes two or three things in a few seconds) */
+	PUBLISH_EVERY_MS = 10000,
+	PUBLISH_BURST = 3,
 	/* A Refresh at least this often while allocated: the relay forgets us when it restarts
 	 * and our NAT may remap us (a short UDP timeout), and either shows only as the answer
 	 * to a request (437).  So a lost allocation is found within 15 s, not at the lifetime's
@@ -29,6 +38,13 @@ enum {
 	/* On a TCP/TLS relay because UDP went unanswered: back to UDP no sooner than this, and
 	 * only once a STUN probe over UDP to that relay was answered since (see reach.h) */
 	UDP_AGAIN_MS = 300000,
+	/* ... and after each failed return (UDP allocated in the background, the stream relay
+	 * kept meanwhile, and UDP's allocation did not come) the wait doubles, up to this */
+	UDP_AGAIN_MAX_MS = 3600000,
+	/* A return to UDP that has not allocated, and bound the peers' channels, within this is
+	 * given up (nat_turn's 7 tries take 39.5 s); allocated but not every channel bound by
+	 * then, UDP is taken anyway (a peer whose ChannelBind is refused must not hold us) */
+	UDP_TRY_MS = 45000,
 	DISCO_RATE = 20, /* opens per second per peer: 18 pings in 5 s, pongs, call-me-maybes */
 	KEEPALIVE_LEN = 32,
 };
@@ -77,6 +93,13 @@ struct meshd_reach {
 	struct ctl_relay choices[CTL_RELAYS_MAX];
 	size_t n_choices, cur; /* cur: the one in use (relay_on) */
 	uint64_t udp_again_at; /* on a stream relay since UDP went unanswered: when to look */
+	uint64_t udp_again_wait; /* UDP_AGAIN_MS, doubled after each failed return to UDP */
+	/* A return to UDP (make-before-break): choices[0] allocated over UDP while the stream
+	 * relay stays in use; taken over once allocated (relay.c udp_try_*) */
+	bool udp_trying;
+	struct nat_turn udp_try; /* holds choices[0]'s password and its key: wiped after */
+	struct sockaddr_storage udp_try_addr;
+	uint64_t udp_try_deadline;
 	/* the TURN allocation (relay.c) */
 	bool relay_on;
 	struct ctl_relay relay; /* with our credentials: wiped when replaced */
@@ -87,6 +110,7 @@ struct meshd_reach {
 	struct sockaddr_storage logged_relayed;
 	enum nat_turn_state turn_seen; /* what relay_check saw last */
 	uint64_t allocations;	       /* made on this relay, a fresh one after a loss too */
+	uint64_t allocated_at;	       /* when the allocation in use was made; 0: none */
 	char relay_warned[CTL_RELAY_URL_MAX];
 	/* over TCP or TLS (relay_stream.c) */
 	struct meshd_relay_conn *conn; /* NULL: none (UDP, or between attempts) */
@@ -103,6 +127,9 @@ struct meshd_reach {
 	size_t n_eps;
 	void (*on_endpoints)(void *ctx);
 	void *ep_ctx;
+	uv_timer_t publish_timer; /* a publish held back by the rate limit */
+	bool publish_pending;
+	uint64_t publish_tat; /* the rate limit's (GCRA) theoretical arrival time */
 	struct {
 		uint64_t drop_unknown, drop_stun, drop_channel, drop_disco_peer, drop_disco_bad,
 		    drop_disco_rate, pings, pongs, relay_queue_drop;
@@ -124,8 +151,12 @@ void meshd__send_to(struct meshd_reach *r, const struct sockaddr_storage *to, co
 		    size_t len);
 /* The path managers tick on the next loop iteration. */
 void meshd__tick_soon(struct meshd_reach *r);
-/* What we publish is worked out again; control hears of it when it changed. */
+/* What we publish is worked out again; control hears of it when it changed (rate-limited:
+ * later, with the state of then). */
 void meshd__publish(struct meshd_reach *r);
+/* Whether control may hear of a change at now (counted then): PUBLISH_BURST at once, then
+ * one per PUBLISH_EVERY_MS; else false with *at, when it may.  tat: 0 at first. */
+bool meshd__publish_slot(uint64_t *tat, uint64_t now, uint64_t *at);
 /* A new round of STUN probes of our mapping, sent from the relay timer. */
 void meshd__probe_round(struct meshd_reach *r, uint64_t now);
 /* The probes' part of the relay timer: a round when due, sends, the verdict once a round
@@ -157,8 +188,16 @@ void meshd__relay_add_peer(struct meshd_reach *r, const struct sockaddr_storage 
 			   uint64_t now);
 /* A STUN message or ChannelData from our relay. */
 void meshd__relay_input(struct meshd_reach *r, uint8_t *buf, size_t len);
-/* Whether a datagram from this address is our relay's. */
+/* The same from WireGuard's socket, from an address meshd__relay_from took: to our UDP
+ * allocation, or to the return to UDP under way while on a stream relay. */
+void meshd__relay_udp_input(struct meshd_reach *r, uint8_t *buf, size_t len);
+/* Whether a datagram from this address is our UDP relay's (in use, or being returned to). */
 bool meshd__relay_from(const struct meshd_reach *r, const struct sockaddr_storage *from);
+/* The failure count after a look at the allocation: back to 0 once the one in use has lasted
+ * RELAY_STABLE_MS (allocated_at 0: none). */
+unsigned meshd__relay_failures(unsigned failures, uint64_t allocated_at, uint64_t now);
+/* How long to wait before the next return to UDP after one failed (wait: the last). */
+uint64_t meshd__udp_again_next(uint64_t wait);
 /* A sealed discovery message to the peer through our relay (ChannelData); dropped while
  * the peer has no bound channel. */
 void meshd__relay_send(struct meshd_reach *r, struct rpeer *p, const uint8_t *buf, size_t len);

@@ -20,7 +20,8 @@ static void on_relay_timer(uv_timer_t *t);
 static void stream_connect(struct meshd_reach *r, uint64_t now);
 static void relay_use(struct meshd_reach *r, size_t i);
 static void relay_end(struct meshd_reach *r, bool release);
-
+static bool relay_addr_of(const struct ctl_relay_url *u, struct sockaddr_storage *out);
+static void turn_send(void *ctx, const uint8_t *buf, size_t len);
 
 static const char *const transport_names[] = {
 	[CTL_RELAY_UDP] = "udp",
@@ -63,7 +64,8 @@ static bool relay_move_on(struct meshd_reach *r, const char *name)
 	relay_name(&r->choices[next].url, to);
 	log_warn(subject, "relay %s: %s; trying %s", name, r->turn.why, to);
 	if (r->relay.url.transport == CTL_RELAY_UDP)
-		r->udp_again_at = uv_now(r->loop) + UDP_AGAIN_MS;
+		r->udp_again_at = uv_now(r->loop) + (r->udp_again_wait ? r->udp_again_wait
+									: UDP_AGAIN_MS);
 	relay_use(r, next);
 	return true;
 }
@@ -91,6 +93,124 @@ static void turn_send(void *ctx, const uint8_t *buf, size_t len)
 		meshd__send_to(r, &r->relay_addr, buf, len);
 }
 
+/* ---- back to UDP: make-before-break ---- */
+
+uint64_t meshd__udp_again_next(uint64_t wait)
+{
+	if (wait < UDP_AGAIN_MS)
+		wait = UDP_AGAIN_MS;
+	return wait >= UDP_AGAIN_MAX_MS / 2 ? UDP_AGAIN_MAX_MS : wait * 2;
+}
+
+static void udp_try_send(void *ctx, const uint8_t *buf, size_t len)
+{
+	struct meshd_reach *r = ctx;
+	meshd__send_to(r, &r->udp_try_addr, buf, len);
+}
+
+static void udp_try_end(struct meshd_reach *r, bool release)
+{
+	if (!r->udp_trying)
+		return;
+	if (release)
+		nat_turn_release(&r->udp_try, now_mono_ms());
+	sodium_memzero(&r->udp_try, sizeof(r->udp_try));
+	r->udp_trying = false;
+	r->udp_try_deadline = 0;
+}
+
+/* Allocates on the UDP relay (choices[0]) while the stream relay stays in use: a UDP that
+ * answers STUN but not TURN (a firewall, or someone on the path) costs nothing. */
+static void udp_try_start(struct meshd_reach *r, uint64_t now)
+{
+	const struct ctl_relay *u = &r->choices[0];
+	if (!relay_addr_of(&u->url, &r->udp_try_addr) ||
+	    nat_turn_init(&r->udp_try, u->username, u->password, udp_try_send, r) != 0) {
+		sodium_memzero(&r->udp_try, sizeof(r->udp_try));
+		return;
+	}
+	r->udp_trying = true;
+	r->udp_try_deadline = now + UDP_TRY_MS;
+	for (size_t i = 0; i < r->n_peers; i++)
+		if (r->peers[i]->relayed.ss_family)
+			nat_turn_add_peer(&r->udp_try, (const struct sockaddr *)&r->peers[i]->relayed,
+					  now);
+	nat_turn_start(&r->udp_try, now);
+}
+
+/* UDP allocated: it becomes the allocation in use, and the stream's is ended. */
+static void udp_try_take(struct meshd_reach *r)
+{
+	struct nat_turn t = r->udp_try;
+	struct sockaddr_storage addr = r->udp_try_addr;
+	char from[CTL_RELAY_URL_MAX], to[CTL_RELAY_URL_MAX];
+	relay_name(&r->relay.url, from);
+	relay_name(&r->choices[0].url, to);
+	udp_try_end(r, false);
+	relay_end(r, true);
+	r->cur = 0;
+	r->relay = r->choices[0];
+	r->relay_addr = addr;
+	r->turn = t;
+	r->turn.send = turn_send;
+	r->relay_on = true;
+	sodium_memzero(&t, sizeof(t));
+	r->udp_again_at = 0;
+	r->udp_again_wait = 0;
+	log_info(subject, "relay %s: allocated over UDP again; %s ended", to, from);
+}
+
+/* The return to UDP after an answer or on the timer: taken over once allocated and the
+ * peers' channels bound, given up when it failed or its time is over (the wait before the
+ * next one doubles).  Returns when it wants the timer next. */
+static uint64_t udp_try_tick(struct meshd_reach *r, uint64_t now)
+{
+	struct nat_turn *t = &r->udp_try;
+	char to[CTL_RELAY_URL_MAX];
+	bool bound = true;
+	if (!r->udp_trying)
+		return UINT64_MAX;
+	uint64_t next = t->state == NAT_TURN_FAILED ? UINT64_MAX : nat_turn_timer(t, now);
+	for (size_t k = 0; k < t->n_peers; k++)
+		bound = bound && t->peers[k].bound;
+	if (t->state == NAT_TURN_ALLOCATED && (bound || now >= r->udp_try_deadline)) {
+		udp_try_take(r);
+		return UINT64_MAX;
+	}
+	if (t->state != NAT_TURN_FAILED && now < r->udp_try_deadline)
+		return next < r->udp_try_deadline ? next : r->udp_try_deadline;
+	r->udp_again_wait = meshd__udp_again_next(r->udp_again_wait);
+	r->udp_again_at = now + r->udp_again_wait;
+	relay_name(&r->choices[0].url, to);
+	log_warn(subject, "relay %s: back to UDP failed (%s); staying on the stream relay, UDP "
+		 "again in %llu s", to, t->state == NAT_TURN_FAILED ? t->why
+		 : "not allocated in time", (unsigned long long)(r->udp_again_wait / 1000));
+	udp_try_end(r, true);
+	return UINT64_MAX;
+}
+
+void meshd__relay_udp_input(struct meshd_reach *r, uint8_t *buf, size_t len)
+{
+	struct sockaddr_storage from;
+	const uint8_t *data;
+	size_t n;
+	if (!r->udp_trying || !meshd__relay_on_stream(r)) {
+		meshd__relay_input(r, buf, len);
+		return;
+	}
+	int rc = nat_turn_input(&r->udp_try, buf, len, uv_now(r->loop), &from, &data, &n);
+	if (rc == 2)
+		meshd__relay_data(r, &from, data, n);
+	else if (rc < 0)
+		r->stats.drop_channel++;
+	meshd__relay_kick(r);
+}
+
+unsigned meshd__relay_failures(unsigned failures, uint64_t allocated_at, uint64_t now)
+{
+	return allocated_at && now >= allocated_at + RELAY_STABLE_MS ? 0 : failures;
+}
+
 /* After anything the TURN client did: failures start the backoff, and each peer's relay
  * handle follows its channel. */
 static void relay_check(struct meshd_reach *r)
@@ -113,8 +233,6 @@ static void relay_check(struct meshd_reach *r)
 		log_warn(subject, "relay %s: %s; trying again in %llu s", name, r->turn.why,
 			 (unsigned long long)(wait / 1000));
 	}
-	if (ready)
-		r->failures = 0;
 	if (r->relay_on && r->turn_seen == NAT_TURN_ALLOCATED && !ready) {
 		/* 437 to a Refresh or ChannelBind: our mapping may be new too, so probe it now */
 		log_warn(subject,
@@ -123,8 +241,11 @@ static void relay_check(struct meshd_reach *r)
 			 name);
 		meshd__probe_round(r, now);
 	}
-	if (ready && r->turn_seen != NAT_TURN_ALLOCATED)
+	if (ready && r->turn_seen != NAT_TURN_ALLOCATED) {
 		r->allocations++;
+		r->allocated_at = now;
+	}
+	r->failures = meshd__relay_failures(r->failures, ready ? r->allocated_at : 0, now);
 	r->turn_seen = r->relay_on ? r->turn.state : NAT_TURN_IDLE;
 	if (ready && !meshd__same(&r->logged_relayed, &r->turn.relayed)) {
 		char a[80];
@@ -175,6 +296,7 @@ static void arm_relay(struct meshd_reach *r, uint64_t turn_next)
  * met with 437 until the old one expires; not when closing (wg/ is gone by then). */
 static void relay_end(struct meshd_reach *r, bool release)
 {
+	udp_try_end(r, release);
 	if (!r->relay_on)
 		return;
 	if (release)
@@ -188,6 +310,7 @@ static void relay_end(struct meshd_reach *r, bool release)
 	r->failures = 0;
 	r->turn_seen = NAT_TURN_IDLE;
 	r->allocations = 0;
+	r->allocated_at = 0;
 }
 
 /* The relay's socket address; false when its host is not an IP address. */
@@ -288,9 +411,11 @@ static void on_relay_timer(uv_timer_t *t)
 			char from[CTL_RELAY_URL_MAX], to[CTL_RELAY_URL_MAX];
 			relay_name(&r->relay.url, from);
 			relay_name(&r->choices[0].url, to);
-			log_info(subject, "relay %s answers STUN over UDP again: back to it from %s",
+			log_info(subject,
+				 "relay %s answers STUN over UDP again: allocating there while %s "
+				 "stays in use",
 				 to, from);
-			relay_use(r, 0);
+			udp_try_start(r, now);
 		} else {
 			r->udp_again_at = now + UDP_AGAIN_MS;
 		}
@@ -307,10 +432,11 @@ static void on_relay_timer(uv_timer_t *t)
 		else
 			nat_turn_start(&r->turn, now);
 	}
+	uint64_t try_next = udp_try_tick(r, now);
 	if (r->relay_on && r->turn.state != NAT_TURN_FAILED)
 		next = nat_turn_timer(&r->turn, now);
 	relay_check(r);
-	arm_relay(r, next);
+	arm_relay(r, next < try_next ? next : try_next);
 }
 
 void meshd__relay_input(struct meshd_reach *r, uint8_t *buf, size_t len)
@@ -370,7 +496,7 @@ void meshd__relay_stop(struct meshd_reach *r, bool release)
 	relay_end(r, release);
 	sodium_memzero(r->choices, sizeof(r->choices));
 	r->n_choices = r->cur = 0;
-	r->udp_again_at = 0;
+	r->udp_again_at = r->udp_again_wait = 0;
 }
 
 void meshd__relay_apply(struct meshd_reach *r, const struct ctl_netmap *nm)
@@ -399,7 +525,7 @@ void meshd__relay_apply(struct meshd_reach *r, const struct ctl_netmap *nm)
 		meshd__relay_stop(r, true);
 	} else if (changed) {
 		if (!keep)
-			r->udp_again_at = 0;
+			r->udp_again_at = r->udp_again_wait = 0;
 		memcpy(r->choices, choices, sizeof(choices));
 		r->n_choices = n;
 		relay_use(r, keep);
@@ -415,11 +541,14 @@ void meshd__relay_add_peer(struct meshd_reach *r, const struct sockaddr_storage 
 		/* every channel taken (peers came and went): a fresh allocation */
 		relay_use(r, r->cur);
 	}
+	if (r->udp_trying)
+		nat_turn_add_peer(&r->udp_try, (const struct sockaddr *)relayed, now);
 }
 
 bool meshd__relay_from(const struct meshd_reach *r, const struct sockaddr_storage *from)
 {
-	return r->relay_on && !meshd__relay_on_stream(r) && meshd__same(&r->relay_addr, from);
+	return (r->relay_on && !meshd__relay_on_stream(r) && meshd__same(&r->relay_addr, from)) ||
+	       (r->udp_trying && meshd__same(&r->udp_try_addr, from));
 }
 
 int meshd__relay_route(struct meshd_reach *r, const struct rpeer *p, size_t len,
@@ -457,8 +586,9 @@ bool meshd__relay_path_text(const struct meshd_reach *r, char text[static MESHD_
 
 void meshd__relay_kick(struct meshd_reach *r)
 {
+	uint64_t now = uv_now(r->loop), next = udp_try_tick(r, now), t;
 	relay_check(r);
-	arm_relay(r, r->relay_on && r->turn.state != NAT_TURN_FAILED
-			 ? nat_turn_timer(&r->turn, uv_now(r->loop))
-			 : UINT64_MAX);
+	t = r->relay_on && r->turn.state != NAT_TURN_FAILED ? nat_turn_timer(&r->turn, now)
+							    : UINT64_MAX;
+	arm_relay(r, t < next ? t : next);
 }

@@ -9,7 +9,10 @@
  * the route of a peer on a stream relay is the shim, with the ChannelData header in front,
  * and what the shim receives is padded and written to the stream.  The shim is connected to
  * WireGuard's own socket (127.0.0.1, its port), so the kernel hands it nothing from
- * anywhere else; a datagram that is not one ChannelData message is dropped all the same.
+ * anywhere else; a datagram that is not one ChannelData message (a STUN request among them:
+ * only our TURN client speaks STUN on the stream) is dropped all the same.  WireGuard's port
+ * can change (`wg set ... listen-port`): the shim follows it before each route and each
+ * datagram it takes, so WireGuard's new port is heard and nobody who binds the old one is.
  *
  * Bounds.  Who can send bytes on this stream: after TLS, only the relay; on plain TCP
  * anyone on the path, as over UDP today (STUN answers are matched by transaction id and
@@ -53,6 +56,7 @@ struct meshd_relay_conn {
 	struct meshd_reach *r; /* NULL once closing: nothing calls back into the reach */
 	enum conn_state state;
 	bool tls_on, shim_on;
+	uint16_t wg_port; /* WireGuard's port the shim is connected to */
 	uv_tcp_t tcp;
 	uv_connect_t connect;
 	uv_udp_t shim;
@@ -240,14 +244,49 @@ static void on_shim_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	*buf = uv_buf_init((char *)c->sbuf, sizeof(c->sbuf) - 4);
 }
 
+/* Connects the shim to WireGuard's port of now.  False when it had moved (what came from the
+ * old port is not WireGuard's) or the shim could not follow: then it is tried again at the
+ * next datagram, and until it follows everything the shim receives is dropped. */
+static bool shim_follow(struct meshd_relay_conn *c)
+{
+	uint16_t port = wg_device_listen_port(c->r->wg);
+	struct sockaddr_in wg = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+				 .sin_port = htons(port)};
+	int err, len = sizeof(c->shim_addr);
+	if (port == c->wg_port)
+		return true;
+	/* Disconnecting gives up the shim's own port too (it was chosen by the kernel), so the
+	 * address WireGuard is routed to is read again. */
+	err = uv_udp_connect(&c->shim, NULL);
+	if (err == UV_ENOTCONN || !err)
+		err = uv_udp_connect(&c->shim, (const struct sockaddr *)&wg);
+	if (!err)
+		err = uv_udp_getsockname(&c->shim, (struct sockaddr *)&c->shim_addr, &len);
+	if (err) {
+		log_warn_rl(&c->r->rl, subject, "relay shim: cannot follow WireGuard to port %u: %s",
+			    port, uv_strerror(err));
+		return false;
+	}
+	log_info(subject, "relay shim: WireGuard moved from port %u to %u; following",
+		 c->wg_port, port);
+	c->wg_port = port;
+	return false;
+}
+
 static void on_shim(uv_udp_t *u, ssize_t n, const uv_buf_t *buf, const struct sockaddr *from,
 		    unsigned flags)
 {
 	struct meshd_relay_conn *c = u->data;
-	(void)from;
 	if (!c->r || n <= 0 || (flags & UV_UDP_PARTIAL))
 		return;
-	int len = nat_stream_frame((uint8_t *)buf->base, (size_t)n, sizeof(c->sbuf));
+	/* From the port WireGuard left (anyone's now), also when it waited in the queue from
+	 * before the shim followed: dropped. */
+	if (!shim_follow(c) || !from || from->sa_family != AF_INET ||
+	    ((const struct sockaddr_in *)from)->sin_port != htons(c->wg_port)) {
+		c->r->stats.drop_channel++;
+		return;
+	}
+	int len = nat_stream_frame_data((uint8_t *)buf->base, (size_t)n, sizeof(c->sbuf));
 	if (len < 0) { /* not one ChannelData message: not WireGuard's */
 		c->r->stats.drop_channel++;
 		return;
@@ -262,6 +301,7 @@ static int shim_open(struct meshd_relay_conn *c, uv_loop_t *loop, uint16_t wg_po
 	struct sockaddr_in wg = any;
 	int len = sizeof(c->shim_addr), err;
 	wg.sin_port = htons(wg_port);
+	c->wg_port = wg_port;
 	if ((err = uv_udp_init(loop, &c->shim)))
 		return err;
 	c->shim.data = c;
@@ -349,6 +389,8 @@ bool meshd__stream_route(const struct meshd_reach *r, struct sockaddr_storage *t
 {
 	if (!r->conn || r->conn->state != CONN_OPEN)
 		return false;
+	if (!shim_follow(r->conn) && r->conn->wg_port != wg_device_listen_port(r->wg))
+		return false; /* it could not follow: nothing for the shim meanwhile */
 	*to = r->conn->shim_addr;
 	return true;
 }

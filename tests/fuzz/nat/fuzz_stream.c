@@ -4,7 +4,10 @@
  * chunks gives the same messages and the same error; every message is whole (STUN: its
  * length field, a multiple of 4, the magic cookie; ChannelData: its length field, one of
  * the channels nat_turn binds), at most NAT_STREAM_MAX_MSG bytes; all input is consumed
- * unless the stream broke, and a broken stream has a reason and stays broken. */
+ * unless the stream broke, and a broken stream has a reason and stays broken.  The same bytes
+ * as one datagram on the shim (anyone on 127.0.0.1 who reaches it): nat_stream_frame_data takes
+ * only one whole ChannelData message (never STUN), padded to a multiple of 4, and the framed
+ * bytes read back as exactly that message. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,5 +100,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    strcmp(whole.s.why, chunked.s.why) || whole.s.oversized != chunked.s.oversized)
 		abort();
 	free(copy);
+
+	/* the shim: one datagram */
+	static uint8_t dgram[NAT_STREAM_MAX_MSG + 4];
+	size_t n = size - 1;
+	if (n > NAT_STREAM_MAX_MSG)
+		return 0;
+	memcpy(dgram, data + 1, n);
+	int framed = nat_stream_frame_data(dgram, n, sizeof(dgram));
+	if (framed == -EINVAL || framed == -ENOSPC)
+		return 0;
+	if (framed < 0 || (size_t)framed < n || (framed & 3) || (dgram[0] & 0xF0) != 0x40)
+		abort();
+	struct nat_stream s;
+	const uint8_t *q = dgram, *msg;
+	size_t left = (size_t)framed, len;
+	nat_stream_init(&s);
+	if (nat_stream_next(&s, &q, &left, &msg, &len) != 1 || len != n || memcmp(msg, data + 1, n))
+		abort();
+	if (nat_stream_next(&s, &q, &left, &msg, &len) != 0 || left)
+		abort(); /* the padding is skipped, nothing else follows */
 	return 0;
 }

@@ -214,6 +214,13 @@ int main(void)
 	CHECK_INT(nat_stream_frame(f, 11, sizeof(f)), -EINVAL); /* length field disagrees */
 	n = stun(in, 4, 0);
 	CHECK_INT(nat_stream_frame(in, n, n), (int)n);
+	/* ... but not from the shim (WireGuard's datagrams): a STUN message there is someone
+	 * else's on 127.0.0.1 wanting its own requests on our TURN stream. */
+	CHECK_INT(nat_stream_frame_data(in, n, n), -EINVAL);
+	CHECK_INT(nat_stream_frame_data(f, 12, 12), 12);
+	f[1] = NAT_TURN_MAX_PEERS; /* 0x4010: a channel nat_turn never binds */
+	CHECK_INT(nat_stream_frame_data(f, 12, 12), -EINVAL);
+	f[1] = 0;
 	f[0] = 0x80;
 	CHECK_INT(nat_stream_frame(f, 12, sizeof(f)), -EINVAL);
 

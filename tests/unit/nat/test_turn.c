@@ -3,7 +3,9 @@
  * (wrong MESSAGE-INTEGRITY) ignored and the request retransmitted, 438 with a new nonce,
  * Refresh a minute before the lifetime ends, 437 on Refresh starting over, a ChannelBind
  * per peer and ChannelData both ways, a channel we never bound refused, an error naming
- * the relay's reason, and no answer at all ending in "no answer" after 7 sends.  Over TCP
+ * the relay's reason, and no answer at all ending in "no answer" after 7 sends (unanswered
+ * only when nothing was answered since the start: not after a 401, not for a Refresh of a
+ * working allocation; the Allocate after that, unanswered, is).  Over TCP
  * and TLS: one send per request (the 401 dance and renewals are new requests), 39.5 s of
  * silence failing the allocation, an unanswered ChannelBind left to its renewal time, and
  * ChannelData padded to a multiple of 4. */
@@ -200,6 +202,34 @@ int main(void)
 	CHECK_INT(n_sent, 7);
 	CHECK_INT(t.state, NAT_TURN_FAILED);
 	CHECK_STR(t.why, "no answer from the relay after 7 tries");
+	CHECK(t.unanswered);
+
+	/* Silence after the 401: the way passes (refused is an answer), so not unanswered. */
+	CHECK_INT(nat_turn_init(&t, user, pass, on_send, NULL), 0);
+	n_sent = 0;
+	nat_turn_start(&t, 810000);
+	take_last();
+	CHECK_INT(feed(&t, buf, answer(buf, NAT_STUN_ERROR, 401, "n1", false, 0), 810000), 1);
+	for (now = 810000; t.state == NAT_TURN_ALLOCATING && now != UINT64_MAX;)
+		now = nat_turn_timer(&t, now);
+	CHECK_STR(t.why, "no answer from the relay after 7 tries");
+	CHECK(!t.unanswered);
+
+	/* A Refresh of a working allocation unanswered (40 s of loss) is not "unanswered": one
+	 * blip must not move a node off UDP; the next Allocate, unanswered, is. */
+	CHECK_INT(nat_turn_init(&t, user, pass, on_send, NULL), 0);
+	allocate(&t, 820000);
+	now = t.refresh_at_ms;
+	for (int i = 0; i < 12 && t.state == NAT_TURN_ALLOCATED; i++)
+		now = nat_turn_timer(&t, now);
+	CHECK_INT(t.state, NAT_TURN_FAILED);
+	CHECK_STR(t.why, "no answer from the relay after 7 tries");
+	CHECK(!t.unanswered);
+	nat_turn_start(&t, now);
+	for (int i = 0; i < 12 && t.state == NAT_TURN_ALLOCATING; i++)
+		now = nat_turn_timer(&t, now);
+	CHECK_INT(t.state, NAT_TURN_FAILED);
+	CHECK(t.unanswered);
 
 	/* Over TCP: each request sent once, however long the relay takes; 39.5 s of silence
 	 * fails the allocation, with a sentence saying so. */
