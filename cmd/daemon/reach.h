@@ -42,7 +42,7 @@
  * What we publish (meshd_reach_endpoints, typed as control/netmap/endpoint.h): our
  * reflexive address only from behind an endpoint-independent NAT (two relay addresses
  * saw the same mapping), and our relayed address.  Control hears of a change at most
- * PUBLISH_BURST (3) times at once, then once per PUBLISH_EVERY_MS (10 s), with the state of
+ * PUBLISH_BURST (5) times at once, then once per PUBLISH_EVERY_MS (2 s), with the state of
  * then: each publish is a new map request and a new netmap for every peer.
  *
  * MTU: a relayed datagram is 4 bytes longer (ChannelData).  The tunnel's MTU is the

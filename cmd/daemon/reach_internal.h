@@ -24,9 +24,12 @@ enum {
 	RELAY_STABLE_MS = 60000,
 	/* What we publish reaches control at most PUBLISH_BURST times at once, then once per
 	 * PUBLISH_EVERY_MS, the latest state winning: each publish is a new map request and a
-	 * new netmap to every peer (a roam changes two or three things in a few seconds) */
-	PUBLISH_EVERY_MS = 10000,
-	PUBLISH_BURST = 3,
+	 * new netmap to every peer (a roam changes two or three things in a few seconds).  Not
+	 * slower: a new relayed address is news peers need at once (until it reaches them they
+	 * send to the old one, which is gone); a relay that cuts every allocation is held back
+	 * by RELAY_STABLE_MS's backoff, not by this */
+	PUBLISH_EVERY_MS = 2000,
+	PUBLISH_BURST = 5,
 	/* A Refresh at least this often while allocated: the relay forgets us when it restarts
 	 * and our NAT may remap us (a short UDP timeout), and either shows only as the answer
 	 * to a request (437).  So a lost allocation is found within 15 s, not at the lifetime's

@@ -219,12 +219,14 @@ static void relay_check(struct meshd_reach *r)
 	bool ready = r->relay_on && r->turn.state == NAT_TURN_ALLOCATED;
 	char name[CTL_RELAY_URL_MAX];
 	relay_name(&r->relay.url, name);
-	if (r->turn.state == NAT_TURN_FAILED && r->conn)
+	/* A stream relay being connected again still shows the last attempt's failure until
+	 * it is ready (nat_turn_start): that failure is not this connection's. */
+	bool failed = r->turn.state == NAT_TURN_FAILED && !r->stream_deadline;
+	if (failed && r->conn)
 		meshd__stream_close(r); /* the allocation lives as long as its connection */
-	if (r->relay_on && r->turn.state == NAT_TURN_FAILED && !r->retry_at &&
-	    relay_move_on(r, name))
+	if (r->relay_on && failed && !r->retry_at && relay_move_on(r, name))
 		return; /* relay_use checked the new one */
-	if (r->relay_on && r->turn.state == NAT_TURN_FAILED && !r->retry_at) {
+	if (r->relay_on && failed && !r->retry_at) {
 		uint64_t wait = RETRY_MIN_MS << (r->failures < 6 ? r->failures : 6);
 		if (wait > RETRY_MAX_MS)
 			wait = RETRY_MAX_MS;

@@ -191,6 +191,13 @@ nat_tailnet() {
 	(umask 077 && printf '%s\n' "$key" > "$LAB/authkey")
 }
 
+# nat_pass_control BOX CTL: a tcp443 BOX lets control's port 8080 on CTL through too (a real
+# 443-only network would have control on 443 as well); UDP and every other port stay shut.
+nat_pass_control() {
+	ip netns exec "$(lab_ns "$1")" nft insert rule ip natlab through ip daddr "$(lab_ip "$2")" \
+		tcp dport 8080 accept
+}
+
 # nat_meshd NODE ARGS...: meshd on NODE joining the tailnet of nat_tailnet with its auth key, as
 # NODE, WireGuard on UDP $NAT_MESHD_PORT (default 41641), UAPI socket in its state dir; ARGS
 # say the mode (--tun=NAME or --tun=userspace) and anything else.  Sets PID_<node>; returns
@@ -245,7 +252,7 @@ nat_mesh() {
 	shift
 	(umask 077 && cp "$LAB/turn-secret" "$LAB/relay-secret")
 	echo 'correct horse battery' | "$mc" -s "$LAB/control" user add alice@example.com > /dev/null
-	lab_control_start "$ctl" --relay "turn:${NAT_RELAY_IPS%% *}:3478,turn:${NAT_RELAY_IPS##* }:3478" \
+	lab_control_start "$ctl" --relay "turn:${NAT_RELAY_IPS%% *}:3478,turn:${NAT_RELAY_IPS##* }:3478${NAT_MORE_RELAYS:+,$NAT_MORE_RELAYS}" \
 		--relay-secret-file "$LAB/relay-secret" || return 1
 	cat > "$LAB/policy.hujson" << 'POL'
 {"tagOwners": {"tag:n": ["alice@example.com"]},
@@ -259,7 +266,8 @@ POL
 		lab_bg "$n" "meshd-$n" "$LAB_BUILD/cmd/meshd" --state-dir "$LAB/state-$n" \
 			--socket "$LAB/$n.sock" --tun=userspace --port=41641 --uapi-dir="$LAB/state-$n" \
 			--login-server "$CTL_URL" --ca-file "$CTL_CA" --authkey "file:$LAB/$n.authkey" \
-			--hostname "$n" ${LAB_DEBUG:+--log-level=debug}
+			--hostname "$n" ${LAB_DEBUG:+--log-level=debug} ${NAT_TLS_NODES:+$(
+				case " $NAT_TLS_NODES " in *" $n "*) echo "--relay-ca-file=$NAT_RELAY_CA" ;; esac)}
 	done
 	want=$(($# - 1))
 	for n in "$@"; do

@@ -29,7 +29,7 @@ int main(void)
 	CHECK_INT(meshd__relay_failures(5, 1000, 60999), 5);		/* 9: 59.999 s */
 	CHECK_INT(meshd__relay_failures(5, 1000, 61000), 0);		/* 10: 60 s */
 
-	/* 11-17: publishes at 1000 ms, three at once, the fourth held to 11 s, one per 10 s. */
+	/* 11-19: publishes at 1000 ms, five at once, the sixth held to 3 s, one per 2 s. */
 	static const struct {
 		uint64_t now;
 		bool may;
@@ -38,10 +38,12 @@ int main(void)
 		{1000, true, 0},	/* 11 */
 		{1000, true, 0},	/* 12 */
 		{1000, true, 0},	/* 13 */
-		{1000, false, 11000},	/* 14: the fourth waits */
-		{11000, true, 0},	/* 15: then goes */
-		{12000, false, 21000},	/* 16: and the next 10 s later */
-		{100000, true, 0},	/* 17: a quiet minute later: at once */
+		{1000, true, 0},	/* 14 */
+		{1000, true, 0},	/* 15 */
+		{1000, false, 3000},	/* 16: the sixth waits */
+		{3000, true, 0},	/* 17: then goes */
+		{3500, false, 5000},	/* 18: and the next 2 s later */
+		{100000, true, 0},	/* 19: a quiet minute later: at once */
 	};
 	uint64_t tat = 0;
 	for (size_t i = 0; i < sizeof(pubs) / sizeof(pubs[0]); i++) {
