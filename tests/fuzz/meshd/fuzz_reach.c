@@ -15,7 +15,6 @@
  * as the test suite is; without it the target refuses to run).
  * Contract after each input: no crash or leak (ASan), every peer's path text is one of
  * "direct ADDR:PORT", "relay ..." or "none", and the drop counters only grow. */
-#include <arpa/inet.h>
 #include <sched.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -23,6 +22,7 @@
 #include <string.h>
 
 #include "cmd/daemon/reach.h"
+#include "common/addr.h"
 #include "common/log.h"
 #include "nat/disco.h"
 
@@ -69,24 +69,10 @@ static void die(const char *what)
 
 static void parse_addr(const char *text, struct sockaddr_storage *ss)
 {
-	char host[64];
-	unsigned port;
-	memset(ss, 0, sizeof(*ss));
-	if (text[0] == '[') {
-		struct sockaddr_in6 *in6 = (void *)ss;
-		if (sscanf(text, "[%63[^]]]:%u", host, &port) != 2 ||
-		    inet_pton(AF_INET6, host, &in6->sin6_addr) != 1)
-			die("pool address");
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons((uint16_t)port);
-	} else {
-		struct sockaddr_in *in = (void *)ss;
-		if (sscanf(text, "%63[^:]:%u", host, &port) != 2 ||
-		    inet_pton(AF_INET, host, &in->sin_addr) != 1)
-			die("pool address");
-		in->sin_family = AF_INET;
-		in->sin_port = htons((uint16_t)port);
-	}
+	struct addr_endpoint e;
+	if (!addr_endpoint_parse(text, &e, NULL))
+		die("pool address");
+	addr_endpoint_to_sockaddr(&e, ss);
 }
 
 static void b64(const uint8_t k[32], char out[45])
