@@ -131,7 +131,8 @@ static int cmd_serve(int argc, char **argv)
 		case 'p':
 			v = strtol(optarg, &end, 10);
 			if (*end || v < 0 || v > 65535) {
-				fprintf(stderr, "meshcontrol: --port: '%s' is not a port\n", optarg);
+				fprintf(stderr, "meshcontrol: --port: '%s' is not a port\n",
+					optarg);
 				return 2;
 			}
 			cfg.port = (uint16_t)v;
@@ -145,7 +146,8 @@ static int cmd_serve(int argc, char **argv)
 		case 'k':
 			v = strtol(optarg, &end, 10);
 			if (*end || v < 100 || v > 600000) {
-				fprintf(stderr, "meshcontrol: --keepalive-ms: '%s' is not 100..600000\n",
+				fprintf(stderr,
+					"meshcontrol: --keepalive-ms: '%s' is not 100..600000\n",
 					optarg);
 				return 2;
 			}
@@ -154,7 +156,8 @@ static int cmd_serve(int argc, char **argv)
 		case 'e':
 			v = strtol(optarg, &end, 10);
 			if (*end || v < 1 || v > 10L * 365 * 86400) {
-				fprintf(stderr, "meshcontrol: --key-lifetime: '%s' is not 1..%ld seconds\n",
+				fprintf(stderr,
+					"meshcontrol: --key-lifetime: '%s' is not 1..%ld seconds\n",
 					optarg, 10L * 365 * 86400);
 				return 2;
 			}
@@ -221,17 +224,17 @@ static int cmd_serve(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!cfg.oidc.issuer && (cfg.oidc.client_id || cfg.oidc.client_secret_file ||
-				 cfg.oidc.scopes || cfg.oidc.groups_claim ||
-				 cfg.oidc.allowed_domains || cfg.oidc.allowed_groups ||
-				 cfg.oidc.allowed_users || cfg.oidc.allow_anyone)) {
+	if (!cfg.oidc.issuer &&
+	    (cfg.oidc.client_id || cfg.oidc.client_secret_file || cfg.oidc.scopes ||
+	     cfg.oidc.groups_claim || cfg.oidc.allowed_domains || cfg.oidc.allowed_groups ||
+	     cfg.oidc.allowed_users || cfg.oidc.allow_anyone)) {
 		fprintf(stderr, "meshcontrol: the --oidc-* options need --oidc-issuer (the "
-			"OpenID provider's URL)\n");
+				"OpenID provider's URL)\n");
 		return 2;
 	}
 	if (!cfg.n_relays != !cfg.relay_secret_file) {
 		fprintf(stderr, "meshcontrol: --relay and --relay-secret-file go together (the "
-			"relays and the static-auth-secret they share with meshcontrol)\n");
+				"relays and the static-auth-secret they share with meshcontrol)\n");
 		return 2;
 	}
 	char err[512] = "";
@@ -339,7 +342,8 @@ static int cmd_user(int argc, char **argv)
 			printf("removed user %s\n", argv[2]);
 		rc = err ? 1 : 0;
 	} else {
-		fprintf(stderr, "meshcontrol: user: expected 'add LOGIN', 'list' or 'remove LOGIN'\n");
+		fprintf(stderr,
+			"meshcontrol: user: expected 'add LOGIN', 'list' or 'remove LOGIN'\n");
 		return 2;
 	}
 	s->ops->close(s);
@@ -417,8 +421,9 @@ static int cmd_authkey(int argc, char **argv)
 			expiry = strtoll(optarg, &end, 10);
 			if (errno || *end || end == optarg || expiry <= 0 ||
 			    expiry > CTL_AUTHKEY_EXPIRY_MAX) {
-				fprintf(stderr, "meshcontrol: --expiry: '%s' is not a number of "
-						"seconds from 1 to %d (10 years)\n",
+				fprintf(stderr,
+					"meshcontrol: --expiry: '%s' is not a number of "
+					"seconds from 1 to %d (10 years)\n",
 					optarg, CTL_AUTHKEY_EXPIRY_MAX);
 				return 2;
 			}
@@ -537,7 +542,9 @@ int main(int argc, char **argv)
 		return cmd_key();
 	if (strcmp(cmd, "admin-token") == 0 && sub_argc == 1)
 		return cmd_admin_token();
-	fprintf(stderr, "meshcontrol: unknown command '%s'\nTry 'meshcontrol --help' for more "
-			"information.\n", cmd);
+	fprintf(stderr,
+		"meshcontrol: unknown command '%s'\nTry 'meshcontrol --help' for more "
+		"information.\n",
+		cmd);
 	return 2;
 }

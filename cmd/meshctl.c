@@ -18,7 +18,8 @@ static const struct meshctl_verb verbs[] = {
 	{ "ip", meshctl_ip, "tailnet addresses of this node or a peer" },
 	{ "whois", meshctl_whois, "which node and owner stand behind an address" },
 	{ "ping", meshctl_ping, "round trips to a peer over the tunnel, and the path taken" },
-	{ "netcheck", meshctl_netcheck, "this machine's NAT as the relays see it, and their latency" },
+	{ "netcheck", meshctl_netcheck,
+	  "this machine's NAT as the relays see it, and their latency" },
 	{ "ssh", meshctl_ssh, "log in to a node with the system ssh, host keys from the netmap" },
 	{ "nc", meshctl_nc, "connect stdin/stdout to a port on a node (ssh ProxyCommand)" },
 	{ "user", meshctl_user, "admin: add, list or remove users (meshcontrol)" },
@@ -30,11 +31,10 @@ static const struct meshctl_verb verbs[] = {
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"Usage: meshctl [--help|--version] [--socket=PATH] VERB [ARGS]...\n"
-		"Control a Mesh node and the tailnet: identity-based SSH over WireGuard.\n"
-		"\n"
-		"Verbs:\n");
+	fprintf(out, "Usage: meshctl [--help|--version] [--socket=PATH] VERB [ARGS]...\n"
+		     "Control a Mesh node and the tailnet: identity-based SSH over WireGuard.\n"
+		     "\n"
+		     "Verbs:\n");
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
 		fprintf(out, "  %-12s %s\n", verbs[i].name, verbs[i].summary);
 	fprintf(out, "\nOptions:\n"

@@ -22,13 +22,13 @@ struct admin_opts {
 };
 
 static const char admin_help[] =
-	"Admin options (every admin verb):\n"
-	"  --server=URL        meshcontrol's URL (default $MESH_SERVER)\n"
-	"  --token-file=FILE   file with the admin token (default $MESH_ADMIN_TOKEN)\n"
-	"  --ca-file=FILE      trust the CA in FILE for meshcontrol's certificate (default\n"
-	"                      $MESH_CA_FILE, else the system's CAs)\n"
-	"  --insecure-http     allow an http:// URL to a host that is not loopback (the\n"
-	"                      token then crosses the network unencrypted)\n";
+    "Admin options (every admin verb):\n"
+    "  --server=URL        meshcontrol's URL (default $MESH_SERVER)\n"
+    "  --token-file=FILE   file with the admin token (default $MESH_ADMIN_TOKEN)\n"
+    "  --ca-file=FILE      trust the CA in FILE for meshcontrol's certificate (default\n"
+    "                      $MESH_CA_FILE, else the system's CAs)\n"
+    "  --insecure-http     allow an http:// URL to a host that is not loopback (the\n"
+    "                      token then crosses the network unencrypted)\n";
 
 /* Splits admin options from the rest; false after printing a usage error. */
 static bool admin_parse(int argc, char **argv, struct admin_opts *o)
@@ -68,13 +68,16 @@ static bool admin_parse(int argc, char **argv, struct admin_opts *o)
 static bool admin_ready(const char *verb, const struct admin_opts *o)
 {
 	if (!o->server || !*o->server) {
-		fprintf(stderr, "meshctl %s: which meshcontrol? give --server=URL or set MESH_SERVER\n",
+		fprintf(stderr,
+			"meshctl %s: which meshcontrol? give --server=URL or set MESH_SERVER\n",
 			verb);
 		return false;
 	}
 	if (!o->token[0]) {
-		fprintf(stderr, "meshctl %s: no admin token: give --token-file=FILE or set "
-				"MESH_ADMIN_TOKEN ('meshcontrol admin-token' makes one)\n", verb);
+		fprintf(stderr,
+			"meshctl %s: no admin token: give --token-file=FILE or set "
+			"MESH_ADMIN_TOKEN ('meshcontrol admin-token' makes one)\n",
+			verb);
 		return false;
 	}
 	return true;
@@ -85,7 +88,8 @@ static char *admin_do(const struct admin_opts *o, const char *method, const char
 		      const char *body)
 {
 	struct ctl_admin_reply r;
-	struct ctl_admin_server srv = { .url = o->server, .token = o->token,
+	struct ctl_admin_server srv = { .url = o->server,
+					.token = o->token,
 					.ca_file = o->ca_file && *o->ca_file ? o->ca_file : NULL,
 					.insecure_http = o->insecure_http };
 	int rc = ctl_admin_call(&srv, method, path, body, body ? strlen(body) : 0, &r);
@@ -125,9 +129,10 @@ static bool is_help(int argc, char **argv)
 
 int meshctl_user(int argc, char **argv)
 {
-	static const char help[] = "Usage: meshctl user add LOGIN   (the password is read from stdin)\n"
-				   "       meshctl user list\n"
-				   "       meshctl user remove LOGIN   (with the user's nodes and keys)\n";
+	static const char help[] =
+	    "Usage: meshctl user add LOGIN   (the password is read from stdin)\n"
+	    "       meshctl user list\n"
+	    "       meshctl user remove LOGIN   (with the user's nodes and keys)\n";
 	if (is_help(argc, argv)) {
 		printf("%s%s", help, admin_help);
 		return 0;
@@ -178,11 +183,11 @@ int meshctl_user(int argc, char **argv)
 int meshctl_authkey(int argc, char **argv)
 {
 	static const char help[] =
-		"Usage: meshctl authkey create --user=LOGIN [--reusable] [--ephemeral]\n"
-		"                              [--tags=T,T] [--expiry=SECONDS]\n"
-		"       meshctl authkey list\n"
-		"       meshctl authkey revoke PREFIX\n"
-		"A key is printed once, when it is created; control keeps only its hash.\n";
+	    "Usage: meshctl authkey create --user=LOGIN [--reusable] [--ephemeral]\n"
+	    "                              [--tags=T,T] [--expiry=SECONDS]\n"
+	    "       meshctl authkey list\n"
+	    "       meshctl authkey revoke PREFIX\n"
+	    "A key is printed once, when it is created; control keeps only its hash.\n";
 	if (is_help(argc, argv)) {
 		printf("%s%s", help, admin_help);
 		return 0;
@@ -229,8 +234,10 @@ int meshctl_authkey(int argc, char **argv)
 			char *end;
 			expiry = strtoll(a + 9, &end, 10);
 			if (*end || expiry <= 0) {
-				fprintf(stderr, "meshctl authkey create: --expiry: '%s' is not a "
-						"positive number of seconds\n", a + 9);
+				fprintf(stderr,
+					"meshctl authkey create: --expiry: '%s' is not a "
+					"positive number of seconds\n",
+					a + 9);
 				return 2;
 			}
 		} else {
@@ -263,9 +270,10 @@ int meshctl_authkey(int argc, char **argv)
 
 int meshctl_node(int argc, char **argv)
 {
-	static const char help[] = "Usage: meshctl node list\n"
-				   "       meshctl node remove NAME|ID   (its sessions are closed)\n"
-				   "       meshctl node expire NAME|ID   (its key expires now)\n";
+	static const char help[] =
+	    "Usage: meshctl node list\n"
+	    "       meshctl node remove NAME|ID   (its sessions are closed)\n"
+	    "       meshctl node expire NAME|ID   (its key expires now)\n";
 	if (is_help(argc, argv)) {
 		printf("%s%s", help, admin_help);
 		return 0;
@@ -322,9 +330,12 @@ int meshctl_policy_admin(int argc, char **argv)
 			return 1;
 		char *text = ctl_admin_string(b, "policy");
 		free(b);
-		printf("%s%s", text ? text : "", text && *text && text[strlen(text) - 1] != '\n' ? "\n" : "");
+		printf("%s%s", text ? text : "",
+		       text && *text && text[strlen(text) - 1] != '\n' ? "\n" : "");
 		if (!text)
-			fprintf(stderr, "meshctl policy get: no policy is set (allow-all network, no SSH)\n");
+			fprintf(
+			    stderr,
+			    "meshctl policy get: no policy is set (allow-all network, no SSH)\n");
 		free(text);
 		return 0;
 	}

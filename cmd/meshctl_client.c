@@ -96,7 +96,9 @@ char *meshctl_call(const struct ctl_lapi_request *req, int *fd_out)
 			struct cmsghdr align;
 		} u;
 		struct iovec iov = { .iov_base = chunk, .iov_len = sizeof(chunk) };
-		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b,
+		struct msghdr msg = { .msg_iov = &iov,
+				      .msg_iovlen = 1,
+				      .msg_control = u.b,
 				      .msg_controllen = sizeof(u.b) };
 		ssize_t r = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
 		if (r < 0 && errno == EINTR)

@@ -39,10 +39,12 @@ int meshctl_ip(int argc, char **argv)
 	int rc = 0;
 	if (!n || !n->n_addrs) {
 		if (host)
-			fprintf(stderr, "meshctl ip: unknown host '%s': no such node in the tailnet\n",
+			fprintf(stderr,
+				"meshctl ip: unknown host '%s': no such node in the tailnet\n",
 				host);
 		else
-			fprintf(stderr, "meshctl ip: this node has no address yet (not logged in)\n");
+			fprintf(stderr,
+				"meshctl ip: this node has no address yet (not logged in)\n");
 		rc = 1;
 	} else {
 		int printed = 0;

@@ -129,7 +129,8 @@ int meshctl_nc(int argc, char **argv)
 	ctl_lapi_status_clear(&st);
 	int sock;
 	if (userspace) {
-		struct ctl_lapi_request req = { .cmd = CTL_LAPI_DIAL, .host = addr,
+		struct ctl_lapi_request req = { .cmd = CTL_LAPI_DIAL,
+						.host = addr,
 						.port = (uint16_t)port };
 		char *line = meshctl_call(&req, &sock);
 		free(line);

@@ -40,7 +40,6 @@ static double now_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-
 static bool resolve(struct probe *p)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM }, *res;
@@ -98,8 +97,8 @@ static void run_probes(struct probe *ps, size_t n)
 			struct nat_stun_builder b;
 			if (!p->sent && getrandom(p->txid, sizeof(p->txid), 0) != sizeof(p->txid))
 				continue;
-			nat_stun_build_begin(&b, out, sizeof(out), NAT_STUN_BINDING, NAT_STUN_REQUEST,
-					     p->txid);
+			nat_stun_build_begin(&b, out, sizeof(out), NAT_STUN_BINDING,
+					     NAT_STUN_REQUEST, p->txid);
 			int len = nat_stun_build_end(&b, NULL, 0, true);
 			if (len > 0 && sendto(s, out, (size_t)len, 0, (struct sockaddr *)&p->to,
 					      p->to_len) == len) {
@@ -118,8 +117,8 @@ static void run_probes(struct probe *ps, size_t n)
 				uint8_t buf[NAT_STUN_MAX_LEN];
 				struct sockaddr_storage from;
 				socklen_t fl = sizeof(from);
-				ssize_t r = recvfrom(fd[k], buf, sizeof(buf), 0, (struct sockaddr *)&from,
-						     &fl);
+				ssize_t r = recvfrom(fd[k], buf, sizeof(buf), 0,
+						     (struct sockaddr *)&from, &fl);
 				if (r <= 0)
 					continue;
 				take_answer(ps, n, buf, (size_t)r, &from, now_ms(), start);
@@ -144,13 +143,14 @@ int meshctl_netcheck(int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			printf("Usage: meshctl netcheck\n"
-			       "Ask each UDP relay control gave this node (STUN Binding, %d tries of\n"
-			       "%d ms) how it sees this machine: round trip, the address and port it\n"
-			       "saw, and from those whether the NAT here keeps one mapping for every\n"
-			       "destination (direct paths can be punched) or not (a hard NAT: peers\n"
-			       "reach this node through the relay).\n",
-			       TRIES, WAIT_MS);
+			printf(
+			    "Usage: meshctl netcheck\n"
+			    "Ask each UDP relay control gave this node (STUN Binding, %d tries of\n"
+			    "%d ms) how it sees this machine: round trip, the address and port it\n"
+			    "saw, and from those whether the NAT here keeps one mapping for every\n"
+			    "destination (direct paths can be punched) or not (a hard NAT: peers\n"
+			    "reach this node through the relay).\n",
+			    TRIES, WAIT_MS);
 			return 0;
 		}
 		fprintf(stderr, "meshctl netcheck: unexpected argument '%s'\n", argv[i]);
@@ -191,11 +191,14 @@ int meshctl_netcheck(int argc, char **argv)
 		answered++;
 		bool new_dest = true;
 		for (size_t k = 0; k < i; k++)
-			new_dest &= !(ps[k].answered && nat_sockaddr_equal(&ps[k].to, (const struct sockaddr *)&ps[i].to));
+			new_dest &=
+			    !(ps[k].answered &&
+			      nat_sockaddr_equal(&ps[k].to, (const struct sockaddr *)&ps[i].to));
 		dests += new_dest;
 		if (first == n)
 			first = i;
-		else if (new_dest && !nat_sockaddr_equal(&ps[first].seen, (const struct sockaddr *)&ps[i].seen))
+		else if (new_dest &&
+			 !nat_sockaddr_equal(&ps[first].seen, (const struct sockaddr *)&ps[i].seen))
 			varies = true;
 	}
 	int rc = 0;
@@ -210,7 +213,8 @@ int meshctl_netcheck(int argc, char **argv)
 		printf("mapping: unknown: one relay address answered, two are needed to compare\n");
 	} else {
 		printf("mapping: endpoint-independent (the same address and port towards %zu "
-		       "relay addresses): direct paths can be punched\n", dests);
+		       "relay addresses): direct paths can be punched\n",
+		       dests);
 	}
 	ctl_lapi_status_clear(&st);
 	return rc;

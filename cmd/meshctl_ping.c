@@ -117,9 +117,12 @@ int meshctl_ping(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			printf("Usage: meshctl ping [-c COUNT] HOST\n"
-			       "Measure round trips to tailnet node HOST over the tunnel and show the\n"
-			       "path each answer took (direct ADDR:PORT or the relay).  ICMP echo through\n"
-			       "the TUN device; in userspace mode, the time to connect to HOST's port 22\n"
+			       "Measure round trips to tailnet node HOST over the tunnel and show "
+			       "the\n"
+			       "path each answer took (direct ADDR:PORT or the relay).  ICMP echo "
+			       "through\n"
+			       "the TUN device; in userspace mode, the time to connect to HOST's "
+			       "port 22\n"
 			       "instead.\n"
 			       "  -c COUNT   number of round trips (default 4, at most 1000)\n");
 			return 0;
@@ -127,7 +130,8 @@ int meshctl_ping(int argc, char **argv)
 			char *end;
 			long c = strtol(argv[++i], &end, 10);
 			if (*end || c < 1 || c > 1000) {
-				fprintf(stderr, "meshctl ping: -c: '%s' is not a count from 1 to 1000\n",
+				fprintf(stderr,
+					"meshctl ping: -c: '%s' is not a count from 1 to 1000\n",
 					argv[i]);
 				return 2;
 			}
@@ -151,7 +155,8 @@ int meshctl_ping(int argc, char **argv)
 		return 1;
 	const struct ctl_lapi_node *n = meshctl_find_node(&st, host);
 	if (!n || !n->n_addrs || n == &st.self) {
-		fprintf(stderr, "meshctl ping: unknown host '%s': no such peer in the tailnet\n", host);
+		fprintf(stderr, "meshctl ping: unknown host '%s': no such peer in the tailnet\n",
+			host);
 		ctl_lapi_status_clear(&st);
 		return 1;
 	}
@@ -164,7 +169,9 @@ int meshctl_ping(int argc, char **argv)
 	int answered = 0;
 	if (userspace) {
 		for (int i = 0; i < count; i++) {
-			struct ctl_lapi_request req = { .cmd = CTL_LAPI_DIAL, .host = addr, .port = 22 };
+			struct ctl_lapi_request req = { .cmd = CTL_LAPI_DIAL,
+							.host = addr,
+							.port = 22 };
 			int fd;
 			double t0 = now_ms();
 			char *line = meshctl_call(&req, &fd);
@@ -172,8 +179,8 @@ int meshctl_ping(int argc, char **argv)
 			free(line);
 			if (line && fd >= 0) {
 				peer_path(host, path, sizeof(path));
-				printf("tcp connect to %s (%s) port 22 via %s in %.1f ms\n", name, addr,
-				       path, ms);
+				printf("tcp connect to %s (%s) port 22 via %s in %.1f ms\n", name,
+				       addr, path, ms);
 				answered++;
 				close(fd);
 			}
@@ -202,8 +209,9 @@ int meshctl_ping(int argc, char **argv)
 			raw = true;
 		}
 		if (fd < 0) {
-			fprintf(stderr, "meshctl ping: cannot open an ICMP socket: %s (run as root, or "
-					"allow ping sockets with net.ipv4.ping_group_range)\n",
+			fprintf(stderr,
+				"meshctl ping: cannot open an ICMP socket: %s (run as root, or "
+				"allow ping sockets with net.ipv4.ping_group_range)\n",
 				strerror(errno));
 			return 1;
 		}
@@ -212,11 +220,13 @@ int meshctl_ping(int argc, char **argv)
 					      (uint16_t)(i + 1), 2000);
 			if (ms >= 0) {
 				peer_path(host, path, sizeof(path));
-				printf("pong from %s (%s) via %s in %.1f ms\n", name, addr, path, ms);
+				printf("pong from %s (%s) via %s in %.1f ms\n", name, addr, path,
+				       ms);
 				answered++;
 			} else {
 				printf("no answer from %s (%s): %s\n", name, addr,
-				       ms == -ETIMEDOUT ? "timed out after 2 s" : strerror((int)-ms));
+				       ms == -ETIMEDOUT ? "timed out after 2 s"
+							: strerror((int)-ms));
 			}
 			if (i + 1 < count)
 				usleep(500 * 1000);
@@ -224,8 +234,10 @@ int meshctl_ping(int argc, char **argv)
 		close(fd);
 	}
 	if (!answered) {
-		fprintf(stderr, "meshctl ping: %s did not answer; is it online ('meshctl status') "
-				"and does the policy let this node reach it?\n", name);
+		fprintf(stderr,
+			"meshctl ping: %s did not answer; is it online ('meshctl status') "
+			"and does the policy let this node reach it?\n",
+			name);
 		return 1;
 	}
 	return 0;

@@ -292,8 +292,8 @@ static int summarize(const struct pol_compiled *c, const struct pol_topology *t,
 		if (!node_in(sr[i]->principals, sr[i]->n_principals, sn))
 			continue;
 		pol_ssh_rule_describe_users(sr[i], what, sizeof(what));
-		printf("  ssh:     ssh[%d] %s as %s\n", sr[i]->index,
-		       verdict_name(sr[i]->action), what);
+		printf("  ssh:     ssh[%d] %s as %s\n", sr[i]->index, verdict_name(sr[i]->action),
+		       what);
 		shown++;
 	}
 	if (!shown)

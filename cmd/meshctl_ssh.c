@@ -70,8 +70,9 @@ static int write_known_hosts(const char *path, const struct ctl_lapi_status *st)
 	for (size_t i = 0; i < st->n_peers; i++) {
 		const struct ctl_lapi_node *n = &st->peers[i];
 		if (!known_hosts_name(n->name) || (n->dns_name && !known_hosts_name(n->dns_name))) {
-			fprintf(stderr, "meshctl ssh: warning: skipping the host keys of a node whose "
-					"name is not a host name\n");
+			fprintf(stderr,
+				"meshctl ssh: warning: skipping the host keys of a node whose "
+				"name is not a host name\n");
 			continue;
 		}
 		for (size_t k = 0; k < n->n_ssh_host_keys; k++) {
@@ -79,7 +80,8 @@ static int write_known_hosts(const char *path, const struct ctl_lapi_status *st)
 			/* Control checks them too; this is what stands between a node (or a
 			 * control that let one through) and lines for other hosts. */
 			if (!ctl_ssh_host_key_valid(n->ssh_host_keys[k], err, sizeof(err))) {
-				fprintf(stderr, "meshctl ssh: warning: skipping a host key of %s: %s\n",
+				fprintf(stderr,
+					"meshctl ssh: warning: skipping a host key of %s: %s\n",
 					n->name, err);
 				continue;
 			}
@@ -181,15 +183,16 @@ int meshctl_ssh(int argc, char **argv)
 {
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		FILE *out = argc < 2 ? stderr : stdout;
-		fprintf(out,
-			"Usage: meshctl ssh [USER@]HOST [COMMAND...]\n"
-			"Log in to tailnet node HOST as the local user USER with the system ssh.\n"
-			"Host keys come from the netmap (written to ~/.config/mesh/known_hosts) and\n"
-			"strict host key checking is on; the connection goes through 'meshctl nc',\n"
-			"so it also works when meshd runs without a TUN device.  The tailnet policy\n"
-			"decides whether you may log in; no SSH key is needed.  When a check-mode\n"
-			"login is needed and a display is available, the login page opens in your\n"
-			"browser (xdg-open); otherwise its URL is printed.\n");
+		fprintf(
+		    out,
+		    "Usage: meshctl ssh [USER@]HOST [COMMAND...]\n"
+		    "Log in to tailnet node HOST as the local user USER with the system ssh.\n"
+		    "Host keys come from the netmap (written to ~/.config/mesh/known_hosts) and\n"
+		    "strict host key checking is on; the connection goes through 'meshctl nc',\n"
+		    "so it also works when meshd runs without a TUN device.  The tailnet policy\n"
+		    "decides whether you may log in; no SSH key is needed.  When a check-mode\n"
+		    "login is needed and a display is available, the login page opens in your\n"
+		    "browser (xdg-open); otherwise its URL is printed.\n");
 		return argc < 2 ? 2 : 0;
 	}
 	const char *target = argv[1];
@@ -206,8 +209,10 @@ int meshctl_ssh(int argc, char **argv)
 		return 1;
 	}
 	if (!n->n_ssh_host_keys)
-		fprintf(stderr, "meshctl ssh: warning: %s has published no SSH host key; is "
-				"meshd running there with SSH enabled?\n", host);
+		fprintf(stderr,
+			"meshctl ssh: warning: %s has published no SSH host key; is "
+			"meshd running there with SSH enabled?\n",
+			host);
 	char kh[PATH_MAX];
 	int err = known_hosts_path(kh, sizeof(kh));
 	if (!err)

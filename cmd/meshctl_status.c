@@ -99,16 +99,18 @@ int meshctl_status(int argc, char **argv)
 		if (strcmp(argv[i], "--json") == 0) {
 			json = true;
 		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			printf("Usage: meshctl status [--json]\n"
-			       "Show this node and its peers: addresses, owner or tags, whether they\n"
-			       "are online, the latest WireGuard handshake, bytes received and sent,\n"
-			       "the path to each (direct ADDR:PORT, relay TURN-URI (udp|tcp|tls), or none)\n"
-			       "with the last discovery pong's round trip,\n"
-			       "and whether this node serves SSH; then the inbound packets the\n"
-			       "filter dropped, by reason (fragment, no_state, not_ours, ...), and\n"
-			       "the relays control gave this node ('meshctl netcheck' probes them)\n"
-			       "and the state of this node's allocation on the first one.\n"
-			       "  --json   the full status as JSON\n");
+			printf(
+			    "Usage: meshctl status [--json]\n"
+			    "Show this node and its peers: addresses, owner or tags, whether they\n"
+			    "are online, the latest WireGuard handshake, bytes received and sent,\n"
+			    "the path to each (direct ADDR:PORT, relay TURN-URI (udp|tcp|tls), or "
+			    "none)\n"
+			    "with the last discovery pong's round trip,\n"
+			    "and whether this node serves SSH; then the inbound packets the\n"
+			    "filter dropped, by reason (fragment, no_state, not_ours, ...), and\n"
+			    "the relays control gave this node ('meshctl netcheck' probes them)\n"
+			    "and the state of this node's allocation on the first one.\n"
+			    "  --json   the full status as JSON\n");
 			return 0;
 		} else {
 			fprintf(stderr, "meshctl status: unknown option '%s'\n", argv[i]);
@@ -161,9 +163,9 @@ int meshctl_status(int argc, char **argv)
 		if (p->rtt_ms >= 0)
 			snprintf(rtt, sizeof(rtt), ", pong %lld ms", (long long)p->rtt_ms);
 		if (p->path) /* how WireGuard reaches it: direct, through a relay, or not at all */
-			printf("%-16s %-20s %-24s %s, handshake %s, rx %s, tx %s, path %s%s\n", addr,
-			       p->name ? p->name : "?", w, p->online ? "online" : "offline", hs, rx,
-			       tx, p->path, rtt);
+			printf("%-16s %-20s %-24s %s, handshake %s, rx %s, tx %s, path %s%s\n",
+			       addr, p->name ? p->name : "?", w, p->online ? "online" : "offline",
+			       hs, rx, tx, p->path, rtt);
 		else /* an older meshd */
 			printf("%-16s %-20s %-24s %s, handshake %s, rx %s, tx %s%s%s\n", addr,
 			       p->name ? p->name : "?", w, p->online ? "online" : "offline", hs, rx,
@@ -175,8 +177,8 @@ int meshctl_status(int argc, char **argv)
 		long long left = (long long)(st.relays[i].expires - (int64_t)time(NULL));
 		ctl_relay_url_format(&st.relays[i].url, url);
 		if (left > 0)
-			printf("%s %s (credentials for %lldh%02lldm more)", i ? "," : "# relays:",
-			       url, left / 3600, left % 3600 / 60);
+			printf("%s %s (credentials for %lldh%02lldm more)",
+			       i ? "," : "# relays:", url, left / 3600, left % 3600 / 60);
 		else
 			printf("%s %s (credentials expired)", i ? "," : "# relays:", url);
 	}

@@ -17,29 +17,30 @@
 
 static void up_usage(FILE *out)
 {
-	fprintf(out,
-		"Usage: meshctl up [--login-server=URL] [--ca-file=FILE] [--insecure-http]\n"
-		"                  [--authkey=KEY] [--ssh] [--hostname=NAME]\n"
-		"                  [--advertise-tags=TAGS] [--force-reauth] [--timeout=SECONDS]\n"
-		"Connect this node to the tailnet.  Without --authkey, prints a URL where a\n"
-		"person logs in and approves the device, and waits.\n"
-		"  --login-server=URL     the meshcontrol server (remembered, with the two options\n"
-		"                         below: a URL given alone forgets them); https:// is\n"
-		"                         verified, http:// only goes to loopback\n"
-		"  --ca-file=FILE         trust the CA in FILE (PEM) for meshcontrol's certificate\n"
-		"                         (default: the system's CAs)\n"
-		"  --insecure-http        allow an http:// login server that is not loopback: no\n"
-		"                         TLS then protects the first fetch of control's key\n"
-		"  --authkey=KEY          join with an auth key ('file:PATH' reads it from a file)\n"
-		"  --ssh                  serve SSH on this node's tailnet address\n"
-		"  --hostname=NAME        the name to register (default: the system's)\n"
-		"  --advertise-tags=TAGS  tags for this node, comma-separated (tag:web,tag:db);\n"
-		"                         the login or auth key's user must own them in the\n"
-		"                         policy's tagOwners; '' removes them (remembered)\n"
-		"  --force-reauth         log in again now (a URL, or --authkey), with a new node\n"
-		"                         key and a new key expiry\n"
-		"  --timeout=SECONDS      give up after this long (default 60 with --authkey,\n"
-		"                         forever for an interactive login)\n");
+	fprintf(
+	    out,
+	    "Usage: meshctl up [--login-server=URL] [--ca-file=FILE] [--insecure-http]\n"
+	    "                  [--authkey=KEY] [--ssh] [--hostname=NAME]\n"
+	    "                  [--advertise-tags=TAGS] [--force-reauth] [--timeout=SECONDS]\n"
+	    "Connect this node to the tailnet.  Without --authkey, prints a URL where a\n"
+	    "person logs in and approves the device, and waits.\n"
+	    "  --login-server=URL     the meshcontrol server (remembered, with the two options\n"
+	    "                         below: a URL given alone forgets them); https:// is\n"
+	    "                         verified, http:// only goes to loopback\n"
+	    "  --ca-file=FILE         trust the CA in FILE (PEM) for meshcontrol's certificate\n"
+	    "                         (default: the system's CAs)\n"
+	    "  --insecure-http        allow an http:// login server that is not loopback: no\n"
+	    "                         TLS then protects the first fetch of control's key\n"
+	    "  --authkey=KEY          join with an auth key ('file:PATH' reads it from a file)\n"
+	    "  --ssh                  serve SSH on this node's tailnet address\n"
+	    "  --hostname=NAME        the name to register (default: the system's)\n"
+	    "  --advertise-tags=TAGS  tags for this node, comma-separated (tag:web,tag:db);\n"
+	    "                         the login or auth key's user must own them in the\n"
+	    "                         policy's tagOwners; '' removes them (remembered)\n"
+	    "  --force-reauth         log in again now (a URL, or --authkey), with a new node\n"
+	    "                         key and a new key expiry\n"
+	    "  --timeout=SECONDS      give up after this long (default 60 with --authkey,\n"
+	    "                         forever for an interactive login)\n");
 }
 
 static char *read_key_file(const char *path)
@@ -53,7 +54,17 @@ static char *read_key_file(const char *path)
 
 int meshctl_up(int argc, char **argv)
 {
-	enum { O_LOGIN = 256, O_AUTH, O_SSH, O_HOST, O_TAGS, O_TIMEOUT, O_REAUTH, O_CA, O_INSECURE };
+	enum {
+		O_LOGIN = 256,
+		O_AUTH,
+		O_SSH,
+		O_HOST,
+		O_TAGS,
+		O_TIMEOUT,
+		O_REAUTH,
+		O_CA,
+		O_INSECURE
+	};
 	static const struct option opts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "login-server", required_argument, NULL, O_LOGIN },
@@ -84,7 +95,7 @@ int meshctl_up(int argc, char **argv)
 		case O_AUTH:
 			free(key);
 			key = strncmp(optarg, "file:", 5) == 0 ? read_key_file(optarg + 5)
-							      : strdup(optarg);
+							       : strdup(optarg);
 			if (!key)
 				return 1;
 			break;
@@ -116,8 +127,10 @@ int meshctl_up(int argc, char **argv)
 			errno = 0;
 			timeout = strtol(optarg, &end, 10);
 			if (errno || *end || !*optarg || timeout < 0) {
-				fprintf(stderr, "meshctl up: --timeout: '%s' is not a number of "
-						"seconds\n", optarg);
+				fprintf(stderr,
+					"meshctl up: --timeout: '%s' is not a number of "
+					"seconds\n",
+					optarg);
 				free(key);
 				return 2;
 			}
@@ -137,14 +150,17 @@ int meshctl_up(int argc, char **argv)
 		enum { UP_TAGS_MAX = 32 };
 		int trc = strv_split(tags_arg, ',', UP_TAGS_MAX, &req.tags, &req.n_tags);
 		if (trc == -E2BIG)
-			fprintf(stderr, "meshctl up: --advertise-tags: at most %d tags\n", UP_TAGS_MAX);
+			fprintf(stderr, "meshctl up: --advertise-tags: at most %d tags\n",
+				UP_TAGS_MAX);
 		else if (trc)
 			fprintf(stderr, "meshctl up: --advertise-tags: %s\n", strerror(-trc));
 		for (size_t i = 0; !trc && i < req.n_tags; i++) {
 			const char *t = req.tags[i];
 			if (strncmp(t, "tag:", 4) != 0 || !t[4]) {
-				fprintf(stderr, "meshctl up: --advertise-tags: '%s' is not a tag (tags "
-						"look like tag:NAME)\n", t);
+				fprintf(stderr,
+					"meshctl up: --advertise-tags: '%s' is not a tag (tags "
+					"look like tag:NAME)\n",
+					t);
 				trc = -EINVAL;
 			}
 		}
@@ -177,7 +193,8 @@ int meshctl_up(int argc, char **argv)
 			return 1;
 		bool needs_login = st.state && strcmp(st.state, "NeedsLogin") == 0;
 		if (st.error && !needs_login) {
-			/* (errors start empty with this 'up': a refusal, or tags control refused) */
+			/* (errors start empty with this 'up': a refusal, or tags control refused)
+			 */
 			fprintf(stderr, "meshctl up: %s\n", st.error);
 			rc = 1;
 		} else if (st.state && strcmp(st.state, "Running") == 0 && st.self.name &&
@@ -199,8 +216,10 @@ int meshctl_up(int argc, char **argv)
 		if (rc >= 0)
 			return rc;
 		if (timeout && time(NULL) - start >= timeout) {
-			fprintf(stderr, "meshctl up: not connected after %ld s; 'meshctl status' "
-					"shows where it stands\n", timeout);
+			fprintf(stderr,
+				"meshctl up: not connected after %ld s; 'meshctl status' "
+				"shows where it stands\n",
+				timeout);
 			return 1;
 		}
 		usleep(200 * 1000);
@@ -239,8 +258,9 @@ int meshctl_down(int argc, char **argv)
 
 int meshctl_logout(int argc, char **argv)
 {
-	return simple_change(argc, argv, CTL_LAPI_LOGOUT,
-			     "Usage: meshctl logout\n"
-			     "Leave the tailnet for good: control forgets this node (an ephemeral one\n"
-			     "is removed) and the cached netmap is deleted.\n");
+	return simple_change(
+	    argc, argv, CTL_LAPI_LOGOUT,
+	    "Usage: meshctl logout\n"
+	    "Leave the tailnet for good: control forgets this node (an ephemeral one\n"
+	    "is removed) and the cached netmap is deleted.\n");
 }

@@ -10,8 +10,9 @@
 int meshctl_whois(int argc, char **argv)
 {
 	if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-		printf("Usage: meshctl whois ADDRESS\n"
-		       "Show the node, its owner or tags, and its addresses for a tailnet address.\n");
+		printf(
+		    "Usage: meshctl whois ADDRESS\n"
+		    "Show the node, its owner or tags, and its addresses for a tailnet address.\n");
 		return 0;
 	}
 	if (argc != 2) {

@@ -36,47 +36,49 @@ struct meshd {
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"Usage: meshd [OPTION]...\n"
-		"The Mesh node daemon: userspace WireGuard, an embedded TCP/IP stack that serves\n"
-		"SSH on this node's tailnet address, and the control-plane client.\n"
-		"\n"
-		"Options:\n"
-		"      --state-dir=DIR    keys and SSH host keys (default /var/lib/meshd)\n"
-		"      --tun=NAME         TUN interface name (default mesh0), or 'userspace' to run\n"
-		"                         without a TUN device (SSH and inbound forwarding to\n"
-		"                         127.0.0.1 still work; outbound through --socks5-socket)\n"
-		"      --port=N           WireGuard UDP port (default 41641; 0 = any)\n"
-		"      --login-server=URL the control server (like 'meshctl up --login-server');\n"
-		"                         https:// is verified, http:// only goes to loopback\n"
-		"      --ca-file=FILE     trust the CA in FILE (PEM) for control's certificate\n"
-		"                         (default: the system's CAs)\n"
-		"      --relay-ca-file=FILE trust the CA in FILE (PEM) for TLS relays' certificates\n"
-		"                         (turns: relays; default: the system's CAs)\n"
-		"      --insecure-http    allow an http:// login server that is not loopback\n"
-		"                         (logged as a warning: no TLS protects the first fetch of\n"
-		"                         control's key, nor anything else)\n"
-		"      --authkey=KEY      join with this auth key (used once, never stored);\n"
-		"                         file:PATH reads it from PATH, so it stays out of ps\n"
-		"      --hostname=NAME    the name to register (default: the system's)\n"
-		"      --netmap=FILE      take the netmap from FILE (JSON) instead of control;\n"
-		"                         SIGHUP re-reads it\n"
-		"      --no-ssh           do not serve SSH on the tailnet address\n"
-		"      --socks5-socket=PATH\n"
-		"                         userspace mode: SOCKS5 proxy on the Unix socket PATH\n"
-		"                         (0600; 0660 for --operator-group) for root, the user meshd\n"
-		"                         runs as and the operator group; peer names resolve\n"
-		"                         (curl -x socks5h://localhost/PATH http://my-server/)\n"
-		"      --uapi-dir=DIR     where the `wg` tool finds us (default /var/run/wireguard)\n"
-		"      --socket=PATH      local API socket for meshctl (default /run/meshd/meshd.sock)\n"
-		"      --operator-group=G members of group G may change state through meshctl\n"
-		"      --log-level=LEVEL  err, warn, info (default) or debug\n"
-		"      --config=FILE      settings as 'name = value' lines (long option names);\n"
-		"                         default /etc/meshd.conf if it exists; flags override\n"
-		"                         it; SIGHUP re-reads its log-level\n"
-		"      --print-public-key print this node's WireGuard public key and exit\n"
-		"  -h, --help             show this help and exit\n"
-		"  -V, --version          show the version and exit\n");
+	fprintf(
+	    out,
+	    "Usage: meshd [OPTION]...\n"
+	    "The Mesh node daemon: userspace WireGuard, an embedded TCP/IP stack that serves\n"
+	    "SSH on this node's tailnet address, and the control-plane client.\n"
+	    "\n"
+	    "Options:\n"
+	    "      --state-dir=DIR    keys and SSH host keys (default /var/lib/meshd)\n"
+	    "      --tun=NAME         TUN interface name (default mesh0), or 'userspace' to run\n"
+	    "                         without a TUN device (SSH and inbound forwarding to\n"
+	    "                         127.0.0.1 still work; outbound through --socks5-socket)\n"
+	    "      --port=N           WireGuard UDP port (default 41641; 0 = any)\n"
+	    "      --login-server=URL the control server (like 'meshctl up --login-server');\n"
+	    "                         https:// is verified, http:// only goes to loopback\n"
+	    "      --ca-file=FILE     trust the CA in FILE (PEM) for control's certificate\n"
+	    "                         (default: the system's CAs)\n"
+	    "      --relay-ca-file=FILE trust the CA in FILE (PEM) for TLS relays' certificates\n"
+	    "                         (turns: relays; default: the system's CAs)\n"
+	    "      --insecure-http    allow an http:// login server that is not loopback\n"
+	    "                         (logged as a warning: no TLS protects the first fetch of\n"
+	    "                         control's key, nor anything else)\n"
+	    "      --authkey=KEY      join with this auth key (used once, never stored);\n"
+	    "                         file:PATH reads it from PATH, so it stays out of ps\n"
+	    "      --hostname=NAME    the name to register (default: the system's)\n"
+	    "      --netmap=FILE      take the netmap from FILE (JSON) instead of control;\n"
+	    "                         SIGHUP re-reads it\n"
+	    "      --no-ssh           do not serve SSH on the tailnet address\n"
+	    "      --socks5-socket=PATH\n"
+	    "                         userspace mode: SOCKS5 proxy on the Unix socket PATH\n"
+	    "                         (0600; 0660 for --operator-group) for root, the user meshd\n"
+	    "                         runs as and the operator group; peer names resolve\n"
+	    "                         (curl -x socks5h://localhost/PATH http://my-server/)\n"
+	    "      --uapi-dir=DIR     where the `wg` tool finds us (default /var/run/wireguard)\n"
+	    "      --socket=PATH      local API socket for meshctl (default "
+	    "/run/meshd/meshd.sock)\n"
+	    "      --operator-group=G members of group G may change state through meshctl\n"
+	    "      --log-level=LEVEL  err, warn, info (default) or debug\n"
+	    "      --config=FILE      settings as 'name = value' lines (long option names);\n"
+	    "                         default /etc/meshd.conf if it exists; flags override\n"
+	    "                         it; SIGHUP re-reads its log-level\n"
+	    "      --print-public-key print this node's WireGuard public key and exit\n"
+	    "  -h, --help             show this help and exit\n"
+	    "  -V, --version          show the version and exit\n");
 }
 
 static char *authkey; /* ours: wiped and freed once the link has it, or at exit */
@@ -187,10 +189,28 @@ static void on_signal(uv_signal_t *h, int signum)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_STATE = 256, OPT_TUN, OPT_PORT, OPT_NETMAP, OPT_NO_SSH, OPT_SOCKS, OPT_UAPI,
-	       OPT_LOG, OPT_PUB, OPT_TIME_SCALE, OPT_SOCKET, OPT_OPERATOR, OPT_LOGIN, OPT_AUTHKEY, OPT_HOSTNAME,
-	       OPT_CA_FILE, OPT_RELAY_CA_FILE, OPT_INSECURE_HTTP,
-	       OPT_CONFIG, OPT_SOCKS_PORT };
+	enum {
+		OPT_STATE = 256,
+		OPT_TUN,
+		OPT_PORT,
+		OPT_NETMAP,
+		OPT_NO_SSH,
+		OPT_SOCKS,
+		OPT_UAPI,
+		OPT_LOG,
+		OPT_PUB,
+		OPT_TIME_SCALE,
+		OPT_SOCKET,
+		OPT_OPERATOR,
+		OPT_LOGIN,
+		OPT_AUTHKEY,
+		OPT_HOSTNAME,
+		OPT_CA_FILE,
+		OPT_RELAY_CA_FILE,
+		OPT_INSECURE_HTTP,
+		OPT_CONFIG,
+		OPT_SOCKS_PORT
+	};
 	static const struct option opts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -264,8 +284,10 @@ int main(int argc, char **argv)
 			break;
 		case OPT_TUN:
 			if (!*optarg || strlen(optarg) > 15) {
-				fprintf(stderr, "meshd: --tun: '%s' is not an interface name (1-15 "
-						"characters) or 'userspace'\n", optarg);
+				fprintf(stderr,
+					"meshd: --tun: '%s' is not an interface name (1-15 "
+					"characters) or 'userspace'\n",
+					optarg);
 				return 2;
 			}
 			cfg.tun = optarg;
@@ -278,9 +300,11 @@ int main(int argc, char **argv)
 			cfg.socks5_path = optarg;
 			break;
 		case OPT_SOCKS_PORT:
-			fprintf(stderr, "meshd: --socks5-port=%s: SOCKS5 is served on a Unix socket now "
-					"(--socks5-socket=PATH): on a TCP port every local user could act "
-					"as this node\n", optarg);
+			fprintf(stderr,
+				"meshd: --socks5-port=%s: SOCKS5 is served on a Unix socket now "
+				"(--socks5-socket=PATH): on a TCP port every local user could act "
+				"as this node\n",
+				optarg);
 			return 2;
 		case OPT_PORT:
 		case OPT_TIME_SCALE:
@@ -288,8 +312,7 @@ int main(int argc, char **argv)
 			v = strtoul(optarg, &end, 10);
 			if (errno || *end || !*optarg || v > 65535) {
 				fprintf(stderr, "meshd: %s: '%s' is not a number from 0 to 65535\n",
-					c == OPT_PORT ? "--port" : "--test-time-scale",
-					optarg);
+					c == OPT_PORT ? "--port" : "--test-time-scale", optarg);
 				return 2;
 			}
 			if (c == OPT_PORT)
@@ -309,8 +332,10 @@ int main(int argc, char **argv)
 		case OPT_LOG: {
 			enum log_level lv;
 			if (!log_level_parse(optarg, &lv)) {
-				fprintf(stderr, "meshd: --log-level: '%s' is not err, warn, info or "
-						"debug\n", optarg);
+				fprintf(stderr,
+					"meshd: --log-level: '%s' is not err, warn, info or "
+					"debug\n",
+					optarg);
 				return 2;
 			}
 			log_set_level(lv);
@@ -337,7 +362,7 @@ int main(int argc, char **argv)
 		case OPT_AUTHKEY:
 			free(authkey);
 			authkey = strncmp(optarg, "file:", 5) == 0 ? read_authkey_file(optarg + 5)
-								      : strdup(optarg);
+								   : strdup(optarg);
 			if (!authkey)
 				return 2;
 			break;

@@ -48,9 +48,9 @@ struct meshwg {
 	uint8_t seg[SEG_MAX][SEG_BUF];
 	uv_check_t gro_flush;
 	struct gro {
-		size_t len;	 /* bytes of IP packet in pkt, 0 when no run is open */
+		size_t len;	    /* bytes of IP packet in pkt, 0 when no run is open */
 		size_t ip_len, hdr; /* IP header, IP + TCP header */
-		size_t gso_size; /* payload bytes of each segment */
+		size_t gso_size;    /* payload bytes of each segment */
 		uint32_t next_seq;
 		unsigned int segs;
 		bool closed; /* a short or PSH segment ended the run */
@@ -141,8 +141,8 @@ static void tcp_checksum(uint8_t *seg, size_t ip_len, size_t len, bool v6)
 }
 
 /* Cuts one TSO super-packet into segments of gso_size payload bytes each. */
-static size_t tso_split(struct meshwg *m, const struct virtio_net_hdr *vh, uint8_t *pkt,
-			size_t len, struct iovec *out, size_t max)
+static size_t tso_split(struct meshwg *m, const struct virtio_net_hdr *vh, uint8_t *pkt, size_t len,
+			struct iovec *out, size_t max)
 {
 	bool v6 = (pkt[0] >> 4) == 6;
 	size_t ip_len = v6 ? 40 : (size_t)(pkt[0] & 15) * 4;
@@ -267,13 +267,12 @@ static uint32_t get32(const uint8_t *p)
 }
 
 /* Same flow, same headers except sequence number, flags and checksum, next in sequence. */
-static bool gro_fits(const struct gro *g, const uint8_t *pkt, size_t len, size_t hdr,
-		     size_t ip_len)
+static bool gro_fits(const struct gro *g, const uint8_t *pkt, size_t len, size_t hdr, size_t ip_len)
 {
 	size_t payload = len - hdr;
 	const uint8_t *a = g->pkt, *b = pkt;
-	if (!g->len || g->closed || hdr != g->hdr || ip_len != g->ip_len ||
-	    payload > g->gso_size || g->len + payload > sizeof(g->pkt))
+	if (!g->len || g->closed || hdr != g->hdr || ip_len != g->ip_len || payload > g->gso_size ||
+	    g->len + payload > sizeof(g->pkt))
 		return false;
 	if (ip_len == 20) {
 		if (a[1] != b[1] || a[6] != b[6] || a[8] != b[8] || memcmp(a + 12, b + 12, 8))
@@ -356,8 +355,8 @@ static void on_tun_readable(uv_poll_t *h, int status, int events)
 		if ((vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
 		    (size_t)vh.csum_start + vh.csum_offset + 2 <= len) {
 			/* the field holds the pseudo-header sum; complete it over the rest */
-			uint16_t c = csum_fold(
-				csum_add(0, pkt + vh.csum_start, len - vh.csum_start));
+			uint16_t c =
+			    csum_fold(csum_add(0, pkt + vh.csum_start, len - vh.csum_start));
 			put16(pkt + vh.csum_start + vh.csum_offset, c);
 		}
 		wg_device_send(m->dev, pkt, len);

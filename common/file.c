@@ -79,9 +79,10 @@ int file_read_secret(const char *path, size_t max, char **out, size_t *len, char
 	 * slip an open file past it. */
 	if (st.st_mode & 077) {
 		close(fd);
-		snprintf(err, errlen, "%s is open to other users (mode %04o): a secret must be "
-			 "readable by its owner only (chmod 600 %s)", path,
-			 (unsigned)(st.st_mode & 07777), path);
+		snprintf(err, errlen,
+			 "%s is open to other users (mode %04o): a secret must be "
+			 "readable by its owner only (chmod 600 %s)",
+			 path, (unsigned)(st.st_mode & 07777), path);
 		return -EACCES;
 	}
 	int rc = read_fd(fd, max, out, len);

@@ -13,8 +13,8 @@
  * 0, -errno from open/read, or -EFBIG when the file is larger than max. */
 int file_read_all(const char *path, size_t max, char **out, size_t *len);
 
-/* Like file_read_all, for a private key or another secret: refuses (-EACCES) a file that users other than
- * its owner may read or write (any of mode 077), as OpenSSH does.  err gets a sentence
+/* Like file_read_all, for a private key or another secret: refuses (-EACCES) a file that users
+ * other than its owner may read or write (any of mode 077), as OpenSSH does.  err gets a sentence
  * naming the file (its mode and the fix, when that is why) on every failure. */
 int file_read_secret(const char *path, size_t max, char **out, size_t *len, char *err,
 		     size_t errlen);

@@ -132,8 +132,8 @@ bool key_from_base64(uint8_t key[static KEY_LEN], const char *in, struct key_err
 		int v0 = b64_value(s[i * 4]), v1 = b64_value(s[i * 4 + 1]);
 		int v2 = b64_value(s[i * 4 + 2]), v3 = b64_value(s[i * 4 + 3]);
 		bad |= v0 | v1 | v2 | v3;
-		unsigned int val = ((unsigned)v0 << 18) | ((unsigned)v1 << 12) | ((unsigned)v2 << 6) |
-				   (unsigned)v3;
+		unsigned int val = ((unsigned)v0 << 18) | ((unsigned)v1 << 12) |
+				   ((unsigned)v2 << 6) | (unsigned)v3;
 		key[i * 3 + 0] = (uint8_t)(val >> 16);
 		key[i * 3 + 1] = (uint8_t)(val >> 8);
 		key[i * 3 + 2] = (uint8_t)val;
@@ -182,7 +182,8 @@ bool key_from_hex(uint8_t key[static KEY_LEN], const char *in, struct key_error 
 	size_t len = in ? strlen(in) : 0;
 	if (len != KEY_HEX_LEN)
 		return fail(err, key, KEY_ERROR_LENGTH, 0,
-			    "key is %zu characters long; a hex key is exactly %d", len, KEY_HEX_LEN);
+			    "key is %zu characters long; a hex key is exactly %d", len,
+			    KEY_HEX_LEN);
 
 	const unsigned char *s = (const unsigned char *)in;
 	int bad = 0;
@@ -222,7 +223,8 @@ bool key_is_zero(const uint8_t key[static KEY_LEN])
 	return d == 0;
 }
 
-void key_fingerprint(char out[static KEY_FINGERPRINT_SIZE], const uint8_t public_key[static KEY_LEN])
+void key_fingerprint(char out[static KEY_FINGERPRINT_SIZE],
+		     const uint8_t public_key[static KEY_LEN])
 {
 	char b64[KEY_BASE64_SIZE];
 	key_to_base64(b64, public_key);

@@ -13,7 +13,7 @@
 
 enum {
 	KEY_LEN = 32,
-	KEY_BASE64_LEN = 44,		  /* ((32 + 2) / 3) * 4 */
+	KEY_BASE64_LEN = 44,		      /* ((32 + 2) / 3) * 4 */
 	KEY_BASE64_SIZE = KEY_BASE64_LEN + 1, /* with the NUL */
 	KEY_HEX_LEN = 64,
 	KEY_HEX_SIZE = KEY_HEX_LEN + 1,
@@ -46,7 +46,8 @@ bool key_is_zero(const uint8_t key[static KEY_LEN]);
 
 /* A short name for a PUBLIC key in logs: its first 8 base64 characters and "…".
  * Never call it on a private or symmetric key. */
-void key_fingerprint(char out[static KEY_FINGERPRINT_SIZE], const uint8_t public_key[static KEY_LEN]);
+void key_fingerprint(char out[static KEY_FINGERPRINT_SIZE],
+		     const uint8_t public_key[static KEY_LEN]);
 
 /* Overwrite memory the compiler may not optimise away. */
 void key_wipe(void *p, size_t len);

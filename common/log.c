@@ -112,7 +112,10 @@ size_t log_escape(char *out, size_t size, const char *in, size_t len)
 		size_t plen = 1, take = 1;
 		if (s[i] == '\\' || s[i] == '\n' || s[i] == '\r' || s[i] == '\t') {
 			esc[0] = '\\';
-			esc[1] = s[i] == '\n' ? 'n' : s[i] == '\r' ? 'r' : s[i] == '\t' ? 't' : '\\';
+			esc[1] = s[i] == '\n'	? 'n'
+				 : s[i] == '\r' ? 'r'
+				 : s[i] == '\t' ? 't'
+						: '\\';
 			piece = esc;
 			plen = 2;
 		} else if (s[i] >= 0x80 && (take = utf8_printable(s + i, len - i)) > 0) {

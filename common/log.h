@@ -48,17 +48,17 @@ size_t log_escape(char *out, size_t size, const char *in, size_t len);
 /* Writes one line "<subject>: <message>" atomically (a single write(2)), escaped with
  * log_escape(). */
 void log_msg(enum log_level level, const char *subject, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 void log_vmsg(enum log_level level, const char *subject, const char *fmt, va_list ap)
-	__attribute__((format(printf, 3, 0)));
+    __attribute__((format(printf, 3, 0)));
 
 #define log_err(subject, ...) log_msg(LOG_LEVEL_ERR, subject, __VA_ARGS__)
 #define log_warn(subject, ...) log_msg(LOG_LEVEL_WARN, subject, __VA_ARGS__)
 #define log_info(subject, ...) log_msg(LOG_LEVEL_INFO, subject, __VA_ARGS__)
-#define log_debug(subject, ...)                                                                    \
-	do {                                                                                       \
-		if (log_enabled(LOG_LEVEL_DEBUG))                                                  \
-			log_msg(LOG_LEVEL_DEBUG, subject, __VA_ARGS__);                             \
+#define log_debug(subject, ...)                                         \
+	do {                                                            \
+		if (log_enabled(LOG_LEVEL_DEBUG))                       \
+			log_msg(LOG_LEVEL_DEBUG, subject, __VA_ARGS__); \
 	} while (0)
 
 /* Token bucket for hot paths: at most `burst` lines per `interval_ms`; the first line
@@ -71,9 +71,9 @@ struct log_ratelimit {
 	uint32_t printed;
 	uint32_t suppressed;
 };
-#define LOG_RATELIMIT_INIT(interval, n)                                                            \
-	{                                                                                          \
-		.interval_ms = (interval), .burst = (n)                                            \
+#define LOG_RATELIMIT_INIT(interval, n)                 \
+	{                                               \
+		.interval_ms = (interval), .burst = (n) \
 	}
 
 /* True when a line may be printed now; counts the line as printed or suppressed. */
@@ -82,10 +82,10 @@ bool log_ratelimit_allow(struct log_ratelimit *rl, uint64_t now_ms);
 void log_msg_ratelimited(struct log_ratelimit *rl, enum log_level level, const char *subject,
 			 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-#define log_debug_rl(rl, subject, ...)                                                             \
-	do {                                                                                       \
-		if (log_enabled(LOG_LEVEL_DEBUG))                                                  \
-			log_msg_ratelimited(rl, LOG_LEVEL_DEBUG, subject, __VA_ARGS__);             \
+#define log_debug_rl(rl, subject, ...)                                                  \
+	do {                                                                            \
+		if (log_enabled(LOG_LEVEL_DEBUG))                                       \
+			log_msg_ratelimited(rl, LOG_LEVEL_DEBUG, subject, __VA_ARGS__); \
 	} while (0)
 #define log_warn_rl(rl, subject, ...) log_msg_ratelimited(rl, LOG_LEVEL_WARN, subject, __VA_ARGS__)
 

@@ -13,8 +13,10 @@ enum verdict {
 /* "reject", "accept", "check" (and "?" for a value outside the enum). */
 static inline const char *verdict_name(enum verdict v)
 {
-	return v == VERDICT_ACCEPT ? "accept" : v == VERDICT_CHECK ? "check"
-				 : v == VERDICT_REJECT ? "reject" : "?";
+	return v == VERDICT_ACCEPT   ? "accept"
+	       : v == VERDICT_CHECK  ? "check"
+	       : v == VERDICT_REJECT ? "reject"
+				     : "?";
 }
 
 #endif

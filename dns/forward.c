@@ -340,7 +340,7 @@ size_t dns_resolver_expire(struct dns_resolver *r, uint64_t now_ms, dns_result_f
 
 	for (unsigned i = 0; i < r->cfg.max_inflight; i++) {
 		struct flight *f = &r->f[i];
-		struct dns_result res = {0};
+		struct dns_result res = { 0 };
 		ldns_pkt *p = NULL;
 
 		if (!f->used || f->deadline > now_ms)

@@ -345,7 +345,7 @@ const char *const *dns_view_search(const struct dns_view *v, size_t *n)
 
 const struct dns__name *dns__view_find(const struct dns_view *v, const char *name)
 {
-	struct dns__name key = {.name = (char *)name};
+	struct dns__name key = { .name = (char *)name };
 
 	return bsearch(&key, v->names, v->n_names, sizeof(*v->names), name_cmp);
 }
@@ -373,7 +373,7 @@ const struct addr_endpoint *dns__view_upstreams(const struct dns_view *v, const 
 {
 	/* from the whole name to its last label: the first match is the longest suffix */
 	for (const char *s = name; s && *s; s = strchr(s, '.'), s = s ? s + 1 : NULL) {
-		struct dns__route key = {.suffix = (char *)s};
+		struct dns__route key = { .suffix = (char *)s };
 		const struct dns__route *r =
 		    bsearch(&key, v->routes, v->n_routes, sizeof(*v->routes), route_cmp);
 

@@ -23,11 +23,11 @@ enum {
 };
 
 static const char *const wg_names[] = { "", "initiation", "response", "cookie reply", "data" };
-static const size_t wg_lens[] = { 0, NAT_WG_INITIATION_LEN, NAT_WG_RESPONSE_LEN,
-				  NAT_WG_COOKIE_LEN, NAT_WG_DATA_MIN_LEN };
+static const size_t wg_lens[] = { 0, NAT_WG_INITIATION_LEN, NAT_WG_RESPONSE_LEN, NAT_WG_COOKIE_LEN,
+				  NAT_WG_DATA_MIN_LEN };
 
 static enum nat_class unknown(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static enum nat_class unknown(char *err, size_t errlen, const char *fmt, ...)
 {

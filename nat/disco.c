@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static const uint8_t magic[NAT_DISCO_MAGIC_LEN] = {0xF0, 'm', 'e', 's', 'h', 0x01};
+static const uint8_t magic[NAT_DISCO_MAGIC_LEN] = { 0xF0, 'm', 'e', 's', 'h', 0x01 };
 
 enum {
 	VERSION = 1,
@@ -57,7 +57,7 @@ static int put_addr(uint8_t *p, const struct sockaddr_storage *ss)
 
 static void get_addr(const uint8_t *p, struct sockaddr_storage *ss)
 {
-	static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 	memset(ss, 0, sizeof(*ss));
 	if (memcmp(p, v4mapped, 12) == 0) {
 		struct sockaddr_in *in = (struct sockaddr_in *)ss;

@@ -23,7 +23,7 @@ enum {
 	NAT_DISCO_MAX_CANDIDATES = 16,
 	NAT_DISCO_HEADER = NAT_DISCO_MAGIC_LEN + NAT_DISCO_KEY + 24,
 	NAT_DISCO_MIN = NAT_DISCO_HEADER + 16 + 2, /* box tag, type and version */
-	NAT_DISCO_MAX = 512, /* longest sealed message; more is not ours */
+	NAT_DISCO_MAX = 512,			   /* longest sealed message; more is not ours */
 };
 
 enum nat_disco_type {

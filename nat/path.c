@@ -238,10 +238,10 @@ static int add(struct nat_path *p, const struct sockaddr *sa, enum nat_path_cand
 	}
 	struct nat_path_cand *c = &p->cand[i];
 	*c = (struct nat_path_cand){
-	    .type = type,
-	    .seen_ms = now,
-	    .ping_ms = NAT_PATH_NEVER,
-	    .pong_ms = NAT_PATH_NEVER,
+		.type = type,
+		.seen_ms = now,
+		.ping_ms = NAT_PATH_NEVER,
+		.pong_ms = NAT_PATH_NEVER,
 	};
 	addr_store(&c->addr, sa);
 	*at = i;
@@ -370,7 +370,7 @@ static bool better(const struct nat_path_cand *a, const struct nat_path_cand *b)
 
 static void emit_changed(struct nat_path *p, nat_path_emit_fn *emit, void *ctx)
 {
-	struct nat_path_action a = {.type = NAT_PATH_CHANGED, .kind = p->kind};
+	struct nat_path_action a = { .type = NAT_PATH_CHANGED, .kind = p->kind };
 	if (p->kind == NAT_PATH_DIRECT)
 		a.addr = p->cand[p->active].addr;
 	if (p->kind == NAT_PATH_RELAY)
@@ -437,7 +437,7 @@ static bool send_ping(struct nat_path *p, size_t i, uint64_t now, nat_path_emit_
 	c->punch = false;
 	p->sent[p->sent_at] = now;
 	p->sent_at = (p->sent_at + 1) % NAT_PATH_PING_CAP;
-	struct nat_path_action a = {.type = NAT_PATH_SEND_PING, .addr = c->addr};
+	struct nat_path_action a = { .type = NAT_PATH_SEND_PING, .addr = c->addr };
 	memcpy(a.txid, pg->txid, NAT_DISCO_TXID);
 	emit(ctx, &a);
 	return true;
@@ -480,7 +480,8 @@ void nat_path_tick(struct nat_path *p, uint64_t now_ms, nat_path_emit_fn *emit, 
 		p->probe_ms = now;
 	if (asked && p->relay && passed(now, p->cmm_ms, NAT_PATH_PING_SPACING_MS)) {
 		p->cmm_ms = now;
-		struct nat_path_action a = {.type = NAT_PATH_SEND_CALL_ME_MAYBE, .relay = p->relay};
+		struct nat_path_action a = { .type = NAT_PATH_SEND_CALL_ME_MAYBE,
+					     .relay = p->relay };
 		emit(ctx, &a);
 	}
 }
@@ -530,12 +531,12 @@ void nat_path_get_status(const struct nat_path *p, struct nat_path_status *out)
 
 const char *nat_path_cand_type_name(enum nat_path_cand_type t)
 {
-	static const char *const name[] = {"local", "reflexive", "call-me-maybe", "ping", "roam"};
+	static const char *const name[] = { "local", "reflexive", "call-me-maybe", "ping", "roam" };
 	return (unsigned)t < sizeof(name) / sizeof(name[0]) ? name[t] : "?";
 }
 
 const char *nat_path_kind_name(enum nat_path_kind k)
 {
-	static const char *const name[] = {"none", "direct", "relay"};
+	static const char *const name[] = { "none", "direct", "relay" };
 	return (unsigned)k < sizeof(name) / sizeof(name[0]) ? name[k] : "?";
 }

@@ -121,7 +121,7 @@ int nat_stun_parse(const uint8_t *p, size_t n, struct nat_stun_msg *m, char *err
 		if (m->n_attrs == NAT_STUN_MAX_ATTRS)
 			return nat__fail(err, errlen, "more than %d attributes",
 					 NAT_STUN_MAX_ATTRS);
-		m->attrs[m->n_attrs++] = (struct nat_stun_attr){type, len, p + off + 4};
+		m->attrs[m->n_attrs++] = (struct nat_stun_attr){ type, len, p + off + 4 };
 		off += 4 + padded;
 	}
 	return 0;

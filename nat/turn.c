@@ -227,7 +227,8 @@ static int on_answer(struct nat_turn *t, struct nat_turn_txn *x, const struct na
 		if (code == 437 && x->method == NAT_TURN_ALLOCATE && t->have_key &&
 		    !t->release_tried) {
 			/* An allocation for our address and port is still there (we restarted on
-			 * the same port): end it with our credentials, then allocate again, once. */
+			 * the same port): end it with our credentials, then allocate again, once.
+			 */
 			t->release_tried = true;
 			x->method = NAT_TURN_REFRESH;
 			x->release = true;
@@ -348,7 +349,8 @@ uint64_t nat_turn_timer(struct nat_turn *t, uint64_t now_ms)
 					     NAT_TURN_STREAM_TIMEOUT_MS / 1000,
 					     NAT_TURN_STREAM_TIMEOUT_MS % 1000 / 100);
 				else
-					fail(t, "no answer from the relay after %d tries", MAX_SENDS);
+					fail(t, "no answer from the relay after %d tries",
+					     MAX_SENDS);
 				t->unanswered = !t->answered;
 				return UINT64_MAX;
 			}

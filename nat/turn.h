@@ -44,7 +44,7 @@ enum nat_turn_transport {
 
 enum {
 	NAT_TURN_STREAM_TIMEOUT_MS = 39500, /* one send over TCP/TLS, then this long (Ti) */
-	NAT_TURN_MAX_PEERS = 16, /* permissions/channels one allocation keeps */
+	NAT_TURN_MAX_PEERS = 16,	    /* permissions/channels one allocation keeps */
 	NAT_TURN_CHANNEL_FIRST = 0x4000,
 	NAT_TURN_CHANNEL_HEADER = 4, /* ChannelData: channel number, length */
 };
@@ -62,7 +62,7 @@ struct nat_turn_peer {
 struct nat_turn_txn {
 	bool active;
 	uint16_t method;
-	int peer; /* CreatePermission/ChannelBind: index into peers, else -1 */
+	int peer;     /* CreatePermission/ChannelBind: index into peers, else -1 */
 	bool release; /* a Refresh with lifetime 0: a stale allocation goes, then Allocate */
 	uint8_t txid[NAT_STUN_TXID];
 	uint8_t buf[512];
@@ -73,7 +73,7 @@ struct nat_turn_txn {
 
 struct nat_turn {
 	enum nat_turn_state state;
-	char why[160]; /* NAT_TURN_FAILED: what the relay said or that it did not answer */
+	char why[160];	 /* NAT_TURN_FAILED: what the relay said or that it did not answer */
 	bool unanswered; /* NAT_TURN_FAILED for want of an answer, and the relay answered
 			  * nothing since nat_turn_start (the way may be blocked): the caller may
 			  * try another transport.  Not when a Refresh of a working allocation

@@ -323,8 +323,8 @@ static int conn_pump_tx(struct ns__conn *c)
 			/* AF_UNIX reports POLLHUP only when the other end is closed, not merely
 			 * shut down for writing. */
 			struct pollfd pfd = { .fd = c->fd, .events = POLLOUT };
-			c->fd_closed = !c->fd_is_tcp && poll(&pfd, 1, 0) == 1 &&
-				       (pfd.revents & POLLHUP);
+			c->fd_closed =
+			    !c->fd_is_tcp && poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLHUP);
 			tcp_shutdown(c->pcb, 0, 1);
 			break;
 		}
@@ -376,7 +376,8 @@ static void on_poll(uv_poll_t *h, int status, int events)
 	if (c->connecting) {
 		int soerr = 0;
 		socklen_t sl = sizeof(soerr);
-		if (status < 0 || getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0 || soerr) {
+		if (status < 0 || getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0 ||
+		    soerr) {
 			ns->ctr.forward_refused++;
 			ns__conn_end(c, true);
 			ns__kick(ns);
@@ -407,8 +408,7 @@ static void on_poll(uv_poll_t *h, int status, int events)
 
 /* ---- creating bridges ---- */
 
-struct ns__conn *ns__conn_new(struct ns *ns, struct tcp_pcb *pcb, int fd,
-			      enum ns__conn_kind kind)
+struct ns__conn *ns__conn_new(struct ns *ns, struct tcp_pcb *pcb, int fd, enum ns__conn_kind kind)
 {
 	struct ns__conn *c = calloc(1, sizeof(*c));
 	if (!c)
@@ -435,7 +435,8 @@ err_t ns__conn_start(struct ns__conn *c)
 {
 	int r = uv_poll_init_socket(c->ns->loop, &c->poll, c->fd);
 	if (r < 0) {
-		log_warn_rl(&bridge_rl, "netstack", "bridge: poll fd %d: %s", c->fd, uv_strerror(r));
+		log_warn_rl(&bridge_rl, "netstack", "bridge: poll fd %d: %s", c->fd,
+			    uv_strerror(r));
 		return ns__conn_end(c, true);
 	}
 	c->poll.data = c;

@@ -120,8 +120,8 @@ static struct ns__ct_entry *place(struct ns__ct *ct, const struct key *k, uint32
 		if (same(e, k))
 			return e;
 		int rank = !live(e, now_ms) ? 0 : e->state == NS__CT_ESTABLISHED ? 2 : 1;
-		if (rank < victim_rank || (rank == victim_rank && rank > 0 &&
-					   e->last_ms < victim->last_ms)) {
+		if (rank < victim_rank ||
+		    (rank == victim_rank && rank > 0 && e->last_ms < victim->last_ms)) {
 			victim = e;
 			victim_rank = rank;
 		}
@@ -178,8 +178,10 @@ static enum ns__ct_state tcp_in(enum ns__ct_state s, uint8_t flags)
  * Only a request makes one: our echo replies answer what the filter let in. */
 static struct key echo_key(const struct ns_packet_info *pi, bool outbound)
 {
-	struct key k = { pi->family, pi->proto, outbound ? pi->src : pi->dst,
-			 outbound ? pi->dst : pi->src, pi->icmp_id, 0 };
+	struct key k = {
+		pi->family,  pi->proto, outbound ? pi->src : pi->dst, outbound ? pi->dst : pi->src,
+		pi->icmp_id, 0
+	};
 	return k;
 }
 
@@ -188,9 +190,8 @@ void ns__ct_outbound(struct ns__ct *ct, const struct ns_packet_info *pi, uint64_
 	bool echo = ns__is_echo_request(pi);
 	if (pi->proto != IPPROTO_TCP && pi->proto != IPPROTO_UDP && !echo)
 		return;
-	struct key k = echo ? echo_key(pi, true)
-			    : (struct key){ pi->family, pi->proto, pi->src, pi->dst, pi->sport,
-					    pi->dport };
+	struct key k = echo ? echo_key(pi, true) : (struct key){ pi->family, pi->proto, pi->src,
+								 pi->dst,    pi->sport, pi->dport };
 	uint32_t h = hash(ct, &k);
 	struct ns__ct_entry *e = find(ct, &k, h, now_ms);
 	if (!e) {
@@ -200,7 +201,7 @@ void ns__ct_outbound(struct ns__ct *ct, const struct ns_packet_info *pi, uint64_
 		e = place(ct, &k, h, now_ms);
 		fill(e, &k);
 	}
-	e->state = echo			     ? NS__CT_ICMP
+	e->state = echo			      ? NS__CT_ICMP
 		   : pi->proto == IPPROTO_UDP ? NS__CT_UDP
 					      : tcp_out(e->state, pi->tcp_flags);
 	e->last_ms = now_ms;
@@ -213,9 +214,9 @@ bool ns__ct_inbound(struct ns__ct *ct, const struct ns_packet_info *pi, uint64_t
 		return false;
 	if (ns__tcp_bare_syn(pi))
 		return false; /* a new connection always asks the policy */
-	struct key k = echo ? echo_key(pi, false)
-			    : (struct key){ pi->family, pi->proto, pi->dst, pi->src, pi->dport,
-					    pi->sport };
+	struct key k =
+	    echo ? echo_key(pi, false)
+		 : (struct key){ pi->family, pi->proto, pi->dst, pi->src, pi->dport, pi->sport };
 	struct ns__ct_entry *e = find(ct, &k, hash(ct, &k), now_ms);
 	if (!e)
 		return false;

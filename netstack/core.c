@@ -55,7 +55,8 @@ void ns__from_ip_addr(const ip_addr_t *a, int *family, uint8_t addr[16])
 bool ns__is_own(const struct ns *ns, int family, const uint8_t *addr)
 {
 	if (family == AF_INET)
-		return ns->cfg.addr4.ip.family == AF_INET && memcmp(ns->cfg.addr4.ip.bytes, addr, 4) == 0;
+		return ns->cfg.addr4.ip.family == AF_INET &&
+		       memcmp(ns->cfg.addr4.ip.bytes, addr, 4) == 0;
 	return ns->cfg.addr6.ip.family == AF_INET6 && memcmp(ns->cfg.addr6.ip.bytes, addr, 16) == 0;
 }
 

@@ -122,8 +122,7 @@ static void sweep(struct ns *ns)
 	}
 }
 
-void ns__forward_syn(struct ns *ns, const struct ns_packet_info *pi, const uint8_t *pkt,
-		     size_t len)
+void ns__forward_syn(struct ns *ns, const struct ns_packet_info *pi, const uint8_t *pkt, size_t len)
 {
 	struct ns__probe *pr = probe_find(ns, pi->family, pi->src, pi->sport, pi->dport);
 	if (pr) {

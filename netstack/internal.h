@@ -194,8 +194,7 @@ struct ns__listener {
 };
 
 /* Attaches a bridge to pcb (callbacks hooked; fd may still be -1). */
-struct ns__conn *ns__conn_new(struct ns *ns, struct tcp_pcb *pcb, int fd,
-			      enum ns__conn_kind kind);
+struct ns__conn *ns__conn_new(struct ns *ns, struct tcp_pcb *pcb, int fd, enum ns__conn_kind kind);
 /* Starts moving bytes once c->fd is set; ERR_ABRT when the pcb was aborted (c is gone). */
 err_t ns__conn_start(struct ns__conn *c);
 /* Ends the bridge (reset: RST, else a graceful close); ERR_ABRT when it aborted the pcb. */

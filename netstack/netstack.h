@@ -7,8 +7,8 @@
  * registered for interception terminates in the embedded lwIP stack and reaches an
  * in-process handler as one end of an AF_UNIX socketpair; everything else is written to
  * the TUN device (TUN mode) or, in userspace mode (no TUN), is served by lwIP (TCP proxied
- * to 127.0.0.1:port, ICMP echo answered) or dropped.  Outbound packets (TUN reads and lwIP output) all go to
- * the send callback given at creation (wg routes and encrypts them).
+ * to 127.0.0.1:port, ICMP echo answered) or dropped.  Outbound packets (TUN reads and lwIP output)
+ * all go to the send callback given at creation (wg routes and encrypts them).
  *
  * lwIP is a process-wide singleton: at most one struct ns exists at a time, and every
  * call below must be made on the loop thread.  The module does not depend on wg/. */
@@ -107,20 +107,20 @@ enum ns_drop {
 
 struct ns_counters {
 	uint64_t in_packets, in_bytes;
-	uint64_t path[NS_PATH_MAX];   /* inbound packets per path */
-	uint64_t drop[NS_DROP_MAX];   /* inbound drops per reason */
-	uint64_t out_lwip, out_tun;   /* outbound packets from lwIP / read from the TUN */
-	uint64_t out_send_errors;     /* send callback failures */
-	uint64_t conns_accepted;      /* bridged connections (listen, forward, dial, socks) */
+	uint64_t path[NS_PATH_MAX]; /* inbound packets per path */
+	uint64_t drop[NS_DROP_MAX]; /* inbound drops per reason */
+	uint64_t out_lwip, out_tun; /* outbound packets from lwIP / read from the TUN */
+	uint64_t out_send_errors;   /* send callback failures */
+	uint64_t conns_accepted;    /* bridged connections (listen, forward, dial, socks) */
 	uint64_t conns_active;
-	uint64_t conns_refused_limit; /* reset because max_conns was reached */
-	uint64_t conns_reset_in;      /* reset by the remote peer */
-	uint64_t conns_reset_out;     /* we sent RST (local side aborted) */
-	uint64_t forward_refused;     /* userspace mode: nothing listened on 127.0.0.1:port */
+	uint64_t conns_refused_limit;	 /* reset because max_conns was reached */
+	uint64_t conns_reset_in;	 /* reset by the remote peer */
+	uint64_t conns_reset_out;	 /* we sent RST (local side aborted) */
+	uint64_t forward_refused;	 /* userspace mode: nothing listened on 127.0.0.1:port */
 	uint64_t buffered, buffered_max; /* bytes held between lwIP and local fds */
-	uint64_t timer_wakeups;       /* lwIP timer runs (an idle netstack sleeps) */
-	uint64_t ct_evicted;          /* tracked connections pushed out of the full table */
-	uint64_t filter_asked;        /* packets the filter judged (untracked, whole, ours) */
+	uint64_t timer_wakeups;		 /* lwIP timer runs (an idle netstack sleeps) */
+	uint64_t ct_evicted;		 /* tracked connections pushed out of the full table */
+	uint64_t filter_asked;		 /* packets the filter judged (untracked, whole, ours) */
 };
 
 /* Creates the netstack on loop (opens and configures the TUN in TUN mode). */

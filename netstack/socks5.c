@@ -143,8 +143,7 @@ int ns__socks_parse_greeting(const uint8_t *b, size_t n, size_t *used, bool *noa
 	return 0;
 }
 
-int ns__socks_parse_request(const uint8_t *b, size_t n, struct ns__socks_request *req,
-			    size_t *used)
+int ns__socks_parse_request(const uint8_t *b, size_t n, struct ns__socks_request *req, size_t *used)
 {
 	memset(req, 0, sizeof(*req));
 	if (n < 5)
@@ -178,7 +177,7 @@ int ns__socks_parse_request(const uint8_t *b, size_t n, struct ns__socks_request
 			req->family = AF_INET;
 		else if (inet_pton(AF_INET6, name, req->addr) == 1)
 			req->family = AF_INET6;
-		else if (name[0] && strlen(name) == b[4]) /* no NUL inside */
+		else if (name[0] && strlen(name) == b[4])	   /* no NUL inside */
 			memcpy(req->name, name, (size_t)b[4] + 1); /* family 0: to resolve */
 		else
 			return -REP_HOST_UNREACHABLE;
@@ -208,10 +207,12 @@ static int handle_request(struct ns__socks_client *cl)
 	}
 	if (req.family == 0) {
 		struct ns *ns = cl->socks->ns;
-		if (!ns->resolve || ns->resolve(ns->resolve_ctx, req.name, &req.family, req.addr) != 0 ||
+		if (!ns->resolve ||
+		    ns->resolve(ns->resolve_ctx, req.name, &req.family, req.addr) != 0 ||
 		    (req.family != AF_INET && req.family != AF_INET6)) {
 			reply(cl, REP_HOST_UNREACHABLE);
-			log_debug_rl(&socks_rl, "socks5", "a name the resolver does not know (%zu bytes)",
+			log_debug_rl(&socks_rl, "socks5",
+				     "a name the resolver does not know (%zu bytes)",
 				     strlen(req.name));
 			client_close(cl);
 			return -1;
@@ -222,7 +223,7 @@ static int handle_request(struct ns__socks_client *cl)
 	r = ns__dial_fd(cl->socks->ns, req.family, req.addr, req.port, on_dial_ready, cl);
 	if (r < 0) {
 		reply(cl, r == -EADDRNOTAVAIL || r == -EAFNOSUPPORT ? REP_ATYP_UNSUPPORTED
-								     : REP_FAILURE);
+								    : REP_FAILURE);
 		client_close(cl);
 		return -1;
 	}
@@ -286,13 +287,15 @@ static void on_listen_readable(uv_poll_t *h, int status, int events)
 		    !s->allow(s->allow_ctx, cred.uid, cred.gid)) {
 			/* Closed before it can hold a client slot: refused users cannot crowd
 			 * out the allowed ones. */
-			log_warn_rl(&socks_rl, "socks5", "%s: refused uid %u (pid %d): not allowed to "
-				    "act as this node", s->path, (unsigned)cred.uid, (int)cred.pid);
+			log_warn_rl(&socks_rl, "socks5",
+				    "%s: refused uid %u (pid %d): not allowed to "
+				    "act as this node",
+				    s->path, (unsigned)cred.uid, (int)cred.pid);
 			close(fd);
 			continue;
 		}
-		struct ns__socks_client *cl = s->n_clients < MAX_CLIENTS ? calloc(1, sizeof(*cl))
-									  : NULL;
+		struct ns__socks_client *cl =
+		    s->n_clients < MAX_CLIENTS ? calloc(1, sizeof(*cl)) : NULL;
 		if (!cl) {
 			log_warn_rl(&socks_rl, "socks5", "%s: too many clients", s->path);
 			close(fd);

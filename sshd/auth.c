@@ -167,7 +167,7 @@ void sshd__auth_handle(struct sshd_conn *conn, ssh_message msg)
 	if (method != SSH_AUTH_METHOD_NONE && method != SSH_AUTH_METHOD_PASSWORD &&
 	    method != SSH_AUTH_METHOD_PUBLICKEY) {
 		ssh_message_auth_set_methods(msg, SSH_AUTH_METHOD_NONE | SSH_AUTH_METHOD_PASSWORD |
-						       SSH_AUTH_METHOD_PUBLICKEY);
+						      SSH_AUTH_METHOD_PUBLICKEY);
 		ssh_message_reply_default(msg);
 		ssh_message_free(msg);
 		return;
@@ -179,8 +179,8 @@ void sshd__auth_handle(struct sshd_conn *conn, ssh_message msg)
 	}
 	if (req_user_set(conn, user)) {
 		memset(&conn->decision, 0, sizeof(conn->decision));
-		srv->hooks.authorize(srv->hooks.ctx, (struct sockaddr *)&conn->peer,
-				     conn->req_user, &conn->check, &conn->decision);
+		srv->hooks.authorize(srv->hooks.ctx, (struct sockaddr *)&conn->peer, conn->req_user,
+				     &conn->check, &conn->decision);
 		conn->decision.local_user[sizeof(conn->decision.local_user) - 1] = '\0';
 		conn->decision.message[sizeof(conn->decision.message) - 1] = '\0';
 		conn->decision.accept_env[sizeof(conn->decision.accept_env) - 1] = '\0';
@@ -266,8 +266,8 @@ unsigned sshd_revalidate(struct sshd_server *srv)
 		if (conn->state != SSHD__CONN_READY)
 			continue;
 		memset(&d, 0, sizeof(d));
-		srv->hooks.authorize(srv->hooks.ctx, (struct sockaddr *)&conn->peer,
-				     conn->req_user, NULL, &d);
+		srv->hooks.authorize(srv->hooks.ctx, (struct sockaddr *)&conn->peer, conn->req_user,
+				     NULL, &d);
 		d.local_user[sizeof(d.local_user) - 1] = '\0';
 		d.accept_env[sizeof(d.accept_env) - 1] = '\0';
 		if (still_allowed(conn, &d, why, sizeof(why))) {

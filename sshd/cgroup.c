@@ -113,9 +113,10 @@ void sshd__cg_init(struct sshd_server *srv)
 			rmdir(probe);
 	}
 	if (why) {
-		log_warn(SUBJ, "session cgroups unavailable (%s%s%s): a revoked session is ended "
-			       "through its process group only, and processes its user started with "
-			       "setsid or nohup keep running",
+		log_warn(SUBJ,
+			 "session cgroups unavailable (%s%s%s): a revoked session is ended "
+			 "through its process group only, and processes its user started with "
+			 "setsid or nohup keep running",
 			 why, srv->cg_base[0] ? " at " : "", srv->cg_base);
 		return;
 	}

@@ -153,7 +153,8 @@ static void login_record(const struct sshd__spawn *sp, pid_t pid, bool login)
 			ll.ll_time = (int32_t)tv.tv_sec;
 			strncpy(ll.ll_line, line, sizeof(ll.ll_line) - 1);
 			strncpy(ll.ll_host, sp->peer_host, sizeof(ll.ll_host) - 1);
-			if (pwrite(fd, &ll, sizeof(ll), (off_t)sp->user->uid * (off_t)sizeof(ll)) < 0) {
+			if (pwrite(fd, &ll, sizeof(ll), (off_t)sp->user->uid * (off_t)sizeof(ll)) <
+			    0) {
 				/* lastlog is advisory */
 			}
 			close(fd);
@@ -237,11 +238,14 @@ static void become_user(const struct sshd__spawn *sp, pam_handle_t *pamh)
 	 * the login's programs. */
 	if (geteuid() != 0) {
 		if (geteuid() != uid || getegid() != gid) {
-			say(2, "meshd runs without root and with other user or group ids than this "
-			       "user's", NULL);
+			say(2,
+			    "meshd runs without root and with other user or group ids than this "
+			    "user's",
+			    NULL);
 			_exit(254);
 		}
-		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) {
+		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 &&
+		    errno != EINVAL) {
 			say(2, "cannot clear ambient capabilities: ", strerror(errno));
 			_exit(254);
 		}
@@ -307,8 +311,8 @@ static void become_user(const struct sshd__spawn *sp, pam_handle_t *pamh)
 
 static void monitor(struct sshd__spawn *sp)
 {
-	static const int fwd[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM,
-				   SIGPIPE, SIGCONT, SIGWINCH };
+	static const int fwd[] = { SIGHUP,  SIGINT,  SIGQUIT, SIGTERM, SIGUSR1,
+				   SIGUSR2, SIGALRM, SIGPIPE, SIGCONT, SIGWINCH };
 	struct pam_conv pc = { conv, NULL };
 	int errfd = sp->stderr_fd, status = 0, rc;
 	struct sigaction sa;

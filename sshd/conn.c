@@ -102,14 +102,16 @@ bool sshd__conn_room(struct sshd_conn *conn, char *why, size_t size)
 	struct sshd_server *srv = conn->srv;
 
 	if (conn->nchan >= srv->max_channels) {
-		snprintf(why, size, "meshd: channel refused: this connection has %u channels open "
-				    "(limit %u)",
+		snprintf(why, size,
+			 "meshd: channel refused: this connection has %u channels open "
+			 "(limit %u)",
 			 conn->nchan, srv->max_channels);
 		return false;
 	}
 	if (conn->budget.max - conn->budget.used < SSHD__INQ_CAP) {
-		snprintf(why, size, "meshd: channel refused: this connection buffers %zu KiB of "
-				    "client data (limit %zu KiB)",
+		snprintf(why, size,
+			 "meshd: channel refused: this connection buffers %zu KiB of "
+			 "client data (limit %zu KiB)",
 			 conn->budget.used / 1024, conn->budget.max / 1024);
 		return false;
 	}
@@ -272,8 +274,7 @@ static void on_poll(uv_poll_t *h, int status, int events)
 void sshd__conn_abort_all(struct sshd_conn *conn, const char *message)
 {
 	while (conn->chans.next != &conn->chans)
-		sshd__chan_abort(container_of(conn->chans.next, struct sshd__chan, node),
-				 message);
+		sshd__chan_abort(container_of(conn->chans.next, struct sshd__chan, node), message);
 }
 
 static void on_timer(uv_timer_t *t)
@@ -329,8 +330,7 @@ static void addr_text(const struct sockaddr *sa, char *host, size_t size, int *p
 		snprintf(host, size, "0.0.0.0");
 }
 
-int sshd_accept_fd(struct sshd_server *srv, int fd, const struct sockaddr *peer,
-		   socklen_t peer_len)
+int sshd_accept_fd(struct sshd_server *srv, int fd, const struct sockaddr *peer, socklen_t peer_len)
 {
 	struct sockaddr_storage local;
 	socklen_t local_len = sizeof(local);
@@ -389,7 +389,7 @@ int sshd_accept_fd(struct sshd_server *srv, int fd, const struct sockaddr *peer,
 	ssh_set_blocking(conn->session, 0);
 	ssh_set_counters(conn->session, &conn->sock_count, NULL);
 	ssh_set_auth_methods(conn->session, SSH_AUTH_METHOD_NONE | SSH_AUTH_METHOD_PASSWORD |
-						    SSH_AUTH_METHOD_PUBLICKEY);
+						SSH_AUTH_METHOD_PUBLICKEY);
 	rc = ssh_handle_key_exchange(conn->session);
 	conn->event = ssh_event_new();
 	if ((rc != SSH_OK && rc != SSH_AGAIN) || !conn->event ||

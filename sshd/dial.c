@@ -22,9 +22,9 @@
 #include "sshd/sshd_int.h"
 
 enum {
-	DIAL_TIMEOUT_S = 20,  /* the helper's whole life: resolution is done, connects remain */
+	DIAL_TIMEOUT_S = 20, /* the helper's whole life: resolution is done, connects remain */
 	DIAL_GROUPS_MAX = 1024,
-	RESOLVING_MAX = 16,   /* lookups in libuv's pool at once, server-wide */
+	RESOLVING_MAX = 16, /* lookups in libuv's pool at once, server-wide */
 };
 
 struct sshd__dial {
@@ -190,7 +190,9 @@ static void on_dial_reply(uv_poll_t *h, int status, int events)
 	char cbuf[CMSG_SPACE(sizeof(int))], why[SSHD__WHY_MAX + SSHD__HOST_MAX];
 	int32_t err = ETIMEDOUT;
 	struct iovec iov = { .iov_base = &err, .iov_len = sizeof(err) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+	struct msghdr mh = { .msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = cbuf,
 			     .msg_controllen = sizeof(cbuf) };
 	struct cmsghdr *cm;
 	ssize_t n;
@@ -300,8 +302,9 @@ int sshd__fwd_direct(struct sshd_conn *conn, ssh_message msg)
 		return 0;
 	}
 	if (conn->srv->nresolving >= RESOLVING_MAX) {
-		snprintf(why, sizeof(why), "meshd: channel refused: %u name lookups in progress "
-					   "on this node (limit %d)",
+		snprintf(why, sizeof(why),
+			 "meshd: channel refused: %u name lookups in progress "
+			 "on this node (limit %d)",
 			 conn->srv->nresolving, RESOLVING_MAX);
 		sshd__refuse_open(conn, msg, why);
 		return 0;

@@ -11,10 +11,32 @@
 
 static const char *const denied_prefixes[] = { "LD_", "DYLD_", "_RLD", "GCONV_", NULL };
 static const char *const denied_names[] = {
-	"LIBPATH", "SHLIB_PATH", "BASH_ENV", "ENV", "IFS", "PS4", "SHELLOPTS", "BASHOPTS",
-	"GLOBIGNORE", "HOSTALIASES", "LOCALDOMAIN", "RES_OPTIONS", "NLSPATH", "MALLOC_CHECK_",
-	"PATH", "HOME", "USER", "LOGNAME", "SHELL", "MAIL", "SSH_AUTH_SOCK", "SSH_CLIENT",
-	"SSH_CONNECTION", "SSH_TTY", "TERM", NULL,
+	"LIBPATH",
+	"SHLIB_PATH",
+	"BASH_ENV",
+	"ENV",
+	"IFS",
+	"PS4",
+	"SHELLOPTS",
+	"BASHOPTS",
+	"GLOBIGNORE",
+	"HOSTALIASES",
+	"LOCALDOMAIN",
+	"RES_OPTIONS",
+	"NLSPATH",
+	"MALLOC_CHECK_",
+	"PATH",
+	"HOME",
+	"USER",
+	"LOGNAME",
+	"SHELL",
+	"MAIL",
+	"SSH_AUTH_SOCK",
+	"SSH_CLIENT",
+	"SSH_CONNECTION",
+	"SSH_TTY",
+	"TERM",
+	NULL,
 };
 
 /* A syntactically valid name that is not on the deny lists. */

@@ -31,8 +31,8 @@ static void quote(char *out, size_t size, const char *s)
 	out[n] = '\0';
 }
 
-__attribute__((format(printf, 3, 4))) static bool refuse(char *why, size_t size,
-							   const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static bool refuse(char *why, size_t size, const char *fmt,
+							 ...)
 {
 	va_list ap;
 

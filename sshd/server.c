@@ -219,8 +219,8 @@ int sshd_server_new(struct uv_loop_s *loop, const struct sshd_config *cfg,
 	srv->hooks = *hooks;
 	srv->state_dir = strdup(cfg->state_dir);
 	srv->pam_service = strdup(cfg->pam_service ? cfg->pam_service : "meshd");
-	srv->sftp_server = strdup(cfg->sftp_server ? cfg->sftp_server
-						   : "/usr/lib/openssh/sftp-server");
+	srv->sftp_server =
+	    strdup(cfg->sftp_server ? cfg->sftp_server : "/usr/lib/openssh/sftp-server");
 	srv->max_connections = cfg->max_connections ? cfg->max_connections : 1024;
 	srv->preauth_timeout_ms = cfg->preauth_timeout_ms ? cfg->preauth_timeout_ms : 30000;
 	srv->keepalive_ms = cfg->keepalive_ms;
@@ -292,8 +292,7 @@ void sshd_server_close(struct sshd_server *srv, void (*done)(void *arg), void *a
 	srv->close_arg = arg;
 	for (n = srv->conns.next; n != &srv->conns; n = next) {
 		next = n->next;
-		sshd__conn_close(container_of(n, struct sshd_conn, node),
-				 "server shutting down");
+		sshd__conn_close(container_of(n, struct sshd_conn, node), "server shutting down");
 		sshd__conn_destroy(container_of(n, struct sshd_conn, node));
 	}
 	uv_close((uv_handle_t *)&srv->sigchld, server_closed);

@@ -31,7 +31,7 @@ static const struct {
 	const char *name;
 } signames[] = {
 	{ SIGABRT, "ABRT" }, { SIGALRM, "ALRM" }, { SIGFPE, "FPE" },   { SIGHUP, "HUP" },
-	{ SIGILL, "ILL" },   { SIGINT, "INT" },   { SIGKILL, "KILL" }, { SIGPIPE, "PIPE" },
+	{ SIGILL, "ILL" },   { SIGINT, "INT" },	  { SIGKILL, "KILL" }, { SIGPIPE, "PIPE" },
 	{ SIGQUIT, "QUIT" }, { SIGSEGV, "SEGV" }, { SIGTERM, "TERM" }, { SIGUSR1, "USR1" },
 	{ SIGUSR2, "USR2" },
 };
@@ -353,8 +353,8 @@ int sshd__chan_request(struct sshd__chan *chan, ssh_message msg)
 		if (!sshd__req_winsize(ssh_message_channel_request_pty_width(msg),
 				       ssh_message_channel_request_pty_height(msg),
 				       ssh_message_channel_request_pty_pxwidth(msg),
-				       ssh_message_channel_request_pty_pxheight(msg), &chan->ws, why,
-				       sizeof(why))) {
+				       ssh_message_channel_request_pty_pxheight(msg), &chan->ws,
+				       why, sizeof(why))) {
 			log_debug(conn->subject, "%s", why);
 			return 1;
 		}

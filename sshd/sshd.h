@@ -20,7 +20,6 @@ struct uv_loop_s;
 struct sshd_server;
 struct sshd_check;
 
-
 /* Decision flags: what an accepted session may do besides a shell/exec/sftp. */
 enum {
 	SSHD_ALLOW_AGENT = 1 << 0,	/* auth-agent-req@openssh.com (ssh -A) */
@@ -40,11 +39,11 @@ struct sshd_decision {
 	 * `local_user`; VERDICT_CHECK: banner with the URL in `message`, hold until
 	 * sshd_check_resolve() */
 	enum verdict action;
-	char local_user[SSHD_NAME_MAX];		  /* accept: NSS name (or a number: a uid) */
-	unsigned flags;				  /* SSHD_ALLOW_* */
-	char accept_env[SSHD_ENV_PATTERNS_MAX];	  /* accept: comma-separated globs ("LC_*,FOO") */
-	uint32_t max_duration_s;		  /* accept: session lifetime limit, 0 = none */
-	char message[SSHD_MESSAGE_MAX];		  /* reject: the reason; check: the URL */
+	char local_user[SSHD_NAME_MAX];		/* accept: NSS name (or a number: a uid) */
+	unsigned flags;				/* SSHD_ALLOW_* */
+	char accept_env[SSHD_ENV_PATTERNS_MAX]; /* accept: comma-separated globs ("LC_*,FOO") */
+	uint32_t max_duration_s;		/* accept: session lifetime limit, 0 = none */
+	char message[SSHD_MESSAGE_MAX];		/* reject: the reason; check: the URL */
 };
 
 struct sshd_hooks {
@@ -60,17 +59,17 @@ struct sshd_hooks {
 };
 
 struct sshd_config {
-	const char *state_dir;	      /* host keys live here (created 0700, keys 0600) */
-	const char *pam_service;      /* default "meshd" */
-	unsigned max_connections;     /* default 1024; more are closed at once */
-	unsigned preauth_timeout_ms;  /* default 30000: key exchange + auth must finish */
-	unsigned keepalive_ms;	      /* default 0 (off): idle connections are probed */
-	const char *sftp_server;      /* default /usr/lib/openssh/sftp-server */
-	unsigned max_channels;	      /* default 32 per connection: sessions, forwarded
-				       * connections, listeners; more are refused */
-	size_t max_conn_buffer;	      /* default 16 MiB per connection: client data buffered
-				       * toward local descriptors; a full budget stalls the
-				       * client (its window stays shut) and refuses new channels */
+	const char *state_dir;	     /* host keys live here (created 0700, keys 0600) */
+	const char *pam_service;     /* default "meshd" */
+	unsigned max_connections;    /* default 1024; more are closed at once */
+	unsigned preauth_timeout_ms; /* default 30000: key exchange + auth must finish */
+	unsigned keepalive_ms;	     /* default 0 (off): idle connections are probed */
+	const char *sftp_server;     /* default /usr/lib/openssh/sftp-server */
+	unsigned max_channels;	     /* default 32 per connection: sessions, forwarded
+				      * connections, listeners; more are refused */
+	size_t max_conn_buffer;	     /* default 16 MiB per connection: client data buffered
+				      * toward local descriptors; a full budget stalls the
+				      * client (its window stays shut) and refuses new channels */
 };
 
 /* Create a server on `loop`; loads or generates the Ed25519 host key in cfg->state_dir (the

@@ -127,7 +127,7 @@ struct sshd_conn {
 	int peer_port;
 	char local_host[INET6_ADDRSTRLEN];
 	int local_port;
-	char subject[80]; /* for logs: "sshd: 127.0.0.1:5555" */
+	char subject[80];	      /* for logs: "sshd: 127.0.0.1:5555" */
 	char req_user[SSHD_NAME_MAX]; /* as asked, without the SSHD__KEY_SUFFIX */
 	bool key_required;	      /* the name carried the suffix: no "none", a signed key */
 	unsigned auth_requests;	      /* SSHD__AUTH_REQUESTS_MAX */
@@ -136,20 +136,20 @@ struct sshd_conn {
 	struct sshd__user user;
 	struct sshd_check check;
 	bool check_pending;
-	ssh_message held; /* the auth request a check holds */
+	ssh_message held;     /* the auth request a check holds */
 	uint64_t deadline_ms; /* session duration limit (0 = none) */
 	int in_dopoll;
 	bool want_close;
 	char close_reason[512];
-	const char *end_phase; /* "kex", "auth", "session": libssh ended it, close_reason says
-				* why in its words; NULL: we did (close_reason is ours) */
-	struct sshd__node chans;   /* struct sshd__chan (session channels) */
-	struct sshd__node fwds;	   /* struct sshd__fwd (tcpip channels, listeners, agent) */
-	struct sshd__node dials;   /* struct sshd__dial (direct-tcpip being connected) */
-	unsigned nchan;		   /* sessions, bridges, listeners and dials: max_channels */
+	const char *end_phase;	 /* "kex", "auth", "session": libssh ended it, close_reason says
+				  * why in its words; NULL: we did (close_reason is ours) */
+	struct sshd__node chans; /* struct sshd__chan (session channels) */
+	struct sshd__node fwds;	 /* struct sshd__fwd (tcpip channels, listeners, agent) */
+	struct sshd__node dials; /* struct sshd__dial (direct-tcpip being connected) */
+	unsigned nchan;		 /* sessions, bridges, listeners and dials: max_channels */
 	struct sshd__budget budget;
 	struct ssh_counter_struct sock_count; /* libssh counts the socket's bytes here */
-	char *agent_dir;	   /* ssh -A: directory holding the agent socket */
+	char *agent_dir;		      /* ssh -A: directory holding the agent socket */
 };
 
 enum { SSHD__IOBUF = 65536, SSHD__INQ_CAP = 2 << 20, SSHD__PIPE_SIZE = 256 << 10 };
@@ -174,7 +174,7 @@ struct sshd__io {
 	int fd;
 	int events;
 	bool open;
-	bool done; /* output stream: EOF seen; input stream: closed */
+	bool done;  /* output stream: EOF seen; input stream: closed */
 	char *pend; /* output read but not yet taken by libssh (window, rekey) */
 	size_t plen, poff;
 };
@@ -199,14 +199,14 @@ struct sshd__chan {
 	char term[64];
 	struct sshd__winsize ws;
 	struct sshd__cg *cg; /* NULL: no cgroups on this system (process group only) */
-	char **env; /* client-sent, already filtered */
+	char **env;	     /* client-sent, already filtered */
 	size_t nenv;
 	bool agent; /* auth-agent-req accepted */
 	pid_t pid;
 	struct sshd__io in, out, err; /* pty: out is the master, in shares its fd */
-	struct sshd__inq inq; /* client data for the child */
-	bool in_full;	 /* its descriptor said EAGAIN: no write until the poll says writable */
-	bool in_eof;	 /* client sent EOF */
+	struct sshd__inq inq;	      /* client data for the child */
+	bool in_full;	    /* its descriptor said EAGAIN: no write until the poll says writable */
+	bool in_eof;	    /* client sent EOF */
 	uint64_t bytes_out; /* to the client */
 	bool remote_closed;
 	bool exited;
@@ -315,7 +315,7 @@ struct sshd__spawn {
 	bool pty;
 	const char *term;
 	int stdin_fd, stdout_fd, stderr_fd; /* pty: all the slave */
-	const char *tty_name;		   /* pty: "/dev/pts/N" */
+	const char *tty_name;		    /* pty: "/dev/pts/N" */
 	char *const *client_env;
 	size_t nclient_env;
 	const char *peer_host, *local_host;

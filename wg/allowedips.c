@@ -37,8 +37,9 @@ static unsigned int common_bits(u128 a, u128 b, unsigned int limit)
 {
 	u128 x = a ^ b;
 	uint64_t hi = (uint64_t)(x >> 64), lo = (uint64_t)x;
-	unsigned int n = hi ? (unsigned int)__builtin_clzll(hi)
-			    : lo ? 64 + (unsigned int)__builtin_clzll(lo) : 128;
+	unsigned int n = hi   ? (unsigned int)__builtin_clzll(hi)
+			 : lo ? 64 + (unsigned int)__builtin_clzll(lo)
+			      : 128;
 	return n < limit ? n : limit;
 }
 

@@ -110,16 +110,16 @@ void wg__aead_encrypt_nonce(uint8_t *dst, const uint8_t *src, size_t len, const 
 	crypto_aead_chacha20poly1305_ietf_encrypt(dst, NULL, src, len, ad, adlen, NULL, nonce, key);
 }
 
-void wg__aead_encrypt(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
-		      size_t adlen, uint64_t counter, const uint8_t key[static 32])
+void wg__aead_encrypt(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad, size_t adlen,
+		      uint64_t counter, const uint8_t key[static 32])
 {
 	uint8_t nonce[12];
 	make_nonce(nonce, counter);
 	wg__aead_encrypt_nonce(dst, src, len, ad, adlen, nonce, key);
 }
 
-bool wg__aead_decrypt(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
-		      size_t adlen, uint64_t counter, const uint8_t key[static 32])
+bool wg__aead_decrypt(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad, size_t adlen,
+		      uint64_t counter, const uint8_t key[static 32])
 {
 	uint8_t nonce[12];
 	if (len < 16)

@@ -24,15 +24,15 @@ void wg__kdf(uint8_t *t1, uint8_t *t2, uint8_t *t3, const uint8_t key[static 32]
 	     const uint8_t *input, size_t inlen);
 
 /* ChaCha20-Poly1305 (RFC 8439), nonce = 4 zero bytes || le64(counter).  dst holds len+16. */
-void wg__aead_encrypt(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
-		      size_t adlen, uint64_t counter, const uint8_t key[static 32]);
+void wg__aead_encrypt(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad, size_t adlen,
+		      uint64_t counter, const uint8_t key[static 32]);
 /* The same with a caller-built 96-bit nonce (test vectors use other nonce prefixes). */
 void wg__aead_encrypt_nonce(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
 			    size_t adlen, const uint8_t nonce[static 12],
 			    const uint8_t key[static 32]);
 /* dst holds len-16; false when len < 16 or the tag does not verify. */
-bool wg__aead_decrypt(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
-		      size_t adlen, uint64_t counter, const uint8_t key[static 32]);
+bool wg__aead_decrypt(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad, size_t adlen,
+		      uint64_t counter, const uint8_t key[static 32]);
 void wg__xaead_encrypt(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
 		       size_t adlen, const uint8_t nonce[static 24], const uint8_t key[static 32]);
 bool wg__xaead_decrypt(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,

@@ -46,8 +46,7 @@ void wg__index_insert(struct wg__index_table *t, struct wg__index_entry *e)
 {
 	do
 		e->index = wg__random_u32();
-	while (wg__index_lookup(t, e->index, WG_INDEX_HANDSHAKE | WG_INDEX_KEYPAIR) ||
-	       !e->index);
+	while (wg__index_lookup(t, e->index, WG_INDEX_HANDSHAKE | WG_INDEX_KEYPAIR) || !e->index);
 	wg__index_insert_fixed(t, e);
 }
 
@@ -95,9 +94,9 @@ static size_t split_coalesced(struct wg_device *dev, struct msghdr *mh, uint8_t 
 			wg__receive_batch(dev, dev->rx_items, n);
 			n = 0;
 		}
-		dev->rx_items[n++] = (struct wg__rx_item){
-			.buf = buf + off, .len = len - off < seg ? len - off : seg, .src = src
-		};
+		dev->rx_items[n++] = (struct wg__rx_item){ .buf = buf + off,
+							   .len = len - off < seg ? len - off : seg,
+							   .src = src };
 	}
 	return n;
 }
@@ -380,8 +379,7 @@ int wg_device_new(uv_loop_t *loop, const struct wg_device_config *cfg,
 	wg__random(dev->ratelimit_key, sizeof(dev->ratelimit_key));
 	dev->rx_items = calloc(WG_RX_ITEMS, sizeof(*dev->rx_items));
 	dev->udp4.fd = dev->udp6.fd = -1;
-	if (!dev->udp4.txq || !dev->udp6.txq || !dev->rx_buf || !dev->ratelimit ||
-	    !dev->rx_items) {
+	if (!dev->udp4.txq || !dev->udp6.txq || !dev->rx_buf || !dev->ratelimit || !dev->rx_items) {
 		device_release(dev);
 		return -ENOMEM;
 	}

@@ -129,9 +129,9 @@ bool wg__noise_handshake_create_initiation(struct message_handshake_initiation *
 /* Finds the peer's handshake by its static key through lookup(); checks the timestamp
  * and the 20 ms flood limit.  Returns the handshake (state CONSUMED_INITIATION) or NULL. */
 struct wg__handshake *wg__noise_handshake_consume_initiation(
-	const struct message_handshake_initiation *src, const struct wg__static_identity *id,
-	struct wg__handshake *(*lookup)(void *ctx, const uint8_t pub[static 32]), void *ctx,
-	uint64_t now_ns);
+    const struct message_handshake_initiation *src, const struct wg__static_identity *id,
+    struct wg__handshake *(*lookup)(void *ctx, const uint8_t pub[static 32]), void *ctx,
+    uint64_t now_ns);
 bool wg__noise_handshake_create_response(struct message_handshake_response *dst,
 					 struct wg__handshake *hs,
 					 const struct wg__static_identity *id,
@@ -215,7 +215,7 @@ struct wg__timers {
 	unsigned int handshake_attempts;
 	bool need_another_keepalive;
 	uint16_t persistent_keepalive_interval; /* seconds, 0 off */
-	uint32_t (*jitter_ms)(void); /* NULL: random 0..REKEY_TIMEOUT_JITTER_MAX_MS */
+	uint32_t (*jitter_ms)(void);		/* NULL: random 0..REKEY_TIMEOUT_JITTER_MAX_MS */
 };
 void wg__timers_init(struct wg__timers *t, const struct wg__timer_actions *actions);
 void wg__timers_data_sent(struct wg__timers *t, uint64_t now);
@@ -318,7 +318,7 @@ struct wg__udp {
 };
 
 struct wg__ratelimit_slot {
-	uint64_t last_ns; /* shared by the sources that hash here (receive.c) */
+	uint64_t last_ns;   /* shared by the sources that hash here (receive.c) */
 	uint64_t tokens_ns; /* token bucket in units of time */
 };
 
@@ -345,7 +345,7 @@ struct wg__rx_item {
 	uint8_t *buf;
 	size_t len;
 	const struct sockaddr *src; /* the socket's: path 0 */
-	struct wg__keypair *kp; /* the keypair the job decrypted with */
+	struct wg__keypair *kp;	    /* the keypair the job decrypted with */
 	uint8_t key[NOISE_SYMMETRIC_KEY_LEN];
 	uint64_t counter;
 	bool job, ok;
@@ -382,7 +382,7 @@ struct wg_device {
 	unsigned int open_handles;
 	bool freeing;
 	bool tx_disabled; /* fuzzing: datagrams are built but never leave */
-	bool gso_off; /* the kernel refused UDP_SEGMENT once */
+	bool gso_off;	  /* the kernel refused UDP_SEGMENT once */
 	struct wg__pool pool;
 	struct wg__rx_item *rx_items;
 	struct mmsghdr rx_msgs[WG_RXQ_LEN];
@@ -425,8 +425,7 @@ void wg__send_keepalive(struct wg__peer *p);
 void wg__send_staged(struct wg__peer *p);
 /* Queues one datagram (copied) on a path (id 0: to the socket address); false when it
  * cannot leave (no socket of that family, ops.route refused, too long). */
-bool wg__send_raw(struct wg_device *dev, const struct wg__path *to, const uint8_t *buf,
-		  size_t len);
+bool wg__send_raw(struct wg_device *dev, const struct wg__path *to, const uint8_t *buf, size_t len);
 /* The peer's path: its own, or its endpoint. */
 struct wg__path wg__peer_path(const struct wg__peer *p);
 void wg__flush(struct wg_device *dev);

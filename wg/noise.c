@@ -122,8 +122,8 @@ bool wg__noise_handshake_init(struct wg__handshake *hs, const struct wg__static_
 	memcpy(hs->remote_static, remote_static, 32);
 	if (psk)
 		memcpy(hs->preshared_key, psk, 32);
-	if (!id->has_identity || !wg__dh(hs->precomputed_static_static, id->static_private,
-					 remote_static)) {
+	if (!id->has_identity ||
+	    !wg__dh(hs->precomputed_static_static, id->static_private, remote_static)) {
 		memset(hs->precomputed_static_static, 0, 32);
 		return false;
 	}
@@ -197,9 +197,9 @@ out:
 }
 
 struct wg__handshake *wg__noise_handshake_consume_initiation(
-	const struct message_handshake_initiation *src, const struct wg__static_identity *id,
-	struct wg__handshake *(*lookup)(void *ctx, const uint8_t pub[static 32]), void *ctx,
-	uint64_t now_ns)
+    const struct message_handshake_initiation *src, const struct wg__static_identity *id,
+    struct wg__handshake *(*lookup)(void *ctx, const uint8_t pub[static 32]), void *ctx,
+    uint64_t now_ns)
 {
 	uint8_t ck[32], h[32], key[32], s[32], t[NOISE_TIMESTAMP_LEN];
 	struct wg__handshake *hs = NULL, *ret = NULL;

@@ -175,8 +175,8 @@ void wg__peer_timers_update(struct wg__peer *p)
 
 void wg__peer_set_endpoint(struct wg__peer *p, const struct sockaddr *sa)
 {
-	socklen_t len = sa->sa_family == AF_INET ? sizeof(struct sockaddr_in)
-						 : sizeof(struct sockaddr_in6);
+	socklen_t len =
+	    sa->sa_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
 	if (p->has_endpoint && memcmp(&p->endpoint, sa, len) == 0)
 		return;
 	memset(&p->endpoint, 0, sizeof(p->endpoint));
@@ -191,8 +191,8 @@ bool wg__peer_reachable(const struct wg__peer *p)
 
 static bool same_sockaddr(const struct sockaddr_storage *a, const struct sockaddr *b)
 {
-	socklen_t len = b->sa_family == AF_INET ? sizeof(struct sockaddr_in)
-						: sizeof(struct sockaddr_in6);
+	socklen_t len =
+	    b->sa_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
 	return memcmp(a, b, len) == 0;
 }
 
@@ -272,8 +272,8 @@ static int peer_new(struct wg_device *dev, const uint8_t pub[static 32], struct 
 	p->dev = dev;
 	p->serial = ++dev->next_serial;
 	key_fingerprint(fp, pub);
-	snprintf(p->log_name, sizeof(p->log_name), "peer %llu (%s)",
-		 (unsigned long long)p->serial, fp);
+	snprintf(p->log_name, sizeof(p->log_name), "peer %llu (%s)", (unsigned long long)p->serial,
+		 fp);
 	wg__noise_handshake_init(&p->hs, &dev->id, pub, NULL);
 	p->hs.entry.type = WG_INDEX_HANDSHAKE;
 	p->hs.entry.peer = p;

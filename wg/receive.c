@@ -284,12 +284,11 @@ static void receive_data(struct wg_device *dev, uint8_t *buf, size_t len,
 			return;
 		}
 		if (!pre->ok) {
-			wg__drop(dev, drop_decrypt, "%s: data that does not decrypt",
-				 p->log_name);
+			wg__drop(dev, drop_decrypt, "%s: data that does not decrypt", p->log_name);
 			return;
 		}
-	} else if (!wg__aead_decrypt(plain, plain, len - MESSAGE_DATA_HEADER_LEN, NULL, 0,
-				     counter, kp->recv_key)) {
+	} else if (!wg__aead_decrypt(plain, plain, len - MESSAGE_DATA_HEADER_LEN, NULL, 0, counter,
+				     kp->recv_key)) {
 		wg__drop(dev, drop_decrypt, "%s: data that does not decrypt", p->log_name);
 		return;
 	}
@@ -356,8 +355,8 @@ bool wg__is_message(const uint8_t *buf, size_t len)
 	return false;
 }
 
-static void receive_one(struct wg_device *dev, uint8_t *buf, size_t len,
-			const struct wg__path *src, uint64_t now, const struct wg__rx_item *pre)
+static void receive_one(struct wg_device *dev, uint8_t *buf, size_t len, const struct wg__path *src,
+			uint64_t now, const struct wg__rx_item *pre)
 {
 	uint32_t type;
 
@@ -419,10 +418,9 @@ static void decrypt_job(void *ctx, size_t i)
 
 	if (!it->job)
 		return;
-	it->ok = wg__aead_decrypt(it->buf + MESSAGE_DATA_HEADER_LEN,
-				  it->buf + MESSAGE_DATA_HEADER_LEN,
-				  it->len - MESSAGE_DATA_HEADER_LEN, NULL, 0, le64toh(m->counter),
-				  it->key);
+	it->ok = wg__aead_decrypt(
+	    it->buf + MESSAGE_DATA_HEADER_LEN, it->buf + MESSAGE_DATA_HEADER_LEN,
+	    it->len - MESSAGE_DATA_HEADER_LEN, NULL, 0, le64toh(m->counter), it->key);
 	(void)m;
 }
 

@@ -54,8 +54,10 @@ static unsigned int gso_group(struct wg__txq *q)
 				break;
 		}
 		struct msghdr *mh = &q->out[nmsg].msg_hdr;
-		*mh = (struct msghdr){ .msg_name = &q->addr[i], .msg_namelen = alen,
-				       .msg_iov = &q->iov[i], .msg_iovlen = j - i };
+		*mh = (struct msghdr){ .msg_name = &q->addr[i],
+				       .msg_namelen = alen,
+				       .msg_iov = &q->iov[i],
+				       .msg_iovlen = j - i };
 		if (j - i > 1) {
 			uint16_t seg = (uint16_t)size;
 			mh->msg_control = q->ctl[nmsg].buf;
@@ -159,8 +161,8 @@ static uint8_t *txq_slot(struct wg_device *dev, const struct sockaddr *addr,
 {
 	struct wg__udp *u = udp_for(dev, addr->sa_family);
 	struct wg__txq *q;
-	socklen_t alen = addr->sa_family == AF_INET ? sizeof(struct sockaddr_in)
-						    : sizeof(struct sockaddr_in6);
+	socklen_t alen =
+	    addr->sa_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
 	uint8_t *dgram;
 
 	if (!u)
@@ -190,8 +192,7 @@ static void txq_commit(struct wg_device *dev, int family, unsigned int slot, siz
 	dev->stats.tx_packets++;
 }
 
-bool wg__send_raw(struct wg_device *dev, const struct wg__path *to, const uint8_t *buf,
-		  size_t len)
+bool wg__send_raw(struct wg_device *dev, const struct wg__path *to, const uint8_t *buf, size_t len)
 {
 	struct wg_route r;
 	const struct sockaddr *addr;

@@ -8,8 +8,8 @@
 
 static uint64_t jitter_ns(const struct wg__timers *t)
 {
-	uint32_t ms = t->jitter_ms ? t->jitter_ms()
-				   : wg__random_u32() % (REKEY_TIMEOUT_JITTER_MAX_MS + 1);
+	uint32_t ms =
+	    t->jitter_ms ? t->jitter_ms() : wg__random_u32() % (REKEY_TIMEOUT_JITTER_MAX_MS + 1);
 	return (uint64_t)ms * NS_PER_MS;
 }
 
@@ -17,7 +17,8 @@ void wg__timers_init(struct wg__timers *t, const struct wg__timer_actions *actio
 {
 	uint16_t pk = t->persistent_keepalive_interval;
 	uint32_t (*jitter)(void) = t->jitter_ms;
-	*t = (struct wg__timers){ .actions = actions, .persistent_keepalive_interval = pk,
+	*t = (struct wg__timers){ .actions = actions,
+				  .persistent_keepalive_interval = pk,
 				  .jitter_ms = jitter };
 }
 

@@ -60,7 +60,7 @@ static void *grow_wiped(void *old, size_t old_size, size_t new_size)
 }
 
 static void sb_printf(struct strbuf *sb, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 static void sb_printf(struct strbuf *sb, const char *fmt, ...)
 {
 	va_list ap;
@@ -233,7 +233,7 @@ static bool parse_set(char *body, struct uapi_set *s, const char **bad)
 		}
 		*eq = '=';
 		continue;
-restore:
+	restore:
 		*eq = '=';
 		return false;
 	}

@@ -139,8 +139,8 @@ struct wg_peer_config {
 	struct sockaddr_storage endpoint;  /* AF_INET or AF_INET6 */
 	bool set_path;			   /* false: unchanged */
 	uint64_t path; /* non-zero: datagrams go by ops->route, not to the endpoint; 0: none */
-	int persistent_keepalive;	   /* seconds; 0 off; -1 unchanged */
-	bool replace_allowed_ips;	   /* drop the current list before adding */
+	int persistent_keepalive;	       /* seconds; 0 off; -1 unchanged */
+	bool replace_allowed_ips;	       /* drop the current list before adding */
 	const struct addr_prefix *allowed_ips; /* host bits are cleared as they go in */
 	size_t n_allowed_ips;
 };

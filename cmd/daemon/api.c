@@ -173,9 +173,11 @@ static void fill_node(struct ctl_lapi_node *out, const struct ctl_node *n, const
 			if ((out->tags[out->n_tags] = strdup(n->tags[i])))
 				out->n_tags++;
 	}
-	if (n->n_ssh_host_keys && (out->ssh_host_keys = calloc(n->n_ssh_host_keys, sizeof(char *)))) {
+	if (n->n_ssh_host_keys &&
+	    (out->ssh_host_keys = calloc(n->n_ssh_host_keys, sizeof(char *)))) {
 		for (size_t i = 0; i < n->n_ssh_host_keys; i++)
-			if ((out->ssh_host_keys[out->n_ssh_host_keys] = strdup(n->ssh_host_keys[i])))
+			if ((out->ssh_host_keys[out->n_ssh_host_keys] =
+				 strdup(n->ssh_host_keys[i])))
 				out->n_ssh_host_keys++;
 	}
 	memcpy(out->addrs, n->addrs, sizeof(out->addrs));
@@ -232,8 +234,8 @@ void meshd_api_build_status(struct meshd_node *node, struct ctl_lapi_status *st)
 	st->domain = nm->domain ? strdup(nm->domain) : NULL;
 	fill_node(&st->self, &nm->self, nm->domain);
 	for (size_t i = 0; i < nm->n_relays && i < CTL_RELAYS_MAX; i++) /* not the credentials */
-		st->relays[st->n_relays++] = (struct ctl_lapi_relay){ nm->relays[i].url,
-								      nm->relays[i].expires };
+		st->relays[st->n_relays++] =
+		    (struct ctl_lapi_relay){ nm->relays[i].url, nm->relays[i].expires };
 	meshd_reach_alloc_status(meshd_node_reach(node), &st->alloc);
 	st->peers = calloc(nm->n_peers ? nm->n_peers : 1, sizeof(*st->peers));
 	if (!st->peers)
@@ -269,7 +271,9 @@ static void send_fd_reply(struct api_conn *c, int fd)
 			struct cmsghdr align;
 		} u;
 		memset(&u, 0, sizeof(u));
-		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+		struct msghdr msg = { .msg_iov = &iov,
+				      .msg_iovlen = 1,
+				      .msg_control = u.buf,
 				      .msg_controllen = sizeof(u.buf) };
 		struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
 		cm->cmsg_level = SOL_SOCKET;
@@ -359,7 +363,8 @@ static void handle(struct api_conn *c)
 		uint8_t addr[16];
 		if (!meshd_node_resolve(api->node, req.host, &family, addr)) {
 			reply(c, ctl_lapi_reply_error("unknown host '%s': no such node in the "
-						      "tailnet", req.host));
+						      "tailnet",
+						      req.host));
 			break;
 		}
 		if (!meshd_node_userspace(api->node)) {
@@ -439,8 +444,8 @@ static void on_request_timeout(uv_timer_t *t)
 }
 
 /* NULL when c may hold a slot, else why not. */
-static const char *over_limit(const struct meshd_api *api, const struct api_conn *c,
-			      char *buf, size_t len)
+static const char *over_limit(const struct meshd_api *api, const struct api_conn *c, char *buf,
+			      size_t len)
 {
 	unsigned held = 0, unprivileged = 0, same_uid = 0;
 	for (const struct api_conn *o = api->conn_list; o; o = o->next) {
@@ -459,13 +464,16 @@ static const char *over_limit(const struct meshd_api *api, const struct api_conn
 	if (c->privileged)
 		return NULL;
 	if (same_uid >= MAX_PER_UID) {
-		snprintf(buf, len, "too many local API connections from uid %u (at most %d at once)",
+		snprintf(buf, len,
+			 "too many local API connections from uid %u (at most %d at once)",
 			 (unsigned)c->cred.uid, MAX_PER_UID);
 		return buf;
 	}
 	if (unprivileged >= MAX_CONNS - RESERVED_CONNS) {
-		snprintf(buf, len, "local API busy: users other than root and the user meshd runs "
-				   "as hold all their %d connections", MAX_CONNS - RESERVED_CONNS);
+		snprintf(buf, len,
+			 "local API busy: users other than root and the user meshd runs "
+			 "as hold all their %d connections",
+			 MAX_CONNS - RESERVED_CONNS);
 		return buf;
 	}
 	return NULL;
@@ -507,8 +515,8 @@ static void on_connection(uv_stream_t *server, int status)
 			conn_close(c);
 			return;
 		}
-		log_warn_rl(&refusal_rl, subject, "uid %u (pid %d) refused: %s", (unsigned)c->cred.uid,
-			 (int)c->cred.pid, why);
+		log_warn_rl(&refusal_rl, subject, "uid %u (pid %d) refused: %s",
+			    (unsigned)c->cred.uid, (int)c->cred.pid, why);
 		reply(c, ctl_lapi_reply_error("%s", why));
 		return;
 	}

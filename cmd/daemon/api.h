@@ -29,8 +29,8 @@ int meshd_api_start(uv_loop_t *loop, const char *path, const char *operator_grou
 /* Stops listening, drops pending requests, removes the socket file. */
 void meshd_api_close(struct meshd_api *api);
 
-/* Appends counter name=value to st->counters (CTL_LAPI_MAX_COUNTERS slots).  A name the local API refuses (not
- * [a-z0-9._]{1,31}) or one past the last slot is not shown; the last slot then becomes
+/* Appends counter name=value to st->counters (CTL_LAPI_MAX_COUNTERS slots).  A name the local API
+ * refuses (not [a-z0-9._]{1,31}) or one past the last slot is not shown; the last slot then becomes
  * "status.unshown", counting them.  (Exposed for tests.) */
 void meshd_api_add_counter(struct ctl_lapi_status *st, const char *name, uint64_t value);
 /* The status document (exposed for tests). */

@@ -42,8 +42,8 @@ bool meshd_config_argv(const char *path, bool required, int argc, char **argv, i
 	while (f && fgets(line, sizeof(line), f)) {
 		lineno++;
 		if (!strchr(line, '\n') && !feof(f)) {
-			fprintf(stderr, "meshd: %s:%u: line longer than %zu characters\n", path, lineno,
-				sizeof(line) - 1);
+			fprintf(stderr, "meshd: %s:%u: line longer than %zu characters\n", path,
+				lineno, sizeof(line) - 1);
 			ok = false;
 			break;
 		}
@@ -60,7 +60,8 @@ bool meshd_config_argv(const char *path, bool required, int argc, char **argv, i
 			name = trim(s);
 			value = trim(eq + 1);
 		}
-		if (!*name || strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(name)) {
+		if (!*name ||
+		    strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(name)) {
 			fprintf(stderr, "meshd: %s:%u: '%s' is not a setting name\n", path, lineno,
 				name);
 			ok = false;
@@ -75,7 +76,8 @@ bool meshd_config_argv(const char *path, bool required, int argc, char **argv, i
 		/* A key in a config file would sit beside every other setting; a path to
 		 * where it is kept (0600, its own file) is fine. */
 		if (strcmp(name, "authkey") == 0 && (!value || strncmp(value, "file:", 5) != 0)) {
-			fprintf(stderr, "meshd: %s:%u: 'authkey' can only be 'file:PATH' in the file\n",
+			fprintf(stderr,
+				"meshd: %s:%u: 'authkey' can only be 'file:PATH' in the file\n",
 				path, lineno);
 			ok = false;
 			break;

@@ -41,7 +41,7 @@ struct meshd_link {
 	char auth_url[512];
 	char error[512];
 	char change_error[512]; /* control refused tags or a re-login; kept until the next 'up' */
-	bool reauth_pending;  /* 'up --force-reauth' until control has registered the node */
+	bool reauth_pending;	/* 'up --force-reauth' until control has registered the node */
 };
 
 /* ---- prefs ---- */
@@ -86,8 +86,7 @@ static void prefs_load(struct meshd_link *l)
 		else if (strcmp(line, "advertise_tags") == 0) {
 			snprintf(l->tags, sizeof(l->tags), "%s", v);
 			l->tags_set = true;
-		}
-		else
+		} else
 			log_warn(subject, "%s:%u: unknown key '%s' ignored", path, n, line);
 	}
 	fclose(f);
@@ -101,9 +100,9 @@ static int prefs_save(const struct meshd_link *l)
 			 "# meshd preferences (meshctl up / down / logout rewrite this file)\n"
 			 "login_server=%s\nca_file=%s\ninsecure_http=%d\nhostname=%s\nssh=%d\n"
 			 "wanted=%d\n%s%s%s",
-			 l->login_server, l->ca_file, l->insecure_http, l->hostname, l->ssh, l->wanted,
-			 l->tags_set ? "advertise_tags=" : "", l->tags_set ? l->tags : "",
-			 l->tags_set ? "\n" : "");
+			 l->login_server, l->ca_file, l->insecure_http, l->hostname, l->ssh,
+			 l->wanted, l->tags_set ? "advertise_tags=" : "",
+			 l->tags_set ? l->tags : "", l->tags_set ? "\n" : "");
 	int err = file_write_atomic(path, text, (size_t)n, 0600);
 	if (err)
 		log_err(subject, "%s: %s", path, strerror(-err));
@@ -117,7 +116,8 @@ static void on_netmap(void *ctx, const struct ctl_netmap *nm, bool from_cache)
 	struct meshd_link *l = ctx;
 	struct ctl_netmap *copy;
 	if (ctl_netmap_dup(nm, &copy) != 0) {
-		log_err(subject, "out of memory copying netmap %llu", (unsigned long long)nm->version);
+		log_err(subject, "out of memory copying netmap %llu",
+			(unsigned long long)nm->version);
 		return;
 	}
 	if (meshd_node_apply_netmap(l->node, copy) == 0 && !from_cache) {
@@ -315,7 +315,8 @@ static char *do_up(struct meshd_link *l, const struct ctl_lapi_request *req)
 	for (size_t i = 0; i < req->n_tags; i++) {
 		const char *t = req->tags[i];
 		if (strncmp(t, "tag:", 4) != 0 || !t[4] || strchr(t, ','))
-			return ctl_lapi_reply_error("'%s' is not a tag (tags look like tag:NAME)", t);
+			return ctl_lapi_reply_error("'%s' is not a tag (tags look like tag:NAME)",
+						    t);
 		if (strlen(tags) + strlen(t) + 2 > sizeof(tags))
 			return ctl_lapi_reply_error("too many tags");
 		if (tags[0])
@@ -333,8 +334,8 @@ static char *do_up(struct meshd_link *l, const struct ctl_lapi_request *req)
 	 * without keeps what was remembered, unless it gives a CA file. */
 	const char *ca = req->login_server ? (req->ca_file ? req->ca_file : "")
 					   : (req->ca_file ? req->ca_file : l->ca_file);
-	bool insecure = req->login_server ? req->insecure_http
-					  : (req->insecure_http || l->insecure_http);
+	bool insecure =
+	    req->login_server ? req->insecure_http : (req->insecure_http || l->insecure_http);
 	if (strlen(ca) >= sizeof(l->ca_file))
 		return ctl_lapi_reply_error("--ca-file is longer than %zu characters",
 					    sizeof(l->ca_file) - 1);
@@ -343,8 +344,8 @@ static char *do_up(struct meshd_link *l, const struct ctl_lapi_request *req)
 	char why[512];
 	if (ctl_url_check(server, insecure, why, sizeof(why)) < 0)
 		return ctl_lapi_reply_error("--login-server: %s", why);
-	bool server_changed = strcmp(server, l->login_server) != 0 ||
-			      strcmp(ca, l->ca_file) != 0 || insecure != l->insecure_http;
+	bool server_changed = strcmp(server, l->login_server) != 0 || strcmp(ca, l->ca_file) != 0 ||
+			      insecure != l->insecure_http;
 	if (server_changed) { /* server and ca may point at l's own fields */
 		char keep_server[sizeof(l->login_server)], keep_ca[sizeof(l->ca_file)];
 		snprintf(keep_server, sizeof(keep_server), "%s", server);
@@ -367,8 +368,8 @@ static char *do_up(struct meshd_link *l, const struct ctl_lapi_request *req)
 	if (rc)
 		return ctl_lapi_reply_error("cannot %s SSH: %s", l->ssh ? "enable" : "disable",
 					    strerror(-rc));
-	if (l->client && !server_changed && !req->authkey && !tags_changed &&
-	    !req->force_reauth && l->state == LINK_RUNNING)
+	if (l->client && !server_changed && !req->authkey && !tags_changed && !req->force_reauth &&
+	    l->state == LINK_RUNNING)
 		return ctl_lapi_reply_ok("already up");
 	char err[512];
 	rc = start_client(l, req->authkey, req->force_reauth, err, sizeof(err));
@@ -429,7 +430,8 @@ char *meshd_link_change(void *ctx, const struct ctl_lapi_request *req)
 	case CTL_LAPI_LOGOUT:
 		return do_logout(l);
 	default:
-		return ctl_lapi_reply_error("'%s' is not a state change", ctl_lapi_cmd_name(req->cmd));
+		return ctl_lapi_reply_error("'%s' is not a state change",
+					    ctl_lapi_cmd_name(req->cmd));
 	}
 }
 

@@ -38,7 +38,7 @@ struct meshd_node {
 	struct sshd_server *sshd;
 	struct ctl_netmap *nm;
 	struct ctl_client *control;
-	bool ssh_on;	   /* port 22 is intercepted */
+	bool ssh_on;	    /* port 22 is intercepted */
 	struct hold *holds; /* check-mode holds waiting on control */
 	/* Keys of the peers configured in wg, to remove the ones a new netmap drops. */
 	uint8_t (*peer_keys)[KEY_LEN];
@@ -48,7 +48,7 @@ struct meshd_node {
 	struct lingering {
 		uint8_t key[KEY_LEN];
 		uint64_t deadline_ms;
-	} *lingering;
+	} * lingering;
 	size_t n_lingering;
 	uv_timer_t linger_timer;
 	bool linger_timer_init;
@@ -156,8 +156,8 @@ static bool sockaddr_to_prefix(const struct sockaddr *sa, struct addr_prefix *ou
 }
 
 enum verdict meshd_ssh_decide(const struct ctl_netmap *nm, const struct addr_prefix *src,
-				  const char *user, struct sshd_decision *accept,
-				  uint32_t *check_period_s, char *message, size_t msglen)
+			      const char *user, struct sshd_decision *accept,
+			      uint32_t *check_period_s, char *message, size_t msglen)
 {
 	struct pol_decision d;
 	pol_ssh_rules_decide(nm ? (const struct pol_ssh_rule *const *)nm->ssh : NULL,
@@ -165,8 +165,8 @@ enum verdict meshd_ssh_decide(const struct ctl_netmap *nm, const struct addr_pre
 	memset(accept, 0, sizeof(*accept));
 	if (d.verdict == VERDICT_REJECT) {
 		if (d.src_allowed)
-			snprintf(message, msglen, "policy does not permit you to SSH as user \"%s\"",
-				 user);
+			snprintf(message, msglen,
+				 "policy does not permit you to SSH as user \"%s\"", user);
 		else
 			snprintf(message, msglen, "policy does not permit you to SSH to this node");
 		return VERDICT_REJECT;
@@ -181,16 +181,16 @@ enum verdict meshd_ssh_decide(const struct ctl_netmap *nm, const struct addr_pre
 	size_t o = 0;
 	for (size_t i = 0; i < r->n_accept_env; i++) {
 		size_t room = sizeof(accept->accept_env) - o;
-		int w = snprintf(accept->accept_env + o, room, "%s%s", o ? "," : "",
-				 r->accept_env[i]);
+		int w =
+		    snprintf(accept->accept_env + o, room, "%s%s", o ? "," : "", r->accept_env[i]);
 		if (w < 0 || (size_t)w >= room) {
-			accept->accept_env[o] = '\0'; /* too many patterns: keep the ones that fit */
+			accept->accept_env[o] =
+			    '\0'; /* too many patterns: keep the ones that fit */
 			break;
 		}
 		o += (size_t)w;
 	}
-	*check_period_s = r->check_period_s > UINT32_MAX ? UINT32_MAX
-							  : (uint32_t)r->check_period_s;
+	*check_period_s = r->check_period_s > UINT32_MAX ? UINT32_MAX : (uint32_t)r->check_period_s;
 	return d.verdict;
 }
 
@@ -232,8 +232,8 @@ static void on_ssh_authorize(void *ctx, const struct sockaddr *peer, const char 
 	/* What an accept (now, or once the check is approved) looks like. */
 	struct sshd_decision accept;
 	uint32_t period = 0;
-	enum verdict v = meshd_ssh_decide(node->nm, &src, user, &accept, &period,
-					      out->message, sizeof(out->message));
+	enum verdict v = meshd_ssh_decide(node->nm, &src, user, &accept, &period, out->message,
+					  sizeof(out->message));
 	if (v == VERDICT_REJECT)
 		return;
 	if (!local_user_possible(accept.local_user, out))
@@ -320,7 +320,7 @@ static void narrow_to_policy(const struct hold *h, struct sshd_decision *d, enum
 	uint32_t period;
 	char why[SSHD_MESSAGE_MAX];
 	if (meshd_ssh_decide(h->node->nm, &h->src, h->user, &now, &period, why, sizeof(why)) ==
-		    VERDICT_REJECT ||
+		VERDICT_REJECT ||
 	    strcmp(now.local_user, d->local_user) != 0) {
 		*v = VERDICT_REJECT;
 		*msg = "the policy no longer allows this login";
@@ -337,10 +337,11 @@ static void on_hold_answer(void *ctx, enum ctl_hold_state st, enum verdict v, co
 	if (st == CTL_HOLD_PENDING) {
 		if (h->check) {
 			char line[SSHD_MESSAGE_MAX];
-			snprintf(line, sizeof(line),
-				 "# Mesh check-mode login: to approve this login as \"%s\", visit:\n"
-				 "#   %s",
-				 h->user, msg ? msg : "(no URL)");
+			snprintf(
+			    line, sizeof(line),
+			    "# Mesh check-mode login: to approve this login as \"%s\", visit:\n"
+			    "#   %s",
+			    h->user, msg ? msg : "(no URL)");
 			sshd_check_banner(h->check, line);
 		}
 		return;
@@ -434,8 +435,8 @@ bool meshd_node_resolve(const struct meshd_node *node, const char *host, int *fa
 		size_t nl = n->name ? strlen(n->name) : 0;
 		if (!nl || strncasecmp(want, n->name, nl) != 0)
 			continue;
-		if (want[nl] != '\0' && !(want[nl] == '.' && nm->domain &&
-					   strcasecmp(want + nl + 1, nm->domain) == 0))
+		if (want[nl] != '\0' &&
+		    !(want[nl] == '.' && nm->domain && strcasecmp(want + nl + 1, nm->domain) == 0))
 			continue;
 		for (size_t a = 0; a < n->n_addrs; a++) {
 			if (n->addrs[a].ip.family == AF_INET) {
@@ -563,7 +564,7 @@ static void linger_cancel(struct meshd_node *node, const uint8_t key[static KEY_
 
 static int sync_peers(struct meshd_node *node, const struct ctl_netmap *nm)
 {
-	uint8_t (*keys)[KEY_LEN] = calloc(nm->n_peers ? nm->n_peers : 1, KEY_LEN);
+	uint8_t(*keys)[KEY_LEN] = calloc(nm->n_peers ? nm->n_peers : 1, KEY_LEN);
 	if (!keys)
 		return -ENOMEM;
 	size_t n_keys = 0;
@@ -760,7 +761,8 @@ static void flush_holds(struct meshd_node *node, const char *why)
 		node->holds = h->next;
 		if (h->check) {
 			struct sshd_decision d = { .action = VERDICT_REJECT };
-			snprintf(d.message, sizeof(d.message), "check-mode login abandoned: %s", why);
+			snprintf(d.message, sizeof(d.message), "check-mode login abandoned: %s",
+				 why);
 			sshd_check_resolve(h->check, &d);
 		}
 		free(h);
@@ -847,8 +849,7 @@ static void free_on_close(uv_handle_t *h)
 	free(h->data);
 }
 
-int meshd_node_new(uv_loop_t *loop, const struct meshd_node_config *cfg,
-		   struct meshd_node **out)
+int meshd_node_new(uv_loop_t *loop, const struct meshd_node_config *cfg, struct meshd_node **out)
 {
 	if (sodium_init() < 0)
 		return -EIO;
@@ -919,8 +920,9 @@ int meshd_node_new(uv_loop_t *loop, const struct meshd_node_config *cfg,
 	node->ssh_on = cfg->ssh;
 	if (cfg->ssh && geteuid() != 0) {
 		struct passwd *pw = getpwuid(geteuid());
-		log_warn(subject, "running without root: SSH logins only as \"%s\" (uid %u); other "
-				  "users are refused with a banner that says so",
+		log_warn(subject,
+			 "running without root: SSH logins only as \"%s\" (uid %u); other "
+			 "users are refused with a banner that says so",
 			 pw ? pw->pw_name : "?", (unsigned)geteuid());
 	}
 	if (cfg->ssh) {

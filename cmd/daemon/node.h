@@ -24,19 +24,18 @@ struct ctl_client;
 struct meshd_node;
 
 struct meshd_node_config {
-	const char *state_dir;	 /* node.key and SSH host keys live here */
-	const char *tun;	 /* TUN interface name, or "userspace" */
-	uint16_t listen_port;	 /* WireGuard UDP port; 0 = any */
-	bool ssh;		 /* serve SSH on port 22 of our tailnet addresses (at start) */
-	const char *uapi_dir;	 /* the `wg` tool's socket dir; NULL = /var/run/wireguard */
-	const char *socks5_path; /* userspace mode: SOCKS5 on this Unix socket (NULL = off) */
+	const char *state_dir;	    /* node.key and SSH host keys live here */
+	const char *tun;	    /* TUN interface name, or "userspace" */
+	uint16_t listen_port;	    /* WireGuard UDP port; 0 = any */
+	bool ssh;		    /* serve SSH on port 22 of our tailnet addresses (at start) */
+	const char *uapi_dir;	    /* the `wg` tool's socket dir; NULL = /var/run/wireguard */
+	const char *socks5_path;    /* userspace mode: SOCKS5 on this Unix socket (NULL = off) */
 	const char *operator_group; /* may use SOCKS5 besides root and meshd's user (or NULL) */
-	unsigned wg_time_scale;	 /* tests only: WireGuard timers run this much faster */
+	unsigned wg_time_scale;	    /* tests only: WireGuard timers run this much faster */
 };
 
 /* Loads or creates the node key (state_dir/node.key, 0600) and starts WireGuard. */
-int meshd_node_new(uv_loop_t *loop, const struct meshd_node_config *cfg,
-		   struct meshd_node **out);
+int meshd_node_new(uv_loop_t *loop, const struct meshd_node_config *cfg, struct meshd_node **out);
 
 /* Applies a full netmap; takes ownership of nm (also on error).  Returns 0 or -errno. */
 int meshd_node_apply_netmap(struct meshd_node *node, struct ctl_netmap *nm);
@@ -72,8 +71,8 @@ const uint8_t *meshd_node_public_key(const struct meshd_node *node);
 
 struct meshd_peer_stats {
 	uint64_t rx_bytes, tx_bytes;
-	int64_t last_handshake; /* unix seconds, 0 = never */
-	char endpoint[64];	/* "" when unknown */
+	int64_t last_handshake;		  /* unix seconds, 0 = never */
+	char endpoint[64];		  /* "" when unknown */
 	char path[MESHD_REACH_PATH_TEXT]; /* "direct ADDR:PORT", "relay turn:..." or "none" */
 	int64_t rtt_ms;			  /* the last pong's round trip; -1: none */
 };
@@ -110,7 +109,7 @@ void meshd_node_close(struct meshd_node *node, void (*done)(void *arg), void *ar
  * (SSHD_ALLOW_ROOT unless autogroup:nonroot admitted the name), *check_period_s for a
  * check, the banner in message for a reject. */
 enum verdict meshd_ssh_decide(const struct ctl_netmap *nm, const struct addr_prefix *src,
-				  const char *user, struct sshd_decision *accept,
-				  uint32_t *check_period_s, char *message, size_t msglen);
+			      const char *user, struct sshd_decision *accept,
+			      uint32_t *check_period_s, char *message, size_t msglen);
 
 #endif

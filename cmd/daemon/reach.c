@@ -409,7 +409,7 @@ static void disco_input(struct meshd_reach *r, const uint8_t *buf, size_t len,
 		return;
 	}
 	if (m.type == NAT_DISCO_PING) {
-		struct nat_disco_msg pong = {.type = NAT_DISCO_PONG, .src = *from};
+		struct nat_disco_msg pong = { .type = NAT_DISCO_PONG, .src = *from };
 		uint8_t out[NAT_DISCO_MAX];
 		memcpy(pong.txid, m.txid, NAT_DISCO_TXID);
 		int n =
@@ -548,7 +548,7 @@ static struct rpeer *peer_add(struct meshd_reach *r, const uint8_t key[KEY_LEN])
 	struct rpeer *p = calloc(1, sizeof(*p));
 	if (!p)
 		return NULL;
-	struct nat_path_config cfg = {0};
+	struct nat_path_config cfg = { 0 };
 	p->r = r;
 	memcpy(p->key, key, KEY_LEN);
 	p->handle = ++r->next_handle;

@@ -94,8 +94,8 @@ struct meshd_reach {
 	/* the relays we may use, in the order tried: the first UDP relay, then the TCP and TLS
 	 * ones as the netmap lists them (with our credentials: wiped when replaced) */
 	struct ctl_relay choices[CTL_RELAYS_MAX];
-	size_t n_choices, cur; /* cur: the one in use (relay_on) */
-	uint64_t udp_again_at; /* on a stream relay since UDP went unanswered: when to look */
+	size_t n_choices, cur;	 /* cur: the one in use (relay_on) */
+	uint64_t udp_again_at;	 /* on a stream relay since UDP went unanswered: when to look */
 	uint64_t udp_again_wait; /* UDP_AGAIN_MS, doubled after each failed return to UDP */
 	/* A return to UDP (make-before-break): choices[0] allocated over UDP while the stream
 	 * relay stays in use; taken over once allocated (relay.c udp_try_*) */

@@ -64,8 +64,8 @@ static bool relay_move_on(struct meshd_reach *r, const char *name)
 	relay_name(&r->choices[next].url, to);
 	log_warn(subject, "relay %s: %s; trying %s", name, r->turn.why, to);
 	if (r->relay.url.transport == CTL_RELAY_UDP)
-		r->udp_again_at = uv_now(r->loop) + (r->udp_again_wait ? r->udp_again_wait
-									: UDP_AGAIN_MS);
+		r->udp_again_at =
+		    uv_now(r->loop) + (r->udp_again_wait ? r->udp_again_wait : UDP_AGAIN_MS);
 	relay_use(r, next);
 	return true;
 }
@@ -133,8 +133,8 @@ static void udp_try_start(struct meshd_reach *r, uint64_t now)
 	r->udp_try_deadline = now + UDP_TRY_MS;
 	for (size_t i = 0; i < r->n_peers; i++)
 		if (r->peers[i]->relayed.ss_family)
-			nat_turn_add_peer(&r->udp_try, (const struct sockaddr *)&r->peers[i]->relayed,
-					  now);
+			nat_turn_add_peer(&r->udp_try,
+					  (const struct sockaddr *)&r->peers[i]->relayed, now);
 	nat_turn_start(&r->udp_try, now);
 }
 
@@ -182,9 +182,11 @@ static uint64_t udp_try_tick(struct meshd_reach *r, uint64_t now)
 	r->udp_again_wait = meshd__udp_again_next(r->udp_again_wait);
 	r->udp_again_at = now + r->udp_again_wait;
 	relay_name(&r->choices[0].url, to);
-	log_warn(subject, "relay %s: back to UDP failed (%s); staying on the stream relay, UDP "
-		 "again in %llu s", to, t->state == NAT_TURN_FAILED ? t->why
-		 : "not allocated in time", (unsigned long long)(r->udp_again_wait / 1000));
+	log_warn(subject,
+		 "relay %s: back to UDP failed (%s); staying on the stream relay, UDP "
+		 "again in %llu s",
+		 to, t->state == NAT_TURN_FAILED ? t->why : "not allocated in time",
+		 (unsigned long long)(r->udp_again_wait / 1000));
 	udp_try_end(r, true);
 	return UINT64_MAX;
 }
@@ -259,7 +261,8 @@ static void relay_check(struct meshd_reach *r)
 		struct rpeer *p = r->peers[i];
 		uint64_t h = 0;
 		for (size_t k = 0; ready && p->relayed.ss_family && k < r->turn.n_peers; k++)
-			if (r->turn.peers[k].bound && meshd__same(&r->turn.peers[k].addr, &p->relayed))
+			if (r->turn.peers[k].bound &&
+			    meshd__same(&r->turn.peers[k].addr, &p->relayed))
 				h = p->handle;
 		if (h != p->path.relay) {
 			nat_path_set_relay(&p->path, h, now);
@@ -320,8 +323,7 @@ static bool relay_addr_of(const struct ctl_relay_url *u, struct sockaddr_storage
 {
 	struct ctl_endpoint e;
 	char text[CTL_ENDPOINT_MAX + 8];
-	snprintf(text, sizeof(text), strchr(u->host, ':') ? "[%s]:%u" : "%s:%u", u->host,
-		 u->port);
+	snprintf(text, sizeof(text), strchr(u->host, ':') ? "[%s]:%u" : "%s:%u", u->host, u->port);
 	if (!ctl_endpoint_parse(text, &e, NULL, 0))
 		return false;
 	meshd__endpoint_to_sockaddr(&e, out);

@@ -166,8 +166,10 @@ bool meshd__stream_write(struct meshd_reach *r, const uint8_t *buf, size_t len, 
 		return false;
 	if (c->queued + len > STREAM_QUEUE_MAX + (control ? STREAM_CONTROL_SLACK : 0)) {
 		r->stats.relay_queue_drop++;
-		log_debug_rl(&r->rl, subject, "relay: %zu bytes wait for the relay's stream; a "
-			     "message of %zu dropped", c->queued, len);
+		log_debug_rl(&r->rl, subject,
+			     "relay: %zu bytes wait for the relay's stream; a "
+			     "message of %zu dropped",
+			     c->queued, len);
 		return false;
 	}
 	if (!c->tls_on) {
@@ -212,8 +214,8 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	if (!c->r || n == 0)
 		return;
 	if (n < 0) {
-		conn_fail(c, n == UV_EOF ? "the relay closed the connection"
-					 : "relay connection: %s",
+		conn_fail(c,
+			  n == UV_EOF ? "the relay closed the connection" : "relay connection: %s",
 			  uv_strerror((int)n));
 		return;
 	}
@@ -250,8 +252,9 @@ static void on_shim_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static bool shim_follow(struct meshd_relay_conn *c)
 {
 	uint16_t port = wg_device_listen_port(c->r->wg);
-	struct sockaddr_in wg = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-				 .sin_port = htons(port)};
+	struct sockaddr_in wg = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+				  .sin_port = htons(port) };
 	int err, len = sizeof(c->shim_addr);
 	if (port == c->wg_port)
 		return true;
@@ -263,12 +266,13 @@ static bool shim_follow(struct meshd_relay_conn *c)
 	if (!err)
 		err = uv_udp_getsockname(&c->shim, (struct sockaddr *)&c->shim_addr, &len);
 	if (err) {
-		log_warn_rl(&c->r->rl, subject, "relay shim: cannot follow WireGuard to port %u: %s",
-			    port, uv_strerror(err));
+		log_warn_rl(&c->r->rl, subject,
+			    "relay shim: cannot follow WireGuard to port %u: %s", port,
+			    uv_strerror(err));
 		return false;
 	}
-	log_info(subject, "relay shim: WireGuard moved from port %u to %u; following",
-		 c->wg_port, port);
+	log_info(subject, "relay shim: WireGuard moved from port %u to %u; following", c->wg_port,
+		 port);
 	c->wg_port = port;
 	return false;
 }
@@ -297,7 +301,8 @@ static void on_shim(uv_udp_t *u, ssize_t n, const uv_buf_t *buf, const struct so
 /* The shim on 127.0.0.1, connected to WireGuard's socket there. */
 static int shim_open(struct meshd_relay_conn *c, uv_loop_t *loop, uint16_t wg_port)
 {
-	struct sockaddr_in any = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in any = { .sin_family = AF_INET,
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	struct sockaddr_in wg = any;
 	int len = sizeof(c->shim_addr), err;
 	wg.sin_port = htons(wg_port);
@@ -342,7 +347,7 @@ static void on_connect(uv_connect_t *req, int status)
 
 int meshd__stream_open(struct meshd_reach *r, char *err, size_t errlen)
 {
-	static const struct nat_tls_callbacks cb = {sock_write, on_plain};
+	static const struct nat_tls_callbacks cb = { sock_write, on_plain };
 	struct meshd_relay_conn *c = calloc(1, sizeof(*c));
 	int rc;
 	if (!c) {
@@ -353,8 +358,8 @@ int meshd__stream_open(struct meshd_reach *r, char *err, size_t errlen)
 	c->r = r;
 	c->tls_on = r->relay.url.transport == CTL_RELAY_TLS;
 	nat_stream_init(&c->stream);
-	if (c->tls_on && (rc = nat_tls_new(r->relay_ca_file, r->relay.url.host, &cb, c, &c->tls,
-					   err, errlen))) {
+	if (c->tls_on &&
+	    (rc = nat_tls_new(r->relay_ca_file, r->relay.url.host, &cb, c, &c->tls, err, errlen))) {
 		free(c);
 		return rc;
 	}

@@ -35,8 +35,7 @@ int ctl_admin_call(const struct ctl_admin_server *srv, const char *method, const
 {
 	const char *server = srv->url;
 	memset(reply, 0, sizeof(*reply));
-	int checked = ctl_url_check(server, srv->insecure_http, reply->error,
-				    sizeof(reply->error));
+	int checked = ctl_url_check(server, srv->insecure_http, reply->error, sizeof(reply->error));
 	if (checked < 0) {
 		reply->body = calloc(1, 1);
 		return checked;
@@ -138,7 +137,8 @@ static const char *when(json_int_t t, char *buf, size_t len)
 }
 
 /* Appends a formatted row to a growing buffer. */
-static void add(char **out, size_t *len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void add(char **out, size_t *len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void add(char **out, size_t *len, const char *fmt, ...)
 {
 	va_list ap;
@@ -179,41 +179,42 @@ char *ctl_admin_table(const char *kind, const char *json)
 	if (strcmp(kind, "users") == 0) {
 		add(&out, &len, "%-6s %-32s %s\n", "ID", "LOGIN", "CREATED");
 		json_array_foreach(a, i, e)
-			add(&out, &len, "%-6lld %-32s %s\n",
-			    (long long)json_integer_value(json_object_get(e, "id")),
-			    json_string_value(json_object_get(e, "login")) ?: "?",
-			    when(json_integer_value(json_object_get(e, "created")), t1, sizeof(t1)));
+		    add(&out, &len, "%-6lld %-32s %s\n",
+			(long long)json_integer_value(json_object_get(e, "id")),
+			json_string_value(json_object_get(e, "login")) ?: "?",
+			when(json_integer_value(json_object_get(e, "created")), t1, sizeof(t1)));
 	} else if (strcmp(kind, "authkeys") == 0) {
 		add(&out, &len, "%-14s %-5s %-9s %-9s %-7s %-5s %-20s %s\n", "PREFIX", "USER",
 		    "REUSABLE", "EPHEMERAL", "REVOKED", "USES", "EXPIRES", "TAGS");
 		json_array_foreach(a, i, e)
-			add(&out, &len, "%-14s %-5lld %-9s %-9s %-7s %-5lld %-20s %s\n",
-			    json_string_value(json_object_get(e, "prefix")) ?: "?",
-			    (long long)json_integer_value(json_object_get(e, "user_id")),
-			    json_is_true(json_object_get(e, "reusable")) ? "yes" : "no",
-			    json_is_true(json_object_get(e, "ephemeral")) ? "yes" : "no",
-			    json_is_true(json_object_get(e, "revoked")) ? "yes" : "no",
-			    (long long)json_integer_value(json_object_get(e, "uses")),
-			    when(json_integer_value(json_object_get(e, "expires")), t1, sizeof(t1)),
-			    json_string_value(json_object_get(e, "tags")) ?: "");
+		    add(&out, &len, "%-14s %-5lld %-9s %-9s %-7s %-5lld %-20s %s\n",
+			json_string_value(json_object_get(e, "prefix")) ?: "?",
+			(long long)json_integer_value(json_object_get(e, "user_id")),
+			json_is_true(json_object_get(e, "reusable")) ? "yes" : "no",
+			json_is_true(json_object_get(e, "ephemeral")) ? "yes" : "no",
+			json_is_true(json_object_get(e, "revoked")) ? "yes" : "no",
+			(long long)json_integer_value(json_object_get(e, "uses")),
+			when(json_integer_value(json_object_get(e, "expires")), t1, sizeof(t1)),
+			json_string_value(json_object_get(e, "tags")) ?: "");
 	} else if (strcmp(kind, "nodes") == 0) {
 		add(&out, &len, "%-6s %-20s %-28s %-16s %-8s %s\n", "ID", "NAME", "OWNER/TAGS",
 		    "ADDRESS", "ONLINE", "LAST SEEN");
-		json_array_foreach(a, i, e) {
+		json_array_foreach(a, i, e)
+		{
 			char who[256] = "";
 			json_t *tags = json_object_get(e, "tags");
 			if (json_array_size(tags)) {
 				size_t k, o = 0;
 				json_t *t;
-				json_array_foreach(tags, k, t)
-					o += (size_t)snprintf(who + o, o < sizeof(who) ? sizeof(who) - o : 0,
-							      "%s%s", k ? "," : "",
-							      json_string_value(t) ?: "");
+				json_array_foreach(tags, k, t) o += (size_t)snprintf(
+				    who + o, o < sizeof(who) ? sizeof(who) - o : 0, "%s%s",
+				    k ? "," : "", json_string_value(t) ?: "");
 			} else {
 				snprintf(who, sizeof(who), "%s",
 					 json_string_value(json_object_get(e, "owner")) ?: "-");
 			}
-			const char *addr = json_string_value(json_array_get(json_object_get(e, "addresses"), 0));
+			const char *addr =
+			    json_string_value(json_array_get(json_object_get(e, "addresses"), 0));
 			char a4[64];
 			snprintf(a4, sizeof(a4), "%s", addr ? addr : "-");
 			char *slash = strchr(a4, '/');
@@ -223,7 +224,8 @@ char *ctl_admin_table(const char *kind, const char *json)
 			    (long long)json_integer_value(json_object_get(e, "id")),
 			    json_string_value(json_object_get(e, "name")) ?: "?", who, a4,
 			    json_is_true(json_object_get(e, "online")) ? "yes" : "no",
-			    when(json_integer_value(json_object_get(e, "last_seen")), t2, sizeof(t2)));
+			    when(json_integer_value(json_object_get(e, "last_seen")), t2,
+				 sizeof(t2)));
 		}
 	}
 	json_decref(j);
@@ -239,7 +241,8 @@ long long ctl_admin_node_id(const char *json, const char *name)
 	char *end;
 	long long want = strtoll(name, &end, 10);
 	bool numeric = *name && !*end;
-	json_array_foreach(a, i, e) {
+	json_array_foreach(a, i, e)
+	{
 		long long nid = (long long)json_integer_value(json_object_get(e, "id"));
 		const char *nm = json_string_value(json_object_get(e, "name"));
 		if ((nm && strcmp(nm, name) == 0) || (numeric && nid == want)) {

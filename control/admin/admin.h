@@ -16,10 +16,10 @@ struct ctl_admin_server {
 };
 
 struct ctl_admin_reply {
-	long status;   /* HTTP status, 0 when no answer */
-	char *body;    /* the answer (malloc'd, NUL-terminated) */
+	long status; /* HTTP status, 0 when no answer */
+	char *body;  /* the answer (malloc'd, NUL-terminated) */
 	size_t len;
-	char error[512]; /* a sentence for people when status is not 2xx */
+	char error[512];   /* a sentence for people when status is not 2xx */
 	char warning[512]; /* when not empty: tell people (plain HTTP by --insecure-http) */
 };
 

@@ -53,7 +53,8 @@ static void cache_write_done(uv_work_t *w, int status)
 	c->cache_busy = false;
 	if (c->stopped) {
 		if (c->cache_last) {
-			int rc = file_write_atomic(cw->path, c->cache_last, strlen(c->cache_last), 0600);
+			int rc =
+			    file_write_atomic(cw->path, c->cache_last, strlen(c->cache_last), 0600);
 			if (rc)
 				log_warn("control", "cannot cache the netmap in %s: %s", cw->path,
 					 strerror(-rc));

@@ -58,7 +58,7 @@ static char *read_file(const char *path, size_t max, size_t *len)
 }
 
 int ctl__load_key(struct ctl_client *c, const char *name, uint8_t pub[32], uint8_t priv[32],
-		 char *err, size_t errlen)
+		  char *err, size_t errlen)
 {
 	char path[4096];
 	bool created;
@@ -87,8 +87,8 @@ static void connect_start(struct ctl_client *c);
 static void map_poll(struct ctl_client *c);
 
 /* Start a sealed POST of j (taken over) to path; NULL when it could not start. */
-static struct creq *post_json(struct ctl_client *c, const char *path, json_t *j,
-			      enum req_kind kind, long timeout_ms)
+static struct creq *post_json(struct ctl_client *c, const char *path, json_t *j, enum req_kind kind,
+			      long timeout_ms)
 {
 	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	struct creq *r = s ? calloc(1, sizeof(*r)) : NULL;
@@ -125,9 +125,9 @@ static char *opened(struct creq *r, long status, const char **why)
 {
 	char *plain;
 	size_t plen;
-	if (!r->resp || !ctl_wire_open_response(r->c->server_pub, r->c->machine_priv, r->nonce,
-						(const uint8_t *)r->resp, r->resp_len, &plain,
-						&plen, why))
+	if (!r->resp ||
+	    !ctl_wire_open_response(r->c->server_pub, r->c->machine_priv, r->nonce,
+				    (const uint8_t *)r->resp, r->resp_len, &plain, &plen, why))
 		return NULL;
 	return plain;
 }
@@ -137,8 +137,7 @@ static json_t *response_json(struct creq *r, long status, char *errbuf, size_t e
 	const char *why = "empty response";
 	char *plain = status ? opened(r, status, &why) : NULL;
 	if (!status) {
-		snprintf(errbuf, errlen, "control is unreachable (%s)",
-			 ctl__req_error(r));
+		snprintf(errbuf, errlen, "control is unreachable (%s)", ctl__req_error(r));
 		return NULL;
 	}
 	if (!plain) {
@@ -178,8 +177,8 @@ void ctl__register_send(struct ctl_client *c)
 	char nk[KEY_BASE64_SIZE], old[KEY_BASE64_SIZE], dk[KEY_BASE64_SIZE];
 	key_to_base64(nk, c->have_next && (c->rotating || c->relogin) ? c->next_pub : c->node_pub);
 	key_to_base64(dk, c->disco_pub);
-	json_t *j = json_pack("{s:s, s:s, s:s}", "node_key", nk, "hostname", c->hostname,
-			      "disco_key", dk);
+	json_t *j =
+	    json_pack("{s:s, s:s, s:s}", "node_key", nk, "hostname", c->hostname, "disco_key", dk);
 	if (c->have_next && (c->rotating || c->relogin)) {
 		key_to_base64(old, c->node_pub);
 		json_object_set_new(j, "old_node_key", json_string(old));
@@ -248,8 +247,8 @@ static void on_key(struct ctl_client *c, struct creq *r, long status)
 		key_fingerprint(got, key);
 		c->refused = true;
 		ctl__event(c, CTL_CLIENT_KEY_MISMATCH,
-		      "control at %s presents server key %s, not the pinned %s; refusing it", c->url,
-		      got, want);
+			   "control at %s presents server key %s, not the pinned %s; refusing it",
+			   c->url, got, want);
 		return;
 	}
 	if (!c->pinned && pin_key(c, key) != 0)
@@ -336,13 +335,14 @@ static void on_register(struct ctl_client *c, struct creq *r, long status)
 		if (had_next && !c->have_next && c->nm &&
 		    sodium_memcmp(c->nm->self.node_key, c->node_pub, 32) == 0)
 			ctl__deliver(c, false);
-		c->rotating = c->relogin = c->reauth = false; /* done, or control kept the old key */
+		c->rotating = c->relogin = c->reauth =
+		    false; /* done, or control kept the old key */
 		c->followup[0] = '\0';
 		c->backoff_ms = BACKOFF_MIN_MS;
 		forget_auth_key(c); /* used: a reconnect must not present it again */
 		mark_registered(c, true);
 		ctl__event(c, CTL_CLIENT_REGISTERED, "%s",
-		      json_string_value(json_object_get(node, "name")) ?: "");
+			   json_string_value(json_object_get(node, "name")) ?: "");
 		map_poll(c);
 	} else {
 		const char *url = json_string_value(json_object_get(j, "auth_url"));
@@ -393,7 +393,7 @@ static void on_map(struct ctl_client *c, struct creq *r, long status)
 		c->netmap_version = 0;
 		c->refused = true;
 		ctl__event(c, CTL_CLIENT_REFUSED,
-		      "this node is no longer in the tailnet (removed?); log in again");
+			   "this node is no longer in the tailnet (removed?); log in again");
 		return;
 	}
 	char *plain = NULL;
@@ -447,9 +447,9 @@ static void hold_send(struct ctl_client *c, struct creq *old);
 
 static void hold_cancel_send(struct ctl_client *c, const char *hold_id)
 {
-	struct creq *r = post_json(c, "/machine/hold",
-				   json_pack("{s:s, s:b}", "hold_id", hold_id, "cancel", 1), REQ_HOLD,
-				   REQ_TIMEOUT_MS);
+	struct creq *r =
+	    post_json(c, "/machine/hold", json_pack("{s:s, s:b}", "hold_id", hold_id, "cancel", 1),
+		      REQ_HOLD, REQ_TIMEOUT_MS);
 	if (r)
 		r->hold_cancel = true; /* its answer goes nowhere */
 }
@@ -489,11 +489,10 @@ static void on_hold(struct ctl_client *c, struct creq *r, long status)
 
 static void hold_send(struct ctl_client *c, struct creq *old)
 {
-	json_t *j = old->hold_id[0]
-			    ? json_pack("{s:s, s:b}", "hold_id", old->hold_id, "wait", 1)
-			    : json_pack("{s:s, s:s, s:i, s:b}", "src", old->hold_src, "user",
-					old->hold_user, "check_period", (int)old->hold_period,
-					"wait", 0);
+	json_t *j = old->hold_id[0] ? json_pack("{s:s, s:b}", "hold_id", old->hold_id, "wait", 1)
+				    : json_pack("{s:s, s:s, s:i, s:b}", "src", old->hold_src,
+						"user", old->hold_user, "check_period",
+						(int)old->hold_period, "wait", 0);
 	struct creq *r = post_json(c, "/machine/hold", j, REQ_HOLD, MAP_TIMEOUT_MS);
 	if (!r) {
 		old->hold_cb(old->cb_ctx, CTL_HOLD_FAILED, VERDICT_REJECT, "cannot reach control");
@@ -646,8 +645,10 @@ int ctl_client_new(const struct ctl_client_config *cfg, struct ctl_client **out,
 		}
 		c->pinned = true;
 		if (cfg->server_key && sodium_memcmp(given, c->server_pub, 32) != 0) {
-			snprintf(err, errlen, "the server key given differs from the one pinned in "
-					      "%s; refusing it", path);
+			snprintf(err, errlen,
+				 "the server key given differs from the one pinned in "
+				 "%s; refusing it",
+				 path);
 			rc = -EKEYREJECTED;
 			goto fail;
 		}

@@ -7,7 +7,8 @@
  * stream open: the first answer is a full netmap, later ones deltas, with keep-alives in
  * between.  Every netmap is handed to on_netmap and written to state_dir/netmap.json (0600,
  * atomically, within a second); at start the cached one is handed over first, so a node
- * keeps working while control is unreachable.  Failures are retried with exponential backoff and jitter.
+ * keeps working while control is unreachable.  Failures are retried with exponential backoff and
+ * jitter.
  *
  * State directory: machine.key and node.key (private keys, 0600), node.key.next (a key
  * being rotated to, until control confirms it), disco.key (0600: the crypto_box key of
@@ -36,7 +37,7 @@ enum ctl_client_event {
 	CTL_CLIENT_REFUSED,	 /* msg is control's refusal (bad auth key, ...); not retried */
 	CTL_CLIENT_KEY_MISMATCH, /* the server key differs from the pinned one; not retried */
 	CTL_CLIENT_LOGGED_OUT,
-	CTL_CLIENT_KEY_EXPIRED,	 /* the node key expired: logging in again (NEEDS_LOGIN follows) */
+	CTL_CLIENT_KEY_EXPIRED, /* the node key expired: logging in again (NEEDS_LOGIN follows) */
 	CTL_CLIENT_CHANGE_REFUSED, /* msg: why control refused a change a registered node asked
 				    * for (tags, a re-login); it stays as it was, connected */
 	CTL_CLIENT_UNTRUSTED, /* msg: control's certificate (or the CA file) failed; retrying */
@@ -115,7 +116,8 @@ int ctl_client_logout(struct ctl_client *c, void (*cb)(void *ctx, int status), v
  * new key), and on its confirmation it replaces node.key and on_node_key runs.  The key's
  * expiry stays as it is (only a login or an auth key extends it; when it passes, the client
  * logs in again by itself with a new key).  -ENOTCONN before registration, -EBUSY while a
- * registration, rotation or login is under way; a refusal by control is logged and changes nothing. */
+ * registration, rotation or login is under way; a refusal by control is logged and changes nothing.
+ */
 int ctl_client_rotate_key(struct ctl_client *c);
 
 /* The discovery key pair (disco.key): for sealing and opening discovery messages

@@ -48,8 +48,8 @@ struct ctl_client {
 	char **endpoints, **host_keys;
 	size_t n_endpoints, n_host_keys;
 	uint8_t machine_pub[32], machine_priv[32], node_pub[32], node_priv[32];
-	uint8_t next_pub[32], next_priv[32]; /* node.key.next: the key being rotated to */
-	uint8_t disco_pub[32], disco_priv[32]; /* disco.key: discovery messages (crypto_box) */
+	uint8_t next_pub[32], next_priv[32];	   /* node.key.next: the key being rotated to */
+	uint8_t disco_pub[32], disco_priv[32];	   /* disco.key: discovery messages (crypto_box) */
 	bool have_next, rotating, relogin, reauth; /* reauth: a login asked for, not expiry */
 	bool key_pending; /* GET /key in flight: its answer registers or streams */
 	int64_t relogin_at;
@@ -63,7 +63,7 @@ struct ctl_client {
 	bool cache_busy, cache_again, cache_due;
 	char *cache_last; /* at free, with a write still running: the netmap to write after it */
 	unsigned backoff_ms;
-	json_t *netmap; /* the current full netmap as JSON, for the cache */
+	json_t *netmap;	       /* the current full netmap as JSON, for the cache */
 	struct ctl_netmap *nm; /* the same, decoded (deltas decode only what they carry) */
 	uint64_t netmap_version;
 	int64_t netmap_time;
@@ -71,7 +71,7 @@ struct ctl_client {
 	/* The next request opens a new connection (the pooled one may have died with an
 	 * address this node no longer has). */
 	bool fresh_connect;
-	struct creq *reqs; /* every request in flight */
+	struct creq *reqs;     /* every request in flight */
 	struct sockctx *socks; /* every socket curl asked us to watch */
 };
 
@@ -108,10 +108,10 @@ struct sockctx {
 
 /* client.c */
 void ctl__event(struct ctl_client *c, enum ctl_client_event ev, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 int ctl__path_of(const struct ctl_client *c, const char *name, char *out, size_t len);
 int ctl__load_key(struct ctl_client *c, const char *name, uint8_t pub[32], uint8_t priv[32],
-		 char *err, size_t errlen);
+		  char *err, size_t errlen);
 /* Hand the current netmap to the caller (after checking it for a new key and expiry). */
 void ctl__deliver(struct ctl_client *c, bool from_cache);
 /* Send a registration (one at a time) carrying the client's current wishes. */
@@ -123,7 +123,7 @@ int ctl__transport_init(struct ctl_client *c);
 void ctl__transport_stop(struct ctl_client *c); /* every request and socket goes */
 /* Start a request: GET when json is NULL, otherwise a sealed POST. */
 int ctl__req_start(struct ctl_client *c, struct creq *r, const char *path, const char *json,
-		  long timeout_ms);
+		   long timeout_ms);
 void ctl__req_free(struct creq *r);
 /* Why a request got no answer: curl's own words when it had any. */
 const char *ctl__req_error(const struct creq *r);

@@ -105,8 +105,9 @@ void ctl__check_expiry(struct ctl_client *c)
 		return;
 	c->relogin = true;
 	c->relogin_at = now;
-	ctl__event(c, CTL_CLIENT_KEY_EXPIRED, "the node key expired; log in again to stay in the "
-					"tailnet");
+	ctl__event(c, CTL_CLIENT_KEY_EXPIRED,
+		   "the node key expired; log in again to stay in the "
+		   "tailnet");
 	/* unless a connect is under way (its answer registers) */
 	if (c->pinned && !c->key_pending && !uv_is_active((uv_handle_t *)&c->retry_timer))
 		ctl__register_send(c);

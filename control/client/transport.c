@@ -159,7 +159,7 @@ void ctl__req_free(struct creq *r)
 
 /* Start a request: GET /key when json is NULL, otherwise a sealed POST. */
 int ctl__req_start(struct ctl_client *c, struct creq *r, const char *path, const char *json,
-		  long timeout_ms)
+		   long timeout_ms)
 {
 	char url[1024];
 	snprintf(url, sizeof(url), "%s%s", c->url, path);
@@ -171,9 +171,9 @@ int ctl__req_start(struct ctl_client *c, struct creq *r, const char *path, const
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		uint64_t now_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-		int rc = ctl_wire_seal_request(c->server_pub, c->machine_pub, c->machine_priv,
-					       now_ms, json, strlen(json), &r->body, &r->body_len,
-					       r->nonce);
+		int rc =
+		    ctl_wire_seal_request(c->server_pub, c->machine_pub, c->machine_priv, now_ms,
+					  json, strlen(json), &r->body, &r->body_len, r->nonce);
 		if (rc)
 			return rc;
 		r->headers = curl_slist_append(NULL, "Content-Type: application/octet-stream");
@@ -219,13 +219,14 @@ static void check_done(struct ctl_client *c)
 		if (c->reg_req == r)
 			c->reg_req = NULL;
 		char why[600];
-		if (!c->stopped && ctl_url_tls_failure(r->curl_result, c->url, r->curl_err, why,
-						       sizeof(why)))
+		if (!c->stopped &&
+		    ctl_url_tls_failure(r->curl_result, c->url, r->curl_err, why, sizeof(why)))
 			ctl__event(c, CTL_CLIENT_UNTRUSTED, "%s", why); /* then retried as usual */
 		if (!c->stopped)
 			ctl__request_done(c, r, status);
 		if (c->stopped)
-			return; /* a callback freed the client, and with it r and the multi handle */
+			return; /* a callback freed the client, and with it r and the multi handle
+				 */
 		ctl__req_free(r);
 	}
 }

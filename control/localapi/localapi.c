@@ -47,8 +47,8 @@ static json_t *load(const char *text, size_t len, char *err, size_t errlen)
 	json_error_t je;
 	json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
 	if (!j) {
-		ctl__fail(err, errlen, "malformed JSON at line %d column %d: %s", je.line, je.column,
-		     je.text);
+		ctl__fail(err, errlen, "malformed JSON at line %d column %d: %s", je.line,
+			  je.column, je.text);
 		return NULL;
 	}
 	if (!json_is_object(j)) {
@@ -233,11 +233,15 @@ static int path_check(const char *s, char *err, size_t errlen)
 			    strncmp(open + 1, proto[i], strlen(proto[i])) == 0 &&
 			    open[strlen(proto[i]) + 1] == ')')
 				return 0;
-		return ctl__fail(err, errlen, "\"path\" '%s': the transport is (udp), (tcp) or "
-				 "(tls)", shown);
+		return ctl__fail(err, errlen,
+				 "\"path\" '%s': the transport is (udp), (tcp) or "
+				 "(tls)",
+				 shown);
 	}
-	return ctl__fail(err, errlen, "\"path\" '%s': expected none, direct ADDR:PORT or "
-			 "relay TURN-URI (udp|tcp|tls)", shown);
+	return ctl__fail(err, errlen,
+			 "\"path\" '%s': expected none, direct ADDR:PORT or "
+			 "relay TURN-URI (udp|tcp|tls)",
+			 shown);
 }
 
 static json_t *node_json(const struct ctl_lapi_node *n)
@@ -246,12 +250,12 @@ static json_t *node_json(const struct ctl_lapi_node *n)
 	for (size_t i = 0; addrs && i < n->n_addrs; i++)
 		json_array_append_new(addrs, ctl__prefix_json(&n->addrs[i]));
 	json_t *j = json_pack("{s:s?, s:s?, s:s?, s:o, s:o, s:s?, s:b, s:I, s:I, s:I, s:o}", "name",
-			 n->name, "owner", n->owner, "dns_name", n->dns_name, "tags",
-			 ctl__strv_json(n->tags, n->n_tags), "addresses", addrs, "endpoint",
-			 n->endpoint, "online", (int)n->online, "last_handshake",
-			 (json_int_t)n->last_handshake, "rx_bytes", (json_int_t)n->rx_bytes,
-			 "tx_bytes", (json_int_t)n->tx_bytes, "ssh_host_keys",
-			 ctl__strv_json(n->ssh_host_keys, n->n_ssh_host_keys));
+			      n->name, "owner", n->owner, "dns_name", n->dns_name, "tags",
+			      ctl__strv_json(n->tags, n->n_tags), "addresses", addrs, "endpoint",
+			      n->endpoint, "online", (int)n->online, "last_handshake",
+			      (json_int_t)n->last_handshake, "rx_bytes", (json_int_t)n->rx_bytes,
+			      "tx_bytes", (json_int_t)n->tx_bytes, "ssh_host_keys",
+			      ctl__strv_json(n->ssh_host_keys, n->n_ssh_host_keys));
 	if (j && n->path)
 		json_object_set_new(j, "path", json_string(n->path));
 	if (j && n->path && n->rtt_ms >= 0)
@@ -291,8 +295,8 @@ static int node_from_json(json_t *j, struct ctl_lapi_node *n, char *err, size_t 
 		goto bad;
 	}
 	for (size_t i = 0; addrs && i < json_array_size(addrs) && i < CTL_MAX_NODE_ADDRS; i++) {
-		rc = ctl__prefix_from_json(json_array_get(addrs, i), &n->addrs[i], "addresses",
-					   err, errlen);
+		rc = ctl__prefix_from_json(json_array_get(addrs, i), &n->addrs[i], "addresses", err,
+					   errlen);
 		if (rc)
 			goto bad;
 		n->n_addrs++;
@@ -351,9 +355,9 @@ static json_t *alloc_json(const struct ctl_lapi_alloc *a)
 	if (a->state == CTL_LAPI_ALLOC_NONE)
 		return NULL;
 	ctl_relay_url_format(&a->relay, url);
-	json_t *j = json_pack("{s:s, s:s, s:I}", "relay", url, "state",
-			      ctl_lapi_alloc_state_name(a->state), "allocations",
-			      (json_int_t)(a->allocations & INT64_MAX));
+	json_t *j =
+	    json_pack("{s:s, s:s, s:I}", "relay", url, "state", ctl_lapi_alloc_state_name(a->state),
+		      "allocations", (json_int_t)(a->allocations & INT64_MAX));
 	if (j && a->state == CTL_LAPI_ALLOC_ALLOCATED)
 		json_object_set_new(j, "relayed", json_string(a->relayed));
 	if (j && a->state == CTL_LAPI_ALLOC_FAILED) {
@@ -388,8 +392,10 @@ static int alloc_from_json(json_t *o, struct ctl_lapi_alloc *a, char *err, size_
 	if (a->state == CTL_LAPI_ALLOC_NONE) {
 		snprintf(why, 41, "%s", state ? state : "");
 		printable(why);
-		return ctl__fail(err, errlen, "allocation.state '%s': expected allocating, "
-				 "allocated or failed", why);
+		return ctl__fail(err, errlen,
+				 "allocation.state '%s': expected allocating, "
+				 "allocated or failed",
+				 why);
 	}
 	if ((rc = opt_int(o, "allocations", 0, INT64_MAX, &n, err, errlen)))
 		return rc;
@@ -413,8 +419,10 @@ static int alloc_from_json(json_t *o, struct ctl_lapi_alloc *a, char *err, size_
 	if (a->state == CTL_LAPI_ALLOC_FAILED) {
 		const char *w = json_string_value(json_object_get(o, "why"));
 		if (!w || !*w || strlen(w) >= CTL_LAPI_ALLOC_WHY)
-			return ctl__fail(err, errlen, "allocation.why must be a string of 1 to %d "
-					 "characters", CTL_LAPI_ALLOC_WHY - 1);
+			return ctl__fail(err, errlen,
+					 "allocation.why must be a string of 1 to %d "
+					 "characters",
+					 CTL_LAPI_ALLOC_WHY - 1);
 		snprintf(a->why, sizeof(a->why), "%s", w);
 		printable(a->why);
 		if (!json_object_get(o, "retry_s"))
@@ -443,14 +451,15 @@ char *ctl_lapi_status_format(const struct ctl_lapi_status *st)
 							(json_int_t)st->relays[i].expires));
 	}
 	json_t *alloc = alloc_json(&st->alloc);
-	json_t *s = json_pack("{s:s?, s:s?, s:b, s:s?, s:b, s:I, s:s?, s:s?, s:i, s:s?, s:s?, s:o, s:o, s:o, s:o, s:o*}",
-			      "state", st->state, "tun", st->tun, "ssh", (int)st->ssh,
-			      "control_url", st->control_url, "control_connected",
-			      (int)st->control_connected, "netmap_time", (json_int_t)st->netmap_time,
-			      "domain", st->domain, "public_key", st->public_key, "listen_port",
-			      (int)st->listen_port, "auth_url", st->auth_url, "error", st->error, "self",
-			      node_json(&st->self), "peers", peers, "counters", counters, "relays",
-			      relays, "allocation", alloc);
+	json_t *s =
+	    json_pack("{s:s?, s:s?, s:b, s:s?, s:b, s:I, s:s?, s:s?, s:i, s:s?, s:s?, s:o, s:o, "
+		      "s:o, s:o, s:o*}",
+		      "state", st->state, "tun", st->tun, "ssh", (int)st->ssh, "control_url",
+		      st->control_url, "control_connected", (int)st->control_connected,
+		      "netmap_time", (json_int_t)st->netmap_time, "domain", st->domain,
+		      "public_key", st->public_key, "listen_port", (int)st->listen_port, "auth_url",
+		      st->auth_url, "error", st->error, "self", node_json(&st->self), "peers",
+		      peers, "counters", counters, "relays", relays, "allocation", alloc);
 	return dump_line(s ? json_pack("{s:b, s:o}", "ok", 1, "status", s) : NULL);
 }
 
@@ -470,16 +479,18 @@ static int counters_from_json(json_t *o, struct ctl_lapi_status *out, char *err,
 		return -ENOMEM;
 	const char *name;
 	json_t *v;
-	json_object_foreach(o, name, v) {
+	json_object_foreach(o, name, v)
+	{
 		size_t len = strlen(name);
 		if (len == 0 || len >= CTL_LAPI_COUNTER_NAME ||
 		    strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789._") != len)
-			return ctl__fail(err, errlen,
-					 "counter names are 1 to %d characters of a-z, 0-9, '.' and '_'",
-					 CTL_LAPI_COUNTER_NAME - 1);
+			return ctl__fail(
+			    err, errlen,
+			    "counter names are 1 to %d characters of a-z, 0-9, '.' and '_'",
+			    CTL_LAPI_COUNTER_NAME - 1);
 		if (!json_is_integer(v) || json_integer_value(v) < 0)
-			return ctl__fail(err, errlen, "counter \"%s\" must be a non-negative integer",
-					 name);
+			return ctl__fail(err, errlen,
+					 "counter \"%s\" must be a non-negative integer", name);
 		struct ctl_lapi_counter *c = &out->counters[out->n_counters++];
 		memcpy(c->name, name, len + 1);
 		c->value = (uint64_t)json_integer_value(v);

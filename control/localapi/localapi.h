@@ -51,7 +51,7 @@ struct ctl_lapi_request {
 	size_t n_tags;
 	bool tags_given; /* tags were given (maybe none): the node's wanted tags change */
 	bool ssh;
-	bool force_reauth; /* log in again now, with a new node key */
+	bool force_reauth;  /* log in again now, with a new node key */
 	char *ca_file;	    /* absolute path of a PEM CA bundle trusted for control's HTTPS */
 	bool insecure_http; /* allow http:// to control on a host that is not loopback */
 };
@@ -65,7 +65,7 @@ void ctl_lapi_request_clear(struct ctl_lapi_request *r);
 const char *ctl_lapi_cmd_name(enum ctl_lapi_cmd cmd);
 
 #define CTL_LAPI_COUNTER_NAME 32 /* longest counter name + 1 */
-#define CTL_LAPI_MAX_COUNTERS 64  /* more in a reply is an error, not a truncation */
+#define CTL_LAPI_MAX_COUNTERS 64 /* more in a reply is an error, not a truncation */
 
 /* One node as `meshctl status` shows it. */
 struct ctl_lapi_node {
@@ -128,8 +128,8 @@ struct ctl_lapi_status {
 	char *domain;
 	char *public_key; /* base64 WireGuard public key */
 	uint16_t listen_port;
-	char *auth_url;	  /* interactive login in progress */
-	char *error;	  /* the last control error a person should see (refused key, ...) */
+	char *auth_url; /* interactive login in progress */
+	char *error;	/* the last control error a person should see (refused key, ...) */
 	struct ctl_lapi_node self;
 	struct ctl_lapi_node *peers;
 	size_t n_peers;

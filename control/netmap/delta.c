@@ -67,18 +67,21 @@ static int delta_decode(json_t *msg, struct delta *d, char *err, size_t errlen)
 	int rc;
 	memset(d, 0, sizeof(*d));
 	if ((changed && !json_is_array(changed)) || (removed && !json_is_array(removed)))
-		return ctl__fail(err, errlen, "delta: peers_changed and peers_removed must be arrays");
+		return ctl__fail(err, errlen,
+				 "delta: peers_changed and peers_removed must be arrays");
 	d->removed = calloc(json_array_size(removed) + 1, sizeof(*d->removed));
 	d->changed = calloc(json_array_size(changed) + 1, sizeof(*d->changed));
 	if (!d->removed || !d->changed)
 		return -ENOMEM;
-	json_array_foreach(removed, i, v) {
+	json_array_foreach(removed, i, v)
+	{
 		if (!json_is_integer(v) || json_integer_value(v) < 0)
 			return ctl__fail(err, errlen, "delta: peers_removed[%zu] is not an id", i);
 		d->removed[d->n_removed++] = (uint64_t)json_integer_value(v);
 	}
 	qsort(d->removed, d->n_removed, sizeof(*d->removed), u64_cmp);
-	json_array_foreach(changed, i, v) {
+	json_array_foreach(changed, i, v)
+	{
 		if ((rc = ctl__node_from_json(v, &d->changed[i], err, errlen)))
 			return rc;
 		d->n_changed = i + 1;
@@ -86,7 +89,8 @@ static int delta_decode(json_t *msg, struct delta *d, char *err, size_t errlen)
 	qsort(d->changed, d->n_changed, sizeof(*d->changed), node_id_cmp);
 	for (i = 1; i < d->n_changed; i++)
 		if (d->changed[i].id == d->changed[i - 1].id)
-			return ctl__fail(err, errlen, "delta: peer %llu appears twice in peers_changed",
+			return ctl__fail(err, errlen,
+					 "delta: peer %llu appears twice in peers_changed",
 					 (unsigned long long)d->changed[i].id);
 	if ((v = json_object_get(msg, "self"))) {
 		if ((rc = ctl__node_from_json(v, &d->self, err, errlen)))
@@ -205,16 +209,19 @@ static int delta_apply_json(json_t *nm, json_t *msg, char *err, size_t errlen)
 		char key[24];
 		if (!byid)
 			return -ENOMEM;
-		json_array_foreach(peers, i, v) {
+		json_array_foreach(peers, i, v)
+		{
 			snprintf(key, sizeof(key), "%lld",
 				 (long long)json_integer_value(json_object_get(v, "id")));
 			json_object_set(byid, key, v);
 		}
-		json_array_foreach(removed, i, v) {
+		json_array_foreach(removed, i, v)
+		{
 			snprintf(key, sizeof(key), "%lld", (long long)json_integer_value(v));
 			json_object_del(byid, key);
 		}
-		json_array_foreach(changed, i, v) {
+		json_array_foreach(changed, i, v)
+		{
 			snprintf(key, sizeof(key), "%lld",
 				 (long long)json_integer_value(json_object_get(v, "id")));
 			json_object_set(byid, key, v);
@@ -228,8 +235,7 @@ static int delta_apply_json(json_t *nm, json_t *msg, char *err, size_t errlen)
 			json_decref(byid);
 			return -ENOMEM;
 		}
-		json_object_foreach(byid, name, v)
-			arr[k++] = v;
+		json_object_foreach(byid, name, v) arr[k++] = v;
 		qsort(arr, n, sizeof(*arr), json_id_cmp);
 		for (k = 0; k < n; k++)
 			json_array_append(out, arr[k]);

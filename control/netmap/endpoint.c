@@ -43,7 +43,8 @@ bool ctl_endpoint_parse(const char *text, struct ctl_endpoint *out, char *err, s
 		if (!known) {
 			if (err && errlen)
 				snprintf(err, errlen,
-					 "endpoint '%s': unknown type '%.*s' (local, reflexive or relay)",
+					 "endpoint '%s': unknown type '%.*s' (local, reflexive or "
+					 "relay)",
 					 text, (int)tl, text);
 			return false;
 		}
@@ -51,7 +52,8 @@ bool ctl_endpoint_parse(const char *text, struct ctl_endpoint *out, char *err, s
 	}
 	/* A scope id names an interface of the host that chose it: nothing to a peer. */
 	if (strchr(s, '%'))
-		return fail(err, errlen, text, "no scope id in a netmap endpoint (it names an interface of one host)");
+		return fail(err, errlen, text,
+			    "no scope id in a netmap endpoint (it names an interface of one host)");
 	struct addr_endpoint e;
 	const char *why;
 	if (!addr_endpoint_parse(s, &e, &why))

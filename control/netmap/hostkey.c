@@ -79,8 +79,9 @@ bool ctl_ssh_host_key_valid(const char *line, char *err, size_t errlen)
 	    *end)
 		return fail(err, errlen, line, "the key is not valid base64", NULL);
 	/* The blob is SSH wire format: string type, then the key; its type must be the line's. */
-	if (blen <= 4 + tlen || (((uint32_t)blob[0] << 24 | (uint32_t)blob[1] << 16 |
-				  (uint32_t)blob[2] << 8 | blob[3]) != tlen) ||
+	if (blen <= 4 + tlen ||
+	    (((uint32_t)blob[0] << 24 | (uint32_t)blob[1] << 16 | (uint32_t)blob[2] << 8 |
+	      blob[3]) != tlen) ||
 	    memcmp(blob + 4, known, tlen) != 0)
 		return fail(err, errlen, line, "the key does not start with its type", known);
 	return true;

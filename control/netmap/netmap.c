@@ -53,14 +53,15 @@ json_t *ctl__node_json(const struct ctl_node *n)
 {
 	char key[KEY_BASE64_SIZE], disco[KEY_BASE64_SIZE];
 	key_to_base64(key, n->node_key);
-	json_t *j = json_pack("{s:I, s:s?, s:s?, s:o, s:s, s:I, s:o, s:o, s:o, s:o, s:b, s:I}",
-			 "id", (json_int_t)n->id, "name", n->name, "owner", n->owner, "tags",
-			 ctl__strv_json(n->tags, n->n_tags), "node_key", key, "key_expiry",
-			 (json_int_t)n->key_expiry, "addresses", prefixes_json(n->addrs, n->n_addrs),
-			 "allowed_ips", prefixes_json(n->allowed_ips, n->n_allowed_ips),
-			 "endpoints", ctl__strv_json(n->endpoints, n->n_endpoints),
-			 "ssh_host_keys", ctl__strv_json(n->ssh_host_keys, n->n_ssh_host_keys),
-			 "online", (int)n->online, "last_seen", (json_int_t)n->last_seen);
+	json_t *j =
+	    json_pack("{s:I, s:s?, s:s?, s:o, s:s, s:I, s:o, s:o, s:o, s:o, s:b, s:I}", "id",
+		      (json_int_t)n->id, "name", n->name, "owner", n->owner, "tags",
+		      ctl__strv_json(n->tags, n->n_tags), "node_key", key, "key_expiry",
+		      (json_int_t)n->key_expiry, "addresses", prefixes_json(n->addrs, n->n_addrs),
+		      "allowed_ips", prefixes_json(n->allowed_ips, n->n_allowed_ips), "endpoints",
+		      ctl__strv_json(n->endpoints, n->n_endpoints), "ssh_host_keys",
+		      ctl__strv_json(n->ssh_host_keys, n->n_ssh_host_keys), "online",
+		      (int)n->online, "last_seen", (json_int_t)n->last_seen);
 	if (j && n->has_disco_key) {
 		key_to_base64(disco, n->disco_key);
 		json_object_set_new(j, "disco_key", json_string(disco));
@@ -105,7 +106,7 @@ int ctl__prefix_from_json(json_t *j, struct addr_prefix *p, const char *field, c
 		return ctl__fail(err, errlen, "%s: expected an address string", field);
 	if (!addr_prefix_parse(json_string_value(j), p, NULL))
 		return ctl__fail(err, errlen, "%s: '%s' is not an IP address or prefix", field,
-			    json_string_value(j));
+				 json_string_value(j));
 	return 0;
 }
 
@@ -232,8 +233,8 @@ int ctl__node_from_json(json_t *j, struct ctl_node *n, char *err, size_t errlen)
 				     errlen)) ||
 	    (rc = ctl__strv_from_json(j, "endpoints", &n->endpoints, &n->n_endpoints, err,
 				      errlen)) ||
-	    (rc = ctl__strv_from_json(j, "ssh_host_keys", &n->ssh_host_keys,
-				      &n->n_ssh_host_keys, err, errlen))) {
+	    (rc = ctl__strv_from_json(j, "ssh_host_keys", &n->ssh_host_keys, &n->n_ssh_host_keys,
+				      err, errlen))) {
 		free(addrs);
 		ctl__node_clear(n);
 		return rc;
@@ -285,10 +286,11 @@ static int netmap_from_json(json_t *j, struct ctl_netmap **out, char *err, size_
 		}
 	}
 	if (!rc)
-		rc = ctl__filter_from_json(json_object_get(j, "filter"), &nm->filter, &nm->n_filter, err,
-				      errlen);
+		rc = ctl__filter_from_json(json_object_get(j, "filter"), &nm->filter, &nm->n_filter,
+					   err, errlen);
 	if (!rc)
-		rc = ctl__ssh_from_json(json_object_get(j, "ssh"), &nm->ssh, &nm->n_ssh, err, errlen);
+		rc = ctl__ssh_from_json(json_object_get(j, "ssh"), &nm->ssh, &nm->n_ssh, err,
+					errlen);
 	if (!rc)
 		rc = ctl__relays_from_json(json_object_get(j, "relays"), nm->relays, &nm->n_relays,
 					   err, errlen);
@@ -307,7 +309,7 @@ int ctl_netmap_parse(const char *json, size_t len, struct ctl_netmap **out, char
 	json_t *j = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!j)
 		return ctl__fail(err, errlen, "netmap JSON, line %d column %d: %s", jerr.line,
-			    jerr.column, jerr.text);
+				 jerr.column, jerr.text);
 	int rc = netmap_from_json(j, out, err, errlen);
 	json_decref(j);
 	return rc;

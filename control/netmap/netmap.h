@@ -37,7 +37,7 @@ struct ctl_node {
 	 * key; absent (false) for a node that never sent one */
 	uint8_t disco_key[CTL_KEY_LEN];
 	bool has_disco_key;
-	int64_t key_expiry;	       /* unix seconds; 0 = never */
+	int64_t key_expiry; /* unix seconds; 0 = never */
 	struct addr_prefix addrs[CTL_MAX_NODE_ADDRS];
 	size_t n_addrs;
 	struct addr_prefix *allowed_ips;

@@ -36,8 +36,7 @@ int ctl__prefix_from_json(json_t *j, struct addr_prefix *p, const char *field, c
 /* Rule lists (absent or null = none). */
 int ctl__filter_from_json(json_t *a, struct pol_filter_rule ***out, size_t *n, char *err,
 			  size_t errlen);
-int ctl__ssh_from_json(json_t *a, struct pol_ssh_rule ***out, size_t *n, char *err,
-		       size_t errlen);
+int ctl__ssh_from_json(json_t *a, struct pol_ssh_rule ***out, size_t *n, char *err, size_t errlen);
 
 /* Decode a full netmap object. */
 int ctl__netmap_from_json(json_t *j, struct ctl_netmap **out, char *err, size_t errlen);

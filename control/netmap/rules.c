@@ -111,15 +111,16 @@ json_t *ctl__filter_json(const struct pol_filter_rule *const *rules, size_t n)
 		const struct pol_filter_rule *r = rules[i];
 		json_t *ports = json_array(), *protos = json_array();
 		for (size_t k = 0; ports && k < r->n_ports; k++)
-			json_array_append_new(ports, json_pack("[i, i]", r->ports[k].first,
-							       r->ports[k].last));
+			json_array_append_new(
+			    ports, json_pack("[i, i]", r->ports[k].first, r->ports[k].last));
 		for (size_t k = 0; protos && k < r->n_protos; k++)
 			json_array_append_new(protos, json_integer(r->protos[k]));
-		json_array_append_new(a, json_pack("{s:o, s:o, s:o, s:o, s:s, s:i}", "srcs",
-						   prefixes_json(r->srcs, r->n_srcs), "dsts",
-						   prefixes_json(r->dsts, r->n_dsts), "ports", ports,
-						   "protos", protos, "section",
-						   r->section ? r->section : "", "index", r->index));
+		json_array_append_new(a,
+				      json_pack("{s:o, s:o, s:o, s:o, s:s, s:i}", "srcs",
+						prefixes_json(r->srcs, r->n_srcs), "dsts",
+						prefixes_json(r->dsts, r->n_dsts), "ports", ports,
+						"protos", protos, "section",
+						r->section ? r->section : "", "index", r->index));
 	}
 	return a;
 }
@@ -131,19 +132,19 @@ json_t *ctl__ssh_json(const struct pol_ssh_rule *const *rules, size_t n)
 		const struct pol_ssh_rule *r = rules[i];
 		json_t *users = json_array(), *env = json_array();
 		for (size_t u = 0; users && u < r->n_users; u++)
-			json_array_append_new(users, json_pack("[s, s]", r->users[u].from,
-							       r->users[u].to));
+			json_array_append_new(
+			    users, json_pack("[s, s]", r->users[u].from, r->users[u].to));
 		for (size_t k = 0; env && k < r->n_accept_env; k++)
 			json_array_append_new(env, json_string(r->accept_env[k]));
 		json_array_append_new(
-			a, json_pack("{s:o, s:o, s:s, s:I, s:b, s:b, s:b, s:o, s:i}", "principals",
-				     prefixes_json(r->principals, r->n_principals), "users", users,
-				     "action", verdict_name(r->action),
-				     "check_period", (json_int_t)r->check_period_s, "agent",
-				     (int)r->allow_agent_forwarding, "local_fwd",
-				     (int)r->allow_local_port_forwarding, "remote_fwd",
-				     (int)r->allow_remote_port_forwarding, "accept_env", env, "index",
-				     r->index));
+		    a, json_pack("{s:o, s:o, s:s, s:I, s:b, s:b, s:b, s:o, s:i}", "principals",
+				 prefixes_json(r->principals, r->n_principals), "users", users,
+				 "action", verdict_name(r->action), "check_period",
+				 (json_int_t)r->check_period_s, "agent",
+				 (int)r->allow_agent_forwarding, "local_fwd",
+				 (int)r->allow_local_port_forwarding, "remote_fwd",
+				 (int)r->allow_remote_port_forwarding, "accept_env", env, "index",
+				 r->index));
 	}
 	return a;
 }
@@ -238,9 +239,9 @@ static int filter_rule_from(json_t *e, size_t i, struct pol_filter_rule *r,
 	const char *section = json_string_value(json_object_get(e, "section"));
 	if (!section || (strcmp(section, "acls") != 0 && strcmp(section, "grants") != 0 &&
 			 strcmp(section, "default") != 0))
-		return ctl__fail(err, errlen,
-				 "filter[%zu].section: expected \"acls\", \"grants\" or \"default\"",
-				 i);
+		return ctl__fail(
+		    err, errlen,
+		    "filter[%zu].section: expected \"acls\", \"grants\" or \"default\"", i);
 	int rc = int_in(e, "index", "filter", i, true, 0, INT_MAX, &index, err, errlen);
 	if (!rc)
 		rc = list_member(e, "ports", "filter", i, &pa, err, errlen);
@@ -303,7 +304,7 @@ int ctl__filter_from_json(json_t *a, struct pol_filter_rule ***out, size_t *n, c
 		return -ENOMEM;
 	int rc = 0;
 	for (; done < len && !rc; done++) {
-		struct pol_filter_rule r = {0};
+		struct pol_filter_rule r = { 0 };
 		struct pol_port_range *ports = NULL;
 		uint8_t *protos = NULL;
 		rc = filter_rule_from(json_array_get(a, done), done, &r, &ports, &protos, err,
@@ -347,8 +348,8 @@ static int ssh_rule_from(json_t *e, size_t i, struct pol_ssh_rule *r, char err[]
 	if (!rc)
 		rc = ctl__strv_from_json(e, "accept_env", env, n_env, err, errlen);
 	if (!rc)
-		rc = prefixes_from(e, "principals", "ssh", i, &princ, &r->n_principals, err,
-				   errlen);
+		rc =
+		    prefixes_from(e, "principals", "ssh", i, &princ, &r->n_principals, err, errlen);
 	size_t nu = ua ? json_array_size(ua) : 0;
 	*users = rc ? NULL : calloc(nu ? nu : 1, sizeof(**users));
 	if (!rc && !*users)
@@ -358,7 +359,8 @@ static int ssh_rule_from(json_t *e, size_t i, struct pol_ssh_rule *r, char err[]
 		const char *from = json_string_value(json_array_get(pair, 0));
 		const char *to = json_string_value(json_array_get(pair, 1));
 		if (json_array_size(pair) != 2 || !from || !to)
-			rc = ctl__fail(err, errlen, "ssh[%zu].users[%zu]: expected [from, to]", i, u);
+			rc = ctl__fail(err, errlen, "ssh[%zu].users[%zu]: expected [from, to]", i,
+				       u);
 		else
 			(*users)[u] = (struct pol_ssh_usermap){ from, to };
 	}
@@ -375,8 +377,7 @@ static int ssh_rule_from(json_t *e, size_t i, struct pol_ssh_rule *r, char err[]
 	return rc;
 }
 
-int ctl__ssh_from_json(json_t *a, struct pol_ssh_rule ***out, size_t *n, char *err,
-		       size_t errlen)
+int ctl__ssh_from_json(json_t *a, struct pol_ssh_rule ***out, size_t *n, char *err, size_t errlen)
 {
 	*out = NULL;
 	*n = 0;
@@ -390,7 +391,7 @@ int ctl__ssh_from_json(json_t *a, struct pol_ssh_rule ***out, size_t *n, char *e
 		return -ENOMEM;
 	int rc = 0;
 	for (; done < len && !rc; done++) {
-		struct pol_ssh_rule r = {0};
+		struct pol_ssh_rule r = { 0 };
 		struct pol_ssh_usermap *users = NULL;
 		char **env = NULL;
 		size_t n_env = 0;
@@ -416,7 +417,8 @@ int ctl__rules_dup(const struct ctl_netmap *src, struct ctl_netmap *dst)
 	if (src->n_filter && !(dst->filter = calloc(src->n_filter, sizeof(*dst->filter))))
 		return -ENOMEM;
 	for (; dst->n_filter < src->n_filter; dst->n_filter++)
-		if (!(dst->filter[dst->n_filter] = ctl__filter_rule_pack(src->filter[dst->n_filter])))
+		if (!(dst->filter[dst->n_filter] =
+			  ctl__filter_rule_pack(src->filter[dst->n_filter])))
 			return -ENOMEM;
 	if (src->n_ssh && !(dst->ssh = calloc(src->n_ssh, sizeof(*dst->ssh))))
 		return -ENOMEM;

@@ -107,7 +107,8 @@ bool ctl_wire_open_request(const uint8_t server_priv[static 32], const uint8_t *
 	return true;
 }
 
-int ctl_wire_seal_response(const uint8_t machine_pub[static 32], const uint8_t server_priv[static 32],
+int ctl_wire_seal_response(const uint8_t machine_pub[static 32],
+			   const uint8_t server_priv[static 32],
 			   const uint8_t req_nonce[static CTL_WIRE_NONCE_LEN], const char *json,
 			   size_t len, uint8_t **out, size_t *outlen)
 {
@@ -122,8 +123,8 @@ int ctl_wire_seal_response(const uint8_t machine_pub[static 32], const uint8_t s
 	memcpy(plain, req_nonce, CTL_WIRE_NONCE_LEN);
 	memcpy(plain + CTL_WIRE_NONCE_LEN, json, len);
 	randombytes_buf(buf, CTL_WIRE_NONCE_LEN);
-	int rc = crypto_box_easy(buf + CTL_WIRE_NONCE_LEN, plain, plen, buf, machine_pub,
-				 server_priv);
+	int rc =
+	    crypto_box_easy(buf + CTL_WIRE_NONCE_LEN, plain, plen, buf, machine_pub, server_priv);
 	free(plain);
 	if (rc != 0) {
 		free(buf);
@@ -134,7 +135,8 @@ int ctl_wire_seal_response(const uint8_t machine_pub[static 32], const uint8_t s
 	return 0;
 }
 
-bool ctl_wire_open_response(const uint8_t server_pub[static 32], const uint8_t machine_priv[static 32],
+bool ctl_wire_open_response(const uint8_t server_pub[static 32],
+			    const uint8_t machine_priv[static 32],
 			    const uint8_t req_nonce[static CTL_WIRE_NONCE_LEN], const uint8_t *body,
 			    size_t len, char **plain, size_t *plainlen, const char **why)
 {
@@ -224,7 +226,8 @@ static int replay_rebuild(struct ctl_replay *r, uint64_t now_ms)
 {
 	struct replay_slot *old = r->slots;
 	size_t oldcap = r->cap, live = 0;
-	uint64_t horizon = now_ms > 2 * CTL_WIRE_MAX_SKEW_MS ? now_ms - 2 * CTL_WIRE_MAX_SKEW_MS : 0;
+	uint64_t horizon =
+	    now_ms > 2 * CTL_WIRE_MAX_SKEW_MS ? now_ms - 2 * CTL_WIRE_MAX_SKEW_MS : 0;
 	for (size_t i = 0; i < oldcap; i++)
 		if (old[i].ts_ms && old[i].ts_ms >= horizon)
 			live++;

@@ -39,19 +39,21 @@ bool ctl_wire_peek_request(const uint8_t *body, size_t len, const uint8_t **mach
 			   const char **why);
 
 /* Open a request sealed to server_priv.  On success *plain (malloc'd, NUL-terminated,
- * without the timestamp; it may hold NUL bytes, use *plainlen) and *ts_ms are set.  Returns false with *why when the body is
- * malformed or does not authenticate. */
+ * without the timestamp; it may hold NUL bytes, use *plainlen) and *ts_ms are set.  Returns false
+ * with *why when the body is malformed or does not authenticate. */
 bool ctl_wire_open_request(const uint8_t server_priv[static 32], const uint8_t *body, size_t len,
 			   uint8_t machine_pub[static 32], uint8_t nonce[static CTL_WIRE_NONCE_LEN],
 			   uint64_t *ts_ms, char **plain, size_t *plainlen, const char **why);
 
 /* Seal a response to machine_pub answering the request with req_nonce. */
-int ctl_wire_seal_response(const uint8_t machine_pub[static 32], const uint8_t server_priv[static 32],
+int ctl_wire_seal_response(const uint8_t machine_pub[static 32],
+			   const uint8_t server_priv[static 32],
 			   const uint8_t req_nonce[static CTL_WIRE_NONCE_LEN], const char *json,
 			   size_t len, uint8_t **out, size_t *outlen);
 
 /* Open a response; false unless it authenticates and answers req_nonce. */
-bool ctl_wire_open_response(const uint8_t server_pub[static 32], const uint8_t machine_priv[static 32],
+bool ctl_wire_open_response(const uint8_t server_pub[static 32],
+			    const uint8_t machine_priv[static 32],
 			    const uint8_t req_nonce[static CTL_WIRE_NONCE_LEN], const uint8_t *body,
 			    size_t len, char **plain, size_t *plainlen, const char **why);
 

@@ -11,7 +11,7 @@
 
 static bool host_is_loopback(const char *h, size_t n)
 {
-	static const char *const names[] = {"127.0.0.1", "[::1]", "localhost"};
+	static const char *const names[] = { "127.0.0.1", "[::1]", "localhost" };
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (n == strlen(names[i]) && strncasecmp(h, names[i], n) == 0)
 			return true;
@@ -97,8 +97,8 @@ bool ctl_oidc_url_check(const char *what, const char *url, bool loopback_http, c
 					    : "is not an https URL";
 	}
 	if (why) {
-		ctl_oidc__fail(0, err, errlen, "the %s \"%s\" %s", what, ctl_oidc__quote(url, len, q),
-			       why);
+		ctl_oidc__fail(0, err, errlen, "the %s \"%s\" %s", what,
+			       ctl_oidc__quote(url, len, q), why);
 		return false;
 	}
 	return true;
@@ -115,14 +115,14 @@ static int get_string(json_t *doc, const char *name, char *out, char *err, size_
 				      "the discovery document's \"%s\" is not a string", name);
 	if (json_string_length(v) >= CTL_OIDC_URL_MAX)
 		return ctl_oidc__fail(-EINVAL, err, errlen,
-				      "the discovery document's \"%s\" is longer than %d bytes", name,
-				      CTL_OIDC_URL_MAX - 1);
+				      "the discovery document's \"%s\" is longer than %d bytes",
+				      name, CTL_OIDC_URL_MAX - 1);
 	memcpy(out, json_string_value(v), json_string_length(v) + 1);
 	return 0;
 }
 
-static int get_endpoint(json_t *doc, const char *name, bool required, bool loopback_http,
-			char *out, char *err, size_t errlen)
+static int get_endpoint(json_t *doc, const char *name, bool required, bool loopback_http, char *out,
+			char *err, size_t errlen)
 {
 	char what[64];
 	int rc = get_string(doc, name, out, err, errlen);
@@ -159,12 +159,14 @@ static int get_algs(json_t *doc, unsigned *algs, char *err, size_t errlen)
 				      "the discovery document's "
 				      "\"id_token_signing_alg_values_supported\" is not an array");
 	*algs = 0;
-	json_array_foreach(a, i, v) {
+	json_array_foreach(a, i, v)
+	{
 		if (!json_is_string(v))
-			return ctl_oidc__fail(-EINVAL, err, errlen,
-					      "the discovery document's "
-					      "\"id_token_signing_alg_values_supported\" has an entry "
-					      "that is not a string");
+			return ctl_oidc__fail(
+			    -EINVAL, err, errlen,
+			    "the discovery document's "
+			    "\"id_token_signing_alg_values_supported\" has an entry "
+			    "that is not a string");
 		*algs |= ctl_oidc__alg_bit(json_string_value(v));
 	}
 	if (!*algs) {
@@ -181,7 +183,8 @@ static int get_algs(json_t *doc, unsigned *algs, char *err, size_t errlen)
 	if (!m)
 		return 0;
 	if (json_is_array(m)) {
-		json_array_foreach(m, i, v) {
+		json_array_foreach(m, i, v)
+		{
 			if (json_is_string(v) && strcmp(json_string_value(v), "S256") == 0)
 				return 0;
 		}
@@ -199,16 +202,18 @@ int ctl_oidc_discovery_parse(const char *body, size_t len, const char *issuer, b
 
 	memset(out, 0, sizeof(*out));
 	if (len > CTL_OIDC_DOC_MAX)
-		return ctl_oidc__fail(-EFBIG, err, errlen,
-				      "the discovery document is %zu bytes, more than the %d allowed",
-				      len, CTL_OIDC_DOC_MAX);
+		return ctl_oidc__fail(
+		    -EFBIG, err, errlen,
+		    "the discovery document is %zu bytes, more than the %d allowed", len,
+		    CTL_OIDC_DOC_MAX);
 	json_t *doc = ctl_oidc__json_object("the discovery document", body, len, err, errlen);
 	if (!doc)
 		return -EINVAL;
 
 	rc = get_string(doc, "issuer", out->issuer, err, errlen);
 	if (rc == -ENOENT)
-		rc = ctl_oidc__fail(-EINVAL, err, errlen, "the discovery document has no \"issuer\"");
+		rc = ctl_oidc__fail(-EINVAL, err, errlen,
+				    "the discovery document has no \"issuer\"");
 	if (rc < 0)
 		goto out;
 	if (strcmp(out->issuer, issuer) != 0) {

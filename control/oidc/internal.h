@@ -40,7 +40,7 @@ int ctl_oidc__jwks_find(const struct ctl_oidc_jwks *keys, const char *kid, unsig
 
 /* Writes the sentence to err (may be NULL) and returns rc. */
 int ctl_oidc__fail(int rc, char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 /* Outside text made safe to quote: each byte outside printable ASCII becomes '?', and text
  * longer than CTL_OIDC__QUOTE_MAX ends in "...". */

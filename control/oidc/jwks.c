@@ -15,7 +15,7 @@
 enum { RSA_BITS_MIN = 2048, RSA_BITS_MAX = 8192 };
 
 static void ignore(struct ctl_oidc_jwks *k, size_t i, const char *kid, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 static void ignore(struct ctl_oidc_jwks *k, size_t i, const char *kid, const char *fmt, ...)
 {
 	char *note = k->ignored[k->nignored++];
@@ -68,8 +68,8 @@ static int add_key(struct ctl_oidc_jwks *k, size_t i, json_t *e)
 		return 0;
 	}
 	if (!opt_string(e, "use", &use) || (use && strcmp(use, "sig") != 0)) {
-		ignore(k, i, kid, "use \"%s\", not sig", use ? ctl_oidc__quote(use, strlen(use), q)
-							       : "?");
+		ignore(k, i, kid, "use \"%s\", not sig",
+		       use ? ctl_oidc__quote(use, strlen(use), q) : "?");
 		return 0;
 	}
 	if (!opt_string(e, "kty", &kty) || !kty) {
@@ -86,9 +86,8 @@ static int add_key(struct ctl_oidc_jwks *k, size_t i, json_t *e)
 		return 0;
 	}
 	if (!opt_string(e, "alg", &alg) || (alg && ctl_oidc__alg_bit(alg) != want)) {
-		ignore(k, i, kid, "alg \"%s\" is not %s", alg ? ctl_oidc__quote(alg, strlen(alg), q)
-							       : "?",
-		       ctl_oidc__alg_name(want));
+		ignore(k, i, kid, "alg \"%s\" is not %s",
+		       alg ? ctl_oidc__quote(alg, strlen(alg), q) : "?", ctl_oidc__alg_name(want));
 		return 0;
 	}
 	if (want == CTL_OIDC_ES256 &&
@@ -97,7 +96,7 @@ static int add_key(struct ctl_oidc_jwks *k, size_t i, json_t *e)
 		       crv ? ctl_oidc__quote(crv, strlen(crv), q) : "?");
 		return 0;
 	}
-	static const char *const private[] = {"d", "p", "q", "dp", "dq", "qi", "k"};
+	static const char *const private[] = { "d", "p", "q", "dp", "dq", "qi", "k" };
 	for (size_t m = 0; m < sizeof(private) / sizeof(private[0]); m++) {
 		if (json_object_get(e, private[m])) {
 			ignore(k, i, kid, "it holds a private key");
@@ -105,7 +104,7 @@ static int add_key(struct ctl_oidc_jwks *k, size_t i, json_t *e)
 		}
 	}
 	/* what libcjose decodes, checked first: it aborts on some bad base64url */
-	static const char *const pub[2][2] = {{"n", "e"}, {"x", "y"}};
+	static const char *const pub[2][2] = { { "n", "e" }, { "x", "y" } };
 	for (size_t m = 0; m < 2; m++) {
 		const char *name = pub[want == CTL_OIDC_ES256][m];
 		json_t *v = json_object_get(e, name);
@@ -123,7 +122,7 @@ static int add_key(struct ctl_oidc_jwks *k, size_t i, json_t *e)
 	char *text = json_dumps(e, JSON_COMPACT);
 	if (!text)
 		return -ENOMEM;
-	cjose_err cerr = {0};
+	cjose_err cerr = { 0 };
 	cjose_jwk_t *jwk = cjose_jwk_import(text, strlen(text), &cerr);
 	free(text);
 	if (!jwk) {
@@ -158,8 +157,10 @@ int ctl_oidc_jwks_parse(const char *body, size_t len, struct ctl_oidc_jwks **out
 
 	*out = NULL;
 	if (len > CTL_OIDC_JWKS_MAX)
-		return ctl_oidc__fail(-EFBIG, err, errlen, "the JWKS is %zu bytes, more than the %d "
-				      "allowed", len, CTL_OIDC_JWKS_MAX);
+		return ctl_oidc__fail(-EFBIG, err, errlen,
+				      "the JWKS is %zu bytes, more than the %d "
+				      "allowed",
+				      len, CTL_OIDC_JWKS_MAX);
 	json_t *doc = ctl_oidc__json_object("the JWKS", body, len, err, errlen);
 	if (!doc)
 		return -EINVAL;
@@ -169,8 +170,10 @@ int ctl_oidc_jwks_parse(const char *body, size_t len, struct ctl_oidc_jwks **out
 		goto out;
 	}
 	if (json_array_size(a) > CTL_OIDC_KEYS_MAX) {
-		rc = ctl_oidc__fail(-EINVAL, err, errlen, "the JWKS has %zu keys, more than the %d "
-				    "allowed", json_array_size(a), CTL_OIDC_KEYS_MAX);
+		rc = ctl_oidc__fail(-EINVAL, err, errlen,
+				    "the JWKS has %zu keys, more than the %d "
+				    "allowed",
+				    json_array_size(a), CTL_OIDC_KEYS_MAX);
 		goto out;
 	}
 	struct ctl_oidc_jwks *k = calloc(1, sizeof(*k));
@@ -178,15 +181,17 @@ int ctl_oidc_jwks_parse(const char *body, size_t len, struct ctl_oidc_jwks **out
 		rc = -ENOMEM;
 		goto out;
 	}
-	json_array_foreach(a, i, e) {
+	json_array_foreach(a, i, e)
+	{
 		rc = add_key(k, i, e);
 		if (rc < 0)
 			break;
 	}
 	if (rc == 0 && k->n == 0)
-		rc = ctl_oidc__fail(-EINVAL, err, errlen, "the JWKS has no RS256 or ES256 signing "
-				    "key%s%s", k->nignored ? ": " : "",
-				    k->nignored ? k->ignored[0] : "");
+		rc = ctl_oidc__fail(-EINVAL, err, errlen,
+				    "the JWKS has no RS256 or ES256 signing "
+				    "key%s%s",
+				    k->nignored ? ": " : "", k->nignored ? k->ignored[0] : "");
 	if (rc < 0)
 		ctl_oidc_jwks_free(k);
 	else
@@ -236,10 +241,9 @@ int ctl_oidc__jwks_find(const struct ctl_oidc_jwks *keys, const char *kid, unsig
 		if (kid && !(k->has_kid && strcmp(k->kid, kid) == 0))
 			continue;
 		if (kid && k->alg != alg)
-			return ctl_oidc__fail(-EINVAL, err, errlen,
-					      "the key \"%s\" is for %s, not %s",
-					      ctl_oidc__quote(kid, strlen(kid), q),
-					      ctl_oidc__alg_name(k->alg), name);
+			return ctl_oidc__fail(
+			    -EINVAL, err, errlen, "the key \"%s\" is for %s, not %s",
+			    ctl_oidc__quote(kid, strlen(kid), q), ctl_oidc__alg_name(k->alg), name);
 		if (k->alg != alg)
 			continue;
 		*key = k;
@@ -248,12 +252,12 @@ int ctl_oidc__jwks_find(const struct ctl_oidc_jwks *keys, const char *kid, unsig
 	if (n == 1)
 		return 0;
 	if (kid)
-		return ctl_oidc__fail(-ENOKEY, err, errlen,
-				      "the provider's JWKS has no key \"%s\"",
+		return ctl_oidc__fail(-ENOKEY, err, errlen, "the provider's JWKS has no key \"%s\"",
 				      ctl_oidc__quote(kid, strlen(kid), q));
 	if (n == 0)
 		return ctl_oidc__fail(-ENOKEY, err, errlen, "the provider's JWKS has no %s key",
 				      name);
 	return ctl_oidc__fail(-EINVAL, err, errlen,
-			      "the ID token names no kid and the provider has %zu %s keys", n, name);
+			      "the ID token names no kid and the provider has %zu %s keys", n,
+			      name);
 }

@@ -91,11 +91,13 @@ int ctl_oidc_auth_url(const struct ctl_oidc_discovery *d, const char *client_id,
 	size_t pos = strlen(base);
 
 	if (!scope_valid(scope))
-		return ctl_oidc__fail(-EINVAL, err, errlen, "the scope \"%s\" is not space-separated "
+		return ctl_oidc__fail(-EINVAL, err, errlen,
+				      "the scope \"%s\" is not space-separated "
 				      "scope names that include openid",
 				      ctl_oidc__quote(scope, strlen(scope), q));
 	if (!*client_id || !*redirect_uri)
-		return ctl_oidc__fail(-EINVAL, err, errlen, "the client id and the redirect URI "
+		return ctl_oidc__fail(-EINVAL, err, errlen,
+				      "the client id and the redirect URI "
 				      "may not be empty");
 	if (pos >= outlen)
 		goto full;
@@ -123,26 +125,31 @@ int ctl_oidc_auth_url(const struct ctl_oidc_discovery *d, const char *client_id,
 full:
 	if (outlen)
 		out[0] = '\0';
-	return ctl_oidc__fail(-ENAMETOOLONG, err, errlen, "the authorization URL is longer than "
-			      "%zu bytes", outlen ? outlen - 1 : 0);
+	return ctl_oidc__fail(-ENAMETOOLONG, err, errlen,
+			      "the authorization URL is longer than "
+			      "%zu bytes",
+			      outlen ? outlen - 1 : 0);
 }
 
 /* A string member no longer than max bytes into out; -ENOENT when absent. */
-static int get_secret(json_t *r, const char *name, char *out, size_t max, char *err,
-		      size_t errlen)
+static int get_secret(json_t *r, const char *name, char *out, size_t max, char *err, size_t errlen)
 {
 	json_t *v = json_object_get(r, name);
 	if (!v)
 		return -ENOENT;
 	if (!json_is_string(v))
-		return ctl_oidc__fail(-EINVAL, err, errlen, "the token response's %s is not a "
-				      "string", name);
+		return ctl_oidc__fail(-EINVAL, err, errlen,
+				      "the token response's %s is not a "
+				      "string",
+				      name);
 	if (json_string_length(v) == 0)
 		return ctl_oidc__fail(-EINVAL, err, errlen, "the token response's %s is empty",
 				      name);
 	if (json_string_length(v) > max)
-		return ctl_oidc__fail(-EFBIG, err, errlen, "the token response's %s is %zu bytes, "
-				      "more than the %zu allowed", name, json_string_length(v), max);
+		return ctl_oidc__fail(-EFBIG, err, errlen,
+				      "the token response's %s is %zu bytes, "
+				      "more than the %zu allowed",
+				      name, json_string_length(v), max);
 	memcpy(out, json_string_value(v), json_string_length(v) + 1);
 	return 0;
 }
@@ -155,8 +162,10 @@ int ctl_oidc_token_response_parse(const char *body, size_t len, struct ctl_oidc_
 
 	memset(out, 0, sizeof(*out));
 	if (len > CTL_OIDC_RESPONSE_MAX)
-		return ctl_oidc__fail(-EFBIG, err, errlen, "the token response is %zu bytes, more "
-				      "than the %d allowed", len, CTL_OIDC_RESPONSE_MAX);
+		return ctl_oidc__fail(-EFBIG, err, errlen,
+				      "the token response is %zu bytes, more "
+				      "than the %d allowed",
+				      len, CTL_OIDC_RESPONSE_MAX);
 	json_t *r = ctl_oidc__json_object("the token response", body, len, err, errlen);
 	if (!r)
 		return -EINVAL;
@@ -183,9 +192,11 @@ int ctl_oidc_token_response_parse(const char *body, size_t len, struct ctl_oidc_
 	if (!json_is_string(t)) {
 		rc = ctl_oidc__fail(-EINVAL, err, errlen, "the token response has no token_type");
 	} else if (strcasecmp(json_string_value(t), "Bearer") != 0) {
-		rc = ctl_oidc__fail(-EINVAL, err, errlen, "the token response's token_type \"%s\" "
-				    "is not Bearer",
-				    ctl_oidc__quote(json_string_value(t), json_string_length(t), q1));
+		rc = ctl_oidc__fail(
+		    -EINVAL, err, errlen,
+		    "the token response's token_type \"%s\" "
+		    "is not Bearer",
+		    ctl_oidc__quote(json_string_value(t), json_string_length(t), q1));
 	} else {
 		rc = 0;
 	}

@@ -28,24 +28,24 @@
 #include <stdint.h>
 
 enum {
-	CTL_OIDC_DOC_MAX = 64 * 1024,	     /* a discovery document, in bytes */
-	CTL_OIDC_JWKS_MAX = 64 * 1024,	     /* a JWKS */
-	CTL_OIDC_KEYS_MAX = 32,		     /* entries of a JWKS's "keys" */
-	CTL_OIDC_TOKEN_MAX = 16 * 1024,	     /* a compact ID token */
+	CTL_OIDC_DOC_MAX = 64 * 1024,	/* a discovery document, in bytes */
+	CTL_OIDC_JWKS_MAX = 64 * 1024,	/* a JWKS */
+	CTL_OIDC_KEYS_MAX = 32,		/* entries of a JWKS's "keys" */
+	CTL_OIDC_TOKEN_MAX = 16 * 1024, /* a compact ID token */
 	CTL_OIDC_ACCESS_TOKEN_MAX = 4096,
-	CTL_OIDC_RESPONSE_MAX = 64 * 1024,   /* a token endpoint's response */
-	CTL_OIDC_URL_MAX = 1024,	     /* with the NUL: an issuer or an endpoint */
-	CTL_OIDC_AUTH_URL_MAX = 4096,	     /* the authorization URL we build */
-	CTL_OIDC_SUB_MAX = 256,		     /* with the NUL: OIDC Core 2 allows 255 ASCII */
+	CTL_OIDC_RESPONSE_MAX = 64 * 1024, /* a token endpoint's response */
+	CTL_OIDC_URL_MAX = 1024,	   /* with the NUL: an issuer or an endpoint */
+	CTL_OIDC_AUTH_URL_MAX = 4096,	   /* the authorization URL we build */
+	CTL_OIDC_SUB_MAX = 256,		   /* with the NUL: OIDC Core 2 allows 255 ASCII */
 	CTL_OIDC_EMAIL_MAX = 256,
-	CTL_OIDC_GROUPS_MAX = 128,	     /* entries of the groups claim */
-	CTL_OIDC_GROUP_MAX = 128,	     /* with the NUL: one group's name */
-	CTL_OIDC_KID_MAX = 128,		     /* with the NUL */
-	CTL_OIDC_RANDOM_LEN = 44,	     /* 32 random bytes in base64url (43) and the NUL */
-	CTL_OIDC_SKEW = 60,		     /* seconds of clock difference we forgive */
-	CTL_OIDC_JWKS_TTL = 3600,	     /* a JWKS is fetched again after an hour */
-	CTL_OIDC_JWKS_REFETCH_MIN = 30,	     /* ... or on an unknown kid, at most this often */
-	CTL_OIDC_ERR_MAX = 512,		     /* a good size for err buffers */
+	CTL_OIDC_GROUPS_MAX = 128,	/* entries of the groups claim */
+	CTL_OIDC_GROUP_MAX = 128,	/* with the NUL: one group's name */
+	CTL_OIDC_KID_MAX = 128,		/* with the NUL */
+	CTL_OIDC_RANDOM_LEN = 44,	/* 32 random bytes in base64url (43) and the NUL */
+	CTL_OIDC_SKEW = 60,		/* seconds of clock difference we forgive */
+	CTL_OIDC_JWKS_TTL = 3600,	/* a JWKS is fetched again after an hour */
+	CTL_OIDC_JWKS_REFETCH_MIN = 30, /* ... or on an unknown kid, at most this often */
+	CTL_OIDC_ERR_MAX = 512,		/* a good size for err buffers */
 };
 
 /* Signature algorithms, as a set.  Only these two exist here: never "none", never HS*. */

@@ -70,8 +70,7 @@ void ctl_oidc__b64url_encode(const unsigned char *in, size_t n, char *out, size_
 	sodium_bin2base64(out, outlen, in, n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 }
 
-json_t *ctl_oidc__json_object(const char *what, const char *s, size_t len, char *err,
-			      size_t errlen)
+json_t *ctl_oidc__json_object(const char *what, const char *s, size_t len, char *err, size_t errlen)
 {
 	json_error_t je;
 	char q[CTL_OIDC__QUOTE_BUF];

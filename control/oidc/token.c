@@ -53,45 +53,53 @@ static int check_audience(json_t *c, const char *client_id, char *err, size_t er
 		n = 1;
 		ours = strcmp(json_string_value(aud), client_id) == 0;
 	} else if (json_is_array(aud) && json_array_size(aud) <= AUD_MAX) {
-		json_array_foreach(aud, i, v) {
+		json_array_foreach(aud, i, v)
+		{
 			if (!json_is_string(v))
-				return ctl_oidc__fail(-EINVAL, err, errlen, "the ID token's aud has "
+				return ctl_oidc__fail(-EINVAL, err, errlen,
+						      "the ID token's aud has "
 						      "an entry that is not a string");
 			ours |= strcmp(json_string_value(v), client_id) == 0;
 			n++;
 		}
 	} else if (aud) {
-		return ctl_oidc__fail(-EINVAL, err, errlen, "the ID token's aud is not a string or "
-				      "an array of at most %d strings", AUD_MAX);
+		return ctl_oidc__fail(-EINVAL, err, errlen,
+				      "the ID token's aud is not a string or "
+				      "an array of at most %d strings",
+				      AUD_MAX);
 	}
 	if (n == 0)
 		return ctl_oidc__fail(-EINVAL, err, errlen, "the ID token has no aud");
 	if (!ours) {
 		char *s = json_dumps(aud, JSON_COMPACT | JSON_ENCODE_ANY);
-		ctl_oidc__fail(-EACCES, err, errlen, "the ID token's aud %s does not name this "
-			       "client \"%s\"", s ? ctl_oidc__quote(s, strlen(s), q1) : "?",
+		ctl_oidc__fail(-EACCES, err, errlen,
+			       "the ID token's aud %s does not name this "
+			       "client \"%s\"",
+			       s ? ctl_oidc__quote(s, strlen(s), q1) : "?",
 			       ctl_oidc__quote(client_id, strlen(client_id), q2));
 		free(s);
 		return -EACCES;
 	}
 	json_t *azp = json_object_get(c, "azp");
 	if (!azp && n > 1)
-		return ctl_oidc__fail(-EACCES, err, errlen, "the ID token has several audiences "
+		return ctl_oidc__fail(-EACCES, err, errlen,
+				      "the ID token has several audiences "
 				      "and no azp");
 	if (azp && !json_is_string(azp))
 		return ctl_oidc__fail(-EINVAL, err, errlen, "the ID token's azp is not a string");
 	if (azp && strcmp(json_string_value(azp), client_id) != 0)
-		return ctl_oidc__fail(-EACCES, err, errlen, "the ID token's azp \"%s\" is not this "
-				      "client \"%s\"",
-				      ctl_oidc__quote(json_string_value(azp),
-						      json_string_length(azp), q1),
-				      ctl_oidc__quote(client_id, strlen(client_id), q2));
+		return ctl_oidc__fail(
+		    -EACCES, err, errlen,
+		    "the ID token's azp \"%s\" is not this "
+		    "client \"%s\"",
+		    ctl_oidc__quote(json_string_value(azp), json_string_length(azp), q1),
+		    ctl_oidc__quote(client_id, strlen(client_id), q2));
 	return 0;
 }
 
 /* exp, iat, nbf with the skew; auth_time (into *auth_time, 0 when absent) in check mode. */
-static int check_times(json_t *c, const struct ctl_oidc_verify *p, int64_t *auth_time,
-		       char *err, size_t errlen)
+static int check_times(json_t *c, const struct ctl_oidc_verify *p, int64_t *auth_time, char *err,
+		       size_t errlen)
 {
 	const long long skew = CTL_OIDC_SKEW;
 	int64_t exp, iat, nbf, at = 0;
@@ -125,11 +133,14 @@ static int check_times(json_t *c, const struct ctl_oidc_verify *p, int64_t *auth
 	if (rc < 0 && rc != -ENOENT)
 		return rc;
 	if (rc == -ENOENT && p->check)
-		return ctl_oidc__fail(-EACCES, err, errlen, "the ID token has no auth_time, so it "
+		return ctl_oidc__fail(-EACCES, err, errlen,
+				      "the ID token has no auth_time, so it "
 				      "does not show a fresh login at the provider");
 	if (p->check && at + skew < p->auth_after)
-		return ctl_oidc__fail(-EACCES, err, errlen, "the login at the provider was %lld s "
-				      "before this check began", (long long)(p->auth_after - at));
+		return ctl_oidc__fail(-EACCES, err, errlen,
+				      "the login at the provider was %lld s "
+				      "before this check began",
+				      (long long)(p->auth_after - at));
 	*auth_time = rc == 0 ? at : 0;
 	return 0;
 }
@@ -145,23 +156,31 @@ static int get_groups(json_t *c, const char *claim, struct ctl_oidc_identity *ou
 	if (!g)
 		return 0;
 	if (!json_is_array(g))
-		return ctl_oidc__fail(-EINVAL, err, errlen, "the ID token's \"%s\" claim is not an "
-				      "array of strings", q1);
+		return ctl_oidc__fail(-EINVAL, err, errlen,
+				      "the ID token's \"%s\" claim is not an "
+				      "array of strings",
+				      q1);
 	if (json_array_size(g) > CTL_OIDC_GROUPS_MAX)
-		return ctl_oidc__fail(-EINVAL, err, errlen, "the ID token's \"%s\" claim has %zu "
-				      "entries, more than the %d allowed", q1, json_array_size(g),
-				      CTL_OIDC_GROUPS_MAX);
-	json_array_foreach(g, i, v) {
+		return ctl_oidc__fail(-EINVAL, err, errlen,
+				      "the ID token's \"%s\" claim has %zu "
+				      "entries, more than the %d allowed",
+				      q1, json_array_size(g), CTL_OIDC_GROUPS_MAX);
+	json_array_foreach(g, i, v)
+	{
 		if (!json_is_string(v))
-			return ctl_oidc__fail(-EINVAL, err, errlen, "the ID token's \"%s\" claim is "
-					      "not an array of strings", q1);
+			return ctl_oidc__fail(-EINVAL, err, errlen,
+					      "the ID token's \"%s\" claim is "
+					      "not an array of strings",
+					      q1);
 		const char *s = json_string_value(v);
 		size_t n = json_string_length(v);
 		if (n == 0 || n >= CTL_OIDC_GROUP_MAX || !printable(s, n))
-			return ctl_oidc__fail(-EINVAL, err, errlen, "the ID token's \"%s\" claim "
+			return ctl_oidc__fail(-EINVAL, err, errlen,
+					      "the ID token's \"%s\" claim "
 					      "has a group \"%s\" that is empty, longer than %d "
-					      "bytes or has a control character", q1,
-					      ctl_oidc__quote(s, n, q2), CTL_OIDC_GROUP_MAX - 1);
+					      "bytes or has a control character",
+					      q1, ctl_oidc__quote(s, n, q2),
+					      CTL_OIDC_GROUP_MAX - 1);
 		memcpy(out->groups[out->ngroups++], s, n + 1);
 	}
 	out->groups_present = true;
@@ -169,8 +188,8 @@ static int get_groups(json_t *c, const char *claim, struct ctl_oidc_identity *ou
 }
 
 /* iss, the audience, times, nonce, then who: sub, a verified email, groups. */
-static int check_claims(json_t *c, const struct ctl_oidc_verify *p,
-			struct ctl_oidc_identity *out, char *err, size_t errlen)
+static int check_claims(json_t *c, const struct ctl_oidc_verify *p, struct ctl_oidc_identity *out,
+			char *err, size_t errlen)
 {
 	char q1[CTL_OIDC__QUOTE_BUF], q2[CTL_OIDC__QUOTE_BUF];
 	json_t *iss = json_object_get(c, "iss"), *v;
@@ -179,11 +198,12 @@ static int check_claims(json_t *c, const struct ctl_oidc_verify *p,
 	if (!json_is_string(iss))
 		return ctl_oidc__fail(-EINVAL, err, errlen, "the ID token has no iss");
 	if (strcmp(json_string_value(iss), p->issuer) != 0)
-		return ctl_oidc__fail(-EACCES, err, errlen, "the ID token's iss \"%s\" is not the "
-				      "issuer \"%s\"",
-				      ctl_oidc__quote(json_string_value(iss),
-						      json_string_length(iss), q1),
-				      ctl_oidc__quote(p->issuer, strlen(p->issuer), q2));
+		return ctl_oidc__fail(
+		    -EACCES, err, errlen,
+		    "the ID token's iss \"%s\" is not the "
+		    "issuer \"%s\"",
+		    ctl_oidc__quote(json_string_value(iss), json_string_length(iss), q1),
+		    ctl_oidc__quote(p->issuer, strlen(p->issuer), q2));
 	rc = check_audience(c, p->client_id, err, errlen);
 	if (rc == 0)
 		rc = check_times(c, p, &out->auth_time, err, errlen);
@@ -194,7 +214,8 @@ static int check_claims(json_t *c, const struct ctl_oidc_verify *p,
 		if (!json_is_string(v))
 			return ctl_oidc__fail(-EACCES, err, errlen, "the ID token has no nonce");
 		if (strcmp(json_string_value(v), p->nonce) != 0)
-			return ctl_oidc__fail(-EACCES, err, errlen, "the ID token's nonce is not "
+			return ctl_oidc__fail(-EACCES, err, errlen,
+					      "the ID token's nonce is not "
 					      "this login's");
 	}
 
@@ -203,7 +224,8 @@ static int check_claims(json_t *c, const struct ctl_oidc_verify *p,
 		return ctl_oidc__fail(-EINVAL, err, errlen, "the ID token has no sub");
 	size_t n = json_string_length(v);
 	if (n == 0 || n >= CTL_OIDC_SUB_MAX || !printable(json_string_value(v), n))
-		return ctl_oidc__fail(-EINVAL, err, errlen, "the ID token's sub \"%s\" is empty, "
+		return ctl_oidc__fail(-EINVAL, err, errlen,
+				      "the ID token's sub \"%s\" is empty, "
 				      "longer than %d bytes or has a control character",
 				      ctl_oidc__quote(json_string_value(v), n, q1),
 				      CTL_OIDC_SUB_MAX - 1);
@@ -217,7 +239,8 @@ static int check_claims(json_t *c, const struct ctl_oidc_verify *p,
 	if (json_is_true(json_object_get(c, "email_verified")) && json_is_string(v)) {
 		n = json_string_length(v);
 		if (n >= CTL_OIDC_EMAIL_MAX || !printable(json_string_value(v), n))
-			return ctl_oidc__fail(-EINVAL, err, errlen, "the ID token's email \"%s\" "
+			return ctl_oidc__fail(-EINVAL, err, errlen,
+					      "the ID token's email \"%s\" "
 					      "is longer than %d bytes or has a control character",
 					      ctl_oidc__quote(json_string_value(v), n, q1),
 					      CTL_OIDC_EMAIL_MAX - 1);
@@ -243,8 +266,8 @@ static int read_header(const char *token, size_t hlen, const struct ctl_oidc_ver
 		free(buf);
 		return rc;
 	}
-	json_t *h = ctl_oidc__json_object("the ID token's header", (const char *)buf, n, err,
-					  errlen);
+	json_t *h =
+	    ctl_oidc__json_object("the ID token's header", (const char *)buf, n, err, errlen);
 	free(buf);
 	if (!h)
 		return -EINVAL;
@@ -254,16 +277,20 @@ static int read_header(const char *token, size_t hlen, const struct ctl_oidc_ver
 	} else if (strcmp(json_string_value(a), "none") == 0) {
 		ctl_oidc__fail(-EINVAL, err, errlen, "the ID token is not signed (alg \"none\")");
 	} else if (!(ctl_oidc__alg_bit(json_string_value(a)) & p->algs)) {
-		ctl_oidc__fail(-EINVAL, err, errlen, "the ID token's alg \"%s\" is not allowed "
+		ctl_oidc__fail(-EINVAL, err, errlen,
+			       "the ID token's alg \"%s\" is not allowed "
 			       "(allowed: %s)",
 			       ctl_oidc__quote(json_string_value(a), json_string_length(a), q),
 			       ctl_oidc__alg_list(p->algs, list));
 	} else if (json_object_get(h, "crit")) {
-		ctl_oidc__fail(-EINVAL, err, errlen, "the ID token's header has crit, which we do "
+		ctl_oidc__fail(-EINVAL, err, errlen,
+			       "the ID token's header has crit, which we do "
 			       "not understand");
 	} else if (k && (!json_is_string(k) || json_string_length(k) >= CTL_OIDC_KID_MAX)) {
-		ctl_oidc__fail(-EINVAL, err, errlen, "the ID token's kid is not a string of at most "
-			       "%d bytes", CTL_OIDC_KID_MAX - 1);
+		ctl_oidc__fail(-EINVAL, err, errlen,
+			       "the ID token's kid is not a string of at most "
+			       "%d bytes",
+			       CTL_OIDC_KID_MAX - 1);
 	} else {
 		*alg = ctl_oidc__alg_bit(json_string_value(a));
 		*has_kid = k != NULL;
@@ -283,24 +310,26 @@ int ctl_oidc_id_token_verify(const char *token, size_t len, const struct ctl_oid
 	const struct ctl_oidc__key *key;
 	unsigned alg = 0;
 	bool has_kid = false;
-	cjose_err cerr = {0};
+	cjose_err cerr = { 0 };
 	uint8_t *body;
 	size_t body_len;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	if (len > CTL_OIDC_TOKEN_MAX)
-		return ctl_oidc__fail(-EFBIG, err, errlen, "the ID token is %zu bytes, more than "
-				      "the %d allowed", len, CTL_OIDC_TOKEN_MAX);
+		return ctl_oidc__fail(-EFBIG, err, errlen,
+				      "the ID token is %zu bytes, more than "
+				      "the %d allowed",
+				      len, CTL_OIDC_TOKEN_MAX);
 	const char *d1 = memchr(token, '.', len);
 	const char *d2 = d1 ? memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - token)) : NULL;
 	/* libcjose 0.6.2.1 aborts on some bad base64url: it only ever sees good parts */
 	if (!d2 || memchr(d2 + 1, '.', len - (size_t)(d2 + 1 - token)) || d1 == token ||
-	    d2 == d1 + 1 ||
-	    !ctl_oidc__b64url_valid(token, (size_t)(d1 - token)) ||
+	    d2 == d1 + 1 || !ctl_oidc__b64url_valid(token, (size_t)(d1 - token)) ||
 	    !ctl_oidc__b64url_valid(d1 + 1, (size_t)(d2 - d1 - 1)) ||
 	    !ctl_oidc__b64url_valid(d2 + 1, (size_t)(token + len - d2 - 1)))
-		return ctl_oidc__fail(-EINVAL, err, errlen, "the ID token is not a signed JWT "
+		return ctl_oidc__fail(-EINVAL, err, errlen,
+				      "the ID token is not a signed JWT "
 				      "(three base64url parts)");
 	rc = read_header(token, (size_t)(d1 - token), p, &alg, kid, &has_kid, err, errlen);
 	if (rc < 0)
@@ -322,7 +351,8 @@ int ctl_oidc_id_token_verify(const char *token, size_t len, const struct ctl_oid
 		goto out;
 	}
 	if (!cjose_jws_verify(jws, (const cjose_jwk_t *)key->jwk, &cerr)) {
-		rc = ctl_oidc__fail(-EINVAL, err, errlen, "the ID token's signature does not "
+		rc = ctl_oidc__fail(-EINVAL, err, errlen,
+				    "the ID token's signature does not "
 				    "verify with the provider's %s key \"%s\"",
 				    ctl_oidc__alg_name(alg),
 				    ctl_oidc__quote(key->kid, strlen(key->kid), q));

@@ -166,14 +166,14 @@ int pol__addrset_finish(struct pol__addrset *s)
 			uint32_t span = p->bits == 0 ? 0xffffffffu : ((1u << (32 - p->bits)) - 1);
 			if (p->bits == 32)
 				span = 0;
-			s->v4[n4++] = (struct pol__iv4){v, v | span};
+			s->v4[n4++] = (struct pol__iv4){ v, v | span };
 		} else {
 			unsigned __int128 v = be128(p->ip.bytes);
 			unsigned __int128 span =
 			    p->bits == 0     ? ~(unsigned __int128)0
 			    : p->bits == 128 ? 0
 					     : (((unsigned __int128)1 << (128 - p->bits)) - 1);
-			s->v6[n6++] = (struct pol__iv6){v, v | span};
+			s->v6[n6++] = (struct pol__iv6){ v, v | span };
 		}
 	}
 	if (n4)
@@ -266,7 +266,7 @@ bool pol__ports_parse(const char *s, struct pol_port_range **out, size_t *n, str
 		v = malloc(sizeof(*v));
 		if (!v)
 			return pol__fail(err, "out of memory"), false;
-		v[0] = (struct pol_port_range){0, 65535};
+		v[0] = (struct pol_port_range){ 0, 65535 };
 		*out = v;
 		*n = 1;
 		return true;
@@ -318,7 +318,7 @@ bool pol__ports_parse(const char *s, struct pol_port_range **out, size_t *n, str
 			return false;
 		}
 		if (POL__PUSH(v, nv, cap,
-			      ((struct pol_port_range){(uint16_t)first, (uint16_t)last}))) {
+			      ((struct pol_port_range){ (uint16_t)first, (uint16_t)last }))) {
 			free(v);
 			pol__fail(err, "out of memory");
 			return false;
@@ -336,10 +336,11 @@ static const struct {
 	const char *name;
 	uint8_t num;
 } protos[] = {
-    {"icmp", POL_PROTO_ICMP}, {"igmp", POL_PROTO_IGMP},	       {"tcp", POL_PROTO_TCP},
-    {"udp", POL_PROTO_UDP},   {"gre", POL_PROTO_GRE},	       {"esp", POL_PROTO_ESP},
-    {"ah", POL_PROTO_AH},     {"ipv6-icmp", POL_PROTO_ICMPV6}, {"icmpv6", POL_PROTO_ICMPV6},
-    {"sctp", POL_PROTO_SCTP},
+	{ "icmp", POL_PROTO_ICMP },	{ "igmp", POL_PROTO_IGMP },
+	{ "tcp", POL_PROTO_TCP },	{ "udp", POL_PROTO_UDP },
+	{ "gre", POL_PROTO_GRE },	{ "esp", POL_PROTO_ESP },
+	{ "ah", POL_PROTO_AH },		{ "ipv6-icmp", POL_PROTO_ICMPV6 },
+	{ "icmpv6", POL_PROTO_ICMPV6 }, { "sctp", POL_PROTO_SCTP },
 };
 
 bool pol_proto_parse(const char *s, uint8_t *out)

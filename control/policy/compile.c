@@ -136,7 +136,7 @@ static int load_topology(struct pol__cctx *x, const struct pol_topology *t, stru
 			return -ENOMEM;
 		for (size_t k = 0; k < in->n_addrs; k++) {
 			nd->addrs[nd->n_addrs++] = in->addrs[k];
-			c->by_addr[c->n_by_addr++] = (struct pol__addrnode){in->addrs[k], (int)i};
+			c->by_addr[c->n_by_addr++] = (struct pol__addrnode){ in->addrs[k], (int)i };
 		}
 		for (size_t k = 0; k < in->n_routes; k++)
 			nd->routes[nd->n_routes++] = in->routes[k];
@@ -179,8 +179,8 @@ int pol_compile(const struct pol_policy *pol, const struct pol_topology *topo,
 		return -ENOMEM;
 	c->pol = pol;
 	c->allow_all = !pol->has_rules;
-	struct pol__cctx x = {.c = c, .pol = pol};
-	struct pol__owned maps = {0};
+	struct pol__cctx x = { .c = c, .pol = pol };
+	struct pol__owned maps = { 0 };
 	int rc = load_topology(&x, topo, err);
 	if (!rc)
 		rc = pol__compile_filters(&x);

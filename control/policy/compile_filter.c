@@ -27,7 +27,7 @@ static int new_cfilter(struct pol__cctx *x, const struct pol__netrule *r, const 
 	f->pub.n_srcs = src->n_prefixes;
 	f->pub.ports = d->ports;
 	f->pub.n_ports = d->n_ports;
-	static const uint8_t any_protos[] = {0};
+	static const uint8_t any_protos[] = { 0 };
 	f->pub.protos = d->n_protos ? d->protos : any_protos;
 	f->pub.n_protos = d->n_protos ? d->n_protos : 0;
 	f->pub.section = r->section;
@@ -60,7 +60,7 @@ static int compile_dst(struct pol__cctx *x, const struct pol__netrule *r, const 
 {
 	struct pol_compiled *c = x->c;
 	struct pol__cfilter *f;
-	struct pol__ivec nodes = {0};
+	struct pol__ivec nodes = { 0 };
 	int rc = 0;
 
 	if (d->alias.kind == POL__A_INTERNET)

@@ -147,7 +147,7 @@ bool pol__node_matches(const struct pol_compiled *c, size_t node, const struct p
 int pol__alias_nodes(const struct pol_compiled *c, const struct pol__alias *a, int **out, size_t *n)
 {
 	/* Slow path for tests and explain: linear over nodes, no indexes needed. */
-	struct pol__ivec v = {0};
+	struct pol__ivec v = { 0 };
 	int rc = 0;
 	for (size_t i = 0; i < c->n_nodes && !rc; i++)
 		if (pol__node_matches(c, i, a))
@@ -191,8 +191,8 @@ int pol__nodes_addrs(struct pol__cctx *x, const struct pol__ivec *nodes, struct 
 
 int pol__addrset_add_all(struct pol__addrset *s)
 {
-	struct addr_prefix p4 = {.ip = { .family = AF_INET}, .bits = 0};
-	struct addr_prefix p6 = {.ip = { .family = AF_INET6}, .bits = 0};
+	struct addr_prefix p4 = { .ip = { .family = AF_INET }, .bits = 0 };
+	struct addr_prefix p6 = { .ip = { .family = AF_INET6 }, .bits = 0 };
 	int rc = pol__addrset_add(s, &p4);
 	return rc ? rc : pol__addrset_add(s, &p6);
 }
@@ -228,7 +228,7 @@ int pol__src_set(struct pol__cctx *x, const struct pol__alias *srcs, size_t n, i
 		return 0;
 	}
 	struct pol__addrset *s;
-	struct pol__ivec nodes = {0};
+	struct pol__ivec nodes = { 0 };
 	int rc = new_set(x, &s);
 	if (!rc && restrict_user >= 0) {
 		/* Only the user's own devices, those some source alias covers. */

@@ -58,8 +58,8 @@ static int usermap_general(struct pol_compiled *c, const struct pol__sshrule *r,
 	}
 	if (nonroot) {
 		if (!root)
-			m[k++] = (struct pol_ssh_usermap){"root", ""};
-		m[k++] = (struct pol_ssh_usermap){"*", "="};
+			m[k++] = (struct pol_ssh_usermap){ "root", "" };
+		m[k++] = (struct pol_ssh_usermap){ "*", "=" };
 	}
 	(void)c;
 	*out = m;
@@ -106,7 +106,7 @@ static int compile_ssh_rule(struct pol__cctx *x, const struct pol__sshrule *r,
 			    struct pol__owned *maps)
 {
 	struct pol_compiled *c = x->c;
-	struct pol__ivec dst = {0};
+	struct pol__ivec dst = { 0 };
 	struct pol__cssh **lp_rules = NULL; /* per source user, built on first use */
 	bool *lp_done = NULL;
 	int rc = 0;

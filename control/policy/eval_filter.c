@@ -17,8 +17,15 @@ static const struct addr_prefix everywhere[] = {
 static const struct pol_port_range every_port = { 0, 65535 };
 
 const struct pol_filter_rule pol_filter_allow_all = {
-	.srcs = everywhere, .n_srcs = 2, .dsts = everywhere, .n_dsts = 2,
-	.ports = &every_port, .n_ports = 1, .n_protos = 0, .section = "default", .index = 0,
+	.srcs = everywhere,
+	.n_srcs = 2,
+	.dsts = everywhere,
+	.n_dsts = 2,
+	.ports = &every_port,
+	.n_ports = 1,
+	.n_protos = 0,
+	.section = "default",
+	.index = 0,
 };
 
 static bool proto_port_ok(const struct pol_filter_rule *r, uint8_t proto, uint16_t port)
@@ -169,7 +176,7 @@ void pol_filter_rules_decide(const struct pol_filter_rule *const *rules, size_t 
 			     const struct addr_ip *src, const struct addr_ip *dst, uint8_t proto,
 			     uint16_t port, struct pol_decision *out)
 {
-	struct miss m = {0};
+	struct miss m = { 0 };
 	pol__decision_init(out);
 	int i = pol_filter_rules_match(rules, n, src, dst, proto, port);
 	if (i >= 0) {
@@ -210,7 +217,7 @@ int pol_filter_decide(const struct pol_compiled *c, const struct addr_ip *src,
 		return -ENOENT;
 	}
 	const struct pol__cnode *nd = &c->nodes[node];
-	struct miss m = {0};
+	struct miss m = { 0 };
 	for (size_t i = 0; i < nd->n_filter; i++) {
 		const struct pol__cfilter *f = (const struct pol__cfilter *)nd->filter[i];
 		if (cfilter_match(f, src, dst, proto, port)) {

@@ -210,9 +210,9 @@ int pol_ssh_decide(const struct pol_compiled *c, size_t src_node, size_t dst_nod
 bool pol_ssh_env_allowed(const struct pol_ssh_rule *r, const char *name)
 {
 	static const char *const never[] = {
-	    "LD_*",	"DYLD_*",      "LOCPATH",     "GCONV_PATH",  "MALLOC_*",
-	    "NLSPATH",	"HOSTALIASES", "RES_OPTIONS", "LOCALDOMAIN", "TMPDIR",
-	    "BASH_ENV", "ENV",	       "IFS",
+		"LD_*",	    "DYLD_*",	   "LOCPATH",	  "GCONV_PATH",	 "MALLOC_*",
+		"NLSPATH",  "HOSTALIASES", "RES_OPTIONS", "LOCALDOMAIN", "TMPDIR",
+		"BASH_ENV", "ENV",	   "IFS",
 	};
 	if (!name || !*name)
 		return false;

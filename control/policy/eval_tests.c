@@ -246,9 +246,9 @@ static void sshtest_users(const struct pol_compiled *c, struct report *rep, size
 					ok = dec.verdict == VERDICT_CHECK;
 				else
 					ok = dec.verdict == VERDICT_REJECT;
-				got = dec.verdict == VERDICT_ACCEPT	 ? "accept"
+				got = dec.verdict == VERDICT_ACCEPT  ? "accept"
 				      : dec.verdict == VERDICT_CHECK ? "check"
-								 : "reject";
+								     : "reject";
 				if (!ok)
 					report_fail(
 					    rep,
@@ -329,7 +329,7 @@ static void run_sshtests(const struct pol_compiled *c, struct report *rep)
 
 int pol_run_tests(const struct pol_compiled *c, char **report)
 {
-	struct report rep = {0};
+	struct report rep = { 0 };
 	run_tests(c, &rep);
 	run_sshtests(c, &rep);
 	if (rep.rc) {

@@ -89,7 +89,7 @@ static size_t skip_ws(struct scan *sc, size_t i)
 
 int pol__hujson_standardize(char *s, size_t len, struct pol_error *err)
 {
-	struct scan sc = {.s = s, .len = len, .err = err};
+	struct scan sc = { .s = s, .len = len, .err = err };
 	int depth = 0;
 	size_t i = 0;
 
@@ -151,7 +151,7 @@ json_t *pol__hujson_load(const char *text, size_t len, struct pol_error *err)
 	memcpy(s, text, len);
 	s[len] = '\0';
 	if (memchr(s, '\0', len)) {
-		struct scan sc = {.s = s, .len = len, .err = err};
+		struct scan sc = { .s = s, .len = len, .err = err };
 		fail_at(&sc, (size_t)((char *)memchr(s, '\0', len) - s), "NUL byte in policy");
 		free(s);
 		return NULL;

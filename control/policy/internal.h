@@ -29,14 +29,14 @@ int pol__grow(void *vp, size_t *cap, size_t need, size_t elem);
 
 /* A new zeroed element kept in the growable array of pointers v, which owns it; NULL when out
  * of memory. */
-#define POL__NEW(v, n, cap)                                                    \
-	({                                                                     \
-		__typeof__(*(v)) new_ = calloc(1, sizeof(*new_));              \
-		if (new_ && POL__PUSH(v, n, cap, new_)) {                      \
-			free(new_);                                            \
-			new_ = NULL;                                           \
-		}                                                              \
-		new_;                                                          \
+#define POL__NEW(v, n, cap)                                       \
+	({                                                        \
+		__typeof__(*(v)) new_ = calloc(1, sizeof(*new_)); \
+		if (new_ && POL__PUSH(v, n, cap, new_)) {         \
+			free(new_);                               \
+			new_ = NULL;                              \
+		}                                                 \
+		new_;                                             \
 	})
 
 __attribute__((format(printf, 2, 3))) int pol__fail(struct pol_error *err, const char *fmt, ...);
@@ -101,8 +101,8 @@ enum pol__alias_kind {
 
 struct pol__alias {
 	enum pol__alias_kind kind;
-	char *text;		  /* as written */
-	char *name;		  /* user login, group/tag/host name, domain */
+	char *text;		   /* as written */
+	char *name;		   /* user login, group/tag/host name, domain */
 	struct addr_prefix prefix; /* HOST / PREFIX */
 };
 

@@ -13,26 +13,26 @@
 #include "control/policy/internal.h"
 
 static const char *const known_sections[] = {
-    "acls",
-    "grants",
-    "ssh",
-    "groups",
-    "tagOwners",
-    "hosts",
-    "tests",
-    "sshTests",
-    "autoApprovers",
-    "nodeAttrs",
-    "derpMap",
-    "disableIPv4",
-    "randomizeClientPort",
-    "postures",
-    "defaultSrcPosture",
-    "ipsets",
-    "OneCGNATRoute",
-    "attrConfig",
-    "warnOnUnknownAttrs",
-    "extraDNSRecords",
+	"acls",
+	"grants",
+	"ssh",
+	"groups",
+	"tagOwners",
+	"hosts",
+	"tests",
+	"sshTests",
+	"autoApprovers",
+	"nodeAttrs",
+	"derpMap",
+	"disableIPv4",
+	"randomizeClientPort",
+	"postures",
+	"defaultSrcPosture",
+	"ipsets",
+	"OneCGNATRoute",
+	"attrConfig",
+	"warnOnUnknownAttrs",
+	"extraDNSRecords",
 };
 
 /* Field names compare without regard to case, as Go's encoding/json (the reference
@@ -61,14 +61,15 @@ static int canon_keys(json_t *obj, const char *const *names, size_t n, struct po
 	return 0;
 }
 
-static const char *const acl_fields[] = {"action", "src",   "dst",	 "proto",
-					 "users",  "ports", "srcPosture"};
-static const char *const grant_fields[] = {"src", "dst", "ip", "app", "via", "srcPosture"};
-static const char *const ssh_fields[] = {
-    "action",	 "src",	       "dst",	  "users",    "checkPeriod",
-    "acceptEnv", "srcPosture", "message", "recorder", "enforceRecorder"};
-static const char *const test_fields[] = {"src", "proto", "accept", "deny"};
-static const char *const sshtest_fields[] = {"src", "dst", "accept", "check", "deny"};
+static const char *const acl_fields[] = { "action", "src",   "dst",	  "proto",
+					  "users",  "ports", "srcPosture" };
+static const char *const grant_fields[] = { "src", "dst", "ip", "app", "via", "srcPosture" };
+static const char *const ssh_fields[] = { "action",	    "src",	   "dst",
+					  "users",	    "checkPeriod", "acceptEnv",
+					  "srcPosture",	    "message",	   "recorder",
+					  "enforceRecorder" };
+static const char *const test_fields[] = { "src", "proto", "accept", "deny" };
+static const char *const sshtest_fields[] = { "src", "dst", "accept", "check", "deny" };
 
 #define NAMES(a) a, sizeof(a) / sizeof(a[0])
 
@@ -81,9 +82,9 @@ static int canon_policy(json_t *root, struct pol_error *err)
 		const char *const *names;
 		size_t n;
 	} secs[] = {
-	    {"acls", NAMES(acl_fields)},	 {"grants", NAMES(grant_fields)},
-	    {"ssh", NAMES(ssh_fields)},		 {"tests", NAMES(test_fields)},
-	    {"sshTests", NAMES(sshtest_fields)},
+		{ "acls", NAMES(acl_fields) },	       { "grants", NAMES(grant_fields) },
+		{ "ssh", NAMES(ssh_fields) },	       { "tests", NAMES(test_fields) },
+		{ "sshTests", NAMES(sshtest_fields) },
 	};
 	int rc = canon_keys(root, NAMES(known_sections), err, "policy");
 	for (size_t s = 0; s < sizeof(secs) / sizeof(secs[0]) && !rc; s++) {
@@ -97,7 +98,8 @@ static int canon_policy(json_t *root, struct pol_error *err)
 				break;
 			if (s != 0 || !json_is_object(e))
 				continue;
-			static const char *const legacy[][2] = {{"users", "src"}, {"ports", "dst"}};
+			static const char *const legacy[][2] = { { "users", "src" },
+								 { "ports", "dst" } };
 			for (int l = 0; l < 2 && !rc; l++) {
 				json_t *old = json_object_get(e, legacy[l][0]);
 				if (!old)
@@ -117,7 +119,7 @@ static int canon_policy(json_t *root, struct pol_error *err)
 }
 
 int pol__section_new(json_t *j, bool object, const char *must, void *arrp, size_t elem,
-		      struct pol_error *err)
+		     struct pol_error *err)
 {
 	void **arr = arrp;
 

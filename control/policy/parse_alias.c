@@ -82,12 +82,12 @@ bool pol__alias_parse(const struct pol_policy *pol, const char *s, struct pol__a
 			const char *n;
 			enum pol__alias_kind k;
 		} ag[] = {
-		    {"autogroup:member", POL__A_MEMBER},
-		    {"autogroup:members", POL__A_MEMBER},
-		    {"autogroup:tagged", POL__A_TAGGED},
-		    {"autogroup:self", POL__A_SELF},
-		    {"autogroup:internet", POL__A_INTERNET},
-		    {"autogroup:danger-all", POL__A_DANGER_ALL},
+			{ "autogroup:member", POL__A_MEMBER },
+			{ "autogroup:members", POL__A_MEMBER },
+			{ "autogroup:tagged", POL__A_TAGGED },
+			{ "autogroup:self", POL__A_SELF },
+			{ "autogroup:internet", POL__A_INTERNET },
+			{ "autogroup:danger-all", POL__A_DANGER_ALL },
 		};
 		for (size_t i = 0; i < sizeof(ag) / sizeof(ag[0]); i++)
 			if (strcmp(s, ag[i].n) == 0) {

@@ -23,8 +23,8 @@ static int check_members(struct pol_policy *pol, struct pol__group **sorted, str
 
 int pol__parse_groups(struct pol_policy *pol, json_t *j, struct pol_error *err)
 {
-	int sec = pol__section_new(j, true, "groups: must be an object", &pol->groups, sizeof(*pol->groups),
-				   err);
+	int sec = pol__section_new(j, true, "groups: must be an object", &pol->groups,
+				   sizeof(*pol->groups), err);
 	if (sec <= 0)
 		return sec;
 	const char *k;
@@ -90,8 +90,8 @@ static int check_members(struct pol_policy *pol, struct pol__group **sorted, str
 
 int pol__parse_tag_owners(struct pol_policy *pol, json_t *j, struct pol_error *err)
 {
-	int sec = pol__section_new(j, true, "tagOwners: must be an object", &pol->tags, sizeof(*pol->tags),
-				   err);
+	int sec = pol__section_new(j, true, "tagOwners: must be an object", &pol->tags,
+				   sizeof(*pol->tags), err);
 	if (sec <= 0)
 		return sec;
 	const char *k;
@@ -191,8 +191,8 @@ bool pol_tag_owned_by(const struct pol_policy *pol, const char *tag, const char 
 
 int pol__parse_hosts(struct pol_policy *pol, json_t *j, struct pol_error *err)
 {
-	int sec = pol__section_new(j, true, "hosts: must be an object", &pol->hosts, sizeof(*pol->hosts),
-				   err);
+	int sec = pol__section_new(j, true, "hosts: must be an object", &pol->hosts,
+				   sizeof(*pol->hosts), err);
 	if (sec <= 0)
 		return sec;
 	const char *k;

@@ -8,14 +8,14 @@
 
 #include "control/policy/internal.h"
 
-static const uint8_t default_protos[] = {POL_PROTO_TCP, POL_PROTO_UDP, POL_PROTO_ICMP,
-					 POL_PROTO_ICMPV6};
+static const uint8_t default_protos[] = { POL_PROTO_TCP, POL_PROTO_UDP, POL_PROTO_ICMP,
+					  POL_PROTO_ICMPV6 };
 
 static int rule_add_dst(struct pol__netrule *r, const struct pol__alias *a, const char *text,
 			const uint8_t *protos, size_t n_protos, struct pol_port_range *ports,
 			size_t n_ports)
 {
-	struct pol__dst d = {.alias = *a};
+	struct pol__dst d = { .alias = *a };
 	d.text = strdup(text);
 	d.alias.text = a->text ? strdup(a->text) : NULL;
 	d.alias.name = a->name ? strdup(a->name) : NULL;
@@ -254,9 +254,9 @@ static int check_app(json_t *app, size_t idx, struct pol_error *err)
 					 idx, k);
 		size_t dl = (size_t)(slash - k);
 		static const char *const known[] = {
-		    "tailscale.com/cap/drive", "tailscale.com/cap/kubernetes",
-		    "tailscale.com/cap/relay", "tailscale.com/cap/webui",
-		    "tailscale.com/cap/tsidp",
+			"tailscale.com/cap/drive", "tailscale.com/cap/kubernetes",
+			"tailscale.com/cap/relay", "tailscale.com/cap/webui",
+			"tailscale.com/cap/tsidp",
 		};
 		bool ts = (dl == 13 && strncmp(k, "tailscale.com", 13) == 0) ||
 			  (dl > 14 && strncmp(k + dl - 14, ".tailscale.com", 14) == 0);

@@ -20,14 +20,14 @@ static bool go_duration(const char *orig, int64_t *out, char *msg, size_t msglen
 	static const struct {
 		const char *u;
 		int64_t ns;
-	} units[] = {{"ns", 1},
-		     {"us", 1000},
-		     {"\xc2\xb5s", 1000} /* U+00B5 */,
-		     {"\xce\xbcs", 1000} /* U+03BC */,
-		     {"ms", 1000000},
-		     {"s", 1000000000},
-		     {"m", 60LL * 1000000000},
-		     {"h", 3600LL * 1000000000}};
+	} units[] = { { "ns", 1 },
+		      { "us", 1000 },
+		      { "\xc2\xb5s", 1000 } /* U+00B5 */,
+		      { "\xce\xbcs", 1000 } /* U+03BC */,
+		      { "ms", 1000000 },
+		      { "s", 1000000000 },
+		      { "m", 60LL * 1000000000 },
+		      { "h", 3600LL * 1000000000 } };
 	const char *s = orig;
 	double total = 0;
 	bool neg = false;
@@ -83,7 +83,7 @@ invalid:
  * parsed duration back, as the service does). */
 static void go_duration_format(int64_t ns, char *buf, size_t n)
 {
-	static const char *const small[] = {"ns", "\xc2\xb5s", "ms"};
+	static const char *const small[] = { "ns", "\xc2\xb5s", "ms" };
 	bool neg = ns < 0;
 	uint64_t u = neg ? (uint64_t)0 - (uint64_t)ns : (uint64_t)ns;
 	const char *sign = neg ? "-" : "";

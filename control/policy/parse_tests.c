@@ -23,8 +23,8 @@ static int entry_src(json_t *t, const char *sec, size_t i, char **src, struct po
 
 int pol__parse_tests(struct pol_policy *pol, json_t *j, struct pol_error *err)
 {
-	int sec = pol__section_new(j, false, "tests: must be a list", &pol->tests, sizeof(*pol->tests),
-				   err);
+	int sec = pol__section_new(j, false, "tests: must be a list", &pol->tests,
+				   sizeof(*pol->tests), err);
 	if (sec <= 0)
 		return sec;
 	for (size_t i = 0; i < json_array_size(j); i++) {
@@ -58,8 +58,8 @@ int pol__parse_tests(struct pol_policy *pol, json_t *j, struct pol_error *err)
 
 int pol__parse_sshtests(struct pol_policy *pol, json_t *j, struct pol_error *err)
 {
-	int sec = pol__section_new(j, false, "sshTests: must be a list", &pol->sshtests, sizeof(*pol->sshtests),
-				   err);
+	int sec = pol__section_new(j, false, "sshTests: must be a list", &pol->sshtests,
+				   sizeof(*pol->sshtests), err);
 	if (sec <= 0)
 		return sec;
 	for (size_t i = 0; i < json_array_size(j); i++) {
@@ -80,9 +80,10 @@ int pol__parse_sshtests(struct pol_policy *pol, json_t *j, struct pol_error *err
 			/* A hosts entry stands for its prefix, so one naming a range is refused
 			 * like the range written out. */
 			int h = pol__strmap_get(&pol->host_idx, s);
-			bool range = h >= 0 ? pol->hosts[h].prefix.bits !=
-						  (pol->hosts[h].prefix.ip.family == AF_INET ? 32 : 128)
-					    : strchr(s, '/') && addr_net_parse(s, &p, NULL);
+			bool range =
+			    h >= 0 ? pol->hosts[h].prefix.bits !=
+					 (pol->hosts[h].prefix.ip.family == AF_INET ? 32 : 128)
+				   : strchr(s, '/') && addr_net_parse(s, &p, NULL);
 			if (strcmp(s, "autogroup:internet") == 0 || strcmp(s, "*") == 0 ||
 			    strcmp(s, "autogroup:danger-all") == 0 || range) {
 				rc = pol__fail(err,

@@ -14,8 +14,8 @@ struct pol_topology_doc {
 	json_t *root; /* strings point into it */
 	struct pol_user *users;
 	struct pol_node *nodes;
-	struct addr_ip *addrs;	   /* 2 per node */
-	const char **tags;	   /* all nodes' tags, back to back */
+	struct addr_ip *addrs;	    /* 2 per node */
+	const char **tags;	    /* all nodes' tags, back to back */
 	struct addr_prefix *routes; /* all nodes' routes, back to back */
 	char *domain;
 };
@@ -57,7 +57,7 @@ static int node_parse(struct pol_topology_doc *d, size_t i, const char *name, js
 	if (!nd->owner && !nd->n_tags)
 		return pol__fail(err, "topology: nodes[\"%s\"]: needs a user or tags", name);
 	nd->addrs = &d->addrs[2 * i];
-	static const char *const fam[] = {"ipv4", "ipv6"};
+	static const char *const fam[] = { "ipv4", "ipv6" };
 	for (int f = 0; f < 2; f++) {
 		json_t *a = json_object_get(n, fam[f]);
 		if (!a || json_is_null(a))
@@ -147,7 +147,7 @@ int pol_topology_parse(const char *text, size_t len, struct pol_topology_doc **o
 			return rc;
 		}
 	}
-	d->topo = (struct pol_topology){d->users, nu, d->nodes, nn};
+	d->topo = (struct pol_topology){ d->users, nu, d->nodes, nn };
 	const char *owner = json_string_value(json_object_get(root, "tailnet_owner"));
 	if (!owner)
 		owner = json_string_value(json_object_get(t, "tailnet_owner"));

@@ -51,12 +51,11 @@ static int user_json(void *ctx, const struct ctl_user *u)
 static int authkey_json(void *ctx, const struct ctl_authkey *k)
 {
 	json_array_append_new(ctx, json_pack("{s:s, s:I, s:b, s:b, s:b, s:s, s:I, s:I, s:I}",
-					     "prefix", k->prefix, "user_id",
-					     (json_int_t)k->user_id, "reusable", k->reusable,
-					     "ephemeral", k->ephemeral, "revoked", k->revoked,
-					     "tags", k->tags, "expires", (json_int_t)k->expires,
-					     "created", (json_int_t)k->created, "uses",
-					     (json_int_t)k->uses));
+					     "prefix", k->prefix, "user_id", (json_int_t)k->user_id,
+					     "reusable", k->reusable, "ephemeral", k->ephemeral,
+					     "revoked", k->revoked, "tags", k->tags, "expires",
+					     (json_int_t)k->expires, "created",
+					     (json_int_t)k->created, "uses", (json_int_t)k->uses));
 	return 0;
 }
 
@@ -108,9 +107,9 @@ static enum MHD_Result users(struct srv_req *r, const char *method, const char *
 				res = srv_reply_error(r->conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
 						      "cannot add the user: %s", strerror(-rc));
 			else
-				res = srv_reply_json(r->conn, MHD_HTTP_CREATED,
-						     json_pack("{s:I, s:s}", "id", (json_int_t)id,
-							       "login", login));
+				res = srv_reply_json(
+				    r->conn, MHD_HTTP_CREATED,
+				    json_pack("{s:I, s:s}", "id", (json_int_t)id, "login", login));
 		}
 		json_decref(j);
 		return res;
@@ -293,9 +292,9 @@ static enum MHD_Result policy(struct srv_req *r, const char *method, const char 
 		 r->len, srv->n_nodes, (unsigned long long)(t1 - t0),
 		 (unsigned long long)srv->engine_ms, (unsigned long long)(t2 - t1),
 		 (unsigned long long)(now_mono_ms() - t2), (unsigned long long)srv->map_version);
-	return srv_reply_json(r->conn, MHD_HTTP_OK,
-			      json_pack("{s:b, s:I}", "updated", 1, "version",
-					(json_int_t)srv->map_version));
+	return srv_reply_json(
+	    r->conn, MHD_HTTP_OK,
+	    json_pack("{s:b, s:I}", "updated", 1, "version", (json_int_t)srv->map_version));
 }
 
 enum MHD_Result srv_admin_api(struct srv_req *r, const char *method, const char *path)
@@ -315,6 +314,5 @@ enum MHD_Result srv_admin_api(struct srv_req *r, const char *method, const char 
 		    (path[len] == '\0' || path[len] == '/'))
 			return table[i].fn(r, method, path + len);
 	}
-	return srv_reply_error(r->conn, MHD_HTTP_NOT_FOUND, "no admin endpoint '/api/v1/%s'",
-			       path);
+	return srv_reply_error(r->conn, MHD_HTTP_NOT_FOUND, "no admin endpoint '/api/v1/%s'", path);
 }

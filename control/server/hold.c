@@ -30,7 +30,8 @@ static struct srv_node *node_by_addr(struct ctl_server *srv, const char *addr)
 	for (size_t i = 0; i < srv->n_nodes; i++) {
 		const struct ctl_node_rec *rec = &srv->nodes[i]->rec;
 		const uint8_t *b = p.ip.bytes;
-		uint32_t v4 = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+		uint32_t v4 =
+		    (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
 		if ((p.ip.family == AF_INET && v4 == rec->ipv4) ||
 		    (p.ip.family == AF_INET6 && memcmp(b, rec->ipv6, 16) == 0))
 			return srv->nodes[i];
@@ -78,7 +79,7 @@ int srv_ssh_verdict(struct ctl_server *srv, int64_t src, int64_t dst, const char
 }
 
 static enum MHD_Result hold_reject(struct srv_req *r, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 static enum MHD_Result hold_reject(struct srv_req *r, const char *fmt, ...)
 {
 	char reason[512];
@@ -87,7 +88,7 @@ static enum MHD_Result hold_reject(struct srv_req *r, const char *fmt, ...)
 	vsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
 	return srv_reply_sealed_json(
-		r, MHD_HTTP_OK, json_pack("{s:s, s:s}", "decision", "reject", "reason", reason));
+	    r, MHD_HTTP_OK, json_pack("{s:s, s:s}", "decision", "reject", "reason", reason));
 }
 
 /* The answer to a hold, decided now: the policy first (a rule removed while the login
@@ -103,8 +104,8 @@ static enum MHD_Result hold_answer(struct srv_req *r, struct srv_hold *h)
 			 why);
 	}
 	if (h->state < 0)
-		return hold_reject(r, "%s", h->reason[0] ? h->reason
-							   : "the login was rejected on the check page");
+		return hold_reject(
+		    r, "%s", h->reason[0] ? h->reason : "the login was rejected on the check page");
 	if (h->state > 0 || v == VERDICT_ACCEPT)
 		return srv_reply_sealed_json(r, MHD_HTTP_OK,
 					     json_pack("{s:s}", "decision", "accept"));
@@ -117,9 +118,9 @@ static enum MHD_Result hold_answer(struct srv_req *r, struct srv_hold *h)
 		return MHD_YES;
 	}
 	snprintf(url, sizeof(url), "%s/check/%s", srv->public_url, h->id);
-	return srv_reply_sealed_json(r, MHD_HTTP_OK,
-				     json_pack("{s:s, s:s, s:s}", "decision", "pending", "url", url,
-					       "hold_id", h->id));
+	return srv_reply_sealed_json(
+	    r, MHD_HTTP_OK,
+	    json_pack("{s:s, s:s, s:s}", "decision", "pending", "url", url, "hold_id", h->id));
 }
 
 /* Room for one more hold from src to dst, or a sealed 429 in *res saying which cap. */

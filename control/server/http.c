@@ -64,7 +64,7 @@ void srv_random_hex(char *out, size_t bytes)
 void srv_source(struct MHD_Connection *c, char out[static SRV_SOURCE_MAX])
 {
 	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
 	char a[INET6_ADDRSTRLEN];
 	snprintf(out, SRV_SOURCE_MAX, "?");
@@ -84,11 +84,11 @@ void srv_source(struct MHD_Connection *c, char out[static SRV_SOURCE_MAX])
 	}
 }
 
-enum MHD_Result srv_reply(struct MHD_Connection *c, unsigned status, const char *ctype,
-			  char *body, size_t len)
+enum MHD_Result srv_reply(struct MHD_Connection *c, unsigned status, const char *ctype, char *body,
+			  size_t len)
 {
 	struct MHD_Response *resp =
-		MHD_create_response_from_buffer_with_free_callback(len, body, free);
+	    MHD_create_response_from_buffer_with_free_callback(len, body, free);
 	if (!resp) {
 		free(body);
 		return MHD_NO;
@@ -241,10 +241,10 @@ static enum MHD_Result refuse(struct srv_req *r)
  * read and dropped first, so the client is not reset while it still sends. */
 static enum MHD_Result headers_check(struct srv_req *r, const char *url)
 {
-	const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-						     MHD_HTTP_HEADER_CONTENT_LENGTH);
-	const char *expect = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-							 MHD_HTTP_HEADER_EXPECT);
+	const char *cl =
+	    MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	const char *expect =
+	    MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
 	unsigned long long len = 0;
 	r->max = body_limit(url);
 	if (cl) {
@@ -258,8 +258,8 @@ static enum MHD_Result headers_check(struct srv_req *r, const char *url)
 		r->refusal = SRV_REFUSE_TOKEN;
 	else if (len > r->max)
 		r->refusal = SRV_REFUSE_SIZE;
-	if (r->refusal && ((expect && strcasecmp(expect, "100-continue") == 0) ||
-			   len > SRV_BODY_DROP_MAX)) {
+	if (r->refusal &&
+	    ((expect && strcasecmp(expect, "100-continue") == 0) || len > SRV_BODY_DROP_MAX)) {
 		r->answered = true;
 		return refuse(r);
 	}
@@ -529,13 +529,13 @@ int ctl_server_new(const struct ctl_server_config *cfg, struct ctl_server **out,
 	if (!rc)
 		rc = ctl_state_open(cfg->state_dir, &srv->store, err, errlen);
 	if (!rc)
-		rc = load_server_key(cfg->state_dir, srv->server_pub, srv->server_priv, err,
-				     errlen);
+		rc =
+		    load_server_key(cfg->state_dir, srv->server_pub, srv->server_priv, err, errlen);
 	if (rc)
 		goto fail;
 	char hash_hex[65], token[65];
-	if (srv->store->ops->meta_get(srv->store, "admin_token_hash", hash_hex,
-				      sizeof(hash_hex)) != 0) {
+	if (srv->store->ops->meta_get(srv->store, "admin_token_hash", hash_hex, sizeof(hash_hex)) !=
+	    0) {
 		rc = ctl_state_admin_token(cfg->state_dir, srv->store, token, err, errlen);
 		sodium_memzero(token, sizeof(token));
 		if (rc)
@@ -570,7 +570,8 @@ static int transport_check(struct ctl_server *srv, char *err, size_t errlen)
 {
 	const struct ctl_server_config *cfg = &srv->cfg;
 	if (!cfg->tls_cert != !cfg->tls_key) {
-		snprintf(err, errlen, "--tls-cert and --tls-key go together (the certificate and "
+		snprintf(err, errlen,
+			 "--tls-cert and --tls-key go together (the certificate and "
 			 "its private key)");
 		return -EINVAL;
 	}
@@ -578,23 +579,30 @@ static int transport_check(struct ctl_server *srv, char *err, size_t errlen)
 		if (ctl_url_host_is_loopback(cfg->listen))
 			return 0;
 		if (!cfg->insecure_http) {
-			snprintf(err, errlen, "refusing to serve plain HTTP on %s, which is not "
-				 "loopback: give --tls-cert and --tls-key, or --insecure-http to send "
-				 "passwords, cookies and the admin token unencrypted", cfg->listen);
+			snprintf(
+			    err, errlen,
+			    "refusing to serve plain HTTP on %s, which is not "
+			    "loopback: give --tls-cert and --tls-key, or --insecure-http to send "
+			    "passwords, cookies and the admin token unencrypted",
+			    cfg->listen);
 			return -EINVAL;
 		}
-		log_warn("meshcontrol", "--insecure-http: serving plain HTTP on %s: web passwords, "
+		log_warn("meshcontrol",
+			 "--insecure-http: serving plain HTTP on %s: web passwords, "
 			 "session cookies and the admin token cross the network unencrypted",
 			 cfg->listen);
 		return 0;
 	}
 	if (cfg->public_url && strncmp(cfg->public_url, "https://", 8) != 0) {
-		snprintf(err, errlen, "--public-url '%s' is not https://, but the server serves "
-			 "HTTPS (--tls-cert)", cfg->public_url);
+		snprintf(err, errlen,
+			 "--public-url '%s' is not https://, but the server serves "
+			 "HTTPS (--tls-cert)",
+			 cfg->public_url);
 		return -EINVAL;
 	}
 	if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
-		snprintf(err, errlen, "this libmicrohttpd was built without TLS; --tls-cert cannot "
+		snprintf(err, errlen,
+			 "this libmicrohttpd was built without TLS; --tls-cert cannot "
 			 "be served");
 		return -ENOTSUP;
 	}
@@ -605,8 +613,8 @@ static int transport_check(struct ctl_server *srv, char *err, size_t errlen)
 		return rc;
 	}
 	char why[512];
-	rc = file_read_secret(cfg->tls_key, SRV_TLS_FILE_MAX, &srv->tls_key, &srv->tls_key_len,
-			      why, sizeof(why));
+	rc = file_read_secret(cfg->tls_key, SRV_TLS_FILE_MAX, &srv->tls_key, &srv->tls_key_len, why,
+			      sizeof(why));
 	if (rc)
 		snprintf(err, errlen, "--tls-key: %s", why);
 	return rc;
@@ -620,8 +628,8 @@ int ctl_server_start(struct ctl_server *srv, char *err, size_t errlen)
 		struct sockaddr_in6 in6;
 	} addr;
 	memset(&addr, 0, sizeof(addr));
-	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
-			 MHD_USE_ERROR_LOG;
+	unsigned flags =
+	    MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	if (inet_pton(AF_INET, srv->cfg.listen, &addr.in.sin_addr) == 1) {
 		addr.in.sin_family = AF_INET;
 		addr.in.sin_port = htons(srv->cfg.port);
@@ -648,13 +656,14 @@ int ctl_server_start(struct ctl_server *srv, char *err, size_t errlen)
 		tls[0].option = MHD_OPTION_END;
 	errno = 0;
 	srv->mhd = MHD_start_daemon(
-		flags, srv->cfg.port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, &addr.sa,
-		MHD_OPTION_THREAD_POOL_SIZE, srv->cfg.threads, MHD_OPTION_NOTIFY_COMPLETED,
-		on_completed, srv, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned)60000, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-		(size_t)16384, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
+	    flags, srv->cfg.port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, &addr.sa,
+	    MHD_OPTION_THREAD_POOL_SIZE, srv->cfg.threads, MHD_OPTION_NOTIFY_COMPLETED,
+	    on_completed, srv, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)60000, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	    (size_t)16384, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
 	if (!srv->mhd && srv->tls_cert) {
-		snprintf(err, errlen, "cannot serve HTTPS on %s port %u: the certificate (%s) or "
+		snprintf(err, errlen,
+			 "cannot serve HTTPS on %s port %u: the certificate (%s) or "
 			 "key (%s) is not PEM, or they do not match (libmicrohttpd said why above)",
 			 srv->cfg.listen, srv->cfg.port, srv->cfg.tls_cert, srv->cfg.tls_key);
 		return -EINVAL;

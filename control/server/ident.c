@@ -86,8 +86,8 @@ static void key_hash(const char *key, uint8_t out[static CTL_AUTHKEY_HASH_LEN])
 }
 
 int ctl_authkey_create(struct ctl_store *s, int64_t user_id, bool reusable, bool ephemeral,
-		       const char *tags, int64_t expires, char key_out[static CTL_AUTHKEY_TEXT_SIZE],
-		       struct ctl_authkey *rec)
+		       const char *tags, int64_t expires,
+		       char key_out[static CTL_AUTHKEY_TEXT_SIZE], struct ctl_authkey *rec)
 {
 	static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
 	uint8_t pbin[CTL_AUTHKEY_PREFIX_LEN / 2], sbin[32];

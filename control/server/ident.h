@@ -45,8 +45,8 @@ int ctl_authkey_check_tags(const char *policy_text, const char *login, const cha
 /* Create an auth key for user_id; its text (shown once) goes to key_out.  tags is a
  * comma-separated list or "".  expires is unix seconds (0 = never). */
 int ctl_authkey_create(struct ctl_store *s, int64_t user_id, bool reusable, bool ephemeral,
-		       const char *tags, int64_t expires, char key_out[static CTL_AUTHKEY_TEXT_SIZE],
-		       struct ctl_authkey *rec);
+		       const char *tags, int64_t expires,
+		       char key_out[static CTL_AUTHKEY_TEXT_SIZE], struct ctl_authkey *rec);
 
 /* Find and check an auth key at time now: -EKEYREJECTED unknown or malformed,
  * -EKEYEXPIRED expired, -EKEYREVOKED revoked or a single-use key already used.

@@ -226,19 +226,23 @@ static enum MHD_Result map_report(struct srv_req *r, struct srv_node *n, const c
 		*bad = "endpoints and ssh_host_keys must be arrays of strings";
 		return MHD_NO;
 	}
-	json_array_foreach(ep, i, v) {
+	json_array_foreach(ep, i, v)
+	{
 		struct ctl_endpoint e;
 		if (i >= 16 || !ctl_endpoint_parse(json_string_value(v), &e, NULL, 0)) {
-			*bad = "endpoints: each must be addr:port or [addr]:port, typed or not "
-			       "('local', 'reflexive' or 'relay', a space, the address) (at most 16)";
+			*bad =
+			    "endpoints: each must be addr:port or [addr]:port, typed or not "
+			    "('local', 'reflexive' or 'relay', a space, the address) (at most 16)";
 			return MHD_NO;
 		}
 	}
-	json_array_foreach(hk, i, v) {
+	json_array_foreach(hk, i, v)
+	{
 		if (!json_is_string(v) || i >= 8 || /* no NUL in it either: "\u0000" */
 		    json_string_length(v) != strlen(json_string_value(v)) ||
 		    !ctl_ssh_host_key_valid(json_string_value(v), NULL, 0)) {
-			*bad = "ssh_host_keys: at most 8 lines 'TYPE BASE64' of known SSH key types";
+			*bad =
+			    "ssh_host_keys: at most 8 lines 'TYPE BASE64' of known SSH key types";
 			return MHD_NO;
 		}
 	}
@@ -318,8 +322,9 @@ enum MHD_Result srv_api_map(struct srv_req *r, struct srv_node *n)
 				return MHD_YES;
 			}
 			char ka[96];
-			int len = snprintf(ka, sizeof(ka), "{\"type\":\"keepalive\",\"version\":%llu}",
-					   (unsigned long long)n->sent_version);
+			int len =
+			    snprintf(ka, sizeof(ka), "{\"type\":\"keepalive\",\"version\":%llu}",
+				     (unsigned long long)n->sent_version);
 			return srv_reply_sealed(r, MHD_HTTP_OK, ka, (size_t)len);
 		}
 	}

@@ -324,9 +324,9 @@ void srv_timer_tick(struct ctl_server *srv)
 	bool changed = false;
 	for (size_t i = 0; i < srv->n_nodes; i++) {
 		struct srv_node *n = srv->nodes[i];
-		bool online = n->rec.last_seen &&
-			      (uint64_t)n->rec.last_seen * 1000 + srv->cfg.keepalive_ms + 15000 >
-				      now_ms;
+		bool online =
+		    n->rec.last_seen &&
+		    (uint64_t)n->rec.last_seen * 1000 + srv->cfg.keepalive_ms + 15000 > now_ms;
 		if (online != n->online) {
 			n->online = online;
 			srv_node_render(srv, n);
@@ -359,7 +359,8 @@ void srv_timer_tick(struct ctl_server *srv)
 	for (size_t i = 0; i < srv->n_holds;) {
 		const struct srv_hold *h = &srv->holds[i];
 		if (h->created + SRV_LOGIN_TTL_S < now ||
-		    (h->state == 0 && h->last_asked + SRV_HOLD_IDLE_S < now && !hold_waited(srv, h)))
+		    (h->state == 0 && h->last_asked + SRV_HOLD_IDLE_S < now &&
+		     !hold_waited(srv, h)))
 			srv->holds[i] = srv->holds[--srv->n_holds];
 		else
 			i++;

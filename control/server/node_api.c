@@ -13,8 +13,7 @@
 /* Always a handler's last step: sealing (up to a full netmap) and queueing run without the
  * server lock, so the workers answering a wave of map polls encrypt in parallel.  Only
  * per-request data and the immutable server key are used. */
-enum MHD_Result srv_reply_sealed(struct srv_req *r, unsigned status, const char *json,
-				 size_t len)
+enum MHD_Result srv_reply_sealed(struct srv_req *r, unsigned status, const char *json, size_t len)
 {
 	uint8_t *body;
 	size_t blen;
@@ -81,8 +80,8 @@ int srv_node_decode(const uint8_t server_priv[static 32], struct ctl_replay *rep
 		if (*msg)
 			snprintf(buf, sizeof(buf), "request JSON must be an object");
 		else
-			snprintf(buf, sizeof(buf), "request JSON, line %d column %d: %s",
-				 jerr.line, jerr.column, jerr.text);
+			snprintf(buf, sizeof(buf), "request JSON, line %d column %d: %s", jerr.line,
+				 jerr.column, jerr.text);
 		json_decref(*msg);
 		*msg = NULL;
 		*why = buf;
@@ -97,9 +96,9 @@ enum MHD_Result srv_node_api(struct srv_req *r, const char *path)
 	if (!r->msg) {
 		const char *why = NULL;
 		bool authed;
-		int status = srv_node_decode(srv->server_priv, srv->replay,
-					     (const uint8_t *)r->body, r->len, r->machine_key,
-					     r->nonce, &r->msg, &authed, &why);
+		int status =
+		    srv_node_decode(srv->server_priv, srv->replay, (const uint8_t *)r->body, r->len,
+				    r->machine_key, r->nonce, &r->msg, &authed, &why);
 		srv_body_release(r); /* a held request keeps only what it decoded */
 		if (status && authed)
 			return srv_sealed_error(r, (unsigned)status, "%s", why);

@@ -233,8 +233,8 @@ static void emit_tail(FILE *f, const struct pol_filter_rule *r)
 /* A node's filter as netmap JSON: byte for byte what polglue_filter_json_general makes
  * (unit test meshd-differential holds them equal), through caches that make a whole tailnet
  * cost O(rules x (log dsts + wide dsts)) per node instead of O(rules x dsts). */
-static char *filter_text(struct src_cache *sc, const struct pol_filter_rule *const *rules,
-			 size_t n, const struct addr_ip *mine, size_t n_mine)
+static char *filter_text(struct src_cache *sc, const struct pol_filter_rule *const *rules, size_t n,
+			 const struct addr_ip *mine, size_t n_mine)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -316,7 +316,8 @@ char *polglue_filter_json_general(const struct pol_filter_rule *const *rules, si
 		/* this node's own host addresses first, in its order; then wider prefixes */
 		for (size_t m = 0; m < n_mine; m++)
 			for (size_t d = 0; d < r->n_dsts; d++)
-				if (is_host(&r->dsts[d]) && addr_cmp(&r->dsts[d].ip, &mine[m]) == 0) {
+				if (is_host(&r->dsts[d]) &&
+				    addr_cmp(&r->dsts[d].ip, &mine[m]) == 0) {
 					dsts[used++] = r->dsts[d];
 					break;
 				}
@@ -383,7 +384,7 @@ static void admit(const struct topo_buf *t, const struct addr_ix *ix, size_t n_i
 		struct addr_ip lo = p[k].ip;
 		size_t len = lo.family == AF_INET ? 4 : 16, bits = p[k].bits;
 		for (size_t b = bits; b < len * 8; b++)
-			lo.bytes[b / 8] &= (uint8_t)~(0x80 >> (b % 8));
+			lo.bytes[b / 8] &= (uint8_t) ~(0x80 >> (b % 8));
 		size_t a = 0, z = n_ix;
 		while (a < z) { /* first entry >= lo */
 			size_t mid = (a + z) / 2;
@@ -401,8 +402,7 @@ static void admit(const struct topo_buf *t, const struct addr_ix *ix, size_t n_i
 	}
 }
 
-int polglue_apply(struct ctl_server *srv, const char *text, bool commit, char *err,
-		  size_t errlen)
+int polglue_apply(struct ctl_server *srv, const char *text, bool commit, char *err, size_t errlen)
 {
 	struct topo_buf t;
 	struct pol_compiled *c = NULL;
@@ -414,8 +414,9 @@ int polglue_apply(struct ctl_server *srv, const char *text, bool commit, char *e
 	int rc = topo_build(srv, &t);
 	if (rc)
 		goto out;
-	struct pol_topology topo = { .users = t.users, .n_users = t.n_users, .nodes = t.nodes,
-				     .n_nodes = t.n };
+	struct pol_topology topo = {
+		.users = t.users, .n_users = t.n_users, .nodes = t.nodes, .n_nodes = t.n
+	};
 	uint64_t t0 = now_mono_ms();
 	rc = pol_load(text, strlen(text), NULL, &topo, &c, &perr);
 	srv->engine_ms = now_mono_ms() - t0;

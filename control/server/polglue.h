@@ -12,8 +12,7 @@ struct ctl_server;
 /* Parse, validate, compile against the current nodes and run the policy's tests.  With
  * commit, every node's filter_json, ssh_json and vis are replaced and the compiled policy
  * is kept; without, nothing changes.  0, -EINVAL (err says why) or -ENOMEM. */
-int polglue_apply(struct ctl_server *srv, const char *text, bool commit, char *err,
-		  size_t errlen);
+int polglue_apply(struct ctl_server *srv, const char *text, bool commit, char *err, size_t errlen);
 void polglue_free(struct ctl_server *srv);
 
 struct pol_filter_rule;

@@ -243,9 +243,9 @@ static enum MHD_Result register_interactive(struct srv_req *r, const uint8_t nke
 	}
 	char url[512];
 	snprintf(url, sizeof(url), "%s/register/%s", srv->public_url, lr->token);
-	return srv_reply_sealed_json(r, MHD_HTTP_OK,
-				     json_pack("{s:b, s:s, s:s}", "registered", 0, "auth_url", url,
-					       "followup", lr->token));
+	return srv_reply_sealed_json(
+	    r, MHD_HTTP_OK,
+	    json_pack("{s:b, s:s, s:s}", "registered", 0, "auth_url", url, "followup", lr->token));
 }
 
 enum MHD_Result srv_api_register(struct srv_req *r)
@@ -284,7 +284,8 @@ enum MHD_Result srv_api_register(struct srv_req *r)
 					"disco_key: another node already uses this key");
 	/* Peers tell nodes apart by node key: one in use by another machine is refused. */
 	for (size_t i = 0; i < srv->n_nodes; i++)
-		if (srv->nodes[i] != known && sodium_memcmp(srv->nodes[i]->rec.node_key, nk, 32) == 0)
+		if (srv->nodes[i] != known &&
+		    sodium_memcmp(srv->nodes[i]->rec.node_key, nk, 32) == 0)
 			return srv_sealed_error(r, MHD_HTTP_CONFLICT,
 						"node_key: another node already uses this key");
 	/* Asking for tags the node does not have takes a login or an auth key again (tags it
@@ -349,9 +350,9 @@ enum MHD_Result srv_api_register(struct srv_req *r)
 	if (rc == -EEXIST)
 		return srv_sealed_error(r, MHD_HTTP_CONFLICT, "%s", err);
 	if (rc)
-		return srv_sealed_error(r, rc == -EINVAL ? MHD_HTTP_BAD_REQUEST
-						     : MHD_HTTP_INTERNAL_SERVER_ERROR,
-				    "%s", err);
+		return srv_sealed_error(
+		    r, rc == -EINVAL ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_INTERNAL_SERVER_ERROR, "%s",
+		    err);
 	log_info("meshcontrol", "node %lld (%s) registered by auth key %s", (long long)n->rec.id,
 		 n->rec.hostname, k.prefix);
 	return srv_reply_sealed_json(r, MHD_HTTP_OK, registered_json(srv, n));

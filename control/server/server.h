@@ -3,8 +3,9 @@
  * One process serves three things over HTTPS, or plain HTTP on loopback (libmicrohttpd
  * with GnuTLS): the node API (register, map stream, check-mode holds, logout; every message
  * sealed with the node protocol envelope), the admin API (JSON, bearer token), and
- * plain-HTML web pages (login, device approval, check-mode approval).  State lives in a store (SQLite in the state directory); the
- * server key, the admin token and the database sit in that directory with mode 0600. */
+ * plain-HTML web pages (login, device approval, check-mode approval).  State lives in a store
+ * (SQLite in the state directory); the server key, the admin token and the database sit in that
+ * directory with mode 0600. */
 #ifndef MESH_CONTROL_SERVER_H
 #define MESH_CONTROL_SERVER_H
 
@@ -21,15 +22,15 @@ struct ctl_store;
  * NULL.  Lists are comma-separated, NULL or "" for none; at least one list, or allow_anyone
  * (everyone the provider knows, said on purpose), is required. */
 struct ctl_server_oidc {
-	const char *issuer;		/* https://...; http:// only to loopback (labs) */
+	const char *issuer; /* https://...; http:// only to loopback (labs) */
 	const char *client_id;
 	const char *client_secret_file; /* one line, mode 0600 or tighter */
-	const char *scopes;		/* space-separated, with openid; NULL: "openid email profile" */
-	const char *groups_claim;	/* NULL: "groups" */
-	const char *allowed_domains;	/* of the verified email */
-	const char *allowed_groups;	/* at least one of them */
-	const char *allowed_users;	/* verified emails */
-	bool allow_anyone;		/* --oidc-allow-anyone: no list, on purpose */
+	const char *scopes;	  /* space-separated, with openid; NULL: "openid email profile" */
+	const char *groups_claim; /* NULL: "groups" */
+	const char *allowed_domains; /* of the verified email */
+	const char *allowed_groups;  /* at least one of them */
+	const char *allowed_users;   /* verified emails */
+	bool allow_anyone;	     /* --oidc-allow-anyone: no list, on purpose */
 };
 
 struct ctl_server_config {
@@ -42,10 +43,10 @@ struct ctl_server_config {
 	 * insecure_http says to serve plain HTTP on the network anyway (logged as a warning). */
 	const char *tls_cert, *tls_key;
 	bool insecure_http;
-	const char *domain;	/* tailnet DNS suffix, default "mesh.internal" */
-	uint32_t keepalive_ms;	/* map stream keep-alive; 0 = 25 s */
+	const char *domain;	 /* tailnet DNS suffix, default "mesh.internal" */
+	uint32_t keepalive_ms;	 /* map stream keep-alive; 0 = 25 s */
 	uint32_t key_lifetime_s; /* node key expiry after registration; 0 = 180 days */
-	unsigned threads;	/* HTTP worker threads; 0 = 4 */
+	unsigned threads;	 /* HTTP worker threads; 0 = 4 */
 	/* TURN relays (coturn with use-auth-secret) and the file holding their shared secret
 	 * (one line, at most 256 bytes, mode 0600 or tighter); both or neither.  Each node's
 	 * own netmap gets credentials for every relay, valid relay_ttl_s (0 = 24 h) and

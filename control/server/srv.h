@@ -72,7 +72,7 @@ struct srv_login_req { /* an interactive registration waiting for a person */
 	bool has_disco_key;
 	char source[SRV_SOURCE_MAX]; /* where it came from (see srv_source) */
 	int64_t created;
-	int state; /* 0 pending, 1 approved, -1 rejected */
+	int state;	  /* 0 pending, 1 approved, -1 rejected */
 	char reason[256]; /* why it was rejected, when not by the person's choice */
 	int64_t user_id;
 	int64_t node_id;
@@ -85,8 +85,8 @@ struct srv_hold { /* a check-mode hold */
 	int64_t check_period_s;
 	int64_t created;
 	int64_t last_asked; /* when its node last asked about it (forgotten when nobody does) */
-	int state; /* 0 pending, 1 approved, -1 rejected */
-	char reason[400]; /* why it was rejected, when not by the person's choice */
+	int state;	    /* 0 pending, 1 approved, -1 rejected */
+	char reason[400];   /* why it was rejected, when not by the person's choice */
 	/* approved: who, and when they authenticated for this hold (check_fresh_auth) */
 	char approver[CTL_LOGIN_MAX];
 	int64_t auth_at;
@@ -130,7 +130,12 @@ struct srv_req {
 	size_t budgeted; /* bytes of body counted in srv->body_bytes */
 	/* Refused before its body was read (or while it was): the rest of the body is
 	 * dropped unread, then the refusal is the answer. */
-	enum srv_refusal { SRV_REFUSE_NONE, SRV_REFUSE_TOKEN, SRV_REFUSE_SIZE, SRV_REFUSE_BUSY } refusal;
+	enum srv_refusal {
+		SRV_REFUSE_NONE,
+		SRV_REFUSE_TOKEN,
+		SRV_REFUSE_SIZE,
+		SRV_REFUSE_BUSY
+	} refusal;
 	size_t dropped;
 	bool answered; /* the refusal went out from the headers alone */
 	/* node API */
@@ -195,11 +200,11 @@ struct ctl_server {
 };
 
 /* http.c */
-enum MHD_Result srv_reply(struct MHD_Connection *c, unsigned status, const char *ctype,
-			  char *body, size_t len); /* takes ownership of body */
+enum MHD_Result srv_reply(struct MHD_Connection *c, unsigned status, const char *ctype, char *body,
+			  size_t len); /* takes ownership of body */
 enum MHD_Result srv_reply_json(struct MHD_Connection *c, unsigned status, json_t *j); /* steals */
 enum MHD_Result srv_reply_error(struct MHD_Connection *c, unsigned status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* The body was decoded: free it now (a held request may wait a long time). */
 void srv_body_release(struct srv_req *r);
 void srv_suspend(struct srv_req *r, enum srv_wait wait, uint64_t deadline_ms);
@@ -283,12 +288,11 @@ int srv_node_decode(const uint8_t server_priv[static 32], struct ctl_replay *rep
 		    uint8_t nonce[static CTL_WIRE_NONCE_LEN], json_t **msg, bool *authed,
 		    const char **why);
 /* Answer r sealed to its machine key: a handler's last step (it drops srv->lock meanwhile). */
-enum MHD_Result srv_reply_sealed(struct srv_req *r, unsigned status, const char *json,
-				 size_t len);
+enum MHD_Result srv_reply_sealed(struct srv_req *r, unsigned status, const char *json, size_t len);
 enum MHD_Result srv_reply_sealed_json(struct srv_req *r, unsigned status, json_t *j); /* steals */
 /* A sealed {"error": message}. */
 enum MHD_Result srv_sealed_error(struct srv_req *r, unsigned status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* map.c, register.c, hold.c: the node API's requests (r->msg decoded and authenticated);
  * all but register from n, the node registered for r's machine key. */
@@ -328,9 +332,8 @@ void srv_throttle_give_back(struct srv_throttle *t, const char *key, bool all, i
 enum MHD_Result srv_admin_api(struct srv_req *r, const char *method, const char *path);
 enum MHD_Result srv_web(struct srv_req *r, const char *method, const char *path);
 /* web.c's page helpers, for the SSO pages (sso_web.c) */
-enum MHD_Result srv_page(struct srv_req *r, unsigned status, const char *title,
-			 const char *cookie, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+enum MHD_Result srv_page(struct srv_req *r, unsigned status, const char *title, const char *cookie,
+			 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 enum MHD_Result srv_redirect(struct srv_req *r, const char *to, const char *cookie);
 void srv_html_escape(char *out, size_t outlen, const char *in);
 /* Whether next is a page of ours a login may go back to (/register/..., /check/...). */

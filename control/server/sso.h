@@ -22,29 +22,29 @@ struct ctl_server;
 struct ctl_server_oidc;
 
 enum {
-	SRV_SSO_PENDING_MAX = 1024,    /* logins started and not finished, in all */
+	SRV_SSO_PENDING_MAX = 1024,	 /* logins started and not finished, in all */
 	SRV_SSO_PENDING_PER_SOURCE = 32, /* ... from one address (an IPv6 /48); its oldest goes */
 	SRV_SSO_PENDING_PER_BROWSER = 8, /* ... in one browser (tabs); the oldest makes room */
-	SRV_SSO_START_EVERY_S = 6,     /* one address starts a login this often ... */
-	SRV_SSO_START_BURST = 10,      /* ... after this many at once */
-	SRV_SSO_RATE_SOURCES = 1024,   /* addresses whose rate is remembered */
-	SRV_SSO_PENDING_TTL_S = 600,   /* a login must come back within 10 minutes */
-	SRV_SSO_SOURCE_MAX = 64,       /* srv_sso_source_key's "2001:db8:1::/48" */
-	SRV_SSO_PRE_HEX = 32,	       /* the browser's pre-session id, hex */
-	SRV_SSO_COOKIE_HEX = 96,       /* ... in its cookie with its HMAC-SHA256, hex */
-	SRV_SSO_NEXT_MAX = 128,	       /* where the browser goes after the login */
-	SRV_SSO_CODE_MAX = 2048,       /* an authorization code, with the NUL */
-	SRV_SSO_ERROR_MAX = 256,       /* the callback's error and error_description */
-	SRV_SSO_LIST_MAX = 32,	       /* entries of an --oidc-allowed-* list */
+	SRV_SSO_START_EVERY_S = 6,	 /* one address starts a login this often ... */
+	SRV_SSO_START_BURST = 10,	 /* ... after this many at once */
+	SRV_SSO_RATE_SOURCES = 1024,	 /* addresses whose rate is remembered */
+	SRV_SSO_PENDING_TTL_S = 600,	 /* a login must come back within 10 minutes */
+	SRV_SSO_SOURCE_MAX = 64,	 /* srv_sso_source_key's "2001:db8:1::/48" */
+	SRV_SSO_PRE_HEX = 32,		 /* the browser's pre-session id, hex */
+	SRV_SSO_COOKIE_HEX = 96,	 /* ... in its cookie with its HMAC-SHA256, hex */
+	SRV_SSO_NEXT_MAX = 128,		 /* where the browser goes after the login */
+	SRV_SSO_CODE_MAX = 2048,	 /* an authorization code, with the NUL */
+	SRV_SSO_ERROR_MAX = 256,	 /* the callback's error and error_description */
+	SRV_SSO_LIST_MAX = 32,		 /* entries of an --oidc-allowed-* list */
 	SRV_SSO_SCOPES_MAX = 512,
 	SRV_SSO_CLAIM_MAX = 128,
 	SRV_SSO_SECRET_MAX = 512,
-	SRV_SSO_JOBS_MAX = 64,	       /* token exchanges waiting for the provider */
-	SRV_SSO_JOBS_PER_SOURCE = 2,   /* ... for one address */
+	SRV_SSO_JOBS_MAX = 64,		  /* token exchanges waiting for the provider */
+	SRV_SSO_JOBS_PER_SOURCE = 2,	  /* ... for one address */
 	SRV_SSO_EXCHANGE_WAIT_MS = 30000, /* how long a callback waits for them */
-	SRV_SSO_RETRY_S = 30,	       /* discovery again after a failure, at most this often */
-	SRV_SSO_KICK_S = 5,	       /* ... or sooner when a person asks to log in */
-	SRV_SSO_ERR_MAX = 3072,	       /* a sentence naming URLs and curl's or oidc's words */
+	SRV_SSO_RETRY_S = 30,		  /* discovery again after a failure, at most this often */
+	SRV_SSO_KICK_S = 5,		  /* ... or sooner when a person asks to log in */
+	SRV_SSO_ERR_MAX = 3072,		  /* a sentence naming URLs and curl's or oidc's words */
 };
 
 /* A login a browser started: the values that must come back, and what binds it. */
@@ -78,9 +78,10 @@ void srv_sso_table_uninit(struct srv_sso_table *t);
 /* Adds p (p->created is now) after forgetting expired entries: 0, or -EAGAIN when p->source
  * started SRV_SSO_START_BURST logins at once or more than one every SRV_SSO_START_EVERY_S
  * since (*retry_at: when it may again; a callback takes its login out of the table, so the
- * count open alone does not bound how often).  Never refused for room, something makes it: the browser's oldest when it has SRV_SSO_PENDING_PER_BROWSER open, else the
- * source's oldest when it has SRV_SSO_PENDING_PER_SOURCE, else, when the table is full,
- * the oldest of the source with the most. */
+ * count open alone does not bound how often).  Never refused for room, something makes it: the
+ * browser's oldest when it has SRV_SSO_PENDING_PER_BROWSER open, else the source's oldest when it
+ * has SRV_SSO_PENDING_PER_SOURCE, else, when the table is full, the oldest of the source with the
+ * most. */
 int srv_sso_table_add(struct srv_sso_table *t, const struct srv_sso_pending *p, int64_t now,
 		      int64_t *retry_at);
 
@@ -122,8 +123,8 @@ struct srv_sso_callback {
  * printable ASCII), iss (a URL's characters), error and error_description (printable
  * ASCII, at most 255); others are ignored.  A parameter given twice is refused.  0, or
  * -EINVAL with a sentence quoting it in err. */
-int srv_sso_callback_arg(struct srv_sso_callback *cb, const char *key, const char *value,
-			 char *err, size_t errlen);
+int srv_sso_callback_arg(struct srv_sso_callback *cb, const char *key, const char *value, char *err,
+			 size_t errlen);
 /* After the last parameter: state is required, and a code or an error.  0, or -EINVAL with
  * a sentence in err. */
 int srv_sso_callback_finish(const struct srv_sso_callback *cb, char *err, size_t errlen);
@@ -151,15 +152,15 @@ void srv_sso_config_free(struct srv_sso_config *c);
 
 /* Whether the verified person may use this tailnet under the --oidc-allowed-* lists (each
  * given list must pass): true, or false with a sentence in why. */
-bool srv_sso_allowed(const struct srv_sso_config *c, const struct ctl_oidc_identity *id,
-		     char *why, size_t whylen);
+bool srv_sso_allowed(const struct srv_sso_config *c, const struct ctl_oidc_identity *id, char *why,
+		     size_t whylen);
 
 /* The login a first sign-in creates: the verified email (lowercase), else a name made from
  * sub at ISSUER-HOST.invalid, which no one can have as an email (sub kept as it is, or
  * hashed when it has characters a login cannot).  0, or -EINVAL with a sentence quoting the
  * login in why.  out: CTL_LOGIN_MAX (store.h). */
-int srv_sso_login_for(const struct srv_sso_config *c, const struct ctl_oidc_identity *id,
-		      char *out, char *why, size_t whylen);
+int srv_sso_login_for(const struct srv_sso_config *c, const struct ctl_oidc_identity *id, char *out,
+		      char *why, size_t whylen);
 
 /* A callback's token exchange, done by the provider thread while its request waits
  * (suspended, woken by token).  Owned by the list in struct srv_sso; freed by the request
@@ -187,8 +188,8 @@ struct srv_sso {
 	struct ctl_oidc_discovery disco;
 	bool have_disco;
 	char status[SRV_SSO_ERR_MAX]; /* why logins cannot start, "" when they can */
-	int64_t disco_tried;		     /* when discovery was last tried (wall clock) */
-	bool disco_wanted;		     /* someone wants to log in: try again soon */
+	int64_t disco_tried;	      /* when discovery was last tried (wall clock) */
+	bool disco_wanted;	      /* someone wants to log in: try again soon */
 	struct srv_sso_table pending;
 	struct srv_sso_job *jobs;
 	size_t n_jobs;

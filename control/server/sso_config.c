@@ -115,25 +115,28 @@ static int scopes_check(const char *s, char *err, size_t errlen)
 		p += len + 1;
 	}
 	if (!openid)
-		return fail(err, errlen, "oidc-scopes", s, "has no 'openid' (OpenID Connect needs it)");
+		return fail(err, errlen, "oidc-scopes", s,
+			    "has no 'openid' (OpenID Connect needs it)");
 	return 0;
 }
 
 /* Without a list every account the provider has (any Google account, say) would get a user
  * and could approve devices: that must be said, not be what an option left out means. */
-static int who_check(const struct ctl_server_oidc *o, const struct srv_sso_config *c,
-		     char *err, size_t errlen)
+static int who_check(const struct ctl_server_oidc *o, const struct srv_sso_config *c, char *err,
+		     size_t errlen)
 {
 	bool lists = c->n_domains || c->n_groups || c->n_users;
 	if (!lists && !o->allow_anyone) {
-		snprintf(err, errlen, "--oidc-issuer '%s' needs --oidc-allowed-domains, "
+		snprintf(err, errlen,
+			 "--oidc-issuer '%s' needs --oidc-allowed-domains, "
 			 "--oidc-allowed-groups or --oidc-allowed-users (who may sign in), or "
 			 "--oidc-allow-anyone to let in everyone the provider has an account for",
 			 c->issuer);
 		return -EINVAL;
 	}
 	if (lists && o->allow_anyone) {
-		snprintf(err, errlen, "--oidc-allow-anyone and --oidc-allowed-* contradict each "
+		snprintf(err, errlen,
+			 "--oidc-allow-anyone and --oidc-allowed-* contradict each "
 			 "other: give the lists, or --oidc-allow-anyone alone");
 		return -EINVAL;
 	}
@@ -162,7 +165,8 @@ int srv_sso_config_load(const struct ctl_server_oidc *o, struct srv_sso_config *
 	char why[CTL_OIDC_ERR_MAX];
 	memset(c, 0, sizeof(*c));
 	if (!o->client_id || !o->client_secret_file) {
-		snprintf(err, errlen, "--oidc-issuer needs --oidc-client-id and "
+		snprintf(err, errlen,
+			 "--oidc-issuer needs --oidc-client-id and "
 			 "--oidc-client-secret-file (the client meshcontrol is at the provider)");
 		return -EINVAL;
 	}
@@ -194,12 +198,13 @@ int srv_sso_config_load(const struct ctl_server_oidc *o, struct srv_sso_config *
 			"a domain name in lowercase", &c->domains[0][0], sizeof(c->domains[0]),
 			&c->n_domains, err, errlen);
 	if (!rc)
-		rc = list_parse("oidc-allowed-groups", o->allowed_groups, group_ok, "a group's name",
-				&c->groups[0][0], sizeof(c->groups[0]), &c->n_groups, err, errlen);
+		rc =
+		    list_parse("oidc-allowed-groups", o->allowed_groups, group_ok, "a group's name",
+			       &c->groups[0][0], sizeof(c->groups[0]), &c->n_groups, err, errlen);
 	if (!rc)
-		rc = list_parse("oidc-allowed-users", o->allowed_users, email_ok,
-				"an email address", &c->users[0][0], sizeof(c->users[0]),
-				&c->n_users, err, errlen);
+		rc =
+		    list_parse("oidc-allowed-users", o->allowed_users, email_ok, "an email address",
+			       &c->users[0][0], sizeof(c->users[0]), &c->n_users, err, errlen);
 	if (!rc)
 		rc = who_check(o, c, err, errlen);
 	if (!rc)
@@ -218,8 +223,8 @@ void srv_sso_config_free(struct srv_sso_config *c)
 	c->secret = NULL;
 }
 
-bool srv_sso_allowed(const struct srv_sso_config *c, const struct ctl_oidc_identity *id,
-		     char *why, size_t whylen)
+bool srv_sso_allowed(const struct srv_sso_config *c, const struct ctl_oidc_identity *id, char *why,
+		     size_t whylen)
 {
 	const char *at = strchr(id->email, '@');
 	bool ok = !c->n_users;
@@ -227,7 +232,8 @@ bool srv_sso_allowed(const struct srv_sso_config *c, const struct ctl_oidc_ident
 		ok = ok || strcasecmp(c->users[i], id->email) == 0;
 	if (!ok) {
 		snprintf(why, whylen, "%s is not in --oidc-allowed-users",
-			 id->email[0] ? "your verified email" : "you have no verified email, so you");
+			 id->email[0] ? "your verified email"
+				      : "you have no verified email, so you");
 		return false;
 	}
 	ok = !c->n_domains;
@@ -235,7 +241,8 @@ bool srv_sso_allowed(const struct srv_sso_config *c, const struct ctl_oidc_ident
 		ok = ok || strcasecmp(c->domains[i], at + 1) == 0;
 	if (!ok) {
 		snprintf(why, whylen, "%s not in --oidc-allowed-domains",
-			 at ? "the domain of your verified email is" : "you have no verified email");
+			 at ? "the domain of your verified email is"
+			    : "you have no verified email");
 		return false;
 	}
 	ok = !c->n_groups;
@@ -265,8 +272,8 @@ static void sub_name(const char *sub, char out[static 80])
 	sodium_bin2hex(out + 4, 33, h, sizeof(h));
 }
 
-int srv_sso_login_for(const struct srv_sso_config *c, const struct ctl_oidc_identity *id,
-		      char *out, char *why, size_t whylen)
+int srv_sso_login_for(const struct srv_sso_config *c, const struct ctl_oidc_identity *id, char *out,
+		      char *why, size_t whylen)
 {
 	const char *w = "it is longer than 127 characters";
 	char q[CTL_OIDC_QUOTE_BUF], l[CTL_OIDC_EMAIL_MAX + 512], name[80];

@@ -60,9 +60,9 @@ static void body_wipe(struct body *b)
  * use, reset but kept, so its connection serves the next request) or on a handle of its
  * own when keep is NULL.  0 with the body and HTTP status; -EIO with a sentence naming the
  * provider (and curl's words) in err. */
-static int http_do(const struct srv_sso_config *c, void **keep, const char *what,
-		   const char *url, const char *form, struct curl_slist *hdrs, struct body *b,
-		   long *status, char *err, size_t errlen)
+static int http_do(const struct srv_sso_config *c, void **keep, const char *what, const char *url,
+		   const char *form, struct curl_slist *hdrs, struct body *b, long *status,
+		   char *err, size_t errlen)
 {
 	char errbuf[CURL_ERROR_SIZE] = "";
 	CURL *e = keep && *keep ? *keep : curl_easy_init();
@@ -174,7 +174,8 @@ static struct curl_slist *basic_auth(const struct srv_sso_config *c)
 	char *pair = NULL, *hdr = NULL;
 	struct curl_slist *l = NULL;
 	if (id && sec && asprintf(&pair, "%s:%s", id, sec) > 0) {
-		size_t b64len = sodium_base64_ENCODED_LEN(strlen(pair), sodium_base64_VARIANT_ORIGINAL);
+		size_t b64len =
+		    sodium_base64_ENCODED_LEN(strlen(pair), sodium_base64_VARIANT_ORIGINAL);
 		hdr = malloc(b64len + 32);
 		if (hdr) {
 			strcpy(hdr, "Authorization: Basic ");
@@ -207,8 +208,9 @@ static char *token_form(const struct srv_sso *s, const struct srv_sso_job *job)
 	char *redir = curl_easy_escape(NULL, s->redirect_uri, 0);
 	char *form = NULL;
 	if (code && redir &&
-	    asprintf(&form, "grant_type=authorization_code&code=%s&redirect_uri=%s&code_verifier=%s",
-		     code, redir, job->verifier) < 0)
+	    asprintf(&form,
+		     "grant_type=authorization_code&code=%s&redirect_uri=%s&code_verifier=%s", code,
+		     redir, job->verifier) < 0)
 		form = NULL; /* the verifier is base64url: nothing to encode */
 	if (code)
 		sodium_memzero(code, strlen(code));
@@ -231,8 +233,8 @@ static int exchange(struct srv_sso *s, const struct ctl_oidc_discovery *d, struc
 		snprintf(job->err, sizeof(job->err), "out of memory");
 		goto out;
 	}
-	rc = http_do(&s->cfg, &s->token_curl, "token response", d->token_endpoint, form, hdrs,
-		     &b, &status, job->err, sizeof(job->err));
+	rc = http_do(&s->cfg, &s->token_curl, "token response", d->token_endpoint, form, hdrs, &b,
+		     &status, job->err, sizeof(job->err));
 	if (rc)
 		goto out;
 	rc = ctl_oidc_token_response_parse(b.p ? b.p : "", b.n, tok, why, sizeof(why));
@@ -243,7 +245,8 @@ static int exchange(struct srv_sso *s, const struct ctl_oidc_discovery *d, struc
 	for (int attempt = 0;; attempt++) {
 		int64_t now = srv_now_s();
 		bool unknown = rc == -ENOKEY;
-		if (attempt > 0 && !(unknown && ctl_oidc_jwks_fetch_due(s->keys_fetched, now, true)))
+		if (attempt > 0 &&
+		    !(unknown && ctl_oidc_jwks_fetch_due(s->keys_fetched, now, true)))
 			break;
 		if (!s->keys || ctl_oidc_jwks_fetch_due(s->keys_fetched, now, unknown)) {
 			struct ctl_oidc_discovery fresh;
@@ -258,8 +261,11 @@ static int exchange(struct srv_sso *s, const struct ctl_oidc_discovery *d, struc
 				}
 			}
 		}
-		struct ctl_oidc_verify p = { .issuer = d->issuer, .client_id = s->cfg.client_id,
-					     .nonce = job->nonce, .algs = d->algs, .now = now,
+		struct ctl_oidc_verify p = { .issuer = d->issuer,
+					     .client_id = s->cfg.client_id,
+					     .nonce = job->nonce,
+					     .algs = d->algs,
+					     .now = now,
 					     .groups_claim = s->cfg.groups_claim };
 		rc = ctl_oidc_id_token_verify(tok->id_token, strlen(tok->id_token), s->keys, &p,
 					      &job->id, why, sizeof(why));
@@ -409,8 +415,10 @@ int srv_sso_new(struct ctl_server *srv, struct srv_sso_config *c, struct srv_sso
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&s->cond, &ca);
 	pthread_condattr_destroy(&ca);
-	snprintf(s->status, sizeof(s->status), "the identity provider at %s has not been reached "
-		 "yet", s->cfg.issuer);
+	snprintf(s->status, sizeof(s->status),
+		 "the identity provider at %s has not been reached "
+		 "yet",
+		 s->cfg.issuer);
 	*out = s;
 	(void)srv;
 	return 0;

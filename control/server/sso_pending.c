@@ -39,8 +39,7 @@ void srv_sso_table_uninit(struct srv_sso_table *t)
 /* GCRA per address: 0 (the start counted), or -EAGAIN with when it may start again.  A full
  * list forgets the address closest to having its whole burst back (an address at rest is
  * forgotten first, as it has it all). */
-static int rate_take(struct srv_sso_table *t, const char *source, int64_t now,
-		     int64_t *retry_at)
+static int rate_take(struct srv_sso_table *t, const char *source, int64_t now, int64_t *retry_at)
 {
 	const int64_t slack = (SRV_SSO_START_BURST - 1) * SRV_SSO_START_EVERY_S;
 	struct srv_sso_rate *r = NULL, *least = NULL;
@@ -84,7 +83,8 @@ static void expire(struct srv_sso_table *t, int64_t now)
  * that makes their browsers start logins, pushes out its own and not everyone's. */
 static int by_source(const void *a, const void *b, void *cls)
 {
-	const struct srv_sso_pending *e = cls, *x = &e[*(const size_t *)a], *y = &e[*(const size_t *)b];
+	const struct srv_sso_pending *e = cls, *x = &e[*(const size_t *)a],
+				     *y = &e[*(const size_t *)b];
 	int c = strcmp(x->source, y->source);
 	return c ? c : (x->created > y->created) - (x->created < y->created);
 }
@@ -239,8 +239,8 @@ static int bad(char *err, size_t errlen, const char *key, const char *value, con
 	return -EINVAL;
 }
 
-int srv_sso_callback_arg(struct srv_sso_callback *cb, const char *key, const char *value,
-			 char *err, size_t errlen)
+int srv_sso_callback_arg(struct srv_sso_callback *cb, const char *key, const char *value, char *err,
+			 size_t errlen)
 {
 	size_t len = strlen(value);
 	char *dst;

@@ -25,7 +25,8 @@ static const char again[] = "<p><a href=/login>Sign in again</a>.</p>";
 void srv_sso_login_html(struct srv_req *r, const char *next, char *out, size_t outlen)
 {
 	struct srv_sso *s = r->srv->sso;
-	char host[sizeof(s->cfg.issuer_host) * 6], st[sizeof(s->status) * 6], nx[SRV_SSO_NEXT_MAX * 6];
+	char host[sizeof(s->cfg.issuer_host) * 6], st[sizeof(s->status) * 6],
+	    nx[SRV_SSO_NEXT_MAX * 6];
 	out[0] = '\0';
 	if (!s)
 		return;
@@ -132,7 +133,8 @@ static enum MHD_Result start(struct srv_req *r)
 	if (rc == -EAGAIN)
 		return srv_page(r, MHD_HTTP_TOO_MANY_REQUESTS, "Too many sign-ins", NULL,
 				"<p class=err id=error>Too many sign-ins were started from your "
-				"address. Try again at %s.</p>", when);
+				"address. Try again at %s.</p>",
+				when);
 	if (rc)
 		return fail_page(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "Sign-in unavailable",
 				 "The provider's sign-in address cannot be made", err);
@@ -211,17 +213,21 @@ static enum MHD_Result finish(struct srv_req *r)
 		goto out;
 	}
 	char *groups = groups_json(id);
-	struct ctl_sso_login in = { .iss = id->iss, .sub = id->sub, .email = id->email,
-				    .groups = groups ? groups : "[]", .login = login,
+	struct ctl_sso_login in = { .iss = id->iss,
+				    .sub = id->sub,
+				    .email = id->email,
+				    .groups = groups ? groups : "[]",
+				    .login = login,
 				    .now = srv_now_s() };
 	struct ctl_user u;
 	bool created = false;
 	rc = groups ? srv->store->ops->sso_login(srv->store, &in, &u, &created) : -ENOMEM;
 	free(groups);
 	if (rc == -EEXIST) {
-		snprintf(why, sizeof(why), "the login %s is already another user's here; an "
-			 "administrator can remove that user (meshcontrol user remove %s)", login,
-			 login);
+		snprintf(why, sizeof(why),
+			 "the login %s is already another user's here; an "
+			 "administrator can remove that user (meshcontrol user remove %s)",
+			 login, login);
 		res = fail_page(r, MHD_HTTP_CONFLICT, "Sign-in failed", "Sign-in failed", why);
 		goto out;
 	}
@@ -255,15 +261,16 @@ static enum MHD_Result callback(struct srv_req *r)
 	if (rc)
 		return fail_page(r, MHD_HTTP_BAD_REQUEST, "Sign-in failed",
 				 "This sign-in cannot be finished", err);
-	rc = srv_sso_table_take(&s->pending, cb.state, pre_cookie(r, pre) ? pre : NULL,
-				srv_now_s(), &p);
+	rc = srv_sso_table_take(&s->pending, cb.state, pre_cookie(r, pre) ? pre : NULL, srv_now_s(),
+				&p);
 	if (rc == -EPERM)
 		return fail_page(r, MHD_HTTP_FORBIDDEN, "Sign-in failed",
 				 "This sign-in was started in another browser", "");
 	if (rc)
 		return fail_page(r, MHD_HTTP_BAD_REQUEST, "Sign-in expired",
 				 "This sign-in link was already used or has expired (a sign-in "
-				 "link works once, within 10 minutes)", "");
+				 "link works once, within 10 minutes)",
+				 "");
 	if (cb.has_iss && strcmp(cb.iss, s->disco.issuer) != 0) {
 		sodium_memzero(&p, sizeof(p));
 		snprintf(err, sizeof(err), "the callback's iss \"%s\" is not the issuer \"%s\"",

@@ -46,8 +46,8 @@ struct ctl_node_rec {
 	char hostname[CTL_HOSTNAME_MAX];
 	int64_t user_id; /* 0 for a tagged node */
 	char tags[CTL_TAGS_MAX];
-	uint32_t ipv4;	    /* host order, inside 100.64.0.0/10 */
-	uint8_t ipv6[16];   /* inside the tailnet's ULA /48 */
+	uint32_t ipv4;	  /* host order, inside 100.64.0.0/10 */
+	uint8_t ipv6[16]; /* inside the tailnet's ULA /48 */
 	bool ephemeral;
 	char *endpoints;     /* JSON array text, malloc'd, may be NULL */
 	char *ssh_host_keys; /* JSON array text, malloc'd, may be NULL */

@@ -28,12 +28,14 @@ static const char *const migrations[] = {
 	"  reusable INTEGER NOT NULL, ephemeral INTEGER NOT NULL, tags TEXT NOT NULL,"
 	"  expires INTEGER NOT NULL, created INTEGER NOT NULL, uses INTEGER NOT NULL DEFAULT 0,"
 	"  revoked INTEGER NOT NULL DEFAULT 0);"
-	"CREATE TABLE nodes (id INTEGER PRIMARY KEY AUTOINCREMENT, machine_key BLOB NOT NULL UNIQUE,"
+	"CREATE TABLE nodes (id INTEGER PRIMARY KEY AUTOINCREMENT, machine_key BLOB NOT NULL "
+	"UNIQUE,"
 	"  node_key BLOB NOT NULL, key_expiry INTEGER NOT NULL, hostname TEXT NOT NULL,"
 	"  user_id INTEGER REFERENCES users(id) ON DELETE CASCADE, tags TEXT NOT NULL,"
 	"  ipv4 INTEGER NOT NULL UNIQUE, ipv6 BLOB NOT NULL UNIQUE, ephemeral INTEGER NOT NULL,"
 	"  endpoints TEXT, ssh_host_keys TEXT, created INTEGER NOT NULL, last_seen INTEGER);"
-	"CREATE TABLE policy (id INTEGER PRIMARY KEY, text TEXT NOT NULL, created INTEGER NOT NULL);"
+	"CREATE TABLE policy (id INTEGER PRIMARY KEY, text TEXT NOT NULL, created INTEGER NOT "
+	"NULL);"
 	"CREATE TABLE approvals (src_node INTEGER NOT NULL REFERENCES nodes(id) ON DELETE CASCADE,"
 	"  dst_node INTEGER NOT NULL REFERENCES nodes(id) ON DELETE CASCADE,"
 	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
@@ -145,7 +147,8 @@ static int sq_meta_get(struct ctl_store *s, const char *key, char *out, size_t o
 
 static int sq_meta_set(struct ctl_store *s, const char *key, const char *value)
 {
-	sqlite3_stmt *st = prep(sq(s)->db, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)");
+	sqlite3_stmt *st =
+	    prep(sq(s)->db, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)");
 	if (!st)
 		return -EIO;
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
@@ -658,8 +661,9 @@ static int sq_approval_get(struct ctl_store *s, int64_t src, int64_t dst, struct
 
 static int sso_user_of(sqlite3 *db, const struct ctl_sso_login *in, struct ctl_user *u)
 {
-	sqlite3_stmt *st = prep(db, "SELECT u.id, u.login, u.created FROM sso_identities i "
-				    "JOIN users u ON u.id = i.user_id WHERE i.iss = ? AND i.sub = ?");
+	sqlite3_stmt *st =
+	    prep(db, "SELECT u.id, u.login, u.created FROM sso_identities i "
+		     "JOIN users u ON u.id = i.user_id WHERE i.iss = ? AND i.sub = ?");
 	if (!st)
 		return -EIO;
 	sqlite3_bind_text(st, 1, in->iss, -1, SQLITE_STATIC);
@@ -684,8 +688,9 @@ static int sq_sso_login(struct ctl_store *s, const struct ctl_sso_login *in, str
 	if (rc == -ENOENT) {
 		/* a first login: a user without a password, then its identity */
 		rc = sq_user_add(s, in->login, "!", &u->id);
-		st = rc ? NULL : prep(db, "INSERT INTO sso_identities (iss, sub, user_id, email, "
-					  "groups, updated) VALUES (?, ?, ?, ?, ?, ?)");
+		st = rc ? NULL
+			: prep(db, "INSERT INTO sso_identities (iss, sub, user_id, email, "
+				   "groups, updated) VALUES (?, ?, ?, ?, ?, ?)");
 		if (!rc && !st)
 			rc = -EIO;
 		if (!rc) {

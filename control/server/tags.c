@@ -64,11 +64,14 @@ int ctl_tags_from_json(json_t *arr, char *out, size_t outlen, char *err, size_t 
 		snprintf(err, errlen, "tags: at most %d tags", TAGS_LIST_MAX);
 		return -EINVAL;
 	}
-	json_array_foreach(arr, i, t) {
+	json_array_foreach(arr, i, t)
+	{
 		v[i] = json_string_value(t);
 		if (!v[i] || !tag_valid(v[i])) {
-			snprintf(err, errlen, "tags[%zu]: expected \"tag:<name>\" (letters, digits, - "
-					      "and _, at most %d characters)", i, TAG_NAME_MAX);
+			snprintf(err, errlen,
+				 "tags[%zu]: expected \"tag:<name>\" (letters, digits, - "
+				 "and _, at most %d characters)",
+				 i, TAG_NAME_MAX);
 			return -EINVAL;
 		}
 	}
@@ -155,8 +158,10 @@ int ctl_authkey_check_tags(const char *policy_text, const char *login, const cha
 	if (!tags_csv || !*tags_csv)
 		return 0;
 	if (!policy_text) {
-		snprintf(err, errlen, "tags: no policy is set, so no one owns %s (define it in "
-				      "tagOwners first)", tags_csv);
+		snprintf(err, errlen,
+			 "tags: no policy is set, so no one owns %s (define it in "
+			 "tagOwners first)",
+			 tags_csv);
 		return -EPERM;
 	}
 	struct pol_policy *pol;
@@ -172,8 +177,8 @@ int ctl_authkey_check_tags(const char *policy_text, const char *login, const cha
 	rc = strv_split(tags_csv, ',', SIZE_MAX, &v, &n);
 	for (size_t i = 0; !rc && i < n; i++) {
 		if (!pol_tag_owned_by(pol, v[i], login)) {
-			snprintf(err, errlen, "tags: %s does not own %s in the policy's tagOwners", login,
-				 v[i]);
+			snprintf(err, errlen, "tags: %s does not own %s in the policy's tagOwners",
+				 login, v[i]);
 			rc = -EPERM;
 		}
 	}

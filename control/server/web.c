@@ -22,20 +22,20 @@
 enum { SESSION_TTL_S = 3600, MAX_SESSIONS = 4096 };
 
 static const char page_head[] =
-	"<!doctype html><html lang=en><head><meta charset=utf-8>"
-	"<meta name=viewport content=\"width=device-width, initial-scale=1\">"
-	"<title>%s</title><style>"
-	"body{font-family:system-ui,sans-serif;max-width:28rem;margin:2rem auto;padding:0 1rem;"
-	"color:#1b1b1b;background:#fafafa}"
-	"h1{font-size:1.4rem}.box{background:#fff;border:1px solid #ddd;border-radius:8px;"
-	"padding:1rem 1.2rem}label{display:block;margin:.6rem 0 .2rem}"
-	"input[type=text],input[type=password]{width:100%%;box-sizing:border-box;padding:.5rem;"
-	"font-size:1rem}button{font-size:1rem;padding:.5rem 1rem;margin:.8rem .4rem 0 0;"
-	"border-radius:6px;border:1px solid #888;background:#eee}"
-	"button.ok{background:#1a7f37;color:#fff;border-color:#1a7f37}"
-	".err{color:#b00020;font-weight:600}.ok-msg{color:#1a7f37;font-weight:600}"
-	"dt{font-weight:600}dd{margin:0 0 .5rem 0}</style></head><body><h1>%s</h1>"
-	"<div class=box>";
+    "<!doctype html><html lang=en><head><meta charset=utf-8>"
+    "<meta name=viewport content=\"width=device-width, initial-scale=1\">"
+    "<title>%s</title><style>"
+    "body{font-family:system-ui,sans-serif;max-width:28rem;margin:2rem auto;padding:0 1rem;"
+    "color:#1b1b1b;background:#fafafa}"
+    "h1{font-size:1.4rem}.box{background:#fff;border:1px solid #ddd;border-radius:8px;"
+    "padding:1rem 1.2rem}label{display:block;margin:.6rem 0 .2rem}"
+    "input[type=text],input[type=password]{width:100%%;box-sizing:border-box;padding:.5rem;"
+    "font-size:1rem}button{font-size:1rem;padding:.5rem 1rem;margin:.8rem .4rem 0 0;"
+    "border-radius:6px;border:1px solid #888;background:#eee}"
+    "button.ok{background:#1a7f37;color:#fff;border-color:#1a7f37}"
+    ".err{color:#b00020;font-weight:600}.ok-msg{color:#1a7f37;font-weight:600}"
+    "dt{font-weight:600}dd{margin:0 0 .5rem 0}</style></head><body><h1>%s</h1>"
+    "<div class=box>";
 
 void srv_html_escape(char *out, size_t outlen, const char *in)
 {
@@ -89,7 +89,7 @@ static enum MHD_Result vpage(struct srv_req *r, unsigned status, const char *tit
 	if (n < 0)
 		return MHD_NO;
 	struct MHD_Response *resp =
-		MHD_create_response_from_buffer_with_free_callback((size_t)n, all, free);
+	    MHD_create_response_from_buffer_with_free_callback((size_t)n, all, free);
 	if (!resp) {
 		free(all);
 		return MHD_NO;
@@ -97,8 +97,9 @@ static enum MHD_Result vpage(struct srv_req *r, unsigned status, const char *tit
 	MHD_add_response_header(resp, "Content-Type", "text/html; charset=utf-8");
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
 	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
-	MHD_add_response_header(resp, "Content-Security-Policy",
-				"default-src 'none'; style-src 'unsafe-inline'; form-action 'self'");
+	MHD_add_response_header(
+	    resp, "Content-Security-Policy",
+	    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'");
 	if (x && x->cookie)
 		MHD_add_response_header(resp, "Set-Cookie", x->cookie);
 	if (x && x->retry_after_s > 0) {
@@ -113,7 +114,7 @@ static enum MHD_Result vpage(struct srv_req *r, unsigned status, const char *tit
 
 static enum MHD_Result page(struct srv_req *r, unsigned status, const char *title,
 			    const struct page_extra *x, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+    __attribute__((format(printf, 5, 6)));
 static enum MHD_Result page(struct srv_req *r, unsigned status, const char *title,
 			    const struct page_extra *x, const char *fmt, ...)
 {
@@ -124,8 +125,8 @@ static enum MHD_Result page(struct srv_req *r, unsigned status, const char *titl
 	return rc;
 }
 
-enum MHD_Result srv_page(struct srv_req *r, unsigned status, const char *title,
-			 const char *cookie, const char *fmt, ...)
+enum MHD_Result srv_page(struct srv_req *r, unsigned status, const char *title, const char *cookie,
+			 const char *fmt, ...)
 {
 	struct page_extra x = { .cookie = cookie };
 	va_list ap;
@@ -221,8 +222,8 @@ bool srv_safe_next(const char *next)
 
 /* ---- passwords: rate limited, the same for every form ---- */
 
-static enum MHD_Result too_many(struct srv_req *r, const char *title, bool account,
-				const char *who, int64_t retry_at)
+static enum MHD_Result too_many(struct srv_req *r, const char *title, bool account, const char *who,
+				int64_t retry_at)
 {
 	char when[32], who_h[CTL_LOGIN_MAX * 6];
 	int64_t now = srv_now_s(), wait = retry_at > now ? retry_at - now : 1;
@@ -240,8 +241,8 @@ static enum MHD_Result too_many(struct srv_req *r, const char *title, bool accou
 /* Check login's password the way every form does: at most SRV_THROTTLE_ACCOUNT failures per
  * account and SRV_THROTTLE_SOURCE per source address in a window, counted before Argon2id
  * runs (without the server lock).  0 (u filled), -EACCES, or a 429 page already in *res. */
-static int password_check(struct srv_req *r, const char *login, const char *pw,
-			  struct ctl_user *u, const char *title, enum MHD_Result *res)
+static int password_check(struct srv_req *r, const char *login, const char *pw, struct ctl_user *u,
+			  const char *title, enum MHD_Result *res)
 {
 	struct ctl_server *srv = r->srv;
 	char src[SRV_SOURCE_MAX];
@@ -424,7 +425,8 @@ static enum MHD_Result device_page(struct srv_req *r, const char *method, const 
 				    "<p class=err>The form has expired; reload the page.</p>");
 		srv_form_get(r->body ? r->body : "", "action", action, sizeof(action));
 		if (strcmp(action, "approve") == 0) {
-			int rc = srv_register_finish(srv, lr, s->user_id, s->login, err, sizeof(err));
+			int rc =
+			    srv_register_finish(srv, lr, s->user_id, s->login, err, sizeof(err));
 			srv_html_escape(err_h, sizeof(err_h), err);
 			if (rc == -EPERM)
 				return page(r, MHD_HTTP_FORBIDDEN, "Not your tags", NULL,
@@ -433,7 +435,8 @@ static enum MHD_Result device_page(struct srv_req *r, const char *method, const 
 			if (rc)
 				return page(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "Error", NULL,
 					    "<p class=err id=error>The device could not be added: "
-					    "%s</p>", err_h);
+					    "%s</p>",
+					    err_h);
 		} else {
 			lr->state = -1;
 			srv_wake(srv, SRV_WAIT_REGISTER, lr->token);
@@ -546,14 +549,18 @@ static enum MHD_Result check_approve(struct srv_req *r, const struct check_view 
 		return check_form(r, MHD_HTTP_UNAUTHORIZED, v, h, s->csrf, "Wrong password.");
 	if (h->state != 0)
 		return MHD_YES; /* decided meanwhile: the caller shows how */
-	if (srv_ssh_verdict(srv, h->src, h->dst, h->local_user, why, sizeof(why)) == VERDICT_REJECT) {
+	if (srv_ssh_verdict(srv, h->src, h->dst, h->local_user, why, sizeof(why)) ==
+	    VERDICT_REJECT) {
 		h->state = -1;
 		snprintf(h->reason, sizeof(h->reason), "the policy no longer allows this login: %s",
 			 why);
 		return MHD_YES;
 	}
-	struct ctl_approval a = { .src_node = h->src, .dst_node = h->dst, .user_id = user_id,
-				  .approved_at = srv_now_s(), .auth_at = at };
+	struct ctl_approval a = { .src_node = h->src,
+				  .dst_node = h->dst,
+				  .user_id = user_id,
+				  .approved_at = srv_now_s(),
+				  .auth_at = at };
 	if (srv->store->ops->approval_put(srv->store, &a) != 0)
 		return page(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "Error", NULL,
 			    "<p class=err>The approval could not be saved.</p>");
@@ -631,8 +638,8 @@ enum MHD_Result srv_web(struct srv_req *r, const char *method, const char *path)
 	if (strcmp(path, "/login") == 0) {
 		if (strcmp(method, "POST") == 0)
 			return do_login(r);
-		const char *next = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND,
-							       "next");
+		const char *next =
+		    MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "next");
 		return login_form(r, MHD_HTTP_OK, next && srv_safe_next(next) ? next : "/", NULL);
 	}
 	if (strncmp(path, "/oidc/", 6) == 0)

@@ -38,8 +38,10 @@ int ctl_url_check(const char *url, bool insecure_http, char *msg, size_t msglen)
 	user = part(h, CURLUPART_USER);
 	pass = part(h, CURLUPART_PASSWORD);
 	if (user || pass) {
-		snprintf(msg, msglen, "'%s' carries a user name or password; give the bare server "
-				      "URL", url);
+		snprintf(msg, msglen,
+			 "'%s' carries a user name or password; give the bare server "
+			 "URL",
+			 url);
 		goto out;
 	}
 	rc = CTL_URL_OK;
@@ -47,14 +49,18 @@ int ctl_url_check(const char *url, bool insecure_http, char *msg, size_t msglen)
 		goto out;
 	if (!insecure_http) {
 		rc = -EINVAL;
-		snprintf(msg, msglen, "'%s' is plain HTTP to %s, which is not loopback: use "
-				      "https://, or --insecure-http to send passwords, tokens and "
-				      "control's key unencrypted", url, host);
+		snprintf(msg, msglen,
+			 "'%s' is plain HTTP to %s, which is not loopback: use "
+			 "https://, or --insecure-http to send passwords, tokens and "
+			 "control's key unencrypted",
+			 url, host);
 		goto out;
 	}
 	rc = CTL_URL_INSECURE;
-	snprintf(msg, msglen, "--insecure-http: talking to control at '%s' without TLS; anyone on "
-			      "the path can read and change what is sent", url);
+	snprintf(msg, msglen,
+		 "--insecure-http: talking to control at '%s' without TLS; anyone on "
+		 "the path can read and change what is sent",
+		 url);
 out:
 	curl_free(scheme);
 	curl_free(host);
@@ -76,15 +82,16 @@ void ctl_url_curl_setup(void *e, const char *ca_file, char *errbuf)
 		curl_easy_setopt(e, CURLOPT_CAINFO, ca_file);
 }
 
-bool ctl_url_tls_failure(int code, const char *url, const char *errbuf, char *msg,
-			 size_t msglen)
+bool ctl_url_tls_failure(int code, const char *url, const char *errbuf, char *msg, size_t msglen)
 {
 	const char *why = errbuf && errbuf[0] ? errbuf : curl_easy_strerror((CURLcode)code);
 	if (code == CURLE_SSL_CACERT_BADFILE)
 		snprintf(msg, msglen, "cannot use the CA file for control at %s: %s", url, why);
 	else if (code == CURLE_PEER_FAILED_VERIFICATION)
-		snprintf(msg, msglen, "cannot verify control at %s: %s (is --ca-file the CA that "
-			 "signed its certificate?)", url, why);
+		snprintf(msg, msglen,
+			 "cannot verify control at %s: %s (is --ca-file the CA that "
+			 "signed its certificate?)",
+			 url, why);
 	else
 		return false;
 	return true;

@@ -40,7 +40,6 @@ void ctl_url_curl_setup(void *e, const char *ca_file, char *errbuf); /* e: a CUR
 /* When code (a CURLcode) says control's TLS could not be trusted (its certificate, or
  * the CA file), writes the sentence people see, naming url and curl's words in errbuf,
  * and returns true; false (msg untouched) for any other outcome. */
-bool ctl_url_tls_failure(int code, const char *url, const char *errbuf, char *msg,
-			 size_t msglen);
+bool ctl_url_tls_failure(int code, const char *url, const char *errbuf, char *msg, size_t msglen);
 
 #endif

@@ -36,7 +36,8 @@ static uint64_t now_ns(void)
 
 static struct addr_ip addr_of(int i)
 {
-	struct addr_ip a = {.family = AF_INET, .bytes = {100, 64, (uint8_t)(i / 256), (uint8_t)i}};
+	struct addr_ip a = { .family = AF_INET,
+			     .bytes = { 100, 64, (uint8_t)(i / 256), (uint8_t)i } };
 
 	return a;
 }
@@ -53,8 +54,8 @@ static struct dns_resolver *make_resolver(void)
 	static struct addr_ip addrs[NAMES];
 	static char names[NAMES][16];
 	static struct dns_host hosts[NAMES];
-	struct dns_view_config vc = {.domain = "tail.example", .hosts = hosts, .n_hosts = NAMES};
-	struct dns_resolver_config rc = {.random = random_bytes};
+	struct dns_view_config vc = { .domain = "tail.example", .hosts = hosts, .n_hosts = NAMES };
+	struct dns_resolver_config rc = { .random = random_bytes };
 	struct dns_resolver *r;
 	struct dns_view *v;
 	char err[DNS_ERR_MAX];
@@ -62,7 +63,7 @@ static struct dns_resolver *make_resolver(void)
 	for (int i = 0; i < NAMES; i++) {
 		snprintf(names[i], sizeof(names[i]), "node-%d", i);
 		addrs[i] = addr_of(i);
-		hosts[i] = (struct dns_host){names[i], &addrs[i], 1};
+		hosts[i] = (struct dns_host){ names[i], &addrs[i], 1 };
 	}
 	if (dns_view_new(&vc, &v, err, sizeof(err)) < 0 || dns_resolver_new(&rc, &r) < 0) {
 		fprintf(stderr, "dns_answer: %s\n", err);
@@ -105,7 +106,7 @@ static void report(uint64_t *lat, size_t n, uint64_t elapsed)
 static int inproc(size_t n)
 {
 	struct dns_resolver *r = make_resolver();
-	struct addr_endpoint client = {.ip = addr_of(1), .port = 5353};
+	struct addr_endpoint client = { .ip = addr_of(1), .port = 5353 };
 	uint64_t *lat = calloc(n, sizeof(*lat)), t0 = now_ns();
 	uint8_t *q[256];
 	size_t qlen[256];
@@ -130,7 +131,7 @@ static int inproc(size_t n)
 
 static int udp_socket(int port, bool bind_it)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
 	int fd = socket(AF_INET, SOCK_DGRAM, 0);
 
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -190,7 +191,7 @@ static int load(int port, size_t n, unsigned window)
 				perror("send");
 			sent++;
 		}
-		struct pollfd p = {.fd = fd, .events = POLLIN};
+		struct pollfd p = { .fd = fd, .events = POLLIN };
 
 		if (poll(&p, 1, 2000) <= 0) {
 			fprintf(stderr, "dns_answer: no answer in 2 s (%zu of %zu)\n", got, n);

@@ -56,7 +56,8 @@ static void peer(struct wg_device *d, const uint8_t pub[32], uint16_t port, cons
 		 int relayed)
 {
 	struct addr_prefix al = { .ip.family = AF_INET, .bits = 32 };
-	struct wg_peer_config pc = { .persistent_keepalive = -1, .allowed_ips = &al,
+	struct wg_peer_config pc = { .persistent_keepalive = -1,
+				     .allowed_ips = &al,
 				     .n_allowed_ips = 1 };
 	struct sockaddr_in *sin = (struct sockaddr_in *)&pc.endpoint;
 	inet_pton(AF_INET, aip, al.ip.bytes);

@@ -22,8 +22,8 @@ struct category {
 };
 
 static struct category cats[] = {
-    {"ssh", 1.0, 0, 0},	   {"sshtest", 1.0, 0, 0},     {"acl", 0.95, 0, 0},
-    {"grant", 0.95, 0, 0}, {"policytest", 0.95, 0, 0},
+	{ "ssh", 1.0, 0, 0 },	 { "sshtest", 1.0, 0, 0 },     { "acl", 0.95, 0, 0 },
+	{ "grant", 0.95, 0, 0 }, { "policytest", 0.95, 0, 0 },
 };
 
 static bool verbose;
@@ -32,9 +32,9 @@ struct topo {
 	struct pol_topology t;
 	struct pol_user *users;
 	struct pol_node *nodes;
-	struct addr_ip *addrs;	   /* 2 per node */
+	struct addr_ip *addrs;	    /* 2 per node */
 	struct addr_prefix *routes; /* up to 8 per node */
-	const char **tags;	   /* up to 8 per node */
+	const char **tags;	    /* up to 8 per node */
 };
 
 static void topo_free(struct topo *t)
@@ -219,9 +219,9 @@ static bool run_case(json_t *cs, char *why, size_t whylen)
 		}
 		struct pol_decision dec;
 		pol_ssh_decide(c, si, di, u, &dec);
-		const char *got = dec.verdict == VERDICT_ACCEPT  ? "accept"
+		const char *got = dec.verdict == VERDICT_ACCEPT	 ? "accept"
 				  : dec.verdict == VERDICT_CHECK ? "check"
-							     : "reject";
+								 : "reject";
 		const char *glu = dec.verdict == VERDICT_REJECT ? "" : dec.local_user;
 		if (strcmp(got, act) != 0 || strcmp(glu, lu ? lu : "") != 0) {
 			snprintf(why, whylen, "ssh [%s, %s, %s]: want %s/%s, got %s/%s (%s)", s, d,

@@ -115,10 +115,10 @@ int main(int argc, char **argv)
 			nodes[i].n_tags = 1;
 		}
 	}
-	struct pol_topology topo = {users, (size_t)n_users, nodes, (size_t)n_nodes};
+	struct pol_topology topo = { users, (size_t)n_users, nodes, (size_t)n_nodes };
 
 	/* ---- policy: groups, tags, acls and grants to tags/groups/users, ssh ---- */
-	struct buf b = {0};
+	struct buf b = { 0 };
 	out(&b, "{\n\"groups\": {");
 	for (int g = 0; g < n_groups; g++) {
 		out(&b, "%s\"group:g%d\": [", g ? ",\n" : "", g);
@@ -134,7 +134,7 @@ int main(int argc, char **argv)
 	int n_ssh = n_rules / 10, n_net = n_rules - n_ssh;
 	int n_acls = n_net * 3 / 4;
 	for (int r = 0; r < n_acls; r++) {
-		const char *src[4] = {"group:g", "tag:t", "user", "autogroup:member"};
+		const char *src[4] = { "group:g", "tag:t", "user", "autogroup:member" };
 		int sk = (int)(rng() % 4);
 		char s[64];
 		if (sk == 0)
@@ -214,7 +214,7 @@ int main(int argc, char **argv)
 			pol_compiled_free(c);
 	}
 	/* Growth: the same policy for the first tenth, quarter and half of the nodes. */
-	static const int parts[] = {10, 4, 2};
+	static const int parts[] = { 10, 4, 2 };
 	double part_t[3];
 	for (int k = 0; k < 3; k++) {
 		struct pol_topology sub = topo;
@@ -245,7 +245,7 @@ int main(int argc, char **argv)
 	/* ---- decisions ---- */
 	enum { N = 200000 };
 	double *lat = malloc(N * sizeof(double));
-	static const char *const who[] = {"root", "deploy", "user7", "ubuntu"};
+	static const char *const who[] = { "root", "deploy", "user7", "ubuntu" };
 	int acc = 0;
 	for (int i = 0; i < N; i++) {
 		size_t s = rng() % (uint64_t)n_nodes, d = rng() % (uint64_t)n_nodes;

@@ -50,7 +50,8 @@ static void fuzz_endpoint(const char *s)
 		abort();
 	same_text(t1, addr_endpoint_format(&f, t2));
 	if (!addr_endpoint_to_sockaddr(&e, &ss) ||
-	    !addr_endpoint_from_sockaddr((struct sockaddr *)&ss, &f) || !addr_endpoint_equal(&e, &f))
+	    !addr_endpoint_from_sockaddr((struct sockaddr *)&ss, &f) ||
+	    !addr_endpoint_equal(&e, &f))
 		abort();
 }
 

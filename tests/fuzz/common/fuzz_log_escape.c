@@ -41,7 +41,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		char e = out[++i];
 		if (e == 'n' || e == 'r' || e == 't' || e == '\\') {
 			back[b++] = e == 'n' ? '\n' : e == 'r' ? '\r' : e == 't' ? '\t' : '\\';
-		} else if (e == 'x' && i + 2 < olen + 1 && hex(out[i + 1]) >= 0 && hex(out[i + 2]) >= 0) {
+		} else if (e == 'x' && i + 2 < olen + 1 && hex(out[i + 1]) >= 0 &&
+			   hex(out[i + 2]) >= 0) {
 			back[b++] = (uint8_t)(hex(out[i + 1]) << 4 | hex(out[i + 2]));
 			i += 2;
 		} else {

@@ -36,7 +36,8 @@ static void on_netmap(void *ctx, const struct ctl_netmap *nm, bool from_cache)
 	(void)nm;
 	(void)from_cache;
 	if (getenv("FUZZ_TRACE"))
-		fprintf(stderr, "netmap v%llu%s\n", (unsigned long long)nm->version, from_cache ? " (cache)" : "");
+		fprintf(stderr, "netmap v%llu%s\n", (unsigned long long)nm->version,
+			from_cache ? " (cache)" : "");
 }
 
 static void on_hold(void *ctx, enum ctl_hold_state st, enum verdict v, const char *msg)
@@ -70,9 +71,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t len = size - 3;
 
 	struct ctl_client_config cfg = {
-		.loop = &loop, .server_url = "http://127.0.0.1:9", .state_dir = dir,
-		.hostname = "fuzz", .on_netmap = on_netmap, .on_event = on_event,
-		.advertise_tags = flags & 1 ? "tag:a" : NULL, .force_reauth = flags & 2,
+		.loop = &loop,
+		.server_url = "http://127.0.0.1:9",
+		.state_dir = dir,
+		.hostname = "fuzz",
+		.on_netmap = on_netmap,
+		.on_event = on_event,
+		.advertise_tags = flags & 1 ? "tag:a" : NULL,
+		.force_reauth = flags & 2,
 	};
 	struct ctl_client *c;
 	char err[256];
@@ -107,8 +113,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint8_t *sealed = NULL;
 		size_t slen = 0;
 		if (flags & 128) {
-			if (ctl_wire_seal_response(c->machine_pub, spriv, r->nonce, (const char *)body,
-						   len, &sealed, &slen) != 0)
+			if (ctl_wire_seal_response(c->machine_pub, spriv, r->nonce,
+						   (const char *)body, len, &sealed, &slen) != 0)
 				abort();
 			body = sealed;
 			len = slen;

@@ -40,8 +40,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bool api = strncmp(url, "/api/v1/", 8) == 0, node_api = strncmp(url, "/machine/", 9) == 0;
 	if (api && !admin && rep.queued && rep.status != 401)
 		abort(); /* the admin API without the token */
-	if (!admin && (before.users != after.users || before.users_hash != after.users_hash ||
-		       before.authkeys != after.authkeys || before.policy_hash != after.policy_hash))
+	if (!admin &&
+	    (before.users != after.users || before.users_hash != after.users_hash ||
+	     before.authkeys != after.authkeys || before.policy_hash != after.policy_hash))
 		abort(); /* only the admin changes users, auth keys and the policy */
 	if (!admin && !session &&
 	    (before.nodes != after.nodes || before.nodes_hash != after.nodes_hash))

@@ -17,7 +17,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ctl_lapi_request_parse(text, size, &r, err, sizeof(err)) == 0) {
 		char *line = ctl_lapi_request_format(&r);
 		struct ctl_lapi_request again;
-		if (line && ctl_lapi_request_parse(line, strlen(line), &again, err, sizeof(err)) != 0)
+		if (line &&
+		    ctl_lapi_request_parse(line, strlen(line), &again, err, sizeof(err)) != 0)
 			abort(); /* what we encode we must decode */
 		if (line)
 			ctl_lapi_request_clear(&again);
@@ -29,7 +30,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* what meshctl accepts (peers' paths among it), meshd can say again */
 		char *line = ctl_lapi_status_format(&st);
 		struct ctl_lapi_status again;
-		if (line && ctl_lapi_status_parse(line, strlen(line), &again, err, sizeof(err)) != 0)
+		if (line &&
+		    ctl_lapi_status_parse(line, strlen(line), &again, err, sizeof(err)) != 0)
 			abort();
 		if (line)
 			ctl_lapi_status_clear(&again);

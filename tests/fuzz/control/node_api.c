@@ -44,14 +44,14 @@ static int check_node(void *ctx, const struct ctl_node_rec *n)
 	json_t *v;
 	if (json_array_size(ep) > 16 || json_array_size(hk) > 8)
 		abort();
-	json_array_foreach(ep, i, v) {
+	json_array_foreach(ep, i, v)
+	{
 		struct ctl_endpoint e;
 		if (!ctl_endpoint_parse(json_string_value(v), &e, NULL, 0))
 			abort();
 	}
-	json_array_foreach(hk, i, v)
-		if (!ctl_ssh_host_key_valid(json_string_value(v), NULL, 0))
-			abort();
+	json_array_foreach(hk, i, v) if (!ctl_ssh_host_key_valid(json_string_value(v), NULL, 0))
+	    abort();
 	json_decref(ep);
 	json_decref(hk);
 	return 0;
@@ -65,20 +65,21 @@ static void check_relays(json_t *j, int64_t id, bool in_node)
 	json_t *v;
 	size_t i;
 	if (json_is_array(j)) {
-		json_array_foreach(j, i, v)
-			check_relays(v, id, in_node);
+		json_array_foreach(j, i, v) check_relays(v, id, in_node);
 		return;
 	}
 	if (!json_is_object(j))
 		return;
-	json_object_foreach(j, k, v) {
+	json_object_foreach(j, k, v)
+	{
 		bool node_part = in_node || strcmp(k, "self") == 0 || strcmp(k, "peers") == 0 ||
 				 strcmp(k, "peers_changed") == 0 || strcmp(k, "node") == 0;
 		if (in_node && (strcmp(k, "relays") == 0 || strcmp(k, "password") == 0))
 			abort();
 		if (strcmp(k, "relays") == 0) {
 			json_t *e;
-			json_array_foreach(v, i, e) {
+			json_array_foreach(v, i, e)
+			{
 				const char *u = json_string_value(json_object_get(e, "username"));
 				const char *p = json_string_value(json_object_get(e, "password"));
 				char want[NAT_TURN_REST_PASSWORD_SIZE], tail[32];

@@ -18,10 +18,10 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char base_netmap[] =
-	"{\"version\":7,\"domain\":\"mesh.internal\",\"self\":{\"id\":1,\"node_key\":"
-	"\"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=\",\"addresses\":[\"100.64.0.1/32\"]},"
-	"\"peers\":[{\"id\":2,\"node_key\":\"AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=\","
-	"\"addresses\":[\"100.64.0.2/32\"]}],\"filter\":[],\"ssh\":[]}";
+    "{\"version\":7,\"domain\":\"mesh.internal\",\"self\":{\"id\":1,\"node_key\":"
+    "\"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=\",\"addresses\":[\"100.64.0.1/32\"]},"
+    "\"peers\":[{\"id\":2,\"node_key\":\"AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=\","
+    "\"addresses\":[\"100.64.0.2/32\"]}],\"filter\":[],\"ssh\":[]}";
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

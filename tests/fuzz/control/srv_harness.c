@@ -25,11 +25,11 @@
 uint8_t fz_machine_pub[FZ_NODES][32], fz_machine_priv[FZ_NODES][32];
 
 static const char policy[] =
-	"{\"groups\": {\"group:admins\": [\"alice@example.com\"]},"
-	" \"tagOwners\": {\"tag:server\": [\"group:admins\"]},"
-	" \"acls\": [{\"action\": \"accept\", \"src\": [\"*\"], \"dst\": [\"*:*\"]}],"
-	" \"ssh\": [{\"action\": \"check\", \"src\": [\"group:admins\"], \"dst\": [\"tag:server\"],"
-	" \"users\": [\"root\", \"autogroup:nonroot\"]}]}";
+    "{\"groups\": {\"group:admins\": [\"alice@example.com\"]},"
+    " \"tagOwners\": {\"tag:server\": [\"group:admins\"]},"
+    " \"acls\": [{\"action\": \"accept\", \"src\": [\"*\"], \"dst\": [\"*:*\"]}],"
+    " \"ssh\": [{\"action\": \"check\", \"src\": [\"group:admins\"], \"dst\": [\"tag:server\"],"
+    " \"users\": [\"root\", \"autogroup:nonroot\"]}]}";
 
 /* ---- libmicrohttpd, as far as the handlers use it ---- */
 
@@ -85,8 +85,9 @@ const union MHD_ConnectionInfo *MHD_get_connection_info(struct MHD_Connection *c
 	return &c->info;
 }
 
-struct MHD_Response *MHD_create_response_from_buffer_with_free_callback(
-	size_t size, void *buffer, MHD_ContentReaderFreeCallback crfc)
+struct MHD_Response *
+MHD_create_response_from_buffer_with_free_callback(size_t size, void *buffer,
+						   MHD_ContentReaderFreeCallback crfc)
 {
 	struct MHD_Response *r = calloc(1, sizeof(*r));
 	if (!r)
@@ -197,7 +198,7 @@ static void prepare(void)
 	snprintf(relay_secret_file, sizeof(relay_secret_file), "%s/relay-secret", template_dir);
 	int sfd = open(relay_secret_file, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	if (sfd < 0 || write(sfd, FZ_RELAY_SECRET "\n", sizeof(FZ_RELAY_SECRET)) !=
-				(ssize_t)sizeof(FZ_RELAY_SECRET))
+			   (ssize_t)sizeof(FZ_RELAY_SECRET))
 		abort();
 	close(sfd);
 	snprintf(sso_secret_file, sizeof(sso_secret_file), "%s/sso-secret", template_dir);
@@ -269,9 +270,12 @@ struct ctl_server *fz_srv_open(void)
 	static struct ctl_relay_url relay;
 	if (!relay.port && !ctl_relay_url_parse(FZ_RELAY, &relay, NULL, 0))
 		abort();
-	struct ctl_server_config cfg = { .state_dir = work_dir, .relays = &relay, .n_relays = 1,
+	struct ctl_server_config cfg = { .state_dir = work_dir,
+					 .relays = &relay,
+					 .n_relays = 1,
 					 .relay_secret_file = relay_secret_file,
-					 .oidc = { .issuer = FZ_SSO_ISSUER, .client_id = "mesh",
+					 .oidc = { .issuer = FZ_SSO_ISSUER,
+						   .client_id = "mesh",
 						   .client_secret_file = sso_secret_file,
 						   .allowed_domains = "example.com" } };
 	struct ctl_server *srv;
@@ -317,8 +321,12 @@ struct ctl_server *fz_srv_open(void)
 	memset(sso->cookie_key, 0x5a, sizeof(sso->cookie_key));
 	sso->status[0] = '\0';
 	snprintf(sso->redirect_uri, sizeof(sso->redirect_uri), "http://ctl.test/oidc/callback");
-	struct srv_sso_pending p = { .state = FZ_SSO_STATE, .nonce = "n", .verifier = "v",
-				     .pre = FZ_SSO_PRE, .source = "203.0.113.9", .next = "/" };
+	struct srv_sso_pending p = { .state = FZ_SSO_STATE,
+				     .nonce = "n",
+				     .verifier = "v",
+				     .pre = FZ_SSO_PRE,
+				     .source = "203.0.113.9",
+				     .next = "/" };
 	int64_t retry;
 	if (srv_sso_table_add(&sso->pending, &p, srv_now_s(), &retry) != 0)
 		abort();

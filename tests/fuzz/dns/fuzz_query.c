@@ -39,20 +39,20 @@ static void setup(void)
 	addr_net_parse("100.64.0.0/10", &pfx, &why);
 	addr_endpoint_parse("100.64.0.9:5353", &client, &why);
 	addr_endpoint_parse("192.0.2.53:53", &upstream, &why);
-	static struct dns_host hosts[] = {{"my-server", a, 2}, {"v4", a, 1}};
-	static struct dns_route route = {"corp.example", &upstream, 1};
+	static struct dns_host hosts[] = { { "my-server", a, 2 }, { "v4", a, 1 } };
+	static struct dns_route route = { "corp.example", &upstream, 1 };
 	struct dns_view_config vc = {
-	    .domain = "tail.example",
-	    .hosts = hosts,
-	    .n_hosts = 2,
-	    .routes = &route,
-	    .n_routes = 1,
-	    .host_resolvers = &upstream,
-	    .n_host_resolvers = 1,
-	    .prefixes = &pfx,
-	    .n_prefixes = 1,
+		.domain = "tail.example",
+		.hosts = hosts,
+		.n_hosts = 2,
+		.routes = &route,
+		.n_routes = 1,
+		.host_resolvers = &upstream,
+		.n_host_resolvers = 1,
+		.prefixes = &pfx,
+		.n_prefixes = 1,
 	};
-	struct dns_resolver_config rc = {8, 4, 1000, counter_random, NULL};
+	struct dns_resolver_config rc = { 8, 4, 1000, counter_random, NULL };
 	struct dns_view *v;
 
 	if (dns_view_new(&vc, &v, NULL, 0) < 0 || dns_resolver_new(&rc, &res) < 0)

@@ -44,8 +44,8 @@ static struct {
 static const char *const pool_text[POOL] = {
 	"127.0.0.2:3478", /* the relay */
 	"127.0.0.3:3478", /* the relay's second address */
-	"127.0.0.4:41641", "127.0.0.5:41641", "127.0.0.6:1", "[::1]:41641", "[::1]:3478",
-	"127.0.0.2:3479",
+	"127.0.0.4:41641", "127.0.0.5:41641", "127.0.0.6:1",
+	"[::1]:41641",	   "[::1]:3478",      "127.0.0.2:3479",
 };
 
 static void on_other(void *ctx, uint8_t *buf, size_t len, const struct sockaddr *src)

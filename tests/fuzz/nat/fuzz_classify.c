@@ -40,14 +40,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bool cd = size >= 4 && (copy[0] & 0xF0) == 0x40 &&
 		  (size_t)(copy[2] << 8 | copy[3]) + 4 <= size &&
 		  size - 4 - (size_t)(copy[2] << 8 | copy[3]) <= 3;
-	bool disco = nat_disco_looks_like(copy, size) && size >= NAT_DISCO_MIN &&
-		     size <= NAT_DISCO_MAX;
+	bool disco =
+	    nat_disco_looks_like(copy, size) && size >= NAT_DISCO_MIN && size <= NAT_DISCO_MAX;
 	if (wg + stun + cd + disco > 1)
 		abort();
-	enum nat_class want = wg ? NAT_CLASS_WIREGUARD
-			      : stun ? NAT_CLASS_STUN
-			      : cd ? NAT_CLASS_CHANNELDATA
-			      : disco ? NAT_CLASS_DISCO : NAT_CLASS_UNKNOWN;
+	enum nat_class want = wg      ? NAT_CLASS_WIREGUARD
+			      : stun  ? NAT_CLASS_STUN
+			      : cd    ? NAT_CLASS_CHANNELDATA
+			      : disco ? NAT_CLASS_DISCO
+				      : NAT_CLASS_UNKNOWN;
 	if (c != want)
 		abort();
 

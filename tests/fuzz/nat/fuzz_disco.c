@@ -22,7 +22,7 @@ static void keys(void)
 	if (sodium_init() < 0)
 		abort();
 	/* fixed keys: runs are reproducible */
-	uint8_t seed[32] = {1};
+	uint8_t seed[32] = { 1 };
 	crypto_box_seed_keypair(a_pub, a_priv, seed);
 	seed[0] = 2;
 	crypto_box_seed_keypair(b_pub, b_priv, seed);
@@ -37,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t buf[NAT_DISCO_MAX + 64];
 	size_t n;
 	if (data[0] & 1) {
-		static const uint8_t magic[6] = {0xF0, 'm', 'e', 's', 'h', 0x01};
+		static const uint8_t magic[6] = { 0xF0, 'm', 'e', 's', 'h', 0x01 };
 		size_t len = size - 1;
 		if (len > NAT_DISCO_MAX - 62 - crypto_box_MACBYTES)
 			return 0;

@@ -80,7 +80,7 @@ static void on_action(void *ctx, const struct nat_path_action *a)
 		for (size_t k = 4; k < NAT_DISCO_TXID; k++)
 			if (a->txid[k])
 				abort();
-		s.log[id % LOG] = (struct ping_log){.id = id, .to = a->addr, .sent = s.now};
+		s.log[id % LOG] = (struct ping_log){ .id = id, .to = a->addr, .sent = s.now };
 		/* the CAP+1-th last ping must be PING_SPACING or more ago */
 		size_t ring = NAT_PATH_PING_CAP + 1;
 		uint64_t oldest = s.ping_times[s.n_pings % ring];
@@ -196,7 +196,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&s, 0, sizeof(s));
 	s.last_cmm = NAT_PATH_NEVER;
 	s.told.kind = NAT_PATH_NONE;
-	struct nat_path_config cfg = {.random = counter_random};
+	struct nat_path_config cfg = { .random = counter_random };
 	nat_path_init(&s.p, &cfg);
 	const uint8_t *d = data;
 	size_t n = size;
@@ -217,7 +217,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 3: { /* a pong to one of our pings (the arg-th last), maybe from elsewhere */
 			uint32_t id = s.counter - arg % 40;
 			struct ping_log *l = &s.log[id % LOG];
-			uint8_t txid[NAT_DISCO_TXID] = {0};
+			uint8_t txid[NAT_DISCO_TXID] = { 0 };
 			memcpy(txid, &id, sizeof(id));
 			const struct sockaddr *from = (const struct sockaddr *)&l->to;
 			unsigned how = take(&d, &n);
@@ -234,7 +234,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		case 4: { /* a pong with a txid we never sent */
-			uint8_t txid[NAT_DISCO_TXID] = {(uint8_t)arg};
+			uint8_t txid[NAT_DISCO_TXID] = { (uint8_t)arg };
 			txid[11] = 1;
 			if (nat_path_on_pong(&s.p, txid, addr, s.now) == 0)
 				abort();
@@ -257,7 +257,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		case 8: { /* time moves: ms, tenths of seconds or seconds */
-			static const unsigned unit[4] = {1, 100, 1000, 10000};
+			static const unsigned unit[4] = { 1, 100, 1000, 10000 };
 			s.now += (uint64_t)(arg & 63) * unit[arg >> 6];
 			tick(s.now);
 			break;

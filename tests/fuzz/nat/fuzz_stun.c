@@ -38,9 +38,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (m.fingerprint_at && m.fingerprint_at + 8 != size)
 			abort();
 		struct sockaddr_storage ss;
-		static const uint16_t addrs[] = {
-		    NAT_STUN_MAPPED_ADDRESS, NAT_STUN_XOR_MAPPED_ADDRESS, NAT_TURN_XOR_PEER_ADDRESS,
-		    NAT_TURN_XOR_RELAYED_ADDRESS};
+		static const uint16_t addrs[] = { NAT_STUN_MAPPED_ADDRESS,
+						  NAT_STUN_XOR_MAPPED_ADDRESS,
+						  NAT_TURN_XOR_PEER_ADDRESS,
+						  NAT_TURN_XOR_RELAYED_ADDRESS };
 		for (size_t i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++)
 			nat_stun_get_addr(&m, addrs[i], &ss, err, sizeof(err));
 		int code;
@@ -48,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (nat_stun_get_error(&m, &code, reason, sizeof(reason)) == 0 &&
 		    (code < 300 || code > 699 || strlen(reason) >= sizeof(reason)))
 			abort();
-		static const uint8_t key[16] = {1};
+		static const uint8_t key[16] = { 1 };
 		nat_stun_check_integrity(&m, key, sizeof(key));
 		nat_stun_check_fingerprint(&m);
 

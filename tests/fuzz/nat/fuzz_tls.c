@@ -60,7 +60,7 @@ static int no_plaintext(void *ctx, const uint8_t *buf, size_t len)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const struct nat_tls_callbacks cb = {ignore_send, no_plaintext};
+	static const struct nat_tls_callbacks cb = { ignore_send, no_plaintext };
 	struct nat_tls *t;
 	char err[256];
 	if (size < 1)

@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (nat_turn_init(&t, "1900000000:fuzz", "cGFzcw==", drop, NULL) != 0)
 		abort();
 	nat_turn_start(&t, 1000);
-	struct sockaddr_in peer = {.sin_family = AF_INET, .sin_port = htons(50001)};
+	struct sockaddr_in peer = { .sin_family = AF_INET, .sin_port = htons(50001) };
 	peer.sin_addr.s_addr = htonl(0xC6120000u | 11);
 	nat_turn_add_peer(&t, (struct sockaddr *)&peer, 1000);
 	t.peers[0].bound = data[0] & 2; /* as if bound: reach ChannelData */

@@ -41,25 +41,33 @@ static void on_accept(void *ctx, int fd, const struct ns_packet_info *info)
 	close(fd);
 }
 
-
-
 /* The filter as compiled rules: TCP only to ports 1 and 22 when flag 8 is set or in
  * userspace mode (there a SYN would be forwarded to 127.0.0.1:port); otherwise anything. */
 static const struct addr_prefix any_net[] = { { .ip = { .family = AF_INET } },
-					     { .ip = { .family = AF_INET6 } } };
+					      { .ip = { .family = AF_INET6 } } };
 static const struct pol_port_range all_ports[] = { { 0, 65535 } };
 static const struct pol_port_range ports_1_22[] = { { 1, 1 }, { 22, 22 } };
-static const uint8_t tcp[] = { IPPROTO_TCP }, not_tcp[] = { IPPROTO_UDP, IPPROTO_ICMP,
-								IPPROTO_ICMPV6, IPPROTO_SCTP };
-static const struct pol_filter_rule tcp_1_22 = { .srcs = any_net, .n_srcs = 2, .dsts = any_net,
-						 .n_dsts = 2, .ports = ports_1_22, .n_ports = 2,
-						 .protos = tcp, .n_protos = 1 };
-static const struct pol_filter_rule rest = { .srcs = any_net, .n_srcs = 2, .dsts = any_net,
-					     .n_dsts = 2, .ports = all_ports, .n_ports = 1,
-					     .protos = not_tcp, .n_protos = 4 };
-static const struct pol_filter_rule everything = { .srcs = any_net, .n_srcs = 2,
-						   .dsts = any_net, .n_dsts = 2,
-						   .ports = all_ports, .n_ports = 1 };
+static const uint8_t tcp[] = { IPPROTO_TCP },
+		     not_tcp[] = { IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP };
+static const struct pol_filter_rule tcp_1_22 = { .srcs = any_net,
+						 .n_srcs = 2,
+						 .dsts = any_net,
+						 .n_dsts = 2,
+						 .ports = ports_1_22,
+						 .n_ports = 2,
+						 .protos = tcp,
+						 .n_protos = 1 };
+static const struct pol_filter_rule rest = { .srcs = any_net,
+					     .n_srcs = 2,
+					     .dsts = any_net,
+					     .n_dsts = 2,
+					     .ports = all_ports,
+					     .n_ports = 1,
+					     .protos = not_tcp,
+					     .n_protos = 4 };
+static const struct pol_filter_rule everything = {
+	.srcs = any_net, .n_srcs = 2, .dsts = any_net, .n_dsts = 2, .ports = all_ports, .n_ports = 1
+};
 static const struct pol_filter_rule *const strict[] = { &tcp_1_22 };
 static const struct pol_filter_rule *const userspace_rules[] = { &tcp_1_22, &rest };
 static const struct pol_filter_rule *const open_rules[] = { &everything };

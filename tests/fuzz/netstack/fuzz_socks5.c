@@ -35,7 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (first == 0) {
 		if (u1 > at || (req.family != AF_INET && req.family != AF_INET6 &&
-				 !(req.family == 0 && req.name[0] && strlen(req.name) < 256)))
+				!(req.family == 0 && req.name[0] && strlen(req.name) < 256)))
 			abort();
 		if (ns__socks_parse_request(r, n, &again, &u2) != 0 || u2 != u1 ||
 		    memcmp(&req, &again, sizeof(req)) != 0)

@@ -19,7 +19,7 @@ static void setup(void)
 {
 	cjose_jwk_t *rsa = fx_rsa("rsa", 2048);
 	ec = fx_ec("ec", CJOSE_JWK_EC_P_256);
-	json_t *pub[] = {fx_jwk_json(rsa, NULL), fx_jwk_json(ec, NULL)};
+	json_t *pub[] = { fx_jwk_json(rsa, NULL), fx_jwk_json(ec, NULL) };
 	char *s = fx_jwks(pub, 2);
 	if (sodium_init() < 0 || ctl_oidc_jwks_parse(s, strlen(s), &keys, NULL, 0) != 0)
 		abort();
@@ -80,8 +80,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	rc = ctl_oidc_id_token_verify(t, n, keys, &p, &id, err, sizeof(err));
 	fuzz_oidc_sentence(rc, err);
-	if (rc == 0 && (!id.sub[0] || strcmp(id.iss, ISS) != 0 || id.ngroups > CTL_OIDC_GROUPS_MAX ||
-			(p.check && id.auth_time + CTL_OIDC_SKEW < p.auth_after)))
+	if (rc == 0 &&
+	    (!id.sub[0] || strcmp(id.iss, ISS) != 0 || id.ngroups > CTL_OIDC_GROUPS_MAX ||
+	     (p.check && id.auth_time + CTL_OIDC_SKEW < p.auth_after)))
 		abort();
 	if (rc < 0 && id.sub[0])
 		abort();

@@ -11,20 +11,21 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct addr_ip addrs[3][2];
-static const char *tags[] = {"tag:server", "tag:prod"};
-static struct pol_user users[] = {{"alice@example.com"}, {"bob@example.org"}};
+static const char *tags[] = { "tag:server", "tag:prod" };
+static struct pol_user users[] = { { "alice@example.com" }, { "bob@example.org" } };
 static struct pol_node nodes[] = {
-    {.name = "laptop", .owner = "alice@example.com"},
-    {.name = "desk", .owner = "bob@example.org"},
-    {.name = "web", .tags = tags, .n_tags = 2},
+	{ .name = "laptop", .owner = "alice@example.com" },
+	{ .name = "desk", .owner = "bob@example.org" },
+	{ .name = "web", .tags = tags, .n_tags = 2 },
 };
-static const struct pol_topology topo = {users, 2, nodes, 3};
+static const struct pol_topology topo = { users, 2, nodes, 3 };
 
 static void setup(void)
 {
 	static bool done;
-	const char *ip[3][2] = {
-	    {"100.64.0.1", "fd7a::1"}, {"100.64.0.2", "fd7a::2"}, {"100.64.0.3", "fd7a::3"}};
+	const char *ip[3][2] = { { "100.64.0.1", "fd7a::1" },
+				 { "100.64.0.2", "fd7a::2" },
+				 { "100.64.0.3", "fd7a::3" } };
 	if (done)
 		return;
 	for (int i = 0; i < 3; i++) {

@@ -45,8 +45,10 @@ static struct wg_device *make(const uint8_t priv[32], const char *name)
 static void peer(struct wg_device *d, const uint8_t pub[32], uint16_t port, const char *aip)
 {
 	struct addr_prefix a = { .ip.family = AF_INET, .bits = 32 };
-	struct wg_peer_config pc = { .persistent_keepalive = -1, .set_endpoint = true,
-				     .allowed_ips = &a, .n_allowed_ips = 1 };
+	struct wg_peer_config pc = { .persistent_keepalive = -1,
+				     .set_endpoint = true,
+				     .allowed_ips = &a,
+				     .n_allowed_ips = 1 };
 	struct sockaddr_in *sin = (struct sockaddr_in *)&pc.endpoint;
 	inet_pton(AF_INET, aip, a.ip.bytes);
 	memcpy(pc.public_key, pub, 32);

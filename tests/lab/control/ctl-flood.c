@@ -170,8 +170,8 @@ static int flood_register(void)
 		crypto_box_keypair(mpub, mpriv);
 		crypto_box_keypair(npub, npriv);
 		key_to_base64(nk, npub);
-		int n = snprintf(json, 512, "{\"node_key\":\"%s\",\"hostname\":\"flood%d\",\"pad\":\"",
-				 nk, i);
+		int n = snprintf(json, 512,
+				 "{\"node_key\":\"%s\",\"hostname\":\"flood%d\",\"pad\":\"", nk, i);
 		size_t pad = g.size > (size_t)n + 2 ? g.size - (size_t)n - 2 : 0;
 		memset(json + n, 'x', pad);
 		memcpy(json + n + pad, "\"}", 3);
@@ -201,7 +201,8 @@ static int flood_hold(const char *src, const char *user)
 		json_field(answer, "hold_id", id, sizeof(id));
 		if (g.cancel && id[0]) {
 			snprintf(json, sizeof(json), "{\"hold_id\":\"%s\",\"cancel\":true}", id);
-			long st = sealed(mpub, mpriv, "/machine/hold", json, answer, sizeof(answer));
+			long st =
+			    sealed(mpub, mpriv, "/machine/hold", json, answer, sizeof(answer));
 			if (st != 200)
 				record(st, answer);
 		}
@@ -213,9 +214,12 @@ static int flood_hold(const char *src, const char *user)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "server", required_argument, NULL, 's' }, { "count", required_argument, NULL, 'n' },
-		{ "size", required_argument, NULL, 'z' },   { "bind", required_argument, NULL, 'b' },
-		{ "state", required_argument, NULL, 'd' },  { "cancel", no_argument, NULL, 'c' },
+		{ "server", required_argument, NULL, 's' },
+		{ "count", required_argument, NULL, 'n' },
+		{ "size", required_argument, NULL, 'z' },
+		{ "bind", required_argument, NULL, 'b' },
+		{ "state", required_argument, NULL, 'd' },
+		{ "cancel", no_argument, NULL, 'c' },
 		{ 0 },
 	};
 	int c;
@@ -248,10 +252,11 @@ int main(int argc, char **argv)
 	bool hold = strcmp(mode, "hold") == 0 && optind + 3 == argc && g.state;
 	if (!g.server || g.count <= 0 || g.count > 100000 ||
 	    !(hold || (strcmp(mode, "register") == 0 && optind + 1 == argc))) {
-		fprintf(stderr, "usage: ctl-flood --server URL --count N [--size BYTES] [--bind ADDR] "
-				"register\n"
-				"       ctl-flood --server URL --count N --state DIR [--cancel] hold SRC "
-				"USER\n");
+		fprintf(stderr,
+			"usage: ctl-flood --server URL --count N [--size BYTES] [--bind ADDR] "
+			"register\n"
+			"       ctl-flood --server URL --count N --state DIR [--cancel] hold SRC "
+			"USER\n");
 		return 2;
 	}
 	if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0)

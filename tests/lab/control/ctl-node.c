@@ -47,11 +47,16 @@ static struct {
 } g;
 
 static const char *const event_names[] = {
-	[CTL_CLIENT_NEEDS_LOGIN] = "needs-login",   [CTL_CLIENT_REGISTERED] = "registered",
-	[CTL_CLIENT_CONNECTED] = "connected",	    [CTL_CLIENT_UNREACHABLE] = "unreachable",
-	[CTL_CLIENT_REFUSED] = "refused",	    [CTL_CLIENT_KEY_MISMATCH] = "key-mismatch",
-	[CTL_CLIENT_LOGGED_OUT] = "logged-out",	    [CTL_CLIENT_KEY_EXPIRED] = "key-expired",
-	[CTL_CLIENT_CHANGE_REFUSED] = "change-refused", [CTL_CLIENT_UNTRUSTED] = "untrusted",
+	[CTL_CLIENT_NEEDS_LOGIN] = "needs-login",
+	[CTL_CLIENT_REGISTERED] = "registered",
+	[CTL_CLIENT_CONNECTED] = "connected",
+	[CTL_CLIENT_UNREACHABLE] = "unreachable",
+	[CTL_CLIENT_REFUSED] = "refused",
+	[CTL_CLIENT_KEY_MISMATCH] = "key-mismatch",
+	[CTL_CLIENT_LOGGED_OUT] = "logged-out",
+	[CTL_CLIENT_KEY_EXPIRED] = "key-expired",
+	[CTL_CLIENT_CHANGE_REFUSED] = "change-refused",
+	[CTL_CLIENT_UNTRUSTED] = "untrusted",
 };
 
 static uint64_t wall_ms(void)
@@ -74,7 +79,7 @@ static void on_linger(uv_timer_t *t)
 
 static void on_hold(void *ctx, enum ctl_hold_state st, enum verdict v, const char *msg)
 {
-	const char *what = st == CTL_HOLD_PENDING ? "pending"
+	const char *what = st == CTL_HOLD_PENDING  ? "pending"
 			   : st == CTL_HOLD_FAILED ? "error"
 						   : verdict_name(v);
 	printf("hold %s %s\n", what, msg);
@@ -162,12 +167,13 @@ static void on_sigterm(uv_signal_t *s, int sig)
 
 static void usage(void)
 {
-	fprintf(stderr,
-		"Usage: ctl-node --server URL --state DIR [--authkey K] [--hostname H]\n"
-		"       [--server-key K] [--endpoint ADDR:PORT]... [--count N] [--timeout S]\n"
-		"       [--exit-after-netmap] [--exit-on-refuse] [--logout] [--quiet] [--stamps]\n"
-		"       [--hold SRC USER PERIOD_S [--hold-cancel]] [--tags tag:a,tag:b] [--rotate]\n"
-		"       [--ca-file FILE] [--insecure-http]\n");
+	fprintf(
+	    stderr,
+	    "Usage: ctl-node --server URL --state DIR [--authkey K] [--hostname H]\n"
+	    "       [--server-key K] [--endpoint ADDR:PORT]... [--count N] [--timeout S]\n"
+	    "       [--exit-after-netmap] [--exit-on-refuse] [--logout] [--quiet] [--stamps]\n"
+	    "       [--hold SRC USER PERIOD_S [--hold-cancel]] [--tags tag:a,tag:b] [--rotate]\n"
+	    "       [--ca-file FILE] [--insecure-http]\n");
 }
 
 int main(int argc, char **argv)
@@ -202,27 +208,61 @@ int main(int argc, char **argv)
 	int count = 1, timeout_s = 60, c;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 's': server = optarg; break;
-		case 'd': state = optarg; break;
-		case 'a': authkey = optarg; break;
-		case 'n': hostname = optarg; break;
-		case 'k': server_key = optarg; break;
+		case 's':
+			server = optarg;
+			break;
+		case 'd':
+			state = optarg;
+			break;
+		case 'a':
+			authkey = optarg;
+			break;
+		case 'n':
+			hostname = optarg;
+			break;
+		case 'k':
+			server_key = optarg;
+			break;
 		case 'e':
 			if (n_eps < 16)
 				eps[n_eps++] = optarg;
 			break;
-		case 'c': count = atoi(optarg); break;
-		case 't': timeout_s = atoi(optarg); break;
-		case 'x': g.exit_after_netmap = true; break;
-		case 'r': g.exit_on_refuse = true; break;
-		case 'l': g.do_logout = true; break;
-		case 'q': g.quiet = true; break;
-		case 'm': g.stamps = true; break;
-		case 'g': tags = optarg; break;
-		case 'o': g.rotate = true; break;
-		case 'C': g.hold_cancel = true; break;
-		case 'A': ca_file = optarg; break;
-		case 'I': insecure_http = true; break;
+		case 'c':
+			count = atoi(optarg);
+			break;
+		case 't':
+			timeout_s = atoi(optarg);
+			break;
+		case 'x':
+			g.exit_after_netmap = true;
+			break;
+		case 'r':
+			g.exit_on_refuse = true;
+			break;
+		case 'l':
+			g.do_logout = true;
+			break;
+		case 'q':
+			g.quiet = true;
+			break;
+		case 'm':
+			g.stamps = true;
+			break;
+		case 'g':
+			tags = optarg;
+			break;
+		case 'o':
+			g.rotate = true;
+			break;
+		case 'C':
+			g.hold_cancel = true;
+			break;
+		case 'A':
+			ca_file = optarg;
+			break;
+		case 'I':
+			insecure_http = true;
+			break;
 		case 'h':
 			if (optind + 3 > argc) {
 				usage();
@@ -264,12 +304,21 @@ int main(int argc, char **argv)
 			snprintf(name, sizeof(name), "%s", hostname);
 		}
 		struct ctl_client_config cfg = {
-			.loop = g.loop, .server_url = server, .state_dir = dir,
-			.ca_file = ca_file, .insecure_http = insecure_http,
-			.server_key = server_key, .auth_key = authkey, .hostname = name,
+			.loop = g.loop,
+			.server_url = server,
+			.state_dir = dir,
+			.ca_file = ca_file,
+			.insecure_http = insecure_http,
+			.server_key = server_key,
+			.auth_key = authkey,
+			.hostname = name,
 			.advertise_tags = tags,
-			.endpoints = eps, .n_endpoints = n_eps, .on_netmap = on_netmap,
-			.on_event = on_event, .on_contact = on_contact, .on_node_key = on_node_key,
+			.endpoints = eps,
+			.n_endpoints = n_eps,
+			.on_netmap = on_netmap,
+			.on_event = on_event,
+			.on_contact = on_contact,
+			.on_node_key = on_node_key,
 			.ctx = &g.insts[i],
 		};
 		g.insts[i].idx = i;

@@ -53,7 +53,7 @@ static size_t exchange(const uint8_t *buf, size_t n, const uint8_t *txid, uint8_
 	for (int attempt = 0; attempt < 3; attempt++) {
 		if (sendto(sock, buf, n, 0, (struct sockaddr *)&server, sizeof(server)) < 0)
 			die(strerror(errno));
-		struct pollfd p = {.fd = sock, .events = POLLIN};
+		struct pollfd p = { .fd = sock, .events = POLLIN };
 		while (poll(&p, 1, 1000) == 1) {
 			ssize_t r = recv(sock, in, NAT_STUN_MAX_LEN, 0);
 			if (r < 0)
@@ -232,14 +232,14 @@ static bool stream_input(const uint8_t *in, size_t n)
 /* TLS: the handshake, before TURN can say anything.  False (printed) when it failed. */
 static bool tls_connect(const char *ca, const char *name)
 {
-	static const struct nat_tls_callbacks cb = {send_all, on_stream};
+	static const struct nat_tls_callbacks cb = { send_all, on_stream };
 	char err[256];
 	if (nat_tls_new(ca, name, &cb, NULL, &tls, err, sizeof(err)))
 		die(err);
 	int rc = nat_tls_start(tls);
 	uint64_t start = now_ms();
 	while (rc == 0 && now_ms() - start < 10000) {
-		struct pollfd p = {.fd = sock, .events = POLLIN};
+		struct pollfd p = { .fd = sock, .events = POLLIN };
 		if (poll(&p, 1, 100) != 1)
 			continue;
 		uint8_t in[4096];
@@ -277,7 +277,7 @@ static int relay(char **a, bool only_allocate)
 	uint64_t start = now_ms(), next_send = 0;
 	nat_turn_start(t, start);
 	bool wrote = false, have_peer = false;
-	struct sockaddr_in peer = {.sin_family = AF_INET};
+	struct sockaddr_in peer = { .sin_family = AF_INET };
 	while (now_ms() - start < 20000) {
 		uint64_t now = now_ms();
 		uint64_t due = nat_turn_timer(t, now);
@@ -329,7 +329,7 @@ static int relay(char **a, bool only_allocate)
 		int wait = 100;
 		if (due != UINT64_MAX && due > now && due - now < (uint64_t)wait)
 			wait = (int)(due - now);
-		struct pollfd p = {.fd = sock, .events = POLLIN};
+		struct pollfd p = { .fd = sock, .events = POLLIN };
 		if (poll(&p, 1, wait) != 1)
 			continue;
 		uint8_t in[NAT_STUN_MAX_LEN];
@@ -383,7 +383,7 @@ int main(int argc, char **argv)
 	if (sock < 0)
 		die(strerror(errno));
 	if (mode != NAT_TURN_UDP) {
-		struct timeval tv = {.tv_sec = 5};
+		struct timeval tv = { .tv_sec = 5 };
 		setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 		if (connect(sock, (struct sockaddr *)&server, sizeof(server)) != 0) {
 			printf("failed: connect: %s\n",

@@ -106,7 +106,8 @@ static void on_accept(void *ctx, int fd, const struct ns_packet_info *info)
 		 info->dport);
 	if (!hd->sink) {
 		char banner[64];
-		int len = snprintf(banner, sizeof(banner), "MESH-NETSTACK-HANDLER %u\n", info->dport);
+		int len =
+		    snprintf(banner, sizeof(banner), "MESH-NETSTACK-HANDLER %u\n", info->dport);
 		write_all(fd, banner, (size_t)len);
 	}
 	uv_poll_init_socket(node->loop, &hd->poll, fd);
@@ -175,12 +176,18 @@ static bool parse_prefix(const char *arg, struct addr_prefix *p)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "name", required_argument, 0, 'n' },	     { "listen-port", required_argument, 0, 'l' },
-		{ "addr4", required_argument, 0, '4' },	     { "addr6", required_argument, 0, '6' },
-		{ "route", required_argument, 0, 'r' },	     { "tun", required_argument, 0, 't' },
-		{ "userspace", no_argument, 0, 'u' },	     { "socks", required_argument, 0, 's' },
-		{ "banner-port", required_argument, 0, 'b' }, { "sink-port", required_argument, 0, 'k' },
-		{ "mtu", required_argument, 0, 'm' },	     { 0, 0, 0, 0 },
+		{ "name", required_argument, 0, 'n' },
+		{ "listen-port", required_argument, 0, 'l' },
+		{ "addr4", required_argument, 0, '4' },
+		{ "addr6", required_argument, 0, '6' },
+		{ "route", required_argument, 0, 'r' },
+		{ "tun", required_argument, 0, 't' },
+		{ "userspace", no_argument, 0, 'u' },
+		{ "socks", required_argument, 0, 's' },
+		{ "banner-port", required_argument, 0, 'b' },
+		{ "sink-port", required_argument, 0, 'k' },
+		{ "mtu", required_argument, 0, 'm' },
+		{ 0, 0, 0, 0 },
 	};
 	struct node node = { 0 };
 	struct ns_config cfg = { .mode = NS_MODE_TUN, .tun_fd = -1 };
@@ -229,7 +236,8 @@ int main(int argc, char **argv)
 			cfg.mtu = (uint32_t)atoi(optarg);
 			break;
 		default:
-			fprintf(stderr, "usage: see the comment atop tests/lab/netstack/ns-node.c\n");
+			fprintf(stderr,
+				"usage: see the comment atop tests/lab/netstack/ns-node.c\n");
 			return 2;
 		}
 	}

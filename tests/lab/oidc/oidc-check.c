@@ -47,9 +47,9 @@ static int discovery(const char *issuer, const char *file, struct ctl_oidc_disco
 	if (ctl_oidc_discovery_parse(body, len, issuer, true, d, err, sizeof(err)) < 0)
 		return refused(err);
 	printf("issuer %s\nauthorization_endpoint %s\ntoken_endpoint %s\njwks_uri %s\n"
-	       "userinfo_endpoint %s\nalgs %s\n", d->issuer, d->authorization_endpoint,
-	       d->token_endpoint, d->jwks_uri, d->userinfo_endpoint,
-	       ctl_oidc__alg_list(d->algs, algs));
+	       "userinfo_endpoint %s\nalgs %s\n",
+	       d->issuer, d->authorization_endpoint, d->token_endpoint, d->jwks_uri,
+	       d->userinfo_endpoint, ctl_oidc__alg_list(d->algs, algs));
 	return 0;
 }
 
@@ -107,8 +107,8 @@ static int token(char **argv, int argc)
 		.check = argc > 5,
 		.auth_after = argc > 5 ? strtoll(argv[5], NULL, 10) : 0,
 	};
-	int rc = ctl_oidc_id_token_verify(t.id_token, strlen(t.id_token), k, &p, &id, err,
-					  sizeof(err));
+	int rc =
+	    ctl_oidc_id_token_verify(t.id_token, strlen(t.id_token), k, &p, &id, err, sizeof(err));
 	ctl_oidc_tokens_wipe(&t);
 	ctl_oidc_jwks_free(k);
 	if (rc < 0)
@@ -139,8 +139,9 @@ int main(int argc, char **argv)
 		return login(argv + 2, argc == 7);
 	if ((argc == 7 || argc == 8) && strcmp(argv[1], "token") == 0)
 		return token(argv + 2, argc - 2);
-	fprintf(stderr, "usage: oidc-check discovery ISSUER FILE | jwks FILE | login ISSUER "
-			"DISCOVERY CLIENT REDIRECT [check] | token ISSUER JWKS RESPONSE CLIENT NONCE "
-			"[AUTH_AFTER]\n");
+	fprintf(stderr,
+		"usage: oidc-check discovery ISSUER FILE | jwks FILE | login ISSUER "
+		"DISCOVERY CLIENT REDIRECT [check] | token ISSUER JWKS RESPONSE CLIENT NONCE "
+		"[AUTH_AFTER]\n");
 	return 2;
 }

@@ -262,9 +262,10 @@ int main(int argc, char **argv)
 			break;
 	}
 	if (i != argc || !listen_at || !state || !table_path) {
-		fprintf(stderr, "usage: %s --listen IP:PORT --state DIR --table FILE "
-				"[--control FIFO] [--known-hosts FILE] [--preauth-ms N] "
-				"[--max-conns N] [--max-channels N]\n",
+		fprintf(stderr,
+			"usage: %s --listen IP:PORT --state DIR --table FILE "
+			"[--control FIFO] [--known-hosts FILE] [--preauth-ms N] "
+			"[--max-conns N] [--max-channels N]\n",
 			argv[0]);
 		return 2;
 	}

@@ -127,7 +127,7 @@ static void check_endpoints(void)
 			CHECK(addr_endpoint_equal(&e, &back));
 			socklen_t len = addr_endpoint_to_sockaddr(&e, &ss);
 			CHECK_INT(len, e.ip.family == AF_INET ? sizeof(struct sockaddr_in)
-							       : sizeof(struct sockaddr_in6));
+							      : sizeof(struct sockaddr_in6));
 			CHECK(addr_endpoint_from_sockaddr((struct sockaddr *)&ss, &back));
 			CHECK(addr_endpoint_equal(&e, &back));
 		} else {
@@ -151,8 +151,8 @@ static void check_contains_random(void)
 	srand(15);
 	for (int round = 0; round < 20000; round++) {
 		struct addr_prefix p = { .ip.family = rand() % 2 ? AF_INET : AF_INET6 };
-		struct addr_ip a = { .family = rand() % 8 ? p.ip.family : AF_INET + AF_INET6 -
-									   p.ip.family };
+		struct addr_ip a = { .family = rand() % 8 ? p.ip.family
+							  : AF_INET + AF_INET6 - p.ip.family };
 		unsigned total = addr_family_bits(p.ip.family);
 		p.bits = (uint8_t)(rand() % (total + 1));
 		for (size_t i = 0; i < addr_family_len(p.ip.family); i++)
@@ -207,7 +207,8 @@ static void check_misc(void)
 	CHECK(!addr_endpoint_from_sockaddr((struct sockaddr *)&un, &e));
 	struct sockaddr_storage ss;
 	CHECK_INT(addr_endpoint_to_sockaddr(&e, &ss), 0);
-	struct sockaddr_in6 in6 = { .sin6_family = AF_INET6, .sin6_port = htons(7),
+	struct sockaddr_in6 in6 = { .sin6_family = AF_INET6,
+				    .sin6_port = htons(7),
 				    .sin6_scope_id = 3 };
 	in6.sin6_addr.s6_addr[0] = 0xfe;
 	in6.sin6_addr.s6_addr[1] = 0x80;

@@ -72,7 +72,8 @@ int main(void)
 	CHECK_INT(file_key_load_or_create(kpath, k2, &created, msg, sizeof(msg)), -EINVAL);
 	char want[1400];
 	snprintf(want, sizeof(want),
-		 "%s: not a valid key: key is 9 characters long; a base64 key is exactly 44", kpath);
+		 "%s: not a valid key: key is 9 characters long; a base64 key is exactly 44",
+		 kpath);
 	CHECK_STR(msg, want);
 	CHECK_INT(file_read_all(kpath, 100, &buf, &len), 0); /* untouched */
 	CHECK_STR(buf, "not a key\n");
@@ -89,9 +90,12 @@ int main(void)
 		mode_t mode;
 		int want;
 	} modes[] = {
-		/* 0 */ { 0600, 0 },	    /* 1 */ { 0400, 0 },	    /* 2 */ { 0644, -EACCES },
-		/* 3 */ { 0640, -EACCES }, /* 4 */ { 0604, -EACCES }, /* 5 */ { 0620, -EACCES },
-		/* 6 */ { 0602, -EACCES }, /* 7 */ { 0610, -EACCES }, /* 8 */ { 0700, 0 },
+		/* 0 */ { 0600, 0 },	   /* 1 */ { 0400, 0 },
+		/* 2 */ { 0644, -EACCES },
+		/* 3 */ { 0640, -EACCES }, /* 4 */ { 0604, -EACCES },
+		/* 5 */ { 0620, -EACCES },
+		/* 6 */ { 0602, -EACCES }, /* 7 */ { 0610, -EACCES },
+		/* 8 */ { 0700, 0 },
 	};
 	char link[256];
 	snprintf(link, sizeof(link), "%s/key.link", dir);
@@ -111,7 +115,8 @@ int main(void)
 				CHECK_INT(len, 7);
 			} else {
 				CHECK(buf == NULL);
-				snprintf(want, sizeof(want), "%s is open to other users (mode %04o): a "
+				snprintf(want, sizeof(want),
+					 "%s is open to other users (mode %04o): a "
 					 "secret must be readable by its owner only (chmod 600 %s)",
 					 p, (unsigned)modes[i].mode, p);
 				CHECK_STR(msg, want);
@@ -141,8 +146,10 @@ int main(void)
 	CHECK_STR(msg, want);
 	CHECK_INT(file_write_atomic(kpath, "mskey-abc\n", 10, 0644), 0);
 	CHECK(file_read_secret_line(kpath, msg, sizeof(msg)) == NULL);
-	snprintf(want, sizeof(want), "%s is open to other users (mode 0644): a secret must be "
-		 "readable by its owner only (chmod 600 %s)", kpath, kpath);
+	snprintf(want, sizeof(want),
+		 "%s is open to other users (mode 0644): a secret must be "
+		 "readable by its owner only (chmod 600 %s)",
+		 kpath, kpath);
 	CHECK_STR(msg, want);
 	unlink(kpath);
 	CHECK(file_read_secret_line(kpath, msg, sizeof(msg)) == NULL);

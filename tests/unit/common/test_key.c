@@ -6,7 +6,7 @@
 #include "common/key.h"
 
 static const char b64_alphabet[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /* Naive reference: table lookup, obviously correct, not constant time. */
 static void ref_base64(char out[45], const uint8_t k[32])
@@ -72,8 +72,8 @@ static const struct {
 	const char *message;
 } bad_hex[] = {
 	{ 1, "00", KEY_ERROR_LENGTH, 0, "key is 2 characters long; a hex key is exactly 64" },
-	{ 2, "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1", KEY_ERROR_LENGTH,
-	  0, "key is 63 characters long; a hex key is exactly 64" },
+	{ 2, "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1", KEY_ERROR_LENGTH, 0,
+	  "key is 63 characters long; a hex key is exactly 64" },
 	{ 3, "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1g",
 	  KEY_ERROR_CHARACTER, 64, "invalid hex character 'g' at position 64" },
 	{ 4, "0x0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",

@@ -26,7 +26,8 @@ int main(void)
 	log_set_style(LOG_STYLE_JOURNAL);
 	log_set_level(LOG_LEVEL_INFO);
 	log_warn("wg0", "peer %d (%s): handshake timed out, retry %d", 7, "203.0.113.4:51820", 2);
-	CHECK_STR(capture_reset(fds), "<4>wg0: peer 7 (203.0.113.4:51820): handshake timed out, retry 2\n");
+	CHECK_STR(capture_reset(fds),
+		  "<4>wg0: peer 7 (203.0.113.4:51820): handshake timed out, retry 2\n");
 
 	log_debug("wg0", "hidden %d", 1);
 	log_info("sshd", "visible");
@@ -52,11 +53,12 @@ int main(void)
 		/* 1 */ { "plain text", 10, "plain text" },
 		/* 2 */ { "a\r\tb", 4, "a\\r\\tb" },
 		/* 3 */ { "back\\slash", 10, "back\\\\slash" },
-		/* 4 */ { "\x1b[2J\x7f", 5, "\\x1b[2J\\x7f" },	   /* terminal escape, DEL */
+		/* 4 */ { "\x1b[2J\x7f", 5, "\\x1b[2J\\x7f" }, /* terminal escape, DEL */
 		/* 5 */ { "nul\0byte", 8, "nul\\x00byte" },
-		/* 6 */ { "Jos\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x91", 14,
-			  "Jos\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x91" },	   /* UTF-8 stays */
-		/* 7 */ { "c1 \xc2\x9b", 5, "c1 \\xc2\\x9b" },	   /* C1 CSI */
+		/* 6 */
+		{ "Jos\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x91", 14,
+		  "Jos\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x91" },	   /* UTF-8 stays */
+		/* 7 */ { "c1 \xc2\x9b", 5, "c1 \\xc2\\x9b" },		   /* C1 CSI */
 		/* 8 */ { "bad \xff\xc3", 6, "bad \\xff\\xc3" },	   /* not UTF-8, cut */
 		/* 9 */ { "over \xc0\xaf", 7, "over \\xc0\\xaf" },	   /* overlong '/' */
 		/* 10 */ { "sur \xed\xa0\x80", 7, "sur \\xed\\xa0\\x80" }, /* surrogate */
@@ -104,7 +106,8 @@ int main(void)
 	CHECK_INT(rl2.suppressed, 2);
 	rl2.window_start_ms -= 60000;
 	log_warn_rl(&rl2, "wg0", "bad packet %d", 4);
-	CHECK_STR(capture_reset(fds), "<4>wg0: 2 similar messages suppressed\n<4>wg0: bad packet 4\n");
+	CHECK_STR(capture_reset(fds),
+		  "<4>wg0: 2 similar messages suppressed\n<4>wg0: bad packet 4\n");
 
 	log_set_fd(-1);
 	return check_finish();

@@ -39,9 +39,9 @@ static const struct {
 	/* 8 */ { ",tag:a,", ',', 8, "tag:a" },
 	/* 9 */ { " tag:a , tag:b", ',', 8, " tag:a | tag:b" }, /* whitespace is kept */
 	/* 10 */ { " ", ',', 8, " " },
-	/* 11 */ { "b,a,b", ',', 8, "b|a|b" }, /* repeats and order are kept */
-	/* 12 */ { "a,b,c", ',', 3, "a|b|c" }, /* at the bound */
-	/* 13 */ { "a,b,c,d", ',', 3, "E2BIG" }, /* one over */
+	/* 11 */ { "b,a,b", ',', 8, "b|a|b" },	  /* repeats and order are kept */
+	/* 12 */ { "a,b,c", ',', 3, "a|b|c" },	  /* at the bound */
+	/* 13 */ { "a,b,c,d", ',', 3, "E2BIG" },  /* one over */
 	/* 14 */ { "a,b,c,,,", ',', 3, "a|b|c" }, /* empty items do not count */
 	/* 15 */ { "a", ',', 0, "E2BIG" },
 	/* 16 */ { "a b\tc", ' ', 8, "a|b\tc" },
@@ -82,9 +82,10 @@ int main(void)
 	for (size_t i = 0; i < sizeof(splits) / sizeof(splits[0]); i++) {
 		int rc = strv_split(splits[i].s, splits[i].sep, splits[i].max, &v, &n);
 		if (strcmp(show(rc, v, n), splits[i].want) != 0)
-			fprintf(stderr, "split %zu: '%s'\n", i + 1, splits[i].s ? splits[i].s : "(null)");
+			fprintf(stderr, "split %zu: '%s'\n", i + 1,
+				splits[i].s ? splits[i].s : "(null)");
 		CHECK_STR(show(rc, v, n), splits[i].want);
-		CHECK(rc || n || v == NULL);  /* no items: no array */
+		CHECK(rc || n || v == NULL);	     /* no items: no array */
 		CHECK(!rc || (v == NULL && n == 0)); /* an error leaves nothing */
 		strv_free(v, n);
 	}

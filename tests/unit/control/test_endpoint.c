@@ -18,33 +18,51 @@ static const struct {
 	/* 3 */ { "1.2.3.4:65535", NULL, 4, 65535, CTL_ENDPOINT_LOCAL },
 	/* 4 */ { "1.2.3.4:80x", "endpoint '1.2.3.4:80x': port must be 1 to 65535", 0, 0, 0 },
 	/* 5 */ { "10.0.0.0/8:1", "endpoint '10.0.0.0/8:1': not an IPv4 address", 0, 0, 0 },
-	/* 6 */ { "::1:80", "endpoint '::1:80': an IPv6 address goes in brackets: [addr]:port", 0, 0, 0 },
-	/* 7 */ { "[1.2.3.4]:80", "endpoint '[1.2.3.4]:80': not an IPv6 address in brackets", 0, 0, 0 },
+	/* 6 */
+	{ "::1:80", "endpoint '::1:80': an IPv6 address goes in brackets: [addr]:port", 0, 0, 0 },
+	/* 7 */
+	{ "[1.2.3.4]:80", "endpoint '[1.2.3.4]:80': not an IPv6 address in brackets", 0, 0, 0 },
 	/* 8 */ { "1.2.3.4:0", "endpoint '1.2.3.4:0': port must be 1 to 65535", 0, 0, 0 },
 	/* 9 */ { "1.2.3.4:65536", "endpoint '1.2.3.4:65536': port must be 1 to 65535", 0, 0, 0 },
 	/* 10 */ { "1.2.3.4:+80", "endpoint '1.2.3.4:+80': port must be 1 to 65535", 0, 0, 0 },
 	/* 11 */ { "1.2.3.4", "endpoint '1.2.3.4': expected addr:port", 0, 0, 0 },
 	/* 12 */ { "[::1:80", "endpoint '[::1:80': expected [IPv6]:port", 0, 0, 0 },
-	/* 13 */ { "1.2.3.4:000080", "endpoint '1.2.3.4:000080': port must be 1 to 65535", 0, 0, 0 },
-	/* 14 */ { "[fe80::1%eth0]:80", "endpoint '[fe80::1%eth0]:80': no scope id in a netmap "
-				      "endpoint (it names an interface of one host)", 0, 0, 0 },
+	/* 13 */
+	{ "1.2.3.4:000080", "endpoint '1.2.3.4:000080': port must be 1 to 65535", 0, 0, 0 },
+	/* 14 */
+	{ "[fe80::1%eth0]:80",
+	  "endpoint '[fe80::1%eth0]:80': no scope id in a netmap "
+	  "endpoint (it names an interface of one host)",
+	  0, 0, 0 },
 	/* 15 */ { "", "endpoint '': expected addr:port", 0, 0, 0 },
 	/* 16 */ { "local 10.1.0.2:41641", NULL, 4, 41641, CTL_ENDPOINT_LOCAL },
 	/* 17 */ { "reflexive 198.18.0.30:41641", NULL, 4, 41641, CTL_ENDPOINT_REFLEXIVE },
 	/* 18 */ { "relay [2001:db8::7]:49152", NULL, 6, 49152, CTL_ENDPOINT_RELAY },
-	/* 19 */ { "stun 1.2.3.4:80", "endpoint 'stun 1.2.3.4:80': unknown type 'stun' (local, "
-				   "reflexive or relay)", 0, 0, 0 },
-	/* 20 */ { "relay  1.2.3.4:80", "endpoint 'relay  1.2.3.4:80': not an IPv4 address", 0, 0, 0 },
-	/* 21 */ { " 1.2.3.4:80", "endpoint ' 1.2.3.4:80': unknown type '' (local, reflexive or "
-			       "relay)", 0, 0, 0 },
+	/* 19 */
+	{ "stun 1.2.3.4:80",
+	  "endpoint 'stun 1.2.3.4:80': unknown type 'stun' (local, "
+	  "reflexive or relay)",
+	  0, 0, 0 },
+	/* 20 */
+	{ "relay  1.2.3.4:80", "endpoint 'relay  1.2.3.4:80': not an IPv4 address", 0, 0, 0 },
+	/* 21 */
+	{ " 1.2.3.4:80",
+	  "endpoint ' 1.2.3.4:80': unknown type '' (local, reflexive or "
+	  "relay)",
+	  0, 0, 0 },
 	/* 22 */ { "relay", "endpoint 'relay': expected addr:port", 0, 0, 0 },
-	/* 23 */ { "Relay 1.2.3.4:80", "endpoint 'Relay 1.2.3.4:80': unknown type 'Relay' (local, "
-				    "reflexive or relay)", 0, 0, 0 },
-	/* 24 */ { "relay 1.2.3.4:80 ", "endpoint 'relay 1.2.3.4:80 ': port must be 1 to 65535", 0,
-		   0, 0 },
+	/* 23 */
+	{ "Relay 1.2.3.4:80",
+	  "endpoint 'Relay 1.2.3.4:80': unknown type 'Relay' (local, "
+	  "reflexive or relay)",
+	  0, 0, 0 },
+	/* 24 */
+	{ "relay 1.2.3.4:80 ", "endpoint 'relay 1.2.3.4:80 ': port must be 1 to 65535", 0, 0, 0 },
 	/* 25: common/addr.h takes a numeric scope id (wg set does); the netmap does not */
-	{ "reflexive [fe80::1%2]:80", "endpoint 'reflexive [fe80::1%2]:80': no scope id in a "
-				      "netmap endpoint (it names an interface of one host)", 0, 0, 0 },
+	{ "reflexive [fe80::1%2]:80",
+	  "endpoint 'reflexive [fe80::1%2]:80': no scope id in a "
+	  "netmap endpoint (it names an interface of one host)",
+	  0, 0, 0 },
 	/* 26 */ { "[::1]:80", NULL, 6, 80, CTL_ENDPOINT_LOCAL },
 };
 

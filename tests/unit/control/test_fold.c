@@ -22,7 +22,8 @@ static json_t *node(uint64_t id, unsigned gen)
 	char *eps[1] = { ep };
 	memset(&n, 0, sizeof(n));
 	snprintf(name, sizeof(name), "n%llu-%u", (unsigned long long)id, gen);
-	snprintf(addr, sizeof(addr), "100.64.%u.%u", (unsigned)(id / 250), (unsigned)(id % 250) + 1);
+	snprintf(addr, sizeof(addr), "100.64.%u.%u", (unsigned)(id / 250),
+		 (unsigned)(id % 250) + 1);
 	snprintf(ep, sizeof(ep), "192.0.2.%u:%u", gen % 250, 41641 + gen);
 	n.id = id;
 	n.name = name;
@@ -44,12 +45,25 @@ static json_t *filter(unsigned gen)
 	addr_net_parse(a, &p, NULL);
 	struct pol_port_range pr = { (uint16_t)gen, (uint16_t)gen };
 	uint8_t tcp = POL_PROTO_TCP, udp = POL_PROTO_UDP;
-	struct pol_filter_rule f[2] = { { .srcs = &p, .n_srcs = 1, .dsts = &p, .n_dsts = 1,
-					  .ports = &pr, .n_ports = 1, .protos = &tcp,
-					  .n_protos = 1, .section = "acls" },
-					{ .srcs = &p, .n_srcs = 1, .dsts = &p, .n_dsts = 1,
-					  .ports = &pr, .n_ports = 1, .protos = &udp,
-					  .n_protos = 1, .section = "grants", .index = 1 } };
+	struct pol_filter_rule f[2] = { { .srcs = &p,
+					  .n_srcs = 1,
+					  .dsts = &p,
+					  .n_dsts = 1,
+					  .ports = &pr,
+					  .n_ports = 1,
+					  .protos = &tcp,
+					  .n_protos = 1,
+					  .section = "acls" },
+					{ .srcs = &p,
+					  .n_srcs = 1,
+					  .dsts = &p,
+					  .n_dsts = 1,
+					  .ports = &pr,
+					  .n_ports = 1,
+					  .protos = &udp,
+					  .n_protos = 1,
+					  .section = "grants",
+					  .index = 1 } };
 	const struct pol_filter_rule *fp[2] = { &f[0], &f[1] };
 	return ctl__filter_json(fp, gen % 3);
 }
@@ -59,8 +73,12 @@ static json_t *ssh(unsigned gen)
 	struct pol_ssh_usermap um = { "*", "=" };
 	struct addr_prefix p;
 	addr_net_parse("100.64.0.9/32", &p, NULL);
-	struct pol_ssh_rule r = { .principals = &p, .n_principals = 1, .users = &um, .n_users = 1,
-				  .action = VERDICT_CHECK, .check_period_s = gen };
+	struct pol_ssh_rule r = { .principals = &p,
+				  .n_principals = 1,
+				  .users = &um,
+				  .n_users = 1,
+				  .action = VERDICT_CHECK,
+				  .check_period_s = gen };
 	const struct pol_ssh_rule *rp = &r;
 	return ctl__ssh_json(&rp, gen % 2);
 }
@@ -71,12 +89,11 @@ static json_t *encode(const struct ctl_netmap *nm)
 	json_t *peers = json_array();
 	for (size_t i = 0; i < nm->n_peers; i++)
 		json_array_append_new(peers, ctl__node_json(&nm->peers[i]));
-	return json_pack("{s:I, s:s?, s:o, s:o, s:o, s:o}", "version", (json_int_t)nm->version,
-			 "domain", nm->domain, "self", ctl__node_json(&nm->self), "peers", peers,
-			 "filter",
-			 ctl__filter_json((const struct pol_filter_rule *const *)nm->filter,
-					  nm->n_filter),
-			 "ssh", ctl__ssh_json((const struct pol_ssh_rule *const *)nm->ssh, nm->n_ssh));
+	return json_pack(
+	    "{s:I, s:s?, s:o, s:o, s:o, s:o}", "version", (json_int_t)nm->version, "domain",
+	    nm->domain, "self", ctl__node_json(&nm->self), "peers", peers, "filter",
+	    ctl__filter_json((const struct pol_filter_rule *const *)nm->filter, nm->n_filter),
+	    "ssh", ctl__ssh_json((const struct pol_ssh_rule *const *)nm->ssh, nm->n_ssh));
 }
 
 static bool same(json_t *json, const struct ctl_netmap *nm)
@@ -123,7 +140,8 @@ static json_t *random_delta(json_int_t base, json_int_t version, unsigned gen)
 	if (rnd(4) == 0)
 		json_object_set_new(m, "ssh", ssh(gen));
 	if (rnd(10) == 0)
-		json_object_set_new(m, "domain", json_string(gen % 2 ? "a.internal" : "b.internal"));
+		json_object_set_new(m, "domain",
+				    json_string(gen % 2 ? "a.internal" : "b.internal"));
 	return m;
 }
 
@@ -137,10 +155,10 @@ int main(void)
 	json_t *peers = json_array();
 	for (uint64_t id = 70; id >= 2; id -= 3) /* the full map's peers out of id order */
 		json_array_append_new(peers, node(id, 0));
-	json_t *full = json_pack("{s:s, s:i, s:{s:i, s:s, s:o, s:o, s:o, s:o}}", "type", "full",
-				 "version", 1, "netmap", "version", 1, "domain", "mesh.internal",
-				 "self", node(1, 0), "peers", peers, "filter", filter(1), "ssh",
-				 ssh(1));
+	json_t *full =
+	    json_pack("{s:s, s:i, s:{s:i, s:s, s:o, s:o, s:o, s:o}}", "type", "full", "version", 1,
+		      "netmap", "version", 1, "domain", "mesh.internal", "self", node(1, 0),
+		      "peers", peers, "filter", filter(1), "ssh", ssh(1));
 	CHECK_INT(ctl__netmap_fold_both(&both_json, &nm, full, &ka, err, sizeof(err)), 0);
 	json_t *full2 = json_deep_copy(full); /* the two forms must not share objects */
 	CHECK_INT(ctl__netmap_fold(&only_json, full2, &ka, err, sizeof(err)), 0);
@@ -174,10 +192,10 @@ int main(void)
 			   v + 1, "peers_changed", "id", 3, "filter", filter(7));
 	bad[1] = json_pack("{s:s, s:I, s:I, s:[o, o]}", "type", "delta", "base", v, "version",
 			   v + 1, "peers_changed", node(5, 1), node(5, 2));
-	bad[2] = json_pack("{s:s, s:I, s:I, s:[s]}", "type", "delta", "base", v, "version",
-			   v + 1, "peers_removed", "x");
-	bad[3] = json_pack("{s:s, s:I, s:I, s:o}", "type", "delta", "base", v - 1, "version",
-			   v + 1, "filter", filter(3));
+	bad[2] = json_pack("{s:s, s:I, s:I, s:[s]}", "type", "delta", "base", v, "version", v + 1,
+			   "peers_removed", "x");
+	bad[3] = json_pack("{s:s, s:I, s:I, s:o}", "type", "delta", "base", v - 1, "version", v + 1,
+			   "filter", filter(3));
 	static const char *const want[] = { "node_key: missing",
 					    "delta: peer 5 appears twice in peers_changed",
 					    "delta: peers_removed[0] is not an id",

@@ -7,8 +7,9 @@
 #include "control/netmap/hostkey.h"
 
 #define ED "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJF5G75IIGvZos1PGkXVvChGHNT9nqJiIpJ5ysYC5pIq"
-#define P256                                                                                       \
-	"ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBJjGgM3RwG09VELvy" \
+#define P256                                                                    \
+	"ecdsa-sha2-nistp256 "                                                  \
+	"AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBJjGgM3RwG09VELvy" \
 	"ZzilbD8+OB/wJ/yZEx6XKJHE8ZxxS1khSFlc6wLddT8WN5VVOvYSnLALG675yCJqXfolF4="
 
 static const struct {
@@ -17,50 +18,64 @@ static const struct {
 } table[] = {
 	/* 1 */ { ED, NULL },
 	/* 2 */ { P256, NULL },
-	/* 3 */ { "ecdsa-sha2-nistp384 AAAAE2VjZHNhLXNoYTItbmlzdHAzODQAAAAIbmlzdHAzODQAAABhBJQQOq4B"
-		  "0hpBRJwPcfyAQZC2jo9d6wd3foMV5to86LdcQZZ3fx6uzDMExmHWLafld+0QMAtdRq7+MBNy7fsfuayb"
-		  "iSK1KKEpijVKIe+K+u2ZhlRf7Jyd2PrpelR2GIERpg==", NULL },
-	/* 4 */ { "ecdsa-sha2-nistp521 AAAAE2VjZHNhLXNoYTItbmlzdHA1MjEAAAAIbmlzdHA1MjEAAACFBADSXp8R"
-		  "DPYmP57oneobREhUIFBzX+yimjHsUubxCcSw+sSgsYUrZK+3LeJbMTUQdmLwzsp+xpAEHjQyIbyULiGj"
-		  "EgCJ6yWnsWPfWMF9hHC/AimOCh/YhwDmGmesExjtgWVnxLbYAQmN6VZDSdNFdWCSR58Kz5+BYvVXUj/7"
-		  "SY7jxz5xQQ==", NULL },
-	/* 5 */ { "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQCeNsA5w6riSgvoHJcmYIacSRDNvdJzSbctZbK4ralV"
-		  "OZViakWzvWoDIXBV+F100pJR2PEZjiRVoDCvbYpgsX/oJUmu1qkGe62Fem4DtvQzOc3wLjUdndE5S1UI"
-		  "+B+3Nvyj+6AFF7WLWC7F1Uwj+/L6TOltot97qrLCuC4VzRmHl0gGbqz0yNUBLHF4P890AW0jaRmR5Twj"
-		  "OTBdK9XuTmiNiFtFPcF27vy+SEFVMQyiX1bGJhp+ba9e9Rvjf6ppcURgmoxcnehsaarni7ppzMHjBmcq"
-		  "BBSvlvJyr9dvZTpePPXNrHjdAzJvtlWmogFR+X27/iuRaNKiFyF5x/kP2nWP", NULL },
+	/* 3 */
+	{ "ecdsa-sha2-nistp384 AAAAE2VjZHNhLXNoYTItbmlzdHAzODQAAAAIbmlzdHAzODQAAABhBJQQOq4B"
+	  "0hpBRJwPcfyAQZC2jo9d6wd3foMV5to86LdcQZZ3fx6uzDMExmHWLafld+0QMAtdRq7+MBNy7fsfuayb"
+	  "iSK1KKEpijVKIe+K+u2ZhlRf7Jyd2PrpelR2GIERpg==",
+	  NULL },
+	/* 4 */
+	{ "ecdsa-sha2-nistp521 AAAAE2VjZHNhLXNoYTItbmlzdHA1MjEAAAAIbmlzdHA1MjEAAACFBADSXp8R"
+	  "DPYmP57oneobREhUIFBzX+yimjHsUubxCcSw+sSgsYUrZK+3LeJbMTUQdmLwzsp+xpAEHjQyIbyULiGj"
+	  "EgCJ6yWnsWPfWMF9hHC/AimOCh/YhwDmGmesExjtgWVnxLbYAQmN6VZDSdNFdWCSR58Kz5+BYvVXUj/7"
+	  "SY7jxz5xQQ==",
+	  NULL },
+	/* 5 */
+	{ "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQCeNsA5w6riSgvoHJcmYIacSRDNvdJzSbctZbK4ralV"
+	  "OZViakWzvWoDIXBV+F100pJR2PEZjiRVoDCvbYpgsX/oJUmu1qkGe62Fem4DtvQzOc3wLjUdndE5S1UI"
+	  "+B+3Nvyj+6AFF7WLWC7F1Uwj+/L6TOltot97qrLCuC4VzRmHl0gGbqz0yNUBLHF4P890AW0jaRmR5Twj"
+	  "OTBdK9XuTmiNiFtFPcF27vy+SEFVMQyiX1bGJhp+ba9e9Rvjf6ppcURgmoxcnehsaarni7ppzMHjBmcq"
+	  "BBSvlvJyr9dvZTpePPXNrHjdAzJvtlWmogFR+X27/iuRaNKiFyF5x/kP2nWP",
+	  NULL },
 	/* 6: a second line for every host */
-	{ ED "\n@cert-authority * " ED,
-	  "host key 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJF5...': not one line of printable text" },
-	/* 7 */ { ED "\r", "host key 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJF5...': not one line of "
-			 "printable text" },
+	{ ED "\n@cert-authority * " ED, "host key 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJF5...': "
+					"not one line of printable text" },
+	/* 7 */
+	{ ED "\r", "host key 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJF5...': not one line of "
+		   "printable text" },
 	/* 8: a marker in front */
-	{ "@revoked " ED, "host key '@revoked ssh-ed25519 AAAAC3NzaC1lZDI1NTE...': not 'TYPE BASE64'" },
+	{ "@revoked " ED,
+	  "host key '@revoked ssh-ed25519 AAAAC3NzaC1lZDI1NTE...': not 'TYPE BASE64'" },
 	/* 9: a comment, or a second key on the same line */
-	{ ED " root@host", "host key 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJF5...': not 'TYPE BASE64'" },
+	{ ED " root@host",
+	  "host key 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJF5...': not 'TYPE BASE64'" },
 	/* 10 */ { "ssh-ed25519", "host key 'ssh-ed25519': not 'TYPE BASE64'" },
 	/* 11 */ { "ssh-ed25519 ", "host key 'ssh-ed25519 ': not 'TYPE BASE64'" },
 	/* 12 */ { " AAAA", "host key ' AAAA': not 'TYPE BASE64'" },
 	/* 13 */ { "ssh-ed25519  AAAA", "host key 'ssh-ed25519  AAAA': not 'TYPE BASE64'" },
-	/* 14 */ { "ssh-dss AAAAB3NzaC1kc3MAAACBAA==", "host key 'ssh-dss AAAAB3NzaC1kc3MAAACBAA==': "
-						   "unknown key type 'ssh-dss'" },
-	/* 15 */ { "ssh-ed25519 AAAA$$$$", "host key 'ssh-ed25519 AAAA$$$$': the key is not valid "
-					  "base64" },
+	/* 14 */
+	{ "ssh-dss AAAAB3NzaC1kc3MAAACBAA==", "host key 'ssh-dss AAAAB3NzaC1kc3MAAACBAA==': "
+					      "unknown key type 'ssh-dss'" },
+	/* 15 */
+	{ "ssh-ed25519 AAAA$$$$", "host key 'ssh-ed25519 AAAA$$$$': the key is not valid "
+				  "base64" },
 	/* 16: missing padding */
-	{ "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA", "host key 'ssh-ed25519 "
+	{ "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA",
+	  "host key 'ssh-ed25519 "
 	  "AAAAC3NzaC1lZDI1NTE5AAAAIA': the key is not valid base64" },
 	/* 17: an RSA blob under the ed25519 type */
 	{ "ssh-ed25519 AAAAB3NzaC1yc2EAAAADAQABAAABAQCeNsA5w6riSgvoHJcmYIacSRDNvdJzSbctZbK4ralV",
 	  "host key 'ssh-ed25519 AAAAB3NzaC1yc2EAAAADAQABAAAB...': the key does not start with its "
 	  "type 'ssh-ed25519'" },
 	/* 18: the type and nothing after it */
-	{ "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5", "host key 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5': the key "
-					     "does not start with its type 'ssh-ed25519'" },
+	{ "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5",
+	  "host key 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5': the key "
+	  "does not start with its type 'ssh-ed25519'" },
 	/* 19 */ { "", "empty host key" },
 	/* 20: an escape sequence for a terminal is quoted as '?' */
 	{ "\x1b[2J ssh-ed25519", "host key '?[2J ssh-ed25519': not one line of printable text" },
 	/* 21: non-ASCII */
-	{ "ssh-ed25519 AAAA\xc3\xa9", "host key 'ssh-ed25519 AAAA?" "?': not one line of printable text" },
+	{ "ssh-ed25519 AAAA\xc3\xa9", "host key 'ssh-ed25519 AAAA?"
+				      "?': not one line of printable text" },
 };
 
 int main(void)

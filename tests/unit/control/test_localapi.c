@@ -24,7 +24,8 @@ static const struct {
 	  "\"port\" is 70000, outside 0..65535" },
 	{ 9, "{\"cmd\": \"dial\", \"host\": 5, \"port\": 22}", "\"host\" must be a string" },
 	{ 10, "{\"cmd\": \"up\", \"ssh\": \"yes\"}", "\"ssh\" must be true or false" },
-	{ 11, "{\"cmd\": \"up\", \"tags\": \"tag:x\"}", NULL /* names "tags"; wording from netmap */ },
+	{ 11, "{\"cmd\": \"up\", \"tags\": \"tag:x\"}",
+	  NULL /* names "tags"; wording from netmap */ },
 	{ 12, "{\"cmd\": \"status\", \"cmd\": \"up\"}", NULL /* duplicate key */ },
 	{ 13, "{\"cmd\": \"up\", \"force_reauth\": 1}", "\"force_reauth\" must be true or false" },
 	{ 14, "{\"cmd\": \"up\", \"ca_file\": 1}", "\"ca_file\" must be a string" },
@@ -85,10 +86,16 @@ int main(void)
 
 	/* Round trip of a full "up". */
 	char *tags[] = { "tag:server", "tag:ci" };
-	struct ctl_lapi_request up = { .cmd = CTL_LAPI_UP, .login_server = "http://ctl:8080",
-				       .authkey = "mskey-abc", .hostname = "box", .tags = tags,
-				       .n_tags = 2, .tags_given = true, .ssh = true,
-				       .force_reauth = true, .ca_file = "/etc/mesh/ca.pem",
+	struct ctl_lapi_request up = { .cmd = CTL_LAPI_UP,
+				       .login_server = "http://ctl:8080",
+				       .authkey = "mskey-abc",
+				       .hostname = "box",
+				       .tags = tags,
+				       .n_tags = 2,
+				       .tags_given = true,
+				       .ssh = true,
+				       .force_reauth = true,
+				       .ca_file = "/etc/mesh/ca.pem",
 				       .insecure_http = true };
 	char *line = ctl_lapi_request_format(&up);
 	CHECK(line && line[strlen(line) - 1] == '\n');
@@ -141,8 +148,13 @@ int main(void)
 	st.self.n_addrs = 1;
 	addr_prefix_parse("100.64.0.2", &st.self.addrs[0], NULL);
 	struct ctl_lapi_node peers[2] = {
-		{ .name = "srv", .online = true, .rx_bytes = 5, .tx_bytes = 7,
-		  .endpoint = "10.0.0.2:41641", .path = "direct 10.0.0.2:41641", .rtt_ms = 3 },
+		{ .name = "srv",
+		  .online = true,
+		  .rx_bytes = 5,
+		  .tx_bytes = 7,
+		  .endpoint = "10.0.0.2:41641",
+		  .path = "direct 10.0.0.2:41641",
+		  .rtt_ms = 3 },
 		{ .name = "nas", .path = "relay turn:198.18.0.10:3478 (udp)", .rtt_ms = -1 },
 	};
 	st.peers = peers;
@@ -187,13 +199,15 @@ int main(void)
 	static const struct {
 		const char *json, *err;
 	} bad_relays[] = {
-		{ "{\"ok\":true,\"status\":{\"relays\":{}}}", "\"relays\" must be an array of at most 8" },
+		{ "{\"ok\":true,\"status\":{\"relays\":{}}}",
+		  "\"relays\" must be an array of at most 8" },
 		{ "{\"ok\":true,\"status\":{\"relays\":[1,1,1,1,1,1,1,1,1]}}",
 		  "\"relays\" must be an array of at most 8" },
 		{ "{\"ok\":true,\"status\":{\"relays\":[{\"expires\":1}]}}",
 		  "relays[0].url must be a string" },
 		{ "{\"ok\":true,\"status\":{\"relays\":[{\"url\":\"stun:r\",\"expires\":1}]}}",
-		  "relays[0].url: 'stun:r': expected a TURN URI, turn:HOST:PORT or turns:HOST:PORT (RFC 7065)" },
+		  "relays[0].url: 'stun:r': expected a TURN URI, turn:HOST:PORT or turns:HOST:PORT "
+		  "(RFC 7065)" },
 		{ "{\"ok\":true,\"status\":{\"relays\":[{\"url\":\"turn:r\",\"expires\":-1}]}}",
 		  "relays[0].expires must be a non-negative integer" },
 	};
@@ -213,22 +227,31 @@ int main(void)
 		/* 1 */ { "none", NULL },
 		/* 2 */ { "direct [2001:db8::5]:41641", NULL },
 		/* 3 */ { "relay turns:relay.example.com:443?transport=tcp (tls)", NULL },
-		/* 4 */ { "direct", "\"path\" 'direct': expected none, direct ADDR:PORT or relay "
-				  "TURN-URI (udp|tcp|tls)" },
-		/* 5 */ { "direct 10.0.0.5", "\"path\" 'direct 10.0.0.5': endpoint '10.0.0.5': "
-					   "expected addr:port" },
-		/* 6 */ { "direct relay 10.0.0.5:1", "\"path\" 'direct relay 10.0.0.5:1': expected "
-						    "direct ADDR:PORT" },
-		/* 7 */ { "relay turn:r:3478 (quic)", "\"path\" 'relay turn:r:3478 (quic)': the "
-						     "transport is (udp), (tcp) or (tls)" },
-		/* 8 */ { "relay stun:r (udp)", "\"path\" 'relay stun:r (udp)': 'stun:r': expected "
-					       "a TURN URI, turn:HOST:PORT or turns:HOST:PORT (RFC 7065)" },
-		/* 9 */ { "relay turn:r:3478", "\"path\" 'relay turn:r:3478': expected none, direct "
-					      "ADDR:PORT or relay TURN-URI (udp|tcp|tls)" },
-		/* 10 */ { "relay turn:r:3478 (udp) ", "\"path\" 'relay turn:r:3478 (udp) ': the "
-						       "transport is (udp), (tcp) or (tls)" },
-		/* 11 */ { "\\u001b[2J", "\"path\" '?[2J': expected none, direct ADDR:PORT or "
-				      "relay TURN-URI (udp|tcp|tls)" },
+		/* 4 */
+		{ "direct", "\"path\" 'direct': expected none, direct ADDR:PORT or relay "
+			    "TURN-URI (udp|tcp|tls)" },
+		/* 5 */
+		{ "direct 10.0.0.5", "\"path\" 'direct 10.0.0.5': endpoint '10.0.0.5': "
+				     "expected addr:port" },
+		/* 6 */
+		{ "direct relay 10.0.0.5:1", "\"path\" 'direct relay 10.0.0.5:1': expected "
+					     "direct ADDR:PORT" },
+		/* 7 */
+		{ "relay turn:r:3478 (quic)", "\"path\" 'relay turn:r:3478 (quic)': the "
+					      "transport is (udp), (tcp) or (tls)" },
+		/* 8 */
+		{ "relay stun:r (udp)",
+		  "\"path\" 'relay stun:r (udp)': 'stun:r': expected "
+		  "a TURN URI, turn:HOST:PORT or turns:HOST:PORT (RFC 7065)" },
+		/* 9 */
+		{ "relay turn:r:3478", "\"path\" 'relay turn:r:3478': expected none, direct "
+				       "ADDR:PORT or relay TURN-URI (udp|tcp|tls)" },
+		/* 10 */
+		{ "relay turn:r:3478 (udp) ", "\"path\" 'relay turn:r:3478 (udp) ': the "
+					      "transport is (udp), (tcp) or (tls)" },
+		/* 11 */
+		{ "\\u001b[2J", "\"path\" '?[2J': expected none, direct ADDR:PORT or "
+				"relay TURN-URI (udp|tcp|tls)" },
 	};
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
 		char js[512];
@@ -255,9 +278,9 @@ int main(void)
 		"\"path\" must be a string",
 	};
 	for (size_t i = 0; i < sizeof(bad_rtt) / sizeof(bad_rtt[0]); i++) {
-		CHECK_INT(ctl_lapi_status_parse(bad_rtt[i], strlen(bad_rtt[i]), &back, err,
-						sizeof(err)),
-			  -EINVAL);
+		CHECK_INT(
+		    ctl_lapi_status_parse(bad_rtt[i], strlen(bad_rtt[i]), &back, err, sizeof(err)),
+		    -EINVAL);
 		CHECK_STR(err, bad_rtt_err[i]);
 	}
 
@@ -299,38 +322,52 @@ int main(void)
 		const char *alloc, *err; /* err NULL: good */
 	} allocs[] = {
 		/* 1 */ { "{\"relay\":\"turn:r\",\"state\":\"allocating\"}", NULL },
-		/* 2 */ { "{\"relay\":\"turn:r\",\"state\":\"allocated\",\"relayed\":"
-			  "\"[2001:db8::1]:49152\"}", NULL },
+		/* 2 */
+		{ "{\"relay\":\"turn:r\",\"state\":\"allocated\",\"relayed\":"
+		  "\"[2001:db8::1]:49152\"}",
+		  NULL },
 		/* 3 */ { "[]", "\"allocation\" must be an object" },
 		/* 4 */ { "{\"state\":\"allocating\"}", "allocation.relay must be a string" },
-		/* 5 */ { "{\"relay\":\"stun:r\",\"state\":\"allocating\"}",
-			  "allocation.relay: 'stun:r': expected a TURN URI, turn:HOST:PORT or "
-			  "turns:HOST:PORT (RFC 7065)" },
-		/* 6 */ { "{\"relay\":\"turn:r\",\"state\":\"none\"}",
-			  "allocation.state 'none': expected allocating, allocated or failed" },
-		/* 7 */ { "{\"relay\":\"turn:r\",\"state\":\"\\u001b[2J\"}",
-			  "allocation.state '?[2J': expected allocating, allocated or failed" },
-		/* 8 */ { "{\"relay\":\"turn:r\"}",
-			  "allocation.state '': expected allocating, allocated or failed" },
-		/* 9 */ { "{\"relay\":\"turn:r\",\"state\":\"allocated\"}",
-			  "allocation.relayed must be a string" },
-		/* 10 */ { "{\"relay\":\"turn:r\",\"state\":\"allocated\",\"relayed\":\"198.18.0.10\"}",
-			   "allocation.relayed '198.18.0.10': endpoint '198.18.0.10': expected "
-			   "addr:port" },
-		/* 11 */ { "{\"relay\":\"turn:r\",\"state\":\"allocated\",\"relayed\":"
-			   "\"relay 198.18.0.10:1\"}",
-			   "allocation.relayed 'relay 198.18.0.10:1': expected ADDR:PORT" },
-		/* 12 */ { "{\"relay\":\"turn:r\",\"state\":\"allocated\",\"relayed\":\"1.2.3.4:5\","
-			   "\"allocations\":-1}",
-			   "\"allocations\" is -1, outside 0..9223372036854775807" },
-		/* 13 */ { "{\"relay\":\"turn:r\",\"state\":\"failed\",\"retry_s\":1}",
-			   "allocation.why must be a string of 1 to 159 characters" },
-		/* 14 */ { "{\"relay\":\"turn:r\",\"state\":\"failed\",\"why\":\"x\"}",
-			   "allocation.retry_s is missing" },
-		/* 15 */ { "{\"relay\":\"turn:r\",\"state\":\"failed\",\"why\":\"x\",\"retry_s\":3601}",
-			   "\"retry_s\" is 3601, outside 0..3600" },
-		/* 16 */ { "{\"relay\":\"turn:r\",\"state\":\"failed\",\"why\":\"x\",\"retry_s\":\"1\"}",
-			   "\"retry_s\" must be an integer" },
+		/* 5 */
+		{ "{\"relay\":\"stun:r\",\"state\":\"allocating\"}",
+		  "allocation.relay: 'stun:r': expected a TURN URI, turn:HOST:PORT or "
+		  "turns:HOST:PORT (RFC 7065)" },
+		/* 6 */
+		{ "{\"relay\":\"turn:r\",\"state\":\"none\"}",
+		  "allocation.state 'none': expected allocating, allocated or failed" },
+		/* 7 */
+		{ "{\"relay\":\"turn:r\",\"state\":\"\\u001b[2J\"}",
+		  "allocation.state '?[2J': expected allocating, allocated or failed" },
+		/* 8 */
+		{ "{\"relay\":\"turn:r\"}",
+		  "allocation.state '': expected allocating, allocated or failed" },
+		/* 9 */
+		{ "{\"relay\":\"turn:r\",\"state\":\"allocated\"}",
+		  "allocation.relayed must be a string" },
+		/* 10 */
+		{ "{\"relay\":\"turn:r\",\"state\":\"allocated\",\"relayed\":\"198.18.0.10\"}",
+		  "allocation.relayed '198.18.0.10': endpoint '198.18.0.10': expected "
+		  "addr:port" },
+		/* 11 */
+		{ "{\"relay\":\"turn:r\",\"state\":\"allocated\",\"relayed\":"
+		  "\"relay 198.18.0.10:1\"}",
+		  "allocation.relayed 'relay 198.18.0.10:1': expected ADDR:PORT" },
+		/* 12 */
+		{ "{\"relay\":\"turn:r\",\"state\":\"allocated\",\"relayed\":\"1.2.3.4:5\","
+		  "\"allocations\":-1}",
+		  "\"allocations\" is -1, outside 0..9223372036854775807" },
+		/* 13 */
+		{ "{\"relay\":\"turn:r\",\"state\":\"failed\",\"retry_s\":1}",
+		  "allocation.why must be a string of 1 to 159 characters" },
+		/* 14 */
+		{ "{\"relay\":\"turn:r\",\"state\":\"failed\",\"why\":\"x\"}",
+		  "allocation.retry_s is missing" },
+		/* 15 */
+		{ "{\"relay\":\"turn:r\",\"state\":\"failed\",\"why\":\"x\",\"retry_s\":3601}",
+		  "\"retry_s\" is 3601, outside 0..3600" },
+		/* 16 */
+		{ "{\"relay\":\"turn:r\",\"state\":\"failed\",\"why\":\"x\",\"retry_s\":\"1\"}",
+		  "\"retry_s\" must be an integer" },
 	};
 	for (size_t i = 0; i < sizeof(allocs) / sizeof(allocs[0]); i++) {
 		char js[600];
@@ -345,8 +382,9 @@ int main(void)
 		ctl_lapi_status_clear(&back);
 	}
 	/* the relay's reason, printed by meshctl, loses its terminal controls */
-	const char *esc = "{\"ok\":true,\"status\":{\"allocation\":{\"relay\":\"turn:r\","
-			  "\"state\":\"failed\",\"why\":\"refused: 403 \\u001b[2J\",\"retry_s\":2}}}";
+	const char *esc =
+	    "{\"ok\":true,\"status\":{\"allocation\":{\"relay\":\"turn:r\","
+	    "\"state\":\"failed\",\"why\":\"refused: 403 \\u001b[2J\",\"retry_s\":2}}}";
 	CHECK_INT(ctl_lapi_status_parse(esc, strlen(esc), &back, err, sizeof(err)), 0);
 	CHECK_STR(back.alloc.why, "refused: 403 ?[2J");
 	ctl_lapi_status_clear(&back);
@@ -364,7 +402,8 @@ int main(void)
 		  "counter names are 1 to 31 characters of a-z, 0-9, '.' and '_'" },
 		{ "{\"ok\":true,\"status\":{\"counters\":{\"\":1}}}",
 		  "counter names are 1 to 31 characters of a-z, 0-9, '.' and '_'" },
-		{ "{\"ok\":true,\"status\":{\"counters\":{\"abcdefghijabcdefghijabcdefghijab\":1}}}",
+		{ "{\"ok\":true,\"status\":{\"counters\":{\"abcdefghijabcdefghijabcdefghijab\":1}}"
+		  "}",
 		  "counter names are 1 to 31 characters of a-z, 0-9, '.' and '_'" },
 	};
 	for (size_t i = 0; i < sizeof(bad_counters) / sizeof(bad_counters[0]); i++) {

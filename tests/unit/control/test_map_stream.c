@@ -30,8 +30,10 @@ static const char *const policies[] = {
 	/* admins reach the servers on 22 only; SSH accepted */
 	"{\"groups\": {\"group:admins\": [\"alice@example.com\"]},"
 	" \"tagOwners\": {\"tag:server\": [\"group:admins\"]},"
-	" \"acls\": [{\"action\": \"accept\", \"src\": [\"group:admins\"], \"dst\": [\"tag:server:22\"]}],"
-	" \"ssh\": [{\"action\": \"accept\", \"src\": [\"group:admins\"], \"dst\": [\"tag:server\"],"
+	" \"acls\": [{\"action\": \"accept\", \"src\": [\"group:admins\"], \"dst\": "
+	"[\"tag:server:22\"]}],"
+	" \"ssh\": [{\"action\": \"accept\", \"src\": [\"group:admins\"], \"dst\": "
+	"[\"tag:server\"],"
 	" \"users\": [\"autogroup:nonroot\"]}]}",
 	/* nobody reaches anybody: no peers */
 	"{\"tagOwners\": {\"tag:server\": [\"alice@example.com\"]}, \"acls\": []}",
@@ -66,8 +68,8 @@ static void map(struct ctl_server *srv, struct client *c, const char *extra)
 	char msg[1024], err[256];
 	bool keepalive;
 	snprintf(msg, sizeof(msg), "{\"since\":%lld%s%s}",
-		 (long long)json_integer_value(json_object_get(c->nm, "version")), *extra ? "," : "",
-		 extra);
+		 (long long)json_integer_value(json_object_get(c->nm, "version")),
+		 *extra ? "," : "", extra);
 	json_t *j = request(srv, c->node, msg);
 	CHECK(j != NULL);
 	if (!j)
@@ -121,8 +123,8 @@ static const char *change(struct ctl_server *srv, struct client *c, int round)
 		return who->node ? "the server's discovery key" : "the laptop's discovery key";
 	}
 	case 2: { /* an ed25519 key blob: string "ssh-ed25519", string 32 random bytes */
-		uint8_t blob[4 + 11 + 4 + 32] = { 0, 0, 0, 11, 's', 's', 'h', '-', 'e', 'd',
-						  '2', '5', '5', '1', '9', 0, 0, 0, 32 };
+		uint8_t blob[4 + 11 + 4 + 32] = { 0,   0,   0,	 11,  's', 's', 'h', '-', 'e', 'd',
+						  '2', '5', '5', '1', '9', 0,	0,   0,	  32 };
 		char b64[128];
 		randombytes_buf(blob + 19, 32);
 		sodium_bin2base64(b64, sizeof(b64), blob, sizeof(blob),

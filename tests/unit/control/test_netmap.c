@@ -27,12 +27,22 @@ static char *full(void)
 	struct pol_ssh_usermap um = { "*", "=" };
 	struct addr_prefix p;
 	addr_net_parse("100.64.0.2/32", &p, NULL);
-	struct pol_ssh_rule r = { .principals = &p, .n_principals = 1, .users = &um, .n_users = 1,
-				  .action = VERDICT_CHECK, .check_period_s = 3600 };
+	struct pol_ssh_rule r = { .principals = &p,
+				  .n_principals = 1,
+				  .users = &um,
+				  .n_users = 1,
+				  .action = VERDICT_CHECK,
+				  .check_period_s = 3600 };
 	struct pol_port_range pr = { 22, 22 };
 	uint8_t tcp = POL_PROTO_TCP;
-	struct pol_filter_rule f = { .srcs = &p, .n_srcs = 1, .dsts = &p, .n_dsts = 1,
-				     .ports = &pr, .n_ports = 1, .protos = &tcp, .n_protos = 1,
+	struct pol_filter_rule f = { .srcs = &p,
+				     .n_srcs = 1,
+				     .dsts = &p,
+				     .n_dsts = 1,
+				     .ports = &pr,
+				     .n_ports = 1,
+				     .protos = &tcp,
+				     .n_protos = 1,
 				     .section = "acls" };
 	const struct pol_filter_rule *fp = &f;
 	const struct pol_ssh_rule *rp = &r;
@@ -47,16 +57,16 @@ static char *full(void)
 }
 
 static const char relay_full[] =
-	"{\"type\":\"full\",\"version\":1,\"netmap\":{\"version\":1,\"self\":{\"id\":1,"
-	"\"node_key\":\"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=\","
-	"\"disco_key\":\"ERERERERERERERERERERERERERERERERERERERERERE=\"},"
-	"\"peers\":[{\"id\":2,\"node_key\":\"AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=\","
-	"\"disco_key\":\"IiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiI=\"},"
-	"{\"id\":3,\"node_key\":\"AwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwM=\"}],"
-	"\"relays\":[{\"url\":\"turn:198.18.0.10:3478?transport=udp\",\"username\":"
-	"\"1700086400:1\",\"password\":\"PPWz7PpRwxKwGzZCJzS+CZ2BJhk=\",\"expires\":1700086400},"
-	"{\"url\":\"turns:[2001:db8::1]:443?transport=tcp\",\"username\":\"1700086400:1\","
-	"\"password\":\"PPWz7PpRwxKwGzZCJzS+CZ2BJhk=\",\"expires\":1700086400}]}}";
+    "{\"type\":\"full\",\"version\":1,\"netmap\":{\"version\":1,\"self\":{\"id\":1,"
+    "\"node_key\":\"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=\","
+    "\"disco_key\":\"ERERERERERERERERERERERERERERERERERERERERERE=\"},"
+    "\"peers\":[{\"id\":2,\"node_key\":\"AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=\","
+    "\"disco_key\":\"IiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiI=\"},"
+    "{\"id\":3,\"node_key\":\"AwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwM=\"}],"
+    "\"relays\":[{\"url\":\"turn:198.18.0.10:3478?transport=udp\",\"username\":"
+    "\"1700086400:1\",\"password\":\"PPWz7PpRwxKwGzZCJzS+CZ2BJhk=\",\"expires\":1700086400},"
+    "{\"url\":\"turns:[2001:db8::1]:443?transport=tcp\",\"username\":\"1700086400:1\","
+    "\"password\":\"PPWz7PpRwxKwGzZCJzS+CZ2BJhk=\",\"expires\":1700086400}]}}";
 
 /* Folds msg into both forms of the netmap relay_full makes (the client's way). */
 static int fold_both(const char *msg, struct ctl_netmap **nm, json_t **j, char *err, size_t len)
@@ -133,57 +143,70 @@ static void relays_and_disco(void)
 	} bad[] = {
 		/* 1 */ { "\"relays\":{}", "relays: expected an array" },
 		/* 2 */ { "\"relays\":[1]", "relays[0]: expected an object" },
-		/* 3 */ { "\"relays\":[{\"username\":\"u\",\"password\":\"p\",\"expires\":1}]",
-			  "relays[0].url: expected a string" },
-		/* 4 */ { "\"relays\":[{\"url\":\"http://r\",\"username\":\"u\",\"password\":"
-			  "\"p\",\"expires\":1}]",
-			  "relays[0].url: 'http://r': expected a TURN URI, turn:HOST:PORT or "
-			  "turns:HOST:PORT (RFC 7065)" },
-		/* 5 */ { "\"relays\":[{\"url\":\"turn:r\",\"password\":\"p\",\"expires\":1}]",
-			  "relays[0].username: expected 1 to 127 printable ASCII characters" },
-		/* 6 */ { "\"relays\":[{\"url\":\"turn:r\",\"username\":\"\",\"password\":\"p\","
-			  "\"expires\":1}]",
-			  "relays[0].username: expected 1 to 127 printable ASCII characters" },
-		/* 7 */ { "\"relays\":[{\"url\":\"turn:r\",\"username\":\"a b\",\"password\":"
-			  "\"p\",\"expires\":1}]",
-			  "relays[0].username: expected 1 to 127 printable ASCII characters" },
-		/* 8 */ { "\"relays\":[{\"url\":\"turn:r\",\"username\":\"u\\u00e9\",\"password\":"
-			  "\"p\",\"expires\":1}]",
-			  "relays[0].username: expected 1 to 127 printable ASCII characters" },
+		/* 3 */
+		{ "\"relays\":[{\"username\":\"u\",\"password\":\"p\",\"expires\":1}]",
+		  "relays[0].url: expected a string" },
+		/* 4 */
+		{ "\"relays\":[{\"url\":\"http://r\",\"username\":\"u\",\"password\":"
+		  "\"p\",\"expires\":1}]",
+		  "relays[0].url: 'http://r': expected a TURN URI, turn:HOST:PORT or "
+		  "turns:HOST:PORT (RFC 7065)" },
+		/* 5 */
+		{ "\"relays\":[{\"url\":\"turn:r\",\"password\":\"p\",\"expires\":1}]",
+		  "relays[0].username: expected 1 to 127 printable ASCII characters" },
+		/* 6 */
+		{ "\"relays\":[{\"url\":\"turn:r\",\"username\":\"\",\"password\":\"p\","
+		  "\"expires\":1}]",
+		  "relays[0].username: expected 1 to 127 printable ASCII characters" },
+		/* 7 */
+		{ "\"relays\":[{\"url\":\"turn:r\",\"username\":\"a b\",\"password\":"
+		  "\"p\",\"expires\":1}]",
+		  "relays[0].username: expected 1 to 127 printable ASCII characters" },
+		/* 8 */
+		{ "\"relays\":[{\"url\":\"turn:r\",\"username\":\"u\\u00e9\",\"password\":"
+		  "\"p\",\"expires\":1}]",
+		  "relays[0].username: expected 1 to 127 printable ASCII characters" },
 		/* 9 a password is never quoted */
 		{ "\"relays\":[{\"url\":\"turn:r\",\"username\":\"u\",\"password\":\"se cret\","
 		  "\"expires\":1}]",
 		  "relays[0].password: expected 1 to 127 printable ASCII characters" },
-		/* 10 */ { "\"relays\":[{\"url\":\"turn:r\",\"username\":\"u\",\"password\":7,"
-			   "\"expires\":1}]",
-			   "relays[0].password: expected 1 to 127 printable ASCII characters" },
-		/* 11 */ { "\"relays\":[{\"url\":\"turn:r\",\"username\":\"u\",\"password\":"
-			   "\"p\"}]",
-			   "relays[0].expires: expected a unix time in seconds" },
-		/* 12 */ { "\"relays\":[{\"url\":\"turn:r\",\"username\":\"u\",\"password\":"
-			   "\"p\",\"expires\":0}]",
-			   "relays[0].expires: expected a unix time in seconds" },
-		/* 13 */ { "\"relays\":[{\"url\":\"turn:r\",\"username\":\"u\",\"password\":"
-			   "\"p\",\"expires\":\"1\"}]",
-			   "relays[0].expires: expected a unix time in seconds" },
+		/* 10 */
+		{ "\"relays\":[{\"url\":\"turn:r\",\"username\":\"u\",\"password\":7,"
+		  "\"expires\":1}]",
+		  "relays[0].password: expected 1 to 127 printable ASCII characters" },
+		/* 11 */
+		{ "\"relays\":[{\"url\":\"turn:r\",\"username\":\"u\",\"password\":"
+		  "\"p\"}]",
+		  "relays[0].expires: expected a unix time in seconds" },
+		/* 12 */
+		{ "\"relays\":[{\"url\":\"turn:r\",\"username\":\"u\",\"password\":"
+		  "\"p\",\"expires\":0}]",
+		  "relays[0].expires: expected a unix time in seconds" },
+		/* 13 */
+		{ "\"relays\":[{\"url\":\"turn:r\",\"username\":\"u\",\"password\":"
+		  "\"p\",\"expires\":\"1\"}]",
+		  "relays[0].expires: expected a unix time in seconds" },
 		/* 14 the second one is bad */
 		{ "\"relays\":[{\"url\":\"turn:r\",\"username\":\"u\",\"password\":\"p\","
 		  "\"expires\":1},{\"url\":\"turn:r:0\",\"username\":\"u\",\"password\":\"p\","
 		  "\"expires\":1}]",
 		  "relays[1].url: 'turn:r:0': port '0' is not 1-65535" },
-		/* 15 */ { "\"relays\":[{},{},{},{},{},{},{},{},{}]",
-			   "relays: at most 8 entries, got 9" },
-		/* 16 */ { "\"self\":{\"id\":1,\"node_key\":"
-			   "\"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=\","
-			   "\"disco_key\":\"AQEB\"}",
-			   "disco_key: key is 4 characters long; a base64 key is exactly 44" },
-		/* 17 */ { "\"peers_changed\":[{\"id\":4,\"node_key\":"
-			   "\"BAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQ=\",\"disco_key\":7}]",
-			   "disco_key: expected a base64 key" },
-		/* 18 */ { "\"peers_changed\":[{\"id\":4,\"node_key\":"
-			   "\"BAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQ=\",\"disco_key\":"
-			   "\"BAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBA*=\"}]",
-			   "disco_key: invalid base64 character '*' at position 43" },
+		/* 15 */
+		{ "\"relays\":[{},{},{},{},{},{},{},{},{}]", "relays: at most 8 entries, got 9" },
+		/* 16 */
+		{ "\"self\":{\"id\":1,\"node_key\":"
+		  "\"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=\","
+		  "\"disco_key\":\"AQEB\"}",
+		  "disco_key: key is 4 characters long; a base64 key is exactly 44" },
+		/* 17 */
+		{ "\"peers_changed\":[{\"id\":4,\"node_key\":"
+		  "\"BAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQ=\",\"disco_key\":7}]",
+		  "disco_key: expected a base64 key" },
+		/* 18 */
+		{ "\"peers_changed\":[{\"id\":4,\"node_key\":"
+		  "\"BAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQ=\",\"disco_key\":"
+		  "\"BAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBA*=\"}]",
+		  "disco_key: invalid base64 character '*' at position 43" },
 		/* 19 typed candidates: an unknown type */
 		{ "\"peers_changed\":[{\"id\":4,\"node_key\":"
 		  "\"BAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQ=\",\"endpoints\":"
@@ -193,7 +216,8 @@ static void relays_and_disco(void)
 		/* 20 and an untyped one meshd cannot read */
 		{ "\"peers_changed\":[{\"id\":4,\"node_key\":"
 		  "\"BAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQ=\",\"endpoints\":[\"::1:80\"]}]",
-		  "endpoints[0]: endpoint '::1:80': an IPv6 address goes in brackets: [addr]:port" },
+		  "endpoints[0]: endpoint '::1:80': an IPv6 address goes in brackets: "
+		  "[addr]:port" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char msg[1024];
@@ -259,10 +283,10 @@ int main(void)
 	ctl_netmap_free(nm);
 
 	/* a delta: peer 3 removed, peer 2 renamed, peer 4 added, filter emptied */
-	json_t *d = json_pack("{s:s, s:i, s:i, s:[i], s:[o, o], s:[]}", "type", "delta",
-			      "version", 6, "base", 5, "peers_removed", 3, "peers_changed",
-			      node(2, "server2", "100.64.0.2"), node(4, "new", "100.64.0.4"),
-			      "filter");
+	json_t *d =
+	    json_pack("{s:s, s:i, s:i, s:[i], s:[o, o], s:[]}", "type", "delta", "version", 6,
+		      "base", 5, "peers_removed", 3, "peers_changed",
+		      node(2, "server2", "100.64.0.2"), node(4, "new", "100.64.0.4"), "filter");
 	char *ds = json_dumps(d, JSON_COMPACT);
 	CHECK_INT(ctl_netmap_apply(&cur, ds, strlen(ds), err, sizeof(err)), 0);
 	CHECK_INT(ctl_netmap_parse(cur, strlen(cur), &nm, err, sizeof(err)), 0);
@@ -300,11 +324,14 @@ int main(void)
 	} rules[] = {
 		{ "ssh", "{\"action\":\"check\",\"check_period\":\"1h\",\"users\":[[\"*\",\"=\"]]}",
 		  "ssh[0].check_period: expected an integer" },
-		{ "ssh", "{\"action\":\"accept\",\"index\":-1}", "ssh[0].index: -1 is out of range" },
-		{ "ssh", "{\"action\":\"deny\",\"index\":0}", "ssh[0].action: expected accept or check" },
+		{ "ssh", "{\"action\":\"accept\",\"index\":-1}",
+		  "ssh[0].index: -1 is out of range" },
+		{ "ssh", "{\"action\":\"deny\",\"index\":0}",
+		  "ssh[0].action: expected accept or check" },
 		{ "ssh", "{\"action\":\"accept\",\"index\":0,\"users\":[[\"*\"]]}",
 		  "ssh[0].users[0]: expected [from, to]" },
-		{ "filter", "{\"section\":\"acls\",\"ports\":[[22,22]]}", "filter[0].index: missing" },
+		{ "filter", "{\"section\":\"acls\",\"ports\":[[22,22]]}",
+		  "filter[0].index: missing" },
 		{ "filter", "{\"section\":\"acls\",\"index\":0,\"ports\":[[22,70000]]}",
 		  "filter[0].ports[0]: expected [first, last] in 0-65535" },
 		{ "filter", "{\"section\":\"acls\",\"index\":0,\"protos\":[256]}",
@@ -314,7 +341,8 @@ int main(void)
 	};
 	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
 		char dm[512];
-		snprintf(dm, sizeof(dm), "{\"type\":\"delta\",\"version\":7,\"base\":6,\"%s\":[%s]}",
+		snprintf(dm, sizeof(dm),
+			 "{\"type\":\"delta\",\"version\":7,\"base\":6,\"%s\":[%s]}",
 			 rules[i].section, rules[i].rule);
 		err[0] = 0;
 		CHECK_INT(ctl_netmap_apply(&cur, dm, strlen(dm), err, sizeof(err)), -EINVAL);

@@ -23,22 +23,26 @@ int main(void)
 		/* 1 */ { "map", "{\"disco_key\":\"AQEB\"}", 400,
 			  "disco_key: key is 4 characters long; a base64 key is exactly 44" },
 		/* 2 */ { "map", "{\"disco_key\":7}", 400, "disco_key: expected a base64 key" },
-		/* 3 */ { "map", "{\"disco_key\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"}",
-			  400, "disco_key: the all-zero key is not a public key" },
-		/* 4 */ { "map", "{\"disco_key\":\"ERERERERERERERERERERERERERERERERERERERERER*=\"}",
-			  400, "disco_key: invalid base64 character '*' at position 43" },
+		/* 3 */
+		{ "map", "{\"disco_key\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"}", 400,
+		  "disco_key: the all-zero key is not a public key" },
+		/* 4 */
+		{ "map", "{\"disco_key\":\"ERERERERERERERERERERERERERERERERERERERERER*=\"}", 400,
+		  "disco_key: invalid base64 character '*' at position 43" },
 		/* 5 the server's key */
 		{ "map", "{\"disco_key\":\"IiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiI=\"}", 409,
 		  "disco_key: another node already uses this key" },
-		/* 6 */ { "register",
-			  "{\"node_key\":\"EBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBA=\","
-			  "\"hostname\":\"laptop\",\"disco_key\":\"AQEB\"}",
-			  400, "disco_key: key is 4 characters long; a base64 key is exactly 44" },
-		/* 7 */ { "register",
-			  "{\"node_key\":\"EBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBA=\","
-			  "\"hostname\":\"laptop\",\"disco_key\":"
-			  "\"IiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiI=\"}",
-			  409, "disco_key: another node already uses this key" },
+		/* 6 */
+		{ "register",
+		  "{\"node_key\":\"EBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBA=\","
+		  "\"hostname\":\"laptop\",\"disco_key\":\"AQEB\"}",
+		  400, "disco_key: key is 4 characters long; a base64 key is exactly 44" },
+		/* 7 */
+		{ "register",
+		  "{\"node_key\":\"EBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBA=\","
+		  "\"hostname\":\"laptop\",\"disco_key\":"
+		  "\"IiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiI=\"}",
+		  409, "disco_key: another node already uses this key" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct ctl_server *srv = fz_srv_open();

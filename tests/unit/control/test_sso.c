@@ -63,8 +63,7 @@ static void table_tests(void)
 		  -ENOENT);
 	CHECK_INT(t.n, 0);
 	CHECK_INT(srv_sso_table_add(&t, &p, now, &retry), 0);
-	CHECK_INT(srv_sso_table_take(&t, p.state, p.pre, now + SRV_SSO_PENDING_TTL_S - 1, &out),
-		  0);
+	CHECK_INT(srv_sso_table_take(&t, p.state, p.pre, now + SRV_SSO_PENDING_TTL_S - 1, &out), 0);
 
 	/* 3. a browser's tabs: the ninth login pushes out its own oldest, not another's */
 	struct srv_sso_pending other = mk(100, "11111111111111111111111111111111", "192.0.2.1");
@@ -109,8 +108,9 @@ static void table_tests(void)
 		else
 			snprintf(src, sizeof(src), "10.9.9.9"); /* the busiest: 24 */
 		p = mk(i, pre, src);
-		CHECK_INT(srv_sso_table_add(&t, &p, now + (i < 1000 ? 0 : E * (1 + i - 1000)), &retry),
-			  0);
+		CHECK_INT(
+		    srv_sso_table_add(&t, &p, now + (i < 1000 ? 0 : E * (1 + i - 1000)), &retry),
+		    0);
 	}
 	CHECK_INT(t.n, SRV_SSO_PENDING_MAX);
 	struct srv_sso_pending late = mk(5000, "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee", "203.0.113.9");
@@ -207,7 +207,8 @@ static void config_tests(void)
 	CHECK(write(fd, "s3cret\n", 7) == 7);
 	close(fd);
 	struct srv_sso_config c;
-	struct ctl_server_oidc o = { .issuer = "https://idp.example.com", .client_id = "mesh",
+	struct ctl_server_oidc o = { .issuer = "https://idp.example.com",
+				     .client_id = "mesh",
 				     .client_secret_file = path };
 	err[0] = '\0';
 	CHECK_INT(srv_sso_config_load(&o, &c, err, sizeof(err)), -EINVAL);
@@ -243,8 +244,8 @@ static void login_tests(void)
 		{ "example.com", "ceo", "", "ceo@example.com.invalid", NULL },
 		{ "127.0.0.1:9000", "ceo", "", "ceo@127.0.0.1.invalid", NULL },
 		{ "IdP.Example.com", "bob", "", "bob@idp.example.com.invalid", NULL },
-		{ "example.com", "Bob", "", "sub+7665a907c674f215bf0a67ce946a11d3@example.com.invalid",
-		  NULL },
+		{ "example.com", "Bob", "",
+		  "sub+7665a907c674f215bf0a67ce946a11d3@example.com.invalid", NULL },
 		{ "example.com", "bob+x", "",
 		  "sub+899035cd78637d33e2ebad1cb8b1e55f@example.com.invalid", NULL },
 		{ "example.com",
@@ -255,7 +256,8 @@ static void login_tests(void)
 		  "meshcontrol takes (login may only contain lowercase letters, digits and . _ + - "
 		  "@)" },
 		{ "[::1]:9000", "ceo", "", NULL,
-		  "the login \"ceo@[::1].invalid\" made from the provider's sub is not one meshcontrol "
+		  "the login \"ceo@[::1].invalid\" made from the provider's sub is not one "
+		  "meshcontrol "
 		  "takes (login may only contain lowercase letters, digits and . _ + - @)" },
 	};
 	for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++) {
@@ -348,37 +350,80 @@ static void callback_tests(void)
 		int rc;
 		const char *err;
 	} t[] = {
-		/* 1 */ { { { "code", "abc" }, { "state", S43 }, { "iss", "https://i.example" },
-			    { "session_state", "x" } }, 4, 0, "" },
-		/* 2 */ { { { "state", S43 }, { "error", "access_denied" },
-			    { "error_description", "the user said no" } }, 3, 0, "" },
+		/* 1 */ { { { "code", "abc" },
+			    { "state", S43 },
+			    { "iss", "https://i.example" },
+			    { "session_state", "x" } },
+			  4,
+			  0,
+			  "" },
+		/* 2 */
+		{ { { "state", S43 },
+		    { "error", "access_denied" },
+		    { "error_description", "the user said no" } },
+		  3,
+		  0,
+		  "" },
 		/* 3 */ { { { "code", "abc" } }, 1, -EINVAL, "the callback has no state" },
-		/* 4 */ { { { "state", S43 } }, 1, -EINVAL,
-			  "the callback has neither a code nor an error" },
-		/* 5 */ { { { "state", S43 }, { "code", "a" }, { "error", "x" } }, 3, -EINVAL,
-			  "the callback has both a code and an error" },
-		/* 6 */ { { { "state", S43 }, { "state", S43 } }, 2, -EINVAL,
-			  "the callback has state twice" },
-		/* 7 */ { { { "state", "short" } }, 1, -EINVAL,
-			  "the callback's state \"short\" is not a state meshcontrol makes" },
-		/* 8 */ { { { "state", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=" } }, 1, -EINVAL,
-			  "the callback's state \"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\" is "
-			  "not a state meshcontrol makes" },
-		/* 9 */ { { { "code", "a\x1b[2Jb" } }, 1, -EINVAL,
-			  "the callback's code \"a?[2Jb\" is not 1 to 2047 printable ASCII "
-			  "characters" },
-		/* 10 */ { { { "code", "" } }, 1, -EINVAL,
-			   "the callback's code \"\" is not 1 to 2047 printable ASCII characters" },
-		/* 11 */ { { { "iss", "https://a b" } }, 1, -EINVAL,
-			   "the callback's iss \"https://a b\" is not a URL" },
-		/* 12 */ { { { "error", "a b" } }, 1, -EINVAL,
-			   "the callback's error \"a b\" is not at most 255 printable ASCII "
-			   "characters" },
-		/* 13 */ { { { "error_description", "line\nbreak" } }, 1, -EINVAL,
-			   "the callback's error_description \"line?break\" is not at most 255 "
-			   "printable ASCII characters" },
-		/* 14 */ { { { "state", S43 }, { "code", "x" }, { "code", "y" } }, 3, -EINVAL,
-			   "the callback has code twice" },
+		/* 4 */
+		{ { { "state", S43 } },
+		  1,
+		  -EINVAL,
+		  "the callback has neither a code nor an error" },
+		/* 5 */
+		{ { { "state", S43 }, { "code", "a" }, { "error", "x" } },
+		  3,
+		  -EINVAL,
+		  "the callback has both a code and an error" },
+		/* 6 */
+		{ { { "state", S43 }, { "state", S43 } },
+		  2,
+		  -EINVAL,
+		  "the callback has state twice" },
+		/* 7 */
+		{ { { "state", "short" } },
+		  1,
+		  -EINVAL,
+		  "the callback's state \"short\" is not a state meshcontrol makes" },
+		/* 8 */
+		{ { { "state", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=" } },
+		  1,
+		  -EINVAL,
+		  "the callback's state \"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\" is "
+		  "not a state meshcontrol makes" },
+		/* 9 */
+		{ { { "code", "a\x1b[2Jb" } },
+		  1,
+		  -EINVAL,
+		  "the callback's code \"a?[2Jb\" is not 1 to 2047 printable ASCII "
+		  "characters" },
+		/* 10 */
+		{ { { "code", "" } },
+		  1,
+		  -EINVAL,
+		  "the callback's code \"\" is not 1 to 2047 printable ASCII characters" },
+		/* 11 */
+		{ { { "iss", "https://a b" } },
+		  1,
+		  -EINVAL,
+		  "the callback's iss \"https://a b\" is not a URL" },
+		/* 12 */
+		{ { { "error", "a b" } },
+		  1,
+		  -EINVAL,
+		  "the callback's error \"a b\" is not at most 255 printable ASCII "
+		  "characters" },
+		/* 13 */
+		{ { { "error_description", "line\nbreak" } },
+		  1,
+		  -EINVAL,
+		  "the callback's error_description \"line?break\" is not at most 255 "
+		  "printable ASCII characters" },
+		/* 14 */
+		{ { { "state", S43 }, { "code", "x" }, { "code", "y" } },
+		  3,
+		  -EINVAL,
+		  "the callback has code twice" },
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		int rc = parse(t[i].a, t[i].n, &cb, err);

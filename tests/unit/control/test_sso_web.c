@@ -12,8 +12,8 @@
 #define CALLBACK "GET /oidc/callback?code=abc&state=" FZ_SSO_STATE "&iss=" FZ_SSO_ISSUER "\n"
 
 static const char other_browser[] = "This sign-in was started in another browser";
-static const char provider_silent[] = "the identity provider at " FZ_SSO_ISSUER
-				      " did not answer within 30 s";
+static const char provider_silent[] =
+    "the identity provider at " FZ_SSO_ISSUER " did not answer within 30 s";
 
 int main(void)
 {
@@ -25,8 +25,10 @@ int main(void)
 		/* 2 the bare id, as the browser's value was once taken */
 		{ "Cookie: mesh_sso=" FZ_SSO_PRE "\n", false },
 		/* 3 the id with another key's MAC */
-		{ "Cookie: mesh_sso=" FZ_SSO_PRE "0000000000000000000000000000000000000000000000000000"
-		  "000000000000\n", false },
+		{ "Cookie: mesh_sso=" FZ_SSO_PRE
+		  "0000000000000000000000000000000000000000000000000000"
+		  "000000000000\n",
+		  false },
 		/* 4 sent twice: a planted one first (a longer Path), then the browser's */
 		{ "Cookie: mesh_sso=" FZ_SSO_COOKIE "; mesh_sso=" FZ_SSO_COOKIE "\n", false },
 		/* 5 none */
@@ -42,7 +44,8 @@ int main(void)
 			fprintf(stderr, "case %zu: status %u\n", i + 1, out.status);
 		/* taken, the code went to the provider (no thread runs here: its wait ends) */
 		CHECK_INT(out.status, k[i].finishes ? 504 : 403);
-		CHECK(out.body && strstr(out.body, k[i].finishes ? provider_silent : other_browser));
+		CHECK(out.body &&
+		      strstr(out.body, k[i].finishes ? provider_silent : other_browser));
 		free(out.body);
 		fz_srv_close(srv);
 	}

@@ -111,8 +111,11 @@ int main(void)
 	n1.has_disco_key = false; /* an update without one keeps it */
 	CHECK_INT(s->ops->node_update(s, &n1), 0);
 	ctl_node_rec_clear(&n1);
-	struct ctl_approval a = { .src_node = n1.id, .dst_node = n2.id, .user_id = alice,
-				  .approved_at = 5000, .auth_at = 4990 };
+	struct ctl_approval a = { .src_node = n1.id,
+				  .dst_node = n2.id,
+				  .user_id = alice,
+				  .approved_at = 5000,
+				  .auth_at = 4990 };
 	CHECK_INT(s->ops->approval_put(s, &a), 0);
 	char *pol = NULL;
 	CHECK_INT(s->ops->policy_get(s, &pol), 0);
@@ -156,9 +159,12 @@ int main(void)
 	free(pol);
 	/* single sign-on: the first login makes a user without a password, later ones find it
 	 * by (iss, sub) whatever the email says, and store the groups anew */
-	struct ctl_sso_login in = { .iss = "https://idp.example.com", .sub = "c-1",
-				    .email = "carol@example.com", .groups = "[\"eng\"]",
-				    .login = "carol@example.com", .now = 100 };
+	struct ctl_sso_login in = { .iss = "https://idp.example.com",
+				    .sub = "c-1",
+				    .email = "carol@example.com",
+				    .groups = "[\"eng\"]",
+				    .login = "carol@example.com",
+				    .now = 100 };
 	bool created = false;
 	char *groups = NULL;
 	struct ctl_user carol, again_u;
@@ -212,8 +218,10 @@ int main(void)
 	/* a database of schema 2 (before discovery keys) migrates: its nodes have none, and can
 	 * be given one */
 	char cmd[512];
-	snprintf(cmd, sizeof(cmd), "sqlite3 %s 'ALTER TABLE nodes DROP COLUMN disco_key; "
-		 "DROP TABLE sso_identities; PRAGMA user_version = 2' 2>/dev/null", path);
+	snprintf(cmd, sizeof(cmd),
+		 "sqlite3 %s 'ALTER TABLE nodes DROP COLUMN disco_key; "
+		 "DROP TABLE sso_identities; PRAGMA user_version = 2' 2>/dev/null",
+		 path);
 	CHECK_INT(system(cmd), 0);
 	CHECK_INT(ctl_store_open_sqlite(path, &s, err, sizeof(err)), 0);
 	CHECK_INT(s->ops->node_by_machine(s, n4.machine_key, &got), 0);

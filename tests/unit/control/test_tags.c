@@ -9,9 +9,9 @@
 #include "control/server/tags.h"
 
 static const char policy[] =
-	"{\"groups\": {\"group:ops\": [\"alice@example.com\"]},"
-	" \"tagOwners\": {\"tag:web\": [\"group:ops\"], \"tag:db\": [\"bob@example.com\"],"
-	"                \"tag:ci\": [\"autogroup:member\"]}}";
+    "{\"groups\": {\"group:ops\": [\"alice@example.com\"]},"
+    " \"tagOwners\": {\"tag:web\": [\"group:ops\"], \"tag:db\": [\"bob@example.com\"],"
+    "                \"tag:ci\": [\"autogroup:member\"]}}";
 
 static void from_json(const char *text, int want_rc, const char *want)
 {
@@ -26,8 +26,9 @@ static void grant(const char *login, const char *key_tags, const char *asked, in
 		  const char *want)
 {
 	char out[CTL_TAGS_MAX] = "", err[256] = "";
-	CHECK_INT(ctl_tags_grant(policy, login, key_tags, asked, out, sizeof(out), err, sizeof(err)),
-		  want_rc);
+	CHECK_INT(
+	    ctl_tags_grant(policy, login, key_tags, asked, out, sizeof(out), err, sizeof(err)),
+	    want_rc);
 	CHECK_STR(want_rc ? err : out, want);
 }
 
@@ -36,14 +37,18 @@ int main(void)
 	from_json("[\"tag:web\", \"tag:db\", \"tag:web\"]", 0, "tag:db,tag:web");
 	from_json("[]", 0, "");
 	from_json("\"tag:web\"", -EINVAL, "tags: expected an array like [\"tag:server\"]");
-	from_json("[\"tag:web\", \"web\"]", -EINVAL,
-		  "tags[1]: expected \"tag:<name>\" (letters, digits, - and _, at most 64 characters)");
-	from_json("[\"tag:\"]", -EINVAL,
-		  "tags[0]: expected \"tag:<name>\" (letters, digits, - and _, at most 64 characters)");
-	from_json("[\"tag:a,tag:b\"]", -EINVAL,
-		  "tags[0]: expected \"tag:<name>\" (letters, digits, - and _, at most 64 characters)");
-	from_json("[5]", -EINVAL,
-		  "tags[0]: expected \"tag:<name>\" (letters, digits, - and _, at most 64 characters)");
+	from_json(
+	    "[\"tag:web\", \"web\"]", -EINVAL,
+	    "tags[1]: expected \"tag:<name>\" (letters, digits, - and _, at most 64 characters)");
+	from_json(
+	    "[\"tag:\"]", -EINVAL,
+	    "tags[0]: expected \"tag:<name>\" (letters, digits, - and _, at most 64 characters)");
+	from_json(
+	    "[\"tag:a,tag:b\"]", -EINVAL,
+	    "tags[0]: expected \"tag:<name>\" (letters, digits, - and _, at most 64 characters)");
+	from_json(
+	    "[5]", -EINVAL,
+	    "tags[0]: expected \"tag:<name>\" (letters, digits, - and _, at most 64 characters)");
 
 	char out[CTL_TAGS_MAX];
 	CHECK_INT(ctl_tags_canonical("tag:b,tag:a,tag:b", out, sizeof(out)), 0);
@@ -82,6 +87,7 @@ int main(void)
 	CHECK_INT(ctl_tags_grant(NULL, "alice@example.com", "", "tag:web", out, sizeof(out), err,
 				 sizeof(err)),
 		  -EPERM);
-	CHECK_STR(err, "tags: no policy is set, so no one owns tag:web (define it in tagOwners first)");
+	CHECK_STR(err,
+		  "tags: no policy is set, so no one owns tag:web (define it in tagOwners first)");
 	return check_finish();
 }

@@ -20,20 +20,20 @@ static const struct {
 	/*  1 */ { OP_TAKE, "alice", 1001, 0, 0 },
 	/*  2 */ { OP_TAKE, "alice", 1002, 0, 0 },
 	/*  3 */ { OP_TAKE, "alice", 1003, -EAGAIN, 1100 }, /* 3 used: until the window ends */
-	/*  4 */ { OP_TAKE, "bob", 1003, 0, 0 },		  /* other keys are apart */
-	/*  5 */ { OP_TAKE, "alice", 1100, 0, 0 },		  /* a new window */
-	/*  6 */ { OP_BACK, "alice", 1100, 0, 0 },		  /* a success gives it back */
+	/*  4 */ { OP_TAKE, "bob", 1003, 0, 0 },	    /* other keys are apart */
+	/*  5 */ { OP_TAKE, "alice", 1100, 0, 0 },	    /* a new window */
+	/*  6 */ { OP_BACK, "alice", 1100, 0, 0 },	    /* a success gives it back */
 	/*  7 */ { OP_TAKE, "alice", 1101, 0, 0 },
 	/*  8 */ { OP_TAKE, "alice", 1102, 0, 0 },
 	/*  9 */ { OP_TAKE, "alice", 1103, 0, 0 },
 	/* 10 */ { OP_TAKE, "alice", 1104, -EAGAIN, 1200 },
 	/* 11 */ { OP_RESET, "alice", 1104, 0, 0 }, /* the account's own success: all forgotten */
 	/* 12 */ { OP_TAKE, "alice", 1104, 0, 0 },
-	/* 13 */ { OP_TAKE, "carol", 1150, 0, 0 }, /* bob's window ended at 1103: gone */
-	/* 14 */ { OP_TAKE, "bob", 1150, 0, 0 },   /* alice, carol, bob: full */
+	/* 13 */ { OP_TAKE, "carol", 1150, 0, 0 },	   /* bob's window ended at 1103: gone */
+	/* 14 */ { OP_TAKE, "bob", 1150, 0, 0 },	   /* alice, carol, bob: full */
 	/* 15 */ { OP_TAKE, "dave", 1160, -ENOSPC, 1200 }, /* the oldest window ends at 1200 */
-	/* 16 */ { OP_TAKE, "bob", 1160, 0, 0 },	     /* a key already there still counts */
-	/* 17 */ { OP_TAKE, "dave", 1200, 0, 0 },	     /* alice's window ended: room again */
+	/* 16 */ { OP_TAKE, "bob", 1160, 0, 0 },	   /* a key already there still counts */
+	/* 17 */ { OP_TAKE, "dave", 1200, 0, 0 },	   /* alice's window ended: room again */
 	/* 18 */ { OP_TAKE, "dave", 1201, 0, 0 },
 	/* 19 */ { OP_TAKE, "dave", 1202, 0, 0 },
 	/* 20 */ { OP_TAKE, "dave", 1203, -EAGAIN, 1300 },

@@ -20,7 +20,8 @@ int main(void)
 	char *plain;
 	uint64_t ts;
 	CHECK_INT(ctl_wire_seal_request(spub, mpub, mpriv, 1700000000000ull, json, strlen(json),
-					&body, &len, nonce), 0);
+					&body, &len, nonce),
+		  0);
 	CHECK(ctl_wire_open_request(spriv, body, len, got_m, got_n, &ts, &plain, &plen, &why));
 	CHECK_STR(plain, json);
 	CHECK_INT(plen, strlen(json));

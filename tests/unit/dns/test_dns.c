@@ -91,12 +91,18 @@ static struct dns_view_config base_config(void)
 	routes[1] = (struct dns_route){ "a.corp.example.", up_acorp, 1 };
 	return (struct dns_view_config){
 		.domain = "Tail.Example.",
-		.hosts = hosts, .n_hosts = 3,
-		.records = records, .n_records = 1,
-		.routes = routes, .n_routes = 2,
-		.search = search, .n_search = 2,
-		.host_resolvers = up_host, .n_host_resolvers = 1,
-		.prefixes = prefixes, .n_prefixes = 2,
+		.hosts = hosts,
+		.n_hosts = 3,
+		.records = records,
+		.n_records = 1,
+		.routes = routes,
+		.n_routes = 2,
+		.search = search,
+		.n_search = 2,
+		.host_resolvers = up_host,
+		.n_host_resolvers = 1,
+		.prefixes = prefixes,
+		.n_prefixes = 2,
 		.ttl = 300,
 	};
 }
@@ -151,31 +157,71 @@ struct qcase {
 };
 
 static const struct qcase cases[] = {
-	/* 1 */ { "my-server", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 0, 0, 1, 0, false, "100.64.0.1", NULL },
-	/* 2 */ { "my-server.tail.example.", LDNS_RR_TYPE_AAAA, LDNS_RR_CLASS_IN, 0, 0, 1, 0, false, "fd7a:115c:a1e0::1", NULL },
-	/* 3 */ { "MY-Server.Tail.EXAMPLE", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 0, 0, 1, 0, false, "100.64.0.1", NULL },
+	/* 1 */ { "my-server", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 0, 0, 1, 0, false, "100.64.0.1",
+		  NULL },
+	/* 2 */
+	{ "my-server.tail.example.", LDNS_RR_TYPE_AAAA, LDNS_RR_CLASS_IN, 0, 0, 1, 0, false,
+	  "fd7a:115c:a1e0::1", NULL },
+	/* 3 */
+	{ "MY-Server.Tail.EXAMPLE", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 0, 0, 1, 0, false,
+	  "100.64.0.1", NULL },
 	/* 4 */ { "laptop", LDNS_RR_TYPE_AAAA, LDNS_RR_CLASS_IN, 0, 0, 0, 1, false, NULL, NULL },
-	/* 5 */ { "laptop.tail.example", LDNS_RR_TYPE_MX, LDNS_RR_CLASS_IN, 0, 0, 0, 1, false, NULL, NULL },
-	/* 6 */ { "nobody.tail.example", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 0, LDNS_RCODE_NXDOMAIN, 0, 1, false, NULL, NULL },
-	/* 7 */ { "tail.example", LDNS_RR_TYPE_SOA, LDNS_RR_CLASS_IN, 0, 0, 1, 0, false, "ns.tail.example.", NULL },
+	/* 5 */
+	{ "laptop.tail.example", LDNS_RR_TYPE_MX, LDNS_RR_CLASS_IN, 0, 0, 0, 1, false, NULL, NULL },
+	/* 6 */
+	{ "nobody.tail.example", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 0, LDNS_RCODE_NXDOMAIN, 0, 1,
+	  false, NULL, NULL },
+	/* 7 */
+	{ "tail.example", LDNS_RR_TYPE_SOA, LDNS_RR_CLASS_IN, 0, 0, 1, 0, false, "ns.tail.example.",
+	  NULL },
 	/* 8 */ { "tail.example", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 0, 0, 0, 1, false, NULL, NULL },
-	/* 9 */ { "1.0.64.100.in-addr.arpa", LDNS_RR_TYPE_PTR, LDNS_RR_CLASS_IN, 0, 0, 1, 0, false, "my-server.tail.example.", NULL },
-	/* 10 */ { "9.9.64.100.in-addr.arpa", LDNS_RR_TYPE_PTR, LDNS_RR_CLASS_IN, 0, LDNS_RCODE_NXDOMAIN, 0, 0, false, NULL, NULL },
-	/* 11 */ { "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.e.1.a.c.5.1.1.a.7.d.f.ip6.arpa", LDNS_RR_TYPE_PTR, LDNS_RR_CLASS_IN, 0, 0, 1, 0, false, "my-server.tail.example.", NULL },
-	/* 12 */ { "3.2.1.10.in-addr.arpa", LDNS_RR_TYPE_PTR, LDNS_RR_CLASS_IN, 0, 0, 1, 0, false, "db.corp.internal.", NULL },
-	/* 13 */ { "db.corp.internal", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 0, 0, 1, 0, false, "10.1.2.3", NULL },
-	/* 14 */ { "x.corp.example", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 0, FWD, 0, 0, false, "10.0.0.53:53", NULL },
-	/* 15 */ { "b.A.corp.example", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 0, FWD, 0, 0, false, "10.0.0.54:53", NULL },
-	/* 16 */ { "xa.corp.example", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 0, FWD, 0, 0, false, "10.0.0.53:53", NULL },
-	/* 17 */ { "example.com", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 0, FWD, 0, 0, false, "192.0.2.53:53", NULL },
-	/* 18 */ { "8.8.8.8.in-addr.arpa", LDNS_RR_TYPE_PTR, LDNS_RR_CLASS_IN, 0, FWD, 0, 0, false, "192.0.2.53:53", NULL },
-	/* 19 */ { "01.0.64.100.in-addr.arpa", LDNS_RR_TYPE_PTR, LDNS_RR_CLASS_IN, 0, FWD, 0, 0, false, "192.0.2.53:53", NULL },
-	/* 20 */ { "my-server", LDNS_RR_TYPE_ANY, LDNS_RR_CLASS_IN, 0, LDNS_RCODE_REFUSED, 0, 0, false, NULL, "ANY (RFC 8482)" },
-	/* 21 */ { "my-server", LDNS_RR_TYPE_A, LDNS_RR_CLASS_CH, 0, LDNS_RCODE_REFUSED, 0, 0, false, NULL, "a class other than IN" },
-	/* 22 */ { "tail.example", LDNS_RR_TYPE_AXFR, LDNS_RR_CLASS_IN, 0, LDNS_RCODE_REFUSED, 0, 0, false, NULL, "a zone transfer" },
+	/* 9 */
+	{ "1.0.64.100.in-addr.arpa", LDNS_RR_TYPE_PTR, LDNS_RR_CLASS_IN, 0, 0, 1, 0, false,
+	  "my-server.tail.example.", NULL },
+	/* 10 */
+	{ "9.9.64.100.in-addr.arpa", LDNS_RR_TYPE_PTR, LDNS_RR_CLASS_IN, 0, LDNS_RCODE_NXDOMAIN, 0,
+	  0, false, NULL, NULL },
+	/* 11 */
+	{ "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.e.1.a.c.5.1.1.a.7.d.f.ip6.arpa",
+	  LDNS_RR_TYPE_PTR, LDNS_RR_CLASS_IN, 0, 0, 1, 0, false, "my-server.tail.example.", NULL },
+	/* 12 */
+	{ "3.2.1.10.in-addr.arpa", LDNS_RR_TYPE_PTR, LDNS_RR_CLASS_IN, 0, 0, 1, 0, false,
+	  "db.corp.internal.", NULL },
+	/* 13 */
+	{ "db.corp.internal", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 0, 0, 1, 0, false, "10.1.2.3",
+	  NULL },
+	/* 14 */
+	{ "x.corp.example", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 0, FWD, 0, 0, false, "10.0.0.53:53",
+	  NULL },
+	/* 15 */
+	{ "b.A.corp.example", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 0, FWD, 0, 0, false, "10.0.0.54:53",
+	  NULL },
+	/* 16 */
+	{ "xa.corp.example", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 0, FWD, 0, 0, false, "10.0.0.53:53",
+	  NULL },
+	/* 17 */
+	{ "example.com", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 0, FWD, 0, 0, false, "192.0.2.53:53",
+	  NULL },
+	/* 18 */
+	{ "8.8.8.8.in-addr.arpa", LDNS_RR_TYPE_PTR, LDNS_RR_CLASS_IN, 0, FWD, 0, 0, false,
+	  "192.0.2.53:53", NULL },
+	/* 19 */
+	{ "01.0.64.100.in-addr.arpa", LDNS_RR_TYPE_PTR, LDNS_RR_CLASS_IN, 0, FWD, 0, 0, false,
+	  "192.0.2.53:53", NULL },
+	/* 20 */
+	{ "my-server", LDNS_RR_TYPE_ANY, LDNS_RR_CLASS_IN, 0, LDNS_RCODE_REFUSED, 0, 0, false, NULL,
+	  "ANY (RFC 8482)" },
+	/* 21 */
+	{ "my-server", LDNS_RR_TYPE_A, LDNS_RR_CLASS_CH, 0, LDNS_RCODE_REFUSED, 0, 0, false, NULL,
+	  "a class other than IN" },
+	/* 22 */
+	{ "tail.example", LDNS_RR_TYPE_AXFR, LDNS_RR_CLASS_IN, 0, LDNS_RCODE_REFUSED, 0, 0, false,
+	  NULL, "a zone transfer" },
 	/* 23: 32 AAAA do not fit 512 bytes: TC, so the client asks over TCP */
 	/* 23 */ { "big", LDNS_RR_TYPE_AAAA, LDNS_RR_CLASS_IN, 0, 0, 0, 0, true, NULL, NULL },
-	/* 24 */ { "big", LDNS_RR_TYPE_AAAA, LDNS_RR_CLASS_IN, 4096, 0, 32, 0, false, "fd7a:115c:a1e0::1:1", NULL },
+	/* 24 */
+	{ "big", LDNS_RR_TYPE_AAAA, LDNS_RR_CLASS_IN, 4096, 0, 32, 0, false, "fd7a:115c:a1e0::1:1",
+	  NULL },
 	/* 25: a UDP size under 512 is taken as 512 (RFC 6891 6.2.5) */
 	/* 25 */ { "big", LDNS_RR_TYPE_AAAA, LDNS_RR_CLASS_IN, 100, 0, 0, 0, true, NULL, NULL },
 	/* 26 */ { "big", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 0, 0, 0, 1, false, NULL, NULL },
@@ -248,7 +294,8 @@ static void test_cases(void)
 		const struct qcase *c = &cases[i];
 		struct dns_result res;
 		size_t len;
-		uint8_t *q = query(c->name, c->type, c->cls, (uint16_t)(0x4000 + i), c->edns, 0, &len);
+		uint8_t *q =
+		    query(c->name, c->type, c->cls, (uint16_t)(0x4000 + i), c->edns, 0, &len);
 
 		fprintf(stderr, "case %zu: %s\n", i + 1, c->name);
 		CHECK_INT(dns_resolver_query(r, &client, q, len, DNS_UDP, 0, &res), 0);
@@ -294,21 +341,21 @@ struct bad {
 };
 
 static const uint8_t hdr_short[] = { 0x12, 0x34, 0x01, 0x00, 0x00 };
-static const uint8_t response[] = { 0x12, 0x34, 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0, 0,
-				    1, 'a', 0, 0, 1, 0, 1 };
-static const uint8_t two_q[] = { 0x12, 0x34, 0x01, 0x00, 0, 2, 0, 0, 0, 0, 0, 0,
-				 1, 'a', 0, 0, 1, 0, 1, 1, 'b', 0, 0, 1, 0, 1 };
+static const uint8_t response[] = { 0x12, 0x34, 0x81, 0x80, 0, 1, 0, 0, 0, 0,
+				    0,	  0,	1,    'a',  0, 0, 1, 0, 1 };
+static const uint8_t two_q[] = { 0x12, 0x34, 0x01, 0x00, 0, 2, 0, 0,   0, 0, 0, 0, 1,
+				 'a',  0,    0,	   1,	 0, 1, 1, 'b', 0, 0, 1, 0, 1 };
 static const uint8_t status_op[] = { 0x12, 0x34, 0x10, 0x00, 0, 0, 0, 0, 0, 0, 0, 0 };
 /* the question's name is a pointer to itself */
-static const uint8_t loop[] = { 0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0,
-				0xc0, 0x0c, 0, 1, 0, 1 };
+static const uint8_t loop[] = { 0x12, 0x34, 0x01, 0x00, 0,    1, 0, 0, 0,
+				0,    0,    0,	  0xc0, 0x0c, 0, 1, 0, 1 };
 /* a label length of 64: the top bits 01, not a length */
-static const uint8_t label64[] = { 0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0,
-				   0x40, 'a', 'b', 'c', 0, 0, 1, 0, 1 };
-static const uint8_t cut[] = { 0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0,
-			       3, 'a', 'b', 'c', 0, 0, 1 };
-static const uint8_t garbage[] = { 0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0,
-				   0xff, 0xfe, 0x80, 0x01, 0x02 };
+static const uint8_t label64[] = { 0x12, 0x34, 0x01, 0x00, 0,	1, 0, 0, 0, 0, 0,
+				   0,	 0x40, 'a',  'b',  'c', 0, 0, 1, 0, 1 };
+static const uint8_t cut[] = { 0x12, 0x34, 0x01, 0x00, 0,   1,	 0, 0, 0, 0,
+			       0,    0,	   3,	 'a',  'b', 'c', 0, 0, 1 };
+static const uint8_t garbage[] = { 0x12, 0x34, 0x01, 0x00, 0,	 1,    0,    0,	  0,
+				   0,	 0,    0,    0xff, 0xfe, 0x80, 0x01, 0x02 };
 
 static void test_bad(void)
 {
@@ -329,15 +376,28 @@ static void test_bad(void)
 	memcpy(big, loop, sizeof(loop));
 
 	const struct bad bads[] = {
-		/* 1 */ { "short", hdr_short, sizeof(hdr_short), DROP, "shorter than a DNS header (12 bytes)" },
+		/* 1 */ { "short", hdr_short, sizeof(hdr_short), DROP,
+			  "shorter than a DNS header (12 bytes)" },
 		/* 2 */ { "response", response, sizeof(response), DROP, "a response, not a query" },
-		/* 3 */ { "two questions", two_q, sizeof(two_q), LDNS_RCODE_FORMERR, "not exactly one question" },
-		/* 4 */ { "status opcode", status_op, sizeof(status_op), LDNS_RCODE_NOTIMPL, "an opcode other than QUERY" },
-		/* 5 */ { "pointer loop", loop, sizeof(loop), LDNS_RCODE_FORMERR, "a compression pointer that loops or points ahead" },
-		/* 6 */ { "label 64", label64, sizeof(label64), LDNS_RCODE_FORMERR, "a label over 63 bytes" },
+		/* 3 */
+		{ "two questions", two_q, sizeof(two_q), LDNS_RCODE_FORMERR,
+		  "not exactly one question" },
+		/* 4 */
+		{ "status opcode", status_op, sizeof(status_op), LDNS_RCODE_NOTIMPL,
+		  "an opcode other than QUERY" },
+		/* 5 */
+		{ "pointer loop", loop, sizeof(loop), LDNS_RCODE_FORMERR,
+		  "a compression pointer that loops or points ahead" },
+		/* 6 */
+		{ "label 64", label64, sizeof(label64), LDNS_RCODE_FORMERR,
+		  "a label over 63 bytes" },
 		/* 7 */ { "name 320", long_name, o, LDNS_RCODE_FORMERR, "a name over 255 bytes" },
-		/* 8 */ { "cut question", cut, sizeof(cut), LDNS_RCODE_FORMERR, "the message ends inside a record" },
-		/* 9 */ { "garbage", garbage, sizeof(garbage), LDNS_RCODE_FORMERR, "a compression pointer that loops or points ahead" },
+		/* 8 */
+		{ "cut question", cut, sizeof(cut), LDNS_RCODE_FORMERR,
+		  "the message ends inside a record" },
+		/* 9 */
+		{ "garbage", garbage, sizeof(garbage), LDNS_RCODE_FORMERR,
+		  "a compression pointer that loops or points ahead" },
 		/* 10 */ { "5000 bytes", big, sizeof(big), DROP, "a query over 4096 bytes" },
 	};
 	uint64_t dropped = 0, formerr = 0, refused = 0;
@@ -378,18 +438,27 @@ static void test_bad(void)
 static void test_view_errors(void)
 {
 	static struct addr_ip one[1];
-	static const char l64[] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	static const char l64[] =
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 	struct {
 		const char *domain, *host, *record;
 		size_t n;
 		const char *err;
 	} t[] = {
 		/* 1 */ { "bad..domain", "a", NULL, 1, "dns domain 'bad..domain': an empty label" },
-		/* 2 */ { "tail.example", "a.b", NULL, 1, "dns name 'a.b': a peer's name is one label" },
-		/* 3 */ { "tail.example", l64, NULL, 1, "dns name 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa': a label over 63 bytes" },
-		/* 4 */ { "tail.example", "a b", NULL, 1, "dns name 'a b': a character other than a letter, digit, '-' or '_'" },
+		/* 2 */
+		{ "tail.example", "a.b", NULL, 1, "dns name 'a.b': a peer's name is one label" },
+		/* 3 */
+		{ "tail.example", l64, NULL, 1,
+		  "dns name 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa': a "
+		  "label over 63 bytes" },
+		/* 4 */
+		{ "tail.example", "a b", NULL, 1,
+		  "dns name 'a b': a character other than a letter, digit, '-' or '_'" },
 		/* 5 */ { "tail.example", "a", NULL, 0, "dns name 'a': 0 addresses (1 to 32)" },
-		/* 6 */ { "tail.example", "a", "A.tail.example.", 1, "dns name 'a.tail.example' is given twice" },
+		/* 6 */
+		{ "tail.example", "a", "A.tail.example.", 1,
+		  "dns name 'a.tail.example' is given twice" },
 		/* 7 */ { "", "a", NULL, 1, "dns domain '': an empty name" },
 		/* 8 */ { "tail.example", ".", NULL, 1, "dns name '.': an empty name" },
 	};
@@ -397,8 +466,11 @@ static void test_view_errors(void)
 	one[0] = ip("100.64.0.1");
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		struct dns_host h = { t[i].host, one, t[i].n }, rec = { t[i].record, one, 1 };
-		struct dns_view_config vc = { .domain = t[i].domain, .hosts = &h, .n_hosts = 1,
-					      .records = &rec, .n_records = t[i].record ? 1 : 0 };
+		struct dns_view_config vc = { .domain = t[i].domain,
+					      .hosts = &h,
+					      .n_hosts = 1,
+					      .records = &rec,
+					      .n_records = t[i].record ? 1 : 0 };
 		struct dns_view *v = (struct dns_view *)1;
 		char err[DNS_ERR_MAX] = "";
 
@@ -605,11 +677,12 @@ static void test_timeout_and_bounds(void)
 	struct dns_resolver *r = resolver(4, 2);
 	struct dns_result res;
 	size_t len;
-	uint8_t *q = query("example.com", LDNS_RR_TYPE_AAAA, LDNS_RR_CLASS_IN, 0x7777, 1232, 0, &len);
+	uint8_t *q =
+	    query("example.com", LDNS_RR_TYPE_AAAA, LDNS_RR_CLASS_IN, 0x7777, 1232, 0, &len);
 	const char *clients[] = { "100.64.0.1:1000", "100.64.0.1:1001", "100.64.0.1:1002",
 				  "100.64.0.2:1000", "100.64.0.3:1000", "100.64.0.4:1000" };
-	const int kinds[] = { DNS_FORWARD, DNS_FORWARD, DNS_REPLY, DNS_FORWARD, DNS_FORWARD,
-			      DNS_REPLY };
+	const int kinds[] = { DNS_FORWARD, DNS_FORWARD, DNS_REPLY,
+			      DNS_FORWARD, DNS_FORWARD, DNS_REPLY };
 	const char *reasons[] = { NULL, NULL, "the client's share of queries in flight is used up",
 				  NULL, NULL, "the table of queries in flight is full" };
 
@@ -673,7 +746,7 @@ static void test_scale(void)
 	enum { N = 10000 };
 	struct dns_host *h = calloc(N, sizeof(*h));
 	struct addr_ip *addrs = calloc(N, sizeof(*addrs));
-	char (*names)[32] = calloc(N, sizeof(*names));
+	char(*names)[32] = calloc(N, sizeof(*names));
 	struct dns_resolver_config rc = { 0, 0, 0, fake_random, NULL };
 	struct dns_view_config vc = { .domain = "tail.example", .hosts = h, .n_hosts = N };
 	struct dns_resolver *r;
@@ -704,12 +777,14 @@ static void test_scale(void)
 		int want = -1;
 
 		if (k % 2)
-			snprintf(qn, sizeof(qn), "node-%u.tail.example", check_rand(&seed, 1u << 30));
+			snprintf(qn, sizeof(qn), "node-%u.tail.example",
+				 check_rand(&seed, 1u << 30));
 		else
 			snprintf(qn, sizeof(qn), "%s", names[check_rand(&seed, N)]);
 		for (int i = 0; i < N; i++) /* the naive reference */
 			if (strncmp(qn, names[i], strlen(names[i])) == 0 &&
-			    (qn[strlen(names[i])] == '\0' || strcmp(qn + strlen(names[i]), ".tail.example") == 0))
+			    (qn[strlen(names[i])] == '\0' ||
+			     strcmp(qn + strlen(names[i]), ".tail.example") == 0))
 				want = i;
 		size_t len;
 		uint8_t *q = query(qn, LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 1, 0, 0, &len);
@@ -717,7 +792,8 @@ static void test_scale(void)
 		ldns_pkt *a = NULL;
 
 		dns_resolver_query(r, &client, q, len, DNS_UDP, 0, &res);
-		if (res.kind != DNS_REPLY || ldns_wire2pkt(&a, res.msg, res.len) != LDNS_STATUS_OK) {
+		if (res.kind != DNS_REPLY ||
+		    ldns_wire2pkt(&a, res.msg, res.len) != LDNS_STATUS_OK) {
 			mismatches++;
 		} else if (want < 0) {
 			mismatches += ldns_pkt_get_rcode(a) != LDNS_RCODE_NXDOMAIN;

@@ -223,8 +223,8 @@ int main(void)
 	CHECK_INT(sa.ack, iss + 1);
 	CHECK(sa.ip_csum_ok);
 	CHECK(sa.tcp_csum_ok);
-	CHECK_INT(sa.mss, MSS);  /* from the netif MTU, not TCP_MSS */
-	CHECK(sa.wscale >= 4); /* present, and large enough for a >= 1 MiB window */
+	CHECK_INT(sa.mss, MSS); /* from the netif MTU, not TCP_MSS */
+	CHECK(sa.wscale >= 4);	/* present, and large enough for a >= 1 MiB window */
 	fprintf(stderr, "SYN-ACK: mss %d wscale %d win %u\n", sa.mss, sa.wscale, sa.win);
 
 	/* ACK completes the handshake. */
@@ -272,9 +272,9 @@ int main(void)
 	CHECK_INT(sent, TOTAL);
 	CHECK_INT(received, TOTAL);
 	CHECK_INT(received_hash, sent_hash);
-	CHECK_INT(last.ack, snd_nxt); /* everything acknowledged */
+	CHECK_INT(last.ack, snd_nxt);		 /* everything acknowledged */
 	CHECK(max_wnd >= 1024 * 1024 - 2 * MSS); /* the scaled window really is ~1 MiB */
-	fprintf(stderr, "moved %zu bytes, %d packets out, largest window %zu, %d stalls\n", received,
-		out_count, max_wnd, stalls);
+	fprintf(stderr, "moved %zu bytes, %d packets out, largest window %zu, %d stalls\n",
+		received, out_count, max_wnd, stalls);
 	return check_finish();
 }

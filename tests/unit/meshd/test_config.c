@@ -39,8 +39,9 @@ int main(void)
 	int argc;
 	char **argv;
 	bool ok;
-	const char *msg = run("# comment\n\ntun = userspace   # trailing\nno-ssh\nlog-level=debug\n",
-			      &argc, &argv, &ok);
+	const char *msg =
+	    run("# comment\n\ntun = userspace   # trailing\nno-ssh\nlog-level=debug\n", &argc,
+		&argv, &ok);
 	CHECK(ok);
 	CHECK_STR(msg, "");
 	CHECK_INT(argc, 5);

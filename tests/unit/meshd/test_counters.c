@@ -32,7 +32,7 @@ static void check_round_trip(const struct ctl_lapi_status *st)
 int main(void)
 {
 	struct ctl_lapi_status st = { .counters = calloc(CTL_LAPI_MAX_COUNTERS,
-							sizeof(struct ctl_lapi_counter)) };
+							 sizeof(struct ctl_lapi_counter)) };
 
 	/* 1: names that fit are shown as they are. */
 	meshd_api_add_counter(&st, "drop.fragment", 4);
@@ -68,7 +68,7 @@ int main(void)
 
 	/* 4: full from the start: the last slot is status.unshown, never a 65th counter. */
 	struct ctl_lapi_status full = { .counters = calloc(CTL_LAPI_MAX_COUNTERS,
-							  sizeof(struct ctl_lapi_counter)) };
+							   sizeof(struct ctl_lapi_counter)) };
 	for (int i = 0; i < 70; i++) {
 		char name[32];
 		snprintf(name, sizeof(name), "x.%d", i);

@@ -61,11 +61,12 @@ static struct ctl_netmap *node_netmap(const struct pol_compiled *c, size_t self,
 	char *s = polglue_ssh_json(sr, ns);
 	char a[ADDR_TEXT_MAX], *text = NULL, err[256] = "";
 	CHECK(f && s);
-	int n = asprintf(&text,
-			 "{\"version\":1,\"self\":{\"id\":1,\"node_key\":"
-			 "\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\",\"addresses\":[\"%s/%d\"]},"
-			 "\"peers\":[],\"filter\":%s,\"ssh\":%s}",
-			 addr_ip_format(&mine[0], a), mine[0].family == AF_INET ? 32 : 128, f, s);
+	int n =
+	    asprintf(&text,
+		     "{\"version\":1,\"self\":{\"id\":1,\"node_key\":"
+		     "\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\",\"addresses\":[\"%s/%d\"]},"
+		     "\"peers\":[],\"filter\":%s,\"ssh\":%s}",
+		     addr_ip_format(&mine[0], a), mine[0].family == AF_INET ? 32 : 128, f, s);
 	CHECK(n > 0);
 	struct ctl_netmap *nm = NULL;
 	int rc = ctl_netmap_parse(text, strlen(text), &nm, err, sizeof(err));
@@ -98,7 +99,9 @@ static bool node_filter(const struct ctl_netmap *nm, const struct addr_ip *src,
 			const struct addr_ip *dst, uint8_t proto, uint16_t port)
 {
 	struct ns_packet_info pi = { .family = src->family == AF_INET ? AF_INET : AF_INET6,
-				     .proto = proto, .sport = 40000, .dport = port };
+				     .proto = proto,
+				     .sport = 40000,
+				     .dport = port };
 	memcpy(pi.src, src->bytes, 16);
 	memcpy(pi.dst, dst->bytes, 16);
 	return ns_filter_allows((const struct pol_filter_rule *const *)nm->filter, nm->n_filter,
@@ -148,12 +151,13 @@ static void test_rows(void)
 		char text[512];
 		struct pol_compiled *c;
 		struct pol_error err;
-		snprintf(text, sizeof(text),
-			 "{\"tagOwners\": {\"tag:server\": [\"alice@example.com\"]},"
-			 " \"acls\": [{\"action\": \"accept\", \"src\": [\"*\"], \"dst\": [\"*:22\"]}],"
-			 " \"ssh\": [{\"action\": \"accept\", \"src\": [\"alice@example.com\"],"
-			 " \"dst\": [\"tag:server\"], \"users\": %s}]}",
-			 r->ssh_users);
+		snprintf(
+		    text, sizeof(text),
+		    "{\"tagOwners\": {\"tag:server\": [\"alice@example.com\"]},"
+		    " \"acls\": [{\"action\": \"accept\", \"src\": [\"*\"], \"dst\": [\"*:22\"]}],"
+		    " \"ssh\": [{\"action\": \"accept\", \"src\": [\"alice@example.com\"],"
+		    " \"dst\": [\"tag:server\"], \"users\": %s}]}",
+		    r->ssh_users);
 		int rc = pol_load(text, strlen(text), "example.com", &topo, &c, &err);
 		if (rc)
 			fprintf(stderr, "row %d: %s\n", r->n, err.msg);
@@ -208,7 +212,7 @@ static void ssh_alias(char *buf, bool dst)
 static void gen_ssh(char *text, size_t cap)
 {
 	static const char *const names[] = { "\"root\"", "\"autogroup:nonroot\"", "\"u0\"",
-					      "\"deploy\"", "\"0\"" };
+					     "\"deploy\"", "\"0\"" };
 	size_t n = strlen(text) - 1; /* before the closing brace */
 	int rules = 1 + (int)rnd(MAX_SSH);
 	n += (size_t)snprintf(text + n, cap - n, ", \"ssh\": [");
@@ -217,10 +221,11 @@ static void gen_ssh(char *text, size_t cap)
 		ssh_alias(src, false);
 		ssh_alias(dst, true);
 		bool check = rnd(3) == 0 && strncmp(src, "tag:", 4) != 0;
-		n += (size_t)snprintf(text + n, cap - n,
-				      "%s{\"action\": \"%s\", \"src\": [\"%s\"], \"dst\": [\"%s\"], "
-				      "\"users\": [",
-				      r ? ", " : "", check ? "check" : "accept", src, dst);
+		n +=
+		    (size_t)snprintf(text + n, cap - n,
+				     "%s{\"action\": \"%s\", \"src\": [\"%s\"], \"dst\": [\"%s\"], "
+				     "\"users\": [",
+				     r ? ", " : "", check ? "check" : "accept", src, dst);
 		unsigned mask = 1 + rnd(31);
 		bool first = true;
 		for (int u = 0; u < 5; u++)
@@ -263,17 +268,21 @@ static void one_world(int iter, int *parsed)
 	/* what control sends is its fast path's bytes: they must be the general encoder's */
 	char *fast[MAX_NODES] = { 0 };
 	size_t n_fast = 0;
-	CHECK_INT(polglue_filter_json_nodes(c, (size_t)w.nnodes, &addrs[0][0], 2, fast, &n_fast), 0);
+	CHECK_INT(polglue_filter_json_nodes(c, (size_t)w.nnodes, &addrs[0][0], 2, fast, &n_fast),
+		  0);
 	CHECK_INT(n_fast, w.nnodes);
 	for (int d = 0; d < w.nnodes; d++) {
 		const struct pol_filter_rule *const *fr;
 		const struct pol_ssh_rule *const *sr;
-		size_t nf = pol_node_filter(c, (size_t)d, &fr), ns = pol_node_ssh(c, (size_t)d, &sr);
+		size_t nf = pol_node_filter(c, (size_t)d, &fr),
+		       ns = pol_node_ssh(c, (size_t)d, &sr);
 		char *general = polglue_filter_json_general(fr, nf, addrs[d], 2);
 		if (!general || !fast[d] || strcmp(general, fast[d]) != 0) {
 			char what[200];
-			snprintf(what, sizeof(what), "filter JSON of n%d: fast path and general "
-				 "encoder differ", d);
+			snprintf(what, sizeof(what),
+				 "filter JSON of n%d: fast path and general "
+				 "encoder differ",
+				 d);
 			report(iter, what, text);
 		}
 		free(general);
@@ -286,21 +295,23 @@ static void one_world(int iter, int *parsed)
 				pol_ssh_decide(c, (size_t)s, (size_t)d, sshusers[u], &dec);
 				ssh_view_of(&dec, &explain);
 				for (int fam = 0; fam < 2; fam++) {
-					pol_ssh_rules_decide(sr, ns, &addrs[s][fam], sshusers[u], &dec);
+					pol_ssh_rules_decide(sr, ns, &addrs[s][fam], sshusers[u],
+							     &dec);
 					ssh_view_of(&dec, &compiled);
 					node = node_ssh(nm, &addrs[s][fam], sshusers[u]);
 					if (s == d) /* not a login the engine decides */
 						continue;
-					if (!ssh_same(&explain, &compiled) || !ssh_same(&explain, &node)) {
+					if (!ssh_same(&explain, &compiled) ||
+					    !ssh_same(&explain, &node)) {
 						char what[512];
-						snprintf(what, sizeof(what),
-							 "ssh n%d -> n%d as %s (v%d): explain %d %s "
-							 "%d, compiled %d %s %d, node %d %s %d",
-							 s, d, sshusers[u], fam ? 6 : 4,
-							 explain.verdict, explain.user,
-							 explain.root_ok, compiled.verdict,
-							 compiled.user, compiled.root_ok,
-							 node.verdict, node.user, node.root_ok);
+						snprintf(
+						    what, sizeof(what),
+						    "ssh n%d -> n%d as %s (v%d): explain %d %s "
+						    "%d, compiled %d %s %d, node %d %s %d",
+						    s, d, sshusers[u], fam ? 6 : 4, explain.verdict,
+						    explain.user, explain.root_ok, compiled.verdict,
+						    compiled.user, compiled.root_ok, node.verdict,
+						    node.user, node.root_ok);
 						report(iter, what, text);
 					}
 				}
@@ -314,17 +325,18 @@ static void one_world(int iter, int *parsed)
 				pol_filter_rules_decide(fr, nf, sa, da, protos[pi], port, &cp);
 				bool node = node_filter(nm, sa, da, protos[pi], port);
 				bool naive = fam == 0 && protos[pi] != 132 && protos[pi] != 47 &&
-							 protos[pi] != 58
-						     ? naive_allowed(s, d, protos[pi], port)
-						     : e.verdict == VERDICT_ACCEPT;
-				if (e.verdict != cp.verdict || (e.verdict == VERDICT_ACCEPT) != node ||
-				    node != naive) {
+						     protos[pi] != 58
+						 ? naive_allowed(s, d, protos[pi], port)
+						 : e.verdict == VERDICT_ACCEPT;
+				if (e.verdict != cp.verdict ||
+				    (e.verdict == VERDICT_ACCEPT) != node || node != naive) {
 					char what[200];
-					snprintf(what, sizeof(what),
-						 "packet n%d -> n%d proto %u port %u (v%d): explain "
-						 "%d, compiled %d, node %d, naive %d",
-						 s, d, protos[pi], port, fam ? 6 : 4, e.verdict,
-						 cp.verdict, node, naive);
+					snprintf(
+					    what, sizeof(what),
+					    "packet n%d -> n%d proto %u port %u (v%d): explain "
+					    "%d, compiled %d, node %d, naive %d",
+					    s, d, protos[pi], port, fam ? 6 : 4, e.verdict,
+					    cp.verdict, node, naive);
 					report(iter, what, text);
 				}
 			}

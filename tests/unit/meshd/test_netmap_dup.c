@@ -6,21 +6,21 @@
 #include "control/netmap/netmap.h"
 
 static const char json[] =
-	"{\"version\":7,\"domain\":\"mesh.internal\","
-	"\"self\":{\"id\":1,\"name\":\"laptop\",\"owner\":\"alice@example.com\",\"tags\":[],"
-	"\"node_key\":\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\",\"key_expiry\":0,"
-	"\"addresses\":[\"100.64.0.1/32\",\"fd7a:115c:a1e0::1/128\"],\"allowed_ips\":[],"
-	"\"endpoints\":[],\"ssh_host_keys\":[],\"online\":true,\"last_seen\":0},"
-	"\"peers\":[{\"id\":2,\"name\":\"server\",\"tags\":[\"tag:server\"],"
-	"\"node_key\":\"//////////////////////////////////////////8=\",\"key_expiry\":0,"
-	"\"addresses\":[\"100.64.0.2/32\"],\"allowed_ips\":[\"100.64.0.2/32\"],"
-	"\"endpoints\":[\"10.0.0.2:41641\"],\"ssh_host_keys\":[\"ssh-ed25519 AAAA\"],"
-	"\"online\":true,\"last_seen\":5}],"
-	"\"filter\":[{\"srcs\":[\"100.64.0.0/10\"],\"dsts\":[\"100.64.0.1/32\"],"
-	"\"ports\":[[22,22]],\"protos\":[6],\"section\":\"acls\",\"index\":3}],"
-	"\"ssh\":[{\"principals\":[\"100.64.0.2/32\"],\"users\":[[\"*\",\"=\"],[\"root\",\"\"]],"
-	"\"action\":\"check\",\"check_period\":3600,\"agent\":true,\"local_fwd\":false,"
-	"\"remote_fwd\":true,\"accept_env\":[\"LANG\"],\"index\":2}]}";
+    "{\"version\":7,\"domain\":\"mesh.internal\","
+    "\"self\":{\"id\":1,\"name\":\"laptop\",\"owner\":\"alice@example.com\",\"tags\":[],"
+    "\"node_key\":\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\",\"key_expiry\":0,"
+    "\"addresses\":[\"100.64.0.1/32\",\"fd7a:115c:a1e0::1/128\"],\"allowed_ips\":[],"
+    "\"endpoints\":[],\"ssh_host_keys\":[],\"online\":true,\"last_seen\":0},"
+    "\"peers\":[{\"id\":2,\"name\":\"server\",\"tags\":[\"tag:server\"],"
+    "\"node_key\":\"//////////////////////////////////////////8=\",\"key_expiry\":0,"
+    "\"addresses\":[\"100.64.0.2/32\"],\"allowed_ips\":[\"100.64.0.2/32\"],"
+    "\"endpoints\":[\"10.0.0.2:41641\"],\"ssh_host_keys\":[\"ssh-ed25519 AAAA\"],"
+    "\"online\":true,\"last_seen\":5}],"
+    "\"filter\":[{\"srcs\":[\"100.64.0.0/10\"],\"dsts\":[\"100.64.0.1/32\"],"
+    "\"ports\":[[22,22]],\"protos\":[6],\"section\":\"acls\",\"index\":3}],"
+    "\"ssh\":[{\"principals\":[\"100.64.0.2/32\"],\"users\":[[\"*\",\"=\"],[\"root\",\"\"]],"
+    "\"action\":\"check\",\"check_period\":3600,\"agent\":true,\"local_fwd\":false,"
+    "\"remote_fwd\":true,\"accept_env\":[\"LANG\"],\"index\":2}]}";
 
 int main(void)
 {

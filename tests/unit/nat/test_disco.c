@@ -14,7 +14,7 @@ static uint8_t a_pub[32], a_priv[32], b_pub[32], b_priv[32], c_pub[32], c_priv[3
 /* Seals a raw payload as a would (to test what seal itself refuses to make). */
 static size_t seal_raw(const uint8_t *plain, size_t len, uint8_t *out)
 {
-	static const uint8_t magic[6] = {0xF0, 'm', 'e', 's', 'h', 0x01};
+	static const uint8_t magic[6] = { 0xF0, 'm', 'e', 's', 'h', 0x01 };
 	memcpy(out, magic, 6);
 	memcpy(out + 6, a_pub, 32);
 	randombytes_buf(out + 38, 24);
@@ -30,7 +30,7 @@ int main(void)
 	crypto_box_keypair(c_pub, c_priv);
 	uint8_t buf[NAT_DISCO_MAX];
 	char err[160], text[INET6_ADDRSTRLEN];
-	struct nat_disco_msg m = {.type = NAT_DISCO_PING}, back;
+	struct nat_disco_msg m = { .type = NAT_DISCO_PING }, back;
 
 	/* ping */
 	memset(m.txid, 7, sizeof(m.txid));
@@ -109,12 +109,12 @@ int main(void)
 		size_t len;
 		const char *err;
 	} bad[] = {
-	    {{1, 2}, 46, "version 2 (we speak 1)"},
-	    {{1, 1}, 45, "ping of 45 bytes (must be 46)"},
-	    {{2, 1}, 33, "pong of 33 bytes (must be 32)"},
-	    {{3, 1}, 2, "call-me-maybe of 2 bytes (1 to 16 candidates of 18 bytes)"},
-	    {{3, 1}, 21, "call-me-maybe of 21 bytes (1 to 16 candidates of 18 bytes)"},
-	    {{7, 1}, 20, "unknown discovery message type 7"},
+		{ { 1, 2 }, 46, "version 2 (we speak 1)" },
+		{ { 1, 1 }, 45, "ping of 45 bytes (must be 46)" },
+		{ { 2, 1 }, 33, "pong of 33 bytes (must be 32)" },
+		{ { 3, 1 }, 2, "call-me-maybe of 2 bytes (1 to 16 candidates of 18 bytes)" },
+		{ { 3, 1 }, 21, "call-me-maybe of 21 bytes (1 to 16 candidates of 18 bytes)" },
+		{ { 7, 1 }, 20, "unknown discovery message type 7" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		size_t len = seal_raw(bad[i].plain, bad[i].len, buf);
@@ -122,7 +122,7 @@ int main(void)
 			  -EBADMSG);
 		CHECK_STR(err, bad[i].err);
 	}
-	uint8_t big[2 + 17 * 18] = {3, 1};
+	uint8_t big[2 + 17 * 18] = { 3, 1 };
 	size_t len = seal_raw(big, sizeof(big), buf);
 	CHECK_INT(nat_disco_open(buf, len, a_pub, b_priv, &back, err, sizeof(err)), -EBADMSG);
 	CHECK_STR(err, "call-me-maybe of 308 bytes (1 to 16 candidates of 18 bytes)");

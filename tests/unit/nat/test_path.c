@@ -67,7 +67,7 @@ static bool same(const struct sockaddr_storage *a, const struct sockaddr_storage
 
 static void start(struct nat_path *p)
 {
-	struct nat_path_config cfg = {.random = fake_random};
+	struct nat_path_config cfg = { .random = fake_random };
 	nat_path_init(p, &cfg);
 }
 
@@ -423,7 +423,7 @@ static void bad_pongs(void)
 	struct nat_path p;
 	struct nat_path_status st;
 	struct sockaddr_storage r = ap("203.0.113.7", 41641), other = ap("203.0.113.7", 41642);
-	uint8_t unknown[NAT_DISCO_TXID] = {0xAA}, t1[NAT_DISCO_TXID];
+	uint8_t unknown[NAT_DISCO_TXID] = { 0xAA }, t1[NAT_DISCO_TXID];
 
 	/* 18: a pong with a txid never sent, and one from another address (even another port of
 	 * the same host): refused, the path stays on the relay. */
@@ -675,20 +675,22 @@ static void refused_addresses(void)
 	struct nat_path p;
 	char err[160];
 	struct bad_addr rows[] = {
-	    /* 32 */ {ap("0.0.0.0", 41641),
-		      "candidate 0.0.0.0:41641: in 0.0.0.0/8, which is no destination"},
-	    /* 33 */
-	    {ap("0.1.2.3", 9), "candidate 0.1.2.3:9: in 0.0.0.0/8, which is no destination"},
-	    /* 34 */ {ap("239.255.255.250", 1900), "candidate 239.255.255.250:1900: multicast"},
-	    /* 35 */ {ap("255.255.255.255", 41641), "candidate 255.255.255.255:41641: broadcast"},
-	    /* 36 */ {ap("192.0.2.1", 0), "candidate 192.0.2.1:0: port 0"},
-	    /* 37 */ {ap("::", 41641), "candidate [::]:41641: the unspecified address"},
-	    /* 38 */ {ap("ff02::1", 41641), "candidate [ff02::1]:41641: multicast"},
-	    /* 39 */
-	    {ap("::ffff:192.0.2.1", 41641),
-	     "candidate [::ffff:192.0.2.1]:41641: IPv4-mapped (an IPv4 path is given as "
-	     "IPv4)"},
-	    /* 40 */ {ap("2001:db8::1", 0), "candidate [2001:db8::1]:0: port 0"},
+		/* 32 */ { ap("0.0.0.0", 41641),
+			   "candidate 0.0.0.0:41641: in 0.0.0.0/8, which is no destination" },
+		/* 33 */
+		{ ap("0.1.2.3", 9), "candidate 0.1.2.3:9: in 0.0.0.0/8, which is no destination" },
+		/* 34 */
+		{ ap("239.255.255.250", 1900), "candidate 239.255.255.250:1900: multicast" },
+		/* 35 */
+		{ ap("255.255.255.255", 41641), "candidate 255.255.255.255:41641: broadcast" },
+		/* 36 */ { ap("192.0.2.1", 0), "candidate 192.0.2.1:0: port 0" },
+		/* 37 */ { ap("::", 41641), "candidate [::]:41641: the unspecified address" },
+		/* 38 */ { ap("ff02::1", 41641), "candidate [ff02::1]:41641: multicast" },
+		/* 39 */
+		{ ap("::ffff:192.0.2.1", 41641),
+		  "candidate [::ffff:192.0.2.1]:41641: IPv4-mapped (an IPv4 path is given as "
+		  "IPv4)" },
+		/* 40 */ { ap("2001:db8::1", 0), "candidate [2001:db8::1]:0: port 0" },
 	};
 	start(&p);
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
@@ -702,7 +704,7 @@ static void refused_addresses(void)
 		CHECK_INT(nat_path_on_roam(&p, SA(rows[i].ss), 0), -EINVAL);
 	}
 	/* 41: another family; and what passes. */
-	struct sockaddr_storage un = {.ss_family = AF_UNIX};
+	struct sockaddr_storage un = { .ss_family = AF_UNIX };
 	CHECK_INT(nat_path_check_addr(SA(un), err, sizeof(err)), -EINVAL);
 	CHECK_STR(err, "candidate of address family 1: only IPv4 and IPv6 are paths");
 	struct sockaddr_storage ok4 = ap("192.0.2.1", 41641), ok6 = ap("fe80::1", 41641);

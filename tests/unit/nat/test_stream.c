@@ -158,16 +158,16 @@ int main(void)
 	refused("text", http, sizeof(http) - 1,
 		"relay stream: ChannelData at offset 0 on channel 0x4854, not one of ours "
 		"(0x4000-0x400f)");
-	static const uint8_t ch16[] = {0x40, 0x10, 0x00, 0x00};
+	static const uint8_t ch16[] = { 0x40, 0x10, 0x00, 0x00 };
 	refused("the first channel we never bind", ch16, 4,
 		"relay stream: ChannelData at offset 0 on channel 0x4010, not one of ours "
 		"(0x4000-0x400f)");
-	static const uint8_t high[] = {0x80, 0x01, 0x00, 0x00};
+	static const uint8_t high[] = { 0x80, 0x01, 0x00, 0x00 };
 	refused(
 	    "top bit", high, 4,
 	    "relay stream: byte 0x80 at offset 0 starts neither a STUN message nor ChannelData");
 	n = chan(in, 5, 'a');
-	static const uint8_t reserved[] = {0x50, 0x00, 0x00, 0x04, 1, 2, 3, 4};
+	static const uint8_t reserved[] = { 0x50, 0x00, 0x00, 0x04, 1, 2, 3, 4 };
 	memcpy(in + n, reserved, sizeof(reserved));
 	refused_after(
 	    "reserved channel after a good message", in, n + sizeof(reserved), 1,
@@ -177,10 +177,10 @@ int main(void)
 	refused("odd STUN length", in, n,
 		"relay stream: STUN message at offset 0 has length 7, not a multiple of 4");
 	/* Refused at its first 4 bytes: nothing is buffered waiting for 4100. */
-	static const uint8_t huge[] = {0x01, 0x01, 0x0F, 0xF0};
+	static const uint8_t huge[] = { 0x01, 0x01, 0x0F, 0xF0 };
 	refused("STUN longer than the bound", huge, 4,
 		"relay stream: STUN message at offset 0 of 4100 bytes is longer than 4096");
-	static const uint8_t max[] = {0x00, 0x01, 0xFF, 0xFC};
+	static const uint8_t max[] = { 0x00, 0x01, 0xFF, 0xFC };
 	refused("STUN of the longest length field", max, 4,
 		"relay stream: STUN message at offset 0 of 65552 bytes is longer than 4096");
 	/* Refused at its first 8 bytes, before the 4 KiB its length announces. */

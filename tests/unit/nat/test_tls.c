@@ -86,7 +86,7 @@ static int on_recv(void *ctx, const uint8_t *buf, size_t len)
 	return w->recv_rc;
 }
 
-static const struct nat_tls_callbacks cbs = {on_send, on_recv};
+static const struct nat_tls_callbacks cbs = { on_send, on_recv };
 
 struct relay {
 	SSL_CTX *ctx;

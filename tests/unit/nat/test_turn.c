@@ -50,7 +50,7 @@ static size_t answer(uint8_t *out, enum nat_stun_class cls, int code, const char
 	struct nat_stun_builder b;
 	nat_stun_build_begin(&b, out, 512, last.method, cls, last.txid);
 	if (code) {
-		uint8_t ec[4 + 16] = {0, 0, (uint8_t)(code / 100), (uint8_t)(code % 100)};
+		uint8_t ec[4 + 16] = { 0, 0, (uint8_t)(code / 100), (uint8_t)(code % 100) };
 		memcpy(ec + 4, "Relay says no", 13);
 		nat_stun_add(&b, NAT_STUN_ERROR_CODE, ec, 4 + 13);
 		nat_stun_add(&b, NAT_STUN_REALM, "mesh.lab", 8);
@@ -58,8 +58,8 @@ static size_t answer(uint8_t *out, enum nat_stun_class cls, int code, const char
 	if (nonce)
 		nat_stun_add(&b, NAT_STUN_NONCE, nonce, strlen(nonce));
 	if (cls == NAT_STUN_SUCCESS && last.method == NAT_TURN_ALLOCATE) {
-		struct sockaddr_in r = {.sin_family = AF_INET, .sin_port = htons(50000)};
-		struct sockaddr_in m = {.sin_family = AF_INET, .sin_port = htons(41641)};
+		struct sockaddr_in r = { .sin_family = AF_INET, .sin_port = htons(50000) };
+		struct sockaddr_in m = { .sin_family = AF_INET, .sin_port = htons(41641) };
 		inet_pton(AF_INET, "198.18.0.10", &r.sin_addr);
 		inet_pton(AF_INET, "198.18.0.20", &m.sin_addr);
 		nat_stun_add_xaddr(&b, NAT_TURN_XOR_RELAYED_ADDRESS, (struct sockaddr *)&r);
@@ -131,7 +131,7 @@ int main(void)
 	CHECK_INT(t.refresh_at_ms, 1800 + 540 * 1000);
 
 	/* A peer: ChannelBind at once, then ChannelData both ways. */
-	struct sockaddr_in peer = {.sin_family = AF_INET, .sin_port = htons(50001)};
+	struct sockaddr_in peer = { .sin_family = AF_INET, .sin_port = htons(50001) };
 	inet_pton(AF_INET, "198.18.0.11", &peer.sin_addr);
 	n_sent = 0;
 	CHECK_INT(

@@ -64,7 +64,7 @@ static inline void outq_deliver(struct peer *p)
 }
 
 static inline void peer_setup(struct peer *p, int family, uint16_t port, uint16_t their_port,
-		       const uint8_t *their_addr)
+			      const uint8_t *their_addr)
 {
 	memset(p, 0, sizeof(*p));
 	p->family = family;
@@ -107,8 +107,8 @@ static inline void peer_connect(struct ns *ns, struct peer *p)
 	p->snd_nxt = p->iss + 1;
 	outq_deliver(p);
 	if (p->got_synack)
-		ns_input(ns, pkt, peer_build(p, pkt, p->snd_nxt, p->rcv_nxt, PEER_ACK, NULL, 0,
-					     false));
+		ns_input(ns, pkt,
+			 peer_build(p, pkt, p->snd_nxt, p->rcv_nxt, PEER_ACK, NULL, 0, false));
 }
 
 static inline void spin(uv_loop_t *loop, int n)
@@ -131,8 +131,8 @@ static inline void peer_connect_loop(uv_loop_t *loop, struct ns *ns, struct peer
 			usleep(500);
 	}
 	if (p->got_synack)
-		ns_input(ns, pkt, peer_build(p, pkt, p->snd_nxt, p->rcv_nxt, PEER_ACK, NULL, 0,
-					     false));
+		ns_input(ns, pkt,
+			 peer_build(p, pkt, p->snd_nxt, p->rcv_nxt, PEER_ACK, NULL, 0, false));
 }
 
 #endif

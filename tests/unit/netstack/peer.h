@@ -24,12 +24,12 @@ struct peer {
 	uint16_t port, their_port; /* their_port 0: learnt from the first SYN (dialing) */
 	uint16_t mss;
 	uint32_t iss, snd_nxt, snd_una, rcv_nxt;
-	uint32_t snd_wnd;  /* their window, scaled */
-	int their_wscale;  /* -1 until the SYN-ACK */
-	uint32_t rcv_wnd;  /* what we advertise (bytes; scaled by PEER_WSCALE on the wire) */
+	uint32_t snd_wnd; /* their window, scaled */
+	int their_wscale; /* -1 until the SYN-ACK */
+	uint32_t rcv_wnd; /* what we advertise (bytes; scaled by PEER_WSCALE on the wire) */
 	bool established, got_fin, got_rst, got_synack, got_syn;
 	int bad_csum, out_of_order, stray;
-	size_t received;   /* payload bytes accepted in order */
+	size_t received; /* payload bytes accepted in order */
 	uint32_t min_wnd_seen;
 	/* where accepted payload goes (may be NULL) */
 	void (*on_data)(struct peer *p, const uint8_t *d, size_t n);

@@ -102,8 +102,8 @@ static void xfer_step(struct xfer *x)
 	uv_run(x->loop, UV_RUN_NOWAIT);
 	outq_deliver(p);
 	if (p->rcv_nxt != x->last_ack) {
-		ns_input(x->ns, pkt, peer_build(p, pkt, p->snd_nxt, p->rcv_nxt, PEER_ACK, NULL, 0,
-						false));
+		ns_input(x->ns, pkt,
+			 peer_build(p, pkt, p->snd_nxt, p->rcv_nxt, PEER_ACK, NULL, 0, false));
 		x->last_ack = p->rcv_nxt;
 		outq_deliver(p);
 	}
@@ -119,8 +119,9 @@ static void xfer_step(struct xfer *x)
 		for (size_t i = 0; i < n; i++)
 			data[i] = pat_in(x->in_sent + i);
 		x->in_hash_sent = fnv(x->in_hash_sent, data, n);
-		ns_input(x->ns, pkt, peer_build(p, pkt, p->snd_nxt, p->rcv_nxt, PEER_ACK | PEER_PSH,
-						data, n, false));
+		ns_input(x->ns, pkt,
+			 peer_build(p, pkt, p->snd_nxt, p->rcv_nxt, PEER_ACK | PEER_PSH, data, n,
+				    false));
 		p->snd_nxt += (uint32_t)n;
 		x->in_sent += n;
 		outq_deliver(p);
@@ -219,8 +220,9 @@ static void test_bulk(uv_loop_t *loop, int family, size_t total)
 		}
 		if (x.in_sent == x.in_total && x.p.snd_una == x.p.snd_nxt && !x.peer_fin_sent) {
 			uint8_t pkt[128];
-			ns_input(ns, pkt, peer_build(&x.p, pkt, x.p.snd_nxt, x.p.rcv_nxt,
-						     PEER_ACK | PEER_FIN, NULL, 0, false));
+			ns_input(ns, pkt,
+				 peer_build(&x.p, pkt, x.p.snd_nxt, x.p.rcv_nxt,
+					    PEER_ACK | PEER_FIN, NULL, 0, false));
 			x.p.snd_nxt++;
 			x.peer_fin_sent = true;
 		}
@@ -289,8 +291,9 @@ static void test_slow_reader(uv_loop_t *loop)
 static void send_fin(struct xfer *x)
 {
 	uint8_t pkt[128];
-	ns_input(x->ns, pkt, peer_build(&x->p, pkt, x->p.snd_nxt, x->p.rcv_nxt, PEER_ACK | PEER_FIN,
-					NULL, 0, false));
+	ns_input(x->ns, pkt,
+		 peer_build(&x->p, pkt, x->p.snd_nxt, x->p.rcv_nxt, PEER_ACK | PEER_FIN, NULL, 0,
+			    false));
 	x->p.snd_nxt++;
 }
 
@@ -351,8 +354,9 @@ static void test_reset(uv_loop_t *loop, int family)
 	struct xfer x;
 	xfer_init(&x, ns, loop, family, 0, 0);
 	uint8_t pkt[128];
-	ns_input(ns, pkt, peer_build(&x.p, pkt, x.p.snd_nxt, x.p.rcv_nxt, PEER_RST | PEER_ACK, NULL,
-				     0, false));
+	ns_input(
+	    ns, pkt,
+	    peer_build(&x.p, pkt, x.p.snd_nxt, x.p.rcv_nxt, PEER_RST | PEER_ACK, NULL, 0, false));
 	spin(loop, 3);
 	char b[16];
 	ssize_t r = recv(handler_fd, b, sizeof(b), MSG_DONTWAIT);

@@ -18,11 +18,12 @@ enum { OUT, IN };
 #define ME6 "fd7a:115c:a1e0::1"
 #define PEER6 "fd7a:115c:a1e0::2"
 
-static struct ns_packet_info info(const char *src, uint16_t sport, const char *dst,
-				  uint16_t dport, uint8_t proto, uint8_t flags)
+static struct ns_packet_info info(const char *src, uint16_t sport, const char *dst, uint16_t dport,
+				  uint8_t proto, uint8_t flags)
 {
-	struct ns_packet_info pi = { .proto = proto, .sport = sport, .dport = dport,
-				     .tcp_flags = flags };
+	struct ns_packet_info pi = {
+		.proto = proto, .sport = sport, .dport = dport, .tcp_flags = flags
+	};
 	pi.family = inet_pton(AF_INET, src, pi.src) == 1 ? AF_INET : AF_INET6;
 	if (pi.family == AF_INET6)
 		inet_pton(AF_INET6, src, pi.src);
@@ -49,10 +50,10 @@ static const struct step steps[] = {
 	/* UDP: our datagram lets its answer in, nothing else */
 	{ 1, OUT, 1000, ME, 40000, PEER, 53, U, 0, false, 0 },
 	{ 2, IN, 2000, PEER, 53, ME, 40000, U, 0, true, 0 },
-	{ 3, IN, 2000, PEER, 54, ME, 40000, U, 0, false, 0 },  /* other remote port */
-	{ 4, IN, 2000, OTHER, 53, ME, 40000, U, 0, false, 0 }, /* other peer */
-	{ 5, IN, 2000, PEER, 53, ME, 40001, U, 0, false, 0 },  /* other local port */
-	{ 6, IN, 2000, PEER, 40000, ME, 53, U, 0, false, 0 },  /* the wrong way round */
+	{ 3, IN, 2000, PEER, 54, ME, 40000, U, 0, false, 0 },	/* other remote port */
+	{ 4, IN, 2000, OTHER, 53, ME, 40000, U, 0, false, 0 },	/* other peer */
+	{ 5, IN, 2000, PEER, 53, ME, 40001, U, 0, false, 0 },	/* other local port */
+	{ 6, IN, 2000, PEER, 40000, ME, 53, U, 0, false, 0 },	/* the wrong way round */
 	{ 7, IN, 2000, PEER, 53, ME, 40000, T, ACK, false, 0 }, /* same ports, TCP */
 	{ 8, IN, 2000 + NS__CT_UDP_MS, PEER, 53, ME, 40000, U, 0, true, 0 }, /* answers refresh */
 	{ 9, IN, 2001 + 2 * NS__CT_UDP_MS, PEER, 53, ME, 40000, U, 0, false, 0 }, /* expired */
@@ -63,7 +64,8 @@ static const struct step steps[] = {
 	{ 13, IN, 300001, PEER, 8080, ME, 41000, T, SA, true, 0 },
 	{ 14, OUT, 300002, ME, 41000, PEER, 8080, T, ACK, false, 0 },
 	{ 15, IN, 300003, PEER, 8080, ME, 41000, T, ACK, true, 0 },
-	{ 16, IN, 300003, PEER, 8080, ME, 41000, T, SYN, false, 0 }, /* a bare SYN asks the policy */
+	{ 16, IN, 300003, PEER, 8080, ME, 41000, T, SYN, false,
+	  0 }, /* a bare SYN asks the policy */
 	{ 17, IN, 300003, PEER, 8081, ME, 41000, T, ACK, false, 0 },
 	{ 18, IN, 300003, OTHER, 8080, ME, 41000, T, ACK, false, 0 },
 	/* established lives for days; a FIN shortens it */
@@ -121,8 +123,8 @@ static void test_steps(void)
 	ns__ct_init(&ct);
 	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
 		const struct step *s = &steps[i];
-		struct ns_packet_info pi = info(s->src, s->sport, s->dst, s->dport, s->proto,
-						s->flags);
+		struct ns_packet_info pi =
+		    info(s->src, s->sport, s->dst, s->dport, s->proto, s->flags);
 		pi.icmp_id = s->icmp_id;
 		if (s->dir == OUT) {
 			ns__ct_outbound(&ct, &pi, s->t_ms);
@@ -162,8 +164,8 @@ static void test_flood(void)
 		struct ns_packet_info u = info(ME, (uint16_t)(1024 + i), PEER, 53, U, 0);
 		ns__ct_outbound(&ct, &u, t + i);
 	}
-	struct ns_packet_info newest = info(PEER, 53, ME, (uint16_t)(1024 + 2 * NS__CT_SLOTS - 1),
-					    U, 0);
+	struct ns_packet_info newest =
+	    info(PEER, 53, ME, (uint16_t)(1024 + 2 * NS__CT_SLOTS - 1), U, 0);
 	CHECK(ns__ct_inbound(&ct, &newest, t + 2 * NS__CT_SLOTS));
 }
 

@@ -80,16 +80,26 @@ static void on_accept(void *ctx, int fd, const struct ns_packet_info *info)
 /* Compiled policy rules as a netmap carries them: from anywhere to anywhere, the protocols
  * and port ranges given (protos empty: any protocol). */
 static const struct addr_prefix any_net[] = { { .ip = { .family = AF_INET } },
-					     { .ip = { .family = AF_INET6 } } };
+					      { .ip = { .family = AF_INET6 } } };
 static const struct pol_port_range not_23[] = { { 0, 22 }, { 24, 65535 } };
 static const struct pol_port_range only_22[] = { { 22, 22 } };
 static const uint8_t tcp_only[] = { IPPROTO_TCP };
-static const struct pol_filter_rule deny_23_rule = {
-	.srcs = any_net, .n_srcs = 2, .dsts = any_net, .n_dsts = 2, .ports = not_23,
-	.n_ports = 2, .section = "acls" };
-static const struct pol_filter_rule allow_22_rule = {
-	.srcs = any_net, .n_srcs = 2, .dsts = any_net, .n_dsts = 2, .ports = only_22,
-	.n_ports = 1, .protos = tcp_only, .n_protos = 1, .section = "acls" };
+static const struct pol_filter_rule deny_23_rule = { .srcs = any_net,
+						     .n_srcs = 2,
+						     .dsts = any_net,
+						     .n_dsts = 2,
+						     .ports = not_23,
+						     .n_ports = 2,
+						     .section = "acls" };
+static const struct pol_filter_rule allow_22_rule = { .srcs = any_net,
+						      .n_srcs = 2,
+						      .dsts = any_net,
+						      .n_dsts = 2,
+						      .ports = only_22,
+						      .n_ports = 1,
+						      .protos = tcp_only,
+						      .n_protos = 1,
+						      .section = "acls" };
 static const struct pol_filter_rule *const deny_port_23[] = { &deny_23_rule };
 static const struct pol_filter_rule *const allow_22_only[] = { &allow_22_rule };
 
@@ -246,8 +256,8 @@ static void test_tun_mode(uv_loop_t *loop, int family)
 
 /* Splits a TCP packet after the first 8 bytes of its TCP header into two fragments (the
  * ports in the first, the flags in the second); returns the two lengths. */
-static void split(int family, const uint8_t *pkt, size_t n, uint8_t *f1, size_t *n1,
-		  uint8_t *f2, size_t *n2)
+static void split(int family, const uint8_t *pkt, size_t n, uint8_t *f1, size_t *n1, uint8_t *f2,
+		  size_t *n2)
 {
 	if (family == AF_INET) {
 		memcpy(f1, pkt, 28);
@@ -289,8 +299,8 @@ static void from_kernel(uv_loop_t *loop, int tun, int family, uint8_t *pkt, size
 }
 
 /* An ICMP echo request or reply from src to dst (no checksum: nothing here checks it). */
-static size_t icmp_echo(int family, const uint8_t *src, const uint8_t *dst, bool reply,
-			uint16_t id, uint8_t *pkt)
+static size_t icmp_echo(int family, const uint8_t *src, const uint8_t *dst, bool reply, uint16_t id,
+			uint8_t *pkt)
 {
 	size_t alen = family == AF_INET ? 4 : 16, l4 = family == AF_INET ? 20 : 40;
 	memset(pkt, 0, l4 + 8);

@@ -61,7 +61,8 @@ static void pump(uv_loop_t *loop, struct peer *p, int rounds)
 static void peer_accept(struct ns *ns, struct peer *p)
 {
 	uint8_t pkt[128];
-	ns_input(ns, pkt, peer_build(p, pkt, p->iss, p->rcv_nxt, PEER_SYN | PEER_ACK, NULL, 0, true));
+	ns_input(ns, pkt,
+		 peer_build(p, pkt, p->iss, p->rcv_nxt, PEER_SYN | PEER_ACK, NULL, 0, true));
 	p->snd_nxt = p->iss + 1;
 }
 
@@ -69,8 +70,9 @@ static void peer_send(struct ns *ns, struct peer *p, const char *s)
 {
 	uint8_t pkt[256];
 	size_t n = strlen(s);
-	ns_input(ns, pkt, peer_build(p, pkt, p->snd_nxt, p->rcv_nxt, PEER_ACK | PEER_PSH,
-				     (const uint8_t *)s, n, false));
+	ns_input(ns, pkt,
+		 peer_build(p, pkt, p->snd_nxt, p->rcv_nxt, PEER_ACK | PEER_PSH, (const uint8_t *)s,
+			    n, false));
 	p->snd_nxt += (uint32_t)n;
 }
 
@@ -307,11 +309,13 @@ static void test_socks5(uv_loop_t *loop)
 		size_t len;
 		uint8_t rep;
 	} bad[] = {
-		{ { 5, 2, 0, 1, 100, 64, 0, 2, 0, 80 }, 10, 7 },		/* BIND */
-		{ { 5, 1, 0, 3, 7, 'b', 'a', 'd', 'h', 'o', 's', 't', 0, 80 }, 14, 4 }, /* unknown name */
+		{ { 5, 2, 0, 1, 100, 64, 0, 2, 0, 80 }, 10, 7 }, /* BIND */
+		{ { 5, 1, 0, 3, 7, 'b', 'a', 'd', 'h', 'o', 's', 't', 0, 80 },
+		  14,
+		  4 },						       /* unknown name */
 		{ { 5, 1, 0, 3, 4, 'p', 0, 'e', 'r', 0, 80 }, 11, 4 }, /* a NUL inside the name */
-		{ { 5, 1, 0, 3, 0, 0, 80 }, 7, 4 },				/* an empty name */
-		{ { 5, 1, 0, 9, 1, 2, 3, 4, 0, 80 }, 10, 8 },			/* address type */
+		{ { 5, 1, 0, 3, 0, 0, 80 }, 7, 4 },		       /* an empty name */
+		{ { 5, 1, 0, 9, 1, 2, 3, 4, 0, 80 }, 10, 8 },	       /* address type */
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		fd = socks_connect();

@@ -24,7 +24,7 @@ static inline void fx_die(const char *what)
 
 static inline cjose_jwk_t *fx_rsa(const char *kid, size_t bits)
 {
-	static const uint8_t e[] = {1, 0, 1};
+	static const uint8_t e[] = { 1, 0, 1 };
 	cjose_jwk_t *k = cjose_jwk_create_RSA_random(bits, e, sizeof(e), NULL);
 	if (!k || !cjose_jwk_set_kid(k, kid, strlen(kid), NULL))
 		fx_die("RSA key");

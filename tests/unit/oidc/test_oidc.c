@@ -16,11 +16,11 @@ static char err[CTL_OIDC_ERR_MAX];
 /* ---- discovery ---- */
 
 static const char *doc_good =
-	"{\"issuer\":\"" ISS "\",\"authorization_endpoint\":\"" ISS "/auth\","
-	"\"token_endpoint\":\"" ISS "/token\",\"jwks_uri\":\"" ISS "/jwks\","
-	"\"userinfo_endpoint\":\"" ISS "/me\","
-	"\"id_token_signing_alg_values_supported\":[\"RS256\",\"ES256\",\"HS256\"],"
-	"\"code_challenge_methods_supported\":[\"plain\",\"S256\"]}";
+    "{\"issuer\":\"" ISS "\",\"authorization_endpoint\":\"" ISS "/auth\","
+    "\"token_endpoint\":\"" ISS "/token\",\"jwks_uri\":\"" ISS "/jwks\","
+    "\"userinfo_endpoint\":\"" ISS "/me\","
+    "\"id_token_signing_alg_values_supported\":[\"RS256\",\"ES256\",\"HS256\"],"
+    "\"code_challenge_methods_supported\":[\"plain\",\"S256\"]}";
 
 static int disco(const char *doc, const char *issuer, bool loopback, struct ctl_oidc_discovery *d)
 {
@@ -50,41 +50,53 @@ static void test_discovery(void)
 		int rc;
 		const char *err;
 	} cases[] = {
-		/* 1 */ {"issuer", "\"https://idp.example.com/\"", false, -EINVAL,
-			 "the discovery document's issuer \"https://idp.example.com/\" is not the "
-			 "configured issuer \"https://idp.example.com\""},
-		/* 2 */ {"issuer", NULL, false, -EINVAL, "the discovery document has no \"issuer\""},
-		/* 3 */ {"token_endpoint", "\"http://idp.example.com/token\"", false, -EINVAL,
-			 "the discovery document's token_endpoint \"http://idp.example.com/token\" "
-			 "is not an https URL"},
-		/* 4 */ {"token_endpoint", "\"http://10.0.0.1/token\"", true, -EINVAL,
-			 "the discovery document's token_endpoint \"http://10.0.0.1/token\" is plain "
-			 "http to a host that is not loopback"},
-		/* 5 */ {"jwks_uri", NULL, false, -EINVAL, "the discovery document has no \"jwks_uri\""},
-		/* 6 */ {"jwks_uri", "42", false, -EINVAL,
-			 "the discovery document's \"jwks_uri\" is not a string"},
-		/* 7 */ {"authorization_endpoint", "\"https://user@idp.example.com/auth\"", false,
-			 -EINVAL, "the discovery document's authorization_endpoint "
-			 "\"https://user@idp.example.com/auth\" has user info"},
-		/* 8 */ {"jwks_uri", "\"https://idp.example.com/jwks#x\"", false, -EINVAL,
-			 "the discovery document's jwks_uri \"https://idp.example.com/jwks#x\" has a "
-			 "fragment"},
-		/* 9 */ {"userinfo_endpoint", "\"https://idp.example.com:0/me\"", false, -EINVAL,
-			 "the discovery document's userinfo_endpoint \"https://idp.example.com:0/me\" "
-			 "has no valid host and port"},
-		/* 10 */ {"jwks_uri", "\"https://idp.example.com/a\\u001b[31m\"", false, -EINVAL,
-			  "the discovery document's jwks_uri \"https://idp.example.com/a?[31m\" has a "
-			  "space, a control character or a byte that is not ASCII"},
-		/* 11 */ {"id_token_signing_alg_values_supported", "[\"HS256\",\"none\"]", false,
-			  -EINVAL, "the provider signs ID tokens with none of RS256, ES256: its "
-			  "id_token_signing_alg_values_supported is [\"HS256\",\"none\"]"},
-		/* 12 */ {"id_token_signing_alg_values_supported", NULL, false, -EINVAL,
-			  "the discovery document has no \"id_token_signing_alg_values_supported\""},
-		/* 13 */ {"code_challenge_methods_supported", "[\"plain\"]", false, -EINVAL,
-			  "the provider does not offer PKCE with S256 (its "
-			  "code_challenge_methods_supported lacks \"S256\")"},
-		/* 14 */ {"userinfo_endpoint", NULL, false, 0, ""},
-		/* 15 */ {"code_challenge_methods_supported", NULL, false, 0, ""},
+		/* 1 */ { "issuer", "\"https://idp.example.com/\"", false, -EINVAL,
+			  "the discovery document's issuer \"https://idp.example.com/\" is not the "
+			  "configured issuer \"https://idp.example.com\"" },
+		/* 2 */
+		{ "issuer", NULL, false, -EINVAL, "the discovery document has no \"issuer\"" },
+		/* 3 */
+		{ "token_endpoint", "\"http://idp.example.com/token\"", false, -EINVAL,
+		  "the discovery document's token_endpoint \"http://idp.example.com/token\" "
+		  "is not an https URL" },
+		/* 4 */
+		{ "token_endpoint", "\"http://10.0.0.1/token\"", true, -EINVAL,
+		  "the discovery document's token_endpoint \"http://10.0.0.1/token\" is plain "
+		  "http to a host that is not loopback" },
+		/* 5 */
+		{ "jwks_uri", NULL, false, -EINVAL, "the discovery document has no \"jwks_uri\"" },
+		/* 6 */
+		{ "jwks_uri", "42", false, -EINVAL,
+		  "the discovery document's \"jwks_uri\" is not a string" },
+		/* 7 */
+		{ "authorization_endpoint", "\"https://user@idp.example.com/auth\"", false, -EINVAL,
+		  "the discovery document's authorization_endpoint "
+		  "\"https://user@idp.example.com/auth\" has user info" },
+		/* 8 */
+		{ "jwks_uri", "\"https://idp.example.com/jwks#x\"", false, -EINVAL,
+		  "the discovery document's jwks_uri \"https://idp.example.com/jwks#x\" has a "
+		  "fragment" },
+		/* 9 */
+		{ "userinfo_endpoint", "\"https://idp.example.com:0/me\"", false, -EINVAL,
+		  "the discovery document's userinfo_endpoint \"https://idp.example.com:0/me\" "
+		  "has no valid host and port" },
+		/* 10 */
+		{ "jwks_uri", "\"https://idp.example.com/a\\u001b[31m\"", false, -EINVAL,
+		  "the discovery document's jwks_uri \"https://idp.example.com/a?[31m\" has a "
+		  "space, a control character or a byte that is not ASCII" },
+		/* 11 */
+		{ "id_token_signing_alg_values_supported", "[\"HS256\",\"none\"]", false, -EINVAL,
+		  "the provider signs ID tokens with none of RS256, ES256: its "
+		  "id_token_signing_alg_values_supported is [\"HS256\",\"none\"]" },
+		/* 12 */
+		{ "id_token_signing_alg_values_supported", NULL, false, -EINVAL,
+		  "the discovery document has no \"id_token_signing_alg_values_supported\"" },
+		/* 13 */
+		{ "code_challenge_methods_supported", "[\"plain\"]", false, -EINVAL,
+		  "the provider does not offer PKCE with S256 (its "
+		  "code_challenge_methods_supported lacks \"S256\")" },
+		/* 14 */ { "userinfo_endpoint", NULL, false, 0, "" },
+		/* 15 */ { "code_challenge_methods_supported", NULL, false, 0, "" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char *doc = doc_with(cases[i].name, cases[i].value);
@@ -119,7 +131,9 @@ static void test_discovery(void)
 	CHECK_INT(disco("[1]", ISS, false, &d), -EINVAL);
 	CHECK_STR(err, "the discovery document is not a JSON object");
 	CHECK_INT(disco("{\"issuer\":", ISS, false, &d), -EINVAL);
-	CHECK_STR(err, "the discovery document is not JSON: unexpected token near end of file at byte 10");
+	CHECK_STR(
+	    err,
+	    "the discovery document is not JSON: unexpected token near end of file at byte 10");
 	CHECK_INT(disco("{\"issuer\":\"a\",\"issuer\":\"b\"}", ISS, false, &d), -EINVAL);
 	CHECK_STR(err, "the discovery document is not JSON: duplicate object key near '\"issuer\"' "
 		       "at byte 22");
@@ -165,9 +179,10 @@ static void test_jwks(void)
 		fx_jwk_json(rsa_b, "{\"kid\":\"short-n\",\"n\":\"AAAAA\"}"),
 		fx_jwk_json(ec_a, "{\"kid\":\"pad-y\",\"y\":\"AA==\"}"),
 		fx_jwk_json(rsa_b, "{\"kid\":\"rsa-p\",\"p\":\"A\"}"),
-		fx_jwk_json(ec_a, "{\"kid\":\"off-curve\",\"x\":\"MJBCTNIcKUSDii11ySs3526iDZ8A"
-				  "iTo7Tu6KPAqv7D4\",\"y\":\"4Etl6sRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4"
-				  "IFyM\"}"),
+		fx_jwk_json(ec_a,
+			    "{\"kid\":\"off-curve\",\"x\":\"MJBCTNIcKUSDii11ySs3526iDZ8A"
+			    "iTo7Tu6KPAqv7D4\",\"y\":\"4Etl6sRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4"
+			    "IFyM\"}"),
 	};
 	struct ctl_oidc_jwks *k = jwks_of(keys, sizeof(keys) / sizeof(keys[0]), 0);
 	static const char *reasons[] = {
@@ -193,7 +208,7 @@ static void test_jwks(void)
 	ctl_oidc_jwks_free(k);
 
 	/* nothing usable: the first reason says why */
-	json_t *only_enc[] = {fx_jwk_json(rsa_b, "{\"use\":\"enc\"}")};
+	json_t *only_enc[] = { fx_jwk_json(rsa_b, "{\"use\":\"enc\"}") };
 	CHECK(jwks_of(only_enc, 1, -EINVAL) == NULL);
 	CHECK_STR(err, "the JWKS has no RS256 or ES256 signing key: key 1 (kid \"rsa-b\"): use "
 		       "\"enc\", not sig");
@@ -223,17 +238,17 @@ static void test_fetch_due(void)
 		int64_t fetched, now;
 		bool unknown_kid, due;
 	} cases[] = {
-		/* 1 */ {0, NOW, false, true},	      /* never fetched */
-		/* 2 */ {NOW, NOW, false, false},
-		/* 3 */ {NOW, NOW + 3599, false, false},
-		/* 4 */ {NOW, NOW + 3600, false, true}, /* the TTL */
-		/* 5 */ {NOW, NOW + 29, true, false},   /* a made-up kid cannot make us fetch */
-		/* 6 */ {NOW, NOW + 30, true, true},
-		/* 7 */ {NOW, NOW - 5, false, true},    /* the clock went back */
+		/* 1 */ { 0, NOW, false, true }, /* never fetched */
+		/* 2 */ { NOW, NOW, false, false },
+		/* 3 */ { NOW, NOW + 3599, false, false },
+		/* 4 */ { NOW, NOW + 3600, false, true }, /* the TTL */
+		/* 5 */ { NOW, NOW + 29, true, false },	  /* a made-up kid cannot make us fetch */
+		/* 6 */ { NOW, NOW + 30, true, true },
+		/* 7 */ { NOW, NOW - 5, false, true }, /* the clock went back */
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		bool due = ctl_oidc_jwks_fetch_due(cases[i].fetched, cases[i].now,
-						   cases[i].unknown_kid);
+		bool due =
+		    ctl_oidc_jwks_fetch_due(cases[i].fetched, cases[i].now, cases[i].unknown_kid);
 		if (due != cases[i].due)
 			fprintf(stderr, "fetch_due case %zu\n", i + 1);
 		CHECK_INT(due, cases[i].due);
@@ -276,7 +291,8 @@ static char *token(cjose_jwk_t *key, const char *alg, const char *kid, const cha
 		json_t *x = json_loads(set, 0, NULL);
 		const char *name;
 		json_t *v;
-		json_object_foreach(x, name, v) {
+		json_object_foreach(x, name, v)
+		{
 			if (json_is_null(v))
 				json_object_del(c, name);
 			else
@@ -291,7 +307,7 @@ static char *token(cjose_jwk_t *key, const char *alg, const char *kid, const cha
 
 static void test_tokens(void)
 {
-	json_t *keys[] = {fx_jwk_json(rsa_a, NULL), fx_jwk_json(ec_a, NULL)};
+	json_t *keys[] = { fx_jwk_json(rsa_a, NULL), fx_jwk_json(ec_a, NULL) };
 	struct ctl_oidc_jwks *k = jwks_of(keys, 2, 0);
 	struct ctl_oidc_verify p = params();
 	struct ctl_oidc_identity id;
@@ -332,47 +348,60 @@ static void test_tokens(void)
 		int rc;
 		const char *err;
 	} cases[] = {
-		/* 1 */ {"{\"exp\":1699999939}", false, -EACCES, "the ID token expired 61 s ago"},
-		/* 2 */ {"{\"exp\":1699999941}", false, 0, ""}, /* within the skew */
-		/* 3 */ {"{\"nbf\":1700000061}", false, -EACCES,
-			 "the ID token is not valid for another 61 s"},
-		/* 4 */ {"{\"nbf\":1700000060}", false, 0, ""},
-		/* 5 */ {"{\"iat\":1700000061}", false, -EACCES,
-			 "the ID token was issued 61 s in the future"},
-		/* 6 */ {"{\"aud\":\"other\"}", false, -EACCES,
-			 "the ID token's aud \"other\" does not name this client \"mesh\""},
-		/* 7 */ {"{\"aud\":[\"other\",\"mesh\"]}", false, -EACCES,
-			 "the ID token has several audiences and no azp"},
-		/* 8 */ {"{\"aud\":[\"other\",\"mesh\"],\"azp\":\"other\"}", false, -EACCES,
-			 "the ID token's azp \"other\" is not this client \"mesh\""},
-		/* 9 */ {"{\"aud\":[\"other\",\"mesh\"],\"azp\":\"mesh\"}", false, 0, ""},
-		/* 10 */ {"{\"nonce\":\"n-replayed\"}", false, -EACCES,
-			  "the ID token's nonce is not this login's"},
-		/* 11 */ {"{\"nonce\":null}", false, -EACCES, "the ID token has no nonce"},
-		/* 12 */ {"{\"iss\":\"https://evil.example.com\"}", false, -EACCES,
-			  "the ID token's iss \"https://evil.example.com\" is not the issuer "
-			  "\"https://idp.example.com\""},
-		/* 13 */ {"{\"auth_time\":null}", true, -EACCES,
-			  "the ID token has no auth_time, so it does not show a fresh login at the "
-			  "provider"},
-		/* 14 */ {"{\"auth_time\":null}", false, 0, ""},
-		/* 15 */ {"{\"auth_time\":1699999909}", true, -EACCES,
-			  "the login at the provider was 61 s before this check began"},
-		/* 16 */ {"{\"auth_time\":1699999910}", true, 0, ""},
-		/* 17 */ {"{\"auth_time\":\"now\"}", true, -EINVAL,
-			  "the ID token's auth_time is not a number"},
-		/* 18 */ {"{\"groups\":\"eng\"}", false, -EINVAL,
-			  "the ID token's \"groups\" claim is not an array of strings"},
-		/* 19 */ {"{\"groups\":[\"eng\",7]}", false, -EINVAL,
-			  "the ID token's \"groups\" claim is not an array of strings"},
-		/* 20 */ {"{\"groups\":[\"e\\u001bng\"]}", false, -EINVAL,
-			  "the ID token's \"groups\" claim has a group \"e?ng\" that is empty, longer "
-			  "than 127 bytes or has a control character"},
-		/* 21 */ {"{\"sub\":null}", false, -EINVAL, "the ID token has no sub"},
-		/* 22 */ {"{\"exp\":null}", false, -EINVAL, "the ID token has no exp"},
-		/* 23 */ {"{\"exp\":-1}", false, -EINVAL, "the ID token's exp is out of range"},
-		/* 24 */ {"{\"aud\":[]}", false, -EINVAL, "the ID token has no aud"},
-		/* 25 */ {"{\"iat\":null}", false, -EINVAL, "the ID token has no iat"},
+		/* 1 */ { "{\"exp\":1699999939}", false, -EACCES, "the ID token expired 61 s ago" },
+		/* 2 */ { "{\"exp\":1699999941}", false, 0, "" }, /* within the skew */
+		/* 3 */
+		{ "{\"nbf\":1700000061}", false, -EACCES,
+		  "the ID token is not valid for another 61 s" },
+		/* 4 */ { "{\"nbf\":1700000060}", false, 0, "" },
+		/* 5 */
+		{ "{\"iat\":1700000061}", false, -EACCES,
+		  "the ID token was issued 61 s in the future" },
+		/* 6 */
+		{ "{\"aud\":\"other\"}", false, -EACCES,
+		  "the ID token's aud \"other\" does not name this client \"mesh\"" },
+		/* 7 */
+		{ "{\"aud\":[\"other\",\"mesh\"]}", false, -EACCES,
+		  "the ID token has several audiences and no azp" },
+		/* 8 */
+		{ "{\"aud\":[\"other\",\"mesh\"],\"azp\":\"other\"}", false, -EACCES,
+		  "the ID token's azp \"other\" is not this client \"mesh\"" },
+		/* 9 */ { "{\"aud\":[\"other\",\"mesh\"],\"azp\":\"mesh\"}", false, 0, "" },
+		/* 10 */
+		{ "{\"nonce\":\"n-replayed\"}", false, -EACCES,
+		  "the ID token's nonce is not this login's" },
+		/* 11 */ { "{\"nonce\":null}", false, -EACCES, "the ID token has no nonce" },
+		/* 12 */
+		{ "{\"iss\":\"https://evil.example.com\"}", false, -EACCES,
+		  "the ID token's iss \"https://evil.example.com\" is not the issuer "
+		  "\"https://idp.example.com\"" },
+		/* 13 */
+		{ "{\"auth_time\":null}", true, -EACCES,
+		  "the ID token has no auth_time, so it does not show a fresh login at the "
+		  "provider" },
+		/* 14 */ { "{\"auth_time\":null}", false, 0, "" },
+		/* 15 */
+		{ "{\"auth_time\":1699999909}", true, -EACCES,
+		  "the login at the provider was 61 s before this check began" },
+		/* 16 */ { "{\"auth_time\":1699999910}", true, 0, "" },
+		/* 17 */
+		{ "{\"auth_time\":\"now\"}", true, -EINVAL,
+		  "the ID token's auth_time is not a number" },
+		/* 18 */
+		{ "{\"groups\":\"eng\"}", false, -EINVAL,
+		  "the ID token's \"groups\" claim is not an array of strings" },
+		/* 19 */
+		{ "{\"groups\":[\"eng\",7]}", false, -EINVAL,
+		  "the ID token's \"groups\" claim is not an array of strings" },
+		/* 20 */
+		{ "{\"groups\":[\"e\\u001bng\"]}", false, -EINVAL,
+		  "the ID token's \"groups\" claim has a group \"e?ng\" that is empty, longer "
+		  "than 127 bytes or has a control character" },
+		/* 21 */ { "{\"sub\":null}", false, -EINVAL, "the ID token has no sub" },
+		/* 22 */ { "{\"exp\":null}", false, -EINVAL, "the ID token has no exp" },
+		/* 23 */ { "{\"exp\":-1}", false, -EINVAL, "the ID token's exp is out of range" },
+		/* 24 */ { "{\"aud\":[]}", false, -EINVAL, "the ID token has no aud" },
+		/* 25 */ { "{\"iat\":null}", false, -EINVAL, "the ID token has no iat" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		p = params();
@@ -447,8 +476,9 @@ static void test_tokens(void)
 	/* libcjose 0.6.2.1 aborts on base64url of 1 mod 4 characters: it never sees one */
 	CHECK_INT(verify("eyJhbGciOiJSUzI1NiIsImtpZCI6InJzYS1hIn0.e30.A", k, &p, &id), -EINVAL);
 	CHECK_STR(err, "the ID token is not a signed JWT (three base64url parts)");
-	CHECK_INT(verify("eyJhbGciOiJSUzI1NiIsImtpZCI6InJzYS1hIn0.eyJzdWIiOiJhIn0AA.AAAA", k, &p,
-			 &id), -EINVAL);
+	CHECK_INT(
+	    verify("eyJhbGciOiJSUzI1NiIsImtpZCI6InJzYS1hIn0.eyJzdWIiOiJhIn0AA.AAAA", k, &p, &id),
+	    -EINVAL);
 	CHECK_STR(err, "the ID token is not a signed JWT (three base64url parts)");
 	CHECK_INT(verify("eyJhbGciOiJSUzI1NiIsImtpZCI6InJzYS1hIn0.e30.", k, &p, &id), -EINVAL);
 	CHECK_STR(err, "the ID token has no signature");
@@ -470,7 +500,7 @@ static void test_tokens(void)
 	CHECK_STR(err, "the provider's JWKS has no key \"rsa-new\"");
 	int64_t fetched = NOW - 40;
 	CHECK(ctl_oidc_jwks_fetch_due(fetched, NOW, true));
-	json_t *rotated[] = {fx_jwk_json(rsa_new, NULL), fx_jwk_json(ec_a, NULL)};
+	json_t *rotated[] = { fx_jwk_json(rsa_new, NULL), fx_jwk_json(ec_a, NULL) };
 	struct ctl_oidc_jwks *k2 = jwks_of(rotated, 2, 0);
 	fetched = NOW;
 	CHECK_INT(verify(t, k2, &p, &id), 0);
@@ -511,36 +541,43 @@ static void test_login(void)
 	CHECK(strspn(a.state, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") ==
 	      43);
 
-	struct ctl_oidc_discovery d = {.authorization_endpoint = "https://idp.example.com/auth"};
-	struct ctl_oidc_login l = {"st", "no", "ver", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"};
+	struct ctl_oidc_discovery d = { .authorization_endpoint = "https://idp.example.com/auth" };
+	struct ctl_oidc_login l = { "st", "no", "ver",
+				    "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM" };
 	char url[CTL_OIDC_AUTH_URL_MAX];
 	CHECK_INT(ctl_oidc_auth_url(&d, "mesh ctl&x=1", "https://ctl.example:8080/oidc/callback",
 				    "openid email groups", &l, false, url, sizeof(url), err,
-				    sizeof(err)), 0);
+				    sizeof(err)),
+		  0);
 	CHECK_STR(url, "https://idp.example.com/auth?response_type=code&scope=openid%20email%20"
 		       "groups&client_id=mesh%20ctl%26x%3D1&redirect_uri=https%3A%2F%2F"
 		       "ctl.example%3A8080%2Foidc%2Fcallback&state=st&nonce=no&code_challenge="
 		       "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256");
 	strcpy(d.authorization_endpoint, "https://idp.example.com/auth?tenant=7");
 	CHECK_INT(ctl_oidc_auth_url(&d, "mesh", "https://c/cb", "openid", &l, true, url,
-				    sizeof(url), err, sizeof(err)), 0);
+				    sizeof(url), err, sizeof(err)),
+		  0);
 	CHECK_STR(url, "https://idp.example.com/auth?tenant=7&response_type=code&scope=openid&"
 		       "client_id=mesh&redirect_uri=https%3A%2F%2Fc%2Fcb&state=st&nonce=no&"
 		       "code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&"
 		       "code_challenge_method=S256&prompt=login&max_age=0");
 	strcpy(d.authorization_endpoint, "https://idp.example.com/auth?");
 	CHECK_INT(ctl_oidc_auth_url(&d, "m", "https://c/cb", "openid", &l, false, url, sizeof(url),
-				    err, sizeof(err)), 0);
+				    err, sizeof(err)),
+		  0);
 	CHECK(strncmp(url, "https://idp.example.com/auth?response_type=code&scope=openid&", 61) ==
 	      0);
 	CHECK_INT(ctl_oidc_auth_url(&d, "mesh", "https://c/cb", "email  openid", &l, false, url,
-				    sizeof(url), err, sizeof(err)), -EINVAL);
+				    sizeof(url), err, sizeof(err)),
+		  -EINVAL);
 	CHECK_STR(err, "the scope \"email  openid\" is not space-separated scope names that "
 		       "include openid");
 	CHECK_INT(ctl_oidc_auth_url(&d, "mesh", "https://c/cb", "email", &l, false, url,
-				    sizeof(url), err, sizeof(err)), -EINVAL);
+				    sizeof(url), err, sizeof(err)),
+		  -EINVAL);
 	CHECK_INT(ctl_oidc_auth_url(&d, "mesh", "https://c/cb", "openid", &l, false, url, 200, err,
-				    sizeof(err)), -ENAMETOOLONG);
+				    sizeof(err)),
+		  -ENAMETOOLONG);
 	CHECK_STR(err, "the authorization URL is longer than 199 bytes");
 	CHECK_STR(url, "");
 }
@@ -553,31 +590,41 @@ static void test_token_response(void)
 		int rc;
 		const char *err;
 	} cases[] = {
-		/* 1 */ {"{\"error\":\"invalid_grant\",\"error_description\":\"code \\u001b[2Jused\"}",
-			 -EACCES, "the provider refused the code: invalid_grant (code ?[2Jused)"},
-		/* 2 */ {"{\"error\":\"invalid_client\"}", -EACCES,
-			 "the provider refused the code: invalid_client"},
-		/* 3 */ {"{\"error\":7,\"id_token\":\"x\"}", -EACCES,
-			 "the provider refused the code: ?"},
-		/* 4 */ {"{\"token_type\":\"Bearer\"}", -EINVAL, "the token response has no id_token"},
-		/* 5 */ {"{\"id_token\":\"a.b.c\",\"token_type\":\"mac\"}", -EINVAL,
-			 "the token response's token_type \"mac\" is not Bearer"},
-		/* 6 */ {"{\"id_token\":\"a.b.c\"}", -EINVAL, "the token response has no token_type"},
-		/* 7 */ {"{\"id_token\":[],\"token_type\":\"Bearer\"}", -EINVAL,
-			 "the token response's id_token is not a string"},
-		/* 8 */ {"{\"id_token\":\"a.b.c\",\"token_type\":\"bearer\",\"access_token\":\"at\"}",
-			 0, ""},
-		/* 9 */ {"<html>", -EINVAL,
-			 "the token response is not JSON: '[' or '{' expected near '<' at byte 1"},
-		/* 10 */ {"{\"id_token\":\"\",\"token_type\":\"Bearer\"}", -EINVAL,
-			  "the token response's id_token is empty"},
-		/* 11 */ {"{\"id_token\":\"a.b.c\",\"access_token\":\"\",\"token_type\":\"Bearer\"}",
-			  -EINVAL, "the token response's access_token is empty"},
+		/* 1 */ {
+		    "{\"error\":\"invalid_grant\",\"error_description\":\"code \\u001b[2Jused\"}",
+		    -EACCES, "the provider refused the code: invalid_grant (code ?[2Jused)" },
+		/* 2 */
+		{ "{\"error\":\"invalid_client\"}", -EACCES,
+		  "the provider refused the code: invalid_client" },
+		/* 3 */
+		{ "{\"error\":7,\"id_token\":\"x\"}", -EACCES, "the provider refused the code: ?" },
+		/* 4 */
+		{ "{\"token_type\":\"Bearer\"}", -EINVAL, "the token response has no id_token" },
+		/* 5 */
+		{ "{\"id_token\":\"a.b.c\",\"token_type\":\"mac\"}", -EINVAL,
+		  "the token response's token_type \"mac\" is not Bearer" },
+		/* 6 */
+		{ "{\"id_token\":\"a.b.c\"}", -EINVAL, "the token response has no token_type" },
+		/* 7 */
+		{ "{\"id_token\":[],\"token_type\":\"Bearer\"}", -EINVAL,
+		  "the token response's id_token is not a string" },
+		/* 8 */
+		{ "{\"id_token\":\"a.b.c\",\"token_type\":\"bearer\",\"access_token\":\"at\"}", 0,
+		  "" },
+		/* 9 */
+		{ "<html>", -EINVAL,
+		  "the token response is not JSON: '[' or '{' expected near '<' at byte 1" },
+		/* 10 */
+		{ "{\"id_token\":\"\",\"token_type\":\"Bearer\"}", -EINVAL,
+		  "the token response's id_token is empty" },
+		/* 11 */
+		{ "{\"id_token\":\"a.b.c\",\"access_token\":\"\",\"token_type\":\"Bearer\"}",
+		  -EINVAL, "the token response's access_token is empty" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		err[0] = '\0';
-		int rc = ctl_oidc_token_response_parse(cases[i].body, strlen(cases[i].body), &t, err,
-						       sizeof(err));
+		int rc = ctl_oidc_token_response_parse(cases[i].body, strlen(cases[i].body), &t,
+						       err, sizeof(err));
 		if (rc != cases[i].rc || strcmp(err, cases[i].err) != 0)
 			fprintf(stderr, "token response case %zu\n", i + 1);
 		CHECK_INT(rc, cases[i].rc);
@@ -599,8 +646,9 @@ static void test_token_response(void)
 	strcpy(body + len + CTL_OIDC_TOKEN_MAX + 1, "\"}");
 	CHECK_INT(ctl_oidc_token_response_parse(body, strlen(body), &t, err, sizeof(err)), -EFBIG);
 	CHECK_STR(err, "the token response's id_token is 16385 bytes, more than the 16384 allowed");
-	CHECK_INT(ctl_oidc_token_response_parse("{}", CTL_OIDC_RESPONSE_MAX + 1, &t, err,
-						sizeof(err)), -EFBIG);
+	CHECK_INT(
+	    ctl_oidc_token_response_parse("{}", CTL_OIDC_RESPONSE_MAX + 1, &t, err, sizeof(err)),
+	    -EFBIG);
 	CHECK_STR(err, "the token response is 65537 bytes, more than the 65536 allowed");
 }
 

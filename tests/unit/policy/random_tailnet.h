@@ -94,7 +94,7 @@ static void alias_text(const struct alias *a, char *buf)
 static struct alias random_alias(bool for_self_rule)
 {
 	struct alias a;
-	static const enum kind people[] = {K_USER, K_GROUP, K_MEMBER};
+	static const enum kind people[] = { K_USER, K_GROUP, K_MEMBER };
 	if (for_self_rule) {
 		a.k = people[rnd(3)];
 	} else {
@@ -292,7 +292,7 @@ static void gen_world(void)
 		}
 		for (int i = 0; i < ru->ndst; i++) {
 			ru->dst[i].a =
-			    self && i == 0 ? (struct alias){K_SELF, 0} : random_alias(false);
+			    self && i == 0 ? (struct alias){ K_SELF, 0 } : random_alias(false);
 			ru->dst[i].proto = proto;
 			ru->dst[i].lo = lo;
 			ru->dst[i].hi = hi;

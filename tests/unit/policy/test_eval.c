@@ -7,21 +7,23 @@
 #include "check.h"
 #include "control/policy/policy.h"
 
-static struct pol_user users[] = {{"alice@example.com"}, {"bob@example.com"}, {"carol@other.org"}};
+static struct pol_user users[] = { { "alice@example.com" },
+				   { "bob@example.com" },
+				   { "carol@other.org" } };
 static struct addr_ip addrs[4][2];
-static const char *server_tags[] = {"tag:server"};
+static const char *server_tags[] = { "tag:server" };
 static struct pol_node nodes[] = {
-    {.name = "alice-laptop", .owner = "alice@example.com"},
-    {.name = "bob-laptop", .owner = "bob@example.com"},
-    {.name = "web", .tags = server_tags, .n_tags = 1},
-    {.name = "carol-pc", .owner = "carol@other.org"},
+	{ .name = "alice-laptop", .owner = "alice@example.com" },
+	{ .name = "bob-laptop", .owner = "bob@example.com" },
+	{ .name = "web", .tags = server_tags, .n_tags = 1 },
+	{ .name = "carol-pc", .owner = "carol@other.org" },
 };
-static struct pol_topology topo = {users, 3, nodes, 4};
+static struct pol_topology topo = { users, 3, nodes, 4 };
 
 static void setup(void)
 {
-	const char *v4[] = {"100.64.0.1", "100.64.0.2", "100.64.0.3", "100.64.0.4"};
-	const char *v6[] = {"fd7a::1", "fd7a::2", "fd7a::3", "fd7a::4"};
+	const char *v4[] = { "100.64.0.1", "100.64.0.2", "100.64.0.3", "100.64.0.4" };
+	const char *v6[] = { "fd7a::1", "fd7a::2", "fd7a::3", "fd7a::4" };
 	for (int i = 0; i < 4; i++) {
 		addr_ip_parse(v4[i], &addrs[i][0], NULL);
 		addr_ip_parse(v6[i], &addrs[i][1], NULL);
@@ -204,10 +206,10 @@ static void test_load(void)
  * rules still may. */
 static void test_tagged_check(void)
 {
-	static const char *prod[] = {"tag:prod"};
+	static const char *prod[] = { "tag:prod" };
 	static struct addr_ip a[2];
-	struct pol_node n2[] = {nodes[2], {.name = "ci", .tags = prod, .n_tags = 1}};
-	struct pol_topology t2 = {users, 3, n2, 2};
+	struct pol_node n2[] = { nodes[2], { .name = "ci", .tags = prod, .n_tags = 1 } };
+	struct pol_topology t2 = { users, 3, n2, 2 };
 	addr_ip_parse("100.64.0.9", &a[0], NULL);
 	n2[1].addrs = a;
 	n2[1].n_addrs = 1;
@@ -232,30 +234,30 @@ static void test_tagged_check(void)
  * the routers carrying a via tag. */
 static void test_routes(void)
 {
-	static const char *rt1[] = {"tag:router"}, *rt2[] = {"tag:other"};
+	static const char *rt1[] = { "tag:router" }, *rt2[] = { "tag:other" };
 	static struct addr_ip a[2];
 	static struct addr_prefix route;
 	addr_ip_parse("100.64.0.21", &a[0], NULL);
 	addr_ip_parse("100.64.0.22", &a[1], NULL);
 	addr_net_parse("10.33.0.0/16", &route, NULL);
 	struct pol_node n3[] = {
-	    nodes[0],
-	    {.name = "r1",
-	     .tags = rt1,
-	     .n_tags = 1,
-	     .addrs = &a[0],
-	     .n_addrs = 1,
-	     .routes = &route,
-	     .n_routes = 1},
-	    {.name = "r2",
-	     .tags = rt2,
-	     .n_tags = 1,
-	     .addrs = &a[1],
-	     .n_addrs = 1,
-	     .routes = &route,
-	     .n_routes = 1},
+		nodes[0],
+		{ .name = "r1",
+		  .tags = rt1,
+		  .n_tags = 1,
+		  .addrs = &a[0],
+		  .n_addrs = 1,
+		  .routes = &route,
+		  .n_routes = 1 },
+		{ .name = "r2",
+		  .tags = rt2,
+		  .n_tags = 1,
+		  .addrs = &a[1],
+		  .n_addrs = 1,
+		  .routes = &route,
+		  .n_routes = 1 },
 	};
-	struct pol_topology t3 = {users, 3, n3, 3};
+	struct pol_topology t3 = { users, 3, n3, 3 };
 	const char *text = "{\"tagOwners\": {\"tag:router\": [], \"tag:other\": []}, \"grants\": ["
 			   "{\"src\": [\"alice@example.com\"], \"dst\": [\"10.33.1.0/24\"], "
 			   "\"ip\": [\"tcp:443\"], \"via\": [\"tag:router\"]},"

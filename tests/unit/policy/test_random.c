@@ -28,7 +28,7 @@ static void one_world(int iter)
 		return;
 	}
 	CHECK_INT(pol_compile(p, &topo, &c, &err), 0);
-	static const int protos[] = {6, 17, 1};
+	static const int protos[] = { 6, 17, 1 };
 	int mismatches = 0;
 	for (int s = 0; s < w.nnodes; s++)
 		for (int d = 0; d < w.nnodes; d++)

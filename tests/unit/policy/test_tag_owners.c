@@ -4,11 +4,11 @@
 #include "control/policy/policy.h"
 
 static const char text[] =
-	"{\"groups\": {\"group:ops\": [\"bob@example.com\", \"carol@example.com\"]},\n"
-	" \"tagOwners\": {\"tag:server\": [\"alice@example.com\", \"group:ops\"],\n"
-	"                \"tag:ci\": [\"autogroup:member\"],\n"
-	"                \"tag:prod\": [\"tag:server\"],\n"
-	"                \"tag:none\": []}}";
+    "{\"groups\": {\"group:ops\": [\"bob@example.com\", \"carol@example.com\"]},\n"
+    " \"tagOwners\": {\"tag:server\": [\"alice@example.com\", \"group:ops\"],\n"
+    "                \"tag:ci\": [\"autogroup:member\"],\n"
+    "                \"tag:prod\": [\"tag:server\"],\n"
+    "                \"tag:none\": []}}";
 
 int main(void)
 {
@@ -23,13 +23,13 @@ int main(void)
 		bool want;
 	} cases[] = {
 		{ 1, "tag:server", "alice@example.com", true },
-		{ 2, "tag:server", "bob@example.com", true },	 /* via group:ops */
+		{ 2, "tag:server", "bob@example.com", true }, /* via group:ops */
 		{ 3, "tag:server", "dave@example.com", false },
-		{ 4, "tag:ci", "dave@example.com", true },	 /* autogroup:member */
-		{ 5, "tag:prod", "alice@example.com", false },	 /* owned by a tag, not a user */
+		{ 4, "tag:ci", "dave@example.com", true },     /* autogroup:member */
+		{ 5, "tag:prod", "alice@example.com", false }, /* owned by a tag, not a user */
 		{ 6, "tag:none", "alice@example.com", false },
 		{ 7, "tag:undefined", "alice@example.com", false },
-		{ 8, "group:ops", "bob@example.com", false },	 /* not a tag */
+		{ 8, "group:ops", "bob@example.com", false }, /* not a tag */
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		bool got = pol_tag_owned_by(pol, cases[i].tag, cases[i].login);

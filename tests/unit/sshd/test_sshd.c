@@ -49,42 +49,54 @@ static const struct {
 	const char *why; /* NULL: accepted */
 } req_cases[] = {
 	/* 1 */ { R_PTY, "xterm-256color", NULL, 80, 24, 0, NULL },
-	/* 2 */ { R_PTY, "xterm\x1b[31m", NULL, 80, 24, 0,
-		  "pty-req: terminal name 'xterm?[31m' has a bad character" },
-	/* 3 */ { R_PTY, "a-terminal-name-that-is-far-too-long-for-the-sixty-four-byte-buffer!", NULL,
-		  80, 24, 0,
-		  "pty-req: terminal name 'a-terminal-name-that-is-far-too-long-for-the-sixty-four-byte-buf...' "
-		  "is longer than 63 bytes" },
-	/* 4 */ { R_PTY, "xterm", NULL, 70000, 24, 0,
-		  "window size 70000x24 (0x0 pixels) is out of range" },
-	/* 5 */ { R_WINSIZE, NULL, NULL, -1, 24, 0, "window size -1x24 (0x0 pixels) is out of range" },
+	/* 2 */
+	{ R_PTY, "xterm\x1b[31m", NULL, 80, 24, 0,
+	  "pty-req: terminal name 'xterm?[31m' has a bad character" },
+	/* 3 */
+	{ R_PTY, "a-terminal-name-that-is-far-too-long-for-the-sixty-four-byte-buffer!", NULL, 80,
+	  24, 0,
+	  "pty-req: terminal name "
+	  "'a-terminal-name-that-is-far-too-long-for-the-sixty-four-byte-buf...' "
+	  "is longer than 63 bytes" },
+	/* 4 */
+	{ R_PTY, "xterm", NULL, 70000, 24, 0, "window size 70000x24 (0x0 pixels) is out of range" },
+	/* 5 */
+	{ R_WINSIZE, NULL, NULL, -1, 24, 0, "window size -1x24 (0x0 pixels) is out of range" },
 	/* 6 */ { R_WINSIZE, NULL, NULL, 65535, 65535, 0, NULL },
 	/* 7 */ { R_ENV, "LANG", "C.UTF-8", 0, 0, 0, NULL },
-	/* 8 */ { R_ENV, "LD_PRELOAD", "/x.so", 0, 0, 0,
-		  "env: 'LD_PRELOAD' refused by the acceptEnv patterns" },
+	/* 8 */
+	{ R_ENV, "LD_PRELOAD", "/x.so", 0, 0, 0,
+	  "env: 'LD_PRELOAD' refused by the acceptEnv patterns" },
 	/* 9 */ { R_ENV, "LANG", "C", 64, 0, 0, "env: 'LANG' refused: already 64 variables" },
 	/* 10 */ { R_ENV, NULL, "x", 0, 0, 0, "env: request without a name or value" },
 	/* 11 */ { R_EXEC, "id", NULL, 0, 0, 0, NULL },
 	/* 12 */ { R_EXEC, NULL, NULL, 0, 0, 0, "exec: request without a command" },
 	/* 13 */ { R_SUBSYS, "sftp", NULL, 0, 0, 0, NULL },
-	/* 14 */ { R_SUBSYS, "netconf\n", NULL, 0, 0, 0,
-		   "subsystem 'netconf?' is not offered (only sftp)" },
+	/* 14 */
+	{ R_SUBSYS, "netconf\n", NULL, 0, 0, 0, "subsystem 'netconf?' is not offered (only sftp)" },
 	/* 15 */ { R_DIRECT, "127.0.0.1", NULL, 8080, 0, SSHD_ALLOW_LOCAL_FWD, NULL },
-	/* 16 */ { R_DIRECT, "db.internal", NULL, 5432, 0, 0,
-		   "local port forwarding to db.internal:5432 refused by policy" },
-	/* 17 */ { R_DIRECT, "-oProxyCommand=x", NULL, 22, 0, SSHD_ALLOW_LOCAL_FWD,
-		   "direct-tcpip: bad host name '-oProxyCommand=x'" },
-	/* 18 */ { R_DIRECT, "host name", NULL, 22, 0, SSHD_ALLOW_LOCAL_FWD,
-		   "direct-tcpip: bad host name 'host name'" },
-	/* 19 */ { R_DIRECT, "", NULL, 22, 0, SSHD_ALLOW_LOCAL_FWD, "direct-tcpip: bad host name ''" },
-	/* 20 */ { R_DIRECT, "::1", NULL, 0, 0, SSHD_ALLOW_LOCAL_FWD,
-		   "direct-tcpip: bad port 0 for '::1'" },
+	/* 16 */
+	{ R_DIRECT, "db.internal", NULL, 5432, 0, 0,
+	  "local port forwarding to db.internal:5432 refused by policy" },
+	/* 17 */
+	{ R_DIRECT, "-oProxyCommand=x", NULL, 22, 0, SSHD_ALLOW_LOCAL_FWD,
+	  "direct-tcpip: bad host name '-oProxyCommand=x'" },
+	/* 18 */
+	{ R_DIRECT, "host name", NULL, 22, 0, SSHD_ALLOW_LOCAL_FWD,
+	  "direct-tcpip: bad host name 'host name'" },
+	/* 19 */
+	{ R_DIRECT, "", NULL, 22, 0, SSHD_ALLOW_LOCAL_FWD, "direct-tcpip: bad host name ''" },
+	/* 20 */
+	{ R_DIRECT, "::1", NULL, 0, 0, SSHD_ALLOW_LOCAL_FWD, "direct-tcpip: bad port 0 for '::1'" },
 	/* 21 */ { R_TCPIP, "localhost", NULL, 8080, 0, SSHD_ALLOW_REMOTE_FWD, NULL },
-	/* 22 */ { R_TCPIP, "localhost", NULL, 8080, 0, 0,
-		   "remote port forwarding on localhost:8080 refused by policy" },
-	/* 23 */ { R_TCPIP, "", NULL, 80, 0, SSHD_ALLOW_REMOTE_FWD,
-		   "tcpip-forward: port 80 is privileged and the user is not root" },
-	/* 24 */ { R_TCPIP, "", NULL, 70000, 0, SSHD_ALLOW_REMOTE_FWD, "tcpip-forward: bad port 70000" },
+	/* 22 */
+	{ R_TCPIP, "localhost", NULL, 8080, 0, 0,
+	  "remote port forwarding on localhost:8080 refused by policy" },
+	/* 23 */
+	{ R_TCPIP, "", NULL, 80, 0, SSHD_ALLOW_REMOTE_FWD,
+	  "tcpip-forward: port 80 is privileged and the user is not root" },
+	/* 24 */
+	{ R_TCPIP, "", NULL, 70000, 0, SSHD_ALLOW_REMOTE_FWD, "tcpip-forward: bad port 70000" },
 };
 
 static void test_requests(void)
@@ -97,16 +109,16 @@ static void test_requests(void)
 
 		switch (req_cases[i].kind) {
 		case R_PTY:
-			ok = sshd__req_pty(req_cases[i].a, req_cases[i].n1, req_cases[i].n2, 0, 0, &pty,
-					   why, sizeof(why));
+			ok = sshd__req_pty(req_cases[i].a, req_cases[i].n1, req_cases[i].n2, 0, 0,
+					   &pty, why, sizeof(why));
 			break;
 		case R_WINSIZE:
 			ok = sshd__req_winsize(req_cases[i].n1, req_cases[i].n2, 0, 0, &ws, why,
 					       sizeof(why));
 			break;
 		case R_ENV:
-			ok = sshd__req_env(req_cases[i].a, req_cases[i].b, "", (size_t)req_cases[i].n1,
-					   why, sizeof(why));
+			ok = sshd__req_env(req_cases[i].a, req_cases[i].b, "",
+					   (size_t)req_cases[i].n1, why, sizeof(why));
 			break;
 		case R_EXEC:
 			ok = sshd__req_exec(req_cases[i].a, why, sizeof(why));
@@ -115,8 +127,8 @@ static void test_requests(void)
 			ok = sshd__req_subsystem(req_cases[i].a, why, sizeof(why));
 			break;
 		case R_DIRECT:
-			ok = sshd__req_direct(req_cases[i].a, req_cases[i].n1, req_cases[i].flags, why,
-					      sizeof(why));
+			ok = sshd__req_direct(req_cases[i].a, req_cases[i].n1, req_cases[i].flags,
+					      why, sizeof(why));
 			break;
 		case R_TCPIP:
 			ok = sshd__req_tcpip_forward(req_cases[i].a, req_cases[i].n1,
@@ -153,7 +165,8 @@ static void test_user_key(void)
 		size_t len = 99;
 		bool key = sshd__req_user_key(user_key_cases[i].user, &len);
 		if (key != user_key_cases[i].key || len != user_key_cases[i].len)
-			fprintf(stderr, "user name case %zu ('%s')\n", i + 1, user_key_cases[i].user);
+			fprintf(stderr, "user name case %zu ('%s')\n", i + 1,
+				user_key_cases[i].user);
 		CHECK_INT(key, user_key_cases[i].key);
 		CHECK_INT(len, user_key_cases[i].len);
 	}

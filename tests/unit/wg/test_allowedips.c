@@ -128,8 +128,8 @@ static void random_rounds(void)
 			int got = peer_index(wg__aip_lookup(&t, family, a));
 			lookups++;
 			if (got != want && mismatches++ < 5)
-				fprintf(stderr, "round %d lookup %d: got %d want %d\n", round,
-					i, got, want);
+				fprintf(stderr, "round %d lookup %d: got %d want %d\n", round, i,
+					got, want);
 		}
 		/* remove two peers, then compare again, including the per-peer counts */
 		for (int k = 0; k < 2; k++) {

@@ -31,7 +31,8 @@ static unsigned int workers; /* run once without and once with a crypto worker t
 static void make_side(struct side *s, const char *name)
 {
 	struct wg_device_ops ops = { .recv = on_recv };
-	struct wg_device_config cfg = { .name = name, .private_key = s->priv,
+	struct wg_device_config cfg = { .name = name,
+					.private_key = s->priv,
 					.crypto_workers = workers };
 	wg__gen_privkey(s->priv);
 	wg__pubkey(s->pub, s->priv);
@@ -41,8 +42,10 @@ static void make_side(struct side *s, const char *name)
 static void add_peer(struct side *s, struct side *other, const char *aip)
 {
 	struct addr_prefix a = { .ip.family = AF_INET, .bits = 32 };
-	struct wg_peer_config pc = { .persistent_keepalive = -1, .set_endpoint = true,
-				     .allowed_ips = &a, .n_allowed_ips = 1 };
+	struct wg_peer_config pc = { .persistent_keepalive = -1,
+				     .set_endpoint = true,
+				     .allowed_ips = &a,
+				     .n_allowed_ips = 1 };
 	struct sockaddr_in *sin = (struct sockaddr_in *)&pc.endpoint;
 	inet_pton(AF_INET, aip, a.ip.bytes);
 	memcpy(pc.public_key, other->pub, 32);
@@ -67,13 +70,13 @@ static size_t forge_data(struct side *a, uint8_t *out, uint64_t counter, const u
 	return forge_with(a->dev->peers_head->kp_cur, out, counter, inner, len);
 }
 
-#define EXPECT_DROP(dev, field, stmt)                                                              \
-	do {                                                                                       \
-		uint64_t before_ = (dev)->stats.field;                                             \
-		uint64_t sent_ = (dev)->stats.tx_packets;                                          \
-		stmt;                                                                              \
-		CHECK_INT((dev)->stats.field, before_ + 1);                                        \
-		CHECK_INT((dev)->stats.tx_packets, sent_);                                         \
+#define EXPECT_DROP(dev, field, stmt)                       \
+	do {                                                \
+		uint64_t before_ = (dev)->stats.field;      \
+		uint64_t sent_ = (dev)->stats.tx_packets;   \
+		stmt;                                       \
+		CHECK_INT((dev)->stats.field, before_ + 1); \
+		CHECK_INT((dev)->stats.tx_packets, sent_);  \
 	} while (0)
 
 static void bad_input(struct side *a, struct side *b)
@@ -154,7 +157,8 @@ static void bad_input(struct side *a, struct side *b)
 	/* 11b: inner source inside ANOTHER peer's AllowedIPs (cross-peer spoofing) */
 	uint8_t other_priv[32];
 	struct addr_prefix oa = { .ip.family = AF_INET, .bits = 32 };
-	struct wg_peer_config other = { .persistent_keepalive = -1, .allowed_ips = &oa,
+	struct wg_peer_config other = { .persistent_keepalive = -1,
+					.allowed_ips = &oa,
 					.n_allowed_ips = 1 };
 	inet_pton(AF_INET, "10.0.0.3", oa.ip.bytes);
 	wg__gen_privkey(other_priv);
@@ -202,8 +206,7 @@ static void cookies(void)
 	memset(&msg, 0x42, sizeof(msg));
 	wg__cookie_add_macs(&maker, (uint8_t *)&msg, sizeof(msg), 0);
 	/* 1: no cookie yet */
-	CHECK_INT(wg__cookie_validate(&checker, (uint8_t *)&msg, sizeof(msg),
-				      &from_path, true, 0),
+	CHECK_INT(wg__cookie_validate(&checker, (uint8_t *)&msg, sizeof(msg), &from_path, true, 0),
 		  COOKIE_VALID_MAC_BUT_NO_COOKIE);
 	/* 2: a reply whose nonce was altered is refused */
 	wg__cookie_create_reply(&checker, &reply, (uint8_t *)&msg, sizeof(msg), msg.sender_index,
@@ -215,16 +218,16 @@ static void cookies(void)
 	CHECK(wg__cookie_consume_reply(&maker, &reply, 0));
 	CHECK(!wg__cookie_consume_reply(&maker, &reply, 0)); /* only once per mac1 sent */
 	wg__cookie_add_macs(&maker, (uint8_t *)&msg, sizeof(msg), NS_PER_SEC);
-	CHECK_INT(wg__cookie_validate(&checker, (uint8_t *)&msg, sizeof(msg),
-				      &from_path, true, NS_PER_SEC),
+	CHECK_INT(wg__cookie_validate(&checker, (uint8_t *)&msg, sizeof(msg), &from_path, true,
+				      NS_PER_SEC),
 		  COOKIE_VALID_MAC_WITH_COOKIE);
 	/* 4: the cookie is bound to the source address */
-	CHECK_INT(wg__cookie_validate(&checker, (uint8_t *)&msg, sizeof(msg),
-				      &other_path, true, NS_PER_SEC),
+	CHECK_INT(wg__cookie_validate(&checker, (uint8_t *)&msg, sizeof(msg), &other_path, true,
+				      NS_PER_SEC),
 		  COOKIE_VALID_MAC_BUT_NO_COOKIE);
 	/* 5: after the secret rotates (2 minutes) the old cookie is no longer valid */
-	CHECK_INT(wg__cookie_validate(&checker, (uint8_t *)&msg, sizeof(msg),
-				      &from_path, true, 200 * NS_PER_SEC),
+	CHECK_INT(wg__cookie_validate(&checker, (uint8_t *)&msg, sizeof(msg), &from_path, true,
+				      200 * NS_PER_SEC),
 		  COOKIE_VALID_MAC_BUT_NO_COOKIE);
 	/* 6: the maker stops using a cookie older than 115 s */
 	wg__cookie_add_macs(&maker, (uint8_t *)&msg, sizeof(msg), 116 * NS_PER_SEC);

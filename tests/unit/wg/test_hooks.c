@@ -33,14 +33,14 @@ struct seen {
 struct side {
 	struct wg_device *dev;
 	uint8_t priv[32], pub[32];
-	struct seen in;	     /* ops.recv */
-	struct seen other;   /* ops.other */
-	int channeldata;     /* of those, ChannelData that was injected */
+	struct seen in;	   /* ops.recv */
+	struct seen other; /* ops.other */
+	int channeldata;   /* of those, ChannelData that was injected */
 	uint16_t last_channel;
-	uint16_t port_to;    /* route: the other side's port */
-	uint16_t channel;    /* route: the channel we prefix */
-	uint64_t inject_as;  /* the path our ChannelData is injected on */
-	int routes;	     /* route calls */
+	uint16_t port_to;   /* route: the other side's port */
+	uint16_t channel;   /* route: the channel we prefix */
+	uint64_t inject_as; /* the path our ChannelData is injected on */
+	int routes;	    /* route calls */
 	uint64_t last_path;
 	size_t last_route_len;
 	bool refuse;	     /* route refuses */
@@ -121,8 +121,11 @@ static void make_side(struct side *s, const char *name, const struct wg_device_o
 static void add_peer(struct side *s, struct side *other, const char *aip, uint64_t path)
 {
 	struct addr_prefix a = { .ip.family = AF_INET, .bits = 32 };
-	struct wg_peer_config pc = { .persistent_keepalive = -1, .set_path = true, .path = path,
-				     .allowed_ips = &a, .n_allowed_ips = 1 };
+	struct wg_peer_config pc = { .persistent_keepalive = -1,
+				     .set_path = true,
+				     .path = path,
+				     .allowed_ips = &a,
+				     .n_allowed_ips = 1 };
 	inet_pton(AF_INET, aip, a.ip.bytes);
 	memcpy(pc.public_key, other->pub, 32);
 	CHECK_INT(wg_device_peer_set(s->dev, &pc), 0);
@@ -152,9 +155,9 @@ static void other_hook(struct side *b, struct side *plain)
 	loopback(&to, wg_device_listen_port(b->dev));
 	int before = b->other.n;
 	uint64_t rx_other = b->dev->stats.rx_other;
-	CHECK_INT(sendto(fd, stun, sizeof(stun), 0, (struct sockaddr *)&to,
-			 sizeof(struct sockaddr_in)),
-		  sizeof(stun));
+	CHECK_INT(
+	    sendto(fd, stun, sizeof(stun), 0, (struct sockaddr *)&to, sizeof(struct sockaddr_in)),
+	    sizeof(stun));
 	settle();
 	CHECK_INT(b->other.n, before + 1);
 	CHECK_INT(b->other.len, sizeof(stun));
@@ -348,7 +351,8 @@ static void per_path(struct side *b, const struct wg_device *other)
 	/* the bucket at one instant: INITIATIONS_BURSTABLE per source */
 	loopback(&p1, 1000);
 	loopback(&p2, 2000);
-	struct wg__path s1 = { .sa = (struct sockaddr *)&p1 }, s2 = { .sa = (struct sockaddr *)&p2 };
+	struct wg__path s1 = { .sa = (struct sockaddr *)&p1 },
+			s2 = { .sa = (struct sockaddr *)&p2 };
 	for (int i = 0; i < INITIATIONS_BURSTABLE; i++)
 		CHECK(wg__ratelimit_allow(dev, &r1, now));
 	CHECK(!wg__ratelimit_allow(dev, &r1, now));
@@ -440,9 +444,9 @@ static void calls(struct side *a, struct side *plain)
 	uint64_t tx = a->dev->stats.tx_packets;
 
 	loopback(&to, port);
-	CHECK_INT(wg_device_send_datagram(a->dev, (struct sockaddr *)&to, (const uint8_t *)"stun!",
-					  5),
-		  0);
+	CHECK_INT(
+	    wg_device_send_datagram(a->dev, (struct sockaddr *)&to, (const uint8_t *)"stun!", 5),
+	    0);
 	settle();
 	CHECK_INT(recv(fd, got, sizeof(got), 0), 5);
 	CHECK_MEM(got, "stun!", 5);
@@ -510,8 +514,9 @@ int main(void)
 {
 	struct side a = { .channel = 0x4001, .inject_as = PATH_AB },
 		    b = { .channel = 0x4002, .inject_as = PATH_BA }, plain = { 0 };
-	const struct wg_device_ops hooked = { .recv = on_recv, .other = on_other,
-					      .route = on_route, .roam = on_roam };
+	const struct wg_device_ops hooked = {
+		.recv = on_recv, .other = on_other, .route = on_route, .roam = on_roam
+	};
 	const struct wg_device_ops bare = { .recv = on_recv };
 
 	uv_loop_init(&loop);

@@ -15,40 +15,40 @@ struct row {
 #define T_LIM (COUNTER_WINDOW_SIZE + 1ULL)
 
 static const struct row table[] = {
-	{ 0, true },			     /* 1 */
-	{ 1, true },			     /* 2 */
-	{ 1, false },			     /* 3 */
-	{ 9, true },			     /* 4 */
-	{ 8, true },			     /* 5 */
-	{ 7, true },			     /* 6 */
-	{ 7, false },			     /* 7 */
-	{ T_LIM, true },		     /* 8 */
-	{ T_LIM - 1, true },		     /* 9 */
-	{ T_LIM - 1, false },		     /* 10 */
-	{ T_LIM - 2, true },		     /* 11 */
-	{ 2, true },			     /* 12: the oldest still inside */
-	{ 2, false },			     /* 13 */
-	{ T_LIM + 16, true },		     /* 14 */
-	{ 3, false },			     /* 15: fell out of the window */
-	{ T_LIM + 16, false },		     /* 16 */
-	{ T_LIM * 4, true },		     /* 17: jump larger than the bitmap */
-	{ T_LIM * 4 - (T_LIM - 1), true },   /* 18: window's trailing edge */
-	{ 10, false },			     /* 19 */
-	{ T_LIM * 4 - T_LIM, false },	     /* 20: just outside */
-	{ T_LIM * 4 - (T_LIM + 1), false },  /* 21 */
-	{ T_LIM * 4 - (T_LIM - 2), true },   /* 22 */
-	{ T_LIM * 4 + 1 - T_LIM, false },    /* 23 */
-	{ 0, false },			     /* 24 */
-	{ REJECT_AFTER_MESSAGES, false },    /* 25 */
-	{ REJECT_AFTER_MESSAGES - 1, true }, /* 26 */
-	{ REJECT_AFTER_MESSAGES, false },    /* 27 */
-	{ REJECT_AFTER_MESSAGES - 1, false },/* 28 */
-	{ REJECT_AFTER_MESSAGES - 2, true }, /* 29 */
-	{ REJECT_AFTER_MESSAGES + 1, false },/* 30 */
-	{ REJECT_AFTER_MESSAGES + 2, false },/* 31 */
-	{ REJECT_AFTER_MESSAGES - 2, false },/* 32 */
-	{ REJECT_AFTER_MESSAGES - 3, true }, /* 33 */
-	{ 0, false },			     /* 34 */
+	{ 0, true },			      /* 1 */
+	{ 1, true },			      /* 2 */
+	{ 1, false },			      /* 3 */
+	{ 9, true },			      /* 4 */
+	{ 8, true },			      /* 5 */
+	{ 7, true },			      /* 6 */
+	{ 7, false },			      /* 7 */
+	{ T_LIM, true },		      /* 8 */
+	{ T_LIM - 1, true },		      /* 9 */
+	{ T_LIM - 1, false },		      /* 10 */
+	{ T_LIM - 2, true },		      /* 11 */
+	{ 2, true },			      /* 12: the oldest still inside */
+	{ 2, false },			      /* 13 */
+	{ T_LIM + 16, true },		      /* 14 */
+	{ 3, false },			      /* 15: fell out of the window */
+	{ T_LIM + 16, false },		      /* 16 */
+	{ T_LIM * 4, true },		      /* 17: jump larger than the bitmap */
+	{ T_LIM * 4 - (T_LIM - 1), true },    /* 18: window's trailing edge */
+	{ 10, false },			      /* 19 */
+	{ T_LIM * 4 - T_LIM, false },	      /* 20: just outside */
+	{ T_LIM * 4 - (T_LIM + 1), false },   /* 21 */
+	{ T_LIM * 4 - (T_LIM - 2), true },    /* 22 */
+	{ T_LIM * 4 + 1 - T_LIM, false },     /* 23 */
+	{ 0, false },			      /* 24 */
+	{ REJECT_AFTER_MESSAGES, false },     /* 25 */
+	{ REJECT_AFTER_MESSAGES - 1, true },  /* 26 */
+	{ REJECT_AFTER_MESSAGES, false },     /* 27 */
+	{ REJECT_AFTER_MESSAGES - 1, false }, /* 28 */
+	{ REJECT_AFTER_MESSAGES - 2, true },  /* 29 */
+	{ REJECT_AFTER_MESSAGES + 1, false }, /* 30 */
+	{ REJECT_AFTER_MESSAGES + 2, false }, /* 31 */
+	{ REJECT_AFTER_MESSAGES - 2, false }, /* 32 */
+	{ REJECT_AFTER_MESSAGES - 3, true },  /* 33 */
+	{ 0, false },			      /* 34 */
 };
 
 int main(void)
