@@ -12,7 +12,7 @@
 
 #include "common/log.h"
 #include "common/now.h"
-#include "sshd/sshd_int.h"
+#include "sshd/internal.h"
 
 int sshd__user_lookup(const char *name, struct sshd__user *out)
 {

@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "sshd/sshd_int.h"
+#include "sshd/internal.h"
 
 #define SUBJ "sshd"
 

@@ -26,7 +26,7 @@
 #include <unistd.h>
 #include <utmpx.h>
 
-#include "sshd/sshd_int.h"
+#include "sshd/internal.h"
 
 static volatile sig_atomic_t user_pid;
 

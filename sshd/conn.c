@@ -19,7 +19,7 @@
 
 #include "common/log.h"
 #include "common/now.h"
-#include "sshd/sshd_int.h"
+#include "sshd/internal.h"
 #define SUBJ "sshd"
 
 static void on_poll(uv_poll_t *h, int status, int events);

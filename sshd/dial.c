@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "sshd/sshd_int.h"
+#include "sshd/internal.h"
 
 enum {
 	DIAL_TIMEOUT_S = 20, /* the helper's whole life: resolution is done, connects remain */

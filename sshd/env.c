@@ -7,7 +7,7 @@
 #include <fnmatch.h>
 #include <string.h>
 
-#include "sshd/sshd_int.h"
+#include "sshd/internal.h"
 
 static const char *const denied_prefixes[] = { "LD_", "DYLD_", "_RLD", "GCONV_", NULL };
 static const char *const denied_names[] = {

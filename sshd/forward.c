@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "sshd/sshd_int.h"
+#include "sshd/internal.h"
 
 static void fwd_closed(uv_handle_t *h)
 {

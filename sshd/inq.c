@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "sshd/sshd_int.h"
+#include "sshd/internal.h"
 
 static bool inq_room(struct sshd__inq *q, size_t len)
 {

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "sshd/sshd_int.h"
+#include "sshd/internal.h"
 /* ---- tcpip-forward (ssh -R) ---- */
 
 static void on_accept(uv_poll_t *h, int status, int events)

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "sshd/sshd_int.h"
+#include "sshd/internal.h"
 
 enum { SSHD__QUOTE_MAX = 64 };
 

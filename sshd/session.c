@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "sshd/sshd_int.h"
+#include "sshd/internal.h"
 
 static const struct {
 	int sig;

@@ -12,15 +12,15 @@
 #include "common/now.h"
 #include "control/server/ident.h"
 #include "control/server/polglue.h"
-#include "control/server/srv.h"
+#include "control/server/internal.h"
 #include "control/server/tags.h"
 
-static enum MHD_Result bad(struct srv_req *r, const char *msg)
+static enum MHD_Result bad(struct ctl__req *r, const char *msg)
 {
-	return srv_reply_error(r->conn, MHD_HTTP_BAD_REQUEST, "%s", msg);
+	return ctl__reply_error(r->conn, MHD_HTTP_BAD_REQUEST, "%s", msg);
 }
 
-static json_t *body_object(struct srv_req *r, char *err, size_t errlen)
+static json_t *body_object(struct ctl__req *r, char *err, size_t errlen)
 {
 	json_error_t jerr;
 	if (!r->body || !r->len) {
@@ -75,14 +75,14 @@ static int collect_node(void *ctx, const struct ctl_node_rec *n)
 	return 0;
 }
 
-static enum MHD_Result users(struct srv_req *r, const char *method, const char *rest)
+static enum MHD_Result users(struct ctl__req *r, const char *method, const char *rest)
 {
 	struct ctl_server *srv = r->srv;
 	char err[256];
 	if (!*rest && strcmp(method, "GET") == 0) {
 		json_t *a = json_array();
 		srv->store->ops->user_list(srv->store, user_json, a);
-		return srv_reply_json(r->conn, MHD_HTTP_OK, json_pack("{s:o}", "users", a));
+		return ctl__reply_json(r->conn, MHD_HTTP_OK, json_pack("{s:o}", "users", a));
 	}
 	if (!*rest && strcmp(method, "POST") == 0) {
 		json_t *j = body_object(r, err, sizeof(err));
@@ -100,14 +100,14 @@ static enum MHD_Result users(struct srv_req *r, const char *method, const char *
 		else {
 			int rc = ctl_user_create(srv->store, login, pw, &id, &why);
 			if (rc == -EEXIST)
-				res = srv_reply_error(r->conn, MHD_HTTP_CONFLICT, "%s", why);
+				res = ctl__reply_error(r->conn, MHD_HTTP_CONFLICT, "%s", why);
 			else if (rc == -EINVAL)
 				res = bad(r, why);
 			else if (rc)
-				res = srv_reply_error(r->conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
-						      "cannot add the user: %s", strerror(-rc));
+				res = ctl__reply_error(r->conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+						       "cannot add the user: %s", strerror(-rc));
 			else
-				res = srv_reply_json(
+				res = ctl__reply_json(
 				    r->conn, MHD_HTTP_CREATED,
 				    json_pack("{s:I, s:s}", "id", (json_int_t)id, "login", login));
 		}
@@ -119,41 +119,41 @@ static enum MHD_Result users(struct srv_req *r, const char *method, const char *
 		int rc = srv->store->ops->user_remove(srv->store, rest + 1, collect_node, &l);
 		if (rc == -ENOENT) {
 			free(l.ids);
-			return srv_reply_error(r->conn, MHD_HTTP_NOT_FOUND, "no user '%s'",
-					       rest + 1);
+			return ctl__reply_error(r->conn, MHD_HTTP_NOT_FOUND, "no user '%s'",
+						rest + 1);
 		}
 		if (!rc)
-			rc = srv_nodes_remove(srv, l.ids, l.n);
+			rc = ctl__nodes_remove(srv, l.ids, l.n);
 		free(l.ids);
 		if (rc)
-			return srv_reply_error(r->conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
-					       "cannot remove the user: %s", strerror(-rc));
-		return srv_reply_json(r->conn, MHD_HTTP_OK, json_pack("{s:b}", "removed", 1));
+			return ctl__reply_error(r->conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+						"cannot remove the user: %s", strerror(-rc));
+		return ctl__reply_json(r->conn, MHD_HTTP_OK, json_pack("{s:b}", "removed", 1));
 	}
-	return srv_reply_error(r->conn, MHD_HTTP_NOT_FOUND, "no such admin endpoint");
+	return ctl__reply_error(r->conn, MHD_HTTP_NOT_FOUND, "no such admin endpoint");
 }
 
-static enum MHD_Result authkeys(struct srv_req *r, const char *method, const char *rest)
+static enum MHD_Result authkeys(struct ctl__req *r, const char *method, const char *rest)
 {
 	struct ctl_server *srv = r->srv;
 	char err[256];
 	if (!*rest && strcmp(method, "GET") == 0) {
 		json_t *a = json_array();
 		srv->store->ops->authkey_list(srv->store, authkey_json, a);
-		return srv_reply_json(r->conn, MHD_HTTP_OK, json_pack("{s:o}", "authkeys", a));
+		return ctl__reply_json(r->conn, MHD_HTTP_OK, json_pack("{s:o}", "authkeys", a));
 	}
 	if (*rest == '/' && strcmp(method, "DELETE") == 0) {
 		int rc = srv->store->ops->authkey_revoke(srv->store, rest + 1);
 		if (rc == -ENOENT)
-			return srv_reply_error(r->conn, MHD_HTTP_NOT_FOUND,
-					       "no auth key with prefix '%s'", rest + 1);
+			return ctl__reply_error(r->conn, MHD_HTTP_NOT_FOUND,
+						"no auth key with prefix '%s'", rest + 1);
 		if (rc)
-			return srv_reply_error(r->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s",
-					       strerror(-rc));
-		return srv_reply_json(r->conn, MHD_HTTP_OK, json_pack("{s:b}", "revoked", 1));
+			return ctl__reply_error(r->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s",
+						strerror(-rc));
+		return ctl__reply_json(r->conn, MHD_HTTP_OK, json_pack("{s:b}", "revoked", 1));
 	}
 	if (*rest || strcmp(method, "POST") != 0)
-		return srv_reply_error(r->conn, MHD_HTTP_NOT_FOUND, "no such admin endpoint");
+		return ctl__reply_error(r->conn, MHD_HTTP_NOT_FOUND, "no such admin endpoint");
 	json_t *j = body_object(r, err, sizeof(err));
 	if (!j)
 		return bad(r, err);
@@ -189,28 +189,28 @@ static enum MHD_Result authkeys(struct srv_req *r, const char *method, const cha
 		goto out;
 	}
 	if (ctl_authkey_check_tags(srv->policy_text, login, tagbuf, err, sizeof(err)) != 0) {
-		res = srv_reply_error(r->conn, MHD_HTTP_FORBIDDEN, "%s", err);
+		res = ctl__reply_error(r->conn, MHD_HTTP_FORBIDDEN, "%s", err);
 		goto out;
 	}
 	char key[CTL_AUTHKEY_TEXT_SIZE];
 	struct ctl_authkey k;
-	int64_t exp = srv_now_s() + (expiry ? json_integer_value(expiry) : 90 * 86400);
+	int64_t exp = ctl__now_s() + (expiry ? json_integer_value(expiry) : 90 * 86400);
 	int rc = ctl_authkey_create(srv->store, u.id, json_is_true(reusable), json_is_true(eph),
 				    tagbuf, exp, key, &k);
 	if (rc) {
-		res = srv_reply_error(r->conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
-				      "cannot create the key: %s", strerror(-rc));
+		res = ctl__reply_error(r->conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+				       "cannot create the key: %s", strerror(-rc));
 		goto out;
 	}
-	res = srv_reply_json(r->conn, MHD_HTTP_CREATED,
-			     json_pack("{s:s, s:s, s:I}", "key", key, "prefix", k.prefix, "expires",
-				       (json_int_t)exp));
+	res = ctl__reply_json(r->conn, MHD_HTTP_CREATED,
+			      json_pack("{s:s, s:s, s:I}", "key", key, "prefix", k.prefix,
+					"expires", (json_int_t)exp));
 out:
 	json_decref(j);
 	return res;
 }
 
-static enum MHD_Result nodes(struct srv_req *r, const char *method, const char *rest)
+static enum MHD_Result nodes(struct ctl__req *r, const char *method, const char *rest)
 {
 	struct ctl_server *srv = r->srv;
 	char err[256];
@@ -221,43 +221,43 @@ static enum MHD_Result nodes(struct srv_req *r, const char *method, const char *
 			if (n)
 				json_array_append_new(a, n);
 		}
-		return srv_reply_json(r->conn, MHD_HTTP_OK, json_pack("{s:o}", "nodes", a));
+		return ctl__reply_json(r->conn, MHD_HTTP_OK, json_pack("{s:o}", "nodes", a));
 	}
 	char *end;
 	long long id = *rest == '/' ? strtoll(rest + 1, &end, 10) : 0;
 	if (id <= 0)
-		return srv_reply_error(r->conn, MHD_HTTP_NOT_FOUND, "no such admin endpoint");
-	struct srv_node *n = srv_node_by_id(srv, id);
+		return ctl__reply_error(r->conn, MHD_HTTP_NOT_FOUND, "no such admin endpoint");
+	struct ctl__node *n = ctl__node_by_id(srv, id);
 	if (!n)
-		return srv_reply_error(r->conn, MHD_HTTP_NOT_FOUND, "no node %lld", id);
+		return ctl__reply_error(r->conn, MHD_HTTP_NOT_FOUND, "no node %lld", id);
 	if (!*end && strcmp(method, "DELETE") == 0) {
-		int rc = srv_node_remove(srv, id);
+		int rc = ctl__node_remove(srv, id);
 		if (rc)
-			return srv_reply_error(r->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s",
-					       strerror(-rc));
+			return ctl__reply_error(r->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s",
+						strerror(-rc));
 		log_info("meshcontrol", "node %lld removed by the admin API", id);
-		return srv_reply_json(r->conn, MHD_HTTP_OK, json_pack("{s:b}", "removed", 1));
+		return ctl__reply_json(r->conn, MHD_HTTP_OK, json_pack("{s:b}", "removed", 1));
 	}
 	if (strcmp(end, "/expire") == 0 && strcmp(method, "POST") == 0) {
-		int rc = srv_node_expire(srv, n, err, sizeof(err));
+		int rc = ctl__node_expire(srv, n, err, sizeof(err));
 		if (rc)
-			return srv_reply_error(r->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s",
-					       strerror(-rc));
-		return srv_reply_json(r->conn, MHD_HTTP_OK, json_pack("{s:b}", "expired", 1));
+			return ctl__reply_error(r->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s",
+						strerror(-rc));
+		return ctl__reply_json(r->conn, MHD_HTTP_OK, json_pack("{s:b}", "expired", 1));
 	}
-	return srv_reply_error(r->conn, MHD_HTTP_NOT_FOUND, "no such admin endpoint");
+	return ctl__reply_error(r->conn, MHD_HTTP_NOT_FOUND, "no such admin endpoint");
 }
 
-static enum MHD_Result policy(struct srv_req *r, const char *method, const char *rest)
+static enum MHD_Result policy(struct ctl__req *r, const char *method, const char *rest)
 {
 	struct ctl_server *srv = r->srv;
 	char err[600] = "";
 	if (!*rest && strcmp(method, "GET") == 0)
-		return srv_reply_json(r->conn, MHD_HTTP_OK,
-				      json_pack("{s:s?}", "policy", srv->policy_text));
+		return ctl__reply_json(r->conn, MHD_HTTP_OK,
+				       json_pack("{s:s?}", "policy", srv->policy_text));
 	bool check = strcmp(rest, "/check") == 0;
 	if ((!check && *rest) || (strcmp(method, "POST") != 0 && strcmp(method, "PUT") != 0))
-		return srv_reply_error(r->conn, MHD_HTTP_NOT_FOUND, "no such admin endpoint");
+		return ctl__reply_error(r->conn, MHD_HTTP_NOT_FOUND, "no such admin endpoint");
 	if (!r->body || !r->len)
 		return bad(r, "request body is empty (expected the policy file)");
 	if (strlen(r->body) != r->len)
@@ -265,43 +265,43 @@ static enum MHD_Result policy(struct srv_req *r, const char *method, const char 
 	/* Checking compiles once; setting compiles once, in place (a refused policy changes
 	 * nothing), then stores; a store failure puts the previous policy back. */
 	uint64_t t0 = now_mono_ms();
-	int rc = check ? srv_policy_check(srv, r->body, err, sizeof(err))
+	int rc = check ? ctl__policy_check(srv, r->body, err, sizeof(err))
 		       : polglue_apply(srv, r->body, true, err, sizeof(err));
 	uint64_t t1 = now_mono_ms();
 	if (rc == -EINVAL || rc == -ENOTSUP)
-		return srv_reply_error(r->conn, MHD_HTTP_BAD_REQUEST, "policy: %s", err);
+		return ctl__reply_error(r->conn, MHD_HTTP_BAD_REQUEST, "policy: %s", err);
 	if (rc)
-		return srv_reply_error(r->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", err);
+		return ctl__reply_error(r->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", err);
 	if (check)
-		return srv_reply_json(r->conn, MHD_HTTP_OK, json_pack("{s:b}", "valid", 1));
+		return ctl__reply_json(r->conn, MHD_HTTP_OK, json_pack("{s:b}", "valid", 1));
 	char *text = strdup(r->body);
 	rc = text ? srv->store->ops->policy_set(srv->store, r->body) : -ENOMEM;
 	if (rc) {
 		free(text);
-		srv_map_rebuild(srv, err, sizeof(err));
-		return srv_reply_error(r->conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
-				       "cannot store the policy: %s", strerror(-rc));
+		ctl__map_rebuild(srv, err, sizeof(err));
+		return ctl__reply_error(r->conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+					"cannot store the policy: %s", strerror(-rc));
 	}
 	uint64_t t2 = now_mono_ms();
 	free(srv->policy_text);
 	srv->policy_text = text;
-	srv_map_published(srv);
+	ctl__map_published(srv);
 	log_info("meshcontrol",
 		 "policy updated (%zu bytes, %zu nodes): compiled in %llu ms (policy engine %llu "
 		 "ms), stored in %llu ms, %llu ms to wake the streams; map version %llu",
 		 r->len, srv->n_nodes, (unsigned long long)(t1 - t0),
 		 (unsigned long long)srv->engine_ms, (unsigned long long)(t2 - t1),
 		 (unsigned long long)(now_mono_ms() - t2), (unsigned long long)srv->map_version);
-	return srv_reply_json(
+	return ctl__reply_json(
 	    r->conn, MHD_HTTP_OK,
 	    json_pack("{s:b, s:I}", "updated", 1, "version", (json_int_t)srv->map_version));
 }
 
-enum MHD_Result srv_admin_api(struct srv_req *r, const char *method, const char *path)
+enum MHD_Result ctl__admin_api(struct ctl__req *r, const char *method, const char *path)
 {
 	static const struct {
 		const char *name;
-		enum MHD_Result (*fn)(struct srv_req *, const char *, const char *);
+		enum MHD_Result (*fn)(struct ctl__req *, const char *, const char *);
 	} table[] = {
 		{ "users", users },
 		{ "authkeys", authkeys },
@@ -314,5 +314,6 @@ enum MHD_Result srv_admin_api(struct srv_req *r, const char *method, const char 
 		    (path[len] == '\0' || path[len] == '/'))
 			return table[i].fn(r, method, path + len);
 	}
-	return srv_reply_error(r->conn, MHD_HTTP_NOT_FOUND, "no admin endpoint '/api/v1/%s'", path);
+	return ctl__reply_error(r->conn, MHD_HTTP_NOT_FOUND, "no admin endpoint '/api/v1/%s'",
+				path);
 }

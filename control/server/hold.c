@@ -1,6 +1,6 @@
 /* Check-mode holds: an SSH login the policy says to check waits for a person's approval on
  * the check page while its destination node asks (or waits) here.  Every answer is the
- * policy's decision now first (srv_ssh_verdict), then the approval; holds are capped per node
+ * policy's decision now first (ctl__ssh_verdict), then the approval; holds are capped per node
  * asking, per source device and in all. */
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,11 +10,11 @@
 #include "common/addr.h"
 #include "common/now.h"
 #include "control/policy/policy.h"
-#include "control/server/srv.h"
+#include "control/server/internal.h"
 
 /* ---- check-mode holds ---- */
 
-static struct srv_hold *hold_by_id(struct ctl_server *srv, const char *id)
+static struct ctl__hold *hold_by_id(struct ctl_server *srv, const char *id)
 {
 	for (size_t i = 0; i < srv->n_holds; i++)
 		if (strcmp(srv->holds[i].id, id) == 0)
@@ -22,7 +22,7 @@ static struct srv_hold *hold_by_id(struct ctl_server *srv, const char *id)
 	return NULL;
 }
 
-static struct srv_node *node_by_addr(struct ctl_server *srv, const char *addr)
+static struct ctl__node *node_by_addr(struct ctl_server *srv, const char *addr)
 {
 	struct addr_prefix p;
 	if (!addr_prefix_parse(addr, &p, NULL))
@@ -39,7 +39,7 @@ static struct srv_node *node_by_addr(struct ctl_server *srv, const char *addr)
 	return NULL;
 }
 
-static bool node_index(struct ctl_server *srv, const struct srv_node *n, size_t *index)
+static bool node_index(struct ctl_server *srv, const struct ctl__node *n, size_t *index)
 {
 	char a[16];
 	snprintf(a, sizeof(a), "%u.%u.%u.%u", n->rec.ipv4 >> 24, (n->rec.ipv4 >> 16) & 255,
@@ -47,11 +47,11 @@ static bool node_index(struct ctl_server *srv, const struct srv_node *n, size_t 
 	return pol_compiled_find_node(srv->compiled, a, index) == 0;
 }
 
-int srv_ssh_verdict(struct ctl_server *srv, int64_t src, int64_t dst, const char *user, char *why,
-		    size_t whylen)
+int ctl__ssh_verdict(struct ctl_server *srv, int64_t src, int64_t dst, const char *user, char *why,
+		     size_t whylen)
 {
-	struct srv_node *s = srv_node_by_id(srv, src), *d = srv_node_by_id(srv, dst);
-	int64_t now = srv_now_s();
+	struct ctl__node *s = ctl__node_by_id(srv, src), *d = ctl__node_by_id(srv, dst);
+	int64_t now = ctl__now_s();
 	struct pol_decision dec;
 	size_t si, di;
 	if (!s || !d) {
@@ -59,9 +59,9 @@ int srv_ssh_verdict(struct ctl_server *srv, int64_t src, int64_t dst, const char
 			 s ? "destination" : "source");
 		return VERDICT_REJECT;
 	}
-	if (srv_node_expired(s, now) || srv_node_expired(d, now)) {
+	if (ctl__node_expired(s, now) || ctl__node_expired(d, now)) {
 		snprintf(why, whylen, "the %s node's key has expired",
-			 srv_node_expired(s, now) ? "source" : "destination");
+			 ctl__node_expired(s, now) ? "source" : "destination");
 		return VERDICT_REJECT;
 	}
 	if (!srv->compiled) {
@@ -78,26 +78,26 @@ int srv_ssh_verdict(struct ctl_server *srv, int64_t src, int64_t dst, const char
 	return dec.verdict;
 }
 
-static enum MHD_Result hold_reject(struct srv_req *r, const char *fmt, ...)
+static enum MHD_Result hold_reject(struct ctl__req *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-static enum MHD_Result hold_reject(struct srv_req *r, const char *fmt, ...)
+static enum MHD_Result hold_reject(struct ctl__req *r, const char *fmt, ...)
 {
 	char reason[512];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
-	return srv_reply_sealed_json(
+	return ctl__reply_sealed_json(
 	    r, MHD_HTTP_OK, json_pack("{s:s, s:s}", "decision", "reject", "reason", reason));
 }
 
 /* The answer to a hold, decided now: the policy first (a rule removed while the login
  * waited rejects it, whatever was approved), then the person's approval. */
-static enum MHD_Result hold_answer(struct srv_req *r, struct srv_hold *h)
+static enum MHD_Result hold_answer(struct ctl__req *r, struct ctl__hold *h)
 {
 	struct ctl_server *srv = r->srv;
 	char url[512], why[POL_WHY_MAX];
-	int v = srv_ssh_verdict(srv, h->src, h->dst, h->local_user, why, sizeof(why));
+	int v = ctl__ssh_verdict(srv, h->src, h->dst, h->local_user, why, sizeof(why));
 	if (v == VERDICT_REJECT && h->state >= 0) {
 		h->state = -1;
 		snprintf(h->reason, sizeof(h->reason), "the policy no longer allows this login: %s",
@@ -107,117 +107,118 @@ static enum MHD_Result hold_answer(struct srv_req *r, struct srv_hold *h)
 		return hold_reject(
 		    r, "%s", h->reason[0] ? h->reason : "the login was rejected on the check page");
 	if (h->state > 0 || v == VERDICT_ACCEPT)
-		return srv_reply_sealed_json(r, MHD_HTTP_OK,
-					     json_pack("{s:s}", "decision", "accept"));
+		return ctl__reply_sealed_json(r, MHD_HTTP_OK,
+					      json_pack("{s:s}", "decision", "accept"));
 	bool wait = json_is_true(json_object_get(r->msg, "wait"));
 	uint64_t now = now_mono_ms();
 	if (wait && !srv->stopping && (r->wait == SRV_WAIT_NONE || now < r->deadline_ms)) {
 		snprintf(r->token, sizeof(r->token), "%s", h->id);
-		srv_suspend(r, SRV_WAIT_HOLD,
-			    r->wait == SRV_WAIT_NONE ? now + SRV_HOLD_WAIT_MS : r->deadline_ms);
+		ctl__suspend(r, SRV_WAIT_HOLD,
+			     r->wait == SRV_WAIT_NONE ? now + SRV_HOLD_WAIT_MS : r->deadline_ms);
 		return MHD_YES;
 	}
 	snprintf(url, sizeof(url), "%s/check/%s", srv->public_url, h->id);
-	return srv_reply_sealed_json(
+	return ctl__reply_sealed_json(
 	    r, MHD_HTTP_OK,
 	    json_pack("{s:s, s:s, s:s}", "decision", "pending", "url", url, "hold_id", h->id));
 }
 
 /* Room for one more hold from src to dst, or a sealed 429 in *res saying which cap. */
-static bool hold_room(struct srv_req *r, const struct srv_node *src, const struct srv_node *dst,
+static bool hold_room(struct ctl__req *r, const struct ctl__node *src, const struct ctl__node *dst,
 		      enum MHD_Result *res)
 {
 	struct ctl_server *srv = r->srv;
 	size_t to_dst = 0, from_src = 0;
 	for (size_t i = 0; i < srv->n_holds; i++) {
-		const struct srv_hold *h = &srv->holds[i];
+		const struct ctl__hold *h = &srv->holds[i];
 		to_dst += h->state == 0 && h->dst == dst->rec.id;
 		from_src += h->state == 0 && h->src == src->rec.id;
 	}
 	if (from_src >= SRV_HOLDS_PER_SOURCE)
-		*res = srv_sealed_error(r, MHD_HTTP_TOO_MANY_REQUESTS,
-					"too many check-mode logins from %s waiting for approval "
-					"(at most %d); approve or reject them first",
-					src->rec.hostname, SRV_HOLDS_PER_SOURCE);
+		*res = ctl__sealed_error(r, MHD_HTTP_TOO_MANY_REQUESTS,
+					 "too many check-mode logins from %s waiting for approval "
+					 "(at most %d); approve or reject them first",
+					 src->rec.hostname, SRV_HOLDS_PER_SOURCE);
 	else if (to_dst >= SRV_HOLDS_PER_NODE)
-		*res = srv_sealed_error(r, MHD_HTTP_TOO_MANY_REQUESTS,
-					"too many check-mode logins to %s waiting for approval (at "
-					"most %d); approve or reject them first",
-					dst->rec.hostname, SRV_HOLDS_PER_NODE);
+		*res =
+		    ctl__sealed_error(r, MHD_HTTP_TOO_MANY_REQUESTS,
+				      "too many check-mode logins to %s waiting for approval (at "
+				      "most %d); approve or reject them first",
+				      dst->rec.hostname, SRV_HOLDS_PER_NODE);
 	else if (srv->n_holds >= SRV_HOLDS_MAX)
-		*res = srv_sealed_error(r, MHD_HTTP_TOO_MANY_REQUESTS,
-					"too many check-mode logins on this server (at most %d); "
-					"try again later",
-					SRV_HOLDS_MAX);
+		*res = ctl__sealed_error(r, MHD_HTTP_TOO_MANY_REQUESTS,
+					 "too many check-mode logins on this server (at most %d); "
+					 "try again later",
+					 SRV_HOLDS_MAX);
 	else
 		return true;
 	return false;
 }
 
-enum MHD_Result srv_api_hold(struct srv_req *r, struct srv_node *dst)
+enum MHD_Result ctl__api_hold(struct ctl__req *r, struct ctl__node *dst)
 {
 	struct ctl_server *srv = r->srv;
 	const char *hid = json_string_value(json_object_get(r->msg, "hold_id"));
-	struct srv_hold *h;
+	struct ctl__hold *h;
 	if (hid) {
 		h = hold_by_id(srv, hid);
 		if (!h || h->dst != dst->rec.id)
-			return srv_sealed_error(r, MHD_HTTP_BAD_REQUEST,
-						"hold_id: unknown or expired hold");
+			return ctl__sealed_error(r, MHD_HTTP_BAD_REQUEST,
+						 "hold_id: unknown or expired hold");
 		if (json_is_true(json_object_get(r->msg, "cancel"))) {
 			/* the SSH client went away: nobody waits for this hold any more */
 			char id[sizeof(h->id)];
 			snprintf(id, sizeof(id), "%s", h->id);
 			srv->holds[h - srv->holds] = srv->holds[--srv->n_holds];
-			srv_wake(srv, SRV_WAIT_HOLD, id);
-			return srv_reply_sealed_json(r, MHD_HTTP_OK,
-						     json_pack("{s:s}", "decision", "cancelled"));
+			ctl__wake(srv, SRV_WAIT_HOLD, id);
+			return ctl__reply_sealed_json(r, MHD_HTTP_OK,
+						      json_pack("{s:s}", "decision", "cancelled"));
 		}
-		h->last_asked = srv_now_s();
+		h->last_asked = ctl__now_s();
 		return hold_answer(r, h);
 	}
 	const char *src_addr = json_string_value(json_object_get(r->msg, "src"));
 	const char *user = json_string_value(json_object_get(r->msg, "user"));
 	json_t *period = json_object_get(r->msg, "check_period");
 	if (!src_addr || !user || !*user || strlen(user) >= sizeof(h->local_user))
-		return srv_sealed_error(r, MHD_HTTP_BAD_REQUEST,
-					"hold needs src (an address) and user (1-63 chars)");
+		return ctl__sealed_error(r, MHD_HTTP_BAD_REQUEST,
+					 "hold needs src (an address) and user (1-63 chars)");
 	if (period && (!json_is_integer(period) || json_integer_value(period) < 0 ||
 		       json_integer_value(period) > 168 * 3600))
-		return srv_sealed_error(r, MHD_HTTP_BAD_REQUEST,
-					"check_period: expected 0 to 604800 seconds");
-	struct srv_node *src = node_by_addr(srv, src_addr);
+		return ctl__sealed_error(r, MHD_HTTP_BAD_REQUEST,
+					 "check_period: expected 0 to 604800 seconds");
+	struct ctl__node *src = node_by_addr(srv, src_addr);
 	if (!src)
 		return hold_reject(r, "unknown source address");
 	if (src->rec.tags[0] || !src->owner[0])
 		return hold_reject(r, "tagged sources cannot use check mode");
 	char why[POL_WHY_MAX];
-	int v = srv_ssh_verdict(srv, src->rec.id, dst->rec.id, user, why, sizeof(why));
+	int v = ctl__ssh_verdict(srv, src->rec.id, dst->rec.id, user, why, sizeof(why));
 	if (v == VERDICT_REJECT)
 		return hold_reject(r, "the policy does not allow this login: %s", why);
 	if (v == VERDICT_ACCEPT)
-		return srv_reply_sealed_json(r, MHD_HTTP_OK,
-					     json_pack("{s:s}", "decision", "accept"));
+		return ctl__reply_sealed_json(r, MHD_HTTP_OK,
+					      json_pack("{s:s}", "decision", "accept"));
 	int64_t p = period ? json_integer_value(period) : 12 * 3600;
 	struct ctl_approval a;
 	if (p > 0 && srv->store->ops->approval_get(srv->store, src->rec.id, dst->rec.id, &a) == 0 &&
-	    a.approved_at + p > srv_now_s())
-		return srv_reply_sealed_json(r, MHD_HTTP_OK,
-					     json_pack("{s:s}", "decision", "accept"));
+	    a.approved_at + p > ctl__now_s())
+		return ctl__reply_sealed_json(r, MHD_HTTP_OK,
+					      json_pack("{s:s}", "decision", "accept"));
 	enum MHD_Result res;
 	if (!hold_room(r, src, dst, &res))
 		return res;
-	struct srv_hold *arr = realloc(srv->holds, (srv->n_holds + 1) * sizeof(*arr));
+	struct ctl__hold *arr = realloc(srv->holds, (srv->n_holds + 1) * sizeof(*arr));
 	if (!arr)
 		return MHD_NO;
 	srv->holds = arr;
 	h = &arr[srv->n_holds++];
 	memset(h, 0, sizeof(*h));
-	srv_random_hex(h->id, 16);
+	ctl__random_hex(h->id, 16);
 	h->src = src->rec.id;
 	h->dst = dst->rec.id;
 	snprintf(h->local_user, sizeof(h->local_user), "%s", user);
 	h->check_period_s = p;
-	h->created = h->last_asked = srv_now_s();
+	h->created = h->last_asked = ctl__now_s();
 	return hold_answer(r, h);
 }

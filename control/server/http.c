@@ -23,7 +23,7 @@
 #include "common/key.h"
 #include "common/log.h"
 #include "common/now.h"
-#include "control/server/srv.h"
+#include "control/server/internal.h"
 #include "control/server/sso.h"
 #include "control/url/url.h"
 
@@ -42,26 +42,26 @@ enum {
 	SRV_TICK_MS = 50,
 };
 
-uint64_t srv_wall_ms(void)
+uint64_t ctl__wall_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-int64_t srv_now_s(void)
+int64_t ctl__now_s(void)
 {
 	return (int64_t)time(NULL);
 }
 
-void srv_random_hex(char *out, size_t bytes)
+void ctl__random_hex(char *out, size_t bytes)
 {
 	uint8_t b[64];
 	randombytes_buf(b, bytes);
 	sodium_bin2hex(out, 2 * bytes + 1, b, bytes);
 }
 
-void srv_source(struct MHD_Connection *c, char out[static SRV_SOURCE_MAX])
+void ctl__source(struct MHD_Connection *c, char out[static SRV_SOURCE_MAX])
 {
 	const union MHD_ConnectionInfo *ci =
 	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -84,8 +84,8 @@ void srv_source(struct MHD_Connection *c, char out[static SRV_SOURCE_MAX])
 	}
 }
 
-enum MHD_Result srv_reply(struct MHD_Connection *c, unsigned status, const char *ctype, char *body,
-			  size_t len)
+enum MHD_Result ctl__reply(struct MHD_Connection *c, unsigned status, const char *ctype, char *body,
+			   size_t len)
 {
 	struct MHD_Response *resp =
 	    MHD_create_response_from_buffer_with_free_callback(len, body, free);
@@ -100,17 +100,17 @@ enum MHD_Result srv_reply(struct MHD_Connection *c, unsigned status, const char 
 	return rc;
 }
 
-enum MHD_Result srv_reply_json(struct MHD_Connection *c, unsigned status, json_t *j)
+enum MHD_Result ctl__reply_json(struct MHD_Connection *c, unsigned status, json_t *j)
 {
 	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	if (!s)
 		return MHD_NO;
 	size_t len = strlen(s);
-	return srv_reply(c, status, "application/json", s, len);
+	return ctl__reply(c, status, "application/json", s, len);
 }
 
-enum MHD_Result srv_reply_error(struct MHD_Connection *c, unsigned status, const char *fmt, ...)
+enum MHD_Result ctl__reply_error(struct MHD_Connection *c, unsigned status, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -123,10 +123,10 @@ enum MHD_Result srv_reply_error(struct MHD_Connection *c, unsigned status, const
 	for (char *p = msg; !j && *p; p++)
 		if ((unsigned char)*p >= 0x80)
 			*p = '?';
-	return srv_reply_json(c, status, j ? j : json_pack("{s:s}", "error", msg));
+	return ctl__reply_json(c, status, j ? j : json_pack("{s:s}", "error", msg));
 }
 
-static void wait_unlink(struct srv_req *r)
+static void wait_unlink(struct ctl__req *r)
 {
 	if (!r->prev)
 		return;
@@ -135,7 +135,7 @@ static void wait_unlink(struct srv_req *r)
 	r->prev = r->next = NULL;
 }
 
-void srv_suspend(struct srv_req *r, enum srv_wait wait, uint64_t deadline_ms)
+void ctl__suspend(struct ctl__req *r, enum ctl__wait wait, uint64_t deadline_ms)
 {
 	struct ctl_server *srv = r->srv;
 	r->wait = wait;
@@ -148,16 +148,16 @@ void srv_suspend(struct srv_req *r, enum srv_wait wait, uint64_t deadline_ms)
 	MHD_suspend_connection(r->conn);
 }
 
-static void resume(struct srv_req *r)
+static void resume(struct ctl__req *r)
 {
 	wait_unlink(r);
 	r->suspended = false;
 	MHD_resume_connection(r->conn);
 }
 
-void srv_wake(struct ctl_server *srv, enum srv_wait wait, const char *token)
+void ctl__wake(struct ctl_server *srv, enum ctl__wait wait, const char *token)
 {
-	struct srv_req *r = srv->waiting.next, *next;
+	struct ctl__req *r = srv->waiting.next, *next;
 	for (; r != &srv->waiting; r = next) {
 		next = r->next;
 		if (r->wait == wait && (!token || strcmp(token, r->token) == 0))
@@ -181,13 +181,13 @@ static void *timer_main(void *arg)
 		if (srv->stopping)
 			break;
 		uint64_t now = now_mono_ms();
-		struct srv_req *r = srv->waiting.next, *next;
+		struct ctl__req *r = srv->waiting.next, *next;
 		for (; r != &srv->waiting; r = next) {
 			next = r->next;
 			if (r->deadline_ms <= now)
 				resume(r);
 		}
-		srv_timer_tick(srv);
+		ctl__timer_tick(srv);
 	}
 	pthread_mutex_unlock(&srv->lock);
 	return NULL;
@@ -218,20 +218,20 @@ static size_t body_limit(const char *url)
 	return SRV_BODY_WEB;
 }
 
-static enum MHD_Result refuse(struct srv_req *r)
+static enum MHD_Result refuse(struct ctl__req *r)
 {
 	switch (r->refusal) {
 	case SRV_REFUSE_TOKEN:
-		return srv_reply_error(r->conn, MHD_HTTP_UNAUTHORIZED,
-				       "missing or wrong admin token (Authorization: Bearer "
-				       "<token>)");
+		return ctl__reply_error(r->conn, MHD_HTTP_UNAUTHORIZED,
+					"missing or wrong admin token (Authorization: Bearer "
+					"<token>)");
 	case SRV_REFUSE_BUSY:
-		return srv_reply_error(r->conn, MHD_HTTP_SERVICE_UNAVAILABLE,
-				       "the server is receiving too many requests at once; try "
-				       "again in a few seconds");
+		return ctl__reply_error(r->conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+					"the server is receiving too many requests at once; try "
+					"again in a few seconds");
 	default:
-		return srv_reply_error(r->conn, MHD_HTTP_CONTENT_TOO_LARGE,
-				       "request body is larger than %zu bytes", r->max);
+		return ctl__reply_error(r->conn, MHD_HTTP_CONTENT_TOO_LARGE,
+					"request body is larger than %zu bytes", r->max);
 	}
 }
 
@@ -239,7 +239,7 @@ static enum MHD_Result refuse(struct srv_req *r)
  * route's limit, is refused.  The answer goes out at once when the client waits for it
  * (Expect: 100-continue) or would send more than we care to drop; otherwise the body is
  * read and dropped first, so the client is not reset while it still sends. */
-static enum MHD_Result headers_check(struct srv_req *r, const char *url)
+static enum MHD_Result headers_check(struct ctl__req *r, const char *url)
 {
 	const char *cl =
 	    MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -266,7 +266,7 @@ static enum MHD_Result headers_check(struct srv_req *r, const char *url)
 	return MHD_YES;
 }
 
-static enum MHD_Result route(struct srv_req *r, const char *url, const char *method)
+static enum MHD_Result route(struct ctl__req *r, const char *url, const char *method)
 {
 	struct ctl_server *srv = r->srv;
 	if (r->refusal)
@@ -274,23 +274,23 @@ static enum MHD_Result route(struct srv_req *r, const char *url, const char *met
 	if (strcmp(url, "/key") == 0) {
 		char key[KEY_BASE64_SIZE];
 		key_to_base64(key, srv->server_pub);
-		return srv_reply_json(r->conn, MHD_HTTP_OK,
-				      json_pack("{s:s, s:i}", "server_key", key, "version", 1));
+		return ctl__reply_json(r->conn, MHD_HTTP_OK,
+				       json_pack("{s:s, s:i}", "server_key", key, "version", 1));
 	}
 	if (strncmp(url, "/machine/", 9) == 0) {
 		if (strcmp(method, "POST") != 0)
-			return srv_reply_error(r->conn, MHD_HTTP_METHOD_NOT_ALLOWED,
-					       "the node API takes POST");
-		return srv_node_api(r, url + 9);
+			return ctl__reply_error(r->conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+						"the node API takes POST");
+		return ctl__node_api(r, url + 9);
 	}
 	if (strncmp(url, "/api/v1/", 8) == 0)
-		return srv_admin_api(r, method, url + 8); /* the token was checked first */
-	return srv_web(r, method, url);
+		return ctl__admin_api(r, method, url + 8); /* the token was checked first */
+	return ctl__web(r, method, url);
 }
 
 /* Room for want bytes of body, counted against the budget of all bodies being received;
  * -ENOBUFS when that is spent. */
-static int body_grow(struct srv_req *r, size_t want)
+static int body_grow(struct ctl__req *r, size_t want)
 {
 	if (want <= r->cap)
 		return 0;
@@ -309,7 +309,7 @@ static int body_grow(struct srv_req *r, size_t want)
 	return 0;
 }
 
-static void body_free(struct srv_req *r)
+static void body_free(struct ctl__req *r)
 {
 	free(r->body);
 	r->body = NULL;
@@ -319,13 +319,13 @@ static void body_free(struct srv_req *r)
 }
 
 /* Refused while its body arrives: what came is freed, the rest will be dropped. */
-static void body_refuse(struct srv_req *r, enum srv_refusal why)
+static void body_refuse(struct ctl__req *r, enum ctl__refusal why)
 {
 	r->refusal = why;
 	body_free(r);
 }
 
-void srv_body_release(struct srv_req *r)
+void ctl__body_release(struct ctl__req *r)
 {
 	body_free(r);
 }
@@ -335,7 +335,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 				  size_t *upload_size, void **con_cls)
 {
 	struct ctl_server *srv = cls;
-	struct srv_req *r = *con_cls;
+	struct ctl__req *r = *con_cls;
 	if (!r) {
 		r = calloc(1, sizeof(*r));
 		if (!r)
@@ -376,13 +376,13 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
 	struct ctl_server *srv = cls;
-	struct srv_req *r = *con_cls;
+	struct ctl__req *r = *con_cls;
 	if (!r)
 		return;
 	pthread_mutex_lock(&srv->lock);
 	wait_unlink(r);
 	if (r->sso_job) /* closed while its token exchange ran */
-		srv_sso_job_release(srv, r->sso_job);
+		ctl__sso_job_release(srv, r->sso_job);
 	pthread_mutex_unlock(&srv->lock);
 	json_decref(r->msg);
 	body_free(r);
@@ -392,15 +392,15 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 /* The request handler libmicrohttpd calls, for driving a request without a socket (the
  * fuzz target): the first call sees the headers, then each piece of body, then an empty
- * one to answer; srv_http_completed ends it. */
-enum MHD_Result srv_http_request(struct ctl_server *srv, struct MHD_Connection *c, const char *url,
-				 const char *method, const char *upload, size_t *upload_size,
-				 void **con_cls)
+ * one to answer; ctl__http_completed ends it. */
+enum MHD_Result ctl__http_request(struct ctl_server *srv, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *upload, size_t *upload_size,
+				  void **con_cls)
 {
 	return on_request(srv, c, url, method, "HTTP/1.1", upload, upload_size, con_cls);
 }
 
-void srv_http_completed(struct ctl_server *srv, struct MHD_Connection *c, void **con_cls)
+void ctl__http_completed(struct ctl_server *srv, struct MHD_Connection *c, void **con_cls)
 {
 	on_completed(srv, c, con_cls, MHD_REQUEST_TERMINATED_COMPLETED_OK);
 }
@@ -453,7 +453,7 @@ int ctl_state_admin_token(const char *state_dir, struct ctl_store *s, char out[s
 {
 	char path[4096], line[66], hash_hex[65];
 	uint8_t hash[32];
-	srv_random_hex(out, 32);
+	ctl__random_hex(out, 32);
 	crypto_generichash(hash, sizeof(hash), (const uint8_t *)out, strlen(out), NULL, 0);
 	sodium_bin2hex(hash_hex, sizeof(hash_hex), hash, sizeof(hash));
 	snprintf(path, sizeof(path), "%s/admin-token", state_dir);
@@ -475,12 +475,12 @@ int ctl_state_admin_token(const char *state_dir, struct ctl_store *s, char out[s
 /* --oidc-*: checked, the client secret read; the provider is reached once serving. */
 static int sso_config(struct ctl_server *srv, char *err, size_t errlen)
 {
-	struct srv_sso_config c;
-	int rc = srv_sso_config_load(&srv->cfg.oidc, &c, err, errlen);
+	struct ctl__sso_config c;
+	int rc = ctl__sso_config_load(&srv->cfg.oidc, &c, err, errlen);
 	if (rc)
 		return rc;
-	rc = srv_sso_new(srv, &c, &srv->sso);
-	srv_sso_config_free(&c);
+	rc = ctl__sso_new(srv, &c, &srv->sso);
+	ctl__sso_config_free(&c);
 	if (rc)
 		snprintf(err, errlen, "out of memory");
 	return rc;
@@ -512,18 +512,18 @@ int ctl_server_new(const struct ctl_server_config *cfg, struct ctl_server **out,
 		srv->cfg.threads = 4;
 	if (!srv->cfg.listen)
 		srv->cfg.listen = "127.0.0.1";
-	srv->map_version = srv_wall_ms() * 1000;
+	srv->map_version = ctl__wall_ms() * 1000;
 	int rc = -ENOMEM;
 	if (sodium_init() < 0)
 		goto fail;
 	randombytes_buf(srv->csrf_key, sizeof(srv->csrf_key));
 	if (!srv->state_dir || !srv->domain || ctl_replay_new(&srv->replay) ||
-	    srv_throttle_init(&srv->fails_account, SRV_THROTTLE_ACCOUNT, SRV_THROTTLE_WINDOW_S,
-			      SRV_THROTTLE_KEYS) ||
-	    srv_throttle_init(&srv->fails_source, SRV_THROTTLE_SOURCE, SRV_THROTTLE_WINDOW_S,
-			      SRV_THROTTLE_KEYS))
+	    ctl__throttle_init(&srv->fails_account, SRV_THROTTLE_ACCOUNT, SRV_THROTTLE_WINDOW_S,
+			       SRV_THROTTLE_KEYS) ||
+	    ctl__throttle_init(&srv->fails_source, SRV_THROTTLE_SOURCE, SRV_THROTTLE_WINDOW_S,
+			       SRV_THROTTLE_KEYS))
 		goto fail;
-	rc = srv_relay_config(srv, err, errlen);
+	rc = ctl__relay_config(srv, err, errlen);
 	if (!rc && cfg->oidc.issuer)
 		rc = sso_config(srv, err, errlen);
 	if (!rc)
@@ -546,12 +546,12 @@ int ctl_server_new(const struct ctl_server_config *cfg, struct ctl_server **out,
 	sodium_hex2bin(srv->admin_hash, 32, hash_hex, strlen(hash_hex), NULL, NULL, NULL);
 	rc = srv->store->ops->policy_get(srv->store, &srv->policy_text);
 	if (!rc)
-		rc = srv_nodes_load(srv);
+		rc = ctl__nodes_load(srv);
 	if (rc) {
 		snprintf(err, errlen, "cannot load state: %s", strerror(-rc));
 		goto fail;
 	}
-	rc = srv_map_rebuild(srv, err, errlen);
+	rc = ctl__map_rebuild(srv, err, errlen);
 	if (rc)
 		goto fail;
 	*out = srv;
@@ -694,7 +694,7 @@ int ctl_server_start(struct ctl_server *srv, char *err, size_t errlen)
 		return -EAGAIN;
 	}
 	srv->timer_running = true;
-	return srv->sso ? srv_sso_start(srv, err, errlen) : 0;
+	return srv->sso ? ctl__sso_start(srv, err, errlen) : 0;
 }
 
 uint16_t ctl_server_port(const struct ctl_server *srv)
@@ -717,16 +717,16 @@ void ctl_server_free(struct ctl_server *srv)
 		pthread_join(srv->timer, NULL);
 	if (srv->mhd)
 		MHD_stop_daemon(srv->mhd);
-	srv_sso_free(srv); /* after the daemon: no request points to a job any more */
-	srv_nodes_free(srv);
+	ctl__sso_free(srv); /* after the daemon: no request points to a job any more */
+	ctl__nodes_free(srv);
 	if (srv->store)
 		srv->store->ops->close(srv->store);
 	ctl_replay_free(srv->replay);
 	free(srv->logins);
 	free(srv->holds);
 	free(srv->sessions);
-	srv_throttle_uninit(&srv->fails_account);
-	srv_throttle_uninit(&srv->fails_source);
+	ctl__throttle_uninit(&srv->fails_account);
+	ctl__throttle_uninit(&srv->fails_source);
 	sodium_memzero(srv->csrf_key, sizeof(srv->csrf_key));
 	free(srv->policy_text);
 	free(srv->state_dir);

@@ -14,7 +14,7 @@
 #include "common/now.h"
 #include "control/netmap/endpoint.h"
 #include "control/netmap/hostkey.h"
-#include "control/server/srv.h"
+#include "control/server/internal.h"
 
 /* ---- a growable string ---- */
 
@@ -61,9 +61,9 @@ static void sb_fmt(struct sbuf *b, const char *fmt, ...)
 
 /* ---- the map ---- */
 
-static const char *relays_of(const struct srv_node *n);
+static const char *relays_of(const struct ctl__node *n);
 
-static void sent_record(struct srv_node *n, uint64_t version, struct ctl_server *srv)
+static void sent_record(struct ctl__node *n, uint64_t version, struct ctl_server *srv)
 {
 	free(n->sent_ids);
 	free(n->sent_vers);
@@ -72,7 +72,7 @@ static void sent_record(struct srv_node *n, uint64_t version, struct ctl_server 
 	n->n_sent = 0;
 	if (n->sent_ids && n->sent_vers) {
 		for (size_t i = 0; i < n->n_vis; i++) {
-			struct srv_node *p = srv->nodes[n->vis[i]];
+			struct ctl__node *p = srv->nodes[n->vis[i]];
 			n->sent_ids[i] = (uint64_t)p->rec.id;
 			n->sent_vers[i] = p->peer_version;
 		}
@@ -81,7 +81,7 @@ static void sent_record(struct srv_node *n, uint64_t version, struct ctl_server 
 	free(n->sent_filter);
 	free(n->sent_ssh);
 	free(n->sent_self);
-	srv_secret_free(n->sent_relays);
+	ctl__secret_free(n->sent_relays);
 	n->sent_filter = strdup(n->filter_json);
 	n->sent_ssh = strdup(n->ssh_json);
 	n->sent_self = strdup(n->peer_json);
@@ -89,12 +89,12 @@ static void sent_record(struct srv_node *n, uint64_t version, struct ctl_server 
 	n->sent_version = version;
 }
 
-static const char *relays_of(const struct srv_node *n)
+static const char *relays_of(const struct ctl__node *n)
 {
 	return n->relays_json ? n->relays_json : "[]";
 }
 
-static char *map_full(struct ctl_server *srv, struct srv_node *n)
+static char *map_full(struct ctl_server *srv, struct ctl__node *n)
 {
 	struct sbuf b = { 0 };
 	uint64_t v = srv->map_version;
@@ -121,7 +121,7 @@ static char *map_full(struct ctl_server *srv, struct srv_node *n)
 	sb_str(&b, relays_of(n));
 	sb_str(&b, "}}");
 	if (b.oom) {
-		srv_secret_free(b.s);
+		ctl__secret_free(b.s);
 		return NULL;
 	}
 	sent_record(n, v, srv);
@@ -129,12 +129,12 @@ static char *map_full(struct ctl_server *srv, struct srv_node *n)
 }
 
 /* NULL with *empty set when nothing changed since what the node was sent. */
-static char *map_delta(struct ctl_server *srv, struct srv_node *n, bool *empty)
+static char *map_delta(struct ctl_server *srv, struct ctl__node *n, bool *empty)
 {
 	struct sbuf ch = { 0 }, rm = { 0 };
 	size_t i = 0, j = 0, nch = 0, nrm = 0;
 	while (i < n->n_vis || j < n->n_sent) {
-		struct srv_node *p = i < n->n_vis ? srv->nodes[n->vis[i]] : NULL;
+		struct ctl__node *p = i < n->n_vis ? srv->nodes[n->vis[i]] : NULL;
 		uint64_t pid = p ? (uint64_t)p->rec.id : UINT64_MAX;
 		uint64_t sid = j < n->n_sent ? n->sent_ids[j] : UINT64_MAX;
 		if (pid < sid) {
@@ -197,7 +197,7 @@ static char *map_delta(struct ctl_server *srv, struct srv_node *n, bool *empty)
 	free(ch.s);
 	free(rm.s);
 	if (b.oom) {
-		srv_secret_free(b.s);
+		ctl__secret_free(b.s);
 		return NULL;
 	}
 	sent_record(n, v, srv);
@@ -215,7 +215,7 @@ static bool text_differs(const char *a, const char *b)
 }
 
 /* Endpoints and SSH host keys the node reports; they reach its peers as a change. */
-static enum MHD_Result map_report(struct srv_req *r, struct srv_node *n, const char **bad)
+static enum MHD_Result map_report(struct ctl__req *r, struct ctl__node *n, const char **bad)
 {
 	struct ctl_server *srv = r->srv;
 	json_t *ep = json_object_get(r->msg, "endpoints");
@@ -249,7 +249,7 @@ static enum MHD_Result map_report(struct srv_req *r, struct srv_node *n, const c
 	char *eps = ep ? array_text(ep) : NULL, *hks = hk ? array_text(hk) : NULL;
 	bool changed = (ep && text_differs(eps, n->rec.endpoints)) ||
 		       (hk && text_differs(hks, n->rec.ssh_host_keys));
-	int64_t now = srv_now_s();
+	int64_t now = ctl__now_s();
 	bool was_offline = !n->online;
 	if (changed || now - n->rec.last_seen >= SRV_LAST_SEEN_WRITE_S) {
 		if (ep) {
@@ -274,35 +274,35 @@ static enum MHD_Result map_report(struct srv_req *r, struct srv_node *n, const c
 	if (was_offline)
 		n->online = true;
 	if (changed || was_offline) {
-		srv_node_render(srv, n);
+		ctl__node_render(srv, n);
 		srv->map_version++;
-		srv_wake(srv, SRV_WAIT_MAP, NULL);
+		ctl__wake(srv, SRV_WAIT_MAP, NULL);
 	}
 	return MHD_YES;
 }
 
-enum MHD_Result srv_api_map(struct srv_req *r, struct srv_node *n)
+enum MHD_Result ctl__api_map(struct ctl__req *r, struct ctl__node *n)
 {
 	struct ctl_server *srv = r->srv;
 	json_t *since = json_object_get(r->msg, "since");
 	if (since && !json_is_integer(since))
-		return srv_sealed_error(r, MHD_HTTP_BAD_REQUEST, "since: expected an integer");
+		return ctl__sealed_error(r, MHD_HTTP_BAD_REQUEST, "since: expected an integer");
 	if (!r->wait) {
 		const char *bad = NULL;
 		enum MHD_Result res;
-		if (!srv_disco_report(r, n, &res))
+		if (!ctl__disco_report(r, n, &res))
 			return res;
 		if (map_report(r, n, &bad) != MHD_YES)
-			return srv_sealed_error(r, MHD_HTTP_BAD_REQUEST, "%s", bad);
+			return ctl__sealed_error(r, MHD_HTTP_BAD_REQUEST, "%s", bad);
 	} else {
-		n->rec.last_seen = srv_now_s();
+		n->rec.last_seen = ctl__now_s();
 	}
 	uint64_t s = since ? (uint64_t)json_integer_value(since) : 0;
 	char *msg;
 	if (srv->dirty && !srv->stopping && r->wait == SRV_WAIT_NONE) {
 		/* a registration is not in the maps yet: answer after the next rebuild */
 		r->node_id = n->rec.id;
-		srv_suspend(r, SRV_WAIT_MAP, now_mono_ms() + srv->cfg.keepalive_ms);
+		ctl__suspend(r, SRV_WAIT_MAP, now_mono_ms() + srv->cfg.keepalive_ms);
 		return MHD_YES;
 	}
 	if (s == 0 || s != n->sent_version) {
@@ -316,21 +316,21 @@ enum MHD_Result srv_api_map(struct srv_req *r, struct srv_node *n)
 			if (wait && !srv->stopping &&
 			    (r->wait == SRV_WAIT_NONE || now < r->deadline_ms)) {
 				r->node_id = n->rec.id;
-				srv_suspend(r, SRV_WAIT_MAP,
-					    r->wait == SRV_WAIT_NONE ? now + srv->cfg.keepalive_ms
-								     : r->deadline_ms);
+				ctl__suspend(r, SRV_WAIT_MAP,
+					     r->wait == SRV_WAIT_NONE ? now + srv->cfg.keepalive_ms
+								      : r->deadline_ms);
 				return MHD_YES;
 			}
 			char ka[96];
 			int len =
 			    snprintf(ka, sizeof(ka), "{\"type\":\"keepalive\",\"version\":%llu}",
 				     (unsigned long long)n->sent_version);
-			return srv_reply_sealed(r, MHD_HTTP_OK, ka, (size_t)len);
+			return ctl__reply_sealed(r, MHD_HTTP_OK, ka, (size_t)len);
 		}
 	}
 	if (!msg)
 		return MHD_NO;
-	enum MHD_Result rc = srv_reply_sealed(r, MHD_HTTP_OK, msg, strlen(msg));
-	srv_secret_free(msg); /* a map may carry the node's relay credentials */
+	enum MHD_Result rc = ctl__reply_sealed(r, MHD_HTTP_OK, msg, strlen(msg));
+	ctl__secret_free(msg); /* a map may carry the node's relay credentials */
 	return rc;
 }

@@ -17,11 +17,11 @@
 #include "control/netmap/netmap_json.h"
 #include "control/policy/policy.h"
 #include "control/server/polglue.h"
-#include "control/server/srv.h"
+#include "control/server/internal.h"
 
 /* ---- nodes in memory ---- */
 
-struct srv_node *srv_node_by_id(struct ctl_server *srv, int64_t id)
+struct ctl__node *ctl__node_by_id(struct ctl_server *srv, int64_t id)
 {
 	size_t lo = 0, hi = srv->n_nodes;
 	while (lo < hi) {
@@ -36,7 +36,7 @@ struct srv_node *srv_node_by_id(struct ctl_server *srv, int64_t id)
 	return NULL;
 }
 
-struct srv_node *srv_node_by_machine(struct ctl_server *srv, const uint8_t mkey[32])
+struct ctl__node *ctl__node_by_machine(struct ctl_server *srv, const uint8_t mkey[32])
 {
 	for (size_t i = 0; i < srv->n_nodes; i++)
 		if (memcmp(srv->nodes[i]->rec.machine_key, mkey, 32) == 0)
@@ -45,14 +45,14 @@ struct srv_node *srv_node_by_machine(struct ctl_server *srv, const uint8_t mkey[
 }
 
 /* Free a string that may hold credentials. */
-void srv_secret_free(char *s)
+void ctl__secret_free(char *s)
 {
 	if (s)
 		sodium_memzero(s, strlen(s));
 	free(s);
 }
 
-static void node_free(struct srv_node *n)
+static void node_free(struct ctl__node *n)
 {
 	if (!n)
 		return;
@@ -66,12 +66,12 @@ static void node_free(struct srv_node *n)
 	free(n->sent_filter);
 	free(n->sent_ssh);
 	free(n->sent_self);
-	srv_secret_free(n->relays_json);
-	srv_secret_free(n->sent_relays);
+	ctl__secret_free(n->relays_json);
+	ctl__secret_free(n->sent_relays);
 	free(n);
 }
 
-void srv_nodes_free(struct ctl_server *srv)
+void ctl__nodes_free(struct ctl_server *srv)
 {
 	for (size_t i = 0; i < srv->n_nodes; i++)
 		node_free(srv->nodes[i]);
@@ -92,7 +92,7 @@ static json_t *json_text_array(const char *text)
 }
 
 /* Rebuild the node's public JSON; bumps its version when the text changed. */
-int srv_node_render(struct ctl_server *srv, struct srv_node *n)
+int ctl__node_render(struct ctl_server *srv, struct ctl__node *n)
 {
 	struct ctl_node v;
 	memset(&v, 0, sizeof(v));
@@ -139,7 +139,7 @@ int srv_node_render(struct ctl_server *srv, struct srv_node *n)
 	return 0;
 }
 
-int srv_node_owner(struct ctl_server *srv, struct srv_node *n)
+int ctl__node_owner(struct ctl_server *srv, struct ctl__node *n)
 {
 	struct ctl_user u;
 	n->owner[0] = '\0';
@@ -149,10 +149,10 @@ int srv_node_owner(struct ctl_server *srv, struct srv_node *n)
 	return 0;
 }
 
-int srv_node_insert(struct ctl_server *srv, const struct ctl_node_rec *rec)
+int ctl__node_insert(struct ctl_server *srv, const struct ctl_node_rec *rec)
 {
-	struct srv_node *n = calloc(1, sizeof(*n));
-	struct srv_node **arr = realloc(srv->nodes, (srv->n_nodes + 1) * sizeof(*arr));
+	struct ctl__node *n = calloc(1, sizeof(*n));
+	struct ctl__node **arr = realloc(srv->nodes, (srv->n_nodes + 1) * sizeof(*arr));
 	if (!n || !arr) {
 		free(n);
 		return -ENOMEM;
@@ -168,33 +168,33 @@ int srv_node_insert(struct ctl_server *srv, const struct ctl_node_rec *rec)
 		node_free(n);
 		return -ENOMEM;
 	}
-	srv_node_owner(srv, n);
+	ctl__node_owner(srv, n);
 	size_t pos = srv->n_nodes;
 	while (pos > 0 && srv->nodes[pos - 1]->rec.id > rec->id)
 		pos--;
 	memmove(&srv->nodes[pos + 1], &srv->nodes[pos], (srv->n_nodes - pos) * sizeof(*arr));
 	srv->nodes[pos] = n;
 	srv->n_nodes++;
-	srv_relay_refresh(srv, n, srv_now_s());
-	return srv_node_render(srv, n);
+	ctl__relay_refresh(srv, n, ctl__now_s());
+	return ctl__node_render(srv, n);
 }
 
 static int load_one(void *ctx, const struct ctl_node_rec *rec)
 {
-	return srv_node_insert(ctx, rec);
+	return ctl__node_insert(ctx, rec);
 }
 
-int srv_nodes_load(struct ctl_server *srv)
+int ctl__nodes_load(struct ctl_server *srv)
 {
 	return srv->store->ops->node_list(srv->store, load_one, srv);
 }
 
-void srv_login_forget(struct ctl_server *srv, size_t i)
+void ctl__login_forget(struct ctl_server *srv, size_t i)
 {
 	srv->logins[i] = srv->logins[--srv->n_logins];
 }
 
-bool srv_node_expired(const struct srv_node *n, int64_t now)
+bool ctl__node_expired(const struct ctl__node *n, int64_t now)
 {
 	return n->rec.key_expiry && n->rec.key_expiry <= now;
 }
@@ -208,10 +208,10 @@ static int rebuild_open(struct ctl_server *srv)
 	json_decref(fj);
 	if (!allow_all)
 		return -ENOMEM;
-	int64_t now = srv_now_s();
+	int64_t now = ctl__now_s();
 	int rc = 0;
 	for (size_t i = 0; i < srv->n_nodes && !rc; i++) {
-		struct srv_node *n = srv->nodes[i];
+		struct ctl__node *n = srv->nodes[i];
 		free(n->filter_json);
 		free(n->ssh_json);
 		free(n->vis);
@@ -223,8 +223,8 @@ static int rebuild_open(struct ctl_server *srv)
 			rc = -ENOMEM;
 			break;
 		}
-		for (size_t j = 0; j < srv->n_nodes && !srv_node_expired(n, now); j++)
-			if (j != i && !srv_node_expired(srv->nodes[j], now))
+		for (size_t j = 0; j < srv->n_nodes && !ctl__node_expired(n, now); j++)
+			if (j != i && !ctl__node_expired(srv->nodes[j], now))
 				n->vis[n->n_vis++] = j;
 	}
 	free(allow_all);
@@ -233,7 +233,7 @@ static int rebuild_open(struct ctl_server *srv)
 
 static void update_next_expiry(struct ctl_server *srv)
 {
-	int64_t now = srv_now_s();
+	int64_t now = ctl__now_s();
 	srv->next_expiry = 0;
 	for (size_t i = 0; i < srv->n_nodes; i++) {
 		int64_t e = srv->nodes[i]->rec.key_expiry;
@@ -242,17 +242,17 @@ static void update_next_expiry(struct ctl_server *srv)
 	}
 }
 
-void srv_map_published(struct ctl_server *srv)
+void ctl__map_published(struct ctl_server *srv)
 {
 	update_next_expiry(srv);
 	srv->dirty = false;
 	srv->map_version++;
-	srv_wake(srv, SRV_WAIT_MAP, NULL);
+	ctl__wake(srv, SRV_WAIT_MAP, NULL);
 	/* held logins are decided again against what changed (a rule removed rejects them) */
-	srv_wake(srv, SRV_WAIT_HOLD, NULL);
+	ctl__wake(srv, SRV_WAIT_HOLD, NULL);
 }
 
-int srv_map_rebuild(struct ctl_server *srv, char *err, size_t errlen)
+int ctl__map_rebuild(struct ctl_server *srv, char *err, size_t errlen)
 {
 	int rc = srv->policy_text ? polglue_apply(srv, srv->policy_text, true, err, errlen)
 				  : rebuild_open(srv);
@@ -260,11 +260,11 @@ int srv_map_rebuild(struct ctl_server *srv, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 	if (rc)
 		return rc;
-	srv_map_published(srv);
+	ctl__map_published(srv);
 	return 0;
 }
 
-int srv_policy_check(struct ctl_server *srv, const char *text, char *err, size_t errlen)
+int ctl__policy_check(struct ctl_server *srv, const char *text, char *err, size_t errlen)
 {
 	return polglue_apply(srv, text, false, err, errlen);
 }
@@ -286,7 +286,7 @@ static int node_drop(struct ctl_server *srv, int64_t id)
 	return 0;
 }
 
-int srv_nodes_remove(struct ctl_server *srv, const int64_t *ids, size_t n)
+int ctl__nodes_remove(struct ctl_server *srv, const int64_t *ids, size_t n)
 {
 	/* All first, then one map: a user's nodes leave together, so no map is ever built
 	 * with some of them and without their owner (the topology would be refused). */
@@ -297,67 +297,67 @@ int srv_nodes_remove(struct ctl_server *srv, const int64_t *ids, size_t n)
 			first = rc;
 	}
 	char err[256];
-	int rc = srv_map_rebuild(srv, err, sizeof(err));
+	int rc = ctl__map_rebuild(srv, err, sizeof(err));
 	if (rc)
 		log_err("meshcontrol", "after removing %zu node(s): %s", n, err);
 	return first ? first : rc;
 }
 
-int srv_node_remove(struct ctl_server *srv, int64_t id)
+int ctl__node_remove(struct ctl_server *srv, int64_t id)
 {
-	return srv_nodes_remove(srv, &id, 1);
+	return ctl__nodes_remove(srv, &id, 1);
 }
 
 /* Some request is held waiting for h's answer. */
-static bool hold_waited(struct ctl_server *srv, const struct srv_hold *h)
+static bool hold_waited(struct ctl_server *srv, const struct ctl__hold *h)
 {
-	for (struct srv_req *r = srv->waiting.next; r != &srv->waiting; r = r->next)
+	for (struct ctl__req *r = srv->waiting.next; r != &srv->waiting; r = r->next)
 		if (r->wait == SRV_WAIT_HOLD && strcmp(r->token, h->id) == 0)
 			return true;
 	return false;
 }
 
-void srv_timer_tick(struct ctl_server *srv)
+void ctl__timer_tick(struct ctl_server *srv)
 {
-	uint64_t now_ms = srv_wall_ms();
+	uint64_t now_ms = ctl__wall_ms();
 	int64_t now = (int64_t)(now_ms / 1000);
 	bool changed = false;
 	for (size_t i = 0; i < srv->n_nodes; i++) {
-		struct srv_node *n = srv->nodes[i];
+		struct ctl__node *n = srv->nodes[i];
 		bool online =
 		    n->rec.last_seen &&
 		    (uint64_t)n->rec.last_seen * 1000 + srv->cfg.keepalive_ms + 15000 > now_ms;
 		if (online != n->online) {
 			n->online = online;
-			srv_node_render(srv, n);
+			ctl__node_render(srv, n);
 			changed = true;
 		}
 		/* credentials with less than half their lifetime left, or a key that expired */
-		changed |= srv_relay_refresh(srv, n, now);
+		changed |= ctl__relay_refresh(srv, n, now);
 	}
 	if (srv->dirty || (srv->next_expiry && srv->next_expiry <= now)) {
 		char err[256];
-		if (srv_map_rebuild(srv, err, sizeof(err))) {
+		if (ctl__map_rebuild(srv, err, sizeof(err))) {
 			log_err("meshcontrol", "rebuilding the maps: %s", err);
 			srv->dirty = false; /* retried on the next change, not every tick */
-			srv_wake(srv, SRV_WAIT_MAP, NULL);
+			ctl__wake(srv, SRV_WAIT_MAP, NULL);
 		}
 		return;
 	}
 	if (changed) {
 		srv->map_version++;
-		srv_wake(srv, SRV_WAIT_MAP, NULL);
+		ctl__wake(srv, SRV_WAIT_MAP, NULL);
 	}
 	/* forget decided or stale login requests and holds */
 	for (size_t i = 0; i < srv->n_logins;) {
 		if (srv->logins[i].created + SRV_LOGIN_TTL_S < now) {
-			srv_login_forget(srv, i);
+			ctl__login_forget(srv, i);
 		} else {
 			i++;
 		}
 	}
 	for (size_t i = 0; i < srv->n_holds;) {
-		const struct srv_hold *h = &srv->holds[i];
+		const struct ctl__hold *h = &srv->holds[i];
 		if (h->created + SRV_LOGIN_TTL_S < now ||
 		    (h->state == 0 && h->last_asked + SRV_HOLD_IDLE_S < now &&
 		     !hold_waited(srv, h)))
@@ -369,7 +369,7 @@ void srv_timer_tick(struct ctl_server *srv)
 
 /* The discovery key a request carries ("disco_key"): 1 with it in key, 0 when absent,
  * -EINVAL with the reason in why. */
-int srv_disco_from_msg(json_t *m, uint8_t key[32], char *why, size_t len)
+int ctl__disco_from_msg(json_t *m, uint8_t key[32], char *why, size_t len)
 {
 	json_t *j = json_object_get(m, "disco_key");
 	struct key_error kerr;
@@ -392,7 +392,7 @@ int srv_disco_from_msg(json_t *m, uint8_t key[32], char *why, size_t len)
 
 /* Another node than self uses this discovery key.  Peers find a discovery message's node
  * by its sender key, so two nodes must never share one. */
-bool srv_disco_taken(struct ctl_server *srv, const struct srv_node *self, const uint8_t key[32])
+bool ctl__disco_taken(struct ctl_server *srv, const struct ctl__node *self, const uint8_t key[32])
 {
 	for (size_t i = 0; i < srv->n_nodes; i++)
 		if (srv->nodes[i] != self && srv->nodes[i]->rec.has_disco_key &&
@@ -404,11 +404,11 @@ bool srv_disco_taken(struct ctl_server *srv, const struct srv_node *self, const 
 /* n uses discovery key k from now on: stored, and in what its peers see of it (a change in
  * their maps).  1 when it changed, 0 when n had it already, -EEXIST when another node uses
  * it, or the store's error. */
-static int disco_set(struct ctl_server *srv, struct srv_node *n, const uint8_t k[32])
+static int disco_set(struct ctl_server *srv, struct ctl__node *n, const uint8_t k[32])
 {
 	if (n->rec.has_disco_key && sodium_memcmp(n->rec.disco_key, k, 32) == 0)
 		return 0;
-	if (srv_disco_taken(srv, n, k))
+	if (ctl__disco_taken(srv, n, k))
 		return -EEXIST;
 	struct ctl_node_rec rec = n->rec; /* memory changes once the store has it */
 	memcpy(rec.disco_key, k, 32);
@@ -418,49 +418,50 @@ static int disco_set(struct ctl_server *srv, struct srv_node *n, const uint8_t k
 		return rc;
 	memcpy(n->rec.disco_key, k, 32);
 	n->rec.has_disco_key = true;
-	srv_node_render(srv, n);
+	ctl__node_render(srv, n);
 	return 1;
 }
 
 /* The discovery key a known node's request carries, taken (its peers are woken for it);
  * false with the refusal in *res. */
-bool srv_disco_report(struct srv_req *r, struct srv_node *n, enum MHD_Result *res)
+bool ctl__disco_report(struct ctl__req *r, struct ctl__node *n, enum MHD_Result *res)
 {
 	uint8_t k[32];
 	char why[192];
-	int rc = srv_disco_from_msg(r->msg, k, why, sizeof(why));
+	int rc = ctl__disco_from_msg(r->msg, k, why, sizeof(why));
 	if (rc < 0) {
-		*res = srv_sealed_error(r, MHD_HTTP_BAD_REQUEST, "%s", why);
+		*res = ctl__sealed_error(r, MHD_HTTP_BAD_REQUEST, "%s", why);
 		return false;
 	}
 	if (rc > 0)
 		rc = disco_set(r->srv, n, k);
 	if (rc == -EEXIST) {
-		*res = srv_sealed_error(r, MHD_HTTP_CONFLICT,
-					"disco_key: another node already uses this key");
+		*res = ctl__sealed_error(r, MHD_HTTP_CONFLICT,
+					 "disco_key: another node already uses this key");
 		return false;
 	}
 	if (rc < 0) {
-		*res = srv_sealed_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "disco_key: %s",
-					strerror(-rc));
+		*res = ctl__sealed_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "disco_key: %s",
+					 strerror(-rc));
 		return false;
 	}
 	if (rc > 0) {
 		r->srv->map_version++;
-		srv_wake(r->srv, SRV_WAIT_MAP, NULL);
+		ctl__wake(r->srv, SRV_WAIT_MAP, NULL);
 	}
 	return true;
 }
 
-int srv_node_expire(struct ctl_server *srv, struct srv_node *n, char *err, size_t errlen)
+int ctl__node_expire(struct ctl_server *srv, struct ctl__node *n, char *err, size_t errlen)
 {
-	n->rec.key_expiry = srv_now_s();
+	n->rec.key_expiry = ctl__now_s();
 	int rc = srv->store->ops->node_set_expiry(srv->store, n->rec.id, n->rec.key_expiry);
 	if (!rc)
-		rc = srv_node_render(srv, n); /* its self (and what peers see) carries the expiry */
+		rc =
+		    ctl__node_render(srv, n); /* its self (and what peers see) carries the expiry */
 	if (!rc)
-		srv_relay_refresh(srv, n, srv_now_s()); /* and its relay credentials go */
+		ctl__relay_refresh(srv, n, ctl__now_s()); /* and its relay credentials go */
 	if (!rc)
-		rc = srv_map_rebuild(srv, err, errlen);
+		rc = ctl__map_rebuild(srv, err, errlen);
 	return rc;
 }

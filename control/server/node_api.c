@@ -6,14 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "control/server/srv.h"
+#include "control/server/internal.h"
 
 /* ---- replies ---- */
 
 /* Always a handler's last step: sealing (up to a full netmap) and queueing run without the
  * server lock, so the workers answering a wave of map polls encrypt in parallel.  Only
  * per-request data and the immutable server key are used. */
-enum MHD_Result srv_reply_sealed(struct srv_req *r, unsigned status, const char *json, size_t len)
+enum MHD_Result ctl__reply_sealed(struct ctl__req *r, unsigned status, const char *json, size_t len)
 {
 	uint8_t *body;
 	size_t blen;
@@ -21,40 +21,40 @@ enum MHD_Result srv_reply_sealed(struct srv_req *r, unsigned status, const char 
 	enum MHD_Result rc = MHD_NO;
 	if (ctl_wire_seal_response(r->machine_key, r->srv->server_priv, r->nonce, json, len, &body,
 				   &blen) == 0)
-		rc = srv_reply(r->conn, status, "application/octet-stream", (char *)body, blen);
+		rc = ctl__reply(r->conn, status, "application/octet-stream", (char *)body, blen);
 	pthread_mutex_lock(&r->srv->lock);
 	return rc;
 }
 
-enum MHD_Result srv_reply_sealed_json(struct srv_req *r, unsigned status, json_t *j)
+enum MHD_Result ctl__reply_sealed_json(struct ctl__req *r, unsigned status, json_t *j)
 {
 	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	if (!s)
 		return MHD_NO;
-	enum MHD_Result rc = srv_reply_sealed(r, status, s, strlen(s));
+	enum MHD_Result rc = ctl__reply_sealed(r, status, s, strlen(s));
 	free(s);
 	return rc;
 }
 
-enum MHD_Result srv_sealed_error(struct srv_req *r, unsigned status, const char *fmt, ...)
+enum MHD_Result ctl__sealed_error(struct ctl__req *r, unsigned status, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	return srv_reply_sealed_json(r, status, json_pack("{s:s}", "error", msg));
+	return ctl__reply_sealed_json(r, status, json_pack("{s:s}", "error", msg));
 }
 
 /* ---- the envelope ---- */
 
 /* Decode and authenticate a request body: 0, or an HTTP status with *why; *authed says
  * whether the sender was authenticated (so an error can be sealed to it). */
-int srv_node_decode(const uint8_t server_priv[static 32], struct ctl_replay *replay,
-		    const uint8_t *body, size_t len, uint8_t machine_key[static 32],
-		    uint8_t nonce[static CTL_WIRE_NONCE_LEN], json_t **msg, bool *authed,
-		    const char **why)
+int ctl__node_decode(const uint8_t server_priv[static 32], struct ctl_replay *replay,
+		     const uint8_t *body, size_t len, uint8_t machine_key[static 32],
+		     uint8_t nonce[static CTL_WIRE_NONCE_LEN], json_t **msg, bool *authed,
+		     const char **why)
 {
 	static _Thread_local char buf[256];
 	char *plain;
@@ -68,7 +68,7 @@ int srv_node_decode(const uint8_t server_priv[static 32], struct ctl_replay *rep
 	if (!ctl_wire_open_request(server_priv, body, len, machine_key, nonce, &ts, &plain, &plen,
 				   why))
 		return MHD_HTTP_UNAUTHORIZED;
-	if (replay && !ctl_replay_check(replay, nonce, ts, srv_wall_ms(), why)) {
+	if (replay && !ctl_replay_check(replay, nonce, ts, ctl__wall_ms(), why)) {
 		free(plain);
 		return MHD_HTTP_UNAUTHORIZED;
 	}
@@ -90,40 +90,40 @@ int srv_node_decode(const uint8_t server_priv[static 32], struct ctl_replay *rep
 	return 0;
 }
 
-enum MHD_Result srv_node_api(struct srv_req *r, const char *path)
+enum MHD_Result ctl__node_api(struct ctl__req *r, const char *path)
 {
 	struct ctl_server *srv = r->srv;
 	if (!r->msg) {
 		const char *why = NULL;
 		bool authed;
 		int status =
-		    srv_node_decode(srv->server_priv, srv->replay, (const uint8_t *)r->body, r->len,
-				    r->machine_key, r->nonce, &r->msg, &authed, &why);
-		srv_body_release(r); /* a held request keeps only what it decoded */
+		    ctl__node_decode(srv->server_priv, srv->replay, (const uint8_t *)r->body,
+				     r->len, r->machine_key, r->nonce, &r->msg, &authed, &why);
+		ctl__body_release(r); /* a held request keeps only what it decoded */
 		if (status && authed)
-			return srv_sealed_error(r, (unsigned)status, "%s", why);
+			return ctl__sealed_error(r, (unsigned)status, "%s", why);
 		if (status)
-			return srv_reply_error(r->conn, (unsigned)status, "%s", why);
+			return ctl__reply_error(r->conn, (unsigned)status, "%s", why);
 	}
 	if (strcmp(path, "register") == 0)
-		return srv_api_register(r);
+		return ctl__api_register(r);
 	static const struct {
 		const char *path;
-		enum MHD_Result (*handle)(struct srv_req *r, struct srv_node *n);
+		enum MHD_Result (*handle)(struct ctl__req *r, struct ctl__node *n);
 	} as_node[] = {
-		{ "map", srv_api_map },
-		{ "hold", srv_api_hold },
-		{ "logout", srv_api_logout },
+		{ "map", ctl__api_map },
+		{ "hold", ctl__api_hold },
+		{ "logout", ctl__api_logout },
 	};
 	for (size_t i = 0; i < sizeof(as_node) / sizeof(as_node[0]); i++) {
 		if (strcmp(path, as_node[i].path) != 0)
 			continue;
 		/* the rest are a registered node's (looked up again when a held one resumes) */
-		struct srv_node *n = srv_node_by_machine(srv, r->machine_key);
+		struct ctl__node *n = ctl__node_by_machine(srv, r->machine_key);
 		if (!n)
-			return srv_reply_error(r->conn, MHD_HTTP_UNAUTHORIZED,
-					       "machine key is not registered");
+			return ctl__reply_error(r->conn, MHD_HTTP_UNAUTHORIZED,
+						"machine key is not registered");
 		return as_node[i].handle(r, n);
 	}
-	return srv_sealed_error(r, MHD_HTTP_NOT_FOUND, "unknown node API '%s'", path);
+	return ctl__sealed_error(r, MHD_HTTP_NOT_FOUND, "unknown node API '%s'", path);
 }

@@ -13,7 +13,7 @@
 #include "control/netmap/netmap_json.h"
 #include "control/policy/policy.h"
 #include "control/server/polglue.h"
-#include "control/server/srv.h"
+#include "control/server/internal.h"
 
 struct topo_buf {
 	struct pol_user *users;
@@ -67,7 +67,7 @@ static int topo_build(struct ctl_server *srv, struct topo_buf *t)
 	if (!t->nodes || !t->addrs || !t->tags || !t->n_tags)
 		return -ENOMEM;
 	for (size_t i = 0; i < t->n; i++) {
-		const struct srv_node *sn = srv->nodes[i];
+		const struct ctl__node *sn = srv->nodes[i];
 		struct pol_node *pn = &t->nodes[i];
 		struct addr_ip *a = &t->addrs[2 * i];
 		a[0].family = AF_INET;
@@ -442,9 +442,9 @@ int polglue_apply(struct ctl_server *srv, const char *text, bool commit, char *e
 		ix[i].node = i / 2;
 	}
 	qsort(ix, 2 * t.n, sizeof(*ix), ix_cmp);
-	int64_t now = srv_now_s();
+	int64_t now = ctl__now_s();
 	for (size_t i = 0; i < t.n; i++) {
-		struct srv_node *n = srv->nodes[i];
+		struct ctl__node *n = srv->nodes[i];
 		const struct pol_filter_rule *const *fr;
 		const struct pol_ssh_rule *const *sr;
 		size_t nf = pol_node_filter(c, i, &fr), ns = pol_node_ssh(c, i, &sr);
@@ -466,7 +466,7 @@ int polglue_apply(struct ctl_server *srv, const char *text, bool commit, char *e
 			admit(&t, ix, 2 * t.n, vis, i, sr[k]->principals, sr[k]->n_principals);
 	}
 	for (size_t i = 0; i < t.n; i++) {
-		struct srv_node *n = srv->nodes[i];
+		struct ctl__node *n = srv->nodes[i];
 		bool expired_i = n->rec.key_expiry && n->rec.key_expiry <= now;
 		free(n->vis);
 		n->vis = calloc(t.n ? t.n : 1, sizeof(*n->vis));
@@ -476,7 +476,7 @@ int polglue_apply(struct ctl_server *srv, const char *text, bool commit, char *e
 			goto out;
 		}
 		for (size_t j = 0; j < t.n && !expired_i; j++) {
-			const struct srv_node *p = srv->nodes[j];
+			const struct ctl__node *p = srv->nodes[j];
 			if (vis[i * t.n + j] && !(p->rec.key_expiry && p->rec.key_expiry <= now))
 				n->vis[n->n_vis++] = j;
 		}

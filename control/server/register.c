@@ -12,12 +12,12 @@
 #include "common/log.h"
 #include "common/now.h"
 #include "control/server/ident.h"
-#include "control/server/srv.h"
+#include "control/server/internal.h"
 #include "control/server/tags.h"
 
 /* ---- registration ---- */
 
-static json_t *registered_json(struct ctl_server *srv, struct srv_node *n)
+static json_t *registered_json(struct ctl_server *srv, struct ctl__node *n)
 {
 	json_t *self = json_loads(n->peer_json, 0, NULL);
 	char key[KEY_BASE64_SIZE];
@@ -57,14 +57,14 @@ static bool hostname_valid(const char *h)
 /* Store a node for machine key + what it asked for and bring it into every map. */
 static int do_register(struct ctl_server *srv, const uint8_t mkey[32], const uint8_t nkey[32],
 		       const uint8_t *disco, const char *hostname, int64_t user_id,
-		       const char *tags, bool ephemeral, int64_t authkey_id, struct srv_node **out,
+		       const char *tags, bool ephemeral, int64_t authkey_id, struct ctl__node **out,
 		       char *err, size_t errlen)
 {
 	struct ctl_node_rec rec;
 	memset(&rec, 0, sizeof(rec));
 	memcpy(rec.machine_key, mkey, 32);
 	memcpy(rec.node_key, nkey, 32);
-	if (disco && srv_disco_taken(srv, srv_node_by_machine(srv, mkey), disco)) {
+	if (disco && ctl__disco_taken(srv, ctl__node_by_machine(srv, mkey), disco)) {
 		snprintf(err, errlen, "disco_key: another node already uses this key");
 		return -EEXIST;
 	}
@@ -78,7 +78,7 @@ static int do_register(struct ctl_server *srv, const uint8_t mkey[32], const uin
 		rec.user_id = user_id; /* the key's creator stays accountable */
 	snprintf(rec.tags, sizeof(rec.tags), "%s", tags);
 	rec.ephemeral = ephemeral;
-	rec.key_expiry = tags[0] ? 0 : srv_now_s() + srv->cfg.key_lifetime_s;
+	rec.key_expiry = tags[0] ? 0 : ctl__now_s() + srv->cfg.key_lifetime_s;
 	unique_hostname(srv, &rec);
 	int rc = srv->store->ops->node_register(srv->store, &rec, authkey_id);
 	if (rc == -EKEYREVOKED) {
@@ -89,7 +89,7 @@ static int do_register(struct ctl_server *srv, const uint8_t mkey[32], const uin
 		snprintf(err, errlen, "cannot store the node: %s", strerror(-rc));
 		return rc;
 	}
-	struct srv_node *n = srv_node_by_id(srv, rec.id);
+	struct ctl__node *n = ctl__node_by_id(srv, rec.id);
 	if (n) {
 		ctl_node_rec_clear(&n->rec);
 		struct ctl_node_rec keep = n->rec;
@@ -97,12 +97,12 @@ static int do_register(struct ctl_server *srv, const uint8_t mkey[32], const uin
 		n->rec.endpoints = keep.endpoints;
 		n->rec.ssh_host_keys = keep.ssh_host_keys;
 		n->rec.last_seen = keep.last_seen;
-		srv_node_owner(srv, n);
-		srv_relay_refresh(srv, n, srv_now_s()); /* a key valid again gets credentials */
-		rc = srv_node_render(srv, n);
+		ctl__node_owner(srv, n);
+		ctl__relay_refresh(srv, n, ctl__now_s()); /* a key valid again gets credentials */
+		rc = ctl__node_render(srv, n);
 	} else {
-		rc = srv_node_insert(srv, &rec);
-		n = srv_node_by_id(srv, rec.id);
+		rc = ctl__node_insert(srv, &rec);
+		n = ctl__node_by_id(srv, rec.id);
 	}
 	/* Registrations come in bursts: the maps are rebuilt once on the next tick. */
 	srv->dirty = true;
@@ -110,12 +110,12 @@ static int do_register(struct ctl_server *srv, const uint8_t mkey[32], const uin
 	return rc;
 }
 
-int srv_register_finish(struct ctl_server *srv, struct srv_login_req *lr, int64_t user_id,
-			const char *login, char *err, size_t errlen)
+int ctl__register_finish(struct ctl_server *srv, struct ctl__login_req *lr, int64_t user_id,
+			 const char *login, char *err, size_t errlen)
 {
-	struct srv_node *n = NULL;
+	struct ctl__node *n = NULL;
 	char asked[CTL_TAGS_MAX] = "", tags[CTL_TAGS_MAX];
-	struct srv_node *known = srv_node_by_machine(srv, lr->machine_key);
+	struct ctl__node *known = ctl__node_by_machine(srv, lr->machine_key);
 	int rc = 0;
 	err[0] = '\0';
 	if (lr->has_tags)
@@ -128,7 +128,7 @@ int srv_register_finish(struct ctl_server *srv, struct srv_login_req *lr, int64_
 		 * not valid): the node is told why */
 		lr->state = -1;
 		snprintf(lr->reason, sizeof(lr->reason), "%s", err);
-		srv_wake(srv, SRV_WAIT_REGISTER, lr->token);
+		ctl__wake(srv, SRV_WAIT_REGISTER, lr->token);
 		return rc;
 	}
 	if (!rc)
@@ -142,11 +142,11 @@ int srv_register_finish(struct ctl_server *srv, struct srv_login_req *lr, int64_
 	lr->state = 1;
 	lr->user_id = user_id;
 	lr->node_id = n ? n->rec.id : 0;
-	srv_wake(srv, SRV_WAIT_REGISTER, lr->token);
+	ctl__wake(srv, SRV_WAIT_REGISTER, lr->token);
 	return 0;
 }
 
-static struct srv_login_req *login_by_token(struct ctl_server *srv, const char *token)
+static struct ctl__login_req *login_by_token(struct ctl_server *srv, const char *token)
 {
 	for (size_t i = 0; i < srv->n_logins; i++)
 		if (strcmp(srv->logins[i].token, token) == 0)
@@ -156,46 +156,46 @@ static struct srv_login_req *login_by_token(struct ctl_server *srv, const char *
 
 /* A new interactive registration, unless the caps say no (then a sealed 429 in *res).  A
  * machine has one at a time: asking again replaces its pending one. */
-static struct srv_login_req *login_new(struct srv_req *r, const uint8_t nkey[32],
-				       const char *hostname, const char *tags, bool has_tags,
-				       enum MHD_Result *res)
+static struct ctl__login_req *login_new(struct ctl__req *r, const uint8_t nkey[32],
+					const char *hostname, const char *tags, bool has_tags,
+					enum MHD_Result *res)
 {
 	struct ctl_server *srv = r->srv;
 	char src[SRV_SOURCE_MAX];
 	size_t from_src = 0;
-	srv_source(r->conn, src);
+	ctl__source(r->conn, src);
 	for (size_t i = 0; i < srv->n_logins;) {
-		struct srv_login_req *lr = &srv->logins[i];
+		struct ctl__login_req *lr = &srv->logins[i];
 		if (lr->state == 0 && memcmp(lr->machine_key, r->machine_key, 32) == 0) {
-			srv_login_forget(srv, i);
+			ctl__login_forget(srv, i);
 			continue;
 		}
 		from_src += strcmp(lr->source, src) == 0;
 		i++;
 	}
 	if (from_src >= SRV_LOGINS_PER_SOURCE) {
-		*res = srv_sealed_error(r, MHD_HTTP_TOO_MANY_REQUESTS,
-					"too many logins waiting for approval from %s (at most "
-					"%d); approve or let them expire (1 hour) first",
-					src, SRV_LOGINS_PER_SOURCE);
+		*res = ctl__sealed_error(r, MHD_HTTP_TOO_MANY_REQUESTS,
+					 "too many logins waiting for approval from %s (at most "
+					 "%d); approve or let them expire (1 hour) first",
+					 src, SRV_LOGINS_PER_SOURCE);
 		return NULL;
 	}
 	if (srv->n_logins >= SRV_LOGINS_MAX) {
-		*res = srv_sealed_error(r, MHD_HTTP_TOO_MANY_REQUESTS,
-					"too many logins waiting for approval on this server (at "
-					"most %d); try again later",
-					SRV_LOGINS_MAX);
+		*res = ctl__sealed_error(r, MHD_HTTP_TOO_MANY_REQUESTS,
+					 "too many logins waiting for approval on this server (at "
+					 "most %d); try again later",
+					 SRV_LOGINS_MAX);
 		return NULL;
 	}
-	struct srv_login_req *arr = realloc(srv->logins, (srv->n_logins + 1) * sizeof(*arr));
+	struct ctl__login_req *arr = realloc(srv->logins, (srv->n_logins + 1) * sizeof(*arr));
 	if (!arr) {
 		*res = MHD_NO;
 		return NULL;
 	}
 	srv->logins = arr;
-	struct srv_login_req *lr = &arr[srv->n_logins++];
+	struct ctl__login_req *lr = &arr[srv->n_logins++];
 	memset(lr, 0, sizeof(*lr));
-	srv_random_hex(lr->token, 16);
+	ctl__random_hex(lr->token, 16);
 	memcpy(lr->machine_key, r->machine_key, 32);
 	memcpy(lr->node_key, nkey, 32);
 	snprintf(lr->hostname, sizeof(lr->hostname), "%s", hostname);
@@ -203,36 +203,36 @@ static struct srv_login_req *login_new(struct srv_req *r, const uint8_t nkey[32]
 	lr->has_tags = has_tags;
 	snprintf(lr->source, sizeof(lr->source), "%s", src);
 	char why[192];
-	lr->has_disco_key = srv_disco_from_msg(r->msg, lr->disco_key, why, sizeof(why)) > 0;
-	lr->created = srv_now_s();
+	lr->has_disco_key = ctl__disco_from_msg(r->msg, lr->disco_key, why, sizeof(why)) > 0;
+	lr->created = ctl__now_s();
 	return lr;
 }
 
-static enum MHD_Result register_interactive(struct srv_req *r, const uint8_t nkey[32],
+static enum MHD_Result register_interactive(struct ctl__req *r, const uint8_t nkey[32],
 					    const char *hostname, const char *tags, bool has_tags)
 {
 	struct ctl_server *srv = r->srv;
 	const char *followup = json_string_value(json_object_get(r->msg, "followup"));
-	struct srv_login_req *lr;
+	struct ctl__login_req *lr;
 	if (followup) {
 		lr = login_by_token(srv, followup);
 		if (!lr || memcmp(lr->machine_key, r->machine_key, 32) != 0)
-			return srv_sealed_error(r, MHD_HTTP_BAD_REQUEST,
-						"followup: unknown or expired login request");
+			return ctl__sealed_error(r, MHD_HTTP_BAD_REQUEST,
+						 "followup: unknown or expired login request");
 		if (lr->state < 0)
-			return srv_sealed_error(r, MHD_HTTP_FORBIDDEN,
-						"the device was rejected on the login page%s%s",
-						lr->reason[0] ? ": " : "", lr->reason);
+			return ctl__sealed_error(r, MHD_HTTP_FORBIDDEN,
+						 "the device was rejected on the login page%s%s",
+						 lr->reason[0] ? ": " : "", lr->reason);
 		if (lr->state > 0) {
-			struct srv_node *n = srv_node_by_id(srv, lr->node_id);
+			struct ctl__node *n = ctl__node_by_id(srv, lr->node_id);
 			if (!n)
-				return srv_sealed_error(r, MHD_HTTP_GONE, "the node was removed");
-			return srv_reply_sealed_json(r, MHD_HTTP_OK, registered_json(srv, n));
+				return ctl__sealed_error(r, MHD_HTTP_GONE, "the node was removed");
+			return ctl__reply_sealed_json(r, MHD_HTTP_OK, registered_json(srv, n));
 		}
 		if (r->wait == SRV_WAIT_NONE && !srv->stopping &&
 		    json_is_true(json_object_get(r->msg, "wait"))) {
 			snprintf(r->token, sizeof(r->token), "%s", lr->token);
-			srv_suspend(r, SRV_WAIT_REGISTER, now_mono_ms() + SRV_HOLD_WAIT_MS);
+			ctl__suspend(r, SRV_WAIT_REGISTER, now_mono_ms() + SRV_HOLD_WAIT_MS);
 			return MHD_YES;
 		}
 	} else {
@@ -243,12 +243,12 @@ static enum MHD_Result register_interactive(struct srv_req *r, const uint8_t nke
 	}
 	char url[512];
 	snprintf(url, sizeof(url), "%s/register/%s", srv->public_url, lr->token);
-	return srv_reply_sealed_json(
+	return ctl__reply_sealed_json(
 	    r, MHD_HTTP_OK,
 	    json_pack("{s:b, s:s, s:s}", "registered", 0, "auth_url", url, "followup", lr->token));
 }
 
-enum MHD_Result srv_api_register(struct srv_req *r)
+enum MHD_Result ctl__api_register(struct ctl__req *r)
 {
 	struct ctl_server *srv = r->srv;
 	json_t *m = r->msg;
@@ -258,36 +258,36 @@ enum MHD_Result srv_api_register(struct srv_req *r)
 	uint8_t nk[32];
 	struct key_error kerr;
 	if (!nkey)
-		return srv_sealed_error(r, MHD_HTTP_BAD_REQUEST, "node_key: missing");
+		return ctl__sealed_error(r, MHD_HTTP_BAD_REQUEST, "node_key: missing");
 	if (!key_from_base64(nk, nkey, &kerr))
-		return srv_sealed_error(r, MHD_HTTP_BAD_REQUEST, "node_key: %s", kerr.message);
+		return ctl__sealed_error(r, MHD_HTTP_BAD_REQUEST, "node_key: %s", kerr.message);
 	if (!hostname || !hostname_valid(hostname))
-		return srv_sealed_error(r, MHD_HTTP_BAD_REQUEST,
-					"hostname: expected 1 to 51 letters, digits and dashes");
+		return ctl__sealed_error(r, MHD_HTTP_BAD_REQUEST,
+					 "hostname: expected 1 to 51 letters, digits and dashes");
 	if (json_object_get(m, "auth_key") && !authkey)
-		return srv_sealed_error(r, MHD_HTTP_BAD_REQUEST, "auth_key: expected a string");
+		return ctl__sealed_error(r, MHD_HTTP_BAD_REQUEST, "auth_key: expected a string");
 	char err[256], asked[CTL_TAGS_MAX] = "";
 	json_t *tj = json_object_get(m, "tags");
 	if (tj && ctl_tags_from_json(tj, asked, sizeof(asked), err, sizeof(err)) != 0)
-		return srv_sealed_error(r, MHD_HTTP_BAD_REQUEST, "%s", err);
+		return ctl__sealed_error(r, MHD_HTTP_BAD_REQUEST, "%s", err);
 	uint8_t dk[32];
-	int dk_given = srv_disco_from_msg(m, dk, err, sizeof(err));
+	int dk_given = ctl__disco_from_msg(m, dk, err, sizeof(err));
 	if (dk_given < 0)
-		return srv_sealed_error(r, MHD_HTTP_BAD_REQUEST, "%s", err);
-	struct srv_node *known = srv_node_by_machine(srv, r->machine_key), *n = NULL;
+		return ctl__sealed_error(r, MHD_HTTP_BAD_REQUEST, "%s", err);
+	struct ctl__node *known = ctl__node_by_machine(srv, r->machine_key), *n = NULL;
 	enum MHD_Result dres;
 	/* the machine is this node's: its discovery key is taken whatever else it asks */
-	if (known && !srv_disco_report(r, known, &dres))
+	if (known && !ctl__disco_report(r, known, &dres))
 		return dres;
-	if (!known && dk_given > 0 && srv_disco_taken(srv, NULL, dk))
-		return srv_sealed_error(r, MHD_HTTP_CONFLICT,
-					"disco_key: another node already uses this key");
+	if (!known && dk_given > 0 && ctl__disco_taken(srv, NULL, dk))
+		return ctl__sealed_error(r, MHD_HTTP_CONFLICT,
+					 "disco_key: another node already uses this key");
 	/* Peers tell nodes apart by node key: one in use by another machine is refused. */
 	for (size_t i = 0; i < srv->n_nodes; i++)
 		if (srv->nodes[i] != known &&
 		    sodium_memcmp(srv->nodes[i]->rec.node_key, nk, 32) == 0)
-			return srv_sealed_error(r, MHD_HTTP_CONFLICT,
-						"node_key: another node already uses this key");
+			return ctl__sealed_error(r, MHD_HTTP_CONFLICT,
+						 "node_key: another node already uses this key");
 	/* Asking for tags the node does not have takes a login or an auth key again (tags it
 	 * has from its auth key need not be asked for; dropping tags takes a new login). */
 	bool same_tags = !tj || (known && ctl_tags_subset(asked, known->rec.tags));
@@ -297,68 +297,69 @@ enum MHD_Result srv_api_register(struct srv_req *r)
 	const char *old = json_string_value(json_object_get(m, "old_node_key"));
 	uint8_t ok[32];
 	if (old && !key_from_base64(ok, old, &kerr))
-		return srv_sealed_error(r, MHD_HTTP_BAD_REQUEST, "old_node_key: %s", kerr.message);
+		return ctl__sealed_error(r, MHD_HTTP_BAD_REQUEST, "old_node_key: %s", kerr.message);
 	/* "reauth": the node wants a new login although its key is valid (meshctl up
 	 * --force-reauth): none of the shortcuts below, straight to the auth key or a login. */
-	bool live = known && !srv_node_expired(known, srv_now_s()) &&
+	bool live = known && !ctl__node_expired(known, ctl__now_s()) &&
 		    !json_is_true(json_object_get(m, "reauth"));
 	/* A node that believes its key expired while it has not (clocks differ): nothing to do. */
 	if (live && same_tags && json_is_true(json_object_get(m, "expired")))
-		return srv_reply_sealed_json(r, MHD_HTTP_OK, registered_json(srv, known));
+		return ctl__reply_sealed_json(r, MHD_HTTP_OK, registered_json(srv, known));
 	if (live && !authkey && old && same_tags) {
 		if (sodium_memcmp(ok, known->rec.node_key, 32) != 0)
-			return srv_sealed_error(r, MHD_HTTP_FORBIDDEN,
-						"old_node_key is not this node's current key");
+			return ctl__sealed_error(r, MHD_HTTP_FORBIDDEN,
+						 "old_node_key is not this node's current key");
 		struct ctl_node_rec rec = known->rec; /* memory changes once the store has it */
 		memcpy(rec.node_key, nk, 32);
 		int rc = srv->store->ops->node_register(srv->store, &rec, 0);
 		if (!rc) {
 			memcpy(known->rec.node_key, nk, 32);
-			rc = srv_node_render(srv, known);
+			rc = ctl__node_render(srv, known);
 		}
 		if (!rc)
-			rc = srv_map_rebuild(srv, err, sizeof(err));
+			rc = ctl__map_rebuild(srv, err, sizeof(err));
 		if (rc)
-			return srv_sealed_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s",
-						strerror(-rc));
-		return srv_reply_sealed_json(r, MHD_HTTP_OK, registered_json(srv, known));
+			return ctl__sealed_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s",
+						 strerror(-rc));
+		return ctl__reply_sealed_json(r, MHD_HTTP_OK, registered_json(srv, known));
 	}
 	/* A registered machine asking again with the same node key and tags: already done
 	 * (an auth key it also sent is not needed, so not checked). */
 	if (live && same_tags && sodium_memcmp(nk, known->rec.node_key, 32) == 0)
-		return srv_reply_sealed_json(r, MHD_HTTP_OK, registered_json(srv, known));
+		return ctl__reply_sealed_json(r, MHD_HTTP_OK, registered_json(srv, known));
 	if (!authkey)
 		return register_interactive(r, nk, hostname, asked, tj != NULL);
 	struct ctl_authkey k;
 	const char *why = NULL;
-	int rc = ctl_authkey_check(srv->store, authkey, srv_now_s(), &k, &why);
+	int rc = ctl_authkey_check(srv->store, authkey, ctl__now_s(), &k, &why);
 	if (rc)
-		return srv_sealed_error(r, MHD_HTTP_FORBIDDEN, "%s", why);
+		return ctl__sealed_error(r, MHD_HTTP_FORBIDDEN, "%s", why);
 	struct ctl_user u;
 	char tags[CTL_TAGS_MAX];
 	if (asked[0] && srv->store->ops->user_by_id(srv->store, k.user_id, &u) != 0)
-		return srv_sealed_error(r, MHD_HTTP_FORBIDDEN, "tags: the auth key's user is gone");
+		return ctl__sealed_error(r, MHD_HTTP_FORBIDDEN,
+					 "tags: the auth key's user is gone");
 	rc = ctl_tags_grant(srv->policy_text, asked[0] ? u.login : "", k.tags, asked, tags,
 			    sizeof(tags), err, sizeof(err));
 	if (rc)
-		return srv_sealed_error(r, rc == -EPERM ? MHD_HTTP_FORBIDDEN : MHD_HTTP_BAD_REQUEST,
-					"%s", err);
+		return ctl__sealed_error(
+		    r, rc == -EPERM ? MHD_HTTP_FORBIDDEN : MHD_HTTP_BAD_REQUEST, "%s", err);
 	rc = do_register(srv, r->machine_key, nk, dk_given > 0 ? dk : NULL, hostname, k.user_id,
 			 tags, k.ephemeral, k.id, &n, err, sizeof(err));
 	if (rc == -EKEYREVOKED)
-		return srv_sealed_error(r, MHD_HTTP_FORBIDDEN, "%s", err);
+		return ctl__sealed_error(r, MHD_HTTP_FORBIDDEN, "%s", err);
 	if (rc == -EEXIST)
-		return srv_sealed_error(r, MHD_HTTP_CONFLICT, "%s", err);
+		return ctl__sealed_error(r, MHD_HTTP_CONFLICT, "%s", err);
 	if (rc)
-		return srv_sealed_error(
+		return ctl__sealed_error(
 		    r, rc == -EINVAL ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_INTERNAL_SERVER_ERROR, "%s",
 		    err);
 	log_info("meshcontrol", "node %lld (%s) registered by auth key %s", (long long)n->rec.id,
 		 n->rec.hostname, k.prefix);
-	return srv_reply_sealed_json(r, MHD_HTTP_OK, registered_json(srv, n));
+	return ctl__reply_sealed_json(r, MHD_HTTP_OK, registered_json(srv, n));
 }
 
-enum MHD_Result srv_api_logout(struct srv_req *r, struct srv_node *n)
+enum MHD_Result ctl__api_logout(struct ctl__req *r, struct ctl__node *n)
 {
 	struct ctl_server *srv = r->srv;
 	int64_t id = n->rec.id;
@@ -366,15 +367,15 @@ enum MHD_Result srv_api_logout(struct srv_req *r, struct srv_node *n)
 	char err[256];
 	bool removed = n->rec.ephemeral;
 	if (removed) {
-		rc = srv_node_remove(srv, id);
+		rc = ctl__node_remove(srv, id);
 	} else {
-		rc = srv_node_expire(srv, n, err, sizeof(err));
+		rc = ctl__node_expire(srv, n, err, sizeof(err));
 	}
 	if (rc)
-		return srv_sealed_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "logout: %s",
-					strerror(-rc));
+		return ctl__sealed_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "logout: %s",
+					 strerror(-rc));
 	log_info("meshcontrol", "node %lld logged out (%s)", (long long)id,
 		 removed ? "ephemeral, removed" : "key expired");
-	return srv_reply_sealed_json(r, MHD_HTTP_OK,
-				     json_pack("{s:b, s:b}", "logged_out", 1, "removed", removed));
+	return ctl__reply_sealed_json(r, MHD_HTTP_OK,
+				      json_pack("{s:b, s:b}", "logged_out", 1, "removed", removed));
 }

@@ -16,7 +16,7 @@
 
 #include "common/file.h"
 #include "control/netmap/netmap_json.h"
-#include "control/server/srv.h"
+#include "control/server/internal.h"
 #include "nat/rest.h"
 
 static const char no_relays[] = "[]";
@@ -75,7 +75,7 @@ static int read_secret(struct ctl_server *srv, const char *path, char *err, size
 	return rc;
 }
 
-int srv_relay_config(struct ctl_server *srv, char *err, size_t errlen)
+int ctl__relay_config(struct ctl_server *srv, char *err, size_t errlen)
 {
 	const struct ctl_server_config *cfg = &srv->cfg;
 	if (!cfg->n_relays != !cfg->relay_secret_file) {
@@ -97,7 +97,7 @@ int srv_relay_config(struct ctl_server *srv, char *err, size_t errlen)
 	return read_secret(srv, cfg->relay_secret_file, err, errlen);
 }
 
-static void relays_set(struct srv_node *n, char *json)
+static void relays_set(struct ctl__node *n, char *json)
 {
 	if (n->relays_json) {
 		sodium_memzero(n->relays_json, strlen(n->relays_json));
@@ -107,7 +107,7 @@ static void relays_set(struct srv_node *n, char *json)
 }
 
 /* Fresh credentials for n, valid until now + ttl; NULL when memory is short. */
-static char *relays_mint(struct ctl_server *srv, const struct srv_node *n, int64_t expires)
+static char *relays_mint(struct ctl_server *srv, const struct ctl__node *n, int64_t expires)
 {
 	struct ctl_relay r[CTL_RELAYS_MAX];
 	char pass[NAT_TURN_REST_PASSWORD_SIZE];
@@ -129,7 +129,7 @@ static char *relays_mint(struct ctl_server *srv, const struct srv_node *n, int64
 	return s;
 }
 
-bool srv_relay_refresh(struct ctl_server *srv, struct srv_node *n, int64_t now)
+bool ctl__relay_refresh(struct ctl_server *srv, struct ctl__node *n, int64_t now)
 {
 	bool expired = n->rec.key_expiry && n->rec.key_expiry <= now;
 	if (!srv->n_relays || expired) {

@@ -29,7 +29,7 @@ enum {
 	SRV_SSO_START_BURST = 10,	 /* ... after this many at once */
 	SRV_SSO_RATE_SOURCES = 1024,	 /* addresses whose rate is remembered */
 	SRV_SSO_PENDING_TTL_S = 600,	 /* a login must come back within 10 minutes */
-	SRV_SSO_SOURCE_MAX = 64,	 /* srv_sso_source_key's "2001:db8:1::/48" */
+	SRV_SSO_SOURCE_MAX = 64,	 /* ctl__sso_source_key's "2001:db8:1::/48" */
 	SRV_SSO_PRE_HEX = 32,		 /* the browser's pre-session id, hex */
 	SRV_SSO_COOKIE_HEX = 96,	 /* ... in its cookie with its HMAC-SHA256, hex */
 	SRV_SSO_NEXT_MAX = 128,		 /* where the browser goes after the login */
@@ -48,32 +48,32 @@ enum {
 };
 
 /* A login a browser started: the values that must come back, and what binds it. */
-struct srv_sso_pending {
+struct ctl__sso_pending {
 	char state[CTL_OIDC_RANDOM_LEN];
 	char nonce[CTL_OIDC_RANDOM_LEN];
 	char verifier[CTL_OIDC_RANDOM_LEN]; /* secret until the exchange */
 	char pre[SRV_SSO_PRE_HEX + 1];	    /* the browser's pre-session cookie */
-	char source[SRV_SSO_SOURCE_MAX];    /* srv_sso_source_key of the browser */
+	char source[SRV_SSO_SOURCE_MAX];    /* ctl__sso_source_key of the browser */
 	char next[SRV_SSO_NEXT_MAX];
 	int64_t created;
 };
 
 /* When an address may start its next login (GCRA: now + SRV_SSO_START_EVERY_S a start). */
-struct srv_sso_rate {
+struct ctl__sso_rate {
 	char source[SRV_SSO_SOURCE_MAX];
 	int64_t tat;
 };
 
-struct srv_sso_table {
-	struct srv_sso_pending *e; /* SRV_SSO_PENDING_MAX entries */
+struct ctl__sso_table {
+	struct ctl__sso_pending *e; /* SRV_SSO_PENDING_MAX entries */
 	size_t n;
-	struct srv_sso_rate *rate; /* SRV_SSO_RATE_SOURCES entries */
+	struct ctl__sso_rate *rate; /* SRV_SSO_RATE_SOURCES entries */
 	size_t n_rate;
 };
 
-int srv_sso_table_init(struct srv_sso_table *t);
+int ctl__sso_table_init(struct ctl__sso_table *t);
 /* Wipes the verifiers, then frees. */
-void srv_sso_table_uninit(struct srv_sso_table *t);
+void ctl__sso_table_uninit(struct ctl__sso_table *t);
 
 /* Adds p (p->created is now) after forgetting expired entries: 0, or -EAGAIN when p->source
  * started SRV_SSO_START_BURST logins at once or more than one every SRV_SSO_START_EVERY_S
@@ -82,35 +82,35 @@ void srv_sso_table_uninit(struct srv_sso_table *t);
  * browser's oldest when it has SRV_SSO_PENDING_PER_BROWSER open, else the source's oldest when it
  * has SRV_SSO_PENDING_PER_SOURCE, else, when the table is full, the oldest of the source with the
  * most. */
-int srv_sso_table_add(struct srv_sso_table *t, const struct srv_sso_pending *p, int64_t now,
-		      int64_t *retry_at);
+int ctl__sso_table_add(struct ctl__sso_table *t, const struct ctl__sso_pending *p, int64_t now,
+		       int64_t *retry_at);
 
-/* The table's name for a browser's address: srv_source's, with an IPv6 /64 widened to its
+/* The table's name for a browser's address: ctl__source's, with an IPv6 /64 widened to its
  * /48 (what one site or customer usually has; a /64 each would give a /56 256 shares). */
-void srv_sso_source_key(const char *source, char out[static SRV_SSO_SOURCE_MAX]);
+void ctl__sso_source_key(const char *source, char out[static SRV_SSO_SOURCE_MAX]);
 
 /* Takes the login of state, once: 0 with *out (removed); -ENOENT when no live login has
  * that state (unknown, used or expired); -EPERM when it was started in another browser
  * (pre differs or is NULL; the login stays for its own browser). */
-int srv_sso_table_take(struct srv_sso_table *t, const char *state, const char *pre, int64_t now,
-		       struct srv_sso_pending *out);
+int ctl__sso_table_take(struct ctl__sso_table *t, const char *state, const char *pre, int64_t now,
+			struct ctl__sso_pending *out);
 
 /* The pre-session cookie's value for pre (SRV_SSO_PRE_HEX lowercase hex): pre and its
  * HMAC-SHA256 under key, so only a value this server made is taken back. */
-void srv_sso_pre_sign(const uint8_t key[static 32], const char *pre,
-		      char cookie[static SRV_SSO_COOKIE_HEX + 1]);
-/* Whether cookie is one srv_sso_pre_sign made under key: true with its pre. */
-bool srv_sso_pre_check(const uint8_t key[static 32], const char *cookie,
-		       char pre[static SRV_SSO_PRE_HEX + 1]);
+void ctl__sso_pre_sign(const uint8_t key[static 32], const char *pre,
+		       char cookie[static SRV_SSO_COOKIE_HEX + 1]);
+/* Whether cookie is one ctl__sso_pre_sign made under key: true with its pre. */
+bool ctl__sso_pre_check(const uint8_t key[static 32], const char *cookie,
+			char pre[static SRV_SSO_PRE_HEX + 1]);
 /* The cookie's name: over HTTPS __Host-mesh_sso, which a sibling subdomain or plain HTTP
  * cannot set (RFC 6265bis 4.1.3.2), else mesh_sso. */
-const char *srv_sso_cookie_name(bool https);
-/* The Set-Cookie value for cookie (from srv_sso_pre_sign) into out (at least 256). */
-void srv_sso_cookie_header(bool https, const char *cookie, char *out, size_t outlen);
+const char *ctl__sso_cookie_name(bool https);
+/* The Set-Cookie value for cookie (from ctl__sso_pre_sign) into out (at least 256). */
+void ctl__sso_cookie_header(bool https, const char *cookie, char *out, size_t outlen);
 
 /* The callback's query (RFC 6749 4.1.2, RFC 9207): parameters fed one by one as
  * libmicrohttpd decoded them, then finished. */
-struct srv_sso_callback {
+struct ctl__sso_callback {
 	char state[CTL_OIDC_RANDOM_LEN];
 	char code[SRV_SSO_CODE_MAX];
 	char iss[CTL_OIDC_URL_MAX];
@@ -123,14 +123,14 @@ struct srv_sso_callback {
  * printable ASCII), iss (a URL's characters), error and error_description (printable
  * ASCII, at most 255); others are ignored.  A parameter given twice is refused.  0, or
  * -EINVAL with a sentence quoting it in err. */
-int srv_sso_callback_arg(struct srv_sso_callback *cb, const char *key, const char *value, char *err,
-			 size_t errlen);
+int ctl__sso_callback_arg(struct ctl__sso_callback *cb, const char *key, const char *value,
+			  char *err, size_t errlen);
 /* After the last parameter: state is required, and a code or an error.  0, or -EINVAL with
  * a sentence in err. */
-int srv_sso_callback_finish(const struct srv_sso_callback *cb, char *err, size_t errlen);
+int ctl__sso_callback_finish(const struct ctl__sso_callback *cb, char *err, size_t errlen);
 
 /* sso_config.c: the checked configuration (immutable while the server runs). */
-struct srv_sso_config {
+struct ctl__sso_config {
 	char issuer[CTL_OIDC_URL_MAX];
 	char issuer_host[256];
 	char client_id[256];
@@ -146,28 +146,28 @@ struct srv_sso_config {
 
 /* Checks the options (err names the option and quotes the bad value) and reads the client
  * secret (a file others may read is refused).  0, -EINVAL, or -errno of the file. */
-int srv_sso_config_load(const struct ctl_server_oidc *o, struct srv_sso_config *c, char *err,
-			size_t errlen);
-void srv_sso_config_free(struct srv_sso_config *c);
+int ctl__sso_config_load(const struct ctl_server_oidc *o, struct ctl__sso_config *c, char *err,
+			 size_t errlen);
+void ctl__sso_config_free(struct ctl__sso_config *c);
 
 /* Whether the verified person may use this tailnet under the --oidc-allowed-* lists (each
  * given list must pass): true, or false with a sentence in why. */
-bool srv_sso_allowed(const struct srv_sso_config *c, const struct ctl_oidc_identity *id, char *why,
-		     size_t whylen);
+bool ctl__sso_allowed(const struct ctl__sso_config *c, const struct ctl_oidc_identity *id,
+		      char *why, size_t whylen);
 
 /* The login a first sign-in creates: the verified email (lowercase), else a name made from
  * sub at ISSUER-HOST.invalid, which no one can have as an email (sub kept as it is, or
  * hashed when it has characters a login cannot).  0, or -EINVAL with a sentence quoting the
  * login in why.  out: CTL_LOGIN_MAX (store.h). */
-int srv_sso_login_for(const struct srv_sso_config *c, const struct ctl_oidc_identity *id, char *out,
-		      char *why, size_t whylen);
+int ctl__sso_login_for(const struct ctl__sso_config *c, const struct ctl_oidc_identity *id,
+		       char *out, char *why, size_t whylen);
 
 /* A callback's token exchange, done by the provider thread while its request waits
- * (suspended, woken by token).  Owned by the list in struct srv_sso; freed by the request
+ * (suspended, woken by token).  Owned by the list in struct ctl__sso; freed by the request
  * that reads its result, or, when that request went away (abandoned), by whoever is last. */
-struct srv_sso_job {
+struct ctl__sso_job {
 	char token[33];
-	char source[SRV_SSO_SOURCE_MAX]; /* srv_sso_source_key of the browser */
+	char source[SRV_SSO_SOURCE_MAX]; /* ctl__sso_source_key of the browser */
 	char code[SRV_SSO_CODE_MAX];
 	char verifier[CTL_OIDC_RANDOM_LEN], nonce[CTL_OIDC_RANDOM_LEN];
 	char next[SRV_SSO_NEXT_MAX];
@@ -176,12 +176,12 @@ struct srv_sso_job {
 	int rc;
 	char err[SRV_SSO_ERR_MAX];
 	struct ctl_oidc_identity id;
-	struct srv_sso_job *next_job;
+	struct ctl__sso_job *next_job;
 };
 
 /* The server's SSO state (srv->sso; NULL without --oidc-issuer). */
-struct srv_sso {
-	struct srv_sso_config cfg;
+struct ctl__sso {
+	struct ctl__sso_config cfg;
 	char redirect_uri[CTL_OIDC_URL_MAX];
 	uint8_t cookie_key[32]; /* signs pre-session cookies; new at each start */
 	/* under srv->lock */
@@ -190,8 +190,8 @@ struct srv_sso {
 	char status[SRV_SSO_ERR_MAX]; /* why logins cannot start, "" when they can */
 	int64_t disco_tried;	      /* when discovery was last tried (wall clock) */
 	bool disco_wanted;	      /* someone wants to log in: try again soon */
-	struct srv_sso_table pending;
-	struct srv_sso_job *jobs;
+	struct ctl__sso_table pending;
+	struct ctl__sso_job *jobs;
 	size_t n_jobs;
 	bool stopping;
 	pthread_t thread;
@@ -205,20 +205,20 @@ struct srv_sso {
 
 /* The request's job is done with (read, or its connection closed): freed, or left to the
  * provider thread to free.  Under srv->lock. */
-void srv_sso_job_release(struct ctl_server *srv, struct srv_sso_job *job);
+void ctl__sso_job_release(struct ctl_server *srv, struct ctl__sso_job *job);
 /* Someone wants to log in while discovery failed: try again (at most every SRV_SSO_KICK_S). */
-void srv_sso_kick(struct ctl_server *srv);
+void ctl__sso_kick(struct ctl_server *srv);
 /* Queues job (filled by the caller, not yet in the list): 0, -EAGAIN when job->source has
  * SRV_SSO_JOBS_PER_SOURCE exchanges in the list (waiting, running, or done and not yet
  * read), -EBUSY when SRV_SSO_JOBS_MAX do in all.  Under srv->lock. */
-int srv_sso_job_queue(struct srv_sso *s, struct srv_sso_job *job);
+int ctl__sso_job_queue(struct ctl__sso *s, struct ctl__sso_job *job);
 
 /* sso_fetch.c */
 /* Makes the state from the checked config (takes ownership of c's secret). */
-int srv_sso_new(struct ctl_server *srv, struct srv_sso_config *c, struct srv_sso **out);
+int ctl__sso_new(struct ctl_server *srv, struct ctl__sso_config *c, struct ctl__sso **out);
 /* Starts the provider thread (after the public URL is known: the redirect URI). */
-int srv_sso_start(struct ctl_server *srv, char *err, size_t errlen);
+int ctl__sso_start(struct ctl_server *srv, char *err, size_t errlen);
 /* Stops the thread (the lock not held), then frees. */
-void srv_sso_free(struct ctl_server *srv);
+void ctl__sso_free(struct ctl_server *srv);
 
 #endif

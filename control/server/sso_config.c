@@ -122,7 +122,7 @@ static int scopes_check(const char *s, char *err, size_t errlen)
 
 /* Without a list every account the provider has (any Google account, say) would get a user
  * and could approve devices: that must be said, not be what an option left out means. */
-static int who_check(const struct ctl_server_oidc *o, const struct srv_sso_config *c, char *err,
+static int who_check(const struct ctl_server_oidc *o, const struct ctl__sso_config *c, char *err,
 		     size_t errlen)
 {
 	bool lists = c->n_domains || c->n_groups || c->n_users;
@@ -143,7 +143,7 @@ static int who_check(const struct ctl_server_oidc *o, const struct srv_sso_confi
 	return 0;
 }
 
-static int secret_read(const char *path, struct srv_sso_config *c, char *err, size_t errlen)
+static int secret_read(const char *path, struct ctl__sso_config *c, char *err, size_t errlen)
 {
 	char why[512];
 	c->secret = file_read_secret_line(path, why, sizeof(why));
@@ -159,8 +159,8 @@ static int secret_read(const char *path, struct srv_sso_config *c, char *err, si
 	return 0;
 }
 
-int srv_sso_config_load(const struct ctl_server_oidc *o, struct srv_sso_config *c, char *err,
-			size_t errlen)
+int ctl__sso_config_load(const struct ctl_server_oidc *o, struct ctl__sso_config *c, char *err,
+			 size_t errlen)
 {
 	char why[CTL_OIDC_ERR_MAX];
 	memset(c, 0, sizeof(*c));
@@ -210,11 +210,11 @@ int srv_sso_config_load(const struct ctl_server_oidc *o, struct srv_sso_config *
 	if (!rc)
 		rc = secret_read(o->client_secret_file, c, err, errlen);
 	if (rc)
-		srv_sso_config_free(c);
+		ctl__sso_config_free(c);
 	return rc;
 }
 
-void srv_sso_config_free(struct srv_sso_config *c)
+void ctl__sso_config_free(struct ctl__sso_config *c)
 {
 	if (c->secret) {
 		sodium_memzero(c->secret, strlen(c->secret));
@@ -223,8 +223,8 @@ void srv_sso_config_free(struct srv_sso_config *c)
 	c->secret = NULL;
 }
 
-bool srv_sso_allowed(const struct srv_sso_config *c, const struct ctl_oidc_identity *id, char *why,
-		     size_t whylen)
+bool ctl__sso_allowed(const struct ctl__sso_config *c, const struct ctl_oidc_identity *id,
+		      char *why, size_t whylen)
 {
 	const char *at = strchr(id->email, '@');
 	bool ok = !c->n_users;
@@ -272,8 +272,8 @@ static void sub_name(const char *sub, char out[static 80])
 	sodium_bin2hex(out + 4, 33, h, sizeof(h));
 }
 
-int srv_sso_login_for(const struct srv_sso_config *c, const struct ctl_oidc_identity *id, char *out,
-		      char *why, size_t whylen)
+int ctl__sso_login_for(const struct ctl__sso_config *c, const struct ctl_oidc_identity *id,
+		       char *out, char *why, size_t whylen)
 {
 	const char *w = "it is longer than 127 characters";
 	char q[CTL_OIDC_QUOTE_BUF], l[CTL_OIDC_EMAIL_MAX + 512], name[80];

@@ -17,7 +17,7 @@
 #include <sodium.h>
 
 #include "common/log.h"
-#include "control/server/srv.h"
+#include "control/server/internal.h"
 #include "control/server/sso.h"
 #include "control/url/url.h"
 
@@ -60,7 +60,7 @@ static void body_wipe(struct body *b)
  * use, reset but kept, so its connection serves the next request) or on a handle of its
  * own when keep is NULL.  0 with the body and HTTP status; -EIO with a sentence naming the
  * provider (and curl's words) in err. */
-static int http_do(const struct srv_sso_config *c, void **keep, const char *what, const char *url,
+static int http_do(const struct ctl__sso_config *c, void **keep, const char *what, const char *url,
 		   const char *form, struct curl_slist *hdrs, struct body *b, long *status,
 		   char *err, size_t errlen)
 {
@@ -110,7 +110,7 @@ static int http_do(const struct srv_sso_config *c, void **keep, const char *what
 }
 
 /* The discovery document and the JWKS (into the caller's fresh *keys). */
-static int fetch_provider(const struct srv_sso_config *c, struct ctl_oidc_discovery *d,
+static int fetch_provider(const struct ctl__sso_config *c, struct ctl_oidc_discovery *d,
 			  struct ctl_oidc_jwks **keys, char *err, size_t errlen)
 {
 	char url[CTL_OIDC_URL_MAX + 64], why[CTL_OIDC_ERR_MAX];
@@ -154,7 +154,7 @@ static int fetch_provider(const struct srv_sso_config *c, struct ctl_oidc_discov
 }
 
 /* Discovery and keys again; the old keys stay when it fails. */
-static int refresh(struct srv_sso *s, struct ctl_oidc_discovery *d, char *err, size_t errlen)
+static int refresh(struct ctl__sso *s, struct ctl_oidc_discovery *d, char *err, size_t errlen)
 {
 	struct ctl_oidc_jwks *keys = NULL;
 	int rc = fetch_provider(&s->cfg, d, &keys, err, errlen);
@@ -162,12 +162,12 @@ static int refresh(struct srv_sso *s, struct ctl_oidc_discovery *d, char *err, s
 		return rc;
 	ctl_oidc_jwks_free(s->keys);
 	s->keys = keys;
-	s->keys_fetched = srv_now_s();
+	s->keys_fetched = ctl__now_s();
 	return 0;
 }
 
 /* RFC 6749 2.3.1: client_id and secret form-encoded, then Basic. */
-static struct curl_slist *basic_auth(const struct srv_sso_config *c)
+static struct curl_slist *basic_auth(const struct ctl__sso_config *c)
 {
 	char *id = curl_easy_escape(NULL, c->client_id, 0);
 	char *sec = curl_easy_escape(NULL, c->secret, 0);
@@ -202,7 +202,7 @@ static void slist_wipe(struct curl_slist *l)
 	curl_slist_free_all(l);
 }
 
-static char *token_form(const struct srv_sso *s, const struct srv_sso_job *job)
+static char *token_form(const struct ctl__sso *s, const struct ctl__sso_job *job)
 {
 	char *code = curl_easy_escape(NULL, job->code, 0);
 	char *redir = curl_easy_escape(NULL, s->redirect_uri, 0);
@@ -221,7 +221,8 @@ static char *token_form(const struct srv_sso *s, const struct srv_sso_job *job)
 
 /* The code for tokens, and the ID token verified (the JWKS fetched again after its TTL or
  * for an unknown kid, as ctl_oidc_jwks_fetch_due allows).  Without the lock. */
-static int exchange(struct srv_sso *s, const struct ctl_oidc_discovery *d, struct srv_sso_job *job)
+static int exchange(struct ctl__sso *s, const struct ctl_oidc_discovery *d,
+		    struct ctl__sso_job *job)
 {
 	struct ctl_oidc_tokens *tok = calloc(1, sizeof(*tok));
 	struct curl_slist *hdrs = basic_auth(&s->cfg);
@@ -243,7 +244,7 @@ static int exchange(struct srv_sso *s, const struct ctl_oidc_discovery *d, struc
 		goto out;
 	}
 	for (int attempt = 0;; attempt++) {
-		int64_t now = srv_now_s();
+		int64_t now = ctl__now_s();
 		bool unknown = rc == -ENOKEY;
 		if (attempt > 0 &&
 		    !(unknown && ctl_oidc_jwks_fetch_due(s->keys_fetched, now, true)))
@@ -289,9 +290,9 @@ out:
 	return rc;
 }
 
-static void job_unlink(struct srv_sso *s, struct srv_sso_job *job)
+static void job_unlink(struct ctl__sso *s, struct ctl__sso_job *job)
 {
-	for (struct srv_sso_job **p = &s->jobs; *p; p = &(*p)->next_job)
+	for (struct ctl__sso_job **p = &s->jobs; *p; p = &(*p)->next_job)
 		if (*p == job) {
 			*p = job->next_job;
 			s->n_jobs--;
@@ -301,7 +302,7 @@ static void job_unlink(struct srv_sso *s, struct srv_sso_job *job)
 	free(job);
 }
 
-void srv_sso_job_release(struct ctl_server *srv, struct srv_sso_job *job)
+void ctl__sso_job_release(struct ctl_server *srv, struct ctl__sso_job *job)
 {
 	if (job->step == SRV_SSO_RUNNING)
 		job->abandoned = true; /* the provider thread frees it when done */
@@ -309,10 +310,10 @@ void srv_sso_job_release(struct ctl_server *srv, struct srv_sso_job *job)
 		job_unlink(srv->sso, job);
 }
 
-int srv_sso_job_queue(struct srv_sso *s, struct srv_sso_job *job)
+int ctl__sso_job_queue(struct ctl__sso *s, struct ctl__sso_job *job)
 {
 	size_t mine = 0;
-	for (const struct srv_sso_job *j = s->jobs; j; j = j->next_job)
+	for (const struct ctl__sso_job *j = s->jobs; j; j = j->next_job)
 		mine += strcmp(j->source, job->source) == 0;
 	/* a callback takes its login out of the pending table, so only this bounds how much of
 	 * the provider thread one address can keep busy with junk codes */
@@ -321,7 +322,7 @@ int srv_sso_job_queue(struct srv_sso *s, struct srv_sso_job *job)
 	if (s->n_jobs >= SRV_SSO_JOBS_MAX)
 		return -EBUSY;
 	job->step = SRV_SSO_QUEUED;
-	struct srv_sso_job **p = &s->jobs;
+	struct ctl__sso_job **p = &s->jobs;
 	while (*p)
 		p = &(*p)->next_job;
 	*p = job;
@@ -330,20 +331,20 @@ int srv_sso_job_queue(struct srv_sso *s, struct srv_sso_job *job)
 	return 0;
 }
 
-void srv_sso_kick(struct ctl_server *srv)
+void ctl__sso_kick(struct ctl_server *srv)
 {
-	struct srv_sso *s = srv->sso;
-	if (!s->have_disco && srv_now_s() - s->disco_tried >= SRV_SSO_KICK_S) {
+	struct ctl__sso *s = srv->sso;
+	if (!s->have_disco && ctl__now_s() - s->disco_tried >= SRV_SSO_KICK_S) {
 		s->disco_wanted = true;
 		pthread_cond_signal(&s->cond);
 	}
 }
 
-static void discover(struct ctl_server *srv, struct srv_sso *s)
+static void discover(struct ctl_server *srv, struct ctl__sso *s)
 {
 	struct ctl_oidc_discovery d;
 	char err[sizeof(s->status)];
-	s->disco_tried = srv_now_s();
+	s->disco_tried = ctl__now_s();
 	s->disco_wanted = false;
 	pthread_mutex_unlock(&srv->lock);
 	int rc = refresh(s, &d, err, sizeof(err));
@@ -364,15 +365,15 @@ static void discover(struct ctl_server *srv, struct srv_sso *s)
 static void *sso_main(void *arg)
 {
 	struct ctl_server *srv = arg;
-	struct srv_sso *s = srv->sso;
+	struct ctl__sso *s = srv->sso;
 	pthread_mutex_lock(&srv->lock);
 	while (!s->stopping) {
 		if (!s->have_disco &&
-		    (s->disco_wanted || srv_now_s() - s->disco_tried >= SRV_SSO_RETRY_S)) {
+		    (s->disco_wanted || ctl__now_s() - s->disco_tried >= SRV_SSO_RETRY_S)) {
 			discover(srv, s);
 			continue;
 		}
-		struct srv_sso_job *job = s->jobs;
+		struct ctl__sso_job *job = s->jobs;
 		while (job && job->step != SRV_SSO_QUEUED)
 			job = job->next_job;
 		if (!job || !s->have_disco) {
@@ -391,22 +392,22 @@ static void *sso_main(void *arg)
 		if (job->abandoned)
 			job_unlink(s, job);
 		else
-			srv_wake(srv, SRV_WAIT_SSO, job->token);
+			ctl__wake(srv, SRV_WAIT_SSO, job->token);
 	}
 	pthread_mutex_unlock(&srv->lock);
 	return NULL;
 }
 
-int srv_sso_new(struct ctl_server *srv, struct srv_sso_config *c, struct srv_sso **out)
+int ctl__sso_new(struct ctl_server *srv, struct ctl__sso_config *c, struct ctl__sso **out)
 {
-	struct srv_sso *s = calloc(1, sizeof(*s));
+	struct ctl__sso *s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	s->cfg = *c;
 	c->secret = NULL;
 	randombytes_buf(s->cookie_key, sizeof(s->cookie_key));
-	if (srv_sso_table_init(&s->pending)) {
-		srv_sso_config_free(&s->cfg);
+	if (ctl__sso_table_init(&s->pending)) {
+		ctl__sso_config_free(&s->cfg);
 		free(s);
 		return -ENOMEM;
 	}
@@ -424,9 +425,9 @@ int srv_sso_new(struct ctl_server *srv, struct srv_sso_config *c, struct srv_sso
 	return 0;
 }
 
-int srv_sso_start(struct ctl_server *srv, char *err, size_t errlen)
+int ctl__sso_start(struct ctl_server *srv, char *err, size_t errlen)
 {
-	struct srv_sso *s = srv->sso;
+	struct ctl__sso *s = srv->sso;
 	snprintf(s->redirect_uri, sizeof(s->redirect_uri), "%s/oidc/callback", srv->public_url);
 	if (pthread_create(&s->thread, NULL, sso_main, srv) != 0) {
 		snprintf(err, errlen, "cannot start the identity provider's thread");
@@ -438,9 +439,9 @@ int srv_sso_start(struct ctl_server *srv, char *err, size_t errlen)
 	return 0;
 }
 
-void srv_sso_free(struct ctl_server *srv)
+void ctl__sso_free(struct ctl_server *srv)
 {
-	struct srv_sso *s = srv->sso;
+	struct ctl__sso *s = srv->sso;
 	if (!s)
 		return;
 	pthread_mutex_lock(&srv->lock);
@@ -453,8 +454,8 @@ void srv_sso_free(struct ctl_server *srv)
 		job_unlink(s, s->jobs);
 	curl_easy_cleanup(s->token_curl);
 	ctl_oidc_jwks_free(s->keys);
-	srv_sso_table_uninit(&s->pending);
-	srv_sso_config_free(&s->cfg);
+	ctl__sso_table_uninit(&s->pending);
+	ctl__sso_config_free(&s->cfg);
 	pthread_cond_destroy(&s->cond);
 	sodium_memzero(s->cookie_key, sizeof(s->cookie_key));
 	free(s);

@@ -14,18 +14,18 @@
 
 #include "control/server/sso.h"
 
-int srv_sso_table_init(struct srv_sso_table *t)
+int ctl__sso_table_init(struct ctl__sso_table *t)
 {
 	t->n = t->n_rate = 0;
 	t->e = calloc(SRV_SSO_PENDING_MAX, sizeof(*t->e));
 	t->rate = calloc(SRV_SSO_RATE_SOURCES, sizeof(*t->rate));
 	if (t->e && t->rate)
 		return 0;
-	srv_sso_table_uninit(t);
+	ctl__sso_table_uninit(t);
 	return -ENOMEM;
 }
 
-void srv_sso_table_uninit(struct srv_sso_table *t)
+void ctl__sso_table_uninit(struct ctl__sso_table *t)
 {
 	if (t->e)
 		sodium_memzero(t->e, SRV_SSO_PENDING_MAX * sizeof(*t->e));
@@ -39,10 +39,10 @@ void srv_sso_table_uninit(struct srv_sso_table *t)
 /* GCRA per address: 0 (the start counted), or -EAGAIN with when it may start again.  A full
  * list forgets the address closest to having its whole burst back (an address at rest is
  * forgotten first, as it has it all). */
-static int rate_take(struct srv_sso_table *t, const char *source, int64_t now, int64_t *retry_at)
+static int rate_take(struct ctl__sso_table *t, const char *source, int64_t now, int64_t *retry_at)
 {
 	const int64_t slack = (SRV_SSO_START_BURST - 1) * SRV_SSO_START_EVERY_S;
-	struct srv_sso_rate *r = NULL, *least = NULL;
+	struct ctl__sso_rate *r = NULL, *least = NULL;
 	for (size_t i = 0; i < t->n_rate && !r; i++) {
 		if (strcmp(t->rate[i].source, source) == 0)
 			r = &t->rate[i];
@@ -63,13 +63,13 @@ static int rate_take(struct srv_sso_table *t, const char *source, int64_t now, i
 	return 0;
 }
 
-static void drop(struct srv_sso_table *t, size_t i)
+static void drop(struct ctl__sso_table *t, size_t i)
 {
 	t->e[i] = t->e[--t->n];
 	sodium_memzero(&t->e[t->n], sizeof(t->e[t->n]));
 }
 
-static void expire(struct srv_sso_table *t, int64_t now)
+static void expire(struct ctl__sso_table *t, int64_t now)
 {
 	for (size_t i = 0; i < t->n;)
 		if (now - t->e[i].created >= SRV_SSO_PENDING_TTL_S || now < t->e[i].created)
@@ -83,13 +83,13 @@ static void expire(struct srv_sso_table *t, int64_t now)
  * that makes their browsers start logins, pushes out its own and not everyone's. */
 static int by_source(const void *a, const void *b, void *cls)
 {
-	const struct srv_sso_pending *e = cls, *x = &e[*(const size_t *)a],
-				     *y = &e[*(const size_t *)b];
+	const struct ctl__sso_pending *e = cls, *x = &e[*(const size_t *)a],
+				      *y = &e[*(const size_t *)b];
 	int c = strcmp(x->source, y->source);
 	return c ? c : (x->created > y->created) - (x->created < y->created);
 }
 
-static size_t busiest_oldest(const struct srv_sso_table *t)
+static size_t busiest_oldest(const struct ctl__sso_table *t)
 {
 	size_t ix[SRV_SSO_PENDING_MAX], best = 0, best_n = 0; /* 8 KiB */
 	for (size_t i = 0; i < t->n; i++)
@@ -105,15 +105,15 @@ static size_t busiest_oldest(const struct srv_sso_table *t)
 	return ix[best];
 }
 
-int srv_sso_table_add(struct srv_sso_table *t, const struct srv_sso_pending *p, int64_t now,
-		      int64_t *retry_at)
+int ctl__sso_table_add(struct ctl__sso_table *t, const struct ctl__sso_pending *p, int64_t now,
+		       int64_t *retry_at)
 {
 	size_t from_source = 0, in_browser = 0, browser_oldest = 0, source_oldest = 0;
 	if (rate_take(t, p->source, now, retry_at) != 0)
 		return -EAGAIN;
 	expire(t, now);
 	for (size_t i = 0; i < t->n; i++) {
-		const struct srv_sso_pending *e = &t->e[i];
+		const struct ctl__sso_pending *e = &t->e[i];
 		if (strcmp(e->source, p->source) == 0 &&
 		    (!from_source++ || e->created < t->e[source_oldest].created))
 			source_oldest = i;
@@ -137,7 +137,7 @@ int srv_sso_table_add(struct srv_sso_table *t, const struct srv_sso_pending *p, 
 	return 0;
 }
 
-void srv_sso_source_key(const char *source, char out[static SRV_SSO_SOURCE_MAX])
+void ctl__sso_source_key(const char *source, char out[static SRV_SSO_SOURCE_MAX])
 {
 	char a[INET6_ADDRSTRLEN];
 	struct in6_addr net;
@@ -154,15 +154,15 @@ void srv_sso_source_key(const char *source, char out[static SRV_SSO_SOURCE_MAX])
 	snprintf(out, SRV_SSO_SOURCE_MAX, "%s/48", a);
 }
 
-int srv_sso_table_take(struct srv_sso_table *t, const char *state, const char *pre, int64_t now,
-		       struct srv_sso_pending *out)
+int ctl__sso_table_take(struct ctl__sso_table *t, const char *state, const char *pre, int64_t now,
+			struct ctl__sso_pending *out)
 {
 	size_t len = strlen(state);
 	expire(t, now);
 	if (len != CTL_OIDC_RANDOM_LEN - 1)
 		return -ENOENT;
 	for (size_t i = 0; i < t->n; i++) {
-		struct srv_sso_pending *e = &t->e[i];
+		struct ctl__sso_pending *e = &t->e[i];
 		if (sodium_memcmp(e->state, state, len) != 0)
 			continue;
 		if (!pre || strlen(pre) != SRV_SSO_PRE_HEX ||
@@ -177,8 +177,8 @@ int srv_sso_table_take(struct srv_sso_table *t, const char *state, const char *p
 
 /* ---- the browser's pre-session cookie ---- */
 
-void srv_sso_pre_sign(const uint8_t key[static 32], const char *pre,
-		      char cookie[static SRV_SSO_COOKIE_HEX + 1])
+void ctl__sso_pre_sign(const uint8_t key[static 32], const char *pre,
+		       char cookie[static SRV_SSO_COOKIE_HEX + 1])
 {
 	uint8_t tag[crypto_auth_hmacsha256_BYTES];
 	crypto_auth_hmacsha256(tag, (const uint8_t *)pre, SRV_SSO_PRE_HEX, key);
@@ -187,8 +187,8 @@ void srv_sso_pre_sign(const uint8_t key[static 32], const char *pre,
 		       sizeof(tag));
 }
 
-bool srv_sso_pre_check(const uint8_t key[static 32], const char *cookie,
-		       char pre[static SRV_SSO_PRE_HEX + 1])
+bool ctl__sso_pre_check(const uint8_t key[static 32], const char *cookie,
+			char pre[static SRV_SSO_PRE_HEX + 1])
 {
 	uint8_t tag[crypto_auth_hmacsha256_BYTES];
 	if (strlen(cookie) != SRV_SSO_COOKIE_HEX ||
@@ -202,17 +202,17 @@ bool srv_sso_pre_check(const uint8_t key[static 32], const char *cookie,
 	return true;
 }
 
-const char *srv_sso_cookie_name(bool https)
+const char *ctl__sso_cookie_name(bool https)
 {
 	return https ? "__Host-mesh_sso" : "mesh_sso";
 }
 
-void srv_sso_cookie_header(bool https, const char *cookie, char *out, size_t outlen)
+void ctl__sso_cookie_header(bool https, const char *cookie, char *out, size_t outlen)
 {
 	/* Lax, not Strict: the provider sends the browser back with a cross-site navigation.
 	 * __Host- needs Secure, Path=/ and no Domain; plain HTTP keeps it to /oidc. */
 	snprintf(out, outlen, "%s=%s; Path=%s; HttpOnly; SameSite=Lax; Max-Age=%d%s",
-		 srv_sso_cookie_name(https), cookie, https ? "/" : "/oidc", SRV_SSO_PENDING_TTL_S,
+		 ctl__sso_cookie_name(https), cookie, https ? "/" : "/oidc", SRV_SSO_PENDING_TTL_S,
 		 https ? "; Secure" : "");
 }
 
@@ -239,8 +239,8 @@ static int bad(char *err, size_t errlen, const char *key, const char *value, con
 	return -EINVAL;
 }
 
-int srv_sso_callback_arg(struct srv_sso_callback *cb, const char *key, const char *value, char *err,
-			 size_t errlen)
+int ctl__sso_callback_arg(struct ctl__sso_callback *cb, const char *key, const char *value,
+			  char *err, size_t errlen)
 {
 	size_t len = strlen(value);
 	char *dst;
@@ -280,7 +280,7 @@ int srv_sso_callback_arg(struct srv_sso_callback *cb, const char *key, const cha
 	return 0;
 }
 
-int srv_sso_callback_finish(const struct srv_sso_callback *cb, char *err, size_t errlen)
+int ctl__sso_callback_finish(const struct ctl__sso_callback *cb, char *err, size_t errlen)
 {
 	if (!cb->has_state) {
 		snprintf(err, errlen, "the callback has no state");

@@ -17,23 +17,23 @@
 #include "common/log.h"
 #include "common/now.h"
 #include "control/server/ident.h"
-#include "control/server/srv.h"
+#include "control/server/internal.h"
 #include "control/server/sso.h"
 
 static const char again[] = "<p><a href=/login>Sign in again</a>.</p>";
 
-void srv_sso_login_html(struct srv_req *r, const char *next, char *out, size_t outlen)
+void ctl__sso_login_html(struct ctl__req *r, const char *next, char *out, size_t outlen)
 {
-	struct srv_sso *s = r->srv->sso;
+	struct ctl__sso *s = r->srv->sso;
 	char host[sizeof(s->cfg.issuer_host) * 6], st[sizeof(s->status) * 6],
 	    nx[SRV_SSO_NEXT_MAX * 6];
 	out[0] = '\0';
 	if (!s)
 		return;
-	srv_sso_kick(r->srv);
-	srv_html_escape(host, sizeof(host), s->cfg.issuer_host);
-	srv_html_escape(st, sizeof(st), s->status);
-	srv_html_escape(nx, sizeof(nx), next);
+	ctl__sso_kick(r->srv);
+	ctl__html_escape(host, sizeof(host), s->cfg.issuer_host);
+	ctl__html_escape(st, sizeof(st), s->status);
+	ctl__html_escape(nx, sizeof(nx), next);
 	snprintf(out, outlen,
 		 "%s%s%s<p><a id=sso href=\"/oidc/start?next=%s\" style=\"display:inline-block;"
 		 "padding:.5rem 1rem;border-radius:6px;background:#1a7f37;color:#fff;"
@@ -43,13 +43,13 @@ void srv_sso_login_html(struct srv_req *r, const char *next, char *out, size_t o
 		 s->have_disco ? "" : "</p>", nx, host);
 }
 
-static enum MHD_Result fail_page(struct srv_req *r, unsigned status, const char *title,
+static enum MHD_Result fail_page(struct ctl__req *r, unsigned status, const char *title,
 				 const char *what, const char *detail)
 {
 	char d[SRV_SSO_ERR_MAX * 6];
-	srv_html_escape(d, sizeof(d), detail);
-	return srv_page(r, status, title, NULL, "<p class=err id=error>%s%s%s</p>%s", what,
-			detail[0] ? ": " : "", d, again);
+	ctl__html_escape(d, sizeof(d), detail);
+	return ctl__page(r, status, title, NULL, "<p class=err id=error>%s%s%s</p>%s", what,
+			 detail[0] ? ": " : "", d, again);
 }
 
 static void when_utc(char out[static 32], int64_t t)
@@ -60,16 +60,16 @@ static void when_utc(char out[static 32], int64_t t)
 }
 
 /* The browser's address as the SSO limits count it. */
-static void source_of(struct srv_req *r, char out[static SRV_SSO_SOURCE_MAX])
+static void source_of(struct ctl__req *r, char out[static SRV_SSO_SOURCE_MAX])
 {
 	char src[SRV_SOURCE_MAX];
-	srv_source(r->conn, src);
-	srv_sso_source_key(src, out);
+	ctl__source(r->conn, src);
+	ctl__sso_source_key(src, out);
 }
 
 static bool https(const struct ctl_server *srv)
 {
-	return srv_cookie_secure(srv)[0] != '\0';
+	return ctl__cookie_secure(srv)[0] != '\0';
 }
 
 struct cookie_find {
@@ -91,32 +91,32 @@ static enum MHD_Result on_cookie(void *cls, enum MHD_ValueKind kind, const char 
  * sent twice is neither: the second was planted (a sibling subdomain or plain HTTP can set
  * one with a longer Path, which the browser sends first) to sign the victim in as the
  * attacker, and which one is ours cannot be told. */
-static bool pre_cookie(struct srv_req *r, char pre[static SRV_SSO_PRE_HEX + 1])
+static bool pre_cookie(struct ctl__req *r, char pre[static SRV_SSO_PRE_HEX + 1])
 {
-	struct cookie_find f = { .name = srv_sso_cookie_name(https(r->srv)) };
+	struct cookie_find f = { .name = ctl__sso_cookie_name(https(r->srv)) };
 	MHD_get_connection_values(r->conn, MHD_COOKIE_KIND, on_cookie, &f);
-	return f.n == 1 && f.value && srv_sso_pre_check(r->srv->sso->cookie_key, f.value, pre);
+	return f.n == 1 && f.value && ctl__sso_pre_check(r->srv->sso->cookie_key, f.value, pre);
 }
 
-static enum MHD_Result start(struct srv_req *r)
+static enum MHD_Result start(struct ctl__req *r)
 {
 	struct ctl_server *srv = r->srv;
-	struct srv_sso *s = srv->sso;
+	struct ctl__sso *s = srv->sso;
 	const char *next = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "next");
-	struct srv_sso_pending p = { 0 };
+	struct ctl__sso_pending p = { 0 };
 	struct ctl_oidc_login l;
 	char url[CTL_OIDC_AUTH_URL_MAX], err[CTL_OIDC_ERR_MAX], cookie[256];
 	char signed_pre[SRV_SSO_COOKIE_HEX + 1];
 	char pre[SRV_SSO_PRE_HEX + 1], when[32];
-	int64_t now = srv_now_s(), retry_at = 0;
+	int64_t now = ctl__now_s(), retry_at = 0;
 	if (!s->have_disco) {
-		srv_sso_kick(srv);
+		ctl__sso_kick(srv);
 		return fail_page(r, MHD_HTTP_SERVICE_UNAVAILABLE, "Sign-in unavailable",
 				 "Signing in is not possible now", s->status);
 	}
-	snprintf(p.next, sizeof(p.next), "%s", next && srv_safe_next(next) ? next : "/");
+	snprintf(p.next, sizeof(p.next), "%s", next && ctl__safe_next(next) ? next : "/");
 	if (!pre_cookie(r, pre))
-		srv_random_hex(pre, SRV_SSO_PRE_HEX / 2);
+		ctl__random_hex(pre, SRV_SSO_PRE_HEX / 2);
 	memcpy(p.pre, pre, sizeof(p.pre));
 	source_of(r, p.source);
 	ctl_oidc_login_new(&l);
@@ -126,25 +126,25 @@ static enum MHD_Result start(struct srv_req *r)
 	int rc = ctl_oidc_auth_url(&s->disco, s->cfg.client_id, s->redirect_uri, s->cfg.scopes, &l,
 				   false, url, sizeof(url), err, sizeof(err));
 	if (!rc)
-		rc = srv_sso_table_add(&s->pending, &p, now, &retry_at);
+		rc = ctl__sso_table_add(&s->pending, &p, now, &retry_at);
 	sodium_memzero(&l, sizeof(l));
 	sodium_memzero(&p, sizeof(p));
 	when_utc(when, retry_at);
 	if (rc == -EAGAIN)
-		return srv_page(r, MHD_HTTP_TOO_MANY_REQUESTS, "Too many sign-ins", NULL,
-				"<p class=err id=error>Too many sign-ins were started from your "
-				"address. Try again at %s.</p>",
-				when);
+		return ctl__page(r, MHD_HTTP_TOO_MANY_REQUESTS, "Too many sign-ins", NULL,
+				 "<p class=err id=error>Too many sign-ins were started from your "
+				 "address. Try again at %s.</p>",
+				 when);
 	if (rc)
 		return fail_page(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "Sign-in unavailable",
 				 "The provider's sign-in address cannot be made", err);
-	srv_sso_pre_sign(s->cookie_key, pre, signed_pre);
-	srv_sso_cookie_header(https(srv), signed_pre, cookie, sizeof(cookie));
-	return srv_redirect(r, url, cookie);
+	ctl__sso_pre_sign(s->cookie_key, pre, signed_pre);
+	ctl__sso_cookie_header(https(srv), signed_pre, cookie, sizeof(cookie));
+	return ctl__redirect(r, url, cookie);
 }
 
 struct args_ctx {
-	struct srv_sso_callback *cb;
+	struct ctl__sso_callback *cb;
 	char *err;
 	size_t errlen;
 	int rc;
@@ -156,7 +156,7 @@ static enum MHD_Result on_arg(void *cls, enum MHD_ValueKind kind, const char *ke
 	struct args_ctx *a = cls;
 	(void)kind;
 	if (!a->rc)
-		a->rc = srv_sso_callback_arg(a->cb, key, value ? value : "", a->err, a->errlen);
+		a->rc = ctl__sso_callback_arg(a->cb, key, value ? value : "", a->err, a->errlen);
 	return a->rc ? MHD_NO : MHD_YES;
 }
 
@@ -171,15 +171,15 @@ static char *groups_json(const struct ctl_oidc_identity *id)
 }
 
 /* The exchange is done (or its time ran out): who the person is here, then a session. */
-static enum MHD_Result finish(struct srv_req *r)
+static enum MHD_Result finish(struct ctl__req *r)
 {
 	struct ctl_server *srv = r->srv;
-	struct srv_sso *s = srv->sso;
-	struct srv_sso_job *job = r->sso_job;
+	struct ctl__sso *s = srv->sso;
+	struct ctl__sso_job *job = r->sso_job;
 	char why[SRV_SSO_ERR_MAX], login[CTL_LOGIN_MAX], next[SRV_SSO_NEXT_MAX];
 	r->sso_job = NULL;
 	if (job->step != SRV_SSO_DONE) {
-		srv_sso_job_release(srv, job);
+		ctl__sso_job_release(srv, job);
 		snprintf(why, sizeof(why), "the identity provider at %s did not answer within %d s",
 			 s->cfg.issuer, SRV_SSO_EXCHANGE_WAIT_MS / 1000);
 		return fail_page(r, MHD_HTTP_GATEWAY_TIMEOUT, "Sign-in failed", "Sign-in failed",
@@ -192,7 +192,7 @@ static enum MHD_Result finish(struct srv_req *r)
 	snprintf(next, sizeof(next), "%s", job->next);
 	char err[sizeof(job->err)];
 	snprintf(err, sizeof(err), "%s", job->err);
-	srv_sso_job_release(srv, job);
+	ctl__sso_job_release(srv, job);
 	if (!id)
 		return MHD_NO;
 	enum MHD_Result res;
@@ -201,14 +201,14 @@ static enum MHD_Result finish(struct srv_req *r)
 		res = fail_page(r, MHD_HTTP_FORBIDDEN, "Sign-in failed", "Sign-in failed", err);
 		goto out;
 	}
-	if (!srv_sso_allowed(&s->cfg, id, why, sizeof(why))) {
+	if (!ctl__sso_allowed(&s->cfg, id, why, sizeof(why))) {
 		log_info("meshcontrol", "oidc: %s (sub %s, email '%s') refused: %s", id->iss,
 			 id->sub, id->email, why);
 		res = fail_page(r, MHD_HTTP_FORBIDDEN, "Not allowed",
 				"You may not use this tailnet", why);
 		goto out;
 	}
-	if (srv_sso_login_for(&s->cfg, id, login, why, sizeof(why)) != 0) {
+	if (ctl__sso_login_for(&s->cfg, id, login, why, sizeof(why)) != 0) {
 		res = fail_page(r, MHD_HTTP_FORBIDDEN, "Sign-in failed", "Sign-in failed", why);
 		goto out;
 	}
@@ -218,7 +218,7 @@ static enum MHD_Result finish(struct srv_req *r)
 				    .email = id->email,
 				    .groups = groups ? groups : "[]",
 				    .login = login,
-				    .now = srv_now_s() };
+				    .now = ctl__now_s() };
 	struct ctl_user u;
 	bool created = false;
 	rc = groups ? srv->store->ops->sso_login(srv->store, &in, &u, &created) : -ENOMEM;
@@ -239,30 +239,30 @@ static enum MHD_Result finish(struct srv_req *r)
 	}
 	log_info("meshcontrol", "oidc: %s signed in (%s, sub %s, %zu groups)%s", u.login, id->iss,
 		 id->sub, id->ngroups, created ? ": a new user" : "");
-	res = srv_session_start(r, &u, next);
+	res = ctl__session_start(r, &u, next);
 out:
 	free(id);
 	return res;
 }
 
-static enum MHD_Result callback(struct srv_req *r)
+static enum MHD_Result callback(struct ctl__req *r)
 {
 	struct ctl_server *srv = r->srv;
-	struct srv_sso *s = srv->sso;
-	struct srv_sso_callback cb = { 0 };
-	struct srv_sso_pending p;
+	struct ctl__sso *s = srv->sso;
+	struct ctl__sso_callback cb = { 0 };
+	struct ctl__sso_pending p;
 	char err[SRV_SSO_ERR_MAX], q1[CTL_OIDC_QUOTE_BUF], q2[CTL_OIDC_QUOTE_BUF];
 	char pre[SRV_SSO_PRE_HEX + 1];
 	struct args_ctx a = { .cb = &cb, .err = err, .errlen = sizeof(err) };
 	if (r->sso_job)
 		return finish(r);
 	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, on_arg, &a);
-	int rc = a.rc ? a.rc : srv_sso_callback_finish(&cb, err, sizeof(err));
+	int rc = a.rc ? a.rc : ctl__sso_callback_finish(&cb, err, sizeof(err));
 	if (rc)
 		return fail_page(r, MHD_HTTP_BAD_REQUEST, "Sign-in failed",
 				 "This sign-in cannot be finished", err);
-	rc = srv_sso_table_take(&s->pending, cb.state, pre_cookie(r, pre) ? pre : NULL, srv_now_s(),
-				&p);
+	rc = ctl__sso_table_take(&s->pending, cb.state, pre_cookie(r, pre) ? pre : NULL,
+				 ctl__now_s(), &p);
 	if (rc == -EPERM)
 		return fail_page(r, MHD_HTTP_FORBIDDEN, "Sign-in failed",
 				 "This sign-in was started in another browser", "");
@@ -288,12 +288,12 @@ static enum MHD_Result callback(struct srv_req *r)
 		return fail_page(r, MHD_HTTP_FORBIDDEN, "Sign-in failed",
 				 "The identity provider did not sign you in", err);
 	}
-	struct srv_sso_job *job = calloc(1, sizeof(*job));
+	struct ctl__sso_job *job = calloc(1, sizeof(*job));
 	if (!job) {
 		sodium_memzero(&p, sizeof(p));
 		return MHD_NO;
 	}
-	srv_random_hex(job->token, 16);
+	ctl__random_hex(job->token, 16);
 	source_of(r, job->source);
 	memcpy(job->code, cb.code, sizeof(job->code));
 	memcpy(job->verifier, p.verifier, sizeof(job->verifier));
@@ -301,32 +301,32 @@ static enum MHD_Result callback(struct srv_req *r)
 	memcpy(job->next, p.next, sizeof(job->next));
 	sodium_memzero(&p, sizeof(p));
 	sodium_memzero(&cb, sizeof(cb));
-	rc = srv_sso_job_queue(s, job);
+	rc = ctl__sso_job_queue(s, job);
 	if (rc) {
 		sodium_memzero(job, sizeof(*job));
 		free(job);
-		return srv_page(r, MHD_HTTP_SERVICE_UNAVAILABLE, "Busy", NULL,
-				"<p class=err id=error>Too many sign-ins %sare being finished at "
-				"once; try again in a few seconds.</p>%s",
-				rc == -EAGAIN ? "from your address " : "", again);
+		return ctl__page(r, MHD_HTTP_SERVICE_UNAVAILABLE, "Busy", NULL,
+				 "<p class=err id=error>Too many sign-ins %sare being finished at "
+				 "once; try again in a few seconds.</p>%s",
+				 rc == -EAGAIN ? "from your address " : "", again);
 	}
 	r->sso_job = job;
 	snprintf(r->token, sizeof(r->token), "%s", job->token);
-	srv_suspend(r, SRV_WAIT_SSO, now_mono_ms() + SRV_SSO_EXCHANGE_WAIT_MS);
+	ctl__suspend(r, SRV_WAIT_SSO, now_mono_ms() + SRV_SSO_EXCHANGE_WAIT_MS);
 	return MHD_YES;
 }
 
-enum MHD_Result srv_sso_web(struct srv_req *r, const char *method, const char *path)
+enum MHD_Result ctl__sso_web(struct ctl__req *r, const char *method, const char *path)
 {
 	if (!r->srv->sso)
-		return srv_page(r, MHD_HTTP_NOT_FOUND, "Not found", NULL,
-				"<p>Single sign-on is not configured here.</p>");
+		return ctl__page(r, MHD_HTTP_NOT_FOUND, "Not found", NULL,
+				 "<p>Single sign-on is not configured here.</p>");
 	if (strcmp(method, "GET") != 0)
-		return srv_page(r, MHD_HTTP_METHOD_NOT_ALLOWED, "Not allowed", NULL,
-				"<p>This page takes GET.</p>");
+		return ctl__page(r, MHD_HTTP_METHOD_NOT_ALLOWED, "Not allowed", NULL,
+				 "<p>This page takes GET.</p>");
 	if (strcmp(path, "/oidc/start") == 0)
 		return start(r);
 	if (strcmp(path, "/oidc/callback") == 0)
 		return callback(r);
-	return srv_page(r, MHD_HTTP_NOT_FOUND, "Not found", NULL, "<p>There is no page here.</p>");
+	return ctl__page(r, MHD_HTTP_NOT_FOUND, "Not found", NULL, "<p>There is no page here.</p>");
 }

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "control/server/srv.h"
+#include "control/server/internal.h"
 
-int srv_throttle_init(struct srv_throttle *t, int limit, int64_t window_s, size_t cap)
+int ctl__throttle_init(struct ctl__throttle *t, int limit, int64_t window_s, size_t cap)
 {
 	memset(t, 0, sizeof(*t));
 	t->e = calloc(cap, sizeof(*t->e));
@@ -22,17 +22,17 @@ int srv_throttle_init(struct srv_throttle *t, int limit, int64_t window_s, size_
 	return 0;
 }
 
-void srv_throttle_uninit(struct srv_throttle *t)
+void ctl__throttle_uninit(struct ctl__throttle *t)
 {
 	free(t->e);
 	t->e = NULL;
 	t->n = t->cap = 0;
 }
 
-static struct srv_throttle_entry *find(struct srv_throttle *t, const char *key, int64_t now)
+static struct ctl__throttle_entry *find(struct ctl__throttle *t, const char *key, int64_t now)
 {
 	for (size_t i = 0; i < t->n;) {
-		struct srv_throttle_entry *e = &t->e[i];
+		struct ctl__throttle_entry *e = &t->e[i];
 		if (e->since + t->window_s <= now) { /* its window is over */
 			*e = t->e[--t->n];
 			continue;
@@ -44,9 +44,9 @@ static struct srv_throttle_entry *find(struct srv_throttle *t, const char *key, 
 	return NULL;
 }
 
-int srv_throttle_take(struct srv_throttle *t, const char *key, int64_t now, int64_t *retry_at)
+int ctl__throttle_take(struct ctl__throttle *t, const char *key, int64_t now, int64_t *retry_at)
 {
-	struct srv_throttle_entry *e = find(t, key, now);
+	struct ctl__throttle_entry *e = find(t, key, now);
 	if (e && e->count >= t->limit) {
 		*retry_at = e->since + t->window_s;
 		return -EAGAIN;
@@ -68,9 +68,9 @@ int srv_throttle_take(struct srv_throttle *t, const char *key, int64_t now, int6
 	return 0;
 }
 
-void srv_throttle_give_back(struct srv_throttle *t, const char *key, bool all, int64_t now)
+void ctl__throttle_give_back(struct ctl__throttle *t, const char *key, bool all, int64_t now)
 {
-	struct srv_throttle_entry *e = find(t, key, now);
+	struct ctl__throttle_entry *e = find(t, key, now);
 	if (e && e->count > 0)
 		e->count = all ? 0 : e->count - 1;
 }

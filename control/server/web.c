@@ -16,7 +16,7 @@
 #include "common/log.h"
 #include "control/policy/policy.h"
 #include "control/server/ident.h"
-#include "control/server/srv.h"
+#include "control/server/internal.h"
 #include "control/server/tags.h"
 
 enum { SESSION_TTL_S = 3600, MAX_SESSIONS = 4096 };
@@ -37,7 +37,7 @@ static const char page_head[] =
     "dt{font-weight:600}dd{margin:0 0 .5rem 0}</style></head><body><h1>%s</h1>"
     "<div class=box>";
 
-void srv_html_escape(char *out, size_t outlen, const char *in)
+void ctl__html_escape(char *out, size_t outlen, const char *in)
 {
 	size_t o = 0;
 	for (; *in && o + 7 < outlen; in++) {
@@ -75,7 +75,7 @@ struct page_extra {
 	int64_t retry_after_s; /* 0 = none */
 };
 
-static enum MHD_Result vpage(struct srv_req *r, unsigned status, const char *title,
+static enum MHD_Result vpage(struct ctl__req *r, unsigned status, const char *title,
 			     const struct page_extra *x, const char *fmt, va_list ap)
 {
 	char *body = NULL, *all = NULL;
@@ -112,10 +112,10 @@ static enum MHD_Result vpage(struct srv_req *r, unsigned status, const char *tit
 	return rc;
 }
 
-static enum MHD_Result page(struct srv_req *r, unsigned status, const char *title,
+static enum MHD_Result page(struct ctl__req *r, unsigned status, const char *title,
 			    const struct page_extra *x, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
-static enum MHD_Result page(struct srv_req *r, unsigned status, const char *title,
+static enum MHD_Result page(struct ctl__req *r, unsigned status, const char *title,
 			    const struct page_extra *x, const char *fmt, ...)
 {
 	va_list ap;
@@ -125,8 +125,8 @@ static enum MHD_Result page(struct srv_req *r, unsigned status, const char *titl
 	return rc;
 }
 
-enum MHD_Result srv_page(struct srv_req *r, unsigned status, const char *title, const char *cookie,
-			 const char *fmt, ...)
+enum MHD_Result ctl__page(struct ctl__req *r, unsigned status, const char *title,
+			  const char *cookie, const char *fmt, ...)
 {
 	struct page_extra x = { .cookie = cookie };
 	va_list ap;
@@ -136,7 +136,7 @@ enum MHD_Result srv_page(struct srv_req *r, unsigned status, const char *title, 
 	return rc;
 }
 
-enum MHD_Result srv_redirect(struct srv_req *r, const char *to, const char *cookie)
+enum MHD_Result ctl__redirect(struct ctl__req *r, const char *to, const char *cookie)
 {
 	struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
 	if (!resp)
@@ -149,7 +149,7 @@ enum MHD_Result srv_redirect(struct srv_req *r, const char *to, const char *cook
 	return rc;
 }
 
-bool srv_form_get(const char *body, const char *key, char *out, size_t outlen)
+bool ctl__form_get(const char *body, const char *key, char *out, size_t outlen)
 {
 	size_t klen = strlen(key);
 	for (const char *p = body; p && *p; p = strchr(p, '&'), p = p ? p + 1 : NULL) {
@@ -176,24 +176,24 @@ bool srv_form_get(const char *body, const char *key, char *out, size_t outlen)
 	return false;
 }
 
-static struct srv_session *session_of(struct srv_req *r)
+static struct ctl__session *session_of(struct ctl__req *r)
 {
 	struct ctl_server *srv = r->srv;
 	const char *id = MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, "mesh_session");
-	int64_t now = srv_now_s();
+	int64_t now = ctl__now_s();
 	if (!id)
 		return NULL;
 	for (size_t i = 0; i < srv->n_sessions; i++) {
-		struct srv_session *s = &srv->sessions[i];
+		struct ctl__session *s = &srv->sessions[i];
 		if (s->expires > now && strlen(id) == 64 && sodium_memcmp(s->id, id, 64) == 0)
 			return s;
 	}
 	return NULL;
 }
 
-static struct srv_session *session_new(struct ctl_server *srv, const struct ctl_user *u)
+static struct ctl__session *session_new(struct ctl_server *srv, const struct ctl_user *u)
 {
-	int64_t now = srv_now_s();
+	int64_t now = ctl__now_s();
 	for (size_t i = 0; i < srv->n_sessions;)
 		if (srv->sessions[i].expires <= now)
 			srv->sessions[i] = srv->sessions[--srv->n_sessions];
@@ -201,20 +201,20 @@ static struct srv_session *session_new(struct ctl_server *srv, const struct ctl_
 			i++;
 	if (srv->n_sessions >= MAX_SESSIONS)
 		return NULL;
-	struct srv_session *arr = realloc(srv->sessions, (srv->n_sessions + 1) * sizeof(*arr));
+	struct ctl__session *arr = realloc(srv->sessions, (srv->n_sessions + 1) * sizeof(*arr));
 	if (!arr)
 		return NULL;
 	srv->sessions = arr;
-	struct srv_session *s = &arr[srv->n_sessions++];
-	srv_random_hex(s->id, 32);
-	srv_random_hex(s->csrf, 16);
+	struct ctl__session *s = &arr[srv->n_sessions++];
+	ctl__random_hex(s->id, 32);
+	ctl__random_hex(s->csrf, 16);
 	s->user_id = u->id;
 	snprintf(s->login, sizeof(s->login), "%s", u->login);
 	s->expires = now + SESSION_TTL_S;
 	return s;
 }
 
-bool srv_safe_next(const char *next)
+bool ctl__safe_next(const char *next)
 {
 	return (strncmp(next, "/register/", 10) == 0 || strncmp(next, "/check/", 7) == 0) &&
 	       strspn(next + 1, "abcdefghijklmnopqrstuvwxyz0123456789/") == strlen(next + 1);
@@ -222,15 +222,15 @@ bool srv_safe_next(const char *next)
 
 /* ---- passwords: rate limited, the same for every form ---- */
 
-static enum MHD_Result too_many(struct srv_req *r, const char *title, bool account, const char *who,
-				int64_t retry_at)
+static enum MHD_Result too_many(struct ctl__req *r, const char *title, bool account,
+				const char *who, int64_t retry_at)
 {
 	char when[32], who_h[CTL_LOGIN_MAX * 6];
-	int64_t now = srv_now_s(), wait = retry_at > now ? retry_at - now : 1;
+	int64_t now = ctl__now_s(), wait = retry_at > now ? retry_at - now : 1;
 	time_t t = (time_t)retry_at;
 	struct tm tm;
 	strftime(when, sizeof(when), "%H:%M:%S UTC", gmtime_r(&t, &tm));
-	srv_html_escape(who_h, sizeof(who_h), who);
+	ctl__html_escape(who_h, sizeof(who_h), who);
 	struct page_extra x = { .retry_after_s = wait };
 	return page(r, MHD_HTTP_TOO_MANY_REQUESTS, title, &x,
 		    "<p class=err id=error>Too many failed attempts %s %s. Try again at %s (in "
@@ -241,19 +241,19 @@ static enum MHD_Result too_many(struct srv_req *r, const char *title, bool accou
 /* Check login's password the way every form does: at most SRV_THROTTLE_ACCOUNT failures per
  * account and SRV_THROTTLE_SOURCE per source address in a window, counted before Argon2id
  * runs (without the server lock).  0 (u filled), -EACCES, or a 429 page already in *res. */
-static int password_check(struct srv_req *r, const char *login, const char *pw, struct ctl_user *u,
+static int password_check(struct ctl__req *r, const char *login, const char *pw, struct ctl_user *u,
 			  const char *title, enum MHD_Result *res)
 {
 	struct ctl_server *srv = r->srv;
 	char src[SRV_SOURCE_MAX];
-	int64_t now = srv_now_s(), retry_at;
-	srv_source(r->conn, src);
-	if (srv_throttle_take(&srv->fails_source, src, now, &retry_at) != 0) {
+	int64_t now = ctl__now_s(), retry_at;
+	ctl__source(r->conn, src);
+	if (ctl__throttle_take(&srv->fails_source, src, now, &retry_at) != 0) {
 		*res = too_many(r, title, false, src, retry_at);
 		return -EAGAIN;
 	}
-	if (srv_throttle_take(&srv->fails_account, login, now, &retry_at) != 0) {
-		srv_throttle_give_back(&srv->fails_source, src, false, now);
+	if (ctl__throttle_take(&srv->fails_account, login, now, &retry_at) != 0) {
+		ctl__throttle_give_back(&srv->fails_source, src, false, now);
 		*res = too_many(r, title, true, login, retry_at);
 		return -EAGAIN;
 	}
@@ -265,9 +265,9 @@ static int password_check(struct srv_req *r, const char *login, const char *pw, 
 		log_info("meshcontrol", "web password refused for '%s' from %s", login, src);
 		return -EACCES;
 	}
-	now = srv_now_s();
-	srv_throttle_give_back(&srv->fails_source, src, false, now);
-	srv_throttle_give_back(&srv->fails_account, login, true, now);
+	now = ctl__now_s();
+	ctl__throttle_give_back(&srv->fails_source, src, false, now);
+	ctl__throttle_give_back(&srv->fails_account, login, true, now);
 	return 0;
 }
 
@@ -287,7 +287,7 @@ static void login_token(struct ctl_server *srv, const char *pre, char out[static
 }
 
 /* The pre-session cookie, when it looks like one of ours (PRE_HEX lowercase hex). */
-static const char *pre_cookie(struct srv_req *r)
+static const char *pre_cookie(struct ctl__req *r)
 {
 	const char *c = MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, "mesh_login");
 	if (!c || strlen(c) != PRE_HEX || strspn(c, "0123456789abcdef") != PRE_HEX)
@@ -296,11 +296,11 @@ static const char *pre_cookie(struct srv_req *r)
 }
 
 /* The form's csrf field against the token of its pre-session cookie, in constant time. */
-static bool login_csrf_ok(struct srv_req *r)
+static bool login_csrf_ok(struct ctl__req *r)
 {
 	const char *pre = pre_cookie(r);
 	char tok[64], want[PRE_HEX + 1];
-	srv_form_get(r->body ? r->body : "", "csrf", tok, sizeof(tok));
+	ctl__form_get(r->body ? r->body : "", "csrf", tok, sizeof(tok));
 	if (!pre || strlen(tok) != PRE_HEX)
 		return false;
 	login_token(r->srv, pre, want);
@@ -309,12 +309,12 @@ static bool login_csrf_ok(struct srv_req *r)
 
 /* "; Secure" when people reach us over HTTPS (served by us, or by a proxy in front: the
  * public URL says which), so a browser never sends the cookie over plain HTTP. */
-const char *srv_cookie_secure(const struct ctl_server *srv)
+const char *ctl__cookie_secure(const struct ctl_server *srv)
 {
 	return strncmp(srv->public_url, "https://", 8) == 0 ? "; Secure" : "";
 }
 
-static enum MHD_Result login_form(struct srv_req *r, unsigned status, const char *next,
+static enum MHD_Result login_form(struct ctl__req *r, unsigned status, const char *next,
 				  const char *error)
 {
 	char en[256], ee[256], pre[PRE_HEX + 1], tok[PRE_HEX + 1], cookie[192], sso[2048];
@@ -322,15 +322,15 @@ static enum MHD_Result login_form(struct srv_req *r, unsigned status, const char
 	if (have && status != MHD_HTTP_FORBIDDEN)
 		snprintf(pre, sizeof(pre), "%s", have);
 	else
-		srv_random_hex(pre, PRE_HEX / 2);
+		ctl__random_hex(pre, PRE_HEX / 2);
 	login_token(r->srv, pre, tok);
 	snprintf(cookie, sizeof(cookie),
 		 "mesh_login=%s; Path=/login; HttpOnly; SameSite=Strict; Max-Age=%d%s", pre,
-		 LOGIN_FORM_TTL_S, srv_cookie_secure(r->srv));
+		 LOGIN_FORM_TTL_S, ctl__cookie_secure(r->srv));
 	struct page_extra x = { .cookie = cookie };
-	srv_html_escape(en, sizeof(en), next);
-	srv_html_escape(ee, sizeof(ee), error ? error : "");
-	srv_sso_login_html(r, next, sso, sizeof(sso));
+	ctl__html_escape(en, sizeof(en), next);
+	ctl__html_escape(ee, sizeof(ee), error ? error : "");
+	ctl__sso_login_html(r, next, sso, sizeof(sso));
 	return page(r, status, "Log in to Mesh", &x,
 		    "%s%s%s%s<form method=post action=/login>"
 		    "<input type=hidden name=csrf value=%s>"
@@ -345,19 +345,19 @@ static enum MHD_Result login_form(struct srv_req *r, unsigned status, const char
 		    error ? "<p class=err id=error>" : "", ee, error ? "</p>" : "", sso, tok, en);
 }
 
-static enum MHD_Result do_login(struct srv_req *r)
+static enum MHD_Result do_login(struct ctl__req *r)
 {
 	char login[CTL_LOGIN_MAX], pw[256], next[128];
 	const char *body = r->body ? r->body : "";
-	srv_form_get(body, "next", next, sizeof(next));
-	if (!srv_safe_next(next))
+	ctl__form_get(body, "next", next, sizeof(next));
+	if (!ctl__safe_next(next))
 		snprintf(next, sizeof(next), "/");
 	if (!login_csrf_ok(r))
 		return login_form(r, MHD_HTTP_FORBIDDEN, next,
 				  "This login form has expired or did not come from this site; "
 				  "enter your login and password again.");
-	if (!srv_form_get(body, "login", login, sizeof(login)) ||
-	    !srv_form_get(body, "password", pw, sizeof(pw)))
+	if (!ctl__form_get(body, "login", login, sizeof(login)) ||
+	    !ctl__form_get(body, "password", pw, sizeof(pw)))
 		return login_form(r, MHD_HTTP_BAD_REQUEST, next,
 				  "Enter your login and your password.");
 	struct ctl_user u;
@@ -368,44 +368,44 @@ static enum MHD_Result do_login(struct srv_req *r)
 		return res;
 	if (rc)
 		return login_form(r, MHD_HTTP_UNAUTHORIZED, next, "Wrong login or password.");
-	return srv_session_start(r, &u, next);
+	return ctl__session_start(r, &u, next);
 }
 
-enum MHD_Result srv_session_start(struct srv_req *r, const struct ctl_user *u, const char *next)
+enum MHD_Result ctl__session_start(struct ctl__req *r, const struct ctl_user *u, const char *next)
 {
-	struct srv_session *s = session_new(r->srv, u);
+	struct ctl__session *s = session_new(r->srv, u);
 	if (!s)
 		return page(r, MHD_HTTP_SERVICE_UNAVAILABLE, "Busy", NULL,
 			    "<p class=err>Too many sessions; try again later.</p>");
 	char cookie[192];
 	snprintf(cookie, sizeof(cookie),
 		 "mesh_session=%s; Path=/; HttpOnly; SameSite=Lax; Max-Age=%d%s", s->id,
-		 SESSION_TTL_S, srv_cookie_secure(r->srv));
-	return srv_redirect(r, next, cookie);
+		 SESSION_TTL_S, ctl__cookie_secure(r->srv));
+	return ctl__redirect(r, next, cookie);
 }
 
-static enum MHD_Result need_login(struct srv_req *r, const char *path)
+static enum MHD_Result need_login(struct ctl__req *r, const char *path)
 {
 	char to[160];
 	snprintf(to, sizeof(to), "/login?next=%s", path);
-	return srv_redirect(r, to, NULL);
+	return ctl__redirect(r, to, NULL);
 }
 
-static bool csrf_ok(struct srv_req *r, const struct srv_session *s)
+static bool csrf_ok(struct ctl__req *r, const struct ctl__session *s)
 {
 	char tok[64];
-	srv_form_get(r->body ? r->body : "", "csrf", tok, sizeof(tok));
+	ctl__form_get(r->body ? r->body : "", "csrf", tok, sizeof(tok));
 	return strlen(tok) == 32 && sodium_memcmp(tok, s->csrf, 32) == 0;
 }
 
-static enum MHD_Result device_page(struct srv_req *r, const char *method, const char *token)
+static enum MHD_Result device_page(struct ctl__req *r, const char *method, const char *token)
 {
 	struct ctl_server *srv = r->srv;
-	struct srv_session *s = session_of(r);
+	struct ctl__session *s = session_of(r);
 	char path[64], host[128], who[256], action[16], tags[CTL_TAGS_MAX] = "";
 	char tags_h[CTL_TAGS_MAX * 2], err[512] = "", err_h[1024];
 	snprintf(path, sizeof(path), "/register/%.40s", token);
-	struct srv_login_req *lr = NULL;
+	struct ctl__login_req *lr = NULL;
 	for (size_t i = 0; i < srv->n_logins; i++)
 		if (strcmp(srv->logins[i].token, token) == 0)
 			lr = &srv->logins[i];
@@ -415,19 +415,19 @@ static enum MHD_Result device_page(struct srv_req *r, const char *method, const 
 			    "<code>meshctl up</code> again for a new one.</p>");
 	if (!s)
 		return need_login(r, path);
-	srv_html_escape(host, sizeof(host), lr->hostname);
+	ctl__html_escape(host, sizeof(host), lr->hostname);
 	snprintf(tags, sizeof(tags), "%s", lr->has_tags ? lr->tags : "");
-	srv_html_escape(tags_h, sizeof(tags_h), tags);
-	srv_html_escape(who, sizeof(who), s->login);
+	ctl__html_escape(tags_h, sizeof(tags_h), tags);
+	ctl__html_escape(who, sizeof(who), s->login);
 	if (strcmp(method, "POST") == 0 && lr->state == 0) {
 		if (!csrf_ok(r, s))
 			return page(r, MHD_HTTP_FORBIDDEN, "Refused", NULL,
 				    "<p class=err>The form has expired; reload the page.</p>");
-		srv_form_get(r->body ? r->body : "", "action", action, sizeof(action));
+		ctl__form_get(r->body ? r->body : "", "action", action, sizeof(action));
 		if (strcmp(action, "approve") == 0) {
 			int rc =
-			    srv_register_finish(srv, lr, s->user_id, s->login, err, sizeof(err));
-			srv_html_escape(err_h, sizeof(err_h), err);
+			    ctl__register_finish(srv, lr, s->user_id, s->login, err, sizeof(err));
+			ctl__html_escape(err_h, sizeof(err_h), err);
 			if (rc == -EPERM)
 				return page(r, MHD_HTTP_FORBIDDEN, "Not your tags", NULL,
 					    "<p class=err id=error>%s was not added: %s</p>", host,
@@ -439,7 +439,7 @@ static enum MHD_Result device_page(struct srv_req *r, const char *method, const 
 					    err_h);
 		} else {
 			lr->state = -1;
-			srv_wake(srv, SRV_WAIT_REGISTER, lr->token);
+			ctl__wake(srv, SRV_WAIT_REGISTER, lr->token);
 		}
 	}
 	if (lr->state > 0)
@@ -448,7 +448,7 @@ static enum MHD_Result device_page(struct srv_req *r, const char *method, const 
 			    "<p>You can close this page.</p>",
 			    host);
 	if (lr->state < 0) {
-		srv_html_escape(err_h, sizeof(err_h), lr->reason);
+		ctl__html_escape(err_h, sizeof(err_h), lr->reason);
 		return page(r, MHD_HTTP_OK, "Device rejected", NULL,
 			    "<p class=err id=result>%s was not added%s%s.</p>", host,
 			    lr->reason[0] ? ": " : "", err_h);
@@ -467,7 +467,7 @@ static enum MHD_Result device_page(struct srv_req *r, const char *method, const 
 		    path, s->csrf);
 }
 
-static struct srv_hold *hold_find(struct ctl_server *srv, const char *id)
+static struct ctl__hold *hold_find(struct ctl_server *srv, const char *id)
 {
 	for (size_t i = 0; i < srv->n_holds; i++)
 		if (strcmp(srv->holds[i].id, id) == 0)
@@ -486,14 +486,14 @@ static void utc_time(char out[static 32], int64_t t)
  * typed on this hold's page (rate limited like every password).  The one place that says
  * "login authenticated for hold X at time T" (an identity provider's login with max_age=0
  * takes its place later).  0 with *at, -EACCES, or -EAGAIN with the 429 page in *res. */
-static int check_fresh_auth(struct srv_req *r, const char *login, const char *hold_id,
+static int check_fresh_auth(struct ctl__req *r, const char *login, const char *hold_id,
 			    const char *password, int64_t *at, enum MHD_Result *res)
 {
 	struct ctl_user u;
 	int rc = password_check(r, login, password, &u, "Approve an SSH login", res);
 	if (rc)
 		return rc;
-	*at = srv_now_s();
+	*at = ctl__now_s();
 	log_info("meshcontrol", "%s authenticated to approve check %.8s", login, hold_id);
 	return 0;
 }
@@ -502,8 +502,8 @@ struct check_view {
 	char path[64], src[128], dst[128], user[160], login[CTL_LOGIN_MAX * 6];
 };
 
-static enum MHD_Result check_form(struct srv_req *r, unsigned status, const struct check_view *v,
-				  const struct srv_hold *h, const char *csrf, const char *error)
+static enum MHD_Result check_form(struct ctl__req *r, unsigned status, const struct check_view *v,
+				  const struct ctl__hold *h, const char *csrf, const char *error)
 {
 	char asked[40];
 	utc_time(asked, h->created);
@@ -522,14 +522,14 @@ static enum MHD_Result check_form(struct srv_req *r, unsigned status, const stru
 
 /* Approve h as the session's user: a fresh authentication for it, then the policy as it is
  * now (a rule removed while the login waited cannot be approved back), then the store. */
-static enum MHD_Result check_approve(struct srv_req *r, const struct check_view *v,
-				     struct srv_hold *h, struct srv_session *s)
+static enum MHD_Result check_approve(struct ctl__req *r, const struct check_view *v,
+				     struct ctl__hold *h, struct ctl__session *s)
 {
 	struct ctl_server *srv = r->srv;
 	char pw[256], id[sizeof(h->id)], login[CTL_LOGIN_MAX], why[POL_WHY_MAX];
 	int64_t user_id = s->user_id, at = 0; /* set when check_fresh_auth returns 0 */
 	enum MHD_Result res;
-	if (!srv_form_get(r->body ? r->body : "", "password", pw, sizeof(pw)) || !pw[0])
+	if (!ctl__form_get(r->body ? r->body : "", "password", pw, sizeof(pw)) || !pw[0])
 		return check_form(r, MHD_HTTP_UNAUTHORIZED, v, h, s->csrf,
 				  "Enter your password to approve this login.");
 	snprintf(id, sizeof(id), "%s", h->id);
@@ -549,7 +549,7 @@ static enum MHD_Result check_approve(struct srv_req *r, const struct check_view 
 		return check_form(r, MHD_HTTP_UNAUTHORIZED, v, h, s->csrf, "Wrong password.");
 	if (h->state != 0)
 		return MHD_YES; /* decided meanwhile: the caller shows how */
-	if (srv_ssh_verdict(srv, h->src, h->dst, h->local_user, why, sizeof(why)) ==
+	if (ctl__ssh_verdict(srv, h->src, h->dst, h->local_user, why, sizeof(why)) ==
 	    VERDICT_REJECT) {
 		h->state = -1;
 		snprintf(h->reason, sizeof(h->reason), "the policy no longer allows this login: %s",
@@ -559,7 +559,7 @@ static enum MHD_Result check_approve(struct srv_req *r, const struct check_view 
 	struct ctl_approval a = { .src_node = h->src,
 				  .dst_node = h->dst,
 				  .user_id = user_id,
-				  .approved_at = srv_now_s(),
+				  .approved_at = ctl__now_s(),
 				  .auth_at = at };
 	if (srv->store->ops->approval_put(srv->store, &a) != 0)
 		return page(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "Error", NULL,
@@ -572,16 +572,16 @@ static enum MHD_Result check_approve(struct srv_req *r, const struct check_view 
 	return MHD_YES;
 }
 
-static enum MHD_Result check_page(struct srv_req *r, const char *method, const char *id)
+static enum MHD_Result check_page(struct ctl__req *r, const char *method, const char *id)
 {
 	struct ctl_server *srv = r->srv;
-	struct srv_session *s = session_of(r);
+	struct ctl__session *s = session_of(r);
 	struct check_view v;
 	char action[16];
 	snprintf(v.path, sizeof(v.path), "/check/%.40s", id);
-	struct srv_hold *h = hold_find(srv, id);
-	struct srv_node *src = h ? srv_node_by_id(srv, h->src) : NULL;
-	struct srv_node *dst = h ? srv_node_by_id(srv, h->dst) : NULL;
+	struct ctl__hold *h = hold_find(srv, id);
+	struct ctl__node *src = h ? ctl__node_by_id(srv, h->src) : NULL;
+	struct ctl__node *dst = h ? ctl__node_by_id(srv, h->dst) : NULL;
 	if (!h || !src || !dst)
 		return page(r, MHD_HTTP_NOT_FOUND, "Unknown request", NULL,
 			    "<p class=err>This check link is unknown or has expired; connect "
@@ -592,15 +592,15 @@ static enum MHD_Result check_page(struct srv_req *r, const char *method, const c
 		return page(r, MHD_HTTP_FORBIDDEN, "Not yours", NULL,
 			    "<p class=err id=error>Only the owner of the connecting device can "
 			    "approve this login.</p>");
-	srv_html_escape(v.src, sizeof(v.src), src->rec.hostname);
-	srv_html_escape(v.dst, sizeof(v.dst), dst->rec.hostname);
-	srv_html_escape(v.user, sizeof(v.user), h->local_user);
-	srv_html_escape(v.login, sizeof(v.login), s->login);
+	ctl__html_escape(v.src, sizeof(v.src), src->rec.hostname);
+	ctl__html_escape(v.dst, sizeof(v.dst), dst->rec.hostname);
+	ctl__html_escape(v.user, sizeof(v.user), h->local_user);
+	ctl__html_escape(v.login, sizeof(v.login), s->login);
 	if (strcmp(method, "POST") == 0 && h->state == 0) {
 		if (!csrf_ok(r, s))
 			return page(r, MHD_HTTP_FORBIDDEN, "Refused", NULL,
 				    "<p class=err>The form has expired; reload the page.</p>");
-		srv_form_get(r->body ? r->body : "", "action", action, sizeof(action));
+		ctl__form_get(r->body ? r->body : "", "action", action, sizeof(action));
 		if (strcmp(action, "approve") == 0) {
 			char hid[sizeof(h->id)];
 			snprintf(hid, sizeof(hid), "%s", h->id);
@@ -611,12 +611,12 @@ static enum MHD_Result check_page(struct srv_req *r, const char *method, const c
 		} else {
 			h->state = -1;
 		}
-		srv_wake(srv, SRV_WAIT_HOLD, h->id);
+		ctl__wake(srv, SRV_WAIT_HOLD, h->id);
 	}
 	if (h->state > 0) {
 		char when[40], who[CTL_LOGIN_MAX * 6];
 		utc_time(when, h->auth_at);
-		srv_html_escape(who, sizeof(who), h->approver);
+		ctl__html_escape(who, sizeof(who), h->approver);
 		return page(r, MHD_HTTP_OK, "Login approved", NULL,
 			    "<p class=ok-msg id=result>SSH from %s to %s as %s is approved.</p>"
 			    "<p id=auth>%s entered their password for this login at %s.</p>"
@@ -625,7 +625,7 @@ static enum MHD_Result check_page(struct srv_req *r, const char *method, const c
 	}
 	if (h->state < 0) {
 		char reason_h[sizeof(h->reason) * 6];
-		srv_html_escape(reason_h, sizeof(reason_h), h->reason);
+		ctl__html_escape(reason_h, sizeof(reason_h), h->reason);
 		return page(r, MHD_HTTP_OK, "Login rejected", NULL,
 			    "<p class=err id=result>SSH from %s to %s as %s was rejected%s%s.</p>",
 			    v.src, v.dst, v.user, h->reason[0] ? ": " : "", reason_h);
@@ -633,25 +633,25 @@ static enum MHD_Result check_page(struct srv_req *r, const char *method, const c
 	return check_form(r, MHD_HTTP_OK, &v, h, s->csrf, NULL);
 }
 
-enum MHD_Result srv_web(struct srv_req *r, const char *method, const char *path)
+enum MHD_Result ctl__web(struct ctl__req *r, const char *method, const char *path)
 {
 	if (strcmp(path, "/login") == 0) {
 		if (strcmp(method, "POST") == 0)
 			return do_login(r);
 		const char *next =
 		    MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "next");
-		return login_form(r, MHD_HTTP_OK, next && srv_safe_next(next) ? next : "/", NULL);
+		return login_form(r, MHD_HTTP_OK, next && ctl__safe_next(next) ? next : "/", NULL);
 	}
 	if (strncmp(path, "/oidc/", 6) == 0)
-		return srv_sso_web(r, method, path);
+		return ctl__sso_web(r, method, path);
 	if (strncmp(path, "/register/", 10) == 0)
 		return device_page(r, method, path + 10);
 	if (strncmp(path, "/check/", 7) == 0)
 		return check_page(r, method, path + 7);
 	if (strcmp(path, "/") == 0) {
-		struct srv_session *s = session_of(r);
+		struct ctl__session *s = session_of(r);
 		char who[256];
-		srv_html_escape(who, sizeof(who), s ? s->login : "");
+		ctl__html_escape(who, sizeof(who), s ? s->login : "");
 		return page(r, MHD_HTTP_OK, "Mesh control", NULL,
 			    s ? "<p>Logged in as <b>%s</b>.</p>"
 			      : "<p>%s<a href=/login>Log in</a> to approve devices and SSH "

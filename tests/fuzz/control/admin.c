@@ -49,14 +49,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    (rep.status >= 400 && !json_is_string(json_object_get(j, "error"))))
 		abort();
 	json_decref(j);
-	int64_t now = srv_now_s();
+	int64_t now = ctl__now_s();
 	struct ctl_store *s = srv->store;
 	s->ops->user_list(s, check_user, NULL);
 	s->ops->authkey_list(s, check_key, &now);
 	char *stored = NULL, err[600];
 	s->ops->policy_get(s, &stored);
 	if (!stored || !srv->policy_text || strcmp(stored, srv->policy_text) != 0 ||
-	    srv_policy_check(srv, stored, err, sizeof(err)) != 0)
+	    ctl__policy_check(srv, stored, err, sizeof(err)) != 0)
 		abort(); /* the policy in force is the stored one, and it is valid */
 	free(stored);
 	free(rep.body);

@@ -1,4 +1,4 @@
-/* Fuzz target for the node API request decoder (meshcontrol's srv_node_decode): the raw
+/* Fuzz target for the node API request decoder (meshcontrol's ctl__node_decode): the raw
  * bytes as a request body (envelope checks, authentication), the same bytes sealed by a
  * genuine machine key (so the JSON stage is reached), and the bytes as a map-stream
  * message folded into a netmap by the client (ctl_netmap_apply + ctl_netmap_parse, and the
@@ -12,7 +12,7 @@
 
 #include "control/netmap/netmap.h"
 #include "control/netmap/netmap_json.h"
-#include "control/server/srv.h"
+#include "control/server/internal.h"
 #include "control/server/tags.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -42,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *why = NULL;
 
 	/* 1. the bytes as they arrive */
-	int st = srv_node_decode(spriv, NULL, data, size, mk, nonce, &msg, &authed, &why);
+	int st = ctl__node_decode(spriv, NULL, data, size, mk, nonce, &msg, &authed, &why);
 	if ((st == 0) != (msg != NULL) || (st && !why))
 		abort();
 	json_decref(msg);
@@ -52,7 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t blen;
 	if (ctl_wire_seal_request(spub, mpub, mpriv, 1, (const char *)data, size, &body, &blen,
 				  nonce) == 0) {
-		st = srv_node_decode(spriv, NULL, body, blen, mk, nonce, &msg, &authed, &why);
+		st = ctl__node_decode(spriv, NULL, body, blen, mk, nonce, &msg, &authed, &why);
 		if (st != 0 && st != 400)
 			abort();
 		if (!authed || memcmp(mk, mpub, 32) != 0)

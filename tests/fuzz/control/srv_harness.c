@@ -290,27 +290,27 @@ struct ctl_server *fz_srv_open(void)
 	srv->holds = calloc(1, sizeof(*srv->holds));
 	if (!srv->public_url || !srv->sessions || !srv->logins || !srv->holds)
 		abort();
-	struct srv_session *se = &srv->sessions[srv->n_sessions++];
+	struct ctl__session *se = &srv->sessions[srv->n_sessions++];
 	snprintf(se->id, sizeof(se->id), "%s", FZ_SESSION);
 	snprintf(se->csrf, sizeof(se->csrf), "%s", FZ_CSRF);
 	snprintf(se->login, sizeof(se->login), "alice@example.com");
 	se->user_id = 1;
-	se->expires = srv_now_s() + 3600;
-	struct srv_login_req *lr = &srv->logins[srv->n_logins++];
+	se->expires = ctl__now_s() + 3600;
+	struct ctl__login_req *lr = &srv->logins[srv->n_logins++];
 	snprintf(lr->token, sizeof(lr->token), "%s", FZ_LOGIN_TOKEN);
 	memset(lr->machine_key, 0x77, 32);
 	memset(lr->node_key, 0x78, 32);
 	snprintf(lr->hostname, sizeof(lr->hostname), "newbox");
 	snprintf(lr->source, sizeof(lr->source), "203.0.113.9");
-	lr->created = srv_now_s();
-	struct srv_hold *h = &srv->holds[srv->n_holds++];
+	lr->created = ctl__now_s();
+	struct ctl__hold *h = &srv->holds[srv->n_holds++];
 	snprintf(h->id, sizeof(h->id), "%s", FZ_HOLD_ID);
 	h->src = 1;
 	h->dst = 2;
 	snprintf(h->local_user, sizeof(h->local_user), "root");
 	h->check_period_s = 3600;
-	h->created = h->last_asked = srv_now_s();
-	struct srv_sso *sso = srv->sso;
+	h->created = h->last_asked = ctl__now_s();
+	struct ctl__sso *sso = srv->sso;
 	struct ctl_oidc_discovery *d = &sso->disco;
 	snprintf(d->issuer, sizeof(d->issuer), FZ_SSO_ISSUER);
 	snprintf(d->authorization_endpoint, sizeof(d->issuer), FZ_SSO_ISSUER "/auth");
@@ -321,14 +321,14 @@ struct ctl_server *fz_srv_open(void)
 	memset(sso->cookie_key, 0x5a, sizeof(sso->cookie_key));
 	sso->status[0] = '\0';
 	snprintf(sso->redirect_uri, sizeof(sso->redirect_uri), "http://ctl.test/oidc/callback");
-	struct srv_sso_pending p = { .state = FZ_SSO_STATE,
-				     .nonce = "n",
-				     .verifier = "v",
-				     .pre = FZ_SSO_PRE,
-				     .source = "203.0.113.9",
-				     .next = "/" };
+	struct ctl__sso_pending p = { .state = FZ_SSO_STATE,
+				      .nonce = "n",
+				      .verifier = "v",
+				      .pre = FZ_SSO_PRE,
+				      .source = "203.0.113.9",
+				      .next = "/" };
 	int64_t retry;
-	if (srv_sso_table_add(&sso->pending, &p, srv_now_s(), &retry) != 0)
+	if (ctl__sso_table_add(&sso->pending, &p, ctl__now_s(), &retry) != 0)
 		abort();
 	return srv;
 }
@@ -415,31 +415,31 @@ void fz_http(struct ctl_server *srv, const char *head, const char *body, size_t 
 	}
 	void *cls = NULL;
 	size_t zero = 0;
-	enum MHD_Result rc = srv_http_request(srv, &c, url, method, NULL, &zero, &cls);
+	enum MHD_Result rc = ctl__http_request(srv, &c, url, method, NULL, &zero, &cls);
 	/* the body in two pieces, as it may arrive */
 	for (size_t off = 0, piece = len / 2 + 1; rc == MHD_YES && off < len && !out->queued;) {
 		size_t n = len - off < piece ? len - off : piece, left = n;
-		rc = srv_http_request(srv, &c, url, method, body + off, &left, &cls);
+		rc = ctl__http_request(srv, &c, url, method, body + off, &left, &cls);
 		if (left)
 			abort(); /* the handler must take (or drop) every byte it is given */
 		off += n;
 	}
 	if (rc == MHD_YES && !out->queued)
-		rc = srv_http_request(srv, &c, url, method, NULL, &zero, &cls);
+		rc = ctl__http_request(srv, &c, url, method, NULL, &zero, &cls);
 	if (out->suspended) { /* a held request: wake it as its deadline would */
 		pthread_mutex_lock(&srv->lock);
-		srv_wake(srv, SRV_WAIT_MAP, NULL);
-		srv_wake(srv, SRV_WAIT_REGISTER, NULL);
-		srv_wake(srv, SRV_WAIT_HOLD, NULL);
-		srv_wake(srv, SRV_WAIT_SSO, NULL);
+		ctl__wake(srv, SRV_WAIT_MAP, NULL);
+		ctl__wake(srv, SRV_WAIT_REGISTER, NULL);
+		ctl__wake(srv, SRV_WAIT_HOLD, NULL);
+		ctl__wake(srv, SRV_WAIT_SSO, NULL);
 		pthread_mutex_unlock(&srv->lock);
-		struct srv_req *r = cls;
+		struct ctl__req *r = cls;
 		r->deadline_ms = 0;
 		srv->stopping = true; /* answer now instead of holding again */
-		rc = srv_http_request(srv, &c, url, method, NULL, &zero, &cls);
+		rc = ctl__http_request(srv, &c, url, method, NULL, &zero, &cls);
 		srv->stopping = false;
 	}
-	srv_http_completed(srv, &c, &cls);
+	ctl__http_completed(srv, &c, &cls);
 	conn_clear(&c);
 }
 
@@ -455,7 +455,7 @@ void fz_node(struct ctl_server *srv, int node, const char *path, const char *msg
 		json_decref(m);
 		return;
 	}
-	struct srv_req *r = calloc(1, sizeof(*r));
+	struct ctl__req *r = calloc(1, sizeof(*r));
 	if (!r)
 		abort();
 	r->srv = srv;
@@ -468,21 +468,21 @@ void fz_node(struct ctl_server *srv, int node, const char *path, const char *msg
 		crypto_box_keypair(r->machine_key, other_priv);
 	randombytes_buf(r->nonce, sizeof(r->nonce));
 	pthread_mutex_lock(&srv->lock);
-	srv_node_api(r, path);
+	ctl__node_api(r, path);
 	if (out->suspended) {
 		srv->stopping = true;
 		r->deadline_ms = 0;
-		srv_wake(srv, SRV_WAIT_MAP, NULL);
-		srv_wake(srv, SRV_WAIT_REGISTER, NULL);
-		srv_wake(srv, SRV_WAIT_HOLD, NULL);
-		srv_node_api(r, path);
+		ctl__wake(srv, SRV_WAIT_MAP, NULL);
+		ctl__wake(srv, SRV_WAIT_REGISTER, NULL);
+		ctl__wake(srv, SRV_WAIT_HOLD, NULL);
+		ctl__node_api(r, path);
 		srv->stopping = false;
 	}
 	pthread_mutex_unlock(&srv->lock);
 	uint8_t nonce[CTL_WIRE_NONCE_LEN];
 	memcpy(nonce, r->nonce, sizeof(nonce));
 	void *cls = r;
-	srv_http_completed(srv, &c, &cls);
+	ctl__http_completed(srv, &c, &cls);
 	/* open a sealed answer as the node would */
 	json_t *plain_reply = out->body ? json_loads(out->body, 0, NULL) : NULL;
 	if (out->body && !plain_reply && node >= 0) {

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "control/server/srv.h"
+#include "control/server/internal.h"
 
 #define FZ_ADMIN_TOKEN "fuzz-admin-token"
 #define FZ_SESSION "5e5510115e5510115e5510115e5510115e5510115e5510115e5510115e551011"
@@ -45,7 +45,7 @@ struct fz_reply {
 struct ctl_server *fz_srv_open(void);
 void fz_srv_close(struct ctl_server *srv);
 
-/* One HTTP request through srv_http_request: head is "METHOD URL\nName: value\n..."
+/* One HTTP request through ctl__http_request: head is "METHOD URL\nName: value\n..."
  * (Cookie: a=b; c=d gives cookies).  The answer goes to out (free out->body). */
 void fz_http(struct ctl_server *srv, const char *head, const char *body, size_t len,
 	     struct fz_reply *out);

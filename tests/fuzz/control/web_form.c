@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "control/server/srv.h"
+#include "control/server/internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(body, data, size);
 	body[size] = '\0';
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		bool found = srv_form_get(body, keys[i], out, sizeof(out));
+		bool found = ctl__form_get(body, keys[i], out, sizeof(out));
 		if (strlen(out) >= sizeof(out) || (!found && out[0]) || strlen(out) > size)
 			abort();
 	}

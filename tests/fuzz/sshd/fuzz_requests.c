@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sshd/sshd_int.h"
+#include "sshd/internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -137,7 +137,7 @@ static const char *change(struct ctl_server *srv, struct client *c, int round)
 		admin(srv, "PUT", "policy", policies[rnd(sizeof(policies) / sizeof(policies[0]))]);
 		return "the policy";
 	case 4:
-		srv_timer_tick(srv);
+		ctl__timer_tick(srv);
 		return "the timer";
 	default:
 		if (round == 250) { /* once, late: the server's key expires (it cannot come back) */

@@ -54,7 +54,7 @@ int main(void)
 			fprintf(stderr, "bad %zu:\n", i + 1);
 		CHECK_INT(rep.status, bad[i].status);
 		CHECK_STR(rep.body, want);
-		CHECK(!srv_node_by_id(srv, 1)->rec.has_disco_key); /* nothing taken */
+		CHECK(!ctl__node_by_id(srv, 1)->rec.has_disco_key); /* nothing taken */
 		free(rep.body);
 		fz_srv_close(srv);
 	}

@@ -15,9 +15,9 @@
 
 static const char S43[] = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 
-static struct srv_sso_pending mk(unsigned i, const char *pre, const char *source)
+static struct ctl__sso_pending mk(unsigned i, const char *pre, const char *source)
 {
-	struct srv_sso_pending p;
+	struct ctl__sso_pending p;
 	memset(&p, 0, sizeof(p));
 	snprintf(p.state, sizeof(p.state), "state%038u", i);
 	snprintf(p.verifier, sizeof(p.verifier), "verifier-%u", i);
@@ -27,79 +27,80 @@ static struct srv_sso_pending mk(unsigned i, const char *pre, const char *source
 }
 
 /* Takes the login mk(i, "%032x" of i, ...) made. */
-static int take_nth(struct srv_sso_table *t, unsigned i, int64_t now)
+static int take_nth(struct ctl__sso_table *t, unsigned i, int64_t now)
 {
-	struct srv_sso_pending p, out;
+	struct ctl__sso_pending p, out;
 	char pre[40];
 	snprintf(pre, sizeof(pre), "%032x", i);
 	p = mk(i, pre, "");
-	return srv_sso_table_take(t, p.state, p.pre, now, &out);
+	return ctl__sso_table_take(t, p.state, p.pre, now, &out);
 }
 
 static void table_tests(void)
 {
-	struct srv_sso_table t;
-	struct srv_sso_pending p, out;
+	struct ctl__sso_table t;
+	struct ctl__sso_pending p, out;
 	const int64_t E = SRV_SSO_START_EVERY_S; /* one address's starts, as often as it may */
 	int64_t retry = 0, now = 1000;
 	char pre[40];
-	CHECK_INT(srv_sso_table_init(&t), 0);
+	CHECK_INT(ctl__sso_table_init(&t), 0);
 
 	/* 1. taken once, by its browser only */
 	p = mk(1, "0123456789abcdef0123456789abcdef", "192.0.2.1");
-	CHECK_INT(srv_sso_table_add(&t, &p, now, &retry), 0);
-	CHECK_INT(srv_sso_table_take(&t, p.state, "ffffffffffffffffffffffffffffffff", now, &out),
+	CHECK_INT(ctl__sso_table_add(&t, &p, now, &retry), 0);
+	CHECK_INT(ctl__sso_table_take(&t, p.state, "ffffffffffffffffffffffffffffffff", now, &out),
 		  -EPERM);
-	CHECK_INT(srv_sso_table_take(&t, p.state, NULL, now, &out), -EPERM);
-	CHECK_INT(srv_sso_table_take(&t, p.state, p.pre, now, &out), 0);
+	CHECK_INT(ctl__sso_table_take(&t, p.state, NULL, now, &out), -EPERM);
+	CHECK_INT(ctl__sso_table_take(&t, p.state, p.pre, now, &out), 0);
 	CHECK_STR(out.verifier, "verifier-1");
 	CHECK_INT(out.created, now);
-	CHECK_INT(srv_sso_table_take(&t, p.state, p.pre, now, &out), -ENOENT);
-	CHECK_INT(srv_sso_table_take(&t, "short", p.pre, now, &out), -ENOENT);
+	CHECK_INT(ctl__sso_table_take(&t, p.state, p.pre, now, &out), -ENOENT);
+	CHECK_INT(ctl__sso_table_take(&t, "short", p.pre, now, &out), -ENOENT);
 
 	/* 2. expiry: the last second of its life, then gone */
-	CHECK_INT(srv_sso_table_add(&t, &p, now, &retry), 0);
-	CHECK_INT(srv_sso_table_take(&t, p.state, p.pre, now + SRV_SSO_PENDING_TTL_S, &out),
+	CHECK_INT(ctl__sso_table_add(&t, &p, now, &retry), 0);
+	CHECK_INT(ctl__sso_table_take(&t, p.state, p.pre, now + SRV_SSO_PENDING_TTL_S, &out),
 		  -ENOENT);
 	CHECK_INT(t.n, 0);
-	CHECK_INT(srv_sso_table_add(&t, &p, now, &retry), 0);
-	CHECK_INT(srv_sso_table_take(&t, p.state, p.pre, now + SRV_SSO_PENDING_TTL_S - 1, &out), 0);
+	CHECK_INT(ctl__sso_table_add(&t, &p, now, &retry), 0);
+	CHECK_INT(ctl__sso_table_take(&t, p.state, p.pre, now + SRV_SSO_PENDING_TTL_S - 1, &out),
+		  0);
 
 	/* 3. a browser's tabs: the ninth login pushes out its own oldest, not another's */
-	struct srv_sso_pending other = mk(100, "11111111111111111111111111111111", "192.0.2.1");
-	CHECK_INT(srv_sso_table_add(&t, &other, now, &retry), 0);
+	struct ctl__sso_pending other = mk(100, "11111111111111111111111111111111", "192.0.2.1");
+	CHECK_INT(ctl__sso_table_add(&t, &other, now, &retry), 0);
 	for (unsigned i = 0; i < SRV_SSO_PENDING_PER_BROWSER + 1; i++) {
 		p = mk(10 + i, "22222222222222222222222222222222", "192.0.2.1");
-		CHECK_INT(srv_sso_table_add(&t, &p, now + E * i, &retry), 0);
+		CHECK_INT(ctl__sso_table_add(&t, &p, now + E * i, &retry), 0);
 	}
 	CHECK_INT(t.n, SRV_SSO_PENDING_PER_BROWSER + 1);
 	p = mk(10, "22222222222222222222222222222222", "");
-	CHECK_INT(srv_sso_table_take(&t, p.state, p.pre, now + 100, &out), -ENOENT);
+	CHECK_INT(ctl__sso_table_take(&t, p.state, p.pre, now + 100, &out), -ENOENT);
 	p = mk(11, "22222222222222222222222222222222", "");
-	CHECK_INT(srv_sso_table_take(&t, p.state, p.pre, now + 100, &out), 0);
-	CHECK_INT(srv_sso_table_take(&t, other.state, other.pre, now + 100, &out), 0);
-	srv_sso_table_uninit(&t);
+	CHECK_INT(ctl__sso_table_take(&t, p.state, p.pre, now + 100, &out), 0);
+	CHECK_INT(ctl__sso_table_take(&t, other.state, other.pre, now + 100, &out), 0);
+	ctl__sso_table_uninit(&t);
 
 	/* 4. per source: the 33rd from one address (many browsers) pushes out that address's
 	 * oldest, not another's: a page that makes its visitors' browsers start logins cannot
 	 * lock them out */
-	CHECK_INT(srv_sso_table_init(&t), 0);
+	CHECK_INT(ctl__sso_table_init(&t), 0);
 	other = mk(500, "11111111111111111111111111111111", "198.51.100.8");
-	CHECK_INT(srv_sso_table_add(&t, &other, now, &retry), 0);
+	CHECK_INT(ctl__sso_table_add(&t, &other, now, &retry), 0);
 	for (unsigned i = 0; i < SRV_SSO_PENDING_PER_SOURCE + 1; i++) {
 		snprintf(pre, sizeof(pre), "%032x", i);
 		p = mk(i, pre, "198.51.100.7");
-		CHECK_INT(srv_sso_table_add(&t, &p, now + E * (1 + i), &retry), 0);
+		CHECK_INT(ctl__sso_table_add(&t, &p, now + E * (1 + i), &retry), 0);
 	}
 	CHECK_INT(t.n, SRV_SSO_PENDING_PER_SOURCE + 1);
 	CHECK_INT(take_nth(&t, 0, now + 300), -ENOENT);
 	CHECK_INT(take_nth(&t, 1, now + 300), 0);
-	CHECK_INT(srv_sso_table_take(&t, other.state, other.pre, now + 300, &out), 0);
-	srv_sso_table_uninit(&t);
+	CHECK_INT(ctl__sso_table_take(&t, other.state, other.pre, now + 300, &out), 0);
+	ctl__sso_table_uninit(&t);
 
 	/* 5. in all: a full table pushes out the oldest of the address with the most open, so
 	 * neither a busy address nor many addresses with a few each keep a newcomer out */
-	CHECK_INT(srv_sso_table_init(&t), 0);
+	CHECK_INT(ctl__sso_table_init(&t), 0);
 	for (unsigned i = 0; i < SRV_SSO_PENDING_MAX; i++) {
 		char src[64];
 		snprintf(pre, sizeof(pre), "%032x", i);
@@ -109,91 +110,91 @@ static void table_tests(void)
 			snprintf(src, sizeof(src), "10.9.9.9"); /* the busiest: 24 */
 		p = mk(i, pre, src);
 		CHECK_INT(
-		    srv_sso_table_add(&t, &p, now + (i < 1000 ? 0 : E * (1 + i - 1000)), &retry),
+		    ctl__sso_table_add(&t, &p, now + (i < 1000 ? 0 : E * (1 + i - 1000)), &retry),
 		    0);
 	}
 	CHECK_INT(t.n, SRV_SSO_PENDING_MAX);
-	struct srv_sso_pending late = mk(5000, "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee", "203.0.113.9");
-	CHECK_INT(srv_sso_table_add(&t, &late, now + 200, &retry), 0);
+	struct ctl__sso_pending late = mk(5000, "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee", "203.0.113.9");
+	CHECK_INT(ctl__sso_table_add(&t, &late, now + 200, &retry), 0);
 	CHECK_INT(t.n, SRV_SSO_PENDING_MAX);
 	CHECK_INT(take_nth(&t, 1000, now + 200), -ENOENT);
 	/* older, but its address has fewer open */
 	CHECK_INT(take_nth(&t, 0, now + 200), 0);
-	CHECK_INT(srv_sso_table_take(&t, late.state, late.pre, now + 200, &out), 0);
+	CHECK_INT(ctl__sso_table_take(&t, late.state, late.pre, now + 200, &out), 0);
 	/* filled again: the busiest still loses, its next oldest */
 	for (unsigned i = 0; i < 3; i++) {
 		snprintf(pre, sizeof(pre), "d%031x", i);
 		p = mk(6000 + i, pre, "203.0.113.10");
-		CHECK_INT(srv_sso_table_add(&t, &p, now + 201, &retry), 0);
+		CHECK_INT(ctl__sso_table_add(&t, &p, now + 201, &retry), 0);
 	}
 	CHECK_INT(t.n, SRV_SSO_PENDING_MAX);
 	CHECK_INT(take_nth(&t, 1001, now + 201), -ENOENT);
 	CHECK_INT(take_nth(&t, 1, now + 201), 0);
-	srv_sso_table_uninit(&t);
+	ctl__sso_table_uninit(&t);
 }
 
 /* 7. how often one address may start: 10 at once, then one every 6 s; others unaffected.
  * A callback takes its login out, so without this the count open never bites. */
 static void rate_tests(void)
 {
-	struct srv_sso_table t;
-	struct srv_sso_pending p, out;
+	struct ctl__sso_table t;
+	struct ctl__sso_pending p, out;
 	int64_t retry = 0, now = 5000;
 	char pre[40];
-	CHECK_INT(srv_sso_table_init(&t), 0);
+	CHECK_INT(ctl__sso_table_init(&t), 0);
 	for (unsigned i = 0; i < SRV_SSO_START_BURST; i++) {
 		snprintf(pre, sizeof(pre), "%032x", i);
 		p = mk(i, pre, "2001:db8:7::/48");
-		CHECK_INT(srv_sso_table_add(&t, &p, now, &retry), 0);
-		CHECK_INT(srv_sso_table_take(&t, p.state, p.pre, now, &out), 0);
+		CHECK_INT(ctl__sso_table_add(&t, &p, now, &retry), 0);
+		CHECK_INT(ctl__sso_table_take(&t, p.state, p.pre, now, &out), 0);
 	}
 	CHECK_INT(t.n, 0);
 	p = mk(100, "ffffffffffffffffffffffffffffffff", "2001:db8:7::/48");
 	retry = 0;
-	CHECK_INT(srv_sso_table_add(&t, &p, now, &retry), -EAGAIN);
+	CHECK_INT(ctl__sso_table_add(&t, &p, now, &retry), -EAGAIN);
 	CHECK_INT(retry, now + SRV_SSO_START_EVERY_S);
-	CHECK_INT(srv_sso_table_add(&t, &p, now + SRV_SSO_START_EVERY_S - 1, &retry), -EAGAIN);
-	CHECK_INT(srv_sso_table_add(&t, &p, now + SRV_SSO_START_EVERY_S, &retry), 0);
-	CHECK_INT(srv_sso_table_add(&t, &p, now + SRV_SSO_START_EVERY_S, &retry), -EAGAIN);
+	CHECK_INT(ctl__sso_table_add(&t, &p, now + SRV_SSO_START_EVERY_S - 1, &retry), -EAGAIN);
+	CHECK_INT(ctl__sso_table_add(&t, &p, now + SRV_SSO_START_EVERY_S, &retry), 0);
+	CHECK_INT(ctl__sso_table_add(&t, &p, now + SRV_SSO_START_EVERY_S, &retry), -EAGAIN);
 	CHECK_INT(retry, now + 2 * SRV_SSO_START_EVERY_S);
 	p = mk(101, "ffffffffffffffffffffffffffffffff", "2001:db8:8::/48");
-	CHECK_INT(srv_sso_table_add(&t, &p, now, &retry), 0);
+	CHECK_INT(ctl__sso_table_add(&t, &p, now, &retry), 0);
 	/* at rest long enough, the whole burst is back */
 	for (unsigned i = 0; i < SRV_SSO_START_BURST; i++) {
 		p = mk(200 + i, "ffffffffffffffffffffffffffffffff", "2001:db8:7::/48");
-		CHECK_INT(srv_sso_table_add(&t, &p, now + 1000, &retry), 0);
+		CHECK_INT(ctl__sso_table_add(&t, &p, now + 1000, &retry), 0);
 	}
-	CHECK_INT(srv_sso_table_add(&t, &p, now + 1000, &retry), -EAGAIN);
+	CHECK_INT(ctl__sso_table_add(&t, &p, now + 1000, &retry), -EAGAIN);
 	/* more addresses than it remembers: one at rest is forgotten, a busy one is not */
 	for (unsigned i = 0; i < SRV_SSO_RATE_SOURCES; i++) {
 		char src[64];
 		snprintf(src, sizeof(src), "10.1.%u.%u", i / 250, i % 250);
 		p = mk(300 + i, "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee", src);
-		CHECK_INT(srv_sso_table_add(&t, &p, now + 1000, &retry), 0);
+		CHECK_INT(ctl__sso_table_add(&t, &p, now + 1000, &retry), 0);
 	}
 	p = mk(2000, "dddddddddddddddddddddddddddddddd", "2001:db8:7::/48");
-	CHECK_INT(srv_sso_table_add(&t, &p, now + 1000, &retry), -EAGAIN);
-	srv_sso_table_uninit(&t);
+	CHECK_INT(ctl__sso_table_add(&t, &p, now + 1000, &retry), -EAGAIN);
+	ctl__sso_table_uninit(&t);
 }
 
 /* 8. token exchanges: 2 per address in the list, 64 in all */
 static void job_tests(void)
 {
-	struct srv_sso *s = calloc(1, sizeof(*s));
-	struct srv_sso_job j[SRV_SSO_JOBS_MAX + 2];
+	struct ctl__sso *s = calloc(1, sizeof(*s));
+	struct ctl__sso_job j[SRV_SSO_JOBS_MAX + 2];
 	CHECK(s != NULL);
 	pthread_cond_init(&s->cond, NULL);
 	memset(j, 0, sizeof(j));
 	for (size_t i = 0; i < SRV_SSO_JOBS_MAX + 2; i++)
 		snprintf(j[i].source, sizeof(j[i].source), "198.51.100.%zu", i < 3 ? 1 : i);
-	CHECK_INT(srv_sso_job_queue(s, &j[0]), 0);
-	CHECK_INT(srv_sso_job_queue(s, &j[1]), 0);
+	CHECK_INT(ctl__sso_job_queue(s, &j[0]), 0);
+	CHECK_INT(ctl__sso_job_queue(s, &j[1]), 0);
 	j[1].step = SRV_SSO_DONE; /* done but not yet read still counts */
-	CHECK_INT(srv_sso_job_queue(s, &j[2]), -EAGAIN);
+	CHECK_INT(ctl__sso_job_queue(s, &j[2]), -EAGAIN);
 	for (size_t i = 3; i < SRV_SSO_JOBS_MAX + 1; i++)
-		CHECK_INT(srv_sso_job_queue(s, &j[i]), 0);
+		CHECK_INT(ctl__sso_job_queue(s, &j[i]), 0);
 	CHECK_INT(s->n_jobs, SRV_SSO_JOBS_MAX);
-	CHECK_INT(srv_sso_job_queue(s, &j[SRV_SSO_JOBS_MAX + 1]), -EBUSY);
+	CHECK_INT(ctl__sso_job_queue(s, &j[SRV_SSO_JOBS_MAX + 1]), -EBUSY);
 	pthread_cond_destroy(&s->cond);
 	free(s);
 }
@@ -206,30 +207,30 @@ static void config_tests(void)
 	CHECK(fd >= 0);
 	CHECK(write(fd, "s3cret\n", 7) == 7);
 	close(fd);
-	struct srv_sso_config c;
+	struct ctl__sso_config c;
 	struct ctl_server_oidc o = { .issuer = "https://idp.example.com",
 				     .client_id = "mesh",
 				     .client_secret_file = path };
 	err[0] = '\0';
-	CHECK_INT(srv_sso_config_load(&o, &c, err, sizeof(err)), -EINVAL);
+	CHECK_INT(ctl__sso_config_load(&o, &c, err, sizeof(err)), -EINVAL);
 	CHECK_STR(err, "--oidc-issuer 'https://idp.example.com' needs --oidc-allowed-domains, "
 		       "--oidc-allowed-groups or --oidc-allowed-users (who may sign in), or "
 		       "--oidc-allow-anyone to let in everyone the provider has an account for");
 	CHECK(c.secret == NULL);
 	o.allowed_domains = ""; /* given empty is none */
-	CHECK_INT(srv_sso_config_load(&o, &c, err, sizeof(err)), -EINVAL);
+	CHECK_INT(ctl__sso_config_load(&o, &c, err, sizeof(err)), -EINVAL);
 	o.allow_anyone = true;
-	CHECK_INT(srv_sso_config_load(&o, &c, err, sizeof(err)), 0);
+	CHECK_INT(ctl__sso_config_load(&o, &c, err, sizeof(err)), 0);
 	CHECK_STR(c.secret, "s3cret");
-	srv_sso_config_free(&c);
+	ctl__sso_config_free(&c);
 	o.allowed_groups = "eng";
-	CHECK_INT(srv_sso_config_load(&o, &c, err, sizeof(err)), -EINVAL);
+	CHECK_INT(ctl__sso_config_load(&o, &c, err, sizeof(err)), -EINVAL);
 	CHECK_STR(err, "--oidc-allow-anyone and --oidc-allowed-* contradict each other: give "
 		       "the lists, or --oidc-allow-anyone alone");
 	o.allow_anyone = false;
-	CHECK_INT(srv_sso_config_load(&o, &c, err, sizeof(err)), 0);
+	CHECK_INT(ctl__sso_config_load(&o, &c, err, sizeof(err)), 0);
 	CHECK_INT(c.n_groups, 1);
-	srv_sso_config_free(&c);
+	ctl__sso_config_free(&c);
 	unlink(path);
 }
 
@@ -261,7 +262,7 @@ static void login_tests(void)
 		  "takes (login may only contain lowercase letters, digits and . _ + - @)" },
 	};
 	for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++) {
-		struct srv_sso_config c;
+		struct ctl__sso_config c;
 		struct ctl_oidc_identity id;
 		char login[CTL_LOGIN_MAX] = "", why[512] = "";
 		memset(&c, 0, sizeof(c));
@@ -269,7 +270,7 @@ static void login_tests(void)
 		snprintf(c.issuer_host, sizeof(c.issuer_host), "%s", k[i].host);
 		snprintf(id.sub, sizeof(id.sub), "%s", k[i].sub);
 		snprintf(id.email, sizeof(id.email), "%s", k[i].email);
-		int rc = srv_sso_login_for(&c, &id, login, why, sizeof(why));
+		int rc = ctl__sso_login_for(&c, &id, login, why, sizeof(why));
 		if (rc != (k[i].login ? 0 : -EINVAL))
 			fprintf(stderr, "login case %zu: rc %d '%s' '%s'\n", i + 1, rc, login, why);
 		CHECK_INT(rc, k[i].login ? 0 : -EINVAL);
@@ -284,20 +285,20 @@ static void cookie_tests(void)
 	char cookie[SRV_SSO_COOKIE_HEX + 1], pre[SRV_SSO_PRE_HEX + 1], hdr[256];
 	memset(key, 0x5a, sizeof(key));
 	memset(other, 0x5b, sizeof(other));
-	srv_sso_pre_sign(key, "0123456789abcdef0123456789abcdef", cookie);
+	ctl__sso_pre_sign(key, "0123456789abcdef0123456789abcdef", cookie);
 	CHECK_INT(strlen(cookie), SRV_SSO_COOKIE_HEX);
-	CHECK(srv_sso_pre_check(key, cookie, pre));
+	CHECK(ctl__sso_pre_check(key, cookie, pre));
 	CHECK_STR(pre, "0123456789abcdef0123456789abcdef");
-	CHECK(!srv_sso_pre_check(other, cookie, pre));
-	CHECK(!srv_sso_pre_check(key, "0123456789abcdef0123456789abcdef", pre));
+	CHECK(!ctl__sso_pre_check(other, cookie, pre));
+	CHECK(!ctl__sso_pre_check(key, "0123456789abcdef0123456789abcdef", pre));
 	cookie[SRV_SSO_COOKIE_HEX - 1] ^= 1;
-	CHECK(!srv_sso_pre_check(key, cookie, pre));
+	CHECK(!ctl__sso_pre_check(key, cookie, pre));
 	cookie[SRV_SSO_COOKIE_HEX - 1] ^= 1;
 	cookie[0] = 'A'; /* hex2bin would take it; only our lowercase is ours */
-	CHECK(!srv_sso_pre_check(key, cookie, pre));
-	srv_sso_cookie_header(true, "v", hdr, sizeof(hdr));
+	CHECK(!ctl__sso_pre_check(key, cookie, pre));
+	ctl__sso_cookie_header(true, "v", hdr, sizeof(hdr));
 	CHECK_STR(hdr, "__Host-mesh_sso=v; Path=/; HttpOnly; SameSite=Lax; Max-Age=600; Secure");
-	srv_sso_cookie_header(false, "v", hdr, sizeof(hdr));
+	ctl__sso_cookie_header(false, "v", hdr, sizeof(hdr));
 	CHECK_STR(hdr, "mesh_sso=v; Path=/oidc; HttpOnly; SameSite=Lax; Max-Age=600");
 }
 
@@ -316,7 +317,7 @@ static void source_key_tests(void)
 	};
 	char out[SRV_SSO_SOURCE_MAX];
 	for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++) {
-		srv_sso_source_key(k[i].in, out);
+		ctl__sso_source_key(k[i].in, out);
 		CHECK_STR(out, k[i].out);
 	}
 }
@@ -326,21 +327,21 @@ struct arg {
 };
 
 /* Feeds args in order; 0, or the first error (its sentence in err). */
-static int parse(const struct arg *a, size_t n, struct srv_sso_callback *cb, char *err)
+static int parse(const struct arg *a, size_t n, struct ctl__sso_callback *cb, char *err)
 {
 	memset(cb, 0, sizeof(*cb));
 	err[0] = '\0';
 	for (size_t i = 0; i < n; i++) {
-		int rc = srv_sso_callback_arg(cb, a[i].key, a[i].value, err, 512);
+		int rc = ctl__sso_callback_arg(cb, a[i].key, a[i].value, err, 512);
 		if (rc)
 			return rc;
 	}
-	return srv_sso_callback_finish(cb, err, 512);
+	return ctl__sso_callback_finish(cb, err, 512);
 }
 
 static void callback_tests(void)
 {
-	struct srv_sso_callback cb;
+	struct ctl__sso_callback cb;
 	char err[512], long_code[SRV_SSO_CODE_MAX + 1];
 	memset(long_code, 'c', SRV_SSO_CODE_MAX);
 	long_code[SRV_SSO_CODE_MAX] = '\0';
@@ -437,11 +438,11 @@ static void callback_tests(void)
 	CHECK_STR(cb.state, S43);
 	CHECK(!cb.has_iss);
 	/* a code of 2048 characters: quoted cut, refused */
-	CHECK_INT(srv_sso_callback_arg(&cb, "code", long_code, err, sizeof(err)), -EINVAL);
+	CHECK_INT(ctl__sso_callback_arg(&cb, "code", long_code, err, sizeof(err)), -EINVAL);
 	CHECK(strstr(err, "...\" is not 1 to 2047 printable ASCII characters") != NULL);
 	long_code[SRV_SSO_CODE_MAX - 1] = '\0';
 	memset(&cb, 0, sizeof(cb));
-	CHECK_INT(srv_sso_callback_arg(&cb, "code", long_code, err, sizeof(err)), 0);
+	CHECK_INT(ctl__sso_callback_arg(&cb, "code", long_code, err, sizeof(err)), 0);
 }
 
 int main(void)

@@ -4,7 +4,7 @@
 #include <stdio.h>
 
 #include "check.h"
-#include "control/server/srv.h"
+#include "control/server/internal.h"
 
 enum { OP_TAKE, OP_BACK, OP_RESET };
 
@@ -43,12 +43,12 @@ static const struct {
 
 int main(void)
 {
-	struct srv_throttle t;
-	CHECK_INT(srv_throttle_init(&t, 3, 100, 3), 0);
+	struct ctl__throttle t;
+	CHECK_INT(ctl__throttle_init(&t, 3, 100, 3), 0);
 	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
 		int64_t retry_at = 0;
 		if (steps[i].op == OP_TAKE) {
-			int rc = srv_throttle_take(&t, steps[i].key, steps[i].now, &retry_at);
+			int rc = ctl__throttle_take(&t, steps[i].key, steps[i].now, &retry_at);
 			if (rc != steps[i].want || (rc && retry_at != steps[i].retry_at))
 				fprintf(stderr, "step %zu: %s at %lld\n", i, steps[i].key,
 					(long long)steps[i].now);
@@ -56,10 +56,10 @@ int main(void)
 			if (rc)
 				CHECK_INT(retry_at, steps[i].retry_at);
 		} else {
-			srv_throttle_give_back(&t, steps[i].key, steps[i].op == OP_RESET,
-					       steps[i].now);
+			ctl__throttle_give_back(&t, steps[i].key, steps[i].op == OP_RESET,
+						steps[i].now);
 		}
 	}
-	srv_throttle_uninit(&t);
+	ctl__throttle_uninit(&t);
 	return check_finish();
 }

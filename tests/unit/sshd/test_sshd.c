@@ -13,7 +13,7 @@
 
 #include "check.h"
 #include "sshd/sshd.h"
-#include "sshd/sshd_int.h"
+#include "sshd/internal.h"
 
 static const struct {
 	const char *name, *patterns;

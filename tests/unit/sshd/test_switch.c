@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "sshd/sshd_int.h"
+#include "sshd/internal.h"
 
 static void read_all(int fd, char *buf, size_t size)
 {

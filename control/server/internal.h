@@ -2,8 +2,8 @@
  * use.  One mutex (srv->lock) guards everything here; every handler runs under it, and so
  * does the timer thread.  Held requests are libmicrohttpd connections suspended on a wait
  * list and resumed when what they wait for happens or their deadline passes. */
-#ifndef MESH_CONTROL_SRV_H
-#define MESH_CONTROL_SRV_H
+#ifndef MESH_CONTROL_SERVER_INTERNAL_H
+#define MESH_CONTROL_SERVER_INTERNAL_H
 
 #include <jansson.h>
 #include <microhttpd.h>
@@ -17,10 +17,10 @@
 #include "control/server/store.h"
 
 struct pol_compiled;
-struct srv_sso;
-struct srv_sso_job;
+struct ctl__sso;
+struct ctl__sso_job;
 
-enum srv_wait {
+enum ctl__wait {
 	SRV_WAIT_NONE,
 	SRV_WAIT_MAP,	   /* a map poll: any map change for its node */
 	SRV_WAIT_REGISTER, /* interactive registration: its login request decided */
@@ -28,7 +28,7 @@ enum srv_wait {
 	SRV_WAIT_SSO,	   /* an SSO callback: its token exchange done (sso_fetch.c) */
 };
 
-struct srv_node {
+struct ctl__node {
 	struct ctl_node_rec rec;
 	char owner[CTL_LOGIN_MAX]; /* "" for a tagged node */
 	uint64_t peer_version;	   /* bumped whenever peer_json changes */
@@ -60,7 +60,7 @@ enum {
 	SRV_RELAY_TTL_S = 24 * 3600,
 };
 
-struct srv_login_req { /* an interactive registration waiting for a person */
+struct ctl__login_req { /* an interactive registration waiting for a person */
 	char token[33];
 	uint8_t machine_key[32];
 	/* what the node asked for, validated when it asked; nothing else of it is kept */
@@ -70,7 +70,7 @@ struct srv_login_req { /* an interactive registration waiting for a person */
 	bool has_tags; /* it named its tags ("" = none); otherwise a known node keeps its own */
 	uint8_t disco_key[32]; /* its discovery key, when has_disco_key */
 	bool has_disco_key;
-	char source[SRV_SOURCE_MAX]; /* where it came from (see srv_source) */
+	char source[SRV_SOURCE_MAX]; /* where it came from (see ctl__source) */
 	int64_t created;
 	int state;	  /* 0 pending, 1 approved, -1 rejected */
 	char reason[256]; /* why it was rejected, when not by the person's choice */
@@ -78,7 +78,7 @@ struct srv_login_req { /* an interactive registration waiting for a person */
 	int64_t node_id;
 };
 
-struct srv_hold { /* a check-mode hold */
+struct ctl__hold { /* a check-mode hold */
 	char id[33];
 	int64_t src, dst;
 	char local_user[64]; /* the user the SSH client asked for */
@@ -93,14 +93,14 @@ struct srv_hold { /* a check-mode hold */
 };
 
 /* Failed attempts per key in fixed windows (throttle.c). */
-struct srv_throttle_entry {
+struct ctl__throttle_entry {
 	char key[CTL_LOGIN_MAX];
 	int count;
 	int64_t since; /* the window's start */
 };
 
-struct srv_throttle {
-	struct srv_throttle_entry *e;
+struct ctl__throttle {
+	struct ctl__throttle_entry *e;
 	size_t n, cap;
 	int limit;
 	int64_t window_s;
@@ -113,7 +113,7 @@ enum {
 	SRV_THROTTLE_KEYS = 4096,
 };
 
-struct srv_session {
+struct ctl__session {
 	char id[65];
 	char csrf[33];
 	int64_t user_id;
@@ -121,7 +121,7 @@ struct srv_session {
 	int64_t expires;
 };
 
-struct srv_req {
+struct ctl__req {
 	struct ctl_server *srv;
 	struct MHD_Connection *conn;
 	char *body;
@@ -130,7 +130,7 @@ struct srv_req {
 	size_t budgeted; /* bytes of body counted in srv->body_bytes */
 	/* Refused before its body was read (or while it was): the rest of the body is
 	 * dropped unread, then the refusal is the answer. */
-	enum srv_refusal {
+	enum ctl__refusal {
 		SRV_REFUSE_NONE,
 		SRV_REFUSE_TOKEN,
 		SRV_REFUSE_SIZE,
@@ -142,13 +142,13 @@ struct srv_req {
 	uint8_t machine_key[32], nonce[CTL_WIRE_NONCE_LEN];
 	json_t *msg;
 	/* held */
-	enum srv_wait wait;
+	enum ctl__wait wait;
 	bool suspended;
 	uint64_t deadline_ms; /* now_mono_ms() */
 	int64_t node_id;
 	char token[33];
-	struct srv_sso_job *sso_job; /* an SSO callback's exchange (sso_web.c) */
-	struct srv_req *prev, *next;
+	struct ctl__sso_job *sso_job; /* an SSO callback's exchange (sso_web.c) */
+	struct ctl__req *prev, *next;
 };
 
 struct ctl_server {
@@ -167,7 +167,7 @@ struct ctl_server {
 	pthread_cond_t timer_cond;
 	struct ctl_replay *replay;
 
-	struct srv_node **nodes; /* ascending id */
+	struct ctl__node **nodes; /* ascending id */
 	size_t n_nodes;
 	uint64_t map_version;
 	bool dirty; /* the topology changed: rebuild on the next tick (batches registrations) */
@@ -176,13 +176,13 @@ struct ctl_server {
 	struct pol_compiled *compiled;
 	uint64_t engine_ms; /* the policy engine's share of the last compile */
 
-	struct srv_login_req *logins;
+	struct ctl__login_req *logins;
 	size_t n_logins;
-	struct srv_hold *holds;
+	struct ctl__hold *holds;
 	size_t n_holds;
-	struct srv_session *sessions;
+	struct ctl__session *sessions;
 	size_t n_sessions;
-	struct srv_throttle fails_account, fails_source; /* web passwords */
+	struct ctl__throttle fails_account, fails_source; /* web passwords */
 	uint8_t csrf_key[32]; /* binds the login form's token to its pre-session cookie */
 
 	/* TURN relays and their shared secret (wiped at free) */
@@ -191,39 +191,39 @@ struct ctl_server {
 	uint8_t relay_secret[SRV_RELAY_SECRET_MAX];
 	size_t relay_secret_len;
 
-	struct srv_sso *sso; /* single sign-on (sso.h); NULL without --oidc-issuer */
+	struct ctl__sso *sso; /* single sign-on (sso.h); NULL without --oidc-issuer */
 
-	struct srv_req waiting; /* list head of suspended requests */
+	struct ctl__req waiting; /* list head of suspended requests */
 	/* Request bodies being received, over all connections (not under srv->lock): bounded
 	 * by SRV_BODY_BUDGET before anyone is authenticated. */
 	_Atomic size_t body_bytes;
 };
 
 /* http.c */
-enum MHD_Result srv_reply(struct MHD_Connection *c, unsigned status, const char *ctype, char *body,
-			  size_t len); /* takes ownership of body */
-enum MHD_Result srv_reply_json(struct MHD_Connection *c, unsigned status, json_t *j); /* steals */
-enum MHD_Result srv_reply_error(struct MHD_Connection *c, unsigned status, const char *fmt, ...)
+enum MHD_Result ctl__reply(struct MHD_Connection *c, unsigned status, const char *ctype, char *body,
+			   size_t len); /* takes ownership of body */
+enum MHD_Result ctl__reply_json(struct MHD_Connection *c, unsigned status, json_t *j); /* steals */
+enum MHD_Result ctl__reply_error(struct MHD_Connection *c, unsigned status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* The body was decoded: free it now (a held request may wait a long time). */
-void srv_body_release(struct srv_req *r);
-void srv_suspend(struct srv_req *r, enum srv_wait wait, uint64_t deadline_ms);
+void ctl__body_release(struct ctl__req *r);
+void ctl__suspend(struct ctl__req *r, enum ctl__wait wait, uint64_t deadline_ms);
 /* Resume held requests waiting for `wait` (and, when token is not NULL, that token). */
-void srv_wake(struct ctl_server *srv, enum srv_wait wait, const char *token);
+void ctl__wake(struct ctl_server *srv, enum ctl__wait wait, const char *token);
 /* The address a request came from, as the key of per-source limits: an IPv4 address, or
  * the /64 of an IPv6 one (one host usually holds a whole /64). */
-void srv_source(struct MHD_Connection *c, char out[static SRV_SOURCE_MAX]);
+void ctl__source(struct MHD_Connection *c, char out[static SRV_SOURCE_MAX]);
 /* Wall clock, for what is compared with timestamps stored or sent (last_seen, a request's
  * time, expiries).  Deadlines and intervals use common/now.h's now_mono_ms(). */
-uint64_t srv_wall_ms(void);
-int64_t srv_now_s(void);
-void srv_random_hex(char *out, size_t bytes); /* out holds 2*bytes+1 */
+uint64_t ctl__wall_ms(void);
+int64_t ctl__now_s(void);
+void ctl__random_hex(char *out, size_t bytes); /* out holds 2*bytes+1 */
 
 /* libmicrohttpd's request callbacks, for driving requests without a socket (fuzz target). */
-enum MHD_Result srv_http_request(struct ctl_server *srv, struct MHD_Connection *c, const char *url,
-				 const char *method, const char *upload, size_t *upload_size,
-				 void **con_cls);
-void srv_http_completed(struct ctl_server *srv, struct MHD_Connection *c, void **con_cls);
+enum MHD_Result ctl__http_request(struct ctl_server *srv, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *upload, size_t *upload_size,
+				  void **con_cls);
+void ctl__http_completed(struct ctl_server *srv, struct MHD_Connection *c, void **con_cls);
 
 /* The node API's timings and caps (register.c, hold.c, map.c; the tick forgets by them). */
 enum {
@@ -240,116 +240,118 @@ enum {
 };
 
 /* node.c: the node registry */
-int srv_nodes_load(struct ctl_server *srv);
-void srv_nodes_free(struct ctl_server *srv);
-struct srv_node *srv_node_by_id(struct ctl_server *srv, int64_t id);
+int ctl__nodes_load(struct ctl_server *srv);
+void ctl__nodes_free(struct ctl_server *srv);
+struct ctl__node *ctl__node_by_id(struct ctl_server *srv, int64_t id);
 /* The node registered for a machine key, or NULL. */
-struct srv_node *srv_node_by_machine(struct ctl_server *srv, const uint8_t mkey[32]);
+struct ctl__node *ctl__node_by_machine(struct ctl_server *srv, const uint8_t mkey[32]);
 /* Adds a node read from or just written to the store (nothing allowed or visible until the
  * next rebuild), with its owner, relays and JSON. */
-int srv_node_insert(struct ctl_server *srv, const struct ctl_node_rec *rec);
+int ctl__node_insert(struct ctl_server *srv, const struct ctl_node_rec *rec);
 /* Looks up the owner's login of a user's node (n->owner; "" for a tagged node).  Always 0. */
-int srv_node_owner(struct ctl_server *srv, struct srv_node *n);
+int ctl__node_owner(struct ctl_server *srv, struct ctl__node *n);
 /* Rebuild the node's public JSON; bumps its version when the text changed. */
-int srv_node_render(struct ctl_server *srv, struct srv_node *n);
+int ctl__node_render(struct ctl_server *srv, struct ctl__node *n);
 /* The node's key has expired at now (a key of a tagged node never does). */
-bool srv_node_expired(const struct srv_node *n, int64_t now);
+bool ctl__node_expired(const struct ctl__node *n, int64_t now);
 /* Free a string that may hold credentials. */
-void srv_secret_free(char *s);
+void ctl__secret_free(char *s);
 /* Forget login request i (the last one takes its place). */
-void srv_login_forget(struct ctl_server *srv, size_t i);
+void ctl__login_forget(struct ctl_server *srv, size_t i);
 /* Recompute filters, SSH rules and visibility after a policy or topology change. */
-int srv_map_rebuild(struct ctl_server *srv, char *err, size_t errlen);
+int ctl__map_rebuild(struct ctl_server *srv, char *err, size_t errlen);
 /* After the per-node results changed: bump the version and wake every held map poll. */
-void srv_map_published(struct ctl_server *srv);
+void ctl__map_published(struct ctl_server *srv);
 /* Check policy text against the current topology; 0 or -EINVAL with err. */
-int srv_policy_check(struct ctl_server *srv, const char *text, char *err, size_t errlen);
+int ctl__policy_check(struct ctl_server *srv, const char *text, char *err, size_t errlen);
 /* Removes nodes from the store and memory, then publishes one map without them; the first
  * error (-ENOENT for an unknown id), every node that could be removed is. */
-int srv_nodes_remove(struct ctl_server *srv, const int64_t *ids, size_t n);
-int srv_node_remove(struct ctl_server *srv, int64_t id);
+int ctl__nodes_remove(struct ctl_server *srv, const int64_t *ids, size_t n);
+int ctl__node_remove(struct ctl_server *srv, int64_t id);
 /* Expire the node's key now: it loses its peers and is told (its self carries the expiry). */
-int srv_node_expire(struct ctl_server *srv, struct srv_node *n, char *err, size_t errlen);
-void srv_timer_tick(struct ctl_server *srv);
+int ctl__node_expire(struct ctl_server *srv, struct ctl__node *n, char *err, size_t errlen);
+void ctl__timer_tick(struct ctl_server *srv);
 /* The discovery key a request carries ("disco_key"): 1 with it in key, 0 when absent,
  * -EINVAL with the reason in why. */
-int srv_disco_from_msg(json_t *m, uint8_t key[32], char *why, size_t len);
+int ctl__disco_from_msg(json_t *m, uint8_t key[32], char *why, size_t len);
 /* Another node than self (NULL: any node) uses this discovery key. */
-bool srv_disco_taken(struct ctl_server *srv, const struct srv_node *self, const uint8_t key[32]);
+bool ctl__disco_taken(struct ctl_server *srv, const struct ctl__node *self, const uint8_t key[32]);
 /* The discovery key a known node's request carries, taken (its peers are woken for it);
  * false with the refusal in *res. */
-bool srv_disco_report(struct srv_req *r, struct srv_node *n, enum MHD_Result *res);
+bool ctl__disco_report(struct ctl__req *r, struct ctl__node *n, enum MHD_Result *res);
 
 /* node_api.c: the node API's envelope */
-enum MHD_Result srv_node_api(struct srv_req *r, const char *path);
+enum MHD_Result ctl__node_api(struct ctl__req *r, const char *path);
 /* The node API request decoder (also the fuzz target's entry). */
-int srv_node_decode(const uint8_t server_priv[static 32], struct ctl_replay *replay,
-		    const uint8_t *body, size_t len, uint8_t machine_key[static 32],
-		    uint8_t nonce[static CTL_WIRE_NONCE_LEN], json_t **msg, bool *authed,
-		    const char **why);
+int ctl__node_decode(const uint8_t server_priv[static 32], struct ctl_replay *replay,
+		     const uint8_t *body, size_t len, uint8_t machine_key[static 32],
+		     uint8_t nonce[static CTL_WIRE_NONCE_LEN], json_t **msg, bool *authed,
+		     const char **why);
 /* Answer r sealed to its machine key: a handler's last step (it drops srv->lock meanwhile). */
-enum MHD_Result srv_reply_sealed(struct srv_req *r, unsigned status, const char *json, size_t len);
-enum MHD_Result srv_reply_sealed_json(struct srv_req *r, unsigned status, json_t *j); /* steals */
+enum MHD_Result ctl__reply_sealed(struct ctl__req *r, unsigned status, const char *json,
+				  size_t len);
+enum MHD_Result ctl__reply_sealed_json(struct ctl__req *r, unsigned status, json_t *j); /* steals */
 /* A sealed {"error": message}. */
-enum MHD_Result srv_sealed_error(struct srv_req *r, unsigned status, const char *fmt, ...)
+enum MHD_Result ctl__sealed_error(struct ctl__req *r, unsigned status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* map.c, register.c, hold.c: the node API's requests (r->msg decoded and authenticated);
  * all but register from n, the node registered for r's machine key. */
-enum MHD_Result srv_api_register(struct srv_req *r);
-enum MHD_Result srv_api_map(struct srv_req *r, struct srv_node *n);
-enum MHD_Result srv_api_hold(struct srv_req *r, struct srv_node *dst);
-enum MHD_Result srv_api_logout(struct srv_req *r, struct srv_node *n);
+enum MHD_Result ctl__api_register(struct ctl__req *r);
+enum MHD_Result ctl__api_map(struct ctl__req *r, struct ctl__node *n);
+enum MHD_Result ctl__api_hold(struct ctl__req *r, struct ctl__node *dst);
+enum MHD_Result ctl__api_logout(struct ctl__req *r, struct ctl__node *n);
 /* The person logged in as login (user_id) approved lr: register the node.  -EPERM (lr
  * rejected, err says why) when the node asked for tags that person does not own. */
-int srv_register_finish(struct ctl_server *srv, struct srv_login_req *lr, int64_t user_id,
-			const char *login, char *err, size_t errlen);
+int ctl__register_finish(struct ctl_server *srv, struct ctl__login_req *lr, int64_t user_id,
+			 const char *login, char *err, size_t errlen);
 /* The policy's decision now on an SSH login from node src to node dst as user, from the
  * compiled policy the maps are made of (pol_ssh_decide): VERDICT_ACCEPT, VERDICT_CHECK, or
  * VERDICT_REJECT with a sentence in why.  A hold's approval never widens it: a hold answers
  * accept only while this says check (or accept). */
-int srv_ssh_verdict(struct ctl_server *srv, int64_t src, int64_t dst, const char *user, char *why,
-		    size_t whylen);
+int ctl__ssh_verdict(struct ctl_server *srv, int64_t src, int64_t dst, const char *user, char *why,
+		     size_t whylen);
 
 /* relay.c */
 /* Check the relay options and read the secret (err names the option). */
-int srv_relay_config(struct ctl_server *srv, char *err, size_t errlen);
+int ctl__relay_config(struct ctl_server *srv, char *err, size_t errlen);
 /* Bring n's relays_json up to date at now: credentials minted when none are held or less
  * than half their lifetime is left, none for a node whose key has expired.  True when it
  * changed (the node's map then carries it as a delta). */
-bool srv_relay_refresh(struct ctl_server *srv, struct srv_node *n, int64_t now);
+bool ctl__relay_refresh(struct ctl_server *srv, struct ctl__node *n, int64_t now);
 
 /* throttle.c */
-int srv_throttle_init(struct srv_throttle *t, int limit, int64_t window_s, size_t cap);
-void srv_throttle_uninit(struct srv_throttle *t);
+int ctl__throttle_init(struct ctl__throttle *t, int limit, int64_t window_s, size_t cap);
+void ctl__throttle_uninit(struct ctl__throttle *t);
 /* Count an attempt for key at now: 0; -EAGAIN when key has used up its attempts in this
  * window, -ENOSPC when the table is full of live windows (*retry_at: when to try again). */
-int srv_throttle_take(struct srv_throttle *t, const char *key, int64_t now, int64_t *retry_at);
+int ctl__throttle_take(struct ctl__throttle *t, const char *key, int64_t now, int64_t *retry_at);
 /* The attempt succeeded: give it back (all: forget the key's failures too). */
-void srv_throttle_give_back(struct srv_throttle *t, const char *key, bool all, int64_t now);
+void ctl__throttle_give_back(struct ctl__throttle *t, const char *key, bool all, int64_t now);
 
 /* admin.c, web.c */
-enum MHD_Result srv_admin_api(struct srv_req *r, const char *method, const char *path);
-enum MHD_Result srv_web(struct srv_req *r, const char *method, const char *path);
+enum MHD_Result ctl__admin_api(struct ctl__req *r, const char *method, const char *path);
+enum MHD_Result ctl__web(struct ctl__req *r, const char *method, const char *path);
 /* web.c's page helpers, for the SSO pages (sso_web.c) */
-enum MHD_Result srv_page(struct srv_req *r, unsigned status, const char *title, const char *cookie,
-			 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-enum MHD_Result srv_redirect(struct srv_req *r, const char *to, const char *cookie);
-void srv_html_escape(char *out, size_t outlen, const char *in);
+enum MHD_Result ctl__page(struct ctl__req *r, unsigned status, const char *title,
+			  const char *cookie, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+enum MHD_Result ctl__redirect(struct ctl__req *r, const char *to, const char *cookie);
+void ctl__html_escape(char *out, size_t outlen, const char *in);
 /* Whether next is a page of ours a login may go back to (/register/..., /check/...). */
-bool srv_safe_next(const char *next);
+bool ctl__safe_next(const char *next);
 /* "; Secure" when people reach us over HTTPS, else "". */
-const char *srv_cookie_secure(const struct ctl_server *srv);
+const char *ctl__cookie_secure(const struct ctl_server *srv);
 /* A web session for u, its cookie set and the browser sent on to next (303); a 503 page
  * when there are too many sessions. */
-enum MHD_Result srv_session_start(struct srv_req *r, const struct ctl_user *u, const char *next);
+enum MHD_Result ctl__session_start(struct ctl__req *r, const struct ctl_user *u, const char *next);
 /* sso_web.c: /oidc/start and /oidc/callback; the login page's SSO part (HTML, "" without
  * SSO) into out. */
-enum MHD_Result srv_sso_web(struct srv_req *r, const char *method, const char *path);
-void srv_sso_login_html(struct srv_req *r, const char *next, char *out, size_t outlen);
+enum MHD_Result ctl__sso_web(struct ctl__req *r, const char *method, const char *path);
+void ctl__sso_login_html(struct ctl__req *r, const char *next, char *out, size_t outlen);
 
 /* The value of key in an application/x-www-form-urlencoded body, decoded into out (cut to
  * outlen); false, with out empty, when the body has no such field. */
-bool srv_form_get(const char *body, const char *key, char *out, size_t outlen);
+bool ctl__form_get(const char *body, const char *key, char *out, size_t outlen);
 
 #endif

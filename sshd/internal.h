@@ -3,8 +3,8 @@
  * checks, revalidation), session.c (session channels and their I/O), forward.c (the
  * bridge), dial.c (direct-tcpip), listen.c (tcpip-forward, agent), child.c (the login
  * child) and env.c. */
-#ifndef MESH_SSHD_INT_H
-#define MESH_SSHD_INT_H
+#ifndef MESH_SSHD_INTERNAL_H
+#define MESH_SSHD_INTERNAL_H
 
 #include <libssh/callbacks.h>
 #include <libssh/libssh.h>
