@@ -120,6 +120,8 @@ static int fcb_data(ssh_session s, ssh_channel c, void *data, uint32_t len, int 
 {
 	struct sshd__fwd *f = user;
 
+	if (sshd__conn_overrun(f->conn, len))
+		return (int)len; /* dropped: the connection is closing */
 	if (f->dead || f->shut_wr)
 		return (int)len;
 	return sshd__inq_take(&f->inq, data, len);

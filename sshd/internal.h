@@ -154,6 +154,13 @@ struct sshd_conn {
 
 enum { SSHD__IOBUF = 65536, SSHD__INQ_CAP = 2 << 20, SSHD__PIPE_SIZE = 256 << 10 };
 
+/* The most client data libssh may hold for one channel before the client counts as one that
+ * ignores the window.  libssh 0.10 grants 1 280 000 bytes and re-opens the window once what
+ * it holds plus what is left of the window is under half of that, so a client that keeps to
+ * the window leaves at most about 1.9 MB there; one that does not would have libssh buffer
+ * up to 256 MiB per channel. */
+enum { SSHD__HELD_MAX = 4 << 20 };
+
 /* inq.c: client data on its way to a descriptor, with back-pressure */
 struct sshd__inq {
 	char *buf; /* SSHD__INQ_CAP bytes while it holds data, else NULL */
@@ -231,6 +238,9 @@ void sshd__conn_timer_arm(struct sshd_conn *conn);
 /* Ends every session of the connection with a message on its stderr. */
 void sshd__conn_abort_all(struct sshd_conn *conn, const char *message);
 bool sshd__conn_room(struct sshd_conn *conn, char *why, size_t size);
+/* From a channel's data callback, libssh holding `held` bytes of it: true (and the
+ * connection closing) when that is more than a client keeping to the window can send. */
+bool sshd__conn_overrun(struct sshd_conn *conn, size_t held);
 void sshd__refuse_open(struct sshd_conn *conn, ssh_message msg, const char *why);
 
 /* auth.c */

@@ -126,6 +126,8 @@ static int cb_data(ssh_session s, ssh_channel c, void *data, uint32_t len, int i
 {
 	struct sshd__chan *chan = user;
 
+	if (sshd__conn_overrun(chan->conn, len))
+		return (int)len; /* dropped: the connection is closing */
 	if (chan->detached || (chan->started && chan->in.done && !chan->pty))
 		return (int)len; /* nobody reads it any more */
 	if (!chan->started) {
