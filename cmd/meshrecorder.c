@@ -20,8 +20,9 @@
  * Bounds: a body is held in memory whole (so a PUT is stored all or nothing) and never
  * beyond RECORDER_BODY_MAX, which is refused from its Content-Length when it has one; at
  * most --max-connections connections (so at most that many bodies), PER_IP of them from one
- * address, each closed after TIMEOUT_S without traffic.  Logs a line when a recording starts
- * and when a node resumes one; bodies are never logged. */
+ * address, each closed after TIMEOUT_S without traffic.  Logs a line when a recording starts,
+ * when a node comes back to one, and when one ends (cmd/recorder/active.h: idle for
+ * --idle-end); bodies are never logged. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -36,6 +37,7 @@
 
 #include <microhttpd.h>
 
+#include "cmd/recorder/active.h"
 #include "cmd/recorder/proto.h"
 #include "cmd/recorder/store.h"
 #include "common/common.h"
@@ -47,11 +49,14 @@ enum {
 	PER_IP = 8,
 	THREADS = 4,
 	READERS_MAX = 32,
+	RUNS_MAX = 4096,    /* recordings tracked as being uploaded, for the start/end lines */
 	DROP_MAX = 8 << 20, /* what a refused request may send before it is cut off */
 };
 
 struct recorder {
 	struct recorder_store *store;
+	struct recorder_active *active;
+	uint64_t idle_s;
 	struct addr_prefix readers[READERS_MAX];
 	size_t n_readers;
 	uint64_t max_bytes;
@@ -118,6 +123,22 @@ static bool may_read(const struct recorder *rec, const struct addr_ip *ip)
 	return false;
 }
 
+static void run_ended(void *ctx, const struct recorder_run *run, enum recorder_run_end why)
+{
+	struct recorder *rec = ctx;
+	char because[64];
+	if (why == RECORDER_END_IDLE)
+		snprintf(because, sizeof(because), "no upload for %" PRIu64 " s", rec->idle_s);
+	else
+		snprintf(because, sizeof(because), "%s",
+			 why == RECORDER_END_STOP ? "the recorder stops" : "too many open");
+	log_info("meshrecorder",
+		 "%s: recording %s ended (%s): %" PRIu64 " bytes held, %" PRIu64 " in %" PRIu64
+		 " uploads since %" PRIu64,
+		 run->source, run->id, because, run->held, run->held - run->from, run->uploads,
+		 run->from);
+}
+
 static enum MHD_Result do_upload(struct recorder *rec, struct MHD_Connection *c, struct req *q)
 {
 	uint64_t held;
@@ -125,8 +146,15 @@ static enum MHD_Result do_upload(struct recorder *rec, struct MHD_Connection *c,
 				       &held);
 	switch (rc) {
 	case 0:
-		if (q->r.offset == 0)
-			log_info("meshrecorder", "%s: recording %s started", q->source, q->r.id);
+		if (recorder_active_seen(rec->active, q->source, q->r.id, q->r.offset, held,
+					 now_mono_ms(), run_ended, rec)) {
+			if (q->r.offset == 0)
+				log_info("meshrecorder", "%s: recording %s started", q->source,
+					 q->r.id);
+			else
+				log_info("meshrecorder", "%s: recording %s resumed at %" PRIu64,
+					 q->source, q->r.id, q->r.offset);
+		}
 		return reply_text(c, MHD_HTTP_OK, &held, "stored up to %" PRIu64, held);
 	case -ESPIPE:
 		log_info("meshrecorder",
@@ -360,6 +388,8 @@ static void usage(FILE *out)
 	    "                             who may list and fetch recordings (default\n"
 	    "                             127.0.0.0/8,::1/128: the recorder's own host)\n"
 	    "      --port-file FILE       write the port listened on to FILE\n"
+	    "      --idle-end SECONDS     a recording without uploads this long is logged as\n"
+	    "                             ended (default 120; the protocol has no end message)\n"
 	    "  -v, --verbose              log debug messages\n"
 	    "  -h, --help                 show this help and exit\n"
 	    "  -V, --version              show the version and exit\n");
@@ -427,12 +457,13 @@ int main(int argc, char **argv)
 		{ "max-connections", required_argument, NULL, 'c' },
 		{ "readers", required_argument, NULL, 'r' },
 		{ "port-file", required_argument, NULL, 'f' },
+		{ "idle-end", required_argument, NULL, 'i' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
-	struct recorder rec = { .max_bytes = 1ULL << 30 };
+	struct recorder rec = { .max_bytes = 1ULL << 30, .idle_s = 120 };
 	struct addr_endpoint ep;
 	const char *listen = NULL, *dir = NULL, *port_file = NULL;
 	uint64_t max_conn = 64;
@@ -471,6 +502,13 @@ int main(int argc, char **argv)
 		case 'f':
 			port_file = optarg;
 			break;
+		case 'i':
+			if (!parse_u64(optarg, 1, 86400, &rec.idle_s)) {
+				fprintf(stderr, "meshrecorder: --idle-end: '%s' is not 1..86400\n",
+					optarg);
+				return 2;
+			}
+			break;
 		case 'v':
 			log_set_level(LOG_LEVEL_DEBUG);
 			break;
@@ -494,6 +532,11 @@ int main(int argc, char **argv)
 	char err[512];
 	if (recorder_store_open(dir, rec.max_bytes, &rec.store, err, sizeof(err)) != 0) {
 		log_err("meshrecorder", "%s", err);
+		return 1;
+	}
+	if (recorder_active_new(RUNS_MAX, rec.idle_s * 1000, &rec.active) != 0) {
+		log_err("meshrecorder", "out of memory");
+		recorder_store_free(rec.store);
 		return 1;
 	}
 	struct sockaddr_storage ss;
@@ -522,6 +565,7 @@ int main(int argc, char **argv)
 	if (!d) {
 		log_err("meshrecorder", "cannot listen on %s: %s", listen,
 			strerror(errno ? errno : EADDRINUSE));
+		recorder_active_free(rec.active);
 		recorder_store_free(rec.store);
 		return 1;
 	}
@@ -542,11 +586,15 @@ int main(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	while (!stop_requested)
-		pause();
+	while (!stop_requested) {
+		sleep(1); /* a signal cuts it short */
+		recorder_active_sweep(rec.active, now_mono_ms(), run_ended, &rec);
+	}
 	if (!rc)
 		log_info("meshrecorder", "stopping (signal %d)", (int)stop_requested);
 	MHD_stop_daemon(d);
+	recorder_active_sweep(rec.active, UINT64_MAX, run_ended, &rec);
+	recorder_active_free(rec.active);
 	recorder_store_free(rec.store);
 	return rc;
 }

@@ -162,10 +162,18 @@ else
 	fail=1
 fi
 
-# a restart: what was acknowledged is what HEAD says
+# a restart: what was acknowledged is what HEAD says; a node coming back is a resumption,
+# and a recording without uploads for --idle-end is logged as ended
 stop
-start
+start --idle-end 1
 req head-after-restart 200 "$total" '*' -I "$url/$id"
+req other-resume 200 300 "stored up to 300" --interface 127.0.0.2 -X PUT --data-binary "@$tmp/p1" \
+	"$url/$id?offset=150"
+ended="127.0.0.2: recording $id ended (no upload for 1 s): 300 bytes held, 150 in 1 uploads since 150"
+for _ in $(seq 100); do
+	grep -qF "$ended" "$tmp/log" && break
+	sleep 0.1
+done
 stop
 
 if grep -q "recorded-by-mesh" "$tmp/log"; then
@@ -178,4 +186,12 @@ elif ! grep -q "127.0.0.1: recording $id started" "$tmp/log"; then
 else
 	echo "ok   log"
 fi
+for line in "127.0.0.2: recording $id resumed at 150" "$ended" \
+	"127.0.0.1: recording $id ended (the recorder stops): $total bytes held, $total in 3 uploads since 0"; do
+	if grep -qF "$line" "$tmp/log"; then echo "ok   log: $line"; else
+		echo "FAIL log: no line '$line'"
+		fail=1
+	fi
+done
+[ $fail = 0 ] || cat "$tmp/log"
 exit $fail
