@@ -5,9 +5,13 @@
 # 507, HEAD, 403 for a reader not in --readers), the JSON list, the file back byte for byte,
 # `asciinema cat` playing it, HEAD after a restart, and a log that names recordings but
 # never holds their bytes.
-# Usage: test_http.sh MESHRECORDER
+# Then meshctl recordings against it: list (exact table), get (byte for byte), play (through
+# a stand-in asciinema that keeps what it was given, and the real one under script(1)), and
+# its refusals with their exact sentences and exit codes.
+# Usage: test_http.sh MESHRECORDER MESHCTL
 set -u
 rec=$1
+meshctl=$2
 tmp=$(mktemp -d)
 pid=
 cleanup() {
@@ -56,6 +60,22 @@ req() {
 		echo "    body: $body"
 		[ "$want_body" != '*' ] && echo "    want: $want_body"
 		sed 's/^/    curl: /' "$tmp/curlerr"
+		fail=1
+	else
+		echo "ok   $name"
+	fi
+}
+
+# expect NAME WANT_RC WANT_STDERR COMMAND...: exit status and stderr exactly ('*' for any)
+expect() {
+	local name=$1 want_rc=$2 want_err=$3
+	shift 3
+	"$@" >"$tmp/out" 2>"$tmp/err"
+	local rc=$?
+	if [ "$rc" != "$want_rc" ] || { [ "$want_err" != '*' ] && [ "$(cat "$tmp/err")" != "$want_err" ]; }; then
+		echo "FAIL $name: rc $rc (want $want_rc)"
+		sed 's/^/    stderr: /' "$tmp/err"
+		[ "$want_err" != '*' ] && echo "    want:   $want_err"
 		fail=1
 	else
 		echo "ok   $name"
@@ -147,6 +167,52 @@ if [ "$played" = "$want" ]; then echo "ok   asciinema-cat"; else
 	fail=1
 fi
 
+# meshctl recordings, with the files' times set so the table is exact
+touch -d @1765000000 "$tmp/rec/127.0.0.1/$id.cast"
+touch -d @1765000060 "$tmp/rec/127.0.0.1/capped.cast"
+base="http://127.0.0.1:$(cat "$tmp/port")"
+expect meshctl-list 0 '' "$meshctl" recordings list --recorder "$base/"
+want=$(printf '%-18s %-40s %10s %s\n' SOURCE ID BYTES MODIFIED 127.0.0.1 capped 4000 \
+	'2025-12-06 05:47Z' 127.0.0.1 "$id" "$total" '2025-12-06 05:46Z')
+if [ "$(cat "$tmp/out")" = "$want" ]; then echo "ok   meshctl-list-table"; else
+	echo "FAIL meshctl-list-table:"
+	diff <(echo "$want") "$tmp/out" | sed 's/^/    /'
+	fail=1
+fi
+MESH_RECORDER=$base expect meshctl-get 0 '' "$meshctl" recordings get "127.0.0.1/$id"
+if cmp -s "$tmp/out" "$tmp/cast"; then echo "ok   meshctl-get-bytes"; else
+	echo "FAIL meshctl-get-bytes: stdout differs from the recording"
+	fail=1
+fi
+mkdir "$tmp/bin"
+cat >"$tmp/bin/asciinema" <<FAKE
+#!/bin/sh
+echo "\$*" >"$tmp/fake-args"
+cat >"$tmp/fake-stdin"
+exit 3
+FAKE
+chmod +x "$tmp/bin/asciinema"
+PATH=$tmp/bin:$PATH expect meshctl-play-fake 3 '' "$meshctl" recordings play --recorder="$base" \
+	"127.0.0.1/$id"
+if [ "$(cat "$tmp/fake-args")" = "play -" ] && cmp -s "$tmp/fake-stdin" "$tmp/cast"; then
+	echo "ok   meshctl-play-fake-input"
+else
+	echo "FAIL meshctl-play-fake-input: asciinema got '$(cat "$tmp/fake-args")' and $(wc -c <"$tmp/fake-stdin") bytes"
+	fail=1
+fi
+HOME=$tmp LC_ALL=C.UTF-8 script -qec "'$meshctl' recordings play --recorder='$base' '127.0.0.1/$id' \
+	>'$tmp/played2' 2>'$tmp/play.err'" /dev/null </dev/null >/dev/null
+if grep -q "recorded-by-mesh" "$tmp/played2"; then echo "ok   meshctl-play-asciinema"; else
+	echo "FAIL meshctl-play-asciinema: $(cat "$tmp/played2" "$tmp/play.err")"
+	fail=1
+fi
+expect meshctl-get-missing 1 "meshctl: the recorder: no recording nothing from 127.0.0.1 (HTTP 404)" \
+	"$meshctl" recordings get --recorder="$base" 127.0.0.1/nothing
+expect meshctl-bad-name 2 "meshctl recordings play: '127.0.0.1/../x' is not SOURCE/ID as 'meshctl recordings list' shows them" \
+	"$meshctl" recordings play --recorder="$base" 127.0.0.1/../x
+expect meshctl-no-recorder 2 "meshctl recordings: no recorder (--recorder=URL or \$MESH_RECORDER)" \
+	env -u MESH_RECORDER "$meshctl" recordings list
+
 # another source: its own directory, and it is no reader
 req other-head 404 - '*' -I --interface 127.0.0.2 "$url/$id"
 req other-put 200 150 "stored up to 150" --interface 127.0.0.2 -X PUT --data-binary "@$tmp/p1" \
@@ -165,8 +231,11 @@ fi
 # a restart: what was acknowledged is what HEAD says; a node coming back is a resumption,
 # and a recording without uploads for --idle-end is logged as ended
 stop
-start --idle-end 1
+start --idle-end 1 --readers 127.0.0.2/32
 req head-after-restart 200 "$total" '*' -I "$url/$id"
+expect meshctl-list-refused 1 \
+	"meshctl: the recorder: 127.0.0.1 may not read recordings (meshrecorder --readers) (HTTP 403)" \
+	"$meshctl" recordings list --recorder="http://127.0.0.1:$(cat "$tmp/port")"
 req other-resume 200 300 "stored up to 300" --interface 127.0.0.2 -X PUT --data-binary "@$tmp/p1" \
 	"$url/$id?offset=150"
 ended="127.0.0.2: recording $id ended (no upload for 1 s): 300 bytes held, 150 in 1 uploads since 150"
@@ -175,6 +244,15 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 stop
+
+expect meshctl-unreachable 1 '*' "$meshctl" recordings list --recorder="$base"
+case $(cat "$tmp/err") in
+"meshctl: cannot reach the recorder at $base: "*) echo "ok   meshctl-unreachable-sentence" ;;
+*)
+	echo "FAIL meshctl-unreachable-sentence: $(cat "$tmp/err")"
+	fail=1
+	;;
+esac
 
 if grep -q "recorded-by-mesh" "$tmp/log"; then
 	echo "FAIL log: a recording's bytes are in the log"
