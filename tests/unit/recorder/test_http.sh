@@ -103,6 +103,14 @@ tail -c +351 "$tmp/cast" >"$tmp/p3"
 total=$(stat -c %s "$tmp/cast")
 id=web1-c42-1765000000
 
+# its options: a bad one is named with why, exit 2
+expect opt-listen 2 "meshrecorder: --listen: '127.0.0.1': expected addr:port" \
+	"$rec" --listen 127.0.0.1 --dir "$tmp/rec"
+expect opt-readers 2 "meshrecorder: --readers: '10.0.0.0/33': the prefix length must be 0 to 32" \
+	"$rec" --listen 127.0.0.1:0 --dir "$tmp/rec" --readers 10.0.0.0/33
+expect opt-max-bytes 2 "meshrecorder: --max-bytes: '0' is not 1..999999999999999999" \
+	"$rec" --listen 127.0.0.1:0 --dir "$tmp/rec" --max-bytes 0
+
 start
 put put-1 200 150 "stored up to 150" $id 0 "$tmp/p1"
 put put-2 200 350 "stored up to 350" $id 150 "$tmp/p2"
