@@ -143,9 +143,11 @@ unsigned recorder_proto_parse(const char *method, const char *target, struct rec
 				    strlen(query));
 		return 0;
 	}
-	if (!query)
-		return fail(why, 400, "PUT needs ?offset=N (the bytes the recorder holds)%s", "",
-			    0);
+	if (!query) {
+		snprintf(why, RECORDER_WHY_MAX,
+			 "PUT needs ?offset=N (the bytes the recorder holds)");
+		return 400;
+	}
 	if (strncmp(query, "offset=", 7) != 0 || strchr(query, '&'))
 		return fail(why, 400, "unexpected query '%s': PUT takes ?offset=N only", query,
 			    strlen(query));
