@@ -26,5 +26,6 @@ int meshctl_node(int argc, char **argv);
 int meshctl_policy_admin(int argc, char **argv);
 int meshctl_down(int argc, char **argv);
 int meshctl_logout(int argc, char **argv);
+int meshctl_recordings(int argc, char **argv);
 
 #endif

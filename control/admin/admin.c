@@ -13,6 +13,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+/* What the answer says goes to a terminal: control characters in it (ESC, CR, ...) become
+ * '?', so an answer cannot drive the terminal or forge lines. */
+static char *printable(char *s)
+{
+	for (char *p = s; p && *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	return s;
+}
 
 static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
 {
@@ -30,12 +41,43 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
-int ctl_admin_call(const struct ctl_admin_server *srv, const char *method, const char *path,
-		   const char *body, size_t body_len, struct ctl_admin_reply *reply)
+struct sink {
+	struct ctl_admin_reply *reply;
+	CURL *c;
+	int fd; /* a 2xx answer's body goes here; -1: into reply->body */
+};
+
+/* A 2xx answer's body to sink->fd when there is one (its status read from curl as the first
+ * bytes arrive); anything else, and every body without an fd, into reply->body. */
+static size_t on_sink(char *ptr, size_t size, size_t nmemb, void *ud)
 {
-	const char *server = srv->url;
+	struct sink *k = ud;
+	long status = 0;
+	curl_easy_getinfo(k->c, CURLINFO_RESPONSE_CODE, &status);
+	if (k->fd < 0 || status < 200 || status > 299)
+		return on_data(ptr, size, nmemb, k->reply);
+	size_t n = size * nmemb, done = 0;
+	while (done < n) {
+		ssize_t w = write(k->fd, ptr + done, n - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return 0; /* the reader went away: curl stops */
+		done += (size_t)w;
+	}
+	k->reply->len += n;
+	return n;
+}
+
+/* One request to url with the URL rules of base; errors name who ("meshcontrol", "the
+ * recorder").  0 when an answer arrived (reply->status; reply->error set for one not 2xx),
+ * or -errno with reply->error. */
+static int perform(const char *who, const char *base, bool insecure_http, const char *ca_file,
+		   const char *url, const char *method, struct curl_slist *h, const char *body,
+		   size_t body_len, int fd, struct ctl_admin_reply *reply)
+{
 	memset(reply, 0, sizeof(*reply));
-	int checked = ctl_url_check(server, srv->insecure_http, reply->error, sizeof(reply->error));
+	int checked = ctl_url_check(base, insecure_http, reply->error, sizeof(reply->error));
 	if (checked < 0) {
 		reply->body = calloc(1, 1);
 		return checked;
@@ -49,21 +91,19 @@ int ctl_admin_call(const struct ctl_admin_server *srv, const char *method, const
 		snprintf(reply->error, sizeof(reply->error), "cannot start an HTTP client");
 		return -ENOMEM;
 	}
-	size_t n = strlen(server);
-	while (n && server[n - 1] == '/')
-		n--;
-	char url[2048], auth[600], curl_err[CURL_ERROR_SIZE];
-	snprintf(url, sizeof(url), "%.*s/api/v1/%s", (int)n, server, path);
-	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", srv->token);
-	struct curl_slist *h = curl_slist_append(NULL, auth);
-	h = curl_slist_append(h, "Content-Type: application/json");
-	ctl_url_curl_setup(c, srv->ca_file, curl_err);
+	char curl_err[CURL_ERROR_SIZE] = "";
+	struct sink k = { .reply = reply, .c = c, .fd = fd };
+	ctl_url_curl_setup(c, ca_file, curl_err);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, reply);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_sink);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &k);
+	/* a whole answer within 30 s, except a file streamed out: then only a stall ends it */
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, fd < 0 ? 30L : 0L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 30L);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	if (body) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
@@ -71,24 +111,70 @@ int ctl_admin_call(const struct ctl_admin_server *srv, const char *method, const
 	}
 	CURLcode rc = curl_easy_perform(c);
 	int err = 0;
-	char where[2048];
-	snprintf(where, sizeof(where), "%.*s", (int)n, server);
-	if (ctl_url_tls_failure(rc, where, curl_err, reply->error, sizeof(reply->error))) {
+	if (ctl_url_tls_failure(rc, base, curl_err, reply->error, sizeof(reply->error))) {
 		err = -EPERM;
+	} else if (rc == CURLE_WRITE_ERROR && fd >= 0) {
+		snprintf(reply->error, sizeof(reply->error), "cannot write the answer of %s at %s",
+			 who, base);
+		err = -EPIPE;
 	} else if (rc != CURLE_OK) {
-		snprintf(reply->error, sizeof(reply->error), "cannot reach meshcontrol at %.*s: %s",
-			 (int)n, server, curl_err[0] ? curl_err : curl_easy_strerror(rc));
+		snprintf(reply->error, sizeof(reply->error), "cannot reach %s at %s: %s", who, base,
+			 curl_err[0] ? curl_err : curl_easy_strerror(rc));
 		err = -EHOSTUNREACH;
 	} else {
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &reply->status);
-		if (reply->status < 200 || reply->status > 299)
-			ctl_admin_error_text(reply->body, reply->status, reply->error,
-					     sizeof(reply->error));
 	}
 	if (!reply->body)
 		reply->body = calloc(1, 1);
-	curl_slist_free_all(h);
 	curl_easy_cleanup(c);
+	return err;
+}
+
+/* base without its trailing '/'s, into out (size n). */
+static void trim_base(const char *base, char *out, size_t n)
+{
+	size_t len = strlen(base);
+	while (len && base[len - 1] == '/')
+		len--;
+	snprintf(out, n, "%.*s", (int)len, base);
+}
+
+int ctl_admin_call(const struct ctl_admin_server *srv, const char *method, const char *path,
+		   const char *body, size_t body_len, struct ctl_admin_reply *reply)
+{
+	char base[2048], url[2560], auth[600];
+	trim_base(srv->url, base, sizeof(base));
+	snprintf(url, sizeof(url), "%s/api/v1/%s", base, path);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", srv->token);
+	struct curl_slist *h = curl_slist_append(NULL, auth);
+	h = curl_slist_append(h, "Content-Type: application/json");
+	int err = perform("meshcontrol", base, srv->insecure_http, srv->ca_file, url, method, h,
+			  body, body_len, -1, reply);
+	if (!err && (reply->status < 200 || reply->status > 299))
+		ctl_admin_error_text(reply->body, reply->status, reply->error,
+				     sizeof(reply->error));
+	curl_slist_free_all(h);
+	return err;
+}
+
+int ctl_admin_recorder_get(const char *recorder, const char *ca_file, const char *path, int fd,
+			   struct ctl_admin_reply *reply)
+{
+	char base[2048], url[2560];
+	trim_base(recorder, base, sizeof(base));
+	snprintf(url, sizeof(url), "%s/v1/recordings%s", base, path);
+	/* plain http:// is the rule on the tailnet (WireGuard carries it) and no token is sent:
+	 * no warning for it */
+	int err =
+	    perform("the recorder", base, true, ca_file, url, "GET", NULL, NULL, 0, fd, reply);
+	reply->warning[0] = '\0';
+	if (!err && (reply->status < 200 || reply->status > 299)) {
+		/* meshrecorder's refusals are one sentence of text */
+		size_t n = strcspn(reply->body, "\n");
+		snprintf(reply->error, sizeof(reply->error), "the recorder: %.*s (HTTP %ld)",
+			 (int)(n > 300 ? 300 : n), reply->body, reply->status);
+		printable(reply->error);
+	}
 	return err;
 }
 
@@ -105,16 +191,6 @@ char *ctl_admin_string(const char *json, const char *member)
 	char *r = s ? strdup(s) : NULL;
 	json_decref(j);
 	return r;
-}
-
-/* What the answer says goes to a terminal: control characters in it (ESC, CR, ...) become
- * '?', so an answer cannot drive the terminal or forge lines. */
-static char *printable(char *s)
-{
-	for (char *p = s; p && *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = '?';
-	return s;
 }
 
 void ctl_admin_error_text(const char *body, long status, char *out, size_t outlen)
@@ -229,6 +305,27 @@ char *ctl_admin_table(const char *kind, const char *json)
 		}
 	}
 	json_decref(j);
+	return out;
+}
+
+char *ctl_admin_recordings_table(const char *json)
+{
+	json_t *a = json_loads(json, 0, NULL), *e;
+	if (!json_is_array(a)) {
+		json_decref(a);
+		return NULL;
+	}
+	size_t len = 0, i;
+	char *out = calloc(1, 1);
+	char t[32];
+	add(&out, &len, "%-18s %-40s %10s %s\n", "SOURCE", "ID", "BYTES", "MODIFIED");
+	json_array_foreach(a, i, e)
+	    add(&out, &len, "%-18s %-40s %10lld %s\n",
+		json_string_value(json_object_get(e, "source")) ?: "?",
+		json_string_value(json_object_get(e, "id")) ?: "?",
+		(long long)json_integer_value(json_object_get(e, "size")),
+		when(json_integer_value(json_object_get(e, "mtime")), t, sizeof(t)));
+	json_decref(a);
 	return out;
 }
 

@@ -1,6 +1,6 @@
 /* control/admin: meshctl's client for meshcontrol's admin API (users, auth keys, nodes,
- * policy).  HTTP with libcurl; the JSON answers are turned into text for people here, so
- * jansson stays inside control/. */
+ * policy), and for reading a meshrecorder's recordings.  HTTP with libcurl; the JSON answers are
+ * turned into text for people here, so jansson stays inside control/. */
 #ifndef MESH_CONTROL_ADMIN_H
 #define MESH_CONTROL_ADMIN_H
 
@@ -30,9 +30,21 @@ int ctl_admin_call(const struct ctl_admin_server *srv, const char *method, const
 		   const char *body, size_t body_len, struct ctl_admin_reply *reply);
 void ctl_admin_reply_clear(struct ctl_admin_reply *reply);
 
+/* GET recorder/v1/recordings PATH ("" for the list, "/SOURCE/ID" for a file) from a
+ * meshrecorder (http:// anywhere: the tailnet carries it, and no token is sent; https://
+ * verified with ca_file or the system's CAs).  A 2xx answer's body goes to fd, or into
+ * reply->body when fd is -1; one not 2xx sets reply->error to "the recorder: SENTENCE (HTTP
+ * N)".  0 when an answer arrived, or -errno with reply->error (-EPIPE: fd would not take
+ * the body). */
+int ctl_admin_recorder_get(const char *recorder, const char *ca_file, const char *path, int fd,
+			   struct ctl_admin_reply *reply);
+
 /* Text for people: the "users", "authkeys" or "nodes" list as a table, one row a line and no
  * other control characters; NULL on bad JSON. */
 char *ctl_admin_table(const char *kind, const char *json);
+/* The recorder's list (GET /v1/recordings) as a table for people: SOURCE, ID, BYTES,
+ * MODIFIED, one row a line and no other control characters; NULL on bad JSON. */
+char *ctl_admin_recordings_table(const char *json);
 /* The sentence for a refused request: control's "error" (control characters as '?') and the
  * HTTP status. */
 void ctl_admin_error_text(const char *body, long status, char *out, size_t outlen);

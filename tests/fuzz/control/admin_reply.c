@@ -1,7 +1,8 @@
 /* Fuzz target: meshctl's reading of meshcontrol's admin answers (control/admin), which come
  * over plain HTTP today: the tables of users, auth keys and nodes, a node looked up by name,
- * the error sentence.  What is printed holds no control character but the rows' newlines (an
- * answer must not drive the admin's terminal), and every row ends in one. */
+ * the error sentence; and a meshrecorder's list of recordings.  What is printed holds no control
+ * character but the rows' newlines (an answer must not drive the admin's terminal), and every row
+ * ends in one. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -34,6 +35,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			printable(t, true);
 		free(t);
 	}
+	char *t = ctl_admin_recordings_table(json);
+	if (t)
+		printable(t, true);
+	free(t);
 	ctl_admin_node_id(json, "server");
 	ctl_admin_node_id(json, "2");
 	ctl_admin_error_text(json, 400, err, sizeof(err));

@@ -1,0 +1,160 @@
+/* The recorder's request line: method and raw target to a route with its id, source and
+ * offset, or the status and the sentence to answer (proto.h has the grammar).  The first
+ * failing check decides, in this order: the path (404), the method (405), then the id, the
+ * source and the query (400), so each bad request has exactly one answer. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd/recorder/proto.h"
+#include "common/log.h"
+
+static const char prefix[] = "/v1/recordings";
+
+bool recorder_id_valid(const char *id)
+{
+	size_t n = strlen(id);
+	if (n == 0 || n > RECORDER_ID_MAX || id[0] == '.')
+		return false;
+	return strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
+}
+
+/* why = fmt with the (escaped, shortened) quote of s[0..len) for its one %s. */
+static unsigned fail(char why[static RECORDER_WHY_MAX], unsigned status, const char *fmt,
+		     const char *s, size_t len)
+{
+	char q[4 * 48 + 4];
+	size_t took = log_escape(q, sizeof(q) - 3, s, len > 48 ? 48 : len);
+	if (took < len)
+		strcat(q, "...");
+	snprintf(why, RECORDER_WHY_MAX, fmt, q);
+	return status;
+}
+
+static bool parse_offset(const char *s, uint64_t *out)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 18 || strspn(s, "0123456789") != n || (s[0] == '0' && n > 1))
+		return false;
+	uint64_t v = 0;
+	for (size_t i = 0; i < n; i++)
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	*out = v;
+	return true;
+}
+
+bool recorder_source_valid(const char *s)
+{
+	struct addr_ip ip;
+	char canon[ADDR_TEXT_MAX];
+	return strlen(s) < ADDR_TEXT_MAX && addr_ip_parse(s, &ip, NULL) &&
+	       strcmp(addr_ip_format(&ip, canon), s) == 0;
+}
+
+static unsigned parse_id(const char *seg, size_t len, struct recorder_req *req,
+			 char why[static RECORDER_WHY_MAX])
+{
+	if (len <= RECORDER_ID_MAX) {
+		memcpy(req->id, seg, len);
+		req->id[len] = '\0';
+	}
+	if (len > RECORDER_ID_MAX || !recorder_id_valid(req->id))
+		return fail(why, 400,
+			    "bad recording id '%s': 1-128 of A-Z a-z 0-9 . _ -, not starting "
+			    "with '.'",
+			    seg, len);
+	return 0;
+}
+
+unsigned recorder_proto_parse(const char *method, const char *target, struct recorder_req *req,
+			      char why[static RECORDER_WHY_MAX])
+{
+	memset(req, 0, sizeof(*req));
+	why[0] = '\0';
+	const char *q = strchr(target, '?');
+	size_t plen = q ? (size_t)(q - target) : strlen(target);
+	const char *query = q ? q + 1 : NULL;
+	const size_t pre = sizeof(prefix) - 1;
+	if (plen < pre || memcmp(target, prefix, pre) != 0 || (plen > pre && target[pre] != '/'))
+		return fail(why, 404, "no such path '%s': the recorder serves /v1/recordings",
+			    target, plen);
+	/* segments after the prefix: none, ID, or SOURCE/ID */
+	const char *seg[2] = { NULL, NULL };
+	size_t seglen[2] = { 0, 0 };
+	int nseg = 0;
+	for (const char *p = target + pre; p < target + plen;) {
+		if (nseg == 2)
+			return fail(why, 404,
+				    "no such path '%s': the recorder serves /v1/recordings", target,
+				    plen);
+		p++; /* the '/' */
+		const char *e = memchr(p, '/', (size_t)(target + plen - p));
+		if (!e)
+			e = target + plen;
+		seg[nseg] = p;
+		seglen[nseg++] = (size_t)(e - p);
+		p = e;
+	}
+	bool put = strcmp(method, "PUT") == 0, head = strcmp(method, "HEAD") == 0,
+	     get = strcmp(method, "GET") == 0;
+	if (!put && !head && !get)
+		return fail(why, 405,
+			    "method '%s' is not allowed: the recorder takes PUT, HEAD and GET",
+			    method, strlen(method));
+	unsigned rc;
+	switch (nseg) {
+	case 0:
+		if (!get)
+			return fail(why, 405,
+				    "method '%s' is not allowed on /v1/recordings: GET lists them",
+				    method, strlen(method));
+		req->route = RECORDER_LIST;
+		break;
+	case 1:
+		if (get)
+			return fail(why, 404,
+				    "no such path '%s': GET takes /v1/recordings/SOURCE/ID", target,
+				    plen);
+		if ((rc = parse_id(seg[0], seglen[0], req, why)))
+			return rc;
+		req->route = put ? RECORDER_UPLOAD : RECORDER_STAT;
+		break;
+	default:
+		if (!get)
+			return fail(why, 404,
+				    "no such path '%s': PUT and HEAD take /v1/recordings/ID",
+				    target, plen);
+		if (seglen[0] >= ADDR_TEXT_MAX)
+			return fail(why, 400, "bad source '%s': an IP address as the list shows it",
+				    seg[0], seglen[0]);
+		memcpy(req->source, seg[0], seglen[0]);
+		req->source[seglen[0]] = '\0';
+		if (!recorder_source_valid(req->source))
+			return fail(why, 400, "bad source '%s': an IP address as the list shows it",
+				    seg[0], seglen[0]);
+		if ((rc = parse_id(seg[1], seglen[1], req, why)))
+			return rc;
+		req->route = RECORDER_FETCH;
+		break;
+	}
+	if (req->route != RECORDER_UPLOAD) {
+		if (query)
+			return fail(why, 400,
+				    "unexpected query '%s': only PUT takes one (?offset=N)", query,
+				    strlen(query));
+		return 0;
+	}
+	if (!query) {
+		snprintf(why, RECORDER_WHY_MAX,
+			 "PUT needs ?offset=N (the bytes the recorder holds)");
+		return 400;
+	}
+	if (strncmp(query, "offset=", 7) != 0 || strchr(query, '&'))
+		return fail(why, 400, "unexpected query '%s': PUT takes ?offset=N only", query,
+			    strlen(query));
+	if (!parse_offset(query + 7, &req->offset))
+		return fail(why, 400,
+			    "bad offset '%s': 0 or a decimal number without leading zeros, at most "
+			    "18 digits",
+			    query + 7, strlen(query + 7));
+	return 0;
+}

@@ -1,0 +1,63 @@
+/* Fuzz target for meshrecorder's request line (recorder_proto_parse), which reads what any
+ * peer that reaches the recorder sends.  The first byte picks the method, the rest is the raw
+ * target.  Checks the contract: an answer is 0 or one of 400/404/405 with a sentence; a
+ * request taken has a valid id (and source), and printing it back as a target gives the
+ * same request again. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/recorder/proto.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size < 1)
+		return 0;
+	static const char *methods[] = { "PUT", "HEAD", "GET", "POST" };
+	const char *method = methods[data[0] & 3];
+	char *target = malloc(size);
+	if (!target)
+		abort();
+	memcpy(target, data + 1, size - 1);
+	target[size - 1] = '\0';
+	struct recorder_req req, again;
+	char why[RECORDER_WHY_MAX];
+	unsigned st = recorder_proto_parse(method, target, &req, why);
+	if (st) {
+		if ((st != 400 && st != 404 && st != 405) || !why[0] ||
+		    strlen(why) >= RECORDER_WHY_MAX)
+			abort();
+		free(target);
+		return 0;
+	}
+	char back[512];
+	switch (req.route) {
+	case RECORDER_UPLOAD:
+		snprintf(back, sizeof(back), "/v1/recordings/%s?offset=%llu", req.id,
+			 (unsigned long long)req.offset);
+		break;
+	case RECORDER_STAT:
+		snprintf(back, sizeof(back), "/v1/recordings/%s", req.id);
+		break;
+	case RECORDER_LIST:
+		snprintf(back, sizeof(back), "/v1/recordings");
+		break;
+	case RECORDER_FETCH:
+		if (!recorder_source_valid(req.source))
+			abort();
+		snprintf(back, sizeof(back), "/v1/recordings/%s/%s", req.source, req.id);
+		break;
+	}
+	if (req.route != RECORDER_LIST && !recorder_id_valid(req.id))
+		abort();
+	if (req.offset > RECORDER_OFFSET_MAX || strcmp(back, target) != 0)
+		abort(); /* the one spelling of a request */
+	if (recorder_proto_parse(method, back, &again, why) != 0 ||
+	    memcmp(&req, &again, sizeof(req)) != 0)
+		abort();
+	free(target);
+	return 0;
+}
