@@ -45,12 +45,31 @@ static enum utf8_state utf8_seq(const uint8_t *s, size_t len, size_t *n)
 	return UTF8_OK;
 }
 
+/* Bytes that stand for themselves in a JSON string: printable ASCII but '"' and '\'. */
+static bool json_plain(uint8_t c)
+{
+	return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+}
+
 ssize_t rec_json_escape(const uint8_t *s, size_t len, bool partial, size_t *used, char *out,
 			size_t cap)
 {
+	static const char hex[] = "0123456789abcdef";
 	size_t o = 0, i = 0;
 	while (i < len) {
-		size_t n, tl = 1;
+		/* the common case, a run of plain text, in one copy */
+		size_t run = 0;
+		while (i + run < len && json_plain(s[i + run]))
+			run++;
+		if (run) {
+			if (cap - o < run)
+				return -ENOSPC;
+			memcpy(out + o, s + i, run);
+			o += run;
+			i += run;
+			continue;
+		}
+		size_t n, tl;
 		char tmp[8];
 		const char *src = tmp;
 		enum utf8_state st = utf8_seq(s + i, len - i, &n);
@@ -66,10 +85,11 @@ ssize_t rec_json_escape(const uint8_t *s, size_t len, bool partial, size_t *used
 			tmp[0] = '\\';
 			tmp[1] = (char)s[i];
 			tl = 2;
-		} else if (s[i] < 0x20 || s[i] == 0x7f) {
-			tl = (size_t)snprintf(tmp, sizeof(tmp), "\\u%04x", s[i]);
-		} else {
-			tmp[0] = (char)s[i];
+		} else { /* a control character or DEL */
+			memcpy(tmp, "\\u00", 4);
+			tmp[4] = hex[s[i] >> 4];
+			tmp[5] = hex[s[i] & 15];
+			tl = 6;
 		}
 		if (cap - o < tl)
 			return -ENOSPC;
