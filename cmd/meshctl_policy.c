@@ -294,6 +294,10 @@ static int summarize(const struct pol_compiled *c, const struct pol_topology *t,
 		pol_ssh_rule_describe_users(sr[i], what, sizeof(what));
 		printf("  ssh:     ssh[%d] %s as %s\n", sr[i]->index, verdict_name(sr[i]->action),
 		       what);
+		if (sr[i]->n_recorders || sr[i]->enforce_recorder) {
+			pol_ssh_rule_describe_recording(sr[i], what, sizeof(what));
+			printf("           %s\n", what);
+		}
 		shown++;
 	}
 	if (!shown)
@@ -355,6 +359,12 @@ static int run_explain(int argc, char **argv)
 		       shown_verdict(d.verdict, true));
 		if (d.verdict != VERDICT_REJECT)
 			printf("  login:  %s\n", d.local_user);
+		if (d.verdict != VERDICT_REJECT && d.ssh_rule &&
+		    (d.ssh_rule->n_recorders || d.ssh_rule->enforce_recorder)) {
+			char rec[POL_WHY_MAX];
+			pol_ssh_rule_describe_recording(d.ssh_rule, rec, sizeof(rec));
+			printf("  record: %s\n", rec);
+		}
 	} else {
 		int fam = proto == POL_PROTO_ICMPV6 ? AF_INET6 : AF_INET;
 		const struct addr_ip *s = pick_addr(sn, fam), *dst = pick_addr(dn, fam);

@@ -63,6 +63,11 @@ static void usage(FILE *out)
 	    "      --netmap=FILE      take the netmap from FILE (JSON) instead of control;\n"
 	    "                         SIGHUP re-reads it\n"
 	    "      --no-ssh           do not serve SSH on the tailnet address\n"
+	    "      --record-dir=DIR   record every SSH session's output into DIR (asciicast v2,\n"
+	    "                         0600 files; `asciinema play` and `asciinema cat` read them)\n"
+	    "      --record-max-bytes=N  cap of one recording (default 64 MiB); at the cap it\n"
+	    "                         stops with a marker; an enforceRecorder rule ends the "
+	    "session\n"
 	    "      --socks5-socket=PATH\n"
 	    "                         userspace mode: SOCKS5 proxy on the Unix socket PATH\n"
 	    "                         (0600; 0660 for --operator-group) for root, the user meshd\n"
@@ -209,6 +214,8 @@ int main(int argc, char **argv)
 		OPT_RELAY_CA_FILE,
 		OPT_INSECURE_HTTP,
 		OPT_CONFIG,
+		OPT_RECORD_DIR,
+		OPT_RECORD_MAX,
 		OPT_SOCKS_PORT
 	};
 	static const struct option opts[] = {
@@ -234,6 +241,8 @@ int main(int argc, char **argv)
 		{ "authkey", required_argument, NULL, OPT_AUTHKEY },
 		{ "hostname", required_argument, NULL, OPT_HOSTNAME },
 		{ "config", required_argument, NULL, OPT_CONFIG },
+		{ "record-dir", required_argument, NULL, OPT_RECORD_DIR },
+		{ "record-max-bytes", required_argument, NULL, OPT_RECORD_MAX },
 		{ 0 },
 	};
 	struct meshd_node_config cfg = {
@@ -325,6 +334,26 @@ int main(int argc, char **argv)
 			break;
 		case OPT_NO_SSH:
 			cfg.ssh = false;
+			break;
+		case OPT_RECORD_DIR:
+			if (optarg[0] != '/') {
+				fprintf(stderr,
+					"meshd: --record-dir: '%s' is not an absolute path\n",
+					optarg);
+				return 2;
+			}
+			cfg.record_dir = optarg;
+			break;
+		case OPT_RECORD_MAX:
+			errno = 0;
+			cfg.record_max_bytes = strtoull(optarg, &end, 10);
+			if (errno || *end || !*optarg || cfg.record_max_bytes < 65536) {
+				fprintf(stderr,
+					"meshd: --record-max-bytes: '%s' is not a number of bytes "
+					"(at least 65536)\n",
+					optarg);
+				return 2;
+			}
 			break;
 		case OPT_UAPI:
 			cfg.uapi_dir = optarg;

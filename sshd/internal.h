@@ -218,8 +218,10 @@ struct sshd__chan {
 	bool remote_closed;
 	bool exited;
 	int status;
-	bool finished; /* EOF/exit-status/close sent */
-	bool detached; /* libssh channel released */
+	bool finished;	  /* EOF/exit-status/close sent */
+	bool detached;	  /* libssh channel released */
+	void *watch;	  /* the session hooks' pointer (sshd_hooks.session_start), or NULL */
+	char *watch_stop; /* session_output refused: end the session with this message */
 };
 
 /* server.c: session children, reaped by pid */

@@ -46,6 +46,17 @@ struct sshd_decision {
 	char message[SSHD_MESSAGE_MAX];		/* reject: the reason; check: the URL */
 };
 
+/* A session about to start, for the session hooks (recording).  Valid during the call. */
+struct sshd_session_info {
+	const struct sockaddr *peer;
+	const char *ssh_user;	/* the name the client asked for */
+	const char *local_user; /* the account the session runs as */
+	const char *command;	/* exec: the command; sftp: the sftp server; NULL: a shell */
+	const char *term;	/* the pty's TERM, NULL without a pty */
+	bool pty;
+	unsigned cols, rows; /* the pty's size (0 without one) */
+};
+
 struct sshd_hooks {
 	/* Decide for `user` connecting from `peer`.  Fill *out synchronously.  `check` is a
 	 * handle for VERDICT_CHECK answers: keep it and call sshd_check_resolve() later.  It is
@@ -56,6 +67,25 @@ struct sshd_hooks {
 	/* The connection behind a pending check went away; `check` is invalid afterwards. */
 	void (*check_cancel)(void *ctx, struct sshd_check *check);
 	void *ctx;
+	/* Session hooks, all NULL or all set (recording).  session_start runs before a
+	 * shell, exec or subsystem starts: it returns the session's own pointer (NULL: not
+	 * watched, no other hook runs for it), or NULL with a message in refuse[] to refuse
+	 * the session (nothing runs; the client reads the message on stderr and the session
+	 * ends with exit status 255).  For a watched
+	 * session: session_output gets every byte the client is sent (the pty's output, or
+	 * stdout and stderr), after libssh took it and without a copy; returning false ends
+	 * the session with the message it wrote into message[] (an enforced recording that
+	 * failed); session_resize gets window changes; session_end runs once with the wait
+	 * status (-1 when the session was cut short: revocation, time limit, hook failure,
+	 * connection lost), and the pointer is not used again.  session_start gets
+	 * session_ctx, not ctx: the recorder is not the authorizer. */
+	void *(*session_start)(void *session_ctx, const struct sshd_session_info *info,
+			       char *refuse, size_t refuse_len);
+	bool (*session_output)(void *sess, const void *data, size_t len, bool is_stderr,
+			       char *message, size_t message_len);
+	void (*session_resize)(void *sess, unsigned cols, unsigned rows);
+	void (*session_end)(void *sess, int wait_status);
+	void *session_ctx;
 };
 
 struct sshd_config {

@@ -17,6 +17,7 @@
 
 #include "cmd/daemon/access.h"
 #include "cmd/daemon/reach.h"
+#include "cmd/daemon/record.h"
 #include "control/client/client.h"
 #include "control/netmap/endpoint.h"
 #include "control/policy/policy.h"
@@ -36,6 +37,7 @@ struct meshd_node {
 	struct meshd_reach *reach; /* peers' paths: direct, relayed (nat/ on wg's hooks) */
 	struct ns *ns;
 	struct sshd_server *sshd;
+	struct meshd_record *rec; /* session recording: sshd's session hooks */
 	struct ctl_netmap *nm;
 	struct ctl_client *control;
 	bool ssh_on;	    /* port 22 is intercepted */
@@ -932,7 +934,9 @@ int meshd_node_new(uv_loop_t *loop, const struct meshd_node_config *cfg, struct 
 			.check_cancel = on_ssh_check_cancel,
 			.ctx = node,
 		};
-		err = sshd_server_new(loop, &sc, &hooks, &node->sshd);
+		err = meshd_record_new(node, cfg->record_dir, cfg->record_max_bytes, &hooks,
+				       &node->rec);
+		err = err ? err : sshd_server_new(loop, &sc, &hooks, &node->sshd);
 		if (err) {
 			log_err(subject, "SSH server: %s", strerror(-err));
 			goto fail;
@@ -945,6 +949,7 @@ fail:
 		wg_device_free(node->wg);
 	if (node->reach)
 		meshd_reach_close(node->reach, NULL, NULL);
+	meshd_record_free(node->rec);
 	key_wipe(node->private_key, KEY_LEN);
 	free(node->state_dir);
 	free(node->tun);
@@ -966,6 +971,7 @@ static void finish_close(void *arg)
 	void *done_arg = node->done_arg;
 	if (node->nm)
 		ctl_netmap_free(node->nm);
+	meshd_record_free(node->rec); /* after sshd: its sessions ended their recordings */
 	free(node->peer_keys);
 	free(node->lingering);
 	free(node->state_dir);

@@ -32,6 +32,8 @@ struct meshd_node_config {
 	const char *socks5_path;    /* userspace mode: SOCKS5 on this Unix socket (NULL = off) */
 	const char *operator_group; /* may use SOCKS5 besides root and meshd's user (or NULL) */
 	unsigned wg_time_scale;	    /* tests only: WireGuard timers run this much faster */
+	const char *record_dir;	    /* SSH sessions recorded here (record.h), NULL: none */
+	uint64_t record_max_bytes;  /* per recording; 0: MESHD_RECORD_MAX_BYTES */
 };
 
 /* Loads or creates the node key (state_dir/node.key, 0600) and starts WireGuard. */

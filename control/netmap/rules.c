@@ -9,6 +9,8 @@
  *   ssh:    {"principals":[...],"users":[["*","="],["root",""]],"action":"check",
  *            "check_period":3600,"agent":true,"local_fwd":false,"remote_fwd":false,
  *            "accept_env":["LANG"],"index":1}
+ *           + "recorders":["100.64.0.9"],"enforce_recorder":true only when set (a rule without
+ *             recording is written as before)
  *
  * ctl__filter_json is the one encoder of this shape; control/server/polglue.c keeps a fast
  * path for whole tailnets that must write the same bytes (polglue_filter_json_general is
@@ -62,7 +64,8 @@ struct pol_ssh_rule *ctl__ssh_rule_pack(const struct pol_ssh_rule *r)
 	size_t o_users = align_up(sizeof(*r), alignof(struct pol_ssh_usermap));
 	size_t o_env = o_users + r->n_users * sizeof(*r->users);
 	size_t o_princ = o_env + r->n_accept_env * sizeof(*r->accept_env);
-	size_t o_str = o_princ + r->n_principals * sizeof(*r->principals), len = o_str;
+	size_t o_rec = o_princ + r->n_principals * sizeof(*r->principals);
+	size_t o_str = o_rec + r->n_recorders * sizeof(*r->recorders), len = o_str;
 	for (size_t i = 0; i < r->n_users; i++)
 		len += strlen(r->users[i].from) + strlen(r->users[i].to) + 2;
 	for (size_t i = 0; i < r->n_accept_env; i++)
@@ -89,7 +92,10 @@ struct pol_ssh_rule *ctl__ssh_rule_pack(const struct pol_ssh_rule *r)
 		memcpy(b + o_princ, r->principals, r->n_principals * sizeof(*r->principals));
 	p->users = users;
 	p->accept_env = env;
+	if (r->n_recorders)
+		memcpy(b + o_rec, r->recorders, r->n_recorders * sizeof(*r->recorders));
 	p->principals = (const struct addr_prefix *)(b + o_princ);
+	p->recorders = (const struct addr_ip *)(b + o_rec);
 	return p;
 }
 
@@ -136,15 +142,24 @@ json_t *ctl__ssh_json(const struct pol_ssh_rule *const *rules, size_t n)
 			    users, json_pack("[s, s]", r->users[u].from, r->users[u].to));
 		for (size_t k = 0; env && k < r->n_accept_env; k++)
 			json_array_append_new(env, json_string(r->accept_env[k]));
-		json_array_append_new(
-		    a, json_pack("{s:o, s:o, s:s, s:I, s:b, s:b, s:b, s:o, s:i}", "principals",
-				 prefixes_json(r->principals, r->n_principals), "users", users,
-				 "action", verdict_name(r->action), "check_period",
-				 (json_int_t)r->check_period_s, "agent",
-				 (int)r->allow_agent_forwarding, "local_fwd",
-				 (int)r->allow_local_port_forwarding, "remote_fwd",
-				 (int)r->allow_remote_port_forwarding, "accept_env", env, "index",
-				 r->index));
+		json_t *o = json_pack(
+		    "{s:o, s:o, s:s, s:I, s:b, s:b, s:b, s:o, s:i}", "principals",
+		    prefixes_json(r->principals, r->n_principals), "users", users, "action",
+		    verdict_name(r->action), "check_period", (json_int_t)r->check_period_s, "agent",
+		    (int)r->allow_agent_forwarding, "local_fwd",
+		    (int)r->allow_local_port_forwarding, "remote_fwd",
+		    (int)r->allow_remote_port_forwarding, "accept_env", env, "index", r->index);
+		json_t *rec = r->n_recorders ? json_array() : NULL;
+		for (size_t k = 0; rec && k < r->n_recorders; k++) {
+			char s[ADDR_TEXT_MAX];
+			json_array_append_new(rec,
+					      json_string(addr_ip_format(&r->recorders[k], s)));
+		}
+		if (o && rec)
+			json_object_set_new(o, "recorders", rec);
+		if (o && r->enforce_recorder)
+			json_object_set_new(o, "enforce_recorder", json_true());
+		json_array_append_new(a, o);
 	}
 	return a;
 }
@@ -202,6 +217,33 @@ static int prefixes_from(json_t *obj, const char *key, const char *ctx, size_t i
 			return ctl__fail(err, errlen,
 					 "%s[%zu].%s[%zu]: '%s' is not an IP address or prefix",
 					 ctx, i, key, k, s);
+		}
+	}
+	*out = p;
+	*n = len;
+	return 0;
+}
+
+/* A list of IP addresses (absent: none). */
+static int addrs_from(json_t *obj, const char *key, const char *ctx, size_t i, struct addr_ip **out,
+		      size_t *n, char *err, size_t errlen)
+{
+	json_t *a;
+	int rc = list_member(obj, key, ctx, i, &a, err, errlen);
+	*out = NULL;
+	*n = 0;
+	if (rc || !a)
+		return rc;
+	size_t len = json_array_size(a);
+	struct addr_ip *p = calloc(len ? len : 1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	for (size_t k = 0; k < len; k++) {
+		const char *s = json_string_value(json_array_get(a, k));
+		if (!s || !addr_ip_parse(s, &p[k], NULL)) {
+			free(p);
+			return ctl__fail(err, errlen, "%s[%zu].%s[%zu]: expected an IP address",
+					 ctx, i, key, k);
 		}
 	}
 	*out = p;
@@ -326,7 +368,8 @@ int ctl__filter_from_json(json_t *a, struct pol_filter_rule ***out, size_t *n, c
 }
 
 static int ssh_rule_from(json_t *e, size_t i, struct pol_ssh_rule *r, char err[], size_t errlen,
-			 struct pol_ssh_usermap **users, char ***env, size_t *n_env)
+			 struct pol_ssh_usermap **users, char ***env, size_t *n_env,
+			 struct addr_ip **rec)
 {
 	struct addr_prefix *princ = NULL;
 	json_int_t period = 0, index = 0;
@@ -350,6 +393,11 @@ static int ssh_rule_from(json_t *e, size_t i, struct pol_ssh_rule *r, char err[]
 	if (!rc)
 		rc =
 		    prefixes_from(e, "principals", "ssh", i, &princ, &r->n_principals, err, errlen);
+	if (!rc)
+		rc = addrs_from(e, "recorders", "ssh", i, rec, &r->n_recorders, err, errlen);
+	json_t *enf = json_object_get(e, "enforce_recorder");
+	if (!rc && enf && !json_is_boolean(enf))
+		rc = ctl__fail(err, errlen, "ssh[%zu].enforce_recorder: expected true or false", i);
 	size_t nu = ua ? json_array_size(ua) : 0;
 	*users = rc ? NULL : calloc(nu ? nu : 1, sizeof(**users));
 	if (!rc && !*users)
@@ -374,6 +422,8 @@ static int ssh_rule_from(json_t *e, size_t i, struct pol_ssh_rule *r, char err[]
 	r->allow_agent_forwarding = json_is_true(json_object_get(e, "agent"));
 	r->allow_local_port_forwarding = json_is_true(json_object_get(e, "local_fwd"));
 	r->allow_remote_port_forwarding = json_is_true(json_object_get(e, "remote_fwd"));
+	r->recorders = *rec;
+	r->enforce_recorder = json_is_true(enf);
 	return rc;
 }
 
@@ -395,12 +445,14 @@ int ctl__ssh_from_json(json_t *a, struct pol_ssh_rule ***out, size_t *n, char *e
 		struct pol_ssh_usermap *users = NULL;
 		char **env = NULL;
 		size_t n_env = 0;
+		struct addr_ip *rec = NULL;
 		rc = ssh_rule_from(json_array_get(a, done), done, &r, err, errlen, &users, &env,
-				   &n_env);
+				   &n_env, &rec);
 		if (!rc && !(v[done] = ctl__ssh_rule_pack(&r)))
 			rc = -ENOMEM;
 		free((void *)r.principals);
 		free(users);
+		free(rec);
 		strv_free(env, n_env);
 	}
 	if (rc) {

@@ -30,6 +30,9 @@ static int new_cssh(struct pol__cctx *x, const struct pol__sshrule *r,
 	s->pub.check_period_s = r->action == VERDICT_CHECK ? r->check_period_s : 0;
 	s->pub.accept_env = (const char *const *)r->accept_env;
 	s->pub.n_accept_env = r->n_accept_env;
+	s->pub.recorders = x->rec;
+	s->pub.n_recorders = x->n_rec;
+	s->pub.enforce_recorder = r->enforce_recorder;
 	s->pub.index = r->index;
 	*out = s;
 	return 0;
@@ -102,6 +105,55 @@ static int localpart_rule(struct pol__cctx *x, const struct pol__sshrule *r, int
 	return 0;
 }
 
+static int addr_ip_cmp(const void *a, const void *b)
+{
+	return addr_ip_compare(a, b);
+}
+
+/* The addresses of a rule's recorders into x->rec (owned by maps): a tag's nodes' addresses
+ * and literal addresses, sorted, each once. */
+static int recorders_resolve(struct pol__cctx *x, const struct pol__sshrule *r,
+			     struct pol__owned *maps)
+{
+	struct addr_ip *v = NULL;
+	size_t n = 0, cap = 0;
+	x->rec = NULL;
+	x->n_rec = 0;
+	if (!r->n_recorders)
+		return 0;
+	for (size_t i = 0; i < r->n_recorders; i++) {
+		const struct pol__alias *a = &r->recorders[i];
+		if (a->kind == POL__A_PREFIX) {
+			if (POL__PUSH(v, n, cap, a->prefix.ip))
+				goto oom;
+			continue;
+		}
+		int t = pol__strmap_get(&x->pol->tag_idx, a->name);
+		for (size_t k = 0; t >= 0 && k < x->tag_nodes[t].n; k++) {
+			const struct pol__cnode *nd = &x->c->nodes[x->tag_nodes[t].v[k]];
+			for (size_t m = 0; m < nd->n_addrs; m++)
+				if (POL__PUSH(v, n, cap, nd->addrs[m]))
+					goto oom;
+		}
+	}
+	if (!v && !(v = calloc(1, sizeof(*v))))
+		return -ENOMEM;
+	if (n)
+		qsort(v, n, sizeof(*v), addr_ip_cmp);
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!k || !addr_ip_equal(&v[k - 1], &v[i]))
+			v[k++] = v[i];
+	if (POL__PUSH(maps->v, maps->n, maps->cap, v))
+		goto oom;
+	x->rec = v;
+	x->n_rec = k;
+	return 0;
+oom:
+	free(v);
+	return -ENOMEM;
+}
+
 static int compile_ssh_rule(struct pol__cctx *x, const struct pol__sshrule *r,
 			    struct pol__owned *maps)
 {
@@ -114,6 +166,7 @@ static int compile_ssh_rule(struct pol__cctx *x, const struct pol__sshrule *r,
 
 	for (size_t i = 0; i < r->n_users; i++)
 		has_localpart |= r->users[i].kind == POL__U_LOCALPART;
+	rc = recorders_resolve(x, r, maps);
 	for (size_t i = 0; i < r->n_dsts && !rc; i++) {
 		if (r->dsts[i].kind == POL__A_SELF)
 			has_self = true;

@@ -101,6 +101,30 @@ void pol_ssh_rule_describe_users(const struct pol_ssh_rule *r, char *buf, size_t
 		snprintf(buf, len, "nobody");
 }
 
+void pol_ssh_rule_describe_recording(const struct pol_ssh_rule *r, char *buf, size_t len)
+{
+	size_t n = 0;
+	char a[ADDR_TEXT_MAX];
+	buf[0] = '\0';
+	if (!r->n_recorders) {
+		snprintf(buf, len,
+			 r->enforce_recorder
+			     ? "must be recorded but no recorder node exists: every session is "
+			       "refused"
+			     : "not recorded");
+		return;
+	}
+	n += (size_t)snprintf(buf, len, "recorded to");
+	for (size_t i = 0; i < r->n_recorders && n < len; i++)
+		n += (size_t)snprintf(buf + n, len - n, "%s %s", i ? "," : "",
+				      addr_ip_format(&r->recorders[i], a));
+	if (n < len)
+		snprintf(buf + n, len - n, "%s",
+			 r->enforce_recorder
+			     ? " (enforced: refused or ended when no recorder takes it)"
+			     : " (not enforced: goes on unrecorded when no recorder takes it)");
+}
+
 static void ssh_refused(struct pol_decision *out, bool node_ok, const struct pol_ssh_rule *first,
 			const char *user, size_t n)
 {

@@ -152,6 +152,9 @@ struct pol__sshrule {
 	int64_t check_period_s;
 	char **accept_env;
 	size_t n_accept_env;
+	struct pol__alias *recorders; /* tags and IP addresses ("recorder") */
+	size_t n_recorders;
+	bool enforce_recorder;
 	char *source;
 };
 
@@ -332,6 +335,8 @@ struct pol__cctx {
 	struct pol__strmap set_cache; /* key -> index in c->sets */
 	char **set_keys;
 	size_t n_set_keys, cap_set_keys;
+	const struct addr_ip *rec; /* the SSH rule being compiled: its recorders' addresses */
+	size_t n_rec;
 	int *mark;     /* per node scratch */
 	uint8_t *flag; /* per node scratch, left all zero */
 	int mark_gen;

@@ -299,6 +299,7 @@ void pol_policy_free(struct pol_policy *pol)
 			free(r->users[u].name);
 		free(r->users);
 		strv_free(r->accept_env, r->n_accept_env);
+		alias_array_free(r->recorders, r->n_recorders);
 		free(r->source);
 	}
 	free(pol->ssh);

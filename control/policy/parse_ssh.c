@@ -174,6 +174,51 @@ static int parse_ssh_users(struct pol_policy *pol, struct pol__sshrule *r, json_
 	return rc;
 }
 
+/* "recorder": the tags of recorder nodes or IP addresses of recorders, and "enforceRecorder",
+ * which refuses sessions that cannot be recorded (Tailscale SSH session recording,
+ * https://tailscale.com/kb/1246/tailscale-ssh-session-recording: 'adding a
+ * recorder:["tag:<tag-name>"] field to each SSH policy entry.  SSH sessions permitted by that
+ * stanza will be streamed to any recorder with the named tag').  Groups, users, hosts, CIDRs
+ * and autogroups name no recorder.  enforceRecorder without a recorder could only refuse every
+ * session, so it is refused as a mistake. */
+static int parse_ssh_recorder(struct pol_policy *pol, struct pol__sshrule *r, json_t *j, size_t idx,
+			      struct pol_error *err)
+{
+	char **v;
+	size_t n;
+	json_t *en = json_object_get(j, "enforceRecorder");
+	if (en && !json_is_null(en) && !json_is_boolean(en))
+		return pol__fail(err, "ssh[%zu]: enforceRecorder must be true or false", idx);
+	r->enforce_recorder = json_is_true(en);
+	int rc = pol__strv_get(json_object_get(j, "recorder"), &v, &n, err, "ssh recorder");
+	if (rc)
+		return rc;
+	r->recorders = calloc(n + 1, sizeof(*r->recorders));
+	for (size_t i = 0; r->recorders && i < n && !rc; i++) {
+		char ctx[64];
+		struct pol__alias *a = &r->recorders[i];
+		snprintf(ctx, sizeof(ctx), "ssh[%zu]: recorder: ", idx);
+		if (!pol__alias_parse(pol, v[i], a, err, ctx)) {
+			rc = -EINVAL;
+			break;
+		}
+		r->n_recorders++;
+		bool one_ip = a->kind == POL__A_PREFIX &&
+			      a->prefix.bits == addr_family_bits(a->prefix.ip.family);
+		if (a->kind != POL__A_TAG && !one_ip)
+			rc = pol__fail(err,
+				       "ssh[%zu]: recorder \"%s\" must be a tag or an IP address",
+				       idx, v[i]);
+	}
+	strv_free(v, n);
+	if (!r->recorders)
+		return -ENOMEM;
+	if (!rc && r->enforce_recorder && !r->n_recorders)
+		rc = pol__fail(err, "ssh[%zu]: enforceRecorder is set but no recorder is named",
+			       idx);
+	return rc;
+}
+
 static int parse_ssh_rule(struct pol_policy *pol, struct pol__sshrule *r, json_t *j, size_t idx,
 			  struct pol_error *err)
 {
@@ -291,7 +336,7 @@ static int parse_ssh_rule(struct pol_policy *pol, struct pol__sshrule *r, json_t
 	for (size_t i = 0; i < r->n_accept_env; i++)
 		if (!r->accept_env[i][0])
 			return pol__fail(err, "ssh[%zu]: acceptEnv values cannot be empty", idx);
-	return 0;
+	return parse_ssh_recorder(pol, r, j, idx, err);
 }
 
 int pol__parse_ssh(struct pol_policy *pol, json_t *j, struct pol_error *err)

@@ -125,8 +125,24 @@ struct pol_ssh_rule {
 	int64_t check_period_s;
 	const char *const *accept_env; /* glob patterns of accepted environment names */
 	size_t n_accept_env;
+	/* Session recording ("recorder", "enforceRecorder"): the recorders' tailnet addresses,
+	 * lowest first (the order they are tried in, as Tailscale's kb/1262 says: "choosing the
+	 * node with the lowest IP address value ... then the next highest"); a tag resolves to
+	 * the addresses of the nodes carrying it.  n_recorders == 0: not recorded, unless
+	 * enforce_recorder (a tag no node carries yet): then no session can be recorded.
+	 * enforce_recorder: a session that cannot be recorded is refused with
+	 * POL_REC_REFUSE_MSG, and one whose recording fails later is ended with
+	 * POL_REC_END_MSG; without it the session goes on and the failure is reported. */
+	const struct addr_ip *recorders;
+	size_t n_recorders;
+	bool enforce_recorder;
 	int index; /* the rule's index in the policy's ssh section */
 };
+
+#define POL_REC_REFUSE_MSG                                                       \
+	"This session must be recorded and no recorder could be reached; it is " \
+	"refused."
+#define POL_REC_END_MSG "Session recording failed; the session is ended."
 
 /* A decision and why.  rule_index is -1 when no rule matched. */
 struct pol_decision {
@@ -235,6 +251,11 @@ void pol_ssh_rules_decide(const struct pol_ssh_rule *const *rules, size_t n,
  * root", "alice" for a localpart rule). */
 void pol_filter_rule_describe(const struct pol_filter_rule *r, char *buf, size_t len);
 void pol_ssh_rule_describe_users(const struct pol_ssh_rule *r, char *buf, size_t len);
+/* How a rule records its sessions: "not recorded", "recorded to 100.64.0.9, fd7a::9 (not
+ * enforced: goes on unrecorded when no recorder takes it)", "recorded to ... (enforced:
+ * refused or ended when no recorder takes it)", or "must be recorded but no recorder node
+ * exists: every session is refused". */
+void pol_ssh_rule_describe_recording(const struct pol_ssh_rule *r, char *buf, size_t len);
 
 /* True when environment variable `name` may be passed under rule r (loader variables such
  * as LD_* are never accepted). */

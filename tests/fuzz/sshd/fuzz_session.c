@@ -28,7 +28,7 @@ static void authorize(void *ctx, const struct sockaddr *peer, const char *user,
 
 static void setup(void)
 {
-	struct sshd_hooks hooks = { authorize, NULL, NULL };
+	struct sshd_hooks hooks = { .authorize = authorize };
 	struct sshd_config cfg = { .state_dir = "/tmp/mesh-fuzz-sshd-state" };
 
 	log_set_level(LOG_LEVEL_ERR);

@@ -3,7 +3,7 @@
  *
  *   sshd-test-server --listen 127.0.0.1:PORT --state DIR --table FILE
  *                    [--control FIFO] [--known-hosts FILE] [--preauth-ms N] [--max-conns N]
- *                    [--max-channels N]
+ *                    [--max-channels N] [--watch DIR]
  *
  * Table: one rule per line, first match wins, '#' comments:
  *   USER-GLOB ACTION [from=IP] [local=NAME] [flags=agent,lfwd,rfwd,root] [env=GLOBS]
@@ -11,7 +11,11 @@
  * ACTION is accept, reject or check (msg= is then the URL).  local= defaults to the
  * requested user.  No match: reject with "policy does not permit you to SSH to this node".
  * Control FIFO lines: "reload" (re-read the table, then sshd_revalidate()), "release" and
- * "reject" (answer every held check).  Events are printed on stdout, one per line. */
+ * "reject" (answer every held check).  Events are printed on stdout, one per line.
+ * --watch DIR sets the session hooks: a rule's watch=on writes every byte its sessions send
+ * to the client into DIR/N.out (N counts watched sessions from 1) and prints "watch start",
+ * "watch resize" and "watch end" lines; watch=refuse refuses its sessions with a message;
+ * watch=fail:BYTES ends them with a message once BYTES were sent (a recording that fails). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -29,7 +33,7 @@
 #include "sshd/sshd.h"
 
 struct rule {
-	char user[64], from[64];
+	char user[64], from[64], watch[32];
 	struct sshd_decision d;
 	bool same_user;
 };
@@ -96,6 +100,8 @@ static int load_table(void)
 				r->same_user = false;
 			} else if (strncmp(tok, "env=", 4) == 0)
 				snprintf(r->d.accept_env, sizeof(r->d.accept_env), "%s", tok + 4);
+			else if (strncmp(tok, "watch=", 6) == 0)
+				snprintf(r->watch, sizeof(r->watch), "%s", tok + 6);
 			else if (strncmp(tok, "duration=", 9) == 0)
 				r->d.max_duration_s = (uint32_t)atoi(tok + 9);
 			else if (strncmp(tok, "flags=", 6) == 0) {
@@ -120,6 +126,81 @@ static int load_table(void)
 	fclose(f);
 	nrules = n;
 	return 0;
+}
+
+static const char *watch_dir;
+static int nwatch;
+
+struct watch {
+	int n;
+	FILE *f;
+	size_t bytes, fail_after;
+};
+
+static void *on_session_start(void *ctx, const struct sshd_session_info *si, char *refuse,
+			      size_t refuse_len)
+{
+	const struct rule *r = NULL;
+	char path[4096];
+
+	for (size_t i = 0; i < nrules && !r; i++)
+		if (fnmatch(rules[i].user, si->ssh_user, 0) == 0)
+			r = &rules[i];
+	if (!r || !r->watch[0])
+		return NULL;
+	if (strcmp(r->watch, "refuse") == 0) {
+		snprintf(refuse, refuse_len, "This session must be recorded; it is refused.");
+		printf("watch refused user=%s\n", si->ssh_user);
+		fflush(stdout);
+		return NULL;
+	}
+	struct watch *w = calloc(1, sizeof(*w));
+	if (!w)
+		return NULL;
+	w->n = ++nwatch;
+	if (strncmp(r->watch, "fail:", 5) == 0)
+		w->fail_after = (size_t)atol(r->watch + 5);
+	snprintf(path, sizeof(path), "%s/%d.out", watch_dir, w->n);
+	w->f = fopen(path, "w");
+	printf("watch start %d user=%s local=%s pty=%d size=%ux%u term=%s cmd=%s\n", w->n,
+	       si->ssh_user, si->local_user, (int)si->pty, si->cols, si->rows,
+	       si->term ? si->term : "-", si->command ? si->command : "-");
+	fflush(stdout);
+	return w;
+}
+
+static bool on_session_output(void *sess, const void *data, size_t len, bool is_stderr,
+			      char *message, size_t message_len)
+{
+	struct watch *w = sess;
+
+	if (w->f)
+		fwrite(data, 1, len, w->f);
+	w->bytes += len;
+	if (w->fail_after && w->bytes >= w->fail_after) {
+		snprintf(message, message_len, "Session recording failed; the session is ended.");
+		printf("watch failed %d\n", w->n);
+		fflush(stdout);
+		return false;
+	}
+	return true;
+}
+
+static void on_session_resize(void *sess, unsigned cols, unsigned rows)
+{
+	printf("watch resize %d %ux%u\n", ((struct watch *)sess)->n, cols, rows);
+	fflush(stdout);
+}
+
+static void on_session_end(void *sess, int status)
+{
+	struct watch *w = sess;
+
+	if (w->f)
+		fclose(w->f);
+	printf("watch end %d status=%d bytes=%zu\n", w->n, status, w->bytes);
+	fflush(stdout);
+	free(w);
 }
 
 static void authorize(void *ctx, const struct sockaddr *peer, const char *user,
@@ -234,7 +315,7 @@ int main(int argc, char **argv)
 {
 	const char *listen_at = NULL, *state = NULL, *ctl = NULL, *known = NULL;
 	struct sshd_config cfg = { 0 };
-	struct sshd_hooks hooks = { authorize, check_cancel, NULL };
+	struct sshd_hooks hooks = { .authorize = authorize, .check_cancel = check_cancel };
 	struct sockaddr_in sin = { .sin_family = AF_INET };
 	uv_poll_t lpoll, cpoll;
 	uv_signal_t sterm, sint;
@@ -258,6 +339,8 @@ int main(int argc, char **argv)
 			cfg.max_connections = (unsigned)atoi(argv[i + 1]);
 		else if (strcmp(argv[i], "--max-channels") == 0)
 			cfg.max_channels = (unsigned)atoi(argv[i + 1]);
+		else if (strcmp(argv[i], "--watch") == 0)
+			watch_dir = argv[i + 1];
 		else
 			break;
 	}
@@ -265,7 +348,7 @@ int main(int argc, char **argv)
 		fprintf(stderr,
 			"usage: %s --listen IP:PORT --state DIR --table FILE "
 			"[--control FIFO] [--known-hosts FILE] [--preauth-ms N] "
-			"[--max-conns N] [--max-channels N]\n",
+			"[--max-conns N] [--max-channels N] [--watch DIR]\n",
 			argv[0]);
 		return 2;
 	}
@@ -287,6 +370,12 @@ int main(int argc, char **argv)
 	if (getenv("SSHD_TEST_DEBUG"))
 		log_set_level(LOG_LEVEL_DEBUG);
 
+	if (watch_dir) {
+		hooks.session_start = on_session_start;
+		hooks.session_output = on_session_output;
+		hooks.session_resize = on_session_resize;
+		hooks.session_end = on_session_end;
+	}
 	loop = uv_default_loop();
 	cfg.state_dir = state;
 	rc = sshd_server_new(loop, &cfg, &hooks, &srv);

@@ -27,12 +27,18 @@ static char *full(void)
 	struct pol_ssh_usermap um = { "*", "=" };
 	struct addr_prefix p;
 	addr_net_parse("100.64.0.2/32", &p, NULL);
+	struct addr_ip rec[2];
+	addr_ip_parse("100.64.0.9", &rec[0], NULL);
+	addr_ip_parse("fd7a::9", &rec[1], NULL);
 	struct pol_ssh_rule r = { .principals = &p,
 				  .n_principals = 1,
 				  .users = &um,
 				  .n_users = 1,
 				  .action = VERDICT_CHECK,
-				  .check_period_s = 3600 };
+				  .check_period_s = 3600,
+				  .recorders = rec,
+				  .n_recorders = 2,
+				  .enforce_recorder = true };
 	struct pol_port_range pr = { 22, 22 };
 	uint8_t tcp = POL_PROTO_TCP;
 	struct pol_filter_rule f = { .srcs = &p,
@@ -273,6 +279,26 @@ int main(void)
 	CHECK_INT(nm->ssh[0]->action, VERDICT_CHECK);
 	CHECK_INT(nm->ssh[0]->check_period_s, 3600);
 	CHECK_STR(nm->ssh[0]->users[0].to, "=");
+	/* the recorders and their enforcement travel with the rule */
+	char rs[ADDR_TEXT_MAX];
+	CHECK_INT(nm->ssh[0]->n_recorders, 2);
+	if (nm->ssh[0]->n_recorders == 2) {
+		CHECK_STR(addr_ip_format(&nm->ssh[0]->recorders[0], rs), "100.64.0.9");
+		CHECK_STR(addr_ip_format(&nm->ssh[0]->recorders[1], rs), "fd7a::9");
+	}
+	CHECK(nm->ssh[0]->enforce_recorder);
+	{
+		/* a rule without recording is written as before: no new keys */
+		struct pol_ssh_rule plain = *nm->ssh[0];
+		plain.n_recorders = 0;
+		plain.enforce_recorder = false;
+		const struct pol_ssh_rule *pp = &plain;
+		json_t *pj = ctl__ssh_json(&pp, 1);
+		char *pt = json_dumps(pj, JSON_COMPACT);
+		CHECK(pt && !strstr(pt, "recorder"));
+		free(pt);
+		json_decref(pj);
+	}
 	CHECK_INT(nm->filter[0]->ports[0].first, 22);
 	CHECK_INT(nm->filter[0]->protos[0], POL_PROTO_TCP);
 	CHECK_STR(nm->filter[0]->section, "acls");
@@ -330,6 +356,12 @@ int main(void)
 		  "ssh[0].action: expected accept or check" },
 		{ "ssh", "{\"action\":\"accept\",\"index\":0,\"users\":[[\"*\"]]}",
 		  "ssh[0].users[0]: expected [from, to]" },
+		{ "ssh", "{\"action\":\"accept\",\"index\":0,\"recorders\":[\"100.64.0.0/24\"]}",
+		  "ssh[0].recorders[0]: expected an IP address" },
+		{ "ssh", "{\"action\":\"accept\",\"index\":0,\"recorders\":\"100.64.0.9\"}",
+		  "ssh[0].recorders: expected an array" },
+		{ "ssh", "{\"action\":\"accept\",\"index\":0,\"enforce_recorder\":1}",
+		  "ssh[0].enforce_recorder: expected true or false" },
 		{ "filter", "{\"section\":\"acls\",\"ports\":[[22,22]]}",
 		  "filter[0].index: missing" },
 		{ "filter", "{\"section\":\"acls\",\"index\":0,\"ports\":[[22,70000]]}",

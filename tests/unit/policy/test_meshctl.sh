@@ -73,6 +73,24 @@ expect explain-summary-none 0 'access web (100.64.0.3) -> alice-laptop (100.64.0
   packets: none of the destination'"'"'s 0 rule(s) admits this source
   ssh:     no rule admits this source' \
 	"$meshctl" policy explain "$p" --topology "$t" --src web --dst alice-laptop
+# session recording (#18): the recorders a tag resolves to, lowest first, and enforcement
+cat > "$tmp/rec.hujson" << 'POL'
+{"tagOwners": {"tag:server": ["alice@example.com"]},
+ "acls": [{"action": "accept", "src": ["alice@example.com"], "dst": ["tag:server:22"]}],
+ "ssh": [{"action": "accept", "src": ["alice@example.com"], "dst": ["tag:server"], "users": ["deploy"],
+          "recorder": ["tag:server"], "enforceRecorder": true}]}
+POL
+expect explain-record 0 'ssh alice-laptop (100.64.0.1) -> web (100.64.0.3) as "deploy": accept
+  login:  deploy
+  record: recorded to 100.64.0.3, fd7a:115c:a1e0::3 (enforced: refused or ended when no recorder takes it)
+  rule:   ssh[0] {"action":"accept","src":["alice@example.com"],"dst":["tag:server"],"users":["deploy"],"recorder":["tag:server"],"enforceRecorder":true}
+  why:    accepted by ssh[0]: the source is among its principals and it maps "deploy" to local user "deploy"' \
+	"$meshctl" policy explain "$tmp/rec.hujson" --topology "$t" --src alice-laptop --dst web --user deploy
+expect explain-summary-record 0 'access alice-laptop (100.64.0.1) -> web (100.64.0.3):
+  packets: acls[0] allows tcp/udp/icmp/icmpv6 port 22
+  ssh:     ssh[0] accept as deploy
+           recorded to 100.64.0.3, fd7a:115c:a1e0::3 (enforced: refused or ended when no recorder takes it)' \
+	"$meshctl" policy explain "$tmp/rec.hujson" --topology "$t" --src alice-laptop --dst web
 "$meshctl" policy --help | grep -q '^Usage: meshctl policy check FILE' || { echo "FAIL help"; fail=1; }
 "$meshctl" --help | grep -q '^  policy ' || { echo "FAIL verb listed"; fail=1; }
 exit $fail

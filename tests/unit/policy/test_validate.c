@@ -7,6 +7,10 @@
 #include "control/policy/policy.h"
 
 #define TAGS "\"tagOwners\": {\"tag:server\": [\"alice@example.com\"]}, "
+#define REC_RULE(extra)                                                                        \
+	"{\"tagOwners\": {\"tag:server\": [], \"tag:recorder\": []}, \"ssh\": [{\"action\": "  \
+	"\"accept\", \"src\": [\"alice@example.com\"], \"dst\": [\"tag:server\"], \"users\": " \
+	"[\"root\"]" extra "}]}"
 #define GROUPS "\"groups\": {\"group:dev\": [\"alice@example.com\", \"bob@example.com\"]}, "
 
 static const struct {
@@ -234,6 +238,26 @@ static const struct {
 	{ "{\"groups\": null, \"tagOwners\": null, \"hosts\": null, \"ssh\": null, "
 	  "\"tests\": null, \"sshTests\": null}",
 	  NULL },
+	/* 66-77: session recording, "recorder" and "enforceRecorder" (test_recorder.c) */
+	{ REC_RULE(", \"recorder\": [\"tag:recorder\"]"), NULL },
+	{ REC_RULE(", \"recorder\": [\"tag:recorder\"], \"enforceRecorder\": true"), NULL },
+	{ REC_RULE(", \"recorder\": [\"100.64.0.9\", \"fd7a::9\"]"), NULL },
+	{ REC_RULE(", \"recorder\": [], \"enforceRecorder\": false"), NULL },
+	{ REC_RULE(", \"recorder\": [\"tag:nope\"]"),
+	  "ssh[0]: recorder: tag not found: \"tag:nope\"" },
+	{ REC_RULE(", \"recorder\": [\"alice@example.com\"]"),
+	  "ssh[0]: recorder \"alice@example.com\" must be a tag or an IP address" },
+	{ REC_RULE(", \"recorder\": [\"autogroup:member\"]"),
+	  "ssh[0]: recorder \"autogroup:member\" must be a tag or an IP address" },
+	{ REC_RULE(", \"recorder\": [\"100.64.0.0/24\"]"),
+	  "ssh[0]: recorder \"100.64.0.0/24\" must be a tag or an IP address" },
+	{ REC_RULE(", \"recorder\": [\"*\"]"),
+	  "ssh[0]: recorder \"*\" must be a tag or an IP address" },
+	{ REC_RULE(", \"enforceRecorder\": true"),
+	  "ssh[0]: enforceRecorder is set but no recorder is named" },
+	{ REC_RULE(", \"recorder\": [\"tag:recorder\"], \"enforceRecorder\": \"yes\""),
+	  "ssh[0]: enforceRecorder must be true or false" },
+	{ REC_RULE(", \"recorder\": \"tag:recorder\""), "ssh recorder: must be a list of strings" },
 };
 
 static const struct {

@@ -312,7 +312,7 @@ static void test_kexinit(uv_loop_t *loop, struct sshd_server *srv)
 
 static void test_server(const char *dir)
 {
-	struct sshd_hooks hooks = { authorize, NULL, NULL };
+	struct sshd_hooks hooks = { .authorize = authorize };
 	struct sshd_config cfg = { .state_dir = dir };
 	struct sshd_server *srv;
 	const char *line, *fp;

@@ -1,0 +1,298 @@
+/* The asciicast v2 writer: a JSON header line and event lines into a caller's buffer, with
+ * a JSON string escaper of arbitrary bytes (rec/asciicast.h says what each byte becomes). */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "rec/asciicast.h"
+
+enum utf8_state { UTF8_OK, UTF8_BAD, UTF8_CUT };
+
+/* The UTF-8 sequence at s: UTF8_OK and its length, UTF8_BAD and the length of the maximal
+ * ill-formed prefix (to become one U+FFFD, Unicode's "maximal subpart" practice), or UTF8_CUT
+ * when the input ends inside a sequence that was well formed so far.  Table 3-7 of the
+ * Unicode standard: the second byte's range depends on the first (no overlongs, no
+ * surrogates, nothing past U+10FFFF). */
+static enum utf8_state utf8_seq(const uint8_t *s, size_t len, size_t *n)
+{
+	uint8_t b = s[0], lo = 0x80, hi = 0xbf;
+	size_t need;
+	*n = 1;
+	if (b < 0x80)
+		return UTF8_OK;
+	if (b >= 0xc2 && b <= 0xdf) {
+		need = 2;
+	} else if (b >= 0xe0 && b <= 0xef) {
+		need = 3;
+		lo = b == 0xe0 ? 0xa0 : 0x80;
+		hi = b == 0xed ? 0x9f : 0xbf;
+	} else if (b >= 0xf0 && b <= 0xf4) {
+		need = 4;
+		lo = b == 0xf0 ? 0x90 : 0x80;
+		hi = b == 0xf4 ? 0x8f : 0xbf;
+	} else {
+		return UTF8_BAD;
+	}
+	for (size_t k = 1; k < need; k++) {
+		*n = k;
+		if (k >= len)
+			return UTF8_CUT;
+		if (s[k] < (k == 1 ? lo : 0x80) || s[k] > (k == 1 ? hi : 0xbf))
+			return UTF8_BAD;
+	}
+	*n = need;
+	return UTF8_OK;
+}
+
+/* Bytes that stand for themselves in a JSON string: printable ASCII but '"' and '\'. */
+static bool json_plain(uint8_t c)
+{
+	return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+}
+
+ssize_t rec_json_escape(const uint8_t *s, size_t len, bool partial, size_t *used, char *out,
+			size_t cap)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0, i = 0;
+	while (i < len) {
+		/* the common case, a run of plain text, in one copy */
+		size_t run = 0;
+		while (i + run < len && json_plain(s[i + run]))
+			run++;
+		if (run) {
+			if (cap - o < run)
+				return -ENOSPC;
+			memcpy(out + o, s + i, run);
+			o += run;
+			i += run;
+			continue;
+		}
+		size_t n, tl;
+		char tmp[8];
+		const char *src = tmp;
+		enum utf8_state st = utf8_seq(s + i, len - i, &n);
+		if (st == UTF8_CUT && partial)
+			break;
+		if (st != UTF8_OK) {
+			src = "\xef\xbf\xbd";
+			tl = 3;
+		} else if (n > 1) {
+			src = (const char *)s + i;
+			tl = n;
+		} else if (s[i] == '"' || s[i] == '\\') {
+			tmp[0] = '\\';
+			tmp[1] = (char)s[i];
+			tl = 2;
+		} else { /* a control character or DEL */
+			memcpy(tmp, "\\u00", 4);
+			tmp[4] = hex[s[i] >> 4];
+			tmp[5] = hex[s[i] & 15];
+			tl = 6;
+		}
+		if (cap - o < tl)
+			return -ENOSPC;
+		memcpy(out + o, src, tl);
+		o += tl;
+		i += n;
+	}
+	if (used)
+		*used = i;
+	return (ssize_t)o;
+}
+
+/* An output buffer that remembers running out of room. */
+struct rec_out {
+	char *b;
+	size_t cap, n;
+	bool full;
+};
+
+static void put(struct rec_out *o, const char *s, size_t n)
+{
+	if (o->full || o->cap - o->n < n) {
+		o->full = true;
+		return;
+	}
+	memcpy(o->b + o->n, s, n);
+	o->n += n;
+}
+
+__attribute__((format(printf, 2, 3))) static void putf(struct rec_out *o, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = o->full ? -1 : vsnprintf(o->b + o->n, o->cap - o->n, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= o->cap - o->n)
+		o->full = true;
+	else
+		o->n += (size_t)n;
+}
+
+#define put_lit(o, s) put(o, s, sizeof(s) - 1)
+
+static void put_str(struct rec_out *o, const char *s, size_t len)
+{
+	put_lit(o, "\"");
+	if (o->full)
+		return;
+	ssize_t n =
+	    rec_json_escape((const uint8_t *)s, len, false, NULL, o->b + o->n, o->cap - o->n);
+	if (n < 0)
+		o->full = true;
+	else
+		o->n += (size_t)n;
+	put_lit(o, "\"");
+}
+
+/* , "key": "value" when value is set */
+static void put_member(struct rec_out *o, const char *key, const char *value)
+{
+	if (!value)
+		return;
+	putf(o, ", \"%s\": ", key);
+	put_str(o, value, strlen(value));
+}
+
+static ssize_t done(const struct rec_out *o)
+{
+	return o->full ? -ENOSPC : (ssize_t)o->n;
+}
+
+ssize_t rec_cast_header(const struct rec_header *h, char *buf, size_t cap)
+{
+	struct rec_out o = { buf, cap, 0, false };
+	putf(&o, "{\"version\": 2, \"width\": %u, \"height\": %u, \"timestamp\": %lld",
+	     h->width ? h->width : 80, h->height ? h->height : 24, (long long)h->timestamp);
+	put_member(&o, "command", h->command);
+	if (h->term) {
+		put_lit(&o, ", \"env\": {\"TERM\": ");
+		put_str(&o, h->term, strlen(h->term));
+		put_lit(&o, "}");
+	}
+	put_lit(&o, ", \"mesh\": {\"src_node\": ");
+	put_str(&o, h->src_node ? h->src_node : "", h->src_node ? strlen(h->src_node) : 0);
+	put_member(&o, "src_addr", h->src_addr);
+	put_member(&o, "src_owner", h->src_owner);
+	if (h->n_src_tags) {
+		put_lit(&o, ", \"src_tags\": [");
+		for (size_t i = 0; i < h->n_src_tags; i++) {
+			if (i)
+				put_lit(&o, ", ");
+			put_str(&o, h->src_tags[i], strlen(h->src_tags[i]));
+		}
+		put_lit(&o, "]");
+	}
+	put_member(&o, "ssh_user", h->ssh_user);
+	put_member(&o, "local_user", h->local_user);
+	put_member(&o, "conn_id", h->conn_id);
+	put_lit(&o, "}}\n");
+	return done(&o);
+}
+
+void rec_cast_init(struct rec_cast *c, int64_t start_usec)
+{
+	memset(c, 0, sizeof(*c));
+	c->start_usec = start_usec;
+}
+
+/* '[S.UUUUUU, "T", "' with the time since the start (never negative). */
+static void event_start(const struct rec_cast *c, struct rec_out *o, int64_t now, char type)
+{
+	int64_t t = now > c->start_usec ? now - c->start_usec : 0;
+	putf(o, "[%lld.%06lld, \"%c\", \"", (long long)(t / 1000000), (long long)(t % 1000000),
+	     type);
+}
+
+static void escape_into(struct rec_out *o, const uint8_t *s, size_t len, bool partial, size_t *used)
+{
+	*used = 0;
+	if (o->full)
+		return;
+	ssize_t n = rec_json_escape(s, len, partial, used, o->b + o->n, o->cap - o->n);
+	if (n < 0)
+		o->full = true;
+	else
+		o->n += (size_t)n;
+}
+
+ssize_t rec_cast_output(struct rec_cast *c, int64_t now_usec, const void *data, size_t len,
+			char *buf, size_t cap)
+{
+	const uint8_t *d = data;
+	struct rec_out o = { buf, cap, 0, false };
+	uint8_t head[6], held[3];
+	size_t n_head = c->n_held, off = 0, used = 0, n_held = 0;
+
+	event_start(c, &o, now_usec, 'o');
+	size_t mark = o.n;
+	/* The held bytes with the few that may complete their sequence. */
+	memcpy(head, c->held, c->n_held);
+	while (n_head < sizeof(head) && off < len && off < 3)
+		head[n_head++] = d[off++];
+	escape_into(&o, head, n_head, true, &used);
+	if (o.full)
+		return -ENOSPC;
+	if (used < c->n_held) {
+		/* Still cut (a short chunk): everything is held, nothing is written. */
+		if (n_head > sizeof(held))
+			return -EINVAL; /* cannot happen: a cut sequence is under 4 bytes */
+		memcpy(c->held, head, n_head);
+		c->n_held = (uint8_t)n_head;
+		return 0;
+	}
+	off = used - c->n_held;
+	escape_into(&o, d + off, len - off, true, &used);
+	if (o.full)
+		return -ENOSPC;
+	n_held = len - off - used; /* a cut sequence: under 4 bytes */
+	memcpy(held, d + off + used, n_held);
+	if (o.n == mark) {
+		memcpy(c->held, held, n_held);
+		c->n_held = (uint8_t)n_held;
+		return 0;
+	}
+	put_lit(&o, "\"]\n");
+	if (o.full)
+		return -ENOSPC;
+	memcpy(c->held, held, n_held);
+	c->n_held = (uint8_t)n_held;
+	return (ssize_t)o.n;
+}
+
+ssize_t rec_cast_resize(struct rec_cast *c, int64_t now_usec, unsigned width, unsigned height,
+			char *buf, size_t cap)
+{
+	struct rec_out o = { buf, cap, 0, false };
+	event_start(c, &o, now_usec, 'r');
+	putf(&o, "%ux%u\"]\n", width, height);
+	return done(&o);
+}
+
+ssize_t rec_cast_marker(struct rec_cast *c, int64_t now_usec, const char *label, char *buf,
+			size_t cap)
+{
+	struct rec_out o = { buf, cap, 0, false };
+	size_t used;
+	event_start(c, &o, now_usec, 'm');
+	escape_into(&o, (const uint8_t *)label, strlen(label), false, &used);
+	put_lit(&o, "\"]\n");
+	return done(&o);
+}
+
+ssize_t rec_cast_flush(struct rec_cast *c, int64_t now_usec, char *buf, size_t cap)
+{
+	if (!c->n_held)
+		return 0;
+	struct rec_out o = { buf, cap, 0, false };
+	size_t used;
+	event_start(c, &o, now_usec, 'o');
+	escape_into(&o, c->held, c->n_held, false, &used);
+	put_lit(&o, "\"]\n");
+	if (o.full)
+		return -ENOSPC;
+	c->n_held = 0;
+	return (ssize_t)o.n;
+}
