@@ -354,4 +354,38 @@ void ctl__sso_login_html(struct ctl__req *r, const char *next, char *out, size_t
  * outlen); false, with out empty, when the body has no such field. */
 bool ctl__form_get(const char *body, const char *key, char *out, size_t outlen);
 
+/* store_sqlite.c and store_sqlite_nodes.c: the SQLite store, the helpers its two files
+ * share (errors as -errno; ctl__sq_finish commits when rc is 0, else rolls back) and the
+ * operations store_sqlite_nodes.c adds to the ops table. */
+struct sqlite3;
+struct sqlite3_stmt;
+struct ctl__sq_store {
+	struct ctl_store base;
+	struct sqlite3 *db;
+};
+struct ctl__sq_store *ctl__sq(struct ctl_store *s);
+int64_t ctl__sq_now(void);
+struct sqlite3_stmt *ctl__sq_prep(struct sqlite3 *db, const char *sql); /* NULL: error */
+int ctl__sq_step_done(struct sqlite3 *db, struct sqlite3_stmt *st);	/* finalizes st */
+int ctl__sq_begin(struct sqlite3 *db);
+int ctl__sq_finish(struct sqlite3 *db, int rc);
+void ctl__sq_copy_text(char *dst, size_t len, const unsigned char *src);
+char *ctl__sq_dup_text(const unsigned char *t);
+int ctl__sq_meta_get(struct ctl_store *s, const char *key, char *out, size_t outlen);
+int ctl__sq_meta_set(struct ctl_store *s, const char *key, const char *value);
+int ctl__sq_user_get(struct ctl_store *s, const char *login, struct ctl_user *u, char *pwhash,
+		     size_t pwlen);
+int ctl__sq_user_remove(struct ctl_store *s, const char *login, ctl_node_cb cb, void *ctx);
+int ctl__sq_authkey_add(struct ctl_store *s, struct ctl_authkey *k);
+int ctl__sq_authkey_get(struct ctl_store *s, const char *prefix, struct ctl_authkey *k);
+int ctl__sq_authkey_list(struct ctl_store *s, ctl_authkey_cb cb, void *ctx);
+int ctl__sq_authkey_revoke(struct ctl_store *s, const char *prefix);
+int ctl__sq_node_by_machine(struct ctl_store *s, const uint8_t mkey[static 32],
+			    struct ctl_node_rec *n);
+int ctl__sq_node_register(struct ctl_store *s, struct ctl_node_rec *n, int64_t authkey_id);
+int ctl__sq_node_update(struct ctl_store *s, const struct ctl_node_rec *n);
+int ctl__sq_node_set_expiry(struct ctl_store *s, int64_t id, int64_t key_expiry);
+int ctl__sq_node_list(struct ctl_store *s, ctl_node_cb cb, void *ctx);
+int ctl__sq_node_remove(struct ctl_store *s, int64_t id);
+
 #endif
