@@ -60,6 +60,14 @@ enum {
 	SRV_RELAY_TTL_S = 24 * 3600,
 };
 
+/* What became of a login request or a check-mode hold: a person decides (or it is refused
+ * for them: the node went away, the policy changed). */
+enum ctl__decision {
+	CTL__PENDING = 0, /* a new request (zeroed) waits */
+	CTL__APPROVED,
+	CTL__REJECTED,
+};
+
 struct ctl__login_req { /* an interactive registration waiting for a person */
 	char token[33];
 	uint8_t machine_key[32];
@@ -72,7 +80,7 @@ struct ctl__login_req { /* an interactive registration waiting for a person */
 	bool has_disco_key;
 	char source[SRV_SOURCE_MAX]; /* where it came from (see ctl__source) */
 	int64_t created;
-	int state;	  /* 0 pending, 1 approved, -1 rejected */
+	enum ctl__decision state;
 	char reason[256]; /* why it was rejected, when not by the person's choice */
 	int64_t user_id;
 	int64_t node_id;
@@ -85,8 +93,8 @@ struct ctl__hold { /* a check-mode hold */
 	int64_t check_period_s;
 	int64_t created;
 	int64_t last_asked; /* when its node last asked about it (forgotten when nobody does) */
-	int state;	    /* 0 pending, 1 approved, -1 rejected */
-	char reason[400];   /* why it was rejected, when not by the person's choice */
+	enum ctl__decision state;
+	char reason[400]; /* why it was rejected, when not by the person's choice */
 	/* approved: who, and when they authenticated for this hold (check_fresh_auth) */
 	char approver[CTL_LOGIN_MAX];
 	int64_t auth_at;
