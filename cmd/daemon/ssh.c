@@ -204,8 +204,8 @@ static void hold_unlink(struct hold *h)
 }
 
 /* An approval only ever narrows what the policy allows when it arrives: the netmap may
- * have changed while the login waited (audit finding 6).  The same local user must still
- * be allowed, by a check or accept rule; permissions are those both grant. */
+ * have changed while the login waited.  The same local user must still be allowed, by a
+ * check or accept rule; permissions are those both grant. */
 static void narrow_to_policy(const struct hold *h, struct sshd_decision *d, enum verdict *v,
 			     const char **msg)
 {
