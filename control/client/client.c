@@ -498,6 +498,23 @@ static void connect_start(struct ctl_client *c)
 
 /* ---- public ---- */
 
+/* The keys wiped, the copies of the configuration freed (new's failure, and free). */
+static void forget_config(struct ctl_client *c)
+{
+	sodium_memzero(c->machine_priv, 32);
+	sodium_memzero(c->disco_priv, 32);
+	sodium_memzero(c->node_priv, 32);
+	sodium_memzero(c->next_priv, 32);
+	free(c->url);
+	free(c->ca_file);
+	free(c->state_dir);
+	free(c->hostname);
+	free(c->auth_key);
+	free(c->tags);
+	strv_free(c->endpoints, c->n_endpoints);
+	strv_free(c->host_keys, c->n_host_keys);
+}
+
 int ctl_client_new(const struct ctl_client_config *cfg, struct ctl_client **out, char *err,
 		   size_t errlen)
 {
@@ -615,18 +632,7 @@ int ctl_client_new(const struct ctl_client_config *cfg, struct ctl_client **out,
 fail:
 	if (c->multi)
 		curl_multi_cleanup(c->multi);
-	sodium_memzero(c->machine_priv, 32);
-	sodium_memzero(c->disco_priv, 32);
-	sodium_memzero(c->node_priv, 32);
-	sodium_memzero(c->next_priv, 32);
-	free(c->url);
-	free(c->ca_file);
-	free(c->state_dir);
-	free(c->hostname);
-	free(c->auth_key);
-	free(c->tags);
-	strv_free(c->endpoints, c->n_endpoints);
-	strv_free(c->host_keys, c->n_host_keys);
+	forget_config(c);
 	free(c);
 	return rc;
 }
@@ -663,20 +669,9 @@ void ctl_client_free(struct ctl_client *c)
 	ctl__cache_flush(c);
 	c->stopped = true;
 	ctl__transport_stop(c);
-	sodium_memzero(c->machine_priv, 32);
-	sodium_memzero(c->disco_priv, 32);
-	sodium_memzero(c->node_priv, 32);
-	sodium_memzero(c->next_priv, 32);
-	free(c->url);
-	free(c->ca_file);
-	free(c->state_dir);
-	free(c->hostname);
-	free(c->auth_key);
-	free(c->tags);
+	forget_config(c);
 	json_decref(c->netmap);
 	ctl_netmap_free(c->nm);
-	strv_free(c->endpoints, c->n_endpoints);
-	strv_free(c->host_keys, c->n_host_keys);
 	uv_close((uv_handle_t *)&c->curl_timer, ctl__handle_closed);
 	uv_close((uv_handle_t *)&c->retry_timer, ctl__handle_closed);
 	uv_close((uv_handle_t *)&c->cache_timer, ctl__handle_closed);
