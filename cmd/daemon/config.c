@@ -1,5 +1,5 @@
 /* Configuration file reader: turns the file into long options so there is exactly one
- * parser (getopt in meshd.c) and one set of error messages for both. */
+ * parser (getopt in options.c) and one set of error messages for both. */
 #include "cmd/daemon/config.h"
 
 #include <ctype.h>
@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "common/common.h"
 
 static char *trim(char *s)
 {
@@ -121,4 +123,28 @@ void meshd_config_argv_free(int argc, char **argv, int orig_argc)
 	for (int i = 1; i <= from_file; i++)
 		free(argv[i]);
 	free(argv);
+}
+
+void meshd_config_reload_log_level(const char *path)
+{
+	char *argv0 = "meshd";
+	int n;
+	char **v;
+	if (!meshd_config_argv(path, false, 1, &argv0, &n, &v)) {
+		log_warn("meshd", "SIGHUP: %s not reloaded (see the error above)", path);
+		return;
+	}
+	for (int i = 1; i < n; i++) {
+		if (strncmp(v[i], "--log-level=", 12) == 0) {
+			enum log_level lv;
+			if (log_level_parse(v[i] + 12, &lv)) {
+				log_set_level(lv);
+				log_info("meshd", "SIGHUP: log level %s", v[i] + 12);
+			} else {
+				log_warn("meshd", "SIGHUP: %s: bad log-level '%s' ignored", path,
+					 v[i] + 12);
+			}
+		}
+	}
+	meshd_config_argv_free(n, v, 1);
 }

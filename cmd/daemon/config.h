@@ -17,4 +17,8 @@ bool meshd_config_argv(const char *path, bool required, int argc, char **argv, i
 /* Frees what meshd_config_argv() allocated. */
 void meshd_config_argv_free(int argc, char **argv, int orig_argc);
 
+/* SIGHUP: the log level follows the file at path (a missing file changes nothing); what
+ * else it sets needs a restart.  A bad file or level is logged and changes nothing. */
+void meshd_config_reload_log_level(const char *path);
+
 #endif

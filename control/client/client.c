@@ -1,6 +1,6 @@
 /* The control client's state machine: connect (GET /key, pin), register (auth key, or
- * an interactive login URL), the map stream with backoff and jitter, check-mode holds,
- * logout, and the public API.  See client.h; the parts are listed in internal.h. */
+ * an interactive login URL), the map stream with backoff and jitter, logout, and the
+ * public API (check-mode holds: hold.c).  See client.h; the parts are listed in internal.h. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -86,9 +86,8 @@ void ctl__deliver(struct ctl_client *c, bool from_cache)
 static void connect_start(struct ctl_client *c);
 static void map_poll(struct ctl_client *c);
 
-/* Start a sealed POST of j (taken over) to path; NULL when it could not start. */
-static struct creq *post_json(struct ctl_client *c, const char *path, json_t *j, enum req_kind kind,
-			      long timeout_ms)
+struct creq *ctl__post_json(struct ctl_client *c, const char *path, json_t *j, enum req_kind kind,
+			    long timeout_ms)
 {
 	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	struct creq *r = s ? calloc(1, sizeof(*r)) : NULL;
@@ -132,7 +131,7 @@ static char *opened(struct creq *r, long status, const char **why)
 	return plain;
 }
 
-static json_t *response_json(struct creq *r, long status, char *errbuf, size_t errlen)
+json_t *ctl__response_json(struct creq *r, long status, char *errbuf, size_t errlen)
 {
 	const char *why = "empty response";
 	char *plain = status ? opened(r, status, &why) : NULL;
@@ -208,7 +207,7 @@ void ctl__register_send(struct ctl_client *c)
 	} else if (c->auth_key && !(c->rotating && !c->relogin)) {
 		json_object_set_new(j, "auth_key", json_string(c->auth_key));
 	}
-	struct creq *r = post_json(c, "/machine/register", j, REQ_REGISTER, REQ_TIMEOUT_MS);
+	struct creq *r = ctl__post_json(c, "/machine/register", j, REQ_REGISTER, REQ_TIMEOUT_MS);
 	if (!r) {
 		retry_later(c, "cannot start the registration request");
 		return;
@@ -278,7 +277,7 @@ static void mark_registered(struct ctl_client *c, bool yes)
 static void on_register(struct ctl_client *c, struct creq *r, long status)
 {
 	char err[512];
-	json_t *j = response_json(r, status, err, sizeof(err));
+	json_t *j = ctl__response_json(r, status, err, sizeof(err));
 	/* A definite refusal of a new key: forget it (an unanswered request may have reached
 	 * control, so then the key stays for the next try, or for a netmap that confirms it). */
 	bool refused = status >= 400 && status < 500 && status != 401;
@@ -374,7 +373,7 @@ static void map_poll(struct ctl_client *c)
 		json_array_append_new(hks, json_string(c->host_keys[i]));
 	json_object_set_new(j, "endpoints", eps);
 	json_object_set_new(j, "ssh_host_keys", hks);
-	struct creq *r = post_json(c, "/machine/map", j, REQ_MAP, MAP_TIMEOUT_MS);
+	struct creq *r = ctl__post_json(c, "/machine/map", j, REQ_MAP, MAP_TIMEOUT_MS);
 	if (!r) {
 		retry_later(c, "cannot start the map request");
 		return;
@@ -401,7 +400,7 @@ static void on_map(struct ctl_client *c, struct creq *r, long status)
 	if (status == 200)
 		plain = opened(r, status, &why);
 	if (!plain) {
-		json_t *j = response_json(r, status, err, sizeof(err));
+		json_t *j = ctl__response_json(r, status, err, sizeof(err));
 		json_decref(j);
 		if (!status)
 			snprintf(err, sizeof(err), "control is unreachable (%s)",
@@ -443,74 +442,10 @@ static void on_map(struct ctl_client *c, struct creq *r, long status)
 	map_poll(c);
 }
 
-static void hold_send(struct ctl_client *c, struct creq *old);
-
-static void hold_cancel_send(struct ctl_client *c, const char *hold_id)
-{
-	struct creq *r =
-	    post_json(c, "/machine/hold", json_pack("{s:s, s:b}", "hold_id", hold_id, "cancel", 1),
-		      REQ_HOLD, REQ_TIMEOUT_MS);
-	if (r)
-		r->hold_cancel = true; /* its answer goes nowhere */
-}
-
-static void on_hold(struct ctl_client *c, struct creq *r, long status)
-{
-	char err[512];
-	json_t *j = response_json(r, status, err, sizeof(err));
-	const char *d = json_string_value(json_object_get(j, "decision"));
-	if (!r->hold_cb) {
-		/* cancelled while this request was out: control forgets the hold */
-		const char *id = json_string_value(json_object_get(j, "hold_id"));
-		if (!r->hold_cancel && d && strcmp(d, "pending") == 0 && id)
-			hold_cancel_send(c, id);
-	} else if (!j || !d) {
-		const char *e = json_string_value(json_object_get(j, "error"));
-		r->hold_cb(r->cb_ctx, CTL_HOLD_FAILED, VERDICT_REJECT, e ? e : err);
-	} else if (strcmp(d, "accept") == 0) {
-		r->hold_cb(r->cb_ctx, CTL_HOLD_DECIDED, VERDICT_ACCEPT, "approved");
-	} else if (strcmp(d, "reject") == 0) {
-		r->hold_cb(r->cb_ctx, CTL_HOLD_DECIDED, VERDICT_REJECT,
-			   json_string_value(json_object_get(j, "reason")) ?: "rejected");
-	} else {
-		const char *url = json_string_value(json_object_get(j, "url"));
-		const char *id = json_string_value(json_object_get(j, "hold_id"));
-		snprintf(r->hold_id, sizeof(r->hold_id), "%s", id ? id : "");
-		if (!r->hold_pending_told)
-			r->hold_cb(r->cb_ctx, CTL_HOLD_PENDING, VERDICT_REJECT, url ? url : "");
-		r->hold_pending_told = true;
-		if (!r->hold_cb && r->hold_id[0]) /* cancelled from the callback */
-			hold_cancel_send(c, r->hold_id);
-		else if (r->hold_cb)
-			hold_send(c, r);
-	}
-	json_decref(j);
-}
-
-static void hold_send(struct ctl_client *c, struct creq *old)
-{
-	json_t *j = old->hold_id[0] ? json_pack("{s:s, s:b}", "hold_id", old->hold_id, "wait", 1)
-				    : json_pack("{s:s, s:s, s:i, s:b}", "src", old->hold_src,
-						"user", old->hold_user, "check_period",
-						(int)old->hold_period, "wait", 0);
-	struct creq *r = post_json(c, "/machine/hold", j, REQ_HOLD, MAP_TIMEOUT_MS);
-	if (!r) {
-		old->hold_cb(old->cb_ctx, CTL_HOLD_FAILED, VERDICT_REJECT, "cannot reach control");
-		return;
-	}
-	r->hold_cb = old->hold_cb;
-	r->cb_ctx = old->cb_ctx;
-	r->hold_period = old->hold_period;
-	r->hold_pending_told = old->hold_pending_told;
-	memcpy(r->hold_src, old->hold_src, sizeof(r->hold_src));
-	memcpy(r->hold_user, old->hold_user, sizeof(r->hold_user));
-	memcpy(r->hold_id, old->hold_id, sizeof(r->hold_id));
-}
-
 static void on_logout(struct ctl_client *c, struct creq *r, long status)
 {
 	char err[512];
-	json_t *j = response_json(r, status, err, sizeof(err));
+	json_t *j = ctl__response_json(r, status, err, sizeof(err));
 	bool ok = j && json_is_true(json_object_get(j, "logged_out"));
 	json_decref(j);
 	if (ok) {
@@ -538,7 +473,7 @@ void ctl__request_done(struct ctl_client *c, struct creq *r, long status)
 		on_map(c, r, status);
 		break;
 	case REQ_HOLD:
-		on_hold(c, r, status);
+		ctl__on_hold(c, r, status);
 		break;
 	case REQ_LOGOUT:
 		on_logout(c, r, status);
@@ -562,6 +497,23 @@ static void connect_start(struct ctl_client *c)
 }
 
 /* ---- public ---- */
+
+/* The keys wiped, the copies of the configuration freed (new's failure, and free). */
+static void forget_config(struct ctl_client *c)
+{
+	sodium_memzero(c->machine_priv, 32);
+	sodium_memzero(c->disco_priv, 32);
+	sodium_memzero(c->node_priv, 32);
+	sodium_memzero(c->next_priv, 32);
+	free(c->url);
+	free(c->ca_file);
+	free(c->state_dir);
+	free(c->hostname);
+	free(c->auth_key);
+	free(c->tags);
+	strv_free(c->endpoints, c->n_endpoints);
+	strv_free(c->host_keys, c->n_host_keys);
+}
 
 int ctl_client_new(const struct ctl_client_config *cfg, struct ctl_client **out, char *err,
 		   size_t errlen)
@@ -680,18 +632,7 @@ int ctl_client_new(const struct ctl_client_config *cfg, struct ctl_client **out,
 fail:
 	if (c->multi)
 		curl_multi_cleanup(c->multi);
-	sodium_memzero(c->machine_priv, 32);
-	sodium_memzero(c->disco_priv, 32);
-	sodium_memzero(c->node_priv, 32);
-	sodium_memzero(c->next_priv, 32);
-	free(c->url);
-	free(c->ca_file);
-	free(c->state_dir);
-	free(c->hostname);
-	free(c->auth_key);
-	free(c->tags);
-	strv_free(c->endpoints, c->n_endpoints);
-	strv_free(c->host_keys, c->n_host_keys);
+	forget_config(c);
 	free(c);
 	return rc;
 }
@@ -728,20 +669,9 @@ void ctl_client_free(struct ctl_client *c)
 	ctl__cache_flush(c);
 	c->stopped = true;
 	ctl__transport_stop(c);
-	sodium_memzero(c->machine_priv, 32);
-	sodium_memzero(c->disco_priv, 32);
-	sodium_memzero(c->node_priv, 32);
-	sodium_memzero(c->next_priv, 32);
-	free(c->url);
-	free(c->ca_file);
-	free(c->state_dir);
-	free(c->hostname);
-	free(c->auth_key);
-	free(c->tags);
+	forget_config(c);
 	json_decref(c->netmap);
 	ctl_netmap_free(c->nm);
-	strv_free(c->endpoints, c->n_endpoints);
-	strv_free(c->host_keys, c->n_host_keys);
 	uv_close((uv_handle_t *)&c->curl_timer, ctl__handle_closed);
 	uv_close((uv_handle_t *)&c->retry_timer, ctl__handle_closed);
 	uv_close((uv_handle_t *)&c->cache_timer, ctl__handle_closed);
@@ -771,35 +701,6 @@ int ctl_client_set_endpoints(struct ctl_client *c, const char *const *eps, size_
 		map_poll(c);
 	}
 	return 0;
-}
-
-int ctl_client_hold(struct ctl_client *c, const char *src, const char *user,
-		    uint32_t check_period_s, ctl_hold_cb cb, void *ctx)
-{
-	struct creq tmpl;
-	if (!c->pinned || strlen(src) >= sizeof(tmpl.hold_src) ||
-	    strlen(user) >= sizeof(tmpl.hold_user))
-		return -EINVAL;
-	memset(&tmpl, 0, sizeof(tmpl));
-	tmpl.hold_cb = cb;
-	tmpl.cb_ctx = ctx;
-	tmpl.hold_period = check_period_s;
-	snprintf(tmpl.hold_src, sizeof(tmpl.hold_src), "%s", src);
-	snprintf(tmpl.hold_user, sizeof(tmpl.hold_user), "%s", user);
-	hold_send(c, &tmpl);
-	return 0;
-}
-
-void ctl_client_hold_cancel(struct ctl_client *c, void *ctx)
-{
-	for (struct creq *r = c->reqs; r; r = r->next) {
-		if (r->kind != REQ_HOLD || r->hold_cancel || !r->hold_cb || r->cb_ctx != ctx)
-			continue;
-		r->hold_cb = NULL;
-		if (r->hold_id[0])
-			hold_cancel_send(c, r->hold_id);
-		/* else: its answer brings the id, and on_hold cancels then */
-	}
 }
 
 int ctl_client_logout(struct ctl_client *c, void (*cb)(void *ctx, int status), void *ctx)

@@ -1,5 +1,6 @@
 /* control/client internals: the client's state and the functions its files share.
- *   client.c     the connect -> register -> map-stream state machine, holds, logout, the API
+ *   client.c     the connect -> register -> map-stream state machine, logout, the API
+ *   hold.c       check-mode holds (long-polled requests, cancelled at control when given up)
  *   transport.c  libcurl multi driven by libuv (uv_poll per socket, one timer for curl)
  *   cache.c      the netmap cache on disk (written off the loop, at most once a second)
  *   nodekey.c    node key rotation (node.key.next) and re-login when the key expires
@@ -117,6 +118,14 @@ void ctl__deliver(struct ctl_client *c, bool from_cache);
 /* Send a registration (one at a time) carrying the client's current wishes. */
 void ctl__register_send(struct ctl_client *c);
 void ctl__request_done(struct ctl_client *c, struct creq *r, long status);
+/* Start a sealed POST of j (taken over) to path; NULL when it could not start. */
+struct creq *ctl__post_json(struct ctl_client *c, const char *path, json_t *j, enum req_kind kind,
+			    long timeout_ms);
+/* The answer's JSON object (the caller's), or NULL with why in errbuf. */
+json_t *ctl__response_json(struct creq *r, long status, char *errbuf, size_t errlen);
+
+/* hold.c: the answer to a hold request (REQ_HOLD) */
+void ctl__on_hold(struct ctl_client *c, struct creq *r, long status);
 
 /* transport.c */
 int ctl__transport_init(struct ctl_client *c);

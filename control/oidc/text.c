@@ -1,7 +1,8 @@
 /* control/oidc's text helpers: the error sentence, quoting what a provider (or someone in
  * front of the browser) sent so it cannot drive a terminal or forge a log line, base64url
  * (libsodium's, strict: no padding, no other alphabet), and JSON read with duplicate members
- * refused.  common/ has no base64url yet; this one stays here until it does. */
+ * refused.  base64url is the provider's encoding (JWS, JWK, PKCE), not a key text of ours,
+ * so it lives here and not in common/. */
 #include <errno.h>
 #include <sodium.h>
 #include <stdarg.h>

@@ -98,15 +98,15 @@ static enum MHD_Result hold_answer(struct ctl__req *r, struct ctl__hold *h)
 	struct ctl_server *srv = r->srv;
 	char url[512], why[POL_WHY_MAX];
 	int v = ctl__ssh_verdict(srv, h->src, h->dst, h->local_user, why, sizeof(why));
-	if (v == VERDICT_REJECT && h->state >= 0) {
-		h->state = -1;
+	if (v == VERDICT_REJECT && h->state != CTL__REJECTED) {
+		h->state = CTL__REJECTED;
 		snprintf(h->reason, sizeof(h->reason), "the policy no longer allows this login: %s",
 			 why);
 	}
-	if (h->state < 0)
+	if (h->state == CTL__REJECTED)
 		return hold_reject(
 		    r, "%s", h->reason[0] ? h->reason : "the login was rejected on the check page");
-	if (h->state > 0 || v == VERDICT_ACCEPT)
+	if (h->state == CTL__APPROVED || v == VERDICT_ACCEPT)
 		return ctl__reply_sealed_json(r, MHD_HTTP_OK,
 					      json_pack("{s:s}", "decision", "accept"));
 	bool wait = json_is_true(json_object_get(r->msg, "wait"));
@@ -131,8 +131,8 @@ static bool hold_room(struct ctl__req *r, const struct ctl__node *src, const str
 	size_t to_dst = 0, from_src = 0;
 	for (size_t i = 0; i < srv->n_holds; i++) {
 		const struct ctl__hold *h = &srv->holds[i];
-		to_dst += h->state == 0 && h->dst == dst->rec.id;
-		from_src += h->state == 0 && h->src == src->rec.id;
+		to_dst += h->state == CTL__PENDING && h->dst == dst->rec.id;
+		from_src += h->state == CTL__PENDING && h->src == src->rec.id;
 	}
 	if (from_src >= SRV_HOLDS_PER_SOURCE)
 		*res = ctl__sealed_error(r, MHD_HTTP_TOO_MANY_REQUESTS,

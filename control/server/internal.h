@@ -60,6 +60,14 @@ enum {
 	SRV_RELAY_TTL_S = 24 * 3600,
 };
 
+/* What became of a login request or a check-mode hold: a person decides (or it is refused
+ * for them: the node went away, the policy changed). */
+enum ctl__decision {
+	CTL__PENDING = 0, /* a new request (zeroed) waits */
+	CTL__APPROVED,
+	CTL__REJECTED,
+};
+
 struct ctl__login_req { /* an interactive registration waiting for a person */
 	char token[33];
 	uint8_t machine_key[32];
@@ -72,7 +80,7 @@ struct ctl__login_req { /* an interactive registration waiting for a person */
 	bool has_disco_key;
 	char source[SRV_SOURCE_MAX]; /* where it came from (see ctl__source) */
 	int64_t created;
-	int state;	  /* 0 pending, 1 approved, -1 rejected */
+	enum ctl__decision state;
 	char reason[256]; /* why it was rejected, when not by the person's choice */
 	int64_t user_id;
 	int64_t node_id;
@@ -85,8 +93,8 @@ struct ctl__hold { /* a check-mode hold */
 	int64_t check_period_s;
 	int64_t created;
 	int64_t last_asked; /* when its node last asked about it (forgotten when nobody does) */
-	int state;	    /* 0 pending, 1 approved, -1 rejected */
-	char reason[400];   /* why it was rejected, when not by the person's choice */
+	enum ctl__decision state;
+	char reason[400]; /* why it was rejected, when not by the person's choice */
 	/* approved: who, and when they authenticated for this hold (check_fresh_auth) */
 	char approver[CTL_LOGIN_MAX];
 	int64_t auth_at;
@@ -353,5 +361,39 @@ void ctl__sso_login_html(struct ctl__req *r, const char *next, char *out, size_t
 /* The value of key in an application/x-www-form-urlencoded body, decoded into out (cut to
  * outlen); false, with out empty, when the body has no such field. */
 bool ctl__form_get(const char *body, const char *key, char *out, size_t outlen);
+
+/* store_sqlite.c and store_sqlite_nodes.c: the SQLite store, the helpers its two files
+ * share (errors as -errno; ctl__sq_finish commits when rc is 0, else rolls back) and the
+ * operations store_sqlite_nodes.c adds to the ops table. */
+struct sqlite3;
+struct sqlite3_stmt;
+struct ctl__sq_store {
+	struct ctl_store base;
+	struct sqlite3 *db;
+};
+struct ctl__sq_store *ctl__sq(struct ctl_store *s);
+int64_t ctl__sq_now(void);
+struct sqlite3_stmt *ctl__sq_prep(struct sqlite3 *db, const char *sql); /* NULL: error */
+int ctl__sq_step_done(struct sqlite3 *db, struct sqlite3_stmt *st);	/* finalizes st */
+int ctl__sq_begin(struct sqlite3 *db);
+int ctl__sq_finish(struct sqlite3 *db, int rc);
+void ctl__sq_copy_text(char *dst, size_t len, const unsigned char *src);
+char *ctl__sq_dup_text(const unsigned char *t);
+int ctl__sq_meta_get(struct ctl_store *s, const char *key, char *out, size_t outlen);
+int ctl__sq_meta_set(struct ctl_store *s, const char *key, const char *value);
+int ctl__sq_user_get(struct ctl_store *s, const char *login, struct ctl_user *u, char *pwhash,
+		     size_t pwlen);
+int ctl__sq_user_remove(struct ctl_store *s, const char *login, ctl_node_cb cb, void *ctx);
+int ctl__sq_authkey_add(struct ctl_store *s, struct ctl_authkey *k);
+int ctl__sq_authkey_get(struct ctl_store *s, const char *prefix, struct ctl_authkey *k);
+int ctl__sq_authkey_list(struct ctl_store *s, ctl_authkey_cb cb, void *ctx);
+int ctl__sq_authkey_revoke(struct ctl_store *s, const char *prefix);
+int ctl__sq_node_by_machine(struct ctl_store *s, const uint8_t mkey[static 32],
+			    struct ctl_node_rec *n);
+int ctl__sq_node_register(struct ctl_store *s, struct ctl_node_rec *n, int64_t authkey_id);
+int ctl__sq_node_update(struct ctl_store *s, const struct ctl_node_rec *n);
+int ctl__sq_node_set_expiry(struct ctl_store *s, int64_t id, int64_t key_expiry);
+int ctl__sq_node_list(struct ctl_store *s, ctl_node_cb cb, void *ctx);
+int ctl__sq_node_remove(struct ctl_store *s, int64_t id);
 
 #endif

@@ -359,7 +359,7 @@ void ctl__timer_tick(struct ctl_server *srv)
 	for (size_t i = 0; i < srv->n_holds;) {
 		const struct ctl__hold *h = &srv->holds[i];
 		if (h->created + SRV_LOGIN_TTL_S < now ||
-		    (h->state == 0 && h->last_asked + SRV_HOLD_IDLE_S < now &&
+		    (h->state == CTL__PENDING && h->last_asked + SRV_HOLD_IDLE_S < now &&
 		     !hold_waited(srv, h)))
 			srv->holds[i] = srv->holds[--srv->n_holds];
 		else

@@ -126,7 +126,7 @@ int ctl__register_finish(struct ctl_server *srv, struct ctl__login_req *lr, int6
 	if (rc && rc != -ENOMEM) {
 		/* the person approving does not own the tags the node asks for (or they are
 		 * not valid): the node is told why */
-		lr->state = -1;
+		lr->state = CTL__REJECTED;
 		snprintf(lr->reason, sizeof(lr->reason), "%s", err);
 		ctl__wake(srv, SRV_WAIT_REGISTER, lr->token);
 		return rc;
@@ -139,7 +139,7 @@ int ctl__register_finish(struct ctl_server *srv, struct ctl__login_req *lr, int6
 		log_err("meshcontrol", "interactive registration: %s", err);
 		return rc;
 	}
-	lr->state = 1;
+	lr->state = CTL__APPROVED;
 	lr->user_id = user_id;
 	lr->node_id = n ? n->rec.id : 0;
 	ctl__wake(srv, SRV_WAIT_REGISTER, lr->token);
@@ -166,7 +166,7 @@ static struct ctl__login_req *login_new(struct ctl__req *r, const uint8_t nkey[3
 	ctl__source(r->conn, src);
 	for (size_t i = 0; i < srv->n_logins;) {
 		struct ctl__login_req *lr = &srv->logins[i];
-		if (lr->state == 0 && memcmp(lr->machine_key, r->machine_key, 32) == 0) {
+		if (lr->state == CTL__PENDING && memcmp(lr->machine_key, r->machine_key, 32) == 0) {
 			ctl__login_forget(srv, i);
 			continue;
 		}
@@ -219,11 +219,11 @@ static enum MHD_Result register_interactive(struct ctl__req *r, const uint8_t nk
 		if (!lr || memcmp(lr->machine_key, r->machine_key, 32) != 0)
 			return ctl__sealed_error(r, MHD_HTTP_BAD_REQUEST,
 						 "followup: unknown or expired login request");
-		if (lr->state < 0)
+		if (lr->state == CTL__REJECTED)
 			return ctl__sealed_error(r, MHD_HTTP_FORBIDDEN,
 						 "the device was rejected on the login page%s%s",
 						 lr->reason[0] ? ": " : "", lr->reason);
-		if (lr->state > 0) {
+		if (lr->state == CTL__APPROVED) {
 			struct ctl__node *n = ctl__node_by_id(srv, lr->node_id);
 			if (!n)
 				return ctl__sealed_error(r, MHD_HTTP_GONE, "the node was removed");

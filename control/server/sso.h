@@ -1,4 +1,4 @@
-/* control/server internal: single sign-on through an OpenID provider (#17).
+/* control/server internal: single sign-on through an OpenID provider.
  *
  * control/oidc judges what the provider sends; this is meshcontrol's side of it:
  *   sso_config.c   the --oidc-* options, checked with exact errors, and the client secret

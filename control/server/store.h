@@ -1,7 +1,7 @@
 /* control/server/store.h: meshcontrol's durable state behind a small interface.
  *
  * Every operation is atomic: it runs in one transaction and either happens entirely or not
- * at all.  The only backend today is SQLite (store_sqlite.c, WAL, versioned migrations);
+ * at all.  The only backend today is SQLite (store_sqlite*.c, WAL, versioned migrations);
  * the operations are coarse on purpose (register = consume the key + create the node) so a
  * PostgreSQL backend for several control replicas is one more ops table, not a rewrite.
  * Not thread-safe: the server serializes calls under its own lock. */

@@ -419,7 +419,7 @@ static enum MHD_Result device_page(struct ctl__req *r, const char *method, const
 	snprintf(tags, sizeof(tags), "%s", lr->has_tags ? lr->tags : "");
 	ctl__html_escape(tags_h, sizeof(tags_h), tags);
 	ctl__html_escape(who, sizeof(who), s->login);
-	if (strcmp(method, "POST") == 0 && lr->state == 0) {
+	if (strcmp(method, "POST") == 0 && lr->state == CTL__PENDING) {
 		if (!csrf_ok(r, s))
 			return page(r, MHD_HTTP_FORBIDDEN, "Refused", NULL,
 				    "<p class=err>The form has expired; reload the page.</p>");
@@ -438,16 +438,16 @@ static enum MHD_Result device_page(struct ctl__req *r, const char *method, const
 					    "%s</p>",
 					    err_h);
 		} else {
-			lr->state = -1;
+			lr->state = CTL__REJECTED;
 			ctl__wake(srv, SRV_WAIT_REGISTER, lr->token);
 		}
 	}
-	if (lr->state > 0)
+	if (lr->state == CTL__APPROVED)
 		return page(r, MHD_HTTP_OK, "Device approved", NULL,
 			    "<p class=ok-msg id=result>%s is now in your tailnet.</p>"
 			    "<p>You can close this page.</p>",
 			    host);
-	if (lr->state < 0) {
+	if (lr->state == CTL__REJECTED) {
 		ctl__html_escape(err_h, sizeof(err_h), lr->reason);
 		return page(r, MHD_HTTP_OK, "Device rejected", NULL,
 			    "<p class=err id=result>%s was not added%s%s.</p>", host,
@@ -547,11 +547,11 @@ static enum MHD_Result check_approve(struct ctl__req *r, const struct check_view
 			    "one.</p>");
 	if (rc)
 		return check_form(r, MHD_HTTP_UNAUTHORIZED, v, h, s->csrf, "Wrong password.");
-	if (h->state != 0)
+	if (h->state != CTL__PENDING)
 		return MHD_YES; /* decided meanwhile: the caller shows how */
 	if (ctl__ssh_verdict(srv, h->src, h->dst, h->local_user, why, sizeof(why)) ==
 	    VERDICT_REJECT) {
-		h->state = -1;
+		h->state = CTL__REJECTED;
 		snprintf(h->reason, sizeof(h->reason), "the policy no longer allows this login: %s",
 			 why);
 		return MHD_YES;
@@ -564,7 +564,7 @@ static enum MHD_Result check_approve(struct ctl__req *r, const struct check_view
 	if (srv->store->ops->approval_put(srv->store, &a) != 0)
 		return page(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "Error", NULL,
 			    "<p class=err>The approval could not be saved.</p>");
-	h->state = 1;
+	h->state = CTL__APPROVED;
 	h->auth_at = at;
 	snprintf(h->approver, sizeof(h->approver), "%s", login);
 	log_info("meshcontrol", "check approved by %s (password entered for it): %s -> %s as %s",
@@ -596,7 +596,7 @@ static enum MHD_Result check_page(struct ctl__req *r, const char *method, const 
 	ctl__html_escape(v.dst, sizeof(v.dst), dst->rec.hostname);
 	ctl__html_escape(v.user, sizeof(v.user), h->local_user);
 	ctl__html_escape(v.login, sizeof(v.login), s->login);
-	if (strcmp(method, "POST") == 0 && h->state == 0) {
+	if (strcmp(method, "POST") == 0 && h->state == CTL__PENDING) {
 		if (!csrf_ok(r, s))
 			return page(r, MHD_HTTP_FORBIDDEN, "Refused", NULL,
 				    "<p class=err>The form has expired; reload the page.</p>");
@@ -606,14 +606,14 @@ static enum MHD_Result check_page(struct ctl__req *r, const char *method, const 
 			snprintf(hid, sizeof(hid), "%s", h->id);
 			enum MHD_Result res = check_approve(r, &v, h, s);
 			h = hold_find(srv, hid);
-			if (res != MHD_YES || !h || h->state == 0)
+			if (res != MHD_YES || !h || h->state == CTL__PENDING)
 				return res; /* a page (the form again, 429, an error) went out */
 		} else {
-			h->state = -1;
+			h->state = CTL__REJECTED;
 		}
 		ctl__wake(srv, SRV_WAIT_HOLD, h->id);
 	}
-	if (h->state > 0) {
+	if (h->state == CTL__APPROVED) {
 		char when[40], who[CTL_LOGIN_MAX * 6];
 		utc_time(when, h->auth_at);
 		ctl__html_escape(who, sizeof(who), h->approver);
@@ -623,7 +623,7 @@ static enum MHD_Result check_page(struct ctl__req *r, const char *method, const 
 			    "<p>You can close this page.</p>",
 			    v.src, v.dst, v.user, who, when);
 	}
-	if (h->state < 0) {
+	if (h->state == CTL__REJECTED) {
 		char reason_h[sizeof(h->reason) * 6];
 		ctl__html_escape(reason_h, sizeof(reason_h), h->reason);
 		return page(r, MHD_HTTP_OK, "Login rejected", NULL,
