@@ -14,7 +14,7 @@
 
 /* ---- check-mode holds ---- */
 
-static struct ctl__hold *hold_by_id(struct ctl_server *srv, const char *id)
+struct ctl__hold *ctl__hold_find(struct ctl_server *srv, const char *id)
 {
 	for (size_t i = 0; i < srv->n_holds; i++)
 		if (strcmp(srv->holds[i].id, id) == 0)
@@ -161,7 +161,7 @@ enum MHD_Result ctl__api_hold(struct ctl__req *r, struct ctl__node *dst)
 	const char *hid = json_string_value(json_object_get(r->msg, "hold_id"));
 	struct ctl__hold *h;
 	if (hid) {
-		h = hold_by_id(srv, hid);
+		h = ctl__hold_find(srv, hid);
 		if (!h || h->dst != dst->rec.id)
 			return ctl__sealed_error(r, MHD_HTTP_BAD_REQUEST,
 						 "hold_id: unknown or expired hold");

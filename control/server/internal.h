@@ -98,6 +98,10 @@ struct ctl__hold { /* a check-mode hold */
 	/* approved: who, and when they authenticated for this hold (check_fresh_auth) */
 	char approver[CTL_LOGIN_MAX];
 	int64_t auth_at;
+	/* check mode through the identity provider: the web session that re-authenticated for
+	 * this hold (sso_web.c), its user and the provider's auth_time; "" / 0 until then */
+	char reauth_session[65];
+	int64_t reauth_user, reauth_at;
 };
 
 /* Failed attempts per key in fixed windows (throttle.c). */
@@ -308,6 +312,8 @@ enum MHD_Result ctl__sealed_error(struct ctl__req *r, unsigned status, const cha
 enum MHD_Result ctl__api_register(struct ctl__req *r);
 enum MHD_Result ctl__api_map(struct ctl__req *r, struct ctl__node *n);
 enum MHD_Result ctl__api_hold(struct ctl__req *r, struct ctl__node *dst);
+/* The hold of id, or NULL. */
+struct ctl__hold *ctl__hold_find(struct ctl_server *srv, const char *id);
 enum MHD_Result ctl__api_logout(struct ctl__req *r, struct ctl__node *n);
 /* The person logged in as login (user_id) approved lr: register the node.  -EPERM (lr
  * rejected, err says why) when the node asked for tags that person does not own. */
@@ -357,6 +363,13 @@ enum MHD_Result ctl__session_start(struct ctl__req *r, const struct ctl_user *u,
  * SSO) into out. */
 enum MHD_Result ctl__sso_web(struct ctl__req *r, const char *method, const char *path);
 void ctl__sso_login_html(struct ctl__req *r, const char *next, char *out, size_t outlen);
+/* Whether a check of a login from src goes through the identity provider (its owner signed
+ * in there before) instead of a password typed again (local users: break-glass admins). */
+bool ctl__check_via_sso(struct ctl_server *srv, const struct ctl__node *src);
+/* web.c: the person of u re-authenticated at the provider for h at auth_at: the browser's
+ * session (its own when it is u's, else a new one) may approve h; sent on to h's page. */
+enum MHD_Result ctl__check_reauthed(struct ctl__req *r, struct ctl__hold *h,
+				    const struct ctl_user *u, int64_t auth_at);
 
 /* The value of key in an application/x-www-form-urlencoded body, decoded into out (cut to
  * outlen); false, with out empty, when the body has no such field. */

@@ -56,6 +56,10 @@ struct ctl__sso_pending {
 	char source[SRV_SSO_SOURCE_MAX];    /* ctl__sso_source_key of the browser */
 	char next[SRV_SSO_NEXT_MAX];
 	int64_t created;
+	/* check mode: the hold this re-authentication approves ("" for a sign-in), and when the
+	 * hold was made (the provider's auth_time must not be before it) */
+	char hold[33];
+	int64_t auth_after;
 };
 
 /* When an address may start its next login (GCRA: now + SRV_SSO_START_EVERY_S a start). */
@@ -171,6 +175,8 @@ struct ctl__sso_job {
 	char code[SRV_SSO_CODE_MAX];
 	char verifier[CTL_OIDC_RANDOM_LEN], nonce[CTL_OIDC_RANDOM_LEN];
 	char next[SRV_SSO_NEXT_MAX];
+	char hold[33];	    /* check mode (see struct ctl__sso_pending), else "" */
+	int64_t auth_after; /* check mode: the hold's creation */
 	enum { SRV_SSO_QUEUED, SRV_SSO_RUNNING, SRV_SSO_DONE } step;
 	bool abandoned;
 	int rc;
@@ -212,6 +218,26 @@ void ctl__sso_kick(struct ctl_server *srv);
  * SRV_SSO_JOBS_PER_SOURCE exchanges in the list (waiting, running, or done and not yet
  * read), -EBUSY when SRV_SSO_JOBS_MAX do in all.  Under srv->lock. */
 int ctl__sso_job_queue(struct ctl__sso *s, struct ctl__sso_job *job);
+
+/* sso_check.c: check mode through the provider.  A hold's check page sends its person to
+ * /oidc/start?hold=ID (prompt=login, max_age=0); the callback's verified token then decides,
+ * without I/O, whether that re-authentication may approve the hold. */
+struct ctl__sso_check {
+	int64_t hold_created; /* when the hold was made (unix seconds) */
+	bool hold_pending;    /* not yet approved or rejected */
+	bool src_tagged;      /* the connecting node is tagged (or has no owner) */
+	int64_t src_owner;    /* the connecting node's owner (a user id) */
+	int64_t user_id;      /* the user the token's (iss, sub) is here */
+	int64_t auth_time;    /* the token's auth_time; 0 when it has none */
+	int64_t now;
+};
+
+/* 0 when the re-authentication may approve the hold: pending, an untagged source, an
+ * auth_time no earlier than the hold's creation and no later than now (each with the
+ * verifier's CTL_OIDC_SKEW seconds of skew), by the source's owner.  Else a sentence in why
+ * and -ESTALE (already decided), -EPERM (a tagged source, or someone other than its owner)
+ * or -EACCES (no auth_time, or not a login made for this hold). */
+int ctl__sso_check_decide(const struct ctl__sso_check *c, char *why, size_t whylen);
 
 /* sso_fetch.c */
 /* Makes the state from the checked config (takes ownership of c's secret). */

@@ -267,6 +267,8 @@ static int exchange(struct ctl__sso *s, const struct ctl_oidc_discovery *d,
 					     .nonce = job->nonce,
 					     .algs = d->algs,
 					     .now = now,
+					     .check = job->hold[0] != '\0',
+					     .auth_after = job->auth_after,
 					     .groups_claim = s->cfg.groups_claim };
 		rc = ctl_oidc_id_token_verify(tok->id_token, strlen(tok->id_token), s->keys, &p,
 					      &job->id, why, sizeof(why));

@@ -1,6 +1,7 @@
 /* The web side of single sign-on: the login page's "Sign in with <provider>", /oidc/start
  * (a pending login bound to the browser's pre-session cookie, then the provider's
- * authorization URL) and /oidc/callback (the state taken once and only by the browser that
+ * authorization URL; ?hold=ID: check mode, a new login at the provider for that hold) and
+ * /oidc/callback (the state taken once and only by the browser that
  * started it, iss checked (RFC 9207), the code exchanged on the provider thread while the
  * request waits suspended, the person mapped to a user by (iss, sub), a session, and a 303
  * so a reload never sends the code again).  Anyone on the network can reach both: what they
@@ -109,12 +110,24 @@ static enum MHD_Result start(struct ctl__req *r)
 	char signed_pre[SRV_SSO_COOKIE_HEX + 1];
 	char pre[SRV_SSO_PRE_HEX + 1], when[32];
 	int64_t now = ctl__now_s(), retry_at = 0;
+	const char *hold = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "hold");
 	if (!s->have_disco) {
 		ctl__sso_kick(srv);
 		return fail_page(r, MHD_HTTP_SERVICE_UNAVAILABLE, "Sign-in unavailable",
 				 "Signing in is not possible now", s->status);
 	}
 	snprintf(p.next, sizeof(p.next), "%s", next && ctl__safe_next(next) ? next : "/");
+	if (hold) { /* check mode: the person signs in again for this hold, then approves it */
+		const struct ctl__hold *h = ctl__hold_find(srv, hold);
+		if (!h || h->state != CTL__PENDING)
+			return ctl__page(r, MHD_HTTP_NOT_FOUND, "Unknown request", NULL,
+					 "<p class=err id=error>This check link is unknown, has "
+					 "expired or was already decided; connect again for a new "
+					 "one.</p>");
+		snprintf(p.hold, sizeof(p.hold), "%s", h->id);
+		snprintf(p.next, sizeof(p.next), "/check/%s", h->id);
+		p.auth_after = h->created;
+	}
 	if (!pre_cookie(r, pre))
 		ctl__random_hex(pre, SRV_SSO_PRE_HEX / 2);
 	memcpy(p.pre, pre, sizeof(p.pre));
@@ -123,8 +136,9 @@ static enum MHD_Result start(struct ctl__req *r)
 	memcpy(p.state, l.state, sizeof(p.state));
 	memcpy(p.nonce, l.nonce, sizeof(p.nonce));
 	memcpy(p.verifier, l.verifier, sizeof(p.verifier));
+	/* check mode: prompt=login and max_age=0, the provider asks for the password again */
 	int rc = ctl_oidc_auth_url(&s->disco, s->cfg.client_id, s->redirect_uri, s->cfg.scopes, &l,
-				   false, url, sizeof(url), err, sizeof(err));
+				   p.hold[0] != '\0', url, sizeof(url), err, sizeof(err));
 	if (!rc)
 		rc = ctl__sso_table_add(&s->pending, &p, now, &retry_at);
 	sodium_memzero(&l, sizeof(l));
@@ -170,6 +184,49 @@ static char *groups_json(const struct ctl_oidc_identity *id)
 	return s;
 }
 
+bool ctl__check_via_sso(struct ctl_server *srv, const struct ctl__node *src)
+{
+	char *groups = NULL;
+	if (!srv->sso || src->rec.user_id <= 0 ||
+	    srv->store->ops->sso_groups(srv->store, src->rec.user_id, &groups) != 0)
+		return false;
+	free(groups);
+	return true;
+}
+
+/* Check mode: the person signed in again at the provider for hold_id (its token verified
+ * with auth_time required, at or after the hold's creation) and is u here.  The Approve
+ * page for that hold alone, or a refusal page (logged) saying why. */
+static enum MHD_Result check_finish(struct ctl__req *r, const char *hold_id,
+				    const struct ctl_oidc_identity *id, const struct ctl_user *u)
+{
+	struct ctl_server *srv = r->srv;
+	struct ctl__hold *h = ctl__hold_find(srv, hold_id);
+	struct ctl__node *src = h ? ctl__node_by_id(srv, h->src) : NULL;
+	char why[256];
+	if (!h || !src)
+		return fail_page(r, MHD_HTTP_NOT_FOUND, "Unknown request",
+				 "This check link has expired; connect again for a new one", "");
+	struct ctl__sso_check c = { .hold_created = h->created,
+				    .hold_pending = h->state == CTL__PENDING,
+				    .src_tagged = src->rec.tags[0] != '\0',
+				    .src_owner = src->rec.user_id,
+				    .user_id = u->id,
+				    .auth_time = id->auth_time,
+				    .now = ctl__now_s() };
+	if (ctl__sso_check_decide(&c, why, sizeof(why)) != 0) {
+		log_info("meshcontrol",
+			 "oidc: %s (sub %s) may not approve check %.8s (SSH as %s "
+			 "from %s): %s",
+			 u->login, id->sub, hold_id, h->local_user, src->rec.hostname, why);
+		return fail_page(r, MHD_HTTP_FORBIDDEN, "Not approved",
+				 "You cannot approve this login", why);
+	}
+	log_info("meshcontrol", "oidc: %s signed in again for check %.8s (auth_time %lld)",
+		 u->login, hold_id, (long long)id->auth_time);
+	return ctl__check_reauthed(r, h, u, id->auth_time);
+}
+
 /* The exchange is done (or its time ran out): who the person is here, then a session. */
 static enum MHD_Result finish(struct ctl__req *r)
 {
@@ -190,12 +247,21 @@ static enum MHD_Result finish(struct ctl__req *r)
 	if (id)
 		*id = job->id;
 	snprintf(next, sizeof(next), "%s", job->next);
+	char hold[sizeof(job->hold)];
+	snprintf(hold, sizeof(hold), "%s", job->hold);
 	char err[sizeof(job->err)];
 	snprintf(err, sizeof(err), "%s", job->err);
 	ctl__sso_job_release(srv, job);
 	if (!id)
 		return MHD_NO;
 	enum MHD_Result res;
+	if (rc && hold[0]) {
+		log_info("meshcontrol", "oidc: a new sign-in for check %.8s failed: %s", hold, err);
+		res = fail_page(
+		    r, MHD_HTTP_FORBIDDEN, "Not approved",
+		    "Your new sign-in at the identity provider cannot approve this login", err);
+		goto out;
+	}
 	if (rc) {
 		log_info("meshcontrol", "oidc: a sign-in failed: %s", err);
 		res = fail_page(r, MHD_HTTP_FORBIDDEN, "Sign-in failed", "Sign-in failed", err);
@@ -237,9 +303,10 @@ static enum MHD_Result finish(struct ctl__req *r)
 				"Sign-in failed", why);
 		goto out;
 	}
-	log_info("meshcontrol", "oidc: %s signed in (%s, sub %s, %zu groups)%s", u.login, id->iss,
-		 id->sub, id->ngroups, created ? ": a new user" : "");
-	res = ctl__session_start(r, &u, next);
+	log_info("meshcontrol", "oidc: %s signed in (%s, sub %s, %zu groups)%s%s%.8s", u.login,
+		 id->iss, id->sub, id->ngroups, created ? ": a new user" : "",
+		 hold[0] ? " for check " : "", hold);
+	res = hold[0] ? check_finish(r, hold, id, &u) : ctl__session_start(r, &u, next);
 out:
 	free(id);
 	return res;
@@ -299,6 +366,8 @@ static enum MHD_Result callback(struct ctl__req *r)
 	memcpy(job->verifier, p.verifier, sizeof(job->verifier));
 	memcpy(job->nonce, p.nonce, sizeof(job->nonce));
 	memcpy(job->next, p.next, sizeof(job->next));
+	memcpy(job->hold, p.hold, sizeof(job->hold));
+	job->auth_after = p.auth_after;
 	sodium_memzero(&p, sizeof(p));
 	sodium_memzero(&cb, sizeof(cb));
 	rc = ctl__sso_job_queue(s, job);

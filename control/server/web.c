@@ -371,17 +371,43 @@ static enum MHD_Result do_login(struct ctl__req *r)
 	return ctl__session_start(r, &u, next);
 }
 
+static void session_cookie(struct ctl__req *r, const struct ctl__session *s, char out[static 192])
+{
+	snprintf(out, 192, "mesh_session=%s; Path=/; HttpOnly; SameSite=Lax; Max-Age=%d%s", s->id,
+		 SESSION_TTL_S, ctl__cookie_secure(r->srv));
+}
+
+static enum MHD_Result too_many_sessions(struct ctl__req *r)
+{
+	return page(r, MHD_HTTP_SERVICE_UNAVAILABLE, "Busy", NULL,
+		    "<p class=err>Too many sessions; try again later.</p>");
+}
+
 enum MHD_Result ctl__session_start(struct ctl__req *r, const struct ctl_user *u, const char *next)
 {
 	struct ctl__session *s = session_new(r->srv, u);
 	if (!s)
-		return page(r, MHD_HTTP_SERVICE_UNAVAILABLE, "Busy", NULL,
-			    "<p class=err>Too many sessions; try again later.</p>");
+		return too_many_sessions(r);
 	char cookie[192];
-	snprintf(cookie, sizeof(cookie),
-		 "mesh_session=%s; Path=/; HttpOnly; SameSite=Lax; Max-Age=%d%s", s->id,
-		 SESSION_TTL_S, ctl__cookie_secure(r->srv));
+	session_cookie(r, s, cookie);
 	return ctl__redirect(r, next, cookie);
+}
+
+enum MHD_Result ctl__check_reauthed(struct ctl__req *r, struct ctl__hold *h,
+				    const struct ctl_user *u, int64_t auth_at)
+{
+	struct ctl__session *s = session_of(r);
+	char cookie[192] = "", to[64];
+	if (!s || s->user_id != u->id) {
+		if (!(s = session_new(r->srv, u)))
+			return too_many_sessions(r);
+		session_cookie(r, s, cookie);
+	}
+	memcpy(h->reauth_session, s->id, sizeof(h->reauth_session));
+	h->reauth_user = u->id;
+	h->reauth_at = auth_at;
+	snprintf(to, sizeof(to), "/check/%s", h->id);
+	return ctl__redirect(r, to, cookie[0] ? cookie : NULL);
 }
 
 static enum MHD_Result need_login(struct ctl__req *r, const char *path)
@@ -467,14 +493,6 @@ static enum MHD_Result device_page(struct ctl__req *r, const char *method, const
 		    path, s->csrf);
 }
 
-static struct ctl__hold *hold_find(struct ctl_server *srv, const char *id)
-{
-	for (size_t i = 0; i < srv->n_holds; i++)
-		if (strcmp(srv->holds[i].id, id) == 0)
-			return &srv->holds[i];
-	return NULL;
-}
-
 static void utc_time(char out[static 32], int64_t t)
 {
 	time_t tt = (time_t)t;
@@ -485,7 +503,8 @@ static void utc_time(char out[static 32], int64_t t)
 /* Fresh authentication of the person approving hold hold_id, now: the password of login,
  * typed on this hold's page (rate limited like every password).  The one place that says
  * "login authenticated for hold X at time T" (an identity provider's login with max_age=0
- * takes its place later).  0 with *at, -EACCES, or -EAGAIN with the 429 page in *res. */
+ * takes its place for SSO users: ctl__check_reauthed).  0 with *at, -EACCES, or -EAGAIN with the
+ * 429 page in *res. */
 static int check_fresh_auth(struct ctl__req *r, const char *login, const char *hold_id,
 			    const char *password, int64_t *at, enum MHD_Result *res)
 {
@@ -500,53 +519,83 @@ static int check_fresh_auth(struct ctl__req *r, const char *login, const char *h
 
 struct check_view {
 	char path[64], src[128], dst[128], user[160], login[CTL_LOGIN_MAX * 6];
+	bool via_sso; /* the re-authentication was at the identity provider, not a password */
 };
+
+/* Whether s re-authenticated at the identity provider for h (ctl__check_reauthed). */
+static bool reauthed(const struct ctl__hold *h, const struct ctl__session *s)
+{
+	return s && h->reauth_session[0] && h->reauth_user == s->user_id &&
+	       sodium_memcmp(h->reauth_session, s->id, 64) == 0;
+}
 
 static enum MHD_Result check_form(struct ctl__req *r, unsigned status, const struct check_view *v,
 				  const struct ctl__hold *h, const char *csrf, const char *error)
 {
-	char asked[40];
+	char asked[40], reauth[160], at[40];
 	utc_time(asked, h->created);
+	utc_time(at, h->reauth_at);
+	if (v->via_sso)
+		snprintf(reauth, sizeof(reauth),
+			 "<p id=reauth>You signed in again at the identity provider at %s.</p>",
+			 at);
+	else
+		snprintf(reauth, sizeof(reauth), "%s",
+			 "<label for=reauth>Your password, to approve this login</label>"
+			 "<input type=password id=reauth name=password "
+			 "autocomplete=current-password>");
 	return page(r, status, "Approve an SSH login", NULL,
 		    "<p>Logged in as <b>%s</b>.</p><dl><dt>From</dt><dd id=src>%s</dd>"
 		    "<dt>To</dt><dd id=dst>%s</dd><dt>As user</dt><dd id=user>%s</dd>"
 		    "<dt>Asked at</dt><dd id=asked>%s</dd></dl>%s%s%s"
-		    "<form method=post action=\"%s\"><input type=hidden name=csrf value=%s>"
-		    "<label for=reauth>Your password, to approve this login</label>"
-		    "<input type=password id=reauth name=password autocomplete=current-password>"
+		    "<form method=post action=\"%s\"><input type=hidden name=csrf value=%s>%s"
 		    "<button class=ok name=action value=approve>Approve</button>"
 		    "<button name=action value=reject>Reject</button></form>",
 		    v->login, v->src, v->dst, v->user, asked, error ? "<p class=err id=error>" : "",
-		    error ? error : "", error ? "</p>" : "", v->path, csrf);
+		    error ? error : "", error ? "</p>" : "", v->path, csrf, reauth);
 }
 
-/* Approve h as the session's user: a fresh authentication for it, then the policy as it is
- * now (a rule removed while the login waited cannot be approved back), then the store. */
+/* The password typed on h's form for the session's user (the lock is let go for it: *h and
+ * *s are found again).  true with *at; false with the page sent in *res. */
+static bool check_password(struct ctl__req *r, const struct check_view *v, struct ctl__hold **h,
+			   struct ctl__session **s, int64_t *at, enum MHD_Result *res)
+{
+	char pw[256], id[sizeof((*h)->id)], login[CTL_LOGIN_MAX];
+	if (!ctl__form_get(r->body ? r->body : "", "password", pw, sizeof(pw)) || !pw[0]) {
+		*res = check_form(r, MHD_HTTP_UNAUTHORIZED, v, *h, (*s)->csrf,
+				  "Enter your password to approve this login.");
+		return false;
+	}
+	snprintf(id, sizeof(id), "%s", (*h)->id);
+	snprintf(login, sizeof(login), "%s", (*s)->login);
+	int rc = check_fresh_auth(r, login, id, pw, at, res);
+	sodium_memzero(pw, sizeof(pw));
+	if (rc == -EAGAIN)
+		return false;
+	*h = ctl__hold_find(r->srv, id);
+	*s = session_of(r);
+	if (!*h || !*s)
+		*res = page(r, MHD_HTTP_NOT_FOUND, "Unknown request", NULL,
+			    "<p class=err>This check link has expired; connect again for a new "
+			    "one.</p>");
+	else if (rc)
+		*res = check_form(r, MHD_HTTP_UNAUTHORIZED, v, *h, (*s)->csrf, "Wrong password.");
+	return *h && *s && !rc;
+}
+
+/* Approve h as the session's user: a fresh authentication for it (a password, or the
+ * identity provider's, made before: check_page), then the policy as it is now (a rule
+ * removed while the login waited cannot be approved back), then the store. */
 static enum MHD_Result check_approve(struct ctl__req *r, const struct check_view *v,
 				     struct ctl__hold *h, struct ctl__session *s)
 {
 	struct ctl_server *srv = r->srv;
-	char pw[256], id[sizeof(h->id)], login[CTL_LOGIN_MAX], why[POL_WHY_MAX];
-	int64_t user_id = s->user_id, at = 0; /* set when check_fresh_auth returns 0 */
+	char login[CTL_LOGIN_MAX], why[POL_WHY_MAX];
+	int64_t user_id = s->user_id, at = h->reauth_at; /* via_sso: reauthed(h, s) held */
 	enum MHD_Result res;
-	if (!ctl__form_get(r->body ? r->body : "", "password", pw, sizeof(pw)) || !pw[0])
-		return check_form(r, MHD_HTTP_UNAUTHORIZED, v, h, s->csrf,
-				  "Enter your password to approve this login.");
-	snprintf(id, sizeof(id), "%s", h->id);
-	snprintf(login, sizeof(login), "%s", s->login);
-	int rc = check_fresh_auth(r, login, id, pw, &at, &res);
-	sodium_memzero(pw, sizeof(pw));
-	if (rc == -EAGAIN)
+	if (!v->via_sso && !check_password(r, v, &h, &s, &at, &res))
 		return res;
-	/* the lock was let go for the password: find both again */
-	h = hold_find(srv, id);
-	s = session_of(r);
-	if (!h || !s)
-		return page(r, MHD_HTTP_NOT_FOUND, "Unknown request", NULL,
-			    "<p class=err>This check link has expired; connect again for a new "
-			    "one.</p>");
-	if (rc)
-		return check_form(r, MHD_HTTP_UNAUTHORIZED, v, h, s->csrf, "Wrong password.");
+	snprintf(login, sizeof(login), "%s", s->login);
 	if (h->state != CTL__PENDING)
 		return MHD_YES; /* decided meanwhile: the caller shows how */
 	if (ctl__ssh_verdict(srv, h->src, h->dst, h->local_user, why, sizeof(why)) ==
@@ -567,8 +616,10 @@ static enum MHD_Result check_approve(struct ctl__req *r, const struct check_view
 	h->state = CTL__APPROVED;
 	h->auth_at = at;
 	snprintf(h->approver, sizeof(h->approver), "%s", login);
-	log_info("meshcontrol", "check approved by %s (password entered for it): %s -> %s as %s",
-		 login, v->src, v->dst, h->local_user);
+	log_info("meshcontrol", "check approved by %s (%s): %s -> %s as %s", login,
+		 v->via_sso ? "signed in again at the identity provider for it"
+			    : "password entered for it",
+		 v->src, v->dst, h->local_user);
 	return MHD_YES;
 }
 
@@ -579,13 +630,27 @@ static enum MHD_Result check_page(struct ctl__req *r, const char *method, const 
 	struct check_view v;
 	char action[16];
 	snprintf(v.path, sizeof(v.path), "/check/%.40s", id);
-	struct ctl__hold *h = hold_find(srv, id);
+	struct ctl__hold *h = ctl__hold_find(srv, id);
 	struct ctl__node *src = h ? ctl__node_by_id(srv, h->src) : NULL;
 	struct ctl__node *dst = h ? ctl__node_by_id(srv, h->dst) : NULL;
 	if (!h || !src || !dst)
 		return page(r, MHD_HTTP_NOT_FOUND, "Unknown request", NULL,
 			    "<p class=err>This check link is unknown or has expired; connect "
 			    "again for a new one.</p>");
+	/* A person who signs in at the provider approves after signing in there again, for this
+	 * hold (prompt=login, max_age=0): until this browser's session did, the page sends it
+	 * there.  Local users (break-glass admins) type their password on the form. */
+	v.via_sso = ctl__check_via_sso(srv, src);
+	if (v.via_sso && h->state == CTL__PENDING && !reauthed(h, s)) {
+		char to[64];
+		if (strcmp(method, "POST") == 0)
+			return page(r, MHD_HTTP_FORBIDDEN, "Refused", NULL,
+				    "<p class=err id=error>Sign in again at the identity provider "
+				    "to approve or reject this login: <a href=\"%s\">%s</a>.</p>",
+				    v.path, v.path);
+		snprintf(to, sizeof(to), "/oidc/start?hold=%s", h->id);
+		return ctl__redirect(r, to, NULL);
+	}
 	if (!s)
 		return need_login(r, v.path);
 	if (src->rec.user_id != s->user_id || !src->owner[0])
@@ -605,7 +670,7 @@ static enum MHD_Result check_page(struct ctl__req *r, const char *method, const 
 			char hid[sizeof(h->id)];
 			snprintf(hid, sizeof(hid), "%s", h->id);
 			enum MHD_Result res = check_approve(r, &v, h, s);
-			h = hold_find(srv, hid);
+			h = ctl__hold_find(srv, hid);
 			if (res != MHD_YES || !h || h->state == CTL__PENDING)
 				return res; /* a page (the form again, 429, an error) went out */
 		} else {
@@ -619,9 +684,12 @@ static enum MHD_Result check_page(struct ctl__req *r, const char *method, const 
 		ctl__html_escape(who, sizeof(who), h->approver);
 		return page(r, MHD_HTTP_OK, "Login approved", NULL,
 			    "<p class=ok-msg id=result>SSH from %s to %s as %s is approved.</p>"
-			    "<p id=auth>%s entered their password for this login at %s.</p>"
+			    "<p id=auth>%s %s for this login at %s.</p>"
 			    "<p>You can close this page.</p>",
-			    v.src, v.dst, v.user, who, when);
+			    v.src, v.dst, v.user, who,
+			    v.via_sso ? "signed in again at the identity provider"
+				      : "entered their password",
+			    when);
 	}
 	if (h->state == CTL__REJECTED) {
 		char reason_h[sizeof(h->reason) * 6];

@@ -3,11 +3,13 @@
 // client's callback), two people and a groups claim in the ID token.
 //
 //   node oidc-idp.js --port PORT --state DIR --client-id ID --client-secret-file F
-//                    --redirect-uri URI [--rotate] [--groups-file F]
+//                    --redirect-uri URI [--rotate] [--groups-file F] [--no-auth-time-file F]
 //
 // People: alice (password alice-idp-pw, group eng) and bob (bob-idp-pw, no group).
 // --groups-file (JSON: {"alice": ["eng"], "bob": []}) is read at each login, so a lab can
-// change membership at the provider while it runs.  Signing keys (RS256 and ES256) are made
+// change membership at the provider while it runs.  While the file --no-auth-time-file names
+// exists, ID tokens leave out auth_time (a provider that ignores max_age), so a lab can
+// switch it without a restart (which would end the provider's sessions).  Signing keys (RS256 and ES256) are made
 // at the first start and kept in DIR/keys.json; --rotate makes new ones (new kids).  The
 // client authenticates with client_secret_basic and must use PKCE S256.  Prints
 // "oidc-idp: ready ISSUER" once it listens.
@@ -31,7 +33,8 @@ function args() {
 	for (const k of ['port', 'state', 'clientId', 'clientSecretFile', 'redirectUri']) {
 		if (!a[k]) {
 			console.error('usage: oidc-idp.js --port PORT --state DIR --client-id ID ' +
-				'--client-secret-file F --redirect-uri URI [--rotate] [--groups-file F]');
+				'--client-secret-file F --redirect-uri URI [--rotate] [--groups-file F] ' +
+				'[--no-auth-time-file F]');
 			process.exit(2);
 		}
 	}
@@ -133,6 +136,15 @@ async function main() {
 		},
 	});
 	const callback = provider.callback();
+	if (opt.noAuthTimeFile) {
+		const payload = provider.IdToken.prototype.payload;
+		provider.IdToken.prototype.payload = async function () {
+			const p = await payload.call(this);
+			if (fs.existsSync(opt.noAuthTimeFile))
+				delete p.auth_time;
+			return p;
+		};
+	}
 
 	// The interaction: the login form (passwords checked here), then consent given for the
 	// one lab client (so the flow needs no second page).

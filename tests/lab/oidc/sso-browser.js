@@ -15,6 +15,11 @@
 //                                       session= (1: the callback's answer started a session)
 //   wrongpw SHOT URL LOGIN PASSWORD     "Sign in with ..." from URL, a wrong password at the
 //                                       provider: still= (1: still on its form), error=
+//   check SHOT URL LOGIN PASSWORD [fresh]  a check page's URL (a hold's): the provider's form
+//                                       when it asks (form=1 or 0), then meshcontrol's page:
+//                                       reauth= (#reauth), error=; with an Approve button it
+//                                       is clicked: result=, auth=.  fresh: in a new browser
+//                                       context (no cookies; closed after), as another person
 //   callbacks                           n= how many /oidc/callback requests so far
 //   forget                              drops meshcontrol's cookies, keeps the provider's
 'use strict';
@@ -124,6 +129,39 @@ async function text(page, sel) {
 			await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
 			await shot(name + '-3-wrong-password');
 			return [`still=${(await providerForm()) ? 1 : 0}`, `error=${await text(page, '#error')}`];
+		},
+		async check(name, url, login, password, fresh) {
+			const ctx = fresh === 'fresh' ?
+				await browser.newContext({ viewport: { width: 480, height: 760 } }) : context;
+			const pg = fresh === 'fresh' ? await ctx.newPage() : page;
+			const snap = (n) => pg.screenshot({ path: path.join(shots, name + '-' + n + '.png'),
+				fullPage: true });
+			try {
+				await pg.goto(url);
+				let form = 0;
+				if (!pg.url().startsWith(process.env.MESH_URL) && (await pg.$('#password'))) {
+					form = 1;
+					await snap('1-provider-form');
+					await pg.fill('#login', login);
+					await pg.fill('#password', password);
+					await Promise.all([pg.waitForNavigation(), pg.click('button[type=submit]')]);
+				}
+				const out = [`form=${form}`, `reauth=${await text(pg, '#reauth')}`,
+					`error=${await text(pg, '#error')}`];
+				if (await pg.$('button[value=approve]')) {
+					await snap('2-approve');
+					await Promise.all([pg.waitForNavigation(),
+						pg.click('button[value=approve]')]);
+					await snap('3-approved');
+					out.push(`result=${await text(pg, '#result')}`, `auth=${await text(pg, '#auth')}`);
+				} else {
+					await snap('2-refused');
+				}
+				return out;
+			} finally {
+				if (fresh === 'fresh')
+					await ctx.close();
+			}
 		},
 		async callbacks() {
 			return [`n=${callbacks.length}`];

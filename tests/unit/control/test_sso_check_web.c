@@ -1,0 +1,131 @@
+/* Check mode through the identity provider, through the fuzz harness's server without a
+ * socket: the hold FZ_HOLD_ID (laptop -> server as root).  Its check page keeps the password
+ * form for a local user (alice: break-glass admins), and for a person who signs in at the
+ * provider (carol, made the laptop's owner here) sends the browser to /oidc/start?hold=ID
+ * until that browser's session re-authenticated for the hold; /oidc/start binds the pending
+ * login to the hold; the Approve page then needs no password and records the provider's
+ * auth_time. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "control/server/sso.h"
+#include "control/server/store.h"
+#include "tests/fuzz/control/srv_harness.h"
+
+#define CAROL "ca401ca401ca401ca401ca401ca401ca401ca401ca401ca401ca401ca401ca40"
+#define CAROL_CSRF "ca40c5rfca40c5rfca40c5rfca40c5rf"
+
+static char last[64 * 1024]; /* the last answer's body */
+
+/* One request: its status, its body in last; want (unless NULL) must be in it. */
+static unsigned get(struct ctl_server *srv, const char *head, const char *body, const char *want)
+{
+	struct fz_reply out = { 0 };
+	fz_http(srv, head, body ? body : "", body ? strlen(body) : 0, &out);
+	snprintf(last, sizeof(last), "%.*s", out.body ? (int)out.len : 0, out.body ? out.body : "");
+	free(out.body);
+	if (want && !strstr(last, want)) {
+		fprintf(stderr, "%s: no \"%s\" in: %s\n", head, want, last);
+		CHECK(!"the answer has the text");
+	}
+	return out.status;
+}
+
+/* The laptop (node 1) owned by carol, who signed in at the provider once; a session of
+ * hers (CAROL) that nothing re-authenticated yet. */
+static struct ctl_server *open_sso(int64_t *carol)
+{
+	struct ctl_server *srv = fz_srv_open();
+	struct ctl_sso_login in = { .iss = FZ_SSO_ISSUER,
+				    .sub = "carol-sub",
+				    .email = "carol@example.com",
+				    .groups = "[]",
+				    .login = "carol@example.com",
+				    .now = ctl__now_s() };
+	struct ctl_user u;
+	bool created = false;
+	CHECK_INT(srv->store->ops->sso_login(srv->store, &in, &u, &created), 0);
+	struct ctl__node *n = ctl__node_by_id(srv, 1);
+	n->rec.user_id = u.id;
+	snprintf(n->owner, sizeof(n->owner), "%s", u.login);
+	struct ctl__session *s = realloc(srv->sessions, 2 * sizeof(*s));
+	if (!s)
+		abort();
+	srv->sessions = s;
+	s = &srv->sessions[srv->n_sessions++];
+	memset(s, 0, sizeof(*s));
+	snprintf(s->id, sizeof(s->id), CAROL);
+	snprintf(s->csrf, sizeof(s->csrf), CAROL_CSRF);
+	snprintf(s->login, sizeof(s->login), "%s", u.login);
+	s->user_id = u.id;
+	s->expires = ctl__now_s() + 3600;
+	*carol = u.id;
+	return srv;
+}
+
+#define CHECK_GET(cookie) "GET /check/" FZ_HOLD_ID "\n" cookie
+#define CHECK_POST(cookie) "POST /check/" FZ_HOLD_ID "\n" cookie
+
+int main(void)
+{
+	/* 1 a local user (alice, no provider identity): the password form, as before */
+	struct ctl_server *srv = fz_srv_open();
+	CHECK_INT(get(srv, CHECK_GET("Cookie: mesh_session=" FZ_SESSION "\n"), NULL,
+		      "Your password, to approve this login"),
+		  200);
+	fz_srv_close(srv);
+
+	int64_t carol;
+	srv = open_sso(&carol);
+	struct ctl__hold *h = ctl__hold_find(srv, FZ_HOLD_ID);
+	/* 2 carol's hold: to the provider, with or without a session, her own or not */
+	CHECK_INT(get(srv, CHECK_GET(""), NULL, NULL), 303);
+	CHECK_INT(get(srv, CHECK_GET("Cookie: mesh_session=" CAROL "\n"), NULL, NULL), 303);
+	CHECK_INT(get(srv, CHECK_GET("Cookie: mesh_session=" FZ_SESSION "\n"), NULL, NULL), 303);
+	/* 3 approving without the new sign-in: refused, the hold stays pending */
+	CHECK_INT(get(srv, CHECK_POST("Cookie: mesh_session=" CAROL "\n"),
+		      "csrf=" CAROL_CSRF "&action=approve",
+		      "Sign in again at the identity provider to approve or reject this login"),
+		  403);
+	CHECK_INT(h->state, 0);
+	/* 4 /oidc/start?hold=ID: a pending login bound to the hold, back to its page */
+	size_t n = srv->sso->pending.n;
+	CHECK_INT(get(srv, "GET /oidc/start?hold=" FZ_HOLD_ID "\n", NULL, NULL), 303);
+	CHECK_INT(srv->sso->pending.n, n + 1);
+	const struct ctl__sso_pending *p = &srv->sso->pending.e[n];
+	CHECK_STR(p->hold, FZ_HOLD_ID);
+	CHECK_INT(p->auth_after, h->created);
+	CHECK_STR(p->next, "/check/" FZ_HOLD_ID);
+	/* 5 an unknown hold, and a decided one */
+	CHECK_INT(get(srv, "GET /oidc/start?hold=0123\n", NULL, "This check link is unknown"), 404);
+	h->state = -1;
+	CHECK_INT(get(srv, "GET /oidc/start?hold=" FZ_HOLD_ID "\n", NULL,
+		      "This check link is unknown, has expired or was already decided"),
+		  404);
+	h->state = 0;
+	/* 6 re-authenticated in another browser (session): this one is still sent there */
+	snprintf(h->reauth_session, sizeof(h->reauth_session), FZ_SESSION);
+	h->reauth_user = carol;
+	h->reauth_at = h->created + 5;
+	CHECK_INT(get(srv, CHECK_GET("Cookie: mesh_session=" CAROL "\n"), NULL, NULL), 303);
+	/* 7 re-authenticated in this browser: the Approve page, no password */
+	snprintf(h->reauth_session, sizeof(h->reauth_session), CAROL);
+	CHECK_INT(get(srv, CHECK_GET("Cookie: mesh_session=" CAROL "\n"), NULL,
+		      "You signed in again at the identity provider at "),
+		  200);
+	CHECK(!strstr(last, "name=password"));
+	/* 8 approved with the provider's auth_time, kept in the store */
+	CHECK_INT(get(srv, CHECK_POST("Cookie: mesh_session=" CAROL "\n"),
+		      "csrf=" CAROL_CSRF "&action=approve",
+		      "signed in again at the identity provider for this login at"),
+		  200);
+	CHECK_INT(h->state, 1);
+	struct ctl_approval a;
+	CHECK_INT(srv->store->ops->approval_get(srv->store, 1, 2, &a), 0);
+	CHECK_INT(a.auth_at, h->created + 5);
+	CHECK_INT(a.user_id, carol);
+	fz_srv_close(srv);
+	return check_finish();
+}
