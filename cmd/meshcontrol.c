@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/common.h"
+#include "common/strv.h"
 #include "control/server/ident.h"
 #include "control/server/server.h"
 #include "control/server/store.h"
@@ -352,9 +353,11 @@ static int cmd_user(int argc, char **argv)
 
 static int print_key(void *ctx, const struct ctl_authkey *k)
 {
+	char tags[CTL_TAGS_TEXT_MAX];
+	ctl_tags_join((const char *const *)k->tags, k->n_tags, tags, sizeof(tags));
 	printf("%-13s user %-4lld %-9s %-9s uses %-4lld %s%s\n", k->prefix, (long long)k->user_id,
 	       k->reusable ? "reusable" : "single", k->ephemeral ? "ephemeral" : "-",
-	       (long long)k->uses, k->revoked ? "revoked " : "", k->tags);
+	       (long long)k->uses, k->revoked ? "revoked " : "", tags);
 	return 0;
 }
 
@@ -441,24 +444,30 @@ static int cmd_authkey(int argc, char **argv)
 	struct ctl_user u;
 	char key[CTL_AUTHKEY_TEXT_SIZE];
 	struct ctl_authkey k;
-	int rc = s->ops->user_get(s, user, &u, NULL, 0);
-	char *policy = NULL, why[512];
+	char *policy = NULL, why[512], **tagv = NULL;
+	size_t nt = 0;
+	int rc = ctl_tags_parse(tags, &tagv, &nt, why, sizeof(why));
 	if (rc) {
+		fprintf(stderr, "meshcontrol: authkey create: --%s\n", why);
+	} else if ((rc = s->ops->user_get(s, user, &u, NULL, 0)) != 0) {
 		fprintf(stderr, "meshcontrol: authkey create: no user '%s'\n", user);
 	} else if ((rc = s->ops->policy_get(s, &policy)) < 0 && rc != -ENOENT) {
 		fprintf(stderr, "meshcontrol: authkey create: cannot read the policy: %s\n",
 			strerror(-rc));
-	} else if ((rc = ctl_authkey_check_tags(policy, user, tags, why, sizeof(why))) != 0) {
+	} else if ((rc = ctl_authkey_check_tags(policy, user, (const char *const *)tagv, nt, why,
+						sizeof(why))) != 0) {
 		fprintf(stderr, "meshcontrol: authkey create: %s\n", why);
 	} else {
-		rc = ctl_authkey_create(s, u.id, reusable, ephemeral, tags,
+		rc = ctl_authkey_create(s, u.id, reusable, ephemeral, (const char *const *)tagv, nt,
 					(int64_t)time(NULL) + expiry, key, &k);
+		ctl_authkey_clear(&k);
 		if (rc)
 			fprintf(stderr, "meshcontrol: authkey create: %s\n", strerror(-rc));
 		else
 			printf("%s\n", key);
 	}
 	free(policy);
+	strv_free(tagv, nt);
 	s->ops->close(s);
 	return rc ? 1 : 0;
 }

@@ -10,6 +10,7 @@
 #include "common/key.h"
 #include "common/log.h"
 #include "common/now.h"
+#include "common/strv.h"
 #include "control/server/ident.h"
 #include "control/server/polglue.h"
 #include "control/server/internal.h"
@@ -50,10 +51,12 @@ static int user_json(void *ctx, const struct ctl_user *u)
 
 static int authkey_json(void *ctx, const struct ctl_authkey *k)
 {
+	char tags[CTL_TAGS_TEXT_MAX]; /* shown as "tag:a,tag:b", as before schema 5 */
+	ctl_tags_join((const char *const *)k->tags, k->n_tags, tags, sizeof(tags));
 	json_array_append_new(ctx, json_pack("{s:s, s:I, s:b, s:b, s:b, s:s, s:I, s:I, s:I}",
 					     "prefix", k->prefix, "user_id", (json_int_t)k->user_id,
 					     "reusable", k->reusable, "ephemeral", k->ephemeral,
-					     "revoked", k->revoked, "tags", k->tags, "expires",
+					     "revoked", k->revoked, "tags", tags, "expires",
 					     (json_int_t)k->expires, "created",
 					     (json_int_t)k->created, "uses", (json_int_t)k->uses));
 	return 0;
@@ -161,7 +164,8 @@ static enum MHD_Result authkeys(struct ctl__req *r, const char *method, const ch
 	const char *login = json_string_value(json_object_get(j, "user"));
 	json_t *tags = json_object_get(j, "tags"), *expiry = json_object_get(j, "expiry");
 	json_t *reusable = json_object_get(j, "reusable"), *eph = json_object_get(j, "ephemeral");
-	char tagbuf[CTL_TAGS_MAX] = "";
+	char **tagv = NULL;
+	size_t nt = 0;
 	struct ctl_user u;
 	if (!login) {
 		res = bad(r, "user: missing (the login that owns the key)");
@@ -179,7 +183,7 @@ static enum MHD_Result authkeys(struct ctl__req *r, const char *method, const ch
 		res = bad(r, err);
 		goto out;
 	}
-	if (tags && ctl_tags_from_json(tags, tagbuf, sizeof(tagbuf), err, sizeof(err)) != 0) {
+	if (tags && ctl_tags_from_json(tags, &tagv, &nt, err, sizeof(err)) != 0) {
 		res = bad(r, err);
 		goto out;
 	}
@@ -188,7 +192,8 @@ static enum MHD_Result authkeys(struct ctl__req *r, const char *method, const ch
 		res = bad(r, err);
 		goto out;
 	}
-	if (ctl_authkey_check_tags(srv->policy_text, login, tagbuf, err, sizeof(err)) != 0) {
+	if (ctl_authkey_check_tags(srv->policy_text, login, (const char *const *)tagv, nt, err,
+				   sizeof(err)) != 0) {
 		res = ctl__reply_error(r->conn, MHD_HTTP_FORBIDDEN, "%s", err);
 		goto out;
 	}
@@ -196,7 +201,8 @@ static enum MHD_Result authkeys(struct ctl__req *r, const char *method, const ch
 	struct ctl_authkey k;
 	int64_t exp = ctl__now_s() + (expiry ? json_integer_value(expiry) : 90 * 86400);
 	int rc = ctl_authkey_create(srv->store, u.id, json_is_true(reusable), json_is_true(eph),
-				    tagbuf, exp, key, &k);
+				    (const char *const *)tagv, nt, exp, key, &k);
+	ctl_authkey_clear(&k);
 	if (rc) {
 		res = ctl__reply_error(r->conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
 				       "cannot create the key: %s", strerror(-rc));
@@ -206,6 +212,7 @@ static enum MHD_Result authkeys(struct ctl__req *r, const char *method, const ch
 			      json_pack("{s:s, s:s, s:I}", "key", key, "prefix", k.prefix,
 					"expires", (json_int_t)exp));
 out:
+	strv_free(tagv, nt);
 	json_decref(j);
 	return res;
 }

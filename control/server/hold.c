@@ -190,7 +190,7 @@ enum MHD_Result ctl__api_hold(struct ctl__req *r, struct ctl__node *dst)
 	struct ctl__node *src = node_by_addr(srv, src_addr);
 	if (!src)
 		return hold_reject(r, "unknown source address");
-	if (src->rec.tags[0] || !src->owner[0])
+	if (src->rec.n_tags || !src->owner[0])
 		return hold_reject(r, "tagged sources cannot use check mode");
 	char why[POL_WHY_MAX];
 	int v = ctl__ssh_verdict(srv, src->rec.id, dst->rec.id, user, why, sizeof(why));

@@ -33,7 +33,7 @@
 enum {
 	SRV_BODY_SMALL = 4 << 10,     /* hold, logout, unknown node API paths */
 	SRV_BODY_WEB = 8 << 10,	      /* the web forms */
-	SRV_BODY_REGISTER = 16 << 10, /* keys, a hostname, at most 512 bytes of tags */
+	SRV_BODY_REGISTER = 16 << 10, /* keys, a hostname, at most 32 tags of 64 bytes */
 	SRV_BODY_MAP = 64 << 10,      /* 16 endpoints, 8 SSH host keys of 1 KiB */
 	SRV_BODY_ADMIN = 64 << 10,    /* admin API objects (after the token was checked) */
 	SRV_BODY_POLICY = 1 << 20,    /* a policy file */
@@ -722,6 +722,8 @@ void ctl_server_free(struct ctl_server *srv)
 	if (srv->store)
 		srv->store->ops->close(srv->store);
 	ctl_replay_free(srv->replay);
+	while (srv->n_logins)
+		ctl__login_forget(srv, 0);
 	free(srv->logins);
 	free(srv->holds);
 	free(srv->sessions);

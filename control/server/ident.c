@@ -1,11 +1,14 @@
 /* Users (login names, Argon2id passwords) and auth keys (prefix + hash, shown once). */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
 
+#include "common/strv.h"
 #include "control/server/ident.h"
+#include "control/server/tags.h"
 
 bool ctl_login_valid(const char *login, const char **why)
 {
@@ -86,15 +89,17 @@ static void key_hash(const char *key, uint8_t out[static CTL_AUTHKEY_HASH_LEN])
 }
 
 int ctl_authkey_create(struct ctl_store *s, int64_t user_id, bool reusable, bool ephemeral,
-		       const char *tags, int64_t expires,
+		       const char *const *tags, size_t n_tags, int64_t expires,
 		       char key_out[static CTL_AUTHKEY_TEXT_SIZE], struct ctl_authkey *rec)
 {
 	static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
 	uint8_t pbin[CTL_AUTHKEY_PREFIX_LEN / 2], sbin[32];
 	char secret[33];
-	if (strlen(tags) >= CTL_TAGS_MAX)
-		return -EINVAL;
 	memset(rec, 0, sizeof(*rec));
+	if (strv_dup(tags, n_tags, &rec->tags) != 0)
+		return -ENOMEM;
+	rec->n_tags = n_tags;
+	ctl_tags_canonical(rec->tags, &rec->n_tags);
 	randombytes_buf(pbin, sizeof(pbin));
 	randombytes_buf(sbin, sizeof(sbin));
 	sodium_bin2hex(rec->prefix, sizeof(rec->prefix), pbin, sizeof(pbin));
@@ -106,7 +111,6 @@ int ctl_authkey_create(struct ctl_store *s, int64_t user_id, bool reusable, bool
 	rec->user_id = user_id;
 	rec->reusable = reusable;
 	rec->ephemeral = ephemeral;
-	snprintf(rec->tags, sizeof(rec->tags), "%s", tags);
 	rec->expires = expires;
 	sodium_memzero(sbin, sizeof(sbin));
 	sodium_memzero(secret, sizeof(secret));
@@ -126,21 +130,25 @@ int ctl_authkey_check(struct ctl_store *s, const char *key, int64_t now, struct 
 	memcpy(prefix, key + 6, CTL_AUTHKEY_PREFIX_LEN);
 	prefix[CTL_AUTHKEY_PREFIX_LEN] = '\0';
 	key_hash(key, h);
-	if (s->ops->authkey_get(s, prefix, k) != 0 || sodium_memcmp(h, k->hash, sizeof(h)) != 0) {
+	if (s->ops->authkey_get(s, prefix, k) != 0) {
 		*why = "auth key is not valid";
 		return -EKEYREJECTED;
 	}
-	if (k->revoked) {
+	int rc = 0;
+	if (sodium_memcmp(h, k->hash, sizeof(h)) != 0) {
+		*why = "auth key is not valid";
+		rc = -EKEYREJECTED;
+	} else if (k->revoked) {
 		*why = "auth key has been revoked";
-		return -EKEYREVOKED;
-	}
-	if (k->expires && now >= k->expires) {
+		rc = -EKEYREVOKED;
+	} else if (k->expires && now >= k->expires) {
 		*why = "auth key has expired";
-		return -EKEYEXPIRED;
-	}
-	if (!k->reusable && k->uses > 0) {
+		rc = -EKEYEXPIRED;
+	} else if (!k->reusable && k->uses > 0) {
 		*why = "auth key was single-use and has already been used";
-		return -EKEYREVOKED;
+		rc = -EKEYREVOKED;
 	}
-	return 0;
+	if (rc) /* a refused key is not the caller's to clear */
+		ctl_authkey_clear(k);
+	return rc;
 }

@@ -36,21 +36,32 @@ int ctl_user_create(struct ctl_store *s, const char *login, const char *password
 int ctl_user_authenticate(struct ctl_store *s, const char *login, const char *password,
 			  struct ctl_user *u);
 
-/* Checks that the user `login` owns every tag of the comma-separated list per the
- * tagOwners of policy_text (NULL: no policy, so nobody owns any tag).  0, or -EPERM /
- * -EINVAL with a sentence naming the tag in err. */
-int ctl_authkey_check_tags(const char *policy_text, const char *login, const char *tags_csv,
-			   char *err, size_t errlen);
+/* Checks that the user `login` owns each of the n tags per the tagOwners of policy_text
+ * (NULL: no policy, so nobody owns any tag).  0, or -EPERM / -EINVAL with a sentence
+ * naming the tag in err. */
+int ctl_authkey_check_tags(const char *policy_text, const char *login, const char *const *tags,
+			   size_t n, char *err, size_t errlen);
 
-/* Create an auth key for user_id; its text (shown once) goes to key_out.  tags is a
- * comma-separated list or "".  expires is unix seconds (0 = never). */
+/* Tag lists (tags.c; tags.h has the rest): "tag:a,tag:b" text (meshcontrol's --tags) ->
+ * the list form (sorted, no repeats, within the bounds of store.h); "" gives none.
+ * -EINVAL with a sentence naming the bad tag in err. */
+int ctl_tags_parse(const char *csv, char ***out, size_t *n, char *err, size_t errlen);
+
+/* The list as "tag:a,tag:b" into out ("" for none, truncated to outlen-1 bytes; a buffer
+ * of CTL_TAGS_TEXT_MAX always holds a bounded list). */
+void ctl_tags_join(const char *const *v, size_t n, char *out, size_t outlen);
+
+/* Create an auth key for user_id; its text (shown once) goes to key_out.  tags: n_tags
+ * tags (a copy goes to rec, which the caller clears with ctl_authkey_clear).  expires is
+ * unix seconds (0 = never). */
 int ctl_authkey_create(struct ctl_store *s, int64_t user_id, bool reusable, bool ephemeral,
-		       const char *tags, int64_t expires,
+		       const char *const *tags, size_t n_tags, int64_t expires,
 		       char key_out[static CTL_AUTHKEY_TEXT_SIZE], struct ctl_authkey *rec);
 
 /* Find and check an auth key at time now: -EKEYREJECTED unknown or malformed,
  * -EKEYEXPIRED expired, -EKEYREVOKED revoked or a single-use key already used.
- * *why is a sentence the CLI can show as is. */
+ * *why is a sentence the CLI can show as is.  On success the caller clears k
+ * (ctl_authkey_clear); on an error k owns nothing. */
 int ctl_authkey_check(struct ctl_store *s, const char *key, int64_t now, struct ctl_authkey *k,
 		      const char **why);
 

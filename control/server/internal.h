@@ -74,8 +74,9 @@ struct ctl__login_req { /* an interactive registration waiting for a person */
 	/* what the node asked for, validated when it asked; nothing else of it is kept */
 	uint8_t node_key[32];
 	char hostname[CTL_HOSTNAME_MAX];
-	char tags[CTL_TAGS_MAX];
-	bool has_tags; /* it named its tags ("" = none); otherwise a known node keeps its own */
+	char **tags; /* the list form (tags.h), malloc'd; freed by ctl__login_forget */
+	size_t n_tags;
+	bool has_tags; /* it named its tags (maybe none); otherwise a known node keeps its own */
 	uint8_t disco_key[32]; /* its discovery key, when has_disco_key */
 	bool has_disco_key;
 	char source[SRV_SOURCE_MAX]; /* where it came from (see ctl__source) */

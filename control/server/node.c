@@ -99,10 +99,8 @@ int ctl__node_render(struct ctl_server *srv, struct ctl__node *n)
 	v.id = (uint64_t)n->rec.id;
 	v.name = n->rec.hostname;
 	v.owner = n->owner[0] ? n->owner : NULL;
-	/* the stored list, at most CTL_TAGS_MAX bytes */
-	int rc = strv_split(n->rec.tags, ',', SIZE_MAX, &v.tags, &v.n_tags);
-	if (rc)
-		return rc;
+	v.tags = n->rec.tags; /* borrowed: the map's JSON copies it */
+	v.n_tags = n->rec.n_tags;
 	memcpy(v.node_key, n->rec.node_key, 32);
 	memcpy(v.disco_key, n->rec.disco_key, 32);
 	v.has_disco_key = n->rec.has_disco_key;
@@ -120,7 +118,6 @@ int ctl__node_render(struct ctl_server *srv, struct ctl__node *n)
 	v.online = n->online;
 	v.last_seen = n->rec.last_seen;
 	json_t *j = ctl__node_json(&v);
-	strv_free(v.tags, v.n_tags);
 	if (!j)
 		return -ENOMEM;
 	json_object_set_new(j, "endpoints", json_text_array(n->rec.endpoints));
@@ -143,7 +140,7 @@ int ctl__node_owner(struct ctl_server *srv, struct ctl__node *n)
 {
 	struct ctl_user u;
 	n->owner[0] = '\0';
-	if (n->rec.user_id && !n->rec.tags[0] &&
+	if (n->rec.user_id && !n->rec.n_tags &&
 	    srv->store->ops->user_by_id(srv->store, n->rec.user_id, &u) == 0)
 		snprintf(n->owner, sizeof(n->owner), "%s", u.login);
 	return 0;
@@ -158,9 +155,10 @@ int ctl__node_insert(struct ctl_server *srv, const struct ctl_node_rec *rec)
 		return -ENOMEM;
 	}
 	srv->nodes = arr;
-	n->rec = *rec;
-	n->rec.endpoints = rec->endpoints ? strdup(rec->endpoints) : NULL;
-	n->rec.ssh_host_keys = rec->ssh_host_keys ? strdup(rec->ssh_host_keys) : NULL;
+	if (ctl_node_rec_copy(&n->rec, rec) != 0) {
+		free(n);
+		return -ENOMEM;
+	}
 	/* nothing allowed and nobody visible until the next rebuild says otherwise */
 	n->filter_json = strdup("[]");
 	n->ssh_json = strdup("[]");
@@ -191,6 +189,7 @@ int ctl__nodes_load(struct ctl_server *srv)
 
 void ctl__login_forget(struct ctl_server *srv, size_t i)
 {
+	strv_free(srv->logins[i].tags, srv->logins[i].n_tags);
 	srv->logins[i] = srv->logins[--srv->n_logins];
 }
 

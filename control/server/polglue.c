@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "common/now.h"
-#include "common/strv.h"
 #include "control/netmap/netmap_json.h"
 #include "control/policy/policy.h"
 #include "control/server/polglue.h"
@@ -20,8 +19,6 @@ struct topo_buf {
 	size_t n_users;
 	struct pol_node *nodes;
 	struct addr_ip *addrs; /* 2 per node */
-	char ***tags;
-	size_t *n_tags;
 	size_t n;
 };
 
@@ -44,10 +41,6 @@ static void topo_free(struct topo_buf *t)
 	for (size_t i = 0; i < t->n_users; i++)
 		free((char *)t->users[i].login);
 	free(t->users);
-	for (size_t i = 0; t->tags && t->n_tags && i < t->n; i++)
-		strv_free(t->tags[i], t->n_tags[i]);
-	free(t->tags);
-	free(t->n_tags);
 	free(t->nodes);
 	free(t->addrs);
 }
@@ -62,9 +55,7 @@ static int topo_build(struct ctl_server *srv, struct topo_buf *t)
 	size_t n = t->n ? t->n : 1;
 	t->nodes = calloc(n, sizeof(*t->nodes));
 	t->addrs = calloc(2 * n, sizeof(*t->addrs));
-	t->tags = calloc(n, sizeof(*t->tags));
-	t->n_tags = calloc(n, sizeof(*t->n_tags));
-	if (!t->nodes || !t->addrs || !t->tags || !t->n_tags)
+	if (!t->nodes || !t->addrs)
 		return -ENOMEM;
 	for (size_t i = 0; i < t->n; i++) {
 		const struct ctl__node *sn = srv->nodes[i];
@@ -75,15 +66,11 @@ static int topo_build(struct ctl_server *srv, struct topo_buf *t)
 			a[0].bytes[k] = (uint8_t)(sn->rec.ipv4 >> (24 - 8 * k));
 		a[1].family = AF_INET6;
 		memcpy(a[1].bytes, sn->rec.ipv6, 16);
-		/* the stored list, at most CTL_TAGS_MAX bytes */
-		rc = strv_split(sn->rec.tags, ',', SIZE_MAX, &t->tags[i], &t->n_tags[i]);
-		if (rc)
-			return rc;
 		pn->name = sn->rec.hostname;
 		pn->hostname = sn->rec.hostname;
 		pn->owner = sn->owner[0] ? sn->owner : NULL;
-		pn->tags = (const char *const *)t->tags[i];
-		pn->n_tags = t->n_tags[i];
+		pn->tags = (const char *const *)sn->rec.tags; /* borrowed, like the names */
+		pn->n_tags = sn->rec.n_tags;
 		pn->addrs = a;
 		pn->n_addrs = 2;
 	}

@@ -11,6 +11,7 @@
 #include "common/key.h"
 #include "common/log.h"
 #include "common/now.h"
+#include "common/strv.h"
 #include "control/server/ident.h"
 #include "control/server/internal.h"
 #include "control/server/tags.h"
@@ -57,8 +58,8 @@ static bool hostname_valid(const char *h)
 /* Store a node for machine key + what it asked for and bring it into every map. */
 static int do_register(struct ctl_server *srv, const uint8_t mkey[32], const uint8_t nkey[32],
 		       const uint8_t *disco, const char *hostname, int64_t user_id,
-		       const char *tags, bool ephemeral, int64_t authkey_id, struct ctl__node **out,
-		       char *err, size_t errlen)
+		       const char *const *tags, size_t n_tags, bool ephemeral, int64_t authkey_id,
+		       struct ctl__node **out, char *err, size_t errlen)
 {
 	struct ctl_node_rec rec;
 	memset(&rec, 0, sizeof(rec));
@@ -73,27 +74,29 @@ static int do_register(struct ctl_server *srv, const uint8_t mkey[32], const uin
 		rec.has_disco_key = true;
 	}
 	snprintf(rec.hostname, sizeof(rec.hostname), "%s", hostname);
-	rec.user_id = tags[0] ? 0 : user_id;
-	if (tags[0])
-		rec.user_id = user_id; /* the key's creator stays accountable */
-	snprintf(rec.tags, sizeof(rec.tags), "%s", tags);
+	rec.user_id = user_id; /* for a tagged node, the key's creator stays accountable */
 	rec.ephemeral = ephemeral;
-	rec.key_expiry = tags[0] ? 0 : ctl__now_s() + srv->cfg.key_lifetime_s;
+	rec.key_expiry = n_tags ? 0 : ctl__now_s() + srv->cfg.key_lifetime_s;
 	unique_hostname(srv, &rec);
-	int rc = srv->store->ops->node_register(srv->store, &rec, authkey_id);
-	if (rc == -EKEYREVOKED) {
+	int rc = strv_dup(tags, n_tags, &rec.tags);
+	rec.n_tags = rc ? 0 : n_tags;
+	if (!rc)
+		rc = srv->store->ops->node_register(srv->store, &rec, authkey_id);
+	if (rc == -EKEYREVOKED)
 		snprintf(err, errlen, "auth key was single-use and has already been used");
-		return rc;
-	}
-	if (rc) {
+	else if (rc)
 		snprintf(err, errlen, "cannot store the node: %s", strerror(-rc));
+	if (rc) {
+		ctl_node_rec_clear(&rec);
 		return rc;
 	}
 	struct ctl__node *n = ctl__node_by_id(srv, rec.id);
 	if (n) {
 		ctl_node_rec_clear(&n->rec);
 		struct ctl_node_rec keep = n->rec;
-		n->rec = rec;
+		n->rec = rec; /* its tags go to n */
+		rec.tags = NULL;
+		rec.n_tags = 0;
 		n->rec.endpoints = keep.endpoints;
 		n->rec.ssh_host_keys = keep.ssh_host_keys;
 		n->rec.last_seen = keep.last_seen;
@@ -104,6 +107,7 @@ static int do_register(struct ctl_server *srv, const uint8_t mkey[32], const uin
 		rc = ctl__node_insert(srv, &rec);
 		n = ctl__node_by_id(srv, rec.id);
 	}
+	ctl_node_rec_clear(&rec);
 	/* Registrations come in bursts: the maps are rebuilt once on the next tick. */
 	srv->dirty = true;
 	*out = n;
@@ -114,15 +118,17 @@ int ctl__register_finish(struct ctl_server *srv, struct ctl__login_req *lr, int6
 			 const char *login, char *err, size_t errlen)
 {
 	struct ctl__node *n = NULL;
-	char asked[CTL_TAGS_MAX] = "", tags[CTL_TAGS_MAX];
+	char **tags;
+	size_t n_tags;
 	struct ctl__node *known = ctl__node_by_machine(srv, lr->machine_key);
 	int rc = 0;
 	err[0] = '\0';
-	if (lr->has_tags)
-		snprintf(asked, sizeof(asked), "%s", lr->tags);
-	else if (known) /* a known node logging in again keeps its tags */
-		snprintf(asked, sizeof(asked), "%s", known->rec.tags);
-	rc = ctl_tags_grant(srv->policy_text, login, "", asked, tags, sizeof(tags), err, errlen);
+	/* what it asked for, or a known node logging in again keeps its tags */
+	const struct ctl_node_rec none = { 0 }, *had = known ? &known->rec : &none;
+	char *const *asked = lr->has_tags ? lr->tags : had->tags;
+	size_t na = lr->has_tags ? lr->n_tags : had->n_tags;
+	rc = ctl_tags_grant(srv->policy_text, login, NULL, 0, (const char *const *)asked, na, &tags,
+			    &n_tags, err, errlen);
 	if (rc && rc != -ENOMEM) {
 		/* the person approving does not own the tags the node asks for (or they are
 		 * not valid): the node is told why */
@@ -134,7 +140,8 @@ int ctl__register_finish(struct ctl_server *srv, struct ctl__login_req *lr, int6
 	if (!rc)
 		rc = do_register(srv, lr->machine_key, lr->node_key,
 				 lr->has_disco_key ? lr->disco_key : NULL, lr->hostname, user_id,
-				 tags, false, 0, &n, err, errlen);
+				 (const char *const *)tags, n_tags, false, 0, &n, err, errlen);
+	strv_free(tags, n_tags);
 	if (rc) {
 		log_err("meshcontrol", "interactive registration: %s", err);
 		return rc;
@@ -157,8 +164,8 @@ static struct ctl__login_req *login_by_token(struct ctl_server *srv, const char 
 /* A new interactive registration, unless the caps say no (then a sealed 429 in *res).  A
  * machine has one at a time: asking again replaces its pending one. */
 static struct ctl__login_req *login_new(struct ctl__req *r, const uint8_t nkey[32],
-					const char *hostname, const char *tags, bool has_tags,
-					enum MHD_Result *res)
+					const char *hostname, const char *const *tags,
+					size_t n_tags, bool has_tags, enum MHD_Result *res)
 {
 	struct ctl_server *srv = r->srv;
 	char src[SRV_SOURCE_MAX];
@@ -187,7 +194,11 @@ static struct ctl__login_req *login_new(struct ctl__req *r, const uint8_t nkey[3
 					 SRV_LOGINS_MAX);
 		return NULL;
 	}
-	struct ctl__login_req *arr = realloc(srv->logins, (srv->n_logins + 1) * sizeof(*arr));
+	char **copy;
+	struct ctl__login_req *arr = NULL;
+	if (strv_dup(tags, n_tags, &copy) == 0 &&
+	    !(arr = realloc(srv->logins, (srv->n_logins + 1) * sizeof(*arr))))
+		strv_free(copy, n_tags);
 	if (!arr) {
 		*res = MHD_NO;
 		return NULL;
@@ -199,7 +210,8 @@ static struct ctl__login_req *login_new(struct ctl__req *r, const uint8_t nkey[3
 	memcpy(lr->machine_key, r->machine_key, 32);
 	memcpy(lr->node_key, nkey, 32);
 	snprintf(lr->hostname, sizeof(lr->hostname), "%s", hostname);
-	snprintf(lr->tags, sizeof(lr->tags), "%s", tags);
+	lr->tags = copy;
+	lr->n_tags = n_tags;
 	lr->has_tags = has_tags;
 	snprintf(lr->source, sizeof(lr->source), "%s", src);
 	char why[192];
@@ -209,7 +221,8 @@ static struct ctl__login_req *login_new(struct ctl__req *r, const uint8_t nkey[3
 }
 
 static enum MHD_Result register_interactive(struct ctl__req *r, const uint8_t nkey[32],
-					    const char *hostname, const char *tags, bool has_tags)
+					    const char *hostname, const char *const *tags,
+					    size_t n_tags, bool has_tags)
 {
 	struct ctl_server *srv = r->srv;
 	const char *followup = json_string_value(json_object_get(r->msg, "followup"));
@@ -237,7 +250,7 @@ static enum MHD_Result register_interactive(struct ctl__req *r, const uint8_t nk
 		}
 	} else {
 		enum MHD_Result res;
-		lr = login_new(r, nkey, hostname, tags, has_tags, &res);
+		lr = login_new(r, nkey, hostname, tags, n_tags, has_tags, &res);
 		if (!lr)
 			return res;
 	}
@@ -248,33 +261,55 @@ static enum MHD_Result register_interactive(struct ctl__req *r, const uint8_t nk
 	    json_pack("{s:b, s:s, s:s}", "registered", 0, "auth_url", url, "followup", lr->token));
 }
 
-enum MHD_Result ctl__api_register(struct ctl__req *r)
+/* A registration with a valid auth key k. */
+static enum MHD_Result register_by_key(struct ctl__req *r, const uint8_t nk[32], const uint8_t *dk,
+				       const char *hostname, const struct ctl_authkey *k,
+				       const char *const *asked, size_t na)
+{
+	struct ctl_server *srv = r->srv;
+	struct ctl__node *n = NULL;
+	char err[256], **tags;
+	size_t n_tags;
+	struct ctl_user u;
+	if (na && srv->store->ops->user_by_id(srv->store, k->user_id, &u) != 0)
+		return ctl__sealed_error(r, MHD_HTTP_FORBIDDEN,
+					 "tags: the auth key's user is gone");
+	int rc = ctl_tags_grant(srv->policy_text, na ? u.login : "", (const char *const *)k->tags,
+				k->n_tags, asked, na, &tags, &n_tags, err, sizeof(err));
+	if (rc)
+		return ctl__sealed_error(
+		    r, rc == -EPERM ? MHD_HTTP_FORBIDDEN : MHD_HTTP_BAD_REQUEST, "%s", err);
+	rc = do_register(srv, r->machine_key, nk, dk, hostname, k->user_id,
+			 (const char *const *)tags, n_tags, k->ephemeral, k->id, &n, err,
+			 sizeof(err));
+	strv_free(tags, n_tags);
+	if (rc == -EKEYREVOKED)
+		return ctl__sealed_error(r, MHD_HTTP_FORBIDDEN, "%s", err);
+	if (rc == -EEXIST)
+		return ctl__sealed_error(r, MHD_HTTP_CONFLICT, "%s", err);
+	if (rc)
+		return ctl__sealed_error(
+		    r, rc == -EINVAL ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_INTERNAL_SERVER_ERROR, "%s",
+		    err);
+	log_info("meshcontrol", "node %lld (%s) registered by auth key %s", (long long)n->rec.id,
+		 n->rec.hostname, k->prefix);
+	return ctl__reply_sealed_json(r, MHD_HTTP_OK, registered_json(srv, n));
+}
+
+/* The rest of a registration, once the request's tags (asked, maybe none; given says
+ * whether it named them) are read. */
+static enum MHD_Result register_asked(struct ctl__req *r, const uint8_t nk[32],
+				      const char *hostname, const char *authkey, bool given,
+				      const char *const *asked, size_t na)
 {
 	struct ctl_server *srv = r->srv;
 	json_t *m = r->msg;
-	const char *hostname = json_string_value(json_object_get(m, "hostname"));
-	const char *nkey = json_string_value(json_object_get(m, "node_key"));
-	const char *authkey = json_string_value(json_object_get(m, "auth_key"));
-	uint8_t nk[32];
-	struct key_error kerr;
-	if (!nkey)
-		return ctl__sealed_error(r, MHD_HTTP_BAD_REQUEST, "node_key: missing");
-	if (!key_from_base64(nk, nkey, &kerr))
-		return ctl__sealed_error(r, MHD_HTTP_BAD_REQUEST, "node_key: %s", kerr.message);
-	if (!hostname || !hostname_valid(hostname))
-		return ctl__sealed_error(r, MHD_HTTP_BAD_REQUEST,
-					 "hostname: expected 1 to 51 letters, digits and dashes");
-	if (json_object_get(m, "auth_key") && !authkey)
-		return ctl__sealed_error(r, MHD_HTTP_BAD_REQUEST, "auth_key: expected a string");
-	char err[256], asked[CTL_TAGS_MAX] = "";
-	json_t *tj = json_object_get(m, "tags");
-	if (tj && ctl_tags_from_json(tj, asked, sizeof(asked), err, sizeof(err)) != 0)
-		return ctl__sealed_error(r, MHD_HTTP_BAD_REQUEST, "%s", err);
+	char err[256];
 	uint8_t dk[32];
 	int dk_given = ctl__disco_from_msg(m, dk, err, sizeof(err));
 	if (dk_given < 0)
 		return ctl__sealed_error(r, MHD_HTTP_BAD_REQUEST, "%s", err);
-	struct ctl__node *known = ctl__node_by_machine(srv, r->machine_key), *n = NULL;
+	struct ctl__node *known = ctl__node_by_machine(srv, r->machine_key);
 	enum MHD_Result dres;
 	/* the machine is this node's: its discovery key is taken whatever else it asks */
 	if (known && !ctl__disco_report(r, known, &dres))
@@ -290,11 +325,14 @@ enum MHD_Result ctl__api_register(struct ctl__req *r)
 						 "node_key: another node already uses this key");
 	/* Asking for tags the node does not have takes a login or an auth key again (tags it
 	 * has from its auth key need not be asked for; dropping tags takes a new login). */
-	bool same_tags = !tj || (known && ctl_tags_subset(asked, known->rec.tags));
+	bool same_tags =
+	    !given || (known && ctl_tags_subset(asked, na, (const char *const *)known->rec.tags,
+						known->rec.n_tags));
 	/* Key rotation: a known machine presenting its current node key may replace it.  The
 	 * expiry stays: only a login or an auth key extends it, so once the key has expired
 	 * the request goes on below to a login (or the auth key it carries). */
 	const char *old = json_string_value(json_object_get(m, "old_node_key"));
+	struct key_error kerr;
 	uint8_t ok[32];
 	if (old && !key_from_base64(ok, old, &kerr))
 		return ctl__sealed_error(r, MHD_HTTP_BAD_REQUEST, "old_node_key: %s", kerr.message);
@@ -328,35 +366,44 @@ enum MHD_Result ctl__api_register(struct ctl__req *r)
 	if (live && same_tags && sodium_memcmp(nk, known->rec.node_key, 32) == 0)
 		return ctl__reply_sealed_json(r, MHD_HTTP_OK, registered_json(srv, known));
 	if (!authkey)
-		return register_interactive(r, nk, hostname, asked, tj != NULL);
+		return register_interactive(r, nk, hostname, asked, na, given);
 	struct ctl_authkey k;
 	const char *why = NULL;
 	int rc = ctl_authkey_check(srv->store, authkey, ctl__now_s(), &k, &why);
 	if (rc)
 		return ctl__sealed_error(r, MHD_HTTP_FORBIDDEN, "%s", why);
-	struct ctl_user u;
-	char tags[CTL_TAGS_MAX];
-	if (asked[0] && srv->store->ops->user_by_id(srv->store, k.user_id, &u) != 0)
-		return ctl__sealed_error(r, MHD_HTTP_FORBIDDEN,
-					 "tags: the auth key's user is gone");
-	rc = ctl_tags_grant(srv->policy_text, asked[0] ? u.login : "", k.tags, asked, tags,
-			    sizeof(tags), err, sizeof(err));
-	if (rc)
-		return ctl__sealed_error(
-		    r, rc == -EPERM ? MHD_HTTP_FORBIDDEN : MHD_HTTP_BAD_REQUEST, "%s", err);
-	rc = do_register(srv, r->machine_key, nk, dk_given > 0 ? dk : NULL, hostname, k.user_id,
-			 tags, k.ephemeral, k.id, &n, err, sizeof(err));
-	if (rc == -EKEYREVOKED)
-		return ctl__sealed_error(r, MHD_HTTP_FORBIDDEN, "%s", err);
-	if (rc == -EEXIST)
-		return ctl__sealed_error(r, MHD_HTTP_CONFLICT, "%s", err);
-	if (rc)
-		return ctl__sealed_error(
-		    r, rc == -EINVAL ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_INTERNAL_SERVER_ERROR, "%s",
-		    err);
-	log_info("meshcontrol", "node %lld (%s) registered by auth key %s", (long long)n->rec.id,
-		 n->rec.hostname, k.prefix);
-	return ctl__reply_sealed_json(r, MHD_HTTP_OK, registered_json(srv, n));
+	enum MHD_Result res =
+	    register_by_key(r, nk, dk_given > 0 ? dk : NULL, hostname, &k, asked, na);
+	ctl_authkey_clear(&k);
+	return res;
+}
+
+enum MHD_Result ctl__api_register(struct ctl__req *r)
+{
+	json_t *m = r->msg;
+	const char *hostname = json_string_value(json_object_get(m, "hostname"));
+	const char *nkey = json_string_value(json_object_get(m, "node_key"));
+	const char *authkey = json_string_value(json_object_get(m, "auth_key"));
+	uint8_t nk[32];
+	struct key_error kerr;
+	if (!nkey)
+		return ctl__sealed_error(r, MHD_HTTP_BAD_REQUEST, "node_key: missing");
+	if (!key_from_base64(nk, nkey, &kerr))
+		return ctl__sealed_error(r, MHD_HTTP_BAD_REQUEST, "node_key: %s", kerr.message);
+	if (!hostname || !hostname_valid(hostname))
+		return ctl__sealed_error(r, MHD_HTTP_BAD_REQUEST,
+					 "hostname: expected 1 to 51 letters, digits and dashes");
+	if (json_object_get(m, "auth_key") && !authkey)
+		return ctl__sealed_error(r, MHD_HTTP_BAD_REQUEST, "auth_key: expected a string");
+	char err[256], **asked = NULL;
+	size_t na = 0;
+	json_t *tj = json_object_get(m, "tags");
+	if (tj && ctl_tags_from_json(tj, &asked, &na, err, sizeof(err)) != 0)
+		return ctl__sealed_error(r, MHD_HTTP_BAD_REQUEST, "%s", err);
+	enum MHD_Result res =
+	    register_asked(r, nk, hostname, authkey, tj != NULL, (const char *const *)asked, na);
+	strv_free(asked, na);
+	return res;
 }
 
 enum MHD_Result ctl__api_logout(struct ctl__req *r, struct ctl__node *n)

@@ -15,7 +15,13 @@
 enum {
 	CTL_LOGIN_MAX = 128,
 	CTL_HOSTNAME_MAX = 64,
-	CTL_TAGS_MAX = 512, /* comma-separated "tag:a,tag:b" */
+	/* A tag list: at most CTL_TAGS_COUNT_MAX tags of at most CTL_TAG_LEN_MAX bytes each
+	 * ("tag:" included).  Checked where tags come in (tags.c: a node's or an admin's JSON,
+	 * meshcontrol's --tags) and again by the store before it writes any. */
+	CTL_TAG_LEN_MAX = 64,
+	CTL_TAGS_COUNT_MAX = 32,
+	/* the list as "tag:a,tag:b" text, for showing it: at most this many bytes with '\0' */
+	CTL_TAGS_TEXT_MAX = CTL_TAGS_COUNT_MAX * (CTL_TAG_LEN_MAX + 1),
 	CTL_AUTHKEY_PREFIX_LEN = 12,
 	CTL_AUTHKEY_HASH_LEN = 32,
 };
@@ -32,7 +38,8 @@ struct ctl_authkey {
 	uint8_t hash[CTL_AUTHKEY_HASH_LEN];
 	int64_t user_id;
 	bool reusable, ephemeral, revoked;
-	char tags[CTL_TAGS_MAX];
+	char **tags; /* sorted, no repeats, malloc'd (ctl_authkey_clear); NULL when none */
+	size_t n_tags;
 	int64_t expires; /* unix seconds; 0 = never */
 	int64_t created;
 	int64_t uses;
@@ -45,7 +52,8 @@ struct ctl_node_rec {
 	int64_t key_expiry; /* unix seconds; 0 = never */
 	char hostname[CTL_HOSTNAME_MAX];
 	int64_t user_id; /* 0 for a tagged node */
-	char tags[CTL_TAGS_MAX];
+	char **tags;	 /* sorted, no repeats, malloc'd (ctl_node_rec_clear); NULL when none */
+	size_t n_tags;
 	uint32_t ipv4;	  /* host order, inside 100.64.0.0/10 */
 	uint8_t ipv6[16]; /* inside the tailnet's ULA /48 */
 	bool ephemeral;
@@ -90,7 +98,10 @@ struct ctl_store_ops {
 	int (*user_list)(struct ctl_store *s, ctl_user_cb cb, void *ctx);
 	/* Removes the user's nodes, keys and approvals too; ids of removed nodes go to cb. */
 	int (*user_remove)(struct ctl_store *s, const char *login, ctl_node_cb cb, void *ctx);
-	/* auth keys */
+	/* auth keys (and node_register below): -E2BIG for more than CTL_TAGS_COUNT_MAX tags,
+	 * -EINVAL for an empty tag or one over CTL_TAG_LEN_MAX bytes; nothing is written.
+	 * Records read back carry their tags sorted; the callbacks' records are freed after
+	 * the call, authkey_get's and node_by_machine's are the caller's to clear. */
 	int (*authkey_add)(struct ctl_store *s, struct ctl_authkey *k);
 	int (*authkey_get)(struct ctl_store *s, const char *prefix, struct ctl_authkey *k);
 	int (*authkey_list)(struct ctl_store *s, ctl_authkey_cb cb, void *ctx);
@@ -134,6 +145,12 @@ int ctl_store_open_sqlite(const char *path, struct ctl_store **out, char *err, s
 /* The schema version this build migrates to. */
 int ctl_store_schema_version(void);
 
+/* Free what a record owns (its tags, endpoints, host keys) and set those to NULL. */
 void ctl_node_rec_clear(struct ctl_node_rec *n);
+void ctl_authkey_clear(struct ctl_authkey *k);
+
+/* A deep copy of src's owned parts into dst (the rest copied as is): 0 or -ENOMEM, when
+ * dst owns nothing. */
+int ctl_node_rec_copy(struct ctl_node_rec *dst, const struct ctl_node_rec *src);
 
 #endif

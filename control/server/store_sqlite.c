@@ -48,6 +48,25 @@ static const char *const migrations[] = {
 	"  user_id INTEGER NOT NULL UNIQUE REFERENCES users(id) ON DELETE CASCADE,"
 	"  email TEXT NOT NULL, groups TEXT NOT NULL, updated INTEGER NOT NULL,"
 	"  PRIMARY KEY (iss, sub));",
+	/* 5: tags as rows, one per (node or key, tag), instead of "tag:a,tag:b" text; the old
+	 * text is split into them (a recursive CTE peels off one item per step) and its
+	 * columns dropped (SQLite >= 3.35; Debian 12 has 3.40) */
+	"CREATE TABLE node_tags (node_id INTEGER NOT NULL REFERENCES nodes(id) ON DELETE "
+	"CASCADE, tag TEXT NOT NULL, PRIMARY KEY (node_id, tag)) WITHOUT ROWID;"
+	"CREATE TABLE authkey_tags (authkey_id INTEGER NOT NULL REFERENCES authkeys(id) ON "
+	"DELETE CASCADE, tag TEXT NOT NULL, PRIMARY KEY (authkey_id, tag)) WITHOUT ROWID;"
+	"WITH RECURSIVE split(id, tag, rest) AS (SELECT id, '', tags || ',' FROM nodes"
+	"  UNION ALL SELECT id, substr(rest, 1, instr(rest, ',') - 1),"
+	"  substr(rest, instr(rest, ',') + 1) FROM split WHERE rest <> '')"
+	" INSERT OR IGNORE INTO node_tags (node_id, tag) SELECT id, tag FROM split"
+	"  WHERE tag <> '';"
+	"WITH RECURSIVE split(id, tag, rest) AS (SELECT id, '', tags || ',' FROM authkeys"
+	"  UNION ALL SELECT id, substr(rest, 1, instr(rest, ',') - 1),"
+	"  substr(rest, instr(rest, ',') + 1) FROM split WHERE rest <> '')"
+	" INSERT OR IGNORE INTO authkey_tags (authkey_id, tag) SELECT id, tag FROM split"
+	"  WHERE tag <> '';"
+	"ALTER TABLE nodes DROP COLUMN tags;"
+	"ALTER TABLE authkeys DROP COLUMN tags;",
 };
 
 enum { N_MIGRATIONS = sizeof(migrations) / sizeof(migrations[0]) };

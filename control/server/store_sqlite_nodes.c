@@ -1,6 +1,7 @@
 /* The SQLite store's nodes and auth keys (store_sqlite.c has the rest): node rows and
  * their queries, the auth keys, and registration, which consumes a key and creates or
- * updates the node in one transaction and allocates its addresses inside it. */
+ * updates the node in one transaction and allocates its addresses inside it.  Tags are
+ * rows of node_tags and authkey_tags (schema 5), written with their node or key. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,10 +10,11 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
+#include "common/strv.h"
 #include "control/server/internal.h"
 #include "control/server/store.h"
 
-static const char node_cols[] = "id, machine_key, node_key, key_expiry, hostname, user_id, tags, "
+static const char node_cols[] = "id, machine_key, node_key, key_expiry, hostname, user_id, "
 				"ipv4, ipv6, ephemeral, endpoints, ssh_host_keys, created, "
 				"last_seen, disco_key";
 
@@ -25,6 +27,72 @@ static void blob32(sqlite3_stmt *st, int col, uint8_t *out, size_t len)
 		memset(out, 0, len);
 }
 
+/* The tags of one node or key (sql selects them for "?" = id), sorted. */
+static int tags_load(sqlite3 *db, const char *sql, int64_t id, char ***v, size_t *n)
+{
+	*v = NULL;
+	*n = 0;
+	sqlite3_stmt *st = ctl__sq_prep(db, sql);
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, id);
+	int rc = 0;
+	while (!rc && *n < CTL_TAGS_COUNT_MAX && sqlite3_step(st) == SQLITE_ROW) {
+		char **grown = realloc(*v, (*n + 1) * sizeof(**v));
+		if (grown)
+			*v = grown;
+		if (!grown || !((*v)[*n] = ctl__sq_dup_text(sqlite3_column_text(st, 0))))
+			rc = -ENOMEM;
+		else
+			(*n)++;
+	}
+	sqlite3_finalize(st);
+	if (rc) {
+		strv_free(*v, *n);
+		*v = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
+/* The bounds of store.h on a list about to be written. */
+static int tags_check(const char *const *v, size_t n)
+{
+	if (n > CTL_TAGS_COUNT_MAX)
+		return -E2BIG;
+	for (size_t i = 0; i < n; i++)
+		if (!v[i][0] || strlen(v[i]) > CTL_TAG_LEN_MAX)
+			return -EINVAL;
+	return 0;
+}
+
+/* Replace the tags of id in table (node_tags or authkey_tags, id column col); inside the
+ * caller's transaction.  Repeats are stored once. */
+static int tags_save(sqlite3 *db, const char *table, const char *col, int64_t id, char *const *v,
+		     size_t n)
+{
+	char sql[128];
+	snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE %s = ?", table, col);
+	sqlite3_stmt *st = ctl__sq_prep(db, sql);
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, id);
+	int rc = ctl__sq_step_done(db, st);
+	snprintf(sql, sizeof(sql), "INSERT OR IGNORE INTO %s (%s, tag) VALUES (?, ?)", table, col);
+	for (size_t i = 0; !rc && i < n; i++) {
+		if (!(st = ctl__sq_prep(db, sql)))
+			return -EIO;
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_text(st, 2, v[i], -1, SQLITE_STATIC);
+		rc = ctl__sq_step_done(db, st);
+	}
+	return rc;
+}
+
+static const char node_tags_sql[] = "SELECT tag FROM node_tags WHERE node_id = ? ORDER BY tag";
+static const char authkey_tags_sql[] =
+    "SELECT tag FROM authkey_tags WHERE authkey_id = ? ORDER BY tag";
+
 static void node_row(sqlite3_stmt *st, struct ctl_node_rec *n)
 {
 	memset(n, 0, sizeof(*n));
@@ -34,16 +102,15 @@ static void node_row(sqlite3_stmt *st, struct ctl_node_rec *n)
 	n->key_expiry = sqlite3_column_int64(st, 3);
 	ctl__sq_copy_text(n->hostname, sizeof(n->hostname), sqlite3_column_text(st, 4));
 	n->user_id = sqlite3_column_int64(st, 5);
-	ctl__sq_copy_text(n->tags, sizeof(n->tags), sqlite3_column_text(st, 6));
-	n->ipv4 = (uint32_t)sqlite3_column_int64(st, 7);
-	blob32(st, 8, n->ipv6, 16);
-	n->ephemeral = sqlite3_column_int(st, 9);
-	n->endpoints = ctl__sq_dup_text(sqlite3_column_text(st, 10));
-	n->ssh_host_keys = ctl__sq_dup_text(sqlite3_column_text(st, 11));
-	n->created = sqlite3_column_int64(st, 12);
-	n->last_seen = sqlite3_column_int64(st, 13);
-	n->has_disco_key = sqlite3_column_bytes(st, 14) == 32;
-	blob32(st, 14, n->disco_key, 32);
+	n->ipv4 = (uint32_t)sqlite3_column_int64(st, 6);
+	blob32(st, 7, n->ipv6, 16);
+	n->ephemeral = sqlite3_column_int(st, 8);
+	n->endpoints = ctl__sq_dup_text(sqlite3_column_text(st, 9));
+	n->ssh_host_keys = ctl__sq_dup_text(sqlite3_column_text(st, 10));
+	n->created = sqlite3_column_int64(st, 11);
+	n->last_seen = sqlite3_column_int64(st, 12);
+	n->has_disco_key = sqlite3_column_bytes(st, 13) == 32;
+	blob32(st, 13, n->disco_key, 32);
 }
 
 /* The discovery key as a parameter: NULL when the record has none. */
@@ -57,9 +124,35 @@ static void bind_disco(sqlite3_stmt *st, int col, const struct ctl_node_rec *n)
 
 void ctl_node_rec_clear(struct ctl_node_rec *n)
 {
+	strv_free(n->tags, n->n_tags);
 	free(n->endpoints);
 	free(n->ssh_host_keys);
+	n->tags = NULL;
+	n->n_tags = 0;
 	n->endpoints = n->ssh_host_keys = NULL;
+}
+
+int ctl_node_rec_copy(struct ctl_node_rec *dst, const struct ctl_node_rec *src)
+{
+	*dst = *src;
+	dst->tags = NULL;
+	dst->n_tags = 0;
+	dst->endpoints = src->endpoints ? strdup(src->endpoints) : NULL;
+	dst->ssh_host_keys = src->ssh_host_keys ? strdup(src->ssh_host_keys) : NULL;
+	if ((src->endpoints && !dst->endpoints) || (src->ssh_host_keys && !dst->ssh_host_keys) ||
+	    strv_dup((const char *const *)src->tags, src->n_tags, &dst->tags) != 0) {
+		ctl_node_rec_clear(dst);
+		return -ENOMEM;
+	}
+	dst->n_tags = src->n_tags;
+	return 0;
+}
+
+void ctl_authkey_clear(struct ctl_authkey *k)
+{
+	strv_free(k->tags, k->n_tags);
+	k->tags = NULL;
+	k->n_tags = 0;
 }
 
 static int node_query(sqlite3 *db, const char *where, int64_t id, const uint8_t *blob,
@@ -78,7 +171,9 @@ static int node_query(sqlite3 *db, const char *where, int64_t id, const uint8_t 
 	while (!rc && sqlite3_step(st) == SQLITE_ROW) {
 		struct ctl_node_rec n;
 		node_row(st, &n);
-		rc = cb(ctx, &n);
+		rc = tags_load(db, node_tags_sql, n.id, &n.tags, &n.n_tags);
+		if (!rc)
+			rc = cb(ctx, &n);
 		ctl_node_rec_clear(&n);
 	}
 	sqlite3_finalize(st);
@@ -110,27 +205,31 @@ int ctl__sq_user_remove(struct ctl_store *s, const char *login, ctl_node_cb cb, 
 int ctl__sq_authkey_add(struct ctl_store *s, struct ctl_authkey *k)
 {
 	sqlite3 *db = ctl__sq(s)->db;
+	int rc = tags_check((const char *const *)k->tags, k->n_tags);
+	if (rc || (rc = ctl__sq_begin(db)) != 0)
+		return rc;
 	sqlite3_stmt *st =
 	    ctl__sq_prep(db, "INSERT INTO authkeys (prefix, hash, user_id, reusable, "
-			     "ephemeral, tags, expires, created) VALUES (?,?,?,?,?,?,?,?)");
+			     "ephemeral, expires, created) VALUES (?,?,?,?,?,?,?)");
 	if (!st)
-		return -EIO;
+		return ctl__sq_finish(db, -EIO);
 	k->created = ctl__sq_now();
 	sqlite3_bind_text(st, 1, k->prefix, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 2, k->hash, sizeof(k->hash), SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, k->user_id);
 	sqlite3_bind_int(st, 4, k->reusable);
 	sqlite3_bind_int(st, 5, k->ephemeral);
-	sqlite3_bind_text(st, 6, k->tags, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 7, k->expires);
-	sqlite3_bind_int64(st, 8, k->created);
-	int rc = ctl__sq_step_done(db, st);
+	sqlite3_bind_int64(st, 6, k->expires);
+	sqlite3_bind_int64(st, 7, k->created);
+	rc = ctl__sq_step_done(db, st);
 	if (!rc)
 		k->id = sqlite3_last_insert_rowid(db);
-	return rc;
+	if (!rc)
+		rc = tags_save(db, "authkey_tags", "authkey_id", k->id, k->tags, k->n_tags);
+	return ctl__sq_finish(db, rc);
 }
 
-static const char authkey_cols[] = "id, prefix, hash, user_id, reusable, ephemeral, tags, "
+static const char authkey_cols[] = "id, prefix, hash, user_id, reusable, ephemeral, "
 				   "expires, created, uses, revoked";
 
 static void authkey_row(sqlite3_stmt *st, struct ctl_authkey *k)
@@ -142,11 +241,10 @@ static void authkey_row(sqlite3_stmt *st, struct ctl_authkey *k)
 	k->user_id = sqlite3_column_int64(st, 3);
 	k->reusable = sqlite3_column_int(st, 4);
 	k->ephemeral = sqlite3_column_int(st, 5);
-	ctl__sq_copy_text(k->tags, sizeof(k->tags), sqlite3_column_text(st, 6));
-	k->expires = sqlite3_column_int64(st, 7);
-	k->created = sqlite3_column_int64(st, 8);
-	k->uses = sqlite3_column_int64(st, 9);
-	k->revoked = sqlite3_column_int(st, 10);
+	k->expires = sqlite3_column_int64(st, 6);
+	k->created = sqlite3_column_int64(st, 7);
+	k->uses = sqlite3_column_int64(st, 8);
+	k->revoked = sqlite3_column_int(st, 9);
 }
 
 int ctl__sq_authkey_get(struct ctl_store *s, const char *prefix, struct ctl_authkey *k)
@@ -161,6 +259,8 @@ int ctl__sq_authkey_get(struct ctl_store *s, const char *prefix, struct ctl_auth
 	if (!rc)
 		authkey_row(st, k);
 	sqlite3_finalize(st);
+	if (!rc)
+		rc = tags_load(ctl__sq(s)->db, authkey_tags_sql, k->id, &k->tags, &k->n_tags);
 	return rc;
 }
 
@@ -175,7 +275,10 @@ int ctl__sq_authkey_list(struct ctl_store *s, ctl_authkey_cb cb, void *ctx)
 	while (!rc && sqlite3_step(st) == SQLITE_ROW) {
 		struct ctl_authkey k;
 		authkey_row(st, &k);
-		rc = cb(ctx, &k);
+		rc = tags_load(ctl__sq(s)->db, authkey_tags_sql, k.id, &k.tags, &k.n_tags);
+		if (!rc)
+			rc = cb(ctx, &k);
+		ctl_authkey_clear(&k);
 	}
 	sqlite3_finalize(st);
 	return rc;
@@ -197,9 +300,8 @@ int ctl__sq_authkey_revoke(struct ctl_store *s, const char *prefix)
 static int node_one(void *ctx, const struct ctl_node_rec *n)
 {
 	struct ctl_node_rec *out = ctx;
-	*out = *n;
-	out->endpoints = n->endpoints ? strdup(n->endpoints) : NULL;
-	out->ssh_host_keys = n->ssh_host_keys ? strdup(n->ssh_host_keys) : NULL;
+	if (ctl_node_rec_copy(out, n) != 0)
+		return -ENOMEM;
 	out->id = n->id ? n->id : 1;
 	return 1;
 }
@@ -233,8 +335,8 @@ int ctl__sq_node_register(struct ctl_store *s, struct ctl_node_rec *n, int64_t a
 {
 	sqlite3 *db = ctl__sq(s)->db;
 	sqlite3_stmt *st;
-	int rc = ctl__sq_begin(db);
-	if (rc)
+	int rc = tags_check((const char *const *)n->tags, n->n_tags);
+	if (rc || (rc = ctl__sq_begin(db)) != 0)
 		return rc;
 	if (authkey_id) {
 		st = ctl__sq_prep(
@@ -256,7 +358,7 @@ int ctl__sq_node_register(struct ctl_store *s, struct ctl_node_rec *n, int64_t a
 		ctl_node_rec_clear(&old);
 		st =
 		    ctl__sq_prep(db, "UPDATE nodes SET node_key = ?, key_expiry = ?, hostname = ?, "
-				     "user_id = ?, tags = ?, ephemeral = ?, "
+				     "user_id = ?, ephemeral = ?, "
 				     "disco_key = COALESCE(?, disco_key) WHERE id = ?");
 		if (!st) {
 			rc = -EIO;
@@ -269,10 +371,9 @@ int ctl__sq_node_register(struct ctl_store *s, struct ctl_node_rec *n, int64_t a
 			sqlite3_bind_int64(st, 4, n->user_id);
 		else
 			sqlite3_bind_null(st, 4);
-		sqlite3_bind_text(st, 5, n->tags, -1, SQLITE_STATIC);
-		sqlite3_bind_int(st, 6, n->ephemeral);
-		bind_disco(st, 7, n);
-		sqlite3_bind_int64(st, 8, old.id);
+		sqlite3_bind_int(st, 5, n->ephemeral);
+		bind_disco(st, 6, n);
+		sqlite3_bind_int64(st, 7, old.id);
 		if (!n->has_disco_key && old.has_disco_key) {
 			memcpy(n->disco_key, old.disco_key, 32);
 			n->has_disco_key = true;
@@ -282,7 +383,7 @@ int ctl__sq_node_register(struct ctl_store *s, struct ctl_node_rec *n, int64_t a
 		memcpy(n->ipv6, old.ipv6, 16);
 		n->created = old.created;
 		rc = ctl__sq_step_done(db, st);
-		goto out;
+		goto tags;
 	}
 	char ula[64];
 	int64_t host;
@@ -304,8 +405,8 @@ int ctl__sq_node_register(struct ctl_store *s, struct ctl_node_rec *n, int64_t a
 	n->created = ctl__sq_now();
 	st = ctl__sq_prep(
 	    db, "INSERT INTO nodes (machine_key, node_key, key_expiry, hostname, user_id, "
-		"tags, ipv4, ipv6, ephemeral, created, last_seen, disco_key) "
-		"VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
+		"ipv4, ipv6, ephemeral, created, last_seen, disco_key) "
+		"VALUES (?,?,?,?,?,?,?,?,?,?,?)");
 	if (!st) {
 		rc = -EIO;
 		goto out;
@@ -318,16 +419,18 @@ int ctl__sq_node_register(struct ctl_store *s, struct ctl_node_rec *n, int64_t a
 		sqlite3_bind_int64(st, 5, n->user_id);
 	else
 		sqlite3_bind_null(st, 5);
-	sqlite3_bind_text(st, 6, n->tags, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 7, n->ipv4);
-	sqlite3_bind_blob(st, 8, n->ipv6, 16, SQLITE_STATIC);
-	sqlite3_bind_int(st, 9, n->ephemeral);
+	sqlite3_bind_int64(st, 6, n->ipv4);
+	sqlite3_bind_blob(st, 7, n->ipv6, 16, SQLITE_STATIC);
+	sqlite3_bind_int(st, 8, n->ephemeral);
+	sqlite3_bind_int64(st, 9, n->created);
 	sqlite3_bind_int64(st, 10, n->created);
-	sqlite3_bind_int64(st, 11, n->created);
-	bind_disco(st, 12, n);
+	bind_disco(st, 11, n);
 	rc = ctl__sq_step_done(db, st);
 	if (!rc)
 		n->id = sqlite3_last_insert_rowid(db);
+tags:
+	if (!rc)
+		rc = tags_save(db, "node_tags", "node_id", n->id, n->tags, n->n_tags);
 out:
 	return ctl__sq_finish(db, rc);
 }

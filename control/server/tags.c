@@ -1,8 +1,9 @@
-/* Tags: the list form control keeps ("tag:a,tag:b", sorted, no repeats), reading one from
- * a JSON array, and who may put which tag on what.  A tag is owned per the policy's
- * tagOwners; the owner of an auth key must own its tags, and a node may ask for tags at
- * registration ("tags" in the request) only when the person or key registering it owns
- * them (tags the key already carries need no further check). */
+/* Tags: the list form control keeps (a sorted string vector without repeats, bounded as
+ * store.h says), reading one from a JSON array or from "tag:a,tag:b" text, and who may put
+ * which tag on what.  A tag is owned per the policy's tagOwners; the owner of an auth key
+ * must own its tags, and a node may ask for tags at registration ("tags" in the request)
+ * only when the person or key registering it owns them (tags the key already carries need
+ * no further check). */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -12,14 +13,13 @@
 #include "common/strv.h"
 #include "control/policy/policy.h"
 #include "control/server/ident.h"
+#include "control/server/store.h"
 #include "control/server/tags.h"
-
-enum { TAG_NAME_MAX = 64, TAGS_LIST_MAX = 32 };
 
 static bool tag_valid(const char *t)
 {
 	size_t len = strlen(t);
-	if (strncmp(t, "tag:", 4) != 0 || len == 4 || len > TAG_NAME_MAX)
+	if (strncmp(t, "tag:", 4) != 0 || len == 4 || len > CTL_TAG_LEN_MAX)
 		return false;
 	for (const char *p = t + 4; *p; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
@@ -33,35 +33,44 @@ static int str_cmp(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Sort v, drop repeats, join with commas into out. */
-static int join(const char **v, size_t n, char *out, size_t outlen)
+void ctl_tags_canonical(char **v, size_t *n)
 {
-	size_t used = 0;
-	if (n) /* an empty list may be NULL */
-		qsort(v, n, sizeof(*v), str_cmp);
-	out[0] = '\0';
-	for (size_t i = 0; i < n; i++) {
-		if (i && strcmp(v[i], v[i - 1]) == 0)
-			continue;
-		int w = snprintf(out + used, outlen - used, "%s%s", used ? "," : "", v[i]);
-		if (w < 0 || (size_t)w >= outlen - used)
-			return -E2BIG;
-		used += (size_t)w;
+	size_t kept = 0;
+	if (!*n) /* an empty list may be NULL */
+		return;
+	qsort(v, *n, sizeof(*v), str_cmp);
+	for (size_t i = 0; i < *n; i++) {
+		if (kept && strcmp(v[i], v[kept - 1]) == 0)
+			free(v[i]);
+		else
+			v[kept++] = v[i];
 	}
-	return 0;
+	*n = kept;
 }
 
-int ctl_tags_from_json(json_t *arr, char *out, size_t outlen, char *err, size_t errlen)
+/* A copy of the n tags of v in the list form. */
+static int canonical_copy(const char *const *v, size_t n, char ***out, size_t *nout)
 {
-	const char *v[TAGS_LIST_MAX];
+	int rc = strv_dup(v, n, out);
+	*nout = rc ? 0 : n;
+	if (!rc)
+		ctl_tags_canonical(*out, nout);
+	return rc;
+}
+
+int ctl_tags_from_json(json_t *arr, char ***out, size_t *n, char *err, size_t errlen)
+{
+	const char *v[CTL_TAGS_COUNT_MAX];
 	size_t i;
 	json_t *t;
+	*out = NULL;
+	*n = 0;
 	if (!json_is_array(arr)) {
 		snprintf(err, errlen, "tags: expected an array like [\"tag:server\"]");
 		return -EINVAL;
 	}
-	if (json_array_size(arr) > TAGS_LIST_MAX) {
-		snprintf(err, errlen, "tags: at most %d tags", TAGS_LIST_MAX);
+	if (json_array_size(arr) > CTL_TAGS_COUNT_MAX) {
+		snprintf(err, errlen, "tags: at most %d tags", CTL_TAGS_COUNT_MAX);
 		return -EINVAL;
 	}
 	json_array_foreach(arr, i, t)
@@ -71,97 +80,120 @@ int ctl_tags_from_json(json_t *arr, char *out, size_t outlen, char *err, size_t 
 			snprintf(err, errlen,
 				 "tags[%zu]: expected \"tag:<name>\" (letters, digits, - "
 				 "and _, at most %d characters)",
-				 i, TAG_NAME_MAX);
+				 i, CTL_TAG_LEN_MAX);
 			return -EINVAL;
 		}
 	}
-	if (join(v, json_array_size(arr), out, outlen) != 0) {
-		snprintf(err, errlen, "tags: the list is too long");
-		return -EINVAL;
+	if (canonical_copy(v, json_array_size(arr), out, n) != 0) {
+		snprintf(err, errlen, "tags: out of memory");
+		return -ENOMEM;
 	}
 	return 0;
 }
 
-int ctl_tags_canonical(const char *csv, char *out, size_t outlen)
+int ctl_tags_parse(const char *csv, char ***out, size_t *n, char *err, size_t errlen)
 {
-	char **v;
-	size_t n;
-	int rc = strv_split(csv, ',', TAGS_LIST_MAX, &v, &n);
-	if (!rc)
-		rc = join((const char **)v, n, out, outlen);
-	strv_free(v, n);
-	return rc;
+	int rc = strv_split(csv, ',', CTL_TAGS_COUNT_MAX, out, n);
+	if (rc == -E2BIG) {
+		snprintf(err, errlen, "tags: at most %d tags", CTL_TAGS_COUNT_MAX);
+		return -EINVAL;
+	}
+	if (rc) {
+		snprintf(err, errlen, "tags: out of memory");
+		return rc;
+	}
+	for (size_t i = 0; i < *n; i++) {
+		if (!tag_valid((*out)[i])) {
+			snprintf(err, errlen,
+				 "tags: '%.*s' is not \"tag:<name>\" (letters, digits, - and _, "
+				 "at most %d characters)",
+				 CTL_TAG_LEN_MAX + 1, (*out)[i], CTL_TAG_LEN_MAX);
+			strv_free(*out, *n);
+			*out = NULL;
+			*n = 0;
+			return -EINVAL;
+		}
+	}
+	ctl_tags_canonical(*out, n);
+	return 0;
 }
 
-int ctl_tags_grant(const char *policy_text, const char *login, const char *key_tags,
-		   const char *asked, char *out, size_t outlen, char *err, size_t errlen)
+void ctl_tags_join(const char *const *v, size_t n, char *out, size_t outlen)
 {
-	const char *v[2 * TAGS_LIST_MAX];
-	char **kv = NULL, **av = NULL;
-	char extra[2 * CTL_TAGS_MAX] = "";
-	size_t nk = 0, na = 0;
-	int rc = strv_split(key_tags, ',', TAGS_LIST_MAX, &kv, &nk);
-	if (!rc)
-		rc = strv_split(asked, ',', TAGS_LIST_MAX, &av, &na);
-	/* the asked-for tags the key does not carry must be owned by login */
-	for (size_t i = 0; !rc && i < na; i++) {
-		bool carried = false;
-		for (size_t k = 0; k < nk && !carried; k++)
-			carried = strcmp(kv[k], av[i]) == 0;
-		if (carried)
-			continue;
-		if (strlen(extra) + 1 + strlen(av[i]) + 1 > sizeof(extra)) {
-			rc = -E2BIG; /* never grant a tag that was not checked */
+	size_t used = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < n && used + 1 < outlen; i++) {
+		int w = snprintf(out + used, outlen - used, "%s%s", i ? "," : "", v[i]);
+		if (w < 0)
 			break;
-		}
-		if (extra[0])
-			strcat(extra, ",");
-		strcat(extra, av[i]);
+		used += (size_t)w;
 	}
-	if (!rc && extra[0])
-		rc = ctl_authkey_check_tags(policy_text, login, extra, err, errlen);
+}
+
+static bool has_tag(const char *const *v, size_t n, const char *t)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i], t) == 0)
+			return true;
+	return false;
+}
+
+bool ctl_tags_subset(const char *const *a, size_t na, const char *const *b, size_t nb)
+{
+	for (size_t i = 0; i < na; i++)
+		if (!has_tag(b, nb, a[i]))
+			return false;
+	return true;
+}
+
+int ctl_tags_grant(const char *policy_text, const char *login, const char *const *key_tags,
+		   size_t nk, const char *const *asked, size_t na, char ***out, size_t *n,
+		   char *err, size_t errlen)
+{
+	const char **v = calloc(nk + na + 1, sizeof(*v));
+	size_t extra = 0;
+	*out = NULL;
+	*n = 0;
+	if (!v) {
+		snprintf(err, errlen, "tags: out of memory");
+		return -ENOMEM;
+	}
+	/* the asked-for tags the key does not carry must be owned by login */
+	for (size_t i = 0; i < na; i++)
+		if (!has_tag(key_tags, nk, asked[i]))
+			v[extra++] = asked[i];
+	int rc = ctl_authkey_check_tags(policy_text, login, v, extra, err, errlen);
 	if (!rc) {
-		for (size_t i = 0; i < nk + na; i++)
-			v[i] = i < nk ? kv[i] : av[i - nk];
-		if (join(v, nk + na, out, outlen) != 0) {
-			snprintf(err, errlen, "tags: the list is too long");
-			rc = -EINVAL;
-		}
-	} else if (rc == -E2BIG || rc == -ENOMEM) {
-		snprintf(err, errlen, "tags: %s", rc == -E2BIG ? "too many tags" : "out of memory");
+		for (size_t i = 0; i < nk; i++)
+			v[extra++] = key_tags[i];
+		rc = canonical_copy(v, extra, out, n);
+		if (rc)
+			snprintf(err, errlen, "tags: out of memory");
 	}
-	strv_free(kv, nk);
-	strv_free(av, na);
+	if (!rc && *n > CTL_TAGS_COUNT_MAX) {
+		snprintf(err, errlen, "tags: at most %d tags (the auth key's and the asked-for)",
+			 CTL_TAGS_COUNT_MAX);
+		strv_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+		rc = -EINVAL;
+	}
+	free(v);
 	return rc;
 }
 
-bool ctl_tags_subset(const char *a, const char *b)
+int ctl_authkey_check_tags(const char *policy_text, const char *login, const char *const *tags,
+			   size_t n, char *err, size_t errlen)
 {
-	char **v = NULL, **w = NULL;
-	size_t na = 0, nb = 0;
-	bool all = strv_split(a, ',', TAGS_LIST_MAX, &v, &na) == 0 &&
-		   strv_split(b, ',', TAGS_LIST_MAX, &w, &nb) == 0;
-	for (size_t i = 0; all && i < na; i++) {
-		bool found = false;
-		for (size_t k = 0; k < nb && !found; k++)
-			found = strcmp(v[i], w[k]) == 0;
-		all = found;
-	}
-	strv_free(v, na);
-	strv_free(w, nb);
-	return all;
-}
-
-int ctl_authkey_check_tags(const char *policy_text, const char *login, const char *tags_csv,
-			   char *err, size_t errlen)
-{
-	if (!tags_csv || !*tags_csv)
+	if (!n)
 		return 0;
 	if (!policy_text) {
+		char text[CTL_TAGS_TEXT_MAX];
+		ctl_tags_join(tags, n, text, sizeof(text));
 		snprintf(err, errlen,
 			 "tags: no policy is set, so no one owns %s (define it in "
 			 "tagOwners first)",
-			 tags_csv);
+			 text);
 		return -EPERM;
 	}
 	struct pol_policy *pol;
@@ -171,18 +203,13 @@ int ctl_authkey_check_tags(const char *policy_text, const char *login, const cha
 		snprintf(err, errlen, "tags: the stored policy does not parse: %s", perr.msg);
 		return rc == -ENOMEM ? -ENOMEM : -EINVAL;
 	}
-	char **v;
-	size_t n;
-	/* no bound of its own: its callers' lists are (an admin's, or the checked part of one) */
-	rc = strv_split(tags_csv, ',', SIZE_MAX, &v, &n);
 	for (size_t i = 0; !rc && i < n; i++) {
-		if (!pol_tag_owned_by(pol, v[i], login)) {
+		if (!pol_tag_owned_by(pol, tags[i], login)) {
 			snprintf(err, errlen, "tags: %s does not own %s in the policy's tagOwners",
-				 login, v[i]);
+				 login, tags[i]);
 			rc = -EPERM;
 		}
 	}
-	strv_free(v, n);
 	pol_policy_free(pol);
 	return rc;
 }

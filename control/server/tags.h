@@ -1,6 +1,8 @@
-/* control/server/tags.h: tag lists as control keeps them ("tag:a,tag:b": sorted, no
- * repeats, at most CTL_TAGS_MAX bytes) and the checks on who may tag what (tags.c).
- * ctl_authkey_check_tags() is declared in ident.h. */
+/* control/server/tags.h: tag lists as control keeps them (a string vector, common/strv.h:
+ * sorted, no repeats, at most CTL_TAGS_COUNT_MAX tags of at most CTL_TAG_LEN_MAX bytes,
+ * store.h) and the checks on who may tag what (tags.c).  What meshcontrol's command line
+ * uses too (ctl_authkey_check_tags, ctl_tags_parse, ctl_tags_join) is declared in
+ * ident.h.  Lists given to these functions may be empty (v NULL, n 0). */
 #ifndef MESH_CONTROL_SERVER_TAGS_H
 #define MESH_CONTROL_SERVER_TAGS_H
 
@@ -9,21 +11,24 @@
 
 #include <jansson.h>
 
-/* A JSON array of "tag:<name>" strings -> the list form in out.  -EINVAL with a sentence
- * naming the bad element in err. */
-int ctl_tags_from_json(json_t *arr, char *out, size_t outlen, char *err, size_t errlen);
+#include "control/server/ident.h"
 
-/* Any comma-separated list -> the list form (sorted, no repeats); -E2BIG when too long. */
-int ctl_tags_canonical(const char *csv, char *out, size_t outlen);
+/* A JSON array of "tag:<name>" strings -> the list form in *out, *n.  -EINVAL with a
+ * sentence naming the bad element in err. */
+int ctl_tags_from_json(json_t *arr, char ***out, size_t *n, char *err, size_t errlen);
 
-/* Every tag of list a is in list b (both comma-separated; "" is a subset of anything). */
-bool ctl_tags_subset(const char *a, const char *b);
+/* v (any n tags, each "tag:<name>") made the list form in place: sorted, repeats freed. */
+void ctl_tags_canonical(char **v, size_t *n);
 
-/* The tags a node registered by `login` ends up with: key_tags (an auth key's; "" for an
+/* Every tag of a is in b. */
+bool ctl_tags_subset(const char *const *a, size_t na, const char *const *b, size_t nb);
+
+/* The tags a node registered by `login` ends up with: key_tags (an auth key's; none for an
  * interactive login) plus asked (the node's request); each asked-for tag the key does not
- * carry must be owned by login in policy_text's tagOwners.  0, or -EPERM / -EINVAL with a
- * sentence in err. */
-int ctl_tags_grant(const char *policy_text, const char *login, const char *key_tags,
-		   const char *asked, char *out, size_t outlen, char *err, size_t errlen);
+ * carry must be owned by login in policy_text's tagOwners.  0 with the list form in *out,
+ * *n, or -EPERM / -EINVAL / -ENOMEM with a sentence in err. */
+int ctl_tags_grant(const char *policy_text, const char *login, const char *const *key_tags,
+		   size_t nk, const char *const *asked, size_t na, char ***out, size_t *n,
+		   char *err, size_t errlen);
 
 #endif

@@ -428,8 +428,8 @@ static enum MHD_Result device_page(struct ctl__req *r, const char *method, const
 {
 	struct ctl_server *srv = r->srv;
 	struct ctl__session *s = session_of(r);
-	char path[64], host[128], who[256], action[16], tags[CTL_TAGS_MAX] = "";
-	char tags_h[CTL_TAGS_MAX * 2], err[512] = "", err_h[1024];
+	char path[64], host[128], who[256], action[16], tags[CTL_TAGS_TEXT_MAX] = "";
+	char tags_h[CTL_TAGS_TEXT_MAX * 2], err[512] = "", err_h[1024];
 	snprintf(path, sizeof(path), "/register/%.40s", token);
 	struct ctl__login_req *lr = NULL;
 	for (size_t i = 0; i < srv->n_logins; i++)
@@ -442,7 +442,8 @@ static enum MHD_Result device_page(struct ctl__req *r, const char *method, const
 	if (!s)
 		return need_login(r, path);
 	ctl__html_escape(host, sizeof(host), lr->hostname);
-	snprintf(tags, sizeof(tags), "%s", lr->has_tags ? lr->tags : "");
+	ctl_tags_join((const char *const *)lr->tags, lr->has_tags ? lr->n_tags : 0, tags,
+		      sizeof(tags));
 	ctl__html_escape(tags_h, sizeof(tags_h), tags);
 	ctl__html_escape(who, sizeof(who), s->login);
 	if (strcmp(method, "POST") == 0 && lr->state == CTL__PENDING) {

@@ -36,7 +36,8 @@ static int check_node(void *ctx, const struct ctl_node_rec *n)
 		if (seen->n <= FZ_NODES)
 			memcpy(seen->keys[seen->n++], n->disco_key, 32);
 	}
-	if (strcmp(n->tags, n->id == 2 ? "tag:server" : "") != 0 || n->id > FZ_NODES)
+	if (n->n_tags != (n->id == 2) || (n->n_tags && strcmp(n->tags[0], "tag:server") != 0) ||
+	    n->id > FZ_NODES)
 		abort();
 	json_t *ep = n->endpoints ? json_loads(n->endpoints, 0, NULL) : NULL;
 	json_t *hk = n->ssh_host_keys ? json_loads(n->ssh_host_keys, 0, NULL) : NULL;

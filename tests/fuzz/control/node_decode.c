@@ -3,13 +3,15 @@
  * genuine machine key (so the JSON stage is reached), and the bytes as a map-stream
  * message folded into a netmap by the client (ctl_netmap_apply + ctl_netmap_parse, and the
  * two-form fold the client uses, whose struct must match its JSON), and a register
- * request's "tags" (ctl_tags_from_json). */
+ * request's "tags" (ctl_tags_from_json) and the bytes as "tag:a,tag:b" text
+ * (ctl_tags_parse). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
 
+#include "common/strv.h"
 #include "control/netmap/netmap.h"
 #include "control/netmap/netmap_json.h"
 #include "control/server/internal.h"
@@ -22,6 +24,17 @@ static const char base_netmap[] =
     "\"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=\",\"addresses\":[\"100.64.0.1/32\"]},"
     "\"peers\":[{\"id\":2,\"node_key\":\"AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=\","
     "\"addresses\":[\"100.64.0.2/32\"]}],\"filter\":[],\"ssh\":[]}";
+
+/* The list form: sorted, no repeats, within the bounds. */
+static void check_list(char **v, size_t n)
+{
+	if (n > CTL_TAGS_COUNT_MAX)
+		abort();
+	for (size_t i = 0; i < n; i++)
+		if (strlen(v[i]) > CTL_TAG_LEN_MAX || strncmp(v[i], "tag:", 4) != 0 ||
+		    (i && strcmp(v[i - 1], v[i]) >= 0))
+			abort();
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -92,12 +105,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ctl_netmap_free(snm);
 	json_decref(jnm);
 
-	/* 5. a register request's "tags" */
-	char tags[CTL_TAGS_MAX];
+	/* 5. a register request's "tags", and the bytes as meshcontrol's --tags text: either
+	 * gives the list form within the bounds of store.h */
+	char **tags = NULL;
+	size_t n = 0;
 	json_t *t = json_object_get(m, "tags");
-	if (t && ctl_tags_from_json(t, tags, sizeof(tags), err, sizeof(err)) == 0 &&
-	    strlen(tags) >= sizeof(tags))
-		abort();
+	if (t && ctl_tags_from_json(t, &tags, &n, err, sizeof(err)) == 0)
+		check_list(tags, n);
+	strv_free(tags, n);
 	json_decref(m);
+	char *text = strndup((const char *)data, size);
+	if (text && ctl_tags_parse(text, &tags, &n, err, sizeof(err)) == 0) {
+		check_list(tags, n);
+		strv_free(tags, n);
+	}
+	free(text);
 	return 0;
 }

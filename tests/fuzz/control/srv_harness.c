@@ -230,7 +230,9 @@ static void prepare(void)
 		memset(n.node_key, 0x10 + i, 32);
 		snprintf(n.hostname, sizeof(n.hostname), i ? "server" : "laptop");
 		n.user_id = i ? 0 : alice;
-		snprintf(n.tags, sizeof(n.tags), i ? "tag:server" : "");
+		char *server[] = { "tag:server" };
+		n.tags = i ? server : NULL; /* borrowed: the store copies it */
+		n.n_tags = i ? 1 : 0;
 		n.key_expiry = (int64_t)time(NULL) + 86400;
 		/* the server has a discovery key ("IiIi...": 32 x 0x22), the laptop none yet */
 		memset(n.disco_key, 0x22, 32);
@@ -528,7 +530,8 @@ static int census_node(void *ctx, const struct ctl_node_rec *n)
 	struct fz_census *c = ctx;
 	c->nodes++;
 	c->nodes_hash = fnv(c->nodes_hash, n->node_key, 32);
-	c->nodes_hash = fnv(c->nodes_hash, n->tags, strlen(n->tags));
+	for (size_t i = 0; i < n->n_tags; i++)
+		c->nodes_hash = fnv(c->nodes_hash, n->tags[i], strlen(n->tags[i]) + 1);
 	c->nodes_hash = fnv(c->nodes_hash, &n->user_id, sizeof(n->user_id));
 	return 0;
 }

@@ -1,8 +1,9 @@
 /* The SQLite store and identity layer: migrations, users (Argon2id), auth keys (single-use,
  * reusable, expired, revoked), registration atomicity and address allocation, approvals,
  * policy, discovery keys (schema 3: kept when a registration or update carries none), people
- * from an OpenID provider by (iss, sub) (schema 4), and that all of it survives reopening the
- * database, or migrating one of schema 2. */
+ * from an OpenID provider by (iss, sub) (schema 4), tags as rows (schema 5: sorted lists,
+ * their bounds, and the "tag:a,tag:b" text of schema 4 split into them), and that all of it
+ * survives reopening the database, or migrating one of schema 4 or 2. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,38 @@
 
 static int count_nodes(void *ctx, const struct ctl_node_rec *n)
 {
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static int count_keys(void *ctx, const struct ctl_authkey *k)
+{
+	(*(int *)ctx)++;
+	return 0;
+}
+
+/* The tags of the node of machine key seed, as "tag:a,tag:b" ("-" when it has none). */
+static const char *node_tags(struct ctl_store *s, uint8_t seed)
+{
+	static char out[512];
+	uint8_t mkey[32];
+	struct ctl_node_rec n;
+	memset(mkey, seed, 32);
+	if (s->ops->node_by_machine(s, mkey, &n) != 0)
+		return "absent";
+	snprintf(out, sizeof(out), "-");
+	for (size_t i = 0; i < n.n_tags; i++)
+		snprintf(out + (i ? strlen(out) : 0), sizeof(out) - (i ? strlen(out) : 0), "%s%s",
+			 i ? "," : "", n.tags[i]);
+	ctl_node_rec_clear(&n);
+	return out;
+}
+
+/* Each key (those left when schema 4 was faked) has the one tag its text had. */
+static int check_key_tags(void *ctx, const struct ctl_authkey *k)
+{
+	CHECK_INT(k->n_tags, 1);
+	CHECK_STR(k->n_tags ? k->tags[0] : "", "tag:server");
 	(*(int *)ctx)++;
 	return 0;
 }
@@ -60,9 +93,10 @@ int main(void)
 	/* single-use key: first registration works, the second is refused, nothing written */
 	char key[CTL_AUTHKEY_TEXT_SIZE];
 	struct ctl_authkey k, k2;
-	CHECK_INT(ctl_authkey_create(s, alice, false, false, "", 0, key, &k), 0);
+	CHECK_INT(ctl_authkey_create(s, alice, false, false, NULL, 0, 0, key, &k), 0);
 	CHECK_INT(strlen(key), CTL_AUTHKEY_TEXT_SIZE - 1);
 	CHECK_INT(ctl_authkey_check(s, key, 1000, &k2, &why), 0);
+	CHECK_INT(k2.n_tags, 0);
 	struct ctl_node_rec n1 = mknode(1), n2 = mknode(2);
 	n1.user_id = alice;
 	CHECK_INT(s->ops->node_register(s, &n1, k2.id), 0);
@@ -85,22 +119,85 @@ int main(void)
 	CHECK_STR(why, "auth key is not valid");
 	CHECK_INT(ctl_authkey_check(s, "tskey-123", 1000, &k2, &why), -EKEYREJECTED);
 	CHECK_STR(why, "auth key is malformed (expected mskey-<prefix>-<secret>)");
-	CHECK_INT(ctl_authkey_create(s, alice, true, true, "tag:server", 2000, key, &k), 0);
+	const char *const server_tags[] = { "tag:web", "tag:server", "tag:web" };
+	CHECK_INT(ctl_authkey_create(s, alice, true, true, server_tags, 3, 2000, key, &k), 0);
+	ctl_authkey_clear(&k);
 	CHECK_INT(ctl_authkey_check(s, key, 1999, &k2, &why), 0);
 	CHECK(k2.reusable && k2.ephemeral);
-	CHECK_STR(k2.tags, "tag:server");
+	CHECK_INT(k2.n_tags, 2); /* sorted, the repeat stored once */
+	CHECK_STR(k2.tags[0], "tag:server");
+	CHECK_STR(k2.tags[1], "tag:web");
+	ctl_authkey_clear(&k2);
 	CHECK_INT(ctl_authkey_check(s, key, 2000, &k2, &why), -EKEYEXPIRED);
 	CHECK_STR(why, "auth key has expired");
-	CHECK_INT(ctl_authkey_create(s, bob, true, false, "", 0, key, &k), 0);
+	CHECK(k2.tags == NULL && k2.n_tags == 0); /* a refused key owns nothing */
+
+	CHECK_INT(ctl_authkey_create(s, bob, true, false, NULL, 0, 0, key, &k), 0);
 	CHECK_INT(s->ops->node_register(s, &n2, k.id), 0);
 	CHECK_INT(n2.ipv4, 0x64400002);
 	n2.user_id = bob;
 	CHECK_INT(s->ops->node_register(s, &n2, k.id), 0); /* reusable; same machine: update */
 	CHECK_INT(n2.ipv4, 0x64400002);
+	/* a node's tags: stored sorted without repeats, replaced by a registration */
+	char *web_db[] = { "tag:web", "tag:db", "tag:web" }, *x[] = { "tag:x" };
+	CHECK_STR(node_tags(s, 2), "-");
+	n2.tags = x;
+	n2.n_tags = 1;
+	CHECK_INT(s->ops->node_register(s, &n2, 0), 0);
+	CHECK_STR(node_tags(s, 2), "tag:x");
+	n2.tags = web_db;
+	n2.n_tags = 3;
+	CHECK_INT(s->ops->node_register(s, &n2, 0), 0);
+	CHECK_STR(node_tags(s, 2), "tag:db,tag:web");
+	n2.tags = NULL;
+	n2.n_tags = 0;
 	CHECK_INT(s->ops->authkey_revoke(s, k.prefix), 0);
+	ctl_authkey_clear(&k);
 	CHECK_INT(ctl_authkey_check(s, key, 1000, &k2, &why), -EKEYREVOKED);
 	CHECK_STR(why, "auth key has been revoked");
 	CHECK_INT(s->ops->authkey_revoke(s, "nope"), -ENOENT);
+
+	/* the bounds on a list (store.h), refused before anything is written */
+	char *many[CTL_TAGS_COUNT_MAX + 1], long_tag[CTL_TAG_LEN_MAX + 2];
+	for (int i = 0; i <= CTL_TAGS_COUNT_MAX; i++) {
+		many[i] = malloc(16);
+		snprintf(many[i], 16, "tag:t%d", i);
+	}
+	memset(long_tag, 'x', sizeof(long_tag) - 1);
+	long_tag[sizeof(long_tag) - 1] = '\0';
+	memcpy(long_tag, "tag:", 4);
+	const char *one_long[] = { long_tag }, *one_empty[] = { "" };
+	count = 0;
+	CHECK_INT(s->ops->authkey_list(s, count_keys, &count), 0);
+	CHECK_INT(count, 3);
+	CHECK_INT(ctl_authkey_create(s, bob, true, false, (const char *const *)many,
+				     CTL_TAGS_COUNT_MAX + 1, 0, key, &k),
+		  -E2BIG);
+	ctl_authkey_clear(&k);
+	CHECK_INT(ctl_authkey_create(s, bob, true, false, one_long, 1, 0, key, &k), -EINVAL);
+	ctl_authkey_clear(&k);
+	count = 0;
+	CHECK_INT(s->ops->authkey_list(s, count_keys, &count), 0);
+	CHECK_INT(count, 3);
+	struct ctl_node_rec bounded = mknode(9);
+	bounded.user_id = bob;
+	bounded.tags = many;
+	bounded.n_tags = CTL_TAGS_COUNT_MAX + 1;
+	CHECK_INT(s->ops->node_register(s, &bounded, 0), -E2BIG);
+	bounded.n_tags = CTL_TAGS_COUNT_MAX; /* exactly the bound is fine */
+	CHECK_INT(s->ops->node_register(s, &bounded, 0), 0);
+	CHECK_INT(s->ops->node_remove(s, bounded.id), 0);
+	bounded.tags = (char **)one_long;
+	bounded.n_tags = 1;
+	CHECK_INT(s->ops->node_register(s, &bounded, 0), -EINVAL);
+	long_tag[CTL_TAG_LEN_MAX] = '\0'; /* exactly the bound is fine */
+	CHECK_INT(s->ops->node_register(s, &bounded, 0), 0);
+	CHECK_INT(s->ops->node_remove(s, bounded.id), 0);
+	bounded.tags = (char **)one_empty;
+	CHECK_INT(s->ops->node_register(s, &bounded, 0), -EINVAL);
+	CHECK_STR(node_tags(s, 9), "absent");
+	for (int i = 0; i <= CTL_TAGS_COUNT_MAX; i++)
+		free(many[i]);
 
 	/* endpoints, approvals, policy */
 	n1.endpoints = strdup("[\"192.0.2.1:41641\"]");
@@ -152,7 +249,8 @@ int main(void)
 	CHECK_INT(s->ops->approval_get(s, n1.id, n2.id, &b), 0);
 	CHECK_INT(b.approved_at, 5000);
 	CHECK_INT(b.auth_at, 4990); /* when the approver authenticated for it (schema 2) */
-	CHECK_INT(ctl_store_schema_version(), 4);
+	CHECK_STR(node_tags(s, 2), "tag:db,tag:web"); /* and so are the tags */
+	CHECK_INT(ctl_store_schema_version(), 5);
 	CHECK_INT(s->ops->approval_get(s, n2.id, n1.id, &b), -ENOENT);
 	CHECK_INT(s->ops->policy_get(s, &pol), 0);
 	CHECK_STR(pol, "{\"acls\": []}");
@@ -215,12 +313,37 @@ int main(void)
 	CHECK(memcmp(n4.ipv6, n3.ipv6, 16) != 0);
 	s->ops->close(s);
 
+	/* a database of schema 4 (tags as "tag:a,tag:b" text) migrates: the text becomes
+	 * rows, "" none; a node's or key's rows go with it */
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd),
+		 "sqlite3 %s 'DROP TABLE node_tags; DROP TABLE authkey_tags; "
+		 "ALTER TABLE nodes ADD COLUMN tags TEXT NOT NULL DEFAULT \"\"; "
+		 "ALTER TABLE authkeys ADD COLUMN tags TEXT NOT NULL DEFAULT \"\"; "
+		 "UPDATE nodes SET tags = \"tag:a,tag:b-1,tag:c_2\" WHERE id = %lld; "
+		 "UPDATE authkeys SET tags = \"tag:server\"; "
+		 "PRAGMA user_version = 4' 2>/dev/null",
+		 path, (long long)n4.id);
+	CHECK_INT(system(cmd), 0);
+	CHECK_INT(ctl_store_open_sqlite(path, &s, err, sizeof(err)), 0);
+	CHECK_STR(node_tags(s, 4), "tag:a,tag:b-1,tag:c_2");
+	CHECK_STR(node_tags(s, 2), "-");
+	count = 0;
+	CHECK_INT(s->ops->authkey_list(s, check_key_tags, &count), 0);
+	CHECK_INT(count, 1); /* bob's: alice's went with her */
+	CHECK_INT(s->ops->node_remove(s, n4.id), 0);
+	CHECK_INT(s->ops->node_register(s, &n4, 0), 0); /* the same machine anew: no tags */
+	CHECK_STR(node_tags(s, 4), "-");
+	s->ops->close(s);
+
 	/* a database of schema 2 (before discovery keys) migrates: its nodes have none, and can
 	 * be given one */
-	char cmd[512];
 	snprintf(cmd, sizeof(cmd),
 		 "sqlite3 %s 'ALTER TABLE nodes DROP COLUMN disco_key; "
-		 "DROP TABLE sso_identities; PRAGMA user_version = 2' 2>/dev/null",
+		 "DROP TABLE sso_identities; DROP TABLE node_tags; DROP TABLE authkey_tags; "
+		 "ALTER TABLE nodes ADD COLUMN tags TEXT NOT NULL DEFAULT \"\"; "
+		 "ALTER TABLE authkeys ADD COLUMN tags TEXT NOT NULL DEFAULT \"\"; "
+		 "PRAGMA user_version = 2' 2>/dev/null",
 		 path);
 	CHECK_INT(system(cmd), 0);
 	CHECK_INT(ctl_store_open_sqlite(path, &s, err, sizeof(err)), 0);
