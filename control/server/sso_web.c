@@ -209,7 +209,7 @@ static enum MHD_Result check_finish(struct ctl__req *r, const char *hold_id,
 				 "This check link has expired; connect again for a new one", "");
 	struct ctl__sso_check c = { .hold_created = h->created,
 				    .hold_pending = h->state == CTL__PENDING,
-				    .src_tagged = src->rec.tags[0] != '\0',
+				    .src_tagged = src->rec.n_tags > 0,
 				    .src_owner = src->rec.user_id,
 				    .user_id = u->id,
 				    .auth_time = id->auth_time,
