@@ -120,15 +120,22 @@ static bool is_active(const struct nat_path *p, size_t i)
 	return p->kind == NAT_PATH_DIRECT && p->active == (int)i;
 }
 
-/* The peer has moved from the direct path to candidate i (path.h): since the path's last
- * pong, WireGuard came from i and a pong proved it. */
-static bool moved_to(const struct nat_path *p, size_t i, uint64_t now)
+/* Where the peer has moved from candidate b (path.h): a proven candidate that WireGuard
+ * came from, and a pong, since b's last pong (the latest such); -1: none. */
+static int moved_from(const struct nat_path *p, int b, uint64_t now)
 {
-	if (p->kind != NAT_PATH_DIRECT || is_active(p, i))
-		return false;
-	const struct nat_path_cand *c = &p->cand[i], *a = &p->cand[p->active];
-	return proven(c, now) && c->roam_ms != NAT_PATH_NEVER && c->roam_ms > a->pong_ms &&
-	       c->pong_ms > a->pong_ms;
+	int m = -1;
+	if (b < 0)
+		return -1;
+	const struct nat_path_cand *a = &p->cand[b];
+	for (size_t i = 0; i < p->n_cand; i++) {
+		const struct nat_path_cand *c = &p->cand[i];
+		if ((int)i != b && proven(c, now) && c->roam_ms != NAT_PATH_NEVER &&
+		    c->roam_ms > a->pong_ms && c->pong_ms > a->pong_ms &&
+		    (m < 0 || c->pong_ms > p->cand[m].pong_ms))
+			m = (int)i;
+	}
+	return m;
 }
 
 /* Until when the peer counts as busy (traffic inside IDLE); 0 when it never had any. */
@@ -344,9 +351,10 @@ int nat_path_on_roam(struct nat_path *p, const struct sockaddr *from, uint64_t n
 	int rc = add(p, from, NAT_PATH_CAND_ROAM, now, &i);
 	if (rc < 0)
 		return rc;
-	bool before = moved_to(p, i, now);
+	int active = p->kind == NAT_PATH_DIRECT ? p->active : -1;
+	bool before = moved_from(p, active, now) >= 0;
 	p->cand[i].roam_ms = now;
-	if (!before && moved_to(p, i, now)) {
+	if (!before && moved_from(p, active, now) >= 0) {
 		p->decide = true; /* once per move, not per packet */
 		return 1;
 	}
@@ -414,14 +422,10 @@ static bool decide(struct nat_path *p, uint64_t now, nat_path_emit_fn *emit, voi
 	 * when asked again with nothing new (the tie rule alone is not transitive: which
 	 * candidate came first would decide, and the path would move on a tick that has no
 	 * news). */
-	for (size_t i = 0; i < p->n_cand; i++) {
-		if (moved_to(p, i, now)) {
-			/* the peer moved away from the path: its trust is gone (a pong there
-			 * would prove it again) */
-			p->cand[p->active].pong_ms = NAT_PATH_NEVER;
-			break;
-		}
-	}
+	/* the peer moved away from the path: its trust is gone (a pong there would prove it
+	 * again) */
+	if (p->kind == NAT_PATH_DIRECT && moved_from(p, p->active, now) >= 0)
+		p->cand[p->active].pong_ms = NAT_PATH_NEVER;
 	int best = -1;
 	for (size_t i = 0; i < p->n_cand; i++)
 		if (proven(&p->cand[i], now) && (best < 0 || ahead(&p->cand[i], &p->cand[best])))
@@ -429,6 +433,14 @@ static bool decide(struct nat_path *p, uint64_t now, nat_path_emit_fn *emit, voi
 	if (best >= 0 && p->kind == NAT_PATH_DIRECT && proven(&p->cand[p->active], now) &&
 	    !better(&p->cand[best], &p->cand[p->active]))
 		best = p->active; /* the incumbent keeps ties */
+	/* ... and wherever the peer moved since the one chosen answered (each step a newer
+	 * pong: it ends), so that the next tick with no news agrees */
+	for (size_t k = 0; best >= 0 && k < p->n_cand; k++) {
+		int m = moved_from(p, best, now);
+		if (m < 0)
+			break;
+		best = m;
+	}
 	if (best >= 0) {
 		if (!is_active(p, (size_t)best)) {
 			p->kind = NAT_PATH_DIRECT;
