@@ -120,6 +120,24 @@ static bool is_active(const struct nat_path *p, size_t i)
 	return p->kind == NAT_PATH_DIRECT && p->active == (int)i;
 }
 
+/* Where the peer has moved from candidate b (path.h): a proven candidate that WireGuard
+ * came from, and a pong, since b's last pong (the latest such); -1: none. */
+static int moved_from(const struct nat_path *p, int b, uint64_t now)
+{
+	int m = -1;
+	if (b < 0)
+		return -1;
+	const struct nat_path_cand *a = &p->cand[b];
+	for (size_t i = 0; i < p->n_cand; i++) {
+		const struct nat_path_cand *c = &p->cand[i];
+		if ((int)i != b && proven(c, now) && c->roam_ms != NAT_PATH_NEVER &&
+		    c->roam_ms > a->pong_ms && c->pong_ms > a->pong_ms &&
+		    (m < 0 || c->pong_ms > p->cand[m].pong_ms))
+			m = (int)i;
+	}
+	return m;
+}
+
 /* Until when the peer counts as busy (traffic inside IDLE); 0 when it never had any. */
 static uint64_t busy_until(const struct nat_path *p)
 {
@@ -242,6 +260,7 @@ static int add(struct nat_path *p, const struct sockaddr *sa, enum nat_path_cand
 		.seen_ms = now,
 		.ping_ms = NAT_PATH_NEVER,
 		.pong_ms = NAT_PATH_NEVER,
+		.roam_ms = NAT_PATH_NEVER,
 	};
 	addr_store(&c->addr, sa);
 	*at = i;
@@ -312,17 +331,34 @@ int nat_path_on_ping(struct nat_path *p, const struct sockaddr *from, uint64_t n
 	if (rc < 0)
 		return rc;
 	/* Pong and ping back: the peer is punching now.  Spaced, so its pings cannot make ours
-	 * more frequent than PING_SPACING. */
+	 * more frequent than PING_SPACING; but when our last ping there went unanswered, at
+	 * once: it most likely met the peer's NAT before the peer's own ping opened it (the
+	 * punch a call-me-maybe asks for often does), and this ping says the way is open now.
+	 * Waiting out the spacing cost a restarted peer's first connection 1-5 s.  The peer's
+	 * pings are rate-limited and ours capped (PING_CAP) either way. */
 	struct nat_path_cand *c = &p->cand[i];
-	if (passed(now, c->ping_ms, NAT_PATH_PING_SPACING_MS))
+	bool unanswered = c->ping_ms != NAT_PATH_NEVER && now > c->ping_ms &&
+			  (c->pong_ms == NAT_PATH_NEVER || c->pong_ms < c->ping_ms);
+	if (unanswered || passed(now, c->ping_ms, NAT_PATH_PING_SPACING_MS))
 		c->punch = true;
 	return rc;
 }
 
 int nat_path_on_roam(struct nat_path *p, const struct sockaddr *from, uint64_t now_ms)
 {
+	uint64_t now = clock_at(p, now_ms);
 	size_t i;
-	return add(p, from, NAT_PATH_CAND_ROAM, clock_at(p, now_ms), &i);
+	int rc = add(p, from, NAT_PATH_CAND_ROAM, now, &i);
+	if (rc < 0)
+		return rc;
+	int active = p->kind == NAT_PATH_DIRECT ? p->active : -1;
+	bool before = moved_from(p, active, now) >= 0;
+	p->cand[i].roam_ms = now;
+	if (!before && moved_from(p, active, now) >= 0) {
+		p->decide = true; /* once per move, not per packet */
+		return 1;
+	}
+	return rc;
 }
 
 int nat_path_on_call_me_maybe(struct nat_path *p, const struct sockaddr_storage *cand, size_t n,
@@ -386,6 +422,10 @@ static bool decide(struct nat_path *p, uint64_t now, nat_path_emit_fn *emit, voi
 	 * when asked again with nothing new (the tie rule alone is not transitive: which
 	 * candidate came first would decide, and the path would move on a tick that has no
 	 * news). */
+	/* the peer moved away from the path: its trust is gone (a pong there would prove it
+	 * again) */
+	if (p->kind == NAT_PATH_DIRECT && moved_from(p, p->active, now) >= 0)
+		p->cand[p->active].pong_ms = NAT_PATH_NEVER;
 	int best = -1;
 	for (size_t i = 0; i < p->n_cand; i++)
 		if (proven(&p->cand[i], now) && (best < 0 || ahead(&p->cand[i], &p->cand[best])))
@@ -393,6 +433,14 @@ static bool decide(struct nat_path *p, uint64_t now, nat_path_emit_fn *emit, voi
 	if (best >= 0 && p->kind == NAT_PATH_DIRECT && proven(&p->cand[p->active], now) &&
 	    !better(&p->cand[best], &p->cand[p->active]))
 		best = p->active; /* the incumbent keeps ties */
+	/* ... and wherever the peer moved since the one chosen answered (each step a newer
+	 * pong: it ends), so that the next tick with no news agrees */
+	for (size_t k = 0; best >= 0 && k < p->n_cand; k++) {
+		int m = moved_from(p, best, now);
+		if (m < 0)
+			break;
+		best = m;
+	}
 	if (best >= 0) {
 		if (!is_active(p, (size_t)best)) {
 			p->kind = NAT_PATH_DIRECT;
@@ -461,20 +509,26 @@ void nat_path_tick(struct nat_path *p, uint64_t now_ms, nat_path_emit_fn *emit, 
 		    !send_ping(p, a, now, emit, ctx))
 			capped = true;
 	}
+	/* Then the punches, before our own probes: each answers the peer punching now (its
+	 * ping, its call-me-maybe), while the probes of candidates it may have left long ago
+	 * (a peer restarted on new ports many times) would fill the cap first. */
 	bool probed = false, asked = false;
-	for (size_t i = 0; i < p->n_cand && !capped; i++) {
-		struct nat_path_cand *c = &p->cand[i];
-		if (is_active(p, i))
-			continue;
-		bool punch = c->punch;
-		if (!punch && !(busy && (lost || now >= cand_due(p, i))))
-			continue;
-		if (!send_ping(p, i, now, emit, ctx)) {
-			capped = true;
-			break;
+	for (int pass = 0; pass < 2 && !capped; pass++) {
+		for (size_t i = 0; i < p->n_cand && !capped; i++) {
+			struct nat_path_cand *c = &p->cand[i];
+			if (is_active(p, i) || c->punch != (pass == 0) ||
+			    (pass == 1 && c->ping_ms == now))
+				continue; /* (pinged now: punched in the first pass) */
+			bool punch = c->punch;
+			if (!punch && !(busy && (lost || now >= cand_due(p, i))))
+				continue;
+			if (!send_ping(p, i, now, emit, ctx)) {
+				capped = true;
+				break;
+			}
+			probed = true;
+			asked |= !punch; /* a punch answers the peer's; it asks for none */
 		}
-		probed = true;
-		asked |= !punch; /* a punch answers the peer's; it asks for none */
 	}
 	if (probed && !capped)
 		p->probe_ms = now;

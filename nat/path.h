@@ -22,6 +22,13 @@
  *  - a pong proves its candidate: the best proven one (lowest RTT, a LAN candidate's counted
  *    RTT_MARGIN lower) becomes the path when it beats the current one by more than
  *    RTT_MARGIN, or is on the LAN against one that is not, within it;
+ *  - except that the current path counts no more once the peer has moved away from it:
+ *    since the path's last pong, authenticated WireGuard came from another candidate (a
+ *    roam report) and a pong proved that one.  A peer that restarted on another port, or
+ *    whose NAT mapped it anew, answers there and no more on the old address, which would
+ *    stay trusted until its TRUST runs out (and win on its older, often lower, RTT): our
+ *    replies went there for up to 6.5 s (the first SSH connection's SYN-ACK lost, and the
+ *    TCP retries after it);
  *  - while traffic flows the direct path is pinged every HEARTBEAT and trusted until its
  *    last pong + TRUST; then the relay takes over at once and all candidates are pinged;
  *  - with a direct path, all candidates are pinged again every UPGRADE for a better one;
@@ -133,6 +140,7 @@ struct nat_path_cand {
 	uint64_t ping_ms; /* last ping sent; NAT_PATH_NEVER */
 	uint64_t pong_ms; /* last pong accepted; NAT_PATH_NEVER */
 	uint32_t rtt_ms;  /* of that pong */
+	uint64_t roam_ms; /* last authenticated WireGuard from it (roam report); NAT_PATH_NEVER */
 	bool punch;	  /* ping at the next tick, spacing and idleness regardless */
 };
 
@@ -203,13 +211,14 @@ int nat_path_on_pong(struct nat_path *p, const uint8_t txid[NAT_DISCO_TXID],
 		     const struct sockaddr *from, uint64_t now_ms);
 
 /* A ping from the peer (opened by disco) came from `from`: the caller pongs it, and it
- * becomes a candidate (NAT_PATH_CAND_PING), pinged back at the next tick.  As
- * nat_path_add_candidate. */
+ * becomes a candidate (NAT_PATH_CAND_PING), pinged back at the next tick (unless pinged
+ * within PING_SPACING and answered since).  As nat_path_add_candidate. */
 int nat_path_on_ping(struct nat_path *p, const struct sockaddr *from, uint64_t now_ms);
 
 /* wg ops.roam: authenticated WireGuard from an address that is not the peer's path.  It
  * becomes a candidate (NAT_PATH_CAND_ROAM), used only once a pong proves it.  As
- * nat_path_add_candidate; cheap (wg/ reports every such packet). */
+ * nat_path_add_candidate, except that 1 also means the path may move now (tick): the
+ * peer has moved there (see "moved" above).  Cheap (wg/ reports every such packet). */
 int nat_path_on_roam(struct nat_path *p, const struct sockaddr *from, uint64_t now_ms);
 
 /* A call-me-maybe from the peer with n candidates: they are added and every candidate is

@@ -265,8 +265,12 @@ static int on_answer(struct nat_turn *t, struct nat_turn_txn *x, const struct na
 		nat_stun_get_addr(m, NAT_STUN_XOR_MAPPED_ADDRESS, &t->mapped, err, sizeof(err));
 		t->state = NAT_TURN_ALLOCATED;
 		on_allocated(t, m, now);
-		for (size_t i = 0; i < t->n_peers; i++)
-			t->peers[i].bind_at_ms = now;
+		for (size_t i = 0; i < t->n_peers; i++) {
+			if (t->peers[i].gone)
+				t->peers[i].reuse_at_ms = now; /* a new allocation: channels free */
+			else
+				t->peers[i].bind_at_ms = now;
+		}
 		nat_turn_timer(t, now);
 		break;
 	case NAT_TURN_REFRESH:
@@ -386,22 +390,52 @@ int nat_turn_add_peer(struct nat_turn *t, const struct sockaddr *peer, uint64_t 
 {
 	if (peer->sa_family != AF_INET && peer->sa_family != AF_INET6)
 		return -EAFNOSUPPORT;
-	for (size_t i = 0; i < t->n_peers; i++)
-		if (nat_sockaddr_equal(&t->peers[i].addr, peer))
+	size_t at = t->n_peers;
+	for (size_t i = 0; i < t->n_peers; i++) {
+		struct nat_turn_peer *p = &t->peers[i];
+		if (!nat_sockaddr_equal(&p->addr, peer))
+			continue;
+		if (!p->gone)
 			return 0;
-	if (t->n_peers == NAT_TURN_MAX_PEERS)
+		at = i; /* its channel back: bound again to the same address */
+		break;
+	}
+	for (size_t i = 0; at == t->n_peers && t->n_peers == NAT_TURN_MAX_PEERS && i < t->n_peers;
+	     i++)
+		if (t->peers[i].gone && t->peers[i].reuse_at_ms <= now_ms)
+			at = i;
+	if (at == NAT_TURN_MAX_PEERS)
 		return -ENOSPC;
-	struct nat_turn_peer *p = &t->peers[t->n_peers];
+	struct nat_turn_peer *p = &t->peers[at];
 	memset(p, 0, sizeof(*p));
 	memcpy(&p->addr, peer,
 	       peer->sa_family == AF_INET ? sizeof(struct sockaddr_in)
 					  : sizeof(struct sockaddr_in6));
-	p->channel = (uint16_t)(NAT_TURN_CHANNEL_FIRST + t->n_peers);
+	p->channel = (uint16_t)(NAT_TURN_CHANNEL_FIRST + at);
 	p->bind_at_ms = now_ms;
-	t->n_peers++;
+	if (at == t->n_peers)
+		t->n_peers++;
 	if (t->state == NAT_TURN_ALLOCATED)
 		nat_turn_timer(t, now_ms);
 	return 0;
+}
+
+int nat_turn_remove_peer(struct nat_turn *t, const struct sockaddr *peer, uint64_t now_ms)
+{
+	for (size_t i = 0; i < t->n_peers; i++) {
+		struct nat_turn_peer *p = &t->peers[i];
+		if (p->gone || !nat_sockaddr_equal(&p->addr, peer))
+			continue;
+		for (size_t k = 0; k < sizeof(t->txn) / sizeof(t->txn[0]); k++)
+			if (t->txn[k].active && t->txn[k].peer == (int)i)
+				t->txn[k].active = false; /* its answer must not bind it */
+		p->gone = true;
+		p->bound = false;
+		p->bind_at_ms = UINT64_MAX;
+		p->reuse_at_ms = now_ms + NAT_TURN_CHANNEL_REUSE_MS;
+		return 0;
+	}
+	return -ENOENT;
 }
 
 int nat_turn_wrap(struct nat_turn *t, const struct sockaddr *peer, const uint8_t *data, size_t len,
@@ -409,7 +443,7 @@ int nat_turn_wrap(struct nat_turn *t, const struct sockaddr *peer, const uint8_t
 {
 	for (size_t i = 0; i < t->n_peers; i++) {
 		const struct nat_turn_peer *p = &t->peers[i];
-		if (!nat_sockaddr_equal(&p->addr, peer))
+		if (p->gone || !nat_sockaddr_equal(&p->addr, peer))
 			continue;
 		if (!p->bound)
 			return -EAGAIN;

@@ -46,6 +46,9 @@ enum {
 	NAT_TURN_STREAM_TIMEOUT_MS = 39500, /* one send over TCP/TLS, then this long (Ti) */
 	NAT_TURN_MAX_PEERS = 16,	    /* permissions/channels one allocation keeps */
 	NAT_TURN_CHANNEL_FIRST = 0x4000,
+	/* A channel no longer renewed lives on at the relay for its 10 minutes, and may not be
+	 * bound to another address for 5 more (RFC 8656 12): only then is it reused. */
+	NAT_TURN_CHANNEL_REUSE_MS = (600 + 300) * 1000,
 	NAT_TURN_CHANNEL_HEADER = 4, /* ChannelData: channel number, length */
 };
 
@@ -56,7 +59,9 @@ struct nat_turn_peer {
 	struct sockaddr_storage addr;
 	uint16_t channel; /* NAT_TURN_CHANNEL_FIRST + index */
 	bool bound;
-	uint64_t bind_at_ms; /* when the binding (or its renewal) is due */
+	uint64_t bind_at_ms;  /* when the binding (or its renewal) is due; UINT64_MAX: gone */
+	bool gone;	      /* nat_turn_remove_peer: not renewed, not used */
+	uint64_t reuse_at_ms; /* gone: when another address may take the channel */
 };
 
 struct nat_turn_txn {
@@ -119,9 +124,14 @@ int nat_turn_input(struct nat_turn *t, const uint8_t *buf, size_t len, uint64_t 
 		   struct sockaddr_storage *peer, const uint8_t **data, size_t *data_len);
 /* Retransmissions and refreshes due by now; returns the next time to call, ms. */
 uint64_t nat_turn_timer(struct nat_turn *t, uint64_t now_ms);
-/* Keeps a channel (and so a permission) for this peer address, bound once allocated.
- * -ENOSPC beyond NAT_TURN_MAX_PEERS. */
+/* Keeps a channel (and so a permission) for this peer address, bound once allocated: a
+ * new channel, or one given up NAT_TURN_CHANNEL_REUSE_MS ago (its own again at once for the
+ * address it had).  -ENOSPC when NAT_TURN_MAX_PEERS are kept or waiting for reuse. */
 int nat_turn_add_peer(struct nat_turn *t, const struct sockaddr *peer, uint64_t now_ms);
+/* Gives up this peer address's channel (the peer left, or has another relayed address now):
+ * no more renewals, its ChannelData is neither sent nor taken, and the relay lets the
+ * binding and the permission expire.  -ENOENT when it had none. */
+int nat_turn_remove_peer(struct nat_turn *t, const struct sockaddr *peer, uint64_t now_ms);
 /* Frames data for peer into out as ChannelData (padded to a multiple of 4 over TCP and
  * TLS, not over UDP); the length, or -ENOENT
  * (unknown peer), -EAGAIN (channel not bound yet), -ENOSPC. */

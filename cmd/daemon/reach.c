@@ -62,6 +62,7 @@ static struct rpeer *peer_by_key(const struct meshd_reach *r, const uint8_t key[
 
 static struct rpeer *peer_by_handle(const struct meshd_reach *r, uint64_t h)
 {
+	h &= ~MESHD_VIA_RELAY;
 	for (size_t i = 0; i < r->n_peers; i++)
 		if (r->peers[i]->handle == h)
 			return r->peers[i];
@@ -109,6 +110,27 @@ void meshd__tick_soon(struct meshd_reach *r)
 	uv_timer_start(&r->path_timer, on_path_timer, 0, 0);
 }
 
+/* What WireGuard's UAPI (`wg show`) names as the peer's endpoint: where its path goes now
+ * (the direct address; on the relay, the peer's relayed address there, as unique as a
+ * direct one; with none, where meshd_reach_route sends).  Only shown: WireGuard sends by the
+ * path, not there.  A peer wg/ does not have yet is not made. */
+static void show_endpoint(struct meshd_reach *r, struct rpeer *p)
+{
+	const struct sockaddr_storage *a = p->kind == NAT_PATH_DIRECT  ? &p->direct
+					   : p->kind == NAT_PATH_RELAY ? &p->relayed
+					   : p->last_direct.ss_family  ? &p->last_direct
+								       : &p->first;
+	struct wg_peer_status st;
+	if (!a->ss_family || wg_device_peer_status(r->wg, p->key, &st) != 0 ||
+	    (st.has_endpoint && meshd__same(&st.endpoint, a)))
+		return;
+	struct wg_peer_config pc = { .set_endpoint = true,
+				     .endpoint = *a,
+				     .persistent_keepalive = -1 };
+	memcpy(pc.public_key, p->key, KEY_LEN);
+	wg_device_peer_set(r->wg, &pc);
+}
+
 static void on_path_action(void *ctx, const struct nat_path_action *a)
 {
 	struct rpeer *p = ctx;
@@ -145,6 +167,7 @@ static void on_path_action(void *ctx, const struct nat_path_action *a)
 			p->direct = a->addr;
 			p->last_direct = a->addr;
 		}
+		show_endpoint(r, p);
 		nat_sockaddr_format(&a->addr, at, sizeof(at));
 		if (a->kind == NAT_PATH_DIRECT)
 			log_info(subject, "peer %s: path direct %s (round trip %lld ms)", p->name,
@@ -451,7 +474,7 @@ void meshd__relay_data(struct meshd_reach *r, const struct sockaddr_storage *fro
 		}
 		if (n != KEEPALIVE_LEN && nat_path_on_traffic(&p->path, now))
 			meshd__tick_soon(r);
-		wg_device_inject(r->wg, p->handle, (uint8_t *)data, n);
+		wg_device_inject(r->wg, p->handle | MESHD_VIA_RELAY, (uint8_t *)data, n);
 		return;
 	case NAT_CLASS_DISCO:
 		disco_input(r, data, n, from, true);
@@ -507,6 +530,9 @@ int meshd_reach_route(struct meshd_reach *r, uint64_t path, size_t len, struct w
 	/* Data, not keepalives: a keepalive must not keep the peer's pings going. */
 	if (len != KEEPALIVE_LEN && nat_path_on_traffic(&p->path, uv_now(r->loop)))
 		meshd__tick_soon(r);
+	/* an answer to what came through the relay: back through it while it can */
+	if ((path & MESHD_VIA_RELAY) && meshd__relay_route(r, p, len, out) == 0)
+		return 0;
 	if (p->kind == NAT_PATH_DIRECT) {
 		out->to = p->direct;
 		return 0;
@@ -585,9 +611,12 @@ static void peer_update(struct meshd_reach *r, struct rpeer *p, const struct ctl
 				       now);
 	}
 	if (!meshd__same(&relayed, &p->relayed) || relayed.ss_family != p->relayed.ss_family) {
+		if (p->relayed.ss_family) /* allocated anew, or no relay: the old channel goes */
+			meshd__relay_drop_peer(r, &p->relayed, now);
 		p->relayed = relayed;
 		if (relayed.ss_family)
 			meshd__relay_add_peer(r, &relayed, now);
+		show_endpoint(r, p);
 	}
 }
 
@@ -653,6 +682,8 @@ void meshd_reach_remove_peer(struct meshd_reach *r, const uint8_t key[static 32]
 {
 	for (size_t i = 0; i < r->n_peers; i++) {
 		if (key_equal(r->peers[i]->key, key)) {
+			if (r->peers[i]->relayed.ss_family)
+				meshd__relay_drop_peer(r, &r->peers[i]->relayed, uv_now(r->loop));
 			free(r->peers[i]);
 			r->peers[i] = r->peers[--r->n_peers];
 			return;

@@ -18,7 +18,9 @@
  *
  * Which relay (relay.c): UDP first, from WireGuard's socket (it is the faster path, and the
  * one our reflexive address comes from).  When the first UDP relay does not answer at all
- * (nat/turn's 7 tries, 39.5 s), the TCP and TLS relays of the netmap are tried in order
+ * (UDP_ALONE_MS, 3.5 s: nat/turn's first three tries), the TCP and TLS relays of the netmap
+ * are tried in order, while UDP goes on trying in the background (a return to UDP, below,
+ * started at once: UDP is taken if it allocates after all)
  * (relay_stream.c: a network that lets only TCP 443 out), said in the log and in the
  * allocation's status ("turns:HOST:443 ... (tls) allocated ADDR:PORT").  A TCP/TLS relay
  * that never allocated gives way to the next at once; otherwise failures back off (1 s
@@ -27,7 +29,7 @@
  * every second) on the same relay, with the reason (nat/tls's sentence for a refused
  * certificate) in the status.  "No answer" means nothing at all was answered since the
  * allocation started: a Refresh of a working UDP allocation that times out (40 s of loss)
- * backs off on UDP; only the Allocate after it, unanswered too, moves to TCP/TLS.
+ * backs off on UDP; only the Allocate after it, unanswered too (3.5 s), moves to TCP/TLS.
  * Back to UDP, make-before-break: every UDP_AGAIN_MS (5 minutes) while on a stream relay we
  * look whether a STUN probe over UDP to the UDP relay was answered in that time (the probes
  * of our mapping go every minute anyway); only then is UDP allocated, in the background,
@@ -35,7 +37,7 @@
  * once allocated with the peers' channels bound (or allocated at UDP_TRY_MS, 45 s).  A
  * return that does not allocate within UDP_TRY_MS doubles the wait before the next (5, 10,
  * 20, 40 minutes, then every UDP_AGAIN_MAX_MS, an hour; a return that worked, or another
- * relay list, starts over at 5).  So a blocked UDP costs one 39.5 s wait, and a UDP that
+ * relay list, starts over at 5).  So a blocked UDP costs one 3.5 s wait, and a UDP that
  * answers STUN but not TURN (a firewall, or someone on the path) costs no relayed traffic
  * and a shrinking number of background tries.  New credentials keep the relay in use.
  *

@@ -44,6 +44,13 @@ enum {
 	/* ... and after each failed return (UDP allocated in the background, the stream relay
 	 * kept meanwhile, and UDP's allocation did not come) the wait doubles, up to this */
 	UDP_AGAIN_MAX_MS = 3600000,
+	/* The first Allocate over UDP unanswered this long (nat_turn's first three tries, at 0,
+	 * 0.5 and 1.5 s, the third's RTO ending at 3.5 s): the TCP/TLS relays are tried now, and
+	 * UDP goes on trying in the background as a return to UDP (make-before-break, below),
+	 * not only after all seven tries (39.5 s).  A relay that is up answers the first try in
+	 * one round trip; three lost in a row is a blocked way far more often than loss, and
+	 * when it was loss UDP still wins: it replaces the stream relay once allocated. */
+	UDP_ALONE_MS = 3500,
 	/* A return to UDP that has not allocated, and bound the peers' channels, within this is
 	 * given up (nat_turn's 7 tries take 39.5 s); allocated but not every channel bound by
 	 * then, UDP is taken anyway (a peer whose ChannelBind is refused must not hold us) */
@@ -51,6 +58,13 @@ enum {
 	DISCO_RATE = 20, /* opens per second per peer: 18 pings in 5 s, pongs, call-me-maybes */
 	KEEPALIVE_LEN = 32,
 };
+
+/* A peer's handle with this bit is the path WireGuard's datagrams from it through our relay
+ * are injected with, so that wg/ answers them the same way: a handshake response to an
+ * initiation that came through the relay goes back through it, not by the peer's path of
+ * the moment (a direct address that may be stale: the peer restarted, or its NAT mapped it
+ * anew, and initiates through the relay until its pings prove a direct path again). */
+#define MESHD_VIA_RELAY (UINT64_C(1) << 63)
 
 struct rpeer {
 	struct meshd_reach *r;
@@ -100,6 +114,7 @@ struct meshd_reach {
 	/* A return to UDP (make-before-break): choices[0] allocated over UDP while the stream
 	 * relay stays in use; taken over once allocated (relay.c udp_try_*) */
 	bool udp_trying;
+	bool udp_try_first;	 /* the one started at UDP_ALONE_MS: UDP never answered yet */
 	struct nat_turn udp_try; /* holds choices[0]'s password and its key: wiped after */
 	struct sockaddr_storage udp_try_addr;
 	uint64_t udp_try_deadline;
@@ -109,7 +124,8 @@ struct meshd_reach {
 	struct sockaddr_storage relay_addr;
 	struct nat_turn turn;
 	unsigned failures;
-	uint64_t retry_at; /* 0: no retry pending */
+	uint64_t retry_at;     /* 0: no retry pending */
+	uint64_t udp_alone_at; /* UDP allocating, a stream relay to try: when (0: not) */
 	struct sockaddr_storage logged_relayed;
 	enum nat_turn_state turn_seen; /* what relay_check saw last */
 	uint64_t allocations;	       /* made on this relay, a fresh one after a loss too */
@@ -189,6 +205,10 @@ void meshd__relay_stop(struct meshd_reach *r, bool release);
 /* A channel for this peer's relayed address (a fresh allocation when all are taken). */
 void meshd__relay_add_peer(struct meshd_reach *r, const struct sockaddr_storage *relayed,
 			   uint64_t now);
+/* The channel to this relayed address is given up (its peer left, or was allocated anew):
+ * not renewed, so the relay's permission for it ends and its slot is free again later. */
+void meshd__relay_drop_peer(struct meshd_reach *r, const struct sockaddr_storage *relayed,
+			    uint64_t now);
 /* A STUN message or ChannelData from our relay. */
 void meshd__relay_input(struct meshd_reach *r, uint8_t *buf, size_t len);
 /* The same from WireGuard's socket, from an address meshd__relay_from took: to our UDP

@@ -116,6 +116,7 @@ static void udp_try_end(struct meshd_reach *r, bool release)
 		nat_turn_release(&r->udp_try, now_mono_ms());
 	sodium_memzero(&r->udp_try, sizeof(r->udp_try));
 	r->udp_trying = false;
+	r->udp_try_first = false;
 	r->udp_try_deadline = 0;
 }
 
@@ -136,6 +137,38 @@ static void udp_try_start(struct meshd_reach *r, uint64_t now)
 			nat_turn_add_peer(&r->udp_try,
 					  (const struct sockaddr *)&r->peers[i]->relayed, now);
 	nat_turn_start(&r->udp_try, now);
+}
+
+/* The UDP relay in use allocates (again); with a TCP/TLS relay to fall back on, that one
+ * is tried too if UDP is still unanswered at UDP_ALONE_MS. */
+static void udp_start(struct meshd_reach *r, uint64_t now)
+{
+	nat_turn_start(&r->turn, now);
+	r->udp_alone_at = first_stream(r) < r->n_choices ? now + UDP_ALONE_MS : 0;
+}
+
+/* UDP_ALONE_MS is over: if UDP's Allocate is still unanswered, the first TCP/TLS relay is
+ * used from now on, and UDP tried on in the background (taken over once it allocates). */
+static void udp_alone(struct meshd_reach *r, uint64_t now)
+{
+	size_t s = first_stream(r);
+	char name[CTL_RELAY_URL_MAX], to[CTL_RELAY_URL_MAX];
+	r->udp_alone_at = 0;
+	if (!r->relay_on || r->relay.url.transport != CTL_RELAY_UDP ||
+	    r->turn.state != NAT_TURN_ALLOCATING || r->turn.answered || s == r->n_choices)
+		return;
+	relay_name(&r->relay.url, name);
+	relay_name(&r->choices[s].url, to);
+	log_warn(subject, "relay %s: no answer in %d.%d s; trying %s, and UDP on meanwhile", name,
+		 UDP_ALONE_MS / 1000, UDP_ALONE_MS % 1000 / 100, to);
+	/* should the stream relays fail and take the try with them, UDP is looked at again
+	 * as after a move at its last try */
+	r->udp_again_at = now + (r->udp_again_wait ? r->udp_again_wait : UDP_AGAIN_MS);
+	relay_use(r, s);
+	if (meshd__relay_on_stream(r)) {
+		udp_try_start(r, now);
+		r->udp_try_first = r->udp_trying;
+	}
 }
 
 /* UDP allocated: it becomes the allocation in use, and the stream's is ended. */
@@ -172,16 +205,25 @@ static uint64_t udp_try_tick(struct meshd_reach *r, uint64_t now)
 		return UINT64_MAX;
 	uint64_t next = t->state == NAT_TURN_FAILED ? UINT64_MAX : nat_turn_timer(t, now);
 	for (size_t k = 0; k < t->n_peers; k++)
-		bound = bound && t->peers[k].bound;
+		bound = bound && (t->peers[k].bound || t->peers[k].gone);
 	if (t->state == NAT_TURN_ALLOCATED && (bound || now >= r->udp_try_deadline)) {
 		udp_try_take(r);
 		return UINT64_MAX;
 	}
 	if (t->state != NAT_TURN_FAILED && now < r->udp_try_deadline)
 		return next < r->udp_try_deadline ? next : r->udp_try_deadline;
+	relay_name(&r->choices[0].url, to);
+	if (r->udp_try_first) {
+		/* UDP never answered (a network that lets only TCP out): as it was */
+		r->udp_again_at = now + (r->udp_again_wait ? r->udp_again_wait : UDP_AGAIN_MS);
+		log_info(subject, "relay %s: no answer over UDP either (%s); UDP again in %llu s",
+			 to, t->state == NAT_TURN_FAILED ? t->why : "not allocated in time",
+			 (unsigned long long)((r->udp_again_at - now) / 1000));
+		udp_try_end(r, true);
+		return UINT64_MAX;
+	}
 	r->udp_again_wait = meshd__udp_again_next(r->udp_again_wait);
 	r->udp_again_at = now + r->udp_again_wait;
-	relay_name(&r->choices[0].url, to);
 	log_warn(subject,
 		 "relay %s: back to UDP failed (%s); staying on the stream relay, UDP "
 		 "again in %llu s",
@@ -283,6 +325,8 @@ static void arm_relay(struct meshd_reach *r, uint64_t turn_next)
 	}
 	if (r->retry_at && r->retry_at < next)
 		next = r->retry_at;
+	if (r->udp_alone_at && r->udp_alone_at < next)
+		next = r->udp_alone_at;
 	if (r->stream_deadline && r->stream_deadline < next)
 		next = r->stream_deadline;
 	if (r->udp_again_at && r->udp_again_at < next)
@@ -312,6 +356,7 @@ static void relay_end(struct meshd_reach *r, bool release)
 	sodium_memzero(&r->relay, sizeof(r->relay));
 	r->relay_on = false;
 	r->retry_at = 0;
+	r->udp_alone_at = 0;
 	r->failures = 0;
 	r->turn_seen = NAT_TURN_IDLE;
 	r->allocations = 0;
@@ -360,7 +405,7 @@ static void relay_start(struct meshd_reach *r, const struct ctl_relay *relay)
 					  now);
 	relay_name(&relay->url, url);
 	if (relay->url.transport == CTL_RELAY_UDP) {
-		nat_turn_start(&r->turn, now);
+		udp_start(r, now);
 		log_info(subject, "relay %s: allocating (user %s)", url, relay->username);
 		return;
 	}
@@ -408,7 +453,7 @@ static void on_relay_timer(uv_timer_t *t)
 		/* UDP passes again when a STUN probe to its relay was answered lately */
 		r->udp_again_at = 0;
 		struct sockaddr_storage udp;
-		if (!meshd__relay_on_stream(r) || first_stream(r) == 0 ||
+		if (!meshd__relay_on_stream(r) || first_stream(r) == 0 || r->udp_trying ||
 		    !relay_addr_of(&r->choices[0].url, &udp)) {
 			/* nothing to go back to */
 		} else if (meshd__probe_heard(r, &udp, now - UDP_AGAIN_MS)) {
@@ -434,8 +479,10 @@ static void on_relay_timer(uv_timer_t *t)
 		if (meshd__relay_on_stream(r))
 			stream_connect(r, now);
 		else
-			nat_turn_start(&r->turn, now);
+			udp_start(r, now);
 	}
+	if (r->udp_alone_at && now >= r->udp_alone_at)
+		udp_alone(r, now);
 	uint64_t try_next = udp_try_tick(r, now);
 	if (r->relay_on && r->turn.state != NAT_TURN_FAILED)
 		next = nat_turn_timer(&r->turn, now);
@@ -547,6 +594,15 @@ void meshd__relay_add_peer(struct meshd_reach *r, const struct sockaddr_storage 
 	}
 	if (r->udp_trying)
 		nat_turn_add_peer(&r->udp_try, (const struct sockaddr *)relayed, now);
+}
+
+void meshd__relay_drop_peer(struct meshd_reach *r, const struct sockaddr_storage *relayed,
+			    uint64_t now)
+{
+	if (r->relay_on)
+		nat_turn_remove_peer(&r->turn, (const struct sockaddr *)relayed, now);
+	if (r->udp_trying)
+		nat_turn_remove_peer(&r->udp_try, (const struct sockaddr *)relayed, now);
 }
 
 bool meshd__relay_from(const struct meshd_reach *r, const struct sockaddr_storage *from)

@@ -2,142 +2,16 @@
  * must emit: the relay first then the upgrade on a pong; heartbeats 3 s apart; the fall
  * back to the relay at exactly last pong + 6.5 s, with a re-probe; pings stopping 45 s
  * after the last traffic; the best RTT chosen and a LAN candidate winning a tie; a roam
- * candidate unused until its pong; pongs with an unknown txid, from another address,
+ * candidate unused until its pong, and the path following a peer that moved (WireGuard
+ * and a pong from a new address since the path's last pong) without waiting for the old
+ * path's trust to run out; pongs with an unknown txid, from another address,
  * replayed or late refused; a full candidate table evicting the least useful; a
- * call-me-maybe punching at once; the ping cap holding against a flood; and the exact
+ * call-me-maybe punching at once; a peer's ping answered at once when our last ping there
+ * was not, and before any probe when the cap binds; the ping cap holding against a flood;
+ * and the exact
  * refusals of addresses that cannot be paths.  After every tick the next deadline must lie
  * after it and a tick just before a deadline must do nothing. */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-
-#include "check.h"
-#include "nat/path.h"
-
-enum { LOG = 64, RELAY = 77 };
-
-static struct nat_path_action got[LOG];
-static int n_got;
-static uint32_t rng_counter;
-
-/* Transaction ids 1, 2, 3, ... in their first four bytes: each test knows which is which. */
-static void fake_random(void *ctx, uint8_t *buf, size_t len)
-{
-	(void)ctx;
-	memset(buf, 0, len);
-	rng_counter++;
-	memcpy(buf, &rng_counter, sizeof(rng_counter));
-}
-
-static void on_action(void *ctx, const struct nat_path_action *a)
-{
-	(void)ctx;
-	if (n_got < LOG)
-		got[n_got] = *a;
-	n_got++;
-}
-
-/* An IPv4 or (with a colon) IPv6 address and port. */
-static struct sockaddr_storage ap(const char *ip, uint16_t port)
-{
-	struct sockaddr_storage ss;
-	memset(&ss, 0, sizeof(ss));
-	struct sockaddr_in *in = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-	if (strchr(ip, ':')) {
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons(port);
-		CHECK_INT(inet_pton(AF_INET6, ip, &in6->sin6_addr), 1);
-	} else {
-		in->sin_family = AF_INET;
-		in->sin_port = htons(port);
-		CHECK_INT(inet_pton(AF_INET, ip, &in->sin_addr), 1);
-	}
-	return ss;
-}
-
-#define SA(ss) ((const struct sockaddr *)&(ss))
-
-static bool same(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
-	return x->sin_family == y->sin_family && x->sin_port == y->sin_port &&
-	       x->sin_addr.s_addr == y->sin_addr.s_addr;
-}
-
-static void start(struct nat_path *p)
-{
-	struct nat_path_config cfg = { .random = fake_random };
-	nat_path_init(p, &cfg);
-}
-
-/* Ticks at t; the actions land in got[].  The deadline after it must be later than t, and
- * when it was later than t before, a tick one ms before it must have done nothing (the
- * deadline is exact). */
-static int tick(struct nat_path *p, uint64_t t)
-{
-	uint64_t before = nat_path_next_deadline(p);
-	n_got = 0;
-	nat_path_tick(p, t, on_action, NULL);
-	if (before > t)
-		CHECK_INT(n_got, 0);
-	uint64_t after = nat_path_next_deadline(p);
-	if (after <= t)
-		fprintf(stderr, "tick at %llu: next deadline %llu is not later\n",
-			(unsigned long long)t, (unsigned long long)after);
-	CHECK(after > t);
-	return n_got;
-}
-
-static void want_ping(int step, int i, const struct sockaddr_storage *to)
-{
-	if (i >= n_got || got[i].type != NAT_PATH_SEND_PING || !same(&got[i].addr, to))
-		fprintf(stderr, "step %d: action %d is not the ping wanted\n", step, i);
-	CHECK(i < n_got && got[i].type == NAT_PATH_SEND_PING && same(&got[i].addr, to));
-}
-
-static void want_changed(int step, int i, enum nat_path_kind kind,
-			 const struct sockaddr_storage *to)
-{
-	bool ok = i < n_got && got[i].type == NAT_PATH_CHANGED && got[i].kind == kind &&
-		  (kind != NAT_PATH_DIRECT || same(&got[i].addr, to)) &&
-		  (kind != NAT_PATH_RELAY || got[i].relay == RELAY);
-	if (!ok)
-		fprintf(stderr, "step %d: action %d is not the change to %s wanted\n", step, i,
-			nat_path_kind_name(kind));
-	CHECK(ok);
-}
-
-static void want_cmm(int step, int i)
-{
-	bool ok = i < n_got && got[i].type == NAT_PATH_SEND_CALL_ME_MAYBE && got[i].relay == RELAY;
-	if (!ok)
-		fprintf(stderr, "step %d: action %d is not a call-me-maybe\n", step, i);
-	CHECK(ok);
-}
-
-static bool has(const struct nat_path *p, const struct sockaddr_storage *a)
-{
-	for (size_t i = 0; i < p->n_cand; i++)
-		if (same(&p->cand[i].addr, a))
-			return true;
-	return false;
-}
-
-/* A pong from `to` at t that must move the path there. */
-static void pong_moves(struct nat_path *p, int step, const uint8_t *id,
-		       const struct sockaddr_storage *to, uint64_t t)
-{
-	CHECK_INT(nat_path_on_pong(p, id, SA(*to), t), 0);
-	CHECK_INT(tick(p, t), 1);
-	want_changed(step, 0, NAT_PATH_DIRECT, to);
-}
-
-/* The txid of got[i], a ping. */
-static const uint8_t *txid(int i)
-{
-	return got[i].txid;
-}
+#include "path_steps.h"
 
 static void relay_then_upgrade(void)
 {
@@ -418,6 +292,65 @@ static void roam(void)
 	CHECK_STR(nat_path_cand_type_name(st.type), "roam");
 }
 
+static void peer_moved(void)
+{
+	struct nat_path p;
+	struct nat_path_status st;
+	struct sockaddr_storage y = ap("203.0.113.7", 41641), x = ap("203.0.113.7", 41700);
+
+	/* 17b: direct on y (20 ms), its heartbeat at 3 s answered; at 4 s the peer, restarted
+	 * on port 41700, pings from x: x is proven, but slower (60 ms), and y keeps its
+	 * place. */
+	start(&p);
+	nat_path_add_candidate(&p, SA(y), NAT_PATH_CAND_REFLEXIVE, 0);
+	nat_path_on_traffic(&p, 0);
+	CHECK_INT(tick(&p, 0), 1);
+	pong_moves(&p, 17, txid(0), &y, 20);
+	CHECK_INT(tick(&p, 3000), 1);
+	want_ping(17, 0, &y);
+	CHECK_INT(nat_path_on_pong(&p, txid(0), SA(y), 3020), 0);
+	CHECK_INT(tick(&p, 3020), 0);
+	CHECK_INT(nat_path_on_ping(&p, SA(x), 4000), 1);
+	CHECK_INT(tick(&p, 4000), 1);
+	want_ping(17, 0, &x);
+	CHECK_INT(nat_path_on_pong(&p, txid(0), SA(x), 4060), 0);
+	CHECK_INT(tick(&p, 4060), 0);
+
+	/* 17c: its WireGuard (the handshake from its new port) comes from x: it moved, and the
+	 * path follows now, slower or not, not when y's trust runs out at 3020 + 6.5 s (our
+	 * answers lost till then); said once, not per packet. */
+	CHECK_INT(nat_path_on_roam(&p, SA(x), 4070), 1);
+	CHECK_INT(nat_path_on_roam(&p, SA(x), 4071), 0);
+	CHECK_INT(tick(&p, 4071), 1);
+	want_changed(17, 0, NAT_PATH_DIRECT, &x);
+	nat_path_get_status(&p, &st);
+	CHECK(same(&st.addr, &x));
+	CHECK_INT(st.n_proven, 1); /* y's trust went with it: y, faster, does not take it back */
+	CHECK_INT(tick(&p, 4072), 0);
+
+	/* 17d: WireGuard from x before y's last pong says nothing of where the peer is now
+	 * (y answered after it): x proven later still ties, and y stays. */
+	uint8_t idx[NAT_DISCO_TXID];
+	start(&p);
+	nat_path_add_candidate(&p, SA(y), NAT_PATH_CAND_REFLEXIVE, 0);
+	nat_path_on_traffic(&p, 0);
+	CHECK_INT(tick(&p, 0), 1);
+	pong_moves(&p, 17, txid(0), &y, 20);
+	CHECK_INT(nat_path_on_roam(&p, SA(x), 2000), 1); /* new */
+	CHECK_INT(tick(&p, 2000), 1);
+	want_ping(17, 0, &x); /* a new candidate: pinged at once */
+	memcpy(idx, txid(0), NAT_DISCO_TXID);
+	CHECK_INT(tick(&p, 3000), 1);
+	want_ping(17, 0, &y);
+	CHECK_INT(nat_path_on_pong(&p, txid(0), SA(y), 3020), 0);
+	CHECK_INT(tick(&p, 3020), 0);
+	CHECK_INT(nat_path_on_pong(&p, idx, SA(x), 3030), 0);
+	CHECK_INT(tick(&p, 3030), 0);
+	nat_path_get_status(&p, &st);
+	CHECK(same(&st.addr, &y));
+	CHECK_INT(st.n_proven, 2);
+}
+
 static void bad_pongs(void)
 {
 	struct nat_path p;
@@ -589,16 +522,34 @@ static void call_me_maybe(void)
 	want_cmm(28, 1);
 
 	/* 29: a ping from the peer at a new address: pinged back at once, even idle; its
-	 * next ping within 5 s adds no ping of ours. */
+	 * next ping within 5 s adds no ping of ours once ours was answered. */
 	start(&p);
 	CHECK_INT(nat_path_on_ping(&p, SA(a), 0), 1);
 	CHECK_INT(tick(&p, 0), 1);
 	want_ping(29, 0, &a);
+	CHECK_INT(nat_path_on_pong(&p, txid(0), SA(a), 10), 0);
+	CHECK_INT(tick(&p, 10), 1);
+	want_changed(29, 0, NAT_PATH_DIRECT, &a);
 	CHECK_INT(nat_path_on_ping(&p, SA(a), 1000), 0);
 	CHECK_INT(tick(&p, 1000), 0);
 	CHECK_INT(nat_path_on_ping(&p, SA(a), 5000), 0);
 	CHECK_INT(tick(&p, 5000), 1);
 	CHECK_INT(p.cand[0].type, NAT_PATH_CAND_PING);
+
+	/* 29b: our punch (a call-me-maybe asked for it) met the peer's NAT before the peer's own
+	 * ping opened it and went unanswered; the peer's ping 5 ms later: pinged back at once,
+	 * not 5 s later. */
+	start(&p);
+	nat_path_set_relay(&p, RELAY, 0);
+	CHECK_INT(nat_path_on_call_me_maybe(&p, &b, 1, 0), 1);
+	CHECK_INT(tick(&p, 0), 2);
+	want_changed(29, 0, NAT_PATH_RELAY, NULL);
+	want_ping(29, 1, &b);
+	CHECK_INT(nat_path_on_ping(&p, SA(b), 0), 0); /* the same ms: not unanswered yet */
+	CHECK_INT(tick(&p, 0), 0);
+	CHECK_INT(nat_path_on_ping(&p, SA(b), 5), 0);
+	CHECK_INT(tick(&p, 5), 1);
+	want_ping(29, 0, &b);
 }
 
 static void ping_cap(void)
@@ -663,6 +614,26 @@ static void ping_cap(void)
 	CHECK(worst <= NAT_PATH_PING_CAP);
 	/* and no fewer: eighteen every 5 s for twelve windows */
 	CHECK_INT(n - before, 12 * NAT_PATH_PING_CAP);
+
+	/* 31b: when the cap binds, the punches go first: 15 probes at 0, a sixteenth candidate
+	 * at 1 s whose ping goes unanswered twice while the peer pings from it (each ping
+	 * answered by one of ours); at 5 s, 15 pings fit: the peer's ping from the sixteenth is
+	 * answered first, not left behind 15 probes of candidates it may have left long ago. */
+	start(&p);
+	nat_path_on_traffic(&p, 0);
+	for (int i = 0; i < NAT_PATH_MAX_CANDIDATES - 1; i++)
+		nat_path_add_candidate(&p, SA(c[i]), NAT_PATH_CAND_REFLEXIVE, 0);
+	CHECK_INT(tick(&p, 0), NAT_PATH_MAX_CANDIDATES - 1);
+	nat_path_add_candidate(&p, SA(c[15]), NAT_PATH_CAND_PING, 1000);
+	CHECK_INT(tick(&p, 1000), 1);
+	for (uint64_t t = 1001; t <= 1002; t++) {
+		CHECK_INT(nat_path_on_ping(&p, SA(c[15]), t), 0);
+		CHECK_INT(tick(&p, t), 1);
+		want_ping(31, 0, &c[15]);
+	}
+	CHECK_INT(nat_path_on_ping(&p, SA(c[15]), 5000), 0);
+	CHECK_INT(tick(&p, 5000), 15);
+	want_ping(31, 0, &c[15]);
 }
 
 struct bad_addr {
@@ -718,6 +689,7 @@ int main(void)
 	relay_then_upgrade();
 	best_rtt();
 	roam();
+	peer_moved();
 	bad_pongs();
 	full_table();
 	call_me_maybe();

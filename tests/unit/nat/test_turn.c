@@ -8,7 +8,9 @@
  * working allocation; the Allocate after that, unanswered, is).  Over TCP
  * and TLS: one send per request (the 401 dance and renewals are new requests), 39.5 s of
  * silence failing the allocation, an unanswered ChannelBind left to its renewal time, and
- * ChannelData padded to a multiple of 4. */
+ * ChannelData padded to a multiple of 4.  Peers given up (they left, or were allocated
+ * anew): their channel neither renewed, sent nor taken, a full table taking a new address only
+ * in a channel given up NAT_TURN_CHANNEL_REUSE_MS ago, the same address back in its own. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -94,6 +96,96 @@ static void allocate(struct nat_turn *t, uint64_t now)
 	CHECK(u && u->len == strlen(user) && memcmp(u->val, user, u->len) == 0);
 	CHECK_INT(nat_stun_check_integrity(&last, key, sizeof(key)), 0);
 	CHECK_INT(feed(t, buf, answer(buf, NAT_STUN_SUCCESS, 0, NULL, true, 600), now), 1);
+}
+
+/* The channel number of sent[k] when it is a ChannelBind (its peer's port in *port), else
+ * -1. */
+static int bind_channel(int k, unsigned *port)
+{
+	struct nat_stun_msg m;
+	struct sockaddr_storage a;
+	char err[160];
+	if (k >= 8 || nat_stun_parse(sent[k], sent_len[k], &m, err, sizeof(err)) != 0 ||
+	    m.method != NAT_TURN_CHANNEL_BIND)
+		return -1;
+	const struct nat_stun_attr *c = nat_stun_find(&m, NAT_TURN_CHANNEL_NUMBER);
+	if (!c || c->len != 4 || nat_stun_get_addr(&m, NAT_TURN_XOR_PEER_ADDRESS, &a, err, 160))
+		return -1;
+	*port = ntohs(((struct sockaddr_in *)&a)->sin_port);
+	return c->val[0] << 8 | c->val[1];
+}
+
+/* Whether a ChannelBind for channel went out among the first 8 sent; its port in *port. */
+static bool bind_sent(int channel, unsigned *port)
+{
+	for (int k = 0; k < n_sent && k < 8; k++)
+		if (bind_channel(k, port) == channel)
+			return true;
+	return false;
+}
+
+static void peers_given_up(void)
+{
+	struct nat_turn t;
+	uint8_t buf[512];
+	struct sockaddr_storage from;
+	const uint8_t *data;
+	size_t dlen;
+	unsigned port = 0;
+	struct sockaddr_in pa[NAT_TURN_MAX_PEERS + 1];
+	const uint64_t t0 = 2000000, reuse = NAT_TURN_CHANNEL_REUSE_MS;
+#define PA(i) ((struct sockaddr *)&pa[i])
+
+	/* 1: sixteen peers, each bound; a seventeenth finds the table full. */
+	CHECK_INT(nat_turn_init(&t, user, pass, on_send, NULL), 0);
+	allocate(&t, t0);
+	for (int i = 0; i <= NAT_TURN_MAX_PEERS; i++) {
+		pa[i] = (struct sockaddr_in){ .sin_family = AF_INET,
+					      .sin_port = htons((uint16_t)(51000 + i)) };
+		inet_pton(AF_INET, "198.18.0.11", &pa[i].sin_addr);
+	}
+	for (int i = 0; i < NAT_TURN_MAX_PEERS; i++) {
+		n_sent = 0;
+		CHECK_INT(nat_turn_add_peer(&t, PA(i), t0), 0);
+		take_last();
+		CHECK_INT(feed(&t, buf, answer(buf, NAT_STUN_SUCCESS, 0, NULL, true, 0), t0), 1);
+	}
+	CHECK_INT(nat_turn_add_peer(&t, PA(16), t0), -ENOSPC);
+
+	/* 2: peer 3 given up: nothing to wrap for it, its ChannelData not taken. */
+	CHECK_INT(nat_turn_remove_peer(&t, PA(3), t0 + 1000), 0);
+	CHECK_INT(nat_turn_remove_peer(&t, PA(3), t0 + 1000), -ENOENT);
+	CHECK_INT(nat_turn_wrap(&t, PA(3), (const uint8_t *)"x", 1, buf, sizeof(buf)), -ENOENT);
+	static const uint8_t cd3[] = { 0x40, 0x03, 0x00, 0x01, 'x' };
+	CHECK_INT(nat_turn_input(&t, cd3, sizeof(cd3), t0 + 1000, &from, &data, &dlen), -EBADMSG);
+
+	/* 3: its channel is not another address's until the relay may rebind it. */
+	CHECK_INT(nat_turn_add_peer(&t, PA(16), t0 + 1000 + reuse - 1), -ENOSPC);
+
+	/* 4: the same address back: its own channel, bound at once, in use again. */
+	n_sent = 0;
+	CHECK_INT(nat_turn_add_peer(&t, PA(3), t0 + 2000), 0);
+	CHECK_INT(n_sent, 1);
+	CHECK_INT(bind_channel(0, &port), 0x4003);
+	CHECK_INT(port, 51003);
+	take_last();
+	CHECK_INT(feed(&t, buf, answer(buf, NAT_STUN_SUCCESS, 0, NULL, true, 0), t0 + 2000), 1);
+	CHECK_INT(nat_turn_wrap(&t, PA(3), (const uint8_t *)"x", 1, buf, sizeof(buf)), 5);
+	CHECK_INT(nat_turn_input(&t, cd3, sizeof(cd3), t0 + 2000, &from, &data, &dlen), 2);
+
+	/* 5: peers 3 and 5 given up; the seventeenth address takes channel 3 once it may, and
+	 * the renewals then due (room for eight transactions: the allocation's Refresh and
+	 * seven ChannelBinds) skip channel 5. */
+	CHECK_INT(nat_turn_remove_peer(&t, PA(3), t0 + 3000), 0);
+	CHECK_INT(nat_turn_remove_peer(&t, PA(5), t0 + 3000), 0);
+	n_sent = 0;
+	CHECK_INT(nat_turn_add_peer(&t, PA(16), t0 + 3000 + reuse), 0);
+	CHECK_INT(n_sent, 8);
+	CHECK(bind_sent(0x4003, &port));
+	CHECK_INT(port, 51016);
+	CHECK(!bind_sent(0x4005, &port));
+	CHECK(bind_sent(0x4007, &port)); /* 0, 1, 2, 3, 4, 6, 7 */
+#undef PA
 }
 
 int main(void)
@@ -340,6 +432,8 @@ int main(void)
 	CHECK_INT(t.state, NAT_TURN_FAILED);
 	CHECK_STR(t.why, "the relay keeps an allocation for this address (437 to Allocate) and "
 			 "would not end it: 441 Relay says no");
+
+	peers_given_up();
 
 	/* Shutdown: one Refresh with lifetime 0, sealed; idle at once; nothing before allocated. */
 	CHECK_INT(nat_turn_init(&t, user, pass, on_send, NULL), 0);
