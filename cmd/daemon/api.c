@@ -20,7 +20,7 @@
 
 #include "cmd/daemon/access.h"
 #include "cmd/daemon/node.h"
-#include "cmd/daemon/reach.h"
+#include "cmd/daemon/reach/reach.h"
 #include "common/common.h"
 
 static const char *const subject = "localapi";

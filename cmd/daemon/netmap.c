@@ -11,7 +11,7 @@
 #include <strings.h>
 
 #include "cmd/daemon/access.h"
-#include "cmd/daemon/reach.h"
+#include "cmd/daemon/reach/reach.h"
 #include "control/policy/policy.h"
 #include "netstack/netstack.h"
 #include "sshd/sshd.h"

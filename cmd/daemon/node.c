@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cmd/daemon/reach.h"
+#include "cmd/daemon/reach/reach.h"
 #include "cmd/daemon/record.h"
 #include "control/client/client.h"
 #include "common/common.h"

@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "cmd/daemon/reach.h"
+#include "cmd/daemon/reach/reach.h"
 #include "control/netmap/netmap.h"
 #include "sshd/sshd.h"
 

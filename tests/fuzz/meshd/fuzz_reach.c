@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd/daemon/reach.h"
+#include "cmd/daemon/reach/reach.h"
 #include "common/addr.h"
 #include "common/log.h"
 #include "nat/disco.h"

@@ -5,7 +5,7 @@
  * cuts each one at once is met with a growing backoff); and what we publish reaches control
  * three times at once, then once per 10 s. */
 #include "check.h"
-#include "cmd/daemon/reach_internal.h"
+#include "cmd/daemon/reach/internal.h"
 
 int main(void)
 {

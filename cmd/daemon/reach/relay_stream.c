@@ -31,7 +31,7 @@
 
 #include <sodium.h>
 
-#include "cmd/daemon/reach_internal.h"
+#include "cmd/daemon/reach/internal.h"
 #include "nat/stream.h"
 #include "nat/tls.h"
 

@@ -12,7 +12,7 @@
 
 #include <sodium.h>
 
-#include "cmd/daemon/reach_internal.h"
+#include "cmd/daemon/reach/internal.h"
 
 static const char *const subject = "reach";
 

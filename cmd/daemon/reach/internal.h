@@ -1,10 +1,11 @@
-/* Inside meshd's reachability (reach.h): the state reach.c (peers, paths, discovery, the
- * STUN probes of our mapping) and relay.c (the TURN allocation) share, and the calls each
- * makes into the other.  Not for anything outside cmd/daemon/reach*.c and relay*.c. */
+/* Inside meshd's reachability (reach.h): the state reach.c (peers, paths, discovery),
+ * probe.c (the STUN probes of our mapping), relay.c (the TURN allocation) and
+ * relay_stream.c (TURN over TCP and TLS) share, and the calls each makes into the others.
+ * Not for anything outside cmd/daemon/reach/. */
 #ifndef MESH_CMD_DAEMON_REACH_INTERNAL_H
 #define MESH_CMD_DAEMON_REACH_INTERNAL_H
 
-#include "cmd/daemon/reach.h"
+#include "cmd/daemon/reach/reach.h"
 
 #include "common/common.h"
 #include "nat/disco.h"
@@ -183,6 +184,9 @@ void meshd__probe_round(struct meshd_reach *r, uint64_t now);
 void meshd__probe_timer(struct meshd_reach *r, uint64_t now);
 /* When the probes want the relay timer next (UINT64_MAX: never). */
 uint64_t meshd__probe_next(const struct meshd_reach *r);
+/* A datagram on the shared socket: true when it answered one of our probes (and was taken). */
+bool meshd__probe_answer(struct meshd_reach *r, const uint8_t *buf, size_t len,
+			 const struct sockaddr *src);
 /* Whether a STUN probe to this address was answered at or after since (ms). */
 bool meshd__probe_heard(const struct meshd_reach *r, const struct sockaddr_storage *to,
 			uint64_t since);
