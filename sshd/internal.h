@@ -218,10 +218,12 @@ struct sshd__chan {
 	bool remote_closed;
 	bool exited;
 	int status;
-	bool finished;	  /* EOF/exit-status/close sent */
-	bool detached;	  /* libssh channel released */
-	void *watch;	  /* the session hooks' pointer (sshd_hooks.session_start), or NULL */
-	char *watch_stop; /* session_output refused: end the session with this message */
+	bool finished; /* EOF/exit-status/close sent */
+	bool detached; /* libssh channel released */
+	void *watch;   /* the session hooks' pointer (sshd_hooks.session_start), or NULL */
+	/* session_start or session_output refused: end the session with this message ("":
+	 * none; a fixed buffer, so a refusal cannot be lost to a failed allocation) */
+	char watch_stop[SSHD_MESSAGE_MAX];
 };
 
 /* server.c: session children, reaped by pid */

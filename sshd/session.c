@@ -64,7 +64,6 @@ static void chan_free_if_done(struct sshd__chan *chan)
 	for (i = 0; i < chan->nenv; i++)
 		free(chan->env[i]);
 	free(chan->env);
-	free(chan->watch_stop);
 	free(chan);
 }
 
@@ -215,7 +214,7 @@ static bool watch_start(struct sshd__chan *chan, const char *command)
 	if (chan->watch || !refuse[0])
 		return true;
 	log_info(conn->subject, "session refused: %s", refuse);
-	chan->watch_stop = strdup(refuse);
+	snprintf(chan->watch_stop, sizeof(chan->watch_stop), "%s", refuse);
 	return false;
 }
 
@@ -224,10 +223,11 @@ static void watch_output(struct sshd__chan *chan, const char *p, size_t n, bool 
 {
 	char msg[SSHD_MESSAGE_MAX] = "";
 
-	if (!chan->watch || chan->watch_stop || n == 0)
+	if (!chan->watch || chan->watch_stop[0] || n == 0)
 		return;
 	if (!chan->conn->srv->hooks.session_output(chan->watch, p, n, is_err, msg, sizeof(msg)))
-		chan->watch_stop = strdup(msg[0] ? msg : "Session recording failed.");
+		snprintf(chan->watch_stop, sizeof(chan->watch_stop), "%s",
+			 msg[0] ? msg : "Session recording failed.");
 }
 
 static void watch_end(struct sshd__chan *chan, int status)
@@ -249,10 +249,10 @@ static int chan_start(struct sshd__chan *chan, const char *command)
 	int e = 0;
 	pid_t pid;
 
-	if (chan->started || chan->watch_stop)
+	if (chan->started || chan->watch_stop[0])
 		return -EALREADY;
 	if (!watch_start(chan, command))
-		return chan->watch_stop ? 0 : -ENOMEM;
+		return chan->watch_stop[0] ? 0 : -ENOMEM;
 	memset(&sp, 0, sizeof(sp));
 	if (chan->agent && sshd__agent_start(conn, agent, sizeof(agent)) == 0)
 		sp.agent_sock = agent;
@@ -525,7 +525,7 @@ static void read_output(struct sshd__chan *chan, struct sshd__io *io, bool is_er
 
 	if (!flush_pending(chan, io, is_err))
 		return;
-	for (rounds = 0; io->open && !io->done && !chan->watch_stop && rounds < 8; rounds++) {
+	for (rounds = 0; io->open && !io->done && !chan->watch_stop[0] && rounds < 8; rounds++) {
 		uint32_t win = ssh_channel_window_size(chan->channel);
 		size_t want = win < sizeof(buf) ? win : sizeof(buf);
 		ssize_t n;
@@ -616,7 +616,7 @@ void sshd__chan_pump(struct sshd__chan *chan)
 
 	if (chan->detached)
 		return;
-	if (chan->watch_stop) {
+	if (chan->watch_stop[0]) {
 		char msg[SSHD_MESSAGE_MAX];
 		snprintf(msg, sizeof(msg), "%s", chan->watch_stop);
 		sshd__chan_abort(chan, msg);

@@ -204,8 +204,16 @@ static void *on_start(void *ctx, const struct sshd_session_info *si, char *refus
 		h.command = "(a command longer than the header allows)";
 		hn = rec_cast_header(&h, rec->buf, sizeof(rec->buf));
 	}
-	if (!append(s, hn) && enforce) {
-		snprintf(refuse, refuse_len, "%s", POL_REC_REFUSE_MSG);
+	if (hn < 0 || !append(s, hn)) {
+		/* no header, no recording: a file of events alone would not play */
+		log_warn(subject, "%s as %s: cannot write the recording's header to %s; %s", addr,
+			 si->local_user, s->path,
+			 enforce ? "refused" : "the session goes on unrecorded");
+		if (s->fd >= 0)
+			close(s->fd);
+		unlink(s->path);
+		if (enforce)
+			snprintf(refuse, refuse_len, "%s", POL_REC_REFUSE_MSG);
 		free(s);
 		return NULL;
 	}
