@@ -24,14 +24,6 @@
 
 static void on_poll(uv_poll_t *h, int status, int events);
 
-/* libssh waits for the socket to take more output (it asks for POLLOUT after a send until
- * a POLLOUT event finds its buffer empty).  Gating on its buffer alone (ssh_get_status())
- * instead stalled a bulk download at 640 KiB in lab sshd-clients, not understood yet. */
-static bool write_pending(struct sshd_conn *conn)
-{
-	return ssh_get_poll_flags(conn->session) & SSH_WRITE_PENDING;
-}
-
 static void conn_handle_closed(uv_handle_t *h)
 {
 	struct sshd_conn *conn = h->data;
@@ -91,19 +83,14 @@ void sshd__conn_close(struct sshd_conn *conn, const char *reason)
 	conn->want_close = true;
 }
 
-/* While libssh has output waiting for the socket, the socket is watched for writing
- * only: a client that sends requests and never reads their answers (or anything else)
- * would otherwise have them pile up in libssh's output buffer without bound.  Not reading
- * makes its sends stall in the kernel instead.  A client that reads is slowed by nothing:
- * the wakeup that flushes the output also reads (ssh_event_dopoll polls both ways). */
 void sshd__conn_update(struct sshd_conn *conn)
 {
 	int want = UV_READABLE;
 
 	if (conn->state == SSHD__CONN_DYING)
 		return;
-	if (write_pending(conn))
-		want = UV_WRITABLE;
+	if (ssh_get_poll_flags(conn->session) & SSH_WRITE_PENDING)
+		want |= UV_WRITABLE;
 	if (want != conn->poll_events) {
 		conn->poll_events = want;
 		uv_poll_start(&conn->poll, want, on_poll);
@@ -238,35 +225,23 @@ static const char *conn_phase(struct sshd_conn *conn)
 	return ssh_get_cipher_in(conn->session) ? "auth" : "kex";
 }
 
-/* Requests are taken only while the client takes our output: ssh_message_get() reads the
- * socket itself whenever its queue is empty, so popping on regardless would read a client
- * that sends requests and never reads the answers for as long as it sends, its answers
- * piling up in libssh's output buffer. */
-static void pop_requests(struct sshd_conn *conn)
-{
-	ssh_message msg;
-
-	while (!conn->want_close && !write_pending(conn) &&
-	       (msg = ssh_message_get(conn->session)) != NULL)
-		handle_msg(conn, msg);
-}
-
 /* After any activity (socket, child, timer, hook): pop queued requests, move channel data,
  * retire, close. */
 void sshd__conn_process(struct sshd_conn *conn)
 {
 	struct sshd__node *n, *next;
+	ssh_message msg;
 	int status;
 
 	if (conn->state == SSHD__CONN_DYING)
 		return;
-	pop_requests(conn);
+	while (!conn->want_close && (msg = ssh_message_get(conn->session)) != NULL)
+		handle_msg(conn, msg);
 	for (n = conn->chans.next; n != &conn->chans; n = next) {
 		next = n->next;
 		sshd__chan_pump(container_of(n, struct sshd__chan, node));
 	}
 	sshd__fwd_pump(conn);
-	pop_requests(conn); /* those left while the output was pending, if it went */
 	status = ssh_get_status(conn->session);
 	if ((status & (SSH_CLOSED | SSH_CLOSED_ERROR)) || !ssh_is_connected(conn->session)) {
 		if (!conn->close_reason[0]) {
@@ -306,7 +281,7 @@ static void on_poll(uv_poll_t *h, int status, int events)
 			break;
 	} while (++rounds < SSHD__POLL_ROUNDS &&
 		 conn->sock_count.in_bytes - before >= SSHD__LIBSSH_READ && !conn->want_close &&
-		 !write_pending(conn) && ssh_is_connected(conn->session));
+		 ssh_is_connected(conn->session));
 	conn->in_dopoll--;
 	sshd__conn_process(conn);
 }
