@@ -92,8 +92,11 @@ static int do_register(struct ctl_server *srv, const uint8_t mkey[32], const uin
 	}
 	struct ctl__node *n = ctl__node_by_id(srv, rec.id);
 	if (n) {
-		ctl_node_rec_clear(&n->rec);
+		/* what the node reported stays until it reports anew: its peers go on
+		 * reaching it and trusting its host keys */
 		struct ctl_node_rec keep = n->rec;
+		n->rec.endpoints = n->rec.ssh_host_keys = NULL;
+		ctl_node_rec_clear(&n->rec);
 		n->rec = rec; /* its tags go to n */
 		rec.tags = NULL;
 		rec.n_tags = 0;

@@ -1,0 +1,48 @@
+/* meshcontrol: a node that registers again (a new node key after a logout, a login that
+ * expired) keeps the endpoints and SSH host keys it reported until it reports new ones —
+ * its peers go on reaching it and trusting its host key in between.  Through the fuzz
+ * harness's server: the laptop (node 1, alice's) reports both, then its interactive
+ * registration is approved again with a new node key. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "tests/fuzz/control/srv_harness.h"
+
+static const char report[] =
+    "{\"since\":0,\"endpoints\":[\"192.0.2.7:41641\"],"
+    "\"ssh_host_keys\":[\"ssh-ed25519 "
+    "AAAAC3NzaC1lZDI1NTE5AAAAIBERERERERERERERERERERERERERERERERERERERERER\"]}";
+
+int main(void)
+{
+	struct ctl_server *srv = fz_srv_open();
+	struct fz_reply rep;
+	fz_node(srv, 0, "map", report, strlen(report), &rep);
+	CHECK_INT(rep.status, 200);
+	free(rep.body);
+	struct ctl__node *n = ctl__node_by_id(srv, 1);
+	CHECK(n->rec.endpoints && strstr(n->rec.endpoints, "192.0.2.7:41641"));
+	CHECK(n->rec.ssh_host_keys && strstr(n->rec.ssh_host_keys, "ssh-ed25519 AAAAC3"));
+
+	struct ctl__login_req lr = { .state = CTL__PENDING };
+	memcpy(lr.machine_key, fz_machine_pub[0], 32);
+	memset(lr.node_key, 0x42, 32);
+	snprintf(lr.hostname, sizeof(lr.hostname), "%s", n->rec.hostname);
+	char err[256];
+	CHECK_INT(
+	    ctl__register_finish(srv, &lr, n->rec.user_id, "alice@example.com", err, sizeof(err)),
+	    0);
+	CHECK_INT(lr.state, CTL__APPROVED);
+	n = ctl__node_by_id(srv, 1);
+	CHECK(n && n->rec.node_key[0] == 0x42);
+	CHECK(n && n->rec.endpoints && strstr(n->rec.endpoints, "192.0.2.7:41641"));
+	CHECK(n && n->rec.ssh_host_keys && strstr(n->rec.ssh_host_keys, "ssh-ed25519 AAAAC3"));
+	/* and its peer's map still carries them */
+	fz_node(srv, 1, "map", "{\"since\":0}", 11, &rep);
+	CHECK_INT(rep.status, 200);
+	CHECK(rep.body && strstr(rep.body, "192.0.2.7:41641"));
+	free(rep.body);
+	fz_srv_close(srv);
+	return check_finish();
+}
