@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -90,24 +91,18 @@ static void on_signal(uv_signal_t *h, int signum)
 	meshd_node_close(d->node, on_closed, d);
 }
 
-/* --print-public-key: the node key (made if there is none yet), with nothing served. */
-static int print_public_key(uv_loop_t *loop, struct meshd_node_config cfg)
+/* --print-public-key: the node key (made if there is none yet); nothing else is started or
+ * made (no socket, no TUN, no UAPI directory). */
+static int print_public_key(const struct meshd_node_config *cfg)
 {
-	struct meshd_node *node;
-	cfg.ssh = false;
-	cfg.listen_port = 0;
-	cfg.uapi_dir = "/nonexistent";
-	int err = meshd_node_new(loop, &cfg, &node);
-	if (err) {
-		log_err(subject, "cannot start: %s", strerror(-err));
+	uint8_t priv[KEY_LEN], pub[KEY_LEN];
+	int err = meshd_node_key(cfg->state_dir, priv, pub);
+	key_wipe(priv, sizeof(priv));
+	if (err)
 		return 1;
-	}
 	char b64[KEY_BASE64_SIZE];
-	key_to_base64(b64, meshd_node_public_key(node));
+	key_to_base64(b64, pub);
 	printf("%s\n", b64);
-	meshd_node_close(node, NULL, NULL);
-	uv_run(loop, UV_RUN_DEFAULT);
-	uv_loop_close(loop);
 	return 0;
 }
 
@@ -117,8 +112,15 @@ static int set_relay_ca(struct meshd *d, const char *relay_ca_file)
 {
 	char *path = realpath(relay_ca_file, NULL);
 	FILE *f = path ? fopen(path, "r") : NULL;
+	struct stat st;
+	if (f && fstat(fileno(f), &st) == 0 && !S_ISREG(st.st_mode)) {
+		fclose(f);
+		f = NULL;
+		errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL; /* EINVAL: "not a regular file" */
+	}
 	if (!f) {
-		fprintf(stderr, "meshd: --relay-ca-file %s: %s\n", relay_ca_file, strerror(errno));
+		fprintf(stderr, "meshd: --relay-ca-file %s: %s\n", relay_ca_file,
+			errno == EINVAL ? "not a regular file" : strerror(errno));
 		free(path);
 		meshd_node_close(d->node, NULL, NULL);
 		uv_run(d->loop, UV_RUN_DEFAULT);
@@ -166,7 +168,7 @@ static int run(struct meshd_options *o)
 	signal(SIGPIPE, SIG_IGN);
 	d.loop = uv_default_loop();
 	if (o->print_public_key)
-		return print_public_key(d.loop, o->node);
+		return print_public_key(&o->node);
 	int err = meshd_node_new(d.loop, &o->node, &d.node);
 	if (err) {
 		log_err(subject, "cannot start: %s", strerror(-err));

@@ -99,6 +99,10 @@ bool meshd_config_argv(const char *path, bool required, int argc, char **argv, i
 		snprintf(opt, len, value ? "--%s=%s" : "--%s", name, value ? value : "");
 		v[n++] = opt;
 	}
+	if (ok && f && ferror(f)) { /* a directory, say: fgets gives EISDIR, not an empty file */
+		fprintf(stderr, "meshd: %s: %s\n", path, strerror(errno));
+		ok = false;
+	}
 	if (f)
 		fclose(f);
 	if (!ok) {

@@ -27,19 +27,24 @@ static const char *const subject = "meshd";
 
 /* ---- node key ---- */
 
-static int load_or_create_key(struct meshd_node *node)
+int meshd_node_key(const char *state_dir, uint8_t priv[static 32], uint8_t pub[static 32])
 {
 	char path[4096], err[512];
 	bool created;
-	snprintf(path, sizeof(path), "%s/node.key", node->state_dir);
-	int rc = file_key_load_or_create(path, node->private_key, &created, err, sizeof(err));
+	if (mkdir(state_dir, 0700) < 0 && errno != EEXIST) {
+		int rc = -errno;
+		log_err(subject, "state directory %s: %s", state_dir, strerror(errno));
+		return rc;
+	}
+	snprintf(path, sizeof(path), "%s/node.key", state_dir);
+	int rc = file_key_load_or_create(path, priv, &created, err, sizeof(err));
 	if (rc) {
 		log_err(subject, "%s", err);
 		return rc;
 	}
 	if (created)
 		log_info(subject, "created a new node key in %s", path);
-	if (crypto_scalarmult_curve25519_base(node->public_key, node->private_key) != 0)
+	if (crypto_scalarmult_curve25519_base(pub, priv) != 0)
 		return -EINVAL;
 	return 0;
 }
@@ -248,13 +253,7 @@ int meshd_node_new(uv_loop_t *loop, const struct meshd_node_config *cfg, struct 
 		return -ENOMEM;
 	}
 	snprintf(node->name, sizeof(node->name), "%s", cfg->tun);
-	int err = 0;
-	if (mkdir(node->state_dir, 0700) < 0 && errno != EEXIST) {
-		err = -errno;
-		log_err(subject, "state directory %s: %s", node->state_dir, strerror(errno));
-		goto fail;
-	}
-	err = load_or_create_key(node);
+	int err = meshd_node_key(node->state_dir, node->private_key, node->public_key);
 	if (err)
 		goto fail;
 	uv_timer_init(loop, &node->linger_timer);

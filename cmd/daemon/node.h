@@ -36,7 +36,11 @@ struct meshd_node_config {
 	uint64_t record_max_bytes;  /* per recording; 0: MESHD_RECORD_MAX_BYTES */
 };
 
-/* Loads or creates the node key (state_dir/node.key, 0600) and starts WireGuard. */
+/* The node key: state_dir/node.key (0600), made with the directory (0700) when missing;
+ * what went wrong is logged.  Returns 0 or -errno. */
+int meshd_node_key(const char *state_dir, uint8_t priv[static 32], uint8_t pub[static 32]);
+
+/* Loads or creates the node key (meshd_node_key) and starts WireGuard. */
 int meshd_node_new(uv_loop_t *loop, const struct meshd_node_config *cfg, struct meshd_node **out);
 
 /* Applies a full netmap; takes ownership of nm (also on error).  Returns 0 or -errno. */

@@ -8,19 +8,23 @@
 
 static char path[] = "/tmp/mesh-test-config.XXXXXX";
 
-/* Runs the reader on text; returns its stderr line ("" on success). */
-static const char *run(const char *text, int *argc_out, char ***argv_out, bool *ok)
+/* Runs the reader on the file at `at` (text written there first unless NULL); returns its
+ * stderr line ("" on success). */
+static const char *run_at(const char *at, const char *text, int *argc_out, char ***argv_out,
+			  bool *ok)
 {
 	static char out[512];
-	FILE *f = fopen(path, "w");
-	fputs(text, f);
-	fclose(f);
+	if (text) {
+		FILE *f = fopen(at, "w");
+		fputs(text, f);
+		fclose(f);
+	}
 	int p[2], saved = dup(2);
 	if (pipe(p) != 0)
 		abort();
 	dup2(p[1], 2);
 	char *argv[] = { "meshd", "--port=5", NULL };
-	*ok = meshd_config_argv(path, true, 2, argv, argc_out, argv_out);
+	*ok = meshd_config_argv(at, true, 2, argv, argc_out, argv_out);
 	fflush(stderr);
 	dup2(saved, 2);
 	close(saved);
@@ -30,6 +34,11 @@ static const char *run(const char *text, int *argc_out, char ***argv_out, bool *
 	out[n > 0 ? n : 0] = '\0';
 	out[strcspn(out, "\n")] = '\0';
 	return out;
+}
+
+static const char *run(const char *text, int *argc_out, char ***argv_out, bool *ok)
+{
+	return run_at(path, text, argc_out, argv_out, ok);
 }
 
 int main(void)
@@ -76,6 +85,10 @@ int main(void)
 	snprintf(want, sizeof(want), "meshd: %s:1: '' is not a setting name", path);
 	CHECK_STR(msg, want);
 	unlink(path);
+	/* a directory reads as nothing: refused, not taken as an empty file */
+	msg = run_at("/tmp", NULL, &argc, &argv, &ok);
+	CHECK(!ok);
+	CHECK_STR(msg, "meshd: /tmp: Is a directory");
 	char *a0[] = { "meshd", NULL };
 	CHECK(meshd_config_argv("/nonexistent/meshd.conf", false, 1, a0, &argc, &argv));
 	meshd_config_argv_free(argc, argv, 1);
