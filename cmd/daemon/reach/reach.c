@@ -454,7 +454,10 @@ static struct rpeer *peer_add(struct meshd_reach *r, const uint8_t key[KEY_LEN])
 static void peer_update(struct meshd_reach *r, struct rpeer *p, const struct ctl_node *n,
 			uint64_t now)
 {
-	struct sockaddr_storage relayed, a;
+	/* the netmap's direct addresses, to forget those it no longer lists (control takes at
+	 * most 16 from a node; a netmap with more than this holds forgets none) */
+	struct sockaddr_storage relayed, a, listed[2 * NAT_PATH_MAX_CANDIDATES];
+	size_t n_listed = 0;
 	memset(&relayed, 0, sizeof(relayed));
 	snprintf(p->name, sizeof(p->name), "%s", n->name ? n->name : "?");
 	p->has_disco = n->has_disco_key;
@@ -472,11 +475,16 @@ static void peer_update(struct meshd_reach *r, struct rpeer *p, const struct ctl
 		}
 		if (!p->first.ss_family)
 			p->first = a;
+		if (n_listed < sizeof(listed) / sizeof(listed[0]))
+			listed[n_listed] = a;
+		n_listed++;
 		nat_path_add_candidate(&p->path, (const struct sockaddr *)&a,
 				       e.type == CTL_ENDPOINT_LOCAL ? NAT_PATH_CAND_LOCAL
 								    : NAT_PATH_CAND_REFLEXIVE,
 				       now);
 	}
+	if (n_listed <= sizeof(listed) / sizeof(listed[0]))
+		nat_path_retain_netmap(&p->path, listed, n_listed, now);
 	if (!meshd__same(&relayed, &p->relayed) || relayed.ss_family != p->relayed.ss_family) {
 		if (p->relayed.ss_family) /* allocated anew, or no relay: the old channel goes */
 			meshd__relay_drop_peer(r, &p->relayed, now);
