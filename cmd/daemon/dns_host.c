@@ -107,6 +107,22 @@ static void forget_backup(struct meshd_dns_host *h)
 	h->written = NULL;
 }
 
+/* A resolv.conf naming the host's resolvers as we read them (malloc'd), or NULL when we know
+ * none: what goes back when the host's own file cannot be read from the state directory. */
+static char *resolvers_text(const struct meshd_dns_host *h, size_t *len)
+{
+	size_t cap = 128 + h->n_ns * (ADDR_TEXT_MAX + 16), n;
+	char *t = h->n_ns ? malloc(cap) : NULL, ip[ADDR_TEXT_MAX];
+	if (!t)
+		return NULL;
+	n = (size_t)snprintf(t, cap, "# the host's resolvers, as meshd read them\n");
+	for (size_t i = 0; i < h->n_ns; i++)
+		n += (size_t)snprintf(t + n, cap - n, "nameserver %s\n",
+				      addr_ip_format(&h->ns[i].ip, ip));
+	*len = n;
+	return t;
+}
+
 int meshd_dns_host_restore(struct meshd_dns_host *h)
 {
 	char *cur = NULL, *saved = NULL, *target = NULL;
@@ -123,11 +139,16 @@ int meshd_dns_host_restore(struct meshd_dns_host *h)
 		return 0;
 	}
 	rc = file_read_all(h->backup, MESHD_RESOLV_FILE_MAX, &saved, &slen);
-	if (rc) {
+	if (rc && !(saved = resolvers_text(h, &slen))) {
 		log_err(subject, "%s: cannot read the host's resolv.conf kept there: %s", h->backup,
 			strerror(-rc));
 		return rc;
 	}
+	if (rc) /* ours would send every name to a resolver that is going away */
+		log_err(subject,
+			"%s: cannot read the host's resolv.conf kept there: %s; %s gets the "
+			"host's %zu resolvers instead",
+			h->backup, strerror(-rc), h->resolv_conf, h->n_ns);
 	if (file_read_all(h->link, PATH_MAX, &target, &tlen) == 0 && tlen > 0)
 		rc = relink(h, target);
 	else

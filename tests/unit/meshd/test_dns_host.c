@@ -213,6 +213,16 @@ static void files(void)
 	CHECK(same(resolv, host_file));
 	meshd_dns_host_free(again);
 
+	/* 5b the kept copy lost while ours is in place: the host's resolvers as we read them */
+	h = open_host(true);
+	CHECK_INT(meshd_dns_host_apply(h, netmap(true), true), 0);
+	CHECK_INT(unlink(backup), 0);
+	CHECK_INT(meshd_dns_host_restore(h), 0);
+	CHECK(same(resolv, "# the host's resolvers, as meshd read them\nnameserver 192.0.2.53\n"
+			   "nameserver 192.0.2.54\n"));
+	meshd_dns_host_free(h);
+	put(resolv, host_file);
+
 	/* 6 someone else rewrote it while ours was in place: theirs stays */
 	h = open_host(true);
 	CHECK_INT(meshd_dns_host_apply(h, netmap(true), true), 0);
