@@ -160,8 +160,9 @@ struct pol__sshrule {
 
 struct pol__group {
 	char *name;
-	char **members;
+	char **members; /* logins, and provider groups as "oidc:NAME" */
 	size_t n_members;
+	bool has_idp; /* some member is a provider group */
 };
 
 struct pol__host {
@@ -282,6 +283,12 @@ struct pol_compiled {
 	size_t n_strings, cap_strings;
 	char **users; /* logins */
 	size_t n_users;
+	/* per user: the provider's groups at their last sign-in (strings kept), and when */
+	struct pol__uidp {
+		const char **groups;
+		size_t n;
+		int64_t at;
+	} * user_idp;
 	struct pol__cnode *nodes;
 	size_t n_nodes;
 	struct pol__strmap node_idx, user_idx;
@@ -307,6 +314,13 @@ int pol__node_by_addr(const struct pol_compiled *c, const struct addr_ip *a);
 bool pol__node_matches(const struct pol_compiled *c, size_t node, const struct pol__alias *a);
 int pol__alias_nodes(const struct pol_compiled *c, const struct pol__alias *a, int **out,
 		     size_t *n);
+/* idp.c: whether user index u is a member of g, by login or through a provider group (then
+ * *via, if given, is that group's name; NULL for a login). */
+bool pol__group_has(const struct pol_compiled *c, const struct pol__group *g, int u,
+		    const char **via);
+/* Checks member m of group g as written in the policy: a login or "oidc:NAME"; 0 or
+ * -EINVAL with the message in err. */
+int pol__group_member_check(const struct pol__group *g, const char *m, struct pol_error *err);
 
 /* ---- evaluating (eval_filter.c, eval_ssh.c, eval_tests.c) ---- */
 

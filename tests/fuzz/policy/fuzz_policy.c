@@ -12,7 +12,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct addr_ip addrs[3][2];
 static const char *tags[] = { "tag:server", "tag:prod" };
-static struct pol_user users[] = { { "alice@example.com" }, { "bob@example.org" } };
+static struct pol_user users[] = { { .login = "alice@example.com" },
+				   { .login = "bob@example.org" } };
 static struct pol_node nodes[] = {
 	{ .name = "laptop", .owner = "alice@example.com" },
 	{ .name = "desk", .owner = "bob@example.org" },
