@@ -58,6 +58,10 @@ async function text(page, sel) {
 	const context = await browser.newContext({ viewport: { width: 480, height: 760 } });
 	const page = await context.newPage();
 	const callbacks = [];
+	// each page loaded, with the time since the command began, on stderr (the lab's
+	// browser.log): where a slow step spends its time
+	let t0 = Date.now();
+	page.on('load', () => console.error(`+${Date.now() - t0} ms ${page.url().slice(0, 100)}`));
 	page.on('request', (rq) => {
 		if (new URL(rq.url()).pathname === '/oidc/callback')
 			callbacks.push(rq.url());
@@ -199,6 +203,8 @@ async function text(page, sel) {
 			continue;
 		if (cmd === 'quit')
 			break;
+		t0 = Date.now();
+		console.error(`${cmd}`);
 		try {
 			if (!cmds[cmd])
 				throw new Error('unknown command ' + cmd);
