@@ -88,9 +88,11 @@ static int load_topology(struct pol__cctx *x, const struct pol_topology *t, stru
 	x->user_nodes = calloc(t->n_users + 1, sizeof(*x->user_nodes));
 	x->tag_nodes = calloc(x->pol->n_tags + 1, sizeof(*x->tag_nodes));
 	x->mark = calloc(t->n_nodes + 1, sizeof(*x->mark));
+	x->idp_users = calloc(x->pol->n_groups + 1, sizeof(*x->idp_users));
+	x->idp_done = calloc(x->pol->n_groups + 1, sizeof(*x->idp_done));
 	x->flag = calloc(t->n_nodes + 1, sizeof(*x->flag));
 	if (!c->users || !c->user_idp || !c->nodes || !x->user_nodes || !x->tag_nodes || !x->mark ||
-	    !x->flag)
+	    !x->idp_users || !x->idp_done || !x->flag)
 		return -ENOMEM;
 	for (size_t i = 0; i < t->n_users; i++) {
 		if (!t->users[i].login)
@@ -194,6 +196,11 @@ static void ctx_free(struct pol__cctx *x)
 	free(x->all.v);
 	free(x->mark);
 	free(x->flag);
+	if (x->idp_users)
+		for (size_t i = 0; i < x->pol->n_groups; i++)
+			free(x->idp_users[i].v);
+	free(x->idp_users);
+	free(x->idp_done);
 	for (size_t i = 0; i < x->n_set_keys; i++)
 		free(x->set_keys[i]);
 	free(x->set_keys);

@@ -72,13 +72,14 @@ int pol__alias_nodes_add(struct pol__cctx *x, const struct pol__alias *a, struct
 			for (size_t k = 0; k < x->user_nodes[u].n && !rc; k++)
 				rc = pol__ivec_push(out, x->user_nodes[u].v[k]);
 		}
-		/* members through the provider: every user, once per rule's sources */
-		for (size_t u = 0; grp->has_idp && u < c->n_users && !rc; u++) {
-			const char *via;
-			if (!pol__group_has(c, grp, (int)u, &via) || !via)
-				continue;
-			for (size_t k = 0; k < x->user_nodes[u].n && !rc; k++)
-				rc = pol__ivec_push(out, x->user_nodes[u].v[k]);
+		/* members through the provider (found once per compilation) */
+		const struct pol__ivec *idp = NULL;
+		if (!rc && grp->has_idp)
+			rc = pol__group_idp_users(x, g, &idp);
+		for (size_t i = 0; idp && i < idp->n && !rc; i++) {
+			const struct pol__ivec *un = &x->user_nodes[idp->v[i]];
+			for (size_t k = 0; k < un->n && !rc; k++)
+				rc = pol__ivec_push(out, un->v[k]);
 		}
 		return rc;
 	}

@@ -13,6 +13,10 @@
 #include "control/policy/internal.h"
 static const size_t idp_prefix_len = sizeof(POL_IDP_PREFIX) - 1;
 
+/* Member through one of g's provider groups (*via: which), whatever its listed logins. */
+static bool idp_has(const struct pol_compiled *c, const struct pol__group *g, int u,
+		    const char **via);
+
 int pol__group_member_check(const struct pol__group *g, const char *m, struct pol_error *err)
 {
 	if (pol__starts(m, "group:"))
@@ -58,6 +62,26 @@ bool pol__group_has(const struct pol_compiled *c, const struct pol__group *g, in
 		if (!pol__starts(g->members[m], POL_IDP_PREFIX) &&
 		    strcasecmp(g->members[m], c->users[u]) == 0)
 			return true;
+	return idp_has(c, g, u, via);
+}
+
+int pol__group_idp_users(struct pol__cctx *x, int g, const struct pol__ivec **out)
+{
+	struct pol__ivec *v = &x->idp_users[g];
+	*out = v;
+	if (x->idp_done[g])
+		return 0;
+	x->idp_done[g] = true;
+	const struct pol__group *grp = &x->pol->groups[g];
+	for (size_t u = 0; grp->has_idp && u < x->c->n_users; u++)
+		if (idp_has(x->c, grp, (int)u, NULL) && pol__ivec_push(v, (int)u))
+			return -ENOMEM;
+	return 0;
+}
+
+static bool idp_has(const struct pol_compiled *c, const struct pol__group *g, int u,
+		    const char **via)
+{
 	if (!g->has_idp)
 		return false;
 	const struct pol__uidp *p = &c->user_idp[u];

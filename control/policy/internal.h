@@ -351,6 +351,9 @@ struct pol__cctx {
 	size_t n_set_keys, cap_set_keys;
 	const struct addr_ip *rec; /* the SSH rule being compiled: its recorders' addresses */
 	size_t n_rec;
+	/* per group index: the users in it through the provider, found once (idp_done) */
+	struct pol__ivec *idp_users;
+	bool *idp_done;
 	int *mark;     /* per node scratch */
 	uint8_t *flag; /* per node scratch, left all zero */
 	int mark_gen;
@@ -369,6 +372,9 @@ const char *pol__keep(struct pol_compiled *c, const char *s);
 const char *pol__login_domain(const char *login);
 /* The index of a login in c->users, compared without regard to case; -1 if absent. */
 int pol__user_index(const struct pol_compiled *c, const char *login);
+/* idp.c: the users in group index g through the provider (whatever its listed logins), computed
+ * once per compilation into x->idp_users[g]: 0 or -ENOMEM. */
+int pol__group_idp_users(struct pol__cctx *x, int g, const struct pol__ivec **out);
 /* Appends the nodes an alias selects to out (may repeat: pol__uniq after). */
 int pol__alias_nodes_add(struct pol__cctx *x, const struct pol__alias *a, struct pol__ivec *out);
 /* De-duplicates v in place, keeping the first of each. */
