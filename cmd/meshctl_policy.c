@@ -36,7 +36,9 @@ static void usage(FILE *out)
 	    "  --topology FILE  users and nodes as JSON: {\"tailnet_owner\": LOGIN,\n"
 	    "                   \"users\": [{\"name\", \"email\"}], \"nodes\": {NAME: {\"user\" "
 	    "or\n"
-	    "                   \"tags\", \"ipv4\", \"ipv6\", \"approved_routes\"}}}\n"
+	    "                   \"tags\", \"ipv4\", \"ipv6\", \"approved_routes\"}}}; a user's\n"
+	    "                   \"oidc_groups\" and \"oidc_login\" (UTC) are the provider's\n"
+	    "                   groups at their last sign-in, which oidc:NAME members match\n"
 	    "  --src, --dst     node name, hostname or address\n"
 	    "\n"
 	    "Exit status: 0 ok / accepted, 1 refused policy, failed tests or denied, 2 usage.\n");
@@ -164,6 +166,28 @@ static int compile(const struct opts *o, struct pol_policy *pol, struct pol_topo
 	return 0;
 }
 
+/* Members through the identity provider, and where each came from. */
+static void print_idp_members(const struct pol_compiled *c, const struct pol_topology *t)
+{
+	char why[1024];
+	for (size_t i = 0; i < t->n_users; i++)
+		if (t->users[i].n_idp_groups &&
+		    pol_user_groups_describe(c, t->users[i].login, why, sizeof(why)))
+			printf("  member: %s: %s\n", t->users[i].login, why);
+}
+
+/* The source's owner's groups, for an explanation, when some may come from the provider
+ * (the owner's last sign-in carried groups). */
+static void print_owner_groups(const struct pol_compiled *c, const struct pol_topology *t,
+			       const struct pol_node *sn)
+{
+	char why[1024];
+	for (size_t i = 0; sn->owner && i < t->n_users; i++)
+		if (strcmp(t->users[i].login, sn->owner) == 0 && t->users[i].n_idp_groups &&
+		    pol_user_groups_describe(c, sn->owner, why, sizeof(why)))
+			printf("  groups: %s: %s\n", sn->owner, why);
+}
+
 static int run_check(int argc, char **argv)
 {
 	struct opts o;
@@ -201,6 +225,8 @@ static int run_check(int argc, char **argv)
 			printf("%s: ok: %s; tests pass on %zu nodes\n", o.file, summary,
 			       pol_compiled_node_count(c));
 		}
+		if (failed >= 0)
+			print_idp_members(c, pol_topology_doc_get(topo));
 		if (failed >= 0)
 			free(report);
 		pol_compiled_free(c);
@@ -349,6 +375,7 @@ static int run_explain(int argc, char **argv)
 	const struct pol_node *sn = &t->nodes[si], *dn = &t->nodes[di];
 	if (!o.user && !o.port) {
 		rc = summarize(c, t, si, di);
+		print_owner_groups(c, t, sn);
 		goto out;
 	}
 	if (o.user) {
@@ -392,6 +419,7 @@ static int run_explain(int argc, char **argv)
 	}
 	print_rule(pol, &d);
 	printf("  why:    %s\n", d.why);
+	print_owner_groups(c, t, sn);
 	rc = d.verdict == VERDICT_REJECT ? 1 : 0;
 out:
 	pol_compiled_free(c);

@@ -50,16 +50,49 @@ int pol__node_by_addr(const struct pol_compiled *c, const struct addr_ip *a)
 	return -1;
 }
 
+/* A user's provider groups, kept; each as a policy would name it (limits of idp.c). */
+static int load_idp_groups(struct pol_compiled *c, const struct pol_user *in, struct pol__uidp *out,
+			   struct pol_error *err)
+{
+	out->at = in->idp_at;
+	if (!in->n_idp_groups)
+		return 0;
+	if (in->n_idp_groups > POL_IDP_GROUPS_MAX)
+		return pol__fail(err,
+				 "topology: user \"%s\" has %zu provider groups, more than the "
+				 "%d allowed",
+				 in->login, in->n_idp_groups, POL_IDP_GROUPS_MAX);
+	out->groups = calloc(in->n_idp_groups, sizeof(*out->groups));
+	if (!out->groups)
+		return -ENOMEM;
+	for (size_t k = 0; k < in->n_idp_groups; k++) {
+		const char *g = in->idp_groups[k];
+		if (!g || !*g || strlen(g) > POL_IDP_GROUP_MAX)
+			return pol__fail(err,
+					 "topology: user \"%s\": provider group %zu is empty or "
+					 "longer than %d bytes",
+					 in->login, k, POL_IDP_GROUP_MAX);
+		if (!(out->groups[k] = pol__keep(c, g)))
+			return -ENOMEM;
+		out->n++;
+	}
+	return 0;
+}
+
 static int load_topology(struct pol__cctx *x, const struct pol_topology *t, struct pol_error *err)
 {
 	struct pol_compiled *c = x->c;
 	c->users = calloc(t->n_users + 1, sizeof(*c->users));
+	c->user_idp = calloc(t->n_users + 1, sizeof(*c->user_idp));
 	c->nodes = calloc(t->n_nodes + 1, sizeof(*c->nodes));
 	x->user_nodes = calloc(t->n_users + 1, sizeof(*x->user_nodes));
 	x->tag_nodes = calloc(x->pol->n_tags + 1, sizeof(*x->tag_nodes));
 	x->mark = calloc(t->n_nodes + 1, sizeof(*x->mark));
+	x->idp_users = calloc(x->pol->n_groups + 1, sizeof(*x->idp_users));
+	x->idp_done = calloc(x->pol->n_groups + 1, sizeof(*x->idp_done));
 	x->flag = calloc(t->n_nodes + 1, sizeof(*x->flag));
-	if (!c->users || !c->nodes || !x->user_nodes || !x->tag_nodes || !x->mark || !x->flag)
+	if (!c->users || !c->user_idp || !c->nodes || !x->user_nodes || !x->tag_nodes || !x->mark ||
+	    !x->idp_users || !x->idp_done || !x->flag)
 		return -ENOMEM;
 	for (size_t i = 0; i < t->n_users; i++) {
 		if (!t->users[i].login)
@@ -80,6 +113,9 @@ static int load_topology(struct pol__cctx *x, const struct pol_topology *t, stru
 			*p = (char)tolower((unsigned char)*p);
 		if (pol__strmap_put(&c->user_idx, key, (int)i))
 			return -ENOMEM;
+		int rc = load_idp_groups(c, &t->users[i], &c->user_idp[i], err);
+		if (rc)
+			return rc;
 	}
 	size_t n_addr = 0;
 	for (size_t i = 0; i < t->n_nodes; i++)
@@ -160,6 +196,11 @@ static void ctx_free(struct pol__cctx *x)
 	free(x->all.v);
 	free(x->mark);
 	free(x->flag);
+	if (x->idp_users)
+		for (size_t i = 0; i < x->pol->n_groups; i++)
+			free(x->idp_users[i].v);
+	free(x->idp_users);
+	free(x->idp_done);
 	for (size_t i = 0; i < x->n_set_keys; i++)
 		free(x->set_keys[i]);
 	free(x->set_keys);
@@ -212,6 +253,9 @@ void pol_compiled_free(struct pol_compiled *c)
 	}
 	free(c->nodes);
 	free(c->users);
+	for (size_t i = 0; c->user_idp && i < c->n_users; i++)
+		free(c->user_idp[i].groups);
+	free(c->user_idp);
 	for (size_t i = 0; i < c->n_strings; i++)
 		free(c->strings[i]);
 	free(c->strings);

@@ -72,6 +72,15 @@ int pol__alias_nodes_add(struct pol__cctx *x, const struct pol__alias *a, struct
 			for (size_t k = 0; k < x->user_nodes[u].n && !rc; k++)
 				rc = pol__ivec_push(out, x->user_nodes[u].v[k]);
 		}
+		/* members through the provider (found once per compilation) */
+		const struct pol__ivec *idp = NULL;
+		if (!rc && grp->has_idp)
+			rc = pol__group_idp_users(x, g, &idp);
+		for (size_t i = 0; idp && i < idp->n && !rc; i++) {
+			const struct pol__ivec *un = &x->user_nodes[idp->v[i]];
+			for (size_t k = 0; k < un->n && !rc; k++)
+				rc = pol__ivec_push(out, un->v[k]);
+		}
 		return rc;
 	}
 	case POL__A_DOMAIN:
@@ -123,11 +132,7 @@ bool pol__node_matches(const struct pol_compiled *c, size_t node, const struct p
 		return nd->user >= 0 && strcasecmp(c->users[nd->user], a->name) == 0;
 	case POL__A_GROUP: {
 		int g = pol__strmap_get(&c->pol->group_idx, a->name);
-		if (g < 0 || nd->user < 0)
-			return false;
-		for (size_t k = 0; k < c->pol->groups[g].n_members; k++)
-			hit |= strcasecmp(c->pol->groups[g].members[k], c->users[nd->user]) == 0;
-		return hit;
+		return g >= 0 && pol__group_has(c, &c->pol->groups[g], nd->user, NULL);
 	}
 	case POL__A_DOMAIN:
 		return nd->user >= 0 &&

@@ -346,12 +346,15 @@ int pol_run_tests(const struct pol_compiled *c, char **report)
 	return rep.failures;
 }
 
-int pol_load(const char *text, size_t len, const char *tailnet_domain,
-	     const struct pol_topology *topo, struct pol_compiled **out, struct pol_error *err)
+/* Parse and compile; the tests' failures are counted into *failed with their report. */
+static int load(const char *text, size_t len, const char *tailnet_domain,
+		const struct pol_topology *topo, struct pol_compiled **out, int *failed,
+		char **report, struct pol_error *err)
 {
 	struct pol_policy *pol;
 	struct pol_compiled *c;
 	*out = NULL;
+	*report = NULL;
 	int rc = pol_parse(text, len, tailnet_domain, &pol, err);
 	if (rc)
 		return rc;
@@ -360,13 +363,33 @@ int pol_load(const char *text, size_t len, const char *tailnet_domain,
 		pol_policy_free(pol);
 		return rc;
 	}
-	char *report;
-	int failed = pol_run_tests(c, &report);
-	if (failed < 0) {
+	*failed = pol_run_tests(c, report);
+	if (*failed < 0) {
 		pol_compiled_free(c);
 		pol_policy_free(pol);
-		return failed;
+		return *failed;
 	}
+	c->owned_pol = pol;
+	*out = c;
+	return 0;
+}
+
+int pol_reload(const char *text, size_t len, const char *tailnet_domain,
+	       const struct pol_topology *topo, struct pol_compiled **out, int *failed,
+	       char **report, struct pol_error *err)
+{
+	return load(text, len, tailnet_domain, topo, out, failed, report, err);
+}
+
+int pol_load(const char *text, size_t len, const char *tailnet_domain,
+	     const struct pol_topology *topo, struct pol_compiled **out, struct pol_error *err)
+{
+	struct pol_compiled *c;
+	char *report;
+	int failed = 0;
+	int rc = load(text, len, tailnet_domain, topo, &c, &failed, &report, err);
+	if (rc)
+		return rc;
 	if (failed > 0) {
 		size_t n = strlen(report);
 		while (n && report[n - 1] == '\n')
@@ -377,11 +400,9 @@ int pol_load(const char *text, size_t len, const char *tailnet_domain,
 		pol__fail(err, "test(s) failed: %s", report);
 		free(report);
 		pol_compiled_free(c);
-		pol_policy_free(pol);
 		return -EINVAL;
 	}
 	free(report);
-	c->owned_pol = pol;
 	*out = c;
 	return 0;
 }

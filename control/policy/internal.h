@@ -160,8 +160,9 @@ struct pol__sshrule {
 
 struct pol__group {
 	char *name;
-	char **members;
+	char **members; /* logins, and provider groups as "oidc:NAME" */
 	size_t n_members;
+	bool has_idp; /* some member is a provider group */
 };
 
 struct pol__host {
@@ -282,6 +283,12 @@ struct pol_compiled {
 	size_t n_strings, cap_strings;
 	char **users; /* logins */
 	size_t n_users;
+	/* per user: the provider's groups at their last sign-in (strings kept), and when */
+	struct pol__uidp {
+		const char **groups;
+		size_t n;
+		int64_t at;
+	} * user_idp;
 	struct pol__cnode *nodes;
 	size_t n_nodes;
 	struct pol__strmap node_idx, user_idx;
@@ -307,6 +314,13 @@ int pol__node_by_addr(const struct pol_compiled *c, const struct addr_ip *a);
 bool pol__node_matches(const struct pol_compiled *c, size_t node, const struct pol__alias *a);
 int pol__alias_nodes(const struct pol_compiled *c, const struct pol__alias *a, int **out,
 		     size_t *n);
+/* idp.c: whether user index u is a member of g, by login or through a provider group (then
+ * *via, if given, is that group's name; NULL for a login). */
+bool pol__group_has(const struct pol_compiled *c, const struct pol__group *g, int u,
+		    const char **via);
+/* Checks member m of group g as written in the policy: a login or "oidc:NAME"; 0 or
+ * -EINVAL with the message in err. */
+int pol__group_member_check(const struct pol__group *g, const char *m, struct pol_error *err);
 
 /* ---- evaluating (eval_filter.c, eval_ssh.c, eval_tests.c) ---- */
 
@@ -337,6 +351,9 @@ struct pol__cctx {
 	size_t n_set_keys, cap_set_keys;
 	const struct addr_ip *rec; /* the SSH rule being compiled: its recorders' addresses */
 	size_t n_rec;
+	/* per group index: the users in it through the provider, found once (idp_done) */
+	struct pol__ivec *idp_users;
+	bool *idp_done;
 	int *mark;     /* per node scratch */
 	uint8_t *flag; /* per node scratch, left all zero */
 	int mark_gen;
@@ -355,6 +372,9 @@ const char *pol__keep(struct pol_compiled *c, const char *s);
 const char *pol__login_domain(const char *login);
 /* The index of a login in c->users, compared without regard to case; -1 if absent. */
 int pol__user_index(const struct pol_compiled *c, const char *login);
+/* idp.c: the users in group index g through the provider (whatever its listed logins), computed
+ * once per compilation into x->idp_users[g]: 0 or -ENOMEM. */
+int pol__group_idp_users(struct pol__cctx *x, int g, const struct pol__ivec **out);
 /* Appends the nodes an alias selects to out (may repeat: pol__uniq after). */
 int pol__alias_nodes_add(struct pol__cctx *x, const struct pol__alias *a, struct pol__ivec *out);
 /* De-duplicates v in place, keeping the first of each. */

@@ -70,19 +70,10 @@ static int check_members(struct pol_policy *pol, struct pol__group **sorted, str
 	for (size_t i = pol->n_groups; i-- > 0;) {
 		struct pol__group *g = sorted[i];
 		for (size_t m = 0; m < g->n_members; m++) {
-			const char *mem = g->members[m];
-			if (pol__starts(mem, "group:"))
-				return pol__fail(err,
-						 "groups[\"%s\"]: \"%s\": group members cannot be "
-						 "recursive",
-						 g->name, mem);
-			if (pol__starts(mem, "tag:") || pol__starts(mem, "autogroup:") ||
-			    !strchr(mem, '@'))
-				return pol__fail(
-				    err,
-				    "groups[\"%s\"]: \"%s\": group members must be users "
-				    "(logins such as alice@example.com)",
-				    g->name, mem);
+			int rc = pol__group_member_check(g, g->members[m], err);
+			if (rc)
+				return rc;
+			g->has_idp |= pol__starts(g->members[m], POL_IDP_PREFIX);
 		}
 	}
 	return 0;

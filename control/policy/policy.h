@@ -36,9 +36,23 @@ struct pol_error {
 
 /* ---- topology: what compile resolves aliases against ---- */
 
+/* A user, and the groups the identity provider put them in at their last sign-in there:
+ * a group member written `oidc:NAME` means every user whose idp_groups hold NAME (exactly,
+ * case and all).  Membership is what was stored at that login, so a user who is offline
+ * is evaluated like one who is online; idp_at says when (unix seconds, for explanations),
+ * 0 for a user who never signed in through the provider. */
 struct pol_user {
 	const char *login; /* "alice@example.com" */
+	const char *const *idp_groups;
+	size_t n_idp_groups;
+	int64_t idp_at;
 };
+
+/* A provider group member: "oidc:" and 1 to POL_IDP_GROUP_MAX bytes without control
+ * characters (the limits control/oidc puts on the groups claim); at most POL_IDP_GROUPS_MAX
+ * idp_groups per user. */
+#define POL_IDP_PREFIX "oidc:"
+enum { POL_IDP_GROUP_MAX = 127, POL_IDP_GROUPS_MAX = 128 };
 
 struct pol_node {
 	const char *name;     /* unique name, used by explain and error messages */
@@ -175,7 +189,9 @@ int pol_parse(const char *text, size_t len, const char *tailnet_domain, struct p
 void pol_policy_free(struct pol_policy *pol);
 
 /* True when tagOwners lets the user `login` apply `tag`: listed by login, through a
- * group, or by autogroup:member.  False for an undefined tag. */
+ * group that lists the login, or by autogroup:member.  False for an undefined tag.  A
+ * group's provider members (oidc:NAME) do not own tags: owning a tag is decided without the
+ * topology. */
 bool pol_tag_owned_by(const struct pol_policy *pol, const char *tag, const char *login);
 
 /* True when the policy document had an "ssh" section (no section: no SSH at all). */
@@ -205,6 +221,15 @@ int pol_run_tests(const struct pol_compiled *c, char **report);
  * "test(s) failed" followed by the failed assertions.  The result owns its policy. */
 int pol_load(const char *text, size_t len, const char *tailnet_domain,
 	     const struct pol_topology *topo, struct pol_compiled **out, struct pol_error *err);
+
+/* pol_load for a policy already accepted, compiled again because the topology changed
+ * (nodes came or went, a login brought other groups from the provider): the tests run but
+ * do not refuse it, so a changed membership always reaches the nodes.  *failed counts the
+ * failed assertions and *report (a new string, caller frees; set whenever 0 is returned)
+ * lists them.  0, -EINVAL (*err) or -ENOMEM. */
+int pol_reload(const char *text, size_t len, const char *tailnet_domain,
+	       const struct pol_topology *topo, struct pol_compiled **out, int *failed,
+	       char **report, struct pol_error *err);
 
 /* ---- per-node results ---- */
 
@@ -261,17 +286,27 @@ void pol_ssh_rule_describe_recording(const struct pol_ssh_rule *r, char *buf, si
  * as LD_* are never accepted). */
 bool pol_ssh_env_allowed(const struct pol_ssh_rule *r, const char *name);
 
+/* Where user `login`'s membership of the policy's groups comes from, for explanations: one
+ * entry per group, "; " between them, e.g. "group:ops (listed by login); group:eng via the
+ * provider's group eng, at the login of 2026-12-06 21:03 UTC".  "" when in no group, or
+ * not a user of the topology.  Returns the number of groups. */
+size_t pol_user_groups_describe(const struct pol_compiled *c, const char *login, char *buf,
+				size_t len);
+
 /* ---- topology files (for meshctl and tests) ---- */
 
 struct pol_topology_doc;
 
 /* Reads a topology from JSON/HuJSON:
  *   {"tailnet_owner": "alice@example.com",
- *    "users": [{"name": "alice", "email": "alice@example.com"}],
+ *    "users": [{"name": "alice", "email": "alice@example.com",
+ *               "oidc_groups": ["eng"], "oidc_login": "2026-12-06T21:03:00Z"}],
  *    "nodes": {"laptop": {"user": "alice", "ipv4": "100.64.0.1", "ipv6": "fd7a::1"},
  *              "web": {"tags": ["tag:server"], "ipv4": "100.64.0.2",
  *                      "approved_routes": ["10.0.0.0/24"]}}}
- * A conformance case (the same under "topology") is accepted too.  Returns 0, -EINVAL
+ * (oidc_groups and oidc_login, optional: the provider's groups at the user's last sign-in
+ * and when, as meshcontrol stores them.)  A conformance case (the same under "topology")
+ * is accepted too.  Returns 0, -EINVAL
  * (*err names the bad field) or -ENOMEM. */
 int pol_topology_parse(const char *text, size_t len, struct pol_topology_doc **out,
 		       struct pol_error *err);

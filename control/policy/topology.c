@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "control/policy/internal.h"
 
@@ -17,8 +18,41 @@ struct pol_topology_doc {
 	struct addr_ip *addrs;	    /* 2 per node */
 	const char **tags;	    /* all nodes' tags, back to back */
 	struct addr_prefix *routes; /* all nodes' routes, back to back */
+	const char **idp;	    /* all users' oidc_groups, back to back */
 	char *domain;
 };
+
+/* A user's "oidc_groups" (strings) and "oidc_login" ("2026-12-06T21:03:00Z", UTC). */
+static int user_idp_parse(struct pol_topology_doc *d, size_t i, json_t *u, size_t *idp_at,
+			  struct pol_error *err)
+{
+	struct pol_user *pu = &d->users[i];
+	json_t *g = json_object_get(u, "oidc_groups"), *v;
+	const char *at = json_string_value(json_object_get(u, "oidc_login"));
+	size_t k;
+	if (g && !json_is_array(g))
+		return pol__fail(err, "topology: users[%zu].oidc_groups: must be a list", i);
+	pu->idp_groups = &d->idp[*idp_at];
+	json_array_foreach(g, k, v)
+	{
+		if (!json_is_string(v))
+			return pol__fail(
+			    err, "topology: users[%zu].oidc_groups[%zu]: must be a string", i, k);
+		d->idp[(*idp_at)++] = json_string_value(v);
+		pu->n_idp_groups++;
+	}
+	if (json_object_get(u, "oidc_login")) {
+		struct tm tm = { 0 };
+		const char *end = at ? strptime(at, "%Y-%m-%dT%H:%M:%SZ", &tm) : NULL;
+		if (!end || *end)
+			return pol__fail(err,
+					 "topology: users[%zu].oidc_login: want a UTC time such as "
+					 "\"2026-12-06T21:03:00Z\"",
+					 i);
+		pu->idp_at = (int64_t)timegm(&tm);
+	}
+	return 0;
+}
 
 static int node_parse(struct pol_topology_doc *d, size_t i, const char *name, json_t *n,
 		      json_t *users, size_t *tag_at, size_t *route_at, struct pol_error *err)
@@ -101,8 +135,15 @@ int pol_topology_parse(const char *text, size_t len, struct pol_topology_doc **o
 				 "topology: needs \"users\" (a list) and \"nodes\" (an object)");
 	}
 	size_t nu = json_array_size(users), nn = json_object_size(nodes), ntags = 0, nroutes = 0;
+	size_t nidp = 0, idp_at = 0;
 	const char *name;
 	json_t *n;
+	size_t i;
+	json_t *u;
+	json_array_foreach(users, i, u)
+	{
+		nidp += json_array_size(json_object_get(u, "oidc_groups"));
+	}
 	json_object_foreach(nodes, name, n)
 	{
 		ntags += json_array_size(json_object_get(n, "tags"));
@@ -116,16 +157,15 @@ int pol_topology_parse(const char *text, size_t len, struct pol_topology_doc **o
 		d->addrs = calloc(2 * nn + 1, sizeof(*d->addrs));
 		d->tags = calloc(ntags + 1, sizeof(*d->tags));
 		d->routes = calloc(nroutes + 1, sizeof(*d->routes));
+		d->idp = calloc(nidp + 1, sizeof(*d->idp));
 	}
-	if (!d || !d->users || !d->nodes || !d->addrs || !d->tags || !d->routes) {
+	if (!d || !d->users || !d->nodes || !d->addrs || !d->tags || !d->routes || !d->idp) {
 		if (d)
 			pol_topology_doc_free(d);
 		else
 			json_decref(root);
 		return -ENOMEM;
 	}
-	size_t i;
-	json_t *u;
 	json_array_foreach(users, i, u)
 	{
 		const char *em = json_string_value(json_object_get(u, "email"));
@@ -136,6 +176,11 @@ int pol_topology_parse(const char *text, size_t len, struct pol_topology_doc **o
 			return pol__fail(err, "topology: users[%zu]: needs \"email\"", i);
 		}
 		d->users[i].login = em;
+		int rc = user_idp_parse(d, i, u, &idp_at, err);
+		if (rc) {
+			pol_topology_doc_free(d);
+			return rc;
+		}
 	}
 	size_t tag_at = 0, route_at = 0;
 	i = 0;
@@ -181,6 +226,7 @@ void pol_topology_doc_free(struct pol_topology_doc *d)
 	free(d->addrs);
 	free(d->tags);
 	free(d->routes);
+	free(d->idp);
 	free(d->domain);
 	free(d);
 }

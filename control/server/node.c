@@ -253,8 +253,7 @@ void ctl__map_published(struct ctl_server *srv)
 
 int ctl__map_rebuild(struct ctl_server *srv, char *err, size_t errlen)
 {
-	int rc = srv->policy_text ? polglue_apply(srv, srv->policy_text, true, err, errlen)
-				  : rebuild_open(srv);
+	int rc = srv->policy_text ? polglue_rebuild(srv, err, errlen) : rebuild_open(srv);
 	if (rc == -ENOMEM)
 		snprintf(err, errlen, "out of memory");
 	if (rc)

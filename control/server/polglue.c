@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
+#include "common/log.h"
 #include "common/now.h"
 #include "control/netmap/netmap_json.h"
 #include "control/policy/policy.h"
@@ -16,6 +19,7 @@
 
 struct topo_buf {
 	struct pol_user *users;
+	int64_t *ids; /* users[i]'s id, ascending (user_list's order) */
 	size_t n_users;
 	struct pol_node *nodes;
 	struct addr_ip *addrs; /* 2 per node */
@@ -26,21 +30,77 @@ static int add_user(void *ctx, const struct ctl_user *u)
 {
 	struct topo_buf *t = ctx;
 	struct pol_user *arr = realloc(t->users, (t->n_users + 1) * sizeof(*arr));
-	if (!arr)
+	if (arr)
+		t->users = arr;
+	int64_t *ids = arr ? realloc(t->ids, (t->n_users + 1) * sizeof(*ids)) : NULL;
+	if (!ids)
 		return -ENOMEM;
-	t->users = arr;
+	t->ids = ids;
+	memset(&arr[t->n_users], 0, sizeof(*arr));
 	arr[t->n_users].login = strdup(u->login);
 	if (!arr[t->n_users].login)
 		return -ENOMEM;
-	t->n_users++;
+	ids[t->n_users++] = u->id;
+	return 0;
+}
+
+/* A user's stored groups claim becomes their idp_groups (bad stored text: none, logged). */
+static int add_sso(void *ctx, const struct ctl_sso_member *m)
+{
+	struct topo_buf *t = ctx;
+	size_t lo = 0, hi = t->n_users;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (t->ids[mid] < m->user_id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == t->n_users || t->ids[lo] != m->user_id)
+		return 0;
+	struct pol_user *pu = &t->users[lo];
+	pu->idp_at = m->at;
+	json_t *a = json_loads(m->groups ? m->groups : "", 0, NULL), *v;
+	size_t n = json_array_size(a), k;
+	if (!json_is_array(a) || n > POL_IDP_GROUPS_MAX) {
+		log_warn("meshcontrol",
+			 "%s: the stored groups of the last sign-in are not a list "
+			 "of at most %d names; counted as none",
+			 pu->login, POL_IDP_GROUPS_MAX);
+		json_decref(a);
+		return 0;
+	}
+	char **g = calloc(n + 1, sizeof(*g));
+	if (!g) {
+		json_decref(a);
+		return -ENOMEM;
+	}
+	pu->idp_groups = (const char *const *)g;
+	json_array_foreach(a, k, v)
+	{
+		const char *s = json_string_value(v);
+		if (!s || !*s || strlen(s) > POL_IDP_GROUP_MAX)
+			continue; /* the verifier let no such name in */
+		if (!(g[pu->n_idp_groups] = strdup(s))) {
+			json_decref(a);
+			return -ENOMEM;
+		}
+		pu->n_idp_groups++;
+	}
+	json_decref(a);
 	return 0;
 }
 
 static void topo_free(struct topo_buf *t)
 {
-	for (size_t i = 0; i < t->n_users; i++)
+	for (size_t i = 0; i < t->n_users; i++) {
 		free((char *)t->users[i].login);
+		for (size_t k = 0; k < t->users[i].n_idp_groups; k++)
+			free((char *)t->users[i].idp_groups[k]);
+		free((void *)t->users[i].idp_groups);
+	}
 	free(t->users);
+	free(t->ids);
 	free(t->nodes);
 	free(t->addrs);
 }
@@ -49,6 +109,8 @@ static int topo_build(struct ctl_server *srv, struct topo_buf *t)
 {
 	memset(t, 0, sizeof(*t));
 	int rc = srv->store->ops->user_list(srv->store, add_user, t);
+	if (!rc)
+		rc = srv->store->ops->sso_list(srv->store, add_sso, t);
 	if (rc)
 		return rc;
 	t->n = srv->n_nodes;
@@ -389,7 +451,10 @@ static void admit(const struct topo_buf *t, const struct addr_ix *ix, size_t n_i
 	}
 }
 
-int polglue_apply(struct ctl_server *srv, const char *text, bool commit, char *err, size_t errlen)
+/* tests_gate: a failing test refuses the policy (setting or checking one); otherwise (the
+ * topology changed under an accepted policy) the failures are logged and the maps go out. */
+static int apply(struct ctl_server *srv, const char *text, bool commit, bool tests_gate, char *err,
+		 size_t errlen)
 {
 	struct topo_buf t;
 	struct pol_compiled *c = NULL;
@@ -405,7 +470,19 @@ int polglue_apply(struct ctl_server *srv, const char *text, bool commit, char *e
 		.users = t.users, .n_users = t.n_users, .nodes = t.nodes, .n_nodes = t.n
 	};
 	uint64_t t0 = now_mono_ms();
-	rc = pol_load(text, strlen(text), NULL, &topo, &c, &perr);
+	if (tests_gate) {
+		rc = pol_load(text, strlen(text), NULL, &topo, &c, &perr);
+	} else {
+		int failed = 0;
+		char *report = NULL;
+		rc = pol_reload(text, strlen(text), NULL, &topo, &c, &failed, &report, &perr);
+		if (!rc && failed > 0)
+			log_warn("meshcontrol",
+				 "the policy's tests fail now that nodes or memberships changed "
+				 "(the maps follow the policy all the same): %s",
+				 report);
+		free(report);
+	}
 	srv->engine_ms = now_mono_ms() - t0;
 	if (rc == -EINVAL) {
 		if (perr.line)
@@ -482,6 +559,16 @@ out:
 	free(filters);
 	topo_free(&t);
 	return rc;
+}
+
+int polglue_apply(struct ctl_server *srv, const char *text, bool commit, char *err, size_t errlen)
+{
+	return apply(srv, text, commit, true, err, errlen);
+}
+
+int polglue_rebuild(struct ctl_server *srv, char *err, size_t errlen)
+{
+	return apply(srv, srv->policy_text, true, false, err, errlen);
 }
 
 void polglue_free(struct ctl_server *srv)

@@ -13,6 +13,11 @@ struct ctl_server;
  * commit, every node's filter_json, ssh_json and vis are replaced and the compiled policy
  * is kept; without, nothing changes.  0, -EINVAL (err says why) or -ENOMEM. */
 int polglue_apply(struct ctl_server *srv, const char *text, bool commit, char *err, size_t errlen);
+/* The stored policy (srv->policy_text) compiled again because the topology changed (nodes,
+ * or a login that brought other groups from the provider) and committed: its tests run, and
+ * failures are logged rather than refusing it, so a membership the provider took away
+ * always reaches the nodes.  0, -EINVAL or -ENOMEM. */
+int polglue_rebuild(struct ctl_server *srv, char *err, size_t errlen);
 void polglue_free(struct ctl_server *srv);
 
 struct pol_filter_rule;

@@ -239,6 +239,16 @@ struct ctl__sso_check {
  * or -EACCES (no auth_time, or not a login made for this hold). */
 int ctl__sso_check_decide(const struct ctl__sso_check *c, char *why, size_t whylen);
 
+struct ctl_user;
+/* sso_user.c: the user of a verified sign-in (id, allowed by the config; login: the name a
+ * first sign-in creates), its groups claim stored.  check_only (a sign-in for a check
+ * hold): only an existing user, else -EPERM and nothing is written.  When the stored groups
+ * change, the maps are rebuilt.  0 (*created says whether u is new), or -EPERM, -EEXIST
+ * (login is another user's), -ENOMEM, -EIO with a sentence for the person in why. */
+int ctl__sso_user_login(struct ctl_server *srv, const struct ctl_oidc_identity *id,
+			const char *login, bool check_only, int64_t now, struct ctl_user *u,
+			bool *created, char *why, size_t whylen);
+
 /* sso_fetch.c */
 /* Makes the state from the checked config (takes ownership of c's secret). */
 int ctl__sso_new(struct ctl_server *srv, struct ctl__sso_config *c, struct ctl__sso **out);

@@ -174,16 +174,6 @@ static enum MHD_Result on_arg(void *cls, enum MHD_ValueKind kind, const char *ke
 	return a->rc ? MHD_NO : MHD_YES;
 }
 
-static char *groups_json(const struct ctl_oidc_identity *id)
-{
-	json_t *a = json_array();
-	for (size_t i = 0; a && i < id->ngroups; i++)
-		json_array_append_new(a, json_string(id->groups[i]));
-	char *s = a ? json_dumps(a, JSON_COMPACT) : NULL;
-	json_decref(a);
-	return s;
-}
-
 bool ctl__check_via_sso(struct ctl_server *srv, const struct ctl__node *src)
 {
 	char *groups = NULL;
@@ -278,29 +268,21 @@ static enum MHD_Result finish(struct ctl__req *r)
 		res = fail_page(r, MHD_HTTP_FORBIDDEN, "Sign-in failed", "Sign-in failed", why);
 		goto out;
 	}
-	char *groups = groups_json(id);
-	struct ctl_sso_login in = { .iss = id->iss,
-				    .sub = id->sub,
-				    .email = id->email,
-				    .groups = groups ? groups : "[]",
-				    .login = login,
-				    .now = ctl__now_s() };
 	struct ctl_user u;
 	bool created = false;
-	rc = groups ? srv->store->ops->sso_login(srv->store, &in, &u, &created) : -ENOMEM;
-	free(groups);
-	if (rc == -EEXIST) {
-		snprintf(why, sizeof(why),
-			 "the login %s is already another user's here; an "
-			 "administrator can remove that user (meshcontrol user remove %s)",
-			 login, login);
-		res = fail_page(r, MHD_HTTP_CONFLICT, "Sign-in failed", "Sign-in failed", why);
+	rc = ctl__sso_user_login(srv, id, login, hold[0] != '\0', ctl__now_s(), &u, &created, why,
+				 sizeof(why));
+	if (rc == -EPERM) {
+		log_info("meshcontrol", "oidc: %s (sub %s) may not approve check %.8s: %s", id->iss,
+			 id->sub, hold, why);
+		res = fail_page(r, MHD_HTTP_FORBIDDEN, "Not approved",
+				"You cannot approve this login", why);
 		goto out;
 	}
 	if (rc) {
-		snprintf(why, sizeof(why), "the user could not be stored: %s", strerror(-rc));
-		res = fail_page(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "Sign-in failed",
-				"Sign-in failed", why);
+		res =
+		    fail_page(r, rc == -EEXIST ? MHD_HTTP_CONFLICT : MHD_HTTP_INTERNAL_SERVER_ERROR,
+			      "Sign-in failed", "Sign-in failed", why);
 		goto out;
 	}
 	log_info("meshcontrol", "oidc: %s signed in (%s, sub %s, %zu groups)%s%s%.8s", u.login,

@@ -79,8 +79,16 @@ struct ctl_sso_login {
 	int64_t now;
 };
 
+/* A user's provider groups as stored at their last SSO login, for the policy. */
+struct ctl_sso_member {
+	int64_t user_id;
+	const char *groups; /* JSON array of strings, as sso_login stored it */
+	int64_t at;	    /* that login's time, unix seconds */
+};
+
 struct ctl_store;
 
+typedef int (*ctl_sso_cb)(void *ctx, const struct ctl_sso_member *m);
 typedef int (*ctl_user_cb)(void *ctx, const struct ctl_user *u);
 typedef int (*ctl_authkey_cb)(void *ctx, const struct ctl_authkey *k);
 typedef int (*ctl_node_cb)(void *ctx, const struct ctl_node_rec *n);
@@ -90,7 +98,8 @@ struct ctl_store_ops {
 	/* meta: small named values (the tailnet's ULA prefix, the admin token hash). */
 	int (*meta_get)(struct ctl_store *s, const char *key, char *out, size_t outlen);
 	int (*meta_set)(struct ctl_store *s, const char *key, const char *value);
-	/* users: -EEXIST on a duplicate login, -ENOENT when absent. */
+	/* users: -EEXIST on a duplicate login, -ENOENT when absent; user_list (and sso_list)
+	 * in ascending id order. */
 	int (*user_add)(struct ctl_store *s, const char *login, const char *pwhash, int64_t *id);
 	int (*user_get)(struct ctl_store *s, const char *login, struct ctl_user *u, char *pwhash,
 			size_t pwlen);
@@ -133,6 +142,11 @@ struct ctl_store_ops {
 	/* The groups stored at the user's last SSO login (JSON text, malloc'd); -ENOENT for a
 	 * user who never logged in through the provider. */
 	int (*sso_groups)(struct ctl_store *s, int64_t user_id, char **groups);
+	/* The user of (iss, sub), finding only: nothing is created or changed (a sign-in for
+	 * a check must not make a user); -ENOENT for a person who never signed in here. */
+	int (*sso_user)(struct ctl_store *s, const char *iss, const char *sub, struct ctl_user *u);
+	/* Every SSO user's stored groups and last login, by user id (the policy's input). */
+	int (*sso_list)(struct ctl_store *s, ctl_sso_cb cb, void *ctx);
 };
 
 struct ctl_store {

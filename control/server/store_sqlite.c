@@ -314,15 +314,15 @@ static int sq_approval_get(struct ctl_store *s, int64_t src, int64_t dst, struct
 	return rc;
 }
 
-static int sso_user_of(sqlite3 *db, const struct ctl_sso_login *in, struct ctl_user *u)
+static int sso_user_of(sqlite3 *db, const char *iss, const char *sub, struct ctl_user *u)
 {
 	sqlite3_stmt *st =
 	    ctl__sq_prep(db, "SELECT u.id, u.login, u.created FROM sso_identities i "
 			     "JOIN users u ON u.id = i.user_id WHERE i.iss = ? AND i.sub = ?");
 	if (!st)
 		return -EIO;
-	sqlite3_bind_text(st, 1, in->iss, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, in->sub, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 1, iss, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, sub, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(st) == SQLITE_ROW ? 0 : -ENOENT;
 	if (!rc)
 		user_row(st, u);
@@ -339,7 +339,7 @@ static int sq_sso_login(struct ctl_store *s, const struct ctl_sso_login *in, str
 	if (rc)
 		return rc;
 	*created = false;
-	rc = sso_user_of(db, in, u);
+	rc = sso_user_of(db, in->iss, in->sub, u);
 	if (rc == -ENOENT) {
 		/* a first login: a user without a password, then its identity */
 		rc = sq_user_add(s, in->login, "!", &u->id);
@@ -358,7 +358,7 @@ static int sq_sso_login(struct ctl_store *s, const struct ctl_sso_login *in, str
 			rc = ctl__sq_step_done(db, st);
 		}
 		if (!rc)
-			rc = sso_user_of(db, in, u);
+			rc = sso_user_of(db, in->iss, in->sub, u);
 		*created = !rc;
 	} else if (!rc) {
 		st =
@@ -394,6 +394,30 @@ static int sq_sso_groups(struct ctl_store *s, int64_t user_id, char **groups)
 	return rc;
 }
 
+static int sq_sso_user(struct ctl_store *s, const char *iss, const char *sub, struct ctl_user *u)
+{
+	return sso_user_of(ctl__sq(s)->db, iss, sub, u);
+}
+
+static int sq_sso_list(struct ctl_store *s, ctl_sso_cb cb, void *ctx)
+{
+	sqlite3_stmt *st = ctl__sq_prep(ctl__sq(s)->db, "SELECT user_id, groups, updated FROM "
+							"sso_identities ORDER BY user_id");
+	if (!st)
+		return -EIO;
+	int rc = 0, step;
+	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		struct ctl_sso_member m = { .user_id = sqlite3_column_int64(st, 0),
+					    .groups = (const char *)sqlite3_column_text(st, 1),
+					    .at = sqlite3_column_int64(st, 2) };
+		rc = cb(ctx, &m);
+	}
+	if (!rc && step != SQLITE_DONE)
+		rc = -EIO;
+	sqlite3_finalize(st);
+	return rc;
+}
+
 static const struct ctl_store_ops sqlite_ops = {
 	.close = sq_close,
 	.meta_get = ctl__sq_meta_get,
@@ -419,6 +443,8 @@ static const struct ctl_store_ops sqlite_ops = {
 	.approval_get = sq_approval_get,
 	.sso_login = sq_sso_login,
 	.sso_groups = sq_sso_groups,
+	.sso_user = sq_sso_user,
+	.sso_list = sq_sso_list,
 };
 
 static int migrate(sqlite3 *db, char *err, size_t errlen)

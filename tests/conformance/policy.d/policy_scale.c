@@ -4,7 +4,7 @@
  * decision latency (p50/p99 over random pairs).  Prints a table and, last, "ratio: X" with
  * X = 1 s / compile time (above 1: the 1 s target is met).
  *
- * Usage: policy-scale [NODES] [RULES] */
+ * Usage: policy-scale [NODES] [RULES]  (MESH_SCALE_IDP=1: groups fed by the provider too) */
 #include <malloc.h>
 #include <math.h>
 #include <stdarg.h>
@@ -86,10 +86,22 @@ int main(int argc, char **argv)
 		tagnames[t] = malloc(16);
 		sprintf(tagnames[t], "tag:t%d", t);
 	}
+	/* MESH_SCALE_IDP=1: every group also has a provider member (oidc:gN) and every user
+	 * carries three provider groups, as stored at a sign-in */
+	bool idp = getenv("MESH_SCALE_IDP") && strcmp(getenv("MESH_SCALE_IDP"), "1") == 0;
 	for (int u = 0; u < n_users; u++) {
 		char *l = malloc(32);
 		sprintf(l, "user%d@example.com", u);
 		users[u].login = l;
+		if (!idp)
+			continue;
+		char **g = calloc(3, sizeof(*g));
+		for (int k = 0; g && k < 3; k++) {
+			g[k] = malloc(16);
+			sprintf(g[k], "g%d", (u + 7 * k) % n_groups);
+		}
+		users[u].idp_groups = (const char *const *)g;
+		users[u].n_idp_groups = 3;
 	}
 	for (int i = 0; i < n_nodes; i++) {
 		char *name = malloc(16);
@@ -122,6 +134,8 @@ int main(int argc, char **argv)
 	out(&b, "{\n\"groups\": {");
 	for (int g = 0; g < n_groups; g++) {
 		out(&b, "%s\"group:g%d\": [", g ? ",\n" : "", g);
+		if (idp)
+			out(&b, "\"oidc:g%d\", ", g);
 		for (int k = 0; k < 60; k++)
 			out(&b, "%s\"user%d@example.com\"", k ? ", " : "",
 			    (int)(rng() % (uint64_t)n_users));

@@ -1,6 +1,7 @@
 /* Fuzz target for the policy reader and validator: arbitrary bytes go through the HuJSON
  * reader, validation, compile against a small fixed tailnet, evaluation and the tests
- * runner; the same bytes are also read as a topology file.  Any crash, leak or sanitizer
+ * runner (alice's provider groups make oidc:NAME members select her); the same bytes are
+ * also read as a topology file.  Any crash, leak or sanitizer
  * report is a bug; refusals are the expected outcome for most inputs. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -12,7 +13,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct addr_ip addrs[3][2];
 static const char *tags[] = { "tag:server", "tag:prod" };
-static struct pol_user users[] = { { "alice@example.com" }, { "bob@example.org" } };
+/* alice's last sign-in at the provider carried eng and ops: oidc:eng members select her */
+static const char *alice_idp[] = { "eng", "ops" };
+static struct pol_user users[] = { { "alice@example.com", alice_idp, 2, 1796590980 },
+				   { .login = "bob@example.org" } };
 static struct pol_node nodes[] = {
 	{ .name = "laptop", .owner = "alice@example.com" },
 	{ .name = "desk", .owner = "bob@example.org" },
@@ -53,6 +57,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		char *report = NULL;
 		if (pol_run_tests(c, &report) >= 0)
 			free(report);
+		char why[256];
+		pol_user_groups_describe(c, "alice@example.com", why, sizeof(why));
 		for (size_t s = 0; s < 3; s++)
 			for (size_t d = 0; d < 3; d++) {
 				struct pol_decision dec;

@@ -20,6 +20,9 @@
 //                                       reauth= (#reauth), error=; with an Approve button it
 //                                       is clicked: result=, auth=.  fresh: in a new browser
 //                                       context (no cookies; closed after), as another person
+//   signin SHOT LOGIN PASSWORD          meshcontrol's /login, "Sign in with ...", the provider's
+//                                       form when it asks (form=1 or 0), back through
+//                                       /oidc/callback: session= (1: a meshcontrol session)
 //   callbacks                           n= how many /oidc/callback requests so far
 //   forget                              drops meshcontrol's cookies, keeps the provider's
 'use strict';
@@ -55,6 +58,10 @@ async function text(page, sel) {
 	const context = await browser.newContext({ viewport: { width: 480, height: 760 } });
 	const page = await context.newPage();
 	const callbacks = [];
+	// each page loaded, with the time since the command began, on stderr (the lab's
+	// browser.log): where a slow step spends its time
+	let t0 = Date.now();
+	page.on('load', () => console.error(`+${Date.now() - t0} ms ${page.url().slice(0, 100)}`));
 	page.on('request', (rq) => {
 		if (new URL(rq.url()).pathname === '/oidc/callback')
 			callbacks.push(rq.url());
@@ -86,6 +93,25 @@ async function text(page, sel) {
 		await Promise.all([page.waitForNavigation(), link.click()]);
 	}
 
+	// "Sign in with ..." from url, the provider's form when it asks (1, else 0), and
+	// exactly one request to /oidc/callback
+	async function signInThrough(url, name, login, password) {
+		const before = callbacks.length;
+		await signInWith(url, name);
+		let form = 0;
+		if (await providerForm()) {
+			form = 1;
+			await shot(name + '-2-provider-form');
+			await page.fill('#login', login);
+			await page.fill('#password', password);
+			await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
+		}
+		if (callbacks.length !== before + 1)
+			throw new Error(`${callbacks.length - before} callbacks, at ${page.url()}: ` +
+				flat(await page.textContent('body')).slice(0, 300));
+		return form;
+	}
+
 	const cmds = {
 		async page(name, url) {
 			const r = await page.goto(url);
@@ -95,19 +121,7 @@ async function text(page, sel) {
 				`idp=${await text(page, '#idp-error')}`, `error=${await text(page, '#error')}`];
 		},
 		async device(name, url, device, login, password) {
-			const before = callbacks.length;
-			await signInWith(url, name);
-			let form = 0;
-			if (await providerForm()) {
-				form = 1;
-				await shot(name + '-2-provider-form');
-				await page.fill('#login', login);
-				await page.fill('#password', password);
-				await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
-			}
-			if (callbacks.length !== before + 1)
-				throw new Error(`${callbacks.length - before} callbacks, at ${page.url()}: ` +
-					flat(await page.textContent('body')).slice(0, 300));
+			const form = await signInThrough(url, name, login, password);
 			const dev = await text(page, '#device');
 			if (dev !== device)
 				throw new Error(`the device page at ${page.url()} names "${dev}": ` +
@@ -163,6 +177,12 @@ async function text(page, sel) {
 					await ctx.close();
 			}
 		},
+		async signin(name, login, password) {
+			const form = await signInThrough(process.env.MESH_URL + '/login', name, login,
+				password);
+			await shot(name + '-3-signed-in');
+			return [`form=${form}`, `session=${await cbSessions[cbSessions.length - 1]}`];
+		},
 		async callbacks() {
 			return [`n=${callbacks.length}`];
 		},
@@ -183,6 +203,8 @@ async function text(page, sel) {
 			continue;
 		if (cmd === 'quit')
 			break;
+		t0 = Date.now();
+		console.error(`${cmd}`);
 		try {
 			if (!cmds[cmd])
 				throw new Error('unknown command ' + cmd);

@@ -20,6 +20,29 @@ static int count_nodes(void *ctx, const struct ctl_node_rec *n)
 	return 0;
 }
 
+static int count_users(void *ctx, const struct ctl_user *u)
+{
+	(void)u;
+	(*(size_t *)ctx)++;
+	return 0;
+}
+
+struct sso_seen {
+	size_t n;
+	int64_t user_id, at;
+	char groups[64];
+};
+
+static int list_sso(void *ctx, const struct ctl_sso_member *m)
+{
+	struct sso_seen *s = ctx;
+	s->n++;
+	s->user_id = m->user_id;
+	s->at = m->at;
+	snprintf(s->groups, sizeof(s->groups), "%s", m->groups);
+	return 0;
+}
+
 static int count_keys(void *ctx, const struct ctl_authkey *k)
 {
 	(*(int *)ctx)++;
@@ -280,6 +303,24 @@ int main(void)
 	CHECK_STR(groups, "[]");
 	free(groups);
 	CHECK_INT(s->ops->sso_groups(s, bob, &groups), -ENOENT);
+	/* finding only: a known (iss, sub) gives its user, an unknown one nothing, and makes
+	 * nothing (a sign-in for a check) */
+	CHECK_INT(s->ops->sso_user(s, in.iss, "c-1", &again_u), 0);
+	CHECK_INT(again_u.id, carol.id);
+	CHECK_STR(again_u.login, "carol@example.com");
+	size_t users_before = 0, users_after = 0;
+	CHECK_INT(s->ops->user_list(s, count_users, &users_before), 0);
+	CHECK_INT(s->ops->sso_user(s, in.iss, "nobody", &again_u), -ENOENT);
+	CHECK_INT(s->ops->sso_user(s, "https://other-idp.example.com", "c-1", &again_u), -ENOENT);
+	CHECK_INT(s->ops->user_list(s, count_users, &users_after), 0);
+	CHECK_INT(users_after, users_before);
+	/* every SSO user's groups and last login, for the policy */
+	struct sso_seen seen = { 0 };
+	CHECK_INT(s->ops->sso_list(s, list_sso, &seen), 0);
+	CHECK_INT(seen.n, 1);
+	CHECK_INT(seen.user_id, carol.id);
+	CHECK_STR(seen.groups, "[]");
+	CHECK_INT(seen.at, 100);
 	/* the same sub at another issuer is someone else; a login taken is refused, unwritten */
 	in.iss = "https://other-idp.example.com";
 	in.login = "bob@example.com";

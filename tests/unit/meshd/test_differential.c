@@ -134,7 +134,8 @@ static const struct row rows[] = {
 
 static void test_rows(void)
 {
-	struct pol_user users[2] = { { row_topo_users[0] }, { row_topo_users[1] } };
+	struct pol_user users[2] = { { .login = row_topo_users[0] },
+				     { .login = row_topo_users[1] } };
 	struct addr_ip a[2][2];
 	addr_ip_parse("100.64.0.1", &a[0][0], NULL);
 	addr_ip_parse("fd7a:115c:a1e0::1", &a[0][1], NULL);

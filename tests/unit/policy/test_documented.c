@@ -132,7 +132,8 @@ static const struct {
 };
 
 /* tests and sshTests run against a tailnet: alice's laptop, bob's laptop, a tag:server. */
-static struct pol_user users[] = { { "alice@example.com" }, { "bob@example.com" } };
+static struct pol_user users[] = { { .login = "alice@example.com" },
+				   { .login = "bob@example.com" } };
 static struct addr_ip addrs[3][2];
 static const char *server_tags[] = { "tag:server" };
 static struct pol_node nodes[] = {

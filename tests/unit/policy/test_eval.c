@@ -7,9 +7,9 @@
 #include "check.h"
 #include "control/policy/policy.h"
 
-static struct pol_user users[] = { { "alice@example.com" },
-				   { "bob@example.com" },
-				   { "carol@other.org" } };
+static struct pol_user users[] = { { .login = "alice@example.com" },
+				   { .login = "bob@example.com" },
+				   { .login = "carol@other.org" } };
 static struct addr_ip addrs[4][2];
 static const char *server_tags[] = { "tag:server" };
 static struct pol_node nodes[] = {

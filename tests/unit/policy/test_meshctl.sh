@@ -91,6 +91,37 @@ expect explain-summary-record 0 'access alice-laptop (100.64.0.1) -> web (100.64
   ssh:     ssh[0] accept as deploy
            recorded to 100.64.0.3, fd7a:115c:a1e0::3 (enforced: refused or ended when no recorder takes it)' \
 	"$meshctl" policy explain "$tmp/rec.hujson" --topology "$t" --src alice-laptop --dst web
+# provider groups (#17): oidc:eng members from the topology's oidc_groups, and where each
+# member came from
+cat > "$tmp/idp.hujson" << 'POL'
+{"groups": {"group:eng": ["carol@example.com", "oidc:eng"]},
+ "tagOwners": {"tag:server": []},
+ "ssh": [{"action": "accept", "src": ["group:eng"], "dst": ["tag:server"], "users": ["deploy"]}],
+ "sshTests": [{"src": "alice@example.com", "dst": ["tag:server"], "accept": ["deploy"]}]}
+POL
+cat > "$tmp/idp.json" << 'TOPO'
+{"users": [{"email": "alice@example.com", "oidc_groups": ["eng", "ops"], "oidc_login": "2026-12-06T21:03:00Z"},
+           {"email": "bob@example.com", "oidc_groups": ["Eng"], "oidc_login": "2026-12-06T20:00:00Z"},
+           {"email": "carol@example.com"}],
+ "nodes": {"alice-laptop": {"user": "alice@example.com", "ipv4": "100.64.0.1"},
+           "bob-laptop": {"user": "bob@example.com", "ipv4": "100.64.0.2"},
+           "web": {"tags": ["tag:server"], "ipv4": "100.64.0.3"}}}
+TOPO
+expect check-idp 0 "$tmp/idp.hujson: ok: 0 acls, 0 grants, 1 ssh rules, 0 tests, 1 sshTests (no acls or grants: all traffic allowed); tests pass on 3 nodes
+  member: alice@example.com: group:eng via the provider's group eng, at the login of 2026-12-06 21:03 UTC" \
+	"$meshctl" policy check "$tmp/idp.hujson" --topology "$tmp/idp.json"
+expect explain-idp 0 'ssh alice-laptop (100.64.0.1) -> web (100.64.0.3) as "deploy": accept
+  login:  deploy
+  rule:   ssh[0] {"action":"accept","src":["group:eng"],"dst":["tag:server"],"users":["deploy"]}
+  why:    accepted by ssh[0]: the source is among its principals and it maps "deploy" to local user "deploy"
+  groups: alice@example.com: group:eng via the provider'"'"'s group eng, at the login of 2026-12-06 21:03 UTC' \
+	"$meshctl" policy explain "$tmp/idp.hujson" --topology "$tmp/idp.json" --src alice-laptop --dst web --user deploy
+expect explain-idp-case 1 'ssh bob-laptop (100.64.0.2) -> web (100.64.0.3) as "deploy": reject
+  why:    rejected: the source node is not a principal of any of the destination'"'"'s 1 SSH rule(s)' \
+	"$meshctl" policy explain "$tmp/idp.hujson" --topology "$tmp/idp.json" --src bob-laptop --dst web --user deploy
+sed 's/"oidc:eng"/"oidc:"/' "$tmp/idp.hujson" > "$tmp/idp-bad.hujson"
+expect check-idp-bad 1 "$tmp/idp-bad.hujson: groups[\"group:eng\"]: \"oidc:\": a provider group needs a name after 'oidc:'" \
+	"$meshctl" policy check "$tmp/idp-bad.hujson"
 "$meshctl" policy --help | grep -q '^Usage: meshctl policy check FILE' || { echo "FAIL help"; fail=1; }
 "$meshctl" --help | grep -q '^  policy ' || { echo "FAIL verb listed"; fail=1; }
 exit $fail

@@ -15,7 +15,7 @@
 
 #define TAGS "\"tagOwners\": {\"tag:server\": [], \"tag:recorder\": [], \"tag:none\": []}, "
 
-static struct pol_user users[] = { { "alice@example.com" } };
+static struct pol_user users[] = { { .login = "alice@example.com" } };
 static struct addr_ip addrs[4][2];
 static const char *server_tags[] = { "tag:server" }, *rec_tags[] = { "tag:recorder" };
 static struct pol_node nodes[] = {
