@@ -224,6 +224,12 @@ struct sshd__chan {
 	/* session_start or session_output refused: end the session with this message ("":
 	 * none; a fixed buffer, so a refusal cannot be lost to a failed allocation) */
 	char watch_stop[SSHD_MESSAGE_MAX];
+	/* sshd_session_hold: the command waits for sshd_session_go (held_cmd, NULL for a
+	 * shell: held_has_cmd false) */
+	bool held, held_has_cmd;
+	char *held_cmd;
+	bool watch_paused; /* sshd_session_pause: the child's output is not read */
+	bool in_hook;	   /* inside session_output */
 };
 
 /* server.c: session children, reaped by pid */

@@ -64,6 +64,7 @@ static void chan_free_if_done(struct sshd__chan *chan)
 	for (i = 0; i < chan->nenv; i++)
 		free(chan->env[i]);
 	free(chan->env);
+	free(chan->held_cmd);
 	free(chan);
 }
 
@@ -199,7 +200,8 @@ static bool watch_start(struct sshd__chan *chan, const char *command)
 	struct sshd_conn *conn = chan->conn;
 	const struct sshd_hooks *h = &conn->srv->hooks;
 	char refuse[SSHD_MESSAGE_MAX] = "";
-	struct sshd_session_info si = { .peer = (const struct sockaddr *)&conn->peer,
+	struct sshd_session_info si = { .session = (struct sshd_session *)chan,
+					.peer = (const struct sockaddr *)&conn->peer,
 					.ssh_user = conn->req_user,
 					.local_user = conn->user.name,
 					.command = command,
@@ -225,7 +227,11 @@ static void watch_output(struct sshd__chan *chan, const char *p, size_t n, bool 
 
 	if (!chan->watch || chan->watch_stop[0] || n == 0)
 		return;
-	if (!chan->conn->srv->hooks.session_output(chan->watch, p, n, is_err, msg, sizeof(msg)))
+	chan->in_hook = true;
+	bool go_on =
+	    chan->conn->srv->hooks.session_output(chan->watch, p, n, is_err, msg, sizeof(msg));
+	chan->in_hook = false;
+	if (!go_on)
 		snprintf(chan->watch_stop, sizeof(chan->watch_stop), "%s",
 			 msg[0] ? msg : "Session recording failed.");
 }
@@ -240,7 +246,8 @@ static void watch_end(struct sshd__chan *chan, int status)
 
 /* ---- starting the child ---- */
 
-static int chan_start(struct sshd__chan *chan, const char *command)
+/* The child of a session the hooks let start (now, or when a held one goes). */
+static int chan_spawn(struct sshd__chan *chan, const char *command)
 {
 	struct sshd_conn *conn = chan->conn;
 	struct sshd__spawn sp;
@@ -249,10 +256,6 @@ static int chan_start(struct sshd__chan *chan, const char *command)
 	int e = 0;
 	pid_t pid;
 
-	if (chan->started || chan->watch_stop[0])
-		return -EALREADY;
-	if (!watch_start(chan, command))
-		return chan->watch_stop[0] ? 0 : -ENOMEM;
 	memset(&sp, 0, sizeof(sp));
 	if (chan->agent && sshd__agent_start(conn, agent, sizeof(agent)) == 0)
 		sp.agent_sock = agent;
@@ -345,6 +348,70 @@ fail:
 	watch_end(chan, -1);
 	log_warn(conn->subject, "cannot start a session: %s", strerror(-e));
 	return e ? e : -EIO;
+}
+
+/* A shell, exec or subsystem request: the hooks decide whether it starts now, waits
+ * (held: sshd_session_go or _stop decide later) or is refused. */
+static int chan_start(struct sshd__chan *chan, const char *command)
+{
+	if (chan->started || chan->held || chan->watch_stop[0])
+		return -EALREADY;
+	if (!watch_start(chan, command))
+		return chan->watch_stop[0] ? 0 : -ENOMEM;
+	if (!chan->held)
+		return chan_spawn(chan, command);
+	if (command && !(chan->held_cmd = strdup(command))) {
+		chan->held = false;
+		snprintf(chan->watch_stop, sizeof(chan->watch_stop), "%s",
+			 "The session could not start: out of memory.");
+		return 0;
+	}
+	chan->held_has_cmd = command != NULL;
+	return 0;
+}
+
+void sshd_session_hold(struct sshd_session *s)
+{
+	struct sshd__chan *chan = (struct sshd__chan *)s;
+	if (!chan->started)
+		chan->held = true;
+}
+
+void sshd_session_go(struct sshd_session *s)
+{
+	struct sshd__chan *chan = (struct sshd__chan *)s;
+	if (!chan->held || chan->detached)
+		return;
+	chan->held = false;
+	char *cmd = chan->held_cmd;
+	chan->held_cmd = NULL;
+	int e = chan_spawn(chan, chan->held_has_cmd ? cmd : NULL);
+	free(cmd);
+	if (e < 0) {
+		log_warn(chan->conn->subject, "session: %s", strerror(-e));
+		snprintf(chan->watch_stop, sizeof(chan->watch_stop), "%s",
+			 "The session could not start.");
+	}
+	sshd__conn_process(chan->conn); /* pumps the channel; may end the connection */
+}
+
+void sshd_session_pause(struct sshd_session *s, bool paused)
+{
+	struct sshd__chan *chan = (struct sshd__chan *)s;
+	bool was = chan->watch_paused;
+	chan->watch_paused = paused;
+	if (was && !paused && !chan->detached && !chan->in_hook)
+		sshd__conn_process(chan->conn); /* reads the child's output again */
+}
+
+void sshd_session_stop(struct sshd_session *s, const char *message)
+{
+	struct sshd__chan *chan = (struct sshd__chan *)s;
+	if (chan->detached || chan->finished || chan->watch_stop[0])
+		return;
+	chan->held = false;
+	snprintf(chan->watch_stop, sizeof(chan->watch_stop), "%s", message);
+	sshd__conn_process(chan->conn); /* pumps the channel; may end the connection */
 }
 
 static void env_store(struct sshd__chan *chan, const char *name, const char *value)
@@ -463,7 +530,8 @@ int sshd__chan_request(struct sshd__chan *chan, ssh_message msg)
 
 static bool output_blocked(struct sshd__chan *chan)
 {
-	return (ssh_get_poll_flags(chan->conn->session) & SSH_WRITE_PENDING) ||
+	return chan->watch_paused ||
+	       (ssh_get_poll_flags(chan->conn->session) & SSH_WRITE_PENDING) ||
 	       ssh_channel_window_size(chan->channel) == 0;
 }
 
@@ -525,7 +593,9 @@ static void read_output(struct sshd__chan *chan, struct sshd__io *io, bool is_er
 
 	if (!flush_pending(chan, io, is_err))
 		return;
-	for (rounds = 0; io->open && !io->done && !chan->watch_stop[0] && rounds < 8; rounds++) {
+	for (rounds = 0;
+	     io->open && !io->done && !chan->watch_stop[0] && !chan->watch_paused && rounds < 8;
+	     rounds++) {
 		uint32_t win = ssh_channel_window_size(chan->channel);
 		size_t want = win < sizeof(buf) ? win : sizeof(buf);
 		ssize_t n;
