@@ -46,7 +46,7 @@ enum {
 
 struct meshd_upload_config {
 	uv_loop_t *loop;
-	struct meshd_node *node; /* userspace mode dials through it */
+	struct meshd_node *node; /* userspace mode dials through it (NULL: the kernel, tests) */
 	uint16_t port;		 /* 0: MESHD_RECORDER_PORT */
 	unsigned timeout_ms;	 /* 0: MESHD_UPLOAD_TIMEOUT_MS */
 	/* the uploader's own (zero at first): live uploads and open handles, for shutdown */
