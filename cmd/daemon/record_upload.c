@@ -21,7 +21,10 @@
 
 static const char subject[] = "record";
 
-enum { RETRY_MS = 500 };
+enum {
+	RETRY_MS = 500,
+	DOWN_MS = 30000, /* a recorder given up on is tried last, and once, for this long */
+};
 
 enum state {
 	S_IDLE,	   /* no connection */
@@ -168,6 +171,34 @@ static void set_paused(struct meshd_upload *u, bool paused)
 		u->ev.pause(u->ctx, paused);
 }
 
+/* Recorders given up on lately, shared by the sessions (cfg->down): until (loop ms) > now. */
+static bool down_lately(const struct meshd_upload_config *cfg, const struct addr_ip *ip,
+			uint64_t now)
+{
+	for (size_t i = 0; i < MESHD_UPLOAD_DOWN_MAX; i++)
+		if (cfg->down[i].until > now && addr_ip_equal(&cfg->down[i].ip, ip))
+			return true;
+	return false;
+}
+
+/* Marks ip down until then (0: up again); a full table forgets the entry ending first. */
+static void mark(struct meshd_upload_config *cfg, const struct addr_ip *ip, uint64_t until)
+{
+	size_t slot = 0;
+	for (size_t i = 0; i < MESHD_UPLOAD_DOWN_MAX; i++) {
+		if (addr_ip_equal(&cfg->down[i].ip, ip)) {
+			slot = i;
+			break;
+		}
+		if (cfg->down[i].until < cfg->down[slot].until)
+			slot = i;
+	}
+	if (!until && !addr_ip_equal(&cfg->down[slot].ip, ip))
+		return;
+	cfg->down[slot].ip = *ip;
+	cfg->down[slot].until = until;
+}
+
 /* The recorder failed (why).  Within timeout_ms of the first failure it is tried again (every
  * RETRY_MS: a recorder restarting comes back to the same recording); after that the next one
  * takes over, and once each of them had its time in a row the upload gives up. */
@@ -178,13 +209,16 @@ static void recorder_failed(struct meshd_upload *u, const char *why)
 	abandon(u);
 	if (!u->trying_since)
 		u->trying_since = now;
-	if (now - u->trying_since + RETRY_MS < u->cfg->timeout_ms) {
+	/* one that failed lately (for any session) gets one try, not a whole timeout */
+	bool down = down_lately(u->cfg, &u->recorders[u->cur], now);
+	if (!down && now - u->trying_since + RETRY_MS < u->cfg->timeout_ms) {
 		log_debug(subject, "%s: recorder %s: %s; again in %d ms", u->id, rec_addr(u, a),
 			  why, RETRY_MS);
 		kick(u, RETRY_MS);
 		return;
 	}
 	log_warn(subject, "%s: recorder %s: %s", u->id, rec_addr(u, a), why);
+	mark(u->cfg, &u->recorders[u->cur], now + DOWN_MS);
 	u->trying_since = now;
 	if (++u->fails >= u->n) {
 		char msg[160];
@@ -263,6 +297,7 @@ static void on_answer(struct meshd_upload *u, const struct recorder_reply *r, co
 		u->acked = r->acked;
 		u->fails = 0;
 		u->trying_since = 0;
+		mark(u->cfg, &u->recorders[u->cur], 0);
 		if (!u->seg_logged) {
 			u->seg_logged = true;
 			log_info(subject, "%s: recording to %s", u->id, rec_addr(u, a));
@@ -578,6 +613,10 @@ int meshd_upload_new(struct meshd_upload_config *cfg, const struct addr_ip *reco
 	snprintf(u->base_id, sizeof(u->base_id), "%s", id);
 	snprintf(u->id, sizeof(u->id), "%s", id);
 	u->segment = 1;
+	uint64_t now = uv_now(cfg->loop);
+	while (u->cur + 1 < n && down_lately(cfg, &recorders[u->cur], now))
+		u->cur++;
+	u->seg_recorder = u->cur;
 	if (uv_timer_init(cfg->loop, &u->timer) < 0)
 		goto fail;
 	u->timer.data = u;

@@ -15,7 +15,9 @@
  * what it has not acknowledged (a 409 says where it stands) for up to timeout_ms; then the
  * next recorder takes over, with a recording of its own, ID-2, ID-3 ..., when the last one
  * took part of it: that starts with the header and the first whole line not acknowledged,
- * so each file plays on its own.  When
+ * so each file plays on its own.  A recorder given up on is remembered for 30 s (for every
+ * session): a new upload starts at the first one not down, and one down gets a single try
+ * instead of a whole timeout.  When
  * every recorder failed in a row, ev.failed(why) runs once and the upload stops (it keeps
  * nothing more).  No callback runs from inside meshd_upload_new; pause(true) may run from
  * inside meshd_upload_append (sshd_session_pause allows that), the others never do.
@@ -41,7 +43,8 @@ enum {
 	MESHD_UPLOAD_BUF_MAX = 4 << 20, /* bytes not yet acknowledged, per session */
 	MESHD_UPLOAD_PAUSE = 1 << 20,	/* ... past which the session is paused */
 	MESHD_UPLOAD_TIMEOUT_MS = 5000,
-	MESHD_RECORDER_PORT = 80, /* where recorders listen on their tailnet address */
+	MESHD_RECORDER_PORT = 80,   /* where recorders listen on their tailnet address */
+	MESHD_UPLOAD_DOWN_MAX = 16, /* recorders remembered as down */
 };
 
 struct meshd_upload_config {
@@ -49,8 +52,13 @@ struct meshd_upload_config {
 	struct meshd_node *node; /* userspace mode dials through it (NULL: the kernel, tests) */
 	uint16_t port;		 /* 0: MESHD_RECORDER_PORT */
 	unsigned timeout_ms;	 /* 0: MESHD_UPLOAD_TIMEOUT_MS */
-	/* the uploader's own (zero at first): live uploads and open handles, for shutdown */
+	/* the uploader's own (zero at first): live uploads and open handles, for shutdown; the
+	 * recorders given up on lately */
 	struct meshd_upload *live;
+	struct {
+		struct addr_ip ip;
+		uint64_t until;
+	} down[MESHD_UPLOAD_DOWN_MAX];
 	unsigned handles;
 	bool closing;
 	void (*done)(void *);

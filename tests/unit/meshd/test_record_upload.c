@@ -7,6 +7,7 @@
  *   4  the first recorder refuses connections: the second takes the recording, same id
  *   5  no recorder: failed once with the sentence, later appends -EPIPE
  *   6  bounds: pause(true) past MESHD_UPLOAD_PAUSE, -ENOBUFS past MESHD_UPLOAD_BUF_MAX
+ *   7  a recorder given up on lately is not where a new upload starts
  * The loop closes with no handle left (uv_loop_close == 0).
  * Usage: test-meshd-record-upload MESHRECORDER */
 #include <errno.h>
@@ -103,6 +104,11 @@ static bool idle(void *ctx)
 {
 	struct meshd_upload_config *cfg = ctx;
 	return cfg->live == NULL && cfg->handles == 0;
+}
+
+static bool accepted(void *ctx)
+{
+	return ((struct ev *)ctx)->accepted > 0;
 }
 
 static char *file_of(const char *id, size_t *len, int *mode)
@@ -248,6 +254,18 @@ int main(int argc, char **argv)
 			  "connection refused)");
 	CHECK_INT(meshd_upload_append(u, "x\n", 2), -EPIPE);
 	meshd_upload_end(u);
+
+	/* 7: 127.0.0.2 was given up on (cases 4, 5): a new upload starts at the next one, at
+	 * once, not after its timeout */
+	struct ev e7 = { 0 };
+	CHECK_INT(meshd_upload_new(&cfg, two, 2, "t7", header, strlen(header), &events, &e7, &u),
+		  0);
+	append_lines(u, 0, 5);
+	run_until(&loop, accepted, &e7, 1000);
+	CHECK_INT(e7.accepted, 1);
+	meshd_upload_end(u);
+	run_until(&loop, idle, &cfg, 10000);
+	check_file("t7", 5);
 
 	/* 6: bounds, before the loop runs */
 	struct ev e6 = { 0 };
