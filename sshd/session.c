@@ -190,64 +190,10 @@ struct sshd__chan *sshd__chan_open(struct sshd_conn *conn)
 	return chan;
 }
 
-/* ---- the session hooks (recording) ---- */
-
-/* Asks the embedder whether to watch the session; false when it refuses the session, which
- * then ends at the next pump with the message (the request itself succeeds, so the client
- * reads the message before the channel closes rather than racing a request failure). */
-static bool watch_start(struct sshd__chan *chan, const char *command)
-{
-	struct sshd_conn *conn = chan->conn;
-	const struct sshd_hooks *h = &conn->srv->hooks;
-	char refuse[SSHD_MESSAGE_MAX] = "";
-	struct sshd_session_info si = { .session = (struct sshd_session *)chan,
-					.peer = (const struct sockaddr *)&conn->peer,
-					.ssh_user = conn->req_user,
-					.local_user = conn->user.name,
-					.command = command,
-					.term = chan->pty ? chan->term : NULL,
-					.pty = chan->pty,
-					.cols = chan->pty ? chan->ws.cols : 0,
-					.rows = chan->pty ? chan->ws.rows : 0 };
-
-	if (!h->session_start)
-		return true;
-	chan->watch = h->session_start(h->session_ctx, &si, refuse, sizeof(refuse));
-	if (chan->watch || !refuse[0])
-		return true;
-	log_info(conn->subject, "session refused: %s", refuse);
-	snprintf(chan->watch_stop, sizeof(chan->watch_stop), "%s", refuse);
-	return false;
-}
-
-/* What the client was sent, to the hook; a refusal ends the session at the next pump. */
-static void watch_output(struct sshd__chan *chan, const char *p, size_t n, bool is_err)
-{
-	char msg[SSHD_MESSAGE_MAX] = "";
-
-	if (!chan->watch || chan->watch_stop[0] || n == 0)
-		return;
-	chan->in_hook = true;
-	bool go_on =
-	    chan->conn->srv->hooks.session_output(chan->watch, p, n, is_err, msg, sizeof(msg));
-	chan->in_hook = false;
-	if (!go_on)
-		snprintf(chan->watch_stop, sizeof(chan->watch_stop), "%s",
-			 msg[0] ? msg : "Session recording failed.");
-}
-
-static void watch_end(struct sshd__chan *chan, int status)
-{
-	if (!chan->watch)
-		return;
-	chan->conn->srv->hooks.session_end(chan->watch, status);
-	chan->watch = NULL;
-}
-
 /* ---- starting the child ---- */
 
 /* The child of a session the hooks let start (now, or when a held one goes). */
-static int chan_spawn(struct sshd__chan *chan, const char *command)
+int sshd__chan_spawn(struct sshd__chan *chan, const char *command)
 {
 	struct sshd_conn *conn = chan->conn;
 	struct sshd__spawn sp;
@@ -345,7 +291,7 @@ fail:
 		close(master);
 	if (slave >= 0)
 		close(slave);
-	watch_end(chan, -1);
+	sshd__watch_end(chan, -1);
 	log_warn(conn->subject, "cannot start a session: %s", strerror(-e));
 	return e ? e : -EIO;
 }
@@ -356,10 +302,10 @@ static int chan_start(struct sshd__chan *chan, const char *command)
 {
 	if (chan->started || chan->held || chan->watch_stop[0])
 		return -EALREADY;
-	if (!watch_start(chan, command))
+	if (!sshd__watch_start(chan, command))
 		return chan->watch_stop[0] ? 0 : -ENOMEM;
 	if (!chan->held)
-		return chan_spawn(chan, command);
+		return sshd__chan_spawn(chan, command);
 	if (command && !(chan->held_cmd = strdup(command))) {
 		chan->held = false;
 		snprintf(chan->watch_stop, sizeof(chan->watch_stop), "%s",
@@ -368,50 +314,6 @@ static int chan_start(struct sshd__chan *chan, const char *command)
 	}
 	chan->held_has_cmd = command != NULL;
 	return 0;
-}
-
-void sshd_session_hold(struct sshd_session *s)
-{
-	struct sshd__chan *chan = (struct sshd__chan *)s;
-	if (!chan->started)
-		chan->held = true;
-}
-
-void sshd_session_go(struct sshd_session *s)
-{
-	struct sshd__chan *chan = (struct sshd__chan *)s;
-	if (!chan->held || chan->detached)
-		return;
-	chan->held = false;
-	char *cmd = chan->held_cmd;
-	chan->held_cmd = NULL;
-	int e = chan_spawn(chan, chan->held_has_cmd ? cmd : NULL);
-	free(cmd);
-	if (e < 0) {
-		log_warn(chan->conn->subject, "session: %s", strerror(-e));
-		snprintf(chan->watch_stop, sizeof(chan->watch_stop), "%s",
-			 "The session could not start.");
-	}
-	sshd__conn_process(chan->conn); /* pumps the channel; may end the connection */
-}
-
-void sshd_session_pause(struct sshd_session *s, bool paused)
-{
-	struct sshd__chan *chan = (struct sshd__chan *)s;
-	bool was = chan->watch_paused;
-	chan->watch_paused = paused;
-	if (was && !paused && !chan->detached && !chan->in_hook)
-		sshd__conn_process(chan->conn); /* reads the child's output again */
-}
-
-void sshd_session_stop(struct sshd_session *s, const char *message)
-{
-	struct sshd__chan *chan = (struct sshd__chan *)s;
-	if (chan->detached || chan->finished || chan->watch_stop[0])
-		return;
-	chan->held = false;
-	snprintf(chan->watch_stop, sizeof(chan->watch_stop), "%s", message);
-	sshd__conn_process(chan->conn); /* pumps the channel; may end the connection */
 }
 
 static void env_store(struct sshd__chan *chan, const char *name, const char *value)
@@ -570,7 +472,7 @@ static bool flush_pending(struct sshd__chan *chan, struct sshd__io *io, bool is_
 			io->done = true;
 			w = (int)(io->plen - io->poff);
 		} else {
-			watch_output(chan, io->pend + io->poff, (size_t)w, is_err);
+			sshd__watch_output(chan, io->pend + io->poff, (size_t)w, is_err);
 		}
 		io->poff += (size_t)w;
 		chan->bytes_out += (uint64_t)w;
@@ -620,7 +522,7 @@ static void read_output(struct sshd__chan *chan, struct sshd__io *io, bool is_er
 			io->done = true;
 			return;
 		}
-		watch_output(chan, buf, (size_t)w, is_err);
+		sshd__watch_output(chan, buf, (size_t)w, is_err);
 		chan->bytes_out += (uint64_t)w;
 		if (w < n) {
 			if (!stash(io, buf + w, (size_t)(n - w)))
@@ -675,7 +577,7 @@ static void finish(struct sshd__chan *chan)
 		ssh_channel_request_send_exit_status(chan->channel,
 						     WIFEXITED(st) ? WEXITSTATUS(st) : 255);
 	ssh_channel_close(chan->channel);
-	watch_end(chan, st);
+	sshd__watch_end(chan, st);
 	sshd__chan_release(chan);
 }
 
@@ -767,7 +669,7 @@ void sshd__chan_abort(struct sshd__chan *chan, const char *message)
 
 	if (chan->detached || chan->finished)
 		return;
-	watch_end(chan, -1);
+	sshd__watch_end(chan, -1);
 	n = snprintf(line, sizeof(line), "\r\n%s\r\n", message);
 	if (n > 0 && ssh_channel_window_size(chan->channel) >= (uint32_t)n)
 		ssh_channel_write_stderr(chan->channel, line, (uint32_t)n);
@@ -793,7 +695,7 @@ void sshd__chan_release(struct sshd__chan *chan)
 
 	if (chan->detached)
 		return;
-	watch_end(chan, -1);
+	sshd__watch_end(chan, -1);
 	chan->detached = true;
 	sshd__list_del(&chan->node);
 	conn->nchan--;
