@@ -41,7 +41,9 @@ struct meshd_upload;
 
 enum {
 	MESHD_UPLOAD_BUF_MAX = 4 << 20, /* bytes not yet acknowledged, per session */
-	MESHD_UPLOAD_PAUSE = 1 << 20,	/* ... past which the session is paused */
+	MESHD_UPLOAD_PAUSE =
+	    2
+	    << 20, /* ... past which the session is paused: one body in flight, the next filling */
 	MESHD_UPLOAD_TIMEOUT_MS = 5000,
 	MESHD_RECORDER_PORT = 80,   /* where recorders listen on their tailnet address */
 	MESHD_UPLOAD_DOWN_MAX = 16, /* recorders remembered as down */
