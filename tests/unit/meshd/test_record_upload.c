@@ -8,6 +8,7 @@
  *   5  no recorder: failed once with the sentence, later appends -EPIPE
  *   6  bounds: pause(true) past MESHD_UPLOAD_PAUSE, -ENOBUFS past MESHD_UPLOAD_BUF_MAX
  *   7  a recorder given up on lately is not where a new upload starts
+ *   8  shutdown with an upload live
  * The loop closes with no handle left (uv_loop_close == 0).
  * Usage: test-meshd-record-upload MESHRECORDER */
 #include <errno.h>
@@ -109,6 +110,11 @@ static bool idle(void *ctx)
 static bool accepted(void *ctx)
 {
 	return ((struct ev *)ctx)->accepted > 0;
+}
+
+static void count_done(void *arg)
+{
+	(*(int *)arg)++;
 }
 
 static char *file_of(const char *id, size_t *len, int *mode)
@@ -285,8 +291,19 @@ int main(int argc, char **argv)
 	meshd_upload_end(u);
 	run_until(&loop, idle, &cfg, 10000);
 
-	meshd_upload_close_all(&cfg, NULL, NULL);
+	/* 8: shutdown with an upload live (its session not ended yet, a connection open): every
+	 * handle closes, done runs once, the session's end afterwards frees it (ASan: no leak) */
+	struct ev e8 = { 0 };
+	CHECK_INT(meshd_upload_new(&cfg, &lo, 1, "t8", header, strlen(header), &events, &e8, &u),
+		  0);
+	append_lines(u, 0, 5);
+	run_until(&loop, accepted, &e8, 2000);
+	int done = 0;
+	meshd_upload_close_all(&cfg, count_done, &done);
 	run_until(&loop, idle, &cfg, 2000);
+	CHECK_INT(done, 1);
+	CHECK_INT(meshd_upload_append(u, "x\n", 2), -EPIPE);
+	meshd_upload_end(u);
 	CHECK_INT(uv_loop_close(&loop), 0);
 	recorder_kill();
 	char cmd[600];
