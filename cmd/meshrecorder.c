@@ -7,7 +7,11 @@
  *					size held: 200 and Mesh-Acked: N + length once fsync'ed;
  *					409 and Mesh-Acked: SIZE for another N (the node resumes
  *					there); 413 body too large; 400 bad id or offset; 507
- *					over the cap (--max-bytes) or out of space
+ *					over the cap (--max-bytes) or out of space; 410 and
+ *					Mesh-Acked: SIZE when the recording has ended
+ *	PUT  /v1/recordings/ID?offset=N&end=1	the last bytes (maybe none): the recording ends
+ *					with them (the file becomes 0400, "ended" in the list);
+ *					the same end again is a 200 (its answer was lost)
  *	HEAD /v1/recordings/ID		200 and Mesh-Acked: SIZE (durable), or 404
  *	GET  /v1/recordings		[{"source", "id", "size", "mtime"}, ...]
  *	GET  /v1/recordings/SOURCE/ID	the asciicast file (asciinema plays it)
@@ -21,8 +25,8 @@
  * beyond RECORDER_BODY_MAX, which is refused from its Content-Length when it has one; at
  * most --max-connections connections (so at most that many bodies), PER_IP of them from one
  * address, each closed after TIMEOUT_S without traffic.  Logs a line when a recording starts,
- * when a node comes back to one, and when one ends (cmd/recorder/active.h: idle for
- * --idle-end); bodies are never logged. */
+ * when a node comes back to one, and when one ends (end=1, or idle for --idle-end:
+ * cmd/recorder/active.h); bodies are never logged. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -129,6 +133,8 @@ static void run_ended(void *ctx, const struct recorder_run *run, enum recorder_r
 	char because[64];
 	if (why == RECORDER_END_IDLE)
 		snprintf(because, sizeof(because), "no upload for %" PRIu64 " s", rec->idle_s);
+	else if (why == RECORDER_END_FINISHED)
+		snprintf(because, sizeof(because), "the node ended it");
 	else
 		snprintf(because, sizeof(because), "%s",
 			 why == RECORDER_END_STOP ? "the recorder stops" : "too many open");
@@ -143,7 +149,7 @@ static enum MHD_Result do_upload(struct recorder *rec, struct MHD_Connection *c,
 {
 	uint64_t held;
 	int rc = recorder_store_append(rec->store, q->source, q->r.id, q->r.offset, q->body, q->len,
-				       &held);
+				       q->r.end, &held);
 	switch (rc) {
 	case 0:
 		if (recorder_active_seen(rec->active, q->source, q->r.id, q->r.offset, held,
@@ -155,6 +161,8 @@ static enum MHD_Result do_upload(struct recorder *rec, struct MHD_Connection *c,
 				log_info("meshrecorder", "%s: recording %s resumed at %" PRIu64,
 					 q->source, q->r.id, q->r.offset);
 		}
+		if (q->r.end)
+			recorder_active_finish(rec->active, q->source, q->r.id, run_ended, rec);
 		return reply_text(c, MHD_HTTP_OK, &held, "stored up to %" PRIu64, held);
 	case -ESPIPE:
 		log_info("meshrecorder",
@@ -164,6 +172,12 @@ static enum MHD_Result do_upload(struct recorder *rec, struct MHD_Connection *c,
 		return reply_text(c, MHD_HTTP_CONFLICT, &held,
 				  "offset %" PRIu64 " is not the %" PRIu64 " bytes held",
 				  q->r.offset, held);
+	case -EROFS:
+		log_info("meshrecorder",
+			 "%s: recording %s has ended: upload at %" PRIu64 " refused", q->source,
+			 q->r.id, q->r.offset);
+		return reply_text(c, MHD_HTTP_GONE, &held,
+				  "the recording has ended at %" PRIu64 " bytes", held);
 	case -EFBIG:
 		log_warn("meshrecorder", "%s: recording %s reached the cap of %" PRIu64 " bytes",
 			 q->source, q->r.id, rec->max_bytes);
@@ -192,7 +206,7 @@ static enum MHD_Result do_list(struct recorder *rec, struct MHD_Connection *c)
 		return reply_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "cannot list: %s",
 				  strerror(-rc));
 	/* every string is a source or an id: nothing in them needs a JSON escape */
-	size_t cap = 3 + n * (sizeof(v->source) + sizeof(v->id) + 96);
+	size_t cap = 3 + n * (sizeof(v->source) + sizeof(v->id) + 128);
 	char *s = malloc(cap), *p = s;
 	if (!s) {
 		free(v);
@@ -200,9 +214,11 @@ static enum MHD_Result do_list(struct recorder *rec, struct MHD_Connection *c)
 	}
 	p += sprintf(p, "[");
 	for (size_t i = 0; i < n; i++)
-		p += sprintf(
-		    p, "%s{\"source\":\"%s\",\"id\":\"%s\",\"size\":%" PRIu64 ",\"mtime\":%lld}",
-		    i ? "," : "", v[i].source, v[i].id, v[i].size, (long long)v[i].mtime);
+		p += sprintf(p,
+			     "%s{\"source\":\"%s\",\"id\":\"%s\",\"size\":%" PRIu64
+			     ",\"mtime\":%lld,\"ended\":%s}",
+			     i ? "," : "", v[i].source, v[i].id, v[i].size, (long long)v[i].mtime,
+			     v[i].ended ? "true" : "false");
 	sprintf(p, "]\n");
 	free(v);
 	enum MHD_Result r = reply(c, MHD_HTTP_OK, "application/json", s, NULL);
@@ -389,7 +405,7 @@ static void usage(FILE *out)
 	    "                             127.0.0.0/8,::1/128: the recorder's own host)\n"
 	    "      --port-file FILE       write the port listened on to FILE\n"
 	    "      --idle-end SECONDS     a recording without uploads this long is logged as\n"
-	    "                             ended (default 120; the protocol has no end message)\n"
+	    "                             ended (default 120) when its node did not end it\n"
 	    "  -v, --verbose              log debug messages\n"
 	    "  -h, --help                 show this help and exit\n"
 	    "  -V, --version              show the version and exit\n");

@@ -224,6 +224,12 @@ struct sshd__chan {
 	/* session_start or session_output refused: end the session with this message ("":
 	 * none; a fixed buffer, so a refusal cannot be lost to a failed allocation) */
 	char watch_stop[SSHD_MESSAGE_MAX];
+	/* sshd_session_hold: the command waits for sshd_session_go (held_cmd, NULL for a
+	 * shell: held_has_cmd false) */
+	bool held, held_has_cmd;
+	char *held_cmd;
+	bool watch_paused; /* sshd_session_pause: the child's output is not read */
+	bool in_hook;	   /* inside session_output */
 };
 
 /* server.c: session children, reaped by pid */
@@ -257,6 +263,15 @@ int sshd__user_lookup(const char *name, struct sshd__user *out);
 
 /* session.c */
 struct sshd__chan *sshd__chan_open(struct sshd_conn *conn);
+/* The child of a session the hooks let start (now, or when a held one goes); 0 or -errno. */
+int sshd__chan_spawn(struct sshd__chan *chan, const char *command);
+
+/* watch.c: the session hooks.  start: false when the hooks refuse the session (the message
+ * is in watch_stop, the session ends at the next pump); output: what the client was sent;
+ * end: once, with the wait status (-1: cut short). */
+bool sshd__watch_start(struct sshd__chan *chan, const char *command);
+void sshd__watch_output(struct sshd__chan *chan, const char *p, size_t n, bool is_err);
+void sshd__watch_end(struct sshd__chan *chan, int status);
 int sshd__chan_request(struct sshd__chan *chan, ssh_message msg);
 void sshd__chan_pump(struct sshd__chan *chan);
 void sshd__chan_exited(struct sshd__chan *chan, int status);

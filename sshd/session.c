@@ -64,6 +64,7 @@ static void chan_free_if_done(struct sshd__chan *chan)
 	for (i = 0; i < chan->nenv; i++)
 		free(chan->env[i]);
 	free(chan->env);
+	free(chan->held_cmd);
 	free(chan);
 }
 
@@ -189,58 +190,10 @@ struct sshd__chan *sshd__chan_open(struct sshd_conn *conn)
 	return chan;
 }
 
-/* ---- the session hooks (recording) ---- */
-
-/* Asks the embedder whether to watch the session; false when it refuses the session, which
- * then ends at the next pump with the message (the request itself succeeds, so the client
- * reads the message before the channel closes rather than racing a request failure). */
-static bool watch_start(struct sshd__chan *chan, const char *command)
-{
-	struct sshd_conn *conn = chan->conn;
-	const struct sshd_hooks *h = &conn->srv->hooks;
-	char refuse[SSHD_MESSAGE_MAX] = "";
-	struct sshd_session_info si = { .peer = (const struct sockaddr *)&conn->peer,
-					.ssh_user = conn->req_user,
-					.local_user = conn->user.name,
-					.command = command,
-					.term = chan->pty ? chan->term : NULL,
-					.pty = chan->pty,
-					.cols = chan->pty ? chan->ws.cols : 0,
-					.rows = chan->pty ? chan->ws.rows : 0 };
-
-	if (!h->session_start)
-		return true;
-	chan->watch = h->session_start(h->session_ctx, &si, refuse, sizeof(refuse));
-	if (chan->watch || !refuse[0])
-		return true;
-	log_info(conn->subject, "session refused: %s", refuse);
-	snprintf(chan->watch_stop, sizeof(chan->watch_stop), "%s", refuse);
-	return false;
-}
-
-/* What the client was sent, to the hook; a refusal ends the session at the next pump. */
-static void watch_output(struct sshd__chan *chan, const char *p, size_t n, bool is_err)
-{
-	char msg[SSHD_MESSAGE_MAX] = "";
-
-	if (!chan->watch || chan->watch_stop[0] || n == 0)
-		return;
-	if (!chan->conn->srv->hooks.session_output(chan->watch, p, n, is_err, msg, sizeof(msg)))
-		snprintf(chan->watch_stop, sizeof(chan->watch_stop), "%s",
-			 msg[0] ? msg : "Session recording failed.");
-}
-
-static void watch_end(struct sshd__chan *chan, int status)
-{
-	if (!chan->watch)
-		return;
-	chan->conn->srv->hooks.session_end(chan->watch, status);
-	chan->watch = NULL;
-}
-
 /* ---- starting the child ---- */
 
-static int chan_start(struct sshd__chan *chan, const char *command)
+/* The child of a session the hooks let start (now, or when a held one goes). */
+int sshd__chan_spawn(struct sshd__chan *chan, const char *command)
 {
 	struct sshd_conn *conn = chan->conn;
 	struct sshd__spawn sp;
@@ -249,10 +202,6 @@ static int chan_start(struct sshd__chan *chan, const char *command)
 	int e = 0;
 	pid_t pid;
 
-	if (chan->started || chan->watch_stop[0])
-		return -EALREADY;
-	if (!watch_start(chan, command))
-		return chan->watch_stop[0] ? 0 : -ENOMEM;
 	memset(&sp, 0, sizeof(sp));
 	if (chan->agent && sshd__agent_start(conn, agent, sizeof(agent)) == 0)
 		sp.agent_sock = agent;
@@ -342,9 +291,29 @@ fail:
 		close(master);
 	if (slave >= 0)
 		close(slave);
-	watch_end(chan, -1);
+	sshd__watch_end(chan, -1);
 	log_warn(conn->subject, "cannot start a session: %s", strerror(-e));
 	return e ? e : -EIO;
+}
+
+/* A shell, exec or subsystem request: the hooks decide whether it starts now, waits
+ * (held: sshd_session_go or _stop decide later) or is refused. */
+static int chan_start(struct sshd__chan *chan, const char *command)
+{
+	if (chan->started || chan->held || chan->watch_stop[0])
+		return -EALREADY;
+	if (!sshd__watch_start(chan, command))
+		return chan->watch_stop[0] ? 0 : -ENOMEM;
+	if (!chan->held)
+		return sshd__chan_spawn(chan, command);
+	if (command && !(chan->held_cmd = strdup(command))) {
+		chan->held = false;
+		snprintf(chan->watch_stop, sizeof(chan->watch_stop), "%s",
+			 "The session could not start: out of memory.");
+		return 0;
+	}
+	chan->held_has_cmd = command != NULL;
+	return 0;
 }
 
 static void env_store(struct sshd__chan *chan, const char *name, const char *value)
@@ -463,7 +432,8 @@ int sshd__chan_request(struct sshd__chan *chan, ssh_message msg)
 
 static bool output_blocked(struct sshd__chan *chan)
 {
-	return (ssh_get_poll_flags(chan->conn->session) & SSH_WRITE_PENDING) ||
+	return chan->watch_paused ||
+	       (ssh_get_poll_flags(chan->conn->session) & SSH_WRITE_PENDING) ||
 	       ssh_channel_window_size(chan->channel) == 0;
 }
 
@@ -502,7 +472,7 @@ static bool flush_pending(struct sshd__chan *chan, struct sshd__io *io, bool is_
 			io->done = true;
 			w = (int)(io->plen - io->poff);
 		} else {
-			watch_output(chan, io->pend + io->poff, (size_t)w, is_err);
+			sshd__watch_output(chan, io->pend + io->poff, (size_t)w, is_err);
 		}
 		io->poff += (size_t)w;
 		chan->bytes_out += (uint64_t)w;
@@ -525,7 +495,9 @@ static void read_output(struct sshd__chan *chan, struct sshd__io *io, bool is_er
 
 	if (!flush_pending(chan, io, is_err))
 		return;
-	for (rounds = 0; io->open && !io->done && !chan->watch_stop[0] && rounds < 8; rounds++) {
+	for (rounds = 0;
+	     io->open && !io->done && !chan->watch_stop[0] && !chan->watch_paused && rounds < 8;
+	     rounds++) {
 		uint32_t win = ssh_channel_window_size(chan->channel);
 		size_t want = win < sizeof(buf) ? win : sizeof(buf);
 		ssize_t n;
@@ -550,7 +522,7 @@ static void read_output(struct sshd__chan *chan, struct sshd__io *io, bool is_er
 			io->done = true;
 			return;
 		}
-		watch_output(chan, buf, (size_t)w, is_err);
+		sshd__watch_output(chan, buf, (size_t)w, is_err);
 		chan->bytes_out += (uint64_t)w;
 		if (w < n) {
 			if (!stash(io, buf + w, (size_t)(n - w)))
@@ -605,7 +577,7 @@ static void finish(struct sshd__chan *chan)
 		ssh_channel_request_send_exit_status(chan->channel,
 						     WIFEXITED(st) ? WEXITSTATUS(st) : 255);
 	ssh_channel_close(chan->channel);
-	watch_end(chan, st);
+	sshd__watch_end(chan, st);
 	sshd__chan_release(chan);
 }
 
@@ -697,7 +669,7 @@ void sshd__chan_abort(struct sshd__chan *chan, const char *message)
 
 	if (chan->detached || chan->finished)
 		return;
-	watch_end(chan, -1);
+	sshd__watch_end(chan, -1);
 	n = snprintf(line, sizeof(line), "\r\n%s\r\n", message);
 	if (n > 0 && ssh_channel_window_size(chan->channel) >= (uint32_t)n)
 		ssh_channel_write_stderr(chan->channel, line, (uint32_t)n);
@@ -723,7 +695,7 @@ void sshd__chan_release(struct sshd__chan *chan)
 
 	if (chan->detached)
 		return;
-	watch_end(chan, -1);
+	sshd__watch_end(chan, -1);
 	chan->detached = true;
 	sshd__list_del(&chan->node);
 	conn->nchan--;

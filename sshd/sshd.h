@@ -19,6 +19,7 @@
 struct uv_loop_s;
 struct sshd_server;
 struct sshd_check;
+struct sshd_session;
 
 /* Decision flags: what an accepted session may do besides a shell/exec/sftp. */
 enum {
@@ -48,6 +49,7 @@ struct sshd_decision {
 
 /* A session about to start, for the session hooks (recording).  Valid during the call. */
 struct sshd_session_info {
+	struct sshd_session *session; /* for sshd_session_hold/go/stop, until session_end */
 	const struct sockaddr *peer;
 	const char *ssh_user;	/* the name the client asked for */
 	const char *local_user; /* the account the session runs as */
@@ -136,6 +138,19 @@ unsigned sshd_revalidate(struct sshd_server *srv);
 size_t sshd_host_key_count(const struct sshd_server *srv);
 int sshd_host_key(const struct sshd_server *srv, size_t i, const char **public_line,
 		  const char **fingerprint);
+
+/* A watched session (sshd_session_info.session), from its session_start until its
+ * session_end.  hold, called in session_start only: the command does not start (the
+ * request is answered, the client's input waits) until go starts it or stop ends it; a
+ * held session whose client leaves ends (session_end -1).  stop, for a held or running
+ * session: ends it with message on the client's stderr (exit status 255), as a refusing
+ * session_start or session_output would, from any loop callback. */
+void sshd_session_hold(struct sshd_session *s);
+void sshd_session_go(struct sshd_session *s);
+void sshd_session_stop(struct sshd_session *s, const char *message);
+/* While paused the child's output is not read (the child blocks on a full pipe, the session's
+ * end waits): the recorder's backpressure.  May be called from session_output. */
+void sshd_session_pause(struct sshd_session *s, bool paused);
 
 /* Live connections and session processes (tests, status). */
 unsigned sshd_connection_count(const struct sshd_server *srv);

@@ -318,7 +318,7 @@ int meshd_node_new(uv_loop_t *loop, const struct meshd_node_config *cfg, struct 
 			.check_cancel = meshd__on_ssh_check_cancel,
 			.ctx = node,
 		};
-		err = meshd_record_new(node, cfg->record_dir, cfg->record_max_bytes, &hooks,
+		err = meshd_record_new(loop, node, cfg->record_dir, cfg->record_max_bytes, &hooks,
 				       &node->rec);
 		err = err ? err : sshd_server_new(loop, &sc, &hooks, &node->sshd);
 		if (err) {
@@ -385,6 +385,10 @@ void meshd_node_close(struct meshd_node *node, void (*done)(void *arg), void *ar
 		node->pending_closes++;
 		sshd_server_close(node->sshd, finish_close, node);
 		node->sshd = NULL;
+	}
+	if (node->rec) { /* after sshd's close began: its sessions end their uploads */
+		node->pending_closes++;
+		meshd_record_close(node->rec, finish_close, node);
 	}
 	if (node->ns) {
 		ns_free(node->ns);

@@ -13,6 +13,8 @@
 
 #include "cmd/daemon/node.h"
 #include "cmd/daemon/record.h"
+#include "cmd/daemon/record_upload.h"
+#include "cmd/recorder/proto.h"
 #include "common/log.h"
 #include "common/now.h"
 #include "control/netmap/netmap.h"
@@ -30,7 +32,8 @@ enum {
 
 struct meshd_record {
 	const struct meshd_node *node;
-	char *dir; /* NULL: no local copies */
+	struct meshd_upload_config up; /* the uploads to recorders */
+	char *dir;		       /* NULL: no local copies */
 	uint64_t max_bytes;
 	uint64_t count; /* sessions recorded: the file names' <n> */
 	char buf[REC_CAST_EVENT_MAX(CHUNK) + HEADER_MAX];
@@ -38,11 +41,17 @@ struct meshd_record {
 
 struct rec_session {
 	struct meshd_record *rec;
-	int fd; /* -1 once stopped */
+	struct sshd_session *ss;
+	int fd; /* the local copy, -1: none or stopped */
 	struct rec_cast cast;
 	uint64_t bytes;
 	bool enforce;
 	char path[4096];
+	char id[RECORDER_ID_MAX + 1]; /* the recording's name: <unix time>-<source>-<n> */
+	/* the upload to the rule's recorders: NULL none; up_failed once it gave up (it still
+	 * gets its meshd_upload_end); held while enforced and no recorder took it yet */
+	struct meshd_upload *up;
+	bool up_failed, held;
 };
 
 static int64_t now_usec(void)
@@ -79,29 +88,25 @@ static bool write_all(int fd, const char *p, size_t n)
 	return true;
 }
 
-/* Ends the file with a marker that says why (room for it was kept under the cap). */
+/* Ends the local file with a marker that says why (room for it was kept under the cap). */
 static void stop(struct rec_session *s, const char *why)
 {
 	if (s->fd < 0)
 		return;
-	ssize_t n = rec_cast_flush(&s->cast, now_usec(), s->rec->buf, sizeof(s->rec->buf));
-	if (n > 0 && (uint64_t)n + s->bytes + RESERVE / 2 <= s->rec->max_bytes &&
-	    write_all(s->fd, s->rec->buf, (size_t)n))
-		s->bytes += (uint64_t)n;
-	n = rec_cast_marker(&s->cast, now_usec(), why, s->rec->buf, sizeof(s->rec->buf));
+	ssize_t n = rec_cast_marker(&s->cast, now_usec(), why, s->rec->buf, sizeof(s->rec->buf));
 	if (n > 0 && write_all(s->fd, s->rec->buf, (size_t)n))
 		s->bytes += (uint64_t)n;
 	close(s->fd);
 	s->fd = -1;
 }
 
-/* Appends an event the writer put in rec->buf; false (and the recording stopped) at the
- * cap or on a write error. */
-static bool append(struct rec_session *s, ssize_t n)
+/* Appends an event the writer put in rec->buf to the local file; false (and the local copy
+ * stopped) at the cap or on a write error. */
+static bool append_local(struct rec_session *s, ssize_t n)
 {
 	char why[160];
-	if (n <= 0)
-		return n == 0;
+	if (s->fd < 0)
+		return false;
 	if (s->bytes + (uint64_t)n + RESERVE > s->rec->max_bytes) {
 		snprintf(why, sizeof(why), "recording stopped: the size cap of %" PRIu64 " bytes",
 			 s->rec->max_bytes);
@@ -123,6 +128,33 @@ static bool append(struct rec_session *s, ssize_t n)
 	return true;
 }
 
+/* The event in rec->buf to the recorder; false once the upload failed. */
+static bool append_remote(struct rec_session *s, ssize_t n)
+{
+	if (!s->up || s->up_failed)
+		return false;
+	int e = meshd_upload_append(s->up, s->rec->buf, (size_t)n);
+	if (e == -ENOBUFS)
+		log_warn(subject, "%s: %d bytes wait for the recorder: %s", s->id,
+			 MESHD_UPLOAD_BUF_MAX,
+			 s->enforce ? "the session is ended" : "the rest is not recorded");
+	if (e)
+		s->up_failed = true;
+	return !e;
+}
+
+/* An event in rec->buf to every copy kept; false when the session must end for it: an
+ * enforced recording lost the copy it is enforced on (the recorders' when the rule names
+ * some, else the local one). */
+static bool emit(struct rec_session *s, ssize_t n)
+{
+	if (n <= 0)
+		return n == 0;
+	bool local = s->fd >= 0 && append_local(s, n);
+	bool remote = append_remote(s, n);
+	return !s->enforce || (s->up ? remote : local);
+}
+
 /* The deciding rule's recording action for this login, from the current netmap. */
 static const struct pol_ssh_rule *deciding_rule(const struct ctl_netmap *nm,
 						const struct addr_ip *src, const char *user)
@@ -134,15 +166,82 @@ static const struct pol_ssh_rule *deciding_rule(const struct ctl_netmap *nm,
 	return d.verdict == VERDICT_REJECT ? NULL : d.ssh_rule;
 }
 
-static bool open_file(struct meshd_record *rec, struct rec_session *s, const char *node_name)
+static bool open_file(struct meshd_record *rec, struct rec_session *s)
 {
-	char name[64];
-	name_part(node_name, name, sizeof(name));
-	rec->count++;
-	snprintf(s->path, sizeof(s->path), "%s/%lld-%s-%" PRIu64 ".cast", rec->dir,
-		 (long long)(now_wall_ns() / 1000000000), name, rec->count);
+	snprintf(s->path, sizeof(s->path), "%s/%s.cast", rec->dir, s->id);
 	s->fd = open(s->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	return s->fd >= 0;
+}
+
+/* ---- the upload's events (record_upload.h), on the loop ---- */
+
+static void up_accepted(void *ctx)
+{
+	struct rec_session *s = ctx;
+	if (s->held) {
+		s->held = false;
+		sshd_session_go(s->ss);
+	}
+}
+
+static void up_failed(void *ctx, const char *why)
+{
+	struct rec_session *s = ctx;
+	s->up_failed = true;
+	log_warn(subject, "%s: %s; %s", s->id, why,
+		 !s->enforce ? "the session goes on, not recorded by a recorder"
+		 : s->held   ? "the session is refused"
+			     : "the session is ended");
+	bool held = s->held;
+	s->held = false;
+	if (s->enforce) /* may end the session (on_end frees s) */
+		sshd_session_stop(s->ss, held ? POL_REC_REFUSE_MSG : POL_REC_END_MSG);
+}
+
+static void up_pause(void *ctx, bool paused)
+{
+	struct rec_session *s = ctx;
+	sshd_session_pause(s->ss, paused);
+}
+
+static const struct meshd_upload_events up_events = {
+	.accepted = up_accepted,
+	.failed = up_failed,
+	.pause = up_pause,
+};
+
+/* The local copy: the file with its header; false (nothing kept) when it cannot be made. */
+static bool start_local(struct rec_session *s, ssize_t hn, const char *who)
+{
+	if (!open_file(s->rec, s)) {
+		log_warn(subject, "%s: cannot record to %s: %s", who, s->path, strerror(errno));
+		return false;
+	}
+	if (hn < 0 || !append_local(s, hn)) {
+		/* no header, no recording: a file of events alone would not play */
+		log_warn(subject, "%s: cannot write the recording's header to %s", who, s->path);
+		if (s->fd >= 0)
+			close(s->fd);
+		s->fd = -1;
+		unlink(s->path);
+		return false;
+	}
+	log_info(subject, "%s: recording to %s", who, s->path);
+	return true;
+}
+
+/* The upload to the rule's recorders; false when it cannot start. */
+static bool start_remote(struct rec_session *s, const struct pol_ssh_rule *r, ssize_t hn,
+			 const char *who)
+{
+	if (hn < 0 || meshd_upload_new(&s->rec->up, r->recorders, r->n_recorders, s->id,
+				       s->rec->buf, (size_t)hn, &up_events, s, &s->up) != 0) {
+		log_warn(subject, "%s: cannot start the upload to the recorders: %s", who,
+			 hn < 0 ? "no header" : "out of memory");
+		s->up = NULL;
+		return false;
+	}
+	return true;
 }
 
 static void *on_start(void *ctx, const struct sshd_session_info *si, char *refuse,
@@ -151,21 +250,21 @@ static void *on_start(void *ctx, const struct sshd_session_info *si, char *refus
 	struct meshd_record *rec = ctx;
 	const struct ctl_netmap *nm = meshd_node_netmap(rec->node);
 	struct addr_endpoint src;
-	char addr[ADDR_TEXT_MAX] = "", conn_id[32];
+	char addr[ADDR_TEXT_MAX] = "", conn_id[32], who[ADDR_TEXT_MAX + 2 * SSHD_NAME_MAX + 8];
 	if (!addr_endpoint_from_sockaddr(si->peer, &src))
 		return NULL;
 	addr_ip_unmap(&src.ip);
 	addr_ip_format(&src.ip, addr);
+	snprintf(who, sizeof(who), "%s as %s", addr, si->local_user);
 	const struct pol_ssh_rule *r = deciding_rule(nm, &src.ip, si->ssh_user);
-	bool wants = r && (r->n_recorders || r->enforce_recorder);
+	bool remote = r && r->n_recorders;
 	bool enforce = r && r->enforce_recorder;
-	if (!rec->dir) {
-		if (wants)
+	if (!rec->dir && !remote) {
+		if (enforce)
 			log_warn(subject,
-				 "%s as %s: ssh[%d] asks for a recorder, and meshd keeps no copy "
-				 "(no --record-dir) and has no uploader: %s",
-				 addr, si->local_user, r->index,
-				 enforce ? "refused" : "the session is not recorded");
+				 "%s: ssh[%d] enforces a recorder, none is named (no node carries "
+				 "its tags) and meshd keeps no copy (no --record-dir): refused",
+				 who, r->index);
 		if (enforce)
 			snprintf(refuse, refuse_len, "%s", POL_REC_REFUSE_MSG);
 		return NULL;
@@ -173,17 +272,22 @@ static void *on_start(void *ctx, const struct sshd_session_info *si, char *refus
 	struct addr_prefix host = addr_host_prefix(&src.ip);
 	const struct ctl_node *peer = nm ? ctl_netmap_peer_by_addr(nm, &host) : NULL;
 	struct rec_session *s = calloc(1, sizeof(*s));
-	if (!s || !open_file(rec, s, peer ? peer->name : addr)) {
-		log_warn(subject, "%s as %s: cannot record: %s; %s", addr, si->local_user,
-			 s ? strerror(errno) : "out of memory",
+	if (!s) {
+		log_warn(subject, "%s: cannot record: out of memory; %s", who,
 			 enforce ? "refused" : "the session goes on unrecorded");
 		if (enforce)
 			snprintf(refuse, refuse_len, "%s", POL_REC_REFUSE_MSG);
-		free(s);
 		return NULL;
 	}
 	s->rec = rec;
+	s->ss = si->session;
+	s->fd = -1;
 	s->enforce = enforce;
+	char name[64];
+	name_part(peer ? peer->name : addr, name, sizeof(name));
+	rec->count++;
+	snprintf(s->id, sizeof(s->id), "%lld-%s-%" PRIu64, (long long)(now_wall_ns() / 1000000000),
+		 name, rec->count);
 	rec_cast_init(&s->cast, now_usec());
 	snprintf(conn_id, sizeof(conn_id), "%" PRIu64, rec->count);
 	struct rec_header h = { .width = si->cols,
@@ -204,20 +308,34 @@ static void *on_start(void *ctx, const struct sshd_session_info *si, char *refus
 		h.command = "(a command longer than the header allows)";
 		hn = rec_cast_header(&h, rec->buf, sizeof(rec->buf));
 	}
-	if (hn < 0 || !append(s, hn)) {
-		/* no header, no recording: a file of events alone would not play */
-		log_warn(subject, "%s as %s: cannot write the recording's header to %s; %s", addr,
-			 si->local_user, s->path,
-			 enforce ? "refused" : "the session goes on unrecorded");
-		if (s->fd >= 0)
+	bool local = rec->dir && start_local(s, hn, who);
+	bool up = remote && start_remote(s, r, hn, who);
+	/* enforced on the recorders' copy when the rule names recorders, else on the local one */
+	if (enforce && !(remote ? up : local)) {
+		log_warn(subject, "%s: ssh[%d] enforces recording: refused", who, r->index);
+		snprintf(refuse, refuse_len, "%s", POL_REC_REFUSE_MSG);
+		if (s->fd >= 0) {
 			close(s->fd);
-		unlink(s->path);
-		if (enforce)
-			snprintf(refuse, refuse_len, "%s", POL_REC_REFUSE_MSG);
+			unlink(s->path);
+		}
 		free(s);
 		return NULL;
 	}
-	log_info(subject, "%s as %s: recording to %s", addr, si->local_user, s->path);
+	if (!local && !up) {
+		log_warn(subject, "%s: the session goes on unrecorded", who);
+		free(s);
+		return NULL;
+	}
+	if (up) {
+		char a[ADDR_TEXT_MAX];
+		log_info(subject, "%s: recording %s for %zu recorder(s), the first %s%s", who,
+			 s->id, r->n_recorders, addr_ip_format(&r->recorders[0], a),
+			 enforce ? "; the session waits for one to take it" : "");
+		if (enforce) {
+			s->held = true;
+			sshd_session_hold(s->ss);
+		}
+	}
 	return s;
 }
 
@@ -227,18 +345,18 @@ static bool on_output(void *sess, const void *data, size_t len, bool is_stderr, 
 	struct rec_session *s = sess;
 	const char *p = data;
 	(void)is_stderr; /* asciicast has one output stream: both go to "o" */
-	while (s->fd >= 0 && len) {
+	while (len) {
 		size_t k = len < CHUNK ? len : CHUNK;
 		ssize_t n =
 		    rec_cast_output(&s->cast, now_usec(), p, k, s->rec->buf, sizeof(s->rec->buf));
-		if (!append(s, n))
-			break;
+		if (!emit(s, n)) {
+			snprintf(message, message_len, "%s", POL_REC_END_MSG);
+			return false;
+		}
+		if (s->fd < 0 && (!s->up || s->up_failed))
+			break; /* nothing kept any more */
 		p += k;
 		len -= k;
-	}
-	if (s->fd < 0 && s->enforce) {
-		snprintf(message, message_len, "%s", POL_REC_END_MSG);
-		return false;
 	}
 	return true;
 }
@@ -246,9 +364,8 @@ static bool on_output(void *sess, const void *data, size_t len, bool is_stderr, 
 static void on_resize(void *sess, unsigned cols, unsigned rows)
 {
 	struct rec_session *s = sess;
-	if (s->fd >= 0)
-		append(s, rec_cast_resize(&s->cast, now_usec(), cols, rows, s->rec->buf,
-					  sizeof(s->rec->buf)));
+	emit(s,
+	     rec_cast_resize(&s->cast, now_usec(), cols, rows, s->rec->buf, sizeof(s->rec->buf)));
 }
 
 static void on_end(void *sess, int status)
@@ -261,6 +378,19 @@ static void on_end(void *sess, int status)
 		snprintf(why, sizeof(why), "killed by signal %d", WTERMSIG(status));
 	else
 		snprintf(why, sizeof(why), "exit status %d", WEXITSTATUS(status));
+	/* the held-back bytes and the marker: to the recorder, and under the cap locally */
+	ssize_t n = rec_cast_flush(&s->cast, now_usec(), s->rec->buf, sizeof(s->rec->buf));
+	if (n > 0) {
+		if (s->fd >= 0 && (uint64_t)n + s->bytes + RESERVE / 2 <= s->rec->max_bytes &&
+		    write_all(s->fd, s->rec->buf, (size_t)n))
+			s->bytes += (uint64_t)n;
+		append_remote(s, n);
+	}
+	n = rec_cast_marker(&s->cast, now_usec(), why, s->rec->buf, sizeof(s->rec->buf));
+	if (n > 0)
+		append_remote(s, n);
+	if (s->up)
+		meshd_upload_end(s->up);
 	if (s->fd >= 0) {
 		stop(s, why);
 		log_info(subject, "%s: %" PRIu64 " bytes, %s", s->path, s->bytes, why);
@@ -268,13 +398,15 @@ static void on_end(void *sess, int status)
 	free(s);
 }
 
-int meshd_record_new(const struct meshd_node *node, const char *dir, uint64_t max_bytes,
+int meshd_record_new(uv_loop_t *loop, struct meshd_node *node, const char *dir, uint64_t max_bytes,
 		     struct sshd_hooks *hooks, struct meshd_record **out)
 {
 	struct meshd_record *rec = calloc(1, sizeof(*rec));
 	if (!rec)
 		return -ENOMEM;
 	rec->node = node;
+	rec->up.loop = loop;
+	rec->up.node = node;
 	rec->max_bytes = max_bytes ? max_bytes : MESHD_RECORD_MAX_BYTES;
 	if (rec->max_bytes < 2 * HEADER_MAX)
 		rec->max_bytes = 2 * HEADER_MAX;
@@ -298,6 +430,11 @@ int meshd_record_new(const struct meshd_node *node, const char *dir, uint64_t ma
 	hooks->session_ctx = rec;
 	*out = rec;
 	return 0;
+}
+
+void meshd_record_close(struct meshd_record *rec, void (*done)(void *), void *arg)
+{
+	meshd_upload_close_all(&rec->up, done, arg);
 }
 
 void meshd_record_free(struct meshd_record *rec)

@@ -89,3 +89,16 @@ void recorder_active_sweep(struct recorder_active *a, uint64_t now_ms, recorder_
 	}
 	pthread_mutex_unlock(&a->lock);
 }
+
+void recorder_active_finish(struct recorder_active *a, const char *source, const char *id,
+			    recorder_run_end_fn *end, void *ctx)
+{
+	pthread_mutex_lock(&a->lock);
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->runs[i].id, id) == 0 && strcmp(a->runs[i].source, source) == 0) {
+			end(ctx, &a->runs[i], RECORDER_END_FINISHED);
+			forget(a, i);
+			break;
+		}
+	pthread_mutex_unlock(&a->lock);
+}

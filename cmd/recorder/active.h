@@ -5,9 +5,10 @@
  *	...
  *	recorder_active_sweep(a, now_ms(), on_end, ctx);	// once a second
  *
- * The protocol has no end-of-recording message, so "ended" means idle: no upload stored for
- * idle_ms.  A session that prints nothing for that long ends here and, when it prints again,
- * is seen anew (resumed at its offset).  Bounded: at most max recordings; a new one beyond
+ * A recording ends with its upload marked end=1 (recorder_active_finish); one whose node
+ * went away without it ends when idle: no upload stored for idle_ms.  A session that prints
+ * nothing for that long ends here too and, when it prints again, is seen anew (resumed at
+ * its offset).  Bounded: at most max recordings; a new one beyond
  * that ends the one idle longest first.  Thread-safe (one mutex); the clock is the caller's. */
 #ifndef MESH_CMD_RECORDER_ACTIVE_H
 #define MESH_CMD_RECORDER_ACTIVE_H
@@ -30,9 +31,10 @@ struct recorder_run {
 };
 
 enum recorder_run_end {
-	RECORDER_END_IDLE,    /* no upload for idle_ms */
-	RECORDER_END_EVICTED, /* max runs reached and this one was idle longest */
-	RECORDER_END_STOP,    /* the recorder stops */
+	RECORDER_END_IDLE,     /* no upload for idle_ms */
+	RECORDER_END_EVICTED,  /* max runs reached and this one was idle longest */
+	RECORDER_END_STOP,     /* the recorder stops */
+	RECORDER_END_FINISHED, /* the node said so (PUT ...&end=1) */
 };
 
 typedef void recorder_run_end_fn(void *ctx, const struct recorder_run *run,
@@ -49,6 +51,11 @@ void recorder_active_free(struct recorder_active *a);
 bool recorder_active_seen(struct recorder_active *a, const char *source, const char *id,
 			  uint64_t offset, uint64_t held, uint64_t now_ms, recorder_run_end_fn *end,
 			  void *ctx);
+
+/* The recording's last upload (end=1) was stored: calls end for its run (when one is
+ * tracked) and forgets it. */
+void recorder_active_finish(struct recorder_active *a, const char *source, const char *id,
+			    recorder_run_end_fn *end, void *ctx);
 
 /* Ends (calls end for, then forgets) every run idle for idle_ms at now_ms; now_ms =
  * UINT64_MAX ends them all (RECORDER_END_STOP).  end is called with the lock held: it must

@@ -1,9 +1,12 @@
 /* The recorder's request line: method and raw target to a route with its id, source and
  * offset, or the status and the sentence to answer (proto.h has the grammar).  The first
  * failing check decides, in this order: the path (404), the method (405), then the id, the
- * source and the query (400), so each bad request has exactly one answer. */
+ * source and the query (400), so each bad request has exactly one answer.  Also the node's
+ * reading of the recorder's answers (recorder_reply_parse): the status, Mesh-Acked and the
+ * body's length, each refused with a sentence that quotes it. */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cmd/recorder/proto.h"
 #include "common/log.h"
@@ -30,6 +33,7 @@ static unsigned fail(char why[static RECORDER_WHY_MAX], unsigned status, const c
 	return status;
 }
 
+/* N of ?offset=N: 0 or 1-18 digits without a leading zero. */
 static bool parse_offset(const char *s, uint64_t *out)
 {
 	size_t n = strlen(s);
@@ -148,13 +152,115 @@ unsigned recorder_proto_parse(const char *method, const char *target, struct rec
 			 "PUT needs ?offset=N (the bytes the recorder holds)");
 		return 400;
 	}
-	if (strncmp(query, "offset=", 7) != 0 || strchr(query, '&'))
-		return fail(why, 400, "unexpected query '%s': PUT takes ?offset=N only", query,
+	const char *amp = strchr(query, '&');
+	if (strncmp(query, "offset=", 7) != 0 || (amp && strcmp(amp, "&end=1") != 0))
+		return fail(why, 400,
+			    "unexpected query '%s': PUT takes ?offset=N or ?offset=N&end=1", query,
 			    strlen(query));
-	if (!parse_offset(query + 7, &req->offset))
+	char num[20] = "";
+	size_t nlen = amp ? (size_t)(amp - query - 7) : strlen(query + 7);
+	if (nlen < sizeof(num))
+		memcpy(num, query + 7, nlen);
+	if (nlen >= sizeof(num) || !parse_offset(num, &req->offset))
 		return fail(why, 400,
 			    "bad offset '%s': 0 or a decimal number without leading zeros, at most "
 			    "18 digits",
-			    query + 7, strlen(query + 7));
+			    query + 7, nlen);
+	req->end = amp != NULL;
 	return 0;
+}
+
+/* -1, with fmt's sentence quoting s[0..len) in why. */
+static int reject(char why[static RECORDER_WHY_MAX], const char *fmt, const char *s, size_t len)
+{
+	fail(why, 0, fmt, s, len);
+	return -1;
+}
+
+/* One header line (name: value, without its CRLF) into out; 0 or -1 with why. */
+static int reply_header(const char *line, size_t len, struct recorder_reply *out, bool *seen_cl,
+			char why[static RECORDER_WHY_MAX])
+{
+	const char *colon = memchr(line, ':', len);
+	if (!colon || colon == line)
+		return reject(why, "bad header line '%s'", line, len);
+	size_t nlen = (size_t)(colon - line);
+	const char *v = colon + 1, *end = line + len;
+	while (v < end && (*v == ' ' || *v == '\t'))
+		v++;
+	while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	size_t vlen = (size_t)(end - v);
+	char num[20] = "";
+	if (vlen < sizeof(num))
+		memcpy(num, v, vlen);
+	if (nlen == 10 && strncasecmp(line, "Mesh-Acked", 10) == 0) {
+		if (out->has_acked)
+			return reject(why, "Mesh-Acked twice: '%s'", line, len);
+		if (vlen >= sizeof(num) || !parse_offset(num, &out->acked))
+			return reject(why, "bad Mesh-Acked '%s': not an offset", v, vlen);
+		out->has_acked = true;
+	} else if (nlen == 14 && strncasecmp(line, "Content-Length", 14) == 0) {
+		if (*seen_cl)
+			return reject(why, "Content-Length twice: '%s'", line, len);
+		if (vlen >= sizeof(num) || !parse_offset(num, &out->content_length) ||
+		    out->content_length > RECORDER_REPLY_BODY_MAX)
+			return reject(why, "bad Content-Length '%s': at most 65536 bytes of answer",
+				      v, vlen);
+		*seen_cl = true;
+	} else if (nlen == 17 && strncasecmp(line, "Transfer-Encoding", 17) == 0) {
+		return reject(why, "unexpected Transfer-Encoding '%s': the answer is a sentence", v,
+			      vlen);
+	} else if (nlen == 10 && strncasecmp(line, "Connection", 10) == 0) {
+		out->close = vlen == 5 && strncasecmp(v, "close", 5) == 0;
+	}
+	return 0;
+}
+
+int recorder_reply_parse(const char *buf, size_t len, struct recorder_reply *out,
+			 char why[static RECORDER_WHY_MAX])
+{
+	memset(out, 0, sizeof(*out));
+	why[0] = '\0';
+	size_t lim = len < RECORDER_REPLY_HEAD_MAX ? len : RECORDER_REPLY_HEAD_MAX;
+	const char *p = buf, *end = buf + lim;
+	/* the status line first: it is refused as soon as its start is wrong */
+	size_t pre = lim < 9 ? lim : 9;
+	if (memcmp(p, "HTTP/1.1 ", pre) != 0 && memcmp(p, "HTTP/1.0 ", pre) != 0) {
+		const char *nl = memchr(p, '\n', lim);
+		return reject(why, "not an HTTP/1.x answer: '%s'", p, nl ? (size_t)(nl - p) : lim);
+	}
+	bool seen_cl = false;
+	for (int n = 0;; n++) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl) {
+			if (len >= RECORDER_REPLY_HEAD_MAX) {
+				snprintf(why, RECORDER_WHY_MAX,
+					 "the answer's head is over %d bytes",
+					 RECORDER_REPLY_HEAD_MAX);
+				return -1;
+			}
+			return 0;
+		}
+		if (nl == p || nl[-1] != '\r')
+			return reject(why, "a line without CRLF: '%s'", p, (size_t)(nl - p));
+		size_t llen = (size_t)(nl - 1 - p);
+		if (n == 0) {
+			if (llen < 12 || !(p[9] >= '1' && p[9] <= '5') ||
+			    !(p[10] >= '0' && p[10] <= '9') || !(p[11] >= '0' && p[11] <= '9') ||
+			    (llen > 12 && p[12] != ' '))
+				return reject(why, "bad status line '%s'", p, llen);
+			out->status =
+			    (unsigned)((p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0'));
+		} else if (llen == 0) {
+			if (!seen_cl) {
+				snprintf(why, RECORDER_WHY_MAX, "an answer without Content-Length");
+				return -1;
+			}
+			return (int)(nl + 1 - buf);
+		} else if (reply_header(p, llen, out, &seen_cl, why)) {
+			return -1;
+		}
+		p = nl + 1;
+	}
 }

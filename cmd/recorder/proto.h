@@ -7,8 +7,9 @@
  *		return reply(status, why);
  *	switch (req.route) { case RECORDER_UPLOAD: ... }
  *
- * The routes (the protocol is /work/notes/rec-proto.md, summed up in cmd/meshrecorder.c):
+ * The routes (the protocol is in cmd/meshrecorder.c's opening comment and the README):
  *	PUT  /v1/recordings/ID?offset=N		append the body at N
+ *	PUT  /v1/recordings/ID?offset=N&end=1	... and the recording ends with it
  *	HEAD /v1/recordings/ID			the bytes held (Mesh-Acked)
  *	GET  /v1/recordings			the JSON list
  *	GET  /v1/recordings/SOURCE/ID		one recording
@@ -46,6 +47,7 @@ struct recorder_req {
 	char id[RECORDER_ID_MAX + 1];
 	char source[ADDR_TEXT_MAX];
 	uint64_t offset;
+	bool end; /* PUT ...&end=1: the last upload of the recording */
 };
 
 /* Whether id is a recording id (1-128 of [A-Za-z0-9._-], not starting with '.'). */
@@ -59,5 +61,29 @@ bool recorder_source_valid(const char *s);
  * in why that quotes the bad part (escaped, cut at 64 bytes). */
 unsigned recorder_proto_parse(const char *method, const char *target, struct recorder_req *req,
 			      char why[static RECORDER_WHY_MAX]);
+
+/* ---- the node's side: the recorder's answer to a PUT ---- */
+
+enum {
+	RECORDER_REPLY_HEAD_MAX = 4096,	 /* status line and headers */
+	RECORDER_REPLY_BODY_MAX = 65536, /* the sentence after them */
+};
+
+struct recorder_reply {
+	unsigned status;	 /* 100-599 */
+	bool has_acked;		 /* a Mesh-Acked header came */
+	uint64_t acked;		 /* its value */
+	uint64_t content_length; /* the body to read past */
+	bool close;		 /* Connection: close */
+};
+
+/* Parses an HTTP/1.1 response head at the start of buf[0..len): its length (through the
+ * blank line, at most RECORDER_REPLY_HEAD_MAX) with *out filled; 0 when it is not complete
+ * yet and may still be; -1 with a sentence in why for a head the node cannot take (not
+ * HTTP/1.x, a bad status, too long, no Content-Length or one over RECORDER_REPLY_BODY_MAX,
+ * chunked, a Mesh-Acked that is not an offset, a header twice).  Pure, like
+ * recorder_proto_parse: the fuzz target recorder-proto drives it too. */
+int recorder_reply_parse(const char *buf, size_t len, struct recorder_reply *out,
+			 char why[static RECORDER_WHY_MAX]);
 
 #endif

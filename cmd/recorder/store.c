@@ -72,7 +72,7 @@ static int source_dir(struct recorder_store *st, const char *source, bool create
  * locked when lock says so, a regular file (-EINVAL otherwise); its size in *size.  A
  * descriptor or -errno. */
 static int open_file(struct recorder_store *st, const char *source, const char *id, int flags,
-		     bool lock, uint64_t *size)
+		     bool lock, uint64_t *size, bool *ended)
 {
 	char name[NAME_MAX_LEN];
 	snprintf(name, sizeof(name), "%s.cast", id);
@@ -103,6 +103,8 @@ static int open_file(struct recorder_store *st, const char *source, const char *
 		return rc;
 	}
 	*size = (uint64_t)sb.st_size;
+	if (ended)
+		*ended = !(sb.st_mode & S_IWUSR);
 	return fd;
 }
 
@@ -123,19 +125,24 @@ static int write_all(int fd, const void *data, size_t len, uint64_t offset)
 }
 
 int recorder_store_append(struct recorder_store *st, const char *source, const char *id,
-			  uint64_t offset, const void *data, size_t len, uint64_t *held)
+			  uint64_t offset, const void *data, size_t len, bool end, uint64_t *held)
 {
 	uint64_t size;
+	bool ended;
 	*held = 0;
 	/* a recording that could not hold the body is not even created */
 	bool create = offset == 0 && len <= st->max;
-	int fd = open_file(st, source, id, O_WRONLY | (create ? O_CREAT : 0), true, &size);
+	int fd = open_file(st, source, id, O_WRONLY | (create ? O_CREAT : 0), true, &size, &ended);
 	if (fd == -ENOENT) /* nothing held: a wrong offset, or over the cap at 0 */
 		return offset ? -ESPIPE : -EFBIG;
 	if (fd < 0)
 		return fd;
 	int rc;
-	if (offset != size || offset + len > st->max) {
+	if (ended) {
+		/* the end said again (its answer was lost) is taken; anything else is refused */
+		rc = offset == size && len == 0 && end ? 0 : -EROFS;
+		*held = size;
+	} else if (offset != size || offset + len > st->max) {
 		rc = offset != size ? -ESPIPE : -EFBIG;
 		if (fsync(fd) != 0) /* the size reported is durable, torn tail or not */
 			rc = -errno;
@@ -144,6 +151,9 @@ int recorder_store_append(struct recorder_store *st, const char *source, const c
 	} else {
 		rc = write_all(fd, data, len, offset);
 		if (rc && ftruncate(fd, (off_t)offset) != 0)
+			rc = -errno;
+		/* the end is the mode 0400, made durable with the bytes */
+		if (!rc && end && fchmod(fd, 0400) != 0)
 			rc = -errno;
 		if (fsync(fd) != 0 && !rc)
 			rc = -errno;
@@ -157,7 +167,7 @@ int recorder_store_append(struct recorder_store *st, const char *source, const c
 int recorder_store_size(struct recorder_store *st, const char *source, const char *id,
 			uint64_t *size)
 {
-	int fd = open_file(st, source, id, O_RDONLY, true, size);
+	int fd = open_file(st, source, id, O_RDONLY, true, size, NULL);
 	if (fd < 0)
 		return fd;
 	int rc = fsync(fd) != 0 ? -errno : 0;
@@ -168,7 +178,7 @@ int recorder_store_size(struct recorder_store *st, const char *source, const cha
 int recorder_store_read(struct recorder_store *st, const char *source, const char *id, int *fd,
 			uint64_t *size)
 {
-	int f = open_file(st, source, id, O_RDONLY, false, size);
+	int f = open_file(st, source, id, O_RDONLY, false, size, NULL);
 	if (f < 0)
 		return f;
 	*fd = f;
@@ -221,6 +231,7 @@ static int list_source(int dfd, const char *source, struct recorder_entry **v, s
 		snprintf(e->id, sizeof(e->id), "%s", id);
 		e->size = (uint64_t)sb.st_size;
 		e->mtime = sb.st_mtime;
+		e->ended = !(sb.st_mode & S_IWUSR);
 	}
 	closedir(d);
 	return rc;

@@ -31,6 +31,7 @@
 #ifndef MESH_CMD_RECORDER_STORE_H
 #define MESH_CMD_RECORDER_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -44,12 +45,15 @@ int recorder_store_open(const char *dir, uint64_t max_bytes, struct recorder_sto
 void recorder_store_free(struct recorder_store *st);
 
 /* Appends len bytes at offset to SOURCE/ID.cast (source and id already valid, as
- * recorder_proto_parse checks them) and fsyncs; *held is the durable size afterwards in
- * every case that has one.  0; -ESPIPE offset is not the size held (*held says it); -EFBIG
- * offset + len over the cap (*held: the size, unchanged); other -errno (-ENOSPC ...) with
- * nothing acknowledged. */
+ * recorder_proto_parse checks them) and fsyncs; with end, the recording is finished with
+ * them (its mode becomes 0400, durable with the bytes): nothing more is taken, except the
+ * same end again (offset = size, len 0: a node whose answer was lost).  *held is the durable
+ * size afterwards in every case that has one.  0; -ESPIPE offset is not the size held
+ * (*held says it); -EFBIG offset + len over the cap (*held: the size, unchanged); -EROFS the
+ * recording has ended (*held: its size); other -errno (-ENOSPC ...) with nothing
+ * acknowledged. */
 int recorder_store_append(struct recorder_store *st, const char *source, const char *id,
-			  uint64_t offset, const void *data, size_t len, uint64_t *held);
+			  uint64_t offset, const void *data, size_t len, bool end, uint64_t *held);
 
 /* The durable size of SOURCE/ID.cast (fsync'ed before it is reported): 0 or -ENOENT. */
 int recorder_store_size(struct recorder_store *st, const char *source, const char *id,
@@ -65,6 +69,7 @@ struct recorder_entry {
 	char id[129];
 	uint64_t size;
 	time_t mtime;
+	bool ended; /* an upload with end=1 finished it */
 };
 
 /* Every recording (sources and ids that the protocol could name; anything else in the

@@ -2,7 +2,9 @@
  * peer that reaches the recorder sends.  The first byte picks the method, the rest is the raw
  * target.  Checks the contract: an answer is 0 or one of 400/404/405 with a sentence; a
  * request taken has a valid id (and source), and printing it back as a target gives the
- * same request again. */
+ * same request again.  A first byte with its top bit set feeds the rest to the node's side
+ * instead, recorder_reply_parse (the answers a recorder, or whoever answers in its place,
+ * sends). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,10 +14,39 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* The node's reading of an answer: a head taken is within the bytes and the bounds, and
+ * reads the same from exactly its own bytes; an incomplete one is short of the bound. */
+static void check_reply(const char *buf, size_t len)
+{
+	struct recorder_reply r, again;
+	char why[RECORDER_WHY_MAX];
+	int rc = recorder_reply_parse(buf, len, &r, why);
+	if (rc < 0) {
+		if (!why[0] || strlen(why) >= RECORDER_WHY_MAX)
+			abort();
+		return;
+	}
+	if (rc == 0) {
+		if (len >= RECORDER_REPLY_HEAD_MAX)
+			abort();
+		return;
+	}
+	if ((size_t)rc > len || rc > RECORDER_REPLY_HEAD_MAX || r.status < 100 || r.status > 599 ||
+	    r.content_length > RECORDER_REPLY_BODY_MAX || r.acked > RECORDER_OFFSET_MAX)
+		abort();
+	if (recorder_reply_parse(buf, (size_t)rc, &again, why) != rc ||
+	    memcmp(&r, &again, sizeof(r)) != 0)
+		abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
 		return 0;
+	if (data[0] & 0x80) { /* the other parser: a recorder's answer, as the node reads it */
+		check_reply((const char *)data + 1, size - 1);
+		return 0;
+	}
 	static const char *methods[] = { "PUT", "HEAD", "GET", "POST" };
 	const char *method = methods[data[0] & 3];
 	char *target = malloc(size);
@@ -36,8 +67,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char back[512];
 	switch (req.route) {
 	case RECORDER_UPLOAD:
-		snprintf(back, sizeof(back), "/v1/recordings/%s?offset=%llu", req.id,
-			 (unsigned long long)req.offset);
+		snprintf(back, sizeof(back), "/v1/recordings/%s?offset=%llu%s", req.id,
+			 (unsigned long long)req.offset, req.end ? "&end=1" : "");
 		break;
 	case RECORDER_STAT:
 		snprintf(back, sizeof(back), "/v1/recordings/%s", req.id);

@@ -151,7 +151,7 @@ req bad-source 400 - "bad source '127.000.0.1': an IP address as the list shows 
 
 req list 200 - '*' "$url"
 sed -i 's/"mtime":[0-9]*/"mtime":M/g' "$tmp/body"
-want="[{\"source\":\"127.0.0.1\",\"id\":\"capped\",\"size\":4000,\"mtime\":M},{\"source\":\"127.0.0.1\",\"id\":\"$id\",\"size\":$total,\"mtime\":M}]"
+want="[{\"source\":\"127.0.0.1\",\"id\":\"capped\",\"size\":4000,\"mtime\":M,\"ended\":false},{\"source\":\"127.0.0.1\",\"id\":\"$id\",\"size\":$total,\"mtime\":M,\"ended\":false}]"
 if [ "$(cat "$tmp/body")" = "$want" ]; then echo "ok   list-body"; else
 	echo "FAIL list-body: $(cat "$tmp/body")"
 	fail=1
@@ -251,6 +251,26 @@ for _ in $(seq 100); do
 	grep -qF "$ended" "$tmp/log" && break
 	sleep 0.1
 done
+# the end of a recording: end=1 with its last bytes (or none) finishes it at once (logged,
+# 0400, "ended" in the list); the same end again is taken, anything more is a 410
+req end 200 310 "stored up to 310" --interface 127.0.0.2 -X PUT --data-binary "0123456789" \
+	"$url/$id?offset=300&end=1"
+req end-again 200 310 "stored up to 310" --interface 127.0.0.2 -X PUT --data-binary "" \
+	"$url/$id?offset=310&end=1"
+req after-end 410 310 "the recording has ended at 310 bytes" --interface 127.0.0.2 -X PUT \
+	--data-binary "x" "$url/$id?offset=310"
+req end-bad-query 400 - "unexpected query 'offset=310&end=yes': PUT takes ?offset=N or ?offset=N&end=1" \
+	--interface 127.0.0.2 -X PUT --data-binary "x" "$url/$id?offset=310&end=yes"
+finished="127.0.0.2: recording $id ended (the node ended it): 310 bytes held, 10 in 1 uploads since 300"
+if grep -qF "$finished" "$tmp/log" && [ "$(stat -c %a "$tmp/rec/127.0.0.2/$id.cast")" = 400 ] &&
+	curl -sS --interface 127.0.0.2 "$url" | grep -qF "\"id\":\"$id\",\"size\":310,\"mtime\":"; then
+	echo "ok   end: logged, 0400"
+else
+	echo "FAIL end: no '$finished' or mode $(stat -c %a "$tmp/rec/127.0.0.2/$id.cast")"
+	fail=1
+fi
+curl -sS --interface 127.0.0.2 "$url" | grep -q '"ended":true}' && echo "ok   end: listed as ended" ||
+	{ echo "FAIL end: not listed as ended: $(curl -sS --interface 127.0.0.2 "$url")"; fail=1; }
 stop
 
 expect meshctl-unreachable 1 '*' "$meshctl" recordings list --recorder="$base"

@@ -2,7 +2,8 @@
  * (the size held or 409), creation (O_EXCL, 0600, directories 0700), the cap, names never
  * followed through a symbolic link, the list, two appenders at once, and a crash between
  * write and ack: bytes written and never acknowledged, the store reopened, the node asks
- * HEAD (or gets a 409) and resumes from the size on disk, and the file is the whole stream. */
+ * HEAD (or gets a 409) and resumes from the size on disk, and the file is the whole stream;
+ * the end of a recording (end=1: nothing taken after it but the same end again). */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -46,7 +47,8 @@ static void *race(void *arg)
 {
 	struct racer *r = arg;
 	uint64_t held;
-	int rc = recorder_store_append(r->st, "10.0.0.2", "race", r->offset, "def", 3, &held);
+	int rc =
+	    recorder_store_append(r->st, "10.0.0.2", "race", r->offset, "def", 3, false, &held);
 	r->held = held;
 	__atomic_store_n(&r->rc, rc, __ATOMIC_SEQ_CST);
 	return NULL;
@@ -68,26 +70,26 @@ int main(void)
 	CHECK_INT(recorder_store_open(root, 100, &st, err, sizeof(err)), 0);
 	CHECK_INT(mode_of(""), 0700);
 	/* 2: offset 0 creates SOURCE/ID.cast 0600 in a 0700 directory */
-	CHECK_INT(recorder_store_append(st, src, "s1", 0, "hello ", 6, &held), 0);
+	CHECK_INT(recorder_store_append(st, src, "s1", 0, "hello ", 6, false, &held), 0);
 	CHECK_INT(held, 6);
 	CHECK_INT(mode_of("100.64.0.7"), 0700);
 	CHECK_INT(mode_of("100.64.0.7/s1.cast"), 0600);
 	/* 3: the next bytes at the size held */
-	CHECK_INT(recorder_store_append(st, src, "s1", 6, "world", 5, &held), 0);
+	CHECK_INT(recorder_store_append(st, src, "s1", 6, "world", 5, false, &held), 0);
 	CHECK_INT(held, 11);
 	/* 4: an offset behind or ahead is 409 with the size held, nothing written */
-	CHECK_INT(recorder_store_append(st, src, "s1", 6, "WORLD", 5, &held), -ESPIPE);
+	CHECK_INT(recorder_store_append(st, src, "s1", 6, "WORLD", 5, false, &held), -ESPIPE);
 	CHECK_INT(held, 11);
-	CHECK_INT(recorder_store_append(st, src, "s1", 12, "x", 1, &held), -ESPIPE);
+	CHECK_INT(recorder_store_append(st, src, "s1", 12, "x", 1, false, &held), -ESPIPE);
 	CHECK_INT(held, 11);
 	/* 5: offset 0 on a recording that holds bytes: 409, never a second start */
-	CHECK_INT(recorder_store_append(st, src, "s1", 0, "new", 3, &held), -ESPIPE);
+	CHECK_INT(recorder_store_append(st, src, "s1", 0, "new", 3, false, &held), -ESPIPE);
 	CHECK_INT(held, 11);
 	check_content("100.64.0.7/s1.cast", "hello world");
 	/* 6: offset > 0 for a recording never started, from a source never seen: 409 at 0 */
-	CHECK_INT(recorder_store_append(st, src, "none", 5, "x", 1, &held), -ESPIPE);
+	CHECK_INT(recorder_store_append(st, src, "none", 5, "x", 1, false, &held), -ESPIPE);
 	CHECK_INT(held, 0);
-	CHECK_INT(recorder_store_append(st, "10.9.9.9", "none", 5, "x", 1, &held), -ESPIPE);
+	CHECK_INT(recorder_store_append(st, "10.9.9.9", "none", 5, "x", 1, false, &held), -ESPIPE);
 	CHECK_INT(held, 0);
 	CHECK_INT(mode_of("10.9.9.9"), -1);
 	/* 7: HEAD */
@@ -98,19 +100,19 @@ int main(void)
 	/* 8: the cap (100): up to it exactly, then 507 with the size unchanged */
 	static char big[100];
 	memset(big, 'b', sizeof(big));
-	CHECK_INT(recorder_store_append(st, src, "s1", 11, big, 89, &held), 0);
+	CHECK_INT(recorder_store_append(st, src, "s1", 11, big, 89, false, &held), 0);
 	CHECK_INT(held, 100);
-	CHECK_INT(recorder_store_append(st, src, "s1", 100, "x", 1, &held), -EFBIG);
+	CHECK_INT(recorder_store_append(st, src, "s1", 100, "x", 1, false, &held), -EFBIG);
 	CHECK_INT(held, 100);
-	CHECK_INT(recorder_store_append(st, src, "cap", 0, big, 100, &held), 0);
-	CHECK_INT(recorder_store_append(st, src, "cap2", 0, big, 101, &held), -EFBIG);
+	CHECK_INT(recorder_store_append(st, src, "cap", 0, big, 100, false, &held), 0);
+	CHECK_INT(recorder_store_append(st, src, "cap2", 0, big, 101, false, &held), -EFBIG);
 	CHECK_INT(held, 0);
 	CHECK_INT(recorder_store_size(st, src, "cap2", &size), -ENOENT); /* not even created */
 
 	/* 9: crash between write and ack.  The node sent "line1\n" (acked, 6) and then
 	 * "line2\nline3\n" at 6; the recorder wrote "line2\nli" and died before its fsync and
 	 * its answer.  Simulated: the torn bytes written straight into the file. */
-	CHECK_INT(recorder_store_append(st, src, "crash", 0, "line1\n", 6, &held), 0);
+	CHECK_INT(recorder_store_append(st, src, "crash", 0, "line1\n", 6, false, &held), 0);
 	recorder_store_free(st);
 	{
 		char p[512];
@@ -122,13 +124,14 @@ int main(void)
 	}
 	CHECK_INT(recorder_store_open(root, 100, &st, err, sizeof(err)), 0);
 	/* the node resends from its acked 6: 409, and the size on disk is the truth */
-	CHECK_INT(recorder_store_append(st, src, "crash", 6, "line2\nline3\n", 12, &held), -ESPIPE);
+	CHECK_INT(recorder_store_append(st, src, "crash", 6, "line2\nline3\n", 12, false, &held),
+		  -ESPIPE);
 	CHECK_INT(held, 14);
 	/* after a reconnect it asks HEAD instead: the same answer */
 	CHECK_INT(recorder_store_size(st, src, "crash", &size), 0);
 	CHECK_INT(size, 14);
 	/* it still holds every byte not acknowledged, so it sends the rest from 14 */
-	CHECK_INT(recorder_store_append(st, src, "crash", 14, "ne3\n", 4, &held), 0);
+	CHECK_INT(recorder_store_append(st, src, "crash", 14, "ne3\n", 4, false, &held), 0);
 	CHECK_INT(held, 18);
 	check_content("100.64.0.7/crash.cast", "line1\nline2\nline3\n");
 
@@ -141,7 +144,7 @@ int main(void)
 		CHECK(fd >= 0);
 		close(fd);
 	}
-	CHECK_INT(recorder_store_append(st, src, "empty", 0, "x", 1, &held), 0);
+	CHECK_INT(recorder_store_append(st, src, "empty", 0, "x", 1, false, &held), 0);
 	CHECK_INT(held, 1);
 
 	/* 11: a symbolic link is never followed, for a recording or a source */
@@ -151,14 +154,15 @@ int main(void)
 		CHECK_INT(file_write_atomic(t, "secret", 6, 0600), 0);
 		snprintf(p, sizeof(p), "%s/100.64.0.7/link.cast", root);
 		CHECK_INT(symlink(t, p), 0);
-		CHECK_INT(recorder_store_append(st, src, "link", 6, "x", 1, &held), -ELOOP);
-		CHECK_INT(recorder_store_append(st, src, "link", 0, "x", 1, &held), -ELOOP);
+		CHECK_INT(recorder_store_append(st, src, "link", 6, "x", 1, false, &held), -ELOOP);
+		CHECK_INT(recorder_store_append(st, src, "link", 0, "x", 1, false, &held), -ELOOP);
 		int fd;
 		CHECK_INT(recorder_store_read(st, src, "link", &fd, &size), -ELOOP);
 		snprintf(p, sizeof(p), "%s/10.0.0.66", root);
 		CHECK_INT(symlink(base, p), 0);
-		CHECK_INT(recorder_store_append(st, "10.0.0.66", "outside", 0, "x", 1, &held),
-			  -ENOTDIR);
+		CHECK_INT(
+		    recorder_store_append(st, "10.0.0.66", "outside", 0, "x", 1, false, &held),
+		    -ENOTDIR);
 		char *got = NULL;
 		size_t len;
 		CHECK_INT(file_read_all(t, 100, &got, &len), 0);
@@ -179,7 +183,7 @@ int main(void)
 	}
 
 	/* 13: eight appenders at the same offset: exactly one is taken */
-	CHECK_INT(recorder_store_append(st, "10.0.0.2", "race", 0, "abc", 3, &held), 0);
+	CHECK_INT(recorder_store_append(st, "10.0.0.2", "race", 0, "abc", 3, false, &held), 0);
 	struct racer r[8];
 	for (int i = 0; i < 8; i++) {
 		r[i].st = st;
@@ -241,6 +245,30 @@ int main(void)
 		CHECK_STR(got, want[i]);
 		CHECK(v[i].mtime > 1700000000);
 	}
+	free(v);
+
+	/* 16: the end: the bytes with end=1 are taken and finish the recording (mode 0400,
+	 * "ended" in the list); the same end again is taken (its answer was lost), anything
+	 * after it refused with the size held */
+	CHECK_INT(recorder_store_append(st, "10.0.0.3", "fin", 0, "ab", 2, false, &held), 0);
+	CHECK_INT(recorder_store_append(st, "10.0.0.3", "fin", 2, "cd", 2, true, &held), 0);
+	CHECK_INT(held, 4);
+	CHECK_INT(mode_of("10.0.0.3/fin.cast"), 0400);
+	CHECK_INT(recorder_store_append(st, "10.0.0.3", "fin", 4, "", 0, true, &held), 0);
+	CHECK_INT(held, 4);
+	held = 0;
+	CHECK_INT(recorder_store_append(st, "10.0.0.3", "fin", 4, "e", 1, false, &held), -EROFS);
+	CHECK_INT(held, 4);
+	CHECK_INT(recorder_store_append(st, "10.0.0.3", "fin", 4, "e", 1, true, &held), -EROFS);
+	CHECK_INT(recorder_store_append(st, "10.0.0.3", "fin", 2, "", 0, true, &held), -EROFS);
+	CHECK_INT(recorder_store_append(st, "10.0.0.3", "fin", 0, "x", 1, false, &held), -EROFS);
+	check_content("10.0.0.3/fin.cast", "abcd");
+	/* an empty end on a live recording ends it where it is */
+	CHECK_INT(recorder_store_append(st, "10.0.0.3", "open", 0, "xy", 2, false, &held), 0);
+	CHECK_INT(recorder_store_append(st, "10.0.0.3", "open", 2, "", 0, true, &held), 0);
+	CHECK_INT(recorder_store_list(st, &v, &n), 0);
+	CHECK_INT(n, 7);
+	CHECK(n == 7 && !v[0].ended && v[1].ended && v[2].ended && !v[3].ended);
 	free(v);
 	recorder_store_free(st);
 
