@@ -24,16 +24,17 @@ struct ctl_client;
 struct meshd_node;
 
 struct meshd_node_config {
-	const char *state_dir;	    /* node.key and SSH host keys live here */
-	const char *tun;	    /* TUN interface name, or "userspace" */
-	uint16_t listen_port;	    /* WireGuard UDP port; 0 = any */
-	bool ssh;		    /* serve SSH on port 22 of our tailnet addresses (at start) */
-	const char *uapi_dir;	    /* the `wg` tool's socket dir; NULL = /var/run/wireguard */
-	const char *socks5_path;    /* userspace mode: SOCKS5 on this Unix socket (NULL = off) */
-	const char *operator_group; /* may use SOCKS5 besides root and meshd's user (or NULL) */
-	unsigned wg_time_scale;	    /* tests only: WireGuard timers run this much faster */
-	const char *record_dir;	    /* SSH sessions recorded here (record.h), NULL: none */
-	uint64_t record_max_bytes;  /* per recording; 0: MESHD_RECORD_MAX_BYTES */
+	const char *state_dir;	     /* node.key and SSH host keys live here */
+	const char *tun;	     /* TUN interface name, or "userspace" */
+	uint16_t listen_port;	     /* WireGuard UDP port; 0 = any */
+	bool ssh;		     /* serve SSH on port 22 of our tailnet addresses (at start) */
+	const char *uapi_dir;	     /* the `wg` tool's socket dir; NULL = /var/run/wireguard */
+	const char *socks5_path;     /* userspace mode: SOCKS5 on this Unix socket (NULL = off) */
+	const char *operator_group;  /* may use SOCKS5 besides root and meshd's user (or NULL) */
+	unsigned wg_time_scale;	     /* tests only: WireGuard timers run this much faster */
+	const char *record_dir;	     /* SSH sessions recorded here (record.h), NULL: none */
+	uint64_t record_max_bytes;   /* per recording; 0: MESHD_RECORD_MAX_BYTES */
+	const char *dns_resolv_conf; /* the host's resolvers, read once; NULL: /etc/resolv.conf */
 };
 
 /* Loads or creates the node key (state_dir/node.key, 0600) and starts WireGuard. */
@@ -90,6 +91,9 @@ struct meshd_reach *meshd_node_reach(struct meshd_node *node);
  * ns_counters_foreach; none before the netstack starts). */
 void meshd_node_counters(const struct meshd_node *node,
 			 void (*cb)(void *ctx, const char *name, uint64_t value), void *ctx);
+
+/* MagicDNS (dns.h): the resolver of this node's view. */
+struct meshd_dns *meshd_node_dns(const struct meshd_node *node);
 
 const char *meshd_node_tun(const struct meshd_node *node); /* name or "userspace" */
 bool meshd_node_userspace(const struct meshd_node *node);

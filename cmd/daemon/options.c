@@ -51,6 +51,10 @@ static void usage(FILE *out)
 	    "                         (0600; 0660 for --operator-group) for root, the user meshd\n"
 	    "                         runs as and the operator group; peer names resolve\n"
 	    "                         (curl -x socks5h://localhost/PATH http://my-server/)\n"
+	    "      --dns-resolv-conf=FILE\n"
+	    "                         the host's resolvers for names outside the tailnet, read\n"
+	    "                         once at start (default /etc/resolv.conf); MagicDNS\n"
+	    "                         answers this host at 100.100.100.100 (TUN mode)\n"
 	    "      --uapi-dir=DIR     where the `wg` tool finds us (default /var/run/wireguard)\n"
 	    "      --socket=PATH      local API socket for meshctl (default "
 	    "/run/meshd/meshd.sock)\n"
@@ -97,7 +101,8 @@ enum {
 	OPT_CONFIG,
 	OPT_RECORD_DIR,
 	OPT_RECORD_MAX,
-	OPT_SOCKS_PORT
+	OPT_SOCKS_PORT,
+	OPT_DNS_RESOLV_CONF,
 };
 static const struct option opts[] = {
 	{ "help", no_argument, NULL, 'h' },
@@ -124,6 +129,7 @@ static const struct option opts[] = {
 	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "record-dir", required_argument, NULL, OPT_RECORD_DIR },
 	{ "record-max-bytes", required_argument, NULL, OPT_RECORD_MAX },
+	{ "dns-resolv-conf", required_argument, NULL, OPT_DNS_RESOLV_CONF },
 	{ 0 },
 };
 
@@ -220,6 +226,9 @@ int meshd_options_parse(int argc, char **argv, struct meshd_options *o)
 				return 2;
 			}
 			o->node.record_dir = optarg;
+			break;
+		case OPT_DNS_RESOLV_CONF:
+			o->node.dns_resolv_conf = optarg;
 			break;
 		case OPT_RECORD_MAX:
 			errno = 0;
