@@ -12,8 +12,7 @@
 #include "dns/dns.h"
 
 struct ns_packet_info;
-struct meshd_dns_client;
-struct meshd_dns_upconn;
+struct meshd_dns_conn;
 
 struct meshd_dns {
 	uv_loop_t *loop;
@@ -23,10 +22,10 @@ struct meshd_dns {
 	size_t n_host;
 	uv_udp_t up4, up6; /* to upstreams */
 	bool up4_open, up6_open;
-	uv_timer_t expiry; /* at dns_resolver_next_deadline */
-	struct meshd_dns_client *clients;
+	uv_timer_t expiry;		/* at dns_resolver_next_deadline */
+	struct meshd_dns_conn *clients; /* dns_tcp.c: this host's TCP streams */
 	size_t n_clients;
-	struct meshd_dns_upconn *upconns;
+	struct meshd_dns_conn *upconns; /* ... and TCP connections to upstreams */
 	size_t n_upconns;
 	struct {
 		uint64_t tcp_clients, tcp_refused, tcp_bad_frames, tcp_idle;

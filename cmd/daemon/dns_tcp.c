@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/container.h"
 #include "common/log.h"
 #include "netstack/netstack.h"
 
@@ -33,27 +34,33 @@ enum {
 static const char *const subject = "dns";
 static struct log_ratelimit tcp_rl = LOG_RATELIMIT_INIT(5000, 5);
 
-struct meshd_dns_client {
+/* What a client's stream and an upstream connection share: a place on one of d's lists,
+ * and a stream and a timer that close together (the memory goes when both have). */
+struct meshd_dns_conn {
 	struct meshd_dns *d;
-	struct meshd_dns_client *prev, *next;
+	struct meshd_dns_conn *prev, *next;
+	struct meshd_dns_conn **head; /* the list it is on */
+	size_t *count;		      /* and that list's length */
+	unsigned handles;	      /* open */
+	bool closing;
+	void (*free)(struct meshd_dns_conn *c);
+};
+
+struct meshd_dns_client {
+	struct meshd_dns_conn conn;
 	struct addr_endpoint peer;
 	uv_pipe_t pipe;
 	uv_timer_t idle;
-	unsigned handles; /* open; freed when both are closed */
-	bool closing;
 	size_t have;
 	uint8_t buf[2 + DNS_QUERY_MAX];
 };
 
 struct meshd_dns_upconn {
-	struct meshd_dns *d;
-	struct meshd_dns_upconn *prev, *next;
+	struct meshd_dns_conn conn;
 	struct addr_endpoint upstream;
 	uv_tcp_t tcp;
 	uv_connect_t connect;
 	uv_timer_t timer;
-	unsigned handles;
-	bool closing;
 	uint8_t *query;
 	size_t qlen;
 	uint8_t *in; /* 2 + DNS_TCP_MAX, on the first read */
@@ -88,57 +95,88 @@ static bool write_framed(uv_stream_t *s, const uint8_t *msg, size_t len)
 	return true;
 }
 
-/* ---- this host's clients ---- */
+/* ---- either kind ---- */
 
-static void client_closed(uv_handle_t *h)
+/* Puts c on the list at head; stream and timer (initialized) get c as their data. */
+static void conn_link(struct meshd_dns_conn *c, struct meshd_dns *d, struct meshd_dns_conn **head,
+		      size_t *count, void (*free_fn)(struct meshd_dns_conn *c), uv_handle_t *stream,
+		      uv_handle_t *timer)
 {
-	struct meshd_dns_client *c = h->data;
+	*c = (struct meshd_dns_conn){ .d = d, .head = head, .count = count, .handles = 2 };
+	c->free = free_fn;
+	stream->data = timer->data = c;
+	c->next = *head;
+	if (c->next)
+		c->next->prev = c;
+	*head = c;
+	++*count;
+}
+
+static void conn_closed(uv_handle_t *h)
+{
+	struct meshd_dns_conn *c = h->data;
 	if (--c->handles > 0)
 		return;
 	struct meshd_dns *d = c->d;
-	free(c);
+	c->free(c);
 	meshd__dns_release(d);
 }
 
-static void client_close(struct meshd_dns_client *c)
+static void conn_close(struct meshd_dns_conn *c, uv_handle_t *stream, uv_handle_t *timer)
 {
 	if (c->closing)
 		return;
 	c->closing = true;
-	struct meshd_dns *d = c->d;
-	*(c->prev ? &c->prev->next : &d->clients) = c->next;
+	*(c->prev ? &c->prev->next : c->head) = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
-	d->n_clients--;
-	d->pending++;
-	uv_close((uv_handle_t *)&c->pipe, client_closed);
-	uv_close((uv_handle_t *)&c->idle, client_closed);
+	--*c->count;
+	c->d->pending++;
+	uv_close(stream, conn_closed);
+	uv_close(timer, conn_closed);
+}
+
+/* ---- this host's clients ---- */
+
+static struct meshd_dns_client *client_of(struct meshd_dns_conn *c)
+{
+	return container_of(c, struct meshd_dns_client, conn);
+}
+
+static void client_free(struct meshd_dns_conn *c)
+{
+	free(client_of(c));
+}
+
+static void client_close(struct meshd_dns_client *c)
+{
+	conn_close(&c->conn, (uv_handle_t *)&c->pipe, (uv_handle_t *)&c->idle);
 }
 
 static void on_client_idle(uv_timer_t *t)
 {
-	struct meshd_dns_client *c = t->data;
-	c->d->c.tcp_idle++;
+	struct meshd_dns_client *c = client_of(t->data);
+	c->conn.d->c.tcp_idle++;
 	client_close(c);
 }
 
 static void client_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-	struct meshd_dns_client *c = h->data;
+	struct meshd_dns_client *c = client_of(h->data);
 	(void)suggested;
 	*buf = uv_buf_init((char *)c->buf + c->have, (unsigned)(sizeof(c->buf) - c->have));
 }
 
 static void client_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
-	struct meshd_dns_client *c = s->data;
+	struct meshd_dns_client *c = client_of(s->data);
 	(void)buf;
 	if (n < 0) {
 		client_close(c);
 		return;
 	}
 	c->have += (size_t)n;
-	while (!c->closing) {
+	while (!c->conn.closing) {
 		size_t len;
 		const char *why = NULL;
 		int r = dns_tcp_frame(c->buf, c->have, DNS_QUERY_MAX, &len, &why);
@@ -146,14 +184,14 @@ static void client_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 			break;
 		if (r < 0) {
 			char e[ADDR_TEXT_MAX];
-			c->d->c.tcp_bad_frames++;
+			c->conn.d->c.tcp_bad_frames++;
 			log_warn_rl(&tcp_rl, subject, "TCP client %s: %s; closed",
 				    addr_endpoint_format(&c->peer, e), why);
 			client_close(c);
 			return;
 		}
 		uv_timer_start(&c->idle, on_client_idle, IDLE_MS, 0);
-		meshd__dns_handle(c->d, &c->peer, c->buf + 2, len, DNS_TCP, false);
+		meshd__dns_handle(c->conn.d, &c->peer, c->buf + 2, len, DNS_TCP, false);
 		c->have -= 2 + len;
 		memmove(c->buf, c->buf + 2 + len, c->have);
 	}
@@ -169,19 +207,13 @@ void meshd__dns_tcp_accept(void *ctx, int fd, const struct ns_packet_info *info)
 		close(fd);
 		return;
 	}
-	c->d = d;
 	c->peer.ip.family = info->family;
 	memcpy(c->peer.ip.bytes, info->src, addr_family_len(info->family));
 	c->peer.port = info->sport;
 	uv_pipe_init(d->loop, &c->pipe, 0);
 	uv_timer_init(d->loop, &c->idle);
-	c->pipe.data = c->idle.data = c;
-	c->handles = 2;
-	c->next = d->clients;
-	if (c->next)
-		c->next->prev = c;
-	d->clients = c;
-	d->n_clients++;
+	conn_link(&c->conn, d, &d->clients, &d->n_clients, client_free, (uv_handle_t *)&c->pipe,
+		  (uv_handle_t *)&c->idle);
 	d->c.tcp_clients++;
 	if (uv_pipe_open(&c->pipe, fd) < 0 ||
 	    uv_read_start((uv_stream_t *)&c->pipe, client_alloc, client_read) < 0) {
@@ -195,9 +227,10 @@ void meshd__dns_tcp_accept(void *ctx, int fd, const struct ns_packet_info *info)
 void meshd__dns_tcp_reply(struct meshd_dns *d, const struct addr_endpoint *client,
 			  const uint8_t *msg, size_t len)
 {
-	struct meshd_dns_client *c = d->clients;
-	while (c && !addr_endpoint_equal(&c->peer, client))
-		c = c->next;
+	struct meshd_dns_client *c = NULL;
+	for (struct meshd_dns_conn *i = d->clients; i && !c; i = i->next)
+		if (addr_endpoint_equal(&client_of(i)->peer, client))
+			c = client_of(i);
 	if (!c || !write_framed((uv_stream_t *)&c->pipe, msg, len)) {
 		d->c.replies_lost++; /* it went away, or out of memory */
 		return;
@@ -212,46 +245,38 @@ void meshd__dns_tcp_reply(struct meshd_dns *d, const struct addr_endpoint *clien
 void meshd__dns_tcp_close_clients(struct meshd_dns *d)
 {
 	while (d->clients)
-		client_close(d->clients);
+		client_close(client_of(d->clients));
 }
 
 /* ---- upstreams ---- */
 
-static void upconn_closed(uv_handle_t *h)
+static struct meshd_dns_upconn *upconn_of(struct meshd_dns_conn *c)
 {
-	struct meshd_dns_upconn *u = h->data;
-	if (--u->handles > 0)
-		return;
-	struct meshd_dns *d = u->d;
+	return container_of(c, struct meshd_dns_upconn, conn);
+}
+
+static void upconn_free(struct meshd_dns_conn *c)
+{
+	struct meshd_dns_upconn *u = upconn_of(c);
 	free(u->query);
 	free(u->in);
 	free(u);
-	meshd__dns_release(d);
 }
 
 static void upconn_close(struct meshd_dns_upconn *u)
 {
-	if (u->closing)
-		return;
-	u->closing = true;
-	struct meshd_dns *d = u->d;
-	*(u->prev ? &u->prev->next : &d->upconns) = u->next;
-	if (u->next)
-		u->next->prev = u->prev;
-	d->n_upconns--;
-	d->pending++;
-	uv_close((uv_handle_t *)&u->tcp, upconn_closed);
-	uv_close((uv_handle_t *)&u->timer, upconn_closed);
+	conn_close(&u->conn, (uv_handle_t *)&u->tcp, (uv_handle_t *)&u->timer);
 }
 
 static void on_upconn_timeout(uv_timer_t *t)
 {
-	upconn_close(t->data); /* the resolver answers the client SERVFAIL at its deadline */
+	upconn_close(
+	    upconn_of(t->data)); /* the resolver answers the client SERVFAIL at its deadline */
 }
 
 static void up_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-	struct meshd_dns_upconn *u = h->data;
+	struct meshd_dns_upconn *u = upconn_of(h->data);
 	(void)suggested;
 	if (!u->in)
 		u->in = malloc(2 + DNS_TCP_MAX);
@@ -261,10 +286,10 @@ static void up_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 
 static void up_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
-	struct meshd_dns_upconn *u = s->data;
+	struct meshd_dns_upconn *u = upconn_of(s->data);
 	(void)buf;
 	if (n < 0) {
-		u->d->c.upstream_errors++;
+		u->conn.d->c.upstream_errors++;
 		upconn_close(u);
 		return;
 	}
@@ -275,9 +300,9 @@ static void up_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	if (r == 0)
 		return;
 	if (r == 1) /* one answer per connection: the resolver matches it to the query */
-		meshd__dns_handle(u->d, &u->upstream, u->in + 2, len, DNS_TCP, true);
+		meshd__dns_handle(u->conn.d, &u->upstream, u->in + 2, len, DNS_TCP, true);
 	else
-		u->d->c.upstream_errors++;
+		u->conn.d->c.upstream_errors++;
 	upconn_close(u);
 }
 
@@ -289,7 +314,7 @@ static void on_up_connect(uv_connect_t *req, int status)
 	if (status < 0 || !write_framed((uv_stream_t *)&u->tcp, u->query, u->qlen) ||
 	    uv_read_start((uv_stream_t *)&u->tcp, up_alloc, up_read) < 0) {
 		char e[ADDR_TEXT_MAX];
-		u->d->c.upstream_errors++;
+		u->conn.d->c.upstream_errors++;
 		log_warn_rl(&tcp_rl, subject, "upstream %s over TCP: %s",
 			    addr_endpoint_format(&u->upstream, e),
 			    status < 0 ? uv_strerror(status) : "cannot send");
@@ -307,19 +332,14 @@ void meshd__dns_tcp_forward(struct meshd_dns *d, const struct addr_endpoint *ups
 		d->c.upstream_errors++;
 		return;
 	}
-	u->d = d;
 	u->upstream = *upstream;
 	memcpy(u->query, msg, len);
 	u->qlen = len;
 	uv_tcp_init(d->loop, &u->tcp);
 	uv_timer_init(d->loop, &u->timer);
-	u->tcp.data = u->timer.data = u->connect.data = u;
-	u->handles = 2;
-	u->next = d->upconns;
-	if (u->next)
-		u->next->prev = u;
-	d->upconns = u;
-	d->n_upconns++;
+	conn_link(&u->conn, d, &d->upconns, &d->n_upconns, upconn_free, (uv_handle_t *)&u->tcp,
+		  (uv_handle_t *)&u->timer);
+	u->connect.data = u;
 	uv_timer_start(&u->timer, on_upconn_timeout, DNS_TIMEOUT_MS_DEFAULT, 0);
 	struct sockaddr_storage ss;
 	addr_endpoint_to_sockaddr(upstream, &ss);
@@ -332,5 +352,5 @@ void meshd__dns_tcp_forward(struct meshd_dns *d, const struct addr_endpoint *ups
 void meshd__dns_tcp_close_upstreams(struct meshd_dns *d)
 {
 	while (d->upconns)
-		upconn_close(d->upconns);
+		upconn_close(upconn_of(d->upconns));
 }
