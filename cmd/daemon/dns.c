@@ -173,6 +173,11 @@ out:
 	free(addrs);
 }
 
+void meshd_dns_clear(struct meshd_dns *d)
+{
+	dns_resolver_set_view(d->res, NULL);
+}
+
 int meshd_dns_query_text(const struct meshd_dns *d, const char *name, const char *type, char **out,
 			 char *err, size_t errlen)
 {

@@ -34,6 +34,9 @@ int meshd_dns_new(uv_loop_t *loop, const char *resolv_conf, struct meshd_dns **o
 /* The view of nm (names control gave that are not DNS labels are left out, logged). */
 void meshd_dns_apply_netmap(struct meshd_dns *d, const struct ctl_netmap *nm);
 
+/* No netmap any more (meshctl down, logout): every name gets SERVFAIL until the next. */
+void meshd_dns_clear(struct meshd_dns *d);
+
 /* Serves the resolver's addresses on ns (a new netstack: the old one's TCP clients are
  * gone with it).  0 or -errno from ns_dns_start. */
 int meshd_dns_attach(struct meshd_dns *d, struct ns *ns, const struct ctl_netmap *nm);

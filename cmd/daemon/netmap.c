@@ -306,7 +306,8 @@ void meshd_node_clear_netmap(struct meshd_node *node)
 		ctl_netmap_free(node->nm);
 		node->nm = NULL;
 	}
+	meshd_dns_clear(node->dns);
 	if (node->sshd)
 		sshd_revalidate(node->sshd);
-	log_info(subject, "netmap cleared: no peers, no SSH");
+	log_info(subject, "netmap cleared: no peers, no SSH, no names");
 }
