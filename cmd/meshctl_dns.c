@@ -9,7 +9,8 @@
 
 static const char usage_text[] =
     "Usage: meshctl dns query NAME [TYPE]\n"
-    "Ask this node's MagicDNS view for NAME (TYPE A by default; AAAA, PTR, SOA, ...).\n"
+    "Ask this node's MagicDNS view for NAME (TYPE A by default; AAAA, PTR, SOA, ...);\n"
+    "an IP address asks for its name (PTR).\n"
     "Names outside the tailnet are not sent upstream: the answer says where they would go.\n";
 
 int meshctl_dns(int argc, char **argv)

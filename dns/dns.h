@@ -241,7 +241,8 @@ const struct dns_counters *dns_resolver_counters(const struct dns_resolver *r);
 /* The view in use (NULL before the first); the resolver keeps it. */
 const struct dns_view *dns_resolver_view(const struct dns_resolver *r);
 
-/* NAME of TYPE ("A", "AAAA", "PTR", ...; NULL = A) asked of v alone, as ldns prints the
+/* NAME of TYPE ("A", "AAAA", "PTR", ...; NULL = A; an IP address stands for its reverse
+ * name, PTR by default) asked of v alone, as ldns prints the
  * answer (dig's format) in *out (malloc'd); a name v leaves to an upstream gets one line
  * that says where it would go (nothing is sent).  -EINVAL with why in err (an unknown
  * type, a bad name), -ENOMEM. */

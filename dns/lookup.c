@@ -2,7 +2,7 @@
  * (ldns's presentation format, what dig prints).  The query is built by ldns and answered
  * by the code that answers the tailnet's clients (dns__answer), so the text is what a
  * client would get; a name the view does not answer is said to go upstream, and is not
- * sent there. */
+ * sent there.  An address stands for its reverse name (PTR, as dig -x). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,12 +25,33 @@ static char *upstream_text(const char *name, const struct addr_endpoint *up, siz
 	return strdup(buf);
 }
 
+/* An address's reverse name (RFC 1035 3.5, RFC 3596 2.5). */
+static void reverse_name(const struct addr_ip *a, char out[static DNS_NAME_TEXT])
+{
+	size_t n = 0;
+	if (a->family == AF_INET) {
+		snprintf(out, DNS_NAME_TEXT, "%u.%u.%u.%u.in-addr.arpa", a->bytes[3], a->bytes[2],
+			 a->bytes[1], a->bytes[0]);
+		return;
+	}
+	for (int i = 15; i >= 0; i--)
+		n += (size_t)snprintf(out + n, DNS_NAME_TEXT - n, "%x.%x.", a->bytes[i] & 15,
+				      a->bytes[i] >> 4);
+	snprintf(out + n, DNS_NAME_TEXT - n, "ip6.arpa");
+}
+
 int dns_view_lookup_text(const struct dns_view *v, const char *name, const char *type, char **out,
 			 char *err, size_t errlen)
 {
-	ldns_rr_type t = ldns_get_rr_type_by_name(type ? type : "A");
-	char canon[DNS_NAME_TEXT];
+	char canon[DNS_NAME_TEXT], rev[DNS_NAME_TEXT];
 	const char *why = NULL;
+	struct addr_ip ip;
+	if (addr_ip_parse(name, &ip, NULL)) { /* an address: its PTR, as dig -x asks */
+		reverse_name(&ip, rev);
+		name = rev;
+		type = type ? type : "PTR";
+	}
+	ldns_rr_type t = ldns_get_rr_type_by_name(type ? type : "A");
 	*out = NULL;
 	if (t == 0) {
 		snprintf(err, errlen, "unknown record type '%s'", type);

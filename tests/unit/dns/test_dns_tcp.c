@@ -129,6 +129,10 @@ static void test_lookup_text(void)
 	expect_text(v, "MY-SERVER.tail.example.", "AAAA", "IN\tAAAA\tfd7a:115c:a1e0::1");
 	expect_text(v, "1.0.64.100.in-addr.arpa", "PTR", "PTR\tmy-server.tail.example.");
 	expect_text(v, "nobody.tail.example", "A", "rcode: NXDOMAIN");
+	expect_text(v, "100.64.0.1", NULL, "1.0.64.100.in-addr.arpa.\t300\tIN\tPTR\tmy-server");
+	expect_text(v, "fd7a:115c:a1e0::1", NULL,
+		    "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.e.1.a.c.5.1.1.a."
+		    "7.d.f.ip6.arpa.\t300\tIN\tPTR\tmy-server.tail.example.");
 	expect_text(v, "example.com", "A",
 		    ";; example.com is not the tailnet's: it would go upstream to 192.0.2.53:53");
 	expect_error(v, "my-server", "BOGUS", "unknown record type 'BOGUS'");
