@@ -238,4 +238,21 @@ size_t dns_resolver_inflight(const struct dns_resolver *r);
 
 const struct dns_counters *dns_resolver_counters(const struct dns_resolver *r);
 
+/* The view in use (NULL before the first); the resolver keeps it. */
+const struct dns_view *dns_resolver_view(const struct dns_resolver *r);
+
+/* NAME of TYPE ("A", "AAAA", "PTR", ...; NULL = A; an IP address stands for its reverse
+ * name, PTR by default) asked of v alone, as ldns prints the
+ * answer (dig's format) in *out (malloc'd); a name v leaves to an upstream gets one line
+ * that says where it would go (nothing is sent).  -EINVAL with why in err (an unknown
+ * type, a bad name), -ENOMEM. */
+int dns_view_lookup_text(const struct dns_view *v, const char *name, const char *type, char **out,
+			 char *err, size_t errlen);
+
+/* DNS over TCP (RFC 1035 4.2.2): a message behind its 16-bit length.  Looks at the len
+ * bytes buffered from a stream: 1 when a whole message is there (*msg_len bytes from
+ * buf + 2), 0 when more are needed, -EBADMSG for a zero length or -EMSGSIZE for one over
+ * max (*why says which; the stream is unusable after either). */
+int dns_tcp_frame(const uint8_t *buf, size_t len, size_t max, size_t *msg_len, const char **why);
+
 #endif

@@ -94,6 +94,11 @@ size_t dns_resolver_inflight(const struct dns_resolver *r)
 	return r->n_used;
 }
 
+const struct dns_view *dns_resolver_view(const struct dns_resolver *r)
+{
+	return r->view;
+}
+
 const struct dns_counters *dns_resolver_counters(const struct dns_resolver *r)
 {
 	return &r->c;

@@ -106,6 +106,12 @@ static err_t nif_output_pbuf(struct netif *nif, struct pbuf *p)
 	struct ns *ns = nif->state;
 	uint16_t n = pbuf_copy_partial(p, ns->iobuf, p->tot_len, 0);
 	ns->ctr.out_lwip++;
+	if (ns__dns_answer(ns, ns->iobuf, n)) { /* the resolver serves only this host */
+		ns->ctr.dns_out++;
+		if (ns__tun_write(ns, ns->iobuf, n) < 0)
+			ns->ctr.out_send_errors++;
+		return ERR_OK;
+	}
 	ns__note_outbound(ns, ns->iobuf, n);
 	int r = ns->cfg.send(ns->cfg.send_ctx, ns->iobuf, n);
 	if (r < 0) {
@@ -126,7 +132,7 @@ static err_t nif_output6(struct netif *nif, struct pbuf *p, const ip6_addr_t *ds
 	return nif_output_pbuf(nif, p);
 }
 
-static err_t nif_init(struct netif *nif)
+err_t ns__nif_init(struct netif *nif)
 {
 	struct ns *ns = nif->state;
 	nif->mtu = (u16_t)ns->cfg.mtu;
@@ -148,7 +154,7 @@ static int setup_netif(struct ns *ns)
 		memcpy(&addr.addr, ns->cfg.addr4.ip.bytes, 4);
 		mask.addr = htonl(0xffffffffu); /* host route; netif_default carries the rest */
 	}
-	if (!netif_add(&ns->nif, &addr, &mask, &gw, ns, nif_init, ip_input))
+	if (!netif_add(&ns->nif, &addr, &mask, &gw, ns, ns__nif_init, ip_input))
 		return -ENOMEM;
 	ns->nif_added = true;
 	if (ns->cfg.addr6.ip.family == AF_INET6) {
@@ -260,6 +266,7 @@ void ns_free(struct ns *ns)
 		return;
 	ns->closing++; /* held until the end of this function */
 	ns__forward_free_all(ns);
+	ns__dns_free(ns);
 	ns__bridge_free_all(ns);
 	ns__socks_free_all(ns);
 	ns__tun_close(ns);
@@ -381,6 +388,9 @@ void ns_counters_foreach(const struct ns_counters *c,
 	cb(ctx, "timer.wakeups", c->timer_wakeups);
 	cb(ctx, "conntrack.evicted", c->ct_evicted);
 	cb(ctx, "filter.asked", c->filter_asked);
+	cb(ctx, "dnsaddr.in", c->dns_in);
+	cb(ctx, "dnsaddr.dropped", c->dns_dropped);
+	cb(ctx, "dnsaddr.out", c->dns_out);
 }
 
 const char *ns_path_name(enum ns_path path)

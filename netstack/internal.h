@@ -23,6 +23,7 @@ struct ns__conn;
 struct ns__listener;
 struct ns__socks;
 struct ns__probe;
+struct ns__dns;
 
 /* conntrack.c: TCP connections and UDP flows this node opened or accepted. */
 enum ns__ct_state {
@@ -99,6 +100,7 @@ struct ns {
 	struct ns__socks *socks;
 	ns_resolve_fn *resolve; /* SOCKS5 names that are not IP literals */
 	void *resolve_ctx;
+	struct ns__dns *dns;	  /* dns.c: the tailnet resolver's addresses (TUN mode) */
 	struct ns__probe *probes; /* userspace mode: SYNs held while 127.0.0.1 is tried */
 	unsigned n_probes;
 	struct ns_counters ctr;
@@ -141,6 +143,7 @@ void ns__kick(struct ns *ns); /* re-arms the lwIP timer after any call into lwIP
 void ns__note_outbound(struct ns *ns, const uint8_t *pkt, size_t len);
 void ns__to_lwip(struct ns *ns, const uint8_t *pkt, size_t len);
 void ns__handle_closed(struct ns *ns);
+err_t ns__nif_init(struct netif *nif); /* output to the send callback (or the TUN) */
 bool ns__is_own(const struct ns *ns, int family, const uint8_t *addr);
 void ns__to_ip_addr(int family, const uint8_t *addr, ip_addr_t *out);
 void ns__from_ip_addr(const ip_addr_t *a, int *family, uint8_t addr[16]);
@@ -189,6 +192,7 @@ struct ns__listener {
 	struct tcp_pcb *pcb;
 	uint16_t port;
 	bool forward;
+	bool bound; /* to one address (the resolver's): not the port's interception */
 	ns_accept_fn *cb;
 	void *ctx;
 };
@@ -204,6 +208,10 @@ void ns__port_unref(struct ns *ns, uint16_t port);
 
 /* listen.c: listeners (intercept / forward) and dials. */
 int ns__listen_forward(struct ns *ns, uint16_t port);
+/* Intercepts TCP port on addr alone (not one of ours: the resolver's); it stays until
+ * ns_free and is not the port's listener for ns_listen. */
+int ns__listen_addr(struct ns *ns, const ip_addr_t *addr, uint16_t port, ns_accept_fn *cb,
+		    void *ctx);
 bool ns__has_listener(const struct ns *ns, uint16_t port);
 int ns__dial_fd(struct ns *ns, int family, const uint8_t *addr, uint16_t port,
 		ns__dial_ready_fn *ready, void *ctx);
@@ -214,6 +222,14 @@ void ns__forward_syn(struct ns *ns, const struct ns_packet_info *pi, const uint8
 		     size_t len);
 int ns__forward_take_fd(struct ns *ns, const struct tcp_pcb *pcb);
 void ns__forward_free_all(struct ns *ns);
+
+/* dns.c: the tailnet resolver's addresses. */
+/* A packet read from the TUN: true when it was for the resolver (taken into lwIP when UDP
+ * or TCP to port 53, dropped and counted otherwise), so it must not go to WireGuard. */
+bool ns__dns_from_host(struct ns *ns, const uint8_t *pkt, size_t len);
+/* An lwIP packet from a resolver address: goes to the TUN, never to WireGuard. */
+bool ns__dns_answer(struct ns *ns, const uint8_t *pkt, size_t len);
+void ns__dns_free(struct ns *ns);
 
 /* tun.c */
 int ns__tun_open(struct ns *ns);

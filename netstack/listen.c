@@ -113,7 +113,7 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 static struct ns__listener *find_listener(const struct ns *ns, uint16_t port)
 {
 	for (struct ns__listener *l = ns->listeners; l; l = l->next)
-		if (l->port == port)
+		if (l->port == port && !l->bound)
 			return l;
 	return NULL;
 }
@@ -123,17 +123,18 @@ bool ns__has_listener(const struct ns *ns, uint16_t port)
 	return find_listener(ns, port) != NULL;
 }
 
-static int listener_add(struct ns *ns, uint16_t port, bool forward, ns_accept_fn *cb, void *ctx)
+static int listener_add(struct ns *ns, const ip_addr_t *addr, uint16_t port, bool forward,
+			ns_accept_fn *cb, void *ctx)
 {
 	struct ns__listener *l = calloc(1, sizeof(*l));
 	if (!l)
 		return -ENOMEM;
-	struct tcp_pcb *pcb = tcp_new_ip_type(IPADDR_TYPE_ANY);
+	struct tcp_pcb *pcb = tcp_new_ip_type(addr ? IP_GET_TYPE(addr) : IPADDR_TYPE_ANY);
 	if (!pcb) {
 		free(l);
 		return -ENOMEM;
 	}
-	if (tcp_bind(pcb, IP_ANY_TYPE, port) != ERR_OK) {
+	if (tcp_bind(pcb, addr ? addr : IP_ANY_TYPE, port) != ERR_OK) {
 		tcp_close(pcb);
 		free(l);
 		return -EADDRINUSE;
@@ -148,6 +149,7 @@ static int listener_add(struct ns *ns, uint16_t port, bool forward, ns_accept_fn
 	l->pcb = lpcb;
 	l->port = port;
 	l->forward = forward;
+	l->bound = addr != NULL;
 	l->cb = cb;
 	l->ctx = ctx;
 	tcp_arg(lpcb, l);
@@ -173,7 +175,7 @@ int ns_listen(struct ns *ns, uint16_t port, ns_accept_fn *cb, void *ctx)
 		l->cb = cb;
 		l->ctx = ctx;
 	} else {
-		int r = listener_add(ns, port, false, cb, ctx);
+		int r = listener_add(ns, NULL, port, false, cb, ctx);
 		if (r < 0)
 			return r;
 	}
@@ -188,7 +190,13 @@ int ns__listen_forward(struct ns *ns, uint16_t port)
 		n += l->forward;
 	if (n >= MAX_FORWARD_LISTENERS)
 		return -ENOSPC;
-	return listener_add(ns, port, true, NULL, NULL);
+	return listener_add(ns, NULL, port, true, NULL, NULL);
+}
+
+int ns__listen_addr(struct ns *ns, const ip_addr_t *addr, uint16_t port, ns_accept_fn *cb,
+		    void *ctx)
+{
+	return listener_add(ns, addr, port, false, cb, ctx);
 }
 
 int ns_unlisten(struct ns *ns, uint16_t port)

@@ -121,6 +121,9 @@ struct ns_counters {
 	uint64_t timer_wakeups;		 /* lwIP timer runs (an idle netstack sleeps) */
 	uint64_t ct_evicted;		 /* tracked connections pushed out of the full table */
 	uint64_t filter_asked;		 /* packets the filter judged (untracked, whole, ours) */
+	uint64_t dns_in;		 /* from the TUN to the resolver's port 53: into lwIP */
+	uint64_t dns_dropped;		 /* from the TUN to the resolver, not UDP/TCP port 53 */
+	uint64_t dns_out;		 /* from the resolver's addresses to the TUN */
 };
 
 /* Creates the netstack on loop (opens and configures the TUN in TUN mode). */
@@ -182,6 +185,31 @@ int ns_socks5_start(struct ns *ns, const char *path, gid_t group, ns_socks5_allo
 typedef int ns_resolve_fn(void *ctx, const char *name, int *family, uint8_t addr[16]);
 /* Without a resolver, only IP literals are accepted as names (others: host unreachable). */
 void ns_socks5_set_resolver(struct ns *ns, ns_resolve_fn *fn, void *ctx);
+
+/* ---- the tailnet resolver's addresses (MagicDNS), TUN mode ----
+ *
+ * UDP and TCP to port 53 of addr4 (100.100.100.100) and addr6 (the tailnet's, see
+ * cmd/daemon/dns.c) from this host, read from the TUN, end in lwIP and never reach
+ * WireGuard; the answers go back to the TUN.  Anything else this host sends to those
+ * addresses is dropped (counter dnsaddr.dropped).  Only this host is served: a peer's packet
+ * for them is not for one of our addresses (drop.not_ours), like Tailscale's
+ * 100.100.100.100, which serves only its own host.  The netstack carries bytes and
+ * parses no DNS. */
+typedef void ns_dns_datagram_fn(void *ctx, const struct addr_endpoint *client, const uint8_t *msg,
+				size_t len);
+struct ns_dns_config {
+	struct addr_ip addr4, addr6;  /* family 0: none of that family (one at least) */
+	ns_dns_datagram_fn *datagram; /* a UDP query (msg only valid during the call) */
+	ns_accept_fn *accept;	      /* a TCP connection: the stream as a socketpair fd */
+	void *ctx;
+};
+/* Starts serving those addresses (once per netstack; they stay until ns_free).  -EOPNOTSUPP
+ * in userspace mode (no host sends there), -EADDRINUSE when one is our own address,
+ * -EINVAL, -EALREADY, -ENOMEM. */
+int ns_dns_start(struct ns *ns, const struct ns_dns_config *cfg);
+/* A UDP answer to client, from the resolver's address of its family and port 53.  0 or
+ * -errno (-ENOTCONN before ns_dns_start, -EMSGSIZE, -ENOMEM). */
+int ns_dns_send(struct ns *ns, const struct addr_endpoint *client, const uint8_t *msg, size_t len);
 
 /* Copies the counters. */
 void ns_get_counters(const struct ns *ns, struct ns_counters *out);

@@ -184,6 +184,8 @@ static void on_tun_readable(uv_poll_t *h, int status, int events)
 			ns->ctr.out_send_errors++;
 			continue;
 		}
+		if (ns__dns_from_host(ns, buf, (size_t)n))
+			continue; /* to the tailnet resolver: never to WireGuard */
 		ns__note_outbound(ns, buf, (size_t)n);
 		if (ns->tun_batch) {
 			iov[queued++] = (struct iovec){ buf, (size_t)n };

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cmd/daemon/access.h"
+#include "cmd/daemon/dns.h"
 #include "cmd/daemon/node.h"
 #include "cmd/daemon/reach/reach.h"
 #include "common/common.h"
@@ -379,6 +380,14 @@ static void handle(struct api_conn *c)
 		if (e)
 			reply(c, ctl_lapi_reply_error("cannot connect to %s port %u: %s", req.host,
 						      req.port, strerror(-e)));
+		break;
+	}
+	case CTL_LAPI_DNS: { /* anyone: the names every process on the host may look up */
+		char *text = NULL;
+		int e = meshd_dns_query_text(meshd_node_dns(api->node), req.host, req.type, &text,
+					     err, sizeof(err));
+		reply(c, e ? ctl_lapi_reply_error("%s", err) : ctl_lapi_reply_ok(text));
+		free(text);
 		break;
 	}
 	case CTL_LAPI_UP:

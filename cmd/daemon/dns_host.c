@@ -289,6 +289,9 @@ int meshd_dns_host_new(const struct meshd_dns_host_config *cfg, struct meshd_dns
 	if (read_parsed(h->resolv_conf, &cur, &len, &r) == 0 && !r.ours) {
 		memcpy(h->ns, r.ns, sizeof(h->ns));
 		h->n_ns = r.n_ns;
+		if (r.n_skipped)
+			log_warn(subject, "%s: %zu nameserver line(s) skipped, the first: %s",
+				 h->resolv_conf, r.n_skipped, r.skipped);
 	}
 	free(cur);
 	*out = h;

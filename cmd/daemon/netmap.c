@@ -12,6 +12,7 @@
 
 #include "cmd/daemon/access.h"
 #include "cmd/daemon/dns_host.h"
+#include "cmd/daemon/dns.h"
 #include "cmd/daemon/reach/reach.h"
 #include "control/policy/policy.h"
 #include "netstack/netstack.h"
@@ -113,6 +114,13 @@ static int start_netstack(struct meshd_node *node, const struct ctl_netmap *nm)
 			log_err(subject, "cannot intercept port 22: %s", strerror(-err));
 			return err;
 		}
+	}
+	if (nc.mode == NS_MODE_TUN) {
+		err = meshd_dns_attach(node->dns, node->ns, nm);
+		if (err) /* names still resolve through meshctl; the data plane goes on */
+			log_err(subject, "MagicDNS: cannot serve the resolver's addresses: %s",
+				strerror(-err));
+		err = 0;
 	}
 	if (nc.mode == NS_MODE_USERSPACE && node->cfg.socks5_path) {
 		err = meshd_access_socks5_start(node->ns, node->cfg.socks5_path,
@@ -251,6 +259,7 @@ int meshd_node_apply_netmap(struct meshd_node *node, struct ctl_netmap *nm)
 	if (node->ns && node->nm && !same_addresses(&node->nm->self, &nm->self)) {
 		log_warn(subject, "this node's tailnet address changed: restarting the netstack "
 				  "(open connections end)");
+		meshd_dns_detach(node->dns);
 		ns_free(node->ns);
 		node->ns = NULL;
 		restart = true;
@@ -269,6 +278,7 @@ int meshd_node_apply_netmap(struct meshd_node *node, struct ctl_netmap *nm)
 	}
 	struct ctl_netmap *old = node->nm;
 	node->nm = nm;
+	meshd_dns_apply_netmap(node->dns, nm);
 	if (node->ns) /* before the old rules go: the filter borrows them */
 		ns_set_rules(node->ns, (const struct pol_filter_rule *const *)nm->filter,
 			     nm->n_filter);
@@ -298,8 +308,9 @@ void meshd_node_clear_netmap(struct meshd_node *node)
 		ctl_netmap_free(node->nm);
 		node->nm = NULL;
 	}
+	meshd_dns_clear(node->dns);
 	if (node->sshd)
 		sshd_revalidate(node->sshd);
 	meshd_dns_host_restore(node->dns_host);
-	log_info(subject, "netmap cleared: no peers, no SSH");
+	log_info(subject, "netmap cleared: no peers, no SSH, no names");
 }

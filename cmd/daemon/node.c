@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cmd/daemon/dns_host.h"
+#include "cmd/daemon/dns.h"
 #include "cmd/daemon/reach/reach.h"
 #include "cmd/daemon/record.h"
 #include "control/client/client.h"
@@ -133,11 +134,17 @@ void meshd_node_counters(const struct meshd_node *node,
 			 void (*cb)(void *ctx, const char *name, uint64_t value), void *ctx)
 {
 	meshd_reach_counters(node->reach, cb, ctx);
+	meshd_dns_counters(node->dns, cb, ctx);
 	if (!node->ns)
 		return;
 	struct ns_counters c;
 	ns_get_counters(node->ns, &c);
 	ns_counters_foreach(&c, cb, ctx);
+}
+
+struct meshd_dns *meshd_node_dns(const struct meshd_node *node)
+{
+	return node->dns;
 }
 
 const char *meshd_node_tun(const struct meshd_node *node)
@@ -289,6 +296,11 @@ int meshd_node_new(uv_loop_t *loop, const struct meshd_node_config *cfg, struct 
 	err = meshd_reach_new(loop, node->wg, &node->reach);
 	if (err)
 		goto fail;
+	struct addr_endpoint upstream[DNS_VIEW_MAX_UPSTREAMS];
+	size_t n_up = meshd_dns_host_resolvers(node->dns_host, upstream, DNS_VIEW_MAX_UPSTREAMS);
+	err = meshd_dns_new(loop, upstream, n_up, &node->dns);
+	if (err)
+		goto fail;
 	meshd_reach_set_node_key(node->reach, node->public_key);
 	const char *dir = cfg->uapi_dir ? cfg->uapi_dir : "/var/run/wireguard";
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
@@ -333,6 +345,8 @@ fail:
 		wg_device_free(node->wg);
 	if (node->reach)
 		meshd_reach_close(node->reach, NULL, NULL);
+	if (node->dns)
+		meshd_dns_close(node->dns, NULL, NULL);
 	meshd_record_free(node->rec);
 	meshd_dns_host_free(node->dns_host);
 	key_wipe(node->private_key, KEY_LEN);
@@ -390,6 +404,9 @@ void meshd_node_close(struct meshd_node *node, void (*done)(void *arg), void *ar
 		node->pending_closes++;
 		meshd_record_close(node->rec, finish_close, node);
 	}
+	node->pending_closes++;
+	meshd_dns_close(node->dns, finish_close, node); /* before the netstack: its streams */
+	node->dns = NULL;
 	if (node->ns) {
 		ns_free(node->ns);
 		node->ns = NULL;

@@ -36,7 +36,9 @@ struct meshd_node_config {
 	uint64_t record_max_bytes;  /* per recording; 0: MESHD_RECORD_MAX_BYTES */
 	/* MagicDNS may point the host at the tailnet resolver (dns_host.h; --accept-dns) */
 	bool accept_dns;
-	const char *resolv_conf; /* NULL: /etc/resolv.conf */
+	/* the host's resolv.conf (NULL: /etc/resolv.conf): its nameservers are MagicDNS's
+	 * upstreams, read once at start; the file --accept-dns points at the tailnet resolver */
+	const char *resolv_conf;
 };
 
 /* The node key: state_dir/node.key (0600), made with the directory (0700) when missing;
@@ -97,6 +99,9 @@ struct meshd_reach *meshd_node_reach(struct meshd_node *node);
  * ns_counters_foreach; none before the netstack starts). */
 void meshd_node_counters(const struct meshd_node *node,
 			 void (*cb)(void *ctx, const char *name, uint64_t value), void *ctx);
+
+/* MagicDNS (dns.h): the resolver of this node's view. */
+struct meshd_dns *meshd_node_dns(const struct meshd_node *node);
 
 const char *meshd_node_tun(const struct meshd_node *node); /* name or "userspace" */
 bool meshd_node_userspace(const struct meshd_node *node);

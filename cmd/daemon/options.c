@@ -55,6 +55,10 @@ static void usage(FILE *out)
 	    "                         (0600; 0660 for --operator-group) for root, the user meshd\n"
 	    "                         runs as and the operator group; peer names resolve\n"
 	    "                         (curl -x socks5h://localhost/PATH http://my-server/)\n"
+	    "      --resolv-conf=FILE the host's resolv.conf (default /etc/resolv.conf): its\n"
+	    "                         nameservers answer names outside the tailnet, read once\n"
+	    "                         at start; MagicDNS answers this host at 100.100.100.100\n"
+	    "                         (TUN mode), and --accept-dns points FILE there\n"
 	    "      --uapi-dir=DIR     where the `wg` tool finds us (default /var/run/wireguard)\n"
 	    "      --socket=PATH      local API socket for meshctl (default "
 	    "/run/meshd/meshd.sock)\n"
@@ -102,7 +106,8 @@ enum {
 	OPT_RECORD_DIR,
 	OPT_RECORD_MAX,
 	OPT_SOCKS_PORT,
-	OPT_ACCEPT_DNS
+	OPT_ACCEPT_DNS,
+	OPT_RESOLV_CONF,
 };
 static const struct option opts[] = {
 	{ "help", no_argument, NULL, 'h' },
@@ -130,6 +135,7 @@ static const struct option opts[] = {
 	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "record-dir", required_argument, NULL, OPT_RECORD_DIR },
 	{ "record-max-bytes", required_argument, NULL, OPT_RECORD_MAX },
+	{ "resolv-conf", required_argument, NULL, OPT_RESOLV_CONF },
 	{ 0 },
 };
 
@@ -235,6 +241,9 @@ int meshd_options_parse(int argc, char **argv, struct meshd_options *o)
 				return 2;
 			}
 			o->node.record_dir = optarg;
+			break;
+		case OPT_RESOLV_CONF:
+			o->node.resolv_conf = optarg;
 			break;
 		case OPT_RECORD_MAX:
 			errno = 0;

@@ -66,9 +66,13 @@ int meshd_resolv_parse(const char *text, size_t len, struct meshd_resolv *out, c
 			size_t a = i;
 			while (i < end && !is_space(text[i]))
 				i++;
-			int rc = nameserver(text + a, i - a, line, out->ours, out, err, errlen);
-			if (rc)
-				return rc;
+			/* a line glibc would not use (or ours, a loop) is skipped, as glibc
+			 * skips it: the others still answer; the first one's reason is kept */
+			char why[MESHD_RESOLV_ERR_MAX];
+			if (nameserver(text + a, i - a, line, out->ours, out, why, sizeof(why))) {
+				if (!out->n_skipped++)
+					snprintf(out->skipped, sizeof(out->skipped), "%s", why);
+			}
 		}
 		pos = end + 1;
 	}

@@ -35,9 +35,15 @@ struct meshd_resolv {
 	struct addr_endpoint ns[MESHD_RESOLV_NS_MAX]; /* port 53 */
 	size_t n_ns;
 	size_t n_ignored; /* nameservers past MESHD_RESOLV_NS_MAX */
+	/* nameserver lines skipped: no address, not an IP address (a zone too), or the tailnet
+	 * resolver in a file not ours (a loop); the first one's sentence */
+	size_t n_skipped;
+	char skipped[MESHD_RESOLV_ERR_MAX];
 };
 
-/* Parse the text of a resolv.conf; 0, or -EINVAL with one sentence in err. */
+/* Parse the text of a resolv.conf; 0, or -EINVAL with one sentence in err for a file that
+ * is no resolv.conf (too large, a NUL byte).  A bad nameserver line does not fail it: it is
+ * skipped (n_skipped), the others stand. */
 int meshd_resolv_parse(const char *text, size_t len, struct meshd_resolv *out, char *err,
 		       size_t errlen);
 

@@ -16,6 +16,7 @@
 static const char *const cmd_names[] = {
 	[CTL_LAPI_STATUS] = "status", [CTL_LAPI_WHOIS] = "whois", [CTL_LAPI_DIAL] = "dial",
 	[CTL_LAPI_UP] = "up",	      [CTL_LAPI_DOWN] = "down",	  [CTL_LAPI_LOGOUT] = "logout",
+	[CTL_LAPI_DNS] = "dns",
 };
 
 const char *ctl_lapi_cmd_name(enum ctl_lapi_cmd cmd)
@@ -127,6 +128,7 @@ int ctl_lapi_request_parse(const char *text, size_t len, struct ctl_lapi_request
 	    (rc = opt_str(j, "authkey", &out->authkey, err, errlen)) ||
 	    (rc = opt_str(j, "hostname", &out->hostname, err, errlen)) ||
 	    (rc = opt_str(j, "ca_file", &out->ca_file, err, errlen)) ||
+	    (rc = opt_str(j, "type", &out->type, err, errlen)) ||
 	    (rc = ctl__strv_from_json(j, "tags", &out->tags, &out->n_tags, err, errlen)) ||
 	    (rc = opt_bool(j, "ssh", &out->ssh, err, errlen)) ||
 	    (rc = opt_bool(j, "force_reauth", &out->force_reauth, err, errlen)) ||
@@ -134,7 +136,8 @@ int ctl_lapi_request_parse(const char *text, size_t len, struct ctl_lapi_request
 		goto out;
 	out->port = (uint16_t)port;
 	out->tags_given = json_object_get(j, "tags") != NULL;
-	if ((out->cmd == CTL_LAPI_WHOIS || out->cmd == CTL_LAPI_DIAL) && !out->host)
+	if ((out->cmd == CTL_LAPI_WHOIS || out->cmd == CTL_LAPI_DIAL || out->cmd == CTL_LAPI_DNS) &&
+	    !out->host)
 		rc = ctl__fail(err, errlen, "\"%s\" needs \"host\"", cmd);
 	else if (out->cmd == CTL_LAPI_DIAL && out->port == 0)
 		rc = ctl__fail(err, errlen, "\"dial\" needs \"port\" from 1 to 65535");
@@ -170,6 +173,8 @@ char *ctl_lapi_request_format(const struct ctl_lapi_request *r)
 		json_object_set_new(j, "ca_file", json_string(r->ca_file));
 	if (r->insecure_http)
 		json_object_set_new(j, "insecure_http", json_true());
+	if (r->type)
+		json_object_set_new(j, "type", json_string(r->type));
 	return dump_line(j);
 }
 
@@ -183,6 +188,7 @@ void ctl_lapi_request_clear(struct ctl_lapi_request *r)
 		free(r->authkey);
 	}
 	free(r->hostname);
+	free(r->type);
 	strv_free(r->tags, r->n_tags);
 	memset(r, 0, sizeof(*r));
 }

@@ -39,6 +39,7 @@ enum ctl_lapi_cmd {
 	CTL_LAPI_UP,	 /* root or operator */
 	CTL_LAPI_DOWN,	 /* root or operator */
 	CTL_LAPI_LOGOUT, /* root or operator */
+	CTL_LAPI_DNS,	 /* anyone: host = a name, type = a record type (NULL: A) */
 };
 
 struct ctl_lapi_request {
@@ -54,6 +55,7 @@ struct ctl_lapi_request {
 	bool force_reauth;  /* log in again now, with a new node key */
 	char *ca_file;	    /* absolute path of a PEM CA bundle trusted for control's HTTPS */
 	bool insecure_http; /* allow http:// to control on a host that is not loopback */
+	char *type;	    /* dns: "A", "AAAA", "PTR", ... */
 };
 
 /* Parse one request line; -EINVAL with a message naming the field on bad input. */

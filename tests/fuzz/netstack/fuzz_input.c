@@ -7,7 +7,9 @@
  * mode, the TUN being a datagram socketpair), bit 1 repairs the IPv4 header and
  * TCP/UDP/ICMP checksums so packets get past lwIP's checks, bit 2 points the destination
  * (of an outbound packet: the source) at our own address, bit 3 makes the filter drop odd
- * ports too, bit 4 keeps IPv4 fragment fields through the repair.  The
+ * ports too, bit 4 keeps IPv4 fragment fields through the repair, bit 5 points an outbound
+ * packet (TUN mode: one the host sends) at the tailnet resolver's address, where
+ * ns_dns_start's lwIP side answers it (UDP echoed back with ns_dns_send).  The
  * filter always keeps userspace-mode TCP to ports 22 (intercepted) and 1 (nothing listens
  * on 127.0.0.1:1: the refusal path), so fuzzing never talks to real local services. */
 #include <arpa/inet.h>
@@ -39,6 +41,15 @@ static int discard(void *ctx, const uint8_t *pkt, size_t len)
 static void on_accept(void *ctx, int fd, const struct ns_packet_info *info)
 {
 	close(fd);
+}
+
+static const uint8_t res4[4] = { 100, 100, 100, 100 };
+static const uint8_t res6[16] = { 0xfd, 0x7a, 0x11, 0x5c, 0xa1, 0xe0, 0, 0x53, [15] = 0x53 };
+
+static void on_dns_datagram(void *ctx, const struct addr_endpoint *client, const uint8_t *msg,
+			    size_t len)
+{
+	(void)ns_dns_send(ns, client, msg, len);
 }
 
 /* The filter as compiled rules: TCP only to ports 1 and 22 when flag 8 is set or in
@@ -102,6 +113,15 @@ static void setup(int mode)
 	}
 	if (ns_new(&loop, &cfg, &ns) < 0 || ns_listen(ns, 22, on_accept, NULL) < 0)
 		abort();
+	if (mode == NS_MODE_TUN) {
+		struct ns_dns_config dc = { .datagram = on_dns_datagram, .accept = on_accept };
+		dc.addr4.family = AF_INET;
+		memcpy(dc.addr4.bytes, res4, 4);
+		dc.addr6.family = AF_INET6;
+		memcpy(dc.addr6.bytes, res6, 16);
+		if (ns_dns_start(ns, &dc) < 0)
+			abort();
+	}
 	cur_mode = mode;
 }
 
@@ -200,10 +220,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			len = size - off;
 		memcpy(pkt, data + off, len);
 		off += len;
+		if ((flags & 32) && outbound && len >= 40 && pkt[0] >> 4 == 6)
+			memcpy(pkt + 24, res6, 16);
+		else if ((flags & 32) && outbound && len >= 20 && pkt[0] >> 4 == 4)
+			memcpy(pkt + 16, res4, 4);
 		if (flags & 2)
 			repair(pkt, len, flags & 4, outbound, flags & 16);
-		if (outbound)
-			ns__note_outbound(ns, pkt, len);
+		if (outbound && !(cur_mode == NS_MODE_TUN && ns__dns_from_host(ns, pkt, len)))
+			ns__note_outbound(ns, pkt,
+					  len); /* as a TUN read: the resolver's, or noted */
 		else
 			ns_input(ns, pkt, len);
 		/* also the parser alone, on the raw bytes */

@@ -613,7 +613,7 @@ static void test_counter_names(void)
 	c.drop[NS_DROP_FILTERED] = 7;
 	struct names nm = { .n = 0 };
 	ns_counters_foreach(&c, collect_name, &nm);
-	CHECK_INT(nm.n, 2 + NS_PATH_MAX + (NS_DROP_MAX - 1) + 14);
+	CHECK_INT(nm.n, 2 + NS_PATH_MAX + (NS_DROP_MAX - 1) + 17);
 	CHECK_INT(nm.filtered, 7);
 	CHECK_STR(nm.seen[2], "path.intercept");
 }
