@@ -700,6 +700,11 @@ int ctl__pg_connect(const char *url, struct ctl__pg_store **out, char *err, size
 	if (!s)
 		return -ENOMEM;
 	s->base.ops = &pg_ops;
+	/* libpq waits for a connection forever unless told: 10 s unless the URL or the
+	 * environment says otherwise (also for the reconnection of a lost one, which reuses
+	 * these options) */
+	if (!strstr(url, "connect_timeout=") && !getenv("PGCONNECT_TIMEOUT"))
+		setenv("PGCONNECT_TIMEOUT", "10", 0);
 	s->conn = PQconnectdb(url);
 	if (!s->conn || PQstatus(s->conn) != CONNECTION_OK) {
 		char why[512];

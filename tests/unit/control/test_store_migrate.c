@@ -2,7 +2,8 @@
  * (users with passwords and from an OpenID provider, auth keys with tags, nodes with tags,
  * endpoints, host keys and discovery keys, a removed node, policy history, approvals,
  * meta) copied into PostgreSQL reads back the same through every op; ids and addresses of
- * removed nodes stay retired; a target that is not empty is refused and left as it was.
+ * removed nodes stay retired; a copy that reads back different is rolled back naming the
+ * table; a target that is not empty is refused and left as it was.
  * Runs in a cluster of its own (pg_cluster.h); exit 77 without PostgreSQL. */
 #include <errno.h>
 #include <stdio.h>
@@ -10,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <sodium.h>
+#include <libpq-fe.h>
 
 #include "check.h"
 #include "control/server/ident.h"
@@ -166,6 +167,28 @@ static int cases(struct pg_cluster *c, void *ctx)
 	populate(sq);
 	char *want = dump(sq);
 	sq->ops->close(sq);
+
+	/* a copy that does not read back the same (a trigger of the target's changes each
+	 * login) is rolled back, naming the table */
+	CHECK_INT(pg_cluster_createdb(c, "tampered", url, sizeof(url)), 0);
+	CHECK_INT(ctl_store_open(url, &pg, err, sizeof(err)), 0);
+	pg->ops->close(pg);
+	PGconn *conn = PQconnectdb(url);
+	PGresult *r = PQexec(conn, "CREATE FUNCTION t() RETURNS trigger LANGUAGE plpgsql AS "
+				   "$$BEGIN NEW.login := NEW.login || 'x'; RETURN NEW; END$$;"
+				   "CREATE TRIGGER t BEFORE INSERT ON users FOR EACH ROW "
+				   "EXECUTE FUNCTION t()");
+	CHECK_INT(PQresultStatus(r), PGRES_COMMAND_OK);
+	PQclear(r);
+	CHECK_INT(ctl_store_migrate(path, url, stdout, err, sizeof(err)), -EIO);
+	CHECK(strncmp(err, "users differs after the copy: 3 rows (digest ", 45) == 0);
+	CHECK(strstr(err, "in PostgreSQL; nothing was written") != NULL);
+	printf("%s\n", err);
+	r = PQexec(conn, "SELECT (SELECT COUNT(*) FROM users) + (SELECT COUNT(*) FROM nodes) + "
+			 "(SELECT COUNT(*) FROM meta WHERE key <> 'ula48')");
+	CHECK_STR(PQgetvalue(r, 0, 0), "0"); /* rolled back */
+	PQclear(r);
+	PQfinish(conn);
 
 	CHECK_INT(pg_cluster_createdb(c, "target", url, sizeof(url)), 0);
 	char *report = NULL;
