@@ -15,6 +15,7 @@
 
 #include "common/common.h"
 #include "common/strv.h"
+#include "control/netmap/dns.h"
 #include "control/server/ident.h"
 #include "control/server/server.h"
 #include "control/server/store.h"
@@ -69,6 +70,10 @@ static void usage(FILE *out)
 		"        [--expiry SECONDS]         create an auth key and print it (shown once)\n"
 		"  authkey list                     list auth keys (prefixes only)\n"
 		"  authkey revoke PREFIX            revoke an auth key\n"
+		"  dns set FILE                     the tailnet's DNS settings (JSON: magic_dns,\n"
+		"                                   records, routes, search; see meshctl\n"
+		"                                   dns-config --help)\n"
+		"  dns get                          print them\n"
 		"  key                              print the server's public key\n"
 		"  admin-token                      make a new admin API token and print it\n"
 		"  store migrate --from sqlite:PATH --to postgres://...\n"
@@ -78,8 +83,9 @@ static void usage(FILE *out)
 		"\n"
 		"The commands other than serve change the database directly: use them to set a\n"
 		"tailnet up.  While the server runs, remove users and nodes and set the policy\n"
-		"through the admin API (/api/v1/..., token in STATE/admin-token) so the change\n"
-		"reaches the nodes at once; a new admin token is read when the server starts.\n"
+		"and the DNS settings through the admin API (/api/v1/..., token in\n"
+		"STATE/admin-token) so the change reaches the nodes at once; a new admin token\n"
+		"is read when the server starts.\n"
 		"\n"
 		"Options:\n"
 		"  -s, --state DIR  state directory (default /var/lib/meshcontrol, or\n"
@@ -490,6 +496,73 @@ static int cmd_authkey(int argc, char **argv)
 	return rc ? 1 : 0;
 }
 
+/* dns set FILE / dns get: the tailnet's DNS settings, as PUT/GET /api/v1/dns keep them
+ * (control/server/dns.c: the canonical text under the meta key "dns"). */
+static int cmd_dns(int argc, char **argv)
+{
+	struct ctl_store *s;
+	struct ctl_dns *d = NULL;
+	char err[512], *text = NULL;
+	size_t len;
+	bool set = argc == 3 && strcmp(argv[1], "set") == 0;
+	if (!set && !(argc == 2 && strcmp(argv[1], "get") == 0)) {
+		fprintf(stderr, "meshcontrol: dns: expected 'set FILE' or 'get'\n");
+		return 2;
+	}
+	if (set) {
+		int rc = file_read_all(argv[2], CTL_DNS_TEXT_MAX, &text, &len);
+		if (rc) {
+			fprintf(stderr, "meshcontrol: dns set: %s: %s\n", argv[2],
+				rc == -EFBIG ? "too large" : strerror(-rc));
+			return 1;
+		}
+		rc = ctl_dns_parse(text, len, CTL_DOMAIN_DEFAULT, &d, err, sizeof(err));
+		free(text);
+		if (rc) {
+			fprintf(stderr, "meshcontrol: dns set: %s: %s\n", argv[2],
+				rc == -ENOMEM ? "out of memory" : err);
+			return 1;
+		}
+		text = ctl_dns_format(d, false);
+		ctl_dns_free(d);
+		if (!text || open_store(&s)) {
+			free(text);
+			return 1;
+		}
+		rc = s->ops->meta_set(s, "dns", text);
+		free(text);
+		s->ops->close(s);
+		if (rc) {
+			fprintf(stderr, "meshcontrol: dns set: %s\n", strerror(-rc));
+			return 1;
+		}
+		printf("DNS settings set from %s (a running server reads them when it starts)\n",
+		       argv[2]);
+		return 0;
+	}
+	if (!(text = malloc(CTL_DNS_TEXT_MAX + 2)) || open_store(&s)) {
+		free(text);
+		return 1;
+	}
+	int rc = s->ops->meta_get(s, "dns", text, CTL_DNS_TEXT_MAX + 2);
+	s->ops->close(s);
+	if (rc == -ENOENT || (!rc && !text[0])) {
+		fprintf(stderr, "meshcontrol: dns get: no DNS settings are set: MagicDNS is off\n");
+		free(text);
+		return 1;
+	}
+	if (!rc && (rc = ctl_dns_parse(text, strlen(text), NULL, &d, err, sizeof(err))) == 0) {
+		free(text);
+		text = ctl_dns_format(d, true);
+		ctl_dns_free(d);
+		printf("%s\n", text ? text : "");
+	} else {
+		fprintf(stderr, "meshcontrol: dns get: %s\n", rc == -EINVAL ? err : strerror(-rc));
+	}
+	free(text);
+	return rc ? 1 : 0;
+}
+
 static int cmd_key(void)
 {
 	char key[45], err[512];
@@ -610,6 +683,8 @@ int main(int argc, char **argv)
 		return cmd_user(sub_argc, sub_argv);
 	if (strcmp(cmd, "authkey") == 0)
 		return cmd_authkey(sub_argc, sub_argv);
+	if (strcmp(cmd, "dns") == 0)
+		return cmd_dns(sub_argc, sub_argv);
 	if (strcmp(cmd, "key") == 0 && sub_argc == 1)
 		return cmd_key();
 	if (strcmp(cmd, "admin-token") == 0 && sub_argc == 1)

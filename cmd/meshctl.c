@@ -29,6 +29,7 @@ static const struct meshctl_verb verbs[] = {
 	  "admin: list, play or get SSH session recordings (meshrecorder)" },
 	{ "version", run_version, "show the version" },
 	{ "policy", meshctl_policy, "check a policy file offline; explain a decision" },
+	{ "dns-config", meshctl_dns_config, "admin: the tailnet's DNS settings (meshcontrol)" },
 };
 
 static void usage(FILE *out)

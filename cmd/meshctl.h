@@ -4,6 +4,9 @@
 #ifndef MESH_CMD_MESHCTL_H
 #define MESH_CMD_MESHCTL_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 struct meshctl_verb {
 	const char *name;
 	int (*run)(int argc, char **argv);
@@ -27,5 +30,17 @@ int meshctl_policy_admin(int argc, char **argv);
 int meshctl_down(int argc, char **argv);
 int meshctl_logout(int argc, char **argv);
 int meshctl_recordings(int argc, char **argv);
+int meshctl_dns_config(int argc, char **argv);
+
+/* An admin document read with "get" and replaced with "set FILE" (meshctl_admin.c), for
+ * verbs in files of their own: check() refuses a bad file before anything is sent
+ * (printing why); get prints control's answer as it came. */
+struct meshctl_admin_doc {
+	const char *verb, *path, *what; /* "dns-config", "dns" (under /api/v1/), "DNS settings" */
+	const char *help;
+	size_t max_bytes;
+	bool (*check)(const char *file, const char *text, size_t len);
+};
+int meshctl_admin_document(int argc, char **argv, const struct meshctl_admin_doc *doc);
 
 #endif

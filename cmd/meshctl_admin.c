@@ -354,3 +354,48 @@ int meshctl_policy_admin(int argc, char **argv)
 	printf("policy set from %s\n", o.args[1]);
 	return 0;
 }
+
+int meshctl_admin_document(int argc, char **argv, const struct meshctl_admin_doc *doc)
+{
+	struct admin_opts o;
+	if (is_help(argc, argv)) {
+		printf("%s%s", doc->help, admin_help);
+		return 0;
+	}
+	if (!admin_parse(argc, argv, &o))
+		return 2;
+	bool get = o.n == 1 && strcmp(o.args[0], "get") == 0;
+	bool set = o.n == 2 && strcmp(o.args[0], "set") == 0;
+	if (!get && !set) {
+		fprintf(stderr, "%s", doc->help);
+		return 2;
+	}
+	char *buf = NULL, *b;
+	size_t len;
+	if (set) {
+		int rc = file_read_all(o.args[1], doc->max_bytes, &buf, &len);
+		if (rc) {
+			fprintf(stderr, "meshctl %s set: %s: %s\n", doc->verb, o.args[1],
+				rc == -EFBIG ? "too large" : strerror(-rc));
+			return 1;
+		}
+		if (!doc->check(o.args[1], buf, len)) {
+			free(buf);
+			return 1;
+		}
+	}
+	if (!admin_ready(doc->verb, &o)) {
+		free(buf);
+		return 1;
+	}
+	b = admin_do(&o, set ? "PUT" : "GET", doc->path, buf);
+	free(buf);
+	if (!b)
+		return 1;
+	if (get)
+		printf("%s%s", b, *b && b[strlen(b) - 1] != '\n' ? "\n" : "");
+	else
+		printf("%s set from %s\n", doc->what, o.args[1]);
+	free(b);
+	return 0;
+}

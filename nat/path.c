@@ -276,6 +276,32 @@ int nat_path_add_candidate(struct nat_path *p, const struct sockaddr *addr,
 	return add(p, addr, type, clock_at(p, now_ms), &at);
 }
 
+size_t nat_path_retain_netmap(struct nat_path *p, const struct sockaddr_storage *addrs, size_t n,
+			      uint64_t now_ms)
+{
+	uint64_t now = clock_at(p, now_ms);
+	size_t gone = 0;
+	for (size_t i = p->n_cand; i-- > 0;) {
+		const struct nat_path_cand *c = &p->cand[i];
+		bool listed = false;
+		for (size_t k = 0; k < n && !listed; k++)
+			listed = nat_sockaddr_equal(&c->addr, (const struct sockaddr *)&addrs[k]);
+		if (listed || c->type > NAT_PATH_CAND_REFLEXIVE || is_active(p, i) ||
+		    proven(c, now))
+			continue;
+		forget_pings_to(p, &c->addr);
+		size_t last = --p->n_cand; /* the last one takes the slot */
+		if (i != last) {
+			p->cand[i] = p->cand[last];
+			if (is_active(p, last))
+				p->active = (int)i;
+		}
+		memset(&p->cand[last], 0, sizeof(p->cand[last]));
+		gone++;
+	}
+	return gone;
+}
+
 void nat_path_set_relay(struct nat_path *p, uint64_t relay, uint64_t now_ms)
 {
 	clock_at(p, now_ms);

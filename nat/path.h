@@ -195,6 +195,15 @@ int nat_path_check_addr(const struct sockaddr *sa, char *err, size_t errlen);
 int nat_path_add_candidate(struct nat_path *p, const struct sockaddr *addr,
 			   enum nat_path_cand_type type, uint64_t now_ms);
 
+/* The peer's netmap entry now publishes exactly addrs (n of them, relayed ones left out):
+ * a candidate only the netmap vouched for (local or reflexive) that is no longer among
+ * them is forgotten with its pings in flight, unless it is the active path or a pong
+ * proves it (it still works: it goes, if ever, the way any candidate does).  Without this,
+ * addresses a peer left behind (a LAN it roamed away from, a NAT mapping that changed)
+ * kept being pinged every upgrade round and kept slots.  Returns how many went. */
+size_t nat_path_retain_netmap(struct nat_path *p, const struct sockaddr_storage *addrs, size_t n,
+			      uint64_t now_ms);
+
 /* The relay path to this peer (the caller's non-zero handle, e.g. a TURN channel to the
  * peer's relayed address), or 0 when there is none. */
 void nat_path_set_relay(struct nat_path *p, uint64_t relay, uint64_t now_ms);

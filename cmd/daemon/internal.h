@@ -16,6 +16,7 @@
 #include "common/common.h"
 
 struct hold;
+struct meshd_dns_host;
 struct ns;
 struct ns_packet_info;
 struct wg_device;
@@ -30,7 +31,8 @@ struct meshd_node {
 	struct meshd_reach *reach; /* peers' paths: direct, relayed (nat/ on wg's hooks) */
 	struct ns *ns;
 	struct sshd_server *sshd;
-	struct meshd_record *rec; /* session recording: sshd's session hooks */
+	struct meshd_record *rec;	 /* session recording: sshd's session hooks */
+	struct meshd_dns_host *dns_host; /* the host's resolv.conf under MagicDNS */
 	struct ctl_netmap *nm;
 	struct ctl_client *control;
 	bool ssh_on;	    /* port 22 is intercepted */

@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "cmd/daemon/access.h"
+#include "cmd/daemon/dns_host.h"
 #include "cmd/daemon/reach/reach.h"
 #include "control/policy/policy.h"
 #include "netstack/netstack.h"
@@ -281,6 +282,7 @@ int meshd_node_apply_netmap(struct meshd_node *node, struct ctl_netmap *nm)
 	}
 	log_info(subject, "netmap %llu applied: %zu peer(s), %zu filter rule(s), %zu SSH rule(s)",
 		 (unsigned long long)nm->version, nm->n_peers, nm->n_filter, nm->n_ssh);
+	meshd_dns_host_apply(node->dns_host, nm, !meshd_node_userspace(node));
 	return 0;
 }
 
@@ -298,5 +300,6 @@ void meshd_node_clear_netmap(struct meshd_node *node)
 	}
 	if (node->sshd)
 		sshd_revalidate(node->sshd);
+	meshd_dns_host_restore(node->dns_host);
 	log_info(subject, "netmap cleared: no peers, no SSH");
 }

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cmd/daemon/dns_host.h"
 #include "cmd/daemon/reach/reach.h"
 #include "cmd/daemon/record.h"
 #include "control/client/client.h"
@@ -256,6 +257,11 @@ int meshd_node_new(uv_loop_t *loop, const struct meshd_node_config *cfg, struct 
 	int err = meshd_node_key(node->state_dir, node->private_key, node->public_key);
 	if (err)
 		goto fail;
+	struct meshd_dns_host_config dc = { .resolv_conf = cfg->resolv_conf,
+					    .state_dir = node->state_dir,
+					    .accept = cfg->accept_dns };
+	if ((err = meshd_dns_host_new(&dc, &node->dns_host))) /* a crash's resolv.conf back */
+		goto fail;
 	uv_timer_init(loop, &node->linger_timer);
 	node->linger_timer.data = node;
 	uv_timer_init(loop, &node->restart_timer);
@@ -328,6 +334,7 @@ fail:
 	if (node->reach)
 		meshd_reach_close(node->reach, NULL, NULL);
 	meshd_record_free(node->rec);
+	meshd_dns_host_free(node->dns_host);
 	key_wipe(node->private_key, KEY_LEN);
 	free(node->state_dir);
 	free(node->tun);
@@ -372,6 +379,8 @@ void meshd_node_close(struct meshd_node *node, void (*done)(void *arg), void *ar
 	node->pending_closes = 1;
 	meshd__flush_holds(node, "meshd is shutting down");
 	node->control = NULL;
+	meshd_dns_host_free(node->dns_host); /* the host's resolv.conf back */
+	node->dns_host = NULL;
 	if (node->sshd) {
 		node->pending_closes++;
 		sshd_server_close(node->sshd, finish_close, node);

@@ -34,6 +34,9 @@ struct meshd_node_config {
 	unsigned wg_time_scale;	    /* tests only: WireGuard timers run this much faster */
 	const char *record_dir;	    /* SSH sessions recorded here (record.h), NULL: none */
 	uint64_t record_max_bytes;  /* per recording; 0: MESHD_RECORD_MAX_BYTES */
+	/* MagicDNS may point the host at the tailnet resolver (dns_host.h; --accept-dns) */
+	bool accept_dns;
+	const char *resolv_conf; /* NULL: /etc/resolv.conf */
 };
 
 /* The node key: state_dir/node.key (0600), made with the directory (0700) when missing;

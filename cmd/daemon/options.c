@@ -41,6 +41,10 @@ static void usage(FILE *out)
 	    "      --netmap=FILE      take the netmap from FILE (JSON) instead of control;\n"
 	    "                         SIGHUP re-reads it\n"
 	    "      --no-ssh           do not serve SSH on the tailnet address\n"
+	    "      --accept-dns=BOOL  with a TUN device and MagicDNS on in the tailnet, point\n"
+	    "                         /etc/resolv.conf at the tailnet resolver (default true;\n"
+	    "                         the host's file is kept and comes back on 'meshctl down'\n"
+	    "                         and exit); false leaves the host's DNS alone\n"
 	    "      --record-dir=DIR   record every SSH session's output into DIR (asciicast v2,\n"
 	    "                         0600 files; `asciinema play` and `asciinema cat` read them)\n"
 	    "      --record-max-bytes=N  cap of one recording (default 64 MiB); at the cap it\n"
@@ -97,7 +101,8 @@ enum {
 	OPT_CONFIG,
 	OPT_RECORD_DIR,
 	OPT_RECORD_MAX,
-	OPT_SOCKS_PORT
+	OPT_SOCKS_PORT,
+	OPT_ACCEPT_DNS
 };
 static const struct option opts[] = {
 	{ "help", no_argument, NULL, 'h' },
@@ -107,6 +112,7 @@ static const struct option opts[] = {
 	{ "port", required_argument, NULL, OPT_PORT },
 	{ "netmap", required_argument, NULL, OPT_NETMAP },
 	{ "no-ssh", no_argument, NULL, OPT_NO_SSH },
+	{ "accept-dns", required_argument, NULL, OPT_ACCEPT_DNS },
 	{ "socks5-socket", required_argument, NULL, OPT_SOCKS },
 	{ "socks5-port", required_argument, NULL, OPT_SOCKS_PORT },
 	{ "uapi-dir", required_argument, NULL, OPT_UAPI },
@@ -135,6 +141,7 @@ int meshd_options_parse(int argc, char **argv, struct meshd_options *o)
 			.tun = "mesh0",
 			.listen_port = 41641,
 			.ssh = true,
+			.accept_dns = true,
 		},
 		.config_path = "/etc/meshd.conf",
 		.socket_path = "/run/meshd/meshd.sock",
@@ -211,6 +218,14 @@ int meshd_options_parse(int argc, char **argv, struct meshd_options *o)
 			break;
 		case OPT_NO_SSH:
 			o->node.ssh = false;
+			break;
+		case OPT_ACCEPT_DNS:
+			if (strcmp(optarg, "true") != 0 && strcmp(optarg, "false") != 0) {
+				fprintf(stderr, "meshd: --accept-dns: '%s' is not true or false\n",
+					optarg);
+				return 2;
+			}
+			o->node.accept_dns = strcmp(optarg, "true") == 0;
 			break;
 		case OPT_RECORD_DIR:
 			if (optarg[0] != '/') {

@@ -27,7 +27,8 @@ struct delta {
 	char *domain;
 	struct ctl_relay relays[CTL_RELAYS_MAX];
 	size_t n_relays;
-	bool has_self, has_filter, has_ssh, has_domain, has_relays;
+	struct ctl_dns *dns; /* NULL with has_dns: the settings were withdrawn */
+	bool has_self, has_filter, has_ssh, has_domain, has_relays, has_dns;
 	struct ctl_node *peers; /* room for the new peer list, taken before anything changes */
 };
 
@@ -43,6 +44,7 @@ static void delta_free(struct delta *d)
 	free(d->domain);
 	free(d->peers);
 	ctl__relays_wipe(d->relays, CTL_RELAYS_MAX);
+	ctl_dns_free(d->dns);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -58,7 +60,8 @@ static int u64_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static int delta_decode(json_t *msg, struct delta *d, char *err, size_t errlen)
+/* domain: the tailnet's after this delta (a route under it is refused). */
+static int delta_decode(json_t *msg, const char *domain, struct delta *d, char *err, size_t errlen)
 {
 	json_t *changed = json_object_get(msg, "peers_changed");
 	json_t *removed = json_object_get(msg, "peers_removed");
@@ -118,6 +121,13 @@ static int delta_decode(json_t *msg, struct delta *d, char *err, size_t errlen)
 		if ((rc = ctl__relays_from_json(v, d->relays, &d->n_relays, err, errlen)))
 			return rc;
 		d->has_relays = true;
+	}
+	if ((v = json_object_get(msg, "dns"))) {
+		if (d->has_domain)
+			domain = d->domain;
+		if (!json_is_null(v) && (rc = ctl__dns_from_json(v, domain, &d->dns, err, errlen)))
+			return rc;
+		d->has_dns = true;
 	}
 	return 0;
 }
@@ -182,6 +192,11 @@ static void delta_commit_struct(struct ctl_netmap *nm, struct delta *d, uint64_t
 		memcpy(nm->relays, d->relays, sizeof(nm->relays));
 		nm->n_relays = d->n_relays;
 	}
+	if (d->has_dns) {
+		ctl_dns_free(nm->dns);
+		nm->dns = d->dns;
+		d->dns = NULL;
+	}
 	nm->version = version;
 }
 
@@ -193,8 +208,8 @@ static int json_id_cmp(const void *a, const void *b)
 }
 
 /* peers_changed replaces or adds peers by id; peers_removed drops ids; self, filter, ssh,
- * domain and relays replace the previous values when present.  Peers are indexed by id in a hash
- * table, so a delta costs O(peers), not O(peers x changes); a delta that changes no peer
+ * domain, relays and dns replace the previous values when present.  Peers are indexed by id in a
+ * hash table, so a delta costs O(peers), not O(peers x changes); a delta that changes no peer
  * leaves the peer list alone.  msg has been decoded (checked) already. */
 static int delta_apply_json(json_t *nm, json_t *msg, char *err, size_t errlen)
 {
@@ -243,7 +258,7 @@ static int delta_apply_json(json_t *nm, json_t *msg, char *err, size_t errlen)
 		json_decref(byid);
 		json_object_set_new(nm, "peers", out);
 	}
-	static const char *const whole[] = { "self", "filter", "ssh", "domain", "relays" };
+	static const char *const whole[] = { "self", "filter", "ssh", "domain", "relays", "dns" };
 	for (size_t i = 0; i < sizeof(whole) / sizeof(whole[0]); i++) {
 		json_t *w = json_object_get(msg, whole[i]);
 		if (w)
@@ -305,7 +320,8 @@ int ctl__netmap_fold(json_t **nm, json_t *m, bool *keepalive, char *err, size_t 
 			errlen);
 	struct delta d;
 	if (!rc) {
-		rc = delta_decode(m, &d, err, errlen);
+		rc = delta_decode(m, json_string_value(json_object_get(*nm, "domain")), &d, err,
+				  errlen);
 		delta_free(&d);
 	}
 	if (!rc)
@@ -338,7 +354,7 @@ int ctl__netmap_fold_both(json_t **json, struct ctl_netmap **nm, json_t *m, bool
 	if ((rc = check_base(m, *nm && *json, *nm ? (json_int_t)(*nm)->version : 0, err, errlen)))
 		return rc;
 	struct delta d;
-	rc = delta_decode(m, &d, err, errlen);
+	rc = delta_decode(m, (*nm)->domain, &d, err, errlen);
 	if (!rc && (d.n_changed || d.n_removed) &&
 	    !(d.peers = calloc((*nm)->n_peers + d.n_changed + 1, sizeof(*d.peers))))
 		rc = -ENOMEM;

@@ -73,6 +73,8 @@ int ctl_netmap_dup(const struct ctl_netmap *src, struct ctl_netmap **out)
 	}
 	if (ok)
 		ok = ctl__rules_dup(src, nm) == 0;
+	if (ok && src->dns)
+		ok = ctl_dns_dup(src->dns, &nm->dns) == 0;
 	memcpy(nm->relays, src->relays, sizeof(nm->relays));
 	nm->n_relays = src->n_relays;
 	if (!ok) {

@@ -94,6 +94,7 @@ void ctl_netmap_free(struct ctl_netmap *nm)
 	ctl__filter_free(nm->filter, nm->n_filter);
 	ctl__ssh_free(nm->ssh, nm->n_ssh);
 	ctl__relays_wipe(nm->relays, CTL_RELAYS_MAX);
+	ctl_dns_free(nm->dns);
 	free(nm);
 }
 
@@ -294,6 +295,9 @@ static int netmap_from_json(json_t *j, struct ctl_netmap **out, char *err, size_
 	if (!rc)
 		rc = ctl__relays_from_json(json_object_get(j, "relays"), nm->relays, &nm->n_relays,
 					   err, errlen);
+	json_t *dns = json_object_get(j, "dns");
+	if (!rc && dns && !json_is_null(dns))
+		rc = ctl__dns_from_json(dns, nm->domain, &nm->dns, err, errlen);
 	if (rc) {
 		ctl_netmap_free(nm);
 		return rc;

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "control/netmap/dns.h"
 #include "control/netmap/hostkey.h"
 #include "control/netmap/relay.h"
 #include "control/policy/policy.h"
@@ -69,6 +70,9 @@ struct ctl_netmap {
 	 * wiped by ctl_netmap_free). */
 	struct ctl_relay relays[CTL_RELAYS_MAX];
 	size_t n_relays;
+	/* The tailnet's DNS settings (dns.h); NULL when control sent none: MagicDNS is off
+	 * and the host's DNS is left alone. */
+	struct ctl_dns *dns;
 };
 
 /* Decode the JSON text of a full netmap; on failure returns -EINVAL and writes why into

@@ -59,6 +59,12 @@ int ctl__relays_from_json(json_t *a, struct ctl_relay out[static CTL_RELAYS_MAX]
 			  char *err, size_t errlen);
 void ctl__relays_wipe(struct ctl_relay *r, size_t n);
 
+/* The "dns" member (dns.c): absent or null = none.  domain: the tailnet's (routes under it
+ * are refused), NULL to skip that check. */
+int ctl__dns_from_json(json_t *j, const char *domain, struct ctl_dns **out, char *err,
+		       size_t errlen);
+json_t *ctl__dns_json(const struct ctl_dns *d);
+
 /* Read a string array member into a malloc'd char ** (NULL/0 when absent). */
 int ctl__strv_from_json(json_t *obj, const char *key, char ***v, size_t *n, char *err,
 			size_t errlen);

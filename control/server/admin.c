@@ -1,6 +1,6 @@
 /* The admin API under /api/v1/ (bearer token checked by http.c): users, auth keys, nodes
- * and the policy.  Bodies are JSON objects (the policy is its own HuJSON text); a bad
- * field is refused with 400 and a message naming it, and a change reaches the maps
+ * the policy and the DNS settings (dns.c).  Bodies are JSON objects (the policy is its own HuJSON
+ * text); a bad field is refused with 400 and a message naming it, and a change reaches the maps
  * before the answer is sent. */
 #include <errno.h>
 #include <stdio.h>
@@ -310,10 +310,8 @@ enum MHD_Result ctl__admin_api(struct ctl__req *r, const char *method, const cha
 		const char *name;
 		enum MHD_Result (*fn)(struct ctl__req *, const char *, const char *);
 	} table[] = {
-		{ "users", users },
-		{ "authkeys", authkeys },
-		{ "nodes", nodes },
-		{ "policy", policy },
+		{ "users", users },   { "authkeys", authkeys },	 { "nodes", nodes },
+		{ "policy", policy }, { "dns", ctl__admin_dns },
 	};
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
 		size_t len = strlen(table[i].name);

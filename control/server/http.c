@@ -31,14 +31,15 @@
  * authenticated while a body arrives, so these (and the budget over all connections) are
  * what an anonymous client can make the server hold. */
 enum {
-	SRV_BODY_SMALL = 4 << 10,     /* hold, logout, unknown node API paths */
-	SRV_BODY_WEB = 8 << 10,	      /* the web forms */
-	SRV_BODY_REGISTER = 16 << 10, /* keys, a hostname, at most 32 tags of 64 bytes */
-	SRV_BODY_MAP = 64 << 10,      /* 16 endpoints, 8 SSH host keys of 1 KiB */
-	SRV_BODY_ADMIN = 64 << 10,    /* admin API objects (after the token was checked) */
-	SRV_BODY_POLICY = 1 << 20,    /* a policy file */
-	SRV_BODY_BUDGET = 64 << 20,   /* every body being received at once */
-	SRV_BODY_DROP_MAX = 8 << 20,  /* what a refused request may send before it is cut off */
+	SRV_BODY_SMALL = 4 << 10,	 /* hold, logout, unknown node API paths */
+	SRV_BODY_WEB = 8 << 10,		 /* the web forms */
+	SRV_BODY_REGISTER = 16 << 10,	 /* keys, a hostname, at most 32 tags of 64 bytes */
+	SRV_BODY_MAP = 64 << 10,	 /* 16 endpoints, 8 SSH host keys of 1 KiB */
+	SRV_BODY_ADMIN = 64 << 10,	 /* admin API objects (after the token was checked) */
+	SRV_BODY_POLICY = 1 << 20,	 /* a policy file */
+	SRV_BODY_DNS = CTL_DNS_TEXT_MAX, /* the DNS settings */
+	SRV_BODY_BUDGET = 64 << 20,	 /* every body being received at once */
+	SRV_BODY_DROP_MAX = 8 << 20,	 /* what a refused request may send before it is cut off */
 	SRV_TICK_MS = 50,
 };
 
@@ -213,6 +214,8 @@ static size_t body_limit(const char *url)
 		return SRV_BODY_SMALL;
 	if (strcmp(url, "/api/v1/policy") == 0 || strcmp(url, "/api/v1/policy/check") == 0)
 		return SRV_BODY_POLICY;
+	if (strcmp(url, "/api/v1/dns") == 0)
+		return SRV_BODY_DNS;
 	if (strncmp(url, "/api/v1/", 8) == 0)
 		return SRV_BODY_ADMIN;
 	return SRV_BODY_WEB;
@@ -511,7 +514,7 @@ int ctl_server_new(const struct ctl_server_config *cfg, struct ctl_server **out,
 	pthread_cond_init(&srv->timer_cond, &ca);
 	pthread_condattr_destroy(&ca);
 	srv->state_dir = strdup(cfg->state_dir);
-	srv->domain = strdup(cfg->domain ? cfg->domain : "mesh.internal");
+	srv->domain = strdup(cfg->domain ? cfg->domain : CTL_DOMAIN_DEFAULT);
 	if (!srv->cfg.keepalive_ms)
 		srv->cfg.keepalive_ms = 25000;
 	if (!srv->cfg.key_lifetime_s)
@@ -559,6 +562,8 @@ int ctl_server_new(const struct ctl_server_config *cfg, struct ctl_server **out,
 		snprintf(err, errlen, "cannot load state: %s", strerror(-rc));
 		goto fail;
 	}
+	if ((rc = ctl__dns_load(srv, err, errlen)))
+		goto fail;
 	rc = ctl__map_rebuild(srv, err, errlen);
 	if (rc)
 		goto fail;
@@ -739,6 +744,7 @@ void ctl_server_free(struct ctl_server *srv)
 	ctl__throttle_uninit(&srv->fails_source);
 	sodium_memzero(srv->csrf_key, sizeof(srv->csrf_key));
 	free(srv->policy_text);
+	free(srv->dns_json);
 	free(srv->state_dir);
 	free(srv->public_url);
 	free(srv->domain);

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "control/netmap/dns.h"
 #include "control/netmap/wire.h"
 #include "control/server/server.h"
 #include "control/server/store.h"
@@ -45,6 +46,7 @@ struct ctl__node {
 	uint64_t *sent_ids, *sent_vers;
 	size_t n_sent;
 	char *sent_filter, *sent_ssh, *sent_self, *sent_relays;
+	uint64_t sent_dns_gen; /* the DNS settings it was sent (srv->dns_gen then) */
 };
 
 enum {
@@ -186,6 +188,9 @@ struct ctl_server {
 	bool dirty; /* the topology changed: rebuild on the next tick (batches registrations) */
 	int64_t next_expiry; /* earliest future node key expiry, 0 = none */
 	char *policy_text;
+	/* the DNS settings' canonical JSON (dns.c), NULL when none; dns_gen counts changes */
+	char *dns_json;
+	uint64_t dns_gen;
 	struct pol_compiled *compiled;
 	uint64_t engine_ms; /* the policy engine's share of the last compile */
 
@@ -346,6 +351,12 @@ void ctl__throttle_give_back(struct ctl__throttle *t, const char *key, bool all,
 
 /* admin.c, web.c */
 enum MHD_Result ctl__admin_api(struct ctl__req *r, const char *method, const char *path);
+
+/* dns.c: the tailnet's DNS settings.  Load them from the store at start (0 when none; a
+ * stored text the parser refuses now is an error with the reason in err); GET, PUT and
+ * DELETE /api/v1/dns. */
+int ctl__dns_load(struct ctl_server *srv, char *err, size_t errlen);
+enum MHD_Result ctl__admin_dns(struct ctl__req *r, const char *method, const char *rest);
 enum MHD_Result ctl__web(struct ctl__req *r, const char *method, const char *path);
 /* web.c's page helpers, for the SSO pages (sso_web.c) */
 enum MHD_Result ctl__page(struct ctl__req *r, unsigned status, const char *title,

@@ -4,7 +4,9 @@
  * request when there is none until a change or the keep-alive deadline.  Every held poll
  * computes its own delta by comparing versions and strings.  A node's relays with its TURN
  * credentials (relay.c) are its own, like its filter: they travel beside "self", never in the
- * JSON its peers get.  A poll also reports the node's endpoints and SSH host keys. */
+ * JSON its peers get.  The tailnet's DNS settings (dns.c) are every node's: in each full map,
+ * and in a delta when dns_gen moved past what the node was sent.  A poll also reports the
+ * node's endpoints and SSH host keys. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,6 +88,7 @@ static void sent_record(struct ctl__node *n, uint64_t version, struct ctl_server
 	n->sent_ssh = strdup(n->ssh_json);
 	n->sent_self = strdup(n->peer_json);
 	n->sent_relays = strdup(relays_of(n));
+	n->sent_dns_gen = srv->dns_gen;
 	n->sent_version = version;
 }
 
@@ -119,6 +122,8 @@ static char *map_full(struct ctl_server *srv, struct ctl__node *n)
 	sb_str(&b, n->ssh_json);
 	sb_str(&b, ",\"relays\":");
 	sb_str(&b, relays_of(n));
+	sb_str(&b, ",\"dns\":"); /* null when none: what a delta withdrawing them leaves */
+	sb_str(&b, srv->dns_json ? srv->dns_json : "null");
 	sb_str(&b, "}}");
 	if (b.oom) {
 		ctl__secret_free(b.s);
@@ -157,7 +162,8 @@ static char *map_delta(struct ctl_server *srv, struct ctl__node *n, bool *empty)
 	bool ssh = strcmp(n->ssh_json, n->sent_ssh) != 0;
 	bool self = strcmp(n->peer_json, n->sent_self) != 0;
 	bool relays = !n->sent_relays || strcmp(relays_of(n), n->sent_relays) != 0;
-	*empty = !nch && !nrm && !filter && !ssh && !self && !relays;
+	bool dns = n->sent_dns_gen != srv->dns_gen;
+	*empty = !nch && !nrm && !filter && !ssh && !self && !relays && !dns;
 	if (*empty || ch.oom || rm.oom) {
 		free(ch.s);
 		free(rm.s);
@@ -192,6 +198,10 @@ static char *map_delta(struct ctl_server *srv, struct ctl__node *n, bool *empty)
 	if (relays) {
 		sb_str(&b, ",\"relays\":");
 		sb_str(&b, relays_of(n));
+	}
+	if (dns) { /* the same settings for every node; null once withdrawn */
+		sb_str(&b, ",\"dns\":");
+		sb_str(&b, srv->dns_json ? srv->dns_json : "null");
 	}
 	sb_str(&b, "}");
 	free(ch.s);

@@ -33,6 +33,9 @@ struct ctl_server_oidc {
 	bool allow_anyone;	     /* --oidc-allow-anyone: no list, on purpose */
 };
 
+/* The tailnet's DNS suffix unless the configuration names another. */
+#define CTL_DOMAIN_DEFAULT "mesh.internal"
+
 struct ctl_server_config {
 	const char *state_dir; /* holds state.db, server.key, admin-token */
 	/* the store when not STATE_DIR/state.db: sqlite:PATH or postgres://... (store.h) */
@@ -45,7 +48,7 @@ struct ctl_server_config {
 	 * insecure_http says to serve plain HTTP on the network anyway (logged as a warning). */
 	const char *tls_cert, *tls_key;
 	bool insecure_http;
-	const char *domain;	 /* tailnet DNS suffix, default "mesh.internal" */
+	const char *domain;	 /* tailnet DNS suffix, default CTL_DOMAIN_DEFAULT */
 	uint32_t keepalive_ms;	 /* map stream keep-alive; 0 = 25 s */
 	uint32_t key_lifetime_s; /* node key expiry after registration; 0 = 180 days */
 	unsigned threads;	 /* HTTP worker threads; 0 = 4 */

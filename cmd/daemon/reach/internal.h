@@ -131,12 +131,17 @@ struct meshd_reach {
 	enum nat_turn_state turn_seen; /* what relay_check saw last */
 	uint64_t allocations;	       /* made on this relay, a fresh one after a loss too */
 	uint64_t allocated_at;	       /* when the allocation in use was made; 0: none */
-	char relay_warned[CTL_RELAY_URL_MAX];
 	/* over TCP or TLS (relay_stream.c) */
 	struct meshd_relay_conn *conn; /* NULL: none (UDP, or between attempts) */
 	uint64_t stream_deadline;      /* 0: none; else connected and TLS ready by then */
 	char *relay_ca_file;	       /* NULL: the system's trust store */
-	/* STUN probes of our mapping */
+	/* relays named by DNS (names.c) */
+	struct meshd_relay_name *names[CTL_RELAYS_MAX];
+	size_t n_names;
+	uv_timer_t names_timer; /* a name that did not resolve: asked again */
+	/* STUN probes of our mapping, to the netmap's UDP relays */
+	struct ctl_relay_url probe_urls[CTL_RELAYS_MAX];
+	size_t n_probe_urls;
 	struct probe probes[CTL_RELAYS_MAX];
 	size_t n_probes;
 	uint64_t probe_round_ms;
@@ -177,6 +182,11 @@ void meshd__publish(struct meshd_reach *r);
 /* Whether control may hear of a change at now (counted then): PUBLISH_BURST at once, then
  * one per PUBLISH_EVERY_MS; else false with *at, when it may.  tat: 0 at first. */
 bool meshd__publish_slot(uint64_t *tat, uint64_t now, uint64_t *at);
+/* The STUN probes' targets: the netmap's UDP relays (their addresses now; one whose name
+ * is not resolved yet joins when it is: meshd__probe_retarget).  A new round when they
+ * changed. */
+void meshd__probe_set_relays(struct meshd_reach *r, const struct ctl_netmap *nm, uint64_t now);
+void meshd__probe_retarget(struct meshd_reach *r, uint64_t now);
 /* A new round of STUN probes of our mapping, sent from the relay timer. */
 void meshd__probe_round(struct meshd_reach *r, uint64_t now);
 /* The probes' part of the relay timer: a round when due, sends, the verdict once a round
@@ -195,7 +205,23 @@ bool meshd__probe_heard(const struct meshd_reach *r, const struct sockaddr_stora
 void meshd__relay_data(struct meshd_reach *r, const struct sockaddr_storage *from,
 		       const uint8_t *data, size_t n);
 
+/* ---- names.c ---- */
+
+/* The socket address of a relay: its host is an address, or a DNS name resolved on the
+ * thread pool.  0 with out set; -EAGAIN while the name is being resolved (then
+ * meshd__relay_names_changed is called); -EHOSTUNREACH when it did not resolve (asked again
+ * later, then the same call); -EINVAL, -ENOMEM. */
+int meshd__relay_addr(struct meshd_reach *r, const struct ctl_relay_url *u,
+		      struct sockaddr_storage *out);
+/* Forgets the names; answers still coming are dropped. */
+void meshd__relay_names_close(struct meshd_reach *r);
+
 /* ---- relay.c ---- */
+
+/* A relay's name resolved to another address, or is due to be asked again: the probes
+ * are aimed anew, and the relay in use (or the one waiting for its name) is started again
+ * when its address is not the one in use. */
+void meshd__relay_names_changed(struct meshd_reach *r);
 
 /* After anything changed (a netmap, an answer): failures start the backoff, each peer's
  * relay handle follows its channel, what we publish follows the allocation, and the relay

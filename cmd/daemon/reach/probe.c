@@ -1,4 +1,4 @@
-/* The STUN probes of our own mapping (see reach_internal.h): a Binding request to every
+/* The STUN probes of our own mapping (see internal.h): a Binding request to every
  * relay address from the shared socket, resent a bounded number of times; answers matched
  * by transaction id; and the verdict: when at least two addresses answered and all saw the
  * same address and port, the mapping is endpoint-independent and the reflexive address is
@@ -14,6 +14,34 @@
 #include "cmd/daemon/reach/internal.h"
 
 static const char *const subject = "reach";
+
+void meshd__probe_set_relays(struct meshd_reach *r, const struct ctl_netmap *nm, uint64_t now)
+{
+	r->n_probe_urls = 0;
+	for (size_t i = 0; i < nm->n_relays && i < CTL_RELAYS_MAX; i++)
+		if (nm->relays[i].url.transport == CTL_RELAY_UDP) /* STUN Binding over UDP only */
+			r->probe_urls[r->n_probe_urls++] = nm->relays[i].url;
+	meshd__probe_retarget(r, now);
+}
+
+void meshd__probe_retarget(struct meshd_reach *r, uint64_t now)
+{
+	struct probe probes[CTL_RELAYS_MAX];
+	size_t n = 0;
+	for (size_t i = 0; i < r->n_probe_urls; i++) {
+		memset(&probes[n], 0, sizeof(probes[n]));
+		if (meshd__relay_addr(r, &r->probe_urls[i], &probes[n].to) == 0)
+			n++;
+	}
+	bool changed = n != r->n_probes;
+	for (size_t i = 0; i < n && !changed; i++)
+		changed = !meshd__same(&probes[i].to, &r->probes[i].to);
+	if (changed) {
+		memcpy(r->probes, probes, n * sizeof(probes[0]));
+		r->n_probes = n;
+		meshd__probe_round(r, now);
+	}
+}
 
 void meshd__probe_round(struct meshd_reach *r, uint64_t now)
 {

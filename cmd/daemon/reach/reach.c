@@ -454,7 +454,10 @@ static struct rpeer *peer_add(struct meshd_reach *r, const uint8_t key[KEY_LEN])
 static void peer_update(struct meshd_reach *r, struct rpeer *p, const struct ctl_node *n,
 			uint64_t now)
 {
-	struct sockaddr_storage relayed, a;
+	/* the netmap's direct addresses, to forget those it no longer lists (control takes at
+	 * most 16 from a node; a netmap with more than this holds forgets none) */
+	struct sockaddr_storage relayed, a, listed[2 * NAT_PATH_MAX_CANDIDATES];
+	size_t n_listed = 0;
 	memset(&relayed, 0, sizeof(relayed));
 	snprintf(p->name, sizeof(p->name), "%s", n->name ? n->name : "?");
 	p->has_disco = n->has_disco_key;
@@ -472,11 +475,16 @@ static void peer_update(struct meshd_reach *r, struct rpeer *p, const struct ctl
 		}
 		if (!p->first.ss_family)
 			p->first = a;
+		if (n_listed < sizeof(listed) / sizeof(listed[0]))
+			listed[n_listed] = a;
+		n_listed++;
 		nat_path_add_candidate(&p->path, (const struct sockaddr *)&a,
 				       e.type == CTL_ENDPOINT_LOCAL ? NAT_PATH_CAND_LOCAL
 								    : NAT_PATH_CAND_REFLEXIVE,
 				       now);
 	}
+	if (n_listed <= sizeof(listed) / sizeof(listed[0]))
+		nat_path_retain_netmap(&p->path, listed, n_listed, now);
 	if (!meshd__same(&relayed, &p->relayed) || relayed.ss_family != p->relayed.ss_family) {
 		if (p->relayed.ss_family) /* allocated anew, or no relay: the old channel goes */
 			meshd__relay_drop_peer(r, &p->relayed, now);
@@ -497,29 +505,7 @@ static void apply_self(struct meshd_reach *r, const struct ctl_netmap *nm, uint6
 		    e.type != CTL_ENDPOINT_RELAY)
 			meshd__endpoint_to_sockaddr(&e, &r->own[r->n_own++]);
 	}
-	struct probe probes[CTL_RELAYS_MAX];
-	size_t n = 0;
-	for (size_t i = 0; i < nm->n_relays; i++) {
-		const struct ctl_relay *rl = &nm->relays[i];
-		struct ctl_endpoint e;
-		char text[CTL_ENDPOINT_MAX + 8];
-		if (rl->url.transport != CTL_RELAY_UDP)
-			continue; /* STUN Binding over UDP only */
-		snprintf(text, sizeof(text), strchr(rl->url.host, ':') ? "[%s]:%u" : "%s:%u",
-			 rl->url.host, rl->url.port);
-		if (!ctl_endpoint_parse(text, &e, NULL, 0))
-			continue;
-		memset(&probes[n], 0, sizeof(probes[n]));
-		meshd__endpoint_to_sockaddr(&e, &probes[n++].to);
-	}
-	bool probes_changed = n != r->n_probes;
-	for (size_t i = 0; i < n && !probes_changed; i++)
-		probes_changed = !meshd__same(&probes[i].to, &r->probes[i].to);
-	if (probes_changed) {
-		memcpy(r->probes, probes, n * sizeof(probes[0]));
-		r->n_probes = n;
-		meshd__probe_round(r, now);
-	}
+	meshd__probe_set_relays(r, nm, now);
 	meshd__relay_apply(r, nm);
 }
 
@@ -646,7 +632,8 @@ int meshd_reach_new(uv_loop_t *loop, struct wg_device *wg, struct meshd_reach **
 	uv_timer_init(loop, &r->path_timer);
 	uv_timer_init(loop, &r->relay_timer);
 	uv_timer_init(loop, &r->publish_timer);
-	r->path_timer.data = r->relay_timer.data = r->publish_timer.data = r;
+	uv_timer_init(loop, &r->names_timer);
+	r->path_timer.data = r->relay_timer.data = r->publish_timer.data = r->names_timer.data = r;
 	*out = r;
 	return 0;
 }
@@ -673,7 +660,9 @@ void meshd_reach_close(struct meshd_reach *r, void (*done)(void *arg), void *arg
 	r->done = done;
 	r->done_arg = arg;
 	meshd__stream_close(r);
-	r->pending_closes = 3;
+	meshd__relay_names_close(r);
+	r->pending_closes = 4;
+	uv_close((uv_handle_t *)&r->names_timer, closed);
 	uv_close((uv_handle_t *)&r->path_timer, closed);
 	uv_close((uv_handle_t *)&r->relay_timer, closed);
 	uv_close((uv_handle_t *)&r->publish_timer, closed);

@@ -20,7 +20,6 @@ static void on_relay_timer(uv_timer_t *t);
 static void stream_connect(struct meshd_reach *r, uint64_t now);
 static void relay_use(struct meshd_reach *r, size_t i);
 static void relay_end(struct meshd_reach *r, bool release);
-static bool relay_addr_of(const struct ctl_relay_url *u, struct sockaddr_storage *out);
 static void turn_send(void *ctx, const uint8_t *buf, size_t len);
 
 static const char *const transport_names[] = {
@@ -125,7 +124,7 @@ static void udp_try_end(struct meshd_reach *r, bool release)
 static void udp_try_start(struct meshd_reach *r, uint64_t now)
 {
 	const struct ctl_relay *u = &r->choices[0];
-	if (!relay_addr_of(&u->url, &r->udp_try_addr) ||
+	if (meshd__relay_addr(r, &u->url, &r->udp_try_addr) != 0 ||
 	    nat_turn_init(&r->udp_try, u->username, u->password, udp_try_send, r) != 0) {
 		sodium_memzero(&r->udp_try, sizeof(r->udp_try));
 		return;
@@ -363,18 +362,6 @@ static void relay_end(struct meshd_reach *r, bool release)
 	r->allocated_at = 0;
 }
 
-/* The relay's socket address; false when its host is not an IP address. */
-static bool relay_addr_of(const struct ctl_relay_url *u, struct sockaddr_storage *out)
-{
-	struct ctl_endpoint e;
-	char text[CTL_ENDPOINT_MAX + 8];
-	snprintf(text, sizeof(text), strchr(u->host, ':') ? "[%s]:%u" : "%s:%u", u->host, u->port);
-	if (!ctl_endpoint_parse(text, &e, NULL, 0))
-		return false;
-	meshd__endpoint_to_sockaddr(&e, out);
-	return true;
-}
-
 /* Our allocation on relay (its credentials are ours); the peers' relayed addresses get
  * channels. */
 static void relay_start(struct meshd_reach *r, const struct ctl_relay *relay)
@@ -382,13 +369,14 @@ static void relay_start(struct meshd_reach *r, const struct ctl_relay *relay)
 	char url[CTL_RELAY_URL_MAX];
 	relay_end(r, true);
 	ctl_relay_url_format(&relay->url, url);
-	if (!relay_addr_of(&relay->url, &r->relay_addr)) {
-		if (strcmp(r->relay_warned, url) != 0)
-			log_warn(subject,
-				 "relay %s: its host is not an IP address; meshd reaches "
-				 "relays by address only (peers will not be relayed)",
-				 url);
-		snprintf(r->relay_warned, sizeof(r->relay_warned), "%s", url);
+	int rc = meshd__relay_addr(r, &relay->url, &r->relay_addr);
+	if (rc == -EAGAIN) { /* started again once the name is resolved */
+		log_info(subject, "relay %s: resolving %s", url, relay->url.host);
+		return;
+	}
+	if (rc) { /* names.c said why, and asks again */
+		if (rc != -EHOSTUNREACH)
+			log_warn(subject, "relay %s: no address: %s", url, strerror(-rc));
 		return;
 	}
 	if (nat_turn_init(&r->turn, relay->username, relay->password, turn_send, r) != 0) {
@@ -454,7 +442,7 @@ static void on_relay_timer(uv_timer_t *t)
 		r->udp_again_at = 0;
 		struct sockaddr_storage udp;
 		if (!meshd__relay_on_stream(r) || first_stream(r) == 0 || r->udp_trying ||
-		    !relay_addr_of(&r->choices[0].url, &udp)) {
+		    meshd__relay_addr(r, &r->choices[0].url, &udp) != 0) {
 			/* nothing to go back to */
 		} else if (meshd__probe_heard(r, &udp, now - UDP_AGAIN_MS)) {
 			char from[CTL_RELAY_URL_MAX], to[CTL_RELAY_URL_MAX];
@@ -540,6 +528,16 @@ static bool relay_same(const struct ctl_relay *a, const struct ctl_relay *b)
 {
 	return memcmp(&a->url, &b->url, sizeof(a->url)) == 0 &&
 	       strcmp(a->username, b->username) == 0 && strcmp(a->password, b->password) == 0;
+}
+
+void meshd__relay_names_changed(struct meshd_reach *r)
+{
+	struct sockaddr_storage a;
+	meshd__probe_retarget(r, uv_now(r->loop));
+	if (r->n_choices && (!r->relay_on || (meshd__relay_addr(r, &r->relay.url, &a) == 0 &&
+					      !meshd__same(&a, &r->relay_addr))))
+		relay_use(r, r->cur);
+	meshd__relay_kick(r);
 }
 
 void meshd__relay_stop(struct meshd_reach *r, bool release)

@@ -1,7 +1,9 @@
 /* Fuzz target: the admin API (control/server/admin.c) authenticated as the admin, against a
  * real SQLite store: "METHOD PATH\n" (under /api/v1/) then the body.  Checks what the API
  * promises whatever the body: logins it stores are valid, auth keys expire within 10 years,
- * the policy in the store is the one in force and compiles, and answers are JSON. */
+ * the policy in the store is the one in force and compiles, so are the DNS settings (and a
+ * node would take them), and answers are JSON. */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +61,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    ctl__policy_check(srv, stored, err, sizeof(err)) != 0)
 		abort(); /* the policy in force is the stored one, and it is valid */
 	free(stored);
+	/* the DNS settings in force are the stored ones, and a node would take them */
+	char *dns = malloc(CTL_DNS_TEXT_MAX + 2);
+	struct ctl_dns *d;
+	int rc = dns ? s->ops->meta_get(s, "dns", dns, CTL_DNS_TEXT_MAX + 2) : -ENOMEM;
+	if (rc == -ENOMEM || (rc == 0 && dns[0]) != (srv->dns_json != NULL) ||
+	    (srv->dns_json && (strcmp(dns, srv->dns_json) != 0 ||
+			       ctl_dns_parse(dns, strlen(dns), srv->domain, &d, NULL, 0) != 0)))
+		abort();
+	if (srv->dns_json)
+		ctl_dns_free(d);
+	free(dns);
 	free(rep.body);
 	fz_srv_close(srv);
 	return 0;

@@ -1,9 +1,10 @@
 /* meshcontrol's map stream, end to end without a socket (the fuzz harness's server): after
  * every round of random changes — the other node's endpoints, host keys and discovery key,
- * our own endpoints, the policy (peers appear and go, rules change), the timer's tick, the
- * other node's key expiring — the delta the server sends, folded by the client's own fold
- * (ctl__netmap_fold), must equal the full map the server sends next.  So a change that the
- * full map shows and the delta forgets (or the reverse) is caught, whatever it is. */
+ * our own endpoints, the policy (peers appear and go, rules change), the DNS settings (set,
+ * withdrawn), the timer's tick, the other node's key expiring — the delta the server sends, folded
+ * by the client's own fold (ctl__netmap_fold), must equal the full map the server sends next.  So a
+ * change that the full map shows and the delta forgets (or the reverse) is caught, whatever it is.
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +83,14 @@ static void map(struct ctl_server *srv, struct client *c, const char *extra)
 	json_decref(j);
 }
 
+static const char *const dns_settings[] = {
+	"{}",
+	"{\"magic_dns\": false}",
+	"{\"search\": [\"corp.example\"], \"routes\": [{\"domain\": \"corp.example\", "
+	"\"resolvers\": [\"10.0.0.53\"]}]}",
+	"{\"records\": [{\"name\": \"db.corp.example\", \"addresses\": [\"10.0.0.5\"]}]}",
+};
+
 static void admin(struct ctl_server *srv, const char *method, const char *path, const char *body)
 {
 	char head[256];
@@ -107,7 +116,7 @@ static const char *change(struct ctl_server *srv, struct client *c, int round)
 {
 	char buf[512];
 	struct client *who = &c[rnd(2)];
-	switch (rnd(6)) {
+	switch (rnd(8)) {
 	case 0:
 		random_endpoints(buf, sizeof(buf));
 		map(srv, who, buf);
@@ -139,6 +148,13 @@ static const char *change(struct ctl_server *srv, struct client *c, int round)
 	case 4:
 		ctl__timer_tick(srv);
 		return "the timer";
+	case 5:
+		admin(srv, "PUT", "dns",
+		      dns_settings[rnd(sizeof(dns_settings) / sizeof(dns_settings[0]))]);
+		return "the DNS settings";
+	case 6:
+		admin(srv, "DELETE", "dns", "");
+		return "the DNS settings withdrawn";
 	default:
 		if (round == 250) { /* once, late: the server's key expires (it cannot come back) */
 			admin(srv, "POST", "nodes/2/expire", "");

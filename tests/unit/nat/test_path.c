@@ -9,7 +9,8 @@
  * call-me-maybe punching at once; a peer's ping answered at once when our last ping there
  * was not, and before any probe when the cap binds; the ping cap holding against a flood;
  * and the exact
- * refusals of addresses that cannot be paths.  After every tick the next deadline must lie
+ * refusals of addresses that cannot be paths; addresses a netmap no longer lists forgotten
+ * unless they are the path or proven.  After every tick the next deadline must lie
  * after it and a tick just before a deadline must do nothing. */
 #include "path_steps.h"
 
@@ -684,6 +685,51 @@ static void refused_addresses(void)
 	CHECK_INT(p.n_cand, 0);
 }
 
+/* A netmap that no longer lists some of the peer's addresses. */
+static void netmap_gone(void)
+{
+	struct nat_path p;
+	struct nat_path_status st;
+	struct sockaddr_storage x = ap("10.0.0.1", 41641), y = ap("198.51.100.2", 41641),
+				a = ap("10.0.0.3", 41641), c = ap("203.0.113.4", 41641);
+
+	/* 42: x (local) and y (reflexive) unproven with pings in flight, a (local) the proven
+	 * path, c carried by a call-me-maybe.  The netmap now names only y: x goes with its
+	 * ping (its pong proves nothing), the path and c stay. */
+	start(&p);
+	CHECK_INT(nat_path_add_candidate(&p, SA(x), NAT_PATH_CAND_LOCAL, 0), 1);
+	CHECK_INT(nat_path_add_candidate(&p, SA(y), NAT_PATH_CAND_REFLEXIVE, 0), 1);
+	CHECK_INT(nat_path_on_call_me_maybe(&p, &c, 1, 0), 1);
+	CHECK_INT(nat_path_add_candidate(&p, SA(a), NAT_PATH_CAND_LOCAL, 0), 1);
+	nat_path_on_traffic(&p, 100);
+	CHECK_INT(tick(&p, 100), 4);
+	uint8_t x_ping[NAT_DISCO_TXID];
+	memcpy(x_ping, txid(0), NAT_DISCO_TXID);
+	pong_moves(&p, 42, txid(3), &a, 110);
+	CHECK_INT(nat_path_retain_netmap(&p, &y, 1, 120), 1);
+	CHECK(!has(&p, &x));
+	CHECK(has(&p, &y) && has(&p, &a) && has(&p, &c));
+	CHECK_INT(nat_path_on_pong(&p, x_ping, SA(x), 130), -ENOENT);
+	nat_path_get_status(&p, &st);
+	CHECK_INT(st.kind, NAT_PATH_DIRECT);
+	CHECK(same(&st.addr, &a)); /* the path (the last slot) took x's and is still the path */
+	CHECK(p.active >= 0 && (size_t)p.active < p.n_cand && same(&p.cand[p.active].addr, &a));
+
+	/* 43: the path is not in the netmap either: it stays while its pong is trusted... */
+	CHECK_INT(nat_path_retain_netmap(&p, NULL, 0, 130), 1); /* y */
+	CHECK(has(&p, &a) && !has(&p, &y));
+	CHECK_INT(tick(&p, 130), 0);
+	nat_path_get_status(&p, &st);
+	CHECK(same(&st.addr, &a));
+	/* ... and goes once nothing proves it: the trust ends unanswered (the change to none,
+	 * then the re-probe of both candidates) */
+	CHECK_INT(tick(&p, 110 + NAT_PATH_TRUST_MS), 3);
+	want_changed(43, 0, NAT_PATH_NONE, NULL);
+	CHECK_INT(nat_path_retain_netmap(&p, NULL, 0, 110 + NAT_PATH_TRUST_MS), 1);
+	CHECK(!has(&p, &a) && has(&p, &c));
+	CHECK_INT(p.n_cand, 1);
+}
+
 int main(void)
 {
 	relay_then_upgrade();
@@ -695,5 +741,6 @@ int main(void)
 	call_me_maybe();
 	ping_cap();
 	refused_addresses();
+	netmap_gone();
 	return check_finish();
 }
