@@ -372,7 +372,7 @@ static int pg_user_list(struct ctl_store *s, ctl_user_cb cb, void *ctx)
 static int user_remove_body(struct ctl__pg_store *s, void *ctx)
 {
 	struct user_args *a = ctx;
-	struct ctl_user u;
+	struct ctl_user u = { 0 };
 	struct user_args one = { .u = &u };
 	struct ctl__pg_params p = { 0 };
 	ctl__pg_text(&p, a->login);
@@ -527,17 +527,18 @@ static int sso_login_body(struct ctl__pg_store *s, void *ctx)
 	if (rc == -ENOENT) {
 		/* a first login: a user without a password, then its identity */
 		rc = user_insert(s, in->login, "!", &a->u->id);
+		if (rc)
+			return rc;
 		ctl__pg_text(&p, in->iss);
 		ctl__pg_text(&p, in->sub);
 		ctl__pg_int(&p, a->u->id);
 		ctl__pg_text(&p, in->email);
 		ctl__pg_text(&p, in->groups);
 		ctl__pg_int(&p, in->now);
-		if (!rc)
-			rc = ctl__pg_q(s,
-				       "INSERT INTO sso_identities (iss, sub, user_id, email, "
-				       "groups, updated) VALUES ($1, $2, $3, $4, $5, $6)",
-				       &p, NULL);
+		rc = ctl__pg_q(s,
+			       "INSERT INTO sso_identities (iss, sub, user_id, email, "
+			       "groups, updated) VALUES ($1, $2, $3, $4, $5, $6)",
+			       &p, NULL);
 		if (!rc)
 			rc = sso_user_of(s, in, a->u);
 		*a->created = !rc;
