@@ -22,13 +22,15 @@
 #include "mesh_version.h"
 
 static const char *state_dir = "/var/lib/meshcontrol";
+static const char *store_url; /* --store; NULL: STATE/state.db */
 
 static void usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: meshcontrol [OPTION]... COMMAND [ARG]...\n"
 		"The Mesh control server: users, nodes, auth keys, policy, netmaps and\n"
-		"check-mode web login, with its state in SQLite.\n"
+		"check-mode web login, with its state in SQLite (STATE/state.db) or in\n"
+		"PostgreSQL (--store postgres://...).\n"
 		"\n"
 		"Commands:\n"
 		"  serve [--listen ADDR] [--port N] [--public-url URL] [--port-file FILE]\n"
@@ -74,6 +76,10 @@ static void usage(FILE *out)
 		"  dns get                          print them\n"
 		"  key                              print the server's public key\n"
 		"  admin-token                      make a new admin API token and print it\n"
+		"  store migrate --from sqlite:PATH --to postgres://...\n"
+		"                                   copy a SQLite store into an empty\n"
+		"                                   PostgreSQL database in one transaction,\n"
+		"                                   then compare every table (rows, digest)\n"
 		"\n"
 		"The commands other than serve change the database directly: use them to set a\n"
 		"tailnet up.  While the server runs, remove users and nodes and set the policy\n"
@@ -83,7 +89,12 @@ static void usage(FILE *out)
 		"\n"
 		"Options:\n"
 		"  -s, --state DIR  state directory (default /var/lib/meshcontrol, or\n"
-		"                   $MESHCONTROL_STATE)\n"
+		"                   $MESHCONTROL_STATE): the server key, the admin token\n"
+		"                   and, without --store, the SQLite store state.db\n"
+		"      --store URL  the store: sqlite:PATH or postgres://USER@HOST/DB (also\n"
+		"                   after serve).  Keep the password out of the URL: libpq\n"
+		"                   reads it from ~/.pgpass, ?passfile=FILE or $PGPASSFILE\n"
+		"                   (a password in the URL is never logged)\n"
 		"  -v, --verbose    log debug messages\n"
 		"  -h, --help       show this help and exit\n"
 		"  -V, --version    show the version and exit\n");
@@ -120,6 +131,7 @@ static int cmd_serve(int argc, char **argv)
 		{ "oidc-allowed-groups", required_argument, NULL, 'G' },
 		{ "oidc-allowed-users", required_argument, NULL, 'U' },
 		{ "oidc-allow-anyone", no_argument, NULL, 'A' },
+		{ "store", required_argument, NULL, 'B' },
 		{ 0 },
 	};
 	struct ctl_server_config cfg = { .state_dir = state_dir, .port = 8080 };
@@ -227,6 +239,9 @@ static int cmd_serve(int argc, char **argv)
 		case 'A':
 			cfg.oidc.allow_anyone = true;
 			break;
+		case 'B':
+			store_url = optarg;
+			break;
 		default:
 			return 2;
 		}
@@ -244,8 +259,11 @@ static int cmd_serve(int argc, char **argv)
 				"relays and the static-auth-secret they share with meshcontrol)\n");
 		return 2;
 	}
-	char err[512] = "";
+	char err[512] = "", shown[512] = "";
 	struct ctl_server *srv;
+	cfg.store_url = store_url;
+	if (store_url)
+		ctl_store_url_redact(store_url, shown, sizeof(shown));
 	struct rlimit rl; /* every node holds a map stream open: one descriptor each */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
@@ -262,9 +280,9 @@ static int cmd_serve(int argc, char **argv)
 	}
 	char key[45];
 	ctl_state_server_key(state_dir, key, err, sizeof(err));
-	log_info("meshcontrol", "listening on %s port %u (%s); server key %s",
+	log_info("meshcontrol", "listening on %s port %u (%s); server key %s; store %s%s",
 		 cfg.listen ?: "127.0.0.1", ctl_server_port(srv), cfg.tls_cert ? "HTTPS" : "HTTP",
-		 key);
+		 key, store_url ? shown : state_dir, store_url ? "" : "/state.db");
 	if (port_file) {
 		FILE *f = fopen(port_file, "w");
 		if (!f || fprintf(f, "%u\n", ctl_server_port(srv)) < 0 || fclose(f) != 0) {
@@ -287,7 +305,7 @@ static int cmd_serve(int argc, char **argv)
 static int open_store(struct ctl_store **s)
 {
 	char err[512];
-	if (ctl_state_open(state_dir, s, err, sizeof(err)) != 0) {
+	if (ctl_state_open_store(state_dir, store_url, s, err, sizeof(err)) != 0) {
 		fprintf(stderr, "meshcontrol: %s\n", err);
 		return 1;
 	}
@@ -576,14 +594,56 @@ static int cmd_admin_token(void)
 	return 0;
 }
 
+/* store migrate --from sqlite:PATH --to URL */
+static int cmd_store(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "from", required_argument, NULL, 'f' },
+		{ "to", required_argument, NULL, 't' },
+		{ 0 },
+	};
+	const char *from = NULL, *to = NULL;
+	char err[1024];
+	int c;
+	if (argc < 2 || strcmp(argv[1], "migrate") != 0) {
+		fprintf(stderr, "meshcontrol: store: expected 'migrate --from sqlite:PATH --to "
+				"postgres://...'\n");
+		return 2;
+	}
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'f')
+			from = optarg;
+		else if (c == 't')
+			to = optarg;
+		else
+			return 2;
+	}
+	if (!from || strncmp(from, "sqlite:", 7) != 0 || !from[7] || !to || optind != argc) {
+		fprintf(stderr, "meshcontrol: store migrate: expected --from sqlite:PATH --to "
+				"postgres://...\n");
+		return 2;
+	}
+	if (access(from + 7, R_OK) != 0) {
+		fprintf(stderr, "meshcontrol: store migrate: %s: %s\n", from + 7, strerror(errno));
+		return 1;
+	}
+	if (ctl_store_migrate(from + 7, to, stdout, err, sizeof(err)) != 0) {
+		fprintf(stderr, "meshcontrol: store migrate: %s\n", err);
+		return 1;
+	}
+	char shown[512];
+	ctl_store_url_redact(to, shown, sizeof(shown));
+	printf("copied %s to %s\n", from + 7, shown);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "state", required_argument, NULL, 's' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ 0 },
+		{ "help", no_argument, NULL, 'h' },	   { "version", no_argument, NULL, 'V' },
+		{ "state", required_argument, NULL, 's' }, { "verbose", no_argument, NULL, 'v' },
+		{ "store", required_argument, NULL, 'B' }, { 0 },
 	};
 	if (getenv("MESHCONTROL_STATE"))
 		state_dir = getenv("MESHCONTROL_STATE");
@@ -601,6 +661,9 @@ int main(int argc, char **argv)
 			break;
 		case 'v':
 			log_set_level(LOG_LEVEL_DEBUG);
+			break;
+		case 'B':
+			store_url = optarg;
 			break;
 		default:
 			fprintf(stderr, "Try 'meshcontrol --help' for more information.\n");
@@ -626,6 +689,8 @@ int main(int argc, char **argv)
 		return cmd_key();
 	if (strcmp(cmd, "admin-token") == 0 && sub_argc == 1)
 		return cmd_admin_token();
+	if (strcmp(cmd, "store") == 0)
+		return cmd_store(sub_argc, sub_argv);
 	fprintf(stderr,
 		"meshcontrol: unknown command '%s'\nTry 'meshcontrol --help' for more "
 		"information.\n",

@@ -425,6 +425,12 @@ static int load_server_key(const char *dir, uint8_t pub[static 32], uint8_t priv
 
 int ctl_state_open(const char *state_dir, struct ctl_store **store, char *err, size_t errlen)
 {
+	return ctl_state_open_store(state_dir, NULL, store, err, errlen);
+}
+
+int ctl_state_open_store(const char *state_dir, const char *store_url, struct ctl_store **store,
+			 char *err, size_t errlen)
+{
 	char path[4096];
 	if (sodium_init() < 0) {
 		snprintf(err, errlen, "libsodium failed to initialize");
@@ -434,6 +440,8 @@ int ctl_state_open(const char *state_dir, struct ctl_store **store, char *err, s
 		snprintf(err, errlen, "%s: %s", state_dir, strerror(errno));
 		return -errno;
 	}
+	if (store_url)
+		return ctl_store_open(store_url, store, err, errlen);
 	snprintf(path, sizeof(path), "%s/state.db", state_dir);
 	mode_t old = umask(077);
 	int rc = ctl_store_open_sqlite(path, store, err, errlen);
@@ -530,7 +538,7 @@ int ctl_server_new(const struct ctl_server_config *cfg, struct ctl_server **out,
 	if (!rc && cfg->oidc.issuer)
 		rc = sso_config(srv, err, errlen);
 	if (!rc)
-		rc = ctl_state_open(cfg->state_dir, &srv->store, err, errlen);
+		rc = ctl_state_open_store(cfg->state_dir, cfg->store_url, &srv->store, err, errlen);
 	if (!rc)
 		rc =
 		    load_server_key(cfg->state_dir, srv->server_pub, srv->server_priv, err, errlen);

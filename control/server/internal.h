@@ -387,6 +387,9 @@ enum MHD_Result ctl__check_reauthed(struct ctl__req *r, struct ctl__hold *h,
  * outlen); false, with out empty, when the body has no such field. */
 bool ctl__form_get(const char *body, const char *key, char *out, size_t outlen);
 
+/* store.c: the bounds of store.h on a tag list about to be written (-E2BIG, -EINVAL). */
+int ctl__store_tags_check(const char *const *v, size_t n);
+
 /* store_sqlite.c and store_sqlite_nodes.c: the SQLite store, the helpers its two files
  * share (errors as -errno; ctl__sq_finish commits when rc is 0, else rolls back) and the
  * operations store_sqlite_nodes.c adds to the ops table. */

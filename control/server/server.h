@@ -37,7 +37,9 @@ struct ctl_server_oidc {
 #define CTL_DOMAIN_DEFAULT "mesh.internal"
 
 struct ctl_server_config {
-	const char *state_dir;	/* holds state.db, server.key, admin-token */
+	const char *state_dir; /* holds state.db, server.key, admin-token */
+	/* the store when not STATE_DIR/state.db: sqlite:PATH or postgres://... (store.h) */
+	const char *store_url;
 	const char *listen;	/* "127.0.0.1" (default), "0.0.0.0", "::" */
 	uint16_t port;		/* 0 = pick one (see ctl_server_port) */
 	const char *public_url; /* base of the URLs shown to people; NULL = http(s)://listen:port */
@@ -64,6 +66,10 @@ struct ctl_server_config {
 /* Open the state directory (creating it, the store, the server key and the admin token
  * when missing).  err receives a sentence on failure. */
 int ctl_state_open(const char *state_dir, struct ctl_store **store, char *err, size_t errlen);
+/* The same with the store at store_url (store.h's ctl_store_open) unless it is NULL; the
+ * state directory still holds the server key and the admin token. */
+int ctl_state_open_store(const char *state_dir, const char *store_url, struct ctl_store **store,
+			 char *err, size_t errlen);
 
 /* Create the server (opens state, reads the relay secret), then start serving on its own
  * threads.  New refuses relays without a secret file or the other way round, and a secret

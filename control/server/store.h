@@ -1,9 +1,12 @@
 /* control/server/store.h: meshcontrol's durable state behind a small interface.
  *
  * Every operation is atomic: it runs in one transaction and either happens entirely or not
- * at all.  The only backend today is SQLite (store_sqlite*.c, WAL, versioned migrations);
- * the operations are coarse on purpose (register = consume the key + create the node) so a
- * PostgreSQL backend for several control replicas is one more ops table, not a rewrite.
+ * at all.  Two backends with the same numbered migrations: SQLite (store_sqlite*.c, WAL;
+ * the default, one machine) and PostgreSQL (store_pg*.c, libpq; for several control
+ * replicas sharing one database).  The operations are coarse on purpose (register = consume
+ * the key + create the node) so each backend is one ops table.  A PostgreSQL op whose
+ * connection was lost reconnects once; it fails with -EPIPE when running it again was not
+ * safe (store_pg_int.h says which).
  * Not thread-safe: the server serializes calls under its own lock. */
 #ifndef MESH_CONTROL_STORE_H
 #define MESH_CONTROL_STORE_H
@@ -11,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 enum {
 	CTL_LOGIN_MAX = 128,
@@ -155,6 +159,31 @@ struct ctl_store {
 
 /* Open (creating and migrating) the SQLite store at path.  err gets a message on failure. */
 int ctl_store_open_sqlite(const char *path, struct ctl_store **out, char *err, size_t errlen);
+
+/* Open (creating the schema or migrating it) the store url names: "sqlite:PATH", or a
+ * libpq URI "postgres://[USER[:PASSWORD]@]HOST[:PORT]/DB[?PARAM=VALUE&...]" (or
+ * postgresql://; the password better in a passfile, ?passfile=PATH or $PGPASSFILE, which
+ * libpq reads).  -EINVAL for a URL that is neither, with the reason in err; err never holds
+ * the password. */
+int ctl_store_open(const char *url, struct ctl_store **out, char *err, size_t errlen);
+int ctl_store_open_pg(const char *url, struct ctl_store **out, char *err, size_t errlen);
+
+/* 0 for a PostgreSQL URL libpq can parse, else -EINVAL and why in err (no password). */
+int ctl_store_url_check(const char *url, char *err, size_t errlen);
+
+/* url for a log line: a password (user part or password= parameter) shown as "***". */
+void ctl_store_url_redact(const char *url, char *out, size_t outlen);
+
+/* msg with each copy of url's password starred, in place (msg only shrinks). */
+void ctl_store_scrub(const char *url, char *msg);
+
+/* Copy the SQLite store at sqlite_path (migrated to this build's schema first) into the
+ * empty PostgreSQL database pg_url, in one transaction: every table, ids kept (sequences
+ * set past them), then each table counted and digested on both sides; one line per table
+ * to report.  A target with data in it is refused, a mismatch rolls everything back, each
+ * with the reason (and the table) in err. */
+int ctl_store_migrate(const char *sqlite_path, const char *pg_url, FILE *report, char *err,
+		      size_t errlen);
 
 /* The schema version this build migrates to. */
 int ctl_store_schema_version(void);

@@ -55,17 +55,6 @@ static int tags_load(sqlite3 *db, const char *sql, int64_t id, char ***v, size_t
 	return rc;
 }
 
-/* The bounds of store.h on a list about to be written. */
-static int tags_check(const char *const *v, size_t n)
-{
-	if (n > CTL_TAGS_COUNT_MAX)
-		return -E2BIG;
-	for (size_t i = 0; i < n; i++)
-		if (!v[i][0] || strlen(v[i]) > CTL_TAG_LEN_MAX)
-			return -EINVAL;
-	return 0;
-}
-
 /* Replace the tags of id in table (node_tags or authkey_tags, id column col); inside the
  * caller's transaction.  Repeats are stored once. */
 static int tags_save(sqlite3 *db, const char *table, const char *col, int64_t id, char *const *v,
@@ -205,7 +194,7 @@ int ctl__sq_user_remove(struct ctl_store *s, const char *login, ctl_node_cb cb, 
 int ctl__sq_authkey_add(struct ctl_store *s, struct ctl_authkey *k)
 {
 	sqlite3 *db = ctl__sq(s)->db;
-	int rc = tags_check((const char *const *)k->tags, k->n_tags);
+	int rc = ctl__store_tags_check((const char *const *)k->tags, k->n_tags);
 	if (rc || (rc = ctl__sq_begin(db)) != 0)
 		return rc;
 	sqlite3_stmt *st =
@@ -335,7 +324,7 @@ int ctl__sq_node_register(struct ctl_store *s, struct ctl_node_rec *n, int64_t a
 {
 	sqlite3 *db = ctl__sq(s)->db;
 	sqlite3_stmt *st;
-	int rc = tags_check((const char *const *)n->tags, n->n_tags);
+	int rc = ctl__store_tags_check((const char *const *)n->tags, n->n_tags);
 	if (rc || (rc = ctl__sq_begin(db)) != 0)
 		return rc;
 	if (authkey_id) {

@@ -1,18 +1,26 @@
-/* The SQLite store and identity layer: migrations, users (Argon2id), auth keys (single-use,
- * reusable, expired, revoked), registration atomicity and address allocation, approvals,
- * policy, discovery keys (schema 3: kept when a registration or update carries none), people
- * from an OpenID provider by (iss, sub) (schema 4), tags as rows (schema 5: sorted lists,
- * their bounds, and the "tag:a,tag:b" text of schema 4 split into them), and that all of it
- * survives reopening the database, or migrating one of schema 4 or 2. */
+/* The store and identity layer, on SQLite (`test-control-store sqlite`) and PostgreSQL
+ * (`... postgres`, in a cluster of its own, pg_cluster.h; exit 77 without PostgreSQL): the
+ * same cases on both (common_cases): users (Argon2id), auth keys (single-use, reusable,
+ * expired, revoked), registration atomicity and address allocation, approvals, policy,
+ * discovery keys (kept when a registration or update carries none), people from an OpenID
+ * provider by (iss, sub), tags as rows (sorted lists, their bounds), and that all of it
+ * survives reopening.  SQLite's own: databases of schema 4 or 2 migrate (the "tag:a,tag:b"
+ * text split into rows), a newer one is refused.  PostgreSQL's own: replicas opening a new
+ * database at once migrate it once, a newer schema is refused, a lost connection, bad URLs
+ * and a password kept out of messages. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <libpq-fe.h>
 
 #include "check.h"
 #include "control/server/ident.h"
 #include "control/server/store.h"
+#include "pg_cluster.h"
 
 static int count_nodes(void *ctx, const struct ctl_node_rec *n)
 {
@@ -85,13 +93,15 @@ static struct ctl_node_rec mknode(uint8_t seed)
 	return n;
 }
 
-int main(void)
+/* The cases both backends pass, on a new store at url (sqlite:PATH or postgres://...);
+ * *n4_id gets the id of the last node registered. */
+static void common_cases(const char *url, int64_t *n4_id)
 {
-	char dir[] = "/tmp/ctl-store-XXXXXX", path[256], err[256] = "";
-	CHECK(mkdtemp(dir) != NULL);
-	snprintf(path, sizeof(path), "%s/state.db", dir);
+	char err[512] = "";
 	struct ctl_store *s;
-	CHECK_INT(ctl_store_open_sqlite(path, &s, err, sizeof(err)), 0);
+	CHECK_INT(ctl_store_open(url, &s, err, sizeof(err)), 0);
+	if (err[0])
+		fprintf(stderr, "%s: %s\n", url, err);
 
 	const char *why = NULL;
 	int64_t alice, bob;
@@ -244,7 +254,7 @@ int main(void)
 	s->ops->close(s);
 
 	/* reopen: everything is still there, the schema is not migrated twice */
-	CHECK_INT(ctl_store_open_sqlite(path, &s, err, sizeof(err)), 0);
+	CHECK_INT(ctl_store_open(url, &s, err, sizeof(err)), 0);
 	struct ctl_node_rec got;
 	CHECK_INT(s->ops->node_by_machine(s, n1.machine_key, &got), 0);
 	CHECK_STR(got.endpoints, "[\"192.0.2.1:41641\"]");
@@ -352,7 +362,18 @@ int main(void)
 	CHECK(n4.id > n3.id);
 	CHECK(n4.ipv4 > n3.ipv4);
 	CHECK(memcmp(n4.ipv6, n3.ipv6, 16) != 0);
+	*n4_id = n4.id;
 	s->ops->close(s);
+}
+
+/* SQLite's own: databases of older schemas (made with the sqlite3 shell) migrate, one from a
+ * newer meshcontrol is refused. */
+static void sqlite_cases(const char *path, int64_t n4_id)
+{
+	char err[512] = "";
+	struct ctl_store *s;
+	struct ctl_node_rec got, n4 = mknode(4);
+	int count;
 
 	/* a database of schema 4 (tags as "tag:a,tag:b" text) migrates: the text becomes
 	 * rows, "" none; a node's or key's rows go with it */
@@ -364,7 +385,7 @@ int main(void)
 		 "UPDATE nodes SET tags = \"tag:a,tag:b-1,tag:c_2\" WHERE id = %lld; "
 		 "UPDATE authkeys SET tags = \"tag:server\"; "
 		 "PRAGMA user_version = 4' 2>/dev/null",
-		 path, (long long)n4.id);
+		 path, (long long)n4_id);
 	CHECK_INT(system(cmd), 0);
 	CHECK_INT(ctl_store_open_sqlite(path, &s, err, sizeof(err)), 0);
 	CHECK_STR(node_tags(s, 4), "tag:a,tag:b-1,tag:c_2");
@@ -372,7 +393,7 @@ int main(void)
 	count = 0;
 	CHECK_INT(s->ops->authkey_list(s, check_key_tags, &count), 0);
 	CHECK_INT(count, 1); /* bob's: alice's went with her */
-	CHECK_INT(s->ops->node_remove(s, n4.id), 0);
+	CHECK_INT(s->ops->node_remove(s, n4_id), 0);
 	CHECK_INT(s->ops->node_register(s, &n4, 0), 0); /* the same machine anew: no tags */
 	CHECK_STR(node_tags(s, 4), "-");
 	s->ops->close(s);
@@ -405,6 +426,136 @@ int main(void)
 		CHECK_INT(ctl_store_open_sqlite(path, &s, err, sizeof(err)), -EPROTO);
 		CHECK(strstr(err, "schema version 99") != NULL);
 	}
+}
+
+/* One statement on url's database from a connection of the test's own; the first value of
+ * its result (or "") into out. */
+static void pg_sql(const char *url, const char *sql, char *out, size_t outlen)
+{
+	PGconn *c = PQconnectdb(url);
+	PGresult *r = PQexec(c, sql);
+	ExecStatusType st = PQresultStatus(r);
+	CHECK(st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK);
+	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
+		fprintf(stderr, "%s: %s", sql, PQerrorMessage(c));
+	if (out)
+		snprintf(out, outlen, "%s", PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "");
+	PQclear(r);
+	PQfinish(c);
+}
+
+/* The server ends every other connection to url's database (as a restart or a failover). */
+static void pg_drop_others(const char *url)
+{
+	pg_sql(url,
+	       "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = "
+	       "current_database() AND pid <> pg_backend_pid()",
+	       NULL, 0);
+}
+
+/* PostgreSQL's own: replicas starting together migrate once, a newer schema is refused, a
+ * lost connection is reconnected (and the op run again only when that is safe), bad URLs are
+ * refused with the reason and a password never shows. */
+static void pg_own_cases(struct pg_cluster *c, const char *common_url)
+{
+	char url[512], err[512], out[64];
+	struct ctl_store *s;
+	CHECK_INT(pg_cluster_createdb(c, "fresh", url, sizeof(url)), 0);
+	pid_t kids[4];
+	for (int i = 0; i < 4; i++)
+		if ((kids[i] = fork()) == 0) {
+			int rc = ctl_store_open(url, &s, err, sizeof(err));
+			if (rc)
+				fprintf(stderr, "replica %d: %s\n", i, err);
+			else
+				s->ops->close(s);
+			_exit(rc ? 1 : 0);
+		}
+	for (int i = 0; i < 4; i++) {
+		int status = -1;
+		CHECK_INT(waitpid(kids[i], &status, 0), kids[i]);
+		CHECK_INT(status, 0); /* each replica opened it */
+	}
+	pg_sql(url, "SELECT version FROM schema_version", out, sizeof(out));
+	CHECK_STR(out, "5");
+	pg_sql(url, "SELECT COUNT(*) FROM meta WHERE key = 'ula48'", out, sizeof(out));
+	CHECK_STR(out, "1"); /* migrated once: one tailnet prefix */
+	pg_sql(url, "SELECT COUNT(*) FROM schema_version", out, sizeof(out));
+	CHECK_STR(out, "1");
+
+	pg_sql(url, "UPDATE schema_version SET version = 99", NULL, 0);
+	CHECK_INT(ctl_store_open(url, &s, err, sizeof(err)), -EPROTO);
+	CHECK_STR(err, "the database has schema version 99, newer than this meshcontrol (5)");
+
+	/* the connection lost between ops: reads and transactions not yet committed run again */
+	char *pol = NULL;
+	CHECK_INT(ctl_store_open(common_url, &s, err, sizeof(err)), 0);
+	pg_drop_others(common_url);
+	CHECK_INT(s->ops->policy_get(s, &pol), 0);
+	CHECK_STR(pol, "{\"acls\": []}");
+	free(pol);
+	pg_drop_others(common_url);
+	struct ctl_node_rec n = mknode(42);
+	CHECK_INT(s->ops->node_register(s, &n, 0), 0);
+	pg_drop_others(common_url);
+	CHECK_INT(s->ops->meta_set(s, "k", "v"), 0); /* idempotent */
+	/* ... a single write that may have happened is not: the caller hears -EPIPE */
+	pg_drop_others(common_url);
+	CHECK_INT(s->ops->node_remove(s, n.id), -EPIPE);
+	CHECK_INT(s->ops->node_remove(s, n.id), 0); /* the next op reconnects */
+	s->ops->close(s);
+
+	/* bad URLs, the password never in a message */
+	CHECK_INT(ctl_store_open("mysql://u:pw@h/db", &s, err, sizeof(err)), -EINVAL);
+	CHECK_STR(
+	    err,
+	    "'mysql://u:***@h/db' is not a store URL (expected sqlite:PATH or postgres://...)");
+	CHECK_INT(ctl_store_open("postgres://mesh:hunter2@h/db?bogus=1", &s, err, sizeof(err)),
+		  -EINVAL);
+	CHECK_STR(err, "'postgres://mesh:***@h/db?bogus=1' is not a PostgreSQL URL: invalid URI "
+		       "query parameter: \"bogus\"");
+	CHECK_INT(ctl_store_open("postgres://mesh:hun%zzter@h/db", &s, err, sizeof(err)), -EINVAL);
+	CHECK_STR(err, "'postgres://mesh:***@h/db' is not a PostgreSQL URL: invalid "
+		       "percent-encoded token: \"***\"");
+	snprintf(url, sizeof(url), "postgres://mesh:hunter2@/nodb?host=%s&port=%d&password=s3cr3t",
+		 c->dir, c->port);
+	CHECK_INT(ctl_store_open(url, &s, err, sizeof(err)), -EIO);
+	CHECK(strstr(err, "hunter2") == NULL && strstr(err, "s3cr3t") == NULL);
+	CHECK(strncmp(err, "postgres://mesh:***@/nodb?host=", 31) == 0);
+	printf("%s\n", err);
+	CHECK(strstr(err, "password=***: ") != NULL);
+	CHECK(strstr(err, "database \"nodb\" does not exist") != NULL);
+}
+
+static int pg_cases(struct pg_cluster *c, void *ctx)
+{
+	char url[512];
+	int64_t n4_id;
+	(void)ctx;
+	CHECK_INT(pg_cluster_createdb(c, "common", url, sizeof(url)), 0);
+	common_cases(url, &n4_id);
+	pg_own_cases(c, url);
+	fprintf(stderr, "PostgreSQL: ");
+	return check_finish();
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 2 && strcmp(argv[1], "postgres") == 0) {
+		char why[256] = "";
+		struct pg_cluster c;
+		int rc = pg_cluster_run(&c, pg_cases, NULL, why, sizeof(why));
+		if (why[0])
+			printf("%s\n", why);
+		return rc;
+	}
+	char dir[] = "/tmp/ctl-store-XXXXXX", path[256], url[300], cmd[300];
+	int64_t n4_id = 0;
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/state.db", dir);
+	snprintf(url, sizeof(url), "sqlite:%s", path);
+	common_cases(url, &n4_id);
+	sqlite_cases(path, n4_id);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	CHECK_INT(system(cmd), 0);
 	return check_finish();

@@ -1,0 +1,91 @@
+/* control/server/store_pg_int.h: what the PostgreSQL store's files share (store_pg.c: the
+ * connection, the schema, users, meta, policy, approvals, SSO; store_pg_nodes.c: nodes and
+ * auth keys; store_migrate.c: SQLite -> PostgreSQL).  Every statement goes through
+ * ctl__pg_q with its values as parameters (PQexecParams, text format): no SQL is ever built
+ * from input.  Errors are negative errno values: -EEXIST for a constraint (SQLSTATE class
+ * 23, as SQLite's SQLITE_CONSTRAINT), -EBUSY for a serialization failure or deadlock,
+ * -EPIPE when the connection was lost, -EIO otherwise. */
+#ifndef MESH_CONTROL_SERVER_STORE_PG_INT_H
+#define MESH_CONTROL_SERVER_STORE_PG_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "control/server/store.h"
+
+enum {
+	CTL__PG_PARAMS_MAX = 16,
+	/* ctl__pg_run's flags: a read, an op that may run twice with the same result, an op
+	 * of several statements (run between BEGIN and COMMIT) */
+	CTL__PG_READ = 1,
+	CTL__PG_IDEMPOTENT = 2,
+	CTL__PG_TXN = 4,
+};
+
+/* pg_advisory_xact_lock's key for changing the schema or filling a new database ("meshctr") */
+#define CTL__PG_MIGRATE_LOCK INT64_C(0x6d657368637472)
+
+struct ctl__pg_store {
+	struct ctl_store base;
+	PGconn *conn;
+	/* set by an op's body once it has handed rows to the caller's callback: such an op
+	 * is never run again after a lost connection (the callback would see rows twice) */
+	bool delivered;
+};
+
+/* Parameters as text: an integer, bytes as bytea's hex form, text (NULL: SQL NULL). */
+struct ctl__pg_params {
+	int n;
+	const char *v[CTL__PG_PARAMS_MAX];
+	char buf[CTL__PG_PARAMS_MAX][68];
+};
+void ctl__pg_int(struct ctl__pg_params *p, int64_t x);
+void ctl__pg_bytes(struct ctl__pg_params *p, const uint8_t *b, size_t len); /* len <= 32 */
+void ctl__pg_text(struct ctl__pg_params *p, const char *t);
+
+struct ctl__pg_store *ctl__pg(struct ctl_store *s);
+
+/* Run sql with p (NULL: none).  With res, a result with rows is the caller's to PQclear
+ * (*res NULL on error). */
+int ctl__pg_q(struct ctl__pg_store *s, const char *sql, const struct ctl__pg_params *p,
+	      PGresult **res);
+
+/* Run one op: body inside BEGIN/COMMIT with CTL__PG_TXN (rolled back when it fails), else
+ * its one statement on its own.  A connection lost is reset once and the op run again only
+ * when that is safe: a read; any op lost before its COMMIT was sent (nothing was written);
+ * an idempotent op whatever it had reached.  Otherwise -EPIPE: it may or may not have
+ * happened. */
+int ctl__pg_run(struct ctl__pg_store *s, int flags, int (*body)(struct ctl__pg_store *, void *),
+		void *ctx);
+
+/* Column readers of a text-format result: a 64-bit integer (0 for NULL), bytes of bytea
+ * into out (exactly len, else zeros and false), text (NULL stays NULL), text into a buffer. */
+int64_t ctl__pg_get_int(const PGresult *r, int row, int col);
+bool ctl__pg_get_bytes(const PGresult *r, int row, int col, uint8_t *out, size_t len);
+char *ctl__pg_get_dup(const PGresult *r, int row, int col);
+void ctl__pg_get_text(const PGresult *r, int row, int col, char *out, size_t len);
+
+/* A meta value inside the caller's op. */
+int ctl__pg_meta_get(struct ctl__pg_store *s, const char *key, char *out, size_t outlen);
+
+/* store_pg_nodes.c: the ops on nodes and auth keys, and user_remove's node rows */
+int ctl__pg_node_query(struct ctl__pg_store *s, const char *where, const struct ctl__pg_params *p,
+		       ctl_node_cb cb, void *ctx);
+int ctl__pg_authkey_add(struct ctl_store *s, struct ctl_authkey *k);
+int ctl__pg_authkey_get(struct ctl_store *s, const char *prefix, struct ctl_authkey *k);
+int ctl__pg_authkey_list(struct ctl_store *s, ctl_authkey_cb cb, void *ctx);
+int ctl__pg_authkey_revoke(struct ctl_store *s, const char *prefix);
+int ctl__pg_node_register(struct ctl_store *s, struct ctl_node_rec *n, int64_t authkey_id);
+int ctl__pg_node_by_machine(struct ctl_store *s, const uint8_t mkey[static 32],
+			    struct ctl_node_rec *n);
+int ctl__pg_node_update(struct ctl_store *s, const struct ctl_node_rec *n);
+int ctl__pg_node_set_expiry(struct ctl_store *s, int64_t id, int64_t key_expiry);
+int ctl__pg_node_list(struct ctl_store *s, ctl_node_cb cb, void *ctx);
+int ctl__pg_node_remove(struct ctl_store *s, int64_t id);
+
+/* store_pg.c: connect (the URL already checked) and migrate; err never holds the password */
+int ctl__pg_connect(const char *url, struct ctl__pg_store **out, char *err, size_t errlen);
+
+#endif

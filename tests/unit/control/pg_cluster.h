@@ -1,0 +1,32 @@
+/* tests/unit/control/pg_cluster.h: a throwaway PostgreSQL cluster for the store's tests.
+ *
+ *     struct pg_cluster c;
+ *     char why[256];
+ *     int rc = pg_cluster_run(&c, body, ctx, why, sizeof(why));  // 77: skipped, see why
+ *
+ * pg_cluster_run makes a temporary directory, runs initdb there as an unprivileged user
+ * (nobody when the test runs as root; the cluster refuses root), starts postgres on a unix
+ * socket in that directory only (no TCP; the port number only names the socket, chosen from
+ * the pid), runs body in a child process, and then, whatever the child did (failed checks,
+ * a crash, a sanitizer's abort) or when the test gets SIGTERM or SIGINT, stops the cluster
+ * and removes the directory.  It returns the child's exit status, 77 when the PostgreSQL
+ * binaries are missing (why says so) and 1 when the cluster does not start. */
+#ifndef MESH_TESTS_PG_CLUSTER_H
+#define MESH_TESTS_PG_CLUSTER_H
+
+#include <stddef.h>
+
+struct pg_cluster {
+	char bin[256]; /* the directory of initdb, pg_ctl, createdb */
+	char dir[64];  /* the temporary directory: data in dir/data, the socket in dir */
+	int port;
+};
+
+int pg_cluster_run(struct pg_cluster *c, int (*body)(struct pg_cluster *c, void *ctx), void *ctx,
+		   char *why, size_t whylen);
+
+/* A new, empty database in c: its URL (postgres:///NAME?host=DIR&port=N&user=mesh) in url.
+ * 0 or -1. */
+int pg_cluster_createdb(struct pg_cluster *c, const char *name, char *url, size_t urllen);
+
+#endif
