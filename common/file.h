@@ -27,7 +27,8 @@ enum { FILE_SECRET_LINE_MAX = 4096 };
  * (also for an empty first line). */
 char *file_read_secret_line(const char *path, char *err, size_t errlen);
 
-/* Writes len bytes to path.tmp with the given mode, fsyncs and renames it over path.
+/* Writes len bytes to a new file beside path (path.XXXXXX, its own name) with the given
+ * mode, fsyncs and renames it over path.
  * Nothing is left behind on failure.  0 or -errno. */
 int file_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
 

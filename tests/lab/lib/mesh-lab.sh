@@ -45,6 +45,17 @@ lab_init() {
 	trap 'exit 130' INT TERM
 }
 
+# lab_netns_add NS: a namespace of the lab's, with a resolv.conf of its own (a copy of the
+# host's in /etc/netns/NS/, which `ip netns exec` mounts over /etc/resolv.conf): a meshd
+# there that points "its" resolv.conf at MagicDNS (--accept-dns) rewrites the copy, never
+# the host's file.  Both go in the cleanup.
+lab_netns_add() {
+	ip netns add "$1" || return 1
+	LAB_NS+=("$1")
+	mkdir -p "/etc/netns/$1" && cp /etc/resolv.conf "/etc/netns/$1/resolv.conf" 2> /dev/null ||
+		: > "/etc/netns/$1/resolv.conf"
+}
+
 lab_cleanup() {
 	local p n
 	for p in "${LAB_PIDS[@]}"; do kill "$p" 2> /dev/null; done
@@ -56,6 +67,7 @@ lab_cleanup() {
 		# anything still running in the namespace goes with it
 		for p in $(ip netns pids "$n" 2> /dev/null); do kill -9 "$p" 2> /dev/null; done
 		ip netns del "$n" 2> /dev/null
+		rm -rf "/etc/netns/$n"
 	done
 	if [ "${LAB_KEEP:-0}" = 1 ]; then echo "kept $LAB"; else rm -rf "$LAB"; fi
 }
@@ -118,14 +130,12 @@ lab_users() {
 # all on one bridge; node i gets 10.231.0.i.  Sets NS_<node> and IP_<node>.
 lab_lan() {
 	local sw="msw$LAB_ID" i=1 n ns
-	ip netns add "$sw" || return 1
-	LAB_NS+=("$sw")
+	lab_netns_add "$sw" || return 1
 	ip -n "$sw" link add br0 type bridge
 	ip -n "$sw" link set br0 up
 	for n in "$@"; do
 		ns="m${n:0:5}$LAB_ID"
-		ip netns add "$ns" || return 1
-		LAB_NS+=("$ns")
+		lab_netns_add "$ns" || return 1
 		ip link add "e$i" netns "$ns" type veth peer name "p$i" netns "$sw"
 		ip -n "$sw" link set "p$i" master br0 up
 		ip -n "$ns" addr add "10.231.0.$i/24" dev "e$i"
@@ -265,8 +275,7 @@ lab_pair() {
 	local n ns
 	for n in "$1" "$2"; do
 		ns="m${n:0:5}$LAB_ID"
-		ip netns add "$ns" || return 1
-		LAB_NS+=("$ns")
+		lab_netns_add "$ns" || return 1
 		eval "NS_${n//-/_}=$ns"
 		eval "DEV_${n//-/_}=v${n:0:5}$LAB_ID"
 		ip -n "$ns" link set lo up

@@ -26,8 +26,7 @@ NAT_RELAY_IPS="$NAT_NET.10 $NAT_NET.11"
 
 _nat_ns_new() { # _nat_ns_new NAME: a namespace with lo up; sets NS_<name>
 	local ns="n${1:0:6}$LAB_ID"
-	ip netns add "$ns" || return 1
-	LAB_NS+=("$ns")
+	lab_netns_add "$ns" || return 1
 	ip -n "$ns" link set lo up
 	eval "NS_${1//-/_}=$ns"
 }
@@ -48,8 +47,7 @@ _nat_wan() { # _nat_wan NAME ADDR...: NAME's "wan" on the internet switch
 
 nat_internet() {
 	NAT_SW="nsw$LAB_ID"
-	ip netns add "$NAT_SW" || return 1
-	LAB_NS+=("$NAT_SW")
+	lab_netns_add "$NAT_SW" || return 1
 	ip -n "$NAT_SW" link add br0 type bridge
 	ip -n "$NAT_SW" link set br0 up
 	NAT_NEXT_PUBLIC=30
