@@ -220,13 +220,14 @@ const char *ctl_oidc_jwks_ignored(const struct ctl_oidc_jwks *keys, size_t i)
 	return i < keys->nignored ? keys->ignored[i] : NULL;
 }
 
-bool ctl_oidc_jwks_fetch_due(int64_t fetched, int64_t now, bool unknown_kid)
+bool ctl_oidc_jwks_fetch_due(int64_t fetched, int64_t kid_fetched, int64_t now, bool unknown_kid)
 {
 	if (fetched <= 0 || now < fetched)
 		return true;
 	if (now - fetched >= CTL_OIDC_JWKS_TTL)
 		return true;
-	return unknown_kid && now - fetched >= CTL_OIDC_JWKS_REFETCH_MIN;
+	return unknown_kid && (kid_fetched <= 0 || now < kid_fetched ||
+			       now - kid_fetched >= CTL_OIDC_JWKS_REFETCH_MIN);
 }
 
 int ctl_oidc__jwks_find(const struct ctl_oidc_jwks *keys, const char *kid, unsigned alg,

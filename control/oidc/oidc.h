@@ -13,7 +13,7 @@
  *	ctl_oidc_token_response_parse(body, len, &tok, err, sizeof(err));
  *	rc = ctl_oidc_id_token_verify(tok.id_token, strlen(tok.id_token), keys, &params, &id,
  *				      err, sizeof(err));
- *	if (rc == -ENOKEY && ctl_oidc_jwks_fetch_due(fetched, now, true))
+ *	if (rc == -ENOKEY && ctl_oidc_jwks_fetch_due(fetched, kid_fetched, now, true))
  *		...fetch the JWKS again, ctl_oidc_jwks_parse, verify once more
  *
  * Errors are negative errno values with one sentence in err that quotes the bad input, its
@@ -99,10 +99,11 @@ const char *ctl_oidc_jwks_ignored(const struct ctl_oidc_jwks *keys, size_t i);
 
 /* Whether to fetch the JWKS at now (unix seconds) when it was last fetched at fetched (0:
  * never): when never, after CTL_OIDC_JWKS_TTL, or for an unknown kid (ID token verification
- * said -ENOKEY) when the last fetch is CTL_OIDC_JWKS_REFETCH_MIN or more ago, so tokens with
- * made-up kids cannot make us fetch more often than that.  A clock that went back says yes
- * (once: the caller sets fetched to now). */
-bool ctl_oidc_jwks_fetch_due(int64_t fetched, int64_t now, bool unknown_kid);
+ * said -ENOKEY) when the last fetch made for an unknown kid (kid_fetched; 0: none) is
+ * CTL_OIDC_JWKS_REFETCH_MIN or more ago — tokens with made-up kids cannot make us fetch
+ * more often than that, and keys rotated just after a routine fetch are fetched at once.
+ * A clock that went back says yes (once: the caller sets the time to now). */
+bool ctl_oidc_jwks_fetch_due(int64_t fetched, int64_t kid_fetched, int64_t now, bool unknown_kid);
 
 /* What an ID token must be for this login. */
 struct ctl_oidc_verify {

@@ -207,6 +207,7 @@ struct ctl__sso {
 	void *token_curl; /* the token endpoint's handle, kept for its connection (keep-alive) */
 	struct ctl_oidc_jwks *keys;
 	int64_t keys_fetched;
+	int64_t kid_fetched; /* the last fetch for an unknown kid (0: none) */
 };
 
 /* The request's job is done with (read, or its connection closed): freed, or left to the

@@ -246,10 +246,13 @@ static int exchange(struct ctl__sso *s, const struct ctl_oidc_discovery *d,
 	for (int attempt = 0;; attempt++) {
 		int64_t now = ctl__now_s();
 		bool unknown = rc == -ENOKEY;
-		if (attempt > 0 &&
-		    !(unknown && ctl_oidc_jwks_fetch_due(s->keys_fetched, now, true)))
+		if (attempt > 0 && !(unknown && ctl_oidc_jwks_fetch_due(s->keys_fetched,
+									s->kid_fetched, now, true)))
 			break;
-		if (!s->keys || ctl_oidc_jwks_fetch_due(s->keys_fetched, now, unknown)) {
+		if (!s->keys ||
+		    ctl_oidc_jwks_fetch_due(s->keys_fetched, s->kid_fetched, now, unknown)) {
+			if (unknown)
+				s->kid_fetched = now;
 			struct ctl_oidc_discovery fresh;
 			char ferr[SRV_SSO_ERR_MAX];
 			if (refresh(s, &fresh, ferr, sizeof(ferr)) != 0) {

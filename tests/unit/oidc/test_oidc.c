@@ -235,20 +235,25 @@ static void test_jwks(void)
 static void test_fetch_due(void)
 {
 	static const struct {
-		int64_t fetched, now;
+		int64_t fetched, kid_fetched, now;
 		bool unknown_kid, due;
 	} cases[] = {
-		/* 1 */ { 0, NOW, false, true }, /* never fetched */
-		/* 2 */ { NOW, NOW, false, false },
-		/* 3 */ { NOW, NOW + 3599, false, false },
-		/* 4 */ { NOW, NOW + 3600, false, true }, /* the TTL */
-		/* 5 */ { NOW, NOW + 29, true, false },	  /* a made-up kid cannot make us fetch */
-		/* 6 */ { NOW, NOW + 30, true, true },
-		/* 7 */ { NOW, NOW - 5, false, true }, /* the clock went back */
+		/* 1 */ { 0, 0, NOW, false, true }, /* never fetched */
+		/* 2 */ { NOW, 0, NOW, false, false },
+		/* 3 */ { NOW, 0, NOW + 3599, false, false },
+		/* 4 */ { NOW, 0, NOW + 3600, false, true }, /* the TTL */
+		/* 5 */ { NOW, NOW, NOW + 29, true, false }, /* a made-up kid cannot make us fetch
+							      */
+		/* 6 */ { NOW, NOW, NOW + 30, true, true },
+		/* 7 */ { NOW, 0, NOW - 5, false, true }, /* the clock went back */
+		/* 8 keys rotated just after a routine fetch: fetched at once */
+		{ NOW, 0, NOW + 1, true, true },
+		/* 9 */ { NOW, NOW - 100, NOW + 1, true, true },
+		/* 10 */ { NOW, NOW + 5, NOW + 1, true, true }, /* the clock went back */
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		bool due =
-		    ctl_oidc_jwks_fetch_due(cases[i].fetched, cases[i].now, cases[i].unknown_kid);
+		bool due = ctl_oidc_jwks_fetch_due(cases[i].fetched, cases[i].kid_fetched,
+						   cases[i].now, cases[i].unknown_kid);
 		if (due != cases[i].due)
 			fprintf(stderr, "fetch_due case %zu\n", i + 1);
 		CHECK_INT(due, cases[i].due);
@@ -498,18 +503,18 @@ static void test_tokens(void)
 	t = token(rsa_new, "RS256", "rsa-new", NULL);
 	CHECK_INT(verify(t, k, &p, &id), -ENOKEY);
 	CHECK_STR(err, "the provider's JWKS has no key \"rsa-new\"");
-	int64_t fetched = NOW - 40;
-	CHECK(ctl_oidc_jwks_fetch_due(fetched, NOW, true));
+	int64_t fetched = NOW - 40, kid_fetched = 0;
+	CHECK(ctl_oidc_jwks_fetch_due(fetched, kid_fetched, NOW, true));
 	json_t *rotated[] = { fx_jwk_json(rsa_new, NULL), fx_jwk_json(ec_a, NULL) };
 	struct ctl_oidc_jwks *k2 = jwks_of(rotated, 2, 0);
-	fetched = NOW;
+	fetched = kid_fetched = NOW;
 	CHECK_INT(verify(t, k2, &p, &id), 0);
 	CHECK_STR(id.sub, "248289761001");
 	free(t);
 	/* the old key is gone, and a second unknown kid right after is not fetched for */
 	t = token(rsa_a, "RS256", "rsa-a", NULL);
 	CHECK_INT(verify(t, k2, &p, &id), -ENOKEY);
-	CHECK(!ctl_oidc_jwks_fetch_due(fetched, NOW + 5, true));
+	CHECK(!ctl_oidc_jwks_fetch_due(fetched, kid_fetched, NOW + 5, true));
 	free(t);
 	/* no kid: the one key of its type, or -ENOKEY */
 	t = token(ec_a, "ES256", NULL, NULL);
