@@ -5,13 +5,21 @@ rules), to show what the server spends on it.  Bounded: at most 64 MiB or 12 s o
     ssh-overrun.py window  PORT KNOWN_HOSTS SERVER_PID
         opens a session running `sleep 30` (nobody reads its stdin) and sends 64 MiB of
         channel data ignoring the window the server grants
+    ssh-overrun.py replies PORT KNOWN_HOSTS SERVER_PID
+        stops reading the socket, then asks for session channels for 10 s: past the
+        server's channel limit each one is refused with a reason (about 3.5 times the
+        request's bytes), so the answers pile up at the server unless it stops reading
 
 Prints one line: "closed=BOOL sent_kib=N rss_growth_mib=N" (the server's VmRSS before
 and after; under ASan its quarantine keeps freed memory, so only the first two count)."""
 import sys
+import threading
 import time
 
 import paramiko
+import paramiko.packet
+from paramiko.common import cMSG_CHANNEL_OPEN
+from paramiko.message import Message
 
 MAX_BYTES = 64 << 20
 mode, port, known_hosts, pid = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
@@ -50,8 +58,34 @@ if mode == "window":
         print("send:", repr(e), file=sys.stderr)
     time.sleep(1)
     closed = ch.closed or not t.is_active()
+elif mode == "replies":
+    time.sleep(0.5)
+    base = rss_mib()
+    # nobody reads the socket any more: the reader thread's next read never returns
+    paramiko.packet.Packetizer.read_all = lambda self, n, check_rekey=False: time.sleep(3600)
+    flood_end = time.monotonic() + 10
+
+    def flood():
+        global sent
+        chanid = 1000
+        while sent < MAX_BYTES and time.monotonic() < flood_end:
+            m = Message()
+            m.add_byte(cMSG_CHANNEL_OPEN)
+            m.add_string("session")
+            m.add_int(chanid)
+            m.add_int(1 << 20)
+            m.add_int(32768)
+            chanid += 1
+            t._send_message(m)  # blocks once the server stops reading
+            sent += len(m.asbytes())
+
+    th = threading.Thread(target=flood, daemon=True)
+    th.start()
+    th.join(12)
+    time.sleep(0.5)
+    closed = not t.is_active()
 else:
-    raise SystemExit("mode: window")
+    raise SystemExit("mode: window or replies")
 
 print(f"closed={closed} sent_kib={sent >> 10} rss_growth_mib={rss_mib() - base}")
 sys.stdout.flush()
