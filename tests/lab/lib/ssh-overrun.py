@@ -9,6 +9,7 @@ rules), to show what the server spends on it.  Bounded: at most 64 MiB or 12 s o
         stops reading the socket, then asks for session channels for 10 s: past the
         server's channel limit each one is refused with a reason (about 3.5 times the
         request's bytes), so the answers pile up at the server unless it stops reading
+        (the server then closes it after its --stall-ms)
 
 Prints one line: "closed=BOOL sent_kib=N rss_growth_mib=N" (the server's VmRSS before
 and after; under ASan its quarantine keeps freed memory, so only the first two count)."""
