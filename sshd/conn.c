@@ -97,16 +97,22 @@ static void out_check(struct sshd_conn *conn)
 		o->gated = true;
 		o->stall_sent = conn->sock_count.out_bytes;
 		o->stall_since_ms = now;
-		if (first)
-			sshd__conn_timer_arm(conn);
+		if (first) {
+			log_debug(conn->subject,
+				  "not read while up to %" PRIu64 " KiB of our output waits "
+				  "(limit %u KiB)",
+				  held >> 10, (unsigned)SSHD__OUT_MAX >> 10);
+			if (conn->state != SSHD__CONN_AUTH) /* AUTH: preauth_timeout_ms */
+				sshd__conn_timer_arm(conn);
+		}
 		return;
 	}
 	if (now - o->stall_since_ms >= conn->srv->stall_timeout_ms && !conn->want_close) {
 		snprintf(why, sizeof(why),
-			 "client stopped reading: at least %" PRIu64 " KiB of our output waiting "
-			 "(limit %u KiB), none taken for %u s",
-			 held >> 10, (unsigned)SSHD__OUT_MAX >> 10,
-			 conn->srv->stall_timeout_ms / 1000);
+			 "client stopped reading: took none of our output for %u s, up to %" PRIu64
+			 " KiB waiting (limit %u KiB)",
+			 conn->srv->stall_timeout_ms / 1000, held >> 10,
+			 (unsigned)SSHD__OUT_MAX >> 10);
 		sshd__conn_close(conn, why);
 	}
 }
