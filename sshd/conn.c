@@ -7,8 +7,38 @@
  * handled inside libssh callbacks: they queue up as ssh_message objects that we pop after
  * each poll, which lets a check-mode auth request be held (and answered later, auth.c)
  * without stalling the loop.  Channel data, EOF and close arrive through channel callbacks
- * (session.c, forward.c) that only record state; the pump after each poll acts on it. */
+ * (session.c, forward.c) that only record state; the pump after each poll acts on it.
+ *
+ * A client that does not read.  libssh queues what we send in one output buffer that it
+ * empties as the socket takes it, and reads the socket (answering some packets itself,
+ * queueing requests for us) whenever it is polled; ssh_message_get() reads it too when its
+ * queue is empty.  A client that sends requests (channel opens past --max-channels, global
+ * requests, ...) and never reads the answers would have them pile up there without bound.
+ * So once libssh holds more than SSHD__OUT_MAX of our output the connection is not read any
+ * more: the socket is watched for writing only, on_poll() reads no further round and no
+ * request is popped, and the client's sends stall in the kernel.  It is read again once the
+ * buffer has gone out; a client past the limit that takes none of it for stall_timeout_ms
+ * is closed ("client stopped reading: ...").
+ *
+ * libssh 0.10 says only whether that buffer is empty (ssh_get_status()), so its size is
+ * bounded from its counters: payload bytes and packets queued since it was last seen empty,
+ * each packet at most SSHD__PACKET_OVERHEAD larger on the wire, less what the socket took
+ * since.  That overcounts small packets (the limit is then reached early, until the buffer
+ * next empties) and undercounts nothing but the identification line.
+ *
+ * A key re-exchange is not held up: libssh keeps the packets we send during one out of that
+ * buffer until the new keys are in, and a client in a key exchange reads, so the buffer
+ * empties and reading goes on.  (Stopping on SSH_WRITE_PENDING instead, which libssh sets
+ * after every send until a poll finds the buffer empty, stopped reading so often that
+ * paramiko's rekeys timed out and bulk transfers crawled: 936f961, taken back in 0fa0166.)
+ *
+ * Bound: a client that never reads makes us hold at most SSHD__OUT_MAX (256 KiB) of output,
+ * plus the answers to the one 4 KiB read that crossed it and to one request, plus the
+ * requests read in the same wakeup and not answered yet (at most SSHD__POLL_ROUNDS x 4 KiB =
+ * 256 KiB of input), plus the kernel's socket buffers; for stall_timeout_ms (30 s) after it
+ * last took a byte. */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <arpa/inet.h>
 #include <signal.h>
@@ -23,6 +53,69 @@
 #define SUBJ "sshd"
 
 static void on_poll(uv_poll_t *h, int status, int events);
+
+/* The output libssh holds, or more (never less); 0 when its buffer is empty, which sets the
+ * mark. */
+static uint64_t out_held(struct sshd_conn *conn)
+{
+	struct sshd__out *o = &conn->out;
+	uint64_t queued, sent;
+
+	if (!(ssh_get_status(conn->session) & SSH_WRITE_PENDING)) {
+		o->mark_payload = conn->raw_count.out_bytes;
+		o->mark_packets = conn->raw_count.out_packets;
+		o->mark_sent = conn->sock_count.out_bytes;
+		return 0;
+	}
+	queued = conn->raw_count.out_bytes - o->mark_payload +
+		 (conn->raw_count.out_packets - o->mark_packets) * SSHD__PACKET_OVERHEAD;
+	sent = conn->sock_count.out_bytes - o->mark_sent;
+	return queued > sent ? queued - sent : 0;
+}
+
+/* True while the client leaves more of our output untaken than it may: it is not read. */
+static bool out_over(struct sshd_conn *conn)
+{
+	return out_held(conn) > SSHD__OUT_MAX;
+}
+
+/* After each activity: note when a client past the limit last took some output, and close
+ * it once it has taken none for stall_timeout_ms. */
+static void out_check(struct sshd_conn *conn)
+{
+	struct sshd__out *o = &conn->out;
+	uint64_t held = out_held(conn), now;
+	char why[SSHD__WHY_MAX];
+
+	if (held <= SSHD__OUT_MAX) {
+		o->gated = false;
+		return;
+	}
+	now = now_mono_ms();
+	if (!o->gated || conn->sock_count.out_bytes != o->stall_sent) {
+		bool first = !o->gated;
+		o->gated = true;
+		o->stall_sent = conn->sock_count.out_bytes;
+		o->stall_since_ms = now;
+		if (first) {
+			log_debug(conn->subject,
+				  "not read while up to %" PRIu64 " KiB of our output waits "
+				  "(limit %u KiB)",
+				  held >> 10, (unsigned)SSHD__OUT_MAX >> 10);
+			if (conn->state != SSHD__CONN_AUTH) /* AUTH: preauth_timeout_ms */
+				sshd__conn_timer_arm(conn);
+		}
+		return;
+	}
+	if (now - o->stall_since_ms >= conn->srv->stall_timeout_ms && !conn->want_close) {
+		snprintf(why, sizeof(why),
+			 "client stopped reading: took none of our output for %u s, up to %" PRIu64
+			 " KiB waiting (limit %u KiB)",
+			 conn->srv->stall_timeout_ms / 1000, held >> 10,
+			 (unsigned)SSHD__OUT_MAX >> 10);
+		sshd__conn_close(conn, why);
+	}
+}
 
 static void conn_handle_closed(uv_handle_t *h)
 {
@@ -89,7 +182,9 @@ void sshd__conn_update(struct sshd_conn *conn)
 
 	if (conn->state == SSHD__CONN_DYING)
 		return;
-	if (ssh_get_poll_flags(conn->session) & SSH_WRITE_PENDING)
+	if (out_over(conn))
+		want = UV_WRITABLE; /* not read: see the top of this file */
+	else if (ssh_get_poll_flags(conn->session) & SSH_WRITE_PENDING)
 		want |= UV_WRITABLE;
 	if (want != conn->poll_events) {
 		conn->poll_events = want;
@@ -225,8 +320,8 @@ static const char *conn_phase(struct sshd_conn *conn)
 	return ssh_get_cipher_in(conn->session) ? "auth" : "kex";
 }
 
-/* After any activity (socket, child, timer, hook): pop queued requests, move channel data,
- * retire, close. */
+/* After any activity (socket, child, timer, hook): pop queued requests (while the client
+ * takes our output), move channel data, retire, close. */
 void sshd__conn_process(struct sshd_conn *conn)
 {
 	struct sshd__node *n, *next;
@@ -235,13 +330,15 @@ void sshd__conn_process(struct sshd_conn *conn)
 
 	if (conn->state == SSHD__CONN_DYING)
 		return;
-	while (!conn->want_close && (msg = ssh_message_get(conn->session)) != NULL)
+	while (!conn->want_close && !out_over(conn) &&
+	       (msg = ssh_message_get(conn->session)) != NULL)
 		handle_msg(conn, msg);
 	for (n = conn->chans.next; n != &conn->chans; n = next) {
 		next = n->next;
 		sshd__chan_pump(container_of(n, struct sshd__chan, node));
 	}
 	sshd__fwd_pump(conn);
+	out_check(conn);
 	status = ssh_get_status(conn->session);
 	if ((status & (SSH_CLOSED | SSH_CLOSED_ERROR)) || !ssh_is_connected(conn->session)) {
 		if (!conn->close_reason[0]) {
@@ -281,7 +378,7 @@ static void on_poll(uv_poll_t *h, int status, int events)
 			break;
 	} while (++rounds < SSHD__POLL_ROUNDS &&
 		 conn->sock_count.in_bytes - before >= SSHD__LIBSSH_READ && !conn->want_close &&
-		 ssh_is_connected(conn->session));
+		 !out_over(conn) && ssh_is_connected(conn->session));
 	conn->in_dopoll--;
 	sshd__conn_process(conn);
 }
@@ -303,6 +400,8 @@ static void on_timer(uv_timer_t *t)
 	} else if (conn->deadline_ms && now >= conn->deadline_ms) {
 		sshd__conn_abort_all(conn, "meshd: session time limit reached");
 		sshd__conn_close(conn, "session time limit reached");
+	} else if (conn->out.gated) {
+		/* no keepalive into output nobody takes; sshd__conn_process() checks the stall */
 	} else if (conn->srv->keepalive_ms && conn->state == SSHD__CONN_READY) {
 		ssh_send_keepalive(conn->session);
 	}
@@ -322,6 +421,12 @@ void sshd__conn_timer_arm(struct sshd_conn *conn)
 			wait = conn->deadline_ms > now ? conn->deadline_ms - now : 1;
 		if (conn->srv->keepalive_ms && (!wait || wait > conn->srv->keepalive_ms))
 			wait = conn->srv->keepalive_ms;
+	}
+	if (conn->out.gated && conn->state != SSHD__CONN_AUTH) { /* AUTH: preauth_timeout_ms */
+		uint64_t end = conn->out.stall_since_ms + conn->srv->stall_timeout_ms;
+		uint64_t left = end > now ? end - now : 1;
+		if (!wait || wait > left)
+			wait = left;
 	}
 	if (wait)
 		uv_timer_start(&conn->timer, on_timer, wait, 0);
@@ -403,7 +508,7 @@ int sshd_accept_fd(struct sshd_server *srv, int fd, const struct sockaddr *peer,
 		return -EIO;
 	}
 	ssh_set_blocking(conn->session, 0);
-	ssh_set_counters(conn->session, &conn->sock_count, NULL);
+	ssh_set_counters(conn->session, &conn->sock_count, &conn->raw_count);
 	ssh_set_auth_methods(conn->session, SSH_AUTH_METHOD_NONE | SSH_AUTH_METHOD_PASSWORD |
 						SSH_AUTH_METHOD_PUBLICKEY);
 	rc = ssh_handle_key_exchange(conn->session);

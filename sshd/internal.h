@@ -70,7 +70,7 @@ struct sshd_server {
 	uv_loop_t *loop;
 	struct sshd_hooks hooks;
 	char *state_dir, *pam_service, *sftp_server;
-	unsigned max_connections, preauth_timeout_ms, keepalive_ms;
+	unsigned max_connections, preauth_timeout_ms, keepalive_ms, stall_timeout_ms;
 	unsigned max_channels;
 	size_t max_conn_buffer;
 	unsigned nresolving; /* direct-tcpip names being resolved (libuv's thread pool) */
@@ -108,6 +108,15 @@ enum sshd__conn_state {
 	SSHD__CONN_HELD,  /* check mode: waiting for sshd_check_resolve() */
 	SSHD__CONN_READY, /* authenticated */
 	SSHD__CONN_DYING,
+};
+
+/* conn.c: how much of our output libssh holds, from its counters.  The mark is taken
+ * whenever its output buffer is seen empty; `stall_*` while reading is stopped. */
+struct sshd__out {
+	uint64_t mark_payload, mark_packets, mark_sent;
+	bool gated;		 /* the client leaves more than SSHD__OUT_MAX: it is not read */
+	uint64_t stall_sent;	 /* socket bytes out when the gate last saw some leave */
+	uint64_t stall_since_ms; /* when that was */
 };
 
 struct sshd_conn {
@@ -149,6 +158,8 @@ struct sshd_conn {
 	unsigned nchan;		 /* sessions, bridges, listeners and dials: max_channels */
 	struct sshd__budget budget;
 	struct ssh_counter_struct sock_count; /* libssh counts the socket's bytes here */
+	struct ssh_counter_struct raw_count;  /* and the packets it queued, with their payload */
+	struct sshd__out out;		      /* our output the client has not taken (conn.c) */
 	char *agent_dir;		      /* ssh -A: directory holding the agent socket */
 };
 
@@ -160,6 +171,14 @@ enum { SSHD__IOBUF = 65536, SSHD__INQ_CAP = 2 << 20, SSHD__PIPE_SIZE = 256 << 10
  * the window leaves at most about 1.9 MB there; one that does not would have libssh buffer
  * up to 256 MiB per channel. */
 enum { SSHD__HELD_MAX = 4 << 20 };
+
+/* Our output a client may leave untaken before it is no longer read (conn.c): more than
+ * sessions and bridges put there at once (a pump writes SSHD__IOBUF at a time, and only once
+ * libssh's last write has gone out), so only a client that stops reading while it sends
+ * requests gets there.  SSHD__PACKET_OVERHEAD bounds what a packet adds to its payload on the
+ * wire: length and padding length (5), padding (at most the 16-byte block + 3), MAC (at most
+ * 64, hmac-sha2-512) and what zlib can add to an incompressible payload. */
+enum { SSHD__OUT_MAX = 256 << 10, SSHD__PACKET_OVERHEAD = 128 };
 
 /* inq.c: client data on its way to a descriptor, with back-pressure */
 struct sshd__inq {

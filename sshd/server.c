@@ -224,6 +224,7 @@ int sshd_server_new(struct uv_loop_s *loop, const struct sshd_config *cfg,
 	srv->max_connections = cfg->max_connections ? cfg->max_connections : 1024;
 	srv->preauth_timeout_ms = cfg->preauth_timeout_ms ? cfg->preauth_timeout_ms : 30000;
 	srv->keepalive_ms = cfg->keepalive_ms;
+	srv->stall_timeout_ms = cfg->stall_timeout_ms ? cfg->stall_timeout_ms : 30000;
 	srv->max_channels = cfg->max_channels ? cfg->max_channels : 32;
 	srv->max_conn_buffer = cfg->max_conn_buffer ? cfg->max_conn_buffer : 16u << 20;
 	sshd__list_init(&srv->conns);
