@@ -94,6 +94,8 @@ static bool node_host(const struct ctl_node *n, struct dns_host *h, struct addr_
 
 void meshd_dns_apply_netmap(struct meshd_dns *d, const struct ctl_netmap *nm)
 {
+	if (!d) /* meshd is closing */
+		return;
 	size_t max = nm->n_peers + 1;
 	struct dns_host *hosts = calloc(max, sizeof(*hosts));
 	struct addr_ip *addrs = calloc(max * CTL_MAX_NODE_ADDRS, sizeof(*addrs));
@@ -153,13 +155,23 @@ out:
 
 void meshd_dns_clear(struct meshd_dns *d)
 {
-	dns_resolver_set_view(d->res, NULL);
+	if (d)
+		dns_resolver_set_view(d->res, NULL);
 }
 
 int meshd_dns_query_text(const struct meshd_dns *d, const char *name, const char *type, char **out,
 			 char *err, size_t errlen)
 {
+	if (!d) { /* meshd is closing: the resolver went first */
+		snprintf(err, errlen, "meshd is shutting down");
+		return -ESHUTDOWN;
+	}
 	return dns_view_lookup_text(dns_resolver_view(d->res), name, type, out, err, errlen);
+}
+
+bool meshd_dns_serving(const struct meshd_dns *d)
+{
+	return d && d->ns && dns_resolver_view(d->res) != NULL;
 }
 
 /* ---- results ---- */
@@ -396,6 +408,8 @@ void meshd_dns_close(struct meshd_dns *d, void (*done)(void *arg), void *arg)
 void meshd_dns_counters(const struct meshd_dns *d,
 			void (*cb)(void *ctx, const char *name, uint64_t value), void *ctx)
 {
+	if (!d) /* meshd is closing */
+		return;
 	const struct dns_counters *c = dns_resolver_counters(d->res);
 	cb(ctx, "dns.answered", c->answered);
 	cb(ctx, "dns.refused", c->refused);

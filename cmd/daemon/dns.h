@@ -16,6 +16,7 @@
 #ifndef MESH_CMD_DAEMON_DNS_H
 #define MESH_CMD_DAEMON_DNS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
@@ -51,6 +52,11 @@ void meshd_dns_addresses(const struct ctl_netmap *nm, struct addr_ip *v4, struct
 /* `meshctl dns query`: name of type asked of the current view (dns_view_lookup_text). */
 int meshd_dns_query_text(const struct meshd_dns *d, const char *name, const char *type, char **out,
 			 char *err, size_t errlen);
+
+/* Whether this host's queries are answered: the resolver is on the netstack and holds a view
+ * of the tailnet (a netmap with a domain, taken by the view).  Only then may the host's
+ * resolv.conf point at it (dns_host.h). */
+bool meshd_dns_serving(const struct meshd_dns *d);
 
 /* Calls cb for every counter, named "dns.*". */
 void meshd_dns_counters(const struct meshd_dns *d,

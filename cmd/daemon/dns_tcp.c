@@ -215,9 +215,10 @@ void meshd__dns_tcp_accept(void *ctx, int fd, const struct ns_packet_info *info)
 	conn_link(&c->conn, d, &d->clients, &d->n_clients, client_free, (uv_handle_t *)&c->pipe,
 		  (uv_handle_t *)&c->idle);
 	d->c.tcp_clients++;
-	if (uv_pipe_open(&c->pipe, fd) < 0 ||
-	    uv_read_start((uv_stream_t *)&c->pipe, client_alloc, client_read) < 0) {
+	int opened = uv_pipe_open(&c->pipe, fd);
+	if (opened < 0) /* else the pipe owns fd: its close closes it, once */
 		close(fd);
+	if (opened < 0 || uv_read_start((uv_stream_t *)&c->pipe, client_alloc, client_read) < 0) {
 		client_close(c);
 		return;
 	}

@@ -292,7 +292,11 @@ int meshd_node_apply_netmap(struct meshd_node *node, struct ctl_netmap *nm)
 	}
 	log_info(subject, "netmap %llu applied: %zu peer(s), %zu filter rule(s), %zu SSH rule(s)",
 		 (unsigned long long)nm->version, nm->n_peers, nm->n_filter, nm->n_ssh);
-	meshd_dns_host_apply(node->dns_host, nm, !meshd_node_userspace(node));
+	/* the host is pointed at 100.100.100.100 only while something answers there: a
+	 * netstack being restarted, a resolver that could not attach or a netmap without a
+	 * usable domain leave (or give back) the host's own resolv.conf */
+	meshd_dns_host_apply(node->dns_host, nm,
+			     !meshd_node_userspace(node) && meshd_dns_serving(node->dns));
 	return 0;
 }
 

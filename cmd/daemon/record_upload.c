@@ -24,6 +24,7 @@ static const char subject[] = "record";
 enum {
 	RETRY_MS = 500,
 	DOWN_MS = 30000, /* a recorder given up on is tried last, and once, for this long */
+	UPLOAD_CONFLICTS_MAX = 3, /* 409s in a row before the recorder counts as failing */
 };
 
 enum state {
@@ -55,6 +56,8 @@ struct meshd_upload {
 	void *ctx;
 	struct addr_ip *recorders;
 	size_t n, cur, fails;  /* fails: recorders given up on in a row, since an answer taken */
+	unsigned conflicts;    /* 409s in a row from the recorder in use (a resume that never
+				* moves on is a recorder failing, not one to follow forever) */
 	uint64_t trying_since; /* loop ms of the current recorder's first failure, 0: none */
 	char base_id[RECORDER_ID_MAX + 1], id[RECORDER_ID_MAX + 1];
 	unsigned segment;
@@ -296,6 +299,7 @@ static void on_answer(struct meshd_upload *u, const struct recorder_reply *r, co
 	if (r->status == 200 && r->has_acked && r->acked == want) {
 		u->acked = r->acked;
 		u->fails = 0;
+		u->conflicts = 0;
 		u->trying_since = 0;
 		mark(u->cfg, &u->recorders[u->cur], 0);
 		if (!u->seg_logged) {
@@ -315,7 +319,8 @@ static void on_answer(struct meshd_upload *u, const struct recorder_reply *r, co
 			return;
 		}
 	} else if ((r->status == 409 || (r->status == 410 && end)) && r->has_acked &&
-		   resume_at(u, r->acked)) {
+		   u->conflicts < UPLOAD_CONFLICTS_MAX && resume_at(u, r->acked)) {
+		u->conflicts++;
 		if (r->status == 410) { /* the end was taken, its answer lost */
 			finish(u);
 			return;
@@ -505,11 +510,11 @@ static void on_ns_dial(void *ctx, int fd)
 		recorder_failed(u, why);
 		return;
 	}
-	int e = open_tcp(c);
+	int e = open_tcp(c), adopted = -1;
 	if (e == 0)
-		e = uv_tcp_open(&c->tcp, fd);
+		e = adopted = uv_tcp_open(&c->tcp, fd);
 	if (e < 0) {
-		if (!c->tcp_init)
+		if (adopted < 0) /* the handle did not take fd: ours to close */
 			close(fd);
 		recorder_failed(u, uv_strerror(e));
 		return;

@@ -79,6 +79,8 @@ int meshd_resolv_parse(const char *text, size_t len, struct meshd_resolv *out, c
 	return 0;
 }
 
+#define NAME_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_"
+
 /* Appends two strings at *n; false when out has no room for them and a NUL. */
 static bool append(char *out, size_t outlen, size_t *n, const char *a, const char *b)
 {
@@ -94,6 +96,13 @@ int meshd_resolv_produce(const char *domain, const char *const *search, size_t n
 {
 	size_t n = 0;
 	const char *sep = "search ";
+	/* names only (control checks them; the node's netmap parser does not check the
+	 * domain): nothing that could end the line and start another */
+	if (domain && strspn(domain, NAME_CHARS) != strlen(domain))
+		return -EINVAL;
+	for (size_t i = 0; i < n_search; i++)
+		if (strspn(search[i], NAME_CHARS) != strlen(search[i]))
+			return -EINVAL;
 	if (!outlen ||
 	    !append(out, outlen, &n, MESHD_RESOLV_MARKER,
 		    "# The host's own file is back on 'meshctl down', when meshd "

@@ -49,7 +49,8 @@ int meshd_resolv_parse(const char *text, size_t len, struct meshd_resolv *out, c
 
 /* The file meshd puts in place: the marker, a comment saying where the host's file went,
  * "nameserver 100.100.100.100", and "search" with domain (when not NULL or empty) then the
- * search domains.  Returns its length, or -ENOSPC when out is too small. */
+ * search domains.  Returns its length, -ENOSPC when out is too small, or -EINVAL when a
+ * name holds anything but letters, digits, '.', '-' and '_' (a newline would add lines). */
 int meshd_resolv_produce(const char *domain, const char *const *search, size_t n_search, char *out,
 			 size_t outlen);
 

@@ -85,8 +85,15 @@ static int open_file(struct recorder_store *st, const char *source, const char *
 		if (fd >= 0 && fsync(dfd) != 0) /* the new name is durable before any ack */
 			rc = -errno;
 	}
+	bool fallback = false;
 	if (fd < 0)
 		fd = openat(dfd, name, base);
+	if (fd < 0 && errno == EACCES && (base & O_ACCMODE) == O_WRONLY) {
+		/* an ended recording (0400) opened by a meshrecorder that is not root: read-only
+		 * is all an ended one needs (its end said again, or a refusal) */
+		fd = openat(dfd, name, (base & ~O_ACCMODE) | O_RDONLY);
+		fallback = fd >= 0;
+	}
 	if (fd < 0)
 		rc = -errno;
 	close(dfd);
@@ -97,6 +104,8 @@ static int open_file(struct recorder_store *st, const char *source, const char *
 		rc = -errno;
 	if (!rc && !S_ISREG(sb.st_mode))
 		rc = -EINVAL;
+	if (!rc && fallback && (sb.st_mode & S_IWUSR)) /* not ended: refused for another reason */
+		rc = -EACCES;
 	if (rc) {
 		if (fd >= 0)
 			close(fd);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <sodium.h>
 
@@ -32,7 +33,7 @@ static void unique_hostname(struct ctl_server *srv, struct ctl_node_rec *rec)
 	for (size_t i = 0; i < srv->n_nodes; i++) {
 		const struct ctl_node_rec *o = &srv->nodes[i]->rec;
 		if (memcmp(o->machine_key, rec->machine_key, 32) != 0 &&
-		    strcmp(o->hostname, rec->hostname) == 0) {
+		    strcasecmp(o->hostname, rec->hostname) == 0) { /* DNS names: any case */
 			char suffix[8];
 			size_t len = strnlen(rec->hostname, CTL_HOSTNAME_MAX - 12);
 			snprintf(suffix, sizeof(suffix), "-%u",

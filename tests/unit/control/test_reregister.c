@@ -2,7 +2,8 @@
  * expired) keeps the endpoints and SSH host keys it reported until it reports new ones —
  * its peers go on reaching it and trusting its host key in between.  Through the fuzz
  * harness's server: the laptop (node 1, alice's) reports both, then its interactive
- * registration is approved again with a new node key. */
+ * registration is approved again with a new node key.  And a name is unique in any case. */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,6 +44,23 @@ int main(void)
 	CHECK_INT(rep.status, 200);
 	CHECK(rep.body && strstr(rep.body, "192.0.2.7:41641"));
 	free(rep.body);
+
+	/* Another machine asking for the same name in other letters gets a name of its own:
+	 * names are DNS names (MagicDNS answers them in any case), so "LAPTOP" is "laptop". */
+	char upper[CTL_HOSTNAME_MAX];
+	snprintf(upper, sizeof(upper), "%s", n->rec.hostname);
+	for (char *c = upper; *c; c++)
+		*c = (char)toupper((unsigned char)*c);
+	struct ctl__login_req other = { .state = CTL__PENDING };
+	memset(other.machine_key, 0x77, 32);
+	memset(other.node_key, 0x78, 32);
+	snprintf(other.hostname, sizeof(other.hostname), "%s", upper);
+	CHECK_INT(ctl__register_finish(srv, &other, n->rec.user_id, "alice@example.com", err,
+				       sizeof(err)),
+		  0);
+	struct ctl__node *o = ctl__node_by_id(srv, other.node_id);
+	CHECK(o && strncmp(o->rec.hostname, upper, strlen(upper)) == 0 &&
+	      o->rec.hostname[strlen(upper)] == '-');
 	fz_srv_close(srv);
 	return check_finish();
 }

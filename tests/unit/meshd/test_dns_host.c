@@ -113,6 +113,12 @@ static void produce(void)
 	meshd_resolv_produce("", NULL, 0, out, sizeof(out));
 	CHECK_STR(out, HEAD);
 	CHECK_INT(meshd_resolv_produce("tail.example", search, 2, out, strlen(HEAD) + 10), -ENOSPC);
+	/* a domain or search domain that would start a line of its own is refused */
+	CHECK_INT(meshd_resolv_produce("tail.example\nnameserver 203.0.113.66", NULL, 0, out,
+				       sizeof(out)),
+		  -EINVAL);
+	const char *bad_search[] = { "corp.example options ndots:15" };
+	CHECK_INT(meshd_resolv_produce("tail.example", bad_search, 1, out, sizeof(out)), -EINVAL);
 	/* what we write, we read back as ours */
 	n = meshd_resolv_produce("tail.example", search, 2, out, sizeof(out));
 	struct meshd_resolv r;

@@ -7,9 +7,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -263,6 +265,29 @@ int main(void)
 	CHECK_INT(recorder_store_append(st, "10.0.0.3", "fin", 2, "", 0, true, &held), -EROFS);
 	CHECK_INT(recorder_store_append(st, "10.0.0.3", "fin", 0, "x", 1, false, &held), -EROFS);
 	check_content("10.0.0.3/fin.cast", "abcd");
+	/* 16b: the same for a meshrecorder that is not root: an ended (0400) file cannot be
+	 * opened for writing, and the end said again is still taken, anything else refused */
+	if (geteuid() == 0) {
+		char cmd[600];
+		snprintf(cmd, sizeof(cmd), "chown -R 65534:65534 '%s'", base);
+		CHECK_INT(system(cmd), 0);
+		pid_t pid = fork();
+		if (pid == 0) {
+			uint64_t h = 0;
+			bool good =
+			    setgid(65534) == 0 && setuid(65534) == 0 &&
+			    recorder_store_append(st, "10.0.0.3", "fin", 4, "", 0, true, &h) == 0 &&
+			    h == 4 &&
+			    recorder_store_append(st, "10.0.0.3", "fin", 4, "e", 1, false, &h) ==
+				-EROFS;
+			_exit(good ? 0 : 1);
+		}
+		int status = -1;
+		CHECK_INT(waitpid(pid, &status, 0), pid);
+		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		snprintf(cmd, sizeof(cmd), "chown -R 0:0 '%s'", base);
+		CHECK_INT(system(cmd), 0);
+	}
 	/* an empty end on a live recording ends it where it is */
 	CHECK_INT(recorder_store_append(st, "10.0.0.3", "open", 0, "xy", 2, false, &held), 0);
 	CHECK_INT(recorder_store_append(st, "10.0.0.3", "open", 2, "", 0, true, &held), 0);
