@@ -116,6 +116,7 @@ struct meshd_reach {
 	 * relay stays in use; taken over once allocated (relay.c udp_try_*) */
 	bool udp_trying;
 	bool udp_try_first;	 /* the one started at UDP_ALONE_MS: UDP never answered yet */
+	bool udp_try_deferred;	 /* ... due once the stream relay has its name's address */
 	struct nat_turn udp_try; /* holds choices[0]'s password and its key: wiped after */
 	struct sockaddr_storage udp_try_addr;
 	uint64_t udp_try_deadline;

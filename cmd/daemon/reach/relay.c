@@ -167,6 +167,8 @@ static void udp_alone(struct meshd_reach *r, uint64_t now)
 	if (meshd__relay_on_stream(r)) {
 		udp_try_start(r, now);
 		r->udp_try_first = r->udp_trying;
+	} else {
+		r->udp_try_deferred = true; /* the stream relay waits for its name (names.c) */
 	}
 }
 
@@ -533,16 +535,24 @@ static bool relay_same(const struct ctl_relay *a, const struct ctl_relay *b)
 void meshd__relay_names_changed(struct meshd_reach *r)
 {
 	struct sockaddr_storage a;
-	meshd__probe_retarget(r, uv_now(r->loop));
+	uint64_t now = uv_now(r->loop);
+	meshd__probe_retarget(r, now);
 	if (r->n_choices && (!r->relay_on || (meshd__relay_addr(r, &r->relay.url, &a) == 0 &&
 					      !meshd__same(&a, &r->relay_addr))))
 		relay_use(r, r->cur);
+	if (r->udp_try_deferred && meshd__relay_on_stream(r)) {
+		/* UDP went unanswered before the stream relay had its address: as udp_alone */
+		r->udp_try_deferred = false;
+		udp_try_start(r, now);
+		r->udp_try_first = r->udp_trying;
+	}
 	meshd__relay_kick(r);
 }
 
 void meshd__relay_stop(struct meshd_reach *r, bool release)
 {
 	relay_end(r, release);
+	r->udp_try_deferred = false;
 	sodium_memzero(r->choices, sizeof(r->choices));
 	r->n_choices = r->cur = 0;
 	r->udp_again_at = r->udp_again_wait = 0;
@@ -575,6 +585,7 @@ void meshd__relay_apply(struct meshd_reach *r, const struct ctl_netmap *nm)
 	} else if (changed) {
 		if (!keep)
 			r->udp_again_at = r->udp_again_wait = 0;
+		r->udp_try_deferred = false;
 		memcpy(r->choices, choices, sizeof(choices));
 		r->n_choices = n;
 		relay_use(r, keep);
