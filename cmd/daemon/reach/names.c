@@ -141,11 +141,13 @@ static void ask(struct meshd_reach *r, struct meshd_relay_name *nm, uint64_t now
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM };
 	nm->asked_ms = now;
 	int rc = uv_getaddrinfo(r->loop, &nm->req, on_resolved, nm->host, NULL, &hints);
-	if (rc == 0)
+	if (rc == 0) {
 		nm->pending = true;
-	else
-		log_warn(subject, "relay %s: cannot resolve the name: %s", nm->host,
-			 uv_strerror(rc));
+	} else {
+		log_warn(subject, "relay %s: cannot resolve the name: %s; asking again in %d s",
+			 nm->host, uv_strerror(rc), NAMES_RETRY_MS / 1000);
+		uv_timer_start(&r->names_timer, on_retry, NAMES_RETRY_MS, 0);
+	}
 }
 
 int meshd__relay_addr(struct meshd_reach *r, const struct ctl_relay_url *u,
