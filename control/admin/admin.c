@@ -318,12 +318,14 @@ char *ctl_admin_recordings_table(const char *json)
 	size_t len = 0, i;
 	char *out = calloc(1, 1);
 	char t[32];
-	add(&out, &len, "%-18s %-40s %10s %s\n", "SOURCE", "ID", "BYTES", "MODIFIED");
+	add(&out, &len, "%-18s %-40s %10s %-6s %s\n", "SOURCE", "ID", "BYTES", "STATE", "MODIFIED");
+	/* "ended": its node ended it (the file is final); "open": more may come */
 	json_array_foreach(a, i, e)
-	    add(&out, &len, "%-18s %-40s %10lld %s\n",
+	    add(&out, &len, "%-18s %-40s %10lld %-6s %s\n",
 		json_string_value(json_object_get(e, "source")) ?: "?",
 		json_string_value(json_object_get(e, "id")) ?: "?",
 		(long long)json_integer_value(json_object_get(e, "size")),
+		json_is_true(json_object_get(e, "ended")) ? "ended" : "open",
 		when(json_integer_value(json_object_get(e, "mtime")), t, sizeof(t)));
 	json_decref(a);
 	return out;

@@ -180,8 +180,8 @@ touch -d @1765000000 "$tmp/rec/127.0.0.1/$id.cast"
 touch -d @1765000060 "$tmp/rec/127.0.0.1/capped.cast"
 base="http://127.0.0.1:$(cat "$tmp/port")"
 expect meshctl-list 0 '' "$meshctl" recordings list --recorder "$base/"
-want=$(printf '%-18s %-40s %10s %s\n' SOURCE ID BYTES MODIFIED 127.0.0.1 capped 4000 \
-	'2025-12-06 05:47Z' 127.0.0.1 "$id" "$total" '2025-12-06 05:46Z')
+want=$(printf '%-18s %-40s %10s %-6s %s\n' SOURCE ID BYTES STATE MODIFIED 127.0.0.1 capped 4000 \
+	open '2025-12-06 05:47Z' 127.0.0.1 "$id" "$total" open '2025-12-06 05:46Z')
 if [ "$(cat "$tmp/out")" = "$want" ]; then echo "ok   meshctl-list-table"; else
 	echo "FAIL meshctl-list-table:"
 	diff <(echo "$want") "$tmp/out" | sed 's/^/    /'
@@ -271,6 +271,13 @@ else
 fi
 curl -sS --interface 127.0.0.2 "$url" | grep -q '"ended":true}' && echo "ok   end: listed as ended" ||
 	{ echo "FAIL end: not listed as ended: $(curl -sS --interface 127.0.0.2 "$url")"; fail=1; }
+stop
+start --readers 127.0.0.1/32
+expect meshctl-list-ended 0 '' "$meshctl" recordings list --recorder="http://127.0.0.1:$(cat "$tmp/port")"
+if grep -qE "^127\.0\.0\.2 +$id +310 ended " "$tmp/out"; then echo "ok   meshctl-list-ended-state"; else
+	echo "FAIL meshctl-list-ended-state: $(cat "$tmp/out")"
+	fail=1
+fi
 stop
 
 expect meshctl-unreachable 1 '*' "$meshctl" recordings list --recorder="$base"
