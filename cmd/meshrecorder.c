@@ -7,7 +7,8 @@
  *					size held: 200 and Mesh-Acked: N + length once fsync'ed;
  *					409 and Mesh-Acked: SIZE for another N (the node resumes
  *					there); 413 body too large; 400 bad id or offset; 507
- *					over the cap (--max-bytes) or out of space; 410 and
+ *					over the cap (--max-bytes), leaving less than
+ *					--min-free or out of space; 410 and
  *					Mesh-Acked: SIZE when the recording has ended
  *	PUT  /v1/recordings/ID?offset=N&end=1	the last bytes (maybe none): the recording ends
  *					with them (the file becomes 0400, "ended" in the list);
@@ -64,6 +65,7 @@ struct recorder {
 	struct addr_prefix readers[READERS_MAX];
 	size_t n_readers;
 	uint64_t max_bytes;
+	uint64_t min_free; /* bytes of the disk kept free (--min-free) */
 };
 
 struct req {
@@ -185,8 +187,16 @@ static enum MHD_Result do_upload(struct recorder *rec, struct MHD_Connection *c,
 				  "the recording would be over the recorder's cap of %" PRIu64
 				  " bytes",
 				  rec->max_bytes);
-	case -ENOSPC:
 	case -EDQUOT:
+		log_err(
+		    "meshrecorder",
+		    "%s: recording %s: upload refused: the disk would have less than the %" PRIu64
+		    " bytes kept free (--min-free)",
+		    q->source, q->r.id, rec->min_free);
+		return reply_text(c, MHD_HTTP_INSUFFICIENT_STORAGE, &held,
+				  "the recorder is full: it keeps %" PRIu64 " bytes free",
+				  rec->min_free);
+	case -ENOSPC:
 		log_err("meshrecorder", "%s: recording %s: %s", q->source, q->r.id, strerror(-rc));
 		return reply_text(c, MHD_HTTP_INSUFFICIENT_STORAGE, NULL, "%s", strerror(-rc));
 	default:
@@ -398,6 +408,8 @@ static void usage(FILE *out)
 	    "                             0 picks a free one, logged and in --port-file)\n"
 	    "  -d, --dir DIR              the recordings (made 0700 if missing)\n"
 	    "      --max-bytes N          the largest recording (default 1073741824)\n"
+	    "      --min-free N           bytes of the disk kept free: uploads that would leave\n"
+	    "                             less are refused (507; default 268435456, 0: none)\n"
 	    "      --max-connections N    connections at once (default 64), each holding at\n"
 	    "                             most one 1 MiB body\n"
 	    "      --readers PREFIX[,PREFIX]...\n"
@@ -470,6 +482,7 @@ int main(int argc, char **argv)
 		{ "listen", required_argument, NULL, 'l' },
 		{ "dir", required_argument, NULL, 'd' },
 		{ "max-bytes", required_argument, NULL, 'm' },
+		{ "min-free", required_argument, NULL, 'F' },
 		{ "max-connections", required_argument, NULL, 'c' },
 		{ "readers", required_argument, NULL, 'r' },
 		{ "port-file", required_argument, NULL, 'f' },
@@ -479,7 +492,7 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
-	struct recorder rec = { .max_bytes = 1ULL << 30, .idle_s = 120 };
+	struct recorder rec = { .max_bytes = 1ULL << 30, .min_free = 256ULL << 20, .idle_s = 120 };
 	struct addr_endpoint ep;
 	const char *listen = NULL, *dir = NULL, *port_file = NULL;
 	uint64_t max_conn = 64;
@@ -500,6 +513,14 @@ int main(int argc, char **argv)
 			if (!parse_u64(optarg, 1, RECORDER_OFFSET_MAX, &rec.max_bytes)) {
 				fprintf(stderr, "meshrecorder: --max-bytes: '%s' is not 1..%lld\n",
 					optarg, (long long)RECORDER_OFFSET_MAX);
+				return 2;
+			}
+			break;
+		case 'F':
+			if (!parse_u64(optarg, 0, UINT64_MAX, &rec.min_free)) {
+				fprintf(stderr,
+					"meshrecorder: --min-free: '%s' is not a byte count\n",
+					optarg);
 				return 2;
 			}
 			break;
@@ -550,6 +571,7 @@ int main(int argc, char **argv)
 		log_err("meshrecorder", "%s", err);
 		return 1;
 	}
+	recorder_store_set_min_free(rec.store, rec.min_free);
 	if (recorder_active_new(RUNS_MAX, rec.idle_s * 1000, &rec.active) != 0) {
 		log_err("meshrecorder", "out of memory");
 		recorder_store_free(rec.store);

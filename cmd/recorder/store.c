@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "cmd/recorder/proto.h"
@@ -16,6 +17,7 @@
 struct recorder_store {
 	int dirfd;
 	uint64_t max;
+	uint64_t min_free;
 };
 
 enum { NAME_MAX_LEN = RECORDER_ID_MAX + sizeof(".cast") };
@@ -44,6 +46,24 @@ int recorder_store_open(const char *dir, uint64_t max_bytes, struct recorder_sto
 	st->max = max_bytes;
 	*out = st;
 	return 0;
+}
+
+void recorder_store_set_min_free(struct recorder_store *st, uint64_t bytes)
+{
+	st->min_free = bytes;
+}
+
+/* -EDQUOT when writing len more bytes into fd's file system would leave less than min_free bytes
+ * available to us on its file system. */
+static int room_for(const struct recorder_store *st, int fd, size_t len)
+{
+	struct statvfs vfs;
+	if (!st->min_free)
+		return 0;
+	if (fstatvfs(fd, &vfs) != 0)
+		return -errno;
+	uint64_t avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+	return avail < st->min_free || avail - st->min_free < len ? -EDQUOT : 0;
 }
 
 void recorder_store_free(struct recorder_store *st)
@@ -139,11 +159,13 @@ int recorder_store_append(struct recorder_store *st, const char *source, const c
 	uint64_t size;
 	bool ended;
 	*held = 0;
-	/* a recording that could not hold the body is not even created */
-	bool create = offset == 0 && len <= st->max;
+	/* a recording that could not hold the body is not even created (the directory is on
+	 * the recordings' file system) */
+	int room = room_for(st, st->dirfd, len);
+	bool create = offset == 0 && len <= st->max && !room;
 	int fd = open_file(st, source, id, O_WRONLY | (create ? O_CREAT : 0), true, &size, &ended);
-	if (fd == -ENOENT) /* nothing held: a wrong offset, or over the cap at 0 */
-		return offset ? -ESPIPE : -EFBIG;
+	if (fd == -ENOENT) /* nothing held: a wrong offset, or over the cap or the room at 0 */
+		return offset ? -ESPIPE : len > st->max ? -EFBIG : room ? room : -EFBIG;
 	if (fd < 0)
 		return fd;
 	int rc;
@@ -154,6 +176,11 @@ int recorder_store_append(struct recorder_store *st, const char *source, const c
 	} else if (offset != size || offset + len > st->max) {
 		rc = offset != size ? -ESPIPE : -EFBIG;
 		if (fsync(fd) != 0) /* the size reported is durable, torn tail or not */
+			rc = -errno;
+		else
+			*held = size;
+	} else if ((rc = room) != 0) {
+		if (fsync(fd) != 0) /* as for the cap: the size reported is durable */
 			rc = -errno;
 		else
 			*held = size;

@@ -44,13 +44,20 @@ int recorder_store_open(const char *dir, uint64_t max_bytes, struct recorder_sto
 			size_t errlen);
 void recorder_store_free(struct recorder_store *st);
 
+/* Keep at least bytes available on the directory's file system: an append that would leave
+ * less is refused with -EDQUOT (0, the default, refuses only when the disk is full).  So a
+ * tailnet peer uploading without end cannot take the last of the disk from the others'
+ * recordings, nor from whatever else shares it. */
+void recorder_store_set_min_free(struct recorder_store *st, uint64_t bytes);
+
 /* Appends len bytes at offset to SOURCE/ID.cast (source and id already valid, as
  * recorder_proto_parse checks them) and fsyncs; with end, the recording is finished with
  * them (its mode becomes 0400, durable with the bytes): nothing more is taken, except the
  * same end again (offset = size, len 0: a node whose answer was lost).  *held is the durable
  * size afterwards in every case that has one.  0; -ESPIPE offset is not the size held
  * (*held says it); -EFBIG offset + len over the cap (*held: the size, unchanged); -EROFS the
- * recording has ended (*held: its size); other -errno (-ENOSPC ...) with nothing
+ * recording has ended (*held: its size); -EDQUOT it would leave less than the min_free bytes
+ * available (*held: the size, unchanged); other -errno (-ENOSPC ...) with nothing
  * acknowledged. */
 int recorder_store_append(struct recorder_store *st, const char *source, const char *id,
 			  uint64_t offset, const void *data, size_t len, bool end, uint64_t *held);

@@ -236,6 +236,17 @@ else
 	fail=1
 fi
 
+# a recorder whose disk would have less than --min-free left refuses uploads (nothing made)
+stop
+start --min-free 18446744073709551615
+req min-free 507 0 "the recorder is full: it keeps 18446744073709551615 bytes free" -X PUT \
+	--data-binary "@$tmp/p1" "$url/roomless?offset=0"
+[ -e "$tmp/rec/127.0.0.1/roomless.cast" ] && { echo "FAIL min-free: the recording was made"; fail=1; }
+req min-free-append 507 "$total" "the recorder is full: it keeps 18446744073709551615 bytes free" \
+	-X PUT --data-binary "x" "$url/$id?offset=$total"
+expect min-free-bad 2 "meshrecorder: --min-free: '-1' is not a byte count" \
+	"$rec" --listen 127.0.0.1:0 --dir "$tmp/rec" --min-free -1
+
 # a restart: what was acknowledged is what HEAD says; a node coming back is a resumption,
 # and a recording without uploads for --idle-end is logged as ended
 stop
