@@ -110,8 +110,8 @@ static int addr_ip_cmp(const void *a, const void *b)
 	return addr_ip_compare(a, b);
 }
 
-/* The addresses of a rule's recorders into x->rec (owned by maps): a tag's nodes' addresses
- * and literal addresses, sorted, each once. */
+/* The addresses of a rule's recorders into x->rec (owned by maps): one address of each of a
+ * tag's nodes and the literal addresses, sorted, each once. */
 static int recorders_resolve(struct pol__cctx *x, const struct pol__sshrule *r,
 			     struct pol__owned *maps)
 {
@@ -131,9 +131,15 @@ static int recorders_resolve(struct pol__cctx *x, const struct pol__sshrule *r,
 		int t = pol__strmap_get(&x->pol->tag_idx, a->name);
 		for (size_t k = 0; t >= 0 && k < x->tag_nodes[t].n; k++) {
 			const struct pol__cnode *nd = &x->c->nodes[x->tag_nodes[t].v[k]];
-			for (size_t m = 0; m < nd->n_addrs; m++)
-				if (POL__PUSH(v, n, cap, nd->addrs[m]))
-					goto oom;
+			/* one address per recorder node (Tailscale tries nodes, lowest address
+			 * first): its IPv4 one, else its first.  Both would count each node
+			 * twice: a node down would be waited for again after all the others */
+			size_t pick = 0;
+			for (size_t m = nd->n_addrs; m-- > 0;)
+				if (nd->addrs[m].family == AF_INET)
+					pick = m;
+			if (nd->n_addrs && POL__PUSH(v, n, cap, nd->addrs[pick]))
+				goto oom;
 		}
 	}
 	if (!v && !(v = calloc(1, sizeof(*v))))
