@@ -66,8 +66,8 @@ char *ctl_lapi_request_format(const struct ctl_lapi_request *r);
 void ctl_lapi_request_clear(struct ctl_lapi_request *r);
 const char *ctl_lapi_cmd_name(enum ctl_lapi_cmd cmd);
 
-#define CTL_LAPI_COUNTER_NAME 32 /* longest counter name + 1 */
-#define CTL_LAPI_MAX_COUNTERS 64 /* more in a reply is an error, not a truncation */
+#define CTL_LAPI_COUNTER_NAME 32  /* longest counter name + 1 */
+#define CTL_LAPI_MAX_COUNTERS 128 /* more in a reply is an error, not a truncation */
 
 /* One node as `meshctl status` shows it. */
 struct ctl_lapi_node {

@@ -53,30 +53,34 @@ int main(void)
 	CHECK_INT(value_of(&st, "abcdefghijklmnopqrstuvwxyz.0123"), 9);
 	check_round_trip(&st);
 
-	/* 3: past the last slot: 100 more counters, 60 shown (64 slots, one of them
-	 * status.unshown), the other 40 counted with the four above. */
-	for (int i = 0; i < 100; i++) {
+	/* 3: past the last slot: 200 more counters, MAX - 4 shown (MAX slots, one of them
+	 * status.unshown), the others counted with the four above. */
+	enum { SHOWN = CTL_LAPI_MAX_COUNTERS - 4 };
+	for (int i = 0; i < 200; i++) {
 		char name[32];
 		snprintf(name, sizeof(name), "c.%d", i);
 		meshd_api_add_counter(&st, name, (uint64_t)i);
 	}
+	char last[32], next[32];
+	snprintf(last, sizeof(last), "c.%d", SHOWN - 1);
+	snprintf(next, sizeof(next), "c.%d", SHOWN);
 	CHECK_INT(st.n_counters, CTL_LAPI_MAX_COUNTERS);
-	CHECK_INT(value_of(&st, "c.59"), 59);
-	CHECK_INT(value_of(&st, "c.60"), UINT64_MAX);
-	CHECK_INT(value_of(&st, "status.unshown"), 4 + 40);
+	CHECK_INT(value_of(&st, last), SHOWN - 1);
+	CHECK_INT(value_of(&st, next), UINT64_MAX);
+	CHECK_INT(value_of(&st, "status.unshown"), 4 + (200 - SHOWN));
 	check_round_trip(&st);
 
-	/* 4: full from the start: the last slot is status.unshown, never a 65th counter. */
+	/* 4: full from the start: the last slot is status.unshown, never one counter more. */
 	struct ctl_lapi_status full = { .counters = calloc(CTL_LAPI_MAX_COUNTERS,
 							   sizeof(struct ctl_lapi_counter)) };
-	for (int i = 0; i < 70; i++) {
+	for (int i = 0; i < CTL_LAPI_MAX_COUNTERS + 6; i++) {
 		char name[32];
 		snprintf(name, sizeof(name), "x.%d", i);
 		meshd_api_add_counter(&full, name, 1);
 	}
 	CHECK_INT(full.n_counters, CTL_LAPI_MAX_COUNTERS);
 	CHECK_STR(full.counters[CTL_LAPI_MAX_COUNTERS - 1].name, "status.unshown");
-	CHECK_INT(value_of(&full, "status.unshown"), 70 - (CTL_LAPI_MAX_COUNTERS - 1));
+	CHECK_INT(value_of(&full, "status.unshown"), 6 + 1);
 	check_round_trip(&full);
 	ctl_lapi_status_clear(&st);
 	ctl_lapi_status_clear(&full);
