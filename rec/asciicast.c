@@ -271,15 +271,28 @@ ssize_t rec_cast_resize(struct rec_cast *c, int64_t now_usec, unsigned width, un
 	return done(&o);
 }
 
-ssize_t rec_cast_marker(struct rec_cast *c, int64_t now_usec, const char *label, char *buf,
-			size_t cap)
+/* An event of type carrying len bytes as one whole string (no sequence held back). */
+static ssize_t text_event(struct rec_cast *c, int64_t now_usec, char type, const void *data,
+			  size_t len, char *buf, size_t cap)
 {
 	struct rec_out o = { buf, cap, 0, false };
 	size_t used;
-	event_start(c, &o, now_usec, 'm');
-	escape_into(&o, (const uint8_t *)label, strlen(label), false, &used);
+	event_start(c, &o, now_usec, type);
+	escape_into(&o, data, len, false, &used);
 	put_lit(&o, "\"]\n");
 	return done(&o);
+}
+
+ssize_t rec_cast_marker(struct rec_cast *c, int64_t now_usec, const char *label, char *buf,
+			size_t cap)
+{
+	return text_event(c, now_usec, 'm', label, strlen(label), buf, cap);
+}
+
+ssize_t rec_cast_input(struct rec_cast *c, int64_t now_usec, const void *data, size_t len,
+		       char *buf, size_t cap)
+{
+	return len ? text_event(c, now_usec, 'i', data, len, buf, cap) : 0;
 }
 
 ssize_t rec_cast_flush(struct rec_cast *c, int64_t now_usec, char *buf, size_t cap)

@@ -1,6 +1,6 @@
 /* rec/: session recordings in asciicast v2, the format Debian's asciinema plays
  * (https://docs.asciinema.org/manual/asciicast/v2/): one JSON header line, then one JSON
- * array per event, `[elapsed seconds, "o" | "r" | "m", data]`.  Pure: the writer fills a
+ * array per event, `[elapsed seconds, "o" | "i" | "r" | "m", data]`.  Pure: the writer fills a
  * caller's buffer and does no I/O, so the same bytes go to a local file or a recorder.
  *
  *   struct rec_cast c;
@@ -9,6 +9,7 @@
  *   n = rec_cast_output(&c, now_usec, data, len, buf, cap);    // '[0.250000,"o","..."]\n'
  *   n = rec_cast_resize(&c, now_usec, 100, 30, buf, cap);      // '[1.000000,"r","100x30"]\n'
  *   n = rec_cast_marker(&c, now_usec, "exit 0", buf, cap);     // '[2.000000,"m","exit 0"]\n'
+ *   n = rec_cast_input(&c, now_usec, "ls", 2, buf, cap);        // '[1.500000,"i","ls"]\n'
  *
  * Strings are JSON-escaped byte for byte: '"' and '\' escaped, control characters (below
  * 0x20, and 0x7f) as \u00XX, valid UTF-8 kept, and each ill-formed sequence (a stray
@@ -66,6 +67,11 @@ ssize_t rec_cast_resize(struct rec_cast *c, int64_t now_usec, unsigned width, un
 /* An "m" (marker) event with a label: the end of a capped recording, an exit status. */
 ssize_t rec_cast_marker(struct rec_cast *c, int64_t now_usec, const char *label, char *buf,
 			size_t cap);
+/* An "i" event: len bytes the client typed (only when input recording is on: it holds
+ * passwords).  Written whole: a UTF-8 sequence cut between two reads shows as U+FFFD.  len 0
+ * writes nothing and returns 0. */
+ssize_t rec_cast_input(struct rec_cast *c, int64_t now_usec, const void *data, size_t len,
+		       char *buf, size_t cap);
 /* The held-back bytes as an "o" event of U+FFFD (0 when none are held). */
 ssize_t rec_cast_flush(struct rec_cast *c, int64_t now_usec, char *buf, size_t cap);
 

@@ -47,6 +47,8 @@ int sshd__inq_take(struct sshd__inq *q, const void *data, size_t len)
 		return 0;
 	}
 	memcpy(q->buf + q->len, data, len);
+	if (q->seen)
+		q->seen(q->seen_ctx, q->buf + q->len, len);
 	q->len += len;
 	return (int)len;
 }
@@ -69,6 +71,8 @@ bool sshd__inq_pull(struct sshd__inq *q, ssh_channel channel)
 	if (!inq_room(q, (size_t)avail))
 		return false;
 	n = ssh_channel_read_nonblocking(channel, q->buf + q->len, (uint32_t)avail, 0);
+	if (n > 0 && q->seen)
+		q->seen(q->seen_ctx, q->buf + q->len, (size_t)n);
 	if (n > 0)
 		q->len += (size_t)n;
 	if (n <= 0 || n == avail)

@@ -187,6 +187,9 @@ struct sshd__inq {
 	bool backlog; /* libssh holds data we have not taken */
 	uint64_t total;
 	struct sshd__budget *budget; /* the connection's; NULL: unlimited (tests) */
+	/* when set, gets every byte taken from the client, in order (input recording) */
+	void (*seen)(void *ctx, const char *p, size_t n);
+	void *seen_ctx;
 };
 int sshd__inq_take(struct sshd__inq *q, const void *data, size_t len);
 bool sshd__inq_pull(struct sshd__inq *q, ssh_channel channel);
@@ -290,6 +293,7 @@ int sshd__chan_spawn(struct sshd__chan *chan, const char *command);
  * end: once, with the wait status (-1: cut short). */
 bool sshd__watch_start(struct sshd__chan *chan, const char *command);
 void sshd__watch_output(struct sshd__chan *chan, const char *p, size_t n, bool is_err);
+void sshd__watch_input(void *chan, const char *p, size_t n);
 void sshd__watch_end(struct sshd__chan *chan, int status);
 int sshd__chan_request(struct sshd__chan *chan, ssh_message msg);
 void sshd__chan_pump(struct sshd__chan *chan);

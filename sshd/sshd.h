@@ -79,13 +79,18 @@ struct sshd_hooks {
 	 * the session with the message it wrote into message[] (an enforced recording that
 	 * failed); session_resize gets window changes; session_end runs once with the wait
 	 * status (-1 when the session was cut short: revocation, time limit, hook failure,
-	 * connection lost), and the pointer is not used again.  session_start gets
+	 * connection lost), and the pointer is not used again.  session_input (optional,
+	 * NULL: not asked) gets every byte the client sends to the session's stdin or pty, as
+	 * it is taken — passwords typed included, so set it only when input is to be
+	 * recorded; returning false ends the session as session_output's does.  session_start gets
 	 * session_ctx, not ctx: the recorder is not the authorizer. */
 	void *(*session_start)(void *session_ctx, const struct sshd_session_info *info,
 			       char *refuse, size_t refuse_len);
 	bool (*session_output)(void *sess, const void *data, size_t len, bool is_stderr,
 			       char *message, size_t message_len);
 	void (*session_resize)(void *sess, unsigned cols, unsigned rows);
+	bool (*session_input)(void *sess, const void *data, size_t len, char *message,
+			      size_t message_len);
 	void (*session_end)(void *sess, int wait_status);
 	void *session_ctx;
 };

@@ -30,6 +30,10 @@ bool sshd__watch_start(struct sshd__chan *chan, const char *command)
 	if (!h->session_start)
 		return true;
 	chan->watch = h->session_start(h->session_ctx, &si, refuse, sizeof(refuse));
+	if (chan->watch && h->session_input) {
+		chan->inq.seen = sshd__watch_input;
+		chan->inq.seen_ctx = chan;
+	}
 	if (chan->watch || !refuse[0])
 		return true;
 	log_info(conn->subject, "session refused: %s", refuse);
@@ -49,6 +53,21 @@ void sshd__watch_output(struct sshd__chan *chan, const char *p, size_t n, bool i
 	    chan->conn->srv->hooks.session_output(chan->watch, p, n, is_err, msg, sizeof(msg));
 	chan->in_hook = false;
 	if (!go_on)
+		snprintf(chan->watch_stop, sizeof(chan->watch_stop), "%s",
+			 msg[0] ? msg : "Session recording failed.");
+}
+
+/* What the client typed (the inq's seen callback, set for watched sessions when the
+ * embedder asks for input): to the hook, as taken. */
+void sshd__watch_input(void *arg, const char *p, size_t n)
+{
+	struct sshd__chan *chan = arg;
+	char msg[SSHD_MESSAGE_MAX] = "";
+
+	if (!chan->watch || chan->watch_stop[0] || n == 0)
+		return;
+	/* from libssh's data callback: a refusal ends the session at the next pump */
+	if (!chan->conn->srv->hooks.session_input(chan->watch, p, n, msg, sizeof(msg)))
 		snprintf(chan->watch_stop, sizeof(chan->watch_stop), "%s",
 			 msg[0] ? msg : "Session recording failed.");
 }

@@ -330,8 +330,8 @@ int meshd_node_new(uv_loop_t *loop, const struct meshd_node_config *cfg, struct 
 			.check_cancel = meshd__on_ssh_check_cancel,
 			.ctx = node,
 		};
-		err = meshd_record_new(loop, node, cfg->record_dir, cfg->record_max_bytes, &hooks,
-				       &node->rec);
+		err = meshd_record_new(loop, node, cfg->record_dir, cfg->record_max_bytes,
+				       cfg->record_input, &hooks, &node->rec);
 		err = err ? err : sshd_server_new(loop, &sc, &hooks, &node->sshd);
 		if (err) {
 			log_err(subject, "SSH server: %s", strerror(-err));

@@ -34,6 +34,7 @@ struct meshd_node_config {
 	unsigned wg_time_scale;	    /* tests only: WireGuard timers run this much faster */
 	const char *record_dir;	    /* SSH sessions recorded here (record.h), NULL: none */
 	uint64_t record_max_bytes;  /* per recording; 0: MESHD_RECORD_MAX_BYTES */
+	bool record_input;	    /* recordings hold what clients type too (passwords!) */
 	/* MagicDNS may point the host at the tailnet resolver (dns_host.h; --accept-dns) */
 	bool accept_dns;
 	/* the host's resolv.conf (NULL: /etc/resolv.conf): its nameservers are MagicDNS's

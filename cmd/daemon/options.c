@@ -50,6 +50,8 @@ static void usage(FILE *out)
 	    "      --record-max-bytes=N  cap of one recording (default 64 MiB); at the cap it\n"
 	    "                         stops with a marker; an enforceRecorder rule ends the "
 	    "session\n"
+	    "      --record-input     recordings (local and uploaded) hold what clients type\n"
+	    "                         too, as \"i\" events: passwords typed included (off)\n"
 	    "      --socks5-socket=PATH\n"
 	    "                         userspace mode: SOCKS5 proxy on the Unix socket PATH\n"
 	    "                         (0600; 0660 for --operator-group) for root, the user meshd\n"
@@ -105,6 +107,7 @@ enum {
 	OPT_CONFIG,
 	OPT_RECORD_DIR,
 	OPT_RECORD_MAX,
+	OPT_RECORD_INPUT,
 	OPT_SOCKS_PORT,
 	OPT_ACCEPT_DNS,
 	OPT_RESOLV_CONF,
@@ -135,6 +138,7 @@ static const struct option opts[] = {
 	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "record-dir", required_argument, NULL, OPT_RECORD_DIR },
 	{ "record-max-bytes", required_argument, NULL, OPT_RECORD_MAX },
+	{ "record-input", no_argument, NULL, OPT_RECORD_INPUT },
 	{ "resolv-conf", required_argument, NULL, OPT_RESOLV_CONF },
 	{ 0 },
 };
@@ -244,6 +248,9 @@ int meshd_options_parse(int argc, char **argv, struct meshd_options *o)
 			break;
 		case OPT_RESOLV_CONF:
 			o->node.resolv_conf = optarg;
+			break;
+		case OPT_RECORD_INPUT:
+			o->node.record_input = true;
 			break;
 		case OPT_RECORD_MAX:
 			errno = 0;

@@ -361,6 +361,25 @@ static bool on_output(void *sess, const void *data, size_t len, bool is_stderr, 
 	return true;
 }
 
+/* What the client typed (--record-input only): "i" events in the same stream as the output,
+ * with the same failure rule. */
+static bool on_input(void *sess, const void *data, size_t len, char *message, size_t message_len)
+{
+	struct rec_session *s = sess;
+	const char *p = data;
+	while (len && (s->fd >= 0 || (s->up && !s->up_failed))) {
+		size_t k = len < CHUNK ? len : CHUNK;
+		if (!emit(s, rec_cast_input(&s->cast, now_usec(), p, k, s->rec->buf,
+					    sizeof(s->rec->buf)))) {
+			snprintf(message, message_len, "%s", POL_REC_END_MSG);
+			return false;
+		}
+		p += k;
+		len -= k;
+	}
+	return true;
+}
+
 static void on_resize(void *sess, unsigned cols, unsigned rows)
 {
 	struct rec_session *s = sess;
@@ -399,7 +418,7 @@ static void on_end(void *sess, int status)
 }
 
 int meshd_record_new(uv_loop_t *loop, struct meshd_node *node, const char *dir, uint64_t max_bytes,
-		     struct sshd_hooks *hooks, struct meshd_record **out)
+		     bool input, struct sshd_hooks *hooks, struct meshd_record **out)
 {
 	struct meshd_record *rec = calloc(1, sizeof(*rec));
 	if (!rec)
@@ -426,6 +445,7 @@ int meshd_record_new(uv_loop_t *loop, struct meshd_node *node, const char *dir, 
 	hooks->session_start = on_start;
 	hooks->session_output = on_output;
 	hooks->session_resize = on_resize;
+	hooks->session_input = input ? on_input : NULL;
 	hooks->session_end = on_end;
 	hooks->session_ctx = rec;
 	*out = rec;

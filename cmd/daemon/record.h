@@ -12,10 +12,11 @@
  * recorders all fail (or cannot keep up: 4 MiB waiting) is ended (POL_REC_END_MSG); a rule
  * with enforceRecorder and no recorder (no node carries its tags) is enforced on the local
  * copy instead, and refused without --record-dir.  Not enforced: the session goes on and
- * the failure is logged.  Input is never recorded.
+ * the failure is logged.  What the client types is recorded (as "i" events) only with
+ * --record-input: it holds passwords.
  *
  *   struct meshd_record *rec;
- *   meshd_record_new(loop, node, dir, max_bytes, &hooks, &rec);  // fills hooks' session_*
+ *   meshd_record_new(loop, node, dir, max_bytes, false, &hooks, &rec); // hooks' session_*
  *   ...
  *   meshd_record_close(rec, done, arg);	// with the SSH server's close
  *   meshd_record_free(rec);			// after both are done
@@ -23,6 +24,7 @@
 #ifndef MESH_MESHD_RECORD_H
 #define MESH_MESHD_RECORD_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -32,10 +34,10 @@ struct sshd_hooks;
 
 enum { MESHD_RECORD_MAX_BYTES = 64 << 20 };
 
-/* dir may be NULL (no local copies); max_bytes 0 means MESHD_RECORD_MAX_BYTES.  Creates dir
- * (0700) when missing.  Returns 0 or -errno. */
+/* dir may be NULL (no local copies); max_bytes 0 means MESHD_RECORD_MAX_BYTES; input: record
+ * what clients type too.  Creates dir (0700) when missing.  Returns 0 or -errno. */
 int meshd_record_new(uv_loop_t *loop, struct meshd_node *node, const char *dir, uint64_t max_bytes,
-		     struct sshd_hooks *hooks, struct meshd_record **out);
+		     bool input, struct sshd_hooks *hooks, struct meshd_record **out);
 /* Shutdown, once the SSH server is closing: the uploads stop; done runs when their handles
  * are closed (maybe at once). */
 void meshd_record_close(struct meshd_record *rec, void (*done)(void *), void *arg);

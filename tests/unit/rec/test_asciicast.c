@@ -121,6 +121,21 @@ static void test_lines(void)
 	n = rec_cast_marker(&c, 61000000, "exit status 3", buf, sizeof(buf) - 1);
 	buf[n < 0 ? 0 : n] = '\0';
 	CHECK_STR(buf, "[60.000000, \"m\", \"exit status 3\"]\n");
+	/* input (recorded only when switched on): whole, a cut sequence as U+FFFD */
+	static const struct {
+		const char *in, *want;
+	} typed[] = {
+		{ "ls\r", "[60.500000, \"i\", \"ls\\u000d\"]\n" },
+		{ "\xe2\x82", "[60.500000, \"i\", \"\xef\xbf\xbd\"]\n" },
+	};
+	for (size_t i = 0; i < sizeof(typed) / sizeof(typed[0]); i++) {
+		n = rec_cast_input(&c, 61500000, typed[i].in, strlen(typed[i].in), buf,
+				   sizeof(buf) - 1);
+		buf[n < 0 ? 0 : n] = '\0';
+		CHECK_STR(buf, typed[i].want);
+	}
+	CHECK_INT(rec_cast_input(&c, 61500000, "", 0, buf, sizeof(buf) - 1), 0);
+	CHECK_INT(rec_cast_input(&c, 61500000, "ls", 2, buf, 10), -ENOSPC);
 	/* a clock before the start counts as 0 */
 	n = rec_cast_output(&c, 0, "x", 1, buf, sizeof(buf) - 1);
 	buf[n < 0 ? 0 : n] = '\0';
