@@ -24,9 +24,12 @@ static int new_cssh(struct pol__cctx *x, const struct pol__sshrule *r,
 	s->pub.principals = src->prefixes;
 	s->pub.n_principals = src->n_prefixes;
 	s->pub.action = r->action;
-	s->pub.allow_agent_forwarding = true;
-	s->pub.allow_local_port_forwarding = true;
-	s->pub.allow_remote_port_forwarding = true;
+	/* A session that must be recorded gets no channel a recording cannot hold: port and
+	 * agent forwarding carry bytes no recording sees (`ssh -W` through a recorded host is
+	 * the classic way around recording).  Otherwise all three, as Tailscale allows them. */
+	s->pub.allow_agent_forwarding = !r->enforce_recorder;
+	s->pub.allow_local_port_forwarding = !r->enforce_recorder;
+	s->pub.allow_remote_port_forwarding = !r->enforce_recorder;
 	s->pub.check_period_s = r->action == VERDICT_CHECK ? r->check_period_s : 0;
 	s->pub.accept_env = (const char *const *)r->accept_env;
 	s->pub.n_accept_env = r->n_accept_env;

@@ -110,7 +110,7 @@ void pol_ssh_rule_describe_recording(const struct pol_ssh_rule *r, char *buf, si
 		snprintf(buf, len,
 			 r->enforce_recorder
 			     ? "must be recorded but no recorder node exists: every session is "
-			       "refused"
+			       "refused (and no port or agent forwarding)"
 			     : "not recorded");
 		return;
 	}
@@ -121,7 +121,8 @@ void pol_ssh_rule_describe_recording(const struct pol_ssh_rule *r, char *buf, si
 	if (n < len)
 		snprintf(buf + n, len - n, "%s",
 			 r->enforce_recorder
-			     ? " (enforced: refused or ended when no recorder takes it)"
+			     ? " (enforced: refused or ended when no recorder takes it; no port or "
+			       "agent forwarding)"
 			     : " (not enforced: goes on unrecorded when no recorder takes it)");
 }
 

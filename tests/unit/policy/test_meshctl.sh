@@ -82,14 +82,14 @@ cat > "$tmp/rec.hujson" << 'POL'
 POL
 expect explain-record 0 'ssh alice-laptop (100.64.0.1) -> web (100.64.0.3) as "deploy": accept
   login:  deploy
-  record: recorded to 100.64.0.3 (enforced: refused or ended when no recorder takes it)
+  record: recorded to 100.64.0.3 (enforced: refused or ended when no recorder takes it; no port or agent forwarding)
   rule:   ssh[0] {"action":"accept","src":["alice@example.com"],"dst":["tag:server"],"users":["deploy"],"recorder":["tag:server"],"enforceRecorder":true}
   why:    accepted by ssh[0]: the source is among its principals and it maps "deploy" to local user "deploy"' \
 	"$meshctl" policy explain "$tmp/rec.hujson" --topology "$t" --src alice-laptop --dst web --user deploy
 expect explain-summary-record 0 'access alice-laptop (100.64.0.1) -> web (100.64.0.3):
   packets: acls[0] allows tcp/udp/icmp/icmpv6 port 22
   ssh:     ssh[0] accept as deploy
-           recorded to 100.64.0.3 (enforced: refused or ended when no recorder takes it)' \
+           recorded to 100.64.0.3 (enforced: refused or ended when no recorder takes it; no port or agent forwarding)' \
 	"$meshctl" policy explain "$tmp/rec.hujson" --topology "$t" --src alice-laptop --dst web
 # provider groups (#17): oidc:eng members from the topology's oidc_groups, and where each
 # member came from

@@ -87,10 +87,16 @@ static void test_compile(void)
 	CHECK(r[0]->enforce_recorder);
 	pol_ssh_rule_describe_recording(r[0], buf, sizeof(buf));
 	CHECK_STR(buf, "recorded to 100.64.0.10, 100.64.0.20, 192.0.2.7 "
-		       "(enforced: refused or ended when no recorder takes it)");
+		       "(enforced: refused or ended when no recorder takes it; no port or agent "
+		       "forwarding)");
+	/* enforced: no channel a recording cannot hold (not enforced: all three, below) */
+	CHECK(!r[0]->allow_agent_forwarding && !r[0]->allow_local_port_forwarding &&
+	      !r[0]->allow_remote_port_forwarding);
 	/* accept rule, not enforced */
 	CHECK_INT(r[1]->n_recorders, 2);
 	CHECK(!r[1]->enforce_recorder);
+	CHECK(r[1]->allow_agent_forwarding && r[1]->allow_local_port_forwarding &&
+	      r[1]->allow_remote_port_forwarding);
 	pol_ssh_rule_describe_recording(r[1], buf, sizeof(buf));
 	CHECK_STR(buf, "recorded to 100.64.0.10, 100.64.0.20 (not enforced: "
 		       "goes on unrecorded when no recorder takes it)");
@@ -98,7 +104,8 @@ static void test_compile(void)
 	CHECK_INT(r[2]->n_recorders, 0);
 	CHECK(r[2]->enforce_recorder);
 	pol_ssh_rule_describe_recording(r[2], buf, sizeof(buf));
-	CHECK_STR(buf, "must be recorded but no recorder node exists: every session is refused");
+	CHECK_STR(buf, "must be recorded but no recorder node exists: every session is refused "
+		       "(and no port or agent forwarding)");
 	CHECK_INT(r[3]->n_recorders, 0);
 	CHECK(!r[3]->enforce_recorder);
 	pol_ssh_rule_describe_recording(r[3], buf, sizeof(buf));
