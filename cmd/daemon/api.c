@@ -262,12 +262,13 @@ void meshd_api_build_status(struct meshd_node *node, struct ctl_lapi_status *st)
 
 /* ---- requests ---- */
 
-static char *sessions_reply(struct meshd_node *node)
+/* commands: the exec command lines too (for those who may act as the node) */
+static char *sessions_reply(struct meshd_node *node, bool commands)
 {
 	struct meshd_sessions *reg = meshd_node_sessions(node);
 	struct ctl_lapi_session *v = NULL;
 	size_t n = 0;
-	if (reg && meshd_sessions_list(reg, &v, &n) != 0)
+	if (reg && meshd_sessions_list(reg, commands, &v, &n) != 0)
 		return NULL; /* reply() says out of memory */
 	char *line = ctl_lapi_sessions_format(v, n);
 	ctl_lapi_sessions_free(v, n);
@@ -405,8 +406,8 @@ static void handle(struct api_conn *c)
 		free(text);
 		break;
 	}
-	case CTL_LAPI_SESSIONS: /* anyone, like who(1) */
-		reply(c, sessions_reply(api->node));
+	case CTL_LAPI_SESSIONS: /* anyone, like who(1); command lines not to everyone */
+		reply(c, sessions_reply(api->node, may_act(api, &c->cred)));
 		break;
 	case CTL_LAPI_KILL: {
 		struct meshd_sessions *reg = meshd_node_sessions(api->node);

@@ -210,7 +210,7 @@ size_t meshd_sessions_count(const struct meshd_sessions *reg)
 	return reg->count;
 }
 
-static int list_one(const struct meshd_sessions *reg, const struct entry *e,
+static int list_one(const struct meshd_sessions *reg, const struct entry *e, bool commands,
 		    struct ctl_lapi_session *s)
 {
 	char where[160] = "", cgroup[512];
@@ -226,7 +226,7 @@ static int list_one(const struct meshd_sessions *reg, const struct entry *e,
 	if (!(s->src_node = strdup(e->src_node)) || !(s->src_addr = strdup(e->src_addr)) ||
 	    !(s->ssh_user = strdup(e->ssh_user)) || !(s->local_user = strdup(e->local_user)) ||
 	    (e->src_owner && !(s->src_owner = strdup(e->src_owner))) ||
-	    (e->command && !(s->command = strdup(e->command))) ||
+	    (e->command && !(s->command = strdup(commands ? e->command : MESHD_SESSIONS_HIDDEN))) ||
 	    (where[0] && !(s->recorder = strdup(where))) ||
 	    (cgroup[0] && !(s->cgroup = strdup(cgroup))) ||
 	    (e->n_src_tags &&
@@ -236,7 +236,8 @@ static int list_one(const struct meshd_sessions *reg, const struct entry *e,
 	return 0;
 }
 
-int meshd_sessions_list(const struct meshd_sessions *reg, struct ctl_lapi_session **out, size_t *n)
+int meshd_sessions_list(const struct meshd_sessions *reg, bool commands,
+			struct ctl_lapi_session **out, size_t *n)
 {
 	*out = NULL;
 	*n = 0;
@@ -247,7 +248,7 @@ int meshd_sessions_list(const struct meshd_sessions *reg, struct ctl_lapi_sessio
 		return -ENOMEM;
 	size_t i = 0;
 	for (const struct entry *e = reg->head; e; e = e->next) {
-		int rc = list_one(reg, e, &v[i++]);
+		int rc = list_one(reg, e, commands, &v[i++]);
 		if (rc) {
 			ctl_lapi_sessions_free(v, i);
 			return rc;

@@ -20,6 +20,7 @@
 #ifndef MESH_CMD_DAEMON_SESSIONS_H
 #define MESH_CMD_DAEMON_SESSIONS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "control/localapi/localapi.h"
@@ -30,6 +31,7 @@ struct sshd_hooks;
 struct sshd_session;
 
 #define MESHD_SESSIONS_KILL_MSG "Session ended by the node's administrator."
+#define MESHD_SESSIONS_HIDDEN "(not shown)"
 #define MESHD_SESSIONS_FULL_MSG "This node has too many SSH sessions; try again later."
 
 struct meshd_sessions_config {
@@ -53,8 +55,11 @@ void meshd_sessions_free(struct meshd_sessions *reg);
 size_t meshd_sessions_count(const struct meshd_sessions *reg);
 
 /* The live sessions, oldest first, as the local API sends them (commands cut to
- * CTL_LAPI_SESSION_CMD_MAX); free with ctl_lapi_sessions_free.  0 or -ENOMEM. */
-int meshd_sessions_list(const struct meshd_sessions *reg, struct ctl_lapi_session **out, size_t *n);
+ * CTL_LAPI_SESSION_CMD_MAX); free with ctl_lapi_sessions_free.  Without commands (for
+ * those who may not act as the node: a command line is its user's business, as in the
+ * log) an exec's command is MESHD_SESSIONS_HIDDEN.  0 or -ENOMEM. */
+int meshd_sessions_list(const struct meshd_sessions *reg, bool commands,
+			struct ctl_lapi_session **out, size_t *n);
 
 /* Ends session id with MESHD_SESSIONS_KILL_MSG; by says who asked, for the log.  0, or
  * -ENOENT with "no session 'ID' on this node" in err (-EINVAL when id is not "s" and

@@ -127,7 +127,7 @@ static void basics(void)
 
 	struct ctl_lapi_session *v;
 	size_t n;
-	CHECK_INT(meshd_sessions_list(reg, &v, &n), 0);
+	CHECK_INT(meshd_sessions_list(reg, true, &v, &n), 0);
 	CHECK_INT(n, 2);
 	if (n == 2) {
 		CHECK_STR(v[0].id, "s1");
@@ -158,6 +158,14 @@ static void basics(void)
 			CHECK_STR(back[1].command, v[1].command);
 		ctl_lapi_sessions_free(back, nb);
 		free(line);
+	}
+	ctl_lapi_sessions_free(v, n);
+	/* for those who may not act as the node: no command lines (a shell stays a shell) */
+	CHECK_INT(meshd_sessions_list(reg, false, &v, &n), 0);
+	CHECK_INT(n, 2);
+	if (n == 2) {
+		CHECK(v[0].command == NULL);
+		CHECK_STR(v[1].command, "(not shown)");
 	}
 	ctl_lapi_sessions_free(v, n);
 
@@ -199,7 +207,7 @@ static void basics(void)
 	CHECK_INT(in.ends, 1);
 	CHECK_INT(in.last_status, 5 << 8);
 	void *e = start(&h, 6, "plain", NULL, refuse, sizeof(refuse));
-	CHECK_INT(meshd_sessions_list(reg, &v, &n), 0);
+	CHECK_INT(meshd_sessions_list(reg, true, &v, &n), 0);
 	CHECK_INT(n, 2);
 	if (n == 2) {
 		CHECK_STR(v[0].id, "s3");
@@ -210,7 +218,7 @@ static void basics(void)
 	h.session_end(d, 0);
 	h.session_end(e, 0);
 	CHECK_INT(meshd_sessions_count(reg), 0);
-	CHECK_INT(meshd_sessions_list(reg, &v, &n), 0);
+	CHECK_INT(meshd_sessions_list(reg, true, &v, &n), 0);
 	CHECK_INT(n, 0);
 	meshd_sessions_free(reg);
 }
@@ -259,7 +267,7 @@ static void against_naive(void)
 		}
 		struct ctl_lapi_session *v;
 		size_t n;
-		CHECK_INT(meshd_sessions_list(reg, &v, &n), 0);
+		CHECK_INT(meshd_sessions_list(reg, true, &v, &n), 0);
 		CHECK_INT(n, n_live);
 		for (size_t i = 0; i < n && i < n_live; i++) {
 			snprintf(id, sizeof(id), "s%u", live[i].num);
