@@ -17,6 +17,8 @@ static const struct meshctl_verb verbs[] = {
 	{ "status", meshctl_status, "this node and its peers (--json for everything)" },
 	{ "ip", meshctl_ip, "tailnet addresses of this node or a peer" },
 	{ "whois", meshctl_whois, "which node and owner stand behind an address" },
+	{ "sessions", meshctl_sessions,
+	  "live SSH sessions on this node; sessions kill ID ends one" },
 	{ "dns", meshctl_dns, "dns query NAME [TYPE]: this node's MagicDNS answer" },
 	{ "ping", meshctl_ping, "round trips to a peer over the tunnel, and the path taken" },
 	{ "netcheck", meshctl_netcheck,

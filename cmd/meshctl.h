@@ -17,6 +17,7 @@ int meshctl_policy(int argc, char **argv);
 int meshctl_status(int argc, char **argv);
 int meshctl_ip(int argc, char **argv);
 int meshctl_whois(int argc, char **argv);
+int meshctl_sessions(int argc, char **argv);
 int meshctl_dns(int argc, char **argv);
 int meshctl_nc(int argc, char **argv);
 int meshctl_ssh(int argc, char **argv);

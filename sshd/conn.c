@@ -492,6 +492,7 @@ int sshd_accept_fd(struct sshd_server *srv, int fd, const struct sockaddr *peer,
 		conn->local_port = 22;
 	snprintf(conn->subject, sizeof(conn->subject), "sshd: %s:%d", conn->peer_host,
 		 conn->peer_port);
+	conn->id = ++srv->conn_seq;
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	fcntl(fd, F_SETFD, FD_CLOEXEC);
 

@@ -78,6 +78,7 @@ struct sshd_server {
 	bool cg_ok;
 	char cg_mount[128], cg_self[256], cg_base[384];
 	unsigned cg_seq;
+	uint64_t conn_seq; /* the last connection's id */
 	struct sshd__node cgroups;
 	ssh_bind bind;
 	struct sshd__hostkey keys[SSHD__HOSTKEYS_MAX];
@@ -137,6 +138,7 @@ struct sshd_conn {
 	char local_host[INET6_ADDRSTRLEN];
 	int local_port;
 	char subject[80];	      /* for logs: "sshd: 127.0.0.1:5555" */
+	uint64_t id;		      /* sshd_session_info.conn_id: 1, 2, ... per server */
 	char req_user[SSHD_NAME_MAX]; /* as asked, without the SSHD__KEY_SUFFIX */
 	bool key_required;	      /* the name carried the suffix: no "none", a signed key */
 	unsigned auth_requests;	      /* SSHD__AUTH_REQUESTS_MAX */

@@ -50,6 +50,8 @@ struct sshd_decision {
 /* A session about to start, for the session hooks (recording).  Valid during the call. */
 struct sshd_session_info {
 	struct sshd_session *session; /* for sshd_session_hold/go/stop, until session_end */
+	uint64_t conn_id;	      /* the connection's number on this server (1, 2, ...):
+				       * the sessions of one connection share it */
 	const struct sockaddr *peer;
 	const char *ssh_user;	/* the name the client asked for */
 	const char *local_user; /* the account the session runs as */
@@ -159,6 +161,11 @@ void sshd_session_stop(struct sshd_session *s, const char *message);
 /* While paused the child's output is not read (the child blocks on a full pipe, the session's
  * end waits): the recorder's backpressure.  May be called from session_output. */
 void sshd_session_pause(struct sshd_session *s, bool paused);
+
+/* A watched session's processes: *pid the login monitor's (the parent of the user's
+ * process group; 0 before the session starts and once it exited) and its cgroup as
+ * /proc/PID/cgroup names it ("" when sessions get none: process groups only). */
+void sshd_session_process(const struct sshd_session *s, int *pid, char *cgroup, size_t len);
 
 /* Live connections and session processes (tests, status). */
 unsigned sshd_connection_count(const struct sshd_server *srv);

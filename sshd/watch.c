@@ -18,6 +18,7 @@ bool sshd__watch_start(struct sshd__chan *chan, const char *command)
 	const struct sshd_hooks *h = &conn->srv->hooks;
 	char refuse[SSHD_MESSAGE_MAX] = "";
 	struct sshd_session_info si = { .session = (struct sshd_session *)chan,
+					.conn_id = conn->id,
 					.peer = (const struct sockaddr *)&conn->peer,
 					.ssh_user = conn->req_user,
 					.local_user = conn->user.name,
@@ -122,4 +123,15 @@ void sshd_session_stop(struct sshd_session *s, const char *message)
 	chan->held = false;
 	snprintf(chan->watch_stop, sizeof(chan->watch_stop), "%s", message);
 	sshd__conn_process(chan->conn); /* pumps the channel; may end the connection */
+}
+
+void sshd_session_process(const struct sshd_session *s, int *pid, char *cgroup, size_t len)
+{
+	const struct sshd__chan *chan = (const struct sshd__chan *)s;
+	const char *cg = chan->cg ? chan->cg->path : "";
+	size_t mount = strlen(chan->conn->srv->cg_mount);
+	*pid = chan->started && !chan->exited ? (int)chan->pid : 0;
+	if (chan->cg && mount > 1 && strncmp(cg, chan->conn->srv->cg_mount, mount) == 0)
+		cg += mount; /* as /proc/PID/cgroup names it */
+	snprintf(cgroup, len, "%s", cg);
 }

@@ -22,6 +22,7 @@
 #include "cmd/daemon/dns.h"
 #include "cmd/daemon/node.h"
 #include "cmd/daemon/reach/reach.h"
+#include "cmd/daemon/sessions.h"
 #include "common/common.h"
 
 static const char *const subject = "localapi";
@@ -150,10 +151,12 @@ static bool may_act(const struct meshd_api *api, const struct ucred *cred)
 	return meshd_access_may_act(api->operator_group, cred->uid, cred->gid);
 }
 
-static void reply_denied(struct api_conn *c, enum ctl_lapi_cmd cmd)
+/* verb: the meshctl command refused ("sessions kill"), NULL: the request's name. */
+static void reply_denied(struct api_conn *c, enum ctl_lapi_cmd cmd, const char *verb)
 {
 	char msg[256];
-	meshd_access_denied(msg, sizeof(msg), ctl_lapi_cmd_name(cmd), c->api->operator_group);
+	meshd_access_denied(msg, sizeof(msg), verb ? verb : ctl_lapi_cmd_name(cmd),
+			    c->api->operator_group);
 	reply(c, ctl_lapi_reply_error("%s", msg));
 }
 
@@ -259,6 +262,19 @@ void meshd_api_build_status(struct meshd_node *node, struct ctl_lapi_status *st)
 
 /* ---- requests ---- */
 
+/* commands: the exec command lines too (for those who may act as the node) */
+static char *sessions_reply(struct meshd_node *node, bool commands)
+{
+	struct meshd_sessions *reg = meshd_node_sessions(node);
+	struct ctl_lapi_session *v = NULL;
+	size_t n = 0;
+	if (reg && meshd_sessions_list(reg, commands, &v, &n) != 0)
+		return NULL; /* reply() says out of memory */
+	char *line = ctl_lapi_sessions_format(v, n);
+	ctl_lapi_sessions_free(v, n);
+	return line;
+}
+
 /* Finds the address of a peer by address text, name or DNS name. */
 static void send_fd_reply(struct api_conn *c, int fd)
 {
@@ -357,7 +373,7 @@ static void handle(struct api_conn *c)
 	case CTL_LAPI_DIAL: {
 		/* A dial is a connection with this node's identity: not for every local user. */
 		if (!may_act(api, &c->cred)) {
-			reply_denied(c, req.cmd);
+			reply_denied(c, req.cmd, NULL);
 			break;
 		}
 		int family;
@@ -390,11 +406,31 @@ static void handle(struct api_conn *c)
 		free(text);
 		break;
 	}
+	case CTL_LAPI_SESSIONS: /* anyone, like who(1); command lines not to everyone */
+		reply(c, sessions_reply(api->node, may_act(api, &c->cred)));
+		break;
+	case CTL_LAPI_KILL: {
+		struct meshd_sessions *reg = meshd_node_sessions(api->node);
+		char by[64];
+		if (!may_act(api, &c->cred)) {
+			reply_denied(c, req.cmd, "sessions kill");
+			break;
+		}
+		snprintf(by, sizeof(by), "uid %u (pid %d)", (unsigned)c->cred.uid,
+			 (int)c->cred.pid);
+		if (!reg)
+			snprintf(err, sizeof(err), "this node serves no SSH: it has no sessions");
+		if (!reg || meshd_sessions_kill(reg, req.id, by, err, sizeof(err)) != 0)
+			reply(c, ctl_lapi_reply_error("%s", err));
+		else
+			reply(c, ctl_lapi_reply_ok(NULL));
+		break;
+	}
 	case CTL_LAPI_UP:
 	case CTL_LAPI_DOWN:
 	case CTL_LAPI_LOGOUT:
 		if (!may_act(api, &c->cred)) {
-			reply_denied(c, req.cmd);
+			reply_denied(c, req.cmd, NULL);
 			break;
 		}
 		if (api->hooks.change)

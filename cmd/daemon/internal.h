@@ -32,6 +32,7 @@ struct meshd_node {
 	struct ns *ns;
 	struct sshd_server *sshd;
 	struct meshd_record *rec;	 /* session recording: sshd's session hooks */
+	struct meshd_sessions *sessions; /* live sessions: wraps the recording's hooks */
 	struct meshd_dns_host *dns_host; /* the host's resolv.conf under MagicDNS */
 	struct meshd_dns *dns;		 /* MagicDNS: the resolver at 100.100.100.100 (dns.h) */
 	struct ctl_netmap *nm;

@@ -18,6 +18,7 @@
 #include "cmd/daemon/dns.h"
 #include "cmd/daemon/reach/reach.h"
 #include "cmd/daemon/record.h"
+#include "cmd/daemon/sessions.h"
 #include "control/client/client.h"
 #include "common/common.h"
 #include "nat/stun.h"
@@ -140,6 +141,11 @@ void meshd_node_counters(const struct meshd_node *node,
 	struct ns_counters c;
 	ns_get_counters(node->ns, &c);
 	ns_counters_foreach(&c, cb, ctx);
+}
+
+struct meshd_sessions *meshd_node_sessions(const struct meshd_node *node)
+{
+	return node->sessions;
 }
 
 struct meshd_dns *meshd_node_dns(const struct meshd_node *node)
@@ -330,8 +336,10 @@ int meshd_node_new(uv_loop_t *loop, const struct meshd_node_config *cfg, struct 
 			.check_cancel = meshd__on_ssh_check_cancel,
 			.ctx = node,
 		};
+		struct meshd_sessions_config rc = { .node = node, .recorded = meshd_record_where };
 		err = meshd_record_new(loop, node, cfg->record_dir, cfg->record_max_bytes,
 				       cfg->record_input, &hooks, &node->rec);
+		err = err ? err : meshd_sessions_new(&rc, &hooks, &node->sessions);
 		err = err ? err : sshd_server_new(loop, &sc, &hooks, &node->sshd);
 		if (err) {
 			log_err(subject, "SSH server: %s", strerror(-err));
@@ -347,6 +355,7 @@ fail:
 		meshd_reach_close(node->reach, NULL, NULL);
 	if (node->dns)
 		meshd_dns_close(node->dns, NULL, NULL);
+	meshd_sessions_free(node->sessions);
 	meshd_record_free(node->rec);
 	meshd_dns_host_free(node->dns_host);
 	key_wipe(node->private_key, KEY_LEN);
@@ -370,7 +379,8 @@ static void finish_close(void *arg)
 	void *done_arg = node->done_arg;
 	if (node->nm)
 		ctl_netmap_free(node->nm);
-	meshd_record_free(node->rec); /* after sshd: its sessions ended their recordings */
+	meshd_sessions_free(node->sessions); /* after sshd: its sessions ended */
+	meshd_record_free(node->rec);	     /* after sshd: its sessions ended their recordings */
 	free(node->peer_keys);
 	free(node->lingering);
 	free(node->state_dir);

@@ -20,6 +20,7 @@
 #include "sshd/sshd.h"
 
 struct ctl_client;
+struct meshd_sessions;
 
 struct meshd_node;
 
@@ -100,6 +101,9 @@ struct meshd_reach *meshd_node_reach(struct meshd_node *node);
  * ns_counters_foreach; none before the netstack starts). */
 void meshd_node_counters(const struct meshd_node *node,
 			 void (*cb)(void *ctx, const char *name, uint64_t value), void *ctx);
+
+/* The live SSH sessions (sessions.h); NULL when the node serves no SSH. */
+struct meshd_sessions *meshd_node_sessions(const struct meshd_node *node);
 
 /* MagicDNS (dns.h): the resolver of this node's view. */
 struct meshd_dns *meshd_node_dns(const struct meshd_node *node);

@@ -289,7 +289,7 @@ static void *on_start(void *ctx, const struct sshd_session_info *si, char *refus
 	snprintf(s->id, sizeof(s->id), "%lld-%s-%" PRIu64, (long long)(now_wall_ns() / 1000000000),
 		 name, rec->count);
 	rec_cast_init(&s->cast, now_usec());
-	snprintf(conn_id, sizeof(conn_id), "%" PRIu64, rec->count);
+	snprintf(conn_id, sizeof(conn_id), "%" PRIu64, si->conn_id);
 	struct rec_header h = { .width = si->cols,
 				.height = si->rows,
 				.timestamp = (int64_t)(now_wall_ns() / 1000000000),
@@ -415,6 +415,16 @@ static void on_end(void *sess, int status)
 		log_info(subject, "%s: %" PRIu64 " bytes, %s", s->path, s->bytes, why);
 	}
 	free(s);
+}
+
+void meshd_record_where(const void *sess, char *out, size_t len)
+{
+	const struct rec_session *s = sess;
+	char a[ADDR_TEXT_MAX];
+	bool remote = s->up && !s->up_failed;
+	snprintf(out, len, "%s%s%s%s", remote ? meshd_upload_recorder(s->up, a) : "",
+		 remote && s->held ? " (waiting)" : "", remote && s->fd >= 0 ? ", " : "",
+		 s->fd >= 0 ? "local" : "");
 }
 
 int meshd_record_new(uv_loop_t *loop, struct meshd_node *node, const char *dir, uint64_t max_bytes,

@@ -25,6 +25,7 @@
 #define MESH_MESHD_RECORD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -38,6 +39,12 @@ enum { MESHD_RECORD_MAX_BYTES = 64 << 20 };
  * what clients type too.  Creates dir (0700) when missing.  Returns 0 or -errno. */
 int meshd_record_new(uv_loop_t *loop, struct meshd_node *node, const char *dir, uint64_t max_bytes,
 		     bool input, struct sshd_hooks *hooks, struct meshd_record **out);
+/* Where a session is being recorded, for meshctl sessions: "ADDR" (the recorder taking it;
+ * "ADDR (waiting)" while an enforced session waits for it), "local" (the --record-dir copy),
+ * both joined by ", ", or "" when nothing is kept (any more).  sess is the pointer the
+ * session_start hook returned. */
+void meshd_record_where(const void *sess, char *out, size_t len);
+
 /* Shutdown, once the SSH server is closing: the uploads stop; done runs when their handles
  * are closed (maybe at once). */
 void meshd_record_close(struct meshd_record *rec, void (*done)(void *), void *arg);

@@ -84,6 +84,11 @@ static const char *rec_addr(const struct meshd_upload *u, char out[static ADDR_T
 	return addr_ip_format(&u->recorders[u->cur], out);
 }
 
+const char *meshd_upload_recorder(const struct meshd_upload *u, char out[static ADDR_TEXT_MAX])
+{
+	return rec_addr(u, out);
+}
+
 static uint64_t seg_total(const struct meshd_upload *u)
 {
 	return u->prefix + (u->base + u->len - u->seg_start);

@@ -83,6 +83,10 @@ int meshd_upload_new(struct meshd_upload_config *cfg, const struct addr_ip *reco
  * -EPIPE after ev.failed. */
 int meshd_upload_append(struct meshd_upload *u, const void *data, size_t len);
 
+/* The recorder the upload is on (the one that took it, or the one being tried), as text in
+ * out, which is returned (meshctl sessions). */
+const char *meshd_upload_recorder(const struct meshd_upload *u, char out[static ADDR_TEXT_MAX]);
+
 /* The session ended: the rest goes up with end=1; no callback runs after this. */
 void meshd_upload_end(struct meshd_upload *u);
 

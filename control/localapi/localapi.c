@@ -1,6 +1,7 @@
 /* JSON codec for the local API.  Every decoder checks types and names the offending
  * member in its error; every encoder emits one line terminated by '\n'. */
 #include "control/localapi/localapi.h"
+#include "control/localapi/internal.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -14,9 +15,11 @@
 #include "control/netmap/netmap_json.h"
 
 static const char *const cmd_names[] = {
-	[CTL_LAPI_STATUS] = "status", [CTL_LAPI_WHOIS] = "whois", [CTL_LAPI_DIAL] = "dial",
-	[CTL_LAPI_UP] = "up",	      [CTL_LAPI_DOWN] = "down",	  [CTL_LAPI_LOGOUT] = "logout",
-	[CTL_LAPI_DNS] = "dns",
+	[CTL_LAPI_STATUS] = "status", [CTL_LAPI_WHOIS] = "whois",
+	[CTL_LAPI_DIAL] = "dial",     [CTL_LAPI_UP] = "up",
+	[CTL_LAPI_DOWN] = "down",     [CTL_LAPI_LOGOUT] = "logout",
+	[CTL_LAPI_DNS] = "dns",	      [CTL_LAPI_SESSIONS] = "sessions",
+	[CTL_LAPI_KILL] = "kill",
 };
 
 const char *ctl_lapi_cmd_name(enum ctl_lapi_cmd cmd)
@@ -24,7 +27,7 @@ const char *ctl_lapi_cmd_name(enum ctl_lapi_cmd cmd)
 	return (unsigned)cmd < sizeof(cmd_names) / sizeof(cmd_names[0]) ? cmd_names[cmd] : "?";
 }
 
-static char *dump_line(json_t *j)
+char *ctl__lapi_dump_line(json_t *j)
 {
 	if (!j)
 		return NULL;
@@ -43,7 +46,7 @@ static char *dump_line(json_t *j)
 	return line;
 }
 
-static json_t *load(const char *text, size_t len, char *err, size_t errlen)
+json_t *ctl__lapi_load(const char *text, size_t len, char *err, size_t errlen)
 {
 	json_error_t je;
 	json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
@@ -61,7 +64,7 @@ static json_t *load(const char *text, size_t len, char *err, size_t errlen)
 }
 
 /* Optional string member: *out stays NULL when absent. */
-static int opt_str(json_t *o, const char *key, char **out, char *err, size_t errlen)
+int ctl__lapi_opt_str(json_t *o, const char *key, char **out, char *err, size_t errlen)
 {
 	json_t *v = json_object_get(o, key);
 	*out = NULL;
@@ -73,7 +76,7 @@ static int opt_str(json_t *o, const char *key, char **out, char *err, size_t err
 	return *out ? 0 : -ENOMEM;
 }
 
-static int opt_bool(json_t *o, const char *key, bool *out, char *err, size_t errlen)
+int ctl__lapi_opt_bool(json_t *o, const char *key, bool *out, char *err, size_t errlen)
 {
 	json_t *v = json_object_get(o, key);
 	if (v && !json_is_boolean(v))
@@ -82,8 +85,8 @@ static int opt_bool(json_t *o, const char *key, bool *out, char *err, size_t err
 	return 0;
 }
 
-static int opt_int(json_t *o, const char *key, long long lo, long long hi, long long *out,
-		   char *err, size_t errlen)
+int ctl__lapi_opt_int(json_t *o, const char *key, long long lo, long long hi, long long *out,
+		      char *err, size_t errlen)
 {
 	json_t *v = json_object_get(o, key);
 	if (!v)
@@ -103,7 +106,7 @@ int ctl_lapi_request_parse(const char *text, size_t len, struct ctl_lapi_request
 			   size_t errlen)
 {
 	memset(out, 0, sizeof(*out));
-	json_t *j = load(text, len, err, errlen);
+	json_t *j = ctl__lapi_load(text, len, err, errlen);
 	if (!j)
 		return -EINVAL;
 	int rc = 0;
@@ -122,23 +125,26 @@ int ctl_lapi_request_parse(const char *text, size_t len, struct ctl_lapi_request
 	}
 	out->cmd = (enum ctl_lapi_cmd)i;
 	long long port = 0;
-	if ((rc = opt_str(j, "host", &out->host, err, errlen)) ||
-	    (rc = opt_int(j, "port", 0, 65535, &port, err, errlen)) ||
-	    (rc = opt_str(j, "login_server", &out->login_server, err, errlen)) ||
-	    (rc = opt_str(j, "authkey", &out->authkey, err, errlen)) ||
-	    (rc = opt_str(j, "hostname", &out->hostname, err, errlen)) ||
-	    (rc = opt_str(j, "ca_file", &out->ca_file, err, errlen)) ||
-	    (rc = opt_str(j, "type", &out->type, err, errlen)) ||
+	if ((rc = ctl__lapi_opt_str(j, "host", &out->host, err, errlen)) ||
+	    (rc = ctl__lapi_opt_int(j, "port", 0, 65535, &port, err, errlen)) ||
+	    (rc = ctl__lapi_opt_str(j, "login_server", &out->login_server, err, errlen)) ||
+	    (rc = ctl__lapi_opt_str(j, "authkey", &out->authkey, err, errlen)) ||
+	    (rc = ctl__lapi_opt_str(j, "hostname", &out->hostname, err, errlen)) ||
+	    (rc = ctl__lapi_opt_str(j, "ca_file", &out->ca_file, err, errlen)) ||
+	    (rc = ctl__lapi_opt_str(j, "type", &out->type, err, errlen)) ||
+	    (rc = ctl__lapi_opt_str(j, "id", &out->id, err, errlen)) ||
 	    (rc = ctl__strv_from_json(j, "tags", &out->tags, &out->n_tags, err, errlen)) ||
-	    (rc = opt_bool(j, "ssh", &out->ssh, err, errlen)) ||
-	    (rc = opt_bool(j, "force_reauth", &out->force_reauth, err, errlen)) ||
-	    (rc = opt_bool(j, "insecure_http", &out->insecure_http, err, errlen)))
+	    (rc = ctl__lapi_opt_bool(j, "ssh", &out->ssh, err, errlen)) ||
+	    (rc = ctl__lapi_opt_bool(j, "force_reauth", &out->force_reauth, err, errlen)) ||
+	    (rc = ctl__lapi_opt_bool(j, "insecure_http", &out->insecure_http, err, errlen)))
 		goto out;
 	out->port = (uint16_t)port;
 	out->tags_given = json_object_get(j, "tags") != NULL;
 	if ((out->cmd == CTL_LAPI_WHOIS || out->cmd == CTL_LAPI_DIAL || out->cmd == CTL_LAPI_DNS) &&
 	    !out->host)
 		rc = ctl__fail(err, errlen, "\"%s\" needs \"host\"", cmd);
+	else if (out->cmd == CTL_LAPI_KILL && (!out->id || !*out->id))
+		rc = ctl__fail(err, errlen, "\"kill\" needs \"id\"");
 	else if (out->cmd == CTL_LAPI_DIAL && out->port == 0)
 		rc = ctl__fail(err, errlen, "\"dial\" needs \"port\" from 1 to 65535");
 out:
@@ -175,7 +181,9 @@ char *ctl_lapi_request_format(const struct ctl_lapi_request *r)
 		json_object_set_new(j, "insecure_http", json_true());
 	if (r->type)
 		json_object_set_new(j, "type", json_string(r->type));
-	return dump_line(j);
+	if (r->id)
+		json_object_set_new(j, "id", json_string(r->id));
+	return ctl__lapi_dump_line(j);
 }
 
 void ctl_lapi_request_clear(struct ctl_lapi_request *r)
@@ -189,6 +197,7 @@ void ctl_lapi_request_clear(struct ctl_lapi_request *r)
 	}
 	free(r->hostname);
 	free(r->type);
+	free(r->id);
 	strv_free(r->tags, r->n_tags);
 	memset(r, 0, sizeof(*r));
 }
@@ -196,7 +205,7 @@ void ctl_lapi_request_clear(struct ctl_lapi_request *r)
 /* ---- nodes and status ---- */
 
 /* Errors meshctl prints quote what came in: no terminal controls in them. */
-static void printable(char *s)
+void ctl__lapi_printable(char *s)
 {
 	for (; *s; s++)
 		if ((unsigned char)*s < 0x20 || *s == 0x7f)
@@ -213,13 +222,13 @@ static int path_check(const char *s, char *err, size_t errlen)
 	static const char *const proto[] = { "udp", "tcp", "tls" };
 	char shown[81];
 	snprintf(shown, sizeof(shown), "%s", s);
-	printable(shown);
+	ctl__lapi_printable(shown);
 	why[0] = '\0';
 	if (strcmp(s, "none") == 0)
 		return 0;
 	if (strncmp(s, "direct ", 7) == 0) {
 		if (strchr(s + 7, ' ') || !ctl_endpoint_parse(s + 7, &e, why, sizeof(why))) {
-			printable(why);
+			ctl__lapi_printable(why);
 			return ctl__fail(err, errlen, "\"path\" '%s': %s", shown,
 					 strchr(s + 7, ' ') ? "expected direct ADDR:PORT" : why);
 		}
@@ -231,7 +240,7 @@ static int path_check(const char *s, char *err, size_t errlen)
 		memcpy(uri, s + 6, (size_t)(open - 1 - (s + 6)));
 		uri[open - 1 - (s + 6)] = '\0';
 		if (!ctl_relay_url_parse(uri, &u, why, sizeof(why))) {
-			printable(why);
+			ctl__lapi_printable(why);
 			return ctl__fail(err, errlen, "\"path\" '%s': %s", shown, why);
 		}
 		for (size_t i = 0; i < 3; i++)
@@ -276,18 +285,18 @@ static int node_from_json(json_t *j, struct ctl_lapi_node *n, char *err, size_t 
 		return ctl__fail(err, errlen, "node must be an object");
 	long long hs = 0, rx = 0, tx = 0, rtt = -1;
 	int rc;
-	if ((rc = opt_str(j, "name", &n->name, err, errlen)) ||
-	    (rc = opt_str(j, "owner", &n->owner, err, errlen)) ||
-	    (rc = opt_str(j, "dns_name", &n->dns_name, err, errlen)) ||
-	    (rc = opt_str(j, "endpoint", &n->endpoint, err, errlen)) ||
+	if ((rc = ctl__lapi_opt_str(j, "name", &n->name, err, errlen)) ||
+	    (rc = ctl__lapi_opt_str(j, "owner", &n->owner, err, errlen)) ||
+	    (rc = ctl__lapi_opt_str(j, "dns_name", &n->dns_name, err, errlen)) ||
+	    (rc = ctl__lapi_opt_str(j, "endpoint", &n->endpoint, err, errlen)) ||
 	    (rc = ctl__strv_from_json(j, "tags", &n->tags, &n->n_tags, err, errlen)) ||
 	    (rc = ctl__strv_from_json(j, "ssh_host_keys", &n->ssh_host_keys, &n->n_ssh_host_keys,
 				      err, errlen)) ||
-	    (rc = opt_int(j, "last_handshake", 0, INT64_MAX, &hs, err, errlen)) ||
-	    (rc = opt_int(j, "rx_bytes", 0, INT64_MAX, &rx, err, errlen)) ||
-	    (rc = opt_int(j, "tx_bytes", 0, INT64_MAX, &tx, err, errlen)) ||
-	    (rc = opt_str(j, "path", &n->path, err, errlen)) ||
-	    (rc = opt_int(j, "rtt_ms", 0, 60000, &rtt, err, errlen)) ||
+	    (rc = ctl__lapi_opt_int(j, "last_handshake", 0, INT64_MAX, &hs, err, errlen)) ||
+	    (rc = ctl__lapi_opt_int(j, "rx_bytes", 0, INT64_MAX, &rx, err, errlen)) ||
+	    (rc = ctl__lapi_opt_int(j, "tx_bytes", 0, INT64_MAX, &tx, err, errlen)) ||
+	    (rc = ctl__lapi_opt_str(j, "path", &n->path, err, errlen)) ||
+	    (rc = ctl__lapi_opt_int(j, "rtt_ms", 0, 60000, &rtt, err, errlen)) ||
 	    (n->path && (rc = path_check(n->path, err, errlen))))
 		goto bad;
 	n->rtt_ms = rtt;
@@ -327,14 +336,14 @@ void ctl_lapi_node_clear(struct ctl_lapi_node *n)
 
 char *ctl_lapi_node_format(const struct ctl_lapi_node *n)
 {
-	return dump_line(json_pack("{s:b, s:o}", "ok", 1, "node", node_json(n)));
+	return ctl__lapi_dump_line(json_pack("{s:b, s:o}", "ok", 1, "node", node_json(n)));
 }
 
 int ctl_lapi_node_parse(const char *text, size_t len, struct ctl_lapi_node *out, char *err,
 			size_t errlen)
 {
 	memset(out, 0, sizeof(*out));
-	json_t *j = load(text, len, err, errlen);
+	json_t *j = ctl__lapi_load(text, len, err, errlen);
 	if (!j)
 		return -EINVAL;
 	int rc = node_from_json(json_object_get(j, "node"), out, err, errlen);
@@ -397,13 +406,13 @@ static int alloc_from_json(json_t *o, struct ctl_lapi_alloc *a, char *err, size_
 			a->state = (enum ctl_lapi_alloc_state)i;
 	if (a->state == CTL_LAPI_ALLOC_NONE) {
 		snprintf(why, 41, "%s", state ? state : "");
-		printable(why);
+		ctl__lapi_printable(why);
 		return ctl__fail(err, errlen,
 				 "allocation.state '%s': expected allocating, "
 				 "allocated or failed",
 				 why);
 	}
-	if ((rc = opt_int(o, "allocations", 0, INT64_MAX, &n, err, errlen)))
+	if ((rc = ctl__lapi_opt_int(o, "allocations", 0, INT64_MAX, &n, err, errlen)))
 		return rc;
 	a->allocations = (uint64_t)n;
 	if (a->state == CTL_LAPI_ALLOC_ALLOCATED) {
@@ -412,11 +421,11 @@ static int alloc_from_json(json_t *o, struct ctl_lapi_alloc *a, char *err, size_
 		if (!relayed)
 			return ctl__fail(err, errlen, "allocation.relayed must be a string");
 		snprintf(shown, sizeof(shown), "%s", relayed);
-		printable(shown);
+		ctl__lapi_printable(shown);
 		why[0] = '\0';
 		if (strlen(relayed) >= CTL_ENDPOINT_MAX || strchr(relayed, ' ') ||
 		    !ctl_endpoint_parse(relayed, &e, why, sizeof(why))) {
-			printable(why);
+			ctl__lapi_printable(why);
 			return ctl__fail(err, errlen, "allocation.relayed '%s': %s", shown,
 					 why[0] ? why : "expected ADDR:PORT");
 		}
@@ -430,10 +439,11 @@ static int alloc_from_json(json_t *o, struct ctl_lapi_alloc *a, char *err, size_
 					 "characters",
 					 CTL_LAPI_ALLOC_WHY - 1);
 		snprintf(a->why, sizeof(a->why), "%s", w);
-		printable(a->why);
+		ctl__lapi_printable(a->why);
 		if (!json_object_get(o, "retry_s"))
 			return ctl__fail(err, errlen, "allocation.retry_s is missing");
-		if ((rc = opt_int(o, "retry_s", 0, CTL_LAPI_ALLOC_RETRY_MAX, &retry, err, errlen)))
+		if ((rc = ctl__lapi_opt_int(o, "retry_s", 0, CTL_LAPI_ALLOC_RETRY_MAX, &retry, err,
+					    errlen)))
 			return rc;
 		a->retry_s = retry;
 	}
@@ -466,7 +476,7 @@ char *ctl_lapi_status_format(const struct ctl_lapi_status *st)
 		      "public_key", st->public_key, "listen_port", (int)st->listen_port, "auth_url",
 		      st->auth_url, "error", st->error, "self", node_json(&st->self), "peers",
 		      peers, "counters", counters, "relays", relays, "allocation", alloc);
-	return dump_line(s ? json_pack("{s:b, s:o}", "ok", 1, "status", s) : NULL);
+	return ctl__lapi_dump_line(s ? json_pack("{s:b, s:o}", "ok", 1, "status", s) : NULL);
 }
 
 /* The "counters" object: at most CTL_LAPI_MAX_COUNTERS names of bounded length, each a
@@ -534,7 +544,7 @@ int ctl_lapi_status_parse(const char *text, size_t len, struct ctl_lapi_status *
 			  size_t errlen)
 {
 	memset(out, 0, sizeof(*out));
-	json_t *j = load(text, len, err, errlen);
+	json_t *j = ctl__lapi_load(text, len, err, errlen);
 	if (!j)
 		return -EINVAL;
 	json_t *s = json_object_get(j, "status");
@@ -544,15 +554,15 @@ int ctl_lapi_status_parse(const char *text, size_t len, struct ctl_lapi_status *
 		rc = ctl__fail(err, errlen, "\"status\" is missing");
 		goto out;
 	}
-	if ((rc = opt_str(s, "state", &out->state, err, errlen)) ||
-	    (rc = opt_str(s, "tun", &out->tun, err, errlen)) ||
-	    (rc = opt_str(s, "control_url", &out->control_url, err, errlen)) ||
-	    (rc = opt_str(s, "domain", &out->domain, err, errlen)) ||
-	    (rc = opt_str(s, "public_key", &out->public_key, err, errlen)) ||
-	    (rc = opt_str(s, "auth_url", &out->auth_url, err, errlen)) ||
-	    (rc = opt_str(s, "error", &out->error, err, errlen)) ||
-	    (rc = opt_int(s, "netmap_time", 0, INT64_MAX, &t, err, errlen)) ||
-	    (rc = opt_int(s, "listen_port", 0, 65535, &port, err, errlen)))
+	if ((rc = ctl__lapi_opt_str(s, "state", &out->state, err, errlen)) ||
+	    (rc = ctl__lapi_opt_str(s, "tun", &out->tun, err, errlen)) ||
+	    (rc = ctl__lapi_opt_str(s, "control_url", &out->control_url, err, errlen)) ||
+	    (rc = ctl__lapi_opt_str(s, "domain", &out->domain, err, errlen)) ||
+	    (rc = ctl__lapi_opt_str(s, "public_key", &out->public_key, err, errlen)) ||
+	    (rc = ctl__lapi_opt_str(s, "auth_url", &out->auth_url, err, errlen)) ||
+	    (rc = ctl__lapi_opt_str(s, "error", &out->error, err, errlen)) ||
+	    (rc = ctl__lapi_opt_int(s, "netmap_time", 0, INT64_MAX, &t, err, errlen)) ||
+	    (rc = ctl__lapi_opt_int(s, "listen_port", 0, 65535, &port, err, errlen)))
 		goto out;
 	out->netmap_time = t;
 	out->listen_port = (uint16_t)port;
@@ -613,8 +623,8 @@ void ctl_lapi_status_clear(struct ctl_lapi_status *st)
 
 char *ctl_lapi_reply_ok(const char *message)
 {
-	return dump_line(message ? json_pack("{s:b, s:s}", "ok", 1, "message", message)
-				 : json_pack("{s:b}", "ok", 1));
+	return ctl__lapi_dump_line(message ? json_pack("{s:b, s:s}", "ok", 1, "message", message)
+					   : json_pack("{s:b}", "ok", 1));
 }
 
 char *ctl_lapi_reply_error(const char *fmt, ...)
@@ -624,13 +634,13 @@ char *ctl_lapi_reply_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	return dump_line(json_pack("{s:b, s:s}", "ok", 0, "error", msg));
+	return ctl__lapi_dump_line(json_pack("{s:b, s:s}", "ok", 0, "error", msg));
 }
 
 int ctl_lapi_reply_parse(const char *text, size_t len, bool *ok, char *msg, size_t msglen)
 {
 	char err[256];
-	json_t *j = load(text, len, err, sizeof(err));
+	json_t *j = ctl__lapi_load(text, len, err, sizeof(err));
 	if (!j)
 		return ctl__fail(msg, msglen, "meshd sent a malformed answer: %s", err);
 	json_t *okj = json_object_get(j, "ok");
@@ -648,7 +658,7 @@ int ctl_lapi_reply_parse(const char *text, size_t len, bool *ok, char *msg, size
 
 char *ctl_lapi_pretty(const char *text, size_t len, const char *member)
 {
-	json_t *j = load(text, len, NULL, 0);
+	json_t *j = ctl__lapi_load(text, len, NULL, 0);
 	if (!j)
 		return NULL;
 	json_t *m = member ? json_object_get(j, member) : j;

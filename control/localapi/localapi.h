@@ -33,13 +33,15 @@ int ctl_lapi_line_feed(struct ctl_lapi_line *l, const char *p, size_t n);
 void ctl_lapi_line_clear(struct ctl_lapi_line *l);
 
 enum ctl_lapi_cmd {
-	CTL_LAPI_STATUS, /* anyone */
-	CTL_LAPI_WHOIS,	 /* anyone: host = an address */
-	CTL_LAPI_DIAL,	 /* anyone: host = address or peer name, port */
-	CTL_LAPI_UP,	 /* root or operator */
-	CTL_LAPI_DOWN,	 /* root or operator */
-	CTL_LAPI_LOGOUT, /* root or operator */
-	CTL_LAPI_DNS,	 /* anyone: host = a name, type = a record type (NULL: A) */
+	CTL_LAPI_STATUS,   /* anyone */
+	CTL_LAPI_WHOIS,	   /* anyone: host = an address */
+	CTL_LAPI_DIAL,	   /* anyone: host = address or peer name, port */
+	CTL_LAPI_UP,	   /* root or operator */
+	CTL_LAPI_DOWN,	   /* root or operator */
+	CTL_LAPI_LOGOUT,   /* root or operator */
+	CTL_LAPI_DNS,	   /* anyone: host = a name, type = a record type (NULL: A) */
+	CTL_LAPI_SESSIONS, /* anyone (like who(1)): the live SSH sessions */
+	CTL_LAPI_KILL,	   /* root or operator: id = a session's ID; ends it */
 };
 
 struct ctl_lapi_request {
@@ -56,6 +58,7 @@ struct ctl_lapi_request {
 	char *ca_file;	    /* absolute path of a PEM CA bundle trusted for control's HTTPS */
 	bool insecure_http; /* allow http:// to control on a host that is not loopback */
 	char *type;	    /* dns: "A", "AAAA", "PTR", ... */
+	char *id;	    /* kill: the session ("s7") */
 };
 
 /* Parse one request line; -EINVAL with a message naming the field on bad input. */
@@ -155,6 +158,39 @@ char *ctl_lapi_node_format(const struct ctl_lapi_node *n);
 int ctl_lapi_node_parse(const char *text, size_t len, struct ctl_lapi_node *out, char *err,
 			size_t errlen);
 void ctl_lapi_node_clear(struct ctl_lapi_node *n);
+
+/* One live SSH session on the node, as `meshctl sessions` shows it (sessions.c). */
+enum {
+	CTL_LAPI_SESSIONS_MAX = 2048, /* more in a reply is an error; meshd refuses more sessions */
+	CTL_LAPI_SESSION_ID_MAX = 16, /* "s" and a decimal number, NUL included */
+	CTL_LAPI_SESSION_CMD_MAX = 256, /* a longer command is shown cut, ending in "..." */
+};
+
+struct ctl_lapi_session {
+	char id[CTL_LAPI_SESSION_ID_MAX]; /* "s7": unique for the daemon's life */
+	uint64_t conn_id;		  /* the SSH connection's (recordings' headers: conn_id) */
+	char *src_node;			  /* the source node's name, or its address when unknown */
+	char *src_addr;			  /* the source's tailnet address */
+	char *src_owner;		  /* NULL for a tagged node */
+	char **src_tags;
+	size_t n_src_tags;
+	char *ssh_user, *local_user; /* the name asked for, the account it runs as */
+	bool pty;
+	char *command;	/* NULL: a shell; exec: the command; sftp: the sftp server */
+	int64_t since;	/* unix seconds */
+	char *recorder; /* NULL: not recorded; else where (record.h meshd_record_where) */
+	int64_t pid;	/* the login monitor; 0: not started (held) or gone */
+	char *cgroup;	/* the session's cgroup; NULL: none (process group only) */
+};
+
+/* {"ok":true,"sessions":[...]}\n */
+char *ctl_lapi_sessions_format(const struct ctl_lapi_session *v, size_t n);
+/* Every member checked (id "s" and digits, at most CTL_LAPI_SESSIONS_MAX, text without
+ * terminal controls); -EINVAL with a message naming the member. */
+int ctl_lapi_sessions_parse(const char *text, size_t len, struct ctl_lapi_session **out, size_t *n,
+			    char *err, size_t errlen);
+void ctl_lapi_session_clear(struct ctl_lapi_session *s);
+void ctl_lapi_sessions_free(struct ctl_lapi_session *v, size_t n);
 
 /* {"ok":true}\n, {"ok":true,"message":"..."}\n and {"ok":false,"error":"..."}\n */
 char *ctl_lapi_reply_ok(const char *message);

@@ -1,6 +1,6 @@
 /* Fuzz target: meshd's local API decoders (what any local user can send to meshd, and
- * what meshctl reads back).  Never crash; a decoded request or status re-encodes and decodes
- * again. */
+ * what meshctl reads back: status, sessions).  Never crash; a decoded request or status re-encodes
+ * and decodes again. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +37,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			ctl_lapi_status_clear(&again);
 		free(line);
 		ctl_lapi_status_clear(&st);
+	}
+	struct ctl_lapi_session *v;
+	size_t nv;
+	if (ctl_lapi_sessions_parse(text, size, &v, &nv, err, sizeof(err)) == 0) {
+		/* what meshctl sessions accepts, meshd can say again */
+		char *line = ctl_lapi_sessions_format(v, nv);
+		struct ctl_lapi_session *again;
+		size_t na;
+		if (line &&
+		    ctl_lapi_sessions_parse(line, strlen(line), &again, &na, err, sizeof(err)) != 0)
+			abort();
+		if (line)
+			ctl_lapi_sessions_free(again, na);
+		free(line);
+		ctl_lapi_sessions_free(v, nv);
 	}
 	struct ctl_lapi_node n;
 	if (ctl_lapi_node_parse(text, size, &n, err, sizeof(err)) == 0)

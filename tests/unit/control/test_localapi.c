@@ -31,6 +31,9 @@ static const struct {
 	{ 14, "{\"cmd\": \"up\", \"ca_file\": 1}", "\"ca_file\" must be a string" },
 	{ 15, "{\"cmd\": \"up\", \"insecure_http\": \"yes\"}",
 	  "\"insecure_http\" must be true or false" },
+	{ 16, "{\"cmd\": \"kill\"}", "\"kill\" needs \"id\"" },
+	{ 17, "{\"cmd\": \"kill\", \"id\": \"\"}", "\"kill\" needs \"id\"" },
+	{ 18, "{\"cmd\": \"kill\", \"id\": 7}", "\"id\" must be a string" },
 };
 
 /* The framing both ends use: a line in pieces, exactly max bytes, one byte more, what
