@@ -36,6 +36,7 @@ static void usage(FILE *out)
 		"  serve [--listen ADDR] [--port N] [--public-url URL] [--port-file FILE]\n"
 		"        [--keepalive-ms N] [--key-lifetime SECONDS]\n"
 		"        [--tls-cert FILE --tls-key FILE] [--insecure-http]\n"
+		"        [--replica-name NAME] [--drain-seconds N]\n"
 		"        [--relay URI[,URI]... --relay-secret-file FILE] [--relay-ttl SECONDS]\n"
 		"                                   run the server (default 127.0.0.1:8080); user\n"
 		"                                   nodes' keys expire after --key-lifetime\n"
@@ -51,7 +52,13 @@ static void usage(FILE *out)
 		"                                   static-auth-secret (one line, mode 0600).\n"
 		"                                   Each node gets its own credentials, valid\n"
 		"                                   --relay-ttl (default 86400) and renewed at\n"
-		"                                   half of it\n"
+		"                                   half of it.\n"
+		"                                   --replica-name: in GET /healthz and the\n"
+		"                                   admin API's Mesh-Replica header (default:\n"
+		"                                   the host name).  SIGTERM drains: /healthz\n"
+		"                                   503 at once, held requests answered, new\n"
+		"                                   connections refused after --drain-seconds\n"
+		"                                   (default 5; 0: stop at once, as SIGINT)\n"
 		"        [--oidc-issuer URL --oidc-client-id ID --oidc-client-secret-file FILE]\n"
 		"        [--oidc-scopes 'openid email profile'] [--oidc-groups-claim groups]\n"
 		"        [--oidc-allowed-domains D,D] [--oidc-allowed-groups G,G]\n"
@@ -107,6 +114,31 @@ static void on_signal(int sig)
 	stop_requested = sig;
 }
 
+/* Sleep ms unless another signal comes (then at once). */
+static void nap(long ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+	stop_requested = 0;
+	while (!stop_requested && nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* SIGTERM: the balancer is told at once (/healthz 503) and has seconds to notice, held
+ * requests are answered, then new connections are refused; what is open gets half a
+ * second to finish.  A second SIGTERM or a SIGINT cuts the wait short.  At most seconds +
+ * 0.5 s before the server is freed. */
+static void drain(struct ctl_server *srv, long seconds)
+{
+	log_info("meshcontrol", "SIGTERM: draining for %ld s (--drain-seconds)", seconds);
+	ctl_server_drain(srv);
+	nap(seconds * 1000);
+	if (ctl_server_quiesce(srv) != 0)
+		log_warn("meshcontrol", "draining: cannot stop accepting connections early");
+	if (!stop_requested)
+		nap(500);
+	stop_requested = SIGTERM;
+}
+
 static int cmd_serve(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -132,12 +164,15 @@ static int cmd_serve(int argc, char **argv)
 		{ "oidc-allowed-users", required_argument, NULL, 'U' },
 		{ "oidc-allow-anyone", no_argument, NULL, 'A' },
 		{ "store", required_argument, NULL, 'B' },
+		{ "replica-name", required_argument, NULL, 'N' },
+		{ "drain-seconds", required_argument, NULL, 'W' },
 		{ 0 },
 	};
 	struct ctl_server_config cfg = { .state_dir = state_dir, .port = 8080 };
 	struct ctl_relay_url relays[CTL_RELAYS_MAX];
 	char why[512];
 	const char *port_file = NULL;
+	long drain_s = 5;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -242,6 +277,18 @@ static int cmd_serve(int argc, char **argv)
 		case 'B':
 			store_url = optarg;
 			break;
+		case 'N':
+			cfg.replica_name = optarg;
+			break;
+		case 'W':
+			drain_s = strtol(optarg, &end, 10);
+			if (*end || end == optarg || drain_s < 0 || drain_s > 300) {
+				fprintf(stderr,
+					"meshcontrol: --drain-seconds: '%s' is not 0..300\n",
+					optarg);
+				return 2;
+			}
+			break;
 		default:
 			return 2;
 		}
@@ -297,6 +344,8 @@ static int cmd_serve(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	while (!stop_requested)
 		pause();
+	if (stop_requested == SIGTERM && drain_s)
+		drain(srv, drain_s);
 	log_info("meshcontrol", "stopping (signal %d)", (int)stop_requested);
 	ctl_server_free(srv);
 	return 0;

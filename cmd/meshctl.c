@@ -33,6 +33,7 @@ static const struct meshctl_verb verbs[] = {
 	{ "version", run_version, "show the version" },
 	{ "policy", meshctl_policy, "check a policy file offline; explain a decision" },
 	{ "dns-config", meshctl_dns_config, "admin: the tailnet's DNS settings (meshcontrol)" },
+	{ "control", meshctl_control, "admin: which meshcontrol replica answers, and its health" },
 };
 
 static void usage(FILE *out)

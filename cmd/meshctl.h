@@ -14,6 +14,7 @@ struct meshctl_verb {
 };
 
 int meshctl_policy(int argc, char **argv);
+int meshctl_control(int argc, char **argv);
 int meshctl_status(int argc, char **argv);
 int meshctl_ip(int argc, char **argv);
 int meshctl_whois(int argc, char **argv);

@@ -83,24 +83,33 @@ static bool admin_ready(const char *verb, const struct admin_opts *o)
 	return true;
 }
 
+/* Runs one request (with If-Match when if_match is not NULL): 0 with the answer in *r (the
+ * caller's to clear), or -1 after printing the error, unless the status is 2xx. */
+static int admin_request(const struct admin_opts *o, const char *method, const char *path,
+			 const char *body, const char *if_match, struct ctl_admin_reply *r)
+{
+	struct ctl_admin_server srv = { .url = o->server,
+					.token = o->token,
+					.ca_file = o->ca_file && *o->ca_file ? o->ca_file : NULL,
+					.insecure_http = o->insecure_http };
+	int rc = ctl_admin_call_if(&srv, method, path, body, body ? strlen(body) : 0, if_match, r);
+	if (r->warning[0])
+		fprintf(stderr, "meshctl: warning: %s\n", r->warning);
+	if (rc || r->status < 200 || r->status > 299) {
+		fprintf(stderr, "meshctl: %s%s%s%s\n", r->error, r->replica[0] ? " [replica " : "",
+			r->replica, r->replica[0] ? "]" : "");
+		ctl_admin_reply_clear(r);
+		return -1;
+	}
+	return 0;
+}
+
 /* Runs one request; prints the error and returns NULL unless the status is 2xx. */
 static char *admin_do(const struct admin_opts *o, const char *method, const char *path,
 		      const char *body)
 {
 	struct ctl_admin_reply r;
-	struct ctl_admin_server srv = { .url = o->server,
-					.token = o->token,
-					.ca_file = o->ca_file && *o->ca_file ? o->ca_file : NULL,
-					.insecure_http = o->insecure_http };
-	int rc = ctl_admin_call(&srv, method, path, body, body ? strlen(body) : 0, &r);
-	if (r.warning[0])
-		fprintf(stderr, "meshctl: warning: %s\n", r.warning);
-	if (rc || r.status < 200 || r.status > 299) {
-		fprintf(stderr, "meshctl: %s\n", r.error);
-		ctl_admin_reply_clear(&r);
-		return NULL;
-	}
-	return r.body;
+	return admin_request(o, method, path, body, NULL, &r) ? NULL : r.body;
 }
 
 static int print_table(const struct admin_opts *o, const char *kind)
@@ -125,6 +134,17 @@ static bool is_help(int argc, char **argv)
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
 			return true;
 	return false;
+}
+
+/* A verb's start: --help prints help (0), bad admin options are a usage error (2); -1
+ * when the verb goes on with o filled. */
+static int admin_begin(int argc, char **argv, const char *help, struct admin_opts *o)
+{
+	if (is_help(argc, argv)) {
+		printf("%s%s", help, admin_help);
+		return 0;
+	}
+	return admin_parse(argc, argv, o) ? -1 : 2;
 }
 
 int meshctl_user(int argc, char **argv)
@@ -310,49 +330,205 @@ int meshctl_node(int argc, char **argv)
 	return 0;
 }
 
+/* FILE.etag: where `policy get -o FILE` keeps the version it read, for `policy set FILE`. */
+static void etag_path(const char *file, char *out, size_t len)
+{
+	snprintf(out, len, "%s.etag", file);
+}
+
+/* An ETag as given on the command line (7 or "7"), quoted, into out; false when it is not
+ * one (empty, too long, quotes inside, spaces or control characters). */
+static bool etag_arg(const char *in, char *out, size_t len)
+{
+	size_t n = strcspn(in, "\n");
+	if (n >= 2 && in[0] == '"' && in[n - 1] == '"') {
+		in++;
+		n -= 2;
+	}
+	if (!n || n > 40)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)in[i] <= 0x20 || in[i] == '"' || in[i] == 0x7f)
+			return false;
+	snprintf(out, len, "\"%.*s\"", (int)n, in);
+	return true;
+}
+
+static int etag_save(const char *file, const char *etag)
+{
+	char ep[4096], line[80];
+	etag_path(file, ep, sizeof(ep));
+	snprintf(line, sizeof(line), "%s\n", etag);
+	int rc = file_write_atomic(ep, line, strlen(line), 0644);
+	if (rc)
+		fprintf(stderr, "meshctl policy: %s: %s\n", ep, strerror(-rc));
+	return rc;
+}
+
+static int policy_get(const struct admin_opts *o, const char *out_file)
+{
+	struct ctl_admin_reply r;
+	if (admin_request(o, "GET", "policy", NULL, NULL, &r) != 0)
+		return 1;
+	char *text = ctl_admin_string(r.body, "policy");
+	const char *replica = r.replica[0] ? r.replica : "-";
+	int rc = 0;
+	if (!out_file) {
+		printf("%s%s", text ? text : "",
+		       text && *text && text[strlen(text) - 1] != '\n' ? "\n" : "");
+		fprintf(stderr, "ETag %s (replica %s)\n", r.etag[0] ? r.etag : "-", replica);
+	} else if ((rc = file_write_atomic(out_file, text ? text : "", text ? strlen(text) : 0,
+					   0644)) != 0) {
+		fprintf(stderr, "meshctl policy get: %s: %s\n", out_file, strerror(-rc));
+	} else if ((rc = etag_save(out_file, r.etag)) == 0) {
+		printf("policy written to %s, its ETag %s to %s.etag (replica %s)\n", out_file,
+		       r.etag, out_file, replica);
+	}
+	if (!text)
+		fprintf(stderr,
+			"meshctl policy get: no policy is set (allow-all network, no SSH)\n");
+	free(text);
+	ctl_admin_reply_clear(&r);
+	return rc ? 1 : 0;
+}
+
+/* The If-Match of a set into out: --if-match, else FILE.etag when `policy get -o FILE` left
+ * one (*from_file), else none ("": a set that replaces whatever is there, as --force says).
+ * false after a message. */
+static bool policy_if_match(const char *file, const char *given, bool force, char *out, size_t len,
+			    bool *from_file)
+{
+	char ep[4096], *line = NULL;
+	*from_file = false;
+	out[0] = '\0';
+	if (given && !etag_arg(given, out, len)) {
+		fprintf(stderr,
+			"meshctl policy set: --if-match '%s' is not an ETag (such as '\"7\"', "
+			"as policy get shows it)\n",
+			given);
+		return false;
+	}
+	if (given || force)
+		return true;
+	etag_path(file, ep, sizeof(ep));
+	int rc = file_read_all(ep, 4096, &line, NULL);
+	if (rc == -ENOENT)
+		return true;
+	bool ok = !rc && etag_arg(line, out, len);
+	if (!ok)
+		fprintf(stderr,
+			"meshctl policy set: %s: %s; remove it, or give --force or --if-match\n",
+			ep, rc ? strerror(-rc) : "not an ETag");
+	free(line);
+	*from_file = ok;
+	return ok;
+}
+
 int meshctl_policy_admin(int argc, char **argv)
 {
+	static const char help[] =
+	    "Usage: meshctl policy get [-o FILE]\n"
+	    "       meshctl policy set FILE [--if-match ETAG | --force]\n"
+	    "get prints the policy and, on stderr, its ETag (its version at meshcontrol);\n"
+	    "-o writes it to FILE and the ETag to FILE.etag.  set sends If-Match: ETAG, or\n"
+	    "the one in FILE.etag, and is refused when the policy changed since (get it\n"
+	    "again and redo the edit); --force, or no ETag at all, replaces whatever is set.\n";
 	struct admin_opts o;
 	if (!admin_parse(argc, argv, &o))
 		return 2;
 	/* args[0] is "get" or "set" */
-	bool get = o.n == 1 && strcmp(o.args[0], "get") == 0;
-	bool set = o.n == 2 && strcmp(o.args[0], "set") == 0;
-	if (!get && !set) {
-		fprintf(stderr, "Usage: meshctl policy get | meshctl policy set FILE\n");
+	const char *file = NULL, *out_file = NULL, *if_match = NULL;
+	bool force = false, get = o.n && strcmp(o.args[0], "get") == 0;
+	bool set = o.n && strcmp(o.args[0], "set") == 0, ok = get || set;
+	for (int i = 1; ok && i < o.n; i++) {
+		if (get && strcmp(o.args[i], "-o") == 0 && i + 1 < o.n && !out_file)
+			out_file = o.args[++i];
+		else if (set && strcmp(o.args[i], "--if-match") == 0 && i + 1 < o.n)
+			if_match = o.args[++i];
+		else if (set && strncmp(o.args[i], "--if-match=", 11) == 0)
+			if_match = o.args[i] + 11;
+		else if (set && strcmp(o.args[i], "--force") == 0)
+			force = true;
+		else if (set && o.args[i][0] != '-' && !file)
+			file = o.args[i];
+		else
+			ok = false;
+	}
+	if (!ok || (set && !file) || (if_match && force)) {
+		fprintf(stderr, "%s", help);
 		return 2;
 	}
 	if (!admin_ready("policy", &o))
 		return 1;
-	if (get) {
-		char *b = admin_do(&o, "GET", "policy", NULL);
-		if (!b)
-			return 1;
-		char *text = ctl_admin_string(b, "policy");
-		free(b);
-		printf("%s%s", text ? text : "",
-		       text && *text && text[strlen(text) - 1] != '\n' ? "\n" : "");
-		if (!text)
-			fprintf(
-			    stderr,
-			    "meshctl policy get: no policy is set (allow-all network, no SSH)\n");
-		free(text);
-		return 0;
-	}
+	if (get)
+		return policy_get(&o, out_file);
+	char etag[64];
+	bool from_file;
+	if (!policy_if_match(file, if_match, force, etag, sizeof(etag), &from_file))
+		return 2;
 	char *buf;
-	int rc = file_read_all(o.args[1], 16u << 20, &buf, NULL);
+	int rc = file_read_all(file, 16u << 20, &buf, NULL);
 	if (rc) {
-		fprintf(stderr, "meshctl policy set: %s: %s\n", o.args[1],
+		fprintf(stderr, "meshctl policy set: %s: %s\n", file,
 			rc == -EFBIG ? "larger than 16 MiB" : strerror(-rc));
 		return 1;
 	}
-	char *b = admin_do(&o, "PUT", "policy", buf);
+	struct ctl_admin_reply r;
+	rc = admin_request(&o, "PUT", "policy", buf, etag[0] ? etag : NULL, &r);
 	free(buf);
-	if (!b)
+	if (rc)
 		return 1;
-	free(b);
-	printf("policy set from %s\n", o.args[1]);
+	if (from_file) /* the next edit of FILE starts from what was just set */
+		etag_save(file, r.etag);
+	printf("policy set from %s (ETag %s%s%s; replica %s)\n", file, r.etag,
+	       etag[0] ? ", was " : "", etag, r.replica[0] ? r.replica : "-");
+	ctl_admin_reply_clear(&r);
 	return 0;
+}
+
+/* meshctl control status: which replica answers at --server, and its health. */
+int meshctl_control(int argc, char **argv)
+{
+	static const char help[] =
+	    "Usage: meshctl control status\n"
+	    "Which meshcontrol replica answers at the server URL (behind a balancer, each\n"
+	    "call may reach another) and its health: ok, draining, or that its store does\n"
+	    "not answer.  No token is needed.  Exit status 0 when ok, 1 otherwise.\n";
+	struct admin_opts o;
+	int rc = admin_begin(argc, argv, help, &o);
+	if (rc >= 0)
+		return rc;
+	if (o.n != 1 || strcmp(o.args[0], "status") != 0) {
+		fprintf(stderr, "%s", help);
+		return 2;
+	}
+	if (!o.server || !*o.server) {
+		fprintf(
+		    stderr,
+		    "meshctl control: which meshcontrol? give --server=URL or set MESH_SERVER\n");
+		return 2;
+	}
+	struct ctl_admin_reply r;
+	struct ctl_admin_server srv = { .url = o.server,
+					.ca_file = o.ca_file && *o.ca_file ? o.ca_file : NULL,
+					.insecure_http = o.insecure_http };
+	rc = ctl_admin_health(&srv, &r);
+	if (r.warning[0])
+		fprintf(stderr, "meshctl: warning: %s\n", r.warning);
+	if (rc) {
+		fprintf(stderr, "meshctl: %s\n", r.error);
+		ctl_admin_reply_clear(&r);
+		return 1;
+	}
+	char *status = ctl_admin_string(r.body, "status");
+	char *replica = ctl_admin_string(r.body, "replica");
+	printf("meshcontrol at %s: replica %s: %s (HTTP %ld)\n", o.server, replica ? replica : "?",
+	       status ? status : "no status in its answer", r.status);
+	rc = r.status == 200 ? 0 : 1;
+	free(status);
+	free(replica);
+	ctl_admin_reply_clear(&r);
+	return rc;
 }
 
 int meshctl_admin_document(int argc, char **argv, const struct meshctl_admin_doc *doc)

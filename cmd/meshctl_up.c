@@ -26,7 +26,9 @@ static void up_usage(FILE *out)
 	    "person logs in and approves the device, and waits.\n"
 	    "  --login-server=URL     the meshcontrol server (remembered, with the two options\n"
 	    "                         below: a URL given alone forgets them); https:// is\n"
-	    "                         verified, http:// only goes to loopback\n"
+	    "                         verified, http:// only goes to loopback.  Several\n"
+	    "                         (URL,URL or the option repeated, at most 8): tried\n"
+	    "                         in order, the next when one fails (status: in use)\n"
 	    "  --ca-file=FILE         trust the CA in FILE (PEM) for meshcontrol's certificate\n"
 	    "                         (default: the system's CAs)\n"
 	    "  --insecure-http        allow an http:// login server that is not loopback: no\n"
@@ -82,6 +84,7 @@ int meshctl_up(int argc, char **argv)
 	char *tags_arg = NULL, *key = NULL, ca_path[PATH_MAX];
 	long timeout = -1;
 	int c, rc = 1;
+	static char servers[1024];
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		char *end;
@@ -89,8 +92,21 @@ int meshctl_up(int argc, char **argv)
 		case 'h':
 			up_usage(stdout);
 			return 0;
-		case O_LOGIN:
-			req.login_server = optarg;
+		case O_LOGIN: /* repeated: several servers, tried in order */
+			if (req.login_server) {
+				size_t have = strlen(req.login_server);
+				if (have + strlen(optarg) + 2 > sizeof(servers)) {
+					fprintf(stderr, "meshctl up: --login-server: the servers "
+							"are longer than 1023 characters\n");
+					return 2;
+				}
+				memmove(servers, req.login_server, have);
+				servers[have] = ',';
+				strcpy(servers + have + 1, optarg);
+				req.login_server = servers;
+			} else {
+				req.login_server = optarg;
+			}
 			break;
 		case O_AUTH:
 			free(key);

@@ -342,7 +342,7 @@ static char *do_up(struct meshd_link *l, const struct ctl_lapi_request *req)
 	if (ca[0] && ca[0] != '/')
 		return ctl_lapi_reply_error("--ca-file must be an absolute path, not '%s'", ca);
 	char why[512];
-	if (ctl_url_check(server, insecure, why, sizeof(why)) < 0)
+	if (ctl_client_servers_check(server, insecure, why, sizeof(why)) < 0)
 		return ctl_lapi_reply_error("--login-server: %s", why);
 	bool server_changed = strcmp(server, l->login_server) != 0 || strcmp(ca, l->ca_file) != 0 ||
 			      insecure != l->insecure_http;
@@ -446,7 +446,9 @@ void meshd_link_fill_status(void *ctx, struct ctl_lapi_status *st)
 		state = "Starting"; /* not done until control has registered the node again */
 	free(st->state);
 	st->state = strdup(state);
-	if (l->login_server[0])
+	if (l->client) /* with several servers, the one in use */
+		st->control_url = strdup(ctl_client_server_url(l->client));
+	else if (l->login_server[0])
 		st->control_url = strdup(l->login_server);
 	st->control_connected = l->connected;
 	if (l->client) {

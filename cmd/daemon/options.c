@@ -27,7 +27,8 @@ static void usage(FILE *out)
 	    "                         127.0.0.1 still work; outbound through --socks5-socket)\n"
 	    "      --port=N           WireGuard UDP port (default 41641; 0 = any)\n"
 	    "      --login-server=URL the control server (like 'meshctl up --login-server');\n"
-	    "                         https:// is verified, http:// only goes to loopback\n"
+	    "                         https:// is verified, http:// only goes to loopback;\n"
+	    "                         several (URL,URL or repeated) fail over in order\n"
 	    "      --ca-file=FILE     trust the CA in FILE (PEM) for control's certificate\n"
 	    "                         (default: the system's CAs)\n"
 	    "      --relay-ca-file=FILE trust the CA in FILE (PEM) for TLS relays' certificates\n"
@@ -284,8 +285,22 @@ int meshd_options_parse(int argc, char **argv, struct meshd_options *o)
 		case OPT_OPERATOR:
 			o->operator_group = o->node.operator_group = optarg;
 			break;
-		case OPT_LOGIN:
-			o->login_server = optarg;
+		case OPT_LOGIN: /* repeated: several servers, tried in order */
+			if (o->login_server) {
+				static char servers[1024];
+				size_t have = strlen(o->login_server);
+				if (have + strlen(optarg) + 2 > sizeof(servers)) {
+					fprintf(stderr, "meshd: --login-server: the servers are "
+							"longer than 1023 characters\n");
+					return 2;
+				}
+				memmove(servers, o->login_server, have);
+				servers[have] = ',';
+				strcpy(servers + have + 1, optarg);
+				o->login_server = servers;
+			} else {
+				o->login_server = optarg;
+			}
 			break;
 		case OPT_CA_FILE:
 			o->ca_file = optarg;

@@ -6,12 +6,14 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,6 +40,34 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
 	memcpy(r->body + r->len, ptr, n);
 	r->len += n;
 	r->body[r->len] = '\0';
+	return n;
+}
+
+/* The headers an answer may carry for us: ETag and Mesh-Replica, cut to their buffers. */
+static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	struct ctl_admin_reply *r = ud;
+	size_t n = size * nmemb;
+	static const struct {
+		const char *name;
+		size_t off, len;
+	} want[] = {
+		{ "etag:", offsetof(struct ctl_admin_reply, etag), sizeof(r->etag) },
+		{ "mesh-replica:", offsetof(struct ctl_admin_reply, replica), sizeof(r->replica) },
+	};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		size_t k = strlen(want[i].name);
+		if (n <= k || strncasecmp(ptr, want[i].name, k) != 0)
+			continue;
+		const char *v = ptr + k, *end = ptr + n;
+		while (v < end && (*v == ' ' || *v == '\t'))
+			v++;
+		while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+			end--;
+		char *out = (char *)r + want[i].off;
+		snprintf(out, want[i].len, "%.*s", (int)(end - v), v);
+		printable(out);
+	}
 	return n;
 }
 
@@ -99,6 +129,8 @@ static int perform(const char *who, const char *base, bool insecure_http, const 
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_sink);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &k);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, reply);
 	/* a whole answer within 30 s, except a file streamed out: then only a stall ends it */
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, fd < 0 ? 30L : 0L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
@@ -142,12 +174,23 @@ static void trim_base(const char *base, char *out, size_t n)
 int ctl_admin_call(const struct ctl_admin_server *srv, const char *method, const char *path,
 		   const char *body, size_t body_len, struct ctl_admin_reply *reply)
 {
-	char base[2048], url[2560], auth[600];
+	return ctl_admin_call_if(srv, method, path, body, body_len, NULL, reply);
+}
+
+int ctl_admin_call_if(const struct ctl_admin_server *srv, const char *method, const char *path,
+		      const char *body, size_t body_len, const char *if_match,
+		      struct ctl_admin_reply *reply)
+{
+	char base[2048], url[2560], auth[600], cond[128];
 	trim_base(srv->url, base, sizeof(base));
 	snprintf(url, sizeof(url), "%s/api/v1/%s", base, path);
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", srv->token);
 	struct curl_slist *h = curl_slist_append(NULL, auth);
 	h = curl_slist_append(h, "Content-Type: application/json");
+	if (if_match) {
+		snprintf(cond, sizeof(cond), "If-Match: %.100s", if_match);
+		h = curl_slist_append(h, cond);
+	}
 	int err = perform("meshcontrol", base, srv->insecure_http, srv->ca_file, url, method, h,
 			  body, body_len, -1, reply);
 	if (!err && (reply->status < 200 || reply->status > 299))
@@ -155,6 +198,15 @@ int ctl_admin_call(const struct ctl_admin_server *srv, const char *method, const
 				     sizeof(reply->error));
 	curl_slist_free_all(h);
 	return err;
+}
+
+int ctl_admin_health(const struct ctl_admin_server *srv, struct ctl_admin_reply *reply)
+{
+	char base[2048], url[2560];
+	trim_base(srv->url, base, sizeof(base));
+	snprintf(url, sizeof(url), "%s/healthz", base);
+	return perform("meshcontrol", base, srv->insecure_http, srv->ca_file, url, "GET", NULL,
+		       NULL, 0, -1, reply);
 }
 
 int ctl_admin_recorder_get(const char *recorder, const char *ca_file, const char *path, int fd,

@@ -21,6 +21,10 @@ struct ctl_admin_reply {
 	size_t len;
 	char error[512];   /* a sentence for people when status is not 2xx */
 	char warning[512]; /* when not empty: tell people (plain HTTP by --insecure-http) */
+	/* the answer's ETag and Mesh-Replica headers (the replica of meshcontrol that
+	 * answered), "" when absent; printable */
+	char etag[64];
+	char replica[64];
 };
 
 /* method path (under /api/v1/) with an optional body; 0 when an answer (of any status)
@@ -28,6 +32,14 @@ struct ctl_admin_reply {
  * refuse, before anything is sent: the token never goes out over plain HTTP unasked). */
 int ctl_admin_call(const struct ctl_admin_server *srv, const char *method, const char *path,
 		   const char *body, size_t body_len, struct ctl_admin_reply *reply);
+/* The same with an If-Match header (NULL: none): a PUT of the policy refused with 412 when
+ * it is no longer that version. */
+int ctl_admin_call_if(const struct ctl_admin_server *srv, const char *method, const char *path,
+		      const char *body, size_t body_len, const char *if_match,
+		      struct ctl_admin_reply *reply);
+/* GET /healthz (no token sent): 0 when an answer arrived, 200 or 503, with its JSON
+ * ({"status", "replica"}) in reply->body. */
+int ctl_admin_health(const struct ctl_admin_server *srv, struct ctl_admin_reply *reply);
 void ctl_admin_reply_clear(struct ctl_admin_reply *reply);
 
 /* GET recorder/v1/recordings PATH ("" for the list, "/SOURCE/ID" for a file) from a

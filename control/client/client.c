@@ -113,10 +113,18 @@ static void retry_later(struct ctl_client *c, const char *why)
 	if (c->stopped)
 		return;
 	c->connected = false;
-	/* jitter: 75 % to 125 % of the backoff, so many nodes do not come back in step */
-	unsigned ms = c->backoff_ms * 3 / 4 + randombytes_uniform(c->backoff_ms / 2 + 1);
-	ctl__event(c, CTL_CLIENT_UNREACHABLE, "%s; retrying in %u ms", why, ms);
-	c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
+	/* the next server (failover.c; the same one when there is only one), after the
+	 * backoff with jitter, on a connection of its own */
+	const char *failed = c->url;
+	unsigned ms = ctl__failover_failed(&c->fo);
+	c->url = c->urls[c->fo.cur];
+	if (c->n_urls > 1) {
+		c->fresh_connect = true;
+		ctl__event(c, CTL_CLIENT_UNREACHABLE, "%s: %s; trying %s in %u ms", failed, why,
+			   c->url, ms);
+	} else {
+		ctl__event(c, CTL_CLIENT_UNREACHABLE, "%s; retrying in %u ms", why, ms);
+	}
 	uv_timer_start(&c->retry_timer, on_retry, ms, 0);
 }
 
@@ -337,7 +345,7 @@ static void on_register(struct ctl_client *c, struct creq *r, long status)
 		c->rotating = c->relogin = c->reauth =
 		    false; /* done, or control kept the old key */
 		c->followup[0] = '\0';
-		c->backoff_ms = BACKOFF_MIN_MS;
+		ctl__failover_ok(&c->fo);
 		forget_auth_key(c); /* used: a reconnect must not present it again */
 		mark_registered(c, true);
 		ctl__event(c, CTL_CLIENT_REGISTERED, "%s",
@@ -401,6 +409,10 @@ static void on_map(struct ctl_client *c, struct creq *r, long status)
 		plain = opened(r, status, &why);
 	if (!plain) {
 		json_t *j = ctl__response_json(r, status, err, sizeof(err));
+		if (j) { /* a sealed refusal (a replica draining says 503): its sentence */
+			const char *e = json_string_value(json_object_get(j, "error"));
+			snprintf(err, sizeof(err), "HTTP %ld: %s", status, e ? e : "refused");
+		}
 		json_decref(j);
 		if (!status)
 			snprintf(err, sizeof(err), "control is unreachable (%s)",
@@ -433,7 +445,7 @@ static void on_map(struct ctl_client *c, struct creq *r, long status)
 	if (!c->connected) /* also when the answer is a keep-alive for the cached netmap */
 		ctl__event(c, CTL_CLIENT_CONNECTED, "%s", c->url);
 	c->connected = true;
-	c->backoff_ms = BACKOFF_MIN_MS;
+	ctl__failover_ok(&c->fo);
 	if (!keepalive) {
 		c->netmap_time = (int64_t)time(NULL);
 		ctl__deliver(c, false);
@@ -498,6 +510,28 @@ static void connect_start(struct ctl_client *c)
 
 /* ---- public ---- */
 
+/* --login-server A,B,...: the list split (failover.c), each URL checked by the same rules
+ * (plain HTTP allowed by insecure_http logged as a warning). */
+static int servers_load(const char *list, bool insecure_http, char ***urls, size_t *n, char *err,
+			size_t errlen)
+{
+	int rc = ctl__servers_parse(list, urls, n, err, errlen);
+	for (size_t i = 0; !rc && i < *n; i++) {
+		rc = ctl_url_check((*urls)[i], insecure_http, err, errlen);
+		if (rc == CTL_URL_INSECURE)
+			log_warn("control", "%s", err);
+		rc = rc < 0 ? rc : 0;
+	}
+	if (rc && !*urls)
+		return rc;
+	if (rc) {
+		strv_free(*urls, *n);
+		*urls = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
 /* The keys wiped, the copies of the configuration freed (new's failure, and free). */
 static void forget_config(struct ctl_client *c)
 {
@@ -505,7 +539,9 @@ static void forget_config(struct ctl_client *c)
 	sodium_memzero(c->disco_priv, 32);
 	sodium_memzero(c->node_priv, 32);
 	sodium_memzero(c->next_priv, 32);
-	free(c->url);
+	strv_free(c->urls, c->n_urls);
+	c->urls = NULL;
+	c->url = NULL;
 	free(c->ca_file);
 	free(c->state_dir);
 	free(c->hostname);
@@ -530,7 +566,6 @@ int ctl_client_new(const struct ctl_client_config *cfg, struct ctl_client **out,
 	if (!c)
 		return -ENOMEM;
 	c->cfg = *cfg;
-	c->url = strdup(cfg->server_url);
 	c->ca_file = cfg->ca_file ? strdup(cfg->ca_file) : NULL;
 	c->state_dir = strdup(cfg->state_dir);
 	c->hostname = strdup(cfg->hostname ? cfg->hostname : "node");
@@ -540,23 +575,21 @@ int ctl_client_new(const struct ctl_client_config *cfg, struct ctl_client **out,
 		     strv_dup(cfg->ssh_host_keys, cfg->n_ssh_host_keys, &c->host_keys) == 0;
 	c->n_endpoints = c->endpoints ? cfg->n_endpoints : 0;
 	c->n_host_keys = c->host_keys ? cfg->n_ssh_host_keys : 0;
-	c->backoff_ms = BACKOFF_MIN_MS;
 	c->cfg.server_url = c->cfg.state_dir = c->cfg.hostname = c->cfg.auth_key = NULL;
 	c->cfg.ca_file = NULL;
 	c->cfg.advertise_tags = NULL;
 	c->cfg.endpoints = c->cfg.ssh_host_keys = NULL;
 	int rc = -ENOMEM;
-	if (!c->url || !c->state_dir || !c->hostname || !lists ||
-	    (cfg->advertise_tags && !c->tags) || (cfg->ca_file && !c->ca_file))
+	if (!c->state_dir || !c->hostname || !lists || (cfg->advertise_tags && !c->tags) ||
+	    (cfg->ca_file && !c->ca_file))
 		goto fail;
-	rc = ctl_url_check(c->url, cfg->insecure_http, err, errlen);
-	if (rc < 0)
+	rc = servers_load(cfg->server_url, cfg->insecure_http, &c->urls, &c->n_urls, err, errlen);
+	if (rc)
 		goto fail;
-	if (rc == CTL_URL_INSECURE)
-		log_warn("control", "%s", err);
-	size_t ul = strlen(c->url);
-	while (ul && c->url[ul - 1] == '/')
-		c->url[--ul] = '\0';
+	c->url = c->urls[0];
+	uint64_t seed;
+	randombytes_buf(&seed, sizeof(seed));
+	ctl__failover_init(&c->fo, c->n_urls, seed);
 	if (mkdir(c->state_dir, 0700) != 0 && errno != EEXIST) {
 		rc = -errno;
 		snprintf(err, errlen, "%s: %s", c->state_dir, strerror(errno));
@@ -727,6 +760,21 @@ void ctl_client_disco_key(const struct ctl_client *c, uint8_t pub[static 32],
 {
 	memcpy(pub, c->disco_pub, 32);
 	memcpy(priv, c->disco_priv, 32);
+}
+
+int ctl_client_servers_check(const char *list, bool insecure_http, char *err, size_t errlen)
+{
+	char **v;
+	size_t n;
+	int rc = servers_load(list, insecure_http, &v, &n, err, errlen);
+	if (!rc)
+		strv_free(v, n);
+	return rc;
+}
+
+const char *ctl_client_server_url(const struct ctl_client *c)
+{
+	return c->url;
 }
 
 int64_t ctl_client_netmap_age(const struct ctl_client *c)

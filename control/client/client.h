@@ -46,7 +46,8 @@ enum ctl_client_event {
 struct ctl_client_config {
 	uv_loop_t *loop;
 	/* "https://ctl.example.com"; http:// only to a loopback host unless insecure_http
-	 * (see control/url/url.h) */
+	 * (see control/url/url.h).  Several, comma-separated (at most 8): tried in order,
+	 * failing over to the next (ctl_client_server_url says which is in use). */
 	const char *server_url;
 	const char *ca_file; /* PEM CAs trusted for control's certificate; NULL: the system's */
 	bool insecure_http;
@@ -124,6 +125,13 @@ int ctl_client_rotate_key(struct ctl_client *c);
  * (nat/disco.h).  The private half is a secret: keep it no longer than needed. */
 void ctl_client_disco_key(const struct ctl_client *c, uint8_t pub[static 32],
 			  uint8_t priv[static 32]);
+
+/* The control server in use: with several (server_url "A,B,..."), the one the client sticks
+ * to while it answers; when it fails the next is tried, in order, with backoff and jitter. */
+const char *ctl_client_server_url(const struct ctl_client *c);
+/* 0 when list ("A" or "A,B,...") is one to eight URLs the rules allow, else -errno with the
+ * reason in err. */
+int ctl_client_servers_check(const char *list, bool insecure_http, char *err, size_t errlen);
 
 /* Seconds since the netmap in use was received (or cached); -1 when there is none. */
 int64_t ctl_client_netmap_age(const struct ctl_client *c);

@@ -4,6 +4,7 @@
  *   transport.c  libcurl multi driven by libuv (uv_poll per socket, one timer for curl)
  *   cache.c      the netmap cache on disk (written off the loop, at most once a second)
  *   nodekey.c    node key rotation (node.key.next) and re-login when the key expires
+ *   failover.c   which of several control servers to try next, and the backoff
  * Nothing here is for use outside control/client. */
 #ifndef MESH_CONTROL_CLIENT_INTERNAL_H
 #define MESH_CONTROL_CLIENT_INTERNAL_H
@@ -33,6 +34,24 @@ enum {
 	RELOGIN_RETRY_S = 60,
 };
 
+/* failover.c: the servers (1 to CTL_SERVERS_MAX), the one in use, and the backoff. */
+enum { CTL_SERVERS_MAX = 8 };
+struct ctl__failover {
+	size_t n, cur;		/* how many servers; the index of the one in use */
+	size_t failed_in_round; /* servers failed since the last answer or full round */
+	unsigned backoff_ms;
+	uint64_t rng; /* the jitter's generator */
+};
+void ctl__failover_init(struct ctl__failover *f, size_t n, uint64_t seed);
+/* The server in use failed: cur moves to the next one; the delay before trying it. */
+unsigned ctl__failover_failed(struct ctl__failover *f);
+/* The server in use answered: it stays, and the backoff starts again from its minimum. */
+void ctl__failover_ok(struct ctl__failover *f);
+/* A comma-separated list of URLs (spaces around them and trailing '/' dropped, empty items
+ * skipped) into a new string vector; -EINVAL for none, -E2BIG for more than
+ * CTL_SERVERS_MAX, each with the reason in err. */
+int ctl__servers_parse(const char *list, char ***urls, size_t *n, char *err, size_t errlen);
+
 enum req_kind {
 	REQ_KEY,
 	REQ_REGISTER,
@@ -45,7 +64,11 @@ struct creq;
 
 struct ctl_client {
 	struct ctl_client_config cfg;
-	char *url, *state_dir, *hostname, *auth_key, *tags, *ca_file;
+	char *state_dir, *hostname, *auth_key, *tags, *ca_file;
+	char **urls; /* the control servers, in order (failover.c) */
+	size_t n_urls;
+	const char *url; /* the one in use: urls[fo.cur] */
+	struct ctl__failover fo;
 	char **endpoints, **host_keys;
 	size_t n_endpoints, n_host_keys;
 	uint8_t machine_pub[32], machine_priv[32], node_pub[32], node_priv[32];
@@ -63,8 +86,7 @@ struct ctl_client {
 	int open_handles; /* uv handles and cache writes still to finish before free */
 	bool cache_busy, cache_again, cache_due;
 	char *cache_last; /* at free, with a write still running: the netmap to write after it */
-	unsigned backoff_ms;
-	json_t *netmap;	       /* the current full netmap as JSON, for the cache */
+	json_t *netmap;	  /* the current full netmap as JSON, for the cache */
 	struct ctl_netmap *nm; /* the same, decoded (deltas decode only what they carry) */
 	uint64_t netmap_version;
 	int64_t netmap_time;

@@ -1,7 +1,9 @@
 /* The admin API under /api/v1/ (bearer token checked by http.c): users, auth keys, nodes
  * the policy and the DNS settings (dns.c).  Bodies are JSON objects (the policy is its own HuJSON
  * text); a bad field is refused with 400 and a message naming it, and a change reaches the maps
- * before the answer is sent. */
+ * before the answer is sent.  The policy carries an ETag, its version in the store: a PUT
+ * with If-Match is refused with 412 when anyone (through any replica) set it since; one
+ * without If-Match replaces whatever is there, as before ETags. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -255,13 +257,58 @@ static enum MHD_Result nodes(struct ctl__req *r, const char *method, const char 
 	return ctl__reply_error(r->conn, MHD_HTTP_NOT_FOUND, "no such admin endpoint");
 }
 
+/* The policy's ETag is its version in the store (store.h's policy_set_if): "N". */
+static void etag_set(struct ctl__req *r, int64_t version)
+{
+	snprintf(r->etag, sizeof(r->etag), "\"%lld\"", (long long)version);
+}
+
+/* GET reads the store, not this replica's copy: another replica may have set a newer one,
+ * and the ETag must name the text it comes with. */
+static enum MHD_Result policy_get(struct ctl__req *r)
+{
+	struct ctl_store *st = r->srv->store;
+	char *text = NULL;
+	int64_t version;
+	int rc = st->ops->policy_current(st, &text, &version);
+	if (rc)
+		return ctl__reply_error(r->conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+					"cannot read the policy from the store: %s", strerror(-rc));
+	etag_set(r, version);
+	json_t *j = json_pack("{s:s?, s:s}", "policy", text, "etag", r->etag);
+	free(text);
+	return ctl__reply_json(r->conn, MHD_HTTP_OK, j);
+}
+
+/* The version a PUT's If-Match names into *expect (left CTL_POLICY_ANY without the header,
+ * or for "*"); false with the refusal in err for anything but one "N" we could have given. */
+static bool if_match(struct ctl__req *r, int64_t *expect, char *err, size_t errlen)
+{
+	const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "If-Match");
+	if (!h || strcmp(h, "*") == 0)
+		return true;
+	char *end = NULL;
+	size_t len = strlen(h);
+	errno = 0;
+	long long v =
+	    len > 2 && h[0] == '"' && h[1] >= '0' && h[1] <= '9' ? strtoll(h + 1, &end, 10) : -1;
+	if (v < 0 || errno || end != h + len - 1 || *end != '"') {
+		snprintf(err, errlen,
+			 "If-Match: '%.64s' is not a policy ETag (a number in double quotes, as "
+			 "GET /api/v1/policy gives it)",
+			 h);
+		return false;
+	}
+	*expect = v;
+	return true;
+}
+
 static enum MHD_Result policy(struct ctl__req *r, const char *method, const char *rest)
 {
 	struct ctl_server *srv = r->srv;
 	char err[600] = "";
 	if (!*rest && strcmp(method, "GET") == 0)
-		return ctl__reply_json(r->conn, MHD_HTTP_OK,
-				       json_pack("{s:s?}", "policy", srv->policy_text));
+		return policy_get(r);
 	bool check = strcmp(rest, "/check") == 0;
 	if ((!check && *rest) || (strcmp(method, "POST") != 0 && strcmp(method, "PUT") != 0))
 		return ctl__reply_error(r->conn, MHD_HTTP_NOT_FOUND, "no such admin endpoint");
@@ -269,6 +316,9 @@ static enum MHD_Result policy(struct ctl__req *r, const char *method, const char
 		return bad(r, "request body is empty (expected the policy file)");
 	if (strlen(r->body) != r->len)
 		return bad(r, "policy contains a NUL byte");
+	int64_t expect = CTL_POLICY_ANY, version;
+	if (!check && !if_match(r, &expect, err, sizeof(err)))
+		return bad(r, err);
 	/* Checking compiles once; setting compiles once, in place (a refused policy changes
 	 * nothing), then stores; a store failure puts the previous policy back. */
 	uint64_t t0 = now_mono_ms();
@@ -282,13 +332,20 @@ static enum MHD_Result policy(struct ctl__req *r, const char *method, const char
 	if (check)
 		return ctl__reply_json(r->conn, MHD_HTTP_OK, json_pack("{s:b}", "valid", 1));
 	char *text = strdup(r->body);
-	rc = text ? srv->store->ops->policy_set(srv->store, r->body) : -ENOMEM;
+	rc = text ? srv->store->ops->policy_set_if(srv->store, r->body, expect, &version) : -ENOMEM;
 	if (rc) {
 		free(text);
 		ctl__map_rebuild(srv, err, sizeof(err));
+		if (rc == -ESTALE)
+			return ctl__reply_error(r->conn, MHD_HTTP_PRECONDITION_FAILED,
+						"the policy changed since you read it (yours "
+						"\"%lld\", now \"%lld\"): get it again and redo "
+						"your edit",
+						(long long)expect, (long long)version);
 		return ctl__reply_error(r->conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
 					"cannot store the policy: %s", strerror(-rc));
 	}
+	etag_set(r, version);
 	uint64_t t2 = now_mono_ms();
 	free(srv->policy_text);
 	srv->policy_text = text;
@@ -299,9 +356,9 @@ static enum MHD_Result policy(struct ctl__req *r, const char *method, const char
 		 r->len, srv->n_nodes, (unsigned long long)(t1 - t0),
 		 (unsigned long long)srv->engine_ms, (unsigned long long)(t2 - t1),
 		 (unsigned long long)(now_mono_ms() - t2), (unsigned long long)srv->map_version);
-	return ctl__reply_json(
-	    r->conn, MHD_HTTP_OK,
-	    json_pack("{s:b, s:I}", "updated", 1, "version", (json_int_t)srv->map_version));
+	return ctl__reply_json(r->conn, MHD_HTTP_OK,
+			       json_pack("{s:b, s:I, s:s}", "updated", 1, "version",
+					 (json_int_t)srv->map_version, "etag", r->etag));
 }
 
 enum MHD_Result ctl__admin_api(struct ctl__req *r, const char *method, const char *path)

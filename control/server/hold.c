@@ -111,7 +111,7 @@ static enum MHD_Result hold_answer(struct ctl__req *r, struct ctl__hold *h)
 					      json_pack("{s:s}", "decision", "accept"));
 	bool wait = json_is_true(json_object_get(r->msg, "wait"));
 	uint64_t now = now_mono_ms();
-	if (wait && !srv->stopping && (r->wait == SRV_WAIT_NONE || now < r->deadline_ms)) {
+	if (wait && !ctl__not_holding(srv) && (r->wait == SRV_WAIT_NONE || now < r->deadline_ms)) {
 		snprintf(r->token, sizeof(r->token), "%s", h->id);
 		ctl__suspend(r, SRV_WAIT_HOLD,
 			     r->wait == SRV_WAIT_NONE ? now + SRV_HOLD_WAIT_MS : r->deadline_ms);

@@ -85,6 +85,10 @@ void ctl__source(struct MHD_Connection *c, char out[static SRV_SOURCE_MAX])
 	}
 }
 
+/* The request being answered on this thread (on_request sets it around route): ctl__reply
+ * sees only the connection, and the headers a request adds to its answer are in it. */
+static _Thread_local struct ctl__req *answering;
+
 enum MHD_Result ctl__reply(struct MHD_Connection *c, unsigned status, const char *ctype, char *body,
 			   size_t len)
 {
@@ -96,6 +100,8 @@ enum MHD_Result ctl__reply(struct MHD_Connection *c, unsigned status, const char
 	}
 	MHD_add_response_header(resp, "Content-Type", ctype);
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	if (answering && answering->conn == c)
+		ctl__reply_headers(answering, resp);
 	enum MHD_Result rc = MHD_queue_response(c, status, resp);
 	MHD_destroy_response(resp);
 	return rc;
@@ -274,6 +280,9 @@ static enum MHD_Result route(struct ctl__req *r, const char *url, const char *me
 	struct ctl_server *srv = r->srv;
 	if (r->refusal)
 		return refuse(r);
+	r->replica_header = strncmp(url, "/api/v1/", 8) == 0 || strcmp(url, "/healthz") == 0;
+	if (strcmp(url, "/healthz") == 0 && strcmp(method, "GET") == 0)
+		return ctl__healthz(r);
 	if (strcmp(url, "/key") == 0) {
 		char key[KEY_BASE64_SIZE];
 		key_to_base64(key, srv->server_pub);
@@ -370,7 +379,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return MHD_YES;
 	}
 	pthread_mutex_lock(&srv->lock);
+	answering = r;
 	enum MHD_Result rc = route(r, url, method);
+	answering = NULL;
 	pthread_mutex_unlock(&srv->lock);
 	return rc;
 }
@@ -535,6 +546,8 @@ int ctl_server_new(const struct ctl_server_config *cfg, struct ctl_server **out,
 			       SRV_THROTTLE_KEYS))
 		goto fail;
 	rc = ctl__relay_config(srv, err, errlen);
+	if (!rc)
+		rc = ctl__replica_config(srv, err, errlen);
 	if (!rc && cfg->oidc.issuer)
 		rc = sso_config(srv, err, errlen);
 	if (!rc)
@@ -641,8 +654,9 @@ int ctl_server_start(struct ctl_server *srv, char *err, size_t errlen)
 		struct sockaddr_in6 in6;
 	} addr;
 	memset(&addr, 0, sizeof(addr));
-	unsigned flags =
-	    MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
+			 MHD_USE_ERROR_LOG |
+			 MHD_USE_ITC; /* ITC: the threads can be told to stop accepting (drain) */
 	if (inet_pton(AF_INET, srv->cfg.listen, &addr.in.sin_addr) == 1) {
 		addr.in.sin_family = AF_INET;
 		addr.in.sin_port = htons(srv->cfg.port);
@@ -730,7 +744,9 @@ void ctl_server_free(struct ctl_server *srv)
 		pthread_join(srv->timer, NULL);
 	if (srv->mhd)
 		MHD_stop_daemon(srv->mhd);
-	ctl__sso_free(srv); /* after the daemon: no request points to a job any more */
+	if (srv->quiesced_fd > 0)
+		close(srv->quiesced_fd); /* only now: the daemon's threads no longer use it */
+	ctl__sso_free(srv);		 /* after the daemon: no request points to a job any more */
 	ctl__nodes_free(srv);
 	if (srv->store)
 		srv->store->ops->close(srv->store);

@@ -163,6 +163,10 @@ struct ctl__req {
 	int64_t node_id;
 	char token[33];
 	struct ctl__sso_job *sso_job; /* an SSO callback's exchange (sso_web.c) */
+	/* headers of its answer (health.c): an ETag ("" for none), and Mesh-Replica (the
+	 * admin API and /healthz) */
+	char etag[24];
+	bool replica_header;
 	struct ctl__req *prev, *next;
 };
 
@@ -210,6 +214,15 @@ struct ctl_server {
 	size_t relay_secret_len;
 
 	struct ctl__sso *sso; /* single sign-on (sso.h); NULL without --oidc-issuer */
+
+	/* health and drain (health.c): this replica's name (--replica-name, else the host's),
+	 * draining since ctl_server_drain (read without the lock when answers go out), and
+	 * the store's last health probe, kept SRV_HEALTH_CACHE_MS */
+	char replica[CTL_REPLICA_NAME_MAX + 1];
+	atomic_bool draining;
+	uint64_t health_at_ms;
+	int health_rc;
+	int quiesced_fd; /* the listening socket after ctl_server_quiesce (0: not yet) */
 
 	struct ctl__req waiting; /* list head of suspended requests */
 	/* Request bodies being received, over all connections (not under srv->lock): bounded
@@ -348,6 +361,18 @@ void ctl__throttle_uninit(struct ctl__throttle *t);
 int ctl__throttle_take(struct ctl__throttle *t, const char *key, int64_t now, int64_t *retry_at);
 /* The attempt succeeded: give it back (all: forget the key's failures too). */
 void ctl__throttle_give_back(struct ctl__throttle *t, const char *key, bool all, int64_t now);
+
+/* health.c: GET /healthz, for the balancer (no token: it says only ok, draining, or that
+ * the store does not answer); the replica's name checked or taken from the host name at
+ * ctl_server_new (err says why a name is refused); whether held requests are answered now
+ * instead of held (stopping or draining). */
+enum { SRV_HEALTH_CACHE_MS = 1000 };
+enum MHD_Result ctl__healthz(struct ctl__req *r);
+int ctl__replica_config(struct ctl_server *srv, char *err, size_t errlen);
+bool ctl__not_holding(const struct ctl_server *srv);
+/* The headers r's answer carries beside the body's (ETag, Mesh-Replica, and while draining
+ * "Connection: close" so no connection stays with a replica that is going away). */
+void ctl__reply_headers(const struct ctl__req *r, struct MHD_Response *resp);
 
 /* admin.c, web.c */
 enum MHD_Result ctl__admin_api(struct ctl__req *r, const char *method, const char *path);

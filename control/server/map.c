@@ -309,7 +309,7 @@ enum MHD_Result ctl__api_map(struct ctl__req *r, struct ctl__node *n)
 	}
 	uint64_t s = since ? (uint64_t)json_integer_value(since) : 0;
 	char *msg;
-	if (srv->dirty && !srv->stopping && r->wait == SRV_WAIT_NONE) {
+	if (srv->dirty && !ctl__not_holding(srv) && r->wait == SRV_WAIT_NONE) {
 		/* a registration is not in the maps yet: answer after the next rebuild */
 		r->node_id = n->rec.id;
 		ctl__suspend(r, SRV_WAIT_MAP, now_mono_ms() + srv->cfg.keepalive_ms);
@@ -323,7 +323,15 @@ enum MHD_Result ctl__api_map(struct ctl__req *r, struct ctl__node *n)
 		if (!msg && empty) {
 			bool wait = json_is_true(json_object_get(r->msg, "wait"));
 			uint64_t now = now_mono_ms();
-			if (wait && !srv->stopping &&
+			/* draining: a new poll that would be held is sent away at once (the
+			 * client's backoff, not a loop of keep-alives, until the balancer
+			 * sends it elsewhere); one held already gets its keep-alive */
+			if (wait && srv->draining && r->wait == SRV_WAIT_NONE)
+				return ctl__sealed_error(r, MHD_HTTP_SERVICE_UNAVAILABLE,
+							 "this control replica (%s) is draining: "
+							 "ask again, another one will answer",
+							 srv->replica);
+			if (wait && !ctl__not_holding(srv) &&
 			    (r->wait == SRV_WAIT_NONE || now < r->deadline_ms)) {
 				r->node_id = n->rec.id;
 				ctl__suspend(r, SRV_WAIT_MAP,

@@ -246,7 +246,7 @@ static enum MHD_Result register_interactive(struct ctl__req *r, const uint8_t nk
 				return ctl__sealed_error(r, MHD_HTTP_GONE, "the node was removed");
 			return ctl__reply_sealed_json(r, MHD_HTTP_OK, registered_json(srv, n));
 		}
-		if (r->wait == SRV_WAIT_NONE && !srv->stopping &&
+		if (r->wait == SRV_WAIT_NONE && !ctl__not_holding(srv) &&
 		    json_is_true(json_object_get(r->msg, "wait"))) {
 			snprintf(r->token, sizeof(r->token), "%s", lr->token);
 			ctl__suspend(r, SRV_WAIT_REGISTER, now_mono_ms() + SRV_HOLD_WAIT_MS);

@@ -36,6 +36,8 @@ struct ctl_server_oidc {
 /* The tailnet's DNS suffix unless the configuration names another. */
 #define CTL_DOMAIN_DEFAULT "mesh.internal"
 
+enum { CTL_REPLICA_NAME_MAX = 63 };
+
 struct ctl_server_config {
 	const char *state_dir; /* holds state.db, server.key, admin-token */
 	/* the store when not STATE_DIR/state.db: sqlite:PATH or postgres://... (store.h) */
@@ -61,6 +63,9 @@ struct ctl_server_config {
 	const char *relay_secret_file;
 	uint32_t relay_ttl_s;
 	struct ctl_server_oidc oidc;
+	/* This replica's name (letters, digits, '.', '-', '_'; at most CTL_REPLICA_NAME_MAX
+	 * bytes), in /healthz and the admin API's Mesh-Replica header; NULL: the host name. */
+	const char *replica_name;
 };
 
 /* Open the state directory (creating it, the store, the server key and the admin token
@@ -81,6 +86,16 @@ int ctl_server_new(const struct ctl_server_config *cfg, struct ctl_server **out,
 		   size_t errlen);
 int ctl_server_start(struct ctl_server *srv, char *err, size_t errlen);
 uint16_t ctl_server_port(const struct ctl_server *srv);
+/* Graceful drain, the first step of a stop (meshcontrol serve on SIGTERM): /healthz turns
+ * 503 "draining" at once, so a balancer sends no more; held map polls and check-mode holds
+ * are answered now and no request is held any more (a node asks again, through the
+ * balancer, and reaches another replica); every answer closes its connection.  Requests are
+ * still served.  Pending interactive logins and check-mode holds live in this replica's
+ * memory: a node waiting on one asks again and gets a new one elsewhere. */
+void ctl_server_drain(struct ctl_server *srv);
+/* The second step, after a grace: new connections are refused (the listening socket
+ * closed); those open are served until ctl_server_free.  0, or -EIO when the daemon cannot. */
+int ctl_server_quiesce(struct ctl_server *srv);
 /* Stop serving (held requests are answered), then free. */
 void ctl_server_free(struct ctl_server *srv);
 

@@ -30,6 +30,9 @@ enum {
 	CTL_AUTHKEY_HASH_LEN = 32,
 };
 
+/* policy_set_if's expect for a set that replaces whatever is there */
+#define CTL_POLICY_ANY INT64_C(-1)
+
 struct ctl_user {
 	int64_t id;
 	char login[CTL_LOGIN_MAX];
@@ -135,6 +138,16 @@ struct ctl_store_ops {
 	/* policy: the current text (malloc'd, NULL when none was ever set) */
 	int (*policy_get)(struct ctl_store *s, char **text);
 	int (*policy_set)(struct ctl_store *s, const char *text);
+	/* The policy's version is the id of its row (0: none was ever set): it grows with
+	 * every set, so a text set again, or changed and changed back, is a new version.
+	 * policy_current gives the text (malloc'd, NULL when none) with its version.
+	 * policy_set_if stores text only when the current version is still expect (or expect
+	 * is CTL_POLICY_ANY), compared in the same transaction as the write (on PostgreSQL
+	 * under a table lock: two replicas setting it at once from the same version, one
+	 * wins): 0 with the new version in *version, or -ESTALE with the current one. */
+	int (*policy_current)(struct ctl_store *s, char **text, int64_t *version);
+	int (*policy_set_if)(struct ctl_store *s, const char *text, int64_t expect,
+			     int64_t *version);
 	/* check-mode approvals, one row per (src, dst), newest wins */
 	int (*approval_put)(struct ctl_store *s, const struct ctl_approval *a);
 	int (*approval_get)(struct ctl_store *s, int64_t src, int64_t dst, struct ctl_approval *a);

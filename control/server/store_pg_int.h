@@ -1,6 +1,7 @@
 /* control/server/store_pg_int.h: what the PostgreSQL store's files share (store_pg.c: the
  * connection, the schema, users, meta, policy, approvals, SSO; store_pg_nodes.c: nodes and
- * auth keys; store_migrate.c: SQLite -> PostgreSQL).  Every statement goes through
+ * auth keys; store_pg_policy.c: the policy's version and its compare-and-set;
+ * store_migrate.c: SQLite -> PostgreSQL).  Every statement goes through
  * ctl__pg_q with its values as parameters (PQexecParams, text format): no SQL is ever built
  * from input.  Errors are negative errno values: -EEXIST for a constraint (SQLSTATE class
  * 23, as SQLite's SQLITE_CONSTRAINT), -EBUSY for a serialization failure or deadlock,
@@ -84,6 +85,10 @@ int ctl__pg_node_update(struct ctl_store *s, const struct ctl_node_rec *n);
 int ctl__pg_node_set_expiry(struct ctl_store *s, int64_t id, int64_t key_expiry);
 int ctl__pg_node_list(struct ctl_store *s, ctl_node_cb cb, void *ctx);
 int ctl__pg_node_remove(struct ctl_store *s, int64_t id);
+
+/* store_pg_policy.c: the policy's version and its compare-and-set */
+int ctl__pg_policy_current(struct ctl_store *s, char **text, int64_t *version);
+int ctl__pg_policy_set_if(struct ctl_store *s, const char *text, int64_t expect, int64_t *version);
 
 /* store_pg.c: connect (the URL already checked) and migrate; err never holds the password */
 int ctl__pg_connect(const char *url, struct ctl__pg_store **out, char *err, size_t errlen);

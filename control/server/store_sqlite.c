@@ -278,6 +278,49 @@ static int sq_policy_set(struct ctl_store *s, const char *text)
 	return ctl__sq_step_done(db, st);
 }
 
+/* The current policy's version (its row id; 0 when none) and, when text is not NULL, its
+ * text, inside the caller's transaction or on its own. */
+static int sq_policy_row(sqlite3 *db, char **text, int64_t *version)
+{
+	sqlite3_stmt *st = ctl__sq_prep(db, "SELECT id, text FROM policy ORDER BY id DESC LIMIT 1");
+	if (!st)
+		return -EIO;
+	int rc = 0;
+	*version = 0;
+	if (text)
+		*text = NULL;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*version = sqlite3_column_int64(st, 0);
+		if (text && !(*text = ctl__sq_dup_text(sqlite3_column_text(st, 1))))
+			rc = -ENOMEM;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sq_policy_current(struct ctl_store *s, char **text, int64_t *version)
+{
+	return sq_policy_row(ctl__sq(s)->db, text, version);
+}
+
+/* BEGIN IMMEDIATE takes the write lock first: another connection's set waits (busy
+ * timeout), then reads the version this one wrote. */
+static int sq_policy_set_if(struct ctl_store *s, const char *text, int64_t expect, int64_t *version)
+{
+	sqlite3 *db = ctl__sq(s)->db;
+	int rc = ctl__sq_begin(db);
+	if (rc)
+		return rc;
+	rc = sq_policy_row(db, NULL, version);
+	if (!rc && expect != CTL_POLICY_ANY && *version != expect)
+		rc = -ESTALE;
+	if (!rc)
+		rc = sq_policy_set(s, text);
+	if (!rc)
+		*version = sqlite3_last_insert_rowid(db);
+	return ctl__sq_finish(db, rc);
+}
+
 static int sq_approval_put(struct ctl_store *s, const struct ctl_approval *a)
 {
 	sqlite3 *db = ctl__sq(s)->db;
@@ -439,6 +482,8 @@ static const struct ctl_store_ops sqlite_ops = {
 	.node_remove = ctl__sq_node_remove,
 	.policy_get = sq_policy_get,
 	.policy_set = sq_policy_set,
+	.policy_current = sq_policy_current,
+	.policy_set_if = sq_policy_set_if,
 	.approval_put = sq_approval_put,
 	.approval_get = sq_approval_get,
 	.sso_login = sq_sso_login,

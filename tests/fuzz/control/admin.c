@@ -1,8 +1,8 @@
 /* Fuzz target: the admin API (control/server/admin.c) authenticated as the admin, against a
- * real SQLite store: "METHOD PATH\n" (under /api/v1/) then the body.  Checks what the API
- * promises whatever the body: logins it stores are valid, auth keys expire within 10 years,
- * the policy in the store is the one in force and compiles, so are the DNS settings (and a
- * node would take them), and answers are JSON. */
+ * real SQLite store: "METHOD PATH [IF-MATCH]\n" (under /api/v1/) then the body.  Checks what the
+ * API promises whatever the body: logins it stores are valid, auth keys expire within 10 years, the
+ * policy in the store is the one in force and compiles, so are the DNS settings (and a node would
+ * take them), and answers are JSON. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -35,12 +35,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t *nl = memchr(data, '\n', size);
 	if (!nl || memchr(data, '\0', (size_t)(nl - data)) || nl - data > 200)
 		return 0;
-	char head[512], method[16] = "", path[256] = "";
+	char head[640], method[16] = "", path[256] = "", cond[100] = "";
 	snprintf(head, sizeof(head), "%.*s", (int)(nl - data), (const char *)data);
-	if (sscanf(head, "%15s %255s", method, path) != 2)
+	if (sscanf(head, "%15s %255s %99s", method, path, cond) < 2)
 		return 0;
-	snprintf(head, sizeof(head), "%s /api/v1/%s\nAuthorization: Bearer " FZ_ADMIN_TOKEN "\n",
-		 method, path);
+	/* a third word is an If-Match header (the policy's compare-and-set) */
+	snprintf(head, sizeof(head),
+		 "%s /api/v1/%s\nAuthorization: Bearer " FZ_ADMIN_TOKEN "\n%s%s%s", method, path,
+		 cond[0] ? "If-Match: " : "", cond, cond[0] ? "\n" : "");
 	struct ctl_server *srv = fz_srv_open();
 	struct fz_reply rep;
 	fz_http(srv, head, (const char *)nl + 1, size - (size_t)(nl - data) - 1, &rep);

@@ -28,12 +28,18 @@ static int as_owner(const char *cmd)
 	return system(full);
 }
 
-static void stop(struct pg_cluster *c)
+int pg_cluster_stop_server(struct pg_cluster *c)
 {
 	char cmd[1024];
 	snprintf(cmd, sizeof(cmd), "%s/pg_ctl -D %s/data -m immediate -w stop >/dev/null 2>&1",
 		 c->bin, c->dir);
-	as_owner(cmd);
+	return as_owner(cmd) == 0 ? 0 : -1;
+}
+
+static void stop(struct pg_cluster *c)
+{
+	char cmd[1024];
+	pg_cluster_stop_server(c);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", c->dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "pg_cluster: cannot remove %s\n", c->dir);

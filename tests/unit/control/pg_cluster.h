@@ -29,4 +29,8 @@ int pg_cluster_run(struct pg_cluster *c, int (*body)(struct pg_cluster *c, void 
  * 0 or -1. */
 int pg_cluster_createdb(struct pg_cluster *c, const char *name, char *url, size_t urllen);
 
+/* Stop the cluster's server (immediately; the directory stays until pg_cluster_run ends),
+ * for tests of a database that went away.  0 or -1. */
+int pg_cluster_stop_server(struct pg_cluster *c);
+
 #endif
