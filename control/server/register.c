@@ -153,6 +153,7 @@ int ctl__register_finish(struct ctl_server *srv, struct ctl__login_req *lr, int6
 	lr->state = CTL__APPROVED;
 	lr->user_id = user_id;
 	lr->node_id = n ? n->rec.id : 0;
+	ctl__audit(srv, NULL, "node.register", n, login, "login approved on the web");
 	ctl__wake(srv, SRV_WAIT_REGISTER, lr->token);
 	return 0;
 }
@@ -297,6 +298,9 @@ static enum MHD_Result register_by_key(struct ctl__req *r, const uint8_t nk[32],
 		    err);
 	log_info("meshcontrol", "node %lld (%s) registered by auth key %s", (long long)n->rec.id,
 		 n->rec.hostname, k->prefix);
+	char detail[64];
+	snprintf(detail, sizeof(detail), "auth key %s", k->prefix);
+	ctl__audit(srv, r->conn, "node.register", n, "", detail);
 	return ctl__reply_sealed_json(r, MHD_HTTP_OK, registered_json(srv, n));
 }
 
