@@ -3,7 +3,8 @@
  * sentence and nothing stored; events stored with what control adds, redeliveries skipped,
  * a jump in seq noted as audit.gap; more than a minute's allowance refused with 429; every
  * bad query parameter of GET /api/v1/audit refused with its exact sentence; the filters and
- * "next"; an admin change written with its actor and source; and a verify of the result. */
+ * "next"; admin changes and decisions on the web pages written with their actor and
+ * source; and a verify of the result. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -202,6 +203,37 @@ static void admin_changes(void)
 	fz_srv_close(srv);
 }
 
+/* Decisions on the web pages, as alice (the harness's session): a new device approved, a
+ * check-mode login rejected. */
+static void web_decisions(void)
+{
+	struct ctl_server *srv = fz_srv_open();
+	struct fz_reply rep;
+	static const char approve[] = "csrf=" FZ_CSRF "&action=approve";
+	static const char reject[] = "csrf=" FZ_CSRF "&action=reject";
+	fz_http(srv, "POST /register/" FZ_LOGIN_TOKEN "\nCookie: mesh_session=" FZ_SESSION "\n",
+		approve, strlen(approve), &rep);
+	CHECK_INT(rep.status, 200);
+	free(rep.body);
+	fz_http(srv, "POST /check/" FZ_HOLD_ID "\nCookie: mesh_session=" FZ_SESSION "\n", reject,
+		strlen(reject), &rep);
+	CHECK_INT(rep.status, 200);
+	free(rep.body);
+	char *body = get(srv, "after=0", 200);
+	CHECK(body && strstr(body, "\"id\":1,\"seq\":0,") &&
+	      strstr(body, "\"type\":\"node.register\""));
+	CHECK(body && strstr(body, "\"detail\":\"login approved on the web\",\"received\":"));
+	CHECK(body && strstr(body, "\"type\":\"admin.login.approve\""));
+	CHECK(body && strstr(body, "\"detail\":\"newbox\",\"received\":"));
+	CHECK(body && strstr(body, "\"type\":\"check.reject\""));
+	CHECK(body && strstr(body, "\"detail\":\"laptop -> server as root\",\"received\":"));
+	CHECK(body && strstr(body, "\"node\":\"server\",\"node_id\":2,\"actor\":"
+				   "\"alice@example.com\",\"source\":\"203.0.113.9\""));
+	CHECK(body && strstr(body, "\"next\":3}"));
+	free(body);
+	fz_srv_close(srv);
+}
+
 int main(void)
 {
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -223,5 +255,6 @@ int main(void)
 	}
 	events_of_nodes();
 	admin_changes();
+	web_decisions();
 	return check_finish();
 }
