@@ -153,7 +153,6 @@ int ctl__register_finish(struct ctl_server *srv, struct ctl__login_req *lr, int6
 	lr->state = CTL__APPROVED;
 	lr->user_id = user_id;
 	lr->node_id = n ? n->rec.id : 0;
-	ctl__audit(srv, NULL, "node.register", n, login, "login approved on the web");
 	ctl__wake(srv, SRV_WAIT_REGISTER, lr->token);
 	return 0;
 }

@@ -230,7 +230,8 @@ int ctl_store_migrate(const char *sqlite_path, const char *pg_url, FILE *report,
 void ctl_audit_chain(const uint8_t prev[CTL_AUDIT_HASH_LEN], int64_t id, const char *body,
 		     uint8_t out[CTL_AUDIT_HASH_LEN]);
 
-/* Walk the whole audit log: ids 1, 2, ... without a gap, each hash recomputed.  0 with
+/* Walk the whole audit log: ids 1, 2, ... without a gap, each hash recomputed, each row's
+ * columns equal to its body's members (audit.h's format).  0 with
  * "N rows checked, head HASH" on report; -EBADMSG with the first bad row in err ("audit row
  * 17: hash mismatch (edited?)", "audit row 18 missing (rows 17 → 19)"); head_hex (NULL:
  * none), a head recorded earlier, must be some row's hash, else the tail was cut. */

@@ -3,12 +3,15 @@
  * Row id's hash is SHA-256(prev || le64(id) || body), prev being row id-1's hash (32 zero
  * bytes for row 1), so each row commits to every row before it.  Someone who can write the
  * database can still rewrite a row and every hash after it; the head hash an operator
- * recorded (verify prints it) catches that, and a tail cut off, later (--head). */
+ * recorded (verify prints it) catches that, and a tail cut off, later (--head).  The columns
+ * the filters read (type, node, who, ...) are copies of the body's members: verify checks
+ * them too, so a row cannot be hidden from `meshctl audit --type=...` by editing one. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <sodium.h>
 
 #include "control/server/store.h"
@@ -39,6 +42,35 @@ struct walk {
 	size_t errlen;
 };
 
+static const char *member_str(json_t *body, const char *key)
+{
+	const char *s = json_string_value(json_object_get(body, key));
+	return s ? s : "\x01"; /* absent: equal to no column */
+}
+
+/* The first of r's columns that is not what its body says, or NULL. */
+static const char *column_differs(const struct ctl_audit_rec *r)
+{
+	json_t *b = json_loads(r->body, JSON_REJECT_DUPLICATES, NULL);
+	const char *bad = NULL;
+	if (!json_is_object(b))
+		bad = "body (not a JSON object)";
+	else if (strcmp(member_str(b, "type"), r->type) != 0)
+		bad = "type";
+	else if (strcmp(member_str(b, "node"), r->node) != 0)
+		bad = "node";
+	else if (strcmp(member_str(b, r->node_seq ? "who" : "actor"), r->who) != 0)
+		bad = "who";
+	else if (json_integer_value(json_object_get(b, "node_id")) != r->node_id)
+		bad = "node_id";
+	else if (json_integer_value(json_object_get(b, "seq")) != r->node_seq)
+		bad = "node_seq";
+	else if (json_integer_value(json_object_get(b, "received")) != r->received_ms)
+		bad = "received_ms";
+	json_decref(b);
+	return bad;
+}
+
 static int walk_row(void *ctx, const struct ctl_audit_rec *r)
 {
 	struct walk *w = ctx;
@@ -59,6 +91,13 @@ static int walk_row(void *ctx, const struct ctl_audit_rec *r)
 	if (sodium_memcmp(want, r->hash, sizeof(want)) != 0) {
 		snprintf(w->err, w->errlen, "audit row %" PRId64 ": hash mismatch (edited?)",
 			 r->id);
+		return -EBADMSG;
+	}
+	const char *col = column_differs(r);
+	if (col) {
+		snprintf(w->err, w->errlen,
+			 "audit row %" PRId64 ": its %s column is not what its body says (edited?)",
+			 r->id, col);
 		return -EBADMSG;
 	}
 	if (w->head && memcmp(w->head, r->hash, CTL_AUDIT_HASH_LEN) == 0)

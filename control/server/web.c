@@ -468,8 +468,10 @@ static enum MHD_Result device_page(struct ctl__req *r, const char *method, const
 					    "<p class=err id=error>The device could not be added: "
 					    "%s</p>",
 					    err_h);
-			ctl__audit(srv, r->conn, "admin.login.approve",
-				   ctl__node_by_id(srv, lr->node_id), s->login, lr->hostname);
+			struct ctl__node *n = ctl__node_by_id(srv, lr->node_id);
+			ctl__audit(srv, r->conn, "node.register", n, s->login,
+				   "login approved on the web");
+			ctl__audit(srv, r->conn, "admin.login.approve", n, s->login, lr->hostname);
 		} else {
 			lr->state = CTL__REJECTED;
 			ctl__wake(srv, SRV_WAIT_REGISTER, lr->token);

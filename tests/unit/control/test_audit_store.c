@@ -4,7 +4,8 @@
  * node's events already held are skipped and its highest seq returned; the filters; two
  * processes appending at once leave one unbroken chain; the table refuses UPDATE and
  * DELETE; and with those triggers dropped (someone with the database), a row edited, a row
- * deleted and a tail cut off (with the head recorded before) are each named by verify. */
+ * deleted, a filtered column changed and a tail cut off (with the head recorded before) are
+ * each named by verify. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include <sqlite3.h>
 
 #include "check.h"
+#include "control/server/audit.h"
 #include "control/server/store.h"
 #include "pg_cluster.h"
 
@@ -66,18 +68,39 @@ static struct ctl_store *open_store(const char *url)
 	return s;
 }
 
+/* Bodies made for records, freed at the end. */
+static char *bodies[64];
+static size_t n_bodies;
+
+/* A record as control makes it (audit.h's body): a node's event when seq > 0 (who is
+ * its "who"), else control's own (who is its actor). */
+static struct ctl_audit_rec mk(int64_t received, int64_t node_id, int64_t seq, const char *type,
+			       const char *node, const char *who)
+{
+	struct ctl_audit_event e = { .seq = seq, .time = received, .type = type };
+	if (seq)
+		e.str[CTL_AUDIT_WHO] = who;
+	char *body = ctl_audit_body(&e, received, node, node_id, seq ? "" : who, "192.0.2.1");
+	CHECK(body != NULL && n_bodies < sizeof(bodies) / sizeof(bodies[0]));
+	bodies[n_bodies++] = body;
+	return (struct ctl_audit_rec){ .received_ms = received,
+				       .node_id = node_id,
+				       .node_seq = seq,
+				       .type = type,
+				       .node = node,
+				       .who = who,
+				       .body = body };
+}
+
 /* n control events "admin.policy.set" by "admin token", received at 1000 * i. */
 static void append_control(struct ctl_store *s, int n)
 {
 	for (int i = 1; i <= n; i++) {
-		char body[64];
-		snprintf(body, sizeof(body), "{\"type\":\"admin.policy.set\",\"i\":%d}", i);
-		struct ctl_audit_rec r = { .received_ms = 1000 * i,
-					   .type = "admin.policy.set",
-					   .who = "admin token",
-					   .body = body };
+		struct ctl_audit_rec r = mk(1000 * i, 0, 0, "admin.policy.set", "", "admin token");
 		CHECK_INT(s->ops->audit_append(s, &r, 1, 0, NULL), 0);
 	}
+	while (n_bodies)
+		free(bodies[--n_bodies]);
 }
 
 static int verify(struct ctl_store *s, const char *head, char *out, size_t len)
@@ -124,32 +147,10 @@ static void append_and_list(struct backend *b)
 	append_control(s, 2);
 	/* node 7's seqs 1..3 with a gap notice of control's own in the same batch */
 	struct ctl_audit_rec r[4] = {
-		{ .received_ms = 5000,
-		  .node_id = 7,
-		  .node_seq = 1,
-		  .type = "ssh.accept",
-		  .node = "srv",
-		  .who = "alice@example.com",
-		  .body = "{\"seq\":1}" },
-		{ .received_ms = 5000,
-		  .node_id = 7,
-		  .node_seq = 2,
-		  .type = "ssh.refuse",
-		  .node = "srv",
-		  .who = "bob@example.com",
-		  .body = "{\"seq\":2}" },
-		{ .received_ms = 5000,
-		  .node_id = 7,
-		  .type = "audit.gap",
-		  .node = "srv",
-		  .body = "{\"gap\":1}" },
-		{ .received_ms = 6000,
-		  .node_id = 7,
-		  .node_seq = 5,
-		  .type = "ssh.session.end",
-		  .node = "srv",
-		  .who = "alice@example.com",
-		  .body = "{\"seq\":5}" },
+		mk(5000, 7, 1, "ssh.accept", "srv", "alice@example.com"),
+		mk(5000, 7, 2, "ssh.refuse", "srv", "bob@example.com"),
+		mk(5000, 7, 0, "audit.gap", "srv", ""),
+		mk(6000, 7, 5, "ssh.session.end", "srv", "alice@example.com"),
 	};
 	int64_t held = -1;
 	CHECK_INT(s->ops->audit_append(s, r, 4, 7, &held), 0);
@@ -157,8 +158,8 @@ static void append_and_list(struct backend *b)
 	CHECK_INT(r[0].id, 3);
 	CHECK_INT(r[3].id, 6);
 	/* redelivered after a crash before the ack: skipped; a new one after them stored */
-	struct ctl_audit_rec again[2] = { r[3], r[3] };
-	again[1].node_seq = 6;
+	struct ctl_audit_rec again[2] = { r[3], mk(6000, 7, 6, "ssh.session.end", "srv",
+						   "alice@example.com") };
 	CHECK_INT(s->ops->audit_append(s, again, 2, 7, &held), 0);
 	CHECK_INT(again[0].id, 0);
 	CHECK_INT(again[1].id, 7);
@@ -201,6 +202,8 @@ static void append_and_list(struct backend *b)
 	/* append-only: the table itself refuses a change */
 	CHECK_INT(raw_sql(url, "UPDATE audit SET body = '{}' WHERE id = 2"), -1);
 	CHECK_INT(raw_sql(url, "DELETE FROM audit WHERE id = 7"), -1);
+	while (n_bodies)
+		free(bodies[--n_bodies]);
 }
 
 /* Two processes appending 40 rows each at once: one chain of 80. */
@@ -265,6 +268,11 @@ static void tamper_cases(struct backend *b)
 		  "UPDATE audit SET hash = (SELECT hash FROM audit WHERE id = 1) WHERE id = 2",
 		  "audit row 2: hash mismatch (edited?)" },
 		{ "deleted", "DELETE FROM audit WHERE id = 4", "audit row 4 missing (rows 3 → 5)" },
+		/* the columns the filters read are not under the hash, but copies of the body */
+		{ "retyped", "UPDATE audit SET type = 'admin.dns.set' WHERE id = 5",
+		  "audit row 5: its type column is not what its body says (edited?)" },
+		{ "reowned", "UPDATE audit SET who = 'someone' WHERE id = 2",
+		  "audit row 2: its who column is not what its body says (edited?)" },
 		{ "deleted2", "DELETE FROM audit WHERE id IN (1, 2)",
 		  "audit rows 1..2 missing (rows 0 → 3)" },
 	};
