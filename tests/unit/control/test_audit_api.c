@@ -181,6 +181,11 @@ static void admin_changes(void)
 	fz_http(srv, "POST /api/v1/users\n" ADMIN "\n", user, strlen(user), &rep);
 	CHECK_INT(rep.status, 201);
 	free(rep.body);
+	static const char key[] = "{\"user\":\"alice@example.com\",\"reusable\":true}";
+	fz_http(srv, "POST /api/v1/authkeys\n" ADMIN "\n", key, strlen(key), &rep);
+	CHECK_INT(rep.status, 201);
+	CHECK(rep.body && !strstr(rep.body, "error"));
+	free(rep.body);
 	fz_http(srv, "POST /api/v1/nodes/2/expire\n" ADMIN "\n", NULL, 0, &rep);
 	CHECK_INT(rep.status, 200);
 	free(rep.body);
@@ -191,14 +196,16 @@ static void admin_changes(void)
 	CHECK(body && strstr(body, "\"type\":\"admin.user.add\""));
 	CHECK(body && strstr(body, "\"detail\":\"carol@example.com\""));
 	CHECK(body && strstr(body, "\"actor\":\"admin token\",\"source\":\"203.0.113.9\""));
+	CHECK(body && strstr(body, "\"type\":\"admin.key.add\""));
+	CHECK(body && strstr(body, "\"detail\":\"for alice@example.com, tags []\""));
 	CHECK(body && strstr(body, "\"type\":\"admin.node.expire\""));
 	CHECK(body && strstr(body, "\"detail\":\"node 2 server\""));
 	CHECK(body && !strstr(body, "s3cret-pw"));
 	CHECK(body && !strstr(body, "admin.user.remove"));
-	CHECK(body && strstr(body, "\"next\":2}"));
+	CHECK(body && strstr(body, "\"next\":3}"));
 	free(body);
 	body = get(srv, "user=admin token", 200);
-	CHECK(body && strstr(body, "\"next\":2}"));
+	CHECK(body && strstr(body, "\"next\":3}"));
 	free(body);
 	fz_srv_close(srv);
 }
