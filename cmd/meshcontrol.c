@@ -20,6 +20,7 @@
 #include "control/server/server.h"
 #include "control/server/store.h"
 #include "mesh_version.h"
+#include "meshcontrol.h"
 
 static const char *state_dir = "/var/lib/meshcontrol";
 static const char *store_url; /* --store; NULL: STATE/state.db */
@@ -87,6 +88,14 @@ static void usage(FILE *out)
 		"                                   copy a SQLite store into an empty\n"
 		"                                   PostgreSQL database in one transaction,\n"
 		"                                   then compare every table (rows, digest)\n"
+		"  audit verify [--head HASH]       check the audit log's hash chain: prints the\n"
+		"                                   rows checked and the head hash (record it;\n"
+		"                                   --head HASH later also catches a cut tail);\n"
+		"                                   the first bad row named, exit 1\n"
+		"  audit export --to FILE|- [--follow] [--after ID]\n"
+		"                                   the log as JSON lines (to a FILE: after its\n"
+		"                                   last row); --follow: new rows as they come\n"
+		"                                   (| systemd-cat -t mesh-audit for journald)\n"
 		"\n"
 		"The commands other than serve change the database directly: use them to set a\n"
 		"tailnet up.  While the server runs, remove users and nodes and set the policy\n"
@@ -740,6 +749,8 @@ int main(int argc, char **argv)
 		return cmd_admin_token();
 	if (strcmp(cmd, "store") == 0)
 		return cmd_store(sub_argc, sub_argv);
+	if (strcmp(cmd, "audit") == 0)
+		return meshcontrol_audit(sub_argc, sub_argv, state_dir, store_url);
 	fprintf(stderr,
 		"meshcontrol: unknown command '%s'\nTry 'meshcontrol --help' for more "
 		"information.\n",

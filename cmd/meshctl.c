@@ -28,6 +28,7 @@ static const struct meshctl_verb verbs[] = {
 	{ "user", meshctl_user, "admin: add, list or remove users (meshcontrol)" },
 	{ "authkey", meshctl_authkey, "admin: create, list or revoke auth keys (meshcontrol)" },
 	{ "node", meshctl_node, "admin: list, remove or expire nodes (meshcontrol)" },
+	{ "audit", meshctl_audit, "admin: the audit log (SSH decisions, sessions, admin changes)" },
 	{ "recordings", meshctl_recordings,
 	  "admin: list, play or get SSH session recordings (meshrecorder)" },
 	{ "version", run_version, "show the version" },

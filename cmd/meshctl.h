@@ -34,6 +34,7 @@ int meshctl_down(int argc, char **argv);
 int meshctl_logout(int argc, char **argv);
 int meshctl_recordings(int argc, char **argv);
 int meshctl_dns_config(int argc, char **argv);
+int meshctl_audit(int argc, char **argv);
 
 /* An admin document read with "get" and replaced with "set FILE" (meshctl_admin.c), for
  * verbs in files of their own: check() refuses a bad file before anything is sent
@@ -45,5 +46,16 @@ struct meshctl_admin_doc {
 	bool (*check)(const char *file, const char *text, size_t len);
 };
 int meshctl_admin_document(int argc, char **argv, const struct meshctl_admin_doc *doc);
+
+/* An admin verb in a file of its own: the admin options (--server, --token-file, ...) of
+ * argv taken, the other arguments in *args (n of them); NULL after printing why.  A
+ * request's answer (malloc'd) when its status is 2xx, else NULL after printing control's
+ * sentence.  The help text of the admin options. */
+struct meshctl_admin;
+struct meshctl_admin *meshctl_admin_new(int argc, char **argv, char ***args, int *n);
+char *meshctl_admin_request(struct meshctl_admin *a, const char *method, const char *path,
+			    const char *body);
+void meshctl_admin_free(struct meshctl_admin *a);
+const char *meshctl_admin_help(void);
 
 #endif

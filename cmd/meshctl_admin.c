@@ -575,3 +575,42 @@ int meshctl_admin_document(int argc, char **argv, const struct meshctl_admin_doc
 	free(b);
 	return 0;
 }
+
+/* For admin verbs in files of their own (meshctl.h). */
+struct meshctl_admin {
+	struct admin_opts o;
+};
+
+const char *meshctl_admin_help(void)
+{
+	return admin_help;
+}
+
+struct meshctl_admin *meshctl_admin_new(int argc, char **argv, char ***args, int *n)
+{
+	struct meshctl_admin *a = calloc(1, sizeof(*a));
+	if (!a) {
+		fprintf(stderr, "meshctl %s: out of memory\n", argv[0]);
+		return NULL;
+	}
+	if (!admin_parse(argc, argv, &a->o) || !admin_ready(argv[0], &a->o)) {
+		meshctl_admin_free(a);
+		return NULL;
+	}
+	*args = a->o.args;
+	*n = a->o.n;
+	return a;
+}
+
+char *meshctl_admin_request(struct meshctl_admin *a, const char *method, const char *path,
+			    const char *body)
+{
+	return admin_do(&a->o, method, path, body);
+}
+
+void meshctl_admin_free(struct meshctl_admin *a)
+{
+	if (a)
+		explicit_bzero(a->o.token, sizeof(a->o.token));
+	free(a);
+}

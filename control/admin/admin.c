@@ -441,3 +441,57 @@ char *ctl_admin_authkey_body(const char *user, int reusable, int ephemeral, cons
 	json_decref(j);
 	return s;
 }
+
+/* a member of an audit row as text ("" when absent) */
+static const char *audit_str(json_t *e, const char *key)
+{
+	const char *s = json_string_value(json_object_get(e, key));
+	return s ? s : "";
+}
+
+char *ctl_admin_audit_text(const char *json, bool json_lines, bool header, long long *next,
+			   size_t *rows)
+{
+	json_t *j = json_loads(json, 0, NULL), *a = json_object_get(j, "events"), *e;
+	json_t *nx = json_object_get(j, "next");
+	if (!json_is_array(a) || !json_is_integer(nx)) {
+		json_decref(j);
+		return NULL;
+	}
+	*next = (long long)json_integer_value(nx);
+	*rows = json_array_size(a);
+	size_t len = 0, i;
+	char *out = calloc(1, 1);
+	if (header && !json_lines)
+		add(&out, &len, "%-19s %-18s %-14s %-20s %-22s %s\n", "TIME (UTC)", "TYPE", "NODE",
+		    "WHO", "SSH USER -> LOCAL", "RULE / DETAIL");
+	json_array_foreach(a, i, e)
+	{
+		if (json_lines) {
+			char *line = json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER);
+			if (line)
+				add(&out, &len, "%s\n", line);
+			free(line);
+			continue;
+		}
+		char t[32], users[300], rd[1100];
+		json_int_t ms = json_integer_value(json_object_get(e, "time"));
+		time_t tt = (time_t)(ms / 1000);
+		struct tm tm;
+		gmtime_r(&tt, &tm);
+		strftime(t, sizeof(t), "%Y-%m-%d %H:%M:%S", &tm);
+		const char *su = audit_str(e, "ssh_user"), *lu = audit_str(e, "local_user");
+		snprintf(users, sizeof(users), "%s%s%s", su, *su || *lu ? "->" : "", lu);
+		const char *rule = audit_str(e, "rule"), *detail = audit_str(e, "detail");
+		snprintf(rd, sizeof(rd), "%s%s%s", rule, *rule && *detail ? ": " : "", detail);
+		const char *who = audit_str(e, "who");
+		add(&out, &len, "%-19s %-18s %-14s %-20s %-22s %s\n", t, audit_str(e, "type"),
+		    audit_str(e, "node")[0] ? audit_str(e, "node") : "-",
+		    *who		       ? who
+		    : audit_str(e, "actor")[0] ? audit_str(e, "actor")
+					       : "-",
+		    users[0] ? users : "-", rd[0] ? rd : "-");
+	}
+	json_decref(j);
+	return out;
+}

@@ -57,6 +57,12 @@ char *ctl_admin_table(const char *kind, const char *json);
 /* The recorder's list (GET /v1/recordings) as a table for people: SOURCE, ID, BYTES,
  * MODIFIED, one row a line and no other control characters; NULL on bad JSON. */
 char *ctl_admin_recordings_table(const char *json);
+/* GET /api/v1/audit's answer for people: a table (TIME, TYPE, NODE, WHO: the node event's
+ * who or control's actor, SSH USER -> LOCAL, RULE / DETAIL; with header, its title line
+ * first) or, json_lines, each row as one line of JSON; the answer's "next" in *next, its
+ * number of rows in *rows.  One row a line, no other control characters; NULL on bad JSON. */
+char *ctl_admin_audit_text(const char *json, bool json_lines, bool header, long long *next,
+			   size_t *rows);
 /* The sentence for a refused request: control's "error" (control characters as '?') and the
  * HTTP status. */
 void ctl_admin_error_text(const char *body, long status, char *out, size_t outlen);

@@ -368,13 +368,26 @@ enum MHD_Result ctl__admin_api(struct ctl__req *r, const char *method, const cha
 		enum MHD_Result (*fn)(struct ctl__req *, const char *, const char *);
 	} table[] = {
 		{ "users", users },   { "authkeys", authkeys },	 { "nodes", nodes },
-		{ "policy", policy }, { "dns", ctl__admin_dns },
+		{ "policy", policy }, { "dns", ctl__admin_dns }, { "audit", ctl__admin_audit },
 	};
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
 		size_t len = strlen(table[i].name);
-		if (strncmp(path, table[i].name, len) == 0 &&
-		    (path[len] == '\0' || path[len] == '/'))
-			return table[i].fn(r, method, path + len);
+		if (strncmp(path, table[i].name, len) != 0 ||
+		    (path[len] != '\0' && path[len] != '/'))
+			continue;
+		/* a change is written to the audit log once its answer says it was made (the
+		 * node's name is taken first: removing it forgets it) */
+		char name[CTL_HOSTNAME_MAX] = "";
+		struct ctl__node *n = strncmp(path, "nodes/", 6) == 0
+					  ? ctl__node_by_id(r->srv, strtoll(path + 6, NULL, 10))
+					  : NULL;
+		if (n)
+			snprintf(name, sizeof(name), "%s", n->rec.hostname);
+		ctl__last_status = 0;
+		enum MHD_Result res = table[i].fn(r, method, path + len);
+		if (strcmp(method, "GET") != 0)
+			ctl__audit_admin(r, method, path, name, ctl__last_status);
+		return res;
 	}
 	return ctl__reply_error(r->conn, MHD_HTTP_NOT_FOUND, "no admin endpoint '/api/v1/%s'",
 				path);

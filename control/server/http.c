@@ -23,6 +23,7 @@
 #include "common/key.h"
 #include "common/log.h"
 #include "common/now.h"
+#include "control/server/audit.h"
 #include "control/server/internal.h"
 #include "control/server/sso.h"
 #include "control/url/url.h"
@@ -31,10 +32,11 @@
  * authenticated while a body arrives, so these (and the budget over all connections) are
  * what an anonymous client can make the server hold. */
 enum {
-	SRV_BODY_SMALL = 4 << 10,	 /* hold, logout, unknown node API paths */
-	SRV_BODY_WEB = 8 << 10,		 /* the web forms */
-	SRV_BODY_REGISTER = 16 << 10,	 /* keys, a hostname, at most 32 tags of 64 bytes */
-	SRV_BODY_MAP = 64 << 10,	 /* 16 endpoints, 8 SSH host keys of 1 KiB */
+	SRV_BODY_SMALL = 4 << 10,     /* hold, logout, unknown node API paths */
+	SRV_BODY_WEB = 8 << 10,	      /* the web forms */
+	SRV_BODY_REGISTER = 16 << 10, /* keys, a hostname, at most 32 tags of 64 bytes */
+	SRV_BODY_MAP = 64 << 10,      /* 16 endpoints, 8 SSH host keys of 1 KiB */
+	SRV_BODY_AUDIT = CTL_AUDIT_BODY_MAX + 256, /* 256 events; the envelope's bytes */
 	SRV_BODY_ADMIN = 64 << 10,	 /* admin API objects (after the token was checked) */
 	SRV_BODY_POLICY = 1 << 20,	 /* a policy file */
 	SRV_BODY_DNS = CTL_DNS_TEXT_MAX, /* the DNS settings */
@@ -42,6 +44,8 @@ enum {
 	SRV_BODY_DROP_MAX = 8 << 20,	 /* what a refused request may send before it is cut off */
 	SRV_TICK_MS = 50,
 };
+
+_Thread_local unsigned ctl__last_status;
 
 uint64_t ctl__wall_ms(void)
 {
@@ -102,6 +106,7 @@ enum MHD_Result ctl__reply(struct MHD_Connection *c, unsigned status, const char
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
 	if (answering && answering->conn == c)
 		ctl__reply_headers(answering, resp);
+	ctl__last_status = status;
 	enum MHD_Result rc = MHD_queue_response(c, status, resp);
 	MHD_destroy_response(resp);
 	return rc;
@@ -216,6 +221,8 @@ static size_t body_limit(const char *url)
 		return SRV_BODY_REGISTER;
 	if (strcmp(url, "/machine/map") == 0)
 		return SRV_BODY_MAP;
+	if (strcmp(url, "/machine/audit") == 0)
+		return SRV_BODY_AUDIT;
 	if (strncmp(url, "/machine/", 9) == 0)
 		return SRV_BODY_SMALL;
 	if (strcmp(url, "/api/v1/policy") == 0 || strcmp(url, "/api/v1/policy/check") == 0)

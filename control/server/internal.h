@@ -27,6 +27,7 @@ enum ctl__wait {
 	SRV_WAIT_REGISTER, /* interactive registration: its login request decided */
 	SRV_WAIT_HOLD,	   /* check-mode hold: its hold decided */
 	SRV_WAIT_SSO,	   /* an SSO callback: its token exchange done (sso_fetch.c) */
+	SRV_WAIT_AUDIT,	   /* GET /api/v1/audit?wait=S: new audit rows (audit_api.c) */
 };
 
 struct ctl__node {
@@ -47,6 +48,9 @@ struct ctl__node {
 	size_t n_sent;
 	char *sent_filter, *sent_ssh, *sent_self, *sent_relays;
 	uint64_t sent_dns_gen; /* the DNS settings it was sent (srv->dns_gen then) */
+	/* audit events it sent in the minute from audit_window_ms (now_mono_ms) */
+	uint64_t audit_window_ms;
+	size_t audit_count;
 };
 
 enum {
@@ -345,6 +349,23 @@ int ctl__register_finish(struct ctl_server *srv, struct ctl__login_req *lr, int6
 int ctl__ssh_verdict(struct ctl_server *srv, int64_t src, int64_t dst, const char *user, char *why,
 		     size_t whylen);
 
+/* audit_api.c: the node API's "audit", GET /api/v1/audit, and control's own events: type
+ * (node.register, control.login, admin.*, check.*) concerning node n (NULL: none) by actor
+ * ("admin token" or a login), from c's client address (NULL: none), stored in the audit log
+ * (a failure is logged: the change it records has happened). */
+enum MHD_Result ctl__api_audit(struct ctl__req *r, struct ctl__node *n);
+enum MHD_Result ctl__admin_audit(struct ctl__req *r, const char *method, const char *rest);
+void ctl__audit(struct ctl_server *srv, struct MHD_Connection *c, const char *type,
+		const struct ctl__node *n, const char *actor, const char *detail);
+/* c's client address in full ("" when unknown). */
+void ctl__audit_source(struct MHD_Connection *c, char out[static SRV_SOURCE_MAX]);
+/* admin_audit.c: an admin API request that changed something, as its audit event (its
+ * answer's status in status; ctl__admin_api calls it) */
+void ctl__audit_admin(struct ctl__req *r, const char *method, const char *path,
+		      const char *node_name, unsigned status);
+/* http.c: the status of the last answer queued on this thread (for ctl__audit_admin) */
+extern _Thread_local unsigned ctl__last_status;
+
 /* relay.c */
 /* Check the relay options and read the secret (err names the option). */
 int ctl__relay_config(struct ctl_server *srv, char *err, size_t errlen);
@@ -448,5 +469,11 @@ int ctl__sq_node_update(struct ctl_store *s, const struct ctl_node_rec *n);
 int ctl__sq_node_set_expiry(struct ctl_store *s, int64_t id, int64_t key_expiry);
 int ctl__sq_node_list(struct ctl_store *s, ctl_node_cb cb, void *ctx);
 int ctl__sq_node_remove(struct ctl_store *s, int64_t id);
+/* store_sqlite_audit.c */
+int ctl__sq_audit_append(struct ctl_store *s, struct ctl_audit_rec *recs, size_t n, int64_t node_id,
+			 int64_t *held);
+int ctl__sq_audit_list(struct ctl_store *s, const struct ctl_audit_filter *f, ctl_audit_cb cb,
+		       void *ctx);
+int ctl__sq_audit_head(struct ctl_store *s, int64_t *id, uint8_t hash[CTL_AUDIT_HASH_LEN]);
 
 #endif

@@ -1,6 +1,6 @@
 /* The node API's envelope: a request is opened and authenticated with the sender's machine
- * key (with a replay check), dispatched to register, map, hold or logout, and answered sealed
- * to that key. */
+ * key (with a replay check), dispatched to register, map, hold, logout or audit, and answered
+ * sealed to that key. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,6 +114,7 @@ enum MHD_Result ctl__node_api(struct ctl__req *r, const char *path)
 		{ "map", ctl__api_map },
 		{ "hold", ctl__api_hold },
 		{ "logout", ctl__api_logout },
+		{ "audit", ctl__api_audit },
 	};
 	for (size_t i = 0; i < sizeof(as_node) / sizeof(as_node[0]); i++) {
 		if (strcmp(path, as_node[i].path) != 0)

@@ -297,6 +297,9 @@ static enum MHD_Result register_by_key(struct ctl__req *r, const uint8_t nk[32],
 		    err);
 	log_info("meshcontrol", "node %lld (%s) registered by auth key %s", (long long)n->rec.id,
 		 n->rec.hostname, k->prefix);
+	char detail[64];
+	snprintf(detail, sizeof(detail), "auth key %s", k->prefix);
+	ctl__audit(srv, r->conn, "node.register", n, "", detail);
 	return ctl__reply_sealed_json(r, MHD_HTTP_OK, registered_json(srv, n));
 }
 

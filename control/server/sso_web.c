@@ -218,6 +218,14 @@ static enum MHD_Result check_finish(struct ctl__req *r, const char *hold_id,
 }
 
 /* The exchange is done (or its time ran out): who the person is here, then a session. */
+/* A sign-in through the provider as control.login: how it ended (why it failed). */
+static void sso_audit(struct ctl__req *r, const char *who, const char *how, const char *why)
+{
+	char detail[SRV_SSO_ERR_MAX + 32];
+	snprintf(detail, sizeof(detail), "%s%.480s", how, why);
+	ctl__audit(r->srv, r->conn, "control.login", NULL, who, detail);
+}
+
 static enum MHD_Result finish(struct ctl__req *r)
 {
 	struct ctl_server *srv = r->srv;
@@ -254,12 +262,14 @@ static enum MHD_Result finish(struct ctl__req *r)
 	}
 	if (rc) {
 		log_info("meshcontrol", "oidc: a sign-in failed: %s", err);
+		sso_audit(r, "", "failed (sso): ", err);
 		res = fail_page(r, MHD_HTTP_FORBIDDEN, "Sign-in failed", "Sign-in failed", err);
 		goto out;
 	}
 	if (!ctl__sso_allowed(&s->cfg, id, why, sizeof(why))) {
 		log_info("meshcontrol", "oidc: %s (sub %s, email '%s') refused: %s", id->iss,
 			 id->sub, id->email, why);
+		sso_audit(r, id->email[0] ? id->email : id->sub, "failed (sso): ", why);
 		res = fail_page(r, MHD_HTTP_FORBIDDEN, "Not allowed",
 				"You may not use this tailnet", why);
 		goto out;
@@ -288,6 +298,8 @@ static enum MHD_Result finish(struct ctl__req *r)
 	log_info("meshcontrol", "oidc: %s signed in (%s, sub %s, %zu groups)%s%s%.8s", u.login,
 		 id->iss, id->sub, id->ngroups, created ? ": a new user" : "",
 		 hold[0] ? " for check " : "", hold);
+	if (!hold[0])
+		sso_audit(r, u.login, "ok (sso)", "");
 	res = hold[0] ? check_finish(r, hold, id, &u) : ctl__session_start(r, &u, next);
 out:
 	free(id);

@@ -100,6 +100,35 @@ typedef int (*ctl_user_cb)(void *ctx, const struct ctl_user *u);
 typedef int (*ctl_authkey_cb)(void *ctx, const struct ctl_authkey *k);
 typedef int (*ctl_node_cb)(void *ctx, const struct ctl_node_rec *n);
 
+/* The audit log (schema 6; audit.h has the events' format): an append-only table whose
+ * rows are numbered 1, 2, 3 ... with no gap, each row's hash = SHA-256(the previous row's
+ * hash (32 zero bytes before row 1) || le64(id) || body), so a row edited, removed or put in
+ * is seen by walking the chain (ctl_audit_verify). */
+enum { CTL_AUDIT_HASH_LEN = 32 };
+
+struct ctl_audit_rec {
+	int64_t id;	     /* audit_append gives the next one (0: skipped, already held) */
+	int64_t received_ms; /* unix ms at control */
+	int64_t node_id;     /* the node it concerns (its sender for a node event); 0: none */
+	int64_t node_seq;    /* the node's seq for a node event; 0 for control's own */
+	const char *type;
+	const char *node;		  /* that node's name, "" for none */
+	const char *who;		  /* a node event's "who", a control event's "actor" */
+	const char *body;		  /* the event's canonical JSON, what the hash covers */
+	uint8_t hash[CTL_AUDIT_HASH_LEN]; /* audit_append fills it */
+};
+
+/* audit_list's selection; zero/NULL/"" members select everything. */
+struct ctl_audit_filter {
+	int64_t after;		    /* ids above this */
+	int64_t since_ms, until_ms; /* received in [since, until] */
+	const char *who, *node;	    /* exactly */
+	const char *type;	    /* "ssh.refuse", or a prefix "ssh" for "ssh" and "ssh.*" */
+	int64_t limit;		    /* at most this many rows; 0: all */
+};
+
+typedef int (*ctl_audit_cb)(void *ctx, const struct ctl_audit_rec *r);
+
 struct ctl_store_ops {
 	void (*close)(struct ctl_store *s);
 	/* meta: small named values (the tailnet's ULA prefix, the admin token hash). */
@@ -164,6 +193,18 @@ struct ctl_store_ops {
 	int (*sso_user)(struct ctl_store *s, const char *iss, const char *sub, struct ctl_user *u);
 	/* Every SSO user's stored groups and last login, by user id (the policy's input). */
 	int (*sso_list)(struct ctl_store *s, ctl_sso_cb cb, void *ctx);
+	/* audit (schema 6): append the n records in one transaction, in order, each chained to
+	 * the last row (ids and hashes filled in); a node event (node_seq > 0) whose node
+	 * already holds a seq >= it is skipped (id 0).  Replicas sharing a PostgreSQL database
+	 * append one at a time (an advisory lock), so the chain never forks.  held (when not
+	 * NULL): the highest seq held for node_id afterwards (0: none); n may be 0 for that. */
+	int (*audit_append)(struct ctl_store *s, struct ctl_audit_rec *recs, size_t n,
+			    int64_t node_id, int64_t *held);
+	/* The rows f selects in ascending id to cb (its record lives for the call only). */
+	int (*audit_list)(struct ctl_store *s, const struct ctl_audit_filter *f, ctl_audit_cb cb,
+			  void *ctx);
+	/* The last row's id and hash: 0 and zeros when the log is empty. */
+	int (*audit_head)(struct ctl_store *s, int64_t *id, uint8_t hash[CTL_AUDIT_HASH_LEN]);
 };
 
 struct ctl_store {
@@ -197,6 +238,22 @@ void ctl_store_scrub(const char *url, char *msg);
  * with the reason (and the table) in err. */
 int ctl_store_migrate(const char *sqlite_path, const char *pg_url, FILE *report, char *err,
 		      size_t errlen);
+
+/* The chain value of row id with body after the row whose hash is prev. */
+void ctl_audit_chain(const uint8_t prev[CTL_AUDIT_HASH_LEN], int64_t id, const char *body,
+		     uint8_t out[CTL_AUDIT_HASH_LEN]);
+
+/* Walk the whole audit log: ids 1, 2, ... without a gap, each hash recomputed, each row's
+ * columns equal to its body's members (audit.h's format).  0 with
+ * "N rows checked, head HASH" on report; -EBADMSG with the first bad row in err ("audit row
+ * 17: hash mismatch (edited?)", "audit row 18 missing (rows 17 → 19)"); head_hex (NULL:
+ * none), a head recorded earlier, must be some row's hash, else the tail was cut. */
+int ctl_audit_verify(struct ctl_store *s, const char *head_hex, FILE *report, char *err,
+		     size_t errlen);
+
+/* Every audit row after *after as a JSON line on out ({"id":N, the event..., "hash":HEX}),
+ * *after moved to the last one written; 0, or -EPIPE when out took no more. */
+int ctl_audit_export(struct ctl_store *s, int64_t *after, FILE *out);
 
 /* The schema version this build migrates to. */
 int ctl_store_schema_version(void);

@@ -41,6 +41,8 @@ static const struct table {
 	  "src_node, dst_node", "src_node, dst_node", false },
 	{ "sso_identities", "iss, sub, user_id, email, groups, updated", "TTITTI", "iss, sub",
 	  "iss COLLATE \"C\", sub COLLATE \"C\"", false },
+	{ "audit", "id, received_ms, node_id, node_seq, type, node, who, body, hash", "IIIITTTTB",
+	  "id", "id", false },
 };
 
 enum { N_TABLES = sizeof(tables) / sizeof(tables[0]), COLS_MAX = 16 };

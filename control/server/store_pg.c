@@ -1,10 +1,10 @@
 /* The PostgreSQL backend of the control store, for several meshcontrol replicas sharing one
- * database: the same five numbered migrations as SQLite written for PostgreSQL (BIGSERIAL,
+ * database: the same six numbered migrations as SQLite written for PostgreSQL (BIGSERIAL,
  * BYTEA, BIGINT; a schema_version row), applied under a transaction-level advisory lock so
  * replicas starting together migrate once; one transaction per op; a lost connection reset
  * once per op (ctl__pg_run says when the op runs again).  This file: the connection and its
  * statement helpers, the schema, users, meta, policy, approvals and SSO identities; nodes and
- * auth keys are in store_pg_nodes.c. */
+ * auth keys are in store_pg_nodes.c, the audit log in store_pg_audit.c. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -60,6 +60,18 @@ static const char *const migrations[] = {
 	"  unnest(string_to_array(tags, ',')) AS t WHERE t <> '' ON CONFLICT DO NOTHING;"
 	"ALTER TABLE nodes DROP COLUMN tags;"
 	"ALTER TABLE authkeys DROP COLUMN tags;",
+	/* 6: the audit log (store_pg_audit.c): ids given by the appender, no gaps; a node's
+	 * seqs unique; rows never changed (the trigger); IF NOT EXISTS, as in SQLite */
+	"CREATE TABLE IF NOT EXISTS audit (id BIGINT PRIMARY KEY, received_ms BIGINT NOT NULL,"
+	"  node_id BIGINT NOT NULL, node_seq BIGINT NOT NULL, type TEXT NOT NULL,"
+	"  node TEXT NOT NULL, who TEXT NOT NULL, body TEXT NOT NULL, hash BYTEA NOT NULL);"
+	"CREATE UNIQUE INDEX IF NOT EXISTS audit_node_seq ON audit (node_id, node_seq)"
+	"  WHERE node_seq > 0;"
+	"CREATE INDEX IF NOT EXISTS audit_received ON audit (received_ms);"
+	"CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS"
+	"  $$BEGIN RAISE EXCEPTION 'the audit log is append-only'; END$$;"
+	"CREATE OR REPLACE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON audit"
+	"  FOR EACH ROW EXECUTE FUNCTION audit_append_only();",
 };
 
 enum { N_MIGRATIONS = sizeof(migrations) / sizeof(migrations[0]) };
@@ -657,6 +669,9 @@ static const struct ctl_store_ops pg_ops = {
 	.sso_groups = pg_sso_groups,
 	.sso_user = pg_sso_user,
 	.sso_list = pg_sso_list,
+	.audit_append = ctl__pg_audit_append,
+	.audit_list = ctl__pg_audit_list,
+	.audit_head = ctl__pg_audit_head,
 };
 
 /* All migrations not yet applied, in one transaction holding the advisory lock: a replica

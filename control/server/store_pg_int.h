@@ -89,6 +89,12 @@ int ctl__pg_node_remove(struct ctl_store *s, int64_t id);
 /* store_pg_policy.c: the policy's version and its compare-and-set */
 int ctl__pg_policy_current(struct ctl_store *s, char **text, int64_t *version);
 int ctl__pg_policy_set_if(struct ctl_store *s, const char *text, int64_t expect, int64_t *version);
+/* store_pg_audit.c: the audit log's ops */
+int ctl__pg_audit_append(struct ctl_store *s, struct ctl_audit_rec *recs, size_t n, int64_t node_id,
+			 int64_t *held);
+int ctl__pg_audit_list(struct ctl_store *s, const struct ctl_audit_filter *f, ctl_audit_cb cb,
+		       void *ctx);
+int ctl__pg_audit_head(struct ctl_store *s, int64_t *id, uint8_t hash[CTL_AUDIT_HASH_LEN]);
 
 /* store_pg.c: connect (the URL already checked) and migrate; err never holds the password */
 int ctl__pg_connect(const char *url, struct ctl__pg_store **out, char *err, size_t errlen);

@@ -3,7 +3,7 @@
  * how far a database got), and one transaction per store operation so nothing is ever
  * half-written.  This file: the schema, opening, the shared statement helpers, users,
  * meta, policy, approvals and SSO identities; nodes and auth keys are in
- * store_sqlite_nodes.c. */
+ * store_sqlite_nodes.c, the audit log in store_sqlite_audit.c. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +67,19 @@ static const char *const migrations[] = {
 	"  WHERE tag <> '';"
 	"ALTER TABLE nodes DROP COLUMN tags;"
 	"ALTER TABLE authkeys DROP COLUMN tags;",
+	/* 6: the audit log (store_sqlite_audit.c): ids given by the appender, no gaps; a
+	 * node's seqs unique; rows never changed (the triggers).  IF NOT EXISTS: a database
+	 * whose user_version was set back (the store's tests do) migrates again */
+	"CREATE TABLE IF NOT EXISTS audit (id INTEGER PRIMARY KEY, received_ms INTEGER NOT NULL,"
+	"  node_id INTEGER NOT NULL, node_seq INTEGER NOT NULL, type TEXT NOT NULL,"
+	"  node TEXT NOT NULL, who TEXT NOT NULL, body TEXT NOT NULL, hash BLOB NOT NULL);"
+	"CREATE UNIQUE INDEX IF NOT EXISTS audit_node_seq ON audit (node_id, node_seq)"
+	"  WHERE node_seq > 0;"
+	"CREATE INDEX IF NOT EXISTS audit_received ON audit (received_ms);"
+	"CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit"
+	"  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+	"CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit"
+	"  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
 };
 
 enum { N_MIGRATIONS = sizeof(migrations) / sizeof(migrations[0]) };
@@ -490,6 +503,9 @@ static const struct ctl_store_ops sqlite_ops = {
 	.sso_groups = sq_sso_groups,
 	.sso_user = sq_sso_user,
 	.sso_list = sq_sso_list,
+	.audit_append = ctl__sq_audit_append,
+	.audit_list = ctl__sq_audit_list,
+	.audit_head = ctl__sq_audit_head,
 };
 
 static int migrate(sqlite3 *db, char *err, size_t errlen)

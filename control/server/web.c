@@ -364,6 +364,10 @@ static enum MHD_Result do_login(struct ctl__req *r)
 	enum MHD_Result res;
 	int rc = password_check(r, login, pw, &u, "Log in to Mesh", &res);
 	sodium_memzero(pw, sizeof(pw));
+	ctl__audit(r->srv, r->conn, "control.login", NULL, login,
+		   rc == -EAGAIN ? "failed (password): too many failed attempts"
+		   : rc		 ? "failed (password): wrong login or password"
+				 : "ok (password)");
 	if (rc == -EAGAIN)
 		return res;
 	if (rc)
@@ -464,9 +468,15 @@ static enum MHD_Result device_page(struct ctl__req *r, const char *method, const
 					    "<p class=err id=error>The device could not be added: "
 					    "%s</p>",
 					    err_h);
+			struct ctl__node *n = ctl__node_by_id(srv, lr->node_id);
+			ctl__audit(srv, r->conn, "node.register", n, s->login,
+				   "login approved on the web");
+			ctl__audit(srv, r->conn, "admin.login.approve", n, s->login, lr->hostname);
 		} else {
 			lr->state = CTL__REJECTED;
 			ctl__wake(srv, SRV_WAIT_REGISTER, lr->token);
+			ctl__audit(srv, r->conn, "admin.login.reject", NULL, s->login,
+				   lr->hostname);
 		}
 	}
 	if (lr->state == CTL__APPROVED)
@@ -624,6 +634,19 @@ static enum MHD_Result check_approve(struct ctl__req *r, const struct check_view
 	return MHD_YES;
 }
 
+/* A person's decision on h as its audit event (on the node held).  Its nodes are looked up
+ * again: an approval may have let the lock go. */
+static void check_audit(struct ctl__req *r, const struct ctl__hold *h, const char *login)
+{
+	char detail[CTL_HOSTNAME_MAX * 2 + 600];
+	struct ctl__node *src = ctl__node_by_id(r->srv, h->src);
+	struct ctl__node *dst = ctl__node_by_id(r->srv, h->dst);
+	snprintf(detail, sizeof(detail), "%s -> %s as %s%s%s", src ? src->rec.hostname : "?",
+		 dst ? dst->rec.hostname : "?", h->local_user, h->reason[0] ? ": " : "", h->reason);
+	ctl__audit(r->srv, r->conn, h->state == CTL__APPROVED ? "check.approve" : "check.reject",
+		   dst, login, detail);
+}
+
 static enum MHD_Result check_page(struct ctl__req *r, const char *method, const char *id)
 {
 	struct ctl_server *srv = r->srv;
@@ -667,6 +690,8 @@ static enum MHD_Result check_page(struct ctl__req *r, const char *method, const 
 			return page(r, MHD_HTTP_FORBIDDEN, "Refused", NULL,
 				    "<p class=err>The form has expired; reload the page.</p>");
 		ctl__form_get(r->body ? r->body : "", "action", action, sizeof(action));
+		char login[CTL_LOGIN_MAX]; /* s may not outlive an approval (the lock let go) */
+		snprintf(login, sizeof(login), "%s", s->login);
 		if (strcmp(action, "approve") == 0) {
 			char hid[sizeof(h->id)];
 			snprintf(hid, sizeof(hid), "%s", h->id);
@@ -677,6 +702,7 @@ static enum MHD_Result check_page(struct ctl__req *r, const char *method, const 
 		} else {
 			h->state = CTL__REJECTED;
 		}
+		check_audit(r, h, login);
 		ctl__wake(srv, SRV_WAIT_HOLD, h->id);
 	}
 	if (h->state == CTL__APPROVED) {

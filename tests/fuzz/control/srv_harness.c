@@ -434,6 +434,7 @@ void fz_http(struct ctl_server *srv, const char *head, const char *body, size_t 
 		ctl__wake(srv, SRV_WAIT_REGISTER, NULL);
 		ctl__wake(srv, SRV_WAIT_HOLD, NULL);
 		ctl__wake(srv, SRV_WAIT_SSO, NULL);
+		ctl__wake(srv, SRV_WAIT_AUDIT, NULL);
 		pthread_mutex_unlock(&srv->lock);
 		struct ctl__req *r = cls;
 		r->deadline_ms = 0;

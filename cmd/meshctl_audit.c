@@ -1,0 +1,154 @@
+/* meshctl audit: the tailnet's audit log from meshcontrol's admin API (GET /api/v1/audit),
+ * as a table or JSON lines, every row matching (a page of 1000 at a time), then with
+ * --follow the new ones as they come (long polls of 25 s) until interrupted. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cmd/meshctl.h"
+#include "control/admin/admin.h"
+
+enum { PAGE = 1000, FOLLOW_WAIT_S = 25 };
+
+static const char help[] =
+    "Usage: meshctl audit [--json] [--follow] [--user=LOGIN] [--node=NAME] [--type=TYPE]\n"
+    "                     [--since=WHEN]\n"
+    "The audit log kept by meshcontrol: SSH decisions and sessions reported by the nodes,\n"
+    "registrations, sign-ins to control and admin changes, oldest first.\n"
+    "  --json         one JSON object a line (every member, with id and hash)\n"
+    "  --follow       then wait for new events and print them as they come\n"
+    "  --user=LOGIN   events whose who (a node event) or actor (control's) is LOGIN\n"
+    "  --node=NAME    events of that node\n"
+    "  --type=TYPE    ssh.refuse, or a prefix: ssh, admin, control\n"
+    "  --since=WHEN   30s, 10m, 2h or 7d ago, or unix milliseconds\n";
+
+static volatile sig_atomic_t stopping;
+
+static void on_signal(int sig)
+{
+	stopping = sig;
+}
+
+/* value percent-encoded onto path (its room len) as "&key=VALUE". */
+static void add_param(char *path, size_t len, const char *key, const char *value)
+{
+	size_t o = strlen(path);
+	o += (size_t)snprintf(path + o, len > o ? len - o : 0, "&%s=", key);
+	for (const unsigned char *p = (const unsigned char *)value; *p && o + 4 < len; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || strchr("-._~", *p))
+			path[o++] = (char)*p;
+		else
+			o += (size_t)snprintf(path + o, len - o, "%%%02X", *p);
+	}
+	path[o < len ? o : len - 1] = '\0';
+}
+
+/* --since: a duration ago or unix ms; -1 when it is neither. */
+static long long since_ms(const char *s)
+{
+	char *end;
+	long long x = strtoll(s, &end, 10);
+	if (end == s || x < 0)
+		return -1;
+	if (!*end)
+		return x;
+	long long unit = !strcmp(end, "s")   ? 1
+			 : !strcmp(end, "m") ? 60
+			 : !strcmp(end, "h") ? 3600
+			 : !strcmp(end, "d") ? 86400
+					     : 0;
+	if (!unit)
+		return -1;
+	long long ago = (long long)time(NULL) - x * unit;
+	return ago > 0 ? ago * 1000 : 0;
+}
+
+int meshctl_audit(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			printf("%s\n%s", help, meshctl_admin_help());
+			return 0;
+		}
+	char **args, filter[2048] = "";
+	int n;
+	bool json = false, follow = false;
+	struct meshctl_admin *a = meshctl_admin_new(argc, argv, &args, &n);
+	if (!a)
+		return 2;
+	static const char *const keys[] = { "--user=", "--node=", "--type=" };
+	for (int i = 0; i < n; i++) {
+		bool known = true;
+		if (!strcmp(args[i], "--json"))
+			json = true;
+		else if (!strcmp(args[i], "--follow"))
+			follow = true;
+		else if (!strncmp(args[i], "--since=", 8)) {
+			long long ms = since_ms(args[i] + 8);
+			char v[32];
+			if (ms < 0) {
+				fprintf(stderr,
+					"meshctl audit: --since '%s': expected 30s, 10m, 2h, "
+					"7d or unix milliseconds\n",
+					args[i] + 8);
+				meshctl_admin_free(a);
+				return 2;
+			}
+			snprintf(v, sizeof(v), "%lld", ms);
+			add_param(filter, sizeof(filter), "since", v);
+		} else {
+			known = false;
+			for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+				if (!strncmp(args[i], keys[k], strlen(keys[k]))) {
+					char key[8];
+					snprintf(key, sizeof(key), "%.4s", keys[k] + 2);
+					add_param(filter, sizeof(filter), key,
+						  args[i] + strlen(keys[k]));
+					known = true;
+				}
+		}
+		if (!known) {
+			fprintf(stderr, "meshctl audit: unknown argument '%s'\n%s", args[i], help);
+			meshctl_admin_free(a);
+			return 2;
+		}
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	long long after = 0;
+	bool header = true, caught_up = false;
+	int rc = 0;
+	while (!stopping) {
+		char path[2300];
+		snprintf(path, sizeof(path), "audit?after=%lld&limit=%d%s", after, PAGE, filter);
+		if (caught_up)
+			snprintf(path + strlen(path), sizeof(path) - strlen(path), "&wait=%d",
+				 FOLLOW_WAIT_S);
+		char *body = meshctl_admin_request(a, "GET", path, NULL);
+		long long next = after;
+		size_t rows = 0;
+		char *text = body ? ctl_admin_audit_text(body, json, header, &next, &rows) : NULL;
+		if (body && !text)
+			fprintf(stderr,
+				"meshctl audit: meshcontrol's answer is not an audit list\n");
+		free(body);
+		if (!text) {
+			rc = 1;
+			break;
+		}
+		fputs(text, stdout);
+		fflush(stdout);
+		free(text);
+		header = false;
+		/* a full page: more right away; otherwise caught up */
+		caught_up = rows < PAGE;
+		after = next;
+		if (caught_up && !follow)
+			break;
+	}
+	meshctl_admin_free(a);
+	return rc;
+}

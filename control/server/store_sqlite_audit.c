@@ -1,0 +1,147 @@
+/* The SQLite store's audit log (schema 6): appends in one IMMEDIATE transaction (the
+ * database's write lock: one writer at a time, so the chain never forks), each row given the
+ * next id and chained to the last one; the list with its filters; the head.  Triggers refuse
+ * UPDATE and DELETE on the table, so only someone who drops them can change a row, and
+ * `meshcontrol audit verify` then names it. */
+#include <errno.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "control/server/internal.h"
+#include "control/server/store.h"
+
+static int head(sqlite3 *db, int64_t *id, uint8_t hash[CTL_AUDIT_HASH_LEN])
+{
+	sqlite3_stmt *st = ctl__sq_prep(db, "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1");
+	if (!st)
+		return -EIO;
+	*id = 0;
+	memset(hash, 0, CTL_AUDIT_HASH_LEN);
+	int rc = 0, step = sqlite3_step(st);
+	if (step == SQLITE_ROW) {
+		*id = sqlite3_column_int64(st, 0);
+		if (sqlite3_column_bytes(st, 1) == CTL_AUDIT_HASH_LEN)
+			memcpy(hash, sqlite3_column_blob(st, 1), CTL_AUDIT_HASH_LEN);
+	} else if (step != SQLITE_DONE) {
+		rc = -EIO;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* The highest seq held for node (0: none), or a negative errno. */
+static int64_t held_seq(sqlite3 *db, int64_t node)
+{
+	sqlite3_stmt *st = ctl__sq_prep(db, "SELECT COALESCE(MAX(node_seq), 0) FROM audit "
+					    "WHERE node_id = ? AND node_seq > 0");
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, node);
+	int64_t seq = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -EIO;
+	sqlite3_finalize(st);
+	return seq;
+}
+
+static int insert(sqlite3 *db, const struct ctl_audit_rec *r)
+{
+	sqlite3_stmt *st = ctl__sq_prep(db, "INSERT INTO audit (id, received_ms, node_id, "
+					    "node_seq, type, node, who, body, hash) VALUES "
+					    "(?, ?, ?, ?, ?, ?, ?, ?, ?)");
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, r->id);
+	sqlite3_bind_int64(st, 2, r->received_ms);
+	sqlite3_bind_int64(st, 3, r->node_id);
+	sqlite3_bind_int64(st, 4, r->node_seq);
+	sqlite3_bind_text(st, 5, r->type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, r->node ? r->node : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, r->who ? r->who : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 8, r->body, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 9, r->hash, CTL_AUDIT_HASH_LEN, SQLITE_STATIC);
+	return ctl__sq_step_done(db, st);
+}
+
+int ctl__sq_audit_append(struct ctl_store *s, struct ctl_audit_rec *recs, size_t n, int64_t node_id,
+			 int64_t *held)
+{
+	sqlite3 *db = ctl__sq(s)->db;
+	int64_t last;
+	uint8_t prev[CTL_AUDIT_HASH_LEN];
+	int rc = ctl__sq_begin(db);
+	if (rc)
+		return rc;
+	rc = head(db, &last, prev);
+	for (size_t i = 0; !rc && i < n; i++) {
+		struct ctl_audit_rec *r = &recs[i];
+		r->id = 0;
+		if (r->node_seq > 0) {
+			int64_t have = held_seq(db, r->node_id);
+			if (have < 0)
+				rc = (int)have;
+			if (rc || r->node_seq <= have)
+				continue;
+		}
+		r->id = ++last;
+		ctl_audit_chain(prev, r->id, r->body, r->hash);
+		memcpy(prev, r->hash, sizeof(prev));
+		rc = insert(db, r);
+	}
+	if (!rc && held) {
+		int64_t have = held_seq(db, node_id);
+		if (have < 0)
+			rc = (int)have;
+		else
+			*held = have;
+	}
+	return ctl__sq_finish(db, rc);
+}
+
+int ctl__sq_audit_list(struct ctl_store *s, const struct ctl_audit_filter *f, ctl_audit_cb cb,
+		       void *ctx)
+{
+	sqlite3_stmt *st = ctl__sq_prep(
+	    ctl__sq(s)->db,
+	    "SELECT id, received_ms, node_id, node_seq, type, node, who, body, hash FROM audit "
+	    "WHERE id > ?1 AND (?2 = 0 OR received_ms >= ?2) AND (?3 = 0 OR received_ms <= ?3) "
+	    "AND (?4 = '' OR who = ?4) AND (?5 = '' OR node = ?5) AND (?6 = '' OR type = ?6 OR "
+	    "substr(type, 1, length(?6) + 1) = ?6 || '.') ORDER BY id LIMIT ?7");
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, f->after);
+	sqlite3_bind_int64(st, 2, f->since_ms);
+	sqlite3_bind_int64(st, 3, f->until_ms);
+	sqlite3_bind_text(st, 4, f->who ? f->who : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, f->node ? f->node : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, f->type ? f->type : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 7, f->limit > 0 ? f->limit : -1);
+	int rc = 0, step;
+	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		struct ctl_audit_rec r = {
+			.id = sqlite3_column_int64(st, 0),
+			.received_ms = sqlite3_column_int64(st, 1),
+			.node_id = sqlite3_column_int64(st, 2),
+			.node_seq = sqlite3_column_int64(st, 3),
+			.type = (const char *)sqlite3_column_text(st, 4),
+			.node = (const char *)sqlite3_column_text(st, 5),
+			.who = (const char *)sqlite3_column_text(st, 6),
+			.body = (const char *)sqlite3_column_text(st, 7),
+		};
+		/* a hash of another length (a row tampered with) compares unequal as zeros */
+		if (sqlite3_column_bytes(st, 8) == CTL_AUDIT_HASH_LEN)
+			memcpy(r.hash, sqlite3_column_blob(st, 8), CTL_AUDIT_HASH_LEN);
+		if (!r.type || !r.node || !r.who || !r.body)
+			rc = -EIO;
+		else
+			rc = cb(ctx, &r);
+	}
+	if (!rc && step != SQLITE_DONE)
+		rc = -EIO;
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int ctl__sq_audit_head(struct ctl_store *s, int64_t *id, uint8_t hash[CTL_AUDIT_HASH_LEN])
+{
+	return head(ctl__sq(s)->db, id, hash);
+}
