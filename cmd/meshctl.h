@@ -44,6 +44,7 @@ struct meshctl_admin_doc {
 	const char *help;
 	size_t max_bytes;
 	bool (*check)(const char *file, const char *text, size_t len);
+	const char *cleared; /* non-NULL: "clear" withdraws the document (DELETE) and says this */
 };
 int meshctl_admin_document(int argc, char **argv, const struct meshctl_admin_doc *doc);
 

@@ -542,7 +542,8 @@ int meshctl_admin_document(int argc, char **argv, const struct meshctl_admin_doc
 		return 2;
 	bool get = o.n == 1 && strcmp(o.args[0], "get") == 0;
 	bool set = o.n == 2 && strcmp(o.args[0], "set") == 0;
-	if (!get && !set) {
+	bool clear = doc->cleared && o.n == 1 && strcmp(o.args[0], "clear") == 0;
+	if (!get && !set && !clear) {
 		fprintf(stderr, "%s", doc->help);
 		return 2;
 	}
@@ -564,12 +565,14 @@ int meshctl_admin_document(int argc, char **argv, const struct meshctl_admin_doc
 		free(buf);
 		return 1;
 	}
-	b = admin_do(&o, set ? "PUT" : "GET", doc->path, buf);
+	b = admin_do(&o, set ? "PUT" : clear ? "DELETE" : "GET", doc->path, buf);
 	free(buf);
 	if (!b)
 		return 1;
 	if (get)
 		printf("%s%s", b, *b && b[strlen(b) - 1] != '\n' ? "\n" : "");
+	else if (clear)
+		printf("%s\n", doc->cleared);
 	else
 		printf("%s set from %s\n", doc->what, o.args[1]);
 	free(b);

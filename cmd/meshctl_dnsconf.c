@@ -2,6 +2,7 @@
  *
  *   meshctl dns-config get          the settings control hands every node
  *   meshctl dns-config set FILE     replace them (checked here first, then by control)
+ *   meshctl dns-config clear        withdraw them: MagicDNS off, hosts get their own DNS back
  *
  * Named dns-config, not dns: `meshctl dns` is the node's resolver (meshctl_dns.c). */
 #include <stdio.h>
@@ -31,7 +32,9 @@ int meshctl_dns_config(int argc, char **argv)
 		.what = "DNS settings",
 		.max_bytes = CTL_DNS_TEXT_MAX,
 		.check = check,
-		.help = "Usage: meshctl dns-config get | meshctl dns-config set FILE\n"
+		.cleared = "DNS settings cleared: MagicDNS is off, every node gives its host its "
+			   "own DNS back",
+		.help = "Usage: meshctl dns-config get | set FILE | clear\n"
 			"The tailnet's DNS settings in meshcontrol, as JSON; every member is "
 			"optional:\n"
 			"  {\"magic_dns\": true,            nodes point their hosts at "
@@ -41,7 +44,8 @@ int meshctl_dns_config(int argc, char **argv)
 			"   \"routes\": [{\"domain\": \"corp.example\", \"resolvers\": "
 			"[\"10.0.0.53\"]}],\n"
 			"   \"search\": [\"corp.example\"]}\n"
-			"A change reaches every node at once.\n",
+			"A change reaches every node at once; clear withdraws them (MagicDNS "
+			"off).\n",
 	};
 	return meshctl_admin_document(argc, argv, &doc);
 }

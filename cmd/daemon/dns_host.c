@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,17 +12,23 @@
 
 #include "cmd/daemon/dns_host.h"
 #include "cmd/daemon/resolv.h"
+#include "cmd/daemon/resolved.h"
 #include "common/file.h"
 #include "common/log.h"
 
 static const char *const subject = "dns";
 
 struct meshd_dns_host {
-	char *resolv_conf, *backup, *link;
+	char *resolv_conf, *backup, *link, *ifname;
 	bool accept;
-	bool active;	 /* our file is in place (the backup holds the host's) */
-	bool noted_busy; /* the log said once that resolv.conf is a mount point */
-	char *written;	 /* what we last put there */
+	bool active;	  /* our file is in place (the backup holds the host's) */
+	bool noted_busy;  /* the log said once that resolv.conf is a mount point */
+	char *written;	  /* what we last put there */
+	bool stub;	  /* the host's resolv.conf names only systemd-resolved's stub */
+	bool resolved;	  /* the TUN link is set in systemd-resolved (and resolv.conf left alone) */
+	bool no_resolved; /* resolved was asked and is not to be used: resolv.conf until down */
+	int ifindex;	  /* the link set in resolved */
+	char *resolved_text; /* what was set, in words (meshd_resolved_link_text) */
 	struct addr_endpoint ns[MESHD_RESOLV_NS_MAX];
 	size_t n_ns;
 };
@@ -123,11 +130,35 @@ static char *resolvers_text(const struct meshd_dns_host *h, size_t *len)
 	return t;
 }
 
+/* resolved's link given back (RevertLink); its TUN device gone, resolved forgot it already. */
+static void revert_resolved(struct meshd_dns_host *h)
+{
+	struct meshd_resolved *r;
+	char why[MESHD_RESOLVED_ERR_MAX];
+	int rc = meshd_resolved_open(&r, why, sizeof(why));
+	if (rc == 0) {
+		rc = meshd_resolved_revert(r, h->ifindex, why, sizeof(why));
+		meshd_resolved_close(r);
+	}
+	if (rc)
+		log_warn(subject, "%s: systemd-resolved's link %d not reverted: %s", h->ifname,
+			 h->ifindex, why);
+	else
+		log_info(subject, "%s: systemd-resolved has its link back (RevertLink)", h->ifname);
+	h->resolved = false;
+	free(h->resolved_text);
+	h->resolved_text = NULL;
+}
+
 int meshd_dns_host_restore(struct meshd_dns_host *h)
 {
 	char *cur = NULL, *saved = NULL, *target = NULL;
 	size_t len, slen, tlen;
 	struct meshd_resolv r;
+	if (h && h->resolved)
+		revert_resolved(h);
+	if (h)
+		h->no_resolved = false; /* asked again at the next up */
 	if (!h || !h->active)
 		return 0;
 	int rc = read_parsed(h->resolv_conf, &cur, &len, &r);
@@ -225,12 +256,71 @@ static int take_over(struct meshd_dns_host *h, const char *text)
 	return 0;
 }
 
+/* MagicDNS through systemd-resolved (resolved.h) when it runs and the host asks it (its
+ * resolv.conf names resolved's stub): 0 when resolved has the link (a change it refused
+ * logged), -ENOENT when resolv.conf is the way (the log says why, once). */
+static int apply_resolved(struct meshd_dns_host *h, const struct ctl_netmap *nm)
+{
+	struct meshd_resolved_link l;
+	struct meshd_resolved *r;
+	char text[2048], why[MESHD_RESOLVED_ERR_MAX];
+	int ifindex = h->ifname ? (int)if_nametoindex(h->ifname) : 0, rc;
+	if (h->no_resolved)
+		return -ENOENT;
+	if (!ifindex || meshd_resolved_link_fill(nm, ifindex, &l) < 0)
+		return h->resolved ? 0 : -ENOENT;
+	meshd_resolved_link_text(&l, h->ifname, text, sizeof(text));
+	if (h->resolved && h->ifindex == ifindex && strcmp(text, h->resolved_text) == 0)
+		return 0;
+	if ((rc = meshd_resolved_open(&r, why, sizeof(why)))) {
+		if (!h->resolved) {
+			log_info(subject, "systemd-resolved is not used (%s): %s is managed", why,
+				 h->resolv_conf);
+			h->no_resolved = true;
+			return -ENOENT;
+		}
+	} else if (!h->resolved && !h->stub) {
+		log_info(subject,
+			 "systemd-resolved runs, but %s names other resolvers than its "
+			 "stub " MESHD_RESOLVED_STUB
+			 " (glibc would not ask it): the file is managed",
+			 h->resolv_conf);
+		meshd_resolved_close(r);
+		h->no_resolved = true;
+		return -ENOENT;
+	} else {
+		rc = meshd_resolved_set(r, &l, why, sizeof(why));
+		meshd_resolved_close(r);
+	}
+	if (rc && h->resolved) { /* the link keeps what it had */
+		log_err(subject, "systemd-resolved: %s: %s", h->ifname, why);
+		return 0;
+	}
+	if (rc) { /* half a link is worse than none: resolv.conf instead, at once */
+		log_err(subject, "systemd-resolved: %s: %s; %s is managed instead", h->ifname, why,
+			h->resolv_conf);
+		h->ifindex = ifindex;
+		h->resolved = true;
+		revert_resolved(h);
+		h->no_resolved = true;
+		return -ENOENT;
+	}
+	free(h->resolved_text);
+	h->resolved_text = strdup(text);
+	h->ifindex = ifindex;
+	h->resolved = true;
+	log_info(subject, "MagicDNS through systemd-resolved: %s", text);
+	return 0;
+}
+
 int meshd_dns_host_apply(struct meshd_dns_host *h, const struct ctl_netmap *nm, bool tun)
 {
 	if (!h)
 		return 0;
 	if (!h->accept || !tun || !nm || !nm->dns || !nm->dns->magic_dns)
 		return meshd_dns_host_restore(h);
+	if (!h->active && apply_resolved(h, nm) == 0)
+		return 0;
 	const char *search[CTL_DNS_SEARCH_MAX];
 	char text[4096];
 	for (size_t i = 0; i < nm->dns->n_search; i++)
@@ -263,6 +353,43 @@ int meshd_dns_host_apply(struct meshd_dns_host *h, const struct ctl_netmap *nm, 
 	return 0;
 }
 
+/* Whether the host's resolvers are resolved's stub alone. */
+static bool only_stub(const struct meshd_dns_host *h)
+{
+	struct addr_ip stub;
+	if (!h->n_ns || !addr_ip_parse(MESHD_RESOLVED_STUB, &stub, NULL))
+		return false;
+	for (size_t i = 0; i < h->n_ns; i++)
+		if (!addr_ip_equal(&h->ns[i].ip, &stub))
+			return false;
+	return true;
+}
+
+/* A host that asks resolved's stub: our upstreams are the servers resolved uses, from its
+ * MESHD_RESOLVED_UPLINK_CONF.  Through the stub, a name under a search domain would come
+ * back to us from resolved, which routes that domain to our link: a loop. */
+static void uplink_resolvers(struct meshd_dns_host *h)
+{
+	char *text = NULL;
+	size_t len;
+	struct meshd_resolv r;
+	if (read_parsed(MESHD_RESOLVED_UPLINK_CONF, &text, &len, &r) != 0 || r.n_ns == 0) {
+		log_warn(subject,
+			 "%s names only systemd-resolved's stub " MESHD_RESOLVED_STUB
+			 " and %s names no server: names outside the tailnet go to the stub",
+			 h->resolv_conf, MESHD_RESOLVED_UPLINK_CONF);
+		free(text);
+		return;
+	}
+	free(text);
+	memcpy(h->ns, r.ns, sizeof(h->ns));
+	h->n_ns = r.n_ns;
+	log_info(subject,
+		 "%s names only systemd-resolved's stub " MESHD_RESOLVED_STUB
+		 ": upstreams are the %zu server(s) resolved uses, from %s",
+		 h->resolv_conf, r.n_ns, MESHD_RESOLVED_UPLINK_CONF);
+}
+
 int meshd_dns_host_new(const struct meshd_dns_host_config *cfg, struct meshd_dns_host **out)
 {
 	struct meshd_dns_host *h = calloc(1, sizeof(*h));
@@ -273,7 +400,8 @@ int meshd_dns_host_new(const struct meshd_dns_host_config *cfg, struct meshd_dns
 	h->resolv_conf = strdup(cfg->resolv_conf ? cfg->resolv_conf : "/etc/resolv.conf");
 	h->backup = path_join(cfg->state_dir, "resolv.conf.meshd-backup");
 	h->link = path_join(cfg->state_dir, "resolv.conf.meshd-link");
-	if (!h->resolv_conf || !h->backup || !h->link) {
+	h->ifname = cfg->ifname ? strdup(cfg->ifname) : NULL;
+	if (!h->resolv_conf || !h->backup || !h->link || (cfg->ifname && !h->ifname)) {
 		meshd_dns_host_free(h);
 		return -ENOMEM;
 	}
@@ -294,6 +422,9 @@ int meshd_dns_host_new(const struct meshd_dns_host_config *cfg, struct meshd_dns
 				 h->resolv_conf, r.n_skipped, r.skipped);
 	}
 	free(cur);
+	h->stub = only_stub(h);
+	if (h->stub)
+		uplink_resolvers(h);
 	*out = h;
 	return 0;
 }
@@ -306,7 +437,9 @@ void meshd_dns_host_free(struct meshd_dns_host *h)
 	free(h->resolv_conf);
 	free(h->backup);
 	free(h->link);
+	free(h->ifname);
 	free(h->written);
+	free(h->resolved_text);
 	free(h);
 }
 

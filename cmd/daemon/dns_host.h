@@ -1,7 +1,12 @@
 /* meshd and the host's DNS (issue #20): while the node runs with a TUN device, MagicDNS is
  * on in the netmap's DNS settings and --accept-dns is not false, the host asks the tailnet
- * resolver (100.100.100.100) through /etc/resolv.conf, with the tailnet's domain and the
- * netmap's search domains on its "search" line.
+ * resolver (100.100.100.100): through systemd-resolved when it runs and the host's
+ * resolv.conf names its stub 127.0.0.53 (the TUN link's DNS and domains set over D-Bus,
+ * resolved.h; only the tailnet's names come to us), otherwise through /etc/resolv.conf,
+ * with the tailnet's domain and the netmap's search domains on its "search" line.  The log
+ * says which, and why.  A host that asks resolved's stub gives us the servers resolved uses
+ * as upstreams (/run/systemd/resolve/resolv.conf), never the stub: resolved routes our
+ * search domains to us, and a name under one would loop.
  *
  *	struct meshd_dns_host_config c = { .state_dir = "/var/lib/meshd", .accept = true };
  *	meshd_dns_host_new(&c, &h);		// puts back a file a crashed meshd left
@@ -19,9 +24,13 @@
  * never left without DNS: ours goes in only when the host's file names at least one
  * resolver to forward to, and a failure at any step leaves the host's file in place.
  *
- * systemd-resolved (a routing domain on the TUN link over D-Bus) is not done: Debian 12
- * containers run without it; a host whose resolv.conf is resolved's stub gets ours in its
- * place like any other, and its own back after.
+ * With resolved, meshd_dns_host_restore (down, exit, MagicDNS off) reverts the link
+ * (RevertLink); after a crash the TUN device is gone and resolved forgets the link itself.
+ * Whether resolved is used is decided when MagicDNS goes on (`up`), and kept until it goes
+ * off: resolved started later is used from the next `up`.  The file holds only
+ * "nameserver 100.100.100.100": a second line for P:53::53 would reach the same meshd, and
+ * glibc, trying them in order, would only wait for it as well when meshd does not answer (on
+ * a host without IPv6, a line it cannot even send to).
  *
  * Not thread-safe; meshd's loop thread only.  Errors are logged with their reason. */
 #ifndef MESH_CMD_DAEMON_DNS_HOST_H
@@ -37,6 +46,7 @@
 struct meshd_dns_host_config {
 	const char *resolv_conf; /* NULL: /etc/resolv.conf */
 	const char *state_dir;	 /* where the host's file is kept while ours is in place */
+	const char *ifname;	 /* the TUN device (systemd-resolved's link); NULL: none */
 	bool accept;		 /* false (--accept-dns=false): the host's file is never touched */
 };
 

@@ -256,8 +256,8 @@ static void stop_client(struct meshd_link *l)
 	l->reauth_pending = false;
 }
 
-static int start_client(struct meshd_link *l, const char *authkey, bool reauth, char *err,
-			size_t errlen)
+static int start_client(struct meshd_link *l, const char *authkey, bool reauth, bool ask_hostname,
+			char *err, size_t errlen)
 {
 	stop_client(l);
 	char eps[16][CTL_ENDPOINT_MAX];
@@ -282,6 +282,7 @@ static int start_client(struct meshd_link *l, const char *authkey, bool reauth, 
 		.hostname = host,
 		.advertise_tags = l->tags_set ? l->tags : NULL,
 		.force_reauth = reauth,
+		.ask_hostname = ask_hostname,
 		.endpoints = ep_ptrs,
 		.n_endpoints = n_eps,
 		.ssh_host_keys = hks,
@@ -354,6 +355,8 @@ static char *do_up(struct meshd_link *l, const struct ctl_lapi_request *req)
 		memcpy(l->ca_file, keep_ca, sizeof(keep_ca));
 		l->insecure_http = insecure;
 	}
+	/* a registered node registers again only for this: control renames it (#20) */
+	bool hostname_changed = req->hostname && strcmp(req->hostname, l->hostname) != 0;
 	if (req->hostname)
 		snprintf(l->hostname, sizeof(l->hostname), "%s", req->hostname);
 	if (req->tags_given) {
@@ -368,11 +371,12 @@ static char *do_up(struct meshd_link *l, const struct ctl_lapi_request *req)
 	if (rc)
 		return ctl_lapi_reply_error("cannot %s SSH: %s", l->ssh ? "enable" : "disable",
 					    strerror(-rc));
-	if (l->client && !server_changed && !req->authkey && !tags_changed && !req->force_reauth &&
-	    l->state == LINK_RUNNING)
+	if (l->client && !server_changed && !req->authkey && !tags_changed && !hostname_changed &&
+	    !req->force_reauth && l->state == LINK_RUNNING)
 		return ctl_lapi_reply_ok("already up");
 	char err[512];
-	rc = start_client(l, req->authkey, req->force_reauth, err, sizeof(err));
+	rc = start_client(l, req->authkey, req->force_reauth, req->hostname != NULL, err,
+			  sizeof(err));
 	l->reauth_pending = rc == 0 && req->force_reauth;
 	if (rc)
 		return ctl_lapi_reply_error("%s", err);
@@ -500,7 +504,7 @@ int meshd_link_new(uv_loop_t *loop, const char *state_dir, struct meshd_node *no
 	if (l->wanted && l->login_server[0]) {
 		meshd_node_set_ssh(node, l->ssh);
 		char err[512];
-		int rc = start_client(l, NULL, false, err, sizeof(err));
+		int rc = start_client(l, NULL, false, false, err, sizeof(err));
 		if (rc)
 			log_err(subject, "%s", err);
 	}

@@ -272,6 +272,7 @@ int meshd_node_new(uv_loop_t *loop, const struct meshd_node_config *cfg, struct 
 		goto fail;
 	struct meshd_dns_host_config dc = { .resolv_conf = cfg->resolv_conf,
 					    .state_dir = node->state_dir,
+					    .ifname = cfg->tun,
 					    .accept = cfg->accept_dns };
 	if ((err = meshd_dns_host_new(&dc, &node->dns_host))) /* a crash's resolv.conf back */
 		goto fail;

@@ -265,7 +265,7 @@ static void on_key(struct ctl_client *c, struct creq *r, long status)
 	 * auth key given to it is not needed then, and not kept. */
 	if (c->registered)
 		map_poll(c);
-	if (!c->registered || c->tags || c->relogin || c->rotating)
+	if (!c->registered || c->tags || c->renaming || c->relogin || c->rotating)
 		ctl__register_send(c);
 	if (c->registered && !c->relogin)
 		forget_auth_key(c);
@@ -313,14 +313,14 @@ static void on_register(struct ctl_client *c, struct creq *r, long status)
 		return;
 	}
 	const char *e = json_string_value(json_object_get(j, "error"));
-	bool tags_asked = c->registered && !c->relogin && !c->rotating && c->tags;
+	bool tags_asked = c->registered && !c->relogin && !c->rotating && (c->tags || c->renaming);
 	bool reauth_asked = c->registered && c->reauth;
 	if (e && status != 410 && (tags_asked || reauth_asked)) {
 		/* a registered node asked for tags or a new login (its key still valid) and was
 		 * refused: it stays as it was, and does not ask again (a later 'up' may) */
 		free(c->tags);
 		c->tags = NULL;
-		c->relogin = c->reauth = false;
+		c->relogin = c->reauth = c->renaming = false;
 		c->followup[0] = '\0';
 		forget_auth_key(c);
 		ctl__event(c, CTL_CLIENT_CHANGE_REFUSED, "%s", e);
@@ -342,7 +342,7 @@ static void on_register(struct ctl_client *c, struct creq *r, long status)
 		if (had_next && !c->have_next && c->nm &&
 		    sodium_memcmp(c->nm->self.node_key, c->node_pub, 32) == 0)
 			ctl__deliver(c, false);
-		c->rotating = c->relogin = c->reauth =
+		c->rotating = c->relogin = c->reauth = c->renaming =
 		    false; /* done, or control kept the old key */
 		c->followup[0] = '\0';
 		ctl__failover_ok(&c->fo);
@@ -571,6 +571,7 @@ int ctl_client_new(const struct ctl_client_config *cfg, struct ctl_client **out,
 	c->hostname = strdup(cfg->hostname ? cfg->hostname : "node");
 	c->auth_key = cfg->auth_key ? strdup(cfg->auth_key) : NULL;
 	c->tags = cfg->advertise_tags ? strdup(cfg->advertise_tags) : NULL;
+	c->renaming = cfg->ask_hostname;
 	bool lists = strv_dup(cfg->endpoints, cfg->n_endpoints, &c->endpoints) == 0 &&
 		     strv_dup(cfg->ssh_host_keys, cfg->n_ssh_host_keys, &c->host_keys) == 0;
 	c->n_endpoints = c->endpoints ? cfg->n_endpoints : 0;

@@ -61,6 +61,9 @@ struct ctl_client_config {
 	const char *advertise_tags;
 	/* A registered node logs in again now (URL, or auth_key), with a new node key. */
 	bool force_reauth;
+	/* A registered node asks control for hostname now (meshctl up --hostname): it registers
+	 * again, and control renames it when its name is another. */
+	bool ask_hostname;
 	const char *const *endpoints; /* "addr:port" reported to peers */
 	size_t n_endpoints;
 	const char *const *ssh_host_keys;

@@ -75,6 +75,7 @@ struct ctl_client {
 	uint8_t next_pub[32], next_priv[32];	   /* node.key.next: the key being rotated to */
 	uint8_t disco_pub[32], disco_priv[32];	   /* disco.key: discovery messages (crypto_box) */
 	bool have_next, rotating, relogin, reauth; /* reauth: a login asked for, not expiry */
+	bool renaming;	  /* a registered node asks for its hostname (cfg.ask_hostname) */
 	bool key_pending; /* GET /key in flight: its answer registers or streams */
 	int64_t relogin_at;
 	uint8_t server_pub[32];

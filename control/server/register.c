@@ -56,6 +56,43 @@ static bool hostname_valid(const char *h)
 	return h[0] != '-';
 }
 
+/* Whether a node named have is one that asked for want: the same name (any case), or it with
+ * the suffix unique_hostname gave it ("want-123") while another node held want. */
+static bool named_as_asked(const char *have, const char *want)
+{
+	size_t n = strlen(want);
+	if (strcasecmp(have, want) == 0)
+		return true;
+	if (strncasecmp(have, want, n) != 0 || have[n] != '-' || !have[n + 1])
+		return false;
+	return strspn(have + n + 1, "0123456789") == strlen(have + n + 1);
+}
+
+/* A registered machine asking again under another name (meshctl up --hostname, or its
+ * system's name changed): renamed, and every map rebuilt, so that its peers' MagicDNS
+ * answers the new name, the old one no longer and PTR the new.  0 or -errno (err says). */
+static int rename_node(struct ctl_server *srv, struct ctl__node *n, const char *hostname, char *err,
+		       size_t errlen)
+{
+	char was[CTL_HOSTNAME_MAX];
+	if (!hostname || named_as_asked(n->rec.hostname, hostname))
+		return 0;
+	struct ctl_node_rec rec = n->rec; /* memory changes once the store has it */
+	snprintf(rec.hostname, sizeof(rec.hostname), "%s", hostname);
+	unique_hostname(srv, &rec);
+	int rc = srv->store->ops->node_register(srv->store, &rec, 0);
+	if (rc) {
+		snprintf(err, errlen, "cannot store the node: %s", strerror(-rc));
+		return rc;
+	}
+	snprintf(was, sizeof(was), "%s", n->rec.hostname);
+	memcpy(n->rec.hostname, rec.hostname, sizeof(n->rec.hostname));
+	log_info("meshcontrol", "node %lld renamed from %s to %s", (long long)n->rec.id, was,
+		 n->rec.hostname);
+	rc = ctl__node_render(srv, n);
+	return rc ? rc : ctl__map_rebuild(srv, err, errlen);
+}
+
 /* Store a node for machine key + what it asked for and bring it into every map. */
 static int do_register(struct ctl_server *srv, const uint8_t mkey[32], const uint8_t nkey[32],
 		       const uint8_t *disco, const char *hostname, int64_t user_id,
@@ -369,9 +406,12 @@ static enum MHD_Result register_asked(struct ctl__req *r, const uint8_t nk[32],
 		return ctl__reply_sealed_json(r, MHD_HTTP_OK, registered_json(srv, known));
 	}
 	/* A registered machine asking again with the same node key and tags: already done
-	 * (an auth key it also sent is not needed, so not checked). */
-	if (live && same_tags && sodium_memcmp(nk, known->rec.node_key, 32) == 0)
+	 * (an auth key it also sent is not needed, so not checked), under the name it asks. */
+	if (live && same_tags && sodium_memcmp(nk, known->rec.node_key, 32) == 0) {
+		if (rename_node(srv, known, hostname, err, sizeof(err)))
+			return ctl__sealed_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", err);
 		return ctl__reply_sealed_json(r, MHD_HTTP_OK, registered_json(srv, known));
+	}
 	if (!authkey)
 		return register_interactive(r, nk, hostname, asked, na, given);
 	struct ctl_authkey k;
