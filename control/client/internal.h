@@ -4,6 +4,7 @@
  *   transport.c  libcurl multi driven by libuv (uv_poll per socket, one timer for curl)
  *   cache.c      the netmap cache on disk (written off the loop, at most once a second)
  *   nodekey.c    node key rotation (node.key.next) and re-login when the key expires
+ *   audit.c      audit events to control (node API "audit")
  * Nothing here is for use outside control/client. */
 #ifndef MESH_CONTROL_CLIENT_INTERNAL_H
 #define MESH_CONTROL_CLIENT_INTERNAL_H
@@ -39,6 +40,7 @@ enum req_kind {
 	REQ_MAP,
 	REQ_HOLD,
 	REQ_LOGOUT,
+	REQ_AUDIT,
 };
 
 struct creq;
@@ -90,6 +92,7 @@ struct creq {
 	/* hold / logout */
 	ctl_hold_cb hold_cb;
 	void (*logout_cb)(void *ctx, int status);
+	ctl_audit_cb audit_cb; /* NULL once cancelled */
 	void *cb_ctx;
 	char hold_src[64], hold_user[64], hold_id[64];
 	uint32_t hold_period;
@@ -126,6 +129,9 @@ json_t *ctl__response_json(struct creq *r, long status, char *errbuf, size_t err
 
 /* hold.c: the answer to a hold request (REQ_HOLD) */
 void ctl__on_hold(struct ctl_client *c, struct creq *r, long status);
+
+/* audit.c: the answer to an audit request (REQ_AUDIT) */
+void ctl__on_audit(struct ctl_client *c, struct creq *r, long status);
 
 /* transport.c */
 int ctl__transport_init(struct ctl_client *c);
