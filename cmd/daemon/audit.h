@@ -32,7 +32,8 @@ struct meshd_audit;
 struct meshd_node;
 
 /* Opens state_dir/audit.queue.  On failure (a file that is not a queue, ...) the reason is
- * logged as an error and *out is NULL: meshd runs, events are not kept (audit.unqueued). */
+ * logged as an error and *out is NULL: meshd runs, its events are not kept (no audit.*
+ * counters show that). */
 int meshd_audit_new(uv_loop_t *loop, const char *state_dir, struct meshd_audit **out);
 /* Queues e (time_ms 0: now).  a may be NULL (counted nowhere: no queue). */
 void meshd_audit_emit(struct meshd_audit *a, struct audit_event *e);
