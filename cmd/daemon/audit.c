@@ -46,21 +46,23 @@ void meshd_audit_ssh(const struct meshd_node *node, enum audit_type type, const 
 	if (!e)
 		return;
 	e->type = type;
+	struct pol_decision d = { .verdict = VERDICT_REJECT };
 	if (src) {
 		fill_source(node->nm, src, e);
-		struct pol_decision d;
-		if (node->nm && ssh_user) {
+		if (node->nm && ssh_user)
 			pol_ssh_rules_decide((const struct pol_ssh_rule *const *)node->nm->ssh,
 					     node->nm->n_ssh, src, ssh_user, &d);
-			if (d.section && d.rule_index >= 0) {
-				char rule[64];
-				snprintf(rule, sizeof(rule), "%s[%d]", d.section, d.rule_index);
-				audit_text_set(e->rule, rule);
-			}
+		if (d.section && d.rule_index >= 0) {
+			char rule[64];
+			snprintf(rule, sizeof(rule), "%s[%d]", d.section, d.rule_index);
+			audit_text_set(e->rule, rule);
 		}
 	}
 	audit_text_set(e->ssh_user, ssh_user);
-	audit_text_set(e->local_user, local_user);
+	/* a held login has no local user yet: the one the rule maps it to */
+	audit_text_set(e->local_user, local_user && *local_user	    ? local_user
+				      : d.verdict != VERDICT_REJECT ? d.local_user
+								    : NULL);
 	audit_text_set(e->detail, detail);
 	meshd_audit_emit(node->audit, e);
 	free(e);
