@@ -41,14 +41,21 @@ static ssize_t check_events(struct audit_queue *q, uint64_t *last)
 	return n;
 }
 
+static char dir[] = "/tmp/mesh-fuzz-audit-XXXXXX", path[64];
+
+static void remove_dir(void)
+{
+	unlink(path);
+	rmdir(dir);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static char path[64];
 	if (!path[0]) {
-		char dir[] = "/tmp/mesh-fuzz-audit-XXXXXX";
 		if (!mkdtemp(dir))
 			abort();
 		snprintf(path, sizeof(path), "%s/q", dir);
+		atexit(remove_dir);
 	}
 	if (size < 1)
 		return 0;
