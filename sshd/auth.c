@@ -276,6 +276,9 @@ unsigned sshd_revalidate(struct sshd_server *srv)
 			continue;
 		}
 		log_info(conn->subject, "revalidation: %s: %s", conn->req_user, why);
+		if (srv->hooks.revoked)
+			srv->hooks.revoked(srv->hooks.ctx, (struct sockaddr *)&conn->peer,
+					   conn->req_user, conn->decision.local_user, why);
 		sshd__conn_abort_all(conn, "Access revoked.");
 		sshd__conn_close(conn, "Access revoked.");
 		sshd__conn_process(conn);

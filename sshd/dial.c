@@ -312,6 +312,7 @@ int sshd__fwd_direct(struct sshd_conn *conn, ssh_message msg)
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return 1;
+	sshd__fwd_report(conn, "-L %s:%d", host, port);
 	d->srv = conn->srv;
 	d->conn = conn;
 	d->msg = msg;

@@ -6,6 +6,7 @@
  * (tcpip-forward, ssh -R, and the agent, ssh -A), each only when the decision's flags allow
  * it; here also which of them a connection uses (revalidation asks) and their closing. */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -312,4 +313,19 @@ unsigned sshd__fwd_in_use(const struct sshd_conn *conn)
 		if (container_of(n, struct sshd__chan, node)->agent)
 			used |= SSHD_ALLOW_AGENT;
 	return used;
+}
+
+void sshd__fwd_report(struct sshd_conn *conn, const char *fmt, ...)
+{
+	const struct sshd_hooks *h = &conn->srv->hooks;
+	char what[SSHD__WHY_MAX];
+	va_list ap;
+
+	if (!h->forward)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	h->forward(h->ctx, (struct sockaddr *)&conn->peer, conn->req_user,
+		   conn->decision.local_user, what);
 }

@@ -350,6 +350,9 @@ void sshd__fwd_bridge_callbacks(struct sshd__fwd *f);
 void sshd__fwd_pump_one(struct sshd__fwd *f);
 void sshd__fwd_pump(struct sshd_conn *conn);
 void sshd__fwd_close_all(struct sshd_conn *conn);
+/* forward.c: tells the embedder's forward hook ("-L HOST:PORT", "-R ADDR:PORT", "-A"). */
+void sshd__fwd_report(struct sshd_conn *conn, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 unsigned sshd__fwd_in_use(const struct sshd_conn *conn);
 
 /* dial.c: direct-tcpip (ssh -L) */

@@ -119,6 +119,7 @@ int sshd__fwd_global(struct sshd_conn *conn, ssh_message msg)
 	l->port = port ? port : ntohs(sin.sin_port);
 	uv_poll_start(&l->poll, UV_READABLE, on_accept);
 	log_info(conn->subject, "remote forward listening on 127.0.0.1:%d", ntohs(sin.sin_port));
+	sshd__fwd_report(conn, "-R %s:%d", addr ? addr : "", l->port);
 	ssh_message_global_request_reply_success(msg, (uint16_t)ntohs(sin.sin_port));
 	return 0;
 }
@@ -160,6 +161,7 @@ int sshd__agent_start(struct sshd_conn *conn, char *path, size_t size)
 		return -ENOMEM;
 	snprintf(l->sock_path, sizeof(l->sock_path), "%s", sun.sun_path);
 	uv_poll_start(&l->poll, UV_READABLE, on_accept);
+	sshd__fwd_report(conn, "-A");
 	snprintf(path, size, "%s", sun.sun_path);
 	return 0;
 }

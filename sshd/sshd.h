@@ -71,6 +71,14 @@ struct sshd_hooks {
 	/* The connection behind a pending check went away; `check` is invalid afterwards. */
 	void (*check_cancel)(void *ctx, struct sshd_check *check);
 	void *ctx;
+	/* Optional reports to the embedder (NULL: none; with ctx).  revoked: sshd_revalidate
+	 * closed this connection, why in sshd's words.  forward: a forwarding was opened, what
+	 * as "-L HOST:PORT" (each direct-tcpip channel), "-R ADDR:PORT" (a listener),
+	 * "-A" (the connection's agent socket).  sshd decides nothing from them. */
+	void (*revoked)(void *ctx, const struct sockaddr *peer, const char *user,
+			const char *local_user, const char *why);
+	void (*forward)(void *ctx, const struct sockaddr *peer, const char *user,
+			const char *local_user, const char *what);
 	/* Session hooks, all NULL or all set (recording).  session_start runs before a
 	 * shell, exec or subsystem starts: it returns the session's own pointer (NULL: not
 	 * watched, no other hook runs for it), or NULL with a message in refuse[] to refuse

@@ -1,7 +1,8 @@
 /* Inside meshd's node (node.h): the state node.c (creation, packets between the modules,
- * accessors, close), netmap.c (a netmap -> WireGuard peers, the netstack and its rules) and
- * ssh.c (SSH authorization and check-mode holds) share, and the calls each makes into the
- * others.  Not for anything outside those three files. */
+ * accessors, close), netmap.c (a netmap -> WireGuard peers, the netstack and its rules),
+ * ssh.c (SSH authorization and check-mode holds) and audit.c (what emits audit events)
+ * share, and the calls each makes into the others.  Not for anything outside those four
+ * files. */
 #ifndef MESH_CMD_DAEMON_INTERNAL_H
 #define MESH_CMD_DAEMON_INTERNAL_H
 
@@ -16,7 +17,11 @@
 #include "common/common.h"
 
 struct hold;
+struct meshd__audit_ssh;
+struct meshd_audit;
 struct meshd_dns_host;
+struct sshd_decision;
+struct sshd_hooks;
 struct ns;
 struct ns_packet_info;
 struct wg_device;
@@ -37,8 +42,11 @@ struct meshd_node {
 	struct meshd_dns *dns;		 /* MagicDNS: the resolver at 100.100.100.100 (dns.h) */
 	struct ctl_netmap *nm;
 	struct ctl_client *control;
-	bool ssh_on;	    /* port 22 is intercepted */
-	struct hold *holds; /* check-mode holds waiting on control */
+	bool ssh_on;			    /* port 22 is intercepted */
+	struct hold *holds;		    /* check-mode holds waiting on control */
+	struct meshd_audit *audit;	    /* the audit queue and its sender (audit.h) */
+	struct meshd__audit_ssh *audit_ssh; /* audit.c's wrapper of the session hooks */
+	bool sshd_closing;		    /* the audit queue closes after sshd */
 	/* Keys of the peers configured in wg, to remove the ones a new netmap drops. */
 	uint8_t (*peer_keys)[KEY_LEN];
 	size_t n_peer_keys;
@@ -73,6 +81,15 @@ void meshd__on_ssh_accept(void *ctx, int fd, const struct ns_packet_info *info);
 
 /* Holds die with the client that carries them: each held login is refused with why. */
 void meshd__flush_holds(struct meshd_node *node, const char *why);
+
+/* ---- audit.c ---- */
+
+/* A login's decision (not a revalidation's): ssh.accept, ssh.check.hold or ssh.refuse. */
+void meshd__audit_decision(struct meshd_node *node, const struct sockaddr *peer, const char *user,
+			   const struct sshd_decision *d);
+/* Wraps the session hooks already in hooks (the recording's) with ssh.session.start/end and
+ * sets the revoked and forward reports; 0 or -ENOMEM.  node->audit_ssh is freed by node.c. */
+int meshd__audit_hooks(struct meshd_node *node, struct sshd_hooks *hooks);
 
 /* ---- node.c ---- */
 

@@ -17,6 +17,7 @@
 #include "cmd/daemon/dns_host.h"
 #include "cmd/daemon/dns.h"
 #include "cmd/daemon/reach/reach.h"
+#include "cmd/daemon/audit.h"
 #include "cmd/daemon/record.h"
 #include "cmd/daemon/sessions.h"
 #include "control/client/client.h"
@@ -136,6 +137,7 @@ void meshd_node_counters(const struct meshd_node *node,
 {
 	meshd_reach_counters(node->reach, cb, ctx);
 	meshd_dns_counters(node->dns, cb, ctx);
+	meshd_audit_counters(node->audit, cb, ctx);
 	if (!node->ns)
 		return;
 	struct ns_counters c;
@@ -210,6 +212,7 @@ void meshd_node_set_control(struct meshd_node *node, struct ctl_client *client)
 	if (client != node->control)
 		meshd__flush_holds(node, "the control connection was replaced");
 	node->control = client;
+	meshd_audit_set_control(node->audit, client);
 	if (client) { /* discovery messages are sealed with the key control publishes */
 		uint8_t pub[KEY_LEN], priv[KEY_LEN];
 		ctl_client_disco_key(client, pub, priv);
@@ -322,6 +325,7 @@ int meshd_node_new(uv_loop_t *loop, const struct meshd_node_config *cfg, struct 
 		err = 0;
 	}
 
+	meshd_audit_new(loop, node->state_dir, &node->audit); /* failure logged: runs without */
 	node->ssh_on = cfg->ssh;
 	if (cfg->ssh && geteuid() != 0) {
 		struct passwd *pw = getpwuid(geteuid());
@@ -341,6 +345,8 @@ int meshd_node_new(uv_loop_t *loop, const struct meshd_node_config *cfg, struct 
 		err = meshd_record_new(loop, node, cfg->record_dir, cfg->record_max_bytes,
 				       cfg->record_input, &hooks, &node->rec);
 		err = err ? err : meshd_sessions_new(&rc, &hooks, &node->sessions);
+		/* outermost: the sessions' registry hands the recording its own pointers */
+		err = err ? err : meshd__audit_hooks(node, &hooks);
 		err = err ? err : sshd_server_new(loop, &sc, &hooks, &node->sshd);
 		if (err) {
 			log_err(subject, "SSH server: %s", strerror(-err));
@@ -358,6 +364,8 @@ fail:
 		meshd_dns_close(node->dns, NULL, NULL);
 	meshd_sessions_free(node->sessions);
 	meshd_record_free(node->rec);
+	free(node->audit_ssh);
+	meshd_audit_close(node->audit, NULL, NULL);
 	meshd_dns_host_free(node->dns_host);
 	key_wipe(node->private_key, KEY_LEN);
 	free(node->state_dir);
@@ -382,6 +390,7 @@ static void finish_close(void *arg)
 		ctl_netmap_free(node->nm);
 	meshd_sessions_free(node->sessions); /* after sshd: its sessions ended */
 	meshd_record_free(node->rec);	     /* after sshd: its sessions ended their recordings */
+	free(node->audit_ssh);
 	free(node->peer_keys);
 	free(node->lingering);
 	free(node->state_dir);
@@ -390,6 +399,15 @@ static void finish_close(void *arg)
 	free(node);
 	if (done)
 		done(done_arg);
+}
+
+static void sshd_closed(void *arg)
+{
+	struct meshd_node *node = arg;
+	struct meshd_audit *a = node->audit;
+	node->audit = NULL; /* what comes later (a recorder failing) goes nowhere */
+	meshd_audit_close(a, finish_close, node);
+	finish_close(node);
 }
 
 static void timer_closed(uv_handle_t *h)
@@ -404,16 +422,24 @@ void meshd_node_close(struct meshd_node *node, void (*done)(void *arg), void *ar
 	node->pending_closes = 1;
 	meshd__flush_holds(node, "meshd is shutting down");
 	node->control = NULL;
+	meshd_audit_set_control(node->audit, NULL);
 	meshd_dns_host_free(node->dns_host); /* the host's resolv.conf back */
 	node->dns_host = NULL;
 	if (node->sshd) {
-		node->pending_closes++;
-		sshd_server_close(node->sshd, finish_close, node);
+		node->pending_closes += 2; /* sshd, then the audit queue its sessions' ends go to */
+		node->sshd_closing = true;
+		sshd_server_close(node->sshd, sshd_closed, node);
 		node->sshd = NULL;
 	}
 	if (node->rec) { /* after sshd's close began: its sessions end their uploads */
 		node->pending_closes++;
 		meshd_record_close(node->rec, finish_close, node);
+	}
+	if (!node->sshd_closing) {
+		struct meshd_audit *a = node->audit;
+		node->audit = NULL;
+		node->pending_closes++;
+		meshd_audit_close(a, finish_close, node);
 	}
 	node->pending_closes++;
 	meshd_dns_close(node->dns, finish_close, node); /* before the netstack: its streams */

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cmd/daemon/audit.h"
 #include "cmd/daemon/node.h"
 #include "cmd/daemon/record.h"
 #include "cmd/daemon/record_upload.h"
@@ -52,7 +53,24 @@ struct rec_session {
 	 * gets its meshd_upload_end); held while enforced and no recorder took it yet */
 	struct meshd_upload *up;
 	bool up_failed, held;
+	/* for the audit log's record.fail */
+	struct addr_ip src;
+	char ssh_user[SSHD_NAME_MAX], local_user[SSHD_NAME_MAX];
 };
+
+/* A recording that failed: record.fail in the audit log, what says how and what follows. */
+static void audit_fail(const struct meshd_record *rec, const struct addr_ip *src,
+		       const char *ssh_user, const char *local_user, const char *what)
+{
+	meshd_audit_ssh(rec->node, AUDIT_RECORD_FAIL, src, ssh_user, local_user, what);
+}
+
+static void session_fail(const struct rec_session *s, const char *what)
+{
+	char d[sizeof(s->id) + AUDIT_TEXT_MAX + 2]; /* cut to AUDIT_TEXT_MAX by audit_text_set */
+	snprintf(d, sizeof(d), "%s: %s", s->id, what);
+	audit_fail(s->rec, &s->src, s->ssh_user, s->local_user, d);
+}
 
 static int64_t now_usec(void)
 {
@@ -114,6 +132,7 @@ static bool append_local(struct rec_session *s, ssize_t n)
 			 "%s: size cap of %" PRIu64 " bytes reached; the rest of the "
 			 "session is not recorded",
 			 s->path, s->rec->max_bytes);
+		session_fail(s, why);
 		stop(s, why);
 		return false;
 	}
@@ -121,6 +140,7 @@ static bool append_local(struct rec_session *s, ssize_t n)
 		log_warn(subject, "%s: %s; the rest of the session is not recorded", s->path,
 			 strerror(errno));
 		snprintf(why, sizeof(why), "recording stopped: %s", strerror(errno));
+		session_fail(s, why);
 		stop(s, why);
 		return false;
 	}
@@ -134,10 +154,14 @@ static bool append_remote(struct rec_session *s, ssize_t n)
 	if (!s->up || s->up_failed)
 		return false;
 	int e = meshd_upload_append(s->up, s->rec->buf, (size_t)n);
-	if (e == -ENOBUFS)
+	if (e == -ENOBUFS) {
 		log_warn(subject, "%s: %d bytes wait for the recorder: %s", s->id,
 			 MESHD_UPLOAD_BUF_MAX,
 			 s->enforce ? "the session is ended" : "the rest is not recorded");
+		session_fail(s, s->enforce
+				    ? "the recorder cannot keep up; the session is ended"
+				    : "the recorder cannot keep up; the rest is not recorded");
+	}
 	if (e)
 		s->up_failed = true;
 	return !e;
@@ -193,6 +217,12 @@ static void up_failed(void *ctx, const char *why)
 		 : s->held   ? "the session is refused"
 			     : "the session is ended");
 	bool held = s->held;
+	char what[AUDIT_TEXT_MAX + 1];
+	snprintf(what, sizeof(what), "%s; %s", why,
+		 !s->enforce ? "the session goes on, not recorded by a recorder"
+		 : held	     ? "the session is refused"
+			     : "the session is ended");
+	session_fail(s, what);
 	s->held = false;
 	if (s->enforce) /* may end the session (on_end frees s) */
 		sshd_session_stop(s->ss, held ? POL_REC_REFUSE_MSG : POL_REC_END_MSG);
@@ -265,8 +295,12 @@ static void *on_start(void *ctx, const struct sshd_session_info *si, char *refus
 				 "%s: ssh[%d] enforces a recorder, none is named (no node carries "
 				 "its tags) and meshd keeps no copy (no --record-dir): refused",
 				 who, r->index);
-		if (enforce)
+		if (enforce) {
 			snprintf(refuse, refuse_len, "%s", POL_REC_REFUSE_MSG);
+			audit_fail(rec, &src.ip, si->ssh_user, si->local_user,
+				   "the rule enforces a recorder, none is named and meshd keeps "
+				   "no copy: refused");
+		}
 		return NULL;
 	}
 	struct addr_prefix host = addr_host_prefix(&src.ip);
@@ -282,6 +316,9 @@ static void *on_start(void *ctx, const struct sshd_session_info *si, char *refus
 	s->rec = rec;
 	s->ss = si->session;
 	s->fd = -1;
+	s->src = src.ip;
+	snprintf(s->ssh_user, sizeof(s->ssh_user), "%s", si->ssh_user);
+	snprintf(s->local_user, sizeof(s->local_user), "%s", si->local_user);
 	s->enforce = enforce;
 	char name[64];
 	name_part(peer ? peer->name : addr, name, sizeof(name));
@@ -314,6 +351,7 @@ static void *on_start(void *ctx, const struct sshd_session_info *si, char *refus
 	if (enforce && !(remote ? up : local)) {
 		log_warn(subject, "%s: ssh[%d] enforces recording: refused", who, r->index);
 		snprintf(refuse, refuse_len, "%s", POL_REC_REFUSE_MSG);
+		session_fail(s, "the recording cannot start; refused (the rule enforces it)");
 		if (s->fd >= 0) {
 			close(s->fd);
 			unlink(s->path);
@@ -323,6 +361,7 @@ static void *on_start(void *ctx, const struct sshd_session_info *si, char *refus
 	}
 	if (!local && !up) {
 		log_warn(subject, "%s: the session goes on unrecorded", who);
+		session_fail(s, "the recording cannot start; the session goes on unrecorded");
 		free(s);
 		return NULL;
 	}

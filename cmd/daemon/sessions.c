@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd/daemon/audit.h"
 #include "cmd/daemon/node.h"
 #include "common/common.h"
 #include "common/strv.h"
@@ -291,7 +292,14 @@ int meshd_sessions_kill(struct meshd_sessions *reg, const char *id, const char *
 	}
 	log_info(subject, "%s (%s from %s as %s) ended by %s", name, e->ssh_user, e->src_node,
 		 e->local_user, by);
-	/* audit: ssh.session.kill (id, who asked, the session's users and source) */
+	if (reg->cfg.node) { /* the audit event: which session, who asked, its users, source */
+		struct addr_ip src;
+		char detail[160];
+		bool known = addr_ip_parse(e->src_addr, &src, NULL);
+		snprintf(detail, sizeof(detail), "%s ended by %s", name, by);
+		meshd_audit_ssh(reg->cfg.node, AUDIT_SSH_SESSION_KILL, known ? &src : NULL,
+				e->ssh_user, e->local_user, detail);
+	}
 	reg->cfg.stop(e->ss, MESHD_SESSIONS_KILL_MSG); /* may end it now: e is freed */
 	return 0;
 }

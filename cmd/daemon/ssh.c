@@ -5,6 +5,8 @@
  * approval, when it comes, only narrows what the netmap of that moment allows. */
 #include "cmd/daemon/internal.h"
 
+#include "cmd/daemon/audit.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -110,10 +112,9 @@ static bool local_user_possible(const char *local_user, struct sshd_decision *ou
 	return false;
 }
 
-void meshd__on_ssh_authorize(void *ctx, const struct sockaddr *peer, const char *user,
-			     struct sshd_check *check, struct sshd_decision *out)
+static void authorize(struct meshd_node *node, const struct sockaddr *peer, const char *user,
+		      struct sshd_check *check, struct sshd_decision *out)
 {
-	struct meshd_node *node = ctx;
 	struct addr_prefix src;
 	memset(out, 0, sizeof(*out));
 	out->action = VERDICT_REJECT;
@@ -143,7 +144,24 @@ void meshd__on_ssh_authorize(void *ctx, const struct sockaddr *peer, const char 
 	}
 }
 
+void meshd__on_ssh_authorize(void *ctx, const struct sockaddr *peer, const char *user,
+			     struct sshd_check *check, struct sshd_decision *out)
+{
+	authorize(ctx, peer, user, check, out);
+	if (check) /* a login, not a revalidation */
+		meshd__audit_decision(ctx, peer, user, out);
+}
+
 static void hold_unlink(struct hold *h);
+
+/* The hold's outcome, for the audit log. */
+static void hold_audit(const struct hold *h, const struct sshd_decision *d)
+{
+	meshd_audit_ssh(
+	    h->node, d->action == VERDICT_ACCEPT ? AUDIT_SSH_CHECK_APPROVE : AUDIT_SSH_CHECK_REJECT,
+	    &h->src.ip, h->user, h->accept.local_user,
+	    d->action == VERDICT_ACCEPT ? NULL : d->message);
+}
 
 void meshd__on_ssh_check_cancel(void *ctx, struct sshd_check *check)
 {
@@ -153,6 +171,8 @@ void meshd__on_ssh_check_cancel(void *ctx, struct sshd_check *check)
 		h = h->next;
 	if (!h)
 		return;
+	hold_audit(h, &(struct sshd_decision){ .action = VERDICT_REJECT,
+					       .message = "the client left while held" });
 	if (node->control) {
 		/* Control forgets it (it stops counting against its caps); no answer comes. */
 		ctl_client_hold_cancel(node->control, h);
@@ -256,6 +276,7 @@ static void on_hold_answer(void *ctx, enum ctl_hold_state st, enum verdict v, co
 				snprintf(d.message + strlen(d.message),
 					 sizeof(d.message) - strlen(d.message), ": %s", msg);
 		}
+		hold_audit(h, &d);
 		sshd_check_resolve(h->check, &d);
 	}
 	free(h);
@@ -313,6 +334,7 @@ void meshd__flush_holds(struct meshd_node *node, const char *why)
 			struct sshd_decision d = { .action = VERDICT_REJECT };
 			snprintf(d.message, sizeof(d.message), "check-mode login abandoned: %s",
 				 why);
+			hold_audit(h, &d);
 			sshd_check_resolve(h->check, &d);
 		}
 		free(h);

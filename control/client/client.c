@@ -490,6 +490,9 @@ void ctl__request_done(struct ctl_client *c, struct creq *r, long status)
 	case REQ_LOGOUT:
 		on_logout(c, r, status);
 		break;
+	case REQ_AUDIT:
+		ctl__on_audit(c, r, status);
+		break;
 	}
 }
 

@@ -5,6 +5,7 @@
  *   cache.c      the netmap cache on disk (written off the loop, at most once a second)
  *   nodekey.c    node key rotation (node.key.next) and re-login when the key expires
  *   failover.c   which of several control servers to try next, and the backoff
+ *   audit.c      audit events to control (node API "audit")
  * Nothing here is for use outside control/client. */
 #ifndef MESH_CONTROL_CLIENT_INTERNAL_H
 #define MESH_CONTROL_CLIENT_INTERNAL_H
@@ -58,6 +59,7 @@ enum req_kind {
 	REQ_MAP,
 	REQ_HOLD,
 	REQ_LOGOUT,
+	REQ_AUDIT,
 };
 
 struct creq;
@@ -113,6 +115,7 @@ struct creq {
 	/* hold / logout */
 	ctl_hold_cb hold_cb;
 	void (*logout_cb)(void *ctx, int status);
+	ctl_audit_sent_cb audit_cb; /* NULL once cancelled */
 	void *cb_ctx;
 	char hold_src[64], hold_user[64], hold_id[64];
 	uint32_t hold_period;
@@ -149,6 +152,9 @@ json_t *ctl__response_json(struct creq *r, long status, char *errbuf, size_t err
 
 /* hold.c: the answer to a hold request (REQ_HOLD) */
 void ctl__on_hold(struct ctl_client *c, struct creq *r, long status);
+
+/* audit.c: the answer to an audit request (REQ_AUDIT) */
+void ctl__on_audit(struct ctl_client *c, struct creq *r, long status);
 
 /* transport.c */
 int ctl__transport_init(struct ctl_client *c);
