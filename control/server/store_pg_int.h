@@ -85,6 +85,10 @@ int ctl__pg_node_set_expiry(struct ctl_store *s, int64_t id, int64_t key_expiry)
 int ctl__pg_node_list(struct ctl_store *s, ctl_node_cb cb, void *ctx);
 int ctl__pg_node_remove(struct ctl_store *s, int64_t id);
 
+/* store_pg_notify.c: the triggers that notify every change (store_notify.h), installed
+ * (or replaced) in a transaction of their own under the migration lock. */
+int ctl__pg_notify_install(struct ctl__pg_store *s, char *err, size_t errlen);
+
 /* store_pg.c: connect (the URL already checked) and migrate; err never holds the password */
 int ctl__pg_connect(const char *url, struct ctl__pg_store **out, char *err, size_t errlen);
 

@@ -133,3 +133,13 @@ int pg_cluster_run(struct pg_cluster *c, int (*body)(struct pg_cluster *c, void 
 	sigaction(SIGINT, &old_int, NULL);
 	return stop_signal ? 1 : rc;
 }
+
+int pg_cluster_main(int (*body)(struct pg_cluster *c, void *ctx), void *ctx)
+{
+	char why[256] = "";
+	struct pg_cluster c;
+	int rc = pg_cluster_run(&c, body, ctx, why, sizeof(why));
+	if (why[0])
+		printf("%s\n", why);
+	return rc;
+}

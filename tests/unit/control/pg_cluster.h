@@ -25,6 +25,9 @@ struct pg_cluster {
 int pg_cluster_run(struct pg_cluster *c, int (*body)(struct pg_cluster *c, void *ctx), void *ctx,
 		   char *why, size_t whylen);
 
+/* pg_cluster_run with the reason of a skip printed: a test's main() returns this. */
+int pg_cluster_main(int (*body)(struct pg_cluster *c, void *ctx), void *ctx);
+
 /* A new, empty database in c: its URL (postgres:///NAME?host=DIR&port=N&user=mesh) in url.
  * 0 or -1. */
 int pg_cluster_createdb(struct pg_cluster *c, const char *name, char *url, size_t urllen);

@@ -541,14 +541,8 @@ static int pg_cases(struct pg_cluster *c, void *ctx)
 
 int main(int argc, char **argv)
 {
-	if (argc == 2 && strcmp(argv[1], "postgres") == 0) {
-		char why[256] = "";
-		struct pg_cluster c;
-		int rc = pg_cluster_run(&c, pg_cases, NULL, why, sizeof(why));
-		if (why[0])
-			printf("%s\n", why);
-		return rc;
-	}
+	if (argc == 2 && strcmp(argv[1], "postgres") == 0)
+		return pg_cluster_main(pg_cases, NULL);
 	char dir[] = "/tmp/ctl-store-XXXXXX", path[256], url[300], cmd[300];
 	int64_t n4_id = 0;
 	CHECK(mkdtemp(dir) != NULL);
