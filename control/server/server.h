@@ -5,7 +5,9 @@
  * sealed with the node protocol envelope), the admin API (JSON, bearer token), and
  * plain-HTML web pages (login, device approval, check-mode approval).  State lives in a store
  * (SQLite in the state directory); the server key, the admin token and the database sit in that
- * directory with mode 0600. */
+ * directory with mode 0600.  With a PostgreSQL store several replicas serve one tailnet: the
+ * server key and the admin token's hash live in the store, and each replica hears the others'
+ * changes (replica.c has the design, and what is still per replica). */
 #ifndef MESH_CONTROL_SERVER_H
 #define MESH_CONTROL_SERVER_H
 
