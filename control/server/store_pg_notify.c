@@ -127,6 +127,14 @@ struct ctl_store_listener {
 	PGconn *conn;
 };
 
+/* The server's messages on this connection ("terminating connection due to administrator
+ * command" at a restart) as debug lines: the loss itself is logged once, by the caller. */
+static void on_notice(void *arg, const char *message)
+{
+	(void)arg;
+	log_debug("meshcontrol", "store listener: %.*s", (int)strcspn(message, "\n"), message);
+}
+
 int ctl_store_listen(const char *url, struct ctl_store_listener **out, char *err, size_t errlen)
 {
 	int rc = ctl_store_url_check(url, err, errlen);
@@ -136,6 +144,8 @@ int ctl_store_listen(const char *url, struct ctl_store_listener **out, char *err
 	if (!l)
 		return -ENOMEM;
 	l->conn = PQconnectdb(url);
+	if (l->conn)
+		PQsetNoticeProcessor(l->conn, on_notice, NULL);
 	PGresult *r = l->conn && PQstatus(l->conn) == CONNECTION_OK
 			  ? PQexec(l->conn, "LISTEN " CTL_CHANGES_CHANNEL)
 			  : NULL;
