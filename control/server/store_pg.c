@@ -251,25 +251,6 @@ static int pg_meta_set(struct ctl_store *s, const char *key, const char *value)
 	return ctl__pg_run(ctl__pg(s), CTL__PG_IDEMPOTENT, meta_set_body, &a);
 }
 
-static int meta_add_body(struct ctl__pg_store *s, void *ctx)
-{
-	struct meta_args *a = ctx;
-	struct ctl__pg_params p = { 0 };
-	ctl__pg_text(&p, a->key);
-	ctl__pg_text(&p, a->value);
-	int rc = ctl__pg_q(
-	    s, "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT DO NOTHING", &p, NULL);
-	return rc ? rc : ctl__pg_meta_get(s, a->key, a->out, a->outlen);
-}
-
-/* Idempotent: run again after a lost COMMIT it finds the row it (or another) inserted. */
-static int pg_meta_add(struct ctl_store *s, const char *key, const char *value, char *out,
-		       size_t outlen)
-{
-	struct meta_args a = { .key = key, .value = value, .out = out, .outlen = outlen };
-	return ctl__pg_run(ctl__pg(s), CTL__PG_TXN | CTL__PG_IDEMPOTENT, meta_add_body, &a);
-}
-
 /* users */
 
 struct user_args {
@@ -651,7 +632,7 @@ static const struct ctl_store_ops pg_ops = {
 	.close = pg_close,
 	.meta_get = pg_meta_get,
 	.meta_set = pg_meta_set,
-	.meta_add = pg_meta_add,
+	.meta_add = ctl__pg_meta_add,
 	.user_add = pg_user_add,
 	.user_get = pg_user_get,
 	.user_by_id = pg_user_by_id,

@@ -1,6 +1,8 @@
-/* Change notifications of the PostgreSQL store (store_notify.h): the triggers that notify
- * from inside each writing transaction, installed at connect; the listener connection each
- * replica keeps; and the parser of the payloads it receives.
+/* What replicas sharing the PostgreSQL store need of it: meta_add (insert-if-absent, how
+ * they agree on the server key and the admin token) and the change notifications
+ * (store_notify.h): the triggers that notify from inside each writing transaction, installed
+ * at connect; the listener connection each replica keeps; and the parser of the payloads it
+ * receives.
  *
  * Triggers rather than a NOTIFY in each op: every op that writes a table the maps are made
  * of notifies, including ops added later and cascades (a user removed deletes their nodes,
@@ -66,6 +68,31 @@ int ctl__pg_notify_install(struct ctl__pg_store *s, char *err, size_t errlen)
 		ctl__pg_q(s, "ROLLBACK", NULL, NULL);
 	}
 	return rc;
+}
+
+struct meta_add_args {
+	const char *key, *value;
+	char *out;
+	size_t outlen;
+};
+
+static int meta_add_body(struct ctl__pg_store *s, void *ctx)
+{
+	struct meta_add_args *a = ctx;
+	struct ctl__pg_params p = { 0 };
+	ctl__pg_text(&p, a->key);
+	ctl__pg_text(&p, a->value);
+	int rc = ctl__pg_q(
+	    s, "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT DO NOTHING", &p, NULL);
+	return rc ? rc : ctl__pg_meta_get(s, a->key, a->out, a->outlen);
+}
+
+/* Idempotent: run again after a lost COMMIT it finds the row it (or another) inserted. */
+int ctl__pg_meta_add(struct ctl_store *s, const char *key, const char *value, char *out,
+		     size_t outlen)
+{
+	struct meta_add_args a = { .key = key, .value = value, .out = out, .outlen = outlen };
+	return ctl__pg_run(ctl__pg(s), CTL__PG_TXN | CTL__PG_IDEMPOTENT, meta_add_body, &a);
 }
 
 static const struct {
