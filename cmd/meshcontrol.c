@@ -335,7 +335,7 @@ static int cmd_serve(int argc, char **argv)
 		return 1;
 	}
 	char key[45];
-	ctl_state_server_key(state_dir, key, err, sizeof(err));
+	ctl_server_key(srv, key);
 	log_info("meshcontrol", "listening on %s port %u (%s); server key %s; store %s%s",
 		 cfg.listen ?: "127.0.0.1", ctl_server_port(srv), cfg.tls_cert ? "HTTPS" : "HTTP",
 		 key, store_url ? shown : state_dir, store_url ? "" : "/state.db");
@@ -627,8 +627,9 @@ static int cmd_key(void)
 	struct ctl_store *s;
 	if (open_store(&s))
 		return 1;
+	int rc = ctl_store_server_key(s, store_url, state_dir, key, err, sizeof(err));
 	s->ops->close(s);
-	if (ctl_state_server_key(state_dir, key, err, sizeof(err)) != 0) {
+	if (rc != 0) {
 		fprintf(stderr, "meshcontrol: %s\n", err);
 		return 1;
 	}

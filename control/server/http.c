@@ -559,14 +559,17 @@ int ctl_server_new(const struct ctl_server_config *cfg, struct ctl_server **out,
 		rc = sso_config(srv, err, errlen);
 	if (!rc)
 		rc = ctl_state_open_store(cfg->state_dir, cfg->store_url, &srv->store, err, errlen);
-	if (!rc)
+	srv->shared = ctl__store_shared(cfg->store_url);
+	if (!rc && srv->shared)
+		rc = ctl__replica_identity(srv, err, errlen);
+	else if (!rc)
 		rc =
 		    load_server_key(cfg->state_dir, srv->server_pub, srv->server_priv, err, errlen);
 	if (rc)
 		goto fail;
 	char hash_hex[65], token[65];
-	if (srv->store->ops->meta_get(srv->store, "admin_token_hash", hash_hex, sizeof(hash_hex)) !=
-	    0) {
+	if (!srv->shared && srv->store->ops->meta_get(srv->store, "admin_token_hash", hash_hex,
+						      sizeof(hash_hex)) != 0) {
 		rc = ctl_state_admin_token(cfg->state_dir, srv->store, token, err, errlen);
 		sodium_memzero(token, sizeof(token));
 		if (rc)
@@ -574,7 +577,8 @@ int ctl_server_new(const struct ctl_server_config *cfg, struct ctl_server **out,
 		srv->store->ops->meta_get(srv->store, "admin_token_hash", hash_hex,
 					  sizeof(hash_hex));
 	}
-	sodium_hex2bin(srv->admin_hash, 32, hash_hex, strlen(hash_hex), NULL, NULL, NULL);
+	if (!srv->shared)
+		sodium_hex2bin(srv->admin_hash, 32, hash_hex, strlen(hash_hex), NULL, NULL, NULL);
 	rc = srv->store->ops->policy_get(srv->store, &srv->policy_text);
 	if (!rc)
 		rc = ctl__nodes_load(srv);
@@ -728,7 +732,8 @@ int ctl_server_start(struct ctl_server *srv, char *err, size_t errlen)
 		return -EAGAIN;
 	}
 	srv->timer_running = true;
-	return srv->sso ? ctl__sso_start(srv, err, errlen) : 0;
+	rc = srv->shared ? ctl__replica_start(srv, err, errlen) : 0;
+	return !rc && srv->sso ? ctl__sso_start(srv, err, errlen) : rc;
 }
 
 uint16_t ctl_server_port(const struct ctl_server *srv)
@@ -736,10 +741,16 @@ uint16_t ctl_server_port(const struct ctl_server *srv)
 	return srv->port;
 }
 
+void ctl_server_key(const struct ctl_server *srv, char out[static 45])
+{
+	key_to_base64(out, srv->server_pub);
+}
+
 void ctl_server_free(struct ctl_server *srv)
 {
 	if (!srv)
 		return;
+	ctl__replica_stop(srv); /* first: it takes srv->lock to apply what it hears */
 	pthread_mutex_lock(&srv->lock);
 	srv->stopping = true;
 	pthread_cond_signal(&srv->timer_cond);

@@ -51,6 +51,7 @@ struct ctl__node {
 	/* audit events it sent in the minute from audit_window_ms (now_mono_ms) */
 	uint64_t audit_window_ms;
 	size_t audit_count;
+	int64_t seen_stored; /* shared store: when its last_seen was last written (map.c) */
 };
 
 enum {
@@ -218,6 +219,9 @@ struct ctl_server {
 	size_t relay_secret_len;
 
 	struct ctl__sso *sso; /* single sign-on (sso.h); NULL without --oidc-issuer */
+	/* several replicas share the store (replica.c): its change listener, NULL otherwise */
+	bool shared;
+	struct ctl__replica *fanout;
 
 	/* health and drain (health.c): this replica's name (--replica-name, else the host's),
 	 * draining since ctl_server_drain (read without the lock when answers go out), and
@@ -432,6 +436,28 @@ enum MHD_Result ctl__check_reauthed(struct ctl__req *r, struct ctl__hold *h,
 /* The value of key in an application/x-www-form-urlencoded body, decoded into out (cut to
  * outlen); false, with out empty, when the body has no such field. */
 bool ctl__form_get(const char *body, const char *key, char *out, size_t outlen);
+
+/* replica.c: replicas sharing a PostgreSQL store */
+struct ctl_change;
+/* The store at store_url is shared by replicas (anything but SQLite). */
+bool ctl__store_shared(const char *store_url);
+/* The server key and the admin token's hash from the store, stored there first by whichever
+ * replica gets there first (the admin-token file written by that one alone). */
+int ctl__replica_identity(struct ctl_server *srv, char *err, size_t errlen);
+/* Listen for changes through other replicas (a thread of its own) / stop listening. */
+int ctl__replica_start(struct ctl_server *srv, char *err, size_t errlen);
+void ctl__replica_stop(struct ctl_server *srv);
+/* How a node's stored record differs from the one in memory, most important first. */
+enum ctl__rec_diff {
+	CTL__REC_SAME,
+	CTL__REC_LAST_SEEN,	/* only last_seen moved on (online state, no map change) */
+	CTL__REC_SEEN_BY_PEERS, /* endpoints, host keys, hostname, discovery key */
+	CTL__REC_TOPOLOGY,	/* key, expiry, owner, tags, addresses: the policy recompiles */
+};
+enum ctl__rec_diff ctl__node_rec_diff(const struct ctl_node_rec *mem,
+				      const struct ctl_node_rec *st);
+/* What a change asks a replica to reload (replica.c's RELOAD_* bits; 0: nothing). */
+unsigned ctl__replica_reload_bits(const struct ctl_change *c);
 
 /* store.c: the bounds of store.h on a tag list about to be written (-E2BIG, -EINVAL). */
 int ctl__store_tags_check(const char *const *v, size_t n);

@@ -261,7 +261,10 @@ static enum MHD_Result map_report(struct ctl__req *r, struct ctl__node *n, const
 		       (hk && text_differs(hks, n->rec.ssh_host_keys));
 	int64_t now = ctl__now_s();
 	bool was_offline = !n->online;
-	if (changed || now - n->rec.last_seen >= SRV_LAST_SEEN_WRITE_S) {
+	/* replicas sharing the store see a node online by the last_seen stored: written at
+	 * least every SRV_LAST_SEEN_WRITE_S while it streams (replica.c) */
+	int64_t stored = srv->shared ? n->seen_stored : n->rec.last_seen;
+	if (changed || now - stored >= SRV_LAST_SEEN_WRITE_S) {
 		if (ep) {
 			free(n->rec.endpoints);
 			n->rec.endpoints = eps;
@@ -273,6 +276,7 @@ static enum MHD_Result map_report(struct ctl__req *r, struct ctl__node *n, const
 			hks = NULL;
 		}
 		n->rec.last_seen = now;
+		n->seen_stored = now;
 		int rc = srv->store->ops->node_update(srv->store, &n->rec);
 		if (rc)
 			log_warn("meshcontrol", "node %lld: cannot store endpoints: %s",

@@ -320,11 +320,14 @@ void ctl__timer_tick(struct ctl_server *srv)
 	uint64_t now_ms = ctl__wall_ms();
 	int64_t now = (int64_t)(now_ms / 1000);
 	bool changed = false;
+	/* with replicas, a node streaming from another is seen through the store's last_seen,
+	 * written once a minute (replica.c) */
+	uint64_t window_ms =
+	    srv->cfg.keepalive_ms + 15000 + (srv->shared ? SRV_LAST_SEEN_WRITE_S * 1000 : 0);
 	for (size_t i = 0; i < srv->n_nodes; i++) {
 		struct ctl__node *n = srv->nodes[i];
 		bool online =
-		    n->rec.last_seen &&
-		    (uint64_t)n->rec.last_seen * 1000 + srv->cfg.keepalive_ms + 15000 > now_ms;
+		    n->rec.last_seen && (uint64_t)n->rec.last_seen * 1000 + window_ms > now_ms;
 		if (online != n->online) {
 			n->online = online;
 			ctl__node_render(srv, n);

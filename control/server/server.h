@@ -5,7 +5,9 @@
  * sealed with the node protocol envelope), the admin API (JSON, bearer token), and
  * plain-HTML web pages (login, device approval, check-mode approval).  State lives in a store
  * (SQLite in the state directory); the server key, the admin token and the database sit in that
- * directory with mode 0600. */
+ * directory with mode 0600.  With a PostgreSQL store several replicas serve one tailnet: the
+ * server key and the admin token's hash live in the store, and each replica hears the others'
+ * changes (replica.c has the design, and what is still per replica). */
 #ifndef MESH_CONTROL_SERVER_H
 #define MESH_CONTROL_SERVER_H
 
@@ -101,6 +103,16 @@ void ctl_server_free(struct ctl_server *srv);
 
 /* The server's public key in base64 (for the join command and `meshcontrol key`). */
 int ctl_state_server_key(const char *state_dir, char out[static 45], char *err, size_t errlen);
+
+/* The server key in base64 of a running server. */
+void ctl_server_key(const struct ctl_server *srv, char out[static 45]);
+
+/* The server key in base64 of the tailnet in store s (opened from store_url, NULL for the
+ * state directory's SQLite): ctl_state_server_key's, or for a store replicas share
+ * (PostgreSQL) the one kept in it, stored first (from STATE/server.key when that exists)
+ * when it has none. */
+int ctl_store_server_key(struct ctl_store *s, const char *store_url, const char *state_dir,
+			 char out[static 45], char *err, size_t errlen);
 
 /* Rotate the admin token: writes state_dir/admin-token (0600) and stores its hash. */
 int ctl_state_admin_token(const char *state_dir, struct ctl_store *s, char out[static 65],

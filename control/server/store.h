@@ -134,6 +134,10 @@ struct ctl_store_ops {
 	/* meta: small named values (the tailnet's ULA prefix, the admin token hash). */
 	int (*meta_get)(struct ctl_store *s, const char *key, char *out, size_t outlen);
 	int (*meta_set)(struct ctl_store *s, const char *key, const char *value);
+	/* Stores value under key unless the key has one already, then gives the stored value
+	 * in out (value, or what was there): replicas starting together agree on one. */
+	int (*meta_add)(struct ctl_store *s, const char *key, const char *value, char *out,
+			size_t outlen);
 	/* users: -EEXIST on a duplicate login, -ENOENT when absent; user_list (and sso_list)
 	 * in ascending id order. */
 	int (*user_add)(struct ctl_store *s, const char *login, const char *pwhash, int64_t *id);

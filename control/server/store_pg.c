@@ -644,6 +644,7 @@ static const struct ctl_store_ops pg_ops = {
 	.close = pg_close,
 	.meta_get = pg_meta_get,
 	.meta_set = pg_meta_set,
+	.meta_add = ctl__pg_meta_add,
 	.user_add = pg_user_add,
 	.user_get = pg_user_get,
 	.user_by_id = pg_user_by_id,
@@ -779,6 +780,8 @@ int ctl__pg_connect(const char *url, struct ctl__pg_store **out, char *err, size
 	PQsetNoticeProcessor(s->conn, on_notice, NULL);
 	err[0] = '\0';
 	int rc = migrate(s, err, errlen);
+	if (!rc)
+		rc = ctl__pg_notify_install(s, err, errlen);
 	if (rc) {
 		err[strcspn(err, "\n")] = '\0'; /* libpq's messages end in one */
 		ctl_store_scrub(url, err);

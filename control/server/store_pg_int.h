@@ -1,7 +1,8 @@
 /* control/server/store_pg_int.h: what the PostgreSQL store's files share (store_pg.c: the
  * connection, the schema, users, meta, policy, approvals, SSO; store_pg_nodes.c: nodes and
  * auth keys; store_pg_policy.c: the policy's version and its compare-and-set;
- * store_migrate.c: SQLite -> PostgreSQL).  Every statement goes through
+ * store_pg_notify.c: meta_add and change notifications; store_migrate.c: SQLite ->
+ * PostgreSQL).  Every statement goes through
  * ctl__pg_q with its values as parameters (PQexecParams, text format): no SQL is ever built
  * from input.  Errors are negative errno values: -EEXIST for a constraint (SQLSTATE class
  * 23, as SQLite's SQLITE_CONSTRAINT), -EBUSY for a serialization failure or deadlock,
@@ -95,6 +96,12 @@ int ctl__pg_audit_append(struct ctl_store *s, struct ctl_audit_rec *recs, size_t
 int ctl__pg_audit_list(struct ctl_store *s, const struct ctl_audit_filter *f, ctl_audit_cb cb,
 		       void *ctx);
 int ctl__pg_audit_head(struct ctl_store *s, int64_t *id, uint8_t hash[CTL_AUDIT_HASH_LEN]);
+/* store_pg_notify.c: the triggers that notify every change (store_notify.h), installed
+ * (or replaced) in a transaction of their own under the migration lock. */
+int ctl__pg_notify_install(struct ctl__pg_store *s, char *err, size_t errlen);
+/* ... and the op replicas agree through (store.h's meta_add) */
+int ctl__pg_meta_add(struct ctl_store *s, const char *key, const char *value, char *out,
+		     size_t outlen);
 
 /* store_pg.c: connect (the URL already checked) and migrate; err never holds the password */
 int ctl__pg_connect(const char *url, struct ctl__pg_store **out, char *err, size_t errlen);

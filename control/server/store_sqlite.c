@@ -186,6 +186,25 @@ int ctl__sq_meta_set(struct ctl_store *s, const char *key, const char *value)
 	return ctl__sq_step_done(ctl__sq(s)->db, st);
 }
 
+static int sq_meta_add(struct ctl_store *s, const char *key, const char *value, char *out,
+		       size_t outlen)
+{
+	sqlite3 *db = ctl__sq(s)->db;
+	int rc = ctl__sq_begin(db);
+	if (rc)
+		return rc;
+	sqlite3_stmt *st =
+	    ctl__sq_prep(db, "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)");
+	if (!st)
+		return ctl__sq_finish(db, -EIO);
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+	rc = ctl__sq_step_done(db, st);
+	if (!rc)
+		rc = ctl__sq_meta_get(s, key, out, outlen);
+	return ctl__sq_finish(db, rc);
+}
+
 static int sq_user_add(struct ctl_store *s, const char *login, const char *pwhash, int64_t *id)
 {
 	sqlite3 *db = ctl__sq(s)->db;
@@ -478,6 +497,7 @@ static const struct ctl_store_ops sqlite_ops = {
 	.close = sq_close,
 	.meta_get = ctl__sq_meta_get,
 	.meta_set = ctl__sq_meta_set,
+	.meta_add = sq_meta_add,
 	.user_add = sq_user_add,
 	.user_get = ctl__sq_user_get,
 	.user_by_id = sq_user_by_id,

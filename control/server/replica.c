@@ -1,0 +1,493 @@
+/* Several meshcontrol replicas on one PostgreSQL store (issue #21): what they must agree on,
+ * and how a change written through one reaches the nodes streaming from the others.
+ *
+ * Identity: the server key (nodes seal to it and pin it) and the admin token's hash live in
+ * the store's meta table.  The first replica stores them, insert-if-absent in one
+ * transaction (meta_add), and every other loads what is there: replicas starting together
+ * agree.  A state directory's server.key (a tailnet moved from SQLite) is the candidate, so
+ * its nodes keep the key they pinned.  The tailnet's ULA prefix is made by the store's first
+ * migration, already shared.
+ *
+ * Fan-out: each replica keeps one more connection to the database listening on the change
+ * channel (store_notify.h) on a thread of its own, blocked in poll() on that socket and a
+ * pipe that stops it: no polling loop.  What arrives is batched (everything readable at
+ * once), then under srv->lock the replica reloads what changed from the store: nodes (a diff
+ * of the store's rows against memory: added, removed, changed), the policy, the DNS
+ * settings, the admin token hash; SSO groups and topology changes mark the maps dirty, so
+ * the timer's next tick (50 ms) runs the same rebuild and delta path as a local change.  Its
+ * own writes come back too and find nothing to change.  A lost listener reconnects with
+ * backoff (0.5 s doubling to 30 s, jittered), then reloads everything (changes made
+ * meanwhile were not heard).
+ *
+ * Online across replicas: derived from last_seen in the store, not a stored flag (a replica
+ * killed while holding a node's stream would leave a flag set forever).  The replica a node
+ * streams from writes its last_seen at least every SRV_LAST_SEEN_WRITE_S (map.c), and a
+ * shared server counts a node online while last_seen is within that plus the keep-alive
+ * plus 15 s (node.c's tick): a node that vanished shows offline on the other replicas up to
+ * a minute later than on its own.
+ *
+ * Still in memory per replica (not shared): pending interactive logins, check-mode holds,
+ * web sessions, password throttles, the node API's replay cache, SSO sign-ins in flight. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "common/file.h"
+#include "common/key.h"
+#include "common/log.h"
+#include "common/strv.h"
+#include "control/server/internal.h"
+#include "control/server/store_notify.h"
+
+enum {
+	REPLICA_BACKOFF_MIN_MS = 500,
+	REPLICA_BACKOFF_MAX_MS = 30000,
+};
+
+/* what a batch of notifications asks to reload */
+enum {
+	RELOAD_NODES = 1,
+	RELOAD_POLICY = 2,
+	RELOAD_DNS = 4,
+	RELOAD_ADMIN = 8,
+	RELOAD_HOLDS = 16,    /* an approval: held check-mode logins ask again */
+	RELOAD_TOPOLOGY = 32, /* SSO groups: the policy's input changed */
+	RELOAD_ALL = 63,
+};
+
+struct ctl__replica {
+	pthread_t thread;
+	bool running;
+	int stop[2]; /* a pipe: written once to stop the thread */
+	char *url;
+	uint64_t reloads; /* batches applied, for the log */
+};
+
+bool ctl__store_shared(const char *store_url)
+{
+	return store_url && strncmp(store_url, "sqlite:", 7) != 0;
+}
+
+/* ---- identity ---- */
+
+/* The shared server key: the store's, stored first from the state directory's key when
+ * that exists, else from a new one. */
+static int shared_server_key(struct ctl_store *s, const char *state_dir, uint8_t priv[static 32],
+			     char *err, size_t errlen)
+{
+	char path[4096], hex[KEY_HEX_SIZE], stored[2 * KEY_HEX_SIZE];
+	uint8_t mine[32];
+	bool created;
+	int rc = 0;
+	snprintf(path, sizeof(path), "%s/server.key", state_dir);
+	if (access(path, F_OK) == 0) {
+		rc = file_key_load_or_create(path, mine, &created, err, errlen);
+		if (rc)
+			return rc;
+	} else {
+		randombytes_buf(mine, sizeof(mine));
+		mine[0] &= 248; /* X25519 clamping, as file_key_load_or_create does */
+		mine[31] = (mine[31] & 127) | 64;
+	}
+	key_to_hex(hex, mine);
+	rc = s->ops->meta_add(s, "server_key", hex, stored, sizeof(stored));
+	struct key_error kerr;
+	if (rc)
+		snprintf(err, errlen, "cannot read or store the server key: %s", strerror(-rc));
+	else if (!key_from_hex(priv, stored, &kerr)) {
+		snprintf(err, errlen, "the store's server_key is not a key: %s", kerr.message);
+		rc = -EINVAL;
+	} else if (access(path, F_OK) == 0 && sodium_memcmp(priv, mine, 32) != 0) {
+		log_warn("meshcontrol",
+			 "%s is not the tailnet's server key: serving with the one in the store "
+			 "(nodes that pinned this file's key must join again)",
+			 path);
+	}
+	sodium_memzero(mine, sizeof(mine));
+	sodium_memzero(hex, sizeof(hex));
+	sodium_memzero(stored, sizeof(stored));
+	return rc;
+}
+
+int ctl_store_server_key(struct ctl_store *s, const char *store_url, const char *state_dir,
+			 char out[static 45], char *err, size_t errlen)
+{
+	uint8_t priv[32], pub[32];
+	if (!ctl__store_shared(store_url))
+		return ctl_state_server_key(state_dir, out, err, errlen);
+	int rc = shared_server_key(s, state_dir, priv, err, errlen);
+	if (!rc) {
+		crypto_scalarmult_base(pub, priv);
+		key_to_base64(out, pub);
+	}
+	sodium_memzero(priv, sizeof(priv));
+	return rc;
+}
+
+int ctl__replica_identity(struct ctl_server *srv, char *err, size_t errlen)
+{
+	struct ctl_store *s = srv->store;
+	int rc = shared_server_key(s, srv->state_dir, srv->server_priv, err, errlen);
+	if (rc)
+		return rc;
+	crypto_scalarmult_base(srv->server_pub, srv->server_priv);
+	/* the admin token: ours only when our hash is the one stored */
+	char token[65], hex[65], stored[80], path[4096], line[66];
+	uint8_t hash[32];
+	ctl__random_hex(token, 32);
+	crypto_generichash(hash, sizeof(hash), (const uint8_t *)token, strlen(token), NULL, 0);
+	sodium_bin2hex(hex, sizeof(hex), hash, sizeof(hash));
+	rc = s->ops->meta_add(s, "admin_token_hash", hex, stored, sizeof(stored));
+	if (rc) {
+		snprintf(err, errlen, "cannot read or store the admin token: %s", strerror(-rc));
+	} else if (strcmp(stored, hex) == 0) {
+		snprintf(path, sizeof(path), "%s/admin-token", srv->state_dir);
+		snprintf(line, sizeof(line), "%s\n", token);
+		rc = file_write_atomic(path, line, strlen(line), 0600);
+		if (rc)
+			snprintf(err, errlen, "%s: %s", path, strerror(-rc));
+		sodium_memzero(line, sizeof(line));
+	}
+	sodium_memzero(token, sizeof(token));
+	if (!rc && sodium_hex2bin(srv->admin_hash, 32, stored, strlen(stored), NULL, NULL, NULL)) {
+		snprintf(err, errlen, "the store's admin_token_hash is not 64 hex digits");
+		rc = -EINVAL;
+	}
+	return rc;
+}
+
+/* ---- reloading what changed ---- */
+
+static bool text_eq(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+enum ctl__rec_diff ctl__node_rec_diff(const struct ctl_node_rec *mem, const struct ctl_node_rec *st)
+{
+	bool tags_eq = mem->n_tags == st->n_tags;
+	for (size_t i = 0; tags_eq && i < mem->n_tags; i++)
+		tags_eq = strcmp(mem->tags[i], st->tags[i]) == 0;
+	if (mem->id != st->id || memcmp(mem->machine_key, st->machine_key, 32) ||
+	    memcmp(mem->node_key, st->node_key, 32) || mem->key_expiry != st->key_expiry ||
+	    mem->user_id != st->user_id || !tags_eq || mem->ipv4 != st->ipv4 ||
+	    memcmp(mem->ipv6, st->ipv6, 16) || mem->ephemeral != st->ephemeral)
+		return CTL__REC_TOPOLOGY;
+	if (strcmp(mem->hostname, st->hostname) != 0 || !text_eq(mem->endpoints, st->endpoints) ||
+	    !text_eq(mem->ssh_host_keys, st->ssh_host_keys) ||
+	    mem->has_disco_key != st->has_disco_key ||
+	    (st->has_disco_key && memcmp(mem->disco_key, st->disco_key, 32)))
+		return CTL__REC_SEEN_BY_PEERS;
+	if (st->last_seen > mem->last_seen)
+		return CTL__REC_LAST_SEEN;
+	return CTL__REC_SAME;
+}
+
+struct rec_vec {
+	struct ctl_node_rec *v;
+	size_t n, cap;
+};
+
+static int collect_rec(void *ctx, const struct ctl_node_rec *rec)
+{
+	struct rec_vec *rv = ctx;
+	if (rv->n == rv->cap) {
+		size_t cap = rv->cap ? 2 * rv->cap : 64;
+		struct ctl_node_rec *v = realloc(rv->v, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		rv->v = v;
+		rv->cap = cap;
+	}
+	memset(&rv->v[rv->n], 0, sizeof(rv->v[0]));
+	if (ctl_node_rec_copy(&rv->v[rv->n], rec))
+		return -ENOMEM;
+	rv->n++;
+	return 0;
+}
+
+/* A node's record replaced by the store's; its peers' view rendered again.  A node streaming
+ * from us is seen by us more recently than the store says: last_seen never goes back. */
+static int node_take(struct ctl_server *srv, struct ctl__node *n, const struct ctl_node_rec *st)
+{
+	struct ctl_node_rec copy;
+	memset(&copy, 0, sizeof(copy));
+	if (ctl_node_rec_copy(&copy, st))
+		return -ENOMEM;
+	if (n->rec.last_seen > copy.last_seen)
+		copy.last_seen = n->rec.last_seen;
+	ctl_node_rec_clear(&n->rec);
+	n->rec = copy;
+	ctl__node_owner(srv, n);
+	ctl__relay_refresh(srv, n, ctl__now_s());
+	return ctl__node_render(srv, n);
+}
+
+/* The store's nodes against memory, both in ascending id: *topology when a node came, went
+ * or changed what the policy sees, *seen when only what peers see of one changed. */
+static int reload_nodes(struct ctl_server *srv, bool *topology, bool *seen)
+{
+	struct rec_vec rv = { 0 };
+	int rc = srv->store->ops->node_list(srv->store, collect_rec, &rv);
+	int64_t *gone = rc ? NULL : calloc(srv->n_nodes + 1, sizeof(*gone));
+	size_t n_gone = 0, i = 0, j = 0;
+	if (!rc && !gone)
+		rc = -ENOMEM;
+	while (!rc && (i < srv->n_nodes || j < rv.n)) {
+		struct ctl__node *m = i < srv->n_nodes ? srv->nodes[i] : NULL;
+		const struct ctl_node_rec *st = j < rv.n ? &rv.v[j] : NULL;
+		if (m && (!st || m->rec.id < st->id)) {
+			gone[n_gone++] = m->rec.id;
+			i++;
+		} else if (!m || st->id < m->rec.id) {
+			rc = ctl__node_insert(srv, st); /* lands at i: step over it */
+			*topology = true;
+			i++, j++;
+		} else {
+			enum ctl__rec_diff d = ctl__node_rec_diff(&m->rec, st);
+			if (d == CTL__REC_LAST_SEEN) /* the tick's online state, not a map change */
+				m->rec.last_seen = st->last_seen;
+			else if (d != CTL__REC_SAME)
+				rc = node_take(srv, m, st);
+			*topology |= d == CTL__REC_TOPOLOGY;
+			*seen |= d == CTL__REC_SEEN_BY_PEERS;
+			i++, j++;
+		}
+	}
+	for (size_t k = 0; k < rv.n; k++)
+		ctl_node_rec_clear(&rv.v[k]);
+	free(rv.v);
+	if (!rc && n_gone) {
+		/* already gone from the store: ctl__nodes_remove takes -ENOENT there in its
+		 * stride, drops them from memory and publishes the maps */
+		log_info("meshcontrol", "replica: %zu node(s) removed through another replica",
+			 n_gone);
+		ctl__nodes_remove(srv, gone, n_gone);
+	}
+	free(gone);
+	return rc;
+}
+
+static int reload_policy(struct ctl_server *srv)
+{
+	char *text = NULL;
+	int rc = srv->store->ops->policy_get(srv->store, &text);
+	if (rc || text_eq(text, srv->policy_text)) {
+		free(text);
+		return rc;
+	}
+	free(srv->policy_text);
+	srv->policy_text = text;
+	srv->dirty = true; /* polglue_rebuild compiles it on the next tick */
+	log_info("meshcontrol", "replica: the policy changed through another replica");
+	return 0;
+}
+
+static int reload_dns(struct ctl_server *srv)
+{
+	char err[512];
+	char *old = srv->dns_json;
+	srv->dns_json = NULL;
+	int rc = ctl__dns_load(srv, err, sizeof(err));
+	if (rc) {
+		log_err("meshcontrol", "replica: %s", err);
+		srv->dns_json = old;
+		return rc;
+	}
+	if (!text_eq(old, srv->dns_json)) {
+		srv->dns_gen++;
+		ctl__map_published(srv);
+	}
+	free(old);
+	return 0;
+}
+
+static int reload_admin(struct ctl_server *srv)
+{
+	char hex[80];
+	uint8_t hash[32];
+	int rc = srv->store->ops->meta_get(srv->store, "admin_token_hash", hex, sizeof(hex));
+	if (!rc && sodium_hex2bin(hash, 32, hex, strlen(hex), NULL, NULL, NULL) != 0)
+		rc = -EINVAL;
+	if (!rc)
+		memcpy(srv->admin_hash, hash, 32);
+	return rc;
+}
+
+/* Under srv->lock. */
+static void reload(struct ctl_server *srv, unsigned what)
+{
+	bool topology = false, seen = false;
+	int rc = 0;
+	if ((what & RELOAD_NODES) && (rc = reload_nodes(srv, &topology, &seen)))
+		log_err("meshcontrol", "replica: cannot reload the nodes: %s", strerror(-rc));
+	if ((what & RELOAD_POLICY) && (rc = reload_policy(srv)))
+		log_err("meshcontrol", "replica: cannot reload the policy: %s", strerror(-rc));
+	if (what & RELOAD_DNS)
+		reload_dns(srv);
+	if ((what & RELOAD_ADMIN) && (rc = reload_admin(srv)))
+		log_err("meshcontrol", "replica: cannot reload the admin token: %s", strerror(-rc));
+	if (topology || (what & RELOAD_TOPOLOGY))
+		srv->dirty = true;
+	if (seen && !srv->dirty) {
+		srv->map_version++;
+		ctl__wake(srv, SRV_WAIT_MAP, NULL);
+	}
+	if (what & RELOAD_HOLDS)
+		ctl__wake(srv, SRV_WAIT_HOLD, NULL);
+	if (srv->dirty)
+		pthread_cond_signal(&srv->timer_cond); /* rebuild now, not at the tick's end */
+}
+
+unsigned ctl__replica_reload_bits(const struct ctl_change *c)
+{
+	switch (c->kind) {
+	case CTL_CHANGE_NODE:
+	case CTL_CHANGE_USER:
+		return RELOAD_NODES;
+	case CTL_CHANGE_POLICY:
+		return RELOAD_POLICY;
+	case CTL_CHANGE_APPROVAL:
+		return RELOAD_HOLDS;
+	case CTL_CHANGE_SSO:
+		return RELOAD_TOPOLOGY;
+	case CTL_CHANGE_META:
+		if (strcmp(c->name, "dns") == 0)
+			return RELOAD_DNS;
+		if (strcmp(c->name, "admin_token_hash") == 0)
+			return RELOAD_ADMIN;
+		return 0;
+	}
+	return 0;
+}
+
+static void on_change(void *ctx, const struct ctl_change *c)
+{
+	*(unsigned *)ctx |= ctl__replica_reload_bits(c);
+}
+
+/* ---- the listener thread ---- */
+
+/* Waits ms (-1: until the stop pipe or the listener's fd is readable); true when stopped. */
+static bool wait_for(struct ctl__replica *rp, int fd, int ms)
+{
+	struct pollfd p[2] = { { .fd = rp->stop[0], .events = POLLIN },
+			       { .fd = fd, .events = POLLIN } };
+	int rc;
+	do
+		rc = poll(p, fd >= 0 ? 2 : 1, ms);
+	while (rc < 0 && errno == EINTR);
+	return p[0].revents != 0;
+}
+
+static void apply(struct ctl_server *srv, unsigned what)
+{
+	pthread_mutex_lock(&srv->lock);
+	if (!srv->stopping) {
+		reload(srv, what);
+		srv->fanout->reloads++;
+	}
+	pthread_mutex_unlock(&srv->lock);
+}
+
+static void *replica_main(void *arg)
+{
+	struct ctl_server *srv = arg;
+	struct ctl__replica *rp = srv->fanout;
+	struct ctl_store_listener *l = NULL;
+	int backoff = 0, failures = 0;
+	char err[512];
+	for (;;) {
+		if (!l) {
+			if (backoff &&
+			    wait_for(rp, -1,
+				     backoff + (int)randombytes_uniform((uint32_t)backoff / 4 + 1)))
+				break;
+			if (ctl_store_listen(rp->url, &l, err, sizeof(err)) != 0) {
+				if (failures++ == 0)
+					log_warn("meshcontrol",
+						 "replica: cannot listen for changes: %s; retrying "
+						 "with backoff",
+						 err);
+				backoff = backoff ? backoff * 2 : REPLICA_BACKOFF_MIN_MS;
+				if (backoff > REPLICA_BACKOFF_MAX_MS)
+					backoff = REPLICA_BACKOFF_MAX_MS;
+				continue;
+			}
+			log_info("meshcontrol",
+				 "replica: listening for changes through other replicas%s",
+				 failures ? " again; reloading everything" : "");
+			failures = 0;
+			backoff = 0;
+			/* what changed before we listened (at start: since the state was loaded) */
+			apply(srv, RELOAD_ALL);
+		}
+		if (wait_for(rp, ctl_store_listener_fd(l), -1))
+			break;
+		unsigned what = 0;
+		if (ctl_store_listener_read(l, on_change, &what) != 0) {
+			log_warn("meshcontrol",
+				 "replica: lost the database connection that listens "
+				 "for changes; reconnecting");
+			ctl_store_listener_free(l);
+			l = NULL;
+			failures = 1;
+			backoff = REPLICA_BACKOFF_MIN_MS;
+			continue;
+		}
+		if (what)
+			apply(srv, what);
+	}
+	ctl_store_listener_free(l);
+	return NULL;
+}
+
+int ctl__replica_start(struct ctl_server *srv, char *err, size_t errlen)
+{
+	struct ctl__replica *rp = calloc(1, sizeof(*rp));
+	if (!rp || !(rp->url = strdup(srv->cfg.store_url))) {
+		free(rp);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	srv->fanout = rp;
+	if (pipe2(rp->stop, O_CLOEXEC) != 0) {
+		rp->stop[0] = rp->stop[1] = -1;
+		snprintf(err, errlen, "cannot make a pipe: %s", strerror(errno));
+		return -errno;
+	}
+	if (pthread_create(&rp->thread, NULL, replica_main, srv) != 0) {
+		snprintf(err, errlen, "cannot start the thread that listens for changes");
+		return -EAGAIN;
+	}
+	rp->running = true;
+	return 0;
+}
+
+void ctl__replica_stop(struct ctl_server *srv)
+{
+	struct ctl__replica *rp = srv->fanout;
+	if (!rp)
+		return;
+	if (rp->running) {
+		ssize_t w;
+		do
+			w = write(rp->stop[1], "x", 1);
+		while (w < 0 && errno == EINTR);
+		pthread_join(rp->thread, NULL);
+	}
+	if (rp->stop[0] >= 0) {
+		close(rp->stop[0]);
+		close(rp->stop[1]);
+	}
+	free(rp->url);
+	free(rp);
+	srv->fanout = NULL;
+}

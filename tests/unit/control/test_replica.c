@@ -1,0 +1,445 @@
+/* Replicas sharing a PostgreSQL store (control/server/replica.c, store_pg_notify.c).
+ * Without arguments: the change payloads the database sends (a numbered table, the exact
+ * error of each bad one), what each change reloads, how a stored node differs from memory,
+ * and meta_add (insert-if-absent) on SQLite.  With `postgres` (a cluster of its own,
+ * pg_cluster.h; 77 without PostgreSQL): the triggers' payloads for each kind of write, two
+ * servers on one database agreeing on the server key and the admin token (written by one),
+ * and a policy, a node, its new endpoints and its removal written through one store reaching
+ * the other server's memory. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "check.h"
+#include "common/now.h"
+#include "control/server/internal.h"
+#include "control/server/store_notify.h"
+#include "pg_cluster.h"
+
+static const struct {
+	const char *payload;
+	bool ok;
+	enum ctl_change_kind kind;
+	int64_t id;
+	const char *name_or_error;
+} parse_cases[] = {
+	/* 0 */ { "node:7", true, CTL_CHANGE_NODE, 7, "" },
+	/* 1 */ { "policy:123456789012345678", true, CTL_CHANGE_POLICY, 123456789012345678, "" },
+	/* 2 */ { "user:1", true, CTL_CHANGE_USER, 1, "" },
+	/* 3 */ { "approval:42", true, CTL_CHANGE_APPROVAL, 42, "" },
+	/* 4 */ { "sso:9", true, CTL_CHANGE_SSO, 9, "" },
+	/* 5 */ { "meta:dns", true, CTL_CHANGE_META, 0, "dns" },
+	/* 6 */ { "meta:admin_token_hash", true, CTL_CHANGE_META, 0, "admin_token_hash" },
+	/* 7 */
+	{ "node", false, 0, 0,
+	  "change 'node': expected KIND:ID with KIND one of node, policy, user, approval, sso, "
+	  "meta" },
+	/* 8 */
+	{ "nodes:1", false, 0, 0,
+	  "change 'nodes:1': expected KIND:ID with KIND one of node, policy, user, approval, sso, "
+	  "meta" },
+	/* 9 */
+	{ "", false, 0, 0,
+	  "change '': expected KIND:ID with KIND one of node, policy, user, approval, sso, meta" },
+	/* 10 */
+	{ "node:", false, 0, 0, "change 'node:': the id must be a positive decimal integer" },
+	/* 11 */
+	{ "node:0", false, 0, 0, "change 'node:0': the id must be a positive decimal integer" },
+	/* 12 */
+	{ "node:-3", false, 0, 0, "change 'node:-3': the id must be a positive decimal integer" },
+	/* 13 */
+	{ "node:+3", false, 0, 0, "change 'node:+3': the id must be a positive decimal integer" },
+	/* 14 */
+	{ "node:07", false, 0, 0, "change 'node:07': the id must be a positive decimal integer" },
+	/* 15 */
+	{ "node:3 ", false, 0, 0, "change 'node:3 ': the id must be a positive decimal integer" },
+	/* 16: 19 digits could overflow */
+	{ "node:9999999999999999999", false, 0, 0,
+	  "change 'node:9999999999999999999': the id must be a positive decimal integer" },
+	/* 17 */
+	{ "node:1:2", false, 0, 0, "change 'node:1:2': the id must be a positive decimal integer" },
+	/* 18 */
+	{ "meta:", false, 0, 0, "change 'meta:': a meta key is 1 to 31 of a-z, 0-9 and _" },
+	/* 19 */
+	{ "meta:DNS", false, 0, 0, "change 'meta:DNS': a meta key is 1 to 31 of a-z, 0-9 and _" },
+	/* 20 */
+	{ "meta:a/b", false, 0, 0, "change 'meta:a/b': a meta key is 1 to 31 of a-z, 0-9 and _" },
+	/* 21: 32 bytes */
+	{ "meta:abcdefghijklmnopqrstuvwxyz012345", false, 0, 0,
+	  "change 'meta:abcdefghijklmnopqrstuvwxyz012345': a meta key is 1 to 31 of a-z, 0-9 and "
+	  "_" },
+	/* 22 */
+	{ ":1", false, 0, 0,
+	  "change ':1': expected KIND:ID with KIND one of node, policy, user, approval, sso, "
+	  "meta" },
+};
+
+static void parse_table(void)
+{
+	for (size_t i = 0; i < sizeof(parse_cases) / sizeof(parse_cases[0]); i++) {
+		struct ctl_change c;
+		char why[256] = "";
+		bool ok = ctl_change_parse(parse_cases[i].payload, &c, why, sizeof(why));
+		if (ok != parse_cases[i].ok)
+			fprintf(stderr, "case %zu: '%s'\n", i, parse_cases[i].payload);
+		CHECK_INT(ok, parse_cases[i].ok);
+		if (ok) {
+			CHECK_INT(c.kind, parse_cases[i].kind);
+			CHECK_INT(c.id, parse_cases[i].id);
+			CHECK_STR(c.name, parse_cases[i].name_or_error);
+		} else {
+			CHECK_STR(why, parse_cases[i].name_or_error);
+		}
+	}
+	/* a long payload is quoted cut, never overflowing why */
+	char big[4096], why[128];
+	struct ctl_change c;
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	CHECK(!ctl_change_parse(big, &c, why, sizeof(why)));
+	CHECK_INT(strlen(why), sizeof(why) - 1);
+}
+
+static void reload_bits(void)
+{
+	struct ctl_change c = { .kind = CTL_CHANGE_NODE, .id = 1 };
+	unsigned node = ctl__replica_reload_bits(&c);
+	CHECK(node != 0);
+	c.kind = CTL_CHANGE_USER; /* a user's nodes go with them: the nodes are reloaded */
+	CHECK_INT(ctl__replica_reload_bits(&c), node);
+	c.kind = CTL_CHANGE_POLICY;
+	unsigned policy = ctl__replica_reload_bits(&c);
+	CHECK(policy != 0 && policy != node);
+	c.kind = CTL_CHANGE_APPROVAL;
+	CHECK(ctl__replica_reload_bits(&c) != 0);
+	c.kind = CTL_CHANGE_SSO;
+	CHECK(ctl__replica_reload_bits(&c) != 0);
+	c.kind = CTL_CHANGE_META;
+	strcpy(c.name, "dns");
+	unsigned dns = ctl__replica_reload_bits(&c);
+	strcpy(c.name, "admin_token_hash");
+	unsigned admin = ctl__replica_reload_bits(&c);
+	CHECK(dns != 0 && admin != 0 && dns != admin);
+	strcpy(c.name, "ula48"); /* never changes: nothing to reload */
+	CHECK_INT(ctl__replica_reload_bits(&c), 0);
+}
+
+static struct ctl_node_rec mknode(uint8_t seed)
+{
+	struct ctl_node_rec n;
+	memset(&n, 0, sizeof(n));
+	n.id = seed;
+	memset(n.machine_key, seed, 32);
+	memset(n.node_key, seed + 100, 32);
+	snprintf(n.hostname, sizeof(n.hostname), "host%u", seed);
+	n.user_id = 1;
+	n.ipv4 = 0x64400000u + seed;
+	n.last_seen = 1000;
+	return n;
+}
+
+/* Numbered: one field changed in the stored record, and the diff it must give. */
+static void rec_diff(void)
+{
+	static char *tags_a[] = { "tag:a" }, *tags_b[] = { "tag:b" };
+	const struct ctl_node_rec base = mknode(5);
+	for (int i = 0; i <= 14; i++) {
+		struct ctl_node_rec st = base;
+		enum ctl__rec_diff want = CTL__REC_TOPOLOGY;
+		switch (i) {
+		case 0:
+			want = CTL__REC_SAME;
+			break;
+		case 1:
+			st.last_seen = 2000;
+			want = CTL__REC_LAST_SEEN;
+			break;
+		case 2:
+			st.last_seen = 10;
+			want = CTL__REC_SAME;
+			break; /* ours is newer */
+		case 3:
+			st.endpoints = "[\"192.0.2.1:41641\"]";
+			want = CTL__REC_SEEN_BY_PEERS;
+			break;
+		case 4:
+			st.ssh_host_keys = "[]";
+			want = CTL__REC_SEEN_BY_PEERS;
+			break;
+		case 5:
+			strcpy(st.hostname, "renamed");
+			want = CTL__REC_SEEN_BY_PEERS;
+			break;
+		case 6:
+			st.has_disco_key = true;
+			want = CTL__REC_SEEN_BY_PEERS;
+			break;
+		case 7:
+			st.node_key[3] ^= 1;
+			break;
+		case 8:
+			st.key_expiry = 99;
+			break;
+		case 9:
+			st.user_id = 0;
+			break;
+		case 10:
+			st.tags = tags_a;
+			st.n_tags = 1;
+			break;
+		case 11:
+			st.ipv4++;
+			break;
+		case 12:
+			st.ipv6[15] = 1;
+			break;
+		case 13:
+			st.endpoints = "[]";
+			st.key_expiry = 5;
+			break; /* the bigger one wins */
+		case 14:
+			st.ephemeral = true;
+			break;
+		}
+		CHECK_INT(ctl__node_rec_diff(&base, &st), want);
+		if (ctl__node_rec_diff(&base, &st) != want)
+			fprintf(stderr, "rec_diff case %d\n", i);
+	}
+	struct ctl_node_rec a = base, b = base;
+	a.tags = tags_a, a.n_tags = 1;
+	b.tags = tags_b, b.n_tags = 1;
+	CHECK_INT(ctl__node_rec_diff(&a, &b), CTL__REC_TOPOLOGY); /* same count, other tag */
+	b.tags = tags_a;
+	CHECK_INT(ctl__node_rec_diff(&a, &b), CTL__REC_SAME);
+	a.endpoints = "[\"x\"]", b.endpoints = "[\"x\"]"; /* equal text, other pointers */
+	CHECK_INT(ctl__node_rec_diff(&a, &b), CTL__REC_SAME);
+}
+
+/* meta_add: the first value stays, each caller gets it back. */
+static void meta_add_cases(const char *url)
+{
+	struct ctl_store *s;
+	char err[512], out[80];
+	CHECK_INT(ctl_store_open(url, &s, err, sizeof(err)), 0);
+	CHECK_INT(s->ops->meta_add(s, "k1", "first", out, sizeof(out)), 0);
+	CHECK_STR(out, "first");
+	CHECK_INT(s->ops->meta_add(s, "k1", "second", out, sizeof(out)), 0);
+	CHECK_STR(out, "first");
+	CHECK_INT(s->ops->meta_get(s, "k1", out, sizeof(out)), 0);
+	CHECK_STR(out, "first");
+	s->ops->close(s);
+}
+
+/* ---- PostgreSQL ---- */
+
+struct heard {
+	char payloads[32][64];
+	size_t n;
+};
+
+static void on_heard(void *ctx, const struct ctl_change *c)
+{
+	struct heard *h = ctx;
+	static const char *const names[] = { "node", "policy", "user", "approval", "sso", "meta" };
+	if (h->n < 32) {
+		if (c->kind == CTL_CHANGE_META)
+			snprintf(h->payloads[h->n++], 64, "meta:%s", c->name);
+		else
+			snprintf(h->payloads[h->n++], 64, "%s:%lld", names[c->kind],
+				 (long long)c->id);
+	}
+}
+
+/* What the listener hears within 2 s, as "a b c". */
+static const char *listen_for(struct ctl_store_listener *l)
+{
+	static char out[1024];
+	struct heard h = { .n = 0 };
+	uint64_t end = now_mono_ms() + 2000;
+	do {
+		CHECK_INT(ctl_store_listener_read(l, on_heard, &h), 0);
+		if (!h.n)
+			usleep(10000);
+	} while (!h.n && now_mono_ms() < end);
+	usleep(50000); /* the rest of the same transaction's */
+	CHECK_INT(ctl_store_listener_read(l, on_heard, &h), 0);
+	out[0] = '\0';
+	for (size_t i = 0; i < h.n; i++)
+		snprintf(out + strlen(out), sizeof(out) - strlen(out), "%s%s", i ? " " : "",
+			 h.payloads[i]);
+	return out;
+}
+
+static void trigger_cases(const char *url)
+{
+	struct ctl_store *s;
+	struct ctl_store_listener *l;
+	char err[512], buf[80];
+	int64_t uid;
+	CHECK_INT(ctl_store_open(url, &s, err, sizeof(err)), 0);
+	CHECK_INT(ctl_store_listen(url, &l, err, sizeof(err)), 0);
+	CHECK_INT(s->ops->user_add(s, "alice@example.com", "x", &uid), 0);
+	CHECK_STR(listen_for(l), ""); /* a new user changes no map */
+	struct ctl_node_rec n = mknode(1);
+	n.id = 0;
+	n.user_id = uid;
+	CHECK_INT(s->ops->node_register(s, &n, 0), 0);
+	char want[64];
+	snprintf(want, sizeof(want), "node:%lld", (long long)n.id);
+	CHECK_STR(listen_for(l), want); /* one per transaction, however many rows */
+	n.endpoints = "[\"192.0.2.1:41641\"]";
+	CHECK_INT(s->ops->node_update(s, &n), 0);
+	CHECK_STR(listen_for(l), want);
+	n.endpoints = NULL;
+	CHECK_INT(s->ops->policy_set(s, "{}"), 0);
+	CHECK(strncmp(listen_for(l), "policy:", 7) == 0);
+	CHECK_INT(s->ops->meta_set(s, "dns", ""), 0);
+	CHECK_STR(listen_for(l), "meta:dns");
+	CHECK_INT(s->ops->meta_add(s, "dns", "x", buf, sizeof(buf)), 0); /* no row written */
+	CHECK_STR(listen_for(l), "");
+	struct ctl_approval a = {
+		.src_node = n.id, .dst_node = n.id, .user_id = uid, .approved_at = 1
+	};
+	CHECK_INT(s->ops->approval_put(s, &a), 0);
+	snprintf(want, sizeof(want), "approval:%lld", (long long)n.id);
+	CHECK_STR(listen_for(l), want);
+	/* the user's removal cascades to the node, which notifies too */
+	CHECK_INT(s->ops->user_remove(s, "alice@example.com", NULL, NULL), 0);
+	char both[128];
+	snprintf(both, sizeof(both), "node:%lld user:%lld", (long long)n.id, (long long)uid);
+	const char *got = listen_for(l);
+	char both2[128];
+	snprintf(both2, sizeof(both2), "user:%lld node:%lld", (long long)uid, (long long)n.id);
+	CHECK(strcmp(got, both) == 0 || strcmp(got, both2) == 0);
+	if (strcmp(got, both) && strcmp(got, both2))
+		fprintf(stderr, "heard '%s'\n", got);
+	ctl_store_listener_free(l);
+	s->ops->close(s);
+	/* not PostgreSQL: refused with the reason */
+	CHECK_INT(ctl_store_listen("sqlite:/tmp/x.db", &l, err, sizeof(err)), -EINVAL);
+}
+
+static struct ctl_server *server(const char *url, const char *dir)
+{
+	struct ctl_server_config cfg = { .state_dir = dir, .store_url = url };
+	struct ctl_server *srv = NULL;
+	char err[512] = "";
+	CHECK_INT(ctl_server_new(&cfg, &srv, err, sizeof(err)), 0);
+	if (err[0])
+		fprintf(stderr, "server: %s\n", err);
+	if (srv)
+		CHECK_INT(ctl_server_start(srv, err, sizeof(err)), 0);
+	return srv;
+}
+
+/* Waits up to 3 s for cond (evaluated under srv->lock); true when it held. */
+#define EVENTUALLY(srv, cond)                                \
+	({                                                   \
+		bool held_ = false;                          \
+		for (int t_ = 0; t_ < 300 && !held_; t_++) { \
+			pthread_mutex_lock(&(srv)->lock);    \
+			held_ = (cond);                      \
+			pthread_mutex_unlock(&(srv)->lock);  \
+			if (!held_)                          \
+				usleep(10000);               \
+		}                                            \
+		held_;                                       \
+	})
+
+static void two_servers(const char *url)
+{
+	char a_dir[] = "/tmp/ctl-replica-a-XXXXXX", b_dir[] = "/tmp/ctl-replica-b-XXXXXX";
+	char path[128], cmd[128];
+	CHECK(mkdtemp(a_dir) && mkdtemp(b_dir));
+	struct ctl_server *a = server(url, a_dir), *b = server(url, b_dir);
+	if (!a || !b)
+		goto out;
+	CHECK_MEM(a->server_pub, b->server_pub, 32);
+	CHECK_MEM(a->server_priv, b->server_priv, 32);
+	CHECK_MEM(a->admin_hash, b->admin_hash, 32);
+	snprintf(path, sizeof(path), "%s/admin-token", a_dir);
+	CHECK_INT(access(path, F_OK), 0); /* the first wrote the token */
+	snprintf(path, sizeof(path), "%s/admin-token", b_dir);
+	CHECK(access(path, F_OK) != 0); /* the second has none: it never knew the token */
+	snprintf(path, sizeof(path), "%s/server.key", b_dir);
+	CHECK(access(path, F_OK) != 0); /* the key lives in the store */
+	char ka[45], kb[45], err[256];
+	ctl_server_key(a, ka);
+	CHECK_INT(ctl_store_server_key(b->store, url, b_dir, kb, err, sizeof(err)), 0);
+	CHECK_STR(kb, ka);
+
+	/* a policy written through b's store reaches a */
+	const char *policy =
+	    "{\"acls\":[{\"action\":\"accept\",\"src\":[\"*\"],\"dst\":[\"*:22\"]}]}";
+	pthread_mutex_lock(&b->lock);
+	CHECK_INT(b->store->ops->policy_set(b->store, policy), 0);
+	pthread_mutex_unlock(&b->lock);
+	CHECK(EVENTUALLY(a, a->policy_text && strcmp(a->policy_text, policy) == 0 && !a->dirty));
+
+	/* a node registered through b appears on a; its endpoints follow; then it goes */
+	int64_t uid;
+	struct ctl_node_rec n = mknode(9);
+	n.id = 0;
+	pthread_mutex_lock(&b->lock);
+	CHECK_INT(b->store->ops->user_add(b->store, "bob@example.com", "x", &uid), 0);
+	n.user_id = uid;
+	CHECK_INT(b->store->ops->node_register(b->store, &n, 0), 0);
+	pthread_mutex_unlock(&b->lock);
+	CHECK(EVENTUALLY(a, ctl__node_by_id(a, n.id) != NULL && !a->dirty));
+	CHECK(EVENTUALLY(a, ctl__node_by_id(a, n.id) &&
+				strcmp(ctl__node_by_id(a, n.id)->owner, "bob@example.com") == 0));
+	uint64_t version = a->map_version;
+	n.endpoints = "[\"192.0.2.9:41641\"]";
+	pthread_mutex_lock(&b->lock);
+	CHECK_INT(b->store->ops->node_update(b->store, &n), 0);
+	pthread_mutex_unlock(&b->lock);
+	CHECK(EVENTUALLY(a, ctl__node_by_id(a, n.id) && ctl__node_by_id(a, n.id)->rec.endpoints &&
+				strstr(ctl__node_by_id(a, n.id)->peer_json, "192.0.2.9")));
+	CHECK(a->map_version > version);
+	n.endpoints = NULL;
+	pthread_mutex_lock(&b->lock);
+	CHECK_INT(b->store->ops->user_remove(b->store, "bob@example.com", NULL, NULL), 0);
+	pthread_mutex_unlock(&b->lock);
+	CHECK(EVENTUALLY(a, ctl__node_by_id(a, n.id) == NULL));
+	CHECK(EVENTUALLY(a, a->n_nodes == 0));
+out:
+	ctl_server_free(a);
+	ctl_server_free(b);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s %s", a_dir, b_dir);
+	CHECK_INT(system(cmd), 0);
+}
+
+static int pg_cases(struct pg_cluster *c, void *ctx)
+{
+	char url[512];
+	(void)ctx;
+	CHECK_INT(pg_cluster_createdb(c, "meta", url, sizeof(url)), 0);
+	meta_add_cases(url);
+	CHECK_INT(pg_cluster_createdb(c, "triggers", url, sizeof(url)), 0);
+	trigger_cases(url);
+	CHECK_INT(pg_cluster_createdb(c, "replicas", url, sizeof(url)), 0);
+	two_servers(url);
+	fprintf(stderr, "PostgreSQL: ");
+	return check_finish();
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 2 && strcmp(argv[1], "postgres") == 0)
+		return pg_cluster_main(pg_cases, NULL);
+	parse_table();
+	reload_bits();
+	rec_diff();
+	char dir[] = "/tmp/ctl-replica-XXXXXX", url[300], cmd[300];
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(url, sizeof(url), "sqlite:%s/state.db", dir);
+	meta_add_cases(url);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	CHECK_INT(system(cmd), 0);
+	return check_finish();
+}
