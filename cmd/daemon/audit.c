@@ -1,12 +1,12 @@
 /* What emits meshd's audit events (audit.h): the login's decision and the hold's outcome
- * (called from ssh.c), revocations and forwardings (sshd's hooks), and every session's start
- * and end, by wrapping the session hooks already set (the recording's) so unrecorded
- * sessions count too.  sshd only reports; what an event says is decided here. */
+ * (called from ssh.c), revocations and forwardings (sshd's hooks); every session's start, end
+ * and kill come from the sessions' registry (sessions.c), which sees every session and knows
+ * its ID.  sshd only reports; what an event says is decided here. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include "cmd/daemon/audit.h"
 #include "cmd/daemon/internal.h"
@@ -40,6 +40,13 @@ static void fill_source(const struct ctl_netmap *nm, const struct addr_ip *src,
 void meshd_audit_ssh(const struct meshd_node *node, enum audit_type type, const struct addr_ip *src,
 		     const char *ssh_user, const char *local_user, const char *detail)
 {
+	meshd_audit_session(node, type, src, ssh_user, local_user, detail, NULL, 0);
+}
+
+void meshd_audit_session(const struct meshd_node *node, enum audit_type type,
+			 const struct addr_ip *src, const char *ssh_user, const char *local_user,
+			 const char *detail, const char *session, uint64_t conn_id)
+{
 	if (!node->audit)
 		return;
 	struct audit_event *e = calloc(1, sizeof(*e));
@@ -64,6 +71,12 @@ void meshd_audit_ssh(const struct meshd_node *node, enum audit_type type, const 
 				      : d.verdict != VERDICT_REJECT ? d.local_user
 								    : NULL);
 	audit_text_set(e->detail, detail);
+	audit_text_set(e->session, session);
+	if (conn_id) {
+		char conn[24];
+		snprintf(conn, sizeof(conn), "%" PRIu64, conn_id);
+		audit_text_set(e->conn, conn);
+	}
 	meshd_audit_emit(node->audit, e);
 	free(e);
 }
@@ -108,105 +121,10 @@ static void on_forward(void *ctx, const struct sockaddr *peer, const char *user,
 	meshd_audit_ssh(ctx, AUDIT_SSH_FORWARD, known ? &ip : NULL, user, local_user, what);
 }
 
-/* ---- sessions: around the hooks already set ---- */
-
-struct meshd__audit_ssh {
-	struct meshd_node *node;
-	struct sshd_hooks inner; /* the wrapped session hooks (the recording's), maybe unset */
-};
-
-struct audit_sess {
-	struct meshd__audit_ssh *w;
-	void *inner; /* the wrapped hooks' pointer, NULL: they do not watch this one */
-	struct addr_ip src;
-	bool src_known;
-	char ssh_user[SSHD_NAME_MAX], local_user[SSHD_NAME_MAX];
-};
-
-static void *sess_start(void *ctx, const struct sshd_session_info *si, char *refuse,
-			size_t refuse_len)
-{
-	struct meshd__audit_ssh *w = ctx;
-	void *inner = NULL;
-	if (w->inner.session_start) {
-		refuse[0] = '\0';
-		inner = w->inner.session_start(w->inner.session_ctx, si, refuse, refuse_len);
-		if (!inner && refuse[0])
-			return NULL; /* refused: nothing runs (the recording said why) */
-	}
-	struct audit_sess *s = calloc(1, sizeof(*s));
-	if (!s) {
-		if (inner) /* cannot follow it: the inner pointer must still end */
-			w->inner.session_end(inner, -1);
-		snprintf(refuse, refuse_len, "meshd: out of memory");
-		return NULL;
-	}
-	s->w = w;
-	s->inner = inner;
-	s->src_known = peer_ip(si->peer, &s->src);
-	snprintf(s->ssh_user, sizeof(s->ssh_user), "%s", si->ssh_user ? si->ssh_user : "");
-	snprintf(s->local_user, sizeof(s->local_user), "%s", si->local_user ? si->local_user : "");
-	char what[AUDIT_TEXT_MAX + 1];
-	snprintf(what, sizeof(what), "%s%s", si->command ? si->command : "shell",
-		 si->pty ? " (pty)" : "");
-	meshd_audit_ssh(w->node, AUDIT_SSH_SESSION_START, s->src_known ? &s->src : NULL,
-			s->ssh_user, s->local_user, what);
-	return s;
-}
-
-static bool sess_output(void *sess, const void *data, size_t len, bool is_stderr, char *message,
-			size_t message_len)
-{
-	struct audit_sess *s = sess;
-	return !s->inner ||
-	       s->w->inner.session_output(s->inner, data, len, is_stderr, message, message_len);
-}
-
-static bool sess_input(void *sess, const void *data, size_t len, char *message, size_t message_len)
-{
-	struct audit_sess *s = sess;
-	return !s->inner || s->w->inner.session_input(s->inner, data, len, message, message_len);
-}
-
-static void sess_resize(void *sess, unsigned cols, unsigned rows)
-{
-	struct audit_sess *s = sess;
-	if (s->inner)
-		s->w->inner.session_resize(s->inner, cols, rows);
-}
-
-static void sess_end(void *sess, int status)
-{
-	struct audit_sess *s = sess;
-	if (s->inner)
-		s->w->inner.session_end(s->inner, status);
-	char how[64];
-	if (status < 0)
-		snprintf(how, sizeof(how), "ended by meshd");
-	else if (WIFSIGNALED(status))
-		snprintf(how, sizeof(how), "signal %d", WTERMSIG(status));
-	else
-		snprintf(how, sizeof(how), "exit %d", WEXITSTATUS(status));
-	meshd_audit_ssh(s->w->node, AUDIT_SSH_SESSION_END, s->src_known ? &s->src : NULL,
-			s->ssh_user, s->local_user, how);
-	free(s);
-}
-
 int meshd__audit_hooks(struct meshd_node *node, struct sshd_hooks *hooks)
 {
-	struct meshd__audit_ssh *w = calloc(1, sizeof(*w));
-	if (!w)
-		return -ENOMEM;
-	w->node = node;
-	w->inner = *hooks;
-	hooks->session_start = sess_start;
-	hooks->session_output = sess_output;
-	hooks->session_resize = sess_resize;
-	hooks->session_input = w->inner.session_input ? sess_input : NULL; /* --record-input */
-	hooks->session_end = sess_end;
-	hooks->session_ctx = w;
+	(void)node; /* the reports' ctx is the authorization hook's: the node */
 	hooks->revoked = on_revoked;
 	hooks->forward = on_forward;
-	node->audit_ssh = w;
 	return 0;
 }

@@ -49,5 +49,9 @@ void meshd_audit_close(struct meshd_audit *a, void (*done)(void *arg), void *arg
  * ""). */
 void meshd_audit_ssh(const struct meshd_node *node, enum audit_type type, const struct addr_ip *src,
 		     const char *ssh_user, const char *local_user, const char *detail);
+/* ... about a session: its ID ("s7", NULL: none) and its connection's number (0: none). */
+void meshd_audit_session(const struct meshd_node *node, enum audit_type type,
+			 const struct addr_ip *src, const char *ssh_user, const char *local_user,
+			 const char *detail, const char *session, uint64_t conn_id);
 
 #endif

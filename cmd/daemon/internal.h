@@ -17,7 +17,6 @@
 #include "common/common.h"
 
 struct hold;
-struct meshd__audit_ssh;
 struct meshd_audit;
 struct meshd_dns_host;
 struct sshd_decision;
@@ -42,11 +41,10 @@ struct meshd_node {
 	struct meshd_dns *dns;		 /* MagicDNS: the resolver at 100.100.100.100 (dns.h) */
 	struct ctl_netmap *nm;
 	struct ctl_client *control;
-	bool ssh_on;			    /* port 22 is intercepted */
-	struct hold *holds;		    /* check-mode holds waiting on control */
-	struct meshd_audit *audit;	    /* the audit queue and its sender (audit.h) */
-	struct meshd__audit_ssh *audit_ssh; /* audit.c's wrapper of the session hooks */
-	bool sshd_closing;		    /* the audit queue closes after sshd */
+	bool ssh_on;		   /* port 22 is intercepted */
+	struct hold *holds;	   /* check-mode holds waiting on control */
+	struct meshd_audit *audit; /* the audit queue and its sender (audit.h) */
+	bool sshd_closing;	   /* the audit queue closes after sshd */
 	/* Keys of the peers configured in wg, to remove the ones a new netmap drops. */
 	uint8_t (*peer_keys)[KEY_LEN];
 	size_t n_peer_keys;
@@ -87,8 +85,8 @@ void meshd__flush_holds(struct meshd_node *node, const char *why);
 /* A login's decision (not a revalidation's): ssh.accept, ssh.check.hold or ssh.refuse. */
 void meshd__audit_decision(struct meshd_node *node, const struct sockaddr *peer, const char *user,
 			   const struct sshd_decision *d);
-/* Wraps the session hooks already in hooks (the recording's) with ssh.session.start/end and
- * sets the revoked and forward reports; 0 or -ENOMEM.  node->audit_ssh is freed by node.c. */
+/* Sets sshd's revoked and forward reports (ssh.revoke, ssh.forward); 0.  Sessions' events
+ * come from the sessions' registry (sessions.c). */
 int meshd__audit_hooks(struct meshd_node *node, struct sshd_hooks *hooks);
 
 /* ---- node.c ---- */

@@ -345,7 +345,6 @@ int meshd_node_new(uv_loop_t *loop, const struct meshd_node_config *cfg, struct 
 		err = meshd_record_new(loop, node, cfg->record_dir, cfg->record_max_bytes,
 				       cfg->record_input, &hooks, &node->rec);
 		err = err ? err : meshd_sessions_new(&rc, &hooks, &node->sessions);
-		/* outermost: the sessions' registry hands the recording its own pointers */
 		err = err ? err : meshd__audit_hooks(node, &hooks);
 		err = err ? err : sshd_server_new(loop, &sc, &hooks, &node->sshd);
 		if (err) {
@@ -364,7 +363,6 @@ fail:
 		meshd_dns_close(node->dns, NULL, NULL);
 	meshd_sessions_free(node->sessions);
 	meshd_record_free(node->rec);
-	free(node->audit_ssh);
 	meshd_audit_close(node->audit, NULL, NULL);
 	meshd_dns_host_free(node->dns_host);
 	key_wipe(node->private_key, KEY_LEN);
@@ -390,7 +388,6 @@ static void finish_close(void *arg)
 		ctl_netmap_free(node->nm);
 	meshd_sessions_free(node->sessions); /* after sshd: its sessions ended */
 	meshd_record_free(node->rec);	     /* after sshd: its sessions ended their recordings */
-	free(node->audit_ssh);
 	free(node->peer_keys);
 	free(node->lingering);
 	free(node->state_dir);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "cmd/daemon/audit.h"
 #include "cmd/daemon/node.h"
@@ -90,6 +91,20 @@ static bool fill_source(struct meshd_sessions *reg, struct entry *e, const struc
 	return true;
 }
 
+/* The session's audit event (audit.h): its ID and connection, source, users (no node: a
+ * test's registry, nothing is kept). */
+static void audit(const struct entry *e, enum audit_type type, const char *detail)
+{
+	if (!e->reg->cfg.node)
+		return;
+	struct addr_ip src;
+	char id[24];
+	bool known = addr_ip_parse(e->src_addr, &src, NULL);
+	snprintf(id, sizeof(id), "s%" PRIu64, e->num);
+	meshd_audit_session(e->reg->cfg.node, type, known ? &src : NULL, e->ssh_user, e->local_user,
+			    detail, id, e->conn_id);
+}
+
 static void *on_start(void *ctx, const struct sshd_session_info *si, char *refuse,
 		      size_t refuse_len)
 {
@@ -134,6 +149,10 @@ static void *on_start(void *ctx, const struct sshd_session_info *si, char *refus
 	reg->count++;
 	log_debug(subject, "s%" PRIu64 ": %s from %s as %s", e->num, e->ssh_user, e->src_node,
 		  e->local_user);
+	char what[AUDIT_TEXT_MAX + 1];
+	snprintf(what, sizeof(what), "%s%s", si->command ? si->command : "shell",
+		 si->pty ? " (pty)" : "");
+	audit(e, AUDIT_SSH_SESSION_START, what);
 	return e;
 }
 
@@ -167,6 +186,14 @@ static void on_end(void *sess, int wait_status)
 	struct meshd_sessions *reg = e->reg;
 	if (e->inner)
 		reg->inner.session_end(e->inner, wait_status);
+	char how[64];
+	if (wait_status < 0)
+		snprintf(how, sizeof(how), "ended by meshd");
+	else if (WIFSIGNALED(wait_status))
+		snprintf(how, sizeof(how), "signal %d", WTERMSIG(wait_status));
+	else
+		snprintf(how, sizeof(how), "exit %d", WEXITSTATUS(wait_status));
+	audit(e, AUDIT_SSH_SESSION_END, how);
 	if (e->prev)
 		e->prev->next = e->next;
 	else
@@ -292,14 +319,9 @@ int meshd_sessions_kill(struct meshd_sessions *reg, const char *id, const char *
 	}
 	log_info(subject, "%s (%s from %s as %s) ended by %s", name, e->ssh_user, e->src_node,
 		 e->local_user, by);
-	if (reg->cfg.node) { /* the audit event: which session, who asked, its users, source */
-		struct addr_ip src;
-		char detail[160];
-		bool known = addr_ip_parse(e->src_addr, &src, NULL);
-		snprintf(detail, sizeof(detail), "%s ended by %s", name, by);
-		meshd_audit_ssh(reg->cfg.node, AUDIT_SSH_SESSION_KILL, known ? &src : NULL,
-				e->ssh_user, e->local_user, detail);
-	}
+	char detail[160];
+	snprintf(detail, sizeof(detail), "%s ended by %s", name, by);
+	audit(e, AUDIT_SSH_SESSION_KILL, detail);
 	reg->cfg.stop(e->ss, MESHD_SESSIONS_KILL_MSG); /* may end it now: e is freed */
 	return 0;
 }
