@@ -101,9 +101,13 @@ static size_t utf8_len(const uint8_t *s, size_t n)
 	return utf8_len_bad(s, n, &bad);
 }
 
-static bool is_control(uint8_t c)
+/* A control character, of k bytes at s: C0, DEL or C1 (U+0080-U+009F, "\xc2\x80".."\xc2\x9f").
+ * control/server refuses all three in an event, so all three are cleaned here: an event
+ * with one would be refused at every try and hold up the queue behind it. */
+static bool is_control(const uint8_t *s, size_t k)
 {
-	return c < 0x20 || c == 0x7f;
+	return (k == 1 && (s[0] < 0x20 || s[0] == 0x7f)) ||
+	       (k == 2 && s[0] == 0xc2 && s[1] <= 0x9f);
 }
 
 bool audit_text_valid(const char *s, size_t len)
@@ -113,7 +117,7 @@ bool audit_text_valid(const char *s, size_t len)
 		return false;
 	for (size_t i = 0; i < len;) {
 		size_t k = utf8_len(p + i, len - i);
-		if (k == 0 || (k == 1 && is_control(p[i])))
+		if (k == 0 || is_control(p + i, k))
 			return false;
 		i += k;
 	}
@@ -126,7 +130,7 @@ void audit_text_set(char dst[static AUDIT_TEXT_MAX + 1], const char *text)
 	size_t n = strlen((const char *)p), o = 0;
 	for (size_t i = 0; i < n;) {
 		size_t bad, k = utf8_len_bad(p + i, n - i, &bad);
-		if (k == 0 || (k == 1 && is_control(p[i]))) {
+		if (k == 0 || is_control(p + i, k)) {
 			if (o + 1 > AUDIT_TEXT_MAX)
 				break;
 			dst[o++] = '?';

@@ -57,13 +57,21 @@ static void entry_free(struct entry *e)
 static char *cut_command(const char *cmd)
 {
 	enum { KEEP = CTL_LAPI_SESSION_CMD_MAX - 4 };
+	char clean[AUDIT_TEXT_MAX + 1];
 	if (!cmd)
 		return NULL;
-	if (strlen(cmd) < CTL_LAPI_SESSION_CMD_MAX)
-		return strdup(cmd);
+	/* the client's bytes: valid UTF-8 without controls (else the list could not be sent
+	 * as JSON, or would write escapes to the admin's terminal), cut on a character */
+	audit_text_set(clean, cmd);
+	size_t n = strlen(clean);
+	if (n < CTL_LAPI_SESSION_CMD_MAX)
+		return strdup(clean);
+	n = KEEP;
+	while (n && ((uint8_t)clean[n] & 0xc0) == 0x80)
+		n--;
 	char *s = malloc(CTL_LAPI_SESSION_CMD_MAX);
 	if (s)
-		snprintf(s, CTL_LAPI_SESSION_CMD_MAX, "%.*s...", (int)KEEP, cmd);
+		snprintf(s, CTL_LAPI_SESSION_CMD_MAX, "%.*s...", (int)n, clean);
 	return s;
 }
 

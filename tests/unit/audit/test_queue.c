@@ -277,6 +277,10 @@ static void test_text(void)
 	CHECK(audit_text_valid(t, strlen(t)));
 	CHECK(!audit_text_valid("a\nb", 3));
 	CHECK(!audit_text_valid("\xed\xa0\x80", 3)); /* a surrogate */
+	/* C1 controls (control refuses them: an event with one would block the queue) */
+	audit_text_set(t, "x\xc2\x85y\xc2\x9f\xc2\xa0");
+	CHECK_STR(t, "x?y?\xc2\xa0");
+	CHECK(!audit_text_valid("\xc2\x85", 2));
 	char long_in[600];
 	memset(long_in, 'a', 511);
 	strcpy(long_in + 511, "\xc3\xa9zz"); /* é would end at byte 513: cut before it */

@@ -116,7 +116,12 @@ static void basics(void)
 
 	/* 1: watched by the recording, 2: not watched, still listed, 3: refused, not listed */
 	void *a = start(&h, 1, "rec", NULL, refuse, sizeof(refuse));
-	memset(longcmd, 'x', sizeof(longcmd) - 1);
+	/* a byte that is not UTF-8, then 'x' up to byte 251, then "é"s: cleaned, and cut
+	 * before the "é" that byte 252 would split */
+	memset(longcmd, 'x', 251);
+	longcmd[0] = '\xff';
+	for (size_t i = 251; i + 2 < sizeof(longcmd); i += 2)
+		memcpy(longcmd + i, "\xc3\xa9", 2);
 	longcmd[sizeof(longcmd) - 1] = '\0';
 	void *b = start(&h, 2, "plain", longcmd, refuse, sizeof(refuse));
 	void *c = start(&h, 3, "nobody", "true", refuse, sizeof(refuse));
@@ -139,8 +144,9 @@ static void basics(void)
 		CHECK_STR(v[0].local_user, "vinay");
 		CHECK(v[0].pty && !v[1].pty);
 		CHECK(v[0].command == NULL);
-		CHECK_INT(strlen(v[1].command), CTL_LAPI_SESSION_CMD_MAX - 1);
-		CHECK_STR(v[1].command + CTL_LAPI_SESSION_CMD_MAX - 4, "...");
+		CHECK_INT(strlen(v[1].command), 251 + 3);
+		CHECK_STR(v[1].command + 251, "...");
+		CHECK(v[1].command[0] == '?' && v[1].command[250] == 'x');
 		CHECK_STR(v[0].recorder, "100.64.0.9");
 		CHECK(v[1].recorder == NULL);
 		CHECK_INT(v[0].conn_id, 41);
