@@ -56,6 +56,9 @@ enum {
 	AUDIT_TEXT_MAX = 512,  /* bytes of one string member, the wire's limit */
 	AUDIT_FIELD_COUNT = 9, /* the string members below */
 	AUDIT_BATCH_MAX = 256, /* events in one request to control */
+	/* ... and at most this many bytes of them as JSON, at worst (audit_batch_fit): well
+	 * under control's limit of a request (256 KiB) */
+	AUDIT_BATCH_BYTES = 128 << 10,
 };
 /* The highest seq: the largest integer every JSON reader keeps exact (2^53).  Never reached
  * (a million events a day for 24 billion years); an append past it is -EOVERFLOW. */
@@ -88,6 +91,11 @@ const char *audit_field_get(const struct audit_event *e, size_t i);
  * ill-formed UTF-8 sequence becomes '?', and it is cut at a character boundary to
  * AUDIT_TEXT_MAX bytes.  The wire refuses anything else, and one refused event would stop
  * the queue for good. */
+/* How many of the n events (at least 1) fit in max_bytes once encoded as JSON, counted at
+ * their worst: every string byte escaped to 3 (a "\uXXXX" for each 2-byte character), and
+ * the members' names and numbers.  A batch of 256 long events would be 3 MB, far over what
+ * control takes in a request, and refused at every try. */
+size_t audit_batch_fit(const struct audit_event *v, size_t n, size_t max_bytes);
 void audit_text_set(char dst[static AUDIT_TEXT_MAX + 1], const char *text);
 /* The rule a member must keep (what audit_text_set makes): length <= AUDIT_TEXT_MAX, valid
  * UTF-8, no control bytes. */

@@ -264,3 +264,20 @@ enum audit_rec_status audit_record_decode(const uint8_t *buf, size_t len, struct
 	*used = AUDIT_REC_HEAD + n;
 	return AUDIT_REC_OK;
 }
+
+size_t audit_batch_fit(const struct audit_event *v, size_t n, size_t max_bytes)
+{
+	size_t total = 0, k;
+	for (k = 0; k < n; k++) {
+		const struct audit_event *e = &v[k];
+		const char *text[] = { e->conn,	    e->session,	   e->src,  e->src_node, e->who,
+				       e->ssh_user, e->local_user, e->rule, e->detail };
+		size_t worst = 256; /* names, quotes, seq, time, type */
+		for (size_t i = 0; i < sizeof(text) / sizeof(text[0]); i++)
+			worst += 3 * strlen(text[i]);
+		if (k && total + worst > max_bytes)
+			break;
+		total += worst;
+	}
+	return k;
+}

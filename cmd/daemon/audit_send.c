@@ -93,7 +93,7 @@ static void kick(struct meshd_audit *a)
 	ssize_t n = audit_queue_peek(a->q, a->batch, AUDIT_BATCH_MAX);
 	if (n <= 0)
 		return;
-	a->batch_n = (size_t)n;
+	a->batch_n = audit_batch_fit(a->batch, (size_t)n, AUDIT_BATCH_BYTES);
 	int e = ctl_client_audit_send(a->control, a->batch, a->batch_n, on_sent, a);
 	if (e)
 		retry_later(a, e == -ENOTCONN ? "not registered with control yet" : strerror(-e));

@@ -281,6 +281,15 @@ static void test_text(void)
 	audit_text_set(t, "x\xc2\x85y\xc2\x9f\xc2\xa0");
 	CHECK_STR(t, "x?y?\xc2\xa0");
 	CHECK(!audit_text_valid("\xc2\x85", 2));
+	/* batches fit control's request limit at their worst (all escaped) */
+	static struct audit_event big[AUDIT_BATCH_MAX];
+	for (size_t i = 0; i < AUDIT_BATCH_MAX; i++)
+		memset(big[i].detail, '"', AUDIT_TEXT_MAX);
+	size_t fit = audit_batch_fit(big, AUDIT_BATCH_MAX, AUDIT_BATCH_BYTES);
+	CHECK_INT(fit, AUDIT_BATCH_BYTES / (256 + 3 * AUDIT_TEXT_MAX));
+	CHECK_INT(audit_batch_fit(big, 1, 10), 1); /* one always goes */
+	memset(big, 0, sizeof(big));
+	CHECK_INT(audit_batch_fit(big, AUDIT_BATCH_MAX, AUDIT_BATCH_BYTES), AUDIT_BATCH_MAX);
 	char long_in[600];
 	memset(long_in, 'a', 511);
 	strcpy(long_in + 511, "\xc3\xa9zz"); /* é would end at byte 513: cut before it */
