@@ -7,6 +7,7 @@
 
 #include "audit/audit.h"
 #include "audit/record.h"
+#include "common/text.h"
 
 static const char *const type_names[AUDIT_TYPE_COUNT] = {
 	[AUDIT_SSH_ACCEPT] = "ssh.accept",
@@ -56,94 +57,16 @@ bool audit_type_parse(const char *name, enum audit_type *out)
 	return false;
 }
 
-/* The length of the well-formed UTF-8 sequence at s (n bytes left), 0 when ill-formed
- * (overlong, surrogate, past U+10FFFF, cut short, stray continuation); *bad (may be NULL)
- * gets the length of the ill-formed part, its maximal subpart (Unicode's "substitution of
- * maximal subparts": a cut-short sequence is one replacement, not one per byte). */
-static size_t utf8_len_bad(const uint8_t *s, size_t n, size_t *bad)
-{
-	uint8_t c = s[0];
-	size_t len;
-	uint8_t lo = 0x80, hi = 0xbf;
-	*bad = 1;
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		len = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		len = 4;
-	else
-		return 0;
-	if (c == 0xe0)
-		lo = 0xa0;
-	else if (c == 0xed)
-		hi = 0x9f;
-	else if (c == 0xf0)
-		lo = 0x90;
-	else if (c == 0xf4)
-		hi = 0x8f;
-	*bad = 1;
-	if (n < 2 || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++) {
-		*bad = i;
-		if (i >= n || (s[i] & 0xc0) != 0x80)
-			return 0;
-	}
-	return len;
-}
-
-static size_t utf8_len(const uint8_t *s, size_t n)
-{
-	size_t bad;
-	return utf8_len_bad(s, n, &bad);
-}
-
-/* A control character, of k bytes at s: C0, DEL or C1 (U+0080-U+009F, "\xc2\x80".."\xc2\x9f").
- * control/server refuses all three in an event, so all three are cleaned here: an event
- * with one would be refused at every try and hold up the queue behind it. */
-static bool is_control(const uint8_t *s, size_t k)
-{
-	return (k == 1 && (s[0] < 0x20 || s[0] == 0x7f)) ||
-	       (k == 2 && s[0] == 0xc2 && s[1] <= 0x9f);
-}
-
 bool audit_text_valid(const char *s, size_t len)
 {
-	const uint8_t *p = (const uint8_t *)s;
-	if (len > AUDIT_TEXT_MAX)
-		return false;
-	for (size_t i = 0; i < len;) {
-		size_t k = utf8_len(p + i, len - i);
-		if (k == 0 || is_control(p + i, k))
-			return false;
-		i += k;
-	}
-	return true;
+	return len <= AUDIT_TEXT_MAX && text_clean_valid(s, len);
 }
 
+/* C1 controls too: control refuses them in an event, so an event with one would be refused
+ * at every try and hold up the queue behind it. */
 void audit_text_set(char dst[static AUDIT_TEXT_MAX + 1], const char *text)
 {
-	const uint8_t *p = (const uint8_t *)(text ? text : "");
-	size_t n = strlen((const char *)p), o = 0;
-	for (size_t i = 0; i < n;) {
-		size_t bad, k = utf8_len_bad(p + i, n - i, &bad);
-		if (k == 0 || is_control(p + i, k)) {
-			if (o + 1 > AUDIT_TEXT_MAX)
-				break;
-			dst[o++] = '?';
-			i += k ? k : bad;
-			continue;
-		}
-		if (o + k > AUDIT_TEXT_MAX)
-			break;
-		memcpy(dst + o, p + i, k);
-		o += k;
-		i += k;
-	}
-	dst[o] = '\0';
+	text_clean(dst, AUDIT_TEXT_MAX + 1, text);
 }
 
 /* ---- records ---- */

@@ -12,6 +12,7 @@
 
 #include "common/log.h"
 #include "common/now.h"
+#include "common/text.h"
 #include "control/server/audit.h"
 #include "control/server/internal.h"
 
@@ -34,10 +35,15 @@ void ctl__audit_source(struct MHD_Connection *c, char out[static SRV_SOURCE_MAX]
 void ctl__audit(struct ctl_server *srv, struct MHD_Connection *c, const char *type,
 		const struct ctl__node *n, const char *actor, const char *detail)
 {
-	char source[SRV_SOURCE_MAX];
+	char source[SRV_SOURCE_MAX], actor_clean[CTL_LOGIN_MAX], detail_clean[512];
 	int64_t now = (int64_t)ctl__wall_ms();
 	struct ctl_audit_event e = { .time = now, .type = type };
-	e.str[CTL_AUDIT_DETAIL] = detail;
+	/* an actor may be what someone typed as a login: stored clean (valid UTF-8, no
+	 * control characters), or it would not encode, or would print escapes to a terminal */
+	text_clean(actor_clean, sizeof(actor_clean), actor);
+	text_clean(detail_clean, sizeof(detail_clean), detail);
+	actor = actor_clean;
+	e.str[CTL_AUDIT_DETAIL] = detail_clean;
 	ctl__audit_source(c, source);
 	const char *node = n ? n->rec.hostname : "";
 	int64_t node_id = n ? n->rec.id : 0;
