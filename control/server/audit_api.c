@@ -280,6 +280,13 @@ enum MHD_Result ctl__admin_audit(struct ctl__req *r, const char *method, const c
 	q.f.who = q.who;
 	q.f.node = q.node;
 	q.f.type = q.type;
+	/* the last row before the scan: with fewer rows than the limit matched, the scan went
+	 * past it, so the next query starts there, not again at `after` (a filter matching
+	 * nothing would otherwise have every --follow wake-up read the log from the start) */
+	int64_t head = 0;
+	uint8_t head_hash[CTL_AUDIT_HASH_LEN];
+	if (srv->store->ops->audit_head(srv->store, &head, head_hash) != 0)
+		head = 0;
 	json_t *events = json_array();
 	if (!events)
 		return MHD_NO;
@@ -291,7 +298,7 @@ enum MHD_Result ctl__admin_audit(struct ctl__req *r, const char *method, const c
 	}
 	uint64_t now = now_mono_ms();
 	bool waited = r->wait == SRV_WAIT_AUDIT;
-	if (!json_array_size(events) && q.wait_s && !srv->stopping &&
+	if (!json_array_size(events) && q.wait_s && !srv->stopping && !srv->draining &&
 	    (!waited || now < r->deadline_ms)) {
 		json_decref(events);
 		if (!waited && audit_waiters(srv) >= CTL_AUDIT_WAITERS_MAX)
@@ -307,6 +314,8 @@ enum MHD_Result ctl__admin_audit(struct ctl__req *r, const char *method, const c
 	json_int_t next =
 	    n ? json_integer_value(json_object_get(json_array_get(events, n - 1), "id"))
 	      : (json_int_t)q.f.after;
+	if ((!q.f.limit || n < (size_t)q.f.limit) && head > next)
+		next = (json_int_t)head;
 	return ctl__reply_json(r->conn, MHD_HTTP_OK,
 			       json_pack("{s:o, s:I}", "events", events, "next", next));
 }

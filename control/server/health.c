@@ -119,6 +119,7 @@ void ctl_server_drain(struct ctl_server *srv)
 		ctl__wake(srv, SRV_WAIT_MAP, NULL);
 		ctl__wake(srv, SRV_WAIT_HOLD, NULL);
 		ctl__wake(srv, SRV_WAIT_REGISTER, NULL);
+		ctl__wake(srv, SRV_WAIT_AUDIT, NULL); /* --follow: answered, asks another */
 	}
 	pthread_mutex_unlock(&srv->lock);
 }

@@ -114,7 +114,9 @@ static void events_of_nodes(void)
 	node_send(srv, 1, "{\"events\":[{\"seq\":1,\"time\":14,\"type\":\"ssh.forward\"}]}", 200,
 		  "{\"acked\":1}");
 	body = get(srv, "type=ssh&node=laptop", 200);
-	CHECK(body && strstr(body, "\"next\":2}"));
+	/* fewer rows than the limit matched: next is the log's last row (5), where a
+	 * --follow goes on, not the last match (2), which would read 3..5 again */
+	CHECK(body && strstr(body, "\"next\":5}"));
 	CHECK(body && strstr(body, "\"id\":1,\"seq\":1,\"time\":10,\"type\":\"ssh.accept\","
 				   "\"conn\":\"\",\"session\":\"\",\"src\":\"\",\"src_node\":\"\","
 				   "\"who\":\"alice@example.com\",\"ssh_user\":\"root\","
@@ -125,13 +127,13 @@ static void events_of_nodes(void)
 	free(body);
 	body = get(srv, "type=audit.gap", 200);
 	CHECK(body && strstr(body, "\"detail\":\"seqs 3..4 missing\""));
-	CHECK(body && strstr(body, "\"next\":3}"));
+	CHECK(body && strstr(body, "\"next\":5}"));
 	free(body);
 	body = get(srv, "after=3&limit=1", 200);
 	CHECK(body && strstr(body, "\"id\":4,") && strstr(body, "\"next\":4}"));
 	free(body);
 	body = get(srv, "user=alice@example.com", 200);
-	CHECK(body && strstr(body, "\"next\":1}"));
+	CHECK(body && strstr(body, "\"next\":5}"));
 	free(body);
 	body = get(srv, "node=server", 200);
 	CHECK(body && strstr(body, "\"type\":\"ssh.forward\"") && strstr(body, "\"next\":5}"));
