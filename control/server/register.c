@@ -89,6 +89,9 @@ static int rename_node(struct ctl_server *srv, struct ctl__node *n, const char *
 	memcpy(n->rec.hostname, rec.hostname, sizeof(n->rec.hostname));
 	log_info("meshcontrol", "node %lld renamed from %s to %s", (long long)n->rec.id, was,
 		 n->rec.hostname);
+	char detail[2 * CTL_HOSTNAME_MAX + 32];
+	snprintf(detail, sizeof(detail), "renamed from %s to %s", was, n->rec.hostname);
+	ctl__audit(srv, NULL, "node.rename", n, "", detail); /* who its peers reach by a name */
 	rc = ctl__node_render(srv, n);
 	return rc ? rc : ctl__map_rebuild(srv, err, errlen);
 }
