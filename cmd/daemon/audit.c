@@ -10,6 +10,9 @@
 
 #include "cmd/daemon/audit.h"
 #include "cmd/daemon/internal.h"
+#include "common/log.h"
+#include "common/now.h"
+#include "common/text.h"
 #include "control/netmap/netmap.h"
 #include "control/policy/policy.h"
 #include "sshd/sshd.h"
@@ -91,6 +94,58 @@ static bool peer_ip(const struct sockaddr *sa, struct addr_ip *ip)
 	return true;
 }
 
+/* The count of a source's refusals that were not queued one by one, as one ssh.refuse. */
+static void refusals_flush(struct meshd_node *node, struct meshd__refusals *r)
+{
+	if (r->suppressed) {
+		char detail[160];
+		snprintf(detail, sizeof(detail),
+			 "%" PRIu32
+			 " more refusals from this source within %d s, counted (the last "
+			 "as %s)",
+			 r->suppressed, MESHD_REFUSE_WINDOW_MS / 1000, r->last_user);
+		meshd_audit_ssh(node, AUDIT_SSH_REFUSE, &r->src, NULL, NULL, detail);
+	}
+	r->suppressed = 0;
+}
+
+/* false when this refusal from src is one too many for its minute: counted instead. */
+static bool refusal_queued(struct meshd_node *node, const struct addr_ip *src, const char *user)
+{
+	uint64_t now = now_mono_ms();
+	struct meshd__refusals *r = NULL, *oldest = &node->refusals[0];
+	for (size_t i = 0; i < MESHD_REFUSE_SOURCES; i++) {
+		struct meshd__refusals *x = &node->refusals[i];
+		if (x->window_ms && now - x->window_ms >= MESHD_REFUSE_WINDOW_MS) {
+			refusals_flush(node, x); /* any source's minute that is over */
+			x->window_ms = 0;
+		}
+		if (x->window_ms && addr_ip_equal(&x->src, src))
+			r = x;
+		if (!x->window_ms || (oldest->window_ms && x->window_ms < oldest->window_ms))
+			oldest = x;
+	}
+	if (!r) {
+		r = oldest;
+		refusals_flush(node, r); /* evicted: its count is written now */
+		*r = (struct meshd__refusals){ .src = *src, .window_ms = now ? now : 1 };
+	}
+	if (r->count < MESHD_REFUSE_BURST) {
+		r->count++;
+		return true;
+	}
+	if (!r->suppressed) {
+		char a[ADDR_TEXT_MAX];
+		log_warn("meshd",
+			 "more than %d refused logins from %s within %d s: counted, not "
+			 "recorded one by one",
+			 MESHD_REFUSE_BURST, addr_ip_format(src, a), MESHD_REFUSE_WINDOW_MS / 1000);
+	}
+	r->suppressed++;
+	text_clean(r->last_user, sizeof(r->last_user), user);
+	return false;
+}
+
 void meshd__audit_decision(struct meshd_node *node, const struct sockaddr *peer, const char *user,
 			   const struct sshd_decision *d)
 {
@@ -99,6 +154,8 @@ void meshd__audit_decision(struct meshd_node *node, const struct sockaddr *peer,
 	enum audit_type t = d->action == VERDICT_ACCEPT	 ? AUDIT_SSH_ACCEPT
 			    : d->action == VERDICT_CHECK ? AUDIT_SSH_CHECK_HOLD
 							 : AUDIT_SSH_REFUSE;
+	if (t == AUDIT_SSH_REFUSE && known && node->audit && !refusal_queued(node, &ip, user))
+		return;
 	meshd_audit_ssh(node, t, known ? &ip : NULL, user, d->local_user,
 			t == AUDIT_SSH_REFUSE ? d->message : NULL);
 }

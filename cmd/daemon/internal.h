@@ -25,6 +25,18 @@ struct ns;
 struct ns_packet_info;
 struct wg_device;
 
+/* Refused logins from one source in the current minute (audit.c): past a burst they are
+ * counted, not queued one by one, so a peer that can reach port 22 cannot flood the audit
+ * queue and push older events out of it. */
+struct meshd__refusals {
+	struct addr_ip src;
+	uint64_t window_ms; /* now_mono_ms() at the window's start; 0: a free slot */
+	uint32_t count, suppressed;
+	char last_user[64]; /* the last suppressed one's SSH user (cut) */
+};
+
+enum { MESHD_REFUSE_SOURCES = 64, MESHD_REFUSE_BURST = 20, MESHD_REFUSE_WINDOW_MS = 60 * 1000 };
+
 struct meshd_node {
 	uv_loop_t *loop;
 	struct meshd_node_config cfg;
@@ -44,7 +56,8 @@ struct meshd_node {
 	bool ssh_on;		   /* port 22 is intercepted */
 	struct hold *holds;	   /* check-mode holds waiting on control */
 	struct meshd_audit *audit; /* the audit queue and its sender (audit.h) */
-	bool sshd_closing;	   /* the audit queue closes after sshd */
+	struct meshd__refusals refusals[MESHD_REFUSE_SOURCES];
+	bool sshd_closing; /* the audit queue closes after sshd */
 	/* Keys of the peers configured in wg, to remove the ones a new netmap drops. */
 	uint8_t (*peer_keys)[KEY_LEN];
 	size_t n_peer_keys;
