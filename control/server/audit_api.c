@@ -150,16 +150,18 @@ enum MHD_Result ctl__api_audit(struct ctl__req *r, struct ctl__node *n)
 		res = ctl__sealed_error(r, MHD_HTTP_BAD_REQUEST, "audit: %s", why);
 		goto out;
 	}
-	if (!rate_take(n, count)) {
+	int rc = st->ops->audit_append(st, NULL, 0, n->rec.id, &held);
+	if (!rc && !build(r, n, ev, count, held, b))
+		rc = -ENOMEM;
+	/* the rows this makes, control's audit.gap notices included (a node jumping its
+	 * seqs would otherwise double its rows past the limit); redeliveries cost nothing */
+	if (!rc && !rate_take(n, b->n)) {
 		res = ctl__sealed_error(r, MHD_HTTP_TOO_MANY_REQUESTS,
 					"audit: more than %d events from this node in a minute; "
 					"keep them queued and send them later",
 					CTL_AUDIT_RATE_PER_MIN);
 		goto out;
 	}
-	int rc = st->ops->audit_append(st, NULL, 0, n->rec.id, &held);
-	if (!rc && !build(r, n, ev, count, held, b))
-		rc = -ENOMEM;
 	if (!rc && b->n)
 		rc = st->ops->audit_append(st, b->recs, b->n, n->rec.id, &held);
 	if (rc) {

@@ -150,12 +150,12 @@ static void events_of_nodes(void)
 		CHECK_STR(body, want);
 		free(body);
 	}
-	/* a minute's allowance: 1200 events (1 sent above), then 429 (the node keeps them);
-	 * seqs from 10: a gap notice for 2..9 */
+	/* a minute's allowance: 1200 rows (1 sent above, and the gap notice for 2..9 as seqs
+	 * start at 10: it counts too), then 429 (the node keeps them) */
 	int64_t seq = 10;
 	for (int round = 0; round < 6; round++) {
 		size_t o = (size_t)snprintf(events, sizeof(events), "{\"events\":[");
-		for (int i = 0; i < (round < 5 ? 200 : 199); i++)
+		for (int i = 0; i < (round < 5 ? 200 : 198); i++)
 			o += (size_t)snprintf(events + o, sizeof(events) - o,
 					      "%s{\"seq\":%lld,\"time\":1,\"type\":\"ssh.accept\"}",
 					      i ? "," : "", (long long)seq++);
@@ -171,7 +171,7 @@ static void events_of_nodes(void)
 	FILE *f = fmemopen(report, sizeof(report), "w");
 	CHECK_INT(ctl_audit_verify(srv->store, NULL, f, err, sizeof(err)), 0);
 	fclose(f);
-	CHECK(strncmp(report, "1205 rows checked, head ", 24) == 0);
+	CHECK(strncmp(report, "1204 rows checked, head ", 24) == 0);
 	fz_srv_close(srv);
 }
 
