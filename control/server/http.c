@@ -205,6 +205,7 @@ static void *timer_main(void *arg)
 	return NULL;
 }
 
+/* Not under srv->lock (it takes it). */
 static bool admin_authorized(struct ctl_server *srv, struct MHD_Connection *c)
 {
 	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
@@ -212,7 +213,13 @@ static bool admin_authorized(struct ctl_server *srv, struct MHD_Connection *c)
 	if (!h || strncmp(h, "Bearer ", 7) != 0)
 		return false;
 	crypto_generichash(hash, sizeof(hash), (const uint8_t *)h + 7, strlen(h + 7), NULL, 0);
-	return sodium_memcmp(hash, srv->admin_hash, sizeof(hash)) == 0;
+	/* from the headers' first call, without the lock: a replica's listener may be storing
+	 * a rotated token's hash meanwhile (replica.c) */
+	uint8_t want[32];
+	pthread_mutex_lock(&srv->lock);
+	memcpy(want, srv->admin_hash, sizeof(want));
+	pthread_mutex_unlock(&srv->lock);
+	return sodium_memcmp(hash, want, sizeof(hash)) == 0;
 }
 
 static size_t body_limit(const char *url)
