@@ -72,6 +72,22 @@ static const char *const migrations[] = {
 	"  $$BEGIN RAISE EXCEPTION 'the audit log is append-only'; END$$;"
 	"CREATE OR REPLACE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON audit"
 	"  FOR EACH ROW EXECUTE FUNCTION audit_append_only();",
+	/* 7: check-mode holds and pending interactive logins, shared by the replicas
+	 * (store_pg_holds.c); node ids without foreign keys, as in SQLite */
+	"CREATE TABLE IF NOT EXISTS holds (id TEXT PRIMARY KEY, src BIGINT NOT NULL,"
+	"  dst BIGINT NOT NULL, local_user TEXT NOT NULL, check_period BIGINT NOT NULL,"
+	"  created BIGINT NOT NULL, last_asked BIGINT NOT NULL, state INTEGER NOT NULL,"
+	"  reason TEXT NOT NULL, approver TEXT NOT NULL, auth_at BIGINT NOT NULL,"
+	"  reauth_session TEXT NOT NULL, reauth_user BIGINT NOT NULL,"
+	"  reauth_at BIGINT NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS holds_src ON holds (src) WHERE state = 0;"
+	"CREATE INDEX IF NOT EXISTS holds_dst ON holds (dst) WHERE state = 0;"
+	"CREATE TABLE IF NOT EXISTS pending_logins (token TEXT PRIMARY KEY,"
+	"  machine_key BYTEA NOT NULL, node_key BYTEA NOT NULL, hostname TEXT NOT NULL,"
+	"  tags TEXT, disco_key BYTEA, source TEXT NOT NULL, created BIGINT NOT NULL,"
+	"  state INTEGER NOT NULL, reason TEXT NOT NULL, user_id BIGINT NOT NULL,"
+	"  node_id BIGINT NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS pending_logins_source ON pending_logins (source);",
 };
 
 enum { N_MIGRATIONS = sizeof(migrations) / sizeof(migrations[0]) };
@@ -673,6 +689,13 @@ static const struct ctl_store_ops pg_ops = {
 	.audit_append = ctl__pg_audit_append,
 	.audit_list = ctl__pg_audit_list,
 	.audit_head = ctl__pg_audit_head,
+	.hold_put = ctl__pg_hold_put,
+	.hold_get = ctl__pg_hold_get,
+	.hold_update = ctl__pg_hold_update,
+	.hold_touch = ctl__pg_hold_touch,
+	.hold_delete = ctl__pg_hold_delete,
+	.hold_count = ctl__pg_hold_count,
+	.hold_expire = ctl__pg_hold_expire,
 };
 
 /* All migrations not yet applied, in one transaction holding the advisory lock: a replica
