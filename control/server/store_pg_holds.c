@@ -1,6 +1,7 @@
-/* Check-mode holds in the PostgreSQL store (schema 7; store.h says what each op does), shared
- * by every replica: the triggers (store_pg_notify.c) say "hold:ID" when one is made, decided,
- * re-authenticated for or removed, and the replica holding its node's request wakes it. */
+/* Check mode's rows in the PostgreSQL store (store.h says what each op does), shared by every
+ * replica: approvals, one per (src, dst); holds (schema 7), for which the triggers
+ * (store_pg_notify.c) say "hold:ID" when one is decided, re-authenticated for or removed, and
+ * the replica holding its node's request answers it. */
 #include <errno.h>
 #include <string.h>
 
@@ -8,6 +9,69 @@
 
 #include "control/server/internal.h"
 #include "control/server/store_pg_int.h"
+
+/* ---- approvals: one row per (src, dst), newest wins ---- */
+
+struct approval_args {
+	const struct ctl_approval *in;
+	int64_t src, dst;
+	struct ctl_approval *out;
+};
+
+static int approval_put_body(struct ctl__pg_store *s, void *ctx)
+{
+	const struct ctl_approval *a = ((struct approval_args *)ctx)->in;
+	struct ctl__pg_params p = { 0 };
+	ctl__pg_int(&p, a->src_node);
+	ctl__pg_int(&p, a->dst_node);
+	ctl__pg_int(&p, a->user_id);
+	ctl__pg_int(&p, a->approved_at);
+	ctl__pg_int(&p, a->auth_at);
+	return ctl__pg_q(s,
+			 "INSERT INTO approvals (src_node, dst_node, user_id, approved_at, "
+			 "auth_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (src_node, dst_node) "
+			 "DO UPDATE SET user_id = EXCLUDED.user_id, approved_at = "
+			 "EXCLUDED.approved_at, auth_at = EXCLUDED.auth_at",
+			 &p, NULL);
+}
+
+int ctl__pg_approval_put(struct ctl_store *s, const struct ctl_approval *a)
+{
+	struct approval_args x = { .in = a };
+	return ctl__pg_run(ctl__pg(s), CTL__PG_IDEMPOTENT, approval_put_body, &x);
+}
+
+static int approval_get_body(struct ctl__pg_store *s, void *ctx)
+{
+	struct approval_args *x = ctx;
+	struct ctl__pg_params p = { 0 };
+	PGresult *r;
+	ctl__pg_int(&p, x->src);
+	ctl__pg_int(&p, x->dst);
+	int rc = ctl__pg_q(s,
+			   "SELECT user_id, approved_at, auth_at FROM approvals "
+			   "WHERE src_node = $1 AND dst_node = $2",
+			   &p, &r);
+	if (!rc && PQntuples(r) == 0)
+		rc = -ENOENT;
+	if (!rc) {
+		x->out->src_node = x->src;
+		x->out->dst_node = x->dst;
+		x->out->user_id = ctl__pg_get_int(r, 0, 0);
+		x->out->approved_at = ctl__pg_get_int(r, 0, 1);
+		x->out->auth_at = ctl__pg_get_int(r, 0, 2);
+	}
+	PQclear(r);
+	return rc;
+}
+
+int ctl__pg_approval_get(struct ctl_store *s, int64_t src, int64_t dst, struct ctl_approval *a)
+{
+	struct approval_args x = { .src = src, .dst = dst, .out = a };
+	return ctl__pg_run(ctl__pg(s), CTL__PG_READ, approval_get_body, &x);
+}
+
+/* ---- holds ---- */
 
 #define HOLD_COLS                                                                                \
 	"id, src, dst, local_user, check_period, created, last_asked, state, reason, approver, " \
