@@ -1,25 +1,79 @@
 /* Check-mode holds: an SSH login the policy says to check waits for a person's approval on
  * the check page while its destination node asks (or waits) here.  Every answer is the
  * policy's decision now first (ctl__ssh_verdict), then the approval; holds are capped per node
- * asking, per source device and in all. */
+ * asking, per source device and in all.  They live in the store, so that a hold made through
+ * one replica is approved on another's page and answered through either; srv->holds are
+ * this replica's copies (ctl__hold_find), decisions are written through (ctl__hold_save)
+ * and another replica's come back through the change feed (ctl__holds_reload). */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/addr.h"
+#include "common/log.h"
 #include "common/now.h"
 #include "control/policy/policy.h"
 #include "control/server/internal.h"
 
 /* ---- check-mode holds ---- */
 
+static struct ctl__hold *hold_copy(struct ctl_server *srv, const struct ctl__hold *h)
+{
+	struct ctl__hold *arr = realloc(srv->holds, (srv->n_holds + 1) * sizeof(*arr));
+	if (!arr)
+		return NULL;
+	srv->holds = arr;
+	arr[srv->n_holds] = *h;
+	return &arr[srv->n_holds++];
+}
+
 struct ctl__hold *ctl__hold_find(struct ctl_server *srv, const char *id)
 {
+	struct ctl__hold h;
 	for (size_t i = 0; i < srv->n_holds; i++)
 		if (strcmp(srv->holds[i].id, id) == 0)
 			return &srv->holds[i];
-	return NULL;
+	if (srv->store->ops->hold_get(srv->store, id, &h) != 0)
+		return NULL;
+	return hold_copy(srv, &h);
+}
+
+/* The store's hold into the copy h (its last_asked the later of the two); -ENOENT when the
+ * store has it no more. */
+static int hold_read(struct ctl_server *srv, struct ctl__hold *h)
+{
+	struct ctl__hold cur;
+	int rc = srv->store->ops->hold_get(srv->store, h->id, &cur);
+	if (rc)
+		return rc;
+	if (cur.last_asked < h->last_asked)
+		cur.last_asked = h->last_asked;
+	*h = cur;
+	return 0;
+}
+
+int ctl__hold_save(struct ctl_server *srv, struct ctl__hold *h)
+{
+	int rc = srv->store->ops->hold_update(srv->store, h);
+	if (rc == -ESTALE)
+		hold_read(srv, h);
+	else if (rc && rc != -ENOENT)
+		log_err("meshcontrol", "check %.8s: cannot store its decision: %s", h->id,
+			strerror(-rc));
+	return rc;
+}
+
+void ctl__holds_reload(struct ctl_server *srv)
+{
+	for (size_t i = 0; i < srv->n_holds;) {
+		struct ctl__hold *h = &srv->holds[i];
+		if (h->state == CTL__PENDING && hold_read(srv, h) == -ENOENT)
+			srv->holds[i] = srv->holds[--srv->n_holds];
+		else
+			i++;
+	}
 }
 
 static struct ctl__node *node_by_addr(struct ctl_server *srv, const char *addr)
@@ -99,9 +153,14 @@ static enum MHD_Result hold_answer(struct ctl__req *r, struct ctl__hold *h)
 	char url[512], why[POL_WHY_MAX];
 	int v = ctl__ssh_verdict(srv, h->src, h->dst, h->local_user, why, sizeof(why));
 	if (v == VERDICT_REJECT && h->state != CTL__REJECTED) {
-		h->state = CTL__REJECTED;
-		snprintf(h->reason, sizeof(h->reason), "the policy no longer allows this login: %s",
-			 why);
+		for (int i = 0; i < 2;
+		     i++) { /* stored, then kept whatever another replica decided */
+			h->state = CTL__REJECTED;
+			snprintf(h->reason, sizeof(h->reason),
+				 "the policy no longer allows this login: %s", why);
+			if (i == 0)
+				ctl__hold_save(srv, h);
+		}
 	}
 	if (h->state == CTL__REJECTED)
 		return hold_reject(
@@ -128,24 +187,24 @@ static bool hold_room(struct ctl__req *r, const struct ctl__node *src, const str
 		      enum MHD_Result *res)
 {
 	struct ctl_server *srv = r->srv;
-	size_t to_dst = 0, from_src = 0;
-	for (size_t i = 0; i < srv->n_holds; i++) {
-		const struct ctl__hold *h = &srv->holds[i];
-		to_dst += h->state == CTL__PENDING && h->dst == dst->rec.id;
-		from_src += h->state == CTL__PENDING && h->src == src->rec.id;
-	}
-	if (from_src >= SRV_HOLDS_PER_SOURCE)
+	struct ctl_hold_count c; /* in the store: N replicas allow no more than one */
+	int rc = srv->store->ops->hold_count(srv->store, src->rec.id, dst->rec.id, &c);
+	if (rc)
+		*res = ctl__sealed_error(r, MHD_HTTP_SERVICE_UNAVAILABLE,
+					 "cannot count the check-mode logins waiting: %s",
+					 strerror(-rc));
+	else if (c.from_src >= SRV_HOLDS_PER_SOURCE)
 		*res = ctl__sealed_error(r, MHD_HTTP_TOO_MANY_REQUESTS,
 					 "too many check-mode logins from %s waiting for approval "
 					 "(at most %d); approve or reject them first",
 					 src->rec.hostname, SRV_HOLDS_PER_SOURCE);
-	else if (to_dst >= SRV_HOLDS_PER_NODE)
+	else if (c.to_dst >= SRV_HOLDS_PER_NODE)
 		*res =
 		    ctl__sealed_error(r, MHD_HTTP_TOO_MANY_REQUESTS,
 				      "too many check-mode logins to %s waiting for approval (at "
 				      "most %d); approve or reject them first",
 				      dst->rec.hostname, SRV_HOLDS_PER_NODE);
-	else if (srv->n_holds >= SRV_HOLDS_MAX)
+	else if (c.all >= SRV_HOLDS_MAX)
 		*res = ctl__sealed_error(r, MHD_HTTP_TOO_MANY_REQUESTS,
 					 "too many check-mode logins on this server (at most %d); "
 					 "try again later",
@@ -169,12 +228,18 @@ enum MHD_Result ctl__api_hold(struct ctl__req *r, struct ctl__node *dst)
 			/* the SSH client went away: nobody waits for this hold any more */
 			char id[sizeof(h->id)];
 			snprintf(id, sizeof(id), "%s", h->id);
+			int rc = srv->store->ops->hold_delete(srv->store, id);
+			if (rc)
+				log_err("meshcontrol", "check %.8s: cannot remove it: %s", id,
+					strerror(-rc));
 			srv->holds[h - srv->holds] = srv->holds[--srv->n_holds];
 			ctl__wake(srv, SRV_WAIT_HOLD, id);
 			return ctl__reply_sealed_json(r, MHD_HTTP_OK,
 						      json_pack("{s:s}", "decision", "cancelled"));
 		}
 		h->last_asked = ctl__now_s();
+		/* the store's copy too, or another replica's tick would forget it as idle */
+		srv->store->ops->hold_touch(srv->store, h->id, h->last_asked);
 		return hold_answer(r, h);
 	}
 	const char *src_addr = json_string_value(json_object_get(r->msg, "src"));
@@ -208,17 +273,15 @@ enum MHD_Result ctl__api_hold(struct ctl__req *r, struct ctl__node *dst)
 	enum MHD_Result res;
 	if (!hold_room(r, src, dst, &res))
 		return res;
-	struct ctl__hold *arr = realloc(srv->holds, (srv->n_holds + 1) * sizeof(*arr));
-	if (!arr)
+	struct ctl__hold nh = { .src = src->rec.id, .dst = dst->rec.id, .check_period_s = p };
+	ctl__random_hex(nh.id, 16);
+	snprintf(nh.local_user, sizeof(nh.local_user), "%s", user);
+	nh.created = nh.last_asked = ctl__now_s();
+	int rc = srv->store->ops->hold_put(srv->store, &nh);
+	if (rc)
+		return ctl__sealed_error(r, MHD_HTTP_SERVICE_UNAVAILABLE,
+					 "cannot store the check-mode login: %s", strerror(-rc));
+	if (!(h = hold_copy(srv, &nh)))
 		return MHD_NO;
-	srv->holds = arr;
-	h = &arr[srv->n_holds++];
-	memset(h, 0, sizeof(*h));
-	ctl__random_hex(h->id, 16);
-	h->src = src->rec.id;
-	h->dst = dst->rec.id;
-	snprintf(h->local_user, sizeof(h->local_user), "%s", user);
-	h->check_period_s = p;
-	h->created = h->last_asked = ctl__now_s();
 	return hold_answer(r, h);
 }

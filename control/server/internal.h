@@ -195,7 +195,8 @@ struct ctl_server {
 	size_t n_nodes;
 	uint64_t map_version;
 	bool dirty; /* the topology changed: rebuild on the next tick (batches registrations) */
-	int64_t next_expiry; /* earliest future node key expiry, 0 = none */
+	int64_t next_expiry;   /* earliest future node key expiry, 0 = none */
+	int64_t holds_expired; /* when the tick last forgot stale holds in the store */
 	char *policy_text;
 	/* the DNS settings' canonical JSON (dns.c), NULL when none; dns_gen counts changes */
 	char *dns_json;
@@ -339,8 +340,17 @@ enum MHD_Result ctl__sealed_error(struct ctl__req *r, unsigned status, const cha
 enum MHD_Result ctl__api_register(struct ctl__req *r);
 enum MHD_Result ctl__api_map(struct ctl__req *r, struct ctl__node *n);
 enum MHD_Result ctl__api_hold(struct ctl__req *r, struct ctl__node *dst);
-/* The hold of id, or NULL. */
+/* Holds live in the store (any replica answers or decides one another made); srv->holds
+ * are this replica's copies of those it served.  The hold of id: the copy, else the store's
+ * (copied), or NULL. */
 struct ctl__hold *ctl__hold_find(struct ctl_server *srv, const char *id);
+/* h's decision and re-authentication written to the store, where a decision is final: 0;
+ * -ESTALE when another replica decided first (h then holds that decision); -ENOENT when
+ * the store forgot it (h keeps this replica's view); another error logged. */
+int ctl__hold_save(struct ctl_server *srv, struct ctl__hold *h);
+/* Every pending copy read again from the store (dropped when it is gone there): another
+ * replica changed one (replica.c). */
+void ctl__holds_reload(struct ctl_server *srv);
 enum MHD_Result ctl__api_logout(struct ctl__req *r, struct ctl__node *n);
 /* The person logged in as login (user_id) approved lr: register the node.  -EPERM (lr
  * rejected, err says why) when the node asked for tags that person does not own. */
@@ -501,5 +511,13 @@ int ctl__sq_audit_append(struct ctl_store *s, struct ctl_audit_rec *recs, size_t
 int ctl__sq_audit_list(struct ctl_store *s, const struct ctl_audit_filter *f, ctl_audit_cb cb,
 		       void *ctx);
 int ctl__sq_audit_head(struct ctl_store *s, int64_t *id, uint8_t hash[CTL_AUDIT_HASH_LEN]);
+/* store_sqlite_holds.c: check-mode holds (store.h) */
+int ctl__sq_hold_put(struct ctl_store *s, const struct ctl__hold *h);
+int ctl__sq_hold_get(struct ctl_store *s, const char *id, struct ctl__hold *h);
+int ctl__sq_hold_update(struct ctl_store *s, const struct ctl__hold *h);
+int ctl__sq_hold_touch(struct ctl_store *s, const char *id, int64_t last_asked);
+int ctl__sq_hold_delete(struct ctl_store *s, const char *id);
+int ctl__sq_hold_count(struct ctl_store *s, int64_t src, int64_t dst, struct ctl_hold_count *c);
+int ctl__sq_hold_expire(struct ctl_store *s, int64_t created_before, int64_t asked_before);
 
 #endif

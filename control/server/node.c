@@ -357,6 +357,14 @@ void ctl__timer_tick(struct ctl_server *srv)
 			i++;
 		}
 	}
+	if (srv->holds_expired != now) { /* once a second, the store's for every replica */
+		srv->holds_expired = now;
+		int rc = srv->store->ops->hold_expire(srv->store, now - SRV_LOGIN_TTL_S,
+						      now - SRV_HOLD_IDLE_S);
+		if (rc)
+			log_err("meshcontrol", "forgetting stale check-mode holds: %s",
+				strerror(-rc));
+	}
 	for (size_t i = 0; i < srv->n_holds;) {
 		const struct ctl__hold *h = &srv->holds[i];
 		if (h->created + SRV_LOGIN_TTL_S < now ||

@@ -26,8 +26,12 @@
  * plus 15 s (node.c's tick): a node that vanished shows offline on the other replicas up to
  * a minute later than on its own.
  *
- * Still in memory per replica (not shared): pending interactive logins, check-mode holds,
- * web sessions, password throttles, the node API's replay cache, SSO sign-ins in flight. */
+ * Check-mode holds live in the store (hold.c): a replica keeps copies of those it served,
+ * and a hold decided, re-authenticated for or removed through another ("hold:ID") has every
+ * pending copy read again and the held requests woken.
+ *
+ * Still in memory per replica (not shared): pending interactive logins, web sessions,
+ * password throttles, the node API's replay cache, SSO sign-ins in flight. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -59,7 +63,8 @@ enum {
 	RELOAD_ADMIN = 8,
 	RELOAD_HOLDS = 16,    /* an approval: held check-mode logins ask again */
 	RELOAD_TOPOLOGY = 32, /* SSO groups: the policy's input changed */
-	RELOAD_ALL = 63,
+	RELOAD_HOLD = 64,     /* a hold decided elsewhere: this replica's copies read again */
+	RELOAD_ALL = 127,
 };
 
 struct ctl__replica {
@@ -340,7 +345,9 @@ static void reload(struct ctl_server *srv, unsigned what)
 		srv->map_version++;
 		ctl__wake(srv, SRV_WAIT_MAP, NULL);
 	}
-	if (what & RELOAD_HOLDS)
+	if (what & RELOAD_HOLD)
+		ctl__holds_reload(srv);
+	if (what & (RELOAD_HOLDS | RELOAD_HOLD))
 		ctl__wake(srv, SRV_WAIT_HOLD, NULL);
 	if (srv->dirty)
 		pthread_cond_signal(&srv->timer_cond); /* rebuild now, not at the tick's end */
@@ -358,6 +365,8 @@ unsigned ctl__replica_reload_bits(const struct ctl_change *c)
 		return RELOAD_HOLDS;
 	case CTL_CHANGE_SSO:
 		return RELOAD_TOPOLOGY;
+	case CTL_CHANGE_HOLD:
+		return RELOAD_HOLD;
 	case CTL_CHANGE_META:
 		if (strcmp(c->name, "dns") == 0)
 			return RELOAD_DNS;

@@ -92,7 +92,8 @@ uint16_t ctl_server_port(const struct ctl_server *srv);
  * 503 "draining" at once, so a balancer sends no more; held map polls and check-mode holds
  * are answered now and no request is held any more (a node asks again, through the
  * balancer, and reaches another replica); every answer closes its connection.  Requests are
- * still served.  Pending interactive logins and check-mode holds live in this replica's
+ * still served.  Check-mode holds live in the store: a node waiting on one asks again
+ * elsewhere and is answered there.  Pending interactive logins live in this replica's
  * memory: a node waiting on one asks again and gets a new one elsewhere. */
 void ctl_server_drain(struct ctl_server *srv);
 /* The second step, after a grace: new connections are refused (the listening socket

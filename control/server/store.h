@@ -94,6 +94,13 @@ struct ctl_sso_member {
 };
 
 struct ctl_store;
+struct ctl__hold; /* a check-mode hold (internal.h): its row in the store */
+
+/* Pending check-mode holds counted for the caps (hold.c): from a source node, to a
+ * destination node, and every hold stored. */
+struct ctl_hold_count {
+	int64_t from_src, to_dst, all;
+};
 
 typedef int (*ctl_sso_cb)(void *ctx, const struct ctl_sso_member *m);
 typedef int (*ctl_user_cb)(void *ctx, const struct ctl_user *u);
@@ -209,6 +216,21 @@ struct ctl_store_ops {
 			  void *ctx);
 	/* The last row's id and hash: 0 and zeros when the log is empty. */
 	int (*audit_head)(struct ctl_store *s, int64_t *id, uint8_t hash[CTL_AUDIT_HASH_LEN]);
+	/* check-mode holds (schema 7), so that any replica can decide or answer one another
+	 * made.  put inserts a new hold (-EEXIST: its id is taken); get reads one (-ENOENT);
+	 * update writes its decision (state, reason, approver, auth_at) and re-authentication
+	 * (reauth_*) only while the stored hold is pending, since a decision is final: -ESTALE
+	 * when it was decided already, -ENOENT when it is gone; touch sets last_asked; delete
+	 * removes one (0 when it was not there); count fills c (pending from src, to dst, all);
+	 * expire removes holds created before created_before and pending ones last asked before
+	 * asked_before. */
+	int (*hold_put)(struct ctl_store *s, const struct ctl__hold *h);
+	int (*hold_get)(struct ctl_store *s, const char *id, struct ctl__hold *h);
+	int (*hold_update)(struct ctl_store *s, const struct ctl__hold *h);
+	int (*hold_touch)(struct ctl_store *s, const char *id, int64_t last_asked);
+	int (*hold_delete)(struct ctl_store *s, const char *id);
+	int (*hold_count)(struct ctl_store *s, int64_t src, int64_t dst, struct ctl_hold_count *c);
+	int (*hold_expire)(struct ctl_store *s, int64_t created_before, int64_t asked_before);
 };
 
 struct ctl_store {

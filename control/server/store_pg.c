@@ -1,10 +1,11 @@
 /* The PostgreSQL backend of the control store, for several meshcontrol replicas sharing one
- * database: the same six numbered migrations as SQLite written for PostgreSQL (BIGSERIAL,
+ * database: the same seven numbered migrations as SQLite written for PostgreSQL (BIGSERIAL,
  * BYTEA, BIGINT; a schema_version row), applied under a transaction-level advisory lock so
  * replicas starting together migrate once; one transaction per op; a lost connection reset
  * once per op (ctl__pg_run says when the op runs again).  This file: the connection and its
- * statement helpers, the schema, users, meta, policy, approvals and SSO identities; nodes and
- * auth keys are in store_pg_nodes.c, the audit log in store_pg_audit.c. */
+ * statement helpers, the schema, users, meta, policy and SSO identities; nodes and
+ * auth keys are in store_pg_nodes.c, the audit log in store_pg_audit.c, check mode's approvals
+ * and holds in store_pg_holds.c. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -72,6 +73,22 @@ static const char *const migrations[] = {
 	"  $$BEGIN RAISE EXCEPTION 'the audit log is append-only'; END$$;"
 	"CREATE OR REPLACE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON audit"
 	"  FOR EACH ROW EXECUTE FUNCTION audit_append_only();",
+	/* 7: check-mode holds and pending interactive logins, shared by the replicas
+	 * (store_pg_holds.c); node ids without foreign keys, as in SQLite */
+	"CREATE TABLE IF NOT EXISTS holds (id TEXT PRIMARY KEY, src BIGINT NOT NULL,"
+	"  dst BIGINT NOT NULL, local_user TEXT NOT NULL, check_period BIGINT NOT NULL,"
+	"  created BIGINT NOT NULL, last_asked BIGINT NOT NULL, state INTEGER NOT NULL,"
+	"  reason TEXT NOT NULL, approver TEXT NOT NULL, auth_at BIGINT NOT NULL,"
+	"  reauth_session TEXT NOT NULL, reauth_user BIGINT NOT NULL,"
+	"  reauth_at BIGINT NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS holds_src ON holds (src) WHERE state = 0;"
+	"CREATE INDEX IF NOT EXISTS holds_dst ON holds (dst) WHERE state = 0;"
+	"CREATE TABLE IF NOT EXISTS pending_logins (token TEXT PRIMARY KEY,"
+	"  machine_key BYTEA NOT NULL, node_key BYTEA NOT NULL, hostname TEXT NOT NULL,"
+	"  tags TEXT, disco_key BYTEA, source TEXT NOT NULL, created BIGINT NOT NULL,"
+	"  state INTEGER NOT NULL, reason TEXT NOT NULL, user_id BIGINT NOT NULL,"
+	"  node_id BIGINT NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS pending_logins_source ON pending_logins (source);",
 };
 
 enum { N_MIGRATIONS = sizeof(migrations) / sizeof(migrations[0]) };
@@ -446,67 +463,6 @@ static int pg_policy_set(struct ctl_store *s, const char *text)
 	return ctl__pg_run(ctl__pg(s), 0, policy_set_body, &a);
 }
 
-/* approvals */
-
-struct approval_args {
-	const struct ctl_approval *in;
-	int64_t src, dst;
-	struct ctl_approval *out;
-};
-
-static int approval_put_body(struct ctl__pg_store *s, void *ctx)
-{
-	const struct ctl_approval *a = ((struct approval_args *)ctx)->in;
-	struct ctl__pg_params p = { 0 };
-	ctl__pg_int(&p, a->src_node);
-	ctl__pg_int(&p, a->dst_node);
-	ctl__pg_int(&p, a->user_id);
-	ctl__pg_int(&p, a->approved_at);
-	ctl__pg_int(&p, a->auth_at);
-	return ctl__pg_q(s,
-			 "INSERT INTO approvals (src_node, dst_node, user_id, approved_at, "
-			 "auth_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (src_node, dst_node) "
-			 "DO UPDATE SET user_id = EXCLUDED.user_id, approved_at = "
-			 "EXCLUDED.approved_at, auth_at = EXCLUDED.auth_at",
-			 &p, NULL);
-}
-
-static int pg_approval_put(struct ctl_store *s, const struct ctl_approval *a)
-{
-	struct approval_args x = { .in = a };
-	return ctl__pg_run(ctl__pg(s), CTL__PG_IDEMPOTENT, approval_put_body, &x);
-}
-
-static int approval_get_body(struct ctl__pg_store *s, void *ctx)
-{
-	struct approval_args *x = ctx;
-	struct ctl__pg_params p = { 0 };
-	PGresult *r;
-	ctl__pg_int(&p, x->src);
-	ctl__pg_int(&p, x->dst);
-	int rc = ctl__pg_q(s,
-			   "SELECT user_id, approved_at, auth_at FROM approvals "
-			   "WHERE src_node = $1 AND dst_node = $2",
-			   &p, &r);
-	if (!rc && PQntuples(r) == 0)
-		rc = -ENOENT;
-	if (!rc) {
-		x->out->src_node = x->src;
-		x->out->dst_node = x->dst;
-		x->out->user_id = ctl__pg_get_int(r, 0, 0);
-		x->out->approved_at = ctl__pg_get_int(r, 0, 1);
-		x->out->auth_at = ctl__pg_get_int(r, 0, 2);
-	}
-	PQclear(r);
-	return rc;
-}
-
-static int pg_approval_get(struct ctl_store *s, int64_t src, int64_t dst, struct ctl_approval *a)
-{
-	struct approval_args x = { .src = src, .dst = dst, .out = a };
-	return ctl__pg_run(ctl__pg(s), CTL__PG_READ, approval_get_body, &x);
-}
-
 /* single sign-on */
 
 struct sso_args {
@@ -664,8 +620,8 @@ static const struct ctl_store_ops pg_ops = {
 	.policy_set = pg_policy_set,
 	.policy_current = ctl__pg_policy_current,
 	.policy_set_if = ctl__pg_policy_set_if,
-	.approval_put = pg_approval_put,
-	.approval_get = pg_approval_get,
+	.approval_put = ctl__pg_approval_put,
+	.approval_get = ctl__pg_approval_get,
 	.sso_login = pg_sso_login,
 	.sso_groups = pg_sso_groups,
 	.sso_user = pg_sso_user,
@@ -673,6 +629,13 @@ static const struct ctl_store_ops pg_ops = {
 	.audit_append = ctl__pg_audit_append,
 	.audit_list = ctl__pg_audit_list,
 	.audit_head = ctl__pg_audit_head,
+	.hold_put = ctl__pg_hold_put,
+	.hold_get = ctl__pg_hold_get,
+	.hold_update = ctl__pg_hold_update,
+	.hold_touch = ctl__pg_hold_touch,
+	.hold_delete = ctl__pg_hold_delete,
+	.hold_count = ctl__pg_hold_count,
+	.hold_expire = ctl__pg_hold_expire,
 };
 
 /* All migrations not yet applied, in one transaction holding the advisory lock: a replica

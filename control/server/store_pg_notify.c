@@ -40,6 +40,15 @@ static const char install_sql[] =
     " FOR EACH ROW EXECUTE FUNCTION mesh_notify('user', 'id');"
     "CREATE OR REPLACE TRIGGER mesh_notify AFTER INSERT OR UPDATE ON approvals"
     " FOR EACH ROW EXECUTE FUNCTION mesh_notify('approval', 'src_node');"
+    /* a check-mode hold decided, re-authenticated for or removed: the replica whose node
+     * waits on it answers (not its creation, nor a node asking again: last_asked) */
+    "CREATE OR REPLACE TRIGGER mesh_notify AFTER DELETE ON holds"
+    " FOR EACH ROW EXECUTE FUNCTION mesh_notify('hold', 'id');"
+    "CREATE OR REPLACE TRIGGER mesh_notify_changed AFTER UPDATE ON holds FOR EACH ROW"
+    " WHEN (OLD.state IS DISTINCT FROM NEW.state OR"
+    "  OLD.reauth_session IS DISTINCT FROM NEW.reauth_session OR"
+    "  OLD.reauth_at IS DISTINCT FROM NEW.reauth_at)"
+    " EXECUTE FUNCTION mesh_notify('hold', 'id');"
     "CREATE OR REPLACE TRIGGER mesh_notify AFTER INSERT OR UPDATE OR DELETE ON sso_identities"
     " FOR EACH ROW EXECUTE FUNCTION mesh_notify('sso', 'user_id');"
     /* only the values replicas reload (not the address allocator's next_host, written at
@@ -102,6 +111,7 @@ static const struct {
 	{ "node", CTL_CHANGE_NODE }, { "policy", CTL_CHANGE_POLICY },
 	{ "user", CTL_CHANGE_USER }, { "approval", CTL_CHANGE_APPROVAL },
 	{ "sso", CTL_CHANGE_SSO },   { "meta", CTL_CHANGE_META },
+	{ "hold", CTL_CHANGE_HOLD },
 };
 
 bool ctl_change_parse(const char *payload, struct ctl_change *c, char *why, size_t whylen)
@@ -116,7 +126,7 @@ bool ctl_change_parse(const char *payload, struct ctl_change *c, char *why, size
 	if (!colon || i == sizeof(kinds) / sizeof(kinds[0])) {
 		snprintf(why, whylen,
 			 "change '%.64s': expected KIND:ID with KIND one of node, "
-			 "policy, user, approval, sso, meta",
+			 "policy, user, approval, sso, meta, hold",
 			 payload);
 		return false;
 	}
@@ -132,6 +142,18 @@ bool ctl_change_parse(const char *payload, struct ctl_change *c, char *why, size
 			snprintf(why, whylen,
 				 "change '%.64s': a meta key is 1 to %d of a-z, 0-9 and _", payload,
 				 CTL_CHANGE_NAME_MAX - 1);
+			return false;
+		}
+		memcpy(c->name, v, n + 1);
+		return true;
+	}
+	if (c->kind == CTL_CHANGE_HOLD) {
+		bool ok = n == CTL_CHANGE_HOLD_ID_LEN;
+		for (size_t j = 0; ok && j < n; j++)
+			ok = isdigit((unsigned char)v[j]) || (v[j] >= 'a' && v[j] <= 'f');
+		if (!ok) {
+			snprintf(why, whylen, "change '%.64s': a hold's id is %d of 0-9 and a-f",
+				 payload, CTL_CHANGE_HOLD_ID_LEN);
 			return false;
 		}
 		memcpy(c->name, v, n + 1);

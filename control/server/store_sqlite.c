@@ -80,6 +80,23 @@ static const char *const migrations[] = {
 	"  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
 	"CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit"
 	"  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
+	/* 7: check-mode holds and pending interactive logins, so that replicas share them
+	 * (store_sqlite_holds.c); node ids without foreign keys: a hold whose node went is
+	 * answered with that reason (hold.c), not forgotten */
+	"CREATE TABLE IF NOT EXISTS holds (id TEXT PRIMARY KEY, src INTEGER NOT NULL,"
+	"  dst INTEGER NOT NULL, local_user TEXT NOT NULL, check_period INTEGER NOT NULL,"
+	"  created INTEGER NOT NULL, last_asked INTEGER NOT NULL, state INTEGER NOT NULL,"
+	"  reason TEXT NOT NULL, approver TEXT NOT NULL, auth_at INTEGER NOT NULL,"
+	"  reauth_session TEXT NOT NULL, reauth_user INTEGER NOT NULL,"
+	"  reauth_at INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS holds_src ON holds (src) WHERE state = 0;"
+	"CREATE INDEX IF NOT EXISTS holds_dst ON holds (dst) WHERE state = 0;"
+	"CREATE TABLE IF NOT EXISTS pending_logins (token TEXT PRIMARY KEY,"
+	"  machine_key BLOB NOT NULL, node_key BLOB NOT NULL, hostname TEXT NOT NULL,"
+	"  tags TEXT, disco_key BLOB, source TEXT NOT NULL, created INTEGER NOT NULL,"
+	"  state INTEGER NOT NULL, reason TEXT NOT NULL, user_id INTEGER NOT NULL,"
+	"  node_id INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS pending_logins_source ON pending_logins (source);",
 };
 
 enum { N_MIGRATIONS = sizeof(migrations) / sizeof(migrations[0]) };
@@ -526,6 +543,13 @@ static const struct ctl_store_ops sqlite_ops = {
 	.audit_append = ctl__sq_audit_append,
 	.audit_list = ctl__sq_audit_list,
 	.audit_head = ctl__sq_audit_head,
+	.hold_put = ctl__sq_hold_put,
+	.hold_get = ctl__sq_hold_get,
+	.hold_update = ctl__sq_hold_update,
+	.hold_touch = ctl__sq_hold_touch,
+	.hold_delete = ctl__sq_hold_delete,
+	.hold_count = ctl__sq_hold_count,
+	.hold_expire = ctl__sq_hold_expire,
 };
 
 static int migrate(sqlite3 *db, char *err, size_t errlen)

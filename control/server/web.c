@@ -411,6 +411,7 @@ enum MHD_Result ctl__check_reauthed(struct ctl__req *r, struct ctl__hold *h,
 	memcpy(h->reauth_session, s->id, sizeof(h->reauth_session));
 	h->reauth_user = u->id;
 	h->reauth_at = auth_at;
+	ctl__hold_save(r->srv, h); /* so that the page on any replica lets this session approve */
 	snprintf(to, sizeof(to), "/check/%s", h->id);
 	return ctl__redirect(r, to, cookie[0] ? cookie : NULL);
 }
@@ -615,6 +616,7 @@ static enum MHD_Result check_approve(struct ctl__req *r, const struct check_view
 		h->state = CTL__REJECTED;
 		snprintf(h->reason, sizeof(h->reason), "the policy no longer allows this login: %s",
 			 why);
+		ctl__hold_save(srv, h);
 		return MHD_YES;
 	}
 	struct ctl_approval a = { .src_node = h->src,
@@ -628,6 +630,14 @@ static enum MHD_Result check_approve(struct ctl__req *r, const struct check_view
 	h->state = CTL__APPROVED;
 	h->auth_at = at;
 	snprintf(h->approver, sizeof(h->approver), "%s", login);
+	int rc = ctl__hold_save(srv, h);
+	if (rc == -ESTALE)
+		return MHD_YES; /* decided through another replica first: the caller shows how */
+	if (rc && rc != -ENOENT) {
+		h->state = CTL__PENDING;
+		return page(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "Error", NULL,
+			    "<p class=err>The approval could not be saved.</p>");
+	}
 	log_info("meshcontrol", "check approved by %s (%s): %s -> %s as %s", login,
 		 v->via_sso ? "signed in again at the identity provider for it"
 			    : "password entered for it",
@@ -702,6 +712,7 @@ static enum MHD_Result check_page(struct ctl__req *r, const char *method, const 
 				return res; /* a page (the form again, 429, an error) went out */
 		} else {
 			h->state = CTL__REJECTED;
+			ctl__hold_save(srv, h); /* -ESTALE: decided elsewhere first, shown below */
 		}
 		check_audit(r, h, login);
 		ctl__wake(srv, SRV_WAIT_HOLD, h->id);

@@ -258,6 +258,20 @@ static void prepare(void)
 		abort();
 }
 
+void fz_srv_web(struct ctl_server *srv)
+{
+	srv->public_url = strdup("http://ctl.test");
+	srv->sessions = calloc(1, sizeof(*srv->sessions));
+	if (!srv->public_url || !srv->sessions)
+		abort();
+	struct ctl__session *se = &srv->sessions[srv->n_sessions++];
+	snprintf(se->id, sizeof(se->id), "%s", FZ_SESSION);
+	snprintf(se->csrf, sizeof(se->csrf), "%s", FZ_CSRF);
+	snprintf(se->login, sizeof(se->login), "alice@example.com");
+	se->user_id = 1;
+	se->expires = ctl__now_s() + 3600;
+}
+
 struct ctl_server *fz_srv_open(void)
 {
 	if (!template_dir[0])
@@ -286,18 +300,11 @@ struct ctl_server *fz_srv_open(void)
 		fprintf(stderr, "fuzz harness: %s\n", err);
 		abort();
 	}
-	srv->public_url = strdup("http://ctl.test");
-	srv->sessions = calloc(1, sizeof(*srv->sessions));
+	fz_srv_web(srv);
 	srv->logins = calloc(1, sizeof(*srv->logins));
 	srv->holds = calloc(1, sizeof(*srv->holds));
-	if (!srv->public_url || !srv->sessions || !srv->logins || !srv->holds)
+	if (!srv->logins || !srv->holds)
 		abort();
-	struct ctl__session *se = &srv->sessions[srv->n_sessions++];
-	snprintf(se->id, sizeof(se->id), "%s", FZ_SESSION);
-	snprintf(se->csrf, sizeof(se->csrf), "%s", FZ_CSRF);
-	snprintf(se->login, sizeof(se->login), "alice@example.com");
-	se->user_id = 1;
-	se->expires = ctl__now_s() + 3600;
 	struct ctl__login_req *lr = &srv->logins[srv->n_logins++];
 	snprintf(lr->token, sizeof(lr->token), "%s", FZ_LOGIN_TOKEN);
 	memset(lr->machine_key, 0x77, 32);

@@ -44,6 +44,9 @@ struct fz_reply {
 /* A fresh server from the prepared state; aborts when it cannot be made. */
 struct ctl_server *fz_srv_open(void);
 void fz_srv_close(struct ctl_server *srv);
+/* srv's public URL and alice's web session FZ_SESSION (fz_srv_open's; for servers made
+ * otherwise, such as replicas on PostgreSQL). */
+void fz_srv_web(struct ctl_server *srv);
 
 /* One HTTP request through ctl__http_request: head is "METHOD URL\nName: value\n..."
  * (Cookie: a=b; c=d gives cookies).  The answer goes to out (free out->body). */

@@ -19,6 +19,7 @@
 #include "common/now.h"
 #include "control/server/internal.h"
 #include "control/server/store_notify.h"
+#include "eventually.h"
 #include "pg_cluster.h"
 
 static const struct {
@@ -38,14 +39,15 @@ static const struct {
 	/* 7 */
 	{ "node", false, 0, 0,
 	  "change 'node': expected KIND:ID with KIND one of node, policy, user, approval, sso, "
-	  "meta" },
+	  "meta, hold" },
 	/* 8 */
 	{ "nodes:1", false, 0, 0,
 	  "change 'nodes:1': expected KIND:ID with KIND one of node, policy, user, approval, sso, "
-	  "meta" },
+	  "meta, hold" },
 	/* 9 */
 	{ "", false, 0, 0,
-	  "change '': expected KIND:ID with KIND one of node, policy, user, approval, sso, meta" },
+	  "change '': expected KIND:ID with KIND one of node, policy, user, approval, sso, meta, "
+	  "hold" },
 	/* 10 */
 	{ "node:", false, 0, 0, "change 'node:': the id must be a positive decimal integer" },
 	/* 11 */
@@ -76,7 +78,18 @@ static const struct {
 	/* 22 */
 	{ ":1", false, 0, 0,
 	  "change ':1': expected KIND:ID with KIND one of node, policy, user, approval, sso, "
-	  "meta" },
+	  "meta, hold" },
+	/* 23: a hold's id, 32 hex digits */
+	{ "hold:0123456789abcdef0123456789abcdef", true, CTL_CHANGE_HOLD, 0,
+	  "0123456789abcdef0123456789abcdef" },
+	/* 24: 31 digits */
+	{ "hold:0123456789abcdef0123456789abcde", false, 0, 0,
+	  "change 'hold:0123456789abcdef0123456789abcde': a hold's id is 32 of 0-9 and a-f" },
+	/* 25: upper case, and 33 digits */
+	{ "hold:0123456789ABCDEF0123456789abcdef", false, 0, 0,
+	  "change 'hold:0123456789ABCDEF0123456789abcdef': a hold's id is 32 of 0-9 and a-f" },
+	{ "hold:0123456789abcdef0123456789abcdef0", false, 0, 0,
+	  "change 'hold:0123456789abcdef0123456789abcdef0': a hold's id is 32 of 0-9 and a-f" },
 };
 
 static void parse_table(void)
@@ -245,10 +258,11 @@ struct heard {
 static void on_heard(void *ctx, const struct ctl_change *c)
 {
 	struct heard *h = ctx;
-	static const char *const names[] = { "node", "policy", "user", "approval", "sso", "meta" };
+	static const char *const names[] = { "node", "policy", "user", "approval",
+					     "sso",  "meta",   "hold" };
 	if (h->n < 32) {
-		if (c->kind == CTL_CHANGE_META)
-			snprintf(h->payloads[h->n++], 64, "meta:%s", c->name);
+		if (c->kind == CTL_CHANGE_META || c->kind == CTL_CHANGE_HOLD)
+			snprintf(h->payloads[h->n++], 64, "%s:%s", names[c->kind], c->name);
 		else
 			snprintf(h->payloads[h->n++], 64, "%s:%lld", names[c->kind],
 				 (long long)c->id);
@@ -308,6 +322,16 @@ static void trigger_cases(const char *url)
 	CHECK_INT(s->ops->approval_put(s, &a), 0);
 	snprintf(want, sizeof(want), "approval:%lld", (long long)n.id);
 	CHECK_STR(listen_for(l), want);
+	/* a hold: made or asked about again, nothing; decided or removed, "hold:ID" */
+	struct ctl__hold h = { .id = "0123456789abcdef0123456789abcdef", .src = 1, .dst = 2 };
+	CHECK_INT(s->ops->hold_put(s, &h), 0);
+	CHECK_INT(s->ops->hold_touch(s, h.id, 5), 0);
+	CHECK_STR(listen_for(l), "");
+	h.state = CTL__APPROVED;
+	CHECK_INT(s->ops->hold_update(s, &h), 0);
+	CHECK_STR(listen_for(l), "hold:0123456789abcdef0123456789abcdef");
+	CHECK_INT(s->ops->hold_delete(s, h.id), 0);
+	CHECK_STR(listen_for(l), "hold:0123456789abcdef0123456789abcdef");
 	/* the user's removal cascades to the node, which notifies too */
 	CHECK_INT(s->ops->user_remove(s, "alice@example.com", NULL, NULL), 0);
 	char both[128];
@@ -336,20 +360,6 @@ static struct ctl_server *server(const char *url, const char *dir)
 		CHECK_INT(ctl_server_start(srv, err, sizeof(err)), 0);
 	return srv;
 }
-
-/* Waits up to 3 s for cond (evaluated under srv->lock); true when it held. */
-#define EVENTUALLY(srv, cond)                                \
-	({                                                   \
-		bool held_ = false;                          \
-		for (int t_ = 0; t_ < 300 && !held_; t_++) { \
-			pthread_mutex_lock(&(srv)->lock);    \
-			held_ = (cond);                      \
-			pthread_mutex_unlock(&(srv)->lock);  \
-			if (!held_)                          \
-				usleep(10000);               \
-		}                                            \
-		held_;                                       \
-	})
 
 static void two_servers(const char *url)
 {
