@@ -109,17 +109,25 @@ static void refusals_flush(struct meshd_node *node, struct meshd__refusals *r)
 	r->suppressed = 0;
 }
 
-/* false when this refusal from src is one too many for its minute: counted instead. */
-static bool refusal_queued(struct meshd_node *node, const struct addr_ip *src, const char *user)
+/* Every source's minute that is over: its count written, its slot free (at each login). */
+static void refusals_expire(struct meshd_node *node, uint64_t now)
 {
-	uint64_t now = now_mono_ms();
-	struct meshd__refusals *r = NULL, *oldest = &node->refusals[0];
 	for (size_t i = 0; i < MESHD_REFUSE_SOURCES; i++) {
 		struct meshd__refusals *x = &node->refusals[i];
 		if (x->window_ms && now - x->window_ms >= MESHD_REFUSE_WINDOW_MS) {
-			refusals_flush(node, x); /* any source's minute that is over */
+			refusals_flush(node, x);
 			x->window_ms = 0;
 		}
+	}
+}
+
+/* false when this refusal from src is one too many for its minute: counted instead. */
+static bool refusal_queued(struct meshd_node *node, const struct addr_ip *src, const char *user,
+			   uint64_t now)
+{
+	struct meshd__refusals *r = NULL, *oldest = &node->refusals[0];
+	for (size_t i = 0; i < MESHD_REFUSE_SOURCES; i++) {
+		struct meshd__refusals *x = &node->refusals[i];
 		if (x->window_ms && addr_ip_equal(&x->src, src))
 			r = x;
 		if (!x->window_ms || (oldest->window_ms && x->window_ms < oldest->window_ms))
@@ -154,7 +162,10 @@ void meshd__audit_decision(struct meshd_node *node, const struct sockaddr *peer,
 	enum audit_type t = d->action == VERDICT_ACCEPT	 ? AUDIT_SSH_ACCEPT
 			    : d->action == VERDICT_CHECK ? AUDIT_SSH_CHECK_HOLD
 							 : AUDIT_SSH_REFUSE;
-	if (t == AUDIT_SSH_REFUSE && known && node->audit && !refusal_queued(node, &ip, user))
+	uint64_t now = now_mono_ms();
+	if (node->audit)
+		refusals_expire(node, now);
+	if (t == AUDIT_SSH_REFUSE && known && node->audit && !refusal_queued(node, &ip, user, now))
 		return;
 	meshd_audit_ssh(node, t, known ? &ip : NULL, user, d->local_user,
 			t == AUDIT_SSH_REFUSE ? d->message : NULL);
