@@ -4,9 +4,9 @@
 #include "common/text.h"
 
 /* The length of the well-formed UTF-8 sequence at s (n bytes left), 0 when ill-formed
- * (overlong, surrogate, past U+10FFFF, cut short, stray continuation); *bad (may be NULL)
- * gets the length of the ill-formed part, its maximal subpart (Unicode's "substitution of
- * maximal subparts": a cut-short sequence is one replacement, not one per byte). */
+ * (overlong, surrogate, past U+10FFFF, cut short, stray continuation); *bad gets the
+ * length of the ill-formed part, its maximal subpart (Unicode's "substitution of maximal
+ * subparts": a cut-short sequence is one replacement, not one per byte). */
 static size_t utf8_len_bad(const uint8_t *s, size_t n, size_t *bad)
 {
 	uint8_t c = s[0];
@@ -48,7 +48,7 @@ static size_t utf8_len(const uint8_t *s, size_t n)
 	return utf8_len_bad(s, n, &bad);
 }
 
-/* A control character, of k bytes at s: C0, DEL or C1 (U+0080-U+009F, "\xc2\x80".."\xc2\x9f").
+/* A control character, of k bytes at s: C0, DEL or C1 (U+0080-U+009F, "\xc2\x80".."\xc2\x9f");
  * none of them belongs in a log, an audit row or a terminal. */
 static bool is_control(const uint8_t *s, size_t k)
 {
