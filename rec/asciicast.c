@@ -51,6 +51,38 @@ static bool json_plain(uint8_t c)
 	return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
 }
 
+/* How many bytes at s are plain (json_plain), eight at a time: recording a bulk transfer
+ * spends most of its escaping here (callgrind, tests/bench/record-upload: 14 instructions a
+ * byte one by one).  A word is let through whole only when none of its bytes is below 0x20,
+ * at or above 0x7f, '"' or '\'; the tests below may flag a word that has none (a borrow or
+ * carry reaching the next byte), never miss one, and a flagged word is looked at byte by
+ * byte. */
+static size_t plain_run(const uint8_t *s, size_t len)
+{
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+	const uint64_t quotes = ones * '"', slashes = ones * '\\';
+	size_t i = 0;
+	while (len - i >= 8) {
+		uint64_t x, q, b;
+		memcpy(&x, s + i, 8);
+		q = x ^ quotes;
+		b = x ^ slashes;
+		uint64_t below = (x - ones * 0x20) & ~x; /* a byte < 0x20 */
+		uint64_t above = (x + ones) | x;	 /* a byte >= 0x7f */
+		uint64_t quote = (q - ones) & ~q;	 /* a zero byte in q: a '"' */
+		uint64_t slash = (b - ones) & ~b;
+		if ((below | above | quote | slash) & highs) {
+			for (size_t k = 0; k < 8; k++)
+				if (!json_plain(s[i + k]))
+					return i + k;
+		}
+		i += 8;
+	}
+	while (i < len && json_plain(s[i]))
+		i++;
+	return i;
+}
+
 ssize_t rec_json_escape(const uint8_t *s, size_t len, bool partial, size_t *used, char *out,
 			size_t cap)
 {
@@ -58,9 +90,7 @@ ssize_t rec_json_escape(const uint8_t *s, size_t len, bool partial, size_t *used
 	size_t o = 0, i = 0;
 	while (i < len) {
 		/* the common case, a run of plain text, in one copy */
-		size_t run = 0;
-		while (i + run < len && json_plain(s[i + run]))
-			run++;
+		size_t run = plain_run(s + i, len - i);
 		if (run) {
 			if (cap - o < run)
 				return -ENOSPC;

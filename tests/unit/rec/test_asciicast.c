@@ -68,6 +68,42 @@ static void test_escapes(void)
 	CHECK_INT(rec_json_escape((const uint8_t *)"\x01", 1, false, NULL, out, 5), -ENOSPC);
 }
 
+/* Plain text is let through eight bytes at a time: every byte value, at every place of
+ * two words, in plain text of every length around them, comes out as it would alone. */
+static void test_escape_words(void)
+{
+	char want[64], out[64];
+	uint8_t in[24];
+	size_t bad = 0;
+	for (unsigned c = 0; c < 256; c++)
+		for (size_t len = 1; len <= sizeof(in); len++)
+			for (size_t at = 0; at < len; at++) {
+				memset(in, 'a', len);
+				in[at] = (uint8_t)c;
+				/* alone: itself, \" \\, \u00XX, or a lone byte >= 0x80 is U+FFFD */
+				size_t w = 0;
+				memset(want, 'a', at);
+				w = at;
+				if (c == '"' || c == '\\')
+					w += (size_t)sprintf(want + w, "\\%c", c);
+				else if (c < 0x20 || c == 0x7f)
+					w += (size_t)sprintf(want + w, "\\u%04x", c);
+				else if (c >= 0x80)
+					w += (size_t)sprintf(want + w, "\xef\xbf\xbd");
+				else
+					want[w++] = (char)c;
+				memset(want + w, 'a', len - at - 1);
+				w += len - at - 1;
+				ssize_t n = rec_json_escape(in, len, false, NULL, out, sizeof(out));
+				if (n != (ssize_t)w || memcmp(out, want, w) != 0) {
+					if (!bad++)
+						fprintf(stderr, "byte 0x%02x at %zu of %zu\n", c,
+							at, len);
+				}
+			}
+	CHECK_INT(bad, 0);
+}
+
 static void test_lines(void)
 {
 	char buf[1024];
@@ -232,6 +268,7 @@ static void test_random(void)
 int main(void)
 {
 	test_escapes();
+	test_escape_words();
 	test_lines();
 	test_random();
 	return check_finish();
