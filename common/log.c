@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/now.h"
+#include "common/utf8.h"
 
 static _Atomic int current_level = LOG_LEVEL_INFO;
 static _Atomic int current_style = -1;
@@ -71,33 +72,8 @@ static enum log_style style_now(void)
  * printable character, else 0. */
 static size_t utf8_printable(const unsigned char *s, size_t n)
 {
-	size_t len;
-	uint32_t cp;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		len = 2;
-		cp = s[0] & 0x1fu;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		len = 3;
-		cp = s[0] & 0x0fu;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		len = 4;
-		cp = s[0] & 0x07u;
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3fu);
-	}
-	static const uint32_t min[] = { 0, 0, 0x80, 0x800, 0x10000 };
-	if (cp < min[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0; /* overlong, out of range, or a surrogate */
-	if (cp <= 0x9f)
-		return 0; /* C1 control */
-	return len;
+	size_t k;
+	return utf8_seq(s, n, &k) == UTF8_OK && !utf8_control(s, k) ? k : 0;
 }
 
 size_t log_escape(char *out, size_t size, const char *in, size_t len)

@@ -5,45 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/utf8.h"
 #include "rec/asciicast.h"
-
-enum utf8_state { UTF8_OK, UTF8_BAD, UTF8_CUT };
-
-/* The UTF-8 sequence at s: UTF8_OK and its length, UTF8_BAD and the length of the maximal
- * ill-formed prefix (to become one U+FFFD, Unicode's "maximal subpart" practice), or UTF8_CUT
- * when the input ends inside a sequence that was well formed so far.  Table 3-7 of the
- * Unicode standard: the second byte's range depends on the first (no overlongs, no
- * surrogates, nothing past U+10FFFF). */
-static enum utf8_state utf8_seq(const uint8_t *s, size_t len, size_t *n)
-{
-	uint8_t b = s[0], lo = 0x80, hi = 0xbf;
-	size_t need;
-	*n = 1;
-	if (b < 0x80)
-		return UTF8_OK;
-	if (b >= 0xc2 && b <= 0xdf) {
-		need = 2;
-	} else if (b >= 0xe0 && b <= 0xef) {
-		need = 3;
-		lo = b == 0xe0 ? 0xa0 : 0x80;
-		hi = b == 0xed ? 0x9f : 0xbf;
-	} else if (b >= 0xf0 && b <= 0xf4) {
-		need = 4;
-		lo = b == 0xf0 ? 0x90 : 0x80;
-		hi = b == 0xf4 ? 0x8f : 0xbf;
-	} else {
-		return UTF8_BAD;
-	}
-	for (size_t k = 1; k < need; k++) {
-		*n = k;
-		if (k >= len)
-			return UTF8_CUT;
-		if (s[k] < (k == 1 ? lo : 0x80) || s[k] > (k == 1 ? hi : 0xbf))
-			return UTF8_BAD;
-	}
-	*n = need;
-	return UTF8_OK;
-}
 
 /* Bytes that stand for themselves in a JSON string: printable ASCII but '"' and '\'. */
 static bool json_plain(uint8_t c)
