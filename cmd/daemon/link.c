@@ -192,10 +192,10 @@ static void on_event(void *ctx, enum ctl_client_event ev, const char *msg)
 	}
 }
 
-static void on_kill_session(void *ctx, const char *id)
+static void on_kill_session(void *ctx, const char *id, int64_t since)
 {
 	struct meshd_link *l = ctx;
-	meshd_node_kill_session(l->node, id);
+	meshd_node_kill_session(l->node, id, since);
 }
 
 static void on_node_key(void *ctx, const uint8_t priv[32])

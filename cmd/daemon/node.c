@@ -228,12 +228,13 @@ void meshd_node_control_connected(struct meshd_node *node)
 	meshd_sessions_report_resend(node->sessions_report);
 }
 
-void meshd_node_kill_session(struct meshd_node *node, const char *id)
+void meshd_node_kill_session(struct meshd_node *node, const char *id, int64_t since)
 {
-	char err[160];
+	char err[200];
 	if (!node->sessions)
 		log_warn(subject, "control asks to end session %s: this node serves no SSH", id);
-	else if (meshd_sessions_kill(node->sessions, id, "control admin", err, sizeof(err)))
+	else if (meshd_sessions_kill_since(node->sessions, id, since, "control admin", err,
+					   sizeof(err)))
 		log_warn(subject, "control asks to end session %s: %s", id, err);
 }
 

@@ -360,6 +360,12 @@ int meshd_sessions_list(const struct meshd_sessions *reg, bool commands,
 int meshd_sessions_kill(struct meshd_sessions *reg, const char *id, const char *by, char *err,
 			size_t errlen)
 {
+	return meshd_sessions_kill_since(reg, id, -1, by, err, errlen);
+}
+
+int meshd_sessions_kill_since(struct meshd_sessions *reg, const char *id, int64_t since,
+			      const char *by, char *err, size_t errlen)
+{
 	struct entry *e = reg->head;
 	char name[CTL_LAPI_SESSION_ID_MAX];
 	size_t len = strlen(id);
@@ -375,6 +381,13 @@ int meshd_sessions_kill(struct meshd_sessions *reg, const char *id, const char *
 	}
 	if (!e) {
 		snprintf(err, errlen, "no session '%s' on this node", id);
+		return -ENOENT;
+	}
+	if (since >= 0 && e->since != since) {
+		snprintf(err, errlen,
+			 "session '%s' on this node started at %" PRId64 ", not at %" PRId64
+			 " (another session: meshd restarted?)",
+			 id, e->since, since);
 		return -ENOENT;
 	}
 	log_info(subject, "%s (%s from %s as %s) ended by %s", name, e->ssh_user, e->src_node,

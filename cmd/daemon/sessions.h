@@ -22,6 +22,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "control/localapi/localapi.h"
 
@@ -75,5 +76,9 @@ int meshd_sessions_list(const struct meshd_sessions *reg, bool commands,
  * digits, not quoted back). */
 int meshd_sessions_kill(struct meshd_sessions *reg, const char *id, const char *by, char *err,
 			size_t errlen);
+/* The same, only when the session started at since (unix seconds; -1: any): an ID control
+ * saw may be another session's after meshd restarted.  -ENOENT with both times in err. */
+int meshd_sessions_kill_since(struct meshd_sessions *reg, const char *id, int64_t since,
+			      const char *by, char *err, size_t errlen);
 
 #endif

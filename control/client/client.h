@@ -78,9 +78,10 @@ struct ctl_client_config {
 	/* Optional: a map message ("full", "delta", "keepalive") with this version arrived,
 	 * before it is applied (for "last heard from control" and for measurements). */
 	void (*on_contact)(void *ctx, const char *type, uint64_t version);
-	/* Optional: control asks to end the live SSH session id ("s7"), for an admin (a map
-	 * message's "kill_sessions"; the ID's form checked, nothing else). */
-	void (*on_kill_session)(void *ctx, const char *id);
+	/* Optional: control asks to end the live SSH session id ("s7") that started at since
+	 * (unix seconds, as the node reported it), for an admin (a map message's
+	 * "kill_sessions"; the entry's form checked, nothing else). */
+	void (*on_kill_session)(void *ctx, const char *id, int64_t since);
 	void *ctx;
 };
 

@@ -1,6 +1,7 @@
 /* The node's live SSH sessions to control (node API "sessions", control/netmap/sessions.h):
  * the whole list each time, sealed like every node request; the answer {"stored": N}.  And
- * the other way: a map message's "kill_sessions", handed to on_kill_session one by one. */
+ * the other way: a map message's "kill_sessions" ([{"id": "s7", "since": T}]: the session and
+ * its start as the node reported it), handed to on_kill_session one by one. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -74,13 +75,17 @@ void ctl__kill_sessions(struct ctl_client *c, json_t *msg)
 	}
 	json_array_foreach(a, i, v)
 	{
-		const char *id = json_string_value(v);
-		if (!id || !ctl_session_id_valid(id)) {
-			log_warn("control", "map message: kill_sessions[%zu] is not a session ID",
+		const char *id = json_string_value(json_object_get(v, "id"));
+		json_t *since = json_object_get(v, "since");
+		if (!id || !ctl_session_id_valid(id) || !json_is_integer(since) ||
+		    json_integer_value(since) < 0) {
+			log_warn("control",
+				 "map message: kill_sessions[%zu] is not {\"id\": \"s7\", "
+				 "\"since\": T}",
 				 i);
 			continue;
 		}
 		if (c->cfg.on_kill_session)
-			c->cfg.on_kill_session(c->cfg.ctx, id);
+			c->cfg.on_kill_session(c->cfg.ctx, id, json_integer_value(since));
 	}
 }

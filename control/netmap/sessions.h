@@ -16,8 +16,9 @@
  *text too long or not clean, and the same ID twice are refused with one sentence naming the entry
  *and the member.
  *
- * A map message may carry "kill_sessions": ["s7", ...] (at most CTL_SESSIONS_KILL_MAX):
- * an admin asked control to end those sessions on this node. */
+ * A map message may carry "kill_sessions": [{"id": "s7", "since": 1765000000}, ...] (at most
+ * CTL_SESSIONS_KILL_MAX): an admin asked control to end those sessions on this node; the node
+ * ends one only when it started at that time. */
 #ifndef MESH_CONTROL_NETMAP_SESSIONS_H
 #define MESH_CONTROL_NETMAP_SESSIONS_H
 
@@ -46,6 +47,13 @@ struct ctl_session {
 	bool pty;
 	char command[CTL_SESSION_TEXT_MAX];  /* "": a shell */
 	char recorder[CTL_SESSION_TEXT_MAX]; /* "": not recorded */
+};
+
+/* A session an admin asked to end: its ID and its start as the node reported it (an ID may
+ * be another session's after the node's meshd restarted). */
+struct ctl_session_kill {
+	char id[CTL_SESSION_ID_MAX];
+	int64_t since;
 };
 
 /* id is "s" and 1 to CTL_SESSION_ID_MAX - 2 digits. */

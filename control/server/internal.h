@@ -58,9 +58,10 @@ struct ctl__node {
 	struct ctl_session *sessions;
 	size_t n_sessions;
 	int64_t sessions_ms; /* when they were reported (unix ms) */
-	bool sessions_known; /* it reported some (maybe none) since control started */
-	char kills[CTL_SESSIONS_KILL_MAX][CTL_SESSION_ID_MAX];
+	struct ctl_session_kill kills[CTL_SESSIONS_KILL_MAX];
 	size_t n_kills;
+	uint64_t sessions_window_ms; /* lists it sent in the minute from then (now_mono_ms) */
+	unsigned sessions_posts;
 };
 
 enum {
@@ -285,7 +286,8 @@ enum {
 	SRV_HOLDS_PER_NODE = 32,
 	SRV_HOLDS_PER_SOURCE = 16,
 	SRV_HOLDS_MAX = 4096,
-	SRV_HOLD_IDLE_S = 90, /* > SRV_HOLD_WAIT_MS: a client waiting asks again before */
+	SRV_HOLD_IDLE_S = 90,	    /* > SRV_HOLD_WAIT_MS: a client waiting asks again before */
+	SRV_SESSIONS_PER_MIN = 120, /* a node's lists of live sessions (sessions.c) */
 };
 
 /* node.c: the node registry */

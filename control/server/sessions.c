@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/now.h"
 #include "control/netmap/netmap_json.h"
 #include "control/netmap/sessions.h"
 #include "control/server/internal.h"
@@ -29,6 +30,18 @@ enum MHD_Result ctl__api_sessions(struct ctl__req *r, struct ctl__node *n)
 	struct ctl_session *v;
 	size_t count;
 	char err[512];
+	/* a list costs its parse under the lock: a node may not send them in a loop */
+	uint64_t now = now_mono_ms();
+	if (!n->sessions_window_ms || now - n->sessions_window_ms >= 60000) {
+		n->sessions_window_ms = now;
+		n->sessions_posts = 0;
+	}
+	if (++n->sessions_posts > SRV_SESSIONS_PER_MIN)
+		return ctl__sealed_error(
+		    r, MHD_HTTP_TOO_MANY_REQUESTS,
+		    "sessions: more than %d lists a minute (meshd sends at most "
+		    "one a second)",
+		    SRV_SESSIONS_PER_MIN);
 	int rc = ctl__sessions_from_json(r->msg, &v, &count, err, sizeof(err));
 	if (rc == -ENOMEM)
 		return ctl__sealed_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
@@ -38,13 +51,12 @@ enum MHD_Result ctl__api_sessions(struct ctl__req *r, struct ctl__node *n)
 	n->sessions = v;
 	n->n_sessions = count;
 	n->sessions_ms = (int64_t)ctl__wall_ms();
-	n->sessions_known = true;
 	/* a kill for a session no longer listed has nothing left to end */
 	size_t k = 0;
 	for (size_t i = 0; i < n->n_kills; i++)
 		for (size_t j = 0; j < count; j++)
-			if (!strcmp(n->kills[i], v[j].id)) {
-				memmove(n->kills[k++], n->kills[i], CTL_SESSION_ID_MAX);
+			if (!strcmp(n->kills[i].id, v[j].id) && n->kills[i].since == v[j].since) {
+				n->kills[k++] = n->kills[i];
 				break;
 			}
 	n->n_kills = k;
@@ -58,7 +70,8 @@ char *ctl__kills_take(struct ctl__node *n)
 		return NULL;
 	json_t *a = json_array();
 	for (size_t i = 0; a && i < n->n_kills; i++)
-		if (json_array_append_new(a, json_string(n->kills[i]))) {
+		if (json_array_append_new(a, json_pack("{s:s, s:I}", "id", n->kills[i].id, "since",
+						       (json_int_t)n->kills[i].since))) {
 			json_decref(a);
 			return NULL;
 		}
@@ -172,9 +185,12 @@ static enum MHD_Result kill_one(struct ctl__req *r)
 	else {
 		bool queued = false;
 		for (size_t i = 0; i < n->n_kills && !queued; i++)
-			queued = !strcmp(n->kills[i], id);
-		if (!queued)
-			memcpy(n->kills[n->n_kills++], id, strlen(id) + 1);
+			queued = !strcmp(n->kills[i].id, id);
+		if (!queued) {
+			struct ctl_session_kill *k = &n->kills[n->n_kills++];
+			memcpy(k->id, id, strlen(id) + 1);
+			k->since = s->since;
+		}
 		log_info("meshcontrol", "admin: session %s on %s (%s as %s from %s) to be ended",
 			 id, n->rec.hostname, s->who, s->local_user, s->src_node);
 		ctl__wake(srv, SRV_WAIT_MAP, NULL);

@@ -130,7 +130,7 @@ int main(void)
 	free(body);
 	body = map(srv, 0, v);
 	CHECK(body && strstr(body, "\"type\":\"delta\"") &&
-	      strstr(body, ",\"kill_sessions\":[\"s2\"]}"));
+	      strstr(body, ",\"kill_sessions\":[{\"id\":\"s2\",\"since\":1765000000}]}"));
 	free(body);
 	body = map(srv, 0, v);
 	CHECK(body && !strstr(body, "kill_sessions"));
@@ -139,10 +139,18 @@ int main(void)
 	admin_is(srv, "POST", "sessions/kill", "{\"node\":\"1\",\"id\":\"s1\"}", 202, NULL);
 	body = map(srv, 0, 0);
 	CHECK(body && strstr(body, "\"type\":\"full\"") &&
-	      strstr(body, "},\"kill_sessions\":[\"s1\"]}"));
+	      strstr(body, "},\"kill_sessions\":[{\"id\":\"s1\",\"since\":1765000000}]}"));
 	free(body);
 	admin_is(srv, "POST", "sessions/kill", "{\"node\":\"laptop\",\"id\":\"s1\"}", 202, NULL);
 	post(srv, 0, "{\"sessions\":[" ONE("s2", "tag:ci", "make test") "]}", 200,
+	     "{\"stored\":1}");
+	body = map(srv, 0, 0);
+	CHECK(body && !strstr(body, "kill_sessions"));
+	free(body);
+	/* ... and one for a session of that ID that started at another time (meshd restarted) */
+	admin_is(srv, "POST", "sessions/kill", "{\"node\":\"laptop\",\"id\":\"s2\"}", 202, NULL);
+	post(srv, 0,
+	     "{\"sessions\":[{\"id\":\"s2\",\"since\":1765000999,\"conn\":1,\"who\":\"x\"}]}", 200,
 	     "{\"stored\":1}");
 	body = map(srv, 0, 0);
 	CHECK(body && !strstr(body, "kill_sessions"));
@@ -156,6 +164,18 @@ int main(void)
 	body = admin(srv, "GET", "sessions", NULL, 200);
 	CHECK(body && !strstr(body, "\"node\":\"laptop\"") && strstr(body, "bob@example.com"));
 	free(body);
+	/* a node sending lists too fast (meshd: at most one a second) */
+	for (int i = 0; i < 120; i++) {
+		struct fz_reply rep;
+		fz_node(srv, 1, "sessions", "{\"sessions\":[]}", 15, &rep);
+		if (rep.status != 200)
+			CHECK_STR(rep.body, "{\"error\":\"sessions: more than 120 lists a minute "
+					    "(meshd sends at most one a second)\"}");
+		free(rep.body);
+	}
+	post(srv, 1, "{\"sessions\":[]}", 429,
+	     "{\"error\":\"sessions: more than 120 lists a minute (meshd sends at most one a "
+	     "second)\"}");
 	fz_srv_close(srv);
 	return check_finish();
 }
