@@ -58,5 +58,7 @@ char *meshctl_admin_request(struct meshctl_admin *a, const char *method, const c
 			    const char *body);
 void meshctl_admin_free(struct meshctl_admin *a);
 const char *meshctl_admin_help(void);
+/* value percent-encoded onto path (its room len) as "&key=VALUE". */
+void meshctl_admin_param(char *path, size_t len, const char *key, const char *value);
 
 #endif

@@ -584,6 +584,20 @@ struct meshctl_admin {
 	struct admin_opts o;
 };
 
+void meshctl_admin_param(char *path, size_t len, const char *key, const char *value)
+{
+	size_t o = strlen(path);
+	o += (size_t)snprintf(path + o, len > o ? len - o : 0, "&%s=", key);
+	for (const unsigned char *p = (const unsigned char *)value; *p && o + 4 < len; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || strchr("-._~", *p))
+			path[o++] = (char)*p;
+		else
+			o += (size_t)snprintf(path + o, len - o, "%%%02X", *p);
+	}
+	path[o < len ? o : len - 1] = '\0';
+}
+
 const char *meshctl_admin_help(void)
 {
 	return admin_help;

@@ -31,21 +31,6 @@ static void on_signal(int sig)
 	stopping = sig;
 }
 
-/* value percent-encoded onto path (its room len) as "&key=VALUE". */
-static void add_param(char *path, size_t len, const char *key, const char *value)
-{
-	size_t o = strlen(path);
-	o += (size_t)snprintf(path + o, len > o ? len - o : 0, "&%s=", key);
-	for (const unsigned char *p = (const unsigned char *)value; *p && o + 4 < len; p++) {
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		    (*p >= '0' && *p <= '9') || strchr("-._~", *p))
-			path[o++] = (char)*p;
-		else
-			o += (size_t)snprintf(path + o, len - o, "%%%02X", *p);
-	}
-	path[o < len ? o : len - 1] = '\0';
-}
-
 /* --since: a duration ago or unix ms; -1 when it is neither. */
 static long long since_ms(const char *s)
 {
@@ -98,15 +83,15 @@ int meshctl_audit(int argc, char **argv)
 				return 2;
 			}
 			snprintf(v, sizeof(v), "%lld", ms);
-			add_param(filter, sizeof(filter), "since", v);
+			meshctl_admin_param(filter, sizeof(filter), "since", v);
 		} else {
 			known = false;
 			for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
 				if (!strncmp(args[i], keys[k], strlen(keys[k]))) {
 					char key[8];
 					snprintf(key, sizeof(key), "%.4s", keys[k] + 2);
-					add_param(filter, sizeof(filter), key,
-						  args[i] + strlen(keys[k]));
+					meshctl_admin_param(filter, sizeof(filter), key,
+							    args[i] + strlen(keys[k]));
 					known = true;
 				}
 		}

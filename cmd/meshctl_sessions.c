@@ -1,5 +1,6 @@
 /* meshctl sessions: the live SSH sessions on this node (who, as whom, since when, from
- * where, recorded or not), and `meshctl sessions kill ID` to end one. */
+ * where, recorded or not), and `meshctl sessions kill ID` to end one; with --all every
+ * node's, from meshcontrol's admin API, and `meshctl sessions kill NODE/ID` through it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,14 +8,20 @@
 
 #include "cmd/meshctl.h"
 #include "cmd/meshctl_client.h"
+#include "control/admin/admin.h"
 
 static const char usage_text[] =
     "Usage: meshctl sessions [--json]\n"
     "       meshctl sessions kill ID\n"
+    "       meshctl sessions --all [--json] [--node=NAME] [--user=LOGIN] ADMIN-OPTIONS\n"
+    "       meshctl sessions kill NODE/ID ADMIN-OPTIONS\n"
     "List the live SSH sessions on this node, or end one (root or the operator group):\n"
     "its client is told \"Session ended by the node's administrator.\" and every process\n"
-    "the session started is killed.\n"
-    "  --json   every field, as JSON (source address, connection id, pid, cgroup)\n";
+    "the session started is killed.  With --all, every node's sessions as they reported\n"
+    "them to meshcontrol (admin token); NODE/ID ends one through meshcontrol.\n"
+    "  --json         every field, as JSON (source address, connection id, pid, cgroup)\n"
+    "  --node=NAME    --all: that node's only\n"
+    "  --user=LOGIN   --all: the sessions whose source is LOGIN's (or tagged so)\n";
 
 /* The owner, or the tags joined by commas. */
 static void who(const struct ctl_lapi_session *s, char *out, size_t len)
@@ -103,6 +110,65 @@ static int kill_one(const char *id)
 	return 0;
 }
 
+/* --all, or kill NODE/ID: through meshcontrol's admin API. */
+static int tailnet(int argc, char **argv)
+{
+	char **args, filter[600] = "", path[620];
+	int n, rc = 0;
+	bool json = false;
+	const char *target = NULL;
+	struct meshctl_admin *a = meshctl_admin_new(argc, argv, &args, &n);
+	if (!a)
+		return 2;
+	for (int i = 0; i < n && !rc; i++) {
+		if (!strcmp(args[i], "--all"))
+			continue;
+		if (!strcmp(args[i], "--json"))
+			json = true;
+		else if (!strncmp(args[i], "--node=", 7))
+			meshctl_admin_param(filter, sizeof(filter), "node", args[i] + 7);
+		else if (!strncmp(args[i], "--user=", 7))
+			meshctl_admin_param(filter, sizeof(filter), "user", args[i] + 7);
+		else if (!strcmp(args[i], "kill") && i + 1 < n && !target)
+			target = args[++i];
+		else {
+			fprintf(stderr, "meshctl sessions: unexpected argument '%s'\n%s", args[i],
+				usage_text);
+			rc = 2;
+		}
+	}
+	if (!rc && target) {
+		char node[256];
+		const char *slash = strrchr(target, '/');
+		snprintf(node, sizeof(node), "%.*s", (int)(slash - target), target);
+		char *body = ctl_admin_session_kill_body(node, slash + 1);
+		char *answer =
+		    body ? meshctl_admin_request(a, "POST", "sessions/kill", body) : NULL;
+		if (answer)
+			printf("%s/%s: meshcontrol tells %s to end it\n", node, slash + 1, node);
+		rc = answer ? 0 : 1;
+		free(body);
+		free(answer);
+	} else if (!rc) {
+		snprintf(path, sizeof(path), "sessions%s%s", filter[0] ? "?" : "",
+			 filter[0] ? filter + 1 : "");
+		char *answer = meshctl_admin_request(a, "GET", path, NULL);
+		size_t rows = 0;
+		char *text = answer ? ctl_admin_sessions_text(answer, json, &rows) : NULL;
+		if (answer && !text)
+			fprintf(stderr, "meshctl sessions: meshcontrol's answer is not a list\n");
+		if (text && !json && !rows)
+			printf("# no SSH sessions reported by any node\n");
+		else if (text)
+			fputs(text, stdout);
+		rc = text ? 0 : 1;
+		free(text);
+		free(answer);
+	}
+	meshctl_admin_free(a);
+	return rc;
+}
+
 int meshctl_sessions(int argc, char **argv)
 {
 	bool json = false;
@@ -110,6 +176,10 @@ int meshctl_sessions(int argc, char **argv)
 		printf("%s", usage_text);
 		return 0;
 	}
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--all") ||
+		    (i == 2 && !strcmp(argv[1], "kill") && strchr(argv[2], '/')))
+			return tailnet(argc, argv);
 	if (argc >= 2 && strcmp(argv[1], "kill") == 0) {
 		if (argc != 3) {
 			fprintf(stderr, "Usage: meshctl sessions kill ID (an ID from meshctl "

@@ -18,6 +18,7 @@
 
 struct hold;
 struct meshd_audit;
+struct meshd_sessions_report;
 struct meshd_dns_host;
 struct sshd_decision;
 struct sshd_hooks;
@@ -49,8 +50,9 @@ struct meshd_node {
 	struct sshd_server *sshd;
 	struct meshd_record *rec;	 /* session recording: sshd's session hooks */
 	struct meshd_sessions *sessions; /* live sessions: wraps the recording's hooks */
-	struct meshd_dns_host *dns_host; /* the host's resolv.conf under MagicDNS */
-	struct meshd_dns *dns;		 /* MagicDNS: the resolver at 100.100.100.100 (dns.h) */
+	struct meshd_sessions_report *sessions_report; /* their list to control */
+	struct meshd_dns_host *dns_host;	       /* the host's resolv.conf under MagicDNS */
+	struct meshd_dns *dns; /* MagicDNS: the resolver at 100.100.100.100 (dns.h) */
 	struct ctl_netmap *nm;
 	struct ctl_client *control;
 	bool ssh_on;		   /* port 22 is intercepted */

@@ -152,6 +152,7 @@ static void on_event(void *ctx, enum ctl_client_event ev, const char *msg)
 	case CTL_CLIENT_CONNECTED:
 		l->connected = true;
 		l->error[0] = '\0';
+		meshd_node_control_connected(l->node); /* control may have forgotten them */
 		break;
 	case CTL_CLIENT_UNREACHABLE:
 		l->connected = false;
@@ -189,6 +190,12 @@ static void on_event(void *ctx, enum ctl_client_event ev, const char *msg)
 		log_err(subject, "%s; the node stays as it was", msg);
 		break;
 	}
+}
+
+static void on_kill_session(void *ctx, const char *id, int64_t since)
+{
+	struct meshd_link *l = ctx;
+	meshd_node_kill_session(l->node, id, since);
 }
 
 static void on_node_key(void *ctx, const uint8_t priv[32])
@@ -290,6 +297,7 @@ static int start_client(struct meshd_link *l, const char *authkey, bool reauth, 
 		.on_netmap = on_netmap,
 		.on_event = on_event,
 		.on_node_key = on_node_key,
+		.on_kill_session = on_kill_session,
 		.ctx = l,
 	};
 	int rc = ctl_client_new(&cc, &l->client, err, errlen);

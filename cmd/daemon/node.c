@@ -20,6 +20,7 @@
 #include "cmd/daemon/audit.h"
 #include "cmd/daemon/record.h"
 #include "cmd/daemon/sessions.h"
+#include "cmd/daemon/sessions_report.h"
 #include "control/client/client.h"
 #include "common/common.h"
 #include "nat/stun.h"
@@ -213,12 +214,28 @@ void meshd_node_set_control(struct meshd_node *node, struct ctl_client *client)
 		meshd__flush_holds(node, "the control connection was replaced");
 	node->control = client;
 	meshd_audit_set_control(node->audit, client);
+	meshd_sessions_report_set_control(node->sessions_report, client);
 	if (client) { /* discovery messages are sealed with the key control publishes */
 		uint8_t pub[KEY_LEN], priv[KEY_LEN];
 		ctl_client_disco_key(client, pub, priv);
 		meshd_reach_set_disco_key(node->reach, pub, priv);
 		key_wipe(priv, KEY_LEN);
 	}
+}
+
+void meshd_node_control_connected(struct meshd_node *node)
+{
+	meshd_sessions_report_resend(node->sessions_report);
+}
+
+void meshd_node_kill_session(struct meshd_node *node, const char *id, int64_t since)
+{
+	char err[200];
+	if (!node->sessions)
+		log_warn(subject, "control asks to end session %s: this node serves no SSH", id);
+	else if (meshd_sessions_kill_since(node->sessions, id, since, "control admin", err,
+					   sizeof(err)))
+		log_warn(subject, "control asks to end session %s: %s", id, err);
 }
 
 size_t meshd_node_host_keys(const struct meshd_node *node, const char **lines, size_t max)
@@ -351,6 +368,9 @@ int meshd_node_new(uv_loop_t *loop, const struct meshd_node_config *cfg, struct 
 			log_err(subject, "SSH server: %s", strerror(-err));
 			goto fail;
 		}
+		if (meshd_sessions_report_new(loop, node->sessions, &node->sessions_report))
+			log_err(subject,
+				"out of memory: live sessions are not reported to control");
 	}
 	*out = node;
 	return 0;
@@ -420,6 +440,8 @@ void meshd_node_close(struct meshd_node *node, void (*done)(void *arg), void *ar
 	meshd__flush_holds(node, "meshd is shutting down");
 	node->control = NULL;
 	meshd_audit_set_control(node->audit, NULL);
+	meshd_sessions_report_close(node->sessions_report); /* before sshd ends the sessions */
+	node->sessions_report = NULL;
 	meshd_dns_host_free(node->dns_host); /* the host's resolv.conf back */
 	node->dns_host = NULL;
 	if (node->sshd) {

@@ -102,6 +102,13 @@ struct meshd_reach *meshd_node_reach(struct meshd_node *node);
 void meshd_node_counters(const struct meshd_node *node,
 			 void (*cb)(void *ctx, const char *name, uint64_t value), void *ctx);
 
+/* The map stream to control answered (again): the live sessions' list is sent anew. */
+void meshd_node_control_connected(struct meshd_node *node);
+/* Control asks, for an admin, to end the live SSH session id that started at since (unix
+ * seconds): as `meshctl sessions kill` does, by "control admin" (an unknown ID, or one that
+ * started at another time, is logged). */
+void meshd_node_kill_session(struct meshd_node *node, const char *id, int64_t since);
+
 /* The live SSH sessions (sessions.h); NULL when the node serves no SSH. */
 struct meshd_sessions *meshd_node_sessions(const struct meshd_node *node);
 

@@ -15,6 +15,7 @@
 #include "common/common.h"
 #include "common/strv.h"
 #include "control/netmap/netmap.h"
+#include "control/netmap/sessions.h"
 #include "sshd/sshd.h"
 
 static const char subject[] = "sessions";
@@ -41,6 +42,8 @@ struct meshd_sessions {
 	struct entry *head, *tail;
 	size_t count;
 	uint64_t last; /* the last ID's number */
+	void (*changed)(void *ctx);
+	void *changed_ctx;
 };
 
 static void entry_free(struct entry *e)
@@ -161,6 +164,8 @@ static void *on_start(void *ctx, const struct sshd_session_info *si, char *refus
 	snprintf(what, sizeof(what), "%s%s", si->command ? si->command : "shell",
 		 si->pty ? " (pty)" : "");
 	audit(e, AUDIT_SSH_SESSION_START, what);
+	if (reg->changed)
+		reg->changed(reg->changed_ctx);
 	return e;
 }
 
@@ -212,6 +217,8 @@ static void on_end(void *sess, int wait_status)
 		reg->tail = e->prev;
 	reg->count--;
 	entry_free(e);
+	if (reg->changed)
+		reg->changed(reg->changed_ctx);
 }
 
 int meshd_sessions_new(const struct meshd_sessions_config *cfg, struct sshd_hooks *hooks,
@@ -254,6 +261,51 @@ void meshd_sessions_free(struct meshd_sessions *reg)
 size_t meshd_sessions_count(const struct meshd_sessions *reg)
 {
 	return reg->count;
+}
+
+void meshd_sessions_on_change(struct meshd_sessions *reg, void (*cb)(void *ctx), void *ctx)
+{
+	reg->changed = cb;
+	reg->changed_ctx = ctx;
+}
+
+int meshd_sessions_wire(const struct meshd_sessions *reg, struct ctl_session **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	if (!reg->count)
+		return 0;
+	struct ctl_session *v = calloc(reg->count, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	size_t i = 0;
+	for (const struct entry *e = reg->head; e; e = e->next, i++) {
+		struct ctl_session *s = &v[i];
+		char who[CTL_SESSION_TEXT_MAX];
+		size_t o = 0;
+		snprintf(s->id, sizeof(s->id), "s%" PRIu64, e->num);
+		s->since = e->since;
+		s->conn = e->conn_id;
+		s->pty = e->pty;
+		snprintf(who, sizeof(who), "%s", e->src_owner ? e->src_owner : "");
+		for (size_t t = 0; t < e->n_src_tags && o < sizeof(who); t++)
+			o += (size_t)snprintf(who + o, sizeof(who) - o, "%s%s", t ? "," : "",
+					      e->src_tags[t]);
+		ctl_session_text_set(s->who, sizeof(s->who), who);
+		ctl_session_text_set(s->src_node, sizeof(s->src_node), e->src_node);
+		ctl_session_text_set(s->src_addr, sizeof(s->src_addr), e->src_addr);
+		ctl_session_text_set(s->ssh_user, sizeof(s->ssh_user), e->ssh_user);
+		ctl_session_text_set(s->local_user, sizeof(s->local_user), e->local_user);
+		ctl_session_text_set(s->command, sizeof(s->command), e->command);
+		if (e->inner && reg->cfg.recorded) {
+			char where[160] = "";
+			reg->cfg.recorded(e->inner, where, sizeof(where));
+			ctl_session_text_set(s->recorder, sizeof(s->recorder), where);
+		}
+	}
+	*out = v;
+	*n = i;
+	return 0;
 }
 
 static int list_one(const struct meshd_sessions *reg, const struct entry *e, bool commands,
@@ -308,6 +360,12 @@ int meshd_sessions_list(const struct meshd_sessions *reg, bool commands,
 int meshd_sessions_kill(struct meshd_sessions *reg, const char *id, const char *by, char *err,
 			size_t errlen)
 {
+	return meshd_sessions_kill_since(reg, id, -1, by, err, errlen);
+}
+
+int meshd_sessions_kill_since(struct meshd_sessions *reg, const char *id, int64_t since,
+			      const char *by, char *err, size_t errlen)
+{
 	struct entry *e = reg->head;
 	char name[CTL_LAPI_SESSION_ID_MAX];
 	size_t len = strlen(id);
@@ -323,6 +381,13 @@ int meshd_sessions_kill(struct meshd_sessions *reg, const char *id, const char *
 	}
 	if (!e) {
 		snprintf(err, errlen, "no session '%s' on this node", id);
+		return -ENOENT;
+	}
+	if (since >= 0 && e->since != since) {
+		snprintf(err, errlen,
+			 "session '%s' on this node started at %" PRId64 ", not at %" PRId64
+			 " (another session: meshd restarted?)",
+			 id, e->since, since);
 		return -ENOENT;
 	}
 	log_info(subject, "%s (%s from %s as %s) ended by %s", name, e->ssh_user, e->src_node,

@@ -22,6 +22,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "control/localapi/localapi.h"
 
@@ -54,6 +55,15 @@ void meshd_sessions_free(struct meshd_sessions *reg);
 
 size_t meshd_sessions_count(const struct meshd_sessions *reg);
 
+/* cb(ctx) after each session's start and end (NULL: none); one at a time. */
+void meshd_sessions_on_change(struct meshd_sessions *reg, void (*cb)(void *ctx), void *ctx);
+
+struct ctl_session;
+/* The live sessions, oldest first, as control gets them (control/netmap/sessions.h: who, as
+ * whom, from where, since, what, recorded where; texts cut to their bounds); *out is one
+ * allocation (NULL when none), free() it.  0 or -ENOMEM. */
+int meshd_sessions_wire(const struct meshd_sessions *reg, struct ctl_session **out, size_t *n);
+
 /* The live sessions, oldest first, as the local API sends them (commands cut to
  * CTL_LAPI_SESSION_CMD_MAX); free with ctl_lapi_sessions_free.  Without commands (for
  * those who may not act as the node: a command line is its user's business, as in the
@@ -66,5 +76,9 @@ int meshd_sessions_list(const struct meshd_sessions *reg, bool commands,
  * digits, not quoted back). */
 int meshd_sessions_kill(struct meshd_sessions *reg, const char *id, const char *by, char *err,
 			size_t errlen);
+/* The same, only when the session started at since (unix seconds; -1: any): an ID control
+ * saw may be another session's after meshd restarted.  -ENOENT with both times in err. */
+int meshd_sessions_kill_since(struct meshd_sessions *reg, const char *id, int64_t since,
+			      const char *by, char *err, size_t errlen);
 
 #endif

@@ -405,12 +405,18 @@ long long ctl_admin_node_id(const char *json, const char *name)
 	return id;
 }
 
-char *ctl_admin_user_body(const char *login, const char *password)
+/* {"k1": v1, "k2": v2} (malloc'd), NULL when out of memory or not UTF-8. */
+static char *pair_body(const char *k1, const char *v1, const char *k2, const char *v2)
 {
-	json_t *j = json_pack("{s:s, s:s}", "login", login, "password", password);
+	json_t *j = json_pack("{s:s, s:s}", k1, v1, k2, v2);
 	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	return s;
+}
+
+char *ctl_admin_user_body(const char *login, const char *password)
+{
+	return pair_body("login", login, "password", password);
 }
 
 char *ctl_admin_authkey_body(const char *user, int reusable, int ephemeral, const char *tags_csv,
@@ -494,4 +500,56 @@ char *ctl_admin_audit_text(const char *json, bool json_lines, bool header, long 
 	}
 	json_decref(j);
 	return out;
+}
+
+char *ctl_admin_sessions_text(const char *json, bool json_out, size_t *rows)
+{
+	json_t *j = json_loads(json, 0, NULL), *a = json_object_get(j, "sessions"), *s;
+	if (!json_is_array(a)) {
+		json_decref(j);
+		return NULL;
+	}
+	*rows = json_array_size(a);
+	size_t len = 0, i;
+	char *out = calloc(1, 1);
+	if (json_out) {
+		char *text = json_dumps(a, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		if (text)
+			add(&out, &len, "%s\n", text); /* JSON escapes every control character */
+		free(text);
+		json_decref(j);
+		return out;
+	}
+	add(&out, &len, "%-14s %-6s %-16s %-22s %-20s %-11s %-32s %s\n", "NODE", "ID", "FROM",
+	    "WHO", "AS", "SINCE (UTC)", "WHAT", "RECORDED");
+	json_array_foreach(a, i, s)
+	{
+		char as[140], t[32], what[160], node[80];
+		time_t tt = (time_t)json_integer_value(json_object_get(s, "since"));
+		struct tm tm;
+		gmtime_r(&tt, &tm);
+		strftime(t, sizeof(t), time(NULL) - tt < 20 * 3600 ? "%H:%M:%S" : "%Y-%m-%d", &tm);
+		snprintf(as, sizeof(as), "%s->%s", audit_str(s, "ssh_user"),
+			 audit_str(s, "local_user"));
+		const char *cmd = audit_str(s, "command");
+		bool pty = json_is_true(json_object_get(s, "pty"));
+		if (*cmd)
+			snprintf(what, sizeof(what), "exec%s: %.26s%s", pty ? " (pty)" : "", cmd,
+				 strlen(cmd) > 26 ? "..." : "");
+		else
+			snprintf(what, sizeof(what), "shell%s", pty ? " (pty)" : "");
+		snprintf(node, sizeof(node), "%s%s", audit_str(s, "node"),
+			 json_is_true(json_object_get(s, "stale")) ? " (stale)" : "");
+		const char *who = audit_str(s, "who"), *rec = audit_str(s, "recorder");
+		add(&out, &len, "%-14s %-6s %-16s %-22s %-20s %-11s %-32s %s\n", node,
+		    audit_str(s, "id"), audit_str(s, "src_node"), *who ? who : "-", as, t, what,
+		    *rec ? rec : "no");
+	}
+	json_decref(j);
+	return out;
+}
+
+char *ctl_admin_session_kill_body(const char *node, const char *id)
+{
+	return pair_body("node", node, "id", id);
 }

@@ -63,6 +63,10 @@ char *ctl_admin_recordings_table(const char *json);
  * number of rows in *rows.  One row a line, no other control characters; NULL on bad JSON. */
 char *ctl_admin_audit_text(const char *json, bool json_lines, bool header, long long *next,
 			   size_t *rows);
+/* GET /api/v1/sessions's answer for people: a table (NODE, with "(stale)" when its stream
+ * is down, ID, FROM, WHO, AS, SINCE, WHAT, RECORDED) or, json_out, the list as indented JSON; its
+ * number of sessions in *rows.  No control characters but the rows' ends; NULL on bad JSON. */
+char *ctl_admin_sessions_text(const char *json, bool json_out, size_t *rows);
 /* The sentence for a refused request: control's "error" (control characters as '?') and the
  * HTTP status. */
 void ctl_admin_error_text(const char *body, long status, char *out, size_t outlen);
@@ -72,6 +76,7 @@ char *ctl_admin_string(const char *json, const char *member);
 long long ctl_admin_node_id(const char *json, const char *name);
 /* JSON bodies for requests (malloc'd). */
 char *ctl_admin_user_body(const char *login, const char *password);
+char *ctl_admin_session_kill_body(const char *node, const char *id);
 char *ctl_admin_authkey_body(const char *user, int reusable, int ephemeral, const char *tags_csv,
 			     long long expiry_s);
 

@@ -431,6 +431,8 @@ static void on_map(struct ctl_client *c, struct creq *r, long status)
 		   : -EINVAL;
 	if (!m)
 		snprintf(err, sizeof(err), "map message JSON: %s", jerr.text);
+	if (!rc || rc == -ESTALE) /* an admin's kills ride on a map message of any kind */
+		ctl__kill_sessions(c, m);
 	json_decref(m);
 	if (rc == -ESTALE) {
 		c->netmap_version = 0; /* ask for a full map */
@@ -492,6 +494,9 @@ void ctl__request_done(struct ctl_client *c, struct creq *r, long status)
 		break;
 	case REQ_AUDIT:
 		ctl__on_audit(c, r, status);
+		break;
+	case REQ_SESSIONS:
+		ctl__on_sessions(c, r, status);
 		break;
 	}
 }

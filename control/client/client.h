@@ -78,6 +78,10 @@ struct ctl_client_config {
 	/* Optional: a map message ("full", "delta", "keepalive") with this version arrived,
 	 * before it is applied (for "last heard from control" and for measurements). */
 	void (*on_contact)(void *ctx, const char *type, uint64_t version);
+	/* Optional: control asks to end the live SSH session id ("s7") that started at since
+	 * (unix seconds, as the node reported it), for an admin (a map message's
+	 * "kill_sessions"; the entry's form checked, nothing else). */
+	void (*on_kill_session)(void *ctx, const char *id, int64_t since);
 	void *ctx;
 };
 
@@ -127,6 +131,18 @@ void ctl_client_audit_cancel(struct ctl_client *c, void *ctx);
 /* The request's body: {"events":[{"seq":1,"time":...,"type":"ssh.accept",...}]} with empty
  * members left out (malloc'd; NULL for a bad batch or out of memory). */
 char *ctl_client_audit_json(const struct audit_event *ev, size_t n);
+
+struct ctl_session;
+/* The node's live SSH sessions (control/netmap/sessions.h: at most CTL_SESSIONS_MAX, text
+ * already clean) to control, node API "sessions": the whole list, replacing the one control
+ * holds.  cb runs exactly once (unless this returns an error, or ctl_client_sessions_cancel
+ * or ctl_client_free comes first) with err 0 once control stored it, or -ENOTCONN (no answer)
+ * or -EIO (refused; msg says why).  -ENOTCONN when not registered, -EINVAL for too many. */
+typedef void (*ctl_sessions_sent_cb)(void *ctx, int err, const char *msg);
+int ctl_client_sessions_send(struct ctl_client *c, const struct ctl_session *v, size_t n,
+			     ctl_sessions_sent_cb cb, void *ctx);
+/* The requests sent with ctx get no callback. */
+void ctl_client_sessions_cancel(struct ctl_client *c, void *ctx);
 
 /* Log out (an ephemeral node is removed); cb gets 0 or -errno. */
 int ctl_client_logout(struct ctl_client *c, void (*cb)(void *ctx, int status), void *ctx);

@@ -6,6 +6,7 @@
  *   nodekey.c    node key rotation (node.key.next) and re-login when the key expires
  *   failover.c   which of several control servers to try next, and the backoff
  *   audit.c      audit events to control (node API "audit")
+ *   sessions.c   the live SSH sessions to control (node API "sessions"), kills from it
  * Nothing here is for use outside control/client. */
 #ifndef MESH_CONTROL_CLIENT_INTERNAL_H
 #define MESH_CONTROL_CLIENT_INTERNAL_H
@@ -60,6 +61,7 @@ enum req_kind {
 	REQ_HOLD,
 	REQ_LOGOUT,
 	REQ_AUDIT,
+	REQ_SESSIONS,
 };
 
 struct creq;
@@ -115,7 +117,8 @@ struct creq {
 	/* hold / logout */
 	ctl_hold_cb hold_cb;
 	void (*logout_cb)(void *ctx, int status);
-	ctl_audit_sent_cb audit_cb; /* NULL once cancelled */
+	ctl_audit_sent_cb audit_cb;	  /* NULL once cancelled */
+	ctl_sessions_sent_cb sessions_cb; /* NULL once cancelled */
 	void *cb_ctx;
 	char hold_src[64], hold_user[64], hold_id[64];
 	uint32_t hold_period;
@@ -155,6 +158,11 @@ void ctl__on_hold(struct ctl_client *c, struct creq *r, long status);
 
 /* audit.c: the answer to an audit request (REQ_AUDIT) */
 void ctl__on_audit(struct ctl_client *c, struct creq *r, long status);
+
+/* sessions.c: the answer to a sessions request (REQ_SESSIONS); a map message's
+ * "kill_sessions" to on_kill_session */
+void ctl__on_sessions(struct ctl_client *c, struct creq *r, long status);
+void ctl__kill_sessions(struct ctl_client *c, json_t *msg);
 
 /* transport.c */
 int ctl__transport_init(struct ctl_client *c);

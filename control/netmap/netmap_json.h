@@ -65,6 +65,13 @@ int ctl__dns_from_json(json_t *j, const char *domain, struct ctl_dns **out, char
 		       size_t errlen);
 json_t *ctl__dns_json(const struct ctl_dns *d);
 
+/* A node's session list (sessions.c): one entry's object (NULL on out-of-memory or text
+ * that is not UTF-8), and the request's object parsed as ctl_sessions_parse does. */
+struct ctl_session;
+json_t *ctl__session_json(const struct ctl_session *s);
+int ctl__sessions_from_json(json_t *j, struct ctl_session **out, size_t *n, char *err,
+			    size_t errlen);
+
 /* Read a string array member into a malloc'd char ** (NULL/0 when absent). */
 int ctl__strv_from_json(json_t *obj, const char *key, char ***v, size_t *n, char *err,
 			size_t errlen);

@@ -367,8 +367,13 @@ enum MHD_Result ctl__admin_api(struct ctl__req *r, const char *method, const cha
 		const char *name;
 		enum MHD_Result (*fn)(struct ctl__req *, const char *, const char *);
 	} table[] = {
-		{ "users", users },   { "authkeys", authkeys },	 { "nodes", nodes },
-		{ "policy", policy }, { "dns", ctl__admin_dns }, { "audit", ctl__admin_audit },
+		{ "users", users },
+		{ "authkeys", authkeys },
+		{ "nodes", nodes },
+		{ "policy", policy },
+		{ "dns", ctl__admin_dns },
+		{ "audit", ctl__admin_audit },
+		{ "sessions", ctl__admin_sessions },
 	};
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
 		size_t len = strlen(table[i].name);

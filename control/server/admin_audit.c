@@ -41,6 +41,7 @@ void ctl__audit_admin(struct ctl__req *r, const char *method, const char *path,
 	const char *tail = slash ? strchr(slash + 1, '/') : NULL;
 	bool post = !strcmp(method, "POST"), del = !strcmp(method, "DELETE");
 	bool put = !strcmp(method, "PUT");
+	struct ctl__node *sessions_node = NULL; /* a session's node, for the node filter */
 	if (status < 200 || status > 299)
 		return;
 	if (!strcmp(path, "policy") && (post || put)) {
@@ -71,6 +72,12 @@ void ctl__audit_admin(struct ctl__req *r, const char *method, const char *path,
 		type = "admin.node.tags";
 		body_member(r, "tags", b, sizeof(b));
 		snprintf(detail, sizeof(detail), "tags %.200s", b[0] ? b : "[]");
+	} else if (!strcmp(path, "sessions/kill") && post) {
+		type = "admin.session.kill";
+		body_member(r, "id", a, sizeof(a));
+		body_member(r, "node", b, sizeof(b));
+		snprintf(detail, sizeof(detail), "session %.20s on %.64s", a, b);
+		sessions_node = ctl__node_by_name(r->srv, b);
 	}
 	if (!type)
 		return;
@@ -80,7 +87,7 @@ void ctl__audit_admin(struct ctl__req *r, const char *method, const char *path,
 	/* the node itself (when it is still there) for the node filter */
 	struct ctl__node *n = !strncmp(path, "nodes/", 6)
 				  ? ctl__node_by_id(r->srv, strtoll(path + 6, NULL, 10))
-				  : NULL;
+				  : sessions_node;
 	struct ctl__node gone = { 0 };
 	if (!n && node_name[0]) {
 		gone.rec.id = strtoll(path + 6, NULL, 10);

@@ -36,7 +36,8 @@ enum {
 	SRV_BODY_WEB = 8 << 10,	      /* the web forms */
 	SRV_BODY_REGISTER = 16 << 10, /* keys, a hostname, at most 32 tags of 64 bytes */
 	SRV_BODY_MAP = 64 << 10,      /* 16 endpoints, 8 SSH host keys of 1 KiB */
-	SRV_BODY_AUDIT = CTL_AUDIT_BODY_MAX + 256, /* 256 events; the envelope's bytes */
+	SRV_BODY_AUDIT = CTL_AUDIT_BODY_MAX + 256,	 /* 256 events; the envelope's bytes */
+	SRV_BODY_SESSIONS = CTL_SESSIONS_BODY_MAX + 256, /* a node's live sessions */
 	SRV_BODY_ADMIN = 64 << 10,	 /* admin API objects (after the token was checked) */
 	SRV_BODY_POLICY = 1 << 20,	 /* a policy file */
 	SRV_BODY_DNS = CTL_DNS_TEXT_MAX, /* the DNS settings */
@@ -230,6 +231,8 @@ static size_t body_limit(const char *url)
 		return SRV_BODY_MAP;
 	if (strcmp(url, "/machine/audit") == 0)
 		return SRV_BODY_AUDIT;
+	if (strcmp(url, "/machine/sessions") == 0)
+		return SRV_BODY_SESSIONS;
 	if (strncmp(url, "/machine/", 9) == 0)
 		return SRV_BODY_SMALL;
 	if (strcmp(url, "/api/v1/policy") == 0 || strcmp(url, "/api/v1/policy/check") == 0)

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "control/netmap/dns.h"
+#include "control/netmap/sessions.h"
 #include "control/netmap/wire.h"
 #include "control/server/server.h"
 #include "control/server/store.h"
@@ -52,6 +53,15 @@ struct ctl__node {
 	uint64_t audit_window_ms;
 	size_t audit_count;
 	int64_t seen_stored; /* shared store: when its last_seen was last written (map.c) */
+	/* its live SSH sessions as it last reported them (sessions.c), and the IDs an admin
+	 * asked to end, sent with its next map message */
+	struct ctl_session *sessions;
+	size_t n_sessions;
+	int64_t sessions_ms; /* when they were reported (unix ms) */
+	struct ctl_session_kill kills[CTL_SESSIONS_KILL_MAX];
+	size_t n_kills;
+	uint64_t sessions_window_ms; /* lists it sent in the minute from then (now_mono_ms) */
+	unsigned sessions_posts;
 };
 
 enum {
@@ -276,7 +286,8 @@ enum {
 	SRV_HOLDS_PER_NODE = 32,
 	SRV_HOLDS_PER_SOURCE = 16,
 	SRV_HOLDS_MAX = 4096,
-	SRV_HOLD_IDLE_S = 90, /* > SRV_HOLD_WAIT_MS: a client waiting asks again before */
+	SRV_HOLD_IDLE_S = 90,	    /* > SRV_HOLD_WAIT_MS: a client waiting asks again before */
+	SRV_SESSIONS_PER_MIN = 120, /* a node's lists of live sessions (sessions.c) */
 };
 
 /* node.c: the node registry */
@@ -373,6 +384,15 @@ void ctl__audit(struct ctl_server *srv, struct MHD_Connection *c, const char *ty
 		const struct ctl__node *n, const char *actor, const char *detail);
 /* c's client address in full ("" when unknown). */
 void ctl__audit_source(struct MHD_Connection *c, char out[static SRV_SOURCE_MAX]);
+/* sessions.c: the node API "sessions" (n's live SSH sessions, replacing its list), the
+ * admin's GET /api/v1/sessions and POST /api/v1/sessions/kill; the map's "kill_sessions"
+ * (a JSON array's text, malloc'd; NULL when none wait) taken from n's queue; n's list and
+ * queue freed; the node called name (or whose id it is), NULL when none. */
+enum MHD_Result ctl__api_sessions(struct ctl__req *r, struct ctl__node *n);
+enum MHD_Result ctl__admin_sessions(struct ctl__req *r, const char *method, const char *rest);
+char *ctl__kills_take(struct ctl__node *n);
+void ctl__sessions_forget(struct ctl__node *n);
+struct ctl__node *ctl__node_by_name(struct ctl_server *srv, const char *name);
 /* admin_audit.c: an admin API request that changed something, as its audit event (its
  * answer's status in status; ctl__admin_api calls it) */
 void ctl__audit_admin(struct ctl__req *r, const char *method, const char *path,

@@ -5,8 +5,9 @@
  * computes its own delta by comparing versions and strings.  A node's relays with its TURN
  * credentials (relay.c) are its own, like its filter: they travel beside "self", never in the
  * JSON its peers get.  The tailnet's DNS settings (dns.c) are every node's: in each full map,
- * and in a delta when dns_gen moved past what the node was sent.  A poll also reports the
- * node's endpoints and SSH host keys. */
+ * and in a delta when dns_gen moved past what the node was sent.  Sessions an admin asked to
+ * end (sessions.c) ride on the next message of either kind as "kill_sessions".  A poll also
+ * reports the node's endpoints and SSH host keys. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +63,17 @@ static void sb_fmt(struct sbuf *b, const char *fmt, ...)
 }
 
 /* ---- the map ---- */
+
+/* The sessions an admin asked to end (sessions.c), once: ,"kill_sessions":[...] */
+static void kills_add(struct sbuf *b, struct ctl__node *n)
+{
+	char *kills = ctl__kills_take(n);
+	if (kills) {
+		sb_str(b, ",\"kill_sessions\":");
+		sb_str(b, kills);
+		free(kills);
+	}
+}
 
 static const char *relays_of(const struct ctl__node *n);
 
@@ -124,7 +136,9 @@ static char *map_full(struct ctl_server *srv, struct ctl__node *n)
 	sb_str(&b, relays_of(n));
 	sb_str(&b, ",\"dns\":"); /* null when none: what a delta withdrawing them leaves */
 	sb_str(&b, srv->dns_json ? srv->dns_json : "null");
-	sb_str(&b, "}}");
+	sb_str(&b, "}");
+	kills_add(&b, n);
+	sb_str(&b, "}");
 	if (b.oom) {
 		ctl__secret_free(b.s);
 		return NULL;
@@ -163,7 +177,7 @@ static char *map_delta(struct ctl_server *srv, struct ctl__node *n, bool *empty)
 	bool self = strcmp(n->peer_json, n->sent_self) != 0;
 	bool relays = !n->sent_relays || strcmp(relays_of(n), n->sent_relays) != 0;
 	bool dns = n->sent_dns_gen != srv->dns_gen;
-	*empty = !nch && !nrm && !filter && !ssh && !self && !relays && !dns;
+	*empty = !nch && !nrm && !filter && !ssh && !self && !relays && !dns && !n->n_kills;
 	if (*empty || ch.oom || rm.oom) {
 		free(ch.s);
 		free(rm.s);
@@ -203,6 +217,7 @@ static char *map_delta(struct ctl_server *srv, struct ctl__node *n, bool *empty)
 		sb_str(&b, ",\"dns\":");
 		sb_str(&b, srv->dns_json ? srv->dns_json : "null");
 	}
+	kills_add(&b, n);
 	sb_str(&b, "}");
 	free(ch.s);
 	free(rm.s);

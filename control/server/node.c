@@ -68,6 +68,7 @@ static void node_free(struct ctl__node *n)
 	free(n->sent_self);
 	ctl__secret_free(n->relays_json);
 	ctl__secret_free(n->sent_relays);
+	ctl__sessions_forget(n);
 	free(n);
 }
 

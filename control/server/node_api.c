@@ -1,6 +1,6 @@
 /* The node API's envelope: a request is opened and authenticated with the sender's machine
- * key (with a replay check), dispatched to register, map, hold, logout or audit, and answered
- * sealed to that key. */
+ * key (with a replay check), dispatched to register, map, hold, logout, audit or sessions, and
+ * answered sealed to that key. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,10 +111,9 @@ enum MHD_Result ctl__node_api(struct ctl__req *r, const char *path)
 		const char *path;
 		enum MHD_Result (*handle)(struct ctl__req *r, struct ctl__node *n);
 	} as_node[] = {
-		{ "map", ctl__api_map },
-		{ "hold", ctl__api_hold },
-		{ "logout", ctl__api_logout },
-		{ "audit", ctl__api_audit },
+		{ "map", ctl__api_map },	   { "hold", ctl__api_hold },
+		{ "logout", ctl__api_logout },	   { "audit", ctl__api_audit },
+		{ "sessions", ctl__api_sessions },
 	};
 	for (size_t i = 0; i < sizeof(as_node) / sizeof(as_node[0]); i++) {
 		if (strcmp(path, as_node[i].path) != 0)

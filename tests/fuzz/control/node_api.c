@@ -6,7 +6,8 @@
  * (at most 16 endpoints addr:port, 8 valid host keys), and no request without an auth key or
  * a person changes a node's tags; no two nodes share a discovery key (nor is one all zero);
  * an answer to a node holds relay credentials only its own (username "<expiry>:<its id>",
- * password the TURN REST one), and none inside a node entry. */
+ * password the TURN REST one), and none inside a node entry; a list of live sessions lands
+ * on its sender only, and no node request queues a kill. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,6 +121,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	struct disco_seen seen = { .n = 0 };
 	srv->store->ops->node_list(srv->store, check_node, &seen);
+	/* a node's list of live sessions is its own (the envelope says whose), bounded, and
+	 * no node request queues a kill */
+	for (size_t i = 0; i < srv->n_nodes; i++) {
+		const struct ctl__node *n = srv->nodes[i];
+		if (n->n_kills || n->n_sessions > CTL_SESSIONS_MAX ||
+		    (n->n_sessions && n->rec.id != node + 1))
+			abort();
+	}
 	if (node >= 0 && rep.body) {
 		json_t *j = json_loadb(rep.body, rep.len, 0, NULL);
 		check_relays(j, node + 1, false);

@@ -11,6 +11,7 @@
 
 #include "check.h"
 #include "cmd/daemon/sessions.h"
+#include "control/netmap/sessions.h"
 #include "sshd/sshd.h"
 
 /* ---- the wrapped hooks: a recording that watches users named "rec*" and refuses "no*" ---- */
@@ -194,6 +195,17 @@ static void basics(void)
 	CHECK_INT(meshd_sessions_kill(reg, "\x1b[2Js1", "uid 0", err, sizeof(err)), -EINVAL);
 	CHECK_STR(err, "not a session ID (they look like s7): see meshctl sessions");
 	CHECK(stopped == NULL);
+	/* through control: only the session that started when control saw it listed */
+	struct ctl_session *w;
+	size_t nw;
+	CHECK_INT(meshd_sessions_wire(reg, &w, &nw), 0);
+	CHECK(nw == 2 && !strcmp(w[1].id, "s2") && w[1].since > 0);
+	CHECK_INT(meshd_sessions_kill_since(reg, "s2", 1, "control admin", err, sizeof(err)),
+		  -ENOENT);
+	CHECK(strstr(err, "session 's2' on this node started at ") &&
+	      strstr(err, ", not at 1 (another session: meshd restarted?)"));
+	CHECK(stopped == NULL);
+	free(w);
 	CHECK_INT(meshd_sessions_kill(reg, "s2", "uid 0", err, sizeof(err)), 0);
 	CHECK(stopped == (struct sshd_session *)2);
 	CHECK_STR(stop_msg, "Session ended by the node's administrator.");
