@@ -139,6 +139,9 @@ struct list_args {
 	void *ctx;
 };
 
+/* The filters' parameters are folded into the plan (an unnamed statement is planned with
+ * their values), so "($4 = '' OR who = $4)" reads the index on who (schema 9) when set; a type
+ * prefix is a range of the index on type in bytes (COLLATE "C"). */
 static int list_body(struct ctl__pg_store *s, void *ctx)
 {
 	struct list_args *a = ctx;
@@ -160,8 +163,9 @@ static int list_body(struct ctl__pg_store *s, void *ctx)
 	    "SELECT id, received_ms, node_id, node_seq, type, node, who, body, hash FROM audit "
 	    "WHERE id > $1::bigint AND ($2::bigint = 0 OR received_ms >= $2::bigint) AND "
 	    "($3::bigint = 0 OR received_ms <= $3::bigint) AND ($4::text = '' OR who = $4::text) "
-	    "AND ($5::text = '' OR node = $5::text) AND ($6::text = '' OR type = $6::text OR "
-	    "substr(type, 1, length($6::text) + 1) = $6::text || '.') ORDER BY id LIMIT $7::bigint",
+	    "AND ($5::text = '' OR node = $5::text) AND ($6::text = '' OR "
+	    "type COLLATE \"C\" = $6::text OR (type COLLATE \"C\" >= $6::text || '.' AND "
+	    "type COLLATE \"C\" < $6::text || '/')) ORDER BY id LIMIT $7::bigint",
 	    &p, &r);
 	for (int i = 0; !rc && i < PQntuples(r); i++) {
 		struct ctl_audit_rec rec = {
