@@ -105,6 +105,11 @@ bool audit_text_valid(const char *s, size_t len);
 
 struct audit_queue;
 
+enum {
+	AUDIT_QUEUE_ID_LEN = 16, /* random bytes made with the file */
+	AUDIT_QUEUE_ID_HEX = 2 * AUDIT_QUEUE_ID_LEN,
+};
+
 struct audit_queue_limits {
 	size_t max_events; /* 0: AUDIT_QUEUE_MAX_EVENTS */
 	size_t max_bytes;  /* of pending records; 0: AUDIT_QUEUE_MAX_BYTES */
@@ -144,5 +149,11 @@ struct audit_queue_stats {
 	uint64_t file_bytes; /* the file's size */
 };
 void audit_queue_stats(const struct audit_queue *q, struct audit_queue_stats *out);
+
+/* The queue's id in lowercase hex (AUDIT_QUEUE_ID_HEX digits), made at random when its file
+ * was created and kept in it: a queue whose file was removed (or restored from before it
+ * existed) starts again at seq 1 under another id, and control, which keeps each (node,
+ * queue) apart, takes its events as new.  "" for a file made before queues had ids. */
+const char *audit_queue_id(const struct audit_queue *q);
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -39,6 +40,9 @@ struct audit_queue {
 	uint64_t acked, next_seq, synced_seq;
 	bool dirty;
 	uint64_t appended, lost;
+	uint8_t hdr[AUDIT_FILE_HEAD]; /* the file's header, hdr_len bytes of it */
+	size_t hdr_len;
+	char id[AUDIT_QUEUE_ID_HEX + 1]; /* "" for a MESHAQ1 file */
 	uint8_t buf[AUDIT_REC_MAX];
 };
 
@@ -132,7 +136,7 @@ static int fail(char *err, size_t errlen, int e, const char *fmt, const char *pa
 /* Replays the file's records into q; cuts a torn or bad tail. */
 static int load(struct audit_queue *q, const uint8_t *data, size_t len, char *err, size_t errlen)
 {
-	size_t off = AUDIT_FILE_MAGIC_LEN, used = 0;
+	size_t off = q->hdr_len, used = 0;
 	const char *why = NULL;
 	struct audit_record *r = malloc(sizeof(*r));
 	if (!r)
@@ -172,6 +176,65 @@ static int load(struct audit_queue *q, const uint8_t *data, size_t len, char *er
 	return 0;
 }
 
+/* Empty, or a header's start no event can follow yet (the header is synced first). */
+static bool is_new(const char *data, size_t len)
+{
+	size_t magic = len < AUDIT_FILE_MAGIC_LEN ? len : AUDIT_FILE_MAGIC_LEN;
+	if (len < AUDIT_FILE_MAGIC_LEN && memcmp(data, AUDIT_FILE_MAGIC_V1, magic) == 0)
+		return true; /* an old meshd's creation cut short: made anew, with an id */
+	return len < AUDIT_FILE_HEAD && memcmp(data, AUDIT_FILE_MAGIC, magic) == 0;
+}
+
+static void id_hex(struct audit_queue *q)
+{
+	static const char digits[] = "0123456789abcdef";
+	for (size_t i = 0; i < AUDIT_QUEUE_ID_LEN; i++) {
+		q->id[2 * i] = digits[q->hdr[AUDIT_FILE_MAGIC_LEN + i] >> 4];
+		q->id[2 * i + 1] = digits[q->hdr[AUDIT_FILE_MAGIC_LEN + i] & 15];
+	}
+	q->id[AUDIT_QUEUE_ID_HEX] = '\0';
+}
+
+/* A new file: the MESHAQ2 header with a fresh random id, synced before any event. */
+static int create(struct audit_queue *q, char *err, size_t errlen)
+{
+	memcpy(q->hdr, AUDIT_FILE_MAGIC, AUDIT_FILE_MAGIC_LEN);
+	uint8_t *id = q->hdr + AUDIT_FILE_MAGIC_LEN;
+	if (getrandom(id, AUDIT_QUEUE_ID_LEN, 0) != AUDIT_QUEUE_ID_LEN)
+		return fail(err, errlen, -EIO, "%s: no random bytes for its id: %s", q->path,
+			    strerror(errno));
+	q->hdr_len = AUDIT_FILE_HEAD;
+	id_hex(q);
+	if (ftruncate(q->fd, 0) < 0 || pwrite(q->fd, q->hdr, q->hdr_len, 0) != AUDIT_FILE_HEAD ||
+	    fdatasync(q->fd) < 0)
+		return fail(err, errlen, -EIO, "%s: cannot write: %s", q->path, strerror(errno));
+	q->file_end = q->hdr_len;
+	q->next_seq = 1;
+	log_info(subject, "%s: a new queue, id %s", q->path, q->id);
+	return 0;
+}
+
+/* The header of a file that has one: MESHAQ2 with its id, or MESHAQ1 without. */
+static int read_head(struct audit_queue *q, const uint8_t *data, size_t len, char *err,
+		     size_t errlen)
+{
+	if (len >= AUDIT_FILE_HEAD && memcmp(data, AUDIT_FILE_MAGIC, AUDIT_FILE_MAGIC_LEN) == 0) {
+		q->hdr_len = AUDIT_FILE_HEAD;
+		memcpy(q->hdr, data, q->hdr_len);
+		id_hex(q);
+		return 0;
+	}
+	if (len >= AUDIT_FILE_MAGIC_LEN &&
+	    memcmp(data, AUDIT_FILE_MAGIC_V1, AUDIT_FILE_MAGIC_LEN) == 0) {
+		q->hdr_len = AUDIT_FILE_MAGIC_LEN;
+		memcpy(q->hdr, data, q->hdr_len);
+		return 0; /* no id: control takes its seqs as before queues had ids */
+	}
+	return fail(err, errlen, -EINVAL,
+		    "%s: not an audit queue (%s); move it away to start a new one", q->path,
+		    "no MESHAQ2 or MESHAQ1 header");
+}
+
 int audit_queue_open(const char *path, const struct audit_queue_limits *lim,
 		     struct audit_queue **out, char *err, size_t errlen)
 {
@@ -196,21 +259,10 @@ int audit_queue_open(const char *path, const struct audit_queue_limits *lim,
 		     e == -EFBIG ? "larger than any audit queue (64 MiB): not ours" : strerror(-e));
 		goto out;
 	}
-	if (len < AUDIT_FILE_MAGIC_LEN && memcmp(data, AUDIT_FILE_MAGIC, len) == 0) {
-		/* new, or its creation was cut short */
-		memcpy(q->buf, AUDIT_FILE_MAGIC, AUDIT_FILE_MAGIC_LEN);
-		if (pwrite(q->fd, q->buf, AUDIT_FILE_MAGIC_LEN, 0) != AUDIT_FILE_MAGIC_LEN ||
-		    fdatasync(q->fd) < 0) {
-			e = fail(err, errlen, -EIO, "%s: cannot write: %s", path, strerror(errno));
+	if (is_new(data, len)) { /* new, or its creation was cut short */
+		if ((e = create(q, err, errlen)) != 0)
 			goto out;
-		}
-		q->file_end = AUDIT_FILE_MAGIC_LEN;
-		q->next_seq = 1;
-	} else if (len < AUDIT_FILE_MAGIC_LEN ||
-		   memcmp(data, AUDIT_FILE_MAGIC, AUDIT_FILE_MAGIC_LEN) != 0) {
-		e = fail(err, errlen, -EINVAL,
-			 "%s: not an audit queue (%s); move it away to start a new one", path,
-			 "no MESHAQ1 header");
+	} else if ((e = read_head(q, (const uint8_t *)data, len, err, errlen)) != 0) {
 		goto out;
 	} else if ((e = load(q, (const uint8_t *)data, len, err, errlen)) != 0) {
 		goto out;
@@ -358,12 +410,11 @@ static int compact(struct audit_queue *q)
 	if (fd < 0)
 		return -errno;
 	int e = 0;
-	uint64_t off = AUDIT_FILE_MAGIC_LEN;
+	uint64_t off = q->hdr_len;
 	struct audit_record r = { .kind = AUDIT_REC_ACK, .ack = q->acked };
-	size_t len = audit_record_encode(&r, q->buf + AUDIT_FILE_MAGIC_LEN);
-	memcpy(q->buf, AUDIT_FILE_MAGIC, AUDIT_FILE_MAGIC_LEN);
-	if (pwrite(fd, q->buf, AUDIT_FILE_MAGIC_LEN + len, 0) !=
-	    (ssize_t)(AUDIT_FILE_MAGIC_LEN + len))
+	size_t len = audit_record_encode(&r, q->buf + q->hdr_len);
+	memcpy(q->buf, q->hdr, q->hdr_len);
+	if (pwrite(fd, q->buf, q->hdr_len + len, 0) != (ssize_t)(q->hdr_len + len))
 		e = -EIO;
 	off += len;
 	for (size_t i = q->head; !e && i < q->n; i++) {
@@ -385,7 +436,7 @@ static int compact(struct audit_queue *q)
 	fsync_dir(q->path); /* the rename is durable; if not, the old file still reads right */
 	close(q->fd);
 	q->fd = fd;
-	off = AUDIT_FILE_MAGIC_LEN + len;
+	off = q->hdr_len + len;
 	for (size_t i = q->head; i < q->n; i++) {
 		q->slots[i].off = off;
 		off += q->slots[i].len;
@@ -406,7 +457,7 @@ int audit_queue_ack(struct audit_queue *q, uint64_t seq)
 	if (e)
 		return e;
 	drop_through(q, seq);
-	uint64_t dead = q->file_end - AUDIT_FILE_MAGIC_LEN - q->live_bytes;
+	uint64_t dead = q->file_end - q->hdr_len - q->live_bytes;
 	if (dead >= COMPACT_MIN && dead >= q->live_bytes && (e = compact(q)) != 0)
 		log_warn(subject, "%s: cannot compact (%s); it grows until the next try", q->path,
 			 strerror(-e));
@@ -421,4 +472,9 @@ void audit_queue_stats(const struct audit_queue *q, struct audit_queue_stats *ou
 					   .next_seq = q->next_seq,
 					   .acked = q->acked,
 					   .file_bytes = q->file_end };
+}
+
+const char *audit_queue_id(const struct audit_queue *q)
+{
+	return q->id;
 }

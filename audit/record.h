@@ -1,6 +1,10 @@
 /* audit/: the queue file's records (queue.c reads and writes them; tests check the bytes).
  *
- * The file: the 8-byte magic "MESHAQ1\n", then records, each
+ * The file: a header, then records.  The header of a file made since queues have an
+ * identity: the 8-byte magic "MESHAQ2\n" and 16 random bytes, the queue's id (made when the
+ * file is created; control tells a queue that started again at seq 1 by it).  A file made
+ * before: "MESHAQ1\n" alone (no id; it stays so, compactions keep its header).  Records,
+ * each
  *   u32 LE  payload length L (1 .. AUDIT_REC_PAYLOAD_MAX)
  *   u32 LE  CRC-32 (zlib's, IEEE) of the payload
  *   L bytes payload:
@@ -18,9 +22,11 @@
 
 #include "audit/audit.h"
 
-#define AUDIT_FILE_MAGIC "MESHAQ1\n"
+#define AUDIT_FILE_MAGIC "MESHAQ2\n"
+#define AUDIT_FILE_MAGIC_V1 "MESHAQ1\n" /* no queue id */
 enum {
 	AUDIT_FILE_MAGIC_LEN = 8,
+	AUDIT_FILE_HEAD = AUDIT_FILE_MAGIC_LEN + AUDIT_QUEUE_ID_LEN, /* MESHAQ2's header */
 	AUDIT_REC_HEAD = 8,
 	AUDIT_REC_PAYLOAD_MAX = 1 + 8 + 8 + 1 + AUDIT_FIELD_COUNT * (2 + AUDIT_TEXT_MAX),
 	AUDIT_REC_MAX = AUDIT_REC_HEAD + AUDIT_REC_PAYLOAD_MAX,

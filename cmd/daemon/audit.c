@@ -162,13 +162,28 @@ void meshd__audit_decision(struct meshd_node *node, const struct sockaddr *peer,
 	enum audit_type t = d->action == VERDICT_ACCEPT	 ? AUDIT_SSH_ACCEPT
 			    : d->action == VERDICT_CHECK ? AUDIT_SSH_CHECK_HOLD
 							 : AUDIT_SSH_REFUSE;
-	uint64_t now = now_mono_ms();
-	if (node->audit)
-		refusals_expire(node, now);
-	if (t == AUDIT_SSH_REFUSE && known && node->audit && !refusal_queued(node, &ip, user, now))
+	if (t == AUDIT_SSH_REFUSE) {
+		meshd_audit_refuse(node, peer, user, d->local_user, d->message, 0);
 		return;
-	meshd_audit_ssh(node, t, known ? &ip : NULL, user, d->local_user,
-			t == AUDIT_SSH_REFUSE ? d->message : NULL);
+	}
+	if (node->audit)
+		refusals_expire(node, now_mono_ms());
+	meshd_audit_ssh(node, t, known ? &ip : NULL, user, d->local_user, NULL);
+}
+
+void meshd_audit_refuse(struct meshd_node *node, const struct sockaddr *peer, const char *user,
+			const char *local_user, const char *why, uint64_t conn_id)
+{
+	struct addr_ip ip;
+	bool known = peer_ip(peer, &ip);
+	uint64_t now = now_mono_ms();
+	if (!node->audit)
+		return;
+	refusals_expire(node, now);
+	if (known && !refusal_queued(node, &ip, user, now))
+		return;
+	meshd_audit_session(node, AUDIT_SSH_REFUSE, known ? &ip : NULL, user, local_user, why, NULL,
+			    conn_id);
 }
 
 /* ---- sshd's reports: revocations and forwardings ---- */

@@ -49,6 +49,12 @@ void meshd_audit_close(struct meshd_audit *a, void (*done)(void *arg), void *arg
  * ""). */
 void meshd_audit_ssh(const struct meshd_node *node, enum audit_type type, const struct addr_ip *src,
 		     const char *ssh_user, const char *local_user, const char *detail);
+/* An ssh.refuse for user from peer (NULL: unknown), detail why, under the flood rule: at
+ * most MESHD_REFUSE_BURST rows a minute for one source, the rest counted as one row (the
+ * login's decision, and a session refused for the node's cap on live sessions). */
+struct sockaddr;
+void meshd_audit_refuse(struct meshd_node *node, const struct sockaddr *peer, const char *user,
+			const char *local_user, const char *why, uint64_t conn_id);
 /* ... about a session: its ID ("s7", NULL: none) and its connection's number (0: none). */
 void meshd_audit_session(const struct meshd_node *node, enum audit_type type,
 			 const struct addr_ip *src, const char *ssh_user, const char *local_user,

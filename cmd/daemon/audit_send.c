@@ -94,7 +94,8 @@ static void kick(struct meshd_audit *a)
 	if (n <= 0)
 		return;
 	a->batch_n = audit_batch_fit(a->batch, (size_t)n, AUDIT_BATCH_BYTES);
-	int e = ctl_client_audit_send(a->control, a->batch, a->batch_n, on_sent, a);
+	int e = ctl_client_audit_send(a->control, audit_queue_id(a->q), a->batch, a->batch_n,
+				      on_sent, a);
 	if (e)
 		retry_later(a, e == -ENOTCONN ? "not registered with control yet" : strerror(-e));
 	else

@@ -124,6 +124,9 @@ static void *on_start(void *ctx, const struct sshd_session_info *si, char *refus
 		log_warn(subject, "%u sessions are live: a new one (%s) is refused", reg->cfg.max,
 			 si->ssh_user);
 		snprintf(refuse, refuse_len, "%s", MESHD_SESSIONS_FULL_MSG);
+		if (reg->cfg.node) /* an ssh.refuse, under the flood rule (20 a minute a source) */
+			meshd_audit_refuse(reg->cfg.node, si->peer, si->ssh_user, si->local_user,
+					   MESHD_SESSIONS_FULL_AUDIT, si->conn_id);
 		return NULL;
 	}
 	struct entry *e = calloc(1, sizeof(*e));

@@ -14,8 +14,9 @@
  *
  * Each session gets an ID, "s" and a number unique for the daemon's life ("s7").  At most
  * cfg.max sessions are live at once (the list must fit one local API answer); one more is
- * refused with MESHD_SESSIONS_FULL_MSG, before the recording sees it.  Killing ends the
- * session the way a revocation does (sshd_session_stop: the message on the client's stderr,
+ * refused with MESHD_SESSIONS_FULL_MSG, before the recording sees it, and is an ssh.refuse
+ * audit event (detail MESHD_SESSIONS_FULL_AUDIT; the flood rule of audit.h applies).  Killing ends
+ * the session the way a revocation does (sshd_session_stop: the message on the client's stderr,
  * exit status 255, SIGHUP to its process group and its whole cgroup killed). */
 #ifndef MESH_CMD_DAEMON_SESSIONS_H
 #define MESH_CMD_DAEMON_SESSIONS_H
@@ -34,9 +35,12 @@ struct sshd_session;
 #define MESHD_SESSIONS_KILL_MSG "Session ended by the node's administrator."
 #define MESHD_SESSIONS_HIDDEN "(not shown)"
 #define MESHD_SESSIONS_FULL_MSG "This node has too many SSH sessions; try again later."
+#define MESHD_SESSIONS_FULL_AUDIT "too many sessions"
 
 struct meshd_sessions_config {
-	const struct meshd_node *node; /* sources are named from its netmap (NULL: addresses) */
+	/* sources are named from its netmap, refusals are its audit events (NULL: addresses,
+	 * no events) */
+	struct meshd_node *node;
 	/* where a session the wrapped hooks watch is recorded ("": nothing kept), e.g.
 	 * meshd_record_where; NULL: sessions are shown as not recorded */
 	void (*recorded)(const void *inner, char *out, size_t len);

@@ -1,7 +1,8 @@
 /* Audit events to control: the node API's "audit" (docs: the wire format the audit helpers
  * share).  A request carries 1..AUDIT_BATCH_MAX events in ascending seq as
- * {"events": [...]}, sealed like every node request; the answer {"acked": S} says control
- * holds every event with seq <= S.  Empty string members are left out (absent means ""). */
+ * {"queue": ID, "events": [...]} (ID: the queue's, audit_queue_id; left out for a queue
+ * without one), sealed like every node request; the answer {"acked": S} says control holds
+ * every event of that queue with seq <= S.  Empty string members are left out (absent means ""). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +32,7 @@ static json_t *event_json(const struct audit_event *e)
 	return o;
 }
 
-static json_t *batch_json(const struct audit_event *ev, size_t n)
+static json_t *batch_json(const char *queue, const struct audit_event *ev, size_t n)
 {
 	if (n == 0 || n > AUDIT_BATCH_MAX)
 		return NULL;
@@ -43,12 +44,16 @@ static json_t *batch_json(const struct audit_event *ev, size_t n)
 			return NULL;
 		}
 	}
-	return a ? json_pack("{s:o}", "events", a) : NULL;
+	if (!a)
+		return NULL;
+	if (queue && queue[0])
+		return json_pack("{s:s, s:o}", "queue", queue, "events", a);
+	return json_pack("{s:o}", "events", a);
 }
 
-char *ctl_client_audit_json(const struct audit_event *ev, size_t n)
+char *ctl_client_audit_json(const char *queue, const struct audit_event *ev, size_t n)
 {
-	json_t *j = batch_json(ev, n);
+	json_t *j = batch_json(queue, ev, n);
 	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	return s;
@@ -76,12 +81,12 @@ void ctl__on_audit(struct ctl_client *c, struct creq *r, long status)
 	json_decref(j);
 }
 
-int ctl_client_audit_send(struct ctl_client *c, const struct audit_event *ev, size_t n,
-			  ctl_audit_sent_cb cb, void *ctx)
+int ctl_client_audit_send(struct ctl_client *c, const char *queue, const struct audit_event *ev,
+			  size_t n, ctl_audit_sent_cb cb, void *ctx)
 {
 	if (!c->pinned || !c->registered)
 		return -ENOTCONN;
-	json_t *j = batch_json(ev, n);
+	json_t *j = batch_json(queue, ev, n);
 	if (!j)
 		return n == 0 || n > AUDIT_BATCH_MAX ? -EINVAL : -ENOMEM;
 	struct creq *r = ctl__post_json(c, "/machine/audit", j, REQ_AUDIT, REQ_TIMEOUT_MS);

@@ -119,18 +119,20 @@ void ctl_client_hold_cancel(struct ctl_client *c, void *ctx);
 
 struct audit_event;
 /* Audit events (audit/audit.h) to control, node API "audit": 1..AUDIT_BATCH_MAX events in
- * strictly ascending seq.  cb runs exactly once (unless this returns an error, or
- * ctl_client_audit_cancel or ctl_client_free comes first) with err 0 and acked = the highest
- * seq control holds, or err -EAGAIN (control answered 429: slow down), -ENOTCONN (no answer)
- * or -EIO (refused; msg says why).  -ENOTCONN when not registered, -EINVAL for a bad batch. */
+ * strictly ascending seq of the queue whose id is queue (audit_queue_id; "": none).  cb runs
+ * exactly once (unless this returns an error, or ctl_client_audit_cancel or ctl_client_free comes
+ * first) with err 0 and acked = the highest seq control holds, or err -EAGAIN (control answered
+ * 429: slow down), -ENOTCONN (no answer) or -EIO (refused; msg says why).  -ENOTCONN when not
+ * registered, -EINVAL for a bad batch. */
 typedef void (*ctl_audit_sent_cb)(void *ctx, int err, uint64_t acked, const char *msg);
-int ctl_client_audit_send(struct ctl_client *c, const struct audit_event *ev, size_t n,
-			  ctl_audit_sent_cb cb, void *ctx);
+int ctl_client_audit_send(struct ctl_client *c, const char *queue, const struct audit_event *ev,
+			  size_t n, ctl_audit_sent_cb cb, void *ctx);
 /* The requests sent with ctx get no callback. */
 void ctl_client_audit_cancel(struct ctl_client *c, void *ctx);
-/* The request's body: {"events":[{"seq":1,"time":...,"type":"ssh.accept",...}]} with empty
- * members left out (malloc'd; NULL for a bad batch or out of memory). */
-char *ctl_client_audit_json(const struct audit_event *ev, size_t n);
+/* The request's body: {"queue":"ID","events":[{"seq":1,"time":...,"type":"ssh.accept",...}]}
+ * with empty members (and an empty queue) left out (malloc'd; NULL for a bad batch or out of
+ * memory). */
+char *ctl_client_audit_json(const char *queue, const struct audit_event *ev, size_t n);
 
 struct ctl_session;
 /* The node's live SSH sessions (control/netmap/sessions.h: at most CTL_SESSIONS_MAX, text

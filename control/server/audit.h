@@ -31,6 +31,7 @@ enum {
 	CTL_AUDIT_LIST_MAX = 1000,
 	CTL_AUDIT_WAIT_MAX_S = 30,  /* GET /api/v1/audit?wait=S */
 	CTL_AUDIT_WAITERS_MAX = 64, /* requests waiting at once (meshctl audit --follow) */
+	CTL_AUDIT_QUEUE_HEX = 32,   /* a node queue's id: 16 bytes in hex */
 };
 
 /* An event's string members, in the order they are stored. */
@@ -54,6 +55,7 @@ extern const char *const ctl_audit_str_name[CTL_AUDIT_N_STR];
 struct ctl_audit_event {
 	int64_t seq, time;
 	const char *type;
+	const char *queue; /* the node's queue's id (its request's "queue"); NULL or "": none */
 	const char *str[CTL_AUDIT_N_STR];
 };
 
@@ -61,12 +63,15 @@ struct ctl_audit_event {
 bool ctl_audit_node_type(const char *type);
 
 /* A node's request: 0 with its n events (1..CTL_AUDIT_EVENTS_MAX, seq strictly ascending),
- * or -EINVAL with the first fault in why, naming the member ("events[2].seq: 5 is not
+ * each with the request's queue id ("queue": CTL_AUDIT_QUEUE_HEX lowercase hex digits; ""
+ * when absent: a node from before queue ids, or with a queue file made before them), or
+ * -EINVAL with the first fault in why, naming the member ("events[2].seq: 5 is not
  * above the one before (5)").  The events point into msg. */
 int ctl_audit_events_parse(json_t *msg, struct ctl_audit_event *ev, size_t *n, char *why,
 			   size_t whylen);
 
-/* The canonical JSON stored for e (malloc'd; NULL: no memory). */
+/* The canonical JSON stored for e (malloc'd; NULL: no memory); e's queue, when it has one,
+ * is the member "queue" after "seq" (the store's index of a node's seqs reads it there). */
 char *ctl_audit_body(const struct ctl_audit_event *e, int64_t received_ms, const char *node,
 		     int64_t node_id, const char *actor, const char *source);
 

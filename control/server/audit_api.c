@@ -1,5 +1,6 @@
 /* The audit log's HTTP side: the node API path "audit" (a registered node's events: bounded
- * per request and per minute, redeliveries skipped, a skipped seq range noted as audit.gap),
+ * per request and per minute, redeliveries skipped, a skipped seq range noted as audit.gap,
+ * a queue that started again under a new id noted as audit.reset),
  * control's own events (ctl__audit), and GET /api/v1/audit with its filters and a bounded
  * long poll for `meshctl audit --follow`.  Everything runs under srv->lock. */
 #include <arpa/inet.h>
@@ -54,7 +55,7 @@ void ctl__audit(struct ctl_server *srv, struct MHD_Connection *c, const char *ty
 				     .node = node,
 				     .who = actor,
 				     .body = body };
-	int rc = body ? srv->store->ops->audit_append(srv->store, &rec, 1, 0, NULL) : -ENOMEM;
+	int rc = body ? srv->store->ops->audit_append(srv->store, &rec, 1, 0, NULL, NULL) : -ENOMEM;
 	if (rc)
 		log_warn("meshcontrol", "audit: cannot store %s by '%s': %s", type, actor,
 			 strerror(-rc));
@@ -98,18 +99,31 @@ static bool batch_add(struct batch *b, const struct ctl_audit_event *e, const st
 				    .type = e->type,
 				    .node = n->rec.hostname,
 				    .who = e->str[CTL_AUDIT_WHO] ? e->str[CTL_AUDIT_WHO] : "",
-				    .body = body };
+				    .body = body,
+				    .queue = e->queue };
 	return true;
 }
 
-/* The events above held into b, each jump in seq preceded by control's audit.gap naming the
- * seqs missing; false without memory. */
+/* The events above held into b, after control's audit.reset when reset (the queue the
+ * node's last event came from, prev, is not theirs: the node's queue started again, its seqs
+ * are a new sequence), each jump in seq preceded by control's audit.gap naming the seqs
+ * missing; false without memory. */
 static bool build(struct ctl__req *r, const struct ctl__node *n, const struct ctl_audit_event *ev,
-		  size_t count, int64_t held, struct batch *b)
+		  size_t count, int64_t held, const int64_t *prev, struct batch *b)
 {
-	char source[SRV_SOURCE_MAX], detail[96];
+	char source[SRV_SOURCE_MAX], detail[160];
 	int64_t now = (int64_t)ctl__wall_ms(), expect = held + 1;
 	ctl__audit_source(r->conn, source);
+	if (prev) {
+		struct ctl_audit_event reset = { .time = now, .type = "audit.reset" };
+		snprintf(detail, sizeof(detail),
+			 "the node's audit queue restarted (queue %s, previous reached seq %" PRId64
+			 ")",
+			 ev[0].queue, *prev);
+		reset.str[CTL_AUDIT_DETAIL] = detail;
+		if (!batch_add(b, &reset, n, now, source))
+			return false;
+	}
 	for (size_t i = 0; i < count; i++) {
 		if (ev[i].seq <= held)
 			continue; /* a redelivery */
@@ -150,8 +164,19 @@ enum MHD_Result ctl__api_audit(struct ctl__req *r, struct ctl__node *n)
 		res = ctl__sealed_error(r, MHD_HTTP_BAD_REQUEST, "audit: %s", why);
 		goto out;
 	}
-	int rc = st->ops->audit_append(st, NULL, 0, n->rec.id, &held);
-	if (!rc && !build(r, n, ev, count, held, b))
+	/* a node sending a queue id other than its last event's: its queue was made anew
+	 * (its file removed, or restored from before it was made) and counts from 1 again;
+	 * without an id (a node or a queue file from before them) seqs count as they did */
+	const char *queue = ev[0].queue;
+	char last[CTL_AUDIT_QUEUE_MAX + 1];
+	int64_t prev = 0;
+	int rc = st->ops->audit_last_queue(st, n->rec.id, last, &prev);
+	bool reset = !rc && queue[0] && strcmp(last, queue) != 0;
+	if (rc == -ENOENT)
+		rc = 0;
+	if (!rc)
+		rc = st->ops->audit_append(st, NULL, 0, n->rec.id, queue, &held);
+	if (!rc && !build(r, n, ev, count, held, reset ? &prev : NULL, b))
 		rc = -ENOMEM;
 	/* the rows this makes, control's audit.gap notices included (a node jumping its
 	 * seqs would otherwise double its rows past the limit); redeliveries cost nothing */
@@ -163,7 +188,7 @@ enum MHD_Result ctl__api_audit(struct ctl__req *r, struct ctl__node *n)
 		goto out;
 	}
 	if (!rc && b->n)
-		rc = st->ops->audit_append(st, b->recs, b->n, n->rec.id, &held);
+		rc = st->ops->audit_append(st, b->recs, b->n, n->rec.id, queue, &held);
 	if (rc) {
 		res = ctl__sealed_error(r, MHD_HTTP_SERVICE_UNAVAILABLE,
 					"audit: cannot store the events now (%s); keep them queued",

@@ -117,20 +117,44 @@ static int parse_one(json_t *o, size_t i, struct ctl_audit_event *e, char *why, 
 	return 0;
 }
 
+/* The request's "queue": absent (""), or exactly CTL_AUDIT_QUEUE_HEX lowercase hex digits. */
+static int parse_queue(json_t *msg, const char **queue, char *why, size_t whylen)
+{
+	json_t *v = json_object_get(msg, "queue");
+	*queue = "";
+	if (!v)
+		return 0;
+	const char *s = json_string_value(v);
+	if (!s) {
+		snprintf(why, whylen, "queue: expected a string");
+		return -EINVAL;
+	}
+	if (json_string_length(v) != CTL_AUDIT_QUEUE_HEX ||
+	    strspn(s, "0123456789abcdef") != CTL_AUDIT_QUEUE_HEX) {
+		snprintf(why, whylen, "queue: expected %d lowercase hex digits (the queue's id)",
+			 CTL_AUDIT_QUEUE_HEX);
+		return -EINVAL;
+	}
+	*queue = s;
+	return 0;
+}
+
 int ctl_audit_events_parse(json_t *msg, struct ctl_audit_event *ev, size_t *n, char *why,
 			   size_t whylen)
 {
-	const char *key;
+	const char *key, *queue;
 	json_t *v, *events = json_object_get(msg, "events");
 	*n = 0;
 	json_object_foreach(msg, key, v)
 	{
-		if (strcmp(key, "events") != 0) {
-			snprintf(why, whylen, "unknown member '%.64s' (expected only \"events\")",
-				 key);
+		if (strcmp(key, "events") != 0 && strcmp(key, "queue") != 0) {
+			snprintf(why, whylen,
+				 "unknown member '%.64s' (expected \"queue\" and \"events\")", key);
 			return -EINVAL;
 		}
 	}
+	if (parse_queue(msg, &queue, why, whylen))
+		return -EINVAL;
 	if (!json_is_array(events)) {
 		snprintf(why, whylen, "events: %s", events ? "expected an array" : "missing");
 		return -EINVAL;
@@ -144,6 +168,7 @@ int ctl_audit_events_parse(json_t *msg, struct ctl_audit_event *ev, size_t *n, c
 	for (size_t i = 0; i < count; i++) {
 		if (parse_one(json_array_get(events, i), i, &ev[i], why, whylen))
 			return -EINVAL;
+		ev[i].queue = queue;
 		if (i && ev[i].seq <= ev[i - 1].seq) {
 			snprintf(why, whylen,
 				 "events[%zu].seq: %" PRId64
@@ -163,6 +188,8 @@ char *ctl_audit_body(const struct ctl_audit_event *e, int64_t received_ms, const
 	if (!o)
 		return NULL;
 	int bad = json_object_set_new(o, "seq", json_integer(e->seq));
+	if (e->queue && e->queue[0])
+		bad |= json_object_set_new(o, "queue", json_string(e->queue));
 	bad |= json_object_set_new(o, "time", json_integer(e->time));
 	bad |= json_object_set_new(o, "type", json_string(e->type));
 	for (int k = 0; k < CTL_AUDIT_N_STR; k++)

@@ -527,7 +527,9 @@ int ctl__sq_node_list(struct ctl_store *s, ctl_node_cb cb, void *ctx);
 int ctl__sq_node_remove(struct ctl_store *s, int64_t id);
 /* store_sqlite_audit.c */
 int ctl__sq_audit_append(struct ctl_store *s, struct ctl_audit_rec *recs, size_t n, int64_t node_id,
-			 int64_t *held);
+			 const char *queue, int64_t *held);
+int ctl__sq_audit_last_queue(struct ctl_store *s, int64_t node_id,
+			     char queue[CTL_AUDIT_QUEUE_MAX + 1], int64_t *held);
 int ctl__sq_audit_list(struct ctl_store *s, const struct ctl_audit_filter *f, ctl_audit_cb cb,
 		       void *ctx);
 int ctl__sq_audit_head(struct ctl_store *s, int64_t *id, uint8_t hash[CTL_AUDIT_HASH_LEN]);

@@ -28,7 +28,9 @@
  *
  * Check-mode holds live in the store (hold.c): a replica keeps copies of those it served,
  * and a hold decided, re-authenticated for or removed through another ("hold:ID") has every
- * pending copy read again and the held requests woken.
+ * pending copy read again and the held requests woken.  A row appended to the audit log
+ * through any replica ("audit:ID") wakes every replica's long polls (GET /api/v1/audit?wait=,
+ * meshctl audit --follow), which read the log again.
  *
  * Still in memory per replica (not shared): pending interactive logins, web sessions,
  * password throttles, the node API's replay cache, SSO sign-ins in flight. */
@@ -64,7 +66,8 @@ enum {
 	RELOAD_HOLDS = 16,    /* an approval: held check-mode logins ask again */
 	RELOAD_TOPOLOGY = 32, /* SSO groups: the policy's input changed */
 	RELOAD_HOLD = 64,     /* a hold decided elsewhere: this replica's copies read again */
-	RELOAD_ALL = 127,
+	RELOAD_AUDIT = 128,   /* audit rows appended: the long polls read the log again */
+	RELOAD_ALL = 255,
 };
 
 struct ctl__replica {
@@ -349,6 +352,8 @@ static void reload(struct ctl_server *srv, unsigned what)
 		ctl__holds_reload(srv);
 	if (what & (RELOAD_HOLDS | RELOAD_HOLD))
 		ctl__wake(srv, SRV_WAIT_HOLD, NULL);
+	if (what & RELOAD_AUDIT)
+		ctl__wake(srv, SRV_WAIT_AUDIT, NULL);
 	if (srv->dirty)
 		pthread_cond_signal(&srv->timer_cond); /* rebuild now, not at the tick's end */
 }
@@ -367,6 +372,8 @@ unsigned ctl__replica_reload_bits(const struct ctl_change *c)
 		return RELOAD_TOPOLOGY;
 	case CTL_CHANGE_HOLD:
 		return RELOAD_HOLD;
+	case CTL_CHANGE_AUDIT:
+		return RELOAD_AUDIT;
 	case CTL_CHANGE_META:
 		if (strcmp(c->name, "dns") == 0)
 			return RELOAD_DNS;

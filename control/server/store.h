@@ -111,7 +111,10 @@ typedef int (*ctl_node_cb)(void *ctx, const struct ctl_node_rec *n);
  * rows are numbered 1, 2, 3 ... with no gap, each row's hash = SHA-256(the previous row's
  * hash (32 zero bytes before row 1) || le64(id) || body), so a row edited, removed or put in
  * is seen by walking the chain (ctl_audit_verify). */
-enum { CTL_AUDIT_HASH_LEN = 32 };
+enum {
+	CTL_AUDIT_HASH_LEN = 32,
+	CTL_AUDIT_QUEUE_MAX = 64, /* bytes of a queue id read back (a node's are 32) */
+};
 
 struct ctl_audit_rec {
 	int64_t id;	     /* audit_append gives the next one (0: skipped, already held) */
@@ -119,9 +122,12 @@ struct ctl_audit_rec {
 	int64_t node_id;     /* the node it concerns (its sender for a node event); 0: none */
 	int64_t node_seq;    /* the node's seq for a node event; 0 for control's own */
 	const char *type;
-	const char *node;		  /* that node's name, "" for none */
-	const char *who;		  /* a node event's "who", a control event's "actor" */
-	const char *body;		  /* the event's canonical JSON, what the hash covers */
+	const char *node; /* that node's name, "" for none */
+	const char *who;  /* a node event's "who", a control event's "actor" */
+	const char *body; /* the event's canonical JSON, what the hash covers */
+	/* a node event's queue (the body's "queue": the id of the node's queue file; NULL or
+	 * "" none), the sequence node_seq counts in: (node_id, queue, node_seq) is unique */
+	const char *queue;
 	uint8_t hash[CTL_AUDIT_HASH_LEN]; /* audit_append fills it */
 };
 
@@ -206,11 +212,16 @@ struct ctl_store_ops {
 	int (*sso_list)(struct ctl_store *s, ctl_sso_cb cb, void *ctx);
 	/* audit (schema 6): append the n records in one transaction, in order, each chained to
 	 * the last row (ids and hashes filled in); a node event (node_seq > 0) whose node
-	 * already holds a seq >= it is skipped (id 0).  Replicas sharing a PostgreSQL database
-	 * append one at a time (an advisory lock), so the chain never forks.  held (when not
-	 * NULL): the highest seq held for node_id afterwards (0: none); n may be 0 for that. */
+	 * already holds a seq >= it from the same queue is skipped (id 0).  Replicas sharing a
+	 * PostgreSQL database append one at a time (an advisory lock), so the chain never
+	 * forks.  held (when not NULL): the highest seq held for node_id from queue (NULL or
+	 * "": events without one) afterwards (0: none); n may be 0 for that. */
 	int (*audit_append)(struct ctl_store *s, struct ctl_audit_rec *recs, size_t n,
-			    int64_t node_id, int64_t *held);
+			    int64_t node_id, const char *queue, int64_t *held);
+	/* The queue node_id's latest event came from ("" for one without an id) and the
+	 * highest seq held from it; -ENOENT when the node sent none. */
+	int (*audit_last_queue)(struct ctl_store *s, int64_t node_id,
+				char queue[CTL_AUDIT_QUEUE_MAX + 1], int64_t *held);
 	/* The rows f selects in ascending id to cb (its record lives for the call only). */
 	int (*audit_list)(struct ctl_store *s, const struct ctl_audit_filter *f, ctl_audit_cb cb,
 			  void *ctx);

@@ -6,7 +6,8 @@
  * "KIND:ID": node:ID (a node or its tags inserted, updated or deleted), policy:ID,
  * user:ID (removed), approval:SRC_NODE, sso:USER_ID (groups from the provider), meta:KEY
  * (the DNS settings "dns", the admin token hash), hold:ID (a check-mode hold decided,
- * re-authenticated for or removed; ID its 32 hex digits).  A notification is delivered only after
+ * re-authenticated for or removed; ID its 32 hex digits), audit:ID (a row appended to the
+ * audit log; one per row, ID its id).  A notification is delivered only after
  * its transaction commits, and to every listening connection, the writer's own replica
  * included.
  *
@@ -33,6 +34,7 @@ enum ctl_change_kind {
 	CTL_CHANGE_SSO,
 	CTL_CHANGE_META,
 	CTL_CHANGE_HOLD,
+	CTL_CHANGE_AUDIT,
 };
 
 enum {

@@ -89,6 +89,16 @@ static const char *const migrations[] = {
 	"  state INTEGER NOT NULL, reason TEXT NOT NULL, user_id BIGINT NOT NULL,"
 	"  node_id BIGINT NOT NULL);"
 	"CREATE INDEX IF NOT EXISTS pending_logins_source ON pending_logins (source);",
+	/* 8: a node's seqs count per queue (the body's "queue"), as in SQLite */
+	"DROP INDEX IF EXISTS audit_node_seq;"
+	"CREATE UNIQUE INDEX IF NOT EXISTS audit_queue_seq ON audit (node_id,"
+	"  (COALESCE(body::jsonb ->> 'queue', '')), node_seq) WHERE node_seq > 0;"
+	"CREATE INDEX IF NOT EXISTS audit_node_last ON audit (node_id, id) WHERE node_seq > 0;",
+	/* 9: the audit log's filters, as in SQLite; a type prefix compares in bytes ("C"), as
+	 * SQLite does, so that its range is one of the index */
+	"CREATE INDEX IF NOT EXISTS audit_who ON audit (who, id);"
+	"CREATE INDEX IF NOT EXISTS audit_node ON audit (node, id);"
+	"CREATE INDEX IF NOT EXISTS audit_type ON audit ((type COLLATE \"C\"), id);",
 };
 
 enum { N_MIGRATIONS = sizeof(migrations) / sizeof(migrations[0]) };
@@ -627,6 +637,7 @@ static const struct ctl_store_ops pg_ops = {
 	.sso_user = pg_sso_user,
 	.sso_list = pg_sso_list,
 	.audit_append = ctl__pg_audit_append,
+	.audit_last_queue = ctl__pg_audit_last_queue,
 	.audit_list = ctl__pg_audit_list,
 	.audit_head = ctl__pg_audit_head,
 	.hold_put = ctl__pg_hold_put,

@@ -3,6 +3,7 @@
  * chained to the one really before it and the chain never forks; the list with its filters;
  * the head.  A trigger refuses UPDATE and DELETE on the table. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "control/server/store.h"
@@ -25,14 +26,17 @@ static int head(struct ctl__pg_store *s, int64_t *id, uint8_t hash[CTL_AUDIT_HAS
 	return rc;
 }
 
-static int held_seq(struct ctl__pg_store *s, int64_t node, int64_t *seq)
+/* The highest seq held for node from queue (0: none); the queue is the body's member, read
+ * through the index audit_queue_seq (schema 8). */
+static int held_seq(struct ctl__pg_store *s, int64_t node, const char *queue, int64_t *seq)
 {
 	struct ctl__pg_params p = { 0 };
 	PGresult *r;
 	ctl__pg_int(&p, node);
+	ctl__pg_text(&p, queue ? queue : "");
 	int rc = ctl__pg_q(s,
 			   "SELECT COALESCE(MAX(node_seq), 0) FROM audit WHERE node_id = $1 "
-			   "AND node_seq > 0",
+			   "AND node_seq > 0 AND COALESCE(body::jsonb ->> 'queue', '') = $2",
 			   &p, &r);
 	if (!rc)
 		*seq = ctl__pg_get_int(r, 0, 0);
@@ -44,6 +48,7 @@ struct append_args {
 	struct ctl_audit_rec *recs;
 	size_t n;
 	int64_t node_id, *held;
+	const char *queue;
 };
 
 static int append_body(struct ctl__pg_store *s, void *ctx)
@@ -61,7 +66,7 @@ static int append_body(struct ctl__pg_store *s, void *ctx)
 		int64_t have = 0;
 		r->id = 0;
 		if (r->node_seq > 0 &&
-		    ((rc = held_seq(s, r->node_id, &have)) || r->node_seq <= have))
+		    ((rc = held_seq(s, r->node_id, r->queue, &have)) || r->node_seq <= have))
 			continue;
 		r->id = ++last;
 		ctl_audit_chain(prev, r->id, r->body, r->hash);
@@ -82,17 +87,50 @@ static int append_body(struct ctl__pg_store *s, void *ctx)
 			       &p, NULL);
 	}
 	if (!rc && a->held)
-		rc = held_seq(s, a->node_id, a->held);
+		rc = held_seq(s, a->node_id, a->queue, a->held);
 	return rc;
 }
 
 /* Run again after a connection lost before COMMIT: ids and hashes are made afresh from
  * the head then, and node events already held are skipped. */
 int ctl__pg_audit_append(struct ctl_store *s, struct ctl_audit_rec *recs, size_t n, int64_t node_id,
-			 int64_t *held)
+			 const char *queue, int64_t *held)
 {
-	struct append_args a = { .recs = recs, .n = n, .node_id = node_id, .held = held };
+	struct append_args a = {
+		.recs = recs, .n = n, .node_id = node_id, .held = held, .queue = queue
+	};
 	return ctl__pg_run(ctl__pg(s), CTL__PG_TXN, append_body, &a);
+}
+
+struct last_args {
+	int64_t node_id, *held;
+	char *queue;
+};
+
+static int last_body(struct ctl__pg_store *s, void *ctx)
+{
+	struct last_args *a = ctx;
+	struct ctl__pg_params p = { 0 };
+	PGresult *r;
+	ctl__pg_int(&p, a->node_id);
+	int rc = ctl__pg_q(s,
+			   "SELECT COALESCE(body::jsonb ->> 'queue', '') FROM audit WHERE "
+			   "node_id = $1 AND node_seq > 0 ORDER BY id DESC LIMIT 1",
+			   &p, &r);
+	if (!rc && PQntuples(r) != 1)
+		rc = -ENOENT;
+	if (!rc)
+		snprintf(a->queue, CTL_AUDIT_QUEUE_MAX + 1, "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	*a->held = 0;
+	return rc ? rc : held_seq(s, a->node_id, a->queue, a->held);
+}
+
+int ctl__pg_audit_last_queue(struct ctl_store *s, int64_t node_id,
+			     char queue[CTL_AUDIT_QUEUE_MAX + 1], int64_t *held)
+{
+	struct last_args a = { .node_id = node_id, .held = held, .queue = queue };
+	return ctl__pg_run(ctl__pg(s), CTL__PG_READ, last_body, &a);
 }
 
 struct list_args {
@@ -101,6 +139,9 @@ struct list_args {
 	void *ctx;
 };
 
+/* The filters' parameters are folded into the plan (an unnamed statement is planned with
+ * their values), so "($4 = '' OR who = $4)" reads the index on who (schema 9) when set; a type
+ * prefix is a range of the index on type in bytes (COLLATE "C"). */
 static int list_body(struct ctl__pg_store *s, void *ctx)
 {
 	struct list_args *a = ctx;
@@ -122,8 +163,9 @@ static int list_body(struct ctl__pg_store *s, void *ctx)
 	    "SELECT id, received_ms, node_id, node_seq, type, node, who, body, hash FROM audit "
 	    "WHERE id > $1::bigint AND ($2::bigint = 0 OR received_ms >= $2::bigint) AND "
 	    "($3::bigint = 0 OR received_ms <= $3::bigint) AND ($4::text = '' OR who = $4::text) "
-	    "AND ($5::text = '' OR node = $5::text) AND ($6::text = '' OR type = $6::text OR "
-	    "substr(type, 1, length($6::text) + 1) = $6::text || '.') ORDER BY id LIMIT $7::bigint",
+	    "AND ($5::text = '' OR node = $5::text) AND ($6::text = '' OR "
+	    "type COLLATE \"C\" = $6::text OR (type COLLATE \"C\" >= $6::text || '.' AND "
+	    "type COLLATE \"C\" < $6::text || '/')) ORDER BY id LIMIT $7::bigint",
 	    &p, &r);
 	for (int i = 0; !rc && i < PQntuples(r); i++) {
 		struct ctl_audit_rec rec = {

@@ -92,7 +92,9 @@ int ctl__pg_policy_current(struct ctl_store *s, char **text, int64_t *version);
 int ctl__pg_policy_set_if(struct ctl_store *s, const char *text, int64_t expect, int64_t *version);
 /* store_pg_audit.c: the audit log's ops */
 int ctl__pg_audit_append(struct ctl_store *s, struct ctl_audit_rec *recs, size_t n, int64_t node_id,
-			 int64_t *held);
+			 const char *queue, int64_t *held);
+int ctl__pg_audit_last_queue(struct ctl_store *s, int64_t node_id,
+			     char queue[CTL_AUDIT_QUEUE_MAX + 1], int64_t *held);
 int ctl__pg_audit_list(struct ctl_store *s, const struct ctl_audit_filter *f, ctl_audit_cb cb,
 		       void *ctx);
 int ctl__pg_audit_head(struct ctl_store *s, int64_t *id, uint8_t hash[CTL_AUDIT_HASH_LEN]);

@@ -49,6 +49,10 @@ static const char install_sql[] =
     "  OLD.reauth_session IS DISTINCT FROM NEW.reauth_session OR"
     "  OLD.reauth_at IS DISTINCT FROM NEW.reauth_at)"
     " EXECUTE FUNCTION mesh_notify('hold', 'id');"
+    /* a row appended to the audit log: the replica's long polls (meshctl audit --follow)
+     * read again */
+    "CREATE OR REPLACE TRIGGER mesh_notify AFTER INSERT ON audit"
+    " FOR EACH ROW EXECUTE FUNCTION mesh_notify('audit', 'id');"
     "CREATE OR REPLACE TRIGGER mesh_notify AFTER INSERT OR UPDATE OR DELETE ON sso_identities"
     " FOR EACH ROW EXECUTE FUNCTION mesh_notify('sso', 'user_id');"
     /* only the values replicas reload (not the address allocator's next_host, written at
@@ -111,7 +115,7 @@ static const struct {
 	{ "node", CTL_CHANGE_NODE }, { "policy", CTL_CHANGE_POLICY },
 	{ "user", CTL_CHANGE_USER }, { "approval", CTL_CHANGE_APPROVAL },
 	{ "sso", CTL_CHANGE_SSO },   { "meta", CTL_CHANGE_META },
-	{ "hold", CTL_CHANGE_HOLD },
+	{ "hold", CTL_CHANGE_HOLD }, { "audit", CTL_CHANGE_AUDIT },
 };
 
 bool ctl_change_parse(const char *payload, struct ctl_change *c, char *why, size_t whylen)
@@ -126,7 +130,7 @@ bool ctl_change_parse(const char *payload, struct ctl_change *c, char *why, size
 	if (!colon || i == sizeof(kinds) / sizeof(kinds[0])) {
 		snprintf(why, whylen,
 			 "change '%.64s': expected KIND:ID with KIND one of node, "
-			 "policy, user, approval, sso, meta, hold",
+			 "policy, user, approval, sso, meta, hold, audit",
 			 payload);
 		return false;
 	}

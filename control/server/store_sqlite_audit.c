@@ -4,6 +4,7 @@
  * UPDATE and DELETE on the table, so only someone who drops them can change a row, and
  * `meshcontrol audit verify` then names it. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <sqlite3.h>
@@ -30,14 +31,17 @@ static int head(sqlite3 *db, int64_t *id, uint8_t hash[CTL_AUDIT_HASH_LEN])
 	return rc;
 }
 
-/* The highest seq held for node (0: none), or a negative errno. */
-static int64_t held_seq(sqlite3 *db, int64_t node)
+/* The highest seq held for node from queue (0: none), or a negative errno.  The queue is
+ * the body's member, read through the index audit_queue_seq (schema 8). */
+static int64_t held_seq(sqlite3 *db, int64_t node, const char *queue)
 {
 	sqlite3_stmt *st = ctl__sq_prep(db, "SELECT COALESCE(MAX(node_seq), 0) FROM audit "
-					    "WHERE node_id = ? AND node_seq > 0");
+					    "WHERE node_id = ? AND node_seq > 0 AND "
+					    "COALESCE(json_extract(body, '$.queue'), '') = ?");
 	if (!st)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, node);
+	sqlite3_bind_text(st, 2, queue ? queue : "", -1, SQLITE_STATIC);
 	int64_t seq = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -EIO;
 	sqlite3_finalize(st);
 	return seq;
@@ -63,7 +67,7 @@ static int insert(sqlite3 *db, const struct ctl_audit_rec *r)
 }
 
 int ctl__sq_audit_append(struct ctl_store *s, struct ctl_audit_rec *recs, size_t n, int64_t node_id,
-			 int64_t *held)
+			 const char *queue, int64_t *held)
 {
 	sqlite3 *db = ctl__sq(s)->db;
 	int64_t last;
@@ -76,7 +80,7 @@ int ctl__sq_audit_append(struct ctl_store *s, struct ctl_audit_rec *recs, size_t
 		struct ctl_audit_rec *r = &recs[i];
 		r->id = 0;
 		if (r->node_seq > 0) {
-			int64_t have = held_seq(db, r->node_id);
+			int64_t have = held_seq(db, r->node_id, r->queue);
 			if (have < 0)
 				rc = (int)have;
 			if (rc || r->node_seq <= have)
@@ -88,7 +92,7 @@ int ctl__sq_audit_append(struct ctl_store *s, struct ctl_audit_rec *recs, size_t
 		rc = insert(db, r);
 	}
 	if (!rc && held) {
-		int64_t have = held_seq(db, node_id);
+		int64_t have = held_seq(db, node_id, queue);
 		if (have < 0)
 			rc = (int)have;
 		else
@@ -97,15 +101,55 @@ int ctl__sq_audit_append(struct ctl_store *s, struct ctl_audit_rec *recs, size_t
 	return ctl__sq_finish(db, rc);
 }
 
+int ctl__sq_audit_last_queue(struct ctl_store *s, int64_t node_id,
+			     char queue[CTL_AUDIT_QUEUE_MAX + 1], int64_t *held)
+{
+	sqlite3 *db = ctl__sq(s)->db;
+	sqlite3_stmt *st = ctl__sq_prep(db, "SELECT COALESCE(json_extract(body, '$.queue'), '') "
+					    "FROM audit WHERE node_id = ? AND node_seq > 0 "
+					    "ORDER BY id DESC LIMIT 1");
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, node_id);
+	int rc = 0, step = sqlite3_step(st);
+	if (step == SQLITE_ROW) {
+		const char *q = (const char *)sqlite3_column_text(st, 0);
+		snprintf(queue, CTL_AUDIT_QUEUE_MAX + 1, "%s", q ? q : "");
+	} else {
+		rc = step == SQLITE_DONE ? -ENOENT : -EIO;
+	}
+	sqlite3_finalize(st);
+	int64_t have = rc ? 0 : held_seq(db, node_id, queue);
+	if (have < 0)
+		rc = (int)have;
+	*held = have;
+	return rc;
+}
+
+/* audit_list's statement for f: only the filters f sets are in it, so that the planner can
+ * read the index on who or node (schema 9, each with id) in id order; a clause like
+ * "(?4 = '' OR who = ?4)" is one no index serves, SQLite plans before binding.  A type alone
+ * is checked along the id scan (a prefix like "ssh" matches most rows: the page fills at
+ * once; a rare type reads the log from `after` on, as before). */
+static sqlite3_stmt *list_stmt(sqlite3 *db, const struct ctl_audit_filter *f)
+{
+	char sql[640];
+	snprintf(
+	    sql, sizeof(sql),
+	    "SELECT id, received_ms, node_id, node_seq, type, node, who, body, hash FROM "
+	    "audit WHERE id > ?1%s%s%s%s%s ORDER BY id LIMIT ?7",
+	    f->since_ms ? " AND received_ms >= ?2" : "",
+	    f->until_ms ? " AND received_ms <= ?3" : "", f->who && f->who[0] ? " AND who = ?4" : "",
+	    f->node && f->node[0] ? " AND node = ?5" : "",
+	    f->type && f->type[0] ? " AND (type = ?6 OR (type >= ?6 || '.' AND type < ?6 || '/'))"
+				  : "");
+	return ctl__sq_prep(db, sql);
+}
+
 int ctl__sq_audit_list(struct ctl_store *s, const struct ctl_audit_filter *f, ctl_audit_cb cb,
 		       void *ctx)
 {
-	sqlite3_stmt *st = ctl__sq_prep(
-	    ctl__sq(s)->db,
-	    "SELECT id, received_ms, node_id, node_seq, type, node, who, body, hash FROM audit "
-	    "WHERE id > ?1 AND (?2 = 0 OR received_ms >= ?2) AND (?3 = 0 OR received_ms <= ?3) "
-	    "AND (?4 = '' OR who = ?4) AND (?5 = '' OR node = ?5) AND (?6 = '' OR type = ?6 OR "
-	    "substr(type, 1, length(?6) + 1) = ?6 || '.') ORDER BY id LIMIT ?7");
+	sqlite3_stmt *st = list_stmt(ctl__sq(s)->db, f);
 	if (!st)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, f->after);

@@ -1,9 +1,12 @@
-/* audit/queue: arbitrary bytes as a queue file (after its magic; with the first input byte's
- * bit 0 set each record's CRC is fixed up, so the payload checks are reached).  Invariants:
+/* audit/queue: arbitrary bytes as a queue file (after its magic, MESHAQ2 whose id is the
+ * next 16 bytes, or MESHAQ1 with the first input byte's bit 1 set; with its bit 0 set each
+ * record's CRC is fixed up, so the payload checks are reached).  Invariants: the queue's id
+ * is "" for MESHAQ1, else 32 hex digits, the same after the reopen;
  * open never fails on such a file; every event handed out has a seq above the acked floor,
  * in strictly increasing order, with members the wire accepts; an event appended then gets a
  * seq above all of them, and a reopen hands it out again with the others. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,10 +65,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t *body = malloc(size + AUDIT_FILE_MAGIC_LEN);
 	if (!body)
 		return 0;
-	memcpy(body, AUDIT_FILE_MAGIC, AUDIT_FILE_MAGIC_LEN);
+	bool v1 = data[0] & 2;
+	memcpy(body, v1 ? AUDIT_FILE_MAGIC_V1 : AUDIT_FILE_MAGIC, AUDIT_FILE_MAGIC_LEN);
 	memcpy(body + AUDIT_FILE_MAGIC_LEN, data + 1, size - 1);
 	size_t len = AUDIT_FILE_MAGIC_LEN + size - 1;
-	for (size_t off = AUDIT_FILE_MAGIC_LEN; (data[0] & 1) && off + AUDIT_REC_HEAD <= len;) {
+	size_t head = v1 ? AUDIT_FILE_MAGIC_LEN : AUDIT_FILE_HEAD;
+	for (size_t off = head; (data[0] & 1) && off + AUDIT_REC_HEAD <= len;) {
 		uint8_t *p = body + off;
 		size_t n =
 		    (size_t)p[0] | (size_t)p[1] << 8 | (size_t)p[2] << 16 | (size_t)p[3] << 24;
@@ -87,6 +92,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	uint64_t last;
 	check_events(q, &last);
+	char id[AUDIT_QUEUE_ID_HEX + 1];
+	snprintf(id, sizeof(id), "%s", audit_queue_id(q));
+	if (v1 ? id[0] != '\0' : strspn(id, "0123456789abcdef") != AUDIT_QUEUE_ID_HEX)
+		abort();
 	struct audit_event e = { .type = AUDIT_SSH_ACCEPT, .time_ms = 1 };
 	audit_text_set(e.detail, "fuzz");
 	int err = audit_queue_append(q, &e);
@@ -103,7 +112,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	struct audit_queue_stats again;
 	audit_queue_stats(q, &again);
-	if (again.pending != st.pending || again.next_seq != st.next_seq)
+	if (again.pending != st.pending || again.next_seq != st.next_seq ||
+	    strcmp(audit_queue_id(q), id) != 0)
 		abort();
 	if (st.pending <= AUDIT_BATCH_MAX && (check_events(q, &last) < 1 || last != e.seq ||
 					      strcmp(out[st.pending - 1].detail, "fuzz")))

@@ -1,8 +1,9 @@
 /* Fuzz target for the audit events a node sends (ctl_audit_events_parse): the bytes as the
  * node API's JSON (decoded as ctl__node_decode does), and whatever is accepted checked
  * against the parser's promises (1..256 events, seq >= 1 strictly ascending, a node type,
- * every string bounded and free of control characters) and turned into the canonical body
- * control stores, which must parse back as an object with the same seq and type. */
+ * every string bounded and free of control characters, the request's queue id on every
+ * event: "" or 32 lowercase hex digits) and turned into the canonical body control stores,
+ * which must parse back as an object with the same seq, type and queue. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +33,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	for (size_t i = 0; i < n; i++) {
 		if (ev[i].seq < 1 || (i && ev[i].seq <= ev[i - 1].seq) ||
-		    !ctl_audit_node_type(ev[i].type))
+		    !ctl_audit_node_type(ev[i].type) || !ev[i].queue ||
+		    strcmp(ev[i].queue, ev[0].queue) != 0 ||
+		    (ev[i].queue[0] &&
+		     strspn(ev[i].queue, "0123456789abcdef") != CTL_AUDIT_QUEUE_HEX) ||
+		    strlen(ev[i].queue) != (ev[i].queue[0] ? CTL_AUDIT_QUEUE_HEX : 0))
 			abort();
 		for (int k = 0; k < CTL_AUDIT_N_STR; k++) {
 			if (strlen(ev[i].str[k]) > CTL_AUDIT_STR_MAX)
@@ -45,7 +50,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		json_t *back = body ? json_loads(body, JSON_REJECT_DUPLICATES, NULL) : NULL;
 		if (!json_is_object(back) ||
 		    json_integer_value(json_object_get(back, "seq")) != ev[i].seq ||
-		    strcmp(json_string_value(json_object_get(back, "type")), ev[i].type) != 0)
+		    strcmp(json_string_value(json_object_get(back, "type")), ev[i].type) != 0 ||
+		    (ev[i].queue[0] &&
+		     strcmp(json_string_value(json_object_get(back, "queue")), ev[i].queue) != 0))
 			abort();
 		json_decref(back);
 		free(body);

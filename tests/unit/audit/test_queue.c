@@ -1,7 +1,9 @@
 /* audit/: the queue file's exact record bytes, a crash between write and ack (the same events
  * again after reopening), a torn tail cut off, a full queue dropping its oldest with an
  * audit.lost event, seqs that continue after a reopen (also after a compaction), a file that
- * is not a queue refused, and the text rule of the wire. */
+ * is not a queue refused, the queue's id (made with the file, kept across reopens and
+ * compactions, another for a new file, none for a MESHAQ1 file), and the text rule of the
+ * wire. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -227,7 +229,7 @@ static void test_seq_persists(void)
 		add(q, AUDIT_SSH_ACCEPT, big);
 	CHECK_INT(audit_queue_sync(q), 0);
 	CHECK_INT(audit_queue_ack(q, 200), 0);
-	CHECK_INT(file_size(), AUDIT_FILE_MAGIC_LEN + AUDIT_REC_ACK_LEN); /* compacted */
+	CHECK_INT(file_size(), AUDIT_FILE_HEAD + AUDIT_REC_ACK_LEN); /* compacted */
 	audit_queue_close(q);
 	q = open_q(NULL);
 	struct audit_queue_stats st;
@@ -255,7 +257,8 @@ static void test_not_a_queue(void)
 	char err[512], want[512];
 	CHECK_INT(audit_queue_open(path, NULL, &q, err, sizeof(err)), -EINVAL);
 	snprintf(want, sizeof(want),
-		 "%s: not an audit queue (no MESHAQ1 header); move it away to start a new one",
+		 "%s: not an audit queue (no MESHAQ2 or MESHAQ1 header); move it away to "
+		 "start a new one",
 		 path);
 	CHECK_STR(err, want);
 	CHECK_INT(file_size(), 13); /* left alone */
@@ -265,6 +268,75 @@ static void test_not_a_queue(void)
 	close(fd);
 	q = open_q(NULL);
 	CHECK_INT(add(q, AUDIT_SSH_ACCEPT, ""), 1);
+	audit_queue_close(q);
+}
+
+static void read_file(uint8_t *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY);
+	CHECK(read(fd, buf, len) == (ssize_t)len);
+	close(fd);
+}
+
+/* The id: 16 random bytes after "MESHAQ2\n", made with the file and kept in it (reopen,
+ * compaction); a new file (the old one removed) has another.  A MESHAQ1 file has none and
+ * keeps its header. */
+static void test_queue_id(void)
+{
+	unlink(path);
+	struct audit_queue *q = open_q(NULL);
+	char id[AUDIT_QUEUE_ID_HEX + 1];
+	snprintf(id, sizeof(id), "%s", audit_queue_id(q));
+	CHECK_INT(strlen(id), AUDIT_QUEUE_ID_HEX);
+	CHECK_INT(strspn(id, "0123456789abcdef"), AUDIT_QUEUE_ID_HEX);
+	uint8_t head[AUDIT_FILE_HEAD];
+	read_file(head, sizeof(head));
+	CHECK(memcmp(head, "MESHAQ2\n", 8) == 0);
+	char hex[3];
+	snprintf(hex, sizeof(hex), "%02x", head[8]);
+	CHECK(memcmp(hex, id, 2) == 0);
+	char big[501];
+	memset(big, 'y', 500);
+	big[500] = '\0';
+	for (int i = 0; i < 200; i++)
+		add(q, AUDIT_SSH_ACCEPT, big);
+	CHECK_INT(audit_queue_sync(q), 0);
+	CHECK_INT(audit_queue_ack(q, 199), 0); /* compacted: one event left */
+	CHECK(file_size() < AUDIT_FILE_HEAD + AUDIT_REC_ACK_LEN + 600);
+	uint8_t after[AUDIT_FILE_HEAD];
+	read_file(after, sizeof(after));
+	CHECK(memcmp(after, head, sizeof(head)) == 0); /* the same header, the same id */
+	audit_queue_close(q);
+	q = open_q(NULL);
+	CHECK_STR(audit_queue_id(q), id);
+	CHECK_INT(audit_queue_peek(q, batch, 64), 1);
+	CHECK_INT(batch[0].seq, 200);
+	audit_queue_close(q);
+
+	unlink(path); /* removed: a new queue, seq 1 again, under another id */
+	q = open_q(NULL);
+	CHECK(strcmp(audit_queue_id(q), id) != 0);
+	CHECK_INT(add(q, AUDIT_SSH_ACCEPT, ""), 1);
+	audit_queue_close(q);
+
+	/* a MESHAQ1 file (made before ids): no id, its header kept by a compaction */
+	unlink(path);
+	int fd = open(path, O_WRONLY | O_CREAT, 0600);
+	CHECK(write(fd, "MESHAQ1\n", 8) == 8);
+	close(fd);
+	q = open_q(NULL);
+	CHECK_STR(audit_queue_id(q), "");
+	for (int i = 0; i < 200; i++)
+		add(q, AUDIT_SSH_ACCEPT, big);
+	CHECK_INT(audit_queue_sync(q), 0);
+	CHECK_INT(audit_queue_ack(q, 200), 0);
+	CHECK_INT(file_size(), AUDIT_FILE_MAGIC_LEN + AUDIT_REC_ACK_LEN);
+	read_file(head, 8);
+	CHECK(memcmp(head, "MESHAQ1\n", 8) == 0);
+	audit_queue_close(q);
+	q = open_q(NULL);
+	CHECK_STR(audit_queue_id(q), "");
+	CHECK_INT(add(q, AUDIT_SSH_ACCEPT, ""), 201);
 	audit_queue_close(q);
 }
 
@@ -312,6 +384,7 @@ int main(void)
 	test_full();
 	test_seq_persists();
 	test_not_a_queue();
+	test_queue_id();
 	test_text();
 	unlink(path);
 	rmdir(dir);

@@ -19,7 +19,8 @@ static const struct {
 } bad[] = {
 	/* 1 */ { "{}", "audit: events: missing" },
 	/* 2 */
-	{ "{\"events\":[],\"x\":1}", "audit: unknown member 'x' (expected only \\\"events\\\")" },
+	{ "{\"events\":[],\"x\":1}",
+	  "audit: unknown member 'x' (expected \\\"queue\\\" and \\\"events\\\")" },
 	/* 3 */ { "{\"events\":{}}", "audit: events: expected an array" },
 	/* 4 */ { "{\"events\":[]}", "audit: events: 0 events, expected 1 to 256" },
 	/* 5 */ { "{\"events\":[7]}", "audit: events[0]: expected an object" },
@@ -52,6 +53,14 @@ static const struct {
 	/* 15 */
 	{ "{\"events\":[{\"seq\":1,\"time\":1,\"type\":\"ssh.accept\",\"rule\":\"\\u0085\"}]}",
 	  "audit: events[0].rule: a control character at byte 0" },
+	/* 16 */
+	{ "{\"queue\":5,\"events\":[{\"seq\":1,\"time\":1,\"type\":\"ssh.accept\"}]}",
+	  "audit: queue: expected a string" },
+	/* 17: 31 digits, then 32 with one uppercase */
+	{ "{\"queue\":\"0123456789abcdef0123456789abcde\",\"events\":[]}",
+	  "audit: queue: expected 32 lowercase hex digits (the queue's id)" },
+	{ "{\"queue\":\"0123456789abcdef0123456789abcdeF\",\"events\":[]}",
+	  "audit: queue: expected 32 lowercase hex digits (the queue's id)" },
 };
 
 static const struct {
@@ -89,6 +98,17 @@ static char *get(struct ctl_server *srv, const char *query, unsigned status)
 	fz_http(srv, head, NULL, 0, &rep);
 	CHECK_INT(rep.status, status);
 	return rep.body;
+}
+
+/* The log's chain checks, with rows rows. */
+static void verified(struct ctl_server *srv, int rows)
+{
+	char report[256] = "", err[256] = "", want[64];
+	FILE *f = fmemopen(report, sizeof(report), "w");
+	CHECK_INT(ctl_audit_verify(srv->store, NULL, f, err, sizeof(err)), 0);
+	fclose(f);
+	int n = snprintf(want, sizeof(want), "%d rows checked, head ", rows);
+	CHECK(strncmp(report, want, (size_t)n) == 0);
 }
 
 static void events_of_nodes(void)
@@ -167,11 +187,50 @@ static void events_of_nodes(void)
 	node_send(srv, 1, "{\"events\":[{\"seq\":5000,\"time\":1,\"type\":\"ssh.accept\"}]}", 429,
 		  "{\"error\":\"audit: more than 1200 events from this node in a minute; keep "
 		  "them queued and send them later\"}");
-	char report[256] = "", err[256] = "";
-	FILE *f = fmemopen(report, sizeof(report), "w");
-	CHECK_INT(ctl_audit_verify(srv->store, NULL, f, err, sizeof(err)), 0);
-	fclose(f);
-	CHECK(strncmp(report, "1204 rows checked, head ", 24) == 0);
+	verified(srv, 1204);
+	fz_srv_close(srv);
+}
+
+#define QA "\"queue\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\","
+#define QB "\"queue\":\"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\","
+
+/* A node's queue that starts again at seq 1 under another id (its file removed): a new
+ * sequence, after an audit.reset row; not redeliveries of the old one's seqs. */
+static void queue_restart(void)
+{
+	struct ctl_server *srv = fz_srv_open();
+	node_send(srv, 0,
+		  "{" QA "\"events\":[{\"seq\":1,\"time\":1,\"type\":\"ssh.accept\"},{\"seq\":2,"
+		  "\"time\":1,\"type\":\"ssh.accept\"},{\"seq\":3,\"time\":1,\"type\":"
+		  "\"ssh.accept\"}]}",
+		  200, "{\"acked\":3}");
+	node_send(srv, 0, "{" QA "\"events\":[{\"seq\":2,\"time\":1,\"type\":\"ssh.accept\"}]}",
+		  200, "{\"acked\":3}"); /* a redelivery */
+	node_send(srv, 0,
+		  "{" QB "\"events\":[{\"seq\":1,\"time\":2,\"type\":\"ssh.refuse\"},{\"seq\":2,"
+		  "\"time\":2,\"type\":\"ssh.revoke\"}]}",
+		  200, "{\"acked\":2}");
+	node_send(srv, 0, "{" QB "\"events\":[{\"seq\":2,\"time\":2,\"type\":\"ssh.revoke\"}]}",
+		  200, "{\"acked\":2}"); /* a redelivery of the new queue: no second reset */
+	char *body = get(srv, "after=3", 200);
+	CHECK(body && strstr(body, "\"id\":4,\"seq\":0,") &&
+	      strstr(body, "\"type\":\"audit.reset\"") &&
+	      strstr(body, "\"detail\":\"the node's audit queue restarted (queue "
+			   "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb, previous reached seq 3)\""));
+	CHECK(body &&
+	      strstr(body, "\"id\":5,\"seq\":1,\"queue\":\"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\","
+			   "\"time\":2,\"type\":\"ssh.refuse\""));
+	CHECK(body && strstr(body, "\"id\":6,\"seq\":2,") && !strstr(body, "\"id\":7,"));
+	CHECK(body && !strstr(body, "audit.gap"));
+	free(body);
+	/* back to the first queue (a whole state directory restored): its seqs are its own */
+	node_send(srv, 0, "{" QA "\"events\":[{\"seq\":4,\"time\":3,\"type\":\"ssh.accept\"}]}",
+		  200, "{\"acked\":4}");
+	body = get(srv, "after=6", 200);
+	CHECK(body && strstr(body, "previous reached seq 2)") &&
+	      strstr(body, "\"id\":8,\"seq\":4,"));
+	free(body);
+	verified(srv, 8);
 	fz_srv_close(srv);
 }
 
@@ -263,6 +322,7 @@ int main(void)
 		fz_srv_close(srv);
 	}
 	events_of_nodes();
+	queue_restart();
 	admin_changes();
 	web_decisions();
 	return check_finish();

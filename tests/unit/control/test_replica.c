@@ -4,9 +4,11 @@
  * and meta_add (insert-if-absent) on SQLite.  With `postgres` (a cluster of its own,
  * pg_cluster.h; 77 without PostgreSQL): the triggers' payloads for each kind of write, two
  * servers on one database agreeing on the server key and the admin token (written by one),
- * and a policy, a node, its new endpoints and its removal written through one store reaching
- * the other server's memory. */
+ * a policy, a node, its new endpoints and its removal written through one store reaching
+ * the other server's memory, and a long poll of the audit log on one server woken by a row
+ * appended through the other (audit:ID). */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,7 @@
 
 #include "check.h"
 #include "common/now.h"
+#include "control/server/audit.h"
 #include "control/server/internal.h"
 #include "control/server/store_notify.h"
 #include "eventually.h"
@@ -39,15 +42,15 @@ static const struct {
 	/* 7 */
 	{ "node", false, 0, 0,
 	  "change 'node': expected KIND:ID with KIND one of node, policy, user, approval, sso, "
-	  "meta, hold" },
+	  "meta, hold, audit" },
 	/* 8 */
 	{ "nodes:1", false, 0, 0,
 	  "change 'nodes:1': expected KIND:ID with KIND one of node, policy, user, approval, sso, "
-	  "meta, hold" },
+	  "meta, hold, audit" },
 	/* 9 */
 	{ "", false, 0, 0,
 	  "change '': expected KIND:ID with KIND one of node, policy, user, approval, sso, meta, "
-	  "hold" },
+	  "hold, audit" },
 	/* 10 */
 	{ "node:", false, 0, 0, "change 'node:': the id must be a positive decimal integer" },
 	/* 11 */
@@ -78,7 +81,7 @@ static const struct {
 	/* 22 */
 	{ ":1", false, 0, 0,
 	  "change ':1': expected KIND:ID with KIND one of node, policy, user, approval, sso, "
-	  "meta, hold" },
+	  "meta, hold, audit" },
 	/* 23: a hold's id, 32 hex digits */
 	{ "hold:0123456789abcdef0123456789abcdef", true, CTL_CHANGE_HOLD, 0,
 	  "0123456789abcdef0123456789abcdef" },
@@ -90,6 +93,9 @@ static const struct {
 	  "change 'hold:0123456789ABCDEF0123456789abcdef': a hold's id is 32 of 0-9 and a-f" },
 	{ "hold:0123456789abcdef0123456789abcdef0", false, 0, 0,
 	  "change 'hold:0123456789abcdef0123456789abcdef0': a hold's id is 32 of 0-9 and a-f" },
+	/* 27: an audit row */
+	{ "audit:12", true, CTL_CHANGE_AUDIT, 12, "" },
+	{ "audit:0", false, 0, 0, "change 'audit:0': the id must be a positive decimal integer" },
 };
 
 static void parse_table(void)
@@ -140,6 +146,9 @@ static void reload_bits(void)
 	CHECK(dns != 0 && admin != 0 && dns != admin);
 	strcpy(c.name, "ula48"); /* never changes: nothing to reload */
 	CHECK_INT(ctl__replica_reload_bits(&c), 0);
+	c = (struct ctl_change){ .kind = CTL_CHANGE_AUDIT, .id = 3 }; /* the long polls wake */
+	unsigned audit = ctl__replica_reload_bits(&c);
+	CHECK(audit != 0 && audit != node && audit != policy && audit != dns && audit != admin);
 }
 
 static struct ctl_node_rec mknode(uint8_t seed)
@@ -259,7 +268,7 @@ static void on_heard(void *ctx, const struct ctl_change *c)
 {
 	struct heard *h = ctx;
 	static const char *const names[] = { "node", "policy", "user", "approval",
-					     "sso",  "meta",   "hold" };
+					     "sso",  "meta",   "hold", "audit" };
 	if (h->n < 32) {
 		if (c->kind == CTL_CHANGE_META || c->kind == CTL_CHANGE_HOLD)
 			snprintf(h->payloads[h->n++], 64, "%s:%s", names[c->kind], c->name);
@@ -424,6 +433,104 @@ out:
 	CHECK_INT(system(cmd), 0);
 }
 
+enum { WAIT_S = 20, APPEND_AFTER_MS = 700, WOKEN_WITHIN_MS = 1500 };
+
+static void on_audit(void *ctx, const struct ctl_change *c)
+{
+	if (c->kind == CTL_CHANGE_AUDIT)
+		*(int64_t *)ctx = c->id;
+}
+
+/* ---- meshctl audit --follow across replicas: a row appended to the audit log notifies
+ * "audit:ID"; a long poll on server a (GET /api/v1/audit?wait=20, over HTTP with curl) is
+ * answered within about a second of a row appended through server b, not at its wait's end */
+
+/* The trigger: an appended row is heard as audit:ID. */
+static void audit_trigger(const char *url, struct ctl_server *b)
+{
+	struct ctl_store_listener *l;
+	char err[512];
+	CHECK_INT(ctl_store_listen(url, &l, err, sizeof(err)), 0);
+	pthread_mutex_lock(&b->lock);
+	ctl__audit(b, NULL, "admin.policy.set", NULL, "admin token", "trigger");
+	pthread_mutex_unlock(&b->lock);
+	int64_t id = 0, head = 0;
+	uint8_t hash[CTL_AUDIT_HASH_LEN];
+	CHECK_INT(b->store->ops->audit_head(b->store, &head, hash), 0);
+	uint64_t end = now_mono_ms() + 2000;
+	while (id != head && now_mono_ms() < end) {
+		CHECK_INT(ctl_store_listener_read(l, on_audit, &id), 0);
+		usleep(10000);
+	}
+	CHECK_INT(id, head);
+	ctl_store_listener_free(l);
+}
+
+struct appender {
+	struct ctl_server *b;
+	uint64_t at_ms; /* when the row was appended */
+};
+
+static void *append_later(void *arg)
+{
+	struct appender *ap = arg;
+	usleep(APPEND_AFTER_MS * 1000);
+	pthread_mutex_lock(&ap->b->lock);
+	ctl__audit(ap->b, NULL, "admin.policy.set", NULL, "admin token", "through b");
+	pthread_mutex_unlock(&ap->b->lock);
+	ap->at_ms = now_mono_ms();
+	return NULL;
+}
+
+static void audit_follow(const char *a_dir, struct ctl_server *a, struct ctl_server *b)
+{
+	char path[256], token[256] = "", cmd[1024], body[8192] = "";
+	snprintf(path, sizeof(path), "%s/admin-token", a_dir);
+	FILE *f = fopen(path, "re");
+	CHECK(f && fgets(token, sizeof(token), f));
+	if (f)
+		fclose(f);
+	token[strcspn(token, "\n")] = '\0';
+	int64_t head = 0;
+	uint8_t hash[CTL_AUDIT_HASH_LEN];
+	CHECK_INT(a->store->ops->audit_head(a->store, &head, hash), 0);
+	snprintf(cmd, sizeof(cmd),
+		 "curl -s --max-time 30 -H 'Authorization: Bearer %s' "
+		 "'http://127.0.0.1:%u/api/v1/audit?after=%lld&wait=%d'",
+		 token, ctl_server_port(a), (long long)head, WAIT_S);
+	struct appender ap = { .b = b };
+	pthread_t t;
+	CHECK_INT(pthread_create(&t, NULL, append_later, &ap), 0);
+	FILE *p = popen(cmd, "r");
+	CHECK(p != NULL);
+	size_t n = p ? fread(body, 1, sizeof(body) - 1, p) : 0;
+	uint64_t answered = now_mono_ms();
+	body[n] = '\0';
+	if (p)
+		CHECK_INT(pclose(p), 0);
+	pthread_join(t, NULL);
+	CHECK(strstr(body, "\"detail\":\"through b\"") != NULL);
+	uint64_t late = answered - ap.at_ms;
+	fprintf(stderr, "the waiter on a answered %llu ms after the row appended through b\n",
+		(unsigned long long)late);
+	CHECK(answered >= ap.at_ms && late < WOKEN_WITHIN_MS);
+}
+
+static void follow_servers(const char *url)
+{
+	char a_dir[] = "/tmp/ctl-follow-a-XXXXXX", b_dir[] = "/tmp/ctl-follow-b-XXXXXX", cmd[128];
+	CHECK(mkdtemp(a_dir) && mkdtemp(b_dir));
+	struct ctl_server *a = server(url, a_dir), *b = a ? server(url, b_dir) : NULL;
+	if (a && b) {
+		audit_trigger(url, b);
+		audit_follow(a_dir, a, b);
+	}
+	ctl_server_free(a);
+	ctl_server_free(b);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s %s", a_dir, b_dir);
+	CHECK_INT(system(cmd), 0);
+}
+
 static int pg_cases(struct pg_cluster *c, void *ctx)
 {
 	char url[512];
@@ -434,6 +541,8 @@ static int pg_cases(struct pg_cluster *c, void *ctx)
 	trigger_cases(url);
 	CHECK_INT(pg_cluster_createdb(c, "replicas", url, sizeof(url)), 0);
 	two_servers(url);
+	CHECK_INT(pg_cluster_createdb(c, "follow", url, sizeof(url)), 0);
+	follow_servers(url);
 	fprintf(stderr, "PostgreSQL: ");
 	return check_finish();
 }

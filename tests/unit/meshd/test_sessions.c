@@ -2,14 +2,20 @@
  * hooks it installs, around fake "recording" hooks and a fake SSH server: every session is
  * listed whether the recording watches it or not, one the recording refuses is not, the
  * wrapped hooks see what they saw before, IDs are never reused, the bound refuses one more
- * before the recording sees it, kill finds by ID with the exact errors; then random starts,
- * ends and kills against a naive list. */
+ * before the recording sees it, kill finds by ID with the exact errors; a session refused
+ * for the cap is an ssh.refuse audit event "too many sessions" in the node's queue, 20 a
+ * minute from one source (the flood rule); then random starts, ends and kills against a
+ * naive list. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "check.h"
+#include "cmd/daemon/audit.h"
+#include "cmd/daemon/internal.h"
 #include "cmd/daemon/sessions.h"
 #include "control/netmap/sessions.h"
 #include "sshd/sshd.h"
@@ -241,6 +247,65 @@ static void basics(void)
 	meshd_sessions_free(reg);
 }
 
+static void audit_closed(void *arg)
+{
+	*(bool *)arg = true;
+}
+
+/* The cap's refusals in a node's audit queue: ssh.refuse "too many sessions" with the users
+ * and the connection, at most MESHD_REFUSE_BURST a minute from one source. */
+static void cap_event(void)
+{
+	char dir[] = "/tmp/meshd-sessions-XXXXXX", path[128], refuse[SSHD_MESSAGE_MAX];
+	CHECK(mkdtemp(dir) != NULL);
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	struct meshd_node *node = calloc(1, sizeof(*node));
+	CHECK_INT(meshd_audit_new(&loop, dir, &node->audit), 0);
+	struct sshd_hooks h = { 0 };
+	struct meshd_sessions_config cfg = {
+		.node = node, .stop = fake_stop, .process = fake_process, .max = 1
+	};
+	struct meshd_sessions *reg;
+	CHECK_INT(meshd_sessions_new(&cfg, &h, &reg), 0);
+	void *first = start(&h, 1, "vinay", NULL, refuse, sizeof(refuse));
+	CHECK(first != NULL);
+	for (uintptr_t k = 2; k < 2 + MESHD_REFUSE_BURST + 5; k++) {
+		CHECK(start(&h, k, "eve", "true", refuse, sizeof(refuse)) == NULL);
+		CHECK_STR(refuse, MESHD_SESSIONS_FULL_MSG);
+	}
+	h.session_end(first, 0);
+	meshd_sessions_free(reg);
+	bool closed = false;
+	meshd_audit_close(node->audit, audit_closed, &closed);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	CHECK(closed);
+	uv_loop_close(&loop);
+
+	snprintf(path, sizeof(path), "%s/audit.queue", dir);
+	struct audit_queue *q;
+	CHECK_INT(audit_queue_open(path, NULL, &q, NULL, 0), 0);
+	static struct audit_event ev[64];
+	ssize_t n = audit_queue_peek(q, ev, 64);
+	int refused = 0;
+	for (ssize_t i = 0; i < n; i++) {
+		if (ev[i].type != AUDIT_SSH_REFUSE)
+			continue;
+		if (!refused++) {
+			CHECK_STR(ev[i].detail, "too many sessions");
+			CHECK_STR(ev[i].ssh_user, "eve");
+			CHECK_STR(ev[i].local_user, "vinay");
+			CHECK_STR(ev[i].src, "100.64.0.2");
+			CHECK_STR(ev[i].conn, "42");
+		}
+	}
+	CHECK_INT(refused, MESHD_REFUSE_BURST);
+	audit_queue_close(q);
+	free(node);
+	unlink(path);
+	rmdir(dir);
+}
+
 /* Random starts, ends and kills against a naive array of (pointer, id number). */
 static void against_naive(void)
 {
@@ -302,6 +367,7 @@ int main(void)
 	peer.sin_port = htons(5555);
 	inet_pton(AF_INET, "100.64.0.2", &peer.sin_addr);
 	basics();
+	cap_event();
 	against_naive();
 	return check_finish();
 }
