@@ -201,6 +201,7 @@ static void *timer_main(void *arg)
 				resume(r);
 		}
 		ctl__timer_tick(srv);
+		ctl__transient_sweep(srv, ctl__now_s());
 	}
 	pthread_mutex_unlock(&srv->lock);
 	return NULL;
@@ -555,12 +556,7 @@ int ctl_server_new(const struct ctl_server_config *cfg, struct ctl_server **out,
 	int rc = -ENOMEM;
 	if (sodium_init() < 0)
 		goto fail;
-	randombytes_buf(srv->csrf_key, sizeof(srv->csrf_key));
-	if (!srv->state_dir || !srv->domain || ctl_replay_new(&srv->replay) ||
-	    ctl__throttle_init(&srv->fails_account, SRV_THROTTLE_ACCOUNT, SRV_THROTTLE_WINDOW_S,
-			       SRV_THROTTLE_KEYS) ||
-	    ctl__throttle_init(&srv->fails_source, SRV_THROTTLE_SOURCE, SRV_THROTTLE_WINDOW_S,
-			       SRV_THROTTLE_KEYS))
+	if (!srv->state_dir || !srv->domain || ctl_replay_new(&srv->replay))
 		goto fail;
 	rc = ctl__relay_config(srv, err, errlen);
 	if (!rc)
@@ -577,6 +573,7 @@ int ctl_server_new(const struct ctl_server_config *cfg, struct ctl_server **out,
 		    load_server_key(cfg->state_dir, srv->server_pub, srv->server_priv, err, errlen);
 	if (rc)
 		goto fail;
+	ctl__csrf_key_derive(srv);
 	char hash_hex[65], token[65];
 	if (!srv->shared && srv->store->ops->meta_get(srv->store, "admin_token_hash", hash_hex,
 						      sizeof(hash_hex)) != 0) {
@@ -783,9 +780,6 @@ void ctl_server_free(struct ctl_server *srv)
 		ctl__login_forget(srv, 0);
 	free(srv->logins);
 	free(srv->holds);
-	free(srv->sessions);
-	ctl__throttle_uninit(&srv->fails_account);
-	ctl__throttle_uninit(&srv->fails_source);
 	sodium_memzero(srv->csrf_key, sizeof(srv->csrf_key));
 	free(srv->policy_text);
 	free(srv->dns_json);

@@ -67,20 +67,39 @@ int ctl_user_create(struct ctl_store *s, const char *login, const char *password
 	return rc;
 }
 
-int ctl_user_authenticate(struct ctl_store *s, const char *login, const char *password,
-			  struct ctl_user *u)
+void ctl_user_credentials(struct ctl_store *s, const char *login, struct ctl_user *u,
+			  char hash[static CTL_PWHASH_SIZE])
 {
 	/* A fixed hash to verify against for unknown logins so both paths cost the same. */
 	static char dummy[CTL_PWHASH_SIZE];
-	char hash[CTL_PWHASH_SIZE];
 	/* A user made by a single sign-on has no password ("!"): the same work and refusal. */
-	if (s->ops->user_get(s, login, u, hash, sizeof(hash)) != 0 || hash[0] != '$') {
+	if (s->ops->user_get(s, login, u, hash, CTL_PWHASH_SIZE) != 0 || hash[0] != '$') {
 		if (!dummy[0] && ctl_password_hash("not a password", dummy) != 0)
-			return -EACCES;
-		ctl_password_verify(dummy, password);
-		return -EACCES;
+			dummy[0] = '\0';
+		memcpy(hash, dummy, CTL_PWHASH_SIZE);
+		hash[0] = hash[0] ? '!' : '\0'; /* the same work, never a match */
 	}
-	return ctl_password_verify(hash, password) ? 0 : -EACCES;
+}
+
+int ctl_user_check(const char hash[static CTL_PWHASH_SIZE], const char *password)
+{
+	if (hash[0] == '$')
+		return ctl_password_verify(hash, password) ? 0 : -EACCES;
+	if (hash[0] == '!') {
+		char h[CTL_PWHASH_SIZE];
+		memcpy(h, hash, CTL_PWHASH_SIZE);
+		h[0] = '$';
+		ctl_password_verify(h, password);
+	}
+	return -EACCES;
+}
+
+int ctl_user_authenticate(struct ctl_store *s, const char *login, const char *password,
+			  struct ctl_user *u)
+{
+	char hash[CTL_PWHASH_SIZE];
+	ctl_user_credentials(s, login, u, hash);
+	return ctl_user_check(hash, password);
 }
 
 static void key_hash(const char *key, uint8_t out[static CTL_AUTHKEY_HASH_LEN])

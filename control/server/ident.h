@@ -35,6 +35,13 @@ int ctl_user_create(struct ctl_store *s, const char *login, const char *password
  * (after the same Argon2id work, so timing does not tell them apart). */
 int ctl_user_authenticate(struct ctl_store *s, const char *login, const char *password,
 			  struct ctl_user *u);
+/* ctl_user_authenticate in two steps, for a caller that serializes the store under a lock
+ * it must not hold through Argon2id: the stored hash of login (under the lock; a hash no
+ * password matches for an unknown login or one without a password), then the check of the
+ * password against it (without the lock): 0 or -EACCES. */
+void ctl_user_credentials(struct ctl_store *s, const char *login, struct ctl_user *u,
+			  char hash[static CTL_PWHASH_SIZE]);
+int ctl_user_check(const char hash[static CTL_PWHASH_SIZE], const char *password);
 
 /* Checks that the user `login` owns each of the n tags per the tagOwners of policy_text
  * (NULL: no policy, so nobody owns any tag).  0, or -EPERM / -EINVAL with a sentence

@@ -122,29 +122,19 @@ struct ctl__hold { /* a check-mode hold */
 	int64_t reauth_user, reauth_at;
 };
 
-/* Failed attempts per key in fixed windows (throttle.c). */
-struct ctl__throttle_entry {
-	char key[CTL_LOGIN_MAX];
-	int count;
-	int64_t since; /* the window's start */
-};
-
-struct ctl__throttle {
-	struct ctl__throttle_entry *e;
-	size_t n, cap;
-	int limit;
-	int64_t window_s;
-};
-
+/* Failed passwords in fixed windows, counted in the store (throttle.c) */
 enum {
 	SRV_THROTTLE_WINDOW_S = 900, /* 15 minutes */
 	SRV_THROTTLE_ACCOUNT = 5,    /* failed passwords per account per window */
 	SRV_THROTTLE_SOURCE = 20,    /* ... and per source address */
-	SRV_THROTTLE_KEYS = 4096,
+	SRV_THROTTLE_KEYS = 4096,    /* keys with a live window, per kind */
 };
 
+/* A web session as a request sees it (session.c; its row is in the store). */
+enum { SRV_SESSIONS_PER_USER = 16, SRV_SESSIONS_MAX = 4096 };
 struct ctl__session {
-	char id[65];
+	char id[65]; /* the cookie's value; the store has only id_hash, its SHA-256 */
+	uint8_t id_hash[32];
 	char csrf[33];
 	int64_t user_id;
 	char login[CTL_LOGIN_MAX];
@@ -182,6 +172,7 @@ struct ctl__req {
 	 * admin API and /healthz) */
 	char etag[24];
 	bool replica_header;
+	struct ctl__session session; /* its web session, read by ctl__session_of */
 	struct ctl__req *prev, *next;
 };
 
@@ -218,10 +209,10 @@ struct ctl_server {
 	size_t n_logins;
 	struct ctl__hold *holds;
 	size_t n_holds;
-	struct ctl__session *sessions;
-	size_t n_sessions;
-	struct ctl__throttle fails_account, fails_source; /* web passwords */
-	uint8_t csrf_key[32]; /* binds the login form's token to its pre-session cookie */
+	/* binds the login form's token to its pre-session cookie; derived from the server key,
+	 * so every replica has it (session.c) */
+	uint8_t csrf_key[32];
+	int64_t transient_swept; /* when the store's expired sessions, etc. were last forgotten */
 
 	/* TURN relays and their shared secret (wiped at free) */
 	struct ctl_relay_url relays[CTL_RELAYS_MAX];
@@ -408,14 +399,15 @@ int ctl__relay_config(struct ctl_server *srv, char *err, size_t errlen);
  * changed (the node's map then carries it as a delta). */
 bool ctl__relay_refresh(struct ctl_server *srv, struct ctl__node *n, int64_t now);
 
-/* throttle.c */
-int ctl__throttle_init(struct ctl__throttle *t, int limit, int64_t window_s, size_t cap);
-void ctl__throttle_uninit(struct ctl__throttle *t);
-/* Count an attempt for key at now: 0; -EAGAIN when key has used up its attempts in this
- * window, -ENOSPC when the table is full of live windows (*retry_at: when to try again). */
-int ctl__throttle_take(struct ctl__throttle *t, const char *key, int64_t now, int64_t *retry_at);
+/* throttle.c: failed passwords per account and per source, in the store for every replica.
+ * Count an attempt for key at now: 0; -EAGAIN when key has used up its attempts in this
+ * window, -ENOSPC when the kind has SRV_THROTTLE_KEYS live windows (*retry_at: when to try
+ * again); another error when the store could not count it (logged). */
+int ctl__throttle_take(struct ctl_server *srv, enum ctl_throttle_kind kind, const char *key,
+		       int64_t now, int64_t *retry_at);
 /* The attempt succeeded: give it back (all: forget the key's failures too). */
-void ctl__throttle_give_back(struct ctl__throttle *t, const char *key, bool all, int64_t now);
+void ctl__throttle_give_back(struct ctl_server *srv, enum ctl_throttle_kind kind, const char *key,
+			     bool all, int64_t now);
 
 /* health.c: GET /healthz, for the balancer (no token: it says only ok, draining, or that
  * the store does not answer); the replica's name checked or taken from the host name at
@@ -448,9 +440,28 @@ void ctl__html_escape(char *out, size_t outlen, const char *in);
 bool ctl__safe_next(const char *next);
 /* "; Secure" when people reach us over HTTPS, else "". */
 const char *ctl__cookie_secure(const struct ctl_server *srv);
-/* A web session for u, its cookie set and the browser sent on to next (303); a 503 page
- * when there are too many sessions. */
+/* session.c: web sessions in the store.  A web session for u, its cookie set and the browser
+ * sent on to next (303); a 503 page when the store could not keep it. */
 enum MHD_Result ctl__session_start(struct ctl__req *r, const struct ctl_user *u, const char *next);
+/* r's session from its cookie, read from the store (in r->session), or NULL: no cookie, one
+ * that is not ours, expired, ended (a logout through any replica) or its user removed. */
+struct ctl__session *ctl__session_of(struct ctl__req *r);
+/* A new session for u stored (r->session), or NULL (logged). */
+struct ctl__session *ctl__session_new(struct ctl__req *r, const struct ctl_user *u);
+void ctl__session_cookie(struct ctl__req *r, const struct ctl__session *s, char out[static 192]);
+enum MHD_Result ctl__session_unavailable(struct ctl__req *r); /* the 503 page */
+/* The form's csrf field is s's token (constant time). */
+bool ctl__session_csrf_ok(struct ctl__req *r, const struct ctl__session *s);
+/* What a hold keeps of the session that re-authenticated for it: the id's hash as hex (the
+ * id itself never reaches the store). */
+void ctl__session_ref(const struct ctl__session *s, char out[static 65]);
+/* POST /logout. */
+enum MHD_Result ctl__logout(struct ctl__req *r, const char *method);
+/* The login form's CSRF key from the server key (at start, once that is known). */
+void ctl__csrf_key_derive(struct ctl_server *srv);
+/* Every SWEEP_S, the store's expired sessions, throttle windows and request nonces removed
+ * (the timer thread). */
+void ctl__transient_sweep(struct ctl_server *srv, int64_t now);
 /* sso_web.c: /oidc/start and /oidc/callback; the login page's SSO part (HTML, "" without
  * SSO) into out. */
 enum MHD_Result ctl__sso_web(struct ctl__req *r, const char *method, const char *path);
@@ -541,5 +552,17 @@ int ctl__sq_hold_touch(struct ctl_store *s, const char *id, int64_t last_asked);
 int ctl__sq_hold_delete(struct ctl_store *s, const char *id);
 int ctl__sq_hold_count(struct ctl_store *s, int64_t src, int64_t dst, struct ctl_hold_count *c);
 int ctl__sq_hold_expire(struct ctl_store *s, int64_t created_before, int64_t asked_before);
+/* store_sqlite_transient.c: web sessions, password throttles, request nonces (store.h) */
+int ctl__sq_session_put(struct ctl_store *s, const struct ctl_web_session *ws, int64_t per_user,
+			int64_t max);
+int ctl__sq_session_get(struct ctl_store *s, const uint8_t id_hash[static 32], int64_t now,
+			struct ctl_web_session *ws);
+int ctl__sq_session_delete(struct ctl_store *s, const uint8_t id_hash[static 32]);
+int ctl__sq_throttle_take(struct ctl_store *s, const struct ctl_throttle_rule *rule,
+			  const char *key, int64_t now, int64_t *retry_at);
+int ctl__sq_throttle_give_back(struct ctl_store *s, enum ctl_throttle_kind kind, const char *key,
+			       bool all, int64_t now);
+int ctl__sq_nonce_add(struct ctl_store *s, const uint8_t nonce[static 24], int64_t expires);
+int ctl__sq_transient_expire(struct ctl_store *s, int64_t now);
 
 #endif

@@ -1,11 +1,13 @@
 /* The node API's envelope: a request is opened and authenticated with the sender's machine
- * key (with a replay check), dispatched to register, map, hold, logout, audit or sessions, and
- * answered sealed to that key. */
+ * key (with a replay check: this replica's cache, then the store's for replicas), dispatched
+ * to register, map, hold, logout, audit or sessions, and answered sealed to that key. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "control/server/internal.h"
 
 /* ---- replies ---- */
@@ -90,6 +92,27 @@ int ctl__node_decode(const uint8_t server_priv[static 32], struct ctl_replay *re
 	return 0;
 }
 
+/* Replicas sharing the store share the replay cache: the nonce of a request this replica's
+ * own cache let through is inserted into the store, where another replica's insert of it
+ * (the same sealed request sent there first) makes it a replay.  Kept for twice the skew:
+ * past that, the request's timestamp alone refuses it.  With one replica (SQLite) the cache
+ * in memory sees every request, and the store is not asked. */
+static int nonce_shared(struct ctl__req *r, const char **why)
+{
+	struct ctl_store *s = r->srv->store;
+	int rc = s->ops->nonce_add(s, r->nonce, ctl__now_s() + 2 * CTL_WIRE_MAX_SKEW_MS / 1000);
+	if (rc == -EEXIST) {
+		*why = "request nonce was already used (replay)";
+		return MHD_HTTP_UNAUTHORIZED;
+	}
+	if (rc) {
+		log_err("meshcontrol", "cannot store a request's nonce: %s", strerror(-rc));
+		*why = "the request cannot be checked for a replay now; try again";
+		return MHD_HTTP_SERVICE_UNAVAILABLE;
+	}
+	return 0;
+}
+
 enum MHD_Result ctl__node_api(struct ctl__req *r, const char *path)
 {
 	struct ctl_server *srv = r->srv;
@@ -104,6 +127,11 @@ enum MHD_Result ctl__node_api(struct ctl__req *r, const char *path)
 			return ctl__sealed_error(r, (unsigned)status, "%s", why);
 		if (status)
 			return ctl__reply_error(r->conn, (unsigned)status, "%s", why);
+		/* a replay is answered as this replica's cache answers one: not sealed */
+		if (srv->shared && (status = nonce_shared(r, &why)) == MHD_HTTP_UNAUTHORIZED)
+			return ctl__reply_error(r->conn, (unsigned)status, "%s", why);
+		if (status)
+			return ctl__sealed_error(r, (unsigned)status, "%s", why);
 	}
 	if (strcmp(path, "register") == 0)
 		return ctl__api_register(r);

@@ -32,8 +32,16 @@
  * through any replica ("audit:ID") wakes every replica's long polls (GET /api/v1/audit?wait=,
  * meshctl audit --follow), which read the log again.
  *
- * Still in memory per replica (not shared): pending interactive logins, web sessions,
- * password throttles, the node API's replay cache, SSO sign-ins in flight. */
+ * Web sessions, password throttles and the node API's nonces live in the store too (schema
+ * 8, store_*_transient.c), read where they are needed, with no notification: a session made
+ * or ended through one replica is known to every other at its next request (session.c);
+ * failed passwords are counted in one row per account and per source, so N replicas allow
+ * the guesses of one (throttle.c); a sealed request's nonce, once this replica's cache let it
+ * through, is inserted into the store, where a replica that took it first makes it a replay
+ * (node_api.c).  The login form's CSRF key is derived from the shared server key (session.c).
+ *
+ * Still in memory per replica (not shared): pending interactive logins, SSO sign-ins in
+ * flight. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>

@@ -102,6 +102,25 @@ struct ctl_hold_count {
 	int64_t from_src, to_dst, all;
 };
 
+/* A web page's session (schema 8), shared by replicas: the cookie's id is never stored, only
+ * its SHA-256, so whoever reads the database cannot take a session over. */
+struct ctl_web_session {
+	uint8_t id_hash[32];
+	int64_t user_id;
+	char login[CTL_LOGIN_MAX]; /* session_get: the user's login now */
+	char csrf[33];		   /* the token its forms carry */
+	int64_t created, expires;  /* unix seconds */
+};
+
+/* Failed passwords counted per account and per source (schema 8): at most limit attempts
+ * per key in a window of window_s from its first, at most keys_max keys with a live window
+ * per kind (anonymous clients choose the keys). */
+enum ctl_throttle_kind { CTL_THROTTLE_ACCOUNT = 1, CTL_THROTTLE_SOURCE = 2 };
+struct ctl_throttle_rule {
+	enum ctl_throttle_kind kind;
+	int64_t limit, window_s, keys_max;
+};
+
 typedef int (*ctl_sso_cb)(void *ctx, const struct ctl_sso_member *m);
 typedef int (*ctl_user_cb)(void *ctx, const struct ctl_user *u);
 typedef int (*ctl_authkey_cb)(void *ctx, const struct ctl_authkey *k);
@@ -242,6 +261,32 @@ struct ctl_store_ops {
 	int (*hold_delete)(struct ctl_store *s, const char *id);
 	int (*hold_count)(struct ctl_store *s, int64_t src, int64_t dst, struct ctl_hold_count *c);
 	int (*hold_expire)(struct ctl_store *s, int64_t created_before, int64_t asked_before);
+	/* Web sessions (schema 8), so that a session made through one replica is known to every
+	 * other and ended for all by a logout on any.  session_put inserts ws (-EEXIST: its
+	 * id_hash is taken), then drops expired sessions, the user's oldest beyond per_user and
+	 * the oldest of all beyond max; session_get reads the one of id_hash unexpired at now
+	 * with its user's login (-ENOENT: none); session_delete removes it (0 when it was not
+	 * there). */
+	int (*session_put)(struct ctl_store *s, const struct ctl_web_session *ws, int64_t per_user,
+			   int64_t max);
+	int (*session_get)(struct ctl_store *s, const uint8_t id_hash[static 32], int64_t now,
+			   struct ctl_web_session *ws);
+	int (*session_delete)(struct ctl_store *s, const uint8_t id_hash[static 32]);
+	/* Password throttles (schema 8), one count per (kind, key) for every replica.
+	 * throttle_take counts an attempt at now, in one statement's row lock so that attempts
+	 * through several replicas at once are all counted: 0; -EAGAIN when the key has used
+	 * its limit in its window, -ENOSPC when keys_max keys of the kind have live windows and
+	 * this one has none (*retry_at: when its window, or the first to end, ends).
+	 * throttle_give_back takes one back (all: the key's window is forgotten). */
+	int (*throttle_take)(struct ctl_store *s, const struct ctl_throttle_rule *rule,
+			     const char *key, int64_t now, int64_t *retry_at);
+	int (*throttle_give_back)(struct ctl_store *s, enum ctl_throttle_kind kind, const char *key,
+				  bool all, int64_t now);
+	/* Node API request nonces (schema 8), the replay cache replicas share: 0 when nonce was
+	 * new (kept until expires), -EEXIST when some replica took it already. */
+	int (*nonce_add)(struct ctl_store *s, const uint8_t nonce[static 24], int64_t expires);
+	/* Forget expired sessions, throttle windows that ended and nonces past their expiry. */
+	int (*transient_expire)(struct ctl_store *s, int64_t now);
 };
 
 struct ctl_store {

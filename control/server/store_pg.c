@@ -1,11 +1,11 @@
 /* The PostgreSQL backend of the control store, for several meshcontrol replicas sharing one
- * database: the same seven numbered migrations as SQLite written for PostgreSQL (BIGSERIAL,
+ * database: the same numbered migrations as SQLite written for PostgreSQL (BIGSERIAL,
  * BYTEA, BIGINT; a schema_version row), applied under a transaction-level advisory lock so
  * replicas starting together migrate once; one transaction per op; a lost connection reset
  * once per op (ctl__pg_run says when the op runs again).  This file: the connection and its
  * statement helpers, the schema, users, meta, policy and SSO identities; nodes and
  * auth keys are in store_pg_nodes.c, the audit log in store_pg_audit.c, check mode's approvals
- * and holds in store_pg_holds.c. */
+ * and holds in store_pg_holds.c, web sessions, throttles and nonces in store_pg_transient.c. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -99,6 +99,20 @@ static const char *const migrations[] = {
 	"CREATE INDEX IF NOT EXISTS audit_who ON audit (who, id);"
 	"CREATE INDEX IF NOT EXISTS audit_node ON audit (node, id);"
 	"CREATE INDEX IF NOT EXISTS audit_type ON audit ((type COLLATE \"C\"), id);",
+	/* 10: web sessions (ids only as SHA-256), password throttles and node request nonces,
+	 * shared by the replicas (store_pg_transient.c) */
+	"CREATE TABLE IF NOT EXISTS web_sessions (id BIGSERIAL PRIMARY KEY,"
+	"  id_hash BYTEA NOT NULL UNIQUE,"
+	"  user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  csrf TEXT NOT NULL, created BIGINT NOT NULL, expires BIGINT NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS web_sessions_user ON web_sessions (user_id);"
+	"CREATE INDEX IF NOT EXISTS web_sessions_expires ON web_sessions (expires);"
+	"CREATE TABLE IF NOT EXISTS throttles (kind INTEGER NOT NULL, key TEXT NOT NULL,"
+	"  tries BIGINT NOT NULL, ends BIGINT NOT NULL, PRIMARY KEY (kind, key));"
+	"CREATE INDEX IF NOT EXISTS throttles_ends ON throttles (kind, ends);"
+	"CREATE TABLE IF NOT EXISTS node_nonces (nonce BYTEA PRIMARY KEY,"
+	"  expires BIGINT NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS node_nonces_expires ON node_nonces (expires);",
 };
 
 enum { N_MIGRATIONS = sizeof(migrations) / sizeof(migrations[0]) };
@@ -647,6 +661,13 @@ static const struct ctl_store_ops pg_ops = {
 	.hold_delete = ctl__pg_hold_delete,
 	.hold_count = ctl__pg_hold_count,
 	.hold_expire = ctl__pg_hold_expire,
+	.session_put = ctl__pg_session_put,
+	.session_get = ctl__pg_session_get,
+	.session_delete = ctl__pg_session_delete,
+	.throttle_take = ctl__pg_throttle_take,
+	.throttle_give_back = ctl__pg_throttle_give_back,
+	.nonce_add = ctl__pg_nonce_add,
+	.transient_expire = ctl__pg_transient_expire,
 };
 
 /* All migrations not yet applied, in one transaction holding the advisory lock: a replica

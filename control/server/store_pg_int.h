@@ -2,8 +2,9 @@
  * connection, the schema, users, meta, policy, SSO; store_pg_nodes.c: nodes and
  * auth keys; store_pg_policy.c: the policy's version and its compare-and-set;
  * store_pg_notify.c: meta_add and change notifications; store_pg_holds.c: check mode's approvals
- * and holds; store_migrate.c: SQLite -> PostgreSQL).  Every statement goes through ctl__pg_q with
- * its values as parameters (PQexecParams, text format): no SQL is ever built from input.  Errors
+ * and holds; store_pg_transient.c: web sessions, password throttles, request nonces;
+ * store_migrate.c: SQLite -> PostgreSQL).  Every statement goes through ctl__pg_q with its
+ * values as parameters (PQexecParams, text format): no SQL is ever built from input.  Errors
  * are negative errno values: -EEXIST for a constraint (SQLSTATE class 23, as SQLite's
  * SQLITE_CONSTRAINT), -EBUSY for a serialization failure or deadlock, -EPIPE when the connection
  * was lost, -EIO otherwise. */
@@ -108,6 +109,18 @@ int ctl__pg_hold_touch(struct ctl_store *s, const char *id, int64_t last_asked);
 int ctl__pg_hold_delete(struct ctl_store *s, const char *id);
 int ctl__pg_hold_count(struct ctl_store *s, int64_t src, int64_t dst, struct ctl_hold_count *c);
 int ctl__pg_hold_expire(struct ctl_store *s, int64_t created_before, int64_t asked_before);
+/* store_pg_transient.c: web sessions, password throttles, request nonces (store.h) */
+int ctl__pg_session_put(struct ctl_store *s, const struct ctl_web_session *ws, int64_t per_user,
+			int64_t max);
+int ctl__pg_session_get(struct ctl_store *s, const uint8_t id_hash[static 32], int64_t now,
+			struct ctl_web_session *ws);
+int ctl__pg_session_delete(struct ctl_store *s, const uint8_t id_hash[static 32]);
+int ctl__pg_throttle_take(struct ctl_store *s, const struct ctl_throttle_rule *rule,
+			  const char *key, int64_t now, int64_t *retry_at);
+int ctl__pg_throttle_give_back(struct ctl_store *s, enum ctl_throttle_kind kind, const char *key,
+			       bool all, int64_t now);
+int ctl__pg_nonce_add(struct ctl_store *s, const uint8_t nonce[static 24], int64_t expires);
+int ctl__pg_transient_expire(struct ctl_store *s, int64_t now);
 /* store_pg_notify.c: the triggers that notify every change (store_notify.h), installed
  * (or replaced) in a transaction of their own under the migration lock. */
 int ctl__pg_notify_install(struct ctl__pg_store *s, char *err, size_t errlen);

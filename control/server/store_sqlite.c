@@ -109,6 +109,21 @@ static const char *const migrations[] = {
 	 * prefix range" with ORDER BY id LIMIT as the id scan whatever the index (measured) */
 	"CREATE INDEX IF NOT EXISTS audit_who ON audit (who, id);"
 	"CREATE INDEX IF NOT EXISTS audit_node ON audit (node, id);",
+	/* 10: web sessions (their ids only as SHA-256), password throttles and node request
+	 * nonces, so that replicas share them (store_sqlite_transient.c); a user's sessions go
+	 * with the user */
+	"CREATE TABLE IF NOT EXISTS web_sessions (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  id_hash BLOB NOT NULL UNIQUE,"
+	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  csrf TEXT NOT NULL, created INTEGER NOT NULL, expires INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS web_sessions_user ON web_sessions (user_id);"
+	"CREATE INDEX IF NOT EXISTS web_sessions_expires ON web_sessions (expires);"
+	"CREATE TABLE IF NOT EXISTS throttles (kind INTEGER NOT NULL, key TEXT NOT NULL,"
+	"  tries INTEGER NOT NULL, ends INTEGER NOT NULL, PRIMARY KEY (kind, key));"
+	"CREATE INDEX IF NOT EXISTS throttles_ends ON throttles (kind, ends);"
+	"CREATE TABLE IF NOT EXISTS node_nonces (nonce BLOB PRIMARY KEY,"
+	"  expires INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS node_nonces_expires ON node_nonces (expires);",
 };
 
 enum { N_MIGRATIONS = sizeof(migrations) / sizeof(migrations[0]) };
@@ -563,6 +578,13 @@ static const struct ctl_store_ops sqlite_ops = {
 	.hold_delete = ctl__sq_hold_delete,
 	.hold_count = ctl__sq_hold_count,
 	.hold_expire = ctl__sq_hold_expire,
+	.session_put = ctl__sq_session_put,
+	.session_get = ctl__sq_session_get,
+	.session_delete = ctl__sq_session_delete,
+	.throttle_take = ctl__sq_throttle_take,
+	.throttle_give_back = ctl__sq_throttle_give_back,
+	.nonce_add = ctl__sq_nonce_add,
+	.transient_expire = ctl__sq_transient_expire,
 };
 
 static int migrate(sqlite3 *db, char *err, size_t errlen)

@@ -1,8 +1,8 @@
 /* The web pages people use: log in, approve a new device (interactive registration), and
  * approve a check-mode SSH login.  Plain HTML forms and a little CSS, no JavaScript, sized
- * for a phone.  Sessions are an HttpOnly SameSite cookie (Secure over HTTPS); every form
- * carries the session's CSRF token.  Check approvals are written to the store before the
- * held request is released, so they survive a restart. */
+ * for a phone.  Sessions are an HttpOnly SameSite cookie (Secure over HTTPS) whose row is in
+ * the store (session.c); every form carries the session's CSRF token.  Check approvals are written
+ * to the store before the held request is released, so they survive a restart. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -18,8 +18,6 @@
 #include "control/server/ident.h"
 #include "control/server/internal.h"
 #include "control/server/tags.h"
-
-enum { SESSION_TTL_S = 3600, MAX_SESSIONS = 4096 };
 
 static const char page_head[] =
     "<!doctype html><html lang=en><head><meta charset=utf-8>"
@@ -176,44 +174,6 @@ bool ctl__form_get(const char *body, const char *key, char *out, size_t outlen)
 	return false;
 }
 
-static struct ctl__session *session_of(struct ctl__req *r)
-{
-	struct ctl_server *srv = r->srv;
-	const char *id = MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, "mesh_session");
-	int64_t now = ctl__now_s();
-	if (!id)
-		return NULL;
-	for (size_t i = 0; i < srv->n_sessions; i++) {
-		struct ctl__session *s = &srv->sessions[i];
-		if (s->expires > now && strlen(id) == 64 && sodium_memcmp(s->id, id, 64) == 0)
-			return s;
-	}
-	return NULL;
-}
-
-static struct ctl__session *session_new(struct ctl_server *srv, const struct ctl_user *u)
-{
-	int64_t now = ctl__now_s();
-	for (size_t i = 0; i < srv->n_sessions;)
-		if (srv->sessions[i].expires <= now)
-			srv->sessions[i] = srv->sessions[--srv->n_sessions];
-		else
-			i++;
-	if (srv->n_sessions >= MAX_SESSIONS)
-		return NULL;
-	struct ctl__session *arr = realloc(srv->sessions, (srv->n_sessions + 1) * sizeof(*arr));
-	if (!arr)
-		return NULL;
-	srv->sessions = arr;
-	struct ctl__session *s = &arr[srv->n_sessions++];
-	ctl__random_hex(s->id, 32);
-	ctl__random_hex(s->csrf, 16);
-	s->user_id = u->id;
-	snprintf(s->login, sizeof(s->login), "%s", u->login);
-	s->expires = now + SESSION_TTL_S;
-	return s;
-}
-
 bool ctl__safe_next(const char *next)
 {
 	return (strncmp(next, "/register/", 10) == 0 || strncmp(next, "/check/", 7) == 0) &&
@@ -239,8 +199,9 @@ static enum MHD_Result too_many(struct ctl__req *r, const char *title, bool acco
 }
 
 /* Check login's password the way every form does: at most SRV_THROTTLE_ACCOUNT failures per
- * account and SRV_THROTTLE_SOURCE per source address in a window, counted before Argon2id
- * runs (without the server lock).  0 (u filled), -EACCES, or a 429 page already in *res. */
+ * account and SRV_THROTTLE_SOURCE per source address in a window, counted in the store (for
+ * every replica) before Argon2id runs (without the server lock).  0 (u filled), -EACCES, or
+ * -EAGAIN with a page already in *res (429; 503 when the store could not count). */
 static int password_check(struct ctl__req *r, const char *login, const char *pw, struct ctl_user *u,
 			  const char *title, enum MHD_Result *res)
 {
@@ -248,26 +209,39 @@ static int password_check(struct ctl__req *r, const char *login, const char *pw,
 	char src[SRV_SOURCE_MAX];
 	int64_t now = ctl__now_s(), retry_at;
 	ctl__source(r->conn, src);
-	if (ctl__throttle_take(&srv->fails_source, src, now, &retry_at) != 0) {
-		*res = too_many(r, title, false, src, retry_at);
+	bool by_source = true;
+	int rc = ctl__throttle_take(srv, CTL_THROTTLE_SOURCE, src, now, &retry_at);
+	if (!rc) {
+		by_source = false;
+		rc = ctl__throttle_take(srv, CTL_THROTTLE_ACCOUNT, login, now, &retry_at);
+		if (rc)
+			ctl__throttle_give_back(srv, CTL_THROTTLE_SOURCE, src, false, now);
+	}
+	if (rc == -EAGAIN || rc == -ENOSPC) {
+		*res = too_many(r, title, !by_source, by_source ? src : login, retry_at);
 		return -EAGAIN;
 	}
-	if (ctl__throttle_take(&srv->fails_account, login, now, &retry_at) != 0) {
-		ctl__throttle_give_back(&srv->fails_source, src, false, now);
-		*res = too_many(r, title, true, login, retry_at);
+	if (rc) { /* not counted, so not checked either (logged) */
+		*res = page(r, MHD_HTTP_SERVICE_UNAVAILABLE, title, NULL,
+			    "<p class=err id=error>The password cannot be checked now; try again "
+			    "later.</p>");
 		return -EAGAIN;
 	}
-	/* Argon2id takes a while: do it without holding the server lock. */
+	/* Argon2id takes a while: done without the server lock, which the store is read under
+	 * (one connection: another thread may use it meanwhile) */
+	char hash[CTL_PWHASH_SIZE];
+	ctl_user_credentials(srv->store, login, u, hash);
 	pthread_mutex_unlock(&srv->lock);
-	int rc = ctl_user_authenticate(srv->store, login, pw, u);
+	rc = ctl_user_check(hash, pw);
 	pthread_mutex_lock(&srv->lock);
+	sodium_memzero(hash, sizeof(hash));
 	if (rc) {
 		log_info("meshcontrol", "web password refused for '%s' from %s", login, src);
 		return -EACCES;
 	}
 	now = ctl__now_s();
-	ctl__throttle_give_back(&srv->fails_source, src, false, now);
-	ctl__throttle_give_back(&srv->fails_account, login, true, now);
+	ctl__throttle_give_back(srv, CTL_THROTTLE_SOURCE, src, false, now);
+	ctl__throttle_give_back(srv, CTL_THROTTLE_ACCOUNT, login, true, now);
 	return 0;
 }
 
@@ -376,39 +350,17 @@ static enum MHD_Result do_login(struct ctl__req *r)
 	return ctl__session_start(r, &u, next);
 }
 
-static void session_cookie(struct ctl__req *r, const struct ctl__session *s, char out[static 192])
-{
-	snprintf(out, 192, "mesh_session=%s; Path=/; HttpOnly; SameSite=Lax; Max-Age=%d%s", s->id,
-		 SESSION_TTL_S, ctl__cookie_secure(r->srv));
-}
-
-static enum MHD_Result too_many_sessions(struct ctl__req *r)
-{
-	return page(r, MHD_HTTP_SERVICE_UNAVAILABLE, "Busy", NULL,
-		    "<p class=err>Too many sessions; try again later.</p>");
-}
-
-enum MHD_Result ctl__session_start(struct ctl__req *r, const struct ctl_user *u, const char *next)
-{
-	struct ctl__session *s = session_new(r->srv, u);
-	if (!s)
-		return too_many_sessions(r);
-	char cookie[192];
-	session_cookie(r, s, cookie);
-	return ctl__redirect(r, next, cookie);
-}
-
 enum MHD_Result ctl__check_reauthed(struct ctl__req *r, struct ctl__hold *h,
 				    const struct ctl_user *u, int64_t auth_at)
 {
-	struct ctl__session *s = session_of(r);
+	struct ctl__session *s = ctl__session_of(r);
 	char cookie[192] = "", to[64];
 	if (!s || s->user_id != u->id) {
-		if (!(s = session_new(r->srv, u)))
-			return too_many_sessions(r);
-		session_cookie(r, s, cookie);
+		if (!(s = ctl__session_new(r, u)))
+			return ctl__session_unavailable(r);
+		ctl__session_cookie(r, s, cookie);
 	}
-	memcpy(h->reauth_session, s->id, sizeof(h->reauth_session));
+	ctl__session_ref(s, h->reauth_session);
 	h->reauth_user = u->id;
 	h->reauth_at = auth_at;
 	ctl__hold_save(r->srv, h); /* so that the page on any replica lets this session approve */
@@ -423,17 +375,10 @@ static enum MHD_Result need_login(struct ctl__req *r, const char *path)
 	return ctl__redirect(r, to, NULL);
 }
 
-static bool csrf_ok(struct ctl__req *r, const struct ctl__session *s)
-{
-	char tok[64];
-	ctl__form_get(r->body ? r->body : "", "csrf", tok, sizeof(tok));
-	return strlen(tok) == 32 && sodium_memcmp(tok, s->csrf, 32) == 0;
-}
-
 static enum MHD_Result device_page(struct ctl__req *r, const char *method, const char *token)
 {
 	struct ctl_server *srv = r->srv;
-	struct ctl__session *s = session_of(r);
+	struct ctl__session *s = ctl__session_of(r);
 	char path[64], host[128], who[256], action[16], tags[CTL_TAGS_TEXT_MAX] = "";
 	char tags_h[CTL_TAGS_TEXT_MAX * 2], err[512] = "", err_h[1024];
 	snprintf(path, sizeof(path), "/register/%.40s", token);
@@ -453,7 +398,7 @@ static enum MHD_Result device_page(struct ctl__req *r, const char *method, const
 	ctl__html_escape(tags_h, sizeof(tags_h), tags);
 	ctl__html_escape(who, sizeof(who), s->login);
 	if (strcmp(method, "POST") == 0 && lr->state == CTL__PENDING) {
-		if (!csrf_ok(r, s))
+		if (!ctl__session_csrf_ok(r, s))
 			return page(r, MHD_HTTP_FORBIDDEN, "Refused", NULL,
 				    "<p class=err>The form has expired; reload the page.</p>");
 		ctl__form_get(r->body ? r->body : "", "action", action, sizeof(action));
@@ -538,8 +483,11 @@ struct check_view {
 /* Whether s re-authenticated at the identity provider for h (ctl__check_reauthed). */
 static bool reauthed(const struct ctl__hold *h, const struct ctl__session *s)
 {
-	return s && h->reauth_session[0] && h->reauth_user == s->user_id &&
-	       sodium_memcmp(h->reauth_session, s->id, 64) == 0;
+	char ref[65];
+	if (!s || !h->reauth_session[0] || h->reauth_user != s->user_id)
+		return false;
+	ctl__session_ref(s, ref);
+	return sodium_memcmp(h->reauth_session, ref, 64) == 0;
 }
 
 static enum MHD_Result check_form(struct ctl__req *r, unsigned status, const struct check_view *v,
@@ -586,7 +534,7 @@ static bool check_password(struct ctl__req *r, const struct check_view *v, struc
 	if (rc == -EAGAIN)
 		return false;
 	*h = ctl__hold_find(r->srv, id);
-	*s = session_of(r);
+	*s = ctl__session_of(r);
 	if (!*h || !*s)
 		*res = page(r, MHD_HTTP_NOT_FOUND, "Unknown request", NULL,
 			    "<p class=err>This check link has expired; connect again for a new "
@@ -661,7 +609,7 @@ static void check_audit(struct ctl__req *r, const struct ctl__hold *h, const cha
 static enum MHD_Result check_page(struct ctl__req *r, const char *method, const char *id)
 {
 	struct ctl_server *srv = r->srv;
-	struct ctl__session *s = session_of(r);
+	struct ctl__session *s = ctl__session_of(r);
 	struct check_view v;
 	char action[16];
 	snprintf(v.path, sizeof(v.path), "/check/%.40s", id);
@@ -697,7 +645,7 @@ static enum MHD_Result check_page(struct ctl__req *r, const char *method, const 
 	ctl__html_escape(v.user, sizeof(v.user), h->local_user);
 	ctl__html_escape(v.login, sizeof(v.login), s->login);
 	if (strcmp(method, "POST") == 0 && h->state == CTL__PENDING) {
-		if (!csrf_ok(r, s))
+		if (!ctl__session_csrf_ok(r, s))
 			return page(r, MHD_HTTP_FORBIDDEN, "Refused", NULL,
 				    "<p class=err>The form has expired; reload the page.</p>");
 		ctl__form_get(r->body ? r->body : "", "action", action, sizeof(action));
@@ -755,15 +703,21 @@ enum MHD_Result ctl__web(struct ctl__req *r, const char *method, const char *pat
 		return device_page(r, method, path + 10);
 	if (strncmp(path, "/check/", 7) == 0)
 		return check_page(r, method, path + 7);
+	if (strcmp(path, "/logout") == 0)
+		return ctl__logout(r, method);
 	if (strcmp(path, "/") == 0) {
-		struct ctl__session *s = session_of(r);
+		struct ctl__session *s = ctl__session_of(r);
 		char who[256];
 		ctl__html_escape(who, sizeof(who), s ? s->login : "");
+		if (!s)
+			return page(r, MHD_HTTP_OK, "Mesh control", NULL,
+				    "<p><a href=/login>Log in</a> to approve devices and SSH "
+				    "logins.</p>");
 		return page(r, MHD_HTTP_OK, "Mesh control", NULL,
-			    s ? "<p>Logged in as <b>%s</b>.</p>"
-			      : "<p>%s<a href=/login>Log in</a> to approve devices and SSH "
-				"logins.</p>",
-			    who);
+			    "<p>Logged in as <b id=who>%s</b>.</p><form method=post "
+			    "action=/logout><input type=hidden name=csrf value=%s>"
+			    "<button type=submit>Log out</button></form>",
+			    who, s->csrf);
 	}
 	return page(r, MHD_HTTP_NOT_FOUND, "Not found", NULL, "<p>There is no page here.</p>");
 }

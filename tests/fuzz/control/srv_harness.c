@@ -46,6 +46,7 @@ struct MHD_Response {
 	void *body;
 	size_t len;
 	MHD_ContentReaderFreeCallback free_cb;
+	char cookie[sizeof(((struct fz_reply *)0)->cookie)]; /* its Set-Cookie, cut */
 };
 
 const char *MHD_lookup_connection_value(struct MHD_Connection *c, enum MHD_ValueKind kind,
@@ -116,6 +117,8 @@ enum MHD_Result MHD_add_response_header(struct MHD_Response *r, const char *h, c
 	/* a header value with a line break would split the answer */
 	if (strpbrk(h, "\r\n:") || strpbrk(v, "\r\n"))
 		abort();
+	if (strcasecmp(h, "Set-Cookie") == 0)
+		snprintf(r->cookie, sizeof(r->cookie), "%s", v);
 	return MHD_YES;
 }
 
@@ -127,6 +130,7 @@ enum MHD_Result MHD_queue_response(struct MHD_Connection *c, unsigned int status
 	if (out->queued > 1 || status < 100 || status > 599)
 		abort();
 	out->status = status;
+	memcpy(out->cookie, r->cookie, sizeof(out->cookie));
 	out->body = malloc(r->len + 1);
 	if (!out->body)
 		abort();
@@ -261,15 +265,29 @@ static void prepare(void)
 void fz_srv_web(struct ctl_server *srv)
 {
 	srv->public_url = strdup("http://ctl.test");
-	srv->sessions = calloc(1, sizeof(*srv->sessions));
-	if (!srv->public_url || !srv->sessions)
+	if (!srv->public_url)
 		abort();
-	struct ctl__session *se = &srv->sessions[srv->n_sessions++];
-	snprintf(se->id, sizeof(se->id), "%s", FZ_SESSION);
-	snprintf(se->csrf, sizeof(se->csrf), "%s", FZ_CSRF);
-	snprintf(se->login, sizeof(se->login), "alice@example.com");
-	se->user_id = 1;
-	se->expires = ctl__now_s() + 3600;
+	/* alice's session, in the store (replicas on one database: the first one's) */
+	int rc = fz_session_add(srv, FZ_SESSION, FZ_CSRF, 1);
+	if (rc && rc != -EEXIST)
+		abort();
+}
+
+void fz_session_ref(const char *id, char out[static 65])
+{
+	uint8_t h[32];
+	crypto_hash_sha256(h, (const uint8_t *)id, 64);
+	sodium_bin2hex(out, 65, h, sizeof(h));
+}
+
+int fz_session_add(struct ctl_server *srv, const char *id, const char *csrf, int64_t user_id)
+{
+	struct ctl_web_session ws = { .user_id = user_id, .created = ctl__now_s() };
+	ws.expires = ws.created + 3600;
+	crypto_hash_sha256(ws.id_hash, (const uint8_t *)id, 64);
+	snprintf(ws.csrf, sizeof(ws.csrf), "%s", csrf);
+	return srv->store->ops->session_put(srv->store, &ws, SRV_SESSIONS_PER_USER,
+					    SRV_SESSIONS_MAX);
 }
 
 struct ctl_server *fz_srv_open(void)

@@ -39,6 +39,7 @@ struct fz_reply {
 	char *body;
 	size_t len;
 	bool suspended;
+	char cookie[256]; /* the answer's Set-Cookie ("" for none) */
 };
 
 /* A fresh server from the prepared state; aborts when it cannot be made. */
@@ -47,6 +48,10 @@ void fz_srv_close(struct ctl_server *srv);
 /* srv's public URL and alice's web session FZ_SESSION (fz_srv_open's; for servers made
  * otherwise, such as replicas on PostgreSQL). */
 void fz_srv_web(struct ctl_server *srv);
+/* A web session of user_id with this id (64 hex digits) and CSRF token, in srv's store
+ * (0, or the store's error); what a hold keeps of it (ctl__session_ref). */
+int fz_session_add(struct ctl_server *srv, const char *id, const char *csrf, int64_t user_id);
+void fz_session_ref(const char *id, char out[static 65]);
 
 /* One HTTP request through ctl__http_request: head is "METHOD URL\nName: value\n..."
  * (Cookie: a=b; c=d gives cookies).  The answer goes to out (free out->body). */

@@ -149,3 +149,43 @@ int pg_cluster_main(int (*body)(struct pg_cluster *c, void *ctx), void *ctx)
 		printf("%s\n", why);
 	return rc;
 }
+
+struct both {
+	void (*cases)(const char *url), (*pg_more)(const char *url);
+	int (*finish)(void);
+};
+
+static int both_pg(struct pg_cluster *c, void *ctx)
+{
+	const struct both *b = ctx;
+	char url[512];
+	if (pg_cluster_createdb(c, "cases", url, sizeof(url)) != 0)
+		return 1;
+	b->cases(url);
+	if (b->pg_more) {
+		if (pg_cluster_createdb(c, "more", url, sizeof(url)) != 0)
+			return 1;
+		b->pg_more(url);
+	}
+	fprintf(stderr, "PostgreSQL: ");
+	return b->finish();
+}
+
+int pg_cluster_store_main(int argc, char **argv, void (*cases)(const char *url),
+			  void (*pg_more)(const char *url), int (*finish)(void))
+{
+	struct both b = { cases, pg_more, finish };
+	if (argc == 2 && strcmp(argv[1], "postgres") == 0)
+		return pg_cluster_main(both_pg, &b);
+	char dir[] = "/tmp/ctl-store-test-XXXXXX", url[300], cmd[300];
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	snprintf(url, sizeof(url), "sqlite:%s/state.db", dir);
+	cases(url);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", dir);
+	return finish();
+}

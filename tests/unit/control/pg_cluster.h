@@ -36,4 +36,10 @@ int pg_cluster_createdb(struct pg_cluster *c, const char *name, char *url, size_
  * for tests of a database that went away.  0 or -1. */
 int pg_cluster_stop_server(struct pg_cluster *c);
 
+/* A store test's main(): cases on a SQLite store in a temporary directory, or with the
+ * argument `postgres` on a database of a cluster of its own, then pg_more (NULL: nothing) on
+ * another; finish (the test's check_finish) gives the exit status (77: skipped). */
+int pg_cluster_store_main(int argc, char **argv, void (*cases)(const char *url),
+			  void (*pg_more)(const char *url), int (*finish)(void));
+
 #endif

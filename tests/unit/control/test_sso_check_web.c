@@ -50,17 +50,7 @@ static struct ctl_server *open_sso(int64_t *carol)
 	struct ctl__node *n = ctl__node_by_id(srv, 1);
 	n->rec.user_id = u.id;
 	snprintf(n->owner, sizeof(n->owner), "%s", u.login);
-	struct ctl__session *s = realloc(srv->sessions, 2 * sizeof(*s));
-	if (!s)
-		abort();
-	srv->sessions = s;
-	s = &srv->sessions[srv->n_sessions++];
-	memset(s, 0, sizeof(*s));
-	snprintf(s->id, sizeof(s->id), CAROL);
-	snprintf(s->csrf, sizeof(s->csrf), CAROL_CSRF);
-	snprintf(s->login, sizeof(s->login), "%s", u.login);
-	s->user_id = u.id;
-	s->expires = ctl__now_s() + 3600;
+	CHECK_INT(fz_session_add(srv, CAROL, CAROL_CSRF, u.id), 0);
 	*carol = u.id;
 	return srv;
 }
@@ -106,12 +96,12 @@ int main(void)
 		  404);
 	h->state = 0;
 	/* 6 re-authenticated in another browser (session): this one is still sent there */
-	snprintf(h->reauth_session, sizeof(h->reauth_session), FZ_SESSION);
+	fz_session_ref(FZ_SESSION, h->reauth_session);
 	h->reauth_user = carol;
 	h->reauth_at = h->created + 5;
 	CHECK_INT(get(srv, CHECK_GET("Cookie: mesh_session=" CAROL "\n"), NULL, NULL), 303);
 	/* 7 re-authenticated in this browser: the Approve page, no password */
-	snprintf(h->reauth_session, sizeof(h->reauth_session), CAROL);
+	fz_session_ref(CAROL, h->reauth_session);
 	CHECK_INT(get(srv, CHECK_GET("Cookie: mesh_session=" CAROL "\n"), NULL,
 		      "You signed in again at the identity provider at "),
 		  200);

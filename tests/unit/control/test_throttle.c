@@ -1,10 +1,15 @@
-/* The failed-attempt counter behind the web passwords (control/server/throttle.c): a
- * numbered table of steps on an injected clock, checked against what each must answer. */
+/* The failed-attempt counter behind the web passwords (store.h's throttle_*, used by
+ * control/server/throttle.c) on both backends: a numbered table of steps on an injected
+ * clock, checked against what each must answer.  `postgres` runs it on a cluster of its own
+ * (pg_cluster.h). */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "check.h"
-#include "control/server/internal.h"
+#include "control/server/store.h"
+#include "pg_cluster.h"
 
 enum { OP_TAKE, OP_BACK, OP_RESET };
 
@@ -29,37 +34,61 @@ static const struct {
 	/* 10 */ { OP_TAKE, "alice", 1104, -EAGAIN, 1200 },
 	/* 11 */ { OP_RESET, "alice", 1104, 0, 0 }, /* the account's own success: all forgotten */
 	/* 12 */ { OP_TAKE, "alice", 1104, 0, 0 },
-	/* 13 */ { OP_TAKE, "carol", 1150, 0, 0 },	   /* bob's window ended at 1103: gone */
+	/* 13 */ { OP_TAKE, "carol", 1150, 0, 0 },	   /* bob's window ended at 1103 */
 	/* 14 */ { OP_TAKE, "bob", 1150, 0, 0 },	   /* alice, carol, bob: full */
-	/* 15 */ { OP_TAKE, "dave", 1160, -ENOSPC, 1200 }, /* the oldest window ends at 1200 */
+	/* 15 */ { OP_TAKE, "dave", 1160, -ENOSPC, 1204 }, /* the oldest window ends at 1204 */
 	/* 16 */ { OP_TAKE, "bob", 1160, 0, 0 },	   /* a key already there still counts */
-	/* 17 */ { OP_TAKE, "dave", 1200, 0, 0 },	   /* alice's window ended: room again */
-	/* 18 */ { OP_TAKE, "dave", 1201, 0, 0 },
-	/* 19 */ { OP_TAKE, "dave", 1202, 0, 0 },
-	/* 20 */ { OP_TAKE, "dave", 1203, -EAGAIN, 1300 },
-	/* 21 */ { OP_BACK, "nobody", 1203, 0, 0 }, /* giving back an unknown key changes nothing */
-	/* 22 */ { OP_TAKE, "dave", 1204, -EAGAIN, 1300 },
+	/* 17 */ { OP_TAKE, "dave", 1204, 0, 0 },	   /* alice's window ended: room again */
+	/* 18 */ { OP_TAKE, "dave", 1205, 0, 0 },
+	/* 19 */ { OP_TAKE, "dave", 1206, 0, 0 },
+	/* 20 */ { OP_TAKE, "dave", 1207, -EAGAIN, 1304 },
+	/* 21 */ { OP_BACK, "nobody", 1207, 0, 0 }, /* giving back an unknown key changes nothing */
+	/* 22 */ { OP_TAKE, "dave", 1208, -EAGAIN, 1304 },
+	/* 23 */ { OP_BACK, "dave", 1304, 0, 0 }, /* nor does giving back into an ended window */
+	/* 24 */ { OP_TAKE, "dave", 1304, 0, 0 },
 };
 
-int main(void)
+static void cases(const char *url)
 {
-	struct ctl__throttle t;
-	CHECK_INT(ctl__throttle_init(&t, 3, 100, 3), 0);
+	struct ctl_store *s;
+	char err[512];
+	CHECK_INT(ctl_store_open(url, &s, err, sizeof(err)), 0);
+	if (!s)
+		return;
+	const struct ctl_throttle_rule rule = { CTL_THROTTLE_ACCOUNT, 3, 100, 3 };
 	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
 		int64_t retry_at = 0;
 		if (steps[i].op == OP_TAKE) {
-			int rc = ctl__throttle_take(&t, steps[i].key, steps[i].now, &retry_at);
+			int rc =
+			    s->ops->throttle_take(s, &rule, steps[i].key, steps[i].now, &retry_at);
 			if (rc != steps[i].want || (rc && retry_at != steps[i].retry_at))
-				fprintf(stderr, "step %zu: %s at %lld\n", i, steps[i].key,
-					(long long)steps[i].now);
+				fprintf(stderr, "step %zu: %s at %lld: %d, retry at %lld\n", i,
+					steps[i].key, (long long)steps[i].now, rc,
+					(long long)retry_at);
 			CHECK_INT(rc, steps[i].want);
 			if (rc)
 				CHECK_INT(retry_at, steps[i].retry_at);
 		} else {
-			ctl__throttle_give_back(&t, steps[i].key, steps[i].op == OP_RESET,
-						steps[i].now);
+			CHECK_INT(s->ops->throttle_give_back(s, rule.kind, steps[i].key,
+							     steps[i].op == OP_RESET, steps[i].now),
+				  0);
 		}
 	}
-	ctl__throttle_uninit(&t);
-	return check_finish();
+	/* the kinds are apart: the same key as a source has its own window and room */
+	const struct ctl_throttle_rule source = { CTL_THROTTLE_SOURCE, 1, 100, 3 };
+	int64_t retry_at = 0;
+	CHECK_INT(s->ops->throttle_take(s, &source, "dave", 1304, &retry_at), 0);
+	CHECK_INT(s->ops->throttle_take(s, &source, "dave", 1305, &retry_at), -EAGAIN);
+	CHECK_INT(retry_at, 1404);
+	/* ended windows are forgotten by the sweep; live ones stay */
+	CHECK_INT(s->ops->transient_expire(s, 1300), 0);
+	CHECK_INT(s->ops->throttle_take(s, &rule, "dave", 1305, &retry_at), 0);
+	CHECK_INT(s->ops->throttle_take(s, &rule, "dave", 1306, &retry_at), 0);
+	CHECK_INT(s->ops->throttle_take(s, &rule, "dave", 1307, &retry_at), -EAGAIN);
+	s->ops->close(s);
+}
+
+int main(int argc, char **argv)
+{
+	return pg_cluster_store_main(argc, argv, cases, NULL, check_finish);
 }
