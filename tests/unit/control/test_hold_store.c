@@ -15,6 +15,7 @@
 #include "control/server/store.h"
 #include "eventually.h"
 #include "pg_cluster.h"
+#include "pg_pair.h"
 #include "tests/fuzz/control/srv_harness.h"
 
 static struct ctl__hold mkhold(const char *id, int64_t src, int64_t dst, int64_t now)
@@ -155,43 +156,27 @@ static void hold_id(char id[33])
 		snprintf(id, 33, "%s", strchr(p + 10, '"') + 1);
 }
 
-static struct ctl_server *replica(const char *url, const char *dir)
-{
-	struct ctl_server_config cfg = { .state_dir = dir, .store_url = url };
-	struct ctl_server *srv = NULL;
-	char err[512] = "";
-	CHECK_INT(ctl_server_new(&cfg, &srv, err, sizeof(err)), 0);
-	if (err[0])
-		fprintf(stderr, "server: %s\n", err);
-	if (!srv)
-		return NULL;
-	fz_srv_web(srv);
-	CHECK_INT(ctl__replica_start(srv, err, sizeof(err)), 0);
-	return srv;
-}
-
 #define APPROVE "csrf=" FZ_CSRF "&action=approve&password=password1"
 #define REJECT "csrf=" FZ_CSRF "&action=reject"
 
 static void two_servers(const char *url)
 {
-	char a_dir[] = "/tmp/ctl-hold-a-XXXXXX", b_dir[] = "/tmp/ctl-hold-b-XXXXXX", cmd[400];
-	char err[512], head[160], id[33], id2[33];
-	CHECK(mkdtemp(a_dir) && mkdtemp(b_dir));
-	/* the harness's tailnet (users, the laptop and the server, the policy, its key) */
+	char head[160], id[33], id2[33], from[300];
+	/* the harness's tailnet (users, the laptop and the server, the policy, its key), moved
+	 * into the store; two servers on it, driven through their handlers */
 	struct ctl_server *t = fz_srv_open();
-	char db[300];
-	snprintf(db, sizeof(db), "%s/state.db", t->cfg.state_dir);
-	snprintf(cmd, sizeof(cmd), "cp %s/server.key %s/", t->cfg.state_dir, a_dir);
-	CHECK_INT(system(cmd), 0);
+	uint8_t key[32];
+	snprintf(from, sizeof(from), "%s", t->cfg.state_dir);
+	memcpy(key, t->server_pub, sizeof(key));
 	fz_srv_close(t);
-	FILE *report = fopen("/dev/null", "w");
-	CHECK_INT(ctl_store_migrate(db, url, report, err, sizeof(err)), 0);
-	fclose(report);
-	struct ctl_server *a = replica(url, a_dir), *b = replica(url, b_dir);
+	struct pg_pair p;
+	struct pg_pair_opts o = { .from_state = from, .feed_only = true, .prepare = fz_srv_web };
+	CHECK_INT(pg_pair_open(&p, url, &o), 0);
+	struct ctl_server *a = p.a, *b = p.b;
 	if (!a || !b)
 		goto out;
-	CHECK_MEM(a->server_pub, b->server_pub, 32);
+	CHECK_MEM(a->server_pub, key, 32); /* the tailnet's key, stored by a */
+	CHECK_MEM(b->server_pub, key, 32);
 
 	/* 1 a hold made through b, found and approved on a's page; b answers "accept" */
 	node_hold(b, NULL);
@@ -232,10 +217,7 @@ static void two_servers(const char *url)
 	CHECK_INT(pending, SRV_HOLDS_PER_SOURCE);
 	CHECK(strstr(last, "too many check-mode logins from laptop") != NULL);
 out:
-	ctl_server_free(a);
-	ctl_server_free(b);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s %s", a_dir, b_dir);
-	CHECK_INT(system(cmd), 0);
+	pg_pair_close(&p);
 }
 
 static int pg_cases(struct pg_cluster *c, void *ctx)
