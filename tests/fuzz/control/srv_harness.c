@@ -365,6 +365,13 @@ void fz_srv_close(struct ctl_server *srv)
 	ctl_server_free(srv);
 }
 
+const char *fz_srv_template(void)
+{
+	if (!template_dir[0])
+		prepare();
+	return template_dir;
+}
+
 /* ---- requests ---- */
 
 static void conn_add(struct MHD_Connection *c, int kind, const char *name, size_t nlen,

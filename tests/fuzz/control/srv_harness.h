@@ -45,6 +45,9 @@ struct fz_reply {
 /* A fresh server from the prepared state; aborts when it cannot be made. */
 struct ctl_server *fz_srv_open(void);
 void fz_srv_close(struct ctl_server *srv);
+/* The state directory of the harness's tailnet as fz_srv_open starts from (state.db,
+ * server.key): to be copied, e.g. into PostgreSQL (tests/unit/control/pg_pair.h). */
+const char *fz_srv_template(void);
 /* srv's public URL and alice's web session FZ_SESSION (fz_srv_open's; for servers made
  * otherwise, such as replicas on PostgreSQL). */
 void fz_srv_web(struct ctl_server *srv);

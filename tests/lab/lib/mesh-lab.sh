@@ -361,3 +361,20 @@ expect_fails() {
 	shift
 	if "$@" > /dev/null 2>&1; then bad "$name: it succeeded"; else ok "$name"; fi
 }
+
+# lab_web_approve NODE CA BASE_URL HOLD_ID LOGIN PASSWORD: a person approving a check-mode
+# login on control's web page, with curl from NODE's namespace: signs in at BASE_URL/login
+# (LOGIN, PASSWORD), opens BASE_URL/check/HOLD_ID and approves with the password again.
+# Prints the page the approval answers with; 1 when the check page shows no approval form.
+lab_web_approve() {
+	local jar=$LAB/jar-$4 csrf
+	lab__web() { lab_in "$1" curl -s -m 20 --cacert "$2" -c "$jar" -b "$jar" "${@:3}"; }
+	csrf=$(lab__web "$1" "$2" "$3/login" | sed -n 's/.*name=csrf value=\([0-9a-f]*\).*/\1/p')
+	lab__web "$1" "$2" -o /dev/null --data-urlencode "next=/check/$4" \
+		--data-urlencode "login=$5" --data-urlencode "password=$6" \
+		--data-urlencode "csrf=$csrf" "$3/login"
+	csrf=$(lab__web "$1" "$2" "$3/check/$4" | sed -n 's/.*name=csrf value=\([0-9a-f]*\).*/\1/p')
+	[[ $csrf =~ ^[0-9a-f]+$ ]] || return 1
+	lab__web "$1" "$2" --data-urlencode "csrf=$csrf" --data action=approve \
+		--data-urlencode "password=$6" "$3/check/$4"
+}

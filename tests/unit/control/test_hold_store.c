@@ -15,7 +15,7 @@
 #include "control/server/store.h"
 #include "eventually.h"
 #include "pg_cluster.h"
-#include "replicas.h"
+#include "pg_pair.h"
 #include "tests/fuzz/control/srv_harness.h"
 
 static struct ctl__hold mkhold(const char *id, int64_t src, int64_t dst, int64_t now)
@@ -161,15 +161,22 @@ static void hold_id(char id[33])
 
 static void two_servers(const char *url)
 {
-	char head[160], id[33], id2[33];
-	/* the harness's tailnet (users, the laptop and the server, the policy, its key) */
-	struct replicas rp;
-	bool up = replicas_open(&rp, url);
-	CHECK(up);
-	struct ctl_server *a = rp.a, *b = rp.b;
-	if (!up)
+	char head[160], id[33], id2[33], from[300];
+	/* the harness's tailnet (users, the laptop and the server, the policy, its key), moved
+	 * into the store; two servers on it, driven through their handlers */
+	struct ctl_server *t = fz_srv_open();
+	uint8_t key[32];
+	snprintf(from, sizeof(from), "%s", t->cfg.state_dir);
+	memcpy(key, t->server_pub, sizeof(key));
+	fz_srv_close(t);
+	struct pg_pair p;
+	struct pg_pair_opts o = { .from_state = from, .feed_only = true, .prepare = fz_srv_web };
+	CHECK_INT(pg_pair_open(&p, url, &o), 0);
+	struct ctl_server *a = p.a, *b = p.b;
+	if (!a || !b)
 		goto out;
-	CHECK_MEM(a->server_pub, b->server_pub, 32);
+	CHECK_MEM(a->server_pub, key, 32); /* the tailnet's key, stored by a */
+	CHECK_MEM(b->server_pub, key, 32);
 
 	/* 1 a hold made through b, found and approved on a's page; b answers "accept" */
 	node_hold(b, NULL);
@@ -210,7 +217,7 @@ static void two_servers(const char *url)
 	CHECK_INT(pending, SRV_HOLDS_PER_SOURCE);
 	CHECK(strstr(last, "too many check-mode logins from laptop") != NULL);
 out:
-	replicas_close(&rp);
+	pg_pair_close(&p);
 }
 
 int main(int argc, char **argv)

@@ -30,6 +30,7 @@
 #include "control/server/server.h"
 #include "control/server/store.h"
 #include "pg_cluster.h"
+#include "pg_pair.h"
 
 /* ---- 1. the store ---- */
 
@@ -203,17 +204,15 @@ static long http(uint16_t port, const char *method, const char *path, const char
 
 static void http_cases(const char *state_dir, const char *store_url, struct pg_cluster *pg)
 {
-	struct ctl_server_config cfg = { .state_dir = state_dir,
-					 .store_url = store_url,
-					 .replica_name = "ctl-a" };
 	struct ctl_server *srv;
 	struct ctl_store *st;
 	char err[512], token[65];
 	CHECK_INT(ctl_state_open_store(state_dir, store_url, &st, err, sizeof(err)), 0);
 	CHECK_INT(ctl_state_admin_token(state_dir, st, token, err, sizeof(err)), 0);
 	st->ops->close(st);
-	CHECK_INT(ctl_server_new(&cfg, &srv, err, sizeof(err)), 0);
-	CHECK_INT(ctl_server_start(srv, err, sizeof(err)), 0);
+	CHECK((srv = pg_pair_server(store_url, state_dir, "ctl-a", NULL)) != NULL);
+	if (!srv)
+		return;
 	uint16_t port = ctl_server_port(srv);
 	struct answer a;
 	/* a store that never had a policy: version 0 */
@@ -265,7 +264,9 @@ static void http_cases(const char *state_dir, const char *store_url, struct pg_c
 	CHECK_STR(a.body, "{\"status\":\"draining\",\"replica\":\"ctl-a\"}");
 	ctl_server_free(srv);
 	/* a replica name that would break a header is refused */
-	cfg.replica_name = "a\r\nX-Evil: 1";
+	struct ctl_server_config cfg = { .state_dir = state_dir,
+					 .store_url = store_url,
+					 .replica_name = "a\r\nX-Evil: 1" };
 	CHECK_INT(ctl_server_new(&cfg, &srv, err, sizeof(err)), -EINVAL);
 	CHECK_STR(err, "--replica-name 'a\r\nX-Evil: 1': use 1 to 63 letters, digits, '.', '-' "
 		       "or '_'");
@@ -291,14 +292,8 @@ int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	if (argc == 2 && strcmp(argv[1], "postgres") == 0) {
-		char why[256] = "";
-		struct pg_cluster c;
-		int rc = pg_cluster_run(&c, pg_cases, NULL, why, sizeof(why));
-		if (why[0])
-			printf("%s\n", why);
-		return rc;
-	}
+	if (argc == 2 && strcmp(argv[1], "postgres") == 0)
+		return pg_cluster_main(pg_cases, NULL);
 	char dir[] = "/tmp/ctl-etag-XXXXXX", url[300], cmd[300];
 	CHECK(mkdtemp(dir) != NULL);
 	snprintf(url, sizeof(url), "sqlite:%s/policy.db", dir);

@@ -24,6 +24,7 @@
 #include "control/server/store_notify.h"
 #include "eventually.h"
 #include "pg_cluster.h"
+#include "pg_pair.h"
 
 static const struct {
 	const char *payload;
@@ -357,39 +358,26 @@ static void trigger_cases(const char *url)
 	CHECK_INT(ctl_store_listen("sqlite:/tmp/x.db", &l, err, sizeof(err)), -EINVAL);
 }
 
-static struct ctl_server *server(const char *url, const char *dir)
-{
-	struct ctl_server_config cfg = { .state_dir = dir, .store_url = url };
-	struct ctl_server *srv = NULL;
-	char err[512] = "";
-	CHECK_INT(ctl_server_new(&cfg, &srv, err, sizeof(err)), 0);
-	if (err[0])
-		fprintf(stderr, "server: %s\n", err);
-	if (srv)
-		CHECK_INT(ctl_server_start(srv, err, sizeof(err)), 0);
-	return srv;
-}
-
 static void two_servers(const char *url)
 {
-	char a_dir[] = "/tmp/ctl-replica-a-XXXXXX", b_dir[] = "/tmp/ctl-replica-b-XXXXXX";
-	char path[128], cmd[128];
-	CHECK(mkdtemp(a_dir) && mkdtemp(b_dir));
-	struct ctl_server *a = server(url, a_dir), *b = server(url, b_dir);
+	struct pg_pair p;
+	char path[128];
+	CHECK_INT(pg_pair_open(&p, url, NULL), 0);
+	struct ctl_server *a = p.a, *b = p.b;
 	if (!a || !b)
 		goto out;
 	CHECK_MEM(a->server_pub, b->server_pub, 32);
 	CHECK_MEM(a->server_priv, b->server_priv, 32);
 	CHECK_MEM(a->admin_hash, b->admin_hash, 32);
-	snprintf(path, sizeof(path), "%s/admin-token", a_dir);
+	snprintf(path, sizeof(path), "%s/admin-token", p.a_dir);
 	CHECK_INT(access(path, F_OK), 0); /* the first wrote the token */
-	snprintf(path, sizeof(path), "%s/admin-token", b_dir);
+	snprintf(path, sizeof(path), "%s/admin-token", p.b_dir);
 	CHECK(access(path, F_OK) != 0); /* the second has none: it never knew the token */
-	snprintf(path, sizeof(path), "%s/server.key", b_dir);
+	snprintf(path, sizeof(path), "%s/server.key", p.b_dir);
 	CHECK(access(path, F_OK) != 0); /* the key lives in the store */
 	char ka[45], kb[45], err[256];
 	ctl_server_key(a, ka);
-	CHECK_INT(ctl_store_server_key(b->store, url, b_dir, kb, err, sizeof(err)), 0);
+	CHECK_INT(ctl_store_server_key(b->store, url, p.b_dir, kb, err, sizeof(err)), 0);
 	CHECK_STR(kb, ka);
 
 	/* a policy written through b's store reaches a */
@@ -427,10 +415,7 @@ static void two_servers(const char *url)
 	CHECK(EVENTUALLY(a, ctl__node_by_id(a, n.id) == NULL));
 	CHECK(EVENTUALLY(a, a->n_nodes == 0));
 out:
-	ctl_server_free(a);
-	ctl_server_free(b);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s %s", a_dir, b_dir);
-	CHECK_INT(system(cmd), 0);
+	pg_pair_close(&p);
 }
 
 enum { WAIT_S = 20, APPEND_AFTER_MS = 700, WOKEN_WITHIN_MS = 1500 };
@@ -518,17 +503,13 @@ static void audit_follow(const char *a_dir, struct ctl_server *a, struct ctl_ser
 
 static void follow_servers(const char *url)
 {
-	char a_dir[] = "/tmp/ctl-follow-a-XXXXXX", b_dir[] = "/tmp/ctl-follow-b-XXXXXX", cmd[128];
-	CHECK(mkdtemp(a_dir) && mkdtemp(b_dir));
-	struct ctl_server *a = server(url, a_dir), *b = a ? server(url, b_dir) : NULL;
-	if (a && b) {
-		audit_trigger(url, b);
-		audit_follow(a_dir, a, b);
+	struct pg_pair p;
+	CHECK_INT(pg_pair_open(&p, url, NULL), 0); /* listening: curl is the client */
+	if (p.a && p.b) {
+		audit_trigger(url, p.b);
+		audit_follow(p.a_dir, p.a, p.b);
 	}
-	ctl_server_free(a);
-	ctl_server_free(b);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s %s", a_dir, b_dir);
-	CHECK_INT(system(cmd), 0);
+	pg_pair_close(&p);
 }
 
 static int pg_cases(struct pg_cluster *c, void *ctx)

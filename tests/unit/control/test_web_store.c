@@ -19,7 +19,7 @@
 #include "control/server/internal.h"
 #include "control/server/store.h"
 #include "pg_cluster.h"
-#include "replicas.h"
+#include "pg_pair.h"
 #include "tests/fuzz/control/srv_harness.h"
 
 static struct ctl_web_session mksession(int64_t user, uint8_t tag, int64_t created)
@@ -207,12 +207,16 @@ static unsigned node_post(struct ctl_server *srv, const char *head, const uint8_
 static void two_servers(const char *url)
 {
 	char head[200], tok[33], csrf[33], session[65];
-	/* the harness's tailnet (users, the laptop and the server, the policy, its key) */
-	struct replicas rp;
-	bool up = replicas_open(&rp, url);
-	CHECK(up);
+	/* the harness's tailnet (users, the laptop and the server, the policy, its key) moved
+	 * into the store; two servers on it, each with alice's web session, driven through
+	 * their handlers */
+	struct pg_pair rp;
+	struct pg_pair_opts o = { .from_state = fz_srv_template(),
+				  .feed_only = true,
+				  .prepare = fz_srv_web };
+	CHECK_INT(pg_pair_open(&rp, url, &o), 0);
 	struct ctl_server *a = rp.a, *b = rp.b;
-	if (!up)
+	if (!a || !b)
 		goto out;
 
 	/* 1 the login form A served is taken by B (one CSRF key); the session B made is known
@@ -295,7 +299,7 @@ static void two_servers(const char *url)
 	}
 	b->shared = true;
 out:
-	replicas_close(&rp);
+	pg_pair_close(&rp);
 }
 
 int main(int argc, char **argv)
