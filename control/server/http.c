@@ -776,9 +776,6 @@ void ctl_server_free(struct ctl_server *srv)
 	if (srv->store)
 		srv->store->ops->close(srv->store);
 	ctl_replay_free(srv->replay);
-	while (srv->n_logins)
-		ctl__login_forget(srv, 0);
-	free(srv->logins);
 	free(srv->holds);
 	free(srv->sessions);
 	ctl__throttle_uninit(&srv->fails_account);

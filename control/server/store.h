@@ -94,12 +94,19 @@ struct ctl_sso_member {
 };
 
 struct ctl_store;
-struct ctl__hold; /* a check-mode hold (internal.h): its row in the store */
+struct ctl__hold;      /* a check-mode hold (internal.h): its row in the store */
+struct ctl__login_req; /* an interactive login (internal.h): its row in the store */
 
 /* Pending check-mode holds counted for the caps (hold.c): from a source node, to a
  * destination node, and every hold stored. */
 struct ctl_hold_count {
 	int64_t from_src, to_dst, all;
+};
+
+/* Pending interactive logins counted for the caps (register.c): from a source address, and
+ * every login stored; a machine's own pending one is not counted (asking again replaces it). */
+struct ctl_login_count {
+	int64_t from_src, all;
 };
 
 typedef int (*ctl_sso_cb)(void *ctx, const struct ctl_sso_member *m);
@@ -231,6 +238,21 @@ struct ctl_store_ops {
 	int (*hold_delete)(struct ctl_store *s, const char *id);
 	int (*hold_count)(struct ctl_store *s, int64_t src, int64_t dst, struct ctl_hold_count *c);
 	int (*hold_expire)(struct ctl_store *s, int64_t created_before, int64_t asked_before);
+	/* pending interactive logins (schema 7, pending_logins; its column "token" holds the
+	 * login's id, the SHA-256 of the token in hex, never the token), so that any replica
+	 * can decide or answer one another started.  put inserts a new one and removes the
+	 * machine's pending one, in one transaction (-EEXIST: its id is taken); get reads one
+	 * (-ENOENT; its tags are the caller's to free, ctl__login_clear); decide writes state,
+	 * reason, user_id and node_id only while the stored login is pending (a decision is
+	 * final): -ESTALE when decided already, -ENOENT when gone; delete removes one (0 when
+	 * absent); count fills c; expire removes logins created before created_before. */
+	int (*login_put)(struct ctl_store *s, const struct ctl__login_req *lr);
+	int (*login_get)(struct ctl_store *s, const char *id, struct ctl__login_req *lr);
+	int (*login_decide)(struct ctl_store *s, const struct ctl__login_req *lr);
+	int (*login_delete)(struct ctl_store *s, const char *id);
+	int (*login_count)(struct ctl_store *s, const char *source, const uint8_t mkey[static 32],
+			   struct ctl_login_count *c);
+	int (*login_expire)(struct ctl_store *s, int64_t created_before);
 };
 
 struct ctl_store {

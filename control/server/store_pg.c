@@ -636,6 +636,12 @@ static const struct ctl_store_ops pg_ops = {
 	.hold_delete = ctl__pg_hold_delete,
 	.hold_count = ctl__pg_hold_count,
 	.hold_expire = ctl__pg_hold_expire,
+	.login_put = ctl__pg_login_put,
+	.login_get = ctl__pg_login_get,
+	.login_decide = ctl__pg_login_decide,
+	.login_delete = ctl__pg_login_delete,
+	.login_count = ctl__pg_login_count,
+	.login_expire = ctl__pg_login_expire,
 };
 
 /* All migrations not yet applied, in one transaction holding the advisory lock: a replica

@@ -2,11 +2,11 @@
  * connection, the schema, users, meta, policy, SSO; store_pg_nodes.c: nodes and
  * auth keys; store_pg_policy.c: the policy's version and its compare-and-set;
  * store_pg_notify.c: meta_add and change notifications; store_pg_holds.c: check mode's approvals
- * and holds; store_migrate.c: SQLite -> PostgreSQL).  Every statement goes through ctl__pg_q with
- * its values as parameters (PQexecParams, text format): no SQL is ever built from input.  Errors
- * are negative errno values: -EEXIST for a constraint (SQLSTATE class 23, as SQLite's
- * SQLITE_CONSTRAINT), -EBUSY for a serialization failure or deadlock, -EPIPE when the connection
- * was lost, -EIO otherwise. */
+ * and holds; store_pg_logins.c: pending interactive logins; store_migrate.c: SQLite -> PostgreSQL).
+ * Every statement goes through ctl__pg_q with its values as parameters (PQexecParams, text format):
+ * no SQL is ever built from input.  Errors are negative errno values: -EEXIST for a constraint
+ * (SQLSTATE class 23, as SQLite's SQLITE_CONSTRAINT), -EBUSY for a serialization failure or
+ * deadlock, -EPIPE when the connection was lost, -EIO otherwise. */
 #ifndef MESH_CONTROL_SERVER_STORE_PG_INT_H
 #define MESH_CONTROL_SERVER_STORE_PG_INT_H
 
@@ -96,7 +96,9 @@ int ctl__pg_audit_append(struct ctl_store *s, struct ctl_audit_rec *recs, size_t
 int ctl__pg_audit_list(struct ctl_store *s, const struct ctl_audit_filter *f, ctl_audit_cb cb,
 		       void *ctx);
 int ctl__pg_audit_head(struct ctl_store *s, int64_t *id, uint8_t hash[CTL_AUDIT_HASH_LEN]);
-/* store_pg_holds.c: check mode's approvals and holds (store.h) */
+/* store_pg_holds.c: check mode's approvals and holds (store.h); the row sql ("SELECT state
+ * ... FOR UPDATE" with p) locked while it is pending: 0, -ESTALE (decided), -ENOENT (gone) */
+int ctl__pg_lock_pending(struct ctl__pg_store *s, const char *sql, struct ctl__pg_params *p);
 int ctl__pg_approval_put(struct ctl_store *s, const struct ctl_approval *a);
 int ctl__pg_approval_get(struct ctl_store *s, int64_t src, int64_t dst, struct ctl_approval *a);
 int ctl__pg_hold_put(struct ctl_store *s, const struct ctl__hold *h);
@@ -106,6 +108,14 @@ int ctl__pg_hold_touch(struct ctl_store *s, const char *id, int64_t last_asked);
 int ctl__pg_hold_delete(struct ctl_store *s, const char *id);
 int ctl__pg_hold_count(struct ctl_store *s, int64_t src, int64_t dst, struct ctl_hold_count *c);
 int ctl__pg_hold_expire(struct ctl_store *s, int64_t created_before, int64_t asked_before);
+/* store_pg_logins.c: pending interactive logins (store.h) */
+int ctl__pg_login_put(struct ctl_store *s, const struct ctl__login_req *lr);
+int ctl__pg_login_get(struct ctl_store *s, const char *id, struct ctl__login_req *lr);
+int ctl__pg_login_decide(struct ctl_store *s, const struct ctl__login_req *lr);
+int ctl__pg_login_delete(struct ctl_store *s, const char *id);
+int ctl__pg_login_count(struct ctl_store *s, const char *source, const uint8_t mkey[static 32],
+			struct ctl_login_count *c);
+int ctl__pg_login_expire(struct ctl_store *s, int64_t created_before);
 /* store_pg_notify.c: the triggers that notify every change (store_notify.h), installed
  * (or replaced) in a transaction of their own under the migration lock. */
 int ctl__pg_notify_install(struct ctl__pg_store *s, char *err, size_t errlen);

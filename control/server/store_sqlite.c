@@ -550,6 +550,12 @@ static const struct ctl_store_ops sqlite_ops = {
 	.hold_delete = ctl__sq_hold_delete,
 	.hold_count = ctl__sq_hold_count,
 	.hold_expire = ctl__sq_hold_expire,
+	.login_put = ctl__sq_login_put,
+	.login_get = ctl__sq_login_get,
+	.login_decide = ctl__sq_login_decide,
+	.login_delete = ctl__sq_login_delete,
+	.login_count = ctl__sq_login_count,
+	.login_expire = ctl__sq_login_expire,
 };
 
 static int migrate(sqlite3 *db, char *err, size_t errlen)

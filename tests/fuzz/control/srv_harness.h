@@ -59,6 +59,27 @@ void fz_http(struct ctl_server *srv, const char *head, const char *body, size_t 
 void fz_node(struct ctl_server *srv, int node, const char *path, const char *msg, size_t len,
 	     struct fz_reply *out);
 
+/* fz_node's two halves, for a request held while other servers work (a replica's change
+ * feed wakes it): start it from machine key pub (NULL when msg is not a JSON object;
+ * out->suspended while it is held); then finish it: the handler runs again when it was
+ * woken, or is answered now as its deadline would when it is still held, and a sealed
+ * answer is opened with priv (NULL: left sealed).  finish frees what start made. */
+struct fz_held;
+struct fz_held *fz_node_start(struct ctl_server *srv, const uint8_t pub[32], const char *path,
+			      const char *msg, size_t len, struct fz_reply *out);
+void fz_node_finish(struct fz_held *h, const uint8_t *priv);
+
+/* Two servers on the PostgreSQL database url (empty), sharing the harness's tailnet (its
+ * store migrated there, its server key) and alice's web session, each listening to the
+ * other's changes (replica.c): true, or false with the reason on stderr.  Close removes
+ * them and their state directories. */
+struct fz_replicas {
+	struct ctl_server *a, *b;
+	char a_dir[32], b_dir[32];
+};
+bool fz_replicas_open(const char *url, struct fz_replicas *r);
+void fz_replicas_close(struct fz_replicas *r);
+
 /* A count of what the store holds, to compare before and after a request. */
 struct fz_census {
 	size_t users, authkeys, nodes;

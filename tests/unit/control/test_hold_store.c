@@ -155,40 +155,15 @@ static void hold_id(char id[33])
 		snprintf(id, 33, "%s", strchr(p + 10, '"') + 1);
 }
 
-static struct ctl_server *replica(const char *url, const char *dir)
-{
-	struct ctl_server_config cfg = { .state_dir = dir, .store_url = url };
-	struct ctl_server *srv = NULL;
-	char err[512] = "";
-	CHECK_INT(ctl_server_new(&cfg, &srv, err, sizeof(err)), 0);
-	if (err[0])
-		fprintf(stderr, "server: %s\n", err);
-	if (!srv)
-		return NULL;
-	fz_srv_web(srv);
-	CHECK_INT(ctl__replica_start(srv, err, sizeof(err)), 0);
-	return srv;
-}
-
 #define APPROVE "csrf=" FZ_CSRF "&action=approve&password=password1"
 #define REJECT "csrf=" FZ_CSRF "&action=reject"
 
 static void two_servers(const char *url)
 {
-	char a_dir[] = "/tmp/ctl-hold-a-XXXXXX", b_dir[] = "/tmp/ctl-hold-b-XXXXXX", cmd[400];
-	char err[512], head[160], id[33], id2[33];
-	CHECK(mkdtemp(a_dir) && mkdtemp(b_dir));
-	/* the harness's tailnet (users, the laptop and the server, the policy, its key) */
-	struct ctl_server *t = fz_srv_open();
-	char db[300];
-	snprintf(db, sizeof(db), "%s/state.db", t->cfg.state_dir);
-	snprintf(cmd, sizeof(cmd), "cp %s/server.key %s/", t->cfg.state_dir, a_dir);
-	CHECK_INT(system(cmd), 0);
-	fz_srv_close(t);
-	FILE *report = fopen("/dev/null", "w");
-	CHECK_INT(ctl_store_migrate(db, url, report, err, sizeof(err)), 0);
-	fclose(report);
-	struct ctl_server *a = replica(url, a_dir), *b = replica(url, b_dir);
+	char head[160], id[33], id2[33];
+	struct fz_replicas rs;
+	CHECK(fz_replicas_open(url, &rs));
+	struct ctl_server *a = rs.a, *b = rs.b;
 	if (!a || !b)
 		goto out;
 	CHECK_MEM(a->server_pub, b->server_pub, 32);
@@ -232,10 +207,7 @@ static void two_servers(const char *url)
 	CHECK_INT(pending, SRV_HOLDS_PER_SOURCE);
 	CHECK(strstr(last, "too many check-mode logins from laptop") != NULL);
 out:
-	ctl_server_free(a);
-	ctl_server_free(b);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s %s", a_dir, b_dir);
-	CHECK_INT(system(cmd), 0);
+	fz_replicas_close(&rs);
 }
 
 static int pg_cases(struct pg_cluster *c, void *ctx)
