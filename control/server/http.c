@@ -574,6 +574,8 @@ int ctl_server_new(const struct ctl_server_config *cfg, struct ctl_server **out,
 		    load_server_key(cfg->state_dir, srv->server_pub, srv->server_priv, err, errlen);
 	if (rc)
 		goto fail;
+	if (srv->sso)
+		ctl__sso_attach(srv);
 	char hash_hex[65], token[65];
 	if (!srv->shared && srv->store->ops->meta_get(srv->store, "admin_token_hash", hash_hex,
 						      sizeof(hash_hex)) != 0) {

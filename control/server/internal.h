@@ -536,7 +536,7 @@ int ctl__sq_hold_touch(struct ctl_store *s, const char *id, int64_t last_asked);
 int ctl__sq_hold_delete(struct ctl_store *s, const char *id);
 int ctl__sq_hold_count(struct ctl_store *s, int64_t src, int64_t dst, struct ctl_hold_count *c);
 int ctl__sq_hold_expire(struct ctl_store *s, int64_t created_before, int64_t asked_before);
-/* store_sqlite_logins.c: pending interactive logins (store.h) */
+/* store_sqlite_logins.c: pending interactive logins and SSO sign-ins in flight (store.h) */
 int ctl__sq_login_put(struct ctl_store *s, const struct ctl__login_req *lr);
 int ctl__sq_login_get(struct ctl_store *s, const char *id, struct ctl__login_req *lr);
 int ctl__sq_login_decide(struct ctl_store *s, const struct ctl__login_req *lr);
@@ -544,5 +544,10 @@ int ctl__sq_login_delete(struct ctl_store *s, const char *id);
 int ctl__sq_login_count(struct ctl_store *s, const char *source, const uint8_t mkey[static 32],
 			struct ctl_login_count *c);
 int ctl__sq_login_expire(struct ctl_store *s, int64_t created_before);
+int ctl__sq_sso_pending_put(struct ctl_store *s, const char *state_id, const char *sealed,
+			    const struct ctl__sso_pending *p);
+int ctl__sq_sso_pending_take(struct ctl_store *s, const char *state_id, const char *pre,
+			     int64_t now, struct ctl__sso_pending *p, char *sealed,
+			     size_t sealed_len);
 
 #endif

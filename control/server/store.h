@@ -94,8 +94,9 @@ struct ctl_sso_member {
 };
 
 struct ctl_store;
-struct ctl__hold;      /* a check-mode hold (internal.h): its row in the store */
-struct ctl__login_req; /* an interactive login (internal.h): its row in the store */
+struct ctl__hold;	 /* a check-mode hold (internal.h): its row in the store */
+struct ctl__login_req;	 /* an interactive login (internal.h): its row in the store */
+struct ctl__sso_pending; /* an SSO sign-in in flight (sso.h): its row in the store */
 
 /* Pending check-mode holds counted for the caps (hold.c): from a source node, to a
  * destination node, and every hold stored. */
@@ -253,6 +254,21 @@ struct ctl_store_ops {
 	int (*login_count)(struct ctl_store *s, const char *source, const uint8_t mkey[static 32],
 			   struct ctl_login_count *c);
 	int (*login_expire)(struct ctl_store *s, int64_t created_before);
+	/* SSO sign-ins in flight (schema 8, sso_pending), so that a callback on any replica
+	 * finishes what another started; sso_pending.c seals the verifier and says what the
+	 * bounds are.  put stores p (its state and verifier fields unused: state_id, the
+	 * state's SHA-256 in hex, and sealed, the verifier sealed in hex, instead) at
+	 * p->created, in one transaction: rows expired at that time forgotten, then room made
+	 * (never refused for it): the browser's oldest when it has SRV_SSO_PENDING_PER_BROWSER,
+	 * else the source's oldest when it has SRV_SSO_PENDING_PER_SOURCE, else, with
+	 * SRV_SSO_PENDING_MAX in all, the oldest of the source with the most.  take removes
+	 * and gives the live row of state_id once, pre compared in constant time: 0, -ENOENT
+	 * (none live), -EPERM (another browser's, or pre NULL: the row stays). */
+	int (*sso_pending_put)(struct ctl_store *s, const char *state_id, const char *sealed,
+			       const struct ctl__sso_pending *p);
+	int (*sso_pending_take)(struct ctl_store *s, const char *state_id, const char *pre,
+				int64_t now, struct ctl__sso_pending *p, char *sealed,
+				size_t sealed_len);
 };
 
 struct ctl_store {

@@ -89,6 +89,12 @@ static const char *const migrations[] = {
 	"  state INTEGER NOT NULL, reason TEXT NOT NULL, user_id BIGINT NOT NULL,"
 	"  node_id BIGINT NOT NULL);"
 	"CREATE INDEX IF NOT EXISTS pending_logins_source ON pending_logins (source);",
+	/* 8: SSO sign-ins in flight (store_pg_logins.c), as in SQLite */
+	"CREATE TABLE IF NOT EXISTS sso_pending (state_id TEXT PRIMARY KEY, nonce TEXT NOT NULL,"
+	"  verifier TEXT NOT NULL, pre TEXT NOT NULL, source TEXT NOT NULL, next TEXT NOT NULL,"
+	"  hold TEXT NOT NULL, auth_after BIGINT NOT NULL, created BIGINT NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS sso_pending_pre ON sso_pending (pre, created);"
+	"CREATE INDEX IF NOT EXISTS sso_pending_source ON sso_pending (source, created);",
 };
 
 enum { N_MIGRATIONS = sizeof(migrations) / sizeof(migrations[0]) };
@@ -642,6 +648,8 @@ static const struct ctl_store_ops pg_ops = {
 	.login_delete = ctl__pg_login_delete,
 	.login_count = ctl__pg_login_count,
 	.login_expire = ctl__pg_login_expire,
+	.sso_pending_put = ctl__pg_sso_pending_put,
+	.sso_pending_take = ctl__pg_sso_pending_take,
 };
 
 /* All migrations not yet applied, in one transaction holding the advisory lock: a replica

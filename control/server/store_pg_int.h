@@ -108,7 +108,7 @@ int ctl__pg_hold_touch(struct ctl_store *s, const char *id, int64_t last_asked);
 int ctl__pg_hold_delete(struct ctl_store *s, const char *id);
 int ctl__pg_hold_count(struct ctl_store *s, int64_t src, int64_t dst, struct ctl_hold_count *c);
 int ctl__pg_hold_expire(struct ctl_store *s, int64_t created_before, int64_t asked_before);
-/* store_pg_logins.c: pending interactive logins (store.h) */
+/* store_pg_logins.c: pending interactive logins and SSO sign-ins in flight (store.h) */
 int ctl__pg_login_put(struct ctl_store *s, const struct ctl__login_req *lr);
 int ctl__pg_login_get(struct ctl_store *s, const char *id, struct ctl__login_req *lr);
 int ctl__pg_login_decide(struct ctl_store *s, const struct ctl__login_req *lr);
@@ -116,6 +116,11 @@ int ctl__pg_login_delete(struct ctl_store *s, const char *id);
 int ctl__pg_login_count(struct ctl_store *s, const char *source, const uint8_t mkey[static 32],
 			struct ctl_login_count *c);
 int ctl__pg_login_expire(struct ctl_store *s, int64_t created_before);
+int ctl__pg_sso_pending_put(struct ctl_store *s, const char *state_id, const char *sealed,
+			    const struct ctl__sso_pending *p);
+int ctl__pg_sso_pending_take(struct ctl_store *s, const char *state_id, const char *pre,
+			     int64_t now, struct ctl__sso_pending *p, char *sealed,
+			     size_t sealed_len);
 /* store_pg_notify.c: the triggers that notify every change (store_notify.h), installed
  * (or replaced) in a transaction of their own under the migration lock. */
 int ctl__pg_notify_install(struct ctl__pg_store *s, char *err, size_t errlen);

@@ -2,15 +2,18 @@
  * what each op does), shared by every replica: the triggers (store_pg_notify.c) say
  * "login:ID" when one is decided, and the replica holding its node's request answers it.
  * The "token" column holds the login's id (the SHA-256 of the token, hex), never the token;
- * tags are "tag:a,tag:b" text, NULL when the node named none. */
+ * tags are "tag:a,tag:b" text, NULL when the node named none.  And SSO sign-ins in flight
+ * (schema 8, sso_pending), so that a callback on any replica finishes what another started. */
 #include <errno.h>
 #include <string.h>
 
 #include <libpq-fe.h>
+#include <sodium.h>
 
 #include "common/strv.h"
 #include "control/server/ident.h"
 #include "control/server/internal.h"
+#include "control/server/sso.h"
 #include "control/server/store_pg_int.h"
 
 #define LOGIN_COLS                                                                          \
@@ -178,4 +181,156 @@ int ctl__pg_login_count(struct ctl_store *s, const char *source, const uint8_t m
 {
 	struct login_args x = { .source = source, .mkey = mkey, .count = c };
 	return ctl__pg_run(ctl__pg(s), CTL__PG_READ, count_body, &x);
+}
+
+/* ---- SSO sign-ins in flight (schema 8; as store_sqlite_logins.c's) ---- */
+
+#define SSO_COLS "nonce, verifier, pre, source, next, hold, auth_after, created"
+
+struct sso_args {
+	const char *state_id, *sealed_in, *pre;
+	const struct ctl__sso_pending *in;
+	struct ctl__sso_pending *out;
+	char *sealed;
+	size_t sealed_len;
+	int64_t now;
+};
+
+static int sso_room(struct ctl__pg_store *s, const struct ctl__sso_pending *in)
+{
+	struct ctl__pg_params p = { 0 };
+	PGresult *r;
+	ctl__pg_text(&p, in->pre);
+	ctl__pg_text(&p, in->source);
+	int rc = ctl__pg_q(s,
+			   "SELECT count(*) FILTER (WHERE pre = $1), count(*) FILTER (WHERE "
+			   "source = $2), count(*) FROM sso_pending",
+			   &p, &r);
+	if (rc)
+		return rc;
+	int64_t in_browser = ctl__pg_get_int(r, 0, 0), from_source = ctl__pg_get_int(r, 0, 1),
+		all = ctl__pg_get_int(r, 0, 2);
+	PQclear(r);
+	struct ctl__pg_params one = { 0 };
+	if (in_browser >= SRV_SSO_PENDING_PER_BROWSER || from_source >= SRV_SSO_PENDING_PER_SOURCE)
+		ctl__pg_text(&one,
+			     in_browser >= SRV_SSO_PENDING_PER_BROWSER ? in->pre : in->source);
+	if (in_browser >= SRV_SSO_PENDING_PER_BROWSER)
+		return ctl__pg_q(s,
+				 "DELETE FROM sso_pending WHERE state_id = (SELECT state_id FROM "
+				 "sso_pending WHERE pre = $1 ORDER BY created, ctid LIMIT 1)",
+				 &one, NULL);
+	if (from_source >= SRV_SSO_PENDING_PER_SOURCE)
+		return ctl__pg_q(s,
+				 "DELETE FROM sso_pending WHERE state_id = (SELECT state_id FROM "
+				 "sso_pending WHERE source = $1 ORDER BY created, ctid LIMIT 1)",
+				 &one, NULL);
+	if (all >= SRV_SSO_PENDING_MAX)
+		return ctl__pg_q(s,
+				 "DELETE FROM sso_pending WHERE state_id = (SELECT state_id FROM "
+				 "sso_pending WHERE source = (SELECT source FROM sso_pending GROUP "
+				 "BY source ORDER BY count(*) DESC, min(created) LIMIT 1) ORDER BY "
+				 "created, ctid LIMIT 1)",
+				 NULL, NULL);
+	return 0;
+}
+
+/* Rows expired at now forgotten (and any from the future: the clock went back). */
+static int sso_expire(struct ctl__pg_store *s, int64_t now)
+{
+	struct ctl__pg_params p = { 0 };
+	ctl__pg_int(&p, now - SRV_SSO_PENDING_TTL_S);
+	ctl__pg_int(&p, now);
+	return ctl__pg_q(s, "DELETE FROM sso_pending WHERE created <= $1 OR created > $2", &p,
+			 NULL);
+}
+
+static int sso_put_body(struct ctl__pg_store *s, void *ctx)
+{
+	struct sso_args *x = ctx;
+	const struct ctl__sso_pending *in = x->in;
+	int rc = sso_expire(s, in->created);
+	if (!rc)
+		rc = sso_room(s, in);
+	if (rc)
+		return rc;
+	struct ctl__pg_params v = { 0 };
+	const char *text[] = { x->state_id, in->nonce, x->sealed_in, in->pre,
+			       in->source,  in->next,  in->hold };
+	for (int i = 0; i < 7; i++)
+		ctl__pg_text(&v, text[i]);
+	ctl__pg_int(&v, in->auth_after);
+	ctl__pg_int(&v, in->created);
+	return ctl__pg_q(s,
+			 "INSERT INTO sso_pending (state_id, " SSO_COLS ") VALUES ($1, $2, $3, "
+			 "$4, $5, $6, $7, $8, $9)",
+			 &v, NULL);
+}
+
+/* Not run again after a lost COMMIT: the second insert would find its own row (-EEXIST). */
+int ctl__pg_sso_pending_put(struct ctl_store *s, const char *state_id, const char *sealed,
+			    const struct ctl__sso_pending *p)
+{
+	struct sso_args x = { .state_id = state_id, .sealed_in = sealed, .in = p };
+	return ctl__pg_run(ctl__pg(s), CTL__PG_TXN, sso_put_body, &x);
+}
+
+/* The row locked (a callback on another replica waits, then finds it gone). */
+static int sso_take_body(struct ctl__pg_store *s, void *ctx)
+{
+	struct sso_args *x = ctx;
+	struct ctl__sso_pending *o = x->out;
+	struct ctl__pg_params p = { 0 };
+	PGresult *r = NULL;
+	ctl__pg_text(&p, x->state_id);
+	int rc = ctl__pg_q(s, "SELECT " SSO_COLS " FROM sso_pending WHERE state_id = $1 FOR UPDATE",
+			   &p, &r);
+	if (!rc && PQntuples(r) == 0)
+		rc = -ENOENT;
+	if (!rc) {
+		memset(o, 0, sizeof(*o));
+		ctl__pg_get_text(r, 0, 0, o->nonce, sizeof(o->nonce));
+		ctl__pg_get_text(r, 0, 1, x->sealed, x->sealed_len);
+		ctl__pg_get_text(r, 0, 2, o->pre, sizeof(o->pre));
+		ctl__pg_get_text(r, 0, 3, o->source, sizeof(o->source));
+		ctl__pg_get_text(r, 0, 4, o->next, sizeof(o->next));
+		ctl__pg_get_text(r, 0, 5, o->hold, sizeof(o->hold));
+		o->auth_after = ctl__pg_get_int(r, 0, 6);
+		o->created = ctl__pg_get_int(r, 0, 7);
+		if (!x->pre || strlen(x->pre) != SRV_SSO_PRE_HEX ||
+		    sodium_memcmp(o->pre, x->pre, SRV_SSO_PRE_HEX) != 0)
+			rc = -EPERM;
+	}
+	PQclear(r);
+	struct ctl__pg_params id = { 0 };
+	ctl__pg_text(&id, x->state_id);
+	if (!rc)
+		rc = ctl__pg_q(s, "DELETE FROM sso_pending WHERE state_id = $1", &id, NULL);
+	if (rc)
+		sodium_memzero(x->sealed, x->sealed_len);
+	return rc;
+}
+
+static int sso_expire_body(struct ctl__pg_store *s, void *ctx)
+{
+	return sso_expire(s, ((struct sso_args *)ctx)->now);
+}
+
+/* Expired rows forgotten first, in a statement of their own (kept whatever the take finds);
+ * the take not run again after a lost COMMIT: the second run would find it gone. */
+int ctl__pg_sso_pending_take(struct ctl_store *s, const char *state_id, const char *pre,
+			     int64_t now, struct ctl__sso_pending *p, char *sealed,
+			     size_t sealed_len)
+{
+	struct sso_args e = { .now = now };
+	int rc = ctl__pg_run(ctl__pg(s), CTL__PG_IDEMPOTENT, sso_expire_body, &e);
+	if (rc)
+		return rc;
+	struct sso_args x = { .state_id = state_id,
+			      .pre = pre,
+			      .now = now,
+			      .out = p,
+			      .sealed = sealed,
+			      .sealed_len = sealed_len };
+	return ctl__pg_run(ctl__pg(s), CTL__PG_TXN, sso_take_body, &x);
 }

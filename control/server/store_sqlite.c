@@ -97,6 +97,14 @@ static const char *const migrations[] = {
 	"  state INTEGER NOT NULL, reason TEXT NOT NULL, user_id INTEGER NOT NULL,"
 	"  node_id INTEGER NOT NULL);"
 	"CREATE INDEX IF NOT EXISTS pending_logins_source ON pending_logins (source);",
+	/* 8: SSO sign-ins in flight, so that a callback on any replica finishes what another
+	 * started (store_sqlite_logins.c): keyed by the state's SHA-256, the PKCE verifier
+	 * sealed under a key derived from the state (sso_pending.c) */
+	"CREATE TABLE IF NOT EXISTS sso_pending (state_id TEXT PRIMARY KEY, nonce TEXT NOT NULL,"
+	"  verifier TEXT NOT NULL, pre TEXT NOT NULL, source TEXT NOT NULL, next TEXT NOT NULL,"
+	"  hold TEXT NOT NULL, auth_after INTEGER NOT NULL, created INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS sso_pending_pre ON sso_pending (pre, created);"
+	"CREATE INDEX IF NOT EXISTS sso_pending_source ON sso_pending (source, created);",
 };
 
 enum { N_MIGRATIONS = sizeof(migrations) / sizeof(migrations[0]) };
@@ -556,6 +564,8 @@ static const struct ctl_store_ops sqlite_ops = {
 	.login_delete = ctl__sq_login_delete,
 	.login_count = ctl__sq_login_count,
 	.login_expire = ctl__sq_login_expire,
+	.sso_pending_put = ctl__sq_sso_pending_put,
+	.sso_pending_take = ctl__sq_sso_pending_take,
 };
 
 static int migrate(sqlite3 *db, char *err, size_t errlen)

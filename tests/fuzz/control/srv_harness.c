@@ -272,6 +272,35 @@ void fz_srv_web(struct ctl_server *srv)
 	se->expires = ctl__now_s() + 3600;
 }
 
+/* The provider as if discovered (never reached: no thread runs). */
+static void sso_discovered(struct ctl__sso *sso)
+{
+	struct ctl_oidc_discovery *d = &sso->disco;
+	snprintf(d->issuer, sizeof(d->issuer), FZ_SSO_ISSUER);
+	snprintf(d->authorization_endpoint, sizeof(d->issuer), FZ_SSO_ISSUER "/auth");
+	snprintf(d->token_endpoint, sizeof(d->issuer), FZ_SSO_ISSUER "/token");
+	snprintf(d->jwks_uri, sizeof(d->issuer), FZ_SSO_ISSUER "/jwks");
+	d->algs = CTL_OIDC_RS256;
+	sso->have_disco = true;
+	sso->status[0] = '\0';
+	snprintf(sso->redirect_uri, sizeof(sso->redirect_uri), "http://ctl.test/oidc/callback");
+}
+
+bool fz_sso_started(struct ctl_server *srv)
+{
+	struct ctl__sso_pending p = { .state = FZ_SSO_STATE,
+				      .nonce = "n",
+				      .verifier = "v",
+				      .pre = FZ_SSO_PRE,
+				      .source = "203.0.113.9",
+				      .next = "/" };
+	int64_t retry;
+	pthread_mutex_lock(&srv->lock);
+	int rc = ctl__sso_table_add(&srv->sso->pending, &p, ctl__now_s(), &retry);
+	pthread_mutex_unlock(&srv->lock);
+	return rc == 0;
+}
+
 struct ctl_server *fz_srv_open(void)
 {
 	if (!template_dir[0])
@@ -321,24 +350,9 @@ struct ctl_server *fz_srv_open(void)
 	h->check_period_s = 3600;
 	h->created = h->last_asked = ctl__now_s();
 	struct ctl__sso *sso = srv->sso;
-	struct ctl_oidc_discovery *d = &sso->disco;
-	snprintf(d->issuer, sizeof(d->issuer), FZ_SSO_ISSUER);
-	snprintf(d->authorization_endpoint, sizeof(d->issuer), FZ_SSO_ISSUER "/auth");
-	snprintf(d->token_endpoint, sizeof(d->issuer), FZ_SSO_ISSUER "/token");
-	snprintf(d->jwks_uri, sizeof(d->issuer), FZ_SSO_ISSUER "/jwks");
-	d->algs = CTL_OIDC_RS256;
-	sso->have_disco = true;
+	sso_discovered(sso);
 	memset(sso->cookie_key, 0x5a, sizeof(sso->cookie_key));
-	sso->status[0] = '\0';
-	snprintf(sso->redirect_uri, sizeof(sso->redirect_uri), "http://ctl.test/oidc/callback");
-	struct ctl__sso_pending p = { .state = FZ_SSO_STATE,
-				      .nonce = "n",
-				      .verifier = "v",
-				      .pre = FZ_SSO_PRE,
-				      .source = "203.0.113.9",
-				      .next = "/" };
-	int64_t retry;
-	if (ctl__sso_table_add(&sso->pending, &p, ctl__now_s(), &retry) != 0)
+	if (!fz_sso_started(srv))
 		abort();
 	return srv;
 }
@@ -596,7 +610,12 @@ void fz_census(struct ctl_server *srv, struct fz_census *c)
 
 static struct ctl_server *replica_open(const char *url, const char *dir)
 {
-	struct ctl_server_config cfg = { .state_dir = dir, .store_url = url };
+	struct ctl_server_config cfg = { .state_dir = dir,
+					 .store_url = url,
+					 .oidc = { .issuer = FZ_SSO_ISSUER,
+						   .client_id = "mesh",
+						   .client_secret_file = sso_secret_file,
+						   .allowed_domains = "example.com" } };
 	struct ctl_server *srv = NULL;
 	char err[512] = "";
 	if (ctl_server_new(&cfg, &srv, err, sizeof(err)) != 0) {
@@ -604,6 +623,7 @@ static struct ctl_server *replica_open(const char *url, const char *dir)
 		return NULL;
 	}
 	fz_srv_web(srv);
+	sso_discovered(srv->sso); /* its cookie key the one every replica derives */
 	if (ctl__replica_start(srv, err, sizeof(err)) != 0) {
 		fprintf(stderr, "replica: %s\n", err);
 		ctl_server_free(srv);

@@ -69,9 +69,14 @@ struct fz_held *fz_node_start(struct ctl_server *srv, const uint8_t pub[32], con
 			      const char *msg, size_t len, struct fz_reply *out);
 void fz_node_finish(struct fz_held *h, const uint8_t *priv);
 
+/* A sign-in of FZ_SSO_STATE in FZ_SSO_PRE's browser started on srv (fz_srv_open starts
+ * one): true, or false when the table refused it (its start rate). */
+bool fz_sso_started(struct ctl_server *srv);
+
 /* Two servers on the PostgreSQL database url (empty), sharing the harness's tailnet (its
- * store migrated there, its server key) and alice's web session, each listening to the
- * other's changes (replica.c): true, or false with the reason on stderr.  Close removes
+ * store migrated there, its server key), alice's web session and single sign-on (the
+ * provider as if discovered), each listening to the other's changes (replica.c): true, or
+ * false with the reason on stderr.  Close removes
  * them and their state directories. */
 struct fz_replicas {
 	struct ctl_server *a, *b;

@@ -4,7 +4,8 @@
  * `postgres`, across two servers on one database (replica.c, register.c, web.c): started and
  * held through server B, approved on A's page, B's held poll woken by the change feed; one
  * rejected on A, B's poll answers why; the caps count the store's logins, not one
- * server's; the store holds the token's hash, never the token. */
+ * server's; the store holds the token's hash, never the token.  And an SSO sign-in started
+ * on A finished by a callback on B (sso_pending.c), once. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include "check.h"
 #include "common/key.h"
 #include "control/server/internal.h"
+#include "control/server/sso.h"
 #include "control/server/store.h"
 #include "eventually.h"
 #include "pg_cluster.h"
@@ -297,6 +299,31 @@ static void two_servers(const char *url)
 	}
 	CHECK_INT(started + c.from_src, SRV_LOGINS_PER_SOURCE);
 	CHECK(strstr(last, "too many logins waiting for approval from 203.0.113.9") != NULL);
+
+	/* 4 an SSO sign-in started on a (its pending row, as /oidc/start makes it) finished on
+	 * b: b takes it (the code goes to the provider, which no thread reaches here: 504) with
+	 * the cookie a signed, since both derive the cookie key from the shared server key;
+	 * then it is used up on a too */
+	CHECK_MEM(a->sso->cookie_key, b->sso->cookie_key, 32);
+	CHECK(fz_sso_started(a));
+	char cookie[SRV_SSO_COOKIE_HEX + 1], head[512];
+	ctl__sso_pre_sign(a->sso->cookie_key, FZ_SSO_PRE, cookie);
+	snprintf(head, sizeof(head),
+		 "GET /oidc/callback?code=abc&state=" FZ_SSO_STATE "&iss=" FZ_SSO_ISSUER
+		 "\nCookie: mesh_sso=%s\n",
+		 cookie);
+	CHECK_INT(web(b, head, NULL), 504);
+	CHECK(strstr(last, "did not answer within 30 s") != NULL);
+	CHECK_INT(web(a, head, NULL), 400);
+	CHECK(strstr(last, "This sign-in link was already used or has expired") != NULL);
+	/* the store holds neither the state nor the verifier as they are */
+	CHECK(fz_sso_started(a));
+	struct ctl__sso_pending got;
+	char sealed[512];
+	CHECK_INT(a->store->ops->sso_pending_take(a->store, FZ_SSO_STATE, FZ_SSO_PRE, ctl__now_s(),
+						  &got, sealed, sizeof(sealed)),
+		  -ENOENT);
+	CHECK_INT(web(b, head, NULL), 504);
 out:
 	fz_replicas_close(&rs);
 }
