@@ -36,8 +36,12 @@
  * registration when a batch brings more than REPLICA_LOGIN_WAKES); the caps count the
  * store's logins.
  *
+ * SSO sign-ins in flight live in the store too (sso_pending.c; schema 8): a callback on any
+ * replica finishes a sign-in another started, and the pre-session cookie's key is derived
+ * from the shared server key.
+ *
  * Still in memory per replica (not shared): web sessions, password throttles, the node
- * API's replay cache, SSO sign-ins in flight. */
+ * API's replay cache, the SSO start rate per address. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>

@@ -2,11 +2,11 @@
  * connection, the schema, users, meta, policy, SSO; store_pg_nodes.c: nodes and
  * auth keys; store_pg_policy.c: the policy's version and its compare-and-set;
  * store_pg_notify.c: meta_add and change notifications; store_pg_holds.c: check mode's approvals
- * and holds; store_pg_logins.c: pending interactive logins; store_migrate.c: SQLite -> PostgreSQL).
- * Every statement goes through ctl__pg_q with its values as parameters (PQexecParams, text format):
- * no SQL is ever built from input.  Errors are negative errno values: -EEXIST for a constraint
- * (SQLSTATE class 23, as SQLite's SQLITE_CONSTRAINT), -EBUSY for a serialization failure or
- * deadlock, -EPIPE when the connection was lost, -EIO otherwise. */
+ * and holds; store_pg_logins.c: pending interactive logins and SSO sign-ins in flight;
+ * store_migrate.c: SQLite -> PostgreSQL). Every statement goes through ctl__pg_q with its values as
+ * parameters (PQexecParams, text format): no SQL is ever built from input.  Errors are negative
+ * errno values: -EEXIST for a constraint (SQLSTATE class 23, as SQLite's SQLITE_CONSTRAINT), -EBUSY
+ * for a serialization failure or deadlock, -EPIPE when the connection was lost, -EIO otherwise. */
 #ifndef MESH_CONTROL_SERVER_STORE_PG_INT_H
 #define MESH_CONTROL_SERVER_STORE_PG_INT_H
 
