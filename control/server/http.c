@@ -574,6 +574,8 @@ int ctl_server_new(const struct ctl_server_config *cfg, struct ctl_server **out,
 	if (rc)
 		goto fail;
 	ctl__csrf_key_derive(srv);
+	if (srv->sso)
+		ctl__sso_attach(srv);
 	char hash_hex[65], token[65];
 	if (!srv->shared && srv->store->ops->meta_get(srv->store, "admin_token_hash", hash_hex,
 						      sizeof(hash_hex)) != 0) {
@@ -776,9 +778,6 @@ void ctl_server_free(struct ctl_server *srv)
 	if (srv->store)
 		srv->store->ops->close(srv->store);
 	ctl_replay_free(srv->replay);
-	while (srv->n_logins)
-		ctl__login_forget(srv, 0);
-	free(srv->logins);
 	free(srv->holds);
 	sodium_memzero(srv->csrf_key, sizeof(srv->csrf_key));
 	free(srv->policy_text);

@@ -85,13 +85,17 @@ enum ctl__decision {
 	CTL__REJECTED,
 };
 
-struct ctl__login_req { /* an interactive registration waiting for a person */
-	char token[33];
+/* An interactive registration waiting for a person.  They live in the store (any replica
+ * answers or decides one another started), keyed by id: the SHA-256 of the token in its
+ * URL, in hex (ctl__login_id), so that the store never holds the token itself. */
+enum { SRV_LOGIN_ID_HEX = 64 };
+struct ctl__login_req {
+	char id[SRV_LOGIN_ID_HEX + 1];
 	uint8_t machine_key[32];
 	/* what the node asked for, validated when it asked; nothing else of it is kept */
 	uint8_t node_key[32];
 	char hostname[CTL_HOSTNAME_MAX];
-	char **tags; /* the list form (tags.h), malloc'd; freed by ctl__login_forget */
+	char **tags; /* the list form (tags.h), malloc'd; freed by ctl__login_clear */
 	size_t n_tags;
 	bool has_tags; /* it named its tags (maybe none); otherwise a known node keeps its own */
 	uint8_t disco_key[32]; /* its discovery key, when has_disco_key */
@@ -166,8 +170,8 @@ struct ctl__req {
 	bool suspended;
 	uint64_t deadline_ms; /* now_mono_ms() */
 	int64_t node_id;
-	char token[33];
-	struct ctl__sso_job *sso_job; /* an SSO callback's exchange (sso_web.c) */
+	char token[SRV_LOGIN_ID_HEX + 1]; /* what it waits for: a hold's id, a login's id */
+	struct ctl__sso_job *sso_job;	  /* an SSO callback's exchange (sso_web.c) */
 	/* headers of its answer (health.c): an ETag ("" for none), and Mesh-Replica (the
 	 * admin API and /healthz) */
 	char etag[24];
@@ -197,7 +201,7 @@ struct ctl_server {
 	uint64_t map_version;
 	bool dirty; /* the topology changed: rebuild on the next tick (batches registrations) */
 	int64_t next_expiry;   /* earliest future node key expiry, 0 = none */
-	int64_t holds_expired; /* when the tick last forgot stale holds in the store */
+	int64_t holds_expired; /* when the tick last forgot stale holds and logins in the store */
 	char *policy_text;
 	/* the DNS settings' canonical JSON (dns.c), NULL when none; dns_gen counts changes */
 	char *dns_json;
@@ -205,8 +209,6 @@ struct ctl_server {
 	struct pol_compiled *compiled;
 	uint64_t engine_ms; /* the policy engine's share of the last compile */
 
-	struct ctl__login_req *logins;
-	size_t n_logins;
 	struct ctl__hold *holds;
 	size_t n_holds;
 	/* binds the login form's token to its pre-session cookie; derived from the server key,
@@ -298,8 +300,8 @@ int ctl__node_render(struct ctl_server *srv, struct ctl__node *n);
 bool ctl__node_expired(const struct ctl__node *n, int64_t now);
 /* Free a string that may hold credentials. */
 void ctl__secret_free(char *s);
-/* Forget login request i (the last one takes its place). */
-void ctl__login_forget(struct ctl_server *srv, size_t i);
+/* Frees what a login request read from the store owns (its tags). */
+void ctl__login_clear(struct ctl__login_req *lr);
 /* Recompute filters, SSH rules and visibility after a policy or topology change. */
 int ctl__map_rebuild(struct ctl_server *srv, char *err, size_t errlen);
 /* After the per-node results changed: bump the version and wake every held map poll. */
@@ -354,8 +356,20 @@ int ctl__hold_save(struct ctl_server *srv, struct ctl__hold *h);
  * replica changed one (replica.c). */
 void ctl__holds_reload(struct ctl_server *srv);
 enum MHD_Result ctl__api_logout(struct ctl__req *r, struct ctl__node *n);
-/* The person logged in as login (user_id) approved lr: register the node.  -EPERM (lr
- * rejected, err says why) when the node asked for tags that person does not own. */
+/* A login's id in the store: the SHA-256 of its token, hex (the token itself is never
+ * stored; the store is searched by this, so no comparison ever touches the token). */
+void ctl__login_id(const char *token, char id[static SRV_LOGIN_ID_HEX + 1]);
+/* The login of the token in a URL or a followup, read from the store: 0, -ENOENT (unknown,
+ * expired, or not a token we make), or the store's error.  Clear *lr after. */
+int ctl__login_find(struct ctl_server *srv, const char *token, struct ctl__login_req *lr);
+/* lr's decision (state, reason, user, node) written to the store, where it is final (the
+ * first wins) and the replica holding the node's request hears it ("login:ID"); this one's
+ * held requests are woken.  0, -ESTALE (another replica decided first: lr then holds that
+ * decision), -ENOENT (the store forgot it), or another error, logged. */
+int ctl__login_save(struct ctl_server *srv, struct ctl__login_req *lr);
+/* The person logged in as login (user_id) approved lr: register the node, then store the
+ * decision (ctl__login_save).  -EPERM (lr rejected, err says why) when the node asked for
+ * tags that person does not own. */
 int ctl__register_finish(struct ctl_server *srv, struct ctl__login_req *lr, int64_t user_id,
 			 const char *login, char *err, size_t errlen);
 /* The policy's decision now on an SSH login from node src to node dst as user, from the
@@ -544,7 +558,10 @@ int ctl__sq_audit_last_queue(struct ctl_store *s, int64_t node_id,
 int ctl__sq_audit_list(struct ctl_store *s, const struct ctl_audit_filter *f, ctl_audit_cb cb,
 		       void *ctx);
 int ctl__sq_audit_head(struct ctl_store *s, int64_t *id, uint8_t hash[CTL_AUDIT_HASH_LEN]);
-/* store_sqlite_holds.c: check-mode holds (store.h) */
+/* store_sqlite_holds.c: check-mode holds (store.h), and why a decision (an UPDATE ... WHERE
+ * state = 0 of the row id) changed nothing: -ESTALE when sql ("SELECT 1 ... = ?") finds
+ * the row (decided already), -ENOENT when it is gone */
+int ctl__sq_not_pending(struct sqlite3 *db, const char *sql, const char *id);
 int ctl__sq_hold_put(struct ctl_store *s, const struct ctl__hold *h);
 int ctl__sq_hold_get(struct ctl_store *s, const char *id, struct ctl__hold *h);
 int ctl__sq_hold_update(struct ctl_store *s, const struct ctl__hold *h);
@@ -564,5 +581,18 @@ int ctl__sq_throttle_give_back(struct ctl_store *s, enum ctl_throttle_kind kind,
 			       bool all, int64_t now);
 int ctl__sq_nonce_add(struct ctl_store *s, const uint8_t nonce[static 24], int64_t expires);
 int ctl__sq_transient_expire(struct ctl_store *s, int64_t now);
+/* store_sqlite_logins.c: pending interactive logins and SSO sign-ins in flight (store.h) */
+int ctl__sq_login_put(struct ctl_store *s, const struct ctl__login_req *lr);
+int ctl__sq_login_get(struct ctl_store *s, const char *id, struct ctl__login_req *lr);
+int ctl__sq_login_decide(struct ctl_store *s, const struct ctl__login_req *lr);
+int ctl__sq_login_delete(struct ctl_store *s, const char *id);
+int ctl__sq_login_count(struct ctl_store *s, const char *source, const uint8_t mkey[static 32],
+			struct ctl_login_count *c);
+int ctl__sq_login_expire(struct ctl_store *s, int64_t created_before);
+int ctl__sq_sso_pending_put(struct ctl_store *s, const char *state_id, const char *sealed,
+			    const struct ctl__sso_pending *p);
+int ctl__sq_sso_pending_take(struct ctl_store *s, const char *state_id, const char *pre,
+			     int64_t now, struct ctl__sso_pending *p, char *sealed,
+			     size_t sealed_len);
 
 #endif

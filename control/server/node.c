@@ -188,12 +188,6 @@ int ctl__nodes_load(struct ctl_server *srv)
 	return srv->store->ops->node_list(srv->store, load_one, srv);
 }
 
-void ctl__login_forget(struct ctl_server *srv, size_t i)
-{
-	strv_free(srv->logins[i].tags, srv->logins[i].n_tags);
-	srv->logins[i] = srv->logins[--srv->n_logins];
-}
-
 bool ctl__node_expired(const struct ctl__node *n, int64_t now)
 {
 	return n->rec.key_expiry && n->rec.key_expiry <= now;
@@ -351,19 +345,16 @@ void ctl__timer_tick(struct ctl_server *srv)
 		ctl__wake(srv, SRV_WAIT_MAP, NULL);
 	}
 	/* forget decided or stale login requests and holds */
-	for (size_t i = 0; i < srv->n_logins;) {
-		if (srv->logins[i].created + SRV_LOGIN_TTL_S < now) {
-			ctl__login_forget(srv, i);
-		} else {
-			i++;
-		}
-	}
 	if (srv->holds_expired != now) { /* once a second, the store's for every replica */
 		srv->holds_expired = now;
 		int rc = srv->store->ops->hold_expire(srv->store, now - SRV_LOGIN_TTL_S,
 						      now - SRV_HOLD_IDLE_S);
 		if (rc)
 			log_err("meshcontrol", "forgetting stale check-mode holds: %s",
+				strerror(-rc));
+		rc = srv->store->ops->login_expire(srv->store, now - SRV_LOGIN_TTL_S);
+		if (rc)
+			log_err("meshcontrol", "forgetting stale login requests: %s",
 				strerror(-rc));
 	}
 	for (size_t i = 0; i < srv->n_holds;) {

@@ -1,5 +1,6 @@
 /* Registration: with an auth key, or through an interactive login a person approves on the
- * web page (the request waits here meanwhile; such logins are capped per source and in all);
+ * web page (the request waits here meanwhile; such logins live in the store, so any replica
+ * answers or decides one another started, and are capped per source and in all);
  * a known machine's key rotation and asking again, and logout. */
 #include <errno.h>
 #include <stdio.h>
@@ -178,7 +179,7 @@ int ctl__register_finish(struct ctl_server *srv, struct ctl__login_req *lr, int6
 		 * not valid): the node is told why */
 		lr->state = CTL__REJECTED;
 		snprintf(lr->reason, sizeof(lr->reason), "%s", err);
-		ctl__wake(srv, SRV_WAIT_REGISTER, lr->token);
+		ctl__login_save(srv, lr);
 		return rc;
 	}
 	if (!rc)
@@ -193,116 +194,164 @@ int ctl__register_finish(struct ctl_server *srv, struct ctl__login_req *lr, int6
 	lr->state = CTL__APPROVED;
 	lr->user_id = user_id;
 	lr->node_id = n ? n->rec.id : 0;
-	ctl__wake(srv, SRV_WAIT_REGISTER, lr->token);
+	/* after the node: a replica hearing the decision has heard of the node first */
+	ctl__login_save(srv, lr);
 	return 0;
 }
 
-static struct ctl__login_req *login_by_token(struct ctl_server *srv, const char *token)
+/* ---- interactive logins, in the store ---- */
+
+void ctl__login_id(const char *token, char id[static SRV_LOGIN_ID_HEX + 1])
 {
-	for (size_t i = 0; i < srv->n_logins; i++)
-		if (strcmp(srv->logins[i].token, token) == 0)
-			return &srv->logins[i];
-	return NULL;
+	uint8_t h[crypto_hash_sha256_BYTES];
+	crypto_hash_sha256(h, (const uint8_t *)token, strlen(token));
+	sodium_bin2hex(id, SRV_LOGIN_ID_HEX + 1, h, sizeof(h));
 }
 
-/* A new interactive registration, unless the caps say no (then a sealed 429 in *res).  A
- * machine has one at a time: asking again replaces its pending one. */
-static struct ctl__login_req *login_new(struct ctl__req *r, const uint8_t nkey[32],
-					const char *hostname, const char *const *tags,
-					size_t n_tags, bool has_tags, enum MHD_Result *res)
+void ctl__login_clear(struct ctl__login_req *lr)
+{
+	strv_free(lr->tags, lr->n_tags);
+	lr->tags = NULL;
+	lr->n_tags = 0;
+}
+
+int ctl__login_find(struct ctl_server *srv, const char *token, struct ctl__login_req *lr)
+{
+	char id[SRV_LOGIN_ID_HEX + 1];
+	if (strlen(token) != 32 || strspn(token, "0123456789abcdef") != 32)
+		return -ENOENT; /* not one we make: the store is not asked */
+	ctl__login_id(token, id);
+	int rc = srv->store->ops->login_get(srv->store, id, lr);
+	if (!rc && lr->created + SRV_LOGIN_TTL_S < ctl__now_s()) {
+		ctl__login_clear(lr); /* expired, not yet forgotten by a tick */
+		rc = -ENOENT;
+	}
+	return rc;
+}
+
+int ctl__login_save(struct ctl_server *srv, struct ctl__login_req *lr)
+{
+	struct ctl__login_req cur;
+	int rc = srv->store->ops->login_decide(srv->store, lr);
+	if (rc == -ESTALE && srv->store->ops->login_get(srv->store, lr->id, &cur) == 0) {
+		ctl__login_clear(lr);
+		*lr = cur; /* the first decision stands */
+	} else if (rc && rc != -ENOENT && rc != -ESTALE) {
+		log_err("meshcontrol", "login %.8s: cannot store its decision: %s", lr->id,
+			strerror(-rc));
+	}
+	ctl__wake(srv, SRV_WAIT_REGISTER, lr->id);
+	return rc;
+}
+
+/* A new interactive registration stored (a machine has one at a time: asking again replaces
+ * its pending one), its token in token; else the refusal in *res (a sealed 429 when the
+ * caps say no: they count the store's logins, so N replicas allow no more than one). */
+static bool login_new(struct ctl__req *r, const uint8_t nkey[32], const char *hostname,
+		      const char *const *tags, size_t n_tags, bool has_tags, char token[static 33],
+		      enum MHD_Result *res)
 {
 	struct ctl_server *srv = r->srv;
-	char src[SRV_SOURCE_MAX];
-	size_t from_src = 0;
-	ctl__source(r->conn, src);
-	for (size_t i = 0; i < srv->n_logins;) {
-		struct ctl__login_req *lr = &srv->logins[i];
-		if (lr->state == CTL__PENDING && memcmp(lr->machine_key, r->machine_key, 32) == 0) {
-			ctl__login_forget(srv, i);
-			continue;
-		}
-		from_src += strcmp(lr->source, src) == 0;
-		i++;
+	struct ctl__login_req lr = { .has_tags = has_tags };
+	struct ctl_login_count c;
+	ctl__source(r->conn, lr.source);
+	int rc = srv->store->ops->login_count(srv->store, lr.source, r->machine_key, &c);
+	if (rc) {
+		*res = ctl__sealed_error(r, MHD_HTTP_SERVICE_UNAVAILABLE,
+					 "cannot count the logins waiting for approval: %s",
+					 strerror(-rc));
+		return false;
 	}
-	if (from_src >= SRV_LOGINS_PER_SOURCE) {
+	if (c.from_src >= SRV_LOGINS_PER_SOURCE) {
 		*res = ctl__sealed_error(r, MHD_HTTP_TOO_MANY_REQUESTS,
 					 "too many logins waiting for approval from %s (at most "
 					 "%d); approve or let them expire (1 hour) first",
-					 src, SRV_LOGINS_PER_SOURCE);
-		return NULL;
+					 lr.source, SRV_LOGINS_PER_SOURCE);
+		return false;
 	}
-	if (srv->n_logins >= SRV_LOGINS_MAX) {
+	if (c.all >= SRV_LOGINS_MAX) {
 		*res = ctl__sealed_error(r, MHD_HTTP_TOO_MANY_REQUESTS,
 					 "too many logins waiting for approval on this server (at "
 					 "most %d); try again later",
 					 SRV_LOGINS_MAX);
-		return NULL;
+		return false;
 	}
-	char **copy;
-	struct ctl__login_req *arr = NULL;
-	if (strv_dup(tags, n_tags, &copy) == 0 &&
-	    !(arr = realloc(srv->logins, (srv->n_logins + 1) * sizeof(*arr))))
-		strv_free(copy, n_tags);
-	if (!arr) {
-		*res = MHD_NO;
-		return NULL;
-	}
-	srv->logins = arr;
-	struct ctl__login_req *lr = &arr[srv->n_logins++];
-	memset(lr, 0, sizeof(*lr));
-	ctl__random_hex(lr->token, 16);
-	memcpy(lr->machine_key, r->machine_key, 32);
-	memcpy(lr->node_key, nkey, 32);
-	snprintf(lr->hostname, sizeof(lr->hostname), "%s", hostname);
-	lr->tags = copy;
-	lr->n_tags = n_tags;
-	lr->has_tags = has_tags;
-	snprintf(lr->source, sizeof(lr->source), "%s", src);
+	ctl__random_hex(token, 16);
+	ctl__login_id(token, lr.id);
+	memcpy(lr.machine_key, r->machine_key, 32);
+	memcpy(lr.node_key, nkey, 32);
+	snprintf(lr.hostname, sizeof(lr.hostname), "%s", hostname);
+	lr.tags = (char **)tags; /* read by login_put only */
+	lr.n_tags = n_tags;
 	char why[192];
-	lr->has_disco_key = ctl__disco_from_msg(r->msg, lr->disco_key, why, sizeof(why)) > 0;
-	lr->created = ctl__now_s();
-	return lr;
+	lr.has_disco_key = ctl__disco_from_msg(r->msg, lr.disco_key, why, sizeof(why)) > 0;
+	lr.created = ctl__now_s();
+	rc = srv->store->ops->login_put(srv->store, &lr);
+	if (rc) {
+		*res = ctl__sealed_error(r, MHD_HTTP_SERVICE_UNAVAILABLE,
+					 "cannot store the login request: %s", strerror(-rc));
+		return false;
+	}
+	return true;
+}
+
+static enum MHD_Result login_url(struct ctl__req *r, const char *token)
+{
+	char url[512];
+	snprintf(url, sizeof(url), "%s/register/%s", r->srv->public_url, token);
+	return ctl__reply_sealed_json(
+	    r, MHD_HTTP_OK,
+	    json_pack("{s:b, s:s, s:s}", "registered", 0, "auth_url", url, "followup", token));
+}
+
+/* A node asking about its login lr (token: its followup): decided, or held until it is. */
+static enum MHD_Result login_followup(struct ctl__req *r, const struct ctl__login_req *lr,
+				      const char *token)
+{
+	struct ctl_server *srv = r->srv;
+	if (lr->state == CTL__REJECTED)
+		return ctl__sealed_error(r, MHD_HTTP_FORBIDDEN,
+					 "the device was rejected on the login page%s%s",
+					 lr->reason[0] ? ": " : "", lr->reason);
+	if (lr->state == CTL__APPROVED) {
+		struct ctl__node *n = ctl__node_by_id(srv, lr->node_id);
+		if (!n)
+			return ctl__sealed_error(r, MHD_HTTP_GONE, "the node was removed");
+		return ctl__reply_sealed_json(r, MHD_HTTP_OK, registered_json(srv, n));
+	}
+	if (r->wait == SRV_WAIT_NONE && !ctl__not_holding(srv) &&
+	    json_is_true(json_object_get(r->msg, "wait"))) {
+		snprintf(r->token, sizeof(r->token), "%s", lr->id);
+		ctl__suspend(r, SRV_WAIT_REGISTER, now_mono_ms() + SRV_HOLD_WAIT_MS);
+		return MHD_YES;
+	}
+	return login_url(r, token);
 }
 
 static enum MHD_Result register_interactive(struct ctl__req *r, const uint8_t nkey[32],
 					    const char *hostname, const char *const *tags,
 					    size_t n_tags, bool has_tags)
 {
-	struct ctl_server *srv = r->srv;
 	const char *followup = json_string_value(json_object_get(r->msg, "followup"));
-	struct ctl__login_req *lr;
-	if (followup) {
-		lr = login_by_token(srv, followup);
-		if (!lr || memcmp(lr->machine_key, r->machine_key, 32) != 0)
-			return ctl__sealed_error(r, MHD_HTTP_BAD_REQUEST,
-						 "followup: unknown or expired login request");
-		if (lr->state == CTL__REJECTED)
-			return ctl__sealed_error(r, MHD_HTTP_FORBIDDEN,
-						 "the device was rejected on the login page%s%s",
-						 lr->reason[0] ? ": " : "", lr->reason);
-		if (lr->state == CTL__APPROVED) {
-			struct ctl__node *n = ctl__node_by_id(srv, lr->node_id);
-			if (!n)
-				return ctl__sealed_error(r, MHD_HTTP_GONE, "the node was removed");
-			return ctl__reply_sealed_json(r, MHD_HTTP_OK, registered_json(srv, n));
-		}
-		if (r->wait == SRV_WAIT_NONE && !ctl__not_holding(srv) &&
-		    json_is_true(json_object_get(r->msg, "wait"))) {
-			snprintf(r->token, sizeof(r->token), "%s", lr->token);
-			ctl__suspend(r, SRV_WAIT_REGISTER, now_mono_ms() + SRV_HOLD_WAIT_MS);
-			return MHD_YES;
-		}
-	} else {
-		enum MHD_Result res;
-		lr = login_new(r, nkey, hostname, tags, n_tags, has_tags, &res);
-		if (!lr)
-			return res;
-	}
-	char url[512];
-	snprintf(url, sizeof(url), "%s/register/%s", srv->public_url, lr->token);
-	return ctl__reply_sealed_json(
-	    r, MHD_HTTP_OK,
-	    json_pack("{s:b, s:s, s:s}", "registered", 0, "auth_url", url, "followup", lr->token));
+	struct ctl__login_req lr;
+	enum MHD_Result res;
+	char token[33];
+	if (!followup)
+		return login_new(r, nkey, hostname, tags, n_tags, has_tags, token, &res)
+			   ? login_url(r, token)
+			   : res;
+	int rc = ctl__login_find(r->srv, followup, &lr);
+	if (rc && rc != -ENOENT)
+		return ctl__sealed_error(r, MHD_HTTP_SERVICE_UNAVAILABLE,
+					 "cannot read the login request: %s", strerror(-rc));
+	if (!rc && sodium_memcmp(lr.machine_key, r->machine_key, 32) == 0)
+		res = login_followup(r, &lr, followup);
+	else
+		res = ctl__sealed_error(r, MHD_HTTP_BAD_REQUEST,
+					"followup: unknown or expired login request");
+	if (!rc)
+		ctl__login_clear(&lr);
+	return res;
 }
 
 /* A registration with a valid auth key k. */

@@ -40,8 +40,17 @@
  * through, is inserted into the store, where a replica that took it first makes it a replay
  * (node_api.c).  The login form's CSRF key is derived from the shared server key (session.c).
  *
- * Still in memory per replica (not shared): pending interactive logins, SSO sign-ins in
- * flight. */
+ * Interactive logins live in the store too (register.c, keyed by their token's SHA-256): a
+ * login started through one replica is approved on any replica's page, and its decision
+ * ("login:ID", ID that hash) wakes the request of its node held here, by id (every held
+ * registration when a batch brings more than REPLICA_LOGIN_WAKES); the caps count the
+ * store's logins.
+ *
+ * SSO sign-ins in flight live in the store too (sso_pending.c; schema 8): a callback on any
+ * replica finishes a sign-in another started, and the pre-session cookie's key is derived
+ * from the shared server key.
+ *
+ * Still in memory per replica (not shared): the SSO start rate per address. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -75,7 +84,18 @@ enum {
 	RELOAD_TOPOLOGY = 32, /* SSO groups: the policy's input changed */
 	RELOAD_HOLD = 64,     /* a hold decided elsewhere: this replica's copies read again */
 	RELOAD_AUDIT = 128,   /* audit rows appended: the long polls read the log again */
-	RELOAD_ALL = 255,
+	RELOAD_LOGINS = 256,  /* logins decided elsewhere: every held registration asks again */
+	RELOAD_ALL = 511,
+	/* logins decided in one batch whose held registrations are woken by id; past this
+	 * many, all of them are (each reads its login from the store again) */
+	REPLICA_LOGIN_WAKES = 16,
+};
+
+/* What one batch of notifications asks of this replica. */
+struct batch {
+	unsigned what;
+	size_t n_logins;
+	char logins[REPLICA_LOGIN_WAKES][CTL_CHANGE_LOGIN_ID_LEN + 1];
 };
 
 struct ctl__replica {
@@ -362,6 +382,8 @@ static void reload(struct ctl_server *srv, unsigned what)
 		ctl__wake(srv, SRV_WAIT_HOLD, NULL);
 	if (what & RELOAD_AUDIT)
 		ctl__wake(srv, SRV_WAIT_AUDIT, NULL);
+	if (what & RELOAD_LOGINS)
+		ctl__wake(srv, SRV_WAIT_REGISTER, NULL);
 	if (srv->dirty)
 		pthread_cond_signal(&srv->timer_cond); /* rebuild now, not at the tick's end */
 }
@@ -382,6 +404,8 @@ unsigned ctl__replica_reload_bits(const struct ctl_change *c)
 		return RELOAD_HOLD;
 	case CTL_CHANGE_AUDIT:
 		return RELOAD_AUDIT;
+	case CTL_CHANGE_LOGIN:
+		return RELOAD_LOGINS;
 	case CTL_CHANGE_META:
 		if (strcmp(c->name, "dns") == 0)
 			return RELOAD_DNS;
@@ -394,7 +418,13 @@ unsigned ctl__replica_reload_bits(const struct ctl_change *c)
 
 static void on_change(void *ctx, const struct ctl_change *c)
 {
-	*(unsigned *)ctx |= ctl__replica_reload_bits(c);
+	struct batch *b = ctx;
+	unsigned bits = ctl__replica_reload_bits(c);
+	if (c->kind == CTL_CHANGE_LOGIN && b->n_logins < REPLICA_LOGIN_WAKES) {
+		memcpy(b->logins[b->n_logins++], c->name, sizeof(b->logins[0]));
+		bits &= ~(unsigned)RELOAD_LOGINS; /* its own request is woken, not every one */
+	}
+	b->what |= bits;
 }
 
 /* ---- the listener thread ---- */
@@ -411,11 +441,14 @@ static bool wait_for(struct ctl__replica *rp, int fd, int ms)
 	return p[0].revents != 0;
 }
 
-static void apply(struct ctl_server *srv, unsigned what)
+static void apply(struct ctl_server *srv, const struct batch *b)
 {
 	pthread_mutex_lock(&srv->lock);
 	if (!srv->stopping) {
-		reload(srv, what);
+		reload(srv, b->what);
+		/* after the nodes: an approved login's node is known when its request resumes */
+		for (size_t i = 0; i < b->n_logins; i++)
+			ctl__wake(srv, SRV_WAIT_REGISTER, b->logins[i]);
 		srv->fanout->reloads++;
 	}
 	pthread_mutex_unlock(&srv->lock);
@@ -451,12 +484,12 @@ static void *replica_main(void *arg)
 			failures = 0;
 			backoff = 0;
 			/* what changed before we listened (at start: since the state was loaded) */
-			apply(srv, RELOAD_ALL);
+			apply(srv, &(struct batch){ .what = RELOAD_ALL });
 		}
 		if (wait_for(rp, ctl_store_listener_fd(l), -1))
 			break;
-		unsigned what = 0;
-		if (ctl_store_listener_read(l, on_change, &what) != 0) {
+		struct batch b = { 0 };
+		if (ctl_store_listener_read(l, on_change, &b) != 0) {
 			log_warn("meshcontrol",
 				 "replica: lost the database connection that listens "
 				 "for changes; reconnecting");
@@ -466,8 +499,8 @@ static void *replica_main(void *arg)
 			backoff = REPLICA_BACKOFF_MIN_MS;
 			continue;
 		}
-		if (what)
-			apply(srv, what);
+		if (b.what || b.n_logins)
+			apply(srv, &b);
 	}
 	ctl_store_listener_free(l);
 	return NULL;

@@ -68,18 +68,22 @@ struct ctl__sso_rate {
 	int64_t tat;
 };
 
+/* The pending logins are rows of the store (any replica takes one another added); the start
+ * rate per address is this replica's. */
+struct ctl_store;
 struct ctl__sso_table {
-	struct ctl__sso_pending *e; /* SRV_SSO_PENDING_MAX entries */
-	size_t n;
+	struct ctl_store *store;
 	struct ctl__sso_rate *rate; /* SRV_SSO_RATE_SOURCES entries */
 	size_t n_rate;
 };
 
-int ctl__sso_table_init(struct ctl__sso_table *t);
-/* Wipes the verifiers, then frees. */
+/* The table over store (not owned; it may be set later, before the first add or take). */
+int ctl__sso_table_init(struct ctl__sso_table *t, struct ctl_store *store);
 void ctl__sso_table_uninit(struct ctl__sso_table *t);
 
-/* Adds p (p->created is now) after forgetting expired entries: 0, or -EAGAIN when p->source
+/* Adds p (p->created is now; its verifier sealed, its state only as a hash) after forgetting
+ * expired entries: 0, -EINVAL for a state not CTL_OIDC_RANDOM_LEN - 1 long, the store's
+ * error, or -EAGAIN when p->source
  * started SRV_SSO_START_BURST logins at once or more than one every SRV_SSO_START_EVERY_S
  * since (*retry_at: when it may again; a callback takes its login out of the table, so the
  * count open alone does not bound how often).  Never refused for room, something makes it: the
@@ -95,7 +99,8 @@ void ctl__sso_source_key(const char *source, char out[static SRV_SSO_SOURCE_MAX]
 
 /* Takes the login of state, once: 0 with *out (removed); -ENOENT when no live login has
  * that state (unknown, used or expired); -EPERM when it was started in another browser
- * (pre differs or is NULL; the login stays for its own browser). */
+ * (pre differs or is NULL; the login stays for its own browser); -EBADMSG when its sealed
+ * verifier does not open (the row was changed in the store); the store's error. */
 int ctl__sso_table_take(struct ctl__sso_table *t, const char *state, const char *pre, int64_t now,
 			struct ctl__sso_pending *out);
 
@@ -189,7 +194,9 @@ struct ctl__sso_job {
 struct ctl__sso {
 	struct ctl__sso_config cfg;
 	char redirect_uri[CTL_OIDC_URL_MAX];
-	uint8_t cookie_key[32]; /* signs pre-session cookies; new at each start */
+	/* signs pre-session cookies: derived from the server key (ctl__sso_attach), so every
+	 * replica takes the cookies of the others */
+	uint8_t cookie_key[32];
 	/* under srv->lock */
 	struct ctl_oidc_discovery disco;
 	bool have_disco;
@@ -210,6 +217,9 @@ struct ctl__sso {
 	int64_t kid_fetched; /* the last fetch for an unknown kid (0: none) */
 };
 
+/* The store and the server key are known: the pending table's store set, the cookie key
+ * derived from the server key. */
+void ctl__sso_attach(struct ctl_server *srv);
 /* The request's job is done with (read, or its connection closed): freed, or left to the
  * provider thread to free.  Under srv->lock. */
 void ctl__sso_job_release(struct ctl_server *srv, struct ctl__sso_job *job);

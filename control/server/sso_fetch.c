@@ -403,6 +403,15 @@ static void *sso_main(void *arg)
 	return NULL;
 }
 
+void ctl__sso_attach(struct ctl_server *srv)
+{
+	static const char what[] = "mesh sso pre-session cookie";
+	struct ctl__sso *s = srv->sso;
+	s->pending.store = srv->store;
+	crypto_generichash(s->cookie_key, sizeof(s->cookie_key), (const uint8_t *)what,
+			   sizeof(what) - 1, srv->server_priv, sizeof(srv->server_priv));
+}
+
 int ctl__sso_new(struct ctl_server *srv, struct ctl__sso_config *c, struct ctl__sso **out)
 {
 	struct ctl__sso *s = calloc(1, sizeof(*s));
@@ -410,8 +419,7 @@ int ctl__sso_new(struct ctl_server *srv, struct ctl__sso_config *c, struct ctl__
 		return -ENOMEM;
 	s->cfg = *c;
 	c->secret = NULL;
-	randombytes_buf(s->cookie_key, sizeof(s->cookie_key));
-	if (ctl__sso_table_init(&s->pending)) {
+	if (ctl__sso_table_init(&s->pending, NULL)) {
 		ctl__sso_config_free(&s->cfg);
 		free(s);
 		return -ENOMEM;

@@ -13,27 +13,21 @@
 #include <sodium.h>
 
 #include "control/server/sso.h"
+#include "control/server/store.h"
 
-int ctl__sso_table_init(struct ctl__sso_table *t)
+int ctl__sso_table_init(struct ctl__sso_table *t, struct ctl_store *store)
 {
-	t->n = t->n_rate = 0;
-	t->e = calloc(SRV_SSO_PENDING_MAX, sizeof(*t->e));
+	t->store = store;
+	t->n_rate = 0;
 	t->rate = calloc(SRV_SSO_RATE_SOURCES, sizeof(*t->rate));
-	if (t->e && t->rate)
-		return 0;
-	ctl__sso_table_uninit(t);
-	return -ENOMEM;
+	return t->rate ? 0 : -ENOMEM;
 }
 
 void ctl__sso_table_uninit(struct ctl__sso_table *t)
 {
-	if (t->e)
-		sodium_memzero(t->e, SRV_SSO_PENDING_MAX * sizeof(*t->e));
-	free(t->e);
 	free(t->rate);
-	t->e = NULL;
 	t->rate = NULL;
-	t->n = t->n_rate = 0;
+	t->n_rate = 0;
 }
 
 /* GCRA per address: 0 (the start counted), or -EAGAIN with when it may start again.  A full
@@ -63,78 +57,50 @@ static int rate_take(struct ctl__sso_table *t, const char *source, int64_t now, 
 	return 0;
 }
 
-static void drop(struct ctl__sso_table *t, size_t i)
+/* The row's key: the state's SHA-256, hex (the state itself is not stored). */
+static void state_id(const char *state, char id[static 65])
 {
-	t->e[i] = t->e[--t->n];
-	sodium_memzero(&t->e[t->n], sizeof(t->e[t->n]));
+	uint8_t h[crypto_hash_sha256_BYTES];
+	crypto_hash_sha256(h, (const uint8_t *)state, strlen(state));
+	sodium_bin2hex(id, 65, h, sizeof(h));
 }
 
-static void expire(struct ctl__sso_table *t, int64_t now)
+/* The key the verifier is sealed under, from the state: the store holds only the state's
+ * hash, so what it holds cannot be opened without the state the browser brings back. */
+static void verifier_key(const char *state, uint8_t key[static crypto_secretbox_KEYBYTES])
 {
-	for (size_t i = 0; i < t->n;)
-		if (now - t->e[i].created >= SRV_SSO_PENDING_TTL_S || now < t->e[i].created)
-			drop(t, i);
-		else
-			i++;
+	static const char what[] = "mesh sso pkce verifier";
+	crypto_generichash(key, crypto_secretbox_KEYBYTES, (const uint8_t *)what, sizeof(what) - 1,
+			   (const uint8_t *)state, strlen(state));
 }
 
-/* The entry to push out of a full table: the oldest of the source with the most entries
- * (on a tie, the source whose oldest is older), so one address, or the visitors of one page
- * that makes their browsers start logins, pushes out its own and not everyone's. */
-static int by_source(const void *a, const void *b, void *cls)
-{
-	const struct ctl__sso_pending *e = cls, *x = &e[*(const size_t *)a],
-				      *y = &e[*(const size_t *)b];
-	int c = strcmp(x->source, y->source);
-	return c ? c : (x->created > y->created) - (x->created < y->created);
-}
-
-static size_t busiest_oldest(const struct ctl__sso_table *t)
-{
-	size_t ix[SRV_SSO_PENDING_MAX], best = 0, best_n = 0; /* 8 KiB */
-	for (size_t i = 0; i < t->n; i++)
-		ix[i] = i;
-	qsort_r(ix, t->n, sizeof(ix[0]), by_source, t->e);
-	for (size_t i = 0, j; i < t->n; i = j) {
-		for (j = i; j < t->n && strcmp(t->e[ix[j]].source, t->e[ix[i]].source) == 0; j++)
-			;
-		if (j - i > best_n ||
-		    (j - i == best_n && t->e[ix[i]].created < t->e[ix[best]].created))
-			best = i, best_n = j - i;
-	}
-	return ix[best];
-}
+enum {
+	SEALED_LEN = crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + CTL_OIDC_RANDOM_LEN,
+	SEALED_HEX = 2 * SEALED_LEN,
+};
 
 int ctl__sso_table_add(struct ctl__sso_table *t, const struct ctl__sso_pending *p, int64_t now,
 		       int64_t *retry_at)
 {
-	size_t from_source = 0, in_browser = 0, browser_oldest = 0, source_oldest = 0;
+	uint8_t key[crypto_secretbox_KEYBYTES], box[SEALED_LEN];
+	char id[65], sealed[SEALED_HEX + 1];
+	struct ctl__sso_pending row = *p;
+	if (strlen(p->state) != CTL_OIDC_RANDOM_LEN - 1)
+		return -EINVAL;
 	if (rate_take(t, p->source, now, retry_at) != 0)
 		return -EAGAIN;
-	expire(t, now);
-	for (size_t i = 0; i < t->n; i++) {
-		const struct ctl__sso_pending *e = &t->e[i];
-		if (strcmp(e->source, p->source) == 0 &&
-		    (!from_source++ || e->created < t->e[source_oldest].created))
-			source_oldest = i;
-		if (strcmp(e->pre, p->pre) == 0 &&
-		    (!in_browser++ || e->created < t->e[browser_oldest].created))
-			browser_oldest = i;
-	}
-	/* Nothing is refused: a browser with all its tabs' logins open loses its oldest, an
-	 * address with its share open loses its oldest (refusing would let a page that makes
-	 * its visitors' browsers start logins lock them out for 10 minutes), and a full table
-	 * loses the oldest of the busiest address. */
-	if (in_browser >= SRV_SSO_PENDING_PER_BROWSER)
-		drop(t, browser_oldest);
-	else if (from_source >= SRV_SSO_PENDING_PER_SOURCE)
-		drop(t, source_oldest);
-	else if (t->n >= SRV_SSO_PENDING_MAX)
-		drop(t, busiest_oldest(t));
-	t->e[t->n] = *p;
-	t->e[t->n].created = now;
-	t->n++;
-	return 0;
+	state_id(p->state, id);
+	verifier_key(p->state, key);
+	randombytes_buf(box, crypto_secretbox_NONCEBYTES);
+	crypto_secretbox_easy(box + crypto_secretbox_NONCEBYTES, (const uint8_t *)row.verifier,
+			      sizeof(row.verifier), box, key);
+	sodium_bin2hex(sealed, sizeof(sealed), box, sizeof(box));
+	sodium_memzero(row.verifier, sizeof(row.verifier));
+	memset(row.state, 0, sizeof(row.state));
+	row.created = now;
+	int rc = t->store->ops->sso_pending_put(t->store, id, sealed, &row);
+	sodium_memzero(key, sizeof(key));
+	return rc;
 }
 
 void ctl__sso_source_key(const char *source, char out[static SRV_SSO_SOURCE_MAX])
@@ -157,22 +123,31 @@ void ctl__sso_source_key(const char *source, char out[static SRV_SSO_SOURCE_MAX]
 int ctl__sso_table_take(struct ctl__sso_table *t, const char *state, const char *pre, int64_t now,
 			struct ctl__sso_pending *out)
 {
-	size_t len = strlen(state);
-	expire(t, now);
+	uint8_t key[crypto_secretbox_KEYBYTES], box[SEALED_LEN];
+	char id[65], sealed[SEALED_HEX + 1];
+	size_t len = strlen(state), got = 0;
 	if (len != CTL_OIDC_RANDOM_LEN - 1)
 		return -ENOENT;
-	for (size_t i = 0; i < t->n; i++) {
-		struct ctl__sso_pending *e = &t->e[i];
-		if (sodium_memcmp(e->state, state, len) != 0)
-			continue;
-		if (!pre || strlen(pre) != SRV_SSO_PRE_HEX ||
-		    sodium_memcmp(e->pre, pre, SRV_SSO_PRE_HEX) != 0)
-			return -EPERM;
-		*out = *e;
-		drop(t, i);
-		return 0;
+	state_id(state, id);
+	int rc =
+	    t->store->ops->sso_pending_take(t->store, id, pre, now, out, sealed, sizeof(sealed));
+	if (rc)
+		return rc;
+	verifier_key(state, key);
+	if (sodium_hex2bin(box, sizeof(box), sealed, strlen(sealed), NULL, &got, NULL) != 0 ||
+	    got != sizeof(box) ||
+	    crypto_secretbox_open_easy((uint8_t *)out->verifier, box + crypto_secretbox_NONCEBYTES,
+				       sizeof(box) - crypto_secretbox_NONCEBYTES, box, key) != 0 ||
+	    out->verifier[sizeof(out->verifier) - 1] != '\0')
+		rc = -EBADMSG; /* not what this state sealed: the row was changed */
+	sodium_memzero(key, sizeof(key));
+	sodium_memzero(sealed, sizeof(sealed));
+	if (rc) {
+		sodium_memzero(out, sizeof(*out));
+		return rc;
 	}
-	return -ENOENT;
+	memcpy(out->state, state, len + 1);
+	return 0;
 }
 
 /* ---- the browser's pre-session cookie ---- */

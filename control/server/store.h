@@ -94,7 +94,9 @@ struct ctl_sso_member {
 };
 
 struct ctl_store;
-struct ctl__hold; /* a check-mode hold (internal.h): its row in the store */
+struct ctl__hold;	 /* a check-mode hold (internal.h): its row in the store */
+struct ctl__login_req;	 /* an interactive login (internal.h): its row in the store */
+struct ctl__sso_pending; /* an SSO sign-in in flight (sso.h): its row in the store */
 
 /* Pending check-mode holds counted for the caps (hold.c): from a source node, to a
  * destination node, and every hold stored. */
@@ -119,6 +121,12 @@ enum ctl_throttle_kind { CTL_THROTTLE_ACCOUNT = 1, CTL_THROTTLE_SOURCE = 2 };
 struct ctl_throttle_rule {
 	enum ctl_throttle_kind kind;
 	int64_t limit, window_s, keys_max;
+};
+
+/* Pending interactive logins counted for the caps (register.c): from a source address, and
+ * every login stored; a machine's own pending one is not counted (asking again replaces it). */
+struct ctl_login_count {
+	int64_t from_src, all;
 };
 
 typedef int (*ctl_sso_cb)(void *ctx, const struct ctl_sso_member *m);
@@ -287,6 +295,36 @@ struct ctl_store_ops {
 	int (*nonce_add)(struct ctl_store *s, const uint8_t nonce[static 24], int64_t expires);
 	/* Forget expired sessions, throttle windows that ended and nonces past their expiry. */
 	int (*transient_expire)(struct ctl_store *s, int64_t now);
+	/* pending interactive logins (schema 7, pending_logins; its column "token" holds the
+	 * login's id, the SHA-256 of the token in hex, never the token), so that any replica
+	 * can decide or answer one another started.  put inserts a new one and removes the
+	 * machine's pending one, in one transaction (-EEXIST: its id is taken); get reads one
+	 * (-ENOENT; its tags are the caller's to free, ctl__login_clear); decide writes state,
+	 * reason, user_id and node_id only while the stored login is pending (a decision is
+	 * final): -ESTALE when decided already, -ENOENT when gone; delete removes one (0 when
+	 * absent); count fills c; expire removes logins created before created_before. */
+	int (*login_put)(struct ctl_store *s, const struct ctl__login_req *lr);
+	int (*login_get)(struct ctl_store *s, const char *id, struct ctl__login_req *lr);
+	int (*login_decide)(struct ctl_store *s, const struct ctl__login_req *lr);
+	int (*login_delete)(struct ctl_store *s, const char *id);
+	int (*login_count)(struct ctl_store *s, const char *source, const uint8_t mkey[static 32],
+			   struct ctl_login_count *c);
+	int (*login_expire)(struct ctl_store *s, int64_t created_before);
+	/* SSO sign-ins in flight (schema 8, sso_pending), so that a callback on any replica
+	 * finishes what another started; sso_pending.c seals the verifier and says what the
+	 * bounds are.  put stores p (its state and verifier fields unused: state_id, the
+	 * state's SHA-256 in hex, and sealed, the verifier sealed in hex, instead) at
+	 * p->created, in one transaction: rows expired at that time forgotten, then room made
+	 * (never refused for it): the browser's oldest when it has SRV_SSO_PENDING_PER_BROWSER,
+	 * else the source's oldest when it has SRV_SSO_PENDING_PER_SOURCE, else, with
+	 * SRV_SSO_PENDING_MAX in all, the oldest of the source with the most.  take removes
+	 * and gives the live row of state_id once, pre compared in constant time: 0, -ENOENT
+	 * (none live), -EPERM (another browser's, or pre NULL: the row stays). */
+	int (*sso_pending_put)(struct ctl_store *s, const char *state_id, const char *sealed,
+			       const struct ctl__sso_pending *p);
+	int (*sso_pending_take)(struct ctl_store *s, const char *state_id, const char *pre,
+				int64_t now, struct ctl__sso_pending *p, char *sealed,
+				size_t sealed_len);
 };
 
 struct ctl_store {

@@ -7,7 +7,8 @@
  * user:ID (removed), approval:SRC_NODE, sso:USER_ID (groups from the provider), meta:KEY
  * (the DNS settings "dns", the admin token hash), hold:ID (a check-mode hold decided,
  * re-authenticated for or removed; ID its 32 hex digits), audit:ID (a row appended to the
- * audit log; one per row, ID its id).  A notification is delivered only after
+ * audit log; one per row, ID its id), login:ID (an interactive login approved or rejected;
+ * ID its 64 hex digits, the SHA-256 of its token).  A notification is delivered only after
  * its transaction commits, and to every listening connection, the writer's own replica
  * included.
  *
@@ -35,18 +36,21 @@ enum ctl_change_kind {
 	CTL_CHANGE_META,
 	CTL_CHANGE_HOLD,
 	CTL_CHANGE_AUDIT,
+	CTL_CHANGE_LOGIN,
 };
 
 enum {
-	CTL_CHANGE_NAME_MAX = 32,    /* a meta key, with its '\0' */
-	CTL_CHANGE_HOLD_ID_LEN = 32, /* a hold's id: hex digits */
+	CTL_CHANGE_NAME_MAX = 32,     /* a meta key, with its '\0' */
+	CTL_CHANGE_HOLD_ID_LEN = 32,  /* a hold's id: hex digits */
+	CTL_CHANGE_LOGIN_ID_LEN = 64, /* a login's id: hex digits */
 };
 
 struct ctl_change {
 	enum ctl_change_kind kind;
 	int64_t id; /* every kind but meta: a row id, > 0 */
-	/* meta: the key ([a-z0-9_], 1..31 bytes); hold: its id (32 of [0-9a-f]) */
-	char name[CTL_CHANGE_HOLD_ID_LEN + 1];
+	/* meta: the key ([a-z0-9_], 1..31 bytes); hold: its id (32 of [0-9a-f]); login: its
+	 * id (64 of [0-9a-f]) */
+	char name[CTL_CHANGE_LOGIN_ID_LEN + 1];
 };
 
 /* "KIND:ID" into c: true, or false with a sentence quoting the bad payload in why. */

@@ -113,6 +113,12 @@ static const char *const migrations[] = {
 	"CREATE TABLE IF NOT EXISTS node_nonces (nonce BYTEA PRIMARY KEY,"
 	"  expires BIGINT NOT NULL);"
 	"CREATE INDEX IF NOT EXISTS node_nonces_expires ON node_nonces (expires);",
+	/* 11: SSO sign-ins in flight (store_pg_logins.c), as in SQLite */
+	"CREATE TABLE IF NOT EXISTS sso_pending (state_id TEXT PRIMARY KEY, nonce TEXT NOT NULL,"
+	"  verifier TEXT NOT NULL, pre TEXT NOT NULL, source TEXT NOT NULL, next TEXT NOT NULL,"
+	"  hold TEXT NOT NULL, auth_after BIGINT NOT NULL, created BIGINT NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS sso_pending_pre ON sso_pending (pre, created);"
+	"CREATE INDEX IF NOT EXISTS sso_pending_source ON sso_pending (source, created);",
 };
 
 enum { N_MIGRATIONS = sizeof(migrations) / sizeof(migrations[0]) };
@@ -668,6 +674,14 @@ static const struct ctl_store_ops pg_ops = {
 	.throttle_give_back = ctl__pg_throttle_give_back,
 	.nonce_add = ctl__pg_nonce_add,
 	.transient_expire = ctl__pg_transient_expire,
+	.login_put = ctl__pg_login_put,
+	.login_get = ctl__pg_login_get,
+	.login_decide = ctl__pg_login_decide,
+	.login_delete = ctl__pg_login_delete,
+	.login_count = ctl__pg_login_count,
+	.login_expire = ctl__pg_login_expire,
+	.sso_pending_put = ctl__pg_sso_pending_put,
+	.sso_pending_take = ctl__pg_sso_pending_take,
 };
 
 /* All migrations not yet applied, in one transaction holding the advisory lock: a replica

@@ -163,18 +163,24 @@ int ctl__pg_hold_get(struct ctl_store *s, const char *id, struct ctl__hold *h)
 
 /* The row only while pending (FOR UPDATE: a decision on another replica waits for ours and
  * then finds it decided), then its new values: -ESTALE or -ENOENT as store.h says. */
-static int update_body(struct ctl__pg_store *s, void *ctx)
+int ctl__pg_lock_pending(struct ctl__pg_store *s, const char *sql, struct ctl__pg_params *p)
 {
-	const struct ctl__hold *h = ((struct hold_args *)ctx)->in;
-	struct ctl__pg_params p = { 0 };
 	PGresult *r;
-	ctl__pg_text(&p, h->id);
-	int rc = ctl__pg_q(s, "SELECT state FROM holds WHERE id = $1 FOR UPDATE", &p, &r);
+	int rc = ctl__pg_q(s, sql, p, &r);
 	if (!rc && PQntuples(r) == 0)
 		rc = -ENOENT;
 	else if (!rc && ctl__pg_get_int(r, 0, 0) != CTL__PENDING)
 		rc = -ESTALE;
 	PQclear(r);
+	return rc;
+}
+
+static int update_body(struct ctl__pg_store *s, void *ctx)
+{
+	const struct ctl__hold *h = ((struct hold_args *)ctx)->in;
+	struct ctl__pg_params p = { 0 };
+	ctl__pg_text(&p, h->id);
+	int rc = ctl__pg_lock_pending(s, "SELECT state FROM holds WHERE id = $1 FOR UPDATE", &p);
 	if (rc)
 		return rc;
 	params_decision(&p, h);

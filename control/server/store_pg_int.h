@@ -3,6 +3,7 @@
  * auth keys; store_pg_policy.c: the policy's version and its compare-and-set;
  * store_pg_notify.c: meta_add and change notifications; store_pg_holds.c: check mode's approvals
  * and holds; store_pg_transient.c: web sessions, password throttles, request nonces;
+ * store_pg_logins.c: pending interactive logins and SSO sign-ins in flight;
  * store_migrate.c: SQLite -> PostgreSQL).  Every statement goes through ctl__pg_q with its
  * values as parameters (PQexecParams, text format): no SQL is ever built from input.  Errors
  * are negative errno values: -EEXIST for a constraint (SQLSTATE class 23, as SQLite's
@@ -99,7 +100,9 @@ int ctl__pg_audit_last_queue(struct ctl_store *s, int64_t node_id,
 int ctl__pg_audit_list(struct ctl_store *s, const struct ctl_audit_filter *f, ctl_audit_cb cb,
 		       void *ctx);
 int ctl__pg_audit_head(struct ctl_store *s, int64_t *id, uint8_t hash[CTL_AUDIT_HASH_LEN]);
-/* store_pg_holds.c: check mode's approvals and holds (store.h) */
+/* store_pg_holds.c: check mode's approvals and holds (store.h); the row sql ("SELECT state
+ * ... FOR UPDATE" with p) locked while it is pending: 0, -ESTALE (decided), -ENOENT (gone) */
+int ctl__pg_lock_pending(struct ctl__pg_store *s, const char *sql, struct ctl__pg_params *p);
 int ctl__pg_approval_put(struct ctl_store *s, const struct ctl_approval *a);
 int ctl__pg_approval_get(struct ctl_store *s, int64_t src, int64_t dst, struct ctl_approval *a);
 int ctl__pg_hold_put(struct ctl_store *s, const struct ctl__hold *h);
@@ -121,6 +124,19 @@ int ctl__pg_throttle_give_back(struct ctl_store *s, enum ctl_throttle_kind kind,
 			       bool all, int64_t now);
 int ctl__pg_nonce_add(struct ctl_store *s, const uint8_t nonce[static 24], int64_t expires);
 int ctl__pg_transient_expire(struct ctl_store *s, int64_t now);
+/* store_pg_logins.c: pending interactive logins and SSO sign-ins in flight (store.h) */
+int ctl__pg_login_put(struct ctl_store *s, const struct ctl__login_req *lr);
+int ctl__pg_login_get(struct ctl_store *s, const char *id, struct ctl__login_req *lr);
+int ctl__pg_login_decide(struct ctl_store *s, const struct ctl__login_req *lr);
+int ctl__pg_login_delete(struct ctl_store *s, const char *id);
+int ctl__pg_login_count(struct ctl_store *s, const char *source, const uint8_t mkey[static 32],
+			struct ctl_login_count *c);
+int ctl__pg_login_expire(struct ctl_store *s, int64_t created_before);
+int ctl__pg_sso_pending_put(struct ctl_store *s, const char *state_id, const char *sealed,
+			    const struct ctl__sso_pending *p);
+int ctl__pg_sso_pending_take(struct ctl_store *s, const char *state_id, const char *pre,
+			     int64_t now, struct ctl__sso_pending *p, char *sealed,
+			     size_t sealed_len);
 /* store_pg_notify.c: the triggers that notify every change (store_notify.h), installed
  * (or replaced) in a transaction of their own under the migration lock. */
 int ctl__pg_notify_install(struct ctl__pg_store *s, char *err, size_t errlen);

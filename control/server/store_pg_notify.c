@@ -53,6 +53,12 @@ static const char install_sql[] =
      * read again */
     "CREATE OR REPLACE TRIGGER mesh_notify AFTER INSERT ON audit"
     " FOR EACH ROW EXECUTE FUNCTION mesh_notify('audit', 'id');"
+    /* an interactive login decided: the replica holding its node's request answers (the
+     * payload is the login's id, the token's hash; not its creation, nor its removal: a
+     * node whose login went finds out at its next followup) */
+    "CREATE OR REPLACE TRIGGER mesh_notify_changed AFTER UPDATE ON pending_logins FOR EACH ROW"
+    " WHEN (OLD.state IS DISTINCT FROM NEW.state)"
+    " EXECUTE FUNCTION mesh_notify('login', 'token');"
     "CREATE OR REPLACE TRIGGER mesh_notify AFTER INSERT OR UPDATE OR DELETE ON sso_identities"
     " FOR EACH ROW EXECUTE FUNCTION mesh_notify('sso', 'user_id');"
     /* only the values replicas reload (not the address allocator's next_host, written at
@@ -112,10 +118,11 @@ static const struct {
 	const char *name;
 	enum ctl_change_kind kind;
 } kinds[] = {
-	{ "node", CTL_CHANGE_NODE }, { "policy", CTL_CHANGE_POLICY },
-	{ "user", CTL_CHANGE_USER }, { "approval", CTL_CHANGE_APPROVAL },
-	{ "sso", CTL_CHANGE_SSO },   { "meta", CTL_CHANGE_META },
-	{ "hold", CTL_CHANGE_HOLD }, { "audit", CTL_CHANGE_AUDIT },
+	{ "node", CTL_CHANGE_NODE },   { "policy", CTL_CHANGE_POLICY },
+	{ "user", CTL_CHANGE_USER },   { "approval", CTL_CHANGE_APPROVAL },
+	{ "sso", CTL_CHANGE_SSO },     { "meta", CTL_CHANGE_META },
+	{ "hold", CTL_CHANGE_HOLD },   { "audit", CTL_CHANGE_AUDIT },
+	{ "login", CTL_CHANGE_LOGIN },
 };
 
 bool ctl_change_parse(const char *payload, struct ctl_change *c, char *why, size_t whylen)
@@ -130,7 +137,7 @@ bool ctl_change_parse(const char *payload, struct ctl_change *c, char *why, size
 	if (!colon || i == sizeof(kinds) / sizeof(kinds[0])) {
 		snprintf(why, whylen,
 			 "change '%.64s': expected KIND:ID with KIND one of node, "
-			 "policy, user, approval, sso, meta, hold, audit",
+			 "policy, user, approval, sso, meta, hold, audit, login",
 			 payload);
 		return false;
 	}
@@ -151,13 +158,15 @@ bool ctl_change_parse(const char *payload, struct ctl_change *c, char *why, size
 		memcpy(c->name, v, n + 1);
 		return true;
 	}
-	if (c->kind == CTL_CHANGE_HOLD) {
-		bool ok = n == CTL_CHANGE_HOLD_ID_LEN;
+	if (c->kind == CTL_CHANGE_HOLD || c->kind == CTL_CHANGE_LOGIN) {
+		bool hold = c->kind == CTL_CHANGE_HOLD;
+		size_t want = hold ? CTL_CHANGE_HOLD_ID_LEN : CTL_CHANGE_LOGIN_ID_LEN;
+		bool ok = n == want;
 		for (size_t j = 0; ok && j < n; j++)
 			ok = isdigit((unsigned char)v[j]) || (v[j] >= 'a' && v[j] <= 'f');
 		if (!ok) {
-			snprintf(why, whylen, "change '%.64s': a hold's id is %d of 0-9 and a-f",
-				 payload, CTL_CHANGE_HOLD_ID_LEN);
+			snprintf(why, whylen, "change '%.64s': a %s's id is %zu of 0-9 and a-f",
+				 payload, hold ? "hold" : "login", want);
 			return false;
 		}
 		memcpy(c->name, v, n + 1);

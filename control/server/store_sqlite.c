@@ -124,6 +124,14 @@ static const char *const migrations[] = {
 	"CREATE TABLE IF NOT EXISTS node_nonces (nonce BLOB PRIMARY KEY,"
 	"  expires INTEGER NOT NULL);"
 	"CREATE INDEX IF NOT EXISTS node_nonces_expires ON node_nonces (expires);",
+	/* 11: SSO sign-ins in flight, so that a callback on any replica finishes what another
+	 * started (store_sqlite_logins.c): keyed by the state's SHA-256, the PKCE verifier
+	 * sealed under a key derived from the state (sso_pending.c) */
+	"CREATE TABLE IF NOT EXISTS sso_pending (state_id TEXT PRIMARY KEY, nonce TEXT NOT NULL,"
+	"  verifier TEXT NOT NULL, pre TEXT NOT NULL, source TEXT NOT NULL, next TEXT NOT NULL,"
+	"  hold TEXT NOT NULL, auth_after INTEGER NOT NULL, created INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS sso_pending_pre ON sso_pending (pre, created);"
+	"CREATE INDEX IF NOT EXISTS sso_pending_source ON sso_pending (source, created);",
 };
 
 enum { N_MIGRATIONS = sizeof(migrations) / sizeof(migrations[0]) };
@@ -585,6 +593,14 @@ static const struct ctl_store_ops sqlite_ops = {
 	.throttle_give_back = ctl__sq_throttle_give_back,
 	.nonce_add = ctl__sq_nonce_add,
 	.transient_expire = ctl__sq_transient_expire,
+	.login_put = ctl__sq_login_put,
+	.login_get = ctl__sq_login_get,
+	.login_decide = ctl__sq_login_decide,
+	.login_delete = ctl__sq_login_delete,
+	.login_count = ctl__sq_login_count,
+	.login_expire = ctl__sq_login_expire,
+	.sso_pending_put = ctl__sq_sso_pending_put,
+	.sso_pending_take = ctl__sq_sso_pending_take,
 };
 
 static int migrate(sqlite3 *db, char *err, size_t errlen)

@@ -70,14 +70,13 @@ int ctl__sq_hold_get(struct ctl_store *s, const char *id, struct ctl__hold *h)
 	return rc;
 }
 
-/* 0 when the hold is there (decided or not), else -ENOENT: why an update changed nothing. */
-static int hold_exists(sqlite3 *db, const char *id)
+int ctl__sq_not_pending(sqlite3 *db, const char *sql, const char *id)
 {
-	sqlite3_stmt *st = ctl__sq_prep(db, "SELECT 1 FROM holds WHERE id = ?");
+	sqlite3_stmt *st = ctl__sq_prep(db, sql);
 	if (!st)
 		return -EIO;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(st) == SQLITE_ROW ? 0 : -ENOENT;
+	int rc = sqlite3_step(st) == SQLITE_ROW ? -ESTALE : -ENOENT;
 	sqlite3_finalize(st);
 	return rc;
 }
@@ -94,7 +93,7 @@ int ctl__sq_hold_update(struct ctl_store *s, const struct ctl__hold *h)
 	sqlite3_bind_text(st, 8, h->id, -1, SQLITE_STATIC);
 	int rc = ctl__sq_step_done(db, st);
 	if (!rc && sqlite3_changes(db) == 0)
-		rc = hold_exists(db, h->id) == 0 ? -ESTALE : -ENOENT;
+		rc = ctl__sq_not_pending(db, "SELECT 1 FROM holds WHERE id = ?", h->id);
 	return rc;
 }
 

@@ -375,21 +375,14 @@ static enum MHD_Result need_login(struct ctl__req *r, const char *path)
 	return ctl__redirect(r, to, NULL);
 }
 
-static enum MHD_Result device_page(struct ctl__req *r, const char *method, const char *token)
+/* The page of login lr (read from the store: a login started through any replica). */
+static enum MHD_Result device_page_of(struct ctl__req *r, const char *method, const char *path,
+				      struct ctl__login_req *lr)
 {
 	struct ctl_server *srv = r->srv;
 	struct ctl__session *s = ctl__session_of(r);
-	char path[64], host[128], who[256], action[16], tags[CTL_TAGS_TEXT_MAX] = "";
+	char host[128], who[256], action[16], tags[CTL_TAGS_TEXT_MAX] = "";
 	char tags_h[CTL_TAGS_TEXT_MAX * 2], err[512] = "", err_h[1024];
-	snprintf(path, sizeof(path), "/register/%.40s", token);
-	struct ctl__login_req *lr = NULL;
-	for (size_t i = 0; i < srv->n_logins; i++)
-		if (strcmp(srv->logins[i].token, token) == 0)
-			lr = &srv->logins[i];
-	if (!lr)
-		return page(r, MHD_HTTP_NOT_FOUND, "Unknown device", NULL,
-			    "<p class=err>This login link is unknown or has expired. Run "
-			    "<code>meshctl up</code> again for a new one.</p>");
 	if (!s)
 		return need_login(r, path);
 	ctl__html_escape(host, sizeof(host), lr->hostname);
@@ -421,9 +414,9 @@ static enum MHD_Result device_page(struct ctl__req *r, const char *method, const
 			ctl__audit(srv, r->conn, "admin.login.approve", n, s->login, lr->hostname);
 		} else {
 			lr->state = CTL__REJECTED;
-			ctl__wake(srv, SRV_WAIT_REGISTER, lr->token);
-			ctl__audit(srv, r->conn, "admin.login.reject", NULL, s->login,
-				   lr->hostname);
+			if (ctl__login_save(srv, lr) == 0) /* else the first decision stands */
+				ctl__audit(srv, r->conn, "admin.login.reject", NULL, s->login,
+					   lr->hostname);
 		}
 	}
 	if (lr->state == CTL__APPROVED)
@@ -449,6 +442,26 @@ static enum MHD_Result device_page(struct ctl__req *r, const char *method, const
 			      "reach, and you must own each tag."
 			    : "It will be owned by you.",
 		    path, s->csrf);
+}
+
+static enum MHD_Result device_page(struct ctl__req *r, const char *method, const char *token)
+{
+	struct ctl__login_req lr;
+	char path[64];
+	snprintf(path, sizeof(path), "/register/%.40s", token);
+	int rc = ctl__login_find(r->srv, token, &lr);
+	if (rc == -ENOENT)
+		return page(r, MHD_HTTP_NOT_FOUND, "Unknown device", NULL,
+			    "<p class=err>This login link is unknown or has expired. Run "
+			    "<code>meshctl up</code> again for a new one.</p>");
+	if (rc)
+		return page(r, MHD_HTTP_SERVICE_UNAVAILABLE, "Error", NULL,
+			    "<p class=err id=error>The login request cannot be read now: %s. "
+			    "Reload the page.</p>",
+			    strerror(-rc));
+	enum MHD_Result res = device_page_of(r, method, path, &lr);
+	ctl__login_clear(&lr);
+	return res;
 }
 
 static void utc_time(char out[static 32], int64_t t)

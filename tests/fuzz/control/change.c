@@ -13,8 +13,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const char *const names[] = { "node", "policy", "user", "approval",
-					     "sso",  "meta",   "hold" };
+	static const char *const names[] = { "node", "policy", "user",	"approval", "sso",
+					     "meta", "hold",   "audit", "login" };
 	char *s = malloc(size + 1), why[200], again[128];
 	if (!s)
 		abort();
@@ -22,7 +22,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s[size] = '\0';
 	struct ctl_change c;
 	if (ctl_change_parse(s, &c, why, sizeof(why))) {
-		if (c.kind == CTL_CHANGE_META || c.kind == CTL_CHANGE_HOLD)
+		if (c.kind == CTL_CHANGE_META || c.kind == CTL_CHANGE_HOLD ||
+		    c.kind == CTL_CHANGE_LOGIN)
 			snprintf(again, sizeof(again), "%s:%s", names[c.kind], c.name);
 		else if (c.id <= 0)
 			abort();

@@ -290,6 +290,35 @@ int fz_session_add(struct ctl_server *srv, const char *id, const char *csrf, int
 					    SRV_SESSIONS_MAX);
 }
 
+/* The provider as if discovered (never reached: no thread runs). */
+static void sso_discovered(struct ctl__sso *sso)
+{
+	struct ctl_oidc_discovery *d = &sso->disco;
+	snprintf(d->issuer, sizeof(d->issuer), FZ_SSO_ISSUER);
+	snprintf(d->authorization_endpoint, sizeof(d->issuer), FZ_SSO_ISSUER "/auth");
+	snprintf(d->token_endpoint, sizeof(d->issuer), FZ_SSO_ISSUER "/token");
+	snprintf(d->jwks_uri, sizeof(d->issuer), FZ_SSO_ISSUER "/jwks");
+	d->algs = CTL_OIDC_RS256;
+	sso->have_disco = true;
+	sso->status[0] = '\0';
+	snprintf(sso->redirect_uri, sizeof(sso->redirect_uri), "http://ctl.test/oidc/callback");
+}
+
+bool fz_sso_started(struct ctl_server *srv)
+{
+	struct ctl__sso_pending p = { .state = FZ_SSO_STATE,
+				      .nonce = "n",
+				      .verifier = "v",
+				      .pre = FZ_SSO_PRE,
+				      .source = "203.0.113.9",
+				      .next = "/" };
+	int64_t retry;
+	pthread_mutex_lock(&srv->lock);
+	int rc = ctl__sso_table_add(&srv->sso->pending, &p, ctl__now_s(), &retry);
+	pthread_mutex_unlock(&srv->lock);
+	return rc == 0;
+}
+
 struct ctl_server *fz_srv_open(void)
 {
 	if (!template_dir[0])
@@ -319,17 +348,18 @@ struct ctl_server *fz_srv_open(void)
 		abort();
 	}
 	fz_srv_web(srv);
-	srv->logins = calloc(1, sizeof(*srv->logins));
 	srv->holds = calloc(1, sizeof(*srv->holds));
-	if (!srv->logins || !srv->holds)
+	if (!srv->holds)
 		abort();
-	struct ctl__login_req *lr = &srv->logins[srv->n_logins++];
-	snprintf(lr->token, sizeof(lr->token), "%s", FZ_LOGIN_TOKEN);
-	memset(lr->machine_key, 0x77, 32);
-	memset(lr->node_key, 0x78, 32);
-	snprintf(lr->hostname, sizeof(lr->hostname), "newbox");
-	snprintf(lr->source, sizeof(lr->source), "203.0.113.9");
-	lr->created = ctl__now_s();
+	struct ctl__login_req lr = { 0 };
+	ctl__login_id(FZ_LOGIN_TOKEN, lr.id);
+	memset(lr.machine_key, 0x77, 32);
+	memset(lr.node_key, 0x78, 32);
+	snprintf(lr.hostname, sizeof(lr.hostname), "newbox");
+	snprintf(lr.source, sizeof(lr.source), "203.0.113.9");
+	lr.created = ctl__now_s();
+	if (srv->store->ops->login_put(srv->store, &lr) != 0)
+		abort();
 	struct ctl__hold *h = &srv->holds[srv->n_holds++];
 	snprintf(h->id, sizeof(h->id), "%s", FZ_HOLD_ID);
 	h->src = 1;
@@ -338,24 +368,9 @@ struct ctl_server *fz_srv_open(void)
 	h->check_period_s = 3600;
 	h->created = h->last_asked = ctl__now_s();
 	struct ctl__sso *sso = srv->sso;
-	struct ctl_oidc_discovery *d = &sso->disco;
-	snprintf(d->issuer, sizeof(d->issuer), FZ_SSO_ISSUER);
-	snprintf(d->authorization_endpoint, sizeof(d->issuer), FZ_SSO_ISSUER "/auth");
-	snprintf(d->token_endpoint, sizeof(d->issuer), FZ_SSO_ISSUER "/token");
-	snprintf(d->jwks_uri, sizeof(d->issuer), FZ_SSO_ISSUER "/jwks");
-	d->algs = CTL_OIDC_RS256;
-	sso->have_disco = true;
+	sso_discovered(sso);
 	memset(sso->cookie_key, 0x5a, sizeof(sso->cookie_key));
-	sso->status[0] = '\0';
-	snprintf(sso->redirect_uri, sizeof(sso->redirect_uri), "http://ctl.test/oidc/callback");
-	struct ctl__sso_pending p = { .state = FZ_SSO_STATE,
-				      .nonce = "n",
-				      .verifier = "v",
-				      .pre = FZ_SSO_PRE,
-				      .source = "203.0.113.9",
-				      .next = "/" };
-	int64_t retry;
-	if (ctl__sso_table_add(&sso->pending, &p, ctl__now_s(), &retry) != 0)
+	if (!fz_sso_started(srv))
 		abort();
 	return srv;
 }
@@ -478,53 +493,72 @@ void fz_http(struct ctl_server *srv, const char *head, const char *body, size_t 
 	conn_clear(&c);
 }
 
-void fz_node(struct ctl_server *srv, int node, const char *path, const char *msg, size_t len,
-	     struct fz_reply *out)
+struct fz_held {
+	struct ctl_server *srv;
+	struct MHD_Connection c;
+	struct ctl__req *r;
+	const char *path;
+};
+
+struct fz_held *fz_node_start(struct ctl_server *srv, const uint8_t pub[32], const char *path,
+			      const char *msg, size_t len, struct fz_reply *out)
 {
 	memset(out, 0, sizeof(*out));
-	struct MHD_Connection c = { .reply = out };
-	c.addr.sin_family = AF_INET;
-	c.addr.sin_addr.s_addr = htonl(0xcb007109);
 	json_t *m = json_loadb(msg, len, JSON_REJECT_DUPLICATES, NULL);
 	if (!json_is_object(m)) {
 		json_decref(m);
-		return;
+		return NULL;
 	}
+	struct fz_held *h = calloc(1, sizeof(*h));
 	struct ctl__req *r = calloc(1, sizeof(*r));
-	if (!r)
+	if (!h || !r)
 		abort();
+	h->srv = srv;
+	h->r = r;
+	h->path = path;
+	h->c.reply = out;
+	h->c.addr.sin_family = AF_INET;
+	h->c.addr.sin_addr.s_addr = htonl(0xcb007109);
 	r->srv = srv;
-	r->conn = &c;
+	r->conn = &h->c;
 	r->msg = m;
-	uint8_t other_priv[32];
-	if (node >= 0)
-		memcpy(r->machine_key, fz_machine_pub[node], 32);
-	else
-		crypto_box_keypair(r->machine_key, other_priv);
+	memcpy(r->machine_key, pub, 32);
 	randombytes_buf(r->nonce, sizeof(r->nonce));
 	pthread_mutex_lock(&srv->lock);
 	ctl__node_api(r, path);
-	if (out->suspended) {
+	pthread_mutex_unlock(&srv->lock);
+	return h;
+}
+
+void fz_node_finish(struct fz_held *h, const uint8_t *priv)
+{
+	struct ctl_server *srv = h->srv;
+	struct ctl__req *r = h->r;
+	struct fz_reply *out = h->c.reply;
+	pthread_mutex_lock(&srv->lock);
+	if (out->suspended) { /* still held: answer now, as its deadline would */
 		srv->stopping = true;
 		r->deadline_ms = 0;
 		ctl__wake(srv, SRV_WAIT_MAP, NULL);
 		ctl__wake(srv, SRV_WAIT_REGISTER, NULL);
 		ctl__wake(srv, SRV_WAIT_HOLD, NULL);
-		ctl__node_api(r, path);
+		ctl__node_api(r, h->path);
 		srv->stopping = false;
+	} else if (!out->queued) { /* woken: the handler runs again, as libmicrohttpd does */
+		ctl__node_api(r, h->path);
 	}
 	pthread_mutex_unlock(&srv->lock);
 	uint8_t nonce[CTL_WIRE_NONCE_LEN];
 	memcpy(nonce, r->nonce, sizeof(nonce));
 	void *cls = r;
-	ctl__http_completed(srv, &c, &cls);
+	ctl__http_completed(srv, &h->c, &cls);
 	/* open a sealed answer as the node would */
 	json_t *plain_reply = out->body ? json_loads(out->body, 0, NULL) : NULL;
-	if (out->body && !plain_reply && node >= 0) {
+	if (out->body && !plain_reply && priv) {
 		char *plain;
 		size_t plen;
 		const char *why;
-		if (!ctl_wire_open_response(srv->server_pub, fz_machine_priv[node], nonce,
+		if (!ctl_wire_open_response(srv->server_pub, priv, nonce,
 					    (const uint8_t *)out->body, out->len, &plain, &plen,
 					    &why))
 			abort(); /* sealed to the node that asked, so it must open */
@@ -533,7 +567,20 @@ void fz_node(struct ctl_server *srv, int node, const char *path, const char *msg
 		out->len = plen;
 	}
 	json_decref(plain_reply);
-	conn_clear(&c);
+	conn_clear(&h->c);
+	free(h);
+}
+
+void fz_node(struct ctl_server *srv, int node, const char *path, const char *msg, size_t len,
+	     struct fz_reply *out)
+{
+	uint8_t other_pub[32], other_priv[32];
+	if (node < 0)
+		crypto_box_keypair(other_pub, other_priv);
+	struct fz_held *h =
+	    fz_node_start(srv, node >= 0 ? fz_machine_pub[node] : other_pub, path, msg, len, out);
+	if (h)
+		fz_node_finish(h, node >= 0 ? fz_machine_priv[node] : NULL);
 }
 
 static uint64_t fnv(uint64_t h, const void *p, size_t n)
@@ -582,4 +629,22 @@ void fz_census(struct ctl_server *srv, struct fz_census *c)
 	if (p)
 		c->policy_hash = fnv(c->policy_hash, p, strlen(p));
 	free(p);
+}
+
+/* ---- two replicas on one PostgreSQL database ---- */
+
+void fz_replica_config(struct ctl_server_config *cfg)
+{
+	if (!template_dir[0])
+		prepare();
+	cfg->oidc.issuer = FZ_SSO_ISSUER;
+	cfg->oidc.client_id = "mesh";
+	cfg->oidc.client_secret_file = sso_secret_file;
+	cfg->oidc.allowed_domains = "example.com";
+}
+
+void fz_replica_prepare(struct ctl_server *srv)
+{
+	fz_srv_web(srv);
+	sso_discovered(srv->sso);
 }

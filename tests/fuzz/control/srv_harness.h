@@ -67,6 +67,27 @@ void fz_http(struct ctl_server *srv, const char *head, const char *body, size_t 
 void fz_node(struct ctl_server *srv, int node, const char *path, const char *msg, size_t len,
 	     struct fz_reply *out);
 
+/* fz_node's two halves, for a request held while other servers work (a replica's change
+ * feed wakes it): start it from machine key pub (NULL when msg is not a JSON object;
+ * out->suspended while it is held); then finish it: the handler runs again when it was
+ * woken, or is answered now as its deadline would when it is still held, and a sealed
+ * answer is opened with priv (NULL: left sealed).  finish frees what start made. */
+struct fz_held;
+struct fz_held *fz_node_start(struct ctl_server *srv, const uint8_t pub[32], const char *path,
+			      const char *msg, size_t len, struct fz_reply *out);
+void fz_node_finish(struct fz_held *h, const uint8_t *priv);
+
+/* A sign-in of FZ_SSO_STATE in FZ_SSO_PRE's browser started on srv (fz_srv_open starts
+ * one): true, or false when the table refused it (its start rate). */
+bool fz_sso_started(struct ctl_server *srv);
+
+/* A replica of the harness's tailnet (tests/unit/control/pg_pair.h's base and prepare):
+ * cfg gets the harness's single sign-on settings; prepare gives srv alice's web session
+ * (fz_srv_web) and the provider as if discovered, so that its pre-session cookie key is
+ * the one every replica derives. */
+void fz_replica_config(struct ctl_server_config *cfg);
+void fz_replica_prepare(struct ctl_server *srv);
+
 /* A count of what the store holds, to compare before and after a request. */
 struct fz_census {
 	size_t users, authkeys, nodes;

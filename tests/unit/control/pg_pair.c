@@ -10,7 +10,12 @@
 struct ctl_server *pg_pair_server(const char *url, const char *dir, const char *name,
 				  const struct pg_pair_opts *o)
 {
-	struct ctl_server_config cfg = { .state_dir = dir, .store_url = url, .replica_name = name };
+	struct ctl_server_config cfg = { 0 };
+	if (o && o->base)
+		cfg = *o->base;
+	cfg.state_dir = dir;
+	cfg.store_url = url;
+	cfg.replica_name = name;
 	struct ctl_server *srv = NULL;
 	char err[512] = "";
 	int rc = ctl_server_new(&cfg, &srv, err, sizeof(err));

@@ -27,6 +27,9 @@ struct pg_pair_opts {
 	/* called on each server before its start (e.g. the fuzz harness's fz_srv_web), or NULL */
 	void (*prepare)(struct ctl_server *srv);
 	const char *name_a, *name_b; /* --replica-name of each, or NULL */
+	/* the servers' configuration but for state_dir, store_url and replica_name (e.g. single
+	 * sign-on: the fuzz harness's fz_replica_config), or NULL */
+	const struct ctl_server_config *base;
 };
 
 struct pg_pair {

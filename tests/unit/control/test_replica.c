@@ -43,15 +43,15 @@ static const struct {
 	/* 7 */
 	{ "node", false, 0, 0,
 	  "change 'node': expected KIND:ID with KIND one of node, policy, user, approval, sso, "
-	  "meta, hold, audit" },
+	  "meta, hold, audit, login" },
 	/* 8 */
 	{ "nodes:1", false, 0, 0,
 	  "change 'nodes:1': expected KIND:ID with KIND one of node, policy, user, approval, sso, "
-	  "meta, hold, audit" },
+	  "meta, hold, audit, login" },
 	/* 9 */
 	{ "", false, 0, 0,
 	  "change '': expected KIND:ID with KIND one of node, policy, user, approval, sso, meta, "
-	  "hold, audit" },
+	  "hold, audit, login" },
 	/* 10 */
 	{ "node:", false, 0, 0, "change 'node:': the id must be a positive decimal integer" },
 	/* 11 */
@@ -82,7 +82,7 @@ static const struct {
 	/* 22 */
 	{ ":1", false, 0, 0,
 	  "change ':1': expected KIND:ID with KIND one of node, policy, user, approval, sso, "
-	  "meta, hold, audit" },
+	  "meta, hold, audit, login" },
 	/* 23: a hold's id, 32 hex digits */
 	{ "hold:0123456789abcdef0123456789abcdef", true, CTL_CHANGE_HOLD, 0,
 	  "0123456789abcdef0123456789abcdef" },
@@ -97,6 +97,16 @@ static const struct {
 	/* 27: an audit row */
 	{ "audit:12", true, CTL_CHANGE_AUDIT, 12, "" },
 	{ "audit:0", false, 0, 0, "change 'audit:0': the id must be a positive decimal integer" },
+	/* 28: a login's id, the SHA-256 of its token: 64 hex digits */
+	{ "login:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", true,
+	  CTL_CHANGE_LOGIN, 0, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" },
+	/* 29: a hold's length is not a login's */
+	{ "login:0123456789abcdef0123456789abcdef", false, 0, 0,
+	  "change 'login:0123456789abcdef0123456789abcdef': a login's id is 64 of 0-9 and a-f" },
+	/* 30: upper case (the payload quoted cut to 64 bytes) */
+	{ "login:0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef", false, 0, 0,
+	  "change 'login:0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789': a "
+	  "login's id is 64 of 0-9 and a-f" },
 };
 
 static void parse_table(void)
@@ -261,21 +271,23 @@ static void meta_add_cases(const char *url)
 /* ---- PostgreSQL ---- */
 
 struct heard {
-	char payloads[32][64];
+	char payloads[32][80];
 	size_t n;
 };
 
 static void on_heard(void *ctx, const struct ctl_change *c)
 {
 	struct heard *h = ctx;
-	static const char *const names[] = { "node", "policy", "user", "approval",
-					     "sso",  "meta",   "hold", "audit" };
+	static const char *const names[] = { "node", "policy", "user",	"approval", "sso",
+					     "meta", "hold",   "audit", "login" };
 	if (h->n < 32) {
-		if (c->kind == CTL_CHANGE_META || c->kind == CTL_CHANGE_HOLD)
-			snprintf(h->payloads[h->n++], 64, "%s:%s", names[c->kind], c->name);
+		if (c->kind == CTL_CHANGE_META || c->kind == CTL_CHANGE_HOLD ||
+		    c->kind == CTL_CHANGE_LOGIN)
+			snprintf(h->payloads[h->n++], sizeof(h->payloads[0]), "%s:%s",
+				 names[c->kind], c->name);
 		else
-			snprintf(h->payloads[h->n++], 64, "%s:%lld", names[c->kind],
-				 (long long)c->id);
+			snprintf(h->payloads[h->n++], sizeof(h->payloads[0]), "%s:%lld",
+				 names[c->kind], (long long)c->id);
 	}
 }
 

@@ -8,10 +8,51 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "check.h"
+#include "control/server/internal.h"
 #include "control/server/server.h"
 #include "control/server/sso.h"
 #include "control/server/store.h"
+
+/* A table over a fresh SQLite store of its own (the rows are the store's), and how many rows
+ * it holds. */
+static char store_dir[64];
+
+static int table_init(struct ctl__sso_table *t)
+{
+	char url[128];
+	struct ctl_store *s;
+	char err[256];
+	snprintf(store_dir, sizeof(store_dir), "/tmp/ctl-sso-XXXXXX");
+	if (!mkdtemp(store_dir))
+		return -errno;
+	snprintf(url, sizeof(url), "sqlite:%s/state.db", store_dir);
+	int rc = ctl_store_open(url, &s, err, sizeof(err));
+	return rc ? rc : ctl__sso_table_init(t, s);
+}
+
+static void table_uninit(struct ctl__sso_table *t)
+{
+	char cmd[128];
+	t->store->ops->close(t->store);
+	ctl__sso_table_uninit(t);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", store_dir);
+	CHECK_INT(system(cmd), 0);
+}
+
+static int64_t rows(struct ctl__sso_table *t)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t n = -1;
+	if (sqlite3_prepare_v2(ctl__sq(t->store)->db, "SELECT count(*) FROM sso_pending", -1, &st,
+			       NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
 
 static const char S43[] = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 
@@ -43,7 +84,7 @@ static void table_tests(void)
 	const int64_t E = SRV_SSO_START_EVERY_S; /* one address's starts, as often as it may */
 	int64_t retry = 0, now = 1000;
 	char pre[40];
-	CHECK_INT(ctl__sso_table_init(&t), 0);
+	CHECK_INT(table_init(&t), 0);
 
 	/* 1. taken once, by its browser only */
 	p = mk(1, "0123456789abcdef0123456789abcdef", "192.0.2.1");
@@ -61,7 +102,7 @@ static void table_tests(void)
 	CHECK_INT(ctl__sso_table_add(&t, &p, now, &retry), 0);
 	CHECK_INT(ctl__sso_table_take(&t, p.state, p.pre, now + SRV_SSO_PENDING_TTL_S, &out),
 		  -ENOENT);
-	CHECK_INT(t.n, 0);
+	CHECK_INT(rows(&t), 0);
 	CHECK_INT(ctl__sso_table_add(&t, &p, now, &retry), 0);
 	CHECK_INT(ctl__sso_table_take(&t, p.state, p.pre, now + SRV_SSO_PENDING_TTL_S - 1, &out),
 		  0);
@@ -73,18 +114,18 @@ static void table_tests(void)
 		p = mk(10 + i, "22222222222222222222222222222222", "192.0.2.1");
 		CHECK_INT(ctl__sso_table_add(&t, &p, now + E * i, &retry), 0);
 	}
-	CHECK_INT(t.n, SRV_SSO_PENDING_PER_BROWSER + 1);
+	CHECK_INT(rows(&t), SRV_SSO_PENDING_PER_BROWSER + 1);
 	p = mk(10, "22222222222222222222222222222222", "");
 	CHECK_INT(ctl__sso_table_take(&t, p.state, p.pre, now + 100, &out), -ENOENT);
 	p = mk(11, "22222222222222222222222222222222", "");
 	CHECK_INT(ctl__sso_table_take(&t, p.state, p.pre, now + 100, &out), 0);
 	CHECK_INT(ctl__sso_table_take(&t, other.state, other.pre, now + 100, &out), 0);
-	ctl__sso_table_uninit(&t);
+	table_uninit(&t);
 
 	/* 4. per source: the 33rd from one address (many browsers) pushes out that address's
 	 * oldest, not another's: a page that makes its visitors' browsers start logins cannot
 	 * lock them out */
-	CHECK_INT(ctl__sso_table_init(&t), 0);
+	CHECK_INT(table_init(&t), 0);
 	other = mk(500, "11111111111111111111111111111111", "198.51.100.8");
 	CHECK_INT(ctl__sso_table_add(&t, &other, now, &retry), 0);
 	for (unsigned i = 0; i < SRV_SSO_PENDING_PER_SOURCE + 1; i++) {
@@ -92,15 +133,15 @@ static void table_tests(void)
 		p = mk(i, pre, "198.51.100.7");
 		CHECK_INT(ctl__sso_table_add(&t, &p, now + E * (1 + i), &retry), 0);
 	}
-	CHECK_INT(t.n, SRV_SSO_PENDING_PER_SOURCE + 1);
+	CHECK_INT(rows(&t), SRV_SSO_PENDING_PER_SOURCE + 1);
 	CHECK_INT(take_nth(&t, 0, now + 300), -ENOENT);
 	CHECK_INT(take_nth(&t, 1, now + 300), 0);
 	CHECK_INT(ctl__sso_table_take(&t, other.state, other.pre, now + 300, &out), 0);
-	ctl__sso_table_uninit(&t);
+	table_uninit(&t);
 
 	/* 5. in all: a full table pushes out the oldest of the address with the most open, so
 	 * neither a busy address nor many addresses with a few each keep a newcomer out */
-	CHECK_INT(ctl__sso_table_init(&t), 0);
+	CHECK_INT(table_init(&t), 0);
 	for (unsigned i = 0; i < SRV_SSO_PENDING_MAX; i++) {
 		char src[64];
 		snprintf(pre, sizeof(pre), "%032x", i);
@@ -113,10 +154,10 @@ static void table_tests(void)
 		    ctl__sso_table_add(&t, &p, now + (i < 1000 ? 0 : E * (1 + i - 1000)), &retry),
 		    0);
 	}
-	CHECK_INT(t.n, SRV_SSO_PENDING_MAX);
+	CHECK_INT(rows(&t), SRV_SSO_PENDING_MAX);
 	struct ctl__sso_pending late = mk(5000, "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee", "203.0.113.9");
 	CHECK_INT(ctl__sso_table_add(&t, &late, now + 200, &retry), 0);
-	CHECK_INT(t.n, SRV_SSO_PENDING_MAX);
+	CHECK_INT(rows(&t), SRV_SSO_PENDING_MAX);
 	CHECK_INT(take_nth(&t, 1000, now + 200), -ENOENT);
 	/* older, but its address has fewer open */
 	CHECK_INT(take_nth(&t, 0, now + 200), 0);
@@ -127,10 +168,49 @@ static void table_tests(void)
 		p = mk(6000 + i, pre, "203.0.113.10");
 		CHECK_INT(ctl__sso_table_add(&t, &p, now + 201, &retry), 0);
 	}
-	CHECK_INT(t.n, SRV_SSO_PENDING_MAX);
+	CHECK_INT(rows(&t), SRV_SSO_PENDING_MAX);
 	CHECK_INT(take_nth(&t, 1001, now + 201), -ENOENT);
 	CHECK_INT(take_nth(&t, 1, now + 201), 0);
-	ctl__sso_table_uninit(&t);
+	table_uninit(&t);
+}
+
+/* 8. the store holds the state's hash and the verifier sealed under the state: neither as
+ * it is, and a row changed there (its sealed verifier, or moved to another state) is
+ * refused, not taken as it reads. */
+static void store_tests(void)
+{
+	struct ctl__sso_table t;
+	struct ctl__sso_pending p = mk(1, "0123456789abcdef0123456789abcdef", "192.0.2.1"), out;
+	struct ctl__sso_pending q = mk(2, "0123456789abcdef0123456789abcdef", "192.0.2.1");
+	int64_t retry = 0, now = 7000;
+	CHECK_INT(table_init(&t), 0);
+	snprintf(p.verifier, sizeof(p.verifier), "%s", S43);
+	CHECK_INT(ctl__sso_table_add(&t, &p, now, &retry), 0);
+	CHECK_INT(ctl__sso_table_add(&t, &q, now, &retry), 0);
+	sqlite3 *db = ctl__sq(t.store)->db;
+	sqlite3_stmt *st = NULL;
+	CHECK_INT(sqlite3_prepare_v2(db,
+				     "SELECT count(*) FROM sso_pending WHERE state_id = ?1 OR "
+				     "instr(verifier, ?2) OR instr(verifier, hex(?2))",
+				     -1, &st, NULL),
+		  SQLITE_OK);
+	sqlite3_bind_text(st, 1, p.state, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, S43, -1, SQLITE_STATIC);
+	CHECK(sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 0);
+	sqlite3_finalize(st);
+	/* q's sealed verifier put in p's row: it does not open under p's state */
+	CHECK_INT(
+	    sqlite3_exec(db,
+			 "UPDATE sso_pending SET verifier = (SELECT verifier FROM sso_pending "
+			 "ORDER BY rowid DESC LIMIT 1) WHERE rowid = (SELECT min(rowid) FROM "
+			 "sso_pending)",
+			 NULL, NULL, NULL),
+	    SQLITE_OK);
+	CHECK_INT(ctl__sso_table_take(&t, p.state, p.pre, now, &out), -EBADMSG);
+	CHECK_STR(out.verifier, "");
+	CHECK_INT(ctl__sso_table_take(&t, q.state, q.pre, now, &out), 0);
+	CHECK_STR(out.verifier, "verifier-2");
+	table_uninit(&t);
 }
 
 /* 7. how often one address may start: 10 at once, then one every 6 s; others unaffected.
@@ -141,14 +221,14 @@ static void rate_tests(void)
 	struct ctl__sso_pending p, out;
 	int64_t retry = 0, now = 5000;
 	char pre[40];
-	CHECK_INT(ctl__sso_table_init(&t), 0);
+	CHECK_INT(table_init(&t), 0);
 	for (unsigned i = 0; i < SRV_SSO_START_BURST; i++) {
 		snprintf(pre, sizeof(pre), "%032x", i);
 		p = mk(i, pre, "2001:db8:7::/48");
 		CHECK_INT(ctl__sso_table_add(&t, &p, now, &retry), 0);
 		CHECK_INT(ctl__sso_table_take(&t, p.state, p.pre, now, &out), 0);
 	}
-	CHECK_INT(t.n, 0);
+	CHECK_INT(rows(&t), 0);
 	p = mk(100, "ffffffffffffffffffffffffffffffff", "2001:db8:7::/48");
 	retry = 0;
 	CHECK_INT(ctl__sso_table_add(&t, &p, now, &retry), -EAGAIN);
@@ -174,7 +254,7 @@ static void rate_tests(void)
 	}
 	p = mk(2000, "dddddddddddddddddddddddddddddddd", "2001:db8:7::/48");
 	CHECK_INT(ctl__sso_table_add(&t, &p, now + 1000, &retry), -EAGAIN);
-	ctl__sso_table_uninit(&t);
+	table_uninit(&t);
 }
 
 /* 8. token exchanges: 2 per address in the list, 64 in all */
@@ -450,6 +530,7 @@ int main(void)
 	table_tests();
 	source_key_tests();
 	rate_tests();
+	store_tests();
 	job_tests();
 	config_tests();
 	login_tests();

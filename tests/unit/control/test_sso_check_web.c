@@ -9,13 +9,43 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sqlite3.h>
+
 #include "check.h"
+#include "control/server/internal.h"
 #include "control/server/sso.h"
 #include "control/server/store.h"
 #include "tests/fuzz/control/srv_harness.h"
 
 #define CAROL "ca401ca401ca401ca401ca401ca401ca401ca401ca401ca401ca401ca401ca40"
 #define CAROL_CSRF "ca40c5rfca40c5rfca40c5rfca40c5rf"
+
+/* The newest sign-in in flight as the store holds it (sso_pending), and how many there are. */
+struct pending_row {
+	char hold[33], next[SRV_SSO_NEXT_MAX];
+	int64_t auth_after;
+};
+
+static int64_t pending_newest(struct ctl_server *srv, struct pending_row *p)
+{
+	sqlite3 *db = ctl__sq(srv->store)->db;
+	sqlite3_stmt *st = NULL;
+	int64_t n = -1;
+	memset(p, 0, sizeof(*p));
+	if (sqlite3_prepare_v2(db,
+			       "SELECT hold, next, auth_after, (SELECT count(*) FROM sso_pending) "
+			       "FROM sso_pending ORDER BY created DESC, rowid DESC LIMIT 1",
+			       -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		snprintf(p->hold, sizeof(p->hold), "%s", sqlite3_column_text(st, 0));
+		snprintf(p->next, sizeof(p->next), "%s", sqlite3_column_text(st, 1));
+		p->auth_after = sqlite3_column_int64(st, 2);
+		n = sqlite3_column_int64(st, 3);
+	}
+	sqlite3_finalize(st);
+	return n;
+}
 
 static char last[64 * 1024]; /* the last answer's body */
 
@@ -81,13 +111,13 @@ int main(void)
 		  403);
 	CHECK_INT(h->state, 0);
 	/* 4 /oidc/start?hold=ID: a pending login bound to the hold, back to its page */
-	size_t n = srv->sso->pending.n;
+	struct pending_row p;
+	int64_t n = pending_newest(srv, &p);
 	CHECK_INT(get(srv, "GET /oidc/start?hold=" FZ_HOLD_ID "\n", NULL, NULL), 303);
-	CHECK_INT(srv->sso->pending.n, n + 1);
-	const struct ctl__sso_pending *p = &srv->sso->pending.e[n];
-	CHECK_STR(p->hold, FZ_HOLD_ID);
-	CHECK_INT(p->auth_after, h->created);
-	CHECK_STR(p->next, "/check/" FZ_HOLD_ID);
+	CHECK_INT(pending_newest(srv, &p), n + 1);
+	CHECK_STR(p.hold, FZ_HOLD_ID);
+	CHECK_INT(p.auth_after, h->created);
+	CHECK_STR(p.next, "/check/" FZ_HOLD_ID);
 	/* 5 an unknown hold, and a decided one */
 	CHECK_INT(get(srv, "GET /oidc/start?hold=0123\n", NULL, "This check link is unknown"), 404);
 	h->state = -1;
