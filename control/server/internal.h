@@ -195,6 +195,11 @@ struct ctl_server {
 	size_t n_nodes;
 	uint64_t map_version;
 	bool dirty; /* the topology changed: rebuild on the next tick (batches registrations) */
+	/* what peers see of a node changed (online, endpoints, discovery key): the held map
+	 * polls are woken by the next tick, once for every change made meanwhile.  Waking all
+	 * of them per change was O(nodes) resumes per node coming online: O(N^2) while 10 000
+	 * nodes came up (#21). */
+	bool wake_maps;
 	int64_t next_expiry;   /* earliest future node key expiry, 0 = none */
 	int64_t holds_expired; /* when the tick last forgot stale holds in the store */
 	char *policy_text;

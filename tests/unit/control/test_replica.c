@@ -481,7 +481,8 @@ static void two_servers(const char *url)
 	pthread_mutex_lock(&a->lock);
 	CHECK_INT(a->map_version, version);
 	CHECK(!a->dirty);
-	CHECK_INT(n_get, 1);
+	CHECK(n_get >= 1); /* the online step's own notification may land after the reset */
+	CHECK_INT(got_id, n.id);
 	CHECK_INT(n_list, 0);
 	pthread_mutex_unlock(&a->lock);
 	/* a second node comes and goes through b: each read alone, a adds it and drops it */
