@@ -200,6 +200,11 @@ struct ctl_server {
 	size_t n_nodes;
 	uint64_t map_version;
 	bool dirty; /* the topology changed: rebuild on the next tick (batches registrations) */
+	/* what peers see of a node changed (online, endpoints, discovery key): the held map
+	 * polls are woken by the next tick, once for every change made meanwhile.  Waking all
+	 * of them per change was O(nodes) resumes per node coming online: O(N^2) while 10 000
+	 * nodes came up (#21). */
+	bool wake_maps;
 	int64_t next_expiry;   /* earliest future node key expiry, 0 = none */
 	int64_t holds_expired; /* when the tick last forgot stale holds and logins in the store */
 	char *policy_text;
@@ -545,6 +550,7 @@ int ctl__sq_authkey_list(struct ctl_store *s, ctl_authkey_cb cb, void *ctx);
 int ctl__sq_authkey_revoke(struct ctl_store *s, const char *prefix);
 int ctl__sq_node_by_machine(struct ctl_store *s, const uint8_t mkey[static 32],
 			    struct ctl_node_rec *n);
+int ctl__sq_node_get(struct ctl_store *s, int64_t id, struct ctl_node_rec *n);
 int ctl__sq_node_register(struct ctl_store *s, struct ctl_node_rec *n, int64_t authkey_id);
 int ctl__sq_node_update(struct ctl_store *s, const struct ctl_node_rec *n);
 int ctl__sq_node_set_expiry(struct ctl_store *s, int64_t id, int64_t key_expiry);

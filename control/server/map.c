@@ -305,7 +305,7 @@ static enum MHD_Result map_report(struct ctl__req *r, struct ctl__node *n, const
 	if (changed || was_offline) {
 		ctl__node_render(srv, n);
 		srv->map_version++;
-		ctl__wake(srv, SRV_WAIT_MAP, NULL);
+		srv->wake_maps = true; /* the tick wakes its peers' polls */
 	}
 	return MHD_YES;
 }

@@ -331,6 +331,8 @@ void ctl__timer_tick(struct ctl_server *srv)
 		/* credentials with less than half their lifetime left, or a key that expired */
 		changed |= ctl__relay_refresh(srv, n, now);
 	}
+	changed |= srv->wake_maps; /* peers' views changed since the last tick */
+	srv->wake_maps = false;
 	if (srv->dirty || (srv->next_expiry && srv->next_expiry <= now)) {
 		char err[256];
 		if (ctl__map_rebuild(srv, err, sizeof(err))) {
@@ -448,7 +450,7 @@ bool ctl__disco_report(struct ctl__req *r, struct ctl__node *n, enum MHD_Result 
 	}
 	if (rc > 0) {
 		r->srv->map_version++;
-		ctl__wake(r->srv, SRV_WAIT_MAP, NULL);
+		r->srv->wake_maps = true; /* the tick wakes its peers' polls */
 	}
 	return true;
 }

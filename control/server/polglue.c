@@ -153,7 +153,7 @@ static bool dst_is_mine(const struct addr_prefix *dst, const struct addr_ip *min
 /* The JSON of a rule's source list, cached by the list's address for one compile: rules
  * are shared between nodes, so N nodes behind one rule encode its sources once, not N
  * times. */
-static int addr_cmp(const struct addr_ip *x, const struct addr_ip *y)
+int polglue__addr_cmp(const struct addr_ip *x, const struct addr_ip *y)
 {
 	if (x->family != y->family)
 		return x->family < y->family ? -1 : 1;
@@ -224,7 +224,7 @@ static void src_cache_clear(struct src_cache *sc)
 
 static int paddr_cmp(const void *a, const void *b)
 {
-	return addr_cmp(a, b);
+	return polglue__addr_cmp(a, b);
 }
 
 /* A rule's destinations indexed for "which of them hold this address", cached like its
@@ -366,7 +366,7 @@ char *polglue_filter_json_general(const struct pol_filter_rule *const *rules, si
 		for (size_t m = 0; m < n_mine; m++)
 			for (size_t d = 0; d < r->n_dsts; d++)
 				if (is_host(&r->dsts[d]) &&
-				    addr_cmp(&r->dsts[d].ip, &mine[m]) == 0) {
+				    polglue__addr_cmp(&r->dsts[d].ip, &mine[m]) == 0) {
 					dsts[used++] = r->dsts[d];
 					break;
 				}
@@ -412,45 +412,6 @@ int polglue_filter_json_nodes(const struct pol_compiled *c, size_t n, const stru
 	return -ENOMEM;
 }
 
-/* Every node address in one sorted array, so the nodes inside a prefix are a contiguous
- * run found by binary search: visibility costs O(prefixes x log nodes + matches), not
- * O(prefixes x nodes). */
-struct addr_ix {
-	struct addr_ip a;
-	size_t node;
-};
-
-static int ix_cmp(const void *a, const void *b)
-{
-	return addr_cmp(&((const struct addr_ix *)a)->a, &((const struct addr_ix *)b)->a);
-}
-
-/* Mark every node with an address in p as admitted by node i (and i by it). */
-static void admit(const struct topo_buf *t, const struct addr_ix *ix, size_t n_ix, uint8_t *vis,
-		  size_t i, const struct addr_prefix *p, size_t np)
-{
-	for (size_t k = 0; k < np; k++) {
-		struct addr_ip lo = p[k].ip;
-		size_t len = lo.family == AF_INET ? 4 : 16, bits = p[k].bits;
-		for (size_t b = bits; b < len * 8; b++)
-			lo.bytes[b / 8] &= (uint8_t) ~(0x80 >> (b % 8));
-		size_t a = 0, z = n_ix;
-		while (a < z) { /* first entry >= lo */
-			size_t mid = (a + z) / 2;
-			struct addr_ix probe = { .a = lo };
-			if (ix_cmp(&ix[mid], &probe) < 0)
-				a = mid + 1;
-			else
-				z = mid;
-		}
-		for (; a < n_ix && addr_prefix_contains(&p[k], &ix[a].a); a++) {
-			size_t j = ix[a].node;
-			if (j != i)
-				vis[i * t->n + j] = vis[j * t->n + i] = 1;
-		}
-	}
-}
-
 /* tests_gate: a failing test refuses the policy (setting or checking one); otherwise (the
  * topology changed under an accepted policy) the failures are logged and the maps go out. */
 static int apply(struct ctl_server *srv, const char *text, bool commit, bool tests_gate, char *err,
@@ -459,8 +420,6 @@ static int apply(struct ctl_server *srv, const char *text, bool commit, bool tes
 	struct topo_buf t;
 	struct pol_compiled *c = NULL;
 	struct pol_error perr;
-	uint8_t *vis = NULL;
-	struct addr_ix *ix = NULL;
 	char **filters = NULL; /* each node's, until handed to it */
 	memset(&perr, 0, sizeof(perr));
 	int rc = topo_build(srv, &t);
@@ -493,25 +452,15 @@ static int apply(struct ctl_server *srv, const char *text, bool commit, bool tes
 	}
 	if (rc || !commit)
 		goto out;
-	vis = calloc(t.n ? t.n * t.n : 1, 1);
-	ix = calloc(2 * t.n + 1, sizeof(*ix));
 	filters = calloc(t.n ? t.n : 1, sizeof(*filters));
-	if (!vis || !ix || !filters ||
-	    polglue_filter_json_nodes(c, t.n, t.addrs, 2, filters, NULL) != 0) {
+	if (!filters || polglue_filter_json_nodes(c, t.n, t.addrs, 2, filters, NULL) != 0) {
 		rc = -ENOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < 2 * t.n; i++) {
-		ix[i].a = t.addrs[i];
-		ix[i].node = i / 2;
-	}
-	qsort(ix, 2 * t.n, sizeof(*ix), ix_cmp);
-	int64_t now = ctl__now_s();
 	for (size_t i = 0; i < t.n; i++) {
 		struct ctl__node *n = srv->nodes[i];
-		const struct pol_filter_rule *const *fr;
 		const struct pol_ssh_rule *const *sr;
-		size_t nf = pol_node_filter(c, i, &fr), ns = pol_node_ssh(c, i, &sr);
+		size_t ns = pol_node_ssh(c, i, &sr);
 		char *f = filters[i], *s = polglue_ssh_json(sr, ns);
 		filters[i] = NULL;
 		if (!f || !s) {
@@ -524,27 +473,10 @@ static int apply(struct ctl_server *srv, const char *text, bool commit, bool tes
 		free(n->ssh_json);
 		n->filter_json = f;
 		n->ssh_json = s;
-		for (size_t k = 0; k < nf; k++)
-			admit(&t, ix, 2 * t.n, vis, i, fr[k]->srcs, fr[k]->n_srcs);
-		for (size_t k = 0; k < ns; k++)
-			admit(&t, ix, 2 * t.n, vis, i, sr[k]->principals, sr[k]->n_principals);
 	}
-	for (size_t i = 0; i < t.n; i++) {
-		struct ctl__node *n = srv->nodes[i];
-		bool expired_i = n->rec.key_expiry && n->rec.key_expiry <= now;
-		free(n->vis);
-		n->vis = calloc(t.n ? t.n : 1, sizeof(*n->vis));
-		n->n_vis = 0;
-		if (!n->vis) {
-			rc = -ENOMEM;
-			goto out;
-		}
-		for (size_t j = 0; j < t.n && !expired_i; j++) {
-			const struct ctl__node *p = srv->nodes[j];
-			if (vis[i * t.n + j] && !(p->rec.key_expiry && p->rec.key_expiry <= now))
-				n->vis[n->n_vis++] = j;
-		}
-	}
+	rc = polglue_visibility(srv, c, t.addrs, t.n, ctl__now_s());
+	if (rc)
+		goto out;
 	pol_compiled_free(srv->compiled);
 	srv->compiled = c;
 	c = NULL;
@@ -552,8 +484,6 @@ out:
 	if (rc == -ENOMEM)
 		snprintf(err, errlen, "out of memory");
 	pol_compiled_free(c);
-	free(vis);
-	free(ix);
 	for (size_t i = 0; filters && i < t.n; i++)
 		free(filters[i]);
 	free(filters);

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct ctl_server;
 
@@ -40,5 +41,13 @@ struct pol_compiled;
  * or -ENOMEM with out[0..n) NULL. */
 int polglue_filter_json_nodes(const struct pol_compiled *c, size_t n, const struct addr_ip *addrs,
 			      size_t n_per, char **out, size_t *n_fast);
+
+/* polglue_vis.c: every node's vis (the peers it sees, ascending) from c, node i's two
+ * addresses at addrs[2 * i]; nodes whose key expired by now see and are seen by nobody.
+ * 0 or -ENOMEM. */
+int polglue_visibility(struct ctl_server *srv, const struct pol_compiled *c,
+		       const struct addr_ip *addrs, size_t n, int64_t now);
+/* Addresses in one order: IPv4 before IPv6, then by their bytes. */
+int polglue__addr_cmp(const struct addr_ip *x, const struct addr_ip *y);
 
 #endif

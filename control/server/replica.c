@@ -11,9 +11,11 @@
  * Fan-out: each replica keeps one more connection to the database listening on the change
  * channel (store_notify.h) on a thread of its own, blocked in poll() on that socket and a
  * pipe that stops it: no polling loop.  What arrives is batched (everything readable at
- * once), then under srv->lock the replica reloads what changed from the store: nodes (a diff
- * of the store's rows against memory: added, removed, changed), the policy, the DNS
- * settings, the admin token hash; SSO groups and topology changes mark the maps dirty, so
+ * once), then under srv->lock the replica reloads what changed from the store: the nodes
+ * named ("node:ID", one row each with node_get: added, removed, changed; the whole list
+ * diffed against memory instead after a user went, when a batch names more than
+ * REPLICA_NODE_IDS_MAX, and when the listener (re)connects), the policy, the DNS settings,
+ * the admin token hash; SSO groups and topology changes mark the maps dirty, so
  * the timer's next tick (50 ms) runs the same rebuild and delta path as a local change.  Its
  * own writes come back too and find nothing to change.  A lost listener reconnects with
  * backoff (0.5 s doubling to 30 s, jittered), then reloads everything (changes made
@@ -72,6 +74,8 @@
 enum {
 	REPLICA_BACKOFF_MIN_MS = 500,
 	REPLICA_BACKOFF_MAX_MS = 30000,
+	/* a batch naming more nodes than this reloads the whole list (one query) instead */
+	REPLICA_NODE_IDS_MAX = 256,
 };
 
 /* what a batch of notifications asks to reload */
@@ -91,9 +95,13 @@ enum {
 	REPLICA_LOGIN_WAKES = 16,
 };
 
-/* What one batch of notifications asks of this replica. */
+/* What one batch of notifications asks for: RELOAD_* bits, the nodes named by "node:ID"
+ * (RELOAD_NODES instead once there are too many) and the logins decided (their held
+ * registrations woken by id; RELOAD_LOGINS instead past REPLICA_LOGIN_WAKES). */
 struct batch {
 	unsigned what;
+	int64_t ids[REPLICA_NODE_IDS_MAX];
+	size_t n_ids;
 	size_t n_logins;
 	char logins[REPLICA_LOGIN_WAKES][CTL_CHANGE_LOGIN_ID_LEN + 1];
 };
@@ -266,8 +274,37 @@ static int node_take(struct ctl_server *srv, struct ctl__node *n, const struct c
 	return ctl__node_render(srv, n);
 }
 
-/* The store's nodes against memory, both in ascending id: *topology when a node came, went
- * or changed what the policy sees, *seen when only what peers see of one changed. */
+/* The store's record of memory's node m (NULL: a node new to us) taken: *topology when it
+ * came or changed what the policy sees, *seen when only what peers see of it changed.  A
+ * change of last_seen alone is the tick's online state, not a map change. */
+static int node_merge(struct ctl_server *srv, struct ctl__node *m, const struct ctl_node_rec *st,
+		      bool *topology, bool *seen)
+{
+	if (!m) {
+		*topology = true;
+		return ctl__node_insert(srv, st);
+	}
+	enum ctl__rec_diff d = ctl__node_rec_diff(&m->rec, st);
+	*topology |= d == CTL__REC_TOPOLOGY;
+	*seen |= d == CTL__REC_SEEN_BY_PEERS;
+	if (d == CTL__REC_LAST_SEEN)
+		m->rec.last_seen = st->last_seen;
+	return d == CTL__REC_SAME || d == CTL__REC_LAST_SEEN ? 0 : node_take(srv, m, st);
+}
+
+/* Nodes gone from the store dropped from memory, with one map published without them. */
+static void nodes_gone(struct ctl_server *srv, const int64_t *gone, size_t n_gone)
+{
+	if (!n_gone)
+		return;
+	/* already gone from the store: ctl__nodes_remove takes -ENOENT there in its stride,
+	 * drops them from memory and publishes the maps */
+	log_info("meshcontrol", "replica: %zu node(s) removed through another replica", n_gone);
+	ctl__nodes_remove(srv, gone, n_gone);
+}
+
+/* The store's nodes against memory, both in ascending id (after the listener connects, when
+ * a user went, or when a batch names more nodes than REPLICA_NODE_IDS_MAX). */
 static int reload_nodes(struct ctl_server *srv, bool *topology, bool *seen)
 {
 	struct rec_vec rv = { 0 };
@@ -282,31 +319,46 @@ static int reload_nodes(struct ctl_server *srv, bool *topology, bool *seen)
 		if (m && (!st || m->rec.id < st->id)) {
 			gone[n_gone++] = m->rec.id;
 			i++;
-		} else if (!m || st->id < m->rec.id) {
-			rc = ctl__node_insert(srv, st); /* lands at i: step over it */
-			*topology = true;
-			i++, j++;
-		} else {
-			enum ctl__rec_diff d = ctl__node_rec_diff(&m->rec, st);
-			if (d == CTL__REC_LAST_SEEN) /* the tick's online state, not a map change */
-				m->rec.last_seen = st->last_seen;
-			else if (d != CTL__REC_SAME)
-				rc = node_take(srv, m, st);
-			*topology |= d == CTL__REC_TOPOLOGY;
-			*seen |= d == CTL__REC_SEEN_BY_PEERS;
+		} else { /* a new one lands at i: step over it too */
+			rc = node_merge(srv, m && m->rec.id == st->id ? m : NULL, st, topology,
+					seen);
 			i++, j++;
 		}
 	}
 	for (size_t k = 0; k < rv.n; k++)
 		ctl_node_rec_clear(&rv.v[k]);
 	free(rv.v);
-	if (!rc && n_gone) {
-		/* already gone from the store: ctl__nodes_remove takes -ENOENT there in its
-		 * stride, drops them from memory and publishes the maps */
-		log_info("meshcontrol", "replica: %zu node(s) removed through another replica",
-			 n_gone);
-		ctl__nodes_remove(srv, gone, n_gone);
+	if (!rc)
+		nodes_gone(srv, gone, n_gone);
+	free(gone);
+	return rc;
+}
+
+/* The nodes a batch named ("node:ID"), one row each: a node streaming its last_seen once a
+ * minute costs every replica one row, not the whole list. */
+static int reload_node_ids(struct ctl_server *srv, const int64_t *ids, size_t n, bool *topology,
+			   bool *seen)
+{
+	int64_t *gone = calloc(n + 1, sizeof(*gone));
+	size_t n_gone = 0;
+	int rc = gone ? 0 : -ENOMEM;
+	for (size_t k = 0; k < n && !rc; k++) {
+		struct ctl_node_rec st;
+		memset(&st, 0, sizeof(st));
+		struct ctl__node *m = ctl__node_by_id(srv, ids[k]);
+		rc = srv->store->ops->node_get(srv->store, ids[k], &st);
+		if (rc == -ENOENT) {
+			if (m)
+				gone[n_gone++] = ids[k];
+			rc = 0;
+			continue;
+		}
+		if (!rc)
+			rc = node_merge(srv, m, &st, topology, seen);
+		ctl_node_rec_clear(&st);
 	}
+	if (!rc)
+		nodes_gone(srv, gone, n_gone);
 	free(gone);
 	return rc;
 }
@@ -358,12 +410,17 @@ static int reload_admin(struct ctl_server *srv)
 }
 
 /* Under srv->lock. */
-static void reload(struct ctl_server *srv, unsigned what)
+static void reload(struct ctl_server *srv, const struct batch *b)
 {
 	bool topology = false, seen = false;
+	unsigned what = b->what;
 	int rc = 0;
 	if ((what & RELOAD_NODES) && (rc = reload_nodes(srv, &topology, &seen)))
 		log_err("meshcontrol", "replica: cannot reload the nodes: %s", strerror(-rc));
+	else if (!(what & RELOAD_NODES) && b->n_ids &&
+		 (rc = reload_node_ids(srv, b->ids, b->n_ids, &topology, &seen)))
+		log_err("meshcontrol", "replica: cannot reload %zu node(s): %s", b->n_ids,
+			strerror(-rc));
 	if ((what & RELOAD_POLICY) && (rc = reload_policy(srv)))
 		log_err("meshcontrol", "replica: cannot reload the policy: %s", strerror(-rc));
 	if (what & RELOAD_DNS)
@@ -419,6 +476,16 @@ unsigned ctl__replica_reload_bits(const struct ctl_change *c)
 static void on_change(void *ctx, const struct ctl_change *c)
 {
 	struct batch *b = ctx;
+	if (c->kind == CTL_CHANGE_NODE && !(b->what & RELOAD_NODES)) {
+		for (size_t i = 0; i < b->n_ids; i++)
+			if (b->ids[i] == c->id)
+				return;
+		if (b->n_ids == REPLICA_NODE_IDS_MAX)
+			b->what |= RELOAD_NODES;
+		else
+			b->ids[b->n_ids++] = c->id;
+		return;
+	}
 	unsigned bits = ctl__replica_reload_bits(c);
 	if (c->kind == CTL_CHANGE_LOGIN && b->n_logins < REPLICA_LOGIN_WAKES) {
 		memcpy(b->logins[b->n_logins++], c->name, sizeof(b->logins[0]));
@@ -445,7 +512,7 @@ static void apply(struct ctl_server *srv, const struct batch *b)
 {
 	pthread_mutex_lock(&srv->lock);
 	if (!srv->stopping) {
-		reload(srv, b->what);
+		reload(srv, b);
 		/* after the nodes: an approved login's node is known when its request resumes */
 		for (size_t i = 0; i < b->n_logins; i++)
 			ctl__wake(srv, SRV_WAIT_REGISTER, b->logins[i]);
@@ -484,7 +551,8 @@ static void *replica_main(void *arg)
 			failures = 0;
 			backoff = 0;
 			/* what changed before we listened (at start: since the state was loaded) */
-			apply(srv, &(struct batch){ .what = RELOAD_ALL });
+			struct batch all = { .what = RELOAD_ALL };
+			apply(srv, &all);
 		}
 		if (wait_for(rp, ctl_store_listener_fd(l), -1))
 			break;
@@ -499,7 +567,7 @@ static void *replica_main(void *arg)
 			backoff = REPLICA_BACKOFF_MIN_MS;
 			continue;
 		}
-		if (b.what || b.n_logins)
+		if (b.what || b.n_ids || b.n_logins)
 			apply(srv, &b);
 	}
 	ctl_store_listener_free(l);

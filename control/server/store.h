@@ -202,6 +202,9 @@ struct ctl_store_ops {
 	int (*node_register)(struct ctl_store *s, struct ctl_node_rec *n, int64_t authkey_id);
 	int (*node_by_machine)(struct ctl_store *s, const uint8_t mkey[static 32],
 			       struct ctl_node_rec *n);
+	/* The node of id into n (the caller's to clear): 0 or -ENOENT.  A replica hearing
+	 * "node:ID" reads that one row, not the whole list (replica.c). */
+	int (*node_get)(struct ctl_store *s, int64_t id, struct ctl_node_rec *n);
 	/* Endpoints, host keys, hostname, last_seen and the discovery key (kept when the
 	 * record has none) of an existing node. */
 	int (*node_update)(struct ctl_store *s, const struct ctl_node_rec *n);

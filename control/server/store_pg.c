@@ -642,6 +642,7 @@ static const struct ctl_store_ops pg_ops = {
 	.authkey_revoke = ctl__pg_authkey_revoke,
 	.node_register = ctl__pg_node_register,
 	.node_by_machine = ctl__pg_node_by_machine,
+	.node_get = ctl__pg_node_get,
 	.node_update = ctl__pg_node_update,
 	.node_set_expiry = ctl__pg_node_set_expiry,
 	.node_list = ctl__pg_node_list,

@@ -84,6 +84,7 @@ int ctl__pg_authkey_revoke(struct ctl_store *s, const char *prefix);
 int ctl__pg_node_register(struct ctl_store *s, struct ctl_node_rec *n, int64_t authkey_id);
 int ctl__pg_node_by_machine(struct ctl_store *s, const uint8_t mkey[static 32],
 			    struct ctl_node_rec *n);
+int ctl__pg_node_get(struct ctl_store *s, int64_t id, struct ctl_node_rec *n);
 int ctl__pg_node_update(struct ctl_store *s, const struct ctl_node_rec *n);
 int ctl__pg_node_set_expiry(struct ctl_store *s, int64_t id, int64_t key_expiry);
 int ctl__pg_node_list(struct ctl_store *s, ctl_node_cb cb, void *ctx);

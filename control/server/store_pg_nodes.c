@@ -292,6 +292,25 @@ int ctl__pg_node_by_machine(struct ctl_store *s, const uint8_t mkey[static 32],
 	return ctl__pg_run(ctl__pg(s), CTL__PG_READ, node_by_machine_body, &a);
 }
 
+static int node_get_body(struct ctl__pg_store *s, void *ctx)
+{
+	struct node_args *a = ctx;
+	struct ctl__pg_params p = { 0 };
+	memset(a->n, 0, sizeof(*a->n));
+	ctl__pg_int(&p, a->id);
+	int rc = ctl__pg_node_query(s, "WHERE n.id = $1", &p, node_one, a->n);
+	s->delivered = false; /* to our own record only */
+	if (rc < 0)
+		return rc;
+	return rc == 1 ? 0 : -ENOENT;
+}
+
+int ctl__pg_node_get(struct ctl_store *s, int64_t id, struct ctl_node_rec *n)
+{
+	struct node_args a = { .n = n, .id = id };
+	return ctl__pg_run(ctl__pg(s), CTL__PG_READ, node_get_body, &a);
+}
+
 static void param_user(struct ctl__pg_params *p, int64_t user_id)
 {
 	if (user_id)

@@ -561,6 +561,7 @@ static const struct ctl_store_ops sqlite_ops = {
 	.authkey_revoke = ctl__sq_authkey_revoke,
 	.node_register = ctl__sq_node_register,
 	.node_by_machine = ctl__sq_node_by_machine,
+	.node_get = ctl__sq_node_get,
 	.node_update = ctl__sq_node_update,
 	.node_set_expiry = ctl__sq_node_set_expiry,
 	.node_list = ctl__sq_node_list,

@@ -305,6 +305,15 @@ int ctl__sq_node_by_machine(struct ctl_store *s, const uint8_t mkey[static 32],
 	return rc == 1 ? 0 : -ENOENT;
 }
 
+int ctl__sq_node_get(struct ctl_store *s, int64_t id, struct ctl_node_rec *n)
+{
+	memset(n, 0, sizeof(*n));
+	int rc = node_query(ctl__sq(s)->db, "WHERE id = ?", id, NULL, node_one, n);
+	if (rc < 0)
+		return rc;
+	return rc == 1 ? 0 : -ENOENT;
+}
+
 /* Next address: a counter in meta, so an address (like a node id) is never handed out
  * twice, even after its node was removed. */
 static int next_host(struct ctl_store *s, int64_t *host)

@@ -370,6 +370,49 @@ static void trigger_cases(const char *url)
 	CHECK_INT(ctl_store_listen("sqlite:/tmp/x.db", &l, err, sizeof(err)), -EINVAL);
 }
 
+/* Server a's store ops with node_list and node_get counted: which reads a change costs. */
+static const struct ctl_store_ops *real_ops;
+static int n_list, n_get;
+static int64_t got_id;
+
+static int counted_list(struct ctl_store *s, ctl_node_cb cb, void *ctx)
+{
+	n_list++;
+	return real_ops->node_list(s, cb, ctx);
+}
+
+static int counted_get(struct ctl_store *s, int64_t id, struct ctl_node_rec *n)
+{
+	n_get++;
+	got_id = id;
+	return real_ops->node_get(s, id, n);
+}
+
+static struct ctl_store_ops counting;
+
+static void count_reads(struct ctl_server *a)
+{
+	pthread_mutex_lock(&a->lock);
+	if (!real_ops) {
+		real_ops = a->store->ops;
+		counting = *real_ops;
+		counting.node_list = counted_list;
+		counting.node_get = counted_get;
+		a->store->ops = &counting;
+	}
+	n_list = n_get = 0;
+	got_id = 0;
+	pthread_mutex_unlock(&a->lock);
+}
+
+static void uncount_reads(struct ctl_server *a)
+{
+	pthread_mutex_lock(&a->lock);
+	a->store->ops = real_ops;
+	real_ops = NULL;
+	pthread_mutex_unlock(&a->lock);
+}
+
 static void two_servers(const char *url)
 {
 	struct pg_pair p;
@@ -414,18 +457,75 @@ static void two_servers(const char *url)
 				strcmp(ctl__node_by_id(a, n.id)->owner, "bob@example.com") == 0));
 	uint64_t version = a->map_version;
 	n.endpoints = "[\"192.0.2.9:41641\"]";
+	count_reads(a);
 	pthread_mutex_lock(&b->lock);
 	CHECK_INT(b->store->ops->node_update(b->store, &n), 0);
 	pthread_mutex_unlock(&b->lock);
 	CHECK(EVENTUALLY(a, ctl__node_by_id(a, n.id) && ctl__node_by_id(a, n.id)->rec.endpoints &&
 				strstr(ctl__node_by_id(a, n.id)->peer_json, "192.0.2.9")));
 	CHECK(a->map_version > version);
+	/* that node's row read, and only it: not the list */
+	pthread_mutex_lock(&a->lock);
+	CHECK_INT(n_get, 1);
+	CHECK_INT(got_id, n.id);
+	CHECK_INT(n_list, 0);
+	pthread_mutex_unlock(&a->lock);
+	/* last_seen alone: taken (online state), the maps not rebuilt nor bumped.  First
+	 * online (a map change: peers see it), then a second later (none). */
+	n.last_seen = ctl__now_s();
+	pthread_mutex_lock(&b->lock);
+	CHECK_INT(b->store->ops->node_update(b->store, &n), 0);
+	pthread_mutex_unlock(&b->lock);
+	CHECK(EVENTUALLY(a, ctl__node_by_id(a, n.id) && ctl__node_by_id(a, n.id)->online));
+	count_reads(a);
+	pthread_mutex_lock(&a->lock);
+	version = a->map_version;
+	pthread_mutex_unlock(&a->lock);
+	n.last_seen++;
+	pthread_mutex_lock(&b->lock);
+	CHECK_INT(b->store->ops->node_update(b->store, &n), 0);
+	pthread_mutex_unlock(&b->lock);
+	CHECK(EVENTUALLY(a, ctl__node_by_id(a, n.id) &&
+				ctl__node_by_id(a, n.id)->rec.last_seen == n.last_seen));
+	pthread_mutex_lock(&a->lock);
+	CHECK_INT(a->map_version, version);
+	CHECK(!a->dirty);
+	CHECK(n_get >= 1); /* the online step's own notification may land after the reset */
+	CHECK_INT(got_id, n.id);
+	CHECK_INT(n_list, 0);
+	pthread_mutex_unlock(&a->lock);
+	/* a second node comes and goes through b: each read alone, a adds it and drops it */
+	count_reads(a);
+	struct ctl_node_rec n2 = mknode(10);
+	n2.id = 0;
+	n2.user_id = uid;
+	pthread_mutex_lock(&b->lock);
+	CHECK_INT(b->store->ops->node_register(b->store, &n2, 0), 0);
+	pthread_mutex_unlock(&b->lock);
+	CHECK(EVENTUALLY(a, ctl__node_by_id(a, n2.id) != NULL && !a->dirty));
+	CHECK(EVENTUALLY(a, a->n_nodes == 2));
+	pthread_mutex_lock(&b->lock);
+	CHECK_INT(b->store->ops->node_remove(b->store, n2.id), 0);
+	pthread_mutex_unlock(&b->lock);
+	CHECK(EVENTUALLY(a, ctl__node_by_id(a, n2.id) == NULL && a->n_nodes == 1));
+	pthread_mutex_lock(&a->lock);
+	CHECK_INT(n_get, 2);
+	CHECK_INT(got_id, n2.id);
+	CHECK_INT(n_list, 0);
+	pthread_mutex_unlock(&a->lock);
+	ctl_node_rec_clear(&n2);
+	/* the user's removal: the whole list, once per batch (its nodes go with it) */
+	count_reads(a);
 	n.endpoints = NULL;
 	pthread_mutex_lock(&b->lock);
 	CHECK_INT(b->store->ops->user_remove(b->store, "bob@example.com", NULL, NULL), 0);
 	pthread_mutex_unlock(&b->lock);
 	CHECK(EVENTUALLY(a, ctl__node_by_id(a, n.id) == NULL));
 	CHECK(EVENTUALLY(a, a->n_nodes == 0));
+	pthread_mutex_lock(&a->lock);
+	CHECK(n_list >= 1);
+	pthread_mutex_unlock(&a->lock);
+	uncount_reads(a);
 out:
 	pg_pair_close(&p);
 }

@@ -263,6 +263,18 @@ static void common_cases(const char *url, int64_t *n4_id)
 	CHECK(got.has_disco_key);
 	CHECK_INT(got.disco_key[31], 0xd1);
 	ctl_node_rec_clear(&got);
+	/* one node by its id (a replica hearing "node:ID"): the same record, with its tags */
+	CHECK_INT(s->ops->node_get(s, n1.id, &got), 0);
+	CHECK_INT(got.id, n1.id);
+	CHECK_STR(got.hostname, "host1");
+	CHECK_STR(got.endpoints, "[\"192.0.2.1:41641\"]");
+	CHECK_INT(got.disco_key[31], 0xd1);
+	ctl_node_rec_clear(&got);
+	CHECK_INT(s->ops->node_get(s, n2.id, &got), 0);
+	CHECK_INT(got.n_tags, 2);
+	CHECK_STR(got.tags[1], "tag:web");
+	ctl_node_rec_clear(&got);
+	CHECK_INT(s->ops->node_get(s, 999999, &got), -ENOENT);
 	/* a registration of the known machine without a discovery key keeps it (and says so) */
 	struct ctl_node_rec again = mknode(1);
 	again.user_id = alice;
