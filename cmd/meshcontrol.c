@@ -653,6 +653,38 @@ static int cmd_admin_token(void)
 	return 0;
 }
 
+/* The server key beside the SQLite database (its state directory's server.key) made the
+ * store's, as the first replica would: the nodes pinned it, and a replica started first
+ * from another state directory would otherwise store a key of its own. */
+static int migrate_server_key(const char *db, const char *to)
+{
+	char dir[4096], path[4200], key[45], err[512];
+	snprintf(dir, sizeof(dir), "%s", db);
+	char *slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	else
+		snprintf(dir, sizeof(dir), ".");
+	snprintf(path, sizeof(path), "%s/server.key", dir);
+	if (access(path, F_OK) != 0) {
+		printf("no %s: the first replica to start stores the tailnet's server key\n", path);
+		return 0;
+	}
+	struct ctl_store *s;
+	store_url = to;
+	state_dir = dir;
+	if (open_store(&s))
+		return 1;
+	int rc = ctl_store_server_key(s, to, dir, key, err, sizeof(err));
+	s->ops->close(s);
+	if (rc) {
+		fprintf(stderr, "meshcontrol: store migrate: %s\n", err);
+		return 1;
+	}
+	printf("server key %s (%s) is the store's\n", key, path);
+	return 0;
+}
+
 /* store migrate --from sqlite:PATH --to URL */
 static int cmd_store(int argc, char **argv)
 {
@@ -694,7 +726,7 @@ static int cmd_store(int argc, char **argv)
 	char shown[512];
 	ctl_store_url_redact(to, shown, sizeof(shown));
 	printf("copied %s to %s\n", from + 7, shown);
-	return 0;
+	return migrate_server_key(from + 7, to);
 }
 
 int main(int argc, char **argv)
