@@ -127,6 +127,11 @@ enum MHD_Result ctl__node_api(struct ctl__req *r, const char *path)
 			return ctl__sealed_error(r, (unsigned)status, "%s", why);
 		if (status)
 			return ctl__reply_error(r->conn, (unsigned)status, "%s", why);
+		/* Only a registered node's requests (and registrations) cost the store a write:
+		 * anyone can make a machine key and seal a request with it. */
+		if (strcmp(path, "register") != 0 && !ctl__node_by_machine(srv, r->machine_key))
+			return ctl__reply_error(r->conn, MHD_HTTP_UNAUTHORIZED,
+						"machine key is not registered");
 		/* a replay is answered as this replica's cache answers one: not sealed */
 		if (srv->shared && (status = nonce_shared(r, &why)) == MHD_HTTP_UNAUTHORIZED)
 			return ctl__reply_error(r->conn, (unsigned)status, "%s", why);

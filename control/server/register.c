@@ -194,8 +194,22 @@ int ctl__register_finish(struct ctl_server *srv, struct ctl__login_req *lr, int6
 	lr->state = CTL__APPROVED;
 	lr->user_id = user_id;
 	lr->node_id = n ? n->rec.id : 0;
+	int64_t added = !known && n ? n->rec.id : 0;
 	/* after the node: a replica hearing the decision has heard of the node first */
-	ctl__login_save(srv, lr);
+	rc = ctl__login_save(srv, lr);
+	if (rc == -ENOENT || (rc == -ESTALE && lr->state == CTL__APPROVED))
+		return 0; /* expired meanwhile, or approved through another replica too */
+	if (rc) {
+		/* rejected through another replica first (the first decision stands), or the
+		 * decision could not be stored: the node this approval added goes again */
+		if (added)
+			ctl__node_remove(srv, added);
+		snprintf(err, errlen, "%s",
+			 rc == -ESTALE ? "the login was rejected meanwhile"
+				       : "its decision could not be stored");
+		log_warn("meshcontrol", "interactive registration of %s: %s", lr->hostname, err);
+		return rc;
+	}
 	return 0;
 }
 

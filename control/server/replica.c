@@ -112,6 +112,7 @@ struct ctl__replica {
 	int stop[2]; /* a pipe: written once to stop the thread */
 	char *url;
 	uint64_t reloads; /* batches applied, for the log */
+	unsigned failed;  /* RELOAD_* the last batch could not read: the next one reads them */
 };
 
 bool ctl__store_shared(const char *store_url)
@@ -409,24 +410,32 @@ static int reload_admin(struct ctl_server *srv)
 	return rc;
 }
 
-/* Under srv->lock. */
-static void reload(struct ctl_server *srv, const struct batch *b)
+/* Under srv->lock.  What could not be read (the store failing) is what it returns: the
+ * next batch reads it again (the nodes then whole: the ids of this one are not kept). */
+static unsigned reload(struct ctl_server *srv, const struct batch *b)
 {
 	bool topology = false, seen = false;
-	unsigned what = b->what;
+	unsigned what = b->what, failed = 0;
 	int rc = 0;
-	if ((what & RELOAD_NODES) && (rc = reload_nodes(srv, &topology, &seen)))
+	if ((what & RELOAD_NODES) && (rc = reload_nodes(srv, &topology, &seen))) {
 		log_err("meshcontrol", "replica: cannot reload the nodes: %s", strerror(-rc));
-	else if (!(what & RELOAD_NODES) && b->n_ids &&
-		 (rc = reload_node_ids(srv, b->ids, b->n_ids, &topology, &seen)))
+		failed |= RELOAD_NODES;
+	} else if (!(what & RELOAD_NODES) && b->n_ids &&
+		   (rc = reload_node_ids(srv, b->ids, b->n_ids, &topology, &seen))) {
 		log_err("meshcontrol", "replica: cannot reload %zu node(s): %s", b->n_ids,
 			strerror(-rc));
-	if ((what & RELOAD_POLICY) && (rc = reload_policy(srv)))
+		failed |= RELOAD_NODES;
+	}
+	if ((what & RELOAD_POLICY) && (rc = reload_policy(srv))) {
 		log_err("meshcontrol", "replica: cannot reload the policy: %s", strerror(-rc));
-	if (what & RELOAD_DNS)
-		reload_dns(srv);
-	if ((what & RELOAD_ADMIN) && (rc = reload_admin(srv)))
+		failed |= RELOAD_POLICY;
+	}
+	if ((what & RELOAD_DNS) && reload_dns(srv))
+		failed |= RELOAD_DNS;
+	if ((what & RELOAD_ADMIN) && (rc = reload_admin(srv))) {
 		log_err("meshcontrol", "replica: cannot reload the admin token: %s", strerror(-rc));
+		failed |= RELOAD_ADMIN;
+	}
 	if (topology || (what & RELOAD_TOPOLOGY))
 		srv->dirty = true;
 	if (seen && !srv->dirty) {
@@ -443,6 +452,7 @@ static void reload(struct ctl_server *srv, const struct batch *b)
 		ctl__wake(srv, SRV_WAIT_REGISTER, NULL);
 	if (srv->dirty)
 		pthread_cond_signal(&srv->timer_cond); /* rebuild now, not at the tick's end */
+	return failed;
 }
 
 unsigned ctl__replica_reload_bits(const struct ctl_change *c)
@@ -512,7 +522,9 @@ static void apply(struct ctl_server *srv, const struct batch *b)
 {
 	pthread_mutex_lock(&srv->lock);
 	if (!srv->stopping) {
-		reload(srv, b);
+		struct batch again = *b;
+		again.what |= srv->fanout->failed; /* what the last batch could not read */
+		srv->fanout->failed = reload(srv, &again);
 		/* after the nodes: an approved login's node is known when its request resumes */
 		for (size_t i = 0; i < b->n_logins; i++)
 			ctl__wake(srv, SRV_WAIT_REGISTER, b->logins[i]);

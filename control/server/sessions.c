@@ -5,7 +5,8 @@
  * "kill_sessions".  Lists live in this replica's memory with the node (gone with it, never
  * stored): a node sends its list again whenever its map stream answers, so a restarted
  * control has them back within a second.  A node whose stream is down keeps its last list,
- * shown as stale: its sessions may well go on.  Everything runs under srv->lock. */
+ * shown as stale: its sessions may well go on.  Everything runs under srv->lock.  With
+ * replicas (a shared store) the admin's list and kill answer 501: not shared yet. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,9 @@ enum MHD_Result ctl__api_sessions(struct ctl__req *r, struct ctl__node *n)
 	struct ctl_session *v;
 	size_t count;
 	char err[512];
+	/* a node whose key expired is out of the tailnet until it logs in again */
+	if (ctl__node_expired(n, ctl__now_s()))
+		return ctl__sealed_error(r, MHD_HTTP_FORBIDDEN, "sessions: the node's key expired");
 	/* a list costs its parse under the lock: a node may not send them in a loop */
 	uint64_t now = now_mono_ms();
 	if (!n->sessions_window_ms || now - n->sessions_window_ms >= 60000) {
@@ -86,10 +90,13 @@ struct ctl__node *ctl__node_by_name(struct ctl_server *srv, const char *name)
 {
 	char *end;
 	long long id = strtoll(name, &end, 10);
+	struct ctl__node *n = *name && !*end ? ctl__node_by_id(srv, id) : NULL;
+	if (n) /* an id first: a node named "12" does not stand for node 12 */
+		return n;
 	for (size_t i = 0; i < srv->n_nodes; i++)
 		if (!strcmp(srv->nodes[i]->rec.hostname, name))
 			return srv->nodes[i];
-	return *name && !*end ? ctl__node_by_id(srv, id) : NULL;
+	return NULL;
 }
 
 struct filter {
@@ -206,6 +213,15 @@ static enum MHD_Result kill_one(struct ctl__req *r)
 
 enum MHD_Result ctl__admin_sessions(struct ctl__req *r, const char *method, const char *rest)
 {
+	/* Lists and kills live in the memory of the replica a node's requests reach: behind a
+	 * balancer its list may sit on another one, and a kill queued here would never reach a
+	 * node streaming from another: refused rather than answered with half the truth. */
+	if (r->srv->shared && (!*rest || !strcmp(rest, "/kill")))
+		return ctl__reply_error(
+		    r->conn, MHD_HTTP_NOT_IMPLEMENTED,
+		    "live sessions through control are not shared by replicas "
+		    "yet: ask the node (meshctl sessions, meshctl sessions kill "
+		    "ID on it)");
 	if (!*rest && !strcmp(method, "GET"))
 		return list_sessions(r);
 	if (!strcmp(rest, "/kill") && !strcmp(method, "POST"))

@@ -403,6 +403,10 @@ static enum MHD_Result device_page_of(struct ctl__req *r, const char *method, co
 				return page(r, MHD_HTTP_FORBIDDEN, "Not your tags", NULL,
 					    "<p class=err id=error>%s was not added: %s</p>", host,
 					    err_h);
+			if (rc == -ESTALE)
+				return page(r, MHD_HTTP_CONFLICT, "Already decided", NULL,
+					    "<p class=err id=error>%s was not added: %s</p>", host,
+					    err_h);
 			if (rc)
 				return page(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "Error", NULL,
 					    "<p class=err id=error>The device could not be added: "

@@ -266,6 +266,36 @@ static void one_server(void)
 	fz_srv_close(srv);
 }
 
+/* An approval racing a rejection made through another replica: the page read the login
+ * pending, the rejection was stored before the approval's decision.  The first decision
+ * stands and the node the approval registered goes again (it got in before). */
+static void approve_after_reject(void)
+{
+	struct ctl_server *srv = fz_srv_open();
+	struct machine m = { 0 };
+	machine_new(&m);
+	CHECK(login_start(srv, &m));
+	char id[SRV_LOGIN_ID_HEX + 1], err[256];
+	struct ctl__login_req page, other;
+	ctl__login_id(m.token, id);
+	CHECK_INT(srv->store->ops->login_get(srv->store, id, &page), 0); /* the approver's copy */
+	CHECK_INT(srv->store->ops->login_get(srv->store, id, &other), 0);
+	other.state = CTL__REJECTED;
+	snprintf(other.reason, sizeof(other.reason), "not ours");
+	CHECK_INT(srv->store->ops->login_decide(srv->store, &other), 0);
+	pthread_mutex_lock(&srv->lock);
+	int rc = ctl__register_finish(srv, &page, 1, "alice@example.com", err, sizeof(err));
+	bool there = ctl__node_by_machine(srv, m.pub) != NULL;
+	pthread_mutex_unlock(&srv->lock);
+	CHECK_INT(rc, -ESTALE);
+	CHECK_STR(err, "the login was rejected meanwhile");
+	CHECK(!there);
+	CHECK_INT(page.state, CTL__REJECTED);
+	ctl__login_clear(&page);
+	ctl__login_clear(&other);
+	fz_srv_close(srv);
+}
+
 static void two_servers(const char *url)
 {
 	/* the harness's tailnet moved into the store, two servers on it with single sign-on */
@@ -359,5 +389,6 @@ int main(int argc, char **argv)
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	CHECK_INT(system(cmd), 0);
 	one_server();
+	approve_after_reject();
 	return check_finish();
 }

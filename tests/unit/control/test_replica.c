@@ -381,10 +381,16 @@ static int counted_list(struct ctl_store *s, ctl_node_cb cb, void *ctx)
 	return real_ops->node_list(s, cb, ctx);
 }
 
+static bool fail_get; /* the next node_get fails, as a store going away would */
+
 static int counted_get(struct ctl_store *s, int64_t id, struct ctl_node_rec *n)
 {
 	n_get++;
 	got_id = id;
+	if (fail_get) {
+		fail_get = false;
+		return -EIO;
+	}
 	return real_ops->node_get(s, id, n);
 }
 
@@ -509,11 +515,33 @@ static void two_servers(const char *url)
 	pthread_mutex_unlock(&b->lock);
 	CHECK(EVENTUALLY(a, ctl__node_by_id(a, n2.id) == NULL && a->n_nodes == 1));
 	pthread_mutex_lock(&a->lock);
-	CHECK_INT(n_get, 2);
-	CHECK_INT(got_id, n2.id);
+	/* its two rows at least (a notification of the step before may land late, under load),
+	 * never the list */
+	CHECK(n_get >= 2);
 	CHECK_INT(n_list, 0);
 	pthread_mutex_unlock(&a->lock);
 	ctl_node_rec_clear(&n2);
+	/* a node's row that could not be read (the store failing) is read with the next batch,
+	 * whatever that one is about: here a policy */
+	count_reads(a);
+	pthread_mutex_lock(&a->lock);
+	fail_get = true;
+	pthread_mutex_unlock(&a->lock);
+	n.endpoints = "[\"192.0.2.10:41641\"]";
+	pthread_mutex_lock(&b->lock);
+	CHECK_INT(b->store->ops->node_update(b->store, &n), 0);
+	pthread_mutex_unlock(&b->lock);
+	CHECK(EVENTUALLY(a, n_get >= 1 && !fail_get));
+	const char *policy2 =
+	    "{\"acls\":[{\"action\":\"accept\",\"src\":[\"*\"],\"dst\":[\"*:22,443\"]}]}";
+	pthread_mutex_lock(&b->lock);
+	CHECK_INT(b->store->ops->policy_set(b->store, policy2), 0);
+	pthread_mutex_unlock(&b->lock);
+	CHECK(EVENTUALLY(a, ctl__node_by_id(a, n.id) && ctl__node_by_id(a, n.id)->rec.endpoints &&
+				strstr(ctl__node_by_id(a, n.id)->rec.endpoints, "192.0.2.10")));
+	pthread_mutex_lock(&a->lock);
+	CHECK(n_list >= 1);
+	pthread_mutex_unlock(&a->lock);
 	/* the user's removal: the whole list, once per batch (its nodes go with it) */
 	count_reads(a);
 	n.endpoints = NULL;
@@ -550,10 +578,11 @@ static void audit_trigger(const char *url, struct ctl_server *b)
 	CHECK_INT(ctl_store_listen(url, &l, err, sizeof(err)), 0);
 	pthread_mutex_lock(&b->lock);
 	ctl__audit(b, NULL, "admin.policy.set", NULL, "admin token", "trigger");
-	pthread_mutex_unlock(&b->lock);
 	int64_t id = 0, head = 0;
 	uint8_t hash[CTL_AUDIT_HASH_LEN];
+	/* under b's lock: its store connection is its change listener's reloads' too */
 	CHECK_INT(b->store->ops->audit_head(b->store, &head, hash), 0);
+	pthread_mutex_unlock(&b->lock);
 	uint64_t end = now_mono_ms() + 2000;
 	while (id != head && now_mono_ms() < end) {
 		CHECK_INT(ctl_store_listener_read(l, on_audit, &id), 0);
@@ -590,7 +619,9 @@ static void audit_follow(const char *a_dir, struct ctl_server *a, struct ctl_ser
 	token[strcspn(token, "\n")] = '\0';
 	int64_t head = 0;
 	uint8_t hash[CTL_AUDIT_HASH_LEN];
+	pthread_mutex_lock(&a->lock);
 	CHECK_INT(a->store->ops->audit_head(a->store, &head, hash), 0);
+	pthread_mutex_unlock(&a->lock);
 	snprintf(cmd, sizeof(cmd),
 		 "curl -s --max-time 30 -H 'Authorization: Bearer %s' "
 		 "'http://127.0.0.1:%u/api/v1/audit?after=%lld&wait=%d'",

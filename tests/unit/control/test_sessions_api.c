@@ -81,6 +81,12 @@ int main(void)
 	post(srv, 0, "{\"sessions\":[{\"id\":\"s1\",\"since\":1,\"conn\":1,\"cgroup\":\"/x\"}]}",
 	     400, "{\"error\":\"sessions: sessions[0]: unknown member 'cgroup'\"}");
 	admin_is(srv, "GET", "sessions", NULL, 200, "{\"sessions\":[]}");
+	/* a node whose key expired is out of the tailnet: its list is not taken */
+	struct ctl__node *laptop = ctl__node_by_id(srv, 1);
+	int64_t expiry = laptop->rec.key_expiry;
+	laptop->rec.key_expiry = 1;
+	post(srv, 0, "{\"sessions\":[]}", 403, "{\"error\":\"sessions: the node's key expired\"}");
+	laptop->rec.key_expiry = expiry;
 	/* laptop's list, then server's: each its own */
 	post(srv, 0,
 	     "{\"sessions\":[" ONE("s1", "alice@example.com", "") "," ONE("s2", "tag:ci",
@@ -135,8 +141,14 @@ int main(void)
 	body = map(srv, 0, v);
 	CHECK(body && !strstr(body, "kill_sessions"));
 	free(body);
-	/* in a full map too; a kill for a session gone from the next list is dropped */
+	/* in a full map too; a kill for a session gone from the next list is dropped.  "1" is
+	 * node 1 (laptop) even with the server calling itself "1" (a name chosen by a node) */
+	struct ctl__node *server = ctl__node_by_id(srv, 2);
+	char name[sizeof(server->rec.hostname)];
+	snprintf(name, sizeof(name), "%s", server->rec.hostname);
+	snprintf(server->rec.hostname, sizeof(server->rec.hostname), "1");
 	admin_is(srv, "POST", "sessions/kill", "{\"node\":\"1\",\"id\":\"s1\"}", 202, NULL);
+	snprintf(server->rec.hostname, sizeof(server->rec.hostname), "%s", name);
 	body = map(srv, 0, 0);
 	CHECK(body && strstr(body, "\"type\":\"full\"") &&
 	      strstr(body, "},\"kill_sessions\":[{\"id\":\"s1\",\"since\":1765000000}]}"));

@@ -278,6 +278,23 @@ static void two_servers(const char *url)
 	CHECK_INT(node_post(b, "POST /machine/hold\n", req, len, nonce), 400);
 	CHECK(last_sealed);
 	free(req);
+	/* 4b a machine key nobody registered (anyone can make one) costs the store nothing:
+	 * refused before its request's nonce is written */
+	uint8_t stranger_pub[32], stranger_priv[32];
+	crypto_box_keypair(stranger_pub, stranger_priv);
+	CHECK_INT(ctl_wire_seal_request(a->server_pub, stranger_pub, stranger_priv, ctl__wall_ms(),
+					ask, strlen(ask), &req, &len, nonce),
+		  0);
+	CHECK_INT(node_post(a, "POST /machine/hold\n", req, len, nonce), 401);
+	CHECK_STR(last, "{\"error\":\"machine key is not registered\"}");
+	pthread_mutex_lock(&a->lock);
+	CHECK_INT(a->store->ops->nonce_add(a->store, nonce, ctl__now_s() + 60), 0); /* not taken */
+	pthread_mutex_unlock(&a->lock);
+	free(req);
+	/* 4c live sessions through control are per replica: refused, not half answered */
+	CHECK_INT(web(a, "GET /api/v1/sessions\nAuthorization: Bearer " FZ_ADMIN_TOKEN "\n", NULL),
+		  501);
+	CHECK(strstr(last, "not shared by replicas yet") != NULL);
 	/* 5 what the store's check adds to a sealed request (printed, not checked): the same
 	 * requests to b with it and, for scale, without */
 	for (int shared = 1; shared >= 0; shared--) {
