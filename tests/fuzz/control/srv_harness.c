@@ -493,6 +493,15 @@ void fz_http(struct ctl_server *srv, const char *head, const char *body, size_t 
 	conn_clear(&c);
 }
 
+unsigned fz_web(struct ctl_server *srv, const char *head, const char *body, char *text, size_t len)
+{
+	struct fz_reply out = { 0 };
+	fz_http(srv, head, body ? body : "", body ? strlen(body) : 0, &out);
+	snprintf(text, len, "%.*s", out.body ? (int)out.len : 0, out.body ? out.body : "");
+	free(out.body);
+	return out.status;
+}
+
 struct fz_held {
 	struct ctl_server *srv;
 	struct MHD_Connection c;

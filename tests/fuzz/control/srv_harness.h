@@ -60,6 +60,9 @@ void fz_session_ref(const char *id, char out[static 65]);
  * (Cookie: a=b; c=d gives cookies).  The answer goes to out (free out->body). */
 void fz_http(struct ctl_server *srv, const char *head, const char *body, size_t len,
 	     struct fz_reply *out);
+/* fz_http with a text body (NULL: none): the status, the answer's body as text in text (cut
+ * to len, "" when none). */
+unsigned fz_web(struct ctl_server *srv, const char *head, const char *body, char *text, size_t len);
 
 /* The node API after decoding: msg (JSON text) from prepared node `node` (0 or 1; -1 for an
  * unknown machine key) to path ("register", "map", "hold", "logout").  Returns the opened

@@ -155,11 +155,7 @@ static char last[64 * 1024];
 
 static unsigned web(struct ctl_server *srv, const char *head, const char *body)
 {
-	struct fz_reply out = { 0 };
-	fz_http(srv, head, body ? body : "", body ? strlen(body) : 0, &out);
-	snprintf(last, sizeof(last), "%.*s", out.body ? (int)out.len : 0, out.body ? out.body : "");
-	free(out.body);
-	return out.status;
+	return fz_web(srv, head, body, last, sizeof(last));
 }
 
 struct machine {
