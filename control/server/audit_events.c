@@ -10,6 +10,7 @@
 
 #include <sodium.h>
 
+#include "common/utf8.h"
 #include "control/server/audit.h"
 
 const char *const ctl_audit_str_name[CTL_AUDIT_N_STR] = {
@@ -30,13 +31,15 @@ bool ctl_audit_node_type(const char *type)
 	return false;
 }
 
-/* Valid UTF-8 (jansson checked that) with no control characters: the first bad byte's
- * offset, or -1. */
+/* Valid UTF-8 (jansson checked that) with no control characters (C0, DEL, C1: common/utf8.h
+ * decides): the first bad character's offset, or -1. */
 static long control_char(const char *s)
 {
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-		if (*p < 0x20 || *p == 0x7f || (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f))
-			return (long)(p - (const unsigned char *)s);
+	const uint8_t *p = (const uint8_t *)s;
+	size_t len = strlen(s), n;
+	for (size_t at = 0; at < len; at += n)
+		if (utf8_seq(p + at, len - at, &n) != UTF8_OK || utf8_control(p + at, n))
+			return (long)at;
 	return -1;
 }
 
