@@ -62,7 +62,7 @@ static void usage(FILE *out)
 		"                                   (default 5; 0: stop at once, as SIGINT).\n"
 		"                                   --trusted-proxy: balancers (HAProxy's\n"
 		"                                   send-proxy-v2) whose PROXY header names\n"
-		"                                   the client; from them it is required\n"
+		"                                   the client; required from them only\n"
 		"        [--oidc-issuer URL --oidc-client-id ID --oidc-client-secret-file FILE]\n"
 		"        [--oidc-scopes 'openid email profile'] [--oidc-groups-claim groups]\n"
 		"        [--oidc-allowed-domains D,D] [--oidc-allowed-groups G,G]\n"
