@@ -239,7 +239,7 @@ struct ctl_server {
 	atomic_bool draining;
 	uint64_t health_at_ms;
 	int health_rc;
-	int quiesced_fd; /* the listening socket after ctl_server_quiesce (0: not yet) */
+	int quiesced_fd; /* the listening socket after ctl_server_quiesce (0: not yet; -1: ours) */
 	/* with --trusted-proxy, our own listening socket and its thread (proxy_listen.c) */
 	struct ctl__proxy_listener *proxy;
 
