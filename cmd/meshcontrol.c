@@ -37,7 +37,7 @@ static void usage(FILE *out)
 		"  serve [--listen ADDR] [--port N] [--public-url URL] [--port-file FILE]\n"
 		"        [--keepalive-ms N] [--key-lifetime SECONDS]\n"
 		"        [--tls-cert FILE --tls-key FILE] [--insecure-http]\n"
-		"        [--replica-name NAME] [--drain-seconds N]\n"
+		"        [--replica-name NAME] [--drain-seconds N] [--trusted-proxy CIDR[,CIDR]]\n"
 		"        [--relay URI[,URI]... --relay-secret-file FILE] [--relay-ttl SECONDS]\n"
 		"                                   run the server (default 127.0.0.1:8080); user\n"
 		"                                   nodes' keys expire after --key-lifetime\n"
@@ -59,7 +59,10 @@ static void usage(FILE *out)
 		"                                   the host name).  SIGTERM drains: /healthz\n"
 		"                                   503 at once, held requests answered, new\n"
 		"                                   connections refused after --drain-seconds\n"
-		"                                   (default 5; 0: stop at once, as SIGINT)\n"
+		"                                   (default 5; 0: stop at once, as SIGINT).\n"
+		"                                   --trusted-proxy: balancers (HAProxy's\n"
+		"                                   send-proxy-v2) whose PROXY header names\n"
+		"                                   the client; required from them only\n"
 		"        [--oidc-issuer URL --oidc-client-id ID --oidc-client-secret-file FILE]\n"
 		"        [--oidc-scopes 'openid email profile'] [--oidc-groups-claim groups]\n"
 		"        [--oidc-allowed-domains D,D] [--oidc-allowed-groups G,G]\n"
@@ -175,10 +178,12 @@ static int cmd_serve(int argc, char **argv)
 		{ "store", required_argument, NULL, 'B' },
 		{ "replica-name", required_argument, NULL, 'N' },
 		{ "drain-seconds", required_argument, NULL, 'W' },
+		{ "trusted-proxy", required_argument, NULL, 'P' },
 		{ 0 },
 	};
 	struct ctl_server_config cfg = { .state_dir = state_dir, .port = 8080 };
 	struct ctl_relay_url relays[CTL_RELAYS_MAX];
+	struct ctl_trusted_proxies proxies = { 0 };
 	char why[512];
 	const char *port_file = NULL;
 	long drain_s = 5;
@@ -243,6 +248,12 @@ static int cmd_serve(int argc, char **argv)
 			}
 			cfg.relays = relays;
 			break;
+		case 'P':
+			cfg.trusted_proxies = &proxies;
+			if (ctl_trusted_proxies_add(&proxies, optarg, why, sizeof(why)))
+				break;
+			fprintf(stderr, "meshcontrol: --trusted-proxy: %s\n", why);
+			return 2;
 		case 'S':
 			cfg.relay_secret_file = optarg;
 			break;
@@ -653,82 +664,6 @@ static int cmd_admin_token(void)
 	return 0;
 }
 
-/* The server key beside the SQLite database (its state directory's server.key) made the
- * store's, as the first replica would: the nodes pinned it, and a replica started first
- * from another state directory would otherwise store a key of its own. */
-static int migrate_server_key(const char *db, const char *to)
-{
-	char dir[4096], path[4200], key[45], err[512];
-	snprintf(dir, sizeof(dir), "%s", db);
-	char *slash = strrchr(dir, '/');
-	if (slash)
-		*slash = '\0';
-	else
-		snprintf(dir, sizeof(dir), ".");
-	snprintf(path, sizeof(path), "%s/server.key", dir);
-	if (access(path, F_OK) != 0) {
-		printf("no %s: the first replica to start stores the tailnet's server key\n", path);
-		return 0;
-	}
-	struct ctl_store *s;
-	store_url = to;
-	state_dir = dir;
-	if (open_store(&s))
-		return 1;
-	int rc = ctl_store_server_key(s, to, dir, key, err, sizeof(err));
-	s->ops->close(s);
-	if (rc) {
-		fprintf(stderr, "meshcontrol: store migrate: %s\n", err);
-		return 1;
-	}
-	printf("server key %s (%s) is the store's\n", key, path);
-	return 0;
-}
-
-/* store migrate --from sqlite:PATH --to URL */
-static int cmd_store(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "from", required_argument, NULL, 'f' },
-		{ "to", required_argument, NULL, 't' },
-		{ 0 },
-	};
-	const char *from = NULL, *to = NULL;
-	char err[1024];
-	int c;
-	if (argc < 2 || strcmp(argv[1], "migrate") != 0) {
-		fprintf(stderr, "meshcontrol: store: expected 'migrate --from sqlite:PATH --to "
-				"postgres://...'\n");
-		return 2;
-	}
-	optind = 2;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c == 'f')
-			from = optarg;
-		else if (c == 't')
-			to = optarg;
-		else
-			return 2;
-	}
-	if (!from || strncmp(from, "sqlite:", 7) != 0 || !from[7] || !to || optind != argc) {
-		fprintf(stderr, "meshcontrol: store migrate: expected --from sqlite:PATH --to "
-				"postgres://...\n");
-		return 2;
-	}
-	if (access(from + 7, R_OK) != 0) {
-		fprintf(stderr, "meshcontrol: store migrate: %s: %s\n", from + 7, strerror(errno));
-		return 1;
-	}
-	if (ctl_store_migrate(from + 7, to, stdout, err, sizeof(err)) != 0) {
-		fprintf(stderr, "meshcontrol: store migrate: %s\n", err);
-		return 1;
-	}
-	char shown[512];
-	ctl_store_url_redact(to, shown, sizeof(shown));
-	printf("copied %s to %s\n", from + 7, shown);
-	return migrate_server_key(from + 7, to);
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -781,7 +716,7 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "admin-token") == 0 && sub_argc == 1)
 		return cmd_admin_token();
 	if (strcmp(cmd, "store") == 0)
-		return cmd_store(sub_argc, sub_argv);
+		return meshcontrol_store(sub_argc, sub_argv);
 	if (strcmp(cmd, "audit") == 0)
 		return meshcontrol_audit(sub_argc, sub_argv, state_dir, store_url);
 	fprintf(stderr,

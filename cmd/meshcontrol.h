@@ -6,4 +6,7 @@
  * STATE/state.db); the exit code. */
 int meshcontrol_audit(int argc, char **argv, const char *state_dir, const char *store_url);
 
+/* store migrate --from sqlite:PATH --to URL (argv[0] is "store"); the exit code. */
+int meshcontrol_store(int argc, char **argv);
+
 #endif

@@ -128,8 +128,14 @@ int ctl_server_quiesce(struct ctl_server *srv)
 {
 	if (!srv->mhd)
 		return 0;
-	if (srv->quiesced_fd > 0)
+	if (srv->quiesced_fd != 0)
 		return 0;
+	if (srv->proxy) { /* our own listening socket (proxy_listen.c) */
+		srv->quiesced_fd = -1;
+		int rc = ctl__proxy_listen_quiesce(srv);
+		log_info("meshcontrol", "draining: no new connections from now on");
+		return rc;
+	}
 	MHD_socket fd = MHD_quiesce_daemon(srv->mhd);
 	if (fd == MHD_INVALID_SOCKET)
 		return -EIO;

@@ -437,79 +437,6 @@ void ctl__http_completed(struct ctl_server *srv, struct MHD_Connection *c, void 
 	on_completed(srv, c, con_cls, MHD_REQUEST_TERMINATED_COMPLETED_OK);
 }
 
-/* ---- state directory ---- */
-
-/* control's key: server.key in the state directory, made on first use (common/file.c). */
-static int load_server_key(const char *dir, uint8_t pub[static 32], uint8_t priv[static 32],
-			   char *err, size_t errlen)
-{
-	char path[4096];
-	bool created;
-	snprintf(path, sizeof(path), "%s/server.key", dir);
-	int rc = file_key_load_or_create(path, priv, &created, err, errlen);
-	if (!rc)
-		crypto_scalarmult_base(pub, priv);
-	return rc;
-}
-
-int ctl_state_open(const char *state_dir, struct ctl_store **store, char *err, size_t errlen)
-{
-	return ctl_state_open_store(state_dir, NULL, store, err, errlen);
-}
-
-int ctl_state_open_store(const char *state_dir, const char *store_url, struct ctl_store **store,
-			 char *err, size_t errlen)
-{
-	char path[4096];
-	if (sodium_init() < 0) {
-		snprintf(err, errlen, "libsodium failed to initialize");
-		return -EIO;
-	}
-	if (mkdir(state_dir, 0700) != 0 && errno != EEXIST) {
-		snprintf(err, errlen, "%s: %s", state_dir, strerror(errno));
-		return -errno;
-	}
-	if (store_url)
-		return ctl_store_open(store_url, store, err, errlen);
-	snprintf(path, sizeof(path), "%s/state.db", state_dir);
-	mode_t old = umask(077);
-	int rc = ctl_store_open_sqlite(path, store, err, errlen);
-	umask(old);
-	return rc;
-}
-
-int ctl_state_server_key(const char *state_dir, char out[static 45], char *err, size_t errlen)
-{
-	uint8_t pub[32], priv[32];
-	int rc = load_server_key(state_dir, pub, priv, err, errlen);
-	sodium_memzero(priv, sizeof(priv));
-	if (!rc)
-		key_to_base64(out, pub);
-	return rc;
-}
-
-int ctl_state_admin_token(const char *state_dir, struct ctl_store *s, char out[static 65],
-			  char *err, size_t errlen)
-{
-	char path[4096], line[66], hash_hex[65];
-	uint8_t hash[32];
-	ctl__random_hex(out, 32);
-	crypto_generichash(hash, sizeof(hash), (const uint8_t *)out, strlen(out), NULL, 0);
-	sodium_bin2hex(hash_hex, sizeof(hash_hex), hash, sizeof(hash));
-	snprintf(path, sizeof(path), "%s/admin-token", state_dir);
-	snprintf(line, sizeof(line), "%s\n", out);
-	int rc = s->ops->meta_set(s, "admin_token_hash", hash_hex);
-	if (rc) {
-		snprintf(err, errlen, "cannot store the admin token: %s", strerror(-rc));
-		return rc;
-	}
-	rc = file_write_atomic(path, line, strlen(line), 0600);
-	sodium_memzero(line, sizeof(line));
-	if (rc)
-		snprintf(err, errlen, "%s: %s", path, strerror(-rc));
-	return rc;
-}
-
 /* ---- lifecycle ---- */
 
 /* --oidc-*: checked, the client secret read; the provider is reached once serving. */
@@ -569,8 +496,8 @@ int ctl_server_new(const struct ctl_server_config *cfg, struct ctl_server **out,
 	if (!rc && srv->shared)
 		rc = ctl__replica_identity(srv, err, errlen);
 	else if (!rc)
-		rc =
-		    load_server_key(cfg->state_dir, srv->server_pub, srv->server_priv, err, errlen);
+		rc = ctl__load_server_key(cfg->state_dir, srv->server_pub, srv->server_priv, err,
+					  errlen);
 	if (rc)
 		goto fail;
 	ctl__csrf_key_derive(srv);
@@ -701,9 +628,17 @@ int ctl_server_start(struct ctl_server *srv, char *err, size_t errlen)
 		flags |= MHD_USE_TLS;
 	else
 		tls[0].option = MHD_OPTION_END;
+	/* --trusted-proxy: proxy_listen.c listens and hands the daemon each connection */
+	bool proxied = srv->cfg.trusted_proxies && srv->cfg.trusted_proxies->n;
+	struct MHD_OptionItem where[] = {
+		{ proxied ? MHD_OPTION_END : MHD_OPTION_SOCK_ADDR, 0, &addr.sa },
+		{ MHD_OPTION_END, 0, NULL },
+	};
+	if (proxied)
+		flags |= MHD_USE_NO_LISTEN_SOCKET;
 	errno = 0;
 	srv->mhd = MHD_start_daemon(
-	    flags, srv->cfg.port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, &addr.sa,
+	    flags, srv->cfg.port, NULL, NULL, on_request, srv, MHD_OPTION_ARRAY, where,
 	    MHD_OPTION_THREAD_POOL_SIZE, srv->cfg.threads, MHD_OPTION_NOTIFY_COMPLETED,
 	    on_completed, srv, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)60000, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
@@ -722,6 +657,11 @@ int ctl_server_start(struct ctl_server *srv, char *err, size_t errlen)
 	}
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_BIND_PORT);
 	srv->port = info ? info->port : srv->cfg.port;
+	if (proxied &&
+	    (rc = ctl__proxy_listen_start(
+		 srv, &addr.sa, addr.sa.sa_family == AF_INET ? sizeof(addr.in) : sizeof(addr.in6),
+		 err, errlen)))
+		return rc;
 	if (srv->cfg.public_url) {
 		srv->public_url = strdup(srv->cfg.public_url);
 	} else {
@@ -769,6 +709,7 @@ void ctl_server_free(struct ctl_server *srv)
 	pthread_mutex_unlock(&srv->lock);
 	if (srv->timer_running)
 		pthread_join(srv->timer, NULL);
+	ctl__proxy_listen_stop(srv); /* before the daemon it hands connections to */
 	if (srv->mhd)
 		MHD_stop_daemon(srv->mhd);
 	if (srv->quiesced_fd > 0)

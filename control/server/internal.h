@@ -239,7 +239,9 @@ struct ctl_server {
 	atomic_bool draining;
 	uint64_t health_at_ms;
 	int health_rc;
-	int quiesced_fd; /* the listening socket after ctl_server_quiesce (0: not yet) */
+	int quiesced_fd; /* the listening socket after ctl_server_quiesce (0: not yet; -1: ours) */
+	/* with --trusted-proxy, our own listening socket and its thread (proxy_listen.c) */
+	struct ctl__proxy_listener *proxy;
 
 	struct ctl__req waiting; /* list head of suspended requests */
 	/* Request bodies being received, over all connections (not under srv->lock): bounded
@@ -439,6 +441,19 @@ bool ctl__not_holding(const struct ctl_server *srv);
 /* The headers r's answer carries beside the body's (ETag, Mesh-Replica, and while draining
  * "Connection: close" so no connection stays with a replica that is going away). */
 void ctl__reply_headers(const struct ctl__req *r, struct MHD_Response *resp);
+
+/* proxy_listen.c: with --trusted-proxy, the listening socket at sa is ours: a thread
+ * accepts, reads a trusted balancer's PROXY header, and hands each connection to srv->mhd
+ * (started without a listening socket) with the client's address; srv->port is set.
+ * Quiesce stops accepting (the drain); stop ends the thread, before the daemon stops. */
+int ctl__proxy_listen_start(struct ctl_server *srv, const struct sockaddr *sa, socklen_t salen,
+			    char *err, size_t errlen);
+int ctl__proxy_listen_quiesce(struct ctl_server *srv);
+void ctl__proxy_listen_stop(struct ctl_server *srv);
+
+/* state.c: control's own key, STATE/server.key, made on first use. */
+int ctl__load_server_key(const char *dir, uint8_t pub[static 32], uint8_t priv[static 32],
+			 char *err, size_t errlen);
 
 /* admin.c, web.c */
 enum MHD_Result ctl__admin_api(struct ctl__req *r, const char *method, const char *path);

@@ -50,9 +50,8 @@
  *
  * SSO sign-ins in flight live in the store too (sso_pending.c; schema 8): a callback on any
  * replica finishes a sign-in another started, and the pre-session cookie's key is derived
- * from the shared server key.
- *
- * Still in memory per replica (not shared): the SSO start rate per address. */
+ * from the shared server key, and the start rate per address is counted in the store's
+ * throttles (kind CTL_THROTTLE_SSO_START), so N replicas allow the starts of one. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/addr.h"
 #include "control/netmap/relay.h"
 
 struct ctl_server;
@@ -39,6 +40,19 @@ struct ctl_server_oidc {
 #define CTL_DOMAIN_DEFAULT "mesh.internal"
 
 enum { CTL_REPLICA_NAME_MAX = 63 };
+
+/* The balancers whose connections start with a PROXY protocol header (v2, or v1's text)
+ * naming the client (meshcontrol serve --trusted-proxy; proxy.h, proxy_listen.c). */
+enum { CTL_TRUSTED_PROXIES_MAX = 16 };
+struct ctl_trusted_proxies {
+	struct addr_prefix nets[CTL_TRUSTED_PROXIES_MAX];
+	size_t n;
+};
+
+/* Adds the networks of "CIDR[,CIDR]..." (an address alone is its host): true, or false with a
+ * sentence quoting the bad one in err. */
+bool ctl_trusted_proxies_add(struct ctl_trusted_proxies *t, const char *list, char *err,
+			     size_t errlen);
 
 struct ctl_server_config {
 	const char *state_dir; /* holds state.db, server.key, admin-token */
@@ -68,6 +82,11 @@ struct ctl_server_config {
 	/* This replica's name (letters, digits, '.', '-', '_'; at most CTL_REPLICA_NAME_MAX
 	 * bytes), in /healthz and the admin API's Mesh-Replica header; NULL: the host name. */
 	const char *replica_name;
+	/* A connection from these must start with a PROXY header (else it is closed, logged);
+	 * its client address is then the one every per-source limit, the audit and the logs
+	 * see.  Others are served as they connect, a header from them being a bad request.
+	 * NULL or none: libmicrohttpd listens itself, nobody's header is read. */
+	const struct ctl_trusted_proxies *trusted_proxies;
 };
 
 /* Open the state directory (creating it, the store, the server key and the admin token

@@ -25,9 +25,9 @@ enum {
 	SRV_SSO_PENDING_MAX = 1024,	 /* logins started and not finished, in all */
 	SRV_SSO_PENDING_PER_SOURCE = 32, /* ... from one address (an IPv6 /48); its oldest goes */
 	SRV_SSO_PENDING_PER_BROWSER = 8, /* ... in one browser (tabs); the oldest makes room */
-	SRV_SSO_START_EVERY_S = 6,	 /* one address starts a login this often ... */
-	SRV_SSO_START_BURST = 10,	 /* ... after this many at once */
-	SRV_SSO_RATE_SOURCES = 1024,	 /* addresses whose rate is remembered */
+	SRV_SSO_START_BURST = 10,	 /* logins one address starts ... */
+	SRV_SSO_START_WINDOW_S = 60,	 /* ... in a window from its first (the store's) */
+	SRV_SSO_RATE_SOURCES = 4096,	 /* addresses with a live window, at most */
 	SRV_SSO_PENDING_TTL_S = 600,	 /* a login must come back within 10 minutes */
 	SRV_SSO_SOURCE_MAX = 64,	 /* ctl__sso_source_key's "2001:db8:1::/48" */
 	SRV_SSO_PRE_HEX = 32,		 /* the browser's pre-session id, hex */
@@ -62,19 +62,12 @@ struct ctl__sso_pending {
 	int64_t auth_after;
 };
 
-/* When an address may start its next login (GCRA: now + SRV_SSO_START_EVERY_S a start). */
-struct ctl__sso_rate {
-	char source[SRV_SSO_SOURCE_MAX];
-	int64_t tat;
-};
-
-/* The pending logins are rows of the store (any replica takes one another added); the start
- * rate per address is this replica's. */
+/* The pending logins are rows of the store (any replica takes one another added), and so
+ * is the start rate per address (its throttles, kind CTL_THROTTLE_SSO_START): N replicas
+ * allow the starts of one. */
 struct ctl_store;
 struct ctl__sso_table {
 	struct ctl_store *store;
-	struct ctl__sso_rate *rate; /* SRV_SSO_RATE_SOURCES entries */
-	size_t n_rate;
 };
 
 /* The table over store (not owned; it may be set later, before the first add or take). */
@@ -83,13 +76,14 @@ void ctl__sso_table_uninit(struct ctl__sso_table *t);
 
 /* Adds p (p->created is now; its verifier sealed, its state only as a hash) after forgetting
  * expired entries: 0, -EINVAL for a state not CTL_OIDC_RANDOM_LEN - 1 long, the store's
- * error, or -EAGAIN when p->source
- * started SRV_SSO_START_BURST logins at once or more than one every SRV_SSO_START_EVERY_S
- * since (*retry_at: when it may again; a callback takes its login out of the table, so the
- * count open alone does not bound how often).  Never refused for room, something makes it: the
- * browser's oldest when it has SRV_SSO_PENDING_PER_BROWSER open, else the source's oldest when it
- * has SRV_SSO_PENDING_PER_SOURCE, else, when the table is full, the oldest of the source with the
- * most. */
+ * error, or -EAGAIN when p->source started SRV_SSO_START_BURST logins in its window of
+ * SRV_SSO_START_WINDOW_S, or is new when SRV_SSO_RATE_SOURCES addresses have live windows
+ * (*retry_at: when it may again; a callback takes its login out of the table, so the count
+ * open alone does not bound how often).  The count is the store's, before the login is put.  Never
+ * refused for room, something makes it: the browser's oldest when it has
+ * SRV_SSO_PENDING_PER_BROWSER open, else the source's oldest when it has
+ * SRV_SSO_PENDING_PER_SOURCE, else, when the table is full, the oldest of the source with the most.
+ */
 int ctl__sso_table_add(struct ctl__sso_table *t, const struct ctl__sso_pending *p, int64_t now,
 		       int64_t *retry_at);
 

@@ -18,43 +18,22 @@
 int ctl__sso_table_init(struct ctl__sso_table *t, struct ctl_store *store)
 {
 	t->store = store;
-	t->n_rate = 0;
-	t->rate = calloc(SRV_SSO_RATE_SOURCES, sizeof(*t->rate));
-	return t->rate ? 0 : -ENOMEM;
+	return 0;
 }
 
 void ctl__sso_table_uninit(struct ctl__sso_table *t)
 {
-	free(t->rate);
-	t->rate = NULL;
-	t->n_rate = 0;
+	t->store = NULL;
 }
 
-/* GCRA per address: 0 (the start counted), or -EAGAIN with when it may start again.  A full
- * list forgets the address closest to having its whole burst back (an address at rest is
- * forgotten first, as it has it all). */
+/* One start counted for source in the store's window, for every replica. */
 static int rate_take(struct ctl__sso_table *t, const char *source, int64_t now, int64_t *retry_at)
 {
-	const int64_t slack = (SRV_SSO_START_BURST - 1) * SRV_SSO_START_EVERY_S;
-	struct ctl__sso_rate *r = NULL, *least = NULL;
-	for (size_t i = 0; i < t->n_rate && !r; i++) {
-		if (strcmp(t->rate[i].source, source) == 0)
-			r = &t->rate[i];
-		else if (!least || t->rate[i].tat < least->tat)
-			least = &t->rate[i];
-	}
-	if (!r) {
-		r = t->n_rate < SRV_SSO_RATE_SOURCES ? &t->rate[t->n_rate++] : least;
-		snprintf(r->source, sizeof(r->source), "%s", source);
-		r->tat = now;
-	}
-	int64_t tat = r->tat > now ? r->tat : now;
-	if (tat - now > slack) {
-		*retry_at = tat - slack;
-		return -EAGAIN;
-	}
-	r->tat = tat + SRV_SSO_START_EVERY_S;
-	return 0;
+	static const struct ctl_throttle_rule rule = { CTL_THROTTLE_SSO_START, SRV_SSO_START_BURST,
+						       SRV_SSO_START_WINDOW_S,
+						       SRV_SSO_RATE_SOURCES };
+	int rc = t->store->ops->throttle_take(t->store, &rule, source, now, retry_at);
+	return rc == -ENOSPC ? -EAGAIN : rc;
 }
 
 /* The row's key: the state's SHA-256, hex (the state itself is not stored). */
@@ -87,8 +66,9 @@ int ctl__sso_table_add(struct ctl__sso_table *t, const struct ctl__sso_pending *
 	struct ctl__sso_pending row = *p;
 	if (strlen(p->state) != CTL_OIDC_RANDOM_LEN - 1)
 		return -EINVAL;
-	if (rate_take(t, p->source, now, retry_at) != 0)
-		return -EAGAIN;
+	int rc = rate_take(t, p->source, now, retry_at);
+	if (rc)
+		return rc;
 	state_id(p->state, id);
 	verifier_key(p->state, key);
 	randombytes_buf(box, crypto_secretbox_NONCEBYTES);
@@ -98,7 +78,7 @@ int ctl__sso_table_add(struct ctl__sso_table *t, const struct ctl__sso_pending *
 	sodium_memzero(row.verifier, sizeof(row.verifier));
 	memset(row.state, 0, sizeof(row.state));
 	row.created = now;
-	int rc = t->store->ops->sso_pending_put(t->store, id, sealed, &row);
+	rc = t->store->ops->sso_pending_put(t->store, id, sealed, &row);
 	sodium_memzero(key, sizeof(key));
 	return rc;
 }

@@ -139,6 +139,7 @@ static enum MHD_Result start(struct ctl__req *r)
 	/* check mode: prompt=login and max_age=0, the provider asks for the password again */
 	int rc = ctl_oidc_auth_url(&s->disco, s->cfg.client_id, s->redirect_uri, s->cfg.scopes, &l,
 				   p.hold[0] != '\0', url, sizeof(url), err, sizeof(err));
+	bool url_made = !rc;
 	if (!rc)
 		rc = ctl__sso_table_add(&s->pending, &p, now, &retry_at);
 	sodium_memzero(&l, sizeof(l));
@@ -149,6 +150,9 @@ static enum MHD_Result start(struct ctl__req *r)
 				 "<p class=err id=error>Too many sign-ins were started from your "
 				 "address. Try again at %s.</p>",
 				 when);
+	if (rc && url_made) /* fail closed: the store cannot count the start or keep it */
+		return fail_page(r, MHD_HTTP_SERVICE_UNAVAILABLE, "Sign-in unavailable",
+				 "Signing in is not possible now", "the store does not answer");
 	if (rc)
 		return fail_page(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "Sign-in unavailable",
 				 "The provider's sign-in address cannot be made", err);

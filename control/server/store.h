@@ -114,10 +114,15 @@ struct ctl_web_session {
 	int64_t created, expires;  /* unix seconds */
 };
 
-/* Failed passwords counted per account and per source (schema 8): at most limit attempts
+/* Failed passwords counted per account and per source, sign-ins started per source (schema
+ * 8; the kinds' rows apart): at most limit attempts
  * per key in a window of window_s from its first, at most keys_max keys with a live window
  * per kind (anonymous clients choose the keys). */
-enum ctl_throttle_kind { CTL_THROTTLE_ACCOUNT = 1, CTL_THROTTLE_SOURCE = 2 };
+enum ctl_throttle_kind {
+	CTL_THROTTLE_ACCOUNT = 1,
+	CTL_THROTTLE_SOURCE = 2,
+	CTL_THROTTLE_SSO_START = 3, /* sign-ins started per address (sso_pending.c) */
+};
 struct ctl_throttle_rule {
 	enum ctl_throttle_kind kind;
 	int64_t limit, window_s, keys_max;

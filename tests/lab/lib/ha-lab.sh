@@ -18,7 +18,10 @@
 #   ha_lab_haproxy NODE PORT BACKEND_PORT...
 #                            HAProxy (TCP mode: TLS passed through) on NODE's address and PORT,
 #                            balance first over the backends on the same address, each checked
-#                            every 300 ms; waits until it answers
+#                            every 300 ms; waits until it answers.  HA_LAB_PROXY=v2: it sends
+#                            the backends a PROXY v2 header (send-proxy-v2) from 127.0.0.1,
+#                            so that replicas given --trusted-proxy
+#                            127.0.0.1/32 trust it alone, not other clients in NODE
 
 pg_lab_check() {
 	PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2> /dev/null | sort -V | tail -n 1)
@@ -70,8 +73,9 @@ ha_lab_replica() {
 }
 
 ha_lab_haproxy() {
-	local n=$1 port=$2 ip b
+	local n=$1 port=$2 ip b extra=
 	shift 2
+	[ "${HA_LAB_PROXY:-}" != v2 ] || extra=" send-proxy-v2 source 127.0.0.1"
 	ip=$(lab_ip "$n")
 	{
 		printf 'global\n\tmaxconn 512\ndefaults\n\tmode tcp\n\ttimeout connect 2s\n'
@@ -79,7 +83,7 @@ ha_lab_haproxy() {
 		printf 'frontend control\n\tbind %s:%s\n\tdefault_backend replicas\n' "$ip" "$port"
 		printf 'backend replicas\n\tbalance first\n'
 		for b in "$@"; do
-			printf '\tserver s%s %s:%s check inter 300 fall 2 rise 2\n' "$b" "$ip" "$b"
+			printf '\tserver s%s %s:%s check inter 300 fall 2 rise 2%s\n' "$b" "$ip" "$b" "$extra"
 		done
 	} > "$LAB/haproxy.cfg"
 	lab_bg "$n" haproxy haproxy -db -f "$LAB/haproxy.cfg"

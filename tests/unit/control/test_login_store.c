@@ -5,7 +5,8 @@
  * held through server B, approved on A's page, B's held poll woken by the change feed; one
  * rejected on A, B's poll answers why; the caps count the store's logins, not one
  * server's; the store holds the token's hash, never the token.  And an SSO sign-in started
- * on A finished by a callback on B (sso_pending.c), once. */
+ * on A finished by a callback on B (sso_pending.c), once; the SSO start rate counted in the
+ * store, one replica's limit through both. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -358,6 +359,28 @@ static void two_servers(const char *url)
 						  &got, sealed, sizeof(sealed)),
 		  -ENOENT);
 	CHECK_INT(web(b, head, NULL), 504);
+
+	/* 5 the SSO start rate per address is the store's: starts from one address through a
+	 * and b in turn are one replica's limit in all (each replica counted its own before:
+	 * twice the limit) */
+	int sso_ok = 0, sso_refused = 0;
+	for (int i = 0; i < 2 * SRV_SSO_START_BURST; i++) {
+		struct ctl_server *srv = i % 2 ? a : b;
+		struct ctl__sso_pending p = { .nonce = "n",
+					      .verifier = "v",
+					      .pre = FZ_SSO_PRE,
+					      .source = "198.51.100.20",
+					      .next = "/" };
+		int64_t retry = 0;
+		snprintf(p.state, sizeof(p.state), "%042d%c", i, 'S');
+		pthread_mutex_lock(&srv->lock);
+		int rc = ctl__sso_table_add(&srv->sso->pending, &p, ctl__now_s(), &retry);
+		pthread_mutex_unlock(&srv->lock);
+		sso_ok += rc == 0;
+		sso_refused += rc == -EAGAIN && retry > ctl__now_s() - 5;
+	}
+	CHECK_INT(sso_ok, SRV_SSO_START_BURST);
+	CHECK_INT(sso_refused, SRV_SSO_START_BURST);
 out:
 	pg_pair_close(&rs);
 }

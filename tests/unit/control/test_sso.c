@@ -81,7 +81,8 @@ static void table_tests(void)
 {
 	struct ctl__sso_table t;
 	struct ctl__sso_pending p, out;
-	const int64_t E = SRV_SSO_START_EVERY_S; /* one address's starts, as often as it may */
+	/* one address's starts as often as they may go on: its limit in each window */
+	const int64_t E = SRV_SSO_START_WINDOW_S / SRV_SSO_START_BURST;
 	int64_t retry = 0, now = 1000;
 	char pre[40];
 	CHECK_INT(table_init(&t), 0);
@@ -111,7 +112,7 @@ static void table_tests(void)
 	struct ctl__sso_pending other = mk(100, "11111111111111111111111111111111", "192.0.2.1");
 	CHECK_INT(ctl__sso_table_add(&t, &other, now, &retry), 0);
 	for (unsigned i = 0; i < SRV_SSO_PENDING_PER_BROWSER + 1; i++) {
-		p = mk(10 + i, "22222222222222222222222222222222", "192.0.2.1");
+		p = mk(10 + i, "22222222222222222222222222222222", "192.0.2.2");
 		CHECK_INT(ctl__sso_table_add(&t, &p, now + E * i, &retry), 0);
 	}
 	CHECK_INT(rows(&t), SRV_SSO_PENDING_PER_BROWSER + 1);
@@ -213,47 +214,51 @@ static void store_tests(void)
 	table_uninit(&t);
 }
 
-/* 7. how often one address may start: 10 at once, then one every 6 s; others unaffected.
- * A callback takes its login out, so without this the count open never bites. */
+/* 7. how often one address may start: 10 in a window of a minute from its first, counted in
+ * the store; others unaffected; at most SRV_SSO_RATE_SOURCES addresses with a live window (a
+ * new one waits for the first to end).  A callback takes its login out, so without this the
+ * count open never bites. */
 static void rate_tests(void)
 {
 	struct ctl__sso_table t;
 	struct ctl__sso_pending p, out;
+	const int64_t W = SRV_SSO_START_WINDOW_S;
 	int64_t retry = 0, now = 5000;
 	char pre[40];
 	CHECK_INT(table_init(&t), 0);
 	for (unsigned i = 0; i < SRV_SSO_START_BURST; i++) {
 		snprintf(pre, sizeof(pre), "%032x", i);
 		p = mk(i, pre, "2001:db8:7::/48");
-		CHECK_INT(ctl__sso_table_add(&t, &p, now, &retry), 0);
-		CHECK_INT(ctl__sso_table_take(&t, p.state, p.pre, now, &out), 0);
+		CHECK_INT(ctl__sso_table_add(&t, &p, now + i, &retry), 0);
+		CHECK_INT(ctl__sso_table_take(&t, p.state, p.pre, now + i, &out), 0);
 	}
 	CHECK_INT(rows(&t), 0);
 	p = mk(100, "ffffffffffffffffffffffffffffffff", "2001:db8:7::/48");
 	retry = 0;
-	CHECK_INT(ctl__sso_table_add(&t, &p, now, &retry), -EAGAIN);
-	CHECK_INT(retry, now + SRV_SSO_START_EVERY_S);
-	CHECK_INT(ctl__sso_table_add(&t, &p, now + SRV_SSO_START_EVERY_S - 1, &retry), -EAGAIN);
-	CHECK_INT(ctl__sso_table_add(&t, &p, now + SRV_SSO_START_EVERY_S, &retry), 0);
-	CHECK_INT(ctl__sso_table_add(&t, &p, now + SRV_SSO_START_EVERY_S, &retry), -EAGAIN);
-	CHECK_INT(retry, now + 2 * SRV_SSO_START_EVERY_S);
+	CHECK_INT(ctl__sso_table_add(&t, &p, now + 10, &retry), -EAGAIN);
+	CHECK_INT(retry, now + W);
+	CHECK_INT(rows(&t), 0); /* refused before anything is stored */
+	CHECK_INT(ctl__sso_table_add(&t, &p, now + W - 1, &retry), -EAGAIN);
+	CHECK_INT(ctl__sso_table_add(&t, &p, now + W, &retry), 0); /* a new window */
 	p = mk(101, "ffffffffffffffffffffffffffffffff", "2001:db8:8::/48");
 	CHECK_INT(ctl__sso_table_add(&t, &p, now, &retry), 0);
-	/* at rest long enough, the whole burst is back */
-	for (unsigned i = 0; i < SRV_SSO_START_BURST; i++) {
-		p = mk(200 + i, "ffffffffffffffffffffffffffffffff", "2001:db8:7::/48");
-		CHECK_INT(ctl__sso_table_add(&t, &p, now + 1000, &retry), 0);
-	}
-	CHECK_INT(ctl__sso_table_add(&t, &p, now + 1000, &retry), -EAGAIN);
-	/* more addresses than it remembers: one at rest is forgotten, a busy one is not */
+	table_uninit(&t);
+	/* more addresses than it counts: a new one waits for the first window to end, one
+	 * already counted goes on */
+	CHECK_INT(table_init(&t), 0);
 	for (unsigned i = 0; i < SRV_SSO_RATE_SOURCES; i++) {
 		char src[64];
 		snprintf(src, sizeof(src), "10.1.%u.%u", i / 250, i % 250);
 		p = mk(300 + i, "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee", src);
-		CHECK_INT(ctl__sso_table_add(&t, &p, now + 1000, &retry), 0);
+		CHECK_INT(ctl__sso_table_add(&t, &p, now + (i == 0 ? 0 : 1), &retry), 0);
 	}
-	p = mk(2000, "dddddddddddddddddddddddddddddddd", "2001:db8:7::/48");
-	CHECK_INT(ctl__sso_table_add(&t, &p, now + 1000, &retry), -EAGAIN);
+	p = mk(9000, "dddddddddddddddddddddddddddddddd", "2001:db8:9::/48");
+	CHECK_INT(ctl__sso_table_add(&t, &p, now + 2, &retry), -EAGAIN);
+	CHECK_INT(retry, now + W);
+	p = mk(9001, "dddddddddddddddddddddddddddddddd", "10.1.0.1");
+	CHECK_INT(ctl__sso_table_add(&t, &p, now + 2, &retry), 0);
+	p = mk(9002, "dddddddddddddddddddddddddddddddd", "2001:db8:9::/48");
+	CHECK_INT(ctl__sso_table_add(&t, &p, now + W, &retry), 0);
 	table_uninit(&t);
 }
 
