@@ -1,5 +1,5 @@
 /* The node protocol envelope: round trips, every refusal with its message, the replay
- * cache's window and its growth. */
+ * cache's window and its growth, the kept shared keys forgotten. */
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +47,13 @@ int main(void)
 	CHECK_MEM(got_m, mpub, 32);
 	CHECK_MEM(got_n, nonce, 24);
 	CHECK_INT(ts, 1700000000000ull);
+	/* both sides' keys are kept (the seal's and the open's pair tags differ); forgetting
+	 * wipes them, and what is not kept is made again */
+	CHECK_INT(ctl_wire_keys_forget(), 2);
+	CHECK_INT(ctl_wire_keys_forget(), 0);
+	free(plain);
+	CHECK(ctl_wire_open_request(spriv, body, len, got_m, got_n, &ts, &plain, &plen, &why));
+	CHECK_INT(ctl_wire_keys_forget(), 1);
 	free(plain);
 
 	/* sealed to another server key: does not authenticate */
