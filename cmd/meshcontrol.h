@@ -2,7 +2,7 @@
 #ifndef MESH_CMD_MESHCONTROL_H
 #define MESH_CMD_MESHCONTROL_H
 
-/* audit verify|export (argv[0] is "audit"), on the store of state_dir or store_url (NULL:
+/* audit verify|export|prune (argv[0] is "audit"), on the store of state_dir or store_url (NULL:
  * STATE/state.db); the exit code. */
 int meshcontrol_audit(int argc, char **argv, const char *state_dir, const char *store_url);
 

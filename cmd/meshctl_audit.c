@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "cmd/meshctl.h"
+#include "common/when.h"
 #include "control/admin/admin.h"
 
 enum { PAGE = 1000, FOLLOW_WAIT_S = 25 };
@@ -22,7 +23,7 @@ static const char help[] =
     "  --user=LOGIN   events whose who (a node event) or actor (control's) is LOGIN\n"
     "  --node=NAME    events of that node\n"
     "  --type=TYPE    ssh.refuse, or a prefix: ssh, admin, control\n"
-    "  --since=WHEN   30s, 10m, 2h or 7d ago, or unix milliseconds\n";
+    "  --since=WHEN   30s, 10m, 2h or 7d ago, an RFC 3339 time, or unix milliseconds\n";
 
 static volatile sig_atomic_t stopping;
 
@@ -31,24 +32,15 @@ static void on_signal(int sig)
 	stopping = sig;
 }
 
-/* --since: a duration ago or unix ms; -1 when it is neither. */
+/* --since: unix ms, a duration ago or an RFC 3339 time (common/when.h); -1 when it is none. */
 static long long since_ms(const char *s)
 {
 	char *end;
 	long long x = strtoll(s, &end, 10);
-	if (end == s || x < 0)
-		return -1;
-	if (!*end)
-		return x;
-	long long unit = !strcmp(end, "s")   ? 1
-			 : !strcmp(end, "m") ? 60
-			 : !strcmp(end, "h") ? 3600
-			 : !strcmp(end, "d") ? 86400
-					     : 0;
-	if (!unit)
-		return -1;
-	long long ago = (long long)time(NULL) - x * unit;
-	return ago > 0 ? ago * 1000 : 0;
+	int64_t ms;
+	if (end != s && !*end)
+		return x >= 0 ? x : -1;
+	return when_parse(s, (int64_t)time(NULL) * 1000, &ms) == 0 ? ms : -1;
 }
 
 int meshctl_audit(int argc, char **argv)

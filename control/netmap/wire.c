@@ -17,7 +17,9 @@
  * (direct-mapped, a collision replaces), found by a BLAKE2b tag of both keys, never by the
  * private key itself.  Bounded whoever sends: churning it with fresh key pairs costs us what
  * every message cost before (one X25519).  meshcontrol's workers seal in parallel: a mutex,
- * held for the lookup only.  An open keeps a key only once a box authenticated with it. */
+ * held for the lookup only.  An open keeps a key only once a box authenticated with it.
+ * The shared keys are secrets: an entry replaced is wiped first, and every entry at exit
+ * (atexit, registered with the first) or by ctl_wire_keys_forget. */
 enum { WIRE_KEYS = 16384 };
 
 struct wire_key {
@@ -56,10 +58,35 @@ static bool keys_find(const uint8_t *tag, uint8_t k[static crypto_box_BEFORENMBY
 	return hit;
 }
 
+size_t ctl_wire_keys_forget(void)
+{
+	size_t n = 0;
+	pthread_mutex_lock(&wire_keys_lock);
+	for (size_t i = 0; i < WIRE_KEYS; i++) {
+		n += wire_keys[i].used;
+		sodium_memzero(&wire_keys[i], sizeof(wire_keys[i]));
+	}
+	pthread_mutex_unlock(&wire_keys_lock);
+	return n;
+}
+
+static void keys_forget_at_exit(void)
+{
+	ctl_wire_keys_forget();
+}
+
+static void keys_at_exit(void)
+{
+	atexit(keys_forget_at_exit);
+}
+
 static void keys_put(const uint8_t *tag, const uint8_t k[static crypto_box_BEFORENMBYTES])
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, keys_at_exit);
 	pthread_mutex_lock(&wire_keys_lock);
 	struct wire_key *w = key_slot(tag);
+	sodium_memzero(w, sizeof(*w)); /* a collision evicts: the old key wiped, not kept */
 	memcpy(w->tag, tag, sizeof(w->tag));
 	memcpy(w->k, k, crypto_box_BEFORENMBYTES);
 	w->used = true;

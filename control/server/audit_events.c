@@ -238,13 +238,17 @@ json_t *ctl_audit_row(const struct ctl_audit_rec *r)
 struct export
 {
 	FILE *out;
-	int64_t *after;
+	int64_t *after, through;
 	int rc;
 };
+
+enum { EXPORT_DONE = 1 }; /* export_row past through: the walk stops */
 
 static int export_row(void *ctx, const struct ctl_audit_rec *r)
 {
 	struct export *x = ctx;
+	if (x->through && r->id > x->through)
+		return EXPORT_DONE;
 	json_t *row = ctl_audit_row(r);
 	char *s = row ? json_dumps(row, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(row);
@@ -257,16 +261,19 @@ static int export_row(void *ctx, const struct ctl_audit_rec *r)
 	return rc;
 }
 
-int ctl_audit_export(struct ctl_store *s, int64_t *after, FILE *out)
+int ctl_audit_export(struct ctl_store *s, int64_t *after, int64_t through, FILE *out)
 {
-	struct export x = { .out = out, .after = after };
+	struct export x = { .out = out, .after = after, .through = through };
 	for (;;) {
 		int64_t before = *after;
 		struct ctl_audit_filter f = { .after = *after, .limit = CTL_AUDIT_LIST_MAX };
 		int rc = s->ops->audit_list(s, &f, export_row, &x);
+		bool done = rc == EXPORT_DONE;
+		if (done)
+			rc = 0;
 		if (!rc && fflush(out) != 0)
 			rc = -EPIPE;
-		if (rc || *after - before < CTL_AUDIT_LIST_MAX)
+		if (rc || done || *after - before < CTL_AUDIT_LIST_MAX)
 			return rc;
 	}
 }

@@ -579,6 +579,12 @@ int ctl__sq_audit_last_queue(struct ctl_store *s, int64_t node_id,
 int ctl__sq_audit_list(struct ctl_store *s, const struct ctl_audit_filter *f, ctl_audit_cb cb,
 		       void *ctx);
 int ctl__sq_audit_head(struct ctl_store *s, int64_t *id, uint8_t hash[CTL_AUDIT_HASH_LEN]);
+int ctl__sq_audit_prune(struct ctl_store *s, int64_t prev_through, const struct ctl_audit_anchor *a,
+			struct ctl_audit_rec *event);
+/* the trigger that refuses DELETE on the audit log (schema 6), made again after a prune */
+#define CTL__SQ_AUDIT_NO_DELETE                                               \
+	"CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit" \
+	"  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
 /* store_sqlite_holds.c: check-mode holds (store.h), and why a decision (an UPDATE ... WHERE
  * state = 0 of the row id) changed nothing: -ESTALE when sql ("SELECT 1 ... = ?") finds
  * the row (decided already), -ENOENT when it is gone */

@@ -172,7 +172,19 @@ struct ctl_audit_filter {
 	int64_t limit;		    /* at most this many rows; 0: all */
 };
 
+/* A callback's nonzero return stops audit_list, which returns it. */
 typedef int (*ctl_audit_cb)(void *ctx, const struct ctl_audit_rec *r);
+
+/* The audit log's anchor after a prune (meta CTL_AUDIT_ANCHOR_KEY, as text): rows
+ * 1..through are gone, the last of them had hash, and row through+1 chains to it; the last
+ * prune, at at_ms, removed count rows.  through 0: nothing pruned (the chain starts at 32
+ * zero bytes). */
+struct ctl_audit_anchor {
+	int64_t through, at_ms, count;
+	uint8_t hash[CTL_AUDIT_HASH_LEN];
+};
+#define CTL_AUDIT_ANCHOR_KEY "audit_anchor"
+enum { CTL_AUDIT_ANCHOR_TEXT = 128 };
 
 struct ctl_store_ops {
 	void (*close)(struct ctl_store *s);
@@ -260,8 +272,17 @@ struct ctl_store_ops {
 	/* The rows f selects in ascending id to cb (its record lives for the call only). */
 	int (*audit_list)(struct ctl_store *s, const struct ctl_audit_filter *f, ctl_audit_cb cb,
 			  void *ctx);
-	/* The last row's id and hash: 0 and zeros when the log is empty. */
+	/* The last row's id and hash: the anchor's when a prune left no row, 0 and zeros when
+	 * the log is empty. */
 	int (*audit_head)(struct ctl_store *s, int64_t *id, uint8_t hash[CTL_AUDIT_HASH_LEN]);
+	/* Prune the oldest rows, prev_through+1 .. a->through, in one transaction (on
+	 * PostgreSQL under the appenders' lock: appends wait, then chain to what is left),
+	 * only while the stored anchor is still prev_through's and row a->through still has
+	 * a->hash (else -ESTALE, nothing written): the rows deleted (the append-only trigger
+	 * lifted inside the transaction only), *a stored as the anchor, then event appended
+	 * (id and hash filled in), chained to the last row left or to the anchor. */
+	int (*audit_prune)(struct ctl_store *s, int64_t prev_through,
+			   const struct ctl_audit_anchor *a, struct ctl_audit_rec *event);
 	/* check-mode holds (schema 7), so that any replica can decide or answer one another
 	 * made.  put inserts a new hold (-EEXIST: its id is taken); get reads one (-ENOENT);
 	 * update writes its decision (state, reason, approver, auth_at) and re-authentication
@@ -371,17 +392,47 @@ int ctl_store_migrate(const char *sqlite_path, const char *pg_url, FILE *report,
 void ctl_audit_chain(const uint8_t prev[CTL_AUDIT_HASH_LEN], int64_t id, const char *body,
 		     uint8_t out[CTL_AUDIT_HASH_LEN]);
 
-/* Walk the whole audit log: ids 1, 2, ... without a gap, each hash recomputed, each row's
- * columns equal to its body's members (audit.h's format).  0 with
- * "N rows checked, head HASH" on report; -EBADMSG with the first bad row in err ("audit row
- * 17: hash mismatch (edited?)", "audit row 18 missing (rows 17 → 19)"); head_hex (NULL:
- * none), a head recorded earlier, must be some row's hash, else the tail was cut. */
+/* The anchor as stored ("THROUGH HASH-HEX AT_MS COUNT") and back: 0 or -EBADMSG. */
+void ctl_audit_anchor_text(const struct ctl_audit_anchor *a, char out[CTL_AUDIT_ANCHOR_TEXT]);
+int ctl_audit_anchor_parse(const char *text, struct ctl_audit_anchor *a);
+
+/* The store's anchor (zeros when nothing was pruned): 0, -EBADMSG for a stored value that
+ * is not one (edited), or the store's error.  anchor_read: the same from a meta read's
+ * result rc and text (the backends', inside their transactions). */
+int ctl_audit_anchor_get(struct ctl_store *s, struct ctl_audit_anchor *a);
+int ctl_audit_anchor_read(int rc, const char *text, struct ctl_audit_anchor *a);
+
+/* Walk the whole audit log from the anchor on: ids through+1, through+2, ... without a gap,
+ * each hash recomputed (the first chained to the anchor's), each row's columns equal to its
+ * body's members (audit.h's format).  0 with "N rows checked, head HASH" on report (after
+ * "N events pruned up to seq S (hash H) on DATE" when some were); -EBADMSG with the first
+ * bad row in err ("audit row 17: hash mismatch (edited?)", "audit row 18 missing (rows
+ * 17 → 19)"); head_hex (NULL: none), a head recorded earlier, must be some row's hash or
+ * the anchor's, else the tail was cut (or it was pruned: its export says). */
 int ctl_audit_verify(struct ctl_store *s, const char *head_hex, FILE *report, char *err,
 		     size_t errlen);
 
-/* Every audit row after *after as a JSON line on out ({"id":N, the event..., "hash":HEX}),
- * *after moved to the last one written; 0, or -EPIPE when out took no more. */
-int ctl_audit_export(struct ctl_store *s, int64_t *after, FILE *out);
+/* What `meshcontrol audit prune --before T` would remove: the rows after the anchor
+ * (prev) received before before_ms, up to the first that was not (a prefix: no row is left
+ * out of the middle), their chain checked as verify does.  next: the anchor it would leave
+ * (count 0: nothing to prune; at_ms set by ctl_audit_prune). */
+struct ctl_audit_prune_plan {
+	struct ctl_audit_anchor prev, next;
+	int64_t first_ms, last_ms; /* the first and the last row's received */
+};
+int ctl_audit_prune_plan(struct ctl_store *s, int64_t before_ms, struct ctl_audit_prune_plan *p,
+			 char *err, size_t errlen);
+
+/* Carry out p (count > 0) at now_ms: the rows gone, the anchor stored and an
+ * admin.audit.prune event by actor appended (its id in *event_id), in one transaction;
+ * -ESTALE when the log changed under the plan (another prune), each with why in err. */
+int ctl_audit_prune(struct ctl_store *s, struct ctl_audit_prune_plan *p, int64_t now_ms,
+		    const char *actor, int64_t *event_id, char *err, size_t errlen);
+
+/* Every audit row after *after (up to through, when not 0) as a JSON line on out ({"id":N,
+ * the event..., "hash":HEX}), *after moved to the last one written; 0, or -EPIPE when out
+ * took no more. */
+int ctl_audit_export(struct ctl_store *s, int64_t *after, int64_t through, FILE *out);
 
 /* The schema version this build migrates to. */
 int ctl_store_schema_version(void);

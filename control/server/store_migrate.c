@@ -43,6 +43,8 @@ static const struct table {
 	  "iss COLLATE \"C\", sub COLLATE \"C\"", false },
 	{ "audit", "id, received_ms, node_id, node_seq, type, node, who, body, hash", "IIIITTTTB",
 	  "id", "id", false },
+	{ "audit_pruned", "node_id, queue, seq, last_id", "ITII", "node_id, queue",
+	  "node_id, queue COLLATE \"C\"", false },
 };
 
 enum { N_TABLES = sizeof(tables) / sizeof(tables[0]), COLS_MAX = 16 };

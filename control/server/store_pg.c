@@ -119,6 +119,9 @@ static const char *const migrations[] = {
 	"  hold TEXT NOT NULL, auth_after BIGINT NOT NULL, created BIGINT NOT NULL);"
 	"CREATE INDEX IF NOT EXISTS sso_pending_pre ON sso_pending (pre, created);"
 	"CREATE INDEX IF NOT EXISTS sso_pending_source ON sso_pending (source, created);",
+	/* 12: what a prune removed of each node's seqs (store_pg_audit.c), as in SQLite */
+	"CREATE TABLE IF NOT EXISTS audit_pruned (node_id BIGINT NOT NULL, queue TEXT NOT NULL,"
+	"  seq BIGINT NOT NULL, last_id BIGINT NOT NULL, PRIMARY KEY (node_id, queue));",
 };
 
 enum { N_MIGRATIONS = sizeof(migrations) / sizeof(migrations[0]) };
@@ -292,16 +295,21 @@ static int pg_meta_get(struct ctl_store *s, const char *key, char *out, size_t o
 	return ctl__pg_run(ctl__pg(s), CTL__PG_READ, meta_get_body, &a);
 }
 
-static int meta_set_body(struct ctl__pg_store *s, void *ctx)
+int ctl__pg_meta_put(struct ctl__pg_store *s, const char *key, const char *value)
 {
-	struct meta_args *a = ctx;
 	struct ctl__pg_params p = { 0 };
-	ctl__pg_text(&p, a->key);
-	ctl__pg_text(&p, a->value);
+	ctl__pg_text(&p, key);
+	ctl__pg_text(&p, value);
 	return ctl__pg_q(s,
 			 "INSERT INTO meta (key, value) VALUES ($1, $2) "
 			 "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
 			 &p, NULL);
+}
+
+static int meta_set_body(struct ctl__pg_store *s, void *ctx)
+{
+	struct meta_args *a = ctx;
+	return ctl__pg_meta_put(s, a->key, a->value);
 }
 
 static int pg_meta_set(struct ctl_store *s, const char *key, const char *value)
@@ -661,6 +669,7 @@ static const struct ctl_store_ops pg_ops = {
 	.audit_last_queue = ctl__pg_audit_last_queue,
 	.audit_list = ctl__pg_audit_list,
 	.audit_head = ctl__pg_audit_head,
+	.audit_prune = ctl__pg_audit_prune,
 	.hold_put = ctl__pg_hold_put,
 	.hold_get = ctl__pg_hold_get,
 	.hold_update = ctl__pg_hold_update,

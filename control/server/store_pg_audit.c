@@ -1,7 +1,10 @@
 /* The PostgreSQL store's audit log (schema 6): replicas sharing the database append one at a
  * time (a transaction-level advisory lock taken before the last row is read), so each row is
- * chained to the one really before it and the chain never forks; the list with its filters;
- * the head.  A trigger refuses UPDATE and DELETE on the table. */
+ * chained to the one really before it (or to the anchor, when a prune left none) and the
+ * chain never forks; the list with its filters; the head; prune, under the same lock.  A
+ * trigger refuses UPDATE and DELETE on the table; prune disables it inside its transaction
+ * (ALTER TABLE ... DISABLE TRIGGER: a lock that waits for no reader, and no other session
+ * ever sees it disabled) and enables it again before COMMIT. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,32 +15,50 @@
 /* pg_advisory_xact_lock's key for appending to the audit log ("meshaud") */
 #define AUDIT_LOCK INT64_C(0x6d657368617564)
 
+/* The stored anchor (zeros when nothing was pruned): 0, -EBADMSG or the store's error. */
+static int anchor(struct ctl__pg_store *s, struct ctl_audit_anchor *a)
+{
+	char text[CTL_AUDIT_ANCHOR_TEXT] = "";
+	int rc = ctl__pg_meta_get(s, CTL_AUDIT_ANCHOR_KEY, text, sizeof(text));
+	return ctl_audit_anchor_read(rc, text, a);
+}
+
 static int head(struct ctl__pg_store *s, int64_t *id, uint8_t hash[CTL_AUDIT_HASH_LEN])
 {
 	PGresult *r;
 	int rc = ctl__pg_q(s, "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1", NULL, &r);
 	*id = 0;
 	memset(hash, 0, CTL_AUDIT_HASH_LEN);
+	bool none = !rc && PQntuples(r) == 0;
 	if (!rc && PQntuples(r) == 1) {
 		*id = ctl__pg_get_int(r, 0, 0);
 		ctl__pg_get_bytes(r, 0, 1, hash, CTL_AUDIT_HASH_LEN);
 	}
 	PQclear(r);
+	if (none) { /* no row: where a prune left the chain */
+		struct ctl_audit_anchor a;
+		rc = anchor(s, &a);
+		*id = a.through;
+		memcpy(hash, a.hash, CTL_AUDIT_HASH_LEN);
+	}
 	return rc;
 }
 
-/* The highest seq held for node from queue (0: none); the queue is the body's member, read
- * through the index audit_queue_seq (schema 8). */
+/* The highest seq held for node from queue (0: none), pruned rows' too (audit_pruned); the
+ * queue is the body's member, read through the index audit_queue_seq (schema 8). */
 static int held_seq(struct ctl__pg_store *s, int64_t node, const char *queue, int64_t *seq)
 {
 	struct ctl__pg_params p = { 0 };
 	PGresult *r;
 	ctl__pg_int(&p, node);
 	ctl__pg_text(&p, queue ? queue : "");
-	int rc = ctl__pg_q(s,
-			   "SELECT COALESCE(MAX(node_seq), 0) FROM audit WHERE node_id = $1 "
-			   "AND node_seq > 0 AND COALESCE(body::jsonb ->> 'queue', '') = $2",
-			   &p, &r);
+	int rc =
+	    ctl__pg_q(s,
+		      "SELECT GREATEST((SELECT COALESCE(MAX(node_seq), 0) FROM audit WHERE "
+		      "node_id = $1 AND node_seq > 0 AND COALESCE(body::jsonb ->> 'queue', '') "
+		      "= $2), (SELECT COALESCE(MAX(seq), 0) FROM audit_pruned WHERE node_id = "
+		      "$1 AND queue = $2))",
+		      &p, &r);
 	if (!rc)
 		*seq = ctl__pg_get_int(r, 0, 0);
 	PQclear(r);
@@ -51,16 +72,44 @@ struct append_args {
 	const char *queue;
 };
 
+/* The appenders' lock, then the head: the last row's id and hash. */
+static int lock_head(struct ctl__pg_store *s, int64_t *last, uint8_t prev[CTL_AUDIT_HASH_LEN])
+{
+	struct ctl__pg_params p = { 0 };
+	ctl__pg_int(&p, AUDIT_LOCK);
+	int rc = ctl__pg_q(s, "SELECT pg_advisory_xact_lock($1)", &p, NULL);
+	return rc ? rc : head(s, last, prev);
+}
+
+/* r as the row after last (whose hash is prev): both moved to it. */
+static int chain_insert(struct ctl__pg_store *s, int64_t *last, uint8_t prev[CTL_AUDIT_HASH_LEN],
+			struct ctl_audit_rec *r)
+{
+	struct ctl__pg_params p = { 0 };
+	r->id = ++*last;
+	ctl_audit_chain(prev, r->id, r->body, r->hash);
+	memcpy(prev, r->hash, CTL_AUDIT_HASH_LEN);
+	ctl__pg_int(&p, r->id);
+	ctl__pg_int(&p, r->received_ms);
+	ctl__pg_int(&p, r->node_id);
+	ctl__pg_int(&p, r->node_seq);
+	ctl__pg_text(&p, r->type);
+	ctl__pg_text(&p, r->node ? r->node : "");
+	ctl__pg_text(&p, r->who ? r->who : "");
+	ctl__pg_text(&p, r->body);
+	ctl__pg_bytes(&p, r->hash, CTL_AUDIT_HASH_LEN);
+	return ctl__pg_q(s,
+			 "INSERT INTO audit (id, received_ms, node_id, node_seq, type, node, "
+			 "who, body, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+			 &p, NULL);
+}
+
 static int append_body(struct ctl__pg_store *s, void *ctx)
 {
 	struct append_args *a = ctx;
-	struct ctl__pg_params p = { 0 };
 	int64_t last;
 	uint8_t prev[CTL_AUDIT_HASH_LEN];
-	ctl__pg_int(&p, AUDIT_LOCK);
-	int rc = ctl__pg_q(s, "SELECT pg_advisory_xact_lock($1)", &p, NULL);
-	if (!rc)
-		rc = head(s, &last, prev);
+	int rc = lock_head(s, &last, prev);
 	for (size_t i = 0; !rc && i < a->n; i++) {
 		struct ctl_audit_rec *r = &a->recs[i];
 		int64_t have = 0;
@@ -68,23 +117,7 @@ static int append_body(struct ctl__pg_store *s, void *ctx)
 		if (r->node_seq > 0 &&
 		    ((rc = held_seq(s, r->node_id, r->queue, &have)) || r->node_seq <= have))
 			continue;
-		r->id = ++last;
-		ctl_audit_chain(prev, r->id, r->body, r->hash);
-		memcpy(prev, r->hash, sizeof(prev));
-		p.n = 0;
-		ctl__pg_int(&p, r->id);
-		ctl__pg_int(&p, r->received_ms);
-		ctl__pg_int(&p, r->node_id);
-		ctl__pg_int(&p, r->node_seq);
-		ctl__pg_text(&p, r->type);
-		ctl__pg_text(&p, r->node ? r->node : "");
-		ctl__pg_text(&p, r->who ? r->who : "");
-		ctl__pg_text(&p, r->body);
-		ctl__pg_bytes(&p, r->hash, CTL_AUDIT_HASH_LEN);
-		rc = ctl__pg_q(s,
-			       "INSERT INTO audit (id, received_ms, node_id, node_seq, type, node, "
-			       "who, body, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-			       &p, NULL);
+		rc = chain_insert(s, &last, prev, r);
 	}
 	if (!rc && a->held)
 		rc = held_seq(s, a->node_id, a->queue, a->held);
@@ -113,10 +146,14 @@ static int last_body(struct ctl__pg_store *s, void *ctx)
 	struct ctl__pg_params p = { 0 };
 	PGresult *r;
 	ctl__pg_int(&p, a->node_id);
-	int rc = ctl__pg_q(s,
-			   "SELECT COALESCE(body::jsonb ->> 'queue', '') FROM audit WHERE "
-			   "node_id = $1 AND node_seq > 0 ORDER BY id DESC LIMIT 1",
-			   &p, &r);
+	/* the latest row's queue, or when a prune took them all, the latest pruned one's */
+	int rc =
+	    ctl__pg_q(s,
+		      "(SELECT COALESCE(body::jsonb ->> 'queue', '') AS q, id AS k FROM audit "
+		      "WHERE node_id = $1 AND node_seq > 0 ORDER BY id DESC LIMIT 1) UNION ALL "
+		      "SELECT queue, last_id FROM audit_pruned WHERE node_id = $1 "
+		      "ORDER BY 2 DESC LIMIT 1",
+		      &p, &r);
 	if (!rc && PQntuples(r) != 1)
 		rc = -ENOENT;
 	if (!rc)
@@ -209,4 +246,74 @@ int ctl__pg_audit_head(struct ctl_store *s, int64_t *id, uint8_t hash[CTL_AUDIT_
 {
 	struct head_args a = { .id = id, .hash = hash };
 	return ctl__pg_run(ctl__pg(s), CTL__PG_READ, head_body, &a);
+}
+
+struct prune_args {
+	int64_t prev_through;
+	const struct ctl_audit_anchor *a;
+	struct ctl_audit_rec *event;
+};
+
+/* -ESTALE unless row id holds hash. */
+static int row_has(struct ctl__pg_store *s, int64_t id, const uint8_t hash[CTL_AUDIT_HASH_LEN])
+{
+	struct ctl__pg_params p = { 0 };
+	PGresult *r;
+	uint8_t got[CTL_AUDIT_HASH_LEN];
+	ctl__pg_int(&p, id);
+	int rc = ctl__pg_q(s, "SELECT hash FROM audit WHERE id = $1", &p, &r);
+	if (!rc && (PQntuples(r) != 1 || !ctl__pg_get_bytes(r, 0, 0, got, sizeof(got)) ||
+		    memcmp(got, hash, sizeof(got)) != 0))
+		rc = -ESTALE;
+	PQclear(r);
+	return rc;
+}
+
+static int prune_body(struct ctl__pg_store *s, void *ctx)
+{
+	struct prune_args *a = ctx;
+	struct ctl__pg_params p = { 0 };
+	struct ctl_audit_anchor cur;
+	char text[CTL_AUDIT_ANCHOR_TEXT];
+	int64_t last;
+	uint8_t prev[CTL_AUDIT_HASH_LEN];
+	int rc = lock_head(s, &last, prev); /* appends wait from here to COMMIT */
+	if (!rc)
+		rc = anchor(s, &cur);
+	if (!rc && cur.through != a->prev_through)
+		rc = -ESTALE;
+	if (!rc)
+		rc = row_has(s, a->a->through, a->a->hash);
+	ctl__pg_int(&p, a->a->through);
+	if (!rc) /* each node's highest seq and last row among them, kept */
+		rc = ctl__pg_q(
+		    s,
+		    "INSERT INTO audit_pruned (node_id, queue, seq, last_id) SELECT "
+		    "node_id, COALESCE(body::jsonb ->> 'queue', ''), MAX(node_seq), MAX(id) "
+		    "FROM audit WHERE id <= $1 AND node_seq > 0 GROUP BY 1, 2 "
+		    "ON CONFLICT (node_id, queue) DO UPDATE SET seq = "
+		    "GREATEST(audit_pruned.seq, EXCLUDED.seq), last_id = "
+		    "GREATEST(audit_pruned.last_id, EXCLUDED.last_id)",
+		    &p, NULL);
+	if (!rc)
+		rc =
+		    ctl__pg_q(s, "ALTER TABLE audit DISABLE TRIGGER audit_append_only", NULL, NULL);
+	if (!rc)
+		rc = ctl__pg_q(s, "DELETE FROM audit WHERE id <= $1", &p, NULL);
+	if (!rc)
+		rc = ctl__pg_q(s, "ALTER TABLE audit ENABLE TRIGGER audit_append_only", NULL, NULL);
+	ctl_audit_anchor_text(a->a, text);
+	if (!rc)
+		rc = ctl__pg_meta_put(s, CTL_AUDIT_ANCHOR_KEY, text);
+	if (!rc)
+		rc = head(s, &last, prev);
+	return rc ? rc : chain_insert(s, &last, prev, a->event);
+}
+
+/* Run again after a connection lost before COMMIT: the checks see the same log then. */
+int ctl__pg_audit_prune(struct ctl_store *s, int64_t prev_through, const struct ctl_audit_anchor *a,
+			struct ctl_audit_rec *event)
+{
+	struct prune_args args = { .prev_through = prev_through, .a = a, .event = event };
+	return ctl__pg_run(ctl__pg(s), CTL__PG_TXN, prune_body, &args);
 }

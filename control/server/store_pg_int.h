@@ -71,8 +71,9 @@ bool ctl__pg_get_bytes(const PGresult *r, int row, int col, uint8_t *out, size_t
 char *ctl__pg_get_dup(const PGresult *r, int row, int col);
 void ctl__pg_get_text(const PGresult *r, int row, int col, char *out, size_t len);
 
-/* A meta value inside the caller's op. */
+/* A meta value inside the caller's op; meta_put stores one (replacing it). */
 int ctl__pg_meta_get(struct ctl__pg_store *s, const char *key, char *out, size_t outlen);
+int ctl__pg_meta_put(struct ctl__pg_store *s, const char *key, const char *value);
 
 /* store_pg_nodes.c: the ops on nodes and auth keys, and user_remove's node rows */
 int ctl__pg_node_query(struct ctl__pg_store *s, const char *where, const struct ctl__pg_params *p,
@@ -101,6 +102,8 @@ int ctl__pg_audit_last_queue(struct ctl_store *s, int64_t node_id,
 int ctl__pg_audit_list(struct ctl_store *s, const struct ctl_audit_filter *f, ctl_audit_cb cb,
 		       void *ctx);
 int ctl__pg_audit_head(struct ctl_store *s, int64_t *id, uint8_t hash[CTL_AUDIT_HASH_LEN]);
+int ctl__pg_audit_prune(struct ctl_store *s, int64_t prev_through, const struct ctl_audit_anchor *a,
+			struct ctl_audit_rec *event);
 /* store_pg_holds.c: check mode's approvals and holds (store.h); the row sql ("SELECT state
  * ... FOR UPDATE" with p) locked while it is pending: 0, -ESTALE (decided), -ENOENT (gone) */
 int ctl__pg_lock_pending(struct ctl__pg_store *s, const char *sql, struct ctl__pg_params *p);

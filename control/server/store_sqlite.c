@@ -77,9 +77,7 @@ static const char *const migrations[] = {
 	"  WHERE node_seq > 0;"
 	"CREATE INDEX IF NOT EXISTS audit_received ON audit (received_ms);"
 	"CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit"
-	"  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
-	"CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit"
-	"  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
+	"  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;" CTL__SQ_AUDIT_NO_DELETE,
 	/* 7: check-mode holds and pending interactive logins, so that replicas share them
 	 * (store_sqlite_holds.c); node ids without foreign keys: a hold whose node went is
 	 * answered with that reason (hold.c), not forgotten */
@@ -132,6 +130,11 @@ static const char *const migrations[] = {
 	"  hold TEXT NOT NULL, auth_after INTEGER NOT NULL, created INTEGER NOT NULL);"
 	"CREATE INDEX IF NOT EXISTS sso_pending_pre ON sso_pending (pre, created);"
 	"CREATE INDEX IF NOT EXISTS sso_pending_source ON sso_pending (source, created);",
+	/* 12: what a prune removed of each node's seqs (store_sqlite_audit.c): the highest seq
+	 * and the last row's id per (node, queue), so that a node's held seq and last queue
+	 * outlive the rows that held them */
+	"CREATE TABLE IF NOT EXISTS audit_pruned (node_id INTEGER NOT NULL, queue TEXT NOT NULL,"
+	"  seq INTEGER NOT NULL, last_id INTEGER NOT NULL, PRIMARY KEY (node_id, queue));",
 };
 
 enum { N_MIGRATIONS = sizeof(migrations) / sizeof(migrations[0]) };
@@ -580,6 +583,7 @@ static const struct ctl_store_ops sqlite_ops = {
 	.audit_last_queue = ctl__sq_audit_last_queue,
 	.audit_list = ctl__sq_audit_list,
 	.audit_head = ctl__sq_audit_head,
+	.audit_prune = ctl__sq_audit_prune,
 	.hold_put = ctl__sq_hold_put,
 	.hold_get = ctl__sq_hold_get,
 	.hold_update = ctl__sq_hold_update,

@@ -1,8 +1,9 @@
 /* The SQLite store's audit log (schema 6): appends in one IMMEDIATE transaction (the
  * database's write lock: one writer at a time, so the chain never forks), each row given the
- * next id and chained to the last one; the list with its filters; the head.  Triggers refuse
- * UPDATE and DELETE on the table, so only someone who drops them can change a row, and
- * `meshcontrol audit verify` then names it. */
+ * next id and chained to the last one (or to the anchor, when a prune left none); the list
+ * with its filters; the head; prune.  Triggers refuse UPDATE and DELETE on the table, so only
+ * someone who drops them can change a row, and `meshcontrol audit verify` then names it;
+ * prune drops the DELETE one inside its transaction and makes it again before COMMIT. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,9 +13,18 @@
 #include "control/server/internal.h"
 #include "control/server/store.h"
 
-static int head(sqlite3 *db, int64_t *id, uint8_t hash[CTL_AUDIT_HASH_LEN])
+/* The stored anchor (zeros when nothing was pruned): 0, -EBADMSG, -EIO. */
+static int anchor(struct ctl_store *s, struct ctl_audit_anchor *a)
 {
-	sqlite3_stmt *st = ctl__sq_prep(db, "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1");
+	char text[CTL_AUDIT_ANCHOR_TEXT] = "";
+	int rc = ctl__sq_meta_get(s, CTL_AUDIT_ANCHOR_KEY, text, sizeof(text));
+	return ctl_audit_anchor_read(rc, text, a);
+}
+
+static int head(struct ctl_store *s, int64_t *id, uint8_t hash[CTL_AUDIT_HASH_LEN])
+{
+	sqlite3_stmt *st =
+	    ctl__sq_prep(ctl__sq(s)->db, "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1");
 	if (!st)
 		return -EIO;
 	*id = 0;
@@ -28,16 +38,25 @@ static int head(sqlite3 *db, int64_t *id, uint8_t hash[CTL_AUDIT_HASH_LEN])
 		rc = -EIO;
 	}
 	sqlite3_finalize(st);
+	if (!rc && step == SQLITE_DONE) { /* no row: where a prune left the chain */
+		struct ctl_audit_anchor a;
+		rc = anchor(s, &a);
+		*id = a.through;
+		memcpy(hash, a.hash, CTL_AUDIT_HASH_LEN);
+	}
 	return rc;
 }
 
-/* The highest seq held for node from queue (0: none), or a negative errno.  The queue is
- * the body's member, read through the index audit_queue_seq (schema 8). */
+/* The highest seq held for node from queue (0: none), or a negative errno, pruned rows'
+ * too (audit_pruned).  The queue is the body's member, read through the index
+ * audit_queue_seq (schema 8). */
 static int64_t held_seq(sqlite3 *db, int64_t node, const char *queue)
 {
-	sqlite3_stmt *st = ctl__sq_prep(db, "SELECT COALESCE(MAX(node_seq), 0) FROM audit "
-					    "WHERE node_id = ? AND node_seq > 0 AND "
-					    "COALESCE(json_extract(body, '$.queue'), '') = ?");
+	sqlite3_stmt *st = ctl__sq_prep(
+	    db, "SELECT MAX((SELECT COALESCE(MAX(node_seq), 0) FROM audit "
+		"WHERE node_id = ?1 AND node_seq > 0 AND "
+		"COALESCE(json_extract(body, '$.queue'), '') = ?2), "
+		"COALESCE((SELECT seq FROM audit_pruned WHERE node_id = ?1 AND queue = ?2), 0))");
 	if (!st)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, node);
@@ -66,6 +85,16 @@ static int insert(sqlite3 *db, const struct ctl_audit_rec *r)
 	return ctl__sq_step_done(db, st);
 }
 
+/* r as the row after last (whose hash is prev): both moved to it. */
+static int chain_insert(sqlite3 *db, int64_t *last, uint8_t prev[CTL_AUDIT_HASH_LEN],
+			struct ctl_audit_rec *r)
+{
+	r->id = ++*last;
+	ctl_audit_chain(prev, r->id, r->body, r->hash);
+	memcpy(prev, r->hash, CTL_AUDIT_HASH_LEN);
+	return insert(db, r);
+}
+
 int ctl__sq_audit_append(struct ctl_store *s, struct ctl_audit_rec *recs, size_t n, int64_t node_id,
 			 const char *queue, int64_t *held)
 {
@@ -75,7 +104,7 @@ int ctl__sq_audit_append(struct ctl_store *s, struct ctl_audit_rec *recs, size_t
 	int rc = ctl__sq_begin(db);
 	if (rc)
 		return rc;
-	rc = head(db, &last, prev);
+	rc = head(s, &last, prev);
 	for (size_t i = 0; !rc && i < n; i++) {
 		struct ctl_audit_rec *r = &recs[i];
 		r->id = 0;
@@ -86,10 +115,7 @@ int ctl__sq_audit_append(struct ctl_store *s, struct ctl_audit_rec *recs, size_t
 			if (rc || r->node_seq <= have)
 				continue;
 		}
-		r->id = ++last;
-		ctl_audit_chain(prev, r->id, r->body, r->hash);
-		memcpy(prev, r->hash, sizeof(prev));
-		rc = insert(db, r);
+		rc = chain_insert(db, &last, prev, r);
 	}
 	if (!rc && held) {
 		int64_t have = held_seq(db, node_id, queue);
@@ -105,9 +131,12 @@ int ctl__sq_audit_last_queue(struct ctl_store *s, int64_t node_id,
 			     char queue[CTL_AUDIT_QUEUE_MAX + 1], int64_t *held)
 {
 	sqlite3 *db = ctl__sq(s)->db;
-	sqlite3_stmt *st = ctl__sq_prep(db, "SELECT COALESCE(json_extract(body, '$.queue'), '') "
-					    "FROM audit WHERE node_id = ? AND node_seq > 0 "
-					    "ORDER BY id DESC LIMIT 1");
+	/* the latest row's queue, or when a prune took them all, the latest pruned one's */
+	sqlite3_stmt *st = ctl__sq_prep(
+	    db, "SELECT q, k FROM (SELECT COALESCE(json_extract(body, '$.queue'), '') AS q, "
+		"id AS k FROM audit WHERE node_id = ?1 AND node_seq > 0 ORDER BY id DESC LIMIT 1) "
+		"UNION ALL SELECT queue, last_id FROM audit_pruned WHERE node_id = ?1 "
+		"ORDER BY 2 DESC LIMIT 1");
 	if (!st)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, node_id);
@@ -187,5 +216,80 @@ int ctl__sq_audit_list(struct ctl_store *s, const struct ctl_audit_filter *f, ct
 
 int ctl__sq_audit_head(struct ctl_store *s, int64_t *id, uint8_t hash[CTL_AUDIT_HASH_LEN])
 {
-	return head(ctl__sq(s)->db, id, hash);
+	return head(s, id, hash);
+}
+
+/* -ESTALE unless row id holds hash. */
+static int row_has(sqlite3 *db, int64_t id, const uint8_t hash[CTL_AUDIT_HASH_LEN])
+{
+	sqlite3_stmt *st = ctl__sq_prep(db, "SELECT hash FROM audit WHERE id = ?");
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, id);
+	int step = sqlite3_step(st);
+	int rc = step == SQLITE_ROW ? 0 : step == SQLITE_DONE ? -ESTALE : -EIO;
+	if (!rc && (sqlite3_column_bytes(st, 0) != CTL_AUDIT_HASH_LEN ||
+		    memcmp(sqlite3_column_blob(st, 0), hash, CTL_AUDIT_HASH_LEN) != 0))
+		rc = -ESTALE;
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int exec(sqlite3 *db, const char *sql)
+{
+	return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
+}
+
+/* Rows up to through deleted, the trigger lifted for it only (this transaction's), each
+ * node's highest seq and last row among them kept in audit_pruned first. */
+static int delete_through(sqlite3 *db, int64_t through)
+{
+	sqlite3_stmt *st = ctl__sq_prep(
+	    db,
+	    "INSERT INTO audit_pruned (node_id, queue, seq, last_id) SELECT node_id, "
+	    "COALESCE(json_extract(body, '$.queue'), ''), MAX(node_seq), MAX(id) FROM audit "
+	    "WHERE id <= ? AND node_seq > 0 GROUP BY 1, 2 ON CONFLICT (node_id, queue) DO "
+	    "UPDATE SET seq = MAX(seq, excluded.seq), last_id = MAX(last_id, excluded.last_id)");
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, through);
+	int rc = ctl__sq_step_done(db, st);
+	if (!rc)
+		rc = exec(db, "DROP TRIGGER audit_no_delete");
+	if (rc)
+		return rc;
+	st = ctl__sq_prep(db, "DELETE FROM audit WHERE id <= ?");
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, through);
+	rc = ctl__sq_step_done(db, st);
+	return rc ? rc : exec(db, CTL__SQ_AUDIT_NO_DELETE);
+}
+
+int ctl__sq_audit_prune(struct ctl_store *s, int64_t prev_through, const struct ctl_audit_anchor *a,
+			struct ctl_audit_rec *event)
+{
+	sqlite3 *db = ctl__sq(s)->db;
+	struct ctl_audit_anchor cur;
+	char text[CTL_AUDIT_ANCHOR_TEXT];
+	int64_t last;
+	uint8_t prev[CTL_AUDIT_HASH_LEN];
+	int rc = ctl__sq_begin(db);
+	if (rc)
+		return rc;
+	rc = anchor(s, &cur);
+	if (!rc && cur.through != prev_through)
+		rc = -ESTALE;
+	if (!rc)
+		rc = row_has(db, a->through, a->hash);
+	if (!rc)
+		rc = delete_through(db, a->through);
+	ctl_audit_anchor_text(a, text);
+	if (!rc)
+		rc = ctl__sq_meta_set(s, CTL_AUDIT_ANCHOR_KEY, text);
+	if (!rc)
+		rc = head(s, &last, prev);
+	if (!rc)
+		rc = chain_insert(db, &last, prev, event);
+	return ctl__sq_finish(db, rc);
 }

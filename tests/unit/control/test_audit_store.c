@@ -5,11 +5,17 @@
  * processes appending at once leave one unbroken chain; the table refuses UPDATE and
  * DELETE; and with those triggers dropped (someone with the database), a row edited, a row
  * deleted, a filtered column changed and a tail cut off (with the head recorded before) are
- * each named by verify. */
+ * each named by verify.  Prune: verify starts from the anchor and says so, rows appended
+ * after it chain on, a second prune, everything pruned, a pruned log tampered with (a row,
+ * the anchor, a row deleted in the middle or at its start) named, a tampered row refused
+ * before it is pruned, a stale plan refused, prunes racing appends from another process;
+ * and `meshcontrol audit prune` itself (argv[2]: the binary): its export, its dry run, its
+ * bad arguments with their exact errors. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -92,6 +98,25 @@ static struct ctl_audit_rec mk(int64_t received, int64_t node_id, int64_t seq, c
 				       .body = body };
 }
 
+/* Node node_id's event seq ("ssh.accept") from queue (its body's "queue" member). */
+static struct ctl_audit_rec mkq(int64_t received, int64_t node_id, int64_t seq, const char *queue)
+{
+	struct ctl_audit_event e = {
+		.seq = seq, .time = received, .type = "ssh.accept", .queue = queue
+	};
+	char *body = ctl_audit_body(&e, received, "srv", node_id, "", "192.0.2.1");
+	CHECK(body != NULL && n_bodies < sizeof(bodies) / sizeof(bodies[0]));
+	bodies[n_bodies++] = body;
+	return (struct ctl_audit_rec){ .received_ms = received,
+				       .node_id = node_id,
+				       .node_seq = seq,
+				       .type = "ssh.accept",
+				       .node = "srv",
+				       .who = "",
+				       .body = body,
+				       .queue = queue };
+}
+
 /* n control events "admin.policy.set" by "admin token", received at 1000 * i. */
 static void append_control(struct ctl_store *s, int n)
 {
@@ -105,7 +130,7 @@ static void append_control(struct ctl_store *s, int n)
 
 static int verify(struct ctl_store *s, const char *head, char *out, size_t len)
 {
-	char err[256] = "";
+	char err[512] = "";
 	FILE *f = fmemopen(out, len, "w");
 	int rc = ctl_audit_verify(s, head, f, err, sizeof(err));
 	fclose(f);
@@ -201,16 +226,7 @@ static void append_and_list(struct backend *b)
 	CHECK_STR(last, "");
 	CHECK_INT(held, 6);
 	CHECK_INT(s->ops->audit_last_queue(s, 8, last, &held), -ENOENT);
-	struct ctl_audit_event qe = { .seq = 1, .time = 7000, .type = "ssh.accept", .queue = qid };
-	char *qbody = ctl_audit_body(&qe, 7000, "srv", 7, "", "192.0.2.1");
-	struct ctl_audit_rec qr = { .received_ms = 7000,
-				    .node_id = 7,
-				    .node_seq = 1,
-				    .type = "ssh.accept",
-				    .node = "srv",
-				    .who = "",
-				    .body = qbody,
-				    .queue = qid };
+	struct ctl_audit_rec qr = mkq(7000, 7, 1, qid);
 	CHECK_INT(s->ops->audit_append(s, &qr, 1, 7, qid, &held), 0);
 	CHECK_INT(qr.id, 8);
 	CHECK_INT(held, 1);
@@ -221,7 +237,6 @@ static void append_and_list(struct backend *b)
 	CHECK_INT(held, 1);
 	CHECK_INT(s->ops->audit_append(s, NULL, 0, 7, NULL, &held), 0);
 	CHECK_INT(held, 6); /* the old sequence's */
-	free(qbody);
 
 	CHECK_INT(verify(s, head_hex(s, hex), out, sizeof(out)), 0);
 	snprintf(want, sizeof(want), "8 rows checked, head %s\n", hex);
@@ -236,12 +251,19 @@ static void append_and_list(struct backend *b)
 		free(bodies[--n_bodies]);
 }
 
-/* Two processes appending 40 rows each at once: one chain of 80. */
-static void concurrent(struct backend *b)
+static int prune(struct ctl_store *s, int64_t before_ms, int64_t now_ms, int64_t *event_id);
+
+/* Two processes appending 40 rows each at once: one chain of 80; with pruning, after 10 rows
+ * and while this one prunes the oldest again and again, one chain all along. */
+static void concurrent(struct backend *b, bool pruning)
 {
-	char url[512], out[256];
-	fresh(b, "concurrent", url, sizeof(url));
+	char url[512], out[512];
+	int64_t event_id;
+	int pruned = 0;
+	fresh(b, pruning ? "p-concurrent" : "concurrent", url, sizeof(url));
 	struct ctl_store *s = open_store(url);
+	if (pruning)
+		append_control(s, 10);
 	pid_t kids[2];
 	for (int k = 0; k < 2; k++) {
 		kids[k] = fork();
@@ -252,36 +274,52 @@ static void concurrent(struct backend *b)
 			_exit(check_failures ? 1 : 0);
 		}
 	}
+	for (int i = 0; pruning && i < 40; i++) { /* received 1000 .. 40000: a prefix each */
+		int rc = prune(s, 1000 * (i + 1) + 500, 50000, &event_id);
+		CHECK(rc == 0 || rc == -EINVAL); /* -EINVAL: nothing new to prune */
+		pruned += rc == 0;
+		usleep(2000);
+	}
 	for (int k = 0; k < 2; k++) {
 		int st = 0;
 		CHECK(waitpid(kids[k], &st, 0) == kids[k]);
 		CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	}
+	CHECK(pruned > 0 || !pruning);
 	CHECK_INT(verify(s, NULL, out, sizeof(out)), 0);
-	CHECK(strncmp(out, "80 rows checked, head ", 22) == 0);
+	if (pruning)
+		CHECK(strstr(out, " rows checked, head ") != NULL);
+	else
+		CHECK(strncmp(out, "80 rows checked, head ", 22) == 0);
 	s->ops->close(s);
 }
 
 static const char *const unlock_sqlite =
     "DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;";
 static const char *const unlock_pg = "DROP TRIGGER audit_append_only ON audit;";
+#define HASH_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 
-/* A log of 6 rows tampered with by sql (the triggers dropped first): verify's result and
- * output (given the head recorded before when with_head), that head in before, the head
- * after in after. */
-static int tampered(struct backend *b, const char *name, const char *sql, bool with_head,
+enum { WITH_HEAD = 1, PRUNED = 2 };
+
+/* A log of 6 rows (with PRUNED rows 1..3 then pruned: the prune's event is row 7) tampered
+ * with by sql (the triggers dropped first): verify's result and output (given the head
+ * recorded before with WITH_HEAD), that head in before, the head after in after. */
+static int tampered(struct backend *b, const char *name, const char *sql, int how,
 		    char out[static 512], char before[static 65], char after[static 65])
 {
 	char url[512];
+	int64_t event_id;
 	fresh(b, name, url, sizeof(url));
 	struct ctl_store *s = open_store(url);
 	append_control(s, 6);
+	if (how & PRUNED)
+		CHECK_INT(prune(s, 3500, 10000, &event_id), 0);
 	head_hex(s, before);
 	s->ops->close(s);
 	CHECK_INT(raw_sql(url, b->pg ? unlock_pg : unlock_sqlite), 0);
 	CHECK_INT(raw_sql(url, sql), 0);
 	s = open_store(url);
-	int rc = verify(s, with_head ? before : NULL, out, 512);
+	int rc = verify(s, how & WITH_HEAD ? before : NULL, out, 512);
 	head_hex(s, after);
 	s->ops->close(s);
 	return rc;
@@ -308,28 +346,331 @@ static void tamper_cases(struct backend *b)
 	};
 	char out[512], before[65], after[65], want[512];
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		CHECK_INT(tampered(b, bad[i].name, bad[i].sql, false, out, before, after),
-			  -EBADMSG);
+		CHECK_INT(tampered(b, bad[i].name, bad[i].sql, 0, out, before, after), -EBADMSG);
 		CHECK_STR(out, bad[i].want);
 	}
 	/* a tail cut off leaves a sound chain: only the head recorded before shows it */
-	CHECK_INT(tampered(b, "cut", "DELETE FROM audit WHERE id > 4", false, out, before, after),
-		  0);
+	CHECK_INT(tampered(b, "cut", "DELETE FROM audit WHERE id > 4", 0, out, before, after), 0);
 	snprintf(want, sizeof(want), "4 rows checked, head %s\n", after);
 	CHECK_STR(out, want);
-	CHECK_INT(tampered(b, "cut2", "DELETE FROM audit WHERE id > 4", true, out, before, after),
-		  -EBADMSG);
+	CHECK_INT(
+	    tampered(b, "cut2", "DELETE FROM audit WHERE id > 4", WITH_HEAD, out, before, after),
+	    -EBADMSG);
 	snprintf(want, sizeof(want),
 		 "audit head %s is not in the log: rows cut off its end? (last row 4, hash %s)",
 		 before, after);
 	CHECK_STR(out, want);
 }
 
+static int first_hash(void *ctx, const struct ctl_audit_rec *r)
+{
+	sodium_bin2hex(ctx, 65, r->hash, CTL_AUDIT_HASH_LEN);
+	return 0;
+}
+
+/* The hash of row id, as hex ("" when there is none). */
+static void row_hex(struct ctl_store *s, int64_t id, char hex[65])
+{
+	struct ctl_audit_filter f = { .after = id - 1, .limit = 1 };
+	hex[0] = '\0';
+	CHECK_INT(s->ops->audit_list(s, &f, first_hash, hex), 0);
+}
+
+/* Plan and prune the rows received before before_ms, at now_ms: the prune's result. */
+static int prune(struct ctl_store *s, int64_t before_ms, int64_t now_ms, int64_t *event_id)
+{
+	struct ctl_audit_prune_plan p;
+	char err[256];
+	int rc = ctl_audit_prune_plan(s, before_ms, &p, err, sizeof(err));
+	if (!rc)
+		rc = ctl_audit_prune(s, &p, now_ms, "tester", event_id, err, sizeof(err));
+	if (rc && rc != -EINVAL) /* -EINVAL: nothing to prune */
+		fprintf(stderr, "prune: %s\n", err);
+	return rc;
+}
+
+static void prune_cases(struct backend *b)
+{
+	char url[512], out[512], want[512], h3[65], h5[65], h1[65], hex[65];
+	struct ctl_audit_prune_plan p;
+	int64_t event_id = 0;
+	fresh(b, "prune", url, sizeof(url));
+	struct ctl_store *s = open_store(url);
+	append_control(s, 6); /* received 1000 .. 6000 */
+	row_hex(s, 1, h1);
+	row_hex(s, 3, h3);
+	row_hex(s, 5, h5);
+	/* the plan: the rows before 3500, their chain checked */
+	CHECK_INT(ctl_audit_prune_plan(s, 3500, &p, out, sizeof(out)), 0);
+	CHECK_INT(p.prev.through, 0);
+	CHECK_INT(p.next.through, 3);
+	CHECK_INT(p.next.count, 3);
+	CHECK_INT(p.first_ms, 1000);
+	CHECK_INT(p.last_ms, 3000);
+	sodium_bin2hex(hex, sizeof(hex), p.next.hash, sizeof(p.next.hash));
+	CHECK_STR(hex, h3);
+	CHECK_INT(ctl_audit_prune_plan(s, 1000, &p, out, sizeof(out)), 0);
+	CHECK_INT(p.next.count, 0); /* nothing received before the first row */
+	CHECK_INT(prune(s, 3500, 10000, &event_id), 0);
+	CHECK_INT(event_id, 7); /* the prune's own event, after rows 4..6 */
+	struct seen seen = { 0 };
+	struct ctl_audit_filter all = { 0 };
+	CHECK_INT(s->ops->audit_list(s, &all, collect, &seen), 0);
+	CHECK_INT(seen.n, 4);
+	CHECK_INT(seen.ids[0], 4);
+	CHECK_INT(verify(s, NULL, out, sizeof(out)), 0);
+	snprintf(want, sizeof(want),
+		 "3 events pruned up to seq 3 (hash %s) on 1970-01-01T00:00:10Z\n4 rows checked, "
+		 "head %s\n",
+		 h3, head_hex(s, hex));
+	CHECK_STR(out, want);
+	/* a head recorded before: the anchor's is still proven, a pruned row's is not here */
+	CHECK_INT(verify(s, h3, out, sizeof(out)), 0);
+	CHECK_INT(verify(s, h1, out, sizeof(out)), -EBADMSG);
+	snprintf(want, sizeof(want),
+		 "audit head %s is not in the log from row 4 on: rows cut off its end, or it was "
+		 "pruned (rows up to 3 are; their export has it)? (last row 7, hash %s)",
+		 h1, hex);
+	CHECK_STR(out, want);
+	/* appended after it, rows chain on; a second prune counts on from the anchor */
+	append_control(s, 2); /* rows 8, 9 */
+	CHECK_INT(verify(s, NULL, out, sizeof(out)), 0);
+	CHECK(strstr(out, "\n6 rows checked, head ") != NULL);
+	CHECK_INT(prune(s, 5500, 20000, &event_id), 0);
+	CHECK_INT(event_id, 10);
+	CHECK_INT(verify(s, NULL, out, sizeof(out)), 0);
+	snprintf(want, sizeof(want),
+		 "2 events pruned up to seq 5 (hash %s) on 1970-01-01T00:00:20Z, 3 more before\n"
+		 "5 rows checked, head %s\n",
+		 h5, head_hex(s, hex));
+	CHECK_STR(out, want);
+	/* a stale plan (another prune came first) is refused, nothing written */
+	CHECK_INT(ctl_audit_prune_plan(s, 6500, &p, out, sizeof(out)), 0);
+	struct ctl_audit_prune_plan stale = p;
+	CHECK_INT(ctl_audit_prune(s, &p, 30000, "tester", &event_id, out, sizeof(out)), 0);
+	CHECK_INT(ctl_audit_prune(s, &stale, 30000, "tester", &event_id, out, sizeof(out)),
+		  -ESTALE);
+	CHECK_STR(out, "the audit log changed under the prune (another prune?); nothing pruned: "
+		       "run it again");
+	/* everything pruned: the next row chains to the anchor */
+	CHECK_INT(prune(s, INT64_MAX, 40000, &event_id), 0);
+	CHECK_INT(verify(s, NULL, out, sizeof(out)), 0);
+	CHECK(strstr(out, "\n1 rows checked, head ") != NULL);
+	append_control(s, 1);
+	CHECK_INT(verify(s, NULL, out, sizeof(out)), 0);
+	CHECK(strstr(out, "\n2 rows checked, head ") != NULL);
+	s->ops->close(s);
+	/* the table still refuses a change after a prune */
+	CHECK_INT(raw_sql(url, "DELETE FROM audit WHERE id = 1"), 0); /* none left: no row */
+	CHECK_INT(raw_sql(url, "UPDATE audit SET body = '{}'"), -1);
+	CHECK_INT(raw_sql(url, "DELETE FROM audit"), -1);
+	while (n_bodies)
+		free(bodies[--n_bodies]);
+}
+
+/* A node's held seqs and its last queue outlive its rows pruned: redeliveries still
+ * skipped, no false audit.gap for the seqs the prune took, a new queue still noticed. */
+static void prune_held(struct backend *b)
+{
+	static const char qid[] = "0123456789abcdef0123456789abcdef";
+	char url[512], last[CTL_AUDIT_QUEUE_MAX + 1];
+	int64_t held = -1, event_id;
+	fresh(b, "p-held", url, sizeof(url));
+	struct ctl_store *s = open_store(url);
+	struct ctl_audit_rec r[3] = {
+		mk(1000, 7, 1, "ssh.accept", "srv", "alice@example.com"),
+		mk(2000, 7, 2, "ssh.accept", "srv", "alice@example.com"),
+		mk(2500, 7, 3, "ssh.accept", "srv", "alice@example.com"),
+	};
+	CHECK_INT(s->ops->audit_append(s, r, 3, 7, NULL, &held), 0);
+	struct ctl_audit_rec qr = mkq(3000, 7, 1, qid);
+	CHECK_INT(s->ops->audit_append(s, &qr, 1, 7, qid, &held), 0);
+	CHECK_INT(prune(s, 5000, 9000, &event_id), 0);
+	CHECK_INT(event_id, 5); /* the node's rows are all gone */
+	CHECK_INT(s->ops->audit_append(s, NULL, 0, 7, "", &held), 0);
+	CHECK_INT(held, 3);
+	CHECK_INT(s->ops->audit_append(s, NULL, 0, 7, qid, &held), 0);
+	CHECK_INT(held, 1);
+	CHECK_INT(s->ops->audit_last_queue(s, 7, last, &held), 0);
+	CHECK_STR(last, qid);
+	CHECK_INT(held, 1);
+	CHECK_INT(s->ops->audit_last_queue(s, 8, last, &held), -ENOENT);
+	CHECK_INT(s->ops->audit_append(s, &r[1], 1, 7, "", &held), 0);
+	CHECK_INT(r[1].id, 0); /* a redelivery, skipped */
+	/* a second prune keeps the highest: seq 4 stored, then pruned with the old ones */
+	struct ctl_audit_rec r4 = mk(9500, 7, 4, "ssh.accept", "srv", "alice@example.com");
+	CHECK_INT(s->ops->audit_append(s, &r4, 1, 7, "", &held), 0);
+	CHECK_INT(prune(s, 10000, 11000, &event_id), 0);
+	CHECK_INT(s->ops->audit_last_queue(s, 7, last, &held), 0);
+	CHECK_STR(last, "");
+	CHECK_INT(held, 4);
+	s->ops->close(s);
+	while (n_bodies)
+		free(bodies[--n_bodies]);
+}
+
+static void prune_tamper_cases(struct backend *b)
+{
+	static const struct {
+		const char *name, *sql, *want;
+	} bad[] = {
+		{ "p-edited", "UPDATE audit SET body = replace(body, '5', '4') WHERE id = 5",
+		  "audit row 5: hash mismatch (edited?)" },
+		{ "p-middle", "DELETE FROM audit WHERE id = 5",
+		  "audit row 5 missing (rows 4 → 6)" },
+		{ "p-start", "DELETE FROM audit WHERE id = 4", "audit row 4 missing (rows 3 → 5)" },
+		/* the anchor moved on without its rows, or pointing at another hash */
+		{ "p-anchor-seq",
+		  "UPDATE meta SET value = '2' || substr(value, 2, 66) || '10000 2' WHERE key = "
+		  "'audit_anchor'",
+		  "audit row 3 missing (rows 2 → 4)" },
+		{ "p-anchor-hash",
+		  "UPDATE meta SET value = '3 " HASH_A " 10000 3' WHERE key = 'audit_anchor'",
+		  "audit row 4: hash mismatch (edited?)" },
+		{ "p-anchor-junk", "UPDATE meta SET value = '3 x 1 1' WHERE key = 'audit_anchor'",
+		  "the audit log's anchor (meta audit_anchor) is not one (edited?)" },
+		{ "p-anchor-gone", "DELETE FROM meta WHERE key = 'audit_anchor'",
+		  "audit rows 1..3 missing (rows 0 → 4)" },
+	};
+	char out[512], before[65], after[65];
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK_INT(tampered(b, bad[i].name, bad[i].sql, PRUNED, out, before, after),
+			  -EBADMSG);
+		CHECK_STR(out, bad[i].want);
+	}
+	/* a row to be pruned that was tampered with is not destroyed: the plan refuses */
+	char url[512];
+	struct ctl_audit_prune_plan p;
+	fresh(b, "p-refused", url, sizeof(url));
+	struct ctl_store *s = open_store(url);
+	append_control(s, 6);
+	s->ops->close(s);
+	CHECK_INT(raw_sql(url, b->pg ? unlock_pg : unlock_sqlite), 0);
+	CHECK_INT(raw_sql(url, "UPDATE audit SET body = replace(body, '2', '9') WHERE id = 2"), 0);
+	s = open_store(url);
+	CHECK_INT(ctl_audit_prune_plan(s, 3500, &p, out, sizeof(out)), -EBADMSG);
+	CHECK_STR(out, "audit row 2: hash mismatch (edited?); nothing pruned (`meshcontrol audit "
+		       "verify` names the row)");
+	s->ops->close(s);
+}
+
+/* The meshcontrol binary (argv[2]). */
+static const char *meshcontrol;
+
+/* `meshcontrol --store url audit ARGS` (stdout and stderr in out): its exit status. */
+static int mc(const char *url, const char *args, char *out, size_t len)
+{
+	char cmd[2048];
+	snprintf(cmd, sizeof(cmd), "'%s' -s /tmp/ctl-audit-mc --store '%s' audit %s 2>&1",
+		 meshcontrol, url, args);
+	FILE *f = popen(cmd, "r");
+	size_t n = f ? fread(out, 1, len - 1, f) : 0;
+	out[n] = '\0';
+	int st = f ? pclose(f) : -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void prune_command(struct backend *b)
+{
+	char url[512], out[2048], args[512], path[128], h3[65];
+	if (!meshcontrol)
+		return;
+	fresh(b, "p-command", url, sizeof(url));
+	struct ctl_store *s = open_store(url);
+	append_control(s, 6);
+	row_hex(s, 3, h3);
+	s->ops->close(s);
+	static const struct {
+		const char *args, *want;
+	} bad[] = {
+		{ "prune", "meshcontrol: audit prune: expected --before TIME (90d, 12h, or an RFC "
+			   "3339 time like 2026-03-01T00:00:00Z) [--export FILE] [--dry-run]\n" },
+		{ "prune --before 90d --head " HASH_A,
+		  "meshcontrol: audit prune: expected --before TIME (90d, 12h, or an RFC 3339 time "
+		  "like 2026-03-01T00:00:00Z) [--export FILE] [--dry-run]\n" },
+		{ "prune --before 90d extra",
+		  "meshcontrol: audit prune: expected --before TIME (90d, 12h, or an RFC 3339 time "
+		  "like 2026-03-01T00:00:00Z) [--export FILE] [--dry-run]\n" },
+		{ "prune --before 3w", "meshcontrol: audit prune: --before '3w': expected a "
+				       "duration (30s, 10m, 12h, 90d) "
+				       "or an RFC 3339 time (2026-03-01T00:00:00Z)\n" },
+		{ "prune --before 2026-02-30T00:00:00Z",
+		  "meshcontrol: audit prune: --before '2026-02-30T00:00:00Z': expected a duration "
+		  "(30s, 10m, 12h, 90d) or an RFC 3339 time (2026-03-01T00:00:00Z)\n" },
+		{ "prune --before 90d --export ''",
+		  "meshcontrol: audit prune: --export: expected a file name\n" },
+		{ "verify --dry-run", "meshcontrol: audit verify: expected [--head HASH]\n" },
+		{ "export --to - --before 1d",
+		  "meshcontrol: audit export: expected --to FILE|- [--follow] [--after ID]\n" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK_INT(mc(url, bad[i].args, out, sizeof(out)), 2);
+		CHECK_STR(out, bad[i].want);
+	}
+	/* nothing before 1970-01-01T00:00:01Z but row 1 at 1000 ms: nothing to prune */
+	CHECK_INT(mc(url, "prune --before 1970-01-01T00:00:01Z", out, sizeof(out)), 0);
+	CHECK_STR(out, "nothing to prune: no event received before 1970-01-01T00:00:01Z (the log "
+		       "starts after row 0)\n");
+	/* the dry run says what would go, and nothing goes */
+	CHECK_INT(mc(url, "prune --dry-run --before 1970-01-01T01:00:03.5+01:00", out, sizeof(out)),
+		  0);
+	char want[1024];
+	snprintf(want, sizeof(want),
+		 "would prune 3 events (rows 1..3, received 1970-01-01T00:00:01Z to "
+		 "1970-01-01T00:00:03Z); the log would start after row 3, hash %s\n",
+		 h3);
+	CHECK_STR(out, want);
+	CHECK_INT(mc(url, "verify", out, sizeof(out)), 0);
+	CHECK(strncmp(out, "6 rows checked", 14) == 0);
+	/* --export: a new file, the rows as export writes them; an existing one refused */
+	snprintf(path, sizeof(path), "/tmp/ctl-audit-mc/pruned-%s.jsonl", b->kind);
+	unlink(path);
+	snprintf(args, sizeof(args), "prune --before 1970-01-01T00:00:03.5Z --export %s", path);
+	CHECK_INT(mc(url, args, out, sizeof(out)), 0);
+	const char *done = "pruned 3 events (rows 1..3, received 1970-01-01T00:00:01Z to "
+			   "1970-01-01T00:00:03Z), exported to ";
+	CHECK(strncmp(out, done, strlen(done)) == 0);
+	CHECK(strstr(out, "; row 7 says so (admin.audit.prune)\n") != NULL);
+	FILE *f = fopen(path, "r");
+	CHECK(f != NULL);
+	char line[2048];
+	int lines = 0;
+	while (f && fgets(line, sizeof(line), f)) {
+		char start[16];
+		snprintf(start, sizeof(start), "{\"id\":%d,", ++lines);
+		CHECK(strncmp(line, start, strlen(start)) == 0);
+	}
+	CHECK_INT(lines, 3);
+	CHECK(strstr(line, h3) != NULL); /* the last exported row's hash is the anchor */
+	if (f)
+		fclose(f);
+	struct stat st;
+	CHECK_INT(stat(path, &st), 0);
+	CHECK_INT(st.st_mode & 0777, 0600);
+	snprintf(args, sizeof(args), "prune --before 1970-01-01T00:00:05.5Z --export %s", path);
+	CHECK_INT(mc(url, args, out, sizeof(out)), 1);
+	snprintf(want, sizeof(want),
+		 "meshcontrol: audit prune: --export %s: the file exists (not overwritten: name a "
+		 "new one)\n",
+		 path);
+	CHECK_STR(out, want);
+	CHECK_INT(mc(url, "verify", out, sizeof(out)), 0);
+	snprintf(want, sizeof(want), "3 events pruned up to seq 3 (hash %s) on ", h3);
+	CHECK(strncmp(out, want, strlen(want)) == 0);
+	CHECK(strstr(out, "\n4 rows checked, head ") != NULL);
+	unlink(path);
+}
+
 static void cases(struct backend *b)
 {
 	append_and_list(b);
-	concurrent(b);
+	concurrent(b, false);
 	tamper_cases(b);
+	prune_cases(b);
+	prune_held(b);
+	prune_tamper_cases(b);
+	concurrent(b, true);
+	prune_command(b);
 }
 
 static int pg_cases(struct pg_cluster *c, void *ctx)
@@ -343,7 +684,9 @@ static int pg_cases(struct pg_cluster *c, void *ctx)
 
 int main(int argc, char **argv)
 {
-	if (argc == 2 && strcmp(argv[1], "postgres") == 0)
+	meshcontrol = argc > 2 ? argv[2] : NULL;
+	mkdir("/tmp/ctl-audit-mc", 0700);
+	if (argc >= 2 && strcmp(argv[1], "postgres") == 0)
 		return pg_cluster_main(pg_cases, NULL);
 	struct backend b = { .kind = "sqlite" };
 	char cmd[128];

@@ -1,5 +1,5 @@
 /* The node protocol envelope: round trips, every refusal with its message, the replay
- * cache's window and its growth. */
+ * cache's window and its growth, the kept shared keys forgotten. */
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,8 +30,12 @@ int main(void)
 {
 	CHECK(sodium_init() >= 0);
 	uint8_t spub[32], spriv[32], mpub[32], mpriv[32], opub[32], opriv[32];
-	crypto_box_keypair(spub, spriv);
-	crypto_box_keypair(mpub, mpriv);
+	/* fixed keys: the cache's slots (a hash of both keys) are then the same every run, and
+	 * the seal's and the open's pairs are known to land in different ones */
+	uint8_t seed[crypto_box_SEEDBYTES] = { 1 };
+	crypto_box_seed_keypair(spub, spriv, seed);
+	seed[0] = 2;
+	crypto_box_seed_keypair(mpub, mpriv, seed);
 	crypto_box_keypair(opub, opriv);
 	const char *json = "{\"since\":0}", *why = NULL;
 	uint8_t *body, nonce[24], got_m[32], got_n[24];
@@ -47,6 +51,13 @@ int main(void)
 	CHECK_MEM(got_m, mpub, 32);
 	CHECK_MEM(got_n, nonce, 24);
 	CHECK_INT(ts, 1700000000000ull);
+	/* both sides' keys are kept (the seal's and the open's pair tags differ); forgetting
+	 * wipes them, and what is not kept is made again */
+	CHECK_INT(ctl_wire_keys_forget(), 2);
+	CHECK_INT(ctl_wire_keys_forget(), 0);
+	free(plain);
+	CHECK(ctl_wire_open_request(spriv, body, len, got_m, got_n, &ts, &plain, &plen, &why));
+	CHECK_INT(ctl_wire_keys_forget(), 1);
 	free(plain);
 
 	/* sealed to another server key: does not authenticate */
