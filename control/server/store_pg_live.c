@@ -102,9 +102,14 @@ static int kill_put_body(struct ctl__pg_store *s, void *ctx)
 	struct live_args *a = ctx;
 	const struct ctl_session_kill *k = a->kills;
 	struct ctl__pg_params p = { 0 };
-	PGresult *r;
+	PGresult *r = NULL;
 	ctl__pg_int(&p, a->node_id);
-	int rc = ctl__pg_q(s, "SELECT 1 FROM ssh_sessions WHERE node_id = $1 FOR UPDATE", &p, &r);
+	/* the node's row first, as the kill's foreign key would lock it: a node removed at
+	 * the same time (its cascade then waits for the list's row) is no deadlock */
+	int rc = ctl__pg_q(s, "SELECT 1 FROM nodes WHERE id = $1 FOR KEY SHARE", &p, NULL);
+	if (!rc)
+		rc = ctl__pg_q(s, "SELECT 1 FROM ssh_sessions WHERE node_id = $1 FOR UPDATE", &p,
+			       &r);
 	if (!rc && PQntuples(r) == 0)
 		rc = -ENOENT;
 	PQclear(r);
