@@ -53,13 +53,11 @@ struct ctl__node {
 	uint64_t audit_window_ms;
 	size_t audit_count;
 	int64_t seen_stored; /* shared store: when its last_seen was last written (map.c) */
-	/* its live SSH sessions as it last reported them (sessions.c), and the IDs an admin
-	 * asked to end, sent with its next map message */
-	struct ctl_session *sessions;
-	size_t n_sessions;
-	int64_t sessions_ms; /* when they were reported (unix ms) */
+	/* The sessions an admin asked to end (sessions.c), sent with its next map message: a
+	 * copy of those waiting in the store (its live sessions are there), kills_taken of
+	 * them in the message being made (ctl__kills_take) */
 	struct ctl_session_kill kills[CTL_SESSIONS_KILL_MAX];
-	size_t n_kills;
+	size_t n_kills, kills_taken;
 	uint64_t sessions_window_ms; /* lists it sent in the minute from then (now_mono_ms) */
 	unsigned sessions_posts;
 };
@@ -396,14 +394,23 @@ void ctl__audit(struct ctl_server *srv, struct MHD_Connection *c, const char *ty
 		const struct ctl__node *n, const char *actor, const char *detail);
 /* c's client address in full ("" when unknown). */
 void ctl__audit_source(struct MHD_Connection *c, char out[static SRV_SOURCE_MAX]);
-/* sessions.c: the node API "sessions" (n's live SSH sessions, replacing its list), the
- * admin's GET /api/v1/sessions and POST /api/v1/sessions/kill; the map's "kill_sessions"
- * (a JSON array's text, malloc'd; NULL when none wait) taken from n's queue; n's list and
- * queue freed; the node called name (or whose id it is), NULL when none. */
+/* sessions.c: the node API "sessions" (n's live SSH sessions, replacing its list in the
+ * store), the admin's GET /api/v1/sessions and POST /api/v1/sessions/kill; the map's
+ * "kill_sessions" (a JSON array's text, malloc'd; NULL when none wait) for n, the kills in it
+ * then copied out by ctl__kills_taken (at most CTL_SESSIONS_KILL_MAX; before the lock is let
+ * go to send it) and, once the message is queued, removed from the store and from the node
+ * of node_id (when it is still there) by ctl__kills_sent; n's copy of its kills forgotten;
+ * every node's copy read from the store again (replica.c: "kill:ID"), its map polls held
+ * here woken when it got new ones (0, or the store's error); the node called name (or whose
+ * id it is), NULL when none. */
 enum MHD_Result ctl__api_sessions(struct ctl__req *r, struct ctl__node *n);
 enum MHD_Result ctl__admin_sessions(struct ctl__req *r, const char *method, const char *rest);
 char *ctl__kills_take(struct ctl__node *n);
+size_t ctl__kills_taken(struct ctl__node *n, struct ctl_session_kill *out);
+void ctl__kills_sent(struct ctl_server *srv, int64_t node_id, const struct ctl_session_kill *v,
+		     size_t n);
 void ctl__sessions_forget(struct ctl__node *n);
+int ctl__kills_reload(struct ctl_server *srv);
 struct ctl__node *ctl__node_by_name(struct ctl_server *srv, const char *name);
 /* admin_audit.c: an admin API request that changed something, as its audit event (its
  * answer's status in status; ctl__admin_api calls it) */
@@ -608,6 +615,16 @@ int ctl__sq_throttle_give_back(struct ctl_store *s, enum ctl_throttle_kind kind,
 			       bool all, int64_t now);
 int ctl__sq_nonce_add(struct ctl_store *s, const uint8_t nonce[static 24], int64_t expires);
 int ctl__sq_transient_expire(struct ctl_store *s, int64_t now);
+/* store_sqlite_live.c: live SSH sessions and the kills waiting for each node (store.h) */
+int ctl__sq_ssh_sessions_put(struct ctl_store *s, int64_t node_id, const char *list,
+			     int64_t reported_ms);
+int ctl__sq_ssh_sessions_list(struct ctl_store *s, int64_t node_id, ctl_ssh_sessions_cb cb,
+			      void *ctx);
+int ctl__sq_ssh_kill_put(struct ctl_store *s, int64_t node_id, const struct ctl_session_kill *k,
+			 int64_t made, int64_t max);
+int ctl__sq_ssh_kills_list(struct ctl_store *s, int64_t node_id, ctl_ssh_kill_cb cb, void *ctx);
+int ctl__sq_ssh_kills_delete(struct ctl_store *s, int64_t node_id, const struct ctl_session_kill *v,
+			     size_t n);
 /* store_sqlite_logins.c: pending interactive logins and SSO sign-ins in flight (store.h) */
 int ctl__sq_login_put(struct ctl_store *s, const struct ctl__login_req *lr);
 int ctl__sq_login_get(struct ctl_store *s, const char *id, struct ctl__login_req *lr);

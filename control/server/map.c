@@ -64,7 +64,8 @@ static void sb_fmt(struct sbuf *b, const char *fmt, ...)
 
 /* ---- the map ---- */
 
-/* The sessions an admin asked to end (sessions.c), once: ,"kill_sessions":[...] */
+/* The sessions an admin asked to end (sessions.c): ,"kill_sessions":[...] (again in the next
+ * message until one carrying them was queued) */
 static void kills_add(struct sbuf *b, struct ctl__node *n)
 {
 	char *kills = ctl__kills_take(n);
@@ -367,7 +368,14 @@ enum MHD_Result ctl__api_map(struct ctl__req *r, struct ctl__node *n)
 	}
 	if (!msg)
 		return MHD_NO;
+	/* the kills it carries leave the store once it is queued (the lock is let go while it
+	 * is sealed: copied, and the node found again by id) */
+	struct ctl_session_kill kills[CTL_SESSIONS_KILL_MAX];
+	size_t n_kills = ctl__kills_taken(n, kills);
+	int64_t id = n->rec.id;
 	enum MHD_Result rc = ctl__reply_sealed(r, MHD_HTTP_OK, msg, strlen(msg));
 	ctl__secret_free(msg); /* a map may carry the node's relay credentials */
+	if (rc == MHD_YES)
+		ctl__kills_sent(srv, id, kills, n_kills);
 	return rc;
 }

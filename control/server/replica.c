@@ -48,10 +48,19 @@
  * registration when a batch brings more than REPLICA_LOGIN_WAKES); the caps count the
  * store's logins.
  *
- * SSO sign-ins in flight live in the store too (sso_pending.c; schema 8): a callback on any
+ * SSO sign-ins in flight live in the store too (sso_pending.c; schema 11): a callback on any
  * replica finishes a sign-in another started, and the pre-session cookie's key is derived
  * from the shared server key, and the start rate per address is counted in the store's
- * throttles (kind CTL_THROTTLE_SSO_START), so N replicas allow the starts of one. */
+ * throttles (kind CTL_THROTTLE_SSO_START), so N replicas allow the starts of one.
+ *
+ * Live SSH sessions live in the store too (sessions.c; schema 13): a node's list posted
+ * through any replica is what every replica's admin API lists, and a kill queued through any
+ * ("kill:NODE_ID", also when one is taken) has every replica read the kills waiting again
+ * (a small table: all of them, one query) and the one holding the node's map poll send it;
+ * it leaves the store once the message carrying it was queued.
+ *
+ * Still in memory per replica (not shared): the rate of a node's session lists
+ * (SRV_SESSIONS_PER_MIN on each replica it reaches). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -88,7 +97,8 @@ enum {
 	RELOAD_HOLD = 64,     /* a hold decided elsewhere: this replica's copies read again */
 	RELOAD_AUDIT = 128,   /* audit rows appended: the long polls read the log again */
 	RELOAD_LOGINS = 256,  /* logins decided elsewhere: every held registration asks again */
-	RELOAD_ALL = 511,
+	RELOAD_KILLS = 512,   /* session kills queued or taken: the nodes' copies read again */
+	RELOAD_ALL = 1023,
 	/* logins decided in one batch whose held registrations are woken by id; past this
 	 * many, all of them are (each reads its login from the store again) */
 	REPLICA_LOGIN_WAKES = 16,
@@ -449,6 +459,11 @@ static unsigned reload(struct ctl_server *srv, const struct batch *b)
 		ctl__wake(srv, SRV_WAIT_AUDIT, NULL);
 	if (what & RELOAD_LOGINS)
 		ctl__wake(srv, SRV_WAIT_REGISTER, NULL);
+	if ((what & RELOAD_KILLS) && (rc = ctl__kills_reload(srv))) {
+		log_err("meshcontrol", "replica: cannot reload the session kills: %s",
+			strerror(-rc));
+		failed |= RELOAD_KILLS;
+	}
 	if (srv->dirty)
 		pthread_cond_signal(&srv->timer_cond); /* rebuild now, not at the tick's end */
 	return failed;
@@ -472,6 +487,8 @@ unsigned ctl__replica_reload_bits(const struct ctl_change *c)
 		return RELOAD_AUDIT;
 	case CTL_CHANGE_LOGIN:
 		return RELOAD_LOGINS;
+	case CTL_CHANGE_KILL:
+		return RELOAD_KILLS;
 	case CTL_CHANGE_META:
 		if (strcmp(c->name, "dns") == 0)
 			return RELOAD_DNS;

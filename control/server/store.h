@@ -97,6 +97,7 @@ struct ctl_store;
 struct ctl__hold;	 /* a check-mode hold (internal.h): its row in the store */
 struct ctl__login_req;	 /* an interactive login (internal.h): its row in the store */
 struct ctl__sso_pending; /* an SSO sign-in in flight (sso.h): its row in the store */
+struct ctl_session_kill; /* a live SSH session an admin asked to end (control/netmap/sessions.h) */
 
 /* Pending check-mode holds counted for the caps (hold.c): from a source node, to a
  * destination node, and every hold stored. */
@@ -138,6 +139,10 @@ typedef int (*ctl_sso_cb)(void *ctx, const struct ctl_sso_member *m);
 typedef int (*ctl_user_cb)(void *ctx, const struct ctl_user *u);
 typedef int (*ctl_authkey_cb)(void *ctx, const struct ctl_authkey *k);
 typedef int (*ctl_node_cb)(void *ctx, const struct ctl_node_rec *n);
+/* A node's live SSH sessions as stored (ssh_sessions_list), and a kill waiting for it. */
+typedef int (*ctl_ssh_sessions_cb)(void *ctx, int64_t node_id, const char *list,
+				   int64_t reported_ms);
+typedef int (*ctl_ssh_kill_cb)(void *ctx, int64_t node_id, const struct ctl_session_kill *k);
 
 /* The audit log (schema 6; audit.h has the events' format): an append-only table whose
  * rows are numbered 1, 2, 3 ... with no gap, each row's hash = SHA-256(the previous row's
@@ -354,6 +359,30 @@ struct ctl_store_ops {
 	int (*sso_pending_take)(struct ctl_store *s, const char *state_id, const char *pre,
 				int64_t now, struct ctl__sso_pending *p, char *sealed,
 				size_t sealed_len);
+	/* Live SSH sessions (schema 13, ssh_sessions and ssh_kills; sessions.c), so that every
+	 * replica lists each node's and a kill made through one reaches the node streaming
+	 * from another (on PostgreSQL a kill queued or removed notifies "kill:NODE_ID").  Live
+	 * state: rows go with their node, and store migrate copies none.
+	 * ssh_sessions_put stores node_id's list (its {"sessions":[...]} text as sessions.c
+	 * wrote it after validation) reported at reported_ms (unix ms) in place of the last,
+	 * and drops the kills waiting for sessions it no longer lists (same id and since), in
+	 * one transaction; -ENOENT when the node is gone.  ssh_sessions_list gives node_id's
+	 * list (0: every node's, in ascending node id) to cb.  ssh_kill_put queues k for
+	 * node_id, made at `made` (unix s), in the node's row lock: 0, also when a kill of
+	 * that id waits already (its since then k's); -ENOSPC when max wait for the node,
+	 * -ENOENT when it has no list stored.  ssh_kills_list gives the kills waiting for
+	 * node_id (0: every node's) to cb, by node id, then as they were made;
+	 * ssh_kills_delete removes node_id's kills of v[0..n) (same id and since; 0 for those
+	 * gone already). */
+	int (*ssh_sessions_put)(struct ctl_store *s, int64_t node_id, const char *list,
+				int64_t reported_ms);
+	int (*ssh_sessions_list)(struct ctl_store *s, int64_t node_id, ctl_ssh_sessions_cb cb,
+				 void *ctx);
+	int (*ssh_kill_put)(struct ctl_store *s, int64_t node_id, const struct ctl_session_kill *k,
+			    int64_t made, int64_t max);
+	int (*ssh_kills_list)(struct ctl_store *s, int64_t node_id, ctl_ssh_kill_cb cb, void *ctx);
+	int (*ssh_kills_delete)(struct ctl_store *s, int64_t node_id,
+				const struct ctl_session_kill *v, size_t n);
 };
 
 struct ctl_store {

@@ -5,7 +5,11 @@
  * committed only when every table has as many rows on both sides and the same digest
  * (BLAKE2b over each row's cells, tagged by kind and length, in primary-key order with
  * byte-wise text order on both sides).  Ids are kept and each BIGSERIAL set past the
- * highest id SQLite ever handed out (its sqlite_sequence), so an id is never given twice. */
+ * highest id SQLite ever handed out (its sqlite_sequence), so an id is never given twice.
+ * Not copied: what is in flight or live and ends with the server (check-mode holds, pending
+ * logins, SSO sign-ins, web sessions, password throttles, request nonces; the nodes' live
+ * SSH sessions and the kills waiting for them, which each node sends again, ssh_sessions
+ * and ssh_kills). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

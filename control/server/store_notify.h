@@ -8,9 +8,10 @@
  * (the DNS settings "dns", the admin token hash), hold:ID (a check-mode hold decided,
  * re-authenticated for or removed; ID its 32 hex digits), audit:ID (a row appended to the
  * audit log; one per row, ID its id), login:ID (an interactive login approved or rejected;
- * ID its 64 hex digits, the SHA-256 of its token).  A notification is delivered only after
- * its transaction commits, and to every listening connection, the writer's own replica
- * included.
+ * ID its 64 hex digits, the SHA-256 of its token), kill:NODE_ID (a kill of one of the node's
+ * live SSH sessions queued or changed, or taken: sent, or no longer listed).  A notification
+ * is delivered only after its transaction commits, and to every listening connection, the
+ * writer's own replica included.
  *
  *	struct ctl_store_listener *l;
  *	if (ctl_store_listen(url, &l, err, sizeof(err)) == 0)
@@ -37,6 +38,7 @@ enum ctl_change_kind {
 	CTL_CHANGE_HOLD,
 	CTL_CHANGE_AUDIT,
 	CTL_CHANGE_LOGIN,
+	CTL_CHANGE_KILL,
 };
 
 enum {

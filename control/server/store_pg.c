@@ -5,7 +5,8 @@
  * once per op (ctl__pg_run says when the op runs again).  This file: the connection and its
  * statement helpers, the schema, users, meta, policy and SSO identities; nodes and
  * auth keys are in store_pg_nodes.c, the audit log in store_pg_audit.c, check mode's approvals
- * and holds in store_pg_holds.c, web sessions, throttles and nonces in store_pg_transient.c. */
+ * and holds in store_pg_holds.c, web sessions, throttles and nonces in store_pg_transient.c,
+ * live SSH sessions and their kills in store_pg_live.c. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -122,6 +123,14 @@ static const char *const migrations[] = {
 	/* 12: what a prune removed of each node's seqs (store_pg_audit.c), as in SQLite */
 	"CREATE TABLE IF NOT EXISTS audit_pruned (node_id BIGINT NOT NULL, queue TEXT NOT NULL,"
 	"  seq BIGINT NOT NULL, last_id BIGINT NOT NULL, PRIMARY KEY (node_id, queue));",
+	/* 13: live SSH sessions and the kills waiting for each node (store_pg_live.c), as in
+	 * SQLite */
+	"CREATE TABLE IF NOT EXISTS ssh_sessions (node_id BIGINT PRIMARY KEY"
+	"  REFERENCES nodes(id) ON DELETE CASCADE, list TEXT NOT NULL,"
+	"  reported_ms BIGINT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS ssh_kills (node_id BIGINT NOT NULL"
+	"  REFERENCES nodes(id) ON DELETE CASCADE, id TEXT NOT NULL, since BIGINT NOT NULL,"
+	"  made BIGINT NOT NULL, PRIMARY KEY (node_id, id));",
 };
 
 enum { N_MIGRATIONS = sizeof(migrations) / sizeof(migrations[0]) };
@@ -692,6 +701,11 @@ static const struct ctl_store_ops pg_ops = {
 	.login_expire = ctl__pg_login_expire,
 	.sso_pending_put = ctl__pg_sso_pending_put,
 	.sso_pending_take = ctl__pg_sso_pending_take,
+	.ssh_sessions_put = ctl__pg_ssh_sessions_put,
+	.ssh_sessions_list = ctl__pg_ssh_sessions_list,
+	.ssh_kill_put = ctl__pg_ssh_kill_put,
+	.ssh_kills_list = ctl__pg_ssh_kills_list,
+	.ssh_kills_delete = ctl__pg_ssh_kills_delete,
 };
 
 /* All migrations not yet applied, in one transaction holding the advisory lock: a replica

@@ -4,6 +4,7 @@
  * store_pg_notify.c: meta_add and change notifications; store_pg_holds.c: check mode's approvals
  * and holds; store_pg_transient.c: web sessions, password throttles, request nonces;
  * store_pg_logins.c: pending interactive logins and SSO sign-ins in flight;
+ * store_pg_live.c: live SSH sessions and their kills;
  * store_migrate.c: SQLite -> PostgreSQL).  Every statement goes through ctl__pg_q with its
  * values as parameters (PQexecParams, text format): no SQL is ever built from input.  Errors
  * are negative errno values: -EEXIST for a constraint (SQLSTATE class 23, as SQLite's
@@ -141,6 +142,16 @@ int ctl__pg_sso_pending_put(struct ctl_store *s, const char *state_id, const cha
 int ctl__pg_sso_pending_take(struct ctl_store *s, const char *state_id, const char *pre,
 			     int64_t now, struct ctl__sso_pending *p, char *sealed,
 			     size_t sealed_len);
+/* store_pg_live.c: live SSH sessions and the kills waiting for each node (store.h) */
+int ctl__pg_ssh_sessions_put(struct ctl_store *s, int64_t node_id, const char *list,
+			     int64_t reported_ms);
+int ctl__pg_ssh_sessions_list(struct ctl_store *s, int64_t node_id, ctl_ssh_sessions_cb cb,
+			      void *ctx);
+int ctl__pg_ssh_kill_put(struct ctl_store *s, int64_t node_id, const struct ctl_session_kill *k,
+			 int64_t made, int64_t max);
+int ctl__pg_ssh_kills_list(struct ctl_store *s, int64_t node_id, ctl_ssh_kill_cb cb, void *ctx);
+int ctl__pg_ssh_kills_delete(struct ctl_store *s, int64_t node_id, const struct ctl_session_kill *v,
+			     size_t n);
 /* store_pg_notify.c: the triggers that notify every change (store_notify.h), installed
  * (or replaced) in a transaction of their own under the migration lock. */
 int ctl__pg_notify_install(struct ctl__pg_store *s, char *err, size_t errlen);

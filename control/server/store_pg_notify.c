@@ -59,6 +59,11 @@ static const char install_sql[] =
     "CREATE OR REPLACE TRIGGER mesh_notify_changed AFTER UPDATE ON pending_logins FOR EACH ROW"
     " WHEN (OLD.state IS DISTINCT FROM NEW.state)"
     " EXECUTE FUNCTION mesh_notify('login', 'token');"
+    /* a kill of a live SSH session queued or taken: the replica streaming its node sends it
+     * (the payload is the node's id; a list stored notifies nothing: the admin's list reads
+     * the store) */
+    "CREATE OR REPLACE TRIGGER mesh_notify AFTER INSERT OR UPDATE OR DELETE ON ssh_kills"
+    " FOR EACH ROW EXECUTE FUNCTION mesh_notify('kill', 'node_id');"
     "CREATE OR REPLACE TRIGGER mesh_notify AFTER INSERT OR UPDATE OR DELETE ON sso_identities"
     " FOR EACH ROW EXECUTE FUNCTION mesh_notify('sso', 'user_id');"
     /* only the values replicas reload (not the address allocator's next_host, written at
@@ -122,7 +127,7 @@ static const struct {
 	{ "user", CTL_CHANGE_USER },   { "approval", CTL_CHANGE_APPROVAL },
 	{ "sso", CTL_CHANGE_SSO },     { "meta", CTL_CHANGE_META },
 	{ "hold", CTL_CHANGE_HOLD },   { "audit", CTL_CHANGE_AUDIT },
-	{ "login", CTL_CHANGE_LOGIN },
+	{ "login", CTL_CHANGE_LOGIN }, { "kill", CTL_CHANGE_KILL },
 };
 
 bool ctl_change_parse(const char *payload, struct ctl_change *c, char *why, size_t whylen)
@@ -137,7 +142,7 @@ bool ctl_change_parse(const char *payload, struct ctl_change *c, char *why, size
 	if (!colon || i == sizeof(kinds) / sizeof(kinds[0])) {
 		snprintf(why, whylen,
 			 "change '%.64s': expected KIND:ID with KIND one of node, "
-			 "policy, user, approval, sso, meta, hold, audit, login",
+			 "policy, user, approval, sso, meta, hold, audit, login, kill",
 			 payload);
 		return false;
 	}

@@ -135,6 +135,15 @@ static const char *const migrations[] = {
 	 * outlive the rows that held them */
 	"CREATE TABLE IF NOT EXISTS audit_pruned (node_id INTEGER NOT NULL, queue TEXT NOT NULL,"
 	"  seq INTEGER NOT NULL, last_id INTEGER NOT NULL, PRIMARY KEY (node_id, queue));",
+	/* 13: each node's live SSH sessions as it last reported them and the kills an admin
+	 * queued for it (store_sqlite_live.c), so that replicas share them; live state, gone
+	 * with the node, not copied by store migrate */
+	"CREATE TABLE IF NOT EXISTS ssh_sessions (node_id INTEGER PRIMARY KEY"
+	"  REFERENCES nodes(id) ON DELETE CASCADE, list TEXT NOT NULL,"
+	"  reported_ms INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS ssh_kills (node_id INTEGER NOT NULL"
+	"  REFERENCES nodes(id) ON DELETE CASCADE, id TEXT NOT NULL, since INTEGER NOT NULL,"
+	"  made INTEGER NOT NULL, PRIMARY KEY (node_id, id));",
 };
 
 enum { N_MIGRATIONS = sizeof(migrations) / sizeof(migrations[0]) };
@@ -606,6 +615,11 @@ static const struct ctl_store_ops sqlite_ops = {
 	.login_expire = ctl__sq_login_expire,
 	.sso_pending_put = ctl__sq_sso_pending_put,
 	.sso_pending_take = ctl__sq_sso_pending_take,
+	.ssh_sessions_put = ctl__sq_ssh_sessions_put,
+	.ssh_sessions_list = ctl__sq_ssh_sessions_list,
+	.ssh_kill_put = ctl__sq_ssh_kill_put,
+	.ssh_kills_list = ctl__sq_ssh_kills_list,
+	.ssh_kills_delete = ctl__sq_ssh_kills_delete,
 };
 
 static int migrate(sqlite3 *db, char *err, size_t errlen)

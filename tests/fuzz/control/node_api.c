@@ -14,6 +14,7 @@
 
 #include "common/key.h"
 #include "control/netmap/hostkey.h"
+#include "control/netmap/sessions.h"
 #include "control/netmap/endpoint.h"
 #include "nat/rest.h"
 #include "tests/fuzz/control/srv_harness.h"
@@ -100,6 +101,28 @@ static void check_relays(json_t *j, int64_t id, bool in_node)
 	}
 }
 
+/* A list stored for the node that sent the request only, and one the parser takes. */
+static int own_list(void *ctx, int64_t node_id, const char *list, int64_t reported_ms)
+{
+	struct ctl_session *v;
+	size_t n;
+	char err[256];
+	(void)reported_ms;
+	if (node_id != *(const int64_t *)ctx ||
+	    ctl_sessions_parse(list, strlen(list), &v, &n, err, sizeof(err)) != 0)
+		abort();
+	free(v);
+	return 0;
+}
+
+static int no_kill(void *ctx, int64_t node_id, const struct ctl_session_kill *k)
+{
+	(void)ctx;
+	(void)node_id;
+	(void)k;
+	abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const uint8_t *nl = memchr(data, '\n', size);
@@ -123,12 +146,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	srv->store->ops->node_list(srv->store, check_node, &seen);
 	/* a node's list of live sessions is its own (the envelope says whose), bounded, and
 	 * no node request queues a kill */
-	for (size_t i = 0; i < srv->n_nodes; i++) {
-		const struct ctl__node *n = srv->nodes[i];
-		if (n->n_kills || n->n_sessions > CTL_SESSIONS_MAX ||
-		    (n->n_sessions && n->rec.id != node + 1))
+	int64_t sender = node + 1;
+	if (srv->store->ops->ssh_sessions_list(srv->store, 0, own_list, &sender) ||
+	    srv->store->ops->ssh_kills_list(srv->store, 0, no_kill, NULL))
+		abort();
+	for (size_t i = 0; i < srv->n_nodes; i++)
+		if (srv->nodes[i]->n_kills)
 			abort();
-	}
 	if (node >= 0 && rep.body) {
 		json_t *j = json_loadb(rep.body, rep.len, 0, NULL);
 		check_relays(j, node + 1, false);

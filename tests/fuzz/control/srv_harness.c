@@ -122,10 +122,16 @@ enum MHD_Result MHD_add_response_header(struct MHD_Response *r, const char *h, c
 	return MHD_YES;
 }
 
+int fz_queue_refuse;
+
 enum MHD_Result MHD_queue_response(struct MHD_Connection *c, unsigned int status,
 				   struct MHD_Response *r)
 {
 	struct fz_reply *out = c->reply;
+	if (fz_queue_refuse > 0) { /* as libmicrohttpd does when the connection is gone */
+		fz_queue_refuse--;
+		return MHD_NO;
+	}
 	out->queued++;
 	if (out->queued > 1 || status < 100 || status > 599)
 		abort();

@@ -42,6 +42,10 @@ struct fz_reply {
 	char cookie[256]; /* the answer's Set-Cookie ("" for none) */
 };
 
+/* The next this many answers are refused (MHD_queue_response says MHD_NO, nothing is
+ * queued), as when the client's connection went: 0 unless a test sets it. */
+extern int fz_queue_refuse;
+
 /* A fresh server from the prepared state; aborts when it cannot be made. */
 struct ctl_server *fz_srv_open(void);
 void fz_srv_close(struct ctl_server *srv);

@@ -189,3 +189,14 @@ int pg_cluster_store_main(int argc, char **argv, void (*cases)(const char *url),
 		fprintf(stderr, "cannot remove %s\n", dir);
 	return finish();
 }
+
+struct ctl_node_rec pg_cluster_node(uint8_t seed, int64_t user)
+{
+	struct ctl_node_rec n;
+	memset(&n, 0, sizeof(n));
+	memset(n.machine_key, seed, 32);
+	memset(n.node_key, seed + 100, 32);
+	snprintf(n.hostname, sizeof(n.hostname), "host%u", seed);
+	n.user_id = user;
+	return n;
+}

@@ -15,6 +15,9 @@
 #define MESH_TESTS_PG_CLUSTER_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+#include "control/server/store.h"
 
 struct pg_cluster {
 	char bin[256]; /* the directory of initdb, pg_ctl, createdb */
@@ -41,5 +44,9 @@ int pg_cluster_stop_server(struct pg_cluster *c);
  * another; finish (the test's check_finish) gives the exit status (77: skipped). */
 int pg_cluster_store_main(int argc, char **argv, void (*cases)(const char *url),
 			  void (*pg_more)(const char *url), int (*finish)(void));
+
+/* A node record for a store test to register: keys all seed (node key seed + 100), host name
+ * "hostSEED", owned by user (0: none, for a tagged node). */
+struct ctl_node_rec pg_cluster_node(uint8_t seed, int64_t user);
 
 #endif

@@ -2,11 +2,11 @@
  * Without arguments: the change payloads the database sends (a numbered table, the exact
  * error of each bad one), what each change reloads, how a stored node differs from memory,
  * and meta_add (insert-if-absent) on SQLite.  With `postgres` (a cluster of its own,
- * pg_cluster.h; 77 without PostgreSQL): the triggers' payloads for each kind of write, two
- * servers on one database agreeing on the server key and the admin token (written by one),
- * a policy, a node, its new endpoints and its removal written through one store reaching
- * the other server's memory, and a long poll of the audit log on one server woken by a row
- * appended through the other (audit:ID). */
+ * pg_cluster.h; 77 without PostgreSQL): the triggers' payloads for each kind of write (a
+ * session kill queued and taken too: kill:NODE), two servers on one database agreeing on the
+ * server key and the admin token (written by one), a policy, a node, its new endpoints and
+ * its removal written through one store reaching the other server's memory, and a long poll
+ * of the audit log on one server woken by a row appended through the other (audit:ID). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -43,15 +43,15 @@ static const struct {
 	/* 7 */
 	{ "node", false, 0, 0,
 	  "change 'node': expected KIND:ID with KIND one of node, policy, user, approval, sso, "
-	  "meta, hold, audit, login" },
+	  "meta, hold, audit, login, kill" },
 	/* 8 */
 	{ "nodes:1", false, 0, 0,
 	  "change 'nodes:1': expected KIND:ID with KIND one of node, policy, user, approval, sso, "
-	  "meta, hold, audit, login" },
+	  "meta, hold, audit, login, kill" },
 	/* 9 */
 	{ "", false, 0, 0,
 	  "change '': expected KIND:ID with KIND one of node, policy, user, approval, sso, meta, "
-	  "hold, audit, login" },
+	  "hold, audit, login, kill" },
 	/* 10 */
 	{ "node:", false, 0, 0, "change 'node:': the id must be a positive decimal integer" },
 	/* 11 */
@@ -82,7 +82,7 @@ static const struct {
 	/* 22 */
 	{ ":1", false, 0, 0,
 	  "change ':1': expected KIND:ID with KIND one of node, policy, user, approval, sso, "
-	  "meta, hold, audit, login" },
+	  "meta, hold, audit, login, kill" },
 	/* 23: a hold's id, 32 hex digits */
 	{ "hold:0123456789abcdef0123456789abcdef", true, CTL_CHANGE_HOLD, 0,
 	  "0123456789abcdef0123456789abcdef" },
@@ -107,6 +107,9 @@ static const struct {
 	{ "login:0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef", false, 0, 0,
 	  "change 'login:0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789': a "
 	  "login's id is 64 of 0-9 and a-f" },
+	/* 31: a node's session kills queued or taken, by its id */
+	{ "kill:5", true, CTL_CHANGE_KILL, 5, "" },
+	{ "kill:s3", false, 0, 0, "change 'kill:s3': the id must be a positive decimal integer" },
 };
 
 static void parse_table(void)
@@ -160,6 +163,10 @@ static void reload_bits(void)
 	c = (struct ctl_change){ .kind = CTL_CHANGE_AUDIT, .id = 3 }; /* the long polls wake */
 	unsigned audit = ctl__replica_reload_bits(&c);
 	CHECK(audit != 0 && audit != node && audit != policy && audit != dns && audit != admin);
+	c = (struct ctl_change){ .kind = CTL_CHANGE_KILL, .id = 3 }; /* the kills read again */
+	unsigned kill = ctl__replica_reload_bits(&c);
+	CHECK(kill != 0 && kill != node && kill != policy && kill != audit && kill != dns &&
+	      kill != admin);
 }
 
 static struct ctl_node_rec mknode(uint8_t seed)
@@ -279,7 +286,7 @@ static void on_heard(void *ctx, const struct ctl_change *c)
 {
 	struct heard *h = ctx;
 	static const char *const names[] = { "node", "policy", "user",	"approval", "sso",
-					     "meta", "hold",   "audit", "login" };
+					     "meta", "hold",   "audit", "login",    "kill" };
 	if (h->n < 32) {
 		if (c->kind == CTL_CHANGE_META || c->kind == CTL_CHANGE_HOLD ||
 		    c->kind == CTL_CHANGE_LOGIN)
@@ -354,6 +361,18 @@ static void trigger_cases(const char *url)
 	CHECK_STR(listen_for(l), "hold:0123456789abcdef0123456789abcdef");
 	CHECK_INT(s->ops->hold_delete(s, h.id), 0);
 	CHECK_STR(listen_for(l), "hold:0123456789abcdef0123456789abcdef");
+	/* live sessions: a list stored, nothing (the admin's list reads the store); a kill
+	 * queued, changed or taken, "kill:NODE" */
+	CHECK_INT(
+	    s->ops->ssh_sessions_put(s, n.id, "{\"sessions\":[{\"id\":\"s1\",\"since\":1}]}", 1),
+	    0);
+	CHECK_STR(listen_for(l), "");
+	struct ctl_session_kill k = { .id = "s1", .since = 1 };
+	CHECK_INT(s->ops->ssh_kill_put(s, n.id, &k, 1, 64), 0);
+	snprintf(want, sizeof(want), "kill:%lld", (long long)n.id);
+	CHECK_STR(listen_for(l), want);
+	CHECK_INT(s->ops->ssh_kills_delete(s, n.id, &k, 1), 0);
+	CHECK_STR(listen_for(l), want);
 	/* the user's removal cascades to the node, which notifies too */
 	CHECK_INT(s->ops->user_remove(s, "alice@example.com", NULL, NULL), 0);
 	char both[128];

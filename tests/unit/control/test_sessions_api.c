@@ -4,7 +4,8 @@
  * whose); GET /api/v1/sessions with its filters and bad parameters; a kill refused for an
  * unknown node or session and an offline node, queued otherwise (202), sent once in the
  * node's next map message as "kill_sessions" and written to the audit log as
- * admin.session.kill; a node removed takes its list with it. */
+ * admin.session.kill; a kill stays queued until a message carrying it was queued; a node
+ * removed takes its list with it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,6 +153,21 @@ int main(void)
 	body = map(srv, 0, 0);
 	CHECK(body && strstr(body, "\"type\":\"full\"") &&
 	      strstr(body, "},\"kill_sessions\":[{\"id\":\"s1\",\"since\":1765000000}]}"));
+	free(body);
+	/* a message that could not be queued (its connection went) leaves its kill for the
+	 * next (refused twice: the harness runs a handler that queued nothing once more) */
+	admin_is(srv, "POST", "sessions/kill", "{\"node\":\"laptop\",\"id\":\"s2\"}", 202, NULL);
+	struct fz_reply lost;
+	fz_queue_refuse = 2;
+	fz_node(srv, 0, "map", "{\"since\":0}", 11, &lost);
+	CHECK_INT(lost.status, 0);
+	CHECK_INT(fz_queue_refuse, 0);
+	free(lost.body);
+	body = map(srv, 0, 0);
+	CHECK(body && strstr(body, ",\"kill_sessions\":[{\"id\":\"s2\",\"since\":1765000000}]}"));
+	free(body);
+	body = map(srv, 0, 0);
+	CHECK(body && !strstr(body, "kill_sessions"));
 	free(body);
 	admin_is(srv, "POST", "sessions/kill", "{\"node\":\"laptop\",\"id\":\"s1\"}", 202, NULL);
 	post(srv, 0, "{\"sessions\":[" ONE("s2", "tag:ci", "make test") "]}", 200,

@@ -103,17 +103,6 @@ static char *dump(struct ctl_store *s)
 	return d.buf;
 }
 
-static struct ctl_node_rec mknode(uint8_t seed, int64_t user)
-{
-	struct ctl_node_rec n;
-	memset(&n, 0, sizeof(n));
-	memset(n.machine_key, seed, 32);
-	memset(n.node_key, seed + 100, 32);
-	snprintf(n.hostname, sizeof(n.hostname), "host%u", seed);
-	n.user_id = user;
-	return n;
-}
-
 /* A store with rows in every table. */
 static void populate(struct ctl_store *s)
 {
@@ -130,7 +119,8 @@ static void populate(struct ctl_store *s)
 	CHECK_INT(ctl_authkey_create(s, bob, false, true, NULL, 0, 99999, key, &k), 0);
 	CHECK_INT(s->ops->authkey_revoke(s, k.prefix), 0);
 	ctl_authkey_clear(&k);
-	struct ctl_node_rec n1 = mknode(1, alice), n2 = mknode(2, 0), n3 = mknode(3, bob);
+	struct ctl_node_rec n1 = pg_cluster_node(1, alice), n2 = pg_cluster_node(2, 0),
+			    n3 = pg_cluster_node(3, bob);
 	char *ntags[] = { "tag:web" };
 	n2.tags = ntags;
 	n2.n_tags = 1;
@@ -210,7 +200,7 @@ static int cases(struct pg_cluster *c, void *ctx)
 	char *got = dump(pg);
 	CHECK_STR(got, want);
 	/* a node registered after the move gets neither a removed node's id nor its address */
-	struct ctl_node_rec n4 = mknode(4, 1);
+	struct ctl_node_rec n4 = pg_cluster_node(4, 1);
 	CHECK_INT(pg->ops->node_register(pg, &n4, 0), 0);
 	CHECK_INT(n4.id, 4);
 	CHECK_INT(n4.ipv4, 0x64400004);
