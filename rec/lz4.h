@@ -32,8 +32,8 @@ struct rec_part {
 	size_t len;
 };
 
-/* A packer: liblz4's compression context, kept from one body to the next (making one for
- * each body costs as much as packing 100 KiB of text).  0 or -ENOMEM. */
+/* A packer: liblz4's compression context, kept from one body to the next (its allocations
+ * made once).  0 or -ENOMEM. */
 struct rec_lz4;
 int rec_lz4_new(struct rec_lz4 **out);
 void rec_lz4_free(struct rec_lz4 *z);
