@@ -16,6 +16,11 @@
  *	HEAD /v1/recordings/ID		200 and Mesh-Acked: SIZE (durable), or 404
  *	GET  /v1/recordings		[{"source", "id", "size", "mtime"}, ...]
  *	GET  /v1/recordings/SOURCE/ID	the asciicast file (asciinema plays it)
+ * A PUT's body may come coded (Content-Encoding: lz4, one LZ4 frame: rec/lz4.h), which every
+ * answer offers (Accept-Encoding: lz4, RFC 7694); the file holds it inflated, offsets and
+ * Mesh-Acked count those plain bytes, 415 answers another coding, 400 a bad frame and 413
+ * one that inflates past RECORDER_BODY_MAX.  A node that sends no Content-Encoding (an older
+ * one, or one that has not seen the offer yet) is taken as before.
  * A recording is DIR/SOURCE/ID.cast with SOURCE the address the connection came from, so a
  * node only ever writes its own; reading (the two GETs) is for the addresses in --readers
  * (loopback by default).  cmd/recorder/proto.c parses the request line, cmd/recorder/store.c
@@ -24,7 +29,8 @@
  *
  * Bounds: a body is held in memory whole (so a PUT is stored all or nothing) and never
  * beyond RECORDER_BODY_MAX, which is refused from its Content-Length when it has one; at
- * most --max-connections connections (so at most that many bodies), PER_IP of them from one
+ * most --max-connections connections (so at most that many bodies, each with its inflated
+ * copy of at most RECORDER_BODY_MAX while it is stored), PER_IP of them from one
  * address, each closed after TIMEOUT_S without traffic.  Logs a line when a recording starts,
  * when a node comes back to one, and when one ends (end=1, or idle for --idle-end:
  * cmd/recorder/active.h); bodies are never logged. */
@@ -48,6 +54,7 @@
 #include "common/common.h"
 #include "common/strv.h"
 #include "mesh_version.h"
+#include "rec/lz4.h"
 
 enum {
 	TIMEOUT_S = 30,
@@ -76,6 +83,7 @@ struct req {
 	unsigned status; /* a refusal decided before the body was read, 0 for none */
 	char why[RECORDER_WHY_MAX];
 	bool started, answered;
+	bool lz4; /* Content-Encoding: lz4 */
 	char *body;
 	size_t len, cap, dropped;
 };
@@ -96,6 +104,7 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const ch
 		return MHD_NO;
 	MHD_add_response_header(resp, "Content-Type", ctype);
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	MHD_add_response_header(resp, "Accept-Encoding", REC_LZ4_CODING);
 	if (acked) {
 		char v[24];
 		snprintf(v, sizeof(v), "%" PRIu64, *acked);
@@ -147,9 +156,35 @@ static void run_ended(void *ctx, const struct recorder_run *run, enum recorder_r
 		 run->from);
 }
 
+/* An lz4 body inflated in place of the coded one: 0, or the answer's status with why. */
+static unsigned inflate_body(struct req *q)
+{
+	char *plain = malloc(RECORDER_BODY_MAX), why[REC_LZ4_WHY_MAX];
+	size_t n;
+	int rc =
+	    plain ? rec_lz4_unpack(q->body, q->len, plain, RECORDER_BODY_MAX, &n, why) : -ENOMEM;
+	if (rc) {
+		free(plain);
+		snprintf(q->why, sizeof(q->why), "%s", rc == -ENOMEM ? "out of memory" : why);
+		return rc == -EFBIG    ? MHD_HTTP_CONTENT_TOO_LARGE
+		       : rc == -ENOMEM ? MHD_HTTP_INTERNAL_SERVER_ERROR
+				       : MHD_HTTP_BAD_REQUEST;
+	}
+	free(q->body);
+	q->body = plain;
+	q->len = q->cap = n;
+	return 0;
+}
+
 static enum MHD_Result do_upload(struct recorder *rec, struct MHD_Connection *c, struct req *q)
 {
 	uint64_t held;
+	unsigned st = q->lz4 ? inflate_body(q) : 0;
+	if (st) {
+		log_info("meshrecorder", "%s: recording %s: upload at %" PRIu64 " refused: %s",
+			 q->source, q->r.id, q->r.offset, q->why);
+		return reply_text(c, st, NULL, "%s", q->why);
+	}
 	int rc = recorder_store_append(rec->store, q->source, q->r.id, q->r.offset, q->body, q->len,
 				       q->r.end, &held);
 	switch (rc) {
@@ -302,6 +337,8 @@ static enum MHD_Result headers_in(struct recorder *rec, struct MHD_Connection *c
 	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	const char *expect =
 	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+	const char *coding =
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_ENCODING);
 	unsigned long long len = 0;
 	if (cl) {
 		char *end;
@@ -315,6 +352,15 @@ static enum MHD_Result headers_in(struct recorder *rec, struct MHD_Connection *c
 		q->status = MHD_HTTP_FORBIDDEN;
 		snprintf(q->why, sizeof(q->why),
 			 "%s may not read recordings (meshrecorder --readers)", q->source);
+	}
+	if (!q->status && q->r.route == RECORDER_UPLOAD && coding &&
+	    strcasecmp(coding, "identity") != 0) {
+		q->lz4 = strcasecmp(coding, REC_LZ4_CODING) == 0;
+		if (!q->lz4) {
+			q->status = MHD_HTTP_UNSUPPORTED_MEDIA_TYPE;
+			snprintf(q->why, sizeof(q->why),
+				 "a body is plain or coded lz4 (Content-Encoding), no other");
+		}
 	}
 	if (!q->status && len > RECORDER_BODY_MAX) {
 		q->status = MHD_HTTP_CONTENT_TOO_LARGE;

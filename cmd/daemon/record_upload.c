@@ -6,7 +6,12 @@
  * stream from `base` on, always from the start of a line.  A segment is one recording on one
  * recorder: its bytes are `prefix` bytes of the header (0 for the first segment, whose stream
  * starts with the header; hlen for a later one, which starts at a line boundary past it) and
- * then the stream from seg_start; `acked` counts the segment's bytes the recorder holds. */
+ * then the stream from seg_start; `acked` counts the segment's bytes the recorder holds.
+ *
+ * Coding: a body goes as one lz4 frame (rec/lz4.h, Content-Encoding: lz4) once the recorder
+ * on this connection offered it (Accept-Encoding: lz4 in an answer); the first PUT of each
+ * connection goes plain, so an older recorder is never sent what it would store coded.
+ * Offsets and Mesh-Acked count plain bytes either way. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -18,6 +23,7 @@
 #include "cmd/daemon/record_upload.h"
 #include "cmd/recorder/proto.h"
 #include "common/log.h"
+#include "rec/lz4.h"
 
 static const char subject[] = "record";
 
@@ -45,6 +51,7 @@ struct conn {
 	uv_connect_t creq;
 	uv_write_t wreq;
 	char *sendbuf;
+	bool lz4; /* the recorder offered lz4 on this connection */
 	char rbuf[RECORDER_REPLY_HEAD_MAX + RECORDER_REPLY_BODY_MAX];
 	size_t rlen;
 };
@@ -65,7 +72,7 @@ struct meshd_upload {
 	char *header;
 	size_t hlen;
 	char *buf;
-	size_t len, cap;
+	size_t off, len, cap;		       /* the bytes kept are buf[off, off + len) */
 	uint64_t base, seg_start, acked, sent; /* sent: segment bytes in the PUT in flight */
 	size_t prefix;
 	bool sent_end, ended, released, accepted, paused, timer_closed;
@@ -267,11 +274,11 @@ static void trim(struct meshd_upload *u)
 	if (upto <= u->base)
 		return;
 	size_t k = (size_t)(upto - u->base);
-	const char *nl = memrchr(u->buf, '\n', k);
+	const char *kept = u->buf + u->off, *nl = memrchr(kept, '\n', k);
 	if (!nl)
 		return;
-	size_t drop = (size_t)(nl + 1 - u->buf);
-	memmove(u->buf, u->buf + drop, u->len - drop);
+	size_t drop = (size_t)(nl + 1 - kept);
+	u->off = u->len == drop ? 0 : u->off + drop; /* moved down only when appending needs it */
 	u->len -= drop;
 	u->base += drop;
 	if (u->len <= MESHD_UPLOAD_PAUSE / 2)
@@ -297,6 +304,7 @@ static void on_answer(struct meshd_upload *u, const struct recorder_reply *r, co
 	char why[RECORDER_WHY_MAX + 64], a[ADDR_TEXT_MAX];
 	uv_timer_stop(&u->timer);
 	u->state = S_READY;
+	u->conn->lz4 = r->lz4;
 	uint64_t want = u->acked + u->sent;
 	bool end = u->sent_end;
 	u->sent = 0;
@@ -410,7 +418,27 @@ static void on_written(uv_write_t *w, int status)
 	}
 }
 
-/* The next PUT, when there is something to send (or the end to say). */
+/* The next PUT's body: the rest of the header (a later segment's prefix), then the stream;
+ * len bytes from acked, as one or two parts. */
+static size_t body_parts(const struct meshd_upload *u, size_t len, struct rec_part p[static 2])
+{
+	size_t n = 0, k = 0;
+	if (u->acked < u->prefix) {
+		k = u->prefix - (size_t)u->acked;
+		k = k < len ? k : len;
+		p[n++] = (struct rec_part){ u->header + u->acked, k };
+	}
+	if (len > k) {
+		uint64_t from = u->seg_start + (u->acked + k - u->prefix);
+		p[n++] = (struct rec_part){ u->buf + u->off + (from - u->base), len - k };
+	}
+	return n;
+}
+
+enum { PUT_HEAD_MAX = RECORDER_ID_MAX + 384 }; /* the request head: id, offset, host, headers */
+
+/* The next PUT, when there is something to send (or the end to say).  sendbuf holds the
+ * request head right before the body (the body first: a coded one's length is known after). */
 static void send_more(struct meshd_upload *u)
 {
 	struct conn *c = u->conn;
@@ -420,31 +448,40 @@ static void send_more(struct meshd_upload *u)
 	uint64_t len64 = total - u->acked;
 	size_t len = len64 > RECORDER_BODY_MAX ? RECORDER_BODY_MAX : (size_t)len64;
 	bool end = u->ended && u->acked + len == total;
-	char head[RECORDER_ID_MAX + 256], a[ADDR_TEXT_MAX];
-	int hn = snprintf(head, sizeof(head),
-			  "PUT /v1/recordings/%s?offset=%" PRIu64 "%s HTTP/1.1\r\n"
-			  "Host: %s\r\nContent-Type: application/x-asciicast\r\n"
-			  "Content-Length: %zu\r\n\r\n",
-			  u->id, u->acked, end ? "&end=1" : "", rec_addr(u, a), len);
-	c->sendbuf = malloc((size_t)hn + len);
+	bool lz4 = c->lz4 && len && (u->cfg->lz4 || rec_lz4_new(&u->cfg->lz4) == 0);
+	struct rec_part parts[2];
+	size_t np = body_parts(u, len, parts);
+	size_t cap = lz4 ? rec_lz4_bound(parts, np) : len;
+	c->sendbuf = malloc(PUT_HEAD_MAX + cap);
 	if (!c->sendbuf) {
 		recorder_failed(u, "out of memory");
 		return;
 	}
-	memcpy(c->sendbuf, head, (size_t)hn);
-	/* the body: the rest of the header (a later segment's prefix), then the stream */
-	size_t at = (size_t)hn, k = 0;
-	if (u->acked < u->prefix) {
-		k = u->prefix - (size_t)u->acked;
-		k = k < len ? k : len;
-		memcpy(c->sendbuf + at, u->header + u->acked, k);
-		at += k;
+	char *body = c->sendbuf + PUT_HEAD_MAX;
+	ssize_t blen = (ssize_t)len;
+	if (lz4) {
+		blen = rec_lz4_pack(u->cfg->lz4, parts, np, body, cap);
+		u->cfg->lz4_plain += blen < 0 ? 0 : len;
+		u->cfg->lz4_sent += blen < 0 ? 0 : (uint64_t)blen;
+	} else {
+		for (size_t i = 0, at = 0; i < np; at += parts[i].len, i++)
+			memcpy(body + at, parts[i].data, parts[i].len);
 	}
-	if (len > k) {
-		uint64_t from = u->seg_start + (u->acked + k - u->prefix);
-		memcpy(c->sendbuf + at, u->buf + (from - u->base), len - k);
+	if (blen < 0) {
+		free(c->sendbuf);
+		c->sendbuf = NULL;
+		recorder_failed(u, "out of memory");
+		return;
 	}
-	uv_buf_t b = uv_buf_init(c->sendbuf, (unsigned)((size_t)hn + len));
+	char head[PUT_HEAD_MAX], a[ADDR_TEXT_MAX];
+	int hn = snprintf(head, sizeof(head),
+			  "PUT /v1/recordings/%s?offset=%" PRIu64 "%s HTTP/1.1\r\n"
+			  "Host: %s\r\nContent-Type: application/x-asciicast\r\n%s"
+			  "Content-Length: %zd\r\n\r\n",
+			  u->id, u->acked, end ? "&end=1" : "", rec_addr(u, a),
+			  lz4 ? "Content-Encoding: " REC_LZ4_CODING "\r\n" : "", blen);
+	memcpy(body - hn, head, (size_t)hn);
+	uv_buf_t b = uv_buf_init(body - hn, (unsigned)((size_t)hn + (size_t)blen));
 	int e = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_written);
 	if (e < 0) {
 		free(c->sendbuf);
@@ -654,6 +691,10 @@ int meshd_upload_append(struct meshd_upload *u, const void *data, size_t len)
 		return -EPIPE;
 	if (u->len + len > MESHD_UPLOAD_BUF_MAX)
 		return -ENOBUFS;
+	if (u->off + u->len + len > u->cap && u->off) { /* what trim dropped makes room */
+		memmove(u->buf, u->buf + u->off, u->len);
+		u->off = 0;
+	}
 	if (u->len + len > u->cap) {
 		size_t cap = u->cap * 2;
 		while (cap < u->len + len)
@@ -665,7 +706,7 @@ int meshd_upload_append(struct meshd_upload *u, const void *data, size_t len)
 		u->buf = b;
 		u->cap = cap;
 	}
-	memcpy(u->buf + u->len, data, len);
+	memcpy(u->buf + u->off + u->len, data, len);
 	u->len += len;
 	if (u->len > MESHD_UPLOAD_PAUSE)
 		set_paused(u, true);
@@ -695,6 +736,8 @@ void meshd_upload_close_all(struct meshd_upload_config *cfg, void (*done)(void *
 	cfg->done_arg = arg;
 	while (cfg->live)
 		finish(cfg->live);
+	rec_lz4_free(cfg->lz4);
+	cfg->lz4 = NULL;
 	if (cfg->handles == 0 && done) {
 		cfg->done = NULL;
 		done(arg);

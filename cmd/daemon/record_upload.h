@@ -22,6 +22,9 @@
  * nothing more).  No callback runs from inside meshd_upload_new; pause(true) may run from
  * inside meshd_upload_append (sshd_session_pause allows that), the others never do.
  *
+ * Bodies go coded lz4 (rec/lz4.h) once a recorder offers it (Accept-Encoding: lz4 in an
+ * answer on that connection); offsets stay in plain bytes.
+ *
  * Addresses: in TUN mode the kernel routes a recorder's tailnet address through our TUN; in
  * userspace mode the connection goes through the embedded stack (meshd_node_dial).
  * After meshd_upload_end no callback runs; the upload frees itself once the recorder took
@@ -38,6 +41,7 @@
 
 struct meshd_node;
 struct meshd_upload;
+struct rec_lz4;
 
 enum {
 	MESHD_UPLOAD_BUF_MAX = 4 << 20, /* bytes not yet acknowledged, per session */
@@ -62,6 +66,8 @@ struct meshd_upload_config {
 		uint64_t until;
 	} down[MESHD_UPLOAD_DOWN_MAX];
 	unsigned handles;
+	struct rec_lz4 *lz4;	      /* the packer (one loop: one for every upload) */
+	uint64_t lz4_plain, lz4_sent; /* bodies sent coded (lz4): their plain bytes, and sent */
 	bool closing;
 	void (*done)(void *);
 	void *done_arg;

@@ -10,6 +10,7 @@
 
 #include "cmd/recorder/proto.h"
 #include "common/log.h"
+#include "rec/lz4.h"
 
 static const char prefix[] = "/v1/recordings";
 
@@ -177,6 +178,24 @@ static int reject(char why[static RECORDER_WHY_MAX], const char *fmt, const char
 	return -1;
 }
 
+/* Whether the list v[0..len) ("a, b;q=1, c") names coding. */
+static bool lists_coding(const char *v, size_t len, const char *coding)
+{
+	size_t cl = strlen(coding);
+	for (const char *p = v, *end = v + len; p < end;) {
+		const char *comma = memchr(p, ',', (size_t)(end - p)), *e = comma ? comma : end;
+		const char *semi = memchr(p, ';', (size_t)(e - p)), *te = semi ? semi : e;
+		while (p < te && (*p == ' ' || *p == '\t'))
+			p++;
+		while (te > p && (te[-1] == ' ' || te[-1] == '\t'))
+			te--;
+		if ((size_t)(te - p) == cl && strncasecmp(p, coding, cl) == 0)
+			return true;
+		p = e + 1;
+	}
+	return false;
+}
+
 /* One header line (name: value, without its CRLF) into out; 0 or -1 with why. */
 static int reply_header(const char *line, size_t len, struct recorder_reply *out, bool *seen_cl,
 			char why[static RECORDER_WHY_MAX])
@@ -213,6 +232,8 @@ static int reply_header(const char *line, size_t len, struct recorder_reply *out
 			      vlen);
 	} else if (nlen == 10 && strncasecmp(line, "Connection", 10) == 0) {
 		out->close = vlen == 5 && strncasecmp(v, "close", 5) == 0;
+	} else if (nlen == 15 && strncasecmp(line, "Accept-Encoding", 15) == 0) {
+		out->lz4 = out->lz4 || lists_coding(v, vlen, REC_LZ4_CODING);
 	}
 	return 0;
 }

@@ -75,13 +75,15 @@ struct recorder_reply {
 	uint64_t acked;		 /* its value */
 	uint64_t content_length; /* the body to read past */
 	bool close;		 /* Connection: close */
+	bool lz4; /* Accept-Encoding names lz4 (RFC 7694): the recorder inflates such bodies */
 };
 
 /* Parses an HTTP/1.1 response head at the start of buf[0..len): its length (through the
  * blank line, at most RECORDER_REPLY_HEAD_MAX) with *out filled; 0 when it is not complete
  * yet and may still be; -1 with a sentence in why for a head the node cannot take (not
  * HTTP/1.x, a bad status, too long, no Content-Length or one over RECORDER_REPLY_BODY_MAX,
- * chunked, a Mesh-Acked that is not an offset, a header twice).  Pure, like
+ * chunked, a Mesh-Acked that is not an offset, a header twice).  Accept-Encoding is a
+ * comma-separated list of codings (parameters after ';' ignored, case-insensitive).  Pure, like
  * recorder_proto_parse: the fuzz target recorder-proto drives it too. */
 int recorder_reply_parse(const char *buf, size_t len, struct recorder_reply *out,
 			 char why[static RECORDER_WHY_MAX]);

@@ -1,5 +1,7 @@
 /* meshd's uploader (cmd/daemon/record_upload.c) against the real meshrecorder on 127.0.0.1:
- *   1  a stream of lines and the end: the file is the stream byte for byte, ended (0400)
+ *   1  a stream of lines and the end: the file is the stream byte for byte, ended (0400);
+ *      3 MB of lines: the first PUT plain, the others coded lz4 (the recorder offered it),
+ *      the file the plain stream byte for byte
  *   2  the recorder killed mid-stream and started again on the same port within the
  *      timeout: the same recording goes on, nothing lost, nothing twice
  *   3  a recorder already holding part of the recording (a 409 at offset 0): the upload
@@ -205,6 +207,22 @@ int main(int argc, char **argv)
 	CHECK_INT(e1.accepted, 0); /* ended before the loop ran: no callback after _end */
 	CHECK_INT(e1.failed, 0);
 	check_file("t1", 3000);
+	CHECK(cfg.lz4_plain == 0); /* one PUT: the first on a connection goes plain */
+	struct ev e1b = { 0 };
+	CHECK_INT(meshd_upload_new(&cfg, &lo, 1, "t1b", header, strlen(header), &events, &e1b, &u),
+		  0);
+	for (int i = 0; i < 100000; i += 10000) {
+		append_lines(u, i, i + 10000);
+		run_until(&loop, idle, &cfg, 20);
+	}
+	meshd_upload_end(u);
+	run_until(&loop, idle, &cfg, 10000);
+	CHECK_INT(e1b.failed, 0);
+	check_file("t1b", 100000);
+	CHECK(cfg.lz4_plain >= 1 << 20); /* all but the first MiB */
+	fprintf(stderr, "coded: %llu plain bytes sent as %llu\n", (unsigned long long)cfg.lz4_plain,
+		(unsigned long long)cfg.lz4_sent);
+	CHECK(cfg.lz4_sent < cfg.lz4_plain / 2);
 
 	/* 2: killed mid-stream, back on the same port within the timeout */
 	struct ev e2 = { 0 };

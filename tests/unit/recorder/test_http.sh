@@ -289,6 +289,41 @@ if grep -qE "^127\.0\.0\.2 +$id +310 ended " "$tmp/out"; then echo "ok   meshctl
 	echo "FAIL meshctl-list-ended-state: $(cat "$tmp/out")"
 	fail=1
 fi
+
+# coded bodies (Content-Encoding: lz4, frames made by Debian's lz4): stored inflated, offsets
+# and Mesh-Acked in plain bytes, every answer offers lz4; a bomb, a truncated frame, one
+# without its size, a plain body called lz4 and another coding refused with their sentences
+lz4() { command lz4 -q -f -B4 --content-size "$@"; }
+lz4 "$tmp/cast" "$tmp/cast.lz4"
+lz4 "$tmp/p1" "$tmp/p1.lz4"
+coded=(-H 'Content-Encoding: lz4')
+put lz4-put 200 "$total" "stored up to $total" coded 0 "$tmp/cast.lz4" "${coded[@]}"
+if tr -d '\r' <"$tmp/hdr" | grep -qx 'Accept-Encoding: lz4'; then echo "ok   lz4-offered"; else
+	echo "FAIL lz4-offered: $(cat "$tmp/hdr")"
+	fail=1
+fi
+put lz4-put-2 200 $((total + 150)) "stored up to $((total + 150))" coded "$total" "$tmp/p1.lz4" \
+	"${coded[@]}"
+put lz4-409 409 $((total + 150)) "offset $total is not the $((total + 150)) bytes held" coded \
+	"$total" "$tmp/p1.lz4" "${coded[@]}"
+req lz4-fetch 200 - '*' "$url/127.0.0.1/coded"
+if cat "$tmp/cast" "$tmp/p1" | cmp -s - "$tmp/body"; then echo "ok   lz4-fetch-bytes"; else
+	echo "FAIL lz4-fetch-bytes: the file is not the plain bytes"
+	fail=1
+fi
+head -c $((2 << 20)) /dev/zero >"$tmp/bomb"
+lz4 "$tmp/bomb" "$tmp/bomb.lz4"
+put lz4-bomb 413 - "the body inflates to 2097152 bytes, over the 1048576 a request may carry" \
+	coded2 0 "$tmp/bomb.lz4" "${coded[@]}"
+head -c 30 "$tmp/cast.lz4" >"$tmp/cut.lz4"
+put lz4-truncated 400 - "the lz4 frame is truncated" coded2 0 "$tmp/cut.lz4" "${coded[@]}"
+command lz4 -q -B4 <"$tmp/cast" >"$tmp/nosize.lz4"
+put lz4-no-size 400 - "the lz4 frame does not declare its size (lz4 --content-size)" coded2 0 \
+	"$tmp/nosize.lz4" "${coded[@]}"
+put lz4-plain 400 - "not an lz4 frame: ERROR_frameType_unknown" coded2 0 "$tmp/p1" "${coded[@]}"
+put lz4-gzip 415 - "a body is plain or coded lz4 (Content-Encoding), no other" coded2 0 "$tmp/p1" \
+	-H 'Content-Encoding: gzip'
+req lz4-nothing-made 404 - '*' -I "$url/coded2"
 stop
 
 expect meshctl-unreachable 1 '*' "$meshctl" recordings list --recorder="$base"

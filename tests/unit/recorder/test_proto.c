@@ -145,8 +145,8 @@ static const struct row table[] = {
 };
 
 /* The recorder's answers as the node reads them (recorder_reply_parse): the result (the head's
- * length, 0 for "not complete yet", -1), then "status acked content-length close" or the
- * sentence. */
+ * length, 0 for "not complete yet", -1), then "status acked content-length close [lz4]" or
+ * the sentence. */
 struct reply_row {
 	const char *in;
 	int rc;
@@ -193,6 +193,13 @@ static const struct reply_row replies[] = {
 	/* 22 */ { OK200 ": empty name\r\n", -1, "bad header line ': empty name'" },
 	/* 23: a control byte is quoted escaped */
 	{ OK200 "Mesh-Acked: 4\x01\r\n", -1, "bad Mesh-Acked '4\\x01': not an offset" },
+	/* 24: the recorder inflates lz4 bodies (RFC 7694), one coding of a list, any case */
+	{ OK200 "Accept-Encoding: gzip, LZ4;q=1\r\nContent-Length: 0\r\n\r\n", 70,
+	  "200 - 0 keep lz4" },
+	/* 25: names that only contain it, twice */
+	{ OK200 "Accept-Encoding: lz4x, zlz4,\r\nAccept-Encoding: identity\r\n"
+		"Content-Length: 0\r\n\r\n",
+	  95, "200 - 0 keep" },
 };
 
 static void check_replies(void)
@@ -206,8 +213,9 @@ static void check_replies(void)
 			char acked[24] = "-";
 			if (r.has_acked)
 				snprintf(acked, sizeof(acked), "%llu", (unsigned long long)r.acked);
-			snprintf(got, sizeof(got), "%u %s %llu %s", r.status, acked,
-				 (unsigned long long)r.content_length, r.close ? "close" : "keep");
+			snprintf(got, sizeof(got), "%u %s %llu %s%s", r.status, acked,
+				 (unsigned long long)r.content_length, r.close ? "close" : "keep",
+				 r.lz4 ? " lz4" : "");
 		} else if (rc < 0) {
 			snprintf(got, sizeof(got), "%s", why);
 		}
