@@ -50,6 +50,10 @@ ssize_t rec_json_escape(const uint8_t *s, size_t len, bool partial, size_t *used
 			size_t cap)
 {
 	static const char hex[] = "0123456789abcdef";
+	/* RFC 8259's two-character escapes: a terminal's "\r\n" is 4 bytes, not 12 */
+	static const char short_esc[0x20] = {
+		['\b'] = 'b', ['\t'] = 't', ['\n'] = 'n', ['\f'] = 'f', ['\r'] = 'r',
+	};
 	size_t o = 0, i = 0;
 	while (i < len) {
 		/* the common case, a run of plain text, in one copy */
@@ -62,26 +66,30 @@ ssize_t rec_json_escape(const uint8_t *s, size_t len, bool partial, size_t *used
 			i += run;
 			continue;
 		}
-		size_t n, tl;
+		size_t n = 1, tl = 2;
 		char tmp[8];
 		const char *src = tmp;
-		enum utf8_state st = utf8_seq(s + i, len - i, &n);
-		if (st == UTF8_CUT && partial)
-			break;
-		if (st != UTF8_OK) {
-			src = "\xef\xbf\xbd";
-			tl = 3;
-		} else if (n > 1) {
-			src = (const char *)s + i;
-			tl = n;
-		} else if (s[i] == '"' || s[i] == '\\') {
-			tmp[0] = '\\';
-			tmp[1] = (char)s[i];
-			tl = 2;
-		} else { /* a control character or DEL */
+		uint8_t c = s[i];
+		tmp[0] = '\\';
+		if (c >= 0x80) { /* a UTF-8 sequence, kept when well formed */
+			enum utf8_state st = utf8_seq(s + i, len - i, &n);
+			if (st == UTF8_CUT && partial)
+				break;
+			if (st != UTF8_OK) {
+				src = "\xef\xbf\xbd";
+				tl = 3;
+			} else {
+				src = (const char *)s + i;
+				tl = n;
+			}
+		} else if (c == '"' || c == '\\') {
+			tmp[1] = (char)c;
+		} else if (c < 0x20 && short_esc[c]) {
+			tmp[1] = short_esc[c];
+		} else { /* another control character, or DEL */
 			memcpy(tmp, "\\u00", 4);
-			tmp[4] = hex[s[i] >> 4];
-			tmp[5] = hex[s[i] & 15];
+			tmp[4] = hex[c >> 4];
+			tmp[5] = hex[c & 15];
 			tl = 6;
 		}
 		if (cap - o < tl)

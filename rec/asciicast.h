@@ -11,8 +11,9 @@
  *   n = rec_cast_marker(&c, now_usec, "exit 0", buf, cap);     // '[2.000000,"m","exit 0"]\n'
  *   n = rec_cast_input(&c, now_usec, "ls", 2, buf, cap);        // '[1.500000,"i","ls"]\n'
  *
- * Strings are JSON-escaped byte for byte: '"' and '\' escaped, control characters (below
- * 0x20, and 0x7f) as \u00XX, valid UTF-8 kept, and each ill-formed sequence (a stray
+ * Strings are JSON-escaped byte for byte: '"' and '\' escaped, backspace, tab, newline, form
+ * feed and carriage return as \b \t \n \f \r, other control characters (below 0x20, and
+ * 0x7f) as \u00XX, valid UTF-8 kept, and each ill-formed sequence (a stray
  * continuation byte, an overlong form, a surrogate, past U+10FFFF, a sequence cut short) as
  * one U+FFFD, so every line is valid JSON whatever the session printed.  Output is UTF-8
  * that a chunk boundary may cut: rec_cast_output holds back up to 3 bytes of a sequence

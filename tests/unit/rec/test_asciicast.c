@@ -18,9 +18,9 @@ static const struct {
 } escapes[] = {
 	/* 1 */ { "plain text", 0, "plain text" },
 	/* 2 */ { "say \"hi\" \\o/", 0, "say \\\"hi\\\" \\\\o/" },
-	/* 3 */ { "a\r\n\tb", 0, "a\\u000d\\u000a\\u0009b" },
+	/* 3 RFC 8259's short escapes */ { "a\r\n\tb\b\f", 0, "a\\r\\n\\tb\\b\\f" },
 	/* 4 */ { "\x1b[1mbold\x1b[0m", 0, "\\u001b[1mbold\\u001b[0m" },
-	/* 5 */ { "nul\0x", 5, "nul\\u0000x" },
+	/* 5 */ { "nul\0x\v\x01\x1f", 8, "nul\\u0000x\\u000b\\u0001\\u001f" },
 	/* 6 */ { "del\x7f", 0, "del\\u007f" },
 	/* 7 */
 	{ "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 0,
@@ -68,6 +68,25 @@ static void test_escapes(void)
 	CHECK_INT(rec_json_escape((const uint8_t *)"\x01", 1, false, NULL, out, 5), -ENOSPC);
 }
 
+/* RFC 8259's two-character escapes of control characters, 0 for the others. */
+static char short_escape(unsigned c)
+{
+	switch (c) {
+	case '\b':
+		return 'b';
+	case '\t':
+		return 't';
+	case '\n':
+		return 'n';
+	case '\f':
+		return 'f';
+	case '\r':
+		return 'r';
+	default:
+		return 0;
+	}
+}
+
 /* Plain text is let through eight bytes at a time: every byte value, at every place of
  * two words, in plain text of every length around them, comes out as it would alone. */
 static void test_escape_words(void)
@@ -80,12 +99,15 @@ static void test_escape_words(void)
 			for (size_t at = 0; at < len; at++) {
 				memset(in, 'a', len);
 				in[at] = (uint8_t)c;
-				/* alone: itself, \" \\, \u00XX, or a lone byte >= 0x80 is U+FFFD */
+				/* alone: itself, \" \\, \n (\b \t \f \r), \u00XX, or a lone byte
+				 * >= 0x80 is U+FFFD */
 				size_t w = 0;
 				memset(want, 'a', at);
 				w = at;
 				if (c == '"' || c == '\\')
 					w += (size_t)sprintf(want + w, "\\%c", c);
+				else if (short_escape(c))
+					w += (size_t)sprintf(want + w, "\\%c", short_escape(c));
 				else if (c < 0x20 || c == 0x7f)
 					w += (size_t)sprintf(want + w, "\\u%04x", c);
 				else if (c >= 0x80)
@@ -150,7 +172,7 @@ static void test_lines(void)
 	rec_cast_init(&c, 1000000);
 	n = rec_cast_output(&c, 2250000, "hi\r\n", 4, buf, sizeof(buf) - 1);
 	buf[n < 0 ? 0 : n] = '\0';
-	CHECK_STR(buf, "[1.250000, \"o\", \"hi\\u000d\\u000a\"]\n");
+	CHECK_STR(buf, "[1.250000, \"o\", \"hi\\r\\n\"]\n");
 	n = rec_cast_resize(&c, 3000001, 100, 30, buf, sizeof(buf) - 1);
 	buf[n < 0 ? 0 : n] = '\0';
 	CHECK_STR(buf, "[2.000001, \"r\", \"100x30\"]\n");
@@ -161,7 +183,7 @@ static void test_lines(void)
 	static const struct {
 		const char *in, *want;
 	} typed[] = {
-		{ "ls\r", "[60.500000, \"i\", \"ls\\u000d\"]\n" },
+		{ "ls\r", "[60.500000, \"i\", \"ls\\r\"]\n" },
 		{ "\xe2\x82", "[60.500000, \"i\", \"\xef\xbf\xbd\"]\n" },
 	};
 	for (size_t i = 0; i < sizeof(typed) / sizeof(typed[0]); i++) {

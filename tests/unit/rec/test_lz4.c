@@ -62,9 +62,8 @@ static void test_round_trips(void)
 {
 	static char text[CAP], out[CAP];
 	srand(18);
-	static const char *words[] = { "the ",	"quick ",     "brown ",
-				       "fox ",	"\\u001b[0m", "jumps ",
-				       "over ", "lazy ",      "dog\\u000d\\u000a" };
+	static const char *words[] = { "the ",	 "quick ", "brown ", "fox ",	 "\\u001b[0m",
+				       "jumps ", "over ",  "lazy ",  "dog\\r\\n" };
 	for (size_t i = 0; i < CAP;) { /* words and escapes, as asciicast lines look */
 		const char *w = words[rand() % 9];
 		for (size_t k = 0; w[k] && i < CAP; k++)
