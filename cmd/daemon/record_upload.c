@@ -461,9 +461,18 @@ static void send_more(struct meshd_upload *u)
 	ssize_t blen = (ssize_t)len;
 	if (lz4) {
 		blen = rec_lz4_pack(u->cfg->lz4, parts, np, body, cap);
-		u->cfg->lz4_plain += blen < 0 ? 0 : len;
-		u->cfg->lz4_sent += blen < 0 ? 0 : (uint64_t)blen;
-	} else {
+		/* Bytes LZ4 cannot shrink (a session printing base64 of random data) come out
+		 * a little larger: such a body goes plain, which always fits the recorder's
+		 * RECORDER_BODY_MAX (a coded one of 1 MiB + 83 bytes was answered 413). */
+		lz4 = blen >= 0 && (size_t)blen < len;
+		if (lz4) {
+			u->cfg->lz4_plain += len;
+			u->cfg->lz4_sent += (uint64_t)blen;
+		} else if (blen >= 0) {
+			blen = (ssize_t)len;
+		}
+	}
+	if (!lz4 && blen >= 0) {
 		for (size_t i = 0, at = 0; i < np; at += parts[i].len, i++)
 			memcpy(body + at, parts[i].data, parts[i].len);
 	}

@@ -1,7 +1,9 @@
 /* meshd's uploader (cmd/daemon/record_upload.c) against the real meshrecorder on 127.0.0.1:
  *   1  a stream of lines and the end: the file is the stream byte for byte, ended (0400);
  *      3 MB of lines: the first PUT plain, the others coded lz4 (the recorder offered it),
- *      the file the plain stream byte for byte
+ *      the file the plain stream byte for byte; 3 MiB of lines LZ4 cannot shrink (base64
+ *      of random bytes): those bodies go plain (a coded one over 1 MiB was refused 413),
+ *      no coded body is ever larger than its plain bytes, the file byte for byte
  *   2  the recorder killed mid-stream and started again on the same port within the
  *      timeout: the same recording goes on, nothing lost, nothing twice
  *   3  a recorder already holding part of the recording (a 409 at offset 0): the upload
@@ -153,6 +155,25 @@ static char *stream(int n, size_t *len)
 	return s;
 }
 
+/* About len bytes of asciicast lines of base64 of random bytes (16 KiB a line), which LZ4
+ * makes larger, not smaller; *out_len gets their length. */
+static char *random_lines(size_t len, size_t *out_len)
+{
+	static const char b64[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	char *s = malloc(len + 64);
+	size_t at = 0;
+	srand(1813);
+	while (at + (16 << 10) + 32 <= len) {
+		at += (size_t)sprintf(s + at, "[0.5, \"o\", \"");
+		for (int k = 0; k < 16 << 10; k++)
+			s[at++] = b64[rand() & 63];
+		at += (size_t)sprintf(s + at, "\"]\n");
+	}
+	*out_len = at;
+	return s;
+}
+
 static void append_lines(struct meshd_upload *u, int from, int to)
 {
 	char l[64];
@@ -223,6 +244,25 @@ int main(int argc, char **argv)
 	fprintf(stderr, "coded: %llu plain bytes sent as %llu\n", (unsigned long long)cfg.lz4_plain,
 		(unsigned long long)cfg.lz4_sent);
 	CHECK(cfg.lz4_sent < cfg.lz4_plain / 2);
+	struct ev e1c = { 0 };
+	size_t rlen;
+	char *random = random_lines(3 << 20, &rlen);
+	uint64_t plain0 = cfg.lz4_plain, sent0 = cfg.lz4_sent;
+	CHECK_INT(meshd_upload_new(&cfg, &lo, 1, "t1c", header, strlen(header), &events, &e1c, &u),
+		  0);
+	CHECK_INT(meshd_upload_append(u, random, rlen), 0);
+	meshd_upload_end(u);
+	run_until(&loop, idle, &cfg, 10000);
+	CHECK_INT(e1c.failed, 0);
+	CHECK(cfg.lz4_sent - sent0 <= cfg.lz4_plain - plain0);
+	size_t got_len;
+	int mode;
+	char *got = file_of("t1c", &got_len, &mode);
+	CHECK_INT(got_len, strlen(header) + rlen);
+	if (got && got_len == strlen(header) + rlen)
+		CHECK_MEM(got + strlen(header), random, rlen);
+	free(got);
+	free(random);
 
 	/* 2: killed mid-stream, back on the same port within the timeout */
 	struct ev e2 = { 0 };
