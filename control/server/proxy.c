@@ -196,9 +196,11 @@ static int v1_parse(const uint8_t *b, size_t len, struct ctl_proxy_hdr *out, cha
 	char q[QUOTE_MAX * 4 + 1];
 	size_t n = len < CTL_PROXY_V1_MAX ? len : CTL_PROXY_V1_MAX;
 	for (size_t i = 0; i < n; i++) {
-		if (b[i] == '\r' && (i + 1 == n || b[i + 1] == '\n')) {
-			if (i + 1 == n)
-				return 0; /* the LF has not come yet */
+		if (b[i] == '\r' && i + 1 == CTL_PROXY_V1_MAX)
+			break; /* its LF would be byte 108: longer than any v1 line */
+		if (b[i] == '\r' && i + 1 == len)
+			return 0; /* the LF has not come yet */
+		if (b[i] == '\r' && b[i + 1] == '\n') {
 			memcpy(line, b, i);
 			line[i] = '\0';
 			int rc = v1_fields(line, out, err, errlen);

@@ -124,6 +124,14 @@ static void v1_too_long(void)
 	CHECK_INT(ctl_proxy_parse(b, CTL_PROXY_V1_MAX - 1, &h, err, sizeof(err)), 0);
 	CHECK_INT(ctl_proxy_parse(b, CTL_PROXY_V1_MAX, &h, err, sizeof(err)), -EMSGSIZE);
 	CHECK_STR(err, "PROXY v1: no CRLF within 107 bytes");
+	/* a CR as the 107th byte with more after it: its LF would make the line 108 bytes
+	 * (was "more to come" for ever: review-66 #4) */
+	b[CTL_PROXY_V1_MAX - 1] = '\r';
+	CHECK_INT(ctl_proxy_parse(b, CTL_PROXY_V1_MAX, &h, err, sizeof(err)), -EMSGSIZE);
+	CHECK_INT(ctl_proxy_parse(b, CTL_PROXY_V1_MAX + 1, &h, err, sizeof(err)), -EMSGSIZE);
+	CHECK_STR(err, "PROXY v1: no CRLF within 107 bytes");
+	CHECK_INT(ctl_proxy_parse(b, sizeof(b), &h, err, sizeof(err)), -EMSGSIZE);
+	memset(b + CTL_PROXY_V1_MAX - 1, 'a', 1);
 	/* a CRLF that ends the longest line is taken */
 	memcpy(b + CTL_PROXY_V1_MAX - 2, "\r\n", 2);
 	memcpy(b, "PROXY UNKNOWN ", 14);
