@@ -11,6 +11,7 @@
  * closed); nothing past the header is read here (an incomplete header means every byte so
  * far was the header's, so bytes are peeked, then taken). */
 #include <errno.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -246,8 +247,12 @@ int ctl__proxy_listen_start(struct ctl_server *srv, const struct sockaddr *sa, s
 	l->epfd = epoll_create1(EPOLL_CLOEXEC);
 	l->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	l->lfd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	/* An IPv6 address listens on IPv6 alone, as libmicrohttpd's own socket does without
+	 * --trusted-proxy: the option must not widen what is exposed (review-66 #5). */
 	if (l->epfd < 0 || l->stop_fd < 0 || l->lfd < 0 ||
 	    setsockopt(l->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    (sa->sa_family == AF_INET6 &&
+	     setsockopt(l->lfd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0) ||
 	    bind(l->lfd, sa, salen) != 0 || listen(l->lfd, PROXY_BACKLOG) != 0) {
 		snprintf(err, errlen, "cannot listen on %s port %u: %s", srv->cfg.listen,
 			 srv->cfg.port, strerror(errno));

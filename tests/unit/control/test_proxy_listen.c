@@ -6,7 +6,9 @@
  *   3. the balancer's v2 header (sent a byte at a time) names the client, which the audit
  *      log's "source" shows for an admin change; v1 too; LOCAL (its health checks) is served;
  *   4. a header that never completes is closed at the deadline, and no more than 256 wait
- *      at once (the next is closed at once, an outsider still served). */
+ *      at once (the next is closed at once, an outsider still served);
+ *   5. an IPv6 listening address is IPv6 alone, as without --trusted-proxy: an IPv4-mapped
+ *      one (::ffff:127.0.0.1) cannot be listened on either way. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -186,6 +188,23 @@ int main(void)
 	for (int i = 0; i < WAITING; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
+
+	/* 5 IPv6 alone: ::ffff:127.0.0.1 would take IPv4 connections on a dual-stack socket */
+	for (int with_proxy = 0; with_proxy < 2; with_proxy++) {
+		char dir6[] = "/tmp/ctl-proxy6-XXXXXX";
+		struct ctl_server *s6 = NULL;
+		CHECK(mkdtemp(dir6) != NULL);
+		struct ctl_server_config c6 = { .state_dir = dir6,
+						.listen = "::ffff:127.0.0.1",
+						.trusted_proxies = with_proxy ? &trust : NULL };
+		CHECK_INT(ctl_server_new(&c6, &s6, err, sizeof(err)), 0);
+		int rc = s6 ? ctl_server_start(s6, err, sizeof(err)) : 0;
+		CHECK(rc < 0);
+		CHECK(strncmp(err, "cannot listen on ::ffff:127.0.0.1 port 0", 40) == 0);
+		ctl_server_free(s6);
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir6);
+		CHECK_INT(system(cmd), 0);
+	}
 
 	/* the drain: no new connection once quiesced */
 	CHECK_INT(ctl_server_quiesce(srv), 0);
