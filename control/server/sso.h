@@ -77,11 +77,11 @@ void ctl__sso_table_uninit(struct ctl__sso_table *t);
 /* Adds p (p->created is now; its verifier sealed, its state only as a hash) after forgetting
  * expired entries: 0, -EINVAL for a state not CTL_OIDC_RANDOM_LEN - 1 long, the store's
  * error, or -EAGAIN when p->source started SRV_SSO_START_BURST logins in its window of
- * SRV_SSO_START_WINDOW_S, or is new when SRV_SSO_RATE_SOURCES addresses have live windows
- * (*retry_at: when it may again; a callback takes its login out of the table, so the count
- * open alone does not bound how often).  The count is the store's, before the login is put.  Never
- * refused for room, something makes it: the browser's oldest when it has
- * SRV_SSO_PENDING_PER_BROWSER open, else the source's oldest when it has
+ * SRV_SSO_START_WINDOW_S (*retry_at: when it may again; a new address when
+ * SRV_SSO_RATE_SOURCES addresses have live windows goes through uncounted; a callback takes its
+ * login out of the table, so the count open alone does not bound how often).  The count is the
+ * store's, before the login is put.  Never refused for room, something makes it: the browser's
+ * oldest when it has SRV_SSO_PENDING_PER_BROWSER open, else the source's oldest when it has
  * SRV_SSO_PENDING_PER_SOURCE, else, when the table is full, the oldest of the source with the most.
  */
 int ctl__sso_table_add(struct ctl__sso_table *t, const struct ctl__sso_pending *p, int64_t now,
