@@ -16,8 +16,7 @@
  * from another state directory would otherwise store a key of its own. */
 static int migrate_server_key(const char *db, const char *to)
 {
-	/* static: the global state_dir points at it after this returns */
-	static char dir[4096];
+	char dir[4096];
 	char path[4200], key[45], err[512];
 	snprintf(dir, sizeof(dir), "%s", db);
 	char *slash = strrchr(dir, '/');

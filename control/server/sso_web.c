@@ -150,9 +150,11 @@ static enum MHD_Result start(struct ctl__req *r)
 				 "<p class=err id=error>Too many sign-ins were started from your "
 				 "address. Try again at %s.</p>",
 				 when);
-	if (rc && url_made) /* fail closed: the store cannot count the start or keep it */
+	if (rc && rc != -EINVAL && url_made) /* fail closed: the store cannot count or keep it */
 		return fail_page(r, MHD_HTTP_SERVICE_UNAVAILABLE, "Sign-in unavailable",
 				 "Signing in is not possible now", "the store does not answer");
+	if (rc == -EINVAL) /* a state of the wrong length: ours, not the store's */
+		snprintf(err, sizeof(err), "the login's state is malformed (internal error)");
 	if (rc)
 		return fail_page(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "Sign-in unavailable",
 				 "The provider's sign-in address cannot be made", err);
