@@ -146,6 +146,12 @@ char *ctl__cache_text(struct ctl__cache_texts *t, json_t *netmap, size_t *len)
 			return NULL;
 		fresh.cap = cap;
 	}
+	/* one buffer as big as the last text and a little more: growing it by doubling cost
+	 * 2.6 % of a server's change in copies (callgrind), and as much again in page faults */
+	if (t->last_len && !(b.p = malloc(b.cap = t->last_len + 4096))) {
+		ctl__cache_texts_clear(&fresh);
+		return NULL;
+	}
 	if (!json_is_object(netmap)) {
 		dump(&b, netmap);
 		goto out;
@@ -180,6 +186,7 @@ out:
 	}
 	ctl__cache_texts_clear(t); /* the peers gone since, and the moved slots' references */
 	*t = fresh;
+	t->last_len = b.len;
 	*len = b.len;
 	return b.p;
 }

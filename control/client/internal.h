@@ -79,6 +79,7 @@ struct ctl__peer_text;
 struct ctl__cache_texts {
 	struct ctl__peer_text *slots; /* open addressing, cap a power of two, at most half full */
 	size_t cap, n;
+	size_t last_len; /* the last text's length: the next one's buffer is made that big */
 };
 /* The text json_dumps(netmap, JSON_COMPACT) gives (malloc'd, *len bytes and a '\0'), each
  * peer's taken from t when its object was there the last time; t then holds the peers of
