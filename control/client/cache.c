@@ -1,5 +1,6 @@
 /* The netmap cache: state_dir/netmap.json (0600, written atomically) so a node starts
- * from its last netmap when control is unreachable. */
+ * from its last netmap when control is unreachable.  Written CACHE_DELAY_MS after a change,
+ * at most once every CACHE_INTERVAL_MS while changes keep coming, and at exit. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -76,6 +77,13 @@ static void cache_write_done(uv_work_t *w, int status)
 	}
 }
 
+/* The file's text (cache_text.c); NULL when memory is short. */
+static char *netmap_text(struct ctl_client *c)
+{
+	size_t len;
+	return ctl__cache_text(&c->cache_texts, c->netmap, &len);
+}
+
 static void write_netmap(struct ctl_client *c)
 {
 	c->cache_due = false;
@@ -86,7 +94,7 @@ static void write_netmap(struct ctl_client *c)
 		return;
 	}
 	struct cache_write *cw = calloc(1, sizeof(*cw));
-	if (!cw || !(cw->json = json_dumps(c->netmap, JSON_COMPACT))) {
+	if (!cw || !(cw->json = netmap_text(c))) {
 		free(cw);
 		log_warn("control", "out of memory caching the netmap");
 		return;
@@ -99,6 +107,8 @@ static void write_netmap(struct ctl_client *c)
 		return;
 	}
 	c->cache_busy = true;
+	c->cache_written = true;
+	c->cache_written_at = uv_now(c->cfg.loop);
 	c->open_handles++;
 }
 
@@ -107,13 +117,23 @@ static void on_cache_timer(uv_timer_t *t)
 	write_netmap(t->data);
 }
 
-/* The netmap changed: write the cache within CACHE_DELAY_MS. */
-void ctl__cache_save(struct ctl_client *c)
+uint64_t ctl__cache_delay(uint64_t now, bool written, uint64_t last, bool full)
 {
-	if (c->cache_due)
-		return;
+	uint64_t next = last + CACHE_INTERVAL_MS;
+	if (full || !written || next <= now + CACHE_DELAY_MS)
+		return CACHE_DELAY_MS;
+	return next - now;
+}
+
+void ctl__cache_save(struct ctl_client *c, bool full)
+{
+	uint64_t now = uv_now(c->cfg.loop);
+	uint64_t delay = ctl__cache_delay(now, c->cache_written, c->cache_written_at, full);
+	if (c->cache_due && c->cache_due_at <= now + delay)
+		return; /* the write already due comes first, and carries this change */
 	c->cache_due = true;
-	uv_timer_start(&c->cache_timer, on_cache_timer, CACHE_DELAY_MS, 0);
+	c->cache_due_at = now + delay;
+	uv_timer_start(&c->cache_timer, on_cache_timer, delay, 0);
 }
 
 /* On free: a change still waiting for its write is written now, on the caller's thread, or
@@ -125,7 +145,7 @@ void ctl__cache_flush(struct ctl_client *c)
 	if (!(c->cache_due || c->cache_again) || !c->netmap || c->logged_out)
 		return;
 	c->cache_due = c->cache_again = false;
-	if (!(json = json_dumps(c->netmap, JSON_COMPACT)))
+	if (!(json = netmap_text(c)))
 		return;
 	if (c->cache_busy) {
 		c->cache_last = json;

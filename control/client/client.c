@@ -424,9 +424,11 @@ static void on_map(struct ctl_client *c, struct creq *r, long status)
 	json_t *m = json_loads(plain, 0, &jerr);
 	bool keepalive = false;
 	free(plain);
-	if (m && c->cfg.on_contact && json_is_string(json_object_get(m, "type")))
-		c->cfg.on_contact(c->cfg.ctx, json_string_value(json_object_get(m, "type")),
+	const char *type = json_string_value(json_object_get(m, "type"));
+	if (type && c->cfg.on_contact)
+		c->cfg.on_contact(c->cfg.ctx, type,
 				  (uint64_t)json_integer_value(json_object_get(m, "version")));
+	bool full = type && strcmp(type, "full") == 0; /* written soon, whatever the interval */
 	int rc = m ? ctl__netmap_fold_both(&c->netmap, &c->nm, m, &keepalive, err, sizeof(err))
 		   : -EINVAL;
 	if (!m)
@@ -451,7 +453,7 @@ static void on_map(struct ctl_client *c, struct creq *r, long status)
 	if (!keepalive) {
 		c->netmap_time = (int64_t)time(NULL);
 		ctl__deliver(c, false);
-		ctl__cache_save(c);
+		ctl__cache_save(c, full);
 	}
 	map_poll(c);
 }
@@ -713,6 +715,7 @@ void ctl_client_free(struct ctl_client *c)
 	ctl__transport_stop(c);
 	forget_config(c);
 	json_decref(c->netmap);
+	ctl__cache_texts_clear(&c->cache_texts);
 	ctl_netmap_free(c->nm);
 	uv_close((uv_handle_t *)&c->curl_timer, ctl__handle_closed);
 	uv_close((uv_handle_t *)&c->retry_timer, ctl__handle_closed);

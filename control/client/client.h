@@ -6,7 +6,8 @@
  * (auth key, or an interactive login URL it hands back and then waits on), then hold a map
  * stream open: the first answer is a full netmap, later ones deltas, with keep-alives in
  * between.  Every netmap is handed to on_netmap and written to state_dir/netmap.json (0600,
- * atomically, within a second); at start the cached one is handed over first, so a node
+ * atomically, a second after it came, at most once in 5 s while deltas keep coming, and at
+ * ctl_client_free); at start the cached one is handed over first, so a node
  * keeps working while control is unreachable.  Failures are retried with exponential backoff and
  * jitter.
  *

@@ -2,7 +2,8 @@
  *   client.c     the connect -> register -> map-stream state machine, logout, the API
  *   hold.c       check-mode holds (long-polled requests, cancelled at control when given up)
  *   transport.c  libcurl multi driven by libuv (uv_poll per socket, one timer for curl)
- *   cache.c      the netmap cache on disk (written off the loop, at most once a second)
+ *   cache.c      the netmap cache on disk (written off the loop, at most every 5 s)
+ *   cache_text.c the cache's text, each unchanged peer's kept from the last time
  *   nodekey.c    node key rotation (node.key.next) and re-login when the key expires
  *   failover.c   which of several control servers to try next, and the backoff
  *   audit.c      audit events to control (node API "audit")
@@ -31,6 +32,13 @@ enum {
 	 * of deltas (peers coming online) costs one write, and applying a delta never waits
 	 * behind serializing the whole netmap. */
 	CACHE_DELAY_MS = 1000,
+	/* ...and at most once in this long while deltas keep coming: each write is the whole
+	 * netmap (a server's 900 peers, ~0.3 MB, an fsync), the deltas are a few hundred
+	 * bytes.  Nothing a node needs is lost by it: a write still due is done at exit
+	 * (ctl_client_free), a full map (a reconnect, a new start) is written CACHE_DELAY_MS
+	 * after it whatever the interval, and a crash in between leaves the previous netmap
+	 * whole (atomic rename), from whose version the map stream asks control again. */
+	CACHE_INTERVAL_MS = 5000,
 	/* After a re-login that left the key expired by our clock (skew with control's), wait
 	 * this long before trying again. */
 	RELOGIN_RETRY_S = 60,
@@ -66,6 +74,23 @@ enum req_kind {
 
 struct creq;
 
+/* cache_text.c: each peer's text in the cache file, by its JSON object (a reference kept). */
+struct ctl__peer_text;
+struct ctl__cache_texts {
+	struct ctl__peer_text *slots; /* open addressing, cap a power of two, at most half full */
+	size_t cap, n;
+	size_t last_len; /* the last text's length: the next one's buffer is made that big */
+};
+/* The text json_dumps(netmap, JSON_COMPACT) gives (malloc'd, *len bytes and a '\0'), each
+ * peer's taken from t when its object was there the last time; t then holds the peers of
+ * netmap.  The objects in netmap's "peers" must never be changed in place (the fold replaces
+ * them).  NULL when memory is short. */
+char *ctl__cache_text(struct ctl__cache_texts *t, json_t *netmap, size_t *len);
+void ctl__cache_texts_clear(struct ctl__cache_texts *t);
+/* cache.c: ms from now until the cache is written for a change arriving now (uv_now()), when
+ * the last write began at last (written: there was one); full: the change is a full map. */
+uint64_t ctl__cache_delay(uint64_t now, bool written, uint64_t last, bool full);
+
 struct ctl_client {
 	struct ctl_client_config cfg;
 	char *state_dir, *hostname, *auth_key, *tags, *ca_file;
@@ -90,6 +115,9 @@ struct ctl_client {
 	uv_timer_t curl_timer, retry_timer, cache_timer, expiry_timer;
 	int open_handles; /* uv handles and cache writes still to finish before free */
 	bool cache_busy, cache_again, cache_due;
+	bool cache_written; /* a write began at cache_written_at (uv_now) */
+	uint64_t cache_written_at, cache_due_at;
+	struct ctl__cache_texts cache_texts;
 	char *cache_last; /* at free, with a write still running: the netmap to write after it */
 	json_t *netmap;	  /* the current full netmap as JSON, for the cache */
 	struct ctl_netmap *nm; /* the same, decoded (deltas decode only what they carry) */
@@ -178,7 +206,8 @@ void ctl__sock_close(struct ctl_client *c, struct sockctx *s);
 void ctl__handle_closed(uv_handle_t *h);
 
 /* cache.c */
-void ctl__cache_save(struct ctl_client *c);  /* the netmap changed: written within a second */
+/* The netmap changed (full: a full map): written after ctl__cache_delay's wait. */
+void ctl__cache_save(struct ctl_client *c, bool full);
 void ctl__cache_flush(struct ctl_client *c); /* at free: a pending change is written now */
 
 /* nodekey.c */

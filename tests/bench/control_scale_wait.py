@@ -10,6 +10,8 @@ waiting itself costs little CPU while 10 000 nodes write (it shares the machine 
       until each node received (recv) / applied (netmap) a map of VERSION or later
   control_scale_wait.py delta WORK TIMEOUT GLOB T0 COUNT  ms from T0 until every instance in
       the files GLOB names received a delta after T0
+  control_scale_wait.py quiet WORK TIMEOUT QUIET  until no node has received a map message
+      (a recv line) for QUIET seconds: registration and its online-status deltas settled
 Exits 1 with what is missing on stderr when TIMEOUT seconds pass first."""
 import glob
 import os
@@ -109,6 +111,17 @@ def delta(work, timeout, pattern, t0, count):
     print(max(got.values()) - t0)
 
 
+def quiet(work, timeout, quiet_s):
+    t = Tail(f"{work}/*-*.out")
+    last = [time.time()]
+
+    def check():
+        if any(f and f[0] == "recv" for _, f in t.lines()):
+            last[0] = time.time()
+        return 0 if time.time() - last[0] >= quiet_s else None
+    wait(check, timeout, lambda: f"still getting map messages after {timeout} s")
+
+
 def main():
     cmd, work, timeout = sys.argv[1], sys.argv[2], float(sys.argv[3])
     args = sys.argv[4:]
@@ -118,6 +131,8 @@ def main():
         change(work, timeout, int(args[0]), int(args[1]), int(args[2]))
     elif cmd == "delta":
         delta(work, timeout, args[0], int(args[1]), int(args[2]))
+    elif cmd == "quiet":
+        quiet(work, timeout, float(args[0]))
     else:
         sys.exit(f"unknown wait {cmd!r}")
 

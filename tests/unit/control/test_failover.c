@@ -33,6 +33,7 @@
 #include "control/server/ident.h"
 #include "control/server/server.h"
 #include "control/server/store.h"
+#include "tailnet.h"
 
 /* ---- 1. the choice ---- */
 
@@ -190,17 +191,7 @@ static void drain_cases(const char *dir)
 	char state[300], node_dir[300], err[512], key[CTL_AUTHKEY_TEXT_SIZE], urls[128];
 	snprintf(state, sizeof(state), "%s/control", dir);
 	snprintf(node_dir, sizeof(node_dir), "%s/node", dir);
-	struct ctl_store *st;
-	const char *why = NULL;
-	int64_t uid;
-	struct ctl_authkey k;
-	CHECK_INT(ctl_state_open(state, &st, err, sizeof(err)), 0);
-	CHECK_INT(ctl_user_create(st, "alice@example.com", "correct horse", &uid, &why), 0);
-	CHECK_INT(
-	    ctl_authkey_create(st, uid, true, false, NULL, 0, (int64_t)time(NULL) + 3600, key, &k),
-	    0);
-	ctl_authkey_clear(&k);
-	st->ops->close(st);
+	CHECK_INT(test_tailnet_make(state, key), 0);
 
 	struct ctl_server_config ca = { .state_dir = state, .replica_name = "a" };
 	struct ctl_server *a, *b;

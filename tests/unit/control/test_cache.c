@@ -1,0 +1,478 @@
+/* The netmap cache (control/client/cache.c, cache_text.c):
+ *
+ *  1. its text: ctl__cache_text, which keeps each unchanged peer's text, gives the bytes
+ *     json_dumps(netmap, JSON_COMPACT) gives, over 3 000 random netmaps of arbitrary JSON
+ *     (strings that need escapes, reals, nested values, keys added and removed, peers
+ *     replaced, removed, added, moved, one object twice, "peers" not an array) and 3 000
+ *     real map messages folded as the client folds them (ctl__netmap_fold_both);
+ *  2. when it is written: ctl__cache_delay over a numbered table (1 s after a quiet spell,
+ *     at most every 5 s while changes keep coming, a full map after 1 s whatever the
+ *     interval);
+ *  3. a node restarted right after a change: a node registers with a control server on
+ *     loopback, its cache is written, another node joins (a delta whose write the interval
+ *     puts off), the node is freed at once; the file then holds exactly the netmap the node
+ *     had, and the node started again hands over that version and peer list from its cache. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "check.h"
+#include "common/file.h"
+#include "common/now.h"
+#include "control/client/internal.h"
+#include "control/netmap/netmap_json.h"
+#include "control/server/ident.h"
+#include "control/server/server.h"
+#include "control/server/store.h"
+#include "tailnet.h"
+
+static unsigned long long rng = 0x2545f4914f6cdd1dull;
+static unsigned rnd(unsigned n)
+{
+	return check_rand(&rng, n);
+}
+
+/* ---- 1. the text ---- */
+
+static const char *const odd_strings[] = {
+	"",	    "a\"b",	   "back\\slash",  "tab\there",	       "nl\n",
+	"\x01\x1f", "caf\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x94\x91", "a/b",
+	"\x7f",	    "<script>",
+};
+
+static json_t *random_value(int depth)
+{
+	unsigned k = rnd(depth > 2 ? 6 : 8);
+	switch (k) {
+	case 0:
+		return json_integer((json_int_t)rnd(1u << 31) * (rnd(2) ? -1 : 1) *
+				    (json_int_t)(1 + rnd(1000)));
+	case 1:
+		return json_real((double)rnd(100000) / (1 + rnd(97)) * (rnd(2) ? -1 : 1));
+	case 2:
+		return json_string(odd_strings[rnd(sizeof(odd_strings) / sizeof(*odd_strings))]);
+	case 3:
+		return rnd(2) ? json_true() : json_false();
+	case 4:
+		return json_null();
+	case 5: {
+		char s[16];
+		snprintf(s, sizeof(s), "v%u", rnd(100000));
+		return json_string(s);
+	}
+	case 6: {
+		json_t *a = json_array();
+		for (unsigned i = rnd(4); i > 0; i--)
+			json_array_append_new(a, random_value(depth + 1));
+		return a;
+	}
+	default: {
+		json_t *o = json_object();
+		for (unsigned i = rnd(5); i > 0; i--) {
+			char key[24];
+			snprintf(key, sizeof(key), "%s%u", rnd(4) ? "k" : "\xc3\xa9\"", rnd(8));
+			json_object_set_new(o, key, random_value(depth + 1));
+		}
+		return o;
+	}
+	}
+}
+
+static json_t *random_peer(unsigned id)
+{
+	json_t *p = json_pack("{s:I}", "id", (json_int_t)id);
+	for (unsigned i = rnd(6); i > 0; i--) {
+		char key[16];
+		snprintf(key, sizeof(key), "f%u", rnd(10));
+		json_object_set_new(p, key, random_value(1));
+	}
+	return p;
+}
+
+static const char *const top_keys[] = {
+	"version", "domain", "self", "peers", "filter", "ssh", "relays", "dns", "k\"\xc3\xa9\t",
+};
+
+/* One step of a netmap's life: peers replaced, removed, added, moved (never changed in
+ * place: the contract the fold keeps); top-level members replaced, added, removed. */
+static void evolve(json_t *nm, unsigned step)
+{
+	json_t *peers = json_object_get(nm, "peers");
+	if (json_is_array(peers) && rnd(8)) {
+		json_t *np = json_array();
+		size_t i;
+		json_t *p;
+		json_array_foreach(peers, i, p)
+		{
+			unsigned r = rnd(20);
+			if (r == 0)
+				continue; /* removed */
+			if (r == 1)
+				json_array_append_new(np, random_peer(rnd(1000))); /* changed */
+			else
+				json_array_append(np, p);
+			if (r == 2)
+				json_array_append_new(np, random_peer(1000 + step)); /* added */
+		}
+		if (json_array_size(np) > 2 && rnd(4) == 0) { /* moved */
+			size_t a = rnd((unsigned)json_array_size(np)),
+			       b = rnd((unsigned)json_array_size(np));
+			json_t *pa = json_incref(json_array_get(np, a));
+			json_array_set(np, a, json_array_get(np, b));
+			json_array_set_new(np, b, pa);
+		}
+		if (json_array_size(np) && rnd(30) == 0) /* one object twice */
+			json_array_append(np, json_array_get(np, 0));
+		json_object_set_new(nm, "peers", np);
+	} else if (rnd(3) == 0) {
+		/* peers as something else, gone, or a new array */
+		unsigned r = rnd(3);
+		if (r == 0)
+			json_object_set_new(nm, "peers", json_string("not an array"));
+		else if (r == 1)
+			json_object_del(nm, "peers");
+		else
+			json_object_set_new(nm, "peers", json_array());
+	}
+	for (unsigned i = rnd(3); i > 0; i--) {
+		const char *k = top_keys[rnd(sizeof(top_keys) / sizeof(*top_keys))];
+		if (strcmp(k, "peers") == 0)
+			continue;
+		if (rnd(5) == 0)
+			json_object_del(nm, k);
+		else
+			json_object_set_new(nm, k, random_value(1));
+	}
+}
+
+/* t's text of nm against json_dumps'; false (and why on stderr) when they differ */
+static bool text_same(struct ctl__cache_texts *t, json_t *nm, const char *what, unsigned step)
+{
+	size_t len = 0;
+	char *got = ctl__cache_text(t, nm, &len), *want = json_dumps(nm, JSON_COMPACT);
+	bool same = got && want && len == strlen(want) && strcmp(got, want) == 0;
+	if (!same)
+		fprintf(stderr, "%s, step %u:\n  got:  %.400s\n  want: %.400s\n", what, step,
+			got ? got : "(null)", want ? want : "(null)");
+	free(got);
+	free(want);
+	return same;
+}
+
+static void random_json_cases(void)
+{
+	struct ctl__cache_texts t = { 0 };
+	json_t *nm = json_object();
+	json_t *peers = json_array();
+	for (unsigned i = 0; i < 50; i++)
+		json_array_append_new(peers, random_peer(i));
+	json_object_set_new(nm, "version", json_integer(1));
+	json_object_set_new(nm, "peers", peers);
+	int bad = 0;
+	for (unsigned step = 0; step < 3000 && bad < 3; step++) {
+		if (step % 500 == 499) { /* a new netmap now and then (a full map) */
+			json_decref(nm);
+			nm = json_object();
+			json_object_set_new(nm, "peers", json_array());
+		}
+		evolve(nm, step);
+		bad += !text_same(&t, nm, "random JSON", step);
+	}
+	CHECK_INT(bad, 0);
+	/* the table holds the current peers, and no more */
+	peers = json_object_get(nm, "peers");
+	size_t distinct = 0;
+	for (size_t i = 0; json_is_array(peers) && i < json_array_size(peers); i++) {
+		bool seen = false;
+		for (size_t k = 0; k < i; k++)
+			seen |= json_array_get(peers, k) == json_array_get(peers, i);
+		distinct += !seen;
+	}
+	CHECK_INT(t.n, distinct);
+	json_decref(nm);
+	/* the empty cases: a netmap that is not an object, an empty one */
+	json_t *odd[] = { json_array(), json_object(), json_pack("{s:[]}", "peers") };
+	for (size_t i = 0; i < 3; i++) {
+		CHECK(text_same(&t, odd[i], "odd netmap", (unsigned)i));
+		json_decref(odd[i]);
+	}
+	ctl__cache_texts_clear(&t);
+}
+
+/* A node with random fields, through the codec's own encoder. */
+static json_t *codec_node(uint64_t id, unsigned gen)
+{
+	struct ctl_node n;
+	char name[48], owner[48], addr[32], ep[2][32], *eps[2] = { ep[0], ep[1] };
+	char *tags[2] = { "tag:web", "tag:db" };
+	memset(&n, 0, sizeof(n));
+	snprintf(name, sizeof(name), "host-%llu-%u", (unsigned long long)id, gen);
+	snprintf(owner, sizeof(owner), "u%u@ex\xc3\xa4mple.com", gen % 7);
+	snprintf(addr, sizeof(addr), "100.%u.%u.%u", 64 + (unsigned)(id >> 16) % 64,
+		 (unsigned)(id >> 8) & 255, (unsigned)id & 255);
+	snprintf(ep[0], sizeof(ep[0]), "198.51.100.%u:%u", gen % 256, 1024 + gen % 60000);
+	snprintf(ep[1], sizeof(ep[1]), "[2001:db8::%x]:41641", gen);
+	n.id = id;
+	n.name = name;
+	if (rnd(3)) {
+		n.owner = owner;
+	} else {
+		n.tags = tags;
+		n.n_tags = 1 + rnd(2);
+	}
+	for (size_t i = 0; i < 32; i++)
+		n.node_key[i] = (uint8_t)rnd(256);
+	n.has_disco_key = rnd(2);
+	memset(n.disco_key, (int)gen, 32);
+	n.key_expiry = rnd(2) ? 1700000000 + gen : 0;
+	addr_prefix_parse(addr, &n.addrs[0], NULL);
+	n.n_addrs = 1;
+	n.endpoints = eps;
+	n.n_endpoints = rnd(3);
+	n.online = rnd(2);
+	n.last_seen = rnd(2) ? 1700000000 + gen : 0;
+	return ctl__node_json(&n);
+}
+
+static void fold_cases(void)
+{
+	struct ctl__cache_texts t = { 0 };
+	json_t *json = NULL;
+	struct ctl_netmap *nm = NULL;
+	char err[256];
+	bool ka;
+	json_t *peers = json_array();
+	for (uint64_t id = 2; id < 300; id++)
+		json_array_append_new(peers, codec_node(id, 0));
+	json_t *full = json_pack("{s:s, s:i, s:{s:i, s:s, s:o, s:o, s:[], s:[]}}", "type", "full",
+				 "version", 1, "netmap", "version", 1, "domain", "mesh.internal",
+				 "self", codec_node(1, 0), "peers", peers, "filter", "ssh");
+	CHECK_INT(ctl__netmap_fold_both(&json, &nm, full, &ka, err, sizeof(err)), 0);
+	json_decref(full);
+	int bad = !text_same(&t, json, "full map", 0);
+	json_int_t v = 1;
+	for (unsigned gen = 1; gen <= 3000 && bad < 3; gen++) {
+		json_t *m =
+		    json_pack("{s:s, s:I, s:I}", "type", "delta", "base", v, "version", v + 1);
+		json_t *ch = json_array(), *rm = json_array();
+		for (unsigned i = rnd(4); i > 0; i--) /* distinct ids */
+			json_array_append_new(ch, codec_node(2 + (gen * 13 + i * 101) % 400, gen));
+		for (unsigned i = rnd(3); i > 0; i--)
+			json_array_append_new(rm, json_integer(2 + rnd(400)));
+		json_object_set_new(m, "peers_changed", ch);
+		json_object_set_new(m, "peers_removed", rm);
+		if (rnd(3) == 0)
+			json_object_set_new(m, "self", codec_node(1, gen));
+		if (rnd(5) == 0)
+			json_object_set_new(m, "domain", json_string(gen % 2 ? "a.ts" : "b.ts"));
+		int rc = ctl__netmap_fold_both(&json, &nm, m, &ka, err, sizeof(err));
+		json_decref(m);
+		if (rc) {
+			fprintf(stderr, "delta %u refused: %s\n", gen, err);
+			bad++;
+			break;
+		}
+		v++;
+		if (rnd(3)) /* not every delta is written (the interval) */
+			bad += !text_same(&t, json, "folded deltas", gen);
+	}
+	bad += !text_same(&t, json, "folded deltas, the last", 0);
+	CHECK_INT(bad, 0);
+	CHECK_INT(t.n, nm ? nm->n_peers : 0);
+	ctl__cache_texts_clear(&t);
+	json_decref(json);
+	ctl_netmap_free(nm);
+}
+
+/* ---- 2. when ---- */
+
+static const struct delay_case {
+	uint64_t now;
+	bool written;
+	uint64_t last;
+	bool full;
+	uint64_t want;
+} delay_cases[] = {
+	/* 1 */ { 5000, false, 0, false, 1000 },      /* never written: 1 s */
+	/* 2 */ { 100000, true, 10000, false, 1000 }, /* a quiet spell since: 1 s */
+	/* 3 */ { 14000, true, 10000, false, 1000 },  /* 4 s since: 1 s makes the 5 */
+	/* 4 */ { 14001, true, 10000, false, 1000 },  /* past that, still 1 s */
+	/* 5 */ { 13999, true, 10000, false, 1001 },  /* the interval: 5 s after the last */
+	/* 6 */ { 10500, true, 10000, false, 4500 },  /* a burst right after a write */
+	/* 7 */ { 10000, true, 10000, false, 5000 },
+	/* 8 */ { 10500, true, 10000, true, 1000 }, /* a full map: 1 s whatever the interval */
+	/* 9 */ { 3, true, 0, false, 4997 },	    /* loop time near its start */
+};
+
+static void delay_table(void)
+{
+	for (size_t i = 0; i < sizeof(delay_cases) / sizeof(*delay_cases); i++) {
+		const struct delay_case *d = &delay_cases[i];
+		uint64_t got = ctl__cache_delay(d->now, d->written, d->last, d->full);
+		if (got != d->want)
+			fprintf(stderr, "delay case %zu: %llu ms, want %llu\n", i + 1,
+				(unsigned long long)got, (unsigned long long)d->want);
+		CHECK_INT(got, d->want);
+	}
+}
+
+/* ---- 3. restarted right after a change ---- */
+
+struct seen {
+	int netmaps, cached;
+	uint64_t version, cached_version;
+	size_t peers, cached_peers;
+};
+
+static void on_netmap(void *ctx, const struct ctl_netmap *nm, bool from_cache)
+{
+	struct seen *s = ctx;
+	if (from_cache) {
+		s->cached++;
+		s->cached_version = nm->version;
+		s->cached_peers = nm->n_peers;
+		return;
+	}
+	s->netmaps++;
+	s->version = nm->version;
+	s->peers = nm->n_peers;
+}
+
+static bool run_until(uv_loop_t *loop, const int *flag, int want, uint64_t ms)
+{
+	uint64_t end = now_mono_ms() + ms;
+	while (*flag < want && now_mono_ms() < end)
+		uv_run(loop, UV_RUN_NOWAIT), usleep(2000);
+	return *flag >= want;
+}
+
+static bool run_until_peers(uv_loop_t *loop, const struct seen *s, size_t peers, uint64_t ms)
+{
+	uint64_t end = now_mono_ms() + ms;
+	while (s->peers < peers && now_mono_ms() < end)
+		uv_run(loop, UV_RUN_NOWAIT), usleep(2000);
+	return s->peers >= peers;
+}
+
+static void client_stop(uv_loop_t *loop, struct ctl_client *c)
+{
+	ctl_client_free(c);
+	for (int i = 0; i < 400 && uv_loop_alive(loop); i++)
+		uv_run(loop, UV_RUN_NOWAIT), usleep(5000);
+}
+
+static struct ctl_client *client_start(uv_loop_t *loop, const char *url, const char *dir,
+				       const char *key, const char *name, struct seen *s)
+{
+	char err[512];
+	struct ctl_client_config cc = { .loop = loop,
+					.server_url = url,
+					.state_dir = dir,
+					.auth_key = key,
+					.hostname = name,
+					.on_netmap = on_netmap,
+					.ctx = s };
+	struct ctl_client *c = NULL;
+	CHECK_INT(ctl_client_new(&cc, &c, err, sizeof(err)), 0);
+	if (c)
+		CHECK_INT(ctl_client_start(c), 0);
+	return c;
+}
+
+/* The cached file's version, -1 when there is none */
+static long long file_version(const char *path)
+{
+	char *buf;
+	size_t len;
+	if (file_read_all(path, 1 << 24, &buf, &len) != 0)
+		return -1;
+	json_t *j = json_loadb(buf, len, 0, NULL);
+	free(buf);
+	long long v = json_is_integer(json_object_get(j, "version"))
+			  ? (long long)json_integer_value(json_object_get(j, "version"))
+			  : -1;
+	json_decref(j);
+	return v;
+}
+
+static void restart_cases(const char *dir)
+{
+	char state[300], na[300], nb[300], nc[300], path[320], url[64], err[512];
+	char key[CTL_AUTHKEY_TEXT_SIZE];
+	snprintf(state, sizeof(state), "%s/control", dir);
+	snprintf(na, sizeof(na), "%s/a", dir);
+	snprintf(nb, sizeof(nb), "%s/b", dir);
+	snprintf(nc, sizeof(nc), "%s/c", dir);
+	snprintf(path, sizeof(path), "%s/netmap.json", na);
+	CHECK_INT(test_tailnet_make(state, key), 0);
+	struct ctl_server_config sc = { .state_dir = state };
+	struct ctl_server *srv;
+	CHECK_INT(ctl_server_new(&sc, &srv, err, sizeof(err)), 0);
+	CHECK_INT(ctl_server_start(srv, err, sizeof(err)), 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u", ctl_server_port(srv));
+
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	struct seen sa = { 0 }, sb = { 0 }, sc2 = { 0 }, sa2 = { 0 };
+	struct ctl_client *a = client_start(&loop, url, na, key, "a", &sa);
+	CHECK(run_until(&loop, &sa.netmaps, 1, 15000));
+	/* the full map is written within CACHE_DELAY_MS */
+	uint64_t end = now_mono_ms() + 5000;
+	while (file_version(path) != (long long)sa.version && now_mono_ms() < end)
+		uv_run(&loop, UV_RUN_NOWAIT), usleep(5000);
+	CHECK_INT(file_version(path), sa.version);
+	uint64_t written = a->cache_written_at;
+
+	/* two more nodes: deltas for a, whose write the interval puts off */
+	struct ctl_client *b = client_start(&loop, url, nb, key, "b", &sb);
+	CHECK(run_until_peers(&loop, &sa, 1, 15000));
+	struct ctl_client *c = client_start(&loop, url, nc, key, "c", &sc2);
+	CHECK(run_until_peers(&loop, &sa, 2, 15000));
+	CHECK(a->cache_due);
+	CHECK(a->cache_due_at >= written + CACHE_INTERVAL_MS);
+	long long on_disk = file_version(path);
+	fprintf(stderr, "restart: node a has version %llu (2 peers), its file version %lld\n",
+		(unsigned long long)sa.version, on_disk);
+	CHECK(on_disk < (long long)sa.version);
+
+	/* restarted at once: the file is the netmap a had, byte for byte */
+	char *want = json_dumps(a->netmap, JSON_COMPACT), *got = NULL;
+	uint64_t version = sa.version;
+	size_t len;
+	client_stop(&loop, a);
+	CHECK_INT(file_read_all(path, 1 << 24, &got, &len), 0);
+	CHECK_STR(got, want);
+	free(got);
+	free(want);
+	a = client_start(&loop, url, na, NULL, "a", &sa2);
+	CHECK_INT(sa2.cached, 1); /* handed over in ctl_client_start */
+	CHECK_INT(sa2.cached_version, version);
+	CHECK_INT(sa2.cached_peers, 2);
+
+	client_stop(&loop, a);
+	client_stop(&loop, b);
+	client_stop(&loop, c);
+	CHECK_INT(uv_loop_close(&loop), 0);
+	ctl_server_free(srv);
+}
+
+int main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	random_json_cases();
+	fold_cases();
+	delay_table();
+	char dir[] = "/tmp/ctl-cache-XXXXXX", cmd[300];
+	CHECK(mkdtemp(dir) != NULL);
+	restart_cases(dir);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	CHECK_INT(system(cmd), 0);
+	return check_finish();
+}
