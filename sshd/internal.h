@@ -189,9 +189,10 @@ enum { SSHD__OUT_MAX = 256 << 10, SSHD__PACKET_OVERHEAD = 128 };
 
 /* What a client over SSHD__OUT_MAX may still have read besides channel data (which its
  * windows bound): requests wait in libssh unanswered, and some packets libssh answers itself
- * (a key exchange, "unimplemented").  Each packet counts its payload plus
- * SSHD__OVER_IN_PACKET, so that many small ones cost what they cost libssh to queue. */
-enum { SSHD__OVER_IN_MAX = 128 << 10, SSHD__OVER_IN_PACKET = 64, SSHD__DATA_HEADER = 9 };
+ * (a key exchange, "unimplemented").  Each such packet counts its payload plus
+ * SSHD__OVER_IN_PACKET, so that many small ones cost what they cost libssh to queue; a data
+ * packet only its 9-byte header. */
+enum { SSHD__OVER_IN_MAX = 128 << 10, SSHD__OVER_IN_PACKET = 64 };
 
 /* inq.c: client data on its way to a descriptor, with back-pressure */
 struct sshd__inq {
