@@ -21,27 +21,24 @@
 
 /* ---- nodes in memory ---- */
 
-struct ctl__node *ctl__node_by_id(struct ctl_server *srv, int64_t id)
+/* Where node id is in srv->nodes (ascending id), or would go. */
+static size_t node_pos(const struct ctl_server *srv, int64_t id)
 {
 	size_t lo = 0, hi = srv->n_nodes;
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
-		if (srv->nodes[mid]->rec.id == id)
-			return srv->nodes[mid];
 		if (srv->nodes[mid]->rec.id < id)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return NULL;
+	return lo;
 }
 
-struct ctl__node *ctl__node_by_machine(struct ctl_server *srv, const uint8_t mkey[32])
+struct ctl__node *ctl__node_by_id(struct ctl_server *srv, int64_t id)
 {
-	for (size_t i = 0; i < srv->n_nodes; i++)
-		if (memcmp(srv->nodes[i]->rec.machine_key, mkey, 32) == 0)
-			return srv->nodes[i];
-	return NULL;
+	size_t i = node_pos(srv, id);
+	return i < srv->n_nodes && srv->nodes[i]->rec.id == id ? srv->nodes[i] : NULL;
 }
 
 /* Free a string that may hold credentials. */
@@ -74,11 +71,12 @@ static void node_free(struct ctl__node *n)
 
 void ctl__nodes_free(struct ctl_server *srv)
 {
+	ctl__nodes_index_free(srv);
 	for (size_t i = 0; i < srv->n_nodes; i++)
 		node_free(srv->nodes[i]);
 	free(srv->nodes);
 	srv->nodes = NULL;
-	srv->n_nodes = 0;
+	srv->n_nodes = srv->cap_nodes = 0;
 	polglue_free(srv);
 }
 
@@ -92,9 +90,11 @@ static json_t *json_text_array(const char *text)
 	return j;
 }
 
-/* Rebuild the node's public JSON; bumps its version when the text changed. */
+/* Rebuild the node's public JSON; bumps its version when the text changed.  Every change
+ * of a node's record ends here, so its indexes are brought in step first. */
 int ctl__node_render(struct ctl_server *srv, struct ctl__node *n)
 {
+	int irc = ctl__node_reindex(srv, n);
 	struct ctl_node v;
 	memset(&v, 0, sizeof(v));
 	v.id = (uint64_t)n->rec.id;
@@ -129,12 +129,12 @@ int ctl__node_render(struct ctl_server *srv, struct ctl__node *n)
 		return -ENOMEM;
 	if (n->peer_json && strcmp(n->peer_json, s) == 0) {
 		free(s);
-		return 0;
+		return irc;
 	}
 	free(n->peer_json);
 	n->peer_json = s;
 	n->peer_version = ++srv->map_version;
-	return 0;
+	return irc;
 }
 
 int ctl__node_owner(struct ctl_server *srv, struct ctl__node *n)
@@ -150,12 +150,19 @@ int ctl__node_owner(struct ctl_server *srv, struct ctl__node *n)
 int ctl__node_insert(struct ctl_server *srv, const struct ctl_node_rec *rec)
 {
 	struct ctl__node *n = calloc(1, sizeof(*n));
-	struct ctl__node **arr = realloc(srv->nodes, (srv->n_nodes + 1) * sizeof(*arr));
-	if (!n || !arr) {
+	if (n && srv->n_nodes == srv->cap_nodes) { /* doubling: 10 000 inserts, not 10 000 copies */
+		size_t cap = srv->cap_nodes ? 2 * srv->cap_nodes : 64;
+		struct ctl__node **arr = realloc(srv->nodes, cap * sizeof(*arr));
+		if (arr) {
+			srv->nodes = arr;
+			srv->cap_nodes = cap;
+		}
+	}
+	if (!n || srv->n_nodes == srv->cap_nodes) {
 		free(n);
 		return -ENOMEM;
 	}
-	srv->nodes = arr;
+	struct ctl__node **arr = srv->nodes;
 	if (ctl_node_rec_copy(&n->rec, rec) != 0) {
 		free(n);
 		return -ENOMEM;
@@ -239,6 +246,7 @@ static void update_next_expiry(struct ctl_server *srv)
 void ctl__map_published(struct ctl_server *srv)
 {
 	update_next_expiry(srv);
+	ctl__nodes_index_repair(srv); /* after an insert ran out of memory: indexed again */
 	srv->dirty = false;
 	srv->map_version++;
 	ctl__wake(srv, SRV_WAIT_MAP, NULL);
@@ -265,15 +273,15 @@ int ctl__policy_check(struct ctl_server *srv, const char *text, char *err, size_
 /* Takes node id out of the store and of memory, without publishing a map. */
 static int node_drop(struct ctl_server *srv, int64_t id)
 {
-	size_t i;
-	for (i = 0; i < srv->n_nodes && srv->nodes[i]->rec.id != id; i++)
-		;
-	if (i == srv->n_nodes)
+	size_t i = node_pos(srv, id);
+	if (i == srv->n_nodes || srv->nodes[i]->rec.id != id)
 		return -ENOENT;
+	struct ctl__node *n = srv->nodes[i];
 	int rc = srv->store->ops->node_remove(srv->store, id);
 	if (rc && rc != -ENOENT)
 		return rc;
-	node_free(srv->nodes[i]);
+	ctl__node_unindex(srv, n);
+	node_free(n);
 	memmove(&srv->nodes[i], &srv->nodes[i + 1], (srv->n_nodes - i - 1) * sizeof(*srv->nodes));
 	srv->n_nodes--;
 	return 0;
@@ -304,8 +312,9 @@ int ctl__node_remove(struct ctl_server *srv, int64_t id)
 /* Some request is held waiting for h's answer. */
 static bool hold_waited(struct ctl_server *srv, const struct ctl__hold *h)
 {
-	for (struct ctl__req *r = srv->waiting.next; r != &srv->waiting; r = r->next)
-		if (r->wait == SRV_WAIT_HOLD && strcmp(r->token, h->id) == 0)
+	const struct ctl__req *head = &srv->waiting[SRV_WAIT_HOLD];
+	for (const struct ctl__req *r = head->next; r != head; r = r->next)
+		if (strcmp(r->token, h->id) == 0)
 			return true;
 	return false;
 }
@@ -391,17 +400,6 @@ int ctl__disco_from_msg(json_t *m, uint8_t key[32], char *why, size_t len)
 		return -EINVAL;
 	}
 	return 1;
-}
-
-/* Another node than self uses this discovery key.  Peers find a discovery message's node
- * by its sender key, so two nodes must never share one. */
-bool ctl__disco_taken(struct ctl_server *srv, const struct ctl__node *self, const uint8_t key[32])
-{
-	for (size_t i = 0; i < srv->n_nodes; i++)
-		if (srv->nodes[i] != self && srv->nodes[i]->rec.has_disco_key &&
-		    sodium_memcmp(srv->nodes[i]->rec.disco_key, key, 32) == 0)
-			return true;
-	return false;
 }
 
 /* n uses discovery key k from now on: stored, and in what its peers see of it (a change in

@@ -1,0 +1,110 @@
+/* control/server/http.c: held requests on a list per kind of wait (#21: a wake walks its own
+ * kind only).  Through the fuzz harness's server: two held map polls and a held check-mode
+ * hold; waking a kind nobody waits for, or a hold of another id, resumes nothing; the hold's
+ * own id resumes the hold and leaves the maps held; a map wake resumes both polls, which
+ * then answer; the counts per kind follow. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "tests/fuzz/control/srv_harness.h"
+
+static long long version_of(const char *body)
+{
+	const char *p = body ? strstr(body, "\"version\":") : NULL;
+	return p ? atoll(p + 10) : 0;
+}
+
+/* A map poll of node i held on srv (polled until nothing new is left to send). */
+static struct fz_held *held_map(struct ctl_server *srv, int i, struct fz_reply *out)
+{
+	long long v = 0;
+	struct fz_held *h = NULL;
+	char msg[96];
+	memset(out, 0, sizeof(*out));
+	for (int k = 0; k < 5 && !out->suspended; k++) {
+		if (h) {
+			fz_node_finish(h, fz_machine_priv[i]);
+			v = out->body ? version_of(out->body) : v;
+			free(out->body);
+		}
+		snprintf(msg, sizeof(msg), "{\"since\":%lld,\"wait\":true}", v);
+		h = fz_node_start(srv, fz_machine_pub[i], "map", msg, strlen(msg), out);
+	}
+	return h;
+}
+
+static size_t held(struct ctl_server *srv, enum ctl__wait kind)
+{
+	pthread_mutex_lock(&srv->lock);
+	size_t n = srv->n_waiting[kind];
+	pthread_mutex_unlock(&srv->lock);
+	return n;
+}
+
+static void wake(struct ctl_server *srv, enum ctl__wait kind, const char *token)
+{
+	pthread_mutex_lock(&srv->lock);
+	ctl__wake(srv, kind, token);
+	pthread_mutex_unlock(&srv->lock);
+}
+
+int main(void)
+{
+	struct ctl_server *srv = fz_srv_open();
+	struct fz_reply m0, m1, hr;
+	struct fz_held *h0 = held_map(srv, 0, &m0), *h1 = held_map(srv, 1, &m1);
+	const char hold_msg[] = "{\"hold_id\":\"" FZ_HOLD_ID "\",\"wait\":true}";
+	struct fz_held *hh =
+	    fz_node_start(srv, fz_machine_pub[1], "hold", hold_msg, strlen(hold_msg), &hr);
+	CHECK(m0.suspended && m1.suspended && hr.suspended);
+	CHECK_INT(held(srv, SRV_WAIT_MAP), 2);
+	CHECK_INT(held(srv, SRV_WAIT_HOLD), 1);
+	CHECK_INT(held(srv, SRV_WAIT_AUDIT), 0);
+
+	/* 1 kinds nobody waits for, and a hold of another id: nothing resumed */
+	wake(srv, SRV_WAIT_AUDIT, NULL);
+	wake(srv, SRV_WAIT_REGISTER, NULL);
+	wake(srv, SRV_WAIT_SSO, NULL);
+	wake(srv, SRV_WAIT_HOLD, "00000000000000000000000000000000");
+	CHECK(m0.suspended && m1.suspended && hr.suspended);
+	CHECK_INT(held(srv, SRV_WAIT_MAP), 2);
+	CHECK_INT(held(srv, SRV_WAIT_HOLD), 1);
+
+	/* 2 the hold's id: the hold resumes, the map polls stay */
+	wake(srv, SRV_WAIT_HOLD, FZ_HOLD_ID);
+	CHECK(!hr.suspended);
+	CHECK(m0.suspended && m1.suspended);
+	CHECK_INT(held(srv, SRV_WAIT_HOLD), 0);
+	CHECK_INT(held(srv, SRV_WAIT_MAP), 2);
+
+	/* 3 a map wake: both polls resume and answer (keep-alives: nothing changed) */
+	wake(srv, SRV_WAIT_MAP, NULL);
+	CHECK(!m0.suspended && !m1.suspended);
+	CHECK_INT(held(srv, SRV_WAIT_MAP), 0);
+	/* the handlers run again, as libmicrohttpd runs them after a resume: answered, not
+	 * held anew (as while stopping) */
+	pthread_mutex_lock(&srv->lock);
+	srv->stopping = true;
+	pthread_mutex_unlock(&srv->lock);
+	fz_node_finish(h0, fz_machine_priv[0]);
+	fz_node_finish(h1, fz_machine_priv[1]);
+	CHECK_INT(m0.status, 200);
+	CHECK_INT(m1.status, 200);
+	/* node 0's poll has node 1 coming online (its poll) as a delta; node 1's nothing */
+	CHECK(m0.body && strstr(m0.body, "\"type\":\"delta\""));
+	CHECK(m1.body && strstr(m1.body, "\"type\":\"keepalive\""));
+	if (m0.body && !strstr(m0.body, "\"type\":\"delta\""))
+		fprintf(stderr, "node 0 was answered: %s\n", m0.body);
+	fz_node_finish(hh, fz_machine_priv[1]);
+	CHECK_INT(hr.status, 200); /* asked again: still pending, answered with its URL */
+	CHECK(hr.body && strstr(hr.body, "\"decision\":\"pending\""));
+	pthread_mutex_lock(&srv->lock);
+	srv->stopping = false;
+	pthread_mutex_unlock(&srv->lock);
+	free(m0.body);
+	free(m1.body);
+	free(hr.body);
+	fz_srv_close(srv);
+	return check_finish();
+}
