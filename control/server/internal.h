@@ -209,6 +209,9 @@ struct ctl_server {
 	bool ix_keyed, ix_broken;
 	uint64_t map_version;
 	bool dirty; /* the topology changed: rebuild on the next tick (batches registrations) */
+	/* ... but not before this (now_mono_ms): a batch's rebuild is followed by as long
+	 * again without one (node.c) */
+	uint64_t rebuild_after_ms;
 	/* what peers see of a node changed (online, endpoints, discovery key): the held map
 	 * polls are woken by the next tick, once for every change made meanwhile.  Waking all
 	 * of them per change was O(nodes) resumes per node coming online: O(N^2) while 10 000
@@ -262,6 +265,21 @@ struct ctl_server {
 	_Atomic size_t body_bytes;
 };
 
+/* sbuf.c: a growable string (s is NULL until the first append; free(s) after): appended
+ * bytes, a string, printf-formatted text of at most 255 bytes, a prefix as
+ * addr_prefix_format writes it.  After a failed allocation nothing more is appended and
+ * oom is set. */
+struct ctl__sbuf {
+	char *s;
+	size_t len, cap;
+	bool oom;
+};
+struct addr_prefix;
+void ctl__sb_add(struct ctl__sbuf *b, const char *s, size_t n);
+void ctl__sb_str(struct ctl__sbuf *b, const char *s);
+void ctl__sb_fmt(struct ctl__sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void ctl__sb_prefix(struct ctl__sbuf *b, const struct addr_prefix *p);
+
 /* http.c */
 enum MHD_Result ctl__reply(struct MHD_Connection *c, unsigned status, const char *ctype, char *body,
 			   size_t len); /* takes ownership of body */
@@ -304,6 +322,9 @@ enum {
 	SRV_HOLDS_MAX = 4096,
 	SRV_HOLD_IDLE_S = 90,	    /* > SRV_HOLD_WAIT_MS: a client waiting asks again before */
 	SRV_SESSIONS_PER_MIN = 120, /* a node's lists of live sessions (sessions.c) */
+	/* after a batch's rebuild that took T, none for SRV_REBUILD_REST x T (node.c's tick):
+	 * rebuilds hold the lock at most half the time while nodes register */
+	SRV_REBUILD_REST = 1,
 };
 
 /* node.c: the node registry */

@@ -2,11 +2,14 @@
  * kind only).  Through the fuzz harness's server: two held map polls and a held check-mode
  * hold; waking a kind nobody waits for, or a hold of another id, resumes nothing; the hold's
  * own id resumes the hold and leaves the maps held; a map wake resumes both polls, which
- * then answer; the counts per kind follow. */
+ * then answer; the counts per kind follow.  And the tick's batched rebuild: a poll held
+ * because a registration is not in the maps yet stays held while the rebuild rests
+ * (rebuild_after_ms), and is answered by the rebuild once it is due. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
+#include "common/now.h"
 #include "tests/fuzz/control/srv_harness.h"
 
 static long long version_of(const char *body)
@@ -49,8 +52,44 @@ static void wake(struct ctl_server *srv, enum ctl__wait kind, const char *token)
 	pthread_mutex_unlock(&srv->lock);
 }
 
+static void rebuild_rest(void)
+{
+	struct ctl_server *srv = fz_srv_open();
+	struct fz_reply out;
+	const char msg[] = "{\"since\":0,\"wait\":true}";
+	pthread_mutex_lock(&srv->lock);
+	ctl__timer_tick(srv); /* what the harness's start left to do (online states) */
+	srv->dirty = true;    /* as after a registration */
+	srv->rebuild_after_ms = now_mono_ms() + 60000;
+	pthread_mutex_unlock(&srv->lock);
+	struct fz_held *h = fz_node_start(srv, fz_machine_pub[0], "map", msg, strlen(msg), &out);
+	CHECK(out.suspended);
+	/* 1 resting: no rebuild, the poll stays held (its own coming online woke nobody) */
+	pthread_mutex_lock(&srv->lock);
+	srv->wake_maps = false;
+	ctl__timer_tick(srv);
+	CHECK(srv->dirty);
+	pthread_mutex_unlock(&srv->lock);
+	CHECK(out.suspended);
+	/* 2 due: rebuilt, the poll woken, the next rest set from the rebuild's end */
+	pthread_mutex_lock(&srv->lock);
+	srv->rebuild_after_ms = 0;
+	uint64_t before = now_mono_ms();
+	ctl__timer_tick(srv);
+	CHECK(!srv->dirty);
+	CHECK(srv->rebuild_after_ms >= before);
+	pthread_mutex_unlock(&srv->lock);
+	CHECK(!out.suspended);
+	fz_node_finish(h, fz_machine_priv[0]);
+	CHECK_INT(out.status, 200);
+	CHECK(out.body && strstr(out.body, "\"type\":\"full\""));
+	free(out.body);
+	fz_srv_close(srv);
+}
+
 int main(void)
 {
+	rebuild_rest();
 	struct ctl_server *srv = fz_srv_open();
 	struct fz_reply m0, m1, hr;
 	struct fz_held *h0 = held_map(srv, 0, &m0), *h1 = held_map(srv, 1, &m1);
