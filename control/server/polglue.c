@@ -323,7 +323,10 @@ static char *filter_text(struct src_cache *sc, const struct pol_filter_rule *con
 		free(b.s);
 		return NULL;
 	}
-	return b.s;
+	/* kept by the node until the next compile: without the buffer's slack (up to half of
+	 * it; a server's filter lists every laptop of its team) */
+	char *t = realloc(b.s, b.len + 1);
+	return t ? t : b.s;
 }
 
 static char *json_text(json_t *j)
