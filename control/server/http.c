@@ -181,6 +181,17 @@ void ctl__wake(struct ctl_server *srv, enum ctl__wait wait, const char *token)
 	}
 }
 
+void ctl__wake_if(struct ctl_server *srv, enum ctl__wait wait,
+		  bool (*due)(struct ctl__req *r, void *ctx), void *ctx)
+{
+	struct ctl__req *head = &srv->waiting[wait], *r = head->next, *next;
+	for (; r != head; r = next) {
+		next = r->next;
+		if (due(r, ctx))
+			resume(r);
+	}
+}
+
 void ctl__wake_all(struct ctl_server *srv)
 {
 	for (int k = SRV_WAIT_NONE + 1; k < SRV_WAIT_KINDS; k++)

@@ -294,6 +294,9 @@ void ctl__suspend(struct ctl__req *r, enum ctl__wait wait, uint64_t deadline_ms)
 void ctl__wake(struct ctl_server *srv, enum ctl__wait wait, const char *token);
 /* Every kind's held requests resumed (stopping, draining). */
 void ctl__wake_all(struct ctl_server *srv);
+/* The requests held for `wait` that due says have something to answer resumed. */
+void ctl__wake_if(struct ctl_server *srv, enum ctl__wait wait,
+		  bool (*due)(struct ctl__req *r, void *ctx), void *ctx);
 /* The address a request came from, as the key of per-source limits: an IPv4 address, or
  * the /64 of an IPv6 one (one host usually holds a whole /64). */
 void ctl__source(struct MHD_Connection *c, char out[static SRV_SOURCE_MAX]);
@@ -367,8 +370,13 @@ void ctl__secret_free(char *s);
 void ctl__login_clear(struct ctl__login_req *lr);
 /* Recompute filters, SSH rules and visibility after a policy or topology change. */
 int ctl__map_rebuild(struct ctl_server *srv, char *err, size_t errlen);
-/* After the per-node results changed: bump the version and wake every held map poll. */
+/* After the per-node results changed: bump the version and wake the held map polls that
+ * have something to answer. */
 void ctl__map_published(struct ctl_server *srv);
+/* map.c: the held map polls with something to answer resumed (their node gone, owed a full
+ * map, or a delta not empty); the others stay held.  After each batch of registrations
+ * and each node coming online, a few hundred nodes have a delta, not all 10 000 (#21). */
+void ctl__wake_maps(struct ctl_server *srv);
 /* Check policy text against the current topology; 0 or -EINVAL with err. */
 int ctl__policy_check(struct ctl_server *srv, const char *text, char *err, size_t errlen);
 /* Removes nodes from the store and memory, then publishes one map without them; the first

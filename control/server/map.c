@@ -105,6 +105,47 @@ static char *map_full(struct ctl_server *srv, struct ctl__node *n)
 	return b.s;
 }
 
+/* What of the node's own changed since it was last sent (besides its peers). */
+struct own {
+	bool filter, ssh, self, relays, dns;
+};
+
+static bool own_changes(const struct ctl_server *srv, const struct ctl__node *n, struct own *c)
+{
+	c->filter = strcmp(n->filter_json, n->sent_filter) != 0;
+	c->ssh = strcmp(n->ssh_json, n->sent_ssh) != 0;
+	c->self = strcmp(n->peer_json, n->sent_self) != 0;
+	c->relays = !n->sent_relays || strcmp(relays_of(n), n->sent_relays) != 0;
+	c->dns = n->sent_dns_gen != srv->dns_gen;
+	return c->filter || c->ssh || c->self || c->relays || c->dns || n->n_kills;
+}
+
+/* The held poll r has something to answer now: its node is gone, is owed a full map, or
+ * has a delta (map_delta's test, without making it). */
+static bool poll_due(struct ctl__req *r, void *ctx)
+{
+	struct ctl_server *srv = ctx;
+	struct ctl__node *n = ctl__node_by_id(srv, r->node_id);
+	json_t *since = json_object_get(r->msg, "since");
+	uint64_t s = json_is_integer(since) ? (uint64_t)json_integer_value(since) : 0;
+	if (!n || s == 0 || s != n->sent_version || !n->sent_filter)
+		return true;
+	if (n->n_vis != n->n_sent)
+		return true;
+	for (size_t i = 0; i < n->n_vis; i++) {
+		const struct ctl__node *p = srv->nodes[n->vis[i]];
+		if ((uint64_t)p->rec.id != n->sent_ids[i] || p->peer_version != n->sent_vers[i])
+			return true;
+	}
+	struct own c;
+	return own_changes(srv, n, &c);
+}
+
+void ctl__wake_maps(struct ctl_server *srv)
+{
+	ctl__wake_if(srv, SRV_WAIT_MAP, poll_due, srv);
+}
+
 /* NULL with *empty set when nothing changed since what the node was sent. */
 static char *map_delta(struct ctl_server *srv, struct ctl__node *n, bool *empty)
 {
@@ -130,12 +171,10 @@ static char *map_delta(struct ctl_server *srv, struct ctl__node *n, bool *empty)
 			j++;
 		}
 	}
-	bool filter = strcmp(n->filter_json, n->sent_filter) != 0;
-	bool ssh = strcmp(n->ssh_json, n->sent_ssh) != 0;
-	bool self = strcmp(n->peer_json, n->sent_self) != 0;
-	bool relays = !n->sent_relays || strcmp(relays_of(n), n->sent_relays) != 0;
-	bool dns = n->sent_dns_gen != srv->dns_gen;
-	*empty = !nch && !nrm && !filter && !ssh && !self && !relays && !dns && !n->n_kills;
+	struct own c;
+	bool own_changed = own_changes(srv, n, &c);
+	bool filter = c.filter, ssh = c.ssh, self = c.self, relays = c.relays, dns = c.dns;
+	*empty = !nch && !nrm && !own_changed;
 	if (*empty || ch.oom || rm.oom) {
 		free(ch.s);
 		free(rm.s);

@@ -250,7 +250,7 @@ void ctl__map_published(struct ctl_server *srv)
 	ctl__nodes_index_repair(srv); /* after an insert ran out of memory: indexed again */
 	srv->dirty = false;
 	srv->map_version++;
-	ctl__wake(srv, SRV_WAIT_MAP, NULL);
+	ctl__wake_maps(srv);
 	/* held logins are decided again against what changed (a rule removed rejects them) */
 	ctl__wake(srv, SRV_WAIT_HOLD, NULL);
 }
@@ -365,7 +365,7 @@ void ctl__timer_tick(struct ctl_server *srv)
 	}
 	if (changed) {
 		srv->map_version++;
-		ctl__wake(srv, SRV_WAIT_MAP, NULL);
+		ctl__wake_maps(srv);
 	}
 	/* forget decided or stale login requests and holds */
 	if (srv->holds_expired != now) { /* once a second, the store's for every replica */

@@ -2,7 +2,8 @@
  * kind only).  Through the fuzz harness's server: two held map polls and a held check-mode
  * hold; waking a kind nobody waits for, or a hold of another id, resumes nothing; the hold's
  * own id resumes the hold and leaves the maps held; a map wake resumes both polls, which
- * then answer; the counts per kind follow.  And the tick's batched rebuild: a poll held
+ * then answer; the counts per kind follow; the selective wake of map polls resumes only
+ * the polls with something to send.  And the tick's batched rebuild: a poll held
  * because a registration is not in the maps yet stays held while the rebuild rests
  * (rebuild_after_ms), and is answered by the rebuild once it is due. */
 #include <stdlib.h>
@@ -117,7 +118,30 @@ int main(void)
 	CHECK_INT(held(srv, SRV_WAIT_HOLD), 0);
 	CHECK_INT(held(srv, SRV_WAIT_MAP), 2);
 
-	/* 3 a map wake: both polls resume and answer (keep-alives: nothing changed) */
+	/* 3 the selective wake: node 0's poll is due (node 1 came online after it was held,
+	 * a change of its peer), node 1's is not */
+	pthread_mutex_lock(&srv->lock);
+	ctl__wake_maps(srv);
+	pthread_mutex_unlock(&srv->lock);
+	CHECK(!m0.suspended && m1.suspended);
+	/* the woken one held again as the handler would hold it: by hand, a change for node
+	 * 1 only (its filter), and only node 1 is woken */
+	fz_node_finish(h0, fz_machine_priv[0]);
+	free(m0.body);
+	h0 = held_map(srv, 0, &m0);
+	CHECK(m0.suspended);
+	pthread_mutex_lock(&srv->lock);
+	ctl__wake_maps(srv);
+	CHECK(m0.suspended && m1.suspended); /* nothing changed for either */
+	struct ctl__node *n1 = ctl__node_by_id(srv, 2);
+	char *f = strdup("[]");
+	free(n1->filter_json);
+	n1->filter_json = f;
+	ctl__wake_maps(srv);
+	pthread_mutex_unlock(&srv->lock);
+	CHECK(m0.suspended && !m1.suspended);
+
+	/* 4 a map wake: both polls resume and answer */
 	wake(srv, SRV_WAIT_MAP, NULL);
 	CHECK(!m0.suspended && !m1.suspended);
 	CHECK_INT(held(srv, SRV_WAIT_MAP), 0);
@@ -130,11 +154,11 @@ int main(void)
 	fz_node_finish(h1, fz_machine_priv[1]);
 	CHECK_INT(m0.status, 200);
 	CHECK_INT(m1.status, 200);
-	/* node 0's poll has node 1 coming online (its poll) as a delta; node 1's nothing */
-	CHECK(m0.body && strstr(m0.body, "\"type\":\"delta\""));
-	CHECK(m1.body && strstr(m1.body, "\"type\":\"keepalive\""));
-	if (m0.body && !strstr(m0.body, "\"type\":\"delta\""))
-		fprintf(stderr, "node 0 was answered: %s\n", m0.body);
+	/* node 0's poll has nothing new (a keep-alive), node 1's its new filter */
+	CHECK(m0.body && strstr(m0.body, "\"type\":\"keepalive\""));
+	CHECK(m1.body && strstr(m1.body, "\"type\":\"delta\"") && strstr(m1.body, "\"filter\":[]"));
+	if (m1.body && !strstr(m1.body, "\"filter\":[]"))
+		fprintf(stderr, "node 1 was answered: %s\n", m1.body);
 	fz_node_finish(hh, fz_machine_priv[1]);
 	CHECK_INT(hr.status, 200); /* asked again: still pending, answered with its URL */
 	CHECK(hr.body && strstr(hr.body, "\"decision\":\"pending\""));
