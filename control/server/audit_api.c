@@ -289,10 +289,7 @@ static int row_json(void *ctx, const struct ctl_audit_rec *r)
 
 static size_t audit_waiters(struct ctl_server *srv)
 {
-	size_t n = 0;
-	for (struct ctl__req *w = srv->waiting.next; w != &srv->waiting; w = w->next)
-		n += w->wait == SRV_WAIT_AUDIT;
-	return n;
+	return srv->n_waiting[SRV_WAIT_AUDIT];
 }
 
 enum MHD_Result ctl__admin_audit(struct ctl__req *r, const char *method, const char *rest)

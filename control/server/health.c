@@ -110,8 +110,8 @@ void ctl_server_drain(struct ctl_server *srv)
 	if (!srv->draining) {
 		srv->draining = true;
 		size_t held = 0;
-		for (struct ctl__req *q = srv->waiting.next; q != &srv->waiting; q = q->next)
-			held++;
+		for (int k = 0; k < SRV_WAIT_KINDS; k++)
+			held += srv->n_waiting[k];
 		log_info("meshcontrol",
 			 "draining: /healthz says 503, %zu held request(s) answered now, none held "
 			 "from now on",

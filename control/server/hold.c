@@ -81,16 +81,13 @@ static struct ctl__node *node_by_addr(struct ctl_server *srv, const char *addr)
 	struct addr_prefix p;
 	if (!addr_prefix_parse(addr, &p, NULL))
 		return NULL;
-	for (size_t i = 0; i < srv->n_nodes; i++) {
-		const struct ctl_node_rec *rec = &srv->nodes[i]->rec;
-		const uint8_t *b = p.ip.bytes;
-		uint32_t v4 =
-		    (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
-		if ((p.ip.family == AF_INET && v4 == rec->ipv4) ||
-		    (p.ip.family == AF_INET6 && memcmp(b, rec->ipv6, 16) == 0))
-			return srv->nodes[i];
-	}
-	return NULL;
+	const uint8_t *b = p.ip.bytes;
+	if (p.ip.family == AF_INET6)
+		return ctl__node_by_ipv6(srv, b);
+	if (p.ip.family != AF_INET)
+		return NULL;
+	return ctl__node_by_ipv4(srv, (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 |
+					  (uint32_t)b[2] << 8 | b[3]);
 }
 
 static bool node_index(struct ctl_server *srv, const struct ctl__node *n, size_t *index)

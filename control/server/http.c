@@ -146,18 +146,21 @@ static void wait_unlink(struct ctl__req *r)
 	r->prev->next = r->next;
 	r->next->prev = r->prev;
 	r->prev = r->next = NULL;
+	r->srv->n_waiting[r->wait]--;
 }
 
 void ctl__suspend(struct ctl__req *r, enum ctl__wait wait, uint64_t deadline_ms)
 {
 	struct ctl_server *srv = r->srv;
+	struct ctl__req *head = &srv->waiting[wait];
 	r->wait = wait;
 	r->deadline_ms = deadline_ms;
 	r->suspended = true;
-	r->next = &srv->waiting;
-	r->prev = srv->waiting.prev;
-	srv->waiting.prev->next = r;
-	srv->waiting.prev = r;
+	r->next = head;
+	r->prev = head->prev;
+	head->prev->next = r;
+	head->prev = r;
+	srv->n_waiting[wait]++;
 	MHD_suspend_connection(r->conn);
 }
 
@@ -170,12 +173,29 @@ static void resume(struct ctl__req *r)
 
 void ctl__wake(struct ctl_server *srv, enum ctl__wait wait, const char *token)
 {
-	struct ctl__req *r = srv->waiting.next, *next;
-	for (; r != &srv->waiting; r = next) {
+	struct ctl__req *head = &srv->waiting[wait], *r = head->next, *next;
+	for (; r != head; r = next) {
 		next = r->next;
-		if (r->wait == wait && (!token || strcmp(token, r->token) == 0))
+		if (!token || strcmp(token, r->token) == 0)
 			resume(r);
 	}
+}
+
+void ctl__wake_if(struct ctl_server *srv, enum ctl__wait wait,
+		  bool (*due)(struct ctl__req *r, void *ctx), void *ctx)
+{
+	struct ctl__req *head = &srv->waiting[wait], *r = head->next, *next;
+	for (; r != head; r = next) {
+		next = r->next;
+		if (due(r, ctx))
+			resume(r);
+	}
+}
+
+void ctl__wake_all(struct ctl_server *srv)
+{
+	for (int k = SRV_WAIT_NONE + 1; k < SRV_WAIT_KINDS; k++)
+		ctl__wake(srv, (enum ctl__wait)k, NULL);
 }
 
 static void *timer_main(void *arg)
@@ -194,11 +214,13 @@ static void *timer_main(void *arg)
 		if (srv->stopping)
 			break;
 		uint64_t now = now_mono_ms();
-		struct ctl__req *r = srv->waiting.next, *next;
-		for (; r != &srv->waiting; r = next) {
-			next = r->next;
-			if (r->deadline_ms <= now)
-				resume(r);
+		for (int k = SRV_WAIT_NONE + 1; k < SRV_WAIT_KINDS; k++) {
+			struct ctl__req *head = &srv->waiting[k], *r = head->next, *next;
+			for (; r != head; r = next) {
+				next = r->next;
+				if (r->deadline_ms <= now)
+					resume(r);
+			}
 		}
 		ctl__timer_tick(srv);
 		ctl__transient_sweep(srv, ctl__now_s());
@@ -460,7 +482,8 @@ int ctl_server_new(const struct ctl_server_config *cfg, struct ctl_server **out,
 	if (!srv)
 		return -ENOMEM;
 	srv->cfg = *cfg;
-	srv->waiting.next = srv->waiting.prev = &srv->waiting;
+	for (int k = 0; k < SRV_WAIT_KINDS; k++)
+		srv->waiting[k].next = srv->waiting[k].prev = &srv->waiting[k];
 	pthread_mutex_init(&srv->lock, NULL);
 	/* deadlines are on the monotonic clock: setting the wall clock back must not hold a
 	 * request (or a login) for as long as it went back */
@@ -704,8 +727,7 @@ void ctl_server_free(struct ctl_server *srv)
 	srv->stopping = true;
 	pthread_cond_signal(&srv->timer_cond);
 	/* Answer every held request so the daemon can close its connections. */
-	while (srv->waiting.next != &srv->waiting)
-		resume(srv->waiting.next);
+	ctl__wake_all(srv);
 	pthread_mutex_unlock(&srv->lock);
 	if (srv->timer_running)
 		pthread_join(srv->timer, NULL);

@@ -15,6 +15,7 @@
 #include "control/netmap/dns.h"
 #include "control/netmap/sessions.h"
 #include "control/netmap/wire.h"
+#include "control/server/node_index.h"
 #include "control/server/server.h"
 #include "control/server/store.h"
 
@@ -29,6 +30,7 @@ enum ctl__wait {
 	SRV_WAIT_HOLD,	   /* check-mode hold: its hold decided */
 	SRV_WAIT_SSO,	   /* an SSO callback: its token exchange done (sso_fetch.c) */
 	SRV_WAIT_AUDIT,	   /* GET /api/v1/audit?wait=S: new audit rows (audit_api.c) */
+	SRV_WAIT_KINDS
 };
 
 struct ctl__node {
@@ -60,6 +62,10 @@ struct ctl__node {
 	size_t n_kills, kills_taken;
 	uint64_t sessions_window_ms; /* lists it sent in the minute from then (now_mono_ms) */
 	unsigned sessions_posts;
+	/* where srv->node_ix holds it (node_index.c): bit k set when it is in node_ix[k],
+	 * under ix_hash[k] */
+	uint64_t ix_hash[CTL__IX_KINDS];
+	unsigned ix_in;
 };
 
 enum {
@@ -195,9 +201,17 @@ struct ctl_server {
 	struct ctl_replay *replay;
 
 	struct ctl__node **nodes; /* ascending id */
-	size_t n_nodes;
+	size_t n_nodes, cap_nodes;
+	/* the nodes by machine key, node key, discovery key, hostname and addresses
+	 * (node_index.h); while ix_broken (an insert ran out of memory) lookups scan instead */
+	struct ctl__ix node_ix[CTL__IX_KINDS];
+	uint8_t ix_key[CTL__IX_HASH_KEY];
+	bool ix_keyed, ix_broken;
 	uint64_t map_version;
 	bool dirty; /* the topology changed: rebuild on the next tick (batches registrations) */
+	/* ... but not before this (now_mono_ms): a batch's rebuild is followed by as long
+	 * again without one (node.c) */
+	uint64_t rebuild_after_ms;
 	/* what peers see of a node changed (online, endpoints, discovery key): the held map
 	 * polls are woken by the next tick, once for every change made meanwhile.  Waking all
 	 * of them per change was O(nodes) resumes per node coming online: O(N^2) while 10 000
@@ -241,11 +255,30 @@ struct ctl_server {
 	/* with --trusted-proxy, our own listening socket and its thread (proxy_listen.c) */
 	struct ctl__proxy_listener *proxy;
 
-	struct ctl__req waiting; /* list head of suspended requests */
+	/* Suspended requests, a list for each kind of wait (heads; [SRV_WAIT_NONE] unused) and
+	 * their counts: waking one kind walks that kind's list only, so each node's audit
+	 * event no longer walked 10 000 held map polls to find the audit waiters (#21). */
+	struct ctl__req waiting[SRV_WAIT_KINDS];
+	size_t n_waiting[SRV_WAIT_KINDS];
 	/* Request bodies being received, over all connections (not under srv->lock): bounded
 	 * by SRV_BODY_BUDGET before anyone is authenticated. */
 	_Atomic size_t body_bytes;
 };
+
+/* sbuf.c: a growable string (s is NULL until the first append; free(s) after): appended
+ * bytes, a string, printf-formatted text of at most 255 bytes, a prefix as
+ * addr_prefix_format writes it.  After a failed allocation nothing more is appended and
+ * oom is set. */
+struct ctl__sbuf {
+	char *s;
+	size_t len, cap;
+	bool oom;
+};
+struct addr_prefix;
+void ctl__sb_add(struct ctl__sbuf *b, const char *s, size_t n);
+void ctl__sb_str(struct ctl__sbuf *b, const char *s);
+void ctl__sb_fmt(struct ctl__sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void ctl__sb_prefix(struct ctl__sbuf *b, const struct addr_prefix *p);
 
 /* http.c */
 enum MHD_Result ctl__reply(struct MHD_Connection *c, unsigned status, const char *ctype, char *body,
@@ -256,8 +289,14 @@ enum MHD_Result ctl__reply_error(struct MHD_Connection *c, unsigned status, cons
 /* The body was decoded: free it now (a held request may wait a long time). */
 void ctl__body_release(struct ctl__req *r);
 void ctl__suspend(struct ctl__req *r, enum ctl__wait wait, uint64_t deadline_ms);
-/* Resume held requests waiting for `wait` (and, when token is not NULL, that token). */
+/* Resume held requests waiting for `wait` (and, when token is not NULL, that token); the
+ * cost is the number of requests held for `wait` alone. */
 void ctl__wake(struct ctl_server *srv, enum ctl__wait wait, const char *token);
+/* Every kind's held requests resumed (stopping, draining). */
+void ctl__wake_all(struct ctl_server *srv);
+/* The requests held for `wait` that due says have something to answer resumed. */
+void ctl__wake_if(struct ctl_server *srv, enum ctl__wait wait,
+		  bool (*due)(struct ctl__req *r, void *ctx), void *ctx);
 /* The address a request came from, as the key of per-source limits: an IPv4 address, or
  * the /64 of an IPv6 one (one host usually holds a whole /64). */
 void ctl__source(struct MHD_Connection *c, char out[static SRV_SOURCE_MAX]);
@@ -286,20 +325,42 @@ enum {
 	SRV_HOLDS_MAX = 4096,
 	SRV_HOLD_IDLE_S = 90,	    /* > SRV_HOLD_WAIT_MS: a client waiting asks again before */
 	SRV_SESSIONS_PER_MIN = 120, /* a node's lists of live sessions (sessions.c) */
+	/* after a batch's rebuild that took T, none for SRV_REBUILD_REST x T (node.c's tick):
+	 * rebuilds hold the lock at most half the time while nodes register */
+	SRV_REBUILD_REST = 1,
 };
 
 /* node.c: the node registry */
 int ctl__nodes_load(struct ctl_server *srv);
 void ctl__nodes_free(struct ctl_server *srv);
 struct ctl__node *ctl__node_by_id(struct ctl_server *srv, int64_t id);
-/* The node registered for a machine key, or NULL. */
+/* node_index.c: the registry's indexes.  The node registered for a machine key, or NULL;
+ * another node than self (NULL: any) uses this node key; a node of another machine than
+ * mkey is called name (in any case); the node called exactly name, or holding an address
+ * (NULL when none; the lowest id when several do). */
 struct ctl__node *ctl__node_by_machine(struct ctl_server *srv, const uint8_t mkey[32]);
+bool ctl__node_key_taken(struct ctl_server *srv, const struct ctl__node *self,
+			 const uint8_t key[32]);
+bool ctl__name_taken(struct ctl_server *srv, const uint8_t mkey[32], const char *name);
+struct ctl__node *ctl__node_by_hostname(struct ctl_server *srv, const char *name);
+struct ctl__node *ctl__node_by_ipv4(struct ctl_server *srv, uint32_t ipv4);
+struct ctl__node *ctl__node_by_ipv6(struct ctl_server *srv, const uint8_t ipv6[16]);
+/* n indexed under its record's keys now (ctl__node_render calls it after any change):
+ * 0, or -ENOMEM (lookups then scan until ctl__nodes_index_repair succeeds); n out of
+ * every index (before it is freed); all indexes freed; rebuilt after an -ENOMEM. */
+int ctl__node_reindex(struct ctl_server *srv, struct ctl__node *n);
+void ctl__node_unindex(struct ctl_server *srv, struct ctl__node *n);
+void ctl__nodes_index_free(struct ctl_server *srv);
+void ctl__nodes_index_repair(struct ctl_server *srv);
+/* Every node is in each index under its keys and nothing else is (for the tests). */
+bool ctl__nodes_index_check(struct ctl_server *srv);
 /* Adds a node read from or just written to the store (nothing allowed or visible until the
  * next rebuild), with its owner, relays and JSON. */
 int ctl__node_insert(struct ctl_server *srv, const struct ctl_node_rec *rec);
 /* Looks up the owner's login of a user's node (n->owner; "" for a tagged node).  Always 0. */
 int ctl__node_owner(struct ctl_server *srv, struct ctl__node *n);
-/* Rebuild the node's public JSON; bumps its version when the text changed. */
+/* Rebuild the node's public JSON; bumps its version when the text changed.  Called after
+ * every change of n->rec: it also reindexes n (ctl__node_reindex). */
 int ctl__node_render(struct ctl_server *srv, struct ctl__node *n);
 /* The node's key has expired at now (a key of a tagged node never does). */
 bool ctl__node_expired(const struct ctl__node *n, int64_t now);
@@ -309,8 +370,13 @@ void ctl__secret_free(char *s);
 void ctl__login_clear(struct ctl__login_req *lr);
 /* Recompute filters, SSH rules and visibility after a policy or topology change. */
 int ctl__map_rebuild(struct ctl_server *srv, char *err, size_t errlen);
-/* After the per-node results changed: bump the version and wake every held map poll. */
+/* After the per-node results changed: bump the version and wake the held map polls that
+ * have something to answer. */
 void ctl__map_published(struct ctl_server *srv);
+/* map.c: the held map polls with something to answer resumed (their node gone, owed a full
+ * map, or a delta not empty); the others stay held.  After each batch of registrations
+ * and each node coming online, a few hundred nodes have a delta, not all 10 000 (#21). */
+void ctl__wake_maps(struct ctl_server *srv);
 /* Check policy text against the current topology; 0 or -EINVAL with err. */
 int ctl__policy_check(struct ctl_server *srv, const char *text, char *err, size_t errlen);
 /* Removes nodes from the store and memory, then publishes one map without them; the first
@@ -323,7 +389,8 @@ void ctl__timer_tick(struct ctl_server *srv);
 /* The discovery key a request carries ("disco_key"): 1 with it in key, 0 when absent,
  * -EINVAL with the reason in why. */
 int ctl__disco_from_msg(json_t *m, uint8_t key[32], char *why, size_t len);
-/* Another node than self (NULL: any node) uses this discovery key. */
+/* Another node than self (NULL: any node) uses this discovery key (node_index.c).  Peers
+ * find a discovery message's node by its sender key, so two nodes must never share one. */
 bool ctl__disco_taken(struct ctl_server *srv, const struct ctl__node *self, const uint8_t key[32]);
 /* The discovery key a known node's request carries, taken (its peers are woken for it);
  * false with the refusal in *res. */

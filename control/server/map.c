@@ -8,7 +8,6 @@
  * and in a delta when dns_gen moved past what the node was sent.  Sessions an admin asked to
  * end (sessions.c) ride on the next message of either kind as "kill_sessions".  A poll also
  * reports the node's endpoints and SSH host keys. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,59 +18,16 @@
 #include "control/netmap/hostkey.h"
 #include "control/server/internal.h"
 
-/* ---- a growable string ---- */
-
-struct sbuf {
-	char *s;
-	size_t len, cap;
-	bool oom;
-};
-
-static void sb_add(struct sbuf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = (b->len + n + 1) * 2;
-		char *p = realloc(b->s, cap);
-		if (!p) {
-			b->oom = true;
-			return;
-		}
-		b->s = p;
-		b->cap = cap;
-	}
-	memcpy(b->s + b->len, s, n);
-	b->len += n;
-	b->s[b->len] = '\0';
-}
-
-static void sb_str(struct sbuf *b, const char *s)
-{
-	sb_add(b, s, strlen(s));
-}
-
-static void sb_fmt(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_fmt(struct sbuf *b, const char *fmt, ...)
-{
-	char tmp[256];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	sb_add(b, tmp, n < 0 ? 0 : (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
-}
-
 /* ---- the map ---- */
 
 /* The sessions an admin asked to end (sessions.c): ,"kill_sessions":[...] (again in the next
  * message until one carrying them was queued) */
-static void kills_add(struct sbuf *b, struct ctl__node *n)
+static void kills_add(struct ctl__sbuf *b, struct ctl__node *n)
 {
 	char *kills = ctl__kills_take(n);
 	if (kills) {
-		sb_str(b, ",\"kill_sessions\":");
-		sb_str(b, kills);
+		ctl__sb_str(b, ",\"kill_sessions\":");
+		ctl__sb_str(b, kills);
 		free(kills);
 	}
 }
@@ -112,34 +68,35 @@ static const char *relays_of(const struct ctl__node *n)
 
 static char *map_full(struct ctl_server *srv, struct ctl__node *n)
 {
-	struct sbuf b = { 0 };
+	struct ctl__sbuf b = { 0 };
 	uint64_t v = srv->map_version;
-	sb_fmt(&b, "{\"type\":\"full\",\"version\":%llu,\"netmap\":{\"version\":%llu,\"domain\":",
-	       (unsigned long long)v, (unsigned long long)v);
+	ctl__sb_fmt(&b,
+		    "{\"type\":\"full\",\"version\":%llu,\"netmap\":{\"version\":%llu,\"domain\":",
+		    (unsigned long long)v, (unsigned long long)v);
 	json_t *d = json_string(srv->domain);
 	char *ds = json_dumps(d, JSON_ENCODE_ANY);
 	json_decref(d);
-	sb_str(&b, ds ? ds : "\"\"");
+	ctl__sb_str(&b, ds ? ds : "\"\"");
 	free(ds);
-	sb_str(&b, ",\"self\":");
-	sb_str(&b, n->peer_json);
-	sb_str(&b, ",\"peers\":[");
+	ctl__sb_str(&b, ",\"self\":");
+	ctl__sb_str(&b, n->peer_json);
+	ctl__sb_str(&b, ",\"peers\":[");
 	for (size_t i = 0; i < n->n_vis; i++) {
 		if (i)
-			sb_str(&b, ",");
-		sb_str(&b, srv->nodes[n->vis[i]]->peer_json);
+			ctl__sb_str(&b, ",");
+		ctl__sb_str(&b, srv->nodes[n->vis[i]]->peer_json);
 	}
-	sb_str(&b, "],\"filter\":");
-	sb_str(&b, n->filter_json);
-	sb_str(&b, ",\"ssh\":");
-	sb_str(&b, n->ssh_json);
-	sb_str(&b, ",\"relays\":");
-	sb_str(&b, relays_of(n));
-	sb_str(&b, ",\"dns\":"); /* null when none: what a delta withdrawing them leaves */
-	sb_str(&b, srv->dns_json ? srv->dns_json : "null");
-	sb_str(&b, "}");
+	ctl__sb_str(&b, "],\"filter\":");
+	ctl__sb_str(&b, n->filter_json);
+	ctl__sb_str(&b, ",\"ssh\":");
+	ctl__sb_str(&b, n->ssh_json);
+	ctl__sb_str(&b, ",\"relays\":");
+	ctl__sb_str(&b, relays_of(n));
+	ctl__sb_str(&b, ",\"dns\":"); /* null when none: what a delta withdrawing them leaves */
+	ctl__sb_str(&b, srv->dns_json ? srv->dns_json : "null");
+	ctl__sb_str(&b, "}");
 	kills_add(&b, n);
-	sb_str(&b, "}");
+	ctl__sb_str(&b, "}");
 	if (b.oom) {
 		ctl__secret_free(b.s);
 		return NULL;
@@ -148,78 +105,117 @@ static char *map_full(struct ctl_server *srv, struct ctl__node *n)
 	return b.s;
 }
 
+/* What of the node's own changed since it was last sent (besides its peers). */
+struct own {
+	bool filter, ssh, self, relays, dns;
+};
+
+static bool own_changes(const struct ctl_server *srv, const struct ctl__node *n, struct own *c)
+{
+	c->filter = strcmp(n->filter_json, n->sent_filter) != 0;
+	c->ssh = strcmp(n->ssh_json, n->sent_ssh) != 0;
+	c->self = strcmp(n->peer_json, n->sent_self) != 0;
+	c->relays = !n->sent_relays || strcmp(relays_of(n), n->sent_relays) != 0;
+	c->dns = n->sent_dns_gen != srv->dns_gen;
+	return c->filter || c->ssh || c->self || c->relays || c->dns || n->n_kills;
+}
+
+/* The held poll r has something to answer now: its node is gone, is owed a full map, or
+ * has a delta (map_delta's test, without making it). */
+static bool poll_due(struct ctl__req *r, void *ctx)
+{
+	struct ctl_server *srv = ctx;
+	struct ctl__node *n = ctl__node_by_id(srv, r->node_id);
+	json_t *since = json_object_get(r->msg, "since");
+	uint64_t s = json_is_integer(since) ? (uint64_t)json_integer_value(since) : 0;
+	if (!n || s == 0 || s != n->sent_version || !n->sent_filter)
+		return true;
+	if (n->n_vis != n->n_sent)
+		return true;
+	for (size_t i = 0; i < n->n_vis; i++) {
+		const struct ctl__node *p = srv->nodes[n->vis[i]];
+		if ((uint64_t)p->rec.id != n->sent_ids[i] || p->peer_version != n->sent_vers[i])
+			return true;
+	}
+	struct own c;
+	return own_changes(srv, n, &c);
+}
+
+void ctl__wake_maps(struct ctl_server *srv)
+{
+	ctl__wake_if(srv, SRV_WAIT_MAP, poll_due, srv);
+}
+
 /* NULL with *empty set when nothing changed since what the node was sent. */
 static char *map_delta(struct ctl_server *srv, struct ctl__node *n, bool *empty)
 {
-	struct sbuf ch = { 0 }, rm = { 0 };
+	struct ctl__sbuf ch = { 0 }, rm = { 0 };
 	size_t i = 0, j = 0, nch = 0, nrm = 0;
 	while (i < n->n_vis || j < n->n_sent) {
 		struct ctl__node *p = i < n->n_vis ? srv->nodes[n->vis[i]] : NULL;
 		uint64_t pid = p ? (uint64_t)p->rec.id : UINT64_MAX;
 		uint64_t sid = j < n->n_sent ? n->sent_ids[j] : UINT64_MAX;
 		if (pid < sid) {
-			sb_str(&ch, nch++ ? "," : "");
-			sb_str(&ch, p->peer_json);
+			ctl__sb_str(&ch, nch++ ? "," : "");
+			ctl__sb_str(&ch, p->peer_json);
 			i++;
 		} else if (sid < pid) {
-			sb_fmt(&rm, "%s%llu", nrm++ ? "," : "", (unsigned long long)sid);
+			ctl__sb_fmt(&rm, "%s%llu", nrm++ ? "," : "", (unsigned long long)sid);
 			j++;
 		} else {
 			if (p->peer_version != n->sent_vers[j]) {
-				sb_str(&ch, nch++ ? "," : "");
-				sb_str(&ch, p->peer_json);
+				ctl__sb_str(&ch, nch++ ? "," : "");
+				ctl__sb_str(&ch, p->peer_json);
 			}
 			i++;
 			j++;
 		}
 	}
-	bool filter = strcmp(n->filter_json, n->sent_filter) != 0;
-	bool ssh = strcmp(n->ssh_json, n->sent_ssh) != 0;
-	bool self = strcmp(n->peer_json, n->sent_self) != 0;
-	bool relays = !n->sent_relays || strcmp(relays_of(n), n->sent_relays) != 0;
-	bool dns = n->sent_dns_gen != srv->dns_gen;
-	*empty = !nch && !nrm && !filter && !ssh && !self && !relays && !dns && !n->n_kills;
+	struct own c;
+	bool own_changed = own_changes(srv, n, &c);
+	bool filter = c.filter, ssh = c.ssh, self = c.self, relays = c.relays, dns = c.dns;
+	*empty = !nch && !nrm && !own_changed;
 	if (*empty || ch.oom || rm.oom) {
 		free(ch.s);
 		free(rm.s);
 		return NULL;
 	}
-	struct sbuf b = { 0 };
+	struct ctl__sbuf b = { 0 };
 	uint64_t v = srv->map_version;
-	sb_fmt(&b, "{\"type\":\"delta\",\"version\":%llu,\"base\":%llu", (unsigned long long)v,
-	       (unsigned long long)n->sent_version);
+	ctl__sb_fmt(&b, "{\"type\":\"delta\",\"version\":%llu,\"base\":%llu", (unsigned long long)v,
+		    (unsigned long long)n->sent_version);
 	if (nch) {
-		sb_str(&b, ",\"peers_changed\":[");
-		sb_str(&b, ch.s);
-		sb_str(&b, "]");
+		ctl__sb_str(&b, ",\"peers_changed\":[");
+		ctl__sb_str(&b, ch.s);
+		ctl__sb_str(&b, "]");
 	}
 	if (nrm) {
-		sb_str(&b, ",\"peers_removed\":[");
-		sb_str(&b, rm.s);
-		sb_str(&b, "]");
+		ctl__sb_str(&b, ",\"peers_removed\":[");
+		ctl__sb_str(&b, rm.s);
+		ctl__sb_str(&b, "]");
 	}
 	if (filter) {
-		sb_str(&b, ",\"filter\":");
-		sb_str(&b, n->filter_json);
+		ctl__sb_str(&b, ",\"filter\":");
+		ctl__sb_str(&b, n->filter_json);
 	}
 	if (ssh) {
-		sb_str(&b, ",\"ssh\":");
-		sb_str(&b, n->ssh_json);
+		ctl__sb_str(&b, ",\"ssh\":");
+		ctl__sb_str(&b, n->ssh_json);
 	}
 	if (self) {
-		sb_str(&b, ",\"self\":");
-		sb_str(&b, n->peer_json);
+		ctl__sb_str(&b, ",\"self\":");
+		ctl__sb_str(&b, n->peer_json);
 	}
 	if (relays) {
-		sb_str(&b, ",\"relays\":");
-		sb_str(&b, relays_of(n));
+		ctl__sb_str(&b, ",\"relays\":");
+		ctl__sb_str(&b, relays_of(n));
 	}
 	if (dns) { /* the same settings for every node; null once withdrawn */
-		sb_str(&b, ",\"dns\":");
-		sb_str(&b, srv->dns_json ? srv->dns_json : "null");
+		ctl__sb_str(&b, ",\"dns\":");
+		ctl__sb_str(&b, srv->dns_json ? srv->dns_json : "null");
 	}
 	kills_add(&b, n);
-	sb_str(&b, "}");
+	ctl__sb_str(&b, "}");
 	free(ch.s);
 	free(rm.s);
 	if (b.oom) {

@@ -13,6 +13,7 @@
 
 #include "common/key.h"
 #include "common/log.h"
+#include "common/now.h"
 #include "common/strv.h"
 #include "control/netmap/netmap_json.h"
 #include "control/policy/policy.h"
@@ -21,27 +22,24 @@
 
 /* ---- nodes in memory ---- */
 
-struct ctl__node *ctl__node_by_id(struct ctl_server *srv, int64_t id)
+/* Where node id is in srv->nodes (ascending id), or would go. */
+static size_t node_pos(const struct ctl_server *srv, int64_t id)
 {
 	size_t lo = 0, hi = srv->n_nodes;
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
-		if (srv->nodes[mid]->rec.id == id)
-			return srv->nodes[mid];
 		if (srv->nodes[mid]->rec.id < id)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return NULL;
+	return lo;
 }
 
-struct ctl__node *ctl__node_by_machine(struct ctl_server *srv, const uint8_t mkey[32])
+struct ctl__node *ctl__node_by_id(struct ctl_server *srv, int64_t id)
 {
-	for (size_t i = 0; i < srv->n_nodes; i++)
-		if (memcmp(srv->nodes[i]->rec.machine_key, mkey, 32) == 0)
-			return srv->nodes[i];
-	return NULL;
+	size_t i = node_pos(srv, id);
+	return i < srv->n_nodes && srv->nodes[i]->rec.id == id ? srv->nodes[i] : NULL;
 }
 
 /* Free a string that may hold credentials. */
@@ -74,11 +72,12 @@ static void node_free(struct ctl__node *n)
 
 void ctl__nodes_free(struct ctl_server *srv)
 {
+	ctl__nodes_index_free(srv);
 	for (size_t i = 0; i < srv->n_nodes; i++)
 		node_free(srv->nodes[i]);
 	free(srv->nodes);
 	srv->nodes = NULL;
-	srv->n_nodes = 0;
+	srv->n_nodes = srv->cap_nodes = 0;
 	polglue_free(srv);
 }
 
@@ -92,9 +91,11 @@ static json_t *json_text_array(const char *text)
 	return j;
 }
 
-/* Rebuild the node's public JSON; bumps its version when the text changed. */
+/* Rebuild the node's public JSON; bumps its version when the text changed.  Every change
+ * of a node's record ends here, so its indexes are brought in step first. */
 int ctl__node_render(struct ctl_server *srv, struct ctl__node *n)
 {
+	int irc = ctl__node_reindex(srv, n);
 	struct ctl_node v;
 	memset(&v, 0, sizeof(v));
 	v.id = (uint64_t)n->rec.id;
@@ -129,12 +130,12 @@ int ctl__node_render(struct ctl_server *srv, struct ctl__node *n)
 		return -ENOMEM;
 	if (n->peer_json && strcmp(n->peer_json, s) == 0) {
 		free(s);
-		return 0;
+		return irc;
 	}
 	free(n->peer_json);
 	n->peer_json = s;
 	n->peer_version = ++srv->map_version;
-	return 0;
+	return irc;
 }
 
 int ctl__node_owner(struct ctl_server *srv, struct ctl__node *n)
@@ -150,12 +151,19 @@ int ctl__node_owner(struct ctl_server *srv, struct ctl__node *n)
 int ctl__node_insert(struct ctl_server *srv, const struct ctl_node_rec *rec)
 {
 	struct ctl__node *n = calloc(1, sizeof(*n));
-	struct ctl__node **arr = realloc(srv->nodes, (srv->n_nodes + 1) * sizeof(*arr));
-	if (!n || !arr) {
+	if (n && srv->n_nodes == srv->cap_nodes) { /* doubling: 10 000 inserts, not 10 000 copies */
+		size_t cap = srv->cap_nodes ? 2 * srv->cap_nodes : 64;
+		struct ctl__node **arr = realloc(srv->nodes, cap * sizeof(*arr));
+		if (arr) {
+			srv->nodes = arr;
+			srv->cap_nodes = cap;
+		}
+	}
+	if (!n || srv->n_nodes == srv->cap_nodes) {
 		free(n);
 		return -ENOMEM;
 	}
-	srv->nodes = arr;
+	struct ctl__node **arr = srv->nodes;
 	if (ctl_node_rec_copy(&n->rec, rec) != 0) {
 		free(n);
 		return -ENOMEM;
@@ -239,9 +247,10 @@ static void update_next_expiry(struct ctl_server *srv)
 void ctl__map_published(struct ctl_server *srv)
 {
 	update_next_expiry(srv);
+	ctl__nodes_index_repair(srv); /* after an insert ran out of memory: indexed again */
 	srv->dirty = false;
 	srv->map_version++;
-	ctl__wake(srv, SRV_WAIT_MAP, NULL);
+	ctl__wake_maps(srv);
 	/* held logins are decided again against what changed (a rule removed rejects them) */
 	ctl__wake(srv, SRV_WAIT_HOLD, NULL);
 }
@@ -265,15 +274,15 @@ int ctl__policy_check(struct ctl_server *srv, const char *text, char *err, size_
 /* Takes node id out of the store and of memory, without publishing a map. */
 static int node_drop(struct ctl_server *srv, int64_t id)
 {
-	size_t i;
-	for (i = 0; i < srv->n_nodes && srv->nodes[i]->rec.id != id; i++)
-		;
-	if (i == srv->n_nodes)
+	size_t i = node_pos(srv, id);
+	if (i == srv->n_nodes || srv->nodes[i]->rec.id != id)
 		return -ENOENT;
+	struct ctl__node *n = srv->nodes[i];
 	int rc = srv->store->ops->node_remove(srv->store, id);
 	if (rc && rc != -ENOENT)
 		return rc;
-	node_free(srv->nodes[i]);
+	ctl__node_unindex(srv, n);
+	node_free(n);
 	memmove(&srv->nodes[i], &srv->nodes[i + 1], (srv->n_nodes - i - 1) * sizeof(*srv->nodes));
 	srv->n_nodes--;
 	return 0;
@@ -304,8 +313,9 @@ int ctl__node_remove(struct ctl_server *srv, int64_t id)
 /* Some request is held waiting for h's answer. */
 static bool hold_waited(struct ctl_server *srv, const struct ctl__hold *h)
 {
-	for (struct ctl__req *r = srv->waiting.next; r != &srv->waiting; r = r->next)
-		if (r->wait == SRV_WAIT_HOLD && strcmp(r->token, h->id) == 0)
+	const struct ctl__req *head = &srv->waiting[SRV_WAIT_HOLD];
+	for (const struct ctl__req *r = head->next; r != head; r = r->next)
+		if (strcmp(r->token, h->id) == 0)
 			return true;
 	return false;
 }
@@ -333,18 +343,29 @@ void ctl__timer_tick(struct ctl_server *srv)
 	}
 	changed |= srv->wake_maps; /* peers' views changed since the last tick */
 	srv->wake_maps = false;
-	if (srv->dirty || (srv->next_expiry && srv->next_expiry <= now)) {
+	/* Registrations are batched into one rebuild, and a rebuild holds the lock for all of
+	 * its O(nodes) work (~0.5 s at 10 000 nodes): after one, as long again without one, so
+	 * that the requests it held up get the lock for at least half the time and the next
+	 * batch is bigger, instead of back-to-back rebuilds of a few nodes each (#21). */
+	uint64_t mono = now_mono_ms();
+	bool batch_due = srv->dirty && mono >= srv->rebuild_after_ms;
+	if (batch_due || (srv->next_expiry && srv->next_expiry <= now)) {
 		char err[256];
+		bool was_dirty = srv->dirty;
 		if (ctl__map_rebuild(srv, err, sizeof(err))) {
 			log_err("meshcontrol", "rebuilding the maps: %s", err);
 			srv->dirty = false; /* retried on the next change, not every tick */
 			ctl__wake(srv, SRV_WAIT_MAP, NULL);
 		}
+		if (was_dirty) {
+			uint64_t end = now_mono_ms();
+			srv->rebuild_after_ms = end + (end - mono) * SRV_REBUILD_REST;
+		}
 		return;
 	}
 	if (changed) {
 		srv->map_version++;
-		ctl__wake(srv, SRV_WAIT_MAP, NULL);
+		ctl__wake_maps(srv);
 	}
 	/* forget decided or stale login requests and holds */
 	if (srv->holds_expired != now) { /* once a second, the store's for every replica */
@@ -391,17 +412,6 @@ int ctl__disco_from_msg(json_t *m, uint8_t key[32], char *why, size_t len)
 		return -EINVAL;
 	}
 	return 1;
-}
-
-/* Another node than self uses this discovery key.  Peers find a discovery message's node
- * by its sender key, so two nodes must never share one. */
-bool ctl__disco_taken(struct ctl_server *srv, const struct ctl__node *self, const uint8_t key[32])
-{
-	for (size_t i = 0; i < srv->n_nodes; i++)
-		if (srv->nodes[i] != self && srv->nodes[i]->rec.has_disco_key &&
-		    sodium_memcmp(srv->nodes[i]->rec.disco_key, key, 32) == 0)
-			return true;
-	return false;
 }
 
 /* n uses discovery key k from now on: stored, and in what its peers see of it (a change in

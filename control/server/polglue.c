@@ -186,29 +186,28 @@ static const char *srcs_text(struct src_cache *sc, const struct addr_prefix *p, 
 			break;
 		i = (i + 1) & 4095;
 	} while (i != h);
-	char *buf = NULL, a[ADDR_TEXT_MAX];
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	if (!f)
-		return NULL;
-	fputc('[', f);
-	for (size_t k = 0; k < n; k++)
-		fprintf(f, "%s\"%s\"", k ? "," : "", addr_prefix_format(&p[k], a));
-	fputc(']', f);
-	if (fclose(f) != 0) {
-		free(buf);
+	struct ctl__sbuf b = { 0 };
+	ctl__sb_str(&b, "[");
+	for (size_t k = 0; k < n; k++) {
+		ctl__sb_str(&b, k ? ",\"" : "\"");
+		ctl__sb_prefix(&b, &p[k]);
+		ctl__sb_str(&b, "\"");
+	}
+	ctl__sb_str(&b, "]");
+	if (b.oom) {
+		free(b.s);
 		return NULL;
 	}
 	if (!sc->key[i]) {
 		sc->key[i] = p;
-		sc->text[i] = buf;
+		sc->text[i] = b.s;
 	} else {
 		free(sc->text[h]); /* full: replace the slot of the hash */
 		sc->key[h] = p;
-		sc->text[h] = buf;
+		sc->text[h] = b.s;
 		i = h;
 	}
-	return buf;
+	return b.s;
 }
 
 static void src_cache_clear(struct src_cache *sc)
@@ -261,22 +260,23 @@ static const struct dst_index *dst_index_of(struct src_cache *sc, const struct a
 	return x;
 }
 
-static void emit_dst(FILE *f, const struct addr_prefix *dst, size_t *nd)
+static void emit_dst(struct ctl__sbuf *b, const struct addr_prefix *dst, size_t *nd)
 {
-	char a[ADDR_TEXT_MAX];
-	fprintf(f, "%s\"%s\"", (*nd)++ ? "," : "", addr_prefix_format(dst, a));
+	ctl__sb_str(b, (*nd)++ ? ",\"" : "\"");
+	ctl__sb_prefix(b, dst);
+	ctl__sb_str(b, "\"");
 }
 
 /* The rest of a rule after its destinations, as ctl__filter_json writes it. */
-static void emit_tail(FILE *f, const struct pol_filter_rule *r)
+static void emit_tail(struct ctl__sbuf *b, const struct pol_filter_rule *r)
 {
-	fputs("],\"ports\":[", f);
+	ctl__sb_str(b, "],\"ports\":[");
 	for (size_t p = 0; p < r->n_ports; p++)
-		fprintf(f, "%s[%u,%u]", p ? "," : "", r->ports[p].first, r->ports[p].last);
-	fputs("],\"protos\":[", f);
+		ctl__sb_fmt(b, "%s[%u,%u]", p ? "," : "", r->ports[p].first, r->ports[p].last);
+	ctl__sb_str(b, "],\"protos\":[");
 	for (size_t p = 0; p < r->n_protos; p++)
-		fprintf(f, "%s%u", p ? "," : "", r->protos[p]);
-	fprintf(f, "],\"section\":\"%s\",\"index\":%d}", r->section, r->index);
+		ctl__sb_fmt(b, "%s%u", p ? "," : "", r->protos[p]);
+	ctl__sb_fmt(b, "],\"section\":\"%s\",\"index\":%d}", r->section, r->index);
 }
 
 /* A node's filter as netmap JSON: byte for byte what polglue_filter_json_general makes
@@ -285,13 +285,9 @@ static void emit_tail(FILE *f, const struct pol_filter_rule *r)
 static char *filter_text(struct src_cache *sc, const struct pol_filter_rule *const *rules, size_t n,
 			 const struct addr_ip *mine, size_t n_mine)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	if (!f)
-		return NULL;
+	struct ctl__sbuf b = { 0 };
 	bool ok = true;
-	fputc('[', f);
+	ctl__sb_str(&b, "[");
 	for (size_t i = 0; i < n; i++) {
 		const struct pol_filter_rule *r = rules[i];
 		const char *srcs = srcs_text(sc, r->srcs, r->n_srcs);
@@ -299,7 +295,9 @@ static char *filter_text(struct src_cache *sc, const struct pol_filter_rule *con
 			ok = false;
 			break;
 		}
-		fprintf(f, "%s{\"srcs\":%s,\"dsts\":[", i ? "," : "", srcs);
+		ctl__sb_str(&b, i ? ",{\"srcs\":" : "{\"srcs\":");
+		ctl__sb_str(&b, srcs);
+		ctl__sb_str(&b, ",\"dsts\":[");
 		size_t nd = 0;
 		const struct dst_index *x = dst_index_of(sc, r->dsts, r->n_dsts);
 		if (x) {
@@ -309,23 +307,26 @@ static char *filter_text(struct src_cache *sc, const struct pol_filter_rule *con
 				struct addr_prefix hp = addr_host_prefix(&mine[m]);
 				if (bsearch(&mine[m], x->hosts, x->n_hosts, sizeof(*x->hosts),
 					    paddr_cmp))
-					emit_dst(f, &hp, &nd);
+					emit_dst(&b, &hp, &nd);
 			}
 			for (size_t w = 0; w < x->n_wide; w++)
 				if (dst_is_mine(x->wide[w], mine, n_mine))
-					emit_dst(f, x->wide[w], &nd);
+					emit_dst(&b, x->wide[w], &nd);
 		} else {
 			ok = false; /* the general encoder's order needs the index */
 			break;
 		}
-		emit_tail(f, r);
+		emit_tail(&b, r);
 	}
-	fputc(']', f);
-	if (fclose(f) != 0 || !ok) {
-		free(buf);
+	ctl__sb_str(&b, "]");
+	if (b.oom || !ok) {
+		free(b.s);
 		return NULL;
 	}
-	return buf;
+	/* kept by the node until the next compile: without the buffer's slack (up to half of
+	 * it; a server's filter lists every laptop of its team) */
+	char *t = realloc(b.s, b.len + 1);
+	return t ? t : b.s;
 }
 
 static char *json_text(json_t *j)

@@ -31,17 +31,12 @@ static json_t *registered_json(struct ctl_server *srv, struct ctl__node *n)
 
 static void unique_hostname(struct ctl_server *srv, struct ctl_node_rec *rec)
 {
-	for (size_t i = 0; i < srv->n_nodes; i++) {
-		const struct ctl_node_rec *o = &srv->nodes[i]->rec;
-		if (memcmp(o->machine_key, rec->machine_key, 32) != 0 &&
-		    strcasecmp(o->hostname, rec->hostname) == 0) { /* DNS names: any case */
-			char suffix[8];
-			size_t len = strnlen(rec->hostname, CTL_HOSTNAME_MAX - 12);
-			snprintf(suffix, sizeof(suffix), "-%u",
-				 (unsigned)randombytes_uniform(100000));
-			memcpy(rec->hostname + len, suffix, strlen(suffix) + 1);
-			i = (size_t)-1;
-		}
+	/* another machine's node has the name (DNS names: any case) */
+	while (ctl__name_taken(srv, rec->machine_key, rec->hostname)) {
+		char suffix[8];
+		size_t len = strnlen(rec->hostname, CTL_HOSTNAME_MAX - 12);
+		snprintf(suffix, sizeof(suffix), "-%u", (unsigned)randombytes_uniform(100000));
+		memcpy(rec->hostname + len, suffix, strlen(suffix) + 1);
 	}
 }
 
@@ -428,11 +423,9 @@ static enum MHD_Result register_asked(struct ctl__req *r, const uint8_t nk[32],
 		return ctl__sealed_error(r, MHD_HTTP_CONFLICT,
 					 "disco_key: another node already uses this key");
 	/* Peers tell nodes apart by node key: one in use by another machine is refused. */
-	for (size_t i = 0; i < srv->n_nodes; i++)
-		if (srv->nodes[i] != known &&
-		    sodium_memcmp(srv->nodes[i]->rec.node_key, nk, 32) == 0)
-			return ctl__sealed_error(r, MHD_HTTP_CONFLICT,
-						 "node_key: another node already uses this key");
+	if (ctl__node_key_taken(srv, known, nk))
+		return ctl__sealed_error(r, MHD_HTTP_CONFLICT,
+					 "node_key: another node already uses this key");
 	/* Asking for tags the node does not have takes a login or an auth key again (tags it
 	 * has from its auth key need not be asked for; dropping tags takes a new login). */
 	bool same_tags =

@@ -78,8 +78,9 @@ static bool kills_set(struct ctl__node *n, const struct ctl_session_kill *v, siz
 /* A map poll of node_id is held here. */
 static bool poll_held(struct ctl_server *srv, int64_t node_id)
 {
-	for (struct ctl__req *r = srv->waiting.next; r != &srv->waiting; r = r->next)
-		if (r->wait == SRV_WAIT_MAP && r->node_id == node_id)
+	const struct ctl__req *head = &srv->waiting[SRV_WAIT_MAP];
+	for (const struct ctl__req *r = head->next; r != head; r = r->next)
+		if (r->node_id == node_id)
 			return true;
 	return false;
 }
@@ -229,10 +230,7 @@ struct ctl__node *ctl__node_by_name(struct ctl_server *srv, const char *name)
 	struct ctl__node *n = *name && !*end ? ctl__node_by_id(srv, id) : NULL;
 	if (n) /* an id first: a node named "12" does not stand for node 12 */
 		return n;
-	for (size_t i = 0; i < srv->n_nodes; i++)
-		if (!strcmp(srv->nodes[i]->rec.hostname, name))
-			return srv->nodes[i];
-	return NULL;
+	return ctl__node_by_hostname(srv, name);
 }
 
 struct filter {
