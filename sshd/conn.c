@@ -14,42 +14,29 @@
  * queueing requests for us) whenever it is polled; ssh_message_get() reads it too when its
  * queue is empty.  A client that sends requests (channel opens past --max-channels, global
  * requests, ...) and never reads the answers would have them pile up there without bound.
- * So once libssh holds more than SSHD__OUT_MAX of our output, requests are not popped any
- * more: they wait in libssh's queue, unanswered, until that output has gone out.  The socket
- * is still read, so that channel data within the windows we granted and a key re-exchange
- * go on, but only until the client has sent SSHD__OVER_IN_MAX of anything else since it
- * went over (its requests, in bytes plus SSHD__OVER_IN_PACKET a packet); then it is not read
- * at all (watched for writing only, on_poll() reads no further round) and its sends stall in
- * the kernel.  A client over the limit that takes none of our output for stall_timeout_ms is
- * closed ("client stopped reading: ...").
+ * So once libssh holds more than SSHD__OUT_MAX of our output the connection is not read any
+ * more: the socket is watched for writing only, on_poll() reads no further round and no
+ * request is popped, and the client's sends stall in the kernel.  It is read again once the
+ * buffer has gone out; a client past the limit that takes none of it for stall_timeout_ms
+ * is closed ("client stopped reading: ...").
  *
- * Why reading goes on: a client may write before it reads.  paramiko's transport thread,
- * the only one that reads, sends its KEXINIT (and the channel data before it is in the
- * socket first); with the socket not read it blocks in that send, never takes our output,
- * and both ends wait until its 30 s key-exchange timeout ("Key-exchange timed out waiting
- * for key negotiation").  Its other threads wait for that key exchange before they send
- * WINDOW_ADJUST or data, so it sends nothing else meanwhile.  Channel data needs no limit
- * here: libssh grants each channel a window and sshd__conn_overrun() cuts off a client that
- * ignores it.  (Stopping to read on SSH_WRITE_PENDING, 936f961, timed paramiko's rekeys out
- * the same way and was taken back in 0fa0166; past 256 KiB it is rarer, not impossible.)
+ * libssh 0.10 says only whether that buffer is empty (ssh_get_status()), so its size is
+ * bounded from its counters: payload bytes and packets queued since it was last seen empty,
+ * each packet at most SSHD__PACKET_OVERHEAD larger on the wire, less what the socket took
+ * since.  That overcounts small packets (the limit is then reached early, until the buffer
+ * next empties) and undercounts nothing but the identification line.
  *
- * libssh 0.10 says only whether that buffer is empty (ssh_get_status()'s SSH_WRITE_PENDING:
- * its output buffer is not empty; ssh_get_poll_flags()' is set after every send until a
- * poll finds it empty), so its size is bounded from its counters: payload bytes and packets
- * put into it since it was last seen empty (libssh counts a packet when it enters that
- * buffer; those it holds back during a key exchange when they leave its queue after our
- * NEWKEYS), each packet at most SSHD__PACKET_OVERHEAD larger on the wire, less what the
- * socket took since.  That overcounts small packets (the limit is then reached early, until
- * the buffer next empties) and undercounts nothing but the identification line.  What the
- * client sent since it went over is told apart the same way: every packet and its payload
- * (libssh's raw counter), less the channel data our data callbacks saw (sshd__inq_seen()).
+ * A key re-exchange is not held up: libssh keeps the packets we send during one out of that
+ * buffer until the new keys are in, and a client in a key exchange reads, so the buffer
+ * empties and reading goes on.  (Stopping on SSH_WRITE_PENDING instead, which libssh sets
+ * after every send until a poll finds the buffer empty, stopped reading so often that
+ * paramiko's rekeys timed out and bulk transfers crawled: 936f961, taken back in 0fa0166.)
  *
  * Bound: a client that never reads makes us hold at most SSHD__OUT_MAX (256 KiB) of output,
  * plus the answers to the one 4 KiB read that crossed it and to one request, plus the
  * requests read in the same wakeup and not answered yet (at most SSHD__POLL_ROUNDS x 4 KiB =
- * 256 KiB of input), plus what libssh answers by itself to the SSHD__OVER_IN_MAX (128 KiB)
- * read after (key exchanges, "unimplemented"), which also bounds the requests it queues,
- * plus the kernel's socket buffers; for stall_timeout_ms (30 s) after it last took a byte. */
+ * 256 KiB of input), plus the kernel's socket buffers; for stall_timeout_ms (30 s) after it
+ * last took a byte. */
 #include <errno.h>
 #include <inttypes.h>
 #include <fcntl.h>
@@ -86,43 +73,10 @@ static uint64_t out_held(struct sshd_conn *conn)
 	return queued > sent ? queued - sent : 0;
 }
 
-/* True while the client leaves more of our output untaken than it may: its requests wait.
- * Going over notes the input counters (read_stopped()). */
+/* True while the client leaves more of our output untaken than it may: it is not read. */
 static bool out_over(struct sshd_conn *conn)
 {
-	struct sshd__out *o = &conn->out;
-	bool over = out_held(conn) > SSHD__OUT_MAX;
-
-	if (over && !o->over) {
-		o->in_payload = conn->raw_count.in_bytes;
-		o->in_packets = conn->raw_count.in_packets;
-		o->in_data_packets = conn->budget.data_packets;
-		o->in_data_bytes = conn->budget.data_bytes;
-	}
-	o->over = over;
-	return over;
-}
-
-/* What the client sent since it went over, channel data aside: payload bytes (a data
- * packet's header included) plus SSHD__OVER_IN_PACKET a packet. */
-static uint64_t over_input(const struct sshd_conn *conn)
-{
-	const struct sshd__out *o = &conn->out;
-	uint64_t packets = conn->raw_count.in_packets - o->in_packets;
-	uint64_t payload = conn->raw_count.in_bytes - o->in_payload;
-	uint64_t dpackets = conn->budget.data_packets - o->in_data_packets;
-	uint64_t data = conn->budget.data_bytes - o->in_data_bytes;
-
-	packets = packets > dpackets ? packets - dpackets : 0;
-	payload = payload > data ? payload - data : 0;
-	return payload + packets * SSHD__OVER_IN_PACKET;
-}
-
-/* True while the socket is not read: over the output limit, and past SSHD__OVER_IN_MAX of
- * other input since (see the top of this file). */
-static bool read_stopped(struct sshd_conn *conn)
-{
-	return out_over(conn) && over_input(conn) > SSHD__OVER_IN_MAX;
+	return out_held(conn) > SSHD__OUT_MAX;
 }
 
 /* After each activity: note when a client past the limit last took some output, and close
@@ -145,7 +99,7 @@ static void out_check(struct sshd_conn *conn)
 		o->stall_since_ms = now;
 		if (first) {
 			log_debug(conn->subject,
-				  "requests wait while up to %" PRIu64 " KiB of our output waits "
+				  "not read while up to %" PRIu64 " KiB of our output waits "
 				  "(limit %u KiB)",
 				  held >> 10, (unsigned)SSHD__OUT_MAX >> 10);
 			if (conn->state != SSHD__CONN_AUTH) /* AUTH: preauth_timeout_ms */
@@ -228,7 +182,7 @@ void sshd__conn_update(struct sshd_conn *conn)
 
 	if (conn->state == SSHD__CONN_DYING)
 		return;
-	if (read_stopped(conn))
+	if (out_over(conn))
 		want = UV_WRITABLE; /* not read: see the top of this file */
 	else if (ssh_get_poll_flags(conn->session) & SSH_WRITE_PENDING)
 		want |= UV_WRITABLE;
@@ -424,7 +378,7 @@ static void on_poll(uv_poll_t *h, int status, int events)
 			break;
 	} while (++rounds < SSHD__POLL_ROUNDS &&
 		 conn->sock_count.in_bytes - before >= SSHD__LIBSSH_READ && !conn->want_close &&
-		 !read_stopped(conn) && ssh_is_connected(conn->session));
+		 !out_over(conn) && ssh_is_connected(conn->session));
 	conn->in_dopoll--;
 	sshd__conn_process(conn);
 }

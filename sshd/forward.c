@@ -116,22 +116,16 @@ struct sshd__fwd *sshd__fwd_new(struct sshd_conn *conn, enum sshd__fwd_kind kind
 
 /* ---- channel callbacks: record only ---- */
 
-static int fwd_take(struct sshd__fwd *f, void *data, uint32_t len)
+static int fcb_data(ssh_session s, ssh_channel c, void *data, uint32_t len, int is_stderr,
+		    void *user)
 {
+	struct sshd__fwd *f = user;
+
 	if (sshd__conn_overrun(f->conn, len))
 		return (int)len; /* dropped: the connection is closing */
 	if (f->dead || f->shut_wr)
 		return (int)len;
 	return sshd__inq_take(&f->inq, data, len);
-}
-
-static int fcb_data(ssh_session s, ssh_channel c, void *data, uint32_t len, int is_stderr,
-		    void *user)
-{
-	struct sshd__fwd *f = user;
-	int took = fwd_take(f, data, len);
-
-	return is_stderr ? took : sshd__inq_seen(&f->inq, len, took);
 }
 
 static void fcb_eof(ssh_session s, ssh_channel c, void *user)

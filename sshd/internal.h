@@ -54,11 +54,9 @@ struct sshd__hostkey {
 };
 
 /* Per-connection bytes of client data we buffer toward local descriptors (struct sshd__inq
- * buffers are charged here while they hold data), and the channel data the client sent: its
- * packets and bytes, counted by sshd__inq_seen() (conn.c tells them from other input). */
+ * buffers are charged here while they hold data). */
 struct sshd__budget {
 	size_t used, max;
-	uint64_t data_packets, data_bytes;
 };
 
 /* A session's cgroup (cgroup.c): made before the login child runs, removed once empty. */
@@ -114,15 +112,12 @@ enum sshd__conn_state {
 };
 
 /* conn.c: how much of our output libssh holds, from its counters.  The mark is taken
- * whenever its output buffer is seen empty; `stall_*` while the client is over the limit. */
+ * whenever its output buffer is seen empty; `stall_*` while reading is stopped. */
 struct sshd__out {
 	uint64_t mark_payload, mark_packets, mark_sent;
-	bool gated;		 /* the client leaves more than SSHD__OUT_MAX: requests wait */
+	bool gated;		 /* the client leaves more than SSHD__OUT_MAX: it is not read */
 	uint64_t stall_sent;	 /* socket bytes out when the gate last saw some leave */
 	uint64_t stall_since_ms; /* when that was */
-	bool over;		 /* out_over() last found more than SSHD__OUT_MAX */
-	/* input counters when it went over: what was read since is bounded (SSHD__OVER_IN_MAX) */
-	uint64_t in_payload, in_packets, in_data_packets, in_data_bytes;
 };
 
 struct sshd_conn {
@@ -179,7 +174,7 @@ enum { SSHD__IOBUF = 65536, SSHD__INQ_CAP = 2 << 20, SSHD__PIPE_SIZE = 256 << 10
  * up to 256 MiB per channel. */
 enum { SSHD__HELD_MAX = 4 << 20 };
 
-/* Our output a client may leave untaken before its requests wait (conn.c): more than
+/* Our output a client may leave untaken before it is no longer read (conn.c): more than
  * sessions and bridges put there at once (a pump writes SSHD__IOBUF at a time, and only once
  * libssh's last write has gone out), so only a client that stops reading while it sends
  * requests gets there.  SSHD__PACKET_OVERHEAD bounds what a packet adds to its payload on the
@@ -187,29 +182,18 @@ enum { SSHD__HELD_MAX = 4 << 20 };
  * 64, hmac-sha2-512) and what zlib can add to an incompressible payload. */
 enum { SSHD__OUT_MAX = 256 << 10, SSHD__PACKET_OVERHEAD = 128 };
 
-/* What a client over SSHD__OUT_MAX may still have read besides channel data (which its
- * windows bound): requests wait in libssh unanswered, and some packets libssh answers itself
- * (a key exchange, "unimplemented").  Each such packet counts its payload plus
- * SSHD__OVER_IN_PACKET, so that many small ones cost what they cost libssh to queue; a data
- * packet only its 9-byte header. */
-enum { SSHD__OVER_IN_MAX = 128 << 10, SSHD__OVER_IN_PACKET = 64 };
-
 /* inq.c: client data on its way to a descriptor, with back-pressure */
 struct sshd__inq {
 	char *buf; /* SSHD__INQ_CAP bytes while it holds data, else NULL */
 	size_t len, off;
 	bool backlog; /* libssh holds data we have not taken */
 	uint64_t total;
-	uint32_t lib_held; /* what libssh holds of the channel's data after our last look */
 	struct sshd__budget *budget; /* the connection's; NULL: unlimited (tests) */
 	/* when set, gets every byte taken from the client, in order (input recording) */
 	void (*seen)(void *ctx, const char *p, size_t n);
 	void *seen_ctx;
 };
 int sshd__inq_take(struct sshd__inq *q, const void *data, size_t len);
-/* Every return of a channel data callback (not stderr) goes through here: libssh holds `len`
- * bytes, the callback took `took`; counts the packet and its new bytes on q->budget. */
-int sshd__inq_seen(struct sshd__inq *q, uint32_t len, int took);
 bool sshd__inq_pull(struct sshd__inq *q, ssh_channel channel);
 int sshd__inq_flush(struct sshd__inq *q, int fd);
 bool sshd__inq_empty(const struct sshd__inq *q);

@@ -122,8 +122,11 @@ static void io_want(struct sshd__io *io, int events)
 
 /* ---- libssh channel callbacks: record only ---- */
 
-static int chan_take(struct sshd__chan *chan, void *data, uint32_t len)
+static int cb_data(ssh_session s, ssh_channel c, void *data, uint32_t len, int is_stderr,
+		   void *user)
 {
+	struct sshd__chan *chan = user;
+
 	if (sshd__conn_overrun(chan->conn, len))
 		return (int)len; /* dropped: the connection is closing */
 	if (chan->detached || (chan->started && chan->in.done && !chan->pty))
@@ -133,15 +136,6 @@ static int chan_take(struct sshd__chan *chan, void *data, uint32_t len)
 		return 0;
 	}
 	return sshd__inq_take(&chan->inq, data, len);
-}
-
-static int cb_data(ssh_session s, ssh_channel c, void *data, uint32_t len, int is_stderr,
-		   void *user)
-{
-	struct sshd__chan *chan = user;
-	int took = chan_take(chan, data, len);
-
-	return is_stderr ? took : sshd__inq_seen(&chan->inq, len, took);
 }
 
 static void cb_eof(ssh_session s, ssh_channel c, void *user)
