@@ -112,7 +112,7 @@ static void peers_text(struct text *b, json_t *peers, struct ctl__cache_texts *o
 		if (!e) {
 			struct ctl__peer_text *o = find(old, p);
 			e = insert(fresh, p);
-			if (o) {
+			if (o && o->text) { /* a slot a failed call moved out is made again */
 				*e = *o;
 				o->text = NULL; /* moved; o->obj's reference goes with it */
 				o->obj = json_incref(o->obj);

@@ -349,6 +349,7 @@ static enum MHD_Result policy(struct ctl__req *r, const char *method, const char
 	uint64_t t2 = now_mono_ms();
 	free(srv->policy_text);
 	srv->policy_text = text;
+	srv->dirty = false; /* polglue_apply rebuilt every node */
 	ctl__map_published(srv);
 	log_info("meshcontrol",
 		 "policy updated (%zu bytes, %zu nodes): compiled in %llu ms (policy engine %llu "

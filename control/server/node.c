@@ -179,6 +179,11 @@ int ctl__node_insert(struct ctl_server *srv, const struct ctl_node_rec *rec)
 	size_t pos = srv->n_nodes;
 	while (pos > 0 && srv->nodes[pos - 1]->rec.id > rec->id)
 		pos--;
+	/* Inserted before others (another replica's node with a lower id): every node's vis
+	 * indexes past pos are off by one until the rebuild, so it is not paced (node.c's
+	 * tick), only the next tick's. */
+	if (pos < srv->n_nodes)
+		srv->rebuild_after_ms = 0;
 	memmove(&srv->nodes[pos + 1], &srv->nodes[pos], (srv->n_nodes - pos) * sizeof(*arr));
 	srv->nodes[pos] = n;
 	srv->n_nodes++;
@@ -248,7 +253,6 @@ void ctl__map_published(struct ctl_server *srv)
 {
 	update_next_expiry(srv);
 	ctl__nodes_index_repair(srv); /* after an insert ran out of memory: indexed again */
-	srv->dirty = false;
 	srv->map_version++;
 	ctl__wake_maps(srv);
 	/* held logins are decided again against what changed (a rule removed rejects them) */
@@ -262,6 +266,9 @@ int ctl__map_rebuild(struct ctl_server *srv, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 	if (rc)
 		return rc;
+	/* only a rebuild settles a registration batch: a DNS change publishes without one
+	 * (it cleared this too, and nodes waiting for their batch stayed without peers) */
+	srv->dirty = false;
 	ctl__map_published(srv);
 	return 0;
 }

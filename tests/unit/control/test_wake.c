@@ -5,7 +5,9 @@
  * then answer; the counts per kind follow; the selective wake of map polls resumes only
  * the polls with something to send.  And the tick's batched rebuild: a poll held
  * because a registration is not in the maps yet stays held while the rebuild rests
- * (rebuild_after_ms), and is answered by the rebuild once it is due. */
+ * (rebuild_after_ms), and is answered by the rebuild once it is due; a DNS change published
+ * meanwhile (ctl__map_published without a rebuild) leaves the batch due (review-70 #3b: it
+ * cleared it, and the registrations waited without peers for the next topology change). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,9 +90,26 @@ static void rebuild_rest(void)
 	fz_srv_close(srv);
 }
 
+static void publish_keeps_batch(void)
+{
+	struct ctl_server *srv = fz_srv_open();
+	pthread_mutex_lock(&srv->lock);
+	ctl__timer_tick(srv);
+	srv->dirty = true; /* as after a registration, resting */
+	srv->rebuild_after_ms = now_mono_ms() + 60000;
+	ctl__map_published(srv); /* what a DNS change through any replica does */
+	CHECK(srv->dirty);
+	srv->rebuild_after_ms = 0;
+	ctl__timer_tick(srv);
+	CHECK(!srv->dirty);
+	pthread_mutex_unlock(&srv->lock);
+	fz_srv_close(srv);
+}
+
 int main(void)
 {
 	rebuild_rest();
+	publish_keeps_batch();
 	struct ctl_server *srv = fz_srv_open();
 	struct fz_reply m0, m1, hr;
 	struct fz_held *h0 = held_map(srv, 0, &m0), *h1 = held_map(srv, 1, &m1);
