@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/sbuf.h"
 #include "control/client/internal.h"
 
 struct ctl__peer_text {
@@ -20,42 +21,19 @@ struct ctl__peer_text {
 	size_t len;
 };
 
-/* The text being made: grown by doubling, in one piece (stdio's memstream cost a third as
- * much again as jansson's own dumping: it is called per token). */
-struct text {
-	char *p;
-	size_t len, cap;
-	bool failed;
-};
-
-static int text_add(const char *s, size_t n, void *ctx)
+/* json_dump_callback's sink: the text being made (common/sbuf.h). */
+static int text_sink(const char *s, size_t n, void *ctx)
 {
-	struct text *b = ctx;
-	if (b->failed)
-		return -1;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 65536;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *p = realloc(b->p, cap);
-		if (!p) {
-			b->failed = true;
-			return -1;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-	return 0;
+	struct sbuf *b = ctx;
+	sbuf_add(b, s, n);
+	return b->oom ? -1 : 0;
 }
 
 /* j exactly as json_dumps(j, JSON_COMPACT) writes it inside a larger value */
-static void dump(struct text *b, json_t *j)
+static void dump(struct sbuf *b, json_t *j)
 {
-	if (json_dump_callback(j, text_add, b, JSON_COMPACT | JSON_ENCODE_ANY) != 0)
-		b->failed = true;
+	if (json_dump_callback(j, text_sink, b, JSON_COMPACT | JSON_ENCODE_ANY) != 0)
+		b->oom = true;
 }
 
 static size_t slot_of(const json_t *obj, size_t cap)
@@ -98,16 +76,16 @@ void ctl__cache_texts_clear(struct ctl__cache_texts *t)
 
 /* The peers array, each element's text from old when it is there (moved into fresh), else
  * made now; fresh ends up holding the text of every element. */
-static void peers_text(struct text *b, json_t *peers, struct ctl__cache_texts *old,
+static void peers_text(struct sbuf *b, json_t *peers, struct ctl__cache_texts *old,
 		       struct ctl__cache_texts *fresh)
 {
 	size_t i;
 	json_t *p;
-	text_add("[", 1, b);
+	sbuf_add(b, "[", 1);
 	json_array_foreach(peers, i, p)
 	{
 		if (i)
-			text_add(",", 1, b);
+			sbuf_add(b, ",", 1);
 		struct ctl__peer_text *e = find(fresh, p); /* the same object twice */
 		if (!e) {
 			struct ctl__peer_text *o = find(old, p);
@@ -123,17 +101,17 @@ static void peers_text(struct text *b, json_t *peers, struct ctl__cache_texts *o
 			}
 		}
 		if (!e->text)
-			b->failed = true;
+			b->oom = true;
 		else
-			text_add(e->text, e->len, b);
+			sbuf_add(b, e->text, e->len);
 	}
-	text_add("]", 1, b);
+	sbuf_add(b, "]", 1);
 }
 
 char *ctl__cache_text(struct ctl__cache_texts *t, json_t *netmap, size_t *len)
 {
 	struct ctl__cache_texts fresh = { 0 };
-	struct text b = { 0 };
+	struct sbuf b = { 0 };
 	json_t *peers = json_object_get(netmap, "peers"), *v;
 	const char *key;
 	size_t keylen;
@@ -148,7 +126,9 @@ char *ctl__cache_text(struct ctl__cache_texts *t, json_t *netmap, size_t *len)
 	}
 	/* one buffer as big as the last text and a little more: growing it by doubling cost
 	 * 2.6 % of a server's change in copies (callgrind), and as much again in page faults */
-	if (t->last_len && !(b.p = malloc(b.cap = t->last_len + 4096))) {
+	if (t->last_len)
+		sbuf_reserve(&b, t->last_len + 4096);
+	if (b.oom) {
 		ctl__cache_texts_clear(&fresh);
 		return NULL;
 	}
@@ -157,36 +137,36 @@ char *ctl__cache_text(struct ctl__cache_texts *t, json_t *netmap, size_t *len)
 		goto out;
 	}
 	/* json_dumps' own order: the object's iteration order (keys as inserted) */
-	text_add("{", 1, &b);
+	sbuf_add(&b, "{", 1);
 	json_object_keylen_foreach(netmap, key, keylen, v)
 	{
 		json_t *k = json_stringn_nocheck(key, keylen);
 		if (!k) {
-			b.failed = true;
+			b.oom = true;
 			break;
 		}
 		if (!first)
-			text_add(",", 1, &b);
+			sbuf_add(&b, ",", 1);
 		first = false;
 		dump(&b, k);
 		json_decref(k);
-		text_add(":", 1, &b);
+		sbuf_add(&b, ":", 1);
 		if (v == peers && json_is_array(peers))
 			peers_text(&b, peers, t, &fresh);
 		else
 			dump(&b, v);
 	}
-	text_add("}", 1, &b);
+	sbuf_add(&b, "}", 1);
 out:
-	if (b.failed) {
+	if (b.oom) {
 		/* the texts moved into fresh go with it: the next time makes them again */
 		ctl__cache_texts_clear(&fresh);
-		free(b.p);
+		free(b.s);
 		return NULL;
 	}
 	ctl__cache_texts_clear(t); /* the peers gone since, and the moved slots' references */
 	*t = fresh;
 	t->last_len = b.len;
 	*len = b.len;
-	return b.p;
+	return b.s;
 }

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/sbuf.h"
 #include "control/netmap/dns.h"
 #include "control/netmap/sessions.h"
 #include "control/netmap/wire.h"
@@ -264,21 +265,6 @@ struct ctl_server {
 	 * by SRV_BODY_BUDGET before anyone is authenticated. */
 	_Atomic size_t body_bytes;
 };
-
-/* sbuf.c: a growable string (s is NULL until the first append; free(s) after): appended
- * bytes, a string, printf-formatted text of at most 255 bytes, a prefix as
- * addr_prefix_format writes it.  After a failed allocation nothing more is appended and
- * oom is set. */
-struct ctl__sbuf {
-	char *s;
-	size_t len, cap;
-	bool oom;
-};
-struct addr_prefix;
-void ctl__sb_add(struct ctl__sbuf *b, const char *s, size_t n);
-void ctl__sb_str(struct ctl__sbuf *b, const char *s);
-void ctl__sb_fmt(struct ctl__sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void ctl__sb_prefix(struct ctl__sbuf *b, const struct addr_prefix *p);
 
 /* http.c */
 enum MHD_Result ctl__reply(struct MHD_Connection *c, unsigned status, const char *ctype, char *body,

@@ -22,12 +22,12 @@
 
 /* The sessions an admin asked to end (sessions.c): ,"kill_sessions":[...] (again in the next
  * message until one carrying them was queued) */
-static void kills_add(struct ctl__sbuf *b, struct ctl__node *n)
+static void kills_add(struct sbuf *b, struct ctl__node *n)
 {
 	char *kills = ctl__kills_take(n);
 	if (kills) {
-		ctl__sb_str(b, ",\"kill_sessions\":");
-		ctl__sb_str(b, kills);
+		sbuf_str(b, ",\"kill_sessions\":");
+		sbuf_str(b, kills);
 		free(kills);
 	}
 }
@@ -68,35 +68,34 @@ static const char *relays_of(const struct ctl__node *n)
 
 static char *map_full(struct ctl_server *srv, struct ctl__node *n)
 {
-	struct ctl__sbuf b = { 0 };
+	struct sbuf b = { 0 };
 	uint64_t v = srv->map_version;
-	ctl__sb_fmt(&b,
-		    "{\"type\":\"full\",\"version\":%llu,\"netmap\":{\"version\":%llu,\"domain\":",
-		    (unsigned long long)v, (unsigned long long)v);
+	sbuf_fmt(&b, "{\"type\":\"full\",\"version\":%llu,\"netmap\":{\"version\":%llu,\"domain\":",
+		 (unsigned long long)v, (unsigned long long)v);
 	json_t *d = json_string(srv->domain);
 	char *ds = json_dumps(d, JSON_ENCODE_ANY);
 	json_decref(d);
-	ctl__sb_str(&b, ds ? ds : "\"\"");
+	sbuf_str(&b, ds ? ds : "\"\"");
 	free(ds);
-	ctl__sb_str(&b, ",\"self\":");
-	ctl__sb_str(&b, n->peer_json);
-	ctl__sb_str(&b, ",\"peers\":[");
+	sbuf_str(&b, ",\"self\":");
+	sbuf_str(&b, n->peer_json);
+	sbuf_str(&b, ",\"peers\":[");
 	for (size_t i = 0; i < n->n_vis; i++) {
 		if (i)
-			ctl__sb_str(&b, ",");
-		ctl__sb_str(&b, srv->nodes[n->vis[i]]->peer_json);
+			sbuf_str(&b, ",");
+		sbuf_str(&b, srv->nodes[n->vis[i]]->peer_json);
 	}
-	ctl__sb_str(&b, "],\"filter\":");
-	ctl__sb_str(&b, n->filter_json);
-	ctl__sb_str(&b, ",\"ssh\":");
-	ctl__sb_str(&b, n->ssh_json);
-	ctl__sb_str(&b, ",\"relays\":");
-	ctl__sb_str(&b, relays_of(n));
-	ctl__sb_str(&b, ",\"dns\":"); /* null when none: what a delta withdrawing them leaves */
-	ctl__sb_str(&b, srv->dns_json ? srv->dns_json : "null");
-	ctl__sb_str(&b, "}");
+	sbuf_str(&b, "],\"filter\":");
+	sbuf_str(&b, n->filter_json);
+	sbuf_str(&b, ",\"ssh\":");
+	sbuf_str(&b, n->ssh_json);
+	sbuf_str(&b, ",\"relays\":");
+	sbuf_str(&b, relays_of(n));
+	sbuf_str(&b, ",\"dns\":"); /* null when none: what a delta withdrawing them leaves */
+	sbuf_str(&b, srv->dns_json ? srv->dns_json : "null");
+	sbuf_str(&b, "}");
 	kills_add(&b, n);
-	ctl__sb_str(&b, "}");
+	sbuf_str(&b, "}");
 	if (b.oom) {
 		ctl__secret_free(b.s);
 		return NULL;
@@ -149,23 +148,23 @@ void ctl__wake_maps(struct ctl_server *srv)
 /* NULL with *empty set when nothing changed since what the node was sent. */
 static char *map_delta(struct ctl_server *srv, struct ctl__node *n, bool *empty)
 {
-	struct ctl__sbuf ch = { 0 }, rm = { 0 };
+	struct sbuf ch = { 0 }, rm = { 0 };
 	size_t i = 0, j = 0, nch = 0, nrm = 0;
 	while (i < n->n_vis || j < n->n_sent) {
 		struct ctl__node *p = i < n->n_vis ? srv->nodes[n->vis[i]] : NULL;
 		uint64_t pid = p ? (uint64_t)p->rec.id : UINT64_MAX;
 		uint64_t sid = j < n->n_sent ? n->sent_ids[j] : UINT64_MAX;
 		if (pid < sid) {
-			ctl__sb_str(&ch, nch++ ? "," : "");
-			ctl__sb_str(&ch, p->peer_json);
+			sbuf_str(&ch, nch++ ? "," : "");
+			sbuf_str(&ch, p->peer_json);
 			i++;
 		} else if (sid < pid) {
-			ctl__sb_fmt(&rm, "%s%llu", nrm++ ? "," : "", (unsigned long long)sid);
+			sbuf_fmt(&rm, "%s%llu", nrm++ ? "," : "", (unsigned long long)sid);
 			j++;
 		} else {
 			if (p->peer_version != n->sent_vers[j]) {
-				ctl__sb_str(&ch, nch++ ? "," : "");
-				ctl__sb_str(&ch, p->peer_json);
+				sbuf_str(&ch, nch++ ? "," : "");
+				sbuf_str(&ch, p->peer_json);
 			}
 			i++;
 			j++;
@@ -180,42 +179,42 @@ static char *map_delta(struct ctl_server *srv, struct ctl__node *n, bool *empty)
 		free(rm.s);
 		return NULL;
 	}
-	struct ctl__sbuf b = { 0 };
+	struct sbuf b = { 0 };
 	uint64_t v = srv->map_version;
-	ctl__sb_fmt(&b, "{\"type\":\"delta\",\"version\":%llu,\"base\":%llu", (unsigned long long)v,
-		    (unsigned long long)n->sent_version);
+	sbuf_fmt(&b, "{\"type\":\"delta\",\"version\":%llu,\"base\":%llu", (unsigned long long)v,
+		 (unsigned long long)n->sent_version);
 	if (nch) {
-		ctl__sb_str(&b, ",\"peers_changed\":[");
-		ctl__sb_str(&b, ch.s);
-		ctl__sb_str(&b, "]");
+		sbuf_str(&b, ",\"peers_changed\":[");
+		sbuf_str(&b, ch.s);
+		sbuf_str(&b, "]");
 	}
 	if (nrm) {
-		ctl__sb_str(&b, ",\"peers_removed\":[");
-		ctl__sb_str(&b, rm.s);
-		ctl__sb_str(&b, "]");
+		sbuf_str(&b, ",\"peers_removed\":[");
+		sbuf_str(&b, rm.s);
+		sbuf_str(&b, "]");
 	}
 	if (filter) {
-		ctl__sb_str(&b, ",\"filter\":");
-		ctl__sb_str(&b, n->filter_json);
+		sbuf_str(&b, ",\"filter\":");
+		sbuf_str(&b, n->filter_json);
 	}
 	if (ssh) {
-		ctl__sb_str(&b, ",\"ssh\":");
-		ctl__sb_str(&b, n->ssh_json);
+		sbuf_str(&b, ",\"ssh\":");
+		sbuf_str(&b, n->ssh_json);
 	}
 	if (self) {
-		ctl__sb_str(&b, ",\"self\":");
-		ctl__sb_str(&b, n->peer_json);
+		sbuf_str(&b, ",\"self\":");
+		sbuf_str(&b, n->peer_json);
 	}
 	if (relays) {
-		ctl__sb_str(&b, ",\"relays\":");
-		ctl__sb_str(&b, relays_of(n));
+		sbuf_str(&b, ",\"relays\":");
+		sbuf_str(&b, relays_of(n));
 	}
 	if (dns) { /* the same settings for every node; null once withdrawn */
-		ctl__sb_str(&b, ",\"dns\":");
-		ctl__sb_str(&b, srv->dns_json ? srv->dns_json : "null");
+		sbuf_str(&b, ",\"dns\":");
+		sbuf_str(&b, srv->dns_json ? srv->dns_json : "null");
 	}
 	kills_add(&b, n);
-	ctl__sb_str(&b, "}");
+	sbuf_str(&b, "}");
 	free(ch.s);
 	free(rm.s);
 	if (b.oom) {

@@ -186,14 +186,15 @@ static const char *srcs_text(struct src_cache *sc, const struct addr_prefix *p, 
 			break;
 		i = (i + 1) & 4095;
 	} while (i != h);
-	struct ctl__sbuf b = { 0 };
-	ctl__sb_str(&b, "[");
+	struct sbuf b = { 0 };
+	sbuf_str(&b, "[");
 	for (size_t k = 0; k < n; k++) {
-		ctl__sb_str(&b, k ? ",\"" : "\"");
-		ctl__sb_prefix(&b, &p[k]);
-		ctl__sb_str(&b, "\"");
+		char t[ADDR_TEXT_MAX];
+		sbuf_str(&b, k ? ",\"" : "\"");
+		sbuf_str(&b, addr_prefix_format(&p[k], t));
+		sbuf_str(&b, "\"");
 	}
-	ctl__sb_str(&b, "]");
+	sbuf_str(&b, "]");
 	if (b.oom) {
 		free(b.s);
 		return NULL;
@@ -260,23 +261,24 @@ static const struct dst_index *dst_index_of(struct src_cache *sc, const struct a
 	return x;
 }
 
-static void emit_dst(struct ctl__sbuf *b, const struct addr_prefix *dst, size_t *nd)
+static void emit_dst(struct sbuf *b, const struct addr_prefix *dst, size_t *nd)
 {
-	ctl__sb_str(b, (*nd)++ ? ",\"" : "\"");
-	ctl__sb_prefix(b, dst);
-	ctl__sb_str(b, "\"");
+	char t[ADDR_TEXT_MAX];
+	sbuf_str(b, (*nd)++ ? ",\"" : "\"");
+	sbuf_str(b, addr_prefix_format(dst, t));
+	sbuf_str(b, "\"");
 }
 
 /* The rest of a rule after its destinations, as ctl__filter_json writes it. */
-static void emit_tail(struct ctl__sbuf *b, const struct pol_filter_rule *r)
+static void emit_tail(struct sbuf *b, const struct pol_filter_rule *r)
 {
-	ctl__sb_str(b, "],\"ports\":[");
+	sbuf_str(b, "],\"ports\":[");
 	for (size_t p = 0; p < r->n_ports; p++)
-		ctl__sb_fmt(b, "%s[%u,%u]", p ? "," : "", r->ports[p].first, r->ports[p].last);
-	ctl__sb_str(b, "],\"protos\":[");
+		sbuf_fmt(b, "%s[%u,%u]", p ? "," : "", r->ports[p].first, r->ports[p].last);
+	sbuf_str(b, "],\"protos\":[");
 	for (size_t p = 0; p < r->n_protos; p++)
-		ctl__sb_fmt(b, "%s%u", p ? "," : "", r->protos[p]);
-	ctl__sb_fmt(b, "],\"section\":\"%s\",\"index\":%d}", r->section, r->index);
+		sbuf_fmt(b, "%s%u", p ? "," : "", r->protos[p]);
+	sbuf_fmt(b, "],\"section\":\"%s\",\"index\":%d}", r->section, r->index);
 }
 
 /* A node's filter as netmap JSON: byte for byte what polglue_filter_json_general makes
@@ -285,9 +287,9 @@ static void emit_tail(struct ctl__sbuf *b, const struct pol_filter_rule *r)
 static char *filter_text(struct src_cache *sc, const struct pol_filter_rule *const *rules, size_t n,
 			 const struct addr_ip *mine, size_t n_mine)
 {
-	struct ctl__sbuf b = { 0 };
+	struct sbuf b = { 0 };
 	bool ok = true;
-	ctl__sb_str(&b, "[");
+	sbuf_str(&b, "[");
 	for (size_t i = 0; i < n; i++) {
 		const struct pol_filter_rule *r = rules[i];
 		const char *srcs = srcs_text(sc, r->srcs, r->n_srcs);
@@ -295,9 +297,9 @@ static char *filter_text(struct src_cache *sc, const struct pol_filter_rule *con
 			ok = false;
 			break;
 		}
-		ctl__sb_str(&b, i ? ",{\"srcs\":" : "{\"srcs\":");
-		ctl__sb_str(&b, srcs);
-		ctl__sb_str(&b, ",\"dsts\":[");
+		sbuf_str(&b, i ? ",{\"srcs\":" : "{\"srcs\":");
+		sbuf_str(&b, srcs);
+		sbuf_str(&b, ",\"dsts\":[");
 		size_t nd = 0;
 		const struct dst_index *x = dst_index_of(sc, r->dsts, r->n_dsts);
 		if (x) {
@@ -318,7 +320,7 @@ static char *filter_text(struct src_cache *sc, const struct pol_filter_rule *con
 		}
 		emit_tail(&b, r);
 	}
-	ctl__sb_str(&b, "]");
+	sbuf_str(&b, "]");
 	if (b.oom || !ok) {
 		free(b.s);
 		return NULL;

@@ -217,8 +217,30 @@ static void check_misc(void)
 	CHECK_STR(addr_endpoint_format(&e, text), "[fe80::1%3]:7");
 }
 
+/* IPv4 is written by hand (no inet_ntop): the same text as inet_ntop and "%s/%u" for every
+ * byte value in every place and every prefix length, and for random addresses. */
+static void check_ipv4_text(void)
+{
+	char text[ADDR_TEXT_MAX], want[ADDR_TEXT_MAX], host[INET_ADDRSTRLEN];
+	size_t bad = 0;
+	srand(4);
+	for (unsigned k = 0; k < 20000; k++) {
+		struct addr_prefix p = { .ip.family = AF_INET, .bits = (uint8_t)(k % 33) };
+		for (int i = 0; i < 4; i++)
+			p.ip.bytes[i] = (uint8_t)(k < 1024 ? (i == (int)(k / 256) ? k % 256 : 0u)
+							   : (unsigned)rand());
+		inet_ntop(AF_INET, p.ip.bytes, host, sizeof(host));
+		snprintf(want, sizeof(want), "%s/%u", host, p.bits);
+		if (strcmp(addr_prefix_format(&p, text), want) != 0 ||
+		    strcmp(addr_ip_format(&p.ip, text), host) != 0)
+			bad++;
+	}
+	CHECK_INT(bad, 0);
+}
+
 int main(void)
 {
+	check_ipv4_text();
 	check_prefixes();
 	check_endpoints();
 	check_contains_random();
