@@ -14,29 +14,47 @@
  * queueing requests for us) whenever it is polled; ssh_message_get() reads it too when its
  * queue is empty.  A client that sends requests (channel opens past --max-channels, global
  * requests, ...) and never reads the answers would have them pile up there without bound.
- * So once libssh holds more than SSHD__OUT_MAX of our output the connection is not read any
- * more: the socket is watched for writing only, on_poll() reads no further round and no
- * request is popped, and the client's sends stall in the kernel.  It is read again once the
- * buffer has gone out; a client past the limit that takes none of it for stall_timeout_ms
- * is closed ("client stopped reading: ...").
+ * So once libssh holds more than SSHD__OUT_MAX of our output, requests are not popped any
+ * more: they wait in libssh's queue, unanswered, until that output has gone out.  The socket
+ * is still read, so that channel data within the windows we granted and a key re-exchange
+ * go on.  What waits in that queue is bounded instead: the client's input since the queue
+ * was last seen empty (ssh_message_get() found nothing), channel data aside, each packet its
+ * payload plus SSHD__REQ_PACKET, less the packets popped since; a client whose waiting
+ * requests may cost more than SSHD__REQ_MAX is closed ("client sent requests faster than it
+ * took the answers: ...").  The count is cleared only when the queue is seen empty, not when
+ * our output dips under the limit, so a client that takes a little output now and then
+ * cannot queue more each time.  libssh also answers some packets itself (window adjusts for
+ * channel data, "unimplemented"), which the pop does not hold back: a client that leaves
+ * more than SSHD__OUT_HARD of our output is closed too.  And one over SSHD__OUT_MAX that
+ * takes none of it for stall_timeout_ms is closed ("client stopped reading: ...").
  *
- * libssh 0.10 says only whether that buffer is empty (ssh_get_status()), so its size is
- * bounded from its counters: payload bytes and packets queued since it was last seen empty,
- * each packet at most SSHD__PACKET_OVERHEAD larger on the wire, less what the socket took
- * since.  That overcounts small packets (the limit is then reached early, until the buffer
- * next empties) and undercounts nothing but the identification line.
+ * Why not stop reading instead: libssh 0.10 has no way to write without reading (its poll
+ * handle always asks for POLLIN, and ssh_event_dopoll() and ssh_blocking_flush() both read
+ * when the socket is readable), so watching our fd for writing only still read 4 KiB at
+ * each wakeup, as the lab sshd-backlog's 'queue' case showed: the gate that did that let a
+ * client that reads 1 KiB every 50 ms queue 10 000 channel opens in 10 s.  And a client may
+ * write before it reads: paramiko's transport thread, the only one that reads, sends its
+ * KEXINIT (and the channel data before it is in the socket first); with the socket not read
+ * it blocks in that send, never takes our output, and both ends wait until its 30 s
+ * key-exchange timeout ("Key-exchange timed out waiting for key negotiation").  Channel data
+ * needs no limit here: libssh grants each channel a window and sshd__conn_overrun() cuts
+ * off a client that ignores it.
  *
- * A key re-exchange is not held up: libssh keeps the packets we send during one out of that
- * buffer until the new keys are in, and a client in a key exchange reads, so the buffer
- * empties and reading goes on.  (Stopping on SSH_WRITE_PENDING instead, which libssh sets
- * after every send until a poll finds the buffer empty, stopped reading so often that
- * paramiko's rekeys timed out and bulk transfers crawled: 936f961, taken back in 0fa0166.)
+ * libssh 0.10 says only whether that buffer is empty (ssh_get_status()'s SSH_WRITE_PENDING:
+ * its output buffer is not empty; ssh_get_poll_flags()' is set after every send until a
+ * poll finds it empty), so its size is bounded from its counters: payload bytes and packets
+ * put into it since it was last seen empty (libssh counts a packet when it enters that
+ * buffer; those it holds back during a key exchange when they leave its queue after our
+ * NEWKEYS), each packet at most SSHD__PACKET_OVERHEAD larger on the wire, less what the
+ * socket took since.  That overcounts small packets (the limit is then reached early, until
+ * the buffer next empties) and undercounts nothing but the identification line.  The
+ * client's input is told apart the same way: every packet and its payload (libssh's raw
+ * counter), less the channel data our data callbacks saw (sshd__inq_seen()).
  *
- * Bound: a client that never reads makes us hold at most SSHD__OUT_MAX (256 KiB) of output,
- * plus the answers to the one 4 KiB read that crossed it and to one request, plus the
- * requests read in the same wakeup and not answered yet (at most SSHD__POLL_ROUNDS x 4 KiB =
- * 256 KiB of input), plus the kernel's socket buffers; for stall_timeout_ms (30 s) after it
- * last took a byte. */
+ * Bound: for each connection, at most SSHD__OUT_HARD (1 MiB) of our output plus the
+ * answers to one 4 KiB read (past it the client is closed; past SSHD__OUT_MAX, 256 KiB, no
+ * request is answered), and requests waiting in libssh's queue that cost at most
+ * SSHD__REQ_MAX (1 MiB) plus one 4 KiB read, plus the kernel's socket buffers. */
 #include <errno.h>
 #include <inttypes.h>
 #include <fcntl.h>
@@ -73,10 +91,69 @@ static uint64_t out_held(struct sshd_conn *conn)
 	return queued > sent ? queued - sent : 0;
 }
 
-/* True while the client leaves more of our output untaken than it may: it is not read. */
+/* True while the client leaves more of our output untaken than it may: its requests wait. */
 static bool out_over(struct sshd_conn *conn)
 {
 	return out_held(conn) > SSHD__OUT_MAX;
+}
+
+/* libssh's queue of requests was just seen empty: what the client sends from here on is what
+ * may wait in it. */
+static void queue_empty(struct sshd_conn *conn)
+{
+	struct sshd__out *o = &conn->out;
+
+	o->q_payload = conn->raw_count.in_bytes;
+	o->q_packets = conn->raw_count.in_packets;
+	o->q_data_packets = conn->budget.data_packets;
+	o->q_data_bytes = conn->budget.data_bytes;
+	o->q_popped = 0;
+}
+
+/* What the requests waiting in libssh's queue may cost, from above: the client's input since
+ * the queue was last seen empty, channel data aside — its payload bytes (a data packet's
+ * header included), plus SSHD__REQ_PACKET for each packet not popped since (every popped
+ * request was one of those packets; packets that were no request count as if waiting). */
+static uint64_t queue_cost(const struct sshd_conn *conn)
+{
+	const struct sshd__out *o = &conn->out;
+	uint64_t packets = conn->raw_count.in_packets - o->q_packets;
+	uint64_t payload = conn->raw_count.in_bytes - o->q_payload;
+	uint64_t dpackets = conn->budget.data_packets - o->q_data_packets;
+	uint64_t data = conn->budget.data_bytes - o->q_data_bytes;
+
+	packets = packets > dpackets ? packets - dpackets : 0;
+	packets = packets > o->q_popped ? packets - o->q_popped : 0;
+	payload = payload > data ? payload - data : 0;
+	return payload + packets * SSHD__REQ_PACKET;
+}
+
+/* Close a client past the hard limits (see the top of this file): requests waiting in
+ * libssh's queue that may cost more than SSHD__REQ_MAX, or more than SSHD__OUT_HARD of our
+ * output untaken.  True when the connection is closing. */
+static bool hard_limits(struct sshd_conn *conn)
+{
+	char why[SSHD__WHY_MAX];
+	uint64_t cost, held;
+
+	if (conn->want_close)
+		return true;
+	cost = queue_cost(conn);
+	held = out_held(conn);
+	if (cost > SSHD__REQ_MAX) {
+		snprintf(why, sizeof(why),
+			 "client sent requests faster than it took the answers: up to %" PRIu64
+			 " KiB of them waiting (limit %u KiB), %" PRIu64 " KiB of our output",
+			 cost >> 10, (unsigned)SSHD__REQ_MAX >> 10, held >> 10);
+		sshd__conn_close(conn, why);
+	} else if (held > SSHD__OUT_HARD) {
+		snprintf(why, sizeof(why),
+			 "client took too little of our output: up to %" PRIu64
+			 " KiB waiting (limit %u KiB)",
+			 held >> 10, (unsigned)SSHD__OUT_HARD >> 10);
+		sshd__conn_close(conn, why);
+	}
+	return conn->want_close;
 }
 
 /* After each activity: note when a client past the limit last took some output, and close
@@ -99,7 +176,7 @@ static void out_check(struct sshd_conn *conn)
 		o->stall_since_ms = now;
 		if (first) {
 			log_debug(conn->subject,
-				  "not read while up to %" PRIu64 " KiB of our output waits "
+				  "requests wait while up to %" PRIu64 " KiB of our output waits "
 				  "(limit %u KiB)",
 				  held >> 10, (unsigned)SSHD__OUT_MAX >> 10);
 			if (conn->state != SSHD__CONN_AUTH) /* AUTH: preauth_timeout_ms */
@@ -182,9 +259,7 @@ void sshd__conn_update(struct sshd_conn *conn)
 
 	if (conn->state == SSHD__CONN_DYING)
 		return;
-	if (out_over(conn))
-		want = UV_WRITABLE; /* not read: see the top of this file */
-	else if (ssh_get_poll_flags(conn->session) & SSH_WRITE_PENDING)
+	if (ssh_get_poll_flags(conn->session) & SSH_WRITE_PENDING)
 		want |= UV_WRITABLE;
 	if (want != conn->poll_events) {
 		conn->poll_events = want;
@@ -196,11 +271,17 @@ bool sshd__conn_room(struct sshd_conn *conn, char *why, size_t size)
 {
 	struct sshd_server *srv = conn->srv;
 
-	if (conn->nchan >= srv->max_channels) {
-		snprintf(why, size,
-			 "meshd: channel refused: this connection has %u channels open "
-			 "(limit %u)",
-			 conn->nchan, srv->max_channels);
+	if (conn->nchan + conn->nfreed >= srv->max_channels) {
+		if (conn->nfreed)
+			snprintf(why, size,
+				 "meshd: channel refused: this connection has %u channels open "
+				 "and %u closed by us awaiting the client's close (limit %u)",
+				 conn->nchan, conn->nfreed, srv->max_channels);
+		else
+			snprintf(why, size,
+				 "meshd: channel refused: this connection has %u channels open "
+				 "(limit %u)",
+				 conn->nchan, srv->max_channels);
 		return false;
 	}
 	if (conn->budget.max - conn->budget.used < SSHD__INQ_CAP) {
@@ -227,6 +308,35 @@ bool sshd__conn_overrun(struct sshd_conn *conn, size_t held)
 		sshd__conn_close(conn, why);
 	}
 	return true;
+}
+
+/* A channel we freed, until the client's CLOSE: what it sends there stays in libssh's buffer
+ * for the channel (taking none of it, libssh grows no window), so a client keeping to the
+ * window holds at most that, and one that does not is cut off. */
+static int freed_data(ssh_session s, ssh_channel c, void *data, uint32_t len, int is_stderr,
+		      void *user)
+{
+	sshd__conn_overrun(user, len);
+	return 0;
+}
+
+static void freed_close(ssh_session s, ssh_channel c, void *user)
+{
+	struct sshd_conn *conn = user;
+
+	if (conn->nfreed)
+		conn->nfreed--;
+}
+
+void sshd__conn_free_channel(struct sshd_conn *conn, ssh_channel channel,
+			     struct ssh_channel_callbacks_struct *cb, bool awaiting_close)
+{
+	ssh_remove_channel_callbacks(channel, cb);
+	if (awaiting_close && conn->state != SSHD__CONN_DYING) {
+		ssh_set_channel_callbacks(channel, &conn->freed_cb);
+		conn->nfreed++;
+	}
+	ssh_channel_free(channel); /* sends our CLOSE; frees it now if the client's came */
 }
 
 /* libssh 0.10 can refuse a channel only with "administratively prohibited" and no text,
@@ -330,15 +440,24 @@ void sshd__conn_process(struct sshd_conn *conn)
 
 	if (conn->state == SSHD__CONN_DYING)
 		return;
-	while (!conn->want_close && !out_over(conn) &&
-	       (msg = ssh_message_get(conn->session)) != NULL)
+	/* ssh_message_get() reads the socket once the queue is empty, and so do some of our
+	 * answers (ssh_send_debug()): the hard limits are checked before each pop */
+	while (!hard_limits(conn) && !out_over(conn)) {
+		msg = ssh_message_get(conn->session);
+		if (!msg) {
+			queue_empty(conn);
+			break;
+		}
+		conn->out.q_popped++;
 		handle_msg(conn, msg);
+	}
 	for (n = conn->chans.next; n != &conn->chans; n = next) {
 		next = n->next;
 		sshd__chan_pump(container_of(n, struct sshd__chan, node));
 	}
 	sshd__fwd_pump(conn);
 	out_check(conn);
+	hard_limits(conn); /* the pumps read too (ssh_channel_poll()) */
 	status = ssh_get_status(conn->session);
 	if ((status & (SSH_CLOSED | SSH_CLOSED_ERROR)) || !ssh_is_connected(conn->session)) {
 		if (!conn->close_reason[0]) {
@@ -362,7 +481,8 @@ void sshd__conn_process(struct sshd_conn *conn)
  * polled once left the rest of a burst for another trip through the loop (epoll_wait, our
  * pump, a write attempt to the child) per 4 KiB.  While a poll filled libssh's read, the
  * socket likely holds more: poll again, up to SSHD__POLL_ROUNDS times (256 KiB), so one busy
- * connection still yields to the others. */
+ * connection still yields to the others; a burst of requests (a quarter of SSHD__REQ_MAX)
+ * ends the rounds so that they are answered before more is read. */
 enum { SSHD__LIBSSH_READ = 4096, SSHD__POLL_ROUNDS = 64 };
 
 static void on_poll(uv_poll_t *h, int status, int events)
@@ -377,8 +497,8 @@ static void on_poll(uv_poll_t *h, int status, int events)
 		if (ssh_event_dopoll(conn->event, 0) == SSH_ERROR)
 			break;
 	} while (++rounds < SSHD__POLL_ROUNDS &&
-		 conn->sock_count.in_bytes - before >= SSHD__LIBSSH_READ && !conn->want_close &&
-		 !out_over(conn) && ssh_is_connected(conn->session));
+		 conn->sock_count.in_bytes - before >= SSHD__LIBSSH_READ && !hard_limits(conn) &&
+		 queue_cost(conn) <= SSHD__REQ_MAX / 4 && ssh_is_connected(conn->session));
 	conn->in_dopoll--;
 	sshd__conn_process(conn);
 }
@@ -480,6 +600,10 @@ int sshd_accept_fd(struct sshd_server *srv, int fd, const struct sockaddr *peer,
 	sshd__list_init(&conn->fwds);
 	sshd__list_init(&conn->dials);
 	conn->budget.max = srv->max_conn_buffer;
+	conn->freed_cb.userdata = conn;
+	conn->freed_cb.channel_data_function = freed_data;
+	conn->freed_cb.channel_close_function = freed_close;
+	ssh_callbacks_init(&conn->freed_cb);
 	memcpy(&conn->peer, peer, peer_len);
 	conn->peer_len = peer_len;
 	addr_text(peer, conn->peer_host, sizeof(conn->peer_host), &conn->peer_port);

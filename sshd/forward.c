@@ -36,8 +36,8 @@ void sshd__fwd_free(struct sshd__fwd *f)
 	sshd__inq_free(&f->inq);
 	f->inq.budget = NULL;
 	if (f->channel) {
-		ssh_remove_channel_callbacks(f->channel, &f->cb);
-		ssh_channel_free(f->channel);
+		sshd__conn_free_channel(f->conn, f->channel, &f->cb,
+					!f->remote_closed && !f->opening);
 		f->channel = NULL;
 	}
 	uv_poll_stop(&f->poll);
@@ -116,16 +116,22 @@ struct sshd__fwd *sshd__fwd_new(struct sshd_conn *conn, enum sshd__fwd_kind kind
 
 /* ---- channel callbacks: record only ---- */
 
-static int fcb_data(ssh_session s, ssh_channel c, void *data, uint32_t len, int is_stderr,
-		    void *user)
+static int fwd_take(struct sshd__fwd *f, void *data, uint32_t len)
 {
-	struct sshd__fwd *f = user;
-
 	if (sshd__conn_overrun(f->conn, len))
 		return (int)len; /* dropped: the connection is closing */
 	if (f->dead || f->shut_wr)
 		return (int)len;
 	return sshd__inq_take(&f->inq, data, len);
+}
+
+static int fcb_data(ssh_session s, ssh_channel c, void *data, uint32_t len, int is_stderr,
+		    void *user)
+{
+	struct sshd__fwd *f = user;
+	int took = fwd_take(f, data, len);
+
+	return is_stderr ? took : sshd__inq_seen(&f->inq, len, took);
 }
 
 static void fcb_eof(ssh_session s, ssh_channel c, void *user)
@@ -167,12 +173,12 @@ void sshd__fwd_pump_one(struct sshd__fwd *f)
 								     f->orig_host, f->orig_port);
 		if (rc == SSH_AGAIN)
 			return;
-		f->opening = false;
-		if (rc != SSH_OK) {
+		if (rc != SSH_OK) { /* still `opening`: never open, no CLOSE to wait for */
 			log_info(conn->subject, "forward: the client refused the channel");
 			sshd__fwd_free(f);
 			return;
 		}
+		f->opening = false;
 		sshd__fwd_bridge_callbacks(f);
 	}
 	if (f->remote_closed) {

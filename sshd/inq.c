@@ -53,6 +53,16 @@ int sshd__inq_take(struct sshd__inq *q, const void *data, size_t len)
 	return (int)len;
 }
 
+int sshd__inq_seen(struct sshd__inq *q, uint32_t len, int took)
+{
+	if (q->budget) {
+		q->budget->data_packets++;
+		q->budget->data_bytes += len > q->lib_held ? len - q->lib_held : 0;
+	}
+	q->lib_held = took >= 0 && (uint32_t)took <= len ? len - (uint32_t)took : 0;
+	return took;
+}
+
 /* Pull what libssh still holds once it all fits; false when nothing could be pulled. */
 bool sshd__inq_pull(struct sshd__inq *q, ssh_channel channel)
 {
@@ -62,6 +72,7 @@ bool sshd__inq_pull(struct sshd__inq *q, ssh_channel channel)
 	if (!q->backlog)
 		return false;
 	avail = ssh_channel_poll(channel, 0); /* may run the data callback itself */
+	q->lib_held = avail > 0 ? (uint32_t)avail : 0;
 	if (q->len - q->off != before)
 		return true;
 	if (avail <= 0) {
@@ -73,8 +84,10 @@ bool sshd__inq_pull(struct sshd__inq *q, ssh_channel channel)
 	n = ssh_channel_read_nonblocking(channel, q->buf + q->len, (uint32_t)avail, 0);
 	if (n > 0 && q->seen)
 		q->seen(q->seen_ctx, q->buf + q->len, (size_t)n);
-	if (n > 0)
+	if (n > 0) {
 		q->len += (size_t)n;
+		q->lib_held -= (uint32_t)n < q->lib_held ? (uint32_t)n : q->lib_held;
+	}
 	if (n <= 0 || n == avail)
 		q->backlog = false;
 	return n > 0;

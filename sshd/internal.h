@@ -54,9 +54,11 @@ struct sshd__hostkey {
 };
 
 /* Per-connection bytes of client data we buffer toward local descriptors (struct sshd__inq
- * buffers are charged here while they hold data). */
+ * buffers are charged here while they hold data), and the channel data the client sent: its
+ * packets and bytes, counted by sshd__inq_seen() (conn.c tells them from other input). */
 struct sshd__budget {
 	size_t used, max;
+	uint64_t data_packets, data_bytes;
 };
 
 /* A session's cgroup (cgroup.c): made before the login child runs, removed once empty. */
@@ -112,12 +114,15 @@ enum sshd__conn_state {
 };
 
 /* conn.c: how much of our output libssh holds, from its counters.  The mark is taken
- * whenever its output buffer is seen empty; `stall_*` while reading is stopped. */
+ * whenever its output buffer is seen empty; `stall_*` while the client is over the limit. */
 struct sshd__out {
 	uint64_t mark_payload, mark_packets, mark_sent;
-	bool gated;		 /* the client leaves more than SSHD__OUT_MAX: it is not read */
+	bool gated;		 /* the client leaves more than SSHD__OUT_MAX: requests wait */
 	uint64_t stall_sent;	 /* socket bytes out when the gate last saw some leave */
 	uint64_t stall_since_ms; /* when that was */
+	/* input counters when libssh's request queue was last seen empty, and the requests
+	 * popped since: what may wait in it is bounded (SSHD__REQ_MAX) */
+	uint64_t q_payload, q_packets, q_data_packets, q_data_bytes, q_popped;
 };
 
 struct sshd_conn {
@@ -158,6 +163,9 @@ struct sshd_conn {
 	struct sshd__node fwds;	 /* struct sshd__fwd (tcpip channels, listeners, agent) */
 	struct sshd__node dials; /* struct sshd__dial (direct-tcpip being connected) */
 	unsigned nchan;		 /* sessions, bridges, listeners and dials: max_channels */
+	unsigned nfreed;	 /* channels we freed whose CLOSE the client has not sent: they
+				  * count against max_channels too (sshd__conn_free_channel) */
+	struct ssh_channel_callbacks_struct freed_cb;
 	struct sshd__budget budget;
 	struct ssh_counter_struct sock_count; /* libssh counts the socket's bytes here */
 	struct ssh_counter_struct raw_count;  /* and the packets it queued, with their payload */
@@ -174,7 +182,7 @@ enum { SSHD__IOBUF = 65536, SSHD__INQ_CAP = 2 << 20, SSHD__PIPE_SIZE = 256 << 10
  * up to 256 MiB per channel. */
 enum { SSHD__HELD_MAX = 4 << 20 };
 
-/* Our output a client may leave untaken before it is no longer read (conn.c): more than
+/* Our output a client may leave untaken before its requests wait (conn.c): more than
  * sessions and bridges put there at once (a pump writes SSHD__IOBUF at a time, and only once
  * libssh's last write has gone out), so only a client that stops reading while it sends
  * requests gets there.  SSHD__PACKET_OVERHEAD bounds what a packet adds to its payload on the
@@ -182,18 +190,31 @@ enum { SSHD__HELD_MAX = 4 << 20 };
  * 64, hmac-sha2-512) and what zlib can add to an incompressible payload. */
 enum { SSHD__OUT_MAX = 256 << 10, SSHD__PACKET_OVERHEAD = 128 };
 
+/* What the requests waiting unanswered in libssh's queue may cost before the client is
+ * closed (conn.c): its input since the queue was last seen empty, channel data aside (its
+ * windows bound that), each packet its payload plus SSHD__REQ_PACKET, about what libssh
+ * allocates for a queued request (its ssh_message, list entry and strings), a data packet
+ * only its 9-byte header.  SSHD__OUT_HARD: our output libssh may hold before the client is
+ * closed, whatever it sends (libssh answers some packets itself: window adjusts for channel
+ * data, key exchanges, "unimplemented"). */
+enum { SSHD__REQ_MAX = 1 << 20, SSHD__REQ_PACKET = 384, SSHD__OUT_HARD = 1 << 20 };
+
 /* inq.c: client data on its way to a descriptor, with back-pressure */
 struct sshd__inq {
 	char *buf; /* SSHD__INQ_CAP bytes while it holds data, else NULL */
 	size_t len, off;
 	bool backlog; /* libssh holds data we have not taken */
 	uint64_t total;
+	uint32_t lib_held; /* what libssh holds of the channel's data after our last look */
 	struct sshd__budget *budget; /* the connection's; NULL: unlimited (tests) */
 	/* when set, gets every byte taken from the client, in order (input recording) */
 	void (*seen)(void *ctx, const char *p, size_t n);
 	void *seen_ctx;
 };
 int sshd__inq_take(struct sshd__inq *q, const void *data, size_t len);
+/* Every return of a channel data callback (not stderr) goes through here: libssh holds `len`
+ * bytes, the callback took `took`; counts the packet and its new bytes on q->budget. */
+int sshd__inq_seen(struct sshd__inq *q, uint32_t len, int took);
 bool sshd__inq_pull(struct sshd__inq *q, ssh_channel channel);
 int sshd__inq_flush(struct sshd__inq *q, int fd);
 bool sshd__inq_empty(const struct sshd__inq *q);
@@ -272,6 +293,13 @@ void sshd__conn_timer_arm(struct sshd_conn *conn);
 /* Ends every session of the connection with a message on its stderr. */
 void sshd__conn_abort_all(struct sshd_conn *conn, const char *message);
 bool sshd__conn_room(struct sshd_conn *conn, char *why, size_t size);
+/* Free a channel we are done with (its callbacks `cb` are removed).  `awaiting_close`: it
+ * was open and the client has not sent its CLOSE; until then libssh keeps it and what the client
+ * still sends on it (libssh 0.10 does not enforce the window: channels.c "let's accept it anyway"),
+ * so it gets callbacks that cut off a client holding more than SSHD__HELD_MAX there, and counts
+ * against max_channels. */
+void sshd__conn_free_channel(struct sshd_conn *conn, ssh_channel channel,
+			     struct ssh_channel_callbacks_struct *cb, bool awaiting_close);
 /* From a channel's data callback, libssh holding `held` bytes of it: true (and the
  * connection closing) when that is more than a client keeping to the window can send. */
 bool sshd__conn_overrun(struct sshd_conn *conn, size_t held);

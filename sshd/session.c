@@ -122,11 +122,8 @@ static void io_want(struct sshd__io *io, int events)
 
 /* ---- libssh channel callbacks: record only ---- */
 
-static int cb_data(ssh_session s, ssh_channel c, void *data, uint32_t len, int is_stderr,
-		   void *user)
+static int chan_take(struct sshd__chan *chan, void *data, uint32_t len)
 {
-	struct sshd__chan *chan = user;
-
 	if (sshd__conn_overrun(chan->conn, len))
 		return (int)len; /* dropped: the connection is closing */
 	if (chan->detached || (chan->started && chan->in.done && !chan->pty))
@@ -136,6 +133,15 @@ static int cb_data(ssh_session s, ssh_channel c, void *data, uint32_t len, int i
 		return 0;
 	}
 	return sshd__inq_take(&chan->inq, data, len);
+}
+
+static int cb_data(ssh_session s, ssh_channel c, void *data, uint32_t len, int is_stderr,
+		   void *user)
+{
+	struct sshd__chan *chan = user;
+	int took = chan_take(chan, data, len);
+
+	return is_stderr ? took : sshd__inq_seen(&chan->inq, len, took);
 }
 
 static void cb_eof(ssh_session s, ssh_channel c, void *user)
@@ -704,8 +710,7 @@ void sshd__chan_release(struct sshd__chan *chan)
 	chan->cg = NULL; /* the child record keeps it until the monitor is reaped */
 	sshd__child_forget_chan(conn->srv, chan);
 	if (chan->channel) {
-		ssh_remove_channel_callbacks(chan->channel, &chan->cb);
-		ssh_channel_free(chan->channel);
+		sshd__conn_free_channel(conn, chan->channel, &chan->cb, !chan->remote_closed);
 		chan->channel = NULL;
 	}
 	io_close(chan, &chan->in);

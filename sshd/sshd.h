@@ -118,8 +118,9 @@ struct sshd_config {
 				      * toward local descriptors; a full budget stalls the
 				      * client (its window stays shut) and refuses new channels */
 	unsigned stall_timeout_ms;   /* default 30000: a client that leaves more than 256 KiB
-				      * of our output untaken is not read any more, and closed
-				      * once none of it has left for this long */
+				      * of our output untaken has its requests wait (it is
+				      * closed past 1 MiB of them or of output), and is
+				      * closed once none of it has left for this long */
 };
 
 /* Create a server on `loop`; loads or generates the Ed25519 host key in cfg->state_dir (the

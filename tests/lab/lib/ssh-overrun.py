@@ -8,11 +8,11 @@ rules), to show what the server spends on it.  Bounded: at most 64 MiB or 12 s o
     ssh-overrun.py replies PORT KNOWN_HOSTS SERVER_PID
         stops reading the socket, then asks for session channels for 10 s: past the
         server's channel limit each one is refused with a reason (about 3.5 times the
-        request's bytes), so the answers pile up at the server unless it stops reading
-        (the server then closes it after its --stall-ms)
+        request's bytes), so the answers pile up at the server, then the requests it stops
+        answering (the server closes it once those would cost more than 1 MiB)
     ssh-overrun.py resume  PORT KNOWN_HOSTS SERVER_PID
-        as replies for 2.5 s, then reads again: the server should answer every request
-        and keep the connection
+        as replies, but only 1500 channels (within that bound), then reads again: the
+        server should answer every request and keep the connection
 
 Prints one line: "closed=BOOL sent_kib=N opens=N max_send_stall_ms=N rss_growth_mib=N"
 (opens: channel opens sent; max_send_stall_ms: the longest one send blocked; the server's
@@ -81,7 +81,8 @@ elif mode in ("replies", "resume"):
     def flood():
         global sent, opens, max_stall
         chanid = 1000
-        while sent < MAX_BYTES and time.monotonic() < flood_end:
+        while (sent < MAX_BYTES and time.monotonic() < flood_end and
+               (mode == "replies" or opens < 1500)):
             m = Message()
             m.add_byte(cMSG_CHANNEL_OPEN)
             m.add_string("session")
@@ -90,7 +91,7 @@ elif mode in ("replies", "resume"):
             m.add_int(32768)
             chanid += 1
             t0 = time.monotonic()
-            t._send_message(m)  # blocks once the server stops reading
+            t._send_message(m)
             max_stall = max(max_stall, time.monotonic() - t0)
             sent += len(m.asbytes())
             opens += 1

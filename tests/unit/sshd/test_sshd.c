@@ -196,6 +196,46 @@ static void test_budget(void)
 	close(sv[1]);
 }
 
+/* sshd__inq_seen(): libssh calls a data callback once per data packet with all it holds of
+ * the channel, so what is new is what it holds beyond what it held after the last call
+ * (conn.c tells channel data from other input with it, sshd/conn.c "A client that does not
+ * read").  Each row is one callback: libssh holds `len`, the callback took `took`. */
+static const struct {
+	uint32_t len;
+	int took;
+	uint64_t packets, bytes; /* counted after the call */
+	uint32_t held;		 /* libssh holds after the call */
+} seen_cases[] = {
+	/* 1 */ { 100, 100, 1, 100, 0 }, /* taken whole */
+	/* 2 */ { 50, 0, 2, 150, 50 },	 /* not taken: libssh keeps it */
+	/* 3 */ { 80, 0, 3, 180, 80 },	 /* 30 more arrive; the 50 are not new */
+	/* 4 */ { 100, 100, 4, 200, 0 }, /* 20 more, all taken */
+	/* 5 */ { 32768, 0, 5, 32968, 32768 },
+	/* 6 */ { 32768, 32768, 6, 32968, 0 }, /* a packet with no data */
+	/* 7 */ { 1, 1, 7, 32969, 0 },
+};
+
+static void test_seen(void)
+{
+	struct sshd__budget budget = { .max = SSHD__INQ_CAP };
+	struct sshd__inq q = { .budget = &budget }, loose = { 0 };
+
+	for (size_t i = 0; i < sizeof(seen_cases) / sizeof(seen_cases[0]); i++) {
+		int r = sshd__inq_seen(&q, seen_cases[i].len, seen_cases[i].took);
+		if (budget.data_packets != seen_cases[i].packets ||
+		    budget.data_bytes != seen_cases[i].bytes || q.lib_held != seen_cases[i].held)
+			fprintf(stderr, "seen case %zu\n", i + 1);
+		CHECK_INT(r, seen_cases[i].took);
+		CHECK_INT(budget.data_packets, seen_cases[i].packets);
+		CHECK_INT(budget.data_bytes, seen_cases[i].bytes);
+		CHECK_INT(q.lib_held, seen_cases[i].held);
+	}
+	/* a queue without a budget (a released channel) counts nothing */
+	CHECK_INT(sshd__inq_seen(&loose, 10, 0), 0);
+	CHECK_INT(loose.lib_held, 10);
+	CHECK_INT(budget.data_packets, 7);
+}
+
 static void authorize(void *ctx, const struct sockaddr *peer, const char *user,
 		      struct sshd_check *check, struct sshd_decision *out)
 {
@@ -370,6 +410,7 @@ int main(void)
 	test_requests();
 	test_user_key();
 	test_budget();
+	test_seen();
 	if (!mkdtemp(dir))
 		return 1;
 	snprintf(state, sizeof(state), "%s/state", dir);
