@@ -43,18 +43,26 @@
  * libssh 0.10 says only whether that buffer is empty (ssh_get_status()'s SSH_WRITE_PENDING:
  * its output buffer is not empty; ssh_get_poll_flags()' is set after every send until a
  * poll finds it empty), so its size is bounded from its counters: payload bytes and packets
- * put into it since it was last seen empty (libssh counts a packet when it enters that
- * buffer; those it holds back during a key exchange when they leave its queue after our
- * NEWKEYS), each packet at most SSHD__PACKET_OVERHEAD larger on the wire, less what the
- * socket took since.  That overcounts small packets (the limit is then reached early, until
- * the buffer next empties) and undercounts nothing but the identification line.  The
- * client's input is told apart the same way: every packet and its payload (libssh's raw
- * counter), less the channel data our data callbacks saw (sshd__inq_seen()).
+ * put into it since it was last seen empty, each packet at most SSHD__PACKET_OVERHEAD larger
+ * on the wire, less what the socket took since.  That overcounts small packets (the limit is
+ * then reached early, until the buffer next empties) and undercounts nothing but the
+ * identification line.  A key re-exchange libssh starts itself (after 1 GiB with chacha20)
+ * keeps every other packet in a queue of its own until our NEWKEYS, counted only when it
+ * leaves: the channel data we wrote meanwhile is added from our own writes (kex_held()), so
+ * a client that never answers the exchange is one that takes none of our output (review-71
+ * #1: the server grew to GiBs), and what the queue releases at once is at most what the
+ * limit let in (review-71 #2).  Channels write only while under the limit
+ * (sshd__conn_out_blocked()).  The client's input is told apart the same way: every packet
+ * and its payload (libssh's raw counter), less the channel data our data callbacks saw
+ * (sshd__inq_seen()).  No compression is offered: zlib would let one read unpack into MiBs.
  *
- * Bound: for each connection, at most SSHD__OUT_HARD (1 MiB) of our output plus the
- * answers to one 4 KiB read (past it the client is closed; past SSHD__OUT_MAX, 256 KiB, no
- * request is answered), and requests waiting in libssh's queue that cost at most
- * SSHD__REQ_MAX (1 MiB) plus one 4 KiB read, plus the kernel's socket buffers. */
+ * Bound, for each connection: our output, at most SSHD__OUT_HARD (1 MiB) plus what libssh
+ * answers to the input read in one pass through the pumps; requests waiting in libssh's
+ * queue, at most SSHD__REQ_MAX (1 MiB) of cost plus the input of one such pass (libssh
+ * reads up to 4 KiB in many of the calls a pass makes: ssh_message_get() on an empty queue,
+ * each channel's write, EOF and close, ssh_send_debug(), the keepalive); channel data,
+ * SSHD__HELD_MAX (4 MiB) for each open channel and for each of the max_channels we freed
+ * awaiting the client's close; and the kernel's socket buffers. */
 #include <errno.h>
 #include <inttypes.h>
 #include <fcntl.h>
@@ -72,8 +80,26 @@
 
 static void on_poll(uv_poll_t *h, int status, int events);
 
-/* The output libssh holds, or more (never less); 0 when its buffer is empty, which sets the
- * mark. */
+/* Channel data libssh took from us during a key re-exchange it started and kept out of
+ * its output buffer (packet.c: every packet but the exchange's own waits in its out_queue
+ * until our NEWKEYS): our writes that its counter did not see leave, less what it counted
+ * since.  A few KiB low by the exchange's own packets, never high once the queue has gone. */
+static uint64_t kex_held(struct sshd_conn *conn)
+{
+	struct sshd__out *o = &conn->out;
+	uint64_t left = conn->raw_count.out_bytes - o->kex_base;
+
+	if (!o->kex_queued)
+		return 0;
+	if (left >= o->kex_queued) {
+		o->kex_queued = 0;
+		return 0;
+	}
+	return o->kex_queued - left;
+}
+
+/* The output libssh holds, or more (never less, a key re-exchange's queue aside: a few KiB,
+ * kex_held()); the buffer's part is 0 when it is empty, which sets the mark. */
 static uint64_t out_held(struct sshd_conn *conn)
 {
 	struct sshd__out *o = &conn->out;
@@ -83,18 +109,39 @@ static uint64_t out_held(struct sshd_conn *conn)
 		o->mark_payload = conn->raw_count.out_bytes;
 		o->mark_packets = conn->raw_count.out_packets;
 		o->mark_sent = conn->sock_count.out_bytes;
-		return 0;
+		return kex_held(conn);
 	}
 	queued = conn->raw_count.out_bytes - o->mark_payload +
 		 (conn->raw_count.out_packets - o->mark_packets) * SSHD__PACKET_OVERHEAD;
 	sent = conn->sock_count.out_bytes - o->mark_sent;
-	return queued > sent ? queued - sent : 0;
+	return (queued > sent ? queued - sent : 0) + kex_held(conn);
 }
 
 /* True while the client leaves more of our output untaken than it may: its requests wait. */
 static bool out_over(struct sshd_conn *conn)
 {
 	return out_held(conn) > SSHD__OUT_MAX;
+}
+
+bool sshd__conn_out_blocked(struct sshd_conn *conn)
+{
+	return (ssh_get_poll_flags(conn->session) & SSH_WRITE_PENDING) || out_over(conn);
+}
+
+int sshd__conn_write(struct sshd_conn *conn, ssh_channel channel, bool is_err, const void *p,
+		     uint32_t n)
+{
+	struct sshd__out *o = &conn->out;
+	uint64_t before = conn->raw_count.out_bytes, seen;
+	int w = is_err ? ssh_channel_write_stderr(channel, p, n) : ssh_channel_write(channel, p, n);
+
+	seen = conn->raw_count.out_bytes - before;
+	if (w > 0 && seen < (uint64_t)w) { /* kept back for a key re-exchange */
+		if (!kex_held(conn))
+			o->kex_base = before + seen;
+		o->kex_queued += (uint64_t)w - seen;
+	}
+	return w;
 }
 
 /* libssh's queue of requests was just seen empty: what the client sends from here on is what
@@ -271,17 +318,19 @@ bool sshd__conn_room(struct sshd_conn *conn, char *why, size_t size)
 {
 	struct sshd_server *srv = conn->srv;
 
-	if (conn->nchan + conn->nfreed >= srv->max_channels) {
-		if (conn->nfreed)
-			snprintf(why, size,
-				 "meshd: channel refused: this connection has %u channels open "
-				 "and %u closed by us awaiting the client's close (limit %u)",
-				 conn->nchan, conn->nfreed, srv->max_channels);
-		else
-			snprintf(why, size,
-				 "meshd: channel refused: this connection has %u channels open "
-				 "(limit %u)",
-				 conn->nchan, srv->max_channels);
+	if (conn->nchan >= srv->max_channels) {
+		snprintf(why, size,
+			 "meshd: channel refused: this connection has %u channels open "
+			 "(limit %u)",
+			 conn->nchan, srv->max_channels);
+		return false;
+	}
+	/* their own cap, as large: a client's CLOSE can wait for its side to drain */
+	if (conn->nfreed >= srv->max_channels) {
+		snprintf(why, size,
+			 "meshd: channel refused: this connection has %u channels closed by us "
+			 "awaiting the client's close (limit %u)",
+			 conn->nfreed, srv->max_channels);
 		return false;
 	}
 	if (conn->budget.max - conn->budget.used < SSHD__INQ_CAP) {
@@ -634,6 +683,19 @@ int sshd_accept_fd(struct sshd_server *srv, int fd, const struct sockaddr *peer,
 	}
 	ssh_set_blocking(conn->session, 0);
 	ssh_set_counters(conn->session, &conn->sock_count, &conn->raw_count);
+	/* No compression: one 4 KiB read of zlib could unpack into MiBs of queued requests
+	 * before the limits are looked at (see the top of this file).  libssh reads these when
+	 * ssh_handle_key_exchange() builds our KEXINIT (server_set_kex()). */
+	if (ssh_options_set(conn->session, SSH_OPTIONS_COMPRESSION_C_S, "none") < 0 ||
+	    ssh_options_set(conn->session, SSH_OPTIONS_COMPRESSION_S_C, "none") < 0 ||
+	    (srv->rekey_data &&
+	     ssh_options_set(conn->session, SSH_OPTIONS_REKEY_DATA, &srv->rekey_data) < 0)) {
+		log_warn(SUBJ, "cannot set the session's options: %s",
+			 ssh_get_error(conn->session));
+		ssh_free(conn->session);
+		free(conn);
+		return -EIO;
+	}
 	ssh_set_auth_methods(conn->session, SSH_AUTH_METHOD_NONE | SSH_AUTH_METHOD_PASSWORD |
 						SSH_AUTH_METHOD_PUBLICKEY);
 	rc = ssh_handle_key_exchange(conn->session);

@@ -179,7 +179,6 @@ void sshd__fwd_pump_one(struct sshd__fwd *f)
 			return;
 		}
 		f->opening = false;
-		sshd__fwd_bridge_callbacks(f);
 	}
 	if (f->remote_closed) {
 		sshd__fwd_free(f);
@@ -215,7 +214,7 @@ void sshd__fwd_pump_one(struct sshd__fwd *f)
 		int w;
 		if (k > ssh_channel_window_size(f->channel))
 			k = ssh_channel_window_size(f->channel);
-		w = ssh_channel_write(f->channel, f->pend + f->poff, (uint32_t)k);
+		w = sshd__conn_write(conn, f->channel, false, f->pend + f->poff, (uint32_t)k);
 		if (w < 0) {
 			sshd__fwd_free(f);
 			return;
@@ -236,7 +235,7 @@ void sshd__fwd_pump_one(struct sshd__fwd *f)
 		ssize_t n;
 		int w;
 
-		if (cap == 0 || (ssh_get_poll_flags(conn->session) & SSH_WRITE_PENDING))
+		if (cap == 0 || sshd__conn_out_blocked(conn))
 			break;
 		n = read(f->fd, buf, cap);
 		if (n < 0 && errno == EINTR)
@@ -249,7 +248,7 @@ void sshd__fwd_pump_one(struct sshd__fwd *f)
 			f->fd_eof = true;
 			break;
 		}
-		w = ssh_channel_write(f->channel, buf, (uint32_t)n);
+		w = sshd__conn_write(conn, f->channel, false, buf, (uint32_t)n);
 		if (w < 0) {
 			sshd__fwd_free(f);
 			return;
@@ -275,8 +274,7 @@ void sshd__fwd_pump_one(struct sshd__fwd *f)
 		sshd__fwd_free(f);
 		return;
 	}
-	blocked = ssh_channel_window_size(f->channel) == 0 ||
-		  (ssh_get_poll_flags(conn->session) & SSH_WRITE_PENDING);
+	blocked = ssh_channel_window_size(f->channel) == 0 || sshd__conn_out_blocked(conn);
 	if (!f->fd_eof && !blocked && !f->pend)
 		want |= UV_READABLE;
 	fwd_want(f, want);

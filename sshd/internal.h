@@ -73,6 +73,7 @@ struct sshd_server {
 	struct sshd_hooks hooks;
 	char *state_dir, *pam_service, *sftp_server;
 	unsigned max_connections, preauth_timeout_ms, keepalive_ms, stall_timeout_ms;
+	uint64_t rekey_data;
 	unsigned max_channels;
 	size_t max_conn_buffer;
 	unsigned nresolving; /* direct-tcpip names being resolved (libuv's thread pool) */
@@ -123,6 +124,9 @@ struct sshd__out {
 	/* input counters when libssh's request queue was last seen empty, and the requests
 	 * popped since: what may wait in it is bounded (SSHD__REQ_MAX) */
 	uint64_t q_payload, q_packets, q_data_packets, q_data_bytes, q_popped;
+	/* our channel data libssh keeps back during a key re-exchange it started: bytes, and
+	 * its payload counter when the first of them was kept (kex_held()) */
+	uint64_t kex_queued, kex_base;
 };
 
 struct sshd_conn {
@@ -163,8 +167,8 @@ struct sshd_conn {
 	struct sshd__node fwds;	 /* struct sshd__fwd (tcpip channels, listeners, agent) */
 	struct sshd__node dials; /* struct sshd__dial (direct-tcpip being connected) */
 	unsigned nchan;		 /* sessions, bridges, listeners and dials: max_channels */
-	unsigned nfreed;	 /* channels we freed whose CLOSE the client has not sent: they
-				  * count against max_channels too (sshd__conn_free_channel) */
+	unsigned nfreed;	 /* channels we freed whose CLOSE the client has not sent: at
+				  * most max_channels of them (sshd__conn_free_channel) */
 	struct ssh_channel_callbacks_struct freed_cb;
 	struct sshd__budget budget;
 	struct ssh_counter_struct sock_count; /* libssh counts the socket's bytes here */
@@ -293,11 +297,18 @@ void sshd__conn_timer_arm(struct sshd_conn *conn);
 /* Ends every session of the connection with a message on its stderr. */
 void sshd__conn_abort_all(struct sshd_conn *conn, const char *message);
 bool sshd__conn_room(struct sshd_conn *conn, char *why, size_t size);
+/* True while a channel should not write: libssh has output waiting, or the client leaves
+ * more than SSHD__OUT_MAX of it untaken (a key re-exchange's queue included). */
+bool sshd__conn_out_blocked(struct sshd_conn *conn);
+/* ssh_channel_write(_stderr), noting what libssh keeps back during a key re-exchange it
+ * started (it counts those bytes only when they leave, after our NEWKEYS). */
+int sshd__conn_write(struct sshd_conn *conn, ssh_channel channel, bool is_err, const void *p,
+		     uint32_t n);
 /* Free a channel we are done with (its callbacks `cb` are removed).  `awaiting_close`: it
  * was open and the client has not sent its CLOSE; until then libssh keeps it and what the client
  * still sends on it (libssh 0.10 does not enforce the window: channels.c "let's accept it anyway"),
- * so it gets callbacks that cut off a client holding more than SSHD__HELD_MAX there, and counts
- * against max_channels. */
+ * so it gets callbacks that cut off a client holding more than SSHD__HELD_MAX there, and such
+ * channels are capped at max_channels (sshd__conn_room). */
 void sshd__conn_free_channel(struct sshd_conn *conn, ssh_channel channel,
 			     struct ssh_channel_callbacks_struct *cb, bool awaiting_close);
 /* From a channel's data callback, libssh holding `held` bytes of it: true (and the

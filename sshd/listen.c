@@ -44,6 +44,9 @@ static void on_accept(uv_poll_t *h, int status, int events)
 			continue;
 		}
 		f->opening = true;
+		/* before the open, so that remote_closed follows libssh even when the client's
+		 * confirmation, data and CLOSE come in one read (review-71 #4) */
+		sshd__fwd_bridge_callbacks(f);
 		snprintf(f->addr, sizeof(f->addr), "%s", l->addr);
 		f->port = l->port;
 		f->agent = l->kind == SSHD__FWD_AGENT_LISTEN;

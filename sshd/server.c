@@ -225,6 +225,7 @@ int sshd_server_new(struct uv_loop_s *loop, const struct sshd_config *cfg,
 	srv->preauth_timeout_ms = cfg->preauth_timeout_ms ? cfg->preauth_timeout_ms : 30000;
 	srv->keepalive_ms = cfg->keepalive_ms;
 	srv->stall_timeout_ms = cfg->stall_timeout_ms ? cfg->stall_timeout_ms : 30000;
+	srv->rekey_data = cfg->rekey_data;
 	srv->max_channels = cfg->max_channels ? cfg->max_channels : 32;
 	srv->max_conn_buffer = cfg->max_conn_buffer ? cfg->max_conn_buffer : 16u << 20;
 	sshd__list_init(&srv->conns);

@@ -438,15 +438,13 @@ int sshd__chan_request(struct sshd__chan *chan, ssh_message msg)
 
 static bool output_blocked(struct sshd__chan *chan)
 {
-	return chan->watch_paused ||
-	       (ssh_get_poll_flags(chan->conn->session) & SSH_WRITE_PENDING) ||
+	return chan->watch_paused || sshd__conn_out_blocked(chan->conn) ||
 	       ssh_channel_window_size(chan->channel) == 0;
 }
 
 static int chan_write(struct sshd__chan *chan, bool is_err, const char *p, size_t n)
 {
-	return is_err ? ssh_channel_write_stderr(chan->channel, p, (uint32_t)n)
-		      : ssh_channel_write(chan->channel, p, (uint32_t)n);
+	return sshd__conn_write(chan->conn, chan->channel, is_err, p, (uint32_t)n);
 }
 
 /* libssh takes less than offered while a key re-exchange runs: keep the rest. */
@@ -535,7 +533,7 @@ static void read_output(struct sshd__chan *chan, struct sshd__io *io, bool is_er
 				io->done = true;
 			return;
 		}
-		if (ssh_get_poll_flags(chan->conn->session) & SSH_WRITE_PENDING)
+		if (sshd__conn_out_blocked(chan->conn))
 			return;
 	}
 }

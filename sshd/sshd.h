@@ -121,6 +121,8 @@ struct sshd_config {
 				      * of our output untaken has its requests wait (it is
 				      * closed past 1 MiB of them or of output), and is
 				      * closed once none of it has left for this long */
+	uint64_t rekey_data;	     /* 0: libssh's own (1 GiB with chacha20-poly1305); bytes
+				      * after which we start a key re-exchange (tests set less) */
 };
 
 /* Create a server on `loop`; loads or generates the Ed25519 host key in cfg->state_dir (the

@@ -3,7 +3,7 @@
  *
  *   sshd-test-server --listen 127.0.0.1:PORT --state DIR --table FILE
  *                    [--control FIFO] [--known-hosts FILE] [--preauth-ms N] [--max-conns N]
- *                    [--max-channels N] [--stall-ms N] [--watch DIR]
+ *                    [--max-channels N] [--stall-ms N] [--rekey-data BYTES] [--watch DIR]
  *
  * Table: one rule per line, first match wins, '#' comments:
  *   USER-GLOB ACTION [from=IP] [local=NAME] [flags=agent,lfwd,rfwd,root] [env=GLOBS]
@@ -341,6 +341,8 @@ int main(int argc, char **argv)
 			cfg.max_channels = (unsigned)atoi(argv[i + 1]);
 		else if (strcmp(argv[i], "--stall-ms") == 0)
 			cfg.stall_timeout_ms = (unsigned)atoi(argv[i + 1]);
+		else if (strcmp(argv[i], "--rekey-data") == 0)
+			cfg.rekey_data = strtoull(argv[i + 1], NULL, 10);
 		else if (strcmp(argv[i], "--watch") == 0)
 			watch_dir = argv[i + 1];
 		else
@@ -350,7 +352,8 @@ int main(int argc, char **argv)
 		fprintf(stderr,
 			"usage: %s --listen IP:PORT --state DIR --table FILE "
 			"[--control FIFO] [--known-hosts FILE] [--preauth-ms N] "
-			"[--max-conns N] [--max-channels N] [--stall-ms N] [--watch DIR]\n",
+			"[--max-conns N] [--max-channels N] [--stall-ms N] [--rekey-data BYTES] "
+			"[--watch DIR]\n",
 			argv[0]);
 		return 2;
 	}
