@@ -41,7 +41,8 @@ void rec_lz4_free(struct rec_lz4 *z);
 /* The most rec_lz4_pack writes for these parts. */
 size_t rec_lz4_bound(const struct rec_part *parts, size_t n);
 
-/* The parts' bytes, one after another, as one frame into out[0..cap): its length, or -ENOMEM
+/* The parts' bytes, one after another, as one frame into out[0..cap) (later parts' blocks
+ * refer to earlier parts where they are: none may overlap out): its length, or -ENOMEM
  * (the compressor's buffers), or -ENOBUFS (cap below rec_lz4_bound). */
 ssize_t rec_lz4_pack(struct rec_lz4 *z, const struct rec_part *parts, size_t n, void *out,
 		     size_t cap);

@@ -106,21 +106,24 @@ static bool write_all(int fd, const char *p, size_t n)
 	return true;
 }
 
-/* Ends the local file with a marker that says why (room for it was kept under the cap). */
+/* Ends the local file with a marker that says why (room for it was kept under the cap).  In a
+ * buffer of its own: the event that hit the cap may be in rec->buf, still to go to the
+ * recorder (its bytes were sent with this marker over them before). */
 static void stop(struct rec_session *s, const char *why)
 {
+	char m[REC_CAST_EVENT_MAX(RESERVE)];
 	if (s->fd < 0)
 		return;
-	ssize_t n = rec_cast_marker(&s->cast, now_usec(), why, s->rec->buf, sizeof(s->rec->buf));
-	if (n > 0 && write_all(s->fd, s->rec->buf, (size_t)n))
+	ssize_t n = rec_cast_marker(&s->cast, now_usec(), why, m, sizeof(m));
+	if (n > 0 && write_all(s->fd, m, (size_t)n))
 		s->bytes += (uint64_t)n;
 	close(s->fd);
 	s->fd = -1;
 }
 
-/* Appends an event the writer put in rec->buf to the local file; false (and the local copy
- * stopped) at the cap or on a write error. */
-static bool append_local(struct rec_session *s, ssize_t n)
+/* Appends an event (buf[0..n)) to the local file; false (and the local copy stopped) at the
+ * cap or on a write error. */
+static bool append_local(struct rec_session *s, const char *buf, ssize_t n)
 {
 	char why[160];
 	if (s->fd < 0)
@@ -136,7 +139,7 @@ static bool append_local(struct rec_session *s, ssize_t n)
 		stop(s, why);
 		return false;
 	}
-	if (!write_all(s->fd, s->rec->buf, (size_t)n)) {
+	if (!write_all(s->fd, buf, (size_t)n)) {
 		log_warn(subject, "%s: %s; the rest of the session is not recorded", s->path,
 			 strerror(errno));
 		snprintf(why, sizeof(why), "recording stopped: %s", strerror(errno));
@@ -148,12 +151,14 @@ static bool append_local(struct rec_session *s, ssize_t n)
 	return true;
 }
 
-/* The event in rec->buf to the recorder; false once the upload failed. */
-static bool append_remote(struct rec_session *s, ssize_t n)
+/* An event to the recorder: committed when it was written in the upload's room (direct), else
+ * copied from buf; false once the upload failed. */
+static bool append_remote(struct rec_session *s, const char *buf, ssize_t n, bool direct)
 {
 	if (!s->up || s->up_failed)
 		return false;
-	int e = meshd_upload_append(s->up, s->rec->buf, (size_t)n);
+	int e = direct ? meshd_upload_commit(s->up, (size_t)n)
+		       : meshd_upload_append(s->up, buf, (size_t)n);
 	if (e == -ENOBUFS) {
 		log_warn(subject, "%s: %d bytes wait for the recorder: %s", s->id,
 			 MESHD_UPLOAD_BUF_MAX,
@@ -167,15 +172,65 @@ static bool append_remote(struct rec_session *s, ssize_t n)
 	return !e;
 }
 
-/* An event in rec->buf to every copy kept; false when the session must end for it: an
- * enforced recording lost the copy it is enforced on (the recorders' when the rule names
- * some, else the local one). */
-static bool emit(struct rec_session *s, ssize_t n)
+/* An event to write: one of the asciicast writers' and its arguments. */
+struct event {
+	char type; /* 'o' output, 'i' input, 'r' resize */
+	const void *data;
+	size_t len;
+	unsigned cols, rows;
+};
+
+static ssize_t event_write(struct rec_session *s, const struct event *e, char *buf, size_t cap)
 {
+	int64_t t = now_usec();
+	switch (e->type) {
+	case 'o':
+		return rec_cast_output(&s->cast, t, e->data, e->len, buf, cap);
+	case 'i':
+		return rec_cast_input(&s->cast, t, e->data, e->len, buf, cap);
+	default:
+		return rec_cast_resize(&s->cast, t, e->cols, e->rows, buf, cap);
+	}
+}
+
+/* The event written straight into the upload's buffer (meshd_upload_room): room for what
+ * text needs first (its asciicast is ~1.05 times the output), for the worst case (every byte
+ * \u00XX) only when that was short; a writer out of room consumes nothing, so it can try
+ * again.  -ENOSPC when the upload has no room (rec->buf then, and _append says why). */
+static ssize_t write_direct(struct rec_session *s, const struct event *e, char **at)
+{
+	size_t want = e->len + e->len / 4 + 128, worst = REC_CAST_EVENT_MAX(e->len);
+	ssize_t r = meshd_upload_room(s->up, want, at), n = -ENOSPC;
+	if (r >= 0)
+		n = event_write(s, e, *at, (size_t)r);
+	if (n == -ENOSPC && r >= 0 && (size_t)r < worst) {
+		r = meshd_upload_room(s->up, worst, at);
+		if (r >= 0)
+			n = event_write(s, e, *at, (size_t)r);
+	}
+	return n;
+}
+
+/* An event to every copy kept; false when the session must end for it: an enforced
+ * recording lost the copy it is enforced on (the recorders' when the rule names some, else
+ * the local one). */
+static bool emit(struct rec_session *s, const struct event *e)
+{
+	char *buf = s->rec->buf;
+	ssize_t n = -ENOSPC;
+	bool direct = false;
+	if (s->up && !s->up_failed) {
+		n = write_direct(s, e, &buf);
+		direct = n >= 0;
+	}
+	if (!direct) {
+		buf = s->rec->buf;
+		n = event_write(s, e, buf, sizeof(s->rec->buf));
+	}
 	if (n <= 0)
 		return n == 0;
-	bool local = s->fd >= 0 && append_local(s, n);
-	bool remote = append_remote(s, n);
+	bool local = s->fd >= 0 && append_local(s, buf, n);
+	bool remote = append_remote(s, buf, n, direct);
 	return !s->enforce || (s->up ? remote : local);
 }
 
@@ -247,7 +302,7 @@ static bool start_local(struct rec_session *s, ssize_t hn, const char *who)
 		log_warn(subject, "%s: cannot record to %s: %s", who, s->path, strerror(errno));
 		return false;
 	}
-	if (hn < 0 || !append_local(s, hn)) {
+	if (hn < 0 || !append_local(s, s->rec->buf, hn)) {
 		/* no header, no recording: a file of events alone would not play */
 		log_warn(subject, "%s: cannot write the recording's header to %s", who, s->path);
 		if (s->fd >= 0)
@@ -386,9 +441,8 @@ static bool on_output(void *sess, const void *data, size_t len, bool is_stderr, 
 	(void)is_stderr; /* asciicast has one output stream: both go to "o" */
 	while (len) {
 		size_t k = len < CHUNK ? len : CHUNK;
-		ssize_t n =
-		    rec_cast_output(&s->cast, now_usec(), p, k, s->rec->buf, sizeof(s->rec->buf));
-		if (!emit(s, n)) {
+		struct event e = { .type = 'o', .data = p, .len = k };
+		if (!emit(s, &e)) {
 			snprintf(message, message_len, "%s", POL_REC_END_MSG);
 			return false;
 		}
@@ -408,8 +462,8 @@ static bool on_input(void *sess, const void *data, size_t len, char *message, si
 	const char *p = data;
 	while (len && (s->fd >= 0 || (s->up && !s->up_failed))) {
 		size_t k = len < CHUNK ? len : CHUNK;
-		if (!emit(s, rec_cast_input(&s->cast, now_usec(), p, k, s->rec->buf,
-					    sizeof(s->rec->buf)))) {
+		struct event e = { .type = 'i', .data = p, .len = k };
+		if (!emit(s, &e)) {
 			snprintf(message, message_len, "%s", POL_REC_END_MSG);
 			return false;
 		}
@@ -422,8 +476,8 @@ static bool on_input(void *sess, const void *data, size_t len, char *message, si
 static void on_resize(void *sess, unsigned cols, unsigned rows)
 {
 	struct rec_session *s = sess;
-	emit(s,
-	     rec_cast_resize(&s->cast, now_usec(), cols, rows, s->rec->buf, sizeof(s->rec->buf)));
+	struct event e = { .type = 'r', .cols = cols, .rows = rows };
+	emit(s, &e);
 }
 
 static void on_end(void *sess, int status)
@@ -442,11 +496,11 @@ static void on_end(void *sess, int status)
 		if (s->fd >= 0 && (uint64_t)n + s->bytes + RESERVE / 2 <= s->rec->max_bytes &&
 		    write_all(s->fd, s->rec->buf, (size_t)n))
 			s->bytes += (uint64_t)n;
-		append_remote(s, n);
+		append_remote(s, s->rec->buf, n, false);
 	}
 	n = rec_cast_marker(&s->cast, now_usec(), why, s->rec->buf, sizeof(s->rec->buf));
 	if (n > 0)
-		append_remote(s, n);
+		append_remote(s, s->rec->buf, n, false);
 	if (s->up)
 		meshd_upload_end(s->up);
 	if (s->fd >= 0) {

@@ -4,6 +4,8 @@
  *   struct meshd_upload *u;
  *   meshd_upload_new(&cfg, recorders, n, "1765000000-laptop-3", header, hlen, &ev, s, &u);
  *   meshd_upload_append(u, line, len);	// each event line; -ENOBUFS: the buffer is full
+ *   n = meshd_upload_room(u, want, &p);	// or written in place: room for at least want
+ *   meshd_upload_commit(u, k);		// ... of which the first k bytes are whole lines
  *   meshd_upload_end(u);			// the last line is in: upload the rest, end=1
  *
  * Recorders are tried in order, each for cfg.timeout_ms (dial, or an answer to a PUT); the
@@ -35,6 +37,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <uv.h>
 
 #include "common/addr.h"
@@ -88,6 +91,19 @@ int meshd_upload_new(struct meshd_upload_config *cfg, const struct addr_ip *reco
 /* One or more whole lines.  0, or -ENOBUFS past MESHD_UPLOAD_BUF_MAX (nothing kept), or
  * -EPIPE after ev.failed. */
 int meshd_upload_append(struct meshd_upload *u, const void *data, size_t len);
+
+/* Room at the stream's end to write the next lines in place (the asciicast writer escapes
+ * straight into the upload's buffer: no copy): *room gets where, the return value how many
+ * bytes: at least want, or all MESHD_UPLOAD_BUF_MAX leaves when that is less (lines that do
+ * not fit it are what _append refuses with -ENOBUFS).  -EPIPE after ev.failed; -ENOMEM.
+ * Nothing joins the stream before meshd_upload_commit; the room is good until the loop runs
+ * or the next call on u.  No callback runs from in here. */
+ssize_t meshd_upload_room(struct meshd_upload *u, size_t want, char **room);
+
+/* The first len bytes of the last room given are one or more whole lines: they join the
+ * stream, as _append's would.  0, -EINVAL when len is over that room (nothing joins), -EPIPE
+ * after ev.failed.  pause(true) may run from in here, as from _append. */
+int meshd_upload_commit(struct meshd_upload *u, size_t len);
 
 /* The recorder the upload is on (the one that took it, or the one being tried), as text in
  * out, which is returned (meshctl sessions). */

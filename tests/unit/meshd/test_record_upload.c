@@ -13,6 +13,11 @@
  *   6  bounds: pause(true) past MESHD_UPLOAD_PAUSE, -ENOBUFS past MESHD_UPLOAD_BUF_MAX
  *   7  a recorder given up on lately is not where a new upload starts
  *   8  shutdown with an upload live
+ *   9  lines written in place (meshd_upload_room, _commit): the file is the stream byte for
+ *      byte, with rooms given before and after the recorder acknowledged lines (the room
+ *      follows what is kept, wherever trim left it), a room partly committed (the rest is
+ *      written over by the next), a commit over the room refused (-EINVAL, nothing joins),
+ *      a room at the bound exactly what MESHD_UPLOAD_BUF_MAX leaves, -EPIPE after failing
  * The loop closes with no handle left (uv_loop_close == 0).
  * Usage: test-meshd-record-upload MESHRECORDER */
 #include <errno.h>
@@ -111,6 +116,12 @@ static bool idle(void *ctx)
 	return cfg->live == NULL && cfg->handles == 0;
 }
 
+static bool never(void *ctx)
+{
+	(void)ctx;
+	return false;
+}
+
 static bool accepted(void *ctx)
 {
 	return ((struct ev *)ctx)->accepted > 0;
@@ -179,6 +190,24 @@ static void append_lines(struct meshd_upload *u, int from, int to)
 	char l[64];
 	for (int i = from; i < to; i++)
 		CHECK_INT(meshd_upload_append(u, l, line(l, sizeof(l), i)), 0);
+}
+
+/* Lines [from, to) written in place, each room asked for two lines and only the first
+ * committed (the second is written over by the next). */
+static void room_lines(struct meshd_upload *u, int from, int to)
+{
+	for (int i = from; i < to; i++) {
+		char *p;
+		ssize_t n = meshd_upload_room(u, 128, &p);
+		CHECK(n >= 128);
+		if (n < 128)
+			return;
+		size_t k = line(p, (size_t)n, i);
+		line(p + k, (size_t)n - k, i + 1);
+		CHECK_INT(meshd_upload_commit(u, (size_t)n + 1), -EINVAL); /* over the room */
+		CHECK_INT(meshd_upload_commit(u, k), 0);
+		CHECK_INT(meshd_upload_commit(u, 1), -EINVAL); /* the room was taken */
+	}
 }
 
 static void check_file(const char *id, int n)
@@ -317,6 +346,12 @@ int main(int argc, char **argv)
 	CHECK_STR(e5.why, "no recorder took the recording (1 tried; the last: cannot connect: "
 			  "connection refused)");
 	CHECK_INT(meshd_upload_append(u, "x\n", 2), -EPIPE);
+	{
+		char *p = NULL;
+		CHECK_INT(meshd_upload_room(u, 2, &p), -EPIPE);
+		CHECK(p == NULL);
+		CHECK_INT(meshd_upload_commit(u, 0), -EPIPE);
+	}
 	meshd_upload_end(u);
 
 	/* 7: 127.0.0.2 was given up on (cases 4, 5): a new upload starts at the next one, at
@@ -331,6 +366,35 @@ int main(int argc, char **argv)
 	run_until(&loop, idle, &cfg, 10000);
 	check_file("t7", 5);
 
+	/* 9: lines written in place, before and after acknowledgements, one room of 1 MiB */
+	struct ev e9 = { 0 };
+	CHECK_INT(meshd_upload_new(&cfg, &lo, 1, "t9", header, strlen(header), &events, &e9, &u),
+		  0);
+	room_lines(u, 0, 1000);
+	run_until(&loop, accepted, &e9, 2000);
+	CHECK_INT(e9.accepted, 1);
+	for (int r = 0; r < 20; r++) {
+		/* between the recorder's answers: trim leaves what is kept past buf's start */
+		int at = 1000 + r * 50;
+		append_lines(u, at, at + 25);
+		run_until(&loop, never, NULL, 5);
+		room_lines(u, at + 25, at + 50);
+	}
+	{
+		char *p;
+		ssize_t n = meshd_upload_room(u, 1 << 20, &p);
+		CHECK(n >= 1 << 20);
+		size_t at = 0;
+		for (int i = 2000; n >= 1 << 20 && i < 20000; i++)
+			at += line(p + at, (size_t)n - at, i);
+		CHECK_INT(meshd_upload_commit(u, at), 0);
+	}
+	room_lines(u, 20000, 20010);
+	meshd_upload_end(u);
+	run_until(&loop, idle, &cfg, 10000);
+	CHECK_INT(e9.failed, 0);
+	check_file("t9", 20010);
+
 	/* 6: bounds, before the loop runs */
 	struct ev e6 = { 0 };
 	CHECK_INT(meshd_upload_new(&cfg, &lo, 1, "t6", header, strlen(header), &events, &e6, &u),
@@ -343,6 +407,12 @@ int main(int argc, char **argv)
 		i++;
 	CHECK_INT(rc, -ENOBUFS);
 	CHECK_INT(i, MESHD_UPLOAD_BUF_MAX / (int)sizeof(big) - 1); /* the header is in too */
+	{ /* a room at the bound: what is left, no more, however much is asked */
+		char *p;
+		ssize_t n = meshd_upload_room(u, sizeof(big), &p);
+		CHECK_INT(n, (ssize_t)(sizeof(big) - strlen(header)));
+		CHECK_INT(meshd_upload_commit(u, sizeof(big)), -EINVAL);
+	}
 	CHECK_INT(e6.paused, 1);
 	run_until(&loop, idle, &cfg, 5000);
 	CHECK_INT(e6.resumed, 1); /* taken: the session may go on */
