@@ -180,10 +180,13 @@ int ctl__node_insert(struct ctl_server *srv, const struct ctl_node_rec *rec)
 	while (pos > 0 && srv->nodes[pos - 1]->rec.id > rec->id)
 		pos--;
 	/* Inserted before others (another replica's node with a lower id): every node's vis
-	 * indexes past pos are off by one until the rebuild, so it is not paced (node.c's
-	 * tick), only the next tick's. */
-	if (pos < srv->n_nodes)
+	 * indexes past pos are off by one until the rebuild.  Marked dirty here, where they go
+	 * wrong, so that no map is made from them (map.c holds the polls), and not paced (the
+	 * tick's), so that they wait one tick at most. */
+	if (pos < srv->n_nodes) {
+		srv->dirty = true;
 		srv->rebuild_after_ms = 0;
+	}
 	memmove(&srv->nodes[pos + 1], &srv->nodes[pos], (srv->n_nodes - pos) * sizeof(*arr));
 	srv->nodes[pos] = n;
 	srv->n_nodes++;
