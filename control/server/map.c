@@ -119,10 +119,18 @@ static bool own_changes(const struct ctl_server *srv, const struct ctl__node *n,
 	return c->filter || c->ssh || c->self || c->relays || c->dns || n->n_kills;
 }
 
+/* A rebuild is pending (a registration is not in the maps yet), or the vis indexes are off
+ * until one runs (srv->nodes moved under them: ctl__node_insert, node_drop): no map is made
+ * meanwhile, and the rebuild wakes the polls held for it (ctl__map_published). */
+static bool maps_pending(const struct ctl_server *srv)
+{
+	return srv->dirty || srv->vis_stale;
+}
+
 /* The held poll r has something to answer now: its node is gone, is owed a full map, has a
  * delta (map_delta's test, without making it), or did not ask to wait ("wait" absent: held
- * only for the rebuild).  While a rebuild is pending (srv->dirty) only a gone node's is: the
- * vis indexes may be off until then (ctl__node_insert), and the rebuild wakes the rest. */
+ * only for the rebuild).  While maps_pending only a gone node's is (its answer reads no
+ * vis). */
 static bool poll_due(struct ctl__req *r, void *ctx)
 {
 	struct ctl_server *srv = ctx;
@@ -131,7 +139,7 @@ static bool poll_due(struct ctl__req *r, void *ctx)
 	uint64_t s = json_is_integer(since) ? (uint64_t)json_integer_value(since) : 0;
 	if (!n)
 		return true;
-	if (srv->dirty)
+	if (maps_pending(srv))
 		return false;
 	if (s == 0 || s != n->sent_version || !n->sent_filter ||
 	    !json_is_true(json_object_get(r->msg, "wait")))
@@ -367,12 +375,10 @@ enum MHD_Result ctl__api_map(struct ctl__req *r, struct ctl__node *n)
 	bool wait = json_is_true(json_object_get(r->msg, "wait"));
 	uint64_t now = now_mono_ms();
 	char *msg;
-	if (srv->dirty) {
-		/* A rebuild is pending: a registration is not in the maps yet, and after an
-		 * insert before other nodes (another replica's, with a lower id) every vis
-		 * index past it is off by one until the rebuild.  Nothing is made from them
-		 * meanwhile: every poll, "wait" or not, is held for the rebuild (which wakes it,
-		 * poll_due), and one whose keep-alive deadline comes first gets a keep-alive. */
+	if (maps_pending(srv)) {
+		/* Nothing is made from the vis meanwhile: every poll, "wait" or not, is held
+		 * for the rebuild (which wakes it, poll_due), and one whose keep-alive deadline
+		 * comes first gets a keep-alive. */
 		if (map_hold(r, n, now))
 			return MHD_YES;
 		if (srv->draining && r->wait == SRV_WAIT_NONE)

@@ -12,7 +12,10 @@
  * replica's, with a lower id) shifts srv->nodes under every vis index, and no held poll is
  * woken from them, one whose deadline comes gets a keep-alive, never a delta made from them,
  * and the rebuild wakes it with the new node; a poll without "wait" held for the rebuild is
- * answered by the rebuild, not by its keep-alive deadline (review-70 #4). */
+ * answered by the rebuild, not by its keep-alive deadline (review-70 #4).  A removal whose
+ * rebuild fails leaves vis naming the node freed (or past the array's end): the held poll's
+ * deadline answers a keep-alive (a delta read the freed node), and the next rebuild that
+ * works sends the removal. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,6 +152,18 @@ static void answered(struct fz_held *h, struct fz_reply *out, const char *type)
 		fprintf(stderr, "want a %s, answered %s\n", type, out->body);
 }
 
+/* The laptop polls since version v: held whatever the vis says, until the rebuild (due now)
+ * wakes it with a delta (in out->body). */
+static void delta_after_rebuild(struct ctl_server *srv, long long v, struct fz_reply *out)
+{
+	char msg[96];
+	snprintf(msg, sizeof(msg), "{\"since\":%lld,\"wait\":true}", v);
+	struct fz_held *h = fz_node_start(srv, fz_machine_pub[0], "map", msg, strlen(msg), out);
+	CHECK(out->suspended);
+	rebuild_due(srv);
+	answered(h, out, "delta");
+}
+
 static void stale_vis(void)
 {
 	struct ctl_server *srv = fz_srv_open();
@@ -185,12 +200,7 @@ static void stale_vis(void)
 
 	/* 3 polled again: held (whatever the vis says), then the rebuild wakes it with
 	 * server4, and server5 stays */
-	char msg[96];
-	snprintf(msg, sizeof(msg), "{\"since\":%lld,\"wait\":true}", v);
-	h0 = fz_node_start(srv, fz_machine_pub[0], "map", msg, strlen(msg), &m0);
-	CHECK(m0.suspended);
-	rebuild_due(srv);
-	answered(h0, &m0, "delta");
+	delta_after_rebuild(srv, v, &m0);
 	CHECK(m0.body && strstr(m0.body, "server4"));
 	CHECK(m0.body && !strstr(m0.body, "peers_removed") && !strstr(m0.body, "server5"));
 	free(m0.body);
@@ -225,6 +235,36 @@ static void no_wait_answered(void)
 	fz_srv_close(srv);
 }
 
+static void failed_rebuild(void)
+{
+	struct ctl_server *srv = fz_srv_open();
+	struct fz_reply m0;
+	struct fz_held *h0 = held_map(srv, 0, &m0); /* the laptop, seeing the server */
+	CHECK(m0.suspended);
+	pthread_mutex_lock(&srv->lock);
+	char *policy = srv->policy_text;
+	srv->policy_text = strdup("{"); /* every rebuild fails */
+	CHECK(ctl__node_remove(srv, 2) != 0);
+	srv->wake_maps = true;
+	ctl__timer_tick(srv);
+	pthread_mutex_unlock(&srv->lock);
+	CHECK(m0.suspended);
+	expire_maps(srv);
+	answered(h0, &m0, "keepalive");
+	long long v = version_of(m0.body);
+	free(m0.body);
+	/* the policy back, a rebuild that works: the server's removal goes out */
+	pthread_mutex_lock(&srv->lock);
+	free(srv->policy_text);
+	srv->policy_text = policy;
+	srv->dirty = true;
+	pthread_mutex_unlock(&srv->lock);
+	delta_after_rebuild(srv, v, &m0);
+	CHECK(m0.body && strstr(m0.body, "\"peers_removed\":[2]"));
+	free(m0.body);
+	fz_srv_close(srv);
+}
+
 static void publish_keeps_batch(void)
 {
 	struct ctl_server *srv = fz_srv_open();
@@ -247,6 +287,7 @@ int main(void)
 	publish_keeps_batch();
 	stale_vis();
 	no_wait_answered();
+	failed_rebuild();
 	struct ctl_server *srv = fz_srv_open();
 	struct fz_reply m0, m1, hr;
 	struct fz_held *h0 = held_map(srv, 0, &m0), *h1 = held_map(srv, 1, &m1);
