@@ -1,6 +1,7 @@
 /* The netmap cache: state_dir/netmap.json (0600, written atomically) so a node starts
  * from its last netmap when control is unreachable.  Written CACHE_DELAY_MS after a change,
- * at most once every CACHE_INTERVAL_MS while changes keep coming, and at exit. */
+ * at most once every CACHE_INTERVAL_MS while changes keep coming (but CACHE_DELAY_MS after a
+ * full map or a change that takes access away, whatever the interval), and at exit. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -117,18 +118,29 @@ static void on_cache_timer(uv_timer_t *t)
 	write_netmap(t->data);
 }
 
-uint64_t ctl__cache_delay(uint64_t now, bool written, uint64_t last, bool full)
+uint64_t ctl__cache_delay(uint64_t now, bool written, uint64_t last, bool prompt)
 {
 	uint64_t next = last + CACHE_INTERVAL_MS;
-	if (full || !written || next <= now + CACHE_DELAY_MS)
+	if (prompt || !written || next <= now + CACHE_DELAY_MS)
 		return CACHE_DELAY_MS;
 	return next - now;
 }
 
-void ctl__cache_save(struct ctl_client *c, bool full)
+bool ctl__cache_prompt(json_t *m)
+{
+	const char *type = json_string_value(json_object_get(m, "type"));
+	if (type && strcmp(type, "full") == 0)
+		return true;
+	/* a delta's sections are there only when they changed (control/server/map.c) */
+	return type && strcmp(type, "delta") == 0 &&
+	       (json_object_get(m, "peers_removed") || json_object_get(m, "filter") ||
+		json_object_get(m, "ssh"));
+}
+
+void ctl__cache_save(struct ctl_client *c, bool prompt)
 {
 	uint64_t now = uv_now(c->cfg.loop);
-	uint64_t delay = ctl__cache_delay(now, c->cache_written, c->cache_written_at, full);
+	uint64_t delay = ctl__cache_delay(now, c->cache_written, c->cache_written_at, prompt);
 	if (c->cache_due && c->cache_due_at <= now + delay)
 		return; /* the write already due comes first, and carries this change */
 	c->cache_due = true;

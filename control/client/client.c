@@ -428,7 +428,7 @@ static void on_map(struct ctl_client *c, struct creq *r, long status)
 	if (type && c->cfg.on_contact)
 		c->cfg.on_contact(c->cfg.ctx, type,
 				  (uint64_t)json_integer_value(json_object_get(m, "version")));
-	bool full = type && strcmp(type, "full") == 0; /* written soon, whatever the interval */
+	bool prompt = ctl__cache_prompt(m); /* written soon, whatever the interval */
 	int rc = m ? ctl__netmap_fold_both(&c->netmap, &c->nm, m, &keepalive, err, sizeof(err))
 		   : -EINVAL;
 	if (!m)
@@ -453,7 +453,7 @@ static void on_map(struct ctl_client *c, struct creq *r, long status)
 	if (!keepalive) {
 		c->netmap_time = (int64_t)time(NULL);
 		ctl__deliver(c, false);
-		ctl__cache_save(c, full);
+		ctl__cache_save(c, prompt);
 	}
 	map_poll(c);
 }

@@ -37,7 +37,11 @@ enum {
 	 * bytes.  Nothing a node needs is lost by it: a write still due is done at exit
 	 * (ctl_client_free), a full map (a reconnect, a new start) is written CACHE_DELAY_MS
 	 * after it whatever the interval, and a crash in between leaves the previous netmap
-	 * whole (atomic rename), from whose version the map stream asks control again. */
+	 * whole (atomic rename), from whose version the map stream asks control again.  And
+	 * nothing taken from a node comes back by it: a delta that takes access away (peers
+	 * removed, a filter or SSH rules: ctl__cache_prompt) is written CACHE_DELAY_MS after it
+	 * too, so a crash and a restart with control unreachable enforce the old, wider rules
+	 * for that second at most, as before the interval (review-70 #5). */
 	CACHE_INTERVAL_MS = 5000,
 	/* After a re-login that left the key expired by our clock (skew with control's), wait
 	 * this long before trying again. */
@@ -88,8 +92,13 @@ struct ctl__cache_texts {
 char *ctl__cache_text(struct ctl__cache_texts *t, json_t *netmap, size_t *len);
 void ctl__cache_texts_clear(struct ctl__cache_texts *t);
 /* cache.c: ms from now until the cache is written for a change arriving now (uv_now()), when
- * the last write began at last (written: there was one); full: the change is a full map. */
-uint64_t ctl__cache_delay(uint64_t now, bool written, uint64_t last, bool full);
+ * the last write began at last (written: there was one); prompt: the change is to be written
+ * CACHE_DELAY_MS after it whatever the interval (ctl__cache_prompt). */
+uint64_t ctl__cache_delay(uint64_t now, bool written, uint64_t last, bool prompt);
+/* The map message m is written to the cache without waiting out the interval: a full map, or
+ * a delta that may take access away (peers removed, a new filter or new SSH rules), which a
+ * node restarted from its cache while control is unreachable must not undo. */
+bool ctl__cache_prompt(json_t *m);
 
 struct ctl_client {
 	struct ctl_client_config cfg;
@@ -206,8 +215,9 @@ void ctl__sock_close(struct ctl_client *c, struct sockctx *s);
 void ctl__handle_closed(uv_handle_t *h);
 
 /* cache.c */
-/* The netmap changed (full: a full map): written after ctl__cache_delay's wait. */
-void ctl__cache_save(struct ctl_client *c, bool full);
+/* The netmap changed (prompt: by a message ctl__cache_prompt says is): written after
+ * ctl__cache_delay's wait. */
+void ctl__cache_save(struct ctl_client *c, bool prompt);
 void ctl__cache_flush(struct ctl_client *c); /* at free: a pending change is written now */
 
 /* nodekey.c */

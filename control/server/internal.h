@@ -40,7 +40,7 @@ struct ctl__node {
 	uint64_t peer_version;	   /* bumped whenever peer_json changes */
 	char *peer_json;	   /* this node as others see it */
 	bool online;
-	size_t *vis; /* indexes (into srv->nodes) of the peers it sees, ascending id */
+	size_t *vis; /* indexes (into srv->nodes) of the peers it sees, ascending id (vis_stale) */
 	size_t n_vis;
 	char *filter_json, *ssh_json; /* its compiled packet filter and SSH rules */
 	/* its relays with credentials for it alone (relay.c); never in peer_json */
@@ -210,6 +210,10 @@ struct ctl_server {
 	bool ix_keyed, ix_broken;
 	uint64_t map_version;
 	bool dirty; /* the topology changed: rebuild on the next tick (batches registrations) */
+	/* srv->nodes moved under the nodes' vis indexes (an insert before others, a removal)
+	 * since a rebuild last made them all: until one does, map.c makes no map, as while
+	 * dirty (a failed rebuild clears dirty, never this) */
+	bool vis_stale;
 	/* ... but not before this (now_mono_ms): a batch's rebuild is followed by as long
 	 * again without one (node.c) */
 	uint64_t rebuild_after_ms;

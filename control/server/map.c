@@ -119,15 +119,30 @@ static bool own_changes(const struct ctl_server *srv, const struct ctl__node *n,
 	return c->filter || c->ssh || c->self || c->relays || c->dns || n->n_kills;
 }
 
-/* The held poll r has something to answer now: its node is gone, is owed a full map, or
- * has a delta (map_delta's test, without making it). */
+/* A rebuild is pending (a registration is not in the maps yet), or the vis indexes are off
+ * until one runs (srv->nodes moved under them: ctl__node_insert, node_drop): no map is made
+ * meanwhile, and the rebuild wakes the polls held for it (ctl__map_published). */
+static bool maps_pending(const struct ctl_server *srv)
+{
+	return srv->dirty || srv->vis_stale;
+}
+
+/* The held poll r has something to answer now: its node is gone, is owed a full map, has a
+ * delta (map_delta's test, without making it), or did not ask to wait ("wait" absent: held
+ * only for the rebuild).  While maps_pending only a gone node's is (its answer reads no
+ * vis). */
 static bool poll_due(struct ctl__req *r, void *ctx)
 {
 	struct ctl_server *srv = ctx;
 	struct ctl__node *n = ctl__node_by_id(srv, r->node_id);
 	json_t *since = json_object_get(r->msg, "since");
 	uint64_t s = json_is_integer(since) ? (uint64_t)json_integer_value(since) : 0;
-	if (!n || s == 0 || s != n->sent_version || !n->sent_filter)
+	if (!n)
+		return true;
+	if (maps_pending(srv))
+		return false;
+	if (s == 0 || s != n->sent_version || !n->sent_filter ||
+	    !json_is_true(json_object_get(r->msg, "wait")))
 		return true;
 	if (n->n_vis != n->n_sent)
 		return true;
@@ -306,6 +321,40 @@ static enum MHD_Result map_report(struct ctl__req *r, struct ctl__node *n, const
 	return MHD_YES;
 }
 
+/* The poll r of node n held until a change for it, the rebuild or its keep-alive deadline
+ * (a new poll's, or the one it was held with); false when it cannot be (stopping,
+ * draining, or that deadline has passed). */
+static bool map_hold(struct ctl__req *r, const struct ctl__node *n, uint64_t now)
+{
+	struct ctl_server *srv = r->srv;
+	if (ctl__not_holding(srv) || (r->wait != SRV_WAIT_NONE && now >= r->deadline_ms))
+		return false;
+	r->node_id = n->rec.id;
+	ctl__suspend(r, SRV_WAIT_MAP,
+		     r->wait == SRV_WAIT_NONE ? now + srv->cfg.keepalive_ms : r->deadline_ms);
+	return true;
+}
+
+/* Nothing to send: a keep-alive, which the node applies by polling again. */
+static enum MHD_Result map_keepalive(struct ctl__req *r, const struct ctl__node *n)
+{
+	char ka[96];
+	int len = snprintf(ka, sizeof(ka), "{\"type\":\"keepalive\",\"version\":%llu}",
+			   (unsigned long long)n->sent_version);
+	return ctl__reply_sealed(r, MHD_HTTP_OK, ka, (size_t)len);
+}
+
+/* draining: a new poll that would be held is sent away at once (the client's backoff, not a
+ * loop of keep-alives, until the balancer sends it elsewhere); one held already gets its
+ * keep-alive */
+static enum MHD_Result map_draining(struct ctl__req *r)
+{
+	return ctl__sealed_error(r, MHD_HTTP_SERVICE_UNAVAILABLE,
+				 "this control replica (%s) is draining: ask again, another one "
+				 "will answer",
+				 r->srv->replica);
+}
+
 enum MHD_Result ctl__api_map(struct ctl__req *r, struct ctl__node *n)
 {
 	struct ctl_server *srv = r->srv;
@@ -323,12 +372,18 @@ enum MHD_Result ctl__api_map(struct ctl__req *r, struct ctl__node *n)
 		n->rec.last_seen = ctl__now_s();
 	}
 	uint64_t s = since ? (uint64_t)json_integer_value(since) : 0;
+	bool wait = json_is_true(json_object_get(r->msg, "wait"));
+	uint64_t now = now_mono_ms();
 	char *msg;
-	if (srv->dirty && !ctl__not_holding(srv) && r->wait == SRV_WAIT_NONE) {
-		/* a registration is not in the maps yet: answer after the next rebuild */
-		r->node_id = n->rec.id;
-		ctl__suspend(r, SRV_WAIT_MAP, now_mono_ms() + srv->cfg.keepalive_ms);
-		return MHD_YES;
+	if (maps_pending(srv)) {
+		/* Nothing is made from the vis meanwhile: every poll, "wait" or not, is held
+		 * for the rebuild (which wakes it, poll_due), and one whose keep-alive deadline
+		 * comes first gets a keep-alive. */
+		if (map_hold(r, n, now))
+			return MHD_YES;
+		if (srv->draining && r->wait == SRV_WAIT_NONE)
+			return map_draining(r);
+		return map_keepalive(r, n);
 	}
 	if (s == 0 || s != n->sent_version) {
 		msg = map_full(srv, n);
@@ -336,29 +391,11 @@ enum MHD_Result ctl__api_map(struct ctl__req *r, struct ctl__node *n)
 		bool empty;
 		msg = map_delta(srv, n, &empty);
 		if (!msg && empty) {
-			bool wait = json_is_true(json_object_get(r->msg, "wait"));
-			uint64_t now = now_mono_ms();
-			/* draining: a new poll that would be held is sent away at once (the
-			 * client's backoff, not a loop of keep-alives, until the balancer
-			 * sends it elsewhere); one held already gets its keep-alive */
 			if (wait && srv->draining && r->wait == SRV_WAIT_NONE)
-				return ctl__sealed_error(r, MHD_HTTP_SERVICE_UNAVAILABLE,
-							 "this control replica (%s) is draining: "
-							 "ask again, another one will answer",
-							 srv->replica);
-			if (wait && !ctl__not_holding(srv) &&
-			    (r->wait == SRV_WAIT_NONE || now < r->deadline_ms)) {
-				r->node_id = n->rec.id;
-				ctl__suspend(r, SRV_WAIT_MAP,
-					     r->wait == SRV_WAIT_NONE ? now + srv->cfg.keepalive_ms
-								      : r->deadline_ms);
+				return map_draining(r);
+			if (wait && map_hold(r, n, now))
 				return MHD_YES;
-			}
-			char ka[96];
-			int len =
-			    snprintf(ka, sizeof(ka), "{\"type\":\"keepalive\",\"version\":%llu}",
-				     (unsigned long long)n->sent_version);
-			return ctl__reply_sealed(r, MHD_HTTP_OK, ka, (size_t)len);
+			return map_keepalive(r, n);
 		}
 	}
 	if (!msg)

@@ -180,10 +180,13 @@ int ctl__node_insert(struct ctl_server *srv, const struct ctl_node_rec *rec)
 	while (pos > 0 && srv->nodes[pos - 1]->rec.id > rec->id)
 		pos--;
 	/* Inserted before others (another replica's node with a lower id): every node's vis
-	 * indexes past pos are off by one until the rebuild, so it is not paced (node.c's
-	 * tick), only the next tick's. */
-	if (pos < srv->n_nodes)
+	 * indexes past pos are off by one until the rebuild.  Said here, where they go wrong,
+	 * so that no map is made from them (map.c holds the polls), and not paced (the
+	 * tick's), so that they wait one tick at most. */
+	if (pos < srv->n_nodes) {
+		srv->dirty = srv->vis_stale = true;
 		srv->rebuild_after_ms = 0;
+	}
 	memmove(&srv->nodes[pos + 1], &srv->nodes[pos], (srv->n_nodes - pos) * sizeof(*arr));
 	srv->nodes[pos] = n;
 	srv->n_nodes++;
@@ -235,6 +238,8 @@ static int rebuild_open(struct ctl_server *srv)
 				n->vis[n->n_vis++] = j;
 	}
 	free(allow_all);
+	if (!rc)
+		srv->vis_stale = false; /* every node's made anew */
 	return rc;
 }
 
@@ -292,6 +297,9 @@ static int node_drop(struct ctl_server *srv, int64_t id)
 	node_free(n);
 	memmove(&srv->nodes[i], &srv->nodes[i + 1], (srv->n_nodes - i - 1) * sizeof(*srv->nodes));
 	srv->n_nodes--;
+	/* vis indexes at or past i are off, or past the end, until the rebuild that follows;
+	 * should it fail, no map is made from them (map.c) */
+	srv->vis_stale = true;
 	return 0;
 }
 

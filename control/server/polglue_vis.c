@@ -216,6 +216,7 @@ int polglue_visibility(struct ctl_server *srv, const struct pol_compiled *c,
 			if (sn->vis[k] != i && !expired[sn->vis[k]])
 				sn->vis[sn->n_vis++] = sn->vis[k];
 	}
+	srv->vis_stale = false; /* every node's made anew */
 	rc = 0;
 out:
 	for (size_t i = 0; i < vb.cap; i++)

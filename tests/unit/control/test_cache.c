@@ -7,11 +7,16 @@
  *     real map messages folded as the client folds them (ctl__netmap_fold_both);
  *  2. when it is written: ctl__cache_delay over a numbered table (1 s after a quiet spell,
  *     at most every 5 s while changes keep coming, a full map after 1 s whatever the
- *     interval);
+ *     interval), and which messages are written after 1 s whatever the interval
+ *     (ctl__cache_prompt over a numbered table: a full map, a delta with peers removed, a
+ *     filter or SSH rules; not one of peers changed, self, relays, DNS or kills alone);
  *  3. a node restarted right after a change: a node registers with a control server on
  *     loopback, its cache is written, another node joins (a delta whose write the interval
  *     puts off), the node is freed at once; the file then holds exactly the netmap the node
- *     had, and the node started again hands over that version and peer list from its cache. */
+ *     had, and the node started again hands over that version and peer list from its cache;
+ *  4. a change that takes access away (review-70 #5): a node's peer joins (a delta the
+ *     interval puts off), then logs out (its key expires: a delta removing it), and the node's
+ *     file has that delta within 1 s of it, not at the interval's end. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -322,6 +327,45 @@ static void delay_table(void)
 	}
 }
 
+static const struct prompt_case {
+	const char *msg;
+	bool want;
+} prompt_cases[] = {
+	/* 1 */ { "{\"type\":\"full\",\"version\":2,\"netmap\":{}}", true },
+	/* 2 */ { "{\"type\":\"delta\",\"version\":3,\"base\":2,\"peers_removed\":[7]}", true },
+	/* 3 */ { "{\"type\":\"delta\",\"version\":3,\"base\":2,\"filter\":[]}", true },
+	/* 4 */ { "{\"type\":\"delta\",\"version\":3,\"base\":2,\"ssh\":[]}", true },
+	/* 5 */
+	{ "{\"type\":\"delta\",\"version\":3,\"base\":2,\"peers_changed\":[{\"id\":7}],"
+	  "\"ssh\":[{\"action\":\"accept\"}]}",
+	  true },
+	/* 6 */
+	{ "{\"type\":\"delta\",\"version\":3,\"base\":2,\"peers_changed\":[{\"id\":7}]}",
+	  false }, /* peers online, endpoints: the interval */
+	/* 7 */
+	{ "{\"type\":\"delta\",\"version\":3,\"base\":2,\"self\":{},\"relays\":[],\"dns\":null,"
+	  "\"kill_sessions\":[]}",
+	  false },
+	/* 8 */ { "{\"type\":\"keepalive\",\"version\":2}", false },
+	/* 9 */ { "{\"type\":\"keepalive\",\"version\":2,\"filter\":[]}", false },
+	/* 10 */ { "{\"version\":2,\"filter\":[]}", false }, /* no type: refused anyway */
+	/* 11 */ { "[]", false },
+};
+
+static void prompt_table(void)
+{
+	for (size_t i = 0; i < sizeof(prompt_cases) / sizeof(*prompt_cases); i++) {
+		json_t *m = json_loads(prompt_cases[i].msg, 0, NULL);
+		CHECK(m != NULL);
+		bool got = ctl__cache_prompt(m);
+		if (got != prompt_cases[i].want)
+			fprintf(stderr, "prompt case %zu: %d, want %d\n", i + 1, got,
+				prompt_cases[i].want);
+		CHECK(got == prompt_cases[i].want);
+		json_decref(m);
+	}
+}
+
 /* ---- 3. restarted right after a change ---- */
 
 struct seen {
@@ -401,33 +445,58 @@ static long long file_version(const char *path)
 	return v;
 }
 
-static void restart_cases(const char *dir)
+/* Under dir, with suffix to each name: control's state directory, nodes a's and b's, and
+ * a's cache file. */
+static void dirs_of(const char *dir, const char *suffix, char state[static 300],
+		    char na[static 300], char nb[static 300], char path[static 320])
 {
-	char state[300], na[300], nb[300], nc[300], path[320], url[64], err[512];
-	char key[CTL_AUTHKEY_TEXT_SIZE];
-	snprintf(state, sizeof(state), "%s/control", dir);
-	snprintf(na, sizeof(na), "%s/a", dir);
-	snprintf(nb, sizeof(nb), "%s/b", dir);
-	snprintf(nc, sizeof(nc), "%s/c", dir);
-	snprintf(path, sizeof(path), "%s/netmap.json", na);
+	snprintf(state, 300, "%s/control%s", dir, suffix);
+	snprintf(na, 300, "%s/a%s", dir, suffix);
+	snprintf(nb, 300, "%s/b%s", dir, suffix);
+	snprintf(path, 320, "%s/netmap.json", na);
+}
+
+/* A control server on loopback over a new tailnet in state (test_tailnet_make): its URL in
+ * url, alice's auth key in key. */
+static struct ctl_server *control_start(const char *state, char url[static 64],
+					char key[static CTL_AUTHKEY_TEXT_SIZE])
+{
+	char err[512];
 	CHECK_INT(test_tailnet_make(state, key), 0);
 	struct ctl_server_config sc = { .state_dir = state };
 	struct ctl_server *srv;
 	CHECK_INT(ctl_server_new(&sc, &srv, err, sizeof(err)), 0);
 	CHECK_INT(ctl_server_start(srv, err, sizeof(err)), 0);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u", ctl_server_port(srv));
+	snprintf(url, 64, "http://127.0.0.1:%u", ctl_server_port(srv));
+	return srv;
+}
+
+/* The client's first full map is in its file at path within CACHE_DELAY_MS: when that write
+ * began (uv_now). */
+static uint64_t first_written(uv_loop_t *loop, const struct ctl_client *c, const struct seen *s,
+			      const char *path)
+{
+	CHECK(run_until(loop, &s->netmaps, 1, 15000));
+	uint64_t end = now_mono_ms() + 5000;
+	while (file_version(path) != (long long)s->version && now_mono_ms() < end)
+		uv_run(loop, UV_RUN_NOWAIT), usleep(5000);
+	CHECK_INT(file_version(path), s->version);
+	return c->cache_written_at;
+}
+
+static void restart_cases(const char *dir)
+{
+	char state[300], na[300], nb[300], nc[300], path[320], url[64];
+	char key[CTL_AUTHKEY_TEXT_SIZE];
+	dirs_of(dir, "", state, na, nb, path);
+	snprintf(nc, sizeof(nc), "%s/c", dir);
+	struct ctl_server *srv = control_start(state, url, key);
 
 	uv_loop_t loop;
 	uv_loop_init(&loop);
 	struct seen sa = { 0 }, sb = { 0 }, sc2 = { 0 }, sa2 = { 0 };
 	struct ctl_client *a = client_start(&loop, url, na, key, "a", &sa);
-	CHECK(run_until(&loop, &sa.netmaps, 1, 15000));
-	/* the full map is written within CACHE_DELAY_MS */
-	uint64_t end = now_mono_ms() + 5000;
-	while (file_version(path) != (long long)sa.version && now_mono_ms() < end)
-		uv_run(&loop, UV_RUN_NOWAIT), usleep(5000);
-	CHECK_INT(file_version(path), sa.version);
-	uint64_t written = a->cache_written_at;
+	uint64_t written = first_written(&loop, a, &sa, path);
 
 	/* two more nodes: deltas for a, whose write the interval puts off */
 	struct ctl_client *b = client_start(&loop, url, nb, key, "b", &sb);
@@ -462,6 +531,56 @@ static void restart_cases(const char *dir)
 	ctl_server_free(srv);
 }
 
+/* ---- 4. a change that takes access away ---- */
+
+static void on_logout(void *ctx, int status)
+{
+	*(int *)ctx = status == 0 ? 1 : -1;
+}
+
+static void revoke_cases(const char *dir)
+{
+	char state[300], na[300], nb[300], path[320], url[64];
+	char key[CTL_AUTHKEY_TEXT_SIZE];
+	dirs_of(dir, "4", state, na, nb, path);
+	struct ctl_server *srv = control_start(state, url, key);
+
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	struct seen sa = { 0 }, sb = { 0 };
+	struct ctl_client *a = client_start(&loop, url, na, key, "a", &sa);
+	uint64_t written = first_written(&loop, a, &sa, path);
+
+	/* b joins: a delta that only adds, put off by the interval */
+	struct ctl_client *b = client_start(&loop, url, nb, key, "b", &sb);
+	CHECK(run_until_peers(&loop, &sa, 1, 15000));
+	CHECK(a->cache_due && a->cache_due_at >= written + CACHE_INTERVAL_MS);
+
+	/* b logs out: its key expires, a's delta removes it */
+	int out = 0;
+	CHECK_INT(ctl_client_logout(b, on_logout, &out), 0);
+	uint64_t end = now_mono_ms() + 15000;
+	while (sa.peers > 0 && now_mono_ms() < end)
+		uv_run(&loop, UV_RUN_NOWAIT), usleep(2000);
+	CHECK_INT(sa.peers, 0);
+	uint64_t removed = uv_now(&loop);
+	fprintf(stderr, "revoke: the removal came %llu ms after the last write\n",
+		(unsigned long long)(removed - written));
+	/* the test tells the two apart only if the removal came well before the interval's end */
+	CHECK(removed + CACHE_DELAY_MS + 1000 < written + CACHE_INTERVAL_MS);
+	CHECK(a->cache_due_at <= removed + CACHE_DELAY_MS);
+	while (file_version(path) != (long long)sa.version &&
+	       uv_now(&loop) < removed + CACHE_DELAY_MS + 1000)
+		uv_run(&loop, UV_RUN_NOWAIT), usleep(2000);
+	CHECK_INT(file_version(path), sa.version);
+	CHECK(run_until(&loop, &out, 1, 15000));
+
+	client_stop(&loop, a);
+	client_stop(&loop, b);
+	CHECK_INT(uv_loop_close(&loop), 0);
+	ctl_server_free(srv);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -469,9 +588,11 @@ int main(void)
 	random_json_cases();
 	fold_cases();
 	delay_table();
+	prompt_table();
 	char dir[] = "/tmp/ctl-cache-XXXXXX", cmd[300];
 	CHECK(mkdtemp(dir) != NULL);
 	restart_cases(dir);
+	revoke_cases(dir);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	CHECK_INT(system(cmd), 0);
 	return check_finish();
