@@ -24,8 +24,12 @@
  * took the answers: ...").  The count is cleared only when the queue is seen empty, not when
  * our output dips under the limit, so a client that takes a little output now and then
  * cannot queue more each time.  libssh also answers some packets itself (window adjusts for
- * channel data, "unimplemented"), which the pop does not hold back: a client that leaves
- * more than SSHD__OUT_HARD of our output is closed too.  And one over SSHD__OUT_MAX that
+ * channel data, "unimplemented", unknown global requests), which the pop does not hold
+ * back: a client that leaves more than SSHD__OUT_HARD of our output is closed too; and
+ * during a key re-exchange libssh started, every answer waits in its own queue until the
+ * client answers the exchange, so a client that sends as much input as SSHD__REQ_MAX,
+ * channel data aside, while none of our packets goes out is closed ("client sent N KiB of
+ * requests while none of our packets went out", review-72 A1).  And one over SSHD__OUT_MAX that
  * takes none of it for stall_timeout_ms is closed ("client stopped reading: ...").
  *
  * Why not stop reading instead: libssh 0.10 has no way to write without reading (its poll
@@ -61,8 +65,10 @@
  * queue, at most SSHD__REQ_MAX (1 MiB) of cost plus the input of one such pass (libssh
  * reads up to 4 KiB in many of the calls a pass makes: ssh_message_get() on an empty queue,
  * each channel's write, EOF and close, ssh_send_debug(), the keepalive); channel data,
- * SSHD__HELD_MAX (4 MiB) for each open channel and for each of the max_channels we freed
- * awaiting the client's close; and the kernel's socket buffers. */
+ * SSHD__HELD_MAX (4 MiB) for each open channel (a channel we freed takes none: what arrives
+ * there is dropped, SSHD__HELD_MAX of it for each); and the kernel's socket buffers.  Left:
+ * a key re-exchange libssh started that the client never answers, while it sends nothing,
+ * is not timed out (nothing grows; the connection waits, review-72 A2). */
 #include <errno.h>
 #include <inttypes.h>
 #include <fcntl.h>
@@ -144,54 +150,71 @@ int sshd__conn_write(struct sshd_conn *conn, ssh_channel channel, bool is_err, c
 	return w;
 }
 
-/* libssh's queue of requests was just seen empty: what the client sends from here on is what
- * may wait in it. */
-static void queue_empty(struct sshd_conn *conn)
+static void in_mark(const struct sshd_conn *conn, struct sshd__in_mark *m)
 {
-	struct sshd__out *o = &conn->out;
-
-	o->q_payload = conn->raw_count.in_bytes;
-	o->q_packets = conn->raw_count.in_packets;
-	o->q_data_packets = conn->budget.data_packets;
-	o->q_data_bytes = conn->budget.data_bytes;
-	o->q_popped = 0;
+	m->payload = conn->raw_count.in_bytes;
+	m->packets = conn->raw_count.in_packets;
+	m->data_packets = conn->budget.data_packets;
+	m->data_bytes = conn->budget.data_bytes;
 }
 
-/* What the requests waiting in libssh's queue may cost, from above: the client's input since
- * the queue was last seen empty, channel data aside — its payload bytes (a data packet's
- * header included), plus SSHD__REQ_PACKET for each packet not popped since (every popped
- * request was one of those packets; packets that were no request count as if waiting). */
-static uint64_t queue_cost(const struct sshd_conn *conn)
+/* The client's input since the mark, channel data aside: its payload bytes (a data packet's
+ * header included) plus SSHD__REQ_PACKET for each packet, less `popped` packets. */
+static uint64_t in_cost(const struct sshd_conn *conn, const struct sshd__in_mark *m,
+			uint64_t popped)
 {
-	const struct sshd__out *o = &conn->out;
-	uint64_t packets = conn->raw_count.in_packets - o->q_packets;
-	uint64_t payload = conn->raw_count.in_bytes - o->q_payload;
-	uint64_t dpackets = conn->budget.data_packets - o->q_data_packets;
-	uint64_t data = conn->budget.data_bytes - o->q_data_bytes;
+	uint64_t packets = conn->raw_count.in_packets - m->packets;
+	uint64_t payload = conn->raw_count.in_bytes - m->payload;
+	uint64_t dpackets = conn->budget.data_packets - m->data_packets;
+	uint64_t data = conn->budget.data_bytes - m->data_bytes;
 
 	packets = packets > dpackets ? packets - dpackets : 0;
-	packets = packets > o->q_popped ? packets - o->q_popped : 0;
+	packets = packets > popped ? packets - popped : 0;
 	payload = payload > data ? payload - data : 0;
 	return payload + packets * SSHD__REQ_PACKET;
 }
 
+/* libssh's queue of requests was just seen empty: what the client sends from here on is what
+ * may wait in it. */
+static void queue_empty(struct sshd_conn *conn)
+{
+	in_mark(conn, &conn->out.q);
+	conn->out.q_popped = 0;
+}
+
 /* Close a client past the hard limits (see the top of this file): requests waiting in
- * libssh's queue that may cost more than SSHD__REQ_MAX, or more than SSHD__OUT_HARD of our
- * output untaken.  True when the connection is closing. */
+ * libssh's queue that may cost more than SSHD__REQ_MAX (the input since the queue was last
+ * seen empty, less the requests popped since: every popped request was one of those
+ * packets, and packets that were no request count as if waiting); as much input, channel
+ * data aside, while none of our packets went out (libssh answers some requests itself, and
+ * during a key re-exchange it started holds every answer back: review-72 A1); or more than
+ * SSHD__OUT_HARD of our output untaken.  True when the connection is closing. */
 static bool hard_limits(struct sshd_conn *conn)
 {
+	struct sshd__out *o = &conn->out;
 	char why[SSHD__WHY_MAX];
-	uint64_t cost, held;
+	uint64_t cost, quiet, held;
 
 	if (conn->want_close)
 		return true;
-	cost = queue_cost(conn);
+	if (conn->raw_count.out_packets != o->quiet_out) {
+		o->quiet_out = conn->raw_count.out_packets;
+		in_mark(conn, &o->quiet);
+	}
+	cost = in_cost(conn, &o->q, o->q_popped);
+	quiet = in_cost(conn, &o->quiet, 0);
 	held = out_held(conn);
 	if (cost > SSHD__REQ_MAX) {
 		snprintf(why, sizeof(why),
 			 "client sent requests faster than it took the answers: up to %" PRIu64
 			 " KiB of them waiting (limit %u KiB), %" PRIu64 " KiB of our output",
 			 cost >> 10, (unsigned)SSHD__REQ_MAX >> 10, held >> 10);
+		sshd__conn_close(conn, why);
+	} else if (quiet > SSHD__REQ_MAX) {
+		snprintf(why, sizeof(why),
+			 "client sent %" PRIu64 " KiB of requests while none of our packets went "
+			 "out (limit %u KiB)",
+			 quiet >> 10, (unsigned)SSHD__REQ_MAX >> 10);
 		sshd__conn_close(conn, why);
 	} else if (held > SSHD__OUT_HARD) {
 		snprintf(why, sizeof(why),
@@ -359,14 +382,27 @@ bool sshd__conn_overrun(struct sshd_conn *conn, size_t held)
 	return true;
 }
 
-/* A channel we freed, until the client's CLOSE: what it sends there stays in libssh's buffer
- * for the channel (taking none of it, libssh grows no window), so a client keeping to the
- * window holds at most that, and one that does not is cut off. */
+/* A channel we freed, until the client's CLOSE: what it sends there is dropped and counted
+ * as channel data (it was in flight when our CLOSE left: up to a window), against an
+ * allowance of SSHD__HELD_MAX for each channel freed so; a client past it is cut off.
+ * Taking it lets libssh open the window again, which the allowance bounds. */
 static int freed_data(ssh_session s, ssh_channel c, void *data, uint32_t len, int is_stderr,
 		      void *user)
 {
-	sshd__conn_overrun(user, len);
-	return 0;
+	struct sshd_conn *conn = user;
+	char why[SSHD__WHY_MAX];
+
+	conn->budget.data_packets++;
+	conn->budget.data_bytes += len;
+	if (len > conn->freed_allow && !conn->want_close) {
+		snprintf(why, sizeof(why),
+			 "client sent data on channels we had closed past what was in flight "
+			 "(%u KiB for each)",
+			 (unsigned)SSHD__HELD_MAX >> 10);
+		sshd__conn_close(conn, why);
+	}
+	conn->freed_allow -= len < conn->freed_allow ? len : conn->freed_allow;
+	return (int)len;
 }
 
 static void freed_close(ssh_session s, ssh_channel c, void *user)
@@ -384,6 +420,8 @@ void sshd__conn_free_channel(struct sshd_conn *conn, ssh_channel channel,
 	if (awaiting_close && conn->state != SSHD__CONN_DYING) {
 		ssh_set_channel_callbacks(channel, &conn->freed_cb);
 		conn->nfreed++;
+		if (conn->freed_allow < (uint64_t)conn->srv->max_channels * SSHD__HELD_MAX)
+			conn->freed_allow += SSHD__HELD_MAX;
 	}
 	ssh_channel_free(channel); /* sends our CLOSE; frees it now if the client's came */
 }
@@ -547,7 +585,8 @@ static void on_poll(uv_poll_t *h, int status, int events)
 			break;
 	} while (++rounds < SSHD__POLL_ROUNDS &&
 		 conn->sock_count.in_bytes - before >= SSHD__LIBSSH_READ && !hard_limits(conn) &&
-		 queue_cost(conn) <= SSHD__REQ_MAX / 4 && ssh_is_connected(conn->session));
+		 in_cost(conn, &conn->out.q, conn->out.q_popped) <= SSHD__REQ_MAX / 4 &&
+		 ssh_is_connected(conn->session));
 	conn->in_dopoll--;
 	sshd__conn_process(conn);
 }

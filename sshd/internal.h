@@ -114,6 +114,12 @@ enum sshd__conn_state {
 	SSHD__CONN_DYING,
 };
 
+/* conn.c: the client's input counters at some moment (libssh's raw ones, and the channel
+ * data our callbacks saw) */
+struct sshd__in_mark {
+	uint64_t payload, packets, data_packets, data_bytes;
+};
+
 /* conn.c: how much of our output libssh holds, from its counters.  The mark is taken
  * whenever its output buffer is seen empty; `stall_*` while the client is over the limit. */
 struct sshd__out {
@@ -122,8 +128,10 @@ struct sshd__out {
 	uint64_t stall_sent;	 /* socket bytes out when the gate last saw some leave */
 	uint64_t stall_since_ms; /* when that was */
 	/* input counters when libssh's request queue was last seen empty, and the requests
-	 * popped since: what may wait in it is bounded (SSHD__REQ_MAX) */
-	uint64_t q_payload, q_packets, q_data_packets, q_data_bytes, q_popped;
+	 * popped since: what may wait in it is bounded (SSHD__REQ_MAX); and when a packet of
+	 * ours last went into libssh's output (quiet_out: its count then) */
+	struct sshd__in_mark q, quiet;
+	uint64_t q_popped, quiet_out;
 	/* our channel data libssh keeps back during a key re-exchange it started: bytes, and
 	 * its payload counter when the first of them was kept (kex_held()) */
 	uint64_t kex_queued, kex_base;
@@ -170,6 +178,7 @@ struct sshd_conn {
 	unsigned nfreed;	 /* channels we freed whose CLOSE the client has not sent: at
 				  * most max_channels of them (sshd__conn_free_channel) */
 	struct ssh_channel_callbacks_struct freed_cb;
+	uint64_t freed_allow; /* data they may still bring (conn.c freed_data()) */
 	struct sshd__budget budget;
 	struct ssh_counter_struct sock_count; /* libssh counts the socket's bytes here */
 	struct ssh_counter_struct raw_count;  /* and the packets it queued, with their payload */
@@ -307,8 +316,8 @@ int sshd__conn_write(struct sshd_conn *conn, ssh_channel channel, bool is_err, c
 /* Free a channel we are done with (its callbacks `cb` are removed).  `awaiting_close`: it
  * was open and the client has not sent its CLOSE; until then libssh keeps it and what the client
  * still sends on it (libssh 0.10 does not enforce the window: channels.c "let's accept it anyway"),
- * so it gets callbacks that cut off a client holding more than SSHD__HELD_MAX there, and such
- * channels are capped at max_channels (sshd__conn_room). */
+ * so it gets callbacks that drop it, counted against SSHD__HELD_MAX for each such channel,
+ * and such channels are capped at max_channels (sshd__conn_room). */
 void sshd__conn_free_channel(struct sshd_conn *conn, ssh_channel channel,
 			     struct ssh_channel_callbacks_struct *cb, bool awaiting_close);
 /* From a channel's data callback, libssh holding `held` bytes of it: true (and the

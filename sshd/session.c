@@ -676,7 +676,7 @@ void sshd__chan_abort(struct sshd__chan *chan, const char *message)
 	sshd__watch_end(chan, -1);
 	n = snprintf(line, sizeof(line), "\r\n%s\r\n", message);
 	if (n > 0 && ssh_channel_window_size(chan->channel) >= (uint32_t)n)
-		ssh_channel_write_stderr(chan->channel, line, (uint32_t)n);
+		sshd__conn_write(chan->conn, chan->channel, true, line, (uint32_t)n);
 	sshd__chan_kill(chan, SIGHUP);
 	/* SIGHUP reaches the shell; what it started with setsid or nohup only its cgroup */
 	if (chan->cg)

@@ -217,6 +217,7 @@ struct ctl_server {
 	/* ... but not before this (now_mono_ms): a batch's rebuild is followed by as long
 	 * again without one (node.c) */
 	uint64_t rebuild_after_ms;
+	uint64_t scan_after_ms; /* wall ms: the tick's next scan of every node (node.c) */
 	/* what peers see of a node changed (online, endpoints, discovery key): the held map
 	 * polls are woken by the next tick, once for every change made meanwhile.  Waking all
 	 * of them per change was O(nodes) resumes per node coming online: O(N^2) while 10 000
@@ -318,6 +319,7 @@ enum {
 	/* after a batch's rebuild that took T, none for SRV_REBUILD_REST x T (node.c's tick):
 	 * rebuilds hold the lock at most half the time while nodes register */
 	SRV_REBUILD_REST = 1,
+	SRV_SCAN_MS = 1000, /* the tick's scan of every node: online state, relay credentials */
 };
 
 /* node.c: the node registry */

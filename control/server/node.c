@@ -344,7 +344,12 @@ void ctl__timer_tick(struct ctl_server *srv)
 	 * written once a minute (replica.c) */
 	uint64_t window_ms =
 	    srv->cfg.keepalive_ms + 15000 + (srv->shared ? SRV_LAST_SEEN_WRITE_S * 1000 : 0);
-	for (size_t i = 0; i < srv->n_nodes; i++) {
+	/* every node's online state and relay credentials: once a second, not every tick (at
+	 * 10 000 nodes the scan every 50 ms was ~8 % of meshcontrol's CPU, under the lock) */
+	bool scan = now_ms >= srv->scan_after_ms;
+	if (scan)
+		srv->scan_after_ms = now_ms + SRV_SCAN_MS;
+	for (size_t i = 0; scan && i < srv->n_nodes; i++) {
 		struct ctl__node *n = srv->nodes[i];
 		bool online =
 		    n->rec.last_seen && (uint64_t)n->rec.last_seen * 1000 + window_ms > now_ms;
