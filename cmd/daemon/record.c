@@ -166,6 +166,13 @@ static bool append_remote(struct rec_session *s, const char *buf, ssize_t n, boo
 		session_fail(s, s->enforce
 				    ? "the recorder cannot keep up; the session is ended"
 				    : "the recorder cannot keep up; the rest is not recorded");
+	} else if (e == -ENOMEM) {
+		log_warn(subject, "%s: out of memory for the recorder's copy: %s", s->id,
+			 s->enforce ? "the session is ended" : "the rest is not recorded");
+		session_fail(s, s->enforce ? "meshd is out of memory; the session is ended"
+					   : "meshd is out of memory; the rest is not recorded");
+	} else if (e && e != -EPIPE) { /* -EPIPE: the upload's failure was told already */
+		log_warn(subject, "%s: the recorder's copy stops: %s", s->id, strerror(-e));
 	}
 	if (e)
 		s->up_failed = true;

@@ -746,9 +746,9 @@ int meshd_upload_append(struct meshd_upload *u, const void *data, size_t len)
 {
 	char *p;
 	ssize_t n = meshd_upload_room(u, len, &p);
-	if (n == -EPIPE)
-		return -EPIPE;
-	if (n < 0 || (size_t)n < len) /* past MESHD_UPLOAD_BUF_MAX, or no memory for it */
+	if (n == -EPIPE || n == -ENOMEM)
+		return (int)n;
+	if (n < 0 || (size_t)n < len) /* past MESHD_UPLOAD_BUF_MAX */
 		return -ENOBUFS;
 	memcpy(p, data, len);
 	return meshd_upload_commit(u, len);

@@ -88,8 +88,8 @@ int meshd_upload_new(struct meshd_upload_config *cfg, const struct addr_ip *reco
 		     const char *id, const void *header, size_t hlen,
 		     const struct meshd_upload_events *ev, void *ctx, struct meshd_upload **out);
 
-/* One or more whole lines.  0, or -ENOBUFS past MESHD_UPLOAD_BUF_MAX (nothing kept), or
- * -EPIPE after ev.failed. */
+/* One or more whole lines.  0, or -ENOBUFS past MESHD_UPLOAD_BUF_MAX (nothing kept),
+ * -ENOMEM, or -EPIPE after ev.failed. */
 int meshd_upload_append(struct meshd_upload *u, const void *data, size_t len);
 
 /* Room at the stream's end to write the next lines in place (the asciicast writer escapes
