@@ -266,6 +266,7 @@ struct ctl_server {
 	 * event no longer walked 10 000 held map polls to find the audit waiters (#21). */
 	struct ctl__req waiting[SRV_WAIT_KINDS];
 	size_t n_waiting[SRV_WAIT_KINDS];
+	uint64_t next_deadline_ms; /* the earliest held request's deadline or earlier; 0: none */
 	/* Request bodies being received, over all connections (not under srv->lock): bounded
 	 * by SRV_BODY_BUDGET before anyone is authenticated. */
 	_Atomic size_t body_bytes;
