@@ -29,7 +29,10 @@
  * during a key re-exchange libssh started, every answer waits in its own queue until the
  * client answers the exchange, so a client that sends as much input as SSHD__REQ_MAX,
  * channel data aside, while none of our packets goes out is closed ("client sent N KiB of
- * requests while none of our packets went out", review-72 A1).  And one over SSHD__OUT_MAX that
+ * requests while none of our packets went out", review-72 A1).  Past a quarter of that we
+ * send an SSH_MSG_IGNORE of our own: when it goes out (nothing is held back: the client
+ * only said things that need no answer, like an idle session's IGNORE keepalives), the
+ * count starts again.  And one over SSHD__OUT_MAX that
  * takes none of it for stall_timeout_ms is closed ("client stopped reading: ...").
  *
  * Why not stop reading instead: libssh 0.10 has no way to write without reading (its poll
@@ -199,10 +202,24 @@ static bool hard_limits(struct sshd_conn *conn)
 		return true;
 	if (conn->raw_count.out_packets != o->quiet_out) {
 		o->quiet_out = conn->raw_count.out_packets;
+		o->quiet_probed = false;
 		in_mark(conn, &o->quiet);
 	}
 	cost = in_cost(conn, &o->q, o->q_popped);
 	quiet = in_cost(conn, &o->quiet, 0);
+	if (quiet > SSHD__REQ_MAX / 4 && !o->quiet_probed && conn->state != SSHD__CONN_AUTH) {
+		/* a client may have said much that needs no answer (SSH_MSG_IGNORE keepalives of
+		 * an idle session): a packet of ours that goes out clears the count, one that
+		 * libssh holds back for its key re-exchange does not */
+		o->quiet_probed = true;
+		ssh_send_ignore(conn->session, "");
+		if (conn->raw_count.out_packets != o->quiet_out) { /* it went out */
+			o->quiet_out = conn->raw_count.out_packets;
+			o->quiet_probed = false;
+			in_mark(conn, &o->quiet);
+			quiet = 0;
+		}
+	}
 	held = out_held(conn);
 	if (cost > SSHD__REQ_MAX) {
 		snprintf(why, sizeof(why),

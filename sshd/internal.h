@@ -132,6 +132,7 @@ struct sshd__out {
 	 * ours last went into libssh's output (quiet_out: its count then) */
 	struct sshd__in_mark q, quiet;
 	uint64_t q_popped, quiet_out;
+	bool quiet_probed; /* an SSH_MSG_IGNORE sent since quiet_out (conn.c hard_limits()) */
 	/* our channel data libssh keeps back during a key re-exchange it started: bytes, and
 	 * its payload counter when the first of them was kept (kex_held()) */
 	uint64_t kex_queued, kex_base;
