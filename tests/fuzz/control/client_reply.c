@@ -16,6 +16,7 @@
 
 #include "common/file.h"
 #include "control/client/internal.h"
+#include "tests/fuzz/tmpdir.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -53,12 +54,13 @@ static const long statuses[] = { 200, 401, 403, 404, 409, 410, 500, 0 };
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static uv_loop_t loop;
-	static char dir[] = "/tmp/mesh-fuzz-client.XXXXXX";
+	static char dir[256];
 	static uint8_t spub[32], spriv[32];
 	static bool ready;
 	if (!ready) {
 		uint8_t seed[32] = { 7 };
-		if (sodium_init() < 0 || !mkdtemp(dir) || uv_loop_init(&loop) != 0)
+		fz_tmpdir("mesh-fuzz-client", dir, sizeof(dir));
+		if (sodium_init() < 0 || uv_loop_init(&loop) != 0)
 			abort();
 		crypto_box_seed_keypair(spub, spriv, seed);
 		ready = true;

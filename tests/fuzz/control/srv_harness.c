@@ -21,6 +21,7 @@
 #include "common/key.h"
 #include "control/server/ident.h"
 #include "control/server/sso.h"
+#include "tests/fuzz/tmpdir.h"
 
 uint8_t fz_machine_pub[FZ_NODES][32], fz_machine_priv[FZ_NODES][32];
 
@@ -200,10 +201,7 @@ static void copy_file(const char *from_dir, const char *to_dir, const char *name
 
 static void prepare(void)
 {
-	const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-	snprintf(template_dir, sizeof(template_dir), "%s/mesh-fuzz-srv-XXXXXX", base);
-	if (!mkdtemp(template_dir))
-		abort();
+	fz_tmpdir("mesh-fuzz-srv", template_dir, sizeof(template_dir));
 	snprintf(work_dir, sizeof(work_dir), "%s/w", template_dir);
 	snprintf(relay_secret_file, sizeof(relay_secret_file), "%s/relay-secret", template_dir);
 	int sfd = open(relay_secret_file, O_WRONLY | O_CREAT | O_TRUNC, 0600);
