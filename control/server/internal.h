@@ -50,6 +50,9 @@ struct ctl__node {
 	uint64_t sent_version;
 	uint64_t *sent_ids, *sent_vers;
 	size_t n_sent;
+	/* sent_filter and sent_ssh are filter_json and ssh_json themselves while those did
+	 * not change since (shared, not copied: a server's filter is ~70 KB at 10 000 nodes);
+	 * ctl__node_set_texts replaces the current ones, keeping the sent ones alive */
 	char *sent_filter, *sent_ssh, *sent_self, *sent_relays;
 	uint64_t sent_dns_gen; /* the DNS settings it was sent (srv->dns_gen then) */
 	/* audit events it sent in the minute from audit_window_ms (now_mono_ms) */
@@ -355,6 +358,10 @@ int ctl__node_owner(struct ctl_server *srv, struct ctl__node *n);
 /* Rebuild the node's public JSON; bumps its version when the text changed.  Called after
  * every change of n->rec: it also reindexes n (ctl__node_reindex). */
 int ctl__node_render(struct ctl_server *srv, struct ctl__node *n);
+/* The node's compiled filter and SSH rules become filter and ssh (taken; NULL: out of
+ * memory, which the caller reports); the old ones are freed unless they are what the node
+ * was last sent (sent_filter, sent_ssh), which keep them. */
+void ctl__node_set_texts(struct ctl__node *n, char *filter, char *ssh);
 /* The node's key has expired at now (a key of a tagged node never does). */
 bool ctl__node_expired(const struct ctl__node *n, int64_t now);
 /* Free a string that may hold credentials. */

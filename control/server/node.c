@@ -50,6 +50,19 @@ void ctl__secret_free(char *s)
 	free(s);
 }
 
+static void text_replace(char **cur, const char *sent, char *next)
+{
+	if (*cur != sent)
+		free(*cur);
+	*cur = next;
+}
+
+void ctl__node_set_texts(struct ctl__node *n, char *filter, char *ssh)
+{
+	text_replace(&n->filter_json, n->sent_filter, filter);
+	text_replace(&n->ssh_json, n->sent_ssh, ssh);
+}
+
 static void node_free(struct ctl__node *n)
 {
 	if (!n)
@@ -57,8 +70,7 @@ static void node_free(struct ctl__node *n)
 	ctl_node_rec_clear(&n->rec);
 	free(n->peer_json);
 	free(n->vis);
-	free(n->filter_json);
-	free(n->ssh_json);
+	ctl__node_set_texts(n, NULL, NULL);
 	free(n->sent_ids);
 	free(n->sent_vers);
 	free(n->sent_filter);
@@ -222,11 +234,8 @@ static int rebuild_open(struct ctl_server *srv)
 	int rc = 0;
 	for (size_t i = 0; i < srv->n_nodes && !rc; i++) {
 		struct ctl__node *n = srv->nodes[i];
-		free(n->filter_json);
-		free(n->ssh_json);
 		free(n->vis);
-		n->filter_json = strdup(allow_all);
-		n->ssh_json = strdup("[]");
+		ctl__node_set_texts(n, strdup(allow_all), strdup("[]"));
 		n->vis = calloc(srv->n_nodes ? srv->n_nodes : 1, sizeof(*n->vis));
 		n->n_vis = 0;
 		if (!n->filter_json || !n->ssh_json || !n->vis) {

@@ -472,10 +472,7 @@ static int apply(struct ctl_server *srv, const char *text, bool commit, bool tes
 			rc = -ENOMEM;
 			goto out;
 		}
-		free(n->filter_json);
-		free(n->ssh_json);
-		n->filter_json = f;
-		n->ssh_json = s;
+		ctl__node_set_texts(n, f, s);
 	}
 	rc = polglue_visibility(srv, c, t.addrs, t.n, ctl__now_s());
 	if (rc)

@@ -331,9 +331,7 @@ int main(void)
 	ctl__wake_maps(srv);
 	CHECK(m0.suspended && m1.suspended); /* nothing changed for either */
 	struct ctl__node *n1 = ctl__node_by_id(srv, 2);
-	char *f = strdup("[]");
-	free(n1->filter_json);
-	n1->filter_json = f;
+	ctl__node_set_texts(n1, strdup("[]"), strdup(n1->ssh_json));
 	ctl__wake_maps(srv);
 	pthread_mutex_unlock(&srv->lock);
 	CHECK(m0.suspended && !m1.suspended);
