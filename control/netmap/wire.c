@@ -14,21 +14,25 @@
  * X25519 is most of sealing a map delta: 367k of the 470k instructions a policy change's
  * answer to one node cost (callgrind, control-scale at 1 000 nodes), every time, for a pair
  * of keys that never changes.  crypto_box_beforenm's key is kept per pair in a fixed table
- * (direct-mapped, a collision replaces), found by a BLAKE2b tag of both keys, never by the
- * private key itself.  Bounded whoever sends: churning it with fresh key pairs costs us what
- * every message cost before (one X25519).  meshcontrol's workers seal in parallel: a mutex,
- * held for the lookup only.  An open keeps a key only once a box authenticated with it.
- * The shared keys are secrets: an entry replaced is wiped first, and every entry at exit
- * (atexit, registered with the first) or by ctl_wire_keys_forget. */
-enum { WIRE_KEYS = 16384 };
+ * of sets of WIRE_WAYS entries (the least recently used of a full set is replaced), found
+ * by a BLAKE2b tag of both keys, never by the private key itself.  A table of 16 384 single
+ * entries kept only ~46 % of 10 000 nodes' keys (the rest collided and evicted each other at
+ * every message); sets of 4 in 65 536 keep all but a few of 30 000.  Bounded whoever sends:
+ * churning it with fresh key pairs costs us what every message cost before (one X25519).
+ * meshcontrol's workers seal in parallel: a mutex, held for the lookup only.  An open keeps
+ * a key only once a box authenticated with it.  The shared keys are secrets: an entry
+ * replaced is wiped first, and every entry at exit (atexit, registered with the first) or by
+ * ctl_wire_keys_forget.  The table's pages are touched only as keys arrive. */
+enum { WIRE_KEYS = 65536, WIRE_WAYS = 4 };
 
 struct wire_key {
 	uint8_t tag[crypto_generichash_BYTES];
 	uint8_t k[crypto_box_BEFORENMBYTES];
-	bool used;
+	uint64_t used; /* 0: empty; else when last used (wire_clock) */
 };
 
 static struct wire_key wire_keys[WIRE_KEYS];
+static uint64_t wire_clock;
 static pthread_mutex_t wire_keys_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void pair_tag(const uint8_t pub[static 32], const uint8_t priv[static 32],
@@ -41,21 +45,34 @@ static void pair_tag(const uint8_t pub[static 32], const uint8_t priv[static 32]
 	crypto_generichash_final(&st, tag, crypto_generichash_BYTES);
 }
 
-static struct wire_key *key_slot(const uint8_t *tag)
+/* The first entry of tag's set. */
+static struct wire_key *key_set(const uint8_t *tag)
 {
-	return &wire_keys[(tag[0] | (size_t)tag[1] << 8) % WIRE_KEYS];
+	size_t set =
+	    (tag[0] | (size_t)tag[1] << 8 | (size_t)tag[2] << 16) % (WIRE_KEYS / WIRE_WAYS);
+	return &wire_keys[set * WIRE_WAYS];
+}
+
+/* tag's entry in its set, or NULL; the lock is held */
+static struct wire_key *key_in_set(struct wire_key *set, const uint8_t *tag)
+{
+	for (size_t i = 0; i < WIRE_WAYS; i++)
+		if (set[i].used && sodium_memcmp(set[i].tag, tag, sizeof(set[i].tag)) == 0)
+			return &set[i];
+	return NULL;
 }
 
 /* The kept key of tag into k: true, or false when it is not kept. */
 static bool keys_find(const uint8_t *tag, uint8_t k[static crypto_box_BEFORENMBYTES])
 {
 	pthread_mutex_lock(&wire_keys_lock);
-	struct wire_key *w = key_slot(tag);
-	bool hit = w->used && sodium_memcmp(w->tag, tag, sizeof(w->tag)) == 0;
-	if (hit)
+	struct wire_key *w = key_in_set(key_set(tag), tag);
+	if (w) {
 		memcpy(k, w->k, crypto_box_BEFORENMBYTES);
+		w->used = ++wire_clock;
+	}
 	pthread_mutex_unlock(&wire_keys_lock);
-	return hit;
+	return w != NULL;
 }
 
 size_t ctl_wire_keys_forget(void)
@@ -63,7 +80,7 @@ size_t ctl_wire_keys_forget(void)
 	size_t n = 0;
 	pthread_mutex_lock(&wire_keys_lock);
 	for (size_t i = 0; i < WIRE_KEYS; i++) {
-		n += wire_keys[i].used;
+		n += wire_keys[i].used != 0;
 		sodium_memzero(&wire_keys[i], sizeof(wire_keys[i]));
 	}
 	pthread_mutex_unlock(&wire_keys_lock);
@@ -85,11 +102,22 @@ static void keys_put(const uint8_t *tag, const uint8_t k[static crypto_box_BEFOR
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	pthread_once(&once, keys_at_exit);
 	pthread_mutex_lock(&wire_keys_lock);
-	struct wire_key *w = key_slot(tag);
-	sodium_memzero(w, sizeof(*w)); /* a collision evicts: the old key wiped, not kept */
+	struct wire_key *set = key_set(tag), *w = key_in_set(set, tag);
+	if (!w) { /* an empty entry, or else the least recently used */
+		w = &set[0];
+		for (size_t i = 0; i < WIRE_WAYS; i++) {
+			if (!set[i].used) {
+				w = &set[i];
+				break;
+			}
+			if (set[i].used < w->used)
+				w = &set[i];
+		}
+	}
+	sodium_memzero(w, sizeof(*w)); /* what it held is wiped, not kept */
 	memcpy(w->tag, tag, sizeof(w->tag));
 	memcpy(w->k, k, crypto_box_BEFORENMBYTES);
-	w->used = true;
+	w->used = ++wire_clock;
 	pthread_mutex_unlock(&wire_keys_lock);
 }
 
