@@ -61,6 +61,8 @@ static json_t *random_value(int depth)
 	case 1:
 		return json_real((double)rnd(100000) / (1 + rnd(97)) * (rnd(2) ? -1 : 1));
 	case 2:
+		if (!rnd(8)) /* a NUL inside: "\u0000" */
+			return json_stringn("n\0ul\0", 5);
 		return json_string(odd_strings[rnd(sizeof(odd_strings) / sizeof(*odd_strings))]);
 	case 3:
 		return rnd(2) ? json_true() : json_false();
