@@ -66,6 +66,10 @@ struct ctl__node {
 	size_t n_kills, kills_taken;
 	uint64_t sessions_window_ms; /* lists it sent in the minute from then (now_mono_ms) */
 	unsigned sessions_posts;
+	/* the list this replica last stored for it (a BLAKE2b of its text) and when (mono ms;
+	 * 0: none): the same list again within SRV_SESSIONS_SAME_MS is not written again */
+	uint8_t sessions_hash[16];
+	uint64_t sessions_stored_ms;
 	/* where srv->node_ix holds it (node_index.c): bit k set when it is in node_ix[k],
 	 * under ix_hash[k] */
 	uint64_t ix_hash[CTL__IX_KINDS];
@@ -318,8 +322,9 @@ enum {
 	SRV_HOLDS_PER_NODE = 32,
 	SRV_HOLDS_PER_SOURCE = 16,
 	SRV_HOLDS_MAX = 4096,
-	SRV_HOLD_IDLE_S = 90,	    /* > SRV_HOLD_WAIT_MS: a client waiting asks again before */
-	SRV_SESSIONS_PER_MIN = 120, /* a node's lists of live sessions (sessions.c) */
+	SRV_HOLD_IDLE_S = 90,	   /* > SRV_HOLD_WAIT_MS: a client waiting asks again before */
+	SRV_SESSIONS_PER_MIN = 60, /* a node's lists of live sessions (sessions.c) */
+	SRV_SESSIONS_SAME_MS = 60000,
 	/* after a batch's rebuild that took T, none for SRV_REBUILD_REST x T (node.c's tick):
 	 * rebuilds hold the lock at most half the time while nodes register */
 	SRV_REBUILD_REST = 1,

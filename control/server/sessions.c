@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "common/log.h"
 #include "common/now.h"
 #include "control/netmap/netmap_json.h"
@@ -130,8 +132,9 @@ enum MHD_Result ctl__api_sessions(struct ctl__req *r, struct ctl__node *n)
 	/* a node whose key expired is out of the tailnet until it logs in again */
 	if (ctl__node_expired(n, ctl__now_s()))
 		return ctl__sealed_error(r, MHD_HTTP_FORBIDDEN, "sessions: the node's key expired");
-	/* a list costs its parse and a write under the lock: a node may not send them in a
-	 * loop */
+	/* a list costs its parse and a write under the lock (up to 2 MiB): a node may not send
+	 * them in a loop, and the same list again is not written again for a minute (review-66
+	 * #3; meshd sends one when its sessions change, at most one a second) */
 	uint64_t now = now_mono_ms();
 	if (!n->sessions_window_ms || now - n->sessions_window_ms >= 60000) {
 		n->sessions_window_ms = now;
@@ -140,8 +143,8 @@ enum MHD_Result ctl__api_sessions(struct ctl__req *r, struct ctl__node *n)
 	if (++n->sessions_posts > SRV_SESSIONS_PER_MIN)
 		return ctl__sealed_error(
 		    r, MHD_HTTP_TOO_MANY_REQUESTS,
-		    "sessions: more than %d lists a minute (meshd sends at most "
-		    "one a second)",
+		    "sessions: more than %d lists a minute (meshd sends one when its "
+		    "sessions change, at most one a second)",
 		    SRV_SESSIONS_PER_MIN);
 	int rc = ctl__sessions_from_json(r->msg, &v, &count, err, sizeof(err));
 	if (rc == -ENOMEM)
@@ -152,9 +155,24 @@ enum MHD_Result ctl__api_sessions(struct ctl__req *r, struct ctl__node *n)
 	free(v);
 	if (!list)
 		return ctl__sealed_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+	/* Not with replicas: the node may have stored another list through one of them since. */
+	uint8_t hash[sizeof(n->sessions_hash)];
+	crypto_generichash(hash, sizeof(hash), (const uint8_t *)list, strlen(list), NULL, 0);
+	if (!srv->shared && n->sessions_stored_ms &&
+	    now - n->sessions_stored_ms < SRV_SESSIONS_SAME_MS &&
+	    memcmp(hash, n->sessions_hash, sizeof(hash)) == 0) {
+		free(list);
+		return ctl__reply_sealed_json(r, MHD_HTTP_OK,
+					      json_pack("{s:I}", "stored", (json_int_t)count));
+	}
+	n->sessions_stored_ms = 0;
 	rc =
 	    srv->store->ops->ssh_sessions_put(srv->store, n->rec.id, list, (int64_t)ctl__wall_ms());
 	free(list);
+	if (!rc) {
+		memcpy(n->sessions_hash, hash, sizeof(hash));
+		n->sessions_stored_ms = now ? now : 1;
+	}
 	/* the store dropped the kills of sessions no longer listed */
 	if (!rc)
 		rc = kills_load(srv, n->rec.id);
