@@ -69,9 +69,19 @@
  * reads up to 4 KiB in many of the calls a pass makes: ssh_message_get() on an empty queue,
  * each channel's write, EOF and close, ssh_send_debug(), the keepalive); channel data,
  * SSHD__HELD_MAX (4 MiB) for each open channel (a channel we freed takes none: what arrives
- * there is dropped, SSHD__HELD_MAX of it for each); and the kernel's socket buffers.  Left:
- * a key re-exchange libssh started that the client never answers, while it sends nothing,
- * is not timed out (nothing grows; the connection waits, review-72 A2). */
+ * there is dropped, SSHD__HELD_MAX of it for each); and the kernel's socket buffers.
+ *
+ * A key re-exchange libssh started that the client never answers (review-72 A2) is timed out
+ * even when nothing grows (an idle shell's prompt, a keepalive): once a send of ours is seen
+ * kept back for it (a channel write its counter did not see leave; a keepalive, or the
+ * SSH_MSG_IGNORE after one that sent nothing, that added no packet; a refused open's answer
+ * after the debug line that went out), the connection is closed ("client left our key
+ * re-exchange unanswered for N s") unless some packet of ours goes out within
+ * stall_timeout_ms: the exchange's own reply and our NEWKEYS are not kept back, and the
+ * queue leaves right after them.  Packets libssh never keeps back (DEBUG, UNIMPLEMENTED)
+ * count as going on too, so a client that provokes them restarts the wait; a refused open
+ * re-marks the count after its own debug line, so its flood does not.  In authentication
+ * preauth_timeout_ms governs instead. */
 #include <errno.h>
 #include <inttypes.h>
 #include <fcntl.h>
@@ -137,11 +147,51 @@ bool sshd__conn_out_blocked(struct sshd_conn *conn)
 	return (ssh_get_poll_flags(conn->session) & SSH_WRITE_PENDING) || out_over(conn);
 }
 
+/* A send of ours was just kept back for a key re-exchange libssh started (`before`: the packet
+ * counter before that send): the exchange waits on the client from the first such send, until
+ * a packet of ours goes out after this one (kex_check()); one that went out before it, since
+ * the last such send, began a new wait. */
+static void kex_wait(struct sshd_conn *conn, uint64_t before)
+{
+	struct sshd__out *o = &conn->out;
+	bool waiting = o->kex_wait && before == o->kex_wait_out;
+
+	o->kex_wait_out = conn->raw_count.out_packets;
+	if (waiting)
+		return;
+	o->kex_wait = true;
+	o->kex_wait_ms = now_mono_ms();
+	if (conn->state == SSHD__CONN_READY) /* AUTH: preauth_timeout_ms */
+		sshd__conn_timer_arm(conn);
+}
+
+/* Close a client that has left the exchange unanswered for stall_timeout_ms (one past the
+ * output limit is out_check()'s). */
+static void kex_check(struct sshd_conn *conn)
+{
+	struct sshd__out *o = &conn->out;
+	char why[SSHD__WHY_MAX];
+
+	if (!o->kex_wait)
+		return;
+	if (conn->raw_count.out_packets != o->kex_wait_out) { /* the exchange went on */
+		o->kex_wait = false;
+		return;
+	}
+	/* gated: out_check()'s stall closes it, and says how much waits */
+	if (conn->state != SSHD__CONN_READY || conn->want_close || o->gated ||
+	    now_mono_ms() - o->kex_wait_ms < conn->srv->stall_timeout_ms)
+		return;
+	snprintf(why, sizeof(why), "client left our key re-exchange unanswered for %u s",
+		 conn->srv->stall_timeout_ms / 1000);
+	sshd__conn_close(conn, why);
+}
+
 int sshd__conn_write(struct sshd_conn *conn, ssh_channel channel, bool is_err, const void *p,
 		     uint32_t n)
 {
 	struct sshd__out *o = &conn->out;
-	uint64_t before = conn->raw_count.out_bytes, seen;
+	uint64_t before = conn->raw_count.out_bytes, packets = conn->raw_count.out_packets, seen;
 	int w = is_err ? ssh_channel_write_stderr(channel, p, n) : ssh_channel_write(channel, p, n);
 
 	seen = conn->raw_count.out_bytes - before;
@@ -149,6 +199,7 @@ int sshd__conn_write(struct sshd_conn *conn, ssh_channel channel, bool is_err, c
 		if (!kex_held(conn))
 			o->kex_base = before + seen;
 		o->kex_queued += (uint64_t)w - seen;
+		kex_wait(conn, packets);
 	}
 	return w;
 }
@@ -251,6 +302,7 @@ static void out_check(struct sshd_conn *conn)
 	uint64_t held = out_held(conn), now;
 	char why[SSHD__WHY_MAX];
 
+	kex_check(conn);
 	if (held <= SSHD__OUT_MAX) {
 		o->gated = false;
 		return;
@@ -447,9 +499,13 @@ void sshd__conn_free_channel(struct sshd_conn *conn, ssh_channel channel,
  * so the reason travels as an SSH debug message just before (ssh -v shows "Remote: …"). */
 void sshd__refuse_open(struct sshd_conn *conn, ssh_message msg, const char *why)
 {
+	uint64_t before = conn->raw_count.out_packets;
+
 	log_info(conn->subject, "%s", why);
 	ssh_send_debug(conn->session, why, 1);
 	ssh_message_reply_default(msg);
+	if (conn->raw_count.out_packets - before < 2) /* the answer kept back, the debug not */
+		kex_wait(conn, before);
 }
 
 static struct sshd__chan *chan_of(struct sshd_conn *conn, ssh_channel channel)
@@ -615,6 +671,22 @@ void sshd__conn_abort_all(struct sshd_conn *conn, const char *message)
 		sshd__chan_abort(container_of(conn->chans.next, struct sshd__chan, node), message);
 }
 
+/* The keepalive, and the probe of a key re-exchange left unanswered: libssh keeps the request
+ * back during one it started.  It sends none at all while the last one's answer is unread or
+ * was read outside the call (ssh_global_request() looks at that instead), so when no packet
+ * left, an SSH_MSG_IGNORE, which it always sends and keeps back likewise, tells. */
+static void keepalive(struct sshd_conn *conn)
+{
+	uint64_t before = conn->raw_count.out_packets;
+
+	ssh_send_keepalive(conn->session);
+	if (conn->raw_count.out_packets != before)
+		return;
+	ssh_send_ignore(conn->session, "");
+	if (conn->raw_count.out_packets == before)
+		kex_wait(conn, before);
+}
+
 static void on_timer(uv_timer_t *t)
 {
 	struct sshd_conn *conn = t->data;
@@ -628,11 +700,20 @@ static void on_timer(uv_timer_t *t)
 	} else if (conn->out.gated) {
 		/* no keepalive into output nobody takes; sshd__conn_process() checks the stall */
 	} else if (conn->srv->keepalive_ms && conn->state == SSHD__CONN_READY) {
-		ssh_send_keepalive(conn->session);
+		keepalive(conn);
 	}
 	sshd__conn_process(conn);
 	if (conn->state != SSHD__CONN_DYING)
 		sshd__conn_timer_arm(conn);
+}
+
+/* Shorten `wait` (0: none yet) to reach `end`. */
+static void wait_until(uint64_t *wait, uint64_t now, uint64_t end)
+{
+	uint64_t left = end > now ? end - now : 1;
+
+	if (!*wait || *wait > left)
+		*wait = left;
 }
 
 void sshd__conn_timer_arm(struct sshd_conn *conn)
@@ -647,12 +728,10 @@ void sshd__conn_timer_arm(struct sshd_conn *conn)
 		if (conn->srv->keepalive_ms && (!wait || wait > conn->srv->keepalive_ms))
 			wait = conn->srv->keepalive_ms;
 	}
-	if (conn->out.gated && conn->state != SSHD__CONN_AUTH) { /* AUTH: preauth_timeout_ms */
-		uint64_t end = conn->out.stall_since_ms + conn->srv->stall_timeout_ms;
-		uint64_t left = end > now ? end - now : 1;
-		if (!wait || wait > left)
-			wait = left;
-	}
+	if (conn->out.gated && conn->state != SSHD__CONN_AUTH) /* AUTH: preauth_timeout_ms */
+		wait_until(&wait, now, conn->out.stall_since_ms + conn->srv->stall_timeout_ms);
+	else if (conn->out.kex_wait && conn->state == SSHD__CONN_READY)
+		wait_until(&wait, now, conn->out.kex_wait_ms + conn->srv->stall_timeout_ms);
 	if (wait)
 		uv_timer_start(&conn->timer, on_timer, wait, 0);
 	else

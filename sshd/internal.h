@@ -136,6 +136,11 @@ struct sshd__out {
 	/* our channel data libssh keeps back during a key re-exchange it started: bytes, and
 	 * its payload counter when the first of them was kept (kex_held()) */
 	uint64_t kex_queued, kex_base;
+	/* a send of ours libssh kept back for that exchange (any, channel data or not): when
+	 * the first was seen, and its packet counter after the latest; a packet out since means
+	 * the exchange went on (conn.c kex_check(), review-72 A2) */
+	bool kex_wait;
+	uint64_t kex_wait_ms, kex_wait_out;
 };
 
 struct sshd_conn {

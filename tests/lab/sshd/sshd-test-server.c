@@ -3,7 +3,8 @@
  *
  *   sshd-test-server --listen 127.0.0.1:PORT --state DIR --table FILE
  *                    [--control FIFO] [--known-hosts FILE] [--preauth-ms N] [--max-conns N]
- *                    [--max-channels N] [--stall-ms N] [--rekey-data BYTES] [--watch DIR]
+ *                    [--max-channels N] [--stall-ms N] [--rekey-data BYTES] [--keepalive-ms N]
+ *                    [--watch DIR]
  *
  * Table: one rule per line, first match wins, '#' comments:
  *   USER-GLOB ACTION [from=IP] [local=NAME] [flags=agent,lfwd,rfwd,root] [env=GLOBS]
@@ -343,6 +344,8 @@ int main(int argc, char **argv)
 			cfg.stall_timeout_ms = (unsigned)atoi(argv[i + 1]);
 		else if (strcmp(argv[i], "--rekey-data") == 0)
 			cfg.rekey_data = strtoull(argv[i + 1], NULL, 10);
+		else if (strcmp(argv[i], "--keepalive-ms") == 0)
+			cfg.keepalive_ms = (unsigned)atoi(argv[i + 1]);
 		else if (strcmp(argv[i], "--watch") == 0)
 			watch_dir = argv[i + 1];
 		else
@@ -353,7 +356,7 @@ int main(int argc, char **argv)
 			"usage: %s --listen IP:PORT --state DIR --table FILE "
 			"[--control FIFO] [--known-hosts FILE] [--preauth-ms N] "
 			"[--max-conns N] [--max-channels N] [--stall-ms N] [--rekey-data BYTES] "
-			"[--watch DIR]\n",
+			"[--keepalive-ms N] [--watch DIR]\n",
 			argv[0]);
 		return 2;
 	}
