@@ -347,8 +347,10 @@ static int cmd_serve(int argc, char **argv)
 	 * environment still wins).  The maps are made under the server's one lock, so the HTTP
 	 * threads gain little from arenas of their own, and each arena kept the free memory of
 	 * the last burst: at 10 000 nodes 1.10 GB held by malloc for 0.54 GB in use with six
-	 * arenas, peak RSS 1 164 MB; with one, 758 MB (tests/bench/results.md, #21). */
-	if (!getenv("MALLOC_ARENA_MAX"))
+	 * arenas, peak RSS 1 164 MB; with one, 758 MB (tests/bench/results.md, #21).  The
+	 * environment's MALLOC_ARENA_MAX or GLIBC_TUNABLES glibc.malloc.arena_max wins. */
+	const char *tunables = getenv("GLIBC_TUNABLES");
+	if (!getenv("MALLOC_ARENA_MAX") && !(tunables && strstr(tunables, "arena_max")))
 		mallopt(M_ARENA_MAX, 1);
 	if (ctl_server_new(&cfg, &srv, err, sizeof(err)) != 0) {
 		log_err("meshcontrol", "%s", err);

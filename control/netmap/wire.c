@@ -15,15 +15,17 @@
  * answer to one node cost (callgrind, control-scale at 1 000 nodes), every time, for a pair
  * of keys that never changes.  crypto_box_beforenm's key is kept per pair in a fixed table
  * of sets of WIRE_WAYS entries (the least recently used of a full set is replaced), found
- * by a BLAKE2b tag of both keys, never by the private key itself.  A table of 16 384 single
- * entries kept only ~46 % of 10 000 nodes' keys (the rest collided and evicted each other at
- * every message); sets of 4 in 65 536 keep all but a few of 30 000.  Bounded whoever sends:
+ * by a BLAKE2b tag of both keys, never by the private key itself.  meshcontrol keeps one per
+ * node (its poll's open and its answer's seal use the same pair); a table of 16 384 single
+ * entries kept ~7 500 of 10 000 nodes' (the rest collided and evicted each other at every
+ * message: an X25519 each time); sets of 8 in 65 536 keep them all.  Bounded whoever sends:
  * churning it with fresh key pairs costs us what every message cost before (one X25519).
  * meshcontrol's workers seal in parallel: a mutex, held for the lookup only.  An open keeps
  * a key only once a box authenticated with it.  The shared keys are secrets: an entry
  * replaced is wiped first, and every entry at exit (atexit, registered with the first) or by
- * ctl_wire_keys_forget.  The table's pages are touched only as keys arrive. */
-enum { WIRE_KEYS = 65536, WIRE_WAYS = 4 };
+ * ctl_wire_keys_forget, which wipes only the sets used (wire_sets_used: a process that
+ * sealed once does not touch the whole table's pages at exit). */
+enum { WIRE_KEYS = 65536, WIRE_WAYS = 8, WIRE_SETS = WIRE_KEYS / WIRE_WAYS };
 
 struct wire_key {
 	uint8_t tag[crypto_generichash_BYTES];
@@ -32,6 +34,7 @@ struct wire_key {
 };
 
 static struct wire_key wire_keys[WIRE_KEYS];
+static uint64_t wire_sets_used[WIRE_SETS / 64]; /* a bit per set that holds or held a key */
 static uint64_t wire_clock;
 static pthread_mutex_t wire_keys_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -48,8 +51,7 @@ static void pair_tag(const uint8_t pub[static 32], const uint8_t priv[static 32]
 /* The first entry of tag's set. */
 static struct wire_key *key_set(const uint8_t *tag)
 {
-	size_t set =
-	    (tag[0] | (size_t)tag[1] << 8 | (size_t)tag[2] << 16) % (WIRE_KEYS / WIRE_WAYS);
+	size_t set = (tag[0] | (size_t)tag[1] << 8 | (size_t)tag[2] << 16) % WIRE_SETS;
 	return &wire_keys[set * WIRE_WAYS];
 }
 
@@ -79,10 +81,16 @@ size_t ctl_wire_keys_forget(void)
 {
 	size_t n = 0;
 	pthread_mutex_lock(&wire_keys_lock);
-	for (size_t i = 0; i < WIRE_KEYS; i++) {
-		n += wire_keys[i].used != 0;
-		sodium_memzero(&wire_keys[i], sizeof(wire_keys[i]));
-	}
+	for (size_t w = 0; w < WIRE_SETS / 64; w++)
+		for (size_t b = 0; wire_sets_used[w] && b < 64; b++) {
+			struct wire_key *set = &wire_keys[(w * 64 + b) * WIRE_WAYS];
+			if (!(wire_sets_used[w] >> b & 1))
+				continue;
+			for (size_t i = 0; i < WIRE_WAYS; i++)
+				n += set[i].used != 0;
+			sodium_memzero(set, WIRE_WAYS * sizeof(*set));
+		}
+	memset(wire_sets_used, 0, sizeof(wire_sets_used));
 	pthread_mutex_unlock(&wire_keys_lock);
 	return n;
 }
@@ -118,6 +126,8 @@ static void keys_put(const uint8_t *tag, const uint8_t k[static crypto_box_BEFOR
 	memcpy(w->tag, tag, sizeof(w->tag));
 	memcpy(w->k, k, crypto_box_BEFORENMBYTES);
 	w->used = ++wire_clock;
+	size_t s = (size_t)(set - wire_keys) / WIRE_WAYS;
+	wire_sets_used[s / 64] |= (uint64_t)1 << (s % 64);
 	pthread_mutex_unlock(&wire_keys_lock);
 }
 

@@ -61,7 +61,8 @@ static void sent_record(struct ctl__node *n, uint64_t version, struct ctl_server
 	n->sent_self = strdup(n->peer_json);
 	n->sent_relays = strdup(relays_of(n));
 	n->sent_dns_gen = srv->dns_gen;
-	n->sent_version = version;
+	/* out of memory: the next poll gets a full map (a delta compares with these) */
+	n->sent_version = n->sent_self && n->sent_relays ? version : 0;
 }
 
 static const char *relays_of(const struct ctl__node *n)

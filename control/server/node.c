@@ -52,7 +52,7 @@ void ctl__secret_free(char *s)
 
 static void text_replace(char **cur, const char *sent, char *next)
 {
-	if (*cur != sent)
+	if (*cur != sent && *cur != next)
 		free(*cur);
 	*cur = next;
 }

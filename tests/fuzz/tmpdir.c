@@ -14,7 +14,11 @@ static int remove_one(const char *path, const struct stat *st, int flag, struct 
 {
 	(void)st;
 	(void)ftw;
-	return flag == FTW_DP ? rmdir(path) : unlink(path);
+	if (flag == FTW_DP)
+		rmdir(path);
+	else
+		unlink(path);
+	return 0; /* go on: what can be removed is */
 }
 
 static void remove_made(void)

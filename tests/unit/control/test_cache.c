@@ -46,9 +46,9 @@ static unsigned rnd(unsigned n)
 /* ---- 1. the text ---- */
 
 static const char *const odd_strings[] = {
-	"",	    "a\"b",	   "back\\slash",  "tab\there",	       "nl\n",
-	"\x01\x1f", "caf\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x94\x91", "a/b",
-	"\x7f",	    "<script>",
+	"",	    "a\"b",	   "back\\slash",	"tab\there",	    "nl\n",
+	"\x01\x1f", "caf\xc3\xa9", "\xe2\x82\xac",	"\xf0\x9f\x94\x91", "a/b",
+	"\x7f",	    "<script>",	   "b\bf\fr\r\x02\x1e",
 };
 
 static json_t *random_value(int depth)
