@@ -35,7 +35,7 @@ struct wire_key {
 
 static struct wire_key wire_keys[WIRE_KEYS];
 static uint64_t wire_sets_used[WIRE_SETS / 64]; /* a bit per set that holds or held a key */
-static uint64_t wire_clock;
+static uint64_t wire_clock, wire_made;
 static pthread_mutex_t wire_keys_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void pair_tag(const uint8_t pub[static 32], const uint8_t priv[static 32],
@@ -95,6 +95,14 @@ size_t ctl_wire_keys_forget(void)
 	return n;
 }
 
+uint64_t ctl_wire_keys_made(void)
+{
+	pthread_mutex_lock(&wire_keys_lock);
+	uint64_t n = wire_made;
+	pthread_mutex_unlock(&wire_keys_lock);
+	return n;
+}
+
 static void keys_forget_at_exit(void)
 {
 	ctl_wire_keys_forget();
@@ -126,6 +134,7 @@ static void keys_put(const uint8_t *tag, const uint8_t k[static crypto_box_BEFOR
 	memcpy(w->tag, tag, sizeof(w->tag));
 	memcpy(w->k, k, crypto_box_BEFORENMBYTES);
 	w->used = ++wire_clock;
+	wire_made++;
 	size_t s = (size_t)(set - wire_keys) / WIRE_WAYS;
 	wire_sets_used[s / 64] |= (uint64_t)1 << (s % 64);
 	pthread_mutex_unlock(&wire_keys_lock);

@@ -64,6 +64,9 @@ bool ctl_wire_open_response(const uint8_t server_pub[static 32],
  * the table but in a wiped copy.  Entries are wiped when replaced and at exit; forget wipes
  * them all now (a server key retired): the number that were kept. */
 size_t ctl_wire_keys_forget(void);
+/* How many keys were made and kept since the process started (each one X25519): a miss of
+ * the table costs one. */
+uint64_t ctl_wire_keys_made(void);
 
 /* A replay cache of request nonces seen within CTL_WIRE_MAX_SKEW_MS (not thread-safe). */
 struct ctl_replay;
