@@ -60,8 +60,10 @@ static int u64_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* domain: the tailnet's after this delta (a route under it is refused). */
-static int delta_decode(json_t *msg, const char *domain, struct delta *d, char *err, size_t errlen)
+/* domain: the tailnet's after this delta (a route under it is refused); filter: the delta's
+ * filter with its references resolved (filter_refs.c), NULL when it has none. */
+static int delta_decode(json_t *msg, json_t *filter, const char *domain, struct delta *d, char *err,
+			size_t errlen)
 {
 	json_t *changed = json_object_get(msg, "peers_changed");
 	json_t *removed = json_object_get(msg, "peers_removed");
@@ -100,8 +102,8 @@ static int delta_decode(json_t *msg, const char *domain, struct delta *d, char *
 			return rc;
 		d->has_self = true;
 	}
-	if ((v = json_object_get(msg, "filter"))) {
-		if ((rc = ctl__filter_from_json(v, &d->filter, &d->n_filter, err, errlen)))
+	if (filter) {
+		if ((rc = ctl__filter_from_json(filter, &d->filter, &d->n_filter, err, errlen)))
 			return rc;
 		d->has_filter = true;
 	}
@@ -211,7 +213,7 @@ static int json_id_cmp(const void *a, const void *b)
  * domain, relays and dns replace the previous values when present.  Peers are indexed by id in a
  * hash table, so a delta costs O(peers), not O(peers x changes); a delta that changes no peer
  * leaves the peer list alone.  msg has been decoded (checked) already. */
-static int delta_apply_json(json_t *nm, json_t *msg, char *err, size_t errlen)
+static int delta_apply_json(json_t *nm, json_t *msg, json_t *filter, char *err, size_t errlen)
 {
 	json_t *peers = json_object_get(nm, "peers");
 	json_t *changed = json_object_get(msg, "peers_changed");
@@ -258,12 +260,14 @@ static int delta_apply_json(json_t *nm, json_t *msg, char *err, size_t errlen)
 		json_decref(byid);
 		json_object_set_new(nm, "peers", out);
 	}
-	static const char *const whole[] = { "self", "filter", "ssh", "domain", "relays", "dns" };
+	static const char *const whole[] = { "self", "ssh", "domain", "relays", "dns" };
 	for (size_t i = 0; i < sizeof(whole) / sizeof(whole[0]); i++) {
 		json_t *w = json_object_get(msg, whole[i]);
 		if (w)
 			json_object_set(nm, whole[i], w);
 	}
+	if (filter) /* references resolved: the netmap holds whole rules */
+		json_object_set(nm, "filter", filter);
 	return 0;
 }
 
@@ -283,6 +287,16 @@ static int msg_type(json_t *m, enum msg_type *t, char *err, size_t errlen)
 	else
 		return ctl__fail(err, errlen, "map message: unknown type '%s'", type);
 	return 0;
+}
+
+/* The delta's filter with the base's sources put back (NULL when it carries none). */
+static int filter_of(json_t *m, json_t *nm_json, json_t **filter, char *err, size_t errlen)
+{
+	json_t *f = json_object_get(m, "filter");
+	*filter = NULL;
+	return f ? ctl__filter_refs_resolve(f, json_object_get(nm_json, "filter"), filter, err,
+					    errlen)
+		 : 0;
 }
 
 static int check_base(json_t *m, bool have, json_int_t version, char *err, size_t errlen)
@@ -319,15 +333,19 @@ int ctl__netmap_fold(json_t **nm, json_t *m, bool *keepalive, char *err, size_t 
 	rc = check_base(m, *nm != NULL, json_integer_value(json_object_get(*nm, "version")), err,
 			errlen);
 	struct delta d;
+	json_t *filter = NULL;
+	if (!rc)
+		rc = filter_of(m, *nm, &filter, err, errlen);
 	if (!rc) {
-		rc = delta_decode(m, json_string_value(json_object_get(*nm, "domain")), &d, err,
-				  errlen);
+		rc = delta_decode(m, filter, json_string_value(json_object_get(*nm, "domain")), &d,
+				  err, errlen);
 		delta_free(&d);
 	}
 	if (!rc)
-		rc = delta_apply_json(*nm, m, err, errlen);
+		rc = delta_apply_json(*nm, m, filter, err, errlen);
 	if (!rc)
 		json_object_set(*nm, "version", json_object_get(m, "version"));
+	json_decref(filter);
 	return rc;
 }
 
@@ -353,18 +371,22 @@ int ctl__netmap_fold_both(json_t **json, struct ctl_netmap **nm, json_t *m, bool
 	}
 	if ((rc = check_base(m, *nm && *json, *nm ? (json_int_t)(*nm)->version : 0, err, errlen)))
 		return rc;
-	struct delta d;
-	rc = delta_decode(m, (*nm)->domain, &d, err, errlen);
+	struct delta d = { 0 };
+	json_t *filter = NULL;
+	rc = filter_of(m, *json, &filter, err, errlen);
+	if (!rc)
+		rc = delta_decode(m, filter, (*nm)->domain, &d, err, errlen);
 	if (!rc && (d.n_changed || d.n_removed) &&
 	    !(d.peers = calloc((*nm)->n_peers + d.n_changed + 1, sizeof(*d.peers))))
 		rc = -ENOMEM;
 	if (!rc)
-		rc = delta_apply_json(*json, m, err, errlen);
+		rc = delta_apply_json(*json, m, filter, err, errlen);
 	if (!rc) {
 		json_object_set(*json, "version", ver);
 		delta_commit_struct(*nm, &d, (uint64_t)json_integer_value(ver));
 	}
 	delta_free(&d);
+	json_decref(filter);
 	return rc;
 }
 

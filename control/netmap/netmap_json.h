@@ -38,6 +38,16 @@ int ctl__filter_from_json(json_t *a, struct pol_filter_rule ***out, size_t *n, c
 			  size_t errlen);
 int ctl__ssh_from_json(json_t *a, struct pol_ssh_rule ***out, size_t *n, char *err, size_t errlen);
 
+/* A delta's filter whose rules' "srcs" may be the index of a rule of the filter it is based
+ * on (filter_refs.c).  Control writes filter with each rule's sources that base (the
+ * filter text the node was sent) has already as that rule's index; text of another shape is
+ * written as it is.  The node puts the base's lists back into *out (a new reference; the
+ * filter itself when it has no reference) before decoding; -EINVAL for a reference to a rule
+ * base does not have. */
+struct sbuf;
+void ctl__filter_refs_write(struct sbuf *b, const char *base, const char *filter);
+int ctl__filter_refs_resolve(json_t *filter, json_t *base, json_t **out, char *err, size_t errlen);
+
 /* Decode a full netmap object. */
 int ctl__netmap_from_json(json_t *j, struct ctl_netmap **out, char *err, size_t errlen);
 

@@ -16,6 +16,7 @@
 #include "common/now.h"
 #include "control/netmap/endpoint.h"
 #include "control/netmap/hostkey.h"
+#include "control/netmap/netmap_json.h"
 #include "control/server/internal.h"
 
 /* ---- the map ---- */
@@ -212,9 +213,9 @@ static char *map_delta(struct ctl_server *srv, struct ctl__node *n, bool *empty)
 		sbuf_str(&b, rm.s);
 		sbuf_str(&b, "]");
 	}
-	if (filter) {
+	if (filter) { /* sources the node holds already as indexes into what it was sent */
 		sbuf_str(&b, ",\"filter\":");
-		sbuf_str(&b, n->filter_json);
+		ctl__filter_refs_write(&b, n->sent_filter, n->filter_json);
 	}
 	if (ssh) {
 		sbuf_str(&b, ",\"ssh\":");

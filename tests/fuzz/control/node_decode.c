@@ -4,13 +4,15 @@
  * message folded into a netmap by the client (ctl_netmap_apply + ctl_netmap_parse, and the
  * two-form fold the client uses, whose struct must match its JSON), and a register
  * request's "tags" (ctl_tags_from_json) and the bytes as "tag:a,tag:b" text
- * (ctl_tags_parse). */
+ * (ctl_tags_parse); and the bytes as two filter texts, the one a node was sent and a new one:
+ * the delta's filter control writes from them resolves on the node to the new one. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
 
+#include "common/sbuf.h"
 #include "common/strv.h"
 #include "control/netmap/netmap.h"
 #include "control/netmap/netmap_json.h"
@@ -23,7 +25,41 @@ static const char base_netmap[] =
     "{\"version\":7,\"domain\":\"mesh.internal\",\"self\":{\"id\":1,\"node_key\":"
     "\"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=\",\"addresses\":[\"100.64.0.1/32\"]},"
     "\"peers\":[{\"id\":2,\"node_key\":\"AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=\","
-    "\"addresses\":[\"100.64.0.2/32\"]}],\"filter\":[],\"ssh\":[]}";
+    "\"addresses\":[\"100.64.0.2/32\"]}],\"filter\":[{\"srcs\":[\"100.64.0.2/32\"],"
+    "\"dsts\":[\"100.64.0.1/32\"],\"ports\":[[22,22]],\"protos\":[6],\"section\":\"acls\","
+    "\"index\":0}],\"ssh\":[]}";
+
+/* control's side of a delta's filter (filter_refs.c): the bytes up to a newline as the
+ * filter the node was sent, the rest as the new one; when both are JSON, what control writes
+ * must resolve, on the node, to the new one. */
+static void refs_round_trip(const uint8_t *data, size_t size)
+{
+	const uint8_t *nl = memchr(data, '\n', size);
+	if (!nl)
+		return;
+	char *base = strndup((const char *)data, (size_t)(nl - data));
+	char *filter = strndup((const char *)nl + 1, size - (size_t)(nl - data) - 1);
+	json_t *jb = base ? json_loads(base, JSON_REJECT_DUPLICATES, NULL) : NULL;
+	json_t *jf = filter ? json_loads(filter, JSON_REJECT_DUPLICATES, NULL) : NULL;
+	if (jb && jf) {
+		struct sbuf b = { 0 };
+		ctl__filter_refs_write(&b, base, filter);
+		json_t *sent = b.oom ? NULL : json_loads(b.s, JSON_REJECT_DUPLICATES, NULL), *out;
+		char err[256];
+		if (!b.oom &&
+		    (!sent || ctl__filter_refs_resolve(sent, jb, &out, err, sizeof(err)) ||
+		     !json_equal(out, jf)))
+			abort();
+		if (sent)
+			json_decref(out);
+		json_decref(sent);
+		free(b.s);
+	}
+	json_decref(jb);
+	json_decref(jf);
+	free(base);
+	free(filter);
+}
 
 /* The list form: sorted, no repeats, within the bounds. */
 static void check_list(char **v, size_t n)
@@ -120,5 +156,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		strv_free(tags, n);
 	}
 	free(text);
+
+	/* 6. control's delta filter over the bytes as two filter texts */
+	refs_round_trip(data, size);
 	return 0;
 }

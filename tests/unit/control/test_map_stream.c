@@ -42,7 +42,39 @@ static const char *const policies[] = {
 	"{\"tagOwners\": {\"tag:server\": [\"alice@example.com\"]},"
 	" \"acls\": [{\"action\": \"accept\", \"src\": [\"tag:server\"],"
 	" \"dst\": [\"alice@example.com:80,443\"]}]}",
+	/* admins reach the servers on 22 and, by a rule of its own, on 443: the server's second
+	 * rule has the first one's sources, sent as its index (filter_refs.c) */
+	"{\"groups\": {\"group:admins\": [\"alice@example.com\"]},"
+	" \"tagOwners\": {\"tag:server\": [\"group:admins\"]},"
+	" \"acls\": [{\"action\": \"accept\", \"src\": [\"group:admins\"], \"dst\": "
+	"[\"tag:server:22\"]},"
+	" {\"action\": \"accept\", \"src\": [\"group:admins\"], \"dst\": [\"tag:server:443\"]}]}",
+	/* the same two after a rule of the servers': their indexes move, their sources do not */
+	"{\"groups\": {\"group:admins\": [\"alice@example.com\"]},"
+	" \"tagOwners\": {\"tag:server\": [\"group:admins\"]},"
+	" \"acls\": [{\"action\": \"accept\", \"src\": [\"tag:server\"],"
+	" \"dst\": [\"alice@example.com:80\"]},"
+	" {\"action\": \"accept\", \"src\": [\"group:admins\"], \"dst\": [\"tag:server:443\"]},"
+	" {\"action\": \"accept\", \"src\": [\"group:admins\"], \"dst\": [\"tag:server:22\"]}]}",
 };
+
+/* Deltas whose filter named a rule's sources by the index of one the node held. */
+static unsigned refs_seen;
+
+static void count_refs(json_t *m)
+{
+	size_t i;
+	json_t *r;
+	if (strcmp(json_string_value(json_object_get(m, "type")), "delta") != 0)
+		return;
+	json_array_foreach(json_object_get(m, "filter"), i, r)
+	{
+		if (json_is_integer(json_object_get(r, "srcs"))) {
+			refs_seen++;
+			break;
+		}
+	}
+}
 
 /* One node's side of the stream: the netmap it holds, folded from what it was sent. */
 struct client {
@@ -75,6 +107,7 @@ static void map(struct ctl_server *srv, struct client *c, const char *extra)
 	CHECK(j != NULL);
 	if (!j)
 		return;
+	count_refs(j);
 	int rc = ctl__netmap_fold(&c->nm, j, &keepalive, err, sizeof(err));
 	if (rc)
 		fprintf(stderr, "node %d: the fold refused the server's message: %s\n", c->node,
@@ -206,8 +239,10 @@ int main(void)
 		}
 	}
 	CHECK_INT(mismatches, 0);
-	CHECK(deltas > 200); /* the rounds did produce deltas, not only full maps */
-	fprintf(stderr, "%u deltas folded\n", deltas);
+	CHECK(deltas > 200);  /* the rounds did produce deltas, not only full maps */
+	CHECK(refs_seen > 5); /* and filters with sources named by index */
+	fprintf(stderr, "%u deltas folded, %u with a filter naming sources by index\n", deltas,
+		refs_seen);
 	for (int k = 0; k < 2; k++)
 		json_decref(c[k].nm);
 	fz_srv_close(srv);
