@@ -372,8 +372,9 @@ static void map_poll(struct ctl_client *c)
 		return;
 	char dk[KEY_BASE64_SIZE];
 	key_to_base64(dk, c->disco_pub);
-	json_t *j = json_pack("{s:I, s:b, s:s}", "since", (json_int_t)c->netmap_version, "wait", 1,
-			      "disco_key", dk);
+	/* filter_refs: it takes a delta's rule sources as indexes (control/netmap/filter_refs.c) */
+	json_t *j = json_pack("{s:I, s:b, s:s, s:b}", "since", (json_int_t)c->netmap_version,
+			      "wait", 1, "disco_key", dk, "filter_refs", 1);
 	json_t *eps = json_array(), *hks = json_array();
 	for (size_t i = 0; i < c->n_endpoints; i++)
 		json_array_append_new(eps, json_string(c->endpoints[i]));

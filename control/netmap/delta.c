@@ -61,9 +61,10 @@ static int u64_cmp(const void *a, const void *b)
 }
 
 /* domain: the tailnet's after this delta (a route under it is refused); filter: the delta's
- * filter with its references resolved (filter_refs.c), NULL when it has none. */
-static int delta_decode(json_t *msg, json_t *filter, const char *domain, struct delta *d, char *err,
-			size_t errlen)
+ * filter, NULL when it has none: with its references resolved (filter_refs.c), or as it came
+ * when base holds the rules they name. */
+static int delta_decode(json_t *msg, json_t *filter, const struct ctl_netmap *base,
+			const char *domain, struct delta *d, char *err, size_t errlen)
 {
 	json_t *changed = json_object_get(msg, "peers_changed");
 	json_t *removed = json_object_get(msg, "peers_removed");
@@ -103,7 +104,9 @@ static int delta_decode(json_t *msg, json_t *filter, const char *domain, struct 
 		d->has_self = true;
 	}
 	if (filter) {
-		if ((rc = ctl__filter_from_json(filter, &d->filter, &d->n_filter, err, errlen)))
+		if ((rc = ctl__filter_from_json_base(
+			 filter, base ? (const struct pol_filter_rule *const *)base->filter : NULL,
+			 base ? base->n_filter : 0, &d->filter, &d->n_filter, err, errlen)))
 			return rc;
 		d->has_filter = true;
 	}
@@ -337,8 +340,9 @@ int ctl__netmap_fold(json_t **nm, json_t *m, bool *keepalive, char *err, size_t 
 	if (!rc)
 		rc = filter_of(m, *nm, &filter, err, errlen);
 	if (!rc) {
-		rc = delta_decode(m, filter, json_string_value(json_object_get(*nm, "domain")), &d,
-				  err, errlen);
+		rc =
+		    delta_decode(m, filter, NULL, json_string_value(json_object_get(*nm, "domain")),
+				 &d, err, errlen);
 		delta_free(&d);
 	}
 	if (!rc)
@@ -373,9 +377,11 @@ int ctl__netmap_fold_both(json_t **json, struct ctl_netmap **nm, json_t *m, bool
 		return rc;
 	struct delta d = { 0 };
 	json_t *filter = NULL;
+	/* the struct's rules from the base's, not from the addresses' text again */
 	rc = filter_of(m, *json, &filter, err, errlen);
 	if (!rc)
-		rc = delta_decode(m, filter, (*nm)->domain, &d, err, errlen);
+		rc = delta_decode(m, filter ? json_object_get(m, "filter") : NULL, *nm,
+				  (*nm)->domain, &d, err, errlen);
 	if (!rc && (d.n_changed || d.n_removed) &&
 	    !(d.peers = calloc((*nm)->n_peers + d.n_changed + 1, sizeof(*d.peers))))
 		rc = -ENOMEM;

@@ -17,7 +17,10 @@
  * a filter written by ctl__filter_json's shape is written as it is: the whole list is always
  * a right answer.  The node (ctl__filter_refs_resolve) puts the base rules' lists back
  * before it decodes anything, so its netmap, its cache and everything after hold whole
- * rules; a reference to a rule the base does not have refuses the delta. */
+ * rules; a reference to a rule the base does not have refuses the delta as one based on
+ * another version is (-ESTALE: the node asks for a full map at once).  Control names sources
+ * so only to a node whose map requests say "filter_refs": true (one built before this takes
+ * whole lists). */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -180,13 +183,14 @@ int ctl__filter_refs_resolve(json_t *filter, json_t *base, json_t **out, char *e
 		json_t *srcs = j >= 0 && (size_t)j < nb
 				   ? json_object_get(json_array_get(base, (size_t)j), "srcs")
 				   : NULL;
-		if (!json_is_array(srcs)) {
+		if (!json_is_array(srcs)) { /* not the base control meant: a full map */
 			json_decref(a);
-			return ctl__fail(
+			ctl__fail(
 			    err, errlen,
-			    "filter[%zu].srcs: rule %lld of the previous filter (of %zu "
-			    "rules) has no sources to refer to",
+			    "filter[%zu].srcs: rule %lld of the previous filter (of %zu rules) "
+			    "has no sources to refer to",
 			    i, (long long)j, nb);
+			return -ESTALE;
 		}
 		json_t *c = json_copy(r);
 		if (!c)

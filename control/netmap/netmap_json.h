@@ -37,13 +37,18 @@ int ctl__prefix_from_json(json_t *j, struct addr_prefix *p, const char *field, c
 int ctl__filter_from_json(json_t *a, struct pol_filter_rule ***out, size_t *n, char *err,
 			  size_t errlen);
 int ctl__ssh_from_json(json_t *a, struct pol_ssh_rule ***out, size_t *n, char *err, size_t errlen);
+/* A delta's filter as it came, its rules' "srcs": i taken from base[i] (checked already by
+ * ctl__filter_refs_resolve: the same rules as decoding the resolved list, without parsing
+ * the base's addresses again). */
+int ctl__filter_from_json_base(json_t *a, const struct pol_filter_rule *const *base, size_t n_base,
+			       struct pol_filter_rule ***out, size_t *n, char *err, size_t errlen);
 
 /* A delta's filter whose rules' "srcs" may be the index of a rule of the filter it is based
  * on (filter_refs.c).  Control writes filter with each rule's sources that base (the
  * filter text the node was sent) has already as that rule's index; text of another shape is
  * written as it is.  The node puts the base's lists back into *out (a new reference; the
- * filter itself when it has no reference) before decoding; -EINVAL for a reference to a rule
- * base does not have. */
+ * filter itself when it has no reference) before decoding; -ESTALE for a reference to a rule
+ * base does not have (not the base control meant: the node asks for a full map). */
 struct sbuf;
 void ctl__filter_refs_write(struct sbuf *b, const char *base, const char *filter);
 int ctl__filter_refs_resolve(json_t *filter, json_t *base, json_t **out, char *err, size_t errlen);

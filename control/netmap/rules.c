@@ -268,14 +268,16 @@ static int int_in(json_t *obj, const char *key, const char *ctx, size_t i, bool 
 	return 0;
 }
 
-/* One filter rule into *tmp, whose arrays the caller frees after packing. */
-static int filter_rule_from(json_t *e, size_t i, struct pol_filter_rule *r,
-			    struct pol_port_range **ports, uint8_t **protos, char *err,
-			    size_t errlen)
+/* One filter rule into *tmp, whose arrays the caller frees after packing (its srcs not when
+ * *borrowed: a delta's "srcs": i, base[i]'s list; filter_refs.c). */
+static int filter_rule_from(json_t *e, size_t i, const struct pol_filter_rule *const *base,
+			    size_t n_base, struct pol_filter_rule *r, struct pol_port_range **ports,
+			    uint8_t **protos, bool *borrowed, char *err, size_t errlen)
 {
 	struct addr_prefix *srcs = NULL, *dsts = NULL;
 	json_t *pa = NULL, *qa = NULL;
 	json_int_t index = 0;
+	*borrowed = false;
 	if (!json_is_object(e))
 		return ctl__fail(err, errlen, "filter[%zu]: expected an object", i);
 	const char *section = json_string_value(json_object_get(e, "section"));
@@ -289,8 +291,16 @@ static int filter_rule_from(json_t *e, size_t i, struct pol_filter_rule *r,
 		rc = list_member(e, "ports", "filter", i, &pa, err, errlen);
 	if (!rc)
 		rc = list_member(e, "protos", "filter", i, &qa, err, errlen);
-	if (!rc)
+	json_t *ref = json_object_get(e, "srcs");
+	if (!rc && json_is_integer(ref) && json_integer_value(ref) >= 0 &&
+	    (size_t)json_integer_value(ref) < n_base) {
+		const struct pol_filter_rule *b = base[json_integer_value(ref)];
+		srcs = (struct addr_prefix *)b->srcs;
+		r->n_srcs = b->n_srcs;
+		*borrowed = true;
+	} else if (!rc) {
 		rc = prefixes_from(e, "srcs", "filter", i, &srcs, &r->n_srcs, err, errlen);
+	}
 	if (!rc)
 		rc = prefixes_from(e, "dsts", "filter", i, &dsts, &r->n_dsts, err, errlen);
 	size_t np = pa ? json_array_size(pa) : 0, nq = qa ? json_array_size(qa) : 0;
@@ -334,6 +344,12 @@ static int filter_rule_from(json_t *e, size_t i, struct pol_filter_rule *r,
 int ctl__filter_from_json(json_t *a, struct pol_filter_rule ***out, size_t *n, char *err,
 			  size_t errlen)
 {
+	return ctl__filter_from_json_base(a, NULL, 0, out, n, err, errlen);
+}
+
+int ctl__filter_from_json_base(json_t *a, const struct pol_filter_rule *const *base, size_t n_base,
+			       struct pol_filter_rule ***out, size_t *n, char *err, size_t errlen)
+{
 	*out = NULL;
 	*n = 0;
 	if (!a || json_is_null(a))
@@ -349,11 +365,13 @@ int ctl__filter_from_json(json_t *a, struct pol_filter_rule ***out, size_t *n, c
 		struct pol_filter_rule r = { 0 };
 		struct pol_port_range *ports = NULL;
 		uint8_t *protos = NULL;
-		rc = filter_rule_from(json_array_get(a, done), done, &r, &ports, &protos, err,
-				      errlen);
+		bool borrowed;
+		rc = filter_rule_from(json_array_get(a, done), done, base, n_base, &r, &ports,
+				      &protos, &borrowed, err, errlen);
 		if (!rc && !(v[done] = ctl__filter_rule_pack(&r)))
 			rc = -ENOMEM;
-		free((void *)r.srcs);
+		if (!borrowed)
+			free((void *)r.srcs);
 		free((void *)r.dsts);
 		free(ports);
 		free(protos);

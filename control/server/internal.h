@@ -54,6 +54,9 @@ struct ctl__node {
 	 * not change since (shared, not copied: a server's filter is ~70 KB at 10 000 nodes);
 	 * ctl__node_set_texts replaces the current ones, keeping the sent ones alive */
 	char *sent_filter, *sent_ssh, *sent_self, *sent_relays;
+	/* its last map request said "filter_refs": it takes a rule's sources as the index of
+	 * one it holds (filter_refs.c); a node built before that is sent whole lists */
+	bool filter_refs;
 	uint64_t sent_dns_gen; /* the DNS settings it was sent (srv->dns_gen then) */
 	/* audit events it sent in the minute from audit_window_ms (now_mono_ms) */
 	uint64_t audit_window_ms;

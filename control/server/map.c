@@ -200,6 +200,13 @@ static char *map_delta(struct ctl_server *srv, struct ctl__node *n, bool *empty)
 		return NULL;
 	}
 	struct sbuf b = { 0 };
+	/* Never a delta whose version is its base: texts can change without the version moving
+	 * (a rebuild that failed part-way), and a node that lost such a delta would ask again
+	 * "since" the version control believes carried it, then apply the next delta (its
+	 * filter's indexes) to a base it does not hold.  A new version makes that poll a full
+	 * map. */
+	if (srv->map_version == n->sent_version)
+		srv->map_version++;
 	uint64_t v = srv->map_version;
 	sbuf_fmt(&b, "{\"type\":\"delta\",\"version\":%llu,\"base\":%llu", (unsigned long long)v,
 		 (unsigned long long)n->sent_version);
@@ -215,7 +222,10 @@ static char *map_delta(struct ctl_server *srv, struct ctl__node *n, bool *empty)
 	}
 	if (filter) { /* sources the node holds already as indexes into what it was sent */
 		sbuf_str(&b, ",\"filter\":");
-		ctl__filter_refs_write(&b, n->sent_filter, n->filter_json);
+		if (n->filter_refs)
+			ctl__filter_refs_write(&b, n->sent_filter, n->filter_json);
+		else
+			sbuf_str(&b, n->filter_json);
 	}
 	if (ssh) {
 		sbuf_str(&b, ",\"ssh\":");
@@ -378,6 +388,7 @@ enum MHD_Result ctl__api_map(struct ctl__req *r, struct ctl__node *n)
 	}
 	uint64_t s = since ? (uint64_t)json_integer_value(since) : 0;
 	bool wait = json_is_true(json_object_get(r->msg, "wait"));
+	n->filter_refs = json_is_true(json_object_get(r->msg, "filter_refs"));
 	uint64_t now = now_mono_ms();
 	char *msg;
 	if (maps_pending(srv)) {

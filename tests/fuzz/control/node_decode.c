@@ -41,7 +41,10 @@ static void refs_round_trip(const uint8_t *data, size_t size)
 	char *filter = strndup((const char *)nl + 1, size - (size_t)(nl - data) - 1);
 	json_t *jb = base ? json_loads(base, JSON_REJECT_DUPLICATES, NULL) : NULL;
 	json_t *jf = filter ? json_loads(filter, JSON_REJECT_DUPLICATES, NULL) : NULL;
-	if (jb && jf) {
+	struct pol_filter_rule **rules = NULL;
+	size_t n_rules = 0;
+	/* a filter of the encoders' shape (no "srcs" already an index) */
+	if (jb && jf && ctl__filter_from_json(jf, &rules, &n_rules, NULL, 0) == 0) {
 		struct sbuf b = { 0 };
 		ctl__filter_refs_write(&b, base, filter);
 		json_t *sent = b.oom ? NULL : json_loads(b.s, JSON_REJECT_DUPLICATES, NULL), *out;
@@ -55,6 +58,7 @@ static void refs_round_trip(const uint8_t *data, size_t size)
 		json_decref(sent);
 		free(b.s);
 	}
+	ctl__filter_free(rules, n_rules);
 	json_decref(jb);
 	json_decref(jf);
 	free(base);

@@ -72,10 +72,15 @@ static void writer(void)
 		CHECK_STR(t, one);
 		free(t);
 	}
-	/* a string holding what a rule's start looks like is not taken for one */
-	const char *tricky = "[{\"srcs\":" S1 ",\"section\":\"x},{\\\"srcs\\\":" S1 "\"}]";
+	/* a string holding brackets, braces and what a rule's start looks like is copied as
+	 * it is, not taken for a rule */
+#define S1_ESC "[\\\"100.64.0.7/32\\\",\\\"fd7a:115c:a1e0::7/128\\\"]"
+	const char *tricky = "[{\"srcs\":" S1 ",\"section\":\"x]},{\\\"srcs\\\":" S1_ESC "\"}]";
+	json_t *valid = json_loads(tricky, JSON_REJECT_DUPLICATES, NULL);
+	CHECK(valid != NULL);
+	json_decref(valid);
 	t = refs(one, tricky);
-	CHECK_STR(t, "[{\"srcs\":0,\"section\":\"x},{\\\"srcs\\\":" S1 "\"}]");
+	CHECK_STR(t, "[{\"srcs\":0,\"section\":\"x]},{\\\"srcs\\\":" S1_ESC "\"}]");
 	free(t);
 }
 
@@ -128,14 +133,14 @@ static void resolver(void)
 		f = parse(bad[i].filter);
 		err[0] = '\0';
 		out = (json_t *)1;
-		CHECK_INT(ctl__filter_refs_resolve(f, base, &out, err, sizeof(err)), -EINVAL);
+		CHECK_INT(ctl__filter_refs_resolve(f, base, &out, err, sizeof(err)), -ESTALE);
 		CHECK_STR(err, bad[i].err);
 		CHECK(out == NULL);
 		json_decref(f);
 	}
 	/* no base filter at all (a netmap without one) */
 	f = parse("[{\"srcs\":0}]");
-	CHECK_INT(ctl__filter_refs_resolve(f, NULL, &out, err, sizeof(err)), -EINVAL);
+	CHECK_INT(ctl__filter_refs_resolve(f, NULL, &out, err, sizeof(err)), -ESTALE);
 	CHECK_STR(err, "filter[0].srcs: rule 0 of the previous filter (of 0 rules) has no sources "
 		       "to refer to");
 	json_decref(f);
@@ -175,7 +180,7 @@ static void fold(void)
 			  "{\"srcs\":1" TAIL(22, 1) "]}";
 	char *before = json_dumps(js, JSON_COMPACT);
 	m = parse(bad);
-	CHECK_INT(ctl__netmap_fold_both(&js, &nm, m, &ka, err, sizeof(err)), -EINVAL);
+	CHECK_INT(ctl__netmap_fold_both(&js, &nm, m, &ka, err, sizeof(err)), -ESTALE);
 	CHECK_STR(err, "filter[0].srcs: rule 1 of the previous filter (of 1 rules) has no sources "
 		       "to refer to");
 	json_decref(m);
@@ -189,6 +194,9 @@ static void fold(void)
 	json_decref(m);
 	CHECK_INT(nm->n_filter, 2);
 	CHECK_INT(nm->n_filter == 2 ? nm->filter[1]->n_srcs : 0, 2);
+	CHECK(nm->n_filter == 2 && nm->filter[1]->n_srcs == nm->filter[0]->n_srcs &&
+	      memcmp(nm->filter[1]->srcs, nm->filter[0]->srcs,
+		     nm->filter[0]->n_srcs * sizeof(*nm->filter[0]->srcs)) == 0);
 	CHECK_INT(nm->n_filter == 2 ? nm->filter[1]->ports[0].first : 0, 443);
 	ctl_netmap_free(nm);
 	json_decref(js);
@@ -205,7 +213,12 @@ static void round_trip(void)
 		"[\"::/0\"]",
 		"[\"100.64.0.0/10\",\"fd7a:115c:a1e0::/48\"]",
 		"[\"100.64.0.2/32\",\"100.64.0.3/32\",\"100.64.0.4/32\"]",
+		/* 15, 16 and 17 bytes: only the last is long enough to name by index */
+		"[\"10.2.3.4/32\"]",
+		"[\"10.20.3.4/32\"]",
+		"[\"10.20.30.4/32\"]",
 	};
+	size_t n_lists = sizeof(lists) / sizeof(lists[0]);
 	char err[256];
 	int bad = 0;
 	unsigned named = 0;
@@ -216,7 +229,7 @@ static void round_trip(void)
 			sbuf_str(&t[k], "[");
 			for (unsigned i = 0; i < n; i++) {
 				sbuf_fmt(&t[k], "%s{\"srcs\":", i ? "," : "");
-				sbuf_str(&t[k], lists[check_rand(&rng, 6)]);
+				sbuf_str(&t[k], lists[check_rand(&rng, (unsigned)n_lists)]);
 				sbuf_fmt(&t[k],
 					 ",\"dsts\":[],\"ports\":[[%u,%u]],\"section\":\"acls\","
 					 "\"index\":%u}",
@@ -232,6 +245,14 @@ static void round_trip(void)
 		{
 			json_t *s = json_object_get(r, "srcs");
 			named += json_is_integer(s);
+			if (json_is_integer(s)) { /* and what it names is longer than 16 bytes */
+				json_t *bs = json_object_get(
+				    json_array_get(base, (size_t)json_integer_value(s)), "srcs");
+				char *st = bs ? json_dumps(bs, JSON_COMPACT) : NULL;
+				if (!st || strlen(st) <= 16)
+					bad++;
+				free(st);
+			}
 			/* a long list sent whole is one the base does not have */
 			if (json_is_array(s)) {
 				char *st = json_dumps(s, JSON_COMPACT), key[256];
@@ -255,7 +276,8 @@ static void round_trip(void)
 		free(t[1].s);
 	}
 	CHECK_INT(bad, 0);
-	CHECK(named > 1000);
+	fprintf(stderr, "%u rules named their sources by index\n", named);
+	CHECK(named > 500);
 }
 
 int main(void)

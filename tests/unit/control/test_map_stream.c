@@ -58,19 +58,23 @@ static const char *const policies[] = {
 	" {\"action\": \"accept\", \"src\": [\"group:admins\"], \"dst\": [\"tag:server:22\"]}]}",
 };
 
-/* Deltas whose filter named a rule's sources by the index of one the node held. */
-static unsigned refs_seen;
+/* Deltas whose filter named a rule's sources by the index of one the node held, and such
+ * deltas sent to a node that did not say it takes them (must be none). */
+static unsigned refs_seen, refs_unasked, delta_is_base;
 
-static void count_refs(json_t *m)
+static void count_refs(json_t *m, bool asked)
 {
 	size_t i;
 	json_t *r;
 	if (strcmp(json_string_value(json_object_get(m, "type")), "delta") != 0)
 		return;
+	/* a delta never has its base's version (map.c) */
+	delta_is_base += json_equal(json_object_get(m, "version"), json_object_get(m, "base"));
 	json_array_foreach(json_object_get(m, "filter"), i, r)
 	{
 		if (json_is_integer(json_object_get(r, "srcs"))) {
-			refs_seen++;
+			refs_seen += asked;
+			refs_unasked += !asked;
 			break;
 		}
 	}
@@ -80,6 +84,7 @@ static void count_refs(json_t *m)
 struct client {
 	int node;
 	json_t *nm;
+	bool refs; /* its requests say "filter_refs": true, as the client's do */
 };
 
 static json_t *request(struct ctl_server *srv, int node, const char *msg)
@@ -100,14 +105,14 @@ static void map(struct ctl_server *srv, struct client *c, const char *extra)
 {
 	char msg[1024], err[256];
 	bool keepalive;
-	snprintf(msg, sizeof(msg), "{\"since\":%lld%s%s}",
+	snprintf(msg, sizeof(msg), "{\"since\":%lld%s%s%s}",
 		 (long long)json_integer_value(json_object_get(c->nm, "version")),
-		 *extra ? "," : "", extra);
+		 c->refs ? ",\"filter_refs\":true" : "", *extra ? "," : "", extra);
 	json_t *j = request(srv, c->node, msg);
 	CHECK(j != NULL);
 	if (!j)
 		return;
-	count_refs(j);
+	count_refs(j, c->refs);
 	int rc = ctl__netmap_fold(&c->nm, j, &keepalive, err, sizeof(err));
 	if (rc)
 		fprintf(stderr, "node %d: the fold refused the server's message: %s\n", c->node,
@@ -207,6 +212,9 @@ int main(void)
 	for (int round = 0; round < 300; round++) {
 		const char *what[3] = { "", "", "" };
 		unsigned n = 1 + rnd(3);
+		for (int k = 0; k < 2;
+		     k++) /* a node built before references, a third of the time */
+			c[k].refs = (round + k) % 3 != 0;
 		for (unsigned i = 0; i < n; i++)
 			what[i] = change(srv, c, round);
 		for (int k = 0; k < 2; k++) {
@@ -241,6 +249,8 @@ int main(void)
 	CHECK_INT(mismatches, 0);
 	CHECK(deltas > 200);  /* the rounds did produce deltas, not only full maps */
 	CHECK(refs_seen > 5); /* and filters with sources named by index */
+	CHECK_INT(refs_unasked, 0);
+	CHECK_INT(delta_is_base, 0);
 	fprintf(stderr, "%u deltas folded, %u with a filter naming sources by index\n", deltas,
 		refs_seen);
 	for (int k = 0; k < 2; k++)
