@@ -39,21 +39,20 @@ struct span {
 };
 
 /* The list after "srcs": at p: an array of strings without escapes or brackets, so its
- * first ']' with an even number of quotes before it ends it.  Its length, or 0. */
+ * first ']' with an even number of quotes before it ends it.  Its length, or 0.  A server's
+ * list is ~40 KB: found with strchr and strcspn, the quotes counted in a loop the compiler
+ * vectorizes (a byte-at-a-time scan was a third of control's work in a policy change). */
 static size_t srcs_len(const char *p)
 {
 	if (*p != '[')
 		return 0;
+	const char *end = strchr(p + 1, ']');
+	if (!end || p + 1 + strcspn(p + 1, "\\[{}") < end)
+		return 0;
 	size_t quotes = 0;
-	for (const char *q = p + 1; *q; q++) {
-		if (*q == '"')
-			quotes++;
-		else if (*q == ']' && quotes % 2 == 0)
-			return (size_t)(q - p) + 1;
-		else if (*q == '\\' || *q == '[' || *q == '{' || *q == '}' || *q == ']')
-			return 0;
-	}
-	return 0;
+	for (const char *q = p + 1; q < end; q++)
+		quotes += *q == '"';
+	return quotes % 2 == 0 ? (size_t)(end - p) + 1 : 0;
 }
 
 /* The rest of an object from p (just after its first member) through its closing brace,
