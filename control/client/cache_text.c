@@ -6,7 +6,9 @@
  * delta (#21).  The fold (control/netmap/delta.c) keeps an unchanged peer's JSON object
  * and makes a new object for a changed one, and no one changes a peer object in place, so
  * the object's address names its text.  Each text is kept with a reference to its object:
- * while the table holds it the address cannot be reused by a newer peer. */
+ * while the table holds it the address cannot be reused by a newer peer.  The same goes for
+ * each filter rule's "srcs" list: a delta that names a rule's sources by index leaves the new
+ * rule holding the list object of the old one (control/netmap/filter_refs.c). */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -156,8 +158,39 @@ void ctl__cache_texts_clear(struct ctl__cache_texts *t)
 	memset(t, 0, sizeof(*t));
 }
 
-/* The peers array, each element's text from old when it is there (moved into fresh), else
- * made now; fresh ends up holding the text of every element. */
+/* obj's text, from old when it is there (moved into fresh), else made now; fresh ends up
+ * holding it. */
+static void cached_text(struct sbuf *b, json_t *obj, struct ctl__cache_texts *old,
+			struct ctl__cache_texts *fresh)
+{
+	struct ctl__peer_text *e = find(fresh, obj); /* the same object twice */
+	if (!e) {
+		struct ctl__peer_text *o = find(old, obj);
+		e = insert(fresh, obj);
+		if (o && o->text) { /* a slot a failed call moved out is made again */
+			*e = *o;
+			o->text = NULL; /* moved; o->obj's reference goes with it */
+			o->obj = json_incref(o->obj);
+		} else {
+			struct sbuf pb = { 0 };
+			dump(&pb, obj);
+			if (pb.oom) {
+				free(pb.s);
+				pb.s = NULL;
+				pb.len = 0;
+			}
+			e->text = pb.s;
+			e->len = pb.len;
+			e->obj = json_incref(obj);
+		}
+	}
+	if (!e->text)
+		b->oom = true;
+	else
+		sbuf_add(b, e->text, e->len);
+}
+
+/* The peers array, each element's text cached. */
 static void peers_text(struct sbuf *b, json_t *peers, struct ctl__cache_texts *old,
 		       struct ctl__cache_texts *fresh)
 {
@@ -168,31 +201,44 @@ static void peers_text(struct sbuf *b, json_t *peers, struct ctl__cache_texts *o
 	{
 		if (i)
 			sbuf_add(b, ",", 1);
-		struct ctl__peer_text *e = find(fresh, p); /* the same object twice */
-		if (!e) {
-			struct ctl__peer_text *o = find(old, p);
-			e = insert(fresh, p);
-			if (o && o->text) { /* a slot a failed call moved out is made again */
-				*e = *o;
-				o->text = NULL; /* moved; o->obj's reference goes with it */
-				o->obj = json_incref(o->obj);
-			} else {
-				struct sbuf pb = { 0 };
-				dump(&pb, p);
-				if (pb.oom) {
-					free(pb.s);
-					pb.s = NULL;
-					pb.len = 0;
-				}
-				e->text = pb.s;
-				e->len = pb.len;
-				e->obj = json_incref(p);
-			}
+		cached_text(b, p, old, fresh);
+	}
+	sbuf_add(b, "]", 1);
+}
+
+/* The filter, each rule's "srcs" list cached: a delta naming a rule's sources by index
+ * (control/netmap/filter_refs.c) leaves the new rule holding the old rule's list object, so
+ * a server's 1 800 addresses are written from the text of last time. */
+static void filter_text(struct sbuf *b, json_t *filter, struct ctl__cache_texts *old,
+			struct ctl__cache_texts *fresh)
+{
+	size_t i, keylen;
+	json_t *r, *v;
+	const char *key;
+	sbuf_add(b, "[", 1);
+	json_array_foreach(filter, i, r)
+	{
+		if (i)
+			sbuf_add(b, ",", 1);
+		if (!json_is_object(r)) {
+			dump(b, r);
+			continue;
 		}
-		if (!e->text)
-			b->oom = true;
-		else
-			sbuf_add(b, e->text, e->len);
+		bool first = true;
+		sbuf_add(b, "{", 1);
+		json_object_keylen_foreach(r, key, keylen, v)
+		{
+			if (!first)
+				sbuf_add(b, ",", 1);
+			first = false;
+			dump_string(b, key, keylen);
+			sbuf_add(b, ":", 1);
+			if (json_is_array(v) && keylen == 4 && memcmp(key, "srcs", 4) == 0)
+				cached_text(b, v, old, fresh);
+			else
+				dump(b, v);
+		}
+		sbuf_add(b, "}", 1);
 	}
 	sbuf_add(b, "]", 1);
 }
@@ -202,12 +248,13 @@ char *ctl__cache_text(struct ctl__cache_texts *t, json_t *netmap, size_t *len)
 	struct ctl__cache_texts fresh = { 0 };
 	struct sbuf b = { 0 };
 	json_t *peers = json_object_get(netmap, "peers"), *v;
+	json_t *filter = json_object_get(netmap, "filter");
 	const char *key;
 	size_t keylen;
 	bool first = true;
-	if (json_is_array(peers)) {
+	if (json_is_array(peers) || json_is_array(filter)) {
 		size_t cap = 16;
-		while (cap < 2 * json_array_size(peers) + 2)
+		while (cap < 2 * (json_array_size(peers) + json_array_size(filter)) + 2)
 			cap *= 2;
 		if (!(fresh.slots = calloc(cap, sizeof(*fresh.slots))))
 			return NULL;
@@ -236,6 +283,8 @@ char *ctl__cache_text(struct ctl__cache_texts *t, json_t *netmap, size_t *len)
 		sbuf_add(&b, ":", 1);
 		if (v == peers && json_is_array(peers))
 			peers_text(&b, peers, t, &fresh);
+		else if (v == filter && json_is_array(filter))
+			filter_text(&b, filter, t, &fresh);
 		else
 			dump(&b, v);
 	}

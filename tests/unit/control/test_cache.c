@@ -247,6 +247,50 @@ static json_t *codec_node(uint64_t id, unsigned gen)
 	return ctl__node_json(&n);
 }
 
+/* A new filter for a delta: 1-3 rules, each with fresh sources or, when base has rules, a
+ * rule's sources named by index (control/netmap/filter_refs.c). */
+static json_t *random_filter(json_t *base, unsigned gen)
+{
+	json_t *f = json_array();
+	for (unsigned i = 1 + rnd(3); i > 0; i--) {
+		json_t *srcs;
+		if (json_array_size(base) && rnd(2)) {
+			srcs = json_integer(rnd((unsigned)json_array_size(base)));
+		} else {
+			srcs = json_array();
+			for (unsigned k = 1 + rnd(20); k > 0; k--) {
+				char a[32];
+				snprintf(a, sizeof(a), "100.64.%u.%u/32", rnd(4), rnd(250));
+				json_array_append_new(srcs, json_string(a));
+			}
+		}
+		json_array_append_new(f, json_pack("{s:o, s:[s], s:[[i, i]], s:[i], s:s, s:i}",
+						   "srcs", srcs, "dsts", "100.64.0.1/32", "ports",
+						   (int)(gen % 65536), (int)(gen % 65536), "protos",
+						   6, "section", "acls", "index", (int)i));
+	}
+	return f;
+}
+
+/* The filter's distinct "srcs" list objects (the cache keeps a text for each). */
+static size_t srcs_objects(json_t *filter)
+{
+	size_t n = 0, i, k;
+	json_t *r, *q;
+	json_array_foreach(filter, i, r)
+	{
+		json_t *s = json_object_get(r, "srcs");
+		bool seen = false;
+		json_array_foreach(filter, k, q)
+		{
+			if (k < i && json_object_get(q, "srcs") == s)
+				seen = true;
+		}
+		n += json_is_array(s) && !seen;
+	}
+	return n;
+}
+
 static void fold_cases(void)
 {
 	struct ctl__cache_texts t = { 0 };
@@ -278,6 +322,9 @@ static void fold_cases(void)
 			json_object_set_new(m, "self", codec_node(1, gen));
 		if (rnd(5) == 0)
 			json_object_set_new(m, "domain", json_string(gen % 2 ? "a.ts" : "b.ts"));
+		if (rnd(4) == 0)
+			json_object_set_new(m, "filter",
+					    random_filter(json_object_get(json, "filter"), gen));
 		int rc = ctl__netmap_fold_both(&json, &nm, m, &ka, err, sizeof(err));
 		json_decref(m);
 		if (rc) {
@@ -291,7 +338,8 @@ static void fold_cases(void)
 	}
 	bad += !text_same(&t, json, "folded deltas, the last", 0);
 	CHECK_INT(bad, 0);
-	CHECK_INT(t.n, nm ? nm->n_peers : 0);
+	/* a text for each peer and each rule's sources list: those named by index kept */
+	CHECK_INT(t.n, (nm ? nm->n_peers : 0) + srcs_objects(json_object_get(json, "filter")));
 	ctl__cache_texts_clear(&t);
 	json_decref(json);
 	ctl_netmap_free(nm);
