@@ -68,26 +68,43 @@ static void dump_string(struct sbuf *b, const char *s, size_t n)
  * through jansson's dump for all but reals: its callback per token was 27 % of a server
  * node's change (a new filter of ~3 600 address strings, written to the cache; #21).  Unit
  * control-cache holds the two equal over random JSON. */
-static void dump(struct sbuf *b, json_t *j)
+static void dump(struct sbuf *b, json_t *j);
+
+static void cached_text(struct sbuf *b, json_t *obj, struct ctl__cache_texts *old,
+			struct ctl__cache_texts *fresh);
+
+/* An object; with fresh, its "srcs" list's text cached (a filter rule's: filter_text). */
+static void dump_object(struct sbuf *b, json_t *j, struct ctl__cache_texts *old,
+			struct ctl__cache_texts *fresh)
 {
 	const char *key;
-	size_t i, keylen;
+	size_t keylen;
 	json_t *v;
 	bool first = true;
+	sbuf_add(b, "{", 1);
+	json_object_keylen_foreach(j, key, keylen, v)
+	{
+		if (!first)
+			sbuf_add(b, ",", 1);
+		first = false;
+		dump_string(b, key, keylen);
+		sbuf_add(b, ":", 1);
+		if (fresh && json_is_array(v) && keylen == 4 && memcmp(key, "srcs", 4) == 0)
+			cached_text(b, v, old, fresh);
+		else
+			dump(b, v);
+	}
+	sbuf_add(b, "}", 1);
+}
+
+static void dump(struct sbuf *b, json_t *j)
+{
+	size_t i;
+	json_t *v;
 	char num[32];
 	switch (json_typeof(j)) {
 	case JSON_OBJECT:
-		sbuf_add(b, "{", 1);
-		json_object_keylen_foreach(j, key, keylen, v)
-		{
-			if (!first)
-				sbuf_add(b, ",", 1);
-			first = false;
-			dump_string(b, key, keylen);
-			sbuf_add(b, ":", 1);
-			dump(b, v);
-		}
-		sbuf_add(b, "}", 1);
+		dump_object(b, j, NULL, NULL);
 		break;
 	case JSON_ARRAY:
 		sbuf_add(b, "[", 1);
@@ -212,33 +229,17 @@ static void peers_text(struct sbuf *b, json_t *peers, struct ctl__cache_texts *o
 static void filter_text(struct sbuf *b, json_t *filter, struct ctl__cache_texts *old,
 			struct ctl__cache_texts *fresh)
 {
-	size_t i, keylen;
-	json_t *r, *v;
-	const char *key;
+	size_t i;
+	json_t *r;
 	sbuf_add(b, "[", 1);
 	json_array_foreach(filter, i, r)
 	{
 		if (i)
 			sbuf_add(b, ",", 1);
-		if (!json_is_object(r)) {
+		if (json_is_object(r))
+			dump_object(b, r, old, fresh);
+		else
 			dump(b, r);
-			continue;
-		}
-		bool first = true;
-		sbuf_add(b, "{", 1);
-		json_object_keylen_foreach(r, key, keylen, v)
-		{
-			if (!first)
-				sbuf_add(b, ",", 1);
-			first = false;
-			dump_string(b, key, keylen);
-			sbuf_add(b, ":", 1);
-			if (json_is_array(v) && keylen == 4 && memcmp(key, "srcs", 4) == 0)
-				cached_text(b, v, old, fresh);
-			else
-				dump(b, v);
-		}
-		sbuf_add(b, "}", 1);
 	}
 	sbuf_add(b, "]", 1);
 }
