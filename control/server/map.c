@@ -74,6 +74,10 @@ static const char *relays_of(const struct ctl__node *n)
 static char *map_full(struct ctl_server *srv, struct ctl__node *n)
 {
 	struct sbuf b = { 0 };
+	/* a new version, as for a delta (map_delta): a node that lost this map and restarted
+	 * from its cache of that version must not be sent deltas based on this one */
+	if (srv->map_version == n->sent_version)
+		srv->map_version++;
 	uint64_t v = srv->map_version;
 	sbuf_fmt(&b, "{\"type\":\"full\",\"version\":%llu,\"netmap\":{\"version\":%llu,\"domain\":",
 		 (unsigned long long)v, (unsigned long long)v);
