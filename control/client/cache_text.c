@@ -73,7 +73,7 @@ static void dump(struct sbuf *b, json_t *j);
 static void cached_text(struct sbuf *b, json_t *obj, struct ctl__cache_texts *old,
 			struct ctl__cache_texts *fresh);
 
-/* An object; with fresh, its "srcs" list's text cached (a filter rule's: filter_text). */
+/* An object; with fresh, its "srcs" list's text cached (a filter rule's: cached_array). */
 static void dump_object(struct sbuf *b, json_t *j, struct ctl__cache_texts *old,
 			struct ctl__cache_texts *fresh)
 {
@@ -207,39 +207,26 @@ static void cached_text(struct sbuf *b, json_t *obj, struct ctl__cache_texts *ol
 		sbuf_add(b, e->text, e->len);
 }
 
-/* The peers array, each element's text cached. */
-static void peers_text(struct sbuf *b, json_t *peers, struct ctl__cache_texts *old,
-		       struct ctl__cache_texts *fresh)
+/* The peers array, each element's text cached; or (rules) the filter, each rule's "srcs"
+ * list's text cached: a delta naming a rule's sources by index (control/netmap/filter_refs.c)
+ * leaves the new rule holding the old rule's list object, so a server's 1 800 addresses are
+ * written from the text of last time. */
+static void cached_array(struct sbuf *b, json_t *a, bool rules, struct ctl__cache_texts *old,
+			 struct ctl__cache_texts *fresh)
 {
 	size_t i;
-	json_t *p;
+	json_t *e;
 	sbuf_add(b, "[", 1);
-	json_array_foreach(peers, i, p)
+	json_array_foreach(a, i, e)
 	{
 		if (i)
 			sbuf_add(b, ",", 1);
-		cached_text(b, p, old, fresh);
-	}
-	sbuf_add(b, "]", 1);
-}
-
-/* The filter, each rule's "srcs" list cached: a delta naming a rule's sources by index
- * (control/netmap/filter_refs.c) leaves the new rule holding the old rule's list object, so
- * a server's 1 800 addresses are written from the text of last time. */
-static void filter_text(struct sbuf *b, json_t *filter, struct ctl__cache_texts *old,
-			struct ctl__cache_texts *fresh)
-{
-	size_t i;
-	json_t *r;
-	sbuf_add(b, "[", 1);
-	json_array_foreach(filter, i, r)
-	{
-		if (i)
-			sbuf_add(b, ",", 1);
-		if (json_is_object(r))
-			dump_object(b, r, old, fresh);
+		if (!rules)
+			cached_text(b, e, old, fresh);
+		else if (json_is_object(e))
+			dump_object(b, e, old, fresh);
 		else
-			dump(b, r);
+			dump(b, e);
 	}
 	sbuf_add(b, "]", 1);
 }
@@ -283,9 +270,9 @@ char *ctl__cache_text(struct ctl__cache_texts *t, json_t *netmap, size_t *len)
 		dump_string(&b, key, keylen);
 		sbuf_add(&b, ":", 1);
 		if (v == peers && json_is_array(peers))
-			peers_text(&b, peers, t, &fresh);
+			cached_array(&b, peers, false, t, &fresh);
 		else if (v == filter && json_is_array(filter))
-			filter_text(&b, filter, t, &fresh);
+			cached_array(&b, filter, true, t, &fresh);
 		else
 			dump(&b, v);
 	}
