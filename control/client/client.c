@@ -422,7 +422,7 @@ static void on_map(struct ctl_client *c, struct creq *r, long status)
 		return;
 	}
 	json_error_t jerr;
-	json_t *m = json_loads(plain, 0, &jerr);
+	json_t *m = ctl__json_loadb(plain, strlen(plain), 0, &jerr);
 	bool keepalive = false;
 	free(plain);
 	const char *type = json_string_value(json_object_get(m, "type"));
@@ -688,7 +688,7 @@ int ctl_client_start(struct ctl_client *c)
 	size_t len;
 	ctl__path_of(c, "netmap.json", path, sizeof(path));
 	char *cached = read_file(path, CTL_WIRE_MAX_BODY, &len);
-	json_t *j = cached && c->registered ? json_loadb(cached, len, 0, NULL) : NULL;
+	json_t *j = cached && c->registered ? ctl__json_loadb(cached, len, 0, NULL) : NULL;
 	struct ctl_netmap *nm;
 	char err[256];
 	free(cached);

@@ -399,13 +399,12 @@ int ctl__netmap_fold_both(json_t **json, struct ctl_netmap **nm, json_t *m, bool
 int ctl_netmap_apply(char **json, const char *msg, size_t len, char *err, size_t errlen)
 {
 	json_error_t jerr;
-	json_t *m = json_loadb(msg, len, JSON_REJECT_DUPLICATES, &jerr), *nm = NULL;
+	json_t *m = ctl__json_loadb(msg, len, JSON_REJECT_DUPLICATES, &jerr), *nm = NULL;
 	bool keepalive;
 	int rc = 0;
 	if (!m)
-		return ctl__fail(err, errlen, "map message JSON, line %d column %d: %s", jerr.line,
-				 jerr.column, jerr.text);
-	if (*json && !(nm = json_loads(*json, 0, &jerr))) {
+		return ctl__fail(err, errlen, "map message JSON: %s", jerr.text);
+	if (*json && !(nm = ctl__json_loadb(*json, strlen(*json), 0, &jerr))) {
 		rc = ctl__fail(err, errlen, "previous netmap is not JSON");
 		goto out;
 	}

@@ -310,10 +310,9 @@ int ctl_netmap_parse(const char *json, size_t len, struct ctl_netmap **out, char
 		     size_t errlen)
 {
 	json_error_t jerr;
-	json_t *j = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+	json_t *j = ctl__json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!j)
-		return ctl__fail(err, errlen, "netmap JSON, line %d column %d: %s", jerr.line,
-				 jerr.column, jerr.text);
+		return ctl__fail(err, errlen, "netmap JSON: %s", jerr.text);
 	int rc = netmap_from_json(j, out, err, errlen);
 	json_decref(j);
 	return rc;

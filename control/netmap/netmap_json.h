@@ -7,6 +7,11 @@
 
 #include "control/netmap/netmap.h"
 
+/* json_loadb(text, len, flags, error) made faster, for the netmap's texts (json_load.c): the
+ * same value, or NULL where jansson refuses too, with error->text (a sentence ending "at byte
+ * N"; line and column -1).  flags: 0 or JSON_REJECT_DUPLICATES. */
+json_t *ctl__json_loadb(const char *text, size_t len, size_t flags, json_error_t *error);
+
 /* Writes the message into err (when given) and returns -EINVAL: the decoders' one way out. */
 int ctl__fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
