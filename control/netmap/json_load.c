@@ -11,9 +11,10 @@
  * past a double's), strings of valid UTF-8 (no overlong form, no surrogate, nothing past
  * U+10FFFF) with no byte below 0x20 and no \u0000, \u escapes' surrogates in pairs, at most
  * JSON_PARSER_MAX_DEPTH values deep; a key seen twice replaces the first's value, or is
- * refused with JSON_REJECT_DUPLICATES.  Unit control-json_load holds it to jansson's values
- * and refusals case by case, the fuzz target control-json-load over any input (the same
- * text dumped, key order included, or both refuse). */
+ * refused with JSON_REJECT_DUPLICATES.  Stricter in one thing: a NUL byte is refused
+ * wherever it is (jansson's stream drops one that follows a number: "[2\0]" is [2]).  Unit
+ * control-json_load holds it to jansson's values and refusals case by case, the fuzz target
+ * control-json-load over any input (the same text dumped, key order included, or both refuse). */
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>

@@ -1,7 +1,8 @@
 /* Fuzz target for the netmap's JSON parser (control/netmap/json_load.c), differential:
  * against jansson's json_loadb on the same bytes, with and without JSON_REJECT_DUPLICATES,
  * both refuse, or both accept and dump the same text (key order, numbers' kinds and reals
- * included); a refusal has a sentence. */
+ * included); a refusal has a sentence.  One exception: a NUL byte, which jansson's stream
+ * drops when it follows a number ("[2\0]" is [2] to it) and this parser refuses. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,10 @@ static void same(const char *text, size_t len, size_t flags)
 {
 	json_error_t e1, e2;
 	json_t *a = ctl__json_loadb(text, len, flags, &e1), *b = json_loadb(text, len, flags, &e2);
+	if (!a && b && memchr(text, 0, len)) { /* jansson's dropped NUL */
+		json_decref(b);
+		return;
+	}
 	if (!a != !b || (!a && !e1.text[0]))
 		abort();
 	if (a) {
