@@ -12,7 +12,9 @@
  * U+10FFFF) with no byte below 0x20 and no \u0000, \u escapes' surrogates in pairs, at most
  * JSON_PARSER_MAX_DEPTH values deep; a key seen twice replaces the first's value, or is
  * refused with JSON_REJECT_DUPLICATES.  Stricter in one thing: a NUL byte is refused
- * wherever it is (jansson's stream drops one that follows a number: "[2\0]" is [2]).  Unit
+ * wherever it is (jansson's stream drops one that follows a number or a true, false or
+ * null: "[2\0]" is [2] to it).  Unlike jansson, json_error_code() of a refusal says
+ * nothing (no caller reads it).  Unit
  * control-json_load holds it to jansson's values and refusals case by case, the fuzz target
  * control-json-load over any input (the same text dumped, key order included, or both refuse). */
 #include <errno.h>
@@ -268,11 +270,13 @@ static json_t *scan_number(struct jl *l)
 			return fail(l, "no digit in a number's exponent");
 	}
 	size_t n = (size_t)(l->p - p);
+	json_t *j;
 	if (!real && n < 19) { /* 18 digits: no overflow */
 		json_int_t v = 0;
 		for (const unsigned char *d = p + (*p == '-'); d < l->p; d++)
 			v = v * 10 + (*d - '0');
-		return json_integer(*p == '-' ? -v : v);
+		j = json_integer(*p == '-' ? -v : v);
+		return j ? j : fail(l, "out of memory");
 	}
 	if (!grow(l, n + 1))
 		return fail(l, "out of memory");
@@ -283,12 +287,17 @@ static json_t *scan_number(struct jl *l)
 		long long v = strtoll(l->buf, NULL, 10);
 		if (errno == ERANGE)
 			return fail(l, "integer out of range");
-		return json_integer((json_int_t)v);
+		j = json_integer((json_int_t)v);
+		return j ? j : fail(l, "out of memory");
 	}
-	double d = strtod(l->buf, NULL);
+	char *stop;
+	double d = strtod(l->buf, &stop);
 	if ((d == HUGE_VAL || d == -HUGE_VAL) && errno == ERANGE)
 		return fail(l, "real number out of range");
-	return json_real(d);
+	if (stop != l->buf + n) /* a locale whose decimal point is not '.': never a wrong value */
+		return fail(l, "real number not read whole (the locale's decimal point)");
+	j = json_real(d);
+	return j ? j : fail(l, "out of memory");
 }
 
 static json_t *value(struct jl *l, int depth);
@@ -464,7 +473,11 @@ json_t *ctl__json_loadb(const char *text, size_t len, size_t flags, json_error_t
 	if (error) {
 		memset(error, 0, sizeof(*error));
 		error->line = error->column = -1;
-		snprintf(error->source, sizeof(error->source), "<string>");
+		snprintf(error->source, sizeof(error->source), "<buffer>");
+	}
+	if (!text) {
+		fail(&l, "no text");
+		return NULL;
 	}
 	if (flags & ~(size_t)JSON_REJECT_DUPLICATES) {
 		fail(&l, "unsupported flags 0x%zx", flags);
