@@ -108,6 +108,34 @@ char *file_read_secret_line(const char *path, char *err, size_t errlen)
 	return buf;
 }
 
+/* All of data to fd (a write cut short goes on); 0 or -errno. */
+static int write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+	for (size_t off = 0; off < len;) {
+		ssize_t w = write(fd, p + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		off += (size_t)w;
+	}
+	return 0;
+}
+
+int file_append(const char *path, const void *data, size_t len, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (fd < 0)
+		return -errno;
+	int err = write_all(fd, data, len);
+	if (!err && fdatasync(fd) < 0)
+		err = -errno;
+	if (close(fd) < 0 && !err)
+		err = -errno;
+	return err;
+}
+
 int file_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 {
 	char tmp[4096];
@@ -118,17 +146,7 @@ int file_write_atomic(const char *path, const void *data, size_t len, mode_t mod
 	int fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	int err = 0;
-	const char *p = data;
-	for (size_t off = 0; off < len && !err;) {
-		ssize_t w = write(fd, p + off, len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			err = -errno;
-		else
-			off += (size_t)w;
-	}
+	int err = write_all(fd, data, len);
 	if (!err && fchmod(fd, mode) < 0)
 		err = -errno;
 	if (!err && fsync(fd) < 0)

@@ -32,6 +32,10 @@ char *file_read_secret_line(const char *path, char *err, size_t errlen);
  * Nothing is left behind on failure.  0 or -errno. */
 int file_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
 
+/* Appends len bytes to path (created with mode; a symlink refused) and fdatasyncs it.  A
+ * failure may leave part of them there.  0 or -errno. */
+int file_append(const char *path, const void *data, size_t len, mode_t mode);
+
 /* Loads a 32-byte private key kept as one base64 line in path, or, only when the file
  * does not exist, creates one (random, X25519-clamped, written 0600 atomically).
  * 0 (*created says which), or -errno / -EINVAL with a sentence naming the file in err.

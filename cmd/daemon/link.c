@@ -423,9 +423,7 @@ static char *do_logout(struct meshd_link *l)
 	l->tags[0] = '\0';
 	l->tags_set = false;
 	prefs_save(l);
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/netmap.json", l->state_dir);
-	unlink(path);
+	ctl_cache_remove(l->state_dir);
 	if (rc)
 		return ctl_lapi_reply_error("logout request failed: %s", strerror(-rc));
 	return ctl_lapi_reply_ok("logged out");

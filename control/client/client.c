@@ -422,10 +422,11 @@ static void on_map(struct ctl_client *c, struct creq *r, long status)
 		return;
 	}
 	json_error_t jerr;
-	json_t *m = ctl__json_loadb(plain, strlen(plain), 0, &jerr);
+	size_t plain_len = strlen(plain);
+	json_t *m = ctl__json_loadb(plain, plain_len, 0, &jerr);
 	bool keepalive = false;
-	free(plain);
 	const char *type = json_string_value(json_object_get(m, "type"));
+	bool full = type && strcmp(type, "full") == 0;
 	if (type && c->cfg.on_contact)
 		c->cfg.on_contact(c->cfg.ctx, type,
 				  (uint64_t)json_integer_value(json_object_get(m, "version")));
@@ -438,11 +439,13 @@ static void on_map(struct ctl_client *c, struct creq *r, long status)
 		ctl__kill_sessions(c, m);
 	json_decref(m);
 	if (rc == -ESTALE) {
+		free(plain);
 		c->netmap_version = 0; /* ask for a full map */
 		map_poll(c);
 		return;
 	}
 	if (rc) {
+		free(plain);
 		log_warn("control", "map message refused: %s", err);
 		retry_later(c, err);
 		return;
@@ -454,8 +457,9 @@ static void on_map(struct ctl_client *c, struct creq *r, long status)
 	if (!keepalive) {
 		c->netmap_time = (int64_t)time(NULL);
 		ctl__deliver(c, false);
-		ctl__cache_save(c, prompt);
+		ctl__cache_change(c, plain, plain_len, full, prompt);
 	}
+	free(plain);
 	map_poll(c);
 }
 
@@ -466,10 +470,8 @@ static void on_logout(struct ctl_client *c, struct creq *r, long status)
 	bool ok = j && json_is_true(json_object_get(j, "logged_out"));
 	json_decref(j);
 	if (ok) {
-		char path[4096];
 		mark_registered(c, false);
-		ctl__path_of(c, "netmap.json", path, sizeof(path));
-		unlink(path);
+		ctl_cache_remove(c->state_dir);
 		ctl__event(c, CTL_CLIENT_LOGGED_OUT, "logged out");
 	}
 	if (r->logout_cb)
@@ -685,22 +687,25 @@ fail:
 int ctl_client_start(struct ctl_client *c)
 {
 	char path[4096];
-	size_t len;
-	ctl__path_of(c, "netmap.json", path, sizeof(path));
-	char *cached = read_file(path, CTL_WIRE_MAX_BODY, &len);
-	json_t *j = cached && c->registered ? ctl__json_loadb(cached, len, 0, NULL) : NULL;
+	struct ctl__cache_state cs;
 	struct ctl_netmap *nm;
 	char err[256];
-	free(cached);
+	json_t *j = c->registered ? ctl__cache_read(c->state_dir, &cs, err, sizeof(err)) : NULL;
+	/* the first write is the whole netmap, unless this one has no deltas to carry */
+	c->cache_whole = !j || cs.had_log;
+	c->cache_base_len = j ? cs.base_len : 0;
 	if (j && ctl__netmap_from_json(j, &nm, err, sizeof(err)) == 0) {
 		struct stat st;
+		int64_t t = (int64_t)time(NULL);
 		c->nm = nm;
 		c->netmap = j;
-		c->netmap_time = stat(path, &st) == 0 ? (int64_t)st.st_mtime : (int64_t)time(NULL);
+		ctl__path_of(c, cs.had_log ? "netmap.deltas" : "netmap.json", path, sizeof(path));
+		c->netmap_time = stat(path, &st) == 0 ? (int64_t)st.st_mtime : t;
 		ctl__deliver(c, true);
 	} else {
 		if (j)
-			log_warn("control", "ignoring the cached netmap %s: %s", path, err);
+			log_warn("control", "ignoring the cached netmap in %s: %s", c->state_dir,
+				 err);
 		json_decref(j);
 	}
 	connect_start(c);

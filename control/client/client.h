@@ -170,6 +170,13 @@ const char *ctl_client_server_url(const struct ctl_client *c);
  * reason in err. */
 int ctl_client_servers_check(const char *list, bool insecure_http, char *err, size_t errlen);
 
+/* The netmap cached in state_dir (netmap.json and the deltas appended to netmap.deltas since,
+ * folded): its JSON text (malloc'd), or NULL with the reason in err.  For tools and tests; a
+ * client reads its own at start. */
+char *ctl_cache_read_text(const char *state_dir, char *err, size_t errlen);
+/* Remove the netmap cached in state_dir (at logout). */
+void ctl_cache_remove(const char *state_dir);
+
 /* Seconds since the netmap in use was received (or cached); -1 when there is none. */
 int64_t ctl_client_netmap_age(const struct ctl_client *c);
 

@@ -20,6 +20,7 @@
 #include <uv.h>
 
 #include "common/container.h"
+#include "common/sbuf.h"
 #include "control/client/client.h"
 #include "control/netmap/wire.h"
 
@@ -43,6 +44,9 @@ enum {
 	 * too, so a crash and a restart with control unreachable enforce the old, wider rules
 	 * for that second at most, as before the interval (review-70 #5). */
 	CACHE_INTERVAL_MS = 5000,
+	/* The deltas appended to the cache are at most as big as the netmap they follow, and
+	 * may be this big whatever its size; past it the whole netmap is written again. */
+	CACHE_LOG_MIN = 64 << 10,
 	/* After a re-login that left the key expired by our clock (skew with control's), wait
 	 * this long before trying again. */
 	RELOGIN_RETRY_S = 60,
@@ -91,6 +95,17 @@ struct ctl__cache_texts {
  * them).  NULL when memory is short. */
 char *ctl__cache_text(struct ctl__cache_texts *t, json_t *netmap, size_t *len);
 void ctl__cache_texts_clear(struct ctl__cache_texts *t);
+/* cache.c: the netmap cached in dir (the file's header says how): NULL when there is none or
+ * it is not JSON (err says why); the deltas after the first torn or refused one are logged
+ * and left out.  *st: what was read. */
+struct ctl__cache_state {
+	size_t base_len; /* netmap.json's size */
+	size_t folded;	 /* the deltas folded into it */
+	bool had_log;	 /* netmap.deltas was there */
+	json_int_t version;
+	char dropped[300]; /* why the deltas from some byte on were left out (logged), or "" */
+};
+json_t *ctl__cache_read(const char *dir, struct ctl__cache_state *st, char *err, size_t errlen);
 /* cache.c: ms from now until the cache is written for a change arriving now (uv_now()), when
  * the last write began at last (written: there was one); prompt: the change is to be written
  * CACHE_DELAY_MS after it whatever the interval (ctl__cache_prompt). */
@@ -128,7 +143,12 @@ struct ctl_client {
 	uint64_t cache_written_at, cache_due_at;
 	struct ctl__cache_texts cache_texts;
 	char *cache_last; /* at free, with a write still running: the netmap to write after it */
-	json_t *netmap;	  /* the current full netmap as JSON, for the cache */
+	/* The next write is the whole netmap (else the deltas in cache_pending are appended);
+	 * the sizes of the files as the last writes left them. */
+	bool cache_whole;
+	struct sbuf cache_pending;
+	size_t cache_base_len, cache_log_len;
+	json_t *netmap;	       /* the current full netmap as JSON, for the cache */
 	struct ctl_netmap *nm; /* the same, decoded (deltas decode only what they carry) */
 	uint64_t netmap_version;
 	int64_t netmap_time;
@@ -218,6 +238,9 @@ void ctl__handle_closed(uv_handle_t *h);
 /* The netmap changed (prompt: by a message ctl__cache_prompt says is): written after
  * ctl__cache_delay's wait. */
 void ctl__cache_save(struct ctl_client *c, bool prompt);
+/* A map message (its text, len bytes) was folded into the netmap: kept to be appended to the
+ * cache (full: a full map, written whole), then ctl__cache_save. */
+void ctl__cache_change(struct ctl_client *c, const char *msg, size_t len, bool full, bool prompt);
 void ctl__cache_flush(struct ctl_client *c); /* at free: a pending change is written now */
 
 /* nodekey.c */

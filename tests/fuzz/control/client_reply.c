@@ -5,8 +5,8 @@
  * (ctl__request_done) of the kind the first byte picks - key, register, map, hold, logout -
  * either as they came (the unauthenticated refusal path) or sealed by the pinned server
  * key (the JSON handlers behind the seal), with the HTTP status the second byte picks; or
- * as the cached netmap file read at start (ctl_client_start).  No event the client tells
- * meshd about carries a control character. */
+ * as the cached netmap file read at start (ctl_client_start), or the deltas appended to one.  No
+ * event the client tells meshd about carries a control character. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,13 +93,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	c->relogin = flags & 16;
 	c->reauth = flags & 32;
 	if (kind == 5) {
-		/* the cached netmap: whatever is in the file at start */
-		char path[4096];
+		/* the cached netmap: whatever is in the file at start, or (flags & 64) a netmap of
+		 * version 1 and whatever is in the deltas appended to it */
+		static const char base[] = "{\"version\":1,\"self\":{\"id\":1,\"node_key\":"
+					   "\"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=\"},"
+					   "\"peers\":[]}";
+		char path[4096], deltas[4096];
 		ctl__path_of(c, "netmap.json", path, sizeof(path));
-		file_write_atomic(path, (const char *)body, len, 0600);
+		ctl__path_of(c, "netmap.deltas", deltas, sizeof(deltas));
+		if (flags & 64) {
+			file_write_atomic(path, base, sizeof(base) - 1, 0600);
+			file_write_atomic(deltas, (const char *)body, len, 0600);
+		} else {
+			file_write_atomic(path, (const char *)body, len, 0600);
+		}
 		c->registered = true;
 		ctl_client_start(c);
-		unlink(path);
+		ctl_cache_remove(dir);
 	} else {
 		struct creq *r = calloc(1, sizeof(*r));
 		if (!r)

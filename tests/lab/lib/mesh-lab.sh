@@ -72,6 +72,14 @@ lab_cleanup() {
 	if [ "${LAB_KEEP:-0}" = 1 ]; then echo "kept $LAB"; else rm -rf "$LAB"; fi
 }
 
+# lab_netmap DIR: the netmap the node's cache in DIR holds (netmap.json with the deltas appended
+# to netmap.deltas since, folded by tests/lab/control/ctl-cache) written to DIR.nm (empty when
+# there is none); prints that file's path
+lab_netmap() {
+	"$LAB_BUILD/tests/lab/control/ctl-cache" "$1" > "$1.nm" 2> /dev/null || : > "$1.nm"
+	echo "$1.nm"
+}
+
 ok() { LAB_PASS=$((LAB_PASS + 1)); echo "ok   $*"; }
 bad() { LAB_FAIL=$((LAB_FAIL + 1)); echo "FAIL $*"; }
 expect_eq() { if [ "$2" == "$3" ]; then ok "$1"; else bad "$1: got '$2', want '$3'"; fi; }

@@ -1,5 +1,6 @@
-/* file_read_all and file_write_atomic: contents, limits, modes, and nothing left behind
- * on failure; file_read_secret refuses a key other users may read, with its exact words. */
+/* file_read_all, file_write_atomic and file_append: contents, limits, modes, and nothing
+ * left behind on failure; file_read_secret refuses a key other users may read, with its exact
+ * words. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdbool.h>
@@ -87,6 +88,24 @@ int main(void)
 	snprintf(bad, sizeof(bad), "%s/missing/f", dir);
 	CHECK_INT(file_write_atomic(bad, "x", 1, 0600), -ENOENT);
 	CHECK_INT(file_read_all(dir, 10, &buf, &len), -EISDIR);
+
+	/* file_append: created with the mode, then added to; a symlink refused */
+	char apath[256], link[256];
+	snprintf(apath, sizeof(apath), "%s/log", dir);
+	snprintf(link, sizeof(link), "%s/log-link", dir);
+	CHECK_INT(file_append(apath, "ab", 2, 0600), 0);
+	CHECK_INT(file_append(apath, "cd\n", 3, 0644), 0);
+	CHECK_INT(stat(apath, &st), 0);
+	CHECK_INT(st.st_mode & 0777, 0600);
+	CHECK_INT(file_read_all(apath, 100, &buf, &len), 0);
+	CHECK_INT(len, 5);
+	CHECK_STR(buf, "abcd\n");
+	free(buf);
+	CHECK_INT(symlink(apath, link), 0);
+	CHECK_INT(file_append(link, "x", 1, 0600), -ELOOP);
+	CHECK_INT(file_append(bad, "x", 1, 0600), -ENOENT);
+	CHECK_INT(unlink(link), 0);
+	CHECK_INT(unlink(apath), 0);
 
 	/* Key files: created once (0600, clamped), then loaded; bad ones are errors, never
 	 * replaced. */

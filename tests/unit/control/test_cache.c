@@ -16,12 +16,18 @@
  *     had, and the node started again hands over that version and peer list from its cache;
  *  4. a change that takes access away (review-70 #5): a node's peer joins (a delta the
  *     interval puts off), then logs out (its key expires: a delta removing it), and the node's
- *     file has that delta within 1 s of it, not at the interval's end. */
+ *     file has that delta within 1 s of it, not at the interval's end (appended to
+ *     netmap.deltas, the netmap.json of the first full map left as it was);
+ *  5. the deltas read back (ctl__cache_read): folded in order after netmap.json; a last
+ *     record cut at each of its bytes (a crash during the append), one based on another
+ *     version, not JSON or not a map message, and lengths that are not one leave it and
+ *     what follows out; no netmap.json or one that is not JSON: no cache at all. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -495,6 +501,25 @@ static long long file_version(const char *path)
 	return v;
 }
 
+/* The version of the netmap cached in dir (netmap.json with netmap.deltas folded), -1 when
+ * there is none */
+static long long cached_version(const char *dir)
+{
+	struct ctl__cache_state st;
+	char err[512];
+	json_t *j = ctl__cache_read(dir, &st, err, sizeof(err));
+	long long v = j ? (long long)st.version : -1;
+	json_decref(j);
+	return v;
+}
+
+static bool exists(const char *dir, const char *name)
+{
+	char p[400];
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	return access(p, F_OK) == 0;
+}
+
 /* Under dir, with suffix to each name: control's state directory, nodes a's and b's, and
  * a's cache file. */
 static void dirs_of(const char *dir, const char *suffix, char state[static 300],
@@ -567,6 +592,7 @@ static void restart_cases(const char *dir)
 	client_stop(&loop, a);
 	CHECK_INT(file_read_all(path, 1 << 24, &got, &len), 0);
 	CHECK_STR(got, want);
+	CHECK(!exists(na, "netmap.deltas")); /* written whole at exit */
 	free(got);
 	free(want);
 	a = client_start(&loop, url, na, NULL, "a", &sa2);
@@ -619,16 +645,147 @@ static void revoke_cases(const char *dir)
 	/* the test tells the two apart only if the removal came well before the interval's end */
 	CHECK(removed + CACHE_DELAY_MS + 1000 < written + CACHE_INTERVAL_MS);
 	CHECK(a->cache_due_at <= removed + CACHE_DELAY_MS);
-	while (file_version(path) != (long long)sa.version &&
+	while (cached_version(na) != (long long)sa.version &&
 	       uv_now(&loop) < removed + CACHE_DELAY_MS + 1000)
 		uv_run(&loop, UV_RUN_NOWAIT), usleep(2000);
-	CHECK_INT(file_version(path), sa.version);
+	CHECK_INT(cached_version(na), sa.version);
+	/* appended: the two deltas (b joined, b removed) follow the first full map's file */
+	CHECK(exists(na, "netmap.deltas"));
+	CHECK(file_version(path) < (long long)sa.version);
 	CHECK(run_until(&loop, &out, 1, 15000));
 
 	client_stop(&loop, a);
 	client_stop(&loop, b);
 	CHECK_INT(uv_loop_close(&loop), 0);
 	ctl_server_free(srv);
+}
+
+/* ---- 5. the deltas appended after the netmap, read back ---- */
+
+#define KEY1 "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="
+#define KEY3 "AwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwM="
+static const char base_text[] =
+    "{\"version\":1,\"self\":{\"id\":1,\"node_key\":\"" KEY1 "\"},\"peers\":[]}";
+/* peer 3 joins (version 2), then leaves (version 3) */
+static const char d2[] =
+    "{\"type\":\"delta\",\"version\":2,\"base\":1,\"peers_changed\":[{\"id\":3,"
+    "\"node_key\":\"" KEY3 "\",\"addresses\":[\"100.64.0.3/32\"]}]}";
+static const char d3[] = "{\"type\":\"delta\",\"version\":3,\"base\":2,\"peers_removed\":[3]}";
+
+static void put(const char *dir, const char *name, const char *text, size_t len)
+{
+	char p[400];
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	if (!text) {
+		unlink(p);
+		return;
+	}
+	FILE *f = fopen(p, "w");
+	CHECK(f && fwrite(text, 1, len, f) == len);
+	fclose(f);
+}
+
+/* records of the messages, each "<len>\n<msg>\n"; cut: bytes dropped from the end */
+static size_t records(char *out, size_t cut, const char *const *msgs, size_t n)
+{
+	size_t len = 0;
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)sprintf(out + len, "%zu\n%s\n", strlen(msgs[i]), msgs[i]);
+	return len - cut;
+}
+
+/* the cache in dir read: its version and peer count (-1 when none), the deltas folded, why
+ * the rest was left out ("" for nothing left out, NULL not checked) */
+static void expect_read_why(const char *dir, long long version, int peers, size_t folded,
+			    const char *why)
+{
+	struct ctl__cache_state st;
+	char err[512] = "";
+	json_t *j = ctl__cache_read(dir, &st, err, sizeof(err));
+	CHECK_INT(j ? (long long)st.version : -1, version);
+	if (j) {
+		CHECK_INT(json_integer_value(json_object_get(j, "version")), version);
+		CHECK_INT((int)json_array_size(json_object_get(j, "peers")), peers);
+		CHECK_INT(st.folded, folded);
+		CHECK_INT(st.base_len, strlen(base_text));
+		if (why)
+			CHECK_STR(st.dropped, why);
+	}
+	json_decref(j);
+}
+
+static void expect_read(const char *dir, long long version, int peers, size_t folded)
+{
+	expect_read_why(dir, version, peers, folded, NULL);
+}
+
+static void read_cases(const char *top)
+{
+	char dir[300], log[4096];
+	snprintf(dir, sizeof(dir), "%s/read", top);
+	CHECK_INT(mkdir(dir, 0700), 0);
+	const char *both[] = { d2, d3 }, *wrong[] = { d3, d2 }, *one[] = { d2 };
+	put(dir, "netmap.json", base_text, strlen(base_text));
+	expect_read_why(dir, 1, 0, 0, ""); /* no deltas */
+	put(dir, "netmap.deltas", log, records(log, 0, one, 1));
+	expect_read_why(dir, 2, 1, 1, "");
+	put(dir, "netmap.deltas", log, records(log, 0, both, 2));
+	expect_read_why(dir, 3, 0, 2, "");
+	/* the exact reasons */
+	size_t at = records(log, 0, one, 1);
+	put(dir, "netmap.deltas", log, records(log, 1, both, 2));
+	char want[300];
+	snprintf(want, sizeof(want),
+		 "from byte %zu on: a record cut short (a write that did not finish)", at);
+	expect_read_why(dir, 2, 1, 1, want);
+	put(dir, "netmap.deltas", log, records(log, 0, wrong, 2));
+	expect_read_why(dir, 1, 0, 0, "from byte 0 on: delta is based on another version");
+	put(dir, "netmap.deltas", "x\n", 2);
+	expect_read_why(dir, 1, 0, 0, "from byte 0 on: not a record's length");
+	put(dir, "netmap.deltas", "3\n{x}\n", 6);
+	expect_read_why(dir, 1, 0, 0, "from byte 0 on: a key (a string) expected at byte 1");
+	/* a crash during an append: the last record cut anywhere, its '\n' or its length too */
+	size_t whole = records(log, 0, both, 2), last = strlen(d3) + 4;
+	for (size_t cut = 1; cut <= last; cut++) {
+		put(dir, "netmap.deltas", log, records(log, cut, both, 2));
+		expect_read(dir, 2, 1, 1);
+	}
+	CHECK_INT(whole - last, records(log, 0, one, 1));
+	/* a record that does not fold onto what is before it (based on another version): it
+	 * and what follows are left out */
+	put(dir, "netmap.deltas", log, records(log, 0, wrong, 2));
+	expect_read(dir, 1, 0, 0);
+	/* lengths that are not one, or past the end, or past CTL_WIRE_MAX_BODY */
+	static const char *const bad[] = { "x\n{}\n",		"\n{}\n", "-2\n{}\n", "99\n{}\n",
+					   "99999999999\n{}\n", "2 {}\n", "2\n{}" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		size_t len = records(log, 0, one, 1);
+		len += (size_t)sprintf(log + len, "%s", bad[i]);
+		put(dir, "netmap.deltas", log, len);
+		expect_read(dir, 2, 1, 1);
+	}
+	/* a record that is not JSON, or not a map message */
+	const char *notjson[] = { d2, "{\"type\":" }, *notmsg[] = { d2, "{\"type\":\"other\"}" };
+	put(dir, "netmap.deltas", log, records(log, 0, notjson, 2));
+	expect_read(dir, 2, 1, 1);
+	put(dir, "netmap.deltas", log, records(log, 0, notmsg, 2));
+	expect_read(dir, 2, 1, 1);
+	/* the whole text, for tools */
+	put(dir, "netmap.deltas", log, records(log, 0, one, 1));
+	char err[512] = "", *text = ctl_cache_read_text(dir, err, sizeof(err));
+	CHECK(text && strstr(text, "\"version\":2") && strstr(text, KEY3));
+	free(text);
+	/* no netmap, or one that is not JSON: none, whatever the deltas */
+	put(dir, "netmap.json", NULL, 0);
+	expect_read(dir, -1, 0, 0);
+	CHECK(!ctl_cache_read_text(dir, err, sizeof(err)));
+	CHECK(strstr(err, "netmap.json: No such file or directory") != NULL);
+	put(dir, "netmap.json", "{\"version\":", 11);
+	expect_read(dir, -1, 0, 0);
+	/* removed whole */
+	put(dir, "netmap.json", base_text, strlen(base_text));
+	ctl_cache_remove(dir);
+	CHECK(!exists(dir, "netmap.json") && !exists(dir, "netmap.deltas"));
 }
 
 int main(void)
@@ -643,6 +800,7 @@ int main(void)
 	CHECK(mkdtemp(dir) != NULL);
 	restart_cases(dir);
 	revoke_cases(dir);
+	read_cases(dir);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	CHECK_INT(system(cmd), 0);
 	return check_finish();
