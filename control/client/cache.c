@@ -1,13 +1,16 @@
 /* The netmap cache, so a node starts from its last netmap when control is unreachable:
  * state_dir/netmap.json, a full netmap (0600, written atomically), and state_dir/netmap.deltas,
  * the map messages folded into it since, as control sent them (0600, appended: a filter
- * change writes the few KB of its delta, not the whole netmap again, #21).  Each record is
+ * change writes the few KB of its delta, not the whole netmap again, #21).  It starts with
+ * "base <version> <length>\n", the netmap.json it follows, and each record is
  * "<length>\n<message>\n"; reading folds them into the netmap in order, up to the first
  * that is torn (a crash during its append) or does not fold onto what is before it (a delta
  * names the version it is based on), which is logged: what comes before it stands, as a
- * write that never happened.  The whole netmap is written again, and the deltas removed
- * first, after a full map, a failed write, a start from a cache that had deltas, and when the
- * deltas would outgrow the netmap (CACHE_LOG_MIN at least).  Written CACHE_DELAY_MS after a
+ * write that never happened; deltas that follow another netmap.json are left out whole.  The
+ * whole netmap is written again (renamed into place, then the deltas removed: a crash in
+ * between leaves deltas that follow the old one) after a full map, a failed write (retried
+ * with the interval), a start from a cache that had deltas, and when the deltas would
+ * outgrow the netmap (CACHE_LOG_MIN at least).  Written CACHE_DELAY_MS after a
  * change, at most once every CACHE_INTERVAL_MS while changes keep coming (but CACHE_DELAY_MS
  * after a full map or a change that takes access away, whatever the interval), and at exit
  * (the whole netmap). */
@@ -40,21 +43,27 @@ static void cache_paths(const char *dir, char base[static 4096], char log[static
 	snprintf(log, 4096, "%s/netmap.deltas", dir);
 }
 
-void ctl_cache_remove(const char *state_dir)
+static void remove_paths(const char *base, const char *log)
 {
-	char base[4096], log[4096];
-	cache_paths(state_dir, base, log);
 	unlink(log);
 	unlink(base);
 }
 
-/* The whole netmap: the deltas go first, so a crash in between leaves the old netmap alone
- * (older, never a mix). */
+void ctl_cache_remove(const char *state_dir)
+{
+	char base[4096], log[4096];
+	cache_paths(state_dir, base, log);
+	remove_paths(base, log);
+}
+
+/* The whole netmap, then the deltas gone: a crash in between leaves deltas whose first line
+ * names another netmap.json, which reading leaves out. */
 static int write_whole(const char *base, const char *log, const char *text, size_t len)
 {
-	if (unlink(log) < 0 && errno != ENOENT)
-		return -errno;
-	return file_write_atomic(base, text, len, 0600);
+	int rc = file_write_atomic(base, text, len, 0600);
+	if (!rc && unlink(log) < 0 && errno != ENOENT)
+		rc = -errno;
+	return rc;
 }
 
 /* A record's length: digits then '\n' at buf[*off..n), at most CTL_WIRE_MAX_BODY; *off moves
@@ -62,7 +71,7 @@ static int write_whole(const char *base, const char *log, const char *text, size
 static bool record_len(const char *buf, size_t n, size_t *off, size_t *len)
 {
 	size_t v = 0, i = *off;
-	for (; i < n && i - *off < 10 && buf[i] >= '0' && buf[i] <= '9'; i++)
+	for (; i < n && i - *off < 9 && buf[i] >= '0' && buf[i] <= '9'; i++)
 		v = v * 10 + (size_t)(buf[i] - '0');
 	if (i == *off || i >= n || buf[i] != '\n' || v > CTL_WIRE_MAX_BODY)
 		return false;
@@ -73,7 +82,7 @@ static bool record_len(const char *buf, size_t n, size_t *off, size_t *len)
 
 json_t *ctl__cache_read(const char *dir, struct ctl__cache_state *st, char *err, size_t errlen)
 {
-	char base[4096], log[4096], *text = NULL, why[256];
+	char base[4096], log[4096], *text = NULL, why[256] = "", head[64];
 	size_t len, n;
 	json_error_t jerr;
 	cache_paths(dir, base, log);
@@ -85,22 +94,31 @@ json_t *ctl__cache_read(const char *dir, struct ctl__cache_state *st, char *err,
 	}
 	json_t *nm = ctl__json_loadb(text, len, 0, &jerr);
 	free(text);
+	text = NULL;
 	if (!nm) {
 		snprintf(err, errlen, "%s: %s", base, jerr.text);
 		return NULL;
 	}
 	st->base_len = len;
-	st->version = json_integer_value(json_object_get(nm, "version"));
-	rc = file_read_all(log, 2 * (size_t)CTL_WIRE_MAX_BODY, &text, &n);
+	st->version = st->base_version = json_integer_value(json_object_get(nm, "version"));
+	/* at most what the writer lets them grow to (ctl__cache_change) */
+	size_t max = (len > CACHE_LOG_MIN ? len : CACHE_LOG_MIN) + sizeof(head);
+	rc = file_read_all(log, max, &text, &n);
 	if (rc == -ENOENT)
 		return nm;
 	st->had_log = true;
-	if (rc) {
-		snprintf(st->dropped, sizeof(st->dropped), "all: %s", strerror(-rc));
+	size_t off = (size_t)snprintf(head, sizeof(head), "base %lld %zu\n",
+				      (long long)st->base_version, len),
+	       mlen;
+	if (rc || n < off || memcmp(text, head, off) != 0) {
+		snprintf(st->dropped, sizeof(st->dropped), "all: %s",
+			 rc == -EFBIG ? "larger than they may grow"
+			 : rc	      ? strerror(-rc)
+				      : "they follow another netmap.json");
 		log_warn("control", "cached deltas %s: ignoring them %s", log, st->dropped);
+		free(text);
 		return nm;
 	}
-	size_t off = 0, mlen;
 	while (off < n) {
 		size_t at = off;
 		bool keepalive;
@@ -112,11 +130,17 @@ json_t *ctl__cache_read(const char *dir, struct ctl__cache_state *st, char *err,
 				 "a record cut short (a write that did not finish)");
 		} else if (!(m = ctl__json_loadb(text + off, mlen, 0, &jerr))) {
 			snprintf(why, sizeof(why), "%s", jerr.text);
-		} else if (ctl__netmap_fold(&nm, m, &keepalive, why, sizeof(why)) == 0) {
+		} else if ((rc = ctl__netmap_fold(&nm, m, &keepalive, why, sizeof(why))) == 0) {
 			json_decref(m);
 			off += mlen + 1;
 			st->folded++;
 			continue;
+		} else if (rc == -ENOMEM) { /* not the netmap before a change it may not undo */
+			json_decref(m);
+			json_decref(nm);
+			free(text);
+			snprintf(err, errlen, "%s: out of memory", log);
+			return NULL;
 		}
 		json_decref(m);
 		snprintf(st->dropped, sizeof(st->dropped), "from byte %zu on: %s", at, why);
@@ -135,6 +159,8 @@ char *ctl_cache_read_text(const char *state_dir, char *err, size_t errlen)
 	char *text = nm ? json_dumps(nm, JSON_COMPACT) : NULL;
 	if (nm && !text)
 		snprintf(err, errlen, "out of memory");
+	else if (nm)
+		snprintf(err, errlen, "%s%s", st.dropped[0] ? "deltas left out " : "", st.dropped);
 	json_decref(nm);
 	return text;
 }
@@ -148,7 +174,8 @@ struct cache_write {
 	char base[4096], log[4096];
 	char *data;
 	size_t len;
-	bool whole; /* data is the whole netmap; else records to append */
+	bool whole;	    /* data is the whole netmap; else records to append */
+	json_int_t version; /* whole: the netmap's */
 	int rc;
 };
 
@@ -169,14 +196,17 @@ static void cache_write_done(uv_work_t *w, int status)
 		log_warn("control", "cannot cache the netmap in %s: %s",
 			 cw->whole ? cw->base : cw->log, strerror(-cw->rc));
 		c->cache_whole = true; /* the files may hold part of it: written whole next */
+		if (!c->stopped && !c->logged_out)
+			ctl__cache_save(c, false); /* again, after the interval */
 	} else if (cw->whole) {
 		c->cache_base_len = cw->len;
+		c->cache_base_version = cw->version;
 		c->cache_log_len = 0;
 	} else {
 		c->cache_log_len += cw->len;
 	}
-	if (c->logged_out)
-		ctl_cache_remove(c->state_dir); /* the logout came while this write was under way */
+	if (c->logged_out) /* the logout came while this write was under way */
+		remove_paths(cw->base, cw->log);
 	c->cache_busy = false;
 	if (c->stopped) {
 		if (c->cache_last) {
@@ -235,6 +265,16 @@ static void write_netmap(struct ctl_client *c)
 	if (cw->whole) {
 		pending_drop(c); /* the netmap has them */
 		cw->data = netmap_text(c, &cw->len);
+		cw->version = json_integer_value(json_object_get(c->netmap, "version"));
+	} else if (!c->cache_log_len) { /* a new file: the netmap.json it follows first */
+		struct sbuf b = { 0 };
+		sbuf_reserve(&b, c->cache_pending.len + 64);
+		sbuf_fmt(&b, "base %lld %zu\n", (long long)c->cache_base_version,
+			 c->cache_base_len);
+		sbuf_add(&b, c->cache_pending.s, c->cache_pending.len);
+		pending_drop(c);
+		cw->data = b.oom ? (free(b.s), NULL) : b.s;
+		cw->len = b.len;
 	} else {
 		cw->data = c->cache_pending.s;
 		cw->len = c->cache_pending.len;
@@ -322,7 +362,7 @@ void ctl__cache_flush(struct ctl_client *c)
 	char *json;
 	size_t len;
 	pending_drop(c);
-	if (!(c->cache_due || c->cache_again) || !c->netmap || c->logged_out)
+	if (!(c->cache_due || c->cache_again || c->cache_whole) || !c->netmap || c->logged_out)
 		return;
 	c->cache_due = c->cache_again = false;
 	if (!(json = netmap_text(c, &len)))

@@ -694,12 +694,13 @@ int ctl_client_start(struct ctl_client *c)
 	/* the first write is the whole netmap, unless this one has no deltas to carry */
 	c->cache_whole = !j || cs.had_log;
 	c->cache_base_len = j ? cs.base_len : 0;
+	c->cache_base_version = j ? cs.base_version : 0;
 	if (j && ctl__netmap_from_json(j, &nm, err, sizeof(err)) == 0) {
 		struct stat st;
 		int64_t t = (int64_t)time(NULL);
 		c->nm = nm;
 		c->netmap = j;
-		ctl__path_of(c, cs.had_log ? "netmap.deltas" : "netmap.json", path, sizeof(path));
+		ctl__path_of(c, cs.folded ? "netmap.deltas" : "netmap.json", path, sizeof(path));
 		c->netmap_time = stat(path, &st) == 0 ? (int64_t)st.st_mtime : t;
 		ctl__deliver(c, true);
 	} else {

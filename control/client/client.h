@@ -171,8 +171,8 @@ const char *ctl_client_server_url(const struct ctl_client *c);
 int ctl_client_servers_check(const char *list, bool insecure_http, char *err, size_t errlen);
 
 /* The netmap cached in state_dir (netmap.json and the deltas appended to netmap.deltas since,
- * folded): its JSON text (malloc'd), or NULL with the reason in err.  For tools and tests; a
- * client reads its own at start. */
+ * folded): its JSON text (malloc'd) with err "" or why deltas were left out (logged too), or
+ * NULL with the reason in err.  For tools and tests; a client reads its own at start. */
 char *ctl_cache_read_text(const char *state_dir, char *err, size_t errlen);
 /* Remove the netmap cached in state_dir (at logout). */
 void ctl_cache_remove(const char *state_dir);

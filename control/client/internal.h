@@ -99,10 +99,10 @@ void ctl__cache_texts_clear(struct ctl__cache_texts *t);
  * it is not JSON (err says why); the deltas after the first torn or refused one are logged
  * and left out.  *st: what was read. */
 struct ctl__cache_state {
-	size_t base_len; /* netmap.json's size */
-	size_t folded;	 /* the deltas folded into it */
-	bool had_log;	 /* netmap.deltas was there */
-	json_int_t version;
+	size_t base_len;		  /* netmap.json's size */
+	size_t folded;			  /* the deltas folded into it */
+	bool had_log;			  /* netmap.deltas was there */
+	json_int_t version, base_version; /* the netmap's read, netmap.json's own */
 	char dropped[300]; /* why the deltas from some byte on were left out (logged), or "" */
 };
 json_t *ctl__cache_read(const char *dir, struct ctl__cache_state *st, char *err, size_t errlen);
@@ -148,8 +148,9 @@ struct ctl_client {
 	bool cache_whole;
 	struct sbuf cache_pending;
 	size_t cache_base_len, cache_log_len;
-	json_t *netmap;	       /* the current full netmap as JSON, for the cache */
-	struct ctl_netmap *nm; /* the same, decoded (deltas decode only what they carry) */
+	json_int_t cache_base_version; /* netmap.json's, named by the deltas' first line */
+	json_t *netmap;		       /* the current full netmap as JSON, for the cache */
+	struct ctl_netmap *nm;	       /* the same, decoded (deltas decode only what they carry) */
 	uint64_t netmap_version;
 	int64_t netmap_time;
 	struct creq *map_req, *reg_req; /* at most one of each in flight */

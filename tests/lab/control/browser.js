@@ -12,7 +12,7 @@
 //    reason, which the node gets too; alice (an owner) approves it and it is tagged.
 'use strict';
 const { chromium } = require('playwright-core');
-const { spawn } = require('child_process');
+const { spawn, execFileSync } = require('child_process');
 const fs = require('fs');
 const path = require('path');
 
@@ -20,6 +20,9 @@ const url = process.env.MESH_URL;
 const work = process.env.MESH_WORK;
 const nodeBin = process.env.MESH_NODE;
 const artifacts = process.env.MESH_ARTIFACTS;
+// the netmap a node's cache holds (netmap.json and the deltas appended since: ctl-cache)
+const cachedNetmap = (name) => JSON.parse(execFileSync(
+	path.join(path.dirname(nodeBin), 'ctl-cache'), [path.join(work, name)]));
 
 function fail(msg) {
 	console.error('FAIL: ' + msg);
@@ -110,12 +113,12 @@ async function shot(page, name) {
 		const exited = new Promise((resolve) => phone.p.once('exit', resolve));
 		phone.p.kill();
 		await exited;
-		const nm = JSON.parse(fs.readFileSync(path.join(work, 'phone', 'netmap.json')));
+		const nm = cachedNetmap('phone');
 		if (nm.self.owner !== 'alice@example.com') fail('phone owner ' + nm.self.owner);
 		console.log('ok: interactive device login: the waiting node registered as alice\'s phone');
 
 		// ---- 2. check-mode approval releases a held request ----
-		const laptop = JSON.parse(fs.readFileSync(path.join(work, 'laptop', 'netmap.json')));
+		const laptop = cachedNetmap('laptop');
 		const src = laptop.self.addresses[0].split('/')[0];
 		const hold = await nodeUntil(['--state', path.join(work, 'server'), '--hostname', 'server',
 			'--timeout', '60', '--hold', src, 'root', '3600'], /^hold pending (\S+)$/, 15000);
@@ -186,7 +189,7 @@ async function shot(page, name) {
 		const exited2 = new Promise((resolve) => kiosk2.p.once('exit', resolve));
 		kiosk2.p.kill();
 		await exited2;
-		const k2 = JSON.parse(fs.readFileSync(path.join(work, 'kiosk2', 'netmap.json'))).self;
+		const k2 = cachedNetmap('kiosk2').self;
 		if (k2.owner !== null || JSON.stringify(k2.tags) !== '["tag:server"]')
 			fail('kiosk2 self ' + JSON.stringify(k2));
 		console.log('ok: alice (an owner of tag:server) approves it and the device is tagged tag:server');

@@ -74,7 +74,7 @@ lab_cleanup() {
 
 # lab_netmap DIR: the netmap the node's cache in DIR holds (netmap.json with the deltas appended
 # to netmap.deltas since, folded by tests/lab/control/ctl-cache) written to DIR.nm (empty when
-# there is none); prints that file's path
+# there is none, or deltas were left out); prints that file's path
 lab_netmap() {
 	"$LAB_BUILD/tests/lab/control/ctl-cache" "$1" > "$1.nm" 2> /dev/null || : > "$1.nm"
 	echo "$1.nm"

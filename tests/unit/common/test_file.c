@@ -90,9 +90,9 @@ int main(void)
 	CHECK_INT(file_read_all(dir, 10, &buf, &len), -EISDIR);
 
 	/* file_append: created with the mode, then added to; a symlink refused */
-	char apath[256], link[256];
+	char apath[256], alink[256];
 	snprintf(apath, sizeof(apath), "%s/log", dir);
-	snprintf(link, sizeof(link), "%s/log-link", dir);
+	snprintf(alink, sizeof(alink), "%s/log-link", dir);
 	CHECK_INT(file_append(apath, "ab", 2, 0600), 0);
 	CHECK_INT(file_append(apath, "cd\n", 3, 0644), 0);
 	CHECK_INT(stat(apath, &st), 0);
@@ -101,10 +101,10 @@ int main(void)
 	CHECK_INT(len, 5);
 	CHECK_STR(buf, "abcd\n");
 	free(buf);
-	CHECK_INT(symlink(apath, link), 0);
-	CHECK_INT(file_append(link, "x", 1, 0600), -ELOOP);
+	CHECK_INT(symlink(apath, alink), 0);
+	CHECK_INT(file_append(alink, "x", 1, 0600), -ELOOP);
 	CHECK_INT(file_append(bad, "x", 1, 0600), -ENOENT);
-	CHECK_INT(unlink(link), 0);
+	CHECK_INT(unlink(alink), 0);
 	CHECK_INT(unlink(apath), 0);
 
 	/* Key files: created once (0600, clamped), then loaded; bad ones are errors, never

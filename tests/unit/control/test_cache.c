@@ -685,10 +685,11 @@ static void put(const char *dir, const char *name, const char *text, size_t len)
 	fclose(f);
 }
 
-/* records of the messages, each "<len>\n<msg>\n"; cut: bytes dropped from the end */
+/* the deltas file: its first line (the netmap.json it follows), then the messages' records,
+ * each "<len>\n<msg>\n"; cut: bytes dropped from the end */
 static size_t records(char *out, size_t cut, const char *const *msgs, size_t n)
 {
-	size_t len = 0;
+	size_t len = (size_t)sprintf(out, "base 1 %zu\n", strlen(base_text));
 	for (size_t i = 0; i < n; i++)
 		len += (size_t)sprintf(out + len, "%zu\n%s\n", strlen(msgs[i]), msgs[i]);
 	return len - cut;
@@ -721,7 +722,7 @@ static void expect_read(const char *dir, long long version, int peers, size_t fo
 
 static void read_cases(const char *top)
 {
-	char dir[300], log[4096];
+	char dir[300], *log = malloc(CACHE_LOG_MIN + 4096);
 	snprintf(dir, sizeof(dir), "%s/read", top);
 	CHECK_INT(mkdir(dir, 0700), 0);
 	const char *both[] = { d2, d3 }, *wrong[] = { d3, d2 }, *one[] = { d2 };
@@ -732,18 +733,41 @@ static void read_cases(const char *top)
 	put(dir, "netmap.deltas", log, records(log, 0, both, 2));
 	expect_read_why(dir, 3, 0, 2, "");
 	/* the exact reasons */
-	size_t at = records(log, 0, one, 1);
-	put(dir, "netmap.deltas", log, records(log, 1, both, 2));
+	size_t at = records(log, 0, one, 1), first = records(log, 0, one, 0);
 	char want[300];
+	put(dir, "netmap.deltas", log, records(log, 1, both, 2));
 	snprintf(want, sizeof(want),
 		 "from byte %zu on: a record cut short (a write that did not finish)", at);
 	expect_read_why(dir, 2, 1, 1, want);
 	put(dir, "netmap.deltas", log, records(log, 0, wrong, 2));
-	expect_read_why(dir, 1, 0, 0, "from byte 0 on: delta is based on another version");
-	put(dir, "netmap.deltas", "x\n", 2);
-	expect_read_why(dir, 1, 0, 0, "from byte 0 on: not a record's length");
-	put(dir, "netmap.deltas", "3\n{x}\n", 6);
-	expect_read_why(dir, 1, 0, 0, "from byte 0 on: a key (a string) expected at byte 1");
+	snprintf(want, sizeof(want), "from byte %zu on: delta is based on another version", first);
+	expect_read_why(dir, 1, 0, 0, want);
+	size_t n = records(log, 0, one, 0);
+	n += (size_t)sprintf(log + n, "x\n");
+	put(dir, "netmap.deltas", log, n);
+	snprintf(want, sizeof(want), "from byte %zu on: not a record's length", first);
+	expect_read_why(dir, 1, 0, 0, want);
+	n = records(log, 0, one, 0);
+	n += (size_t)sprintf(log + n, "3\n{x}\n");
+	put(dir, "netmap.deltas", log, n);
+	snprintf(want, sizeof(want), "from byte %zu on: a key (a string) expected at byte 1",
+		 first);
+	expect_read_why(dir, 1, 0, 0, want);
+	/* deltas that follow another netmap.json (a crash between writing it whole and removing
+	 * them), or none named: left out whole */
+	static const char *const heads[] = { "base 2 %zu\n", "base 1 %zu0\n", "%zu\n", "" };
+	for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++) {
+		size_t h = (size_t)snprintf(log, 64, heads[i], strlen(base_text));
+		size_t r = records(log + h, 0, one, 1), skip = first;
+		memmove(log + h, log + h + skip, r - skip);
+		put(dir, "netmap.deltas", log, h + r - skip);
+		expect_read_why(dir, 1, 0, 0, "all: they follow another netmap.json");
+	}
+	/* past what the writer lets them grow to */
+	memset(log, ' ', CACHE_LOG_MIN + 100);
+	records(log, 0, one, 0);
+	put(dir, "netmap.deltas", log, CACHE_LOG_MIN + 100);
+	expect_read_why(dir, 1, 0, 0, "all: larger than they may grow");
 	/* a crash during an append: the last record cut anywhere, its '\n' or its length too */
 	size_t whole = records(log, 0, both, 2), last = strlen(d3) + 4;
 	for (size_t cut = 1; cut <= last; cut++) {
@@ -786,6 +810,7 @@ static void read_cases(const char *top)
 	put(dir, "netmap.json", base_text, strlen(base_text));
 	ctl_cache_remove(dir);
 	CHECK(!exists(dir, "netmap.json") && !exists(dir, "netmap.deltas"));
+	free(log);
 }
 
 int main(void)
