@@ -33,12 +33,12 @@ enum {
 	 * of deltas (peers coming online) costs one write, and applying a delta never waits
 	 * behind serializing the whole netmap. */
 	CACHE_DELAY_MS = 1000,
-	/* ...and at most once in this long while deltas keep coming: each write is the whole
-	 * netmap (a server's 900 peers, ~0.3 MB, an fsync), the deltas are a few hundred
-	 * bytes.  Nothing a node needs is lost by it: a write still due is done at exit
+	/* ...and at most once in this long while deltas keep coming: each write is an fsync
+	 * (of the deltas appended since, or of the whole netmap: a server's 900 peers, ~0.3 MB;
+	 * cache.c).  Nothing a node needs is lost by it: a write still due is done at exit
 	 * (ctl_client_free), a full map (a reconnect, a new start) is written CACHE_DELAY_MS
 	 * after it whatever the interval, and a crash in between leaves the previous netmap
-	 * whole (atomic rename), from whose version the map stream asks control again.  And
+	 * whole, from whose version the map stream asks control again.  And
 	 * nothing taken from a node comes back by it: a delta that takes access away (peers
 	 * removed, a filter or SSH rules: ctl__cache_prompt) is written CACHE_DELAY_MS after it
 	 * too, so a crash and a restart with control unreachable enforce the old, wider rules
