@@ -66,6 +66,15 @@ static int write_whole(const char *base, const char *log, const char *text, size
 	return rc;
 }
 
+enum { HEAD_MAX = 64 };
+
+/* The deltas file's first line: the netmap.json (its version and length) they follow; its
+ * length. */
+static size_t head_of(char out[static HEAD_MAX], json_int_t version, size_t base_len)
+{
+	return (size_t)snprintf(out, HEAD_MAX, "base %lld %zu\n", (long long)version, base_len);
+}
+
 /* A record's length: digits then '\n' at buf[*off..n), at most CTL_WIRE_MAX_BODY; *off moves
  * past the '\n'.  false: not a record's start. */
 static bool record_len(const char *buf, size_t n, size_t *off, size_t *len)
@@ -82,7 +91,7 @@ static bool record_len(const char *buf, size_t n, size_t *off, size_t *len)
 
 json_t *ctl__cache_read(const char *dir, struct ctl__cache_state *st, char *err, size_t errlen)
 {
-	char base[4096], log[4096], *text = NULL, why[256] = "", head[64];
+	char base[4096], log[4096], *text = NULL, why[256] = "", head[HEAD_MAX];
 	size_t len, n;
 	json_error_t jerr;
 	cache_paths(dir, base, log);
@@ -107,9 +116,7 @@ json_t *ctl__cache_read(const char *dir, struct ctl__cache_state *st, char *err,
 	if (rc == -ENOENT)
 		return nm;
 	st->had_log = true;
-	size_t off = (size_t)snprintf(head, sizeof(head), "base %lld %zu\n",
-				      (long long)st->base_version, len),
-	       mlen;
+	size_t off = head_of(head, st->base_version, len), mlen;
 	if (rc || n < off || memcmp(text, head, off) != 0) {
 		snprintf(st->dropped, sizeof(st->dropped), "all: %s",
 			 rc == -EFBIG ? "larger than they may grow"
@@ -268,9 +275,9 @@ static void write_netmap(struct ctl_client *c)
 		cw->version = json_integer_value(json_object_get(c->netmap, "version"));
 	} else if (!c->cache_log_len) { /* a new file: the netmap.json it follows first */
 		struct sbuf b = { 0 };
-		sbuf_reserve(&b, c->cache_pending.len + 64);
-		sbuf_fmt(&b, "base %lld %zu\n", (long long)c->cache_base_version,
-			 c->cache_base_len);
+		char head[HEAD_MAX];
+		sbuf_reserve(&b, c->cache_pending.len + HEAD_MAX);
+		sbuf_add(&b, head, head_of(head, c->cache_base_version, c->cache_base_len));
 		sbuf_add(&b, c->cache_pending.s, c->cache_pending.len);
 		pending_drop(c);
 		cw->data = b.oom ? (free(b.s), NULL) : b.s;
