@@ -35,16 +35,16 @@ static int conn_pump_tx(struct ns__conn *c);
 
 /* ---- lifetime ---- */
 
-void ns__port_ref(struct ns *ns, uint16_t port)
+void ns__port_ref(uint8_t *ports, uint16_t port)
 {
-	if (ns->tcp_ports[port] < UINT8_MAX)
-		ns->tcp_ports[port]++;
+	if (ports[port] < UINT8_MAX)
+		ports[port]++;
 }
 
-void ns__port_unref(struct ns *ns, uint16_t port)
+void ns__port_unref(uint8_t *ports, uint16_t port)
 {
-	if (ns->tcp_ports[port] > 0)
-		ns->tcp_ports[port]--;
+	if (ports[port] > 0)
+		ports[port]--;
 }
 
 static void rx_drop_all(struct ns__conn *c)
@@ -97,7 +97,7 @@ err_t ns__conn_end(struct ns__conn *c, bool reset)
 		}
 	}
 	if (c->dial_port) {
-		ns__port_unref(ns, c->dial_port);
+		ns__port_unref(ns->tcp_dials, c->dial_port);
 		c->dial_port = 0;
 	}
 	rx_drop_all(c);

@@ -325,7 +325,12 @@ void ns_input(struct ns *ns, const uint8_t *pkt, size_t len)
 			ns->ctr.filter_asked++;
 			f.allowed = ns__filter_check(ns, &pi);
 		}
-		f.intercepted = pi.proto == IPPROTO_TCP && ns->tcp_ports[pi.dport];
+		/* A dial's port is all lwIP's in userspace mode (nothing else uses our address);
+		 * in TUN mode only its replies are (the kernel's connections share the address). */
+		f.intercepted = pi.proto == IPPROTO_TCP &&
+				(ns->tcp_ports[pi.dport] ||
+				 (ns->tcp_dials[pi.dport] &&
+				  (ns->cfg.mode == NS_MODE_USERSPACE || ns__dial_reply(ns, &pi))));
 		f.echo_request = ns__is_echo_request(&pi);
 	}
 	enum ns_path path = ns__classify(&f, &drop);

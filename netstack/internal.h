@@ -93,7 +93,11 @@ struct ns {
 	size_t n_rules;
 	bool rules_set;
 	struct ns__ct ct;
-	uint8_t tcp_ports[65536]; /* how many lwIP users (listen, dial) per local TCP port */
+	uint8_t tcp_ports[65536]; /* how many listeners intercept each local TCP port */
+	/* how many dials use each local TCP port: only their replies (ns__dial_reply) reach lwIP,
+	 * not everything to the port (in TUN mode the kernel's connections and services use the
+	 * same address, and lwIP's ports overlap its ephemeral ones) */
+	uint8_t tcp_dials[65536];
 	/* connections */
 	struct ns__listener *listeners;
 	struct ns__conn *conns;
@@ -179,7 +183,10 @@ struct ns__conn {
 	size_t stash_len;
 	bool fd_eof, fd_closed, tx_blocked;
 	uint16_t dial_port;
-	/* dial */
+	/* dial: where to (network order), for matching its replies */
+	int dial_family;
+	uint8_t dial_addr[16];
+	uint16_t dial_rport;
 	ns__dial_ready_fn *ready;
 	void *ready_ctx;
 	ns_dial_fn *dial_cb;
@@ -203,8 +210,8 @@ struct ns__conn *ns__conn_new(struct ns *ns, struct tcp_pcb *pcb, int fd, enum n
 err_t ns__conn_start(struct ns__conn *c);
 /* Ends the bridge (reset: RST, else a graceful close); ERR_ABRT when it aborted the pcb. */
 err_t ns__conn_end(struct ns__conn *c, bool reset);
-void ns__port_ref(struct ns *ns, uint16_t port);
-void ns__port_unref(struct ns *ns, uint16_t port);
+void ns__port_ref(uint8_t *ports, uint16_t port);
+void ns__port_unref(uint8_t *ports, uint16_t port);
 
 /* listen.c: listeners (intercept / forward) and dials. */
 int ns__listen_forward(struct ns *ns, uint16_t port);
@@ -213,6 +220,9 @@ int ns__listen_forward(struct ns *ns, uint16_t port);
 int ns__listen_addr(struct ns *ns, const ip_addr_t *addr, uint16_t port, ns_accept_fn *cb,
 		    void *ctx);
 bool ns__has_listener(const struct ns *ns, uint16_t port);
+/* pi (TCP, to one of our addresses) comes from the remote end of one of our dials, to its
+ * local port. */
+bool ns__dial_reply(const struct ns *ns, const struct ns_packet_info *pi);
 int ns__dial_fd(struct ns *ns, int family, const uint8_t *addr, uint16_t port,
 		ns__dial_ready_fn *ready, void *ctx);
 void ns__bridge_free_all(struct ns *ns);

@@ -179,7 +179,7 @@ int ns_listen(struct ns *ns, uint16_t port, ns_accept_fn *cb, void *ctx)
 		if (r < 0)
 			return r;
 	}
-	ns__port_ref(ns, port);
+	ns__port_ref(ns->tcp_ports, port);
 	return 0;
 }
 
@@ -207,7 +207,7 @@ int ns_unlisten(struct ns *ns, uint16_t port)
 	l->forward = true; /* userspace mode: the port is now proxied to 127.0.0.1 */
 	l->cb = NULL;
 	l->ctx = NULL;
-	ns__port_unref(ns, port);
+	ns__port_unref(ns->tcp_ports, port);
 	return 0;
 }
 
@@ -297,7 +297,10 @@ static struct ns__conn *dial_start(struct ns *ns, int family, const uint8_t *add
 		return NULL;
 	}
 	c->dial_port = pcb->local_port;
-	ns__port_ref(ns, c->dial_port); /* replies reach lwIP in TUN mode too */
+	c->dial_family = family;
+	memcpy(c->dial_addr, addr, family == AF_INET ? 4 : 16);
+	c->dial_rport = port;
+	ns__port_ref(ns->tcp_dials, c->dial_port); /* its replies reach lwIP in TUN mode too */
 	if (tcp_connect(pcb, &remote, port, on_connected) != ERR_OK) {
 		ns__conn_end(c, true);
 		*err = -ENOMEM;
@@ -305,6 +308,16 @@ static struct ns__conn *dial_start(struct ns *ns, int family, const uint8_t *add
 	}
 	ns__kick(ns);
 	return c;
+}
+
+bool ns__dial_reply(const struct ns *ns, const struct ns_packet_info *pi)
+{
+	size_t alen = pi->family == AF_INET ? 4 : 16;
+	for (const struct ns__conn *c = ns->conns; c; c = c->next)
+		if (c->dial_port == pi->dport && c->dial_rport == pi->sport &&
+		    c->dial_family == pi->family && memcmp(c->dial_addr, pi->src, alen) == 0)
+			return true;
+	return false;
 }
 
 int ns_dial(struct ns *ns, int family, const uint8_t *addr, uint16_t port, ns_dial_fn *cb,

@@ -1,8 +1,9 @@
 /* Outbound dialing and SOCKS5, and the idle timer:
  *  - ns_dial through lwIP to the in-memory peer (userspace and TUN mode, IPv4 and IPv6):
  *    the SYN goes out through the send callback, the peer's SYN-ACK is dispatched to lwIP
- *    (in TUN mode because the dial registered its port), data flows both ways over the
- *    returned socketpair end; a peer RST reports -ECONNREFUSED;
+ *    (in TUN mode because the dial registered its port and the remote end), data flows both
+ *    ways over the returned socketpair end; in TUN mode a SYN to the dial's port from
+ *    another address or port goes to the TUN; a peer RST reports -ECONNREFUSED;
  *  - the SOCKS5 listener (RFC 1928) on a Unix socket: mode 0600 (0660 with a group), a
  *    client the allow callback refuses (it sees our uid) is closed before anything is
  *    read, a stale socket is replaced but no other file; CONNECT to an IPv4 address
@@ -86,6 +87,33 @@ static void collect(struct peer *p, const uint8_t *d, size_t n)
 	}
 }
 
+/* TUN mode: while a dial uses a local port, only its replies go to lwIP; a SYN to that port
+ * from another address, or from the dial's address but another port (the kernel's own
+ * connection on that port, or a service listening there), goes to the TUN as it came. */
+static void dial_port_not_lwips(struct ns *ns, int family, uint16_t dial_port, int tun)
+{
+	struct ns_counters c0, c1;
+	ns_get_counters(ns, &c0);
+	for (int k = 0; k < 2; k++) {
+		struct peer q;
+		peer_setup(&q, family, k ? 8079 : 8080, dial_port, NULL);
+		if (!k)
+			memcpy(q.addr, family == AF_INET ? other4 : other6,
+			       family == AF_INET ? 4 : 16);
+		uint8_t pkt[128], out[256];
+		size_t n = peer_build(&q, pkt, q.iss, 0, PEER_SYN, NULL, 0, true);
+		ns_input(ns, pkt, n);
+		struct pollfd pfd = { .fd = tun, .events = POLLIN };
+		ssize_t got_n =
+		    poll(&pfd, 1, 200) == 1 ? recv(tun, out, sizeof(out), MSG_DONTWAIT) : -1;
+		CHECK_INT(got_n, (ssize_t)n);
+		CHECK(got_n == (ssize_t)n && memcmp(out, pkt, n) == 0);
+	}
+	ns_get_counters(ns, &c1);
+	CHECK_INT(c1.path[NS_PATH_TUN] - c0.path[NS_PATH_TUN], 2);
+	CHECK_INT(c1.path[NS_PATH_INTERCEPT] - c0.path[NS_PATH_INTERCEPT], 0);
+}
+
 static void test_dial(uv_loop_t *loop, enum ns_mode mode, int family)
 {
 	int tun_other = -1;
@@ -117,6 +145,8 @@ static void test_dial(uv_loop_t *loop, enum ns_mode mode, int family)
 		char b[8] = { 0 };
 		CHECK_INT(recv(fd, b, sizeof(b), MSG_DONTWAIT), 2);
 		CHECK_STR(b, "yo");
+		if (mode == NS_MODE_TUN)
+			dial_port_not_lwips(ns, family, p.their_port, tun_other);
 		close(fd);
 	}
 
