@@ -94,9 +94,13 @@ struct ns {
 	bool rules_set;
 	struct ns__ct ct;
 	uint8_t tcp_ports[65536]; /* how many listeners intercept each local TCP port */
-	/* how many dials use each local TCP port: only their replies (ns__dial_reply) reach lwIP,
-	 * not everything to the port (in TUN mode the kernel's connections and services use the
-	 * same address, and lwIP's ports overlap its ephemeral ones) */
+	/* how many dials use each local TCP port: in TUN mode only their replies (ns__dial_reply)
+	 * reach lwIP, not everything to the port (the kernel's connections and services use the
+	 * same address, and lwIP's ports overlap its ephemeral ones).  Counted until the bridge
+	 * ends (ns__conn_end): a FIN or ACK for lwIP's half-closed connection after that goes to
+	 * the TUN, where the kernel answers it with RST.  meshd makes no dial in TUN mode (its API
+	 * refuses one, the recording uploader uses the kernel's TCP): that, and recorders off the
+	 * tailnet, are to be handled before one is (tests/bench/results.md, record-upload). */
 	uint8_t tcp_dials[65536];
 	/* connections */
 	struct ns__listener *listeners;

@@ -609,7 +609,7 @@ static void try_next(struct meshd_upload *u)
 	uv_timer_start(&u->timer, on_timeout, cfg->timeout_ms, 0);
 	const struct addr_ip *ip = &u->recorders[u->cur];
 	int e;
-	if (cfg->node) { /* the node's own stack, in TUN mode too (record_upload.h) */
+	if (cfg->node && meshd_node_userspace(cfg->node)) {
 		c->ns_dialing = true;
 		e = meshd_node_dial(cfg->node, ip->family, ip->bytes, cfg->port, on_ns_dial, c);
 		if (e < 0)

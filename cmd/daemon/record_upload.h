@@ -27,10 +27,8 @@
  * Bodies go coded lz4 (rec/lz4.h) once a recorder offers it (Accept-Encoding: lz4 in an
  * answer on that connection); offsets stay in plain bytes.
  *
- * The connection goes through the node's embedded stack (meshd_node_dial), in TUN mode too:
- * through the kernel's TCP and the TUN each segment cost a syscall each way, ~0.4 CPU s more
- * for a 256 MiB recorded text transfer (tests/bench/results.md, record-upload).  Without a
- * node (cfg.node NULL: unit tests) the kernel's TCP is used.
+ * Addresses: in TUN mode the kernel routes a recorder's tailnet address through our TUN; in
+ * userspace mode the connection goes through the embedded stack (meshd_node_dial).
  * After meshd_upload_end no callback runs; the upload frees itself once the recorder took
  * the end (or every recorder failed).  meshd_upload_close_all ends them all at shutdown. */
 #ifndef MESH_MESHD_RECORD_UPLOAD_H
