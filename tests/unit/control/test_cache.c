@@ -21,7 +21,10 @@
  *  5. the deltas read back (ctl__cache_read): folded in order after netmap.json; a last
  *     record cut at each of its bytes (a crash during the append), one based on another
  *     version, not JSON or not a map message, and lengths that are not one leave it and
- *     what follows out; no netmap.json or one that is not JSON: no cache at all. */
+ *     what follows out; no netmap.json or one that is not JSON: no cache at all;
+ *  6. a write that fails is tried again: a node's netmap.deltas is made a directory, a peer
+ *     joins (a delta to append: refused, EISDIR), the directory goes, and within the interval
+ *     the node writes its netmap whole (netmap.json at the delta's version, no deltas). */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -607,6 +610,47 @@ static void restart_cases(const char *dir)
 	ctl_server_free(srv);
 }
 
+/* ---- 6. a failed write, tried again ---- */
+
+static void failed_write_cases(const char *dir)
+{
+	char state[300], na[300], nb[300], path[320], url[64], deltas[340];
+	char key[CTL_AUTHKEY_TEXT_SIZE];
+	dirs_of(dir, "6", state, na, nb, path);
+	snprintf(deltas, sizeof(deltas), "%s/netmap.deltas", na);
+	struct ctl_server *srv = control_start(state, url, key);
+
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	struct seen sa = { 0 }, sb = { 0 };
+	struct ctl_client *a = client_start(&loop, url, na, key, "a", &sa);
+	first_written(&loop, a, &sa, path);
+	long long first = file_version(path);
+	CHECK_INT(mkdir(deltas, 0700), 0); /* appending to it fails */
+
+	struct ctl_client *b = client_start(&loop, url, nb, key, "b", &sb);
+	CHECK(run_until_peers(&loop, &sa, 1, 15000));
+	uint64_t end = now_mono_ms() + 3 * CACHE_INTERVAL_MS;
+	while (!a->cache_whole && now_mono_ms() < end)
+		uv_run(&loop, UV_RUN_NOWAIT), usleep(5000);
+	CHECK(a->cache_whole); /* the append failed: the next write is whole */
+	CHECK_INT(file_version(path), first);
+	CHECK_INT(rmdir(deltas), 0);
+
+	end = now_mono_ms() + 3 * CACHE_INTERVAL_MS;
+	while (file_version(path) != (long long)sa.version && now_mono_ms() < end)
+		uv_run(&loop, UV_RUN_NOWAIT), usleep(5000);
+	CHECK_INT(file_version(path), sa.version);
+	CHECK(sa.version > (uint64_t)first);
+	CHECK(!exists(na, "netmap.deltas"));
+	CHECK(!a->cache_whole);
+
+	client_stop(&loop, a);
+	client_stop(&loop, b);
+	CHECK_INT(uv_loop_close(&loop), 0);
+	ctl_server_free(srv);
+}
+
 /* ---- 4. a change that takes access away ---- */
 
 static void on_logout(void *ctx, int status)
@@ -826,6 +870,7 @@ int main(void)
 	restart_cases(dir);
 	revoke_cases(dir);
 	read_cases(dir);
+	failed_write_cases(dir);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	CHECK_INT(system(cmd), 0);
 	return check_finish();
