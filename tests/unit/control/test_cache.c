@@ -562,93 +562,116 @@ static uint64_t first_written(uv_loop_t *loop, const struct ctl_client *c, const
 	return c->cache_written_at;
 }
 
+/* Control on loopback with node a registered and its first full map cached: where cases 3,
+ * 4 and 6 start (their directories under dir, named with suffix). */
+struct fixture {
+	char state[300], na[300], nb[300], path[320], url[64];
+	char key[CTL_AUTHKEY_TEXT_SIZE];
+	struct ctl_server *srv;
+	uv_loop_t loop;
+	struct seen sa;
+	struct ctl_client *a;
+	uint64_t written; /* when a's first full map was written (uv_now) */
+};
+
+static void fixture_start(struct fixture *f, const char *dir, const char *suffix)
+{
+	memset(f, 0, sizeof(*f));
+	dirs_of(dir, suffix, f->state, f->na, f->nb, f->path);
+	f->srv = control_start(f->state, f->url, f->key);
+	uv_loop_init(&f->loop);
+	f->a = client_start(&f->loop, f->url, f->na, f->key, "a", &f->sa);
+	f->written = first_written(&f->loop, f->a, &f->sa, f->path);
+}
+
+static void fixture_end(struct fixture *f)
+{
+	CHECK_INT(uv_loop_close(&f->loop), 0);
+	ctl_server_free(f->srv);
+}
+
 static void restart_cases(const char *dir)
 {
-	char state[300], na[300], nb[300], nc[300], path[320], url[64];
-	char key[CTL_AUTHKEY_TEXT_SIZE];
-	dirs_of(dir, "", state, na, nb, path);
+	struct fixture f;
+	fixture_start(&f, dir, "");
+	char nc[300];
 	snprintf(nc, sizeof(nc), "%s/c", dir);
-	struct ctl_server *srv = control_start(state, url, key);
-
-	uv_loop_t loop;
-	uv_loop_init(&loop);
-	struct seen sa = { 0 }, sb = { 0 }, sc2 = { 0 }, sa2 = { 0 };
-	struct ctl_client *a = client_start(&loop, url, na, key, "a", &sa);
-	uint64_t written = first_written(&loop, a, &sa, path);
+	uv_loop_t *loop = &f.loop;
+	const char *url = f.url, *na = f.na, *nb = f.nb, *path = f.path, *key = f.key;
+	struct seen *sa = &f.sa;
+	struct seen sb = { 0 }, sc2 = { 0 }, sa2 = { 0 };
+	struct ctl_client *a = f.a;
+	uint64_t written = f.written;
 
 	/* two more nodes: deltas for a, whose write the interval puts off */
-	struct ctl_client *b = client_start(&loop, url, nb, key, "b", &sb);
-	CHECK(run_until_peers(&loop, &sa, 1, 15000));
-	struct ctl_client *c = client_start(&loop, url, nc, key, "c", &sc2);
-	CHECK(run_until_peers(&loop, &sa, 2, 15000));
+	struct ctl_client *b = client_start(loop, url, nb, key, "b", &sb);
+	CHECK(run_until_peers(loop, sa, 1, 15000));
+	struct ctl_client *c = client_start(loop, url, nc, key, "c", &sc2);
+	CHECK(run_until_peers(loop, sa, 2, 15000));
 	CHECK(a->cache_due);
 	CHECK(a->cache_due_at >= written + CACHE_INTERVAL_MS);
 	long long on_disk = file_version(path);
 	fprintf(stderr, "restart: node a has version %llu (2 peers), its file version %lld\n",
-		(unsigned long long)sa.version, on_disk);
-	CHECK(on_disk < (long long)sa.version);
+		(unsigned long long)sa->version, on_disk);
+	CHECK(on_disk < (long long)sa->version);
 
 	/* restarted at once: the file is the netmap a had, byte for byte */
 	char *want = json_dumps(a->netmap, JSON_COMPACT), *got = NULL;
-	uint64_t version = sa.version;
+	uint64_t version = sa->version;
 	size_t len;
-	client_stop(&loop, a);
+	client_stop(loop, a);
 	CHECK_INT(file_read_all(path, 1 << 24, &got, &len), 0);
 	CHECK_STR(got, want);
 	CHECK(!exists(na, "netmap.deltas")); /* written whole at exit */
 	free(got);
 	free(want);
-	a = client_start(&loop, url, na, NULL, "a", &sa2);
+	a = client_start(loop, url, na, NULL, "a", &sa2);
 	CHECK_INT(sa2.cached, 1); /* handed over in ctl_client_start */
 	CHECK_INT(sa2.cached_version, version);
 	CHECK_INT(sa2.cached_peers, 2);
 
-	client_stop(&loop, a);
-	client_stop(&loop, b);
-	client_stop(&loop, c);
-	CHECK_INT(uv_loop_close(&loop), 0);
-	ctl_server_free(srv);
+	client_stop(loop, a);
+	client_stop(loop, b);
+	client_stop(loop, c);
+	fixture_end(&f);
 }
 
 /* ---- 6. a failed write, tried again ---- */
 
 static void failed_write_cases(const char *dir)
 {
-	char state[300], na[300], nb[300], path[320], url[64], deltas[340];
-	char key[CTL_AUTHKEY_TEXT_SIZE];
-	dirs_of(dir, "6", state, na, nb, path);
+	struct fixture f;
+	fixture_start(&f, dir, "6");
+	uv_loop_t *loop = &f.loop;
+	const char *url = f.url, *na = f.na, *nb = f.nb, *path = f.path, *key = f.key;
+	struct seen *sa = &f.sa;
+	struct seen sb = { 0 };
+	struct ctl_client *a = f.a;
+	char deltas[340];
 	snprintf(deltas, sizeof(deltas), "%s/netmap.deltas", na);
-	struct ctl_server *srv = control_start(state, url, key);
-
-	uv_loop_t loop;
-	uv_loop_init(&loop);
-	struct seen sa = { 0 }, sb = { 0 };
-	struct ctl_client *a = client_start(&loop, url, na, key, "a", &sa);
-	first_written(&loop, a, &sa, path);
 	long long first = file_version(path);
 	CHECK_INT(mkdir(deltas, 0700), 0); /* appending to it fails */
 
-	struct ctl_client *b = client_start(&loop, url, nb, key, "b", &sb);
-	CHECK(run_until_peers(&loop, &sa, 1, 15000));
+	struct ctl_client *b = client_start(loop, url, nb, key, "b", &sb);
+	CHECK(run_until_peers(loop, sa, 1, 15000));
 	uint64_t end = now_mono_ms() + 3 * CACHE_INTERVAL_MS;
 	while (!a->cache_whole && now_mono_ms() < end)
-		uv_run(&loop, UV_RUN_NOWAIT), usleep(5000);
+		uv_run(loop, UV_RUN_NOWAIT), usleep(5000);
 	CHECK(a->cache_whole); /* the append failed: the next write is whole */
 	CHECK_INT(file_version(path), first);
 	CHECK_INT(rmdir(deltas), 0);
 
 	end = now_mono_ms() + 3 * CACHE_INTERVAL_MS;
-	while (file_version(path) != (long long)sa.version && now_mono_ms() < end)
-		uv_run(&loop, UV_RUN_NOWAIT), usleep(5000);
-	CHECK_INT(file_version(path), sa.version);
-	CHECK(sa.version > (uint64_t)first);
+	while (file_version(path) != (long long)sa->version && now_mono_ms() < end)
+		uv_run(loop, UV_RUN_NOWAIT), usleep(5000);
+	CHECK_INT(file_version(path), sa->version);
+	CHECK(sa->version > (uint64_t)first);
 	CHECK(!exists(na, "netmap.deltas"));
 	CHECK(!a->cache_whole);
 
-	client_stop(&loop, a);
-	client_stop(&loop, b);
-	CHECK_INT(uv_loop_close(&loop), 0);
-	ctl_server_free(srv);
+	client_stop(loop, a);
+	client_stop(loop, b);
+	fixture_end(&f);
 }
 
 /* ---- 4. a change that takes access away ---- */
@@ -660,48 +683,45 @@ static void on_logout(void *ctx, int status)
 
 static void revoke_cases(const char *dir)
 {
-	char state[300], na[300], nb[300], path[320], url[64];
-	char key[CTL_AUTHKEY_TEXT_SIZE];
-	dirs_of(dir, "4", state, na, nb, path);
-	struct ctl_server *srv = control_start(state, url, key);
-
-	uv_loop_t loop;
-	uv_loop_init(&loop);
-	struct seen sa = { 0 }, sb = { 0 };
-	struct ctl_client *a = client_start(&loop, url, na, key, "a", &sa);
-	uint64_t written = first_written(&loop, a, &sa, path);
+	struct fixture f;
+	fixture_start(&f, dir, "4");
+	uv_loop_t *loop = &f.loop;
+	const char *url = f.url, *na = f.na, *nb = f.nb, *path = f.path, *key = f.key;
+	struct seen *sa = &f.sa;
+	struct seen sb = { 0 };
+	struct ctl_client *a = f.a;
+	uint64_t written = f.written;
 
 	/* b joins: a delta that only adds, put off by the interval */
-	struct ctl_client *b = client_start(&loop, url, nb, key, "b", &sb);
-	CHECK(run_until_peers(&loop, &sa, 1, 15000));
+	struct ctl_client *b = client_start(loop, url, nb, key, "b", &sb);
+	CHECK(run_until_peers(loop, sa, 1, 15000));
 	CHECK(a->cache_due && a->cache_due_at >= written + CACHE_INTERVAL_MS);
 
 	/* b logs out: its key expires, a's delta removes it */
 	int out = 0;
 	CHECK_INT(ctl_client_logout(b, on_logout, &out), 0);
 	uint64_t end = now_mono_ms() + 15000;
-	while (sa.peers > 0 && now_mono_ms() < end)
-		uv_run(&loop, UV_RUN_NOWAIT), usleep(2000);
-	CHECK_INT(sa.peers, 0);
-	uint64_t removed = uv_now(&loop);
+	while (sa->peers > 0 && now_mono_ms() < end)
+		uv_run(loop, UV_RUN_NOWAIT), usleep(2000);
+	CHECK_INT(sa->peers, 0);
+	uint64_t removed = uv_now(loop);
 	fprintf(stderr, "revoke: the removal came %llu ms after the last write\n",
 		(unsigned long long)(removed - written));
 	/* the test tells the two apart only if the removal came well before the interval's end */
 	CHECK(removed + CACHE_DELAY_MS + 1000 < written + CACHE_INTERVAL_MS);
 	CHECK(a->cache_due_at <= removed + CACHE_DELAY_MS);
-	while (cached_version(na) != (long long)sa.version &&
-	       uv_now(&loop) < removed + CACHE_DELAY_MS + 1000)
-		uv_run(&loop, UV_RUN_NOWAIT), usleep(2000);
-	CHECK_INT(cached_version(na), sa.version);
+	while (cached_version(na) != (long long)sa->version &&
+	       uv_now(loop) < removed + CACHE_DELAY_MS + 1000)
+		uv_run(loop, UV_RUN_NOWAIT), usleep(2000);
+	CHECK_INT(cached_version(na), sa->version);
 	/* appended: the two deltas (b joined, b removed) follow the first full map's file */
 	CHECK(exists(na, "netmap.deltas"));
-	CHECK(file_version(path) < (long long)sa.version);
-	CHECK(run_until(&loop, &out, 1, 15000));
+	CHECK(file_version(path) < (long long)sa->version);
+	CHECK(run_until(loop, &out, 1, 15000));
 
-	client_stop(&loop, a);
-	client_stop(&loop, b);
-	CHECK_INT(uv_loop_close(&loop), 0);
-	ctl_server_free(srv);
+	client_stop(loop, a);
+	client_stop(loop, b);
+	fixture_end(&f);
 }
 
 /* ---- 5. the deltas appended after the netmap, read back ---- */
